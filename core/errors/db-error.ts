@@ -1,0 +1,52 @@
+import { ResultCode, type ResultCodeName } from './result-code.ts';
+
+export interface DbErrorExtra {
+  /** What to do about it, in one sentence. */
+  readonly hint?: string;
+  /** The plugin that raised the error, when one did. */
+  readonly plugin?: string;
+  readonly cause?: unknown;
+  /** Whether a write that failed with this error may nevertheless have been applied. */
+  readonly inDoubt?: boolean;
+}
+
+/**
+ * The one error class of the database. `code` names an entry in the ResultCode catalogue;
+ * `message` says what was wrong, `hint` what to do about it.
+ */
+export class DbError extends Error {
+  readonly code: ResultCodeName;
+  readonly hint: string | undefined;
+  readonly plugin: string | undefined;
+  readonly inDoubt: boolean;
+
+  constructor(code: ResultCodeName, message: string, extra: DbErrorExtra = {}) {
+    super(message, extra.cause === undefined ? undefined : { cause: extra.cause });
+    this.name = 'DbError';
+    this.code = code;
+    this.hint = extra.hint;
+    this.plugin = extra.plugin;
+    this.inDoubt = extra.inDoubt ?? false;
+  }
+
+  /** The Aerospike result code number. */
+  get resultCode(): number {
+    return ResultCode[this.code];
+  }
+
+  /** Message and hint together, as users should read them. */
+  get fullMessage(): string {
+    return this.hint === undefined ? this.message : `${this.message}. ${this.hint}`;
+  }
+}
+
+/** Any thrown value as a DbError; foreign errors become SERVER_ERROR with their message kept. */
+export function toDbError(err: unknown, context?: string): DbError {
+  if (err instanceof DbError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new DbError('SERVER_ERROR', context === undefined ? message : `${context}: ${message}`, { cause: err });
+}
+
+export function isDbError(err: unknown, code?: ResultCodeName): err is DbError {
+  return err instanceof DbError && (code === undefined || err.code === code);
+}

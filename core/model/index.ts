@@ -1,0 +1,7 @@
+export * from './values.ts';
+export * from './partition.ts';
+export * from './key.ts';
+export * from './names.ts';
+export * from './record-codec.ts';
+export * from './record.ts';
+export * from './namespace-config.ts';

@@ -1,0 +1,34 @@
+import type { Bins } from './values.ts';
+import type { RecordKey } from './key.ts';
+
+/** Seconds since the Unix epoch when the record expires; 0 means never. */
+export type VoidTime = number;
+
+export interface RecordMeta {
+  readonly generation: number;
+  readonly voidTime: VoidTime;
+  /** Last update time, milliseconds since the Unix epoch. */
+  readonly lastUpdateMs: number;
+}
+
+/** A record as the kernel hands it out. */
+export interface DbRecord {
+  readonly key: RecordKey;
+  readonly meta: RecordMeta;
+  readonly bins: Bins;
+}
+
+/** TTL special values as Aerospike has them. */
+export const TTL_NEVER_EXPIRE = -1;
+export const TTL_DONT_UPDATE = -2;
+export const TTL_NAMESPACE_DEFAULT = 0;
+
+/** Remaining seconds to live for a void time: -1 for never. */
+export function ttlOf(voidTime: VoidTime, nowMs: number): number {
+  if (voidTime === 0) return -1;
+  return Math.max(0, voidTime - Math.floor(nowMs / 1000));
+}
+
+export function isExpired(voidTime: VoidTime, nowMs: number): boolean {
+  return voidTime !== 0 && voidTime * 1000 <= nowMs;
+}

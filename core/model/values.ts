@@ -1,0 +1,167 @@
+import { DbError } from '../errors/index.ts';
+
+/**
+ * A GeoJSON bin value. Kept as its text (validated on write) so that it round-trips exactly.
+ */
+export class GeoJson {
+  readonly text: string;
+  constructor(text: string) {
+    this.text = text;
+  }
+  toJSON(): unknown {
+    return JSON.parse(this.text) as unknown;
+  }
+}
+
+/** Map keys: strings, integers and doubles (Aerospike's scalar key types). */
+export type MapKey = string | bigint | number;
+
+/**
+ * A bin value. Integers are always `bigint` (64-bit, exact); doubles are always `number`;
+ * so the two never blur. `null` is nil (writing nil to a bin removes the bin).
+ */
+export type BinValue =
+  | null
+  | bigint
+  | number
+  | string
+  | boolean
+  | Uint8Array
+  | GeoJson
+  | readonly BinValue[]
+  | ReadonlyMap<MapKey, BinValue>;
+
+export type Bins = Record<string, BinValue>;
+
+export type ValueType = 'nil' | 'integer' | 'double' | 'string' | 'boolean' | 'bytes' | 'geojson' | 'list' | 'map';
+
+export const INT64_MIN = -(2n ** 63n);
+export const INT64_MAX = 2n ** 63n - 1n;
+
+export function valueType(v: BinValue): ValueType {
+  if (v === null) return 'nil';
+  switch (typeof v) {
+    case 'bigint': return 'integer';
+    case 'number': return 'double';
+    case 'string': return 'string';
+    case 'boolean': return 'boolean';
+    default:
+      if (v instanceof Uint8Array) return 'bytes';
+      if (v instanceof GeoJson) return 'geojson';
+      if (Array.isArray(v)) return 'list';
+      return 'map';
+  }
+}
+
+export function isList(v: BinValue): v is readonly BinValue[] {
+  return Array.isArray(v);
+}
+
+export function isMap(v: BinValue): v is ReadonlyMap<MapKey, BinValue> {
+  return v instanceof Map;
+}
+
+/** Wraps an int64 result, failing rather than silently wrapping around. */
+export function checkInt64(v: bigint, what = 'integer'): bigint {
+  if (v < INT64_MIN || v > INT64_MAX) {
+    throw new DbError('PARAMETER', `${what} ${v} is outside the 64-bit signed range`, {
+      hint: `use a value between ${INT64_MIN} and ${INT64_MAX}`,
+    });
+  }
+  return v;
+}
+
+/** Parses and checks GeoJSON text: a Point, Polygon, MultiPolygon, or an AeroCircle as Aerospike has it. */
+export function parseGeoJson(text: string): GeoJson {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw new DbError('GEO_INVALID_GEOJSON', `GeoJSON is not valid JSON: ${(err as Error).message}`, {
+      hint: 'pass a GeoJSON object such as {"type":"Point","coordinates":[-122.0,37.5]}',
+    });
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
+    throw new DbError('GEO_INVALID_GEOJSON', 'GeoJSON must be an object with a "type"');
+  }
+  const type = (doc as { type?: unknown }).type;
+  const allowed = ['Point', 'Polygon', 'MultiPolygon', 'AeroCircle', 'MultiPoint', 'LineString', 'Feature'];
+  if (typeof type !== 'string' || !allowed.includes(type)) {
+    throw new DbError('GEO_INVALID_GEOJSON', `unsupported GeoJSON type ${JSON.stringify(type)}`, {
+      hint: `use one of ${allowed.join(', ')}`,
+    });
+  }
+  return new GeoJson(text);
+}
+
+/** Structural equality of bin values (list order matters, map order does not). */
+export function valuesEqual(a: BinValue, b: BinValue): boolean {
+  if (a === b) return true;
+  if (a === null || b === null) return false;
+  if (typeof a !== typeof b) return false;
+  if (typeof a === 'number' && typeof b === 'number') return Number.isNaN(a) && Number.isNaN(b);
+  if (a instanceof Uint8Array) return b instanceof Uint8Array && Buffer.compare(a, b) === 0;
+  if (a instanceof GeoJson) return b instanceof GeoJson && a.text === b.text;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    const bl = b as readonly BinValue[];
+    return (a as readonly BinValue[]).every((x, i) => valuesEqual(x, bl[i] as BinValue));
+  }
+  if (a instanceof Map) {
+    if (!(b instanceof Map) || a.size !== b.size) return false;
+    for (const [k, v] of a) {
+      if (!b.has(k) || !valuesEqual(v as BinValue, b.get(k) as BinValue)) return false;
+    }
+    return true;
+  }
+  return false;
+}
+
+const TYPE_ORDER: Record<ValueType, number> = {
+  nil: 0, boolean: 1, integer: 2, string: 3, list: 4, map: 5, bytes: 6, double: 7, geojson: 8,
+};
+
+/** Aerospike's total order of values (nil < bool < int < string < list < map < bytes < double < geojson). */
+export function compareValues(a: BinValue, b: BinValue): number {
+  const ta = valueType(a);
+  const tb = valueType(b);
+  if (ta !== tb) {
+    // integers and doubles compare numerically with each other, which users expect from ORDER BY
+    if ((ta === 'integer' || ta === 'double') && (tb === 'integer' || tb === 'double')) {
+      const na = Number(a as bigint | number);
+      const nb = Number(b as bigint | number);
+      return na < nb ? -1 : na > nb ? 1 : ta === 'integer' ? -1 : 1;
+    }
+    return TYPE_ORDER[ta] - TYPE_ORDER[tb];
+  }
+  switch (ta) {
+    case 'nil': return 0;
+    case 'boolean': return Number(a) - Number(b);
+    case 'integer': return (a as bigint) < (b as bigint) ? -1 : (a as bigint) > (b as bigint) ? 1 : 0;
+    case 'double': return (a as number) < (b as number) ? -1 : (a as number) > (b as number) ? 1 : 0;
+    case 'string': return (a as string) < (b as string) ? -1 : (a as string) > (b as string) ? 1 : 0;
+    case 'bytes': return Buffer.compare(a as Uint8Array, b as Uint8Array);
+    case 'geojson': return (a as GeoJson).text < (b as GeoJson).text ? -1 : (a as GeoJson).text > (b as GeoJson).text ? 1 : 0;
+    case 'list': {
+      const la = a as readonly BinValue[];
+      const lb = b as readonly BinValue[];
+      for (let i = 0; i < Math.min(la.length, lb.length); i++) {
+        const c = compareValues(la[i] as BinValue, lb[i] as BinValue);
+        if (c !== 0) return c;
+      }
+      return la.length - lb.length;
+    }
+    case 'map': {
+      const ma = a as ReadonlyMap<MapKey, BinValue>;
+      const mb = b as ReadonlyMap<MapKey, BinValue>;
+      if (ma.size !== mb.size) return ma.size - mb.size;
+      const ka = [...ma.keys()].sort(compareValues);
+      const kb = [...mb.keys()].sort(compareValues);
+      for (let i = 0; i < ka.length; i++) {
+        const c = compareValues(ka[i] as MapKey, kb[i] as MapKey) || compareValues(ma.get(ka[i] as MapKey) as BinValue, mb.get(kb[i] as MapKey) as BinValue);
+        if (c !== 0) return c;
+      }
+      return 0;
+    }
+  }
+}

@@ -1,0 +1,86 @@
+import type { PartitionId, RecordMeta } from '../model/index.ts';
+
+/** What an engine can do; the kernel reads these instead of guessing. */
+export interface StorageCapabilities {
+  /** Records survive a process restart. */
+  readonly persistent: boolean;
+  /** Largest record payload the engine accepts, in bytes. */
+  readonly maxRecordBytes: number;
+}
+
+/**
+ * One record as an engine stores it. The payload is opaque to the engine (the kernel owns
+ * the bin codec). A tombstone (durable delete) has `tombstone: true` and an empty payload.
+ */
+export interface StoredRecord {
+  readonly digest: Uint8Array;
+  readonly partition: PartitionId;
+  readonly set: string;
+  readonly meta: RecordMeta;
+  /** The user key, encoded (type byte then key bytes), when the writer sent it. */
+  readonly key: Uint8Array | undefined;
+  readonly payload: Uint8Array;
+  readonly tombstone: boolean;
+}
+
+/** A condition a write must meet, checked atomically with the write. */
+export type WriteExpectation =
+  | { readonly kind: 'any' }
+  | { readonly kind: 'absent' }
+  | { readonly kind: 'generation'; readonly equals: number };
+
+/** Expected outcomes are values; faults (I/O, corruption) are thrown. */
+export type WriteOutcome =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly reason: 'GENERATION' | 'RECORD_EXISTS' | 'NOT_FOUND' };
+
+export interface ScanOptions {
+  /** Only these partitions, in this order; all 4096 when absent. */
+  readonly partitions?: readonly PartitionId[];
+  /** Only records of this set ('' is the null set); all sets when absent. */
+  readonly set?: string;
+  /** Resume after this digest in the first partition scanned. */
+  readonly afterDigest?: Uint8Array;
+  /** Include tombstones (for migrations and backups); off by default. */
+  readonly includeTombstones?: boolean;
+}
+
+export interface TruncateOptions {
+  /** Only this set; the whole namespace when absent. */
+  readonly set?: string;
+  /** Remove records whose last update is before this time (ms since the epoch). */
+  readonly beforeMs: number;
+}
+
+export interface EngineStats {
+  readonly records: number;
+  readonly tombstones: number;
+  /** Bytes of record data held in memory. */
+  readonly memoryBytes: number;
+  /** Bytes on disk (0 for in-memory engines). */
+  readonly diskBytes: number;
+  /** Live records per set name. */
+  readonly sets: ReadonlyMap<string, number>;
+}
+
+/**
+ * The storage engine contract. One engine instance serves one namespace.
+ * Records are addressed by digest; every scan yields partitions in the order asked
+ * (ascending by default) and, within a partition, digests in ascending byte order,
+ * so that a scan can resume after the last digest it returned.
+ */
+export interface StorageEngine {
+  readonly capabilities: StorageCapabilities;
+  /** The record (or tombstone) for a digest, or undefined. Expired records are the kernel's concern. */
+  get(digest: Uint8Array): Promise<StoredRecord | undefined>;
+  /** Writes a record or tombstone if `expect` holds (checked atomically against the stored record or tombstone-as-absent). */
+  put(record: StoredRecord, expect: WriteExpectation): Promise<WriteOutcome>;
+  /** Removes a record or tombstone without leaving anything behind. */
+  remove(digest: Uint8Array, expect: WriteExpectation): Promise<WriteOutcome>;
+  scan(options: ScanOptions): AsyncIterable<StoredRecord>;
+  /** Removes matching records; returns how many were removed. */
+  truncate(options: TruncateOptions): Promise<number>;
+  stats(): Promise<EngineStats>;
+  /** Flushes and releases resources. The kernel calls it once. */
+  close(): Promise<void>;
+}
