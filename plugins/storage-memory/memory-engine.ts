@@ -1,0 +1,125 @@
+import type {
+  EngineStats, ScanOptions, StorageEngine, StoredRecord, TruncateOptions, WriteExpectation, WriteOutcome,
+  StorageCapabilities,
+} from '../../core/plugin-api/index.ts';
+import { N_PARTITIONS, partitionOf } from '../../core/plugin-api/index.ts';
+import { packRecord, packedInfo, unpackRecord } from './record-string.ts';
+
+const OK: WriteOutcome = { ok: true };
+
+/**
+ * The in-memory engine: one Map per partition from the digest (as a 20-char latin1 string)
+ * to the packed record string.
+ */
+export class MemoryEngine implements StorageEngine {
+  readonly capabilities: StorageCapabilities;
+  private readonly partitions: Map<string, string>[] = [];
+  private readonly setCounts = new Map<string, number>();
+  private records = 0;
+  private tombstones = 0;
+  private bytes = 0;
+
+  constructor(maxRecordBytes: number) {
+    this.capabilities = { persistent: false, maxRecordBytes };
+    for (let i = 0; i < N_PARTITIONS; i++) this.partitions.push(new Map());
+  }
+
+  private mapFor(digest: Uint8Array): Map<string, string> {
+    return this.partitions[partitionOf(digest)] as Map<string, string>;
+  }
+
+  async get(digest: Uint8Array): Promise<StoredRecord | undefined> {
+    const k = Buffer.from(digest).toString('latin1');
+    const packed = this.mapFor(digest).get(k);
+    return packed === undefined ? undefined : unpackRecord(k, packed);
+  }
+
+  async put(record: StoredRecord, expect: WriteExpectation): Promise<WriteOutcome> {
+    const map = this.mapFor(record.digest);
+    const k = Buffer.from(record.digest).toString('latin1');
+    const old = map.get(k);
+    const outcome = check(old, expect);
+    if (!outcome.ok) return outcome;
+    if (old !== undefined) this.account(old, -1);
+    const packed = packRecord(record);
+    map.set(k, packed);
+    this.account(packed, 1);
+    return OK;
+  }
+
+  async remove(digest: Uint8Array, expect: WriteExpectation): Promise<WriteOutcome> {
+    const map = this.mapFor(digest);
+    const k = Buffer.from(digest).toString('latin1');
+    const old = map.get(k);
+    const outcome = check(old, expect);
+    if (!outcome.ok) return outcome;
+    if (old === undefined) return { ok: false, reason: 'NOT_FOUND' };
+    map.delete(k);
+    this.account(old, -1);
+    return OK;
+  }
+
+  async *scan(options: ScanOptions): AsyncIterable<StoredRecord> {
+    const pids = options.partitions ?? Array.from({ length: N_PARTITIONS }, (_, i) => i);
+    let after = options.afterDigest === undefined ? undefined : Buffer.from(options.afterDigest).toString('latin1');
+    for (const pid of pids) {
+      const map = this.partitions[pid];
+      if (map === undefined || map.size === 0) { after = undefined; continue; }
+      const keys = [...map.keys()].sort();
+      for (const k of keys) {
+        if (after !== undefined && k <= after) continue;
+        const packed = map.get(k);
+        if (packed === undefined) continue; // removed while we were yielding
+        const rec = unpackRecord(k, packed);
+        if (rec.tombstone && options.includeTombstones !== true) continue;
+        if (options.set !== undefined && rec.set !== options.set) continue;
+        yield rec;
+      }
+      after = undefined;
+    }
+  }
+
+  async truncate(options: TruncateOptions): Promise<number> {
+    let removed = 0;
+    for (const map of this.partitions) {
+      for (const [k, packed] of map) {
+        const info = packedInfo(packed);
+        if (options.set !== undefined && info.set !== options.set) continue;
+        if (info.lastUpdateMs >= options.beforeMs) continue;
+        map.delete(k);
+        this.account(packed, -1);
+        if (!info.tombstone) removed++;
+      }
+    }
+    return removed;
+  }
+
+  async stats(): Promise<EngineStats> {
+    return { records: this.records, tombstones: this.tombstones, memoryBytes: this.bytes, diskBytes: 0, sets: new Map(this.setCounts) };
+  }
+
+  async close(): Promise<void> {
+    for (const map of this.partitions) map.clear();
+  }
+
+  private account(packed: string, sign: 1 | -1): void {
+    const info = packedInfo(packed);
+    this.bytes += sign * (packed.length + 20);
+    if (info.tombstone) {
+      this.tombstones += sign;
+      return;
+    }
+    this.records += sign;
+    const n = (this.setCounts.get(info.set) ?? 0) + sign;
+    if (n === 0) this.setCounts.delete(info.set);
+    else this.setCounts.set(info.set, n);
+  }
+}
+
+function check(old: string | undefined, expect: WriteExpectation): WriteOutcome {
+  if (expect.kind === 'any') return OK;
+  const live = old !== undefined && !packedInfo(old).tombstone;
+  if (expect.kind === 'absent') return live ? { ok: false, reason: 'RECORD_EXISTS' } : OK;
+  if (!live) return { ok: false, reason: 'NOT_FOUND' };
+  return packedInfo(old).generation === expect.equals ? OK : { ok: false, reason: 'GENERATION' };
+}

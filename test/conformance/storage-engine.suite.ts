@@ -1,0 +1,187 @@
+/**
+ * The storage-engine conformance suite. Every engine, built in or third-party, runs it:
+ *
+ *   describeStorageEngine({ name: 'my-engine', open: async () => myEngine(...) });
+ *
+ * `reopen`, when given, closes and reopens the same data (persistent engines) so the suite
+ * can check that records survive.
+ */
+import { strict as assert } from 'node:assert';
+import type { StorageEngine, StoredRecord } from '../../core/plugin-api/index.ts';
+import { computeDigest, partitionOf, encodeUserKey } from '../../core/model/index.ts';
+
+export interface EngineUnderTest {
+  readonly name: string;
+  open(): Promise<StorageEngine>;
+  /** For persistent engines: close `engine` and open the same data again. */
+  reopen?(engine: StorageEngine): Promise<StorageEngine>;
+}
+
+export function makeRecord(set: string, key: string, payload: string, extra: Partial<StoredRecord> = {}): StoredRecord {
+  const digest = computeDigest(set, key);
+  return {
+    digest,
+    partition: partitionOf(digest),
+    set,
+    meta: { generation: 1, voidTime: 0, lastUpdateMs: 1_700_000_000_000 },
+    key: encodeUserKey(key),
+    payload: new Uint8Array(Buffer.from(payload)),
+    tombstone: false,
+    ...extra,
+  };
+}
+
+async function collect(it: AsyncIterable<StoredRecord>): Promise<StoredRecord[]> {
+  const out: StoredRecord[] = [];
+  for await (const r of it) out.push(r);
+  return out;
+}
+
+export function describeStorageEngine(target: EngineUnderTest): void {
+  describe(`storage engine conformance: ${target.name}`, function () {
+    let engine: StorageEngine;
+    beforeEach(async () => { engine = await target.open(); });
+    afterEach(async () => { await engine.close(); });
+
+    it('returns undefined for a missing digest', async () => {
+      assert.equal(await engine.get(computeDigest('s', 'nope')), undefined);
+    });
+
+    it('stores and returns a record with all its metadata', async () => {
+      const rec = makeRecord('s', 'k1', 'hello', { meta: { generation: 7, voidTime: 1_900_000_000, lastUpdateMs: 1_700_000_000_123.5 } });
+      assert.deepEqual(await engine.put(rec, { kind: 'any' }), { ok: true });
+      const got = await engine.get(rec.digest);
+      assert.ok(got);
+      assert.deepEqual(Buffer.from(got.digest), Buffer.from(rec.digest));
+      assert.equal(got.partition, rec.partition);
+      assert.equal(got.set, 's');
+      assert.deepEqual(got.meta, rec.meta);
+      assert.deepEqual(Buffer.from(got.key ?? []), Buffer.from(rec.key ?? []));
+      assert.equal(Buffer.from(got.payload).toString(), 'hello');
+      assert.equal(got.tombstone, false);
+    });
+
+    it('keeps records without a stored key and with the null set', async () => {
+      const rec = makeRecord('', 'k', 'x', { key: undefined });
+      await engine.put(rec, { kind: 'any' });
+      const got = await engine.get(rec.digest);
+      assert.equal(got?.key, undefined);
+      assert.equal(got?.set, '');
+    });
+
+    it('stores an empty and a large payload', async () => {
+      const empty = makeRecord('s', 'e', '');
+      const big = makeRecord('s', 'b', 'x'.repeat(512 * 1024));
+      await engine.put(empty, { kind: 'any' });
+      await engine.put(big, { kind: 'any' });
+      assert.equal((await engine.get(empty.digest))?.payload.length, 0);
+      assert.equal((await engine.get(big.digest))?.payload.length, 512 * 1024);
+    });
+
+    it('answers create-only on an existing record with RECORD_EXISTS and leaves it alone', async () => {
+      const rec = makeRecord('s', 'k', 'one');
+      await engine.put(rec, { kind: 'absent' });
+      const again = await engine.put(makeRecord('s', 'k', 'two'), { kind: 'absent' });
+      assert.deepEqual(again, { ok: false, reason: 'RECORD_EXISTS' });
+      assert.equal(Buffer.from((await engine.get(rec.digest))?.payload ?? []).toString(), 'one');
+    });
+
+    it('checks the expected generation atomically', async () => {
+      const rec = makeRecord('s', 'g', 'v1', { meta: { generation: 3, voidTime: 0, lastUpdateMs: 1 } });
+      await engine.put(rec, { kind: 'any' });
+      assert.deepEqual(await engine.put(makeRecord('s', 'g', 'v2'), { kind: 'generation', equals: 2 }), { ok: false, reason: 'GENERATION' });
+      assert.deepEqual(await engine.put(makeRecord('s', 'g', 'v2'), { kind: 'generation', equals: 3 }), { ok: true });
+      assert.deepEqual(await engine.put(makeRecord('s', 'other', 'v'), { kind: 'generation', equals: 1 }), { ok: false, reason: 'NOT_FOUND' });
+      assert.equal(Buffer.from((await engine.get(rec.digest))?.payload ?? []).toString(), 'v2');
+    });
+
+    it('removes records, and says NOT_FOUND for a missing one', async () => {
+      const rec = makeRecord('s', 'r', 'v');
+      await engine.put(rec, { kind: 'any' });
+      assert.deepEqual(await engine.remove(rec.digest, { kind: 'any' }), { ok: true });
+      assert.equal(await engine.get(rec.digest), undefined);
+      assert.deepEqual(await engine.remove(rec.digest, { kind: 'any' }), { ok: false, reason: 'NOT_FOUND' });
+    });
+
+    it('keeps tombstones, treats them as absent for create-only, and hides them from scans', async () => {
+      const rec = makeRecord('s', 't', 'v');
+      await engine.put(rec, { kind: 'any' });
+      await engine.put({ ...rec, payload: new Uint8Array(0), tombstone: true, meta: { ...rec.meta, generation: 2 } }, { kind: 'any' });
+      const got = await engine.get(rec.digest);
+      assert.equal(got?.tombstone, true);
+      assert.equal(got?.meta.generation, 2);
+      assert.equal((await collect(engine.scan({}))).length, 0);
+      assert.equal((await collect(engine.scan({ includeTombstones: true }))).length, 1);
+      const st = await engine.stats();
+      assert.equal(st.records, 0);
+      assert.equal(st.tombstones, 1);
+      assert.deepEqual(await engine.put(makeRecord('s', 't', 'again'), { kind: 'absent' }), { ok: true });
+    });
+
+    it('scans by partition order and ascending digest, filters by set, and resumes', async () => {
+      const recs: StoredRecord[] = [];
+      for (let i = 0; i < 300; i++) recs.push(makeRecord(i % 3 === 0 ? 'a' : 'b', `key-${i}`, `v${i}`));
+      for (const r of recs) await engine.put(r, { kind: 'any' });
+      const all = await collect(engine.scan({}));
+      assert.equal(all.length, 300);
+      for (let i = 1; i < all.length; i++) {
+        const p = all[i - 1] as StoredRecord;
+        const c = all[i] as StoredRecord;
+        assert.ok(p.partition < c.partition || (p.partition === c.partition && Buffer.compare(p.digest, c.digest) < 0), 'scan order');
+      }
+      assert.equal((await collect(engine.scan({ set: 'a' }))).length, 100);
+      const pids = [...new Set(recs.map((r) => r.partition))].slice(0, 10);
+      const some = await collect(engine.scan({ partitions: pids }));
+      assert.equal(some.length, recs.filter((r) => pids.includes(r.partition)).length);
+      assert.ok(some.every((r) => pids.includes(r.partition)));
+      // resume after the first record of a partition that holds two or more
+      const byPid = new Map<number, StoredRecord[]>();
+      for (const r of all) byPid.set(r.partition, [...(byPid.get(r.partition) ?? []), r]);
+      const multi = [...byPid.entries()].find(([, rs]) => rs.length >= 2);
+      if (multi !== undefined) {
+        const [pid, rs] = multi;
+        const rest = await collect(engine.scan({ partitions: [pid], afterDigest: (rs[0] as StoredRecord).digest }));
+        assert.equal(rest.length, rs.length - 1);
+      }
+    });
+
+    it('truncates a set or the namespace before a cut-off and counts what it removed', async () => {
+      await engine.put(makeRecord('a', '1', 'x', { meta: { generation: 1, voidTime: 0, lastUpdateMs: 100 } }), { kind: 'any' });
+      await engine.put(makeRecord('a', '2', 'x', { meta: { generation: 1, voidTime: 0, lastUpdateMs: 300 } }), { kind: 'any' });
+      await engine.put(makeRecord('b', '3', 'x', { meta: { generation: 1, voidTime: 0, lastUpdateMs: 100 } }), { kind: 'any' });
+      assert.equal(await engine.truncate({ set: 'a', beforeMs: 200 }), 1);
+      assert.equal((await engine.stats()).records, 2);
+      assert.equal(await engine.truncate({ beforeMs: 1000 }), 2);
+      assert.equal((await engine.stats()).records, 0);
+    });
+
+    it('counts records per set and bytes', async () => {
+      for (let i = 0; i < 10; i++) await engine.put(makeRecord(i < 4 ? 'x' : 'y', `${i}`, 'payload'), { kind: 'any' });
+      const st = await engine.stats();
+      assert.equal(st.records, 10);
+      assert.equal(st.sets.get('x'), 4);
+      assert.equal(st.sets.get('y'), 6);
+      assert.ok(st.memoryBytes + st.diskBytes > 0);
+    });
+
+    it('overwrites keep counts exact', async () => {
+      for (let i = 0; i < 5; i++) await engine.put(makeRecord('s', 'same', `v${i}`), { kind: 'any' });
+      assert.equal((await engine.stats()).records, 1);
+    });
+
+    if (target.reopen !== undefined) {
+      const reopen = target.reopen.bind(target);
+      it('keeps records and tombstones across close and reopen', async () => {
+        const live = makeRecord('s', 'live', 'v', { meta: { generation: 5, voidTime: 0, lastUpdateMs: 42 } });
+        const dead = makeRecord('s', 'dead', '', { tombstone: true });
+        await engine.put(live, { kind: 'any' });
+        await engine.put(dead, { kind: 'any' });
+        engine = await reopen(engine);
+        const got = await engine.get(live.digest);
+        assert.equal(got?.meta.generation, 5);
+        assert.equal(Buffer.from(got?.payload ?? []).toString(), 'v');
+        assert.equal((await engine.get(dead.digest))?.tombstone, true);
+      });
+    }
+  });
+}
