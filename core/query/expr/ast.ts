@@ -1,0 +1,79 @@
+import type { BinValue } from '../../model/index.ts';
+
+/**
+ * Filter expressions: a typed AST of readonly data. Behaviour (evaluation, printing,
+ * JSON encoding) lives in functions next to this file. An expression evaluates to a bin
+ * value or to "unknown" (a missing bin, a type mismatch, a division by zero); a filter
+ * keeps a record only when its expression is exactly `true`.
+ */
+export type CompareOp = '=' | '!=' | '<' | '<=' | '>' | '>=';
+export type ArithOp = '+' | '-' | '*' | '/' | '%';
+
+/** Record metadata an expression can read. */
+export type MetaField =
+  /** Seconds to live; -1 when the record never expires. */
+  | 'ttl'
+  /** Void time, seconds since the epoch; 0 for never. */
+  | 'voidTime'
+  | 'generation'
+  /** Last update time, milliseconds since the epoch. */
+  | 'lastUpdate'
+  /** Milliseconds since the last update. */
+  | 'sinceUpdate'
+  /** The record's set name ('' when it has none). */
+  | 'setName'
+  /** Whether the user key is stored with the record. */
+  | 'keyExists';
+
+/** Where `anyElem` looks: a list's items, a map's keys or a map's values. */
+export type ElemSource = 'list' | 'mapkeys' | 'mapvalues';
+
+export type Expr =
+  | { readonly kind: 'lit'; readonly value: BinValue }
+  | { readonly kind: 'bin'; readonly name: string }
+  | { readonly kind: 'binExists'; readonly name: string }
+  /** The value type name of a bin ('integer', 'string', … or 'nil' when absent). */
+  | { readonly kind: 'binType'; readonly name: string }
+  | { readonly kind: 'meta'; readonly field: MetaField }
+  /** The digest's bytes 8–11 (little-endian u32) modulo `modulus`, as Aerospike's digest_modulo. */
+  | { readonly kind: 'digestModulo'; readonly modulus: number }
+  | { readonly kind: 'cmp'; readonly op: CompareOp; readonly left: Expr; readonly right: Expr }
+  | { readonly kind: 'and'; readonly args: readonly Expr[] }
+  | { readonly kind: 'or'; readonly args: readonly Expr[] }
+  | { readonly kind: 'not'; readonly arg: Expr }
+  | { readonly kind: 'arith'; readonly op: ArithOp; readonly left: Expr; readonly right: Expr }
+  | { readonly kind: 'neg'; readonly arg: Expr }
+  /** Items of a list, entries of a map, characters of a string, bytes of a blob. */
+  | { readonly kind: 'size'; readonly arg: Expr }
+  /** A list item by index (negative counts from the end) or a map value by key. */
+  | { readonly kind: 'get'; readonly source: Expr; readonly key: Expr }
+  /** True when some element of `source` satisfies `where`; inside `where`, `elem` is that element. */
+  | { readonly kind: 'anyElem'; readonly of: ElemSource; readonly source: Expr; readonly where: Expr }
+  | { readonly kind: 'elem' }
+  /** `value` equals one of `options`. */
+  | { readonly kind: 'in'; readonly value: Expr; readonly options: readonly Expr[] }
+  | { readonly kind: 'regex'; readonly arg: Expr; readonly pattern: string; readonly flags: string }
+  /**
+   * GeoJSON predicates. `within`: the left value (a point or region) lies inside `region`.
+   * `contains`: the left region contains `region` (usually a point).
+   */
+  | { readonly kind: 'geo'; readonly op: 'within' | 'contains'; readonly left: Expr; readonly region: Expr };
+
+export type ExprKind = Expr['kind'];
+
+/** Small constructors, so callers and tests write `cmp('>', bin('a'), lit(5n))`. */
+export const lit = (value: BinValue): Expr => ({ kind: 'lit', value });
+export const bin = (name: string): Expr => ({ kind: 'bin', name });
+export const meta = (field: MetaField): Expr => ({ kind: 'meta', field });
+export const cmp = (op: CompareOp, left: Expr, right: Expr): Expr => ({ kind: 'cmp', op, left, right });
+export const and = (...args: Expr[]): Expr => ({ kind: 'and', args });
+export const or = (...args: Expr[]): Expr => ({ kind: 'or', args });
+export const not = (arg: Expr): Expr => ({ kind: 'not', arg });
+export const arith = (op: ArithOp, left: Expr, right: Expr): Expr => ({ kind: 'arith', op, left, right });
+export const size = (arg: Expr): Expr => ({ kind: 'size', arg });
+export const elem: Expr = { kind: 'elem' };
+export const anyElem = (of: ElemSource, source: Expr, where: Expr): Expr => ({ kind: 'anyElem', of, source, where });
+export const regex = (arg: Expr, pattern: string, flags = ''): Expr => ({ kind: 'regex', arg, pattern, flags });
+export const geoWithin = (left: Expr, region: Expr): Expr => ({ kind: 'geo', op: 'within', left, region });
+export const geoContains = (left: Expr, region: Expr): Expr => ({ kind: 'geo', op: 'contains', left, region });
+export const between = (e: Expr, lo: BinValue, hi: BinValue): Expr => and(cmp('>=', e, lit(lo)), cmp('<=', e, lit(hi)));
