@@ -8,6 +8,11 @@ export interface DbErrorExtra {
   readonly cause?: unknown;
   /** Whether a write that failed with this error may nevertheless have been applied. */
   readonly inDoubt?: boolean;
+  /**
+   * A numeric result code other than the catalogue's number for `code` — for user codes
+   * raised by UDFs (`throw new Error('1000:message')` reaches the client as code 1000).
+   */
+  readonly resultCode?: number;
 }
 
 /**
@@ -19,6 +24,8 @@ export class DbError extends Error {
   readonly hint: string | undefined;
   readonly plugin: string | undefined;
   readonly inDoubt: boolean;
+  /** The Aerospike result code number sent to clients. */
+  readonly resultCode: number;
 
   constructor(code: ResultCodeName, message: string, extra: DbErrorExtra = {}) {
     super(message, extra.cause === undefined ? undefined : { cause: extra.cause });
@@ -27,11 +34,7 @@ export class DbError extends Error {
     this.hint = extra.hint;
     this.plugin = extra.plugin;
     this.inDoubt = extra.inDoubt ?? false;
-  }
-
-  /** The Aerospike result code number. */
-  get resultCode(): number {
-    return ResultCode[this.code];
+    this.resultCode = extra.resultCode ?? ResultCode[code];
   }
 
   /** Message and hint together, as users should read them. */

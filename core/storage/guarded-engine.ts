@@ -1,0 +1,72 @@
+import type { StorageEngine, StoredRecord, WriteExpectation, WriteOutcome, ScanOptions, TruncateOptions, EngineStats, StorageCapabilities } from '../plugin-api/index.ts';
+import { DbError } from '../errors/index.ts';
+
+/**
+ * Wraps a plugin's engine so that every fault it throws reaches users as a DbError naming
+ * the plugin and the operation, and so that a closed engine is never called again.
+ */
+export class GuardedEngine implements StorageEngine {
+  readonly capabilities: StorageCapabilities;
+  private readonly inner: StorageEngine;
+  private readonly plugin: string;
+  private closed = false;
+
+  constructor(inner: StorageEngine, plugin: string) {
+    this.inner = inner;
+    this.plugin = plugin;
+    this.capabilities = inner.capabilities;
+  }
+
+  private fail(op: string, err: unknown): never {
+    if (err instanceof DbError) {
+      if (err.plugin !== undefined) throw err;
+      throw new DbError(err.code, `storage plugin ${this.plugin} failed in ${op}: ${err.message}`, { plugin: this.plugin, cause: err, ...(err.hint === undefined ? {} : { hint: err.hint }) });
+    }
+    const msg = err instanceof Error ? err.message : String(err);
+    throw new DbError('SERVER_ERROR', `storage plugin ${this.plugin} failed in ${op}: ${msg}`, { plugin: this.plugin, cause: err });
+  }
+
+  private open(op: string): void {
+    if (this.closed) throw new DbError('SERVER_ERROR', `storage plugin ${this.plugin} is closed (${op})`, { hint: 'the node is shutting down; retry against a running node' });
+  }
+
+  async get(digest: Uint8Array): Promise<StoredRecord | undefined> {
+    this.open('get');
+    try { return await this.inner.get(digest); } catch (err) { return this.fail('get', err); }
+  }
+
+  async put(record: StoredRecord, expect: WriteExpectation): Promise<WriteOutcome> {
+    this.open('put');
+    try { return await this.inner.put(record, expect); } catch (err) { return this.fail('put', err); }
+  }
+
+  async remove(digest: Uint8Array, expect: WriteExpectation): Promise<WriteOutcome> {
+    this.open('remove');
+    try { return await this.inner.remove(digest, expect); } catch (err) { return this.fail('remove', err); }
+  }
+
+  async *scan(options: ScanOptions): AsyncIterable<StoredRecord> {
+    this.open('scan');
+    try {
+      for await (const r of this.inner.scan(options)) yield r;
+    } catch (err) {
+      this.fail('scan', err);
+    }
+  }
+
+  async truncate(options: TruncateOptions): Promise<number> {
+    this.open('truncate');
+    try { return await this.inner.truncate(options); } catch (err) { return this.fail('truncate', err); }
+  }
+
+  async stats(): Promise<EngineStats> {
+    this.open('stats');
+    try { return await this.inner.stats(); } catch (err) { return this.fail('stats', err); }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try { await this.inner.close(); } catch (err) { this.fail('close', err); }
+  }
+}

@@ -1,0 +1,69 @@
+import { DbError } from '../errors/index.ts';
+import type { DbRecord } from '../model/index.ts';
+
+export type ExistsAction = 'update' | 'updateOnly' | 'replace' | 'replaceOnly' | 'createOnly';
+export type GenerationPolicy = 'none' | 'expectEqual' | 'expectGreater';
+
+/** A predicate on a record, evaluated before a single-record operation (filter expression). */
+export type RecordPredicate = (rec: DbRecord) => boolean;
+
+export interface WritePolicy {
+  readonly exists: ExistsAction;
+  readonly generationPolicy: GenerationPolicy;
+  /** The generation to compare with, for expectEqual / expectGreater. */
+  readonly generation: number;
+  /** -1 never expire, -2 keep the current TTL, 0 namespace default, >0 seconds. */
+  readonly ttl: number;
+  /** Store the user key with the record. */
+  readonly sendKey: boolean;
+  /** Deletes leave a tombstone so that older copies cannot come back. */
+  readonly durableDelete: boolean;
+  /** When given and false for an existing record, the operation fails with FILTERED_OUT. */
+  readonly filter?: RecordPredicate;
+}
+
+export const DEFAULT_WRITE_POLICY: WritePolicy = {
+  exists: 'update',
+  generationPolicy: 'none',
+  generation: 0,
+  ttl: 0,
+  sendKey: false,
+  durableDelete: false,
+};
+
+export function writePolicy(p: Partial<WritePolicy> = {}): WritePolicy {
+  return { ...DEFAULT_WRITE_POLICY, ...p };
+}
+
+export interface ReadPolicy {
+  readonly filter?: RecordPredicate;
+}
+
+/** Checks the generation policy against an existing record's generation. */
+export function checkGeneration(policy: WritePolicy, current: number | undefined): void {
+  if (policy.generationPolicy === 'none' || current === undefined) return;
+  if (policy.generationPolicy === 'expectEqual' && current !== policy.generation) {
+    throw new DbError('GENERATION', `record generation is ${current}, expected ${policy.generation}`, {
+      hint: 'read the record again and retry with its current generation',
+    });
+  }
+  if (policy.generationPolicy === 'expectGreater' && !(policy.generation > current)) {
+    throw new DbError('GENERATION', `record generation is ${current}; the write's generation ${policy.generation} is not greater`, {
+      hint: 'send a generation greater than the stored one',
+    });
+  }
+}
+
+/** Checks the exists action against whether the record exists. */
+export function checkExists(policy: WritePolicy, exists: boolean): void {
+  if (policy.exists === 'createOnly' && exists) {
+    throw new DbError('RECORD_EXISTS', 'the record already exists and the write is create-only', {
+      hint: 'use exists action update or replace to overwrite it',
+    });
+  }
+  if ((policy.exists === 'updateOnly' || policy.exists === 'replaceOnly') && !exists) {
+    throw new DbError('NOT_FOUND', `the record does not exist and the write is ${policy.exists === 'updateOnly' ? 'update-only' : 'replace-only'}`, {
+      hint: 'use exists action update or createOnly to create it',
+    });
+  }
+}

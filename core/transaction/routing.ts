@@ -1,0 +1,17 @@
+import type { NodeId } from '../plugin-api/index.ts';
+import type { PartitionId } from '../model/index.ts';
+
+/**
+ * Where each partition's master lives. Every operation asks, even on one node, so that the
+ * data path is already shaped for the cluster.
+ */
+export interface PartitionRouter {
+  /** The master node of a partition of a namespace, or undefined when no node holds it. */
+  masterOf(namespace: string, partition: PartitionId): NodeId | undefined;
+  readonly localNode: NodeId;
+}
+
+/** One node that masters every partition of every namespace. */
+export function singleNodeRouter(nodeId: NodeId): PartitionRouter {
+  return { localNode: nodeId, masterOf: () => nodeId };
+}
