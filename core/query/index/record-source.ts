@@ -1,0 +1,22 @@
+import type { DbRecord, PartitionId } from '../../model/index.ts';
+
+export interface SourceScanOptions {
+  /** Only records of this set ('' is the null set); every set when absent. */
+  readonly set?: string;
+  /** Only these partitions, in this order. */
+  readonly partitions: readonly PartitionId[];
+}
+
+/**
+ * What queries and index builds need from the kernel: read one live record by digest, and
+ * scan partitions. Expired records must not be returned. Implemented by the transaction
+ * layer (locally mastered partitions) and by an in-memory model in tests.
+ */
+export interface RecordSource {
+  get(namespace: string, digest: Uint8Array): Promise<DbRecord | undefined>;
+  scan(namespace: string, options: SourceScanOptions): AsyncIterable<DbRecord>;
+  /** The current time, ms since the epoch (for TTL in expressions); Date.now() when absent. */
+  now?(): number;
+  /** Approximate live records in a namespace (and set), for the planner; unknown when absent. */
+  approxCount?(namespace: string, set?: string): number | undefined;
+}
