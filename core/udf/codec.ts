@@ -1,0 +1,136 @@
+/**
+ * The value codec of the sandbox boundary. Only JSON strings cross between the host and an
+ * isolate; bin values travel in this tagged JSON form, which keeps 64-bit integers exact and
+ * integers apart from doubles:
+ *
+ * | BinValue                         | wire                         | inside the sandbox            |
+ * |----------------------------------|------------------------------|-------------------------------|
+ * | integer (bigint), |v| ≤ 2^53−1   | JSON number                  | number                        |
+ * | integer beyond 2^53−1            | `{"i":"<digits>"}`           | bigint                        |
+ * | double with a fraction           | JSON number                  | number                        |
+ * | double 2.0, NaN, ±Infinity, -0   | `{"d":"<text>"}`             | number                        |
+ * | string, boolean, nil             | as is                        | as is (nil → null)            |
+ * | bytes                            | `{"b":"<base64>"}`           | Uint8Array                    |
+ * | GeoJSON                          | `{"g":"<text>"}`             | GeoJSON (`.text`, `.value`)   |
+ * | list                             | JSON array                   | Array                         |
+ * | map                              | `{"m":[k1,v1,k2,v2,…]}`      | Map (plain objects accepted)  |
+ *
+ * So a JSON number decodes to an integer exactly when it is integral. The guest side of this
+ * codec is in sandbox-runtime.js. Decoding what a UDF produced is defensive: it checks depth,
+ * int64 range, map key types and GeoJSON, because the producer is untrusted code.
+ */
+import { DbError } from '../errors/index.ts';
+import { GeoJson, INT64_MAX, INT64_MIN, parseGeoJson, type BinValue, type Bins, type MapKey } from '../model/index.ts';
+
+export type Wire = null | boolean | number | string | Wire[] | { readonly [tag: string]: Wire };
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+export const MAX_VALUE_DEPTH = 64;
+
+function doubleTag(n: number): Wire {
+  return { d: Object.is(n, -0) ? '-0' : String(n) };
+}
+
+export function encodeValue(v: BinValue): Wire {
+  if (v === null) return null;
+  switch (typeof v) {
+    case 'bigint':
+      return v >= -MAX_SAFE && v <= MAX_SAFE ? Number(v) : { i: v.toString() };
+    case 'number':
+      return Number.isFinite(v) && !Number.isInteger(v) ? v : doubleTag(v);
+    case 'string':
+    case 'boolean':
+      return v;
+    default:
+      if (v instanceof Uint8Array) return { b: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') };
+      if (v instanceof GeoJson) return { g: v.text };
+      if (Array.isArray(v)) return (v as readonly BinValue[]).map(encodeValue);
+      if (v instanceof Map) {
+        const kv: Wire[] = [];
+        for (const [k, x] of v as ReadonlyMap<MapKey, BinValue>) kv.push(encodeValue(k), encodeValue(x));
+        return { m: kv };
+      }
+      throw new DbError('PARAMETER', `value of type ${typeof v} cannot be passed to a UDF`);
+  }
+}
+
+export function encodeBins(bins: Bins): Record<string, Wire> {
+  const out: Record<string, Wire> = {};
+  for (const name of Object.keys(bins)) {
+    const v = bins[name];
+    if (v !== undefined && v !== null) Object.defineProperty(out, name, { value: encodeValue(v), enumerable: true, writable: true, configurable: true });
+  }
+  return out;
+}
+
+/** The names of bins holding doubles, so that numbers written back to them stay doubles. */
+export function doubleBinNames(bins: Bins): string[] {
+  return Object.keys(bins).filter((k) => typeof bins[k] === 'number');
+}
+
+function bad(what: string): DbError {
+  return new DbError('UDF', `UDF produced an invalid value: ${what}`);
+}
+
+/** Decodes a value produced by a UDF; throws DbError(UDF) on anything malformed. */
+export function decodeValue(w: unknown, depth = 0): BinValue {
+  if (w === null) return null;
+  switch (typeof w) {
+    case 'number':
+      if (Number.isInteger(w)) {
+        if (!Number.isSafeInteger(w)) throw bad(`integer ${w} has lost precision`);
+        return BigInt(w);
+      }
+      return w;
+    case 'string':
+    case 'boolean':
+      return w;
+    case 'object': {
+      if (depth >= MAX_VALUE_DEPTH) throw bad(`nested more than ${MAX_VALUE_DEPTH} levels deep`);
+      if (Array.isArray(w)) return w.map((x) => decodeValue(x, depth + 1));
+      const o = w as Record<string, unknown>;
+      if (typeof o.i === 'string') {
+        if (!/^-?\d{1,20}$/.test(o.i)) throw bad(`integer ${JSON.stringify(o.i.slice(0, 40))}`);
+        const n = BigInt(o.i);
+        if (n < INT64_MIN || n > INT64_MAX) throw new DbError('UDF', `UDF produced integer ${n}, outside the 64-bit signed range`, { hint: `keep integers between ${INT64_MIN} and ${INT64_MAX}` });
+        return n;
+      }
+      if (typeof o.d === 'string') {
+        const n = o.d === '-0' ? -0 : Number(o.d);
+        if (Number.isNaN(n) && o.d !== 'NaN') throw bad(`double ${JSON.stringify(o.d.slice(0, 40))}`);
+        return n;
+      }
+      if (typeof o.b === 'string') return new Uint8Array(Buffer.from(o.b, 'base64'));
+      if (typeof o.g === 'string') {
+        try {
+          return parseGeoJson(o.g);
+        } catch (err) {
+          throw new DbError('UDF', `UDF produced invalid GeoJSON: ${(err as Error).message}`);
+        }
+      }
+      if (Array.isArray(o.m)) {
+        const kv = o.m as unknown[];
+        const m = new Map<MapKey, BinValue>();
+        for (let i = 0; i + 1 < kv.length; i += 2) {
+          const k = decodeValue(kv[i], depth + 1);
+          if (typeof k !== 'string' && typeof k !== 'bigint' && typeof k !== 'number') throw bad('map key is not a string or a number');
+          m.set(k, decodeValue(kv[i + 1], depth + 1));
+        }
+        return m;
+      }
+      throw bad('unknown tagged value');
+    }
+    default:
+      throw bad(`unexpected ${typeof w}`);
+  }
+}
+
+export function decodeBins(w: unknown): Bins {
+  if (typeof w !== 'object' || w === null || Array.isArray(w)) throw bad('bins are not an object');
+  const out: Bins = {};
+  for (const [k, v] of Object.entries(w as Record<string, unknown>)) {
+    const value = decodeValue(v);
+    if (value !== null) Object.defineProperty(out, k, { value, enumerable: true, writable: true, configurable: true });
+  }
+  return out;
+}

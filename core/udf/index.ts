@@ -1,0 +1,10 @@
+export { UdfEngine } from './engine.ts';
+export type { UdfEngineOptions, UdfCall, RecordView, RecordEffect, RecordUdfResult, AggregationOptions } from './engine.ts';
+export { ModuleRegistry, MemoryModuleStore, hashSource, stripTypes } from './registry.ts';
+export type { ModuleStore, StoredModule, ModuleVersion, ModuleListener } from './registry.ts';
+export { UdfError } from './errors.ts';
+export type { UdfErrorLocation } from './errors.ts';
+export { parseModuleName, packageOf, MAX_MODULE_BYTES, MAX_MODULE_NAME } from './names.ts';
+export type { ModuleType, ParsedModuleName } from './names.ts';
+export { encodeValue, decodeValue, encodeBins, decodeBins } from './codec.ts';
+export type { PoolStats } from './pool.ts';

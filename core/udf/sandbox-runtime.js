@@ -1,0 +1,499 @@
+// Slipstream UDF sandbox runtime. This file is trusted code that runs INSIDE each isolate,
+// before the user's module. It is plain JavaScript (it is evaluated as a script, never imported
+// by the host). Its completion value is `{ install, dispatch }`; the host keeps References to
+// those two functions and never hands any Reference to user code.
+//
+// Everything that crosses the boundary is a JSON string in the tagged format of core/udf/codec.ts:
+//   JSON number: integral → integer, otherwise double;  {"i":"<digits>"} integer beyond 2^53;
+//   {"d":"<number>"} double that would read as an integer (2.0, NaN, ±Infinity, -0);
+//   {"b":"<base64>"} bytes; {"g":"<text>"} GeoJSON; {"m":[k1,v1,k2,v2,…]} map; arrays are lists.
+//
+// After the runtime is set up it removes the globals a UDF must not have (SharedArrayBuffer,
+// Atomics, WebAssembly, console, weak refs) and freezes every intrinsic, so a module cannot
+// pollute prototypes that the runtime, or its own later calls, rely on.
+(function () {
+  'use strict';
+  const G = globalThis;
+  const { parse: jsonParse, stringify: jsonStringify } = JSON;
+  const { isArray } = Array;
+  const { isInteger, isSafeInteger } = Number;
+  const { getPrototypeOf, keys: objectKeys, defineProperty, freeze, getOwnPropertyNames, getOwnPropertyDescriptor } = Object;
+  const ObjectProto = Object.prototype;
+  const MapCtor = Map;
+  const WeakMapCtor = WeakMap;
+  const U8 = Uint8Array;
+  const BigIntFn = BigInt;
+  const StringFn = String;
+  const ErrorCtor = Error;
+  const TypeErrorCtor = TypeError;
+  const MAX_DEPTH = 64;
+  const MAX_LOG_LINES = 100;
+  const MAX_LOG_CHARS = 1000;
+
+  // ---------------------------------------------------------------- base64 (no atob in V8)
+  const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  const B64_INDEX = new U8(128);
+  for (let i = 0; i < 64; i++) B64_INDEX[B64.charCodeAt(i)] = i;
+  function toBase64(bytes) {
+    let out = '';
+    let i = 0;
+    for (; i + 2 < bytes.length; i += 3) {
+      const n = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
+      out += B64[(n >> 18) & 63] + B64[(n >> 12) & 63] + B64[(n >> 6) & 63] + B64[n & 63];
+    }
+    if (i < bytes.length) {
+      const n = (bytes[i] << 16) | ((i + 1 < bytes.length ? bytes[i + 1] : 0) << 8);
+      out += B64[(n >> 18) & 63] + B64[(n >> 12) & 63] + (i + 1 < bytes.length ? B64[(n >> 6) & 63] : '=') + '=';
+    }
+    return out;
+  }
+  function fromBase64(s) {
+    let len = s.length;
+    while (len > 0 && s[len - 1] === '=') len--;
+    const out = new U8(Math.floor((len * 3) / 4));
+    let o = 0;
+    for (let i = 0; i < len; i += 4) {
+      const a = B64_INDEX[s.charCodeAt(i)], b = B64_INDEX[s.charCodeAt(i + 1)];
+      const c = i + 2 < len ? B64_INDEX[s.charCodeAt(i + 2)] : 0, d = i + 3 < len ? B64_INDEX[s.charCodeAt(i + 3)] : 0;
+      const n = (a << 18) | (b << 12) | (c << 6) | d;
+      out[o++] = (n >> 16) & 255;
+      if (i + 2 < len) out[o++] = (n >> 8) & 255;
+      if (i + 3 < len) out[o++] = n & 255;
+    }
+    return out;
+  }
+
+  // ---------------------------------------------------------------- value types
+  /** A GeoJSON bin value: `.text` is the document, `.value` the parsed object. */
+  class GeoJSON {
+    constructor(textOrObject) {
+      const text = typeof textOrObject === 'string' ? textOrObject : jsonStringify(textOrObject);
+      defineProperty(this, 'text', { value: text, enumerable: true });
+      freeze(this);
+    }
+    get value() { return jsonParse(this.text); }
+    toString() { return this.text; }
+  }
+  /** Marks a number to be stored as a double even when it has no fraction: aerospike.double(2). */
+  class DoubleValue {
+    constructor(n) {
+      if (typeof n !== 'number') throw new TypeErrorCtor('aerospike.double() takes a number');
+      defineProperty(this, 'value', { value: n, enumerable: true });
+      freeze(this);
+    }
+    valueOf() { return this.value; }
+  }
+
+  function doubleTag(n) {
+    return { d: n === 0 && 1 / n < 0 ? '-0' : StringFn(n) };
+  }
+
+  // ---------------------------------------------------------------- decode (wire → sandbox)
+  function decode(v) {
+    if (typeof v !== 'object' || v === null) return v;
+    if (isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const x = v[i];
+        if (typeof x === 'object' && x !== null) v[i] = decode(x);
+      }
+      return v;
+    }
+    if (v.i !== undefined) return BigIntFn(v.i);
+    if (v.d !== undefined) return +v.d;
+    if (v.b !== undefined) return fromBase64(v.b);
+    if (v.g !== undefined) return new GeoJSON(v.g);
+    const m = new MapCtor();
+    const kv = v.m;
+    for (let i = 0; i < kv.length; i += 2) m.set(decode(kv[i]), decode(kv[i + 1]));
+    return m;
+  }
+  function setOwn(obj, k, v) {
+    if (k === '__proto__') defineProperty(obj, k, { value: v, writable: true, enumerable: true, configurable: true });
+    else obj[k] = v;
+  }
+  /** Decodes a bins object in place (JSON.parse already made it an own-property object). */
+  function decodeBins(bins) {
+    for (const k in bins) {
+      const x = bins[k];
+      if (typeof x === 'object' && x !== null) setOwn(bins, k, decode(x));
+    }
+    return bins;
+  }
+
+  // ---------------------------------------------------------------- encode (sandbox → wire)
+  function typeName(v) {
+    if (v === null) return 'null';
+    if (typeof v !== 'object') return typeof v;
+    const p = getPrototypeOf(v);
+    const c = p === null ? undefined : p.constructor;
+    return typeof c === 'function' && typeof c.name === 'string' && c.name !== '' ? c.name : 'object';
+  }
+  function encode(v, depth) {
+    switch (typeof v) {
+      case 'undefined': return null;
+      case 'boolean': case 'string': return v;
+      case 'number':
+        if (isInteger(v)) return isSafeInteger(v) && !(v === 0 && 1 / v < 0) ? v : doubleTag(v);
+        return v === v && v !== Infinity && v !== -Infinity ? v : doubleTag(v);
+      case 'bigint': {
+        if (v >= -9007199254740991n && v <= 9007199254740991n) return Number(v);
+        return { i: v.toString() };
+      }
+      case 'object': {
+        if (v === null) return null;
+        if (depth >= MAX_DEPTH) throw new TypeErrorCtor(`value nested more than ${MAX_DEPTH} levels deep`);
+        if (isArray(v)) {
+          const out = new Array(v.length);
+          for (let i = 0; i < v.length; i++) out[i] = encode(v[i], depth + 1);
+          return out;
+        }
+        if (v instanceof DoubleValue) return isInteger(v.value) || v.value !== v.value || !isFinite(v.value) ? doubleTag(v.value) : v.value;
+        if (v instanceof U8) return { b: toBase64(v) };
+        if (v instanceof GeoJSON) return { g: v.text };
+        if (v instanceof MapCtor) {
+          const kv = [];
+          for (const [k, x] of v) {
+            const tk = typeof k;
+            if (tk !== 'string' && tk !== 'number' && tk !== 'bigint') throw new TypeErrorCtor(`map keys must be strings or numbers, not ${typeName(k)}`);
+            kv.push(encode(k, depth + 1), encode(x, depth + 1));
+          }
+          return { m: kv };
+        }
+        const p = getPrototypeOf(v);
+        if (p === ObjectProto || p === null) {
+          const kv = [];
+          const ks = objectKeys(v);
+          for (let i = 0; i < ks.length; i++) kv.push(ks[i], encode(v[ks[i]], depth + 1));
+          return { m: kv };
+        }
+        throw new TypeErrorCtor(`a ${typeName(v)} cannot be stored or returned; use numbers, strings, booleans, Uint8Array, GeoJSON, arrays, Maps or plain objects`);
+      }
+      default:
+        throw new TypeErrorCtor(`a ${typeof v} cannot be stored or returned; use numbers, strings, booleans, Uint8Array, GeoJSON, arrays, Maps or plain objects`);
+    }
+  }
+
+  // ---------------------------------------------------------------- errors
+  function describeError(e) {
+    // Reading properties of a hostile thrown value runs user code: that is fine here, it is
+    // still inside the timed call, and any failure is itself reported.
+    try {
+      if (e instanceof ErrorCtor) {
+        return { name: StringFn(e.name), message: StringFn(e.message), stack: typeof e.stack === 'string' ? e.stack : '' };
+      }
+      return { name: 'Error', message: typeof e === 'string' ? e : `non-Error value thrown: ${StringFn(e)}`, stack: '' };
+    } catch {
+      return { name: 'Error', message: 'a value was thrown that cannot be described', stack: '' };
+    }
+  }
+
+  // ---------------------------------------------------------------- module + logs
+  let exportsNs = null;
+  let moduleName = '';
+  let logs = [];
+  function fnOf(name) {
+    const f = exportsNs === null ? undefined : exportsNs[name];
+    if (typeof f !== 'function') {
+      const e = new ErrorCtor(`function '${name}' is not exported by module '${moduleName}'`);
+      defineProperty(e, 'name', { value: 'NoSuchFunction' });
+      throw e;
+    }
+    return f;
+  }
+  function checkSync(result) {
+    if (result !== null && (typeof result === 'object' || typeof result === 'function') && typeof result.then === 'function') {
+      throw new TypeErrorCtor('UDF functions must be synchronous: return a value, not a Promise (async functions and await are not supported)');
+    }
+    return result;
+  }
+  function log(...parts) {
+    if (logs.length >= MAX_LOG_LINES) return;
+    let line = '';
+    for (let i = 0; i < parts.length; i++) {
+      const p = parts[i];
+      let s;
+      try { s = typeof p === 'string' ? p : jsonStringify(encode(p, 0)); } catch { s = StringFn(p); }
+      line += (i > 0 ? ' ' : '') + s;
+      if (line.length > MAX_LOG_CHARS) { line = line.slice(0, MAX_LOG_CHARS) + '…'; break; }
+    }
+    logs.push(line);
+  }
+
+  // ---------------------------------------------------------------- record UDFs
+  const recState = new WeakMapCtor();
+  function stateOf(rec) {
+    const s = recState.get(rec);
+    if (s === undefined) throw new TypeErrorCtor('expected the record passed to the UDF');
+    return s;
+  }
+  function snapshotBins(rec, st) {
+    const out = {};
+    const names = objectKeys(rec);
+    for (let i = 0; i < names.length; i++) {
+      const k = names[i];
+      const v = rec[k];
+      if (v === undefined || v === null) continue;
+      // doubles stay doubles: a number written to a bin that held a double is stored as a double
+      let enc;
+      if (typeof v === 'number' && st.doubles[k] === true) enc = isInteger(v) || v !== v || !isFinite(v) ? doubleTag(v) : v;
+      else enc = encode(v, 0);
+      out[k] = enc;
+    }
+    return out;
+  }
+  const aerospike = freeze({
+    exists(rec) { return stateOf(rec).exists; },
+    create(rec) {
+      const st = stateOf(rec);
+      if (st.exists) return 1;
+      st.effect = { t: 'write', create: true, bins: snapshotBins(rec, st) };
+      st.exists = true;
+      return 0;
+    },
+    update(rec) {
+      const st = stateOf(rec);
+      st.effect = { t: 'write', create: !st.existedBefore, bins: snapshotBins(rec, st) };
+      st.exists = true;
+      return 0;
+    },
+    remove(rec) {
+      const st = stateOf(rec);
+      st.effect = { t: 'delete' };
+      st.exists = false;
+      return 0;
+    },
+    log,
+    double(n) { return new DoubleValue(n); },
+    currentTime() { return Date.now(); },
+  });
+  const record = freeze({
+    gen(rec) { return stateOf(rec).gen; },
+    ttl(rec) { const s = stateOf(rec); return s.ttl; },
+    setTtl(rec, seconds) {
+      const s = stateOf(rec);
+      if (typeof seconds === 'bigint') seconds = Number(seconds);
+      if (typeof seconds !== 'number' || !isInteger(seconds) || seconds < -2 || seconds > 0xffffffff) {
+        throw new TypeErrorCtor('record.setTtl(rec, seconds): seconds must be an integer, -1 (never expire), -2 (unchanged) or 0 (namespace default)');
+      }
+      s.newTtl = seconds;
+    },
+    key(rec) { return stateOf(rec).key; },
+    digest(rec) { return fromBase64(stateOf(rec).digest); },
+    setName(rec) { return stateOf(rec).set; },
+    namespace(rec) { return stateOf(rec).ns; },
+    lastUpdateTime(rec) { return stateOf(rec).lut; },
+    binNames(rec) { stateOf(rec); return objectKeys(rec).filter((k) => rec[k] !== undefined && rec[k] !== null); },
+    numBins(rec) { return record.binNames(rec).length; },
+  });
+
+  function runRecord(req) {
+    const r = req.rec;
+    const rec = decodeBins(r.bins);
+    const doubles = {};
+    for (const k in r.doubles) doubles[r.doubles[k]] = true;
+    const st = {
+      exists: r.exists, existedBefore: r.exists, gen: r.gen, ttl: r.ttl, lut: r.lut,
+      key: r.key === null ? null : decode(r.key), digest: r.digest, set: r.set, ns: r.ns,
+      doubles, effect: { t: 'none' }, newTtl: undefined,
+    };
+    recState.set(rec, st);
+    const args = decode(req.args);
+    const value = checkSync(fnOf(req.fn)(rec, ...args));
+    const effect = st.effect;
+    if (effect.t === 'write' && st.newTtl !== undefined) effect.ttl = st.newTtl;
+    return { ok: true, value: encode(value, 0), effect, logs };
+  }
+
+  // ---------------------------------------------------------------- stream UDFs
+  // A pipeline is a list of stages; each stage receives values with push() and, when the input
+  // ends, flush() emits what it holds downstream. The partial phase runs the stages up to and
+  // including the first reduce/groupBy; the final phase runs that reduce again over the partials
+  // (merging them) and then the remaining stages.
+  function checkFn(f, what) {
+    if (typeof f !== 'function') throw new TypeErrorCtor(`stream.${what} expects a function`);
+  }
+  class Stream {
+    constructor() { defineProperty(this, 'ops', { value: [] }); }
+    filter(f) { checkFn(f, 'filter'); this.ops.push({ kind: 'filter', f }); return this; }
+    map(f) { checkFn(f, 'map'); this.ops.push({ kind: 'map', f }); return this; }
+    aggregate(init, f) { checkFn(f, 'aggregate'); this.ops.push({ kind: 'aggregate', init: encode(init, 0), f }); return this; }
+    reduce(f) { checkFn(f, 'reduce'); this.ops.push({ kind: 'reduce', f }); return this; }
+    groupBy(keyFn, init, fold, merge) {
+      checkFn(keyFn, 'groupBy');
+      if (fold !== undefined) { checkFn(fold, 'groupBy fold'); checkFn(merge, 'groupBy merge (needed to merge partial groups)'); }
+      this.ops.push({ kind: 'groupBy', keyFn, init: fold === undefined ? null : encode(init, 0), fold, merge });
+      return this;
+    }
+  }
+  defineProperty(Stream.prototype, 'groupby', { value: Stream.prototype.groupBy });
+
+  function cloneInit(enc) { return decode(jsonParse(jsonStringify(enc))); }
+  function groupKey(k) {
+    const t = typeof k;
+    if (t === 'string' || t === 'number' || t === 'bigint') return k;
+    if (k === undefined || k === null) return null;
+    if (t === 'boolean') return StringFn(k);
+    throw new TypeErrorCtor(`groupBy key must be a string or a number, got ${typeName(k)}`);
+  }
+  function makeStage(op, merging, next) {
+    switch (op.kind) {
+      case 'filter': return { push(v) { if (op.f(v)) next.push(v); }, flush() { next.flush(); } };
+      case 'map': return { push(v) { next.push(checkSync(op.f(v))); }, flush() { next.flush(); } };
+      case 'aggregate': {
+        let acc = cloneInit(op.init);
+        return { push(v) { acc = op.f(acc, v); }, flush() { next.push(acc); next.flush(); } };
+      }
+      case 'reduce': {
+        let has = false, acc;
+        return {
+          push(v) { if (has) acc = op.f(acc, v); else { acc = v; has = true; } },
+          flush() { if (has) next.push(acc); next.flush(); },
+        };
+      }
+      case 'groupBy': {
+        const groups = new MapCtor();
+        const add = (k, v) => {
+          if (!groups.has(k)) groups.set(k, v);
+          else groups.set(k, op.fold === undefined ? groups.get(k).concat(v) : op.merge(groups.get(k), v));
+        };
+        return {
+          push(v) {
+            if (merging) {
+              if (!(v instanceof MapCtor)) throw new TypeErrorCtor('groupBy: partial result is not a Map');
+              for (const [k, x] of v) add(k, x);
+              return;
+            }
+            const k = groupKey(op.keyFn(v));
+            if (op.fold === undefined) { if (groups.has(k)) groups.get(k).push(v); else groups.set(k, [v]); }
+            else groups.set(k, op.fold(groups.has(k) ? groups.get(k) : cloneInit(op.init), v));
+          },
+          flush() { next.push(groups); next.flush(); },
+        };
+      }
+      default: throw new TypeErrorCtor(`unknown stream op ${op.kind}`);
+    }
+  }
+  const sessions = new MapCtor();
+  function buildPipeline(fnName, args, phase) {
+    const stream = new Stream();
+    const out = checkSync(fnOf(fnName)(stream, ...args));
+    if (out !== stream) throw new TypeErrorCtor(`stream UDF '${fnName}' must return the stream it was given (return stream.map(…)…)`);
+    const ops = stream.ops;
+    let split = ops.findIndex((o) => o.kind === 'reduce' || o.kind === 'groupBy');
+    const selected = split < 0 ? (phase === 'partial' ? ops : []) : phase === 'partial' ? ops.slice(0, split + 1) : ops.slice(split);
+    const results = [];
+    let next = { push(v) { results.push(encode(v, 0)); }, flush() {} };
+    for (let i = selected.length - 1; i >= 0; i--) next = makeStage(selected[i], phase === 'final' && i === 0, next);
+    return { head: next, results };
+  }
+
+  // ---------------------------------------------------------------- entry points
+  function handle(req) {
+    switch (req.op) {
+      case 'record': return runRecord(req);
+      case 'aggStart': {
+        sessions.set(req.sid, buildPipeline(req.fn, decode(req.args), req.phase));
+        return { ok: true };
+      }
+      case 'aggFeed': {
+        const s = sessions.get(req.sid);
+        if (s === undefined) throw new ErrorCtor('aggregation session not found');
+        const items = req.items;
+        if (req.kind === 'records') for (let i = 0; i < items.length; i++) s.head.push(decodeBins(items[i]));
+        else for (let i = 0; i < items.length; i++) s.head.push(decode(items[i]));
+        return { ok: true };
+      }
+      case 'aggEnd': {
+        const s = sessions.get(req.sid);
+        if (s === undefined) throw new ErrorCtor('aggregation session not found');
+        sessions.delete(req.sid);
+        s.head.flush();
+        return { ok: true, values: s.results };
+      }
+      case 'aggAbort': sessions.delete(req.sid); return { ok: true };
+      default: throw new ErrorCtor(`unknown request ${StringFn(req.op)}`);
+    }
+  }
+  function dispatch(reqJson) {
+    logs = [];
+    let res;
+    try {
+      res = handle(jsonParse(reqJson));
+    } catch (e) {
+      res = { ok: false, error: describeError(e), logs };
+    }
+    try {
+      return jsonStringify(res);
+    } catch (e) {
+      return jsonStringify({ ok: false, error: describeError(e), logs: [] });
+    }
+  }
+  function install(ns, name) {
+    exportsNs = ns;
+    moduleName = name;
+  }
+  function exportedFunctions() {
+    const out = [];
+    if (exportsNs !== null) for (const k of objectKeys(exportsNs)) if (typeof exportsNs[k] === 'function') out.push(k);
+    return jsonStringify(out);
+  }
+
+  // ---------------------------------------------------------------- lockdown
+  defineProperty(G, 'aerospike', { value: aerospike, enumerable: false, writable: false, configurable: false });
+  defineProperty(G, 'record', { value: record, enumerable: false, writable: false, configurable: false });
+  defineProperty(G, 'GeoJSON', { value: GeoJSON, enumerable: false, writable: false, configurable: false });
+  for (const name of ['SharedArrayBuffer', 'Atomics', 'WebAssembly', 'console', 'WeakRef', 'FinalizationRegistry']) {
+    delete G[name];
+  }
+  // Freezing prototypes makes `obj.toString = …` or `this.name = …` (in an Error subclass) throw,
+  // because the inherited property is read-only (the "override mistake"). For the properties
+  // code commonly assigns, the inherited property becomes an accessor whose setter defines an
+  // own property on the object instead — as SES does.
+  function enableOverride(proto, prop) {
+    const d = getOwnPropertyDescriptor(proto, prop);
+    if (d === undefined || !('value' in d)) return;
+    const value = d.value;
+    defineProperty(proto, prop, {
+      get() { return value; },
+      set(v) {
+        if (this === proto) throw new TypeErrorCtor(`cannot change the shared ${prop} of a built-in prototype`);
+        defineProperty(this, prop, { value: v, writable: true, enumerable: true, configurable: true });
+      },
+      enumerable: d.enumerable,
+      configurable: false,
+    });
+  }
+  for (const p of ['toString', 'valueOf', 'constructor', 'hasOwnProperty', 'toLocaleString', 'toJSON']) enableOverride(ObjectProto, p);
+  for (const E of [Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError, AggregateError]) {
+    for (const p of ['name', 'message', 'constructor', 'toString']) enableOverride(E.prototype, p);
+  }
+  enableOverride(Function.prototype, 'toString');
+  const seen = new WeakMapCtor();
+  function deepFreeze(o) {
+    if ((typeof o !== 'object' && typeof o !== 'function') || o === null || seen.has(o)) return;
+    seen.set(o, true);
+    freeze(o);
+    for (const k of getOwnPropertyNames(o)) {
+      const d = getOwnPropertyDescriptor(o, k);
+      if (d === undefined) continue;
+      if ('value' in d) deepFreeze(d.value);
+      else { deepFreeze(d.get); deepFreeze(d.set); }
+    }
+    deepFreeze(getPrototypeOf(o));
+  }
+  for (const name of getOwnPropertyNames(G)) {
+    if (name === 'globalThis') continue;
+    const d = getOwnPropertyDescriptor(G, name);
+    if (d !== undefined && 'value' in d) deepFreeze(d.value);
+  }
+  deepFreeze(Stream);
+  deepFreeze(DoubleValue);
+  // intrinsics reachable only through syntax
+  deepFreeze(getPrototypeOf(function* () {}));
+  deepFreeze(getPrototypeOf(async function () {}));
+  deepFreeze(getPrototypeOf(async function* () {}));
+  deepFreeze(getPrototypeOf([][Symbol.iterator]()));
+  deepFreeze(getPrototypeOf(new MapCtor().entries()));
+  deepFreeze(getPrototypeOf(''[Symbol.iterator]()));
+  return { install, dispatch, exportedFunctions };
+})();
