@@ -96,6 +96,8 @@ export class Kernel {
   readonly logger: Logger;
   private readonly locks: RecordLocks;
   private readonly listeners: ChangeListener[] = [];
+  /** Bin names seen per namespace (for SHOW BINS). */
+  private readonly binNameSets = new Map<string, Set<string>>();
   readonly counters: KernelCounters = { reads: 0, writes: 0, deletes: 0, notFound: 0, errors: 0, scans: 0, batches: 0 };
 
   constructor(options: KernelOptions) {
@@ -108,6 +110,12 @@ export class Kernel {
 
   addListener(listener: ChangeListener): void {
     this.listeners.push(listener);
+  }
+
+  /** Bin names written in a namespace since the node started, sorted. */
+  binNames(namespace: string): string[] {
+    this.namespace(namespace);
+    return [...(this.binNameSets.get(namespace) ?? [])].sort();
   }
 
   namespaceNames(): string[] {
@@ -299,6 +307,9 @@ export class Kernel {
         const set = current !== undefined ? (stored as StoredRecord).set : key.set;
         await this.store(ns, { digest: key.digest, partition: key.partition, set, meta, key: storedKey, payload, tombstone: false }, casExpect);
         this.counters.writes++;
+        let names = this.binNameSets.get(ns.name);
+        if (names === undefined) this.binNameSets.set(ns.name, names = new Set());
+        for (const b in bins) names.add(b);
         this.emit({ namespace: ns.name, set, digest: key.digest, before: current?.bins, after: bins, meta, cause: 'write' });
         return meta;
       }

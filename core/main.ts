@@ -1,0 +1,65 @@
+/**
+ * The server binary: `npm start` or `slipstream [--config FILE] [--port N] [--host ADDR]`.
+ * Without --config it runs the embedded default configuration.
+ */
+import { Command, InvalidArgumentError } from 'commander';
+import { parseConfig, loadConfigFile, DEFAULT_CONFIG_TEXT } from './node/config.ts';
+import { createNode } from './node/node.ts';
+import { VERSION } from './node/version.ts';
+import { createLogger } from './cli/logger.ts';
+import { defaultPlugins } from './cli/default-plugins.ts';
+import { DbError } from './errors/index.ts';
+
+function port(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('a port is a whole number from 0 to 65535');
+  return n;
+}
+
+const program = new Command()
+  .name('slipstream')
+  .description('Run a Slipstream database node')
+  .version(VERSION, '-V, --version')
+  .option('-c, --config <file>', 'JSON configuration file (default: the embedded configuration)')
+  .option('-p, --port <n>', 'gRPC port (overrides the config)', port)
+  .option('-H, --host <addr>', 'address to listen on (overrides the config)')
+  .option('--node-id <hex>', 'node id (overrides the config)')
+  .option('--data-dir <dir>', 'folder for durable data (overrides the config)')
+  .option('--log-level <level>', 'fatal, error, warn, info, debug or trace')
+  .option('--print-config', 'print the effective configuration and exit');
+
+program.parse();
+const opts = program.opts<{ config?: string; port?: number; host?: string; nodeId?: string; dataDir?: string; logLevel?: string; printConfig?: boolean }>();
+
+async function main(): Promise<void> {
+  const raw = opts.config === undefined ? structuredClone(DEFAULT_CONFIG_TEXT) : loadConfigFile(opts.config);
+  const config = parseConfig(raw, {
+    ...(opts.host === undefined ? {} : { host: opts.host }),
+    ...(opts.port === undefined ? {} : { port: opts.port }),
+    ...(opts.nodeId === undefined ? {} : { nodeId: opts.nodeId }),
+    ...(opts.dataDir === undefined ? {} : { dataDir: opts.dataDir }),
+  });
+  if (opts.printConfig === true) {
+    console.log(JSON.stringify(config, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString(16).toUpperCase() : v), 2));
+    return;
+  }
+  const logger = createLogger(opts.logLevel ?? config.logLevel);
+  const node = await createNode(config, { plugins: defaultPlugins(), logger });
+  // Tools that start a node on port 0 read this line to learn the port.
+  if (process.env['SLIPSTREAM_READY_FD'] === '1' || process.send !== undefined) process.send?.({ ready: true, port: node.port });
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    node.stop().then(() => process.exit(0), (err: unknown) => { logger.error({ err }, 'shutdown failed'); process.exit(1); });
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+main().catch((err: unknown) => {
+  const e = err instanceof DbError ? err : undefined;
+  console.error(`slipstream: ${e === undefined ? String(err instanceof Error ? err.stack : err) : e.fullMessage}`);
+  process.exit(1);
+});

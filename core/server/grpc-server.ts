@@ -1,0 +1,80 @@
+import { Server, ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation } from 'grpc-health-check';
+import { loadSync } from '@grpc/proto-loader';
+import { readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { DbError } from '../errors/index.ts';
+import type { Logger } from '../plugin-api/index.ts';
+
+const PROTO_ROOT = fileURLToPath(new URL('../../proto', import.meta.url));
+const PROTO_DIR = join(PROTO_ROOT, 'slipstream/v1');
+
+/** Largest request or response message, bytes (a 1 MiB record plus headroom). */
+export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The gRPC server: Slipstream's services plus server reflection and the standard health
+ * service, so generic gRPC tools (grpcurl, grpc_health_probe) work against a node.
+ */
+export class GrpcServer {
+  private readonly server: Server;
+  private readonly logger: Logger;
+  private readonly health = new HealthImplementation({ '': 'NOT_SERVING' });
+  private boundPort = 0;
+  private serviceNames: string[] = [];
+
+  constructor(logger: Logger) {
+    this.logger = logger;
+    this.server = new Server({
+      'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+      'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+      'grpc.keepalive_permit_without_calls': 1,
+    });
+  }
+
+  /** Registers a service; `name` is its full name (slipstream.v1.KeyValueService) for health checks. */
+  addService<I extends UntypedServiceImplementation>(name: string, definition: ServiceDefinition<I>, implementation: I): void {
+    this.server.addService(definition, implementation);
+    this.serviceNames.push(name);
+  }
+
+  async start(host: string, port: number): Promise<number> {
+    const files = readdirSync(PROTO_DIR).filter((f) => f.endsWith('.proto')).map((f) => join('slipstream/v1', f));
+    const definition = loadSync(files, { includeDirs: [PROTO_ROOT], longs: String, enums: String, defaults: true, oneofs: true });
+    new ReflectionService(definition).addToServer(this.server);
+    this.health.addToServer(this.server);
+    this.boundPort = await new Promise<number>((resolve, reject) => {
+      this.server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, ServerCredentials.createInsecure(), (err, bound) => {
+        if (err !== null) {
+          reject(new DbError('SERVER_ERROR', `cannot listen on ${host}:${port}: ${err.message}`, { hint: 'choose another --port or stop the process using it', cause: err }));
+        } else {
+          resolve(bound);
+        }
+      });
+    });
+    this.setServing(true);
+    this.logger.info({ host, port: this.boundPort }, 'gRPC server listening');
+    return this.boundPort;
+  }
+
+  setServing(serving: boolean): void {
+    const status = serving ? 'SERVING' : 'NOT_SERVING';
+    this.health.setStatus('', status);
+    for (const name of this.serviceNames) this.health.setStatus(name, status);
+  }
+
+  get port(): number {
+    return this.boundPort;
+  }
+
+  /** Stops accepting calls, lets running calls finish for up to `graceMs`, then cuts them. */
+  async stop(graceMs = 5000): Promise<void> {
+    this.setServing(false);
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => { this.server.forceShutdown(); resolve(); }, graceMs);
+      this.server.tryShutdown(() => { clearTimeout(timer); resolve(); });
+    });
+  }
+}

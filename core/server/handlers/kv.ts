@@ -1,0 +1,77 @@
+import type { KeyValueServiceServer } from '../generated/slipstream/v1/kv.ts';
+import { DbError } from '../../errors/index.ts';
+import type { Kernel } from '../../transaction/kernel.ts';
+import type { Logger } from '../../plugin-api/index.ts';
+import { fromPbBins, fromPbKey, fromPbWritePolicy, toPbBins, toPbMeta, toPbRecord } from '../convert.ts';
+import { fromPbOperation } from './operations.ts';
+import { serverStream, unary } from '../rpc.ts';
+
+export const MAX_BATCH_KEYS = 5000;
+
+export function keyValueHandlers(kernel: Kernel, logger: Logger): KeyValueServiceServer {
+  const now = (): number => kernel.clock.now();
+  return {
+    put: unary(logger, 'Put', async (req) => {
+      const key = fromPbKey(kernel, req.key);
+      if (req.bins.length === 0) throw new DbError('PARAMETER', 'put needs at least one bin', { hint: 'send bins, or use Delete to remove a record' });
+      const meta = await kernel.put(key, fromPbBins(req.bins), fromPbWritePolicy(req.policy));
+      return { meta: toPbMeta(meta, now()) };
+    }),
+    get: unary(logger, 'Get', async (req) => {
+      const key = fromPbKey(kernel, req.key);
+      const rec = await kernel.get(key, { ...(req.bins.length > 0 ? { bins: req.bins } : {}), headerOnly: req.headerOnly });
+      return { record: toPbRecord(rec, now()) };
+    }),
+    exists: unary(logger, 'Exists', async (req) => {
+      const meta = await kernel.exists(fromPbKey(kernel, req.key));
+      return meta === undefined ? { exists: false } : { exists: true, meta: toPbMeta(meta, now()) };
+    }),
+    delete: unary(logger, 'Delete', async (req) => {
+      await kernel.delete(fromPbKey(kernel, req.key), fromPbWritePolicy(req.policy));
+      return {};
+    }),
+    touch: unary(logger, 'Touch', async (req) => {
+      const meta = await kernel.touch(fromPbKey(kernel, req.key), fromPbWritePolicy(req.policy));
+      return { meta: toPbMeta(meta, now()) };
+    }),
+    operate: unary(logger, 'Operate', async (req) => {
+      const key = fromPbKey(kernel, req.key);
+      const ops = req.operations.map(fromPbOperation);
+      const res = await kernel.operate(key, ops, fromPbWritePolicy(req.policy));
+      return { ...(res.meta === undefined ? {} : { meta: toPbMeta(res.meta, now()) }), bins: toPbBins(res.bins) };
+    }),
+    batchGet: unary(logger, 'BatchGet', async (req) => {
+      if (req.keys.length > MAX_BATCH_KEYS) {
+        throw new DbError('BATCH_MAX_REQUESTS', `a batch may hold ${MAX_BATCH_KEYS} keys; this one has ${req.keys.length}`, { hint: 'split the batch' });
+      }
+      const keys = req.keys.map((k) => fromPbKey(kernel, k));
+      const results = await kernel.batchGet(keys, { ...(req.bins.length > 0 ? { bins: req.bins } : {}), headerOnly: req.headerOnly });
+      const t = now();
+      return {
+        results: results.map((r) => r instanceof DbError
+          ? { resultCode: r.resultCode, message: r.message }
+          : { resultCode: 0, record: toPbRecord(r, t), message: '' }),
+      };
+    }),
+    scan: serverStream(logger, 'Scan', async function* (req, signal) {
+      if (req.afterDigest.length !== 0 && req.afterDigest.length !== 20) {
+        throw new DbError('PARAMETER', `after_digest must be 20 bytes, got ${req.afterDigest.length}`);
+      }
+      const it = kernel.scan({
+        namespace: req.namespace,
+        ...(req.set === undefined ? {} : { set: req.set }),
+        ...(req.partitions.length > 0 ? { partitions: req.partitions } : {}),
+        ...(req.afterDigest.length === 20 ? { afterDigest: req.afterDigest } : {}),
+        ...(req.bins.length > 0 ? { bins: req.bins } : {}),
+        noBins: req.noBins,
+        ...(req.maxRecords > 0n ? { maxRecords: Number(req.maxRecords) } : {}),
+        signal,
+      });
+      for await (const rec of it) yield { record: toPbRecord(rec, now()) };
+    }),
+    truncate: unary(logger, 'Truncate', async (req) => {
+      const removed = await kernel.truncate(req.namespace, req.set, req.beforeMs === 0n ? undefined : Number(req.beforeMs));
+      return { removed: BigInt(removed) };
+    }),
+  };
+}
