@@ -102,8 +102,16 @@
     if (v.d !== undefined) return +v.d;
     if (v.b !== undefined) return fromBase64(v.b);
     if (v.g !== undefined) return new GeoJSON(v.g);
-    const m = new MapCtor();
+    // maps with only string keys become plain objects (m.k / m['k'] as in Lua); others Maps
     const kv = v.m;
+    let stringKeys = true;
+    for (let i = 0; i < kv.length; i += 2) if (typeof kv[i] !== 'string') { stringKeys = false; break; }
+    if (stringKeys) {
+      const o = {};
+      for (let i = 0; i < kv.length; i += 2) setOwn(o, kv[i], decode(kv[i + 1]));
+      return o;
+    }
+    const m = new MapCtor();
     for (let i = 0; i < kv.length; i += 2) m.set(decode(kv[i]), decode(kv[i + 1]));
     return m;
   }
@@ -359,8 +367,9 @@
         return {
           push(v) {
             if (merging) {
-              if (!(v instanceof MapCtor)) throw new TypeErrorCtor('groupBy: partial result is not a Map');
-              for (const [k, x] of v) add(k, x);
+              if (v instanceof MapCtor) for (const [k, x] of v) add(k, x);
+              else if (typeof v === 'object' && v !== null) for (const k of objectKeys(v)) add(k, v[k]);
+              else throw new TypeErrorCtor('groupBy: a partial result is not a map');
               return;
             }
             const k = groupKey(op.keyFn(v));

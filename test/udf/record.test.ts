@@ -21,7 +21,7 @@ export function createOnce(rec) { rec.c = 1; return aerospike.create(rec); }
 export function remove(rec) { return aerospike.remove(rec); }
 export function dropBin(rec, bin) { rec[bin] = null; aerospike.update(rec); }
 export function updateThenRemove(rec) { rec.z = 1; aerospike.update(rec); aerospike.remove(rec); return aerospike.exists(rec); }
-export function types(rec) { return [typeof rec.i, typeof rec.big, typeof rec.d, rec.b instanceof Uint8Array, rec.g instanceof GeoJSON, rec.m instanceof Map, Array.isArray(rec.l)]; }
+export function types(rec) { return [typeof rec.i, typeof rec.big, typeof rec.d, rec.b instanceof Uint8Array, rec.g instanceof GeoJSON, rec.m instanceof Map, Array.isArray(rec.l), rec.o.k, rec.o instanceof Map, rec.m.get(7)]; }
 export function keep(rec) { rec.touched = true; aerospike.update(rec); }
 export function bigPlus(rec) { rec.big = rec.big + 1n; aerospike.update(rec); return rec.big; }
 export function toDouble(rec) { rec.x = aerospike.double(3); aerospike.update(rec); }
@@ -118,8 +118,9 @@ describe('udf/record', function () {
   });
 
   it('keeps integers and doubles apart in bins written back', async () => {
-    const r = await call('types', view({ i: 1n, big: 2n ** 60n, d: 2.0, b: new Uint8Array([1]), g: new GeoJson('{"type":"Point","coordinates":[0,0]}'), m: new Map([['a', 1n]]), l: [1n] }));
-    assert.deepEqual(r.value, ['number', 'bigint', 'number', true, true, true, true]);
+    const r = await call('types', view({ i: 1n, big: 2n ** 60n, d: 2.0, b: new Uint8Array([1]), g: new GeoJson('{"type":"Point","coordinates":[0,0]}'), m: new Map([[7n, 'seven']]), l: [1n], o: new Map([['k', 'v']]) }));
+    // maps with only string keys are plain objects inside the sandbox; others are Maps
+    assert.deepEqual(r.value, ['number', 'bigint', 'number', true, true, true, true, 'v', false, 'seven']);
     const bins = { i: 1n, d: 2.0, half: 0.5, big: 2n ** 60n };
     const w = await call('keep', view(bins));
     assert.deepEqual(w.effect, { kind: 'write', bins: { ...bins, touched: true }, create: false });
