@@ -62,7 +62,7 @@ describe('udf/stream', function () {
     const [groups] = await agg('byColor', batches(recs, 4));
     assert.deepEqual(groups, new Map([['red', 10n], ['green', 10n], ['blue', 10n]]));
     const [lists] = await agg('listsByColor', batches(recs, 1));
-    const m = lists as Map<string, Bins[]>;
+    const m = lists as unknown as Map<string, Bins[]>;
     assert.deepEqual([...m.keys()].sort(), ['blue', 'green', 'red']);
     assert.deepEqual(m.get('red')?.map((r) => (r as unknown as Map<string, BinValue>).get('n')), [0n]);
   });
