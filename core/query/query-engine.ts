@@ -1,0 +1,311 @@
+import { DbError } from '../errors/index.ts';
+import {
+  N_PARTITIONS, checkInt64, compareValues, partitionOf,
+  type BinValue, type Bins, type DbRecord,
+} from '../model/index.ts';
+import { compileFilter, type EvalContext } from './expr/eval.ts';
+import type { IndexManager } from './index/manager.ts';
+import type { RecordSource } from './index/record-source.ts';
+import {
+  compareKeys, digestFromKey, digestKey, keysOf, type IndexEntry, type IndexKey, type KeyRange,
+} from './index/secondary-index.ts';
+import { explain, plan, type Explanation, type PartitionFilter, type Plan, type QuerySpec } from './planner.ts';
+
+export type { QuerySpec, PartitionFilter, Plan, Explanation } from './planner.ts';
+export type { RecordSource } from './index/record-source.ts';
+
+/** One streamed result: the record (bins selected) and a cursor that resumes after it. */
+export interface QueryRow {
+  readonly record: DbRecord;
+  readonly cursor: string;
+}
+
+export interface AggregateResult {
+  readonly fn: string;
+  readonly bin: string | undefined;
+  /** The value; null when no record had a value to aggregate. */
+  readonly value: BinValue;
+  /** Records that matched the WHERE clause. */
+  readonly matched: number;
+}
+
+/** The context an expression evaluates a stored record in. */
+export function recordContext(rec: DbRecord, nowMs: number): EvalContext {
+  return { bins: rec.bins, meta: rec.meta, set: rec.key.set, digest: rec.key.digest, keyExists: rec.key.userKey !== undefined, nowMs };
+}
+
+type Cursor =
+  | { readonly a: 'r'; readonly i: string; readonly k: unknown; readonly d: string }
+  | { readonly a: 'g'; readonly i: string; readonly d: string }
+  | { readonly a: 's'; readonly p: number; readonly d: string }
+  | { readonly a: 'o'; readonly n: number };
+
+function encodeKey(k: IndexKey): unknown {
+  return typeof k === 'bigint' ? { i: k.toString() } : typeof k === 'number' ? { f: k } : { s: k };
+}
+function decodeKey(j: unknown): IndexKey {
+  const o = j as { i?: string; f?: number; s?: string };
+  if (typeof o?.i === 'string') return BigInt(o.i);
+  if (typeof o?.f === 'number') return o.f;
+  if (typeof o?.s === 'string') return o.s;
+  throw badCursor();
+}
+function encodeCursor(c: Cursor): string {
+  return Buffer.from(JSON.stringify(c)).toString('base64url');
+}
+function badCursor(): DbError {
+  return new DbError('PARAMETER', 'the cursor does not belong to this query', {
+    hint: 'resume with the cursor of a row of the same query (same WHERE, index and order)',
+  });
+}
+function decodeCursor(s: string): Cursor {
+  try {
+    return JSON.parse(Buffer.from(s, 'base64url').toString('utf8')) as Cursor;
+  } catch {
+    throw badCursor();
+  }
+}
+const hex = (d: string): string => Buffer.from(d, 'latin1').toString('hex');
+const unhex = (h: string): string => Buffer.from(h, 'hex').toString('latin1');
+
+export function partitionList(f: PartitionFilter | undefined): number[] {
+  if (f === undefined) return Array.from({ length: N_PARTITIONS }, (_, i) => i);
+  const ids = 'ids' in f ? [...new Set(f.ids)].sort((a, b) => a - b)
+    : Array.from({ length: Math.max(0, f.count) }, (_, i) => f.begin + i);
+  for (const p of ids) {
+    if (!Number.isInteger(p) || p < 0 || p >= N_PARTITIONS) {
+      throw new DbError('PARAMETER', `partition ${p} is outside 0..${N_PARTITIONS - 1}`, { hint: `partitions run from 0 to ${N_PARTITIONS - 1}` });
+    }
+  }
+  return ids;
+}
+
+function selectBins(bins: Bins, names: readonly string[] | undefined): Bins {
+  if (names === undefined) return bins;
+  const out: Bins = {};
+  for (const n of names) {
+    const v = bins[n];
+    if (v !== undefined) out[n] = v;
+  }
+  return out;
+}
+
+function inRange(k: IndexKey, r: KeyRange): boolean {
+  if (r.lo !== undefined) {
+    const c = compareKeys(k, r.lo.value);
+    if (c < 0 || (c === 0 && !r.lo.inclusive)) return false;
+  }
+  if (r.hi !== undefined) {
+    const c = compareKeys(k, r.hi.value);
+    if (c > 0 || (c === 0 && !r.hi.inclusive)) return false;
+  }
+  return true;
+}
+
+const BATCH = 256;
+
+/**
+ * Runs queries: plans them (index or scan), streams matching records with bin selection,
+ * limit, partition filter and resumable cursors, sorts for ORDER BY, and aggregates.
+ */
+export class QueryEngine {
+  private readonly indexes: IndexManager;
+  private readonly source: RecordSource;
+
+  constructor(indexes: IndexManager, source: RecordSource) {
+    this.indexes = indexes;
+    this.source = source;
+  }
+
+  private now(): number {
+    return this.source.now?.() ?? Date.now();
+  }
+
+  async plan(spec: QuerySpec): Promise<Plan> {
+    if (spec.limit !== undefined && (!Number.isInteger(spec.limit) || spec.limit < 0)) {
+      throw new DbError('PARAMETER', `LIMIT must be a non-negative integer, got ${spec.limit}`);
+    }
+    return plan(spec, this.indexes, this.source.approxCount?.(spec.namespace, spec.set));
+  }
+
+  async explain(spec: QuerySpec): Promise<Explanation> {
+    return explain(await this.plan(spec));
+  }
+
+  /** Streams the matching records. */
+  async *query(spec: QuerySpec): AsyncGenerator<QueryRow> {
+    if (spec.aggregate !== undefined) {
+      throw new DbError('PARAMETER', 'an aggregate query returns one value', { hint: 'call aggregate() for COUNT/SUM/MIN/MAX/AVG' });
+    }
+    const p = await this.plan(spec);
+    if (spec.orderBy !== undefined) {
+      yield* this.ordered(p);
+      return;
+    }
+    let n = 0;
+    const limit = spec.limit ?? Infinity;
+    if (limit === 0) return;
+    for await (const [rec, cursor] of this.matches(p)) {
+      yield { record: { ...rec, bins: selectBins(rec.bins, spec.bins) }, cursor: encodeCursor(cursor) };
+      if (++n >= limit) return;
+    }
+  }
+
+  /** Collects a query's rows (convenience for callers that do not stream). */
+  async all(spec: QuerySpec): Promise<QueryRow[]> {
+    const out: QueryRow[] = [];
+    for await (const r of this.query(spec)) out.push(r);
+    return out;
+  }
+
+  async aggregate(spec: QuerySpec): Promise<AggregateResult> {
+    const agg = spec.aggregate;
+    if (agg === undefined) throw new DbError('PARAMETER', 'no aggregate function given', { hint: 'set aggregate: { fn: "COUNT" }' });
+    if (agg.fn !== 'COUNT' && agg.bin === undefined) {
+      throw new DbError('PARAMETER', `${agg.fn} needs a bin`, { hint: `write ${agg.fn}(bin)` });
+    }
+    const p = await this.plan({ ...spec, aggregate: undefined, orderBy: undefined });
+    let matched = 0;
+    let count = 0;
+    let isum = 0n;
+    let fsum = 0;
+    let anyDouble = false;
+    let best: BinValue | undefined;
+    const limit = spec.limit ?? Infinity;
+    for await (const [rec] of this.matches(p)) {
+      if (matched >= limit) break;
+      matched++;
+      if (agg.bin === undefined) continue;
+      const v = rec.bins[agg.bin];
+      if (v === undefined || v === null) continue;
+      switch (agg.fn) {
+        case 'COUNT': count++; break;
+        case 'SUM': case 'AVG':
+          if (typeof v === 'bigint') { isum += v; count++; } else if (typeof v === 'number') { fsum += v; anyDouble = true; count++; }
+          break;
+        case 'MIN': if (best === undefined || compareValues(v, best) < 0) best = v; break;
+        case 'MAX': if (best === undefined || compareValues(v, best) > 0) best = v; break;
+      }
+    }
+    let value: BinValue;
+    switch (agg.fn) {
+      case 'COUNT': value = BigInt(agg.bin === undefined ? matched : count); break;
+      case 'SUM':
+        value = count === 0 ? null : anyDouble ? Number(isum) + fsum : checkInt64(isum, 'SUM');
+        break;
+      case 'AVG': value = count === 0 ? null : (Number(isum) + fsum) / count; break;
+      default: value = best ?? null;
+    }
+    return { fn: agg.fn, bin: agg.bin, value, matched };
+  }
+
+  private async *ordered(p: Plan): AsyncGenerator<QueryRow> {
+    const spec = p.spec;
+    const ob = spec.orderBy as { bin: string; desc?: boolean };
+    const rows: DbRecord[] = [];
+    for await (const [rec] of this.matches({ ...p, spec: { ...spec, cursor: undefined } })) rows.push(rec);
+    const dir = ob.desc === true ? -1 : 1;
+    rows.sort((a, b) => {
+      const va = a.bins[ob.bin];
+      const vb = b.bins[ob.bin];
+      const ma = va === undefined || va === null;
+      const mb = vb === undefined || vb === null;
+      if (ma || mb) return ma === mb ? 0 : ma ? 1 : -1; // records without the bin last
+      return dir * compareValues(va, vb);
+    });
+    let from = 0;
+    if (spec.cursor !== undefined) {
+      const c = decodeCursor(spec.cursor);
+      if (c.a !== 'o') throw badCursor();
+      from = c.n;
+    }
+    const end = Math.min(rows.length, spec.limit === undefined ? Infinity : from + spec.limit);
+    for (let i = from; i < end; i++) {
+      const rec = rows[i] as DbRecord;
+      yield { record: { ...rec, bins: selectBins(rec.bins, spec.bins) }, cursor: encodeCursor({ a: 'o', n: i + 1 }) };
+    }
+  }
+
+  /** Records matching the plan (full WHERE re-checked), each with the cursor that resumes after it. */
+  private async *matches(p: Plan): AsyncGenerator<[DbRecord, Cursor]> {
+    const spec = p.spec;
+    const filter = compileFilter(spec.where);
+    const parts = partitionList(spec.partitions);
+    const wanted = spec.partitions === undefined ? undefined : new Set(parts);
+    const cursor = spec.cursor === undefined ? undefined : decodeCursor(spec.cursor);
+    const ok = (rec: DbRecord | undefined, now: number): rec is DbRecord =>
+      rec !== undefined && (spec.set === undefined || rec.key.set === spec.set) && filter(recordContext(rec, now));
+    const a = p.access;
+
+    if (a.kind === 'range') {
+      const name = a.index.def.name;
+      let after: IndexEntry | undefined;
+      if (cursor !== undefined) {
+        if (cursor.a !== 'r' || cursor.i !== name) throw badCursor();
+        after = { k: decodeKey(cursor.k), d: unhex(cursor.d) };
+      }
+      const multi = a.index.def.collection !== 'DEFAULT';
+      for (;;) {
+        const batch = a.index.range(a.range, after, BATCH);
+        if (batch.length === 0) return;
+        after = batch[batch.length - 1];
+        const now = this.now();
+        for (const e of batch) {
+          const digest = digestFromKey(e.d);
+          if (wanted !== undefined && !wanted.has(partitionOf(digest))) continue;
+          const rec = await this.source.get(spec.namespace, digest);
+          if (!ok(rec, now)) continue;
+          if (multi) {
+            // a record with several values in range is returned once: at its smallest one
+            let min: IndexKey | undefined;
+            for (const k of keysOf(a.index.def, rec.bins)) if (inRange(k, a.range) && (min === undefined || compareKeys(k, min) < 0)) min = k;
+            if (min !== undefined && compareKeys(min, e.k) !== 0) continue;
+          }
+          yield [rec, { a: 'r', i: name, k: encodeKey(e.k), d: hex(e.d) }];
+        }
+        if (batch.length < BATCH) return;
+      }
+    }
+
+    if (a.kind === 'geo') {
+      const name = a.index.def.name;
+      let after = '';
+      if (cursor !== undefined) {
+        if (cursor.a !== 'g' || cursor.i !== name) throw badCursor();
+        after = unhex(cursor.d);
+      }
+      const now = this.now();
+      for (const d of a.index.geoCandidates(a.op, a.shape)) {
+        if (d <= after) continue;
+        const digest = digestFromKey(d);
+        if (wanted !== undefined && !wanted.has(partitionOf(digest))) continue;
+        const rec = await this.source.get(spec.namespace, digest);
+        if (ok(rec, now)) yield [rec, { a: 'g', i: name, d: hex(d) }];
+      }
+      return;
+    }
+
+    // scan: partition by partition, each in digest order, so that a cursor can resume exactly
+    let startP = -1;
+    let afterD = '';
+    if (cursor !== undefined) {
+      if (cursor.a !== 's') throw badCursor();
+      startP = cursor.p;
+      afterD = unhex(cursor.d);
+    }
+    const scanOpts = (partitions: number[]) => (spec.set === undefined ? { partitions } : { partitions, set: spec.set });
+    for (const part of parts) {
+      if (part < startP) continue;
+      const now = this.now();
+      const hits: Array<[string, DbRecord]> = [];
+      for await (const rec of this.source.scan(spec.namespace, scanOpts([part]))) {
+        if (!ok(rec, now)) continue;
+        const d = digestKey(rec.key.digest);
+        if (part === startP && d <= afterD) continue;
+        hits.push([d, rec]);
+      }
+      hits.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
+      for (const [d, rec] of hits) yield [rec, { a: 's', p: part, d: hex(d) }];
+    }
+  }
+}
