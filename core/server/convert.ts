@@ -16,7 +16,7 @@ export function fromPbValue(v: Value | undefined, depth = 0): BinValue {
     case 'int': return k.value;
     case 'double': return k.value;
     case 'string': return k.value;
-    case 'bytes': return k.value;
+    case 'bytes': return new Uint8Array(k.value.buffer, k.value.byteOffset, k.value.length);
     case 'bool': return k.value;
     case 'geojson': return parseGeoJson(k.value);
     case 'list': return k.value.items.map((x) => fromPbValue(x, depth + 1));

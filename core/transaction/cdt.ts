@@ -8,8 +8,8 @@ type MapOp = Extract<Operation, { op: 'map' }>;
 export interface CdtResult {
   /** The bin's new value (undefined: unchanged; null: remove the bin). */
   readonly next: BinValue | undefined;
-  /** What the operation returns to the caller. */
-  readonly result: BinValue;
+  /** What the operation returns to the caller; undefined for operations that return nothing (set, clear, sort). */
+  readonly result: BinValue | undefined;
 }
 
 function needIndex(op: ListOp): number {
@@ -66,7 +66,7 @@ export function applyListOp(current: BinValue | undefined, op: ListOp): CdtResul
       if (i < 0) resolveIndex(idx, list.length, false, op);
       while (list.length < i) list.push(null);
       list[i] = needValue(op);
-      return { next: list, result: null };
+      return { next: list, result: undefined };
     }
     case 'increment': {
       const i = resolveIndex(needIndex(op), list.length, false, op);
@@ -113,8 +113,8 @@ export function applyListOp(current: BinValue | undefined, op: ListOp): CdtResul
       return { next: undefined, result: list.filter((x) => valuesEqual(x, v)) };
     }
     case 'size': return { next: undefined, result: exists ? BigInt(list.length) : null };
-    case 'clear': return { next: exists ? [] : undefined, result: null };
-    case 'sort': return { next: [...list].sort(compareValues), result: null };
+    case 'clear': return { next: exists ? [] : undefined, result: undefined };
+    case 'sort': return { next: [...list].sort(compareValues), result: undefined };
     case 'trim': {
       const [s, e] = range(op, list.length);
       const removed = list.length - (e - s);
@@ -171,7 +171,7 @@ export function applyMapOp(current: BinValue | undefined, op: MapOp): CdtResult 
       return { next: exists ? map : undefined, result: n };
     }
     case 'size': return { next: undefined, result: exists ? BigInt(map.size) : null };
-    case 'clear': return { next: exists ? new Map() : undefined, result: null };
+    case 'clear': return { next: exists ? new Map() : undefined, result: undefined };
     case 'keys': return { next: undefined, result: [...map.keys()] };
     case 'values': return { next: undefined, result: [...map.values()] };
   }

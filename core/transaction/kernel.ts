@@ -331,8 +331,11 @@ export class Kernel {
     }
   }
 
-  /** Writes bins with the policy's exists action (update merges, replace replaces). Returns the new metadata. */
-  async put(key: RecordKey, bins: Bins, policy: WritePolicy = DEFAULT_WRITE_POLICY): Promise<RecordMeta> {
+  /**
+   * Writes bins with the policy's exists action (update merges, replace replaces). Returns
+   * the new metadata, or undefined when the write left no bins and so deleted the record.
+   */
+  async put(key: RecordKey, bins: Bins, policy: WritePolicy = DEFAULT_WRITE_POLICY): Promise<RecordMeta | undefined> {
     for (const name of Object.keys(bins)) checkBinName(name);
     const { meta } = await this.mutate(key, policy, (cur) => {
       checkExists(policy, cur !== undefined);
@@ -341,7 +344,7 @@ export class Kernel {
         : { ...cur.bins, ...bins };
       return { mutation: { kind: 'write', bins: merged }, value: undefined };
     });
-    return meta as RecordMeta;
+    return meta;
   }
 
   /** Deletes a record; throws NOT_FOUND when there is none. */
@@ -431,6 +434,23 @@ export class Kernel {
     return ns.engine.truncate({ ...(set === undefined ? {} : { set }), beforeMs: cutoff });
   }
 
+  /**
+   * Removes one stored record or tombstone under its record lock if `still` holds for what is
+   * stored at that moment (eviction, the tomb raider). Listeners hear about live records.
+   */
+  async removeStoredIf(namespace: string, digest: Uint8Array, still: (current: StoredRecord) => boolean, cause: 'evict' | 'expire'): Promise<boolean> {
+    const ns = this.namespace(namespace);
+    const lockKey = `${namespace}\0${Buffer.from(digest).toString('latin1')}`;
+    return this.locks.run(lockKey, async () => {
+      const cur = await ns.engine.get(digest);
+      if (cur === undefined || !still(cur)) return false;
+      const out = await ns.engine.remove(digest, cur.tombstone ? { kind: 'any' } : { kind: 'generation', equals: cur.meta.generation });
+      if (!out.ok) return false;
+      if (!cur.tombstone) this.emit({ namespace, set: cur.set, digest: cur.digest, before: decodeBins(cur.payload), after: undefined, meta: undefined, cause });
+      return true;
+    });
+  }
+
   /** Removes expired records of a namespace, telling listeners; returns how many went. */
   async sweepExpired(namespace: string): Promise<number> {
     const ns = this.namespace(namespace);
@@ -479,7 +499,8 @@ function allPartitions(): number[] {
 class Results {
   readonly bins: Bins = {};
   private readonly counts = new Map<string, number>();
-  add(bin: string, v: BinValue): void {
+  add(bin: string, v: BinValue | undefined): void {
+    if (v === undefined) return;
     const n = this.counts.get(bin) ?? 0;
     this.counts.set(bin, n + 1);
     if (n === 0) this.bins[bin] = v;

@@ -15,7 +15,7 @@ export function keyValueHandlers(kernel: Kernel, logger: Logger): KeyValueServic
       const key = fromPbKey(kernel, req.key);
       if (req.bins.length === 0) throw new DbError('PARAMETER', 'put needs at least one bin', { hint: 'send bins, or use Delete to remove a record' });
       const meta = await kernel.put(key, fromPbBins(req.bins), fromPbWritePolicy(req.policy));
-      return { meta: toPbMeta(meta, now()) };
+      return meta === undefined ? {} : { meta: toPbMeta(meta, now()) };
     }),
     get: unary(logger, 'Get', async (req) => {
       const key = fromPbKey(kernel, req.key);

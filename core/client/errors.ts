@@ -1,0 +1,35 @@
+import { status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
+import { DbError, resultCodeName, type ResultCodeName } from '../errors/index.ts';
+import { HINT_HEADER, IN_DOUBT_HEADER, RESULT_CODE_HEADER } from '../server/status.ts';
+
+const FROM_GRPC: Partial<Record<number, ResultCodeName>> = {
+  [GrpcStatus.DEADLINE_EXCEEDED]: 'TIMEOUT',
+  [GrpcStatus.UNAVAILABLE]: 'CONNECTION',
+  [GrpcStatus.CANCELLED]: 'CLIENT_ABORT',
+  [GrpcStatus.INVALID_ARGUMENT]: 'PARAMETER',
+  [GrpcStatus.NOT_FOUND]: 'NOT_FOUND',
+  [GrpcStatus.UNIMPLEMENTED]: 'UNSUPPORTED_FEATURE',
+  [GrpcStatus.RESOURCE_EXHAUSTED]: 'KEY_BUSY',
+};
+
+/** A gRPC error as a DbError, with the server's result code when it sent one. */
+export function fromServiceError(err: ServiceError): DbError {
+  const codeText = err.metadata?.get(RESULT_CODE_HEADER)[0];
+  const hint = err.metadata?.get(HINT_HEADER)[0];
+  const inDoubt = err.metadata?.get(IN_DOUBT_HEADER)[0] === 'true';
+  let message = err.details || err.message;
+  if (codeText !== undefined) {
+    const num = Number(codeText);
+    const name = resultCodeName(num) ?? (num >= 100 && num < 110 ? 'UDF' : 'SERVER_ERROR');
+    // The server's details read "NAME (n): message. hint"; keep only the message.
+    message = message.replace(/^\S+ \(-?\d+\): /, '');
+    if (typeof hint === 'string' && message.endsWith(`. ${hint}`)) message = message.slice(0, -hint.length - 2);
+    return new DbError(name, message, { resultCode: num, inDoubt, ...(typeof hint === 'string' ? { hint } : {}), cause: err });
+  }
+  const name = FROM_GRPC[err.code] ?? 'CLIENT_ERROR';
+  return new DbError(name, message, {
+    cause: err,
+    inDoubt: name === 'TIMEOUT',
+    ...(name === 'CONNECTION' ? { hint: 'check that a node is running at the address given and reachable' } : {}),
+  });
+}

@@ -1,0 +1,86 @@
+import { strict as assert } from 'node:assert';
+import { Kernel, type RecordChange } from '../../core/transaction/kernel.ts';
+import { Namespace } from '../../core/storage/namespace.ts';
+import { GuardedEngine } from '../../core/storage/guarded-engine.ts';
+import { singleNodeRouter } from '../../core/transaction/routing.ts';
+import { writePolicy } from '../../core/transaction/policy.ts';
+import { memoryStorage } from '../../plugins/storage-memory/index.ts';
+import { silentLogger, type StorageEngine } from '../../core/plugin-api/index.ts';
+import { NAMESPACE_DEFAULTS } from '../../core/model/index.ts';
+import { DbError } from '../../core/errors/index.ts';
+import { ManualClock } from '../helpers/manual-clock.ts';
+
+async function kernel(pendingLimit = 20, router = singleNodeRouter(1n)): Promise<{ k: Kernel; clock: ManualClock; changes: RecordChange[] }> {
+  const clock = new ManualClock();
+  const cfg = { name: 'test', storage: 'storage-memory', ...NAMESPACE_DEFAULTS };
+  const engine = await memoryStorage().create({ nodeId: 1n, logger: silentLogger, clock, signal: new AbortController().signal }, cfg, {});
+  const k = new Kernel({ namespaces: [new Namespace(cfg, new GuardedEngine(engine, 'storage-memory'))], clock, router, logger: silentLogger, transactionPendingLimit: pendingLimit });
+  const changes: RecordChange[] = [];
+  k.addListener({ onChange: (c) => changes.push(c) });
+  return { k, clock, changes };
+}
+
+describe('transaction/kernel', () => {
+  it('serialises writes to one record and refuses with KEY_BUSY beyond the pending limit', async () => {
+    const { k } = await kernel(3);
+    const key = k.key('test', 's', 'hot');
+    await k.put(key, { n: 0n });
+    const results = await Promise.allSettled(Array.from({ length: 20 }, () => k.operate(key, [{ op: 'add', bin: 'n', value: 1n }])));
+    const busy = results.filter((r) => r.status === 'rejected' && (r.reason as DbError).code === 'KEY_BUSY').length;
+    const ok = results.filter((r) => r.status === 'fulfilled').length;
+    assert.ok(busy > 0);
+    assert.ok(ok >= 4);
+    assert.equal((await k.get(key)).bins['n'], BigInt(ok));
+  });
+
+  it('loses no increments under concurrency within the limit', async () => {
+    const { k } = await kernel(1000);
+    const key = k.key('test', 's', 'counter');
+    await Promise.all(Array.from({ length: 500 }, () => k.operate(key, [{ op: 'add', bin: 'n', value: 1n }])));
+    const rec = await k.get(key);
+    assert.equal(rec.bins['n'], 500n);
+    assert.equal(rec.meta.generation, 500);
+  });
+
+  it('tells listeners about writes, deletes and expiries with before and after bins', async () => {
+    const { k, clock, changes } = await kernel();
+    const key = k.key('test', 's', 'l');
+    await k.put(key, { a: 1n });
+    await k.put(key, { a: 2n });
+    await k.delete(key);
+    await k.put(key, { a: 3n }, writePolicy({ ttl: 5 }));
+    clock.advance(6000);
+    assert.equal(await k.sweepExpired('test'), 1);
+    assert.deepEqual(changes.map((c) => [c.cause, c.before?.['a'], c.after?.['a']]), [
+      ['write', undefined, 1n], ['write', 1n, 2n], ['delete', 2n, undefined], ['write', undefined, 3n], ['expire', 3n, undefined],
+    ]);
+  });
+
+  it('refuses operations on partitions this node does not master', async () => {
+    const { k } = await kernel(20, { localNode: 1n, masterOf: (_ns, pid) => (pid % 2 === 0 ? 1n : 2n) });
+    let odd = k.key('test', 's', 'a');
+    for (let i = 0; odd.partition % 2 === 0; i++) odd = k.key('test', 's', `k${i}`);
+    await assert.rejects(k.put(odd, { a: 1n }), (e: unknown) => e instanceof DbError && e.code === 'UNAVAILABLE' && /node 2/.test(e.message));
+  });
+
+  it('re-raises engine faults as DbError naming the plugin and operation', async () => {
+    const broken: StorageEngine = {
+      capabilities: { persistent: false, maxRecordBytes: 1 << 20 },
+      get: () => Promise.reject(new Error('disk on fire')),
+      put: () => Promise.reject(new Error('disk on fire')),
+      remove: () => Promise.reject(new Error('disk on fire')),
+      scan: () => { throw new Error('disk on fire'); },
+      truncate: () => Promise.reject(new Error('disk on fire')),
+      stats: () => Promise.reject(new Error('disk on fire')),
+      close: () => Promise.resolve(),
+    };
+    const cfg = { name: 'test', storage: 'storage-broken', ...NAMESPACE_DEFAULTS };
+    const k = new Kernel({ namespaces: [new Namespace(cfg, new GuardedEngine(broken, 'storage-broken'))], clock: new ManualClock(), router: singleNodeRouter(1n), logger: silentLogger });
+    await assert.rejects(k.get(k.key('test', 's', 'x')), (e: unknown) => e instanceof DbError && e.plugin === 'storage-broken' && /failed in get: disk on fire/.test(e.message));
+  });
+
+  it('refuses a truncate cut-off in the future', async () => {
+    const { k, clock } = await kernel();
+    await assert.rejects(k.truncate('test', undefined, clock.now() + 60_000), (e: unknown) => e instanceof DbError && e.code === 'PARAMETER');
+  });
+});
