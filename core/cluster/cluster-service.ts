@@ -1,0 +1,230 @@
+/**
+ * The cluster service: one entry point that wires transport, fabric, heartbeat, clustering and
+ * partition tables for a node.
+ *
+ *   const cluster = createClusterService({ nodeId, clusterName, heartbeatAddress, fabricAddress,
+ *     seeds, transport: tcpTransport factory, replication, retransmit, namespaces });
+ *   await cluster.start(); cluster.on('change', (c) => …); cluster.partitionTable('test');
+ */
+import { randomInt } from 'node:crypto';
+import { DbError } from '../plugin-api/index.ts';
+import {
+  silentLogger, systemClock,
+  type Clock, type ClusterView, type Logger, type NodeId, type ReplicationStrategy, type RetransmitStrategy,
+} from '../plugin-api/index.ts';
+import type { PartitionId } from '../plugin-api/index.ts';
+import { Clustering } from './clustering.ts';
+import { defaultQuantumMs, CLUSTER_DEFAULTS } from './config.ts';
+import { Fabric } from './fabric.ts';
+import { Heartbeat, type PeerInfo } from './heartbeat.ts';
+import { hexId, type NodeState } from './messages.ts';
+import { buildPartitionTable, type NamespaceReplication, type PartitionTable } from './partition-table.ts';
+import type { Transport, TransportFactory } from './transport.ts';
+
+export interface ClusterServiceOptions {
+  readonly nodeId: NodeId;
+  readonly clusterName?: string;
+  readonly rackId?: number;
+  readonly zoneId?: number;
+  /** "host:port" to listen on (port 0 = any free port). */
+  readonly heartbeatAddress: string;
+  readonly fabricAddress: string;
+  /** Heartbeat addresses of nodes to contact. With none, the node forms a cluster of one at once. */
+  readonly seeds?: readonly string[];
+  readonly heartbeatIntervalMs?: number;
+  readonly heartbeatTimeout?: number;
+  readonly quantumMs?: number;
+  readonly transport: TransportFactory;
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  readonly replication: ReplicationStrategy;
+  readonly retransmit: RetransmitStrategy;
+  readonly namespaces: readonly NamespaceReplication[];
+  /** Uniform [0, 1) source for cluster keys (seed it in simulations). */
+  readonly random?: () => number;
+}
+
+export interface MemberInfo {
+  readonly id: NodeId;
+  readonly heartbeatAddress: string;
+  readonly fabricAddress: string;
+  readonly rackId: number;
+  readonly zoneId: number;
+  readonly state: NodeState;
+  /** Whether this node currently hears it (always true for self). */
+  readonly alive: boolean;
+  readonly masters: ReadonlyMap<string, number>;
+  readonly replicas: ReadonlyMap<string, number>;
+}
+
+export interface ClusterInfo {
+  readonly nodeId: NodeId;
+  readonly clusterName: string;
+  readonly state: NodeState;
+  /** 0 when the node is not in a cluster. */
+  readonly clusterKey: bigint;
+  readonly principal: NodeId;
+  readonly members: readonly MemberInfo[];
+  /** Nodes heard but not in the cluster. */
+  readonly others: readonly NodeId[];
+}
+
+export interface ClusterChange {
+  readonly reason: 'cluster' | 'orphan' | 'state';
+  readonly state: NodeState;
+  readonly view: ClusterView | undefined;
+}
+
+export interface ClusterService {
+  readonly nodeId: NodeId;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  state(): NodeState;
+  /** The agreed cluster, or undefined while the node is not in one. */
+  view(): ClusterView | undefined;
+  info(): ClusterInfo;
+  partitionTable(namespace: string): PartitionTable | undefined;
+  /** Master of a partition, or undefined when the node is not in a cluster. */
+  masterOf(namespace: string, partition: PartitionId): NodeId | undefined;
+  on(event: 'change', listener: (change: ClusterChange) => void): () => void;
+  /** The bound addresses (real ports), after start(). */
+  addresses(): { heartbeat: string; fabric: string };
+  readonly fabric: Fabric;
+  stats(): { fabric: Fabric['stats']; clustering: Clustering['stats'] };
+}
+
+export function createClusterService(options: ClusterServiceOptions): ClusterService {
+  const clock = options.clock ?? systemClock;
+  const logger = (options.logger ?? silentLogger).child({ component: 'cluster', node: hexId(options.nodeId) });
+  const clusterName = options.clusterName ?? CLUSTER_DEFAULTS.clusterName;
+  const intervalMs = options.heartbeatIntervalMs ?? CLUSTER_DEFAULTS.heartbeatIntervalMs;
+  const timeout = options.heartbeatTimeout ?? CLUSTER_DEFAULTS.heartbeatTimeout;
+  const quantumMs = options.quantumMs ?? defaultQuantumMs(intervalMs, timeout);
+  const random = options.random ?? (() => randomInt(2 ** 47) / 2 ** 47);
+  const nsNames = new Set<string>();
+  for (const ns of options.namespaces) {
+    if (nsNames.has(ns.name)) throw new DbError('PARAMETER', `namespace ${ns.name} is configured twice`, { hint: 'Name each namespace once' });
+    if (!Number.isInteger(ns.replicationFactor) || ns.replicationFactor < 1 || ns.replicationFactor > 256) {
+      throw new DbError('PARAMETER', `namespace ${ns.name}: replication factor must be 1-256, got ${ns.replicationFactor}`, { hint: 'Use 2 (the default) or another small integer' });
+    }
+    nsNames.add(ns.name);
+  }
+
+  const hbTransport: Transport = options.transport('heartbeat');
+  const fabricTransport: Transport = options.transport('fabric');
+  const listeners = new Set<(c: ClusterChange) => void>();
+  const tables = new Map<string, PartitionTable>();
+  const generations = new Map<string, number>();
+  let started = false;
+  let stopped = false;
+
+  const fabric = new Fabric({
+    nodeId: options.nodeId, clusterName, transport: fabricTransport, clock, retransmit: options.retransmit,
+    logger: logger.child({ part: 'fabric' }), incarnation: Math.floor(random() * 2 ** 31) ^ (clock.now() % 2 ** 31),
+  });
+
+  const clustering = new Clustering({
+    nodeId: options.nodeId, rackId: options.rackId ?? 0, zoneId: options.zoneId ?? 0, clock, logger, quantumMs, random,
+    onChange: (reason) => {
+      if (reason !== 'state') rebuildTables();
+      const change: ClusterChange = { reason: reason as ClusterChange['reason'], state: clustering.nodeState, view: clustering.view() };
+      for (const l of listeners) {
+        try {
+          l(change);
+        } catch (e) {
+          logger.error({ err: (e as Error).message }, 'cluster change listener failed');
+        }
+      }
+    },
+  });
+
+  const heartbeat = new Heartbeat({
+    nodeId: options.nodeId, clusterName, rackId: options.rackId ?? 0, zoneId: options.zoneId ?? 0,
+    transport: hbTransport, clock, logger: logger.child({ part: 'heartbeat' }), intervalMs, timeout,
+    seeds: options.seeds ?? [],
+    local: () => ({ state: clustering.nodeState, clusterKey: clustering.clusterKey, principal: clustering.principal, succession: clustering.succession }),
+    onPulse: (peer: PeerInfo) => {
+      fabric.setPeerAddress(peer.id, peer.fabric);
+      clustering.onPulse(peer);
+    },
+    onPeerDown: (peer: PeerInfo) => clustering.onPeerDown(peer),
+  });
+  clustering.attach(fabric, heartbeat);
+
+  function rebuildTables(): void {
+    const view = clustering.view();
+    for (const ns of options.namespaces) {
+      if (view === undefined) {
+        tables.delete(ns.name);
+        continue;
+      }
+      const gen = (generations.get(ns.name) ?? 0) + 1;
+      generations.set(ns.name, gen);
+      tables.set(ns.name, buildPartitionTable(ns, view, options.replication, gen));
+    }
+  }
+
+  function memberInfo(id: NodeId, alive: boolean, peer: PeerInfo | undefined): MemberInfo {
+    const masters = new Map<string, number>();
+    const replicas = new Map<string, number>();
+    for (const [ns, t] of tables) {
+      const c = t.counts.get(id);
+      masters.set(ns, c?.masters ?? 0);
+      replicas.set(ns, c?.replicas ?? 0);
+    }
+    const desc = clustering.members.find((m) => m.id === id);
+    if (id === options.nodeId) {
+      return {
+        id, heartbeatAddress: heartbeat.address, fabricAddress: fabric.address, rackId: options.rackId ?? 0, zoneId: options.zoneId ?? 0,
+        state: clustering.nodeState, alive: true, masters, replicas,
+      };
+    }
+    return {
+      id, heartbeatAddress: peer?.hb ?? '', fabricAddress: peer?.fabric ?? '', rackId: desc?.rack ?? peer?.rack ?? 0,
+      zoneId: desc?.zone ?? peer?.zone ?? 0, state: peer?.state ?? 'bootstrap', alive, masters, replicas,
+    };
+  }
+
+  return {
+    nodeId: options.nodeId,
+    fabric,
+    async start() {
+      if (started) throw new DbError('SERVER_ERROR', 'cluster service already started', { hint: 'Start it once' });
+      started = true;
+      fabric.address = await fabric.start(options.fabricAddress);
+      heartbeat.fabricAddress = fabric.address;
+      await heartbeat.start(options.heartbeatAddress);
+      const alone = (options.seeds ?? []).filter((s) => s !== heartbeat.address).length === 0;
+      clustering.start(intervalMs * 3, alone);
+      logger.info({ heartbeat: heartbeat.address, fabric: fabric.address, clusterName }, 'cluster service started');
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      clustering.stop();
+      heartbeat.stop();
+      fabric.stop();
+      await Promise.all([hbTransport.close(), fabricTransport.close()]);
+    },
+    state: () => clustering.nodeState,
+    view: () => clustering.view(),
+    info() {
+      const peers = new Map(heartbeat.peers().map((p) => [p.id, p]));
+      const ids = clustering.clusterKey === 0n ? [options.nodeId] : clustering.succession;
+      return {
+        nodeId: options.nodeId, clusterName, state: clustering.nodeState, clusterKey: clustering.clusterKey,
+        principal: clustering.principal,
+        members: ids.map((id) => memberInfo(id, heartbeat.isAlive(id), peers.get(id))),
+        others: [...peers.keys()].filter((id) => !ids.includes(id)),
+      };
+    },
+    partitionTable: (ns) => tables.get(ns),
+    masterOf: (ns, pid) => tables.get(ns)?.rows[pid]?.[0],
+    on(_event, listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    addresses: () => ({ heartbeat: heartbeat.address, fabric: fabric.address }),
+    stats: () => ({ fabric: fabric.stats, clustering: clustering.stats }),
+  };
+}

@@ -1,0 +1,355 @@
+/**
+ * Cluster formation (Aerospike's clustering v5, simplified). Every quantum each node decides
+ * whether it should act as principal: it should when no higher node it hears would. The
+ * principal computes the member list — itself plus the live peers, minus nodes bound to a
+ * higher principal, minus nodes evicted so that the rest is a clique of mutual heartbeats —
+ * and, if that differs from the current cluster (or members disagree on the cluster key),
+ * runs a Paxos round: PREPARE/PROMISE from every proposed member, then ACCEPT/ACCEPTED from
+ * every member for (member list, fresh random cluster key), then LEARN. A cluster key is bound
+ * to exactly one proposal, so all nodes that adopt a key adopt the same member list.
+ *
+ * Acceptors refuse a proposal numbered below one they promised, and a proposal from a node
+ * lower than their own live principal (so a lower node cannot steal members from a healthy
+ * cluster). A member whose principal announces a cluster without it becomes an orphan
+ * (Bootstrap) again; a member that missed LEARN adopts the accepted value when the new
+ * principal's heartbeat shows it.
+ */
+import type { Clock, ClusterView, Logger, NodeId, TimerHandle } from '../plugin-api/index.ts';
+import type { Fabric } from './fabric.ts';
+import type { Heartbeat, PeerInfo } from './heartbeat.ts';
+import {
+  compareProposals, hexId, sortDescending,
+  type ClusteringMessage, type MemberDesc, type NodeState, type ProposalNumber,
+} from './messages.ts';
+
+export interface ClusteringOptions {
+  readonly nodeId: NodeId;
+  readonly rackId: number;
+  readonly zoneId: number;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly quantumMs: number;
+  /** Uniform [0, 1) source for cluster keys. */
+  readonly random: () => number;
+  readonly onChange: (reason: string) => void;
+}
+
+interface Accepted {
+  readonly n: ProposalNumber;
+  readonly clusterKey: bigint;
+  readonly members: readonly MemberDesc[];
+}
+
+interface Round {
+  readonly n: ProposalNumber;
+  readonly ids: readonly NodeId[];
+  readonly members: readonly MemberDesc[];
+  readonly clusterKey: bigint;
+  phase: 'prepare' | 'accept';
+  waiting: Set<NodeId>;
+  timer: TimerHandle | undefined;
+}
+
+export class Clustering {
+  readonly #o: ClusteringOptions;
+  #fabric!: Fabric;
+  #hb!: Heartbeat;
+  clusterKey = 0n;
+  members: readonly MemberDesc[] = [];
+  nodeState: NodeState = 'bootstrap';
+  #promised: ProposalNumber | undefined;
+  #accepted: Accepted | undefined;
+  #applied: ProposalNumber | undefined;
+  #lastRound = 0;
+  #round: Round | undefined;
+  #nacked = new Map<NodeId, number>();
+  #outOfSyncSince: number | undefined;
+  #timer: TimerHandle | undefined;
+  #stopped = false;
+  readonly stats = { proposals: 0, proposalsFailed: 0, applied: 0 };
+
+  constructor(options: ClusteringOptions) {
+    this.#o = options;
+  }
+
+  get principal(): NodeId {
+    return this.members[0]?.id ?? 0n;
+  }
+
+  get succession(): NodeId[] {
+    return this.members.map((m) => m.id);
+  }
+
+  view(): ClusterView | undefined {
+    if (this.clusterKey === 0n) return undefined;
+    return { clusterKey: this.clusterKey, succession: this.members.map((m) => ({ id: m.id, rackId: m.rack, zoneId: m.zone })) };
+  }
+
+  attach(fabric: Fabric, heartbeat: Heartbeat): void {
+    this.#fabric = fabric;
+    this.#hb = heartbeat;
+    fabric.onMessage((from, body) => this.#onMessage(from, body));
+  }
+
+  /** Starts the quantum loop; the first decision comes after `firstDelayMs`. */
+  start(firstDelayMs: number, formAlone: boolean): void {
+    if (formAlone) this.#propose([this.#o.nodeId]);
+    this.#timer = this.#o.clock.setTimeout(() => this.#tick(), firstDelayMs);
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    if (this.#timer !== undefined) this.#o.clock.clearTimeout(this.#timer);
+    if (this.#round !== undefined) this.#endRound(this.#round, 'stopped');
+  }
+
+  /** Called for every heartbeat pulse. */
+  onPulse(peer: PeerInfo): void {
+    if (this.#stopped) return;
+    const self = this.#o.nodeId;
+    // A member that missed LEARN adopts what it accepted once the new principal shows it.
+    const acc = this.#accepted;
+    if (acc !== undefined && peer.clusterKey === acc.clusterKey && peer.principal === peer.id && this.clusterKey !== acc.clusterKey
+      && acc.members.some((m) => m.id === self) && acc.members[0]?.id === peer.id && this.#canApply(acc.n)) {
+      this.#apply(acc.n, acc.clusterKey, acc.members, 'adopted from the principal\'s heartbeat');
+      return;
+    }
+    if (this.clusterKey !== 0n && peer.id === this.principal && peer.id !== self && peer.clusterKey !== this.clusterKey) {
+      if (peer.clusterKey === 0n || !peer.succession.includes(self)) {
+        this.#orphan(`principal ${hexId(peer.id)} left this cluster`);
+        return;
+      }
+    }
+    this.#checkOnline();
+  }
+
+  onPeerDown(_peer: PeerInfo): void {
+    // Dead members leave at the principal's next quantum.
+  }
+
+  // ---- principal side ------------------------------------------------------------------------
+
+  #tick(): void {
+    if (this.#stopped) return;
+    this.#timer = this.#o.clock.setTimeout(() => this.#tick(), this.#o.quantumMs);
+    if (this.#round !== undefined || !this.#shouldPropose()) return;
+    const desired = this.#desiredMembers();
+    const same = this.clusterKey !== 0n && desired.length === this.members.length && desired.every((id, i) => this.members[i]?.id === id);
+    if (same) {
+      const inSync = this.members.every((m) => m.id === this.#o.nodeId || this.#hb.peer(m.id)?.clusterKey === this.clusterKey);
+      if (inSync) {
+        this.#outOfSyncSince = undefined;
+        return;
+      }
+      const now = this.#o.clock.now();
+      if (this.#outOfSyncSince === undefined) {
+        this.#outOfSyncSince = now;
+        return;
+      }
+      if (now - this.#outOfSyncSince < this.#o.quantumMs) return;
+    }
+    this.#propose(desired);
+  }
+
+  /** Whether no higher node that we hear would act as principal for us. */
+  #shouldPropose(): boolean {
+    for (const p of this.#hb.peers()) {
+      if (p.id <= this.#o.nodeId) continue;
+      const defer = p.clusterKey === 0n || p.principal === p.id || (this.clusterKey !== 0n && p.clusterKey === this.clusterKey) || this.#hb.isAlive(p.principal);
+      if (defer) return false;
+    }
+    return true;
+  }
+
+  #desiredMembers(): NodeId[] {
+    const self = this.#o.nodeId;
+    const now = this.#o.clock.now();
+    const peers = this.#hb.peers().filter((p) => {
+      if ((this.#nacked.get(p.id) ?? 0) > now) return false;
+      const boundElsewhere = p.clusterKey !== 0n && p.clusterKey !== this.clusterKey && p.principal > self && p.principal !== p.id && this.#hb.isAlive(p.principal);
+      return !boundElsewhere;
+    });
+    const adj = new Map<NodeId, Set<NodeId>>();
+    adj.set(self, new Set(this.#hb.peers().map((p) => p.id)));
+    for (const p of peers) adj.set(p.id, new Set(p.adjacency));
+    const set = new Set<NodeId>([self, ...peers.map((p) => p.id)]);
+    const edge = (a: NodeId, b: NodeId): boolean => (adj.get(a)?.has(b) ?? false) && (adj.get(b)?.has(a) ?? false);
+    // Clique-based eviction: drop the node missing the most edges (ties: the lowest id) until
+    // every pair hears each other. Never evict self.
+    for (;;) {
+      let worst: NodeId | undefined;
+      let worstMissing = 0;
+      for (const u of set) {
+        if (u === self) continue;
+        let missing = 0;
+        for (const v of set) if (v !== u && !edge(u, v)) missing++;
+        if (missing > worstMissing || (missing === worstMissing && missing > 0 && worst !== undefined && u < worst)) {
+          worst = u;
+          worstMissing = missing;
+        }
+      }
+      if (worst === undefined) break;
+      set.delete(worst);
+    }
+    return sortDescending(set);
+  }
+
+  #newKey(): bigint {
+    for (;;) {
+      const k = (BigInt(Math.floor(this.#o.random() * 2 ** 24)) << 24n) | BigInt(Math.floor(this.#o.random() * 2 ** 24));
+      if (k !== 0n && k !== this.clusterKey) return k;
+    }
+  }
+
+  /**
+   * Runs one Paxos round. Written with callbacks, not promises, so that a round advances inside
+   * the clock's timer callbacks (deterministic under a FakeClock).
+   */
+  #propose(ids: NodeId[]): void {
+    if (this.#round !== undefined || this.#stopped) return;
+    this.stats.proposals++;
+    const round = Math.max(this.#o.clock.now(), this.#lastRound + 1, (this.#promised?.round ?? 0) + 1);
+    this.#lastRound = round;
+    const n: ProposalNumber = { round, node: this.#o.nodeId };
+    const members: MemberDesc[] = ids.map((id) => {
+      if (id === this.#o.nodeId) return { id, rack: this.#o.rackId, zone: this.#o.zoneId };
+      const p = this.#hb.peer(id);
+      return { id, rack: p?.rack ?? 0, zone: p?.zone ?? 0 };
+    });
+    const r: Round = { n, ids, members, clusterKey: this.#newKey(), phase: 'prepare', waiting: new Set(ids), timer: undefined };
+    this.#round = r;
+    this.#o.logger.debug({ members: ids.map(hexId), clusterKey: r.clusterKey.toString(16) }, 'proposing cluster');
+    this.#startPhase(r, { type: 'prepare', n });
+  }
+
+  #phaseMs(): number {
+    return Math.max(50, Math.floor(this.#o.quantumMs / 3));
+  }
+
+  #startPhase(r: Round, msg: ClusteringMessage): void {
+    if (r.timer !== undefined) this.#o.clock.clearTimeout(r.timer);
+    r.waiting = new Set(r.ids);
+    r.timer = this.#o.clock.setTimeout(() => this.#endRound(r, `no ${r.phase === 'prepare' ? 'promise' : 'accepted'} from ${[...r.waiting].map(hexId).join(',')}`), this.#phaseMs());
+    for (const id of r.ids) this.#fabric.send(id, msg, { deadlineMs: this.#phaseMs() }).catch(() => {});
+  }
+
+  #endRound(r: Round, failure?: string): void {
+    if (this.#round !== r) return;
+    this.#round = undefined;
+    if (r.timer !== undefined) this.#o.clock.clearTimeout(r.timer);
+    if (failure !== undefined) {
+      this.stats.proposalsFailed++;
+      this.#o.logger.debug({ why: failure }, 'cluster proposal failed');
+    }
+  }
+
+  #onReply(from: NodeId, type: 'promise' | 'accepted', n: ProposalNumber): void {
+    const r = this.#round;
+    if (r === undefined || compareProposals(r.n, n) !== 0) return;
+    if ((type === 'promise') !== (r.phase === 'prepare')) return;
+    r.waiting.delete(from);
+    if (r.waiting.size > 0) return;
+    if (r.phase === 'prepare') {
+      r.phase = 'accept';
+      this.#startPhase(r, { type: 'accept', n: r.n, clusterKey: r.clusterKey, members: r.members });
+      return;
+    }
+    this.#endRound(r);
+    for (const id of r.ids) {
+      this.#fabric.send(id, { type: 'learn', n: r.n, clusterKey: r.clusterKey, members: r.members }, { deadlineMs: this.#o.quantumMs }).catch(() => {});
+    }
+  }
+
+  // ---- acceptor side -------------------------------------------------------------------------
+
+  #reply(to: NodeId, msg: ClusteringMessage): void {
+    this.#fabric.send(to, msg, { deadlineMs: Math.max(50, Math.floor(this.#o.quantumMs / 3)) }).catch(() => {});
+  }
+
+  #onMessage(from: NodeId, m: ClusteringMessage): void {
+    if (this.#stopped) return;
+    switch (m.type) {
+      case 'prepare': {
+        const p = this.principal;
+        if (this.clusterKey !== 0n && p !== from && p > from && this.#hb.isAlive(p)) {
+          this.#reply(from, { type: 'prepare-nack', n: m.n, reason: `member of the cluster of live principal ${hexId(p)}` });
+          return;
+        }
+        if (this.#promised !== undefined && compareProposals(m.n, this.#promised) < 0) {
+          this.#reply(from, { type: 'prepare-nack', n: m.n, reason: 'promised a higher proposal' });
+          return;
+        }
+        this.#promised = m.n;
+        this.#lastRound = Math.max(this.#lastRound, m.n.round);
+        this.#reply(from, { type: 'promise', n: m.n });
+        return;
+      }
+      case 'accept': {
+        if (this.#promised !== undefined && compareProposals(m.n, this.#promised) < 0) {
+          this.#reply(from, { type: 'accept-nack', n: m.n, reason: 'promised a higher proposal' });
+          return;
+        }
+        this.#promised = m.n;
+        this.#accepted = { n: m.n, clusterKey: m.clusterKey, members: m.members };
+        this.#reply(from, { type: 'accepted', n: m.n });
+        return;
+      }
+      case 'learn': {
+        if (!m.members.some((x) => x.id === this.#o.nodeId) || m.clusterKey === this.clusterKey || !this.#canApply(m.n)) return;
+        this.#apply(m.n, m.clusterKey, m.members, `agreed by principal ${hexId(from)}`);
+        return;
+      }
+      case 'promise':
+      case 'accepted':
+        this.#onReply(from, m.type, m.n);
+        return;
+      case 'prepare-nack':
+      case 'accept-nack': {
+        const r = this.#round;
+        if (r === undefined || compareProposals(r.n, m.n) !== 0) return;
+        this.#nacked.set(from, this.#o.clock.now() + 2 * this.#o.quantumMs);
+        this.#endRound(r, `node ${hexId(from)} refused: ${m.reason}`);
+        return;
+      }
+    }
+  }
+
+  #canApply(n: ProposalNumber): boolean {
+    return (this.#promised === undefined || compareProposals(n, this.#promised) >= 0)
+      && (this.#applied === undefined || compareProposals(n, this.#applied) > 0);
+  }
+
+  #apply(n: ProposalNumber, clusterKey: bigint, members: readonly MemberDesc[], why: string): void {
+    const wasOrphan = this.clusterKey === 0n;
+    this.#applied = n;
+    this.#promised = this.#promised === undefined || compareProposals(n, this.#promised) > 0 ? n : this.#promised;
+    this.clusterKey = clusterKey;
+    this.members = [...members].sort((a, b) => (a.id > b.id ? -1 : a.id < b.id ? 1 : 0));
+    this.nodeState = wasOrphan ? 'full-sync' : 'partial-sync';
+    this.#outOfSyncSince = undefined;
+    this.stats.applied++;
+    this.#o.logger.info({ clusterKey: clusterKey.toString(16), members: this.succession.map(hexId) }, `joined cluster (${why})`);
+    this.#o.onChange('cluster');
+    this.#hb.pulseNow();
+    this.#checkOnline();
+  }
+
+  #orphan(why: string): void {
+    this.#o.logger.info({ why }, 'left the cluster; looking for one');
+    this.clusterKey = 0n;
+    this.members = [];
+    this.nodeState = 'bootstrap';
+    this.#o.onChange('orphan');
+    this.#hb.pulseNow();
+  }
+
+  /** Online once every member reports the same cluster key (the exchange is complete). */
+  #checkOnline(): void {
+    if (this.nodeState !== 'full-sync' && this.nodeState !== 'partial-sync') return;
+    const all = this.members.every((m) => m.id === this.#o.nodeId || this.#hb.peer(m.id)?.clusterKey === this.clusterKey);
+    if (!all) return;
+    this.nodeState = 'online';
+    this.#o.onChange('state');
+    this.#hb.pulseNow();
+  }
+}

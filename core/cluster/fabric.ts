@@ -1,0 +1,202 @@
+/**
+ * The fabric: typed node-to-node messages over a Transport, with acknowledgements for the
+ * messages that need one and a retransmit loop driven by the node's RetransmitStrategy.
+ * Duplicates (from resends or the network) are acknowledged again but delivered once.
+ */
+import { DbError } from '../plugin-api/index.ts';
+import type { Clock, FabricMessageKind, Logger, NodeId, RetransmitStrategy, TimerHandle } from '../plugin-api/index.ts';
+import { encodeFrame, hexId, type FabricAck, type FabricMessage, type FabricPayload, type Frame } from './messages.ts';
+import type { Transport } from './transport.ts';
+
+export interface FabricOptions {
+  readonly nodeId: NodeId;
+  readonly clusterName: string;
+  readonly transport: Transport;
+  readonly clock: Clock;
+  readonly retransmit: RetransmitStrategy;
+  readonly logger: Logger;
+  /** Distinguishes this run's message ids from a previous run's. */
+  readonly incarnation: number;
+}
+
+export interface SendOptions {
+  /** Ms after which an unacknowledged message fails with TIMEOUT (default 1000). */
+  readonly deadlineMs?: number;
+  readonly kind?: FabricMessageKind;
+}
+
+interface Pending {
+  readonly msg: FabricMessage;
+  readonly to: NodeId;
+  readonly sentAt: number;
+  readonly deadlineMs: number;
+  readonly bytes: number;
+  attempt: number;
+  timer: TimerHandle | undefined;
+  deadline: TimerHandle | undefined;
+  resolve(): void;
+  reject(e: DbError): void;
+}
+
+const DEDUP_WINDOW = 4096;
+
+export type FabricHandler = (from: NodeId, body: FabricPayload) => void;
+
+export class Fabric {
+  readonly #o: FabricOptions;
+  #seq = 0;
+  #pending = new Map<number, Pending>();
+  #addresses = new Map<NodeId, string>();
+  #seen = new Map<string, { set: Set<number>; order: number[] }>();
+  #handlers: FabricHandler[] = [];
+  #stopped = false;
+  readonly stats = { sent: 0, resent: 0, acked: 0, timedOut: 0, received: 0, duplicates: 0 };
+  address = '';
+
+  constructor(options: FabricOptions) {
+    this.#o = options;
+  }
+
+  async start(bindAddress: string): Promise<string> {
+    this.address = await this.#o.transport.listen(bindAddress, (f) => this.#onFrame(f));
+    return this.address;
+  }
+
+  onMessage(handler: FabricHandler): void {
+    this.#handlers.push(handler);
+  }
+
+  /** Where to reach a peer (learned from its heartbeats). */
+  setPeerAddress(node: NodeId, address: string): void {
+    this.#addresses.set(node, address);
+  }
+
+  forgetPeer(node: NodeId): void {
+    this.#addresses.delete(node);
+  }
+
+  /** Sends without acknowledgement (best effort). */
+  post(to: NodeId, body: FabricPayload, kind: FabricMessageKind = 'control'): void {
+    this.#transmit(to, this.#message(body, false, kind));
+  }
+
+  /** Sends and resolves on acknowledgement; rejects with TIMEOUT when the deadline passes. */
+  send(to: NodeId, body: FabricPayload, options: SendOptions = {}): Promise<void> {
+    if (this.#stopped) return Promise.reject(new DbError('TIMEOUT', 'fabric is stopped'));
+    const msg = this.#message(body, true, options.kind ?? 'control');
+    const deadlineMs = options.deadlineMs ?? 1000;
+    return new Promise<void>((resolve, reject) => {
+      const p: Pending = {
+        msg, to, sentAt: this.#o.clock.now(), deadlineMs, bytes: encodeFrame(msg).length,
+        attempt: 0, timer: undefined, deadline: undefined, resolve, reject,
+      };
+      this.#pending.set(msg.id, p);
+      p.deadline = this.#o.clock.setTimeout(() => this.#fail(p), deadlineMs);
+      this.#transmit(to, msg);
+      this.#scheduleResend(p);
+    });
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    for (const p of [...this.#pending.values()]) this.#fail(p, 'fabric stopped');
+  }
+
+  #message(body: FabricPayload, needsAck: boolean, kind: FabricMessageKind): FabricMessage {
+    return { t: 'msg', from: this.#o.nodeId, clusterName: this.#o.clusterName, inc: this.#o.incarnation, id: ++this.#seq, needsAck, kind, body };
+  }
+
+  #transmit(to: NodeId, frame: Frame): void {
+    if (this.#stopped) return;
+    if (to === this.#o.nodeId) {
+      // to self: deliver through the clock so ordering stays deterministic
+      this.#o.clock.setTimeout(() => this.#onFrame(frame), 0);
+      return;
+    }
+    const addr = this.#addresses.get(to);
+    if (addr === undefined) return;
+    this.stats.sent++;
+    this.#o.transport.send(addr, frame);
+  }
+
+  #scheduleResend(p: Pending): void {
+    const now = this.#o.clock.now();
+    const state = { attempt: p.attempt + 1, elapsedMs: now - p.sentAt, deadlineMs: p.deadlineMs, peer: p.to, kind: p.msg.kind, bytes: p.bytes };
+    let delay: number | null;
+    try {
+      delay = this.#o.retransmit.nextDelayMs(state);
+    } catch (e) {
+      this.#o.logger.error({ err: (e as Error).message }, 'retransmit strategy failed; not resending');
+      delay = null;
+    }
+    if (delay === null) {
+      this.#fail(p, 'retransmit strategy gave up');
+      return;
+    }
+    p.timer = this.#o.clock.setTimeout(() => {
+      p.timer = undefined;
+      if (!this.#pending.has(p.msg.id)) return;
+      if (this.#o.clock.now() - p.sentAt >= p.deadlineMs) return this.#fail(p);
+      p.attempt++;
+      this.stats.resent++;
+      this.#transmit(p.to, p.msg);
+      this.#o.retransmit.onResend?.({ ...state, elapsedMs: this.#o.clock.now() - p.sentAt });
+      this.#scheduleResend(p);
+    }, Math.max(1, delay));
+  }
+
+  #fail(p: Pending, why = 'no acknowledgement'): void {
+    if (!this.#pending.delete(p.msg.id)) return;
+    if (p.timer !== undefined) this.#o.clock.clearTimeout(p.timer);
+    if (p.deadline !== undefined) this.#o.clock.clearTimeout(p.deadline);
+    this.stats.timedOut++;
+    p.reject(new DbError('TIMEOUT', `fabric ${p.msg.body.type} to node ${hexId(p.to)}: ${why} within ${p.deadlineMs} ms`, {
+      hint: 'The peer may be down or unreachable; the cluster will re-form without it',
+    }));
+  }
+
+  #onFrame(frame: Frame): void {
+    if (this.#stopped) return;
+    if (frame.t === 'ack') {
+      if (frame.inc !== this.#o.incarnation) return;
+      const p = this.#pending.get(frame.id);
+      if (p === undefined || p.to !== frame.from) return;
+      this.#pending.delete(frame.id);
+      if (p.timer !== undefined) this.#o.clock.clearTimeout(p.timer);
+      if (p.deadline !== undefined) this.#o.clock.clearTimeout(p.deadline);
+      this.stats.acked++;
+      p.resolve();
+      return;
+    }
+    if (frame.t !== 'msg') return;
+    if (frame.clusterName !== this.#o.clusterName) {
+      this.#o.logger.warn({ from: hexId(frame.from), clusterName: frame.clusterName }, 'refusing fabric message from another cluster');
+      return;
+    }
+    if (frame.needsAck) {
+      const ack: FabricAck = { t: 'ack', from: this.#o.nodeId, inc: frame.inc, id: frame.id };
+      this.#transmit(frame.from, ack);
+    }
+    const key = `${frame.from}:${frame.inc}`;
+    let seen = this.#seen.get(key);
+    if (seen === undefined) {
+      seen = { set: new Set(), order: [] };
+      this.#seen.set(key, seen);
+    }
+    if (seen.set.has(frame.id)) {
+      this.stats.duplicates++;
+      return;
+    }
+    seen.set.add(frame.id);
+    seen.order.push(frame.id);
+    if (seen.order.length > DEDUP_WINDOW) seen.set.delete(seen.order.shift() as number);
+    this.stats.received++;
+    for (const h of this.#handlers) {
+      try {
+        h(frame.from, frame.body);
+      } catch (e) {
+        this.#o.logger.error({ err: (e as Error).message, type: frame.body.type }, 'fabric handler failed');
+      }
+    }
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * The transport the heartbeat and the fabric run on, injectable so that cluster logic can run
+ * over real TCP sockets or over a simulated in-process network. Delivery is best effort:
+ * frames may be lost (a connection drops), and reliability is the fabric's job.
+ */
+import type { Frame } from './messages.ts';
+
+export type Channel = 'heartbeat' | 'fabric';
+
+export interface Transport {
+  /**
+   * Starts receiving at `address` ("host:port"; port 0 picks a free one) and returns the
+   * address peers should use.
+   */
+  listen(address: string, onFrame: (frame: Frame) => void): Promise<string>;
+  /** Sends a frame to "host:port"; never throws, drops when the peer can't be reached. */
+  send(to: string, frame: Frame): void;
+  close(): Promise<void>;
+}
+
+/** Makes one transport per channel; a node uses one for heartbeats and one for the fabric. */
+export type TransportFactory = (channel: Channel) => Transport;
+
+/** Splits "host:port"; returns undefined for anything else. */
+export function parseAddress(address: string): { host: string; port: number } | undefined {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^:\s]+):(\d{1,5})$/.exec(address);
+  if (m === null) return undefined;
+  const port = Number(m[2]);
+  if (port > 65535) return undefined;
+  const host = (m[1] as string).replace(/^\[(.*)\]$/, '$1');
+  return { host, port };
+}
