@@ -71,7 +71,7 @@ describe('udf/examples', function () {
     for (const [fields, code] of cases) assert.equal((await rejects(rec('validator', 'save', view(undefined), fields))).resultCode, code);
   });
 
-  const docs = [
+  const docs: Bins[][] = [
     [{ text: 'the cat sat on the mat' }, { text: 'The dog' }],
     [{ text: "the cat's hat" }, { other: 1n }],
   ];
@@ -107,7 +107,7 @@ describe('udf/examples', function () {
 
   it('geo: places within a distance, nearest first; distance of one record', async () => {
     const pt = (lng: number, lat: number) => new GeoJson(JSON.stringify({ type: 'Point', coordinates: [lng, lat] }));
-    const places = [[
+    const places: Bins[][] = [[
       { name: 'ferry building', loc: pt(-122.3937, 37.7955) },
       { name: 'coit tower', loc: pt(-122.4058, 37.8024) },
     ], [
@@ -121,7 +121,7 @@ describe('udf/examples', function () {
   });
 
   it('stats.ts (TypeScript): summary statistics', async () => {
-    const reqs = [[{ latency_ms: 10n }, { latency_ms: 20n }], [{ latency_ms: 30n }, { other: 'x' }]];
+    const reqs: Bins[][] = [[{ latency_ms: 10n }, { latency_ms: 20n }], [{ latency_ms: 30n }, { other: 'x' }]];
     const s = obj((await agg('stats', 'summary', reqs, 'latency_ms'))[0] as BinValue);
     assert.deepEqual({ ...s, stddev: undefined }, { n: 3n, min: 10n, max: 30n, mean: 20n, stddev: undefined });
     assert.ok(Math.abs((s.stddev as number) - 8.16496580927726) < 1e-9);
