@@ -1,0 +1,64 @@
+/**
+ * Runs UDFs against the kernel: a record UDF inside `kernel.mutate` (so the engine's apply step
+ * runs under the record lock and its effect is written with the kernel's generation and TTL
+ * rules), and aggregations over any stream of records (a scan, or a secondary-index query)
+ * cut into batches for the sandbox.
+ */
+import type { BinValue, Bins, DbRecord, RecordKey, RecordMeta } from '../model/index.ts';
+import type { Kernel, Mutation, ScanRequest } from '../transaction/kernel.ts';
+import { DEFAULT_WRITE_POLICY, type WritePolicy } from '../transaction/policy.ts';
+import type { AggregationOptions, RecordEffect, UdfCall, UdfEngine } from './engine.ts';
+
+export interface RecordUdfOutcome {
+  readonly value: BinValue;
+  /** Metadata after the call; undefined when the record does not exist (any more). */
+  readonly meta: RecordMeta | undefined;
+  readonly effect: RecordEffect['kind'];
+  readonly logs: readonly string[];
+}
+
+export function toMutation(effect: RecordEffect, exists: boolean): Mutation {
+  switch (effect.kind) {
+    case 'none': return { kind: 'none' };
+    case 'delete': return exists ? { kind: 'delete' } : { kind: 'none' };
+    case 'write': return effect.ttl === undefined ? { kind: 'write', bins: effect.bins } : { kind: 'write', bins: effect.bins, ttl: effect.ttl };
+  }
+}
+
+/** Applies a record UDF to one record atomically under its lock. */
+export async function executeRecordUdf(kernel: Kernel, engine: UdfEngine, key: RecordKey, call: UdfCall, policy: WritePolicy = DEFAULT_WRITE_POLICY): Promise<RecordUdfOutcome> {
+  let effect: RecordEffect['kind'] = 'none';
+  let logs: readonly string[] = [];
+  const { meta, value } = await kernel.mutate(key, policy, async (current) => {
+    const exists = current !== undefined;
+    const viewKey = current === undefined ? key : { ...current.key, ...(key.userKey === undefined ? {} : { userKey: key.userKey }) };
+    const r = await engine.applyRecord(call, exists ? { key: viewKey, exists, bins: current.bins, meta: current.meta } : { key: viewKey, exists, bins: {} });
+    effect = r.effect.kind;
+    logs = r.logs;
+    return { mutation: toMutation(r.effect, exists), value: r.value };
+  });
+  return { value, meta, effect, logs };
+}
+
+/** Cuts a record stream into batches of bins. */
+export async function* binBatches(records: AsyncIterable<DbRecord>, batchSize = 500): AsyncGenerator<Bins[]> {
+  let batch: Bins[] = [];
+  for await (const r of records) {
+    batch.push(r.bins);
+    if (batch.length >= batchSize) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length > 0) yield batch;
+}
+
+/** Runs a stream UDF over records (e.g. `kernel.scan(...)` or a query's records). */
+export function aggregateRecords(engine: UdfEngine, call: UdfCall, records: AsyncIterable<DbRecord>, options: AggregationOptions & { batchSize?: number } = {}): Promise<BinValue[]> {
+  return engine.runAggregation(call, binBatches(records, options.batchSize), options);
+}
+
+/** Runs a stream UDF over a scan of a namespace or set. */
+export function aggregateScan(kernel: Kernel, engine: UdfEngine, call: UdfCall, scan: ScanRequest, options: AggregationOptions & { batchSize?: number } = {}): Promise<BinValue[]> {
+  return aggregateRecords(engine, call, kernel.scan(scan), options);
+}
