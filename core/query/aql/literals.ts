@@ -5,26 +5,74 @@
 import { DbError } from '../../errors/index.ts';
 import { GeoJson, INT64_MAX, INT64_MIN, parseGeoJson, type BinValue, type MapKey } from '../../model/index.ts';
 
-interface JsonReviverContext { readonly source?: string }
-
-/** Parses JSON; integers become bigint (exactly, from their source text), reals number, objects Map. */
+/**
+ * Parses JSON text to a bin value: integers become bigint (exact, 64-bit checked), reals
+ * number, arrays lists, objects Maps in source order (JSON.parse would reorder integer-like keys).
+ */
 export function jsonToValue(text: string): BinValue {
-  const reviver = function (this: unknown, _key: string, value: unknown, context?: JsonReviverContext): unknown {
-    if (typeof value === 'number') {
-      const src = context?.source;
-      if (src !== undefined && /^-?\d+$/.test(src)) {
-        const n = BigInt(src);
-        if (n < INT64_MIN || n > INT64_MAX) throw new DbError('PARAMETER', `integer ${src} is outside the 64-bit signed range`);
-        return n;
-      }
-      return value;
-    }
-    if (value !== null && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Map)) {
-      return new Map(Object.entries(value as Record<string, unknown>));
-    }
-    return value;
+  let i = 0;
+  const fail = (what: string): never => {
+    throw new DbError('PARAMETER', `${what} at position ${i + 1} of the JSON text`);
   };
-  return JSON.parse(text, reviver as (this: unknown, key: string, value: unknown) => unknown) as BinValue;
+  const ws = (): void => { while (i < text.length && ' \t\n\r'.includes(text[i] as string)) i++; };
+  const str = (): string => {
+    const m = /^"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/.exec(text.slice(i));
+    if (m === null) return fail('bad string');
+    i += m[0].length;
+    return JSON.parse(m[0]) as string;
+  };
+  const val = (): BinValue => {
+    ws();
+    const c = text[i];
+    if (c === '{') {
+      i++;
+      const m = new Map<MapKey, BinValue>();
+      ws();
+      if (text[i] === '}') { i++; return m; }
+      for (;;) {
+        ws();
+        if (text[i] !== '"') fail('expected a "key"');
+        const k = str();
+        ws();
+        if (text[i] !== ':') fail("expected ':'");
+        i++;
+        m.set(k, val());
+        ws();
+        if (text[i] === ',') { i++; continue; }
+        if (text[i] === '}') { i++; return m; }
+        return fail("expected ',' or '}'");
+      }
+    }
+    if (c === '[') {
+      i++;
+      const a: BinValue[] = [];
+      ws();
+      if (text[i] === ']') { i++; return a; }
+      for (;;) {
+        a.push(val());
+        ws();
+        if (text[i] === ',') { i++; continue; }
+        if (text[i] === ']') { i++; return a; }
+        return fail("expected ',' or ']'");
+      }
+    }
+    if (c === '"') return str();
+    const lit = /^(?:true|false|null)/.exec(text.slice(i));
+    if (lit !== null) { i += lit[0].length; return lit[0] === 'null' ? null : lit[0] === 'true'; }
+    const num = /^-?(?:0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i));
+    if (num === null) return fail(i >= text.length ? 'unexpected end' : `unexpected '${c}'`);
+    i += num[0].length;
+    if (num[1] === undefined && num[2] === undefined) {
+      const n = BigInt(num[0]);
+      if (n < INT64_MIN || n > INT64_MAX) throw new DbError('PARAMETER', `integer ${num[0]} is outside the 64-bit signed range`);
+      return n;
+    }
+    return Number(num[0]);
+  };
+  const v = val();
+  ws();
+  if (i < text.length) fail('unexpected text after the value');
+  return v;
 }
 
 /** A double as AQL/JSON text that reads back as a double (always has '.' or an exponent). */

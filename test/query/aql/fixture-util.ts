@@ -38,3 +38,21 @@ export function expectFile(dir: string, name: string, actual: string): string {
   }
   return readFileSync(path, 'utf8');
 }
+
+/** The inverse of toPlain, for fixture inputs. */
+export function fromPlain(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(fromPlain);
+  if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    const keys = Object.keys(o);
+    if (keys.length === 1) {
+      if ('int' in o) return BigInt(o['int'] as string);
+      if ('double' in o) return Number(o['double']);
+      if ('bytes' in o) return new Uint8Array(Buffer.from(o['bytes'] as string, 'hex'));
+      if ('geojson' in o) return new GeoJson(o['geojson'] as string);
+      if ('map' in o) return new Map((o['map'] as Array<[unknown, unknown]>).map(([k, x]) => [fromPlain(k), fromPlain(x)]));
+    }
+    return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, fromPlain(x)]));
+  }
+  return v;
+}
