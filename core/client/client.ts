@@ -10,7 +10,7 @@
  */
 import { Client as GrpcClient, credentials, Metadata, type MethodDefinition, type ServiceError } from '@grpc/grpc-js';
 import { DbError } from '../errors/index.ts';
-import type { BinValue, Bins, UserKey } from '../model/index.ts';
+import { checkInt64, type BinValue, type Bins, type UserKey } from '../model/index.ts';
 import type { Operation } from '../transaction/operations.ts';
 import { KeyValueServiceService } from '../server/generated/slipstream/v1/kv.ts';
 import { AdminServiceService } from '../server/generated/slipstream/v1/admin.ts';
@@ -262,8 +262,8 @@ export function toPbKey(k: ClientKey): PbKey {
   if (k.digest !== undefined) return { ...base, id: { $case: 'digest', value: k.digest } };
   const key = k.key;
   if (key === undefined) throw new DbError('CLIENT_PARAM', 'a key needs key or digest');
-  if (typeof key === 'bigint') return { ...base, id: { $case: 'intKey', value: key } };
-  if (typeof key === 'number') return { ...base, id: { $case: 'intKey', value: BigInt(key) } };
+  if (typeof key === 'bigint') return { ...base, id: { $case: 'intKey', value: checkInt64(key, 'integer key') } };
+  if (typeof key === 'number') return { ...base, id: { $case: 'intKey', value: checkInt64(BigInt(key), 'integer key') } };
   if (typeof key === 'string') return { ...base, id: { $case: 'stringKey', value: key } };
   return { ...base, id: { $case: 'bytesKey', value: key } };
 }

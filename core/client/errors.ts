@@ -26,6 +26,9 @@ export function fromServiceError(err: ServiceError): DbError {
     if (typeof hint === 'string' && message.endsWith(`. ${hint}`)) message = message.slice(0, -hint.length - 2);
     return new DbError(name, message, { resultCode: num, inDoubt, ...(typeof hint === 'string' ? { hint } : {}), cause: err });
   }
+  if (/serialization failure/i.test(message)) {
+    return new DbError('CLIENT_PARAM', message.replace(/^\d+ \w+: /, ''), { cause: err, hint: 'check the values sent: integers must fit in 64 bits' });
+  }
   const name = FROM_GRPC[err.code] ?? 'CLIENT_ERROR';
   return new DbError(name, message, {
     cause: err,

@@ -29,5 +29,9 @@ export function checkSetName(name: string): string {
 }
 
 export function checkBinName(name: string): string {
-  return check('bin', name, MAX_BIN_BYTES, 'BIN_NAME', false);
+  check('bin', name, MAX_BIN_BYTES, 'BIN_NAME', false);
+  if (name === '__proto__') {
+    throw new DbError('BIN_NAME', "bin name '__proto__' is reserved", { hint: 'choose another bin name' });
+  }
+  return name;
 }

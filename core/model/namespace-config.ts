@@ -13,6 +13,10 @@ export interface NamespaceConfig {
   readonly nsupPeriod: number;
   /** Allow writes with a TTL when default-ttl is 0 (Aerospike's allow-ttl-without-nsup is about nsup; this is simpler). */
   readonly maxTtl: number;
+  /** Eviction and stop-writes settings (validated by core/storage/eviction.ts); off when absent. */
+  readonly eviction?: Readonly<Record<string, unknown>>;
+  /** Tombstone collection settings (validated by core/storage/eviction-tombstones.ts). */
+  readonly tombRaider?: Readonly<Record<string, unknown>>;
 }
 
 export const NAMESPACE_DEFAULTS = {

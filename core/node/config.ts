@@ -3,6 +3,8 @@ import { hostname } from 'node:os';
 import { createHash } from 'node:crypto';
 import { DbError } from '../errors/index.ts';
 import { checkNamespaceName, NAMESPACE_DEFAULTS, type NamespaceConfig } from '../model/index.ts';
+import { parseEvictionConfig } from '../storage/eviction.ts';
+import { parseTombRaiderConfig } from '../storage/eviction-tombstones.ts';
 
 export interface NodeSection {
   /** 64-bit node id. In files: a hex string ("A1B2") or a number. */
@@ -23,17 +25,21 @@ export interface NodeConfig {
   readonly sections: Readonly<Record<string, unknown>>;
 }
 
-/** The embedded default: one node on 127.0.0.1:3000 with the in-memory namespace `test`. */
+/**
+ * The embedded default: one node on 127.0.0.1:3000 with the in-memory namespace `test` and the
+ * durable namespace `bar` (LMDB; a relative storageOptions.dataDir is under node.dataDir: ./data/bar).
+ */
 export const DEFAULT_CONFIG_TEXT = {
   node: { host: '127.0.0.1', port: 3000, dataDir: './data' },
   logLevel: 'info',
   namespaces: [
     { name: 'test', storage: 'storage-memory', defaultTtl: 0 },
+    { name: 'bar', storage: 'storage-lmdb', defaultTtl: 0, storageOptions: { dataDir: 'bar', commit: 'sync' } },
   ],
 } as const;
 
 const KNOWN_TOP = new Set(['node', 'logLevel', 'namespaces', 'transactionPendingLimit']);
-const NS_KEYS = new Set(['name', 'storage', 'storageOptions', 'defaultTtl', 'maxRecordBytes', 'replicationFactor', 'nsupPeriod', 'maxTtl']);
+const NS_KEYS = new Set(['name', 'storage', 'storageOptions', 'defaultTtl', 'maxRecordBytes', 'replicationFactor', 'nsupPeriod', 'maxTtl', 'eviction', 'tombRaider']);
 
 function fail(path: string, msg: string, hint?: string): never {
   throw new DbError('PARAMETER', `config ${path}: ${msg}`, hint === undefined ? {} : { hint });
@@ -104,6 +110,8 @@ export function parseConfig(raw: unknown, overrides: { host?: string; port?: num
       replicationFactor: o['replicationFactor'] === undefined ? NAMESPACE_DEFAULTS.replicationFactor : int(o['replicationFactor'], `${path}.replicationFactor`, 1, 256),
       nsupPeriod: o['nsupPeriod'] === undefined ? NAMESPACE_DEFAULTS.nsupPeriod : int(o['nsupPeriod'], `${path}.nsupPeriod`, 0, 86400),
       maxTtl: o['maxTtl'] === undefined ? NAMESPACE_DEFAULTS.maxTtl : int(o['maxTtl'], `${path}.maxTtl`, 1, 0xffffffff),
+      ...(o['eviction'] === undefined ? {} : { eviction: (parseEvictionConfig(o['eviction'], `${path}.eviction`), o['eviction'] as Record<string, unknown>) }),
+      ...(o['tombRaider'] === undefined ? {} : { tombRaider: (parseTombRaiderConfig(o['tombRaider'], `${path}.tombRaider`), o['tombRaider'] as Record<string, unknown>) }),
     };
   });
   const tpl = obj['transactionPendingLimit'] === undefined ? 20 : int(obj['transactionPendingLimit'], 'transactionPendingLimit', 1, 100000);

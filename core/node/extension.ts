@@ -3,6 +3,7 @@ import type { Kernel } from '../transaction/kernel.ts';
 import type { GrpcServer } from '../server/grpc-server.ts';
 import type { NodeConfig } from './config.ts';
 import type { PluginRegistry } from './plugin-registry.ts';
+import type { SystemMetadataStore } from '../storage/system-metadata.ts';
 
 /** A typed key for an object one subsystem provides to others (the UDF engine, the index manager…). */
 export interface ServiceKey<T> {
@@ -39,6 +40,8 @@ export interface ExtensionContext {
   readonly server: GrpcServer;
   readonly registry: PluginRegistry;
   readonly services: ServiceLocator;
+  /** The node's system metadata (index definitions, UDF modules, …): durable when a namespace is. */
+  readonly systemMetadata: SystemMetadataStore;
   readonly logger: Logger;
   readonly clock: Clock;
   /** Aborted when the node stops. */

@@ -2,6 +2,11 @@ import { DbError } from '../errors/index.ts';
 import { systemClock, type Clock, type Logger, type Plugin, type PluginContext } from '../plugin-api/index.ts';
 import { Namespace } from '../storage/namespace.ts';
 import { GuardedEngine } from '../storage/guarded-engine.ts';
+import { isAbsolute, join } from 'node:path';
+import { memorySystemMetadata, openDurableSystemMetadata, type SystemMetadataStore } from '../storage/system-metadata.ts';
+import { restoreTruncateMarkers, truncateMarkerRecorder } from '../storage/system-metadata-truncate.ts';
+import { Evictor, parseEvictionConfig } from '../storage/eviction.ts';
+import { TombRaider, parseTombRaiderConfig } from '../storage/eviction-tombstones.ts';
 import { Kernel } from '../transaction/kernel.ts';
 import { singleNodeRouter, type PartitionRouter } from '../transaction/routing.ts';
 import { GrpcServer } from '../server/grpc-server.ts';
@@ -56,14 +61,20 @@ export async function createNode(config: NodeConfig, options: CreateNodeOptions)
 
   const namespaces: Namespace[] = [];
   const handles: ExtensionHandle[] = [];
+  const background: { stop(): void }[] = [];
+  let smd: SystemMetadataStore | undefined;
+  let truncateRecorder: ReturnType<typeof truncateMarkerRecorder> | undefined;
   const timers: NodeJS.Timeout[] = [];
   const server = new GrpcServer(logger);
   let stopped = false;
+  const evictors = new Map<string, Evictor>();
+  let kernelRef: Kernel;
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
     abort.abort();
     for (const t of timers) clearInterval(t);
+    for (const b of background) b.stop();
     await server.stop();
     for (const h of handles.reverse()) {
       try { await h.stop?.(); } catch (err) { logger.error({ err }, 'a subsystem failed to stop'); }
@@ -71,6 +82,7 @@ export async function createNode(config: NodeConfig, options: CreateNodeOptions)
     for (const ns of namespaces) {
       try { await ns.engine.close(); } catch (err) { logger.error({ err, namespace: ns.name }, 'a storage engine failed to close'); }
     }
+    try { await truncateRecorder?.flush(); await smd?.close(); } catch (err) { logger.error({ err }, 'system metadata failed to close'); }
     logger.info('node stopped');
   };
 
@@ -78,15 +90,33 @@ export async function createNode(config: NodeConfig, options: CreateNodeOptions)
     for (const nsConfig of config.namespaces) {
       const plugin = registry.get('storage', nsConfig.storage);
       let engine;
+      // A relative data directory of a storage engine lives under the node's data directory.
+      const storageOptions = { ...nsConfig.storageOptions };
+      const dir = storageOptions['dataDir'];
+      if (typeof dir === 'string' && !isAbsolute(dir)) storageOptions['dataDir'] = join(config.node.dataDir, dir);
+      const started = Date.now();
       try {
-        engine = await plugin.create(pluginContext(plugin.name), nsConfig, nsConfig.storageOptions ?? {});
+        engine = await plugin.create(pluginContext(plugin.name), nsConfig, storageOptions);
       } catch (err) {
         const msg = err instanceof Error ? err.message : String(err);
         throw new DbError(err instanceof DbError ? err.code : 'SERVER_ERROR', `namespace '${nsConfig.name}': storage plugin ${plugin.name} failed to open: ${msg}`, { plugin: plugin.name, cause: err, ...(err instanceof DbError && err.hint !== undefined ? { hint: err.hint } : {}) });
       }
-      namespaces.push(new Namespace(nsConfig, new GuardedEngine(engine, plugin.name)));
-      logger.info({ namespace: nsConfig.name, storage: plugin.name }, 'namespace ready');
+      const guarded = new GuardedEngine(engine, plugin.name);
+      const evictor = new Evictor({
+        namespace: nsConfig.name, engine: guarded, config: parseEvictionConfig(nsConfig.eviction), clock, logger: logger.child({ namespace: nsConfig.name }),
+        remover: { removeIf: (digest, still) => kernelRef.removeStoredIf(nsConfig.name, digest, still, 'evict') },
+      });
+      const ns = new Namespace(nsConfig, evictor.enabled ? evictor.guard(guarded) : guarded);
+      evictors.set(nsConfig.name, evictor);
+      namespaces.push(ns);
+      const st = await guarded.stats();
+      logger.info({ namespace: nsConfig.name, storage: plugin.name, records: st.records, tombstones: st.tombstones, ms: Date.now() - started }, 'namespace ready');
     }
+    // System metadata is durable as soon as one namespace is.
+    smd = namespaces.some((ns) => ns.engine.capabilities.persistent)
+      ? await openDurableSystemMetadata(config.node.dataDir)
+      : memorySystemMetadata();
+    await restoreTruncateMarkers(smd, namespaces, logger);
     const kernel = new Kernel({
       namespaces,
       clock,
@@ -94,6 +124,27 @@ export async function createNode(config: NodeConfig, options: CreateNodeOptions)
       logger,
       transactionPendingLimit: config.transactionPendingLimit,
     });
+    kernelRef = kernel;
+    truncateRecorder = truncateMarkerRecorder(smd, logger);
+    kernel.addListener(truncateRecorder);
+    for (const ns of namespaces) {
+      const evictor = evictors.get(ns.name) as Evictor;
+      if (evictor.enabled) { await evictor.start(); background.push(evictor); }
+      const raider = new TombRaider({
+        namespace: ns.name, engine: ns.engine, clock, logger: logger.child({ namespace: ns.name }), config: parseTombRaiderConfig(ns.config.tombRaider),
+        remover: { removeIf: (digest, still) => kernel.removeStoredIf(ns.name, digest, still, 'expire') },
+      });
+      raider.start();
+      background.push(raider);
+      ns.extraStats = () => {
+        const e = evictor.stats();
+        return [
+          ['storage_size_bytes', e.config.sizeBytes], ['used_pct', Number(e.usedPct.toFixed(2))], ['evict_used_pct', e.config.evictUsedPct],
+          ['stop_writes_used_pct', e.config.stopWritesUsedPct], ['stop_writes', String(e.stopWrites)], ['evicted_objects', e.evicted],
+          ['tombstones_removed', raider.removed],
+        ];
+      };
+    }
     const services = new ServiceLocator();
     const startedAtMs = Date.now();
     let address = `${config.node.host}:${config.node.port}`;
@@ -101,7 +152,7 @@ export async function createNode(config: NodeConfig, options: CreateNodeOptions)
     server.addService('slipstream.v1.AdminService', AdminServiceService, adminHandlers(kernel, { nodeId: config.node.id, version: VERSION, startedAtMs, address: () => address }, logger));
 
     for (const ext of extensions) {
-      const handle = await ext.start({ nodeId: config.node.id, config, kernel, server, registry, services, logger: logger.child({ subsystem: ext.name }), clock, signal: abort.signal });
+      const handle = await ext.start({ nodeId: config.node.id, config, kernel, server, registry, services, systemMetadata: smd, logger: logger.child({ subsystem: ext.name }), clock, signal: abort.signal });
       if (handle) handles.push(handle);
     }
 

@@ -1,5 +1,5 @@
 import { DbError } from '../errors/index.ts';
-import { GeoJson, parseGeoJson, ttlOf, type BinValue, type Bins, type DbRecord, type MapKey, type RecordKey, type RecordMeta, type UserKey } from '../model/index.ts';
+import { checkBinName, GeoJson, parseGeoJson, ttlOf, type BinValue, type Bins, type DbRecord, type MapKey, type RecordKey, type RecordMeta, type UserKey } from '../model/index.ts';
 import type { Bin, Key, Record as PbRecord, RecordMeta as PbRecordMeta, Value, WritePolicy as PbWritePolicy } from './generated/slipstream/v1/types.ts';
 import { writePolicy, type WritePolicy, type ExistsAction, type GenerationPolicy } from '../transaction/policy.ts';
 import type { Kernel } from '../transaction/kernel.ts';
@@ -55,7 +55,7 @@ export function fromPbBins(bins: readonly Bin[]): Bins {
     if (Object.prototype.hasOwnProperty.call(out, b.name)) {
       throw new DbError('PARAMETER', `bin '${b.name}' appears twice in the request`, { hint: 'send each bin once' });
     }
-    out[b.name] = fromPbValue(b.value);
+    out[checkBinName(b.name)] = fromPbValue(b.value);
   }
   return out;
 }

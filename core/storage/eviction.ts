@@ -128,6 +128,7 @@ export class Evictor {
   private timer: TimerHandle | undefined;
   private running: Promise<EvictionReport> | undefined;
   private writesSinceCheck = 0;
+  private bytesSinceCheck = 0;
 
   constructor(options: { namespace: string; engine: StorageEngine; config: EvictionConfig; remover: RecordRemover; clock: Clock; logger: Logger }) {
     this.namespace = options.namespace;
@@ -181,7 +182,12 @@ export class Evictor {
       async put(record: StoredRecord, expect: WriteExpectation): Promise<WriteOutcome> {
         if (self.stopWritesOn && !record.tombstone) throw self.outOfSpace();
         const out = await inner.put(record, expect);
-        if (self.enabled && ++self.writesSinceCheck >= 32) await self.measure();
+        if (self.enabled) {
+          // Re-measure every 32 writes, or sooner when the bytes written since may reach the limit.
+          self.bytesSinceCheck += approxBytes(record);
+          const stopAt = (self.config.sizeBytes * self.config.stopWritesUsedPct) / 100;
+          if (++self.writesSinceCheck >= 32 || self.usedBytes + self.bytesSinceCheck >= stopAt) await self.measure();
+        }
         return out;
       },
       remove: (d, e) => inner.remove(d, e),
@@ -214,6 +220,7 @@ export class Evictor {
   /** Re-reads use and updates stop-writes, without evicting. */
   private async measure(): Promise<void> {
     this.writesSinceCheck = 0;
+    this.bytesSinceCheck = 0;
     this.usedBytes = Evictor.used(await this.engine.stats(), this.engine.capabilities.persistent);
     const on = this.pct(this.usedBytes) >= this.config.stopWritesUsedPct;
     if (on !== this.stopWritesOn) {

@@ -16,6 +16,8 @@ export class Namespace {
   readonly config: NamespaceConfig;
   readonly engine: StorageEngine;
   private readonly markers = new Map<string, number>(); // set ('' null set, '*' all) → beforeMs
+  /** Extra storage statistics for admin info (eviction, stop-writes, tombstones collected); set by the node. */
+  extraStats: (() => Array<[string, string | number]>) | undefined;
 
   constructor(config: NamespaceConfig, engine: StorageEngine) {
     this.config = config;

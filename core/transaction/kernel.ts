@@ -517,11 +517,11 @@ function readResults(bins: Bins, ops: readonly Operation[]): Bins {
   for (const op of ops) {
     if (op.op === 'read') {
       if (op.bin === undefined) out.addAll(bins);
-      else out.add(op.bin, bins[op.bin] ?? null);
+      else out.add(op.bin, ownBin(bins, op.bin) ?? null);
     } else if (op.op === 'list') {
-      out.add(op.bin, applyListOp(bins[op.bin], op).result);
+      out.add(op.bin, applyListOp(ownBin(bins, op.bin), op).result);
     } else if (op.op === 'map') {
-      out.add(op.bin, applyMapOp(bins[op.bin], op).result);
+      out.add(op.bin, applyMapOp(ownBin(bins, op.bin), op).result);
     }
   }
   return out.bins;
@@ -538,7 +538,7 @@ function runOperations(cur: CurrentRecord | undefined, ops: readonly Operation[]
     switch (op.op) {
       case 'read':
         if (op.bin === undefined) out.addAll(bins);
-        else out.add(op.bin, bins[op.bin] ?? null);
+        else out.add(op.bin, ownBin(bins, op.bin) ?? null);
         break;
       case 'readHeader':
         break;
@@ -550,7 +550,7 @@ function runOperations(cur: CurrentRecord | undefined, ops: readonly Operation[]
         break;
       case 'add': {
         checkBinName(op.bin);
-        const old = bins[op.bin];
+        const old = ownBin(bins, op.bin);
         if (old === undefined || old === null) bins[op.bin] = op.value;
         else if (typeof old === 'bigint' && typeof op.value === 'bigint') bins[op.bin] = checkInt64(old + op.value, `bin '${op.bin}'`);
         else if (typeof old === 'number' && typeof op.value === 'number') bins[op.bin] = old + op.value;
@@ -561,7 +561,7 @@ function runOperations(cur: CurrentRecord | undefined, ops: readonly Operation[]
       case 'append':
       case 'prepend': {
         checkBinName(op.bin);
-        const old = bins[op.bin];
+        const old = ownBin(bins, op.bin);
         if (old === undefined || old === null) bins[op.bin] = op.value;
         else if (typeof old === 'string' && typeof op.value === 'string') bins[op.bin] = op.op === 'append' ? old + op.value : op.value + old;
         else if (old instanceof Uint8Array && op.value instanceof Uint8Array) bins[op.bin] = new Uint8Array(Buffer.concat(op.op === 'append' ? [old, op.value] : [op.value, old]));
@@ -578,14 +578,14 @@ function runOperations(cur: CurrentRecord | undefined, ops: readonly Operation[]
         break;
       case 'list': {
         checkBinName(op.bin);
-        const r = applyListOp(bins[op.bin], op);
+        const r = applyListOp(ownBin(bins, op.bin), op);
         if (r.next !== undefined) { if (r.next === null) delete bins[op.bin]; else bins[op.bin] = r.next; dirty = true; deleted = false; }
         out.add(op.bin, r.result);
         break;
       }
       case 'map': {
         checkBinName(op.bin);
-        const r = applyMapOp(bins[op.bin], op);
+        const r = applyMapOp(ownBin(bins, op.bin), op);
         if (r.next !== undefined) { if (r.next === null) delete bins[op.bin]; else bins[op.bin] = r.next; dirty = true; deleted = false; }
         out.add(op.bin, r.result);
         break;
@@ -602,6 +602,11 @@ function runOperations(cur: CurrentRecord | undefined, ops: readonly Operation[]
     return { mutation: { kind: 'touch' }, value: out.bins };
   }
   return { mutation: { kind: 'none' }, value: out.bins };
+}
+
+/** A bin's value; never an inherited property such as 'constructor'. */
+function ownBin(bins: Bins, name: string): BinValue | undefined {
+  return Object.prototype.hasOwnProperty.call(bins, name) ? bins[name] : undefined;
 }
 
 function describe(v: BinValue): string {

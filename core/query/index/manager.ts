@@ -36,6 +36,8 @@ interface Live {
   readonly startedMs: number;
   buildMs: number | undefined;
   dropped: boolean;
+  /** The rebuild that replaced this one (after a truncate). */
+  replacedBy: Live | undefined;
   /** Digests written while the build runs: their entries are already exact, the build skips them. */
   touched: Set<string> | undefined;
   readonly ready: Promise<void>;
@@ -169,6 +171,22 @@ export class IndexManager {
     }
   }
 
+  /**
+   * After a truncate (which removes records without a change per record), the indexes it
+   * touches are rebuilt from the records that remain; queries see them building meanwhile.
+   */
+  onTruncate(namespace: string, set: string | undefined): void {
+    const m = this.byNs.get(namespace);
+    if (m === undefined) return;
+    for (const l of [...m.values()]) {
+      const def = l.index.def;
+      if (set !== undefined && def.set !== undefined && def.set !== set) continue;
+      l.dropped = true;
+      l.index.clear();
+      l.replacedBy = this.start(def);
+    }
+  }
+
   private get(namespace: string, name: string): Live {
     const l = this.byNs.get(namespace)?.get(name);
     if (l === undefined) {
@@ -179,7 +197,7 @@ export class IndexManager {
     return l;
   }
 
-  private start(def: IndexDefinition): void {
+  private start(def: IndexDefinition): Live {
     let m = this.byNs.get(def.namespace);
     if (m === undefined) this.byNs.set(def.namespace, (m = new Map()));
     let resolve!: () => void;
@@ -188,10 +206,15 @@ export class IndexManager {
     ready.catch(() => undefined);
     const live: Live = {
       index: new SecondaryIndex(def), state: 'building', partitionsDone: 0, scanned: 0,
-      startedMs: Date.now(), buildMs: undefined, dropped: false, touched: new Set(), ready,
+      startedMs: Date.now(), buildMs: undefined, dropped: false, replacedBy: undefined, touched: new Set(), ready,
     };
     m.set(def.name, live);
-    void this.build(live).then(resolve, reject);
+    void this.build(live).then(resolve, (err: unknown) => {
+      // a build cut short by a rebuild finishes when the rebuild does
+      if (live.replacedBy !== undefined) live.replacedBy.ready.then(resolve, reject);
+      else reject(err);
+    });
+    return live;
   }
 
   private async build(l: Live): Promise<void> {

@@ -84,6 +84,7 @@ export function adminHandlers(kernel: Kernel, identity: NodeIdentity, logger: Lo
           ['nsup_period', ns.config.nsupPeriod],
           ['sets', [...st.sets.keys()].filter((s) => s !== '').length],
         );
+        stats.push(...(ns.extraStats?.() ?? []));
       }
       return { statistics: stats.map(([name, value]) => ({ name, value: String(value) })) };
     }),

@@ -1,0 +1,80 @@
+import type { ServerUnaryCall } from '@grpc/grpc-js';
+import { DbError } from '../errors/index.ts';
+import type { Logger } from '../plugin-api/index.ts';
+import type { IndexDefinition, IndexType, CollectionType } from './index/definition.ts';
+import type { IndexStatus } from './index/manager.ts';
+import { exprFromJsonText } from './expr/json.ts';
+import { explainRows, type AggregateFn, type QuerySpec } from './planner.ts';
+import type { QuerySubsystem } from './query-engine-service.ts';
+import { unary, serverStream } from '../server/rpc.ts';
+import { toPbRecord, toPbValue } from '../server/convert.ts';
+import type {
+  IndexInfo, QueryRequest, QueryResponse, QueryServiceServer,
+} from '../server/generated/slipstream/v1/query.ts';
+
+function toInfo(s: IndexStatus): IndexInfo {
+  return {
+    namespace: s.namespace, name: s.name, ...(s.set === undefined ? {} : { set: s.set }), bin: s.bin, type: s.type,
+    collection: s.collection, state: s.state, loadPct: s.loadPct, entries: BigInt(s.entries), buildScanned: BigInt(s.buildScanned),
+    buildMs: BigInt(Math.round(s.buildMs ?? 0)),
+  };
+}
+
+/** A gRPC query request as a query spec. */
+export function specFromRequest(req: QueryRequest | undefined): QuerySpec {
+  if (req === undefined) throw new DbError('PARAMETER', 'the request has no query', { hint: 'set query.namespace (and a filter)' });
+  const whileBuilding = req.whileBuilding === '' ? undefined : req.whileBuilding;
+  if (whileBuilding !== undefined && whileBuilding !== 'error' && whileBuilding !== 'wait' && whileBuilding !== 'scan') {
+    throw new DbError('PARAMETER', `while_building must be "error", "wait" or "scan", not ${JSON.stringify(req.whileBuilding)}`);
+  }
+  return {
+    namespace: req.namespace,
+    ...(req.set === undefined ? {} : { set: req.set }),
+    ...(req.filterJson === '' ? {} : { where: exprFromJsonText(req.filterJson) }),
+    ...(req.noBins ? { bins: [] } : req.bins.length > 0 ? { bins: req.bins } : {}),
+    ...(req.limit > 0n ? { limit: Number(req.limit) } : {}),
+    ...(req.partitions.length > 0 ? { partitions: { ids: req.partitions } } : {}),
+    ...(req.cursor === '' ? {} : { cursor: req.cursor }),
+    ...(req.orderBy === '' ? {} : { orderBy: { bin: req.orderBy, desc: req.descending } }),
+    ...(req.indexName === '' ? {} : { indexName: req.indexName }),
+    ...(whileBuilding === undefined ? {} : { whileBuilding }),
+  };
+}
+
+/** The QueryService gRPC handlers. */
+export function queryHandlers(q: QuerySubsystem, nowMs: () => number, logger: Logger): QueryServiceServer {
+  return {
+    createIndex: unary(logger, 'CreateIndex', async (req) => {
+      const def: IndexDefinition = {
+        namespace: req.namespace, name: req.name, bin: req.bin, type: req.type as IndexType,
+        collection: (req.collection === '' ? 'DEFAULT' : req.collection) as CollectionType,
+        ...(req.set === undefined ? {} : { set: req.set }),
+      };
+      return { index: toInfo(await q.indexes.create(def)) };
+    }),
+    dropIndex: unary(logger, 'DropIndex', async (req) => {
+      await q.indexes.drop(req.namespace, req.name, req.set);
+      return {};
+    }),
+    listIndexes: unary(logger, 'ListIndexes', async (req) => ({ indexes: q.indexes.list(req.namespace === '' ? undefined : req.namespace).map(toInfo) })),
+    getIndexStat: unary(logger, 'GetIndexStat', async (req) => ({ index: toInfo(q.indexes.stat(req.namespace, req.name)) })),
+    query: serverStream(logger, 'Query', async function* (req, signal): AsyncIterable<QueryResponse> {
+      for await (const row of q.engine.query(specFromRequest(req))) {
+        if (signal.aborted) return;
+        yield { record: toPbRecord(row.record, nowMs()), cursor: row.cursor };
+      }
+    }),
+    aggregate: unary(logger, 'Aggregate', async (req) => {
+      const fn = req.function.toUpperCase();
+      if (!['COUNT', 'SUM', 'MIN', 'MAX', 'AVG'].includes(fn)) {
+        throw new DbError('PARAMETER', `unknown aggregate function ${JSON.stringify(req.function)}`, { hint: 'use COUNT, SUM, MIN, MAX or AVG' });
+      }
+      const r = await q.engine.aggregate({ ...specFromRequest(req.query), aggregate: { fn: fn as AggregateFn, ...(req.bin === '' ? {} : { bin: req.bin }) } });
+      return { value: toPbValue(r.value), matched: BigInt(r.matched) };
+    }),
+    explain: unary(logger, 'Explain', async (req, _call: ServerUnaryCall<unknown, unknown>) => {
+      const e = await q.engine.explain(specFromRequest(req.query));
+      return { access: e.access, entries: explainRows(e).map(([name, value]) => ({ name, value })) };
+    }),
+  };
+}

@@ -1,0 +1,71 @@
+import { isDbError } from '../errors/index.ts';
+import { keyFromDigest, type DbRecord } from '../model/index.ts';
+import type { SystemMetadataStore } from '../storage/system-metadata.ts';
+import type { Kernel } from '../transaction/kernel.ts';
+import { checkIndexDefinition, type IndexDefinition } from './index/definition.ts';
+import type { IndexManager } from './index/manager.ts';
+import type { RecordSource, SourceScanOptions } from './index/record-source.ts';
+import type { IndexMetadataStore } from './index/store.ts';
+
+/** The kernel as the query engine's record source (locally mastered partitions only). */
+export class KernelRecordSource implements RecordSource {
+  private readonly kernel: Kernel;
+
+  constructor(kernel: Kernel) {
+    this.kernel = kernel;
+  }
+
+  now(): number {
+    return this.kernel.clock.now();
+  }
+
+  async get(namespace: string, digest: Uint8Array): Promise<DbRecord | undefined> {
+    try {
+      return await this.kernel.get(keyFromDigest(namespace, '', digest));
+    } catch (err) {
+      if (isDbError(err, 'NOT_FOUND') || isDbError(err, 'UNAVAILABLE')) return undefined;
+      throw err;
+    }
+  }
+
+  scan(namespace: string, options: SourceScanOptions): AsyncIterable<DbRecord> {
+    return this.kernel.scan({ namespace, partitions: options.partitions, ...(options.set === undefined ? {} : { set: options.set }) });
+  }
+}
+
+/** Keeps the indexes exact: every record change and truncate of the kernel reaches the manager. */
+export function attachIndexes(kernel: Kernel, indexes: IndexManager): void {
+  kernel.addListener({
+    onChange: (c) => indexes.onWrite(c.namespace, c.digest, c.set, c.before, c.after),
+    onTruncate: (namespace, set) => indexes.onTruncate(namespace, set),
+  });
+}
+
+type StoredDefinition = { namespace: string; name: string; set?: string; bin: string; type: string; collection: string };
+
+/** Index definitions as system metadata (module "sindex", key "<ns>:<name>"). */
+export class SmdIndexStore implements IndexMetadataStore {
+  private readonly smd: SystemMetadataStore;
+
+  constructor(smd: SystemMetadataStore) {
+    this.smd = smd;
+  }
+
+  private get mod() {
+    return this.smd.module<StoredDefinition>('sindex');
+  }
+
+  async load(): Promise<readonly IndexDefinition[]> {
+    return this.mod.list().map((e) => checkIndexDefinition(e.value as unknown as IndexDefinition));
+  }
+
+  async save(def: IndexDefinition): Promise<void> {
+    const v: StoredDefinition = { namespace: def.namespace, name: def.name, bin: def.bin, type: def.type, collection: def.collection };
+    if (def.set !== undefined) v.set = def.set;
+    await this.mod.set(`${def.namespace}:${def.name}`, v);
+  }
+
+  async remove(namespace: string, name: string): Promise<void> {
+    await this.mod.delete(`${namespace}:${name}`);
+  }
+}

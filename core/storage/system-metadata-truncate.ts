@@ -1,0 +1,68 @@
+/**
+ * Truncate markers as system metadata, so that a truncate (with its last-update-time
+ * cut-off) survives a restart: module 'truncate', key `<namespace>/<set>` ('*' for the whole
+ * namespace), value `{ beforeMs }`. A restarted node restores the markers (records last
+ * updated before them stay invisible) and finishes any truncate a crash interrupted.
+ */
+import type { Logger } from '../plugin-api/index.ts';
+import type { Namespace } from './namespace.ts';
+import type { SystemMetadataStore } from './system-metadata.ts';
+
+export const TRUNCATE_MODULE = 'truncate';
+
+interface MarkerValue {
+  readonly [k: string]: number;
+  beforeMs: number;
+}
+
+function markerKey(namespace: string, set: string | undefined): string {
+  return `${namespace}/${set ?? '*'}`;
+}
+
+/** Records a truncate; resolves once the marker is durable. A later cut-off replaces an earlier one. */
+export async function saveTruncateMarker(smd: SystemMetadataStore, namespace: string, set: string | undefined, beforeMs: number): Promise<void> {
+  await smd.module<MarkerValue>(TRUNCATE_MODULE).update(markerKey(namespace, set), (cur) =>
+    ({ beforeMs: Math.max(cur?.beforeMs ?? 0, beforeMs) }));
+}
+
+/**
+ * A kernel change listener (structurally: `onTruncate`) that saves every truncate's marker.
+ * The write starts before the engine removes anything; `flush()` waits for those in flight.
+ */
+export function truncateMarkerRecorder(smd: SystemMetadataStore, logger: Logger): { onTruncate(namespace: string, set: string | undefined, beforeMs: number): void; flush(): Promise<void> } {
+  const pending = new Set<Promise<void>>();
+  return {
+    onTruncate(namespace, set, beforeMs) {
+      const p = saveTruncateMarker(smd, namespace, set, beforeMs)
+        .catch((err: unknown) => logger.error({ namespace, set, err: (err as Error).message }, 'could not save a truncate marker'))
+        .finally(() => pending.delete(p));
+      pending.add(p);
+    },
+    async flush() {
+      await Promise.all([...pending]);
+    },
+  };
+}
+
+/**
+ * Gives each namespace its saved markers back and re-applies them to the engine (a no-op
+ * unless a crash interrupted a truncate). Returns how many records the re-applied truncates removed.
+ */
+export async function restoreTruncateMarkers(smd: SystemMetadataStore, namespaces: readonly Namespace[], logger: Logger): Promise<number> {
+  const byName = new Map(namespaces.map((ns) => [ns.name, ns]));
+  let removed = 0;
+  for (const { key, value } of smd.module<MarkerValue>(TRUNCATE_MODULE).list()) {
+    const slash = key.indexOf('/');
+    const ns = byName.get(key.slice(0, slash));
+    if (ns === undefined) continue; // a namespace no longer configured
+    const setName = key.slice(slash + 1);
+    const set = setName === '*' ? undefined : setName;
+    ns.addTruncateMarker({ set, beforeMs: value.beforeMs });
+    if (ns.engine.capabilities.persistent) {
+      const n = await ns.engine.truncate({ ...(set === undefined ? {} : { set }), beforeMs: value.beforeMs });
+      removed += n;
+      if (n > 0) logger.info({ namespace: ns.name, set, beforeMs: value.beforeMs, removed: n }, 'finished an interrupted truncate');
+    }
+  }
+  return removed;
+}

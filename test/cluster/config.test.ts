@@ -1,0 +1,55 @@
+import { strict as assert } from 'node:assert';
+import { validateClusterConfig, validateClusterLayout, defaultQuantumMs, parseNodeId } from '../../core/cluster/config.ts';
+import { DbError } from '../../core/plugin-api/index.ts';
+
+const base = { nodeId: 'A1', heartbeat: { address: '127.0.0.1:3002' }, fabric: { address: '127.0.0.1:3001' } };
+
+function rejects(cfg: unknown, re: RegExp): void {
+  assert.throws(() => validateClusterConfig(cfg), (e: unknown) => e instanceof DbError && e.code === 'PARAMETER' && re.test(e.message) && e.hint !== undefined);
+}
+
+describe('cluster/config', () => {
+  it('fills Aerospike defaults: 150 ms interval, timeout 10, quantum 1810 ms', () => {
+    const c = validateClusterConfig(base);
+    assert.equal(c.nodeId, 0xa1n);
+    assert.equal(c.heartbeat.intervalMs, 150);
+    assert.equal(c.heartbeat.timeout, 10);
+    assert.equal(c.quantumMs, 1810);
+    assert.equal(defaultQuantumMs(150, 10), 1810);
+    assert.equal(c.replication.strategy, 'replication-global-key');
+    assert.equal(c.clusterName, 'slipstream');
+  });
+
+  it('parses node ids as hex strings or integers', () => {
+    assert.equal(parseNodeId('0xBB9030011AC4202'), 0xbb9030011ac4202n);
+    assert.equal(parseNodeId(17), 17n);
+    assert.equal(parseNodeId('ffffffffffffffff'), 0xffffffffffffffffn);
+  });
+
+  it('rejects bad values with messages that name the setting', () => {
+    rejects({ ...base, nodeId: 0 }, /cluster.nodeId: node id must be/);
+    rejects({ ...base, nodeId: 'xyz' }, /cluster.nodeId/);
+    rejects({ ...base, nodeId: '1ffffffffffffffff' }, /cluster.nodeId/);
+    rejects({ ...base, heartbeat: { address: '127.0.0.1:70000' } }, /heartbeat.address: expected "host:port"/);
+    rejects({ ...base, fabric: { address: 'localhost' } }, /fabric.address/);
+    rejects({ ...base, fabric: { address: '127.0.0.1:3002' } }, /fabric and heartbeat both use/);
+    rejects({ ...base, heartbeat: { address: '127.0.0.1:3002', intervalMs: 5 } }, /intervalMs: expected an integer from 10/);
+    rejects({ ...base, heartbeat: { address: '127.0.0.1:3002', timeout: 2 } }, /timeout/);
+    rejects({ ...base, seeds: ['127.0.0.1:3002', '127.0.0.1:3002'] }, /listed twice/);
+    rejects({ ...base, seeds: 'a:1' }, /seeds/);
+    rejects({ ...base, clusterName: 'bad name!' }, /clusterName/);
+    rejects({ ...base, replication: { strategy: 'storage-memory' } }, /replication.strategy/);
+    rejects({ ...base, heartbeatInterval: 100 }, /unknown setting/);
+  });
+
+  it('rejects a layout with duplicate node ids or clashing ports', () => {
+    const a = validateClusterConfig(base);
+    const b = validateClusterConfig({ ...base, heartbeat: { address: '127.0.0.1:4002' }, fabric: { address: '127.0.0.1:4001' } });
+    assert.throws(() => validateClusterLayout([a, b]), /node id A1 is also used by nodes\[0\]/);
+    const c = validateClusterConfig({ ...base, nodeId: 'B2' });
+    assert.throws(() => validateClusterLayout([a, c]), /127.0.0.1:3002 is also used/);
+    const d = validateClusterConfig({ nodeId: 'C3', heartbeat: { address: '127.0.0.1:0' }, fabric: { address: '127.0.0.1:0' } });
+    const e = validateClusterConfig({ nodeId: 'C4', heartbeat: { address: '127.0.0.1:0' }, fabric: { address: '127.0.0.1:0' } });
+    validateClusterLayout([a, d, e]);
+  });
+});

@@ -1,0 +1,88 @@
+import { strict as assert } from 'node:assert';
+import { Fabric } from '../../core/cluster/fabric.ts';
+import { FakeClock } from '../../core/cluster/clock.ts';
+import { SimNetwork } from '../../core/cluster/sim-network.ts';
+import { DbError, silentLogger, type NodeId, type RetransmitStrategy } from '../../core/plugin-api/index.ts';
+import type { FabricPayload } from '../../core/cluster/messages.ts';
+import { basicRetransmit } from '../../plugins/retransmit-basic/index.ts';
+
+async function pair(net: SimNetwork, clock: FakeClock, retransmit?: RetransmitStrategy) {
+  const mk = async (id: NodeId, host: string, inc: number) => {
+    const f = new Fabric({
+      nodeId: id, clusterName: 'c', transport: net.factory(host)('fabric'), clock, logger: silentLogger, incarnation: inc,
+      retransmit: retransmit ?? basicRetransmit().create({ nodeId: id, logger: silentLogger, clock, signal: new AbortController().signal }, { intervalMs: 50 }),
+    });
+    await f.start(`${host}:0`);
+    return f;
+  };
+  const a = await mk(1n, 'a', 1);
+  const b = await mk(2n, 'b', 2);
+  a.setPeerAddress(2n, b.address);
+  b.setPeerAddress(1n, a.address);
+  const got: FabricPayload[] = [];
+  b.onMessage((_from, body) => got.push(body));
+  return { a, b, got };
+}
+
+const msg = (round: number): FabricPayload => ({ type: 'prepare', n: { round, node: 1n } });
+
+describe('cluster/fabric', () => {
+  it('delivers each acknowledged message exactly once over a lossy, duplicating network', async () => {
+    const clock = new FakeClock();
+    const net = new SimNetwork(clock, 42, { minDelayMs: 1, maxDelayMs: 30, dropRate: 0.3, duplicateRate: 0.3 });
+    const { a, got } = await pair(net, clock);
+    const results: string[] = [];
+    for (let i = 0; i < 100; i++) a.send(2n, msg(i), { deadlineMs: 5000 }).then(() => results.push('ok'), () => results.push('fail'));
+    clock.advance(6000);
+    await Promise.resolve();
+    assert.equal(results.filter((r) => r === 'ok').length, 100);
+    assert.deepEqual(got.map((m) => (m.type === 'prepare' ? m.n.round : -1)).sort((x, y) => x - y), Array.from({ length: 100 }, (_, i) => i));
+    assert.ok(a.stats.resent > 10, `resent ${a.stats.resent}`);
+    assert.ok(net.stats.duplicated > 0 && net.stats.dropped > 0);
+  });
+
+  it('fails with TIMEOUT at the deadline when the peer is unreachable, after resending per the strategy', async () => {
+    const clock = new FakeClock();
+    const net = new SimNetwork(clock, 1);
+    const { a } = await pair(net, clock);
+    net.partition([['a']]);
+    let err: unknown;
+    a.send(2n, msg(1), { deadlineMs: 1000 }).catch((e: unknown) => { err = e; });
+    clock.advance(999);
+    await Promise.resolve();
+    assert.equal(err, undefined);
+    clock.advance(2);
+    await Promise.resolve();
+    assert.ok(err instanceof DbError && err.code === 'TIMEOUT', String(err));
+    assert.equal(a.stats.resent, 19); // every 50 ms: 50 … 950
+  });
+
+  it('gives up early when the strategy says so', async () => {
+    const clock = new FakeClock();
+    const net = new SimNetwork(clock, 1);
+    const never: RetransmitStrategy = { nextDelayMs: () => null };
+    const { a } = await pair(net, clock, never);
+    net.partition([['a']]);
+    let err: unknown;
+    a.send(2n, msg(1), { deadlineMs: 1000 }).catch((e: unknown) => { err = e; });
+    clock.advance(1);
+    await Promise.resolve();
+    assert.ok(err instanceof DbError && err.code === 'TIMEOUT');
+    assert.equal(a.stats.resent, 0);
+  });
+
+  it('refuses messages of another cluster name', async () => {
+    const clock = new FakeClock();
+    const net = new SimNetwork(clock, 1);
+    const { b, got } = await pair(net, clock);
+    const stranger = new Fabric({
+      nodeId: 9n, clusterName: 'other', transport: net.factory('x')('fabric'), clock, logger: silentLogger, incarnation: 3,
+      retransmit: { nextDelayMs: () => null },
+    });
+    await stranger.start('x:0');
+    stranger.setPeerAddress(2n, b.address);
+    stranger.post(2n, msg(5));
+    clock.advance(100);
+    assert.equal(got.length, 0);
+  });
+});
