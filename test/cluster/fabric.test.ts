@@ -46,14 +46,14 @@ describe('cluster/fabric', () => {
     const net = new SimNetwork(clock, 1);
     const { a } = await pair(net, clock);
     net.partition([['a']]);
-    let err: unknown;
-    a.send(2n, msg(1), { deadlineMs: 1000 }).catch((e: unknown) => { err = e; });
+    const box: { err?: unknown } = {};
+    a.send(2n, msg(1), { deadlineMs: 1000 }).catch((e: unknown) => { box.err = e; });
     clock.advance(999);
     await Promise.resolve();
-    assert.equal(err, undefined);
+    assert.equal(box.err, undefined);
     clock.advance(2);
     await Promise.resolve();
-    assert.ok(err instanceof DbError && err.code === 'TIMEOUT', String(err));
+    assert.ok(box.err instanceof DbError && box.err.code === 'TIMEOUT', String(box.err));
     assert.equal(a.stats.resent, 19); // every 50 ms: 50 … 950
   });
 
