@@ -14,6 +14,8 @@ const PLUGIN = 'storage-lmdb';
 const SCAN_CHUNK = 512;
 const STATS_KEY = 'stats';
 const STATS_FORMAT = 1;
+/** Milliseconds between recovery progress reports. */
+const PROGRESS_MS = 1000;
 
 /** Per-set counters, kept in memory, saved on a clean close and recounted after a crash. */
 export interface SetCounters {
@@ -361,12 +363,24 @@ export class LmdbEngine implements StorageEngine {
       await this.meta.remove(STATS_KEY);
       await this.flush();
     } else {
+      // After a crash: read every record's header to rebuild the counters, reporting progress.
+      const total = (this.db.getStats() as { entryCount?: number }).entryCount ?? 0;
+      this.log.info({ total }, 'storage-lmdb recovering after an unclean shutdown: recounting records');
       let start = partitionStart(0);
       let exclusive = false;
       const end = partitionStart(N_PARTITIONS);
+      let done = 0;
+      let lastReport = Date.now();
       for (;;) {
         const chunk = this.readChunk(start, exclusive, end);
         for (const { value } of chunk) this.account(valueInfo(value), 1);
+        done += chunk.length;
+        if (Date.now() - lastReport >= PROGRESS_MS) {
+          lastReport = Date.now();
+          const secs = (lastReport - t0) / 1000;
+          this.log.info({ done, total, pct: total === 0 ? 100 : Math.round((done * 1000) / total) / 10, recordsPerSec: Math.round(done / secs) }, 'storage-lmdb recovery progress');
+          await new Promise((r) => setImmediate(r)); // let the log line out
+        }
         if (chunk.length < SCAN_CHUNK) break;
         start = (chunk[chunk.length - 1] as { key: Buffer }).key;
         exclusive = true;
@@ -378,8 +392,10 @@ export class LmdbEngine implements StorageEngine {
       records += c.records;
       tombstones += c.tombstones;
     }
-    this.openReport = { cleanShutdown: clean, records, tombstones, ms: Date.now() - t0 };
-    this.log.info(this.openReport, clean ? 'storage-lmdb opened after a clean shutdown' : 'storage-lmdb recounted its records');
+    const ms = Date.now() - t0;
+    this.openReport = { cleanShutdown: clean, records, tombstones, ms };
+    this.log.info({ ...this.openReport, recordsPerSec: ms === 0 ? undefined : Math.round(((records + tombstones) * 1000) / ms) },
+      clean ? 'storage-lmdb opened after a clean shutdown' : 'storage-lmdb recovered: records recounted');
   }
 
   private scheduleFlush(): void {

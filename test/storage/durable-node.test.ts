@@ -180,7 +180,7 @@ describe('durable namespace in a node', function () {
     assert.ok(evicted > 0 && evicted <= 10, `evicted ${evicted}`);
     assert.ok(Number(st.get('used_pct')) <= 50);
     for (let i = 0; i < 10; i++) {
-      const gone = await node.client.get(k(`ttl${i}`)).then(() => false, () => true);
+      const gone: boolean = await node.client.get(k(`ttl${i}`)).then(() => false, () => true);
       assert.equal(gone, i < evicted, `ttl${i}: nearest expiry goes first`);
     }
     for (let i = 0; i < 10; i++) assert.ok(await node.client.get(k(`keep${i}`)));
