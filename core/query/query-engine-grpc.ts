@@ -1,4 +1,3 @@
-import type { ServerUnaryCall } from '@grpc/grpc-js';
 import { DbError } from '../errors/index.ts';
 import type { Logger } from '../plugin-api/index.ts';
 import type { IndexDefinition, IndexType, CollectionType } from './index/definition.ts';
@@ -9,7 +8,7 @@ import type { QuerySubsystem } from './query-engine-service.ts';
 import { unary, serverStream } from '../server/rpc.ts';
 import { toPbRecord, toPbValue } from '../server/convert.ts';
 import type {
-  IndexInfo, QueryRequest, QueryResponse, QueryServiceServer,
+  ExplainRequest, IndexInfo, QueryRequest, QueryResponse, QueryServiceServer,
 } from '../server/generated/slipstream/v1/query.ts';
 
 function toInfo(s: IndexStatus): IndexInfo {
@@ -72,7 +71,7 @@ export function queryHandlers(q: QuerySubsystem, nowMs: () => number, logger: Lo
       const r = await q.engine.aggregate({ ...specFromRequest(req.query), aggregate: { fn: fn as AggregateFn, ...(req.bin === '' ? {} : { bin: req.bin }) } });
       return { value: toPbValue(r.value), matched: BigInt(r.matched) };
     }),
-    explain: unary(logger, 'Explain', async (req, _call: ServerUnaryCall<unknown, unknown>) => {
+    explain: unary(logger, 'Explain', async (req: ExplainRequest) => {
       const e = await q.engine.explain(specFromRequest(req.query));
       return { access: e.access, entries: explainRows(e).map(([name, value]) => ({ name, value })) };
     }),

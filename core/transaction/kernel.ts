@@ -224,6 +224,10 @@ export class Kernel {
       const stored = await ns.engine.get(key.digest);
       const now = this.clock.now();
       const live = stored !== undefined && ns.isVisible(stored, now) ? stored : undefined;
+      if (stored !== undefined && live === undefined && !stored.tombstone) {
+        // an expired or truncated record is still stored: listeners (indexes) drop what it held
+        this.emit({ namespace: ns.name, set: stored.set, digest: key.digest, before: decodeBins(stored.payload), after: undefined, meta: undefined, cause: 'expire' });
+      }
       checkGeneration(policy, live?.meta.generation);
       const current: CurrentRecord | undefined = live === undefined ? undefined : {
         key: this.toRecord(key, live, undefined, true).key,
