@@ -1,0 +1,94 @@
+/**
+ * Key-value benchmarks: this node over gRPC (get and put throughput, p50/p99) side by side
+ * with a bare grpc-js server answering the same message sizes; the in-process kernel's
+ * get and put rates; the memory engine's bytes per record over 1,000,000 records.
+ *
+ *   npm run bench -- kv          (BENCH_SECONDS=5 by default)
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { startNodeProcess } from '../test/helpers/process-node.ts';
+import { drive, type LoadResult } from './lib/loadgen.ts';
+import { SlipstreamClient } from '../core/client/index.ts';
+import { GetRequest, GetResponse, PutRequest } from '../core/server/generated/slipstream/v1/kv.ts';
+import { KeyValueServiceService } from '../core/server/generated/slipstream/v1/kv.ts';
+import { toPbBins } from '../core/server/convert.ts';
+import { toPbKey } from '../core/client/index.ts';
+import type { Bins } from '../core/model/index.ts';
+import { Kernel } from '../core/transaction/kernel.ts';
+import { Namespace } from '../core/storage/namespace.ts';
+import { GuardedEngine } from '../core/storage/guarded-engine.ts';
+import { singleNodeRouter } from '../core/transaction/routing.ts';
+import { memoryStorage } from '../plugins/storage-memory/index.ts';
+import { silentLogger, systemClock } from '../core/plugin-api/index.ts';
+import { NAMESPACE_DEFAULTS } from '../core/model/index.ts';
+
+const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5);
+const CONCURRENCY = Number(process.env['BENCH_CONCURRENCY'] ?? 64);
+const KEYS = 10_000;
+const bins: Bins = { name: 'user-000000', age: 42n, score: 3.25, tags: ['a', 'b'], blob: new Uint8Array(40) };
+
+function row(name: string, r: LoadResult): string {
+  return `| ${name} | ${Math.round(r.opsPerSec).toLocaleString('en-US')} | ${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} | ${r.errors} |`;
+}
+
+async function grpcBench(): Promise<string[]> {
+  const lines: string[] = [];
+  const putReqs = Array.from({ length: KEYS }, (_, i) => Buffer.from(PutRequest.encode({ key: toPbKey({ namespace: 'test', set: 'bench', key: `k${i}` }), bins: toPbBins(bins) }).finish()));
+  const getReqs = Array.from({ length: KEYS }, (_, i) => Buffer.from(GetRequest.encode({ key: toPbKey({ namespace: 'test', set: 'bench', key: `k${i}` }), bins: [], headerOnly: false }).finish()));
+
+  const node = await startNodeProcess(['--port', '0', '--log-level', 'warn']);
+  const addr = `127.0.0.1:${node.port}`;
+  const put = await drive(addr, KeyValueServiceService.put.path, putReqs, { concurrency: CONCURRENCY, seconds: SECONDS });
+  const get = await drive(addr, KeyValueServiceService.get.path, getReqs, { concurrency: CONCURRENCY, seconds: SECONDS });
+  // The bare server answers with a real record's response, so message sizes are equal.
+  const client = await SlipstreamClient.connect({ hosts: addr });
+  const sample = GetResponse.decode(await new Promise<Buffer>((resolve) => resolve(Buffer.alloc(0)))) ;
+  void sample;
+  const rec = await client.unary(KeyValueServiceService.get, GetRequest.decode(getReqs[0] as Buffer));
+  client.close();
+  await node.stop();
+
+  const json = JSON.stringify(rec, (_k, v: unknown) => (typeof v === 'bigint' ? `bigint:${v}` : v instanceof Uint8Array ? `bytes:${Buffer.from(v).toString('base64')}` : v));
+  const bare = spawn(process.execPath, [fileURLToPath(new URL('./lib/bare-server.ts', import.meta.url)), json], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve) => bare.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
+  const bput = await drive(`127.0.0.1:${port}`, KeyValueServiceService.put.path, putReqs, { concurrency: CONCURRENCY, seconds: SECONDS });
+  const bget = await drive(`127.0.0.1:${port}`, KeyValueServiceService.get.path, getReqs, { concurrency: CONCURRENCY, seconds: SECONDS });
+  bare.kill();
+
+  lines.push(`gRPC, ${CONCURRENCY} calls in flight, ${SECONDS} s per row, ${GetResponse.encode(rec).finish().length}-byte get responses, ${(putReqs[0] as Buffer).length}-byte put requests:`, '');
+  lines.push('| target | ops/s | p50 ms | p99 ms | errors |', '|---|---:|---:|---:|---:|');
+  lines.push(row('slipstream put', put), row('bare grpc-js put', bput), row('slipstream get', get), row('bare grpc-js get', bget));
+  lines.push('', `get throughput ratio slipstream / bare: **${(get.opsPerSec / bget.opsPerSec).toFixed(2)}**; put ratio: **${(put.opsPerSec / bput.opsPerSec).toFixed(2)}**`);
+  return lines;
+}
+
+async function kernelBench(): Promise<string[]> {
+  const cfg = { name: 'test', storage: 'storage-memory', ...NAMESPACE_DEFAULTS };
+  const engine = await memoryStorage().create({ nodeId: 1n, logger: silentLogger, clock: systemClock, signal: new AbortController().signal }, cfg, {});
+  const kernel = new Kernel({ namespaces: [new Namespace(cfg, new GuardedEngine(engine, 'storage-memory'))], clock: systemClock, router: singleNodeRouter(1n), logger: silentLogger });
+  const keys = Array.from({ length: KEYS }, (_, i) => kernel.key('test', 'bench', `k${i}`));
+  const N = 300_000;
+  let t0 = performance.now();
+  for (let i = 0; i < N; i++) await kernel.put(keys[i % KEYS]!, bins);
+  const putRate = N / ((performance.now() - t0) / 1000);
+  t0 = performance.now();
+  for (let i = 0; i < N; i++) await kernel.get(keys[i % KEYS]!);
+  const getRate = N / ((performance.now() - t0) / 1000);
+  return ['', `In-process kernel (memory engine, one caller, ${N.toLocaleString('en-US')} ops): put **${Math.round(putRate).toLocaleString('en-US')}/s**, get **${Math.round(getRate).toLocaleString('en-US')}/s**.`];
+}
+
+async function memoryBench(): Promise<string[]> {
+  const child = spawn(process.execPath, ['--expose-gc', fileURLToPath(new URL('./lib/memory-per-record.ts', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  await new Promise((r) => child.on('exit', r));
+  return ['', out.trim()];
+}
+
+const only = process.argv.slice(2);
+const parts: string[] = ['## Key-value', ''];
+if (only.length === 0 || only.includes('grpc')) parts.push(...await grpcBench());
+if (only.length === 0 || only.includes('kernel')) parts.push(...await kernelBench());
+if (only.length === 0 || only.includes('memory')) parts.push(...await memoryBench());
+console.log(parts.join('\n'));
