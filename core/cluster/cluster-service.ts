@@ -40,12 +40,15 @@ export interface ClusterServiceOptions {
   readonly replication: ReplicationStrategy;
   readonly retransmit: RetransmitStrategy;
   readonly namespaces: readonly NamespaceReplication[];
+  /** This node's client-facing (gRPC) address, shared with peers through heartbeats. */
+  readonly serviceAddress?: () => string;
   /** Uniform [0, 1) source for cluster keys (seed it in simulations). */
   readonly random?: () => number;
 }
 
 export interface MemberInfo {
   readonly id: NodeId;
+  readonly serviceAddress: string;
   readonly heartbeatAddress: string;
   readonly fabricAddress: string;
   readonly rackId: number;
@@ -84,6 +87,8 @@ export interface ClusterService {
   view(): ClusterView | undefined;
   info(): ClusterInfo;
   partitionTable(namespace: string): PartitionTable | undefined;
+  /** Names of the namespaces this service builds tables for. */
+  namespaces(): string[];
   /** Master of a partition, or undefined when the node is not in a cluster. */
   masterOf(namespace: string, partition: PartitionId): NodeId | undefined;
   on(event: 'change', listener: (change: ClusterChange) => void): () => void;
@@ -142,6 +147,7 @@ export function createClusterService(options: ClusterServiceOptions): ClusterSer
     nodeId: options.nodeId, clusterName, rackId: options.rackId ?? 0, zoneId: options.zoneId ?? 0,
     transport: hbTransport, clock, logger: logger.child({ part: 'heartbeat' }), intervalMs, timeout,
     seeds: options.seeds ?? [],
+    ...(options.serviceAddress === undefined ? {} : { serviceAddress: options.serviceAddress }),
     local: () => ({ state: clustering.nodeState, clusterKey: clustering.clusterKey, principal: clustering.principal, succession: clustering.succession }),
     onPulse: (peer: PeerInfo) => {
       fabric.setPeerAddress(peer.id, peer.fabric);
@@ -175,12 +181,12 @@ export function createClusterService(options: ClusterServiceOptions): ClusterSer
     const desc = clustering.members.find((m) => m.id === id);
     if (id === options.nodeId) {
       return {
-        id, heartbeatAddress: heartbeat.address, fabricAddress: fabric.address, rackId: options.rackId ?? 0, zoneId: options.zoneId ?? 0,
+        id, serviceAddress: options.serviceAddress?.() ?? '', heartbeatAddress: heartbeat.address, fabricAddress: fabric.address, rackId: options.rackId ?? 0, zoneId: options.zoneId ?? 0,
         state: clustering.nodeState, alive: true, masters, replicas,
       };
     }
     return {
-      id, heartbeatAddress: peer?.hb ?? '', fabricAddress: peer?.fabric ?? '', rackId: desc?.rack ?? peer?.rack ?? 0,
+      id, serviceAddress: peer?.service ?? '', heartbeatAddress: peer?.hb ?? '', fabricAddress: peer?.fabric ?? '', rackId: desc?.rack ?? peer?.rack ?? 0,
       zoneId: desc?.zone ?? peer?.zone ?? 0, state: peer?.state ?? 'bootstrap', alive, masters, replicas,
     };
   }
@@ -219,6 +225,7 @@ export function createClusterService(options: ClusterServiceOptions): ClusterSer
       };
     },
     partitionTable: (ns) => tables.get(ns),
+    namespaces: () => options.namespaces.map((n) => n.name),
     masterOf: (ns, pid) => tables.get(ns)?.rows[pid]?.[0],
     on(_event, listener) {
       listeners.add(listener);

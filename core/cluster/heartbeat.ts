@@ -12,6 +12,7 @@ export interface PeerInfo {
   readonly id: NodeId;
   readonly hb: string;
   readonly fabric: string;
+  readonly service: string;
   readonly rack: number;
   readonly zone: number;
   readonly state: NodeState;
@@ -42,6 +43,8 @@ export interface HeartbeatOptions {
   /** In intervals. */
   readonly timeout: number;
   readonly seeds: readonly string[];
+  /** This node's client-facing address, carried in pulses. */
+  readonly serviceAddress?: () => string;
   readonly local: () => LocalClusterState;
   readonly onPulse: (peer: PeerInfo, isNew: boolean) => void;
   readonly onPeerDown: (peer: PeerInfo) => void;
@@ -126,7 +129,7 @@ export class Heartbeat {
     const adjacency: AdjacentNode[] = [...this.#peers.values()].map((p) => ({ id: p.id, hb: p.hb }));
     return {
       t: 'pulse', node: this.#o.nodeId, clusterName: this.#o.clusterName, hb: this.address, fabric: this.fabricAddress,
-      rack: this.#o.rackId, zone: this.#o.zoneId, state: local.state, clusterKey: local.clusterKey,
+      service: this.#o.serviceAddress?.() ?? '', rack: this.#o.rackId, zone: this.#o.zoneId, state: local.state, clusterKey: local.clusterKey,
       principal: local.principal, succession: local.succession, adjacency,
     };
   }
@@ -155,7 +158,7 @@ export class Heartbeat {
       this.#warnOnce(`dup:${p.hb}`, { node: hexId(p.node), a: prev.hb, b: p.hb }, 'two nodes claim one node id');
     }
     const info: PeerInfo = {
-      id: p.node, hb: p.hb, fabric: p.fabric, rack: p.rack, zone: p.zone, state: p.state, clusterKey: p.clusterKey,
+      id: p.node, hb: p.hb, fabric: p.fabric, service: p.service ?? '', rack: p.rack, zone: p.zone, state: p.state, clusterKey: p.clusterKey,
       principal: p.principal, succession: p.succession, adjacency: p.adjacency.map((a) => a.id), lastSeen: now,
     };
     this.#peers.set(p.node, info);

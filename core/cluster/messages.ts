@@ -27,6 +27,8 @@ export interface Pulse {
   /** Sender's heartbeat and fabric addresses (host:port). */
   readonly hb: string;
   readonly fabric: string;
+  /** Sender's client-facing (gRPC) address; empty when it has none yet. */
+  readonly service: string;
   readonly rack: number;
   readonly zone: number;
   readonly state: NodeState;

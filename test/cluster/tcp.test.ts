@@ -7,7 +7,7 @@ import { globalKeyReplication } from '../../plugins/replication-global-key/index
 import { basicRetransmit } from '../../plugins/retransmit-basic/index.ts';
 
 const pulse = (node: bigint, extra: Partial<Pulse> = {}): Pulse => ({
-  t: 'pulse', node, clusterName: 'c', hb: 'x:1', fabric: 'x:2', rack: 0, zone: 0, state: 'bootstrap',
+  t: 'pulse', node, clusterName: 'c', hb: 'x:1', fabric: 'x:2', service: '', rack: 0, zone: 0, state: 'bootstrap',
   clusterKey: 0xffff_ffff_ffffn, principal: 0n, succession: [0xffff_ffff_ffff_ffffn], adjacency: [], ...extra,
 });
 

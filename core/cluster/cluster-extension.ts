@@ -1,0 +1,62 @@
+/**
+ * The cluster as a node subsystem. With a `cluster` section in the node's config, the node
+ * runs heartbeat and fabric on their own ports, joins its cluster, and serves
+ * slipstream.v1.ClusterService. Without one it stays a single node (and serves no cluster API).
+ *
+ *   "cluster": { "clusterName": "demo", "rackId": 1,
+ *                "heartbeat": { "address": "127.0.0.1:3002" }, "fabric": { "address": "127.0.0.1:3001" },
+ *                "seeds": ["127.0.0.1:4002"], "replication": "replication-rack-aware" }
+ */
+import { DbError, type PluginContext } from '../plugin-api/index.ts';
+import { serviceKey, type NodeExtension } from '../node/extension.ts';
+import { ClusterServiceService } from '../server/generated/slipstream/v1/cluster.ts';
+import { createClusterService, type ClusterService } from './cluster-service.ts';
+import { clusterHandlers } from './cluster-grpc.ts';
+import { validateClusterConfig } from './config.ts';
+import { hexId } from './messages.ts';
+import { tcpTransport } from './tcp-transport.ts';
+
+/** Other subsystems (the data path, AQL SHOW CLUSTER) find the cluster service here. */
+export const CLUSTER_SERVICE = serviceKey<ClusterService>('cluster');
+
+export function clusterExtension(): NodeExtension {
+  return {
+    name: 'cluster',
+    sections: ['cluster'],
+    async start(ctx) {
+      const section = ctx.config.sections['cluster'];
+      if (section === undefined) return;
+      if (section === null || typeof section !== 'object' || Array.isArray(section)) {
+        throw new DbError('PARAMETER', 'config cluster: must be an object', { hint: 'See docs/cluster.md for the cluster section' });
+      }
+      const raw = section as Record<string, unknown>;
+      const cfg = validateClusterConfig({ ...raw, nodeId: raw['nodeId'] ?? ctx.nodeId }, 'config cluster');
+      if (cfg.nodeId !== ctx.nodeId) {
+        throw new DbError('PARAMETER', `config cluster.nodeId ${hexId(cfg.nodeId)} differs from node.id ${hexId(ctx.nodeId)}`, { hint: 'Set the id once, in node.id' });
+      }
+      const pctx = (name: string): PluginContext => ({ nodeId: ctx.nodeId, logger: ctx.logger.child({ plugin: name }), clock: ctx.clock, signal: ctx.signal });
+      const replication = ctx.registry.get('replication', cfg.replication.strategy);
+      const retransmit = ctx.registry.get('retransmit', cfg.retransmit.strategy);
+      const cluster = createClusterService({
+        nodeId: cfg.nodeId, clusterName: cfg.clusterName, rackId: cfg.rackId, zoneId: cfg.zoneId,
+        heartbeatAddress: cfg.heartbeat.address, fabricAddress: cfg.fabric.address, seeds: cfg.seeds,
+        heartbeatIntervalMs: cfg.heartbeat.intervalMs, heartbeatTimeout: cfg.heartbeat.timeout, quantumMs: cfg.quantumMs,
+        transport: () => tcpTransport({ logger: ctx.logger }), clock: ctx.clock, logger: ctx.logger,
+        replication: replication.create(pctx(replication.name), cfg.replication.options),
+        retransmit: retransmit.create(pctx(retransmit.name), cfg.retransmit.options),
+        namespaces: ctx.config.namespaces.map((n) => ({ name: n.name, replicationFactor: n.replicationFactor })),
+        serviceAddress: () => {
+          try {
+            return `${ctx.config.node.host}:${ctx.server.port}`;
+          } catch {
+            return '';
+          }
+        },
+      });
+      await cluster.start();
+      ctx.services.provide(CLUSTER_SERVICE, cluster);
+      ctx.server.addService('slipstream.v1.ClusterService', ClusterServiceService, clusterHandlers(cluster, ctx.logger));
+      return { stop: () => cluster.stop() };
+    },
+  };
+}

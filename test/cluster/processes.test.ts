@@ -1,0 +1,112 @@
+/**
+ * Real processes on 127.0.0.1: the server binary with a `cluster` section, ephemeral ports,
+ * SIGKILL, restart, and a node of another cluster name that must never merge.
+ */
+import { strict as assert } from 'node:assert';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { credentials } from '@grpc/grpc-js';
+import { startNodeProcess, type NodeProcess } from '../helpers/process-node.ts';
+import { ClusterServiceClient, type GetClusterInfoResponse, type GetPartitionMapResponse } from '../../core/server/generated/slipstream/v1/cluster.ts';
+
+const HB = { intervalMs: 50, timeout: 5 }; // node timeout 250 ms, quantum 360 ms
+
+function info(port: number): Promise<GetClusterInfoResponse> {
+  const c = new ClusterServiceClient(`127.0.0.1:${port}`, credentials.createInsecure());
+  return new Promise((resolve, reject) => c.getClusterInfo({}, (err, res) => { c.close(); if (err) reject(err); else resolve(res); }));
+}
+
+function partitionMap(port: number, namespace: string): Promise<GetPartitionMapResponse> {
+  const c = new ClusterServiceClient(`127.0.0.1:${port}`, credentials.createInsecure());
+  return new Promise((resolve, reject) => c.getPartitionMap({ namespace }, (err, res) => { c.close(); if (err) reject(err); else resolve(res); }));
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, ms: number): Promise<{ value: T; ms: number }> {
+  const start = Date.now();
+  let last: unknown;
+  while (Date.now() - start < ms) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return { value: v, ms: Date.now() - start };
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${what} did not happen within ${ms} ms${last === undefined ? '' : ` (last error: ${String(last)})`}`);
+}
+
+describe('cluster/real processes on 127.0.0.1', function () {
+  this.timeout(90_000);
+  const dir = mkdtempSync(join(tmpdir(), 'slipstream-cluster-'));
+  const procs = new Map<string, NodeProcess>();
+
+  async function start(id: string, clusterName: string, seeds: string[]): Promise<NodeProcess> {
+    const config = {
+      node: { id, host: '127.0.0.1', port: 0, dataDir: join(dir, id) },
+      logLevel: 'warn',
+      namespaces: [{ name: 'test', storage: 'storage-memory', replicationFactor: 2 }],
+      cluster: { clusterName, heartbeat: { address: '127.0.0.1:0', ...HB }, fabric: { address: '127.0.0.1:0' }, seeds },
+    };
+    const file = join(dir, `${id}.json`);
+    writeFileSync(file, JSON.stringify(config));
+    const p = await startNodeProcess(['--config', file]);
+    procs.set(id, p);
+    return p;
+  }
+
+  const members = (r: GetClusterInfoResponse): string => r.members.map((m) => m.nodeId).join(',');
+
+  after(async () => {
+    for (const p of procs.values()) await p.stop('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('three nodes form one cluster, lose a SIGKILLed node, take it back, and never merge with another cluster name', async () => {
+    const a = await start('A3', 'alpha', []);
+    const seed = (await info(a.port)).members[0]?.heartbeatAddress as string;
+    assert.match(seed, /^127\.0\.0\.1:\d+$/);
+    const [b, c] = await Promise.all([start('A2', 'alpha', [seed]), start('A1', 'alpha', [seed])]);
+    const stranger = await start('FF', 'beta', [seed]);
+
+    const formed = await until('3-node cluster', async () => {
+      const rs = await Promise.all([a, b, c].map((p) => info(p.port)));
+      return rs.every((r) => members(r) === 'A3,A2,A1' && r.state === 'online' && r.clusterKey === rs[0]?.clusterKey) ? rs : undefined;
+    }, 20_000);
+    const r0 = formed.value[0] as GetClusterInfoResponse;
+    assert.equal(r0.principal, 'A3');
+    assert.ok(r0.members.every((m) => m.serviceAddress.startsWith('127.0.0.1:')), JSON.stringify(r0.members));
+    const masters = r0.members.map((m) => m.partitions[0]?.masters ?? 0);
+    assert.equal(masters.reduce((x, y) => x + y, 0), 4096);
+
+    const map = await partitionMap(b.port, 'test');
+    assert.equal(map.partitions.length, 4096);
+    assert.equal(map.effectiveReplicationFactor, 2);
+    assert.deepEqual(map.nodes, ['A3', 'A2', 'A1']);
+    const mapA = await partitionMap(a.port, 'test');
+    assert.deepEqual(mapA.partitions, map.partitions, 'nodes disagree on the partition map');
+
+    // the other cluster name stays alone
+    const s = await info(stranger.port);
+    assert.equal(members(s), 'FF');
+    assert.ok(!r0.members.some((m) => m.nodeId === 'FF'));
+
+    // SIGKILL a member: removed within heartbeat timeout + one quantum (+ slack for a loaded machine)
+    await c.stop('SIGKILL');
+    procs.delete('A1');
+    const removed = await until('removal of A1', async () => {
+      const rs = await Promise.all([a, b].map((p) => info(p.port)));
+      return rs.every((r) => members(r) === 'A3,A2' && r.state === 'online') ? rs : undefined;
+    }, 15_000);
+    assert.ok(removed.ms < 5000, `took ${removed.ms} ms`);
+
+    // restart: rejoins
+    const c2 = await start('A1', 'alpha', [seed]);
+    await until('rejoin of A1', async () => {
+      const rs = await Promise.all([a, b, c2].map((p) => info(p.port)));
+      return rs.every((r) => members(r) === 'A3,A2,A1' && r.state === 'online') ? rs : undefined;
+    }, 20_000);
+    assert.equal(members(await info(stranger.port)), 'FF');
+  });
+});
