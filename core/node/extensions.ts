@@ -1,10 +1,11 @@
 import type { NodeExtension } from './extension.ts';
 import { queryExtension } from '../query/query-engine-extension.ts';
+import { clusterExtension } from '../cluster/cluster-extension.ts';
 
 /**
  * The node's built-in subsystems, in start order. Each subsystem exports its extension
  * from its own layer; this list is the one place they are put together.
  */
 export function builtInExtensions(): NodeExtension[] {
-  return [queryExtension()];
+  return [clusterExtension(), queryExtension()];
 }
