@@ -5,10 +5,10 @@
  */
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { KeyValueServiceService } from '../../core/server/generated/slipstream/v1/kv.ts';
-import type { GetResponse, PutResponse } from '../../core/server/generated/slipstream/v1/kv.ts';
+import { GetResponse, type PutResponse } from '../../core/server/generated/slipstream/v1/kv.ts';
 
-const getResponse: GetResponse = JSON.parse(process.argv[2] ?? '{}', (_k, v: unknown) =>
-  (typeof v === 'string' && v.startsWith('bigint:') ? BigInt(v.slice(7)) : typeof v === 'string' && v.startsWith('bytes:') ? Buffer.from(v.slice(6), 'base64') : v)) as GetResponse;
+/** The response to send, protobuf bytes in base64 (a real record's response from a node). */
+const getResponse: GetResponse = GetResponse.decode(Buffer.from(process.argv[2] ?? '', 'base64'));
 const putResponse: PutResponse = { meta: { generation: 1, ttl: -1n, lastUpdateMs: BigInt(Date.now()) } };
 
 const server = new Server();

@@ -14,7 +14,8 @@ describe('server binary (real process)', function () {
   this.timeout(60_000);
 
   it('starts with the embedded configuration, serves, answers health and reflection, and stops on SIGTERM', async () => {
-    const p = await startNodeProcess(['--port', '0']);
+    const dataDir = mkdtempSync(join(tmpdir(), 'slipstream-bin-'));
+    const p = await startNodeProcess(['--port', '0', '--data-dir', dataDir]);
     try {
       const client = await SlipstreamClient.connect({ hosts: `127.0.0.1:${p.port}` });
       await client.put({ namespace: 'test', set: 'bin', key: 'k' }, { v: 12345678901234567890n % (2n ** 63n) });
@@ -47,6 +48,7 @@ describe('server binary (real process)', function () {
       const code = await p.stop('SIGTERM');
       assert.equal(code, 0);
       assert.match(p.output(), /node stopped/);
+      rmSync(dataDir, { recursive: true, force: true });
     }
   });
 
