@@ -295,8 +295,11 @@ export function explain(p: Plan): Explanation {
 }
 
 /** EXPLAIN as name/value rows. */
+const EXPLAIN_ORDER: ReadonlyArray<keyof Explanation> = [
+  'access', 'index', 'indexType', 'predicate', 'estimatedEntries', 'filter', 'reason', 'namespace', 'set', 'orderBy', 'limit', 'aggregate', 'partitions',
+];
 export function explainRows(e: Explanation): Array<[string, string]> {
   const rows: Array<[string, string]> = [];
-  for (const [k, v] of Object.entries(e)) if (v !== undefined) rows.push([k, String(v)]);
+  for (const k of EXPLAIN_ORDER) if (e[k] !== undefined) rows.push([k, String(e[k])]);
   return rows;
 }

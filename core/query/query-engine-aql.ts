@@ -1,0 +1,306 @@
+/**
+ * AQL statements of the query subsystem, plugged into the AQL executor's dispatch table:
+ * CREATE/DROP INDEX, SHOW INDEXES, STAT INDEX, SELECT … WHERE <expr> [IN …] [ORDER BY] [LIMIT],
+ * SELECT COUNT/SUM/MIN/MAX/AVG, and EXPLAIN of queries. PK forms keep the key-value paths.
+ */
+import { clientErrorName, DbError, ResultCode, toDbError } from '../errors/index.ts';
+import { GeoJson, ttlOf, type BinValue } from '../model/index.ts';
+import type { Kernel } from '../transaction/kernel.ts';
+import type * as A from './aql/ast.ts';
+import { recordCells, registerAqlHandler, type ExecContext } from './aql/execute.ts';
+import type { Renderer } from './aql/render/renderer.ts';
+import * as E from './expr/ast.ts';
+import { parseShape } from './geo/index.ts';
+import type { IndexStatus } from './index/manager.ts';
+import { explainRows, type AggregateFn, type QuerySpec } from './planner.ts';
+import type { QuerySubsystem } from './query-engine-service.ts';
+
+const subsystems = new WeakMap<Kernel, QuerySubsystem>();
+
+/** Makes a kernel's query subsystem reachable from AQL statements run against that kernel. */
+export function bindAqlQueries(kernel: Kernel, q: QuerySubsystem): void {
+  subsystems.set(kernel, q);
+}
+
+function subsystem(ctx: ExecContext): QuerySubsystem {
+  const q = subsystems.get(ctx.kernel);
+  if (q === undefined) {
+    throw new DbError('UNSUPPORTED_FEATURE', 'secondary indexes and queries are not installed on this node', { hint: 'start the node with the query subsystem' });
+  }
+  return q;
+}
+
+// ---- WHERE expressions: AQL AST → filter expressions ----
+
+const ELEM_OF: Record<A.CollectionType, E.ElemSource> = { LIST: 'list', MAPKEYS: 'mapkeys', MAPVALUES: 'mapvalues' };
+
+const META_FUNCTIONS: Record<string, E.MetaField> = {
+  TTL: 'ttl', VOID_TIME: 'voidTime', GENERATION: 'generation', GEN: 'generation', LAST_UPDATE: 'lastUpdate',
+  SINCE_UPDATE: 'sinceUpdate', SET_NAME: 'setName', KEY_EXISTS: 'keyExists',
+};
+export const AQL_FUNCTIONS = [
+  ...Object.keys(META_FUNCTIONS).map((f) => `${f}()`), 'DIGEST_MODULO(n)', 'SIZE(x)', 'REGEX(x, pattern[, flags])',
+  'EXISTS(bin)', 'TYPE(bin)', 'GET(x, key)', 'LIST_HAS(bin, v)', 'MAPKEY_HAS(bin, k)', 'MAPVALUE_HAS(bin, v)',
+];
+
+function need(n: number, name: string, args: readonly A.Expr[], usage: string): void {
+  if (args.length !== n) throw new DbError('PARAMETER', `${name} takes ${n} argument${n === 1 ? '' : 's'}`, { hint: `write ${usage}` });
+}
+
+function binName(e: A.Expr | undefined, fn: string): string {
+  if (e?.kind !== 'bin') throw new DbError('PARAMETER', `${fn} takes a bin name`, { hint: `write ${fn}(bin)` });
+  return e.name;
+}
+
+function stringLit(e: A.Expr | undefined, what: string): string {
+  if (e?.kind !== 'literal' || typeof e.value !== 'string') throw new DbError('PARAMETER', `${what} must be a quoted string`);
+  return e.value;
+}
+
+function geoRegion(e: A.Expr): E.Expr {
+  if (e.kind !== 'literal' || !(e.value instanceof GeoJson)) {
+    throw new DbError('GEO_INVALID_GEOJSON', 'CONTAINS / WITHIN needs a GeoJSON value', { hint: `write GEOJSON('{"type":"Point","coordinates":[lon, lat]}')` });
+  }
+  parseShape(e.value); // bad geometry is an error here, not an empty result
+  return E.lit(e.value);
+}
+
+function call(e: A.CallExpr, conv: (x: A.Expr) => E.Expr): E.Expr {
+  const meta = META_FUNCTIONS[e.name];
+  if (meta !== undefined) {
+    need(0, e.name, e.args, `${e.name}()`);
+    return E.meta(meta);
+  }
+  const a = e.args;
+  switch (e.name) {
+    case 'DIGEST_MODULO': {
+      need(1, e.name, a, 'DIGEST_MODULO(3)');
+      const m = a[0];
+      if (m?.kind !== 'literal' || typeof m.value !== 'bigint' || m.value < 1n || m.value > 0xffffffffn) throw new DbError('PARAMETER', 'DIGEST_MODULO takes a positive integer');
+      return { kind: 'digestModulo', modulus: Number(m.value) };
+    }
+    case 'SIZE': need(1, e.name, a, 'SIZE(bin)'); return E.size(conv(a[0] as A.Expr));
+    case 'REGEX': {
+      if (a.length !== 2 && a.length !== 3) throw new DbError('PARAMETER', 'REGEX takes 2 or 3 arguments', { hint: "write REGEX(bin, '^A', 'i')" });
+      const pattern = stringLit(a[1], 'the REGEX pattern');
+      const flags = a[2] === undefined ? '' : stringLit(a[2], 'the REGEX flags');
+      try {
+        new RegExp(pattern, flags);
+      } catch (err) {
+        throw new DbError('PARAMETER', `bad regular expression /${pattern}/${flags}: ${(err as Error).message}`);
+      }
+      return E.regex(conv(a[0] as A.Expr), pattern, flags);
+    }
+    case 'EXISTS': need(1, e.name, a, 'EXISTS(bin)'); return { kind: 'binExists', name: binName(a[0], e.name) };
+    case 'TYPE': need(1, e.name, a, 'TYPE(bin)'); return { kind: 'binType', name: binName(a[0], e.name) };
+    case 'GET': need(2, e.name, a, "GET(bin, 'key')"); return { kind: 'get', source: conv(a[0] as A.Expr), key: conv(a[1] as A.Expr) };
+    case 'LIST_HAS': case 'MAPKEY_HAS': case 'MAPVALUE_HAS': {
+      need(2, e.name, a, `${e.name}(bin, value)`);
+      const of: E.ElemSource = e.name === 'LIST_HAS' ? 'list' : e.name === 'MAPKEY_HAS' ? 'mapkeys' : 'mapvalues';
+      return E.anyElem(of, conv(a[0] as A.Expr), E.cmp('=', E.elem, conv(a[1] as A.Expr)));
+    }
+    default:
+      throw new DbError('PARAMETER', `unknown function ${e.name}()`, { hint: `functions: ${AQL_FUNCTIONS.join(', ')}` });
+  }
+}
+
+/**
+ * Converts a WHERE expression. With `IN LIST|MAPKEYS|MAPVALUES`, a comparison, BETWEEN or
+ * CONTAINS/WITHIN on a bare bin applies to the bin's elements (any element matching).
+ */
+export function whereToExpr(e: A.Expr, inType: A.CollectionType | null = null): E.Expr {
+  const conv = (x: A.Expr): E.Expr => whereToExpr(x, inType);
+  const plain = (x: A.Expr): E.Expr => whereToExpr(x, null);
+  const overElems = (binExpr: A.BinExpr, pred: (subject: E.Expr) => E.Expr): E.Expr =>
+    inType === null ? pred(E.bin(binExpr.name)) : E.anyElem(ELEM_OF[inType], E.bin(binExpr.name), pred(E.elem));
+  switch (e.kind) {
+    case 'literal': return E.lit(e.value);
+    case 'bin': return E.bin(e.name);
+    case 'call': return call(e, plain);
+    case 'compare':
+      if (e.left.kind === 'bin' && e.right.kind !== 'bin') { const r = plain(e.right); return overElems(e.left, (s) => E.cmp(e.op, s, r)); }
+      if (e.right.kind === 'bin' && e.left.kind !== 'bin') { const l = plain(e.left); return overElems(e.right, (s) => E.cmp(e.op, l, s)); }
+      return E.cmp(e.op, plain(e.left), plain(e.right));
+    case 'between': {
+      const lo = plain(e.low);
+      const hi = plain(e.high);
+      const both = (s: E.Expr): E.Expr => E.and(E.cmp('>=', s, lo), E.cmp('<=', s, hi));
+      return e.operand.kind === 'bin' ? overElems(e.operand, both) : both(plain(e.operand));
+    }
+    case 'geo': {
+      const region = geoRegion(e.region);
+      const pred = (s: E.Expr): E.Expr => (e.op === 'WITHIN' ? E.geoWithin(s, region) : E.geoContains(s, region));
+      return e.operand.kind === 'bin' ? overElems(e.operand, pred) : pred(plain(e.operand));
+    }
+    case 'and': return E.and(...e.operands.map(conv));
+    case 'or': return E.or(...e.operands.map(conv));
+    case 'not': return E.not(conv(e.operand));
+    case 'arith': return E.arith(e.op, plain(e.left), plain(e.right));
+    case 'neg': return { kind: 'neg', arg: plain(e.operand) };
+  }
+}
+
+// ---- statements ----
+
+function querySpec(s: A.SelectStatement, ctx: ExecContext): QuerySpec {
+  if (s.where?.kind === 'key') throw new DbError('PARAMETER', 'a key lookup is not a query');
+  if (s.in !== null && s.where === null) throw new DbError('PARAMETER', `IN ${s.in} needs a WHERE clause`, { hint: `write … IN ${s.in} WHERE bin = value` });
+  if (s.orderBy.length > 1) throw new DbError('PARAMETER', 'ORDER BY takes one bin', { hint: 'sort by one bin' });
+  const bins = s.items === null ? undefined : s.items.flatMap((i) => (i.kind === 'bin' ? [i.name] : []));
+  const order = s.orderBy[0];
+  return {
+    namespace: s.target.namespace,
+    set: s.target.set ?? '',
+    ...(s.where === null ? {} : { where: whereToExpr(s.where.expr, s.in) }),
+    ...(ctx.settings.NO_BINS ? { bins: [] } : bins === undefined ? {} : { bins }),
+    ...(s.limit === null ? {} : { limit: Number(s.limit) }),
+    ...(order === undefined ? {} : { orderBy: { bin: order.bin, desc: order.direction === 'DESC' } }),
+  };
+}
+
+function checkNamespace(ctx: ExecContext, ns: string): void {
+  if (!ctx.kernel.namespaceNames().includes(ns)) throw new DbError('NAMESPACE', `Invalid namespace: ${ns}`, { hint: 'SHOW NAMESPACES lists them' });
+}
+
+async function selectQuery(s: A.SelectStatement, ctx: ExecContext, out: Renderer): Promise<void> {
+  checkNamespace(ctx, s.target.namespace);
+  const q = subsystem(ctx);
+  const started = performance.now();
+  const spec = querySpec(s, ctx);
+  const aggs = s.items?.filter((i): i is Extract<A.SelectItem, { kind: 'aggregate' }> => i.kind === 'aggregate') ?? [];
+  if (aggs.length > 0) {
+    if (aggs.length !== s.items?.length) throw new DbError('PARAMETER', 'a SELECT with COUNT/SUM/MIN/MAX/AVG cannot also select bins', { hint: 'select only aggregates' });
+    const cells: Array<readonly [string, BinValue]> = [];
+    for (const a of aggs) {
+      const r = await q.engine.aggregate({ ...spec, aggregate: { fn: a.fn as AggregateFn, ...(a.bin === null ? {} : { bin: a.bin }) } });
+      cells.push([`${a.fn.toLowerCase()}(${a.bin ?? '*'})`, r.value]);
+    }
+    out.begin([]);
+    out.row(cells);
+    out.end(performance.now() - started);
+    return;
+  }
+  const bins = s.items === null ? null : (spec.bins ?? null);
+  out.begin(bins ?? []);
+  for await (const row of q.engine.query(spec)) {
+    if (ctx.signal.aborted) throw new DbError('QUERY_ABORTED', 'the query was cancelled');
+    out.row(recordCells(row.record, ctx, { bins, scan: true }));
+  }
+  out.end(performance.now() - started);
+}
+
+async function selectByKey(s: A.SelectStatement, ctx: ExecContext, out: Renderer): Promise<void> {
+  const where = s.where as Extract<A.Where, { kind: 'key' }>;
+  const started = performance.now();
+  if (s.items !== null && s.items.some((i) => i.kind === 'aggregate')) throw new DbError('PARAMETER', 'aggregates need a query, not a key lookup');
+  const bins = s.items === null ? null : s.items.map((i) => (i.kind === 'bin' ? i.name : ''));
+  const key = keyOf(ctx, s.target, where.key);
+  const rec = await ctx.kernel.get(key, bins === null ? {} : { bins });
+  out.begin(bins ?? []);
+  out.row(recordCells(rec, ctx, { bins, scan: false }));
+  out.end(performance.now() - started);
+}
+
+function keyOf(ctx: ExecContext, target: A.Target, ref: A.KeyRef) {
+  const set = target.set ?? '';
+  if (ref.kind === 'pk') return ctx.kernel.key(target.namespace, set, ref.value);
+  return ctx.kernel.keyFromDigest(target.namespace, set, new Uint8Array(Buffer.from(ref.hex, 'hex')));
+}
+
+async function explainKey(s: A.ExplainStatement, ctx: ExecContext, out: Renderer): Promise<void> {
+  const where = s.statement.where as Extract<A.Where, { kind: 'key' }>;
+  const started = performance.now();
+  const key = keyOf(ctx, s.statement.target, where.key);
+  let status = 'AEROSPIKE_OK';
+  let gen: bigint | null = null;
+  let ttl: bigint | null = null;
+  try {
+    const rec = await ctx.kernel.get(key, { headerOnly: true });
+    gen = BigInt(rec.meta.generation);
+    ttl = BigInt(ttlOf(rec.meta.voidTime, ctx.now()));
+  } catch (err) {
+    status = clientErrorName(ResultCode[toDbError(err).code]);
+  }
+  out.begin([]);
+  out.row([
+    ['SET', key.set], ['DIGEST', Buffer.from(key.digest).toString('hex').toUpperCase()], ['NAMESPACE', key.namespace],
+    ['PARTITION', BigInt(key.partition)], ['STATUS', status], ['UDF', 'FALSE'], ['KEY_TYPE', where.key.kind === 'digest' ? 'DIGEST' : typeof key.userKey === 'bigint' ? 'INTEGER' : 'STRING'],
+    ['POLICY_KEY', ctx.settings.KEY_SEND ? 'AS_POLICY_KEY_SEND' : 'AS_POLICY_KEY_DIGEST'], ['MASTER NODE', ctx.nodeAddress],
+    ['GENERATION', gen], ['TTL', ttl], ['TIMEOUT', BigInt(ctx.settings.TIMEOUT)],
+  ]);
+  out.end(performance.now() - started);
+}
+
+async function explainQuery(s: A.ExplainStatement, ctx: ExecContext, out: Renderer): Promise<void> {
+  checkNamespace(ctx, s.statement.target.namespace);
+  const started = performance.now();
+  const spec = querySpec(s.statement, ctx);
+  const agg = s.statement.items?.find((i) => i.kind === 'aggregate');
+  const e = await subsystem(ctx).engine.explain(agg?.kind === 'aggregate' ? { ...spec, aggregate: { fn: agg.fn as AggregateFn, ...(agg.bin === null ? {} : { bin: agg.bin }) } } : spec);
+  out.begin([]);
+  out.row(explainRows(e).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase(), v] as const));
+  out.end(performance.now() - started);
+}
+
+function indexRow(st: IndexStatus): Array<readonly [string, BinValue]> {
+  return [
+    ['ns', st.namespace], ['indexname', st.name], ['set', st.set ?? null], ['bin', st.bin], ['type', st.type],
+    ['indextype', st.collection], ['context', null], ['exp', null], ['state', st.state === 'ready' ? 'RW' : 'WO'],
+  ];
+}
+
+async function showNamespacesOrBins(s: A.ShowStatement, ctx: ExecContext, out: Renderer): Promise<void> {
+  const started = performance.now();
+  out.begin([]);
+  if (s.what === 'NAMESPACES') {
+    for (const ns of ctx.kernel.namespaceNames()) out.row([['namespaces', ns]]);
+  } else {
+    for (const ns of s.namespace === null ? ctx.kernel.namespaceNames() : [s.namespace]) {
+      checkNamespace(ctx, ns);
+      for (const b of ctx.kernel.binNames(ns)) out.row([['namespace', ns], ['bin', b]]);
+    }
+  }
+  out.end(performance.now() - started, ctx.nodeAddress);
+}
+
+/** Installs the handlers. The key-value forms (PK reads, EXPLAIN of a PK, SHOW NAMESPACES/BINS) are kept. */
+export function registerQueryAqlHandlers(): void {
+  registerAqlHandler('create-index', async (s, ctx, out) => {
+    checkNamespace(ctx, s.target.namespace);
+    await subsystem(ctx).indexes.create({
+      namespace: s.target.namespace, name: s.name, bin: s.bin, type: s.type, collection: s.collection ?? 'DEFAULT',
+      ...(s.target.set === null ? {} : { set: s.target.set }),
+    });
+    out.status(0, '1 index added.');
+  });
+  registerAqlHandler('drop-index', async (s, ctx, out) => {
+    checkNamespace(ctx, s.target.namespace);
+    await subsystem(ctx).indexes.drop(s.target.namespace, s.name, s.target.set ?? undefined);
+    out.status(0, '1 index removed.');
+  });
+  registerAqlHandler('select', (s, ctx, out) => (s.where?.kind === 'key' ? selectByKey(s, ctx, out) : selectQuery(s, ctx, out)));
+  registerAqlHandler('explain', (s, ctx, out) => (s.statement.where?.kind === 'key' ? explainKey(s, ctx, out) : explainQuery(s, ctx, out)));
+  registerAqlHandler('show', async (s, ctx, out) => {
+    if (s.what === 'NAMESPACES' || s.what === 'BINS') return showNamespacesOrBins(s, ctx, out);
+    if (s.what !== 'INDEXES') throw new DbError('UNSUPPORTED_FEATURE', `SHOW ${s.what} is not supported yet on this server`);
+    if (s.namespace !== null) checkNamespace(ctx, s.namespace);
+    const started = performance.now();
+    out.begin([]);
+    for (const st of subsystem(ctx).indexes.list(s.namespace ?? undefined)) out.row(indexRow(st));
+    out.end(performance.now() - started, ctx.nodeAddress);
+  });
+  registerAqlHandler('stat', async (s, ctx, out) => {
+    if (s.what !== 'INDEX') throw new DbError('UNSUPPORTED_FEATURE', `STAT ${s.what} is not supported yet on this server`);
+    checkNamespace(ctx, s.namespace);
+    const st = subsystem(ctx).indexes.stat(s.namespace, s.index);
+    const started = performance.now();
+    out.begin([]);
+    const rows: Array<[string, BinValue]> = [
+      ['ns', st.namespace], ['indexname', st.name], ['set', st.set ?? null], ['bin', st.bin], ['type', st.type],
+      ['indextype', st.collection], ['state', st.state === 'ready' ? 'RW' : 'WO'], ['load_pct', BigInt(st.loadPct)],
+      ['entries', BigInt(st.entries)], ['build_scanned', BigInt(st.buildScanned)], ['build_ms', BigInt(Math.round(st.buildMs ?? 0))],
+    ];
+    for (const [name, value] of rows) out.row([['name', name], ['value', value]]);
+    out.end(performance.now() - started, ctx.nodeAddress);
+  });
+}
