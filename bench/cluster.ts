@@ -1,0 +1,110 @@
+/**
+ * Cluster membership timings with real server processes on 127.0.0.1 and the default heartbeat
+ * (150 ms × 10) and quantum (1810 ms):
+ *  - start → membership: from spawning a new node until every node lists it (includes process
+ *    boot), and from its gRPC port being ready until then;
+ *  - death → re-formed: from SIGKILL of a member until the survivors agree on a cluster without it.
+ * Prints Markdown. `npm run bench -- cluster` (about a minute).
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { credentials } from '@grpc/grpc-js';
+import { startNodeProcess, type NodeProcess } from '../test/helpers/process-node.ts';
+import { ClusterServiceClient, type GetClusterInfoResponse } from '../core/server/generated/slipstream/v1/cluster.ts';
+
+const REPS = Number(process.env['BENCH_REPS'] ?? 3);
+const dir = mkdtempSync(join(tmpdir(), 'slipstream-bench-cluster-'));
+const procs: NodeProcess[] = [];
+
+function info(port: number): Promise<GetClusterInfoResponse> {
+  const c = new ClusterServiceClient(`127.0.0.1:${port}`, credentials.createInsecure());
+  return new Promise((resolve, reject) => c.getClusterInfo({}, (err, res) => { c.close(); if (err) reject(err); else resolve(res); }));
+}
+
+async function start(id: string, seeds: string[]): Promise<NodeProcess> {
+  const file = join(dir, `${id}.json`);
+  writeFileSync(file, JSON.stringify({
+    node: { id, host: '127.0.0.1', port: 0, dataDir: join(dir, id) }, logLevel: 'warn',
+    namespaces: [{ name: 'test', storage: 'storage-memory' }],
+    cluster: { clusterName: 'bench', heartbeat: { address: '127.0.0.1:0' }, fabric: { address: '127.0.0.1:0' }, seeds },
+  }));
+  const p = await startNodeProcess(['--config', file], { timeoutMs: 60_000 });
+  procs.push(p);
+  return p;
+}
+
+async function agreed(nodes: NodeProcess[], want: string): Promise<boolean> {
+  try {
+    const rs = await Promise.all(nodes.map((n) => info(n.port)));
+    return rs.every((r) => r.members.map((m) => m.nodeId).join(',') === want && r.state === 'online' && r.clusterKey === rs[0]?.clusterKey);
+  } catch {
+    return false;
+  }
+}
+
+async function waitAgreed(nodes: NodeProcess[], want: string): Promise<number> {
+  const t0 = performance.now();
+  while (!(await agreed(nodes, want))) {
+    if (performance.now() - t0 > 60_000) throw new Error(`no agreement on ${want}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return performance.now() - t0;
+}
+
+const ids = (n: number): string[] => Array.from({ length: n }, (_, i) => `B${n - i}`); // descending
+
+interface Row { size: number; spawnToMember: number[]; readyToMember: number[]; deathToReformed: number[]; principalDeath: number[] }
+
+async function run(size: number): Promise<Row> {
+  const row: Row = { size, spawnToMember: [], readyToMember: [], deathToReformed: [], principalDeath: [] };
+  for (let rep = 0; rep < REPS; rep++) {
+    const all = ids(size);
+    const first = await start(all[0] as string, []);
+    const seed = (await info(first.port)).members[0]?.heartbeatAddress as string;
+    const nodes = [first];
+    for (const id of all.slice(1, -1)) nodes.push(await start(id, [seed]));
+    await waitAgreed(nodes, all.slice(0, -1).join(','));
+    // a new node joins (lowest id)
+    const t0 = performance.now();
+    const joiner = await start(all[all.length - 1] as string, [seed]);
+    const tReady = performance.now();
+    nodes.push(joiner);
+    await waitAgreed(nodes, all.join(','));
+    row.spawnToMember.push(performance.now() - t0);
+    row.readyToMember.push(performance.now() - tReady);
+    // a member dies
+    const victim = nodes[1] as NodeProcess;
+    const t1 = performance.now();
+    await victim.stop('SIGKILL');
+    const rest = nodes.filter((n) => n !== victim);
+    await waitAgreed(rest, all.filter((_, i) => i !== 1).join(','));
+    row.deathToReformed.push(performance.now() - t1);
+    // the principal dies
+    const t2 = performance.now();
+    await first.stop('SIGKILL');
+    const rest2 = rest.filter((n) => n !== first);
+    await waitAgreed(rest2, all.filter((_, i) => i !== 1 && i !== 0).join(','));
+    row.principalDeath.push(performance.now() - t2);
+    for (const p of nodes) await p.stop('SIGKILL');
+    procs.length = 0;
+  }
+  return row;
+}
+
+const fmt = (xs: number[]): string => {
+  const s = [...xs].sort((a, b) => a - b);
+  return `${Math.round(s[Math.floor(s.length / 2)] ?? 0)} (${Math.round(s[0] ?? 0)}–${Math.round(s[s.length - 1] ?? 0)})`;
+};
+
+try {
+  const rows: Row[] = [];
+  for (const size of [3, 5]) rows.push(await run(size));
+  console.log(`\n### Cluster membership (real processes, 127.0.0.1, heartbeat 150 ms × 10, quantum 1810 ms; ms, median (min–max) of ${REPS})\n`);
+  console.log('| nodes | new node: spawn → member | new node: ready → member | member SIGKILL → re-formed | principal SIGKILL → re-formed |');
+  console.log('|---|---|---|---|---|');
+  for (const r of rows) console.log(`| ${r.size} | ${fmt(r.spawnToMember)} | ${fmt(r.readyToMember)} | ${fmt(r.deathToReformed)} | ${fmt(r.principalDeath)} |`);
+} finally {
+  for (const p of procs) await p.stop('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+}
