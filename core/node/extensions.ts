@@ -1,6 +1,6 @@
 import type { NodeExtension } from './extension.ts';
 import { queryExtension } from '../query/query-engine-extension.ts';
-import { clusterExtension } from '../cluster/cluster-extension.ts';
+import { clusterExtension } from './extensions/cluster.ts';
 
 /**
  * The node's built-in subsystems, in start order. Each subsystem exports its extension

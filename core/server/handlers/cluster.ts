@@ -1,11 +1,10 @@
 /**
  * gRPC handlers of slipstream.v1.ClusterService: cluster info and the partition map.
  */
-import { DbError, type Logger } from '../plugin-api/index.ts';
-import type { ClusterServiceServer, GetClusterInfoResponse, GetPartitionMapResponse } from '../server/generated/slipstream/v1/cluster.ts';
-import { unary } from '../server/rpc.ts';
-import type { ClusterService } from './cluster-service.ts';
-import { hexId } from './messages.ts';
+import { DbError, type Logger } from '../../plugin-api/index.ts';
+import type { ClusterServiceServer, GetClusterInfoResponse, GetPartitionMapResponse } from '../generated/slipstream/v1/cluster.ts';
+import { unary } from '../rpc.ts';
+import { hexId, type ClusterService } from '../../cluster/index.ts';
 
 export function clusterInfoMessage(cluster: ClusterService): GetClusterInfoResponse {
   const info = cluster.info();

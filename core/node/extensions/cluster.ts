@@ -7,14 +7,11 @@
  *                "heartbeat": { "address": "127.0.0.1:3002" }, "fabric": { "address": "127.0.0.1:3001" },
  *                "seeds": ["127.0.0.1:4002"], "replication": "replication-rack-aware" }
  */
-import { DbError, type PluginContext } from '../plugin-api/index.ts';
-import { serviceKey, type NodeExtension } from '../node/extension.ts';
-import { ClusterServiceService } from '../server/generated/slipstream/v1/cluster.ts';
-import { createClusterService, type ClusterService } from './cluster-service.ts';
-import { clusterHandlers } from './cluster-grpc.ts';
-import { validateClusterConfig } from './config.ts';
-import { hexId } from './messages.ts';
-import { tcpTransport } from './tcp-transport.ts';
+import { DbError, type PluginContext } from '../../plugin-api/index.ts';
+import { serviceKey, type NodeExtension } from '../extension.ts';
+import { ClusterServiceService } from '../../server/generated/slipstream/v1/cluster.ts';
+import { createClusterService, hexId, tcpTransport, validateClusterConfig, type ClusterService } from '../../cluster/index.ts';
+import { clusterHandlers } from '../../server/handlers/cluster.ts';
 
 /** Other subsystems (the data path, AQL SHOW CLUSTER) find the cluster service here. */
 export const CLUSTER_SERVICE = serviceKey<ClusterService>('cluster');
