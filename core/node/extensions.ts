@@ -1,5 +1,6 @@
 import type { NodeExtension } from './extension.ts';
 import { queryExtension } from '../query/query-engine-extension.ts';
+import { udfExtension } from './extensions/udf.ts';
 import { clusterExtension } from './extensions/cluster.ts';
 
 /**
@@ -7,5 +8,5 @@ import { clusterExtension } from './extensions/cluster.ts';
  * from its own layer; this list is the one place they are put together.
  */
 export function builtInExtensions(): NodeExtension[] {
-  return [clusterExtension(), queryExtension()];
+  return [clusterExtension(), queryExtension(), udfExtension()];
 }

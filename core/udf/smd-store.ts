@@ -25,6 +25,8 @@ function toStored(fileName: string, v: SmdUdfValue): StoredModule {
 export class SmdModuleStore implements ModuleStore {
   private readonly smd: SmdModule<SmdUdfValue>;
   private readonly store: SystemMetadataStore;
+  /** Our own writes in flight (file name → hash, or null for a removal): their echo is not a remote change. */
+  private readonly own = new Map<string, string | null>();
 
   constructor(store: SystemMetadataStore) {
     this.store = store;
@@ -36,17 +38,29 @@ export class SmdModuleStore implements ModuleStore {
   }
 
   async put(m: StoredModule): Promise<void> {
-    await this.smd.set(m.fileName, { type: m.type, content64: Buffer.from(m.source, 'utf8').toString('base64'), hash: m.hash, registeredAtMs: m.registeredAtMs });
+    this.own.set(m.fileName, m.hash);
+    try {
+      await this.smd.set(m.fileName, { type: m.type, content64: Buffer.from(m.source, 'utf8').toString('base64'), hash: m.hash, registeredAtMs: m.registeredAtMs });
+    } finally {
+      this.own.delete(m.fileName);
+    }
   }
 
   async remove(fileName: string): Promise<void> {
-    await this.smd.delete(fileName);
+    this.own.set(fileName, null);
+    try {
+      await this.smd.delete(fileName);
+    } finally {
+      this.own.delete(fileName);
+    }
   }
 
   /** Keeps the registry in step with changes other nodes make; returns the unsubscribe function. */
   watchModules(registry: ModuleRegistry, onError: (fileName: string, err: unknown) => void): () => void {
     return this.store.watch((change) => {
       if (change.module !== UDF_SMD_MODULE) return;
+      const own = this.own.get(change.key);
+      if (own !== undefined && own === (change.entry === undefined ? null : (change.entry.value as SmdUdfValue).hash)) return; // our own write
       const current = registry.get(change.key);
       if (change.entry === undefined) {
         if (current !== undefined) registry.remove(change.key).catch((err: unknown) => onError(change.key, err));

@@ -1,0 +1,82 @@
+/**
+ * UDFs as a node subsystem: opens the UDF engine over the node's system metadata (modules are
+ * durable when the metadata is, and follow changes other nodes make), runs background jobs,
+ * provides the engine, the jobs and the UdfRunner to other subsystems and serves
+ * slipstream.v1.UdfService. An optional `udf` config section sets the limits:
+ *
+ *   "udf": { "memoryLimitMb": 64, "poolSize": 2, "defaultTimeoutMs": 1000,
+ *            "defaultAggregationTimeoutMs": 30000, "maxTimeoutMs": 60000, "maxCallsPerIsolate": 100000 }
+ */
+import { DbError } from '../../errors/index.ts';
+import { QUERY_SUBSYSTEM } from '../../query/query-engine-extension.ts';
+import { UDF_RUNNER_KEY, UdfRunner } from '../../query/udf-runner.ts';
+import { udfHandlers } from '../../server/handlers/udf.ts';
+import { UdfServiceService } from '../../server/generated/slipstream/v1/udf.ts';
+import { UdfEngine, type UdfEngineOptions } from '../../udf/engine.ts';
+import { UdfJobs } from '../../udf/jobs.ts';
+import { UDF_ENGINE_KEY, UDF_JOBS_KEY } from '../../udf/services.ts';
+import { SmdModuleStore } from '../../udf/smd-store.ts';
+import type { NodeExtension } from '../extension.ts';
+
+type Limits = Pick<UdfEngineOptions, 'memoryLimitMb' | 'poolSize' | 'defaultTimeoutMs' | 'defaultAggregationTimeoutMs' | 'maxTimeoutMs' | 'maxCallsPerIsolate'>;
+
+const LIMITS: Record<keyof Limits, readonly [number, number]> = {
+  memoryLimitMb: [8, 4096],
+  poolSize: [1, 64],
+  defaultTimeoutMs: [1, 3_600_000],
+  defaultAggregationTimeoutMs: [1, 3_600_000],
+  maxTimeoutMs: [1, 3_600_000],
+  maxCallsPerIsolate: [1, 1e9],
+};
+
+/** Validates the `udf` config section. */
+export function parseUdfConfig(raw: unknown): Limits {
+  if (raw === undefined) return {};
+  const hint = `known udf settings: ${Object.keys(LIMITS).join(', ')} (integers); see docs/udf.md`;
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new DbError('PARAMETER', 'config udf: must be an object', { hint });
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(raw)) {
+    const range = (LIMITS as Record<string, readonly [number, number] | undefined>)[k];
+    if (range === undefined) throw new DbError('PARAMETER', `config udf.${k}: unknown setting`, { hint });
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < range[0] || v > range[1]) {
+      throw new DbError('PARAMETER', `config udf.${k}: must be an integer from ${range[0]} to ${range[1]}`, { hint });
+    }
+    out[k] = v;
+  }
+  return out;
+}
+
+export function udfExtension(): NodeExtension {
+  return {
+    name: 'udf',
+    sections: ['udf'],
+    async start(ctx) {
+      const limits = parseUdfConfig(ctx.config.sections['udf']);
+      const store = new SmdModuleStore(ctx.systemMetadata);
+      const engine = new UdfEngine({
+        ...limits,
+        store,
+        // aerospike.log() lines; a catastrophic isolate failure keeps the engine's default (abort the process)
+        onLog: (module, fn, line) => ctx.logger.debug({ module, fn }, line),
+      });
+      for (const f of await engine.registry.open()) {
+        ctx.logger.error({ module: f.fileName, err: f.error.message }, 'a stored UDF module no longer loads; it is skipped');
+      }
+      const unwatch = store.watchModules(engine.registry, (fileName, err) => ctx.logger.error({ module: fileName, err }, 'a UDF module from system metadata failed to install'));
+      const jobs = new UdfJobs(ctx.kernel, engine);
+      const runner = new UdfRunner(ctx.kernel, engine, jobs, () => ctx.services.get(QUERY_SUBSYSTEM));
+      ctx.services.provide(UDF_ENGINE_KEY, engine);
+      ctx.services.provide(UDF_JOBS_KEY, jobs);
+      ctx.services.provide(UDF_RUNNER_KEY, runner);
+      ctx.server.addService('slipstream.v1.UdfService', UdfServiceService, udfHandlers(runner, () => ctx.clock.now(), ctx.logger));
+      ctx.logger.info({ modules: engine.listModules().length }, 'UDF modules loaded');
+      return {
+        async stop() {
+          unwatch();
+          await jobs.close();
+          engine.close();
+        },
+      };
+    },
+  };
+}

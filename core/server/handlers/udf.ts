@@ -1,0 +1,101 @@
+/**
+ * The UdfService gRPC handlers: modules, record UDFs, aggregations and background jobs, over a
+ * node's UdfRunner. Errors keep their numeric result code (`err.resultCode`), so a UDF's own
+ * code (`throw new Error('1000:…')`) reaches the client as 1000.
+ */
+import type { Deadline } from '@grpc/grpc-js';
+import { DbError } from '../../errors/index.ts';
+import type { Logger } from '../../plugin-api/index.ts';
+import { jobProgress, type UdfRunner, type UdfTargetSpec } from '../../query/udf-runner.ts';
+import { exprFromJsonText } from '../../query/expr/index.ts';
+import type { UdfCall } from '../../udf/engine.ts';
+import type { JobInfo } from '../../udf/jobs.ts';
+import type { ModuleVersion } from '../../udf/registry.ts';
+import type {
+  JobInfo as PbJobInfo, ModuleInfo, UdfCall as PbUdfCall, UdfServiceAggregateResponse, UdfServiceServer, UdfTarget,
+} from '../generated/slipstream/v1/udf.ts';
+import { fromPbKey, fromPbValue, fromPbWritePolicy, toPbMeta, toPbValue } from '../convert.ts';
+import { serverStream, unary } from '../rpc.ts';
+
+export function toModuleInfo(m: ModuleVersion): ModuleInfo {
+  return {
+    fileName: m.fileName, packageName: m.packageName, type: m.type, hash: m.hash, registeredAtMs: BigInt(Math.floor(m.registeredAtMs)),
+    functions: [...m.functions].sort(), sizeBytes: BigInt(Buffer.byteLength(m.source, 'utf8')),
+  };
+}
+
+export function toPbJob(j: JobInfo): PbJobInfo {
+  return {
+    id: BigInt(j.id), module: j.module, function: j.fn, namespace: j.namespace, ...(j.set === undefined ? {} : { set: j.set }),
+    status: j.status, recordsPerSecond: Math.round(j.recordsPerSecond), done: BigInt(j.done), succeeded: BigInt(j.succeeded), failed: BigInt(j.failed),
+    ...(j.total === undefined ? {} : { total: BigInt(j.total) }), progressPct: jobProgress(j), startedMs: BigInt(j.startedMs),
+    endedMs: BigInt(j.endedMs ?? 0), errors: [...j.errors],
+  };
+}
+
+/** Milliseconds left before the call's deadline; undefined when it has none. */
+function leftMs(deadline: Deadline): number | undefined {
+  const at = deadline instanceof Date ? deadline.getTime() : deadline;
+  if (!Number.isFinite(at)) return undefined;
+  // leave the UDF a little less than the call, so that its own timeout error reaches the client
+  const left = at - Date.now();
+  return Math.max(1, Math.floor(left - Math.min(200, left / 10)));
+}
+
+function callOf(pb: PbUdfCall | undefined, deadline: Deadline): UdfCall {
+  if (pb === undefined || pb.module === '' || pb.function === '') {
+    throw new DbError('PARAMETER', 'the request names no UDF', { hint: 'set call.module and call.function' });
+  }
+  const timeoutMs = pb.timeoutMs > 0 ? pb.timeoutMs : leftMs(deadline);
+  return { module: pb.module, fn: pb.function, args: pb.args.map((a) => fromPbValue(a)), ...(timeoutMs === undefined ? {} : { timeoutMs }) };
+}
+
+function targetOf(t: UdfTarget | undefined): UdfTargetSpec {
+  if (t === undefined || t.namespace === '') throw new DbError('PARAMETER', 'the request names no namespace', { hint: 'set target.namespace (and target.set)' });
+  return {
+    namespace: t.namespace,
+    ...(t.set === undefined ? {} : { set: t.set }),
+    ...(t.filterJson === '' ? {} : { where: exprFromJsonText(t.filterJson) }),
+  };
+}
+
+/** The UdfService handlers over a node's UDF runner. */
+export function udfHandlers(runner: UdfRunner, nowMs: () => number, logger: Logger): UdfServiceServer {
+  const { engine, jobs, kernel } = runner;
+  return {
+    registerModule: unary(logger, 'RegisterModule', async (req) => ({ module: toModuleInfo(await engine.register(req.fileName, req.source)) })),
+    listModules: unary(logger, 'ListModules', async () => ({ modules: engine.listModules().map(toModuleInfo) })),
+    getModule: unary(logger, 'GetModule', async (req) => {
+      const m = engine.registry.require(req.name);
+      return { module: toModuleInfo(m), source: m.source };
+    }),
+    removeModule: unary(logger, 'RemoveModule', async (req) => {
+      await engine.removeModule(req.name);
+      return {};
+    }),
+    applyRecordUdf: unary(logger, 'ApplyRecordUdf', async (req, call) => {
+      const udf = callOf(req.call, call.getDeadline());
+      const r = await runner.apply(fromPbKey(kernel, req.key), udf, fromPbWritePolicy(req.policy));
+      return {
+        value: toPbValue(r.value), ...(r.meta === undefined ? {} : { meta: toPbMeta(r.meta, nowMs()) }), effect: r.effect, logs: [...r.logs],
+      };
+    }),
+    aggregate: serverStream(logger, 'Aggregate', async function* (req, signal, call): AsyncIterable<UdfServiceAggregateResponse> {
+      const values = await runner.aggregate(callOf(req.call, call.getDeadline()), targetOf(req.target), signal);
+      for (const v of values) yield { value: toPbValue(v) };
+    }),
+    startBackgroundJob: unary(logger, 'StartBackgroundJob', async (req) => {
+      const udf = callOf(req.call, Infinity);
+      const job = await runner.startJob(udf, targetOf(req.target), req.recordsPerSecond, fromPbWritePolicy(req.policy));
+      return { job: toPbJob(job) };
+    }),
+    listJobs: unary(logger, 'ListJobs', async () => ({ jobs: jobs.list().map(toPbJob) })),
+    killJob: unary(logger, 'KillJob', async (req) => {
+      if (req.id > BigInt(Number.MAX_SAFE_INTEGER)) throw new DbError('PARAMETER', `no UDF job ${req.id}`, { hint: 'ListJobs lists the jobs' });
+      const id = Number(req.id);
+      const killed = jobs.kill(id);
+      const job = jobs.get(id);
+      return { killed, ...(job === undefined ? {} : { job: toPbJob(job) }) };
+    }),
+  };
+}
