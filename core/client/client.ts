@@ -22,49 +22,71 @@ import type { ExistsAction, GenerationPolicy } from '../transaction/policy.ts';
 
 /** Addresses a record by user key or by digest. */
 export interface ClientKey {
+  /** Namespace, e.g. `test`. */
   readonly namespace: string;
+  /** Set; omitted or `''` is the null set. */
   readonly set?: string;
+  /** User key: a string, a 64-bit integer (`bigint`, or a safe-integer `number`) or bytes. */
   readonly key?: UserKey;
+  /** The record's 20-byte digest, instead of `key` (e.g. from a scan of records stored without their key). */
   readonly digest?: Uint8Array;
 }
 
+/** A record's metadata. */
 export interface ClientRecordMeta {
+  /** Starts at 1, grows with every write; use it for check-and-set (`generationPolicy: 'expectEqual'`). */
   readonly generation: number;
   /** Seconds left; -1 never expires. */
   readonly ttl: number;
+  /** Last update, milliseconds since the Unix epoch. */
   readonly lastUpdateMs: number;
 }
 
+/** A record as reads, batch reads and scans return it. */
 export interface ClientRecord {
   readonly namespace: string;
+  /** Set name; `''` for the null set. */
   readonly set: string;
+  /** 20-byte RIPEMD-160 digest of set + key. */
   readonly digest: Uint8Array;
+  /** Partition id, 0..4095. */
   readonly partition: number;
   /** The user key, when it was stored (sendKey). */
   readonly userKey: BinValue | undefined;
   readonly meta: ClientRecordMeta;
+  /** Bins by name: integers are `bigint`, doubles `number`; lists are arrays, maps `Map`s; `null` is nil. */
   readonly bins: Bins;
 }
 
+/** Policy of a write (put, delete, touch, operate). Every field is optional. */
 export interface ClientWritePolicy {
+  /** What to do when the record exists or not (default `'update'`: create or merge bins). */
   readonly exists?: ExistsAction;
+  /** Generation check (default `'none'`); `'expectEqual'` with `generation` is check-and-set. */
   readonly generationPolicy?: GenerationPolicy;
+  /** The generation the check compares against. */
   readonly generation?: number;
+  /** TTL in seconds: -1 never expire, -2 keep the current TTL, 0 (default) the namespace default. */
   readonly ttl?: number;
+  /** Store the user key with the record, so reads and scans return it (default false). */
   readonly sendKey?: boolean;
+  /** A delete leaves a tombstone so no older copy can resurrect the record (default false). */
   readonly durableDelete?: boolean;
 }
 
+/** Per-call options; every method takes them last. */
 export interface CallOptions {
   /** Deadline for this call, ms (default: the client's timeoutMs). 0 means none. */
   readonly timeoutMs?: number;
   /** Retries after a failure that is safe to retry (default: the client's policy; 0 for writes). */
   readonly maxRetries?: number;
+  /** Cancels the call (it then fails with CLIENT_ABORT); for streams, the server stops too. */
   readonly signal?: AbortSignal;
 }
 
+/** Options of {@link SlipstreamClient.connect}. */
 export interface ClientOptions {
-  /** Seed nodes, "host:port". */
+  /** Seed nodes, "host:port"; the first that answers is used. */
   readonly hosts: string | readonly string[];
   /** Default deadline per call, ms (default 1000, as aql). 0 means none. */
   readonly timeoutMs?: number;
@@ -76,19 +98,44 @@ export interface ClientOptions {
   readonly connectTimeoutMs?: number;
 }
 
+/** What a scan reads. */
 export interface ScanOptions {
+  /** Only this set; the whole namespace when omitted. */
   readonly set?: string;
+  /** Partitions to scan, in order; all 4096 when omitted. */
   readonly partitions?: readonly number[];
+  /** Resume after this digest within the first partition (the last record received). */
   readonly afterDigest?: Uint8Array;
+  /** Bins to return; all when omitted. */
   readonly bins?: readonly string[];
+  /** Metadata only. */
   readonly noBins?: boolean;
+  /** Stop after this many records; 0 or omitted: no limit. */
   readonly maxRecords?: number;
 }
 
+/**
+ * Result codes retried by the retry policy: transient conditions where the same request may
+ * succeed a moment later. CONNECTION is a failure to reach the node (gRPC UNAVAILABLE without
+ * a result code). Only calls that are safe to repeat are retried by default (reads); see
+ * docs/clients.md and docs/api.md for which writes are.
+ */
 const RETRYABLE = new Set(['TIMEOUT', 'CONNECTION', 'KEY_BUSY', 'UNAVAILABLE', 'DEVICE_OVERLOAD']);
 
 type Method<Req, Res> = MethodDefinition<Req, Res>;
 
+/**
+ * A connection to a Slipstream node. Create it with {@link SlipstreamClient.connect}; close it
+ * with {@link SlipstreamClient.close}. Methods throw {@link DbError} with the server's result
+ * code (`err.code` is the name, e.g. `'NOT_FOUND'`; `err.resultCode` the number).
+ *
+ * Retry policy: a failure whose code is TIMEOUT, CONNECTION, KEY_BUSY, UNAVAILABLE or
+ * DEVICE_OVERLOAD is retried up to `maxRetries` times (default 2) after `retryDelayMs` (default
+ * 50 ms, doubled each time) — for reads (get, exists, batchGet, admin calls). Writes (put,
+ * delete, touch, operate, truncate) are not retried unless the call passes `maxRetries`, because
+ * a write that timed out may have been applied (`err.inDoubt`). Streams (scan) are not retried:
+ * resume them with `partitions` and `afterDigest`.
+ */
 export class SlipstreamClient {
   private readonly channel: GrpcClient;
   readonly address: string;
@@ -104,7 +151,10 @@ export class SlipstreamClient {
     this.retryDelayMs = options.retryDelayMs ?? 50;
   }
 
-  /** Connects to the first seed that answers. */
+  /**
+   * Connects to the first seed that answers within `connectTimeoutMs`.
+   * @throws DbError CONNECTION when no seed answers; CLIENT_PARAM when no host is given.
+   */
   static async connect(options: ClientOptions): Promise<SlipstreamClient> {
     const hosts = typeof options.hosts === 'string' ? [options.hosts] : [...options.hosts];
     if (hosts.length === 0) throw new DbError('CLIENT_PARAM', 'no seed hosts given', { hint: 'pass hosts: ["127.0.0.1:3000"]' });
@@ -127,11 +177,17 @@ export class SlipstreamClient {
     throw new DbError('CONNECTION', `cannot connect to any seed (${errors.join('; ')})`, { hint: 'start a node (npm start) or check the host and port' });
   }
 
+  /** Closes the connection; calls in flight fail with CLIENT_ABORT or CONNECTION. */
   close(): void {
     this.channel.close();
   }
 
-  /** Calls any unary method of any Slipstream service on this connection. */
+  /**
+   * Calls any unary method of any Slipstream service on this connection, with the deadline and
+   * retry policy (e.g. `client.unary(QueryServiceService.aggregate, req)` for a service this
+   * class has no method for). `retryByDefault`: retry by the client's policy when the call
+   * does not pass `maxRetries` — true for reads, false for writes.
+   */
   async unary<Req, Res>(method: Method<Req, Res>, request: Req, options: CallOptions = {}, retryByDefault = true): Promise<Res> {
     const retries = options.maxRetries ?? (retryByDefault ? this.maxRetries : 0);
     let delay = this.retryDelayMs;
@@ -179,31 +235,47 @@ export class SlipstreamClient {
 
   // ---- key-value ----
 
+  /**
+   * Writes bins (a `null` value removes that bin). Returns the metadata after the write.
+   * @throws DbError RECORD_EXISTS / NOT_FOUND by the exists action, GENERATION by the generation check.
+   */
   async put(key: ClientKey, bins: Bins, policy: ClientWritePolicy = {}, options: CallOptions = {}): Promise<ClientRecordMeta> {
     const res = await this.unary(KeyValueServiceService.put, { key: toPbKey(key), bins: toPbBins(bins), policy: toPbPolicy(policy) }, options, false);
     return fromPbMeta(res.meta);
   }
 
-  /** Reads a record; throws DbError NOT_FOUND when it does not exist. */
+  /**
+   * Reads a record: all bins, `bins` only, or metadata only (`headerOnly`).
+   * @throws DbError NOT_FOUND when it does not exist.
+   */
   async get(key: ClientKey, options: CallOptions & { bins?: readonly string[]; headerOnly?: boolean } = {}): Promise<ClientRecord> {
     const res = await this.unary(KeyValueServiceService.get, { key: toPbKey(key), bins: [...(options.bins ?? [])], headerOnly: options.headerOnly ?? false }, options);
     return fromPbRecord(res.record);
   }
 
+  /** The record's metadata, or undefined when it does not exist (never throws NOT_FOUND). */
   async exists(key: ClientKey, options: CallOptions = {}): Promise<ClientRecordMeta | undefined> {
     const res = await this.unary(KeyValueServiceService.exists, { key: toPbKey(key) }, options);
     return res.exists ? fromPbMeta(res.meta) : undefined;
   }
 
+  /** Deletes a record. @throws DbError NOT_FOUND when it does not exist. */
   async delete(key: ClientKey, policy: ClientWritePolicy = {}, options: CallOptions = {}): Promise<void> {
     await this.unary(KeyValueServiceService.delete, { key: toPbKey(key), policy: toPbPolicy(policy) }, options, false);
   }
 
+  /** Resets the TTL (policy ttl) and bumps the generation. @throws DbError NOT_FOUND when it does not exist. */
   async touch(key: ClientKey, policy: ClientWritePolicy = {}, options: CallOptions = {}): Promise<ClientRecordMeta> {
     const res = await this.unary(KeyValueServiceService.touch, { key: toPbKey(key), policy: toPbPolicy(policy) }, options, false);
     return fromPbMeta(res.meta);
   }
 
+  /**
+   * Applies operations to one record atomically, in order. `bins` holds the results of the
+   * reading operations (and of list/map operations that return something), by bin; a bin
+   * returned by several operations holds a list of their results. `meta` is undefined when the
+   * operations deleted the record.
+   */
   async operate(key: ClientKey, operations: readonly Operation[], policy: ClientWritePolicy = {}, options: CallOptions = {}): Promise<{ meta: ClientRecordMeta | undefined; bins: Bins }> {
     const res = await this.unary(KeyValueServiceService.operate, { key: toPbKey(key), operations: operations.map(toPbOperation), policy: toPbPolicy(policy) }, options, false);
     return { meta: res.meta === undefined ? undefined : fromPbMeta(res.meta), bins: fromPbBins(res.bins) };
@@ -215,6 +287,11 @@ export class SlipstreamClient {
     return res.results.map((r) => r.resultCode === 0 ? fromPbRecord(r.record) : new DbError(r.resultCode === 2 ? 'NOT_FOUND' : 'SERVER_ERROR', r.message, { resultCode: r.resultCode }));
   }
 
+  /**
+   * Streams the records of a namespace or set, partition by partition in digest order.
+   * Breaking out of the loop (or `signal`) cancels the scan on the server. No deadline unless
+   * `timeoutMs` is given.
+   */
   async *scan(namespace: string, scan: ScanOptions = {}, options: CallOptions = {}): AsyncGenerator<ClientRecord> {
     const req = {
       namespace,
@@ -228,6 +305,7 @@ export class SlipstreamClient {
     for await (const r of this.stream(KeyValueServiceService.scan, req, options)) yield fromPbRecord(r.record);
   }
 
+  /** Removes every record of a namespace or set last updated before `beforeMs` (now when omitted); returns how many. */
   async truncate(namespace: string, set?: string, beforeMs?: number, options: CallOptions = {}): Promise<number> {
     const res = await this.unary(KeyValueServiceService.truncate, { namespace, ...(set === undefined ? {} : { set }), beforeMs: BigInt(beforeMs ?? 0) }, options, false);
     return Number(res.removed);
@@ -235,28 +313,34 @@ export class SlipstreamClient {
 
   // ---- admin ----
 
+  /** The node: id, version, build, uptime, address. */
   nodeInfo(options: CallOptions = {}) {
     return this.unary(AdminServiceService.getNodeInfo, {}, options);
   }
 
+  /** Configured namespaces with their record counts and settings. */
   async namespaces(options: CallOptions = {}) {
     return (await this.unary(AdminServiceService.listNamespaces, {}, options)).namespaces;
   }
 
+  /** Sets of a namespace (all when `''`) with record counts. */
   async sets(namespace = '', options: CallOptions = {}) {
     return (await this.unary(AdminServiceService.listSets, { namespace }, options)).sets;
   }
 
+  /** Bin names used per namespace (all when `''`). */
   async bins(namespace = '', options: CallOptions = {}) {
     return (await this.unary(AdminServiceService.listBins, { namespace }, options)).namespaces;
   }
 
+  /** Node statistics, or a namespace's when `namespace` is given, by Aerospike-style name. */
   async statistics(namespace = '', options: CallOptions = {}): Promise<Map<string, string>> {
     const res = await this.unary(AdminServiceService.getStatistics, { namespace }, options);
     return new Map(res.statistics.map((s) => [s.name, s.value]));
   }
 }
 
+/** A client key as its protobuf message (for calls through {@link SlipstreamClient.unary}). */
 export function toPbKey(k: ClientKey): PbKey {
   const base = { namespace: k.namespace, set: k.set ?? '' };
   if (k.digest !== undefined) return { ...base, id: { $case: 'digest', value: k.digest } };
