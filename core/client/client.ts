@@ -26,7 +26,7 @@ export interface ClientKey {
   readonly namespace: string;
   /** Set; omitted or `''` is the null set. */
   readonly set?: string;
-  /** User key: a string, a 64-bit integer (`bigint`, or a safe-integer `number`) or bytes. */
+  /** User key: a string, a 64-bit integer (`bigint`) or bytes. */
   readonly key?: UserKey;
   /** The record's 20-byte digest, instead of `key` (e.g. from a scan of records stored without their key). */
   readonly digest?: Uint8Array;
