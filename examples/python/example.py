@@ -28,7 +28,7 @@ sys.path.insert(0, here)
 import slipstream_client as ss  # noqa: E402
 
 ss.use_stubs(args.stubs)
-from slipstream.v1 import kv_pb2, kv_pb2_grpc, query_pb2, query_pb2_grpc, admin_pb2, admin_pb2_grpc  # noqa: E402
+from slipstream.v1 import kv_pb2, kv_pb2_grpc, query_pb2, query_pb2_grpc, admin_pb2, admin_pb2_grpc, udf_pb2, udf_pb2_grpc  # noqa: E402
 from slipstream.v1 import types_pb2 as t  # noqa: E402
 
 checks = 0
@@ -61,6 +61,7 @@ grpc.channel_ready_future(channel).result(timeout=10)
 kv = kv_pb2_grpc.KeyValueServiceStub(channel)
 query = query_pb2_grpc.QueryServiceStub(channel)
 admin = admin_pb2_grpc.AdminServiceStub(channel)
+udf = udf_pb2_grpc.UdfServiceStub(channel)
 
 # --- node -------------------------------------------------------------------------------------
 info = ss.call(admin.GetNodeInfo, admin_pb2.GetNodeInfoRequest(), retries=2)
@@ -163,6 +164,39 @@ agg = ss.call(query.Aggregate, query_pb2.AggregateRequest(
 check("aggregate COUNT where age > 40", ss.from_value(agg.value), 2)
 expect_error("query with a bad filter", ss.PARAMETER, query.Aggregate, query_pb2.AggregateRequest(
     query=query_pb2.QueryRequest(namespace=ns, set=set_name, filter_json="{"), function="COUNT"))
+
+# --- UDFs: register a module, call a record UDF, run a stream UDF (aggregation) ------------------
+MODULE = """
+export function bump(rec, bin, by) {
+  rec[bin] = (rec[bin] ?? 0) + by;
+  aerospike.update(rec);
+  return rec[bin];
+}
+export function withdraw(rec, amount) {
+  if ((rec.balance ?? 0) < amount) throw new Error('1003:insufficient funds');
+  rec.balance -= amount;
+  aerospike.update(rec);
+  return rec.balance;
+}
+export function total(stream, bin) {
+  return stream.map((rec) => rec[bin] ?? 0).reduce((a, b) => a + b);
+}
+"""
+module_name = f"pyex{os.getpid()}"
+reg = ss.call(udf.RegisterModule, udf_pb2.RegisterModuleRequest(file_name=f"{module_name}.js", source=MODULE), timeout=10)
+check("register module: exported functions", list(reg.module.functions), ["bump", "total", "withdraw"])
+res = ss.call(udf.ApplyRecordUdf, udf_pb2.ApplyRecordUdfRequest(
+    key=ada, call=udf_pb2.UdfCall(module=module_name, function="bump", args=[ss.to_value("age"), ss.to_value(2)])), timeout=5)
+check("record UDF bump(age, 2): returns 40, wrote the record", (ss.from_value(res.value), res.effect), (40, "write"))
+wallet = ss.key(ns, set_name, "wallet")
+ss.call(kv.Put, kv_pb2.PutRequest(key=wallet, bins=ss.bins({"balance": 10})))
+expect_error("record UDF withdraw(50) throws '1003:'", 1003, udf.ApplyRecordUdf, udf_pb2.ApplyRecordUdfRequest(
+    key=wallet, call=udf_pb2.UdfCall(module=module_name, function="withdraw", args=[ss.to_value(50)])))
+finals = [ss.from_value(m.value) for m in ss.stream(udf.Aggregate, udf_pb2.UdfServiceAggregateRequest(
+    target=udf_pb2.UdfTarget(namespace=ns, set=set_name, filter_json=over_40),
+    call=udf_pb2.UdfCall(module=module_name, function="total", args=[ss.to_value("age")])), timeout=30)]
+check("stream UDF total(age) where age > 40", finals, [41 + 85])
+ss.call(udf.RemoveModule, udf_pb2.RemoveModuleRequest(name=module_name), timeout=10)
 
 # --- delete -----------------------------------------------------------------------------------
 ss.call(kv.Delete, kv_pb2.DeleteRequest(key=ss.key(ns, set_name, "grace")))
