@@ -1,6 +1,7 @@
 import type { NodeExtension } from './extension.ts';
 import { queryExtension } from '../query/query-engine-extension.ts';
 import { udfExtension } from './extensions/udf.ts';
+import { aqlExtension } from './extensions/aql.ts';
 import { clusterExtension } from './extensions/cluster.ts';
 
 /**
@@ -8,5 +9,5 @@ import { clusterExtension } from './extensions/cluster.ts';
  * from its own layer; this list is the one place they are put together.
  */
 export function builtInExtensions(): NodeExtension[] {
-  return [clusterExtension(), queryExtension(), udfExtension()];
+  return [clusterExtension(), queryExtension(), udfExtension(), aqlExtension()];
 }

@@ -13,7 +13,7 @@ import { GrpcServer } from '../server/grpc-server.ts';
 import { KeyValueServiceService } from '../server/generated/slipstream/v1/kv.ts';
 import { AdminServiceService } from '../server/generated/slipstream/v1/admin.ts';
 import { keyValueHandlers } from '../server/handlers/kv.ts';
-import { adminHandlers } from '../server/handlers/admin.ts';
+import { adminHandlers, NODE_IDENTITY } from '../server/handlers/admin.ts';
 import type { NodeConfig } from './config.ts';
 import { PluginRegistry } from './plugin-registry.ts';
 import { ServiceLocator, type ExtensionHandle, type NodeExtension } from './extension.ts';
@@ -149,7 +149,9 @@ export async function createNode(config: NodeConfig, options: CreateNodeOptions)
     const startedAtMs = Date.now();
     let address = `${config.node.host}:${config.node.port}`;
     server.addService('slipstream.v1.KeyValueService', KeyValueServiceService, keyValueHandlers(kernel, logger));
-    server.addService('slipstream.v1.AdminService', AdminServiceService, adminHandlers(kernel, { nodeId: config.node.id, version: VERSION, startedAtMs, address: () => address }, logger));
+    const identity = { nodeId: config.node.id, version: VERSION, startedAtMs, address: () => address };
+    services.provide(NODE_IDENTITY, identity);
+    server.addService('slipstream.v1.AdminService', AdminServiceService, adminHandlers(kernel, identity, logger));
 
     for (const ext of extensions) {
       const handle = await ext.start({ nodeId: config.node.id, config, kernel, server, registry, services, systemMetadata: smd, logger: logger.child({ subsystem: ext.name }), clock, signal: abort.signal });

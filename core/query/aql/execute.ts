@@ -11,6 +11,7 @@ import { writePolicy, type WritePolicy } from '../../transaction/policy.ts';
 import type { KeyRef, Statement, StatementKind, Target } from './ast.ts';
 import type { Cells, Renderer } from './render/renderer.ts';
 import type { Settings } from './settings.ts';
+import type { StatisticsIdentity } from '../../transaction/statistics.ts';
 
 export interface ExecContext {
   readonly kernel: Kernel;
@@ -20,17 +21,48 @@ export interface ExecContext {
   /** This node's address, for info results (`[127.0.0.1:3000] 1 row in set`). */
   readonly nodeAddress: string;
   readonly now: () => number;
+  /** The node's id and start time, for STAT SYSTEM (absent in bare in-process use). */
+  readonly identity?: StatisticsIdentity;
+  /**
+   * Reads a file a statement names on the client side (REGISTER MODULE 'path'): from disk when
+   * the executor runs in-process, from the sources the client attached when it runs behind gRPC.
+   */
+  readonly readClientFile?: (path: string) => Promise<Uint8Array>;
 }
 
 export type AqlHandler<K extends StatementKind = StatementKind> = (
   stmt: Extract<Statement, { kind: K }>, ctx: ExecContext, out: Renderer,
 ) => Promise<void>;
 
-const handlers = new Map<StatementKind, AqlHandler>();
+const handlers = new Map<string, AqlHandler>();
 
-/** Installs (or replaces) the handler for one statement kind. */
-export function registerAqlHandler<K extends StatementKind>(kind: K, handler: AqlHandler<K>): void {
-  handlers.set(kind, handler as unknown as AqlHandler);
+/** The variant of a statement that may have its own handler: SHOW SETS, STAT SYSTEM, … */
+function variantOf(stmt: Statement): string | undefined {
+  if (stmt.kind === 'show' || stmt.kind === 'stat') return stmt.what;
+  return undefined;
+}
+
+function install(key: string, handler: AqlHandler): () => void {
+  const previous = handlers.get(key);
+  handlers.set(key, handler);
+  return () => {
+    if (handlers.get(key) !== handler) return;
+    if (previous === undefined) handlers.delete(key);
+    else handlers.set(key, previous);
+  };
+}
+
+/** Installs (or replaces) the handler for one statement kind; the result puts the previous one back. */
+export function registerAqlHandler<K extends StatementKind>(kind: K, handler: AqlHandler<K>): () => void {
+  return install(kind, handler as unknown as AqlHandler);
+}
+
+/**
+ * Installs the handler of one variant of a kind (`show`/`stat` by what they show): it takes
+ * precedence over the kind's handler, so subsystems can own SHOW INDEXES and SHOW SETS apart.
+ */
+export function registerAqlVariantHandler<K extends 'show' | 'stat'>(kind: K, variant: Extract<Statement, { kind: K }>['what'], handler: AqlHandler<K>): () => void {
+  return install(`${kind} ${variant}`, handler as unknown as AqlHandler);
 }
 
 export function hasAqlHandler(kind: StatementKind): boolean {
@@ -46,7 +78,8 @@ export function errorMessage(e: DbError): string {
 
 /** Runs one statement; every outcome (including thrown errors) ends in exactly one status. */
 export async function executeStatement(stmt: Statement, ctx: ExecContext, out: Renderer): Promise<void> {
-  const handler = handlers.get(stmt.kind);
+  const variant = variantOf(stmt);
+  const handler = (variant === undefined ? undefined : handlers.get(`${stmt.kind} ${variant}`)) ?? handlers.get(stmt.kind);
   let statusSent = false;
   const guarded: Renderer = {
     begin: (c) => out.begin(c),
@@ -159,7 +192,7 @@ registerAqlHandler('select', async (s, ctx, out) => {
       signal: ctx.signal,
     })) {
       if (s.target.set === null && rec.key.set !== '') continue;
-      out.row(recordCells(rec, ctx, { bins, scan: true }));
+      await out.row(recordCells(rec, ctx, { bins, scan: true }));
     }
   }
   if (ctx.signal.aborted) throw new DbError('SCAN_ABORT', 'the scan was cancelled');

@@ -15,6 +15,9 @@ export const COMMANDS = [
   'RUN', 'HELP', 'CREATE', 'DROP', 'REGISTER', 'REMOVE', 'DESC', 'EXECUTE', 'AGGREGATE', 'KILL', 'EXIT', 'QUIT',
 ] as const;
 
+/** Words that continue a statement on the next line rather than start a new one. */
+const CLAUSES = new Set(['WHERE', 'LIMIT', 'AND', 'OR', 'ORDER', 'FROM', 'IN', 'ON', 'UPTO']);
+
 function label(t: TokenType): string {
   return t.LABEL ?? t.name;
 }
@@ -99,8 +102,8 @@ export interface ScriptPart {
 /**
  * Splits a script into statements and parses each independently, so one bad statement does not
  * hide the others. A statement ends at ';' (outside quotes and comments), or at the end of a line
- * when what came so far is a whole statement (so aql's one-statement-per-line scripts work and
- * statements may still span lines). Empty statements are skipped. A lexer error (an
+ * when what came so far is a whole statement and the next line starts another (so aql's
+ * one-statement-per-line scripts work and statements may still span lines). Empty statements are skipped. A lexer error (an
  * unterminated string) ends the script with that error.
  */
 export function parseScript(text: string): ScriptPart[] {
@@ -135,10 +138,12 @@ export function parseScript(text: string): ScriptPart[] {
     const lineEnds = next === undefined || (next.startLine ?? 0) > (t.endLine ?? t.startLine ?? 0);
     if (lineEnds && next !== undefined && next.tokenType !== Semicolon) {
       const r = attempt(current);
-      // complete (or wrong beyond repair) at the end of a line: the statement ends here; an
-      // incomplete one continues, unless the next line starts a new statement it cannot take
+      // wrong beyond repair at the end of a line: the statement ends here; an incomplete one
+      // continues, unless the next line starts a new statement it cannot take
       const startsCommand = (COMMANDS as readonly string[]).includes(next.image.toUpperCase());
-      if (r.ok || !r.error.atEnd || (startsCommand && !r.error.expected.includes(next.image.toUpperCase()))) {
+      // a whole statement followed by a line that starts with a clause (WHERE …, LIMIT …) continues
+      const ends = r.ok ? !CLAUSES.has(next.image.toUpperCase()) : !r.error.atEnd || (startsCommand && !r.error.expected.includes(next.image.toUpperCase()));
+      if (ends) {
         push(current, true, r);
         current = [];
       }

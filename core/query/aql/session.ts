@@ -13,7 +13,7 @@ import { DEFAULT_SETTINGS, SETTING_NAMES, parseSettingValue, settingLine, withSe
 import { helpText } from './help.ts';
 
 /** Runs a statement somewhere and reports its output as renderer events. */
-export type StatementExecutor = (stmt: Statement, text: string, settings: Settings, out: Renderer, signal: AbortSignal) => Promise<void>;
+export type StatementExecutor = (stmt: Statement, text: string, settings: Settings, out: Renderer, signal: AbortSignal, baseDir: string) => Promise<void>;
 
 export interface RunOutcome {
   /** Statements that failed: their first line and text. */
@@ -96,7 +96,7 @@ export class AqlSession {
           begin: (c) => r.begin(c), row: (c) => r.row(c), end: (ms, n) => r.end(ms, n),
           status: (c, m) => { code = c; r.status(c, m); },
         };
-        await this.executor(stmt, text, this.settings, tracking, signal);
+        await this.executor(stmt, text, this.settings, tracking, signal, this.baseDir);
         return code === 0;
       }
     }

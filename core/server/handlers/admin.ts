@@ -2,6 +2,8 @@ import type { AdminServiceServer } from '../generated/slipstream/v1/admin.ts';
 import type { Kernel } from '../../transaction/kernel.ts';
 import type { Logger } from '../../plugin-api/index.ts';
 import { unary } from '../rpc.ts';
+import { serviceKey } from '../../transaction/services.ts';
+import { setList, statistics } from '../../transaction/statistics.ts';
 
 export interface NodeIdentity {
   readonly nodeId: bigint;
@@ -9,6 +11,9 @@ export interface NodeIdentity {
   readonly startedAtMs: number;
   address(): string;
 }
+
+/** Where other subsystems (AQL's STAT SYSTEM) find the node's identity. */
+export const NODE_IDENTITY = serviceKey<NodeIdentity>('node-identity');
 
 export function adminHandlers(kernel: Kernel, identity: NodeIdentity, logger: Logger): AdminServiceServer {
   const names = (ns: string): string[] => (ns === '' ? kernel.namespaceNames() : [kernel.namespace(ns).name]);
@@ -37,56 +42,14 @@ export function adminHandlers(kernel: Kernel, identity: NodeIdentity, logger: Lo
         };
       })),
     })),
-    listSets: unary(logger, 'ListSets', async (req) => {
-      const sets = [];
-      for (const name of names(req.namespace)) {
-        const st = await kernel.namespace(name).engine.stats();
-        for (const [set, records] of [...st.sets].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-          if (set !== '') sets.push({ namespace: name, set, records: BigInt(records) });
-        }
-      }
-      return { sets };
-    }),
+    listSets: unary(logger, 'ListSets', async (req) => ({
+      sets: (await setList(kernel, req.namespace)).map((s) => ({ namespace: s.namespace, set: s.set, records: BigInt(s.records) })),
+    })),
     listBins: unary(logger, 'ListBins', async (req) => ({
       namespaces: names(req.namespace).map((ns) => ({ namespace: ns, bins: kernel.binNames(ns) })),
     })),
-    getStatistics: unary(logger, 'GetStatistics', async (req) => {
-      const stats: Array<[string, string | number]> = [];
-      if (req.namespace === '') {
-        const c = kernel.counters;
-        const mem = process.memoryUsage();
-        stats.push(
-          ['node_id', identity.nodeId.toString(16).toUpperCase()],
-          ['uptime', Math.floor((Date.now() - identity.startedAtMs) / 1000)],
-          ['namespaces', kernel.namespaceNames().length],
-          ['client_read_success', c.reads - c.notFound],
-          ['client_read_not_found', c.notFound],
-          ['client_write_success', c.writes],
-          ['client_delete_success', c.deletes],
-          ['batch_index_initiate', c.batches],
-          ['scan_initiate', c.scans],
-          ['heap_used_bytes', mem.heapUsed],
-          ['rss_bytes', mem.rss],
-        );
-      } else {
-        const ns = kernel.namespace(req.namespace);
-        const st = await ns.engine.stats();
-        stats.push(
-          ['ns_name', ns.name],
-          ['storage_engine', ns.config.storage],
-          ['objects', st.records],
-          ['tombstones', st.tombstones],
-          ['memory_used_bytes', st.memoryBytes],
-          ['device_used_bytes', st.diskBytes],
-          ['default_ttl', ns.config.defaultTtl],
-          ['max_record_size', ns.config.maxRecordBytes],
-          ['replication_factor', ns.config.replicationFactor],
-          ['nsup_period', ns.config.nsupPeriod],
-          ['sets', [...st.sets.keys()].filter((s) => s !== '').length],
-        );
-        stats.push(...(ns.extraStats?.() ?? []));
-      }
-      return { statistics: stats.map(([name, value]) => ({ name, value: String(value) })) };
-    }),
+    getStatistics: unary(logger, 'GetStatistics', async (req) => ({
+      statistics: (await statistics(kernel, identity, req.namespace)).map(([name, value]) => ({ name, value })),
+    })),
   };
 }

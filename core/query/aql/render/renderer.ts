@@ -24,7 +24,8 @@ export interface RenderOptions {
 export interface Renderer {
   /** A result set starts; `columns` are pre-seeded (SELECT a, b), others appear as they arrive. */
   begin(columns: readonly string[]): void;
-  row(cells: Cells): void;
+  /** A row; a renderer that streams elsewhere may return a promise to slow the producer down (await it). */
+  row(cells: Cells): void | Promise<void>;
   /** A result set ends: its footer `[node] N rows in set (x.xxx secs)`. */
   end(elapsedMs: number, node?: string | null): void;
   /** The statement's status: code 0 prints `OK[, message]`, others `Error: (code) message`. */

@@ -1,0 +1,18 @@
+#!/usr/bin/env node
+// Starts the aql shell on Node.js 24 (from the project's `node` package when the node on PATH
+// is older), with the same flags as the server.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+
+const main = fileURLToPath(new URL('../core/cli/aql.ts', import.meta.url));
+let nodeBin = process.execPath;
+if (Number(process.versions.node.split('.')[0]) < 24) {
+  nodeBin = createRequire(import.meta.url).resolve('node/bin/node');
+}
+const child = spawn(nodeBin, ['--no-node-snapshot', main, ...process.argv.slice(2)], { stdio: 'inherit' });
+// On a terminal, Ctrl-C reaches the shell directly (it cancels the running statement); a
+// signal sent to this process alone is passed on.
+process.on('SIGINT', () => { if (!process.stdin.isTTY) child.kill('SIGINT'); });
+process.on('SIGTERM', () => child.kill('SIGTERM'));
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -1,0 +1,36 @@
+/**
+ * Info statements over the kernel: SHOW SETS, STAT SYSTEM, STAT NAMESPACE <ns>. The numbers are
+ * the admin service's (GetStatistics, ListSets): both come from transaction/statistics.ts.
+ */
+import { DbError } from '../../errors/index.ts';
+import { setList, statistics } from '../../transaction/statistics.ts';
+import { registerAqlVariantHandler, type ExecContext } from './execute.ts';
+import type { Renderer } from './render/renderer.ts';
+
+function checkNamespace(ctx: ExecContext, ns: string): void {
+  if (!ctx.kernel.namespaceNames().includes(ns)) throw new DbError('NAMESPACE', `Invalid namespace: ${ns}`, { hint: 'SHOW NAMESPACES lists them' });
+}
+
+/** Without a node (a bare in-process kernel): this process stands in for it. */
+const PROCESS_IDENTITY = { nodeId: 0n, startedAtMs: Date.now() - Math.round(process.uptime() * 1000) };
+
+registerAqlVariantHandler('show', 'SETS', async (s, ctx, out) => {
+  if (s.namespace !== null) checkNamespace(ctx, s.namespace);
+  const started = performance.now();
+  const sets = await setList(ctx.kernel, s.namespace ?? undefined);
+  out.begin([]);
+  for (const st of sets) await out.row([['ns', st.namespace], ['set', st.set], ['objects', BigInt(st.records)]]);
+  out.end(performance.now() - started, ctx.nodeAddress);
+});
+
+async function stat(ctx: ExecContext, out: Renderer, namespace?: string): Promise<void> {
+  if (namespace !== undefined) checkNamespace(ctx, namespace);
+  const started = performance.now();
+  const rows = await statistics(ctx.kernel, ctx.identity ?? PROCESS_IDENTITY, namespace);
+  out.begin([]);
+  for (const [name, value] of rows) await out.row([['name', name], ['value', value]]);
+  out.end(performance.now() - started, ctx.nodeAddress);
+}
+
+registerAqlVariantHandler('stat', 'SYSTEM', (_s, ctx, out) => stat(ctx, out));
+registerAqlVariantHandler('stat', 'NAMESPACE', (s, ctx, out) => stat(ctx, out, s.what === 'NAMESPACE' ? s.namespace : undefined));

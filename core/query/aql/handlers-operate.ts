@@ -1,0 +1,139 @@
+/**
+ * OPERATE: aql 6.x operation names (record, list and map) mapped onto the kernel's atomic
+ * operate. The results of the read-like operations come back as one row; a write-only OPERATE
+ * says `OK, 1 record affected.`
+ */
+import { DbError } from '../../errors/index.ts';
+import { isList, isMap, ttlOf, type BinValue, type MapKey } from '../../model/index.ts';
+import type { Operation as KernelOp, ListOpKind, MapOpKind } from '../../transaction/operations.ts';
+import { writePolicy } from '../../transaction/policy.ts';
+import type { Operation } from './ast.ts';
+import { registerAqlHandler } from './execute.ts';
+import { OPERATIONS } from './operations.ts';
+
+function fail(op: Operation, what: string): never {
+  const spec = OPERATIONS[op.op];
+  throw new DbError('PARAMETER', `${op.op}: ${what}`, spec === undefined ? {} : { hint: `write ${spec.usage}` });
+}
+
+function arg(op: Operation, i: number): BinValue {
+  const v = op.args[i];
+  if (v === undefined) fail(op, `argument ${i + 1} is missing`);
+  return v;
+}
+
+function int(op: Operation, i: number, what: string): number {
+  const v = arg(op, i);
+  if (typeof v !== 'bigint' || v < BigInt(Number.MIN_SAFE_INTEGER) || v > BigInt(Number.MAX_SAFE_INTEGER)) fail(op, `the ${what} must be an integer`);
+  return Number(v);
+}
+
+function number(op: Operation, i: number): bigint | number {
+  const v = arg(op, i);
+  if (typeof v !== 'bigint' && typeof v !== 'number') fail(op, 'the amount must be an integer or a double');
+  return v;
+}
+
+function mapKey(op: Operation, i: number): MapKey {
+  const v = arg(op, i);
+  if (typeof v !== 'string' && typeof v !== 'bigint' && typeof v !== 'number') fail(op, 'map keys are strings, integers or doubles');
+  return v;
+}
+
+function listArg(op: Operation, i: number): readonly BinValue[] {
+  const v = arg(op, i);
+  if (!isList(v)) fail(op, `argument ${i + 1} must be a list, e.g. LIST('[1, 2]')`);
+  return v;
+}
+
+function binOf(op: Operation): string {
+  if (op.bin === null) fail(op, 'the first argument must be a bin name');
+  return op.bin;
+}
+
+/** One AQL operation as a kernel operation. */
+export function kernelOperation(op: Operation): KernelOp {
+  const list = (kind: ListOpKind, extra: Omit<Extract<KernelOp, { op: 'list' }>, 'op' | 'bin' | 'kind'> = {}): KernelOp => ({ op: 'list', bin: binOf(op), kind, ...extra });
+  const map = (kind: MapOpKind, extra: Omit<Extract<KernelOp, { op: 'map' }>, 'op' | 'bin' | 'kind'> = {}): KernelOp => ({ op: 'map', bin: binOf(op), kind, ...extra });
+  const optCount = (i: number): { count?: number } => (op.args.length > i ? { count: int(op, i, 'count') } : {});
+  switch (op.op) {
+    case 'TOUCH': return { op: 'touch' };
+    case 'DELETE': return { op: 'delete' };
+    case 'READ': return { op: 'read', bin: binOf(op) };
+    case 'WRITE': return { op: 'write', bin: binOf(op), value: arg(op, 0) };
+    case 'INCR': return { op: 'add', bin: binOf(op), value: number(op, 0) };
+    case 'APPEND': case 'PREPEND': {
+      const v = arg(op, 0);
+      if (typeof v !== 'string' && !(v instanceof Uint8Array)) fail(op, 'the value must be a string');
+      return { op: op.op === 'APPEND' ? 'append' : 'prepend', bin: binOf(op), value: v };
+    }
+    case 'LIST_APPEND': return list('append', { value: arg(op, 0) });
+    case 'LIST_APPEND_ITEMS': return list('appendItems', { values: listArg(op, 0) });
+    case 'LIST_INSERT': return list('insert', { index: int(op, 0, 'index'), value: arg(op, 1) });
+    case 'LIST_INSERT_ITEMS': return list('insertItems', { index: int(op, 0, 'index'), values: listArg(op, 1) });
+    case 'LIST_SET': return list('set', { index: int(op, 0, 'index'), value: arg(op, 1) });
+    case 'LIST_INCREMENT': return list('increment', { index: int(op, 0, 'index'), ...(op.args.length > 1 ? { value: number(op, 1) } : {}) });
+    case 'LIST_GET': case 'LIST_GET_BY_INDEX': return list('get', { index: int(op, 0, 'index') });
+    case 'LIST_GET_RANGE': case 'LIST_GET_BY_INDEX_RANGE': return list('getRange', { index: int(op, 0, 'index'), ...optCount(1) });
+    case 'LIST_POP': return list('pop', { index: int(op, 0, 'index') });
+    case 'LIST_POP_RANGE': return list('popRange', { index: int(op, 0, 'index'), ...optCount(1) });
+    case 'LIST_REMOVE': case 'LIST_REMOVE_BY_INDEX': return list('remove', { index: int(op, 0, 'index') });
+    case 'LIST_REMOVE_RANGE': case 'LIST_REMOVE_BY_INDEX_RANGE': return list('removeRange', { index: int(op, 0, 'index'), ...optCount(1) });
+    case 'LIST_TRIM': return list('trim', { index: int(op, 0, 'index'), count: int(op, 1, 'count') });
+    case 'LIST_CLEAR': return list('clear');
+    case 'LIST_SIZE': return list('size');
+    case 'LIST_SORT':
+      if (op.args.length > 0 && arg(op, 0) !== 0n) fail(op, 'only the default sort (flags 0) is supported');
+      return list('sort');
+    case 'LIST_GET_BY_VALUE': return list('getByValue', { value: arg(op, 0) });
+    case 'LIST_REMOVE_BY_VALUE': return list('removeByValue', { value: arg(op, 0) });
+    case 'MAP_PUT': return map('put', { key: mapKey(op, 0), value: arg(op, 1) });
+    case 'MAP_PUT_ITEMS': {
+      const v = arg(op, 0);
+      if (!isMap(v)) fail(op, `the items must be a map, e.g. MAP('{"a": 1}')`);
+      return map('putItems', { items: v });
+    }
+    case 'MAP_INCREMENT': return map('increment', { key: mapKey(op, 0), value: number(op, 1) });
+    case 'MAP_DECREMENT': {
+      const d = number(op, 1);
+      return map('increment', { key: mapKey(op, 0), value: typeof d === 'bigint' ? -d : -d });
+    }
+    case 'MAP_CLEAR': return map('clear');
+    case 'MAP_SIZE': return map('size');
+    case 'MAP_GET_BY_KEY': return map('getByKey', { key: mapKey(op, 0) });
+    case 'MAP_REMOVE_BY_KEY': return map('removeByKey', { key: mapKey(op, 0) });
+    case 'MAP_GET_BY_VALUE': return map('getByValue', { value: arg(op, 0) });
+    case 'MAP_REMOVE_BY_VALUE': return map('removeByValue', { value: arg(op, 0) });
+    default:
+      if (OPERATIONS[op.op] === undefined) fail(op, 'unknown operation');
+      throw new DbError('UNSUPPORTED_FEATURE', `${op.op} is not supported by this server's operate`, {
+        hint: 'by-rank, by-range and map-type operations are not implemented yet; HELP OPERATE lists the supported ones',
+      });
+  }
+}
+
+registerAqlHandler('operate', async (s, ctx, out) => {
+  if (!ctx.kernel.namespaceNames().includes(s.target.namespace)) {
+    throw new DbError('NAMESPACE', `Invalid namespace: ${s.target.namespace}`, { hint: 'SHOW NAMESPACES lists them' });
+  }
+  const ops = s.ops.map(kernelOperation);
+  const set = s.target.set ?? '';
+  const key = s.key.kind === 'pk'
+    ? ctx.kernel.key(s.target.namespace, set, s.key.value)
+    : ctx.kernel.keyFromDigest(s.target.namespace, set, new Uint8Array(Buffer.from(s.key.hex, 'hex')));
+  const started = performance.now();
+  const res = await ctx.kernel.operate(key, ops, writePolicy({
+    ttl: ctx.settings.RECORD_TTL, sendKey: ctx.settings.KEY_SEND, durableDelete: ctx.settings.DURABLE_DELETE,
+  }));
+  const cells: Array<readonly [string, BinValue]> = Object.entries(res.bins);
+  if (cells.length === 0) {
+    out.status(0, '1 record affected.');
+    return;
+  }
+  if (ctx.settings.RECORD_PRINT_METADATA && res.meta !== undefined) {
+    cells.push(['{ttl}', BigInt(ttlOf(res.meta.voidTime, ctx.now()))], ['{gen}', BigInt(res.meta.generation)]);
+  }
+  out.begin([]);
+  await out.row(cells);
+  out.end(performance.now() - started);
+});

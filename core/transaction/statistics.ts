@@ -1,0 +1,74 @@
+/**
+ * Node and namespace statistics, and the set list, computed once for every surface that shows
+ * them: the admin service (GetStatistics, ListSets) and AQL (STAT SYSTEM, STAT NAMESPACE,
+ * SHOW SETS). Names are Aerospike's where one exists.
+ */
+import type { Kernel } from './kernel.ts';
+
+/** What statistics need to know about the node beyond its kernel. */
+export interface StatisticsIdentity {
+  readonly nodeId: bigint;
+  readonly startedAtMs: number;
+}
+
+export type Statistic = readonly [name: string, value: string];
+
+/** Node statistics (`namespace` undefined or '') or one namespace's statistics, in a stable order. */
+export async function statistics(kernel: Kernel, identity: StatisticsIdentity, namespace?: string): Promise<Statistic[]> {
+  const stats: Array<[string, string | number]> = [];
+  if (namespace === undefined || namespace === '') {
+    const c = kernel.counters;
+    const mem = process.memoryUsage();
+    stats.push(
+      ['node_id', identity.nodeId.toString(16).toUpperCase()],
+      ['uptime', Math.floor((Date.now() - identity.startedAtMs) / 1000)],
+      ['namespaces', kernel.namespaceNames().length],
+      ['client_read_success', c.reads - c.notFound],
+      ['client_read_not_found', c.notFound],
+      ['client_write_success', c.writes],
+      ['client_delete_success', c.deletes],
+      ['batch_index_initiate', c.batches],
+      ['scan_initiate', c.scans],
+      ['heap_used_bytes', mem.heapUsed],
+      ['rss_bytes', mem.rss],
+    );
+  } else {
+    const ns = kernel.namespace(namespace);
+    const st = await ns.engine.stats();
+    stats.push(
+      ['ns_name', ns.name],
+      ['storage_engine', ns.config.storage],
+      ['objects', st.records],
+      ['tombstones', st.tombstones],
+      ['memory_used_bytes', st.memoryBytes],
+      ['device_used_bytes', st.diskBytes],
+      ['default_ttl', ns.config.defaultTtl],
+      ['max_record_size', ns.config.maxRecordBytes],
+      ['replication_factor', ns.config.replicationFactor],
+      ['nsup_period', ns.config.nsupPeriod],
+      ['sets', [...st.sets.keys()].filter((s) => s !== '').length],
+    );
+    stats.push(...(ns.extraStats?.() ?? []));
+  }
+  return stats.map(([name, value]) => [name, String(value)] as const);
+}
+
+export interface SetStat {
+  readonly namespace: string;
+  readonly set: string;
+  /** Live records. */
+  readonly records: number;
+}
+
+/** The named sets of one namespace (or of all when `namespace` is undefined or ''), sorted by namespace then set. */
+export async function setList(kernel: Kernel, namespace?: string): Promise<SetStat[]> {
+  const names = namespace === undefined || namespace === '' ? kernel.namespaceNames() : [kernel.namespace(namespace).name];
+  const sets: SetStat[] = [];
+  for (const name of names) {
+    const st = await kernel.namespace(name).engine.stats();
+    for (const [set, records] of [...st.sets].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      if (set !== '') sets.push({ namespace: name, set, records });
+    }
+  }
+  return sets;
+}

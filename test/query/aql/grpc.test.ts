@@ -1,0 +1,132 @@
+/**
+ * The AqlService over real gRPC (an in-process node with only the AQL extension): event order,
+ * OPERATE with record/list/map operations, SHOW SETS and STAT with the admin service's numbers,
+ * located syntax errors, TIMEOUT, and cancellation aborting the running statement.
+ */
+import { strict as assert } from 'node:assert';
+import { startTestNode, type TestNode } from '../../helpers/node-harness.ts';
+import { aqlExtension } from '../../../core/node/extensions/aql.ts';
+import { executeAql } from '../../../core/client/aql.ts';
+import { AqlServiceService, type ExecuteResponse } from '../../../core/server/generated/slipstream/v1/aql.ts';
+import { registerAqlVariantHandler } from '../../../core/query/aql/statements.ts';
+import { renderResult, type Cells, type Renderer, type StatementResult } from '../../../core/query/aql/render/renderer.ts';
+import { DEFAULT_SETTINGS, withSetting } from '../../../core/query/aql/settings.ts';
+import type { BinValue } from '../../../core/model/index.ts';
+
+/** Collects a statement's result sets and status (for renderResult). */
+function collector(): { renderer: Renderer; results: StatementResult[] } {
+  const results: StatementResult[] = [];
+  let sets: Array<{ columns: readonly string[]; rows: Cells[]; node: string | null; elapsedMs: number }> = [];
+  return {
+    results,
+    renderer: {
+      begin: (columns) => { sets.push({ columns, rows: [], node: null, elapsedMs: 0 }); },
+      row: (cells) => { sets[sets.length - 1]?.rows.push(cells); },
+      end: (_ms, node) => { const s = sets[sets.length - 1]; if (s !== undefined) s.node = node ?? null; },
+      status: (code, message) => { results.push({ sets, status: { code, message } }); sets = []; },
+    },
+  };
+}
+
+describe('AqlService (gRPC)', () => {
+  let t: TestNode;
+  before(async () => { t = await startTestNode({ extensions: [aqlExtension()] }); });
+  after(async () => { await t?.stop(); });
+
+  const run = async (text: string, settings = DEFAULT_SETTINGS): Promise<StatementResult[]> => {
+    const c = collector();
+    await executeAql(t.client, { text, settings }, c.renderer);
+    return c.results;
+  };
+  const rows = (r: StatementResult | undefined): Array<Record<string, BinValue>> => (r?.sets[0]?.rows ?? []).map((cells) => Object.fromEntries(cells));
+
+  it('streams statement, header, rows, end and one status per statement, in order', async () => {
+    const events: Array<ExecuteResponse['event']> = [];
+    for await (const e of t.client.stream(AqlServiceService.execute, { text: "INSERT INTO test.s (PK, a) VALUES (1, 'x'); SELECT * FROM test.s; SELEC", files: [] })) events.push(e.event);
+    assert.deepEqual(events.map((e) => e?.$case), ['statement', 'status', 'statement', 'header', 'row', 'end', 'status', 'statement', 'status']);
+    const row = events[4];
+    assert.ok(row?.$case === 'row');
+    assert.deepEqual(row.value.cells.map((c) => [c.name, c.value?.kind?.$case]), [['PK', 'int'], ['a', 'string']]);
+    const syntax = events[8];
+    assert.ok(syntax?.$case === 'status');
+    assert.equal(syntax.value.code, 4);
+    assert.equal(syntax.value.syntaxError?.line, 1);
+    assert.equal(syntax.value.syntaxError?.aqlText, 'ERROR: 404: COMMAND NOT FOUND : SELEC');
+  });
+
+  it('OPERATE maps record, list and map operations onto the kernel atomically', async () => {
+    const r = await run([
+      "INSERT INTO test.o (PK, l, m, n, s) VALUES ('k', LIST('[3, 1]'), MAP('{\"a\": 1}'), 10, 'mid')",
+      "OPERATE LIST_APPEND(l, 2), LIST_SORT(l), LIST_GET_RANGE(l, 0, 2), MAP_PUT(m, 'b', 5), MAP_INCREMENT(m, 'a', 4), MAP_GET_BY_KEY(m, 'a'), INCR(n, -3), PREPEND(s, '<'), APPEND(s, '>') ON test.o WHERE PK = 'k'",
+      "SELECT * FROM test.o WHERE PK = 'k'",
+      "OPERATE MAP_SIZE(m), LIST_POP(l, 0), READ(n) ON test.o WHERE PK = 'k'",
+      "OPERATE LIST_GET_BY_RANK(l, 0) ON test.o WHERE PK = 'k'",
+      "OPERATE INCR(s, 1) ON test.o WHERE PK = 'k'",
+      "OPERATE WRITE(w, 1) ON test.o WHERE PK = 'k'",
+    ].join('\n'));
+    assert.deepEqual(r.map((x) => x.status.code), [0, 0, 0, 0, 16, 12, 0]);
+    const op = rows(r[1])[0] as Record<string, BinValue>;
+    assert.deepEqual(op['l'], [3n, [1n, 2n]], 'append returns the size, get-range the elements');
+    assert.deepEqual(op['m'], [2n, 5n, 5n], 'put returns the size, increment and get-by-key the value');
+    const rec = rows(r[2])[0] as Record<string, BinValue>;
+    assert.deepEqual(rec['l'], [1n, 2n, 3n]);
+    assert.deepEqual(rec['m'], new Map<string, BinValue>([['a', 5n], ['b', 5n]]));
+    assert.equal(rec['n'], 7n);
+    assert.equal(rec['s'], '<mid>');
+    assert.deepEqual(rows(r[3]), [{ m: 2n, l: 1n, n: 7n }]);
+    assert.equal(r[6]?.status.message, '1 record affected.');
+    assert.equal(r[6]?.sets.length, 0);
+  });
+
+  it('SHOW SETS and STAT give the admin service\'s numbers', async () => {
+    const [sets, statNs, statSys] = await run('SHOW SETS test; STAT NAMESPACE test; STAT SYSTEM');
+    const admin = await t.client.sets('test');
+    assert.deepEqual(rows(sets), admin.map((s) => ({ ns: s.namespace, set: s.set, objects: s.records })));
+    assert.equal(sets?.sets[0]?.node, t.node.address);
+    const adminNs = await t.client.statistics('test');
+    assert.deepEqual(new Map(rows(statNs).map((x) => [x['name'], x['value']])), adminNs);
+    const sys = new Map(rows(statSys).map((x) => [x['name'], x['value']]));
+    const adminSys = await t.client.statistics();
+    for (const name of ['node_id', 'namespaces', 'client_write_success']) assert.equal(sys.get(name), adminSys.get(name), name);
+    const [bad] = await run('STAT NAMESPACE nope');
+    assert.equal(bad?.status.code, 20);
+  });
+
+  it('SET/GET inside the text apply to the rest of the call; the rendered output is aql\'s', async () => {
+    const c = collector();
+    const messages: string[] = [];
+    await executeAql(t.client, { text: "SET KEY_SEND false\nINSERT INTO test.ks (PK, a) VALUES ('q', 1)\nGET KEY_SEND\nSELECT * FROM test.ks WHERE PK = 'q'" }, c.renderer, { onMessage: (m) => messages.push(m) });
+    assert.deepEqual(messages, ['KEY_SEND = false', 'KEY_SEND = false']);
+    const select = c.results[3];
+    assert.ok(select !== undefined);
+    assert.equal(renderResult(select, 'TABLE').stdout.replace(/\(\d\.\d{3} secs\)/, '(x)'), '+---+\n| a |\n+---+\n| 1 |\n+---+\n1 row in set (x)\n\nOK\n\n');
+  });
+
+  it('a cancelled call aborts the running statement; TIMEOUT ends one with code 9', async () => {
+    let aborted: (() => void) | undefined;
+    const sawAbort = new Promise<void>((r) => { aborted = r; });
+    let started: (() => void) | undefined;
+    const running = new Promise<void>((r) => { started = r; });
+    const restore = registerAqlVariantHandler('stat', 'SYSTEM', async (_s, ctx) => {
+      started?.();
+      await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve(), { once: true }));
+      aborted?.();
+      throw new Error('stopped');
+    });
+    try {
+      const ac = new AbortController();
+      const call = executeAql(t.client, { text: 'STAT SYSTEM', settings: withSetting(DEFAULT_SETTINGS, 'TIMEOUT', 0) }, collector().renderer, {}, ac.signal);
+      await running;
+      ac.abort();
+      await assert.rejects(call, (e: Error & { code?: string }) => e.code === 'CLIENT_ABORT');
+      await sawAbort;
+      const [timedOut] = await run('STAT SYSTEM', withSetting(DEFAULT_SETTINGS, 'TIMEOUT', 50));
+      assert.equal(timedOut?.status.code, 9);
+      assert.match(timedOut?.status.message ?? '', /TIMEOUT \(50 ms\)/);
+    } finally {
+      restore();
+    }
+    const [after] = await run('STAT SYSTEM');
+    assert.equal(after?.status.code, 0, 'the built-in handler is back');
+  });
+});
