@@ -4,12 +4,14 @@ import { HealthImplementation } from 'grpc-health-check';
 import { loadSync } from '@grpc/proto-loader';
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { createRequire } from 'node:module';
 import { DbError } from '../errors/index.ts';
 import type { Logger } from '../plugin-api/index.ts';
 
 const PROTO_ROOT = fileURLToPath(new URL('../../proto', import.meta.url));
 const PROTO_DIR = join(PROTO_ROOT, 'slipstream/v1');
+const HEALTH_PROTO_ROOT = dirname(dirname(createRequire(import.meta.url).resolve('grpc-health-check/proto/health/v1/health.proto')));
 
 /** Largest request or response message, bytes (a 1 MiB record plus headroom). */
 export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
@@ -41,8 +43,9 @@ export class GrpcServer {
   }
 
   async start(host: string, port: number): Promise<number> {
-    const files = readdirSync(PROTO_DIR).filter((f) => f.endsWith('.proto')).map((f) => join('slipstream/v1', f));
-    const definition = loadSync(files, { includeDirs: [PROTO_ROOT], longs: String, enums: String, defaults: true, oneofs: true });
+    // Reflection describes Slipstream's protos and the health service, so grpcurl needs no files.
+    const files = [...readdirSync(PROTO_DIR).filter((f) => f.endsWith('.proto')).map((f) => join('slipstream/v1', f)), 'health/v1/health.proto'];
+    const definition = loadSync(files, { includeDirs: [PROTO_ROOT, HEALTH_PROTO_ROOT], longs: String, enums: String, defaults: true, oneofs: true });
     new ReflectionService(definition).addToServer(this.server);
     this.health.addToServer(this.server);
     this.boundPort = await new Promise<number>((resolve, reject) => {

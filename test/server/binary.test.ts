@@ -44,6 +44,7 @@ describe('server binary (real process)', function () {
       refl.close();
       assert.ok(services.includes('slipstream.v1.KeyValueService'), services.join());
       assert.ok(services.includes('slipstream.v1.AdminService'));
+      assert.ok(services.includes('grpc.health.v1.Health'), 'health is described by reflection too');
     } finally {
       const code = await p.stop('SIGTERM');
       assert.equal(code, 0);
