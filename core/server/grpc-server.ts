@@ -11,7 +11,7 @@ import type { Logger } from '../plugin-api/index.ts';
 
 const PROTO_ROOT = fileURLToPath(new URL('../../proto', import.meta.url));
 const PROTO_DIR = join(PROTO_ROOT, 'slipstream/v1');
-const HEALTH_PROTO_ROOT = dirname(dirname(createRequire(import.meta.url).resolve('grpc-health-check/proto/health/v1/health.proto')));
+const HEALTH_PROTO_ROOT = dirname(dirname(dirname(createRequire(import.meta.url).resolve('grpc-health-check/proto/health/v1/health.proto'))));
 
 /** Largest request or response message, bytes (a 1 MiB record plus headroom). */
 export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
