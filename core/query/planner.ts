@@ -32,6 +32,8 @@ export interface QuerySpec {
   readonly indexName?: string;
   /** When the best index is still building: fail with INDEX_NOT_READABLE (default), wait, or scan. */
   readonly whileBuilding?: 'error' | 'wait' | 'scan';
+  /** Scan even when an index fits (set when resuming a scan's cursor). */
+  readonly scan?: boolean;
 }
 
 /** How the records are found. */
@@ -198,6 +200,7 @@ const SCAN_SHARE = 0.3;
  * scan; what the index does not answer stays as a filter.
  */
 export async function plan(spec: QuerySpec, indexes: IndexManager, approxCount?: number): Promise<Plan> {
+  if (spec.scan === true) return { spec, access: { kind: 'scan', reason: 'resuming a scan' }, residual: spec.where };
   const found = sargs(spec.where);
   const all = indexes.indexes(spec.namespace);
   type Choice = { access: Exclude<Access, { kind: 'scan' }>; sarg: Sarg };

@@ -29,7 +29,11 @@ export class KernelRecordSource implements RecordSource {
   }
 
   scan(namespace: string, options: SourceScanOptions): AsyncIterable<DbRecord> {
-    return this.kernel.scan({ namespace, partitions: options.partitions, ...(options.set === undefined ? {} : { set: options.set }) });
+    return this.kernel.scan({
+      namespace, partitions: options.partitions,
+      ...(options.set === undefined ? {} : { set: options.set }),
+      ...(options.bins === undefined ? {} : { bins: options.bins }),
+    });
   }
 }
 

@@ -4,6 +4,7 @@ import {
   type BinValue, type Bins, type DbRecord,
 } from '../model/index.ts';
 import { compileFilter, type EvalContext } from './expr/eval.ts';
+import { referencedBins } from './expr/ast.ts';
 import type { IndexManager } from './index/manager.ts';
 import type { RecordSource } from './index/record-source.ts';
 import {
@@ -125,7 +126,14 @@ export class QueryEngine {
     if (spec.limit !== undefined && (!Number.isInteger(spec.limit) || spec.limit < 0)) {
       throw new DbError('PARAMETER', `LIMIT must be a non-negative integer, got ${spec.limit}`);
     }
-    return plan(spec, this.indexes, this.source.approxCount?.(spec.namespace, spec.set));
+    // a cursor pins the access path it was made with, so that pages of one query agree
+    let pinned = spec;
+    if (spec.cursor !== undefined && spec.orderBy === undefined) {
+      const c = decodeCursor(spec.cursor);
+      if (c.a === 'r' || c.a === 'g') pinned = { ...spec, indexName: c.i, whileBuilding: 'wait' };
+      else if (c.a === 's') pinned = { ...spec, scan: true };
+    }
+    return plan(pinned, this.indexes, this.source.approxCount?.(spec.namespace, spec.set));
   }
 
   async explain(spec: QuerySpec): Promise<Explanation> {
@@ -164,7 +172,7 @@ export class QueryEngine {
     if (agg.fn !== 'COUNT' && agg.bin === undefined) {
       throw new DbError('PARAMETER', `${agg.fn} needs a bin`, { hint: `write ${agg.fn}(bin)` });
     }
-    const p = await this.plan({ ...spec, aggregate: undefined, orderBy: undefined });
+    const p = await this.plan({ ...spec, aggregate: undefined, orderBy: undefined, bins: agg.bin === undefined ? [] : [agg.bin] });
     let matched = 0;
     let count = 0;
     let isum = 0n;
@@ -293,7 +301,13 @@ export class QueryEngine {
       startP = cursor.p;
       afterD = unhex(cursor.d);
     }
-    const scanOpts = (partitions: number[]) => (spec.set === undefined ? { partitions } : { partitions, set: spec.set });
+    // With a filter, decode only the bins it reads; matches whose output needs more bins are re-read whole.
+    const needed = spec.where === undefined ? undefined : referencedBins(spec.where);
+    const partial = needed !== undefined && (spec.bins === undefined || spec.bins.some((b) => !needed.has(b)));
+    const scanBins = needed === undefined ? undefined : spec.bins === undefined ? [...needed] : [...new Set([...needed, ...spec.bins])];
+    const scanOpts = (partitions: number[]) => ({
+      partitions, ...(spec.set === undefined ? {} : { set: spec.set }), ...(scanBins === undefined ? {} : { bins: scanBins }),
+    });
     for (const part of parts) {
       if (part < startP) continue;
       const now = this.now();
@@ -305,7 +319,14 @@ export class QueryEngine {
         hits.push([d, rec]);
       }
       hits.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
-      for (const [d, rec] of hits) yield [rec, { a: 's', p: part, d: hex(d) }];
+      for (const [d, rec] of hits) {
+        if (!partial) {
+          yield [rec, { a: 's', p: part, d: hex(d) }];
+          continue;
+        }
+        const full = await this.source.get(spec.namespace, rec.key.digest);
+        if (ok(full, this.now())) yield [full, { a: 's', p: part, d: hex(d) }];
+      }
     }
   }
 }

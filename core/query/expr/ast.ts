@@ -77,3 +77,20 @@ export const regex = (arg: Expr, pattern: string, flags = ''): Expr => ({ kind: 
 export const geoWithin = (left: Expr, region: Expr): Expr => ({ kind: 'geo', op: 'within', left, region });
 export const geoContains = (left: Expr, region: Expr): Expr => ({ kind: 'geo', op: 'contains', left, region });
 export const between = (e: Expr, lo: BinValue, hi: BinValue): Expr => and(cmp('>=', e, lit(lo)), cmp('<=', e, lit(hi)));
+
+/** The bin names an expression reads (so a scan can decode only those). */
+export function referencedBins(e: Expr, out: Set<string> = new Set()): Set<string> {
+  switch (e.kind) {
+    case 'bin': case 'binExists': case 'binType': out.add(e.name); break;
+    case 'cmp': case 'arith': referencedBins(e.left, out); referencedBins(e.right, out); break;
+    case 'and': case 'or': for (const a of e.args) referencedBins(a, out); break;
+    case 'not': case 'neg': case 'size': referencedBins(e.arg, out); break;
+    case 'get': referencedBins(e.source, out); referencedBins(e.key, out); break;
+    case 'anyElem': referencedBins(e.source, out); referencedBins(e.where, out); break;
+    case 'in': referencedBins(e.value, out); for (const o of e.options) referencedBins(o, out); break;
+    case 'regex': referencedBins(e.arg, out); break;
+    case 'geo': referencedBins(e.left, out); referencedBins(e.region, out); break;
+    case 'lit': case 'meta': case 'digestModulo': case 'elem': break;
+  }
+  return out;
+}

@@ -226,7 +226,7 @@ export class IndexManager {
       if (l.dropped) throw new DbError('INDEX_NOT_FOUND', `index '${def.name}' was dropped while building`);
       const partitions: number[] = [];
       for (let q = p; q < Math.min(N_PARTITIONS, p + step); q++) partitions.push(q);
-      const opts = def.set === undefined ? { partitions } : { partitions, set: def.set };
+      const opts = def.set === undefined ? { partitions, bins: [def.bin] } : { partitions, set: def.set, bins: [def.bin] };
       for await (const rec of this.opts.source.scan(def.namespace, opts)) {
         if (l.dropped) break;
         l.scanned++;

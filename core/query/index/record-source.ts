@@ -5,6 +5,8 @@ export interface SourceScanOptions {
   readonly set?: string;
   /** Only these partitions, in this order. */
   readonly partitions: readonly PartitionId[];
+  /** Only these bins are needed (a source may return more); all when absent. */
+  readonly bins?: readonly string[];
 }
 
 /**

@@ -87,7 +87,8 @@ const INDEXES: Array<Omit<IndexDefinition, 'namespace'>> = [
 ];
 
 describe('query model (property)', () => {
-  it('every query equals brute force over a plain map', async () => {
+  it('every query equals brute force over a plain map', async function () {
+    this.timeout(120_000); // ~3 s alone; the machine is shared
     let explainedIndex = 0;
     let explainedScan = 0;
     await fc.assert(fc.asyncProperty(fc.array(cmdArb, { minLength: 5, maxLength: 60 }), fc.subarray(INDEXES.map((_, i) => i)), fc.nat(60),
@@ -164,16 +165,21 @@ describe('query model (property)', () => {
           // upkeep is exact: every ready index holds exactly the entries of the stored records
           for (const st of mgr.list('test')) {
             if (st.state !== 'ready') continue;
-            let want = 0;
+            // live records' entries must be there; expired records not yet swept may or may not be
+            // (a build from a scan skips them, upkeep of a write before expiry keeps them)
+            let live = 0;
+            let stored = 0;
             for (const r of ref.values()) {
               if (st.set !== undefined && st.set !== r.set) continue;
-              want += st.type === 'GEO2DSPHERE' ? geoValuesOf(st, r.bins).length : keysOf(st, r.bins).length;
+              const n = st.type === 'GEO2DSPHERE' ? geoValuesOf(st, r.bins).length : keysOf(st, r.bins).length;
+              stored += n;
+              if (r.voidMs === 0 || r.voidMs > now) live += n;
             }
-            assert.equal(st.entries, want, `entries of ${st.name} after ${c.t}`);
+            assert.ok(st.entries >= live && st.entries <= stored, `entries of ${st.name} after ${c.t}: ${st.entries} not in ${live}..${stored}`);
           }
         }
         for (const i of INDEXES.keys()) await mgr.whenReady('test', (INDEXES[i] as IndexDefinition).name).catch(() => undefined);
-      }), { numRuns: 120 });
+      }), { numRuns: Number(process.env['MODEL_RUNS'] ?? 100), ...(process.env['MODEL_SEED'] === undefined ? {} : { seed: Number(process.env['MODEL_SEED']) }), endOnFailure: process.env['MODEL_SHRINK'] !== '1' });
     assert.ok(explainedIndex > 50 && explainedScan > 20, `index plans ${explainedIndex}, scans ${explainedScan}`);
   });
 });
