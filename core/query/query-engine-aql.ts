@@ -7,7 +7,7 @@ import { clientErrorName, DbError, ResultCode, toDbError } from '../errors/index
 import { GeoJson, ttlOf, type BinValue } from '../model/index.ts';
 import type { Kernel } from '../transaction/kernel.ts';
 import type * as A from './aql/ast.ts';
-import { recordCells, registerAqlHandler, type ExecContext } from './aql/execute.ts';
+import { recordCells, registerAqlHandler, registerAqlVariantHandler, type ExecContext } from './aql/execute.ts';
 import type { Renderer } from './aql/render/renderer.ts';
 import * as E from './expr/ast.ts';
 import { parseShape } from './geo/index.ts';
@@ -184,7 +184,7 @@ async function selectQuery(s: A.SelectStatement, ctx: ExecContext, out: Renderer
   out.begin(bins ?? []);
   for await (const row of q.engine.query(spec)) {
     if (ctx.signal.aborted) throw new DbError('QUERY_ABORTED', 'the query was cancelled');
-    out.row(recordCells(row.record, ctx, { bins, scan: true }));
+    await out.row(recordCells(row.record, ctx, { bins, scan: true }));
   }
   out.end(performance.now() - started);
 }
@@ -249,21 +249,7 @@ function indexRow(st: IndexStatus): Array<readonly [string, BinValue]> {
   ];
 }
 
-async function showNamespacesOrBins(s: A.ShowStatement, ctx: ExecContext, out: Renderer): Promise<void> {
-  const started = performance.now();
-  out.begin([]);
-  if (s.what === 'NAMESPACES') {
-    for (const ns of ctx.kernel.namespaceNames()) out.row([['namespaces', ns]]);
-  } else {
-    for (const ns of s.namespace === null ? ctx.kernel.namespaceNames() : [s.namespace]) {
-      checkNamespace(ctx, ns);
-      for (const b of ctx.kernel.binNames(ns)) out.row([['namespace', ns], ['bin', b]]);
-    }
-  }
-  out.end(performance.now() - started, ctx.nodeAddress);
-}
-
-/** Installs the handlers. The key-value forms (PK reads, EXPLAIN of a PK, SHOW NAMESPACES/BINS) are kept. */
+/** Installs the handlers. The key-value forms (PK reads, EXPLAIN of a PK) keep their behaviour. */
 export function registerQueryAqlHandlers(): void {
   registerAqlHandler('create-index', async (s, ctx, out) => {
     checkNamespace(ctx, s.target.namespace);
@@ -280,17 +266,15 @@ export function registerQueryAqlHandlers(): void {
   });
   registerAqlHandler('select', (s, ctx, out) => (s.where?.kind === 'key' ? selectByKey(s, ctx, out) : selectQuery(s, ctx, out)));
   registerAqlHandler('explain', (s, ctx, out) => (s.statement.where?.kind === 'key' ? explainKey(s, ctx, out) : explainQuery(s, ctx, out)));
-  registerAqlHandler('show', async (s, ctx, out) => {
-    if (s.what === 'NAMESPACES' || s.what === 'BINS') return showNamespacesOrBins(s, ctx, out);
-    if (s.what !== 'INDEXES') throw new DbError('UNSUPPORTED_FEATURE', `SHOW ${s.what} is not supported yet on this server`);
+  registerAqlVariantHandler('show', 'INDEXES', async (s, ctx, out) => {
     if (s.namespace !== null) checkNamespace(ctx, s.namespace);
     const started = performance.now();
     out.begin([]);
     for (const st of subsystem(ctx).indexes.list(s.namespace ?? undefined)) out.row(indexRow(st));
     out.end(performance.now() - started, ctx.nodeAddress);
   });
-  registerAqlHandler('stat', async (s, ctx, out) => {
-    if (s.what !== 'INDEX') throw new DbError('UNSUPPORTED_FEATURE', `STAT ${s.what} is not supported yet on this server`);
+  registerAqlVariantHandler('stat', 'INDEX', async (s, ctx, out) => {
+    if (s.what !== 'INDEX') return;
     checkNamespace(ctx, s.namespace);
     const st = subsystem(ctx).indexes.stat(s.namespace, s.index);
     const started = performance.now();
