@@ -1,7 +1,7 @@
 /**
  * UDFs as a node subsystem: opens the UDF engine over the node's system metadata (modules are
  * durable when the metadata is, and follow changes other nodes make), runs background jobs,
- * provides the engine, the jobs and the UdfRunner to other subsystems and serves
+ * provides the engine, the jobs and the UdfRunner to other subsystems (AQL) and serves
  * slipstream.v1.UdfService. An optional `udf` config section sets the limits:
  *
  *   "udf": { "memoryLimitMb": 64, "poolSize": 2, "defaultTimeoutMs": 1000,
@@ -10,6 +10,7 @@
 import { DbError } from '../../errors/index.ts';
 import { QUERY_SUBSYSTEM } from '../../query/query-engine-extension.ts';
 import { UDF_RUNNER_KEY, UdfRunner } from '../../query/udf-runner.ts';
+import { bindAqlUdfs, registerUdfAqlHandlers } from '../../query/aql/handlers-udf.ts';
 import { udfHandlers } from '../../server/handlers/udf.ts';
 import { UdfServiceService } from '../../server/generated/slipstream/v1/udf.ts';
 import { UdfEngine, type UdfEngineOptions } from '../../udf/engine.ts';
@@ -68,6 +69,8 @@ export function udfExtension(): NodeExtension {
       ctx.services.provide(UDF_ENGINE_KEY, engine);
       ctx.services.provide(UDF_JOBS_KEY, jobs);
       ctx.services.provide(UDF_RUNNER_KEY, runner);
+      registerUdfAqlHandlers();
+      bindAqlUdfs(ctx.kernel, runner);
       ctx.server.addService('slipstream.v1.UdfService', UdfServiceService, udfHandlers(runner, () => ctx.clock.now(), ctx.logger));
       ctx.logger.info({ modules: engine.listModules().length }, 'UDF modules loaded');
       return {
