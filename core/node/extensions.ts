@@ -1,5 +1,5 @@
 import type { NodeExtension } from './extension.ts';
-import { queryExtension } from '../query/query-engine-extension.ts';
+import { queryExtension } from './extensions/query.ts';
 import { udfExtension } from './extensions/udf.ts';
 import { aqlExtension } from './extensions/aql.ts';
 import { clusterExtension } from './extensions/cluster.ts';

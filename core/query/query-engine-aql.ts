@@ -3,8 +3,8 @@
  * CREATE/DROP INDEX, SHOW INDEXES, STAT INDEX, SELECT … WHERE <expr> [IN …] [ORDER BY] [LIMIT],
  * SELECT COUNT/SUM/MIN/MAX/AVG, and EXPLAIN of queries. PK forms keep the key-value paths.
  */
-import { clientErrorName, DbError, ResultCode, toDbError } from '../errors/index.ts';
-import { GeoJson, ttlOf, type BinValue } from '../model/index.ts';
+import { DbError } from '../errors/index.ts';
+import { GeoJson, type BinValue } from '../model/index.ts';
 import type { Kernel } from '../transaction/kernel.ts';
 import type * as A from './aql/ast.ts';
 import { recordCells, registerAqlHandler, registerAqlVariantHandler, type ExecContext } from './aql/execute.ts';
@@ -189,48 +189,6 @@ async function selectQuery(s: A.SelectStatement, ctx: ExecContext, out: Renderer
   out.end(performance.now() - started);
 }
 
-async function selectByKey(s: A.SelectStatement, ctx: ExecContext, out: Renderer): Promise<void> {
-  const where = s.where as Extract<A.Where, { kind: 'key' }>;
-  const started = performance.now();
-  if (s.items !== null && s.items.some((i) => i.kind === 'aggregate')) throw new DbError('PARAMETER', 'aggregates need a query, not a key lookup');
-  const bins = s.items === null ? null : s.items.map((i) => (i.kind === 'bin' ? i.name : ''));
-  const key = keyOf(ctx, s.target, where.key);
-  const rec = await ctx.kernel.get(key, bins === null ? {} : { bins });
-  out.begin(bins ?? []);
-  out.row(recordCells(rec, ctx, { bins, scan: false }));
-  out.end(performance.now() - started);
-}
-
-function keyOf(ctx: ExecContext, target: A.Target, ref: A.KeyRef) {
-  const set = target.set ?? '';
-  if (ref.kind === 'pk') return ctx.kernel.key(target.namespace, set, ref.value);
-  return ctx.kernel.keyFromDigest(target.namespace, set, new Uint8Array(Buffer.from(ref.hex, 'hex')));
-}
-
-async function explainKey(s: A.ExplainStatement, ctx: ExecContext, out: Renderer): Promise<void> {
-  const where = s.statement.where as Extract<A.Where, { kind: 'key' }>;
-  const started = performance.now();
-  const key = keyOf(ctx, s.statement.target, where.key);
-  let status = 'AEROSPIKE_OK';
-  let gen: bigint | null = null;
-  let ttl: bigint | null = null;
-  try {
-    const rec = await ctx.kernel.get(key, { headerOnly: true });
-    gen = BigInt(rec.meta.generation);
-    ttl = BigInt(ttlOf(rec.meta.voidTime, ctx.now()));
-  } catch (err) {
-    status = clientErrorName(ResultCode[toDbError(err).code]);
-  }
-  out.begin([]);
-  out.row([
-    ['SET', key.set], ['DIGEST', Buffer.from(key.digest).toString('hex').toUpperCase()], ['NAMESPACE', key.namespace],
-    ['PARTITION', BigInt(key.partition)], ['STATUS', status], ['UDF', 'FALSE'], ['KEY_TYPE', where.key.kind === 'digest' ? 'DIGEST' : typeof key.userKey === 'bigint' ? 'INTEGER' : 'STRING'],
-    ['POLICY_KEY', ctx.settings.KEY_SEND ? 'AS_POLICY_KEY_SEND' : 'AS_POLICY_KEY_DIGEST'], ['MASTER NODE', ctx.nodeAddress],
-    ['GENERATION', gen], ['TTL', ttl], ['TIMEOUT', BigInt(ctx.settings.TIMEOUT)],
-  ]);
-  out.end(performance.now() - started);
-}
-
 async function explainQuery(s: A.ExplainStatement, ctx: ExecContext, out: Renderer): Promise<void> {
   checkNamespace(ctx, s.statement.target.namespace);
   const started = performance.now();
@@ -249,6 +207,12 @@ function indexRow(st: IndexStatus): Array<readonly [string, BinValue]> {
   ];
 }
 
+/** A PK read or a plain scan: no bin predicate, no IN, no ORDER BY, no aggregates. */
+function isKeyValueSelect(s: A.SelectStatement): boolean {
+  if (s.where?.kind === 'key') return true;
+  return s.where === null && s.in === null && s.orderBy.length === 0 && !(s.items ?? []).some((i) => i.kind === 'aggregate');
+}
+
 /** Installs the handlers. The key-value forms (PK reads, EXPLAIN of a PK) keep their behaviour. */
 export function registerQueryAqlHandlers(): void {
   registerAqlHandler('create-index', async (s, ctx, out) => {
@@ -264,8 +228,11 @@ export function registerQueryAqlHandlers(): void {
     await subsystem(ctx).indexes.drop(s.target.namespace, s.name, s.target.set ?? undefined);
     out.status(0, '1 index removed.');
   });
-  registerAqlHandler('select', (s, ctx, out) => (s.where?.kind === 'key' ? selectByKey(s, ctx, out) : selectQuery(s, ctx, out)));
-  registerAqlHandler('explain', (s, ctx, out) => (s.statement.where?.kind === 'key' ? explainKey(s, ctx, out) : explainQuery(s, ctx, out)));
+  // Key reads and plain scans stay with the key-value handlers installed before these.
+  registerAqlHandler('select', (s, ctx, out, next) => (next !== undefined && (isKeyValueSelect(s) || !subsystems.has(ctx.kernel))
+    ? next(s, ctx, out) : selectQuery(s, ctx, out)));
+  registerAqlHandler('explain', (s, ctx, out, next) => (next !== undefined && s.statement.where?.kind === 'key'
+    ? next(s, ctx, out) : explainQuery(s, ctx, out)));
   registerAqlVariantHandler('show', 'INDEXES', async (s, ctx, out) => {
     if (s.namespace !== null) checkNamespace(ctx, s.namespace);
     const started = performance.now();

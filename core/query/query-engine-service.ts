@@ -6,6 +6,7 @@ import { MemoryIndexMetadataStore, type IndexMetadataStore } from './index/store
 import { attachIndexes, KernelRecordSource, SmdIndexStore } from './query-engine-kernel.ts';
 import { QueryEngine } from './query-engine.ts';
 import { bindAqlQueries } from './query-engine-aql.ts';
+import { serviceKey } from '../transaction/services.ts';
 
 /** The query subsystem of a node: its index manager and query engine over the kernel. */
 export interface QuerySubsystem {
@@ -28,3 +29,6 @@ export async function startQuerySubsystem(kernel: Kernel, options: { systemMetad
   bindAqlQueries(kernel, q);
   return q;
 }
+
+/** Other subsystems (AQL, UDF queries) find the index manager and query engine here. */
+export const QUERY_SUBSYSTEM = serviceKey<QuerySubsystem>('query');

@@ -11,7 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { AqlSession } from '../../core/query/aql/session.ts';
 import { executeStatement } from '../../core/query/aql/execute.ts';
-import { queryExtension, QUERY_SUBSYSTEM } from '../../core/query/query-engine-extension.ts';
+import { queryExtension, QUERY_SUBSYSTEM } from '../../core/node/extensions/query.ts';
 import { udfExtension } from '../../core/node/extensions/udf.ts';
 import { UDF_JOBS_KEY } from '../../core/udf/services.ts';
 import { startTestNode, type TestNode } from '../helpers/node-harness.ts';

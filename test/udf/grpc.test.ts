@@ -7,7 +7,7 @@ import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
 import { DbError } from '../../core/errors/index.ts';
 import type { BinValue } from '../../core/model/index.ts';
-import { queryExtension } from '../../core/query/query-engine-extension.ts';
+import { queryExtension } from '../../core/node/extensions/query.ts';
 import { bin, cmp, exprToJsonText, lit } from '../../core/query/expr/index.ts';
 import { udfExtension, parseUdfConfig } from '../../core/node/extensions/udf.ts';
 import { UDF_ENGINE_KEY } from '../../core/udf/services.ts';

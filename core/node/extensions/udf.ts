@@ -8,7 +8,7 @@
  *            "defaultAggregationTimeoutMs": 30000, "maxTimeoutMs": 60000, "maxCallsPerIsolate": 100000 }
  */
 import { DbError } from '../../errors/index.ts';
-import { QUERY_SUBSYSTEM } from '../../query/query-engine-extension.ts';
+import { QUERY_SUBSYSTEM } from '../../query/query-engine-service.ts';
 import { UDF_RUNNER_KEY, UdfRunner } from '../../query/udf-runner.ts';
 import { bindAqlUdfs, registerUdfAqlHandlers } from '../../query/aql/handlers-udf.ts';
 import { udfHandlers } from '../../server/handlers/udf.ts';

@@ -4,7 +4,7 @@
  * statement kind: subsystems (indexes, UDFs) plug in their statements with `registerAqlHandler`
  * from their own files; kinds without a handler answer UNSUPPORTED_FEATURE (16).
  */
-import { clientErrorName, DbError, ResultCode, toDbError } from '../../errors/index.ts';
+import { clientErrorName, DbError, toDbError } from '../../errors/index.ts';
 import { ttlOf, type BinValue, type Bins, type DbRecord, type RecordKey } from '../../model/index.ts';
 import type { Kernel } from '../../transaction/kernel.ts';
 import { writePolicy, type WritePolicy } from '../../transaction/policy.ts';
@@ -30,8 +30,12 @@ export interface ExecContext {
   readonly readClientFile?: (path: string) => Promise<Uint8Array>;
 }
 
+/**
+ * Runs one statement. `next` is the handler that was installed for the same statement before
+ * this one, so a subsystem can take the forms it knows and pass the others on.
+ */
 export type AqlHandler<K extends StatementKind = StatementKind> = (
-  stmt: Extract<Statement, { kind: K }>, ctx: ExecContext, out: Renderer,
+  stmt: Extract<Statement, { kind: K }>, ctx: ExecContext, out: Renderer, next?: AqlHandler<K>,
 ) => Promise<void>;
 
 const handlers = new Map<string, AqlHandler>();
@@ -44,9 +48,10 @@ function variantOf(stmt: Statement): string | undefined {
 
 function install(key: string, handler: AqlHandler): () => void {
   const previous = handlers.get(key);
-  handlers.set(key, handler);
+  const chained: AqlHandler = (stmt, ctx, out) => handler(stmt, ctx, out, previous);
+  handlers.set(key, chained);
   return () => {
-    if (handlers.get(key) !== handler) return;
+    if (handlers.get(key) !== chained) return;
     if (previous === undefined) handlers.delete(key);
     else handlers.set(key, previous);
   };
@@ -71,7 +76,7 @@ export function hasAqlHandler(kind: StatementKind): boolean {
 
 /** The text after `Error: (code) ` for an error: aql prints the client name, then what we know. */
 export function errorMessage(e: DbError): string {
-  const name = clientErrorName(ResultCode[e.code]);
+  const name = clientErrorName(e.resultCode);
   if (e.code === 'NOT_FOUND') return name;
   return `${name}: ${e.message}${e.hint === undefined ? '' : `. ${e.hint}`}`;
 }
@@ -97,7 +102,7 @@ export async function executeStatement(stmt: Statement, ctx: ExecContext, out: R
     if (!statusSent) guarded.status(0, '');
   } catch (err) {
     const e = toDbError(err);
-    if (!statusSent) guarded.status(ResultCode[e.code], errorMessage(e));
+    if (!statusSent) guarded.status(e.resultCode, errorMessage(e));
   }
 }
 
@@ -183,6 +188,7 @@ registerAqlHandler('select', async (s, ctx, out) => {
   out.begin(bins ?? []);
   const limit = s.limit === null ? undefined : Number(s.limit);
   if (limit !== 0) {
+    // Without a set the scan covers the whole namespace, every set included, as in Aerospike.
     for await (const rec of ctx.kernel.scan({
       namespace: s.target.namespace,
       ...(s.target.set === null ? {} : { set: s.target.set }),
@@ -191,7 +197,6 @@ registerAqlHandler('select', async (s, ctx, out) => {
       ...(limit === undefined ? {} : { maxRecords: limit }),
       signal: ctx.signal,
     })) {
-      if (s.target.set === null && rec.key.set !== '') continue;
       await out.row(recordCells(rec, ctx, { bins, scan: true }));
     }
   }
@@ -246,7 +251,7 @@ registerAqlHandler('explain', async (s, ctx, out) => {
     gen = BigInt(rec.meta.generation);
     ttl = BigInt(ttlOf(rec.meta.voidTime, ctx.now()));
   } catch (err) {
-    status = clientErrorName(ResultCode[toDbError(err).code]);
+    status = clientErrorName(toDbError(err).resultCode);
   }
   out.begin([]);
   out.row([

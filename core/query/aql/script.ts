@@ -44,7 +44,7 @@ function syntaxStatus(err: AqlError): AqlEvent {
 
 function errorStatus(err: unknown): AqlEvent {
   const e = toDbError(err);
-  return { kind: 'status', code: e.resultCode, message: `${clientErrorName(ResultCode[e.code])}: ${e.message}`, hint: e.hint ?? '' };
+  return { kind: 'status', code: e.resultCode, message: `${clientErrorName(e.resultCode)}: ${e.message}`, hint: e.hint ?? '' };
 }
 
 /** Session statements the script answers itself; undefined for the executor's statements. */

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AqlSession } from '../../../core/query/aql/session.ts';
 import { executeStatement } from '../../../core/query/aql/execute.ts';
-import { queryExtension, QUERY_SUBSYSTEM } from '../../../core/query/query-engine-extension.ts';
+import { queryExtension, QUERY_SUBSYSTEM } from '../../../core/node/extensions/query.ts';
 import { startTestNode, type TestNode } from '../../helpers/node-harness.ts';
 import { expectFile } from '../aql/fixture-util.ts';
 

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { credentials, type ServiceError } from '@grpc/grpc-js';
 import { startTestNode, type TestNode } from '../../helpers/node-harness.ts';
 import { ManualClock } from '../../helpers/manual-clock.ts';
-import { queryExtension, QUERY_SUBSYSTEM } from '../../../core/query/query-engine-extension.ts';
+import { queryExtension, QUERY_SUBSYSTEM } from '../../../core/node/extensions/query.ts';
 import { QueryServiceClient, type QueryRequest, type QueryResponse } from '../../../core/server/generated/slipstream/v1/query.ts';
 import { and, bin, cmp, exprToJsonText, lit } from '../../../core/query/expr/index.ts';
 

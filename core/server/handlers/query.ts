@@ -1,15 +1,15 @@
-import { DbError } from '../errors/index.ts';
-import type { Logger } from '../plugin-api/index.ts';
-import type { IndexDefinition, IndexType, CollectionType } from './index/definition.ts';
-import type { IndexStatus } from './index/manager.ts';
-import { exprFromJsonText } from './expr/json.ts';
-import { explainRows, type AggregateFn, type QuerySpec } from './planner.ts';
-import type { QuerySubsystem } from './query-engine-service.ts';
-import { unary, serverStream } from '../server/rpc.ts';
-import { toPbRecord, toPbValue } from '../server/convert.ts';
+import { DbError } from '../../errors/index.ts';
+import type { Logger } from '../../plugin-api/index.ts';
+import type { IndexDefinition, IndexType, CollectionType } from '../../query/index/definition.ts';
+import type { IndexStatus } from '../../query/index/manager.ts';
+import { exprFromJsonText } from '../../query/expr/json.ts';
+import { explainRows, type AggregateFn, type QuerySpec } from '../../query/planner.ts';
+import type { QuerySubsystem } from '../../query/query-engine-service.ts';
+import { unary, serverStream } from '../rpc.ts';
+import { toPbRecord, toPbValue } from '../convert.ts';
 import type {
   ExplainRequest, IndexInfo, QueryRequest, QueryResponse, QueryServiceServer,
-} from '../server/generated/slipstream/v1/query.ts';
+} from '../generated/slipstream/v1/query.ts';
 
 function toInfo(s: IndexStatus): IndexInfo {
   return {

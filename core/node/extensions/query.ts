@@ -1,12 +1,10 @@
-import type { NodeExtension } from '../node/extension.ts';
-import { serviceKey } from '../node/extension.ts';
-import { QueryServiceService } from '../server/generated/slipstream/v1/query.ts';
-import { queryHandlers } from './query-engine-grpc.ts';
-import { registerQueryAqlHandlers } from './query-engine-aql.ts';
-import { startQuerySubsystem, type QuerySubsystem } from './query-engine-service.ts';
+import type { NodeExtension } from '../extension.ts';
+import { QueryServiceService } from '../../server/generated/slipstream/v1/query.ts';
+import { queryHandlers } from '../../server/handlers/query.ts';
+import { registerQueryAqlHandlers } from '../../query/query-engine-aql.ts';
+import { startQuerySubsystem, QUERY_SUBSYSTEM } from '../../query/query-engine-service.ts';
 
-/** Other subsystems (AQL, UDF queries) find the index manager and query engine here. */
-export const QUERY_SUBSYSTEM = serviceKey<QuerySubsystem>('query');
+export { QUERY_SUBSYSTEM };
 
 /** Secondary indexes and queries as a node subsystem: SMD definitions, kernel upkeep, gRPC QueryService. */
 export function queryExtension(): NodeExtension {
