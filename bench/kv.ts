@@ -35,7 +35,7 @@ function row(name: string, r: LoadResult): string {
 async function grpcBench(): Promise<string[]> {
   const lines: string[] = [];
   const putReqs = Array.from({ length: KEYS }, (_, i) => Buffer.from(PutRequest.encode({ key: toPbKey({ namespace: 'test', set: 'bench', key: `k${i}` }), bins: toPbBins(bins) }).finish()));
-  const getReqs = Array.from({ length: KEYS }, (_, i) => Buffer.from(GetRequest.encode({ key: toPbKey({ namespace: 'test', set: 'bench', key: `k${i}` }), bins: [], headerOnly: false }).finish()));
+  const getReqs = Array.from({ length: KEYS }, (_, i) => Buffer.from(GetRequest.encode({ key: toPbKey({ namespace: 'test', set: 'bench', key: `k${i}` }), bins: [], headerOnly: false, filterJson: '' }).finish()));
 
   const node = await startNodeProcess(['--port', '0', '--log-level', 'warn']);
   const addr = `127.0.0.1:${node.port}`;

@@ -9,7 +9,9 @@
  *   const rec = await client.get({ namespace: 'test', set: 'demo', key: 'k1' });
  */
 import { Client as GrpcClient, credentials, Metadata, type MethodDefinition, type ServiceError } from '@grpc/grpc-js';
-import { DbError } from '../errors/index.ts';
+import { DbError, resultCodeName } from '../errors/index.ts';
+import type { Expr } from '../query/expr/ast.ts';
+import { exprToJsonText } from '../query/expr/json.ts';
 import { checkInt64, type BinValue, type Bins, type UserKey } from '../model/index.ts';
 import type { Operation } from '../transaction/operations.ts';
 import { KeyValueServiceService } from '../server/generated/slipstream/v1/kv.ts';
@@ -72,6 +74,8 @@ export interface ClientWritePolicy {
   readonly sendKey?: boolean;
   /** A delete leaves a tombstone so no older copy can resurrect the record (default false). */
   readonly durableDelete?: boolean;
+  /** A filter expression: when false for the existing record, the write fails with FILTERED_OUT (27). */
+  readonly filter?: Expr;
 }
 
 /** Per-call options; every method takes them last. */
@@ -112,6 +116,8 @@ export interface ScanOptions {
   readonly noBins?: boolean;
   /** Stop after this many records; 0 or omitted: no limit. */
   readonly maxRecords?: number;
+  /** Only records this filter expression accepts. */
+  readonly filter?: Expr;
 }
 
 /**
@@ -248,14 +254,14 @@ export class SlipstreamClient {
    * Reads a record: all bins, `bins` only, or metadata only (`headerOnly`).
    * @throws DbError NOT_FOUND when it does not exist.
    */
-  async get(key: ClientKey, options: CallOptions & { bins?: readonly string[]; headerOnly?: boolean } = {}): Promise<ClientRecord> {
-    const res = await this.unary(KeyValueServiceService.get, { key: toPbKey(key), bins: [...(options.bins ?? [])], headerOnly: options.headerOnly ?? false }, options);
+  async get(key: ClientKey, options: CallOptions & { bins?: readonly string[]; headerOnly?: boolean; filter?: Expr } = {}): Promise<ClientRecord> {
+    const res = await this.unary(KeyValueServiceService.get, { key: toPbKey(key), bins: [...(options.bins ?? [])], headerOnly: options.headerOnly ?? false, filterJson: filterText(options.filter) }, options);
     return fromPbRecord(res.record);
   }
 
   /** The record's metadata, or undefined when it does not exist (never throws NOT_FOUND). */
-  async exists(key: ClientKey, options: CallOptions = {}): Promise<ClientRecordMeta | undefined> {
-    const res = await this.unary(KeyValueServiceService.exists, { key: toPbKey(key) }, options);
+  async exists(key: ClientKey, options: CallOptions & { filter?: Expr } = {}): Promise<ClientRecordMeta | undefined> {
+    const res = await this.unary(KeyValueServiceService.exists, { key: toPbKey(key), filterJson: filterText(options.filter) }, options);
     return res.exists ? fromPbMeta(res.meta) : undefined;
   }
 
@@ -282,9 +288,9 @@ export class SlipstreamClient {
   }
 
   /** Reads many records; a missing one is a DbError in its place. */
-  async batchGet(keys: readonly ClientKey[], options: CallOptions & { bins?: readonly string[]; headerOnly?: boolean } = {}): Promise<Array<ClientRecord | DbError>> {
-    const res = await this.unary(KeyValueServiceService.batchGet, { keys: keys.map(toPbKey), bins: [...(options.bins ?? [])], headerOnly: options.headerOnly ?? false }, options);
-    return res.results.map((r) => r.resultCode === 0 ? fromPbRecord(r.record) : new DbError(r.resultCode === 2 ? 'NOT_FOUND' : 'SERVER_ERROR', r.message, { resultCode: r.resultCode }));
+  async batchGet(keys: readonly ClientKey[], options: CallOptions & { bins?: readonly string[]; headerOnly?: boolean; filter?: Expr } = {}): Promise<Array<ClientRecord | DbError>> {
+    const res = await this.unary(KeyValueServiceService.batchGet, { keys: keys.map(toPbKey), bins: [...(options.bins ?? [])], headerOnly: options.headerOnly ?? false, filterJson: filterText(options.filter) }, options);
+    return res.results.map((r) => r.resultCode === 0 ? fromPbRecord(r.record) : new DbError(resultCodeName(r.resultCode) ?? 'SERVER_ERROR', r.message, { resultCode: r.resultCode }));
   }
 
   /**
@@ -301,6 +307,7 @@ export class SlipstreamClient {
       bins: [...(scan.bins ?? [])],
       noBins: scan.noBins ?? false,
       maxRecords: BigInt(scan.maxRecords ?? 0),
+      filterJson: filterText(scan.filter),
     };
     for await (const r of this.stream(KeyValueServiceService.scan, req, options)) yield fromPbRecord(r.record);
   }
@@ -355,6 +362,10 @@ export function toPbKey(k: ClientKey): PbKey {
 const EXISTS_PB: Record<ExistsAction, number> = { update: 1, updateOnly: 2, replace: 3, replaceOnly: 4, createOnly: 5 };
 const GEN_PB: Record<GenerationPolicy, number> = { none: 0, expectEqual: 1, expectGreater: 2 };
 
+function filterText(e: Expr | undefined): string {
+  return e === undefined ? '' : exprToJsonText(e);
+}
+
 function toPbPolicy(p: ClientWritePolicy): PbWritePolicy {
   return {
     exists: EXISTS_PB[p.exists ?? 'update'] as PbWritePolicy['exists'],
@@ -363,6 +374,7 @@ function toPbPolicy(p: ClientWritePolicy): PbWritePolicy {
     ttl: BigInt(p.ttl ?? 0),
     sendKey: p.sendKey ?? false,
     durableDelete: p.durableDelete ?? false,
+    filterJson: filterText(p.filter),
   };
 }
 

@@ -5,3 +5,5 @@ export { fromServiceError } from './errors.ts';
 export type { Operation } from '../transaction/operations.ts';
 export { DbError } from '../errors/index.ts';
 export { GeoJson } from '../model/index.ts';
+export * as expr from '../query/expr/ast.ts';
+export type { Expr } from '../query/expr/ast.ts';

@@ -3,6 +3,7 @@ import { checkBinName, GeoJson, parseGeoJson, ttlOf, type BinValue, type Bins, t
 import type { Bin, Key, Record as PbRecord, RecordMeta as PbRecordMeta, Value, WritePolicy as PbWritePolicy } from './generated/slipstream/v1/types.ts';
 import { writePolicy, type WritePolicy, type ExistsAction, type GenerationPolicy } from '../transaction/policy.ts';
 import type { Kernel } from '../transaction/kernel.ts';
+import { recordFilter } from '../query/record-filter.ts';
 
 const MAX_DEPTH = 64;
 
@@ -102,12 +103,13 @@ export function toPbRecord(rec: DbRecord, nowMs: number): PbRecord {
 const EXISTS: Record<number, ExistsAction> = { 0: 'update', 1: 'update', 2: 'updateOnly', 3: 'replace', 4: 'replaceOnly', 5: 'createOnly' };
 const GEN: Record<number, GenerationPolicy> = { 0: 'none', 1: 'expectEqual', 2: 'expectGreater' };
 
-export function fromPbWritePolicy(p: PbWritePolicy | undefined): WritePolicy {
+export function fromPbWritePolicy(p: PbWritePolicy | undefined, now: () => number = Date.now): WritePolicy {
   if (p === undefined) return writePolicy();
   const exists = EXISTS[p.exists];
   if (exists === undefined) throw new DbError('PARAMETER', `unknown exists action ${p.exists}`, { hint: 'use one of the ExistsAction values' });
   const generationPolicy = GEN[p.generationPolicy];
   if (generationPolicy === undefined) throw new DbError('PARAMETER', `unknown generation policy ${p.generationPolicy}`);
   if (p.ttl < -2n || p.ttl > 0xffffffffn) throw new DbError('PARAMETER', `TTL ${p.ttl} is out of range`, { hint: 'use -1, -2, 0 or a number of seconds' });
-  return writePolicy({ exists, generationPolicy, generation: p.generation, ttl: Number(p.ttl), sendKey: p.sendKey, durableDelete: p.durableDelete });
+  const filter = recordFilter(p.filterJson, now);
+  return writePolicy({ exists, generationPolicy, generation: p.generation, ttl: Number(p.ttl), sendKey: p.sendKey, durableDelete: p.durableDelete, ...(filter === undefined ? {} : { filter }) });
 }

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { startTestNode, type TestNode } from '../helpers/node-harness.ts';
 import { ManualClock } from '../helpers/manual-clock.ts';
-import { DbError, GeoJson, type ClientRecord } from '../../core/client/index.ts';
+import { DbError, GeoJson, expr as E, type ClientRecord } from '../../core/client/index.ts';
 import { computeDigest, type Bins } from '../../core/model/index.ts';
 
 async function code(p: Promise<unknown>): Promise<number> {
@@ -310,6 +310,25 @@ describe('server/kv over gRPC', function () {
       assert.match(err.message, /namespace 'nope'/);
       assert.match(err.hint ?? '', /test/);
     }
+  });
+
+  it('applies filter expressions to reads, writes, batches and scans (FILTERED_OUT 27)', async () => {
+    for (let i = 0; i < 10; i++) await t.client.put({ namespace: 'test', set: 'flt', key: `f${i}` }, { n: BigInt(i), s: i % 2 === 0 ? 'even' : 'odd' });
+    const fk = (i: number) => ({ namespace: 'test', set: 'flt', key: `f${i}` });
+    const big = E.cmp('>=', E.bin('n'), E.lit(5n));
+    assert.equal((await t.client.get(fk(7), { filter: big })).bins['n'], 7n);
+    assert.equal(await code(t.client.get(fk(2), { filter: big })), 27);
+    assert.equal(await code(t.client.exists(fk(2), { filter: big })), 27);
+    assert.equal(await code(t.client.put(fk(2), { n: 100n }, { filter: big })), 27);
+    assert.equal((await t.client.get(fk(2))).bins['n'], 2n, 'a filtered-out write changes nothing');
+    await t.client.put(fk(8), { n: 80n }, { filter: big });
+    assert.equal((await t.client.get(fk(8))).bins['n'], 80n);
+    const batch = await t.client.batchGet([fk(1), fk(9)], { filter: big });
+    assert.ok(batch[0] instanceof DbError && batch[0].resultCode === 27);
+    assert.equal((batch[1] as ClientRecord).bins['n'], 9n);
+    const evens = await all(t.client.scan('test', { set: 'flt', filter: E.and(E.cmp('=', E.bin('s'), E.lit('even')), E.not(E.cmp('=', E.bin('n'), E.lit(4n)))) }));
+    assert.deepEqual(evens.map((r) => r.bins['n']).sort((a, b) => Number(a) - Number(b)), [0n, 2n, 6n, 80n]);
+    assert.equal(await code(all(t.client.scan('test', { set: 'flt', filter: { kind: 'nope' } as unknown as E.Expr }))), 4);
   });
 
   it('reports node, namespace, set and bin information and statistics', async () => {

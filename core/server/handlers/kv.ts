@@ -2,42 +2,49 @@ import type { KeyValueServiceServer } from '../generated/slipstream/v1/kv.ts';
 import { DbError } from '../../errors/index.ts';
 import type { Kernel } from '../../transaction/kernel.ts';
 import type { Logger } from '../../plugin-api/index.ts';
+import type { RecordPredicate } from '../../transaction/policy.ts';
 import { fromPbBins, fromPbKey, fromPbWritePolicy, toPbBins, toPbMeta, toPbRecord } from '../convert.ts';
 import { fromPbOperation } from './operations.ts';
+import { recordFilter } from '../../query/record-filter.ts';
 import { serverStream, unary } from '../rpc.ts';
 
 export const MAX_BATCH_KEYS = 5000;
 
 export function keyValueHandlers(kernel: Kernel, logger: Logger): KeyValueServiceServer {
   const now = (): number => kernel.clock.now();
+  const filterOf = (json: string): { filter?: RecordPredicate } => {
+    const filter = recordFilter(json, now);
+    return filter === undefined ? {} : { filter };
+  };
+  const policyOf = (p: Parameters<typeof fromPbWritePolicy>[0]) => fromPbWritePolicy(p, now);
   return {
     put: unary(logger, 'Put', async (req) => {
       const key = fromPbKey(kernel, req.key);
       if (req.bins.length === 0) throw new DbError('PARAMETER', 'put needs at least one bin', { hint: 'send bins, or use Delete to remove a record' });
-      const meta = await kernel.put(key, fromPbBins(req.bins), fromPbWritePolicy(req.policy));
+      const meta = await kernel.put(key, fromPbBins(req.bins), policyOf(req.policy));
       return meta === undefined ? {} : { meta: toPbMeta(meta, now()) };
     }),
     get: unary(logger, 'Get', async (req) => {
       const key = fromPbKey(kernel, req.key);
-      const rec = await kernel.get(key, { ...(req.bins.length > 0 ? { bins: req.bins } : {}), headerOnly: req.headerOnly });
+      const rec = await kernel.get(key, { ...(req.bins.length > 0 ? { bins: req.bins } : {}), headerOnly: req.headerOnly, ...filterOf(req.filterJson) });
       return { record: toPbRecord(rec, now()) };
     }),
     exists: unary(logger, 'Exists', async (req) => {
-      const meta = await kernel.exists(fromPbKey(kernel, req.key));
+      const meta = await kernel.exists(fromPbKey(kernel, req.key), filterOf(req.filterJson));
       return meta === undefined ? { exists: false } : { exists: true, meta: toPbMeta(meta, now()) };
     }),
     delete: unary(logger, 'Delete', async (req) => {
-      await kernel.delete(fromPbKey(kernel, req.key), fromPbWritePolicy(req.policy));
+      await kernel.delete(fromPbKey(kernel, req.key), policyOf(req.policy));
       return {};
     }),
     touch: unary(logger, 'Touch', async (req) => {
-      const meta = await kernel.touch(fromPbKey(kernel, req.key), fromPbWritePolicy(req.policy));
+      const meta = await kernel.touch(fromPbKey(kernel, req.key), policyOf(req.policy));
       return { meta: toPbMeta(meta, now()) };
     }),
     operate: unary(logger, 'Operate', async (req) => {
       const key = fromPbKey(kernel, req.key);
       const ops = req.operations.map(fromPbOperation);
-      const res = await kernel.operate(key, ops, fromPbWritePolicy(req.policy));
+      const res = await kernel.operate(key, ops, policyOf(req.policy));
       return { ...(res.meta === undefined ? {} : { meta: toPbMeta(res.meta, now()) }), bins: toPbBins(res.bins) };
     }),
     batchGet: unary(logger, 'BatchGet', async (req) => {
@@ -45,7 +52,7 @@ export function keyValueHandlers(kernel: Kernel, logger: Logger): KeyValueServic
         throw new DbError('BATCH_MAX_REQUESTS', `a batch may hold ${MAX_BATCH_KEYS} keys; this one has ${req.keys.length}`, { hint: 'split the batch' });
       }
       const keys = req.keys.map((k) => fromPbKey(kernel, k));
-      const results = await kernel.batchGet(keys, { ...(req.bins.length > 0 ? { bins: req.bins } : {}), headerOnly: req.headerOnly });
+      const results = await kernel.batchGet(keys, { ...(req.bins.length > 0 ? { bins: req.bins } : {}), headerOnly: req.headerOnly, ...filterOf(req.filterJson) });
       const t = now();
       return {
         results: results.map((r) => r instanceof DbError
@@ -65,6 +72,7 @@ export function keyValueHandlers(kernel: Kernel, logger: Logger): KeyValueServic
         ...(req.bins.length > 0 ? { bins: req.bins } : {}),
         noBins: req.noBins,
         ...(req.maxRecords > 0n ? { maxRecords: Number(req.maxRecords) } : {}),
+        ...filterOf(req.filterJson),
         signal,
       });
       for await (const rec of it) yield { record: toPbRecord(rec, now()) };

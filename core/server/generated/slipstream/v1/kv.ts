@@ -374,6 +374,8 @@ export interface GetRequest {
   bins: string[];
   /** Return metadata only. */
   headerOnly: boolean;
+  /** A filter expression (JSON form); a record it rejects fails with FILTERED_OUT (27). */
+  filterJson: string;
 }
 
 /** Get response. */
@@ -385,7 +387,11 @@ export interface GetResponse {
 /** Exists request. */
 export interface ExistsRequest {
   /** The record. */
-  key?: Key | undefined;
+  key?:
+    | Key
+    | undefined;
+  /** A filter expression (JSON form); a record it rejects fails with FILTERED_OUT (27). */
+  filterJson: string;
 }
 
 /** Exists response. */
@@ -585,6 +591,8 @@ export interface BatchGetRequest {
   bins: string[];
   /** Return metadata only. */
   headerOnly: boolean;
+  /** A filter expression (JSON form); records it rejects come back with result code FILTERED_OUT (27). */
+  filterJson: string;
 }
 
 /** One result of a batch get. */
@@ -623,6 +631,8 @@ export interface ScanRequest {
   noBins: boolean;
   /** Stop after this many records; 0 means no limit. */
   maxRecords: bigint;
+  /** A filter expression (JSON form); only records it accepts are returned. */
+  filterJson: string;
 }
 
 /** One streamed scan result. */
@@ -822,7 +832,7 @@ export const PutResponse: MessageFns<PutResponse> = {
 };
 
 function createBaseGetRequest(): GetRequest {
-  return { key: undefined, bins: [], headerOnly: false };
+  return { key: undefined, bins: [], headerOnly: false, filterJson: "" };
 }
 
 export const GetRequest: MessageFns<GetRequest> = {
@@ -835,6 +845,9 @@ export const GetRequest: MessageFns<GetRequest> = {
     }
     if (message.headerOnly !== false) {
       writer.uint32(24).bool(message.headerOnly);
+    }
+    if (message.filterJson !== "") {
+      writer.uint32(34).string(message.filterJson);
     }
     return writer;
   },
@@ -876,6 +889,14 @@ export const GetRequest: MessageFns<GetRequest> = {
             message.headerOnly = reader.bool();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.filterJson = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -897,6 +918,11 @@ export const GetRequest: MessageFns<GetRequest> = {
         : isSet(object.header_only)
         ? globalThis.Boolean(object.header_only)
         : false,
+      filterJson: isSet(object.filterJson)
+        ? globalThis.String(object.filterJson)
+        : isSet(object.filter_json)
+        ? globalThis.String(object.filter_json)
+        : "",
     };
   },
 
@@ -911,6 +937,9 @@ export const GetRequest: MessageFns<GetRequest> = {
     if (message.headerOnly !== false) {
       obj.headerOnly = message.headerOnly;
     }
+    if (message.filterJson !== "") {
+      obj.filterJson = message.filterJson;
+    }
     return obj;
   },
 
@@ -922,6 +951,7 @@ export const GetRequest: MessageFns<GetRequest> = {
     message.key = (object.key !== undefined && object.key !== null) ? Key.fromPartial(object.key) : undefined;
     message.bins = object.bins?.map((e) => e) || [];
     message.headerOnly = object.headerOnly ?? false;
+    message.filterJson = object.filterJson ?? "";
     return message;
   },
 };
@@ -996,13 +1026,16 @@ export const GetResponse: MessageFns<GetResponse> = {
 };
 
 function createBaseExistsRequest(): ExistsRequest {
-  return { key: undefined };
+  return { key: undefined, filterJson: "" };
 }
 
 export const ExistsRequest: MessageFns<ExistsRequest> = {
   encode(message: ExistsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.key !== undefined) {
       Key.encode(message.key, writer.uint32(10).fork()).join();
+    }
+    if (message.filterJson !== "") {
+      writer.uint32(18).string(message.filterJson);
     }
     return writer;
   },
@@ -1028,6 +1061,14 @@ export const ExistsRequest: MessageFns<ExistsRequest> = {
             message.key = Key.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.filterJson = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1041,13 +1082,23 @@ export const ExistsRequest: MessageFns<ExistsRequest> = {
   },
 
   fromJSON(object: any): ExistsRequest {
-    return { key: isSet(object.key) ? Key.fromJSON(object.key) : undefined };
+    return {
+      key: isSet(object.key) ? Key.fromJSON(object.key) : undefined,
+      filterJson: isSet(object.filterJson)
+        ? globalThis.String(object.filterJson)
+        : isSet(object.filter_json)
+        ? globalThis.String(object.filter_json)
+        : "",
+    };
   },
 
   toJSON(message: ExistsRequest): unknown {
     const obj: any = {};
     if (message.key !== undefined) {
       obj.key = Key.toJSON(message.key);
+    }
+    if (message.filterJson !== "") {
+      obj.filterJson = message.filterJson;
     }
     return obj;
   },
@@ -1058,6 +1109,7 @@ export const ExistsRequest: MessageFns<ExistsRequest> = {
   fromPartial(object: DeepPartial<ExistsRequest>): ExistsRequest {
     const message = createBaseExistsRequest();
     message.key = (object.key !== undefined && object.key !== null) ? Key.fromPartial(object.key) : undefined;
+    message.filterJson = object.filterJson ?? "";
     return message;
   },
 };
@@ -2775,7 +2827,7 @@ export const OperateResponse: MessageFns<OperateResponse> = {
 };
 
 function createBaseBatchGetRequest(): BatchGetRequest {
-  return { keys: [], bins: [], headerOnly: false };
+  return { keys: [], bins: [], headerOnly: false, filterJson: "" };
 }
 
 export const BatchGetRequest: MessageFns<BatchGetRequest> = {
@@ -2788,6 +2840,9 @@ export const BatchGetRequest: MessageFns<BatchGetRequest> = {
     }
     if (message.headerOnly !== false) {
       writer.uint32(24).bool(message.headerOnly);
+    }
+    if (message.filterJson !== "") {
+      writer.uint32(34).string(message.filterJson);
     }
     return writer;
   },
@@ -2829,6 +2884,14 @@ export const BatchGetRequest: MessageFns<BatchGetRequest> = {
             message.headerOnly = reader.bool();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.filterJson = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2850,6 +2913,11 @@ export const BatchGetRequest: MessageFns<BatchGetRequest> = {
         : isSet(object.header_only)
         ? globalThis.Boolean(object.header_only)
         : false,
+      filterJson: isSet(object.filterJson)
+        ? globalThis.String(object.filterJson)
+        : isSet(object.filter_json)
+        ? globalThis.String(object.filter_json)
+        : "",
     };
   },
 
@@ -2864,6 +2932,9 @@ export const BatchGetRequest: MessageFns<BatchGetRequest> = {
     if (message.headerOnly !== false) {
       obj.headerOnly = message.headerOnly;
     }
+    if (message.filterJson !== "") {
+      obj.filterJson = message.filterJson;
+    }
     return obj;
   },
 
@@ -2875,6 +2946,7 @@ export const BatchGetRequest: MessageFns<BatchGetRequest> = {
     message.keys = object.keys?.map((e) => Key.fromPartial(e)) || [];
     message.bins = object.bins?.map((e) => e) || [];
     message.headerOnly = object.headerOnly ?? false;
+    message.filterJson = object.filterJson ?? "";
     return message;
   },
 };
@@ -3066,6 +3138,7 @@ function createBaseScanRequest(): ScanRequest {
     bins: [],
     noBins: false,
     maxRecords: 0n,
+    filterJson: "",
   };
 }
 
@@ -3098,6 +3171,9 @@ export const ScanRequest: MessageFns<ScanRequest> = {
         throw new globalThis.Error("value provided for field message.maxRecords of type uint64 too large");
       }
       writer.uint32(56).uint64(message.maxRecords);
+    }
+    if (message.filterJson !== "") {
+      writer.uint32(66).string(message.filterJson);
     }
     return writer;
   },
@@ -3181,6 +3257,14 @@ export const ScanRequest: MessageFns<ScanRequest> = {
             message.maxRecords = reader.uint64() as bigint;
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.filterJson = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3216,6 +3300,11 @@ export const ScanRequest: MessageFns<ScanRequest> = {
         : isSet(object.max_records)
         ? BigInt(object.max_records)
         : 0n,
+      filterJson: isSet(object.filterJson)
+        ? globalThis.String(object.filterJson)
+        : isSet(object.filter_json)
+        ? globalThis.String(object.filter_json)
+        : "",
     };
   },
 
@@ -3242,6 +3331,9 @@ export const ScanRequest: MessageFns<ScanRequest> = {
     if (message.maxRecords !== 0n) {
       obj.maxRecords = message.maxRecords.toString();
     }
+    if (message.filterJson !== "") {
+      obj.filterJson = message.filterJson;
+    }
     return obj;
   },
 
@@ -3259,6 +3351,7 @@ export const ScanRequest: MessageFns<ScanRequest> = {
     message.maxRecords = (object.maxRecords !== undefined && object.maxRecords !== null)
       ? BigInt(object.maxRecords)
       : 0n;
+    message.filterJson = object.filterJson ?? "";
     return message;
   },
 };

@@ -282,6 +282,11 @@ export interface WritePolicy {
   sendKey: boolean;
   /** A delete leaves a tombstone, so that no older copy can bring the record back. */
   durableDelete: boolean;
+  /**
+   * A filter expression in its JSON form (see docs/queries.md). When set and false for the
+   * existing record, the write fails with FILTERED_OUT (27) and changes nothing.
+   */
+  filterJson: string;
 }
 
 function createBaseNilValue(): NilValue {
@@ -1433,7 +1438,15 @@ export const RecordKey: MessageFns<RecordKey> = {
 };
 
 function createBaseWritePolicy(): WritePolicy {
-  return { exists: 0, generationPolicy: 0, generation: 0, ttl: 0n, sendKey: false, durableDelete: false };
+  return {
+    exists: 0,
+    generationPolicy: 0,
+    generation: 0,
+    ttl: 0n,
+    sendKey: false,
+    durableDelete: false,
+    filterJson: "",
+  };
 }
 
 export const WritePolicy: MessageFns<WritePolicy> = {
@@ -1458,6 +1471,9 @@ export const WritePolicy: MessageFns<WritePolicy> = {
     }
     if (message.durableDelete !== false) {
       writer.uint32(48).bool(message.durableDelete);
+    }
+    if (message.filterJson !== "") {
+      writer.uint32(58).string(message.filterJson);
     }
     return writer;
   },
@@ -1523,6 +1539,14 @@ export const WritePolicy: MessageFns<WritePolicy> = {
             message.durableDelete = reader.bool();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.filterJson = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1555,6 +1579,11 @@ export const WritePolicy: MessageFns<WritePolicy> = {
         : isSet(object.durable_delete)
         ? globalThis.Boolean(object.durable_delete)
         : false,
+      filterJson: isSet(object.filterJson)
+        ? globalThis.String(object.filterJson)
+        : isSet(object.filter_json)
+        ? globalThis.String(object.filter_json)
+        : "",
     };
   },
 
@@ -1578,6 +1607,9 @@ export const WritePolicy: MessageFns<WritePolicy> = {
     if (message.durableDelete !== false) {
       obj.durableDelete = message.durableDelete;
     }
+    if (message.filterJson !== "") {
+      obj.filterJson = message.filterJson;
+    }
     return obj;
   },
 
@@ -1592,6 +1624,7 @@ export const WritePolicy: MessageFns<WritePolicy> = {
     message.ttl = (object.ttl !== undefined && object.ttl !== null) ? BigInt(object.ttl) : 0n;
     message.sendKey = object.sendKey ?? false;
     message.durableDelete = object.durableDelete ?? false;
+    message.filterJson = object.filterJson ?? "";
     return message;
   },
 };
