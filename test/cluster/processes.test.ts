@@ -8,6 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { credentials } from '@grpc/grpc-js';
 import { startNodeProcess, type NodeProcess } from '../helpers/process-node.ts';
+import { SlipstreamClient } from '../../core/client/index.ts';
+import { executeAql } from '../../core/client/aql.ts';
+import { DEFAULT_SETTINGS } from '../../core/query/aql/settings.ts';
 import { ClusterServiceClient, type GetClusterInfoResponse, type GetPartitionMapResponse } from '../../core/server/generated/slipstream/v1/cluster.ts';
 
 const HB = { intervalMs: 50, timeout: 5 }; // node timeout 250 ms, quantum 360 ms
@@ -35,6 +38,22 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, ms: numb
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`${what} did not happen within ${ms} ms${last === undefined ? '' : ` (last error: ${String(last)})`}`);
+}
+
+/** Runs AQL text on a node through the AqlService and returns the rows as maps. */
+async function aqlRows(port: number, text: string): Promise<Map<string, unknown>[]> {
+  const client = await SlipstreamClient.connect({ hosts: `127.0.0.1:${port}`, timeoutMs: 10_000 });
+  const rows: Map<string, unknown>[] = [];
+  try {
+    const st = await executeAql(client, { text, settings: { ...DEFAULT_SETTINGS, TIMEOUT: 10_000 } }, {
+      begin: () => {}, end: () => {}, status: () => {},
+      row: (cells) => { rows.push(new Map(cells)); },
+    });
+    assert.equal(st[0]?.code, 0, JSON.stringify(st));
+  } finally {
+    client.close();
+  }
+  return rows;
 }
 
 describe('cluster/real processes on 127.0.0.1', function () {
@@ -86,6 +105,17 @@ describe('cluster/real processes on 127.0.0.1', function () {
     assert.deepEqual(map.nodes, ['A3', 'A2', 'A1']);
     const mapA = await partitionMap(a.port, 'test');
     assert.deepEqual(mapA.partitions, map.partitions, 'nodes disagree on the partition map');
+
+    // AQL sees the same cluster: SHOW CLUSTER lists the members, SHOW PARTITIONS the map
+    const shown = await aqlRows(b.port, 'SHOW CLUSTER');
+    assert.deepEqual(shown.map((r) => r.get('node')).sort(), ['A1', 'A2', 'A3']);
+    assert.equal(shown.filter((r) => r.get('principal') === true).map((r) => r.get('node')).join(), 'A3');
+    const nsCount = BigInt(r0.members[0]?.partitions.length ?? 0);
+    assert.ok(nsCount > 0n);
+    assert.equal(shown.reduce((n, r) => n + (r.get('masters') as bigint), 0n), 4096n * nsCount, 'each namespace has 4096 masters');
+    const parts = await aqlRows(b.port, 'SHOW PARTITIONS test');
+    assert.equal(parts.length, 4096);
+    assert.deepEqual(parts.map((r) => [r.get('master'), ...(r.get('replicas') as string[])]), map.partitions.map((p) => p.nodeIndexes.map((i) => map.nodes[i])));
 
     // the other cluster name stays alone
     const s = await info(stranger.port);

@@ -12,6 +12,7 @@ import { serviceKey, type NodeExtension } from '../extension.ts';
 import { ClusterServiceService } from '../../server/generated/slipstream/v1/cluster.ts';
 import { createClusterService, hexId, tcpTransport, validateClusterConfig, type ClusterService } from '../../cluster/index.ts';
 import { clusterHandlers } from '../../server/handlers/cluster.ts';
+import { bindAqlCluster } from '../../query/aql/handlers-cluster.ts';
 
 /** Other subsystems (the data path, AQL SHOW CLUSTER) find the cluster service here. */
 export const CLUSTER_SERVICE = serviceKey<ClusterService>('cluster');
@@ -52,6 +53,7 @@ export function clusterExtension(): NodeExtension {
       });
       await cluster.start();
       ctx.services.provide(CLUSTER_SERVICE, cluster);
+      bindAqlCluster(ctx.kernel, cluster);
       ctx.server.addService('slipstream.v1.ClusterService', ClusterServiceService, clusterHandlers(cluster, ctx.logger));
       return { stop: () => cluster.stop() };
     },

@@ -186,6 +186,8 @@ class AqlParser extends CstParser {
       { ALT: () => this.CONSUME(KW.MODULES) },
       { ALT: () => this.CONSUME(KW.PACKAGES) },
       { ALT: () => this.CONSUME(KW.JOBS) },
+      { ALT: () => this.CONSUME(KW.CLUSTER) },
+      { ALT: () => this.CONSUME(KW.PARTITIONS) },
     ]);
     this.OPTION(() => this.SUBRULE(this.nsSet));
   });

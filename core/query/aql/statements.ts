@@ -5,6 +5,7 @@
  */
 import './handlers-operate.ts';
 import './handlers-info.ts';
+import './handlers-cluster.ts';
 
 export { executeStatement, registerAqlHandler, registerAqlVariantHandler, errorMessage, recordCells } from './execute.ts';
 export type { ExecContext, AqlHandler } from './execute.ts';

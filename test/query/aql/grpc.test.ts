@@ -129,4 +129,22 @@ describe('AqlService (gRPC)', () => {
     const [after] = await run('STAT SYSTEM');
     assert.equal(after?.status.code, 0, 'the built-in handler is back');
   });
+
+  it('SHOW CLUSTER and SHOW PARTITIONS describe a single node as master of everything', async () => {
+    const [cluster] = await run('SHOW CLUSTER');
+    const rows = cluster?.sets[0]?.rows ?? [];
+    assert.equal(rows.length, 1);
+    const row = new Map(rows[0]);
+    assert.equal(row.get('node'), 'A1');
+    assert.equal(row.get('state'), 'Online');
+    assert.equal(row.get('masters'), 4096n);
+    const [parts] = await run('SHOW PARTITIONS test');
+    const prow = parts?.sets[0]?.rows ?? [];
+    assert.equal(prow.length, 4096);
+    assert.ok(prow.every((r, i) => new Map(r).get('partition') === BigInt(i) && new Map(r).get('master') === 'A1'));
+    const [bad] = await run('SHOW PARTITIONS nope');
+    assert.equal(bad?.status.code, 20);
+    const [noNs] = await run('SHOW CLUSTER test');
+    assert.equal(noNs?.status.code, 4);
+  });
 });

@@ -1,0 +1,79 @@
+/**
+ * SHOW CLUSTER and SHOW PARTITIONS [ns]. A node in a cluster answers from its cluster
+ * service (bound by the cluster subsystem with `bindAqlCluster`); a single node answers for
+ * itself: one member, Online, master of every partition.
+ */
+import { DbError } from '../../errors/index.ts';
+import { N_PARTITIONS, type BinValue } from '../../model/index.ts';
+import type { NodeId } from '../../plugin-api/index.ts';
+import type { Kernel } from '../../transaction/kernel.ts';
+import type { ClusterService } from '../../cluster/index.ts';
+import { registerAqlVariantHandler, type ExecContext } from './execute.ts';
+import type { Renderer } from './render/renderer.ts';
+
+const clusters = new WeakMap<Kernel, ClusterService>();
+
+/** Lets SHOW CLUSTER / SHOW PARTITIONS on this kernel's node read the cluster service. */
+export function bindAqlCluster(kernel: Kernel, cluster: ClusterService): void {
+  clusters.set(kernel, cluster);
+}
+
+const hex = (id: NodeId): string => id.toString(16).toUpperCase();
+
+function checkNamespace(ctx: ExecContext, ns: string): void {
+  ctx.kernel.namespace(ns);
+}
+
+async function showCluster(ctx: ExecContext, out: Renderer): Promise<void> {
+  const started = performance.now();
+  const cluster = clusters.get(ctx.kernel);
+  const namespaces = ctx.kernel.namespaceNames();
+  out.begin([]);
+  if (cluster === undefined) {
+    const id = ctx.identity?.nodeId ?? ctx.kernel.router.localNode;
+    await out.row([
+      ['node', hex(id)], ['address', ctx.nodeAddress], ['state', 'Online'], ['principal', true], ['rack', 0n], ['zone', 0n],
+      ['masters', BigInt(N_PARTITIONS * namespaces.length)], ['replicas', 0n],
+    ]);
+  } else {
+    const info = cluster.info();
+    for (const m of info.members) {
+      const sum = (counts: ReadonlyMap<string, number>): bigint => BigInt([...counts.values()].reduce((a, b) => a + b, 0));
+      await out.row([
+        ['node', hex(m.id)], ['address', m.serviceAddress], ['state', m.state], ['principal', m.id === info.principal],
+        ['rack', BigInt(m.rackId)], ['zone', BigInt(m.zoneId)], ['masters', sum(m.masters)], ['replicas', sum(m.replicas)],
+      ]);
+    }
+  }
+  out.end(performance.now() - started, ctx.nodeAddress);
+}
+
+async function showPartitions(ctx: ExecContext, out: Renderer, namespace: string | null): Promise<void> {
+  if (namespace !== null) checkNamespace(ctx, namespace);
+  const started = performance.now();
+  const cluster = clusters.get(ctx.kernel);
+  out.begin([]);
+  for (const ns of namespace === null ? ctx.kernel.namespaceNames() : [namespace]) {
+    if (cluster === undefined) {
+      const self = hex(ctx.identity?.nodeId ?? ctx.kernel.router.localNode);
+      for (let pid = 0; pid < N_PARTITIONS; pid++) {
+        if (ctx.signal.aborted) throw new DbError('SCAN_ABORT', 'cancelled');
+        await out.row([['ns', ns], ['partition', BigInt(pid)], ['master', self], ['replicas', [] as BinValue[]]]);
+      }
+      continue;
+    }
+    const table = cluster.partitionTable(ns);
+    if (table === undefined) {
+      throw new DbError('UNAVAILABLE', `this node has no partition table for namespace '${ns}' yet`, { hint: 'wait until the node has joined its cluster' });
+    }
+    for (let pid = 0; pid < table.rows.length; pid++) {
+      if (ctx.signal.aborted) throw new DbError('SCAN_ABORT', 'cancelled');
+      const [master, ...replicas] = table.rows[pid] ?? [];
+      await out.row([['ns', ns], ['partition', BigInt(pid)], ['master', master === undefined ? null : hex(master)], ['replicas', replicas.map(hex)]]);
+    }
+  }
+  out.end(performance.now() - started, ctx.nodeAddress);
+}
+
+registerAqlVariantHandler('show', 'CLUSTER', (_s, ctx, out) => showCluster(ctx, out));
+registerAqlVariantHandler('show', 'PARTITIONS', (s, ctx, out) => showPartitions(ctx, out, s.namespace));
