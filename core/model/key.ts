@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { DbError } from '../errors/index.ts';
 import { checkInt64 } from './values.ts';
 import { partitionOf, type PartitionId } from './partition.ts';
@@ -37,11 +37,21 @@ export function keyTypeOf(key: UserKey): number {
 
 /** RIPEMD-160(set ‖ key-type byte ‖ key bytes), exactly as Aerospike computes it. The namespace is not hashed. */
 export function computeDigest(set: string, key: UserKey): Uint8Array {
-  const h = createHash('ripemd160');
-  if (set.length > 0) h.update(set, 'utf8');
-  h.update(Buffer.of(keyTypeOf(key)));
-  h.update(keyBytes(key));
-  return new Uint8Array(h.digest());
+  // One buffer and the one-shot hash: about twice as fast as an incremental Hash object.
+  const setLen = set.length === 0 ? 0 : Buffer.byteLength(set, 'utf8');
+  let buf: Buffer;
+  if (typeof key === 'string') {
+    buf = Buffer.allocUnsafe(setLen + 1 + Buffer.byteLength(key, 'utf8'));
+    buf.write(key, setLen + 1, 'utf8');
+  } else {
+    const body = keyBytes(key);
+    buf = Buffer.allocUnsafe(setLen + 1 + body.length);
+    buf.set(body, setLen + 1);
+  }
+  if (setLen > 0) buf.write(set, 0, 'utf8');
+  buf[setLen] = keyTypeOf(key);
+  const d = hash('ripemd160', buf, 'buffer');
+  return new Uint8Array(d.buffer, d.byteOffset, d.length);
 }
 
 export function makeKey(namespace: string, set: string, key: UserKey): RecordKey {

@@ -146,3 +146,75 @@ export function encodeValue(v: BinValue): Uint8Array {
 export function decodeValue(bytes: Uint8Array): BinValue {
   return new Reader(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)).value();
 }
+
+/**
+ * Events of a walk over an encoded record, in stored order, without building bin values:
+ * what a transcoder to another format (the gRPC wire form) needs. Strings and GeoJSON come
+ * as their UTF-8 bytes.
+ */
+export interface BinVisitor {
+  bin(name: string): void;
+  nil(): void;
+  int(v: bigint): void;
+  double(v: number): void;
+  string(utf8: Uint8Array): void;
+  bytes(v: Uint8Array): void;
+  bool(v: boolean): void;
+  geojson(utf8: Uint8Array): void;
+  listStart(length: number): void;
+  listEnd(): void;
+  mapStart(size: number): void;
+  /** Before each map key; the key's value event follows, then the entry's value. */
+  mapKey(): void;
+  mapValue(): void;
+  mapEnd(): void;
+}
+
+/** Walks an encoded record (see encodeBins), calling the visitor for every bin and value. */
+export function walkBins(payload: Uint8Array, v: BinVisitor): void {
+  const buf = Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.length);
+  let pos = 2;
+  const slice = (): Uint8Array => {
+    const n = buf.readUInt32LE(pos);
+    pos += 4;
+    const out = buf.subarray(pos, pos + n);
+    pos += n;
+    return out;
+  };
+  const value = (): void => {
+    const tag = buf[pos++];
+    switch (tag) {
+      case T_NIL: v.nil(); return;
+      case T_INT_SMALL: v.int(BigInt(buf.readInt32LE(pos))); pos += 4; return;
+      case T_INT: v.int(buf.readBigInt64LE(pos)); pos += 8; return;
+      case T_DOUBLE: v.double(buf.readDoubleLE(pos)); pos += 8; return;
+      case T_STR: v.string(slice()); return;
+      case T_BYTES: v.bytes(slice()); return;
+      case T_TRUE: v.bool(true); return;
+      case T_FALSE: v.bool(false); return;
+      case T_GEO: v.geojson(slice()); return;
+      case T_LIST: {
+        const n = buf.readUInt32LE(pos); pos += 4;
+        v.listStart(n);
+        for (let i = 0; i < n; i++) value();
+        v.listEnd();
+        return;
+      }
+      case T_MAP: {
+        const n = buf.readUInt32LE(pos); pos += 4;
+        v.mapStart(n);
+        for (let i = 0; i < n; i++) { v.mapKey(); value(); v.mapValue(); value(); }
+        v.mapEnd();
+        return;
+      }
+      default: throw new DbError('SERVER_ERROR', `corrupt record payload: unknown value tag ${tag} at byte ${pos - 1}`);
+    }
+  };
+  const count = buf.readUInt16LE(0);
+  for (let i = 0; i < count; i++) {
+    const nameLen = buf[pos++] as number;
+    v.bin(buf.toString('utf8', pos, pos + nameLen));
+    pos += nameLen;
+    value();
+  }
+}

@@ -10,9 +10,8 @@ import { TombRaider, parseTombRaiderConfig } from '../storage/eviction-tombstone
 import { Kernel } from '../transaction/kernel.ts';
 import { singleNodeRouter, type PartitionRouter } from '../transaction/routing.ts';
 import { GrpcServer } from '../server/grpc-server.ts';
-import { KeyValueServiceService } from '../server/generated/slipstream/v1/kv.ts';
 import { AdminServiceService } from '../server/generated/slipstream/v1/admin.ts';
-import { keyValueHandlers } from '../server/handlers/kv.ts';
+import { keyValueHandlers, keyValueService } from '../server/handlers/kv.ts';
 import { adminHandlers, NODE_IDENTITY } from '../server/handlers/admin.ts';
 import type { NodeConfig } from './config.ts';
 import { PluginRegistry } from './plugin-registry.ts';
@@ -148,7 +147,7 @@ export async function createNode(config: NodeConfig, options: CreateNodeOptions)
     const services = new ServiceLocator();
     const startedAtMs = Date.now();
     let address = `${config.node.host}:${config.node.port}`;
-    server.addService('slipstream.v1.KeyValueService', KeyValueServiceService, keyValueHandlers(kernel, logger));
+    server.addService('slipstream.v1.KeyValueService', keyValueService, keyValueHandlers(kernel, logger));
     const identity = { nodeId: config.node.id, version: VERSION, startedAtMs, address: () => address };
     services.provide(NODE_IDENTITY, identity);
     server.addService('slipstream.v1.AdminService', AdminServiceService, adminHandlers(kernel, identity, logger));

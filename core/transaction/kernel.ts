@@ -199,6 +199,21 @@ export class Kernel {
     return rec;
   }
 
+  /**
+   * The visible stored record with its payload still encoded, for paths that transcode it
+   * straight to a wire format. Missing records throw NOT_FOUND.
+   */
+  async getStored(key: RecordKey): Promise<StoredRecord> {
+    const ns = this.route(key);
+    this.counters.reads++;
+    const stored = await this.readVisible(ns, key);
+    if (stored === undefined) {
+      this.counters.notFound++;
+      throw notFound();
+    }
+    return stored;
+  }
+
   /** The record's metadata, or undefined when it does not exist. */
   async exists(key: RecordKey, policy: ReadPolicy = {}): Promise<RecordMeta | undefined> {
     const ns = this.route(key);

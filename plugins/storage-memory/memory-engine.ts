@@ -3,7 +3,7 @@ import type {
   StorageCapabilities,
 } from '../../core/plugin-api/index.ts';
 import { N_PARTITIONS, partitionOf } from '../../core/plugin-api/index.ts';
-import { packRecord, packedInfo, unpackRecord } from './record-string.ts';
+import { packRecord, packedInfo, packedGeneration, packedSet, packedTombstone, unpackRecord } from './record-string.ts';
 
 const OK: WriteOutcome = { ok: true };
 
@@ -24,19 +24,24 @@ export class MemoryEngine implements StorageEngine {
     for (let i = 0; i < N_PARTITIONS; i++) this.partitions.push(new Map());
   }
 
+  /** The digest as a 20-character latin1 string, without copying it first. */
+  private static keyOf(digest: Uint8Array): string {
+    return Buffer.from(digest.buffer, digest.byteOffset, digest.length).toString('latin1');
+  }
+
   private mapFor(digest: Uint8Array): Map<string, string> {
     return this.partitions[partitionOf(digest)] as Map<string, string>;
   }
 
   async get(digest: Uint8Array): Promise<StoredRecord | undefined> {
-    const k = Buffer.from(digest).toString('latin1');
+    const k = MemoryEngine.keyOf(digest);
     const packed = this.mapFor(digest).get(k);
     return packed === undefined ? undefined : unpackRecord(k, packed);
   }
 
   async put(record: StoredRecord, expect: WriteExpectation): Promise<WriteOutcome> {
     const map = this.mapFor(record.digest);
-    const k = Buffer.from(record.digest).toString('latin1');
+    const k = MemoryEngine.keyOf(record.digest);
     const old = map.get(k);
     const outcome = check(old, expect);
     if (!outcome.ok) return outcome;
@@ -49,7 +54,7 @@ export class MemoryEngine implements StorageEngine {
 
   async remove(digest: Uint8Array, expect: WriteExpectation): Promise<WriteOutcome> {
     const map = this.mapFor(digest);
-    const k = Buffer.from(digest).toString('latin1');
+    const k = MemoryEngine.keyOf(digest);
     const old = map.get(k);
     const outcome = check(old, expect);
     if (!outcome.ok) return outcome;
@@ -61,7 +66,7 @@ export class MemoryEngine implements StorageEngine {
 
   async *scan(options: ScanOptions): AsyncIterable<StoredRecord> {
     const pids = options.partitions ?? Array.from({ length: N_PARTITIONS }, (_, i) => i);
-    let after = options.afterDigest === undefined ? undefined : Buffer.from(options.afterDigest).toString('latin1');
+    let after = options.afterDigest === undefined ? undefined : MemoryEngine.keyOf(options.afterDigest);
     for (const pid of pids) {
       const map = this.partitions[pid];
       if (map === undefined || map.size === 0) { after = undefined; continue; }
@@ -103,23 +108,23 @@ export class MemoryEngine implements StorageEngine {
   }
 
   private account(packed: string, sign: 1 | -1): void {
-    const info = packedInfo(packed);
     this.bytes += sign * (packed.length + 20);
-    if (info.tombstone) {
+    if (packedTombstone(packed)) {
       this.tombstones += sign;
       return;
     }
     this.records += sign;
-    const n = (this.setCounts.get(info.set) ?? 0) + sign;
-    if (n === 0) this.setCounts.delete(info.set);
-    else this.setCounts.set(info.set, n);
+    const set = packedSet(packed);
+    const n = (this.setCounts.get(set) ?? 0) + sign;
+    if (n === 0) this.setCounts.delete(set);
+    else this.setCounts.set(set, n);
   }
 }
 
 function check(old: string | undefined, expect: WriteExpectation): WriteOutcome {
   if (expect.kind === 'any') return OK;
-  const live = old !== undefined && !packedInfo(old).tombstone;
+  const live = old !== undefined && !packedTombstone(old);
   if (expect.kind === 'absent') return live ? { ok: false, reason: 'RECORD_EXISTS' } : OK;
   if (!live) return { ok: false, reason: 'NOT_FOUND' };
-  return packedInfo(old).generation === expect.equals ? OK : { ok: false, reason: 'GENERATION' };
+  return packedGeneration(old) === expect.equals ? OK : { ok: false, reason: 'GENERATION' };
 }

@@ -56,14 +56,29 @@ export function unpackRecord(digestKey: string, packed: string): StoredRecord {
   };
 }
 
+/** Whether a packed record is a tombstone (read off the string, no copy). */
+export function packedTombstone(packed: string): boolean {
+  return (packed.charCodeAt(0) & F_TOMBSTONE) !== 0;
+}
+
+/** A packed record's generation (read off the string, no copy). */
+export function packedGeneration(packed: string): number {
+  return (packed.charCodeAt(1) | (packed.charCodeAt(2) << 8) | (packed.charCodeAt(3) << 16)) + packed.charCodeAt(4) * 0x1000000;
+}
+
+/** A packed record's set name. */
+export function packedSet(packed: string): string {
+  const setLen = packed.charCodeAt(17);
+  return setLen === 0 ? '' : Buffer.from(packed.slice(HEADER, HEADER + setLen), 'latin1').toString('utf8');
+}
+
 /** Reads only what truncate and stats need, without building a record. */
 export function packedInfo(packed: string): { tombstone: boolean; generation: number; lastUpdateMs: number; set: string } {
-  const buf = Buffer.from(packed.slice(0, HEADER + 255), 'latin1');
-  const setLen = buf[17] as number;
+  const head = Buffer.from(packed.slice(9, 17), 'latin1');
   return {
-    tombstone: ((buf[0] as number) & F_TOMBSTONE) !== 0,
-    generation: buf.readUInt32LE(1),
-    lastUpdateMs: buf.readDoubleLE(9),
-    set: buf.toString('utf8', HEADER, HEADER + setLen),
+    tombstone: packedTombstone(packed),
+    generation: packedGeneration(packed),
+    lastUpdateMs: head.readDoubleLE(0),
+    set: packedSet(packed),
   };
 }

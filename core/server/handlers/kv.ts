@@ -1,4 +1,7 @@
-import type { KeyValueServiceServer } from '../generated/slipstream/v1/kv.ts';
+import type { handleUnaryCall, UntypedServiceImplementation } from '@grpc/grpc-js';
+import { KeyValueServiceService, type GetRequest, type GetResponse, type KeyValueServiceServer } from '../generated/slipstream/v1/kv.ts';
+import { acceptingEncoded, EncodedResponse } from '../wire/encoded.ts';
+import { encodeGetResponse } from '../wire/get-response.ts';
 import { DbError } from '../../errors/index.ts';
 import type { Kernel } from '../../transaction/kernel.ts';
 import type { Logger } from '../../plugin-api/index.ts';
@@ -10,7 +13,14 @@ import { serverStream, unary } from '../rpc.ts';
 
 export const MAX_BATCH_KEYS = 5000;
 
-export function keyValueHandlers(kernel: Kernel, logger: Logger): KeyValueServiceServer {
+/** KeyValueService handlers; Get may answer with pre-encoded bytes (the fast path). */
+export type KeyValueHandlers = Pick<KeyValueServiceServer, 'put' | 'exists' | 'delete' | 'touch' | 'operate' | 'batchGet' | 'scan' | 'truncate'>
+  & { get: handleUnaryCall<GetRequest, GetResponse | EncodedResponse> } & UntypedServiceImplementation;
+
+/** The KeyValueService definition to register with keyValueHandlers. */
+export const keyValueService = acceptingEncoded(KeyValueServiceService, ['get']);
+
+export function keyValueHandlers(kernel: Kernel, logger: Logger): KeyValueHandlers {
   const now = (): number => kernel.clock.now();
   const filterOf = (json: string): { filter?: RecordPredicate } => {
     const filter = recordFilter(json, now);
@@ -24,8 +34,12 @@ export function keyValueHandlers(kernel: Kernel, logger: Logger): KeyValueServic
       const meta = await kernel.put(key, fromPbBins(req.bins), policyOf(req.policy));
       return meta === undefined ? {} : { meta: toPbMeta(meta, now()) };
     }),
-    get: unary(logger, 'Get', async (req) => {
+    get: unary(logger, 'Get', async (req): Promise<GetResponse | EncodedResponse> => {
       const key = fromPbKey(kernel, req.key);
+      if (req.bins.length === 0 && !req.headerOnly && req.filterJson === '') {
+        // the whole record: transcode the stored bytes straight to the response
+        return new EncodedResponse(encodeGetResponse(key.namespace, await kernel.getStored(key), now()));
+      }
       const rec = await kernel.get(key, { ...(req.bins.length > 0 ? { bins: req.bins } : {}), headerOnly: req.headerOnly, ...filterOf(req.filterJson) });
       return { record: toPbRecord(rec, now()) };
     }),
