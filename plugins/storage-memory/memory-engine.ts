@@ -36,7 +36,7 @@ export class MemoryEngine implements StorageEngine {
   async get(digest: Uint8Array): Promise<StoredRecord | undefined> {
     const k = MemoryEngine.keyOf(digest);
     const packed = this.mapFor(digest).get(k);
-    return packed === undefined ? undefined : unpackRecord(k, packed);
+    return packed === undefined ? undefined : unpackRecord(k, packed, digest);
   }
 
   async put(record: StoredRecord, expect: WriteExpectation): Promise<WriteOutcome> {

@@ -33,9 +33,10 @@ export function packRecord(rec: StoredRecord): string {
   return buf.toString('latin1');
 }
 
-export function unpackRecord(digestKey: string, packed: string): StoredRecord {
+/** A packed record as a StoredRecord; `digest` is the caller's (not copied) when it has one. */
+export function unpackRecord(digestKey: string, packed: string, digestBytes?: Uint8Array): StoredRecord {
   const buf = Buffer.from(packed, 'latin1');
-  const digest = new Uint8Array(Buffer.from(digestKey, 'latin1'));
+  const digest = digestBytes ?? new Uint8Array(Buffer.from(digestKey, 'latin1'));
   const flags = buf[0] as number;
   const setLen = buf[17] as number;
   let pos = HEADER + setLen;
