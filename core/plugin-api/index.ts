@@ -10,7 +10,8 @@ export type {
   ScanOptions, TruncateOptions, EngineStats,
 } from './storage-engine.ts';
 export type { ReplicationStrategy, ClusterView, ClusterMember } from './replication-strategy.ts';
-export { standardNodeSequence, spreadRow, fnv1a64, jenkinsOaat64, leBytes } from './replication-strategy.ts';
+export { standardNodeSequence, spreadRow, successionStrategy, fnv1a64, jenkinsOaat64, leBytes } from './replication-strategy.ts';
+export type { FailureDomain } from './replication-strategy.ts';
 export type { RetransmitStrategy, RetransmitState, FabricMessageKind } from './retransmit-strategy.ts';
 export { DbError, ResultCode } from '../errors/index.ts';
 export type { ResultCodeName } from '../errors/index.ts';

@@ -1,4 +1,5 @@
 import type { NodeId } from './context.ts';
+import { DbError } from '../errors/index.ts';
 
 /** A cluster member as the replication strategy sees it. */
 export interface ClusterMember {
@@ -189,4 +190,53 @@ export function spreadRow<T>(row: T[], copies: number, domains: readonly ((m: T)
     take(row[r] as T);
   }
   return row;
+}
+
+/** A failure domain of a member (its rack, its zone, …): copies of a partition avoid sharing one. */
+export type FailureDomain = (m: ClusterMember) => string | number;
+
+/**
+ * A complete strategy on the standard succession order, as the built-in plugins use it:
+ * validates the replication factor and the cluster size against `maxClusterSize` (option,
+ * a power of two, default 256), caches the node sequences per membership, and spreads each
+ * row's copies across `domains` (none: Aerospike's plain standard placement).
+ */
+export function successionStrategy(name: string, options: Readonly<Record<string, unknown>>, domains: readonly FailureDomain[] = []): ReplicationStrategy {
+  const maxClusterSize = options['maxClusterSize'] ?? 256;
+  if (typeof maxClusterSize !== 'number' || !Number.isInteger(maxClusterSize) || maxClusterSize < 2 || maxClusterSize > 32768 || (maxClusterSize & (maxClusterSize - 1)) !== 0) {
+    throw new DbError('PARAMETER', `${name}: maxClusterSize must be a power of two between 2 and 32768, got ${JSON.stringify(maxClusterSize)}`, {
+      hint: 'Set maxClusterSize to 8 (Aerospike CE), 256 (the default) or another power of two',
+    });
+  }
+  let lastKey = '';
+  let lastSeq: Uint16Array[] = [];
+  return {
+    assign(view, replicationFactor) {
+      if (!Number.isInteger(replicationFactor) || replicationFactor < 1) {
+        throw new DbError('PARAMETER', `replication factor must be a positive integer, got ${replicationFactor}`, {
+          hint: 'Set the namespace replication factor to 1 or more',
+        });
+      }
+      const members = view.succession;
+      if (members.length > maxClusterSize) {
+        throw new DbError('PARAMETER', `cluster of ${members.length} nodes exceeds maxClusterSize ${maxClusterSize}`, {
+          hint: 'Raise the replication strategy option maxClusterSize',
+        });
+      }
+      const key = members.map((m) => m.id.toString(16)).join(',');
+      if (key !== lastKey) {
+        lastSeq = standardNodeSequence(members.map((m) => m.id), maxClusterSize);
+        lastKey = key;
+      }
+      const copies = Math.min(replicationFactor, members.length);
+      return lastSeq.map((seq) => {
+        const row: ClusterMember[] = new Array<ClusterMember>(seq.length);
+        for (let i = 0; i < seq.length; i++) row[i] = members[seq[i] as number] as ClusterMember;
+        if (domains.length > 0) spreadRow(row, copies, domains);
+        const out: NodeId[] = new Array<NodeId>(copies);
+        for (let i = 0; i < copies; i++) out[i] = (row[i] as ClusterMember).id;
+        return out;
+      });
+    },
+  };
 }

@@ -6,22 +6,12 @@
  * Options: `maxClusterSize` (AS_CLUSTER_SZ, power of two, default 256).
  */
 import {
-  DbError, PLUGIN_API_VERSION, spreadRow, standardNodeSequence,
-  type ClusterMember, type NodeId, type PluginContext, type ReplicationPlugin, type ReplicationStrategy,
+  PLUGIN_API_VERSION, successionStrategy,
+  type FailureDomain, type PluginContext, type ReplicationPlugin, type ReplicationStrategy,
 } from '../../core/plugin-api/index.ts';
 
 const NAME = 'replication-zone-aware';
-const DOMAINS: readonly ((m: ClusterMember) => string | number)[] = [(m) => m.zoneId, (m) => `${m.zoneId}/${m.rackId}`];
-
-function readMaxClusterSize(options: Readonly<Record<string, unknown>>): number {
-  const v = options['maxClusterSize'] ?? 256;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 2 || v > 32768 || (v & (v - 1)) !== 0) {
-    throw new DbError('PARAMETER', `${NAME}: maxClusterSize must be a power of two between 2 and 32768, got ${JSON.stringify(v)}`, {
-      hint: 'Set maxClusterSize to a power of two such as 256 (the default)',
-    });
-  }
-  return v;
-}
+const DOMAINS: readonly FailureDomain[] = [(m) => m.zoneId, (m) => `${m.zoneId}/${m.rackId}`];
 
 export function zoneAwareReplication(): ReplicationPlugin {
   return {
@@ -29,37 +19,7 @@ export function zoneAwareReplication(): ReplicationPlugin {
     name: NAME,
     apiVersion: PLUGIN_API_VERSION,
     create(_ctx: PluginContext, options: Readonly<Record<string, unknown>>): ReplicationStrategy {
-      const maxClusterSize = readMaxClusterSize(options);
-      let lastKey = '';
-      let lastSeq: Uint16Array[] = [];
-      return {
-        assign(view, replicationFactor) {
-          if (!Number.isInteger(replicationFactor) || replicationFactor < 1) {
-            throw new DbError('PARAMETER', `replication factor must be a positive integer, got ${replicationFactor}`, {
-              hint: 'Set the namespace replication factor to 1 or more',
-            });
-          }
-          const members = view.succession;
-          if (members.length > maxClusterSize) {
-            throw new DbError('PARAMETER', `cluster of ${members.length} nodes exceeds maxClusterSize ${maxClusterSize}`, {
-              hint: 'Raise the replication strategy option maxClusterSize',
-            });
-          }
-          const key = members.map((m) => m.id.toString(16)).join(',');
-          if (key !== lastKey) {
-            lastSeq = standardNodeSequence(members.map((m) => m.id), maxClusterSize);
-            lastKey = key;
-          }
-          const copies = Math.min(replicationFactor, members.length);
-          return lastSeq.map((seq) => {
-            const row: ClusterMember[] = Array.from(seq, (i) => members[i] as ClusterMember);
-            spreadRow(row, copies, DOMAINS);
-            const out: NodeId[] = new Array<NodeId>(copies);
-            for (let i = 0; i < copies; i++) out[i] = (row[i] as ClusterMember).id;
-            return out;
-          });
-        },
-      };
+      return successionStrategy(NAME, options, DOMAINS);
     },
   };
 }
