@@ -8,7 +8,7 @@ import { referencedBins } from './expr/ast.ts';
 import type { IndexManager } from './index/manager.ts';
 import type { RecordSource } from './index/record-source.ts';
 import {
-  compareKeys, digestFromKey, digestKey, keysOf, type IndexEntry, type IndexKey, type KeyRange,
+  compareKeys, digestFromKey, inBounds, digestKey, keysOf, type IndexEntry, type IndexKey, type KeyRange,
 } from './index/secondary-index.ts';
 import { explain, plan, type Explanation, type PartitionFilter, type Plan, type QuerySpec } from './planner.ts';
 
@@ -89,18 +89,6 @@ function selectBins(bins: Bins, names: readonly string[] | undefined): Bins {
     if (v !== undefined) out[n] = v;
   }
   return out;
-}
-
-function inRange(k: IndexKey, r: KeyRange): boolean {
-  if (r.lo !== undefined) {
-    const c = compareKeys(k, r.lo.value);
-    if (c < 0 || (c === 0 && !r.lo.inclusive)) return false;
-  }
-  if (r.hi !== undefined) {
-    const c = compareKeys(k, r.hi.value);
-    if (c > 0 || (c === 0 && !r.hi.inclusive)) return false;
-  }
-  return true;
 }
 
 const BATCH = 256;
@@ -266,7 +254,7 @@ export class QueryEngine {
           if (multi) {
             // a record with several values in range is returned once: at its smallest one
             let min: IndexKey | undefined;
-            for (const k of keysOf(a.index.def, rec.bins)) if (inRange(k, a.range) && (min === undefined || compareKeys(k, min) < 0)) min = k;
+            for (const k of keysOf(a.index.def, rec.bins)) if (inBounds(k, a.range) && (min === undefined || compareKeys(k, min) < 0)) min = k;
             if (min !== undefined && compareKeys(min, e.k) !== 0) continue;
           }
           yield [rec, { a: 'r', i: name, k: encodeKey(e.k), d: hex(e.d) }];

@@ -104,7 +104,8 @@ export function geoValuesOf(def: IndexDefinition, bins: Bins | undefined): Array
   return out;
 }
 
-function inBounds(k: IndexKey, r: KeyRange): boolean {
+/** Whether an index key lies within a range (bounds inclusive or not). */
+export function inBounds(k: IndexKey, r: KeyRange): boolean {
   if (r.lo !== undefined) {
     const c = compareKeys(k, r.lo.value);
     if (c < 0 || (c === 0 && !r.lo.inclusive)) return false;
