@@ -12,7 +12,7 @@ import { Client as GrpcClient, credentials, Metadata, type MethodDefinition, typ
 import { DbError, resultCodeName } from '../errors/index.ts';
 import type { Expr } from '../query/expr/ast.ts';
 import { exprToJsonText } from '../query/expr/json.ts';
-import { checkInt64, type BinValue, type Bins, type UserKey } from '../model/index.ts';
+import { checkInt64, computeDigest, type BinValue, type Bins, type UserKey } from '../model/index.ts';
 import type { Operation } from '../transaction/operations.ts';
 import { KeyValueServiceService } from '../server/generated/slipstream/v1/kv.ts';
 import { AdminServiceService } from '../server/generated/slipstream/v1/admin.ts';
@@ -255,13 +255,13 @@ export class SlipstreamClient {
    * @throws DbError NOT_FOUND when it does not exist.
    */
   async get(key: ClientKey, options: CallOptions & { bins?: readonly string[]; headerOnly?: boolean; filter?: Expr } = {}): Promise<ClientRecord> {
-    const res = await this.unary(KeyValueServiceService.get, { key: toPbKey(key), bins: [...(options.bins ?? [])], headerOnly: options.headerOnly ?? false, filterJson: filterText(options.filter) }, options);
+    const res = await this.unary(KeyValueServiceService.get, { key: toPbReadKey(key), bins: [...(options.bins ?? [])], headerOnly: options.headerOnly ?? false, filterJson: filterText(options.filter) }, options);
     return fromPbRecord(res.record);
   }
 
   /** The record's metadata, or undefined when it does not exist (never throws NOT_FOUND). */
   async exists(key: ClientKey, options: CallOptions & { filter?: Expr } = {}): Promise<ClientRecordMeta | undefined> {
-    const res = await this.unary(KeyValueServiceService.exists, { key: toPbKey(key), filterJson: filterText(options.filter) }, options);
+    const res = await this.unary(KeyValueServiceService.exists, { key: toPbReadKey(key), filterJson: filterText(options.filter) }, options);
     return res.exists ? fromPbMeta(res.meta) : undefined;
   }
 
@@ -289,7 +289,7 @@ export class SlipstreamClient {
 
   /** Reads many records; a missing one is a DbError in its place. */
   async batchGet(keys: readonly ClientKey[], options: CallOptions & { bins?: readonly string[]; headerOnly?: boolean; filter?: Expr } = {}): Promise<Array<ClientRecord | DbError>> {
-    const res = await this.unary(KeyValueServiceService.batchGet, { keys: keys.map(toPbKey), bins: [...(options.bins ?? [])], headerOnly: options.headerOnly ?? false, filterJson: filterText(options.filter) }, options);
+    const res = await this.unary(KeyValueServiceService.batchGet, { keys: keys.map(toPbReadKey), bins: [...(options.bins ?? [])], headerOnly: options.headerOnly ?? false, filterJson: filterText(options.filter) }, options);
     return res.results.map((r) => r.resultCode === 0 ? fromPbRecord(r.record) : new DbError(resultCodeName(r.resultCode) ?? 'SERVER_ERROR', r.message, { resultCode: r.resultCode }));
   }
 
@@ -361,6 +361,18 @@ export function toPbKey(k: ClientKey): PbKey {
 
 const EXISTS_PB: Record<ExistsAction, number> = { update: 1, updateOnly: 2, replace: 3, replaceOnly: 4, createOnly: 5 };
 const GEN_PB: Record<GenerationPolicy, number> = { none: 0, expectEqual: 1, expectGreater: 2 };
+
+/**
+ * The key of a read: its digest, computed here as Aerospike's clients do, so the server does
+ * not hash (reads need no user key; writes send it, for send-key).
+ */
+export function toPbReadKey(k: ClientKey): PbKey {
+  if (k.digest !== undefined || k.key === undefined) return toPbKey(k);
+  const key = typeof k.key === 'number' ? BigInt(k.key) : k.key;
+  if (typeof key === 'bigint') checkInt64(key, 'integer key');
+  if (typeof key === 'string' && key.length === 0) return toPbKey(k); // let the server explain
+  return { namespace: k.namespace, set: k.set ?? '', id: { $case: 'digest', value: computeDigest(k.set ?? '', key) } };
+}
 
 function filterText(e: Expr | undefined): string {
   return e === undefined ? '' : exprToJsonText(e);
