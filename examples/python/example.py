@@ -28,7 +28,7 @@ sys.path.insert(0, here)
 import slipstream_client as ss  # noqa: E402
 
 ss.use_stubs(args.stubs)
-from slipstream.v1 import kv_pb2, kv_pb2_grpc, query_pb2, query_pb2_grpc, admin_pb2, admin_pb2_grpc, udf_pb2, udf_pb2_grpc  # noqa: E402
+from slipstream.v1 import kv_pb2, kv_pb2_grpc, query_pb2, query_pb2_grpc, admin_pb2, admin_pb2_grpc, udf_pb2, udf_pb2_grpc, aql_pb2, aql_pb2_grpc  # noqa: E402
 from slipstream.v1 import types_pb2 as t  # noqa: E402
 
 checks = 0
@@ -62,6 +62,7 @@ kv = kv_pb2_grpc.KeyValueServiceStub(channel)
 query = query_pb2_grpc.QueryServiceStub(channel)
 admin = admin_pb2_grpc.AdminServiceStub(channel)
 udf = udf_pb2_grpc.UdfServiceStub(channel)
+aql = aql_pb2_grpc.AqlServiceStub(channel)
 
 # --- node -------------------------------------------------------------------------------------
 info = ss.call(admin.GetNodeInfo, admin_pb2.GetNodeInfoRequest(), retries=2)
@@ -197,6 +198,16 @@ finals = [ss.from_value(m.value) for m in ss.stream(udf.Aggregate, udf_pb2.UdfSe
     call=udf_pb2.UdfCall(module=module_name, function="total", args=[ss.to_value("age")])), timeout=30)]
 check("stream UDF total(age) where age > 40", finals, [41 + 85])
 ss.call(udf.RemoveModule, udf_pb2.RemoveModuleRequest(name=module_name), timeout=10)
+
+# --- AQL: statements run on the node, results come back as typed events ----------------------
+events = list(ss.stream(aql.Execute, aql_pb2.ExecuteRequest(
+    text=f"INSERT INTO {ns}.{set_name} (PK, name, age) VALUES ('lin', 'Lin', 50); "
+         f"SELECT name, age FROM {ns}.{set_name} WHERE PK = 'lin'; "
+         f"SELECT * FROM {ns}.{set_name} WHERE PK = 'nobody'"), timeout=10))
+statuses = [e.status for e in events if e.WhichOneof("event") == "status"]
+check("AQL: one status per statement, the last one NOT_FOUND", [s.code for s in statuses], [0, 0, ss.NOT_FOUND])
+rows = [{c.name: ss.from_value(c.value) for c in e.row.cells} for e in events if e.WhichOneof("event") == "row"]
+check("AQL: SELECT returns the row INSERT wrote", [(r["name"], r["age"]) for r in rows], [("Lin", 50)])
 
 # --- delete -----------------------------------------------------------------------------------
 ss.call(kv.Delete, kv_pb2.DeleteRequest(key=ss.key(ns, set_name, "grace")))
