@@ -22,9 +22,27 @@ describe('AQL over gRPC: any text', function () {
   after(async () => { await t?.stop(); });
 
   it(`ends every statement with a status and never takes the node down (seed ${SEED})`, async () => {
+    // well-formed statements with hostile values, to reach the executor and the kernel
+    const lit = fc.oneof(
+      fc.bigInt({ min: -(2n ** 64n), max: 2n ** 64n }).map(String), fc.double().map((d) => (Number.isFinite(d) ? String(d) : '1.5')),
+      fc.string({ maxLength: 20 }).map((x) => `'${x.replace(/'/g, '')}'`), fc.constantFrom('NULL', 'true', "JSON('[1,{}]')", "MAP('{\"a\":1}')",
+        "GEOJSON('{\"type\":\"Point\",\"coordinates\":[1,2]}')", "GEOJSON('{\"type\":\"Nope\"}')", "LIST('[1')", 'CAST(7 AS STRING)'),
+    );
+    const bin = fc.constantFrom('a', 'b', 'x'.repeat(16), 'PK', '`we ird`');
+    const stmt = fc.oneof(
+      fc.tuple(lit, bin, lit).map(([k, b, v]) => `INSERT INTO test.demo (PK, ${b}) VALUES (${k}, ${v})`),
+      fc.tuple(bin, lit, lit).map(([b, v, k]) => `UPDATE test.demo SET ${b} = ${v} WHERE PK = ${k}`),
+      fc.tuple(bin, fc.constantFrom('=', '!=', '<', '>=', 'BETWEEN 1 AND'), lit).map(([b, op, v]) => `SELECT * FROM test.demo WHERE ${b} ${op} ${v} LIMIT 5`),
+      fc.tuple(lit).map(([k]) => `SELECT * FROM test.demo WHERE PK = ${k}`),
+      fc.tuple(bin, lit, lit).map(([b, v, k]) => `OPERATE ADD(${b}, ${v}), GET(${b}) ON test.demo WHERE PK = ${k}`),
+      fc.tuple(bin, lit).map(([b, v]) => `SELECT COUNT(*), SUM(${b}) FROM test.demo WHERE ${b} > ${v}`),
+      fc.tuple(lit).map(([k]) => `DELETE FROM test.demo WHERE PK = ${k}`),
+      fc.constantFrom('SHOW SETS', 'SHOW BINS', 'STAT SYSTEM', 'SHOW INDEXES', 'SHOW MODULES', 'SHOW JOBS', 'CREATE INDEX ia ON test.demo (a) NUMERIC', 'SHOW CLUSTER'),
+    );
     const text = fc.oneof(
       fc.string({ maxLength: 120 }),
       fc.array(fc.constantFrom(...WORDS), { maxLength: 14 }).map((ws) => ws.join(' ')),
+      fc.array(stmt, { minLength: 1, maxLength: 4 }).map((ss) => ss.join(';\n')),
     );
     let succeeded = 0;
     await fc.assert(fc.asyncProperty(text, async (aql) => {
