@@ -32,7 +32,7 @@ async function showCluster(ctx: ExecContext, out: Renderer): Promise<void> {
   if (cluster === undefined) {
     const id = ctx.identity?.nodeId ?? ctx.kernel.router.localNode;
     await out.row([
-      ['node', hex(id)], ['address', ctx.nodeAddress], ['state', 'Online'], ['principal', true], ['rack', 0n], ['zone', 0n],
+      ['node', hex(id)], ['address', ctx.nodeAddress], ['state', 'online'], ['principal', true], ['rack', 0n], ['zone', 0n],
       ['masters', BigInt(N_PARTITIONS * namespaces.length)], ['replicas', 0n],
     ]);
   } else {

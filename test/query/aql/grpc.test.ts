@@ -136,7 +136,7 @@ describe('AqlService (gRPC)', () => {
     assert.equal(rows.length, 1);
     const row = new Map(rows[0]);
     assert.equal(row.get('node'), 'A1');
-    assert.equal(row.get('state'), 'Online');
+    assert.equal(row.get('state'), 'online');
     assert.equal(row.get('masters'), 4096n);
     const [parts] = await run('SHOW PARTITIONS test');
     const prow = parts?.sets[0]?.rows ?? [];
