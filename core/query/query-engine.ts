@@ -8,7 +8,7 @@ import { referencedBins } from './expr/ast.ts';
 import type { IndexManager } from './index/manager.ts';
 import type { RecordSource } from './index/record-source.ts';
 import {
-  compareKeys, digestFromKey, inBounds, digestKey, keysOf, type IndexEntry, type IndexKey, type KeyRange,
+  compareKeys, digestFromKey, inBounds, digestKey, keysOf, type IndexEntry, type IndexKey,
 } from './index/secondary-index.ts';
 import { explain, plan, type Explanation, type PartitionFilter, type Plan, type QuerySpec } from './planner.ts';
 

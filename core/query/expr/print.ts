@@ -14,8 +14,6 @@ export function valueText(v: BinValue): string {
   return `{${[...(v as ReadonlyMap<MapKey, BinValue>)].map(([k, x]) => `${valueText(k)}: ${valueText(x)}`).join(', ')}}`;
 }
 
-const PREC: Partial<Record<Expr['kind'], number>> = { or: 1, and: 2, not: 3, cmp: 4, in: 4, regex: 4, geo: 4 };
-
 /** Human-readable text of an expression, for EXPLAIN and messages. */
 export function exprToString(e: Expr, parent = 0): string {
   const wrap = (s: string, p: number): string => (p < parent ? `(${s})` : s);
