@@ -1,7 +1,7 @@
 import { DbError } from '../errors/index.ts';
 import type { Clock, Logger, StoredRecord, WriteExpectation } from '../plugin-api/index.ts';
 import {
-  checkBinName, checkSetName, computeDigest, decodeBins, decodeUserKey, encodeBins, encodeUserKey,
+  checkBinName, checkSetName, computeDigest, decodeBins, decodeUserKey, encodeBins, encodeUserKey, isExpired,
   keyFromDigest, partitionOf, checkInt64, N_PARTITIONS,
   type Bins, type BinValue, type DbRecord, type RecordKey, type RecordMeta, type UserKey,
 } from '../model/index.ts';
@@ -234,8 +234,7 @@ export class Kernel {
     step: (current: CurrentRecord | undefined) => Promise<{ mutation: Mutation; value: T }> | { mutation: Mutation; value: T },
   ): Promise<{ meta: RecordMeta | undefined; value: T }> {
     const ns = this.route(key);
-    const lockKey = `${key.namespace}\0${Buffer.from(key.digest).toString('latin1')}`;
-    return this.locks.run(lockKey, async () => {
+    return this.locks.run(lockKeyOf(key.namespace, key.digest), async () => {
       const stored = await ns.engine.get(key.digest);
       const now = this.clock.now();
       const live = stored !== undefined && ns.isVisible(stored, now) ? stored : undefined;
@@ -459,8 +458,7 @@ export class Kernel {
    */
   async removeStoredIf(namespace: string, digest: Uint8Array, still: (current: StoredRecord) => boolean, cause: 'evict' | 'expire'): Promise<boolean> {
     const ns = this.namespace(namespace);
-    const lockKey = `${namespace}\0${Buffer.from(digest).toString('latin1')}`;
-    return this.locks.run(lockKey, async () => {
+    return this.locks.run(lockKeyOf(namespace, digest), async () => {
       const cur = await ns.engine.get(digest);
       if (cur === undefined || !still(cur)) return false;
       const out = await ns.engine.remove(digest, cur.tombstone ? { kind: 'any' } : { kind: 'generation', equals: cur.meta.generation });
@@ -476,22 +474,20 @@ export class Kernel {
     const now = this.clock.now();
     const expired: StoredRecord[] = [];
     for await (const rec of ns.engine.scan({})) {
-      if (rec.meta.voidTime !== 0 && rec.meta.voidTime * 1000 <= now) expired.push(rec);
+      if (isExpired(rec.meta.voidTime, now)) expired.push(rec);
     }
     let removed = 0;
     for (const rec of expired) {
-      const lockKey = `${namespace}\0${Buffer.from(rec.digest).toString('latin1')}`;
-      await this.locks.run(lockKey, async () => {
-        const cur = await ns.engine.get(rec.digest);
-        if (cur === undefined || cur.tombstone || cur.meta.voidTime === 0 || cur.meta.voidTime * 1000 > this.clock.now()) return;
-        const out = await ns.engine.remove(rec.digest, { kind: 'generation', equals: cur.meta.generation });
-        if (!out.ok) return;
-        removed++;
-        this.emit({ namespace, set: cur.set, digest: cur.digest, before: decodeBins(cur.payload), after: undefined, meta: undefined, cause: 'expire' });
-      });
+      const still = (cur: StoredRecord): boolean => !cur.tombstone && isExpired(cur.meta.voidTime, this.clock.now());
+      if (await this.removeStoredIf(namespace, rec.digest, still, 'expire')) removed++;
     }
     return removed;
   }
+}
+
+/** Serialises operations on one record. */
+function lockKeyOf(namespace: string, digest: Uint8Array): string {
+  return `${namespace}\0${Buffer.from(digest).toString('latin1')}`;
 }
 
 function notFound(): DbError {
