@@ -165,13 +165,15 @@ export class Kernel {
     return ns;
   }
 
+  /** The key as stored: the record's set, and a user key only when the record keeps one. */
+  private storedKey(key: RecordKey, stored: StoredRecord): RecordKey {
+    const base = { namespace: key.namespace, set: stored.set, digest: key.digest, partition: key.partition };
+    return stored.key === undefined ? base : { ...base, userKey: key.userKey ?? decodeUserKey(stored.key) };
+  }
+
   private toRecord(key: RecordKey, stored: StoredRecord, only?: ReadonlySet<string>, noBins = false): DbRecord {
-    const withKey: RecordKey = stored.key !== undefined && key.userKey === undefined
-      ? { ...key, set: stored.set, userKey: decodeUserKey(stored.key) }
-      : { ...key, set: stored.set };
-    const userKey = stored.key !== undefined ? withKey.userKey : undefined;
     return {
-      key: userKey === undefined ? { namespace: key.namespace, set: stored.set, digest: key.digest, partition: key.partition } : { ...withKey, userKey },
+      key: this.storedKey(key, stored),
       meta: stored.meta,
       bins: noBins ? {} : decodeBins(stored.payload, only),
     };
@@ -244,7 +246,7 @@ export class Kernel {
       }
       checkGeneration(policy, live?.meta.generation);
       const current: CurrentRecord | undefined = live === undefined ? undefined : {
-        key: this.toRecord(key, live, undefined, true).key,
+        key: this.storedKey(key, live),
         bins: decodeBins(live.payload),
         meta: live.meta,
       };
