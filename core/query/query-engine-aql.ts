@@ -7,7 +7,7 @@ import { DbError } from '../errors/index.ts';
 import { GeoJson, type BinValue } from '../model/index.ts';
 import type { Kernel } from '../transaction/kernel.ts';
 import type * as A from './aql/ast.ts';
-import { recordCells, registerAqlHandler, registerAqlVariantHandler, type ExecContext } from './aql/execute.ts';
+import { checkNamespace, recordCells, registerAqlHandler, registerAqlVariantHandler, type ExecContext } from './aql/execute.ts';
 import type { Renderer } from './aql/render/renderer.ts';
 import * as E from './expr/ast.ts';
 import { parseShape } from './geo/index.ts';
@@ -156,10 +156,6 @@ function querySpec(s: A.SelectStatement, ctx: ExecContext): QuerySpec {
     ...(s.limit === null ? {} : { limit: Number(s.limit) }),
     ...(order === undefined ? {} : { orderBy: { bin: order.bin, desc: order.direction === 'DESC' } }),
   };
-}
-
-function checkNamespace(ctx: ExecContext, ns: string): void {
-  if (!ctx.kernel.namespaceNames().includes(ns)) throw new DbError('NAMESPACE', `Invalid namespace: ${ns}`, { hint: 'SHOW NAMESPACES lists them' });
 }
 
 async function selectQuery(s: A.SelectStatement, ctx: ExecContext, out: Renderer): Promise<void> {

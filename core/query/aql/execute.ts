@@ -108,13 +108,15 @@ export async function executeStatement(stmt: Statement, ctx: ExecContext, out: R
 
 // ---- helpers ----
 
-function keyOf(kernel: Kernel, target: Target, ref: KeyRef): RecordKey {
+/** The key a statement names by PK or digest. */
+export function keyOf(kernel: Kernel, target: Target, ref: KeyRef): RecordKey {
   const set = target.set ?? '';
   if (ref.kind === 'pk') return kernel.key(target.namespace, set, ref.value);
   return kernel.keyFromDigest(target.namespace, set, new Uint8Array(Buffer.from(ref.hex, 'hex')));
 }
 
-function policy(s: Settings, p: Partial<WritePolicy> = {}): WritePolicy {
+/** The write policy of the session's settings (RECORD_TTL, KEY_SEND, DURABLE_DELETE), with overrides. */
+export function policy(s: Settings, p: Partial<WritePolicy> = {}): WritePolicy {
   return writePolicy({ ttl: s.RECORD_TTL, sendKey: s.KEY_SEND, durableDelete: s.DURABLE_DELETE, ...p });
 }
 
@@ -140,14 +142,15 @@ export function recordCells(rec: DbRecord, ctx: ExecContext, opts: { bins?: read
   return cells;
 }
 
-function checkNamespace(kernel: Kernel, ns: string): void {
-  if (!kernel.namespaceNames().includes(ns)) throw new DbError('NAMESPACE', `Invalid namespace: ${ns}`, { hint: 'SHOW NAMESPACES lists them' });
+/** NAMESPACE (aql's "Invalid namespace") unless the kernel has the namespace. */
+export function checkNamespace(ctx: ExecContext, ns: string): void {
+  if (!ctx.kernel.namespaceNames().includes(ns)) throw new DbError('NAMESPACE', `Invalid namespace: ${ns}`, { hint: 'SHOW NAMESPACES lists them' });
 }
 
 // ---- built-in handlers (key-value statements of issue 3) ----
 
 registerAqlHandler('insert', async (s, ctx, out) => {
-  checkNamespace(ctx.kernel, s.target.namespace);
+  checkNamespace(ctx, s.target.namespace);
   const bins: Bins = {};
   for (const b of s.bins) bins[b.name] = b.value;
   await ctx.kernel.put(keyOf(ctx.kernel, s.target, s.key), bins, policy(ctx.settings));
@@ -155,7 +158,7 @@ registerAqlHandler('insert', async (s, ctx, out) => {
 });
 
 registerAqlHandler('update', async (s, ctx, out) => {
-  checkNamespace(ctx.kernel, s.target.namespace);
+  checkNamespace(ctx, s.target.namespace);
   const bins: Bins = {};
   for (const b of s.bins) bins[b.name] = b.value;
   await ctx.kernel.put(keyOf(ctx.kernel, s.target, s.key), bins, policy(ctx.settings, { exists: 'updateOnly', ttl: ctx.settings.RECORD_TTL === 0 ? -2 : ctx.settings.RECORD_TTL }));
@@ -163,13 +166,13 @@ registerAqlHandler('update', async (s, ctx, out) => {
 });
 
 registerAqlHandler('delete', async (s, ctx, out) => {
-  checkNamespace(ctx.kernel, s.target.namespace);
+  checkNamespace(ctx, s.target.namespace);
   await ctx.kernel.delete(keyOf(ctx.kernel, s.target, s.key), policy(ctx.settings));
   out.status(0, '1 record affected.');
 });
 
 registerAqlHandler('select', async (s, ctx, out) => {
-  checkNamespace(ctx.kernel, s.target.namespace);
+  checkNamespace(ctx, s.target.namespace);
   const started = performance.now();
   if (s.items !== null && s.items.some((i) => i.kind === 'aggregate')) {
     throw new DbError('UNSUPPORTED_FEATURE', 'SELECT COUNT/SUM/MIN/MAX/AVG is not supported yet on this server', { hint: 'it arrives with secondary-index queries' });
@@ -205,7 +208,7 @@ registerAqlHandler('select', async (s, ctx, out) => {
 });
 
 registerAqlHandler('truncate', async (s, ctx, out) => {
-  checkNamespace(ctx.kernel, s.target.namespace);
+  checkNamespace(ctx, s.target.namespace);
   let beforeMs: number | undefined;
   if (typeof s.upto === 'bigint') beforeMs = Number(s.upto / 1_000_000n);
   else if (typeof s.upto === 'string') {
@@ -227,7 +230,7 @@ registerAqlHandler('show', async (s, ctx, out) => {
   if (s.what === 'BINS') {
     out.begin([]);
     for (const ns of s.namespace === null ? ctx.kernel.namespaceNames() : [s.namespace]) {
-      checkNamespace(ctx.kernel, ns);
+      checkNamespace(ctx, ns);
       for (const bin of ctx.kernel.binNames(ns)) out.row([['namespace', ns], ['bin', bin]]);
     }
     out.end(performance.now() - started, ctx.nodeAddress);

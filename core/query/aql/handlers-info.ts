@@ -2,14 +2,9 @@
  * Info statements over the kernel: SHOW SETS, STAT SYSTEM, STAT NAMESPACE <ns>. The numbers are
  * the admin service's (GetStatistics, ListSets): both come from transaction/statistics.ts.
  */
-import { DbError } from '../../errors/index.ts';
 import { setList, statistics } from '../../transaction/statistics.ts';
-import { registerAqlVariantHandler, type ExecContext } from './execute.ts';
+import { checkNamespace, registerAqlVariantHandler, type ExecContext } from './execute.ts';
 import type { Renderer } from './render/renderer.ts';
-
-function checkNamespace(ctx: ExecContext, ns: string): void {
-  if (!ctx.kernel.namespaceNames().includes(ns)) throw new DbError('NAMESPACE', `Invalid namespace: ${ns}`, { hint: 'SHOW NAMESPACES lists them' });
-}
 
 /** Without a node (a bare in-process kernel): this process stands in for it. */
 const PROCESS_IDENTITY = { nodeId: 0n, startedAtMs: Date.now() - Math.round(process.uptime() * 1000) };

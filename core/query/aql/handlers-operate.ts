@@ -6,9 +6,8 @@
 import { DbError } from '../../errors/index.ts';
 import { isList, isMap, ttlOf, type BinValue, type MapKey } from '../../model/index.ts';
 import type { Operation as KernelOp, ListOpKind, MapOpKind } from '../../transaction/operations.ts';
-import { writePolicy } from '../../transaction/policy.ts';
 import type { Operation } from './ast.ts';
-import { registerAqlHandler } from './execute.ts';
+import { checkNamespace, keyOf, policy, registerAqlHandler } from './execute.ts';
 import { OPERATIONS } from './operations.ts';
 
 function fail(op: Operation, what: string): never {
@@ -113,18 +112,11 @@ export function kernelOperation(op: Operation): KernelOp {
 }
 
 registerAqlHandler('operate', async (s, ctx, out) => {
-  if (!ctx.kernel.namespaceNames().includes(s.target.namespace)) {
-    throw new DbError('NAMESPACE', `Invalid namespace: ${s.target.namespace}`, { hint: 'SHOW NAMESPACES lists them' });
-  }
+  checkNamespace(ctx, s.target.namespace);
   const ops = s.ops.map(kernelOperation);
-  const set = s.target.set ?? '';
-  const key = s.key.kind === 'pk'
-    ? ctx.kernel.key(s.target.namespace, set, s.key.value)
-    : ctx.kernel.keyFromDigest(s.target.namespace, set, new Uint8Array(Buffer.from(s.key.hex, 'hex')));
+  const key = keyOf(ctx.kernel, s.target, s.key);
   const started = performance.now();
-  const res = await ctx.kernel.operate(key, ops, writePolicy({
-    ttl: ctx.settings.RECORD_TTL, sendKey: ctx.settings.KEY_SEND, durableDelete: ctx.settings.DURABLE_DELETE,
-  }));
+  const res = await ctx.kernel.operate(key, ops, policy(ctx.settings));
   const cells: Array<readonly [string, BinValue]> = Object.entries(res.bins);
   if (cells.length === 0) {
     out.status(0, '1 record affected.');

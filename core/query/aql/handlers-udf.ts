@@ -9,14 +9,12 @@ import { basename } from 'node:path';
 import { DbError, ResultCode, toDbError } from '../../errors/index.ts';
 import type { BinValue } from '../../model/index.ts';
 import type { Kernel } from '../../transaction/kernel.ts';
-import { writePolicy, type WritePolicy } from '../../transaction/policy.ts';
 import type { UdfCall } from '../../udf/engine.ts';
 import { jobProgress, type UdfRunner, type UdfTargetSpec } from '../udf-runner.ts';
 import { whereToExpr } from '../query-engine-aql.ts';
 import type * as A from './ast.ts';
-import { registerAqlHandler, registerAqlVariantHandler, type AqlHandler, type ExecContext } from './execute.ts';
+import { checkNamespace, keyOf, policy, registerAqlHandler, registerAqlVariantHandler, type AqlHandler, type ExecContext } from './execute.ts';
 import type { Renderer } from './render/renderer.ts';
-import type { Settings } from './settings.ts';
 
 const runners = new WeakMap<Kernel, UdfRunner>();
 
@@ -29,14 +27,6 @@ function runnerOf(ctx: ExecContext): UdfRunner {
   const r = runners.get(ctx.kernel);
   if (r === undefined) throw new DbError('UNSUPPORTED_FEATURE', 'UDFs are not installed on this node', { hint: 'start the node with the udf subsystem' });
   return r;
-}
-
-function checkNamespace(ctx: ExecContext, ns: string): void {
-  if (!ctx.kernel.namespaceNames().includes(ns)) throw new DbError('NAMESPACE', `Invalid namespace: ${ns}`, { hint: 'SHOW NAMESPACES lists them' });
-}
-
-function policyOf(s: Settings): WritePolicy {
-  return writePolicy({ ttl: s.RECORD_TTL, sendKey: s.KEY_SEND, durableDelete: s.DURABLE_DELETE });
 }
 
 function callOf(c: A.UdfCall, timeoutMs?: number): UdfCall {
@@ -135,11 +125,9 @@ export function registerUdfAqlHandlers(): void {
     checkNamespace(ctx, s.target.namespace);
     const runner = runnerOf(ctx);
     if (s.where?.kind === 'key') {
-      const set = s.target.set ?? '';
-      const ref = s.where.key;
-      const key = ref.kind === 'pk' ? ctx.kernel.key(s.target.namespace, set, ref.value) : ctx.kernel.keyFromDigest(s.target.namespace, set, new Uint8Array(Buffer.from(ref.hex, 'hex')));
+      const key = keyOf(ctx.kernel, s.target, s.where.key);
       const started = performance.now();
-      const r = await runner.apply(key, callOf(s.call, ctx.settings.TIMEOUT), policyOf(ctx.settings));
+      const r = await runner.apply(key, callOf(s.call, ctx.settings.TIMEOUT), policy(ctx.settings));
       const column = columnName(s.call.fn);
       out.begin([column]);
       await out.row([[column, r.value]]);
@@ -147,7 +135,7 @@ export function registerUdfAqlHandlers(): void {
       return;
     }
     const where = s.where?.kind === 'filter' ? s.where.expr : null;
-    const job = await runner.startJob(callOf(s.call, ctx.settings.TIMEOUT), targetOf(s, where), ctx.settings.SCAN_RECORDS_PER_SECOND, policyOf(ctx.settings));
+    const job = await runner.startJob(callOf(s.call, ctx.settings.TIMEOUT), targetOf(s, where), ctx.settings.SCAN_RECORDS_PER_SECOND, policy(ctx.settings));
     out.status(0, `${where === null ? 'Scan' : 'Query'} job (${job.id}) created.`);
   }));
 
