@@ -47,30 +47,14 @@ export class SandboxPool {
 
   /** Creates sandboxes up to n idle ones ahead of the first call. */
   async warm(n = 1): Promise<void> {
-    while (!this.retired && this.idle.length < n && this.live < this.opts.size) {
-      this.live++;
-      try {
-        this.idle.push(await this.spawn());
-      } catch (err) {
-        this.live--;
-        throw err;
-      }
-    }
+    while (!this.retired && this.idle.length < n && this.live < this.opts.size) this.idle.push(await this.spawn());
   }
 
   async acquire(): Promise<Sandbox> {
     if (this.retired) throw new DbError('UDF', `module ${this.module.fileName} was replaced`, { hint: 'retry the call' });
     const s = this.idle.pop();
     if (s !== undefined) return s;
-    if (this.live < this.opts.size) {
-      this.live++;
-      try {
-        return await this.spawn();
-      } catch (err) {
-        this.live--;
-        throw err;
-      }
-    }
+    if (this.live < this.opts.size) return this.spawn();
     return new Promise<Sandbox>((resolve, reject) => {
       const waiter = {
         resolve,
@@ -97,11 +81,7 @@ export class SandboxPool {
         const w = this.waiters.shift();
         if (w !== undefined) {
           clearTimeout(w.timer);
-          this.live++;
-          this.spawn().then(w.resolve, (err: unknown) => {
-            this.live--;
-            w.reject(err);
-          });
+          this.spawn().then(w.resolve, w.reject);
         }
       }
       return;
@@ -128,9 +108,16 @@ export class SandboxPool {
     }
   }
 
+  /** A new sandbox, counted in `live` from the call on (synchronously, so the size bound holds) and uncounted if it fails. */
   private async spawn(): Promise<Sandbox> {
-    const s = await Sandbox.create(this.module, this.opts);
-    this.created++;
-    return s;
+    this.live++;
+    try {
+      const s = await Sandbox.create(this.module, this.opts);
+      this.created++;
+      return s;
+    } catch (err) {
+      this.live--;
+      throw err;
+    }
   }
 }
