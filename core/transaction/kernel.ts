@@ -179,21 +179,14 @@ export class Kernel {
     };
   }
 
-  private async readVisible(ns: Namespace, key: RecordKey): Promise<StoredRecord | undefined> {
-    const stored = await ns.engine.get(key.digest);
-    if (stored === undefined || !ns.isVisible(stored, this.clock.now())) return undefined;
-    return stored;
+  /** The stored record if readers may see it now (not a tombstone, expired or truncated). */
+  private visible(ns: Namespace, stored: StoredRecord | undefined): StoredRecord | undefined {
+    return stored !== undefined && ns.isVisible(stored, this.clock.now()) ? stored : undefined;
   }
 
   /** Reads a record (all bins, some bins, or the header only). Missing records throw NOT_FOUND. */
   async get(key: RecordKey, options: { bins?: readonly string[]; headerOnly?: boolean } & ReadPolicy = {}): Promise<DbRecord> {
-    const ns = this.route(key);
-    this.counters.reads++;
-    const stored = await this.readVisible(ns, key);
-    if (stored === undefined) {
-      this.counters.notFound++;
-      throw notFound();
-    }
+    const stored = await this.getStored(key);
     const rec = this.toRecord(key, stored, options.bins === undefined ? undefined : new Set(options.bins), options.headerOnly === true);
     if (options.filter !== undefined && !options.filter(options.headerOnly === true || options.bins !== undefined ? this.toRecord(key, stored) : rec)) {
       throw filteredOut();
@@ -208,7 +201,7 @@ export class Kernel {
   async getStored(key: RecordKey): Promise<StoredRecord> {
     const ns = this.route(key);
     this.counters.reads++;
-    const stored = await this.readVisible(ns, key);
+    const stored = this.visible(ns, await ns.engine.get(key.digest));
     if (stored === undefined) {
       this.counters.notFound++;
       throw notFound();
@@ -220,7 +213,7 @@ export class Kernel {
   async exists(key: RecordKey, policy: ReadPolicy = {}): Promise<RecordMeta | undefined> {
     const ns = this.route(key);
     this.counters.reads++;
-    const stored = await this.readVisible(ns, key);
+    const stored = this.visible(ns, await ns.engine.get(key.digest));
     if (stored === undefined) return undefined;
     if (policy.filter !== undefined && !policy.filter(this.toRecord(key, stored))) throw filteredOut();
     return stored.meta;
