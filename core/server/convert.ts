@@ -1,5 +1,5 @@
 import { DbError } from '../errors/index.ts';
-import { checkBinName, GeoJson, parseGeoJson, ttlOf, type BinValue, type Bins, type DbRecord, type MapKey, type RecordKey, type RecordMeta, type UserKey } from '../model/index.ts';
+import { checkBinName, GeoJson, parseGeoJson, ttlOf, type BinValue, type Bins, type DbRecord, type MapKey, type RecordKey, type RecordMeta } from '../model/index.ts';
 import type { Bin, Key, Record as PbRecord, RecordMeta as PbRecordMeta, Value, WritePolicy as PbWritePolicy } from './generated/slipstream/v1/types.ts';
 import { writePolicy, type WritePolicy, type ExistsAction, type GenerationPolicy } from '../transaction/policy.ts';
 import type { Kernel } from '../transaction/kernel.ts';
@@ -72,18 +72,12 @@ export function fromPbKey(kernel: Kernel, key: Key | undefined): RecordKey {
   if (id === undefined) throw new DbError('PARAMETER', 'the key has no id', { hint: 'set one of int_key, string_key, bytes_key or digest' });
   switch (id.$case) {
     case 'digest': return kernel.keyFromDigest(key.namespace, key.set, id.value);
-    case 'intKey': return kernel.key(key.namespace, key.set, id.value);
-    case 'stringKey': return kernel.key(key.namespace, key.set, id.value);
-    case 'bytesKey': return kernel.key(key.namespace, key.set, id.value);
+    case 'intKey': case 'stringKey': case 'bytesKey': return kernel.key(key.namespace, key.set, id.value);
   }
 }
 
 export function toPbMeta(meta: RecordMeta, nowMs: number): PbRecordMeta {
   return { generation: meta.generation, ttl: BigInt(ttlOf(meta.voidTime, nowMs)), lastUpdateMs: BigInt(Math.floor(meta.lastUpdateMs)) };
-}
-
-export function toPbUserKey(k: UserKey): Value {
-  return toPbValue(k);
 }
 
 export function toPbRecord(rec: DbRecord, nowMs: number): PbRecord {
@@ -93,7 +87,7 @@ export function toPbRecord(rec: DbRecord, nowMs: number): PbRecord {
       set: rec.key.set,
       digest: rec.key.digest,
       partition: rec.key.partition,
-      ...(rec.key.userKey === undefined ? {} : { userKey: toPbUserKey(rec.key.userKey) }),
+      ...(rec.key.userKey === undefined ? {} : { userKey: toPbValue(rec.key.userKey) }),
     },
     meta: toPbMeta(rec.meta, nowMs),
     bins: toPbBins(rec.bins),
