@@ -33,7 +33,7 @@ import { decodeBins, decodeValue, doubleBinNames, encodeBins, encodeValue, type 
 import { fromGuestError, type GuestError } from './errors.ts';
 import { ModuleRegistry, type ModuleStore, type ModuleVersion } from './registry.ts';
 import { SandboxPool, type PoolStats } from './pool.ts';
-import { Sandbox, type SandboxModule } from './sandbox.ts';
+import { Sandbox, type SandboxModule, type SandboxOptions } from './sandbox.ts';
 
 export interface UdfEngineOptions {
   readonly store?: ModuleStore;
@@ -244,20 +244,20 @@ export class UdfEngine {
     const fail = (err: unknown): void => {
       if (failure === undefined) failure = err;
     };
+    const open = async (): Promise<AggSession> => {
+      const session = new AggSession(this, await pool.acquire(), mod, call, 'partial', deadline);
+      sessions.push(session);
+      return session;
+    };
     try {
       let i = 0;
       for await (const batch of batches) {
         if (failure !== undefined) break;
         if (options.signal?.aborted === true) throw new DbError('QUERY_ABORTED', 'the aggregation was cancelled');
-        if (Date.now() >= deadline) throw this.aggTimeout(mod, call, deadline);
+        if (Date.now() >= deadline) throw this.aggTimeout(mod, call);
         if (batch.length === 0) continue;
-        const slot = i++ % width;
-        if (sessions[slot] === undefined) {
-          const s = await pool.acquire();
-          const session = new AggSession(this, s, mod, call, 'partial', deadline);
-          sessions[slot] = session;
-          pending[slot] = session.start().catch(fail);
-        }
+        const slot = i++ % width; // slots fill in order, so a new session lands at sessions[slot]
+        if (sessions[slot] === undefined) pending[slot] = (await open()).start().catch(fail);
         const session = sessions[slot] as AggSession;
         const items = batch.map(encodeBins);
         // each session works through its batches in order; reading the source goes on meanwhile
@@ -271,9 +271,7 @@ export class UdfEngine {
       for (const session of sessions) out.push(...(await session.end()));
       if (sessions.length === 0) {
         // no records: the pipeline still runs once, so that aggregate() yields its initial value
-        const s = await pool.acquire();
-        const session = new AggSession(this, s, mod, call, 'partial', deadline);
-        sessions.push(session);
+        const session = await open();
         await session.start();
         out.push(...(await session.end()));
       }
@@ -287,8 +285,7 @@ export class UdfEngine {
     }
   }
 
-  aggTimeout(mod: ModuleVersion, call: UdfCall, deadline: number): DbError {
-    void deadline;
+  aggTimeout(mod: ModuleVersion, call: UdfCall): DbError {
     return new DbError('UDF', `UDF Execution Timeout: aggregation ${mod.packageName}.${call.fn} ran longer than ${this.timeLimit(call.timeoutMs, true)} ms`, {
       hint: 'aggregate fewer records (add a WHERE), make the stream functions cheaper, or raise the timeout',
     });
@@ -322,16 +319,22 @@ export class UdfEngine {
     let pool = this.pools.get(mod.hash);
     if (pool === undefined) {
       pool = new SandboxPool(mod, {
+        ...this.sandboxOptions(),
         size: this.opts.poolSize,
         maxCalls: this.opts.maxCallsPerIsolate,
         acquireTimeoutMs: this.opts.maxTimeoutMs,
-        memoryLimitMb: this.opts.memoryLimitMb,
-        loadTimeoutMs: this.opts.loadTimeoutMs,
-        ...(this.opts.onCatastrophicError === undefined ? {} : { onCatastrophicError: this.opts.onCatastrophicError }),
       });
       this.pools.set(mod.hash, pool);
     }
     return pool;
+  }
+
+  private sandboxOptions(): SandboxOptions {
+    return {
+      memoryLimitMb: this.opts.memoryLimitMb,
+      loadTimeoutMs: this.opts.loadTimeoutMs,
+      ...(this.opts.onCatastrophicError === undefined ? {} : { onCatastrophicError: this.opts.onCatastrophicError }),
+    };
   }
 
   private retirePool(hash: string): void {
@@ -345,11 +348,7 @@ export class UdfEngine {
 
   /** Compiles and loads a module in a throwaway sandbox (registration check). */
   private async validate(m: SandboxModule): Promise<readonly string[]> {
-    const s = await Sandbox.create(m, {
-      memoryLimitMb: this.opts.memoryLimitMb,
-      loadTimeoutMs: this.opts.loadTimeoutMs,
-      ...(this.opts.onCatastrophicError === undefined ? {} : { onCatastrophicError: this.opts.onCatastrophicError }),
-    });
+    const s = await Sandbox.create(m, this.sandboxOptions());
     try {
       return s.functions;
     } finally {
@@ -388,7 +387,7 @@ class AggSession {
 
   private async send(req: object): Promise<GuestResponse> {
     const left = this.deadline - Date.now();
-    if (left <= 0) throw this.engine.aggTimeout(this.mod, this.call, this.deadline);
+    if (left <= 0) throw this.engine.aggTimeout(this.mod, this.call);
     const out = await this.sandbox.call(JSON.stringify(req), left, `aggregation ${this.mod.packageName}.${this.call.fn}`);
     return this.engine.parse(out, this.mod, this.call.fn);
   }
