@@ -83,12 +83,20 @@ export interface RecordRemover {
 export function engineRemover(engine: StorageEngine): RecordRemover {
   return {
     async removeIf(digest, still) {
-      const cur = await engine.get(digest);
-      if (cur === undefined || !still(cur)) return false;
-      const expect: WriteExpectation = cur.tombstone ? { kind: 'any' } : { kind: 'generation', equals: cur.meta.generation };
-      return (await engine.remove(digest, expect)).ok;
+      return (await removeStoredIf(engine, digest, still)) !== undefined;
     },
   };
+}
+
+/**
+ * Removes the stored record or tombstone if `still` holds for it (a live record only at the
+ * generation read); returns what was removed, undefined when nothing was.
+ */
+export async function removeStoredIf(engine: StorageEngine, digest: Uint8Array, still: (current: StoredRecord) => boolean): Promise<StoredRecord | undefined> {
+  const cur = await engine.get(digest);
+  if (cur === undefined || !still(cur)) return undefined;
+  const expect: WriteExpectation = cur.tombstone ? { kind: 'any' } : { kind: 'generation', equals: cur.meta.generation };
+  return (await engine.remove(digest, expect)).ok ? cur : undefined;
 }
 
 export interface EvictionReport {

@@ -6,6 +6,7 @@ import {
   type Bins, type BinValue, type DbRecord, type RecordKey, type RecordMeta, type UserKey,
 } from '../model/index.ts';
 import type { Namespace } from '../storage/namespace.ts';
+import { removeStoredIf } from '../storage/eviction.ts';
 import { RecordLocks } from './record-lock.ts';
 import { checkExists, checkGeneration, DEFAULT_WRITE_POLICY, type ReadPolicy, type RecordPredicate, type WritePolicy } from './policy.ts';
 import type { PartitionRouter } from './routing.ts';
@@ -454,11 +455,9 @@ export class Kernel {
   async removeStoredIf(namespace: string, digest: Uint8Array, still: (current: StoredRecord) => boolean, cause: 'evict' | 'expire'): Promise<boolean> {
     const ns = this.namespace(namespace);
     return this.locks.run(lockKeyOf(namespace, digest), async () => {
-      const cur = await ns.engine.get(digest);
-      if (cur === undefined || !still(cur)) return false;
-      const out = await ns.engine.remove(digest, cur.tombstone ? { kind: 'any' } : { kind: 'generation', equals: cur.meta.generation });
-      if (!out.ok) return false;
-      if (!cur.tombstone) this.emit({ namespace, set: cur.set, digest: cur.digest, before: decodeBins(cur.payload), after: undefined, meta: undefined, cause });
+      const gone = await removeStoredIf(ns.engine, digest, still);
+      if (gone === undefined) return false;
+      if (!gone.tombstone) this.emit({ namespace, set: gone.set, digest: gone.digest, before: decodeBins(gone.payload), after: undefined, meta: undefined, cause });
       return true;
     });
   }
