@@ -28,16 +28,10 @@ export class SortedList<T> {
 
   /** Index of the first chunk whose max is not below `probe` (probe(x) < 0: x sorts before the target). */
   private chunkFor(probe: (x: T) => number): number {
-    let lo = 0;
-    let hi = this.maxes.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (probe(this.maxes[mid] as T) < 0) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return SortedList.lower(this.maxes, probe);
   }
 
+  /** Index of the first element of `arr` with probe(x) >= 0. */
   private static lower<T>(arr: readonly T[], probe: (x: T) => number): number {
     let lo = 0;
     let hi = arr.length;
@@ -73,12 +67,9 @@ export class SortedList<T> {
 
   /** Removes one element equal to `x` (by the comparator); false when there is none. */
   remove(x: T): boolean {
-    const cmp = this.cmp;
-    const ci = this.chunkFor((y) => cmp(y, x));
-    if (ci === this.chunks.length) return false;
-    const chunk = this.chunks[ci] as T[];
-    const i = SortedList.lower(chunk, (y) => cmp(y, x));
-    if (i >= chunk.length || cmp(chunk[i] as T, x) !== 0) return false;
+    const at = this.find(x);
+    if (at === undefined) return false;
+    const { ci, chunk, i } = at;
     chunk.splice(i, 1);
     this.n--;
     if (chunk.length === 0) {
@@ -91,12 +82,18 @@ export class SortedList<T> {
   }
 
   has(x: T): boolean {
+    return this.find(x) !== undefined;
+  }
+
+  /** Where the first element equal to `x` sits: its chunk (and that chunk's index) and its index there. */
+  private find(x: T): { ci: number; chunk: T[]; i: number } | undefined {
     const cmp = this.cmp;
-    const ci = this.chunkFor((y) => cmp(y, x));
-    if (ci === this.chunks.length) return false;
-    const chunk = this.chunks[ci] as T[];
-    const i = SortedList.lower(chunk, (y) => cmp(y, x));
-    return i < chunk.length && cmp(chunk[i] as T, x) === 0;
+    const probe = (y: T): number => cmp(y, x);
+    const ci = this.chunkFor(probe);
+    const chunk = this.chunks[ci];
+    if (chunk === undefined) return undefined;
+    const i = SortedList.lower(chunk, probe);
+    return i < chunk.length && cmp(chunk[i] as T, x) === 0 ? { ci, chunk, i } : undefined;
   }
 
   /** Elements from the first one with probe(x) >= 0, in order, while `keep(x)`; at most `max`. */
