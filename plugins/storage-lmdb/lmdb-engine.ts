@@ -5,7 +5,9 @@ import type {
 } from '../../core/plugin-api/index.ts';
 import { DbError, N_PARTITIONS } from '../../core/plugin-api/index.ts';
 import type { ResolvedOptions } from './options.ts';
-import { decodeRecord, encodeValue, HEADER, KEY_BYTES, partitionStart, recordKey, valueInfo, type ValueInfo } from './record-layout.ts';
+import {
+  decodeRecord, encodeValue, isTombstone, KEY_BYTES, lastUpdateMs, partitionStart, recordKey, setIs, valueInfo, type ValueInfo,
+} from './record-layout.ts';
 import { acquireDirLock, type DirLock } from './dir-lock.ts';
 
 const OK: WriteOutcome = { ok: true };
@@ -228,7 +230,7 @@ export class LmdbEngine implements StorageEngine {
     for (;;) {
       const chunk = this.readChunk(start, exclusive, end);
       const doomed = chunk.filter(({ value }) =>
-        (setFilter === undefined || setIs(value, setFilter)) && value.readDoubleLE(10) < options.beforeMs).map(({ key }) => key);
+        (setFilter === undefined || setIs(value, setFilter)) && lastUpdateMs(value) < options.beforeMs).map(({ key }) => key);
       if (doomed.length > 0) {
         const r = await this.write('truncate', (): number => {
           let n = 0;
@@ -436,14 +438,6 @@ function checkDigest(digest: Uint8Array): void {
   if (digest.length !== 20) {
     throw new DbError('PARAMETER', `a digest has 20 bytes, got ${digest.length}`, { plugin: PLUGIN });
   }
-}
-
-function isTombstone(value: Buffer): boolean {
-  return ((value[1] as number) & 1) !== 0;
-}
-
-function setIs(value: Buffer, set: Buffer): boolean {
-  return value[18] === set.length && value.compare(set, 0, set.length, HEADER, HEADER + set.length) === 0;
 }
 
 export { KEY_BYTES };

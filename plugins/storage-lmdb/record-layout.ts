@@ -93,12 +93,27 @@ export function valueInfo(value: Uint8Array): ValueInfo {
   checkVersion(buf);
   const setLen = buf[18] as number;
   return {
-    tombstone: ((buf[1] as number) & F_TOMBSTONE) !== 0,
+    tombstone: isTombstone(buf),
     generation: buf.readUInt32LE(2),
-    lastUpdateMs: buf.readDoubleLE(10),
+    lastUpdateMs: lastUpdateMs(buf),
     set: buf.toString('utf8', HEADER, HEADER + setLen),
     bytes: KEY_BYTES + buf.length,
   };
+}
+
+/** Whether a stored value is a tombstone, read off its header. */
+export function isTombstone(value: Buffer): boolean {
+  return ((value[1] as number) & F_TOMBSTONE) !== 0;
+}
+
+/** A stored value's last-update time (ms), read off its header. */
+export function lastUpdateMs(value: Buffer): number {
+  return value.readDoubleLE(10);
+}
+
+/** Whether a stored value belongs to the set whose utf8 name is `set`, compared in place. */
+export function setIs(value: Buffer, set: Buffer): boolean {
+  return value[18] === set.length && value.compare(set, 0, set.length, HEADER, HEADER + set.length) === 0;
 }
 
 function checkVersion(value: Uint8Array): void {
