@@ -27,6 +27,8 @@ export function keyValueHandlers(kernel: Kernel, logger: Logger): KeyValueHandle
     return filter === undefined ? {} : { filter };
   };
   const policyOf = (p: Parameters<typeof fromPbWritePolicy>[0]) => fromPbWritePolicy(p, now);
+  const readOptionsOf = (req: { bins: string[]; headerOnly: boolean; filterJson: string }) =>
+    ({ ...(req.bins.length > 0 ? { bins: req.bins } : {}), headerOnly: req.headerOnly, ...filterOf(req.filterJson) });
   return {
     put: unary(logger, 'Put', async (req) => {
       const key = fromPbKey(kernel, req.key);
@@ -40,7 +42,7 @@ export function keyValueHandlers(kernel: Kernel, logger: Logger): KeyValueHandle
         // the whole record: transcode the stored bytes straight to the response
         return new EncodedResponse(encodeGetResponse(key.namespace, await kernel.getStored(key), now()));
       }
-      const rec = await kernel.get(key, { ...(req.bins.length > 0 ? { bins: req.bins } : {}), headerOnly: req.headerOnly, ...filterOf(req.filterJson) });
+      const rec = await kernel.get(key, readOptionsOf(req));
       return { record: toPbRecord(rec, now()) };
     }),
     exists: unary(logger, 'Exists', async (req) => {
@@ -66,7 +68,7 @@ export function keyValueHandlers(kernel: Kernel, logger: Logger): KeyValueHandle
         throw new DbError('BATCH_MAX_REQUESTS', `a batch may hold ${MAX_BATCH_KEYS} keys; this one has ${req.keys.length}`, { hint: 'split the batch' });
       }
       const keys = req.keys.map((k) => fromPbKey(kernel, k));
-      const results = await kernel.batchGet(keys, { ...(req.bins.length > 0 ? { bins: req.bins } : {}), headerOnly: req.headerOnly, ...filterOf(req.filterJson) });
+      const results = await kernel.batchGet(keys, readOptionsOf(req));
       const t = now();
       return {
         results: results.map((r) => r instanceof DbError
