@@ -104,17 +104,21 @@ export function geoValuesOf(def: IndexDefinition, bins: Bins | undefined): Array
   return out;
 }
 
+/** The key lies below a lower bound (an exclusive bound's own value included). */
+function belowLo(k: IndexKey, lo: KeyBound): boolean {
+  const c = compareKeys(k, lo.value);
+  return c < 0 || (c === 0 && !lo.inclusive);
+}
+
+/** The key lies above an upper bound (an exclusive bound's own value included). */
+function aboveHi(k: IndexKey, hi: KeyBound): boolean {
+  const c = compareKeys(k, hi.value);
+  return c > 0 || (c === 0 && !hi.inclusive);
+}
+
 /** Whether an index key lies within a range (bounds inclusive or not). */
 export function inBounds(k: IndexKey, r: KeyRange): boolean {
-  if (r.lo !== undefined) {
-    const c = compareKeys(k, r.lo.value);
-    if (c < 0 || (c === 0 && !r.lo.inclusive)) return false;
-  }
-  if (r.hi !== undefined) {
-    const c = compareKeys(k, r.hi.value);
-    if (c > 0 || (c === 0 && !r.hi.inclusive)) return false;
-  }
-  return true;
+  return (r.lo === undefined || !belowLo(k, r.lo)) && (r.hi === undefined || !aboveHi(k, r.hi));
 }
 
 function boxesOverlap(a: Box, b: Box): boolean {
@@ -193,16 +197,10 @@ export class SecondaryIndex {
     const lo = range.lo;
     const probe = (x: IndexEntry): number => {
       if (after !== undefined) return compareEntries(x, after) <= 0 ? -1 : 1;
-      if (lo === undefined) return 1;
-      const c = compareKeys(x.k, lo.value);
-      return c < 0 || (c === 0 && !lo.inclusive) ? -1 : 1;
+      return lo !== undefined && belowLo(x.k, lo) ? -1 : 1;
     };
     const hi = range.hi;
-    const keep = (x: IndexEntry): boolean => {
-      if (hi === undefined) return true;
-      const c = compareKeys(x.k, hi.value);
-      return c < 0 || (c === 0 && hi.inclusive);
-    };
+    const keep = (x: IndexEntry): boolean => hi === undefined || !aboveHi(x.k, hi);
     const out = this.entries.take(probe, keep, max);
     return lo === undefined || after === undefined ? out : out.filter((e) => inBounds(e.k, range));
   }
@@ -211,14 +209,8 @@ export class SecondaryIndex {
   count(range: KeyRange): number {
     const lo = range.lo;
     const hi = range.hi;
-    const start = lo === undefined ? 0 : this.entries.rank((x) => {
-      const c = compareKeys(x.k, lo.value);
-      return c < 0 || (c === 0 && !lo.inclusive) ? -1 : 1;
-    });
-    const end = hi === undefined ? this.entries.size : this.entries.rank((x) => {
-      const c = compareKeys(x.k, hi.value);
-      return c < 0 || (c === 0 && hi.inclusive) ? -1 : 1;
-    });
+    const start = lo === undefined ? 0 : this.entries.rank((x) => (belowLo(x.k, lo) ? -1 : 1));
+    const end = hi === undefined ? this.entries.size : this.entries.rank((x) => (aboveHi(x.k, hi) ? 1 : -1));
     return Math.max(0, end - start);
   }
 
