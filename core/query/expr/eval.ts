@@ -229,28 +229,18 @@ function build(e: Expr): Fn {
       const op = e.op;
       return (ctx, el) => compareFor(op, l(ctx, el), r(ctx, el));
     }
-    case 'and': {
+    case 'and': case 'or': {
+      // three-valued: the deciding value (false for AND, true for OR) wins; else any unknown makes it unknown
       const args = e.args.map(compile);
+      const decisive = e.kind === 'or';
       return (ctx, el) => {
         let unknown = false;
         for (const a of args) {
           const v = a(ctx, el);
-          if (v === false) return false;
-          if (v !== true) unknown = true;
+          if (v === decisive) return decisive;
+          if (v !== !decisive) unknown = true;
         }
-        return unknown ? undefined : true;
-      };
-    }
-    case 'or': {
-      const args = e.args.map(compile);
-      return (ctx, el) => {
-        let unknown = false;
-        for (const a of args) {
-          const v = a(ctx, el);
-          if (v === true) return true;
-          if (v !== false) unknown = true;
-        }
-        return unknown ? undefined : false;
+        return unknown ? undefined : !decisive;
       };
     }
     case 'not': {
