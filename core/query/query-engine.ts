@@ -231,6 +231,11 @@ export class QueryEngine {
     const cursor = spec.cursor === undefined ? undefined : decodeCursor(spec.cursor);
     const ok = (rec: DbRecord | undefined, now: number): rec is DbRecord =>
       rec !== undefined && (spec.set === undefined || rec.key.set === spec.set) && filter(recordContext(rec, now));
+    /** The record an index entry points at, unless its partition is filtered out. */
+    const fetch = async (d: string): Promise<DbRecord | undefined> => {
+      const digest = digestFromKey(d);
+      return wanted !== undefined && !wanted.has(partitionOf(digest)) ? undefined : this.source.get(spec.namespace, digest);
+    };
     const a = p.access;
 
     if (a.kind === 'range') {
@@ -247,9 +252,7 @@ export class QueryEngine {
         after = batch[batch.length - 1];
         const now = this.now();
         for (const e of batch) {
-          const digest = digestFromKey(e.d);
-          if (wanted !== undefined && !wanted.has(partitionOf(digest))) continue;
-          const rec = await this.source.get(spec.namespace, digest);
+          const rec = await fetch(e.d);
           if (!ok(rec, now)) continue;
           if (multi) {
             // a record with several values in range is returned once: at its smallest one
@@ -273,9 +276,7 @@ export class QueryEngine {
       const now = this.now();
       for (const d of a.index.geoCandidates(a.op, a.shape)) {
         if (d <= after) continue;
-        const digest = digestFromKey(d);
-        if (wanted !== undefined && !wanted.has(partitionOf(digest))) continue;
-        const rec = await this.source.get(spec.namespace, digest);
+        const rec = await fetch(d);
         if (ok(rec, now)) yield [rec, { a: 'g', i: name, d: hex(d) }];
       }
       return;
