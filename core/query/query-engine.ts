@@ -91,6 +91,11 @@ function selectBins(bins: Bins, names: readonly string[] | undefined): Bins {
   return out;
 }
 
+/** A streamed row: the record with the selected bins, and its cursor. */
+function queryRow(rec: DbRecord, bins: readonly string[] | undefined, cursor: Cursor): QueryRow {
+  return { record: { ...rec, bins: selectBins(rec.bins, bins) }, cursor: encodeCursor(cursor) };
+}
+
 const BATCH = 256;
 
 /**
@@ -142,7 +147,7 @@ export class QueryEngine {
     const limit = spec.limit ?? Infinity;
     if (limit === 0) return;
     for await (const [rec, cursor] of this.matches(p)) {
-      yield { record: { ...rec, bins: selectBins(rec.bins, spec.bins) }, cursor: encodeCursor(cursor) };
+      yield queryRow(rec, spec.bins, cursor);
       if (++n >= limit) return;
     }
   }
@@ -218,7 +223,7 @@ export class QueryEngine {
     const end = Math.min(rows.length, spec.limit === undefined ? Infinity : from + spec.limit);
     for (let i = from; i < end; i++) {
       const rec = rows[i] as DbRecord;
-      yield { record: { ...rec, bins: selectBins(rec.bins, spec.bins) }, cursor: encodeCursor({ a: 'o', n: i + 1 }) };
+      yield queryRow(rec, spec.bins, { a: 'o', n: i + 1 });
     }
   }
 
