@@ -158,6 +158,11 @@ function querySpec(s: A.SelectStatement, ctx: ExecContext): QuerySpec {
   };
 }
 
+/** The aggregate of a SELECT item, as a QuerySpec field. */
+function aggregateOf(item: Extract<A.SelectItem, { kind: 'aggregate' }>): NonNullable<QuerySpec['aggregate']> {
+  return { fn: item.fn as AggregateFn, ...(item.bin === null ? {} : { bin: item.bin }) };
+}
+
 async function selectQuery(s: A.SelectStatement, ctx: ExecContext, out: Renderer): Promise<void> {
   checkNamespace(ctx, s.target.namespace);
   const q = subsystem(ctx);
@@ -168,7 +173,7 @@ async function selectQuery(s: A.SelectStatement, ctx: ExecContext, out: Renderer
     if (aggs.length !== s.items?.length) throw new DbError('PARAMETER', 'a SELECT with COUNT/SUM/MIN/MAX/AVG cannot also select bins', { hint: 'select only aggregates' });
     const cells: Array<readonly [string, BinValue]> = [];
     for (const a of aggs) {
-      const r = await q.engine.aggregate({ ...spec, aggregate: { fn: a.fn as AggregateFn, ...(a.bin === null ? {} : { bin: a.bin }) } });
+      const r = await q.engine.aggregate({ ...spec, aggregate: aggregateOf(a) });
       cells.push([`${a.fn.toLowerCase()}(${a.bin ?? '*'})`, r.value]);
     }
     out.begin([]);
@@ -190,17 +195,21 @@ async function explainQuery(s: A.ExplainStatement, ctx: ExecContext, out: Render
   const started = performance.now();
   const spec = querySpec(s.statement, ctx);
   const agg = s.statement.items?.find((i) => i.kind === 'aggregate');
-  const e = await subsystem(ctx).engine.explain(agg?.kind === 'aggregate' ? { ...spec, aggregate: { fn: agg.fn as AggregateFn, ...(agg.bin === null ? {} : { bin: agg.bin }) } } : spec);
+  const e = await subsystem(ctx).engine.explain(agg?.kind === 'aggregate' ? { ...spec, aggregate: aggregateOf(agg) } : spec);
   out.begin([]);
   out.row(explainRows(e).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase(), v] as const));
   out.end(performance.now() - started);
 }
 
+/** The columns SHOW INDEXES and STAT INDEX share, up to the collection type. */
+function indexColumns(st: IndexStatus): Array<[string, BinValue]> {
+  return [['ns', st.namespace], ['indexname', st.name], ['set', st.set ?? null], ['bin', st.bin], ['type', st.type], ['indextype', st.collection]];
+}
+
+const indexState = (st: IndexStatus): string => (st.state === 'ready' ? 'RW' : 'WO');
+
 function indexRow(st: IndexStatus): Array<readonly [string, BinValue]> {
-  return [
-    ['ns', st.namespace], ['indexname', st.name], ['set', st.set ?? null], ['bin', st.bin], ['type', st.type],
-    ['indextype', st.collection], ['context', null], ['exp', null], ['state', st.state === 'ready' ? 'RW' : 'WO'],
-  ];
+  return [...indexColumns(st), ['context', null], ['exp', null], ['state', indexState(st)]];
 }
 
 /** A PK read or a plain scan: no bin predicate, no IN, no ORDER BY, no aggregates. */
@@ -243,8 +252,7 @@ export function registerQueryAqlHandlers(): void {
     const started = performance.now();
     out.begin([]);
     const rows: Array<[string, BinValue]> = [
-      ['ns', st.namespace], ['indexname', st.name], ['set', st.set ?? null], ['bin', st.bin], ['type', st.type],
-      ['indextype', st.collection], ['state', st.state === 'ready' ? 'RW' : 'WO'], ['load_pct', BigInt(st.loadPct)],
+      ...indexColumns(st), ['state', indexState(st)], ['load_pct', BigInt(st.loadPct)],
       ['entries', BigInt(st.entries)], ['build_scanned', BigInt(st.buildScanned)], ['build_ms', BigInt(Math.round(st.buildMs ?? 0))],
     ];
     for (const [name, value] of rows) out.row([['name', name], ['value', value]]);
