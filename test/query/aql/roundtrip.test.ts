@@ -112,7 +112,7 @@ const statement: fc.Arbitrary<Statement> = fc.oneof(
   fc.record({ kind: fc.constant('update' as const), target, bins, key: keyRef }),
   fc.record({ kind: fc.constant('delete' as const), target, key: keyRef }),
   fc.record({ kind: fc.constant('operate' as const), ops: fc.array(operation, { minLength: 1, maxLength: 3 }), target, key: keyRef }),
-  fc.record({ kind: fc.constant('truncate' as const), target, upto: fc.option(fc.oneof(fc.bigInt({ min: 0n, max: 2n ** 62n }), fc.string({ maxLength: 8 }).filter((s) => !s.includes("'") || !s.includes('"') || !s.includes('`'))), { nil: null }) }),
+  fc.record({ kind: fc.constant('truncate' as const), target, upto: fc.option(fc.oneof(fc.bigInt({ min: 0n, max: 2n ** 62n }), fc.string({ maxLength: 8 }).filter((s) => !(s.includes("'") && s.includes('"')))), { nil: null }) }),
   fc.record({ kind: fc.constant('show' as const), what: fc.constantFrom('SETS', 'BINS', 'INDEXES' as const), namespace: fc.option(name, { nil: null }) }),
   fc.record({ kind: fc.constant('show' as const), what: fc.constantFrom('NAMESPACES', 'MODULES', 'JOBS', 'CLUSTER', 'PARTITIONS' as const), namespace: fc.constant(null) }),
   fc.constant<Statement>({ kind: 'stat', what: 'SYSTEM' }),
