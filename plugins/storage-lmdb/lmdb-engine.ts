@@ -367,6 +367,12 @@ export class LmdbEngine implements StorageEngine {
     } else {
       // After a crash: read every record's header to rebuild the counters, reporting progress.
       const total = (this.db.getStats() as { entryCount?: number }).entryCount ?? 0;
+      if (total === 0) {
+        // A new (or empty) store: nothing to recover, nothing to report as a crash.
+        this.openReport = { cleanShutdown: true, records: 0, tombstones: 0, ms: Date.now() - t0 };
+        this.log.info(this.openReport, 'storage-lmdb opened an empty store');
+        return;
+      }
       this.log.info({ total }, 'storage-lmdb recovering after an unclean shutdown: recounting records');
       let start = partitionStart(0);
       let exclusive = false;
