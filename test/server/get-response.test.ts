@@ -30,7 +30,7 @@ describe('server/wire: the Get fast path', () => {
           key: userKey === null ? undefined : encodeUserKey(userKey), payload: encodeBins(bins), tombstone: false,
         };
         const now = 1_800_000_000_000;
-        const fast = GetResponse.decode(encodeGetResponse('test', stored, now));
+        const fast = GetResponse.decode(new Uint8Array(encodeGetResponse('test', stored, now)));
         const ref = GetResponse.decode(GetResponse.encode({
           record: toPbRecord({ key: { namespace: 'test', set, digest, partition: stored.partition, ...(userKey === null ? {} : { userKey }) }, meta: stored.meta, bins }, now),
         }).finish());
