@@ -8,7 +8,7 @@ import { N_PARTITIONS, type BinValue } from '../../model/index.ts';
 import type { NodeId } from '../../plugin-api/index.ts';
 import type { Kernel } from '../../transaction/kernel.ts';
 import type { ClusterService } from '../../cluster/index.ts';
-import { registerAqlVariantHandler, type ExecContext } from './execute.ts';
+import { checkNamespace, registerAqlVariantHandler, type ExecContext } from './execute.ts';
 import type { Renderer } from './render/renderer.ts';
 
 const clusters = new WeakMap<Kernel, ClusterService>();
@@ -19,10 +19,6 @@ export function bindAqlCluster(kernel: Kernel, cluster: ClusterService): void {
 }
 
 const hex = (id: NodeId): string => id.toString(16).toUpperCase();
-
-function checkNamespace(ctx: ExecContext, ns: string): void {
-  ctx.kernel.namespace(ns);
-}
 
 async function showCluster(ctx: ExecContext, out: Renderer): Promise<void> {
   const started = performance.now();
