@@ -17,6 +17,18 @@ const HEALTH_PROTO_ROOT = dirname(dirname(dirname(createRequire(import.meta.url)
 export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
 /**
+ * grpc-js server options. Channelz (grpc-js's per-call tracing for a channelz service) is
+ * off: Slipstream does not serve channelz, and its bookkeeping is on every call. The
+ * benchmarks' bare server uses these same options, so it measures the same transport.
+ */
+export const SERVER_OPTIONS = {
+  'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+  'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+  'grpc.keepalive_permit_without_calls': 1,
+  'grpc.enable_channelz': 0,
+} as const;
+
+/**
  * The gRPC server: Slipstream's services plus server reflection and the standard health
  * service, so generic gRPC tools (grpcurl, grpc_health_probe) work against a node.
  */
@@ -29,11 +41,7 @@ export class GrpcServer {
 
   constructor(logger: Logger) {
     this.logger = logger;
-    this.server = new Server({
-      'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
-      'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
-      'grpc.keepalive_permit_without_calls': 1,
-    });
+    this.server = new Server(SERVER_OPTIONS);
   }
 
   /** Registers a service; `name` is its full name (slipstream.v1.KeyValueService) for health checks. */

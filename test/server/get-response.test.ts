@@ -5,6 +5,7 @@ import { GetResponse } from '../../core/server/generated/slipstream/v1/kv.ts';
 import { toPbRecord } from '../../core/server/convert.ts';
 import { computeDigest, partitionOf, encodeBins, encodeUserKey, GeoJson, type Bins, type BinValue, type MapKey } from '../../core/model/index.ts';
 import type { StoredRecord } from '../../core/plugin-api/index.ts';
+import { DbError } from '../../core/errors/index.ts';
 
 const leaf: fc.Arbitrary<BinValue> = fc.oneof(
   fc.constant(null), fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }), fc.double({ noNaN: true }), fc.string(), fc.boolean(),
@@ -36,5 +37,58 @@ describe('server/wire: the Get fast path', () => {
         }).finish());
         assert.deepEqual(fast, ref);
       }), { numRuns: 300 });
+  });
+
+  const check = (bins: Bins, set: string, userKey: string | bigint | Uint8Array | undefined, meta = { generation: 1, voidTime: 0, lastUpdateMs: 1_700_000_000_000 }): Uint8Array => {
+    const digest = computeDigest(set, 'k');
+    const stored: StoredRecord = {
+      digest, partition: partitionOf(digest), set, meta,
+      key: userKey === undefined ? undefined : encodeUserKey(userKey), payload: encodeBins(bins), tombstone: false,
+    };
+    const now = 1_800_000_000_000;
+    const bytes = encodeGetResponse('test', stored, now);
+    const ref = GetResponse.decode(GetResponse.encode({
+      record: toPbRecord({ key: { namespace: 'test', set, digest, partition: stored.partition, ...(userKey === undefined ? {} : { userKey }) }, meta: stored.meta, bins }, now),
+    }).finish());
+    assert.deepEqual(GetResponse.decode(new Uint8Array(bytes)), ref);
+    return bytes;
+  };
+
+  it('widens length prefixes for nested messages of 128 bytes, 16 KiB and 2 MiB and more', () => {
+    fc.assert(fc.property(
+      fc.array(fc.oneof(
+        fc.string({ minLength: 100, maxLength: 300 }),
+        fc.uint8Array({ minLength: 16_000, maxLength: 17_000 }).map((a) => new Uint8Array(a)),
+        fc.array(fc.string({ minLength: 120, maxLength: 140 }), { minLength: 1, maxLength: 140 }),
+      ), { minLength: 1, maxLength: 3 }),
+      (values) => { check(Object.fromEntries(values.map((v, i) => [`b${i}`, v as BinValue])), 'set', undefined); },
+    ), { numRuns: 40 });
+    check({ huge: new Uint8Array(2_200_000).fill(7), nested: [[new Map<MapKey, BinValue>([['k', 'x'.repeat(20_000)]])]] }, 'set', 'user-key');
+  });
+
+  it('keeps non-ASCII names, sets and keys, and every user key type', () => {
+    check({ 'ñame': 'välue ✓', 'bin': 1n }, 'séts', 'ключ');
+    check({ a: -1n, b: 2n ** 63n - 1n, c: -(2n ** 63n), d: 2147483647n, e: -2147483648n }, '', 12345678901234n);
+    check({ a: null, b: true, c: false, d: 0.1, e: -0.0 }, 's', new Uint8Array([0, 1, 2, 255]));
+    check({ a: 1n }, 's'.repeat(63), 'k', { generation: 0xffffffff, voidTime: 2_000_000_000, lastUpdateMs: 0 });
+  });
+
+  it('returns bytes of its own: a later encode does not change an earlier answer', () => {
+    const first = check({ a: 'first'.repeat(50) }, 's', undefined);
+    const copy = Buffer.from(first);
+    check({ b: 'second'.repeat(300) }, 's', undefined);
+    assert.deepEqual(Buffer.from(first), copy);
+  });
+
+  it('answers a corrupt payload with SERVER_ERROR, not a crash or wrong bytes', () => {
+    const digest = computeDigest('s', 'k');
+    const payload = encodeBins({ a: 'text' });
+    payload[4] = 99; // the value's tag
+    const stored: StoredRecord = { digest, partition: partitionOf(digest), set: 's', meta: { generation: 1, voidTime: 0, lastUpdateMs: 1 }, key: undefined, payload, tombstone: false };
+    assert.throws(() => encodeGetResponse('test', stored, 0), (e: unknown) => e instanceof DbError && e.code === 'SERVER_ERROR' && /corrupt record payload/.test(e.message));
+    const truncated: StoredRecord = { ...stored, payload: encodeBins({ a: 'text' }).subarray(0, 8) };
+    assert.throws(() => encodeGetResponse('test', truncated, 0), (e: unknown) => e instanceof DbError && e.code === 'SERVER_ERROR');
+    const short: StoredRecord = { ...stored, payload: encodeBins({ a: 'text' }).subarray(0, 11) };
+    assert.throws(() => encodeGetResponse('test', short, 0), (e: unknown) => e instanceof DbError && e.code === 'SERVER_ERROR');
   });
 });

@@ -1,92 +1,271 @@
 /**
  * The Get fast path: a stored record transcoded straight into GetResponse protobuf bytes,
- * without building bin values and protobuf objects in between (a read is the hottest call;
- * see docs/benchmarks.md). The output decodes exactly as GetResponse.encode(toPbRecord(...))
- * would; test/server/get-response.test.ts checks that for random records.
+ * without building bin values or protobuf objects in between (a read is the hottest call;
+ * see docs/benchmarks.md). It writes into one reusable scratch buffer and copies the result
+ * out once: a nested message gets a one-byte length slot, and the rare message of 128 bytes
+ * or more moves its body right to make room for a longer length. Strings, bin names and
+ * bytes are copied as the stored UTF-8 bytes, never decoded.
+ *
+ * The output decodes exactly as GetResponse.encode(toPbRecord(...)) would;
+ * test/server/get-response.test.ts checks that for random records.
  */
-import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import type { StoredRecord } from '../../plugin-api/index.ts';
-import { decodeUserKey, ttlOf, walkBins, type BinVisitor } from '../../model/index.ts';
-import { toPbValue } from '../convert.ts';
-import { Value } from '../generated/slipstream/v1/types.ts';
+import { DbError } from '../../errors/index.ts';
+import { KeyType, ttlOf } from '../../model/index.ts';
 
-const LEN = WireType.LengthDelimited;
+/** Wire types. */
+const VARINT = 0, I64 = 1, LEN = 2;
+const tag = (field: number, wire: number): number => (field << 3) | wire;
 
-/** Field numbers of Value's oneof (types.proto). */
-const V_NIL = 1, V_INT = 2, V_DOUBLE = 3, V_STRING = 4, V_BYTES = 5, V_BOOL = 6, V_LIST = 7, V_MAP = 8, V_GEO = 9;
+// Record (GetResponse.record = 1): key = 1, meta = 2, bins = 3
+const T_RECORD = tag(1, LEN), T_KEY = tag(1, LEN), T_META = tag(2, LEN), T_BIN = tag(3, LEN);
+// RecordKey: namespace = 1, set = 2, digest = 3, partition = 4, user_key = 5
+const T_NS = tag(1, LEN), T_SET = tag(2, LEN), T_DIGEST = tag(3, LEN), T_PARTITION = tag(4, VARINT), T_USER_KEY = tag(5, LEN);
+// RecordMeta: generation = 1, ttl = 2, last_update_ms = 3
+const T_GEN = tag(1, VARINT), T_TTL = tag(2, VARINT), T_LUT = tag(3, VARINT);
+// Bin: name = 1, value = 2; ListValue.items = 1; MapValue.entries = 1; MapEntry: key = 1, value = 2
+const T_BIN_NAME = tag(1, LEN), T_BIN_VALUE = tag(2, LEN), T_ITEM = tag(1, LEN), T_ENTRY = tag(1, LEN), T_ENTRY_KEY = tag(1, LEN), T_ENTRY_VALUE = tag(2, LEN);
+// Value's oneof (types.proto)
+const V_NIL = tag(1, LEN), V_INT = tag(2, VARINT), V_DOUBLE = tag(3, I64), V_STRING = tag(4, LEN), V_BYTES = tag(5, LEN),
+  V_BOOL = tag(6, VARINT), V_LIST = tag(7, LEN), V_MAP = tag(8, LEN), V_GEO = tag(9, LEN);
+
+/** Stored value tags (core/model/record-codec.ts). */
+const S_NIL = 0, S_INT = 1, S_DOUBLE = 2, S_STR = 3, S_BYTES = 4, S_TRUE = 5, S_FALSE = 6, S_GEO = 7, S_LIST = 8, S_MAP = 9, S_INT_SMALL = 10;
+
+let out = Buffer.allocUnsafe(16 * 1024);
+let pos = 0;
+
+function ensure(n: number): void {
+  if (pos + n <= out.length) return;
+  let size = out.length * 2;
+  while (size < pos + n) size *= 2;
+  const next = Buffer.allocUnsafe(size);
+  out.copy(next, 0, 0, pos);
+  out = next;
+}
+
+/** An unsigned varint below 2^32. */
+function varint32(v: number): void {
+  while (v > 127) {
+    out[pos++] = (v & 127) | 128;
+    v >>>= 7;
+  }
+  out[pos++] = v;
+}
+
+/** A 64-bit varint from its two 32-bit halves (two's complement). */
+function varint64(lo: number, hi: number): void {
+  while (hi !== 0) {
+    out[pos++] = (lo & 127) | 128;
+    lo = ((lo >>> 7) | (hi << 25)) >>> 0;
+    hi >>>= 7;
+  }
+  varint32(lo);
+}
+
+/** An int64 field's varint from a safe integer (negative numbers as 10 bytes). */
+function int64(v: number): void {
+  varint64(v >>> 0, Math.floor(v / 4294967296) >>> 0);
+}
+
+/** A sint64 field's varint (zigzag) from a bigint. */
+function sint64(v: bigint): void {
+  const z = BigInt.asUintN(64, (v << 1n) ^ (v >> 63n));
+  varint64(Number(z & 0xffffffffn), Number(z >> 32n));
+}
+
+/** Opens a length-delimited field: its tag and a one-byte length slot. Returns the body's start. */
+function open(t: number): number {
+  ensure(2);
+  out[pos++] = t;
+  return ++pos;
+}
+
+/** Closes what open() started, widening the length slot when the body is 128 bytes or more. */
+function close(start: number): void {
+  const len = pos - start;
+  if (len < 128) {
+    out[start - 1] = len;
+    return;
+  }
+  const extra = (len < 1 << 14 ? 2 : len < 1 << 21 ? 3 : len < 1 << 28 ? 4 : 5) - 1;
+  ensure(extra);
+  out.copyWithin(start + extra, start, pos);
+  pos += extra;
+  const end = pos;
+  pos = start - 1;
+  varint32(len);
+  pos = end;
+}
+
+/** A length-delimited field holding `src[from, to)`. */
+function bytesField(t: number, src: Uint8Array, from: number, to: number): void {
+  const n = to - from;
+  if (to > src.length) throw new RangeError(`a ${n}-byte field runs past the ${src.length}-byte payload`);
+  ensure(n + 6);
+  out[pos++] = t;
+  varint32(n);
+  if (n <= 64) {
+    for (let i = from; i < to; i++) out[pos++] = src[i] as number;
+  } else {
+    out.set(src.subarray(from, to), pos);
+    pos += n;
+  }
+}
+
+/** A string field; ASCII is copied byte by byte, anything else through Buffer.write. */
+function stringField(t: number, s: string): void {
+  const n = s.length;
+  ensure(n + 6);
+  const mark = pos;
+  out[pos++] = t;
+  if (n < 128) {
+    out[pos++] = n;
+    let i = 0;
+    for (; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 128) break;
+      out[pos++] = c;
+    }
+    if (i === n) return;
+    pos = mark + 1;
+  }
+  const len = Buffer.byteLength(s, 'utf8');
+  ensure(len + 5);
+  varint32(len);
+  pos += out.write(s, pos, 'utf8');
+}
 
 /**
- * Writes a walk's events as protobuf: each bin as a Bin (field 3 of Record), each value as a
- * Value message under its container's field — a Bin's value (2), a list item (1), a map
- * entry's key (1) then value (2), each entry a MapEntry (field 1 of MapValue).
+ * Writes the stored value at `p[at]` as the body of a Value message; returns the position
+ * after it.
  */
-class RecordBinsWriter implements BinVisitor {
-  private readonly w: BinaryWriter;
-  private readonly frames: Array<{ field: number; readonly map: boolean }> = [];
-  constructor(w: BinaryWriter) { this.w = w; }
+function value(p: Buffer, at: number): number {
+  const t = p[at++];
+  switch (t) {
+    case S_INT_SMALL: {
+      const n = p.readInt32LE(at);
+      ensure(6);
+      out[pos++] = V_INT;
+      varint32(((n << 1) ^ (n >> 31)) >>> 0);
+      return at + 4;
+    }
+    case S_STR: case S_BYTES: case S_GEO: {
+      const n = p.readUInt32LE(at);
+      bytesField(t === S_STR ? V_STRING : t === S_BYTES ? V_BYTES : V_GEO, p, at + 4, at + 4 + n);
+      return at + 4 + n;
+    }
+    case S_DOUBLE:
+      ensure(9);
+      out[pos++] = V_DOUBLE;
+      for (let i = at; i < at + 8; i++) out[pos++] = p[i] as number;
+      return at + 8;
+    case S_INT:
+      ensure(11);
+      out[pos++] = V_INT;
+      sint64(p.readBigInt64LE(at));
+      return at + 8;
+    case S_NIL:
+      ensure(2);
+      out[pos++] = V_NIL;
+      out[pos++] = 0;
+      return at;
+    case S_TRUE: case S_FALSE:
+      ensure(2);
+      out[pos++] = V_BOOL;
+      out[pos++] = t === S_TRUE ? 1 : 0;
+      return at;
+    case S_LIST: {
+      const n = p.readUInt32LE(at);
+      at += 4;
+      const list = open(V_LIST);
+      for (let i = 0; i < n; i++) {
+        const item = open(T_ITEM);
+        at = value(p, at);
+        close(item);
+      }
+      close(list);
+      return at;
+    }
+    case S_MAP: {
+      const n = p.readUInt32LE(at);
+      at += 4;
+      const map = open(V_MAP);
+      for (let i = 0; i < n; i++) {
+        const entry = open(T_ENTRY);
+        const k = open(T_ENTRY_KEY);
+        at = value(p, at);
+        close(k);
+        const v = open(T_ENTRY_VALUE);
+        at = value(p, at);
+        close(v);
+        close(entry);
+      }
+      close(map);
+      return at;
+    }
+    default:
+      throw new DbError('SERVER_ERROR', `corrupt record payload: unknown value tag ${t} at byte ${at - 1}`);
+  }
+}
 
-  private top(): { field: number; readonly map: boolean } {
-    return this.frames[this.frames.length - 1] as { field: number; readonly map: boolean };
+/** The stored user key (type byte, then the key) as a Value message. */
+function userKey(key: Uint8Array): void {
+  const start = open(T_USER_KEY);
+  const body = Buffer.from(key.buffer, key.byteOffset, key.length);
+  switch (key[0]) {
+    case KeyType.INTEGER: ensure(11); out[pos++] = V_INT; sint64(body.readBigInt64BE(1)); break;
+    case KeyType.STRING: bytesField(V_STRING, key, 1, key.length); break;
+    case KeyType.BYTES: bytesField(V_BYTES, key, 1, key.length); break;
+    default: throw new DbError('SERVER_ERROR', `stored key has unknown type ${key[0]}`);
   }
-  private open(): BinaryWriter {
-    return this.w.tag(this.top().field, LEN).fork();
-  }
-  /** After a whole value: in a map, a key is followed by its value, a value closes the entry. */
-  private after(): void {
-    const top = this.top();
-    if (!top.map) return;
-    if (top.field === 1) top.field = 2;
-    else { this.w.join(); top.field = 1; }
-  }
-
-  bin(name: string): void {
-    if (this.frames.length > 0) this.w.join();
-    this.frames.length = 0;
-    this.w.tag(3, LEN).fork().tag(1, LEN).string(name);
-    this.frames.push({ field: 2, map: false });
-  }
-  finish(): void {
-    if (this.frames.length > 0) this.w.join();
-  }
-  nil(): void { this.open().tag(V_NIL, LEN).fork().join().join(); this.after(); }
-  int(v: bigint): void { this.open().tag(V_INT, WireType.Varint).sint64(v).join(); this.after(); }
-  double(v: number): void { this.open().tag(V_DOUBLE, WireType.Bit64).double(v).join(); this.after(); }
-  string(utf8: Uint8Array): void { this.open().tag(V_STRING, LEN).bytes(utf8).join(); this.after(); }
-  bytes(v: Uint8Array): void { this.open().tag(V_BYTES, LEN).bytes(v).join(); this.after(); }
-  bool(v: boolean): void { this.open().tag(V_BOOL, WireType.Varint).bool(v).join(); this.after(); }
-  geojson(utf8: Uint8Array): void { this.open().tag(V_GEO, LEN).bytes(utf8).join(); this.after(); }
-  listStart(): void { this.open().tag(V_LIST, LEN).fork(); this.frames.push({ field: 1, map: false }); }
-  listEnd(): void { this.frames.pop(); this.w.join().join(); this.after(); }
-  mapStart(): void { this.open().tag(V_MAP, LEN).fork(); this.frames.push({ field: 1, map: true }); }
-  mapKey(): void { this.w.tag(1, LEN).fork(); }
-  mapValue(): void {}
-  mapEnd(): void { this.frames.pop(); this.w.join().join(); this.after(); }
+  close(start);
 }
 
 /** GetResponse bytes for a visible stored record of `namespace`. */
 export function encodeGetResponse(namespace: string, rec: StoredRecord, nowMs: number): Uint8Array {
-  const w = new BinaryWriter();
-  w.tag(1, LEN).fork(); // record
-  // key
-  w.tag(1, LEN).fork();
-  if (namespace !== '') w.tag(1, LEN).string(namespace);
-  if (rec.set !== '') w.tag(2, LEN).string(rec.set);
-  w.tag(3, LEN).bytes(rec.digest);
-  if (rec.partition !== 0) w.tag(4, WireType.Varint).uint32(rec.partition);
-  if (rec.key !== undefined) w.tag(5, LEN).bytes(Value.encode(toPbValue(decodeUserKey(rec.key))).finish());
-  w.join();
-  // meta
-  w.tag(2, LEN).fork();
-  if (rec.meta.generation !== 0) w.tag(1, WireType.Varint).uint32(rec.meta.generation);
-  const ttl = ttlOf(rec.meta.voidTime, nowMs);
-  if (ttl !== 0) w.tag(2, WireType.Varint).int64(ttl);
-  const lut = Math.floor(rec.meta.lastUpdateMs);
-  if (lut !== 0) w.tag(3, WireType.Varint).int64(lut);
-  w.join();
-  // bins
-  const bins = new RecordBinsWriter(w);
-  walkBins(rec.payload, bins);
-  bins.finish();
-  w.join();
-  return w.finish();
+  pos = 0;
+  try {
+    const record = open(T_RECORD);
+    // key
+    const key = open(T_KEY);
+    if (namespace !== '') stringField(T_NS, namespace);
+    if (rec.set !== '') stringField(T_SET, rec.set);
+    bytesField(T_DIGEST, rec.digest, 0, rec.digest.length);
+    if (rec.partition !== 0) { ensure(4); out[pos++] = T_PARTITION; varint32(rec.partition); }
+    if (rec.key !== undefined) userKey(rec.key);
+    close(key);
+    // meta
+    const meta = open(T_META);
+    ensure(33);
+    if (rec.meta.generation !== 0) { out[pos++] = T_GEN; varint32(rec.meta.generation >>> 0); }
+    const ttl = ttlOf(rec.meta.voidTime, nowMs);
+    if (ttl !== 0) { out[pos++] = T_TTL; int64(ttl); }
+    const lut = Math.floor(rec.meta.lastUpdateMs);
+    if (lut !== 0) { out[pos++] = T_LUT; int64(lut); }
+    close(meta);
+    // bins: u16 count, then per bin u8 name length, name, value
+    const p = Buffer.isBuffer(rec.payload) ? rec.payload : Buffer.from(rec.payload.buffer, rec.payload.byteOffset, rec.payload.length);
+    const count = p.readUInt16LE(0);
+    let at = 2;
+    for (let i = 0; i < count; i++) {
+      const bin = open(T_BIN);
+      const nameLen = p[at++] as number;
+      bytesField(T_BIN_NAME, p, at, at + nameLen);
+      at += nameLen;
+      const v = open(T_BIN_VALUE);
+      at = value(p, at);
+      close(v);
+      close(bin);
+    }
+    close(record);
+    const bytes = Buffer.allocUnsafe(pos);
+    out.copy(bytes, 0, 0, pos);
+    return bytes;
+  } catch (err) {
+    if (err instanceof RangeError) throw new DbError('SERVER_ERROR', `corrupt record payload: ${err.message}`);
+    throw err;
+  } finally {
+    if (out.length > 1024 * 1024) out = Buffer.allocUnsafe(16 * 1024); // give a huge record's scratch back
+  }
 }
