@@ -27,16 +27,21 @@ export async function saveTruncateMarker(smd: SystemMetadataStore, namespace: st
 
 /**
  * A kernel change listener (structurally: `onTruncate`) that saves every truncate's marker.
- * The write starts before the engine removes anything; `flush()` waits for those in flight.
+ * The kernel awaits the returned promise before the engine removes anything (a failed save
+ * fails the truncate); `flush()` waits for those in flight.
  */
-export function truncateMarkerRecorder(smd: SystemMetadataStore, logger: Logger): { onTruncate(namespace: string, set: string | undefined, beforeMs: number): void; flush(): Promise<void> } {
+export function truncateMarkerRecorder(smd: SystemMetadataStore, logger: Logger): { onTruncate(namespace: string, set: string | undefined, beforeMs: number): Promise<void>; flush(): Promise<void> } {
   const pending = new Set<Promise<void>>();
   return {
     onTruncate(namespace, set, beforeMs) {
       const p = saveTruncateMarker(smd, namespace, set, beforeMs)
-        .catch((err: unknown) => logger.error({ namespace, set, err: (err as Error).message }, 'could not save a truncate marker'))
+        .catch((err: unknown) => {
+          logger.error({ namespace, set, err: (err as Error).message }, 'could not save a truncate marker');
+          throw err;
+        })
         .finally(() => pending.delete(p));
-      pending.add(p);
+      pending.add(p.catch(() => {}));
+      return p;
     },
     async flush() {
       await Promise.all([...pending]);

@@ -2,7 +2,7 @@ import { DbError } from '../errors/index.ts';
 import type { Clock, Logger, StoredRecord, WriteExpectation } from '../plugin-api/index.ts';
 import {
   checkBinName, checkSetName, computeDigest, decodeBins, decodeUserKey, encodeBins, encodeUserKey, isExpired,
-  keyFromDigest, partitionOf, checkInt64, N_PARTITIONS,
+  keyFromDigest, partitionOf, checkInt64, digestString, N_PARTITIONS,
   type Bins, type BinValue, type DbRecord, type RecordKey, type RecordMeta, type UserKey,
 } from '../model/index.ts';
 import type { Namespace } from '../storage/namespace.ts';
@@ -28,7 +28,8 @@ export interface RecordChange {
 
 export interface ChangeListener {
   onChange?(change: RecordChange): void;
-  onTruncate?(namespace: string, set: string | undefined, beforeMs: number): void;
+  /** A promise it returns (saving the truncate marker) is awaited before records are removed. */
+  onTruncate?(namespace: string, set: string | undefined, beforeMs: number): void | Promise<void>;
 }
 
 /** What a locked read-modify-write step decides. */
@@ -442,8 +443,24 @@ export class Kernel {
       throw new DbError('PARAMETER', 'the truncate cut-off is in the future', { hint: 'give a last-update time that is not later than now' });
     }
     ns.addTruncateMarker({ set, beforeMs: cutoff });
+    const durable: Promise<void>[] = [];
     for (const l of this.listeners) {
-      try { l.onTruncate?.(namespace, set, cutoff); } catch (err) { this.logger.error({ err }, 'a truncate listener failed'); }
+      try {
+        const r = l.onTruncate?.(namespace, set, cutoff);
+        if (r !== undefined) durable.push(r);
+      } catch (err) {
+        this.logger.error({ err }, 'a truncate listener failed');
+      }
+    }
+    // The marker must be durable before any record goes: a crash part-way through the
+    // engine's truncate is finished at restart from the marker.
+    const saved = await Promise.allSettled(durable);
+    const failed = saved.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed !== undefined) {
+      const reason = failed.reason instanceof Error ? failed.reason.message : String(failed.reason);
+      throw new DbError('SERVER_ERROR', `the truncate marker could not be saved (${reason}); no records were removed`, {
+        hint: 'the records are hidden on this node until it restarts; retry the truncate', cause: failed.reason,
+      });
     }
     return ns.engine.truncate({ ...(set === undefined ? {} : { set }), beforeMs: cutoff });
   }
@@ -481,7 +498,7 @@ export class Kernel {
 
 /** Serialises operations on one record. */
 function lockKeyOf(namespace: string, digest: Uint8Array): string {
-  return `${namespace}\0${Buffer.from(digest).toString('latin1')}`;
+  return `${namespace}\0${digestString(digest)}`;
 }
 
 function notFound(): DbError {

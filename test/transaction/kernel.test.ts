@@ -79,6 +79,35 @@ describe('transaction/kernel', () => {
     await assert.rejects(k.get(k.key('test', 's', 'x')), (e: unknown) => e instanceof DbError && e.plugin === 'storage-broken' && /failed in get: disk on fire/.test(e.message));
   });
 
+  it('removes records only once a truncate listener has made the marker durable, and fails the truncate when it cannot', async () => {
+    const { k } = await kernel();
+    const key = k.key('test', 's', 't');
+    await k.put(key, { a: 1n });
+    const ns = k.namespace('test');
+    let releaseSave!: () => void;
+    let storedWhenSaved = -1;
+    k.addListener({
+      onTruncate: () => new Promise<void>((resolve) => {
+        releaseSave = () => { void ns.engine.stats().then((s) => { storedWhenSaved = s.records; resolve(); }); };
+      }),
+    });
+    const truncating = k.truncate('test', 's');
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal((await ns.engine.stats()).records, 1, 'nothing removed while the marker is being saved');
+    releaseSave();
+    assert.equal(await truncating, 1);
+    assert.equal(storedWhenSaved, 1);
+
+    const { k: k2 } = await kernel();
+    const key2 = k2.key('test', 's', 't');
+    await k2.put(key2, { a: 1n });
+    k2.addListener({ onTruncate: () => Promise.reject(new Error('metadata disk full')) });
+    await assert.rejects(k2.truncate('test', 's'), (e: unknown) => e instanceof DbError && e.code === 'SERVER_ERROR'
+      && /marker could not be saved \(metadata disk full\); no records were removed/.test(e.message) && e.hint !== undefined);
+    const ns2 = k2.namespace('test');
+    assert.equal((await ns2.engine.stats()).records, 1, 'the engine still holds the record');
+  });
+
   it('refuses a truncate cut-off in the future', async () => {
     const { k, clock } = await kernel();
     await assert.rejects(k.truncate('test', undefined, clock.now() + 60_000), (e: unknown) => e instanceof DbError && e.code === 'PARAMETER');
