@@ -2,7 +2,7 @@
  * Profiles a node (or the bare grpc-js server) while it answers gets, and prints where its
  * CPU goes. Not a benchmark (bench/run.ts does not run it); a tool for the read path.
  *
- *   node bench/lib/profile-get.ts [node|bare] [--by-key] [--seconds N]
+ *   node bench/lib/profile-get.ts [node|bare] [--by-key | --put] [--seconds N]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -12,12 +12,14 @@ import { fileURLToPath } from 'node:url';
 import { h2drive } from './h2load.ts';
 import { cpuProfileTop } from './cpuprofile-top.ts';
 import { SlipstreamClient, toPbKey } from '../../core/client/index.ts';
-import { GetRequest, GetResponse, KeyValueServiceService } from '../../core/server/generated/slipstream/v1/kv.ts';
+import { GetRequest, GetResponse, KeyValueServiceService, PutRequest } from '../../core/server/generated/slipstream/v1/kv.ts';
+import { toPbBins } from '../../core/server/convert.ts';
 import { computeDigest, type Bins } from '../../core/model/index.ts';
 
 const args = process.argv.slice(2);
 const target = args.includes('bare') ? 'bare' : 'node';
 const byKey = args.includes('--by-key');
+const put = args.includes('--put');
 const seconds = Number(args[args.indexOf('--seconds') + 1] ?? 10) || 10;
 const KEYS = 10_000;
 const bins: Bins = { name: 'user-000000', age: 42n, score: 3.25, tags: ['a', 'b'], blob: new Uint8Array(40) };
@@ -43,8 +45,11 @@ if (target === 'bare') {
   server = spawn(process.execPath, ['--cpu-prof', '--cpu-prof-dir', dir, bare, Buffer.from(GetResponse.encode(sample).finish()).toString('base64')], { stdio: ['ignore', 'pipe', 'inherit'] });
   port = await new Promise<number>((resolve) => server.stdout?.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
 }
-const r = await h2drive(`127.0.0.1:${port}`, KeyValueServiceService.get.path, reqs, { concurrency: 64, seconds });
-console.log(`${target} get${byKey ? ' by key' : ' by digest'}: ${Math.round(r.opsPerSec)} ops/s, p50 ${r.p50Ms.toFixed(2)} ms, ${r.errors} errors\n`);
+const putReqs = Array.from({ length: KEYS }, (_, i) => Buffer.from(PutRequest.encode({ key: toPbKey({ namespace: 'test', set: 'bench', key: `k${i}` }), bins: toPbBins(bins) }).finish()));
+const r = put
+  ? await h2drive(`127.0.0.1:${port}`, KeyValueServiceService.put.path, putReqs, { concurrency: 64, seconds })
+  : await h2drive(`127.0.0.1:${port}`, KeyValueServiceService.get.path, reqs, { concurrency: 64, seconds });
+console.log(`${target} ${put ? 'put' : byKey ? 'get by key' : 'get by digest'}: ${Math.round(r.opsPerSec)} ops/s, p50 ${r.p50Ms.toFixed(2)} ms, ${r.errors} errors\n`);
 for (const c of target === 'bare' ? [server, node] : [node]) {
   const exited = new Promise((resolve) => c.on('exit', resolve));
   c.kill(c === node ? 'SIGTERM' : 'SIGINT');
@@ -53,5 +58,5 @@ for (const c of target === 'bare' ? [server, node] : [node]) {
 // the main thread's profile is the largest (a logger's worker thread writes a small one)
 const profile = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(dir, f))
   .sort((a, b) => statSync(b).size - statSync(a).size)[0];
-if (profile !== undefined) console.log(cpuProfileTop(profile, { windowSeconds: seconds - 0.5, top: 45 }));
+if (profile !== undefined) console.log(cpuProfileTop(profile, { windowSeconds: seconds - 0.5, top: Number(process.env['TOP'] ?? 45) }));
 rmSync(dir, { recursive: true, force: true });

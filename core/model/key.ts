@@ -107,6 +107,17 @@ export function decodeUserKey(bytes: Uint8Array): UserKey {
   }
 }
 
+/**
+ * A digest as a 20-character latin1 string: the form maps and locks key records by.
+ * String.fromCharCode with the 20 bytes as arguments is ~4× faster than a Buffer's latin1
+ * decode (no call into C++), and it is on every read and write.
+ */
+export function digestString(d: Uint8Array): string {
+  if (d.length !== DIGEST_BYTES) return Buffer.from(d.buffer, d.byteOffset, d.length).toString('latin1');
+  return String.fromCharCode(d[0]!, d[1]!, d[2]!, d[3]!, d[4]!, d[5]!, d[6]!, d[7]!, d[8]!, d[9]!,
+    d[10]!, d[11]!, d[12]!, d[13]!, d[14]!, d[15]!, d[16]!, d[17]!, d[18]!, d[19]!);
+}
+
 export function digestHex(digest: Uint8Array): string {
   return Buffer.from(digest.buffer, digest.byteOffset, digest.length).toString('hex');
 }

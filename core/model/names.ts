@@ -6,7 +6,8 @@ export const MAX_BIN_BYTES = 15;
 
 function check(kind: string, name: string, max: number, code: 'NAMESPACE' | 'PARAMETER' | 'BIN_NAME', allowEmpty: boolean): string {
   if (typeof name !== 'string') throw new DbError('PARAMETER', `${kind} name must be a string`);
-  const bytes = Buffer.byteLength(name, 'utf8');
+  // a name of at most max/3 characters is at most max bytes: no need to measure it
+  const bytes = name.length * 3 <= max && name.length > 0 ? name.length : Buffer.byteLength(name, 'utf8');
   if (!allowEmpty && bytes === 0) {
     throw new DbError(code, `${kind} name is empty`, { hint: `give a ${kind} name of 1 to ${max} bytes` });
   }

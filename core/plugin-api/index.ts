@@ -15,5 +15,5 @@ export type { FailureDomain } from './replication-strategy.ts';
 export type { RetransmitStrategy, RetransmitState, FabricMessageKind } from './retransmit-strategy.ts';
 export { DbError, ResultCode } from '../errors/index.ts';
 export type { ResultCodeName } from '../errors/index.ts';
-export { N_PARTITIONS, partitionOf } from '../model/index.ts';
+export { N_PARTITIONS, partitionOf, digestString } from '../model/index.ts';
 export type { PartitionId, RecordMeta, NamespaceConfig } from '../model/index.ts';

@@ -33,14 +33,6 @@ export function packRecord(rec: StoredRecord): string {
   return buf.toString('latin1');
 }
 
-/** The set name: an ASCII name is the packed string's own slice (no decode); others are UTF-8. */
-function setName(packed: string, setLen: number, buf: Buffer): string {
-  for (let i = HEADER; i < HEADER + setLen; i++) {
-    if (packed.charCodeAt(i) >= 128) return buf.toString('utf8', HEADER, HEADER + setLen);
-  }
-  return packed.slice(HEADER, HEADER + setLen);
-}
-
 /** A packed record as a StoredRecord; `digest` is the caller's (not copied) when it has one. */
 export function unpackRecord(digestKey: string, packed: string, digestBytes?: Uint8Array): StoredRecord {
   const buf = Buffer.from(packed, 'latin1');
@@ -57,7 +49,7 @@ export function unpackRecord(digestKey: string, packed: string, digestBytes?: Ui
   return {
     digest,
     partition: partitionOf(digest),
-    set: setName(packed, setLen, buf),
+    set: packedSet(packed),
     meta: { generation: buf.readUInt32LE(1), voidTime: buf.readUInt32LE(5), lastUpdateMs: buf.readDoubleLE(9) },
     key,
     payload: buf.subarray(pos),
@@ -75,10 +67,14 @@ export function packedGeneration(packed: string): number {
   return (packed.charCodeAt(1) | (packed.charCodeAt(2) << 8) | (packed.charCodeAt(3) << 16)) + packed.charCodeAt(4) * 0x1000000;
 }
 
-/** A packed record's set name. */
+/** A packed record's set name (an ASCII name is the string's own slice, no decode). */
 export function packedSet(packed: string): string {
   const setLen = packed.charCodeAt(17);
-  return setLen === 0 ? '' : Buffer.from(packed.slice(HEADER, HEADER + setLen), 'latin1').toString('utf8');
+  if (setLen === 0) return '';
+  for (let i = HEADER; i < HEADER + setLen; i++) {
+    if (packed.charCodeAt(i) >= 128) return Buffer.from(packed.slice(HEADER, HEADER + setLen), 'latin1').toString('utf8');
+  }
+  return packed.slice(HEADER, HEADER + setLen);
 }
 
 /** Reads only what truncate and stats need, without building a record. */

@@ -1,4 +1,4 @@
-import { GeoJson, type BinValue, type Bins, type MapKey } from '../../model/index.ts';
+import { GeoJson, digestString, type BinValue, type Bins, type MapKey } from '../../model/index.ts';
 import { compareNumbers } from '../expr/eval.ts';
 import { lonRanges, parseShape, shapeBox, type Box, type Shape } from '../geo/index.ts';
 import type { IndexDefinition } from './definition.ts';
@@ -18,8 +18,9 @@ export interface KeyRange { readonly lo?: KeyBound; readonly hi?: KeyBound }
 interface GeoPoint { readonly lon: number; readonly lat: number; readonly d: string }
 interface GeoRegion { readonly d: string; readonly text: string; readonly box: Box }
 
+/** The digest as the latin1 string entries keep (the same form the kernel's locks use). */
 export function digestKey(digest: Uint8Array): string {
-  return Buffer.from(digest.buffer, digest.byteOffset, digest.length).toString('latin1');
+  return digestString(digest);
 }
 export function digestFromKey(d: string): Uint8Array {
   return new Uint8Array(Buffer.from(d, 'latin1'));
