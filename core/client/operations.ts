@@ -1,15 +1,32 @@
-import type { Operation as PbOperation, ListOpKind as PbListOpKind, MapOpKind as PbMapOpKind } from '../server/generated/slipstream/v1/kv.ts';
-import type { Operation, ListOpKind, MapOpKind } from '../transaction/operations.ts';
+import type { Operation as PbOperation, ListOpKind as PbListOpKind, MapOpKind as PbMapOpKind, CdtReturnType as PbCdtReturnType } from '../server/generated/slipstream/v1/kv.ts';
+import type { Operation, ListOpKind, MapOpKind, CdtReturnType } from '../transaction/operations.ts';
 import { toPbValue } from '../server/convert.ts';
 
 const LIST: Record<ListOpKind, number> = {
   append: 1, appendItems: 2, insert: 3, insertItems: 4, set: 5, increment: 6, get: 7, getRange: 8, pop: 9, popRange: 10,
   remove: 11, removeRange: 12, removeByValue: 13, getByValue: 14, size: 15, clear: 16, sort: 17, trim: 18,
+  getByIndex: 19, getByIndexRange: 20, getByRank: 21, getByRankRange: 22, getByValueRange: 23, getByValueList: 24,
+  getByValueRelRankRange: 25, removeByIndex: 26, removeByIndexRange: 27, removeByRank: 28, removeByRankRange: 29,
+  removeByValueRange: 30, removeByValueList: 31, removeByValueRelRankRange: 32,
 };
 const MAP: Record<MapOpKind, number> = {
   put: 1, putItems: 2, increment: 3, getByKey: 4, getByKeys: 5, removeByKey: 6, removeByKeys: 7, getByValue: 8,
   removeByValue: 9, size: 10, clear: 11, keys: 12, values: 13,
+  getByIndex: 14, getByIndexRange: 15, getByRank: 16, getByRankRange: 17, getByKeyRange: 18, getByValueRange: 19,
+  getByKeyList: 20, getByValueList: 21, getByKeyRelIndexRange: 22, getByValueRelRankRange: 23, removeByIndex: 24,
+  removeByIndexRange: 25, removeByRank: 26, removeByRankRange: 27, removeByKeyRange: 28, removeByValueRange: 29,
+  removeByKeyList: 30, removeByValueList: 31, removeByKeyRelIndexRange: 32, removeByValueRelRankRange: 33,
 };
+const RETURN: Record<CdtReturnType, number> = {
+  none: 1, index: 2, reverseIndex: 3, rank: 4, reverseRank: 5, count: 6, value: 7, exists: 8, key: 9, keyValue: 10,
+};
+
+function returnTypeOf(rt: CdtReturnType | undefined): PbCdtReturnType {
+  if (rt === undefined) return 0;
+  const n = RETURN[rt];
+  if (n === undefined) throw new TypeError(`unknown return type ${JSON.stringify(rt)}; use one of ${Object.keys(RETURN).join(', ')}`);
+  return n as PbCdtReturnType;
+}
 
 /** An operation as its protobuf message. */
 export function toPbOperation(op: Operation): PbOperation {
@@ -25,16 +42,28 @@ export function toPbOperation(op: Operation): PbOperation {
     case 'list': return { op: { $case: 'list', value: {
       bin: op.bin, kind: LIST[op.kind] as PbListOpKind,
       ...(op.index === undefined ? {} : { index: BigInt(op.index) }),
+      ...(op.rank === undefined ? {} : { rank: BigInt(op.rank) }),
       ...(op.count === undefined ? {} : { count: BigInt(op.count) }),
       ...(op.value === undefined ? {} : { value: toPbValue(op.value) }),
+      ...(op.valueEnd === undefined ? {} : { valueEnd: toPbValue(op.valueEnd) }),
       values: (op.values ?? []).map(toPbValue),
+      returnType: returnTypeOf(op.returnType),
+      inverted: op.inverted === true,
     } } };
     case 'map': return { op: { $case: 'map', value: {
       bin: op.bin, kind: MAP[op.kind] as PbMapOpKind,
       ...(op.key === undefined ? {} : { key: toPbValue(op.key) }),
+      ...(op.keyEnd === undefined ? {} : { keyEnd: toPbValue(op.keyEnd) }),
       keys: (op.keys ?? []).map(toPbValue),
+      ...(op.index === undefined ? {} : { index: BigInt(op.index) }),
+      ...(op.rank === undefined ? {} : { rank: BigInt(op.rank) }),
+      ...(op.count === undefined ? {} : { count: BigInt(op.count) }),
       ...(op.value === undefined ? {} : { value: toPbValue(op.value) }),
+      ...(op.valueEnd === undefined ? {} : { valueEnd: toPbValue(op.valueEnd) }),
+      values: (op.values ?? []).map(toPbValue),
       items: [...(op.items ?? [])].map(([k, v]) => ({ key: toPbValue(k), value: toPbValue(v) })),
+      returnType: returnTypeOf(op.returnType),
+      inverted: op.inverted === true,
     } } };
   }
 }

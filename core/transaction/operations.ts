@@ -1,15 +1,43 @@
 import type { BinValue, MapKey } from '../model/index.ts';
 
-/** List operations (Aerospike CDT list subset). Indexes may be negative (from the end). */
+/**
+ * List operations (Aerospike CDT list operations). Indexes and ranks may be negative (from the
+ * end / from the largest). The `get…`/`remove…By…` selectors take a `returnType` and `inverted`.
+ */
 export type ListOpKind =
   | 'append' | 'appendItems' | 'insert' | 'insertItems' | 'set' | 'increment'
   | 'get' | 'getRange' | 'pop' | 'popRange' | 'remove' | 'removeRange'
-  | 'removeByValue' | 'getByValue' | 'size' | 'clear' | 'sort' | 'trim';
+  | 'removeByValue' | 'getByValue' | 'size' | 'clear' | 'sort' | 'trim'
+  | 'getByIndex' | 'getByIndexRange' | 'getByRank' | 'getByRankRange'
+  | 'getByValueRange' | 'getByValueList' | 'getByValueRelRankRange'
+  | 'removeByIndex' | 'removeByIndexRange' | 'removeByRank' | 'removeByRankRange'
+  | 'removeByValueRange' | 'removeByValueList' | 'removeByValueRelRankRange';
 
-/** Map operations (Aerospike CDT map subset). */
+/**
+ * Map operations (Aerospike CDT map operations). By-index operations address the map in key
+ * order (as Aerospike's key-ordered maps); ranks are value order.
+ */
 export type MapOpKind =
   | 'put' | 'putItems' | 'increment' | 'getByKey' | 'getByKeys' | 'removeByKey' | 'removeByKeys'
-  | 'getByValue' | 'removeByValue' | 'size' | 'clear' | 'keys' | 'values';
+  | 'getByValue' | 'removeByValue' | 'size' | 'clear' | 'keys' | 'values'
+  | 'getByIndex' | 'getByIndexRange' | 'getByRank' | 'getByRankRange'
+  | 'getByKeyRange' | 'getByValueRange' | 'getByKeyList' | 'getByValueList'
+  | 'getByKeyRelIndexRange' | 'getByValueRelRankRange'
+  | 'removeByIndex' | 'removeByIndexRange' | 'removeByRank' | 'removeByRankRange'
+  | 'removeByKeyRange' | 'removeByValueRange' | 'removeByKeyList' | 'removeByValueList'
+  | 'removeByKeyRelIndexRange' | 'removeByValueRelRankRange';
+
+/**
+ * What a selecting list/map operation returns (Aerospike's ListReturnType / MapReturnType).
+ * `key` and `keyValue` apply to maps only.
+ */
+export type CdtReturnType =
+  | 'none' | 'index' | 'reverseIndex' | 'rank' | 'reverseRank' | 'count' | 'value' | 'exists'
+  | 'key' | 'keyValue';
+
+export const CDT_RETURN_TYPES: readonly CdtReturnType[] = [
+  'none', 'index', 'reverseIndex', 'rank', 'reverseRank', 'count', 'value', 'exists', 'key', 'keyValue',
+];
 
 /** One operation of an atomic operate call. */
 export type Operation =
@@ -23,20 +51,59 @@ export type Operation =
   | { readonly op: 'delete' }
   | {
       readonly op: 'list'; readonly bin: string; readonly kind: ListOpKind;
-      readonly index?: number; readonly count?: number;
-      readonly value?: BinValue; readonly values?: readonly BinValue[];
+      /** Index (by-index operations), or the start of an index range. */
+      readonly index?: number;
+      /** Rank (by-rank operations), or the relative rank of the by-value-rel-rank operations. */
+      readonly rank?: number;
+      /** Element count of a range (absent: to the end). */
+      readonly count?: number;
+      /** The value argument; the (inclusive) start of a value range (absent or nil: from the lowest). */
+      readonly value?: BinValue;
+      /** The (exclusive) end of a value range (absent or nil: to the highest). */
+      readonly valueEnd?: BinValue;
+      /** The values argument (append/insert items, by-value-list). */
+      readonly values?: readonly BinValue[];
+      readonly returnType?: CdtReturnType;
+      /** Select every element the operation would not select. */
+      readonly inverted?: boolean;
     }
   | {
       readonly op: 'map'; readonly bin: string; readonly kind: MapOpKind;
-      readonly key?: MapKey; readonly keys?: readonly MapKey[];
-      readonly value?: BinValue; readonly items?: ReadonlyMap<MapKey, BinValue>;
+      /** The key argument; the (inclusive) start of a key range (absent: from the lowest). */
+      readonly key?: MapKey;
+      /** The (exclusive) end of a key range (absent: to the highest). */
+      readonly keyEnd?: MapKey;
+      readonly keys?: readonly MapKey[];
+      /** Index in key order (by-index operations), or the relative index of by-key-rel-index. */
+      readonly index?: number;
+      /** Rank in value order (by-rank operations), or the relative rank of by-value-rel-rank. */
+      readonly rank?: number;
+      readonly count?: number;
+      /** The value argument; the (inclusive) start of a value range (absent or nil: from the lowest). */
+      readonly value?: BinValue;
+      /** The (exclusive) end of a value range (absent or nil: to the highest). */
+      readonly valueEnd?: BinValue;
+      readonly values?: readonly BinValue[];
+      readonly items?: ReadonlyMap<MapKey, BinValue>;
+      readonly returnType?: CdtReturnType;
+      readonly inverted?: boolean;
     };
+
+const LIST_READS: ReadonlySet<ListOpKind> = new Set<ListOpKind>([
+  'get', 'getRange', 'getByValue', 'size', 'getByIndex', 'getByIndexRange', 'getByRank', 'getByRankRange',
+  'getByValueRange', 'getByValueList', 'getByValueRelRankRange',
+]);
+const MAP_READS: ReadonlySet<MapOpKind> = new Set<MapOpKind>([
+  'getByKey', 'getByKeys', 'getByValue', 'size', 'keys', 'values', 'getByIndex', 'getByIndexRange', 'getByRank',
+  'getByRankRange', 'getByKeyRange', 'getByValueRange', 'getByKeyList', 'getByValueList', 'getByKeyRelIndexRange',
+  'getByValueRelRankRange',
+]);
 
 export function isWriteOperation(op: Operation): boolean {
   switch (op.op) {
     case 'read': case 'readHeader': return false;
-    case 'list': return !['get', 'getRange', 'getByValue', 'size'].includes(op.kind);
-    case 'map': return !['getByKey', 'getByKeys', 'getByValue', 'size', 'keys', 'values'].includes(op.kind);
+    case 'list': return !LIST_READS.has(op.kind);
+    case 'map': return !MAP_READS.has(op.kind);
     default: return true;
   }
 }

@@ -45,6 +45,13 @@ function listArg(op: Operation, i: number): readonly BinValue[] {
   return v;
 }
 
+/** A map key range: NULL for an open bound. */
+function keyRange(op: Operation): { key?: MapKey; keyEnd?: MapKey } {
+  const lo = arg(op, 0);
+  const hi = arg(op, 1);
+  return { ...(lo === null ? {} : { key: mapKey(op, 0) }), ...(hi === null ? {} : { keyEnd: mapKey(op, 1) }) };
+}
+
 function binOf(op: Operation): string {
   if (op.bin === null) fail(op, 'the first argument must be a bin name');
   return op.bin;
@@ -86,6 +93,13 @@ export function kernelOperation(op: Operation): KernelOp {
       return list('sort');
     case 'LIST_GET_BY_VALUE': return list('getByValue', { value: arg(op, 0) });
     case 'LIST_REMOVE_BY_VALUE': return list('removeByValue', { value: arg(op, 0) });
+    // by rank and by value range: gets return the values, removes how many were removed
+    case 'LIST_GET_BY_RANK': return list('getByRank', { rank: int(op, 0, 'rank') });
+    case 'LIST_GET_BY_RANK_RANGE': return list('getByRankRange', { rank: int(op, 0, 'rank'), ...optCount(1) });
+    case 'LIST_GET_BY_VALUE_RANGE': return list('getByValueRange', { value: arg(op, 0), valueEnd: arg(op, 1) });
+    case 'LIST_REMOVE_BY_RANK': return list('removeByRank', { rank: int(op, 0, 'rank'), returnType: 'count' });
+    case 'LIST_REMOVE_BY_RANK_RANGE': return list('removeByRankRange', { rank: int(op, 0, 'rank'), ...optCount(1), returnType: 'count' });
+    case 'LIST_REMOVE_BY_VALUE_RANGE': return list('removeByValueRange', { value: arg(op, 0), valueEnd: arg(op, 1), returnType: 'count' });
     case 'MAP_PUT': return map('put', { key: mapKey(op, 0), value: arg(op, 1) });
     case 'MAP_PUT_ITEMS': {
       const v = arg(op, 0);
@@ -103,10 +117,24 @@ export function kernelOperation(op: Operation): KernelOp {
     case 'MAP_REMOVE_BY_KEY': return map('removeByKey', { key: mapKey(op, 0) });
     case 'MAP_GET_BY_VALUE': return map('getByValue', { value: arg(op, 0) });
     case 'MAP_REMOVE_BY_VALUE': return map('removeByValue', { value: arg(op, 0) });
+    // by key range, value range, index (key order) and rank: gets return the entries as a map,
+    // removes how many were removed
+    case 'MAP_GET_BY_KEY_RANGE': return map('getByKeyRange', keyRange(op));
+    case 'MAP_GET_BY_VALUE_RANGE': return map('getByValueRange', { value: arg(op, 0), valueEnd: arg(op, 1) });
+    case 'MAP_GET_BY_INDEX': return map('getByIndex', { index: int(op, 0, 'index') });
+    case 'MAP_GET_BY_INDEX_RANGE': return map('getByIndexRange', { index: int(op, 0, 'index'), ...optCount(1) });
+    case 'MAP_GET_BY_RANK': return map('getByRank', { rank: int(op, 0, 'rank') });
+    case 'MAP_GET_BY_RANK_RANGE': return map('getByRankRange', { rank: int(op, 0, 'rank'), ...optCount(1) });
+    case 'MAP_REMOVE_BY_KEY_RANGE': return map('removeByKeyRange', { ...keyRange(op), returnType: 'count' });
+    case 'MAP_REMOVE_BY_VALUE_RANGE': return map('removeByValueRange', { value: arg(op, 0), valueEnd: arg(op, 1), returnType: 'count' });
+    case 'MAP_REMOVE_BY_INDEX': return map('removeByIndex', { index: int(op, 0, 'index'), returnType: 'count' });
+    case 'MAP_REMOVE_BY_INDEX_RANGE': return map('removeByIndexRange', { index: int(op, 0, 'index'), ...optCount(1), returnType: 'count' });
+    case 'MAP_REMOVE_BY_RANK': return map('removeByRank', { rank: int(op, 0, 'rank'), returnType: 'count' });
+    case 'MAP_REMOVE_BY_RANK_RANGE': return map('removeByRankRange', { rank: int(op, 0, 'rank'), ...optCount(1), returnType: 'count' });
     default:
       if (OPERATIONS[op.op] === undefined) fail(op, 'unknown operation');
       throw new DbError('UNSUPPORTED_FEATURE', `${op.op} is not supported by this server's operate`, {
-        hint: 'by-rank, by-range and map-type operations are not implemented yet; HELP OPERATE lists the supported ones',
+        hint: 'maps here are always key-ordered, so MAP_SET_TYPE is not implemented; HELP OPERATE lists the supported operations',
       });
   }
 }

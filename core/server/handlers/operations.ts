@@ -1,19 +1,44 @@
 import { DbError } from '../../errors/index.ts';
 import type { BinValue, MapKey } from '../../model/index.ts';
-import type { Operation, ListOpKind, MapOpKind } from '../../transaction/operations.ts';
-import type { Operation as PbOperation, ListOpKind as PbListOpKind, MapOpKind as PbMapOpKind } from '../generated/slipstream/v1/kv.ts';
+import type { Operation, ListOpKind, MapOpKind, CdtReturnType } from '../../transaction/operations.ts';
+import type { Operation as PbOperation, ListOpKind as PbListOpKind, MapOpKind as PbMapOpKind, CdtReturnType as PbCdtReturnType } from '../generated/slipstream/v1/kv.ts';
 import type { Value } from '../generated/slipstream/v1/types.ts';
 import { fromPbValue } from '../convert.ts';
 
 const LIST_KINDS: Record<number, ListOpKind> = {
   1: 'append', 2: 'appendItems', 3: 'insert', 4: 'insertItems', 5: 'set', 6: 'increment', 7: 'get', 8: 'getRange',
   9: 'pop', 10: 'popRange', 11: 'remove', 12: 'removeRange', 13: 'removeByValue', 14: 'getByValue', 15: 'size',
-  16: 'clear', 17: 'sort', 18: 'trim',
+  16: 'clear', 17: 'sort', 18: 'trim', 19: 'getByIndex', 20: 'getByIndexRange', 21: 'getByRank', 22: 'getByRankRange',
+  23: 'getByValueRange', 24: 'getByValueList', 25: 'getByValueRelRankRange', 26: 'removeByIndex', 27: 'removeByIndexRange',
+  28: 'removeByRank', 29: 'removeByRankRange', 30: 'removeByValueRange', 31: 'removeByValueList', 32: 'removeByValueRelRankRange',
 };
 const MAP_KINDS: Record<number, MapOpKind> = {
   1: 'put', 2: 'putItems', 3: 'increment', 4: 'getByKey', 5: 'getByKeys', 6: 'removeByKey', 7: 'removeByKeys',
   8: 'getByValue', 9: 'removeByValue', 10: 'size', 11: 'clear', 12: 'keys', 13: 'values',
+  14: 'getByIndex', 15: 'getByIndexRange', 16: 'getByRank', 17: 'getByRankRange', 18: 'getByKeyRange', 19: 'getByValueRange',
+  20: 'getByKeyList', 21: 'getByValueList', 22: 'getByKeyRelIndexRange', 23: 'getByValueRelRankRange', 24: 'removeByIndex',
+  25: 'removeByIndexRange', 26: 'removeByRank', 27: 'removeByRankRange', 28: 'removeByKeyRange', 29: 'removeByValueRange',
+  30: 'removeByKeyList', 31: 'removeByValueList', 32: 'removeByKeyRelIndexRange', 33: 'removeByValueRelRankRange',
 };
+const RETURN_TYPES: Record<number, CdtReturnType> = {
+  1: 'none', 2: 'index', 3: 'reverseIndex', 4: 'rank', 5: 'reverseRank', 6: 'count', 7: 'value', 8: 'exists', 9: 'key', 10: 'keyValue',
+};
+
+/** The return type and inverted flag of a list/map operation, as optional fields (absent: the default). */
+function selectorFlags(rt: PbCdtReturnType, inverted: boolean, what: string): { returnType?: CdtReturnType; inverted?: boolean } {
+  let returnType: CdtReturnType | undefined;
+  if (rt !== 0) {
+    returnType = RETURN_TYPES[rt];
+    if (returnType === undefined) throw new DbError('PARAMETER', `unknown return type ${rt} on a ${what} operation`, { hint: 'use a CdtReturnType value from kv.proto' });
+  }
+  return { ...(returnType === undefined ? {} : { returnType }), ...(inverted ? { inverted: true } : {}) };
+}
+
+/** An optional value argument: absent, or present (possibly nil). */
+function optValue(v: Value | undefined): { present: boolean; value: BinValue } {
+  if (v === undefined) return { present: false, value: null };
+  return { present: true, value: fromPbValue(v) };
+}
 
 function mapKey(v: Value | undefined): MapKey {
   const k = fromPbValue(v);
@@ -54,25 +79,44 @@ export function fromPbOperation(op: PbOperation): Operation {
       const kind = LIST_KINDS[l.kind as PbListOpKind];
       if (kind === undefined) throw new DbError('PARAMETER', `unknown list operation ${l.kind}`);
       const index = int(l.index, 'list index');
+      const rank = int(l.rank, 'list rank');
       const count = int(l.count, 'list count');
+      const valueEnd = optValue(l.valueEnd);
       return {
         op: 'list', bin: l.bin, kind,
         ...(index === undefined ? {} : { index }),
+        ...(rank === undefined ? {} : { rank }),
         ...(count === undefined ? {} : { count }),
         ...(l.value === undefined ? {} : { value: fromPbValue(l.value) }),
+        ...(valueEnd.present ? { valueEnd: valueEnd.value } : {}),
         values: l.values.map((v) => fromPbValue(v)),
+        ...selectorFlags(l.returnType, l.inverted, 'list'),
       };
     }
     case 'map': {
       const m = o.value;
       const kind = MAP_KINDS[m.kind as PbMapOpKind];
       if (kind === undefined) throw new DbError('PARAMETER', `unknown map operation ${m.kind}`);
+      const index = int(m.index, 'map index');
+      const rank = int(m.rank, 'map rank');
+      const count = int(m.count, 'map count');
+      const valueEnd = optValue(m.valueEnd);
+      // a nil key_end (or key, for key ranges) is an open bound, as an absent one
+      const keyEnd = m.keyEnd === undefined || fromPbValue(m.keyEnd) === null ? undefined : mapKey(m.keyEnd);
+      const openKey = (kind === 'getByKeyRange' || kind === 'removeByKeyRange') && m.key !== undefined && fromPbValue(m.key) === null;
       return {
         op: 'map', bin: m.bin, kind,
-        ...(m.key === undefined ? {} : { key: mapKey(m.key) }),
+        ...(m.key === undefined || openKey ? {} : { key: mapKey(m.key) }),
+        ...(keyEnd === undefined ? {} : { keyEnd }),
         keys: m.keys.map(mapKey),
+        ...(index === undefined ? {} : { index }),
+        ...(rank === undefined ? {} : { rank }),
+        ...(count === undefined ? {} : { count }),
         ...(m.value === undefined ? {} : { value: fromPbValue(m.value) }),
+        ...(valueEnd.present ? { valueEnd: valueEnd.value } : {}),
+        values: m.values.map((v) => fromPbValue(v)),
         items: new Map(m.items.map((e) => [mapKey(e.key), fromPbValue(e.value)] as const)),
+        ...selectorFlags(m.returnType, m.inverted, 'map'),
       };
     }
   }

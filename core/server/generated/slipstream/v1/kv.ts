@@ -66,6 +66,34 @@ export const ListOpKind = {
   LIST_OP_KIND_SORT: 17,
   /** LIST_OP_KIND_TRIM - Keep count elements from index. */
   LIST_OP_KIND_TRIM: 18,
+  /** LIST_OP_KIND_GET_BY_INDEX - Select the element at index (negative counts from the end); out of range fails with OP_NOT_APPLICABLE (26). */
+  LIST_OP_KIND_GET_BY_INDEX: 19,
+  /** LIST_OP_KIND_GET_BY_INDEX_RANGE - Select count elements from index (all to the end when count is absent); clipped to the list. */
+  LIST_OP_KIND_GET_BY_INDEX_RANGE: 20,
+  /** LIST_OP_KIND_GET_BY_RANK - Select the element of rank (0 smallest, -1 largest); out of range fails with OP_NOT_APPLICABLE (26). */
+  LIST_OP_KIND_GET_BY_RANK: 21,
+  /** LIST_OP_KIND_GET_BY_RANK_RANGE - Select count elements from rank (all to the largest when count is absent). */
+  LIST_OP_KIND_GET_BY_RANK_RANGE: 22,
+  /** LIST_OP_KIND_GET_BY_VALUE_RANGE - Select the elements in [value, value_end); an absent or nil bound is open. */
+  LIST_OP_KIND_GET_BY_VALUE_RANGE: 23,
+  /** LIST_OP_KIND_GET_BY_VALUE_LIST - Select the elements equal to any of values. */
+  LIST_OP_KIND_GET_BY_VALUE_LIST: 24,
+  /** LIST_OP_KIND_GET_BY_VALUE_REL_RANK_RANGE - Select count elements from rank relative to where value sorts (all when count is absent). */
+  LIST_OP_KIND_GET_BY_VALUE_REL_RANK_RANGE: 25,
+  /** LIST_OP_KIND_REMOVE_BY_INDEX - Remove the element at index. */
+  LIST_OP_KIND_REMOVE_BY_INDEX: 26,
+  /** LIST_OP_KIND_REMOVE_BY_INDEX_RANGE - Remove count elements from index. */
+  LIST_OP_KIND_REMOVE_BY_INDEX_RANGE: 27,
+  /** LIST_OP_KIND_REMOVE_BY_RANK - Remove the element of rank. */
+  LIST_OP_KIND_REMOVE_BY_RANK: 28,
+  /** LIST_OP_KIND_REMOVE_BY_RANK_RANGE - Remove count elements from rank. */
+  LIST_OP_KIND_REMOVE_BY_RANK_RANGE: 29,
+  /** LIST_OP_KIND_REMOVE_BY_VALUE_RANGE - Remove the elements in [value, value_end). */
+  LIST_OP_KIND_REMOVE_BY_VALUE_RANGE: 30,
+  /** LIST_OP_KIND_REMOVE_BY_VALUE_LIST - Remove the elements equal to any of values. */
+  LIST_OP_KIND_REMOVE_BY_VALUE_LIST: 31,
+  /** LIST_OP_KIND_REMOVE_BY_VALUE_REL_RANK_RANGE - Remove count elements from rank relative to where value sorts. */
+  LIST_OP_KIND_REMOVE_BY_VALUE_REL_RANK_RANGE: 32,
   UNRECOGNIZED: -1,
 } as const;
 
@@ -91,6 +119,21 @@ export namespace ListOpKind {
   export type LIST_OP_KIND_CLEAR = typeof ListOpKind.LIST_OP_KIND_CLEAR;
   export type LIST_OP_KIND_SORT = typeof ListOpKind.LIST_OP_KIND_SORT;
   export type LIST_OP_KIND_TRIM = typeof ListOpKind.LIST_OP_KIND_TRIM;
+  export type LIST_OP_KIND_GET_BY_INDEX = typeof ListOpKind.LIST_OP_KIND_GET_BY_INDEX;
+  export type LIST_OP_KIND_GET_BY_INDEX_RANGE = typeof ListOpKind.LIST_OP_KIND_GET_BY_INDEX_RANGE;
+  export type LIST_OP_KIND_GET_BY_RANK = typeof ListOpKind.LIST_OP_KIND_GET_BY_RANK;
+  export type LIST_OP_KIND_GET_BY_RANK_RANGE = typeof ListOpKind.LIST_OP_KIND_GET_BY_RANK_RANGE;
+  export type LIST_OP_KIND_GET_BY_VALUE_RANGE = typeof ListOpKind.LIST_OP_KIND_GET_BY_VALUE_RANGE;
+  export type LIST_OP_KIND_GET_BY_VALUE_LIST = typeof ListOpKind.LIST_OP_KIND_GET_BY_VALUE_LIST;
+  export type LIST_OP_KIND_GET_BY_VALUE_REL_RANK_RANGE = typeof ListOpKind.LIST_OP_KIND_GET_BY_VALUE_REL_RANK_RANGE;
+  export type LIST_OP_KIND_REMOVE_BY_INDEX = typeof ListOpKind.LIST_OP_KIND_REMOVE_BY_INDEX;
+  export type LIST_OP_KIND_REMOVE_BY_INDEX_RANGE = typeof ListOpKind.LIST_OP_KIND_REMOVE_BY_INDEX_RANGE;
+  export type LIST_OP_KIND_REMOVE_BY_RANK = typeof ListOpKind.LIST_OP_KIND_REMOVE_BY_RANK;
+  export type LIST_OP_KIND_REMOVE_BY_RANK_RANGE = typeof ListOpKind.LIST_OP_KIND_REMOVE_BY_RANK_RANGE;
+  export type LIST_OP_KIND_REMOVE_BY_VALUE_RANGE = typeof ListOpKind.LIST_OP_KIND_REMOVE_BY_VALUE_RANGE;
+  export type LIST_OP_KIND_REMOVE_BY_VALUE_LIST = typeof ListOpKind.LIST_OP_KIND_REMOVE_BY_VALUE_LIST;
+  export type LIST_OP_KIND_REMOVE_BY_VALUE_REL_RANK_RANGE =
+    typeof ListOpKind.LIST_OP_KIND_REMOVE_BY_VALUE_REL_RANK_RANGE;
   export type UNRECOGNIZED = typeof ListOpKind.UNRECOGNIZED;
 }
 
@@ -153,6 +196,48 @@ export function listOpKindFromJSON(object: any): ListOpKind {
     case 18:
     case "LIST_OP_KIND_TRIM":
       return ListOpKind.LIST_OP_KIND_TRIM;
+    case 19:
+    case "LIST_OP_KIND_GET_BY_INDEX":
+      return ListOpKind.LIST_OP_KIND_GET_BY_INDEX;
+    case 20:
+    case "LIST_OP_KIND_GET_BY_INDEX_RANGE":
+      return ListOpKind.LIST_OP_KIND_GET_BY_INDEX_RANGE;
+    case 21:
+    case "LIST_OP_KIND_GET_BY_RANK":
+      return ListOpKind.LIST_OP_KIND_GET_BY_RANK;
+    case 22:
+    case "LIST_OP_KIND_GET_BY_RANK_RANGE":
+      return ListOpKind.LIST_OP_KIND_GET_BY_RANK_RANGE;
+    case 23:
+    case "LIST_OP_KIND_GET_BY_VALUE_RANGE":
+      return ListOpKind.LIST_OP_KIND_GET_BY_VALUE_RANGE;
+    case 24:
+    case "LIST_OP_KIND_GET_BY_VALUE_LIST":
+      return ListOpKind.LIST_OP_KIND_GET_BY_VALUE_LIST;
+    case 25:
+    case "LIST_OP_KIND_GET_BY_VALUE_REL_RANK_RANGE":
+      return ListOpKind.LIST_OP_KIND_GET_BY_VALUE_REL_RANK_RANGE;
+    case 26:
+    case "LIST_OP_KIND_REMOVE_BY_INDEX":
+      return ListOpKind.LIST_OP_KIND_REMOVE_BY_INDEX;
+    case 27:
+    case "LIST_OP_KIND_REMOVE_BY_INDEX_RANGE":
+      return ListOpKind.LIST_OP_KIND_REMOVE_BY_INDEX_RANGE;
+    case 28:
+    case "LIST_OP_KIND_REMOVE_BY_RANK":
+      return ListOpKind.LIST_OP_KIND_REMOVE_BY_RANK;
+    case 29:
+    case "LIST_OP_KIND_REMOVE_BY_RANK_RANGE":
+      return ListOpKind.LIST_OP_KIND_REMOVE_BY_RANK_RANGE;
+    case 30:
+    case "LIST_OP_KIND_REMOVE_BY_VALUE_RANGE":
+      return ListOpKind.LIST_OP_KIND_REMOVE_BY_VALUE_RANGE;
+    case 31:
+    case "LIST_OP_KIND_REMOVE_BY_VALUE_LIST":
+      return ListOpKind.LIST_OP_KIND_REMOVE_BY_VALUE_LIST;
+    case 32:
+    case "LIST_OP_KIND_REMOVE_BY_VALUE_REL_RANK_RANGE":
+      return ListOpKind.LIST_OP_KIND_REMOVE_BY_VALUE_REL_RANK_RANGE;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -200,7 +285,151 @@ export function listOpKindToJSON(object: ListOpKind): string {
       return "LIST_OP_KIND_SORT";
     case ListOpKind.LIST_OP_KIND_TRIM:
       return "LIST_OP_KIND_TRIM";
+    case ListOpKind.LIST_OP_KIND_GET_BY_INDEX:
+      return "LIST_OP_KIND_GET_BY_INDEX";
+    case ListOpKind.LIST_OP_KIND_GET_BY_INDEX_RANGE:
+      return "LIST_OP_KIND_GET_BY_INDEX_RANGE";
+    case ListOpKind.LIST_OP_KIND_GET_BY_RANK:
+      return "LIST_OP_KIND_GET_BY_RANK";
+    case ListOpKind.LIST_OP_KIND_GET_BY_RANK_RANGE:
+      return "LIST_OP_KIND_GET_BY_RANK_RANGE";
+    case ListOpKind.LIST_OP_KIND_GET_BY_VALUE_RANGE:
+      return "LIST_OP_KIND_GET_BY_VALUE_RANGE";
+    case ListOpKind.LIST_OP_KIND_GET_BY_VALUE_LIST:
+      return "LIST_OP_KIND_GET_BY_VALUE_LIST";
+    case ListOpKind.LIST_OP_KIND_GET_BY_VALUE_REL_RANK_RANGE:
+      return "LIST_OP_KIND_GET_BY_VALUE_REL_RANK_RANGE";
+    case ListOpKind.LIST_OP_KIND_REMOVE_BY_INDEX:
+      return "LIST_OP_KIND_REMOVE_BY_INDEX";
+    case ListOpKind.LIST_OP_KIND_REMOVE_BY_INDEX_RANGE:
+      return "LIST_OP_KIND_REMOVE_BY_INDEX_RANGE";
+    case ListOpKind.LIST_OP_KIND_REMOVE_BY_RANK:
+      return "LIST_OP_KIND_REMOVE_BY_RANK";
+    case ListOpKind.LIST_OP_KIND_REMOVE_BY_RANK_RANGE:
+      return "LIST_OP_KIND_REMOVE_BY_RANK_RANGE";
+    case ListOpKind.LIST_OP_KIND_REMOVE_BY_VALUE_RANGE:
+      return "LIST_OP_KIND_REMOVE_BY_VALUE_RANGE";
+    case ListOpKind.LIST_OP_KIND_REMOVE_BY_VALUE_LIST:
+      return "LIST_OP_KIND_REMOVE_BY_VALUE_LIST";
+    case ListOpKind.LIST_OP_KIND_REMOVE_BY_VALUE_REL_RANK_RANGE:
+      return "LIST_OP_KIND_REMOVE_BY_VALUE_REL_RANK_RANGE";
     case ListOpKind.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** What a selecting list or map operation (get/remove by index, rank, key, value …) returns. */
+export const CdtReturnType = {
+  /** CDT_RETURN_TYPE_UNSPECIFIED - The operation's default: VALUE for list gets, COUNT for list removes; see docs/api.md for maps. */
+  CDT_RETURN_TYPE_UNSPECIFIED: 0,
+  /** CDT_RETURN_TYPE_NONE - Nothing. */
+  CDT_RETURN_TYPE_NONE: 1,
+  /** CDT_RETURN_TYPE_INDEX - Indexes of the selected elements (for maps: positions in key order). */
+  CDT_RETURN_TYPE_INDEX: 2,
+  /** CDT_RETURN_TYPE_REVERSE_INDEX - Indexes counted from the end (0 is the last element). */
+  CDT_RETURN_TYPE_REVERSE_INDEX: 3,
+  /** CDT_RETURN_TYPE_RANK - Ranks (0 is the smallest value). */
+  CDT_RETURN_TYPE_RANK: 4,
+  /** CDT_RETURN_TYPE_REVERSE_RANK - Ranks counted from the largest value (0 is the largest). */
+  CDT_RETURN_TYPE_REVERSE_RANK: 5,
+  /** CDT_RETURN_TYPE_COUNT - How many elements were selected. */
+  CDT_RETURN_TYPE_COUNT: 6,
+  /** CDT_RETURN_TYPE_VALUE - The selected values (a single value for single-element operations, else a list). */
+  CDT_RETURN_TYPE_VALUE: 7,
+  /** CDT_RETURN_TYPE_EXISTS - Whether anything was selected. */
+  CDT_RETURN_TYPE_EXISTS: 8,
+  /** CDT_RETURN_TYPE_KEY - Maps only: the selected keys. */
+  CDT_RETURN_TYPE_KEY: 9,
+  /** CDT_RETURN_TYPE_KEY_VALUE - Maps only: the selected entries, as a map. */
+  CDT_RETURN_TYPE_KEY_VALUE: 10,
+  UNRECOGNIZED: -1,
+} as const;
+
+export type CdtReturnType = typeof CdtReturnType[keyof typeof CdtReturnType];
+
+export namespace CdtReturnType {
+  export type CDT_RETURN_TYPE_UNSPECIFIED = typeof CdtReturnType.CDT_RETURN_TYPE_UNSPECIFIED;
+  export type CDT_RETURN_TYPE_NONE = typeof CdtReturnType.CDT_RETURN_TYPE_NONE;
+  export type CDT_RETURN_TYPE_INDEX = typeof CdtReturnType.CDT_RETURN_TYPE_INDEX;
+  export type CDT_RETURN_TYPE_REVERSE_INDEX = typeof CdtReturnType.CDT_RETURN_TYPE_REVERSE_INDEX;
+  export type CDT_RETURN_TYPE_RANK = typeof CdtReturnType.CDT_RETURN_TYPE_RANK;
+  export type CDT_RETURN_TYPE_REVERSE_RANK = typeof CdtReturnType.CDT_RETURN_TYPE_REVERSE_RANK;
+  export type CDT_RETURN_TYPE_COUNT = typeof CdtReturnType.CDT_RETURN_TYPE_COUNT;
+  export type CDT_RETURN_TYPE_VALUE = typeof CdtReturnType.CDT_RETURN_TYPE_VALUE;
+  export type CDT_RETURN_TYPE_EXISTS = typeof CdtReturnType.CDT_RETURN_TYPE_EXISTS;
+  export type CDT_RETURN_TYPE_KEY = typeof CdtReturnType.CDT_RETURN_TYPE_KEY;
+  export type CDT_RETURN_TYPE_KEY_VALUE = typeof CdtReturnType.CDT_RETURN_TYPE_KEY_VALUE;
+  export type UNRECOGNIZED = typeof CdtReturnType.UNRECOGNIZED;
+}
+
+export function cdtReturnTypeFromJSON(object: any): CdtReturnType {
+  switch (object) {
+    case 0:
+    case "CDT_RETURN_TYPE_UNSPECIFIED":
+      return CdtReturnType.CDT_RETURN_TYPE_UNSPECIFIED;
+    case 1:
+    case "CDT_RETURN_TYPE_NONE":
+      return CdtReturnType.CDT_RETURN_TYPE_NONE;
+    case 2:
+    case "CDT_RETURN_TYPE_INDEX":
+      return CdtReturnType.CDT_RETURN_TYPE_INDEX;
+    case 3:
+    case "CDT_RETURN_TYPE_REVERSE_INDEX":
+      return CdtReturnType.CDT_RETURN_TYPE_REVERSE_INDEX;
+    case 4:
+    case "CDT_RETURN_TYPE_RANK":
+      return CdtReturnType.CDT_RETURN_TYPE_RANK;
+    case 5:
+    case "CDT_RETURN_TYPE_REVERSE_RANK":
+      return CdtReturnType.CDT_RETURN_TYPE_REVERSE_RANK;
+    case 6:
+    case "CDT_RETURN_TYPE_COUNT":
+      return CdtReturnType.CDT_RETURN_TYPE_COUNT;
+    case 7:
+    case "CDT_RETURN_TYPE_VALUE":
+      return CdtReturnType.CDT_RETURN_TYPE_VALUE;
+    case 8:
+    case "CDT_RETURN_TYPE_EXISTS":
+      return CdtReturnType.CDT_RETURN_TYPE_EXISTS;
+    case 9:
+    case "CDT_RETURN_TYPE_KEY":
+      return CdtReturnType.CDT_RETURN_TYPE_KEY;
+    case 10:
+    case "CDT_RETURN_TYPE_KEY_VALUE":
+      return CdtReturnType.CDT_RETURN_TYPE_KEY_VALUE;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return CdtReturnType.UNRECOGNIZED;
+  }
+}
+
+export function cdtReturnTypeToJSON(object: CdtReturnType): string {
+  switch (object) {
+    case CdtReturnType.CDT_RETURN_TYPE_UNSPECIFIED:
+      return "CDT_RETURN_TYPE_UNSPECIFIED";
+    case CdtReturnType.CDT_RETURN_TYPE_NONE:
+      return "CDT_RETURN_TYPE_NONE";
+    case CdtReturnType.CDT_RETURN_TYPE_INDEX:
+      return "CDT_RETURN_TYPE_INDEX";
+    case CdtReturnType.CDT_RETURN_TYPE_REVERSE_INDEX:
+      return "CDT_RETURN_TYPE_REVERSE_INDEX";
+    case CdtReturnType.CDT_RETURN_TYPE_RANK:
+      return "CDT_RETURN_TYPE_RANK";
+    case CdtReturnType.CDT_RETURN_TYPE_REVERSE_RANK:
+      return "CDT_RETURN_TYPE_REVERSE_RANK";
+    case CdtReturnType.CDT_RETURN_TYPE_COUNT:
+      return "CDT_RETURN_TYPE_COUNT";
+    case CdtReturnType.CDT_RETURN_TYPE_VALUE:
+      return "CDT_RETURN_TYPE_VALUE";
+    case CdtReturnType.CDT_RETURN_TYPE_EXISTS:
+      return "CDT_RETURN_TYPE_EXISTS";
+    case CdtReturnType.CDT_RETURN_TYPE_KEY:
+      return "CDT_RETURN_TYPE_KEY";
+    case CdtReturnType.CDT_RETURN_TYPE_KEY_VALUE:
+      return "CDT_RETURN_TYPE_KEY_VALUE";
+    case CdtReturnType.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
   }
@@ -236,6 +465,46 @@ export const MapOpKind = {
   MAP_OP_KIND_KEYS: 12,
   /** MAP_OP_KIND_VALUES - All values. */
   MAP_OP_KIND_VALUES: 13,
+  /** MAP_OP_KIND_GET_BY_INDEX - Select the entry at index in key order (negative counts from the end). */
+  MAP_OP_KIND_GET_BY_INDEX: 14,
+  /** MAP_OP_KIND_GET_BY_INDEX_RANGE - Select count entries from index in key order (all to the end when count is absent). */
+  MAP_OP_KIND_GET_BY_INDEX_RANGE: 15,
+  /** MAP_OP_KIND_GET_BY_RANK - Select the entry whose value has rank (0 smallest, -1 largest). */
+  MAP_OP_KIND_GET_BY_RANK: 16,
+  /** MAP_OP_KIND_GET_BY_RANK_RANGE - Select count entries from rank (all to the largest when count is absent). */
+  MAP_OP_KIND_GET_BY_RANK_RANGE: 17,
+  /** MAP_OP_KIND_GET_BY_KEY_RANGE - Select the entries with keys in [key, key_end); an absent bound is open. */
+  MAP_OP_KIND_GET_BY_KEY_RANGE: 18,
+  /** MAP_OP_KIND_GET_BY_VALUE_RANGE - Select the entries with values in [value, value_end); an absent or nil bound is open. */
+  MAP_OP_KIND_GET_BY_VALUE_RANGE: 19,
+  /** MAP_OP_KIND_GET_BY_KEY_LIST - Select the entries whose key is one of keys. */
+  MAP_OP_KIND_GET_BY_KEY_LIST: 20,
+  /** MAP_OP_KIND_GET_BY_VALUE_LIST - Select the entries whose value is one of values. */
+  MAP_OP_KIND_GET_BY_VALUE_LIST: 21,
+  /** MAP_OP_KIND_GET_BY_KEY_REL_INDEX_RANGE - Select count entries from index relative to where key sorts (all when count is absent). */
+  MAP_OP_KIND_GET_BY_KEY_REL_INDEX_RANGE: 22,
+  /** MAP_OP_KIND_GET_BY_VALUE_REL_RANK_RANGE - Select count entries from rank relative to where value sorts (all when count is absent). */
+  MAP_OP_KIND_GET_BY_VALUE_REL_RANK_RANGE: 23,
+  /** MAP_OP_KIND_REMOVE_BY_INDEX - Remove the entry at index in key order. */
+  MAP_OP_KIND_REMOVE_BY_INDEX: 24,
+  /** MAP_OP_KIND_REMOVE_BY_INDEX_RANGE - Remove count entries from index in key order. */
+  MAP_OP_KIND_REMOVE_BY_INDEX_RANGE: 25,
+  /** MAP_OP_KIND_REMOVE_BY_RANK - Remove the entry whose value has rank. */
+  MAP_OP_KIND_REMOVE_BY_RANK: 26,
+  /** MAP_OP_KIND_REMOVE_BY_RANK_RANGE - Remove count entries from rank. */
+  MAP_OP_KIND_REMOVE_BY_RANK_RANGE: 27,
+  /** MAP_OP_KIND_REMOVE_BY_KEY_RANGE - Remove the entries with keys in [key, key_end). */
+  MAP_OP_KIND_REMOVE_BY_KEY_RANGE: 28,
+  /** MAP_OP_KIND_REMOVE_BY_VALUE_RANGE - Remove the entries with values in [value, value_end). */
+  MAP_OP_KIND_REMOVE_BY_VALUE_RANGE: 29,
+  /** MAP_OP_KIND_REMOVE_BY_KEY_LIST - Remove the entries whose key is one of keys. */
+  MAP_OP_KIND_REMOVE_BY_KEY_LIST: 30,
+  /** MAP_OP_KIND_REMOVE_BY_VALUE_LIST - Remove the entries whose value is one of values. */
+  MAP_OP_KIND_REMOVE_BY_VALUE_LIST: 31,
+  /** MAP_OP_KIND_REMOVE_BY_KEY_REL_INDEX_RANGE - Remove count entries from index relative to where key sorts. */
+  MAP_OP_KIND_REMOVE_BY_KEY_REL_INDEX_RANGE: 32,
+  /** MAP_OP_KIND_REMOVE_BY_VALUE_REL_RANK_RANGE - Remove count entries from rank relative to where value sorts. */
+  MAP_OP_KIND_REMOVE_BY_VALUE_REL_RANK_RANGE: 33,
   UNRECOGNIZED: -1,
 } as const;
 
@@ -256,6 +525,26 @@ export namespace MapOpKind {
   export type MAP_OP_KIND_CLEAR = typeof MapOpKind.MAP_OP_KIND_CLEAR;
   export type MAP_OP_KIND_KEYS = typeof MapOpKind.MAP_OP_KIND_KEYS;
   export type MAP_OP_KIND_VALUES = typeof MapOpKind.MAP_OP_KIND_VALUES;
+  export type MAP_OP_KIND_GET_BY_INDEX = typeof MapOpKind.MAP_OP_KIND_GET_BY_INDEX;
+  export type MAP_OP_KIND_GET_BY_INDEX_RANGE = typeof MapOpKind.MAP_OP_KIND_GET_BY_INDEX_RANGE;
+  export type MAP_OP_KIND_GET_BY_RANK = typeof MapOpKind.MAP_OP_KIND_GET_BY_RANK;
+  export type MAP_OP_KIND_GET_BY_RANK_RANGE = typeof MapOpKind.MAP_OP_KIND_GET_BY_RANK_RANGE;
+  export type MAP_OP_KIND_GET_BY_KEY_RANGE = typeof MapOpKind.MAP_OP_KIND_GET_BY_KEY_RANGE;
+  export type MAP_OP_KIND_GET_BY_VALUE_RANGE = typeof MapOpKind.MAP_OP_KIND_GET_BY_VALUE_RANGE;
+  export type MAP_OP_KIND_GET_BY_KEY_LIST = typeof MapOpKind.MAP_OP_KIND_GET_BY_KEY_LIST;
+  export type MAP_OP_KIND_GET_BY_VALUE_LIST = typeof MapOpKind.MAP_OP_KIND_GET_BY_VALUE_LIST;
+  export type MAP_OP_KIND_GET_BY_KEY_REL_INDEX_RANGE = typeof MapOpKind.MAP_OP_KIND_GET_BY_KEY_REL_INDEX_RANGE;
+  export type MAP_OP_KIND_GET_BY_VALUE_REL_RANK_RANGE = typeof MapOpKind.MAP_OP_KIND_GET_BY_VALUE_REL_RANK_RANGE;
+  export type MAP_OP_KIND_REMOVE_BY_INDEX = typeof MapOpKind.MAP_OP_KIND_REMOVE_BY_INDEX;
+  export type MAP_OP_KIND_REMOVE_BY_INDEX_RANGE = typeof MapOpKind.MAP_OP_KIND_REMOVE_BY_INDEX_RANGE;
+  export type MAP_OP_KIND_REMOVE_BY_RANK = typeof MapOpKind.MAP_OP_KIND_REMOVE_BY_RANK;
+  export type MAP_OP_KIND_REMOVE_BY_RANK_RANGE = typeof MapOpKind.MAP_OP_KIND_REMOVE_BY_RANK_RANGE;
+  export type MAP_OP_KIND_REMOVE_BY_KEY_RANGE = typeof MapOpKind.MAP_OP_KIND_REMOVE_BY_KEY_RANGE;
+  export type MAP_OP_KIND_REMOVE_BY_VALUE_RANGE = typeof MapOpKind.MAP_OP_KIND_REMOVE_BY_VALUE_RANGE;
+  export type MAP_OP_KIND_REMOVE_BY_KEY_LIST = typeof MapOpKind.MAP_OP_KIND_REMOVE_BY_KEY_LIST;
+  export type MAP_OP_KIND_REMOVE_BY_VALUE_LIST = typeof MapOpKind.MAP_OP_KIND_REMOVE_BY_VALUE_LIST;
+  export type MAP_OP_KIND_REMOVE_BY_KEY_REL_INDEX_RANGE = typeof MapOpKind.MAP_OP_KIND_REMOVE_BY_KEY_REL_INDEX_RANGE;
+  export type MAP_OP_KIND_REMOVE_BY_VALUE_REL_RANK_RANGE = typeof MapOpKind.MAP_OP_KIND_REMOVE_BY_VALUE_REL_RANK_RANGE;
   export type UNRECOGNIZED = typeof MapOpKind.UNRECOGNIZED;
 }
 
@@ -303,6 +592,66 @@ export function mapOpKindFromJSON(object: any): MapOpKind {
     case 13:
     case "MAP_OP_KIND_VALUES":
       return MapOpKind.MAP_OP_KIND_VALUES;
+    case 14:
+    case "MAP_OP_KIND_GET_BY_INDEX":
+      return MapOpKind.MAP_OP_KIND_GET_BY_INDEX;
+    case 15:
+    case "MAP_OP_KIND_GET_BY_INDEX_RANGE":
+      return MapOpKind.MAP_OP_KIND_GET_BY_INDEX_RANGE;
+    case 16:
+    case "MAP_OP_KIND_GET_BY_RANK":
+      return MapOpKind.MAP_OP_KIND_GET_BY_RANK;
+    case 17:
+    case "MAP_OP_KIND_GET_BY_RANK_RANGE":
+      return MapOpKind.MAP_OP_KIND_GET_BY_RANK_RANGE;
+    case 18:
+    case "MAP_OP_KIND_GET_BY_KEY_RANGE":
+      return MapOpKind.MAP_OP_KIND_GET_BY_KEY_RANGE;
+    case 19:
+    case "MAP_OP_KIND_GET_BY_VALUE_RANGE":
+      return MapOpKind.MAP_OP_KIND_GET_BY_VALUE_RANGE;
+    case 20:
+    case "MAP_OP_KIND_GET_BY_KEY_LIST":
+      return MapOpKind.MAP_OP_KIND_GET_BY_KEY_LIST;
+    case 21:
+    case "MAP_OP_KIND_GET_BY_VALUE_LIST":
+      return MapOpKind.MAP_OP_KIND_GET_BY_VALUE_LIST;
+    case 22:
+    case "MAP_OP_KIND_GET_BY_KEY_REL_INDEX_RANGE":
+      return MapOpKind.MAP_OP_KIND_GET_BY_KEY_REL_INDEX_RANGE;
+    case 23:
+    case "MAP_OP_KIND_GET_BY_VALUE_REL_RANK_RANGE":
+      return MapOpKind.MAP_OP_KIND_GET_BY_VALUE_REL_RANK_RANGE;
+    case 24:
+    case "MAP_OP_KIND_REMOVE_BY_INDEX":
+      return MapOpKind.MAP_OP_KIND_REMOVE_BY_INDEX;
+    case 25:
+    case "MAP_OP_KIND_REMOVE_BY_INDEX_RANGE":
+      return MapOpKind.MAP_OP_KIND_REMOVE_BY_INDEX_RANGE;
+    case 26:
+    case "MAP_OP_KIND_REMOVE_BY_RANK":
+      return MapOpKind.MAP_OP_KIND_REMOVE_BY_RANK;
+    case 27:
+    case "MAP_OP_KIND_REMOVE_BY_RANK_RANGE":
+      return MapOpKind.MAP_OP_KIND_REMOVE_BY_RANK_RANGE;
+    case 28:
+    case "MAP_OP_KIND_REMOVE_BY_KEY_RANGE":
+      return MapOpKind.MAP_OP_KIND_REMOVE_BY_KEY_RANGE;
+    case 29:
+    case "MAP_OP_KIND_REMOVE_BY_VALUE_RANGE":
+      return MapOpKind.MAP_OP_KIND_REMOVE_BY_VALUE_RANGE;
+    case 30:
+    case "MAP_OP_KIND_REMOVE_BY_KEY_LIST":
+      return MapOpKind.MAP_OP_KIND_REMOVE_BY_KEY_LIST;
+    case 31:
+    case "MAP_OP_KIND_REMOVE_BY_VALUE_LIST":
+      return MapOpKind.MAP_OP_KIND_REMOVE_BY_VALUE_LIST;
+    case 32:
+    case "MAP_OP_KIND_REMOVE_BY_KEY_REL_INDEX_RANGE":
+      return MapOpKind.MAP_OP_KIND_REMOVE_BY_KEY_REL_INDEX_RANGE;
+    case 33:
+    case "MAP_OP_KIND_REMOVE_BY_VALUE_REL_RANK_RANGE":
+      return MapOpKind.MAP_OP_KIND_REMOVE_BY_VALUE_REL_RANK_RANGE;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -340,6 +689,46 @@ export function mapOpKindToJSON(object: MapOpKind): string {
       return "MAP_OP_KIND_KEYS";
     case MapOpKind.MAP_OP_KIND_VALUES:
       return "MAP_OP_KIND_VALUES";
+    case MapOpKind.MAP_OP_KIND_GET_BY_INDEX:
+      return "MAP_OP_KIND_GET_BY_INDEX";
+    case MapOpKind.MAP_OP_KIND_GET_BY_INDEX_RANGE:
+      return "MAP_OP_KIND_GET_BY_INDEX_RANGE";
+    case MapOpKind.MAP_OP_KIND_GET_BY_RANK:
+      return "MAP_OP_KIND_GET_BY_RANK";
+    case MapOpKind.MAP_OP_KIND_GET_BY_RANK_RANGE:
+      return "MAP_OP_KIND_GET_BY_RANK_RANGE";
+    case MapOpKind.MAP_OP_KIND_GET_BY_KEY_RANGE:
+      return "MAP_OP_KIND_GET_BY_KEY_RANGE";
+    case MapOpKind.MAP_OP_KIND_GET_BY_VALUE_RANGE:
+      return "MAP_OP_KIND_GET_BY_VALUE_RANGE";
+    case MapOpKind.MAP_OP_KIND_GET_BY_KEY_LIST:
+      return "MAP_OP_KIND_GET_BY_KEY_LIST";
+    case MapOpKind.MAP_OP_KIND_GET_BY_VALUE_LIST:
+      return "MAP_OP_KIND_GET_BY_VALUE_LIST";
+    case MapOpKind.MAP_OP_KIND_GET_BY_KEY_REL_INDEX_RANGE:
+      return "MAP_OP_KIND_GET_BY_KEY_REL_INDEX_RANGE";
+    case MapOpKind.MAP_OP_KIND_GET_BY_VALUE_REL_RANK_RANGE:
+      return "MAP_OP_KIND_GET_BY_VALUE_REL_RANK_RANGE";
+    case MapOpKind.MAP_OP_KIND_REMOVE_BY_INDEX:
+      return "MAP_OP_KIND_REMOVE_BY_INDEX";
+    case MapOpKind.MAP_OP_KIND_REMOVE_BY_INDEX_RANGE:
+      return "MAP_OP_KIND_REMOVE_BY_INDEX_RANGE";
+    case MapOpKind.MAP_OP_KIND_REMOVE_BY_RANK:
+      return "MAP_OP_KIND_REMOVE_BY_RANK";
+    case MapOpKind.MAP_OP_KIND_REMOVE_BY_RANK_RANGE:
+      return "MAP_OP_KIND_REMOVE_BY_RANK_RANGE";
+    case MapOpKind.MAP_OP_KIND_REMOVE_BY_KEY_RANGE:
+      return "MAP_OP_KIND_REMOVE_BY_KEY_RANGE";
+    case MapOpKind.MAP_OP_KIND_REMOVE_BY_VALUE_RANGE:
+      return "MAP_OP_KIND_REMOVE_BY_VALUE_RANGE";
+    case MapOpKind.MAP_OP_KIND_REMOVE_BY_KEY_LIST:
+      return "MAP_OP_KIND_REMOVE_BY_KEY_LIST";
+    case MapOpKind.MAP_OP_KIND_REMOVE_BY_VALUE_LIST:
+      return "MAP_OP_KIND_REMOVE_BY_VALUE_LIST";
+    case MapOpKind.MAP_OP_KIND_REMOVE_BY_KEY_REL_INDEX_RANGE:
+      return "MAP_OP_KIND_REMOVE_BY_KEY_REL_INDEX_RANGE";
+    case MapOpKind.MAP_OP_KIND_REMOVE_BY_VALUE_REL_RANK_RANGE:
+      return "MAP_OP_KIND_REMOVE_BY_VALUE_REL_RANK_RANGE";
     case MapOpKind.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -500,8 +889,18 @@ export interface ListOp {
   value?:
     | Value
     | undefined;
-  /** The values argument (append/insert items). */
+  /** The values argument (append/insert items, by-value-list). */
   values: Value[];
+  /** What a selecting operation returns (get/remove by index, rank, value). */
+  returnType: CdtReturnType;
+  /** Select every element the operation would not select (range and value operations). */
+  inverted: boolean;
+  /** Rank for by-rank operations; the relative rank of by-value-rel-rank operations. */
+  rank?:
+    | bigint
+    | undefined;
+  /** The exclusive end of a value range (value is the inclusive start); absent or nil: no upper bound. */
+  valueEnd?: Value | undefined;
 }
 
 /** A map operation on a bin. */
@@ -522,6 +921,32 @@ export interface MapOp {
     | undefined;
   /** The entries argument (put items). */
   items: MapEntry[];
+  /** What a selecting operation returns (get/remove by key, index, rank, value). */
+  returnType: CdtReturnType;
+  /** Select every entry the operation would not select (range, list and value operations). */
+  inverted: boolean;
+  /** Index in key order for by-index operations; the relative index of by-key-rel-index operations. */
+  index?:
+    | bigint
+    | undefined;
+  /** Rank for by-rank operations; the relative rank of by-value-rel-rank operations. */
+  rank?:
+    | bigint
+    | undefined;
+  /** Entry count of a range (all to the end when absent). */
+  count?:
+    | bigint
+    | undefined;
+  /** The exclusive end of a key range (key is the inclusive start); absent or nil: no upper bound. */
+  keyEnd?:
+    | Value
+    | undefined;
+  /** The exclusive end of a value range (value is the inclusive start); absent or nil: no upper bound. */
+  valueEnd?:
+    | Value
+    | undefined;
+  /** The values argument (by-value-list). */
+  values: Value[];
 }
 
 /** One operation of an Operate call. */
@@ -2060,7 +2485,18 @@ export const DeleteOp: MessageFns<DeleteOp> = {
 };
 
 function createBaseListOp(): ListOp {
-  return { bin: "", kind: 0, index: undefined, count: undefined, value: undefined, values: [] };
+  return {
+    bin: "",
+    kind: 0,
+    index: undefined,
+    count: undefined,
+    value: undefined,
+    values: [],
+    returnType: 0,
+    inverted: false,
+    rank: undefined,
+    valueEnd: undefined,
+  };
 }
 
 export const ListOp: MessageFns<ListOp> = {
@@ -2088,6 +2524,21 @@ export const ListOp: MessageFns<ListOp> = {
     }
     for (const v of message.values) {
       Value.encode(v!, writer.uint32(50).fork()).join();
+    }
+    if (message.returnType !== 0) {
+      writer.uint32(56).int32(message.returnType);
+    }
+    if (message.inverted !== false) {
+      writer.uint32(64).bool(message.inverted);
+    }
+    if (message.rank !== undefined) {
+      if (BigInt.asIntN(64, message.rank) !== message.rank) {
+        throw new globalThis.Error("value provided for field message.rank of type int64 too large");
+      }
+      writer.uint32(72).int64(message.rank);
+    }
+    if (message.valueEnd !== undefined) {
+      Value.encode(message.valueEnd, writer.uint32(82).fork()).join();
     }
     return writer;
   },
@@ -2153,6 +2604,38 @@ export const ListOp: MessageFns<ListOp> = {
             message.values.push(Value.decode(reader, reader.uint32()));
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.returnType = reader.int32() as any;
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.inverted = reader.bool();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.rank = reader.int64() as bigint;
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.valueEnd = Value.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2173,6 +2656,18 @@ export const ListOp: MessageFns<ListOp> = {
       count: isSet(object.count) ? BigInt(object.count) : undefined,
       value: isSet(object.value) ? Value.fromJSON(object.value) : undefined,
       values: globalThis.Array.isArray(object?.values) ? object.values.map((e: any) => Value.fromJSON(e)) : [],
+      returnType: isSet(object.returnType)
+        ? cdtReturnTypeFromJSON(object.returnType)
+        : isSet(object.return_type)
+        ? cdtReturnTypeFromJSON(object.return_type)
+        : 0,
+      inverted: isSet(object.inverted) ? globalThis.Boolean(object.inverted) : false,
+      rank: isSet(object.rank) ? BigInt(object.rank) : undefined,
+      valueEnd: isSet(object.valueEnd)
+        ? Value.fromJSON(object.valueEnd)
+        : isSet(object.value_end)
+        ? Value.fromJSON(object.value_end)
+        : undefined,
     };
   },
 
@@ -2196,6 +2691,18 @@ export const ListOp: MessageFns<ListOp> = {
     if (message.values?.length) {
       obj.values = message.values.map((e) => Value.toJSON(e));
     }
+    if (message.returnType !== 0) {
+      obj.returnType = cdtReturnTypeToJSON(message.returnType);
+    }
+    if (message.inverted !== false) {
+      obj.inverted = message.inverted;
+    }
+    if (message.rank !== undefined) {
+      obj.rank = message.rank.toString();
+    }
+    if (message.valueEnd !== undefined) {
+      obj.valueEnd = Value.toJSON(message.valueEnd);
+    }
     return obj;
   },
 
@@ -2210,12 +2717,33 @@ export const ListOp: MessageFns<ListOp> = {
     message.count = (object.count !== undefined && object.count !== null) ? BigInt(object.count) : undefined;
     message.value = (object.value !== undefined && object.value !== null) ? Value.fromPartial(object.value) : undefined;
     message.values = object.values?.map((e) => Value.fromPartial(e)) || [];
+    message.returnType = object.returnType ?? 0;
+    message.inverted = object.inverted ?? false;
+    message.rank = (object.rank !== undefined && object.rank !== null) ? BigInt(object.rank) : undefined;
+    message.valueEnd = (object.valueEnd !== undefined && object.valueEnd !== null)
+      ? Value.fromPartial(object.valueEnd)
+      : undefined;
     return message;
   },
 };
 
 function createBaseMapOp(): MapOp {
-  return { bin: "", kind: 0, key: undefined, keys: [], value: undefined, items: [] };
+  return {
+    bin: "",
+    kind: 0,
+    key: undefined,
+    keys: [],
+    value: undefined,
+    items: [],
+    returnType: 0,
+    inverted: false,
+    index: undefined,
+    rank: undefined,
+    count: undefined,
+    keyEnd: undefined,
+    valueEnd: undefined,
+    values: [],
+  };
 }
 
 export const MapOp: MessageFns<MapOp> = {
@@ -2237,6 +2765,39 @@ export const MapOp: MessageFns<MapOp> = {
     }
     for (const v of message.items) {
       MapEntry.encode(v!, writer.uint32(50).fork()).join();
+    }
+    if (message.returnType !== 0) {
+      writer.uint32(56).int32(message.returnType);
+    }
+    if (message.inverted !== false) {
+      writer.uint32(64).bool(message.inverted);
+    }
+    if (message.index !== undefined) {
+      if (BigInt.asIntN(64, message.index) !== message.index) {
+        throw new globalThis.Error("value provided for field message.index of type int64 too large");
+      }
+      writer.uint32(72).int64(message.index);
+    }
+    if (message.rank !== undefined) {
+      if (BigInt.asIntN(64, message.rank) !== message.rank) {
+        throw new globalThis.Error("value provided for field message.rank of type int64 too large");
+      }
+      writer.uint32(80).int64(message.rank);
+    }
+    if (message.count !== undefined) {
+      if (BigInt.asIntN(64, message.count) !== message.count) {
+        throw new globalThis.Error("value provided for field message.count of type int64 too large");
+      }
+      writer.uint32(88).int64(message.count);
+    }
+    if (message.keyEnd !== undefined) {
+      Value.encode(message.keyEnd, writer.uint32(98).fork()).join();
+    }
+    if (message.valueEnd !== undefined) {
+      Value.encode(message.valueEnd, writer.uint32(106).fork()).join();
+    }
+    for (const v of message.values) {
+      Value.encode(v!, writer.uint32(114).fork()).join();
     }
     return writer;
   },
@@ -2302,6 +2863,70 @@ export const MapOp: MessageFns<MapOp> = {
             message.items.push(MapEntry.decode(reader, reader.uint32()));
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.returnType = reader.int32() as any;
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.inverted = reader.bool();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.index = reader.int64() as bigint;
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.rank = reader.int64() as bigint;
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.count = reader.int64() as bigint;
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.keyEnd = Value.decode(reader, reader.uint32());
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.valueEnd = Value.decode(reader, reader.uint32());
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.values.push(Value.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2322,6 +2947,28 @@ export const MapOp: MessageFns<MapOp> = {
       keys: globalThis.Array.isArray(object?.keys) ? object.keys.map((e: any) => Value.fromJSON(e)) : [],
       value: isSet(object.value) ? Value.fromJSON(object.value) : undefined,
       items: globalThis.Array.isArray(object?.items) ? object.items.map((e: any) => MapEntry.fromJSON(e)) : [],
+      returnType: isSet(object.returnType)
+        ? cdtReturnTypeFromJSON(object.returnType)
+        : isSet(object.return_type)
+        ? cdtReturnTypeFromJSON(object.return_type)
+        : 0,
+      inverted: isSet(object.inverted) ? globalThis.Boolean(object.inverted) : false,
+      index: isSet(object.index) ? BigInt(object.index) : undefined,
+      rank: isSet(object.rank) ? BigInt(object.rank) : undefined,
+      count: isSet(object.count) ? BigInt(object.count) : undefined,
+      keyEnd: isSet(object.keyEnd)
+        ? Value.fromJSON(object.keyEnd)
+        : isSet(object.key_end)
+        ? Value.fromJSON(object.key_end)
+        : undefined,
+      valueEnd: isSet(object.valueEnd)
+        ? Value.fromJSON(object.valueEnd)
+        : isSet(object.value_end)
+        ? Value.fromJSON(object.value_end)
+        : undefined,
+      values: globalThis.Array.isArray(object?.values)
+        ? object.values.map((e: any) => Value.fromJSON(e))
+        : [],
     };
   },
 
@@ -2345,6 +2992,30 @@ export const MapOp: MessageFns<MapOp> = {
     if (message.items?.length) {
       obj.items = message.items.map((e) => MapEntry.toJSON(e));
     }
+    if (message.returnType !== 0) {
+      obj.returnType = cdtReturnTypeToJSON(message.returnType);
+    }
+    if (message.inverted !== false) {
+      obj.inverted = message.inverted;
+    }
+    if (message.index !== undefined) {
+      obj.index = message.index.toString();
+    }
+    if (message.rank !== undefined) {
+      obj.rank = message.rank.toString();
+    }
+    if (message.count !== undefined) {
+      obj.count = message.count.toString();
+    }
+    if (message.keyEnd !== undefined) {
+      obj.keyEnd = Value.toJSON(message.keyEnd);
+    }
+    if (message.valueEnd !== undefined) {
+      obj.valueEnd = Value.toJSON(message.valueEnd);
+    }
+    if (message.values?.length) {
+      obj.values = message.values.map((e) => Value.toJSON(e));
+    }
     return obj;
   },
 
@@ -2359,6 +3030,18 @@ export const MapOp: MessageFns<MapOp> = {
     message.keys = object.keys?.map((e) => Value.fromPartial(e)) || [];
     message.value = (object.value !== undefined && object.value !== null) ? Value.fromPartial(object.value) : undefined;
     message.items = object.items?.map((e) => MapEntry.fromPartial(e)) || [];
+    message.returnType = object.returnType ?? 0;
+    message.inverted = object.inverted ?? false;
+    message.index = (object.index !== undefined && object.index !== null) ? BigInt(object.index) : undefined;
+    message.rank = (object.rank !== undefined && object.rank !== null) ? BigInt(object.rank) : undefined;
+    message.count = (object.count !== undefined && object.count !== null) ? BigInt(object.count) : undefined;
+    message.keyEnd = (object.keyEnd !== undefined && object.keyEnd !== null)
+      ? Value.fromPartial(object.keyEnd)
+      : undefined;
+    message.valueEnd = (object.valueEnd !== undefined && object.valueEnd !== null)
+      ? Value.fromPartial(object.valueEnd)
+      : undefined;
+    message.values = object.values?.map((e) => Value.fromPartial(e)) || [];
     return message;
   },
 };
