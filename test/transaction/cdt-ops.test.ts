@@ -5,7 +5,7 @@
 import { strict as assert } from 'node:assert';
 import { applyListOp, applyMapOp, cdtCompare } from '../../core/transaction/cdt.ts';
 import { isWriteOperation, type Operation, type CdtReturnType } from '../../core/transaction/operations.ts';
-import { DbError, type ErrorCode } from '../../core/errors/index.ts';
+import { DbError, type ResultCodeName } from '../../core/errors/index.ts';
 import { GeoJson, type BinValue, type MapKey } from '../../core/model/index.ts';
 
 type ListOp = Extract<Operation, { op: 'list' }>;
@@ -18,7 +18,7 @@ const m = (current: BinValue | undefined, args: MapArgs) => applyMapOp(current, 
 const lr = (current: BinValue | undefined, args: ListArgs): BinValue | undefined => l(current, args).result;
 const mr = (current: BinValue | undefined, args: MapArgs): BinValue | undefined => m(current, args).result;
 
-function fails(fn: () => unknown, code: ErrorCode, message?: RegExp): void {
+function fails(fn: () => unknown, code: ResultCodeName, message?: RegExp): void {
   assert.throws(fn, (err: unknown) => {
     assert.ok(err instanceof DbError, `expected a DbError, got ${String(err)}`);
     assert.equal(err.code, code, err.message);
