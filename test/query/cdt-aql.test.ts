@@ -1,0 +1,92 @@
+/**
+ * AQL OPERATE with the by-rank, by-index and by-range list and map operations: the transcript
+ * of a session against an in-process kernel, and the record the operations leave behind.
+ */
+import { strict as assert } from 'node:assert';
+import { Kernel } from '../../core/transaction/kernel.ts';
+import { Namespace } from '../../core/storage/namespace.ts';
+import { GuardedEngine } from '../../core/storage/guarded-engine.ts';
+import { singleNodeRouter } from '../../core/transaction/routing.ts';
+import { memoryStorage } from '../../plugins/storage-memory/index.ts';
+import { silentLogger } from '../../core/plugin-api/index.ts';
+import { NAMESPACE_DEFAULTS } from '../../core/model/index.ts';
+import { ManualClock } from '../helpers/manual-clock.ts';
+import { AqlSession } from '../../core/query/aql/session.ts';
+import { executeStatement } from '../../core/query/aql/execute.ts';
+import { kernelOperation } from '../../core/query/aql/handlers-operate.ts';
+import { parseStatement } from '../../core/query/aql/index.ts';
+import { DbError } from '../../core/errors/index.ts';
+
+async function session(): Promise<{ run: (text: string) => Promise<string> }> {
+  const clock = new ManualClock();
+  const cfg = { ...NAMESPACE_DEFAULTS, name: 'test', storage: 'storage-memory' };
+  const engine = await memoryStorage().create({ nodeId: 1n, logger: silentLogger, clock, signal: new AbortController().signal }, cfg, {});
+  const kernel = new Kernel({ namespaces: [new Namespace(cfg, new GuardedEngine(engine, 'storage-memory'))], clock, router: singleNodeRouter(1n), logger: silentLogger });
+  const run = async (text: string): Promise<string> => {
+    let transcript = '';
+    const sink = { out: (t: string) => { transcript += t; }, err: (t: string) => { transcript += t; } };
+    const s = new AqlSession((stmt, _text, settings, out, signal) => executeStatement(stmt, {
+      kernel, settings, signal, nodeAddress: '127.0.0.1:3000', now: () => clock.now(),
+    }, out), sink, '.');
+    await s.run(text, { echo: false });
+    return transcript.replace(/\(\d+\.\d{3} secs?\)/g, '(0.000 secs)');
+  };
+  return { run };
+}
+
+/** The single OPERATE result row of a table transcript, as cell texts by column. */
+function row(transcript: string): Record<string, string> {
+  const lines = transcript.split('\n').filter((x) => x.startsWith('|'));
+  const cells = (line: string): string[] => line.split('|').slice(1, -1).map((c) => c.trim());
+  const [head, values] = [cells(lines[0] ?? ''), cells(lines[1] ?? '')];
+  return Object.fromEntries(head.map((h, i) => [h, values[i] ?? '']));
+}
+
+describe('query/aql OPERATE by rank, index and range', () => {
+  it('runs the list forms: values for gets, counts for removes', async () => {
+    const { run } = await session();
+    await run("INSERT INTO test.c (PK, l) VALUES ('k', LIST('[7, 2, 9, 2, 5]'))");
+    const out = await run("OPERATE LIST_GET_BY_RANK(l, -1), LIST_GET_BY_RANK_RANGE(l, 0, 2), LIST_GET_BY_VALUE_RANGE(l, 5, NULL), LIST_GET_BY_VALUE_RANGE(l, NULL, 5) ON test.c WHERE PK = 'k'");
+    assert.equal(row(out)['l'], 'LIST(\'[9, [2, 2], [7, 9, 5], [2, 2]]\')', out);
+    const removed = await run("OPERATE LIST_REMOVE_BY_RANK(l, 0), LIST_REMOVE_BY_VALUE_RANGE(l, 7, 100), LIST_REMOVE_BY_RANK_RANGE(l, -1) ON test.c WHERE PK = 'k'");
+    assert.equal(row(removed)['l'], 'LIST(\'[1, 2, 1]\')', removed);
+    const after = await run("SELECT l FROM test.c WHERE PK = 'k'");
+    assert.match(after, /LIST\('\[2\]'\)/);
+  });
+
+  it('runs the map forms: entries (a map) for gets, counts for removes; index is key order', async () => {
+    const { run } = await session();
+    await run(`INSERT INTO test.c (PK, m) VALUES ('k', MAP('{"d": 4, "a": 17, "c": 2, "b": 10}'))`);
+    const out = await run("OPERATE MAP_GET_BY_INDEX(m, 0), MAP_GET_BY_INDEX_RANGE(m, -2), MAP_GET_BY_RANK(m, 0), MAP_GET_BY_RANK_RANGE(m, -2, 1), MAP_GET_BY_KEY_RANGE(m, 'b', 'd'), MAP_GET_BY_VALUE_RANGE(m, 10, NULL) ON test.c WHERE PK = 'k'");
+    assert.equal(row(out)['m'], `LIST('[{"a":17}, {"c":2, "d":4}, {"c":2}, {"b":10}, {"b":10, "c":2}, {"a":17, "b":10}]')`, out);
+    const removed = await run("OPERATE MAP_REMOVE_BY_KEY_RANGE(m, NULL, 'b'), MAP_REMOVE_BY_RANK(m, -1), MAP_REMOVE_BY_INDEX(m, 0), MAP_SIZE(m) ON test.c WHERE PK = 'k'");
+    assert.equal(row(removed)['m'], `LIST('[1, 1, 1, 1]')`, removed);
+    const after = await run("SELECT m FROM test.c WHERE PK = 'k'");
+    assert.match(after, /MAP\('\{"d":4\}'\)/, after);
+    const more = await run("OPERATE MAP_REMOVE_BY_VALUE_RANGE(m, 0, 100), MAP_REMOVE_BY_RANK_RANGE(m, 0), MAP_REMOVE_BY_INDEX_RANGE(m, 0, 5) ON test.c WHERE PK = 'k'");
+    assert.equal(row(more)['m'], `LIST('[1, 0, 0]')`, more);
+  });
+
+  it('answers errors with Aerospike codes and a usage hint, and MAP_SET_TYPE still 16', async () => {
+    const { run } = await session();
+    await run("INSERT INTO test.c (PK, l, m) VALUES ('k', LIST('[1, 2]'), MAP('{\"a\": 1}'))");
+    assert.match(await run("OPERATE LIST_GET_BY_RANK(l, 2) ON test.c WHERE PK = 'k'"), /Error: \(26\)[^\n]*rank 2 is out of bounds/);
+    assert.match(await run("OPERATE LIST_GET_BY_RANK(l, 'x') ON test.c WHERE PK = 'k'"), /Error: \(4\)[^\n]*rank must be an integer/);
+    assert.match(await run("OPERATE MAP_GET_BY_RANK(l, 0) ON test.c WHERE PK = 'k'"), /Error: \(12\)/);
+    assert.match(await run("OPERATE MAP_GET_BY_KEY_RANGE(m, LIST('[1]'), NULL) ON test.c WHERE PK = 'k'"), /Error: \(4\)[^\n]*map keys are strings, integers or doubles/);
+    assert.match(await run("OPERATE MAP_SET_TYPE(m, 'KEY_ORDERED') ON test.c WHERE PK = 'k'"), /Error: \(16\)/);
+  });
+
+  it('maps each AQL form onto the kernel operation with its return type', () => {
+    const op = (text: string) => {
+      const s = parseStatement(`OPERATE ${text} ON test WHERE PK = 1`);
+      assert.ok(s.kind === 'operate');
+      return kernelOperation(s.ops[0]!);
+    };
+    assert.deepEqual(op('LIST_GET_BY_RANK_RANGE(l, 1, 3)'), { op: 'list', bin: 'l', kind: 'getByRankRange', rank: 1, count: 3 });
+    assert.deepEqual(op('LIST_REMOVE_BY_VALUE_RANGE(l, 1, NULL)'), { op: 'list', bin: 'l', kind: 'removeByValueRange', value: 1n, valueEnd: null, returnType: 'count' });
+    assert.deepEqual(op("MAP_GET_BY_KEY_RANGE(m, NULL, 'q')"), { op: 'map', bin: 'm', kind: 'getByKeyRange', keyEnd: 'q' });
+    assert.deepEqual(op('MAP_REMOVE_BY_INDEX_RANGE(m, -2)'), { op: 'map', bin: 'm', kind: 'removeByIndexRange', index: -2, returnType: 'count' });
+    assert.throws(() => op('MAP_SET_TYPE(m, 1)'), (e: unknown) => e instanceof DbError && e.code === 'UNSUPPORTED_FEATURE');
+  });
+});
