@@ -60,7 +60,7 @@ describe('AqlService (gRPC)', () => {
       "OPERATE LIST_APPEND(l, 2), LIST_SORT(l), LIST_GET_RANGE(l, 0, 2), MAP_PUT(m, 'b', 5), MAP_INCREMENT(m, 'a', 4), MAP_GET_BY_KEY(m, 'a'), INCR(n, -3), PREPEND(s, '<'), APPEND(s, '>') ON test.o WHERE PK = 'k'",
       "SELECT * FROM test.o WHERE PK = 'k'",
       "OPERATE MAP_SIZE(m), LIST_POP(l, 0), READ(n) ON test.o WHERE PK = 'k'",
-      "OPERATE LIST_GET_BY_RANK(l, 0) ON test.o WHERE PK = 'k'",
+      "OPERATE MAP_SET_TYPE(m, 'KEY_ORDERED') ON test.o WHERE PK = 'k'",
       "OPERATE INCR(s, 1) ON test.o WHERE PK = 'k'",
       "OPERATE WRITE(w, 1) ON test.o WHERE PK = 'k'",
     ].join('\n'));
