@@ -321,7 +321,11 @@ export function listOpKindToJSON(object: ListOpKind): string {
 
 /** What a selecting list or map operation (get/remove by index, rank, key, value …) returns. */
 export const CdtReturnType = {
-  /** CDT_RETURN_TYPE_UNSPECIFIED - The operation's default: VALUE for list gets, COUNT for list removes; see docs/api.md for maps. */
+  /**
+   * CDT_RETURN_TYPE_UNSPECIFIED - The operation's default. Lists: VALUE for gets, COUNT for removes. Maps: VALUE for GET_BY_KEY,
+   * GET_BY_KEY_LIST and REMOVE_BY_KEY; KEY for GET_BY_VALUE; KEY_VALUE for GET_BY_KEYS and the other
+   * gets; COUNT for the other removes.
+   */
   CDT_RETURN_TYPE_UNSPECIFIED: 0,
   /** CDT_RETURN_TYPE_NONE - Nothing. */
   CDT_RETURN_TYPE_NONE: 1,
@@ -871,7 +875,15 @@ export interface TouchOp {
 export interface DeleteOp {
 }
 
-/** A list operation on a bin. */
+/**
+ * A list operation on a bin. Ranks and value ranges use Aerospike's value order: nil < boolean <
+ * integer < string < list < map < bytes < double < GeoJSON (integers and doubles never compare by
+ * value; equal values rank in index order). A multi-element selection returns its values in rank
+ * order for by-rank selections and in index order otherwise; INDEX results ascend; RANK results
+ * ascend, except for by-index selections (one rank per element, in index order). Range windows
+ * are clipped to the list; a single index or rank out of range fails with OP_NOT_APPLICABLE (26).
+ * On a missing bin a selection returns nil and changes nothing.
+ */
 export interface ListOp {
   /** Bin name. */
   bin: string;
@@ -903,7 +915,11 @@ export interface ListOp {
   valueEnd?: Value | undefined;
 }
 
-/** A map operation on a bin. */
+/**
+ * A map operation on a bin. Selections see the map in key order (index 0 is the smallest key);
+ * ranks are value order; both in Aerospike's value order (see ListOp). Map keys are strings,
+ * integers or doubles.
+ */
 export interface MapOp {
   /** Bin name. */
   bin: string;
