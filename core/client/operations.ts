@@ -1,6 +1,7 @@
 import type { Operation as PbOperation, ListOpKind as PbListOpKind, MapOpKind as PbMapOpKind, CdtReturnType as PbCdtReturnType } from '../server/generated/slipstream/v1/kv.ts';
 import type { Operation, ListOpKind, MapOpKind, CdtReturnType } from '../transaction/operations.ts';
 import { toPbValue } from '../server/convert.ts';
+import { DbError } from '../errors/index.ts';
 
 const LIST: Record<ListOpKind, number> = {
   append: 1, appendItems: 2, insert: 3, insertItems: 4, set: 5, increment: 6, get: 7, getRange: 8, pop: 9, popRange: 10,
@@ -24,7 +25,7 @@ const RETURN: Record<CdtReturnType, number> = {
 function returnTypeOf(rt: CdtReturnType | undefined): PbCdtReturnType {
   if (rt === undefined) return 0;
   const n = RETURN[rt];
-  if (n === undefined) throw new TypeError(`unknown return type ${JSON.stringify(rt)}; use one of ${Object.keys(RETURN).join(', ')}`);
+  if (n === undefined) throw new DbError('PARAMETER', `unknown return type ${JSON.stringify(rt)}`, { hint: `use one of ${Object.keys(RETURN).join(', ')}` });
   return n as PbCdtReturnType;
 }
 

@@ -88,3 +88,10 @@ describe('server/cdt selectors over gRPC', function () {
     assert.match(res.message, /unknown return type 99/);
   });
 });
+
+describe('client/operations return types', () => {
+  it('refuses an unknown return type before sending, with PARAMETER', () => {
+    assert.throws(() => toPbOperation({ op: 'list', bin: 'l', kind: 'getByRank', rank: 0, returnType: 'keys' as 'key' }),
+      (e: unknown) => e instanceof DbError && e.code === 'PARAMETER' && /unknown return type "keys"/.test(e.message));
+  });
+});
