@@ -2,7 +2,7 @@
  * Profiles a node (or the bare grpc-js server) while it answers gets, and prints where its
  * CPU goes. Not a benchmark (bench/run.ts does not run it); a tool for the read path.
  *
- *   node bench/lib/profile-get.ts [node|bare] [--by-key | --put] [--seconds N]
+ *   node bench/lib/profile-get.ts [node|bare] [--by-key | --put | --scan] [--seconds N]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { h2drive } from './h2load.ts';
 import { cpuProfileTop } from './cpuprofile-top.ts';
 import { SlipstreamClient, toPbKey } from '../../core/client/index.ts';
-import { GetRequest, GetResponse, KeyValueServiceService, PutRequest } from '../../core/server/generated/slipstream/v1/kv.ts';
+import { GetRequest, GetResponse, KeyValueServiceService, PutRequest, ScanRequest } from '../../core/server/generated/slipstream/v1/kv.ts';
 import { toPbBins } from '../../core/server/convert.ts';
 import { computeDigest, type Bins } from '../../core/model/index.ts';
 
@@ -20,6 +20,7 @@ const args = process.argv.slice(2);
 const target = args.includes('bare') ? 'bare' : 'node';
 const byKey = args.includes('--by-key');
 const put = args.includes('--put');
+const scan = args.includes('--scan');
 const seconds = Number(args[args.indexOf('--seconds') + 1] ?? 10) || 10;
 const KEYS = 10_000;
 const bins: Bins = { name: 'user-000000', age: 42n, score: 3.25, tags: ['a', 'b'], blob: new Uint8Array(40) };
@@ -46,10 +47,13 @@ if (target === 'bare') {
   port = await new Promise<number>((resolve) => server.stdout?.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
 }
 const putReqs = Array.from({ length: KEYS }, (_, i) => Buffer.from(PutRequest.encode({ key: toPbKey({ namespace: 'test', set: 'bench', key: `k${i}` }), bins: toPbBins(bins) }).finish()));
-const r = put
+const scanReq = Buffer.from(ScanRequest.encode({ namespace: 'test', set: 'bench', partitions: [], afterDigest: new Uint8Array(0), bins: [], noBins: false, maxRecords: 0n, filterJson: '' }).finish());
+const r = scan
+  ? await h2drive(`127.0.0.1:${port}`, KeyValueServiceService.scan.path, [scanReq], { concurrency: 2, seconds })
+  : put
   ? await h2drive(`127.0.0.1:${port}`, KeyValueServiceService.put.path, putReqs, { concurrency: 64, seconds })
   : await h2drive(`127.0.0.1:${port}`, KeyValueServiceService.get.path, reqs, { concurrency: 64, seconds });
-console.log(`${target} ${put ? 'put' : byKey ? 'get by key' : 'get by digest'}: ${Math.round(r.opsPerSec)} ops/s, p50 ${r.p50Ms.toFixed(2)} ms, ${r.errors} errors\n`);
+console.log(`${target} ${scan ? 'scan (calls)' : put ? 'put' : byKey ? 'get by key' : 'get by digest'}: ${Math.round(r.opsPerSec)} ops/s, p50 ${r.p50Ms.toFixed(2)} ms, ${r.errors} errors\n`);
 for (const c of target === 'bare' ? [server, node] : [node]) {
   const exited = new Promise((resolve) => c.on('exit', resolve));
   c.kill(c === node ? 'SIGTERM' : 'SIGINT');

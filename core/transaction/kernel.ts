@@ -392,10 +392,19 @@ export class Kernel {
 
   /** Reads many records; each result is the record, or a DbError (NOT_FOUND and the like). */
   async batchGet(keys: readonly RecordKey[], options: { bins?: readonly string[]; headerOnly?: boolean } & ReadPolicy = {}): Promise<Array<DbRecord | DbError>> {
+    return this.batch(keys, (k) => this.get(k, options));
+  }
+
+  /** batchGet of whole records with their payloads still encoded (see getStored). */
+  async batchGetStored(keys: readonly RecordKey[]): Promise<Array<StoredRecord | DbError>> {
+    return this.batch(keys, (k) => this.getStored(k));
+  }
+
+  private batch<T>(keys: readonly RecordKey[], read: (key: RecordKey) => Promise<T>): Promise<Array<T | DbError>> {
     this.counters.batches++;
     return Promise.all(keys.map(async (k) => {
       try {
-        return await this.get(k, options);
+        return await read(k);
       } catch (err) {
         if (err instanceof DbError) return err;
         throw err;
@@ -405,6 +414,18 @@ export class Kernel {
 
   /** Streams the live records of a namespace or set, partition by partition, in digest order. */
   async *scan(req: ScanRequest): AsyncGenerator<DbRecord> {
+    const only = req.bins === undefined ? undefined : new Set(req.bins);
+    for await (const stored of this.scanStored(req)) {
+      const key: RecordKey = { namespace: req.namespace, set: stored.set, digest: stored.digest, partition: stored.partition };
+      yield this.toRecord(key, stored, only, req.noBins === true);
+    }
+  }
+
+  /**
+   * The records scan() would return, with their payloads still encoded, for paths that
+   * transcode them straight to a wire format (`bins` and `noBins` are the caller's to apply).
+   */
+  async *scanStored(req: ScanRequest): AsyncGenerator<StoredRecord> {
     const ns = this.namespace(req.namespace);
     if (req.set !== undefined) checkSetName(req.set);
     const partitions = req.partitions ?? allPartitions();
@@ -414,7 +435,6 @@ export class Kernel {
       }
     }
     this.counters.scans++;
-    const only = req.bins === undefined ? undefined : new Set(req.bins);
     let n = 0;
     const max = req.maxRecords ?? Infinity;
     const scanOpts = {
@@ -425,9 +445,11 @@ export class Kernel {
     for await (const stored of ns.engine.scan(scanOpts)) {
       if (req.signal?.aborted === true) throw new DbError('SCAN_ABORT', 'the scan was cancelled');
       if (!ns.isVisible(stored, this.clock.now())) continue;
-      const key: RecordKey = { namespace: ns.name, set: stored.set, digest: stored.digest, partition: stored.partition };
-      if (req.filter !== undefined && !req.filter(this.toRecord(key, stored))) continue;
-      yield this.toRecord(key, stored, only, req.noBins === true);
+      if (req.filter !== undefined) {
+        const key: RecordKey = { namespace: ns.name, set: stored.set, digest: stored.digest, partition: stored.partition };
+        if (!req.filter(this.toRecord(key, stored))) continue;
+      }
+      yield stored;
       if (++n >= max) return;
     }
   }

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
-import { encodeGetResponse } from '../../core/server/wire/get-response.ts';
-import { GetResponse } from '../../core/server/generated/slipstream/v1/kv.ts';
+import { encodeBatchGetResponse, encodeGetResponse, type BatchStored } from '../../core/server/wire/get-response.ts';
+import { BatchGetResponse, GetResponse } from '../../core/server/generated/slipstream/v1/kv.ts';
 import { toPbRecord } from '../../core/server/convert.ts';
 import { computeDigest, partitionOf, encodeBins, encodeUserKey, GeoJson, type Bins, type BinValue, type MapKey } from '../../core/model/index.ts';
 import type { StoredRecord } from '../../core/plugin-api/index.ts';
@@ -71,6 +71,31 @@ describe('server/wire: the Get fast path', () => {
     check({ a: -1n, b: 2n ** 63n - 1n, c: -(2n ** 63n), d: 2147483647n, e: -2147483648n }, '', 12345678901234n);
     check({ a: null, b: true, c: false, d: 0.1, e: -0.0 }, 's', new Uint8Array([0, 1, 2, 255]));
     check({ a: 1n }, 's'.repeat(63), 'k', { generation: 0xffffffff, voidTime: 2_000_000_000, lastUpdateMs: 0 });
+  });
+
+  it('encodes batch results (records of any namespace, and errors) exactly as BatchGetResponse.encode', () => {
+    fc.assert(fc.property(
+      fc.array(fc.oneof(
+        fc.record({ ns: fc.constantFrom('test', 'bar', 'ñs'), bins: fc.dictionary(fc.constantFrom('a', 'b', 'c'), value, { minKeys: 1 }), gen: fc.nat(100) }),
+        fc.record({ code: fc.constantFrom('NOT_FOUND', 'FILTERED_OUT', 'KEY_BUSY') as fc.Arbitrary<'NOT_FOUND' | 'FILTERED_OUT' | 'KEY_BUSY'>, message: fc.string() }),
+      ), { maxLength: 12 }),
+      (items) => {
+        const now = 1_800_000_000_000;
+        const results: BatchStored[] = items.map((it, i) => {
+          if ('code' in it) return new DbError(it.code, it.message);
+          const digest = computeDigest('s', `k${i}`);
+          return { namespace: it.ns, record: { digest, partition: partitionOf(digest), set: 's', meta: { generation: it.gen, voidTime: 0, lastUpdateMs: 5 }, key: undefined, payload: encodeBins(it.bins), tombstone: false } };
+        });
+        const ref = BatchGetResponse.encode({
+          results: items.map((it, i) => {
+            const r = results[i] as BatchStored;
+            if (r instanceof DbError) return { resultCode: r.resultCode, message: r.message };
+            const bins = (it as { bins: Bins }).bins;
+            return { resultCode: 0, message: '', record: toPbRecord({ key: { namespace: r.namespace, set: 's', digest: r.record.digest, partition: r.record.partition }, meta: r.record.meta, bins }, now) };
+          }),
+        }).finish();
+        assert.deepEqual(BatchGetResponse.decode(new Uint8Array(encodeBatchGetResponse(results, now))), BatchGetResponse.decode(ref));
+      }), { numRuns: 200 });
   });
 
   it('returns bytes of its own: a later encode does not change an earlier answer', () => {

@@ -284,6 +284,25 @@ describe('server/kv over gRPC', function () {
     assert.equal(await code(all(t.client.scan('nope'))), 20);
   });
 
+  it('answers whole-record reads (transcoded from storage) exactly as reads of named bins', async () => {
+    const bins: Bins = { i: 7n, big: 2n ** 62n, s: 'héllo', l: [1n, 'two', [3.5]], m: new Map<string | bigint, Bins[string]>([['k', 1n], [2n, null]]), g: new GeoJson('{"type":"Point","coordinates":[1,2]}') };
+    const names = Object.keys(bins);
+    for (let i = 0; i < 20; i++) await t.client.put({ namespace: 'test', set: 'fast', key: `f${i}` }, { ...bins, i: BigInt(i) }, { sendKey: i % 2 === 0 });
+    await t.client.put({ namespace: 'ttl', set: 'fast', key: 'other-ns' }, bins);
+    const whole = await all(t.client.scan('test', { set: 'fast' }));
+    const named = await all(t.client.scan('test', { set: 'fast', bins: names }));
+    assert.equal(whole.length, 20);
+    assert.deepEqual(whole, named);
+    const keys = [...Array.from({ length: 20 }, (_, i) => ({ namespace: 'test', set: 'fast', key: `f${i}` })), { namespace: 'test', set: 'fast', key: 'missing' }, { namespace: 'ttl', set: 'fast', key: 'other-ns' }];
+    const batchWhole = await t.client.batchGet(keys);
+    const batchNamed = await t.client.batchGet(keys, { bins: names });
+    assert.deepEqual(batchWhole, batchNamed);
+    assert.ok(batchWhole[20] instanceof DbError && batchWhole[20].resultCode === 2);
+    assert.equal((batchWhole[21] as ClientRecord).namespace, 'ttl');
+    assert.equal((batchWhole[21] as ClientRecord).meta.ttl, 100);
+    for (let i = 0; i < 20; i++) assert.deepEqual(await t.client.get(keys[i] as ReturnType<typeof k>), batchWhole[i]);
+  });
+
   it('truncates a set and a namespace', async () => {
     for (let i = 0; i < 10; i++) await t.client.put({ namespace: 'test', set: 'tr', key: i.toString() }, { a: 1n });
     await t.client.put({ namespace: 'test', set: 'keep', key: 'k' }, { a: 1n });

@@ -1,8 +1,12 @@
-import type { handleUnaryCall, UntypedServiceImplementation } from '@grpc/grpc-js';
-import { KeyValueServiceService, type GetRequest, type GetResponse, type KeyValueServiceServer } from '../generated/slipstream/v1/kv.ts';
+import type { handleServerStreamingCall, handleUnaryCall, UntypedServiceImplementation } from '@grpc/grpc-js';
+import {
+  KeyValueServiceService, type BatchGetRequest, type BatchGetResponse, type GetRequest, type GetResponse, type KeyValueServiceServer,
+  type ScanRequest, type ScanResponse,
+} from '../generated/slipstream/v1/kv.ts';
 import { acceptingEncoded, EncodedResponse } from '../wire/encoded.ts';
-import { encodeGetResponse } from '../wire/get-response.ts';
+import { encodeBatchGetResponse, encodeGetResponse } from '../wire/get-response.ts';
 import { DbError } from '../../errors/index.ts';
+import type { RecordKey } from '../../model/index.ts';
 import type { Kernel } from '../../transaction/kernel.ts';
 import type { Logger } from '../../plugin-api/index.ts';
 import type { RecordPredicate } from '../../transaction/policy.ts';
@@ -13,12 +17,16 @@ import { serverStream, unary } from '../rpc.ts';
 
 export const MAX_BATCH_KEYS = 5000;
 
-/** KeyValueService handlers; Get may answer with pre-encoded bytes (the fast path). */
-export type KeyValueHandlers = Pick<KeyValueServiceServer, 'put' | 'exists' | 'delete' | 'touch' | 'operate' | 'batchGet' | 'scan' | 'truncate'>
-  & { get: handleUnaryCall<GetRequest, GetResponse | EncodedResponse> } & UntypedServiceImplementation;
+/** KeyValueService handlers; Get, BatchGet and Scan may answer with pre-encoded bytes (the fast path). */
+export type KeyValueHandlers = Pick<KeyValueServiceServer, 'put' | 'exists' | 'delete' | 'touch' | 'operate' | 'truncate'>
+  & {
+    get: handleUnaryCall<GetRequest, GetResponse | EncodedResponse>;
+    batchGet: handleUnaryCall<BatchGetRequest, BatchGetResponse | EncodedResponse>;
+    scan: handleServerStreamingCall<ScanRequest, ScanResponse | EncodedResponse>;
+  } & UntypedServiceImplementation;
 
 /** The KeyValueService definition to register with keyValueHandlers. */
-export const keyValueService = acceptingEncoded(KeyValueServiceService, ['get']);
+export const keyValueService = acceptingEncoded(KeyValueServiceService, ['get', 'batchGet', 'scan']);
 
 export function keyValueHandlers(kernel: Kernel, logger: Logger): KeyValueHandlers {
   const now = (): number => kernel.clock.now();
@@ -63,11 +71,16 @@ export function keyValueHandlers(kernel: Kernel, logger: Logger): KeyValueHandle
       const res = await kernel.operate(key, ops, policyOf(req.policy));
       return { ...(res.meta === undefined ? {} : { meta: toPbMeta(res.meta, now()) }), bins: toPbBins(res.bins) };
     }),
-    batchGet: unary(logger, 'BatchGet', async (req) => {
+    batchGet: unary(logger, 'BatchGet', async (req): Promise<BatchGetResponse | EncodedResponse> => {
       if (req.keys.length > MAX_BATCH_KEYS) {
         throw new DbError('BATCH_MAX_REQUESTS', `a batch may hold ${MAX_BATCH_KEYS} keys; this one has ${req.keys.length}`, { hint: 'split the batch' });
       }
       const keys = req.keys.map((k) => fromPbKey(kernel, k));
+      if (req.bins.length === 0 && !req.headerOnly && req.filterJson === '') {
+        // whole records: transcode the stored bytes straight to the response
+        const stored = await kernel.batchGetStored(keys);
+        return new EncodedResponse(encodeBatchGetResponse(stored.map((r, i) => (r instanceof DbError ? r : { namespace: (keys[i] as RecordKey).namespace, record: r })), now()));
+      }
       const results = await kernel.batchGet(keys, readOptionsOf(req));
       const t = now();
       return {
@@ -76,11 +89,11 @@ export function keyValueHandlers(kernel: Kernel, logger: Logger): KeyValueHandle
           : { resultCode: 0, record: toPbRecord(r, t), message: '' }),
       };
     }),
-    scan: serverStream(logger, 'Scan', async function* (req, signal) {
+    scan: serverStream(logger, 'Scan', async function* (req, signal): AsyncGenerator<ScanResponse | EncodedResponse> {
       if (req.afterDigest.length !== 0 && req.afterDigest.length !== 20) {
         throw new DbError('PARAMETER', `after_digest must be 20 bytes, got ${req.afterDigest.length}`);
       }
-      const it = kernel.scan({
+      const scan = {
         namespace: req.namespace,
         ...(req.set === undefined ? {} : { set: req.set }),
         ...(req.partitions.length > 0 ? { partitions: req.partitions } : {}),
@@ -90,8 +103,13 @@ export function keyValueHandlers(kernel: Kernel, logger: Logger): KeyValueHandle
         ...(req.maxRecords > 0n ? { maxRecords: Number(req.maxRecords) } : {}),
         ...filterOf(req.filterJson),
         signal,
-      });
-      for await (const rec of it) yield { record: toPbRecord(rec, now()) };
+      };
+      if (req.bins.length === 0 && !req.noBins) {
+        // whole records: transcode the stored bytes straight to the stream
+        for await (const stored of kernel.scanStored(scan)) yield new EncodedResponse(encodeGetResponse(req.namespace, stored, now()));
+        return;
+      }
+      for await (const rec of kernel.scan(scan)) yield { record: toPbRecord(rec, now()) };
     }),
     truncate: unary(logger, 'Truncate', async (req) => {
       const removed = await kernel.truncate(req.namespace, req.set, req.beforeMs === 0n ? undefined : Number(req.beforeMs));

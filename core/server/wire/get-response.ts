@@ -1,13 +1,13 @@
 /**
- * The Get fast path: a stored record transcoded straight into GetResponse protobuf bytes,
- * without building bin values or protobuf objects in between (a read is the hottest call;
- * see docs/benchmarks.md). It writes into one reusable scratch buffer and copies the result
+ * The read fast path: stored records transcoded straight into GetResponse, ScanResponse and
+ * BatchGetResponse protobuf bytes, without building bin values or protobuf objects in
+ * between (a read is the hottest call; see docs/benchmarks.md). It writes into one reusable scratch buffer and copies the result
  * out once: a nested message gets a one-byte length slot, and the rare message of 128 bytes
  * or more moves its body right to make room for a longer length. Strings, bin names and
  * bytes are copied as the stored UTF-8 bytes, never decoded.
  *
- * The output decodes exactly as GetResponse.encode(toPbRecord(...)) would;
- * test/server/get-response.test.ts checks that for random records.
+ * The output decodes exactly as GetResponse.encode(toPbRecord(...)) would (and the same for
+ * the other two); test/server/get-response.test.ts checks that for random records.
  */
 import type { StoredRecord } from '../../plugin-api/index.ts';
 import { DbError } from '../../errors/index.ts';
@@ -17,8 +17,11 @@ import { KeyType, ttlOf } from '../../model/index.ts';
 const VARINT = 0, I64 = 1, LEN = 2;
 const tag = (field: number, wire: number): number => (field << 3) | wire;
 
-// Record (GetResponse.record = 1): key = 1, meta = 2, bins = 3
-const T_RECORD = tag(1, LEN), T_KEY = tag(1, LEN), T_META = tag(2, LEN), T_BIN = tag(3, LEN);
+// GetResponse.record = 1, ScanResponse.record = 1; BatchGetResponse.results = 1;
+// BatchGetResult: result_code = 1, record = 2, message = 3
+const T_RESPONSE_RECORD = tag(1, LEN), T_RESULT = tag(1, LEN), T_RESULT_CODE = tag(1, VARINT), T_RESULT_RECORD = tag(2, LEN), T_RESULT_MESSAGE = tag(3, LEN);
+// Record: key = 1, meta = 2, bins = 3
+const T_KEY = tag(1, LEN), T_META = tag(2, LEN), T_BIN = tag(3, LEN);
 // RecordKey: namespace = 1, set = 2, digest = 3, partition = 4, user_key = 5
 const T_NS = tag(1, LEN), T_SET = tag(2, LEN), T_DIGEST = tag(3, LEN), T_PARTITION = tag(4, VARINT), T_USER_KEY = tag(5, LEN);
 // RecordMeta: generation = 1, ttl = 2, last_update_ms = 3
@@ -222,43 +225,48 @@ function userKey(key: Uint8Array): void {
   close(start);
 }
 
-/** GetResponse bytes for a visible stored record of `namespace`. */
-export function encodeGetResponse(namespace: string, rec: StoredRecord, nowMs: number): Uint8Array {
+/** Writes `rec` as a Record message in field `t` of the message being written. */
+function record(t: number, namespace: string, rec: StoredRecord, nowMs: number): void {
+  const record = open(t);
+  // key
+  const key = open(T_KEY);
+  if (namespace !== '') stringField(T_NS, namespace);
+  if (rec.set !== '') stringField(T_SET, rec.set);
+  bytesField(T_DIGEST, rec.digest, 0, rec.digest.length);
+  if (rec.partition !== 0) { ensure(4); out[pos++] = T_PARTITION; varint32(rec.partition); }
+  if (rec.key !== undefined) userKey(rec.key);
+  close(key);
+  // meta
+  const meta = open(T_META);
+  ensure(33);
+  if (rec.meta.generation !== 0) { out[pos++] = T_GEN; varint32(rec.meta.generation >>> 0); }
+  const ttl = ttlOf(rec.meta.voidTime, nowMs);
+  if (ttl !== 0) { out[pos++] = T_TTL; int64(ttl); }
+  const lut = Math.floor(rec.meta.lastUpdateMs);
+  if (lut !== 0) { out[pos++] = T_LUT; int64(lut); }
+  close(meta);
+  // bins: u16 count, then per bin u8 name length, name, value
+  const p = Buffer.isBuffer(rec.payload) ? rec.payload : Buffer.from(rec.payload.buffer, rec.payload.byteOffset, rec.payload.length);
+  const count = p.readUInt16LE(0);
+  let at = 2;
+  for (let i = 0; i < count; i++) {
+    const bin = open(T_BIN);
+    const nameLen = p[at++] as number;
+    bytesField(T_BIN_NAME, p, at, at + nameLen);
+    at += nameLen;
+    const v = open(T_BIN_VALUE);
+    at = value(p, at);
+    close(v);
+    close(bin);
+  }
+  close(record);
+}
+
+/** Runs `write` from an empty scratch buffer and returns a copy of what it wrote. */
+function encode(write: () => void): Uint8Array {
   pos = 0;
   try {
-    const record = open(T_RECORD);
-    // key
-    const key = open(T_KEY);
-    if (namespace !== '') stringField(T_NS, namespace);
-    if (rec.set !== '') stringField(T_SET, rec.set);
-    bytesField(T_DIGEST, rec.digest, 0, rec.digest.length);
-    if (rec.partition !== 0) { ensure(4); out[pos++] = T_PARTITION; varint32(rec.partition); }
-    if (rec.key !== undefined) userKey(rec.key);
-    close(key);
-    // meta
-    const meta = open(T_META);
-    ensure(33);
-    if (rec.meta.generation !== 0) { out[pos++] = T_GEN; varint32(rec.meta.generation >>> 0); }
-    const ttl = ttlOf(rec.meta.voidTime, nowMs);
-    if (ttl !== 0) { out[pos++] = T_TTL; int64(ttl); }
-    const lut = Math.floor(rec.meta.lastUpdateMs);
-    if (lut !== 0) { out[pos++] = T_LUT; int64(lut); }
-    close(meta);
-    // bins: u16 count, then per bin u8 name length, name, value
-    const p = Buffer.isBuffer(rec.payload) ? rec.payload : Buffer.from(rec.payload.buffer, rec.payload.byteOffset, rec.payload.length);
-    const count = p.readUInt16LE(0);
-    let at = 2;
-    for (let i = 0; i < count; i++) {
-      const bin = open(T_BIN);
-      const nameLen = p[at++] as number;
-      bytesField(T_BIN_NAME, p, at, at + nameLen);
-      at += nameLen;
-      const v = open(T_BIN_VALUE);
-      at = value(p, at);
-      close(v);
-      close(bin);
-    }
-    close(record);
+    write();
     const bytes = Buffer.allocUnsafe(pos);
     out.copy(bytes, 0, 0, pos);
     return bytes;
@@ -268,4 +276,30 @@ export function encodeGetResponse(namespace: string, rec: StoredRecord, nowMs: n
   } finally {
     if (out.length > 1024 * 1024) out = Buffer.allocUnsafe(16 * 1024); // give a huge record's scratch back
   }
+}
+
+/** GetResponse (and ScanResponse, the same message) bytes for a visible stored record of `namespace`. */
+export function encodeGetResponse(namespace: string, rec: StoredRecord, nowMs: number): Uint8Array {
+  return encode(() => record(T_RESPONSE_RECORD, namespace, rec, nowMs));
+}
+
+/** One batch result: a visible stored record of `namespace`, or why there is none. */
+export type BatchStored = { readonly namespace: string; readonly record: StoredRecord } | DbError;
+
+/** BatchGetResponse bytes: one BatchGetResult per key, in order. */
+export function encodeBatchGetResponse(results: readonly BatchStored[], nowMs: number): Uint8Array {
+  return encode(() => {
+    for (const r of results) {
+      const result = open(T_RESULT);
+      if (r instanceof DbError) {
+        ensure(11);
+        out[pos++] = T_RESULT_CODE;
+        int64(r.resultCode);
+        if (r.message !== '') stringField(T_RESULT_MESSAGE, r.message);
+      } else {
+        record(T_RESULT_RECORD, r.namespace, r.record, nowMs);
+      }
+      close(result);
+    }
+  });
 }
