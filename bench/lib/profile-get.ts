@@ -47,7 +47,7 @@ if (target === 'bare') {
   port = await new Promise<number>((resolve) => server.stdout?.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
 }
 const putReqs = Array.from({ length: KEYS }, (_, i) => Buffer.from(PutRequest.encode({ key: toPbKey({ namespace: 'test', set: 'bench', key: `k${i}` }), bins: toPbBins(bins) }).finish()));
-const scanReq = Buffer.from(ScanRequest.encode({ namespace: 'test', set: 'bench', partitions: [], afterDigest: new Uint8Array(0), bins: [], noBins: false, maxRecords: 0n, filterJson: '' }).finish());
+const scanReq = Buffer.from(ScanRequest.encode({ namespace: 'test', set: 'bench', partitions: [], afterDigest: new Uint8Array(0), bins: [], noBins: false, maxRecords: 0n, filterJson: '', recordsPerMessage: Number(process.env['PER_MESSAGE'] ?? 1) }).finish());
 const r = scan
   ? await h2drive(`127.0.0.1:${port}`, KeyValueServiceService.scan.path, [scanReq], { concurrency: 2, seconds })
   : put

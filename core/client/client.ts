@@ -118,6 +118,11 @@ export interface ScanOptions {
   readonly maxRecords?: number;
   /** Only records this filter expression accepts. */
   readonly filter?: Expr;
+  /**
+   * Records the server packs into one stream message (1–1000, default 256): fewer, larger
+   * messages make a large scan several times cheaper. 1 asks for one record per message.
+   */
+  readonly recordsPerMessage?: number;
 }
 
 /**
@@ -308,8 +313,12 @@ export class SlipstreamClient {
       noBins: scan.noBins ?? false,
       maxRecords: BigInt(scan.maxRecords ?? 0),
       filterJson: filterText(scan.filter),
+      recordsPerMessage: scan.recordsPerMessage ?? 256,
     };
-    for await (const r of this.stream(KeyValueServiceService.scan, req, options)) yield fromPbRecord(r.record);
+    for await (const r of this.stream(KeyValueServiceService.scan, req, options)) {
+      if (r.record !== undefined) yield fromPbRecord(r.record);
+      for (const rec of r.records) yield fromPbRecord(rec);
+    }
   }
 
   /** Removes every record of a namespace or set last updated before `beforeMs` (now when omitted); returns how many. */

@@ -415,10 +415,13 @@ export class Kernel {
   /** Streams the live records of a namespace or set, partition by partition, in digest order. */
   async *scan(req: ScanRequest): AsyncGenerator<DbRecord> {
     const only = req.bins === undefined ? undefined : new Set(req.bins);
-    for await (const stored of this.scanStored(req)) {
-      const key: RecordKey = { namespace: req.namespace, set: stored.set, digest: stored.digest, partition: stored.partition };
-      yield this.toRecord(key, stored, only, req.noBins === true);
-    }
+    for await (const stored of this.scanStored(req)) yield this.scannedRecord(req.namespace, stored, only, req.noBins === true);
+  }
+
+  /** A record scanStored() gave, decoded as scan() would return it (`only` these bins, or none). */
+  scannedRecord(namespace: string, stored: StoredRecord, only?: ReadonlySet<string>, noBins = false): DbRecord {
+    const key: RecordKey = { namespace, set: stored.set, digest: stored.digest, partition: stored.partition };
+    return this.toRecord(key, stored, only, noBins);
   }
 
   /**

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
-import { encodeBatchGetResponse, encodeGetResponse, type BatchStored } from '../../core/server/wire/get-response.ts';
-import { BatchGetResponse, GetResponse } from '../../core/server/generated/slipstream/v1/kv.ts';
+import { encodeBatchGetResponse, encodeGetResponse, encodeScanPage, type BatchStored } from '../../core/server/wire/get-response.ts';
+import { BatchGetResponse, GetResponse, ScanResponse } from '../../core/server/generated/slipstream/v1/kv.ts';
 import { toPbRecord } from '../../core/server/convert.ts';
 import { computeDigest, partitionOf, encodeBins, encodeUserKey, GeoJson, type Bins, type BinValue, type MapKey } from '../../core/model/index.ts';
 import type { StoredRecord } from '../../core/plugin-api/index.ts';
@@ -96,6 +96,20 @@ describe('server/wire: the Get fast path', () => {
         }).finish();
         assert.deepEqual(BatchGetResponse.decode(new Uint8Array(encodeBatchGetResponse(results, now))), BatchGetResponse.decode(ref));
       }), { numRuns: 200 });
+  });
+
+  it('encodes a packed scan message exactly as ScanResponse.encode({ records })', () => {
+    fc.assert(fc.property(fc.array(fc.dictionary(fc.constantFrom('a', 'b', 'c'), value, { minKeys: 1 }), { maxLength: 20 }), (binsList) => {
+      const now = 1_800_000_000_000;
+      const stored: StoredRecord[] = binsList.map((bins, i) => {
+        const digest = computeDigest('s', `k${i}`);
+        return { digest, partition: partitionOf(digest), set: 's', meta: { generation: i + 1, voidTime: 0, lastUpdateMs: 9 }, key: undefined, payload: encodeBins(bins), tombstone: false };
+      });
+      const ref = ScanResponse.encode({
+        records: stored.map((r, i) => toPbRecord({ key: { namespace: 'test', set: 's', digest: r.digest, partition: r.partition }, meta: r.meta, bins: binsList[i] as Bins }, now)),
+      }).finish();
+      assert.deepEqual(ScanResponse.decode(new Uint8Array(encodeScanPage('test', stored, now))), ScanResponse.decode(ref));
+    }), { numRuns: 150 });
   });
 
   it('returns bytes of its own: a later encode does not change an earlier answer', () => {

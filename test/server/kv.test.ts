@@ -3,6 +3,8 @@ import { startTestNode, type TestNode } from '../helpers/node-harness.ts';
 import { ManualClock } from '../helpers/manual-clock.ts';
 import { DbError, GeoJson, expr as E, type ClientRecord } from '../../core/client/index.ts';
 import { computeDigest, type Bins } from '../../core/model/index.ts';
+import { exprToJsonText } from '../../core/query/expr/json.ts';
+import { KeyValueServiceService, type ScanRequest, type ScanResponse } from '../../core/server/generated/slipstream/v1/kv.ts';
 
 async function code(p: Promise<unknown>): Promise<number> {
   try {
@@ -301,6 +303,32 @@ describe('server/kv over gRPC', function () {
     assert.equal((batchWhole[21] as ClientRecord).namespace, 'ttl');
     assert.equal((batchWhole[21] as ClientRecord).meta.ttl, 100);
     for (let i = 0; i < 20; i++) assert.deepEqual(await t.client.get(keys[i] as ReturnType<typeof k>), batchWhole[i]);
+  });
+
+  it('packs a scan into messages of records_per_message records without changing what it returns', async () => {
+    for (let i = 0; i < 300; i++) await t.client.put({ namespace: 'test', set: 'pack', key: `p${i}` }, { i: BigInt(i), s: 'x'.repeat(i % 50) }, { sendKey: i % 3 === 0 });
+    const req = (recordsPerMessage: number, extra: Partial<ScanRequest> = {}): ScanRequest => ({
+      namespace: 'test', set: 'pack', partitions: [], afterDigest: new Uint8Array(0), bins: [], noBins: false, maxRecords: 0n, filterJson: '', recordsPerMessage, ...extra,
+    });
+    const messages = (r: ScanRequest) => all(t.client.stream(KeyValueServiceService.scan, r));
+    const flat = (ms: ScanResponse[]) => ms.flatMap((m) => (m.record !== undefined ? [m.record] : m.records));
+    const one = await messages(req(1));
+    assert.equal(one.length, 300);
+    assert.ok(one.every((m) => m.record !== undefined && m.records.length === 0));
+    for (const n of [7, 256, 1000]) {
+      const packed = await messages(req(n));
+      assert.ok(packed.every((m) => m.record === undefined && m.records.length <= n));
+      assert.ok(packed.length >= Math.ceil(300 / n) && packed.length < 300, `${packed.length} messages for ${n} per message`);
+      assert.deepEqual(flat(packed), flat(one), `records_per_message ${n}`);
+    }
+    // the decoding path (bins named, metadata only), a limit and a filter pack the same way
+    for (const extra of [{ bins: ['i'] }, { noBins: true }, { maxRecords: 45n }, { filterJson: exprToJsonText(E.cmp('<', E.bin('i'), E.lit(100n))) }]) {
+      assert.deepEqual(flat(await messages(req(16, extra))), flat(await messages(req(1, extra))), Object.keys(extra).join());
+    }
+    assert.equal(flat(await messages(req(16, { maxRecords: 45n }))).length, 45);
+    // the client packs by default and yields records one by one
+    assert.deepEqual((await all(t.client.scan('test', { set: 'pack' }))).map((r) => r.digest), flat(one).map((r) => r.key?.digest));
+    assert.equal(await code(messages(req(1001))), 4);
   });
 
   it('truncates a set and a namespace', async () => {

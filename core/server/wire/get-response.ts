@@ -17,9 +17,9 @@ import { KeyType, ttlOf } from '../../model/index.ts';
 const VARINT = 0, I64 = 1, LEN = 2;
 const tag = (field: number, wire: number): number => (field << 3) | wire;
 
-// GetResponse.record = 1, ScanResponse.record = 1; BatchGetResponse.results = 1;
+// GetResponse.record = 1, ScanResponse.record = 1 and .records = 2; BatchGetResponse.results = 1;
 // BatchGetResult: result_code = 1, record = 2, message = 3
-const T_RESPONSE_RECORD = tag(1, LEN), T_RESULT = tag(1, LEN), T_RESULT_CODE = tag(1, VARINT), T_RESULT_RECORD = tag(2, LEN), T_RESULT_MESSAGE = tag(3, LEN);
+const T_RESPONSE_RECORD = tag(1, LEN), T_PAGE_RECORD = tag(2, LEN), T_RESULT = tag(1, LEN), T_RESULT_CODE = tag(1, VARINT), T_RESULT_RECORD = tag(2, LEN), T_RESULT_MESSAGE = tag(3, LEN);
 // Record: key = 1, meta = 2, bins = 3
 const T_KEY = tag(1, LEN), T_META = tag(2, LEN), T_BIN = tag(3, LEN);
 // RecordKey: namespace = 1, set = 2, digest = 3, partition = 4, user_key = 5
@@ -281,6 +281,13 @@ function encode(write: () => void): Uint8Array {
 /** GetResponse (and ScanResponse, the same message) bytes for a visible stored record of `namespace`. */
 export function encodeGetResponse(namespace: string, rec: StoredRecord, nowMs: number): Uint8Array {
   return encode(() => record(T_RESPONSE_RECORD, namespace, rec, nowMs));
+}
+
+/** ScanResponse bytes holding `records` in its repeated `records` field (a packed scan message). */
+export function encodeScanPage(namespace: string, records: readonly StoredRecord[], nowMs: number): Uint8Array {
+  return encode(() => {
+    for (const r of records) record(T_PAGE_RECORD, namespace, r, nowMs);
+  });
 }
 
 /** One batch result: a visible stored record of `namespace`, or why there is none. */

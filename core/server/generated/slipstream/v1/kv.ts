@@ -1074,12 +1074,29 @@ export interface ScanRequest {
   maxRecords: bigint;
   /** A filter expression (JSON form); only records it accepts are returned. */
   filterJson: string;
+  /**
+   * Records per response message, at most 1000. 0 or 1: one record per message, in `record`.
+   * Above 1: up to this many per message, in `records` (far fewer messages for a large scan).
+   * A message goes out when it holds this many records, reaches 1 MiB, or 20 ms after its
+   * first record (checked as records arrive), and at the end of the scan.
+   */
+  recordsPerMessage: number;
 }
 
 /** One streamed scan result. */
 export interface ScanResponse {
-  /** A record. Its key's partition and digest form the resume cursor. */
-  record?: Record | undefined;
+  /**
+   * A record, when the request's records_per_message is 0 or 1. Its key's partition and
+   * digest form the resume cursor.
+   */
+  record?:
+    | Record
+    | undefined;
+  /**
+   * Records in scan order, when the request's records_per_message is above 1; the last one's
+   * partition and digest form the resume cursor.
+   */
+  records: Record[];
 }
 
 /** Truncate request. */
@@ -3838,6 +3855,7 @@ function createBaseScanRequest(): ScanRequest {
     noBins: false,
     maxRecords: 0n,
     filterJson: "",
+    recordsPerMessage: 0,
   };
 }
 
@@ -3873,6 +3891,9 @@ export const ScanRequest: MessageFns<ScanRequest> = {
     }
     if (message.filterJson !== "") {
       writer.uint32(66).string(message.filterJson);
+    }
+    if (message.recordsPerMessage !== 0) {
+      writer.uint32(72).uint32(message.recordsPerMessage);
     }
     return writer;
   },
@@ -3964,6 +3985,14 @@ export const ScanRequest: MessageFns<ScanRequest> = {
             message.filterJson = reader.string();
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.recordsPerMessage = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4004,6 +4033,11 @@ export const ScanRequest: MessageFns<ScanRequest> = {
         : isSet(object.filter_json)
         ? globalThis.String(object.filter_json)
         : "",
+      recordsPerMessage: isSet(object.recordsPerMessage)
+        ? globalThis.Number(object.recordsPerMessage)
+        : isSet(object.records_per_message)
+        ? globalThis.Number(object.records_per_message)
+        : 0,
     };
   },
 
@@ -4033,6 +4067,9 @@ export const ScanRequest: MessageFns<ScanRequest> = {
     if (message.filterJson !== "") {
       obj.filterJson = message.filterJson;
     }
+    if (message.recordsPerMessage !== 0) {
+      obj.recordsPerMessage = Math.round(message.recordsPerMessage);
+    }
     return obj;
   },
 
@@ -4051,18 +4088,22 @@ export const ScanRequest: MessageFns<ScanRequest> = {
       ? BigInt(object.maxRecords)
       : 0n;
     message.filterJson = object.filterJson ?? "";
+    message.recordsPerMessage = object.recordsPerMessage ?? 0;
     return message;
   },
 };
 
 function createBaseScanResponse(): ScanResponse {
-  return { record: undefined };
+  return { record: undefined, records: [] };
 }
 
 export const ScanResponse: MessageFns<ScanResponse> = {
   encode(message: ScanResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.record !== undefined) {
       Record.encode(message.record, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.records) {
+      Record.encode(v!, writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -4088,6 +4129,14 @@ export const ScanResponse: MessageFns<ScanResponse> = {
             message.record = Record.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.records.push(Record.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4101,13 +4150,19 @@ export const ScanResponse: MessageFns<ScanResponse> = {
   },
 
   fromJSON(object: any): ScanResponse {
-    return { record: isSet(object.record) ? Record.fromJSON(object.record) : undefined };
+    return {
+      record: isSet(object.record) ? Record.fromJSON(object.record) : undefined,
+      records: globalThis.Array.isArray(object?.records) ? object.records.map((e: any) => Record.fromJSON(e)) : [],
+    };
   },
 
   toJSON(message: ScanResponse): unknown {
     const obj: any = {};
     if (message.record !== undefined) {
       obj.record = Record.toJSON(message.record);
+    }
+    if (message.records?.length) {
+      obj.records = message.records.map((e) => Record.toJSON(e));
     }
     return obj;
   },
@@ -4120,6 +4175,7 @@ export const ScanResponse: MessageFns<ScanResponse> = {
     message.record = (object.record !== undefined && object.record !== null)
       ? Record.fromPartial(object.record)
       : undefined;
+    message.records = object.records?.map((e) => Record.fromPartial(e)) || [];
     return message;
   },
 };
