@@ -26,6 +26,13 @@
  * Every call has a time limit (the request's timeout, default `defaultTimeoutMs` /
  * `defaultAggregationTimeoutMs`, at most `maxTimeoutMs`; for an aggregation it bounds the whole
  * run) and every isolate a memory limit.
+ *
+ * ## Isolation
+ * With `isolation: 'process'` (the default) the sandboxes live in a UDF host child process
+ * (sandbox-host.ts): a UDF that crashes V8 ends that child, not the node; the calls in flight
+ * fail with a UDF error and a fresh child takes over. `'in-process'` keeps the isolates in the
+ * node's own process (lower latency; a catastrophic isolate failure then ends the node). Pools
+ * and sessions see the same `UdfSandbox` either way.
  */
 import { DbError } from '../errors/index.ts';
 import { ttlOf, type BinValue, type Bins, type RecordKey, type RecordMeta } from '../model/index.ts';
@@ -33,10 +40,20 @@ import { decodeBins, decodeValue, doubleBinNames, encodeBins, encodeValue, type 
 import { fromGuestError, type GuestError } from './errors.ts';
 import { ModuleRegistry, type ModuleStore, type ModuleVersion } from './registry.ts';
 import { SandboxPool, type PoolStats } from './pool.ts';
-import { Sandbox, type SandboxModule, type SandboxOptions } from './sandbox.ts';
+import { Sandbox, type SandboxFactory, type SandboxModule, type SandboxOptions, type UdfSandbox } from './sandbox.ts';
+import { SandboxHost, type SandboxHostEvent } from './sandbox-host.ts';
+
+/** Where the sandboxes run: a UDF host child process (default) or the node's own process. */
+export type UdfIsolation = 'process' | 'in-process';
 
 export interface UdfEngineOptions {
   readonly store?: ModuleStore;
+  /** Default 'process'. */
+  readonly isolation?: UdfIsolation;
+  /** Process mode: how long past a call's limit the node waits for the host before restarting it, ms. Default 2000. */
+  readonly hostGraceMs?: number;
+  /** Process mode: starts and deaths of the UDF host process (for the log). */
+  readonly onHostEvent?: (e: SandboxHostEvent) => void;
   /** Heap limit per isolate, MiB. Default 64. */
   readonly memoryLimitMb?: number;
   /** Isolates per module. Default 2. */
@@ -53,6 +70,7 @@ export interface UdfEngineOptions {
   readonly maxCallsPerIsolate?: number;
   /** Receives the lines a UDF logged with aerospike.log(). */
   readonly onLog?: (module: string, fn: string, line: string) => void;
+  /** In-process mode only (in process mode a catastrophic error ends the host child). Default: abort the process. */
   readonly onCatastrophicError?: (message: string) => void;
   readonly now?: () => number;
 }
@@ -104,7 +122,11 @@ interface GuestResponse {
 
 export class UdfEngine {
   readonly registry: ModuleRegistry;
-  private readonly opts: Required<Omit<UdfEngineOptions, 'store' | 'onLog' | 'onCatastrophicError'>> & Pick<UdfEngineOptions, 'onLog' | 'onCatastrophicError'>;
+  private readonly opts: Required<Omit<UdfEngineOptions, 'store' | 'onLog' | 'onCatastrophicError' | 'isolation' | 'hostGraceMs' | 'onHostEvent'>> & Pick<UdfEngineOptions, 'onLog' | 'onCatastrophicError'>;
+  readonly isolation: UdfIsolation;
+  /** The UDF host process (process isolation only). */
+  readonly host: SandboxHost | undefined;
+  private readonly createSandbox: SandboxFactory;
   private readonly pools = new Map<string, SandboxPool>(); // by hash
   private sid = 0;
   private closed = false;
@@ -122,6 +144,15 @@ export class UdfEngine {
       onLog: options.onLog,
       onCatastrophicError: options.onCatastrophicError,
     };
+    this.isolation = options.isolation ?? 'process';
+    const host = this.isolation === 'process'
+      ? new SandboxHost({
+        ...(options.hostGraceMs === undefined ? {} : { graceMs: options.hostGraceMs }),
+        ...(options.onHostEvent === undefined ? {} : { onEvent: options.onHostEvent }),
+      })
+      : undefined;
+    this.host = host;
+    this.createSandbox = host === undefined ? (m, o) => Sandbox.create(m, o) : (m, o) => host.create(m, o);
     this.registry = new ModuleRegistry({
       ...(options.store === undefined ? {} : { store: options.store }),
       now: this.opts.now,
@@ -304,7 +335,7 @@ export class UdfEngine {
     return r;
   }
 
-  private async withSandbox<T>(mod: ModuleVersion, fn: (s: Sandbox) => Promise<T>): Promise<T> {
+  private async withSandbox<T>(mod: ModuleVersion, fn: (s: UdfSandbox) => Promise<T>): Promise<T> {
     const pool = this.poolFor(mod);
     const s = await pool.acquire();
     try {
@@ -323,6 +354,7 @@ export class UdfEngine {
         size: this.opts.poolSize,
         maxCalls: this.opts.maxCallsPerIsolate,
         acquireTimeoutMs: this.opts.maxTimeoutMs,
+        create: this.createSandbox,
       });
       this.pools.set(mod.hash, pool);
     }
@@ -348,7 +380,7 @@ export class UdfEngine {
 
   /** Compiles and loads a module in a throwaway sandbox (registration check). */
   private async validate(m: SandboxModule): Promise<readonly string[]> {
-    const s = await Sandbox.create(m, this.sandboxOptions());
+    const s = await this.createSandbox(m, this.sandboxOptions());
     try {
       return s.functions;
     } finally {
@@ -356,17 +388,24 @@ export class UdfEngine {
     }
   }
 
-  /** Disposes every isolate. */
+  /** Disposes every isolate and stops the UDF host process (see `shutdown` to wait for its exit). */
   close(): void {
     this.closed = true;
     for (const pool of this.pools.values()) pool.retire();
     this.pools.clear();
+    void this.host?.close();
+  }
+
+  /** `close`, then waits (a few seconds at most) until the UDF host process has exited. */
+  async shutdown(): Promise<void> {
+    this.close();
+    await this.host?.close();
   }
 }
 
 /** One aggregation pipeline living in one sandbox. */
 class AggSession {
-  readonly sandbox: Sandbox;
+  readonly sandbox: UdfSandbox;
   private readonly engine: UdfEngine;
   private readonly mod: ModuleVersion;
   private readonly call: UdfCall;
@@ -375,7 +414,7 @@ class AggSession {
   private readonly sid: number;
   private open = false;
 
-  constructor(engine: UdfEngine, sandbox: Sandbox, mod: ModuleVersion, call: UdfCall, phase: 'partial' | 'final', deadline: number) {
+  constructor(engine: UdfEngine, sandbox: UdfSandbox, mod: ModuleVersion, call: UdfCall, phase: 'partial' | 'final', deadline: number) {
     this.engine = engine;
     this.sandbox = sandbox;
     this.mod = mod;

@@ -7,7 +7,7 @@
  * their call ends, so calls in flight finish on the version they started with.
  */
 import { DbError } from '../errors/index.ts';
-import { Sandbox, type SandboxModule, type SandboxOptions } from './sandbox.ts';
+import { Sandbox, type SandboxFactory, type SandboxModule, type SandboxOptions, type UdfSandbox } from './sandbox.ts';
 
 export interface PoolOptions extends SandboxOptions {
   /** Sandboxes (isolates) per module at most. */
@@ -16,6 +16,8 @@ export interface PoolOptions extends SandboxOptions {
   readonly maxCalls: number;
   /** How long a call may wait for a free sandbox, ms. */
   readonly acquireTimeoutMs: number;
+  /** Makes the sandboxes (in this process or in the UDF host process); default `Sandbox.create`. */
+  readonly create?: SandboxFactory;
 }
 
 export interface PoolStats {
@@ -29,8 +31,8 @@ export interface PoolStats {
 export class SandboxPool {
   readonly module: SandboxModule;
   private readonly opts: PoolOptions;
-  private readonly idle: Sandbox[] = [];
-  private readonly waiters: Array<{ resolve: (s: Sandbox) => void; reject: (e: unknown) => void; timer: NodeJS.Timeout }> = [];
+  private readonly idle: UdfSandbox[] = [];
+  private readonly waiters: Array<{ resolve: (s: UdfSandbox) => void; reject: (e: unknown) => void; timer: NodeJS.Timeout }> = [];
   private live = 0; // idle + busy + being created
   private retired = false;
   created = 0;
@@ -50,12 +52,12 @@ export class SandboxPool {
     while (!this.retired && this.idle.length < n && this.live < this.opts.size) this.idle.push(await this.spawn());
   }
 
-  async acquire(): Promise<Sandbox> {
+  async acquire(): Promise<UdfSandbox> {
     if (this.retired) throw new DbError('UDF', `module ${this.module.fileName} was replaced`, { hint: 'retry the call' });
     const s = this.idle.pop();
     if (s !== undefined) return s;
     if (this.live < this.opts.size) return this.spawn();
-    return new Promise<Sandbox>((resolve, reject) => {
+    return new Promise<UdfSandbox>((resolve, reject) => {
       const waiter = {
         resolve,
         reject,
@@ -71,7 +73,7 @@ export class SandboxPool {
     });
   }
 
-  release(s: Sandbox): void {
+  release(s: UdfSandbox): void {
     if (this.retired || !s.healthy || s.calls >= this.opts.maxCalls) {
       if (!s.healthy) this.replaced++;
       s.dispose();
@@ -109,10 +111,10 @@ export class SandboxPool {
   }
 
   /** A new sandbox, counted in `live` from the call on (synchronously, so the size bound holds) and uncounted if it fails. */
-  private async spawn(): Promise<Sandbox> {
+  private async spawn(): Promise<UdfSandbox> {
     this.live++;
     try {
-      const s = await Sandbox.create(this.module, this.opts);
+      const s = this.opts.create === undefined ? await Sandbox.create(this.module, this.opts) : await this.opts.create(this.module, this.opts);
       this.created++;
       return s;
     } catch (err) {

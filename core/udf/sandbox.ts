@@ -30,6 +30,28 @@ export interface SandboxOptions {
   readonly onCatastrophicError?: (message: string) => void;
 }
 
+/**
+ * What the pool and the engine use of a sandbox. `Sandbox` (below) is the real one, an isolate in
+ * this process; `RemoteSandbox` (sandbox-host.ts) is a proxy for a `Sandbox` living in the UDF
+ * host child process. Only strings cross either boundary.
+ */
+export interface UdfSandbox {
+  readonly module: SandboxModule;
+  /** Exported function names, read once at load. */
+  readonly functions: readonly string[];
+  /** False once the sandbox died, hit a limit or timed out; it is then disposed, never reused. */
+  readonly healthy: boolean;
+  /** Calls made so far (the pool recycles a sandbox after `maxCalls`). */
+  readonly calls: number;
+  call(requestJson: string, timeoutMs: number, what: string): Promise<string>;
+  /** Heap in use, bytes (for a remote sandbox: as of its last response). */
+  heapUsed(): number;
+  dispose(): void;
+}
+
+/** Makes a sandbox for a module: in this process, or in the UDF host process. */
+export type SandboxFactory = (module: SandboxModule, opts: SandboxOptions) => Promise<UdfSandbox>;
+
 type DispatchFn = (json: string) => string;
 
 function defaultCatastrophe(message: string): void {
@@ -38,7 +60,7 @@ function defaultCatastrophe(message: string): void {
   process.abort();
 }
 
-export class Sandbox {
+export class Sandbox implements UdfSandbox {
   readonly module: SandboxModule;
   readonly memoryLimitMb: number;
   private readonly isolate: ivm.Isolate;

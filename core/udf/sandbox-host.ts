@@ -1,0 +1,390 @@
+/**
+ * The UDF host: one child process (sandbox-host-child.ts, forked with the node's own Node and
+ * `--no-node-snapshot`) that runs all the engine's sandboxes, so that the worst a UDF can do —
+ * make isolated-vm abort on an out-of-memory, or hit a catastrophic error — is end that child,
+ * never the node. The node keeps a `RemoteSandbox` proxy per sandbox with the same narrow
+ * interface as an in-process `Sandbox` (`UdfSandbox`), so pools and the engine do not care which
+ * mode is in use.
+ *
+ * When the child dies (for any reason) every call in flight fails at once with a UDF error
+ * (result code 100) naming the module and saying the host died and was restarted, every proxy of
+ * that child becomes unhealthy (so pools replace them), and a fresh child is started. Each call
+ * also has a deadline here, a little beyond its own time limit: if the child does not answer by
+ * then it is considered wedged, killed and replaced. A child that keeps dying soon after it
+ * started is restarted with exponential back-off.
+ *
+ * The child exits when its IPC channel closes, so it never outlives the node, even one killed
+ * with SIGKILL.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { DbError } from '../errors/index.ts';
+import { UdfError } from './errors.ts';
+import { fromWireError, type HostReply, type HostRequest } from './sandbox-host-protocol.ts';
+import type { SandboxModule, SandboxOptions, UdfSandbox } from './sandbox.ts';
+
+const CHILD_ENTRY = fileURLToPath(new URL('./sandbox-host-child.ts', import.meta.url));
+
+export interface SandboxHostEvent {
+  readonly kind: 'start' | 'exit';
+  readonly pid: number;
+  /** Counts the children started by this host, from 1. */
+  readonly generation: number;
+  /** start: ms from fork to ready. */
+  readonly startMs?: number;
+  /** exit: why ("signal SIGKILL", "exit code 70", "no answer within 1200 ms", "stopped"). */
+  readonly reason?: string;
+  /** exit: calls and loads that were in flight and failed. */
+  readonly inFlight?: number;
+}
+
+export interface SandboxHostOptions {
+  /** How much longer than a call's own time limit the host waits before it declares the child wedged, ms. Default 2000. */
+  readonly graceMs?: number;
+  /** How long a child may take to start, ms. Default 20000. */
+  readonly startTimeoutMs?: number;
+  /** First back-off delay after a child died soon after starting, ms (doubles up to maxBackoffMs). Default 100. */
+  readonly backoffMs?: number;
+  readonly maxBackoffMs?: number;
+  /** Starts and deaths of the child, for the node log. */
+  readonly onEvent?: (e: SandboxHostEvent) => void;
+}
+
+type Reply = Extract<HostReply, { id: number }>;
+
+interface Pending {
+  readonly resolve: (r: Reply) => void;
+  readonly reject: (err: Error) => void;
+  readonly timer: NodeJS.Timeout;
+  /** What the caller ran, for error messages ("bank.transfer", "loading bank.js"). */
+  readonly what: string;
+}
+
+/** One child process and the requests waiting on it. */
+class HostChild {
+  readonly proc: ChildProcess;
+  readonly generation: number;
+  readonly startedAt = Date.now();
+  readonly pending = new Map<number, Pending>();
+  readonly exited: Promise<void>;
+  alive = true;
+  ready = false;
+
+  constructor(proc: ChildProcess, generation: number) {
+    this.proc = proc;
+    this.generation = generation;
+    this.exited = new Promise((resolve) => {
+      if (proc.exitCode !== null || proc.signalCode !== null) resolve();
+      else proc.once('exit', () => resolve());
+    });
+  }
+
+  get pid(): number {
+    return this.proc.pid ?? 0;
+  }
+
+  /** The IPC channel keeps the node's event loop alive only while calls are in flight. */
+  hold(on: boolean): void {
+    if (on) {
+      this.proc.ref();
+      this.proc.channel?.ref();
+    } else {
+      this.proc.unref();
+      this.proc.channel?.unref();
+    }
+  }
+}
+
+/** A UDF error for calls lost with their host process. */
+function hostLost(what: string, why: string): UdfError {
+  return new UdfError(100, `UDF error in ${what}: the UDF host process ${why} and was restarted; the call was lost`, {}, {
+    hint: 'retry the call; if it keeps happening, the UDF is crashing its host (memory or a V8 abort)',
+  });
+}
+
+export class SandboxHost {
+  private readonly graceMs: number;
+  private readonly startTimeoutMs: number;
+  private readonly backoffMs: number;
+  private readonly maxBackoffMs: number;
+  private readonly onEvent: ((e: SandboxHostEvent) => void) | undefined;
+  private child: HostChild | undefined;
+  private starting: Promise<HostChild> | undefined;
+  private generation = 0;
+  private nextId = 0;
+  /** Deaths in a row of children that lived less than `STABLE_MS`. */
+  private crashes = 0;
+  private lastDeath = 0;
+  private closed = false;
+  private readonly exits = new Set<Promise<void>>();
+  /** Starts, deaths and kills so far (for tests and statistics). */
+  started = 0;
+  died = 0;
+
+  static readonly STABLE_MS = 10_000;
+
+  constructor(opts: SandboxHostOptions = {}) {
+    this.graceMs = opts.graceMs ?? 2000;
+    this.startTimeoutMs = opts.startTimeoutMs ?? 20_000;
+    this.backoffMs = opts.backoffMs ?? 100;
+    this.maxBackoffMs = opts.maxBackoffMs ?? 5000;
+    this.onEvent = opts.onEvent;
+  }
+
+  /** The current child's pid, when one is running. */
+  get pid(): number | undefined {
+    return this.child?.alive === true ? this.child.pid : undefined;
+  }
+
+  /** Loads a module in a new sandbox in the child (starting the child first if needed). */
+  async create(module: SandboxModule, opts: SandboxOptions): Promise<UdfSandbox> {
+    const child = await this.ensure();
+    const what = `loading ${module.fileName}`;
+    const r = await this.request(child, { t: 'create', id: 0, module, memoryLimitMb: opts.memoryLimitMb, loadTimeoutMs: opts.loadTimeoutMs },
+      // the module's top-level code, install and export listing each have the load time limit
+      3 * opts.loadTimeoutMs + this.graceMs + 5000, what);
+    if (r.t === 'error') throw fromWireError(r.error);
+    if (r.t !== 'created') throw new DbError('UDF', `the UDF host process answered a load of ${module.fileName} with '${r.t}'`);
+    return new RemoteSandbox(this, child, r.sid, module, r.functions, r.heap);
+  }
+
+  /** Stops the child (it exits when its channel closes; SIGKILL after a second if it does not). */
+  close(): Promise<void> {
+    this.closed = true;
+    const child = this.child;
+    if (child !== undefined) this.kill(child, 'stopped', false);
+    const all = Promise.all([...this.exits]).then(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const limit = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, 3000);
+      timer.unref();
+    });
+    return Promise.race([all, limit]).finally(() => clearTimeout(timer));
+  }
+
+  /** How long past a call's time limit the host waits for the child's answer, ms. */
+  graceFor(limitMs: number): number {
+    return this.graceMs + Math.ceil(limitMs / 10);
+  }
+
+  /** @internal one request to the child; rejects when the child dies or misses the deadline. */
+  request(child: HostChild, request: Extract<HostRequest, { id: number }>, deadlineMs: number, what: string): Promise<Reply> {
+    if (!child.alive) return Promise.reject(hostLost(what, 'died'));
+    const msg = { ...request, id: ++this.nextId };
+    return new Promise<Reply>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        // no answer: the child is wedged; this call gets its own message, the others the usual one
+        const p = child.pending.get(msg.id);
+        child.pending.delete(msg.id);
+        p?.reject(hostLost(what, `did not answer within ${deadlineMs} ms (it was killed)`));
+        this.kill(child, `no answer within ${deadlineMs} ms`, true);
+      }, deadlineMs);
+      if (child.pending.size === 0) child.hold(true);
+      child.pending.set(msg.id, { resolve, reject, timer, what });
+      this.send(child, msg);
+    });
+  }
+
+  /** @internal fire-and-forget message (dispose). */
+  send(child: HostChild, msg: HostRequest): void {
+    if (!child.alive) return;
+    if (!child.proc.connected) {
+      this.kill(child, 'lost its IPC channel', true);
+      return;
+    }
+    try {
+      child.proc.send(msg, (err) => {
+        if (err !== null && err !== undefined) this.kill(child, `IPC failed: ${err.message}`, true);
+      });
+    } catch (err) {
+      this.kill(child, `IPC failed: ${err instanceof Error ? err.message : String(err)}`, true);
+    }
+  }
+
+  private settle(child: HostChild, r: Reply): void {
+    const p = child.pending.get(r.id);
+    if (p === undefined) return; // timed out already
+    child.pending.delete(r.id);
+    clearTimeout(p.timer);
+    if (child.pending.size === 0) child.hold(false);
+    p.resolve(r);
+  }
+
+  /** The running child, or a new one (after the back-off delay when children keep dying). */
+  private ensure(): Promise<HostChild> {
+    if (this.closed) return Promise.reject(new DbError('UDF', 'the UDF engine is closed'));
+    if (this.child !== undefined && this.child.alive && this.child.ready) return Promise.resolve(this.child);
+    if (this.starting === undefined) {
+      const p = this.start();
+      this.starting = p;
+      const clear = (): void => {
+        if (this.starting === p) this.starting = undefined;
+      };
+      p.then(clear, clear);
+    }
+    return this.starting;
+  }
+
+  private backoff(): number {
+    if (this.crashes <= 1) return 0;
+    const delay = Math.min(this.maxBackoffMs, this.backoffMs * 2 ** (this.crashes - 2));
+    return Math.max(0, this.lastDeath + delay - Date.now());
+  }
+
+  private async start(): Promise<HostChild> {
+    const wait = this.backoff();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    if (this.closed) throw new DbError('UDF', 'the UDF engine is closed');
+    const forkedAt = Date.now();
+    const proc = fork(CHILD_ENTRY, [], {
+      // the node's own Node binary; isolated-vm needs --no-node-snapshot on Node ≥ 20
+      execPath: process.execPath,
+      execArgv: ['--no-node-snapshot', '--disable-warning=ExperimentalWarning'],
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const child = new HostChild(proc, ++this.generation);
+    this.child = child;
+    this.started++;
+    const exited = child.exited;
+    this.exits.add(exited);
+    void exited.then(() => this.exits.delete(exited));
+    proc.on('message', (r: HostReply) => {
+      if (r.t !== 'ready') this.settle(child, r);
+    });
+    proc.on('exit', (code, signal) => this.lost(child, signal !== null ? `signal ${signal}` : `exit code ${code ?? '?'}`, true));
+    // the channel closes just before 'exit' when the child dies; kill one that lingers without it
+    proc.on('disconnect', () => setTimeout(() => this.kill(child, 'closed its IPC channel', true), 500).unref());
+    proc.on('error', (err) => this.kill(child, `failed: ${err.message}`, true));
+    return new Promise<HostChild>((resolve, reject) => {
+      const fail = (why: string): void => {
+        clearTimeout(timer);
+        proc.off('message', onReady);
+        proc.off('exit', onExit);
+        reject(new DbError('UDF', `the UDF host process could not start: ${why}`, { hint: 'see the node log; retry the call' }));
+      };
+      const timer = setTimeout(() => {
+        fail(`no ready signal within ${this.startTimeoutMs} ms`);
+        this.kill(child, 'did not start in time', true);
+      }, this.startTimeoutMs);
+      const onExit = (code: number | null, signal: string | null): void => fail(signal !== null ? `signal ${signal}` : `exit code ${code ?? '?'}`);
+      const onReady = (r: HostReply): void => {
+        if (r.t !== 'ready') return;
+        clearTimeout(timer);
+        proc.off('message', onReady);
+        proc.off('exit', onExit);
+        child.ready = true;
+        if (child.pending.size === 0) child.hold(false);
+        this.onEvent?.({ kind: 'start', pid: child.pid, generation: child.generation, startMs: Date.now() - forkedAt });
+        resolve(child);
+      };
+      proc.on('message', onReady);
+      proc.once('exit', onExit);
+    });
+  }
+
+  /** Kills a child and fails what it had in flight (SIGKILL; a stop first closes the channel and waits a second). */
+  private kill(child: HostChild, reason: string, crashed: boolean): void {
+    if (!child.alive) return;
+    if (crashed) {
+      child.proc.kill('SIGKILL');
+    } else {
+      // a clean stop: the child exits when its channel closes
+      if (child.proc.connected) child.proc.disconnect();
+      const t = setTimeout(() => child.proc.kill('SIGKILL'), 1000);
+      void child.exited.then(() => clearTimeout(t));
+    }
+    this.lost(child, reason, crashed);
+    // whoever awaits close() sees the exit: the process keeps the event loop alive until then
+    if (!crashed) child.proc.ref();
+  }
+
+  /** Marks a child gone: every call in flight fails now; the next create (or a restart now) gets a fresh child. */
+  private lost(child: HostChild, reason: string, crashed: boolean): void {
+    if (!child.alive) return;
+    child.alive = false;
+    if (this.child === child) this.child = undefined;
+    const inFlight = [...child.pending.values()];
+    child.pending.clear();
+    child.hold(false);
+    const stopping = this.closed || !crashed;
+    for (const p of inFlight) {
+      clearTimeout(p.timer);
+      p.reject(stopping ? new DbError('UDF', `UDF error in ${p.what}: the UDF engine was closed`, { hint: 'retry on a running node' }) : hostLost(p.what, `died (${reason})`));
+    }
+    if (!stopping) {
+      this.died++;
+      this.crashes = Date.now() - child.startedAt < SandboxHost.STABLE_MS ? this.crashes + 1 : 1;
+      this.lastDeath = Date.now();
+    }
+    this.onEvent?.({ kind: 'exit', pid: child.pid, generation: child.generation, reason, inFlight: inFlight.length });
+    // a host that had been serving is restarted at once (the pools will need it); one that never
+    // became ready is retried only by the next create, so a broken install does not spin
+    if (!stopping && child.ready) this.ensure().catch(() => undefined);
+  }
+}
+
+/** A proxy for one `Sandbox` living in the UDF host process. */
+export class RemoteSandbox implements UdfSandbox {
+  readonly module: SandboxModule;
+  readonly functions: readonly string[];
+  private readonly host: SandboxHost;
+  private readonly child: HostChild;
+  private readonly sid: number;
+  private heap: number;
+  private broken = false;
+  private disposed = false;
+  calls = 0;
+
+  constructor(host: SandboxHost, child: HostChild, sid: number, module: SandboxModule, functions: readonly string[], heap: number) {
+    this.host = host;
+    this.child = child;
+    this.sid = sid;
+    this.module = module;
+    this.functions = functions;
+    this.heap = heap;
+  }
+
+  get healthy(): boolean {
+    return !this.broken && !this.disposed && this.child.alive;
+  }
+
+  async call(requestJson: string, timeoutMs: number, what: string): Promise<string> {
+    if (!this.healthy) {
+      if (!this.child.alive) throw hostLost(what, 'died');
+      throw new DbError('UDF', `the sandbox for ${this.module.fileName} is gone`, { hint: 'retry the call' });
+    }
+    this.calls++;
+    const limit = Math.max(1, Math.ceil(timeoutMs));
+    let r: Reply;
+    try {
+      r = await this.host.request(this.child, { t: 'call', id: 0, sid: this.sid, req: requestJson, timeoutMs: limit, what }, limit + this.host.graceFor(limit), what);
+    } catch (err) {
+      this.broken = true;
+      throw err;
+    }
+    if (r.t === 'result') {
+      this.heap = r.heap;
+      return r.out;
+    }
+    if (r.t === 'error') {
+      this.heap = r.heap;
+      if (!r.healthy) this.broken = true;
+      throw fromWireError(r.error);
+    }
+    this.broken = true;
+    throw new DbError('UDF', `the UDF host process answered ${what} with '${r.t}'`);
+  }
+
+  /** Heap of the isolate in the child as of its last response, bytes. */
+  heapUsed(): number {
+    return this.healthy ? this.heap : 0;
+  }
+
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.host.send(this.child, { t: 'dispose', sid: this.sid });
+  }
+}
