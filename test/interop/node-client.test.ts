@@ -69,7 +69,7 @@ describe('interop: TypeScript client as documented (docs/clients.md)', function 
     const query: QueryRequest = {
       namespace: 'test', set: 'people', bins: ['name'], noBins: false, limit: 0n, partitions: [], cursor: '',
       filterJson: JSON.stringify({ kind: 'cmp', op: '>', left: { kind: 'bin', name: 'age' }, right: { kind: 'lit', value: 30 } }),
-      orderBy: '', descending: false, indexName: '', whileBuilding: '',
+      orderBy: '', descending: false, indexName: '', whileBuilding: '', recordsPerMessage: 0,
     };
     const sum = await client.unary(QueryServiceService.aggregate, { query, function: 'SUM', bin: 'age' });
     assert.equal(sum.value?.kind?.$case === 'int' ? sum.value.kind.value : undefined, 38n + 41n);

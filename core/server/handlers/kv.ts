@@ -8,7 +8,8 @@ import { encodeBatchGetResponse, encodeGetResponse, encodeScanPage } from '../wi
 import { DbError } from '../../errors/index.ts';
 import type { RecordKey } from '../../model/index.ts';
 import type { Kernel } from '../../transaction/kernel.ts';
-import type { Logger, StoredRecord } from '../../plugin-api/index.ts';
+import type { Logger } from '../../plugin-api/index.ts';
+import { checkRecordsPerMessage, pages } from '../wire/pages.ts';
 import type { RecordPredicate } from '../../transaction/policy.ts';
 import { fromPbBins, fromPbKey, fromPbWritePolicy, toPbBins, toPbMeta, toPbRecord } from '../convert.ts';
 import { fromPbOperation } from './operations.ts';
@@ -16,11 +17,6 @@ import { recordFilter } from '../../query/record-filter.ts';
 import { serverStream, unary } from '../rpc.ts';
 
 export const MAX_BATCH_KEYS = 5000;
-/** Scan packing (ScanRequest.records_per_message): at most this many records per message. */
-export const MAX_RECORDS_PER_MESSAGE = 1000;
-/** A packed scan message goes out at about this size, or this long after its first record. */
-const PAGE_BYTES = 1024 * 1024;
-const PAGE_MAX_AGE_MS = 20;
 
 /** KeyValueService handlers; Get, BatchGet and Scan may answer with pre-encoded bytes (the fast path). */
 export type KeyValueHandlers = Pick<KeyValueServiceServer, 'put' | 'exists' | 'delete' | 'touch' | 'operate' | 'truncate'>
@@ -110,10 +106,7 @@ export function keyValueHandlers(kernel: Kernel, logger: Logger): KeyValueHandle
         signal,
       };
       const whole = req.bins.length === 0 && !req.noBins; // whole records: transcode the stored bytes
-      const perMessage = req.recordsPerMessage;
-      if (perMessage > MAX_RECORDS_PER_MESSAGE) {
-        throw new DbError('PARAMETER', `records_per_message may be at most ${MAX_RECORDS_PER_MESSAGE}, got ${perMessage}`, { hint: `ask for 1 to ${MAX_RECORDS_PER_MESSAGE}` });
-      }
+      const perMessage = checkRecordsPerMessage(req.recordsPerMessage);
       if (perMessage <= 1) {
         if (whole) {
           for await (const stored of kernel.scanStored(scan)) yield new EncodedResponse(encodeGetResponse(req.namespace, stored, now()));
@@ -122,25 +115,13 @@ export function keyValueHandlers(kernel: Kernel, logger: Logger): KeyValueHandle
         }
         return;
       }
-      // packed: many records per message, flushed by count, size or age
+      // packed: many records per message
       const only = req.bins.length > 0 ? new Set(req.bins) : undefined;
-      const pack = (page: StoredRecord[]): ScanResponse | EncodedResponse => (whole
-        ? new EncodedResponse(encodeScanPage(req.namespace, page, now()))
-        : { records: page.map((s) => toPbRecord(kernel.scannedRecord(req.namespace, s, only, req.noBins), now())) });
-      let page: StoredRecord[] = [];
-      let bytes = 0;
-      let since = 0;
-      for await (const stored of kernel.scanStored(scan)) {
-        if (page.length === 0) since = performance.now();
-        page.push(stored);
-        bytes += stored.payload.length + 64;
-        if (page.length >= perMessage || bytes >= PAGE_BYTES || performance.now() - since >= PAGE_MAX_AGE_MS) {
-          yield pack(page);
-          page = [];
-          bytes = 0;
-        }
+      for await (const page of pages(kernel.scanStored(scan), perMessage, (s) => s.payload.length + 64)) {
+        yield whole
+          ? new EncodedResponse(encodeScanPage(req.namespace, page, now()))
+          : { records: page.map((s) => toPbRecord(kernel.scannedRecord(req.namespace, s, only, req.noBins), now())) };
       }
-      if (page.length > 0) yield pack(page);
     }),
     truncate: unary(logger, 'Truncate', async (req) => {
       const removed = await kernel.truncate(req.namespace, req.set, req.beforeMs === 0n ? undefined : Number(req.beforeMs));

@@ -6,7 +6,8 @@ import { exprFromJsonText } from '../../query/expr/json.ts';
 import { explainRows, type AggregateFn, type QuerySpec } from '../../query/planner.ts';
 import type { QuerySubsystem } from '../../query/query-engine-service.ts';
 import { unary, serverStream } from '../rpc.ts';
-import { toPbRecord, toPbValue } from '../convert.ts';
+import { checkRecordsPerMessage, pages } from '../wire/pages.ts';
+import { approxRecordBytes, toPbRecord, toPbValue } from '../convert.ts';
 import type {
   ExplainRequest, IndexInfo, QueryRequest, QueryResponse, QueryServiceServer,
 } from '../generated/slipstream/v1/query.ts';
@@ -58,9 +59,19 @@ export function queryHandlers(q: QuerySubsystem, nowMs: () => number, logger: Lo
     listIndexes: unary(logger, 'ListIndexes', async (req) => ({ indexes: q.indexes.list(req.namespace === '' ? undefined : req.namespace).map(toInfo) })),
     getIndexStat: unary(logger, 'GetIndexStat', async (req) => ({ index: toInfo(q.indexes.stat(req.namespace, req.name)) })),
     query: serverStream(logger, 'Query', async function* (req, signal): AsyncIterable<QueryResponse> {
-      for await (const row of q.engine.query(specFromRequest(req))) {
+      const perMessage = checkRecordsPerMessage(req.recordsPerMessage);
+      const rows = q.engine.query(specFromRequest(req));
+      if (perMessage <= 1) {
+        for await (const row of rows) {
+          if (signal.aborted) return;
+          yield { record: toPbRecord(row.record, nowMs()), cursor: row.cursor, records: [] };
+        }
+        return;
+      }
+      for await (const page of pages(rows, perMessage, (row) => approxRecordBytes(row.record))) {
         if (signal.aborted) return;
-        yield { record: toPbRecord(row.record, nowMs()), cursor: row.cursor };
+        const t = nowMs();
+        yield { records: page.map((row) => toPbRecord(row.record, t)), cursor: (page[page.length - 1] as { cursor: string }).cursor };
       }
     }),
     aggregate: unary(logger, 'Aggregate', async (req) => {

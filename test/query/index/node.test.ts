@@ -15,7 +15,7 @@ function call<Req, Res>(c: Client, method: string, req: Req): Promise<Res> {
 function stream(c: Client, req: Partial<QueryRequest>): Promise<QueryResponse[]> {
   return new Promise((resolve, reject) => {
     const out: QueryResponse[] = [];
-    const s = c.query({ namespace: 'test', filterJson: '', bins: [], noBins: false, limit: 0n, partitions: [], cursor: '', orderBy: '', descending: false, indexName: '', whileBuilding: '', ...req });
+    const s = c.query({ namespace: 'test', filterJson: '', bins: [], noBins: false, limit: 0n, partitions: [], cursor: '', orderBy: '', descending: false, indexName: '', whileBuilding: '', recordsPerMessage: 0, ...req });
     s.on('data', (r: QueryResponse) => out.push(r));
     s.on('end', () => resolve(out));
     s.on('error', reject);
@@ -45,16 +45,33 @@ describe('query subsystem in a node (kernel upkeep, gRPC)', () => {
     const rows = await stream(c, { set: 'p', filterJson, bins: ['name'] });
     assert.deepEqual(rows.map((r) => r.record?.bins.map((b) => b.name)).flat().every((n) => n === 'name'), true);
     assert.equal(rows.length, 2); // n107, n157 sort before n5 … n7 does not
-    const ex = await call<object, { access: string; entries: Array<{ name: string; value: string }> }>(c, 'explain', { query: { namespace: 'test', set: 'p', filterJson, bins: [], noBins: false, limit: 0n, partitions: [], cursor: '', orderBy: '', descending: false, indexName: '', whileBuilding: '' } });
+    const ex = await call<object, { access: string; entries: Array<{ name: string; value: string }> }>(c, 'explain', { query: { namespace: 'test', set: 'p', filterJson, bins: [], noBins: false, limit: 0n, partitions: [], cursor: '', orderBy: '', descending: false, indexName: '', whileBuilding: '', recordsPerMessage: 0 } });
     assert.equal(ex.access, 'index');
     assert.equal(ex.entries.find((e) => e.name === 'index')?.value, 'age_idx');
-    const agg = await call<object, { matched: bigint }>(c, 'aggregate', { function: 'count', bin: '', query: { namespace: 'test', set: 'p', filterJson: exprToJsonText(cmp('>=', bin('age'), lit(45n))), bins: [], noBins: false, limit: 0n, partitions: [], cursor: '', orderBy: '', descending: false, indexName: '', whileBuilding: '' } });
+    const agg = await call<object, { matched: bigint }>(c, 'aggregate', { function: 'count', bin: '', query: { namespace: 'test', set: 'p', filterJson: exprToJsonText(cmp('>=', bin('age'), lit(45n))), bins: [], noBins: false, limit: 0n, partitions: [], cursor: '', orderBy: '', descending: false, indexName: '', whileBuilding: '', recordsPerMessage: 0 } });
     assert.equal(agg.matched, 20n);
     const list = await call<object, { indexes: Array<{ name: string; state: string; entries: bigint }> }>(c, 'listIndexes', { namespace: '' });
     assert.deepEqual(list.indexes.map((i) => [i.name, i.state, i.entries]), [['age_idx', 'ready', 200n]]);
     await assert.rejects(call(c, 'createIndex', { namespace: 'test', name: 'age_idx', bin: 'x', type: 'NUMERIC', collection: '' }), (e: ServiceError) => e.metadata.get('slipstream-result-code')[0] === '200');
     await assert.rejects(call(c, 'getIndexStat', { namespace: 'test', name: 'nope' }), (e: ServiceError) => e.metadata.get('slipstream-result-code')[0] === '201');
     await assert.rejects(stream(c, { filterJson: '{"kind":"cmp"}' }), (e: ServiceError) => e.metadata.get('slipstream-result-code')[0] === '4');
+  });
+
+  it('packs query results into messages (records_per_message) with a cursor after each message', async () => {
+    for (let i = 0; i < 120; i++) await t.client.put({ namespace: 'test', set: 'pk', key: `q${i}` }, { v: BigInt(i % 10), i: BigInt(i) });
+    const filterJson = exprToJsonText(cmp('<', bin('v'), lit(5n)));
+    const one = await stream(c, { set: 'pk', filterJson });
+    assert.equal(one.length, 60);
+    assert.ok(one.every((r) => r.record !== undefined && r.records.length === 0));
+    const packed = await stream(c, { set: 'pk', filterJson, recordsPerMessage: 25 });
+    assert.deepEqual(packed.map((m) => m.records.length), [25, 25, 10]);
+    assert.ok(packed.every((m) => m.record === undefined));
+    const digests = (rs: Array<{ key?: { digest: Uint8Array } }>) => rs.map((r) => Buffer.from(r.key?.digest ?? []).toString('hex'));
+    assert.deepEqual(digests(packed.flatMap((m) => m.records)), digests(one.map((m) => m.record as { key?: { digest: Uint8Array } })));
+    // a message's cursor resumes after its last record
+    const rest = await stream(c, { set: 'pk', filterJson, recordsPerMessage: 25, cursor: (packed[0] as QueryResponse).cursor });
+    assert.deepEqual(digests(rest.flatMap((m) => m.records)), digests(one.slice(25).map((m) => m.record as { key?: { digest: Uint8Array } })));
+    await assert.rejects(stream(c, { set: 'pk', filterJson, recordsPerMessage: 5000 }), (e: ServiceError) => e.metadata.get('slipstream-result-code')[0] === '4');
   });
 
   it('kernel writes, deletes, expiry (swept or overwritten) and truncate keep the index exact', async () => {

@@ -146,16 +146,28 @@ export interface QueryRequest {
   indexName: string;
   /** When the best index is still building: "error" (default), "wait" or "scan". */
   whileBuilding: string;
+  /**
+   * Records per response message, at most 1000. 0 or 1: one record per message, in `record`.
+   * Above 1: up to this many per message, in `records` (far fewer messages for a large
+   * result). A message goes out when it holds this many records, reaches 1 MiB, or 20 ms
+   * after its first record (checked as records arrive), and at the end.
+   */
+  recordsPerMessage: number;
 }
 
 /** One streamed query result. */
 export interface QueryResponse {
-  /** The record, with the selected bins. */
+  /** The record, with the selected bins (when records_per_message is 0 or 1). */
   record?:
     | Record
     | undefined;
-  /** Opaque cursor: send it back in QueryRequest.cursor to resume after this record. */
+  /**
+   * Opaque cursor: send it back in QueryRequest.cursor to resume after this message's last
+   * record.
+   */
   cursor: string;
+  /** The records, in result order, when records_per_message is above 1. */
+  records: Record[];
 }
 
 /** Aggregate request. */
@@ -1137,6 +1149,7 @@ function createBaseQueryRequest(): QueryRequest {
     descending: false,
     indexName: "",
     whileBuilding: "",
+    recordsPerMessage: 0,
   };
 }
 
@@ -1184,6 +1197,9 @@ export const QueryRequest: MessageFns<QueryRequest> = {
     }
     if (message.whileBuilding !== "") {
       writer.uint32(98).string(message.whileBuilding);
+    }
+    if (message.recordsPerMessage !== 0) {
+      writer.uint32(104).uint32(message.recordsPerMessage);
     }
     return writer;
   },
@@ -1307,6 +1323,14 @@ export const QueryRequest: MessageFns<QueryRequest> = {
             message.whileBuilding = reader.string();
             continue;
           }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.recordsPerMessage = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1355,6 +1379,11 @@ export const QueryRequest: MessageFns<QueryRequest> = {
         : isSet(object.while_building)
         ? globalThis.String(object.while_building)
         : "",
+      recordsPerMessage: isSet(object.recordsPerMessage)
+        ? globalThis.Number(object.recordsPerMessage)
+        : isSet(object.records_per_message)
+        ? globalThis.Number(object.records_per_message)
+        : 0,
     };
   },
 
@@ -1396,6 +1425,9 @@ export const QueryRequest: MessageFns<QueryRequest> = {
     if (message.whileBuilding !== "") {
       obj.whileBuilding = message.whileBuilding;
     }
+    if (message.recordsPerMessage !== 0) {
+      obj.recordsPerMessage = Math.round(message.recordsPerMessage);
+    }
     return obj;
   },
 
@@ -1416,12 +1448,13 @@ export const QueryRequest: MessageFns<QueryRequest> = {
     message.descending = object.descending ?? false;
     message.indexName = object.indexName ?? "";
     message.whileBuilding = object.whileBuilding ?? "";
+    message.recordsPerMessage = object.recordsPerMessage ?? 0;
     return message;
   },
 };
 
 function createBaseQueryResponse(): QueryResponse {
-  return { record: undefined, cursor: "" };
+  return { record: undefined, cursor: "", records: [] };
 }
 
 export const QueryResponse: MessageFns<QueryResponse> = {
@@ -1431,6 +1464,9 @@ export const QueryResponse: MessageFns<QueryResponse> = {
     }
     if (message.cursor !== "") {
       writer.uint32(18).string(message.cursor);
+    }
+    for (const v of message.records) {
+      Record.encode(v!, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -1464,6 +1500,14 @@ export const QueryResponse: MessageFns<QueryResponse> = {
             message.cursor = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.records.push(Record.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1480,6 +1524,7 @@ export const QueryResponse: MessageFns<QueryResponse> = {
     return {
       record: isSet(object.record) ? Record.fromJSON(object.record) : undefined,
       cursor: isSet(object.cursor) ? globalThis.String(object.cursor) : "",
+      records: globalThis.Array.isArray(object?.records) ? object.records.map((e: any) => Record.fromJSON(e)) : [],
     };
   },
 
@@ -1490,6 +1535,9 @@ export const QueryResponse: MessageFns<QueryResponse> = {
     }
     if (message.cursor !== "") {
       obj.cursor = message.cursor;
+    }
+    if (message.records?.length) {
+      obj.records = message.records.map((e) => Record.toJSON(e));
     }
     return obj;
   },
@@ -1503,6 +1551,7 @@ export const QueryResponse: MessageFns<QueryResponse> = {
       ? Record.fromPartial(object.record)
       : undefined;
     message.cursor = object.cursor ?? "";
+    message.records = object.records?.map((e) => Record.fromPartial(e)) || [];
     return message;
   },
 };
