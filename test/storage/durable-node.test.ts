@@ -86,6 +86,14 @@ describe('durable namespace in a node', function () {
     assert.equal(r.userKey, 'a');
     assert.equal(m1.generation, 1);
     await notFound(node.client.get({ namespace: 'test', set: 's', key: 'mem' })); // in-memory is gone
+    // whole records from LMDB take the transcoding fast path: the same as naming the bins
+    const scanned = [];
+    for await (const x of node.client.scan('bar', { set: 's' })) scanned.push(x);
+    const named = [];
+    for await (const x of node.client.scan('bar', { set: 's', bins: ['n', 's'], recordsPerMessage: 1 })) named.push(x);
+    assert.deepEqual(scanned, named);
+    assert.deepEqual(scanned, [r]);
+    assert.deepEqual(await node.client.batchGet([k('a')]), await node.client.batchGet([k('a')], { bins: ['n', 's'] }));
   });
 
   it('durable deletes leave tombstones that survive a restart, keep generations and are collected when old', async () => {
