@@ -54,8 +54,13 @@ export class SandboxPool {
 
   async acquire(): Promise<UdfSandbox> {
     if (this.retired) throw new DbError('UDF', `module ${this.module.fileName} was replaced`, { hint: 'retry the call' });
-    const s = this.idle.pop();
-    if (s !== undefined) return s;
+    for (let s = this.idle.pop(); s !== undefined; s = this.idle.pop()) {
+      if (s.healthy) return s;
+      // died while idle (its UDF host process went): replace it
+      this.replaced++;
+      s.dispose();
+      this.live--;
+    }
     if (this.live < this.opts.size) return this.spawn();
     return new Promise<UdfSandbox>((resolve, reject) => {
       const waiter = {

@@ -23,9 +23,13 @@ if (send === undefined) {
 const sandboxes = new Map<number, Sandbox>();
 let nextSid = 0;
 
+function ignore(): void {
+  // a reply the node can no longer receive (it closed the channel): the process exits on 'disconnect'
+}
+
 function reply(r: HostReply): void {
   // the node may be gone already; the 'disconnect' handler ends this process then
-  if (process.connected) send?.(r);
+  if (process.connected) send?.(r, undefined, undefined, ignore);
 }
 
 function catastrophe(message: string): void {

@@ -131,9 +131,9 @@ export class SandboxHost {
     this.onEvent = opts.onEvent;
   }
 
-  /** The current child's pid, when one is running. */
+  /** The current child's pid, once it is serving. */
   get pid(): number | undefined {
-    return this.child?.alive === true ? this.child.pid : undefined;
+    return this.child?.alive === true && this.child.ready ? this.child.pid : undefined;
   }
 
   /** Loads a module in a new sandbox in the child (starting the child first if needed). */

@@ -4,8 +4,12 @@
  * provides the engine, the jobs and the UdfRunner to other subsystems (AQL) and serves
  * slipstream.v1.UdfService. An optional `udf` config section sets the limits:
  *
- *   "udf": { "memoryLimitMb": 64, "poolSize": 2, "defaultTimeoutMs": 1000,
+ *   "udf": { "isolation": "process", "memoryLimitMb": 64, "poolSize": 2, "defaultTimeoutMs": 1000,
  *            "defaultAggregationTimeoutMs": 30000, "maxTimeoutMs": 60000, "maxCallsPerIsolate": 100000 }
+ *
+ * `isolation` is "process" (default: the sandboxes run in a UDF host child process, so no UDF
+ * can take the node down) or "in-process" (lowest latency; a catastrophic isolate failure then
+ * aborts the node). See docs/udf.md.
  */
 import { DbError } from '../../errors/index.ts';
 import { QUERY_SUBSYSTEM } from '../../query/query-engine-service.ts';
@@ -19,9 +23,11 @@ import { UDF_ENGINE_KEY, UDF_JOBS_KEY } from '../../udf/services.ts';
 import { SmdModuleStore } from '../../udf/smd-store.ts';
 import type { NodeExtension } from '../extension.ts';
 
-type Limits = Pick<UdfEngineOptions, 'memoryLimitMb' | 'poolSize' | 'defaultTimeoutMs' | 'defaultAggregationTimeoutMs' | 'maxTimeoutMs' | 'maxCallsPerIsolate'>;
+type Limits = Pick<UdfEngineOptions, 'isolation' | 'memoryLimitMb' | 'poolSize' | 'defaultTimeoutMs' | 'defaultAggregationTimeoutMs' | 'maxTimeoutMs' | 'maxCallsPerIsolate'>;
+type IntLimits = Omit<Limits, 'isolation'>;
+const ISOLATIONS: readonly string[] = ['process', 'in-process'] satisfies ReadonlyArray<NonNullable<UdfEngineOptions['isolation']>>;
 
-const LIMITS: Record<keyof Limits, readonly [number, number]> = {
+const LIMITS: Record<keyof IntLimits, readonly [number, number]> = {
   memoryLimitMb: [8, 4096],
   poolSize: [1, 64],
   defaultTimeoutMs: [1, 3_600_000],
@@ -33,10 +39,15 @@ const LIMITS: Record<keyof Limits, readonly [number, number]> = {
 /** Validates the `udf` config section. */
 export function parseUdfConfig(raw: unknown): Limits {
   if (raw === undefined) return {};
-  const hint = `known udf settings: ${Object.keys(LIMITS).join(', ')} (integers); see docs/udf.md`;
+  const hint = `known udf settings: isolation ("process" or "in-process"), ${Object.keys(LIMITS).join(', ')} (integers); see docs/udf.md`;
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new DbError('PARAMETER', 'config udf: must be an object', { hint });
-  const out: Record<string, number> = {};
+  const out: Record<string, number | string> = {};
   for (const [k, v] of Object.entries(raw)) {
+    if (k === 'isolation') {
+      if (typeof v !== 'string' || !ISOLATIONS.includes(v)) throw new DbError('PARAMETER', `config udf.isolation: must be "process" or "in-process", got ${JSON.stringify(v)}`, { hint });
+      out[k] = v;
+      continue;
+    }
     const range = (LIMITS as Record<string, readonly [number, number] | undefined>)[k];
     if (range === undefined) throw new DbError('PARAMETER', `config udf.${k}: unknown setting`, { hint });
     if (typeof v !== 'number' || !Number.isInteger(v) || v < range[0] || v > range[1]) {
@@ -57,8 +68,13 @@ export function udfExtension(): NodeExtension {
       const engine = new UdfEngine({
         ...limits,
         store,
-        // aerospike.log() lines; a catastrophic isolate failure keeps the engine's default (abort the process)
+        // aerospike.log() lines; in-process, a catastrophic isolate failure keeps the engine's default (abort the process)
         onLog: (module, fn, line) => ctx.logger.debug({ module, fn }, line),
+        onHostEvent: (e) => {
+          if (e.kind === 'start') ctx.logger.info({ udfHostPid: e.pid, generation: e.generation, startMs: e.startMs }, 'UDF host process started');
+          else if (e.reason === 'stopped') ctx.logger.info({ udfHostPid: e.pid, generation: e.generation }, 'UDF host process stopped');
+          else ctx.logger.warn({ udfHostPid: e.pid, generation: e.generation, reason: e.reason, inFlight: e.inFlight }, 'UDF host process died; calls in flight failed, a fresh one takes over');
+        },
       });
       for (const f of await engine.registry.open()) {
         ctx.logger.error({ module: f.fileName, err: f.error.message }, 'a stored UDF module no longer loads; it is skipped');
@@ -72,12 +88,12 @@ export function udfExtension(): NodeExtension {
       registerUdfAqlHandlers();
       bindAqlUdfs(ctx.kernel, runner);
       ctx.server.addService('slipstream.v1.UdfService', UdfServiceService, udfHandlers(runner, () => ctx.clock.now(), ctx.logger));
-      ctx.logger.info({ modules: engine.listModules().length }, 'UDF modules loaded');
+      ctx.logger.info({ modules: engine.listModules().length, isolation: engine.isolation }, 'UDF modules loaded');
       return {
         async stop() {
           unwatch();
           await jobs.close();
-          engine.close();
+          await engine.shutdown();
         },
       };
     },
