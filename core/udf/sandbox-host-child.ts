@@ -22,6 +22,17 @@ if (send === undefined) {
 
 const sandboxes = new Map<number, Sandbox>();
 let nextSid = 0;
+/** Heap statistics cost a little per call: each sandbox reports its heap at most this often (ms). */
+const HEAP_SAMPLE_MS = 100;
+const heapSampledAt = new Map<number, number>();
+
+/** The sandbox's heap in bytes, or -1 (unchanged) when it was sampled less than HEAP_SAMPLE_MS ago. */
+function heapOf(sid: number, s: Sandbox): number {
+  const now = Date.now();
+  if (now - (heapSampledAt.get(sid) ?? 0) < HEAP_SAMPLE_MS) return -1;
+  heapSampledAt.set(sid, now);
+  return s.heapUsed();
+}
 
 function ignore(): void {
   // a reply the node can no longer receive (it closed the channel): the process exits on 'disconnect'
@@ -45,7 +56,7 @@ async function handle(m: HostRequest): Promise<void> {
         const s = await Sandbox.create(m.module, { memoryLimitMb: m.memoryLimitMb, loadTimeoutMs: m.loadTimeoutMs, onCatastrophicError: catastrophe });
         const sid = ++nextSid;
         sandboxes.set(sid, s);
-        reply({ t: 'created', id: m.id, sid, functions: s.functions, heap: s.heapUsed() });
+        reply({ t: 'created', id: m.id, sid, functions: s.functions, heap: heapOf(sid, s) });
       } catch (err) {
         reply({ t: 'error', id: m.id, error: toWireError(err), healthy: false, heap: 0 });
       }
@@ -59,7 +70,7 @@ async function handle(m: HostRequest): Promise<void> {
       }
       try {
         const out = await s.call(m.req, m.timeoutMs, m.what);
-        reply({ t: 'result', id: m.id, out, heap: s.heapUsed() });
+        reply({ t: 'result', id: m.id, out, heap: heapOf(m.sid, s) });
       } catch (err) {
         reply({ t: 'error', id: m.id, error: toWireError(err), healthy: s.healthy, heap: s.heapUsed() });
       }
@@ -68,6 +79,7 @@ async function handle(m: HostRequest): Promise<void> {
     case 'dispose': {
       const s = sandboxes.get(m.sid);
       sandboxes.delete(m.sid);
+      heapSampledAt.delete(m.sid);
       s?.dispose();
       return;
     }

@@ -19,6 +19,7 @@ export type WireError =
   | { readonly kind: 'db'; readonly code: ResultCodeName; readonly resultCode: number; readonly message: string; readonly hint?: string }
   | { readonly kind: 'error'; readonly name: string; readonly message: string; readonly stack: string };
 
+/** `heap`: the sandbox's isolate heap in bytes, or -1 when not sampled this time (unchanged). */
 export type HostReply =
   | { readonly t: 'ready'; readonly pid: number }
   | { readonly t: 'created'; readonly id: number; readonly sid: number; readonly functions: readonly string[]; readonly heap: number }

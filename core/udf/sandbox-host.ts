@@ -342,7 +342,7 @@ export class RemoteSandbox implements UdfSandbox {
     this.sid = sid;
     this.module = module;
     this.functions = functions;
-    this.heap = heap;
+    this.heap = Math.max(0, heap);
   }
 
   get healthy(): boolean {
@@ -364,11 +364,11 @@ export class RemoteSandbox implements UdfSandbox {
       throw err;
     }
     if (r.t === 'result') {
-      this.heap = r.heap;
+      if (r.heap >= 0) this.heap = r.heap;
       return r.out;
     }
     if (r.t === 'error') {
-      this.heap = r.heap;
+      if (r.heap >= 0) this.heap = r.heap;
       if (!r.healthy) this.broken = true;
       throw fromWireError(r.error);
     }
@@ -376,7 +376,7 @@ export class RemoteSandbox implements UdfSandbox {
     throw new DbError('UDF', `the UDF host process answered ${what} with '${r.t}'`);
   }
 
-  /** Heap of the isolate in the child as of its last response, bytes. */
+  /** Heap of the isolate in the child as last reported (the child samples it at most every 100 ms), bytes. */
   heapUsed(): number {
     return this.healthy ? this.heap : 0;
   }

@@ -15,7 +15,7 @@ import { UdfServiceService } from '../../core/server/generated/slipstream/v1/udf
 import { parseUdfConfig, udfExtension } from '../../core/node/extensions/udf.ts';
 import { UDF_ENGINE_KEY } from '../../core/udf/services.ts';
 import { UdfEngine } from '../../core/udf/index.ts';
-import type { SandboxHostEvent } from '../../core/udf/sandbox-host.ts';
+import { SandboxHost, type SandboxHostEvent } from '../../core/udf/sandbox-host.ts';
 import { startNodeProcess, type NodeProcess } from '../helpers/process-node.ts';
 import { startTestNode } from '../helpers/node-harness.ts';
 import { rejects, view } from './helpers.ts';
@@ -153,6 +153,32 @@ describe('udf/sandbox-host: the UDF host child process', function () {
       await engine.shutdown();
       assert.ok(!alive(pid));
       assert.match((await rejects(call('hello'))).message, /closed/);
+    });
+  });
+
+  describe('RemoteSandbox', () => {
+    it('has the Sandbox interface: functions, calls, heap as last reported, load errors as they were, dispose', async () => {
+      const host = new SandboxHost();
+      try {
+        const s = await host.create({ fileName: 'r.js', packageName: 'r', code: 'export function f() {}\nexport function g() {}' }, { memoryLimitMb: 16, loadTimeoutMs: 1000 });
+        assert.deepEqual([...s.functions].sort(), ['f', 'g']);
+        assert.ok(s.healthy && s.heapUsed() > 100_000, `heap ${s.heapUsed()}`);
+        const out = JSON.parse(await s.call(JSON.stringify({ op: 'record', fn: 'nope', args: [], rec: { exists: false, bins: {}, doubles: [], gen: 0, ttl: 0, lut: 0, key: null, digest: '', set: 's', ns: 'test' } }), 1000, 'r.nope')) as { ok: boolean; error?: { name: string } };
+        assert.equal(out.ok, false);
+        assert.equal(out.error?.name, 'NoSuchFunction');
+        assert.equal(s.calls, 1);
+        assert.ok(s.heapUsed() > 100_000);
+        // a load error crosses as the Error it was (the registry turns it into a compile error)
+        const bad = await rejects(host.create({ fileName: 'b.js', packageName: 'b', code: 'export function (' }, { memoryLimitMb: 16, loadTimeoutMs: 1000 }));
+        assert.equal(bad.name, 'SyntaxError');
+        assert.match(bad.message, /b\.js:1:/);
+        s.dispose();
+        assert.ok(!s.healthy);
+        assert.equal(s.heapUsed(), 0);
+        assert.match((await rejects(s.call('{}', 1000, 'r.f'))).message, /the sandbox for r\.js is gone/);
+      } finally {
+        await host.close();
+      }
     });
   });
 
