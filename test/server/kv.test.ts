@@ -342,6 +342,18 @@ describe('server/kv over gRPC', function () {
     assert.equal((await t.client.get({ namespace: 'test', set: 'tr', key: 'after' })).bins['a'], 1n, 'writes after a truncate are kept');
   });
 
+  it('refuses a batch whose answer would not fit in one gRPC message, on both read paths', async () => {
+    const big = 'x'.repeat(1000 * 1000);
+    const keys = Array.from({ length: 18 }, (_, i) => ({ namespace: 'test', set: 'huge', key: `h${i}` }));
+    for (const key of keys) await t.client.put(key, { big });
+    for (const options of [{}, { bins: ['big'] }]) {
+      await assert.rejects(t.client.batchGet(keys, options), (e: unknown) => e instanceof DbError && e.resultCode === 151
+        && /16 MiB/.test(e.message) && e.hint !== undefined && /split/.test(e.hint));
+    }
+    assert.equal((await t.client.batchGet(keys.slice(0, 10))).length, 10, 'a batch that fits is answered');
+    await t.client.truncate('test', 'huge');
+  });
+
   it('rejects bad input with the right result codes and helpful messages', async () => {
     assert.equal(await code(t.client.put({ namespace: 'nope', set: 's', key: 'k' }, { a: 1n })), 20);
     assert.equal(await code(t.client.put(k('x'), { 'a-very-long-bin-name': 1n })), 21);

@@ -11,7 +11,8 @@ import type { Kernel } from '../../transaction/kernel.ts';
 import type { Logger } from '../../plugin-api/index.ts';
 import { checkRecordsPerMessage, pages } from '../wire/pages.ts';
 import type { RecordPredicate } from '../../transaction/policy.ts';
-import { fromPbBins, fromPbKey, fromPbWritePolicy, toPbBins, toPbMeta, toPbRecord } from '../convert.ts';
+import { approxRecordBytes, fromPbBins, fromPbKey, fromPbWritePolicy, toPbBins, toPbMeta, toPbRecord } from '../convert.ts';
+import { MAX_MESSAGE_BYTES } from '../grpc-server.ts';
 import { fromPbOperation } from './operations.ts';
 import { recordFilter } from '../../query/record-filter.ts';
 import { serverStream, unary } from '../rpc.ts';
@@ -28,6 +29,14 @@ export type KeyValueHandlers = Pick<KeyValueServiceServer, 'put' | 'exists' | 'd
 
 /** The KeyValueService definition to register with keyValueHandlers. */
 export const keyValueService = acceptingEncoded(KeyValueServiceService, ['get', 'batchGet', 'scan']);
+
+/** A batch's answer is one gRPC message: refuse one that would not fit with what to do instead. */
+function checkBatchAnswer(bytes: number, keys: number): void {
+  if (bytes <= MAX_MESSAGE_BYTES) return;
+  throw new DbError('BATCH_MAX_REQUESTS', `the answer to this batch of ${keys} keys would be ${(bytes / 1048576).toFixed(1)} MiB; a gRPC message may hold ${MAX_MESSAGE_BYTES / 1048576} MiB`, {
+    hint: 'split the batch into smaller ones, or name only the bins you need',
+  });
+}
 
 export function keyValueHandlers(kernel: Kernel, logger: Logger): KeyValueHandlers {
   const now = (): number => kernel.clock.now();
@@ -80,9 +89,12 @@ export function keyValueHandlers(kernel: Kernel, logger: Logger): KeyValueHandle
       if (req.bins.length === 0 && !req.headerOnly && req.filterJson === '') {
         // whole records: transcode the stored bytes straight to the response
         const stored = await kernel.batchGetStored(keys);
-        return new EncodedResponse(encodeBatchGetResponse(stored.map((r, i) => (r instanceof DbError ? r : { namespace: (keys[i] as RecordKey).namespace, record: r })), now()));
+        const bytes = encodeBatchGetResponse(stored.map((r, i) => (r instanceof DbError ? r : { namespace: (keys[i] as RecordKey).namespace, record: r })), now());
+        checkBatchAnswer(bytes.length, keys.length);
+        return new EncodedResponse(bytes);
       }
       const results = await kernel.batchGet(keys, readOptionsOf(req));
+      checkBatchAnswer(results.reduce((n, r) => n + (r instanceof DbError ? 32 : approxRecordBytes(r)), 0), keys.length);
       const t = now();
       return {
         results: results.map((r) => r instanceof DbError
