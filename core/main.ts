@@ -25,11 +25,12 @@ const program = new Command()
   .option('-H, --host <addr>', 'address to listen on (overrides the config)')
   .option('--node-id <hex>', 'node id (overrides the config)')
   .option('--data-dir <dir>', 'folder for durable data (overrides the config)')
+  .option('--metrics-port <n>', 'serve Prometheus metrics at http://HOST:N/metrics (overrides the config)', port)
   .option('--log-level <level>', 'fatal, error, warn, info, debug or trace')
   .option('--print-config', 'print the effective configuration and exit');
 
 program.parse();
-const opts = program.opts<{ config?: string; port?: number; host?: string; nodeId?: string; dataDir?: string; logLevel?: string; printConfig?: boolean }>();
+const opts = program.opts<{ config?: string; port?: number; host?: string; nodeId?: string; dataDir?: string; metricsPort?: number; logLevel?: string; printConfig?: boolean }>();
 
 async function main(): Promise<void> {
   const raw = opts.config === undefined ? structuredClone(DEFAULT_CONFIG_TEXT) : loadConfigFile(opts.config);
@@ -38,6 +39,7 @@ async function main(): Promise<void> {
     ...(opts.port === undefined ? {} : { port: opts.port }),
     ...(opts.nodeId === undefined ? {} : { nodeId: opts.nodeId }),
     ...(opts.dataDir === undefined ? {} : { dataDir: opts.dataDir }),
+    ...(opts.metricsPort === undefined ? {} : { metricsPort: opts.metricsPort }),
   });
   if (opts.printConfig === true) {
     console.log(JSON.stringify(config, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString(16).toUpperCase() : v), 2));
@@ -46,7 +48,7 @@ async function main(): Promise<void> {
   const logger = createLogger(opts.logLevel ?? config.logLevel);
   const node = await createNode(config, { plugins: defaultPlugins(), logger });
   // Tools that start a node on port 0 read this line to learn the port.
-  if (process.env['SLIPSTREAM_READY_FD'] === '1' || process.send !== undefined) process.send?.({ ready: true, port: node.port });
+  if (process.env['SLIPSTREAM_READY_FD'] === '1' || process.send !== undefined) process.send?.({ ready: true, port: node.port, ...(node.metricsPort === undefined ? {} : { metricsPort: node.metricsPort }) });
   let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) return;

@@ -13,6 +13,8 @@ export interface NodeSection {
   readonly port: number;
   /** Folder for durable data and system metadata. */
   readonly dataDir: string;
+  /** Port of the Prometheus metrics endpoint (HTTP GET /metrics on `host`); absent: not served. 0: any free port. */
+  readonly metricsPort?: number;
 }
 
 export interface NodeConfig {
@@ -39,6 +41,7 @@ export const DEFAULT_CONFIG_TEXT = {
 } as const;
 
 const KNOWN_TOP = new Set(['node', 'logLevel', 'namespaces', 'transactionPendingLimit']);
+const NODE_KEYS = new Set(['id', 'host', 'port', 'dataDir', 'metricsPort']);
 const NS_KEYS = new Set(['name', 'storage', 'storageOptions', 'defaultTtl', 'maxRecordBytes', 'replicationFactor', 'nsupPeriod', 'maxTtl', 'eviction', 'tombRaider']);
 
 function fail(path: string, msg: string, hint?: string): never {
@@ -71,7 +74,7 @@ function defaultNodeId(host: string, port: number): bigint {
 }
 
 /** Validates a parsed config object (JSON) into a NodeConfig, with clear errors. */
-export function parseConfig(raw: unknown, overrides: { host?: string; port?: number; nodeId?: string; dataDir?: string } = {}): NodeConfig {
+export function parseConfig(raw: unknown, overrides: { host?: string; port?: number; nodeId?: string; dataDir?: string; metricsPort?: number } = {}): NodeConfig {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail('', 'must be a JSON object');
   const obj = raw as Record<string, unknown>;
   const nodeRaw = (obj['node'] ?? {}) as Record<string, unknown>;
@@ -82,6 +85,10 @@ export function parseConfig(raw: unknown, overrides: { host?: string; port?: num
   const idRaw = overrides.nodeId ?? nodeRaw['id'];
   const id = idRaw === undefined ? defaultNodeId(host, port) : parseNodeId(idRaw);
   const dataDir = overrides.dataDir ?? (nodeRaw['dataDir'] === undefined ? './data' : str(nodeRaw['dataDir'], 'node.dataDir'));
+  const metricsPort = overrides.metricsPort ?? (nodeRaw['metricsPort'] === undefined || nodeRaw['metricsPort'] === null ? undefined : int(nodeRaw['metricsPort'], 'node.metricsPort', 0, 65535));
+  for (const k of Object.keys(nodeRaw)) {
+    if (!NODE_KEYS.has(k)) fail(`node.${k}`, 'is not a node setting', `known settings: ${[...NODE_KEYS].join(', ')}`);
+  }
 
   const logLevel = obj['logLevel'] ?? 'info';
   const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -117,7 +124,7 @@ export function parseConfig(raw: unknown, overrides: { host?: string; port?: num
   const tpl = obj['transactionPendingLimit'] === undefined ? 20 : int(obj['transactionPendingLimit'], 'transactionPendingLimit', 1, 100000);
   const sections: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(obj)) if (!KNOWN_TOP.has(k)) sections[k] = v;
-  return { node: { id, host, port, dataDir }, logLevel: logLevel as NodeConfig['logLevel'], namespaces, transactionPendingLimit: tpl, sections };
+  return { node: { id, host, port, dataDir, ...(metricsPort === undefined ? {} : { metricsPort }) }, logLevel: logLevel as NodeConfig['logLevel'], namespaces, transactionPendingLimit: tpl, sections };
 }
 
 export function loadConfigFile(path: string): unknown {

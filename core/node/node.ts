@@ -10,6 +10,8 @@ import { TombRaider, parseTombRaiderConfig } from '../storage/eviction-tombstone
 import { Kernel } from '../transaction/kernel.ts';
 import { singleNodeRouter, type PartitionRouter } from '../transaction/routing.ts';
 import { GrpcServer } from '../server/grpc-server.ts';
+import { MetricsEndpoint } from '../server/metrics.ts';
+import { registerNodeMetrics } from './node-metrics.ts';
 import { AdminServiceService } from '../server/generated/slipstream/v1/admin.ts';
 import { keyValueHandlers, keyValueService } from '../server/handlers/kv.ts';
 import { adminHandlers, NODE_IDENTITY } from '../server/handlers/admin.ts';
@@ -37,6 +39,8 @@ export interface SlipstreamNode {
   readonly registry: PluginRegistry;
   /** The bound gRPC port (after start). */
   readonly port: number;
+  /** The bound port of the Prometheus endpoint, when `node.metricsPort` is set. */
+  readonly metricsPort: number | undefined;
   readonly address: string;
   stop(): Promise<void>;
 }
@@ -65,6 +69,7 @@ export async function createNode(config: NodeConfig, options: CreateNodeOptions)
   let truncateRecorder: ReturnType<typeof truncateMarkerRecorder> | undefined;
   const timers: NodeJS.Timeout[] = [];
   const server = new GrpcServer(logger);
+  const metricsEndpoint = config.node.metricsPort === undefined ? undefined : new MetricsEndpoint(server.metrics);
   let stopped = false;
   const evictors = new Map<string, Evictor>();
   let kernelRef: Kernel;
@@ -75,6 +80,7 @@ export async function createNode(config: NodeConfig, options: CreateNodeOptions)
     for (const t of timers) clearInterval(t);
     for (const b of background) b.stop();
     await server.stop();
+    await metricsEndpoint?.stop();
     for (const h of handles.reverse()) {
       try { await h.stop?.(); } catch (err) { logger.error({ err }, 'a subsystem failed to stop'); }
     }
@@ -151,6 +157,7 @@ export async function createNode(config: NodeConfig, options: CreateNodeOptions)
     const identity = { nodeId: config.node.id, version: VERSION, startedAtMs, address: () => address };
     services.provide(NODE_IDENTITY, identity);
     server.addService('slipstream.v1.AdminService', AdminServiceService, adminHandlers(kernel, identity, logger));
+    registerNodeMetrics(server.metrics.registry, kernel, identity);
 
     for (const ext of extensions) {
       const handle = await ext.start({ nodeId: config.node.id, config, kernel, server, registry, services, systemMetadata: smd, logger: logger.child({ subsystem: ext.name }), clock, signal: abort.signal });
@@ -171,8 +178,10 @@ export async function createNode(config: NodeConfig, options: CreateNodeOptions)
 
     const port = await server.start(config.node.host, config.node.port);
     address = `${config.node.host}:${port}`;
+    const metricsPort = config.node.metricsPort === undefined ? undefined : await metricsEndpoint?.start(config.node.host, config.node.metricsPort);
+    if (metricsPort !== undefined) logger.info({ url: `http://${config.node.host.includes(':') ? `[${config.node.host}]` : config.node.host}:${metricsPort}/metrics` }, 'Prometheus metrics');
     logger.info({ nodeId: config.node.id.toString(16).toUpperCase(), address, version: VERSION, namespaces: config.namespaces.map((n) => n.name) }, 'node ready');
-    return { config, kernel, server, services, registry, port, address, stop };
+    return { config, kernel, server, services, registry, port, metricsPort, address, stop };
   } catch (err) {
     await stop();
     throw err;

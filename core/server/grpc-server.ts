@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { DbError } from '../errors/index.ts';
 import type { Logger } from '../plugin-api/index.ts';
+import { ServerMetrics } from './metrics.ts';
 
 const PROTO_ROOT = fileURLToPath(new URL('../../proto', import.meta.url));
 const PROTO_DIR = join(PROTO_ROOT, 'slipstream/v1');
@@ -36,6 +37,8 @@ export class GrpcServer {
   private readonly server: Server;
   private readonly logger: Logger;
   private readonly health = new HealthImplementation({ '': 'NOT_SERVING' });
+  /** Call counts and durations of every registered service, and the node's other metrics. */
+  readonly metrics = new ServerMetrics();
   private boundPort = 0;
   private serviceNames: string[] = [];
 
@@ -46,7 +49,7 @@ export class GrpcServer {
 
   /** Registers a service; `name` is its full name (slipstream.v1.KeyValueService) for health checks. */
   addService<I extends UntypedServiceImplementation>(name: string, definition: ServiceDefinition<I>, implementation: I): void {
-    this.server.addService(definition, implementation);
+    this.server.addService(definition, this.metrics.instrument(definition, implementation));
     this.serviceNames.push(name);
   }
 

@@ -6,6 +6,8 @@ export const MAIN = fileURLToPath(new URL('../../core/main.ts', import.meta.url)
 export interface NodeProcess {
   readonly child: ChildProcess;
   readonly port: number;
+  /** The Prometheus endpoint's port, when the node serves one. */
+  readonly metricsPort: number | undefined;
   output(): string;
   /** Sends a signal and waits for the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
@@ -23,12 +25,13 @@ export function startNodeProcess(args: string[], options: { env?: NodeJS.Process
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`node did not start in time:\n${out}`)); }, options.timeoutMs ?? 20_000);
-    child.on('message', (m: { ready?: boolean; port?: number }) => {
+    child.on('message', (m: { ready?: boolean; port?: number; metricsPort?: number }) => {
       if (m.ready === true && typeof m.port === 'number') {
         clearTimeout(timer);
         resolve({
           child,
           port: m.port,
+          metricsPort: m.metricsPort,
           output: () => out,
           stop: async (signal = 'SIGTERM') => { if (child.exitCode === null) child.kill(signal); return exited; },
         });
