@@ -3,6 +3,7 @@ import { startTestNode, type TestNode } from '../helpers/node-harness.ts';
 import { runNodeBinary, startNodeProcess } from '../helpers/process-node.ts';
 import { DbError } from '../../core/client/index.ts';
 import { parseConfig } from '../../core/node/config.ts';
+import { UDF_ENGINE_KEY } from '../../core/udf/services.ts';
 
 /** The value of one sample line (`name{labels} value`) in a Prometheus text exposition. */
 function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
@@ -58,6 +59,25 @@ describe('server/metrics: the Prometheus endpoint', function () {
     assert.ok((sample(after, 'slipstream_namespace_memory_bytes', { namespace: 'test' }) ?? 0) > 0);
     assert.equal(sample(after, 'slipstream_node_info', { node_id: 'A1' }), 1);
     assert.ok((sample(after, 'slipstream_process_resident_memory_bytes') ?? 0) > 0, 'process metrics are there');
+  });
+
+  it('counts UDF modules and UDF host processes that died', async function () {
+    this.timeout(20_000);
+    const engine = t.node.services.require(UDF_ENGINE_KEY);
+    assert.equal(sample(await scrape(), 'slipstream_udf_modules'), 0);
+    await engine.register('m.js', 'export function one(rec) { return 1; }');
+    const call = { module: 'm', fn: 'one' };
+    const view = { key: t.node.kernel.key('test', 's', 'u'), exists: false, bins: {} };
+    await engine.applyRecord(call, view);
+    const pid = engine.host?.pid;
+    assert.ok(pid !== undefined, 'the UDF host process is running');
+    assert.equal(sample(await scrape(), 'slipstream_udf_host_deaths_total'), 0);
+    process.kill(pid, 'SIGKILL');
+    for (let i = 0; i < 100 && engine.host?.died === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    const text = await scrape();
+    assert.equal(sample(text, 'slipstream_udf_host_deaths_total'), 1);
+    assert.equal(sample(text, 'slipstream_udf_modules'), 1);
+    await engine.applyRecord(call, view); // a fresh host answers
   });
 
   it('answers 404 for anything but GET /metrics', async () => {

@@ -11,6 +11,7 @@
  * can take the node down) or "in-process" (lowest latency; a catastrophic isolate failure then
  * aborts the node). See docs/udf.md.
  */
+import { Counter, Gauge } from 'prom-client';
 import { DbError } from '../../errors/index.ts';
 import { QUERY_SUBSYSTEM } from '../../query/query-engine-service.ts';
 import { UDF_RUNNER_KEY, UdfRunner } from '../../query/udf-runner.ts';
@@ -89,6 +90,14 @@ export function udfExtension(): NodeExtension {
       bindAqlUdfs(ctx.kernel, runner);
       ctx.server.addService('slipstream.v1.UdfService', UdfServiceService, udfHandlers(runner, () => ctx.clock.now(), ctx.logger));
       ctx.logger.info({ modules: engine.listModules().length, isolation: engine.isolation }, 'UDF modules loaded');
+      new Counter({
+        name: 'slipstream_udf_host_deaths_total', help: 'UDF host processes that died (crash, abort, out of memory, wedged) and were replaced.', registers: [ctx.server.metrics.registry],
+        collect() { this.reset(); this.inc(engine.host?.died ?? 0); },
+      });
+      new Gauge({
+        name: 'slipstream_udf_modules', help: 'Registered UDF modules.', registers: [ctx.server.metrics.registry],
+        collect() { this.set(engine.listModules().length); },
+      });
       return {
         async stop() {
           unwatch();
