@@ -49,7 +49,7 @@ describe('udf/hostile', function () {
   const fails = async (fn: string, re: RegExp, timeoutMs?: number) => {
     const err = await rejects(call(fn, { a: 1n }, timeoutMs));
     assert.equal(err.resultCode, 100, `${fn}: ${err.message}`);
-    assert.match(err.message, re, fn);
+    assert.match(err.message, re, `${fn}: ${err.message}`);
     return err;
   };
 
@@ -92,9 +92,14 @@ describe('udf/hostile', function () {
   it('import(), Atomics.wait, huge strings and arrays, deep recursion', async () => {
     await fails('dynImport', /dynamic import\(\) is not supported/);
     await fails('atomics', /ReferenceError: (Atomics|SharedArrayBuffer) is not defined/);
-    await fails('hugeString', /memory limit/);
+    // Either isolated-vm stops the isolate at its limit, or (under load) V8 aborts on the
+    // allocation or the host misses its deadline inside one long builtin: then only the UDF host
+    // process goes (the default isolation), the call fails with UDF 100 all the same and the
+    // next call runs on a fresh host.
+    const oom = (re: RegExp): RegExp => new RegExp(`${re.source}|the UDF host process (died|did not answer)`);
+    await fails('hugeString', oom(/memory limit/));
     await fails('spreadString', /RangeError: Invalid string length/);
-    await fails('hugeArray', /exceeded its memory limit: evil\.hugeArray used more than 32 MiB/, 1000);
+    await fails('hugeArray', oom(/exceeded its memory limit: evil\.hugeArray used more than 32 MiB/), 1000);
     await fails('recurse', /RangeError: Maximum call stack size exceeded/);
     assert.equal((await call('ok')).value, 'still here');
   });
