@@ -10,7 +10,8 @@ let nodeBin = process.execPath;
 if (Number(process.versions.node.split('.')[0]) < 24) {
   nodeBin = createRequire(import.meta.url).resolve('node/bin/node');
 }
-const child = spawn(nodeBin, ['--no-node-snapshot', main, ...process.argv.slice(2)], { stdio: 'inherit' });
+// DEP0123: TLS to a node addressed by IP (the certificate is still checked against the IP)
+const child = spawn(nodeBin, ['--no-node-snapshot', '--disable-warning=DEP0123', main, ...process.argv.slice(2)], { stdio: 'inherit' });
 // On a terminal, Ctrl-C reaches the shell directly (it cancels the running statement); a
 // signal sent to this process alone is passed on.
 process.on('SIGINT', () => { if (!process.stdin.isTTY) child.kill('SIGINT'); });

@@ -26,11 +26,14 @@ const program = new Command()
   .option('--node-id <hex>', 'node id (overrides the config)')
   .option('--data-dir <dir>', 'folder for durable data (overrides the config)')
   .option('--metrics-port <n>', 'serve Prometheus metrics at http://HOST:N/metrics (overrides the config)', port)
+  .option('--tls-cert <file>', 'serve gRPC over TLS with this PEM certificate (with --tls-key)')
+  .option('--tls-key <file>', 'the PEM private key of --tls-cert')
+  .option('--tls-ca <file>', 'require client certificates signed by this PEM CA (mutual TLS)')
   .option('--log-level <level>', 'fatal, error, warn, info, debug or trace')
   .option('--print-config', 'print the effective configuration and exit');
 
 program.parse();
-const opts = program.opts<{ config?: string; port?: number; host?: string; nodeId?: string; dataDir?: string; metricsPort?: number; logLevel?: string; printConfig?: boolean }>();
+const opts = program.opts<{ config?: string; port?: number; host?: string; nodeId?: string; dataDir?: string; metricsPort?: number; tlsCert?: string; tlsKey?: string; tlsCa?: string; logLevel?: string; printConfig?: boolean }>();
 
 async function main(): Promise<void> {
   const raw = opts.config === undefined ? structuredClone(DEFAULT_CONFIG_TEXT) : loadConfigFile(opts.config);
@@ -40,6 +43,13 @@ async function main(): Promise<void> {
     ...(opts.nodeId === undefined ? {} : { nodeId: opts.nodeId }),
     ...(opts.dataDir === undefined ? {} : { dataDir: opts.dataDir }),
     ...(opts.metricsPort === undefined ? {} : { metricsPort: opts.metricsPort }),
+    ...(opts.tlsCert === undefined && opts.tlsKey === undefined && opts.tlsCa === undefined ? {} : {
+      tls: {
+        ...(opts.tlsCert === undefined ? {} : { certFile: opts.tlsCert }),
+        ...(opts.tlsKey === undefined ? {} : { keyFile: opts.tlsKey }),
+        ...(opts.tlsCa === undefined ? {} : { caFile: opts.tlsCa, requireClientCert: true }),
+      },
+    }),
   });
   if (opts.printConfig === true) {
     console.log(JSON.stringify(config, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString(16).toUpperCase() : v), 2));

@@ -6,6 +6,7 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { DbError, toDbError, ResultCode, clientErrorName } from '../errors/index.ts';
 import { SlipstreamClient } from '../client/client.ts';
@@ -46,10 +47,14 @@ const program = new Command()
   .option('-o, --outputmode <mode>', 'table, json, raw or mute', outputMode, 'TABLE')
   .option('-T, --timeout <ms>', 'statement timeout, ms (0: none)', timeout, 1000)
   .option('--no-color', 'no colours on the terminal')
+  .option('--tls-ca <file>', 'connect with TLS, trusting this PEM CA')
+  .option('--tls-cert <file>', 'client certificate (PEM), for nodes that require one')
+  .option('--tls-key <file>', 'the PEM private key of --tls-cert')
+  .option('--tls-name <name>', 'name to check the node\'s certificate against')
   .addHelpText('after', '\nInside the shell, HELP lists the statements. Exit status: 0 when every statement succeeded, 1 otherwise.');
 
 program.parse();
-const opts = program.opts<{ host: string; port: number; command?: string; file?: string; outputmode: string; timeout: number; color: boolean }>();
+const opts = program.opts<{ host: string; port: number; command?: string; file?: string; outputmode: string; timeout: number; color: boolean; tlsCa?: string; tlsCert?: string; tlsKey?: string; tlsName?: string }>();
 
 function address(): string {
   const h = opts.host;
@@ -68,13 +73,28 @@ function report(outcome: RunOutcome): number {
   return 1;
 }
 
+function readPem(path: string, option: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new DbError('CLIENT_PARAM', `${option}: cannot read ${path}: ${(err as Error).message}`, { hint: 'give the path of a PEM file' });
+  }
+}
+
 async function main(): Promise<number> {
   let client: SlipstreamClient;
   try {
-    client = await SlipstreamClient.connect({ hosts: [address()], timeoutMs: 5000, connectTimeoutMs: 3000 });
+    const tlsWanted = opts.tlsCa !== undefined || opts.tlsCert !== undefined || opts.tlsKey !== undefined || opts.tlsName !== undefined;
+    const tls = tlsWanted ? {
+      ...(opts.tlsCa === undefined ? {} : { ca: readPem(opts.tlsCa, '--tls-ca') }),
+      ...(opts.tlsCert === undefined ? {} : { cert: readPem(opts.tlsCert, '--tls-cert') }),
+      ...(opts.tlsKey === undefined ? {} : { key: readPem(opts.tlsKey, '--tls-key') }),
+      ...(opts.tlsName === undefined ? {} : { serverName: opts.tlsName }),
+    } : undefined;
+    client = await SlipstreamClient.connect({ hosts: [address()], timeoutMs: 5000, connectTimeoutMs: 3000, ...(tls === undefined ? {} : { tls }) });
   } catch (err) {
     const e = toDbError(err);
-    process.stderr.write(`${red(`Error ${e.resultCode}: ${clientErrorName(e.resultCode)}: cannot connect to ${address()}`)}\n${e.hint ?? ''}\n`);
+    process.stderr.write(`${red(`Error ${e.resultCode}: ${clientErrorName(e.resultCode)}: cannot connect to ${address()}`)}\n${e.message}\n${e.hint ?? ''}\n`);
     return 1;
   }
   const progress = new Progress(process.stderr);

@@ -88,10 +88,23 @@ export interface CallOptions {
   readonly signal?: AbortSignal;
 }
 
+/** TLS for the connection: PEM bytes or text. */
+export interface ClientTlsOptions {
+  /** CA that signed the node's certificate; the system's roots when absent. */
+  readonly ca?: string | Uint8Array;
+  /** Client certificate and key, for nodes that require one (mutual TLS). */
+  readonly cert?: string | Uint8Array;
+  readonly key?: string | Uint8Array;
+  /** Name to check the node's certificate against, when it differs from the host dialled. */
+  readonly serverName?: string;
+}
+
 /** Options of {@link SlipstreamClient.connect}. */
 export interface ClientOptions {
   /** Seed nodes, "host:port"; the first that answers is used. */
   readonly hosts: string | readonly string[];
+  /** Connect with TLS (the node's `node.tls`); plaintext when absent. */
+  readonly tls?: ClientTlsOptions;
   /** Default deadline per call, ms (default 1000, as aql). 0 means none. */
   readonly timeoutMs?: number;
   /** Default retries for reads (default 2). Writes are not retried unless asked. */
@@ -170,10 +183,16 @@ export class SlipstreamClient {
     const hosts = typeof options.hosts === 'string' ? [options.hosts] : [...options.hosts];
     if (hosts.length === 0) throw new DbError('CLIENT_PARAM', 'no seed hosts given', { hint: 'pass hosts: ["127.0.0.1:3000"]' });
     const errors: string[] = [];
+    const tls = options.tls;
+    const pem = (v: string | Uint8Array | undefined): Buffer | null => (v === undefined ? null : Buffer.from(v));
+    if (tls !== undefined && (tls.cert === undefined) !== (tls.key === undefined)) {
+      throw new DbError('CLIENT_PARAM', 'tls.cert and tls.key go together', { hint: 'give both the client certificate and its key, or neither' });
+    }
     for (const host of hosts) {
-      const channel = new GrpcClient(host, credentials.createInsecure(), {
+      const channel = new GrpcClient(host, tls === undefined ? credentials.createInsecure() : credentials.createSsl(pem(tls.ca), pem(tls.key), pem(tls.cert)), {
         'grpc.max_receive_message_length': 64 * 1024 * 1024,
         'grpc.max_send_message_length': 64 * 1024 * 1024,
+        ...(tls?.serverName === undefined ? {} : { 'grpc.ssl_target_name_override': tls.serverName, 'grpc.default_authority': tls.serverName }),
       });
       try {
         await new Promise<void>((resolve, reject) => {
@@ -185,7 +204,9 @@ export class SlipstreamClient {
         errors.push(`${host}: ${(err as Error).message}`);
       }
     }
-    throw new DbError('CONNECTION', `cannot connect to any seed (${errors.join('; ')})`, { hint: 'start a node (npm start) or check the host and port' });
+    throw new DbError('CONNECTION', `cannot connect to any seed (${errors.join('; ')})`, {
+      hint: tls === undefined ? 'start a node (npm start) or check the host and port; a node with node.tls needs the tls option' : 'check the host and port, and that the CA (tls.ca) signed the node\'s certificate',
+    });
   }
 
   /** Closes the connection; calls in flight fail with CLIENT_ABORT or CONNECTION. */

@@ -15,6 +15,17 @@ export interface NodeSection {
   readonly dataDir: string;
   /** Port of the Prometheus metrics endpoint (HTTP GET /metrics on `host`); absent: not served. 0: any free port. */
   readonly metricsPort?: number;
+  /** TLS for the gRPC port; absent: plaintext. */
+  readonly tls?: TlsConfig;
+}
+
+/** PEM files for the gRPC server's TLS (paths as given, relative to the working directory). */
+export interface TlsConfig {
+  readonly certFile: string;
+  readonly keyFile: string;
+  /** CA that signs client certificates; with requireClientCert, clients must present one (mutual TLS). */
+  readonly caFile?: string;
+  readonly requireClientCert: boolean;
 }
 
 export interface NodeConfig {
@@ -41,7 +52,7 @@ export const DEFAULT_CONFIG_TEXT = {
 } as const;
 
 const KNOWN_TOP = new Set(['node', 'logLevel', 'namespaces', 'transactionPendingLimit']);
-const NODE_KEYS = new Set(['id', 'host', 'port', 'dataDir', 'metricsPort']);
+const NODE_KEYS = new Set(['id', 'host', 'port', 'dataDir', 'metricsPort', 'tls']);
 const NS_KEYS = new Set(['name', 'storage', 'storageOptions', 'defaultTtl', 'maxRecordBytes', 'replicationFactor', 'nsupPeriod', 'maxTtl', 'eviction', 'tombRaider']);
 
 function fail(path: string, msg: string, hint?: string): never {
@@ -74,7 +85,25 @@ function defaultNodeId(host: string, port: number): bigint {
 }
 
 /** Validates a parsed config object (JSON) into a NodeConfig, with clear errors. */
-export function parseConfig(raw: unknown, overrides: { host?: string; port?: number; nodeId?: string; dataDir?: string; metricsPort?: number } = {}): NodeConfig {
+function parseTls(raw: unknown): TlsConfig | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  if (typeof raw !== 'object' || Array.isArray(raw)) fail('node.tls', 'must be an object', 'for example { "certFile": "server.pem", "keyFile": "server.key" }');
+  const o = raw as Record<string, unknown>;
+  const known = ['certFile', 'keyFile', 'caFile', 'requireClientCert'];
+  for (const k of Object.keys(o)) if (!known.includes(k)) fail(`node.tls.${k}`, 'is not a TLS setting', `known settings: ${known.join(', ')}`);
+  if (o['certFile'] === undefined || o['keyFile'] === undefined) fail('node.tls', 'needs certFile and keyFile', 'give the PEM files of the server certificate and its private key');
+  const requireClientCert = o['requireClientCert'] ?? false;
+  if (typeof requireClientCert !== 'boolean') fail('node.tls.requireClientCert', 'must be true or false');
+  if (requireClientCert && o['caFile'] === undefined) fail('node.tls.requireClientCert', 'needs caFile, the CA that signs client certificates');
+  return {
+    certFile: str(o['certFile'], 'node.tls.certFile'),
+    keyFile: str(o['keyFile'], 'node.tls.keyFile'),
+    ...(o['caFile'] === undefined ? {} : { caFile: str(o['caFile'], 'node.tls.caFile') }),
+    requireClientCert,
+  };
+}
+
+export function parseConfig(raw: unknown, overrides: { host?: string; port?: number; nodeId?: string; dataDir?: string; metricsPort?: number; tls?: Partial<TlsConfig> } = {}): NodeConfig {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail('', 'must be a JSON object');
   const obj = raw as Record<string, unknown>;
   const nodeRaw = (obj['node'] ?? {}) as Record<string, unknown>;
@@ -89,6 +118,8 @@ export function parseConfig(raw: unknown, overrides: { host?: string; port?: num
   for (const k of Object.keys(nodeRaw)) {
     if (!NODE_KEYS.has(k)) fail(`node.${k}`, 'is not a node setting', `known settings: ${[...NODE_KEYS].join(', ')}`);
   }
+  const tlsRaw = overrides.tls === undefined ? nodeRaw['tls'] : { ...(nodeRaw['tls'] as Record<string, unknown> | undefined), ...overrides.tls };
+  const tls = parseTls(tlsRaw);
 
   const logLevel = obj['logLevel'] ?? 'info';
   const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -124,7 +155,7 @@ export function parseConfig(raw: unknown, overrides: { host?: string; port?: num
   const tpl = obj['transactionPendingLimit'] === undefined ? 20 : int(obj['transactionPendingLimit'], 'transactionPendingLimit', 1, 100000);
   const sections: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(obj)) if (!KNOWN_TOP.has(k)) sections[k] = v;
-  return { node: { id, host, port, dataDir, ...(metricsPort === undefined ? {} : { metricsPort }) }, logLevel: logLevel as NodeConfig['logLevel'], namespaces, transactionPendingLimit: tpl, sections };
+  return { node: { id, host, port, dataDir, ...(metricsPort === undefined ? {} : { metricsPort }), ...(tls === undefined ? {} : { tls }) }, logLevel: logLevel as NodeConfig['logLevel'], namespaces, transactionPendingLimit: tpl, sections };
 }
 
 export function loadConfigFile(path: string): unknown {

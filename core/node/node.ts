@@ -15,7 +15,9 @@ import { registerNodeMetrics } from './node-metrics.ts';
 import { AdminServiceService } from '../server/generated/slipstream/v1/admin.ts';
 import { keyValueHandlers, keyValueService } from '../server/handlers/kv.ts';
 import { adminHandlers, NODE_IDENTITY } from '../server/handlers/admin.ts';
-import type { NodeConfig } from './config.ts';
+import type { NodeConfig, TlsConfig } from './config.ts';
+import { readFileSync } from 'node:fs';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { PluginRegistry } from './plugin-registry.ts';
 import { ServiceLocator, type ExtensionHandle, type NodeExtension } from './extension.ts';
 import { builtInExtensions } from './extensions.ts';
@@ -43,6 +45,35 @@ export interface SlipstreamNode {
   readonly metricsPort: number | undefined;
   readonly address: string;
   stop(): Promise<void>;
+}
+
+/** The PEM bytes of the configured TLS files, with a clear error for one that cannot be read. */
+function readTlsFiles(tls: TlsConfig): { cert: Buffer; key: Buffer; ca?: Buffer; requireClientCert: boolean } {
+  const read = (path: string, setting: string): Buffer => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new DbError('PARAMETER', `node.tls.${setting}: cannot read ${path}: ${(err as Error).message}`, { hint: 'give the path of a PEM file (relative paths are from the working directory)' });
+    }
+  };
+  const files = {
+    cert: read(tls.certFile, 'certFile'),
+    key: read(tls.keyFile, 'keyFile'),
+    ...(tls.caFile === undefined ? {} : { ca: read(tls.caFile, 'caFile') }),
+    requireClientCert: tls.requireClientCert,
+  };
+  // check them here, so that a wrong file is named (the transport would only say "no start line")
+  const check = (what: () => unknown, path: string, setting: string, kind: string): void => {
+    try {
+      what();
+    } catch (err) {
+      throw new DbError('PARAMETER', `node.tls.${setting}: ${path} is not a PEM ${kind} (${(err as Error).message})`, { hint: `give a PEM file with a ${kind}` });
+    }
+  };
+  check(() => new X509Certificate(files.cert), tls.certFile, 'certFile', 'certificate');
+  check(() => createPrivateKey(files.key), tls.keyFile, 'keyFile', 'private key');
+  if (files.ca !== undefined && tls.caFile !== undefined) check(() => new X509Certificate(files.ca as Buffer), tls.caFile, 'caFile', 'CA certificate');
+  return files;
 }
 
 /** Builds and starts a node: plugins, namespaces, kernel, subsystems, gRPC. */
@@ -176,7 +207,7 @@ export async function createNode(config: NodeConfig, options: CreateNodeOptions)
       timers.push(t);
     }
 
-    const port = await server.start(config.node.host, config.node.port);
+    const port = await server.start(config.node.host, config.node.port, config.node.tls === undefined ? undefined : readTlsFiles(config.node.tls));
     address = `${config.node.host}:${port}`;
     const metricsPort = config.node.metricsPort === undefined ? undefined : await metricsEndpoint?.start(config.node.host, config.node.metricsPort);
     if (metricsPort !== undefined) logger.info({ url: `http://${config.node.host.includes(':') ? `[${config.node.host}]` : config.node.host}:${metricsPort}/metrics` }, 'Prometheus metrics');

@@ -53,14 +53,23 @@ export class GrpcServer {
     this.serviceNames.push(name);
   }
 
-  async start(host: string, port: number): Promise<number> {
+  /** Starts serving; with `tls` (PEM bytes) the port speaks TLS only, mutual TLS when `requireClientCert`. */
+  async start(host: string, port: number, tls?: { readonly cert: Buffer; readonly key: Buffer; readonly ca?: Buffer; readonly requireClientCert: boolean }): Promise<number> {
+    let creds: ServerCredentials;
+    try {
+      creds = tls === undefined
+        ? ServerCredentials.createInsecure()
+        : ServerCredentials.createSsl(tls.ca ?? null, [{ cert_chain: tls.cert, private_key: tls.key }], tls.requireClientCert);
+    } catch (err) {
+      throw new DbError('PARAMETER', `node.tls: ${(err as Error).message}`, { hint: 'certFile and keyFile must be PEM files of a certificate and its private key (caFile a PEM CA certificate)', cause: err });
+    }
     // Reflection describes Slipstream's protos and the health service, so grpcurl needs no files.
     const files = [...readdirSync(PROTO_DIR).filter((f) => f.endsWith('.proto')).map((f) => join('slipstream/v1', f)), 'health/v1/health.proto'];
     const definition = loadSync(files, { includeDirs: [PROTO_ROOT, HEALTH_PROTO_ROOT], longs: String, enums: String, defaults: true, oneofs: true });
     new ReflectionService(definition).addToServer(this.server);
     this.health.addToServer(this.server);
     this.boundPort = await new Promise<number>((resolve, reject) => {
-      this.server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, ServerCredentials.createInsecure(), (err, bound) => {
+      this.server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, creds, (err, bound) => {
         if (err !== null) {
           reject(new DbError('SERVER_ERROR', `cannot listen on ${host}:${port}: ${err.message}`, { hint: 'choose another --port or stop the process using it', cause: err }));
         } else {
@@ -69,7 +78,7 @@ export class GrpcServer {
       });
     });
     this.setServing(true);
-    this.logger.info({ host, port: this.boundPort }, 'gRPC server listening');
+    this.logger.info({ host, port: this.boundPort, tls: tls === undefined ? false : tls.requireClientCert ? 'mutual' : true }, 'gRPC server listening');
     return this.boundPort;
   }
 
