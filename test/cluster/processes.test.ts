@@ -63,7 +63,7 @@ describe('cluster/real processes on 127.0.0.1', function () {
 
   async function start(id: string, clusterName: string, seeds: string[]): Promise<NodeProcess> {
     const config = {
-      node: { id, host: '127.0.0.1', port: 0, dataDir: join(dir, id) },
+      node: { id, host: '127.0.0.1', port: 0, dataDir: join(dir, id), metricsPort: 0 },
       logLevel: 'warn',
       namespaces: [{ name: 'test', storage: 'storage-memory', replicationFactor: 2 }],
       cluster: { clusterName, heartbeat: { address: '127.0.0.1:0', ...HB }, fabric: { address: '127.0.0.1:0' }, seeds },
@@ -98,6 +98,20 @@ describe('cluster/real processes on 127.0.0.1', function () {
     assert.ok(r0.members.every((m) => m.serviceAddress.startsWith('127.0.0.1:')), JSON.stringify(r0.members));
     const masters = r0.members.map((m) => m.partitions[0]?.masters ?? 0);
     assert.equal(masters.reduce((x, y) => x + y, 0), 4096);
+
+    // each node's Prometheus metrics show the cluster: its size, one principal, the masters
+    const scraped = await until('metrics agree', async () => {
+      const texts = await Promise.all([a, b, c].map(async (p) => (await fetch(`http://127.0.0.1:${p.metricsPort}/metrics`)).text()));
+      const value = (t: string, re: RegExp): number => Number(re.exec(t)?.[1] ?? NaN);
+      const rows = texts.map((t) => ({
+        size: value(t, /^slipstream_cluster_size (\d+)$/m),
+        principal: value(t, /^slipstream_cluster_principal (\d+)$/m),
+        mastered: value(t, /^slipstream_cluster_partitions_mastered\{namespace="test"\} (\d+)$/m),
+      }));
+      return rows.every((r) => r.size === 3) && rows.reduce((n, r) => n + r.mastered, 0) === 4096 ? rows : undefined;
+    }, 10_000);
+    assert.deepEqual(scraped.value.map((r) => r.principal), [1, 0, 0]);
+    assert.deepEqual(scraped.value.map((r) => r.mastered), masters);
 
     const map = await partitionMap(b.port, 'test');
     assert.equal(map.partitions.length, 4096);

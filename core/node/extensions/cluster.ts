@@ -7,6 +7,8 @@
  *                "heartbeat": { "address": "127.0.0.1:3002" }, "fabric": { "address": "127.0.0.1:3001" },
  *                "seeds": ["127.0.0.1:4002"], "replication": "replication-rack-aware" }
  */
+import { Gauge } from 'prom-client';
+import { N_PARTITIONS } from '../../model/index.ts';
 import { DbError, type PluginContext } from '../../plugin-api/index.ts';
 import { serviceKey, type NodeExtension } from '../extension.ts';
 import { ClusterServiceService } from '../../server/generated/slipstream/v1/cluster.ts';
@@ -55,6 +57,25 @@ export function clusterExtension(): NodeExtension {
       ctx.services.provide(CLUSTER_SERVICE, cluster);
       bindAqlCluster(ctx.kernel, cluster);
       ctx.server.addService('slipstream.v1.ClusterService', ClusterServiceService, clusterHandlers(cluster, ctx.logger));
+      const registers = [ctx.server.metrics.registry];
+      new Gauge({
+        name: 'slipstream_cluster_size', help: 'Members of the cluster this node is in (0 while it is in none).', registers,
+        collect() { this.set(cluster.view() === undefined ? 0 : cluster.info().members.length); },
+      });
+      new Gauge({
+        name: 'slipstream_cluster_principal', help: '1 when this node is the cluster principal.', registers,
+        collect() { this.set(cluster.view() !== undefined && cluster.info().principal === ctx.nodeId ? 1 : 0); },
+      });
+      new Gauge({
+        name: 'slipstream_cluster_partitions_mastered', help: 'Partitions of the namespace this node masters (of 4096).', labelNames: ['namespace'], registers,
+        collect() {
+          for (const ns of cluster.namespaces()) {
+            let n = 0;
+            for (let p = 0; p < N_PARTITIONS; p++) if (cluster.masterOf(ns, p) === ctx.nodeId) n++;
+            this.set({ namespace: ns }, n);
+          }
+        },
+      });
       return { stop: () => cluster.stop() };
     },
   };
