@@ -1,4 +1,5 @@
 import { ripemd160 } from './ripemd160.ts';
+import { writeUtf8 } from './utf8.ts';
 import { DbError } from '../errors/index.ts';
 import { checkInt64 } from './values.ts';
 import { partitionOf, type PartitionId } from './partition.ts';
@@ -37,16 +38,10 @@ export function keyTypeOf(key: UserKey): number {
 
 let scratch = Buffer.allocUnsafe(1024);
 
-/** Writes `s` as UTF-8 at `at` of the scratch buffer (ASCII byte by byte); returns the end. */
-function writeUtf8(s: string, at: number): number {
-  const n = s.length;
-  if (at + n * 3 > scratch.length) grow(at + n * 3);
-  for (let i = 0; i < n; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 128) return at - i + scratch.write(s, at - i, 'utf8');
-    scratch[at++] = c;
-  }
-  return at;
+/** Writes `s` as UTF-8 at `at` of the scratch buffer, growing it first; returns the end. */
+function putUtf8(s: string, at: number): number {
+  if (at + s.length * 3 > scratch.length) grow(at + s.length * 3);
+  return writeUtf8(scratch, at, s);
 }
 
 function grow(size: number): void {
@@ -58,11 +53,11 @@ function grow(size: number): void {
 /** RIPEMD-160(set ‖ key-type byte ‖ key bytes), exactly as Aerospike computes it. The namespace is not hashed. */
 export function computeDigest(set: string, key: UserKey): Uint8Array {
   // Assembled in one scratch buffer and hashed in JavaScript: no allocation but the result.
-  let end = writeUtf8(set, 0);
+  let end = putUtf8(set, 0);
   if (end + 10 > scratch.length) grow(end + 10);
   scratch[end++] = keyTypeOf(key);
   if (typeof key === 'string') {
-    end = writeUtf8(key, end);
+    end = putUtf8(key, end);
   } else if (typeof key === 'bigint') {
     scratch.writeBigInt64BE(checkInt64(key, 'integer key'), end);
     end += 8;

@@ -11,7 +11,7 @@
  */
 import type { StoredRecord } from '../../plugin-api/index.ts';
 import { DbError } from '../../errors/index.ts';
-import { KeyType, ttlOf } from '../../model/index.ts';
+import { KeyType, ttlOf, writeUtf8 } from '../../model/index.ts';
 
 /** Wire types. */
 const VARINT = 0, I64 = 1, LEN = 2;
@@ -116,27 +116,12 @@ function bytesField(t: number, src: Uint8Array, from: number, to: number): void 
   }
 }
 
-/** A string field; ASCII is copied byte by byte, anything else through Buffer.write. */
+/** A string field (its UTF-8 bytes, written by the model's writeUtf8). */
 function stringField(t: number, s: string): void {
-  const n = s.length;
-  ensure(n + 6);
-  const mark = pos;
-  out[pos++] = t;
-  if (n < 128) {
-    out[pos++] = n;
-    let i = 0;
-    for (; i < n; i++) {
-      const c = s.charCodeAt(i);
-      if (c >= 128) break;
-      out[pos++] = c;
-    }
-    if (i === n) return;
-    pos = mark + 1;
-  }
-  const len = Buffer.byteLength(s, 'utf8');
-  ensure(len + 5);
-  varint32(len);
-  pos += out.write(s, pos, 'utf8');
+  ensure(s.length * 3 + 2);
+  const start = open(t);
+  pos = writeUtf8(out, pos, s);
+  close(start);
 }
 
 /**
