@@ -1,6 +1,6 @@
 import { DbError } from '../errors/index.ts';
 import {
-  N_PARTITIONS, checkInt64, compareValues, partitionOf,
+  N_PARTITIONS, checkInt64, compareValues, digestString, partitionOf,
   type BinValue, type Bins, type DbRecord,
 } from '../model/index.ts';
 import { compileFilter, type EvalContext } from './expr/eval.ts';
@@ -8,7 +8,7 @@ import { referencedBins } from './expr/ast.ts';
 import type { IndexManager } from './index/manager.ts';
 import type { RecordSource } from './index/record-source.ts';
 import {
-  compareKeys, digestFromKey, inBounds, digestKey, keysOf, type IndexEntry, type IndexKey,
+  compareKeys, digestFromKey, inBounds, keysOf, type IndexEntry, type IndexKey,
 } from './index/secondary-index.ts';
 import { explain, plan, type Explanation, type PartitionFilter, type Plan, type QuerySpec } from './planner.ts';
 
@@ -308,7 +308,7 @@ export class QueryEngine {
       const hits: Array<[string, DbRecord]> = [];
       for await (const rec of this.source.scan(spec.namespace, scanOpts([part]))) {
         if (!ok(rec, now)) continue;
-        const d = digestKey(rec.key.digest);
+        const d = digestString(rec.key.digest);
         if (part === startP && d <= afterD) continue;
         hits.push([d, rec]);
       }

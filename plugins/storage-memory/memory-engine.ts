@@ -24,24 +24,19 @@ export class MemoryEngine implements StorageEngine {
     for (let i = 0; i < N_PARTITIONS; i++) this.partitions.push(new Map());
   }
 
-  /** The digest as a 20-character latin1 string. */
-  private static keyOf(digest: Uint8Array): string {
-    return digestString(digest);
-  }
-
   private mapFor(digest: Uint8Array): Map<string, string> {
     return this.partitions[partitionOf(digest)] as Map<string, string>;
   }
 
   async get(digest: Uint8Array): Promise<StoredRecord | undefined> {
-    const k = MemoryEngine.keyOf(digest);
+    const k = digestString(digest);
     const packed = this.mapFor(digest).get(k);
     return packed === undefined ? undefined : unpackRecord(k, packed, digest);
   }
 
   async put(record: StoredRecord, expect: WriteExpectation): Promise<WriteOutcome> {
     const map = this.mapFor(record.digest);
-    const k = MemoryEngine.keyOf(record.digest);
+    const k = digestString(record.digest);
     const old = map.get(k);
     const outcome = check(old, expect);
     if (!outcome.ok) return outcome;
@@ -54,7 +49,7 @@ export class MemoryEngine implements StorageEngine {
 
   async remove(digest: Uint8Array, expect: WriteExpectation): Promise<WriteOutcome> {
     const map = this.mapFor(digest);
-    const k = MemoryEngine.keyOf(digest);
+    const k = digestString(digest);
     const old = map.get(k);
     const outcome = check(old, expect);
     if (!outcome.ok) return outcome;
@@ -66,7 +61,7 @@ export class MemoryEngine implements StorageEngine {
 
   async *scan(options: ScanOptions): AsyncIterable<StoredRecord> {
     const pids = options.partitions ?? Array.from({ length: N_PARTITIONS }, (_, i) => i);
-    let after = options.afterDigest === undefined ? undefined : MemoryEngine.keyOf(options.afterDigest);
+    let after = options.afterDigest === undefined ? undefined : digestString(options.afterDigest);
     for (const pid of pids) {
       const map = this.partitions[pid];
       if (map === undefined || map.size === 0) { after = undefined; continue; }

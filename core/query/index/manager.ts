@@ -2,7 +2,8 @@ import { DbError } from '../../errors/index.ts';
 import { N_PARTITIONS, type Bins } from '../../model/index.ts';
 import { checkIndexDefinition, MAX_INDEXES_PER_NAMESPACE, sameTarget, type IndexDefinition } from './definition.ts';
 import type { RecordSource } from './record-source.ts';
-import { digestKey, SecondaryIndex } from './secondary-index.ts';
+import { SecondaryIndex } from './secondary-index.ts';
+import { digestString } from '../../model/index.ts';
 import type { IndexMetadataStore } from './store.ts';
 
 export type IndexState = 'building' | 'ready';
@@ -161,7 +162,7 @@ export class IndexManager {
       const after = newBins?.[def.bin];
       if (l.touched !== undefined) {
         // the build may or may not have seen this record yet: make its entries exact either way
-        l.touched.add(d ??= digestKey(digest));
+        l.touched.add(d ??= digestString(digest));
         l.index.update(digest, oldBins, undefined);
         l.index.update(digest, undefined, newBins);
         continue;
@@ -231,7 +232,7 @@ export class IndexManager {
         if (l.dropped) break;
         l.scanned++;
         const touched = l.touched as Set<string>;
-        if (touched.size > 0 && touched.has(digestKey(rec.key.digest))) continue;
+        if (touched.size > 0 && touched.has(digestString(rec.key.digest))) continue;
         l.index.add(rec.key.digest, rec.bins);
       }
       l.partitionsDone = Math.min(N_PARTITIONS, p + step);

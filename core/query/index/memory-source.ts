@@ -3,7 +3,7 @@ import {
   type Bins, type DbRecord, type RecordMeta, type UserKey,
 } from '../../model/index.ts';
 import type { RecordSource, SourceScanOptions } from './record-source.ts';
-import { digestKey } from './secondary-index.ts';
+import { digestString } from '../../model/index.ts';
 
 export type WriteHook = (namespace: string, digest: Uint8Array, set: string, oldBins: Bins | undefined, newBins: Bins | undefined) => void;
 
@@ -49,7 +49,7 @@ export class MemoryRecordSource implements RecordSource {
   put(ns: string, set: string, key: UserKey, bins: Bins, ttlSeconds = 0, sendKey = true): DbRecord {
     const k = makeKey(ns, set, key);
     const bucket = this.parts(ns)[k.partition] as Map<string, DbRecord>;
-    const d = digestKey(k.digest);
+    const d = digestString(k.digest);
     const old = this.live(bucket, d, ns);
     const now = this.clock();
     const meta: RecordMeta = {
@@ -67,7 +67,7 @@ export class MemoryRecordSource implements RecordSource {
 
   delete(ns: string, digest: Uint8Array): boolean {
     const bucket = this.parts(ns)[partitionOf(digest)] as Map<string, DbRecord>;
-    const d = digestKey(digest);
+    const d = digestString(digest);
     const old = this.live(bucket, d, ns);
     if (old === undefined) return false;
     bucket.delete(d);
@@ -125,7 +125,7 @@ export class MemoryRecordSource implements RecordSource {
   }
 
   getSync(namespace: string, digest: Uint8Array): DbRecord | undefined {
-    const r = this.data.get(namespace)?.[partitionOf(digest)]?.get(digestKey(digest));
+    const r = this.data.get(namespace)?.[partitionOf(digest)]?.get(digestString(digest));
     return r === undefined || isExpired(r.meta.voidTime, this.clock()) ? undefined : r;
   }
 

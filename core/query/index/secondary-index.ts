@@ -18,10 +18,6 @@ export interface KeyRange { readonly lo?: KeyBound; readonly hi?: KeyBound }
 interface GeoPoint { readonly lon: number; readonly lat: number; readonly d: string }
 interface GeoRegion { readonly d: string; readonly text: string; readonly box: Box }
 
-/** The digest as the latin1 string entries keep (the same form the kernel's locks use). */
-export function digestKey(digest: Uint8Array): string {
-  return digestString(digest);
-}
 export function digestFromKey(d: string): Uint8Array {
   return new Uint8Array(Buffer.from(d, 'latin1'));
 }
@@ -149,7 +145,7 @@ export class SecondaryIndex {
 
   /** Brings the index from a record's old bins to its new bins (either may be absent). */
   update(digest: Uint8Array, oldBins: Bins | undefined, newBins: Bins | undefined): void {
-    const d = digestKey(digest);
+    const d = digestString(digest);
     if (this.isGeo) {
       const before = geoValuesOf(this.def, oldBins);
       const after = geoValuesOf(this.def, newBins);

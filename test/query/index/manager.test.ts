@@ -1,9 +1,9 @@
 import { strict as assert } from 'node:assert';
 import { isDbError, type ResultCodeName } from '../../../core/errors/index.ts';
-import { GeoJson, computeDigest, type Bins } from '../../../core/model/index.ts';
+import { GeoJson, computeDigest, digestString, type Bins } from '../../../core/model/index.ts';
 import { parseShape } from '../../../core/query/geo/index.ts';
 import {
-  IndexManager, MemoryIndexMetadataStore, MemoryRecordSource, digestKey, type IndexDefinition,
+  IndexManager, MemoryIndexMetadataStore, MemoryRecordSource, type IndexDefinition,
 } from '../../../core/query/index/index.ts';
 
 function setup(buildStep = 4096) {
@@ -16,7 +16,7 @@ function setup(buildStep = 4096) {
 const def = (name: string, bin: string, type: IndexDefinition['type'], extra: Partial<IndexDefinition> = {}): IndexDefinition =>
   ({ namespace: 'test', name, bin, type, collection: 'DEFAULT', ...extra });
 const code = (c: ResultCodeName) => (e: unknown) => isDbError(e, c);
-const dk = (set: string, k: string) => digestKey(computeDigest(set, k));
+const dk = (set: string, k: string) => digestString(computeDigest(set, k));
 
 describe('query/index manager', () => {
   it('create / list / stat / drop with Aerospike errors', async () => {
