@@ -4,6 +4,8 @@
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Kernel } from '../transaction/kernel.ts';
+import type { EngineStats } from '../plugin-api/index.ts';
+import { operationCounts } from '../transaction/statistics.ts';
 
 export function registerNodeMetrics(registry: Registry, kernel: Kernel, identity: { readonly nodeId: bigint; readonly version: string; readonly startedAtMs: number }): void {
   const registers = [registry];
@@ -18,21 +20,27 @@ export function registerNodeMetrics(registry: Registry, kernel: Kernel, identity
   new Counter({
     name: 'slipstream_kernel_operations_total', help: 'Record operations the kernel carried out, by kind (as STAT SYSTEM counts them).', labelNames: ['op'], registers,
     collect() {
-      const c = kernel.counters;
+      const c = operationCounts(kernel);
       this.reset();
-      this.inc({ op: 'read' }, c.reads - c.notFound);
-      this.inc({ op: 'read_not_found' }, c.notFound);
-      this.inc({ op: 'write' }, c.writes);
-      this.inc({ op: 'delete' }, c.deletes);
-      this.inc({ op: 'batch' }, c.batches);
-      this.inc({ op: 'scan' }, c.scans);
+      this.inc({ op: 'read' }, c.read);
+      this.inc({ op: 'read_not_found' }, c.readNotFound);
+      this.inc({ op: 'write' }, c.write);
+      this.inc({ op: 'delete' }, c.delete);
+      this.inc({ op: 'batch' }, c.batch);
+      this.inc({ op: 'scan' }, c.scan);
     },
   });
-  const perNamespace = (name: string, help: string, pick: (s: { records: number; tombstones: number; memoryBytes: number; diskBytes: number }) => number): void => {
+  // The four namespace gauges are collected together in one scrape: each engine's statistics
+  // are read once for all of them.
+  let pending: Promise<Array<[string, EngineStats]>> | undefined;
+  const engineStats = (): Promise<Array<[string, EngineStats]>> => pending ??= Promise.all(
+    kernel.namespaceNames().map(async (ns): Promise<[string, EngineStats]> => [ns, await kernel.namespace(ns).engine.stats()]),
+  ).finally(() => { pending = undefined; });
+  const perNamespace = (name: string, help: string, pick: (s: EngineStats) => number): void => {
     new Gauge({
       name, help, labelNames: ['namespace'], registers,
       async collect() {
-        for (const ns of kernel.namespaceNames()) this.set({ namespace: ns }, pick(await kernel.namespace(ns).engine.stats()));
+        for (const [ns, st] of await engineStats()) this.set({ namespace: ns }, pick(st));
       },
     });
   };

@@ -13,22 +13,28 @@ export interface StatisticsIdentity {
 
 export type Statistic = readonly [name: string, value: string];
 
+/** The kernel's operation counts as reported (reads split into found and not found). */
+export function operationCounts(kernel: Kernel): { readonly read: number; readonly readNotFound: number; readonly write: number; readonly delete: number; readonly batch: number; readonly scan: number } {
+  const c = kernel.counters;
+  return { read: c.reads - c.notFound, readNotFound: c.notFound, write: c.writes, delete: c.deletes, batch: c.batches, scan: c.scans };
+}
+
 /** Node statistics (`namespace` undefined or '') or one namespace's statistics, in a stable order. */
 export async function statistics(kernel: Kernel, identity: StatisticsIdentity, namespace?: string): Promise<Statistic[]> {
   const stats: Array<[string, string | number]> = [];
   if (namespace === undefined || namespace === '') {
-    const c = kernel.counters;
+    const c = operationCounts(kernel);
     const mem = process.memoryUsage();
     stats.push(
       ['node_id', identity.nodeId.toString(16).toUpperCase()],
       ['uptime', Math.floor((Date.now() - identity.startedAtMs) / 1000)],
       ['namespaces', kernel.namespaceNames().length],
-      ['client_read_success', c.reads - c.notFound],
-      ['client_read_not_found', c.notFound],
-      ['client_write_success', c.writes],
-      ['client_delete_success', c.deletes],
-      ['batch_index_initiate', c.batches],
-      ['scan_initiate', c.scans],
+      ['client_read_success', c.read],
+      ['client_read_not_found', c.readNotFound],
+      ['client_write_success', c.write],
+      ['client_delete_success', c.delete],
+      ['batch_index_initiate', c.batch],
+      ['scan_initiate', c.scan],
       ['heap_used_bytes', mem.heapUsed],
       ['rss_bytes', mem.rss],
     );
