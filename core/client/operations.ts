@@ -29,6 +29,20 @@ function returnTypeOf(rt: CdtReturnType | undefined): PbCdtReturnType {
   return n as PbCdtReturnType;
 }
 
+/** The fields list and map operations share, as ListOp/MapOp fields. */
+function toPbSelector(op: Extract<Operation, { op: 'list' | 'map' }>) {
+  return {
+    ...(op.index === undefined ? {} : { index: BigInt(op.index) }),
+    ...(op.rank === undefined ? {} : { rank: BigInt(op.rank) }),
+    ...(op.count === undefined ? {} : { count: BigInt(op.count) }),
+    ...(op.value === undefined ? {} : { value: toPbValue(op.value) }),
+    ...(op.valueEnd === undefined ? {} : { valueEnd: toPbValue(op.valueEnd) }),
+    values: (op.values ?? []).map(toPbValue),
+    returnType: returnTypeOf(op.returnType),
+    inverted: op.inverted === true,
+  };
+}
+
 /** An operation as its protobuf message. */
 export function toPbOperation(op: Operation): PbOperation {
   switch (op.op) {
@@ -40,31 +54,14 @@ export function toPbOperation(op: Operation): PbOperation {
     case 'prepend': return { op: { $case: 'prepend', value: { bin: op.bin, value: toPbValue(op.value) } } };
     case 'touch': return { op: { $case: 'touch', value: {} } };
     case 'delete': return { op: { $case: 'delete', value: {} } };
-    case 'list': return { op: { $case: 'list', value: {
-      bin: op.bin, kind: LIST[op.kind] as PbListOpKind,
-      ...(op.index === undefined ? {} : { index: BigInt(op.index) }),
-      ...(op.rank === undefined ? {} : { rank: BigInt(op.rank) }),
-      ...(op.count === undefined ? {} : { count: BigInt(op.count) }),
-      ...(op.value === undefined ? {} : { value: toPbValue(op.value) }),
-      ...(op.valueEnd === undefined ? {} : { valueEnd: toPbValue(op.valueEnd) }),
-      values: (op.values ?? []).map(toPbValue),
-      returnType: returnTypeOf(op.returnType),
-      inverted: op.inverted === true,
-    } } };
+    case 'list': return { op: { $case: 'list', value: { bin: op.bin, kind: LIST[op.kind] as PbListOpKind, ...toPbSelector(op) } } };
     case 'map': return { op: { $case: 'map', value: {
       bin: op.bin, kind: MAP[op.kind] as PbMapOpKind,
       ...(op.key === undefined ? {} : { key: toPbValue(op.key) }),
       ...(op.keyEnd === undefined ? {} : { keyEnd: toPbValue(op.keyEnd) }),
       keys: (op.keys ?? []).map(toPbValue),
-      ...(op.index === undefined ? {} : { index: BigInt(op.index) }),
-      ...(op.rank === undefined ? {} : { rank: BigInt(op.rank) }),
-      ...(op.count === undefined ? {} : { count: BigInt(op.count) }),
-      ...(op.value === undefined ? {} : { value: toPbValue(op.value) }),
-      ...(op.valueEnd === undefined ? {} : { valueEnd: toPbValue(op.valueEnd) }),
-      values: (op.values ?? []).map(toPbValue),
       items: [...(op.items ?? [])].map(([k, v]) => ({ key: toPbValue(k), value: toPbValue(v) })),
-      returnType: returnTypeOf(op.returnType),
-      inverted: op.inverted === true,
+      ...toPbSelector(op),
     } } };
   }
 }

@@ -34,6 +34,35 @@ function selectorFlags(rt: PbCdtReturnType, inverted: boolean, what: string): { 
   return { ...(returnType === undefined ? {} : { returnType }), ...(inverted ? { inverted: true } : {}) };
 }
 
+/** The arguments list and map operations share (ListOp and MapOp have the same fields for them). */
+interface PbSelector {
+  readonly index?: bigint | undefined;
+  readonly rank?: bigint | undefined;
+  readonly count?: bigint | undefined;
+  readonly value?: Value | undefined;
+  readonly valueEnd?: Value | undefined;
+  readonly values: readonly Value[];
+  readonly returnType: PbCdtReturnType;
+  readonly inverted: boolean;
+}
+
+/** Index, rank, count, value (range), values, return type and inverted of a list/map operation. */
+function selectorFields(x: PbSelector, what: 'list' | 'map') {
+  const index = int(x.index, `${what} index`);
+  const rank = int(x.rank, `${what} rank`);
+  const count = int(x.count, `${what} count`);
+  const valueEnd = optValue(x.valueEnd);
+  return {
+    ...(index === undefined ? {} : { index }),
+    ...(rank === undefined ? {} : { rank }),
+    ...(count === undefined ? {} : { count }),
+    ...(x.value === undefined ? {} : { value: fromPbValue(x.value) }),
+    ...(valueEnd.present ? { valueEnd: valueEnd.value } : {}),
+    values: x.values.map((v) => fromPbValue(v)),
+    ...selectorFlags(x.returnType, x.inverted, what),
+  };
+}
+
 /** An optional value argument: absent, or present (possibly nil). */
 function optValue(v: Value | undefined): { present: boolean; value: BinValue } {
   if (v === undefined) return { present: false, value: null };
@@ -78,29 +107,13 @@ export function fromPbOperation(op: PbOperation): Operation {
       const l = o.value;
       const kind = LIST_KINDS[l.kind as PbListOpKind];
       if (kind === undefined) throw new DbError('PARAMETER', `unknown list operation ${l.kind}`);
-      const index = int(l.index, 'list index');
-      const rank = int(l.rank, 'list rank');
-      const count = int(l.count, 'list count');
-      const valueEnd = optValue(l.valueEnd);
-      return {
-        op: 'list', bin: l.bin, kind,
-        ...(index === undefined ? {} : { index }),
-        ...(rank === undefined ? {} : { rank }),
-        ...(count === undefined ? {} : { count }),
-        ...(l.value === undefined ? {} : { value: fromPbValue(l.value) }),
-        ...(valueEnd.present ? { valueEnd: valueEnd.value } : {}),
-        values: l.values.map((v) => fromPbValue(v)),
-        ...selectorFlags(l.returnType, l.inverted, 'list'),
-      };
+      return { op: 'list', bin: l.bin, kind, ...selectorFields(l, 'list') };
     }
     case 'map': {
       const m = o.value;
       const kind = MAP_KINDS[m.kind as PbMapOpKind];
       if (kind === undefined) throw new DbError('PARAMETER', `unknown map operation ${m.kind}`);
-      const index = int(m.index, 'map index');
-      const rank = int(m.rank, 'map rank');
-      const count = int(m.count, 'map count');
-      const valueEnd = optValue(m.valueEnd);
+      const shared = selectorFields(m, 'map'); // index/rank/count are checked first
       // a nil key_end (or key, for key ranges) is an open bound, as an absent one
       const keyEnd = m.keyEnd === undefined || fromPbValue(m.keyEnd) === null ? undefined : mapKey(m.keyEnd);
       const openKey = (kind === 'getByKeyRange' || kind === 'removeByKeyRange') && m.key !== undefined && fromPbValue(m.key) === null;
@@ -109,14 +122,8 @@ export function fromPbOperation(op: PbOperation): Operation {
         ...(m.key === undefined || openKey ? {} : { key: mapKey(m.key) }),
         ...(keyEnd === undefined ? {} : { keyEnd }),
         keys: m.keys.map(mapKey),
-        ...(index === undefined ? {} : { index }),
-        ...(rank === undefined ? {} : { rank }),
-        ...(count === undefined ? {} : { count }),
-        ...(m.value === undefined ? {} : { value: fromPbValue(m.value) }),
-        ...(valueEnd.present ? { valueEnd: valueEnd.value } : {}),
-        values: m.values.map((v) => fromPbValue(v)),
         items: new Map(m.items.map((e) => [mapKey(e.key), fromPbValue(e.value)] as const)),
-        ...selectorFlags(m.returnType, m.inverted, 'map'),
+        ...shared,
       };
     }
   }
