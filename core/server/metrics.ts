@@ -106,7 +106,6 @@ export class ServerMetrics {
       },
     });
     new PrecountedHistogram(this.registry, () => methods);
-    collectDefaultMetrics({ register: this.registry, prefix: 'slipstream_' }); // slipstream_process_*, slipstream_nodejs_*
   }
 
   /**
@@ -164,6 +163,9 @@ export class MetricsEndpoint {
   private boundPort = 0;
 
   constructor(metrics: ServerMetrics) {
+    // prom-client's process metrics (slipstream_process_*, slipstream_nodejs_*) watch GC and the
+    // event loop from the moment they are registered, so only a node that serves metrics has them
+    collectDefaultMetrics({ register: metrics.registry, prefix: 'slipstream_' });
     this.http = createServer((req, res) => {
       if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
         res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: metrics are at GET /metrics\n');
