@@ -1,6 +1,6 @@
 import type { handleServerStreamingCall, handleUnaryCall, UntypedServiceImplementation } from '@grpc/grpc-js';
 import {
-  KeyValueServiceService, type BatchGetRequest, type BatchGetResponse, type GetRequest, type GetResponse, type KeyValueServiceServer,
+  KeyValueServiceService, BatchGetResponse, type BatchGetRequest, type GetRequest, type GetResponse, type KeyValueServiceServer,
   type ScanRequest, type ScanResponse,
 } from '../generated/slipstream/v1/kv.ts';
 import { acceptingEncoded, EncodedResponse } from '../wire/encoded.ts';
@@ -11,7 +11,7 @@ import type { Kernel } from '../../transaction/kernel.ts';
 import type { Logger } from '../../plugin-api/index.ts';
 import { checkRecordsPerMessage, pages } from '../wire/pages.ts';
 import type { RecordPredicate } from '../../transaction/policy.ts';
-import { approxRecordBytes, fromPbBins, fromPbKey, fromPbWritePolicy, toPbBins, toPbMeta, toPbRecord } from '../convert.ts';
+import { fromPbBins, fromPbKey, fromPbWritePolicy, toPbBins, toPbMeta, toPbRecord } from '../convert.ts';
 import { MAX_MESSAGE_BYTES } from '../grpc-server.ts';
 import { fromPbOperation } from './operations.ts';
 import { recordFilter } from '../../query/record-filter.ts';
@@ -94,13 +94,15 @@ export function keyValueHandlers(kernel: Kernel, logger: Logger): KeyValueHandle
         return new EncodedResponse(bytes);
       }
       const results = await kernel.batchGet(keys, readOptionsOf(req));
-      checkBatchAnswer(results.reduce((n, r) => n + (r instanceof DbError ? 32 : approxRecordBytes(r)), 0), keys.length);
       const t = now();
-      return {
+      // encoded here rather than by the transport, so the size is known exactly (once) before sending
+      const bytes = BatchGetResponse.encode({
         results: results.map((r) => r instanceof DbError
           ? { resultCode: r.resultCode, message: r.message }
           : { resultCode: 0, record: toPbRecord(r, t), message: '' }),
-      };
+      }).finish();
+      checkBatchAnswer(bytes.length, keys.length);
+      return new EncodedResponse(bytes);
     }),
     scan: serverStream(logger, 'Scan', async function* (req, signal): AsyncGenerator<ScanResponse | EncodedResponse> {
       if (req.afterDigest.length !== 0 && req.afterDigest.length !== 20) {
