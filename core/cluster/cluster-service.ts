@@ -91,6 +91,10 @@ export interface ClusterService {
   namespaces(): string[];
   /** Master of a partition, or undefined when the node is not in a cluster. */
   masterOf(namespace: string, partition: PartitionId): NodeId | undefined;
+  /** The client-facing (gRPC) address of a node this one hears (or of itself); undefined when unknown. */
+  serviceAddressOf(node: NodeId): string | undefined;
+  /** The cluster key this node is in now (0 when in none). */
+  clusterKey(): bigint;
   on(event: 'change', listener: (change: ClusterChange) => void): () => void;
   /** The bound addresses (real ports), after start(). */
   addresses(): { heartbeat: string; fabric: string };
@@ -126,6 +130,7 @@ export function createClusterService(options: ClusterServiceOptions): ClusterSer
   const fabric = new Fabric({
     nodeId: options.nodeId, clusterName, transport: fabricTransport, clock, retransmit: options.retransmit,
     logger: logger.child({ part: 'fabric' }), incarnation: Math.floor(random() * 2 ** 31) ^ (clock.now() % 2 ** 31),
+    clusterKey: () => clustering.clusterKey,
   });
 
   const clustering = new Clustering({
@@ -227,6 +232,12 @@ export function createClusterService(options: ClusterServiceOptions): ClusterSer
     partitionTable: (ns) => tables.get(ns),
     namespaces: () => options.namespaces.map((n) => n.name),
     masterOf: (ns, pid) => tables.get(ns)?.rows[pid]?.[0],
+    serviceAddressOf(node) {
+      if (node === options.nodeId) return options.serviceAddress?.();
+      const s = heartbeat.peers().find((p) => p.id === node)?.service;
+      return s === undefined || s === '' ? undefined : s;
+    },
+    clusterKey: () => clustering.clusterKey,
     on(_event, listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);

@@ -88,7 +88,7 @@ export class Clustering {
   attach(fabric: Fabric, heartbeat: Heartbeat): void {
     this.#fabric = fabric;
     this.#hb = heartbeat;
-    fabric.onMessage((from, body) => this.#onMessage(from, body));
+    fabric.onMessage((from, body) => { if (body.type !== 'request' && body.type !== 'reply') this.#onMessage(from, body); });
   }
 
   /** Starts the quantum loop; the first decision comes after `firstDelayMs`. */

@@ -17,6 +17,8 @@ export interface FabricOptions {
   readonly logger: Logger;
   /** Distinguishes this run's message ids from a previous run's. */
   readonly incarnation: number;
+  /** The cluster key this node is in now (0 when in none); stamped on every message. */
+  readonly clusterKey?: () => bigint;
 }
 
 export interface SendOptions {
@@ -47,10 +49,14 @@ export class Fabric {
   #seq = 0;
   #pending = new Map<number, Pending>();
   #addresses = new Map<NodeId, string>();
-  #seen = new Map<string, { set: Set<number>; order: number[] }>();
+  #seen = new Map<string, { set: Set<number>; order: number[]; refused: Set<number> }>();
   #handlers: FabricHandler[] = [];
   #stopped = false;
-  readonly stats = { sent: 0, resent: 0, acked: 0, timedOut: 0, received: 0, duplicates: 0 };
+  /**
+   * `refusedForeign`: messages from another cluster name; `refusedStale`: data-path messages
+   * stamped with another cluster key than this node's (sent under another membership).
+   */
+  readonly stats = { sent: 0, resent: 0, acked: 0, timedOut: 0, received: 0, duplicates: 0, refusedForeign: 0, refusedStale: 0 };
   address = '';
 
   constructor(options: FabricOptions) {
@@ -103,7 +109,10 @@ export class Fabric {
   }
 
   #message(body: FabricPayload, needsAck: boolean, kind: FabricMessageKind): FabricMessage {
-    return { t: 'msg', from: this.#o.nodeId, clusterName: this.#o.clusterName, inc: this.#o.incarnation, id: ++this.#seq, needsAck, kind, body };
+    return {
+      t: 'msg', from: this.#o.nodeId, clusterName: this.#o.clusterName, clusterKey: this.#o.clusterKey?.() ?? 0n,
+      inc: this.#o.incarnation, id: ++this.#seq, needsAck, kind, body,
+    };
   }
 
   #transmit(to: NodeId, frame: Frame): void {
@@ -164,24 +173,48 @@ export class Fabric {
       this.#pending.delete(frame.id);
       if (p.timer !== undefined) this.#o.clock.clearTimeout(p.timer);
       if (p.deadline !== undefined) this.#o.clock.clearTimeout(p.deadline);
+      if (frame.refused !== undefined) {
+        this.stats.timedOut++;
+        // not delivered: the caller may safely send it again once the maps agree
+        p.reject(new DbError('UNAVAILABLE', `node ${hexId(p.to)} refused ${p.msg.body.type}: it is in another cluster membership than this node`, {
+          hint: 'The cluster is re-forming; retry in a moment',
+        }));
+        return;
+      }
       this.stats.acked++;
       p.resolve();
       return;
     }
     if (frame.t !== 'msg') return;
     if (frame.clusterName !== this.#o.clusterName) {
+      this.stats.refusedForeign++;
       this.#o.logger.warn({ from: hexId(frame.from), clusterName: frame.clusterName }, 'refusing fabric message from another cluster');
       return;
-    }
-    if (frame.needsAck) {
-      const ack: FabricAck = { t: 'ack', from: this.#o.nodeId, inc: frame.inc, id: frame.id };
-      this.#transmit(frame.from, ack);
     }
     const key = `${frame.from}:${frame.inc}`;
     let seen = this.#seen.get(key);
     if (seen === undefined) {
-      seen = { set: new Set(), order: [] };
+      seen = { set: new Set(), order: [], refused: new Set() };
       this.#seen.set(key, seen);
+    }
+    const own = this.#o.clusterKey?.() ?? 0n;
+    // Data-path messages must come from the same membership: a message addressed under another
+    // map (a stale proxy, a replica write of an old master) is refused, and stays refused when
+    // resent, so that the sender's view of whether it was delivered stays true.
+    const stale = frame.kind !== 'control' && frame.body.type !== 'reply' && (seen.refused.has(frame.id) || (!seen.set.has(frame.id) && (own === 0n || frame.clusterKey !== own)));
+    if (frame.needsAck) {
+      const ack: FabricAck = stale
+        ? { t: 'ack', from: this.#o.nodeId, inc: frame.inc, id: frame.id, refused: 'stale-cluster-key' }
+        : { t: 'ack', from: this.#o.nodeId, inc: frame.inc, id: frame.id };
+      this.#transmit(frame.from, ack);
+    }
+    if (stale) {
+      this.stats.refusedStale++;
+      if (!seen.refused.has(frame.id)) {
+        seen.refused.add(frame.id);
+        if (seen.refused.size > DEDUP_WINDOW) seen.refused.delete(seen.refused.values().next().value as number);
+      }
+      return;
     }
     if (seen.set.has(frame.id)) {
       this.stats.duplicates++;

@@ -57,13 +57,31 @@ export type ClusteringMessage =
   | { readonly type: 'accept-nack'; readonly n: ProposalNumber; readonly reason: string }
   | { readonly type: 'learn'; readonly n: ProposalNumber; readonly clusterKey: bigint; readonly members: readonly MemberDesc[] };
 
-/** Everything the fabric carries today; later subsystems (replica writes, migrations) extend it. */
-export type FabricPayload = ClusteringMessage;
+/**
+ * The data path's messages: a request forwarded to another node (a proxied client request, a
+ * replica write, a migration batch…) and its reply, correlated by `rid`. `kind` names what the
+ * receiving node's handler does with `body`, an opaque encoded request (base64). A reply
+ * carries either an encoded result or an error (result code name, message, hint).
+ */
+export type DataPathMessage =
+  | { readonly type: 'request'; readonly rid: number; readonly kind: string; readonly body: string }
+  | {
+    readonly type: 'reply'; readonly rid: number; readonly ok: boolean; readonly body: string;
+    readonly code?: string; readonly resultCode?: number; readonly message?: string; readonly hint?: string; readonly inDoubt?: boolean;
+  };
+
+/** Everything the fabric carries: clustering (control) and the data path. */
+export type FabricPayload = ClusteringMessage | DataPathMessage;
 
 export interface FabricMessage {
   readonly t: 'msg';
   readonly from: NodeId;
   readonly clusterName: string;
+  /**
+   * The cluster key the sender is in (0 when in none). Data-path messages from a sender whose
+   * key differs from the receiver's are refused: they were addressed under another map.
+   */
+  readonly clusterKey: bigint;
   /** Sender incarnation (distinguishes a restarted sender's message ids). */
   readonly inc: number;
   readonly id: number;
@@ -77,6 +95,8 @@ export interface FabricAck {
   readonly from: NodeId;
   readonly inc: number;
   readonly id: number;
+  /** Set when the receiver refused the message instead of taking it (never delivered). */
+  readonly refused?: 'stale-cluster-key';
 }
 
 export type Frame = Pulse | FabricMessage | FabricAck;

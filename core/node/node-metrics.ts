@@ -30,6 +30,19 @@ export function registerNodeMetrics(registry: Registry, kernel: Kernel, identity
       this.inc({ op: 'scan' }, c.scan);
     },
   });
+  new Counter({
+    name: 'slipstream_proxy_requests_total',
+    help: 'Single-record requests proxied between nodes: "out" answered by the master, "timeout" unanswered, "retry" sent again after a map change, "in" served for another node.',
+    labelNames: ['direction'], registers,
+    collect() {
+      const c = kernel.forwarding?.counters;
+      this.reset();
+      this.inc({ direction: 'out' }, c?.proxied ?? 0);
+      this.inc({ direction: 'timeout' }, c?.proxyTimeouts ?? 0);
+      this.inc({ direction: 'retry' }, c?.proxyRetries ?? 0);
+      this.inc({ direction: 'in' }, c?.fromProxy ?? 0);
+    },
+  });
   // The four namespace gauges are collected together in one scrape: each engine's statistics
   // are read once for all of them.
   let pending: Promise<Array<[string, EngineStats]>> | undefined;

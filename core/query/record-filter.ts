@@ -11,5 +11,5 @@ import { recordContext } from './query-engine.ts';
 export function recordFilter(jsonText: string, now: () => number): RecordPredicate | undefined {
   if (jsonText === '') return undefined;
   const keep = compileFilter(exprFromJsonText(jsonText));
-  return (rec) => keep(recordContext(rec, now()));
+  return Object.assign((rec: Parameters<RecordPredicate>[0]) => keep(recordContext(rec, now())), { source: jsonText });
 }

@@ -12,6 +12,7 @@ import { checkExists, checkGeneration, DEFAULT_WRITE_POLICY, type ReadPolicy, ty
 import type { PartitionRouter } from './routing.ts';
 import { isWriteOperation, type Operation } from './operations.ts';
 import { applyListOp, applyMapOp } from './cdt.ts';
+import type { Forwarding } from './forwarding.ts';
 
 /** A record change, reported to listeners (indexes, XDR) while the record's lock is held. */
 export interface RecordChange {
@@ -94,7 +95,9 @@ export interface KernelCounters {
 export class Kernel {
   private readonly namespaces = new Map<string, Namespace>();
   readonly clock: Clock;
-  readonly router: PartitionRouter;
+  private partitionRouter: PartitionRouter;
+  /** Proxying to the partition's master; undefined on a single node. */
+  forwarding: Forwarding | undefined;
   readonly logger: Logger;
   private readonly locks: RecordLocks;
   private readonly listeners: ChangeListener[] = [];
@@ -105,9 +108,19 @@ export class Kernel {
   constructor(options: KernelOptions) {
     for (const ns of options.namespaces) this.namespaces.set(ns.name, ns);
     this.clock = options.clock;
-    this.router = options.router;
+    this.partitionRouter = options.router;
     this.logger = options.logger;
     this.locks = new RecordLocks(options.transactionPendingLimit ?? 20);
+  }
+
+  get router(): PartitionRouter {
+    return this.partitionRouter;
+  }
+
+  /** Routes by a cluster's partition map from now on, forwarding to masters elsewhere. */
+  useRouting(router: PartitionRouter, forwarding: Forwarding): void {
+    this.partitionRouter = router;
+    this.forwarding = forwarding;
   }
 
   addListener(listener: ChangeListener): void {
@@ -188,6 +201,7 @@ export class Kernel {
 
   /** Reads a record (all bins, some bins, or the header only). Missing records throw NOT_FOUND. */
   async get(key: RecordKey, options: { bins?: readonly string[]; headerOnly?: boolean } & ReadPolicy = {}): Promise<DbRecord> {
+    if (this.forwarding?.remoteMaster(key) !== undefined) return this.forwarding.get(key, options, () => this.get(key, options));
     const stored = await this.getStored(key);
     const rec = this.toRecord(key, stored, options.bins === undefined ? undefined : new Set(options.bins), options.headerOnly === true);
     if (options.filter !== undefined && !options.filter(options.headerOnly === true || options.bins !== undefined ? this.toRecord(key, stored) : rec)) {
@@ -201,6 +215,7 @@ export class Kernel {
    * straight to a wire format. Missing records throw NOT_FOUND.
    */
   async getStored(key: RecordKey): Promise<StoredRecord> {
+    if (this.forwarding?.remoteMaster(key) !== undefined) return this.forwarding.getStored(key, () => this.getStored(key));
     const ns = this.route(key);
     this.counters.reads++;
     const stored = this.visible(ns, await ns.engine.get(key.digest));
@@ -213,6 +228,7 @@ export class Kernel {
 
   /** The record's metadata, or undefined when it does not exist. */
   async exists(key: RecordKey, policy: ReadPolicy = {}): Promise<RecordMeta | undefined> {
+    if (this.forwarding?.remoteMaster(key) !== undefined) return this.forwarding.exists(key, policy, () => this.exists(key, policy));
     const ns = this.route(key);
     this.counters.reads++;
     const stored = this.visible(ns, await ns.engine.get(key.digest));
@@ -352,6 +368,7 @@ export class Kernel {
    */
   async put(key: RecordKey, bins: Bins, policy: WritePolicy = DEFAULT_WRITE_POLICY): Promise<RecordMeta | undefined> {
     for (const name of Object.keys(bins)) checkBinName(name);
+    if (this.forwarding?.remoteMaster(key) !== undefined) return this.forwarding.put(key, bins, policy, () => this.put(key, bins, policy));
     const { meta } = await this.mutate(key, policy, (cur) => {
       checkExists(policy, cur !== undefined);
       const merged: Bins = policy.exists === 'replace' || policy.exists === 'replaceOnly' || policy.exists === 'createOnly' || cur === undefined
@@ -364,11 +381,13 @@ export class Kernel {
 
   /** Deletes a record; throws NOT_FOUND when there is none. */
   async delete(key: RecordKey, policy: WritePolicy = DEFAULT_WRITE_POLICY): Promise<void> {
+    if (this.forwarding?.remoteMaster(key) !== undefined) return this.forwarding.delete(key, policy, () => this.delete(key, policy));
     await this.mutate(key, policy, () => ({ mutation: { kind: 'delete' }, value: undefined }));
   }
 
   /** Resets the TTL and bumps the generation; throws NOT_FOUND when there is no record. */
   async touch(key: RecordKey, policy: WritePolicy = DEFAULT_WRITE_POLICY): Promise<RecordMeta> {
+    if (this.forwarding?.remoteMaster(key) !== undefined) return this.forwarding.touch(key, policy, () => this.touch(key, policy));
     const { meta } = await this.mutate(key, policy, () => ({ mutation: { kind: 'touch' }, value: undefined }));
     return meta as RecordMeta;
   }
@@ -377,6 +396,7 @@ export class Kernel {
   async operate(key: RecordKey, ops: readonly Operation[], policy: WritePolicy = DEFAULT_WRITE_POLICY): Promise<OperateResult> {
     if (ops.length === 0) throw new DbError('PARAMETER', 'operate needs at least one operation');
     const writes = ops.some(isWriteOperation);
+    if (this.forwarding?.remoteMaster(key) !== undefined) return this.forwarding.operate(key, ops, policy, writes, () => this.operate(key, ops, policy));
     if (!writes) {
       // read-only: no lock, no generation bump
       const rec = await this.get(key, policy.filter === undefined ? {} : { filter: policy.filter });

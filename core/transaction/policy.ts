@@ -4,8 +4,12 @@ import type { DbRecord } from '../model/index.ts';
 export type ExistsAction = 'update' | 'updateOnly' | 'replace' | 'replaceOnly' | 'createOnly';
 export type GenerationPolicy = 'none' | 'expectEqual' | 'expectGreater';
 
-/** A predicate on a record, evaluated before a single-record operation (filter expression). */
-export type RecordPredicate = (rec: DbRecord) => boolean;
+/**
+ * A predicate on a record, evaluated before a single-record operation (filter expression).
+ * `source` is the expression's JSON text, when it has one: a request forwarded to another node
+ * carries the filter as that text.
+ */
+export type RecordPredicate = ((rec: DbRecord) => boolean) & { readonly source?: string };
 
 export interface WritePolicy {
   readonly exists: ExistsAction;

@@ -9,6 +9,8 @@ export interface PartitionRouter {
   /** The master node of a partition of a namespace, or undefined when no node holds it. */
   masterOf(namespace: string, partition: PartitionId): NodeId | undefined;
   readonly localNode: NodeId;
+  /** The client-facing address of a node, when known (EXPLAIN names the master by it). */
+  serviceAddressOf?(node: NodeId): string | undefined;
 }
 
 /** One node that masters every partition of every namespace. */

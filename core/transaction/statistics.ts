@@ -35,6 +35,10 @@ export async function statistics(kernel: Kernel, identity: StatisticsIdentity, n
       ['client_delete_success', c.delete],
       ['batch_index_initiate', c.batch],
       ['scan_initiate', c.scan],
+      ['client_proxy_complete', kernel.forwarding?.counters.proxied ?? 0],
+      ['client_proxy_timeout', kernel.forwarding?.counters.proxyTimeouts ?? 0],
+      ['client_proxy_retry', kernel.forwarding?.counters.proxyRetries ?? 0],
+      ['from_proxy_request', kernel.forwarding?.counters.fromProxy ?? 0],
       ['heap_used_bytes', mem.heapUsed],
       ['rss_bytes', mem.rss],
     );

@@ -4,6 +4,7 @@
  * rules), and aggregations over any stream of records (a scan, or a secondary-index query)
  * cut into batches for the sandbox.
  */
+import { DbError } from '../errors/index.ts';
 import type { BinValue, Bins, DbRecord, RecordKey, RecordMeta } from '../model/index.ts';
 import type { Kernel, Mutation, ScanRequest } from '../transaction/kernel.ts';
 import { DEFAULT_WRITE_POLICY, type WritePolicy } from '../transaction/policy.ts';
@@ -25,8 +26,30 @@ export function toMutation(effect: RecordEffect, exists: boolean): Mutation {
   }
 }
 
-/** Applies a record UDF to one record atomically under its lock. */
+/** What a record UDF call forwarded to the partition's master carries. */
+interface ForwardedUdf {
+  readonly key: RecordKey;
+  readonly call: UdfCall;
+  readonly policy: Omit<WritePolicy, 'filter'> & { readonly filterSource?: string };
+}
+
+/** Serves record UDF calls other nodes forward to this one (the partition's master). */
+export function serveForwardedUdfs(kernel: Kernel, engine: UdfEngine): void {
+  const f = kernel.forwarding;
+  f?.serve<ForwardedUdf>('udf.apply', ({ key, call, policy }) => executeRecordUdf(kernel, engine, key, call, f.policy(policy)));
+}
+
+/** Applies a record UDF to one record atomically under its lock (on the partition's master). */
 export async function executeRecordUdf(kernel: Kernel, engine: UdfEngine, key: RecordKey, call: UdfCall, policy: WritePolicy = DEFAULT_WRITE_POLICY): Promise<RecordUdfOutcome> {
+  const f = kernel.forwarding;
+  if (f?.remoteMaster(key) !== undefined) {
+    const { filter, ...rest } = policy;
+    if (filter !== undefined && filter.source === undefined) {
+      throw new DbError('PARAMETER', 'this UDF call carries a filter that cannot be sent to the partition\'s master node', { hint: 'give the filter as an expression' });
+    }
+    const body: ForwardedUdf = { key, call, policy: { ...rest, ...(filter?.source === undefined ? {} : { filterSource: filter.source }) } };
+    return f.forward(key, 'udf.apply', body, () => executeRecordUdf(kernel, engine, key, call, policy), true);
+  }
   let effect: RecordEffect['kind'] = 'none';
   let logs: readonly string[] = [];
   const { meta, value } = await kernel.mutate(key, policy, async (current) => {

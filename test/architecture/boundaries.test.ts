@@ -3,7 +3,7 @@
  * - a plugin imports only core/plugin-api (plus its own folder, node: builtins and npm packages);
  * - nothing in core but the composition roots (core/main.ts, core/cli/) imports plugins/;
  * - inside core, imports point down the layers:
- *   errors ← model ← plugin-api ← {storage, cluster} ← transaction ← {udf, query} ← server ← {node, client} ← cli/main.
+ *   errors ← model ← plugin-api ← {storage, cluster} ← replication ← transaction ← {udf, query} ← server ← {node, client} ← cli/main.
  */
 import { strict as assert } from 'node:assert';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 
 const LAYER: Record<string, number> = {
-  errors: 0, model: 1, 'plugin-api': 2, storage: 3, cluster: 3, transaction: 4, udf: 5, query: 5,
+  errors: 0, model: 1, 'plugin-api': 2, storage: 3, cluster: 3, replication: 3.5, transaction: 4, udf: 5, query: 5,
   server: 6, node: 7, client: 7, cli: 8, 'main.ts': 8,
 };
 

@@ -86,5 +86,47 @@ describe('cluster/fabric', () => {
     stranger.post(2n, msg(5));
     clock.advance(100);
     assert.equal(got.length, 0);
+    assert.equal(b.stats.refusedForeign, 1);
+  });
+
+  it('refuses data-path messages stamped with another cluster key, counts them, and tells the sender they were not delivered', async () => {
+    const clock = new FakeClock();
+    const net = new SimNetwork(clock, 1);
+    const keys = { a: 0xaaan, b: 0xbbbn };
+    const mk = async (id: NodeId, host: string, own: () => bigint) => {
+      const f = new Fabric({
+        nodeId: id, clusterName: 'c', transport: net.factory(host)('fabric'), clock, logger: silentLogger, incarnation: Number(id),
+        retransmit: basicRetransmit().create({ nodeId: id, logger: silentLogger, clock, signal: new AbortController().signal }, { intervalMs: 50 }),
+        clusterKey: own,
+      });
+      await f.start(`${host}:0`);
+      return f;
+    };
+    const a = await mk(1n, 'a', () => keys.a);
+    const b = await mk(2n, 'b', () => keys.b);
+    a.setPeerAddress(2n, b.address);
+    b.setPeerAddress(1n, a.address);
+    const got: FabricPayload[] = [];
+    b.onMessage((_from, body) => got.push(body));
+    const data: FabricPayload = { type: 'request', rid: 1, kind: 'kv.get', body: '' };
+    let err: unknown;
+    a.send(2n, data, { deadlineMs: 1000, kind: 'proxy' }).catch((e: unknown) => { err = e; });
+    // control messages (cluster formation) pass whatever the key: they are how keys get agreed
+    let control = false;
+    a.send(2n, msg(1), { deadlineMs: 1000 }).then(() => { control = true; });
+    clock.advance(100);
+    await new Promise((r) => setImmediate(r));
+    assert.ok(err instanceof DbError && err.code === 'UNAVAILABLE', String(err));
+    assert.equal(control, true);
+    assert.deepEqual(got.map((m) => m.type), ['prepare']);
+    assert.equal(b.stats.refusedStale, 1);
+    // once both are in the same cluster, data flows
+    keys.b = keys.a;
+    let ok = false;
+    a.send(2n, data, { deadlineMs: 1000, kind: 'proxy' }).then(() => { ok = true; });
+    clock.advance(100);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(ok, true);
+    assert.deepEqual(got.map((m) => m.type), ['prepare', 'request']);
   });
 });

@@ -152,5 +152,55 @@ describe('cluster/real processes on 127.0.0.1', function () {
       return rs.every((r) => members(r) === 'A3,A2,A1' && r.state === 'online') ? rs : undefined;
     }, 20_000);
     assert.equal(members(await info(stranger.port)), 'FF');
+    cluster3 = [a, b, c2];
+  });
+
+  let cluster3: NodeProcess[] = [];
+
+  it('routes every record to its master: written through one node, read through any, proxied transparently', async () => {
+    assert.equal(cluster3.length, 3, 'needs the cluster of the previous test');
+    const [a, b, c] = cluster3 as [NodeProcess, NodeProcess, NodeProcess];
+    const map = await partitionMap(a.port, 'test');
+    const clients = await Promise.all(cluster3.map((p) => SlipstreamClient.connect({ hosts: `127.0.0.1:${p.port}`, timeoutMs: 10_000 })));
+    try {
+      const [ca, cb, cc] = clients as [SlipstreamClient, SlipstreamClient, SlipstreamClient];
+      // 60 keys through A: about two thirds of them are mastered elsewhere and proxied
+      const keys = Array.from({ length: 60 }, (_, i) => ({ namespace: 'test', set: 'dp', key: `k${i}` }));
+      for (const [i, k] of keys.entries()) await ca.put(k, { n: BigInt(i), s: `v${i}` });
+      for (const cl of [cb, cc, ca]) {
+        for (const [i, k] of keys.entries()) {
+          const rec = await cl.get(k);
+          assert.deepEqual(rec.bins, { n: BigInt(i), s: `v${i}` }, `key ${k.key}`);
+        }
+      }
+      // a write through C is seen through B; operate and delete are proxied too
+      const k0 = keys[0] as (typeof keys)[number];
+      await cc.operate(k0, [{ op: 'add', bin: 'n', value: 10n }]);
+      assert.equal((await cb.get(k0)).bins['n'], 10n);
+      assert.equal((await ca.get(k0)).meta.generation, 2);
+      await cb.delete(keys[1] as (typeof keys)[number]);
+      for (const cl of clients) await assert.rejects(cl.get(keys[1] as (typeof keys)[number]), (e: Error & { code?: string }) => e.code === 'NOT_FOUND');
+
+      // each record lives on its master only: every node's live records are the keys it masters
+      const stats = await Promise.all(clients.map((cl) => cl.statistics()));
+      const proxied = stats.map((st) => Number(st.get('client_proxy_complete')));
+      const served = stats.map((st) => Number(st.get('from_proxy_request')));
+      assert.ok((proxied[0] ?? 0) >= 40, `A proxied ${proxied[0]}`);
+      assert.ok(served.every((n) => n > 0), `every node served proxied requests: ${served.join()}`);
+
+      // AQL through any node: INSERT on A, SELECT by PK on B and C; EXPLAIN names the master
+      await aqlRows(a.port, "INSERT INTO test.dp (PK, x) VALUES ('aql-1', 7)");
+      for (const p of [b, c]) {
+        const rows = await aqlRows(p.port, "SELECT * FROM test.dp WHERE PK = 'aql-1'");
+        assert.equal(rows[0]?.get('x'), 7n, `through node on port ${p.port}`);
+      }
+      const explained = await aqlRows(b.port, "EXPLAIN SELECT * FROM test.dp WHERE PK = 'aql-1'");
+      const pid = Number(explained[0]?.get('PARTITION'));
+      const masterIdx = map.partitions[pid]?.nodeIndexes[0] as number;
+      assert.equal(explained[0]?.get('MASTER NODE'), map.serviceAddresses[masterIdx], 'EXPLAIN names the partition\'s master');
+      assert.equal(explained[0]?.get('STATUS'), 'AEROSPIKE_OK');
+    } finally {
+      for (const cl of clients) cl.close();
+    }
   });
 });

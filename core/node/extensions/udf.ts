@@ -20,6 +20,7 @@ import { udfHandlers } from '../../server/handlers/udf.ts';
 import { UdfServiceService } from '../../server/generated/slipstream/v1/udf.ts';
 import { UdfEngine, type UdfEngineOptions } from '../../udf/engine.ts';
 import { UdfJobs } from '../../udf/jobs.ts';
+import { serveForwardedUdfs } from '../../udf/kernel-bridge.ts';
 import { UDF_ENGINE_KEY, UDF_JOBS_KEY } from '../../udf/services.ts';
 import { SmdModuleStore } from '../../udf/smd-store.ts';
 import type { NodeExtension } from '../extension.ts';
@@ -86,6 +87,7 @@ export function udfExtension(): NodeExtension {
       ctx.services.provide(UDF_ENGINE_KEY, engine);
       ctx.services.provide(UDF_JOBS_KEY, jobs);
       ctx.services.provide(UDF_RUNNER_KEY, runner);
+      serveForwardedUdfs(ctx.kernel, engine);
       registerUdfAqlHandlers();
       bindAqlUdfs(ctx.kernel, runner);
       ctx.server.addService('slipstream.v1.UdfService', UdfServiceService, udfHandlers(runner, () => ctx.clock.now(), ctx.logger));

@@ -239,6 +239,15 @@ registerAqlHandler('show', async (s, ctx, out) => {
   throw new DbError('UNSUPPORTED_FEATURE', `SHOW ${s.what} is not supported yet on this server`);
 });
 
+/** The client-facing address of the node that masters the key's partition (its id when unknown). */
+function masterAddress(ctx: ExecContext, key: RecordKey): string | null {
+  const router = ctx.kernel.router;
+  const master = router.masterOf(key.namespace, key.partition);
+  if (master === undefined) return null;
+  if (master === router.localNode) return ctx.nodeAddress;
+  return router.serviceAddressOf?.(master) ?? master.toString(16).toUpperCase();
+}
+
 registerAqlHandler('explain', async (s, ctx, out) => {
   const where = s.statement.where;
   if (where?.kind !== 'key') {
@@ -260,7 +269,7 @@ registerAqlHandler('explain', async (s, ctx, out) => {
   out.row([
     ['SET', key.set], ['DIGEST', Buffer.from(key.digest).toString('hex').toUpperCase()], ['NAMESPACE', key.namespace],
     ['PARTITION', BigInt(key.partition)], ['STATUS', status], ['UDF', 'FALSE'], ['KEY_TYPE', where.key.kind === 'digest' ? 'DIGEST' : typeof key.userKey === 'bigint' ? 'INTEGER' : 'STRING'],
-    ['POLICY_KEY', ctx.settings.KEY_SEND ? 'AS_POLICY_KEY_SEND' : 'AS_POLICY_KEY_DIGEST'], ['MASTER NODE', ctx.nodeAddress],
+    ['POLICY_KEY', ctx.settings.KEY_SEND ? 'AS_POLICY_KEY_SEND' : 'AS_POLICY_KEY_DIGEST'], ['MASTER NODE', masterAddress(ctx, key)],
     ['GENERATION', gen], ['TTL', ttl], ['TIMEOUT', BigInt(ctx.settings.TIMEOUT)],
   ]);
   out.end(performance.now() - started);

@@ -1,0 +1,130 @@
+/**
+ * Request/reply between nodes over the fabric: the data path's one way of asking another node
+ * to do something (run a proxied client request, apply a replica write, take a migration
+ * batch) and hear the result. A request is a fabric message (acknowledged, resent under the
+ * RetransmitStrategy, refused by a node of another cluster key); the answer is a reply message
+ * correlated by request id. Bodies are opaque bytes: the caller's layer encodes them.
+ *
+ * Outcomes, and what the caller may conclude:
+ * - resolved: the other node ran the request and answered;
+ * - rejected with its DbError: it ran the request and it failed (or refused to run it);
+ * - UNAVAILABLE: the request was not delivered (another membership); safe to send again;
+ * - TIMEOUT (in doubt): no answer by the deadline; the request may or may not have run.
+ */
+import { DbError, type ResultCodeName } from '../errors/index.ts';
+import { ResultCode } from '../errors/index.ts';
+import type { Clock, FabricMessageKind, Logger, NodeId } from '../plugin-api/index.ts';
+import type { Fabric } from '../cluster/fabric.ts';
+import type { FabricPayload } from '../cluster/messages.ts';
+import { hexId } from '../cluster/messages.ts';
+
+export type RemoteHandler = (from: NodeId, body: Uint8Array) => Promise<Uint8Array>;
+
+export interface RemoteCalls {
+  readonly localNode: NodeId;
+  /** Sends `body` to `node`'s handler for `kind` and resolves with its answer. */
+  call(node: NodeId, kind: string, body: Uint8Array, options: { deadlineMs: number; fabricKind?: FabricMessageKind }): Promise<Uint8Array>;
+  /** Serves requests of `kind` sent by other nodes. */
+  serve(kind: string, handler: RemoteHandler): void;
+}
+
+interface Waiting {
+  readonly node: NodeId;
+  resolve(v: Uint8Array): void;
+  reject(e: DbError): void;
+  timer: ReturnType<Clock['setTimeout']>;
+}
+
+export class FabricCalls implements RemoteCalls {
+  readonly #fabric: Fabric;
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  #rid: number;
+  readonly #waiting = new Map<number, Waiting>();
+  readonly #handlers = new Map<string, RemoteHandler>();
+  readonly localNode: NodeId;
+  readonly stats = { calls: 0, answered: 0, failed: 0, timedOut: 0, notDelivered: 0, served: 0 };
+
+  constructor(fabric: Fabric, nodeId: NodeId, clock: Clock, logger: Logger, random: () => number = Math.random) {
+    this.#fabric = fabric;
+    this.#clock = clock;
+    this.#logger = logger;
+    this.localNode = nodeId;
+    // request ids start at a random point so that a restarted node's ids do not meet its old ones
+    this.#rid = Math.floor(random() * 2 ** 30);
+    fabric.onMessage((from, body) => this.#onMessage(from, body));
+  }
+
+  serve(kind: string, handler: RemoteHandler): void {
+    if (this.#handlers.has(kind)) throw new Error(`remote call kind ${kind} is served twice`);
+    this.#handlers.set(kind, handler);
+  }
+
+  call(node: NodeId, kind: string, body: Uint8Array, options: { deadlineMs: number; fabricKind?: FabricMessageKind }): Promise<Uint8Array> {
+    const rid = ++this.#rid;
+    this.stats.calls++;
+    return new Promise<Uint8Array>((resolve, reject) => {
+      const fail = (e: DbError): void => {
+        const w = this.#waiting.get(rid);
+        if (w === undefined) return;
+        this.#waiting.delete(rid);
+        this.#clock.clearTimeout(w.timer);
+        if (e.code === 'UNAVAILABLE') this.stats.notDelivered++;
+        else if (e.code === 'TIMEOUT') this.stats.timedOut++;
+        else this.stats.failed++;
+        reject(e);
+      };
+      const timer = this.#clock.setTimeout(() => fail(new DbError('TIMEOUT', `node ${hexId(node)} did not answer ${kind} within ${options.deadlineMs} ms`, {
+        hint: 'The node may be down or overloaded; the cluster re-forms without a dead node', inDoubt: true,
+      })), options.deadlineMs);
+      this.#waiting.set(rid, { node, resolve, reject, timer });
+      const msg: FabricPayload = { type: 'request', rid, kind, body: Buffer.from(body).toString('base64') };
+      this.#fabric.send(node, msg, { deadlineMs: options.deadlineMs, kind: options.fabricKind ?? 'proxy' }).catch((e: unknown) => {
+        const err = e instanceof DbError ? e : new DbError('SERVER_ERROR', String(e));
+        fail(err.code === 'TIMEOUT' ? new DbError('TIMEOUT', err.message, { ...(err.hint === undefined ? {} : { hint: err.hint }), inDoubt: true }) : err);
+      });
+    });
+  }
+
+  #onMessage(from: NodeId, body: FabricPayload): void {
+    if (body.type === 'reply') {
+      const w = this.#waiting.get(body.rid);
+      if (w === undefined || w.node !== from) return;
+      this.#waiting.delete(body.rid);
+      this.#clock.clearTimeout(w.timer);
+      if (body.ok) {
+        this.stats.answered++;
+        w.resolve(new Uint8Array(Buffer.from(body.body, 'base64')));
+      } else {
+        this.stats.failed++;
+        const code = (body.code !== undefined && body.code in ResultCode ? body.code : 'SERVER_ERROR') as ResultCodeName;
+        w.reject(new DbError(code, body.message ?? 'the remote node failed', {
+          ...(body.hint === undefined ? {} : { hint: body.hint }), ...(body.inDoubt === true ? { inDoubt: true } : {}),
+          ...(body.resultCode === undefined ? {} : { resultCode: body.resultCode }),
+        }));
+      }
+      return;
+    }
+    if (body.type !== 'request') return;
+    const handler = this.#handlers.get(body.kind);
+    const reply = (p: FabricPayload): void => {
+      this.#fabric.send(from, p, { deadlineMs: 2000, kind: 'proxy' }).catch(() => { /* the caller times out, in doubt */ });
+    };
+    if (handler === undefined) {
+      reply({ type: 'reply', rid: body.rid, ok: false, body: '', code: 'UNSUPPORTED_FEATURE', message: `node does not serve ${body.kind}`, hint: 'Run the same version on every node' });
+      return;
+    }
+    this.stats.served++;
+    handler(from, new Uint8Array(Buffer.from(body.body, 'base64'))).then(
+      (out) => reply({ type: 'reply', rid: body.rid, ok: true, body: Buffer.from(out).toString('base64') }),
+      (e: unknown) => {
+        const err = e instanceof DbError ? e : new DbError('SERVER_ERROR', e instanceof Error ? e.message : String(e));
+        if (!(e instanceof DbError)) this.#logger.error({ err: err.message, kind: body.kind }, 'remote call handler failed');
+        reply({
+          type: 'reply', rid: body.rid, ok: false, body: '', code: err.code, resultCode: err.resultCode, message: err.message,
+          ...(err.hint === undefined ? {} : { hint: err.hint }), ...(err.inDoubt ? { inDoubt: true } : {}),
+        });
+      },
+    );
+  }
+}

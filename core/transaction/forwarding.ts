@@ -1,0 +1,204 @@
+/**
+ * Proxying: a single-record request that reaches a node which does not master the record's
+ * partition is forwarded to the master over the fabric and answered as if served here. The
+ * master runs it with the same kernel code, in "local only" mode (it never forwards again);
+ * when it no longer masters the partition (the map changed on the way) it answers UNAVAILABLE
+ * without running it, and the forwarding node retries against the owner its newer map names,
+ * until the deadline. A forwarded write that gets no answer fails TIMEOUT marked in doubt.
+ *
+ * Requests and results cross the fabric in V8's structured-clone format (node:v8), which keeps
+ * every bin type exactly (integers as bigint, doubles as number, bytes, maps, lists). A filter
+ * expression crosses as its source text and is compiled again on the master.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { deserialize, serialize } from 'node:v8';
+import { DbError } from '../errors/index.ts';
+import type { Clock, NodeId, StoredRecord } from '../plugin-api/index.ts';
+import type { Bins, DbRecord, RecordKey, RecordMeta } from '../model/index.ts';
+import type { RemoteCalls } from '../replication/remote-calls.ts';
+import type { PartitionRouter } from './routing.ts';
+import type { RecordPredicate, WritePolicy, ReadPolicy } from './policy.ts';
+import type { Operation } from './operations.ts';
+import type { Kernel, OperateResult } from './kernel.ts';
+
+/** Set while a node runs a request another node forwarded: it must not forward again. */
+const localOnly = new AsyncLocalStorage<true>();
+
+/** Runs `fn` so that the kernel serves it here or fails, never forwarding it. */
+export function runLocally<T>(fn: () => Promise<T>): Promise<T> {
+  return localOnly.run(true, fn);
+}
+
+export interface ProxyCounters {
+  /** Requests forwarded to their master and answered (with a record or a result code). */
+  proxied: number;
+  /** Forwarded requests that got no answer by the deadline. */
+  proxyTimeouts: number;
+  /** Forwarded requests sent again because the map changed on the way. */
+  proxyRetries: number;
+  /** Requests other nodes forwarded to this one. */
+  fromProxy: number;
+}
+
+export interface ForwardingOptions {
+  readonly calls: RemoteCalls;
+  readonly router: PartitionRouter;
+  readonly clock: Clock;
+  /** Total time for a forwarded request, retries included (default 2000 ms). */
+  readonly deadlineMs?: number;
+  /** Compiles a filter expression's source text (the master's side of a forwarded filter). */
+  readonly compileFilter: (source: string) => RecordPredicate | undefined;
+}
+
+/** A key as it crosses the fabric. */
+interface WireKey {
+  readonly namespace: string;
+  readonly set: string;
+  readonly digest: Uint8Array;
+  readonly partition: number;
+  readonly userKey?: RecordKey['userKey'];
+}
+
+type WirePolicy = Omit<WritePolicy, 'filter'> & { readonly filterSource?: string };
+
+type ReadOptions = { bins?: readonly string[]; headerOnly?: boolean } & ReadPolicy;
+
+function wireKey(key: RecordKey): WireKey {
+  return {
+    namespace: key.namespace, set: key.set, digest: key.digest, partition: key.partition,
+    ...(key.userKey === undefined ? {} : { userKey: key.userKey }),
+  };
+}
+
+function filterSource(filter: RecordPredicate | undefined): { filterSource?: string } {
+  if (filter === undefined) return {};
+  if (filter.source === undefined) {
+    throw new DbError('PARAMETER', 'this request carries a filter that cannot be sent to the partition\'s master node', {
+      hint: 'send the request to the master node, or give the filter as an expression',
+    });
+  }
+  return { filterSource: filter.source };
+}
+
+function wirePolicy(policy: WritePolicy): WirePolicy {
+  const { filter, ...rest } = policy;
+  return { ...rest, ...filterSource(filter) };
+}
+
+export class Forwarding {
+  readonly counters: ProxyCounters = { proxied: 0, proxyTimeouts: 0, proxyRetries: 0, fromProxy: 0 };
+  readonly #o: ForwardingOptions;
+  readonly #deadlineMs: number;
+
+  constructor(options: ForwardingOptions) {
+    this.#o = options;
+    this.#deadlineMs = options.deadlineMs ?? 2000;
+  }
+
+  /** The node to forward a request on `key` to, or undefined to serve it here. */
+  remoteMaster(key: RecordKey): NodeId | undefined {
+    if (localOnly.getStore() === true) return undefined;
+    const m = this.#o.router.masterOf(key.namespace, key.partition);
+    return m === undefined || m === this.#o.router.localNode ? undefined : m;
+  }
+
+  /**
+   * Sends a request to the master of `key`'s partition and returns its answer; runs `local`
+   * instead when this node masters the partition (now, or after a map change).
+   */
+  async forward<T>(key: RecordKey, kind: string, body: unknown, local: () => Promise<T>, write: boolean): Promise<T> {
+    const { clock } = this.#o;
+    const deadline = clock.now() + this.#deadlineMs;
+    for (let attempt = 0; ; attempt++) {
+      const master = this.remoteMaster(key);
+      if (master === undefined) return local();
+      const remaining = deadline - clock.now();
+      try {
+        const out = await this.#o.calls.call(master, kind, serialize(body), { deadlineMs: Math.max(1, remaining), fabricKind: 'proxy' });
+        this.counters.proxied++;
+        return deserialize(out) as T;
+      } catch (e) {
+        if (!(e instanceof DbError)) throw e;
+        if (e.code === 'UNAVAILABLE' && deadline - clock.now() > 20) {
+          // not run there (another membership, or no longer the master): ask the owner again
+          this.counters.proxyRetries++;
+          await new Promise<void>((r) => clock.setTimeout(r, Math.min(10 * 2 ** attempt, 200)));
+          continue;
+        }
+        if (e.code === 'TIMEOUT') {
+          this.counters.proxyTimeouts++;
+          throw new DbError('TIMEOUT', e.message, { ...(e.hint === undefined ? {} : { hint: e.hint }), inDoubt: write });
+        }
+        if (e.code !== 'UNAVAILABLE') this.counters.proxied++;
+        throw e;
+      }
+    }
+  }
+
+  /** Serves forwarded requests of `kind` by running `handler` locally. */
+  serve<B>(kind: string, handler: (body: B) => Promise<unknown>): void {
+    this.#o.calls.serve(kind, async (_from, bytes) => {
+      this.counters.fromProxy++;
+      const body = deserialize(bytes) as B;
+      const out = await runLocally(() => handler(body));
+      return serialize(out);
+    });
+  }
+
+  /** The master's side of a forwarded filter. */
+  filter(source: string | undefined): { filter?: RecordPredicate } {
+    if (source === undefined) return {};
+    const f = this.#o.compileFilter(source);
+    return f === undefined ? {} : { filter: f };
+  }
+
+  policy(p: WirePolicy): WritePolicy {
+    const { filterSource: src, ...rest } = p;
+    return { ...rest, ...this.filter(src) };
+  }
+
+  // The kernel's single-record requests, as they cross the fabric.
+
+  get(key: RecordKey, options: ReadOptions, local: () => Promise<DbRecord>): Promise<DbRecord> {
+    const { filter, ...rest } = options;
+    return this.forward(key, 'kv.get', { key: wireKey(key), options: { ...rest, ...filterSource(filter) } }, local, false);
+  }
+
+  getStored(key: RecordKey, local: () => Promise<StoredRecord>): Promise<StoredRecord> {
+    return this.forward(key, 'kv.getStored', { key: wireKey(key) }, local, false);
+  }
+
+  exists(key: RecordKey, policy: ReadPolicy, local: () => Promise<RecordMeta | undefined>): Promise<RecordMeta | undefined> {
+    return this.forward(key, 'kv.exists', { key: wireKey(key), ...filterSource(policy.filter) }, local, false);
+  }
+
+  put(key: RecordKey, bins: Bins, policy: WritePolicy, local: () => Promise<RecordMeta | undefined>): Promise<RecordMeta | undefined> {
+    return this.forward(key, 'kv.put', { key: wireKey(key), bins, policy: wirePolicy(policy) }, local, true);
+  }
+
+  delete(key: RecordKey, policy: WritePolicy, local: () => Promise<void>): Promise<void> {
+    return this.forward(key, 'kv.delete', { key: wireKey(key), policy: wirePolicy(policy) }, local, true);
+  }
+
+  touch(key: RecordKey, policy: WritePolicy, local: () => Promise<RecordMeta>): Promise<RecordMeta> {
+    return this.forward(key, 'kv.touch', { key: wireKey(key), policy: wirePolicy(policy) }, local, true);
+  }
+
+  operate(key: RecordKey, ops: readonly Operation[], policy: WritePolicy, write: boolean, local: () => Promise<OperateResult>): Promise<OperateResult> {
+    return this.forward(key, 'kv.operate', { key: wireKey(key), ops, policy: wirePolicy(policy) }, local, write);
+  }
+}
+
+/** Serves the kernel's forwarded single-record requests on this node. */
+export function serveKernelRequests(kernel: Kernel, f: Forwarding): void {
+  f.serve<{ key: WireKey; options: ReadOptions & { filterSource?: string } }>('kv.get', ({ key, options }) => {
+    const { filterSource: src, ...rest } = options;
+    return kernel.get(key, { ...rest, ...f.filter(src) });
+  });
+  f.serve<{ key: WireKey }>('kv.getStored', ({ key }) => kernel.getStored(key));
+  f.serve<{ key: WireKey; filterSource?: string }>('kv.exists', ({ key, filterSource: src }) => kernel.exists(key, f.filter(src)));
+  f.serve<{ key: WireKey; bins: Bins; policy: WirePolicy }>('kv.put', ({ key, bins, policy }) => kernel.put(key, bins, f.policy(policy)));
+  f.serve<{ key: WireKey; policy: WirePolicy }>('kv.delete', ({ key, policy }) => kernel.delete(key, f.policy(policy)));
+  f.serve<{ key: WireKey; policy: WirePolicy }>('kv.touch', ({ key, policy }) => kernel.touch(key, f.policy(policy)));
+  f.serve<{ key: WireKey; ops: Operation[]; policy: WirePolicy }>('kv.operate', ({ key, ops, policy }) => kernel.operate(key, ops, f.policy(policy)));
+}
