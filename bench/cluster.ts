@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { credentials } from '@grpc/grpc-js';
 import { startNodeProcess, type NodeProcess } from '../test/helpers/process-node.ts';
-import { ClusterServiceClient, type GetClusterInfoResponse } from '../core/server/generated/slipstream/v1/cluster.ts';
+import { ClusterServiceClient, type GetClusterInfoResponse } from '../core/wire/generated/slipstream/v1/cluster.ts';
 
 const REPS = Number(process.env['BENCH_REPS'] ?? 3);
 const dir = mkdtempSync(join(tmpdir(), 'slipstream-bench-cluster-'));

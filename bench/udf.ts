@@ -20,9 +20,9 @@ import { aggregateScan, executeRecordUdf } from '../core/udf/kernel-bridge.ts';
 import { startNodeProcess } from '../test/helpers/process-node.ts';
 import { drive } from './lib/loadgen.ts';
 import { SlipstreamClient, toPbKey } from '../core/client/index.ts';
-import { ApplyRecordUdfRequest, UdfServiceService } from '../core/server/generated/slipstream/v1/udf.ts';
-import { toPbBins, toPbValue } from '../core/server/convert.ts';
-import { KeyValueServiceService, PutRequest } from '../core/server/generated/slipstream/v1/kv.ts';
+import { ApplyRecordUdfRequest, UdfServiceService } from '../core/wire/generated/slipstream/v1/udf.ts';
+import { toPbBins, toPbValue } from '../core/wire/convert.ts';
+import { KeyValueServiceService, PutRequest } from '../core/wire/generated/slipstream/v1/kv.ts';
 
 const N = Number(process.argv[2] ?? 50_000);
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 3);

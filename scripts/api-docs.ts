@@ -1,7 +1,7 @@
 /**
  * Generates docs/api.md, the gRPC API reference, from the protos: every service, method,
  * message, field, oneof, enum and enum value with its comment, plus the result codes, their
- * gRPC status mapping (from core/server/status.ts), deadlines, retries and grpcurl examples.
+ * gRPC status mapping (from core/wire/status.ts), deadlines, retries and grpcurl examples.
  *
  *   npm run docs:api      regenerate docs/api.md
  *   npm run docs:check    fail when docs/api.md is not what the protos generate
@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { clientErrorName, DbError, ResultCode, type ResultCodeName } from '../core/errors/index.ts';
-import { grpcStatusFor, HINT_HEADER, IN_DOUBT_HEADER, RESULT_CODE_HEADER, RESULT_NAME_HEADER } from '../core/server/status.ts';
+import { grpcStatusFor, HINT_HEADER, IN_DOUBT_HEADER, RESULT_CODE_HEADER, RESULT_NAME_HEADER } from '../core/wire/status.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const API_DOC_PATH = join(ROOT, 'docs/api.md');
@@ -275,7 +275,7 @@ function renderErrors(w: Writer): void {
     byStatus.set(s, [...(byStatus.get(s) ?? []), `${name} (${code})`]);
   }
   w('### gRPC status mapping', '',
-    'From `core/server/status.ts`. Codes not listed there map to `INTERNAL`.', '',
+    'From `core/wire/status.ts`. Codes not listed there map to `INTERNAL`.', '',
     '| gRPC status | Result codes |', '| --- | --- |');
   for (const [s, list] of [...byStatus].sort((a, b) => a[0].localeCompare(b[0]))) w(`| \`${s}\` | ${list.join(', ')} |`);
   w('');

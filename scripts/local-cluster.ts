@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { credentials } from '@grpc/grpc-js';
-import { ClusterServiceClient, type GetClusterInfoResponse } from '../core/server/generated/slipstream/v1/cluster.ts';
+import { ClusterServiceClient, type GetClusterInfoResponse } from '../core/wire/generated/slipstream/v1/cluster.ts';
 
 const MAIN = fileURLToPath(new URL('../core/main.ts', import.meta.url));
 const int = (min: number, max: number) => (v: string): number => {

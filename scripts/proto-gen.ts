@@ -1,5 +1,5 @@
 /**
- * Regenerates the TypeScript for proto/ with buf + ts-proto into core/server/generated.
+ * Regenerates the TypeScript for proto/ with buf + ts-proto into core/wire/generated.
  * With --check, generates into a temporary folder and fails when anything differs from
  * what is committed (generated code is checked in and must match its protos).
  */
@@ -9,7 +9,7 @@ import { join, relative } from 'node:path';
 import { tmpdir } from 'node:os';
 
 const root = new URL('..', import.meta.url).pathname;
-const target = join(root, 'core/server/generated');
+const target = join(root, 'core/wire/generated');
 const check = process.argv.includes('--check');
 const buf = join(root, 'node_modules/.bin/buf');
 
@@ -24,7 +24,7 @@ function files(dir: string, base = dir): string[] {
 execFileSync(buf, ['lint'], { cwd: root, stdio: 'inherit' });
 const out = check ? mkdtempSync(join(tmpdir(), 'slipstream-proto-')) : target;
 if (!check) rmSync(target, { recursive: true, force: true });
-const template = readFileSync(join(root, 'buf.gen.yaml'), 'utf8').replace('out: core/server/generated', `out: ${out}`);
+const template = readFileSync(join(root, 'buf.gen.yaml'), 'utf8').replace('out: core/wire/generated', `out: ${out}`);
 const templatePath = join(check ? out : tmpdir(), `buf.gen.${process.pid}.yaml`);
 writeFileSync(templatePath, template);
 try {

@@ -4,9 +4,9 @@
  * Prints its port on stdout.
  */
 import { Server, ServerCredentials } from '@grpc/grpc-js';
-import { KeyValueServiceService } from '../../core/server/generated/slipstream/v1/kv.ts';
+import { KeyValueServiceService } from '../../core/wire/generated/slipstream/v1/kv.ts';
 import { SERVER_OPTIONS } from '../../core/server/grpc-server.ts';
-import { GetResponse, type PutResponse } from '../../core/server/generated/slipstream/v1/kv.ts';
+import { GetResponse, type PutResponse } from '../../core/wire/generated/slipstream/v1/kv.ts';
 
 /** The response to send, protobuf bytes in base64 (a real record's response from a node). */
 const getResponse: GetResponse = GetResponse.decode(Buffer.from(process.argv[2] ?? '', 'base64'));

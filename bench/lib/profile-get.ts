@@ -12,8 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { h2drive } from './h2load.ts';
 import { cpuProfileTop } from './cpuprofile-top.ts';
 import { SlipstreamClient, toPbKey } from '../../core/client/index.ts';
-import { GetRequest, GetResponse, KeyValueServiceService, PutRequest, ScanRequest } from '../../core/server/generated/slipstream/v1/kv.ts';
-import { toPbBins } from '../../core/server/convert.ts';
+import { GetRequest, GetResponse, KeyValueServiceService, PutRequest, ScanRequest } from '../../core/wire/generated/slipstream/v1/kv.ts';
+import { toPbBins } from '../../core/wire/convert.ts';
 import { computeDigest, type Bins } from '../../core/model/index.ts';
 
 const args = process.argv.slice(2);

@@ -8,10 +8,10 @@ import { appendFileSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { SlipstreamClient } from '../client/client.ts';
-import { COMMANDS, expectedAfter, isIncomplete } from '../query/aql/parse.ts';
-import { SETTING_NAMES } from '../query/aql/settings.ts';
-import { OPERATIONS } from '../query/aql/operations.ts';
-import type { AqlSession } from '../query/aql/session.ts';
+import { COMMANDS, expectedAfter, isIncomplete } from '../aql/language/parse.ts';
+import { SETTING_NAMES } from '../aql/language/settings.ts';
+import { OPERATIONS } from '../aql/language/operations.ts';
+import type { AqlSession } from '../aql/shell/session.ts';
 import { VERSION } from '../node/version.ts';
 
 export const HISTORY_LINES = 1000;

@@ -11,9 +11,9 @@ import { dirname, resolve } from 'node:path';
 import { DbError, toDbError, ResultCode, clientErrorName } from '../errors/index.ts';
 import { SlipstreamClient } from '../client/client.ts';
 import { executeAql } from '../client/aql.ts';
-import { AqlSession, type RunOutcome, type StatementExecutor } from '../query/aql/session.ts';
-import type { Sink } from '../query/aql/render/renderer.ts';
-import { parseSettingValue, withSetting } from '../query/aql/settings.ts';
+import { AqlSession, type RunOutcome, type StatementExecutor } from '../aql/shell/session.ts';
+import type { Sink } from '../aql/shell/render/renderer.ts';
+import { parseSettingValue, withSetting } from '../aql/language/settings.ts';
 import { VERSION } from '../node/version.ts';
 import { interactive, Progress } from './aql-interactive.ts';
 

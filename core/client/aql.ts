@@ -6,10 +6,10 @@
  *   const outcome = await executeAql(client, { text: 'SELECT * FROM test.demo' }, renderer);
  */
 import { DbError } from '../errors/index.ts';
-import type { Renderer } from '../query/aql/render/renderer.ts';
-import { DEFAULT_SETTINGS, type Settings } from '../query/aql/settings.ts';
-import { AqlServiceService, type AqlSettings, type Status } from '../server/generated/slipstream/v1/aql.ts';
-import { fromPbValue } from '../server/convert.ts';
+import type { Renderer } from '../aql/shell/render/renderer.ts';
+import { DEFAULT_SETTINGS, type Settings } from '../aql/language/settings.ts';
+import { AqlServiceService, type AqlSettings, type Status } from '../wire/generated/slipstream/v1/aql.ts';
+import { fromPbValue } from '../wire/convert.ts';
 import type { SlipstreamClient } from './client.ts';
 
 export interface AqlRequest {

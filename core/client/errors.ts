@@ -1,6 +1,6 @@
 import { status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
 import { DbError, resultCodeName, type ResultCodeName } from '../errors/index.ts';
-import { HINT_HEADER, IN_DOUBT_HEADER, RESULT_CODE_HEADER } from '../server/status.ts';
+import { HINT_HEADER, IN_DOUBT_HEADER, RESULT_CODE_HEADER } from '../wire/status.ts';
 
 const FROM_GRPC: Partial<Record<number, ResultCodeName>> = {
   [GrpcStatus.DEADLINE_EXCEEDED]: 'TIMEOUT',

@@ -1,6 +1,6 @@
-import type { Operation as PbOperation, ListOpKind as PbListOpKind, MapOpKind as PbMapOpKind, CdtReturnType as PbCdtReturnType } from '../server/generated/slipstream/v1/kv.ts';
+import type { Operation as PbOperation, ListOpKind as PbListOpKind, MapOpKind as PbMapOpKind, CdtReturnType as PbCdtReturnType } from '../wire/generated/slipstream/v1/kv.ts';
 import type { Operation, ListOpKind, MapOpKind, CdtReturnType } from '../transaction/operations.ts';
-import { toPbValue } from '../server/convert.ts';
+import { toPbValue } from '../wire/convert.ts';
 import { DbError } from '../errors/index.ts';
 
 const LIST: Record<ListOpKind, number> = {

@@ -12,7 +12,7 @@ import { singleNodeRouter, type PartitionRouter } from '../transaction/routing.t
 import { GrpcServer } from '../server/grpc-server.ts';
 import { MetricsEndpoint } from '../server/metrics.ts';
 import { registerNodeMetrics } from './node-metrics.ts';
-import { AdminServiceService } from '../server/generated/slipstream/v1/admin.ts';
+import { AdminServiceService } from '../wire/generated/slipstream/v1/admin.ts';
 import { keyValueHandlers, keyValueService } from '../server/handlers/kv.ts';
 import { adminHandlers, NODE_IDENTITY } from '../server/handlers/admin.ts';
 import type { NodeConfig, TlsConfig } from './config.ts';

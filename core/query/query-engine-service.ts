@@ -5,7 +5,6 @@ import { IndexManager } from './index/manager.ts';
 import { MemoryIndexMetadataStore, type IndexMetadataStore } from './index/store.ts';
 import { attachIndexes, KernelRecordSource, SmdIndexStore } from './query-engine-kernel.ts';
 import { QueryEngine } from './query-engine.ts';
-import { bindAqlQueries } from './query-engine-aql.ts';
 import { serviceKey } from '../transaction/services.ts';
 
 /** The query subsystem of a node: its index manager and query engine over the kernel. */
@@ -25,9 +24,7 @@ export async function startQuerySubsystem(kernel: Kernel, options: { systemMetad
   attachIndexes(kernel, indexes);
   await indexes.open();
   options.logger?.info({ indexes: indexes.list().length }, 'secondary indexes loaded');
-  const q = { indexes, engine: new QueryEngine(indexes, source) };
-  bindAqlQueries(kernel, q);
-  return q;
+  return { indexes, engine: new QueryEngine(indexes, source) };
 }
 
 /** Other subsystems (AQL, UDF queries) find the index manager and query engine here. */

@@ -10,7 +10,7 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import { collectDefaultMetrics, Counter, Gauge, Registry, type MetricType } from 'prom-client';
 import type { sendUnaryData, ServerUnaryCall, ServerWritableStream, ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { DbError, resultCodeName } from '../errors/index.ts';
-import { RESULT_CODE_HEADER } from './status.ts';
+import { RESULT_CODE_HEADER } from '../wire/status.ts';
 
 /** Call durations, seconds: 100 µs to 10 s. */
 export const RPC_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];

@@ -1,7 +1,7 @@
 import type { sendUnaryData, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
 import type { Logger } from '../plugin-api/index.ts';
 import { toDbError } from '../errors/index.ts';
-import { toServiceError } from './status.ts';
+import { toServiceError } from '../wire/status.ts';
 
 /**
  * Adapts an async handler to grpc-js: whatever it throws becomes a gRPC error with the

@@ -3,7 +3,8 @@
  * - a plugin imports only core/plugin-api (plus its own folder, node: builtins and npm packages);
  * - nothing in core but the composition roots (core/main.ts, core/cli/) imports plugins/;
  * - inside core, imports point down the layers:
- *   errors ← model ← plugin-api ← {storage, cluster} ← replication ← transaction ← {udf, query} ← server ← {node, client} ← cli/main.
+ *   errors ← model ← plugin-api ← {storage, cluster} ← replication ← transaction ← {udf, query} ← wire ← aql ← server ← {node, client} ← cli/main;
+ * - the client does not import the server.
  */
 import { strict as assert } from 'node:assert';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -14,7 +15,7 @@ const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 
 const LAYER: Record<string, number> = {
   errors: 0, model: 1, 'plugin-api': 2, storage: 3, cluster: 3, replication: 3.5, transaction: 4, udf: 5, query: 5,
-  server: 6, node: 7, client: 7, cli: 8, 'main.ts': 8,
+  wire: 6, aql: 7, server: 8, node: 9, client: 9, cli: 10, 'main.ts': 10,
 };
 
 function files(dir: string): string[] {
@@ -76,7 +77,7 @@ describe('architecture: import boundaries', () => {
         const to = coreArea(resolve(dirname(f), spec));
         if (to === undefined || to === from) continue;
         const toLayer = LAYER[to];
-        if (toLayer === undefined || toLayer > (fromLayer as number) || (toLayer === fromLayer && from !== to && (from === 'node' || from === 'client'))) {
+        if (toLayer === undefined || toLayer > (fromLayer as number) || (toLayer === fromLayer && from !== to && (from === 'node' || from === 'client')) || (from === 'client' && to === 'server')) {
           bad.push(`${relative(ROOT, f)} (${from}) imports ${spec} (${to})`);
         }
       }

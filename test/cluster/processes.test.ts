@@ -10,8 +10,8 @@ import { credentials } from '@grpc/grpc-js';
 import { startNodeProcess, type NodeProcess } from '../helpers/process-node.ts';
 import { SlipstreamClient } from '../../core/client/index.ts';
 import { executeAql } from '../../core/client/aql.ts';
-import { DEFAULT_SETTINGS } from '../../core/query/aql/settings.ts';
-import { ClusterServiceClient, type GetClusterInfoResponse, type GetPartitionMapResponse } from '../../core/server/generated/slipstream/v1/cluster.ts';
+import { DEFAULT_SETTINGS } from '../../core/aql/language/settings.ts';
+import { ClusterServiceClient, type GetClusterInfoResponse, type GetPartitionMapResponse } from '../../core/wire/generated/slipstream/v1/cluster.ts';
 
 const HB = { intervalMs: 50, timeout: 5 }; // node timeout 250 ms, quantum 360 ms
 

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { createServer } from 'node:net';
 import { DbError, SlipstreamClient, type ClientRecord } from '../../core/client/index.ts';
-import { QueryServiceService, type QueryRequest } from '../../core/server/generated/slipstream/v1/query.ts';
+import { QueryServiceService, type QueryRequest } from '../../core/wire/generated/slipstream/v1/query.ts';
 import { startTestNode } from '../helpers/node-harness.ts';
 import { startInteropNode, type InteropNode } from './interop-helpers.ts';
 

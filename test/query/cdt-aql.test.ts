@@ -11,10 +11,10 @@ import { memoryStorage } from '../../plugins/storage-memory/index.ts';
 import { silentLogger } from '../../core/plugin-api/index.ts';
 import { NAMESPACE_DEFAULTS } from '../../core/model/index.ts';
 import { ManualClock } from '../helpers/manual-clock.ts';
-import { AqlSession } from '../../core/query/aql/session.ts';
-import { executeStatement } from '../../core/query/aql/execute.ts';
-import { kernelOperation } from '../../core/query/aql/handlers-operate.ts';
-import { parseStatement } from '../../core/query/aql/index.ts';
+import { AqlSession } from '../../core/aql/shell/session.ts';
+import { executeStatement } from '../../core/aql/exec/execute.ts';
+import { kernelOperation } from '../../core/aql/exec/handlers-operate.ts';
+import { parseStatement } from '../../core/aql/language/index.ts';
 import { DbError } from '../../core/errors/index.ts';
 
 async function session(): Promise<{ run: (text: string) => Promise<string> }> {
@@ -42,7 +42,7 @@ function row(transcript: string): Record<string, string> {
   return Object.fromEntries(head.map((h, i) => [h, values[i] ?? '']));
 }
 
-describe('query/aql OPERATE by rank, index and range', () => {
+describe('aql OPERATE by rank, index and range', () => {
   it('runs the list forms: values for gets, counts for removes', async () => {
     const { run } = await session();
     await run("INSERT INTO test.c (PK, l) VALUES ('k', LIST('[7, 2, 9, 2, 5]'))");

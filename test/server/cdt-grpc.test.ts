@@ -6,7 +6,7 @@ import { strict as assert } from 'node:assert';
 import { startTestNode, type TestNode } from '../helpers/node-harness.ts';
 import { DbError, toPbKey, toPbOperation, type Operation } from '../../core/client/index.ts';
 import { fromPbOperation } from '../../core/server/handlers/operations.ts';
-import { KeyValueServiceService } from '../../core/server/generated/slipstream/v1/kv.ts';
+import { KeyValueServiceService } from '../../core/wire/generated/slipstream/v1/kv.ts';
 import type { MapKey, BinValue } from '../../core/model/index.ts';
 
 async function code(p: Promise<unknown>): Promise<{ code: number; message: string }> {

@@ -2,9 +2,9 @@ import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
 import { Client, credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { startTestNode, type TestNode } from '../helpers/node-harness.ts';
-import { KeyValueServiceService } from '../../core/server/generated/slipstream/v1/kv.ts';
-import { AdminServiceService } from '../../core/server/generated/slipstream/v1/admin.ts';
-import { RESULT_CODE_HEADER } from '../../core/server/status.ts';
+import { KeyValueServiceService } from '../../core/wire/generated/slipstream/v1/kv.ts';
+import { AdminServiceService } from '../../core/wire/generated/slipstream/v1/admin.ts';
+import { RESULT_CODE_HEADER } from '../../core/wire/status.ts';
 import { DbError } from '../../core/client/index.ts';
 import type { Bins } from '../../core/model/index.ts';
 

@@ -1,8 +1,8 @@
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
 import { encodeBatchGetResponse, encodeGetResponse, encodeScanPage, type BatchStored } from '../../core/server/wire/get-response.ts';
-import { BatchGetResponse, GetResponse, ScanResponse } from '../../core/server/generated/slipstream/v1/kv.ts';
-import { toPbRecord } from '../../core/server/convert.ts';
+import { BatchGetResponse, GetResponse, ScanResponse } from '../../core/wire/generated/slipstream/v1/kv.ts';
+import { toPbRecord } from '../../core/wire/convert.ts';
 import { computeDigest, partitionOf, encodeBins, encodeUserKey, GeoJson, type Bins, type BinValue, type MapKey } from '../../core/model/index.ts';
 import type { StoredRecord } from '../../core/plugin-api/index.ts';
 import { DbError } from '../../core/errors/index.ts';

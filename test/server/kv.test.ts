@@ -4,7 +4,7 @@ import { ManualClock } from '../helpers/manual-clock.ts';
 import { DbError, GeoJson, expr as E, type ClientRecord } from '../../core/client/index.ts';
 import { computeDigest, type Bins } from '../../core/model/index.ts';
 import { exprToJsonText } from '../../core/query/expr/json.ts';
-import { KeyValueServiceService, type ScanRequest, type ScanResponse } from '../../core/server/generated/slipstream/v1/kv.ts';
+import { KeyValueServiceService, type ScanRequest, type ScanResponse } from '../../core/wire/generated/slipstream/v1/kv.ts';
 
 async function code(p: Promise<unknown>): Promise<number> {
   try {

@@ -8,7 +8,7 @@ import { parseConfig } from '../../core/node/config.ts';
 import { DbError, SlipstreamClient } from '../../core/client/index.ts';
 import { silentLogger } from '../../core/plugin-api/index.ts';
 import { memoryStorage } from '../../plugins/storage-memory/index.ts';
-import { runAql } from '../query/aql/e2e-helpers.ts';
+import { runAql } from '../aql/e2e-helpers.ts';
 import { startNodeProcess } from '../helpers/process-node.ts';
 
 const DIR = fileURLToPath(new URL('../fixtures/tls/', import.meta.url));

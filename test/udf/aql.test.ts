@@ -9,14 +9,14 @@ import { strict as assert } from 'node:assert';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { AqlSession } from '../../core/query/aql/session.ts';
-import { executeStatement } from '../../core/query/aql/execute.ts';
+import { AqlSession } from '../../core/aql/shell/session.ts';
+import { executeStatement } from '../../core/aql/exec/execute.ts';
 import { queryExtension, QUERY_SUBSYSTEM } from '../../core/node/extensions/query.ts';
 import { udfExtension } from '../../core/node/extensions/udf.ts';
 import { UDF_JOBS_KEY } from '../../core/udf/services.ts';
 import { startTestNode, type TestNode } from '../helpers/node-harness.ts';
-import { expectFile } from '../query/aql/fixture-util.ts';
-import { normalise, runAql, startTestNode as startProcessNode } from '../query/aql/e2e-helpers.ts';
+import { expectFile } from '../aql/fixture-util.ts';
+import { normalise, runAql, startTestNode as startProcessNode } from '../aql/e2e-helpers.ts';
 
 const ROOT = join(import.meta.dirname, 'fixtures', 'aql');
 

@@ -13,8 +13,8 @@ import { udfExtension, parseUdfConfig } from '../../core/node/extensions/udf.ts'
 import { UDF_ENGINE_KEY } from '../../core/udf/services.ts';
 import { builtInExtensions } from '../../core/node/extensions.ts';
 import { toPbKey } from '../../core/client/index.ts';
-import { fromPbValue, toPbValue } from '../../core/server/convert.ts';
-import { UdfServiceService, type JobInfo, type UdfCall } from '../../core/server/generated/slipstream/v1/udf.ts';
+import { fromPbValue, toPbValue } from '../../core/wire/convert.ts';
+import { UdfServiceService, type JobInfo, type UdfCall } from '../../core/wire/generated/slipstream/v1/udf.ts';
 import { startTestNode, type TestNode } from '../helpers/node-harness.ts';
 import { rejects } from './helpers.ts';
 

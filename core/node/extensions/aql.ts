@@ -3,7 +3,7 @@
  * with every built-in AQL statement installed (subsystems add theirs when they start).
  */
 import type { NodeExtension } from '../extension.ts';
-import { AqlServiceService } from '../../server/generated/slipstream/v1/aql.ts';
+import { AqlServiceService } from '../../wire/generated/slipstream/v1/aql.ts';
 import { aqlHandlers } from '../../server/handlers/aql.ts';
 import { NODE_IDENTITY } from '../../server/handlers/admin.ts';
 

@@ -1,7 +1,7 @@
 import type { NodeExtension } from '../extension.ts';
-import { QueryServiceService } from '../../server/generated/slipstream/v1/query.ts';
+import { QueryServiceService } from '../../wire/generated/slipstream/v1/query.ts';
 import { queryHandlers } from '../../server/handlers/query.ts';
-import { registerQueryAqlHandlers } from '../../query/query-engine-aql.ts';
+import { bindAqlQueries, registerQueryAqlHandlers } from '../../aql/exec/handlers-query.ts';
 import { startQuerySubsystem, QUERY_SUBSYSTEM } from '../../query/query-engine-service.ts';
 
 export { QUERY_SUBSYSTEM };
@@ -13,6 +13,7 @@ export function queryExtension(): NodeExtension {
     async start(ctx) {
       registerQueryAqlHandlers();
       const q = await startQuerySubsystem(ctx.kernel, { systemMetadata: ctx.systemMetadata, logger: ctx.logger });
+      bindAqlQueries(ctx.kernel, q);
       ctx.services.provide(QUERY_SUBSYSTEM, q);
       ctx.server.addService('slipstream.v1.QueryService', QueryServiceService, queryHandlers(q, () => ctx.clock.now(), ctx.logger));
     },

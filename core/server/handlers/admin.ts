@@ -1,4 +1,4 @@
-import type { AdminServiceServer } from '../generated/slipstream/v1/admin.ts';
+import type { AdminServiceServer } from '../../wire/generated/slipstream/v1/admin.ts';
 import type { Kernel } from '../../transaction/kernel.ts';
 import type { Logger } from '../../plugin-api/index.ts';
 import { unary } from '../rpc.ts';

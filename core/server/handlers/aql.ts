@@ -1,16 +1,16 @@
 /**
  * The AqlService: AQL text and session settings in, a stream of result events out. Statements
- * run through the AQL executor (core/query/aql) against this node's kernel; a cancelled call
+ * run through the AQL executor (core/aql) against this node's kernel; a cancelled call
  * aborts the running statement.
  */
 import { DbError } from '../../errors/index.ts';
 import type { Logger } from '../../plugin-api/index.ts';
 import type { Kernel } from '../../transaction/kernel.ts';
 import type { StatisticsIdentity } from '../../transaction/statistics.ts';
-import { runAqlScript, type AqlEvent } from '../../query/aql/script.ts';
-import { DEFAULT_SETTINGS, parseSettingValue, type Settings } from '../../query/aql/settings.ts';
-import type { AqlServiceServer, AqlSettings, ExecuteResponse } from '../generated/slipstream/v1/aql.ts';
-import { toPbValue } from '../convert.ts';
+import { runAqlScript, type AqlEvent } from '../../aql/exec/script.ts';
+import { DEFAULT_SETTINGS, parseSettingValue, type Settings } from '../../aql/language/settings.ts';
+import type { AqlServiceServer, AqlSettings, ExecuteResponse } from '../../wire/generated/slipstream/v1/aql.ts';
+import { toPbValue } from '../../wire/convert.ts';
 import { serverStream } from '../rpc.ts';
 import { clientErrorName } from '../../errors/index.ts';
 

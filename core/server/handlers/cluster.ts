@@ -2,7 +2,7 @@
  * gRPC handlers of slipstream.v1.ClusterService: cluster info and the partition map.
  */
 import { DbError, type Logger } from '../../plugin-api/index.ts';
-import type { ClusterServiceServer, GetClusterInfoResponse, GetPartitionMapResponse } from '../generated/slipstream/v1/cluster.ts';
+import type { ClusterServiceServer, GetClusterInfoResponse, GetPartitionMapResponse } from '../../wire/generated/slipstream/v1/cluster.ts';
 import { unary } from '../rpc.ts';
 import { hexId, type ClusterService } from '../../cluster/index.ts';
 

@@ -2,7 +2,7 @@ import type { handleServerStreamingCall, handleUnaryCall, UntypedServiceImplemen
 import {
   KeyValueServiceService, BatchGetResponse, type BatchGetRequest, type GetRequest, type GetResponse, type KeyValueServiceServer,
   type ScanRequest, type ScanResponse,
-} from '../generated/slipstream/v1/kv.ts';
+} from '../../wire/generated/slipstream/v1/kv.ts';
 import { acceptingEncoded, EncodedResponse } from '../wire/encoded.ts';
 import { encodeBatchGetResponse, encodeGetResponse, encodeScanPage } from '../wire/get-response.ts';
 import { DbError } from '../../errors/index.ts';
@@ -11,7 +11,7 @@ import type { Kernel } from '../../transaction/kernel.ts';
 import type { Logger } from '../../plugin-api/index.ts';
 import { checkRecordsPerMessage, pages } from '../wire/pages.ts';
 import type { RecordPredicate } from '../../transaction/policy.ts';
-import { fromPbBins, fromPbKey, fromPbWritePolicy, toPbBins, toPbMeta, toPbRecord } from '../convert.ts';
+import { fromPbBins, fromPbKey, fromPbWritePolicy, toPbBins, toPbMeta, toPbRecord } from '../../wire/convert.ts';
 import { MAX_MESSAGE_BYTES } from '../grpc-server.ts';
 import { fromPbOperation } from './operations.ts';
 import { recordFilter } from '../../query/record-filter.ts';

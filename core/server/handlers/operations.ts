@@ -1,9 +1,9 @@
 import { DbError } from '../../errors/index.ts';
 import type { BinValue, MapKey } from '../../model/index.ts';
 import type { Operation, ListOpKind, MapOpKind, CdtReturnType } from '../../transaction/operations.ts';
-import type { Operation as PbOperation, ListOpKind as PbListOpKind, MapOpKind as PbMapOpKind, CdtReturnType as PbCdtReturnType } from '../generated/slipstream/v1/kv.ts';
-import type { Value } from '../generated/slipstream/v1/types.ts';
-import { fromPbValue } from '../convert.ts';
+import type { Operation as PbOperation, ListOpKind as PbListOpKind, MapOpKind as PbMapOpKind, CdtReturnType as PbCdtReturnType } from '../../wire/generated/slipstream/v1/kv.ts';
+import type { Value } from '../../wire/generated/slipstream/v1/types.ts';
+import { fromPbValue } from '../../wire/convert.ts';
 
 const LIST_KINDS: Record<number, ListOpKind> = {
   1: 'append', 2: 'appendItems', 3: 'insert', 4: 'insertItems', 5: 'set', 6: 'increment', 7: 'get', 8: 'getRange',

@@ -7,10 +7,10 @@ import { explainRows, type AggregateFn, type QuerySpec } from '../../query/plann
 import type { QuerySubsystem } from '../../query/query-engine-service.ts';
 import { unary, serverStream } from '../rpc.ts';
 import { checkRecordsPerMessage, pages } from '../wire/pages.ts';
-import { approxRecordBytes, toPbRecord, toPbValue } from '../convert.ts';
+import { approxRecordBytes, toPbRecord, toPbValue } from '../../wire/convert.ts';
 import type {
   ExplainRequest, IndexInfo, QueryRequest, QueryResponse, QueryServiceServer,
-} from '../generated/slipstream/v1/query.ts';
+} from '../../wire/generated/slipstream/v1/query.ts';
 
 function toInfo(s: IndexStatus): IndexInfo {
   return {

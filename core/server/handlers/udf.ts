@@ -13,8 +13,8 @@ import type { JobInfo } from '../../udf/jobs.ts';
 import type { ModuleVersion } from '../../udf/registry.ts';
 import type {
   JobInfo as PbJobInfo, ModuleInfo, UdfCall as PbUdfCall, UdfServiceAggregateResponse, UdfServiceServer, UdfTarget,
-} from '../generated/slipstream/v1/udf.ts';
-import { fromPbKey, fromPbValue, fromPbWritePolicy, toPbMeta, toPbValue } from '../convert.ts';
+} from '../../wire/generated/slipstream/v1/udf.ts';
+import { fromPbKey, fromPbValue, fromPbWritePolicy, toPbMeta, toPbValue } from '../../wire/convert.ts';
 import { serverStream, unary } from '../rpc.ts';
 
 export function toModuleInfo(m: ModuleVersion): ModuleInfo {

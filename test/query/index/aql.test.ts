@@ -1,11 +1,11 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AqlSession } from '../../../core/query/aql/session.ts';
-import { executeStatement } from '../../../core/query/aql/execute.ts';
+import { AqlSession } from '../../../core/aql/shell/session.ts';
+import { executeStatement } from '../../../core/aql/exec/execute.ts';
 import { queryExtension, QUERY_SUBSYSTEM } from '../../../core/node/extensions/query.ts';
 import { startTestNode, type TestNode } from '../../helpers/node-harness.ts';
-import { expectFile } from '../aql/fixture-util.ts';
+import { expectFile } from '../../aql/fixture-util.ts';
 
 /** Fixture folders: input.aql runs against a fresh in-process node; expected.txt is stdout + stderr. */
 const ROOT = join(import.meta.dirname, 'fixtures');

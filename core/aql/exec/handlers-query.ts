@@ -3,17 +3,17 @@
  * CREATE/DROP INDEX, SHOW INDEXES, STAT INDEX, SELECT … WHERE <expr> [IN …] [ORDER BY] [LIMIT],
  * SELECT COUNT/SUM/MIN/MAX/AVG, and EXPLAIN of queries. PK forms keep the key-value paths.
  */
-import { DbError } from '../errors/index.ts';
-import { GeoJson, type BinValue } from '../model/index.ts';
-import type { Kernel } from '../transaction/kernel.ts';
-import type * as A from './aql/ast.ts';
-import { checkNamespace, recordCells, registerAqlHandler, registerAqlVariantHandler, type ExecContext } from './aql/execute.ts';
-import type { Renderer } from './aql/render/renderer.ts';
-import * as E from './expr/ast.ts';
-import { parseShape } from './geo/index.ts';
-import type { IndexStatus } from './index/manager.ts';
-import { explainRows, type AggregateFn, type QuerySpec } from './planner.ts';
-import type { QuerySubsystem } from './query-engine-service.ts';
+import { DbError } from '../../errors/index.ts';
+import { GeoJson, type BinValue } from '../../model/index.ts';
+import type { Kernel } from '../../transaction/kernel.ts';
+import type * as A from '../language/ast.ts';
+import { checkNamespace, recordCells, registerAqlHandler, registerAqlVariantHandler, type ExecContext } from './execute.ts';
+import type { Renderer } from '../shell/render/renderer.ts';
+import * as E from '../../query/expr/ast.ts';
+import { parseShape } from '../../query/geo/index.ts';
+import type { IndexStatus } from '../../query/index/manager.ts';
+import { explainRows, type AggregateFn, type QuerySpec } from '../../query/planner.ts';
+import type { QuerySubsystem } from '../../query/query-engine-service.ts';
 
 const subsystems = new WeakMap<Kernel, QuerySubsystem>();
 

@@ -5,12 +5,12 @@
  */
 import { readFile } from 'node:fs/promises';
 import { resolve, dirname } from 'node:path';
-import type { Statement } from './ast.ts';
-import { parseScript } from './parse.ts';
+import type { Statement } from '../language/ast.ts';
+import { parseScript } from '../language/parse.ts';
 import { createRenderer, type Renderer, type Sink } from './render/renderer.ts';
 import { renderAqlError } from './render/syntax-error.ts';
-import { DEFAULT_SETTINGS, SETTING_NAMES, parseSettingValue, settingLine, withSetting, type Settings } from './settings.ts';
-import { helpText } from './help.ts';
+import { DEFAULT_SETTINGS, SETTING_NAMES, parseSettingValue, settingLine, withSetting, type Settings } from '../language/settings.ts';
+import { helpText } from '../language/help.ts';
 
 /** Runs a statement somewhere and reports its output as renderer events. */
 export type StatementExecutor = (stmt: Statement, text: string, settings: Settings, out: Renderer, signal: AbortSignal, baseDir: string) => Promise<void>;

@@ -9,7 +9,7 @@ import type { NodeId } from '../../plugin-api/index.ts';
 import type { Kernel } from '../../transaction/kernel.ts';
 import type { ClusterService } from '../../cluster/index.ts';
 import { checkNamespace, registerAqlVariantHandler, type ExecContext } from './execute.ts';
-import type { Renderer } from './render/renderer.ts';
+import type { Renderer } from '../shell/render/renderer.ts';
 
 const clusters = new WeakMap<Kernel, ClusterService>();
 

@@ -6,9 +6,9 @@
 import { DbError } from '../../errors/index.ts';
 import { isList, isMap, ttlOf, type BinValue, type MapKey } from '../../model/index.ts';
 import type { Operation as KernelOp, ListOpKind, MapOpKind } from '../../transaction/operations.ts';
-import type { Operation } from './ast.ts';
+import type { Operation } from '../language/ast.ts';
 import { checkNamespace, keyOf, policy, registerAqlHandler } from './execute.ts';
-import { OPERATIONS } from './operations.ts';
+import { OPERATIONS } from '../language/operations.ts';
 
 function fail(op: Operation, what: string): never {
   const spec = OPERATIONS[op.op];

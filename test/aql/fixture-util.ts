@@ -1,7 +1,7 @@
 /** Helpers for the AQL fixture tests: folders of input.aql → expected files. */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { GeoJson } from '../../../core/model/index.ts';
+import { GeoJson } from '../../core/model/index.ts';
 
 export const FIXTURES = join(import.meta.dirname, 'fixtures');
 /** Set UPDATE_FIXTURES=1 to (re)write missing expected files from the current output; then review the diff. */

@@ -1,5 +1,5 @@
 /** How the shell prints an AQL error found before execution (aql's wording first, then ours). */
-import { AqlError, caretLines } from '../errors.ts';
+import { AqlError, caretLines } from '../../language/errors.ts';
 
 const HINTS = 'Make sure string values are enclosed in quotes.\nType " aql --help " from console or simply "help" from within the aql-prompt. \n\n';
 

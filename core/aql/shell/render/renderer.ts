@@ -4,7 +4,7 @@
  * shell can stream a scan as rows arrive. `renderResult` is the pure, all-at-once form.
  */
 import type { BinValue } from '../../../model/index.ts';
-import type { OutputMode } from '../settings.ts';
+import type { OutputMode } from '../../language/settings.ts';
 import { cellText, jsonObject, jsonValue } from './values.ts';
 
 export type Cells = ReadonlyArray<readonly [string, BinValue]>;

@@ -10,11 +10,11 @@ import { DbError, ResultCode, toDbError } from '../../errors/index.ts';
 import type { BinValue } from '../../model/index.ts';
 import type { Kernel } from '../../transaction/kernel.ts';
 import type { UdfCall } from '../../udf/engine.ts';
-import { jobProgress, type UdfRunner, type UdfTargetSpec } from '../udf-runner.ts';
-import { whereToExpr } from '../query-engine-aql.ts';
-import type * as A from './ast.ts';
+import { jobProgress, type UdfRunner, type UdfTargetSpec } from '../../query/udf-runner.ts';
+import { whereToExpr } from './handlers-query.ts';
+import type * as A from '../language/ast.ts';
 import { checkNamespace, keyOf, policy, registerAqlHandler, registerAqlVariantHandler, type AqlHandler, type ExecContext } from './execute.ts';
-import type { Renderer } from './render/renderer.ts';
+import type { Renderer } from '../shell/render/renderer.ts';
 
 const runners = new WeakMap<Kernel, UdfRunner>();
 

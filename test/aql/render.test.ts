@@ -1,12 +1,12 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { renderResult, type StatementResult } from '../../../core/query/aql/render/renderer.ts';
-import { formatG, cellText } from '../../../core/query/aql/render/values.ts';
-import type { OutputMode } from '../../../core/query/aql/settings.ts';
+import { renderResult, type StatementResult } from '../../core/aql/shell/render/renderer.ts';
+import { formatG, cellText } from '../../core/aql/shell/render/values.ts';
+import type { OutputMode } from '../../core/aql/language/settings.ts';
 import { caseDirs, expectFile, fromPlain } from './fixture-util.ts';
 
-describe('query/aql renderer fixtures', () => {
+describe('aql renderer fixtures', () => {
   for (const dir of caseDirs('render')) {
     it(basename(dir), () => {
       const input = fromPlain(JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8'))) as StatementResult & { mode: OutputMode; types: boolean };
@@ -17,7 +17,7 @@ describe('query/aql renderer fixtures', () => {
   }
 });
 
-describe('query/aql value formatting', () => {
+describe('aql value formatting', () => {
   it('doubles print as C %.16g', () => {
     assert.equal(formatG(1.2), '1.2');
     assert.equal(formatG(51264.333333333336), '51264.33333333334');

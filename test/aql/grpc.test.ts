@@ -4,14 +4,14 @@
  * located syntax errors, TIMEOUT, and cancellation aborting the running statement.
  */
 import { strict as assert } from 'node:assert';
-import { startTestNode, type TestNode } from '../../helpers/node-harness.ts';
-import { aqlExtension } from '../../../core/node/extensions/aql.ts';
-import { executeAql } from '../../../core/client/aql.ts';
-import { AqlServiceService, type ExecuteResponse } from '../../../core/server/generated/slipstream/v1/aql.ts';
-import { registerAqlVariantHandler } from '../../../core/query/aql/statements.ts';
-import { renderResult, type Cells, type Renderer, type StatementResult } from '../../../core/query/aql/render/renderer.ts';
-import { DEFAULT_SETTINGS, withSetting } from '../../../core/query/aql/settings.ts';
-import type { BinValue } from '../../../core/model/index.ts';
+import { startTestNode, type TestNode } from '../helpers/node-harness.ts';
+import { aqlExtension } from '../../core/node/extensions/aql.ts';
+import { executeAql } from '../../core/client/aql.ts';
+import { AqlServiceService, type ExecuteResponse } from '../../core/wire/generated/slipstream/v1/aql.ts';
+import { registerAqlVariantHandler } from '../../core/aql/exec/statements.ts';
+import { renderResult, type Cells, type Renderer, type StatementResult } from '../../core/aql/shell/render/renderer.ts';
+import { DEFAULT_SETTINGS, withSetting } from '../../core/aql/language/settings.ts';
+import type { BinValue } from '../../core/model/index.ts';
 
 /** Collects a statement's result sets and status (for renderResult). */
 function collector(): { renderer: Renderer; results: StatementResult[] } {

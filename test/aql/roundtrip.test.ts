@@ -4,9 +4,9 @@
  */
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
-import { GeoJson, type BinValue } from '../../../core/model/index.ts';
-import type { Expr, KeyRef, SelectStatement, Statement, Target, Where } from '../../../core/query/aql/ast.ts';
-import { AqlError, parseScript, parseStatement, printStatement, OPERATIONS, SETTING_NAMES, SOFT_KEYWORDS } from '../../../core/query/aql/index.ts';
+import { GeoJson, type BinValue } from '../../core/model/index.ts';
+import type { Expr, KeyRef, SelectStatement, Statement, Target, Where } from '../../core/aql/language/ast.ts';
+import { AqlError, parseScript, parseStatement, printStatement, OPERATIONS, SETTING_NAMES, SOFT_KEYWORDS } from '../../core/aql/language/index.ts';
 
 const RUNS = Number(process.env['FC_RUNS'] ?? 300);
 
@@ -144,7 +144,7 @@ function plain<T>(x: T): T {
   return x;
 }
 
-describe('query/aql round trip (fast-check)', () => {
+describe('aql round trip (fast-check)', () => {
   it('parse(print(ast)) equals ast, and printing is stable', () => {
     fc.assert(fc.property(statement, (generated) => {
       const ast = plain(generated);

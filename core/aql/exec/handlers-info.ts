@@ -4,7 +4,7 @@
  */
 import { setList, statistics } from '../../transaction/statistics.ts';
 import { checkNamespace, registerAqlVariantHandler, type ExecContext } from './execute.ts';
-import type { Renderer } from './render/renderer.ts';
+import type { Renderer } from '../shell/render/renderer.ts';
 
 /** Without a node (a bare in-process kernel): this process stands in for it. */
 const PROCESS_IDENTITY = { nodeId: 0n, startedAtMs: Date.now() - Math.round(process.uptime() * 1000) };

@@ -4,9 +4,9 @@ import { mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startNodeProcess, type NodeProcess } from '../../helpers/process-node.ts';
+import { startNodeProcess, type NodeProcess } from '../helpers/process-node.ts';
 
-export const AQL_BIN = fileURLToPath(new URL('../../../bin/aql.js', import.meta.url));
+export const AQL_BIN = fileURLToPath(new URL('../../bin/aql.js', import.meta.url));
 
 export interface TestNode {
   readonly node: NodeProcess;

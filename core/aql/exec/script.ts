@@ -5,13 +5,13 @@
  * own abort signal: the caller's (a cancelled call) or its TIMEOUT, whichever comes first.
  */
 import { clientErrorName, DbError, ResultCode, toDbError } from '../../errors/index.ts';
-import type { Statement } from './ast.ts';
-import type { AqlError } from './errors.ts';
+import type { Statement } from '../language/ast.ts';
+import type { AqlError } from '../language/errors.ts';
 import { executeStatement, type ExecContext } from './statements.ts';
-import { helpText } from './help.ts';
-import { parseScript } from './parse.ts';
-import type { Cells } from './render/renderer.ts';
-import { DEFAULT_SETTINGS, SETTING_NAMES, parseSettingValue, settingLine, settingName, withSetting, type Settings } from './settings.ts';
+import { helpText } from '../language/help.ts';
+import { parseScript } from '../language/parse.ts';
+import type { Cells } from '../shell/render/renderer.ts';
+import { DEFAULT_SETTINGS, SETTING_NAMES, parseSettingValue, settingLine, settingName, withSetting, type Settings } from '../language/settings.ts';
 
 export type AqlEvent =
   | { readonly kind: 'statement'; readonly index: number; readonly text: string; readonly line: number }

@@ -6,16 +6,16 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { Kernel } from '../../../core/transaction/kernel.ts';
-import { Namespace } from '../../../core/storage/namespace.ts';
-import { GuardedEngine } from '../../../core/storage/guarded-engine.ts';
-import { singleNodeRouter } from '../../../core/transaction/routing.ts';
-import { memoryStorage } from '../../../plugins/storage-memory/index.ts';
-import { silentLogger } from '../../../core/plugin-api/index.ts';
-import { NAMESPACE_DEFAULTS } from '../../../core/model/index.ts';
-import { ManualClock } from '../../helpers/manual-clock.ts';
-import { AqlSession } from '../../../core/query/aql/session.ts';
-import { executeStatement } from '../../../core/query/aql/execute.ts';
+import { Kernel } from '../../core/transaction/kernel.ts';
+import { Namespace } from '../../core/storage/namespace.ts';
+import { GuardedEngine } from '../../core/storage/guarded-engine.ts';
+import { singleNodeRouter } from '../../core/transaction/routing.ts';
+import { memoryStorage } from '../../plugins/storage-memory/index.ts';
+import { silentLogger } from '../../core/plugin-api/index.ts';
+import { NAMESPACE_DEFAULTS } from '../../core/model/index.ts';
+import { ManualClock } from '../helpers/manual-clock.ts';
+import { AqlSession } from '../../core/aql/shell/session.ts';
+import { executeStatement } from '../../core/aql/exec/execute.ts';
 import { caseDirs, expectFile } from './fixture-util.ts';
 
 export async function testKernel(): Promise<{ kernel: Kernel; clock: ManualClock }> {
@@ -33,7 +33,7 @@ export function zeroTimes(text: string): string {
   return text.replace(/\(\d+\.\d{3} secs?\)/g, '(0.000 secs)');
 }
 
-describe('query/aql session fixtures (in-process kernel)', () => {
+describe('aql session fixtures (in-process kernel)', () => {
   for (const dir of caseDirs('session')) {
     it(basename(dir), async () => {
       const { kernel, clock } = await testKernel();

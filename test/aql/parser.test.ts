@@ -1,10 +1,10 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { parseScript, printStatement, parseStatement, isIncomplete, expectedAfter, AqlError } from '../../../core/query/aql/index.ts';
+import { parseScript, printStatement, parseStatement, isIncomplete, expectedAfter, AqlError } from '../../core/aql/language/index.ts';
 import { caseDirs, expectFile, stableJson } from './fixture-util.ts';
 
-describe('query/aql parser fixtures', () => {
+describe('aql parser fixtures', () => {
   for (const dir of caseDirs('parse')) {
     it(basename(dir), () => {
       const input = readFileSync(join(dir, 'input.aql'), 'utf8');
@@ -28,7 +28,7 @@ describe('query/aql parser fixtures', () => {
   }
 });
 
-describe('query/aql parser API', () => {
+describe('aql parser API', () => {
   it('parseStatement rejects two statements with the position of the second', () => {
     assert.throws(() => parseStatement('GET ALL; GET ALL'), (e: unknown) => e instanceof AqlError && e.pos.column === 10);
   });

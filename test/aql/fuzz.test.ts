@@ -1,12 +1,12 @@
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
-import { startTestNode, type TestNode } from '../../helpers/node-harness.ts';
-import { aqlExtension } from '../../../core/node/extensions/aql.ts';
-import { queryExtension } from '../../../core/node/extensions/query.ts';
-import { udfExtension } from '../../../core/node/extensions/udf.ts';
-import { executeAql } from '../../../core/client/aql.ts';
-import { DEFAULT_SETTINGS } from '../../../core/query/aql/settings.ts';
-import { DbError } from '../../../core/errors/index.ts';
+import { startTestNode, type TestNode } from '../helpers/node-harness.ts';
+import { aqlExtension } from '../../core/node/extensions/aql.ts';
+import { queryExtension } from '../../core/node/extensions/query.ts';
+import { udfExtension } from '../../core/node/extensions/udf.ts';
+import { executeAql } from '../../core/client/aql.ts';
+import { DEFAULT_SETTINGS } from '../../core/aql/language/settings.ts';
+import { DbError } from '../../core/errors/index.ts';
 
 const SEED = Number(process.env['FUZZ_SEED'] ?? Date.now() % 100000);
 const WORDS = ['SELECT', '*', 'FROM', 'test', 'test.demo', 'WHERE', 'PK', '=', "'k'", '1', '-9223372036854775808', '0x7f',

@@ -8,9 +8,9 @@ import { clientErrorName, DbError, toDbError } from '../../errors/index.ts';
 import { ttlOf, type BinValue, type Bins, type DbRecord, type RecordKey } from '../../model/index.ts';
 import type { Kernel } from '../../transaction/kernel.ts';
 import { writePolicy, type WritePolicy } from '../../transaction/policy.ts';
-import type { KeyRef, Statement, StatementKind, Target } from './ast.ts';
-import type { Cells, Renderer } from './render/renderer.ts';
-import type { Settings } from './settings.ts';
+import type { KeyRef, Statement, StatementKind, Target } from '../language/ast.ts';
+import type { Cells, Renderer } from '../shell/render/renderer.ts';
+import type { Settings } from '../language/settings.ts';
 import type { StatisticsIdentity } from '../../transaction/statistics.ts';
 
 export interface ExecContext {
