@@ -1,4 +1,5 @@
 export * from './values.ts';
+export * from './value-order.ts';
 export * from './partition.ts';
 export * from './key.ts';
 export { writeUtf8 } from './utf8.ts';

@@ -3,7 +3,9 @@
  * types and the inverted flag, checked against the examples of Aerospike's documentation.
  */
 import { strict as assert } from 'node:assert';
-import { applyListOp, applyMapOp, cdtCompare } from '../../core/transaction/cdt.ts';
+import { applyListOp } from '../../core/transaction/cdt/list.ts';
+import { applyMapOp } from '../../core/transaction/cdt/map.ts';
+import { cdtCompare } from '../../core/model/value-order.ts';
 import { isWriteOperation, type Operation, type CdtReturnType } from '../../core/transaction/operations.ts';
 import { DbError, type ResultCodeName } from '../../core/errors/index.ts';
 import { GeoJson, type BinValue, type MapKey } from '../../core/model/index.ts';

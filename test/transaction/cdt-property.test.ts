@@ -1,11 +1,12 @@
 /**
  * Property tests: by-rank, by-index and by-value-range selections of lists and maps agree with
  * a simple model (a stable sort by Aerospike's type order and a filter), written independently
- * of core/transaction/cdt.ts.
+ * of core/transaction/cdt/.
  */
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
-import { applyListOp, applyMapOp } from '../../core/transaction/cdt.ts';
+import { applyListOp } from '../../core/transaction/cdt/list.ts';
+import { applyMapOp } from '../../core/transaction/cdt/map.ts';
 import type { BinValue, MapKey } from '../../core/model/index.ts';
 
 // ---- the model ---------------------------------------------------------------------------

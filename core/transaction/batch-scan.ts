@@ -1,0 +1,79 @@
+/** The kernel's many-record reads: batch reads by key, and scans of a namespace or set partition by partition. */
+import { DbError } from '../errors/index.ts';
+import type { StoredRecord } from '../plugin-api/index.ts';
+import { checkSetName, N_PARTITIONS, type DbRecord, type RecordKey } from '../model/index.ts';
+import { namespaceOf, toRecord, type KernelState } from './kernel-state.ts';
+import type { ScanRequest } from './kernel-types.ts';
+import type { ReadPolicy } from './policy.ts';
+import { get, getStored } from './read-path.ts';
+
+/** Reads many records; each result is the record, or a DbError (NOT_FOUND and the like). */
+export async function batchGet(s: KernelState, keys: readonly RecordKey[], options: { bins?: readonly string[]; headerOnly?: boolean } & ReadPolicy = {}): Promise<Array<DbRecord | DbError>> {
+  return batch(s, keys, (k) => get(s, k, options));
+}
+
+/** batchGet of whole records with their payloads still encoded (see getStored). */
+export async function batchGetStored(s: KernelState, keys: readonly RecordKey[]): Promise<Array<StoredRecord | DbError>> {
+  return batch(s, keys, (k) => getStored(s, k));
+}
+
+function batch<T>(s: KernelState, keys: readonly RecordKey[], read: (key: RecordKey) => Promise<T>): Promise<Array<T | DbError>> {
+  s.counters.batches++;
+  return Promise.all(keys.map(async (k) => {
+    try {
+      return await read(k);
+    } catch (err) {
+      if (err instanceof DbError) return err;
+      throw err;
+    }
+  }));
+}
+
+/** Streams the live records of a namespace or set, partition by partition, in digest order. */
+export async function* scan(s: KernelState, req: ScanRequest): AsyncGenerator<DbRecord> {
+  const only = req.bins === undefined ? undefined : new Set(req.bins);
+  for await (const stored of scanStored(s, req)) yield scannedRecord(req.namespace, stored, only, req.noBins === true);
+}
+
+/** A record scanStored() gave, decoded as scan() would return it (`only` these bins, or none). */
+export function scannedRecord(namespace: string, stored: StoredRecord, only?: ReadonlySet<string>, noBins = false): DbRecord {
+  const key: RecordKey = { namespace, set: stored.set, digest: stored.digest, partition: stored.partition };
+  return toRecord(key, stored, only, noBins);
+}
+
+/**
+ * The records scan() would return, with their payloads still encoded, for paths that
+ * transcode them straight to a wire format (`bins` and `noBins` are the caller's to apply).
+ */
+export async function* scanStored(s: KernelState, req: ScanRequest): AsyncGenerator<StoredRecord> {
+  const ns = namespaceOf(s, req.namespace);
+  if (req.set !== undefined) checkSetName(req.set);
+  const partitions = req.partitions ?? allPartitions();
+  for (const p of partitions) {
+    if (!Number.isInteger(p) || p < 0 || p >= N_PARTITIONS) {
+      throw new DbError('PARAMETER', `partition ${p} does not exist`, { hint: `partitions are numbered 0 to ${N_PARTITIONS - 1}` });
+    }
+  }
+  s.counters.scans++;
+  let n = 0;
+  const max = req.maxRecords ?? Infinity;
+  const scanOpts = {
+    partitions: partitions.filter((p) => s.router.masterOf(req.namespace, p) === s.router.localNode),
+    ...(req.set === undefined ? {} : { set: req.set }),
+    ...(req.afterDigest === undefined ? {} : { afterDigest: req.afterDigest }),
+  };
+  for await (const stored of ns.engine.scan(scanOpts)) {
+    if (req.signal?.aborted === true) throw new DbError('SCAN_ABORT', 'the scan was cancelled');
+    if (!ns.isVisible(stored, s.clock.now())) continue;
+    if (req.filter !== undefined) {
+      const key: RecordKey = { namespace: ns.name, set: stored.set, digest: stored.digest, partition: stored.partition };
+      if (!req.filter(toRecord(key, stored))) continue;
+    }
+    yield stored;
+    if (++n >= max) return;
+  }
+}
+
+function allPartitions(): number[] {
+  return Array.from({ length: N_PARTITIONS }, (_, i) => i);
+}

@@ -1,0 +1,66 @@
+/** Map operations on a bin: the key-based ones here, the get…By…/remove…By… ones through the selectors. */
+import { DbError } from '../../errors/index.ts';
+import { valuesEqual, isMap, type BinValue, type MapKey } from '../../model/index.ts';
+import { addNumbers, needValue, type CdtResult, type MapOp } from './common.ts';
+import { LEGACY_MAP, MAP_PLANS, mapSelector, takesSelectorFlags } from './selectors.ts';
+
+function checkMapKey(k: unknown, op: MapOp): MapKey {
+  if (typeof k === 'string' || typeof k === 'bigint' || typeof k === 'number') return k;
+  throw new DbError('PARAMETER', `map ${op.kind} on bin '${op.bin}': map keys must be strings, integers or doubles`);
+}
+
+export function applyMapOp(current: BinValue | undefined, op: MapOp): CdtResult {
+  if (current !== undefined && current !== null && !isMap(current)) {
+    throw new DbError('BIN_TYPE', `bin '${op.bin}' does not hold a map`, { hint: 'map operations need a map bin' });
+  }
+  const exists = current !== undefined && current !== null;
+  const map = new Map<MapKey, BinValue>(exists ? current : []);
+  const plan = MAP_PLANS[op.kind];
+  takesSelectorFlags(op, plan);
+  if (plan !== undefined && !(LEGACY_MAP.has(op.kind) && op.returnType === undefined && op.inverted !== true)) {
+    return mapSelector(plan, op, map, exists);
+  }
+  switch (op.kind) {
+    case 'put': map.set(checkMapKey(op.key, op), needValue(op)); return { next: map, result: BigInt(map.size) };
+    case 'putItems': for (const [k, v] of op.items ?? []) map.set(checkMapKey(k, op), v); return { next: map, result: BigInt(map.size) };
+    case 'increment': {
+      const k = checkMapKey(op.key, op);
+      const v = addNumbers(map.get(k) ?? (typeof op.value === 'number' ? 0 : 0n), op.value ?? 1n, `map increment of bin '${op.bin}'`);
+      map.set(k, v);
+      return { next: map, result: v };
+    }
+    case 'getByKey': return { next: undefined, result: map.get(checkMapKey(op.key, op)) ?? null };
+    case 'getByKeys': {
+      const out = new Map<MapKey, BinValue>();
+      for (const k of op.keys ?? []) if (map.has(k)) out.set(k, map.get(k) as BinValue);
+      return { next: undefined, result: out };
+    }
+    case 'removeByKey': {
+      const k = checkMapKey(op.key, op);
+      const v = map.get(k) ?? null;
+      map.delete(k);
+      return { next: exists ? map : undefined, result: v };
+    }
+    case 'removeByKeys': {
+      let n = 0n;
+      for (const k of op.keys ?? []) if (map.delete(k)) n++;
+      return { next: exists ? map : undefined, result: n };
+    }
+    case 'getByValue': {
+      const v = needValue(op);
+      return { next: undefined, result: [...map].filter(([, x]) => valuesEqual(x, v)).map(([k]) => k) };
+    }
+    case 'removeByValue': {
+      const v = needValue(op);
+      let n = 0n;
+      for (const [k, x] of [...map]) if (valuesEqual(x, v)) { map.delete(k); n++; }
+      return { next: exists ? map : undefined, result: n };
+    }
+    case 'size': return { next: undefined, result: exists ? BigInt(map.size) : null };
+    case 'clear': return { next: exists ? new Map() : undefined, result: undefined };
+    case 'keys': return { next: undefined, result: [...map.keys()] };
+    case 'values': return { next: undefined, result: [...map.values()] };
+    default:
+      throw new DbError('PARAMETER', `unknown map operation ${JSON.stringify(op.kind)} on bin '${op.bin}'`);
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * What the kernel's paths (read, write, operate, batch/scan, record removal) share: the node's
+ * namespaces, clock, router, record locks, change listeners and counters, and the small steps
+ * every path takes (route a key to its namespace, decode a stored record, tell listeners).
+ */
+import { DbError } from '../errors/index.ts';
+import type { Clock, Logger, StoredRecord } from '../plugin-api/index.ts';
+import { decodeBins, decodeUserKey, digestString, type DbRecord, type RecordKey } from '../model/index.ts';
+import type { Namespace } from '../storage/namespace.ts';
+import type { RecordLocks } from './record-lock.ts';
+import type { PartitionRouter } from './routing.ts';
+import type { ChangeListener, KernelCounters, RecordChange } from './kernel-types.ts';
+
+export interface KernelState {
+  readonly namespaces: Map<string, Namespace>;
+  readonly clock: Clock;
+  /** Replaced when a cluster's partition map takes over (Kernel.useRouting). */
+  router: PartitionRouter;
+  readonly logger: Logger;
+  readonly locks: RecordLocks;
+  readonly listeners: ChangeListener[];
+  /** Bin names seen per namespace (for SHOW BINS). */
+  readonly binNameSets: Map<string, Set<string>>;
+  readonly counters: KernelCounters;
+}
+
+export function namespaceNames(s: KernelState): string[] {
+  return [...s.namespaces.keys()];
+}
+
+export function namespaceOf(s: KernelState, name: string): Namespace {
+  const ns = s.namespaces.get(name);
+  if (ns === undefined) {
+    throw new DbError('NAMESPACE', `namespace '${name}' is not configured on this node`, {
+      hint: `use one of: ${namespaceNames(s).join(', ') || '(none)'}`,
+    });
+  }
+  return ns;
+}
+
+export function route(s: KernelState, key: RecordKey): Namespace {
+  const ns = namespaceOf(s, key.namespace);
+  const master = s.router.masterOf(key.namespace, key.partition);
+  if (master === undefined) {
+    throw new DbError('UNAVAILABLE', `partition ${key.partition} of namespace '${key.namespace}' has no master`, { hint: 'wait for the cluster to settle and retry' });
+  }
+  if (master !== s.router.localNode) {
+    throw new DbError('UNAVAILABLE', `partition ${key.partition} of namespace '${key.namespace}' is mastered by node ${master.toString(16).toUpperCase()}`, {
+      hint: 'send the request to the master node (use the partition map)',
+    });
+  }
+  return ns;
+}
+
+/** The key as stored: the record's set, and a user key only when the record keeps one. */
+export function storedKey(key: RecordKey, stored: StoredRecord): RecordKey {
+  const base = { namespace: key.namespace, set: stored.set, digest: key.digest, partition: key.partition };
+  return stored.key === undefined ? base : { ...base, userKey: key.userKey ?? decodeUserKey(stored.key) };
+}
+
+export function toRecord(key: RecordKey, stored: StoredRecord, only?: ReadonlySet<string>, noBins = false): DbRecord {
+  return {
+    key: storedKey(key, stored),
+    meta: stored.meta,
+    bins: noBins ? {} : decodeBins(stored.payload, only),
+  };
+}
+
+/** The stored record if readers may see it now (not a tombstone, expired or truncated). */
+export function visible(s: KernelState, ns: Namespace, stored: StoredRecord | undefined): StoredRecord | undefined {
+  return stored !== undefined && ns.isVisible(stored, s.clock.now()) ? stored : undefined;
+}
+
+export function emit(s: KernelState, change: RecordChange): void {
+  for (const l of s.listeners) {
+    try {
+      l.onChange?.(change);
+    } catch (err) {
+      s.logger.error({ err }, 'a change listener failed');
+    }
+  }
+}
+
+/** Serialises operations on one record. */
+export function lockKeyOf(namespace: string, digest: Uint8Array): string {
+  return `${namespace}\0${digestString(digest)}`;
+}
+
+export function notFound(): DbError {
+  return new DbError('NOT_FOUND', 'record not found');
+}
+
+export function filteredOut(): DbError {
+  return new DbError('FILTERED_OUT', 'the record did not match the filter expression');
+}

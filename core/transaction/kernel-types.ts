@@ -1,0 +1,79 @@
+/** The kernel's types: record changes and their listeners, mutations, scans, operate results, options and counters. */
+import type { Clock, Logger } from '../plugin-api/index.ts';
+import type { Bins, RecordKey, RecordMeta } from '../model/index.ts';
+import type { Namespace } from '../storage/namespace.ts';
+import type { RecordPredicate } from './policy.ts';
+import type { PartitionRouter } from './routing.ts';
+
+/** A record change, reported to listeners (indexes, XDR) while the record's lock is held. */
+export interface RecordChange {
+  readonly namespace: string;
+  readonly set: string;
+  readonly digest: Uint8Array;
+  /** Bins before the change; undefined when the record did not exist. */
+  readonly before: Bins | undefined;
+  /** Bins after the change; undefined when the record is gone. */
+  readonly after: Bins | undefined;
+  readonly meta: RecordMeta | undefined;
+  readonly cause: 'write' | 'delete' | 'expire' | 'evict';
+}
+
+export interface ChangeListener {
+  onChange?(change: RecordChange): void;
+  /** A promise it returns (saving the truncate marker) is awaited before records are removed. */
+  onTruncate?(namespace: string, set: string | undefined, beforeMs: number): void | Promise<void>;
+}
+
+/** What a locked read-modify-write step decides. */
+export type Mutation =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'write'; readonly bins: Bins; readonly ttl?: number }
+  | { readonly kind: 'touch'; readonly ttl?: number }
+  | { readonly kind: 'delete' };
+
+/** The record as a mutation step sees it. */
+export interface CurrentRecord {
+  readonly key: RecordKey;
+  readonly bins: Bins;
+  readonly meta: RecordMeta;
+}
+
+export interface ScanRequest {
+  readonly namespace: string;
+  readonly set?: string;
+  /** Partitions in order; all when absent. */
+  readonly partitions?: readonly number[];
+  /** Resume after this digest within the first partition. */
+  readonly afterDigest?: Uint8Array;
+  /** Return only these bins; all when absent. */
+  readonly bins?: readonly string[];
+  /** Return metadata only. */
+  readonly noBins?: boolean;
+  readonly maxRecords?: number;
+  readonly filter?: RecordPredicate;
+  readonly signal?: AbortSignal;
+}
+
+export interface OperateResult {
+  readonly meta: RecordMeta | undefined;
+  /** Results of the read-like operations by bin (a bin read twice gives a list of both results). */
+  readonly bins: Bins;
+}
+
+export interface KernelOptions {
+  readonly namespaces: readonly Namespace[];
+  readonly clock: Clock;
+  readonly router: PartitionRouter;
+  readonly logger: Logger;
+  readonly transactionPendingLimit?: number;
+}
+
+export interface KernelCounters {
+  reads: number;
+  writes: number;
+  deletes: number;
+  notFound: number;
+  errors: number;
+  scans: number;
+  batches: number;
+}

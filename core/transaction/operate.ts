@@ -1,0 +1,145 @@
+/** The operate interpreter: several record, list and map operations applied to one record atomically. */
+import { DbError } from '../errors/index.ts';
+import { checkBinName, checkInt64, valueType, type Bins, type BinValue, type RecordKey } from '../model/index.ts';
+import { checkExists, DEFAULT_WRITE_POLICY, type WritePolicy } from './policy.ts';
+import { isWriteOperation, type Operation } from './operations.ts';
+import { applyListOp } from './cdt/list.ts';
+import { applyMapOp } from './cdt/map.ts';
+import { notFound, type KernelState } from './kernel-state.ts';
+import type { CurrentRecord, Mutation, OperateResult } from './kernel-types.ts';
+import { get } from './read-path.ts';
+import { mutate } from './write-path.ts';
+
+/** Applies several operations to one record atomically. */
+export async function operate(s: KernelState, key: RecordKey, ops: readonly Operation[], policy: WritePolicy = DEFAULT_WRITE_POLICY): Promise<OperateResult> {
+  if (ops.length === 0) throw new DbError('PARAMETER', 'operate needs at least one operation');
+  const writes = ops.some(isWriteOperation);
+  if (!writes) {
+    // read-only: no lock, no generation bump
+    const rec = await get(s, key, policy.filter === undefined ? {} : { filter: policy.filter });
+    return { meta: rec.meta, bins: readResults(rec.bins, ops) };
+  }
+  const { meta, value } = await mutate(s, key, policy, (cur) => {
+    if (cur === undefined) checkExists(policy, false);
+    else if (policy.exists === 'createOnly') checkExists(policy, true);
+    return runOperations(cur, ops);
+  });
+  return { meta, bins: value };
+}
+
+/**
+ * Collects operation results by bin. As in Aerospike, a bin that several operations return
+ * comes back as a list of their results, in operation order.
+ */
+class Results {
+  readonly bins: Bins = {};
+  private readonly counts = new Map<string, number>();
+  add(bin: string, v: BinValue | undefined): void {
+    if (v === undefined) return;
+    const n = this.counts.get(bin) ?? 0;
+    this.counts.set(bin, n + 1);
+    if (n === 0) this.bins[bin] = v;
+    else if (n === 1) this.bins[bin] = [this.bins[bin] as BinValue, v];
+    else this.bins[bin] = [...(this.bins[bin] as BinValue[]), v];
+  }
+  addAll(bins: Bins): void {
+    for (const [k, v] of Object.entries(bins)) this.add(k, v);
+  }
+}
+
+function readResults(bins: Bins, ops: readonly Operation[]): Bins {
+  const out = new Results();
+  for (const op of ops) {
+    if (op.op === 'read') {
+      if (op.bin === undefined) out.addAll(bins);
+      else out.add(op.bin, ownBin(bins, op.bin) ?? null);
+    } else if (op.op === 'list') {
+      out.add(op.bin, applyListOp(ownBin(bins, op.bin), op).result);
+    } else if (op.op === 'map') {
+      out.add(op.bin, applyMapOp(ownBin(bins, op.bin), op).result);
+    }
+  }
+  return out.bins;
+}
+
+/** Runs operations in order over a working copy of the bins. */
+function runOperations(cur: CurrentRecord | undefined, ops: readonly Operation[]): { mutation: Mutation; value: Bins } {
+  const bins: Bins = { ...(cur?.bins ?? {}) };
+  const out = new Results();
+  let dirty = false;
+  let touched = false;
+  let deleted = false;
+  for (const op of ops) {
+    switch (op.op) {
+      case 'read':
+        if (op.bin === undefined) out.addAll(bins);
+        else out.add(op.bin, ownBin(bins, op.bin) ?? null);
+        break;
+      case 'readHeader':
+        break;
+      case 'write':
+        checkBinName(op.bin);
+        if (op.value === null) delete bins[op.bin];
+        else bins[op.bin] = op.value;
+        dirty = true; deleted = false;
+        break;
+      case 'add': {
+        checkBinName(op.bin);
+        const old = ownBin(bins, op.bin);
+        if (old === undefined || old === null) bins[op.bin] = op.value;
+        else if (typeof old === 'bigint' && typeof op.value === 'bigint') bins[op.bin] = checkInt64(old + op.value, `bin '${op.bin}'`);
+        else if (typeof old === 'number' && typeof op.value === 'number') bins[op.bin] = old + op.value;
+        else throw new DbError('BIN_TYPE', `cannot add a ${typeof op.value === 'bigint' ? 'integer' : 'double'} to bin '${op.bin}', which holds a ${valueType(old)}`, { hint: 'add integers to integer bins and doubles to double bins' });
+        dirty = true; deleted = false;
+        break;
+      }
+      case 'append':
+      case 'prepend': {
+        checkBinName(op.bin);
+        const old = ownBin(bins, op.bin);
+        if (old === undefined || old === null) bins[op.bin] = op.value;
+        else if (typeof old === 'string' && typeof op.value === 'string') bins[op.bin] = op.op === 'append' ? old + op.value : op.value + old;
+        else if (old instanceof Uint8Array && op.value instanceof Uint8Array) bins[op.bin] = new Uint8Array(Buffer.concat(op.op === 'append' ? [old, op.value] : [op.value, old]));
+        else throw new DbError('BIN_TYPE', `cannot ${op.op} to bin '${op.bin}', which holds a ${valueType(old)}`, { hint: `${op.op} strings to string bins and bytes to bytes bins` });
+        dirty = true; deleted = false;
+        break;
+      }
+      case 'touch':
+        touched = true;
+        break;
+      case 'delete':
+        for (const k of Object.keys(bins)) delete bins[k];
+        deleted = true; dirty = false;
+        break;
+      case 'list': {
+        checkBinName(op.bin);
+        const r = applyListOp(ownBin(bins, op.bin), op);
+        if (r.next !== undefined) { if (r.next === null) delete bins[op.bin]; else bins[op.bin] = r.next; dirty = true; deleted = false; }
+        out.add(op.bin, r.result);
+        break;
+      }
+      case 'map': {
+        checkBinName(op.bin);
+        const r = applyMapOp(ownBin(bins, op.bin), op);
+        if (r.next !== undefined) { if (r.next === null) delete bins[op.bin]; else bins[op.bin] = r.next; dirty = true; deleted = false; }
+        out.add(op.bin, r.result);
+        break;
+      }
+    }
+  }
+  if (deleted && !dirty) {
+    if (cur === undefined) throw notFound();
+    return { mutation: { kind: 'delete' }, value: out.bins };
+  }
+  if (dirty) return { mutation: { kind: 'write', bins }, value: out.bins };
+  if (touched) {
+    if (cur === undefined) throw notFound();
+    return { mutation: { kind: 'touch' }, value: out.bins };
+  }
+  return { mutation: { kind: 'none' }, value: out.bins };
+}
+
+/** A bin's value; never an inherited property such as 'constructor'. */
+function ownBin(bins: Bins, name: string): BinValue | undefined {
+  return Object.prototype.hasOwnProperty.call(bins, name) ? bins[name] : undefined;
+}

@@ -1,0 +1,45 @@
+/** The kernel's read path: one record, whole, some bins or its header, or only its metadata. */
+import type { StoredRecord } from '../plugin-api/index.ts';
+import type { DbRecord, RecordKey, RecordMeta } from '../model/index.ts';
+import type { ReadPolicy } from './policy.ts';
+import { filteredOut, notFound, route, toRecord, visible, type KernelState } from './kernel-state.ts';
+
+export interface ReadOptions extends ReadPolicy {
+  readonly bins?: readonly string[];
+  readonly headerOnly?: boolean;
+}
+
+/** Reads a record (all bins, some bins, or the header only). Missing records throw NOT_FOUND. */
+export async function get(s: KernelState, key: RecordKey, options: ReadOptions = {}): Promise<DbRecord> {
+  const stored = await getStored(s, key);
+  const rec = toRecord(key, stored, options.bins === undefined ? undefined : new Set(options.bins), options.headerOnly === true);
+  if (options.filter !== undefined && !options.filter(options.headerOnly === true || options.bins !== undefined ? toRecord(key, stored) : rec)) {
+    throw filteredOut();
+  }
+  return rec;
+}
+
+/**
+ * The visible stored record with its payload still encoded, for paths that transcode it
+ * straight to a wire format. Missing records throw NOT_FOUND.
+ */
+export async function getStored(s: KernelState, key: RecordKey): Promise<StoredRecord> {
+  const ns = route(s, key);
+  s.counters.reads++;
+  const stored = visible(s, ns, await ns.engine.get(key.digest));
+  if (stored === undefined) {
+    s.counters.notFound++;
+    throw notFound();
+  }
+  return stored;
+}
+
+/** The record's metadata, or undefined when it does not exist. */
+export async function exists(s: KernelState, key: RecordKey, policy: ReadPolicy = {}): Promise<RecordMeta | undefined> {
+  const ns = route(s, key);
+  s.counters.reads++;
+  const stored = visible(s, ns, await ns.engine.get(key.digest));
+  if (stored === undefined) return undefined;
+  if (policy.filter !== undefined && !policy.filter(toRecord(key, stored))) throw filteredOut();
+  return stored.meta;
+}

@@ -1,0 +1,159 @@
+/**
+ * The kernel's write path: the one read-modify-write step under the record's lock (policies,
+ * generation, TTL, send-key, durable delete), and put, delete and touch on top of it.
+ */
+import { DbError } from '../errors/index.ts';
+import type { StoredRecord, WriteExpectation } from '../plugin-api/index.ts';
+import { checkBinName, decodeBins, encodeBins, encodeUserKey, type Bins, type RecordKey, type RecordMeta } from '../model/index.ts';
+import type { Namespace } from '../storage/namespace.ts';
+import { checkExists, checkGeneration, DEFAULT_WRITE_POLICY, type WritePolicy } from './policy.ts';
+import { emit, filteredOut, lockKeyOf, notFound, route, storedKey, type KernelState } from './kernel-state.ts';
+import type { CurrentRecord, Mutation } from './kernel-types.ts';
+
+/**
+ * The one read-modify-write path: reads the record under its lock, applies the policy's
+ * checks, lets `step` decide the mutation, then writes it.
+ */
+export async function mutate<T>(
+  s: KernelState,
+  key: RecordKey,
+  policy: WritePolicy,
+  step: (current: CurrentRecord | undefined) => Promise<{ mutation: Mutation; value: T }> | { mutation: Mutation; value: T },
+): Promise<{ meta: RecordMeta | undefined; value: T }> {
+  const ns = route(s, key);
+  return s.locks.run(lockKeyOf(key.namespace, key.digest), async () => {
+    const stored = await ns.engine.get(key.digest);
+    const now = s.clock.now();
+    const live = stored !== undefined && ns.isVisible(stored, now) ? stored : undefined;
+    if (stored !== undefined && live === undefined && !stored.tombstone) {
+      // an expired or truncated record is still stored: listeners (indexes) drop what it held
+      emit(s, { namespace: ns.name, set: stored.set, digest: key.digest, before: decodeBins(stored.payload), after: undefined, meta: undefined, cause: 'expire' });
+    }
+    checkGeneration(policy, live?.meta.generation);
+    const current: CurrentRecord | undefined = live === undefined ? undefined : {
+      key: storedKey(key, live),
+      bins: decodeBins(live.payload),
+      meta: live.meta,
+    };
+    if (policy.filter !== undefined && current !== undefined && !policy.filter(current)) throw filteredOut();
+    const { mutation, value } = await step(current);
+    const meta = await apply(s, ns, key, policy, stored, current, mutation, now);
+    return { meta, value };
+  });
+}
+
+async function apply(
+  s: KernelState, ns: Namespace, key: RecordKey, policy: WritePolicy, stored: StoredRecord | undefined,
+  current: CurrentRecord | undefined, mutation: Mutation, now: number,
+): Promise<RecordMeta | undefined> {
+  // Under the record lock the engine's check is a safety net: a stored record that is
+  // invisible (expired, truncated, tombstone) is replaced as if absent.
+  const casExpect: WriteExpectation = stored === undefined
+    ? { kind: 'absent' }
+    : current === undefined ? { kind: 'any' } : { kind: 'generation', equals: stored.meta.generation };
+  switch (mutation.kind) {
+    case 'none':
+      return current?.meta;
+    case 'touch': {
+      if (current === undefined || stored === undefined) throw notFound();
+      const meta: RecordMeta = {
+        generation: nextGeneration(current.meta.generation),
+        voidTime: ns.voidTimeFor(mutation.ttl ?? policy.ttl, now, current.meta.voidTime),
+        lastUpdateMs: now,
+      };
+      await store(ns, { ...stored, meta }, casExpect);
+      s.counters.writes++;
+      emit(s, { namespace: ns.name, set: stored.set, digest: key.digest, before: current.bins, after: current.bins, meta, cause: 'write' });
+      return meta;
+    }
+    case 'delete': {
+      if (current === undefined || stored === undefined) throw notFound();
+      if (policy.durableDelete) {
+        const meta: RecordMeta = { generation: nextGeneration(current.meta.generation), voidTime: 0, lastUpdateMs: now };
+        await store(ns, { ...stored, meta, payload: new Uint8Array(0), tombstone: true }, casExpect);
+      } else {
+        const out = await ns.engine.remove(key.digest, casExpect);
+        if (!out.ok) throw new DbError('SERVER_ERROR', `storage refused a locked delete (${out.reason})`);
+      }
+      s.counters.deletes++;
+      emit(s, { namespace: ns.name, set: stored.set, digest: key.digest, before: current.bins, after: undefined, meta: undefined, cause: 'delete' });
+      return undefined;
+    }
+    case 'write': {
+      const bins: Bins = {};
+      for (const [name, v] of Object.entries(mutation.bins)) {
+        checkBinName(name);
+        if (v !== null) bins[name] = v;
+      }
+      if (Object.keys(bins).length === 0) {
+        // Aerospike: a write that leaves no bins deletes the record.
+        if (current === undefined) {
+          throw new DbError('PARAMETER', 'the write has no bins with values, so there is no record to create', { hint: 'give at least one bin a non-nil value' });
+        }
+        return apply(s, ns, key, policy, stored, current, { kind: 'delete' }, now);
+      }
+      const payload = encodeBins(bins);
+      const limit = Math.min(ns.config.maxRecordBytes, ns.engine.capabilities.maxRecordBytes);
+      if (payload.length > limit) {
+        throw new DbError('RECORD_TOO_BIG', `the record would be ${payload.length} bytes; namespace '${ns.name}' allows ${limit}`, {
+          hint: 'store less per record (split it over several keys) or raise max-record-size',
+        });
+      }
+      // Generations stay monotonic across a durable delete: the tombstone's generation counts.
+      const base = current !== undefined ? current.meta.generation : stored?.tombstone === true ? stored.meta.generation : 0;
+      const meta: RecordMeta = {
+        generation: nextGeneration(base),
+        voidTime: ns.voidTimeFor(mutation.ttl ?? policy.ttl, now, current?.meta.voidTime),
+        lastUpdateMs: now,
+      };
+      const storedKey = policy.sendKey && key.userKey !== undefined
+        ? encodeUserKey(key.userKey)
+        : (current !== undefined ? stored?.key : undefined);
+      const set = current !== undefined ? (stored as StoredRecord).set : key.set;
+      await store(ns, { digest: key.digest, partition: key.partition, set, meta, key: storedKey, payload, tombstone: false }, casExpect);
+      s.counters.writes++;
+      let names = s.binNameSets.get(ns.name);
+      if (names === undefined) s.binNameSets.set(ns.name, names = new Set());
+      for (const b in bins) names.add(b);
+      emit(s, { namespace: ns.name, set, digest: key.digest, before: current?.bins, after: bins, meta, cause: 'write' });
+      return meta;
+    }
+  }
+}
+
+async function store(ns: Namespace, rec: StoredRecord, expect: WriteExpectation): Promise<void> {
+  const out = await ns.engine.put(rec, expect);
+  if (!out.ok) throw new DbError('SERVER_ERROR', `storage refused a locked write (${out.reason})`, { hint: 'this is a storage engine bug; report it' });
+}
+
+/**
+ * Writes bins with the policy's exists action (update merges, replace replaces). Returns
+ * the new metadata, or undefined when the write left no bins and so deleted the record.
+ */
+export async function put(s: KernelState, key: RecordKey, bins: Bins, policy: WritePolicy = DEFAULT_WRITE_POLICY): Promise<RecordMeta | undefined> {
+  for (const name of Object.keys(bins)) checkBinName(name);
+  const { meta } = await mutate(s, key, policy, (cur) => {
+    checkExists(policy, cur !== undefined);
+    const merged: Bins = policy.exists === 'replace' || policy.exists === 'replaceOnly' || policy.exists === 'createOnly' || cur === undefined
+      ? { ...bins }
+      : { ...cur.bins, ...bins };
+    return { mutation: { kind: 'write', bins: merged }, value: undefined };
+  });
+  return meta;
+}
+
+/** Deletes a record; throws NOT_FOUND when there is none. */
+export async function remove(s: KernelState, key: RecordKey, policy: WritePolicy = DEFAULT_WRITE_POLICY): Promise<void> {
+  await mutate(s, key, policy, () => ({ mutation: { kind: 'delete' }, value: undefined }));
+}
+
+/** Resets the TTL and bumps the generation; throws NOT_FOUND when there is no record. */
+export async function touch(s: KernelState, key: RecordKey, policy: WritePolicy = DEFAULT_WRITE_POLICY): Promise<RecordMeta> {
+  const { meta } = await mutate(s, key, policy, () => ({ mutation: { kind: 'touch' }, value: undefined }));
+  return meta as RecordMeta;
+}
+
+/** Generations count up and skip 0 when they wrap (0 means "no record"). */
+function nextGeneration(gen: number): number {
+  return gen >= 0xffffffff ? 1 : gen + 1;
+}
