@@ -14,7 +14,7 @@
  * the kernel's `Mutation`). As in Aerospike, bin changes count only when the UDF calls
  * `aerospike.update(rec)` or `aerospike.create(rec)`; the last of create/update/remove wins.
  *
- * ## Stream UDFs (aggregations)
+ * ## Stream UDFs (aggregations, in aggregation.ts)
  *     const values = await engine.runAggregation({ module, fn, args, timeoutMs }, recordBatches);
  * `recordBatches` is an AsyncIterable of `Bins[]` (one batch crosses the boundary at once). The
  * stages up to and including the first `reduce`/`groupBy` run per batch source ("partial", where
@@ -35,13 +35,17 @@
  * and sessions see the same `UdfSandbox` either way.
  */
 import { DbError } from '../errors/index.ts';
-import { ttlOf, type BinValue, type Bins, type RecordKey, type RecordMeta } from '../model/index.ts';
-import { decodeBins, decodeValue, doubleBinNames, encodeBins, encodeValue, type Wire } from './codec.ts';
-import { fromGuestError, type GuestError } from './errors.ts';
+import { ttlOf, type BinValue, type Bins } from '../model/index.ts';
+import { decodeBins, decodeValue, doubleBinNames, encodeBins, encodeValue } from './codec.ts';
+import { fromGuestError } from './errors.ts';
 import { ModuleRegistry, type ModuleStore, type ModuleVersion } from './registry.ts';
 import { SandboxPool, type PoolStats } from './pool.ts';
 import { Sandbox, type SandboxFactory, type SandboxModule, type SandboxOptions, type UdfSandbox } from './sandbox.ts';
 import { SandboxHost, type SandboxHostEvent } from './sandbox-host.ts';
+import { Aggregations } from './aggregation.ts';
+import type { AggregationOptions, GuestResponse, RecordEffect, RecordUdfResult, RecordView, UdfCall } from './calls.ts';
+
+export type { UdfCall, RecordView, RecordEffect, RecordUdfResult, AggregationOptions } from './calls.ts';
 
 /** Where the sandboxes run: a UDF host child process (default) or the node's own process. */
 export type UdfIsolation = 'process' | 'in-process';
@@ -75,51 +79,6 @@ export interface UdfEngineOptions {
   readonly now?: () => number;
 }
 
-export interface UdfCall {
-  /** Module file name (`bank.js`) or package name (`bank`). */
-  readonly module: string;
-  readonly fn: string;
-  readonly args?: readonly BinValue[];
-  /** Time limit, ms; capped at the engine's maximum. */
-  readonly timeoutMs?: number;
-}
-
-/** The record as the kernel holds it under the lock. */
-export interface RecordView {
-  readonly key: RecordKey;
-  readonly exists: boolean;
-  /** Current bins; empty when the record does not exist. */
-  readonly bins: Bins;
-  /** Present when the record exists. */
-  readonly meta?: RecordMeta;
-}
-
-export type RecordEffect =
-  | { readonly kind: 'none' }
-  | { readonly kind: 'write'; readonly bins: Bins; readonly create: boolean; readonly ttl?: number }
-  | { readonly kind: 'delete' };
-
-export interface RecordUdfResult {
-  readonly value: BinValue;
-  readonly effect: RecordEffect;
-  readonly logs: readonly string[];
-}
-
-export interface AggregationOptions {
-  /** Sandboxes working on the partial phase at once (default: the pool size). */
-  readonly parallelism?: number;
-  readonly signal?: AbortSignal;
-}
-
-interface GuestResponse {
-  ok: boolean;
-  error?: GuestError;
-  logs?: string[];
-  value?: unknown;
-  values?: unknown[];
-  effect?: { t: string; create?: boolean; bins?: unknown; ttl?: unknown };
-}
-
 export class UdfEngine {
   readonly registry: ModuleRegistry;
   private readonly opts: Required<Omit<UdfEngineOptions, 'store' | 'onLog' | 'onCatastrophicError' | 'isolation' | 'hostGraceMs' | 'onHostEvent'>> & Pick<UdfEngineOptions, 'onLog' | 'onCatastrophicError'>;
@@ -128,8 +87,8 @@ export class UdfEngine {
   readonly host: SandboxHost | undefined;
   private readonly createSandbox: SandboxFactory;
   private readonly pools = new Map<string, SandboxPool>(); // by hash
-  private sid = 0;
   private closed = false;
+  private readonly aggregations: Aggregations;
 
   constructor(options: UdfEngineOptions = {}) {
     this.opts = {
@@ -160,6 +119,14 @@ export class UdfEngine {
     });
     this.registry.onChange((_file, current, previous) => {
       if (previous !== undefined && previous.hash !== current?.hash) this.retirePool(previous.hash);
+    });
+    this.aggregations = new Aggregations({
+      module: (name) => this.registry.require(name),
+      poolFor: (mod) => this.poolFor(mod),
+      withSandbox: (mod, fn) => this.withSandbox(mod, fn),
+      timeLimit: (requested, aggregation) => this.timeLimit(requested, aggregation),
+      parse: (json, mod, fn) => this.parse(json, mod, fn),
+      poolSize: this.opts.poolSize,
     });
   }
 
@@ -235,95 +202,21 @@ export class UdfEngine {
     return { kind: 'write', bins, create: e.create === true, ttl };
   }
 
-  // ------------------------------------------------------------------ stream UDFs
+
+  // ------------------------------------------------------------------ stream UDFs (aggregation.ts)
   /** Runs the whole aggregation on this node: partials over the batches, then the final merge. */
-  async runAggregation(call: UdfCall, batches: AsyncIterable<readonly Bins[]> | Iterable<readonly Bins[]>, options: AggregationOptions = {}): Promise<BinValue[]> {
-    const deadline = Date.now() + this.timeLimit(call.timeoutMs, true);
-    const partials = await this.partial(call, batches, deadline, options);
-    return this.final(call, partials, deadline);
+  runAggregation(call: UdfCall, batches: AsyncIterable<readonly Bins[]> | Iterable<readonly Bins[]>, options: AggregationOptions = {}): Promise<BinValue[]> {
+    return this.aggregations.runAggregation(call, batches, options);
   }
 
   /** The per-partition phase: stages up to and including the first reduce/groupBy. */
-  async aggregatePartial(call: UdfCall, batches: AsyncIterable<readonly Bins[]> | Iterable<readonly Bins[]>, options: AggregationOptions = {}): Promise<BinValue[]> {
-    const deadline = Date.now() + this.timeLimit(call.timeoutMs, true);
-    return (await this.partial(call, batches, deadline, options)).map((w) => decodeValue(w));
+  aggregatePartial(call: UdfCall, batches: AsyncIterable<readonly Bins[]> | Iterable<readonly Bins[]>, options: AggregationOptions = {}): Promise<BinValue[]> {
+    return this.aggregations.aggregatePartial(call, batches, options);
   }
 
   /** The final phase on the receiving node: the first reduce again over all partials, then the rest. */
   aggregateFinal(call: UdfCall, partials: readonly BinValue[]): Promise<BinValue[]> {
-    const deadline = Date.now() + this.timeLimit(call.timeoutMs, true);
-    return this.final(call, partials.map(encodeValue), deadline);
-  }
-
-  private async final(call: UdfCall, partials: readonly Wire[], deadline: number): Promise<BinValue[]> {
-    const mod = this.registry.require(call.module);
-    return this.withSandbox(mod, async (s) => {
-      const session = new AggSession(this, s, mod, call, 'final', deadline);
-      await session.start();
-      await session.feed('values', partials);
-      return (await session.end()).map((w) => decodeValue(w));
-    });
-  }
-
-  private async partial(call: UdfCall, batches: AsyncIterable<readonly Bins[]> | Iterable<readonly Bins[]>, deadline: number, options: AggregationOptions): Promise<Wire[]> {
-    const mod = this.registry.require(call.module);
-    const pool = this.poolFor(mod);
-    const width = Math.max(1, Math.min(options.parallelism ?? this.opts.poolSize, this.opts.poolSize));
-    const sessions: AggSession[] = [];
-    const pending: Array<Promise<void>> = [];
-    let failure: unknown;
-    const fail = (err: unknown): void => {
-      if (failure === undefined) failure = err;
-    };
-    const open = async (): Promise<AggSession> => {
-      const session = new AggSession(this, await pool.acquire(), mod, call, 'partial', deadline);
-      sessions.push(session);
-      return session;
-    };
-    try {
-      let i = 0;
-      for await (const batch of batches) {
-        if (failure !== undefined) break;
-        if (options.signal?.aborted === true) throw new DbError('QUERY_ABORTED', 'the aggregation was cancelled');
-        if (Date.now() >= deadline) throw this.aggTimeout(mod, call);
-        if (batch.length === 0) continue;
-        const slot = i++ % width; // slots fill in order, so a new session lands at sessions[slot]
-        if (sessions[slot] === undefined) pending[slot] = (await open()).start().catch(fail);
-        const session = sessions[slot] as AggSession;
-        const items = batch.map(encodeBins);
-        // each session works through its batches in order; reading the source goes on meanwhile
-        await pending[slot];
-        if (failure !== undefined) break;
-        pending[slot] = session.feed('records', items).catch(fail);
-      }
-      await Promise.all(pending);
-      if (failure !== undefined) throw failure;
-      const out: Wire[] = [];
-      for (const session of sessions) out.push(...(await session.end()));
-      if (sessions.length === 0) {
-        // no records: the pipeline still runs once, so that aggregate() yields its initial value
-        const session = await open();
-        await session.start();
-        out.push(...(await session.end()));
-      }
-      return out;
-    } finally {
-      await Promise.allSettled(pending);
-      for (const session of sessions) {
-        await session.abort();
-        pool.release(session.sandbox);
-      }
-    }
-  }
-
-  aggTimeout(mod: ModuleVersion, call: UdfCall): DbError {
-    return new DbError('UDF', `UDF Execution Timeout: aggregation ${mod.packageName}.${call.fn} ran longer than ${this.timeLimit(call.timeoutMs, true)} ms`, {
-      hint: 'aggregate fewer records (add a WHERE), make the stream functions cheaper, or raise the timeout',
-    });
-  }
-
-  nextSessionId(): number {
-    return ++this.sid;
+    return this.aggregations.aggregateFinal(call, partials);
   }
 
   // ------------------------------------------------------------------ plumbing
@@ -400,59 +293,5 @@ export class UdfEngine {
   async shutdown(): Promise<void> {
     this.close();
     await this.host?.close();
-  }
-}
-
-/** One aggregation pipeline living in one sandbox. */
-class AggSession {
-  readonly sandbox: UdfSandbox;
-  private readonly engine: UdfEngine;
-  private readonly mod: ModuleVersion;
-  private readonly call: UdfCall;
-  private readonly phase: 'partial' | 'final';
-  private readonly deadline: number;
-  private readonly sid: number;
-  private open = false;
-
-  constructor(engine: UdfEngine, sandbox: UdfSandbox, mod: ModuleVersion, call: UdfCall, phase: 'partial' | 'final', deadline: number) {
-    this.engine = engine;
-    this.sandbox = sandbox;
-    this.mod = mod;
-    this.call = call;
-    this.phase = phase;
-    this.deadline = deadline;
-    this.sid = engine.nextSessionId();
-  }
-
-  private async send(req: object): Promise<GuestResponse> {
-    const left = this.deadline - Date.now();
-    if (left <= 0) throw this.engine.aggTimeout(this.mod, this.call);
-    const out = await this.sandbox.call(JSON.stringify(req), left, `aggregation ${this.mod.packageName}.${this.call.fn}`);
-    return this.engine.parse(out, this.mod, this.call.fn);
-  }
-
-  async start(): Promise<void> {
-    await this.send({ op: 'aggStart', sid: this.sid, fn: this.call.fn, args: (this.call.args ?? []).map(encodeValue), phase: this.phase });
-    this.open = true;
-  }
-
-  async feed(kind: 'records' | 'values', items: readonly Wire[]): Promise<void> {
-    await this.send({ op: 'aggFeed', sid: this.sid, kind, items });
-  }
-
-  async end(): Promise<Wire[]> {
-    const r = await this.send({ op: 'aggEnd', sid: this.sid });
-    this.open = false;
-    return (r.values ?? []) as Wire[];
-  }
-
-  async abort(): Promise<void> {
-    if (!this.open || !this.sandbox.healthy) return;
-    this.open = false;
-    try {
-      await this.sandbox.call(JSON.stringify({ op: 'aggAbort', sid: this.sid }), 1000, 'aggregation cleanup');
-    } catch {
-      // the sandbox is then unhealthy and will be replaced
-    }
   }
 }
