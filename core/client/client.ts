@@ -8,145 +8,20 @@
  *   await client.put({ namespace: 'test', set: 'demo', key: 'k1' }, { name: 'Ada', age: 36n });
  *   const rec = await client.get({ namespace: 'test', set: 'demo', key: 'k1' });
  */
-import { Client as GrpcClient, credentials, Metadata, type MethodDefinition, type ServiceError } from '@grpc/grpc-js';
 import { DbError, resultCodeName } from '../errors/index.ts';
 import type { Expr } from '../query/expr/ast.ts';
-import { exprToJsonText } from '../query/expr/json.ts';
-import { checkInt64, computeDigest, type BinValue, type Bins, type UserKey } from '../model/index.ts';
+import type { Bins } from '../model/index.ts';
 import type { Operation } from '../transaction/operations.ts';
 import { KeyValueServiceService } from '../wire/generated/slipstream/v1/kv.ts';
 import { AdminServiceService } from '../wire/generated/slipstream/v1/admin.ts';
-import type { Key as PbKey, RecordMeta as PbRecordMeta, Record as PbRecord, WritePolicy as PbWritePolicy } from '../wire/generated/slipstream/v1/types.ts';
-import { fromPbValue, toPbValue, fromPbBins, toPbBins } from '../wire/convert.ts';
+import { fromPbBins, toPbBins } from '../wire/convert.ts';
 import { toPbOperation } from './operations.ts';
-import { fromServiceError } from './errors.ts';
-import type { ExistsAction, GenerationPolicy } from '../transaction/policy.ts';
+import { ClientChannel, type Method } from './channel.ts';
+import { filterText, fromPbMeta, fromPbRecord, toPbKey, toPbPolicy, toPbReadKey } from './wire-mapping.ts';
+import type { CallOptions, ClientKey, ClientOptions, ClientRecord, ClientRecordMeta, ClientWritePolicy, ScanOptions } from './types.ts';
 
-/** Addresses a record by user key or by digest. */
-export interface ClientKey {
-  /** Namespace, e.g. `test`. */
-  readonly namespace: string;
-  /** Set; omitted or `''` is the null set. */
-  readonly set?: string;
-  /** User key: a string, a 64-bit integer (`bigint`) or bytes. */
-  readonly key?: UserKey;
-  /** The record's 20-byte digest, instead of `key` (e.g. from a scan of records stored without their key). */
-  readonly digest?: Uint8Array;
-}
-
-/** A record's metadata. */
-export interface ClientRecordMeta {
-  /** Starts at 1, grows with every write; use it for check-and-set (`generationPolicy: 'expectEqual'`). */
-  readonly generation: number;
-  /** Seconds left; -1 never expires. */
-  readonly ttl: number;
-  /** Last update, milliseconds since the Unix epoch. */
-  readonly lastUpdateMs: number;
-}
-
-/** A record as reads, batch reads and scans return it. */
-export interface ClientRecord {
-  readonly namespace: string;
-  /** Set name; `''` for the null set. */
-  readonly set: string;
-  /** 20-byte RIPEMD-160 digest of set + key. */
-  readonly digest: Uint8Array;
-  /** Partition id, 0..4095. */
-  readonly partition: number;
-  /** The user key, when it was stored (sendKey). */
-  readonly userKey: BinValue | undefined;
-  readonly meta: ClientRecordMeta;
-  /** Bins by name: integers are `bigint`, doubles `number`; lists are arrays, maps `Map`s; `null` is nil. */
-  readonly bins: Bins;
-}
-
-/** Policy of a write (put, delete, touch, operate). Every field is optional. */
-export interface ClientWritePolicy {
-  /** What to do when the record exists or not (default `'update'`: create or merge bins). */
-  readonly exists?: ExistsAction;
-  /** Generation check (default `'none'`); `'expectEqual'` with `generation` is check-and-set. */
-  readonly generationPolicy?: GenerationPolicy;
-  /** The generation the check compares against. */
-  readonly generation?: number;
-  /** TTL in seconds: -1 never expire, -2 keep the current TTL, 0 (default) the namespace default. */
-  readonly ttl?: number;
-  /** Store the user key with the record, so reads and scans return it (default false). */
-  readonly sendKey?: boolean;
-  /** A delete leaves a tombstone so no older copy can resurrect the record (default false). */
-  readonly durableDelete?: boolean;
-  /** A filter expression: when false for the existing record, the write fails with FILTERED_OUT (27). */
-  readonly filter?: Expr;
-}
-
-/** Per-call options; every method takes them last. */
-export interface CallOptions {
-  /** Deadline for this call, ms (default: the client's timeoutMs). 0 means none. */
-  readonly timeoutMs?: number;
-  /** Retries after a failure that is safe to retry (default: the client's policy; 0 for writes). */
-  readonly maxRetries?: number;
-  /** Cancels the call (it then fails with CLIENT_ABORT); for streams, the server stops too. */
-  readonly signal?: AbortSignal;
-}
-
-/** TLS for the connection: PEM bytes or text. */
-export interface ClientTlsOptions {
-  /** CA that signed the node's certificate; the system's roots when absent. */
-  readonly ca?: string | Uint8Array;
-  /** Client certificate and key, for nodes that require one (mutual TLS). */
-  readonly cert?: string | Uint8Array;
-  readonly key?: string | Uint8Array;
-  /** Name to check the node's certificate against, when it differs from the host dialled. */
-  readonly serverName?: string;
-}
-
-/** Options of {@link SlipstreamClient.connect}. */
-export interface ClientOptions {
-  /** Seed nodes, "host:port"; the first that answers is used. */
-  readonly hosts: string | readonly string[];
-  /** Connect with TLS (the node's `node.tls`); plaintext when absent. */
-  readonly tls?: ClientTlsOptions;
-  /** Default deadline per call, ms (default 1000, as aql). 0 means none. */
-  readonly timeoutMs?: number;
-  /** Default retries for reads (default 2). Writes are not retried unless asked. */
-  readonly maxRetries?: number;
-  /** Pause between retries, ms (default 50, doubled each time). */
-  readonly retryDelayMs?: number;
-  /** How long connect() waits for a seed, ms (default 5000). */
-  readonly connectTimeoutMs?: number;
-}
-
-/** What a scan reads. */
-export interface ScanOptions {
-  /** Only this set; the whole namespace when omitted. */
-  readonly set?: string;
-  /** Partitions to scan, in order; all 4096 when omitted. */
-  readonly partitions?: readonly number[];
-  /** Resume after this digest within the first partition (the last record received). */
-  readonly afterDigest?: Uint8Array;
-  /** Bins to return; all when omitted. */
-  readonly bins?: readonly string[];
-  /** Metadata only. */
-  readonly noBins?: boolean;
-  /** Stop after this many records; 0 or omitted: no limit. */
-  readonly maxRecords?: number;
-  /** Only records this filter expression accepts. */
-  readonly filter?: Expr;
-  /**
-   * Records the server packs into one stream message (1–1000, default 256): fewer, larger
-   * messages make a large scan several times cheaper. 1 asks for one record per message.
-   */
-  readonly recordsPerMessage?: number;
-}
-
-/**
- * Result codes retried by the retry policy: transient conditions where the same request may
- * succeed a moment later. CONNECTION is a failure to reach the node (gRPC UNAVAILABLE without
- * a result code). Only calls that are safe to repeat are retried by default (reads); see
- * docs/clients.md and docs/api.md for which writes are.
- */
-const RETRYABLE = new Set(['TIMEOUT', 'CONNECTION', 'KEY_BUSY', 'UNAVAILABLE', 'DEVICE_OVERLOAD']);
-
-type Method<Req, Res> = MethodDefinition<Req, Res>;
+export type { ClientKey, ClientRecordMeta, ClientRecord, ClientWritePolicy, CallOptions, ClientTlsOptions, ClientOptions, ScanOptions } from './types.ts';
+export { toPbKey, toPbReadKey, fromPbMeta, fromPbRecord, toPbValue, fromPbValue } from './wire-mapping.ts';
 
 /**
  * A connection to a Slipstream node. Create it with {@link SlipstreamClient.connect}; close it
@@ -161,18 +36,12 @@ type Method<Req, Res> = MethodDefinition<Req, Res>;
  * resume them with `partitions` and `afterDigest`.
  */
 export class SlipstreamClient {
-  private readonly channel: GrpcClient;
+  private readonly channel: ClientChannel;
   readonly address: string;
-  private readonly timeoutMs: number;
-  private readonly maxRetries: number;
-  private readonly retryDelayMs: number;
 
-  private constructor(channel: GrpcClient, address: string, options: ClientOptions) {
+  private constructor(channel: ClientChannel) {
     this.channel = channel;
-    this.address = address;
-    this.timeoutMs = options.timeoutMs ?? 1000;
-    this.maxRetries = options.maxRetries ?? 2;
-    this.retryDelayMs = options.retryDelayMs ?? 50;
+    this.address = channel.address;
   }
 
   /**
@@ -180,33 +49,7 @@ export class SlipstreamClient {
    * @throws DbError CONNECTION when no seed answers; CLIENT_PARAM when no host is given.
    */
   static async connect(options: ClientOptions): Promise<SlipstreamClient> {
-    const hosts = typeof options.hosts === 'string' ? [options.hosts] : [...options.hosts];
-    if (hosts.length === 0) throw new DbError('CLIENT_PARAM', 'no seed hosts given', { hint: 'pass hosts: ["127.0.0.1:3000"]' });
-    const errors: string[] = [];
-    const tls = options.tls;
-    const pem = (v: string | Uint8Array | undefined): Buffer | null => (v === undefined ? null : Buffer.from(v));
-    if (tls !== undefined && (tls.cert === undefined) !== (tls.key === undefined)) {
-      throw new DbError('CLIENT_PARAM', 'tls.cert and tls.key go together', { hint: 'give both the client certificate and its key, or neither' });
-    }
-    for (const host of hosts) {
-      const channel = new GrpcClient(host, tls === undefined ? credentials.createInsecure() : credentials.createSsl(pem(tls.ca), pem(tls.key), pem(tls.cert)), {
-        'grpc.max_receive_message_length': 64 * 1024 * 1024,
-        'grpc.max_send_message_length': 64 * 1024 * 1024,
-        ...(tls?.serverName === undefined ? {} : { 'grpc.ssl_target_name_override': tls.serverName, 'grpc.default_authority': tls.serverName }),
-      });
-      try {
-        await new Promise<void>((resolve, reject) => {
-          channel.waitForReady(Date.now() + (options.connectTimeoutMs ?? 5000), (err) => (err ? reject(err) : resolve()));
-        });
-        return new SlipstreamClient(channel, host, options);
-      } catch (err) {
-        channel.close();
-        errors.push(`${host}: ${(err as Error).message}`);
-      }
-    }
-    throw new DbError('CONNECTION', `cannot connect to any seed (${errors.join('; ')})`, {
-      hint: tls === undefined ? 'start a node (npm start) or check the host and port; a node with node.tls needs the tls option' : 'check the host and port, and that the CA (tls.ca) signed the node\'s certificate',
-    });
+    return new SlipstreamClient(await ClientChannel.connect(options));
   }
 
   /** Closes the connection; calls in flight fail with CLIENT_ABORT or CONNECTION. */
@@ -220,49 +63,13 @@ export class SlipstreamClient {
    * class has no method for). `retryByDefault`: retry by the client's policy when the call
    * does not pass `maxRetries` — true for reads, false for writes.
    */
-  async unary<Req, Res>(method: Method<Req, Res>, request: Req, options: CallOptions = {}, retryByDefault = true): Promise<Res> {
-    const retries = options.maxRetries ?? (retryByDefault ? this.maxRetries : 0);
-    let delay = this.retryDelayMs;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.once(method, request, options);
-      } catch (err) {
-        if (!(err instanceof DbError) || attempt >= retries || !RETRYABLE.has(err.code) || options.signal?.aborted === true) throw err;
-        await new Promise((r) => setTimeout(r, delay));
-        delay *= 2;
-      }
-    }
-  }
-
-  private once<Req, Res>(method: Method<Req, Res>, request: Req, options: CallOptions): Promise<Res> {
-    const timeout = options.timeoutMs ?? this.timeoutMs;
-    return new Promise<Res>((resolve, reject) => {
-      const call = this.channel.makeUnaryRequest(
-        method.path, method.requestSerialize, method.responseDeserialize, request, new Metadata(),
-        timeout > 0 ? { deadline: Date.now() + timeout } : {},
-        (err: ServiceError | null, res?: Res) => (err ? reject(fromServiceError(err)) : resolve(res as Res)),
-      );
-      options.signal?.addEventListener('abort', () => call.cancel(), { once: true });
-    });
+  unary<Req, Res>(method: Method<Req, Res>, request: Req, options: CallOptions = {}, retryByDefault = true): Promise<Res> {
+    return this.channel.unary(method, request, options, retryByDefault);
   }
 
   /** Calls any server-streaming method; iterate the results. Breaking out of the loop cancels the call. */
-  async *stream<Req, Res>(method: Method<Req, Res>, request: Req, options: CallOptions = {}): AsyncGenerator<Res> {
-    const timeout = options.timeoutMs ?? 0;
-    const call = this.channel.makeServerStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, request, new Metadata(),
-      timeout > 0 ? { deadline: Date.now() + timeout } : {});
-    const onAbort = (): void => call.cancel();
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    try {
-      for await (const item of call as AsyncIterable<Res>) yield item;
-    } catch (err) {
-      const e = err as ServiceError;
-      if (options.signal?.aborted === true) throw new DbError('CLIENT_ABORT', 'the request was cancelled');
-      throw typeof e.code === 'number' ? fromServiceError(e) : err;
-    } finally {
-      options.signal?.removeEventListener('abort', onAbort);
-      call.cancel();
-    }
+  stream<Req, Res>(method: Method<Req, Res>, request: Req, options: CallOptions = {}): AsyncGenerator<Res> {
+    return this.channel.stream(method, request, options);
   }
 
   // ---- key-value ----
@@ -376,65 +183,3 @@ export class SlipstreamClient {
     return new Map(res.statistics.map((s) => [s.name, s.value]));
   }
 }
-
-/** A client key as its protobuf message (for calls through {@link SlipstreamClient.unary}). */
-export function toPbKey(k: ClientKey): PbKey {
-  const base = { namespace: k.namespace, set: k.set ?? '' };
-  if (k.digest !== undefined) return { ...base, id: { $case: 'digest', value: k.digest } };
-  const key = k.key;
-  if (key === undefined) throw new DbError('CLIENT_PARAM', 'a key needs key or digest');
-  if (typeof key === 'bigint') return { ...base, id: { $case: 'intKey', value: checkInt64(key, 'integer key') } };
-  if (typeof key === 'number') return { ...base, id: { $case: 'intKey', value: checkInt64(BigInt(key), 'integer key') } };
-  if (typeof key === 'string') return { ...base, id: { $case: 'stringKey', value: key } };
-  return { ...base, id: { $case: 'bytesKey', value: key } };
-}
-
-const EXISTS_PB: Record<ExistsAction, number> = { update: 1, updateOnly: 2, replace: 3, replaceOnly: 4, createOnly: 5 };
-const GEN_PB: Record<GenerationPolicy, number> = { none: 0, expectEqual: 1, expectGreater: 2 };
-
-/**
- * The key of a read: its digest, computed here as Aerospike's clients do, so the server does
- * not hash (reads need no user key; writes send it, for send-key).
- */
-export function toPbReadKey(k: ClientKey): PbKey {
-  if (k.digest !== undefined || k.key === undefined) return toPbKey(k);
-  const key = typeof k.key === 'number' ? BigInt(k.key) : k.key;
-  if (typeof key === 'bigint') checkInt64(key, 'integer key');
-  if (typeof key === 'string' && key.length === 0) return toPbKey(k); // let the server explain
-  return { namespace: k.namespace, set: k.set ?? '', id: { $case: 'digest', value: computeDigest(k.set ?? '', key) } };
-}
-
-function filterText(e: Expr | undefined): string {
-  return e === undefined ? '' : exprToJsonText(e);
-}
-
-function toPbPolicy(p: ClientWritePolicy): PbWritePolicy {
-  return {
-    exists: EXISTS_PB[p.exists ?? 'update'] as PbWritePolicy['exists'],
-    generationPolicy: GEN_PB[p.generationPolicy ?? 'none'] as PbWritePolicy['generationPolicy'],
-    generation: p.generation ?? 0,
-    ttl: BigInt(p.ttl ?? 0),
-    sendKey: p.sendKey ?? false,
-    durableDelete: p.durableDelete ?? false,
-    filterJson: filterText(p.filter),
-  };
-}
-
-export function fromPbMeta(m: PbRecordMeta | undefined): ClientRecordMeta {
-  return { generation: m?.generation ?? 0, ttl: Number(m?.ttl ?? 0n), lastUpdateMs: Number(m?.lastUpdateMs ?? 0n) };
-}
-
-export function fromPbRecord(r: PbRecord | undefined): ClientRecord {
-  if (r === undefined || r.key === undefined) throw new DbError('CLIENT_ERROR', 'the server sent a record without a key');
-  return {
-    namespace: r.key.namespace,
-    set: r.key.set,
-    digest: r.key.digest,
-    partition: r.key.partition,
-    userKey: r.key.userKey === undefined ? undefined : fromPbValue(r.key.userKey),
-    meta: fromPbMeta(r.meta),
-    bins: fromPbBins(r.bins),
-  };
-}
-
-export { toPbValue, fromPbValue };
