@@ -34,6 +34,8 @@ export interface QuerySpec {
   readonly whileBuilding?: 'error' | 'wait' | 'scan';
   /** Scan even when an index fits (set when resuming a scan's cursor). */
   readonly scan?: boolean;
+  /** Why `scan` is set, for EXPLAIN (default: resuming a scan). */
+  readonly scanReason?: string;
 }
 
 /** How the records are found. */
@@ -200,7 +202,7 @@ const SCAN_SHARE = 0.3;
  * scan; what the index does not answer stays as a filter.
  */
 export async function plan(spec: QuerySpec, indexes: IndexManager, approxCount?: number): Promise<Plan> {
-  if (spec.scan === true) return { spec, access: { kind: 'scan', reason: 'resuming a scan' }, residual: spec.where };
+  if (spec.scan === true) return { spec, access: { kind: 'scan', reason: spec.scanReason ?? 'resuming a scan' }, residual: spec.where };
   const found = sargs(spec.where);
   const all = indexes.indexes(spec.namespace);
   type Choice = { access: Exclude<Access, { kind: 'scan' }>; sarg: Sarg };

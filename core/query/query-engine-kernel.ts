@@ -1,5 +1,5 @@
 import { isDbError } from '../errors/index.ts';
-import { keyFromDigest, type DbRecord } from '../model/index.ts';
+import { keyFromDigest, N_PARTITIONS, type DbRecord } from '../model/index.ts';
 import type { SystemMetadataStore } from '../storage/system-metadata.ts';
 import type { Kernel } from '../transaction/kernel.ts';
 import { checkIndexDefinition, type IndexDefinition } from './index/definition.ts';
@@ -7,7 +7,7 @@ import type { IndexManager } from './index/manager.ts';
 import type { RecordSource, SourceScanOptions } from './index/record-source.ts';
 import type { IndexMetadataStore } from './index/store.ts';
 
-/** The kernel as the query engine's record source (locally mastered partitions only). */
+/** The kernel as the query engine's record source (scans cover the whole cluster). */
 export class KernelRecordSource implements RecordSource {
   private readonly kernel: Kernel;
 
@@ -26,6 +26,12 @@ export class KernelRecordSource implements RecordSource {
       if (isDbError(err, 'NOT_FOUND') || isDbError(err, 'UNAVAILABLE')) return undefined;
       throw err;
     }
+  }
+
+  partial(namespace: string): boolean {
+    const router = this.kernel.router;
+    for (let p = 0; p < N_PARTITIONS; p++) if (router.masterOf(namespace, p) !== router.localNode) return true;
+    return false;
   }
 
   scan(namespace: string, options: SourceScanOptions): AsyncIterable<DbRecord> {

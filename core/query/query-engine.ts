@@ -126,6 +126,8 @@ export class QueryEngine {
       if (c.a === 'r' || c.a === 'g') pinned = { ...spec, indexName: c.i, whileBuilding: 'wait' };
       else if (c.a === 's') pinned = { ...spec, scan: true };
     }
+    // a node's indexes hold the records it masters; with other masters in the cluster, scan it all
+    if (this.source.partial?.(spec.namespace) === true) pinned = { ...pinned, scan: true, scanReason: 'other nodes master part of the namespace; the cluster is scanned' };
     return plan(pinned, this.indexes, this.source.approxCount?.(spec.namespace, spec.set));
   }
 

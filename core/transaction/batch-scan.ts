@@ -46,6 +46,15 @@ export function scannedRecord(namespace: string, stored: StoredRecord, only?: Re
  * transcode them straight to a wire format (`bins` and `noBins` are the caller's to apply).
  */
 export async function* scanStored(s: KernelState, req: ScanRequest): AsyncGenerator<StoredRecord> {
+  namespaceOf(s, req.namespace);
+  s.counters.scans++;
+  // in a cluster: every master's share, merged here in scan order (see cluster-scan.ts)
+  if (s.forwarding !== undefined) yield* s.forwarding.scan(req, (r) => scanLocal(s, r));
+  else yield* scanLocal(s, req);
+}
+
+/** scanStored over the partitions this node masters only. */
+export async function* scanLocal(s: KernelState, req: ScanRequest): AsyncGenerator<StoredRecord> {
   const ns = namespaceOf(s, req.namespace);
   if (req.set !== undefined) checkSetName(req.set);
   const partitions = req.partitions ?? allPartitions();
@@ -54,7 +63,6 @@ export async function* scanStored(s: KernelState, req: ScanRequest): AsyncGenera
       throw new DbError('PARAMETER', `partition ${p} does not exist`, { hint: `partitions are numbered 0 to ${N_PARTITIONS - 1}` });
     }
   }
-  s.counters.scans++;
   let n = 0;
   const max = req.maxRecords ?? Infinity;
   const scanOpts = {

@@ -19,7 +19,8 @@ import type { RemoteCalls } from '../replication/remote-calls.ts';
 import type { PartitionRouter } from './routing.ts';
 import type { RecordPredicate, WritePolicy, ReadPolicy } from './policy.ts';
 import type { Operation } from './operations.ts';
-import type { Kernel, OperateResult } from './kernel.ts';
+import type { Kernel, OperateResult, ScanRequest } from './kernel.ts';
+import { clusterScan, type ScanPage, type ScanPageRequest, type ScanRouting } from './cluster-scan.ts';
 
 /** Set while a node runs a request another node forwarded: it must not forward again. */
 const localOnly = new AsyncLocalStorage<true>();
@@ -157,6 +158,48 @@ export class Forwarding {
     return { ...rest, ...this.filter(src) };
   }
 
+  /** Whether requests here act on the whole cluster (not while serving another node's request). */
+  clusterWide(): boolean {
+    return localOnly.getStore() !== true;
+  }
+
+  /**
+   * Truncates on every member with one cut-off (this node's clock), summing what they removed.
+   * A member that cannot be reached fails the call (TIMEOUT, in doubt: others have truncated).
+   */
+  async truncate(namespace: string, set: string | undefined, beforeMs: number, local: () => Promise<number>): Promise<number> {
+    const others = (this.#o.router.members?.() ?? []).filter((m) => m !== this.#o.router.localNode);
+    const body = serialize({ namespace, set, beforeMs });
+    const [mine, ...theirs] = await Promise.allSettled([
+      runLocally(local),
+      ...others.map(async (m) => deserialize(await this.#o.calls.call(m, 'kv.truncate', body, { deadlineMs: this.#deadlineMs * 2, fabricKind: 'proxy' })) as number),
+    ]);
+    let removed = 0;
+    for (const r of [mine, ...theirs]) {
+      if (r === undefined) continue;
+      if (r.status === 'rejected') {
+        const e = r.reason instanceof DbError ? r.reason : new DbError('SERVER_ERROR', String(r.reason));
+        throw new DbError(e.code === 'UNAVAILABLE' ? 'TIMEOUT' : e.code, `the truncate did not reach every node: ${e.message}`, {
+          hint: 'the nodes that got it have truncated; run it again once the cluster is whole', inDoubt: true,
+        });
+      }
+      removed += r.value;
+    }
+    return removed;
+  }
+
+  /** A scan over every master's partitions, merged here in scan order (see cluster-scan.ts). */
+  scan(req: ScanRequest, local: (r: ScanRequest) => AsyncIterable<StoredRecord>): AsyncGenerator<StoredRecord> {
+    const { router, clock, calls } = this.#o;
+    const routing: ScanRouting = {
+      localNode: router.localNode,
+      masterOf: (ns, p) => router.masterOf(ns, p),
+      fetchPage: async (node, page) => deserialize(await calls.call(node, 'kv.scanPage', serialize(page), { deadlineMs: 10_000, fabricKind: 'proxy' })) as ScanPage,
+      pause: (ms) => new Promise<void>((r) => clock.setTimeout(r, ms)),
+    };
+    return clusterScan(req, routing, local);
+  }
+
   // The kernel's single-record requests, as they cross the fabric.
 
   get(key: RecordKey, options: ReadOptions, local: () => Promise<DbRecord>): Promise<DbRecord> {
@@ -189,12 +232,33 @@ export class Forwarding {
   }
 }
 
-/** Serves the kernel's forwarded single-record requests on this node. */
+/** Serves the kernel's forwarded single-record requests and scan pages on this node. */
 export function serveKernelRequests(kernel: Kernel, f: Forwarding): void {
+  f.serve<ScanPageRequest>('kv.scanPage', async (req) => {
+    for (const p of req.partitions) {
+      if (kernel.router.masterOf(req.namespace, p) !== kernel.router.localNode) {
+        throw new DbError('UNAVAILABLE', `partition ${p} of namespace '${req.namespace}' is not mastered here any more`, { hint: 'ask its new master' });
+      }
+    }
+    const records: StoredRecord[] = [];
+    const it = kernel.scanLocal({
+      namespace: req.namespace, partitions: req.partitions, ...(req.set === undefined ? {} : { set: req.set }),
+      ...(req.afterDigest === undefined ? {} : { afterDigest: req.afterDigest }), ...f.filter(req.filterSource),
+    });
+    for await (const r of it) {
+      records.push(r);
+      if (records.length >= req.max) break;
+    }
+    const page: ScanPage = { records, done: records.length < req.max };
+    return page;
+  });
   f.serve<{ key: WireKey; options: ReadOptions & { filterSource?: string } }>('kv.get', ({ key, options }) => {
     const { filterSource: src, ...rest } = options;
     return kernel.get(key, { ...rest, ...f.filter(src) });
   });
+  f.serve<{ namespace: string; set?: string; beforeMs: number }>('kv.truncate', ({ namespace, set, beforeMs }) =>
+    // the caller's clock set the cut-off; a node whose clock is behind never truncates its future
+    kernel.truncate(namespace, set, Math.min(beforeMs, kernel.clock.now() + 1)));
   f.serve<{ key: WireKey }>('kv.getStored', ({ key }) => kernel.getStored(key));
   f.serve<{ key: WireKey; filterSource?: string }>('kv.exists', ({ key, filterSource: src }) => kernel.exists(key, f.filter(src)));
   f.serve<{ key: WireKey; bins: Bins; policy: WirePolicy }>('kv.put', ({ key, bins, policy }) => kernel.put(key, bins, f.policy(policy)));

@@ -9,6 +9,7 @@ import { decodeBins, decodeUserKey, digestString, type DbRecord, type RecordKey 
 import type { Namespace } from '../storage/namespace.ts';
 import type { RecordLocks } from './record-lock.ts';
 import type { PartitionRouter } from './routing.ts';
+import type { Forwarding } from './forwarding.ts';
 import type { ChangeListener, KernelCounters, RecordChange } from './kernel-types.ts';
 
 export interface KernelState {
@@ -16,6 +17,8 @@ export interface KernelState {
   readonly clock: Clock;
   /** Replaced when a cluster's partition map takes over (Kernel.useRouting). */
   router: PartitionRouter;
+  /** Proxying to masters elsewhere and cluster-wide scans; undefined on a single node. */
+  forwarding: Forwarding | undefined;
   readonly logger: Logger;
   readonly locks: RecordLocks;
   readonly listeners: ChangeListener[];

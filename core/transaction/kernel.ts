@@ -36,7 +36,9 @@ export class Kernel {
   private readonly state: KernelState;
   readonly clock: Clock;
   /** Proxying to the partition's master; undefined on a single node. */
-  forwarding: Forwarding | undefined;
+  get forwarding(): Forwarding | undefined {
+    return this.state.forwarding;
+  }
   readonly logger: Logger;
   readonly counters: KernelCounters = { reads: 0, writes: 0, deletes: 0, notFound: 0, errors: 0, scans: 0, batches: 0 };
 
@@ -47,6 +49,7 @@ export class Kernel {
       namespaces: new Map(options.namespaces.map((ns): [string, Namespace] => [ns.name, ns])),
       clock: options.clock,
       router: options.router,
+      forwarding: undefined,
       logger: options.logger,
       locks: new RecordLocks(options.transactionPendingLimit ?? 20),
       listeners: [],
@@ -62,7 +65,7 @@ export class Kernel {
   /** Routes by a cluster's partition map from now on, forwarding to masters elsewhere. */
   useRouting(router: PartitionRouter, forwarding: Forwarding): void {
     this.state.router = router;
-    this.forwarding = forwarding;
+    this.state.forwarding = forwarding;
   }
 
   addListener(listener: ChangeListener): void {
@@ -190,6 +193,11 @@ export class Kernel {
    */
   scanStored(req: ScanRequest): AsyncGenerator<StoredRecord> {
     return many.scanStored(this.state, req);
+  }
+
+  /** scanStored over the partitions this node masters only (what a scan page for another node reads). */
+  scanLocal(req: ScanRequest): AsyncGenerator<StoredRecord> {
+    return many.scanLocal(this.state, req);
   }
 
   /** Removes every record of the namespace (or set) last updated before `beforeMs` (default: now). */

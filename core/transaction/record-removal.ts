@@ -18,6 +18,7 @@ export async function truncate(s: KernelState, namespace: string, set?: string, 
   if (cutoff > now + 1) {
     throw new DbError('PARAMETER', 'the truncate cut-off is in the future', { hint: 'give a last-update time that is not later than now' });
   }
+  if (s.forwarding?.clusterWide() === true) return s.forwarding.truncate(namespace, set, cutoff, () => truncate(s, namespace, set, cutoff));
   ns.addTruncateMarker({ set, beforeMs: cutoff });
   const durable: Promise<void>[] = [];
   for (const l of s.listeners) {

@@ -11,6 +11,8 @@ export interface PartitionRouter {
   readonly localNode: NodeId;
   /** The client-facing address of a node, when known (EXPLAIN names the master by it). */
   serviceAddressOf?(node: NodeId): string | undefined;
+  /** The members of the cluster this node is in (itself included); absent on a single node. */
+  members?(): readonly NodeId[];
 }
 
 /** One node that masters every partition of every namespace. */

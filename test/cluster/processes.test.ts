@@ -199,6 +199,23 @@ describe('cluster/real processes on 127.0.0.1', function () {
       const masterIdx = map.partitions[pid]?.nodeIndexes[0] as number;
       assert.equal(explained[0]?.get('MASTER NODE'), map.serviceAddresses[masterIdx], 'EXPLAIN names the partition\'s master');
       assert.equal(explained[0]?.get('STATUS'), 'AEROSPIKE_OK');
+
+      // cluster-wide reads through any node cover every record: SELECT, COUNT/SUM, ORDER BY + LIMIT, a client scan
+      const sum = Array.from({ length: 60 }, (_, i) => i).reduce((x, y) => x + y, 0) + 10 - 1; // key 0 got +10, key 1 is gone
+      for (const [i, p] of [a, b, c].entries()) {
+        const rows = await aqlRows(p.port, 'SELECT * FROM test.dp');
+        assert.equal(rows.length, 60, `SELECT through node ${i}`);
+        const agg = await aqlRows(p.port, 'SELECT COUNT(*), SUM(n) FROM test.dp');
+        assert.deepEqual([...(agg[0]?.values() ?? [])], [60n, BigInt(sum)], JSON.stringify([...(agg[0]?.entries() ?? [])], (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)));
+        const top = await aqlRows(p.port, 'SELECT n FROM test.dp ORDER BY n DESC LIMIT 3');
+        assert.deepEqual(top.map((r) => r.get('n')), [59n, 58n, 57n]);
+        let scanned = 0;
+        for await (const _r of (clients[i] as SlipstreamClient).scan('test', { set: 'dp' })) scanned++;
+        assert.equal(scanned, 60, `client scan through node ${i}`);
+      }
+      // TRUNCATE through one node empties the set on every node
+      await aqlRows(c.port, 'TRUNCATE test.dp');
+      for (const p of [a, b]) assert.equal((await aqlRows(p.port, 'SELECT * FROM test.dp')).length, 0);
     } finally {
       for (const cl of clients) cl.close();
     }

@@ -16,9 +16,7 @@ import { createClusterService, hexId, tcpTransport, validateClusterConfig, type 
 import { clusterHandlers } from '../../server/handlers/cluster.ts';
 import { bindAqlCluster } from '../../aql/exec/handlers-cluster.ts';
 import { recordFilter } from '../../query/record-filter.ts';
-import { FabricCalls } from '../../replication/remote-calls.ts';
-import { Forwarding, serveKernelRequests } from '../../transaction/forwarding.ts';
-import type { PartitionRouter } from '../../transaction/routing.ts';
+import { attachClusterDataPath } from '../../transaction/cluster-data-path.ts';
 
 /** Other subsystems (the data path, AQL SHOW CLUSTER) find the cluster service here. */
 export const CLUSTER_SERVICE = serviceKey<ClusterService>('cluster');
@@ -60,15 +58,7 @@ export function clusterExtension(): NodeExtension {
       await cluster.start();
       ctx.services.provide(CLUSTER_SERVICE, cluster);
       // the data path: the kernel routes by the agreed partition map and proxies to masters elsewhere
-      const router: PartitionRouter = {
-        localNode: ctx.nodeId,
-        masterOf: (ns, pid) => cluster.masterOf(ns, pid),
-        serviceAddressOf: (node) => cluster.serviceAddressOf(node),
-      };
-      const calls = new FabricCalls(cluster.fabric, ctx.nodeId, ctx.clock, ctx.logger.child({ part: 'remote-calls' }));
-      const forwarding = new Forwarding({ calls, router, clock: ctx.clock, compileFilter: (src) => recordFilter(src, () => ctx.clock.now()) });
-      serveKernelRequests(ctx.kernel, forwarding);
-      ctx.kernel.useRouting(router, forwarding);
+      attachClusterDataPath(ctx.kernel, cluster, { clock: ctx.clock, logger: ctx.logger, compileFilter: (src) => recordFilter(src, () => ctx.clock.now()) });
       bindAqlCluster(ctx.kernel, cluster);
       ctx.server.addService('slipstream.v1.ClusterService', ClusterServiceService, clusterHandlers(cluster, ctx.logger));
       const registers = [ctx.server.metrics.registry];

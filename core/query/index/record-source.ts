@@ -19,6 +19,11 @@ export interface RecordSource {
   scan(namespace: string, options: SourceScanOptions): AsyncIterable<DbRecord>;
   /** The current time, ms since the epoch (for TTL in expressions); Date.now() when absent. */
   now?(): number;
+  /**
+   * Whether the node's indexes cover only part of the namespace (other nodes master some of
+   * its partitions): queries then scan the cluster instead of using a local index.
+   */
+  partial?(namespace: string): boolean;
   /** Approximate live records in a namespace (and set), for the planner; unknown when absent. */
   approxCount?(namespace: string, set?: string): number | undefined;
 }

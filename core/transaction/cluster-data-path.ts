@@ -1,0 +1,45 @@
+/**
+ * Puts a kernel on a cluster's data path: it routes by the agreed partition map, forwards
+ * requests for partitions mastered elsewhere, and serves the requests other nodes forward.
+ * Used by the node's cluster subsystem and by in-process simulations alike.
+ */
+import type { Clock, Logger } from '../plugin-api/index.ts';
+import type { ClusterService } from '../cluster/cluster-service.ts';
+import { FabricCalls } from '../replication/remote-calls.ts';
+import { Forwarding, serveKernelRequests } from './forwarding.ts';
+import type { Kernel } from './kernel.ts';
+import type { RecordPredicate } from './policy.ts';
+import type { PartitionRouter } from './routing.ts';
+
+export interface ClusterDataPathOptions {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Compiles a forwarded filter expression's source text. */
+  readonly compileFilter: (source: string) => RecordPredicate | undefined;
+  /** Total time for a proxied request, retries included (default 2000 ms). */
+  readonly proxyDeadlineMs?: number;
+  readonly random?: () => number;
+}
+
+export interface ClusterDataPath {
+  readonly router: PartitionRouter;
+  readonly calls: FabricCalls;
+  readonly forwarding: Forwarding;
+}
+
+export function attachClusterDataPath(kernel: Kernel, cluster: ClusterService, options: ClusterDataPathOptions): ClusterDataPath {
+  const router: PartitionRouter = {
+    localNode: cluster.nodeId,
+    masterOf: (ns, pid) => cluster.masterOf(ns, pid),
+    serviceAddressOf: (node) => cluster.serviceAddressOf(node),
+    members: () => cluster.view()?.succession.map((m) => m.id) ?? [cluster.nodeId],
+  };
+  const calls = new FabricCalls(cluster.fabric, cluster.nodeId, options.clock, options.logger.child({ part: 'remote-calls' }), options.random);
+  const forwarding = new Forwarding({
+    calls, router, clock: options.clock, compileFilter: options.compileFilter,
+    ...(options.proxyDeadlineMs === undefined ? {} : { deadlineMs: options.proxyDeadlineMs }),
+  });
+  serveKernelRequests(kernel, forwarding);
+  kernel.useRouting(router, forwarding);
+  return { router, calls, forwarding };
+}
