@@ -9,6 +9,17 @@ export interface NamespaceConfig {
   /** Largest encoded record, bytes. */
   readonly maxRecordBytes: number;
   readonly replicationFactor: number;
+  /**
+   * When a write is answered: 'all' (default) once every replica has it, 'master' after the
+   * master's own write (replicas follow in the background; a master's death can lose it).
+   */
+  readonly writeCommitLevel?: 'all' | 'master';
+  /**
+   * Which copy of a record wins when copies differ (after a split, or a node that kept old
+   * copies): 'generation' (default: higher generation, then later last-update time) or
+   * 'last-update-time' (later last-update time, then higher generation).
+   */
+  readonly conflictResolution?: 'generation' | 'last-update-time';
   /** Seconds between expiry sweeps. */
   readonly nsupPeriod: number;
   /** Allow writes with a TTL when default-ttl is 0 (Aerospike's allow-ttl-without-nsup is about nsup; this is simpler). */

@@ -53,7 +53,12 @@ export const DEFAULT_CONFIG_TEXT = {
 
 const KNOWN_TOP = new Set(['node', 'logLevel', 'namespaces', 'transactionPendingLimit']);
 const NODE_KEYS = new Set(['id', 'host', 'port', 'dataDir', 'metricsPort', 'tls']);
-const NS_KEYS = new Set(['name', 'storage', 'storageOptions', 'defaultTtl', 'maxRecordBytes', 'replicationFactor', 'nsupPeriod', 'maxTtl', 'eviction', 'tombRaider']);
+const NS_KEYS = new Set(['name', 'storage', 'storageOptions', 'defaultTtl', 'maxRecordBytes', 'replicationFactor', 'nsupPeriod', 'maxTtl', 'eviction', 'tombRaider', 'writeCommitLevel', 'conflictResolution']);
+
+function oneOf<T extends string>(v: unknown, path: string, values: readonly T[], hint: string): T {
+  if (typeof v !== 'string' || !(values as readonly string[]).includes(v)) fail(path, `must be one of ${values.map((x) => JSON.stringify(x)).join(', ')}, got ${JSON.stringify(v)}`, hint);
+  return v as T;
+}
 
 function fail(path: string, msg: string, hint?: string): never {
   throw new DbError('PARAMETER', `config ${path}: ${msg}`, hint === undefined ? {} : { hint });
@@ -148,6 +153,8 @@ export function parseConfig(raw: unknown, overrides: { host?: string; port?: num
       replicationFactor: o['replicationFactor'] === undefined ? NAMESPACE_DEFAULTS.replicationFactor : int(o['replicationFactor'], `${path}.replicationFactor`, 1, 256),
       nsupPeriod: o['nsupPeriod'] === undefined ? NAMESPACE_DEFAULTS.nsupPeriod : int(o['nsupPeriod'], `${path}.nsupPeriod`, 0, 86400),
       maxTtl: o['maxTtl'] === undefined ? NAMESPACE_DEFAULTS.maxTtl : int(o['maxTtl'], `${path}.maxTtl`, 1, 0xffffffff),
+      ...(o['writeCommitLevel'] === undefined ? {} : { writeCommitLevel: oneOf(o['writeCommitLevel'], `${path}.writeCommitLevel`, ['all', 'master'] as const, 'all: answer once every replica has the write (the default); master: answer after the master\'s write') }),
+      ...(o['conflictResolution'] === undefined ? {} : { conflictResolution: oneOf(o['conflictResolution'], `${path}.conflictResolution`, ['generation', 'last-update-time'] as const, 'which copy wins when copies of a record differ after a split or restart: generation (then last-update time; the default) or last-update-time (then generation)') }),
       ...(o['eviction'] === undefined ? {} : { eviction: (parseEvictionConfig(o['eviction'], `${path}.eviction`), o['eviction'] as Record<string, unknown>) }),
       ...(o['tombRaider'] === undefined ? {} : { tombRaider: (parseTombRaiderConfig(o['tombRaider'], `${path}.tombRaider`), o['tombRaider'] as Record<string, unknown>) }),
     };

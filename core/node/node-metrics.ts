@@ -43,6 +43,19 @@ export function registerNodeMetrics(registry: Registry, kernel: Kernel, identity
       this.inc({ direction: 'in' }, c?.fromProxy ?? 0);
     },
   });
+  new Counter({
+    name: 'slipstream_replica_writes_total',
+    help: 'Replica writes: "sent" by this node as master (one per replica), "timeout" writes answered TIMEOUT because a replica did not confirm, "applied"/"stale" copies received as a replica and kept/ignored as older.',
+    labelNames: ['outcome'], registers,
+    collect() {
+      const c = kernel.replicas?.counters;
+      this.reset();
+      this.inc({ outcome: 'sent' }, c?.sent ?? 0);
+      this.inc({ outcome: 'timeout' }, c?.timedOut ?? 0);
+      this.inc({ outcome: 'applied' }, c?.applied ?? 0);
+      this.inc({ outcome: 'stale' }, c?.stale ?? 0);
+    },
+  });
   // The four namespace gauges are collected together in one scrape: each engine's statistics
   // are read once for all of them.
   let pending: Promise<Array<[string, EngineStats]>> | undefined;

@@ -6,6 +6,7 @@
 import type { Clock, Logger } from '../plugin-api/index.ts';
 import type { ClusterService } from '../cluster/cluster-service.ts';
 import { FabricCalls } from '../replication/remote-calls.ts';
+import { ReplicaWriter } from '../replication/replica-writes.ts';
 import { Forwarding, serveKernelRequests } from './forwarding.ts';
 import type { Kernel } from './kernel.ts';
 import type { RecordPredicate } from './policy.ts';
@@ -18,6 +19,8 @@ export interface ClusterDataPathOptions {
   readonly compileFilter: (source: string) => RecordPredicate | undefined;
   /** Total time for a proxied request, retries included (default 2000 ms). */
   readonly proxyDeadlineMs?: number;
+  /** Time for every replica to confirm a write (default 1000 ms). */
+  readonly replicaDeadlineMs?: number;
   readonly random?: () => number;
 }
 
@@ -25,6 +28,7 @@ export interface ClusterDataPath {
   readonly router: PartitionRouter;
   readonly calls: FabricCalls;
   readonly forwarding: Forwarding;
+  readonly replicas: ReplicaWriter;
 }
 
 export function attachClusterDataPath(kernel: Kernel, cluster: ClusterService, options: ClusterDataPathOptions): ClusterDataPath {
@@ -40,6 +44,12 @@ export function attachClusterDataPath(kernel: Kernel, cluster: ClusterService, o
     ...(options.proxyDeadlineMs === undefined ? {} : { deadlineMs: options.proxyDeadlineMs }),
   });
   serveKernelRequests(kernel, forwarding);
-  kernel.useRouting(router, forwarding);
-  return { router, calls, forwarding };
+  const replicas = new ReplicaWriter({
+    calls, clock: options.clock,
+    replicasOf: (ns, pid) => cluster.partitionTable(ns)?.rows[pid]?.slice(1) ?? [],
+    ...(options.replicaDeadlineMs === undefined ? {} : { deadlineMs: options.replicaDeadlineMs }),
+  });
+  replicas.serve((ns, change) => kernel.applyCopy(ns, change));
+  kernel.useRouting(router, forwarding, replicas);
+  return { router, calls, forwarding, replicas };
 }

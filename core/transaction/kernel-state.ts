@@ -10,6 +10,7 @@ import type { Namespace } from '../storage/namespace.ts';
 import type { RecordLocks } from './record-lock.ts';
 import type { PartitionRouter } from './routing.ts';
 import type { Forwarding } from './forwarding.ts';
+import type { ReplicaWriter } from '../replication/replica-writes.ts';
 import type { ChangeListener, KernelCounters, RecordChange } from './kernel-types.ts';
 
 export interface KernelState {
@@ -19,6 +20,8 @@ export interface KernelState {
   router: PartitionRouter;
   /** Proxying to masters elsewhere and cluster-wide scans; undefined on a single node. */
   forwarding: Forwarding | undefined;
+  /** Replica writes of mastered records; undefined on a single node. */
+  replicas: ReplicaWriter | undefined;
   readonly logger: Logger;
   readonly locks: RecordLocks;
   readonly listeners: ChangeListener[];

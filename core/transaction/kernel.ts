@@ -19,6 +19,8 @@ import { isWriteOperation, type Operation } from './operations.ts';
 import type { ChangeListener, CurrentRecord, KernelCounters, KernelOptions, Mutation, OperateResult, ScanRequest } from './kernel-types.ts';
 import { namespaceNames, namespaceOf, type KernelState } from './kernel-state.ts';
 import type { Forwarding } from './forwarding.ts';
+import type { ReplicaChange, ReplicaWriter } from '../replication/replica-writes.ts';
+import { applyCopy } from './copy-apply.ts';
 import * as read from './read-path.ts';
 import * as write from './write-path.ts';
 import { operate } from './operate.ts';
@@ -39,6 +41,11 @@ export class Kernel {
   get forwarding(): Forwarding | undefined {
     return this.state.forwarding;
   }
+
+  /** Replica writes; undefined on a single node. */
+  get replicas(): ReplicaWriter | undefined {
+    return this.state.replicas;
+  }
   readonly logger: Logger;
   readonly counters: KernelCounters = { reads: 0, writes: 0, deletes: 0, notFound: 0, errors: 0, scans: 0, batches: 0 };
 
@@ -50,6 +57,7 @@ export class Kernel {
       clock: options.clock,
       router: options.router,
       forwarding: undefined,
+      replicas: undefined,
       logger: options.logger,
       locks: new RecordLocks(options.transactionPendingLimit ?? 20),
       listeners: [],
@@ -62,10 +70,22 @@ export class Kernel {
     return this.state.router;
   }
 
-  /** Routes by a cluster's partition map from now on, forwarding to masters elsewhere. */
-  useRouting(router: PartitionRouter, forwarding: Forwarding): void {
+  /**
+   * Routes by a cluster's partition map from now on, forwarding to masters elsewhere and
+   * writing every change of a mastered record to its replicas.
+   */
+  useRouting(router: PartitionRouter, forwarding: Forwarding, replicas?: ReplicaWriter): void {
     this.state.router = router;
     this.state.forwarding = forwarding;
+    this.state.replicas = replicas;
+  }
+
+  /**
+   * Applies a copy of a record sent by its master (a replica write) or by a migration, under
+   * the record's lock, when it wins over the stored copy (see copy-apply.ts).
+   */
+  applyCopy(namespace: string, change: ReplicaChange): Promise<boolean> {
+    return applyCopy(this.state, namespace, change);
   }
 
   addListener(listener: ChangeListener): void {

@@ -24,6 +24,8 @@ export interface WritePolicy {
   readonly durableDelete: boolean;
   /** When given and false for an existing record, the operation fails with FILTERED_OUT. */
   readonly filter?: RecordPredicate;
+  /** When the write is answered in a cluster (see NamespaceConfig.writeCommitLevel); the namespace's setting when absent. */
+  readonly commitLevel?: 'all' | 'master';
 }
 
 export const DEFAULT_WRITE_POLICY: WritePolicy = {

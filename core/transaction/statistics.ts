@@ -39,6 +39,10 @@ export async function statistics(kernel: Kernel, identity: StatisticsIdentity, n
       ['client_proxy_timeout', kernel.forwarding?.counters.proxyTimeouts ?? 0],
       ['client_proxy_retry', kernel.forwarding?.counters.proxyRetries ?? 0],
       ['from_proxy_request', kernel.forwarding?.counters.fromProxy ?? 0],
+      ['replica_write_sent', kernel.replicas?.counters.sent ?? 0],
+      ['replica_write_timeout', kernel.replicas?.counters.timedOut ?? 0],
+      ['replica_write_applied', kernel.replicas?.counters.applied ?? 0],
+      ['replica_write_stale', kernel.replicas?.counters.stale ?? 0],
       ['heap_used_bytes', mem.heapUsed],
       ['rss_bytes', mem.rss],
     );

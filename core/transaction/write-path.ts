@@ -9,6 +9,7 @@ import type { Namespace } from '../storage/namespace.ts';
 import { checkExists, checkGeneration, DEFAULT_WRITE_POLICY, type WritePolicy } from './policy.ts';
 import { emit, filteredOut, lockKeyOf, notFound, route, storedKey, type KernelState } from './kernel-state.ts';
 import type { CurrentRecord, Mutation } from './kernel-types.ts';
+import type { ReplicaChange } from '../replication/replica-writes.ts';
 
 /**
  * The one read-modify-write path: reads the record under its lock, applies the policy's
@@ -38,6 +39,14 @@ export async function mutate<T>(
     if (policy.filter !== undefined && current !== undefined && !policy.filter(current)) throw filteredOut();
     const { mutation, value } = await step(current);
     const meta = await apply(s, ns, key, policy, stored, current, mutation, now);
+    if (s.replicas !== undefined && mutation.kind !== 'none') {
+      // the new version (or its removal) goes to every replica before the client hears of it
+      const after = await ns.engine.get(key.digest);
+      const change: ReplicaChange = after !== undefined
+        ? { kind: 'put', record: after }
+        : { kind: 'remove', digest: key.digest, partition: key.partition, generation: stored?.meta.generation ?? 0 };
+      await s.replicas.write(ns.name, change, policy.commitLevel ?? ns.config.writeCommitLevel ?? 'all');
+    }
     return { meta, value };
   });
 }
@@ -121,7 +130,7 @@ async function apply(
   }
 }
 
-async function store(ns: Namespace, rec: StoredRecord, expect: WriteExpectation): Promise<void> {
+export async function store(ns: Namespace, rec: StoredRecord, expect: WriteExpectation): Promise<void> {
   const out = await ns.engine.put(rec, expect);
   if (!out.ok) throw new DbError('SERVER_ERROR', `storage refused a locked write (${out.reason})`, { hint: 'this is a storage engine bug; report it' });
 }

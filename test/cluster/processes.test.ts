@@ -57,7 +57,7 @@ async function aqlRows(port: number, text: string): Promise<Map<string, unknown>
 }
 
 describe('cluster/real processes on 127.0.0.1', function () {
-  this.timeout(90_000);
+  this.timeout(180_000);
   const dir = mkdtempSync(join(tmpdir(), 'slipstream-cluster-'));
   const procs = new Map<string, NodeProcess>();
 
@@ -70,7 +70,7 @@ describe('cluster/real processes on 127.0.0.1', function () {
     };
     const file = join(dir, `${id}.json`);
     writeFileSync(file, JSON.stringify(config));
-    const p = await startNodeProcess(['--config', file]);
+    const p = await startNodeProcess(['--config', file], { timeoutMs: 60_000 });
     procs.set(id, p);
     return p;
   }
@@ -136,7 +136,39 @@ describe('cluster/real processes on 127.0.0.1', function () {
     assert.equal(members(s), 'FF');
     assert.ok(!r0.members.some((m) => m.nodeId === 'FF'));
 
-    // SIGKILL a member: removed within heartbeat timeout + one quantum (+ slack for a loaded machine)
+    // a write load through every node (RF 2): 3 writers, each its own keys, one write at a time
+    const loadClients = await Promise.all([a, b, c].map((p) => SlipstreamClient.connect({ hosts: `127.0.0.1:${p.port}`, timeoutMs: 3000 })));
+    const acked = new Map<string, bigint>();
+    const doubt = new Map<string, Set<bigint>>();
+    let stopLoad = false;
+    let killedAt = 0;
+    let lastFailureAfterKill = 0;
+    const writer = async (w: number): Promise<void> => {
+      const cl = loadClients[w] as SlipstreamClient;
+      for (let i = 0; !stopLoad; i++) {
+        const k = `w${w}-${i % 150}`;
+        const v = BigInt(i);
+        try {
+          await cl.put({ namespace: 'test', set: 'load', key: k }, { v });
+          acked.set(k, v);
+          doubt.delete(k);
+        } catch (e) {
+          if (killedAt > 0) lastFailureAfterKill = Date.now();
+          if ((e as { inDoubt?: boolean }).inDoubt === true) {
+            let set = doubt.get(k);
+            if (set === undefined) doubt.set(k, set = new Set());
+            set.add(v);
+          }
+          if (w === 2) return; // the killed node's own client stops at its first failure
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      }
+    };
+    const writers = [0, 1, 2].map(writer);
+    await new Promise((r) => setTimeout(r, 1500));
+
+    // SIGKILL a member under the load: removed within heartbeat timeout + one quantum (+ slack for a loaded machine)
+    killedAt = Date.now();
     await c.stop('SIGKILL');
     procs.delete('A1');
     const removed = await until('removal of A1', async () => {
@@ -144,6 +176,20 @@ describe('cluster/real processes on 127.0.0.1', function () {
       return rs.every((r) => members(r) === 'A3,A2' && r.state === 'online') ? rs : undefined;
     }, 15_000);
     assert.ok(removed.ms < 5000, `took ${removed.ms} ms`);
+    await new Promise((r) => setTimeout(r, 1500));
+    stopLoad = true;
+    await Promise.all(writers);
+    const windowMs = lastFailureAfterKill === 0 ? 0 : lastFailureAfterKill - killedAt;
+    console.log(`      (write load: ${acked.size} keys acknowledged; writes failed for ${windowMs} ms after the SIGKILL)`);
+    assert.ok(acked.size > 50, `only ${acked.size} keys written`);
+    // no acknowledged write is lost: both survivors read every acknowledged value (or a later one in doubt)
+    for (const cl of loadClients.slice(0, 2) as SlipstreamClient[]) {
+      for (const [k, v] of acked) {
+        const got = (await cl.get({ namespace: 'test', set: 'load', key: k })).bins['v'] as bigint;
+        assert.ok(got === v || (doubt.get(k)?.has(got) ?? false), `key ${k}: read ${got}, acknowledged ${v}`);
+      }
+    }
+    for (const cl of loadClients) cl.close();
 
     // restart: rejoins
     const c2 = await start('A1', 'alpha', [seed]);

@@ -1,0 +1,103 @@
+/**
+ * Replica writes: after the master's write (under the record lock), the new version of the
+ * record — or its removal — goes to every replica of the partition over the fabric
+ * (message kind 'replica-write', resent under the RetransmitStrategy). With commit level
+ * 'all' the master answers only when every replica confirmed; when the map changes on the way
+ * (a replica refuses a message of the old membership) the write goes to the replicas of the
+ * new map. A replica that does not confirm by the deadline fails the write with TIMEOUT marked
+ * in doubt: the master has it, some replicas may not. With commit level 'master' the copies
+ * are sent and not waited for.
+ */
+import { deserialize, serialize } from 'node:v8';
+import { DbError } from '../errors/index.ts';
+import type { Clock, NodeId, StoredRecord } from '../plugin-api/index.ts';
+import type { RemoteCalls } from './remote-calls.ts';
+import { hexId } from '../cluster/messages.ts';
+
+/** The new state of one record, as a replica applies it. */
+export type ReplicaChange =
+  | { readonly kind: 'put'; readonly record: StoredRecord }
+  | { readonly kind: 'remove'; readonly digest: Uint8Array; readonly partition: number; readonly generation: number };
+
+export interface ReplicaWriterOptions {
+  readonly calls: RemoteCalls;
+  readonly clock: Clock;
+  /** The replicas of a partition under the current map (the master excluded). */
+  replicasOf(namespace: string, partition: number): readonly NodeId[];
+  /** Time for every replica to confirm (default 1000 ms). */
+  readonly deadlineMs?: number;
+}
+
+export interface ReplicaCounters {
+  /** Writes sent to replicas (one per replica). */
+  sent: number;
+  /** Writes that did not reach every replica by the deadline (answered TIMEOUT, in doubt). */
+  timedOut: number;
+  /** Copies this node applied as a replica. */
+  applied: number;
+  /** Copies this node received that were older than its own (ignored). */
+  stale: number;
+}
+
+export class ReplicaWriter {
+  readonly counters: ReplicaCounters = { sent: 0, timedOut: 0, applied: 0, stale: 0 };
+  readonly #o: ReplicaWriterOptions;
+  readonly #deadlineMs: number;
+
+  constructor(options: ReplicaWriterOptions) {
+    this.#o = options;
+    this.#deadlineMs = options.deadlineMs ?? 1000;
+  }
+
+  /** Sends `change` to the partition's replicas; with 'all', resolves once every one has it. */
+  async write(namespace: string, change: ReplicaChange, commitLevel: 'all' | 'master'): Promise<void> {
+    const partition = change.kind === 'put' ? change.record.partition : change.partition;
+    const self = this.#o.calls.localNode;
+    const first = this.#o.replicasOf(namespace, partition).filter((n) => n !== self);
+    if (first.length === 0) return;
+    const body = serialize({ namespace, change });
+    if (commitLevel === 'master') {
+      for (const r of first) {
+        this.counters.sent++;
+        this.#o.calls.call(r, 'replica.write', body, { deadlineMs: this.#deadlineMs, fabricKind: 'replica-write' }).catch(() => { this.counters.timedOut++; });
+      }
+      return;
+    }
+    const { clock } = this.#o;
+    const deadline = clock.now() + this.#deadlineMs;
+    const done = new Set<NodeId>();
+    let lastError: DbError | undefined;
+    for (let attempt = 0; ; attempt++) {
+      const todo = this.#o.replicasOf(namespace, partition).filter((n) => n !== self && !done.has(n));
+      if (todo.length === 0) return;
+      const remaining = deadline - clock.now();
+      if (remaining <= 0) break;
+      const results = await Promise.allSettled(todo.map(async (r) => {
+        this.counters.sent++;
+        await this.#o.calls.call(r, 'replica.write', body, { deadlineMs: remaining, fabricKind: 'replica-write' });
+        done.add(r);
+      }));
+      const failed = results.filter((x): x is PromiseRejectedResult => x.status === 'rejected');
+      if (failed.length === 0) return;
+      lastError = failed[0]?.reason instanceof DbError ? failed[0].reason : new DbError('SERVER_ERROR', String(failed[0]?.reason));
+      // TIMEOUT used the whole deadline; UNAVAILABLE (another membership) is worth another look at the map
+      if (lastError.code !== 'UNAVAILABLE') break;
+      await new Promise<void>((r) => clock.setTimeout(r, Math.min(10 * 2 ** attempt, 100)));
+    }
+    this.counters.timedOut++;
+    const missing = this.#o.replicasOf(namespace, partition).filter((n) => n !== self && !done.has(n)).map(hexId);
+    throw new DbError('TIMEOUT', `the write is on the master but replica${missing.length === 1 ? '' : 's'} ${missing.join(', ') || '(of the previous map)'} did not confirm it within ${this.#deadlineMs} ms (${lastError?.message ?? 'no answer'})`, {
+      hint: 'the write may or may not be kept; read the record again before retrying a non-idempotent write', inDoubt: true,
+    });
+  }
+
+  /** Serves copies the masters send, applying each with `apply` (true when it changed the copy). */
+  serve(apply: (namespace: string, change: ReplicaChange) => Promise<boolean>): void {
+    this.#o.calls.serve('replica.write', async (_from, bytes) => {
+      const { namespace, change } = deserialize(bytes) as { namespace: string; change: ReplicaChange };
+      if (await apply(namespace, change)) this.counters.applied++;
+      else this.counters.stale++;
+      return new Uint8Array(0);
+    });
+  }
+}
