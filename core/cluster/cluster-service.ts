@@ -19,7 +19,7 @@ import { Fabric } from './fabric.ts';
 import { Heartbeat, type PeerInfo } from './heartbeat.ts';
 import { hexId, type NodeState } from './messages.ts';
 import { buildPartitionTable, type NamespaceReplication, type PartitionTable } from './partition-table.ts';
-import type { Transport, TransportFactory } from './transport.ts';
+import type { Channel, Transport, TransportFactory, TransportStats } from './transport.ts';
 
 export interface ClusterServiceOptions {
   readonly nodeId: NodeId;
@@ -99,7 +99,7 @@ export interface ClusterService {
   /** The bound addresses (real ports), after start(). */
   addresses(): { heartbeat: string; fabric: string };
   readonly fabric: Fabric;
-  stats(): { fabric: Fabric['stats']; clustering: Clustering['stats'] };
+  stats(): { fabric: Fabric['stats']; clustering: Clustering['stats']; transports: Record<Channel, TransportStats> };
 }
 
 export function createClusterService(options: ClusterServiceOptions): ClusterService {
@@ -243,6 +243,6 @@ export function createClusterService(options: ClusterServiceOptions): ClusterSer
       return () => listeners.delete(listener);
     },
     addresses: () => ({ heartbeat: heartbeat.address, fabric: fabric.address }),
-    stats: () => ({ fabric: fabric.stats, clustering: clustering.stats }),
+    stats: () => ({ fabric: fabric.stats, clustering: clustering.stats, transports: { heartbeat: hbTransport.stats(), fabric: fabricTransport.stats() } }),
   };
 }

@@ -13,6 +13,11 @@
  * cluster). A member whose principal announces a cluster without it becomes an orphan
  * (Bootstrap) again; a member that missed LEARN adopts the accepted value when the new
  * principal's heartbeat shows it.
+ *
+ * Peers are not authenticated (yet), so an acceptor checks what it can: an ACCEPT must come
+ * from the proposer its number names, list this node and the proposer, and name only nodes this
+ * node hears, with the rack and zone their heartbeats announce; a LEARN is applied only when it
+ * is the value this node accepted. A forged LEARN, or an ACCEPT of invented nodes, is refused.
  */
 import type { Clock, ClusterView, Logger, NodeId, TimerHandle } from '../plugin-api/index.ts';
 import type { Fabric } from './fabric.ts';
@@ -289,6 +294,12 @@ export class Clustering {
           this.#reply(from, { type: 'accept-nack', n: m.n, reason: 'promised a higher proposal' });
           return;
         }
+        const wrong = this.#inconsistency(from, m.n, m.members);
+        if (wrong !== undefined) {
+          this.#o.logger.warn({ from: hexId(from), why: wrong }, 'refusing a cluster proposal that does not match what this node hears');
+          this.#reply(from, { type: 'accept-nack', n: m.n, reason: wrong });
+          return;
+        }
         this.#promised = m.n;
         this.#accepted = { n: m.n, clusterKey: m.clusterKey, members: m.members };
         this.#reply(from, { type: 'accepted', n: m.n });
@@ -296,7 +307,13 @@ export class Clustering {
       }
       case 'learn': {
         if (!m.members.some((x) => x.id === this.#o.nodeId) || m.clusterKey === this.clusterKey || !this.#canApply(m.n)) return;
-        this.#apply(m.n, m.clusterKey, m.members, `agreed by principal ${hexId(from)}`);
+        // Only the value this node accepted can be learned (every member accepted it first).
+        const acc = this.#accepted;
+        if (acc === undefined || compareProposals(acc.n, m.n) !== 0 || acc.clusterKey !== m.clusterKey || from !== m.n.node) {
+          this.#o.logger.warn({ from: hexId(from), clusterKey: m.clusterKey.toString(16) }, 'ignoring a cluster LEARN this node never accepted');
+          return;
+        }
+        this.#apply(acc.n, acc.clusterKey, acc.members, `agreed by principal ${hexId(from)}`);
         return;
       }
       case 'promise':
@@ -312,6 +329,26 @@ export class Clustering {
         return;
       }
     }
+  }
+
+  /** Why a proposed membership cannot be what its proposer saw, or undefined when it can. */
+  #inconsistency(from: NodeId, n: ProposalNumber, members: readonly MemberDesc[]): string | undefined {
+    const self = this.#o.nodeId;
+    if (n.node !== from) return `proposal ${hexId(n.node)} sent by node ${hexId(from)}`;
+    const ids = new Set(members.map((x) => x.id));
+    if (ids.size !== members.length) return 'a member is listed twice';
+    if (!ids.has(self)) return 'this node is not a member';
+    if (!ids.has(from)) return 'the proposer is not a member';
+    for (const x of members) {
+      if (x.id === self) {
+        if (x.rack !== this.#o.rackId || x.zone !== this.#o.zoneId) return `this node is in rack ${this.#o.rackId} zone ${this.#o.zoneId}`;
+        continue;
+      }
+      const peer = this.#hb.peer(x.id);
+      if (peer === undefined) return `member ${hexId(x.id)} is not heard by this node`;
+      if (peer.rack !== x.rack || peer.zone !== x.zone) return `member ${hexId(x.id)} announces rack ${peer.rack} zone ${peer.zone}`;
+    }
+    return undefined;
   }
 
   #canApply(n: ProposalNumber): boolean {

@@ -6,6 +6,7 @@
 import { DbError } from '../plugin-api/index.ts';
 import type { NodeId } from '../plugin-api/index.ts';
 import { parseAddress } from './transport.ts';
+import { TCP_TRANSPORT_DEFAULTS } from './tcp-transport.ts';
 
 export interface ClusterConfig {
   readonly nodeId: NodeId;
@@ -20,6 +21,13 @@ export interface ClusterConfig {
   readonly quantumMs: number;
   readonly replication: { readonly strategy: string; readonly options: Readonly<Record<string, unknown>> };
   readonly retransmit: { readonly strategy: string; readonly options: Readonly<Record<string, unknown>> };
+  /** What one peer (or anyone reaching the heartbeat and fabric ports) can make the node hold. */
+  readonly limits: {
+    readonly maxConnections: number;
+    readonly frameTimeoutMs: number;
+    readonly idleTimeoutMs: number;
+    readonly maxBufferedBytes: number;
+  };
 }
 
 export const CLUSTER_DEFAULTS = {
@@ -90,7 +98,7 @@ function pluginChoice(v: unknown, where: string, kind: string, fallback: string)
   return { strategy, options: options as Record<string, unknown> };
 }
 
-const KNOWN_KEYS = new Set(['nodeId', 'clusterName', 'rackId', 'zoneId', 'heartbeat', 'fabric', 'seeds', 'quantumMs', 'replication', 'retransmit']);
+const KNOWN_KEYS = new Set(['nodeId', 'clusterName', 'rackId', 'zoneId', 'heartbeat', 'fabric', 'seeds', 'quantumMs', 'replication', 'retransmit', 'limits']);
 
 export function validateClusterConfig(raw: unknown, where = 'cluster'): ClusterConfig {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) fail(where, 'expected an object', 'See docs/cluster.md for the cluster section');
@@ -124,7 +132,19 @@ export function validateClusterConfig(raw: unknown, where = 'cluster'): ClusterC
   const dup = seeds.find((s, i) => seeds.indexOf(s) !== i);
   if (dup !== undefined) fail(`${where}.seeds`, `${dup} is listed twice`, 'List each seed once');
   const quantumMs = int(o['quantumMs'], `${where}.quantumMs`, defaultQuantumMs(intervalMs, timeout), 2 * intervalMs, 3_600_000);
+  const lim = (o['limits'] ?? {}) as Record<string, unknown>;
+  if (typeof lim !== 'object' || lim === null || Array.isArray(lim)) fail(`${where}.limits`, 'expected an object', 'e.g. {"maxConnections": 256}');
+  const LIMIT_KEYS = ['maxConnections', 'frameTimeoutMs', 'idleTimeoutMs', 'maxBufferedBytes'];
+  for (const k of Object.keys(lim)) if (!LIMIT_KEYS.includes(k)) fail(`${where}.limits.${k}`, 'unknown setting', `Known settings: ${LIMIT_KEYS.join(', ')}`);
+  const D = TCP_TRANSPORT_DEFAULTS;
+  const limits = {
+    maxConnections: int(lim['maxConnections'], `${where}.limits.maxConnections`, D.maxConnections, 4, 65_536),
+    frameTimeoutMs: int(lim['frameTimeoutMs'], `${where}.limits.frameTimeoutMs`, D.frameTimeoutMs, 100, 600_000),
+    idleTimeoutMs: int(lim['idleTimeoutMs'], `${where}.limits.idleTimeoutMs`, D.idleTimeoutMs, 1000, 86_400_000),
+    maxBufferedBytes: int(lim['maxBufferedBytes'], `${where}.limits.maxBufferedBytes`, D.maxBufferedBytes, 1 << 20, 2 ** 40),
+  };
   return {
+    limits,
     nodeId, clusterName, rackId, zoneId,
     heartbeat: { address: hbAddress, intervalMs, timeout },
     fabric: { address: fabricAddress },

@@ -41,6 +41,8 @@ interface Pending {
 }
 
 const DEDUP_WINDOW = 4096;
+/** Senders (node, incarnation) whose message ids are remembered; the oldest is forgotten first. */
+const MAX_SENDERS = 1024;
 
 export type FabricHandler = (from: NodeId, body: FabricPayload) => void;
 
@@ -194,7 +196,11 @@ export class Fabric {
     const key = `${frame.from}:${frame.inc}`;
     let seen = this.#seen.get(key);
     if (seen === undefined) {
+      if (this.#seen.size >= MAX_SENDERS) this.#seen.delete(this.#seen.keys().next().value as string);
       seen = { set: new Set(), order: [], refused: new Set() };
+      this.#seen.set(key, seen);
+    } else {
+      this.#seen.delete(key); // most recently heard last
       this.#seen.set(key, seen);
     }
     const own = this.#o.clusterKey?.() ?? 0n;

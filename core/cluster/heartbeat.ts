@@ -2,10 +2,11 @@
  * Mesh heartbeat: every interval a pulse goes to every known heartbeat endpoint (the seeds,
  * the peers heard, and the peers they say they hear). A peer is alive while its last pulse is
  * younger than interval × timeout. Pulses of another cluster name, or with our own node id
- * from another address, are ignored (and logged).
+ * from another address, are ignored (and logged). What pulses can make a node remember is
+ * bounded: at most MAX_CLUSTER_NODES × 4 peers and as many discovered endpoints at once.
  */
 import type { Clock, Logger, NodeId, TimerHandle } from '../plugin-api/index.ts';
-import { hexId, type AdjacentNode, type NodeState, type Pulse } from './messages.ts';
+import { hexId, MAX_CLUSTER_NODES, type AdjacentNode, type NodeState, type Pulse } from './messages.ts';
 import type { Transport } from './transport.ts';
 
 export interface PeerInfo {
@@ -49,6 +50,9 @@ export interface HeartbeatOptions {
   readonly onPulse: (peer: PeerInfo, isNew: boolean) => void;
   readonly onPeerDown: (peer: PeerInfo) => void;
 }
+
+/** Peers and discovered endpoints remembered at once (a flood of invented nodes stops here). */
+const MAX_REMEMBERED = MAX_CLUSTER_NODES * 4;
 
 export class Heartbeat {
   readonly #o: HeartbeatOptions;
@@ -136,6 +140,7 @@ export class Heartbeat {
 
   #warnOnce(key: string, obj: object, msg: string): void {
     if (this.#warned.has(key)) return;
+    if (this.#warned.size >= MAX_REMEMBERED) this.#warned.clear();
     this.#warned.add(key);
     this.#o.logger.warn(obj, msg);
   }
@@ -157,13 +162,18 @@ export class Heartbeat {
     if (prev !== undefined && prev.hb !== p.hb && prev.lastSeen + this.nodeTimeoutMs >= now && now - prev.lastSeen < this.#o.intervalMs * 2) {
       this.#warnOnce(`dup:${p.hb}`, { node: hexId(p.node), a: prev.hb, b: p.hb }, 'two nodes claim one node id');
     }
+    if (prev === undefined && this.#peers.size >= MAX_REMEMBERED) {
+      this.#warnOnce('peers-full', { max: MAX_REMEMBERED }, 'ignoring heartbeats of new nodes: too many peers');
+      return;
+    }
     const info: PeerInfo = {
       id: p.node, hb: p.hb, fabric: p.fabric, service: p.service ?? '', rack: p.rack, zone: p.zone, state: p.state, clusterKey: p.clusterKey,
       principal: p.principal, succession: p.succession, adjacency: p.adjacency.map((a) => a.id), lastSeen: now,
     };
     this.#peers.set(p.node, info);
     for (const a of p.adjacency) {
-      if (a.id !== this.#o.nodeId && !this.#peers.has(a.id) && a.hb !== this.address) this.#discovered.set(a.hb, now);
+      if (a.id === this.#o.nodeId || this.#peers.has(a.id) || a.hb === this.address) continue;
+      if (this.#discovered.has(a.hb) || this.#discovered.size < MAX_REMEMBERED) this.#discovered.set(a.hb, now);
     }
     this.#o.onPulse(info, prev === undefined);
   }

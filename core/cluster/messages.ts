@@ -1,9 +1,18 @@
 /**
- * The typed messages nodes exchange, and their wire codec. Every message is readonly data;
- * the codec is JSON with 64-bit integers (node ids, cluster keys) carried as `{"$n":"…"}`.
+ * The typed messages nodes exchange, their schemas and their wire codec. Every message is
+ * readonly data; the codec is JSON with 64-bit integers (node ids, cluster keys) carried as
+ * `{"$n":"…"}`.
+ *
+ * Each message type declares here, once, its schema and the largest encoded size it may have
+ * (FRAME_SPECS for frames, FABRIC_BODIES for what the fabric carries). Decoding is total: a frame
+ * that is too large, not UTF-8, not JSON, of a type the channel does not carry, or that does
+ * not match its schema is refused with a reason, never thrown and never half-used. A new fabric
+ * message type adds its schema and size cap to FABRIC_BODIES (the compiler insists).
  */
+import { z } from 'zod';
 import type { NodeId } from '../plugin-api/index.ts';
 import type { FabricMessageKind } from '../plugin-api/index.ts';
+import type { Channel } from './transport.ts';
 
 /** A node's clustering state, as the design names them. */
 export type NodeState = 'bootstrap' | 'full-sync' | 'partial-sync' | 'online';
@@ -105,10 +114,16 @@ function replacer(_key: string, value: unknown): unknown {
   return typeof value === 'bigint' ? { $n: value.toString() } : value;
 }
 
-function reviver(_key: string, value: unknown): unknown {
+/**
+ * `{"$n":"…"}` with a decimal integer becomes a bigint; anything else stays as it is (the schema
+ * judges it). Applied by the schema only where a 64-bit integer is expected, not to every value
+ * of a frame (a JSON reviver over the whole tree costs far more on a frame of many small objects).
+ */
+function fromWire(value: unknown): unknown {
   if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
     const o = value as Record<string, unknown>;
-    if (typeof o['$n'] === 'string' && Object.keys(o).length === 1) return BigInt(o['$n']);
+    const n = o['$n'];
+    if (typeof n === 'string' && /^-?\d{1,20}$/.test(n) && Object.keys(o).length === 1) return BigInt(n);
   }
   return value;
 }
@@ -117,15 +132,173 @@ export function encodeFrame(frame: Frame): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(frame, replacer));
 }
 
-const FRAME_TYPES = new Set(['pulse', 'msg', 'ack']);
+// ---- schemas ---------------------------------------------------------------------------------
 
-/** Decodes a frame; throws on anything that is not one. */
-export function decodeFrame(bytes: Uint8Array): Frame {
-  const v: unknown = JSON.parse(new TextDecoder().decode(bytes), reviver);
-  if (v === null || typeof v !== 'object' || !FRAME_TYPES.has((v as { t?: unknown }).t as string)) {
-    throw new Error('not a cluster frame');
+/** The most nodes a cluster may have; lists of nodes in messages are capped by it. */
+export const MAX_CLUSTER_NODES = 256;
+const U64_MAX = (1n << 64n) - 1n;
+const nodeIdSchema = z.preprocess(fromWire, z.bigint().min(1n).max(U64_MAX));
+/** Principal and cluster key: 0 when there is none. */
+const u64Schema = z.preprocess(fromWire, z.bigint().min(0n).max(U64_MAX));
+/** "host:port" (a bracketed IPv6 host fits), or empty. */
+const addressSchema = z.string().max(300);
+const u32Schema = z.int().min(0).max(0xffff_ffff);
+const reasonSchema = z.string().max(1024);
+const clusterNameSchema = z.string().max(64);
+const nodeListSchema = z.array(nodeIdSchema).max(MAX_CLUSTER_NODES);
+
+/** Every value of a string union, checked complete by the compiler. */
+function enumOf<T extends string>(all: Record<T, true>): z.ZodType<T> {
+  return z.enum(Object.keys(all) as [T, ...T[]]) as unknown as z.ZodType<T>;
+}
+const nodeStateSchema = enumOf<NodeState>({ bootstrap: true, 'full-sync': true, 'partial-sync': true, online: true });
+const fabricKindSchema = enumOf<FabricMessageKind>({ 'replica-write': true, migration: true, xdr: true, proxy: true, control: true });
+
+// rounds are clock readings (ms), which a simulated clock may give with fractions
+const proposalSchema: z.ZodType<ProposalNumber> = z.object({ round: z.number().min(0), node: nodeIdSchema });
+const memberSchema: z.ZodType<MemberDesc> = z.object({ id: nodeIdSchema, rack: u32Schema, zone: u32Schema });
+const memberListSchema = z.array(memberSchema).min(1).max(MAX_CLUSTER_NODES);
+
+/** A message type's schema and the most bytes its encoding may take. */
+export interface MessageSpec<T> {
+  readonly schema: z.ZodType<T>;
+  readonly maxBytes: number;
+}
+
+type BodyOf<K extends FabricPayload['type']> = Extract<FabricPayload, { type: K }>;
+type FrameOf<K extends Frame['t']> = Extract<Frame, { t: K }>;
+
+const CONTROL_BYTES = 64 * 1024;
+/**
+ * A data-path body: a client request or answer forwarded between nodes, base64 of at most the
+ * gRPC message cap (16 MiB), with room to spare.
+ */
+const DATA_PATH_BYTES = 24 * 1024 * 1024;
+/** Error messages and hints carried in replies. */
+const TEXT_BYTES = 64 * 1024;
+
+/** What the fabric carries, per `type`: the schema of the body and its size cap. */
+export const FABRIC_BODIES: { readonly [K in FabricPayload['type']]: MessageSpec<BodyOf<K>> } = {
+  prepare: { maxBytes: 1024, schema: z.object({ type: z.literal('prepare'), n: proposalSchema }) },
+  promise: { maxBytes: 1024, schema: z.object({ type: z.literal('promise'), n: proposalSchema }) },
+  'prepare-nack': { maxBytes: 2048, schema: z.object({ type: z.literal('prepare-nack'), n: proposalSchema, reason: reasonSchema }) },
+  accept: {
+    maxBytes: CONTROL_BYTES,
+    schema: z.object({ type: z.literal('accept'), n: proposalSchema, clusterKey: nodeIdSchema, members: memberListSchema }),
+  },
+  accepted: { maxBytes: 1024, schema: z.object({ type: z.literal('accepted'), n: proposalSchema }) },
+  'accept-nack': { maxBytes: 2048, schema: z.object({ type: z.literal('accept-nack'), n: proposalSchema, reason: reasonSchema }) },
+  learn: {
+    maxBytes: CONTROL_BYTES,
+    schema: z.object({ type: z.literal('learn'), n: proposalSchema, clusterKey: nodeIdSchema, members: memberListSchema }),
+  },
+  request: {
+    maxBytes: DATA_PATH_BYTES,
+    schema: z.object({ type: z.literal('request'), rid: z.int(), kind: z.string().max(64), body: z.base64().max(DATA_PATH_BYTES) }),
+  },
+  reply: {
+    maxBytes: DATA_PATH_BYTES,
+    schema: z.object({
+      type: z.literal('reply'), rid: z.int(), ok: z.boolean(), body: z.base64().max(DATA_PATH_BYTES),
+      code: z.string().max(64).optional(), resultCode: z.int().optional(), message: z.string().max(TEXT_BYTES).optional(),
+      hint: z.string().max(TEXT_BYTES).optional(), inDoubt: z.boolean().optional(),
+    }),
+  },
+};
+
+/** Room for a fabric message's envelope around its body. */
+const ENVELOPE_BYTES = 1024;
+
+/** The frame types, the channel each travels on, their schema (a message's body apart) and size cap. */
+export const FRAME_SPECS: { readonly [K in Frame['t']]: MessageSpec<K extends 'msg' ? Omit<FrameOf<K>, 'body'> : FrameOf<K>> & { readonly channel: Channel } } = {
+  pulse: {
+    channel: 'heartbeat',
+    maxBytes: 64 * 1024,
+    schema: z.object({
+      t: z.literal('pulse'), node: nodeIdSchema, clusterName: clusterNameSchema, hb: addressSchema, fabric: addressSchema,
+      service: addressSchema, rack: u32Schema, zone: u32Schema, state: nodeStateSchema, clusterKey: u64Schema,
+      principal: u64Schema, succession: nodeListSchema,
+      adjacency: z.array(z.object({ id: nodeIdSchema, hb: addressSchema })).max(MAX_CLUSTER_NODES),
+    }),
+  },
+  msg: {
+    channel: 'fabric',
+    maxBytes: Math.max(...Object.values(FABRIC_BODIES).map((b: MessageSpec<unknown>) => b.maxBytes)) + ENVELOPE_BYTES,
+    schema: z.object({
+      t: z.literal('msg'), from: nodeIdSchema, clusterName: clusterNameSchema, clusterKey: u64Schema, inc: z.int(), id: z.int().min(0),
+      needsAck: z.boolean(), kind: fabricKindSchema,
+    }),
+  },
+  ack: {
+    channel: 'fabric',
+    maxBytes: 1024,
+    schema: z.object({ t: z.literal('ack'), from: nodeIdSchema, inc: z.int(), id: z.int().min(0), refused: z.literal('stale-cluster-key').optional() }),
+  },
+};
+
+/** The largest frame a channel carries (the transport refuses longer ones before reading them). */
+export function maxFrameBytes(channel: Channel | undefined): number {
+  let max = 0;
+  for (const spec of Object.values(FRAME_SPECS) as (MessageSpec<unknown> & { channel: Channel })[]) {
+    if (channel === undefined || spec.channel === channel) max = Math.max(max, spec.maxBytes);
   }
-  return v as Frame;
+  return max;
+}
+
+export type DecodeResult = { readonly ok: true; readonly frame: Frame } | { readonly ok: false; readonly reason: string };
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A short, safe rendering of any decoded value, for reasons. */
+function show(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.slice(0, 40));
+  if (v === null || typeof v !== 'object') return String(v).slice(0, 40);
+  return Array.isArray(v) ? 'an array' : 'an object';
+}
+
+function refuse(reason: string): DecodeResult {
+  return { ok: false, reason: reason.length > 300 ? `${reason.slice(0, 300)}…` : reason };
+}
+
+function schemaReason(what: string, error: z.ZodError): string {
+  const issue = error.issues[0];
+  const path = issue === undefined || issue.path.length === 0 ? '' : ` at ${issue.path.map(String).join('.')}`;
+  return `${what} does not match its schema${path}: ${issue?.message ?? 'invalid'}`;
+}
+
+/**
+ * Decodes and validates a frame. Total: every input gives a frame or a reason, nothing throws.
+ * With a channel, only the frame types of that channel are accepted.
+ */
+export function decodeFrame(bytes: Uint8Array, channel?: Channel): DecodeResult {
+  if (bytes.length > maxFrameBytes(channel)) return refuse(`frame of ${bytes.length} bytes exceeds ${maxFrameBytes(channel)}`);
+  let v: unknown;
+  try {
+    v = JSON.parse(utf8.decode(bytes));
+  } catch (e) {
+    return refuse(`not a JSON frame: ${(e as Error).message}`);
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return refuse('not a cluster frame (not an object)');
+  const t = (v as { t?: unknown }).t;
+  if (typeof t !== 'string' || !Object.hasOwn(FRAME_SPECS, t)) return refuse(`not a cluster frame (type ${show(t)})`);
+  const spec = FRAME_SPECS[t as Frame['t']] as MessageSpec<unknown> & { channel: Channel };
+  if (channel !== undefined && spec.channel !== channel) return refuse(`a ${t} frame on the ${channel} channel`);
+  const head = spec.schema.safeParse(v);
+  if (!head.success) return refuse(schemaReason(`${t} frame`, head.error));
+  if (t !== 'msg') {
+    if (bytes.length > spec.maxBytes) return refuse(`${t} frame of ${bytes.length} bytes exceeds ${spec.maxBytes}`);
+    return { ok: true, frame: head.data as Frame };
+  }
+  const body = (v as { body?: unknown }).body;
+  const type = body !== null && typeof body === 'object' ? (body as { type?: unknown }).type : undefined;
+  if (typeof type !== 'string' || !Object.hasOwn(FABRIC_BODIES, type)) {
+    return refuse(`fabric message of unknown type ${show(type)}`);
+  }
+  const bodySpec = FABRIC_BODIES[type as FabricPayload['type']] as MessageSpec<FabricPayload>;
+  if (bytes.length > bodySpec.maxBytes + ENVELOPE_BYTES) return refuse(`fabric ${type} message of ${bytes.length} bytes exceeds ${bodySpec.maxBytes + ENVELOPE_BYTES}`);
+  const parsed = bodySpec.schema.safeParse(body);
+  if (!parsed.success) return refuse(schemaReason(`fabric ${type} message`, parsed.error));
+  return { ok: true, frame: { ...(head.data as Omit<FabricMessage, 'body'>), body: parsed.data } };
 }
 
 export function compareProposals(a: ProposalNumber, b: ProposalNumber): number {

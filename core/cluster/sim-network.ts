@@ -7,7 +7,7 @@
 import type { Clock } from '../plugin-api/index.ts';
 import { decodeFrame, encodeFrame, type Frame } from './messages.ts';
 import { seededRandom } from './clock.ts';
-import { parseAddress, type Transport, type TransportFactory } from './transport.ts';
+import { parseAddress, type Channel, type Transport, type TransportFactory } from './transport.ts';
 
 export interface SimFaults {
   readonly minDelayMs: number;
@@ -39,7 +39,7 @@ export class SimNetwork {
 
   /** The transport factory for a node on `host`. */
   factory(host: string): TransportFactory {
-    return () => this.#transport(host);
+    return (channel) => this.#transport(host, channel);
   }
 
   /** Splits hosts into groups that can't reach each other; unlisted hosts form one more group. */
@@ -62,8 +62,9 @@ export class SimNetwork {
     return (this.#group.get(a) ?? 0) === (this.#group.get(b) ?? 0) && !this.#oneWay.has(`${a}>${b}`);
   }
 
-  #transport(host: string): Transport {
+  #transport(host: string, channel: Channel): Transport {
     const mine: string[] = [];
+    const stats = { framesReceived: 0, framesDropped: 0, framesUnsent: 0, connectionsRefused: 0, connectionsClosed: 0, bytesBuffered: 0 };
     let closed = false;
     return {
       listen: (address, onFrame) => {
@@ -102,10 +103,17 @@ export class SimNetwork {
             const h = this.#endpoints.get(to);
             if (h === undefined) return;
             this.stats.delivered++;
-            h(decodeFrame(bytes));
+            const r = decodeFrame(bytes, channel);
+            if (r.ok) {
+              stats.framesReceived++;
+              h(r.frame);
+            } else {
+              stats.framesDropped++;
+            }
           }, delay);
         }
       },
+      stats: () => ({ ...stats }),
       close: () => {
         closed = true;
         for (const a of mine) this.#endpoints.delete(a);

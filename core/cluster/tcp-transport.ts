@@ -2,20 +2,46 @@
  * The real transport: persistent TCP connections, one outgoing connection per peer address,
  * frames = 4-byte big-endian length + encoded message. A broken connection is dropped with its
  * queue and re-established on the next send after a short backoff (50 ms doubling to 1 s).
+ *
+ * What a peer can make a node spend is bounded: a frame longer than its channel carries ends
+ * the connection before it is read; a frame is buffered once (its chunks are joined once it is
+ * whole) and must arrive whole within frameTimeoutMs; all connections together buffer at most
+ * maxBufferedBytes; there are at most maxConnections inbound connections, and an idle one is
+ * closed after idleTimeoutMs. A frame that does not decode (see messages.ts) is dropped,
+ * counted and logged, and the connection goes on. Outgoing frames to a peer that does not read
+ * are dropped once maxOutgoingBytes wait in its socket.
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { DbError } from '../plugin-api/index.ts';
 import { silentLogger, type Logger } from '../plugin-api/index.ts';
-import { decodeFrame, encodeFrame, type Frame } from './messages.ts';
-import { parseAddress, type Transport } from './transport.ts';
+import { decodeFrame, encodeFrame, maxFrameBytes, type Frame } from './messages.ts';
+import { parseAddress, type Channel, type Transport, type TransportStats } from './transport.ts';
 
-export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
+export const TCP_TRANSPORT_DEFAULTS = {
+  maxConnections: 256,
+  frameTimeoutMs: 10_000,
+  idleTimeoutMs: 300_000,
+  maxBufferedBytes: 128 * 1024 * 1024,
+  maxOutgoingBytes: 16 * 1024 * 1024,
+} as const;
 
 export interface TcpTransportOptions {
   readonly logger?: Logger;
+  /** The channel this transport carries: only its frame types, and its size cap. Default: any. */
+  readonly channel?: Channel;
   /** Frames kept while a connection is being established; older ones are dropped. */
   readonly maxQueuedFrames?: number;
   readonly connectTimeoutMs?: number;
+  /** Inbound connections at once; more are closed at once. */
+  readonly maxConnections?: number;
+  /** A frame must arrive whole within this many ms of its first byte, or the connection is closed. */
+  readonly frameTimeoutMs?: number;
+  /** An inbound connection that sends nothing for this long is closed. */
+  readonly idleTimeoutMs?: number;
+  /** Bytes of partly received frames held for all inbound connections together. */
+  readonly maxBufferedBytes?: number;
+  /** Bytes waiting to be sent to one peer; frames beyond are dropped. */
+  readonly maxOutgoingBytes?: number;
 }
 
 interface Outgoing {
@@ -32,41 +58,125 @@ export function frameBytes(frame: Frame): Buffer {
   return out;
 }
 
-/** Splits a byte stream into frames; calls `onFrame` per frame and `onError` on garbage. */
-export function frameReader(onFrame: (f: Frame) => void, onError: (e: Error) => void): (chunk: Buffer) => void {
-  let buf: Buffer = Buffer.alloc(0);
-  return (chunk) => {
-    buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
-    while (buf.length >= 4) {
-      const len = buf.readUInt32BE(0);
-      if (len > MAX_FRAME_BYTES) {
-        onError(new Error(`frame of ${len} bytes exceeds ${MAX_FRAME_BYTES}`));
-        buf = Buffer.alloc(0);
-        return;
+export interface FrameReader {
+  /** Feeds bytes from the stream; false once the stream is unusable (a length over the cap). */
+  push(chunk: Buffer): boolean;
+  /** Bytes held of the frame being read. */
+  readonly buffered: number;
+  /** When the first byte of the frame being read arrived (ms), or undefined between frames. */
+  readonly frameStartedAt: number | undefined;
+}
+
+/**
+ * Splits a byte stream into frame payloads. A payload inside one chunk is passed as a view
+ * (no copy); one spread over chunks is joined once, when whole. A length over `maxBytes` calls
+ * `onOversize` and stops the reader.
+ */
+export function frameReader(maxBytes: number, onPayload: (payload: Buffer) => void, onOversize: (length: number) => void): FrameReader {
+  const header = Buffer.alloc(4);
+  let headerFill = 0;
+  let want = -1; // payload length of the frame being read; -1 while reading its header
+  let parts: Buffer[] = [];
+  let held = 0;
+  let startedAt: number | undefined;
+  let stopped = false;
+  return {
+    get buffered() {
+      return held + headerFill;
+    },
+    get frameStartedAt() {
+      return startedAt;
+    },
+    push(chunk) {
+      if (stopped) return false;
+      let off = 0;
+      while (off < chunk.length) {
+        if (want < 0) {
+          if (headerFill === 0 && chunk.length - off >= 4) {
+            want = chunk.readUInt32BE(off);
+            off += 4;
+          } else {
+            const n = Math.min(4 - headerFill, chunk.length - off);
+            chunk.copy(header, headerFill, off, off + n);
+            headerFill += n;
+            off += n;
+            startedAt ??= Date.now();
+            if (headerFill < 4) return true;
+            want = header.readUInt32BE(0);
+            headerFill = 0;
+          }
+          if (want > maxBytes) {
+            stopped = true;
+            onOversize(want);
+            return false;
+          }
+        }
+        const n = Math.min(want - held, chunk.length - off);
+        if (held === 0 && n === want) {
+          const payload = chunk.subarray(off, off + n);
+          off += n;
+          want = -1;
+          startedAt = undefined;
+          onPayload(payload);
+          continue;
+        }
+        if (n > 0) {
+          parts.push(chunk.subarray(off, off + n));
+          held += n;
+          off += n;
+        }
+        startedAt ??= Date.now();
+        if (held < want) return true;
+        const payload = Buffer.concat(parts, held);
+        parts = [];
+        held = 0;
+        want = -1;
+        startedAt = undefined;
+        onPayload(payload);
       }
-      if (buf.length < 4 + len) return;
-      const payload = buf.subarray(4, 4 + len);
-      buf = buf.subarray(4 + len);
-      let frame: Frame;
-      try {
-        frame = decodeFrame(payload);
-      } catch (e) {
-        onError(e as Error);
-        return;
-      }
-      onFrame(frame);
+      return true;
+    },
+  };
+}
+
+/** Warns at most once per interval, with how many times it was held back. */
+function rateLimited(logger: Logger, intervalMs = 5000): (obj: Record<string, unknown>, msg: string) => void {
+  let last = 0;
+  let held = 0;
+  return (obj, msg) => {
+    const now = Date.now();
+    if (now - last < intervalMs) {
+      held++;
+      return;
     }
+    last = now;
+    logger.warn(held > 0 ? { ...obj, alsoSince: held } : obj, msg);
+    held = 0;
   };
 }
 
 export function tcpTransport(options: TcpTransportOptions = {}): Transport {
   const logger = options.logger ?? silentLogger;
+  const channel = options.channel;
   const maxQueued = options.maxQueuedFrames ?? 1024;
   const connectTimeoutMs = options.connectTimeoutMs ?? 500;
+  const maxConnections = options.maxConnections ?? TCP_TRANSPORT_DEFAULTS.maxConnections;
+  const frameTimeoutMs = options.frameTimeoutMs ?? TCP_TRANSPORT_DEFAULTS.frameTimeoutMs;
+  const idleTimeoutMs = options.idleTimeoutMs ?? TCP_TRANSPORT_DEFAULTS.idleTimeoutMs;
+  const maxBufferedBytes = options.maxBufferedBytes ?? TCP_TRANSPORT_DEFAULTS.maxBufferedBytes;
+  const maxOutgoingBytes = options.maxOutgoingBytes ?? TCP_TRANSPORT_DEFAULTS.maxOutgoingBytes;
+  const frameCap = maxFrameBytes(channel);
   const outgoing = new Map<string, Outgoing>();
   const failures = new Map<string, { count: number; retryAt: number }>();
-  const inbound = new Set<Socket>();
+  const inbound = new Map<Socket, FrameReader>();
+  const stats = {
+    framesReceived: 0, framesDropped: 0, framesUnsent: 0, connectionsRefused: 0, connectionsClosed: 0, bytesBuffered: 0,
+  };
+  const warnDropped = rateLimited(logger);
+  const warnRefused = rateLimited(logger);
+  const warnClosed = rateLimited(logger);
   let server: Server | undefined;
+  let sweeper: NodeJS.Timeout | undefined;
   let closed = false;
 
   function open(to: string): Outgoing | undefined {
@@ -100,6 +210,64 @@ export function tcpTransport(options: TcpTransportOptions = {}): Transport {
     return conn;
   }
 
+  function closeInbound(socket: Socket, why: string, obj: Record<string, unknown>): void {
+    stats.connectionsClosed++;
+    warnClosed({ ...obj, peer: socket.remoteAddress, channel }, why);
+    socket.destroy();
+  }
+
+  /** Closes connections whose frame takes too long to arrive. */
+  function sweep(): void {
+    const now = Date.now();
+    for (const [socket, reader] of inbound) {
+      const at = reader.frameStartedAt;
+      if (at !== undefined && now - at > frameTimeoutMs) {
+        closeInbound(socket, 'closing a connection whose frame did not arrive in time', { buffered: reader.buffered, frameTimeoutMs });
+      }
+    }
+  }
+
+  function accept(socket: Socket, onFrame: (frame: Frame) => void): void {
+    if (closed) return void socket.destroy();
+    if (inbound.size >= maxConnections) {
+      stats.connectionsRefused++;
+      warnRefused({ peer: socket.remoteAddress, maxConnections, channel }, 'refusing a connection: too many inbound connections');
+      socket.destroy();
+      return;
+    }
+    socket.setNoDelay(true);
+    socket.setTimeout(idleTimeoutMs);
+    const reader = frameReader(frameCap, (payload) => {
+      const r = decodeFrame(payload, channel);
+      if (!r.ok) {
+        stats.framesDropped++;
+        warnDropped({ peer: socket.remoteAddress, channel, reason: r.reason, dropped: stats.framesDropped }, 'dropped a bad cluster frame');
+        return;
+      }
+      stats.framesReceived++;
+      try {
+        onFrame(r.frame);
+      } catch (e) {
+        logger.error({ err: (e as Error).message, t: r.frame.t, channel }, 'cluster frame handler failed');
+      }
+    }, (length) => closeInbound(socket, 'closing a connection that announced an oversized frame', { length, max: frameCap }));
+    inbound.set(socket, reader);
+    socket.on('data', (chunk: Buffer) => {
+      const before = reader.buffered;
+      if (!reader.push(chunk)) return;
+      stats.bytesBuffered += reader.buffered - before;
+      if (stats.bytesBuffered > maxBufferedBytes) {
+        closeInbound(socket, 'closing a connection: partly received frames exceed the buffer budget', { buffered: reader.buffered, maxBufferedBytes });
+      }
+    });
+    socket.on('timeout', () => closeInbound(socket, 'closing an idle connection', { idleTimeoutMs }));
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      stats.bytesBuffered -= reader.buffered;
+      inbound.delete(socket);
+    });
+  }
+
   return {
     listen(address, onFrame) {
       const addr = parseAddress(address);
@@ -107,23 +275,14 @@ export function tcpTransport(options: TcpTransportOptions = {}): Transport {
         return Promise.reject(new DbError('PARAMETER', `bad listen address ${JSON.stringify(address)}`, { hint: 'Use host:port, e.g. 127.0.0.1:3002' }));
       }
       return new Promise((resolve, reject) => {
-        const srv = createServer((socket) => {
-          if (closed) return void socket.destroy();
-          inbound.add(socket);
-          socket.setNoDelay(true);
-          const read = frameReader(onFrame, (e) => {
-            logger.warn({ err: e.message, peer: socket.remoteAddress }, 'dropping connection that sent a bad frame');
-            socket.destroy();
-          });
-          socket.on('data', read);
-          socket.on('error', () => {});
-          socket.on('close', () => inbound.delete(socket));
-        });
+        const srv = createServer((socket) => accept(socket, onFrame));
         srv.once('error', (e) => reject(new DbError('SERVER_ERROR', `cannot listen on ${address}: ${e.message}`, {
           hint: 'Choose a free port (or 0 for any free port)', cause: e,
         })));
         srv.listen(addr.port, addr.host, () => {
           server = srv;
+          sweeper = setInterval(sweep, Math.max(50, Math.min(1000, Math.floor(frameTimeoutMs / 4))));
+          sweeper.unref();
           const a = srv.address();
           const port = typeof a === 'object' && a !== null ? a.port : addr.port;
           resolve(`${addr.host.includes(':') ? `[${addr.host}]` : addr.host}:${port}`);
@@ -136,17 +295,24 @@ export function tcpTransport(options: TcpTransportOptions = {}): Transport {
       if (conn === undefined) conn = open(to);
       if (conn === undefined) return;
       const bytes = frameBytes(frame);
-      if (conn.ready) conn.socket.write(bytes);
-      else {
+      if (conn.ready) {
+        if (conn.socket.writableLength > maxOutgoingBytes) {
+          stats.framesUnsent++;
+          return;
+        }
+        conn.socket.write(bytes);
+      } else {
         conn.queue.push(bytes);
         if (conn.queue.length > maxQueued) conn.queue.shift();
       }
     },
+    stats: (): TransportStats => ({ ...stats }),
     async close() {
       closed = true;
+      if (sweeper !== undefined) clearInterval(sweeper);
       for (const c of outgoing.values()) c.socket.destroy();
       outgoing.clear();
-      for (const s of inbound) s.destroy();
+      for (const s of inbound.keys()) s.destroy();
       inbound.clear();
       const srv = server;
       server = undefined;

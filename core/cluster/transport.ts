@@ -15,7 +15,23 @@ export interface Transport {
   listen(address: string, onFrame: (frame: Frame) => void): Promise<string>;
   /** Sends a frame to "host:port"; never throws, drops when the peer can't be reached. */
   send(to: string, frame: Frame): void;
+  /** What the transport received, refused and dropped so far. */
+  stats(): TransportStats;
   close(): Promise<void>;
+}
+
+export interface TransportStats {
+  readonly framesReceived: number;
+  /** Frames that did not decode (too large, not JSON, wrong type, schema mismatch): dropped. */
+  readonly framesDropped: number;
+  /** Outgoing frames dropped because the peer does not read them. */
+  readonly framesUnsent: number;
+  /** Inbound connections refused because too many were open. */
+  readonly connectionsRefused: number;
+  /** Inbound connections closed for an oversized or slow frame, the buffer budget or idleness. */
+  readonly connectionsClosed: number;
+  /** Bytes of partly received frames held now. */
+  readonly bytesBuffered: number;
 }
 
 /** Makes one transport per channel; a node uses one for heartbeats and one for the fabric. */

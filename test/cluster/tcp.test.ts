@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { tcpTransport, frameBytes, frameReader } from '../../core/cluster/tcp-transport.ts';
 import { createClusterService, type ClusterService } from '../../core/cluster/cluster-service.ts';
-import type { Frame, Pulse } from '../../core/cluster/messages.ts';
+import { decodeFrame, type Frame, type Pulse } from '../../core/cluster/messages.ts';
 import { silentLogger, systemClock, type NodeId, type PluginContext } from '../../core/plugin-api/index.ts';
 import { globalKeyReplication } from '../../plugins/replication-global-key/index.ts';
 import { basicRetransmit } from '../../plugins/retransmit-basic/index.ts';
@@ -24,19 +24,36 @@ describe('cluster/tcp transport', () => {
   it('frames survive arbitrary chunking, and 64-bit ids round-trip exactly', () => {
     const frames: Frame[] = [pulse(1n), pulse(0xfedc_ba98_7654_3210n, { clusterName: 'ünï' }), pulse(3n)];
     const bytes = Buffer.concat(frames.map(frameBytes));
-    const got: Frame[] = [];
-    const read = frameReader((f) => got.push(f), (e) => assert.fail(e));
-    for (let i = 0; i < bytes.length; i += 7) read(bytes.subarray(i, i + 7));
-    assert.deepEqual(got, frames);
+    for (const step of [1, 3, 7, 64, bytes.length]) {
+      const got: Frame[] = [];
+      const read = frameReader(1 << 20, (p) => {
+        const r = decodeFrame(p, 'heartbeat');
+        assert.ok(r.ok, r.ok ? '' : r.reason);
+        got.push(r.frame);
+      }, () => assert.fail('oversize'));
+      for (let i = 0; i < bytes.length; i += step) assert.ok(read.push(bytes.subarray(i, i + step)));
+      assert.deepEqual(got, frames);
+      assert.equal(read.buffered, 0);
+      assert.equal(read.frameStartedAt, undefined);
+    }
   });
 
-  it('rejects an oversized frame', () => {
-    let err: Error | undefined;
-    const read = frameReader(() => {}, (e) => { err = e; });
+  it('rejects an oversized frame by its length, before reading it', () => {
+    let len: number | undefined;
+    const read = frameReader(1000, () => assert.fail('read'), (n) => { len = n; });
     const b = Buffer.alloc(4);
     b.writeUInt32BE(0xffff_ffff, 0);
-    read(b);
-    assert.match(String(err), /exceeds/);
+    assert.equal(read.push(b), false);
+    assert.equal(len, 0xffff_ffff);
+  });
+
+  it('buffers a trickled frame once: a 8 MiB frame in 1 KiB chunks is linear work', () => {
+    const payload = Buffer.alloc(8 * 1024 * 1024, 0x20);
+    const framed = Buffer.concat([Buffer.from([0, 0x80, 0, 0]), payload]);
+    let got = 0;
+    const read = frameReader(16 << 20, (p) => { got = p.length; }, () => assert.fail('oversize'));
+    for (let i = 0; i < framed.length; i += 1024) read.push(framed.subarray(i, i + 1024));
+    assert.equal(got, payload.length);
   });
 
   it('delivers frames over 127.0.0.1 and reconnects after the peer restarts on the same port', async () => {

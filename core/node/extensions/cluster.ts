@@ -43,7 +43,7 @@ export function clusterExtension(): NodeExtension {
         nodeId: cfg.nodeId, clusterName: cfg.clusterName, rackId: cfg.rackId, zoneId: cfg.zoneId,
         heartbeatAddress: cfg.heartbeat.address, fabricAddress: cfg.fabric.address, seeds: cfg.seeds,
         heartbeatIntervalMs: cfg.heartbeat.intervalMs, heartbeatTimeout: cfg.heartbeat.timeout, quantumMs: cfg.quantumMs,
-        transport: () => tcpTransport({ logger: ctx.logger }), clock: ctx.clock, logger: ctx.logger,
+        transport: (channel) => tcpTransport({ logger: ctx.logger, channel, ...cfg.limits }), clock: ctx.clock, logger: ctx.logger,
         replication: replication.create(pctx(replication.name), cfg.replication.options),
         retransmit: retransmit.create(pctx(retransmit.name), cfg.retransmit.options),
         namespaces: ctx.config.namespaces.map((n) => ({ name: n.name, replicationFactor: n.replicationFactor })),
@@ -65,6 +65,15 @@ export function clusterExtension(): NodeExtension {
       new Gauge({
         name: 'slipstream_cluster_size', help: 'Members of the cluster this node is in (0 while it is in none).', registers,
         collect() { this.set(cluster.view() === undefined ? 0 : cluster.info().members.length); },
+      });
+      new Gauge({
+        name: 'slipstream_cluster_frames_dropped', help: 'Heartbeat and fabric frames dropped because they did not decode or match their schema.',
+        labelNames: ['channel'], registers,
+        collect() {
+          const t = cluster.stats().transports;
+          this.set({ channel: 'heartbeat' }, t.heartbeat.framesDropped);
+          this.set({ channel: 'fabric' }, t.fabric.framesDropped);
+        },
       });
       new Gauge({
         name: 'slipstream_cluster_principal', help: '1 when this node is the cluster principal.', registers,

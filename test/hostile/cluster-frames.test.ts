@@ -1,0 +1,257 @@
+/**
+ * Hostile cluster frames. The codec is total (every input decodes or is refused with a reason);
+ * forged Paxos messages cannot install invented members; and a real two-node cluster of node
+ * processes, fuzzed on its heartbeat and fabric ports with random bytes, random JSON, mutated
+ * valid frames, oversized and trickled frames and a connection flood, stays up, keeps serving
+ * a client and keeps its membership.
+ */
+import { strict as assert } from 'node:assert';
+import { connect, type Socket } from 'node:net';
+import fc from 'fast-check';
+import { credentials } from '@grpc/grpc-js';
+import { decodeFrame, encodeFrame, FRAME_SPECS, type FabricMessage, type Frame, type Pulse } from '../../core/cluster/messages.ts';
+import { frameBytes } from '../../core/cluster/tcp-transport.ts';
+import { simCluster, ids } from '../cluster/sim-harness.ts';
+import { ClusterServiceClient, type GetClusterInfoResponse } from '../../core/wire/generated/slipstream/v1/cluster.ts';
+import { assertServed, startHostileNode, whileServed, type HostileNode } from './harness.ts';
+
+const SEED = Number(process.env['FUZZ_SEED'] ?? Date.now() % 100000);
+
+const pulse = (extra: Partial<Pulse> = {}): Pulse => ({
+  t: 'pulse', node: 0xa1n, clusterName: 'slipstream', hb: '127.0.0.1:1', fabric: '127.0.0.1:2', service: '', rack: 0, zone: 0,
+  state: 'online', clusterKey: 0x1234n, principal: 0xa2n, succession: [0xa2n, 0xa1n], adjacency: [{ id: 0xa2n, hb: '127.0.0.1:3' }], ...extra,
+});
+const msg = (body: FabricMessage['body'], extra: Partial<FabricMessage> = {}): FabricMessage => ({
+  t: 'msg', from: 0xa2n, clusterName: 'slipstream', clusterKey: 0x1234n, inc: 7, id: 1, needsAck: true, kind: 'control', body, ...extra,
+});
+const text = (f: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(f, (_k, v: unknown) => (typeof v === 'bigint' ? { $n: v.toString() } : v)));
+
+/** JSON-level mutations of a valid frame: drop, null, retype, blow up or deepen one field. */
+function mutations(frame: Frame): fc.Arbitrary<Uint8Array> {
+  const plain = JSON.parse(new TextDecoder().decode(encodeFrame(frame))) as Record<string, unknown>;
+  const paths: string[][] = [];
+  const walk = (v: unknown, path: string[]): void => {
+    paths.push(path);
+    if (v !== null && typeof v === 'object') for (const [k, c] of Object.entries(v)) walk(c, [...path, k]);
+  };
+  walk(plain, []);
+  const replacement = fc.oneof(
+    fc.constant(undefined), fc.constant(null), fc.integer(), fc.double(), fc.string({ maxLength: 20 }), fc.boolean(),
+    fc.constant({ $n: '-1' }), fc.constant({ $n: '99999999999999999999999' }), fc.constant({ $n: 'x' }),
+    fc.constant(Array.from({ length: 5000 }, (_, i) => ({ $n: String(i + 1) }))),
+    fc.constant('x'.repeat(100_000)), fc.integer({ min: 1, max: 2000 }).map((d) => JSON.parse('['.repeat(d) + ']'.repeat(d)) as unknown),
+    fc.constant({ __proto__: { polluted: true } }), fc.constant({ constructor: { prototype: { polluted: true } } }),
+  );
+  return fc.tuple(fc.constantFrom(...paths.filter((p) => p.length > 0)), replacement).map(([path, rep]) => {
+    const copy = JSON.parse(JSON.stringify(plain)) as Record<string, unknown>;
+    let at: Record<string, unknown> = copy;
+    for (const k of path.slice(0, -1)) at = at[k] as Record<string, unknown>;
+    const last = path[path.length - 1] as string;
+    if (rep === undefined) delete at[last];
+    else at[last] = rep;
+    return new TextEncoder().encode(JSON.stringify(copy));
+  });
+}
+
+const validFrames: Frame[] = [
+  pulse(),
+  msg({ type: 'prepare', n: { round: 5, node: 0xa2n } }),
+  msg({ type: 'learn', n: { round: 5, node: 0xa2n }, clusterKey: 0x99n, members: [{ id: 0xa2n, rack: 0, zone: 0 }, { id: 0xa1n, rack: 0, zone: 0 }] }),
+  msg({ type: 'accept-nack', n: { round: 5, node: 0xa2n }, reason: 'no' }),
+  { t: 'ack', from: 0xa2n, inc: 7, id: 3 },
+];
+const anyFrameBytes = fc.oneof(
+  fc.uint8Array({ maxLength: 400 }),
+  fc.json({ maxDepth: 4 }).map((s) => new TextEncoder().encode(s)),
+  ...validFrames.map(mutations),
+  fc.tuple(fc.constantFrom(...validFrames.map(encodeFrame)), fc.nat(), fc.integer({ min: 0, max: 255 }))
+    .map(([b, i, x]) => { const c = Uint8Array.from(b); c[i % c.length] = x; return c; }),
+  fc.tuple(fc.constantFrom(...validFrames.map(encodeFrame)), fc.nat()).map(([b, n]) => b.subarray(0, n % b.length)),
+);
+
+describe('hostile/cluster frames: the codec is total', () => {
+  it('refuses the observed crashers with reasons: a pulse without adjacency, a message with a null body', () => {
+    const { adjacency: _a, ...noAdjacency } = pulse();
+    const r1 = decodeFrame(text(noAdjacency), 'heartbeat');
+    assert.ok(!r1.ok && /adjacency/.test(r1.reason), JSON.stringify(r1));
+    const r2 = decodeFrame(text({ ...msg({ type: 'prepare', n: { round: 1, node: 1n } }), body: null }), 'fabric');
+    assert.ok(!r2.ok && /unknown type/.test(r2.reason), JSON.stringify(r2));
+    const r3 = decodeFrame(encodeFrame(pulse()), 'fabric');
+    assert.ok(!r3.ok && /channel/.test(r3.reason));
+    for (const f of validFrames) assert.ok(decodeFrame(encodeFrame(f)).ok, `valid ${f.t} frame refused`);
+  });
+
+  it('refuses frames over their type\'s size cap, and a node list over the cluster size', () => {
+    const big = pulse({ adjacency: Array.from({ length: 300 }, (_, i) => ({ id: BigInt(i + 1), hb: '127.0.0.1:9' })) });
+    const r = decodeFrame(encodeFrame(big), 'heartbeat');
+    assert.ok(!r.ok && /adjacency/.test(r.reason), JSON.stringify(r));
+    const long = msg({ type: 'prepare-nack', n: { round: 1, node: 1n }, reason: 'x'.repeat(5000) });
+    const r2 = decodeFrame(encodeFrame(long), 'fabric');
+    assert.ok(!r2.ok && /exceeds/.test(r2.reason), JSON.stringify(r2));
+    assert.ok(FRAME_SPECS.pulse.maxBytes <= 64 * 1024);
+  });
+
+  it(`never throws on random bytes, random JSON and mutated valid frames (seed ${SEED})`, () => {
+    fc.assert(fc.property(anyFrameBytes, fc.constantFrom('heartbeat', 'fabric', undefined), (bytes, channel) => {
+      const r = decodeFrame(bytes, channel as 'heartbeat' | 'fabric' | undefined);
+      assert.equal(typeof r.ok, 'boolean');
+      if (!r.ok) assert.ok(r.reason.length > 0 && r.reason.length <= 301);
+      assert.equal(({} as Record<string, unknown>)['polluted'], undefined);
+    }), {
+      numRuns: 3000, seed: SEED,
+      reporter: (out) => {
+        if (!out.failed) return;
+        const [bytes] = out.counterexample ?? [];
+        throw new Error(`seed ${SEED}: decodeFrame failed on ${new TextDecoder().decode((bytes as Uint8Array).subarray(0, 300))}…: ${String(out.errorInstance)}`);
+      },
+    });
+  });
+});
+
+describe('hostile/cluster frames: forged Paxos messages (simulated network)', () => {
+  it('a forged LEARN or ACCEPT naming invented nodes does not change the membership', async () => {
+    const nodes = ids(0x30, 0x20, 0x10);
+    const c = simCluster(11, nodes.map((id) => ({ id })));
+    try {
+      for (const id of nodes) await c.start(id);
+      assert.ok(c.converge() >= 0);
+      const before = c.services.get(0x10n)?.view();
+      const evil = c.net.factory('evil')('fabric');
+      const fake = [{ id: 0x30n, rack: 0, zone: 0 }, { id: 0x20n, rack: 0, zone: 0 }, { id: 0x10n, rack: 0, zone: 0 }, { id: 0xeen, rack: 0, zone: 0 }];
+      const n = { round: c.clock.now() + 1_000_000, node: 0x30n };
+      for (const id of nodes) {
+        const to = c.services.get(id)?.addresses().fabric as string;
+        // LEARN alone, as the principal, with an invented member
+        evil.send(to, msg({ type: 'learn', n, clusterKey: 0xbadn, members: fake }, { from: 0x30n, inc: 1, id: 1 }));
+        // ACCEPT then LEARN, as the principal
+        evil.send(to, msg({ type: 'accept', n: { ...n, round: n.round + 1 }, clusterKey: 0xbad2n, members: fake }, { from: 0x30n, inc: 1, id: 2 }));
+        evil.send(to, msg({ type: 'learn', n: { ...n, round: n.round + 1 }, clusterKey: 0xbad2n, members: fake }, { from: 0x30n, inc: 1, id: 3 }));
+        // as an invented node
+        evil.send(to, msg({ type: 'learn', n: { round: n.round + 2, node: 0xeen }, clusterKey: 0xbad3n, members: [...fake, { id: 0xffn, rack: 0, zone: 0 }] }, { from: 0xffn, inc: 1, id: 4 }));
+      }
+      c.clock.advance(3000);
+      for (const id of nodes) {
+        const v = c.services.get(id)?.view();
+        assert.deepEqual(v?.succession.map((m) => m.id), [0x30n, 0x20n, 0x10n], `node ${id.toString(16)} membership`);
+        assert.notEqual(v?.clusterKey, 0xbadn);
+        assert.notEqual(v?.clusterKey, 0xbad2n);
+        assert.notEqual(v?.clusterKey, 0xbad3n);
+      }
+      assert.equal(before?.clusterKey, c.services.get(0x10n)?.view()?.clusterKey, 'the cluster did not even re-form');
+      assert.deepEqual(c.violations, []);
+      await evil.close();
+    } finally {
+      await c.stopAll();
+    }
+  });
+});
+
+function clusterInfo(port: number): Promise<GetClusterInfoResponse> {
+  const c = new ClusterServiceClient(`127.0.0.1:${port}`, credentials.createInsecure());
+  return new Promise((resolve, reject) => c.getClusterInfo({}, (err, res) => { c.close(); if (err) reject(err); else resolve(res); }));
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, ms: number): Promise<T> {
+  const end = Date.now() + ms;
+  let last: unknown;
+  while (Date.now() < end) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${what} did not happen within ${ms} ms (${String(last)})`);
+}
+
+function dial(address: string): Promise<Socket> {
+  const [host, port] = address.split(':') as [string, string];
+  return new Promise((resolve, reject) => {
+    const s = connect({ host, port: Number(port) }, () => resolve(s));
+    s.on('error', reject);
+  });
+}
+
+function lengthPrefixed(payload: Uint8Array): Buffer {
+  const b = Buffer.allocUnsafe(4 + payload.length);
+  b.writeUInt32BE(payload.length, 0);
+  b.set(payload, 4);
+  return b;
+}
+
+const closed = (s: Socket, ms: number): Promise<boolean> => new Promise((resolve) => {
+  if (s.destroyed) return resolve(true);
+  const t = setTimeout(() => resolve(false), ms);
+  s.once('close', () => { clearTimeout(t); resolve(true); });
+});
+
+describe('hostile/cluster frames: a real two-node cluster under fuzz', function () {
+  this.timeout(120_000);
+  const nodes: HostileNode[] = [];
+  after(async () => { for (const n of nodes) await n.stop(); });
+
+  it(`stays up, serves a client and keeps its membership (seed ${SEED})`, async () => {
+    const cluster = (seeds: string[]) => ({
+      node: { metricsPort: 0 },
+      cluster: { heartbeat: { address: '127.0.0.1:0', intervalMs: 100, timeout: 10 }, fabric: { address: '127.0.0.1:0' }, seeds },
+    });
+    const a = await startHostileNode(cluster([]), 'A2');
+    nodes.push(a);
+    const seed = (await clusterInfo(a.port)).members[0]?.heartbeatAddress as string;
+    const b = await startHostileNode(cluster([seed]), 'A1');
+    nodes.push(b);
+    const formed = await until('two-node cluster', async () => {
+      const rs = await Promise.all([a, b].map((n) => clusterInfo(n.port)));
+      return rs.every((r) => r.members.map((m) => m.nodeId).join() === 'A2,A1' && r.state === 'online' && r.clusterKey === rs[0]?.clusterKey) ? rs[0] : undefined;
+    }, 30_000);
+    const targets = formed.members.flatMap((m) => [{ ch: 'heartbeat' as const, addr: m.heartbeatAddress }, { ch: 'fabric' as const, addr: m.fabricAddress }]);
+    const seen = new Set<string>();
+    const watch = setInterval(() => {
+      for (const n of [a, b]) clusterInfo(n.port).then((r) => { for (const m of r.members) seen.add(m.nodeId); }, () => {});
+    }, 200);
+
+    const rnd = fc.sample(anyFrameBytes, { numRuns: 1500, seed: SEED });
+    const { served } = await whileServed('cluster fuzz', b, async () => {
+      const t0 = performance.now();
+      const socks = await Promise.all(targets.map((t) => dial(t.addr)));
+      // the observed crashers and the forged LEARN, then random and mutated frames
+      const forged = msg({ type: 'learn', n: { round: Date.now() * 2, node: 0xa2n }, clusterKey: 0xbadn, members: [{ id: 0xa2n, rack: 0, zone: 0 }, { id: 0xa1n, rack: 0, zone: 0 }, { id: 0xeen, rack: 0, zone: 0 }] }, { inc: 99, id: 1 });
+      const { adjacency: _x, ...noAdjacency } = pulse({ node: 0xe1n });
+      for (const [i, s] of socks.entries()) {
+        const ch = targets[i]?.ch;
+        s.write(ch === 'heartbeat' ? lengthPrefixed(text(noAdjacency)) : lengthPrefixed(text({ ...forged, body: null })));
+        if (ch === 'fabric') s.write(frameBytes(forged));
+      }
+      for (let i = 0; i < rnd.length; i++) {
+        const s = socks[i % socks.length] as Socket;
+        if (!s.destroyed) s.write(lengthPrefixed(rnd[i] as Uint8Array));
+        if (i % 100 === 0) await new Promise((r) => setTimeout(r, 10));
+      }
+      console.log(`      fuzz frames sent at +${Math.round(performance.now() - t0)} ms`);
+      // a 60 MiB frame announced and trickled: refused by its length, the connection closed
+      const trickle = await dial(targets[0]?.addr as string);
+      trickle.write(Buffer.from([0x03, 0xc0, 0x00, 0x00, 0x7b]));
+      assert.ok(await closed(trickle, 10_000), 'an oversized frame kept its connection');
+      // a connection flood: beyond the cap, connections are closed at once
+      const flood = await Promise.all(Array.from({ length: 300 }, () => dial(targets[1]?.addr as string).catch(() => undefined)));
+      const shut = await Promise.all(flood.map((s) => (s === undefined ? true : closed(s, 3000))));
+      assert.ok(shut.filter(Boolean).length >= 300 - 256 - 2, `only ${shut.filter(Boolean).length} of 300 flood connections were refused`);
+      console.log(`      oversize and flood done at +${Math.round(performance.now() - t0)} ms`);
+      for (const s of [...flood, ...socks]) s?.destroy();
+    });
+    clearInterval(watch);
+    a.assertAlive();
+    b.assertAlive();
+    assertServed(served, { maxRssMiB: 600 });
+    assert.deepEqual([...seen].filter((id) => id !== 'A1' && id !== 'A2'), [], 'an invented node became a member');
+    await until('the cluster intact after the fuzz', async () => {
+      const rs = await Promise.all([a, b].map((n) => clusterInfo(n.port)));
+      return rs.every((r) => r.members.map((m) => m.nodeId).join() === 'A2,A1' && r.state === 'online' && r.clusterKey === rs[0]?.clusterKey) ? rs : undefined;
+    }, 30_000);
+    const metrics = await (await fetch(`http://127.0.0.1:${a.proc.metricsPort}/metrics`)).text();
+    const dropped = [...metrics.matchAll(/^slipstream_cluster_frames_dropped\{channel="(\w+)"\} (\d+)$/gm)].map((m) => Number(m[2]));
+    assert.ok(dropped.length === 2 && dropped.every((d) => d > 0), `dropped frames not counted:\n${metrics.split('\n').filter((l) => l.includes('frames_dropped')).join('\n')}`);
+  });
+});
