@@ -16,7 +16,8 @@
  *
  * Peers are not authenticated (yet), so an acceptor checks what it can: an ACCEPT must come
  * from the proposer its number names, list this node and the proposer, and name only nodes this
- * node hears, with the rack and zone their heartbeats announce; a LEARN is applied only when it
+ * node hears or heard lately (a heartbeat flap under load does not count against a member), with
+ * the rack and zone their heartbeats announce; a LEARN is applied only when it
  * is the value this node accepted. A forged LEARN, or an ACCEPT of invented nodes, is refused.
  */
 import type { Clock, ClusterView, Logger, NodeId, TimerHandle } from '../plugin-api/index.ts';
@@ -344,7 +345,7 @@ export class Clustering {
         if (x.rack !== this.#o.rackId || x.zone !== this.#o.zoneId) return `this node is in rack ${this.#o.rackId} zone ${this.#o.zoneId}`;
         continue;
       }
-      const peer = this.#hb.peer(x.id);
+      const peer = this.#hb.heardRecently(x.id);
       if (peer === undefined) return `member ${hexId(x.id)} is not heard by this node`;
       if (peer.rack !== x.rack || peer.zone !== x.zone) return `member ${hexId(x.id)} announces rack ${peer.rack} zone ${peer.zone}`;
     }

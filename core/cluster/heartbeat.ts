@@ -53,6 +53,8 @@ export interface HeartbeatOptions {
 
 /** Peers and discovered endpoints remembered at once (a flood of invented nodes stops here). */
 const MAX_REMEMBERED = MAX_CLUSTER_NODES * 4;
+/** How many node timeouts a timed-out peer still counts as heard lately. */
+const RECENT_TIMEOUTS = 10;
 
 export class Heartbeat {
   readonly #o: HeartbeatOptions;
@@ -60,6 +62,8 @@ export class Heartbeat {
   /** Endpoints learned from adjacency lists → when last mentioned. */
   readonly #discovered = new Map<string, number>();
   readonly #warned = new Set<string>();
+  /** Peers that timed out lately (id → their last state), for heardRecently(). */
+  readonly #lately = new Map<NodeId, PeerInfo>();
   #timer: TimerHandle | undefined;
   #stopped = false;
   fabricAddress = '';
@@ -95,6 +99,18 @@ export class Heartbeat {
     return this.#peers.get(id);
   }
 
+  /**
+   * A peer alive now, or one that timed out within the last RECENT_TIMEOUTS node timeouts
+   * (a short flap under load), with the state it last announced; undefined for a node this one
+   * has not heard lately (or never).
+   */
+  heardRecently(id: NodeId): PeerInfo | undefined {
+    const p = this.#peers.get(id);
+    if (p !== undefined) return p;
+    const q = this.#lately.get(id);
+    return q !== undefined && q.lastSeen + RECENT_TIMEOUTS * this.nodeTimeoutMs >= this.#o.clock.now() ? q : undefined;
+  }
+
   isAlive(id: NodeId): boolean {
     return id === this.#o.nodeId || this.#peers.has(id);
   }
@@ -121,6 +137,9 @@ export class Heartbeat {
     for (const p of [...this.#peers.values()]) {
       if (p.lastSeen + this.nodeTimeoutMs < now) {
         this.#peers.delete(p.id);
+        this.#lately.delete(p.id);
+        if (this.#lately.size >= MAX_REMEMBERED) this.#lately.delete(this.#lately.keys().next().value as NodeId);
+        this.#lately.set(p.id, p);
         this.#o.logger.info({ node: hexId(p.id) }, 'peer heartbeat timed out');
         this.#o.onPeerDown(p);
       }
