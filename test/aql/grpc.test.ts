@@ -138,7 +138,8 @@ describe('AqlService (gRPC)', () => {
     assert.equal(row.get('node'), 'A1');
     assert.equal(row.get('state'), 'online');
     assert.equal(row.get('masters'), 4096n);
-    const [parts] = await run('SHOW PARTITIONS test');
+    // 4096 rows: a statement TIMEOUT well above the default, so a loaded machine does not cut it short
+    const [parts] = await run('SHOW PARTITIONS test', withSetting(DEFAULT_SETTINGS, 'TIMEOUT', 60_000));
     const prow = parts?.sets[0]?.rows ?? [];
     assert.equal(prow.length, 4096);
     assert.ok(prow.every((r, i) => new Map(r).get('partition') === BigInt(i) && new Map(r).get('master') === 'A1'));

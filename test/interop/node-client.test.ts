@@ -82,7 +82,8 @@ describe('interop: TypeScript client as documented (docs/clients.md)', function 
   });
 
   it('a stream deadline that passes fails with TIMEOUT', async () => {
-    await Promise.all(Array.from({ length: 300 }, (_, i) => client.put({ namespace: 'test', set: 'many', key: BigInt(i) }, { i: BigInt(i), pad: 'x'.repeat(200) })));
+    // the writes get a generous deadline: only the scan's 1 ms one is under test
+    await Promise.all(Array.from({ length: 300 }, (_, i) => client.put({ namespace: 'test', set: 'many', key: BigInt(i) }, { i: BigInt(i), pad: 'x'.repeat(200) }, {}, { timeoutMs: 30_000 })));
     const err = await (async () => {
       const seen: ClientRecord[] = [];
       for await (const r of client.scan('test', { set: 'many' }, { timeoutMs: 1 })) seen.push(r);
