@@ -5,9 +5,7 @@ import type { NodeConfig } from './config.ts';
 import type { PluginRegistry } from './plugin-registry.ts';
 import type { SystemMetadataStore } from '../storage/system-metadata.ts';
 
-export { serviceKey, ServiceLocator } from '../transaction/services.ts';
-export type { ServiceKey } from '../transaction/services.ts';
-import type { ServiceLocator } from '../transaction/services.ts';
+import type { ServiceLocator } from '../services/index.ts';
 
 export interface ExtensionContext {
   readonly nodeId: bigint;
@@ -30,11 +28,18 @@ export interface ExtensionHandle {
 }
 
 /**
- * A subsystem of the node (UDFs, indexes, AQL, the cluster): started in order after the
- * kernel exists and before the gRPC port opens, stopped in reverse order.
+ * A subsystem of the node (storage maintenance, UDFs, indexes, AQL, the cluster): started
+ * after the kernel exists and before the gRPC port opens, dependencies first (`dependsOn`),
+ * stopped in reverse order.
  */
 export interface NodeExtension {
   readonly name: string;
+  /**
+   * Extensions that must have started before this one (by name). The node starts extensions
+   * in an order that honours these (otherwise in the order given); a name the node does not
+   * start, or a cycle, is an error at start.
+   */
+  readonly dependsOn?: readonly string[];
   /** Top-level config sections this extension reads; any other unknown section is an error. */
   readonly sections?: readonly string[];
   start(ctx: ExtensionContext): Promise<ExtensionHandle | void>;

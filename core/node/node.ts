@@ -4,9 +4,7 @@ import { Namespace } from '../storage/namespace.ts';
 import { GuardedEngine } from '../storage/guarded-engine.ts';
 import { isAbsolute, join } from 'node:path';
 import { memorySystemMetadata, openDurableSystemMetadata, type SystemMetadataStore } from '../storage/system-metadata.ts';
-import { restoreTruncateMarkers, truncateMarkerRecorder } from '../storage/system-metadata-truncate.ts';
-import { Evictor, parseEvictionConfig } from '../storage/eviction.ts';
-import { TombRaider, parseTombRaiderConfig } from '../storage/eviction-tombstones.ts';
+import { StorageMaintenance } from '../storage/maintenance.ts';
 import { Kernel } from '../transaction/kernel.ts';
 import { singleNodeRouter, type PartitionRouter } from '../transaction/routing.ts';
 import { GrpcServer } from '../server/grpc-server.ts';
@@ -14,20 +12,23 @@ import { MetricsEndpoint } from '../server/metrics.ts';
 import { registerNodeMetrics } from './node-metrics.ts';
 import { AdminServiceService } from '../wire/generated/slipstream/v1/admin.ts';
 import { keyValueHandlers, keyValueService } from '../server/handlers/kv.ts';
-import { adminHandlers, NODE_IDENTITY } from '../server/handlers/admin.ts';
+import { adminHandlers } from '../server/handlers/admin.ts';
+import { NODE_IDENTITY, STORAGE_MAINTENANCE, ServiceLocator } from '../services/index.ts';
 import type { NodeConfig, TlsConfig } from './config.ts';
 import { readFileSync } from 'node:fs';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { PluginRegistry } from './plugin-registry.ts';
-import { ServiceLocator, type ExtensionHandle, type NodeExtension } from './extension.ts';
+import type { ExtensionHandle, NodeExtension } from './extension.ts';
 import { builtInExtensions } from './extensions.ts';
+import { orderExtensions } from './extension-order.ts';
+import { storageMaintenanceExtension } from './extensions/storage-maintenance.ts';
 import { VERSION } from './version.ts';
 
 export interface CreateNodeOptions {
   readonly plugins: readonly Plugin[];
   readonly logger: Logger;
   readonly clock?: Clock;
-  /** Subsystems to start; the built-in ones by default. */
+  /** Subsystems to start (the built-in ones by default), besides the storage maintenance every node runs. */
   readonly extensions?: readonly NodeExtension[];
   /** Partition routing; one node masters everything by default. */
   readonly router?: PartitionRouter;
@@ -85,7 +86,9 @@ export async function createNode(config: NodeConfig, options: CreateNodeOptions)
   for (const p of options.plugins) registry.register(p);
   const pluginContext = (name: string): PluginContext => ({ nodeId: config.node.id, logger: logger.child({ plugin: name }), clock, signal: abort.signal });
 
-  const extensions = options.extensions ?? builtInExtensions();
+  // Storage maintenance always runs; the others start in the order their dependencies give.
+  const requested = options.extensions ?? builtInExtensions();
+  const extensions = orderExtensions(requested.some((e) => e.name === 'storage-maintenance') ? requested : [storageMaintenanceExtension(), ...requested]);
   const claimed = new Set(extensions.flatMap((e) => e.sections ?? []));
   for (const section of Object.keys(config.sections)) {
     if (!claimed.has(section)) {
@@ -95,21 +98,15 @@ export async function createNode(config: NodeConfig, options: CreateNodeOptions)
 
   const namespaces: Namespace[] = [];
   const handles: ExtensionHandle[] = [];
-  const background: { stop(): void }[] = [];
   let smd: SystemMetadataStore | undefined;
-  let truncateRecorder: ReturnType<typeof truncateMarkerRecorder> | undefined;
-  const timers: NodeJS.Timeout[] = [];
+  const maintenance = new StorageMaintenance({ clock, logger });
   const server = new GrpcServer(logger);
   const metricsEndpoint = config.node.metricsPort === undefined ? undefined : new MetricsEndpoint(server.metrics);
   let stopped = false;
-  const evictors = new Map<string, Evictor>();
-  let kernelRef: Kernel;
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
     abort.abort();
-    for (const t of timers) clearInterval(t);
-    for (const b of background) b.stop();
     await server.stop();
     await metricsEndpoint?.stop();
     for (const h of handles.reverse()) {
@@ -118,7 +115,7 @@ export async function createNode(config: NodeConfig, options: CreateNodeOptions)
     for (const ns of namespaces) {
       try { await ns.engine.close(); } catch (err) { logger.error({ err, namespace: ns.name }, 'a storage engine failed to close'); }
     }
-    try { await truncateRecorder?.flush(); await smd?.close(); } catch (err) { logger.error({ err }, 'system metadata failed to close'); }
+    try { await smd?.close(); } catch (err) { logger.error({ err }, 'system metadata failed to close'); }
     logger.info('node stopped');
   };
 
@@ -138,12 +135,7 @@ export async function createNode(config: NodeConfig, options: CreateNodeOptions)
         throw new DbError(err instanceof DbError ? err.code : 'SERVER_ERROR', `namespace '${nsConfig.name}': storage plugin ${plugin.name} failed to open: ${msg}`, { plugin: plugin.name, cause: err, ...(err instanceof DbError && err.hint !== undefined ? { hint: err.hint } : {}) });
       }
       const guarded = new GuardedEngine(engine, plugin.name);
-      const evictor = new Evictor({
-        namespace: nsConfig.name, engine: guarded, config: parseEvictionConfig(nsConfig.eviction), clock, logger: logger.child({ namespace: nsConfig.name }),
-        remover: { removeIf: (digest, still) => kernelRef.removeStoredIf(nsConfig.name, digest, still, 'evict') },
-      });
-      const ns = new Namespace(nsConfig, evictor.enabled ? evictor.guard(guarded) : guarded);
-      evictors.set(nsConfig.name, evictor);
+      const ns = new Namespace(nsConfig, maintenance.guard(nsConfig, guarded));
       namespaces.push(ns);
       const st = await guarded.stats();
       logger.info({ namespace: nsConfig.name, storage: plugin.name, records: st.records, tombstones: st.tombstones, ms: Date.now() - started }, 'namespace ready');
@@ -152,7 +144,6 @@ export async function createNode(config: NodeConfig, options: CreateNodeOptions)
     smd = namespaces.some((ns) => ns.engine.capabilities.persistent)
       ? await openDurableSystemMetadata(config.node.dataDir)
       : memorySystemMetadata();
-    await restoreTruncateMarkers(smd, namespaces, logger);
     const kernel = new Kernel({
       namespaces,
       clock,
@@ -160,28 +151,8 @@ export async function createNode(config: NodeConfig, options: CreateNodeOptions)
       logger,
       transactionPendingLimit: config.transactionPendingLimit,
     });
-    kernelRef = kernel;
-    truncateRecorder = truncateMarkerRecorder(smd, logger);
-    kernel.addListener(truncateRecorder);
-    for (const ns of namespaces) {
-      const evictor = evictors.get(ns.name) as Evictor;
-      if (evictor.enabled) { await evictor.start(); background.push(evictor); }
-      const raider = new TombRaider({
-        namespace: ns.name, engine: ns.engine, clock, logger: logger.child({ namespace: ns.name }), config: parseTombRaiderConfig(ns.config.tombRaider),
-        remover: { removeIf: (digest, still) => kernel.removeStoredIf(ns.name, digest, still, 'expire') },
-      });
-      raider.start();
-      background.push(raider);
-      ns.extraStats = () => {
-        const e = evictor.stats();
-        return [
-          ['storage_size_bytes', e.config.sizeBytes], ['used_pct', Number(e.usedPct.toFixed(2))], ['evict_used_pct', e.config.evictUsedPct],
-          ['stop_writes_used_pct', e.config.stopWritesUsedPct], ['stop_writes', String(e.stopWrites)], ['evicted_objects', e.evicted],
-          ['tombstones_removed', raider.removed],
-        ];
-      };
-    }
     const services = new ServiceLocator();
+    services.provide(STORAGE_MAINTENANCE, maintenance);
     const startedAtMs = Date.now();
     let address = `${config.node.host}:${config.node.port}`;
     server.addService('slipstream.v1.KeyValueService', keyValueService, keyValueHandlers(kernel, logger));
@@ -193,18 +164,6 @@ export async function createNode(config: NodeConfig, options: CreateNodeOptions)
     for (const ext of extensions) {
       const handle = await ext.start({ nodeId: config.node.id, config, kernel, server, registry, services, systemMetadata: smd, logger: logger.child({ subsystem: ext.name }), clock, signal: abort.signal });
       if (handle) handles.push(handle);
-    }
-
-    for (const ns of namespaces) {
-      if (ns.config.nsupPeriod <= 0) continue;
-      const t = setInterval(() => {
-        kernel.sweepExpired(ns.name).then(
-          (n) => { if (n > 0) logger.debug({ namespace: ns.name, expired: n }, 'expiry sweep'); },
-          (err: unknown) => logger.error({ err, namespace: ns.name }, 'expiry sweep failed'),
-        );
-      }, ns.config.nsupPeriod * 1000);
-      t.unref();
-      timers.push(t);
     }
 
     const port = await server.start(config.node.host, config.node.port, config.node.tls === undefined ? undefined : readTlsFiles(config.node.tls));

@@ -5,7 +5,6 @@ import { IndexManager } from './index/manager.ts';
 import { MemoryIndexMetadataStore, type IndexMetadataStore } from './index/store.ts';
 import { attachIndexes, KernelRecordSource, SmdIndexStore } from './query-engine-kernel.ts';
 import { QueryEngine } from './query-engine.ts';
-import { serviceKey } from '../transaction/services.ts';
 
 /** The query subsystem of a node: its index manager and query engine over the kernel. */
 export interface QuerySubsystem {
@@ -26,6 +25,3 @@ export async function startQuerySubsystem(kernel: Kernel, options: { systemMetad
   options.logger?.info({ indexes: indexes.list().length }, 'secondary indexes loaded');
   return { indexes, engine: new QueryEngine(indexes, source) };
 }
-
-/** Other subsystems (AQL, UDF queries) find the index manager and query engine here. */
-export const QUERY_SUBSYSTEM = serviceKey<QuerySubsystem>('query');

@@ -3,12 +3,11 @@
  * visits (a scan of a namespace or set, or a filtered query that a secondary index answers when
  * one fits) and runs record UDFs, aggregations and jobs over them. The gRPC UdfService and the
  * AQL statements (EXECUTE, AGGREGATE, SHOW JOBS, KILL JOB) both go through it, so they behave
- * alike. Found on a node with `services.get(UDF_RUNNER_KEY)`.
+ * alike. Found on a node with `services.get(UDF_RUNNER_KEY)` (core/services).
  */
 import { DbError } from '../errors/index.ts';
 import type { BinValue, DbRecord, RecordKey } from '../model/index.ts';
 import type { Kernel } from '../transaction/kernel.ts';
-import { serviceKey } from '../transaction/services.ts';
 import { DEFAULT_WRITE_POLICY, type WritePolicy } from '../transaction/policy.ts';
 import type { UdfCall, UdfEngine } from '../udf/engine.ts';
 import type { JobInfo, UdfJobs } from '../udf/jobs.ts';
@@ -25,8 +24,6 @@ export interface UdfTargetSpec {
   /** Only records this filter keeps. */
   readonly where?: Expr;
 }
-
-export const UDF_RUNNER_KEY = serviceKey<UdfRunner>('udf.runner');
 
 export class UdfRunner {
   readonly kernel: Kernel;

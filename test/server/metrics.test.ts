@@ -3,7 +3,7 @@ import { startTestNode, type TestNode } from '../helpers/node-harness.ts';
 import { runNodeBinary, startNodeProcess } from '../helpers/process-node.ts';
 import { DbError } from '../../core/client/index.ts';
 import { parseConfig } from '../../core/node/config.ts';
-import { UDF_ENGINE_KEY } from '../../core/udf/services.ts';
+import { UDF_ENGINE_KEY } from '../../core/services/index.ts';
 
 /** The value of one sample line (`name{labels} value`) in a Prometheus text exposition. */
 function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {

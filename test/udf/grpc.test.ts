@@ -10,7 +10,7 @@ import type { BinValue } from '../../core/model/index.ts';
 import { queryExtension } from '../../core/node/extensions/query.ts';
 import { bin, cmp, exprToJsonText, lit } from '../../core/query/expr/index.ts';
 import { udfExtension, parseUdfConfig } from '../../core/node/extensions/udf.ts';
-import { UDF_ENGINE_KEY } from '../../core/udf/services.ts';
+import { UDF_ENGINE_KEY } from '../../core/services/index.ts';
 import { builtInExtensions } from '../../core/node/extensions.ts';
 import { toPbKey } from '../../core/client/index.ts';
 import { fromPbValue, toPbValue } from '../../core/wire/convert.ts';

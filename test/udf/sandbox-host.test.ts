@@ -13,7 +13,7 @@ import { SlipstreamClient, toPbKey } from '../../core/client/index.ts';
 import { fromPbValue, toPbValue } from '../../core/wire/convert.ts';
 import { UdfServiceService } from '../../core/wire/generated/slipstream/v1/udf.ts';
 import { parseUdfConfig, udfExtension } from '../../core/node/extensions/udf.ts';
-import { UDF_ENGINE_KEY } from '../../core/udf/services.ts';
+import { UDF_ENGINE_KEY } from '../../core/services/index.ts';
 import { UdfEngine } from '../../core/udf/index.ts';
 import { SandboxHost, type SandboxHostEvent } from '../../core/udf/sandbox-host.ts';
 import { startNodeProcess, type NodeProcess } from '../helpers/process-node.ts';

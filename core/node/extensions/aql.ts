@@ -5,7 +5,7 @@
 import type { NodeExtension } from '../extension.ts';
 import { AqlServiceService } from '../../wire/generated/slipstream/v1/aql.ts';
 import { aqlHandlers } from '../../server/handlers/aql.ts';
-import { NODE_IDENTITY } from '../../server/handlers/admin.ts';
+import { NODE_IDENTITY } from '../../services/index.ts';
 
 export function aqlExtension(): NodeExtension {
   return {

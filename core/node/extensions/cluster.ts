@@ -10,7 +10,8 @@
 import { Gauge } from 'prom-client';
 import { N_PARTITIONS } from '../../model/index.ts';
 import { DbError, type PluginContext } from '../../plugin-api/index.ts';
-import { serviceKey, type NodeExtension } from '../extension.ts';
+import type { NodeExtension } from '../extension.ts';
+import { CLUSTER_SERVICE } from '../../services/index.ts';
 import { ClusterServiceService } from '../../wire/generated/slipstream/v1/cluster.ts';
 import { createClusterService, hexId, tcpTransport, validateClusterConfig, type ClusterService } from '../../cluster/index.ts';
 import { clusterHandlers } from '../../server/handlers/cluster.ts';
@@ -18,8 +19,6 @@ import { bindAqlCluster } from '../../aql/exec/handlers-cluster.ts';
 import { recordFilter } from '../../query/record-filter.ts';
 import { attachClusterDataPath } from '../../transaction/cluster-data-path.ts';
 
-/** Other subsystems (the data path, AQL SHOW CLUSTER) find the cluster service here. */
-export const CLUSTER_SERVICE = serviceKey<ClusterService>('cluster');
 
 export function clusterExtension(): NodeExtension {
   return {

@@ -2,14 +2,15 @@ import type { NodeExtension } from '../extension.ts';
 import { QueryServiceService } from '../../wire/generated/slipstream/v1/query.ts';
 import { queryHandlers } from '../../server/handlers/query.ts';
 import { bindAqlQueries, registerQueryAqlHandlers } from '../../aql/exec/handlers-query.ts';
-import { startQuerySubsystem, QUERY_SUBSYSTEM } from '../../query/query-engine-service.ts';
-
-export { QUERY_SUBSYSTEM };
+import { startQuerySubsystem } from '../../query/query-engine-service.ts';
+import { QUERY_SUBSYSTEM } from '../../services/index.ts';
 
 /** Secondary indexes and queries as a node subsystem: SMD definitions, kernel upkeep, gRPC QueryService. */
 export function queryExtension(): NodeExtension {
   return {
     name: 'query',
+    // index builds must see the truncate markers restored
+    dependsOn: ['storage-maintenance'],
     async start(ctx) {
       registerQueryAqlHandlers();
       const q = await startQuerySubsystem(ctx.kernel, { systemMetadata: ctx.systemMetadata, logger: ctx.logger });

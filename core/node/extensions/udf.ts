@@ -13,15 +13,14 @@
  */
 import { Counter, Gauge } from 'prom-client';
 import { DbError } from '../../errors/index.ts';
-import { QUERY_SUBSYSTEM } from '../../query/query-engine-service.ts';
-import { UDF_RUNNER_KEY, UdfRunner } from '../../query/udf-runner.ts';
+import { UdfRunner } from '../../query/udf-runner.ts';
 import { bindAqlUdfs, registerUdfAqlHandlers } from '../../aql/exec/handlers-udf.ts';
 import { udfHandlers } from '../../server/handlers/udf.ts';
 import { UdfServiceService } from '../../wire/generated/slipstream/v1/udf.ts';
 import { UdfEngine, type UdfEngineOptions } from '../../udf/engine.ts';
 import { UdfJobs } from '../../udf/jobs.ts';
 import { serveForwardedUdfs } from '../../udf/kernel-bridge.ts';
-import { UDF_ENGINE_KEY, UDF_JOBS_KEY } from '../../udf/services.ts';
+import { QUERY_SUBSYSTEM, UDF_ENGINE_KEY, UDF_JOBS_KEY, UDF_RUNNER_KEY } from '../../services/index.ts';
 import { SmdModuleStore } from '../../udf/smd-store.ts';
 import type { NodeExtension } from '../extension.ts';
 

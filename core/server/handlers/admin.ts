@@ -2,18 +2,9 @@ import type { AdminServiceServer } from '../../wire/generated/slipstream/v1/admi
 import type { Kernel } from '../../transaction/kernel.ts';
 import type { Logger } from '../../plugin-api/index.ts';
 import { unary } from '../rpc.ts';
-import { serviceKey } from '../../transaction/services.ts';
+import type { NodeIdentity } from '../../services/index.ts';
 import { setList, statistics } from '../../transaction/statistics.ts';
 
-export interface NodeIdentity {
-  readonly nodeId: bigint;
-  readonly version: string;
-  readonly startedAtMs: number;
-  address(): string;
-}
-
-/** Where other subsystems (AQL's STAT SYSTEM) find the node's identity. */
-export const NODE_IDENTITY = serviceKey<NodeIdentity>('node-identity');
 
 export function adminHandlers(kernel: Kernel, identity: NodeIdentity, logger: Logger): AdminServiceServer {
   const names = (ns: string): string[] => (ns === '' ? kernel.namespaceNames() : [kernel.namespace(ns).name]);

@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AqlSession } from '../../../core/aql/shell/session.ts';
 import { executeStatement } from '../../../core/aql/exec/execute.ts';
-import { queryExtension, QUERY_SUBSYSTEM } from '../../../core/node/extensions/query.ts';
+import { queryExtension } from '../../../core/node/extensions/query.ts';
+import { QUERY_SUBSYSTEM } from '../../../core/services/index.ts';
 import { startTestNode, type TestNode } from '../../helpers/node-harness.ts';
 import { expectFile } from '../../aql/fixture-util.ts';
 

@@ -2,7 +2,8 @@ import { strict as assert } from 'node:assert';
 import { credentials, type ServiceError } from '@grpc/grpc-js';
 import { startTestNode, type TestNode } from '../../helpers/node-harness.ts';
 import { ManualClock } from '../../helpers/manual-clock.ts';
-import { queryExtension, QUERY_SUBSYSTEM } from '../../../core/node/extensions/query.ts';
+import { queryExtension } from '../../../core/node/extensions/query.ts';
+import { QUERY_SUBSYSTEM } from '../../../core/services/index.ts';
 import { QueryServiceClient, type QueryRequest, type QueryResponse } from '../../../core/wire/generated/slipstream/v1/query.ts';
 import { and, bin, cmp, exprToJsonText, lit } from '../../../core/query/expr/index.ts';
 
