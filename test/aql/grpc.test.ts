@@ -8,7 +8,8 @@ import { startTestNode, type TestNode } from '../helpers/node-harness.ts';
 import { aqlExtension } from '../../core/node/extensions/aql.ts';
 import { executeAql } from '../../core/client/aql.ts';
 import { AqlServiceService, type ExecuteResponse } from '../../core/wire/generated/slipstream/v1/aql.ts';
-import { registerAqlVariantHandler } from '../../core/aql/exec/statements.ts';
+import { BUILT_IN_STATEMENTS } from '../../core/aql/exec/statements.ts';
+import type { StatementFamily, StatementHandler } from '../../core/aql/exec/executor.ts';
 import { renderResult, type Cells, type Renderer, type StatementResult } from '../../core/aql/shell/render/renderer.ts';
 import { DEFAULT_SETTINGS, withSetting } from '../../core/aql/language/settings.ts';
 import type { BinValue } from '../../core/model/index.ts';
@@ -107,27 +108,35 @@ describe('AqlService (gRPC)', () => {
     const sawAbort = new Promise<void>((r) => { aborted = r; });
     let started: (() => void) | undefined;
     const running = new Promise<void>((r) => { started = r; });
-    const restore = registerAqlVariantHandler('stat', 'SYSTEM', async (_s, ctx) => {
+    // a node whose STAT SYSTEM waits until its statement is aborted
+    const waitForAbort: StatementHandler<'stat'> = async (_s, ctx) => {
       started?.();
       await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve(), { once: true }));
       aborted?.();
       throw new Error('stopped');
-    });
+    };
+    const families: StatementFamily[] = BUILT_IN_STATEMENTS.map((f) => (f.name === 'info' ? { ...f, stat: { ...f.stat, SYSTEM: waitForAbort } } : f));
+    const slow = await startTestNode({ extensions: [aqlExtension({ statements: families })] });
+    const runOn = async (text: string, settings = DEFAULT_SETTINGS): Promise<StatementResult[]> => {
+      const c = collector();
+      await executeAql(slow.client, { text, settings }, c.renderer);
+      return c.results;
+    };
     try {
       const ac = new AbortController();
-      const call = executeAql(t.client, { text: 'STAT SYSTEM', settings: withSetting(DEFAULT_SETTINGS, 'TIMEOUT', 0) }, collector().renderer, {}, ac.signal);
+      const call = executeAql(slow.client, { text: 'STAT SYSTEM', settings: withSetting(DEFAULT_SETTINGS, 'TIMEOUT', 0) }, collector().renderer, {}, ac.signal);
       await running;
       ac.abort();
       await assert.rejects(call, (e: Error & { code?: string }) => e.code === 'CLIENT_ABORT');
       await sawAbort;
-      const [timedOut] = await run('STAT SYSTEM', withSetting(DEFAULT_SETTINGS, 'TIMEOUT', 50));
+      const [timedOut] = await runOn('STAT SYSTEM', withSetting(DEFAULT_SETTINGS, 'TIMEOUT', 50));
       assert.equal(timedOut?.status.code, 9);
       assert.match(timedOut?.status.message ?? '', /TIMEOUT \(50 ms\)/);
     } finally {
-      restore();
+      await slow.stop();
     }
-    const [after] = await run('STAT SYSTEM');
-    assert.equal(after?.status.code, 0, 'the built-in handler is back');
+    const [other] = await run('STAT SYSTEM');
+    assert.equal(other?.status.code, 0, 'another node keeps its own STAT SYSTEM');
   });
 
   it('SHOW CLUSTER and SHOW PARTITIONS describe a single node as master of everything', async () => {

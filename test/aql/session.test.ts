@@ -15,7 +15,8 @@ import { silentLogger } from '../../core/plugin-api/index.ts';
 import { NAMESPACE_DEFAULTS } from '../../core/model/index.ts';
 import { ManualClock } from '../helpers/manual-clock.ts';
 import { AqlSession } from '../../core/aql/shell/session.ts';
-import { executeStatement } from '../../core/aql/exec/execute.ts';
+import { createAqlExecutor } from '../../core/aql/exec/statements.ts';
+import { ServiceLocator } from '../../core/services/index.ts';
 import { caseDirs, expectFile } from './fixture-util.ts';
 
 export async function testKernel(): Promise<{ kernel: Kernel; clock: ManualClock }> {
@@ -39,8 +40,9 @@ describe('aql session fixtures (in-process kernel)', () => {
       const { kernel, clock } = await testKernel();
       let transcript = '';
       const sink = { out: (t: string) => { transcript += t; }, err: (t: string) => { transcript += t; } };
-      const session = new AqlSession((stmt, _text, settings, out, signal) => executeStatement(stmt, {
-        kernel, settings, signal, nodeAddress: '127.0.0.1:3000', now: () => clock.now(),
+      const executor = createAqlExecutor({ kernel, services: new ServiceLocator() });
+      const session = new AqlSession((stmt, _text, settings, out, signal) => executor.execute(stmt, {
+        settings, signal, nodeAddress: '127.0.0.1:3000', now: () => clock.now(),
       }, out), sink, dir);
       const input = readFileSync(join(dir, 'input.aql'), 'utf8');
       await session.run(input, { echo: true });

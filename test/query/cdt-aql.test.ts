@@ -12,8 +12,9 @@ import { silentLogger } from '../../core/plugin-api/index.ts';
 import { NAMESPACE_DEFAULTS } from '../../core/model/index.ts';
 import { ManualClock } from '../helpers/manual-clock.ts';
 import { AqlSession } from '../../core/aql/shell/session.ts';
-import { executeStatement } from '../../core/aql/exec/execute.ts';
-import { kernelOperation } from '../../core/aql/exec/handlers-operate.ts';
+import { createAqlExecutor } from '../../core/aql/exec/statements.ts';
+import { ServiceLocator } from '../../core/services/index.ts';
+import { kernelOperation } from '../../core/aql/exec/operate.ts';
 import { parseStatement } from '../../core/aql/language/index.ts';
 import { DbError } from '../../core/errors/index.ts';
 
@@ -25,8 +26,9 @@ async function session(): Promise<{ run: (text: string) => Promise<string> }> {
   const run = async (text: string): Promise<string> => {
     let transcript = '';
     const sink = { out: (t: string) => { transcript += t; }, err: (t: string) => { transcript += t; } };
-    const s = new AqlSession((stmt, _text, settings, out, signal) => executeStatement(stmt, {
-      kernel, settings, signal, nodeAddress: '127.0.0.1:3000', now: () => clock.now(),
+    const executor = createAqlExecutor({ kernel, services: new ServiceLocator() });
+    const s = new AqlSession((stmt, _text, settings, out, signal) => executor.execute(stmt, {
+      settings, signal, nodeAddress: '127.0.0.1:3000', now: () => clock.now(),
     }, out), sink, '.');
     await s.run(text, { echo: false });
     return transcript.replace(/\(\d+\.\d{3} secs?\)/g, '(0.000 secs)');

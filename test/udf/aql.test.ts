@@ -10,7 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { AqlSession } from '../../core/aql/shell/session.ts';
-import { executeStatement } from '../../core/aql/exec/execute.ts';
+import { createAqlExecutor } from '../../core/aql/exec/statements.ts';
 import { queryExtension } from '../../core/node/extensions/query.ts';
 import { QUERY_SUBSYSTEM } from '../../core/services/index.ts';
 import { udfExtension } from '../../core/node/extensions/udf.ts';
@@ -28,9 +28,10 @@ async function withSession<T>(dir: string, fn: (run: (text: string) => Promise<s
     const jobs = t.node.services.require(UDF_JOBS_KEY);
     let text = '';
     const sink = { out: (s: string) => { text += s; }, err: (s: string) => { text += s; } };
+    const executor = createAqlExecutor(t.node);
     const session = new AqlSession(async (stmt, _text, settings, out, signal) => {
-      await executeStatement(stmt, {
-        kernel: t.node.kernel, settings, signal, nodeAddress: '127.0.0.1:3000', now: () => Date.now(),
+      await executor.execute(stmt, {
+        settings, signal, nodeAddress: '127.0.0.1:3000', now: () => Date.now(),
         readClientFile: async (p) => new Uint8Array(await readFile(resolve(dir, p))),
       }, out);
       for (const st of q.indexes.list()) await q.indexes.whenReady(st.namespace, st.name);

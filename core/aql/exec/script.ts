@@ -7,7 +7,7 @@
 import { clientErrorName, DbError, ResultCode, toDbError } from '../../errors/index.ts';
 import type { Statement } from '../language/ast.ts';
 import type { AqlError } from '../language/errors.ts';
-import { executeStatement, type ExecContext } from './statements.ts';
+import type { AqlExecutor, CallContext } from './executor.ts';
 import { helpText } from '../language/help.ts';
 import { parseScript } from '../language/parse.ts';
 import type { Cells } from '../shell/render/renderer.ts';
@@ -29,8 +29,10 @@ export interface ScriptOptions {
   readonly settings?: Settings;
   /** Aborted when the caller goes away. */
   readonly signal: AbortSignal;
+  /** The node's executor. */
+  readonly executor: AqlExecutor;
   /** The executor context of one statement, minus what the script supplies. */
-  readonly context: Omit<ExecContext, 'settings' | 'signal'>;
+  readonly context: Omit<CallContext, 'settings' | 'signal'>;
   /** Receives events; a returned promise holds the statement until the consumer catches up. */
   readonly emit: (event: AqlEvent) => void | Promise<void>;
 }
@@ -120,7 +122,7 @@ async function runOne(stmt: Statement, settings: Settings, opts: ScriptOptions):
     if (r !== undefined) pending = r;
   };
   try {
-    await executeStatement(stmt, { ...opts.context, settings, signal: ac.signal }, {
+    await opts.executor.execute(stmt, { ...opts.context, settings, signal: ac.signal }, {
       begin: (columns) => { rows = 0; paceStart = performance.now(); emit({ kind: 'header', columns }); },
       row: async (cells) => {
         rows++;

@@ -1,11 +1,24 @@
 /**
- * The AQL executor with every built-in statement installed: the key-value statements of
- * execute.ts, OPERATE, and the info statements. Subsystems (indexes, UDFs) add theirs with
- * registerAqlHandler when they start.
+ * The built-in statement families and the executor a node's AQL extension makes from them.
+ * A family's statements reach its subsystem through the node's service locator, so every
+ * executor has every family; statements of a subsystem the node does not run answer
+ * UNSUPPORTED_FEATURE.
  */
-import './handlers-operate.ts';
-import './handlers-info.ts';
-import './handlers-cluster.ts';
+import type { Kernel } from '../../transaction/kernel.ts';
+import type { ServiceLocator } from '../../services/index.ts';
+import { AqlExecutor, type StatementFamily } from './executor.ts';
+import { keyValueStatements } from './key-value.ts';
+import { operateStatements } from './operate.ts';
+import { infoStatements } from './info.ts';
+import { indexStatements } from './indexes.ts';
+import { udfStatements } from './udf.ts';
+import { clusterStatements } from './cluster.ts';
 
-export { executeStatement, registerAqlHandler, registerAqlVariantHandler, errorMessage, recordCells } from './execute.ts';
-export type { ExecContext, AqlHandler } from './execute.ts';
+export const BUILT_IN_STATEMENTS: readonly StatementFamily[] = [
+  keyValueStatements, operateStatements, infoStatements, indexStatements, udfStatements, clusterStatements,
+];
+
+/** An executor over a node's kernel and services, with the built-in statement families unless others are given. */
+export function createAqlExecutor(node: { readonly kernel: Kernel; readonly services: ServiceLocator }, families: readonly StatementFamily[] = BUILT_IN_STATEMENTS): AqlExecutor {
+  return new AqlExecutor(node, families);
+}

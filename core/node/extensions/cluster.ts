@@ -15,7 +15,6 @@ import { CLUSTER_SERVICE } from '../../services/index.ts';
 import { ClusterServiceService } from '../../wire/generated/slipstream/v1/cluster.ts';
 import { createClusterService, hexId, tcpTransport, validateClusterConfig, type ClusterService } from '../../cluster/index.ts';
 import { clusterHandlers } from '../../server/handlers/cluster.ts';
-import { bindAqlCluster } from '../../aql/exec/handlers-cluster.ts';
 import { recordFilter } from '../../query/record-filter.ts';
 import { attachClusterDataPath } from '../../transaction/cluster-data-path.ts';
 
@@ -58,7 +57,6 @@ export function clusterExtension(): NodeExtension {
       ctx.services.provide(CLUSTER_SERVICE, cluster);
       // the data path: the kernel routes by the agreed partition map and proxies to masters elsewhere
       attachClusterDataPath(ctx.kernel, cluster, { clock: ctx.clock, logger: ctx.logger, compileFilter: (src) => recordFilter(src, () => ctx.clock.now()) });
-      bindAqlCluster(ctx.kernel, cluster);
       ctx.server.addService('slipstream.v1.ClusterService', ClusterServiceService, clusterHandlers(cluster, ctx.logger));
       const registers = [ctx.server.metrics.registry];
       new Gauge({

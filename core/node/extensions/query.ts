@@ -1,7 +1,6 @@
 import type { NodeExtension } from '../extension.ts';
 import { QueryServiceService } from '../../wire/generated/slipstream/v1/query.ts';
 import { queryHandlers } from '../../server/handlers/query.ts';
-import { bindAqlQueries, registerQueryAqlHandlers } from '../../aql/exec/handlers-query.ts';
 import { startQuerySubsystem } from '../../query/query-engine-service.ts';
 import { QUERY_SUBSYSTEM } from '../../services/index.ts';
 
@@ -12,9 +11,7 @@ export function queryExtension(): NodeExtension {
     // index builds must see the truncate markers restored
     dependsOn: ['storage-maintenance'],
     async start(ctx) {
-      registerQueryAqlHandlers();
       const q = await startQuerySubsystem(ctx.kernel, { systemMetadata: ctx.systemMetadata, logger: ctx.logger });
-      bindAqlQueries(ctx.kernel, q);
       ctx.services.provide(QUERY_SUBSYSTEM, q);
       ctx.server.addService('slipstream.v1.QueryService', QueryServiceService, queryHandlers(q, () => ctx.clock.now(), ctx.logger));
     },

@@ -14,7 +14,6 @@
 import { Counter, Gauge } from 'prom-client';
 import { DbError } from '../../errors/index.ts';
 import { UdfRunner } from '../../query/udf-runner.ts';
-import { bindAqlUdfs, registerUdfAqlHandlers } from '../../aql/exec/handlers-udf.ts';
 import { udfHandlers } from '../../server/handlers/udf.ts';
 import { UdfServiceService } from '../../wire/generated/slipstream/v1/udf.ts';
 import { UdfEngine, type UdfEngineOptions } from '../../udf/engine.ts';
@@ -87,8 +86,6 @@ export function udfExtension(): NodeExtension {
       ctx.services.provide(UDF_JOBS_KEY, jobs);
       ctx.services.provide(UDF_RUNNER_KEY, runner);
       serveForwardedUdfs(ctx.kernel, engine);
-      registerUdfAqlHandlers();
-      bindAqlUdfs(ctx.kernel, runner);
       ctx.server.addService('slipstream.v1.UdfService', UdfServiceService, udfHandlers(runner, () => ctx.clock.now(), ctx.logger));
       ctx.logger.info({ modules: engine.listModules().length, isolation: engine.isolation }, 'UDF modules loaded');
       new Counter({

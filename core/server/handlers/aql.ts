@@ -1,13 +1,13 @@
 /**
  * The AqlService: AQL text and session settings in, a stream of result events out. Statements
- * run through the AQL executor (core/aql) against this node's kernel; a cancelled call
+ * run through the node's AQL executor (core/aql/exec); a cancelled call
  * aborts the running statement.
  */
 import { DbError } from '../../errors/index.ts';
 import type { Logger } from '../../plugin-api/index.ts';
-import type { Kernel } from '../../transaction/kernel.ts';
 import type { StatisticsIdentity } from '../../transaction/statistics.ts';
 import { runAqlScript, type AqlEvent } from '../../aql/exec/script.ts';
+import type { AqlExecutor } from '../../aql/exec/executor.ts';
 import { DEFAULT_SETTINGS, parseSettingValue, type Settings } from '../../aql/language/settings.ts';
 import type { AqlServiceServer, AqlSettings, ExecuteResponse } from '../../wire/generated/slipstream/v1/aql.ts';
 import { toPbValue } from '../../wire/convert.ts';
@@ -100,7 +100,8 @@ class EventQueue<T> {
 }
 
 export interface AqlServiceDeps {
-  readonly kernel: Kernel;
+  /** The node's AQL executor (its kernel, services and statements). */
+  readonly executor: AqlExecutor;
   readonly logger: Logger;
   /** host:port of this node, read when a statement runs (the port is bound after start). */
   readonly nodeAddress: () => string;
@@ -121,10 +122,10 @@ export function aqlHandlers(deps: AqlServiceDeps): AqlServiceServer {
         text: req.text,
         settings,
         signal,
+        executor: deps.executor,
         context: {
-          kernel: deps.kernel,
           nodeAddress: deps.nodeAddress(),
-          now: () => deps.kernel.clock.now(),
+          now: () => deps.executor.kernel.clock.now(),
           ...(deps.identity === undefined ? {} : { identity: deps.identity }),
           readClientFile: async (path) => {
             const content = files.get(path);

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AqlSession } from '../../../core/aql/shell/session.ts';
-import { executeStatement } from '../../../core/aql/exec/execute.ts';
+import { createAqlExecutor } from '../../../core/aql/exec/statements.ts';
 import { queryExtension } from '../../../core/node/extensions/query.ts';
 import { QUERY_SUBSYSTEM } from '../../../core/services/index.ts';
 import { startTestNode, type TestNode } from '../../helpers/node-harness.ts';
@@ -20,8 +20,9 @@ describe('query AQL statements (fixtures)', () => {
         let text = '';
         const sink = { out: (s: string) => { text += s; }, err: (s: string) => { text += s; } };
         const q = t.node.services.require(QUERY_SUBSYSTEM);
+        const executor = createAqlExecutor(t.node);
         const session = new AqlSession(async (stmt, _text, settings, out, signal) => {
-          await executeStatement(stmt, { kernel: t.node.kernel, settings, signal, nodeAddress: '127.0.0.1:3000', now: () => Date.now() }, out);
+          await executor.execute(stmt, { settings, signal, nodeAddress: '127.0.0.1:3000', now: () => Date.now() }, out);
           // index builds finish before the next statement, so fixtures are deterministic
           for (const st of q.indexes.list()) await q.indexes.whenReady(st.namespace, st.name);
         }, sink);

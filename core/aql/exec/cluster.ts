@@ -1,28 +1,21 @@
 /**
  * SHOW CLUSTER and SHOW PARTITIONS [ns]. A node in a cluster answers from its cluster
- * service (bound by the cluster subsystem with `bindAqlCluster`); a single node answers for
- * itself: one member, Online, master of every partition.
+ * service (CLUSTER_SERVICE in the node's services); a single node answers for itself: one
+ * member, Online, master of every partition.
  */
 import { DbError } from '../../errors/index.ts';
 import { N_PARTITIONS, type BinValue } from '../../model/index.ts';
 import type { NodeId } from '../../plugin-api/index.ts';
-import type { Kernel } from '../../transaction/kernel.ts';
-import type { ClusterService } from '../../cluster/index.ts';
-import { checkNamespace, registerAqlVariantHandler, type ExecContext } from './execute.ts';
+import { CLUSTER_SERVICE } from '../../services/index.ts';
+import { checkNamespace } from './common.ts';
+import type { ExecContext, StatementFamily } from './executor.ts';
 import type { Renderer } from '../shell/render/renderer.ts';
-
-const clusters = new WeakMap<Kernel, ClusterService>();
-
-/** Lets SHOW CLUSTER / SHOW PARTITIONS on this kernel's node read the cluster service. */
-export function bindAqlCluster(kernel: Kernel, cluster: ClusterService): void {
-  clusters.set(kernel, cluster);
-}
 
 const hex = (id: NodeId): string => id.toString(16).toUpperCase();
 
 async function showCluster(ctx: ExecContext, out: Renderer): Promise<void> {
   const started = performance.now();
-  const cluster = clusters.get(ctx.kernel);
+  const cluster = ctx.services.get(CLUSTER_SERVICE);
   const namespaces = ctx.kernel.namespaceNames();
   out.begin([]);
   if (cluster === undefined) {
@@ -47,7 +40,7 @@ async function showCluster(ctx: ExecContext, out: Renderer): Promise<void> {
 async function showPartitions(ctx: ExecContext, out: Renderer, namespace: string | null): Promise<void> {
   if (namespace !== null) checkNamespace(ctx, namespace);
   const started = performance.now();
-  const cluster = clusters.get(ctx.kernel);
+  const cluster = ctx.services.get(CLUSTER_SERVICE);
   out.begin([]);
   for (const ns of namespace === null ? ctx.kernel.namespaceNames() : [namespace]) {
     if (cluster === undefined) {
@@ -71,5 +64,10 @@ async function showPartitions(ctx: ExecContext, out: Renderer, namespace: string
   out.end(performance.now() - started, ctx.nodeAddress);
 }
 
-registerAqlVariantHandler('show', 'CLUSTER', (_s, ctx, out) => showCluster(ctx, out));
-registerAqlVariantHandler('show', 'PARTITIONS', (s, ctx, out) => showPartitions(ctx, out, s.namespace));
+export const clusterStatements: StatementFamily = {
+  name: 'cluster',
+  show: {
+    CLUSTER: (_s, ctx, out) => showCluster(ctx, out),
+    PARTITIONS: (s, ctx, out) => showPartitions(ctx, out, s.namespace),
+  },
+};

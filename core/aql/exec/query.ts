@@ -1,29 +1,24 @@
 /**
- * AQL statements of the query subsystem, plugged into the AQL executor's dispatch table:
- * CREATE/DROP INDEX, SHOW INDEXES, STAT INDEX, SELECT … WHERE <expr> [IN …] [ORDER BY] [LIMIT],
- * SELECT COUNT/SUM/MIN/MAX/AVG, and EXPLAIN of queries. PK forms keep the key-value paths.
+ * Queries in AQL: WHERE expressions as filter expressions, and SELECT … WHERE <expr> [IN …]
+ * [ORDER BY] [LIMIT], SELECT COUNT/SUM/MIN/MAX/AVG and EXPLAIN of such a SELECT, run by the
+ * node's query subsystem (QUERY_SUBSYSTEM). The SELECT and EXPLAIN statements themselves are
+ * the key-value family's (key-value.ts), which hands these forms here.
  */
 import { DbError } from '../../errors/index.ts';
 import { GeoJson, type BinValue } from '../../model/index.ts';
-import type { Kernel } from '../../transaction/kernel.ts';
 import type * as A from '../language/ast.ts';
-import { checkNamespace, recordCells, registerAqlHandler, registerAqlVariantHandler, type ExecContext } from './execute.ts';
+import { QUERY_SUBSYSTEM } from '../../services/index.ts';
+import { checkNamespace, recordCells } from './common.ts';
+import type { ExecContext } from './executor.ts';
 import type { Renderer } from '../shell/render/renderer.ts';
 import * as E from '../../query/expr/ast.ts';
 import { parseShape } from '../../query/geo/index.ts';
-import type { IndexStatus } from '../../query/index/manager.ts';
 import { explainRows, type AggregateFn, type QuerySpec } from '../../query/planner.ts';
 import type { QuerySubsystem } from '../../query/query-engine-service.ts';
 
-const subsystems = new WeakMap<Kernel, QuerySubsystem>();
-
-/** Makes a kernel's query subsystem reachable from AQL statements run against that kernel. */
-export function bindAqlQueries(kernel: Kernel, q: QuerySubsystem): void {
-  subsystems.set(kernel, q);
-}
-
-function subsystem(ctx: ExecContext): QuerySubsystem {
-  const q = subsystems.get(ctx.kernel);
+/** The node's query subsystem; UNSUPPORTED_FEATURE on a node without one. */
+export function querySubsystem(ctx: ExecContext): QuerySubsystem {
+  const q = ctx.services.get(QUERY_SUBSYSTEM);
   if (q === undefined) {
     throw new DbError('UNSUPPORTED_FEATURE', 'secondary indexes and queries are not installed on this node', { hint: 'start the node with the query subsystem' });
   }
@@ -163,9 +158,9 @@ function aggregateOf(item: Extract<A.SelectItem, { kind: 'aggregate' }>): NonNul
   return { fn: item.fn as AggregateFn, ...(item.bin === null ? {} : { bin: item.bin }) };
 }
 
-async function selectQuery(s: A.SelectStatement, ctx: ExecContext, out: Renderer): Promise<void> {
+export async function selectQuery(s: A.SelectStatement, ctx: ExecContext, out: Renderer): Promise<void> {
   checkNamespace(ctx, s.target.namespace);
-  const q = subsystem(ctx);
+  const q = querySubsystem(ctx);
   const started = performance.now();
   const spec = querySpec(s, ctx);
   const aggs = s.items?.filter((i): i is Extract<A.SelectItem, { kind: 'aggregate' }> => i.kind === 'aggregate') ?? [];
@@ -190,72 +185,13 @@ async function selectQuery(s: A.SelectStatement, ctx: ExecContext, out: Renderer
   out.end(performance.now() - started);
 }
 
-async function explainQuery(s: A.ExplainStatement, ctx: ExecContext, out: Renderer): Promise<void> {
+export async function explainQuery(s: A.ExplainStatement, ctx: ExecContext, out: Renderer): Promise<void> {
   checkNamespace(ctx, s.statement.target.namespace);
   const started = performance.now();
   const spec = querySpec(s.statement, ctx);
   const agg = s.statement.items?.find((i) => i.kind === 'aggregate');
-  const e = await subsystem(ctx).engine.explain(agg?.kind === 'aggregate' ? { ...spec, aggregate: aggregateOf(agg) } : spec);
+  const e = await querySubsystem(ctx).engine.explain(agg?.kind === 'aggregate' ? { ...spec, aggregate: aggregateOf(agg) } : spec);
   out.begin([]);
   out.row(explainRows(e).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase(), v] as const));
   out.end(performance.now() - started);
-}
-
-/** The columns SHOW INDEXES and STAT INDEX share, up to the collection type. */
-function indexColumns(st: IndexStatus): Array<[string, BinValue]> {
-  return [['ns', st.namespace], ['indexname', st.name], ['set', st.set ?? null], ['bin', st.bin], ['type', st.type], ['indextype', st.collection]];
-}
-
-const indexState = (st: IndexStatus): string => (st.state === 'ready' ? 'RW' : 'WO');
-
-function indexRow(st: IndexStatus): Array<readonly [string, BinValue]> {
-  return [...indexColumns(st), ['context', null], ['exp', null], ['state', indexState(st)]];
-}
-
-/** A PK read or a plain scan: no bin predicate, no IN, no ORDER BY, no aggregates. */
-function isKeyValueSelect(s: A.SelectStatement): boolean {
-  if (s.where?.kind === 'key') return true;
-  return s.where === null && s.in === null && s.orderBy.length === 0 && !(s.items ?? []).some((i) => i.kind === 'aggregate');
-}
-
-/** Installs the handlers. The key-value forms (PK reads, EXPLAIN of a PK) keep their behaviour. */
-export function registerQueryAqlHandlers(): void {
-  registerAqlHandler('create-index', async (s, ctx, out) => {
-    checkNamespace(ctx, s.target.namespace);
-    await subsystem(ctx).indexes.create({
-      namespace: s.target.namespace, name: s.name, bin: s.bin, type: s.type, collection: s.collection ?? 'DEFAULT',
-      ...(s.target.set === null ? {} : { set: s.target.set }),
-    });
-    out.status(0, '1 index added.');
-  });
-  registerAqlHandler('drop-index', async (s, ctx, out) => {
-    checkNamespace(ctx, s.target.namespace);
-    await subsystem(ctx).indexes.drop(s.target.namespace, s.name, s.target.set ?? undefined);
-    out.status(0, '1 index removed.');
-  });
-  // Key reads and plain scans stay with the key-value handlers installed before these.
-  registerAqlHandler('select', (s, ctx, out, next) => (next !== undefined && (isKeyValueSelect(s) || !subsystems.has(ctx.kernel))
-    ? next(s, ctx, out) : selectQuery(s, ctx, out)));
-  registerAqlHandler('explain', (s, ctx, out, next) => (next !== undefined && s.statement.where?.kind === 'key'
-    ? next(s, ctx, out) : explainQuery(s, ctx, out)));
-  registerAqlVariantHandler('show', 'INDEXES', async (s, ctx, out) => {
-    if (s.namespace !== null) checkNamespace(ctx, s.namespace);
-    const started = performance.now();
-    out.begin([]);
-    for (const st of subsystem(ctx).indexes.list(s.namespace ?? undefined)) out.row(indexRow(st));
-    out.end(performance.now() - started, ctx.nodeAddress);
-  });
-  registerAqlVariantHandler('stat', 'INDEX', async (s, ctx, out) => {
-    if (s.what !== 'INDEX') return;
-    checkNamespace(ctx, s.namespace);
-    const st = subsystem(ctx).indexes.stat(s.namespace, s.index);
-    const started = performance.now();
-    out.begin([]);
-    const rows: Array<[string, BinValue]> = [
-      ...indexColumns(st), ['state', indexState(st)], ['load_pct', BigInt(st.loadPct)],
-      ['entries', BigInt(st.entries)], ['build_scanned', BigInt(st.buildScanned)], ['build_ms', BigInt(Math.round(st.buildMs ?? 0))],
-    ];
-    for (const [name, value] of rows) out.row([['name', name], ['value', value]]);
-    out.end(performance.now() - started, ctx.nodeAddress);
-  });
 }

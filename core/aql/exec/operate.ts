@@ -6,8 +6,10 @@
 import { DbError } from '../../errors/index.ts';
 import { isList, isMap, ttlOf, type BinValue, type MapKey } from '../../model/index.ts';
 import type { Operation as KernelOp, ListOpKind, MapOpKind } from '../../transaction/operations.ts';
-import type { Operation } from '../language/ast.ts';
-import { checkNamespace, keyOf, policy, registerAqlHandler } from './execute.ts';
+import type { Operation, OperateStatement } from '../language/ast.ts';
+import type { Renderer } from '../shell/render/renderer.ts';
+import { checkNamespace, keyOf, policy } from './common.ts';
+import type { ExecContext, StatementFamily } from './executor.ts';
 import { OPERATIONS } from '../language/operations.ts';
 
 function fail(op: Operation, what: string): never {
@@ -139,7 +141,12 @@ export function kernelOperation(op: Operation): KernelOp {
   }
 }
 
-registerAqlHandler('operate', async (s, ctx, out) => {
+export const operateStatements: StatementFamily = {
+  name: 'operate',
+  statements: { operate },
+};
+
+async function operate(s: OperateStatement, ctx: ExecContext, out: Renderer): Promise<void> {
   checkNamespace(ctx, s.target.namespace);
   const ops = s.ops.map(kernelOperation);
   const key = keyOf(ctx.kernel, s.target, s.key);
@@ -156,4 +163,4 @@ registerAqlHandler('operate', async (s, ctx, out) => {
   out.begin([]);
   await out.row(cells);
   out.end(performance.now() - started);
-});
+}

@@ -1,5 +1,5 @@
 /**
- * AQL statements of the UDF subsystem, plugged into the executor's dispatch table:
+ * AQL statements of the UDF subsystem:
  * REGISTER MODULE, REMOVE MODULE, SHOW MODULES, DESC MODULE, EXECUTE (record UDF with
  * WHERE PK, background job otherwise), AGGREGATE, SHOW JOBS and KILL JOB — all through the
  * node's UdfRunner, with aql's output (`OK, 1 module added.`, `OK, Scan job (<id>) created.`).
@@ -8,23 +8,17 @@
 import { basename } from 'node:path';
 import { DbError, ResultCode, toDbError } from '../../errors/index.ts';
 import type { BinValue } from '../../model/index.ts';
-import type { Kernel } from '../../transaction/kernel.ts';
 import type { UdfCall } from '../../udf/engine.ts';
 import { jobProgress, type UdfRunner, type UdfTargetSpec } from '../../query/udf-runner.ts';
-import { whereToExpr } from './handlers-query.ts';
+import { whereToExpr } from './query.ts';
 import type * as A from '../language/ast.ts';
-import { checkNamespace, keyOf, policy, registerAqlHandler, registerAqlVariantHandler, type AqlHandler, type ExecContext } from './execute.ts';
+import { UDF_RUNNER_KEY } from '../../services/index.ts';
+import { checkNamespace, keyOf, policy } from './common.ts';
+import type { ExecContext, StatementFamily, StatementHandler } from './executor.ts';
 import type { Renderer } from '../shell/render/renderer.ts';
 
-const runners = new WeakMap<Kernel, UdfRunner>();
-
-/** Makes a node's UDF runner reachable from AQL statements run against its kernel. */
-export function bindAqlUdfs(kernel: Kernel, runner: UdfRunner): void {
-  runners.set(kernel, runner);
-}
-
 function runnerOf(ctx: ExecContext): UdfRunner {
-  const r = runners.get(ctx.kernel);
+  const r = ctx.services.get(UDF_RUNNER_KEY);
   if (r === undefined) throw new DbError('UNSUPPORTED_FEATURE', 'UDFs are not installed on this node', { hint: 'start the node with the udf subsystem' });
   return r;
 }
@@ -46,7 +40,7 @@ function columnName(fn: string): string {
  * Wraps a handler so that an error keeps its numeric result code (a UDF's own code such as
  * 1000 is not in the catalogue) and a UDF error prints as aql prints Lua errors: the message.
  */
-function keepCode<K extends A.StatementKind>(handler: AqlHandler<K>): AqlHandler<K> {
+function keepCode<K extends A.StatementKind>(handler: StatementHandler<K>): StatementHandler<K> {
   return async (stmt, ctx, out) => {
     try {
       await handler(stmt, ctx, out);
@@ -96,64 +90,61 @@ async function showJobs(ctx: ExecContext, out: Renderer): Promise<void> {
   out.end(performance.now() - started, ctx.nodeAddress);
 }
 
-/** Installs the handlers (idempotent). */
-export function registerUdfAqlHandlers(): void {
-  registerAqlHandler('register-module', async (s, ctx, out) => {
-    const runner = runnerOf(ctx);
-    const source = await readModule(ctx, s.path);
-    await runner.engine.register(basename(s.path), source);
-    out.status(0, '1 module added.');
-  });
-
-  registerAqlHandler('remove-module', async (s, ctx, out) => {
-    await runnerOf(ctx).engine.removeModule(basename(s.module));
-    out.status(0, '1 module removed.');
-  });
-
-  registerAqlHandler('desc-module', async (s, ctx, out) => {
-    const m = runnerOf(ctx).engine.registry.require(basename(s.module));
-    const started = performance.now();
-    out.begin(['content', 'gen', 'type']);
-    await out.row([['content', m.source], ['gen', m.hash], ['type', m.type.toUpperCase()]]);
-    out.end(performance.now() - started, ctx.nodeAddress);
-  });
-
-  registerAqlVariantHandler('show', 'MODULES', (_s, ctx, out) => showModules(ctx, out));
-  registerAqlVariantHandler('show', 'JOBS', (_s, ctx, out) => showJobs(ctx, out));
-
-  registerAqlHandler('execute', keepCode<'execute'>(async (s, ctx, out) => {
-    checkNamespace(ctx, s.target.namespace);
-    const runner = runnerOf(ctx);
-    if (s.where?.kind === 'key') {
-      const key = keyOf(ctx.kernel, s.target, s.where.key);
+export const udfStatements: StatementFamily = {
+  name: 'udf',
+  statements: {
+    'register-module': async (s, ctx, out) => {
+      const runner = runnerOf(ctx);
+      const source = await readModule(ctx, s.path);
+      await runner.engine.register(basename(s.path), source);
+      out.status(0, '1 module added.');
+    },
+    'remove-module': async (s, ctx, out) => {
+      await runnerOf(ctx).engine.removeModule(basename(s.module));
+      out.status(0, '1 module removed.');
+    },
+    'desc-module': async (s, ctx, out) => {
+      const m = runnerOf(ctx).engine.registry.require(basename(s.module));
       const started = performance.now();
-      const r = await runner.apply(key, callOf(s.call, ctx.settings.TIMEOUT), policy(ctx.settings));
+      out.begin(['content', 'gen', 'type']);
+      await out.row([['content', m.source], ['gen', m.hash], ['type', m.type.toUpperCase()]]);
+      out.end(performance.now() - started, ctx.nodeAddress);
+    },
+    execute: keepCode<'execute'>(async (s, ctx, out) => {
+      checkNamespace(ctx, s.target.namespace);
+      const runner = runnerOf(ctx);
+      if (s.where?.kind === 'key') {
+        const key = keyOf(ctx.kernel, s.target, s.where.key);
+        const started = performance.now();
+        const r = await runner.apply(key, callOf(s.call, ctx.settings.TIMEOUT), policy(ctx.settings));
+        const column = columnName(s.call.fn);
+        out.begin([column]);
+        await out.row([[column, r.value]]);
+        out.end(performance.now() - started);
+        return;
+      }
+      const where = s.where?.kind === 'filter' ? s.where.expr : null;
+      const job = await runner.startJob(callOf(s.call, ctx.settings.TIMEOUT), targetOf(s, where), ctx.settings.SCAN_RECORDS_PER_SECOND, policy(ctx.settings));
+      out.status(0, `${where === null ? 'Scan' : 'Query'} job (${job.id}) created.`);
+    }),
+    aggregate: keepCode<'aggregate'>(async (s, ctx, out) => {
+      checkNamespace(ctx, s.target.namespace);
+      const started = performance.now();
+      const values = await runnerOf(ctx).aggregate(callOf(s.call), targetOf(s, s.where), ctx.signal);
       const column = columnName(s.call.fn);
       out.begin([column]);
-      await out.row([[column, r.value]]);
+      for (const v of values) await out.row([[column, v]]);
       out.end(performance.now() - started);
-      return;
-    }
-    const where = s.where?.kind === 'filter' ? s.where.expr : null;
-    const job = await runner.startJob(callOf(s.call, ctx.settings.TIMEOUT), targetOf(s, where), ctx.settings.SCAN_RECORDS_PER_SECOND, policy(ctx.settings));
-    out.status(0, `${where === null ? 'Scan' : 'Query'} job (${job.id}) created.`);
-  }));
-
-  registerAqlHandler('aggregate', keepCode<'aggregate'>(async (s, ctx, out) => {
-    checkNamespace(ctx, s.target.namespace);
-    const started = performance.now();
-    const values = await runnerOf(ctx).aggregate(callOf(s.call), targetOf(s, s.where), ctx.signal);
-    const column = columnName(s.call.fn);
-    out.begin([column]);
-    for (const v of values) await out.row([[column, v]]);
-    out.end(performance.now() - started);
-  }));
-
-  registerAqlHandler('kill-job', async (s, ctx, out) => {
-    const jobs = runnerOf(ctx).jobs;
-    if (s.id > BigInt(Number.MAX_SAFE_INTEGER)) throw new DbError('PARAMETER', `no UDF job ${s.id}`, { hint: 'SHOW JOBS lists the jobs' });
-    const killed = jobs.kill(Number(s.id));
-    out.status(0, killed ? `Job (${s.id}) killed.` : `Job (${s.id}) had already ended.`);
-  });
-}
-
+    }),
+    'kill-job': async (s, ctx, out) => {
+      const jobs = runnerOf(ctx).jobs;
+      if (s.id > BigInt(Number.MAX_SAFE_INTEGER)) throw new DbError('PARAMETER', `no UDF job ${s.id}`, { hint: 'SHOW JOBS lists the jobs' });
+      const killed = jobs.kill(Number(s.id));
+      out.status(0, killed ? `Job (${s.id}) killed.` : `Job (${s.id}) had already ended.`);
+    },
+  },
+  show: {
+    MODULES: (_s, ctx, out) => showModules(ctx, out),
+    JOBS: (_s, ctx, out) => showJobs(ctx, out),
+  },
+};
