@@ -3,7 +3,7 @@
  * - a plugin imports only core/plugin-api (plus its own folder, node: builtins and npm packages);
  * - nothing in core but the composition roots (core/main.ts, core/cli/) imports plugins/;
  * - inside core, imports point down the layers:
- *   errors ← model ← plugin-api ← {storage, cluster} ← replication ← transaction ← {udf, query} ← wire ← aql ← server ← {node, client} ← cli/main;
+ *   errors ← model ← plugin-api ← {storage, cluster} ← replication ← transaction ← {udf, query} ← {services, wire} ← aql ← server ← {node, client} ← cli/main;
  * - the client does not import the server.
  */
 import { strict as assert } from 'node:assert';
@@ -15,7 +15,7 @@ const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 
 const LAYER: Record<string, number> = {
   errors: 0, model: 1, 'plugin-api': 2, storage: 3, cluster: 3, replication: 3.5, transaction: 4, udf: 5, query: 5,
-  wire: 6, aql: 7, server: 8, node: 9, client: 9, cli: 10, 'main.ts': 10,
+  services: 6, wire: 6, aql: 7, server: 8, node: 9, client: 9, cli: 10, 'main.ts': 10,
 };
 
 function files(dir: string): string[] {
