@@ -31,7 +31,8 @@ async function connectFails(options: Parameters<typeof SlipstreamClient.connect>
 }
 
 describe('server/tls: gRPC over TLS', function () {
-  this.timeout(30_000);
+  // real processes (a node, the aql binary several times): slow on a loaded machine
+  this.timeout(120_000);
 
   it('serves TLS clients that trust its CA, and no plaintext or wrongly trusting client', async () => {
     const node = await tlsNode({ certFile: file('server.pem'), keyFile: file('server.key') });
