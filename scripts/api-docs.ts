@@ -376,7 +376,10 @@ function renderCompatibility(w: Writer): void {
     'The protos are linted with buf (`STANDARD` and `COMMENTS`) and checked for breaking changes',
     '(`FILE` rules) against the last release, kept in `proto/releases/`. CI fails on a breaking',
     'change (`test/interop/buf-breaking.test.ts`; by hand: `npm run proto:breaking`). Within',
-    '`slipstream.v1` fields and methods are only added; a field that goes away is `reserved`.', '');
+    '`slipstream.v1` fields and methods are only added; a field that goes away is `reserved`.', '',
+    'A request carrying a field this server does not know (a client built from newer protos) is',
+    'refused with PARAMETER (4), naming the field number and where it was; it is never dropped',
+    'silently (`test/server/cdt-context-grpc.test.ts` sends an unknown field to every method).', '');
 }
 
 const isMain = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1];

@@ -1,5 +1,5 @@
-import type { Operation as PbOperation, ListOpKind as PbListOpKind, MapOpKind as PbMapOpKind, CdtReturnType as PbCdtReturnType } from '../wire/generated/slipstream/v1/kv.ts';
-import type { Operation, ListOpKind, MapOpKind, CdtReturnType } from '../transaction/operations.ts';
+import type { Operation as PbOperation, ListOpKind as PbListOpKind, MapOpKind as PbMapOpKind, CdtReturnType as PbCdtReturnType, CdtContext as PbCdtContext, CdtContextCreate as PbCdtContextCreate } from '../wire/generated/slipstream/v1/kv.ts';
+import type { Operation, ListOpKind, MapOpKind, CdtReturnType, CdtContextItem } from '../transaction/operations.ts';
 import { toPbValue } from '../wire/convert.ts';
 import { DbError } from '../errors/index.ts';
 
@@ -29,6 +29,28 @@ function returnTypeOf(rt: CdtReturnType | undefined): PbCdtReturnType {
   return n as PbCdtReturnType;
 }
 
+/** A context step as its protobuf message. */
+export function toPbContext(c: CdtContextItem): PbCdtContext {
+  switch (c.type) {
+    case 'listIndex': {
+      const create = c.create === undefined ? 0 : c.create.order === 'ordered' ? 3 : c.create.pad === true ? 2 : 1;
+      return { step: { $case: 'listIndex', value: BigInt(c.index) }, create: create as PbCdtContextCreate };
+    }
+    case 'listRank': return { step: { $case: 'listRank', value: BigInt(c.rank) }, create: 0 };
+    case 'listValue': return { step: { $case: 'listValue', value: toPbValue(c.value) }, create: 0 };
+    case 'mapIndex': return { step: { $case: 'mapIndex', value: BigInt(c.index) }, create: 0 };
+    case 'mapRank': return { step: { $case: 'mapRank', value: BigInt(c.rank) }, create: 0 };
+    case 'mapKey': {
+      const create = c.create === undefined ? 0 : c.create.order === 'keyValueOrdered' ? 6 : c.create.order === 'keyOrdered' ? 5 : 4;
+      return { step: { $case: 'mapKey', value: toPbValue(c.key) }, create: create as PbCdtContextCreate };
+    }
+    case 'mapValue': return { step: { $case: 'mapValue', value: toPbValue(c.value) }, create: 0 };
+    default: throw new DbError('PARAMETER', `unknown context step ${JSON.stringify((c as { type: unknown }).type)}`, {
+      hint: 'use listIndex, listRank, listValue, mapIndex, mapRank, mapKey or mapValue',
+    });
+  }
+}
+
 /** The fields list and map operations share, as ListOp/MapOp fields. */
 function toPbSelector(op: Extract<Operation, { op: 'list' | 'map' }>) {
   return {
@@ -40,6 +62,7 @@ function toPbSelector(op: Extract<Operation, { op: 'list' | 'map' }>) {
     values: (op.values ?? []).map(toPbValue),
     returnType: returnTypeOf(op.returnType),
     inverted: op.inverted === true,
+    ctx: (op.ctx ?? []).map(toPbContext),
   };
 }
 

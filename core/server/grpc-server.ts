@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { DbError } from '../errors/index.ts';
 import type { Logger } from '../plugin-api/index.ts';
 import { ServerMetrics } from './metrics.ts';
+import { checkingUnknownFields } from './unknown-fields.ts';
 
 const PROTO_ROOT = fileURLToPath(new URL('../../proto', import.meta.url));
 const PROTO_DIR = join(PROTO_ROOT, 'slipstream/v1');
@@ -49,7 +50,7 @@ export class GrpcServer {
 
   /** Registers a service; `name` is its full name (slipstream.v1.KeyValueService) for health checks. */
   addService<I extends UntypedServiceImplementation>(name: string, definition: ServiceDefinition<I>, implementation: I): void {
-    this.server.addService(definition, this.metrics.instrument(definition, implementation));
+    this.server.addService(checkingUnknownFields(definition), this.metrics.instrument(definition, implementation));
     this.serviceNames.push(name);
   }
 

@@ -2,6 +2,7 @@ import type { sendUnaryData, ServerUnaryCall, ServerWritableStream } from '@grpc
 import type { Logger } from '../plugin-api/index.ts';
 import { toDbError } from '../errors/index.ts';
 import { toServiceError } from '../wire/status.ts';
+import { refuseUnknownFields } from './unknown-fields.ts';
 
 /**
  * Adapts an async handler to grpc-js: whatever it throws becomes a gRPC error with the
@@ -10,7 +11,14 @@ import { toServiceError } from '../wire/status.ts';
 export function unary<Req, Res>(logger: Logger, name: string, fn: (req: Req, call: ServerUnaryCall<Req, Res>) => Promise<Res>) {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
     let done = false;
-    fn(call.request, call).then(
+    let pending: Promise<Res>;
+    try {
+      refuseUnknownFields(call.request, name);
+      pending = fn(call.request, call);
+    } catch (err) {
+      pending = Promise.reject(err);
+    }
+    pending.then(
       (res) => { done = true; callback(null, res); },
       (err: unknown) => {
         if (done) return;
@@ -30,6 +38,7 @@ export function serverStream<Req, Res>(logger: Logger, name: string, fn: (req: R
     call.on('close', () => ac.abort());
     (async () => {
       try {
+        refuseUnknownFields(call.request, name);
         for await (const item of fn(call.request, ac.signal, call)) {
           if (ac.signal.aborted) return;
           if (!call.write(item)) {

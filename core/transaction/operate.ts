@@ -3,8 +3,7 @@ import { DbError } from '../errors/index.ts';
 import { checkBinName, checkInt64, valueType, type Bins, type BinValue, type RecordKey } from '../model/index.ts';
 import { checkExists, DEFAULT_WRITE_POLICY, type WritePolicy } from './policy.ts';
 import { isWriteOperation, type Operation } from './operations.ts';
-import { applyListOp } from './cdt/list.ts';
-import { applyMapOp } from './cdt/map.ts';
+import { applyCdtOperation } from './cdt/context.ts';
 import { notFound, type KernelState } from './kernel-state.ts';
 import type { CurrentRecord, Mutation, OperateResult } from './kernel-types.ts';
 import { get } from './read-path.ts';
@@ -54,9 +53,9 @@ function readResults(bins: Bins, ops: readonly Operation[]): Bins {
       if (op.bin === undefined) out.addAll(bins);
       else out.add(op.bin, ownBin(bins, op.bin) ?? null);
     } else if (op.op === 'list') {
-      out.add(op.bin, applyListOp(ownBin(bins, op.bin), op).result);
+      out.add(op.bin, applyCdtOperation(ownBin(bins, op.bin), op).result);
     } else if (op.op === 'map') {
-      out.add(op.bin, applyMapOp(ownBin(bins, op.bin), op).result);
+      out.add(op.bin, applyCdtOperation(ownBin(bins, op.bin), op).result);
     }
   }
   return out.bins;
@@ -113,14 +112,14 @@ function runOperations(cur: CurrentRecord | undefined, ops: readonly Operation[]
         break;
       case 'list': {
         checkBinName(op.bin);
-        const r = applyListOp(ownBin(bins, op.bin), op);
+        const r = applyCdtOperation(ownBin(bins, op.bin), op);
         if (r.next !== undefined) { if (r.next === null) delete bins[op.bin]; else bins[op.bin] = r.next; dirty = true; deleted = false; }
         out.add(op.bin, r.result);
         break;
       }
       case 'map': {
         checkBinName(op.bin);
-        const r = applyMapOp(ownBin(bins, op.bin), op);
+        const r = applyCdtOperation(ownBin(bins, op.bin), op);
         if (r.next !== undefined) { if (r.next === null) delete bins[op.bin]; else bins[op.bin] = r.next; dirty = true; deleted = false; }
         out.add(op.bin, r.result);
         break;

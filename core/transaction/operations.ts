@@ -39,6 +39,28 @@ export const CDT_RETURN_TYPES: readonly CdtReturnType[] = [
   'none', 'index', 'reverseIndex', 'rank', 'reverseRank', 'count', 'value', 'exists', 'key', 'keyValue',
 ];
 
+/** The order of a list (Aerospike's ListOrder): an ordered list keeps its elements sorted. */
+export type ListOrder = 'unordered' | 'ordered';
+
+/** The order of a map (Aerospike's MapOrder): which order its entries are kept in. */
+export type MapOrder = 'unordered' | 'keyOrdered' | 'keyValueOrdered';
+
+/**
+ * One step of a path into nested lists and maps (Aerospike's CDT context, `CTX`). A list or map
+ * operation with a context works on the element the path ends at. `create` (Aerospike's
+ * create flags, list index and map key steps only) creates the container the step looks into
+ * when it is missing, with that order (and, for lists, nil padding up to the index).
+ * See cdt-context.ts for how a path resolves and fails.
+ */
+export type CdtContextItem =
+  | { readonly type: 'listIndex'; readonly index: number; readonly create?: { readonly order: ListOrder; readonly pad?: boolean } }
+  | { readonly type: 'listRank'; readonly rank: number }
+  | { readonly type: 'listValue'; readonly value: BinValue }
+  | { readonly type: 'mapIndex'; readonly index: number }
+  | { readonly type: 'mapRank'; readonly rank: number }
+  | { readonly type: 'mapKey'; readonly key: MapKey; readonly create?: { readonly order: MapOrder } }
+  | { readonly type: 'mapValue'; readonly value: BinValue };
+
 /** One operation of an atomic operate call. */
 export type Operation =
   | { readonly op: 'read'; readonly bin?: string }
@@ -51,6 +73,8 @@ export type Operation =
   | { readonly op: 'delete' }
   | {
       readonly op: 'list'; readonly bin: string; readonly kind: ListOpKind;
+      /** The path to the nested list to work on; absent or empty: the bin's list. */
+      readonly ctx?: readonly CdtContextItem[];
       /** Index (by-index operations), or the start of an index range. */
       readonly index?: number;
       /** Rank (by-rank operations), or the relative rank of the by-value-rel-rank operations. */
@@ -69,6 +93,8 @@ export type Operation =
     }
   | {
       readonly op: 'map'; readonly bin: string; readonly kind: MapOpKind;
+      /** The path to the nested map to work on; absent or empty: the bin's map. */
+      readonly ctx?: readonly CdtContextItem[];
       /** The key argument; the (inclusive) start of a key range (absent: from the lowest). */
       readonly key?: MapKey;
       /** The (exclusive) end of a key range (absent: to the highest). */

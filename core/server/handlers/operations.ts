@@ -1,7 +1,7 @@
 import { DbError } from '../../errors/index.ts';
 import type { BinValue, MapKey } from '../../model/index.ts';
-import type { Operation, ListOpKind, MapOpKind, CdtReturnType } from '../../transaction/operations.ts';
-import type { Operation as PbOperation, ListOpKind as PbListOpKind, MapOpKind as PbMapOpKind, CdtReturnType as PbCdtReturnType } from '../../wire/generated/slipstream/v1/kv.ts';
+import type { Operation, ListOpKind, MapOpKind, CdtReturnType, CdtContextItem } from '../../transaction/operations.ts';
+import type { Operation as PbOperation, ListOpKind as PbListOpKind, MapOpKind as PbMapOpKind, CdtReturnType as PbCdtReturnType, CdtContext as PbCdtContext } from '../../wire/generated/slipstream/v1/kv.ts';
 import type { Value } from '../../wire/generated/slipstream/v1/types.ts';
 import { fromPbValue } from '../../wire/convert.ts';
 
@@ -91,6 +91,45 @@ function strOrBytes(v: BinValue, op: string, bin: string): string | Uint8Array {
   throw new DbError('PARAMETER', `${op} on bin '${bin}' needs a string or bytes value`);
 }
 
+/** A context path, step by step; a step with no kind or an unknown create value is refused. */
+export function fromPbContext(ctx: readonly PbCdtContext[], what: string): CdtContextItem[] {
+  return ctx.map((c, i) => {
+    const s = c.step;
+    const at = `${what} context step ${i}`;
+    if (s === undefined) {
+      throw new DbError('PARAMETER', `${at} has no kind`, { hint: 'set one of list_index, list_rank, list_value, map_index, map_rank, map_key, map_value' });
+    }
+    const create = c.create;
+    if (create !== 0 && !(s.$case === 'listIndex' ? create >= 1 && create <= 3 : s.$case === 'mapKey' ? create >= 4 && create <= 6 : false)) {
+      throw new DbError('PARAMETER', `${at}: create value ${create} does not apply to a ${s.$case} step`, {
+        hint: 'list_index steps take CDT_CONTEXT_CREATE_LIST_*, map_key steps CDT_CONTEXT_CREATE_MAP_*; other steps never create',
+      });
+    }
+    switch (s.$case) {
+      case 'listIndex': {
+        const index = int(s.value, `${at} index`) as number;
+        if (create === 0) return { type: 'listIndex', index };
+        return { type: 'listIndex', index, create: create === 3 ? { order: 'ordered' } : create === 2 ? { order: 'unordered', pad: true } : { order: 'unordered' } };
+      }
+      case 'listRank': return { type: 'listRank', rank: int(s.value, `${at} rank`) as number };
+      case 'listValue': return { type: 'listValue', value: fromPbValue(s.value) };
+      case 'mapIndex': return { type: 'mapIndex', index: int(s.value, `${at} index`) as number };
+      case 'mapRank': return { type: 'mapRank', rank: int(s.value, `${at} rank`) as number };
+      case 'mapKey': {
+        const key = mapKey(s.value);
+        if (create === 0) return { type: 'mapKey', key };
+        return { type: 'mapKey', key, create: { order: create === 6 ? 'keyValueOrdered' : create === 5 ? 'keyOrdered' : 'unordered' } };
+      }
+      case 'mapValue': return { type: 'mapValue', value: fromPbValue(s.value) };
+    }
+  });
+}
+
+/** The context of a list/map operation, when it has one. */
+function contextField(ctx: readonly PbCdtContext[], what: string): { ctx?: CdtContextItem[] } {
+  return ctx.length === 0 ? {} : { ctx: fromPbContext(ctx, what) };
+}
+
 export function fromPbOperation(op: PbOperation): Operation {
   const o = op.op;
   if (o === undefined) throw new DbError('PARAMETER', 'an operation has no kind', { hint: 'set one of read, write, add, append, prepend, touch, delete, list, map' });
@@ -107,7 +146,7 @@ export function fromPbOperation(op: PbOperation): Operation {
       const l = o.value;
       const kind = LIST_KINDS[l.kind as PbListOpKind];
       if (kind === undefined) throw new DbError('PARAMETER', `unknown list operation ${l.kind}`);
-      return { op: 'list', bin: l.bin, kind, ...selectorFields(l, 'list') };
+      return { op: 'list', bin: l.bin, kind, ...contextField(l.ctx, `list ${kind} on bin '${l.bin}'`), ...selectorFields(l, 'list') };
     }
     case 'map': {
       const m = o.value;
@@ -119,6 +158,7 @@ export function fromPbOperation(op: PbOperation): Operation {
       const openKey = (kind === 'getByKeyRange' || kind === 'removeByKeyRange') && m.key !== undefined && fromPbValue(m.key) === null;
       return {
         op: 'map', bin: m.bin, kind,
+        ...contextField(m.ctx, `map ${kind} on bin '${m.bin}'`),
         ...(m.key === undefined || openKey ? {} : { key: mapKey(m.key) }),
         ...(keyEnd === undefined ? {} : { keyEnd }),
         keys: m.keys.map(mapKey),

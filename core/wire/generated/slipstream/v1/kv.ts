@@ -439,6 +439,96 @@ export function cdtReturnTypeToJSON(object: CdtReturnType): string {
   }
 }
 
+/**
+ * How a context step creates the list or map it looks into when that is missing (Aerospike's
+ * create flags on a context; only list_index and map_key steps create, and only in write
+ * operations). The created container has this order; every step after a created one creates
+ * too (a list_index step below it with index -1 or 0 unless it pads, a map_key step always).
+ */
+export const CdtContextCreate = {
+  /** CDT_CONTEXT_CREATE_UNSPECIFIED - Do not create: a missing element fails with OP_NOT_APPLICABLE (26). */
+  CDT_CONTEXT_CREATE_UNSPECIFIED: 0,
+  /** CDT_CONTEXT_CREATE_LIST_UNORDERED - list_index: create an unordered list; the index must be -1, 0 or the list's size. */
+  CDT_CONTEXT_CREATE_LIST_UNORDERED: 1,
+  /** CDT_CONTEXT_CREATE_LIST_UNORDERED_PAD - list_index: create an unordered list, padding with nils up to the index. */
+  CDT_CONTEXT_CREATE_LIST_UNORDERED_PAD: 2,
+  /** CDT_CONTEXT_CREATE_LIST_ORDERED - list_index: create an ordered list (the new element goes where it sorts). */
+  CDT_CONTEXT_CREATE_LIST_ORDERED: 3,
+  /** CDT_CONTEXT_CREATE_MAP_UNORDERED - map_key: create an unordered map. */
+  CDT_CONTEXT_CREATE_MAP_UNORDERED: 4,
+  /** CDT_CONTEXT_CREATE_MAP_KEY_ORDERED - map_key: create a key-ordered map. */
+  CDT_CONTEXT_CREATE_MAP_KEY_ORDERED: 5,
+  /** CDT_CONTEXT_CREATE_MAP_KEY_VALUE_ORDERED - map_key: create a key-value-ordered map. */
+  CDT_CONTEXT_CREATE_MAP_KEY_VALUE_ORDERED: 6,
+  UNRECOGNIZED: -1,
+} as const;
+
+export type CdtContextCreate = typeof CdtContextCreate[keyof typeof CdtContextCreate];
+
+export namespace CdtContextCreate {
+  export type CDT_CONTEXT_CREATE_UNSPECIFIED = typeof CdtContextCreate.CDT_CONTEXT_CREATE_UNSPECIFIED;
+  export type CDT_CONTEXT_CREATE_LIST_UNORDERED = typeof CdtContextCreate.CDT_CONTEXT_CREATE_LIST_UNORDERED;
+  export type CDT_CONTEXT_CREATE_LIST_UNORDERED_PAD = typeof CdtContextCreate.CDT_CONTEXT_CREATE_LIST_UNORDERED_PAD;
+  export type CDT_CONTEXT_CREATE_LIST_ORDERED = typeof CdtContextCreate.CDT_CONTEXT_CREATE_LIST_ORDERED;
+  export type CDT_CONTEXT_CREATE_MAP_UNORDERED = typeof CdtContextCreate.CDT_CONTEXT_CREATE_MAP_UNORDERED;
+  export type CDT_CONTEXT_CREATE_MAP_KEY_ORDERED = typeof CdtContextCreate.CDT_CONTEXT_CREATE_MAP_KEY_ORDERED;
+  export type CDT_CONTEXT_CREATE_MAP_KEY_VALUE_ORDERED =
+    typeof CdtContextCreate.CDT_CONTEXT_CREATE_MAP_KEY_VALUE_ORDERED;
+  export type UNRECOGNIZED = typeof CdtContextCreate.UNRECOGNIZED;
+}
+
+export function cdtContextCreateFromJSON(object: any): CdtContextCreate {
+  switch (object) {
+    case 0:
+    case "CDT_CONTEXT_CREATE_UNSPECIFIED":
+      return CdtContextCreate.CDT_CONTEXT_CREATE_UNSPECIFIED;
+    case 1:
+    case "CDT_CONTEXT_CREATE_LIST_UNORDERED":
+      return CdtContextCreate.CDT_CONTEXT_CREATE_LIST_UNORDERED;
+    case 2:
+    case "CDT_CONTEXT_CREATE_LIST_UNORDERED_PAD":
+      return CdtContextCreate.CDT_CONTEXT_CREATE_LIST_UNORDERED_PAD;
+    case 3:
+    case "CDT_CONTEXT_CREATE_LIST_ORDERED":
+      return CdtContextCreate.CDT_CONTEXT_CREATE_LIST_ORDERED;
+    case 4:
+    case "CDT_CONTEXT_CREATE_MAP_UNORDERED":
+      return CdtContextCreate.CDT_CONTEXT_CREATE_MAP_UNORDERED;
+    case 5:
+    case "CDT_CONTEXT_CREATE_MAP_KEY_ORDERED":
+      return CdtContextCreate.CDT_CONTEXT_CREATE_MAP_KEY_ORDERED;
+    case 6:
+    case "CDT_CONTEXT_CREATE_MAP_KEY_VALUE_ORDERED":
+      return CdtContextCreate.CDT_CONTEXT_CREATE_MAP_KEY_VALUE_ORDERED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return CdtContextCreate.UNRECOGNIZED;
+  }
+}
+
+export function cdtContextCreateToJSON(object: CdtContextCreate): string {
+  switch (object) {
+    case CdtContextCreate.CDT_CONTEXT_CREATE_UNSPECIFIED:
+      return "CDT_CONTEXT_CREATE_UNSPECIFIED";
+    case CdtContextCreate.CDT_CONTEXT_CREATE_LIST_UNORDERED:
+      return "CDT_CONTEXT_CREATE_LIST_UNORDERED";
+    case CdtContextCreate.CDT_CONTEXT_CREATE_LIST_UNORDERED_PAD:
+      return "CDT_CONTEXT_CREATE_LIST_UNORDERED_PAD";
+    case CdtContextCreate.CDT_CONTEXT_CREATE_LIST_ORDERED:
+      return "CDT_CONTEXT_CREATE_LIST_ORDERED";
+    case CdtContextCreate.CDT_CONTEXT_CREATE_MAP_UNORDERED:
+      return "CDT_CONTEXT_CREATE_MAP_UNORDERED";
+    case CdtContextCreate.CDT_CONTEXT_CREATE_MAP_KEY_ORDERED:
+      return "CDT_CONTEXT_CREATE_MAP_KEY_ORDERED";
+    case CdtContextCreate.CDT_CONTEXT_CREATE_MAP_KEY_VALUE_ORDERED:
+      return "CDT_CONTEXT_CREATE_MAP_KEY_VALUE_ORDERED";
+    case CdtContextCreate.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** Map operations. */
 export const MapOpKind = {
   /** MAP_OP_KIND_UNSPECIFIED - Invalid. */
@@ -876,6 +966,43 @@ export interface DeleteOp {
 }
 
 /**
+ * One step of a path into nested lists and maps (Aerospike's CDT context). A list or map
+ * operation with a context works on the element the path ends at, and writes the change back
+ * through every level. A step that finds nothing fails with OP_NOT_APPLICABLE (26), as does a
+ * list step on a map, a map step on a list, or a step through a value that is neither; a path
+ * ending at a value of the wrong kind for the operation fails with BIN_TYPE (12); a bin that is
+ * not a list or map fails with PARAMETER (4). Reading a missing bin gives nil.
+ */
+export interface CdtContext {
+  /** Exactly one step. */
+  step?:
+    | //
+    /** The list element at this index (negative counts from the end). */
+    { $case: "listIndex"; value: bigint }
+    | //
+    /** The list element of this rank (0 smallest, -1 largest). */
+    { $case: "listRank"; value: bigint }
+    | //
+    /** The first list element equal to this value. */
+    { $case: "listValue"; value: Value }
+    | //
+    /** The map entry at this index in key order (negative counts from the end). */
+    { $case: "mapIndex"; value: bigint }
+    | //
+    /** The map entry whose value has this rank. */
+    { $case: "mapRank"; value: bigint }
+    | //
+    /** The map entry of this key. */
+    { $case: "mapKey"; value: Value }
+    | //
+    /** The first map entry (in key order) whose value equals this value. */
+    { $case: "mapValue"; value: Value }
+    | undefined;
+  /** Create the container when missing (list_index and map_key steps of write operations only). */
+  create: CdtContextCreate;
+}
+
+/**
  * A list operation on a bin. Ranks and value ranges use Aerospike's value order: nil < boolean <
  * integer < string < list < map < bytes < double < GeoJSON (integers and doubles never compare by
  * value; equal values rank in index order). A multi-element selection returns its values in rank
@@ -912,7 +1039,11 @@ export interface ListOp {
     | bigint
     | undefined;
   /** The exclusive end of a value range (value is the inclusive start); absent or nil: no upper bound. */
-  valueEnd?: Value | undefined;
+  valueEnd?:
+    | Value
+    | undefined;
+  /** The path to a nested list to operate on; empty: the bin itself. */
+  ctx: CdtContext[];
 }
 
 /**
@@ -963,6 +1094,8 @@ export interface MapOp {
     | undefined;
   /** The values argument (by-value-list). */
   values: Value[];
+  /** The path to a nested map to operate on; empty: the bin itself. */
+  ctx: CdtContext[];
 }
 
 /** One operation of an Operate call. */
@@ -2517,6 +2650,254 @@ export const DeleteOp: MessageFns<DeleteOp> = {
   },
 };
 
+function createBaseCdtContext(): CdtContext {
+  return { step: undefined, create: 0 };
+}
+
+export const CdtContext: MessageFns<CdtContext> = {
+  encode(message: CdtContext, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.step?.$case) {
+      case "listIndex":
+        if (BigInt.asIntN(64, message.step.value) !== message.step.value) {
+          throw new globalThis.Error("value provided for field message.step.value of type int64 too large");
+        }
+        writer.uint32(8).int64(message.step.value);
+        break;
+      case "listRank":
+        if (BigInt.asIntN(64, message.step.value) !== message.step.value) {
+          throw new globalThis.Error("value provided for field message.step.value of type int64 too large");
+        }
+        writer.uint32(16).int64(message.step.value);
+        break;
+      case "listValue":
+        Value.encode(message.step.value, writer.uint32(26).fork()).join();
+        break;
+      case "mapIndex":
+        if (BigInt.asIntN(64, message.step.value) !== message.step.value) {
+          throw new globalThis.Error("value provided for field message.step.value of type int64 too large");
+        }
+        writer.uint32(32).int64(message.step.value);
+        break;
+      case "mapRank":
+        if (BigInt.asIntN(64, message.step.value) !== message.step.value) {
+          throw new globalThis.Error("value provided for field message.step.value of type int64 too large");
+        }
+        writer.uint32(40).int64(message.step.value);
+        break;
+      case "mapKey":
+        Value.encode(message.step.value, writer.uint32(50).fork()).join();
+        break;
+      case "mapValue":
+        Value.encode(message.step.value, writer.uint32(58).fork()).join();
+        break;
+    }
+    if (message.create !== 0) {
+      writer.uint32(64).int32(message.create);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CdtContext {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCdtContext();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.step = { $case: "listIndex", value: reader.int64() as bigint };
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.step = { $case: "listRank", value: reader.int64() as bigint };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.step = { $case: "listValue", value: Value.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.step = { $case: "mapIndex", value: reader.int64() as bigint };
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.step = { $case: "mapRank", value: reader.int64() as bigint };
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.step = { $case: "mapKey", value: Value.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.step = { $case: "mapValue", value: Value.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.create = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CdtContext {
+    return {
+      step: isSet(object.listIndex)
+        ? { $case: "listIndex", value: BigInt(object.listIndex) }
+        : isSet(object.list_index)
+        ? { $case: "listIndex", value: BigInt(object.list_index) }
+        : isSet(object.listRank)
+        ? { $case: "listRank", value: BigInt(object.listRank) }
+        : isSet(object.list_rank)
+        ? { $case: "listRank", value: BigInt(object.list_rank) }
+        : isSet(object.listValue)
+        ? { $case: "listValue", value: Value.fromJSON(object.listValue) }
+        : isSet(object.list_value)
+        ? { $case: "listValue", value: Value.fromJSON(object.list_value) }
+        : isSet(object.mapIndex)
+        ? { $case: "mapIndex", value: BigInt(object.mapIndex) }
+        : isSet(object.map_index)
+        ? { $case: "mapIndex", value: BigInt(object.map_index) }
+        : isSet(object.mapRank)
+        ? { $case: "mapRank", value: BigInt(object.mapRank) }
+        : isSet(object.map_rank)
+        ? { $case: "mapRank", value: BigInt(object.map_rank) }
+        : isSet(object.mapKey)
+        ? { $case: "mapKey", value: Value.fromJSON(object.mapKey) }
+        : isSet(object.map_key)
+        ? { $case: "mapKey", value: Value.fromJSON(object.map_key) }
+        : isSet(object.mapValue)
+        ? { $case: "mapValue", value: Value.fromJSON(object.mapValue) }
+        : isSet(object.map_value)
+        ? { $case: "mapValue", value: Value.fromJSON(object.map_value) }
+        : undefined,
+      create: isSet(object.create) ? cdtContextCreateFromJSON(object.create) : 0,
+    };
+  },
+
+  toJSON(message: CdtContext): unknown {
+    const obj: any = {};
+    if (message.step?.$case === "listIndex") {
+      obj.listIndex = message.step.value.toString();
+    } else if (message.step?.$case === "listRank") {
+      obj.listRank = message.step.value.toString();
+    } else if (message.step?.$case === "listValue") {
+      obj.listValue = Value.toJSON(message.step.value);
+    } else if (message.step?.$case === "mapIndex") {
+      obj.mapIndex = message.step.value.toString();
+    } else if (message.step?.$case === "mapRank") {
+      obj.mapRank = message.step.value.toString();
+    } else if (message.step?.$case === "mapKey") {
+      obj.mapKey = Value.toJSON(message.step.value);
+    } else if (message.step?.$case === "mapValue") {
+      obj.mapValue = Value.toJSON(message.step.value);
+    }
+    if (message.create !== 0) {
+      obj.create = cdtContextCreateToJSON(message.create);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CdtContext>): CdtContext {
+    return CdtContext.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CdtContext>): CdtContext {
+    const message = createBaseCdtContext();
+    switch (object.step?.$case) {
+      case "listIndex": {
+        if (object.step?.value !== undefined && object.step?.value !== null) {
+          message.step = { $case: "listIndex", value: BigInt(object.step.value) };
+        }
+        break;
+      }
+      case "listRank": {
+        if (object.step?.value !== undefined && object.step?.value !== null) {
+          message.step = { $case: "listRank", value: BigInt(object.step.value) };
+        }
+        break;
+      }
+      case "listValue": {
+        if (object.step?.value !== undefined && object.step?.value !== null) {
+          message.step = { $case: "listValue", value: Value.fromPartial(object.step.value) };
+        }
+        break;
+      }
+      case "mapIndex": {
+        if (object.step?.value !== undefined && object.step?.value !== null) {
+          message.step = { $case: "mapIndex", value: BigInt(object.step.value) };
+        }
+        break;
+      }
+      case "mapRank": {
+        if (object.step?.value !== undefined && object.step?.value !== null) {
+          message.step = { $case: "mapRank", value: BigInt(object.step.value) };
+        }
+        break;
+      }
+      case "mapKey": {
+        if (object.step?.value !== undefined && object.step?.value !== null) {
+          message.step = { $case: "mapKey", value: Value.fromPartial(object.step.value) };
+        }
+        break;
+      }
+      case "mapValue": {
+        if (object.step?.value !== undefined && object.step?.value !== null) {
+          message.step = { $case: "mapValue", value: Value.fromPartial(object.step.value) };
+        }
+        break;
+      }
+    }
+    message.create = object.create ?? 0;
+    return message;
+  },
+};
+
 function createBaseListOp(): ListOp {
   return {
     bin: "",
@@ -2529,6 +2910,7 @@ function createBaseListOp(): ListOp {
     inverted: false,
     rank: undefined,
     valueEnd: undefined,
+    ctx: [],
   };
 }
 
@@ -2572,6 +2954,9 @@ export const ListOp: MessageFns<ListOp> = {
     }
     if (message.valueEnd !== undefined) {
       Value.encode(message.valueEnd, writer.uint32(82).fork()).join();
+    }
+    for (const v of message.ctx) {
+      CdtContext.encode(v!, writer.uint32(90).fork()).join();
     }
     return writer;
   },
@@ -2669,6 +3054,14 @@ export const ListOp: MessageFns<ListOp> = {
             message.valueEnd = Value.decode(reader, reader.uint32());
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.ctx.push(CdtContext.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2701,6 +3094,7 @@ export const ListOp: MessageFns<ListOp> = {
         : isSet(object.value_end)
         ? Value.fromJSON(object.value_end)
         : undefined,
+      ctx: globalThis.Array.isArray(object?.ctx) ? object.ctx.map((e: any) => CdtContext.fromJSON(e)) : [],
     };
   },
 
@@ -2736,6 +3130,9 @@ export const ListOp: MessageFns<ListOp> = {
     if (message.valueEnd !== undefined) {
       obj.valueEnd = Value.toJSON(message.valueEnd);
     }
+    if (message.ctx?.length) {
+      obj.ctx = message.ctx.map((e) => CdtContext.toJSON(e));
+    }
     return obj;
   },
 
@@ -2756,6 +3153,7 @@ export const ListOp: MessageFns<ListOp> = {
     message.valueEnd = (object.valueEnd !== undefined && object.valueEnd !== null)
       ? Value.fromPartial(object.valueEnd)
       : undefined;
+    message.ctx = object.ctx?.map((e) => CdtContext.fromPartial(e)) || [];
     return message;
   },
 };
@@ -2776,6 +3174,7 @@ function createBaseMapOp(): MapOp {
     keyEnd: undefined,
     valueEnd: undefined,
     values: [],
+    ctx: [],
   };
 }
 
@@ -2831,6 +3230,9 @@ export const MapOp: MessageFns<MapOp> = {
     }
     for (const v of message.values) {
       Value.encode(v!, writer.uint32(114).fork()).join();
+    }
+    for (const v of message.ctx) {
+      CdtContext.encode(v!, writer.uint32(122).fork()).join();
     }
     return writer;
   },
@@ -2960,6 +3362,14 @@ export const MapOp: MessageFns<MapOp> = {
             message.values.push(Value.decode(reader, reader.uint32()));
             continue;
           }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.ctx.push(CdtContext.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3002,6 +3412,7 @@ export const MapOp: MessageFns<MapOp> = {
       values: globalThis.Array.isArray(object?.values)
         ? object.values.map((e: any) => Value.fromJSON(e))
         : [],
+      ctx: globalThis.Array.isArray(object?.ctx) ? object.ctx.map((e: any) => CdtContext.fromJSON(e)) : [],
     };
   },
 
@@ -3049,6 +3460,9 @@ export const MapOp: MessageFns<MapOp> = {
     if (message.values?.length) {
       obj.values = message.values.map((e) => Value.toJSON(e));
     }
+    if (message.ctx?.length) {
+      obj.ctx = message.ctx.map((e) => CdtContext.toJSON(e));
+    }
     return obj;
   },
 
@@ -3075,6 +3489,7 @@ export const MapOp: MessageFns<MapOp> = {
       ? Value.fromPartial(object.valueEnd)
       : undefined;
     message.values = object.values?.map((e) => Value.fromPartial(e)) || [];
+    message.ctx = object.ctx?.map((e) => CdtContext.fromPartial(e)) || [];
     return message;
   },
 };
