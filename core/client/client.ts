@@ -19,6 +19,7 @@ import { toPbOperation } from './operations.ts';
 import { ClientChannel, type Method } from './channel.ts';
 import { filterText, fromPbMeta, fromPbRecord, toPbKey, toPbPolicy, toPbReadKey } from './wire-mapping.ts';
 import type { CallOptions, ClientKey, ClientOptions, ClientRecord, ClientRecordMeta, ClientWritePolicy, ScanOptions } from './types.ts';
+import { fromPbBatchResult, toPbBatchEntry, type ClientBatchEntry, type ClientBatchResult } from './batch.ts';
 
 export type { ClientKey, ClientRecordMeta, ClientRecord, ClientWritePolicy, CallOptions, ClientTlsOptions, ClientOptions, ScanOptions } from './types.ts';
 export { toPbKey, toPbReadKey, fromPbMeta, fromPbRecord, toPbValue, fromPbValue } from './wire-mapping.ts';
@@ -124,6 +125,29 @@ export class SlipstreamClient {
   async batchGet(keys: readonly ClientKey[], options: CallOptions & { bins?: readonly string[]; headerOnly?: boolean; filter?: Expr } = {}): Promise<Array<ClientRecord | DbError>> {
     const res = await this.unary(KeyValueServiceService.batchGet, { keys: keys.map(toPbReadKey), bins: [...(options.bins ?? [])], headerOnly: options.headerOnly ?? false, filterJson: filterText(options.filter) }, options);
     return res.results.map((r) => r.resultCode === 0 ? fromPbRecord(r.record) : new DbError(resultCodeName(r.resultCode) ?? 'SERVER_ERROR', r.message, { resultCode: r.resultCode }));
+  }
+
+  /**
+   * Reads and writes many records in one call: per entry a read, put, delete, operate or record
+   * UDF with its own policy. Entries on one record run in order; the batch is not atomic. One
+   * result per entry, in order; a failed entry has `error` (and `error.inDoubt` when a write
+   * may have been applied). Not retried: check each result instead.
+   */
+  async batchOperate(entries: readonly ClientBatchEntry<ClientKey, ClientWritePolicy>[], options: CallOptions = {}): Promise<Array<ClientBatchResult<ClientRecordMeta>>> {
+    const request = { entries: entries.map((e) => toPbBatchEntry(e, (k, forRead) => (forRead ? toPbReadKey(k) : toPbKey(k)), toPbPolicy)) };
+    let res;
+    try {
+      res = await this.unary(KeyValueServiceService.batchOperate, request, options, false);
+    } catch (err) {
+      // the server's transport refuses a request over its message limit before any entry runs
+      if (err instanceof DbError && /larger than max/i.test(err.message)) {
+        throw new DbError('BATCH_MAX_REQUESTS', `this batch of ${entries.length} entries is larger than the server accepts in one message (${err.message})`, {
+          hint: 'split the batch into smaller ones', cause: err,
+        });
+      }
+      throw err;
+    }
+    return res.results.map((r) => fromPbBatchResult(r, fromPbMeta));
   }
 
   /**

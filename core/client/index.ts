@@ -1,6 +1,7 @@
 export { SlipstreamClient, toPbKey, fromPbRecord, fromPbMeta } from './client.ts';
 export type { ClientKey, ClientRecord, ClientRecordMeta, ClientWritePolicy, ClientOptions, CallOptions, ScanOptions } from './client.ts';
 export { toPbOperation } from './operations.ts';
+export type { ClientBatchEntry, ClientBatchResult } from './batch.ts';
 export { fromServiceError } from './errors.ts';
 export type { Operation, ListOpKind, MapOpKind, CdtReturnType, CdtContextItem, ListOrder, MapOrder } from '../transaction/operations.ts';
 export { DbError } from '../errors/index.ts';

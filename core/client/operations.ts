@@ -1,7 +1,8 @@
-import type { Operation as PbOperation, ListOpKind as PbListOpKind, MapOpKind as PbMapOpKind, CdtReturnType as PbCdtReturnType, CdtContext as PbCdtContext, CdtContextCreate as PbCdtContextCreate } from '../wire/generated/slipstream/v1/kv.ts';
+import type { BitOpKind as PbBitOpKind, BitOverflowAction as PbBitOverflowAction, Operation as PbOperation, ListOpKind as PbListOpKind, MapOpKind as PbMapOpKind, CdtReturnType as PbCdtReturnType, CdtContext as PbCdtContext, CdtContextCreate as PbCdtContextCreate } from '../wire/generated/slipstream/v1/kv.ts';
 import type { Operation, ListOpKind, MapOpKind, CdtReturnType, CdtContextItem } from '../transaction/operations.ts';
 import { toPbValue } from '../wire/convert.ts';
 import { DbError } from '../errors/index.ts';
+import { BIT_OP_KINDS } from '../transaction/bit-ops.ts';
 
 const LIST: Record<ListOpKind, number> = {
   append: 1, appendItems: 2, insert: 3, insertItems: 4, set: 5, increment: 6, get: 7, getRange: 8, pop: 9, popRange: 10,
@@ -86,5 +87,23 @@ export function toPbOperation(op: Operation): PbOperation {
       items: [...(op.items ?? [])].map(([k, v]) => ({ key: toPbValue(k), value: toPbValue(v) })),
       ...toPbSelector(op),
     } } };
+    case 'bit': {
+      const kind = BIT_OP_KINDS.indexOf(op.kind);
+      if (kind < 0) throw new DbError('CLIENT_PARAM', `unknown bit operation ${JSON.stringify(op.kind)}`, { hint: `use one of ${BIT_OP_KINDS.join(', ')}` });
+      const f = op.resizeFlags;
+      return { op: { $case: 'bit', value: {
+        bin: op.bin, kind: (kind + 1) as PbBitOpKind,
+        ...(op.offset === undefined ? {} : { offset: BigInt(op.offset) }),
+        ...(op.size === undefined ? {} : { size: BigInt(op.size) }),
+        value: op.value ?? new Uint8Array(0),
+        ...(op.shift === undefined ? {} : { shift: BigInt(op.shift) }),
+        ...(op.integer === undefined ? {} : { integer: op.integer }),
+        signed: op.signed === true,
+        overflow: (op.overflow === 'saturate' ? 1 : op.overflow === 'wrap' ? 2 : 0) as PbBitOverflowAction,
+        ...(op.scanFor === undefined ? {} : { scanFor: op.scanFor }),
+        resizeFromFront: f?.fromFront === true, resizeGrowOnly: f?.growOnly === true, resizeShrinkOnly: f?.shrinkOnly === true,
+        ...(op.policy === undefined ? {} : { policy: { createOnly: op.policy.createOnly === true, updateOnly: op.policy.updateOnly === true, noFail: op.policy.noFail === true, partial: op.policy.partial === true } }),
+      } } };
+    }
   }
 }

@@ -155,7 +155,7 @@ export async function createNode(config: NodeConfig, options: CreateNodeOptions)
     services.provide(STORAGE_MAINTENANCE, maintenance);
     const startedAtMs = Date.now();
     let address = `${config.node.host}:${config.node.port}`;
-    server.addService('slipstream.v1.KeyValueService', keyValueService, keyValueHandlers(kernel, logger));
+    server.addService('slipstream.v1.KeyValueService', keyValueService, keyValueHandlers(kernel, logger, services));
     const identity = { nodeId: config.node.id, version: VERSION, startedAtMs, address: () => address };
     services.provide(NODE_IDENTITY, identity);
     server.addService('slipstream.v1.AdminService', AdminServiceService, adminHandlers(kernel, identity, logger));

@@ -4,6 +4,7 @@ import { checkBinName, checkInt64, valueType, type Bins, type BinValue, type Rec
 import { checkExists, DEFAULT_WRITE_POLICY, type WritePolicy } from './policy.ts';
 import { isWriteOperation, type Operation } from './operations.ts';
 import { applyCdtOperation } from './cdt/context.ts';
+import { applyBitOp } from './bit-ops.ts';
 import { notFound, type KernelState } from './kernel-state.ts';
 import type { CurrentRecord, Mutation, OperateResult } from './kernel-types.ts';
 import { get } from './read-path.ts';
@@ -56,6 +57,8 @@ function readResults(bins: Bins, ops: readonly Operation[]): Bins {
       out.add(op.bin, applyCdtOperation(ownBin(bins, op.bin), op).result);
     } else if (op.op === 'map') {
       out.add(op.bin, applyCdtOperation(ownBin(bins, op.bin), op).result);
+    } else if (op.op === 'bit') {
+      out.add(op.bin, applyBitOp(ownBin(bins, op.bin), op).result);
     }
   }
   return out.bins;
@@ -122,6 +125,13 @@ function runOperations(cur: CurrentRecord | undefined, ops: readonly Operation[]
         const r = applyCdtOperation(ownBin(bins, op.bin), op);
         if (r.next !== undefined) { if (r.next === null) delete bins[op.bin]; else bins[op.bin] = r.next; dirty = true; deleted = false; }
         out.add(op.bin, r.result);
+        break;
+      }
+      case 'bit': {
+        checkBinName(op.bin);
+        const r = applyBitOp(ownBin(bins, op.bin), op);
+        if (r.next !== undefined) { bins[op.bin] = r.next; dirty = true; deleted = false; }
+        if (r.result !== undefined) out.add(op.bin, r.result);
         break;
       }
     }

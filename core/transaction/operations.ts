@@ -1,4 +1,5 @@
 import type { BinValue, MapKey } from '../model/index.ts';
+import { isBitRead, type BitOperation } from './bit-ops.ts';
 
 /**
  * List operations (Aerospike CDT list operations). Indexes and ranks may be negative (from the
@@ -113,7 +114,9 @@ export type Operation =
       readonly items?: ReadonlyMap<MapKey, BinValue>;
       readonly returnType?: CdtReturnType;
       readonly inverted?: boolean;
-    };
+    }
+  /** A bit operation on a bytes bin (see bit-ops.ts). */
+  | BitOperation;
 
 const LIST_READS: ReadonlySet<ListOpKind> = new Set<ListOpKind>([
   'get', 'getRange', 'getByValue', 'size', 'getByIndex', 'getByIndexRange', 'getByRank', 'getByRankRange',
@@ -130,6 +133,7 @@ export function isWriteOperation(op: Operation): boolean {
     case 'read': case 'readHeader': return false;
     case 'list': return !LIST_READS.has(op.kind);
     case 'map': return !MAP_READS.has(op.kind);
+    case 'bit': return !isBitRead(op.kind);
     default: return true;
   }
 }

@@ -1,8 +1,15 @@
 import type { handleServerStreamingCall, handleUnaryCall, UntypedServiceImplementation } from '@grpc/grpc-js';
 import {
-  KeyValueServiceService, BatchGetResponse, type BatchGetRequest, type GetRequest, type GetResponse, type KeyValueServiceServer,
-  type ScanRequest, type ScanResponse,
+  KeyValueServiceService, BatchGetResponse, BatchOperateResponse, type BatchGetRequest, type BatchEntry as PbBatchEntry, type BatchOperateRequest,
+  type GetRequest, type GetResponse, type KeyValueServiceServer, type ScanRequest, type ScanResponse,
 } from '../../wire/generated/slipstream/v1/kv.ts';
+import type { WritePolicy as PbWritePolicy } from '../../wire/generated/slipstream/v1/types.ts';
+import { batchOperate, MAX_BATCH_ENTRIES, type BatchEntry } from '../../transaction/batch-operate.ts';
+import type { ServiceLocator } from '../../transaction/services.ts';
+import { UDF_RUNNER_KEY } from '../../query/udf-runner.ts';
+import type { UdfCall } from '../../udf/engine.ts';
+import { callOf } from './udf.ts';
+import { toPbValue } from '../../wire/convert.ts';
 import { acceptingEncoded, EncodedResponse } from '../wire/encoded.ts';
 import { encodeBatchGetResponse, encodeGetResponse, encodeScanPage } from '../wire/get-response.ts';
 import { DbError } from '../../errors/index.ts';
@@ -24,11 +31,12 @@ export type KeyValueHandlers = Pick<KeyValueServiceServer, 'put' | 'exists' | 'd
   & {
     get: handleUnaryCall<GetRequest, GetResponse | EncodedResponse>;
     batchGet: handleUnaryCall<BatchGetRequest, BatchGetResponse | EncodedResponse>;
+    batchOperate: handleUnaryCall<BatchOperateRequest, BatchOperateResponse | EncodedResponse>;
     scan: handleServerStreamingCall<ScanRequest, ScanResponse | EncodedResponse>;
   } & UntypedServiceImplementation;
 
 /** The KeyValueService definition to register with keyValueHandlers. */
-export const keyValueService = acceptingEncoded(KeyValueServiceService, ['get', 'batchGet', 'scan']);
+export const keyValueService = acceptingEncoded(KeyValueServiceService, ['get', 'batchGet', 'batchOperate', 'scan']);
 
 /** A batch's answer is one gRPC message: refuse one that would not fit with what to do instead. */
 function checkBatchAnswer(bytes: number, keys: number): void {
@@ -38,13 +46,50 @@ function checkBatchAnswer(bytes: number, keys: number): void {
   });
 }
 
-export function keyValueHandlers(kernel: Kernel, logger: Logger): KeyValueHandlers {
+/** A read entry takes only a filter from its policy; anything else set there would be ignored, so it is refused. */
+function checkReadPolicy(p: PbWritePolicy | undefined, i: number): void {
+  if (p === undefined) return;
+  const set = [
+    p.exists !== 0 ? 'exists' : '', p.generationPolicy !== 0 ? 'generation_policy' : '', p.generation !== 0 ? 'generation' : '',
+    p.ttl !== 0n ? 'ttl' : '', p.sendKey ? 'send_key' : '', p.durableDelete ? 'durable_delete' : '',
+  ].filter((f) => f !== '');
+  if (set.length > 0) {
+    throw new DbError('PARAMETER', `batch entry ${i} is a read, and a read takes no ${set.join(', ')}`, { hint: 'give a read entry only policy.filter_json' });
+  }
+}
+
+/**
+ * Serves KeyValueService over a kernel; `services` (when given) supplies the UDF runner for
+ * batch entries that apply a record UDF.
+ */
+export function keyValueHandlers(kernel: Kernel, logger: Logger, services?: ServiceLocator): KeyValueHandlers {
   const now = (): number => kernel.clock.now();
   const filterOf = (json: string): { filter?: RecordPredicate } => {
     const filter = recordFilter(json, now);
     return filter === undefined ? {} : { filter };
   };
   const policyOf = (p: Parameters<typeof fromPbWritePolicy>[0]) => fromPbWritePolicy(p, now);
+  const batchEntryOf = (e: PbBatchEntry, i: number, deadline: Parameters<typeof callOf>[1]): BatchEntry<UdfCall> => {
+    const key = fromPbKey(kernel, e.key);
+    const a = e.action;
+    if (a === undefined) throw new DbError('PARAMETER', `batch entry ${i} has no action`, { hint: 'set one of read, put, delete, operate, udf' });
+    const policy = e.policy === undefined ? {} : { policy: policyOf(e.policy) };
+    switch (a.$case) {
+      case 'read':
+        checkReadPolicy(e.policy, i);
+        return {
+          kind: 'read', key, ...(a.value.bins.length > 0 ? { bins: a.value.bins } : {}), headerOnly: a.value.headerOnly,
+          ...filterOf(e.policy?.filterJson ?? ''),
+        };
+      case 'put': return { kind: 'put', key, bins: fromPbBins(a.value.bins), ...policy };
+      case 'delete': return { kind: 'delete', key, ...policy };
+      case 'operate': {
+        if (a.value.operations.length === 0) throw new DbError('PARAMETER', `batch entry ${i} (operate) has no operations`);
+        return { kind: 'operate', key, operations: a.value.operations.map(fromPbOperation), ...policy };
+      }
+      case 'udf': return { kind: 'udf', key, call: callOf(a.value, deadline), ...policy };
+    }
+  };
   const readOptionsOf = (req: { bins: string[]; headerOnly: boolean; filterJson: string }) =>
     ({ ...(req.bins.length > 0 ? { bins: req.bins } : {}), headerOnly: req.headerOnly, ...filterOf(req.filterJson) });
   return {
@@ -102,6 +147,29 @@ export function keyValueHandlers(kernel: Kernel, logger: Logger): KeyValueHandle
           : { resultCode: 0, record: toPbRecord(r, t), message: '' }),
       }).finish();
       checkBatchAnswer(bytes.length, keys.length);
+      return new EncodedResponse(bytes);
+    }),
+    batchOperate: unary(logger, 'BatchOperate', async (req, call): Promise<BatchOperateResponse | EncodedResponse> => {
+      if (req.entries.length > MAX_BATCH_ENTRIES) {
+        throw new DbError('BATCH_MAX_REQUESTS', `a batch may hold ${MAX_BATCH_ENTRIES} entries; this one has ${req.entries.length}`, { hint: 'split the batch' });
+      }
+      const entries = req.entries.map((e, i) => batchEntryOf(e, i, call.getDeadline()));
+      const runner = services?.get(UDF_RUNNER_KEY);
+      const results = await batchOperate<UdfCall>(kernel, entries, runner === undefined ? undefined : async (key, udf, policy) => {
+        const r = await runner.apply(key, udf, policy);
+        return { value: r.value, meta: r.meta };
+      });
+      const t = now();
+      const bytes = BatchOperateResponse.encode({
+        results: results.map((r) => r instanceof DbError
+          ? { resultCode: r.resultCode, message: r.message, inDoubt: r.inDoubt, bins: [] }
+          : {
+            resultCode: 0, message: '', inDoubt: false, bins: toPbBins(r.bins),
+            ...(r.meta === undefined ? {} : { meta: toPbMeta(r.meta, t) }),
+            ...(r.udfResult === undefined ? {} : { udfResult: toPbValue(r.udfResult) }),
+          }),
+      }).finish();
+      checkBatchAnswer(bytes.length, entries.length);
       return new EncodedResponse(bytes);
     }),
     scan: serverStream(logger, 'Scan', async function* (req, signal): AsyncGenerator<ScanResponse | EncodedResponse> {

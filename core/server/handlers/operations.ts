@@ -1,7 +1,8 @@
 import { DbError } from '../../errors/index.ts';
 import type { BinValue, MapKey } from '../../model/index.ts';
 import type { Operation, ListOpKind, MapOpKind, CdtReturnType, CdtContextItem } from '../../transaction/operations.ts';
-import type { Operation as PbOperation, ListOpKind as PbListOpKind, MapOpKind as PbMapOpKind, CdtReturnType as PbCdtReturnType, CdtContext as PbCdtContext } from '../../wire/generated/slipstream/v1/kv.ts';
+import { BIT_OP_KINDS, type BitOperation } from '../../transaction/bit-ops.ts';
+import type { BitOp as PbBitOp, Operation as PbOperation, ListOpKind as PbListOpKind, MapOpKind as PbMapOpKind, CdtReturnType as PbCdtReturnType, CdtContext as PbCdtContext } from '../../wire/generated/slipstream/v1/kv.ts';
 import type { Value } from '../../wire/generated/slipstream/v1/types.ts';
 import { fromPbValue } from '../../wire/convert.ts';
 
@@ -130,9 +131,47 @@ function contextField(ctx: readonly PbCdtContext[], what: string): { ctx?: CdtCo
   return ctx.length === 0 ? {} : { ctx: fromPbContext(ctx, what) };
 }
 
+/** A bit operation; every field it does not use must be left unset (never ignored). */
+export function fromPbBitOp(b: PbBitOp): BitOperation {
+  const kind = BIT_OP_KINDS[b.kind - 1];
+  if (kind === undefined || b.kind === 0) throw new DbError('PARAMETER', `unknown bit operation ${b.kind}`, { hint: 'use a BitOpKind value from kv.proto' });
+  const what = `bit ${kind} on bin '${b.bin}'`;
+  const uses: Record<string, ReadonlySet<string>> = {
+    resize: new Set(['size', 'resize', 'policy']), insert: new Set(['offset', 'value', 'policy']), remove: new Set(['offset', 'size', 'policy']),
+    set: new Set(['offset', 'size', 'value', 'policy']), or: new Set(['offset', 'size', 'value', 'policy']), xor: new Set(['offset', 'size', 'value', 'policy']),
+    and: new Set(['offset', 'size', 'value', 'policy']), not: new Set(['offset', 'size', 'policy']), lshift: new Set(['offset', 'size', 'shift', 'policy']),
+    rshift: new Set(['offset', 'size', 'shift', 'policy']), add: new Set(['offset', 'size', 'integer', 'signed', 'overflow', 'policy']),
+    subtract: new Set(['offset', 'size', 'integer', 'signed', 'overflow', 'policy']), setInt: new Set(['offset', 'size', 'integer', 'policy']),
+    get: new Set(['offset', 'size']), count: new Set(['offset', 'size']), lscan: new Set(['offset', 'size', 'scanFor']), rscan: new Set(['offset', 'size', 'scanFor']),
+    getInt: new Set(['offset', 'size', 'signed']),
+  };
+  const present: Array<[string, boolean]> = [
+    ['offset', b.offset !== undefined], ['size', b.size !== undefined], ['value', b.value.length > 0], ['shift', b.shift !== undefined],
+    ['integer', b.integer !== undefined], ['signed', b.signed], ['overflow', b.overflow !== 0], ['scanFor', b.scanFor !== undefined],
+    ['resize', b.resizeFromFront || b.resizeGrowOnly || b.resizeShrinkOnly], ['policy', b.policy !== undefined],
+  ];
+  const allowed = uses[kind] as ReadonlySet<string>;
+  const stray = present.filter(([f, set]) => set && !allowed.has(f)).map(([f]) => f);
+  if (stray.length > 0) throw new DbError('PARAMETER', `${what} takes no ${stray.join(', ')}`, { hint: `it takes ${[...allowed].join(', ')}` });
+  const p = b.policy;
+  return {
+    op: 'bit', bin: b.bin, kind,
+    ...(b.offset === undefined ? {} : { offset: int(b.offset, `${what} offset`) as number }),
+    ...(b.size === undefined ? {} : { size: int(b.size, `${what} size`) as number }),
+    ...(b.value.length > 0 ? { value: new Uint8Array(b.value) } : {}),
+    ...(b.shift === undefined ? {} : { shift: int(b.shift, `${what} shift`) as number }),
+    ...(b.integer === undefined ? {} : { integer: b.integer }),
+    ...(b.signed ? { signed: true } : {}),
+    ...(b.overflow === 0 ? {} : { overflow: b.overflow === 1 ? 'saturate' as const : b.overflow === 2 ? 'wrap' as const : (() => { throw new DbError('PARAMETER', `${what}: unknown overflow action ${b.overflow}`); })() }),
+    ...(b.scanFor === undefined ? {} : { scanFor: b.scanFor }),
+    ...(b.resizeFromFront || b.resizeGrowOnly || b.resizeShrinkOnly ? { resizeFlags: { fromFront: b.resizeFromFront, growOnly: b.resizeGrowOnly, shrinkOnly: b.resizeShrinkOnly } } : {}),
+    ...(p === undefined ? {} : { policy: { createOnly: p.createOnly, updateOnly: p.updateOnly, noFail: p.noFail, partial: p.partial } }),
+  };
+}
+
 export function fromPbOperation(op: PbOperation): Operation {
   const o = op.op;
-  if (o === undefined) throw new DbError('PARAMETER', 'an operation has no kind', { hint: 'set one of read, write, add, append, prepend, touch, delete, list, map' });
+  if (o === undefined) throw new DbError('PARAMETER', 'an operation has no kind', { hint: 'set one of read, write, add, append, prepend, touch, delete, list, map, bit' });
   switch (o.$case) {
     case 'read': return o.value.bin === '' ? { op: 'read' } : { op: 'read', bin: o.value.bin };
     case 'readHeader': return { op: 'readHeader' };
@@ -166,5 +205,6 @@ export function fromPbOperation(op: PbOperation): Operation {
         ...shared,
       };
     }
+    case 'bit': return fromPbBitOp(o.value);
   }
 }

@@ -42,7 +42,7 @@ function leftMs(deadline: Deadline): number | undefined {
   return Math.max(1, Math.floor(left - Math.min(200, left / 10)));
 }
 
-function callOf(pb: PbUdfCall | undefined, deadline: Deadline): UdfCall {
+export function callOf(pb: PbUdfCall | undefined, deadline: Deadline): UdfCall {
   if (pb === undefined || pb.module === '' || pb.function === '') {
     throw new DbError('PARAMETER', 'the request names no UDF', { hint: 'set call.module and call.function' });
   }

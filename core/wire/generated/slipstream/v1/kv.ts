@@ -21,6 +21,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { Bin, Key, MapEntry, Record, RecordMeta, Value, WritePolicy } from "./types.ts";
+import { UdfCall } from "./udf.ts";
 
 export const protobufPackage = "slipstream.v1";
 
@@ -829,6 +830,238 @@ export function mapOpKindToJSON(object: MapOpKind): string {
   }
 }
 
+/** Bit operations on a bytes (blob) bin (Aerospike's bitwise operations). */
+export const BitOpKind = {
+  /** BIT_OP_KIND_UNSPECIFIED - Invalid. */
+  BIT_OP_KIND_UNSPECIFIED: 0,
+  /** BIT_OP_KIND_RESIZE - Resize the blob to size bytes (resize_flags: from the front, grow only, shrink only); creates the bin. */
+  BIT_OP_KIND_RESIZE: 1,
+  /** BIT_OP_KIND_INSERT - Insert value's bytes at byte offset (past the end: zero padding first); creates the bin. */
+  BIT_OP_KIND_INSERT: 2,
+  /** BIT_OP_KIND_REMOVE - Remove size bytes at byte offset. */
+  BIT_OP_KIND_REMOVE: 3,
+  /** BIT_OP_KIND_SET - Set size bits at bit offset to value's first size bits. */
+  BIT_OP_KIND_SET: 4,
+  /** BIT_OP_KIND_OR - OR value into size bits at offset. */
+  BIT_OP_KIND_OR: 5,
+  /** BIT_OP_KIND_XOR - XOR value into size bits at offset. */
+  BIT_OP_KIND_XOR: 6,
+  /** BIT_OP_KIND_AND - AND value into size bits at offset. */
+  BIT_OP_KIND_AND: 7,
+  /** BIT_OP_KIND_NOT - Negate size bits at offset. */
+  BIT_OP_KIND_NOT: 8,
+  /** BIT_OP_KIND_LSHIFT - Shift size bits at offset left by shift (zeros come in). */
+  BIT_OP_KIND_LSHIFT: 9,
+  /** BIT_OP_KIND_RSHIFT - Shift size bits at offset right by shift (zeros come in). */
+  BIT_OP_KIND_RSHIFT: 10,
+  /** BIT_OP_KIND_ADD - Add integer to the size-bit (1..64) integer at offset; overflow by overflow. */
+  BIT_OP_KIND_ADD: 11,
+  /** BIT_OP_KIND_SUBTRACT - Subtract integer from the size-bit integer at offset; overflow by overflow. */
+  BIT_OP_KIND_SUBTRACT: 12,
+  /** BIT_OP_KIND_SET_INT - Store integer's low size bits (1..64) at offset. */
+  BIT_OP_KIND_SET_INT: 13,
+  /** BIT_OP_KIND_GET - Read size bits at offset: bytes, left-aligned, the last byte padded with zeros. */
+  BIT_OP_KIND_GET: 14,
+  /** BIT_OP_KIND_COUNT - Read how many of size bits at offset are set. */
+  BIT_OP_KIND_COUNT: 15,
+  /** BIT_OP_KIND_LSCAN - Read the position (from offset) of the first bit equal to scan_for; -1 when none. */
+  BIT_OP_KIND_LSCAN: 16,
+  /** BIT_OP_KIND_RSCAN - Read the position (from offset) of the last bit equal to scan_for; -1 when none. */
+  BIT_OP_KIND_RSCAN: 17,
+  /** BIT_OP_KIND_GET_INT - Read size bits (1..64) at offset as an integer (signed: two's complement). */
+  BIT_OP_KIND_GET_INT: 18,
+  UNRECOGNIZED: -1,
+} as const;
+
+export type BitOpKind = typeof BitOpKind[keyof typeof BitOpKind];
+
+export namespace BitOpKind {
+  export type BIT_OP_KIND_UNSPECIFIED = typeof BitOpKind.BIT_OP_KIND_UNSPECIFIED;
+  export type BIT_OP_KIND_RESIZE = typeof BitOpKind.BIT_OP_KIND_RESIZE;
+  export type BIT_OP_KIND_INSERT = typeof BitOpKind.BIT_OP_KIND_INSERT;
+  export type BIT_OP_KIND_REMOVE = typeof BitOpKind.BIT_OP_KIND_REMOVE;
+  export type BIT_OP_KIND_SET = typeof BitOpKind.BIT_OP_KIND_SET;
+  export type BIT_OP_KIND_OR = typeof BitOpKind.BIT_OP_KIND_OR;
+  export type BIT_OP_KIND_XOR = typeof BitOpKind.BIT_OP_KIND_XOR;
+  export type BIT_OP_KIND_AND = typeof BitOpKind.BIT_OP_KIND_AND;
+  export type BIT_OP_KIND_NOT = typeof BitOpKind.BIT_OP_KIND_NOT;
+  export type BIT_OP_KIND_LSHIFT = typeof BitOpKind.BIT_OP_KIND_LSHIFT;
+  export type BIT_OP_KIND_RSHIFT = typeof BitOpKind.BIT_OP_KIND_RSHIFT;
+  export type BIT_OP_KIND_ADD = typeof BitOpKind.BIT_OP_KIND_ADD;
+  export type BIT_OP_KIND_SUBTRACT = typeof BitOpKind.BIT_OP_KIND_SUBTRACT;
+  export type BIT_OP_KIND_SET_INT = typeof BitOpKind.BIT_OP_KIND_SET_INT;
+  export type BIT_OP_KIND_GET = typeof BitOpKind.BIT_OP_KIND_GET;
+  export type BIT_OP_KIND_COUNT = typeof BitOpKind.BIT_OP_KIND_COUNT;
+  export type BIT_OP_KIND_LSCAN = typeof BitOpKind.BIT_OP_KIND_LSCAN;
+  export type BIT_OP_KIND_RSCAN = typeof BitOpKind.BIT_OP_KIND_RSCAN;
+  export type BIT_OP_KIND_GET_INT = typeof BitOpKind.BIT_OP_KIND_GET_INT;
+  export type UNRECOGNIZED = typeof BitOpKind.UNRECOGNIZED;
+}
+
+export function bitOpKindFromJSON(object: any): BitOpKind {
+  switch (object) {
+    case 0:
+    case "BIT_OP_KIND_UNSPECIFIED":
+      return BitOpKind.BIT_OP_KIND_UNSPECIFIED;
+    case 1:
+    case "BIT_OP_KIND_RESIZE":
+      return BitOpKind.BIT_OP_KIND_RESIZE;
+    case 2:
+    case "BIT_OP_KIND_INSERT":
+      return BitOpKind.BIT_OP_KIND_INSERT;
+    case 3:
+    case "BIT_OP_KIND_REMOVE":
+      return BitOpKind.BIT_OP_KIND_REMOVE;
+    case 4:
+    case "BIT_OP_KIND_SET":
+      return BitOpKind.BIT_OP_KIND_SET;
+    case 5:
+    case "BIT_OP_KIND_OR":
+      return BitOpKind.BIT_OP_KIND_OR;
+    case 6:
+    case "BIT_OP_KIND_XOR":
+      return BitOpKind.BIT_OP_KIND_XOR;
+    case 7:
+    case "BIT_OP_KIND_AND":
+      return BitOpKind.BIT_OP_KIND_AND;
+    case 8:
+    case "BIT_OP_KIND_NOT":
+      return BitOpKind.BIT_OP_KIND_NOT;
+    case 9:
+    case "BIT_OP_KIND_LSHIFT":
+      return BitOpKind.BIT_OP_KIND_LSHIFT;
+    case 10:
+    case "BIT_OP_KIND_RSHIFT":
+      return BitOpKind.BIT_OP_KIND_RSHIFT;
+    case 11:
+    case "BIT_OP_KIND_ADD":
+      return BitOpKind.BIT_OP_KIND_ADD;
+    case 12:
+    case "BIT_OP_KIND_SUBTRACT":
+      return BitOpKind.BIT_OP_KIND_SUBTRACT;
+    case 13:
+    case "BIT_OP_KIND_SET_INT":
+      return BitOpKind.BIT_OP_KIND_SET_INT;
+    case 14:
+    case "BIT_OP_KIND_GET":
+      return BitOpKind.BIT_OP_KIND_GET;
+    case 15:
+    case "BIT_OP_KIND_COUNT":
+      return BitOpKind.BIT_OP_KIND_COUNT;
+    case 16:
+    case "BIT_OP_KIND_LSCAN":
+      return BitOpKind.BIT_OP_KIND_LSCAN;
+    case 17:
+    case "BIT_OP_KIND_RSCAN":
+      return BitOpKind.BIT_OP_KIND_RSCAN;
+    case 18:
+    case "BIT_OP_KIND_GET_INT":
+      return BitOpKind.BIT_OP_KIND_GET_INT;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return BitOpKind.UNRECOGNIZED;
+  }
+}
+
+export function bitOpKindToJSON(object: BitOpKind): string {
+  switch (object) {
+    case BitOpKind.BIT_OP_KIND_UNSPECIFIED:
+      return "BIT_OP_KIND_UNSPECIFIED";
+    case BitOpKind.BIT_OP_KIND_RESIZE:
+      return "BIT_OP_KIND_RESIZE";
+    case BitOpKind.BIT_OP_KIND_INSERT:
+      return "BIT_OP_KIND_INSERT";
+    case BitOpKind.BIT_OP_KIND_REMOVE:
+      return "BIT_OP_KIND_REMOVE";
+    case BitOpKind.BIT_OP_KIND_SET:
+      return "BIT_OP_KIND_SET";
+    case BitOpKind.BIT_OP_KIND_OR:
+      return "BIT_OP_KIND_OR";
+    case BitOpKind.BIT_OP_KIND_XOR:
+      return "BIT_OP_KIND_XOR";
+    case BitOpKind.BIT_OP_KIND_AND:
+      return "BIT_OP_KIND_AND";
+    case BitOpKind.BIT_OP_KIND_NOT:
+      return "BIT_OP_KIND_NOT";
+    case BitOpKind.BIT_OP_KIND_LSHIFT:
+      return "BIT_OP_KIND_LSHIFT";
+    case BitOpKind.BIT_OP_KIND_RSHIFT:
+      return "BIT_OP_KIND_RSHIFT";
+    case BitOpKind.BIT_OP_KIND_ADD:
+      return "BIT_OP_KIND_ADD";
+    case BitOpKind.BIT_OP_KIND_SUBTRACT:
+      return "BIT_OP_KIND_SUBTRACT";
+    case BitOpKind.BIT_OP_KIND_SET_INT:
+      return "BIT_OP_KIND_SET_INT";
+    case BitOpKind.BIT_OP_KIND_GET:
+      return "BIT_OP_KIND_GET";
+    case BitOpKind.BIT_OP_KIND_COUNT:
+      return "BIT_OP_KIND_COUNT";
+    case BitOpKind.BIT_OP_KIND_LSCAN:
+      return "BIT_OP_KIND_LSCAN";
+    case BitOpKind.BIT_OP_KIND_RSCAN:
+      return "BIT_OP_KIND_RSCAN";
+    case BitOpKind.BIT_OP_KIND_GET_INT:
+      return "BIT_OP_KIND_GET_INT";
+    case BitOpKind.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** What add and subtract do when the result does not fit in size bits. */
+export const BitOverflowAction = {
+  /** BIT_OVERFLOW_ACTION_UNSPECIFIED - Fail with OP_NOT_APPLICABLE (26). */
+  BIT_OVERFLOW_ACTION_UNSPECIFIED: 0,
+  /** BIT_OVERFLOW_ACTION_SATURATE - Stop at the largest or smallest value. */
+  BIT_OVERFLOW_ACTION_SATURATE: 1,
+  /** BIT_OVERFLOW_ACTION_WRAP - Wrap around. */
+  BIT_OVERFLOW_ACTION_WRAP: 2,
+  UNRECOGNIZED: -1,
+} as const;
+
+export type BitOverflowAction = typeof BitOverflowAction[keyof typeof BitOverflowAction];
+
+export namespace BitOverflowAction {
+  export type BIT_OVERFLOW_ACTION_UNSPECIFIED = typeof BitOverflowAction.BIT_OVERFLOW_ACTION_UNSPECIFIED;
+  export type BIT_OVERFLOW_ACTION_SATURATE = typeof BitOverflowAction.BIT_OVERFLOW_ACTION_SATURATE;
+  export type BIT_OVERFLOW_ACTION_WRAP = typeof BitOverflowAction.BIT_OVERFLOW_ACTION_WRAP;
+  export type UNRECOGNIZED = typeof BitOverflowAction.UNRECOGNIZED;
+}
+
+export function bitOverflowActionFromJSON(object: any): BitOverflowAction {
+  switch (object) {
+    case 0:
+    case "BIT_OVERFLOW_ACTION_UNSPECIFIED":
+      return BitOverflowAction.BIT_OVERFLOW_ACTION_UNSPECIFIED;
+    case 1:
+    case "BIT_OVERFLOW_ACTION_SATURATE":
+      return BitOverflowAction.BIT_OVERFLOW_ACTION_SATURATE;
+    case 2:
+    case "BIT_OVERFLOW_ACTION_WRAP":
+      return BitOverflowAction.BIT_OVERFLOW_ACTION_WRAP;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return BitOverflowAction.UNRECOGNIZED;
+  }
+}
+
+export function bitOverflowActionToJSON(object: BitOverflowAction): string {
+  switch (object) {
+    case BitOverflowAction.BIT_OVERFLOW_ACTION_UNSPECIFIED:
+      return "BIT_OVERFLOW_ACTION_UNSPECIFIED";
+    case BitOverflowAction.BIT_OVERFLOW_ACTION_SATURATE:
+      return "BIT_OVERFLOW_ACTION_SATURATE";
+    case BitOverflowAction.BIT_OVERFLOW_ACTION_WRAP:
+      return "BIT_OVERFLOW_ACTION_WRAP";
+    case BitOverflowAction.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** Put request. */
 export interface PutRequest {
   /** The record. */
@@ -1098,6 +1331,65 @@ export interface MapOp {
   ctx: CdtContext[];
 }
 
+/** Write flags of a bit operation (Aerospike's BitWriteFlags). */
+export interface BitPolicy {
+  /** Fail with BIN_EXISTS (6) when the bin exists. */
+  createOnly: boolean;
+  /** Fail with BIN_NOT_FOUND (17) when the bin does not exist. */
+  updateOnly: boolean;
+  /** Do nothing instead of failing. */
+  noFail: boolean;
+  /** Clip a range running past the end of the blob instead of failing (set, or, xor, and, not, shifts, remove). */
+  partial: boolean;
+}
+
+/**
+ * A bit operation on a bytes bin. Bit 0 is the most significant bit of byte 0; a negative
+ * offset counts back from the end. A write on a missing bin fails with BIN_NOT_FOUND (17) except
+ * resize and insert; a non-bytes bin fails with BIN_TYPE (12); a range outside the blob fails
+ * with OP_NOT_APPLICABLE (26) (remove: PARAMETER (4)). Writes return nothing.
+ */
+export interface BitOp {
+  /** Bin name. */
+  bin: string;
+  /** Which operation. */
+  kind: BitOpKind;
+  /** Bit offset (byte offset for insert and remove). */
+  offset?:
+    | bigint
+    | undefined;
+  /** Bits (bytes for resize and remove). */
+  size?:
+    | bigint
+    | undefined;
+  /** The bytes of set, or, xor, and and insert. */
+  value: Uint8Array;
+  /** lshift/rshift: bits to shift by. */
+  shift?:
+    | bigint
+    | undefined;
+  /** add/subtract/set_int: the integer. */
+  integer?:
+    | bigint
+    | undefined;
+  /** add/subtract/get_int: signed (two's complement) bits. */
+  signed: boolean;
+  /** add/subtract: what to do on overflow. */
+  overflow: BitOverflowAction;
+  /** lscan/rscan: the bit value to look for. */
+  scanFor?:
+    | boolean
+    | undefined;
+  /** resize: add or remove bytes at the front. */
+  resizeFromFront: boolean;
+  /** resize: fail (PARAMETER) rather than shrink. */
+  resizeGrowOnly: boolean;
+  /** resize: fail (PARAMETER) rather than grow. */
+  resizeShrinkOnly: boolean;
+  /** Write flags (writes only; a read with a policy is refused). */
+  policy?: BitPolicy | undefined;
+}
+
 /** One operation of an Operate call. */
 export interface Operation {
   /** Exactly one operation. */
@@ -1132,6 +1424,9 @@ export interface Operation {
     | //
     /** A map operation. */
     { $case: "map"; value: MapOp }
+    | //
+    /** A bit operation on a bytes bin. */
+    { $case: "bit"; value: BitOp }
     | undefined;
 }
 
@@ -1185,6 +1480,94 @@ export interface BatchGetResult {
 export interface BatchGetResponse {
   /** One result per key, in request order. */
   results: BatchGetResult[];
+}
+
+/** A read entry of a batch. */
+export interface BatchRead {
+  /** Bins to return; all when empty. */
+  bins: string[];
+  /** Return metadata only. */
+  headerOnly: boolean;
+}
+
+/** A put entry of a batch: writes bins as Put does. */
+export interface BatchPut {
+  /** Bins to write (at least one); a nil value removes that bin. */
+  bins: Bin[];
+}
+
+/** A delete entry of a batch. */
+export interface BatchDelete {
+}
+
+/** An operate entry of a batch: operations applied to the record atomically, as Operate does. */
+export interface BatchOperations {
+  /** Operations, in order (at least one). */
+  operations: Operation[];
+}
+
+/** One entry of a batch: a record and what to do with it. */
+export interface BatchEntry {
+  /** The record. */
+  key?:
+    | Key
+    | undefined;
+  /** Exactly one action. */
+  action?:
+    | //
+    /** Read the record. */
+    { $case: "read"; value: BatchRead }
+    | //
+    /** Write bins. */
+    { $case: "put"; value: BatchPut }
+    | //
+    /** Delete the record. */
+    { $case: "delete"; value: BatchDelete }
+    | //
+    /** Apply operations atomically. */
+    { $case: "operate"; value: BatchOperations }
+    | //
+    /** Apply a record UDF (needs the node's UDF subsystem). */
+    { $case: "udf"; value: UdfCall }
+    | undefined;
+  /**
+   * The entry's policy. Writes (put, delete, operate, udf) take all of it; a read takes only
+   * filter_json, and any other field set on a read entry is refused with PARAMETER (4).
+   */
+  policy?: WritePolicy | undefined;
+}
+
+/** Batch operate request. */
+export interface BatchOperateRequest {
+  /** The entries, up to 5000, answered in this order. */
+  entries: BatchEntry[];
+}
+
+/** The result of one batch entry. */
+export interface BatchOperateResult {
+  /** 0 (OK) or the entry's result code (2 not found, 3 generation, 27 filtered out, …). */
+  resultCode: number;
+  /** What went wrong, when result_code is not 0. */
+  message: string;
+  /**
+   * The write may have been applied although it failed (a timeout or a lost node); read the
+   * record to know.
+   */
+  inDoubt: boolean;
+  /** The record's metadata after the entry (absent when it was deleted or not found). */
+  meta?:
+    | RecordMeta
+    | undefined;
+  /** Read: the record's bins. Operate: the results of the reading operations, by bin. */
+  bins: Bin[];
+  /** Record UDF: the function's return value. */
+  udfResult?: Value | undefined;
+}
+
+/** Batch operate response. */
+export interface BatchOperateResponse {
+  /** One result per entry, in request order. */
+  results: BatchOperateResult[];
 }
 
 /** Scan request. */
@@ -3494,6 +3877,457 @@ export const MapOp: MessageFns<MapOp> = {
   },
 };
 
+function createBaseBitPolicy(): BitPolicy {
+  return { createOnly: false, updateOnly: false, noFail: false, partial: false };
+}
+
+export const BitPolicy: MessageFns<BitPolicy> = {
+  encode(message: BitPolicy, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.createOnly !== false) {
+      writer.uint32(8).bool(message.createOnly);
+    }
+    if (message.updateOnly !== false) {
+      writer.uint32(16).bool(message.updateOnly);
+    }
+    if (message.noFail !== false) {
+      writer.uint32(24).bool(message.noFail);
+    }
+    if (message.partial !== false) {
+      writer.uint32(32).bool(message.partial);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BitPolicy {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBitPolicy();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.createOnly = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.updateOnly = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.noFail = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.partial = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BitPolicy {
+    return {
+      createOnly: isSet(object.createOnly)
+        ? globalThis.Boolean(object.createOnly)
+        : isSet(object.create_only)
+        ? globalThis.Boolean(object.create_only)
+        : false,
+      updateOnly: isSet(object.updateOnly)
+        ? globalThis.Boolean(object.updateOnly)
+        : isSet(object.update_only)
+        ? globalThis.Boolean(object.update_only)
+        : false,
+      noFail: isSet(object.noFail)
+        ? globalThis.Boolean(object.noFail)
+        : isSet(object.no_fail)
+        ? globalThis.Boolean(object.no_fail)
+        : false,
+      partial: isSet(object.partial) ? globalThis.Boolean(object.partial) : false,
+    };
+  },
+
+  toJSON(message: BitPolicy): unknown {
+    const obj: any = {};
+    if (message.createOnly !== false) {
+      obj.createOnly = message.createOnly;
+    }
+    if (message.updateOnly !== false) {
+      obj.updateOnly = message.updateOnly;
+    }
+    if (message.noFail !== false) {
+      obj.noFail = message.noFail;
+    }
+    if (message.partial !== false) {
+      obj.partial = message.partial;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BitPolicy>): BitPolicy {
+    return BitPolicy.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BitPolicy>): BitPolicy {
+    const message = createBaseBitPolicy();
+    message.createOnly = object.createOnly ?? false;
+    message.updateOnly = object.updateOnly ?? false;
+    message.noFail = object.noFail ?? false;
+    message.partial = object.partial ?? false;
+    return message;
+  },
+};
+
+function createBaseBitOp(): BitOp {
+  return {
+    bin: "",
+    kind: 0,
+    offset: undefined,
+    size: undefined,
+    value: new Uint8Array(0),
+    shift: undefined,
+    integer: undefined,
+    signed: false,
+    overflow: 0,
+    scanFor: undefined,
+    resizeFromFront: false,
+    resizeGrowOnly: false,
+    resizeShrinkOnly: false,
+    policy: undefined,
+  };
+}
+
+export const BitOp: MessageFns<BitOp> = {
+  encode(message: BitOp, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.bin !== "") {
+      writer.uint32(10).string(message.bin);
+    }
+    if (message.kind !== 0) {
+      writer.uint32(16).int32(message.kind);
+    }
+    if (message.offset !== undefined) {
+      if (BigInt.asIntN(64, message.offset) !== message.offset) {
+        throw new globalThis.Error("value provided for field message.offset of type int64 too large");
+      }
+      writer.uint32(24).int64(message.offset);
+    }
+    if (message.size !== undefined) {
+      if (BigInt.asIntN(64, message.size) !== message.size) {
+        throw new globalThis.Error("value provided for field message.size of type int64 too large");
+      }
+      writer.uint32(32).int64(message.size);
+    }
+    if (message.value.length !== 0) {
+      writer.uint32(42).bytes(message.value);
+    }
+    if (message.shift !== undefined) {
+      if (BigInt.asIntN(64, message.shift) !== message.shift) {
+        throw new globalThis.Error("value provided for field message.shift of type int64 too large");
+      }
+      writer.uint32(48).int64(message.shift);
+    }
+    if (message.integer !== undefined) {
+      if (BigInt.asIntN(64, message.integer) !== message.integer) {
+        throw new globalThis.Error("value provided for field message.integer of type sint64 too large");
+      }
+      writer.uint32(56).sint64(message.integer);
+    }
+    if (message.signed !== false) {
+      writer.uint32(64).bool(message.signed);
+    }
+    if (message.overflow !== 0) {
+      writer.uint32(72).int32(message.overflow);
+    }
+    if (message.scanFor !== undefined) {
+      writer.uint32(80).bool(message.scanFor);
+    }
+    if (message.resizeFromFront !== false) {
+      writer.uint32(88).bool(message.resizeFromFront);
+    }
+    if (message.resizeGrowOnly !== false) {
+      writer.uint32(96).bool(message.resizeGrowOnly);
+    }
+    if (message.resizeShrinkOnly !== false) {
+      writer.uint32(104).bool(message.resizeShrinkOnly);
+    }
+    if (message.policy !== undefined) {
+      BitPolicy.encode(message.policy, writer.uint32(114).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BitOp {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBitOp();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.bin = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.offset = reader.int64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.size = reader.int64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.value = reader.bytes();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.shift = reader.int64() as bigint;
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.integer = reader.sint64() as bigint;
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.signed = reader.bool();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.overflow = reader.int32() as any;
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.scanFor = reader.bool();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.resizeFromFront = reader.bool();
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.resizeGrowOnly = reader.bool();
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.resizeShrinkOnly = reader.bool();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.policy = BitPolicy.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BitOp {
+    return {
+      bin: isSet(object.bin) ? globalThis.String(object.bin) : "",
+      kind: isSet(object.kind) ? bitOpKindFromJSON(object.kind) : 0,
+      offset: isSet(object.offset) ? BigInt(object.offset) : undefined,
+      size: isSet(object.size) ? BigInt(object.size) : undefined,
+      value: isSet(object.value) ? bytesFromBase64(object.value) : new Uint8Array(0),
+      shift: isSet(object.shift) ? BigInt(object.shift) : undefined,
+      integer: isSet(object.integer) ? BigInt(object.integer) : undefined,
+      signed: isSet(object.signed) ? globalThis.Boolean(object.signed) : false,
+      overflow: isSet(object.overflow) ? bitOverflowActionFromJSON(object.overflow) : 0,
+      scanFor: isSet(object.scanFor)
+        ? globalThis.Boolean(object.scanFor)
+        : isSet(object.scan_for)
+        ? globalThis.Boolean(object.scan_for)
+        : undefined,
+      resizeFromFront: isSet(object.resizeFromFront)
+        ? globalThis.Boolean(object.resizeFromFront)
+        : isSet(object.resize_from_front)
+        ? globalThis.Boolean(object.resize_from_front)
+        : false,
+      resizeGrowOnly: isSet(object.resizeGrowOnly)
+        ? globalThis.Boolean(object.resizeGrowOnly)
+        : isSet(object.resize_grow_only)
+        ? globalThis.Boolean(object.resize_grow_only)
+        : false,
+      resizeShrinkOnly: isSet(object.resizeShrinkOnly)
+        ? globalThis.Boolean(object.resizeShrinkOnly)
+        : isSet(object.resize_shrink_only)
+        ? globalThis.Boolean(object.resize_shrink_only)
+        : false,
+      policy: isSet(object.policy) ? BitPolicy.fromJSON(object.policy) : undefined,
+    };
+  },
+
+  toJSON(message: BitOp): unknown {
+    const obj: any = {};
+    if (message.bin !== "") {
+      obj.bin = message.bin;
+    }
+    if (message.kind !== 0) {
+      obj.kind = bitOpKindToJSON(message.kind);
+    }
+    if (message.offset !== undefined) {
+      obj.offset = message.offset.toString();
+    }
+    if (message.size !== undefined) {
+      obj.size = message.size.toString();
+    }
+    if (message.value.length !== 0) {
+      obj.value = base64FromBytes(message.value);
+    }
+    if (message.shift !== undefined) {
+      obj.shift = message.shift.toString();
+    }
+    if (message.integer !== undefined) {
+      obj.integer = message.integer.toString();
+    }
+    if (message.signed !== false) {
+      obj.signed = message.signed;
+    }
+    if (message.overflow !== 0) {
+      obj.overflow = bitOverflowActionToJSON(message.overflow);
+    }
+    if (message.scanFor !== undefined) {
+      obj.scanFor = message.scanFor;
+    }
+    if (message.resizeFromFront !== false) {
+      obj.resizeFromFront = message.resizeFromFront;
+    }
+    if (message.resizeGrowOnly !== false) {
+      obj.resizeGrowOnly = message.resizeGrowOnly;
+    }
+    if (message.resizeShrinkOnly !== false) {
+      obj.resizeShrinkOnly = message.resizeShrinkOnly;
+    }
+    if (message.policy !== undefined) {
+      obj.policy = BitPolicy.toJSON(message.policy);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BitOp>): BitOp {
+    return BitOp.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BitOp>): BitOp {
+    const message = createBaseBitOp();
+    message.bin = object.bin ?? "";
+    message.kind = object.kind ?? 0;
+    message.offset = (object.offset !== undefined && object.offset !== null) ? BigInt(object.offset) : undefined;
+    message.size = (object.size !== undefined && object.size !== null) ? BigInt(object.size) : undefined;
+    message.value = object.value ?? new Uint8Array(0);
+    message.shift = (object.shift !== undefined && object.shift !== null) ? BigInt(object.shift) : undefined;
+    message.integer = (object.integer !== undefined && object.integer !== null) ? BigInt(object.integer) : undefined;
+    message.signed = object.signed ?? false;
+    message.overflow = object.overflow ?? 0;
+    message.scanFor = object.scanFor ?? undefined;
+    message.resizeFromFront = object.resizeFromFront ?? false;
+    message.resizeGrowOnly = object.resizeGrowOnly ?? false;
+    message.resizeShrinkOnly = object.resizeShrinkOnly ?? false;
+    message.policy = (object.policy !== undefined && object.policy !== null)
+      ? BitPolicy.fromPartial(object.policy)
+      : undefined;
+    return message;
+  },
+};
+
 function createBaseOperation(): Operation {
   return { op: undefined };
 }
@@ -3530,6 +4364,9 @@ export const Operation: MessageFns<Operation> = {
         break;
       case "map":
         MapOp.encode(message.op.value, writer.uint32(82).fork()).join();
+        break;
+      case "bit":
+        BitOp.encode(message.op.value, writer.uint32(90).fork()).join();
         break;
     }
     return writer;
@@ -3628,6 +4465,14 @@ export const Operation: MessageFns<Operation> = {
             message.op = { $case: "map", value: MapOp.decode(reader, reader.uint32()) };
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.op = { $case: "bit", value: BitOp.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3664,6 +4509,8 @@ export const Operation: MessageFns<Operation> = {
         ? { $case: "list", value: ListOp.fromJSON(object.list) }
         : isSet(object.map)
         ? { $case: "map", value: MapOp.fromJSON(object.map) }
+        : isSet(object.bit)
+        ? { $case: "bit", value: BitOp.fromJSON(object.bit) }
         : undefined,
     };
   },
@@ -3690,6 +4537,8 @@ export const Operation: MessageFns<Operation> = {
       obj.list = ListOp.toJSON(message.op.value);
     } else if (message.op?.$case === "map") {
       obj.map = MapOp.toJSON(message.op.value);
+    } else if (message.op?.$case === "bit") {
+      obj.bit = BitOp.toJSON(message.op.value);
     }
     return obj;
   },
@@ -3757,6 +4606,12 @@ export const Operation: MessageFns<Operation> = {
       case "map": {
         if (object.op?.value !== undefined && object.op?.value !== null) {
           message.op = { $case: "map", value: MapOp.fromPartial(object.op.value) };
+        }
+        break;
+      }
+      case "bit": {
+        if (object.op?.value !== undefined && object.op?.value !== null) {
+          message.op = { $case: "bit", value: BitOp.fromPartial(object.op.value) };
         }
         break;
       }
@@ -4256,6 +5111,788 @@ export const BatchGetResponse: MessageFns<BatchGetResponse> = {
   fromPartial(object: DeepPartial<BatchGetResponse>): BatchGetResponse {
     const message = createBaseBatchGetResponse();
     message.results = object.results?.map((e) => BatchGetResult.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseBatchRead(): BatchRead {
+  return { bins: [], headerOnly: false };
+}
+
+export const BatchRead: MessageFns<BatchRead> = {
+  encode(message: BatchRead, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.bins) {
+      writer.uint32(10).string(v!);
+    }
+    if (message.headerOnly !== false) {
+      writer.uint32(16).bool(message.headerOnly);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BatchRead {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBatchRead();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.bins.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.headerOnly = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BatchRead {
+    return {
+      bins: globalThis.Array.isArray(object?.bins) ? object.bins.map((e: any) => globalThis.String(e)) : [],
+      headerOnly: isSet(object.headerOnly)
+        ? globalThis.Boolean(object.headerOnly)
+        : isSet(object.header_only)
+        ? globalThis.Boolean(object.header_only)
+        : false,
+    };
+  },
+
+  toJSON(message: BatchRead): unknown {
+    const obj: any = {};
+    if (message.bins?.length) {
+      obj.bins = message.bins;
+    }
+    if (message.headerOnly !== false) {
+      obj.headerOnly = message.headerOnly;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BatchRead>): BatchRead {
+    return BatchRead.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BatchRead>): BatchRead {
+    const message = createBaseBatchRead();
+    message.bins = object.bins?.map((e) => e) || [];
+    message.headerOnly = object.headerOnly ?? false;
+    return message;
+  },
+};
+
+function createBaseBatchPut(): BatchPut {
+  return { bins: [] };
+}
+
+export const BatchPut: MessageFns<BatchPut> = {
+  encode(message: BatchPut, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.bins) {
+      Bin.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BatchPut {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBatchPut();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.bins.push(Bin.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BatchPut {
+    return { bins: globalThis.Array.isArray(object?.bins) ? object.bins.map((e: any) => Bin.fromJSON(e)) : [] };
+  },
+
+  toJSON(message: BatchPut): unknown {
+    const obj: any = {};
+    if (message.bins?.length) {
+      obj.bins = message.bins.map((e) => Bin.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BatchPut>): BatchPut {
+    return BatchPut.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BatchPut>): BatchPut {
+    const message = createBaseBatchPut();
+    message.bins = object.bins?.map((e) => Bin.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseBatchDelete(): BatchDelete {
+  return {};
+}
+
+export const BatchDelete: MessageFns<BatchDelete> = {
+  encode(_: BatchDelete, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BatchDelete {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBatchDelete();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): BatchDelete {
+    return {};
+  },
+
+  toJSON(_: BatchDelete): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<BatchDelete>): BatchDelete {
+    return BatchDelete.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<BatchDelete>): BatchDelete {
+    const message = createBaseBatchDelete();
+    return message;
+  },
+};
+
+function createBaseBatchOperations(): BatchOperations {
+  return { operations: [] };
+}
+
+export const BatchOperations: MessageFns<BatchOperations> = {
+  encode(message: BatchOperations, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.operations) {
+      Operation.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BatchOperations {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBatchOperations();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.operations.push(Operation.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BatchOperations {
+    return {
+      operations: globalThis.Array.isArray(object?.operations)
+        ? object.operations.map((e: any) => Operation.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: BatchOperations): unknown {
+    const obj: any = {};
+    if (message.operations?.length) {
+      obj.operations = message.operations.map((e) => Operation.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BatchOperations>): BatchOperations {
+    return BatchOperations.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BatchOperations>): BatchOperations {
+    const message = createBaseBatchOperations();
+    message.operations = object.operations?.map((e) => Operation.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseBatchEntry(): BatchEntry {
+  return { key: undefined, action: undefined, policy: undefined };
+}
+
+export const BatchEntry: MessageFns<BatchEntry> = {
+  encode(message: BatchEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== undefined) {
+      Key.encode(message.key, writer.uint32(10).fork()).join();
+    }
+    switch (message.action?.$case) {
+      case "read":
+        BatchRead.encode(message.action.value, writer.uint32(18).fork()).join();
+        break;
+      case "put":
+        BatchPut.encode(message.action.value, writer.uint32(26).fork()).join();
+        break;
+      case "delete":
+        BatchDelete.encode(message.action.value, writer.uint32(34).fork()).join();
+        break;
+      case "operate":
+        BatchOperations.encode(message.action.value, writer.uint32(42).fork()).join();
+        break;
+      case "udf":
+        UdfCall.encode(message.action.value, writer.uint32(50).fork()).join();
+        break;
+    }
+    if (message.policy !== undefined) {
+      WritePolicy.encode(message.policy, writer.uint32(58).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BatchEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBatchEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = Key.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.action = { $case: "read", value: BatchRead.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.action = { $case: "put", value: BatchPut.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.action = { $case: "delete", value: BatchDelete.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.action = { $case: "operate", value: BatchOperations.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.action = { $case: "udf", value: UdfCall.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.policy = WritePolicy.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BatchEntry {
+    return {
+      key: isSet(object.key) ? Key.fromJSON(object.key) : undefined,
+      action: isSet(object.read)
+        ? { $case: "read", value: BatchRead.fromJSON(object.read) }
+        : isSet(object.put)
+        ? { $case: "put", value: BatchPut.fromJSON(object.put) }
+        : isSet(object.delete)
+        ? { $case: "delete", value: BatchDelete.fromJSON(object.delete) }
+        : isSet(object.operate)
+        ? { $case: "operate", value: BatchOperations.fromJSON(object.operate) }
+        : isSet(object.udf)
+        ? { $case: "udf", value: UdfCall.fromJSON(object.udf) }
+        : undefined,
+      policy: isSet(object.policy) ? WritePolicy.fromJSON(object.policy) : undefined,
+    };
+  },
+
+  toJSON(message: BatchEntry): unknown {
+    const obj: any = {};
+    if (message.key !== undefined) {
+      obj.key = Key.toJSON(message.key);
+    }
+    if (message.action?.$case === "read") {
+      obj.read = BatchRead.toJSON(message.action.value);
+    } else if (message.action?.$case === "put") {
+      obj.put = BatchPut.toJSON(message.action.value);
+    } else if (message.action?.$case === "delete") {
+      obj.delete = BatchDelete.toJSON(message.action.value);
+    } else if (message.action?.$case === "operate") {
+      obj.operate = BatchOperations.toJSON(message.action.value);
+    } else if (message.action?.$case === "udf") {
+      obj.udf = UdfCall.toJSON(message.action.value);
+    }
+    if (message.policy !== undefined) {
+      obj.policy = WritePolicy.toJSON(message.policy);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BatchEntry>): BatchEntry {
+    return BatchEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BatchEntry>): BatchEntry {
+    const message = createBaseBatchEntry();
+    message.key = (object.key !== undefined && object.key !== null) ? Key.fromPartial(object.key) : undefined;
+    switch (object.action?.$case) {
+      case "read": {
+        if (object.action?.value !== undefined && object.action?.value !== null) {
+          message.action = { $case: "read", value: BatchRead.fromPartial(object.action.value) };
+        }
+        break;
+      }
+      case "put": {
+        if (object.action?.value !== undefined && object.action?.value !== null) {
+          message.action = { $case: "put", value: BatchPut.fromPartial(object.action.value) };
+        }
+        break;
+      }
+      case "delete": {
+        if (object.action?.value !== undefined && object.action?.value !== null) {
+          message.action = { $case: "delete", value: BatchDelete.fromPartial(object.action.value) };
+        }
+        break;
+      }
+      case "operate": {
+        if (object.action?.value !== undefined && object.action?.value !== null) {
+          message.action = { $case: "operate", value: BatchOperations.fromPartial(object.action.value) };
+        }
+        break;
+      }
+      case "udf": {
+        if (object.action?.value !== undefined && object.action?.value !== null) {
+          message.action = { $case: "udf", value: UdfCall.fromPartial(object.action.value) };
+        }
+        break;
+      }
+    }
+    message.policy = (object.policy !== undefined && object.policy !== null)
+      ? WritePolicy.fromPartial(object.policy)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseBatchOperateRequest(): BatchOperateRequest {
+  return { entries: [] };
+}
+
+export const BatchOperateRequest: MessageFns<BatchOperateRequest> = {
+  encode(message: BatchOperateRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.entries) {
+      BatchEntry.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BatchOperateRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBatchOperateRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.entries.push(BatchEntry.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BatchOperateRequest {
+    return {
+      entries: globalThis.Array.isArray(object?.entries) ? object.entries.map((e: any) => BatchEntry.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: BatchOperateRequest): unknown {
+    const obj: any = {};
+    if (message.entries?.length) {
+      obj.entries = message.entries.map((e) => BatchEntry.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BatchOperateRequest>): BatchOperateRequest {
+    return BatchOperateRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BatchOperateRequest>): BatchOperateRequest {
+    const message = createBaseBatchOperateRequest();
+    message.entries = object.entries?.map((e) => BatchEntry.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseBatchOperateResult(): BatchOperateResult {
+  return { resultCode: 0, message: "", inDoubt: false, meta: undefined, bins: [], udfResult: undefined };
+}
+
+export const BatchOperateResult: MessageFns<BatchOperateResult> = {
+  encode(message: BatchOperateResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.resultCode !== 0) {
+      writer.uint32(8).int32(message.resultCode);
+    }
+    if (message.message !== "") {
+      writer.uint32(18).string(message.message);
+    }
+    if (message.inDoubt !== false) {
+      writer.uint32(24).bool(message.inDoubt);
+    }
+    if (message.meta !== undefined) {
+      RecordMeta.encode(message.meta, writer.uint32(34).fork()).join();
+    }
+    for (const v of message.bins) {
+      Bin.encode(v!, writer.uint32(42).fork()).join();
+    }
+    if (message.udfResult !== undefined) {
+      Value.encode(message.udfResult, writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BatchOperateResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBatchOperateResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.resultCode = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.inDoubt = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.meta = RecordMeta.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.bins.push(Bin.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.udfResult = Value.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BatchOperateResult {
+    return {
+      resultCode: isSet(object.resultCode)
+        ? globalThis.Number(object.resultCode)
+        : isSet(object.result_code)
+        ? globalThis.Number(object.result_code)
+        : 0,
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+      inDoubt: isSet(object.inDoubt)
+        ? globalThis.Boolean(object.inDoubt)
+        : isSet(object.in_doubt)
+        ? globalThis.Boolean(object.in_doubt)
+        : false,
+      meta: isSet(object.meta) ? RecordMeta.fromJSON(object.meta) : undefined,
+      bins: globalThis.Array.isArray(object?.bins) ? object.bins.map((e: any) => Bin.fromJSON(e)) : [],
+      udfResult: isSet(object.udfResult)
+        ? Value.fromJSON(object.udfResult)
+        : isSet(object.udf_result)
+        ? Value.fromJSON(object.udf_result)
+        : undefined,
+    };
+  },
+
+  toJSON(message: BatchOperateResult): unknown {
+    const obj: any = {};
+    if (message.resultCode !== 0) {
+      obj.resultCode = Math.round(message.resultCode);
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    if (message.inDoubt !== false) {
+      obj.inDoubt = message.inDoubt;
+    }
+    if (message.meta !== undefined) {
+      obj.meta = RecordMeta.toJSON(message.meta);
+    }
+    if (message.bins?.length) {
+      obj.bins = message.bins.map((e) => Bin.toJSON(e));
+    }
+    if (message.udfResult !== undefined) {
+      obj.udfResult = Value.toJSON(message.udfResult);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BatchOperateResult>): BatchOperateResult {
+    return BatchOperateResult.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BatchOperateResult>): BatchOperateResult {
+    const message = createBaseBatchOperateResult();
+    message.resultCode = object.resultCode ?? 0;
+    message.message = object.message ?? "";
+    message.inDoubt = object.inDoubt ?? false;
+    message.meta = (object.meta !== undefined && object.meta !== null)
+      ? RecordMeta.fromPartial(object.meta)
+      : undefined;
+    message.bins = object.bins?.map((e) => Bin.fromPartial(e)) || [];
+    message.udfResult = (object.udfResult !== undefined && object.udfResult !== null)
+      ? Value.fromPartial(object.udfResult)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseBatchOperateResponse(): BatchOperateResponse {
+  return { results: [] };
+}
+
+export const BatchOperateResponse: MessageFns<BatchOperateResponse> = {
+  encode(message: BatchOperateResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.results) {
+      BatchOperateResult.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BatchOperateResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBatchOperateResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.results.push(BatchOperateResult.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BatchOperateResponse {
+    return {
+      results: globalThis.Array.isArray(object?.results)
+        ? object.results.map((e: any) => BatchOperateResult.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: BatchOperateResponse): unknown {
+    const obj: any = {};
+    if (message.results?.length) {
+      obj.results = message.results.map((e) => BatchOperateResult.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BatchOperateResponse>): BatchOperateResponse {
+    return BatchOperateResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BatchOperateResponse>): BatchOperateResponse {
+    const message = createBaseBatchOperateResponse();
+    message.results = object.results?.map((e) => BatchOperateResult.fromPartial(e)) || [];
     return message;
   },
 };
@@ -4849,6 +6486,23 @@ export const KeyValueServiceService = {
     responseSerialize: (value: BatchGetResponse): Buffer => Buffer.from(BatchGetResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): BatchGetResponse => BatchGetResponse.decode(value),
   },
+  /**
+   * Reads and writes many records in one call: per key a read, put, delete, operate or record
+   * UDF, each with its own policy, answered with a result per entry in request order. Entries
+   * on the same record run in request order (a read after a write sees it); entries on
+   * different records run concurrently. Not atomic as a whole: each entry succeeds or fails
+   * alone. Not safe to retry blindly: check each entry's result (and in_doubt).
+   */
+  batchOperate: {
+    path: "/slipstream.v1.KeyValueService/BatchOperate" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: BatchOperateRequest): Buffer => Buffer.from(BatchOperateRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): BatchOperateRequest => BatchOperateRequest.decode(value),
+    responseSerialize: (value: BatchOperateResponse): Buffer =>
+      Buffer.from(BatchOperateResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): BatchOperateResponse => BatchOperateResponse.decode(value),
+  },
   /** Streams the records of a namespace or set, partition by partition in digest order. */
   scan: {
     path: "/slipstream.v1.KeyValueService/Scan" as const,
@@ -4889,6 +6543,14 @@ export interface KeyValueServiceServer extends UntypedServiceImplementation {
   operate: handleUnaryCall<OperateRequest, OperateResponse>;
   /** Reads many records in one call; each result has its own result code. */
   batchGet: handleUnaryCall<BatchGetRequest, BatchGetResponse>;
+  /**
+   * Reads and writes many records in one call: per key a read, put, delete, operate or record
+   * UDF, each with its own policy, answered with a result per entry in request order. Entries
+   * on the same record run in request order (a read after a write sees it); entries on
+   * different records run concurrently. Not atomic as a whole: each entry succeeds or fails
+   * alone. Not safe to retry blindly: check each entry's result (and in_doubt).
+   */
+  batchOperate: handleUnaryCall<BatchOperateRequest, BatchOperateResponse>;
   /** Streams the records of a namespace or set, partition by partition in digest order. */
   scan: handleServerStreamingCall<ScanRequest, ScanResponse>;
   /** Removes every record of a namespace or set last updated before a time. */
@@ -5004,6 +6666,28 @@ export interface KeyValueServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: BatchGetResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Reads and writes many records in one call: per key a read, put, delete, operate or record
+   * UDF, each with its own policy, answered with a result per entry in request order. Entries
+   * on the same record run in request order (a read after a write sees it); entries on
+   * different records run concurrently. Not atomic as a whole: each entry succeeds or fails
+   * alone. Not safe to retry blindly: check each entry's result (and in_doubt).
+   */
+  batchOperate(
+    request: BatchOperateRequest,
+    callback: (error: ServiceError | null, response: BatchOperateResponse) => void,
+  ): ClientUnaryCall;
+  batchOperate(
+    request: BatchOperateRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: BatchOperateResponse) => void,
+  ): ClientUnaryCall;
+  batchOperate(
+    request: BatchOperateRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: BatchOperateResponse) => void,
   ): ClientUnaryCall;
   /** Streams the records of a namespace or set, partition by partition in digest order. */
   scan(request: ScanRequest, options?: Partial<CallOptions>): ClientReadableStream<ScanResponse>;
