@@ -14,6 +14,7 @@ import type { Bins } from '../model/index.ts';
 import type { Operation } from '../transaction/operations.ts';
 import { KeyValueServiceService } from '../wire/generated/slipstream/v1/kv.ts';
 import { AdminServiceService } from '../wire/generated/slipstream/v1/admin.ts';
+import type { JobInfo } from '../wire/generated/slipstream/v1/udf.ts';
 import { fromPbBins, toPbBins } from '../wire/convert.ts';
 import { toPbOperation } from './operations.ts';
 import { ClientChannel, type Method } from './channel.ts';
@@ -148,6 +149,27 @@ export class SlipstreamClient {
       throw err;
     }
     return res.results.map((r) => fromPbBatchResult(r, fromPbMeta));
+  }
+
+  /**
+   * Starts a background job applying write operations to every record of a namespace or set
+   * (optionally filtered), throttled to `recordsPerSecond` (0: unthrottled). Follow it with
+   * UdfService.ListJobs and stop it with KillJob, as UDF jobs.
+   */
+  async startOperationJob(
+    target: { readonly namespace: string; readonly set?: string; readonly filter?: Expr },
+    operations: readonly Operation[],
+    job: { readonly recordsPerSecond?: number; readonly policy?: ClientWritePolicy } = {},
+    options: CallOptions = {},
+  ): Promise<JobInfo> {
+    const res = await this.unary(KeyValueServiceService.startOperationJob, {
+      target: { namespace: target.namespace, ...(target.set === undefined ? {} : { set: target.set }), filterJson: filterText(target.filter) },
+      operations: operations.map(toPbOperation),
+      recordsPerSecond: job.recordsPerSecond ?? 0,
+      ...(job.policy === undefined ? {} : { policy: toPbPolicy(job.policy) }),
+    }, options, false);
+    if (res.job === undefined) throw new DbError('CLIENT_ERROR', 'the server started a job but did not describe it');
+    return res.job;
   }
 
   /**

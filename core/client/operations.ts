@@ -78,7 +78,10 @@ export function toPbOperation(op: Operation): PbOperation {
     case 'prepend': return { op: { $case: 'prepend', value: { bin: op.bin, value: toPbValue(op.value) } } };
     case 'touch': return { op: { $case: 'touch', value: {} } };
     case 'delete': return { op: { $case: 'delete', value: {} } };
-    case 'list': return { op: { $case: 'list', value: { bin: op.bin, kind: LIST[op.kind] as PbListOpKind, ...toPbSelector(op) } } };
+    case 'list': return { op: { $case: 'list', value: {
+      bin: op.bin, kind: LIST[op.kind] as PbListOpKind, ...toPbSelector(op),
+      ...(op.flags === undefined ? {} : { flags: { addUnique: op.flags.addUnique === true, insertBounded: op.flags.insertBounded === true, noFail: op.flags.noFail === true, partial: op.flags.partial === true } }),
+    } } };
     case 'map': return { op: { $case: 'map', value: {
       bin: op.bin, kind: MAP[op.kind] as PbMapOpKind,
       ...(op.key === undefined ? {} : { key: toPbValue(op.key) }),
@@ -86,6 +89,7 @@ export function toPbOperation(op: Operation): PbOperation {
       keys: (op.keys ?? []).map(toPbValue),
       items: [...(op.items ?? [])].map(([k, v]) => ({ key: toPbValue(k), value: toPbValue(v) })),
       ...toPbSelector(op),
+      ...(op.flags === undefined ? {} : { flags: { createOnly: op.flags.createOnly === true, updateOnly: op.flags.updateOnly === true, noFail: op.flags.noFail === true, partial: op.flags.partial === true } }),
     } } };
     case 'bit': {
       const kind = BIT_OP_KINDS.indexOf(op.kind);

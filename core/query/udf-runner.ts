@@ -8,6 +8,7 @@
 import { DbError } from '../errors/index.ts';
 import type { BinValue, DbRecord, RecordKey } from '../model/index.ts';
 import type { Kernel } from '../transaction/kernel.ts';
+import type { Operation } from '../transaction/operations.ts';
 import { DEFAULT_WRITE_POLICY, type WritePolicy } from '../transaction/policy.ts';
 import type { UdfCall, UdfEngine } from '../udf/engine.ts';
 import type { JobInfo, UdfJobs } from '../udf/jobs.ts';
@@ -83,6 +84,32 @@ export class UdfRunner {
     }
     return this.jobs.start({
       call,
+      namespace: target.namespace,
+      ...(target.set === undefined ? {} : { set: target.set }),
+      records: (signal) => this.records(target, signal, true),
+      recordsPerSecond,
+      ...(total === undefined ? {} : { total }),
+      policy,
+    });
+  }
+
+  /**
+   * A background job applying write operations to every record of the target (Aerospike's
+   * background operations): same throttle, progress and kill as UDF jobs. Records that vanish
+   * meanwhile are counted as failed (NOT_FOUND), never re-created.
+   */
+  async startOperationJob(operations: readonly Operation[], target: UdfTargetSpec, recordsPerSecond: number, policy: WritePolicy = DEFAULT_WRITE_POLICY): Promise<JobInfo> {
+    const ns = this.kernel.namespace(target.namespace);
+    if (policy.exists === 'createOnly') {
+      throw new DbError('PARAMETER', 'a background operations job visits existing records, so createOnly would fail on every one', { hint: 'leave exists unset (update) or use replace' });
+    }
+    let total: number | undefined;
+    if (target.where === undefined) {
+      const st = await ns.engine.stats();
+      total = target.set === undefined ? st.records : st.sets.get(target.set) ?? (target.set === '' ? undefined : 0);
+    }
+    return this.jobs.start({
+      operations,
       namespace: target.namespace,
       ...(target.set === undefined ? {} : { set: target.set }),
       records: (signal) => this.records(target, signal, true),

@@ -1,5 +1,6 @@
 import type { BinValue, MapKey } from '../model/index.ts';
 import { isBitRead, type BitOperation } from './bit-ops.ts';
+import type { ListWriteFlags, MapWriteFlags } from './cdt/write-flags.ts';
 
 /**
  * List operations (Aerospike CDT list operations). Indexes and ranks may be negative (from the
@@ -91,6 +92,8 @@ export type Operation =
       readonly returnType?: CdtReturnType;
       /** Select every element the operation would not select. */
       readonly inverted?: boolean;
+      /** Write flags of append/appendItems/insert/insertItems/set (Aerospike's ListWriteFlags). */
+      readonly flags?: ListWriteFlags;
     }
   | {
       readonly op: 'map'; readonly bin: string; readonly kind: MapOpKind;
@@ -114,6 +117,8 @@ export type Operation =
       readonly items?: ReadonlyMap<MapKey, BinValue>;
       readonly returnType?: CdtReturnType;
       readonly inverted?: boolean;
+      /** Write flags of put/putItems/increment (Aerospike's MapWriteFlags). */
+      readonly flags?: MapWriteFlags;
     }
   /** A bit operation on a bytes bin (see bit-ops.ts). */
   | BitOperation;

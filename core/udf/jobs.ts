@@ -1,12 +1,14 @@
 /**
- * Background UDF jobs: apply a record UDF to every record a scan or query yields, throttled to
- * a records-per-second rate, each record in its own locked transaction (as Aerospike's
- * background query does). Jobs are listed with progress and can be killed.
+ * Background jobs: apply a record UDF — or a list of write operations (Aerospike's background
+ * operations) — to every record a scan or query yields, throttled to a records-per-second rate,
+ * each record in its own locked transaction (as Aerospike's background query does). Jobs are
+ * listed with progress and can be killed.
  */
 import { DbError } from '../errors/index.ts';
 import type { DbRecord, RecordKey } from '../model/index.ts';
 import type { Kernel } from '../transaction/kernel.ts';
 import { DEFAULT_WRITE_POLICY, type WritePolicy } from '../transaction/policy.ts';
+import { isWriteOperation, type Operation } from '../transaction/operations.ts';
 import type { UdfCall, UdfEngine } from './engine.ts';
 import { executeRecordUdf } from './kernel-bridge.ts';
 
@@ -14,8 +16,11 @@ export type JobStatus = 'running' | 'done' | 'failed' | 'killed';
 
 export interface JobInfo {
   readonly id: number;
+  /** The UDF's module and function ('' for an operations job). */
   readonly module: string;
   readonly fn: string;
+  /** How many operations an operations job applies to each record (0 for a UDF job). */
+  readonly operations: number;
   readonly namespace: string;
   readonly set: string | undefined;
   readonly status: JobStatus;
@@ -33,7 +38,9 @@ export interface JobInfo {
 }
 
 export interface StartJob {
-  readonly call: UdfCall;
+  /** What to apply to each record: a record UDF, or write operations (exactly one of the two). */
+  readonly call?: UdfCall;
+  readonly operations?: readonly Operation[];
   readonly namespace: string;
   readonly set?: string;
   /** The records to visit (only their keys are used); produced lazily. */
@@ -65,14 +72,16 @@ export class UdfJobs {
   }
 
   start(req: StartJob): JobInfo {
-    this.engine.registry.require(req.call.module);
+    if ((req.call === undefined) === (req.operations === undefined)) throw new DbError('PARAMETER', 'a background job applies either a UDF or operations');
+    if (req.call !== undefined) this.engine.registry.require(req.call.module);
+    if (req.operations !== undefined) checkJobOperations(req.operations);
     const rps = req.recordsPerSecond ?? 0;
     if (!Number.isFinite(rps) || rps < 0) throw new DbError('PARAMETER', `records per second must be 0 or more, got ${rps}`);
     const id = this.nextId++;
     const abort = new AbortController();
     const job: Job = {
       info: {
-        id, module: req.call.module, fn: req.call.fn, namespace: req.namespace, set: req.set, status: 'running', recordsPerSecond: rps,
+        id, module: req.call?.module ?? '', fn: req.call?.fn ?? '', operations: req.operations?.length ?? 0, namespace: req.namespace, set: req.set, status: 'running', recordsPerSecond: rps,
         done: 0, succeeded: 0, failed: 0, total: req.total, startedMs: Date.now(), endedMs: undefined, errors: [],
       },
       abort,
@@ -106,7 +115,12 @@ export class UdfJobs {
       }
       const key: RecordKey = rec.key;
       try {
-        await executeRecordUdf(this.kernel, this.engine, key, req.call, req.policy ?? DEFAULT_WRITE_POLICY);
+        if (req.call !== undefined) await executeRecordUdf(this.kernel, this.engine, key, req.call, req.policy ?? DEFAULT_WRITE_POLICY);
+        else {
+          // the record was found by the scan: never re-create one deleted meanwhile
+          const p = req.policy ?? DEFAULT_WRITE_POLICY;
+          await this.kernel.operate(key, req.operations ?? [], { ...p, exists: p.exists === 'replace' || p.exists === 'replaceOnly' ? 'replaceOnly' : 'updateOnly' });
+        }
         job.info.succeeded++;
       } catch (err) {
         job.info.failed++;
@@ -154,6 +168,20 @@ export class UdfJobs {
   private prune(): void {
     const ended = [...this.jobs.values()].filter((j) => j.info.status !== 'running');
     for (const j of ended.slice(0, Math.max(0, ended.length - MAX_FINISHED))) this.jobs.delete(j.info.id);
+  }
+}
+
+/**
+ * An operations job writes: at least one operation, and no reads (a job returns nothing per
+ * record, so a read would be silently thrown away — Aerospike refuses them too).
+ */
+function checkJobOperations(ops: readonly Operation[]): void {
+  if (ops.length === 0) throw new DbError('PARAMETER', 'a background operations job needs at least one operation');
+  const read = ops.findIndex((op) => !isWriteOperation(op));
+  if (read >= 0) {
+    throw new DbError('PARAMETER', `operation ${read} of the background job reads, and a background job returns nothing per record`, {
+      hint: 'use only write operations (write, add, append, touch, delete, list/map/bit writes)',
+    });
   }
 }
 

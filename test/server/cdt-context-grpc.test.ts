@@ -70,6 +70,25 @@ describe('server/cdt contexts over gRPC and unknown request fields', function ()
     assert.deepEqual(fromPbOperation(toPbOperation(op)), { ...op, values: [] });
   });
 
+  it('carries list and map write flags both ways and applies them', async () => {
+    const ops: Operation[] = [
+      { op: 'list', bin: 'l', kind: 'appendItems', values: [1n], flags: { addUnique: true, insertBounded: false, noFail: true, partial: true } },
+      { op: 'map', bin: 'm', kind: 'putItems', items: new Map([['a', 1n]]), keys: [], values: [], flags: { createOnly: true, updateOnly: false, noFail: false, partial: false } },
+    ];
+    for (const op of ops) {
+      const back = fromPbOperation(toPbOperation(op)) as Record<string, unknown>;
+      assert.deepEqual(back['flags'], (op as { flags: unknown }).flags);
+    }
+    await t.client.put(k('flags'), { l: [1n, 2n] });
+    try {
+      await t.client.operate(k('flags'), [{ op: 'list', bin: 'l', kind: 'append', value: 2n, flags: { addUnique: true } }]);
+      assert.fail('expected ELEMENT_EXISTS');
+    } catch (err) {
+      assert.ok(err instanceof DbError);
+      assert.equal(err.resultCode, 24);
+    }
+  });
+
   it('appends inside [3, [1, [5, 3]]] at ctx [listIndex 1], not at the top level', async () => {
     await t.client.put(k('nested'), { l: [3n, [1n, [5n, 3n]]] });
     const r = await t.client.operate(k('nested'), [{ op: 'list', bin: 'l', kind: 'append', value: 9n, ctx: [{ type: 'listIndex', index: 1 }] }]);

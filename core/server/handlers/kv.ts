@@ -5,10 +5,10 @@ import {
 } from '../../wire/generated/slipstream/v1/kv.ts';
 import type { WritePolicy as PbWritePolicy } from '../../wire/generated/slipstream/v1/types.ts';
 import { batchOperate, MAX_BATCH_ENTRIES, type BatchEntry } from '../../transaction/batch-operate.ts';
-import type { ServiceLocator } from '../../transaction/services.ts';
-import { UDF_RUNNER_KEY } from '../../query/udf-runner.ts';
+import type { ServiceLocator } from '../../services/locator.ts';
+import { UDF_RUNNER_KEY } from '../../services/keys.ts';
 import type { UdfCall } from '../../udf/engine.ts';
-import { callOf } from './udf.ts';
+import { callOf, targetOf, toPbJob } from './udf.ts';
 import { toPbValue } from '../../wire/convert.ts';
 import { acceptingEncoded, EncodedResponse } from '../wire/encoded.ts';
 import { encodeBatchGetResponse, encodeGetResponse, encodeScanPage } from '../wire/get-response.ts';
@@ -27,7 +27,7 @@ import { serverStream, unary } from '../rpc.ts';
 export const MAX_BATCH_KEYS = 5000;
 
 /** KeyValueService handlers; Get, BatchGet and Scan may answer with pre-encoded bytes (the fast path). */
-export type KeyValueHandlers = Pick<KeyValueServiceServer, 'put' | 'exists' | 'delete' | 'touch' | 'operate' | 'truncate'>
+export type KeyValueHandlers = Pick<KeyValueServiceServer, 'put' | 'exists' | 'delete' | 'touch' | 'operate' | 'truncate' | 'startOperationJob'>
   & {
     get: handleUnaryCall<GetRequest, GetResponse | EncodedResponse>;
     batchGet: handleUnaryCall<BatchGetRequest, BatchGetResponse | EncodedResponse>;
@@ -171,6 +171,15 @@ export function keyValueHandlers(kernel: Kernel, logger: Logger, services?: Serv
       }).finish();
       checkBatchAnswer(bytes.length, entries.length);
       return new EncodedResponse(bytes);
+    }),
+    startOperationJob: unary(logger, 'StartOperationJob', async (req) => {
+      const runner = services?.get(UDF_RUNNER_KEY);
+      if (runner === undefined) {
+        throw new DbError('UNSUPPORTED_FEATURE', 'this node runs no background jobs (its UDF subsystem is off)', { hint: 'enable the UDF subsystem' });
+      }
+      const ops = req.operations.map(fromPbOperation);
+      const job = await runner.startOperationJob(ops, targetOf(req.target), req.recordsPerSecond, policyOf(req.policy));
+      return { job: toPbJob(job) };
     }),
     scan: serverStream(logger, 'Scan', async function* (req, signal): AsyncGenerator<ScanResponse | EncodedResponse> {
       if (req.afterDigest.length !== 0 && req.afterDigest.length !== 20) {

@@ -185,7 +185,11 @@ export function fromPbOperation(op: PbOperation): Operation {
       const l = o.value;
       const kind = LIST_KINDS[l.kind as PbListOpKind];
       if (kind === undefined) throw new DbError('PARAMETER', `unknown list operation ${l.kind}`);
-      return { op: 'list', bin: l.bin, kind, ...contextField(l.ctx, `list ${kind} on bin '${l.bin}'`), ...selectorFields(l, 'list') };
+      const f = l.flags;
+      return {
+        op: 'list', bin: l.bin, kind, ...contextField(l.ctx, `list ${kind} on bin '${l.bin}'`), ...selectorFields(l, 'list'),
+        ...(f === undefined ? {} : { flags: { addUnique: f.addUnique, insertBounded: f.insertBounded, noFail: f.noFail, partial: f.partial } }),
+      };
     }
     case 'map': {
       const m = o.value;
@@ -198,6 +202,7 @@ export function fromPbOperation(op: PbOperation): Operation {
       return {
         op: 'map', bin: m.bin, kind,
         ...contextField(m.ctx, `map ${kind} on bin '${m.bin}'`),
+        ...(m.flags === undefined ? {} : { flags: { createOnly: m.flags.createOnly, updateOnly: m.flags.updateOnly, noFail: m.flags.noFail, partial: m.flags.partial } }),
         ...(m.key === undefined || openKey ? {} : { key: mapKey(m.key) }),
         ...(keyEnd === undefined ? {} : { keyEnd }),
         keys: m.keys.map(mapKey),

@@ -29,7 +29,7 @@ export function toPbJob(j: JobInfo): PbJobInfo {
     id: BigInt(j.id), module: j.module, function: j.fn, namespace: j.namespace, ...(j.set === undefined ? {} : { set: j.set }),
     status: j.status, recordsPerSecond: Math.round(j.recordsPerSecond), done: BigInt(j.done), succeeded: BigInt(j.succeeded), failed: BigInt(j.failed),
     ...(j.total === undefined ? {} : { total: BigInt(j.total) }), progressPct: jobProgress(j), startedMs: BigInt(j.startedMs),
-    endedMs: BigInt(j.endedMs ?? 0), errors: [...j.errors],
+    endedMs: BigInt(j.endedMs ?? 0), errors: [...j.errors], operations: j.operations,
   };
 }
 
@@ -50,7 +50,7 @@ export function callOf(pb: PbUdfCall | undefined, deadline: Deadline): UdfCall {
   return { module: pb.module, fn: pb.function, args: pb.args.map((a) => fromPbValue(a)), ...(timeoutMs === undefined ? {} : { timeoutMs }) };
 }
 
-function targetOf(t: UdfTarget | undefined): UdfTargetSpec {
+export function targetOf(t: UdfTarget | undefined): UdfTargetSpec {
   if (t === undefined || t.namespace === '') throw new DbError('PARAMETER', 'the request names no namespace', { hint: 'set target.namespace (and target.set)' });
   return {
     namespace: t.namespace,

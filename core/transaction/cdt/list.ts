@@ -4,6 +4,7 @@ import { valuesEqual, isList, type BinValue } from '../../model/index.ts';
 import { cdtCompare } from '../../model/value-order.ts';
 import { addNumbers, needValue, type CdtResult, type ListOp } from './common.ts';
 import { LEGACY_LIST, LIST_PLANS, listSelector, takesSelectorFlags } from './selectors.ts';
+import { checkFlagsApply, listAdd, listMaySet } from './write-flags.ts';
 
 function needIndex(op: ListOp): number {
   if (op.index === undefined || !Number.isInteger(op.index)) {
@@ -22,6 +23,12 @@ function resolveIndex(index: number, length: number, forInsert: boolean, op: Lis
   return i;
 }
 
+/** Where an insert goes: a negative index counts from the end and must land in the list; past the end is allowed. */
+function insertAt(index: number, length: number, op: ListOp): number {
+  if (index >= 0) return index;
+  return resolveIndex(index, length, true, op);
+}
+
 function range(op: ListOp, length: number): [number, number] {
   const start = resolveIndex(needIndex(op), Math.max(length, 1), true, op);
   const count = op.count === undefined ? length - start : op.count;
@@ -37,18 +44,21 @@ export function applyListOp(current: BinValue | undefined, op: ListOp): CdtResul
   const exists = current !== undefined && current !== null;
   const plan = LIST_PLANS[op.kind];
   takesSelectorFlags(op, plan);
+  checkFlagsApply(op);
   if (plan !== undefined && !(LEGACY_LIST.has(op.kind) && op.returnType === undefined && op.inverted !== true)) {
     return listSelector(plan, op, list, exists);
   }
   switch (op.kind) {
-    case 'append': list.push(needValue(op)); return { next: list, result: BigInt(list.length) };
-    case 'appendItems': list.push(...(op.values ?? [])); return { next: list, result: BigInt(list.length) };
-    case 'insert': list.splice(resolveIndex(needIndex(op), list.length, true, op), 0, needValue(op)); return { next: list, result: BigInt(list.length) };
-    case 'insertItems': list.splice(resolveIndex(needIndex(op), list.length, true, op), 0, ...(op.values ?? [])); return { next: list, result: BigInt(list.length) };
+    case 'append': return listAdd(list, list.length, [needValue(op)], op);
+    case 'appendItems': return listAdd(list, list.length, op.values ?? [], op);
+    // past the end pads with nils (Aerospike's unbounded insert) unless insertBounded
+    case 'insert': return listAdd(list, insertAt(needIndex(op), list.length, op), [needValue(op)], op);
+    case 'insertItems': return listAdd(list, insertAt(needIndex(op), list.length, op), op.values ?? [], op);
     case 'set': {
       const idx = needIndex(op);
       const i = idx < 0 ? list.length + idx : idx;
       if (i < 0) resolveIndex(idx, list.length, false, op);
+      if (!listMaySet(list, i, needValue(op), op)) return { next: undefined, result: undefined };
       while (list.length < i) list.push(null);
       list[i] = needValue(op);
       return { next: list, result: undefined };

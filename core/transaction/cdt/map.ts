@@ -3,6 +3,7 @@ import { DbError } from '../../errors/index.ts';
 import { valuesEqual, isMap, type BinValue, type MapKey } from '../../model/index.ts';
 import { addNumbers, needValue, type CdtResult, type MapOp } from './common.ts';
 import { LEGACY_MAP, MAP_PLANS, mapSelector, takesSelectorFlags } from './selectors.ts';
+import { checkFlagsApply, mapMayIncrement, mapPut } from './write-flags.ts';
 
 function checkMapKey(k: unknown, op: MapOp): MapKey {
   if (typeof k === 'string' || typeof k === 'bigint' || typeof k === 'number') return k;
@@ -17,14 +18,22 @@ export function applyMapOp(current: BinValue | undefined, op: MapOp): CdtResult 
   const map = new Map<MapKey, BinValue>(exists ? current : []);
   const plan = MAP_PLANS[op.kind];
   takesSelectorFlags(op, plan);
+  checkFlagsApply(op);
   if (plan !== undefined && !(LEGACY_MAP.has(op.kind) && op.returnType === undefined && op.inverted !== true)) {
     return mapSelector(plan, op, map, exists);
   }
   switch (op.kind) {
-    case 'put': map.set(checkMapKey(op.key, op), needValue(op)); return { next: map, result: BigInt(map.size) };
-    case 'putItems': for (const [k, v] of op.items ?? []) map.set(checkMapKey(k, op), v); return { next: map, result: BigInt(map.size) };
+    case 'put': {
+      const done = mapPut(map, [[checkMapKey(op.key, op), needValue(op)]], op);
+      return { next: done ? map : undefined, result: BigInt(map.size) };
+    }
+    case 'putItems': {
+      const done = mapPut(map, [...(op.items ?? [])].map(([k, v]) => [checkMapKey(k, op), v] as const), op);
+      return { next: done ? map : undefined, result: BigInt(map.size) };
+    }
     case 'increment': {
       const k = checkMapKey(op.key, op);
+      if (!mapMayIncrement(map, k, op)) return { next: undefined, result: map.get(k) ?? null };
       const v = addNumbers(map.get(k) ?? (typeof op.value === 'number' ? 0 : 0n), op.value ?? 1n, `map increment of bin '${op.bin}'`);
       map.set(k, v);
       return { next: map, result: v };

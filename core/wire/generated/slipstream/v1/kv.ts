@@ -21,7 +21,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { Bin, Key, MapEntry, Record, RecordMeta, Value, WritePolicy } from "./types.ts";
-import { UdfCall } from "./udf.ts";
+import { JobInfo, UdfCall, UdfTarget } from "./udf.ts";
 
 export const protobufPackage = "slipstream.v1";
 
@@ -1236,6 +1236,39 @@ export interface CdtContext {
 }
 
 /**
+ * Write flags of list append, append_items, insert, insert_items and set (Aerospike's
+ * ListWriteFlags). Sent on any other list operation they are refused with PARAMETER (4).
+ */
+export interface ListWriteFlags {
+  /**
+   * A value already in the list fails with ELEMENT_EXISTS (24); a value given twice in one call
+   * fails with OP_NOT_APPLICABLE (26).
+   */
+  addUnique: boolean;
+  /** Inserting or setting past the end fails with OP_NOT_APPLICABLE (26) instead of padding with nils. */
+  insertBounded: boolean;
+  /** Do nothing instead of failing (the result is the list's size). */
+  noFail: boolean;
+  /** With no_fail: of several values, add those that pass. */
+  partial: boolean;
+}
+
+/**
+ * Write flags of map put, put_items and increment (Aerospike's MapWriteFlags). Sent on any
+ * other map operation they are refused with PARAMETER (4).
+ */
+export interface MapWriteFlags {
+  /** A key that exists fails with ELEMENT_EXISTS (24). */
+  createOnly: boolean;
+  /** A key that does not exist fails with ELEMENT_NOT_FOUND (23). */
+  updateOnly: boolean;
+  /** Do nothing instead of failing. */
+  noFail: boolean;
+  /** With no_fail: of several entries, put those that pass. */
+  partial: boolean;
+}
+
+/**
  * A list operation on a bin. Ranks and value ranges use Aerospike's value order: nil < boolean <
  * integer < string < list < map < bytes < double < GeoJSON (integers and doubles never compare by
  * value; equal values rank in index order). A multi-element selection returns its values in rank
@@ -1277,6 +1310,11 @@ export interface ListOp {
     | undefined;
   /** The path to a nested list to operate on; empty: the bin itself. */
   ctx: CdtContext[];
+  /**
+   * Write flags (append, append_items, insert, insert_items, set). An insert past the end pads
+   * with nils unless insert_bounded.
+   */
+  flags?: ListWriteFlags | undefined;
 }
 
 /**
@@ -1329,6 +1367,8 @@ export interface MapOp {
   values: Value[];
   /** The path to a nested map to operate on; empty: the bin itself. */
   ctx: CdtContext[];
+  /** Write flags (put, put_items, increment). */
+  flags?: MapWriteFlags | undefined;
 }
 
 /** Write flags of a bit operation (Aerospike's BitWriteFlags). */
@@ -1568,6 +1608,32 @@ export interface BatchOperateResult {
 export interface BatchOperateResponse {
   /** One result per entry, in request order. */
   results: BatchOperateResult[];
+}
+
+/** Start operation job request. */
+export interface StartOperationJobRequest {
+  /** The records to visit. */
+  target?:
+    | UdfTarget
+    | undefined;
+  /**
+   * Write operations applied to each record (at least one; a reading operation is refused with
+   * PARAMETER (4): a job returns nothing per record).
+   */
+  operations: Operation[];
+  /** Records per second; 0 = as fast as the node can. */
+  recordsPerSecond: number;
+  /**
+   * Policies for each record's write. A record deleted while the job runs is not re-created
+   * (it counts as failed, NOT_FOUND); exists CREATE_ONLY is refused.
+   */
+  policy?: WritePolicy | undefined;
+}
+
+/** Start operation job response. */
+export interface StartOperationJobResponse {
+  /** The job, just started. */
+  job?: JobInfo | undefined;
 }
 
 /** Scan request. */
@@ -3281,6 +3347,264 @@ export const CdtContext: MessageFns<CdtContext> = {
   },
 };
 
+function createBaseListWriteFlags(): ListWriteFlags {
+  return { addUnique: false, insertBounded: false, noFail: false, partial: false };
+}
+
+export const ListWriteFlags: MessageFns<ListWriteFlags> = {
+  encode(message: ListWriteFlags, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.addUnique !== false) {
+      writer.uint32(8).bool(message.addUnique);
+    }
+    if (message.insertBounded !== false) {
+      writer.uint32(16).bool(message.insertBounded);
+    }
+    if (message.noFail !== false) {
+      writer.uint32(24).bool(message.noFail);
+    }
+    if (message.partial !== false) {
+      writer.uint32(32).bool(message.partial);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListWriteFlags {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListWriteFlags();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.addUnique = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.insertBounded = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.noFail = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.partial = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListWriteFlags {
+    return {
+      addUnique: isSet(object.addUnique)
+        ? globalThis.Boolean(object.addUnique)
+        : isSet(object.add_unique)
+        ? globalThis.Boolean(object.add_unique)
+        : false,
+      insertBounded: isSet(object.insertBounded)
+        ? globalThis.Boolean(object.insertBounded)
+        : isSet(object.insert_bounded)
+        ? globalThis.Boolean(object.insert_bounded)
+        : false,
+      noFail: isSet(object.noFail)
+        ? globalThis.Boolean(object.noFail)
+        : isSet(object.no_fail)
+        ? globalThis.Boolean(object.no_fail)
+        : false,
+      partial: isSet(object.partial) ? globalThis.Boolean(object.partial) : false,
+    };
+  },
+
+  toJSON(message: ListWriteFlags): unknown {
+    const obj: any = {};
+    if (message.addUnique !== false) {
+      obj.addUnique = message.addUnique;
+    }
+    if (message.insertBounded !== false) {
+      obj.insertBounded = message.insertBounded;
+    }
+    if (message.noFail !== false) {
+      obj.noFail = message.noFail;
+    }
+    if (message.partial !== false) {
+      obj.partial = message.partial;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListWriteFlags>): ListWriteFlags {
+    return ListWriteFlags.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListWriteFlags>): ListWriteFlags {
+    const message = createBaseListWriteFlags();
+    message.addUnique = object.addUnique ?? false;
+    message.insertBounded = object.insertBounded ?? false;
+    message.noFail = object.noFail ?? false;
+    message.partial = object.partial ?? false;
+    return message;
+  },
+};
+
+function createBaseMapWriteFlags(): MapWriteFlags {
+  return { createOnly: false, updateOnly: false, noFail: false, partial: false };
+}
+
+export const MapWriteFlags: MessageFns<MapWriteFlags> = {
+  encode(message: MapWriteFlags, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.createOnly !== false) {
+      writer.uint32(8).bool(message.createOnly);
+    }
+    if (message.updateOnly !== false) {
+      writer.uint32(16).bool(message.updateOnly);
+    }
+    if (message.noFail !== false) {
+      writer.uint32(24).bool(message.noFail);
+    }
+    if (message.partial !== false) {
+      writer.uint32(32).bool(message.partial);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MapWriteFlags {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMapWriteFlags();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.createOnly = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.updateOnly = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.noFail = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.partial = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MapWriteFlags {
+    return {
+      createOnly: isSet(object.createOnly)
+        ? globalThis.Boolean(object.createOnly)
+        : isSet(object.create_only)
+        ? globalThis.Boolean(object.create_only)
+        : false,
+      updateOnly: isSet(object.updateOnly)
+        ? globalThis.Boolean(object.updateOnly)
+        : isSet(object.update_only)
+        ? globalThis.Boolean(object.update_only)
+        : false,
+      noFail: isSet(object.noFail)
+        ? globalThis.Boolean(object.noFail)
+        : isSet(object.no_fail)
+        ? globalThis.Boolean(object.no_fail)
+        : false,
+      partial: isSet(object.partial) ? globalThis.Boolean(object.partial) : false,
+    };
+  },
+
+  toJSON(message: MapWriteFlags): unknown {
+    const obj: any = {};
+    if (message.createOnly !== false) {
+      obj.createOnly = message.createOnly;
+    }
+    if (message.updateOnly !== false) {
+      obj.updateOnly = message.updateOnly;
+    }
+    if (message.noFail !== false) {
+      obj.noFail = message.noFail;
+    }
+    if (message.partial !== false) {
+      obj.partial = message.partial;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MapWriteFlags>): MapWriteFlags {
+    return MapWriteFlags.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MapWriteFlags>): MapWriteFlags {
+    const message = createBaseMapWriteFlags();
+    message.createOnly = object.createOnly ?? false;
+    message.updateOnly = object.updateOnly ?? false;
+    message.noFail = object.noFail ?? false;
+    message.partial = object.partial ?? false;
+    return message;
+  },
+};
+
 function createBaseListOp(): ListOp {
   return {
     bin: "",
@@ -3294,6 +3618,7 @@ function createBaseListOp(): ListOp {
     rank: undefined,
     valueEnd: undefined,
     ctx: [],
+    flags: undefined,
   };
 }
 
@@ -3340,6 +3665,9 @@ export const ListOp: MessageFns<ListOp> = {
     }
     for (const v of message.ctx) {
       CdtContext.encode(v!, writer.uint32(90).fork()).join();
+    }
+    if (message.flags !== undefined) {
+      ListWriteFlags.encode(message.flags, writer.uint32(98).fork()).join();
     }
     return writer;
   },
@@ -3445,6 +3773,14 @@ export const ListOp: MessageFns<ListOp> = {
             message.ctx.push(CdtContext.decode(reader, reader.uint32()));
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.flags = ListWriteFlags.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3478,6 +3814,7 @@ export const ListOp: MessageFns<ListOp> = {
         ? Value.fromJSON(object.value_end)
         : undefined,
       ctx: globalThis.Array.isArray(object?.ctx) ? object.ctx.map((e: any) => CdtContext.fromJSON(e)) : [],
+      flags: isSet(object.flags) ? ListWriteFlags.fromJSON(object.flags) : undefined,
     };
   },
 
@@ -3516,6 +3853,9 @@ export const ListOp: MessageFns<ListOp> = {
     if (message.ctx?.length) {
       obj.ctx = message.ctx.map((e) => CdtContext.toJSON(e));
     }
+    if (message.flags !== undefined) {
+      obj.flags = ListWriteFlags.toJSON(message.flags);
+    }
     return obj;
   },
 
@@ -3537,6 +3877,9 @@ export const ListOp: MessageFns<ListOp> = {
       ? Value.fromPartial(object.valueEnd)
       : undefined;
     message.ctx = object.ctx?.map((e) => CdtContext.fromPartial(e)) || [];
+    message.flags = (object.flags !== undefined && object.flags !== null)
+      ? ListWriteFlags.fromPartial(object.flags)
+      : undefined;
     return message;
   },
 };
@@ -3558,6 +3901,7 @@ function createBaseMapOp(): MapOp {
     valueEnd: undefined,
     values: [],
     ctx: [],
+    flags: undefined,
   };
 }
 
@@ -3616,6 +3960,9 @@ export const MapOp: MessageFns<MapOp> = {
     }
     for (const v of message.ctx) {
       CdtContext.encode(v!, writer.uint32(122).fork()).join();
+    }
+    if (message.flags !== undefined) {
+      MapWriteFlags.encode(message.flags, writer.uint32(130).fork()).join();
     }
     return writer;
   },
@@ -3753,6 +4100,14 @@ export const MapOp: MessageFns<MapOp> = {
             message.ctx.push(CdtContext.decode(reader, reader.uint32()));
             continue;
           }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.flags = MapWriteFlags.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3796,6 +4151,7 @@ export const MapOp: MessageFns<MapOp> = {
         ? object.values.map((e: any) => Value.fromJSON(e))
         : [],
       ctx: globalThis.Array.isArray(object?.ctx) ? object.ctx.map((e: any) => CdtContext.fromJSON(e)) : [],
+      flags: isSet(object.flags) ? MapWriteFlags.fromJSON(object.flags) : undefined,
     };
   },
 
@@ -3846,6 +4202,9 @@ export const MapOp: MessageFns<MapOp> = {
     if (message.ctx?.length) {
       obj.ctx = message.ctx.map((e) => CdtContext.toJSON(e));
     }
+    if (message.flags !== undefined) {
+      obj.flags = MapWriteFlags.toJSON(message.flags);
+    }
     return obj;
   },
 
@@ -3873,6 +4232,9 @@ export const MapOp: MessageFns<MapOp> = {
       : undefined;
     message.values = object.values?.map((e) => Value.fromPartial(e)) || [];
     message.ctx = object.ctx?.map((e) => CdtContext.fromPartial(e)) || [];
+    message.flags = (object.flags !== undefined && object.flags !== null)
+      ? MapWriteFlags.fromPartial(object.flags)
+      : undefined;
     return message;
   },
 };
@@ -5897,6 +6259,200 @@ export const BatchOperateResponse: MessageFns<BatchOperateResponse> = {
   },
 };
 
+function createBaseStartOperationJobRequest(): StartOperationJobRequest {
+  return { target: undefined, operations: [], recordsPerSecond: 0, policy: undefined };
+}
+
+export const StartOperationJobRequest: MessageFns<StartOperationJobRequest> = {
+  encode(message: StartOperationJobRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.target !== undefined) {
+      UdfTarget.encode(message.target, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.operations) {
+      Operation.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.recordsPerSecond !== 0) {
+      writer.uint32(24).uint32(message.recordsPerSecond);
+    }
+    if (message.policy !== undefined) {
+      WritePolicy.encode(message.policy, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StartOperationJobRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStartOperationJobRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.target = UdfTarget.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.operations.push(Operation.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.recordsPerSecond = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.policy = WritePolicy.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StartOperationJobRequest {
+    return {
+      target: isSet(object.target) ? UdfTarget.fromJSON(object.target) : undefined,
+      operations: globalThis.Array.isArray(object?.operations)
+        ? object.operations.map((e: any) => Operation.fromJSON(e))
+        : [],
+      recordsPerSecond: isSet(object.recordsPerSecond)
+        ? globalThis.Number(object.recordsPerSecond)
+        : isSet(object.records_per_second)
+        ? globalThis.Number(object.records_per_second)
+        : 0,
+      policy: isSet(object.policy) ? WritePolicy.fromJSON(object.policy) : undefined,
+    };
+  },
+
+  toJSON(message: StartOperationJobRequest): unknown {
+    const obj: any = {};
+    if (message.target !== undefined) {
+      obj.target = UdfTarget.toJSON(message.target);
+    }
+    if (message.operations?.length) {
+      obj.operations = message.operations.map((e) => Operation.toJSON(e));
+    }
+    if (message.recordsPerSecond !== 0) {
+      obj.recordsPerSecond = Math.round(message.recordsPerSecond);
+    }
+    if (message.policy !== undefined) {
+      obj.policy = WritePolicy.toJSON(message.policy);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<StartOperationJobRequest>): StartOperationJobRequest {
+    return StartOperationJobRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<StartOperationJobRequest>): StartOperationJobRequest {
+    const message = createBaseStartOperationJobRequest();
+    message.target = (object.target !== undefined && object.target !== null)
+      ? UdfTarget.fromPartial(object.target)
+      : undefined;
+    message.operations = object.operations?.map((e) => Operation.fromPartial(e)) || [];
+    message.recordsPerSecond = object.recordsPerSecond ?? 0;
+    message.policy = (object.policy !== undefined && object.policy !== null)
+      ? WritePolicy.fromPartial(object.policy)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseStartOperationJobResponse(): StartOperationJobResponse {
+  return { job: undefined };
+}
+
+export const StartOperationJobResponse: MessageFns<StartOperationJobResponse> = {
+  encode(message: StartOperationJobResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.job !== undefined) {
+      JobInfo.encode(message.job, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StartOperationJobResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStartOperationJobResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.job = JobInfo.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StartOperationJobResponse {
+    return { job: isSet(object.job) ? JobInfo.fromJSON(object.job) : undefined };
+  },
+
+  toJSON(message: StartOperationJobResponse): unknown {
+    const obj: any = {};
+    if (message.job !== undefined) {
+      obj.job = JobInfo.toJSON(message.job);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<StartOperationJobResponse>): StartOperationJobResponse {
+    return StartOperationJobResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<StartOperationJobResponse>): StartOperationJobResponse {
+    const message = createBaseStartOperationJobResponse();
+    message.job = (object.job !== undefined && object.job !== null) ? JobInfo.fromPartial(object.job) : undefined;
+    return message;
+  },
+};
+
 function createBaseScanRequest(): ScanRequest {
   return {
     namespace: "",
@@ -6503,6 +7059,23 @@ export const KeyValueServiceService = {
       Buffer.from(BatchOperateResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): BatchOperateResponse => BatchOperateResponse.decode(value),
   },
+  /**
+   * Starts a background job applying write operations to every record of a namespace or set
+   * (optionally filtered), each record atomically, throttled to records_per_second (Aerospike's
+   * background operations). It is listed and killed like UDF jobs (UdfService.ListJobs,
+   * KillJob). Needs the node's UDF subsystem, which runs the jobs.
+   */
+  startOperationJob: {
+    path: "/slipstream.v1.KeyValueService/StartOperationJob" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: StartOperationJobRequest): Buffer =>
+      Buffer.from(StartOperationJobRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): StartOperationJobRequest => StartOperationJobRequest.decode(value),
+    responseSerialize: (value: StartOperationJobResponse): Buffer =>
+      Buffer.from(StartOperationJobResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): StartOperationJobResponse => StartOperationJobResponse.decode(value),
+  },
   /** Streams the records of a namespace or set, partition by partition in digest order. */
   scan: {
     path: "/slipstream.v1.KeyValueService/Scan" as const,
@@ -6551,6 +7124,13 @@ export interface KeyValueServiceServer extends UntypedServiceImplementation {
    * alone. Not safe to retry blindly: check each entry's result (and in_doubt).
    */
   batchOperate: handleUnaryCall<BatchOperateRequest, BatchOperateResponse>;
+  /**
+   * Starts a background job applying write operations to every record of a namespace or set
+   * (optionally filtered), each record atomically, throttled to records_per_second (Aerospike's
+   * background operations). It is listed and killed like UDF jobs (UdfService.ListJobs,
+   * KillJob). Needs the node's UDF subsystem, which runs the jobs.
+   */
+  startOperationJob: handleUnaryCall<StartOperationJobRequest, StartOperationJobResponse>;
   /** Streams the records of a namespace or set, partition by partition in digest order. */
   scan: handleServerStreamingCall<ScanRequest, ScanResponse>;
   /** Removes every record of a namespace or set last updated before a time. */
@@ -6688,6 +7268,27 @@ export interface KeyValueServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: BatchOperateResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Starts a background job applying write operations to every record of a namespace or set
+   * (optionally filtered), each record atomically, throttled to records_per_second (Aerospike's
+   * background operations). It is listed and killed like UDF jobs (UdfService.ListJobs,
+   * KillJob). Needs the node's UDF subsystem, which runs the jobs.
+   */
+  startOperationJob(
+    request: StartOperationJobRequest,
+    callback: (error: ServiceError | null, response: StartOperationJobResponse) => void,
+  ): ClientUnaryCall;
+  startOperationJob(
+    request: StartOperationJobRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: StartOperationJobResponse) => void,
+  ): ClientUnaryCall;
+  startOperationJob(
+    request: StartOperationJobRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: StartOperationJobResponse) => void,
   ): ClientUnaryCall;
   /** Streams the records of a namespace or set, partition by partition in digest order. */
   scan(request: ScanRequest, options?: Partial<CallOptions>): ClientReadableStream<ScanResponse>;

@@ -206,6 +206,11 @@ export interface JobInfo {
   endedMs: bigint;
   /** The first failures, as "<result code>: <message>". */
   errors: string[];
+  /**
+   * Operations applied to each record by an operation job (KeyValueService.StartOperationJob);
+   * 0 for a UDF job. module and function are empty for an operation job.
+   */
+  operations: number;
 }
 
 /** Start background job request. */
@@ -1616,6 +1621,7 @@ function createBaseJobInfo(): JobInfo {
     startedMs: 0n,
     endedMs: 0n,
     errors: [],
+    operations: 0,
   };
 }
 
@@ -1686,6 +1692,9 @@ export const JobInfo: MessageFns<JobInfo> = {
     }
     for (const v of message.errors) {
       writer.uint32(122).string(v!);
+    }
+    if (message.operations !== 0) {
+      writer.uint32(128).uint32(message.operations);
     }
     return writer;
   },
@@ -1823,6 +1832,14 @@ export const JobInfo: MessageFns<JobInfo> = {
             message.errors.push(reader.string());
             continue;
           }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.operations = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1864,6 +1881,7 @@ export const JobInfo: MessageFns<JobInfo> = {
         : 0n,
       endedMs: isSet(object.endedMs) ? BigInt(object.endedMs) : isSet(object.ended_ms) ? BigInt(object.ended_ms) : 0n,
       errors: globalThis.Array.isArray(object?.errors) ? object.errors.map((e: any) => globalThis.String(e)) : [],
+      operations: isSet(object.operations) ? globalThis.Number(object.operations) : 0,
     };
   },
 
@@ -1914,6 +1932,9 @@ export const JobInfo: MessageFns<JobInfo> = {
     if (message.errors?.length) {
       obj.errors = message.errors;
     }
+    if (message.operations !== 0) {
+      obj.operations = Math.round(message.operations);
+    }
     return obj;
   },
 
@@ -1937,6 +1958,7 @@ export const JobInfo: MessageFns<JobInfo> = {
     message.startedMs = (object.startedMs !== undefined && object.startedMs !== null) ? BigInt(object.startedMs) : 0n;
     message.endedMs = (object.endedMs !== undefined && object.endedMs !== null) ? BigInt(object.endedMs) : 0n;
     message.errors = object.errors?.map((e) => e) || [];
+    message.operations = object.operations ?? 0;
     return message;
   },
 };
