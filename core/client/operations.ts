@@ -91,6 +91,14 @@ export function toPbOperation(op: Operation): PbOperation {
       ...toPbSelector(op),
       ...(op.flags === undefined ? {} : { flags: { createOnly: op.flags.createOnly === true, updateOnly: op.flags.updateOnly === true, noFail: op.flags.noFail === true, partial: op.flags.partial === true } }),
     } } };
+    case 'expRead': return { op: { $case: 'expRead', value: { name: op.name, expressionJson: op.expression, evalNoFail: op.evalNoFail === true } } };
+    case 'expWrite': {
+      const f = op.flags ?? {};
+      return { op: { $case: 'expWrite', value: {
+        bin: op.bin, expressionJson: op.expression, createOnly: f.createOnly === true, updateOnly: f.updateOnly === true,
+        allowDelete: f.allowDelete === true, policyNoFail: f.policyNoFail === true, evalNoFail: f.evalNoFail === true,
+      } } };
+    }
     case 'bit': {
       const kind = BIT_OP_KINDS.indexOf(op.kind);
       if (kind < 0) throw new DbError('CLIENT_PARAM', `unknown bit operation ${JSON.stringify(op.kind)}`, { hint: `use one of ${BIT_OP_KINDS.join(', ')}` });

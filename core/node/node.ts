@@ -14,6 +14,7 @@ import { AdminServiceService } from '../wire/generated/slipstream/v1/admin.ts';
 import { keyValueHandlers, keyValueService } from '../server/handlers/kv.ts';
 import { adminHandlers } from '../server/handlers/admin.ts';
 import { NODE_IDENTITY, STORAGE_MAINTENANCE, ServiceLocator } from '../services/index.ts';
+import { recordExpressionCompiler } from '../query/record-filter.ts';
 import type { NodeConfig, TlsConfig } from './config.ts';
 import { readFileSync } from 'node:fs';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
@@ -151,6 +152,7 @@ export async function createNode(config: NodeConfig, options: CreateNodeOptions)
       logger,
       transactionPendingLimit: config.transactionPendingLimit,
     });
+    kernel.useExpressions(recordExpressionCompiler(() => clock.now()));
     const services = new ServiceLocator();
     services.provide(STORAGE_MAINTENANCE, maintenance);
     const startedAtMs = Date.now();

@@ -1,6 +1,7 @@
 import type { RecordPredicate } from '../transaction/policy.ts';
 import { exprFromJsonText } from './expr/json.ts';
-import { compileFilter } from './expr/eval.ts';
+import { compileFilter, evaluate } from './expr/eval.ts';
+import type { ExpressionCompiler } from '../transaction/expression-ops.ts';
 import { recordContext } from './query-engine.ts';
 
 /**
@@ -12,4 +13,15 @@ export function recordFilter(jsonText: string, now: () => number): RecordPredica
   if (jsonText === '') return undefined;
   const keep = compileFilter(exprFromJsonText(jsonText));
   return Object.assign((rec: Parameters<RecordPredicate>[0]) => keep(recordContext(rec, now())), { source: jsonText });
+}
+
+/**
+ * The kernel's compiler for expression operations: an expression's JSON text as a function of
+ * a record (its value, or undefined when unknown), evaluated at `now()`.
+ */
+export function recordExpressionCompiler(now: () => number): ExpressionCompiler {
+  return (jsonText) => {
+    const expr = exprFromJsonText(jsonText);
+    return (rec) => evaluate(expr, recordContext(rec, now()));
+  };
 }

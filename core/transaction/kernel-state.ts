@@ -3,6 +3,7 @@
  * namespaces, clock, router, record locks, change listeners and counters, and the small steps
  * every path takes (route a key to its namespace, decode a stored record, tell listeners).
  */
+import type { ExpressionCompiler } from './expression-ops.ts';
 import { DbError } from '../errors/index.ts';
 import type { Clock, Logger, StoredRecord } from '../plugin-api/index.ts';
 import { decodeBins, decodeUserKey, digestString, type DbRecord, type RecordKey } from '../model/index.ts';
@@ -28,6 +29,8 @@ export interface KernelState {
   /** Bin names seen per namespace (for SHOW BINS). */
   readonly binNameSets: Map<string, Set<string>>;
   readonly counters: KernelCounters;
+  /** Compiles expression operations' source text (set by the node from its expression engine). */
+  expressions: ExpressionCompiler | undefined;
 }
 
 export function namespaceNames(s: KernelState): string[] {

@@ -16,6 +16,7 @@ import { RecordLocks } from './record-lock.ts';
 import { DEFAULT_WRITE_POLICY, type ReadPolicy, type WritePolicy } from './policy.ts';
 import type { PartitionRouter } from './routing.ts';
 import { isWriteOperation, type Operation } from './operations.ts';
+import type { ExpressionCompiler } from './expression-ops.ts';
 import type { ChangeListener, CurrentRecord, KernelCounters, KernelOptions, Mutation, OperateResult, ScanRequest } from './kernel-types.ts';
 import { namespaceNames, namespaceOf, type KernelState } from './kernel-state.ts';
 import type { Forwarding } from './forwarding.ts';
@@ -63,7 +64,13 @@ export class Kernel {
       listeners: [],
       binNameSets: new Map(),
       counters: this.counters,
+      expressions: undefined,
     };
+  }
+
+  /** Gives the kernel the expression engine that expression operations run on. */
+  useExpressions(compiler: ExpressionCompiler): void {
+    this.state.expressions = compiler;
   }
 
   get router(): PartitionRouter {

@@ -1,10 +1,11 @@
 /** The operate interpreter: several record, list and map operations applied to one record atomically. */
 import { DbError } from '../errors/index.ts';
-import { checkBinName, checkInt64, valueType, type Bins, type BinValue, type RecordKey } from '../model/index.ts';
+import { checkBinName, checkInt64, valueType, type Bins, type BinValue, type DbRecord, type RecordKey } from '../model/index.ts';
 import { checkExists, DEFAULT_WRITE_POLICY, type WritePolicy } from './policy.ts';
 import { isWriteOperation, type Operation } from './operations.ts';
 import { applyCdtOperation } from './cdt/context.ts';
 import { applyBitOp } from './bit-ops.ts';
+import { expRead, expWrite, type ExpressionCompiler } from './expression-ops.ts';
 import { notFound, type KernelState } from './kernel-state.ts';
 import type { CurrentRecord, Mutation, OperateResult } from './kernel-types.ts';
 import { get } from './read-path.ts';
@@ -17,12 +18,12 @@ export async function operate(s: KernelState, key: RecordKey, ops: readonly Oper
   if (!writes) {
     // read-only: no lock, no generation bump
     const rec = await get(s, key, policy.filter === undefined ? {} : { filter: policy.filter });
-    return { meta: rec.meta, bins: readResults(rec.bins, ops) };
+    return { meta: rec.meta, bins: readResults(rec, ops, s.expressions) };
   }
   const { meta, value } = await mutate(s, key, policy, (cur) => {
     if (cur === undefined) checkExists(policy, false);
     else if (policy.exists === 'createOnly') checkExists(policy, true);
-    return runOperations(cur, ops);
+    return runOperations(key, cur, ops, s.expressions, s.clock.now());
   });
   return { meta, bins: value };
 }
@@ -47,7 +48,8 @@ class Results {
   }
 }
 
-function readResults(bins: Bins, ops: readonly Operation[]): Bins {
+function readResults(rec: DbRecord, ops: readonly Operation[], expressions: ExpressionCompiler | undefined): Bins {
+  const bins = rec.bins;
   const out = new Results();
   for (const op of ops) {
     if (op.op === 'read') {
@@ -59,14 +61,18 @@ function readResults(bins: Bins, ops: readonly Operation[]): Bins {
       out.add(op.bin, applyCdtOperation(ownBin(bins, op.bin), op).result);
     } else if (op.op === 'bit') {
       out.add(op.bin, applyBitOp(ownBin(bins, op.bin), op).result);
+    } else if (op.op === 'expRead') {
+      out.add(op.name, expRead(op, rec, expressions));
     }
   }
   return out.bins;
 }
 
 /** Runs operations in order over a working copy of the bins. */
-function runOperations(cur: CurrentRecord | undefined, ops: readonly Operation[]): { mutation: Mutation; value: Bins } {
+function runOperations(key: RecordKey, cur: CurrentRecord | undefined, ops: readonly Operation[], expressions: ExpressionCompiler | undefined, nowMs: number): { mutation: Mutation; value: Bins } {
   const bins: Bins = { ...(cur?.bins ?? {}) };
+  // what an expression sees: the record as the operations so far have left it
+  const view = (): DbRecord => ({ key: cur?.key ?? key, meta: cur?.meta ?? { generation: 0, voidTime: 0, lastUpdateMs: nowMs }, bins });
   const out = new Results();
   let dirty = false;
   let touched = false;
@@ -125,6 +131,16 @@ function runOperations(cur: CurrentRecord | undefined, ops: readonly Operation[]
         const r = applyCdtOperation(ownBin(bins, op.bin), op);
         if (r.next !== undefined) { if (r.next === null) delete bins[op.bin]; else bins[op.bin] = r.next; dirty = true; deleted = false; }
         out.add(op.bin, r.result);
+        break;
+      }
+      case 'expRead':
+        out.add(op.name, expRead(op, view(), expressions));
+        break;
+      case 'expWrite': {
+        checkBinName(op.bin);
+        const r = expWrite(op, view(), expressions);
+        if (r?.write !== undefined) { bins[op.bin] = r.write; dirty = true; deleted = false; }
+        else if (r?.remove === true) { delete bins[op.bin]; dirty = true; deleted = false; }
         break;
       }
       case 'bit': {

@@ -1,6 +1,7 @@
 import type { BinValue, MapKey } from '../model/index.ts';
 import { isBitRead, type BitOperation } from './bit-ops.ts';
 import type { ListWriteFlags, MapWriteFlags } from './cdt/write-flags.ts';
+import type { ExpReadOperation, ExpWriteOperation } from './expression-ops.ts';
 
 /**
  * List operations (Aerospike CDT list operations). Indexes and ranks may be negative (from the
@@ -121,7 +122,10 @@ export type Operation =
       readonly flags?: MapWriteFlags;
     }
   /** A bit operation on a bytes bin (see bit-ops.ts). */
-  | BitOperation;
+  | BitOperation
+  /** An expression's value returned under a name, or written to a bin (see expression-ops.ts). */
+  | ExpReadOperation
+  | ExpWriteOperation;
 
 const LIST_READS: ReadonlySet<ListOpKind> = new Set<ListOpKind>([
   'get', 'getRange', 'getByValue', 'size', 'getByIndex', 'getByIndexRange', 'getByRank', 'getByRankRange',
@@ -135,7 +139,7 @@ const MAP_READS: ReadonlySet<MapOpKind> = new Set<MapOpKind>([
 
 export function isWriteOperation(op: Operation): boolean {
   switch (op.op) {
-    case 'read': case 'readHeader': return false;
+    case 'read': case 'readHeader': case 'expRead': return false;
     case 'list': return !LIST_READS.has(op.kind);
     case 'map': return !MAP_READS.has(op.kind);
     case 'bit': return !isBitRead(op.kind);

@@ -2,6 +2,7 @@ import { DbError } from '../../errors/index.ts';
 import type { BinValue, MapKey } from '../../model/index.ts';
 import type { Operation, ListOpKind, MapOpKind, CdtReturnType, CdtContextItem } from '../../transaction/operations.ts';
 import { BIT_OP_KINDS, type BitOperation } from '../../transaction/bit-ops.ts';
+import { exprFromJsonText } from '../../query/expr/index.ts';
 import type { BitOp as PbBitOp, Operation as PbOperation, ListOpKind as PbListOpKind, MapOpKind as PbMapOpKind, CdtReturnType as PbCdtReturnType, CdtContext as PbCdtContext } from '../../wire/generated/slipstream/v1/kv.ts';
 import type { Value } from '../../wire/generated/slipstream/v1/types.ts';
 import { fromPbValue } from '../../wire/convert.ts';
@@ -169,9 +170,15 @@ export function fromPbBitOp(b: PbBitOp): BitOperation {
   };
 }
 
+/** Refuses a missing or malformed expression before anything runs (the kernel compiles it again). */
+function checkExpression(json: string, what: string): void {
+  if (json === '') throw new DbError('PARAMETER', `${what} has no expression`, { hint: 'send expression_json (docs/queries.md)' });
+  exprFromJsonText(json);
+}
+
 export function fromPbOperation(op: PbOperation): Operation {
   const o = op.op;
-  if (o === undefined) throw new DbError('PARAMETER', 'an operation has no kind', { hint: 'set one of read, write, add, append, prepend, touch, delete, list, map, bit' });
+  if (o === undefined) throw new DbError('PARAMETER', 'an operation has no kind', { hint: 'set one of read, write, add, append, prepend, touch, delete, list, map, bit, exp_read, exp_write' });
   switch (o.$case) {
     case 'read': return o.value.bin === '' ? { op: 'read' } : { op: 'read', bin: o.value.bin };
     case 'readHeader': return { op: 'readHeader' };
@@ -211,5 +218,16 @@ export function fromPbOperation(op: PbOperation): Operation {
       };
     }
     case 'bit': return fromPbBitOp(o.value);
+    case 'expRead': {
+      checkExpression(o.value.expressionJson, `expression read '${o.value.name}'`);
+      if (o.value.name === '') throw new DbError('PARAMETER', 'an expression read needs a name for its result');
+      return { op: 'expRead', name: o.value.name, expression: o.value.expressionJson, ...(o.value.evalNoFail ? { evalNoFail: true } : {}) };
+    }
+    case 'expWrite': {
+      const w = o.value;
+      checkExpression(w.expressionJson, `expression write to bin '${w.bin}'`);
+      const flags = { createOnly: w.createOnly, updateOnly: w.updateOnly, allowDelete: w.allowDelete, policyNoFail: w.policyNoFail, evalNoFail: w.evalNoFail };
+      return { op: 'expWrite', bin: w.bin, expression: w.expressionJson, ...(Object.values(flags).some((x) => x) ? { flags } : {}) };
+    }
   }
 }

@@ -1430,6 +1430,38 @@ export interface BitOp {
   policy?: BitPolicy | undefined;
 }
 
+/**
+ * Returns an expression's value under a result name (Aerospike's ExpOperation.read). The
+ * expression sees the record as the earlier operations of the call have left it. One that does
+ * not evaluate to a value fails with OP_NOT_APPLICABLE (26) unless eval_no_fail.
+ */
+export interface ExpReadOp {
+  /** The name the result comes back under (as a bin of the response). */
+  name: string;
+  /** The expression in its JSON form (docs/queries.md). */
+  expressionJson: string;
+  /** Return nothing instead of failing when the expression has no value. */
+  evalNoFail: boolean;
+}
+
+/** Writes an expression's value to a bin (Aerospike's ExpOperation.write). */
+export interface ExpWriteOp {
+  /** Bin name. */
+  bin: string;
+  /** The expression in its JSON form (docs/queries.md). */
+  expressionJson: string;
+  /** The bin must not exist: else BIN_EXISTS (6). */
+  createOnly: boolean;
+  /** The bin must exist: else BIN_NOT_FOUND (17). */
+  updateOnly: boolean;
+  /** A nil value removes the bin (else removing fails with OP_NOT_APPLICABLE (26)). */
+  allowDelete: boolean;
+  /** Do nothing instead of failing create_only, update_only or a refused removal. */
+  policyNoFail: boolean;
+  /** Do nothing instead of failing when the expression has no value. */
+  evalNoFail: boolean;
+}
+
 /** One operation of an Operate call. */
 export interface Operation {
   /** Exactly one operation. */
@@ -1467,6 +1499,12 @@ export interface Operation {
     | //
     /** A bit operation on a bytes bin. */
     { $case: "bit"; value: BitOp }
+    | //
+    /** An expression's value, returned. */
+    { $case: "expRead"; value: ExpReadOp }
+    | //
+    /** An expression's value, written to a bin. */
+    { $case: "expWrite"; value: ExpWriteOp }
     | undefined;
 }
 
@@ -4690,6 +4728,312 @@ export const BitOp: MessageFns<BitOp> = {
   },
 };
 
+function createBaseExpReadOp(): ExpReadOp {
+  return { name: "", expressionJson: "", evalNoFail: false };
+}
+
+export const ExpReadOp: MessageFns<ExpReadOp> = {
+  encode(message: ExpReadOp, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.expressionJson !== "") {
+      writer.uint32(18).string(message.expressionJson);
+    }
+    if (message.evalNoFail !== false) {
+      writer.uint32(24).bool(message.evalNoFail);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExpReadOp {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExpReadOp();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.expressionJson = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.evalNoFail = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExpReadOp {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      expressionJson: isSet(object.expressionJson)
+        ? globalThis.String(object.expressionJson)
+        : isSet(object.expression_json)
+        ? globalThis.String(object.expression_json)
+        : "",
+      evalNoFail: isSet(object.evalNoFail)
+        ? globalThis.Boolean(object.evalNoFail)
+        : isSet(object.eval_no_fail)
+        ? globalThis.Boolean(object.eval_no_fail)
+        : false,
+    };
+  },
+
+  toJSON(message: ExpReadOp): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.expressionJson !== "") {
+      obj.expressionJson = message.expressionJson;
+    }
+    if (message.evalNoFail !== false) {
+      obj.evalNoFail = message.evalNoFail;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ExpReadOp>): ExpReadOp {
+    return ExpReadOp.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ExpReadOp>): ExpReadOp {
+    const message = createBaseExpReadOp();
+    message.name = object.name ?? "";
+    message.expressionJson = object.expressionJson ?? "";
+    message.evalNoFail = object.evalNoFail ?? false;
+    return message;
+  },
+};
+
+function createBaseExpWriteOp(): ExpWriteOp {
+  return {
+    bin: "",
+    expressionJson: "",
+    createOnly: false,
+    updateOnly: false,
+    allowDelete: false,
+    policyNoFail: false,
+    evalNoFail: false,
+  };
+}
+
+export const ExpWriteOp: MessageFns<ExpWriteOp> = {
+  encode(message: ExpWriteOp, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.bin !== "") {
+      writer.uint32(10).string(message.bin);
+    }
+    if (message.expressionJson !== "") {
+      writer.uint32(18).string(message.expressionJson);
+    }
+    if (message.createOnly !== false) {
+      writer.uint32(24).bool(message.createOnly);
+    }
+    if (message.updateOnly !== false) {
+      writer.uint32(32).bool(message.updateOnly);
+    }
+    if (message.allowDelete !== false) {
+      writer.uint32(40).bool(message.allowDelete);
+    }
+    if (message.policyNoFail !== false) {
+      writer.uint32(48).bool(message.policyNoFail);
+    }
+    if (message.evalNoFail !== false) {
+      writer.uint32(56).bool(message.evalNoFail);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExpWriteOp {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExpWriteOp();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.bin = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.expressionJson = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.createOnly = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.updateOnly = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.allowDelete = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.policyNoFail = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.evalNoFail = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExpWriteOp {
+    return {
+      bin: isSet(object.bin) ? globalThis.String(object.bin) : "",
+      expressionJson: isSet(object.expressionJson)
+        ? globalThis.String(object.expressionJson)
+        : isSet(object.expression_json)
+        ? globalThis.String(object.expression_json)
+        : "",
+      createOnly: isSet(object.createOnly)
+        ? globalThis.Boolean(object.createOnly)
+        : isSet(object.create_only)
+        ? globalThis.Boolean(object.create_only)
+        : false,
+      updateOnly: isSet(object.updateOnly)
+        ? globalThis.Boolean(object.updateOnly)
+        : isSet(object.update_only)
+        ? globalThis.Boolean(object.update_only)
+        : false,
+      allowDelete: isSet(object.allowDelete)
+        ? globalThis.Boolean(object.allowDelete)
+        : isSet(object.allow_delete)
+        ? globalThis.Boolean(object.allow_delete)
+        : false,
+      policyNoFail: isSet(object.policyNoFail)
+        ? globalThis.Boolean(object.policyNoFail)
+        : isSet(object.policy_no_fail)
+        ? globalThis.Boolean(object.policy_no_fail)
+        : false,
+      evalNoFail: isSet(object.evalNoFail)
+        ? globalThis.Boolean(object.evalNoFail)
+        : isSet(object.eval_no_fail)
+        ? globalThis.Boolean(object.eval_no_fail)
+        : false,
+    };
+  },
+
+  toJSON(message: ExpWriteOp): unknown {
+    const obj: any = {};
+    if (message.bin !== "") {
+      obj.bin = message.bin;
+    }
+    if (message.expressionJson !== "") {
+      obj.expressionJson = message.expressionJson;
+    }
+    if (message.createOnly !== false) {
+      obj.createOnly = message.createOnly;
+    }
+    if (message.updateOnly !== false) {
+      obj.updateOnly = message.updateOnly;
+    }
+    if (message.allowDelete !== false) {
+      obj.allowDelete = message.allowDelete;
+    }
+    if (message.policyNoFail !== false) {
+      obj.policyNoFail = message.policyNoFail;
+    }
+    if (message.evalNoFail !== false) {
+      obj.evalNoFail = message.evalNoFail;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ExpWriteOp>): ExpWriteOp {
+    return ExpWriteOp.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ExpWriteOp>): ExpWriteOp {
+    const message = createBaseExpWriteOp();
+    message.bin = object.bin ?? "";
+    message.expressionJson = object.expressionJson ?? "";
+    message.createOnly = object.createOnly ?? false;
+    message.updateOnly = object.updateOnly ?? false;
+    message.allowDelete = object.allowDelete ?? false;
+    message.policyNoFail = object.policyNoFail ?? false;
+    message.evalNoFail = object.evalNoFail ?? false;
+    return message;
+  },
+};
+
 function createBaseOperation(): Operation {
   return { op: undefined };
 }
@@ -4729,6 +5073,12 @@ export const Operation: MessageFns<Operation> = {
         break;
       case "bit":
         BitOp.encode(message.op.value, writer.uint32(90).fork()).join();
+        break;
+      case "expRead":
+        ExpReadOp.encode(message.op.value, writer.uint32(98).fork()).join();
+        break;
+      case "expWrite":
+        ExpWriteOp.encode(message.op.value, writer.uint32(106).fork()).join();
         break;
     }
     return writer;
@@ -4835,6 +5185,22 @@ export const Operation: MessageFns<Operation> = {
             message.op = { $case: "bit", value: BitOp.decode(reader, reader.uint32()) };
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.op = { $case: "expRead", value: ExpReadOp.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.op = { $case: "expWrite", value: ExpWriteOp.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4873,6 +5239,14 @@ export const Operation: MessageFns<Operation> = {
         ? { $case: "map", value: MapOp.fromJSON(object.map) }
         : isSet(object.bit)
         ? { $case: "bit", value: BitOp.fromJSON(object.bit) }
+        : isSet(object.expRead)
+        ? { $case: "expRead", value: ExpReadOp.fromJSON(object.expRead) }
+        : isSet(object.exp_read)
+        ? { $case: "expRead", value: ExpReadOp.fromJSON(object.exp_read) }
+        : isSet(object.expWrite)
+        ? { $case: "expWrite", value: ExpWriteOp.fromJSON(object.expWrite) }
+        : isSet(object.exp_write)
+        ? { $case: "expWrite", value: ExpWriteOp.fromJSON(object.exp_write) }
         : undefined,
     };
   },
@@ -4901,6 +5275,10 @@ export const Operation: MessageFns<Operation> = {
       obj.map = MapOp.toJSON(message.op.value);
     } else if (message.op?.$case === "bit") {
       obj.bit = BitOp.toJSON(message.op.value);
+    } else if (message.op?.$case === "expRead") {
+      obj.expRead = ExpReadOp.toJSON(message.op.value);
+    } else if (message.op?.$case === "expWrite") {
+      obj.expWrite = ExpWriteOp.toJSON(message.op.value);
     }
     return obj;
   },
@@ -4974,6 +5352,18 @@ export const Operation: MessageFns<Operation> = {
       case "bit": {
         if (object.op?.value !== undefined && object.op?.value !== null) {
           message.op = { $case: "bit", value: BitOp.fromPartial(object.op.value) };
+        }
+        break;
+      }
+      case "expRead": {
+        if (object.op?.value !== undefined && object.op?.value !== null) {
+          message.op = { $case: "expRead", value: ExpReadOp.fromPartial(object.op.value) };
+        }
+        break;
+      }
+      case "expWrite": {
+        if (object.op?.value !== undefined && object.op?.value !== null) {
+          message.op = { $case: "expWrite", value: ExpWriteOp.fromPartial(object.op.value) };
         }
         break;
       }
