@@ -32,7 +32,7 @@ async function rate(name: string, round: (base: number) => Promise<void>): Promi
   return `| ${name} | ${Math.round(perSec).toLocaleString('en-US')} |`;
 }
 
-const node = await startNodeProcess(['--port', '0', '--log-level', 'warn']);
+const node = await startNodeProcess(['--port', '0', '--log-level', 'warn'], { timeoutMs: 120_000 });
 const client = await SlipstreamClient.connect({ hosts: `127.0.0.1:${node.port}`, timeoutMs: 60_000 });
 const key = (i: number): ClientKey => ({ namespace: 'test', set: 'bench', key: `k${i % 100_000}` });
 try {

@@ -57,7 +57,16 @@ export type Expr =
    * GeoJSON predicates. `within`: the left value (a point or region) lies inside `region`.
    * `contains`: the left region contains `region` (usually a point).
    */
-  | { readonly kind: 'geo'; readonly op: 'within' | 'contains'; readonly left: Expr; readonly region: Expr };
+  | { readonly kind: 'geo'; readonly op: 'within' | 'contains'; readonly left: Expr; readonly region: Expr }
+  /**
+   * Aerospike's `cond`: the `then` of the first branch whose `when` is true, else `otherwise`; a
+   * `when` that is neither true nor false (unknown, not a boolean) makes the whole unknown.
+   */
+  | { readonly kind: 'cond'; readonly branches: readonly { readonly when: Expr; readonly then: Expr }[]; readonly otherwise: Expr }
+  /** Aerospike's `let`/`def`: names bound in order (a later one may use an earlier), then `body`. */
+  | { readonly kind: 'let'; readonly defs: readonly { readonly name: string; readonly value: Expr }[]; readonly body: Expr }
+  /** A name bound by an enclosing `let` (Aerospike's `var`). */
+  | { readonly kind: 'var'; readonly name: string };
 
 export type ExprKind = Expr['kind'];
 
@@ -76,6 +85,9 @@ export const anyElem = (of: ElemSource, source: Expr, where: Expr): Expr => ({ k
 export const regex = (arg: Expr, pattern: string, flags = ''): Expr => ({ kind: 'regex', arg, pattern, flags });
 export const geoWithin = (left: Expr, region: Expr): Expr => ({ kind: 'geo', op: 'within', left, region });
 export const geoContains = (left: Expr, region: Expr): Expr => ({ kind: 'geo', op: 'contains', left, region });
+export const cond = (branches: ReadonlyArray<readonly [Expr, Expr]>, otherwise: Expr): Expr => ({ kind: 'cond', branches: branches.map(([when, then]) => ({ when, then })), otherwise });
+export const letIn = (defs: ReadonlyArray<readonly [string, Expr]>, body: Expr): Expr => ({ kind: 'let', defs: defs.map(([name, value]) => ({ name, value })), body });
+export const variable = (name: string): Expr => ({ kind: 'var', name });
 export const between = (e: Expr, lo: BinValue, hi: BinValue): Expr => and(cmp('>=', e, lit(lo)), cmp('<=', e, lit(hi)));
 
 /** The bin names an expression reads (so a scan can decode only those). */
@@ -90,7 +102,9 @@ export function referencedBins(e: Expr, out: Set<string> = new Set()): Set<strin
     case 'in': referencedBins(e.value, out); for (const o of e.options) referencedBins(o, out); break;
     case 'regex': referencedBins(e.arg, out); break;
     case 'geo': referencedBins(e.left, out); referencedBins(e.region, out); break;
-    case 'lit': case 'meta': case 'digestModulo': case 'elem': break;
+    case 'cond': for (const b of e.branches) { referencedBins(b.when, out); referencedBins(b.then, out); } referencedBins(e.otherwise, out); break;
+    case 'let': for (const d of e.defs) referencedBins(d.value, out); referencedBins(e.body, out); break;
+    case 'lit': case 'meta': case 'digestModulo': case 'elem': case 'var': break;
   }
   return out;
 }

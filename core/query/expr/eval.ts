@@ -17,6 +17,8 @@ export interface EvalContext {
   readonly keyExists: boolean;
   /** The evaluation time, ms since the epoch (for TTL and since-update). */
   readonly nowMs: number;
+  /** Names bound by enclosing `let` expressions. */
+  readonly vars?: ReadonlyMap<string, ExprResult>;
 }
 
 /** Result of an expression: a value, or `undefined` for unknown. */
@@ -330,6 +332,31 @@ function build(e: Expr): Fn {
         if (a === undefined || b === undefined) return undefined;
         return within ? shapeWithin(a, b) : shapeWithin(b, a);
       };
+    }
+    case 'cond': {
+      const branches = e.branches.map((b) => [compile(b.when), compile(b.then)] as const);
+      const otherwise = compile(e.otherwise);
+      return (ctx, el) => {
+        for (const [when, then] of branches) {
+          const w = when(ctx, el);
+          if (w === true) return then(ctx, el);
+          if (w !== false) return undefined;
+        }
+        return otherwise(ctx, el);
+      };
+    }
+    case 'let': {
+      const defs = e.defs.map((d) => [d.name, compile(d.value)] as const);
+      const body = compile(e.body);
+      return (ctx, el) => {
+        const vars = new Map(ctx.vars ?? []);
+        for (const [name, value] of defs) vars.set(name, value({ ...ctx, vars }, el));
+        return body({ ...ctx, vars }, el);
+      };
+    }
+    case 'var': {
+      const name = e.name;
+      return (ctx) => ctx.vars?.get(name);
     }
   }
   throw new DbError('PARAMETER', `unknown expression kind ${JSON.stringify((e as { kind: unknown }).kind)}`);

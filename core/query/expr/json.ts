@@ -89,6 +89,9 @@ export function exprToJson(e: Expr): JsonValue {
     case 'in': return { kind: 'in', value: exprToJson(e.value), options: e.options.map(exprToJson) };
     case 'regex': return { kind: 'regex', arg: exprToJson(e.arg), pattern: e.pattern, flags: e.flags };
     case 'geo': return { kind: 'geo', op: e.op, left: exprToJson(e.left), region: exprToJson(e.region) };
+    case 'cond': return { kind: 'cond', branches: e.branches.map((b) => ({ when: exprToJson(b.when), then: exprToJson(b.then) })), otherwise: exprToJson(e.otherwise) };
+    case 'let': return { kind: 'let', defs: e.defs.map((d) => ({ name: d.name, value: exprToJson(d.value) })), body: exprToJson(e.body) };
+    case 'var': return { kind: 'var', name: e.name };
   }
 }
 
@@ -108,15 +111,15 @@ function str(o: Record<string, unknown>, k: string, path: string): string {
 }
 
 /** Reads and checks an expression from JSON data; throws PARAMETER naming the bad spot. */
-export function exprFromJson(j: unknown, path = 'expr', depth = 0): Expr {
+export function exprFromJson(j: unknown, path = 'expr', depth = 0, scope: ReadonlySet<string> = new Set()): Expr {
   if (depth > 200) throw bad(`${path} nests too deeply`);
   if (typeof j !== 'object' || j === null || Array.isArray(j)) throw bad(`${path} must be an object with a "kind"`);
   const o = j as Record<string, unknown>;
-  const sub = (k: string): Expr => exprFromJson(o[k], `${path}.${k}`, depth + 1);
+  const sub = (k: string): Expr => exprFromJson(o[k], `${path}.${k}`, depth + 1, scope);
   const list = (k: string): Expr[] => {
     const v = o[k];
     if (!Array.isArray(v)) throw bad(`${path}.${k} must be an array`);
-    return v.map((x, i) => exprFromJson(x, `${path}.${k}[${i}]`, depth + 1));
+    return v.map((x, i) => exprFromJson(x, `${path}.${k}[${i}]`, depth + 1, scope));
   };
   const kind = o.kind;
   switch (kind) {
@@ -171,6 +174,35 @@ export function exprFromJson(j: unknown, path = 'expr', depth = 0): Expr {
       const op = str(o, 'op', path);
       if (op !== 'within' && op !== 'contains') throw bad(`${path}.op must be "within" or "contains"`);
       return { kind, op, left: sub('left'), region: sub('region') };
+    }
+    case 'cond': {
+      const b = o.branches;
+      if (!Array.isArray(b) || b.length === 0) throw bad(`${path}.branches must be a non-empty array of {when, then}`);
+      const branches = b.map((x, i) => {
+        if (typeof x !== 'object' || x === null) throw bad(`${path}.branches[${i}] must be {when, then}`);
+        const bo = x as Record<string, unknown>;
+        return { when: exprFromJson(bo.when, `${path}.branches[${i}].when`, depth + 1, scope), then: exprFromJson(bo.then, `${path}.branches[${i}].then`, depth + 1, scope) };
+      });
+      return { kind, branches, otherwise: sub('otherwise') };
+    }
+    case 'let': {
+      const d = o.defs;
+      if (!Array.isArray(d) || d.length === 0) throw bad(`${path}.defs must be a non-empty array of {name, value}`);
+      const inner = new Set(scope);
+      const defs = d.map((x, i) => {
+        if (typeof x !== 'object' || x === null) throw bad(`${path}.defs[${i}] must be {name, value}`);
+        const name = str(x as Record<string, unknown>, 'name', `${path}.defs[${i}]`);
+        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw bad(`${path}.defs[${i}].name must be an identifier`);
+        const value = exprFromJson((x as Record<string, unknown>).value, `${path}.defs[${i}].value`, depth + 1, inner);
+        inner.add(name);
+        return { name, value };
+      });
+      return { kind, defs, body: exprFromJson(o.body, `${path}.body`, depth + 1, inner) };
+    }
+    case 'var': {
+      const name = str(o, 'name', path);
+      if (!scope.has(name)) throw bad(`${path}: variable ${JSON.stringify(name)} is not bound by an enclosing let`);
+      return { kind, name };
     }
     default:
       throw bad(`${path}.kind ${JSON.stringify(kind)} is unknown`);

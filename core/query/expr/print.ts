@@ -40,5 +40,8 @@ export function exprToString(e: Expr, parent = 0): string {
     case 'in': return wrap(`${exprToString(e.value, 5)} IN (${e.options.map((o) => exprToString(o)).join(', ')})`, 4);
     case 'regex': return wrap(`${exprToString(e.arg, 5)} REGEXP '/${e.pattern}/${e.flags}'`, 4);
     case 'geo': return wrap(`${exprToString(e.left, 5)} ${e.op.toUpperCase()} ${exprToString(e.region, 5)}`, 4);
+    case 'cond': return `COND(${e.branches.map((b) => `${exprToString(b.when)} => ${exprToString(b.then)}`).join(', ')}, ELSE ${exprToString(e.otherwise)})`;
+    case 'let': return `LET(${e.defs.map((d) => `${d.name} = ${exprToString(d.value)}`).join(', ')}; ${exprToString(e.body)})`;
+    case 'var': return `$${e.name}`;
   }
 }
