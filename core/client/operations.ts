@@ -115,6 +115,7 @@ export function toPbOperation(op: Operation): PbOperation {
         ...(op.scanFor === undefined ? {} : { scanFor: op.scanFor }),
         resizeFromFront: f?.fromFront === true, resizeGrowOnly: f?.growOnly === true, resizeShrinkOnly: f?.shrinkOnly === true,
         ...(op.policy === undefined ? {} : { policy: { createOnly: op.policy.createOnly === true, updateOnly: op.policy.updateOnly === true, noFail: op.policy.noFail === true, partial: op.policy.partial === true } }),
+        ctx: (op.ctx ?? []).map(toPbContext),
       } } };
     }
   }

@@ -20,6 +20,7 @@
  */
 import { DbError } from '../errors/index.ts';
 import type { BinValue } from '../model/index.ts';
+import type { CdtContextItem } from './operations.ts';
 
 export type BitOpKind =
   | 'resize' | 'insert' | 'remove' | 'set' | 'or' | 'xor' | 'and' | 'not' | 'lshift' | 'rshift'
@@ -78,6 +79,8 @@ export interface BitOperation {
   readonly scanFor?: boolean;
   readonly resizeFlags?: BitResizeFlags;
   readonly policy?: BitPolicy;
+  /** The path to a bytes value nested in lists and maps; absent or empty: the bin itself. */
+  readonly ctx?: readonly CdtContextItem[];
 }
 
 export interface BitResult {

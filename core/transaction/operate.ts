@@ -4,7 +4,6 @@ import { checkBinName, checkInt64, valueType, type Bins, type BinValue, type DbR
 import { checkExists, DEFAULT_WRITE_POLICY, type WritePolicy } from './policy.ts';
 import { isWriteOperation, type Operation } from './operations.ts';
 import { applyCdtOperation } from './cdt/context.ts';
-import { applyBitOp } from './bit-ops.ts';
 import { expRead, expWrite, type ExpressionCompiler } from './expression-ops.ts';
 import { notFound, type KernelState } from './kernel-state.ts';
 import type { CurrentRecord, Mutation, OperateResult } from './kernel-types.ts';
@@ -60,7 +59,7 @@ function readResults(rec: DbRecord, ops: readonly Operation[], expressions: Expr
     } else if (op.op === 'map') {
       out.add(op.bin, applyCdtOperation(ownBin(bins, op.bin), op).result);
     } else if (op.op === 'bit') {
-      out.add(op.bin, applyBitOp(ownBin(bins, op.bin), op).result);
+      out.add(op.bin, applyCdtOperation(ownBin(bins, op.bin), op).result);
     } else if (op.op === 'expRead') {
       out.add(op.name, expRead(op, rec, expressions));
     }
@@ -145,8 +144,8 @@ function runOperations(key: RecordKey, cur: CurrentRecord | undefined, ops: read
       }
       case 'bit': {
         checkBinName(op.bin);
-        const r = applyBitOp(ownBin(bins, op.bin), op);
-        if (r.next !== undefined) { bins[op.bin] = r.next; dirty = true; deleted = false; }
+        const r = applyCdtOperation(ownBin(bins, op.bin), op);
+        if (r.next !== undefined && r.next !== null) { bins[op.bin] = r.next; dirty = true; deleted = false; }
         if (r.result !== undefined) out.add(op.bin, r.result);
         break;
       }

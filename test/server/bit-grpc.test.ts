@@ -24,6 +24,7 @@ describe('server/bit operations over gRPC', function () {
       { op: 'bit', bin: 'x', kind: 'set', offset: 1, size: 3, value: b('11100000'), policy: { createOnly: false, updateOnly: false, noFail: false, partial: true } },
       { op: 'bit', bin: 'x', kind: 'lscan', offset: 0, size: 8, scanFor: false },
       { op: 'bit', bin: 'x', kind: 'lshift', offset: 0, size: 8, shift: 2 },
+      { op: 'bit', bin: 'x', kind: 'not', offset: 0, size: 1, ctx: [{ type: 'mapKey', key: 'flags' }, { type: 'listIndex', index: -1 }] },
     ];
     for (const op of ops) assert.deepEqual(fromPbOperation(toPbOperation(op)), op, (op as { kind: string }).kind);
   });

@@ -6,6 +6,7 @@
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
 import { applyBitOp, type BitOperation } from '../../core/transaction/bit-ops.ts';
+import { applyCdtOperation } from '../../core/transaction/cdt/context.ts';
 import { DbError } from '../../core/errors/index.ts';
 
 const b = (...bits: string[]): Uint8Array => Uint8Array.from(bits.map((x) => parseInt(x, 2)));
@@ -71,6 +72,14 @@ describe('transaction/bit operations', () => {
     assert.deepEqual(applyBitOp(DOC, op({ kind: 'resize', size: 2, resizeFlags: { fromFront: true } })).next, b('00000100', '00000101'));
     assert.equal(code(() => applyBitOp(DOC, op({ kind: 'add', offset: 0, size: 65, integer: 1n }))), 'PARAMETER', 'integers are at most 64 bits');
     assert.equal(code(() => applyBitOp(DOC, op({ kind: 'set', offset: 0, size: 16, value: b('1') }))), 'PARAMETER', 'value shorter than the size');
+  });
+
+  it('works on a bytes value nested in a list (the documented context example)', () => {
+    const bin = [b('00000001', '01000010'), b('01011010')];
+    const r = applyCdtOperation(bin, op({ kind: 'resize', size: 3, ctx: [{ type: 'listIndex', index: 0 }] }));
+    assert.deepEqual(r.next, [b('00000001', '01000010', '00000000'), b('01011010')]);
+    assert.equal(applyCdtOperation(bin, op({ kind: 'count', offset: 0, size: 8, ctx: [{ type: 'listIndex', index: 1 }] })).result, 4n);
+    assert.equal(code(() => applyCdtOperation([[1n]], op({ kind: 'count', offset: 0, size: 8, ctx: [{ type: 'listIndex', index: 0 }] }))), 'BIN_TYPE');
   });
 
   it('add and subtract overflow: fail, saturate, wrap, signed and unsigned', () => {

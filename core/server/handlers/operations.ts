@@ -167,6 +167,7 @@ export function fromPbBitOp(b: PbBitOp): BitOperation {
     ...(b.scanFor === undefined ? {} : { scanFor: b.scanFor }),
     ...(b.resizeFromFront || b.resizeGrowOnly || b.resizeShrinkOnly ? { resizeFlags: { fromFront: b.resizeFromFront, growOnly: b.resizeGrowOnly, shrinkOnly: b.resizeShrinkOnly } } : {}),
     ...(p === undefined ? {} : { policy: { createOnly: p.createOnly, updateOnly: p.updateOnly, noFail: p.noFail, partial: p.partial } }),
+    ...contextField(b.ctx, what),
   };
 }
 

@@ -29,14 +29,15 @@ import { cdtCompare } from '../../model/value-order.ts';
 import { applyListOp } from './list.ts';
 import { applyMapOp } from './map.ts';
 import type { CdtResult } from './common.ts';
+import { applyBitOp } from '../bit-ops.ts';
 import { isWriteOperation, type CdtContextItem, type Operation } from '../operations.ts';
 
-type CdtOp = Extract<Operation, { op: 'list' | 'map' }>;
+type CdtOp = Extract<Operation, { op: 'list' | 'map' | 'bit' }>;
 
 /** Deepest context accepted: far beyond any real document, small enough to never exhaust the stack. */
 export const MAX_CONTEXT_DEPTH = 256;
 
-/** Runs a list or map operation on its bin's value, through the operation's context when it has one. */
+/** Runs a list, map or bit operation on its bin's value, through the operation's context when it has one. */
 export function applyCdtOperation(current: BinValue | undefined, op: CdtOp): CdtResult {
   const ctx = op.ctx;
   if (ctx === undefined || ctx.length === 0) return leaf(current, op);
@@ -61,6 +62,7 @@ export function applyCdtOperation(current: BinValue | undefined, op: CdtOp): Cdt
 }
 
 function leaf(current: BinValue | undefined, op: CdtOp): CdtResult {
+  if (op.op === 'bit') return applyBitOp(current, op);
   return op.op === 'list' ? applyListOp(current, op) : applyMapOp(current, op);
 }
 
@@ -165,9 +167,10 @@ function descend(container: readonly BinValue[] | ReadonlyMap<MapKey, BinValue>,
   const inner = (child: BinValue | undefined): CdtResult => {
     if (child === undefined) return createPath(ctx, i + 1, op);
     if (last) {
-      if (op.op === 'list' ? !isList(child) : !isMap(child)) {
-        throw new DbError('BIN_TYPE', `${what(op)}: the context ends at ${a(child)}, not a ${op.op}`, {
-          hint: `point the context at a ${op.op}`,
+      const kind = op.op === 'bit' ? 'bytes value' : op.op;
+      if (op.op === 'list' ? !isList(child) : op.op === 'map' ? !isMap(child) : !(child instanceof Uint8Array)) {
+        throw new DbError('BIN_TYPE', `${what(op)}: the context ends at ${a(child)}, not a ${kind}`, {
+          hint: `point the context at a ${kind}`,
         });
       }
       return leaf(child, op);

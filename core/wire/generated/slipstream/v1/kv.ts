@@ -1427,7 +1427,11 @@ export interface BitOp {
   /** resize: fail (PARAMETER) rather than grow. */
   resizeShrinkOnly: boolean;
   /** Write flags (writes only; a read with a policy is refused). */
-  policy?: BitPolicy | undefined;
+  policy?:
+    | BitPolicy
+    | undefined;
+  /** The path to a bytes value nested in lists and maps (see CdtContext); empty: the bin itself. */
+  ctx: CdtContext[];
 }
 
 /**
@@ -4422,6 +4426,7 @@ function createBaseBitOp(): BitOp {
     resizeGrowOnly: false,
     resizeShrinkOnly: false,
     policy: undefined,
+    ctx: [],
   };
 }
 
@@ -4480,6 +4485,9 @@ export const BitOp: MessageFns<BitOp> = {
     }
     if (message.policy !== undefined) {
       BitPolicy.encode(message.policy, writer.uint32(114).fork()).join();
+    }
+    for (const v of message.ctx) {
+      CdtContext.encode(v!, writer.uint32(122).fork()).join();
     }
     return writer;
   },
@@ -4609,6 +4617,14 @@ export const BitOp: MessageFns<BitOp> = {
             message.policy = BitPolicy.decode(reader, reader.uint32());
             continue;
           }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.ctx.push(CdtContext.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4653,6 +4669,9 @@ export const BitOp: MessageFns<BitOp> = {
         ? globalThis.Boolean(object.resize_shrink_only)
         : false,
       policy: isSet(object.policy) ? BitPolicy.fromJSON(object.policy) : undefined,
+      ctx: globalThis.Array.isArray(object?.ctx)
+        ? object.ctx.map((e: any) => CdtContext.fromJSON(e))
+        : [],
     };
   },
 
@@ -4700,6 +4719,9 @@ export const BitOp: MessageFns<BitOp> = {
     if (message.policy !== undefined) {
       obj.policy = BitPolicy.toJSON(message.policy);
     }
+    if (message.ctx?.length) {
+      obj.ctx = message.ctx.map((e) => CdtContext.toJSON(e));
+    }
     return obj;
   },
 
@@ -4724,6 +4746,7 @@ export const BitOp: MessageFns<BitOp> = {
     message.policy = (object.policy !== undefined && object.policy !== null)
       ? BitPolicy.fromPartial(object.policy)
       : undefined;
+    message.ctx = object.ctx?.map((e) => CdtContext.fromPartial(e)) || [];
     return message;
   },
 };
