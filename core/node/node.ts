@@ -24,6 +24,8 @@ import { builtInExtensions } from './extensions.ts';
 import { orderExtensions } from './extension-order.ts';
 import { storageMaintenanceExtension } from './extensions/storage-maintenance.ts';
 import { VERSION } from './version.ts';
+import { AerospikeFrontEnd } from '../server/aerospike/front-end.ts';
+import { CLUSTER_SERVICE } from './extensions/cluster.ts';
 
 export interface CreateNodeOptions {
   readonly plugins: readonly Plugin[];
@@ -168,6 +170,11 @@ export async function createNode(config: NodeConfig, options: CreateNodeOptions)
       if (handle) handles.push(handle);
     }
 
+    // the Aerospike protocol on the same port: the official Aerospike clients work unchanged
+    server.addProtocol(new AerospikeFrontEnd({
+      kernel, services, nodeId: config.node.id, startedAtMs, version: VERSION, address: () => address, logger: logger.child({ protocol: 'aerospike' }),
+      clusterName: () => services.get(CLUSTER_SERVICE)?.info().clusterName,
+    }));
     const port = await server.start(config.node.host, config.node.port, config.node.tls === undefined ? undefined : readTlsFiles(config.node.tls));
     address = `${config.node.host}:${port}`;
     const metricsPort = config.node.metricsPort === undefined ? undefined : await metricsEndpoint?.start(config.node.host, config.node.metricsPort);

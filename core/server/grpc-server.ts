@@ -9,7 +9,11 @@ import { createRequire } from 'node:module';
 import { DbError } from '../errors/index.ts';
 import type { Logger } from '../plugin-api/index.ts';
 import { ServerMetrics } from './metrics.ts';
+<<<<<<< HEAD
 import { checkingUnknownFields } from './unknown-fields.ts';
+=======
+import { NodePort, type PortProtocol } from './node-port.ts';
+>>>>>>> 7abcee3 (Aerospike protocol on the node's port: the port sniffs each connection's first byte (TLS first), injects HTTP/2 into grpc-js (createConnectionInjector) and hands Aerospike messages to a front end over the kernel (info, AS_MSG reads/writes/operate, batch, scans and index queries by partition, record UDFs, admin answered 'security not enabled'); the official aerospike npm client as a devDependency runs the reference example)
 
 const PROTO_ROOT = fileURLToPath(new URL('../../proto', import.meta.url));
 const PROTO_DIR = join(PROTO_ROOT, 'slipstream/v1');
@@ -42,10 +46,21 @@ export class GrpcServer {
   readonly metrics = new ServerMetrics();
   private boundPort = 0;
   private serviceNames: string[] = [];
+  private readonly port_: NodePort;
+  private injector: ReturnType<Server['createConnectionInjector']> | undefined;
 
   constructor(logger: Logger) {
     this.logger = logger;
     this.server = new Server(SERVER_OPTIONS);
+    this.port_ = new NodePort((socket) => {
+      if (this.injector === undefined) socket.destroy();
+      else this.injector.injectConnection(socket);
+    });
+  }
+
+  /** Serves another protocol on the same port (told apart by a connection's first byte). */
+  addProtocol(protocol: PortProtocol): void {
+    this.port_.addProtocol(protocol);
   }
 
   /** Registers a service; `name` is its full name (slipstream.v1.KeyValueService) for health checks. */
@@ -54,30 +69,24 @@ export class GrpcServer {
     this.serviceNames.push(name);
   }
 
-  /** Starts serving; with `tls` (PEM bytes) the port speaks TLS only, mutual TLS when `requireClientCert`. */
+  /**
+   * Starts serving; with `tls` (PEM bytes) the port speaks TLS only, mutual TLS when
+   * `requireClientCert`. The port is the node's (NodePort): TLS is terminated there, then
+   * gRPC connections are injected into grpc-js as plaintext HTTP/2.
+   */
   async start(host: string, port: number, tls?: { readonly cert: Buffer; readonly key: Buffer; readonly ca?: Buffer; readonly requireClientCert: boolean }): Promise<number> {
-    let creds: ServerCredentials;
-    try {
-      creds = tls === undefined
-        ? ServerCredentials.createInsecure()
-        : ServerCredentials.createSsl(tls.ca ?? null, [{ cert_chain: tls.cert, private_key: tls.key }], tls.requireClientCert);
-    } catch (err) {
-      throw new DbError('PARAMETER', `node.tls: ${(err as Error).message}`, { hint: 'certFile and keyFile must be PEM files of a certificate and its private key (caFile a PEM CA certificate)', cause: err });
-    }
     // Reflection describes Slipstream's protos and the health service, so grpcurl needs no files.
     const files = [...readdirSync(PROTO_DIR).filter((f) => f.endsWith('.proto')).map((f) => join('slipstream/v1', f)), 'health/v1/health.proto'];
     const definition = loadSync(files, { includeDirs: [PROTO_ROOT, HEALTH_PROTO_ROOT], longs: String, enums: String, defaults: true, oneofs: true });
     new ReflectionService(definition).addToServer(this.server);
     this.health.addToServer(this.server);
-    this.boundPort = await new Promise<number>((resolve, reject) => {
-      this.server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, creds, (err, bound) => {
-        if (err !== null) {
-          reject(new DbError('SERVER_ERROR', `cannot listen on ${host}:${port}: ${err.message}`, { hint: 'choose another --port or stop the process using it', cause: err }));
-        } else {
-          resolve(bound);
-        }
-      });
-    });
+    this.injector = this.server.createConnectionInjector(ServerCredentials.createInsecure());
+    try {
+      this.boundPort = await this.port_.listen(host, port, tls);
+    } catch (err) {
+      if (err instanceof DbError) throw err;
+      throw new DbError('PARAMETER', `node.tls: ${(err as Error).message}`, { hint: 'certFile and keyFile must be PEM files of a certificate and its private key (caFile a PEM CA certificate)', cause: err });
+    }
     this.setServing(true);
     this.logger.info({ host, port: this.boundPort, tls: tls === undefined ? false : tls.requireClientCert ? 'mutual' : true }, 'gRPC server listening');
     return this.boundPort;
@@ -96,9 +105,12 @@ export class GrpcServer {
   /** Stops accepting calls, lets running calls finish for up to `graceMs`, then cuts them. */
   async stop(graceMs = 5000): Promise<void> {
     this.setServing(false);
+    const closed = this.port_.close();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => { this.server.forceShutdown(); resolve(); }, graceMs);
       this.server.tryShutdown(() => { clearTimeout(timer); resolve(); });
     });
+    this.port_.destroyAll();
+    await closed;
   }
 }

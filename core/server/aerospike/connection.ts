@@ -1,0 +1,163 @@
+/**
+ * One Aerospike protocol connection: frames (8-byte proto header + body), one request at a
+ * time in order (a client may send the next before the answer; it waits its turn), compressed
+ * messages (type 4) both ways, limits and timeouts. A frame that cannot be a protocol message
+ * (bad version or type, larger than the maximum) closes this connection only.
+ */
+import type { Socket } from 'node:net';
+import { deflateSync, inflateSync } from 'node:zlib';
+import { MessageType, PROTO_HEADER_BYTES, PROTO_VERSION } from './protocol.ts';
+
+export interface ConnectionLimits {
+  /** Largest body accepted; a larger frame closes the connection. */
+  readonly maxFrameBytes: number;
+  /** A connection with no request in flight and no bytes for this long is closed (0: never). */
+  readonly idleTimeoutMs: number;
+}
+
+/** Writes answers to the client; `send` resolves when the socket can take more. */
+export interface Reply {
+  send(frame: Buffer): Promise<void>;
+  /** Whether the client has gone (a stream should stop). */
+  readonly closed: boolean;
+}
+
+/** Answers one frame (a decompressed type-3 body arrives with `compressReply` when the client asked for it). */
+export type FrameHandler = (type: number, body: Buffer, reply: Reply) => Promise<void>;
+
+/** Compresses an answer proto into a type-4 proto (u64 inflated size + zlib stream). */
+export function compressFrame(frame: Buffer): Buffer {
+  const z = deflateSync(frame, { level: 1 });
+  const out = Buffer.allocUnsafe(PROTO_HEADER_BYTES + 8 + z.length);
+  writeProtoHeader(out, MessageType.COMPRESSED, 8 + z.length);
+  out.writeBigUInt64BE(BigInt(frame.length), PROTO_HEADER_BYTES);
+  z.copy(out, PROTO_HEADER_BYTES + 8);
+  return out;
+}
+
+export function writeProtoHeader(buf: Buffer, type: number, size: number): void {
+  buf[0] = PROTO_VERSION;
+  buf[1] = type;
+  buf.writeUInt16BE(Math.floor(size / 0x100000000), 2);
+  buf.writeUInt32BE(size >>> 0, 4);
+}
+
+/** The inner proto of a compressed request, checked; undefined when it is not one. */
+export function inflateFrame(body: Buffer, maxFrameBytes: number): { type: number; body: Buffer } | string {
+  if (body.length < 8) return 'a compressed message needs its 8-byte inflated size';
+  const size = body.readBigUInt64BE(0);
+  if (size < BigInt(PROTO_HEADER_BYTES) || size > BigInt(maxFrameBytes + PROTO_HEADER_BYTES)) return `a compressed message claims ${size} inflated bytes`;
+  let inner: Buffer;
+  try {
+    inner = inflateSync(body.subarray(8), { maxOutputLength: Number(size) });
+  } catch (err) {
+    return `the compressed message does not inflate: ${(err as Error).message}`;
+  }
+  if (inner.length !== Number(size)) return 'the compressed message inflates to a size other than it claims';
+  const innerSize = inner.readUIntBE(2, 6);
+  if (inner[0] !== PROTO_VERSION || inner[1] !== MessageType.MESSAGE || innerSize !== inner.length - PROTO_HEADER_BYTES) return 'the inflated message is not one AS_MSG';
+  return { type: MessageType.MESSAGE, body: inner.subarray(PROTO_HEADER_BYTES) };
+}
+
+export class AerospikeConnection implements Reply {
+  private readonly socket: Socket;
+  private readonly handler: FrameHandler;
+  private readonly limits: ConnectionLimits;
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  private busy = false;
+  closed = false;
+
+  constructor(socket: Socket, handler: FrameHandler, limits: ConnectionLimits) {
+    this.socket = socket;
+    this.handler = handler;
+    this.limits = limits;
+    socket.on('data', (d: Buffer) => this.onData(d));
+    socket.on('close', () => { this.closed = true; });
+    socket.on('error', () => socket.destroy());
+    if (limits.idleTimeoutMs > 0) {
+      socket.setTimeout(limits.idleTimeoutMs, () => {
+        if (!this.busy) this.close();
+      });
+    }
+    socket.resume();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.socket.destroy();
+  }
+
+  /** Ends the connection once written (answers already queued go out first). */
+  end(): void {
+    this.closed = true;
+    this.socket.end();
+  }
+
+  send(frame: Buffer): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    if (this.socket.write(frame)) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = (): void => { this.socket.off('drain', done); this.socket.off('close', done); resolve(); };
+      this.socket.on('drain', done);
+      this.socket.on('close', done);
+    });
+  }
+
+  private onData(d: Buffer): void {
+    this.chunks.push(d);
+    this.buffered += d.length;
+    if (!this.busy) void this.pump();
+  }
+
+  /** Takes `n` bytes off the front of the buffered input. */
+  private take(n: number): Buffer {
+    const all = this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks, this.buffered);
+    const out = all.subarray(0, n);
+    const rest = all.subarray(n);
+    this.chunks = rest.length > 0 ? [rest] : [];
+    this.buffered = rest.length;
+    return out;
+  }
+
+  private peekHeader(): Buffer {
+    if ((this.chunks[0] as Buffer).length >= PROTO_HEADER_BYTES) return this.chunks[0] as Buffer;
+    const all = Buffer.concat(this.chunks, this.buffered);
+    this.chunks = [all];
+    return all;
+  }
+
+  private async pump(): Promise<void> {
+    this.busy = true;
+    try {
+      while (!this.closed && this.buffered >= PROTO_HEADER_BYTES) {
+        const h = this.peekHeader();
+        const version = h[0] as number;
+        const type = h[1] as number;
+        const size = h.readUIntBE(2, 6);
+        if ((version !== PROTO_VERSION && !(version === 0 && type === MessageType.ADMIN)) || type < MessageType.INFO || type > MessageType.COMPRESSED || size > this.limits.maxFrameBytes) {
+          // not a message this port can answer: as Aerospike does, close this connection
+          this.close();
+          return;
+        }
+        if (this.buffered < PROTO_HEADER_BYTES + size) {
+          if (this.buffered > PROTO_HEADER_BYTES + 1024 * 1024) this.chunks = [Buffer.concat(this.chunks, this.buffered)]; // keep big frames in few chunks
+          return;
+        }
+        const frame = this.take(PROTO_HEADER_BYTES + size);
+        // copy: the body outlives this chunk and handlers may keep views of it
+        await this.handler(type, frame.subarray(PROTO_HEADER_BYTES), this);
+      }
+    } catch {
+      // a handler failure that escaped it is this connection's problem only
+      this.close();
+    } finally {
+      this.busy = false;
+    }
+  }
+}
+
+/** Sniffs nothing: a socket whose first byte claimed the Aerospike protocol. */
+export function isAerospikeFirstByte(b: number): boolean {
+  return b === PROTO_VERSION || b === 0;
+}

@@ -1,0 +1,17 @@
+import type { Logger } from '../../plugin-api/index.ts';
+import type { Kernel } from '../../transaction/kernel.ts';
+import type { ServiceLocator } from '../../transaction/services.ts';
+
+/** What the Aerospike protocol front end serves from: the kernel and the node's subsystems. */
+export interface FrontEndContext {
+  readonly kernel: Kernel;
+  readonly services: ServiceLocator;
+  readonly nodeId: bigint;
+  readonly startedAtMs: number;
+  readonly version: string;
+  /** This node's client address, host:port. */
+  address(): string;
+  /** The configured cluster name, when the node has one. */
+  clusterName(): string | undefined;
+  readonly logger: Logger;
+}

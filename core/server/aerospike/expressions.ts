@@ -1,0 +1,147 @@
+/**
+ * Aerospike filter expressions (field 43: msgpack `[opcode, args…]`, as_exp.h) compiled to
+ * Slipstream's expression AST, then to the same record predicate the gRPC path uses. An
+ * opcode without an equivalent in the AST is refused with UNSUPPORTED_FEATURE naming it.
+ */
+import { DbError } from '../../errors/index.ts';
+import type { BinValue, MapKey } from '../../model/index.ts';
+import * as ast from '../../query/expr/ast.ts';
+import type { Expr } from '../../query/expr/ast.ts';
+import { compileFilter } from '../../query/expr/eval.ts';
+import { recordContext } from '../../query/query-engine.ts';
+import type { RecordPredicate } from '../../transaction/policy.ts';
+import { MsgpackReader, RawString, Sentinel, type WireValue } from './msgpack.ts';
+
+const CMP: Readonly<Record<number, ast.CompareOp>> = { 1: '=', 2: '!=', 3: '>', 4: '>=', 5: '<', 6: '<=' };
+const ARITH: Readonly<Record<number, ast.ArithOp>> = { 20: '+', 21: '-', 22: '*', 23: '/', 26: '%' };
+const NAMES: Readonly<Record<number, string>> = {
+  19: 'exclusive', 24: 'pow', 25: 'log', 27: 'abs', 28: 'floor', 29: 'ceil', 30: 'toInt', 31: 'toFloat',
+  32: 'intAnd', 33: 'intOr', 34: 'intXor', 35: 'intNot', 36: 'intLshift', 37: 'intRshift', 38: 'intArshift', 39: 'intCount',
+  40: 'intLscan', 41: 'intRscan', 50: 'min', 51: 'max', 65: 'deviceSize', 72: 'isTombstone', 73: 'memorySize', 74: 'recordSize',
+  80: 'key', 100: 'removeResult', 123: 'cond', 124: 'var', 125: 'let',
+};
+/** Particle types of binType() as the AST's type names. */
+const TYPE_NAMES: Readonly<Record<number, string>> = {
+  0: 'nil', 1: 'integer', 2: 'double', 3: 'string', 4: 'bytes', 17: 'boolean', 19: 'map', 20: 'list', 23: 'geojson',
+};
+
+function unsupported(what: string): DbError {
+  return new DbError('UNSUPPORTED_FEATURE', `the filter expression uses ${what}, which is not supported yet`, { hint: 'see docs/clients.md for the supported expressions' });
+}
+
+function bad(what: string): DbError {
+  return new DbError('PARAMETER', `malformed filter expression: ${what}`, { hint: 'build filter expressions with the client\'s exp API' });
+}
+
+function name(v: WireValue | undefined): string {
+  if (v instanceof RawString) return v.text;
+  if (typeof v === 'string') return v;
+  throw bad('a bin name must be a string');
+}
+
+/** A literal in expression position (strings carry their particle-type prefix). */
+function literal(v: WireValue): BinValue {
+  if (v instanceof RawString) return v.typed();
+  if (v instanceof Sentinel) throw unsupported('WILDCARD/INFINITY values');
+  if (Array.isArray(v)) return (v as readonly WireValue[]).map(literal);
+  if (v instanceof Map) {
+    const m = new Map<MapKey, BinValue>();
+    for (const [k, x] of v as ReadonlyMap<WireValue, WireValue>) {
+      const key = literal(k);
+      if (typeof key !== 'string' && typeof key !== 'bigint' && typeof key !== 'number') throw bad('map keys must be scalars');
+      m.set(key, literal(x));
+    }
+    return m;
+  }
+  return v as BinValue;
+}
+
+function int(v: WireValue | undefined, what: string): number {
+  if (typeof v !== 'bigint') throw bad(`${what} must be an integer`);
+  return Number(v);
+}
+
+function compile(v: WireValue): Expr {
+  if (!Array.isArray(v)) return ast.lit(literal(v));
+  const [op, ...args] = v as readonly WireValue[];
+  const code = int(op, 'an opcode');
+  const cmp = CMP[code];
+  if (cmp !== undefined) {
+    if (args.length !== 2) throw bad('a comparison takes two arguments');
+    const [l, r] = args as [WireValue, WireValue];
+    // binType(n) compared with a particle type: compare type names
+    if (Array.isArray(l) && (l as readonly WireValue[])[0] === 82n && typeof r === 'bigint') {
+      const n = name((l as readonly WireValue[])[1]);
+      const t = TYPE_NAMES[Number(r)];
+      if (t === undefined) throw unsupported(`bin type ${r}`);
+      if (t === 'nil' && (cmp === '!=' || cmp === '=')) {
+        const exists: Expr = { kind: 'binExists', name: n };
+        return cmp === '!=' ? exists : ast.not(exists);
+      }
+      return ast.cmp(cmp, { kind: 'binType', name: n }, ast.lit(t));
+    }
+    return ast.cmp(cmp, compile(l), compile(r));
+  }
+  const arith = ARITH[code];
+  if (arith !== undefined) {
+    if (args.length === 0) throw bad('arithmetic needs arguments');
+    let e = compile(args[0] as WireValue);
+    if (args.length === 1 && arith === '-') return { kind: 'neg', arg: e };
+    for (const a of args.slice(1)) e = ast.arith(arith, e, compile(a));
+    return e;
+  }
+  switch (code) {
+    case 7: {
+      const flags = int(args[0], 'regex flags');
+      const pattern = name(args[1]);
+      return ast.regex(compile(args[2] as WireValue), pattern, flags & 2 ? 'i' : '');
+    }
+    case 8: {
+      const l = compile(args[0] as WireValue);
+      const r = compile(args[1] as WireValue);
+      return ast.or(ast.geoWithin(l, r), ast.geoContains(l, r));
+    }
+    case 9: {
+      const list = args[1];
+      const options = Array.isArray(list) && (list as readonly WireValue[])[0] === 126n ? (literal((list as readonly WireValue[])[1] ?? []) as readonly BinValue[]) : undefined;
+      if (options === undefined) throw unsupported('inList with a computed list');
+      return { kind: 'in', value: compile(args[0] as WireValue), options: options.map((o) => ast.lit(o)) };
+    }
+    case 16: return ast.and(...args.map(compile));
+    case 17: return ast.or(...args.map(compile));
+    case 18: return ast.not(compile(args[0] as WireValue));
+    case 64: return { kind: 'digestModulo', modulus: int(args[0], 'the modulus') };
+    case 66: return ast.arith('*', ast.meta('lastUpdate'), ast.lit(1_000_000n)); // nanoseconds
+    case 67: return ast.meta('sinceUpdate');
+    case 68: return ast.arith('*', ast.meta('voidTime'), ast.lit(1_000_000_000n)); // nanoseconds
+    case 69: return ast.meta('ttl');
+    case 70: return ast.meta('setName');
+    case 71: return ast.meta('keyExists');
+    case 81: return ast.bin(name(args[1]));
+    case 82: return { kind: 'binType', name: name(args[0]) };
+    case 126: return ast.lit(literal(args[0] as WireValue));
+    case 127: {
+      // [127, returnType, sysCall, payload, binExp]: only list/map size
+      const sys = int(args[1], 'the call kind');
+      const payload = args[2];
+      const target = compile(args[3] as WireValue);
+      if ((sys & 0x3f) === 0 && Array.isArray(payload) && payload.length === 1 && (payload[0] === 16n || payload[0] === 96n)) return ast.size(target);
+      throw unsupported('list/map/bit/HLL read calls other than size');
+    }
+    default: throw unsupported(NAMES[code] ?? `opcode ${code}`);
+  }
+}
+
+/** Compiles packed expression bytes to the AST. */
+export function wireExpr(bytes: Buffer): Expr {
+  const r = new MsgpackReader(bytes);
+  r.rawStrings = true;
+  const v = r.read();
+  return compile(v);
+}
+
+/** Compiles packed expression bytes to a record predicate. */
+export function compileWireFilter(bytes: Buffer, now: () => number): RecordPredicate {
+  const keep = compileFilter(wireExpr(bytes));
+  return (rec) => keep(recordContext(rec, now()));
+}

@@ -1,0 +1,129 @@
+/**
+ * The Aerospike protocol front end: takes the connections the node port hands it (first byte
+ * 2, or 0 for an admin message) and answers info, admin and AS_MSG messages from the same
+ * kernel and subsystems the gRPC services use. It holds no database logic of its own.
+ */
+import type { Socket } from 'node:net';
+import { toDbError } from '../../errors/index.ts';
+import { UDF_JOBS_KEY } from '../../udf/services.ts';
+import type { PortProtocol } from '../node-port.ts';
+import { runBatch } from './batch.ts';
+import { AerospikeConnection, compressFrame, inflateFrame, isAerospikeFirstByte, writeProtoHeader, type ConnectionLimits, type Reply } from './connection.ts';
+import type { FrontEndContext } from './context.ts';
+import { InfoService } from './info.ts';
+import { JobTracker } from './jobs.ts';
+import { parseMsg, response, type Msg } from './message.ts';
+import { DEFAULT_MAX_FRAME_BYTES, Field, Info1, MessageType, PROTO_HEADER_BYTES } from './protocol.ts';
+import { keyOf, runRecordCommand } from './records.ts';
+import { finalRow, runScan } from './scan.ts';
+import { runRecordUdf } from './udf.ts';
+
+/** Result code 52: the admin (security) protocol answers that security is not enabled. */
+const SECURITY_NOT_ENABLED = 52;
+/** Info requests above this size are refused (the clients send at most 512 KiB on a tend socket; udf-put carries a module). */
+const MAX_INFO_BYTES = 16 * 1024 * 1024;
+
+export interface AerospikeOptions extends Partial<ConnectionLimits> {}
+
+/** A result code as the one byte the wire has for it. */
+function wireCode(code: number): number {
+  return code >= 0 && code <= 255 ? code : code > 255 ? 100 : 1;
+}
+
+export class AerospikeFrontEnd implements PortProtocol {
+  readonly name = 'aerospike';
+  private readonly ctx: FrontEndContext;
+  private readonly connections = new Set<AerospikeConnection>();
+  private readonly limits: ConnectionLimits;
+  readonly jobs: JobTracker;
+  readonly info: InfoService;
+
+  constructor(ctx: FrontEndContext, options: AerospikeOptions = {}) {
+    this.ctx = ctx;
+    this.limits = { maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES, idleTimeoutMs: options.idleTimeoutMs ?? 60_000 };
+    this.jobs = new JobTracker(() => ctx.services.get(UDF_JOBS_KEY));
+    this.info = new InfoService(ctx, this.jobs);
+  }
+
+  claims(firstByte: number): boolean {
+    return isAerospikeFirstByte(firstByte);
+  }
+
+  accept(socket: Socket): void {
+    const conn = new AerospikeConnection(socket, (type, body, reply) => this.frame(type, body, reply, conn), this.limits);
+    this.connections.add(conn);
+    socket.on('close', () => this.connections.delete(conn));
+  }
+
+  async close(): Promise<void> {
+    this.jobs.close();
+    for (const c of this.connections) c.end();
+    this.connections.clear();
+  }
+
+  /** Connections open now. */
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  private async frame(type: number, body: Buffer, reply: Reply, conn: AerospikeConnection): Promise<void> {
+    switch (type) {
+      case MessageType.INFO: {
+        if (body.length > MAX_INFO_BYTES) { conn.close(); return; }
+        const text = await this.info.answer(body.toString('utf8'));
+        const payload = Buffer.from(text, 'utf8');
+        const out = Buffer.allocUnsafe(PROTO_HEADER_BYTES + payload.length);
+        writeProtoHeader(out, MessageType.INFO, payload.length);
+        payload.copy(out, PROTO_HEADER_BYTES);
+        await reply.send(out);
+        return;
+      }
+      case MessageType.ADMIN: {
+        // no users and roles yet: every admin command (login, authenticate, user and role
+        // commands) is told that security is not enabled, and clients go on without a session
+        const out = Buffer.alloc(PROTO_HEADER_BYTES + 16);
+        writeProtoHeader(out, MessageType.ADMIN, 16);
+        out[PROTO_HEADER_BYTES + 1] = SECURITY_NOT_ENABLED;
+        out[PROTO_HEADER_BYTES + 2] = body.length > 2 ? body[2] as number : 0;
+        await reply.send(out);
+        return;
+      }
+      case MessageType.COMPRESSED: {
+        const inner = inflateFrame(body, this.limits.maxFrameBytes);
+        if (typeof inner === 'string') { conn.close(); return; }
+        await this.message(inner.body, reply);
+        return;
+      }
+      case MessageType.MESSAGE:
+        await this.message(body, reply);
+        return;
+      default:
+        conn.close();
+    }
+  }
+
+  private async message(body: Buffer, reply: Reply): Promise<void> {
+    let msg: Msg;
+    try {
+      msg = parseMsg(body).msg;
+    } catch (err) {
+      // the frame is whole, only its inside is wrong: answer and keep the connection
+      await reply.send(response({ resultCode: wireCode(toDbError(err).resultCode) }));
+      return;
+    }
+    const compress = (msg.info1 & Info1.COMPRESS_RESPONSE) !== 0 ? compressFrame : (b: Buffer): Buffer => b;
+    const stream = (msg.info1 & Info1.BATCH) !== 0 || (!msg.fields.has(Field.DIGEST) && !msg.fields.has(Field.KEY));
+    try {
+      if ((msg.info1 & Info1.BATCH) !== 0) { await runBatch(this.ctx, msg, reply, compress); return; }
+      if (stream) { await runScan(this.ctx, this.jobs, msg, reply, compress); return; }
+      const key = keyOf(this.ctx.kernel, msg.fields);
+      const out = msg.fields.has(Field.UDF_PACKAGE_NAME) ? await runRecordUdf(this.ctx, msg, key) : await runRecordCommand(this.ctx.kernel, msg, key);
+      await reply.send(compress(response(out)));
+    } catch (err) {
+      const e = toDbError(err);
+      if (e.code === 'SERVER_ERROR') this.ctx.logger.error({ err }, 'an Aerospike protocol request failed');
+      const code = wireCode(e.resultCode);
+      await reply.send(compress(stream ? finalRow(code) : response({ resultCode: code })));
+    }
+  }
+}

@@ -1,0 +1,196 @@
+/**
+ * AS_MSG (message type 3): the 22-byte header, fields (`u32 size, u8 type, data`) and
+ * operations (`u32 size, u8 op, u8 particle type, u8 flags, u8 name length, name, value`),
+ * read from a request body and written into responses.
+ */
+import { DbError } from '../../errors/index.ts';
+import type { BinValue } from '../../model/index.ts';
+import { MSG_HEADER_BYTES, MessageType, PROTO_HEADER_BYTES, PROTO_VERSION } from './protocol.ts';
+import { particleOf, writeParticle, particleBytes } from './particles.ts';
+
+export interface MsgOp {
+  readonly op: number;
+  readonly particle: number;
+  readonly name: string;
+  /** The value bytes (a view into the request). */
+  readonly value: Buffer;
+}
+
+export interface MsgHeader {
+  readonly info1: number;
+  readonly info2: number;
+  readonly info3: number;
+  readonly info4: number;
+  readonly generation: number;
+  readonly recordTtl: number;
+  readonly transactionTtl: number;
+}
+
+export interface Msg extends MsgHeader {
+  /** Fields by type (the last one wins when a type repeats). */
+  readonly fields: Map<number, Buffer>;
+  readonly ops: MsgOp[];
+}
+
+export function malformed(what: string): DbError {
+  return new DbError('PARAMETER', `malformed message: ${what}`, { hint: 'send messages as the Aerospike clients build them' });
+}
+
+/** Parses one AS_MSG starting at `at` (its header); returns it and where the next byte is. */
+export function parseMsg(body: Buffer, at = 0, end = body.length): { msg: Msg; next: number } {
+  if (end - at < MSG_HEADER_BYTES) throw malformed(`the message header needs ${MSG_HEADER_BYTES} bytes, ${end - at} came`);
+  const headerSize = body[at] as number;
+  if (headerSize < MSG_HEADER_BYTES || at + headerSize > end) throw malformed(`header size ${headerSize}`);
+  const nFields = body.readUInt16BE(at + 18);
+  const nOps = body.readUInt16BE(at + 20);
+  const { fields, ops, next } = parseOpsAndFields(body, at + headerSize, nFields, nOps, end);
+  const p = next;
+  return {
+    msg: {
+      info1: body[at + 1] as number, info2: body[at + 2] as number, info3: body[at + 3] as number, info4: body[at + 4] as number,
+      generation: body.readUInt32BE(at + 6), recordTtl: body.readUInt32BE(at + 10), transactionTtl: body.readUInt32BE(at + 14),
+      fields, ops,
+    },
+    next: p,
+  };
+}
+
+/** Reads `nFields` fields then `nOps` operations starting at `p`. */
+export function parseOpsAndFields(body: Buffer, p: number, nFields: number, nOps: number, end = body.length): { fields: Map<number, Buffer>; ops: MsgOp[]; next: number } {
+  const fields = new Map<number, Buffer>();
+  for (let i = 0; i < nFields; i++) {
+    if (p + 5 > end) throw malformed(`field ${i + 1} of ${nFields} is cut off`);
+    const size = body.readUInt32BE(p);
+    if (size < 1 || p + 4 + size > end) throw malformed(`field ${i + 1} of ${nFields} claims ${size} bytes`);
+    fields.set(body[p + 4] as number, body.subarray(p + 5, p + 4 + size));
+    p += 4 + size;
+  }
+  const ops: MsgOp[] = [];
+  for (let i = 0; i < nOps; i++) {
+    if (p + 8 > end) throw malformed(`operation ${i + 1} of ${nOps} is cut off`);
+    const size = body.readUInt32BE(p);
+    const nameLen = body[p + 7] as number;
+    if (size < 4 + nameLen || p + 4 + size > end) throw malformed(`operation ${i + 1} of ${nOps} claims ${size} bytes`);
+    ops.push({
+      op: body[p + 4] as number,
+      particle: body[p + 5] as number,
+      name: body.toString('utf8', p + 8, p + 8 + nameLen),
+      value: body.subarray(p + 8 + nameLen, p + 4 + size),
+    });
+    p += 4 + size;
+  }
+  return { fields, ops, next: p };
+}
+
+/** A field's text, or undefined when absent. */
+export function fieldString(msg: Msg, type: number): string | undefined {
+  const f = msg.fields.get(type);
+  return f === undefined ? undefined : f.toString('utf8');
+}
+
+/** One bin (or op result) of a response: its name and value (undefined: an entry with no value). */
+export interface OutBin {
+  readonly name: string;
+  readonly value: BinValue | undefined;
+  /** The op code to answer with (READ by default). */
+  readonly op?: number;
+}
+
+export interface OutMsg {
+  readonly resultCode: number;
+  readonly generation?: number;
+  /** Wire void time. */
+  readonly voidTime?: number;
+  readonly info1?: number;
+  readonly info3?: number;
+  /** transaction_ttl: the row index in batch answers. */
+  readonly transactionTtl?: number;
+  readonly fields?: ReadonlyArray<readonly [number, Buffer]>;
+  readonly bins?: readonly OutBin[];
+}
+
+/**
+ * Builds response messages into one growing buffer: one proto (type 3) holding one or more
+ * AS_MSG rows (batch and scan answers hold many).
+ */
+export class ResponseWriter {
+  private buf: Buffer;
+  private pos = PROTO_HEADER_BYTES;
+
+  constructor(size = 512) {
+    this.buf = Buffer.allocUnsafe(Math.max(size, 64));
+  }
+
+  get length(): number {
+    return this.pos - PROTO_HEADER_BYTES;
+  }
+
+  private room(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+
+  add(m: OutMsg): void {
+    const fields = m.fields ?? [];
+    const bins = m.bins ?? [];
+    this.room(MSG_HEADER_BYTES);
+    const b = this.buf;
+    const at = this.pos;
+    b[at] = MSG_HEADER_BYTES;
+    b[at + 1] = m.info1 ?? 0;
+    b[at + 2] = 0;
+    b[at + 3] = m.info3 ?? 0;
+    b[at + 4] = 0;
+    b[at + 5] = m.resultCode & 0xff;
+    b.writeUInt32BE((m.generation ?? 0) >>> 0, at + 6);
+    b.writeUInt32BE((m.voidTime ?? 0) >>> 0, at + 10);
+    b.writeUInt32BE((m.transactionTtl ?? 0) >>> 0, at + 14);
+    b.writeUInt16BE(fields.length, at + 18);
+    b.writeUInt16BE(bins.length, at + 20);
+    this.pos += MSG_HEADER_BYTES;
+    for (const [type, data] of fields) {
+      this.room(5 + data.length);
+      this.buf.writeUInt32BE(data.length + 1, this.pos);
+      this.buf[this.pos + 4] = type;
+      this.buf.set(data, this.pos + 5);
+      this.pos += 5 + data.length;
+    }
+    for (const bin of bins) this.addBin(bin);
+  }
+
+  private addBin(bin: OutBin): void {
+    const name = Buffer.from(bin.name, 'utf8');
+    const particle = bin.value === undefined ? 0 : particleOf(bin.value);
+    const size = bin.value === undefined ? 0 : particleBytes(bin.value);
+    this.room(8 + name.length + size);
+    const b = this.buf;
+    const at = this.pos;
+    b[at + 4] = bin.op ?? 1;
+    b[at + 5] = particle;
+    b[at + 6] = 0;
+    b[at + 7] = name.length;
+    b.set(name, at + 8);
+    let end = at + 8 + name.length;
+    if (bin.value !== undefined) end = writeParticle(b, end, bin.value);
+    b.writeUInt32BE(end - at - 4, at);
+    this.pos = end;
+  }
+
+  /** The finished proto: header plus rows. The writer must not be used afterwards. */
+  finish(): Buffer {
+    const size = this.pos - PROTO_HEADER_BYTES;
+    this.buf.writeUInt16BE((PROTO_VERSION << 8) | MessageType.MESSAGE, 0);
+    this.buf.writeUInt16BE(Math.floor(size / 0x100000000), 2);
+    this.buf.writeUInt32BE(size >>> 0, 4);
+    return this.buf.subarray(0, this.pos);
+  }
+}
+
+/** One response message (a single row). */
+export function response(m: OutMsg): Buffer {
+  const w = new ResponseWriter();
+  w.add(m);
+  return w.finish();
+}

@@ -1,0 +1,205 @@
+/**
+ * Single-record AS_MSG commands (read, exists, write, delete, touch, operate) mapped onto the
+ * kernel: the key from the namespace/set/digest/key fields, the write policy from the header
+ * flags, operations from the ops; answered in the shapes the official clients parse.
+ */
+import { DbError } from '../../errors/index.ts';
+import type { Bins, BinValue, DbRecord, RecordKey, RecordMeta, UserKey } from '../../model/index.ts';
+import type { Kernel } from '../../transaction/kernel.ts';
+import type { Operation } from '../../transaction/operations.ts';
+import { writePolicy, type ExistsAction, type GenerationPolicy, type RecordPredicate, type WritePolicy } from '../../transaction/policy.ts';
+import { fieldString, malformed, type Msg, type MsgHeader, type MsgOp, type OutBin, type OutMsg } from './message.ts';
+import { readParticle } from './particles.ts';
+import { Field, Info1, Info2, Info3, Op, Particle, wireVoidTime } from './protocol.ts';
+import { cdtOperation } from './cdt.ts';
+import { compileWireFilter } from './expressions.ts';
+
+const MAX_TTL_SECONDS = 315_360_000;
+
+/** The record TTL of a request header: -1 never, -2 keep, 0 namespace default, or seconds. */
+export function ttlOf(recordTtl: number): number {
+  if (recordTtl === 0xffffffff) return -1;
+  if (recordTtl === 0xfffffffe) return -2;
+  if (recordTtl > MAX_TTL_SECONDS) {
+    throw new DbError('PARAMETER', `TTL ${recordTtl} is out of range`, { hint: `use -1 (never expire), -2 (keep), 0 (namespace default) or 1 to ${MAX_TTL_SECONDS} seconds` });
+  }
+  return recordTtl;
+}
+
+/** The user key of a KEY field (particle type byte + value). */
+export function userKeyOf(f: Buffer): UserKey {
+  if (f.length < 1) throw malformed('the key field is empty');
+  const type = f[0] as number;
+  const data = f.subarray(1);
+  if (type === Particle.INTEGER) {
+    if (data.length !== 8) throw malformed('an integer key needs 8 bytes');
+    return data.readBigInt64BE(0);
+  }
+  if (type === Particle.STRING) return data.toString('utf8');
+  if (type === Particle.BLOB) return new Uint8Array(data);
+  throw new DbError('PARAMETER', `a key of particle type ${type} is not supported`, { hint: 'use integer, string or bytes keys' });
+}
+
+/** The record key of a keyed message (namespace, set, digest; the user key when sent). */
+export function keyOf(kernel: Kernel, fields: ReadonlyMap<number, Buffer>, inherited?: { namespace: string; set: string }): RecordKey {
+  const nsField = fields.get(Field.NAMESPACE);
+  const namespace = nsField === undefined ? inherited?.namespace : nsField.toString('utf8');
+  if (namespace === undefined) throw new DbError('PARAMETER', 'the message has no namespace field', { hint: 'send field 0 (namespace)' });
+  const setField = fields.get(Field.SET);
+  const set = setField === undefined ? inherited?.set ?? '' : setField.toString('utf8');
+  const digest = fields.get(Field.DIGEST);
+  const keyField = fields.get(Field.KEY);
+  if (keyField !== undefined) {
+    const key = kernel.key(namespace, set, userKeyOf(keyField));
+    if (digest !== undefined && !digest.equals(key.digest)) {
+      throw new DbError('KEY_MISMATCH', 'the digest does not match the key and set', { hint: 'compute the digest from the set and key as the clients do' });
+    }
+    return key;
+  }
+  if (digest === undefined || digest.length !== 20) throw new DbError('PARAMETER', 'the message has no 20-byte digest field', { hint: 'send field 4 (digest)' });
+  return kernel.keyFromDigest(namespace, set, new Uint8Array(digest));
+}
+
+/** The filter expression of a message (field 43), as a record predicate. */
+export function filterOf(kernel: Kernel, fields: ReadonlyMap<number, Buffer>): RecordPredicate | undefined {
+  const f = fields.get(Field.FILTER);
+  return f === undefined || f.length === 0 ? undefined : compileWireFilter(f, () => kernel.clock.now());
+}
+
+/** The write policy of a header (exists action, generation, TTL, durable delete) plus send-key and filter. */
+export function policyOf(h: MsgHeader, sendKey: boolean, filter: RecordPredicate | undefined): WritePolicy {
+  let exists: ExistsAction = 'update';
+  if (h.info2 & Info2.CREATE_ONLY) exists = 'createOnly';
+  else if (h.info3 & Info3.UPDATE_ONLY) exists = 'updateOnly';
+  else if (h.info3 & Info3.CREATE_OR_REPLACE) exists = 'replace';
+  else if (h.info3 & Info3.REPLACE_ONLY) exists = 'replaceOnly';
+  const generationPolicy: GenerationPolicy = h.info2 & Info2.GENERATION ? 'expectEqual' : h.info2 & Info2.GENERATION_GT ? 'expectGreater' : 'none';
+  return writePolicy({
+    exists, generationPolicy, generation: h.generation, ttl: ttlOf(h.recordTtl), sendKey,
+    durableDelete: (h.info2 & Info2.DURABLE_DELETE) !== 0, ...(filter === undefined ? {} : { filter }),
+  });
+}
+
+function binName(op: MsgOp): string {
+  if (Buffer.byteLength(op.name, 'utf8') > 15) {
+    throw new DbError('BIN_NAME', `bin name '${op.name}' is longer than 15 bytes`, { hint: 'use bin names of at most 15 bytes' });
+  }
+  return op.name;
+}
+
+/** A wire operation as a kernel operation. */
+export function operationOf(op: MsgOp): Operation {
+  switch (op.op) {
+    case Op.READ: return op.name === '' ? { op: 'read' } : { op: 'read', bin: binName(op) };
+    case Op.WRITE: return { op: 'write', bin: binName(op), value: readParticle(op.particle, op.value, `bin '${op.name}'`) };
+    case Op.INCR: {
+      const v = readParticle(op.particle, op.value, `increment of bin '${op.name}'`);
+      if (typeof v !== 'bigint' && typeof v !== 'number') throw new DbError('PARAMETER', `increment of bin '${op.name}' needs an integer or a double`);
+      return { op: 'add', bin: binName(op), value: v };
+    }
+    case Op.APPEND: case Op.PREPEND: {
+      const v = readParticle(op.particle, op.value, `${op.op === Op.APPEND ? 'append' : 'prepend'} to bin '${op.name}'`);
+      if (typeof v !== 'string' && !(v instanceof Uint8Array)) throw new DbError('PARAMETER', `append/prepend to bin '${op.name}' needs a string or bytes`);
+      return { op: op.op === Op.APPEND ? 'append' : 'prepend', bin: binName(op), value: v };
+    }
+    case Op.TOUCH: return { op: 'touch' };
+    case Op.DELETE: return { op: 'delete' };
+    case Op.CDT_READ: case Op.CDT_MODIFY: return cdtOperation(binName(op), op.value);
+    case Op.EXP_READ: case Op.EXP_MODIFY:
+      throw new DbError('UNSUPPORTED_FEATURE', `expression operations (bin '${op.name}') are not supported yet`, { hint: 'read the bins and compute on the client, or use a record UDF' });
+    case Op.BIT_READ: case Op.BIT_MODIFY:
+      throw new DbError('UNSUPPORTED_FEATURE', `bit operations (bin '${op.name}') are not supported yet`, { hint: 'use blob bins with read/write, or a record UDF' });
+    case Op.HLL_READ: case Op.HLL_MODIFY:
+      throw new DbError('UNSUPPORTED_FEATURE', `HyperLogLog operations (bin '${op.name}') are not supported yet`, { hint: 'HLL bins are not available in this version' });
+    default:
+      throw new DbError('PARAMETER', `operation type ${op.op} is not known`, { hint: 'send operations the Aerospike clients send' });
+  }
+}
+
+function binsOut(bins: Bins): OutBin[] {
+  const out: OutBin[] = [];
+  for (const name in bins) out.push({ name, value: bins[name] as BinValue });
+  return out;
+}
+
+function metaOut(meta: RecordMeta | undefined): { generation: number; voidTime: number } {
+  return meta === undefined ? { generation: 0, voidTime: 0 } : { generation: meta.generation, voidTime: wireVoidTime(meta.voidTime) };
+}
+
+/** A read answer: header and bins. */
+export function recordOut(rec: DbRecord, headerOnly = false): OutMsg {
+  return { resultCode: 0, ...metaOut(rec.meta), bins: headerOnly ? [] : binsOut(rec.bins) };
+}
+
+/** Whether the message is a write (or delete) rather than a read. */
+export function isWrite(msg: MsgHeader): boolean {
+  return (msg.info2 & Info2.WRITE) !== 0;
+}
+
+/**
+ * The answer to operate results: without RESPOND_ALL_OPS one entry per returned bin; with it
+ * one entry per request operation, in order (write-like operations with no result carry no
+ * value). The kernel folds several results of one bin into a list, which is unfolded here.
+ */
+export function operateOut(msg: Msg, ops: readonly Operation[], meta: RecordMeta | undefined, bins: Bins): OutMsg {
+  if ((msg.info2 & Info2.RESPOND_ALL_OPS) === 0) return { resultCode: 0, ...metaOut(meta), bins: binsOut(bins) };
+  const producers = new Map<string, number>();
+  for (const op of ops) {
+    if ((op.op === 'read' && op.bin !== undefined) || op.op === 'list' || op.op === 'map') producers.set(op.bin as string, (producers.get(op.bin as string) ?? 0) + 1);
+  }
+  const seen = new Map<string, number>();
+  const out: OutBin[] = [];
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i] as Operation;
+    const name = (msg.ops[i] as MsgOp).name;
+    if (op.op === 'read' && op.bin === undefined) { out.push(...binsOut(bins)); continue; }
+    const n = producers.get(name) ?? 0;
+    if (n === 0 || !Object.prototype.hasOwnProperty.call(bins, name)) { out.push({ name, value: undefined }); continue; }
+    const v = bins[name] as BinValue;
+    if (n === 1) { out.push({ name, value: v }); continue; }
+    const k = seen.get(name) ?? 0;
+    seen.set(name, k + 1);
+    out.push({ name, value: Array.isArray(v) ? (v as readonly BinValue[])[k] ?? null : v });
+  }
+  return { resultCode: 0, ...metaOut(meta), bins: out };
+}
+
+/** Runs one keyed command; the answer (errors are thrown as DbError). */
+export async function runRecordCommand(kernel: Kernel, msg: Msg, key: RecordKey): Promise<OutMsg> {
+  const filter = filterOf(kernel, msg.fields);
+  const sendKey = msg.fields.has(Field.KEY);
+  if (isWrite(msg)) {
+    const policy = policyOf(msg, sendKey, filter);
+    if (msg.info2 & Info2.DELETE) {
+      await kernel.delete(key, policy);
+      return { resultCode: 0 };
+    }
+    if (msg.ops.length === 0) throw new DbError('PARAMETER', 'a write needs at least one operation', { hint: 'send the bins to write' });
+    if (msg.ops.every((o) => o.op === Op.WRITE)) {
+      const bins: Bins = {};
+      for (const o of msg.ops) bins[binName(o)] = readParticle(o.particle, o.value, `bin '${o.name}'`);
+      const meta = await kernel.put(key, bins, policy);
+      return { resultCode: 0, ...metaOut(meta) };
+    }
+    const ops = msg.ops.map(operationOf);
+    const res = await kernel.operate(key, ops, policy);
+    return operateOut(msg, ops, res.meta, res.bins);
+  }
+  const readPolicy = filter === undefined ? {} : { filter };
+  if (msg.info1 & Info1.NOBINDATA) {
+    const meta = await kernel.exists(key, readPolicy);
+    if (meta === undefined) throw new DbError('NOT_FOUND', 'record not found');
+    return { resultCode: 0, ...metaOut(meta) };
+  }
+  if ((msg.info1 & Info1.GET_ALL) !== 0 || msg.ops.length === 0) {
+    return recordOut(await kernel.get(key, readPolicy));
+  }
+  if (msg.ops.every((o) => o.op === Op.READ && o.name !== '')) {
+    return recordOut(await kernel.get(key, { ...readPolicy, bins: msg.ops.map(binName) }));
+  }
+  const ops = msg.ops.map(operationOf);
+  const res = await kernel.operate(key, ops, policyOf(msg, false, filter));
+  return operateOut(msg, ops, res.meta, res.bins);
+}
+
+export { fieldString };
