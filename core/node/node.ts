@@ -25,7 +25,7 @@ import { orderExtensions } from './extension-order.ts';
 import { storageMaintenanceExtension } from './extensions/storage-maintenance.ts';
 import { VERSION } from './version.ts';
 import { AerospikeFrontEnd } from '../server/aerospike/front-end.ts';
-import { CLUSTER_SERVICE } from './extensions/cluster.ts';
+import { CLUSTER_SERVICE } from '../services/keys.ts';
 
 export interface CreateNodeOptions {
   readonly plugins: readonly Plugin[];

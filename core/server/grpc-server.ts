@@ -9,11 +9,8 @@ import { createRequire } from 'node:module';
 import { DbError } from '../errors/index.ts';
 import type { Logger } from '../plugin-api/index.ts';
 import { ServerMetrics } from './metrics.ts';
-<<<<<<< HEAD
 import { checkingUnknownFields } from './unknown-fields.ts';
-=======
 import { NodePort, type PortProtocol } from './node-port.ts';
->>>>>>> 7abcee3 (Aerospike protocol on the node's port: the port sniffs each connection's first byte (TLS first), injects HTTP/2 into grpc-js (createConnectionInjector) and hands Aerospike messages to a front end over the kernel (info, AS_MSG reads/writes/operate, batch, scans and index queries by partition, record UDFs, admin answered 'security not enabled'); the official aerospike npm client as a devDependency runs the reference example)
 
 const PROTO_ROOT = fileURLToPath(new URL('../../proto', import.meta.url));
 const PROTO_DIR = join(PROTO_ROOT, 'slipstream/v1');

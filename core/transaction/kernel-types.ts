@@ -1,6 +1,6 @@
 /** The kernel's types: record changes and their listeners, mutations, scans, operate results, options and counters. */
 import type { Clock, Logger } from '../plugin-api/index.ts';
-import type { Bins, RecordKey, RecordMeta } from '../model/index.ts';
+import type { Bins, BinValue, RecordKey, RecordMeta } from '../model/index.ts';
 import type { Namespace } from '../storage/namespace.ts';
 import type { RecordPredicate } from './policy.ts';
 import type { PartitionRouter } from './routing.ts';
@@ -58,6 +58,11 @@ export interface OperateResult {
   readonly meta: RecordMeta | undefined;
   /** Results of the read-like operations by bin (a bin read twice gives a list of both results). */
   readonly bins: Bins;
+  /**
+   * What each operation returned, in operation order: (bin, value) pairs (a read of all bins
+   * gives every bin; a write none). Absent when the answer came from another node.
+   */
+  readonly perOp?: ReadonlyArray<ReadonlyArray<readonly [string, BinValue]>>;
 }
 
 export interface KernelOptions {

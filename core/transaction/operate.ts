@@ -17,14 +17,15 @@ export async function operate(s: KernelState, key: RecordKey, ops: readonly Oper
   if (!writes) {
     // read-only: no lock, no generation bump
     const rec = await get(s, key, policy.filter === undefined ? {} : { filter: policy.filter });
-    return { meta: rec.meta, bins: readResults(rec, ops, s.expressions) };
+    const out = readResults(rec, ops, s.expressions);
+    return { meta: rec.meta, bins: out.bins, perOp: out.perOp };
   }
   const { meta, value } = await mutate(s, key, policy, (cur) => {
     if (cur === undefined) checkExists(policy, false);
     else if (policy.exists === 'createOnly') checkExists(policy, true);
     return runOperations(key, cur, ops, s.expressions, s.clock.now());
   });
-  return { meta, bins: value };
+  return { meta, bins: value.bins, perOp: value.perOp };
 }
 
 /**
@@ -33,9 +34,16 @@ export async function operate(s: KernelState, key: RecordKey, ops: readonly Oper
  */
 class Results {
   readonly bins: Bins = {};
+  /** Per operation, what it returned. */
+  readonly perOp: Array<Array<readonly [string, BinValue]>> = [];
   private readonly counts = new Map<string, number>();
+  /** Starts the next operation's results. */
+  next(): void {
+    this.perOp.push([]);
+  }
   add(bin: string, v: BinValue | undefined): void {
     if (v === undefined) return;
+    this.perOp[this.perOp.length - 1]?.push([bin, v]);
     const n = this.counts.get(bin) ?? 0;
     this.counts.set(bin, n + 1);
     if (n === 0) this.bins[bin] = v;
@@ -47,10 +55,11 @@ class Results {
   }
 }
 
-function readResults(rec: DbRecord, ops: readonly Operation[], expressions: ExpressionCompiler | undefined): Bins {
+function readResults(rec: DbRecord, ops: readonly Operation[], expressions: ExpressionCompiler | undefined): Results {
   const bins = rec.bins;
   const out = new Results();
   for (const op of ops) {
+    out.next();
     if (op.op === 'read') {
       if (op.bin === undefined) out.addAll(bins);
       else out.add(op.bin, ownBin(bins, op.bin) ?? null);
@@ -64,11 +73,11 @@ function readResults(rec: DbRecord, ops: readonly Operation[], expressions: Expr
       out.add(op.name, expRead(op, rec, expressions));
     }
   }
-  return out.bins;
+  return out;
 }
 
 /** Runs operations in order over a working copy of the bins. */
-function runOperations(key: RecordKey, cur: CurrentRecord | undefined, ops: readonly Operation[], expressions: ExpressionCompiler | undefined, nowMs: number): { mutation: Mutation; value: Bins } {
+function runOperations(key: RecordKey, cur: CurrentRecord | undefined, ops: readonly Operation[], expressions: ExpressionCompiler | undefined, nowMs: number): { mutation: Mutation; value: Results } {
   const bins: Bins = { ...(cur?.bins ?? {}) };
   // what an expression sees: the record as the operations so far have left it
   const view = (): DbRecord => ({ key: cur?.key ?? key, meta: cur?.meta ?? { generation: 0, voidTime: 0, lastUpdateMs: nowMs }, bins });
@@ -77,6 +86,7 @@ function runOperations(key: RecordKey, cur: CurrentRecord | undefined, ops: read
   let touched = false;
   let deleted = false;
   for (const op of ops) {
+    out.next();
     switch (op.op) {
       case 'read':
         if (op.bin === undefined) out.addAll(bins);
@@ -153,14 +163,14 @@ function runOperations(key: RecordKey, cur: CurrentRecord | undefined, ops: read
   }
   if (deleted && !dirty) {
     if (cur === undefined) throw notFound();
-    return { mutation: { kind: 'delete' }, value: out.bins };
+    return { mutation: { kind: 'delete' }, value: out };
   }
-  if (dirty) return { mutation: { kind: 'write', bins }, value: out.bins };
+  if (dirty) return { mutation: { kind: 'write', bins }, value: out };
   if (touched) {
     if (cur === undefined) throw notFound();
-    return { mutation: { kind: 'touch' }, value: out.bins };
+    return { mutation: { kind: 'touch' }, value: out };
   }
-  return { mutation: { kind: 'none' }, value: out.bins };
+  return { mutation: { kind: 'none' }, value: out };
 }
 
 /** A bin's value; never an inherited property such as 'constructor'. */

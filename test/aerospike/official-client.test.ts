@@ -70,4 +70,279 @@ describe('Aerospike protocol: the official aerospike npm client', function () {
     const replicas = await client.infoAny('replicas');
     assert.match(replicas, new RegExp(`^replicas\\ttest:0,1,${'/'.repeat(682)}8=$`, 'm'));
   });
+
+  it('round-trips every particle type, and integers beyond 2^53 exactly', async () => {
+    const k = key('types');
+    const big = 2n ** 62n + 12345n;
+    const bins = {
+      i: 7, neg: -5, big, f: 1.5, d: new Aerospike.Double(2.0), s: 'héllo', b: Buffer.from([0, 1, 255]), t: true,
+      l: [1, 'x', [2.5, false], { k: 'v' }], m: { a: 1, b: ['z'] }, g: new Aerospike.GeoJSON({ type: 'Point', coordinates: [103.9, 1.3] }),
+    };
+    await client.put(k, bins);
+    const rec = await client.get(k);
+    assert.equal(rec.bins.i, 7);
+    assert.equal(rec.bins.neg, -5);
+    assert.equal(rec.bins.big, big);
+    assert.equal(rec.bins.f, 1.5);
+    assert.equal(rec.bins.d, 2);
+    assert.equal(rec.bins.s, 'héllo');
+    assert.deepEqual(rec.bins.b, Buffer.from([0, 1, 255]));
+    assert.equal(rec.bins.t, true);
+    assert.deepEqual(rec.bins.l, [1, 'x', [2.5, false], { k: 'v' }]);
+    assert.deepEqual(rec.bins.m, { a: 1, b: ['z'] });
+    assert.deepEqual((rec.bins.g as { value?: unknown }).value ?? JSON.parse(String(rec.bins.g)), { type: 'Point', coordinates: [103.9, 1.3] });
+  });
+
+  it('reads named bins, headers and existence; touches; honours TTL -1, -2, 0 and n', async () => {
+    const k = key('meta');
+    await client.put(k, { a: 1, b: 2, c: 3 }, { ttl: 1000 });
+    assert.deepEqual((await client.select(k, ['a', 'c'])).bins, { a: 1, c: 3 });
+    const head = await client.exists(k);
+    assert.equal(head, true);
+    assert.equal(await client.exists(key('absent')), false);
+    const r1 = await client.get(k);
+    assert.ok(r1.ttl > 990 && r1.ttl <= 1000, `ttl ${r1.ttl}`);
+    await client.put(k, { a: 2 }, { ttl: Aerospike.ttl.DONT_UPDATE });
+    assert.ok((await client.get(k)).ttl > 990);
+    await client.put(k, { a: 3 }, { ttl: Aerospike.ttl.NEVER_EXPIRE });
+    assert.equal((await client.get(k)).ttl, -1);
+    await client.put(k, { a: 4 }, { ttl: Aerospike.ttl.NAMESPACE_DEFAULT });
+    assert.equal((await client.get(k)).ttl, -1);
+    await client.operate(k, [Aerospike.operations.touch(500)]);
+    const r2 = await client.get(k);
+    assert.ok(r2.ttl > 490 && r2.ttl <= 500, `ttl ${r2.ttl}`);
+    assert.equal(r2.gen, 5);
+    assert.equal(await codeOf(client.operate(key('absent'), [Aerospike.operations.touch(10)])), Aerospike.status.ERR_RECORD_NOT_FOUND);
+  });
+
+  it('applies exists and generation policies with Aerospike result codes', async () => {
+    const k = key('policies');
+    const policy = (p: Record<string, unknown>) => new Aerospike.WritePolicy(p);
+    await client.put(k, { v: 1 }, {}, policy({ exists: Aerospike.policy.exists.CREATE }));
+    assert.equal(await codeOf(client.put(k, { v: 2 }, {}, policy({ exists: Aerospike.policy.exists.CREATE }))), Aerospike.status.ERR_RECORD_EXISTS);
+    assert.equal(await codeOf(client.put(key('nobody'), { v: 2 }, {}, policy({ exists: Aerospike.policy.exists.UPDATE }))), Aerospike.status.ERR_RECORD_NOT_FOUND);
+    await client.put(k, { w: 9 }, {}, policy({ exists: Aerospike.policy.exists.REPLACE }));
+    assert.deepEqual((await client.get(k)).bins, { w: 9 });
+    assert.equal(await codeOf(client.put(k, { v: 3 }, { gen: 7 }, policy({ gen: Aerospike.policy.gen.EQ }))), Aerospike.status.ERR_RECORD_GENERATION);
+    await client.put(k, { v: 3 }, { gen: 2 }, policy({ gen: Aerospike.policy.gen.EQ }));
+    assert.equal((await client.get(k)).gen, 3);
+    await client.remove(k, new Aerospike.RemovePolicy({ durableDelete: true }));
+    assert.equal(await codeOf(client.remove(k)), Aerospike.status.ERR_RECORD_NOT_FOUND);
+    assert.equal(await codeOf(client.get(new Aerospike.Key('nope', 'demo', 'x'))), Aerospike.status.ERR_NAMESPACE_NOT_FOUND);
+  });
+
+  it('stores the user key with send-key and returns it from scans', async () => {
+    const k = key('sent', 'keys');
+    await client.put(k, { v: 1 }, {}, new Aerospike.WritePolicy({ key: Aerospike.policy.key.SEND }));
+    const recs = await client.scan(ns, 'keys').results();
+    assert.equal(recs.length, 1);
+    assert.equal(recs[0]?.key.key, 'sent');
+  });
+
+  it('operates with basic operations', async () => {
+    const k = key('ops');
+    const op = Aerospike.operations;
+    await client.put(k, { n: 1, s: 'b' });
+    const rec = await client.operate(k, [op.incr('n', 2), op.append('s', 'c'), op.prepend('s', 'a'), op.read('n'), op.read('s')]);
+    assert.deepEqual(rec.bins, { n: 3, s: 'abc' });
+    const r2 = await client.operate(k, [op.write('x', 5), op.touch(100), op.read('x')]);
+    assert.equal(r2.bins.x, 5);
+    assert.equal(await codeOf(client.operate(k, [op.incr('s', 1)])), Aerospike.status.ERR_BIN_INCOMPATIBLE_TYPE);
+    await client.operate(k, [op.delete()]);
+    assert.equal(await client.exists(k), false);
+  });
+
+  it('runs list and map operations with return types', async () => {
+    const k = key('cdt');
+    const { lists, maps } = Aerospike;
+    await client.put(k, { l: [3, 1, 2], m: { a: 1, b: 2, c: 3 } });
+    const r = await client.operate(k, [
+      lists.append('l', 7),
+      lists.getByIndex('l', -1, lists.returnType.VALUE),
+      lists.getByRank('l', 0, lists.returnType.VALUE),
+      lists.size('l'),
+    ]);
+    // as from Aerospike: one result per operation, and the client keeps a bin's last one
+    assert.equal(r.bins.l, 4);
+    const r2 = await client.operate(k, [
+      maps.put('m', 'd', 4),
+      maps.getByKey('m', 'a', maps.returnType.VALUE),
+      maps.getByValueRange('m', 2, 4, maps.returnType.KEY),
+      maps.removeByKeyList('m', ['x', 'b'], maps.returnType.COUNT),
+      maps.increment('m', 'c', 10),
+    ]);
+    assert.equal(r2.bins.m, 13);
+    assert.deepEqual((await client.operate(k, [maps.getByValueRange('m', 2, 5, maps.returnType.KEY)])).bins.m, ['d']);
+    assert.equal((await client.operate(k, [maps.getByKey('m', 'a', maps.returnType.VALUE)])).bins.m, 1);
+    const rec = await client.get(k);
+    assert.deepEqual(rec.bins.l, [3, 1, 2, 7]);
+    assert.deepEqual(rec.bins.m, { a: 1, c: 13, d: 4 });
+    const r3 = await client.operate(k, [lists.removeByValueRange('l', 2, 4, lists.returnType.COUNT).invertSelection()]);
+    assert.equal(r3.bins.l, 2);
+    assert.deepEqual((await client.get(k)).bins.l, [3, 2]);
+  });
+
+  it('filters with expressions: FILTERED_OUT for single records, skipped in scans', async () => {
+    const exp = Aerospike.exp;
+    const k = key('filtered', 'fx');
+    await client.put(k, { n: 5, s: 'abc' });
+    await client.put(key('other', 'fx'), { n: 50, s: 'zzz' });
+    const keep = exp.and(exp.eq(exp.binInt('n'), exp.int(5)), exp.gt(exp.ttl(), exp.int(-2)));
+    assert.equal((await client.get(k, new Aerospike.ReadPolicy({ filterExpression: keep }))).bins.n, 5);
+    const drop = exp.gt(exp.binInt('n'), exp.int(10));
+    assert.equal(await codeOf(client.get(k, new Aerospike.ReadPolicy({ filterExpression: drop }))), Aerospike.status.FILTERED_OUT);
+    assert.equal(await codeOf(client.put(k, { n: 6 }, {}, new Aerospike.WritePolicy({ filterExpression: drop }))), Aerospike.status.FILTERED_OUT);
+    const scan = client.scan(ns, 'fx');
+    const recs = await scan.results(new Aerospike.ScanPolicy({ filterExpression: drop }));
+    assert.deepEqual(recs.map((r) => r.bins.n), [50]);
+    const re = exp.cmpRegex(0, '^a', exp.binStr('s'));
+    assert.deepEqual((await client.scan(ns, 'fx').results(new Aerospike.ScanPolicy({ filterExpression: re }))).map((r) => r.bins.s), ['abc']);
+  });
+
+  it('reads and writes in batches, with a result per key', async () => {
+    const keys = [key('b1', 'batch'), key('b2', 'batch'), key('b3', 'batch')];
+    await client.put(keys[0]!, { a: 1, b: 'x' });
+    await client.put(keys[1]!, { a: 2 });
+    const got = await client.batchGet(keys);
+    assert.deepEqual(got.map((r) => r.status), [0, 0, Aerospike.status.ERR_RECORD_NOT_FOUND]);
+    assert.deepEqual(got[0]?.record.bins, { a: 1, b: 'x' });
+    const read = await client.batchRead(keys.map((k) => ({ key: k, bins: ['a'] })));
+    assert.deepEqual(read.map((r) => r.record.bins?.a), [1, 2, undefined]);
+    const op = Aerospike.operations;
+    const written = await client.batchWrite([
+      { type: Aerospike.batchType.BATCH_WRITE, key: keys[2]!, ops: [op.write('a', 3), op.read('a')] },
+      { type: Aerospike.batchType.BATCH_WRITE, key: keys[0]!, ops: [op.incr('a', 10)] },
+      { type: Aerospike.batchType.BATCH_REMOVE, key: keys[1]! },
+      { type: Aerospike.batchType.BATCH_REMOVE, key: key('b9', 'batch') },
+    ]);
+    assert.deepEqual(written.map((r) => r.status), [0, 0, 0, Aerospike.status.ERR_RECORD_NOT_FOUND]);
+    const after = await client.batchGet(keys);
+    assert.deepEqual(after.map((r) => r.record.bins?.a), [11, undefined, 3]);
+    const removed = await client.batchRemove([keys[0]!, keys[2]!]);
+    assert.deepEqual(removed.map((r) => r.status), [0, 0]);
+  });
+
+  it('scans by partition, pages with max records and resumes until every record came once', async () => {
+    const n = 120;
+    for (let i = 0; i < n; i++) await client.put(key(i, 'pages'), { i });
+    const scan = client.scan(ns, 'pages', { paginate: true });
+    const seen = new Set<number>();
+    let pages = 0;
+    do {
+      const page = await scan.results({ maxRecords: 25 });
+      for (const r of page) {
+        assert.ok(!seen.has(r.bins.i as number), `record ${r.bins.i} came twice`);
+        seen.add(r.bins.i as number);
+      }
+      pages++;
+      assert.ok(pages < 20, 'the scan does not finish');
+    } while (scan.hasNextPage());
+    assert.equal(seen.size, n);
+    assert.ok(pages >= 5);
+    // a partition range only: the records whose digests fall in it
+    const part = client.scan(ns, 'pages');
+    part.partitions(0, 2048);
+    const half = await part.results();
+    assert.ok(half.length > 20 && half.length < 100, `${half.length} records in half of the partitions`);
+    const headers = await client.scan(ns, 'pages', { nobins: true }).results();
+    assert.equal(headers.length, n);
+    assert.deepEqual(headers[0]?.bins, {});
+  });
+
+  it('queries secondary indexes created through the client: equality, range, strings, geo', async () => {
+    for (let i = 0; i < 30; i++) {
+      await client.put(key(`q${i}`, 'people'), {
+        age: i, name: i % 2 === 0 ? 'even' : 'odd',
+        loc: new Aerospike.GeoJSON({ type: 'Point', coordinates: [i, 0] }),
+      });
+    }
+    await (await client.createIntegerIndex({ ns, set: 'people', bin: 'age', index: 'idx_age' })).wait(10);
+    await (await client.createStringIndex({ ns, set: 'people', bin: 'name', index: 'idx_name' })).wait(10);
+    await (await client.createGeo2DSphereIndex({ ns, set: 'people', bin: 'loc', index: 'idx_loc' })).wait(10);
+    const eq = client.query(ns, 'people');
+    eq.where(Aerospike.filter.equal('age', 7));
+    assert.deepEqual((await eq.results()).map((r) => r.bins.age), [7]);
+    const range = client.query(ns, 'people');
+    range.where(Aerospike.filter.range('age', 10, 14));
+    assert.deepEqual((await range.results()).map((r) => r.bins.age as number).sort((a, b) => a - b), [10, 11, 12, 13, 14]);
+    const str = client.query(ns, 'people');
+    str.where(Aerospike.filter.equal('name', 'odd'));
+    assert.equal((await str.results()).length, 15);
+    const geo = client.query(ns, 'people');
+    geo.where(Aerospike.filter.geoWithinRadius('loc', 3, 0, 120_000));
+    const near = (await geo.results()).map((r) => r.bins.age as number).sort((a, b) => a - b);
+    assert.deepEqual(near, [2, 3, 4]);
+    const info = await client.infoAny(`sindex-list:ns=${ns}`);
+    assert.match(info, /indexname=idx_age/);
+    await client.indexRemove(ns, 'idx_name');
+    const gone = client.query(ns, 'people');
+    gone.where(Aerospike.filter.equal('name', 'odd'));
+    assert.equal(await codeOf(gone.results()), Aerospike.status.ERR_INDEX_NOT_FOUND);
+  });
+
+  it('registers a JavaScript UDF module through the client and applies it, with Aerospike\'s error conventions', async () => {
+    const file = join(dir, 'counter.js');
+    writeFileSync(file, [
+      'export function bump(rec, by) { rec.n = (rec.n ?? 0) + by; aerospike.update(rec); return rec.n; }',
+      'export function fail(rec) { throw new Error(\'boom\'); }',
+      'export function owncode(rec) { throw new Error(\'1000:insufficient funds\'); }',
+    ].join('\n'));
+    // registering validates the module in a sandbox, which can take a while on a loaded machine
+    const infoPolicy = new Aerospike.InfoPolicy({ timeout: 20_000 });
+    await (await client.udfRegister(file, undefined, infoPolicy)).wait(10);
+    const k = key('udf');
+    assert.equal(await client.apply(k, { module: 'counter', funcname: 'bump', args: [5] }), 5);
+    assert.equal(await client.apply(k, { module: 'counter', funcname: 'bump', args: [2] }), 7);
+    assert.equal((await client.get(k)).bins.n, 7);
+    const err = await client.apply(k, { module: 'counter', funcname: 'fail', args: [] }).then(() => undefined, (e: { code: number; message: string }) => e);
+    assert.equal(err?.code, Aerospike.status.ERR_UDF);
+    assert.match(err?.message ?? '', /counter\.js:\d+: .*boom/);
+    const own = await client.apply(k, { module: 'counter', funcname: 'owncode', args: [] }).then(() => undefined, (e: { code: number; message: string }) => e);
+    assert.equal(own?.code, Aerospike.status.ERR_UDF);
+    assert.match(own?.message ?? '', /1000:insufficient funds/);
+    assert.equal(await codeOf(client.apply(k, { module: 'counter', funcname: 'nope', args: [] })), Aerospike.status.ERR_UDF);
+    const lua = join(dir, 'legacy.lua');
+    writeFileSync(lua, 'function f(rec) return 1 end');
+    const luaErr = await client.udfRegister(lua, undefined, infoPolicy).then(() => undefined, (e: { code: number; message: string }) => e);
+    assert.equal(luaErr?.code, Aerospike.status.ERR_UDF);
+    assert.match(luaErr?.message ?? '', /\.js or \.ts/);
+    // batch apply: a result per key
+    const keys = [key('u1'), key('u2')];
+    const applied = await client.batchApply(keys, { module: 'counter', funcname: 'bump', args: [1] });
+    assert.deepEqual(applied.map((r) => r.status), [0, 0]);
+    await client.udfRemove('counter.js');
+    assert.equal(await codeOf(client.apply(k, { module: 'counter', funcname: 'bump', args: [1] })), Aerospike.status.ERR_UDF);
+  });
+
+  it('runs background queries (operations and UDF) as jobs the client can wait for', async () => {
+    for (let i = 0; i < 20; i++) await client.put(key(`j${i}`, 'jobs'), { v: i });
+    const q = client.query(ns, 'jobs');
+    const job = await q.operate([Aerospike.operations.incr('v', 100)]);
+    await job.wait(20);
+    const all = await client.scan(ns, 'jobs').results();
+    assert.deepEqual(all.map((r) => r.bins.v as number).sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i + 100));
+  });
+
+  it('truncates a set; answers admin messages with "security not enabled" so clients with credentials connect', async () => {
+    await client.put(key('t1', 'trunc'), { v: 1 });
+    await client.truncate(ns, 'trunc', 0);
+    assert.equal(await client.exists(key('t1', 'trunc')), false);
+    const withUser = await Aerospike.connect({ hosts: [{ addr: '127.0.0.1', port: node.port }], user: 'admin', password: 'admin', log: { level: Aerospike.log.OFF } });
+    try {
+      await withUser.put(key('auth'), { v: 1 });
+      assert.equal((await withUser.get(key('auth'))).bins.v, 1);
+    } finally {
+      await withUser.close();
+    }
+  });
+
+  it('compresses requests and answers when the client asks (message type 4)', async () => {
+    const k = key('zip');
+    const big = 'y'.repeat(50_000);
+    const policy = new Aerospike.WritePolicy({ compress: true });
+    await client.put(k, { big }, {}, policy);
+    const rec = await client.get(k, new Aerospike.ReadPolicy({ compress: true }));
+    assert.equal(rec.bins.big, big);
+  });
 });
+

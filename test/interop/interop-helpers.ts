@@ -58,7 +58,8 @@ export async function startInteropNode(): Promise<InteropNode> {
     logLevel: 'warn',
     namespaces: [{ name: 'test', storage: 'storage-memory', defaultTtl: 0 }],
   }));
-  const node = await startNodeProcess(['--config', config]);
+  // generous: the Go and Python tests build their clients at the same time, on a possibly loaded machine
+  const node = await startNodeProcess(['--config', config], { timeoutMs: 90_000 });
   return {
     node, dir, address: `127.0.0.1:${node.port}`,
     stop: async () => { await node.stop('SIGTERM'); rmSync(dir, { recursive: true, force: true }); },

@@ -1,6 +1,6 @@
 import type { Logger } from '../../plugin-api/index.ts';
 import type { Kernel } from '../../transaction/kernel.ts';
-import type { ServiceLocator } from '../../transaction/services.ts';
+import type { ServiceLocator } from '../../services/locator.ts';
 
 /** What the Aerospike protocol front end serves from: the kernel and the node's subsystems. */
 export interface FrontEndContext {

@@ -5,7 +5,7 @@
  */
 import type { Socket } from 'node:net';
 import { toDbError } from '../../errors/index.ts';
-import { UDF_JOBS_KEY } from '../../udf/services.ts';
+import { UDF_JOBS_KEY } from '../../services/keys.ts';
 import type { PortProtocol } from '../node-port.ts';
 import { runBatch } from './batch.ts';
 import { AerospikeConnection, compressFrame, inflateFrame, isAerospikeFirstByte, writeProtoHeader, type ConnectionLimits, type Reply } from './connection.ts';

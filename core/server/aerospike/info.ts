@@ -7,10 +7,10 @@
 import { DbError, toDbError } from '../../errors/index.ts';
 import { N_PARTITIONS } from '../../model/index.ts';
 import { statistics, setList } from '../../transaction/statistics.ts';
-import { QUERY_SUBSYSTEM } from '../../query/query-engine-service.ts';
+import { QUERY_SUBSYSTEM } from '../../services/keys.ts';
 import type { IndexDefinition, IndexType, CollectionType } from '../../query/index/definition.ts';
 import type { IndexStatus } from '../../query/index/manager.ts';
-import { UDF_ENGINE_KEY } from '../../udf/services.ts';
+import { UDF_ENGINE_KEY } from '../../services/keys.ts';
 import type { FrontEndContext } from './context.ts';
 import { AEROSPIKE_BUILD } from './protocol.ts';
 import type { JobTracker } from './jobs.ts';

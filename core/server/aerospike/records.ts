@@ -137,29 +137,21 @@ export function isWrite(msg: MsgHeader): boolean {
 }
 
 /**
- * The answer to operate results: without RESPOND_ALL_OPS one entry per returned bin; with it
- * one entry per request operation, in order (write-like operations with no result carry no
- * value). The kernel folds several results of one bin into a list, which is unfolded here.
+ * The answer to operate results: one entry per result an operation returned, in operation
+ * order (a bin several operations return appears several times, as Aerospike answers); with
+ * RESPOND_ALL_OPS also an entry without a value for each operation that returned nothing.
  */
-export function operateOut(msg: Msg, ops: readonly Operation[], meta: RecordMeta | undefined, bins: Bins): OutMsg {
-  if ((msg.info2 & Info2.RESPOND_ALL_OPS) === 0) return { resultCode: 0, ...metaOut(meta), bins: binsOut(bins) };
-  const producers = new Map<string, number>();
-  for (const op of ops) {
-    if ((op.op === 'read' && op.bin !== undefined) || op.op === 'list' || op.op === 'map') producers.set(op.bin as string, (producers.get(op.bin as string) ?? 0) + 1);
-  }
-  const seen = new Map<string, number>();
+export function operateOut(msg: Msg, meta: RecordMeta | undefined, perOp: ReadonlyArray<ReadonlyArray<readonly [string, BinValue]>> | undefined, bins: Bins): OutMsg {
+  const all = (msg.info2 & Info2.RESPOND_ALL_OPS) !== 0;
+  if (perOp === undefined) return { resultCode: 0, ...metaOut(meta), bins: binsOut(bins) }; // an answer from another node: by bin
   const out: OutBin[] = [];
-  for (let i = 0; i < ops.length; i++) {
-    const op = ops[i] as Operation;
-    const name = (msg.ops[i] as MsgOp).name;
-    if (op.op === 'read' && op.bin === undefined) { out.push(...binsOut(bins)); continue; }
-    const n = producers.get(name) ?? 0;
-    if (n === 0 || !Object.prototype.hasOwnProperty.call(bins, name)) { out.push({ name, value: undefined }); continue; }
-    const v = bins[name] as BinValue;
-    if (n === 1) { out.push({ name, value: v }); continue; }
-    const k = seen.get(name) ?? 0;
-    seen.set(name, k + 1);
-    out.push({ name, value: Array.isArray(v) ? (v as readonly BinValue[])[k] ?? null : v });
+  for (let i = 0; i < msg.ops.length; i++) {
+    const results = perOp[i] ?? [];
+    if (results.length === 0) {
+      if (all) out.push({ name: (msg.ops[i] as MsgOp).name, value: undefined });
+      continue;
+    }
+    for (const [name, value] of results) out.push({ name, value });
   }
   return { resultCode: 0, ...metaOut(meta), bins: out };
 }
@@ -181,9 +173,8 @@ export async function runRecordCommand(kernel: Kernel, msg: Msg, key: RecordKey)
       const meta = await kernel.put(key, bins, policy);
       return { resultCode: 0, ...metaOut(meta) };
     }
-    const ops = msg.ops.map(operationOf);
-    const res = await kernel.operate(key, ops, policy);
-    return operateOut(msg, ops, res.meta, res.bins);
+    const res = await kernel.operate(key, msg.ops.map(operationOf), policy);
+    return operateOut(msg, res.meta, res.perOp, res.bins);
   }
   const readPolicy = filter === undefined ? {} : { filter };
   if (msg.info1 & Info1.NOBINDATA) {
@@ -197,9 +188,8 @@ export async function runRecordCommand(kernel: Kernel, msg: Msg, key: RecordKey)
   if (msg.ops.every((o) => o.op === Op.READ && o.name !== '')) {
     return recordOut(await kernel.get(key, { ...readPolicy, bins: msg.ops.map(binName) }));
   }
-  const ops = msg.ops.map(operationOf);
-  const res = await kernel.operate(key, ops, policyOf(msg, false, filter));
-  return operateOut(msg, ops, res.meta, res.bins);
+  const res = await kernel.operate(key, msg.ops.map(operationOf), policyOf(msg, false, filter));
+  return operateOut(msg, res.meta, res.perOp, res.bins);
 }
 
 export { fieldString };

@@ -10,8 +10,8 @@ import { GeoJson, digestString, type DbRecord, type RecordKey } from '../../mode
 import type { StoredRecord } from '../../plugin-api/index.ts';
 import * as ast from '../../query/expr/ast.ts';
 import type { Expr } from '../../query/expr/ast.ts';
-import { QUERY_SUBSYSTEM } from '../../query/query-engine-service.ts';
-import { UDF_RUNNER_KEY } from '../../query/udf-runner.ts';
+import { QUERY_SUBSYSTEM } from '../../services/keys.ts';
+import { UDF_RUNNER_KEY } from '../../services/keys.ts';
 import type { ScanRequest } from '../../transaction/kernel.ts';
 import type { FrontEndContext } from './context.ts';
 import type { JobTracker } from './jobs.ts';
@@ -70,6 +70,16 @@ function partitionsOf(msg: Msg): Work {
   }
   if (pids === undefined && digests === undefined) for (let p = 0; p < 4096; p++) fresh.push(p);
   return { fresh, resume };
+}
+
+const COLLECTION_OF = ['DEFAULT', 'LIST', 'MAPKEYS', 'MAPVALUES'] as const;
+const INDEX_TYPE_OF: Readonly<Record<number, string>> = { 1: 'NUMERIC', 3: 'STRING', 4: 'BLOB', 23: 'GEO2DSPHERE' };
+
+/** The bin and particle type an index filter (field 22) is on. */
+function indexTarget(range: Buffer): { bin: string; type: number } {
+  if (range.length < 2 || range.length < 3 + (range[1] as number)) throw new DbError('PARAMETER', 'the index range field is cut off');
+  const n = range[1] as number;
+  return { bin: range.toString('utf8', 2, 2 + n), type: range[2 + n] as number };
 }
 
 /** An index filter (field 22) as an expression on the bin (and the collection kind, field 26). */
@@ -213,6 +223,12 @@ export async function runScan(ctx: FrontEndContext, jobs: JobTracker, msg: Msg, 
     if (q === undefined) throw new DbError('UNSUPPORTED_FEATURE', 'this node runs without secondary indexes');
     const name = fieldString(msg, Field.INDEX_NAME);
     if (name !== undefined && !q.indexes.list(namespace).some((i) => i.name === name)) throw new DbError('INDEX_NOT_FOUND', `index '${name}' does not exist`);
+    // as on Aerospike, an index filter needs an index on its bin (it is never answered by a scan)
+    const target = indexTarget(range);
+    const collection = COLLECTION_OF[indexType] ?? 'DEFAULT';
+    if (!q.indexes.list(namespace).some((i) => i.bin === target.bin && i.type === INDEX_TYPE_OF[target.type] && i.collection === collection && (i.set === undefined || i.set === set))) {
+      throw new DbError('INDEX_NOT_FOUND', `no ${INDEX_TYPE_OF[target.type] ?? ''} index on bin '${target.bin}'${collection === 'DEFAULT' ? '' : ` (${collection})`} in namespace '${namespace}'`, { hint: 'create the index first' });
+    }
     const partitions = [...work.fresh, ...work.resume.keys()];
     const order = new Map(partitions.map((p, i) => [p, i]));
     const rows: DbRecord[] = [];

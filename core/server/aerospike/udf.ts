@@ -6,7 +6,7 @@
  */
 import { DbError, toDbError } from '../../errors/index.ts';
 import type { BinValue, RecordKey } from '../../model/index.ts';
-import { UDF_RUNNER_KEY } from '../../query/udf-runner.ts';
+import { UDF_RUNNER_KEY } from '../../services/keys.ts';
 import { UdfError } from '../../udf/errors.ts';
 import type { FrontEndContext } from './context.ts';
 import { fieldString, type Msg, type OutMsg } from './message.ts';
@@ -31,6 +31,7 @@ export function udfFailure(err: unknown): OutMsg {
     return { resultCode: 100, bins: [{ name: 'FAILURE', value: `${where}: ${text}` }] };
   }
   const e = toDbError(err);
+  if (e.resultCode === 100) return { resultCode: 100, bins: [{ name: 'FAILURE', value: `UDF: Execution Error 1: ${e.message}` }] };
   return { resultCode: e.resultCode >= 0 && e.resultCode <= 255 ? e.resultCode : 100 };
 }
 
@@ -48,8 +49,9 @@ export async function runRecordUdf(ctx: FrontEndContext, msg: Msg, key: RecordKe
       bins: [{ name: 'SUCCESS', value: r.value }],
     };
   } catch (err) {
-    if (err instanceof DbError && !(err instanceof UdfError) && err.code === 'NOT_FOUND' && /module|function/i.test(err.message)) {
-      return { resultCode: 100, bins: [{ name: 'FAILURE', value: `UDF: Execution Error 1 (${err.message})` }] };
+    if (err instanceof DbError && !(err instanceof UdfError) && /module|function/i.test(err.message) && (err.code === 'NOT_FOUND' || err.code === 'PARAMETER')) {
+      // a missing module or function, as Aerospike reports it
+      return { resultCode: 100, bins: [{ name: 'FAILURE', value: `UDF: Execution Error 1: ${err.message}` }] };
     }
     return udfFailure(err);
   }
