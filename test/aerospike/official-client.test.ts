@@ -39,7 +39,12 @@ describe('Aerospike protocol: the official aerospike npm client', function () {
       namespaces: [{ name: 'test', storage: 'storage-memory', defaultTtl: 0, nsupPeriod: 1 }],
     }));
     node = await startNodeProcess(['--config', config]);
-    client = await Aerospike.connect({ hosts: [{ addr: '127.0.0.1', port: node.port }], log: { level: Aerospike.log.OFF } });
+    // generous timeouts: a loaded machine (UDF sandboxes starting, parallel test suites) must not fail a call
+    const timeout = { totalTimeout: 20_000, socketTimeout: 20_000 };
+    client = await Aerospike.connect({
+      hosts: [{ addr: '127.0.0.1', port: node.port }], log: { level: Aerospike.log.OFF },
+      policies: { read: timeout, write: timeout, operate: timeout, remove: timeout, apply: timeout, batch: timeout, scan: timeout, query: timeout, info: { timeout: 20_000 } },
+    });
   });
 
   after(async () => {

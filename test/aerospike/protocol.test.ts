@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import { startTestNode, type TestNode } from '../helpers/node-harness.ts';
 import { AerospikeFrontEnd } from '../../core/server/aerospike/front-end.ts';
 import { VERSION } from '../../core/node/version.ts';
+import { UDF_ENGINE_KEY } from '../../core/udf/services.ts';
 
 const SEED = Number(process.env['FUZZ_SEED'] ?? Date.now() % 100000);
 
@@ -37,12 +38,12 @@ function op(code: number, particle: number, name: string, value: Buffer = Buffer
   return Buffer.concat([h, n, value]);
 }
 
-function msg(info: [number, number, number], fields: Buffer[], ops: Buffer[], ttl = 0): Buffer {
+function msg(info: [number, number, number], fields: Buffer[], ops: Buffer[], ttl = 0, timeoutMs = 1000): Buffer {
   const h = Buffer.alloc(22);
   h[0] = 22;
   [h[1], h[2], h[3]] = info;
   h.writeUInt32BE(ttl, 10);
-  h.writeUInt32BE(1000, 14);
+  h.writeUInt32BE(timeoutMs, 14);
   h.writeUInt16BE(fields.length, 18);
   h.writeUInt16BE(ops.length, 20);
   return frame(3, Buffer.concat([h, ...fields, ...ops]));
@@ -234,6 +235,23 @@ describe('Aerospike protocol: bytes on the shared port', function () {
       assert.equal((await other.read())?.[1].toString(), 'node\tA1\n');
     } finally {
       other.close();
+    }
+  });
+
+  it('answers TIMEOUT (9) when a command outlives the client\'s server-side timeout, and goes on serving', async () => {
+    const engine = t.node.services.get(UDF_ENGINE_KEY);
+    assert.ok(engine !== undefined);
+    await engine.register('slow.js', 'export function spin(rec) { const end = Date.now() + 2000; while (Date.now() < end) {} return 1; }');
+    const c = new Conn(port);
+    try {
+      c.send(msg([0, 0x01, 0], [NS, SET, DIGEST, field(30, Buffer.from('slow')), field(31, Buffer.from('spin')), field(32, Buffer.from([0x90]))], [], 0, 150));
+      const r = await c.read();
+      // 9, not the UDF's own answer (0 after 2 s, or 100 when the UDF time limit ends it first)
+      assert.equal(r?.[1][5], 9);
+      c.send(frame(1, Buffer.from('node\n')));
+      assert.equal((await c.read())?.[1].toString(), 'node\tA1\n');
+    } finally {
+      c.close();
     }
   });
 

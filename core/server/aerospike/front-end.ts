@@ -16,6 +16,7 @@ import { parseMsg, response, type Msg } from './message.ts';
 import { DEFAULT_MAX_FRAME_BYTES, Field, Info1, MessageType, PROTO_HEADER_BYTES } from './protocol.ts';
 import { keyOf, runRecordCommand } from './records.ts';
 import { finalRow, runScan } from './scan.ts';
+import { encodeRecordAnswer } from './get-response.ts';
 import { runRecordUdf } from './udf.ts';
 
 /** Result code 52: the admin (security) protocol answers that security is not enabled. */
@@ -24,6 +25,22 @@ const SECURITY_NOT_ENABLED = 52;
 const MAX_INFO_BYTES = 16 * 1024 * 1024;
 
 export interface AerospikeOptions extends Partial<ConnectionLimits> {}
+
+const TIMEOUT = 9;
+/** The longest a single-record command may take, whatever the client asks. */
+const MAX_REQUEST_MS = 60_000;
+
+/** The promise's value, or undefined when `ms` pass first (a later rejection is swallowed). */
+async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), ms); });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+    p.catch(() => undefined);
+  }
+}
 
 /** A result code as the one byte the wire has for it. */
 function wireCode(code: number): number {
@@ -102,6 +119,17 @@ export class AerospikeFrontEnd implements PortProtocol {
     }
   }
 
+  /** The answer to a single-record command. */
+  private async record(msg: Msg, compress: (b: Buffer) => Buffer): Promise<Buffer> {
+    const key = keyOf(this.ctx.kernel, msg.fields);
+    if (msg.info1 === (Info1.READ | Info1.GET_ALL) && msg.info2 === 0 && msg.ops.length === 0 && !msg.fields.has(Field.FILTER)) {
+      // the whole record: transcode the stored bytes straight to the answer
+      return compress(encodeRecordAnswer(await this.ctx.kernel.getStored(key)));
+    }
+    const out = msg.fields.has(Field.UDF_PACKAGE_NAME) ? await runRecordUdf(this.ctx, msg, key) : await runRecordCommand(this.ctx.kernel, msg, key);
+    return compress(response(out));
+  }
+
   private async message(body: Buffer, reply: Reply): Promise<void> {
     let msg: Msg;
     try {
@@ -116,9 +144,10 @@ export class AerospikeFrontEnd implements PortProtocol {
     try {
       if ((msg.info1 & Info1.BATCH) !== 0) { await runBatch(this.ctx, msg, reply, compress); return; }
       if (stream) { await runScan(this.ctx, this.jobs, msg, reply, compress); return; }
-      const key = keyOf(this.ctx.kernel, msg.fields);
-      const out = msg.fields.has(Field.UDF_PACKAGE_NAME) ? await runRecordUdf(this.ctx, msg, key) : await runRecordCommand(this.ctx.kernel, msg, key);
-      await reply.send(compress(response(out)));
+      const work = this.record(msg, compress);
+      // the client's server-side timeout (transaction_ttl): past it, answer TIMEOUT (9) and drop the late answer
+      const answer = msg.transactionTtl > 0 ? await withTimeout(work, Math.min(msg.transactionTtl, MAX_REQUEST_MS)) : await work;
+      await reply.send(answer ?? compress(response({ resultCode: TIMEOUT })));
     } catch (err) {
       const e = toDbError(err);
       if (e.code === 'SERVER_ERROR') this.ctx.logger.error({ err }, 'an Aerospike protocol request failed');
