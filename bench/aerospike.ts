@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startNodeProcess } from '../test/helpers/process-node.ts';
 import { h2drive } from './lib/h2load.ts';
-import { GetRequest, KeyValueServiceService } from '../core/server/generated/slipstream/v1/kv.ts';
+import { GetRequest, KeyValueServiceService } from '../core/wire/generated/slipstream/v1/kv.ts';
 import { toPbKey } from '../core/client/index.ts';
 import { computeDigest } from '../core/model/index.ts';
 
