@@ -174,6 +174,11 @@ export async function createNode(config: NodeConfig, options: CreateNodeOptions)
     server.addProtocol(new AerospikeFrontEnd({
       kernel, services, nodeId: config.node.id, startedAtMs, version: VERSION, address: () => address, logger: logger.child({ protocol: 'aerospike' }),
       clusterName: () => services.get(CLUSTER_SERVICE)?.info().clusterName,
+      peers: () => {
+        const cluster = services.get(CLUSTER_SERVICE);
+        if (cluster === undefined || cluster.view() === undefined) return [];
+        return cluster.info().members.filter((m) => m.alive && m.id !== config.node.id && m.serviceAddress !== '').map((m) => ({ id: m.id, address: m.serviceAddress }));
+      },
     }));
     const port = await server.start(config.node.host, config.node.port, config.node.tls === undefined ? undefined : readTlsFiles(config.node.tls));
     address = `${config.node.host}:${port}`;

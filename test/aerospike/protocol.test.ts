@@ -258,7 +258,7 @@ describe('Aerospike protocol: bytes on the shared port', function () {
   it('closes idle connections and frames larger than the configured maximum', async () => {
     const fe = new AerospikeFrontEnd({
       kernel: t.node.kernel, services: t.node.services, nodeId: 0xa1n, startedAtMs: Date.now(), version: VERSION,
-      address: () => '127.0.0.1:0', clusterName: () => undefined, logger: t.node.kernel.logger,
+      address: () => '127.0.0.1:0', clusterName: () => undefined, peers: () => [], logger: t.node.kernel.logger,
     }, { idleTimeoutMs: 300, maxFrameBytes: 1024 });
     const server: Server = createServer((s) => fe.accept(s));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

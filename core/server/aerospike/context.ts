@@ -13,5 +13,7 @@ export interface FrontEndContext {
   address(): string;
   /** The configured cluster name, when the node has one. */
   clusterName(): string | undefined;
+  /** The other members of this node's cluster and their client addresses (host:port); none on a single node. */
+  peers(): ReadonlyArray<{ readonly id: bigint; readonly address: string }>;
   readonly logger: Logger;
 }

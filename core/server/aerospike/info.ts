@@ -82,6 +82,8 @@ export class InfoService {
   private readonly jobs: JobTracker;
   private partitionGeneration = 1;
   private lastReplicas = '';
+  private peersGeneration = 1;
+  private lastPeers = '';
 
   constructor(ctx: FrontEndContext, jobs: JobTracker) {
     this.ctx = ctx;
@@ -132,10 +134,12 @@ export class InfoService {
       case 'partition-generation': this.replicas(); return String(this.partitionGeneration);
       case 'rebalance-generation': return String(this.partitionGeneration);
       case 'cluster-name': return this.ctx.clusterName() ?? 'null';
-      case 'peers-generation': return '1';
+      case 'peers-generation': this.peerList(); return String(this.peersGeneration);
       case 'peers-clear-std': case 'peers-clear-alt': case 'peers-tls-std': case 'peers-tls-alt':
-        // a single node lists no peers; peers come with the cluster data path
-        return `1,${this.port()},[]`;
+      {
+        const list = this.peerList();
+        return `${this.peersGeneration},${this.port()},[${list}]`;
+      }
       case 'service': case 'service-clear-std': case 'service-clear-alt': case 'service-tls-std': case 'service-tls-alt':
         return this.ctx.address();
       case 'services': case 'services-alumni': return '';
@@ -239,6 +243,17 @@ export class InfoService {
       default:
         return infoError(4, 'unrecognized command');
     }
+  }
+
+  /** The cluster's other members as `[<NODEID>,,[host:port]]` entries; bumps peers-generation on change. */
+  private peerList(): string {
+    const s = [...this.ctx.peers()].sort((a, b) => (a.id < b.id ? -1 : 1))
+      .map((p) => `[${p.id.toString(16).toUpperCase()},,[${p.address}]]`).join(',');
+    if (s !== this.lastPeers) {
+      this.peersGeneration++;
+      this.lastPeers = s;
+    }
+    return s;
   }
 
   private port(): string {
