@@ -102,7 +102,7 @@ describe('Aerospike protocol: the official client on a 3-node cluster', function
     const timeout = { totalTimeout: 30_000, socketTimeout: 10_000, maxRetries: 10, sleepBetweenRetries: 300 };
     const client = await Aerospike.connect({
       hosts: [{ addr: '127.0.0.1', port: b.port }], log: { level: Aerospike.log.OFF },
-      policies: { read: timeout, write: timeout, info: { timeout: 20_000 } },
+      policies: { read: timeout, write: timeout, batch: timeout, scan: { ...timeout, maxRetries: 5 }, info: { timeout: 20_000 } },
     });
     try {
       await until('the client knows 3 nodes', async () => (client.getNodes().length === 3 ? true : undefined), 30_000);
@@ -116,6 +116,11 @@ describe('Aerospike protocol: the official client on a 3-node cluster', function
         }
       }
       for (let i = 0; i < 150; i++) assert.equal((await client.get(new Aerospike.Key('test', 'routed', i))).bins.i, i);
+      // a batch is split by node, a scan asks each node for its partitions
+      const batch = await client.batchGet(Array.from({ length: 150 }, (_, i) => new Aerospike.Key('test', 'routed', i)));
+      assert.ok(batch.every((r, i) => r.status === 0 && r.record.bins.i === i));
+      const scanned = await client.scan('test', 'routed').results();
+      assert.deepEqual(scanned.map((r) => r.bins.i as number).sort((x, y) => x - y), Array.from({ length: 150 }, (_, i) => i));
       // the client opened data connections to every node: it sent each key to its master
       const stats = client.stats() as { nodes: Array<{ name: string; asyncConnections: { inPool: number; inUse: number } }> };
       for (const n of stats.nodes) assert.ok(n.asyncConnections.inPool + n.asyncConnections.inUse > 0, `no commands went to ${n.name}: ${JSON.stringify(stats)}`);

@@ -13,7 +13,7 @@ export interface NodeProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts the real server binary as a child process; resolves when it reports its port. */
+/** Starts the real server binary as a child process; resolves when it reports its port (allowing a minute: machines running several suites start slowly). */
 export function startNodeProcess(args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<NodeProcess> {
   const child = spawn(process.execPath, ['--no-node-snapshot', MAIN, ...args], {
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
@@ -24,7 +24,7 @@ export function startNodeProcess(args: string[], options: { env?: NodeJS.Process
   child.stderr?.on('data', (d: Buffer) => { out += d.toString(); });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`node did not start in time:\n${out}`)); }, options.timeoutMs ?? 20_000);
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`node did not start in time:\n${out}`)); }, options.timeoutMs ?? 60_000);
     child.on('message', (m: { ready?: boolean; port?: number; metricsPort?: number }) => {
       if (m.ready === true && typeof m.port === 'number') {
         clearTimeout(timer);

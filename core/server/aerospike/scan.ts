@@ -185,6 +185,15 @@ export async function runScan(ctx: FrontEndContext, jobs: JobTracker, msg: Msg, 
   const only = projected.length > 0 ? new Set(projected) : undefined;
   const max = u64(msg.fields.get(Field.MAX_RECORDS)) ?? 0;
   const work = partitionsOf(msg);
+  // partitions this node does not master (the client's map is behind the cluster's): marked
+  // done with UNAVAILABLE (11), so that the client asks their master again
+  const local = kernel.router.localNode;
+  const away = [...work.fresh, ...work.resume.keys()].filter((p) => kernel.router.masterOf(namespace, p) !== local);
+  if (away.length > 0) {
+    const gone = new Set(away);
+    work.fresh.splice(0, work.fresh.length, ...work.fresh.filter((p) => !gone.has(p)));
+    for (const p of away) work.resume.delete(p);
+  }
   const started = Date.now();
   let sent = 0;
   let page = new ResponseWriter(PAGE_BYTES + 4096);
@@ -250,6 +259,7 @@ export async function runScan(ctx: FrontEndContext, jobs: JobTracker, msg: Msg, 
       if (!(await emit(rowOf(namespace, rec, keyBytes, noBins)))) break;
     }
   }
+  for (const p of away) page.add({ resultCode: 11, info3: Info3.PARTITION_DONE, generation: p });
   page.add({ resultCode: 0, info3: Info3.LAST });
   await flush();
 }
