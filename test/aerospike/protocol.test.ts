@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { startTestNode, type TestNode } from '../helpers/node-harness.ts';
 import { AerospikeFrontEnd } from '../../core/server/aerospike/front-end.ts';
 import { VERSION } from '../../core/node/version.ts';
-import { UDF_ENGINE_KEY } from '../../core/udf/services.ts';
+import { UDF_ENGINE_KEY } from '../../core/services/keys.ts';
 
 const SEED = Number(process.env['FUZZ_SEED'] ?? Date.now() % 100000);
 
