@@ -15,6 +15,23 @@ export interface DbErrorExtra {
   readonly resultCode?: number;
 }
 
+/** The most characters of a message or a hint that reach a client (or a log line). */
+export const MAX_ERROR_TEXT = 1024;
+
+/**
+ * Cuts text that is echoed to clients (messages, hints; they may quote client input or a UDF's
+ * error) to about MAX_ERROR_TEXT characters, saying how much was cut. Every DbError's message
+ * and hint pass through here, so no path can send a client (a gRPC trailer, an AQL status, a
+ * fabric reply) unbounded text.
+ */
+export function clipText(text: string, max = MAX_ERROR_TEXT): string {
+  if (text.length <= max) return text;
+  let end = max - 40;
+  const c = text.charCodeAt(end - 1);
+  if (c >= 0xd800 && c <= 0xdbff) end--; // do not split a surrogate pair
+  return `${text.slice(0, end)}… (${text.length - end} more characters)`;
+}
+
 /**
  * The one error class of the database. `code` names an entry in the ResultCode catalogue;
  * `message` says what was wrong, `hint` what to do about it.
@@ -28,10 +45,10 @@ export class DbError extends Error {
   readonly resultCode: number;
 
   constructor(code: ResultCodeName, message: string, extra: DbErrorExtra = {}) {
-    super(message, extra.cause === undefined ? undefined : { cause: extra.cause });
+    super(clipText(message), extra.cause === undefined ? undefined : { cause: extra.cause });
     this.name = 'DbError';
     this.code = code;
-    this.hint = extra.hint;
+    this.hint = extra.hint === undefined ? undefined : clipText(extra.hint);
     this.plugin = extra.plugin;
     this.inDoubt = extra.inDoubt ?? false;
     this.resultCode = extra.resultCode ?? ResultCode[code];

@@ -6,6 +6,25 @@ export const RESULT_NAME_HEADER = 'slipstream-result-name';
 export const HINT_HEADER = 'slipstream-hint';
 export const IN_DOUBT_HEADER = 'slipstream-in-doubt';
 
+/**
+ * A header value from any text: characters outside printable ASCII, and '%', are
+ * percent-encoded (UTF-8), as gRPC encodes its own status message; grpc-js throws (and the
+ * process dies) on a header value with other characters.
+ */
+export function headerText(text: string): string {
+  return /^[\x20-\x24\x26-\x7e]*$/.test(text) ? text : text.replace(/[^\x20-\x24\x26-\x7e]+/gu, (s) => encodeURIComponent(s));
+}
+
+/** The text of a header value written by headerText. */
+export function fromHeaderText(value: string): string {
+  if (!value.includes('%')) return value;
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
+
 /** The one table from result codes to gRPC status codes; unlisted codes are INTERNAL. */
 const MAPPING: Partial<Record<ResultCodeName, GrpcStatus>> = {
   NOT_FOUND: GrpcStatus.NOT_FOUND,
@@ -64,7 +83,7 @@ export function toServiceError(thrown: unknown): Partial<ServiceError> & { code:
   const metadata = new Metadata();
   metadata.set(RESULT_CODE_HEADER, String(err.resultCode));
   metadata.set(RESULT_NAME_HEADER, clientErrorName(err.resultCode));
-  if (err.hint !== undefined) metadata.set(HINT_HEADER, err.hint);
+  if (err.hint !== undefined) metadata.set(HINT_HEADER, headerText(err.hint));
   if (err.inDoubt) metadata.set(IN_DOUBT_HEADER, 'true');
   const hint = err.hint === undefined ? '' : `. ${err.hint}`;
   return {

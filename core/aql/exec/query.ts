@@ -12,6 +12,7 @@ import { checkNamespace, recordCells } from './common.ts';
 import type { ExecContext } from './executor.ts';
 import type { Renderer } from '../shell/render/renderer.ts';
 import * as E from '../../query/expr/ast.ts';
+import { compileRegex } from '../../query/expr/regex.ts';
 import { parseShape } from '../../query/geo/index.ts';
 import { explainRows, type AggregateFn, type QuerySpec } from '../../query/planner.ts';
 import type { QuerySubsystem } from '../../query/query-engine-service.ts';
@@ -79,11 +80,7 @@ function call(e: A.CallExpr, conv: (x: A.Expr) => E.Expr): E.Expr {
       if (a.length !== 2 && a.length !== 3) throw new DbError('PARAMETER', 'REGEX takes 2 or 3 arguments', { hint: "write REGEX(bin, '^A', 'i')" });
       const pattern = stringLit(a[1], 'the REGEX pattern');
       const flags = a[2] === undefined ? '' : stringLit(a[2], 'the REGEX flags');
-      try {
-        new RegExp(pattern, flags);
-      } catch (err) {
-        throw new DbError('PARAMETER', `bad regular expression /${pattern}/${flags}: ${(err as Error).message}`);
-      }
+      compileRegex(pattern, flags);
       return E.regex(conv(a[0] as A.Expr), pattern, flags);
     }
     case 'EXISTS': need(1, e.name, a, 'EXISTS(bin)'); return { kind: 'binExists', name: binName(a[0], e.name) };

@@ -5,6 +5,7 @@ import {
 } from '../../model/index.ts';
 import { parseShape, shapeWithin, type Shape } from '../geo/index.ts';
 import type { CompareOp, Expr } from './ast.ts';
+import { compileRegex } from './regex.ts';
 
 /** What an expression sees of one record. */
 export interface EvalContext {
@@ -306,19 +307,11 @@ function build(e: Expr): Fn {
       };
     }
     case 'regex': {
-      let re: RegExp;
-      try {
-        re = new RegExp(e.pattern, e.flags);
-      } catch (err) {
-        throw new DbError('PARAMETER', `bad regular expression /${e.pattern}/${e.flags}: ${(err as Error).message}`, {
-          hint: 'write a JavaScript regular expression, flags from "imsu"',
-        });
-      }
+      const re = compileRegex(e.pattern, e.flags);
       const a = compile(e.arg);
       return (ctx, el) => {
         const v = a(ctx, el);
         if (typeof v !== 'string') return undefined;
-        re.lastIndex = 0;
         return re.test(v);
       };
     }

@@ -1,6 +1,7 @@
 import { DbError } from '../../errors/index.ts';
 import { GeoJson, type BinValue, type MapKey } from '../../model/index.ts';
 import type { ArithOp, CompareOp, ElemSource, Expr, MetaField } from './ast.ts';
+import { compileRegex } from './regex.ts';
 
 /**
  * JSON form of expressions, so they travel in gRPC (as a string field) and in any language.
@@ -22,10 +23,8 @@ export function valueToJson(v: BinValue): JsonValue {
   return { map: [...(v as ReadonlyMap<MapKey, BinValue>)].map(([k, x]) => [valueToJson(k), valueToJson(x)]) };
 }
 
-function bad(message: string): DbError {
-  return new DbError('PARAMETER', `bad filter expression: ${message}`, {
-    hint: 'see docs/queries.md for the JSON form of filter expressions',
-  });
+function bad(message: string, hint = 'see docs/queries.md for the JSON form of filter expressions'): DbError {
+  return new DbError('PARAMETER', `bad filter expression: ${message}`, { hint });
 }
 
 export function valueFromJson(j: unknown, path = 'value'): BinValue {
@@ -164,9 +163,9 @@ export function exprFromJson(j: unknown, path = 'expr', depth = 0, scope: Readon
       if (!/^[imsu]*$/.test(flags)) throw bad(`${path}.flags may only use i, m, s, u`);
       const pattern = str(o, 'pattern', path);
       try {
-        new RegExp(pattern, flags);
+        compileRegex(pattern, flags);
       } catch (err) {
-        throw bad(`${path}.pattern: ${(err as Error).message}`);
+        throw bad(`${path}.pattern: ${(err as Error).message}`, err instanceof DbError ? err.hint : undefined);
       }
       return { kind, arg: sub('arg'), pattern, flags };
     }

@@ -1,0 +1,53 @@
+/**
+ * Unbounded text echoed to clients, against a real node process: a UDF that throws a 5 MiB
+ * message and a Get with a 4 MiB namespace name answer with their codes and messages of about
+ * 1 KiB, and the caller's connection stays usable (it used to be torn down by the trailer).
+ */
+import { strict as assert } from 'node:assert';
+import { DbError, toPbKey } from '../../core/client/index.ts';
+import { UdfServiceService } from '../../core/wire/generated/slipstream/v1/udf.ts';
+import { assertServed, startHostileNode, whileServed, type HostileNode } from './harness.ts';
+
+const LOUD = `
+export function shout(rec) { throw new Error('x'.repeat(5 * 1024 * 1024)); }
+export function shoutHint(rec) { throw new Error('1500:' + 'é…'.repeat(2000)); }
+`;
+
+describe('hostile/echo: messages and hints are cut to about 1 KiB', function () {
+  this.timeout(120_000);
+  let node: HostileNode;
+  const unary = <Req, Res>(m: { path: string; requestSerialize: (r: Req) => Buffer; responseDeserialize: (b: Buffer) => Res }, req: Req): Promise<Res> =>
+    node.client.unary(m as never, req, {}, false) as Promise<Res>;
+  before(async () => {
+    node = await startHostileNode();
+    await unary(UdfServiceService.registerModule, { fileName: 'loud.js', source: LOUD });
+  });
+  after(async () => { await node.stop(); });
+
+  const failure = (p: Promise<unknown>): Promise<DbError> => p.then(() => assert.fail('expected an error'), (e: unknown) => {
+    assert.ok(e instanceof DbError, String(e));
+    return e;
+  });
+
+  it('a UDF error of 5 MiB, a UDF user error in non-ASCII and a 4 MiB namespace name reach the client cut, the connection lives', async () => {
+    const { result, served } = await whileServed('long messages', node, async () => {
+      const key = toPbKey({ namespace: 'test', set: 's', key: 'k' });
+      const udf = await failure(unary(UdfServiceService.applyRecordUdf, { key, call: { module: 'loud', function: 'shout', args: [], timeoutMs: 0 } }));
+      const user = await failure(unary(UdfServiceService.applyRecordUdf, { key, call: { module: 'loud', function: 'shoutHint', args: [], timeoutMs: 0 } }));
+      const ns = await failure(node.client.get({ namespace: 'n'.repeat(4 * 1024 * 1024), set: 's', key: 'k' }));
+      return { udf, user, ns };
+    });
+    assert.equal(result.udf.resultCode, 100, result.udf.message.slice(0, 200));
+    assert.equal(result.user.resultCode, 1500, result.user.message.slice(0, 200));
+    assert.match(result.user.message, /é…é…/);
+    assert.ok(['NAMESPACE', 'PARAMETER'].includes(result.ns.code), `${result.ns.code}: ${result.ns.message.slice(0, 200)}`);
+    for (const e of [result.udf, result.user, result.ns]) {
+      assert.ok(e.message.length <= 1200, `message of ${e.message.length} characters`);
+      assert.ok((e.hint ?? '').length <= 1200, `hint of ${e.hint?.length} characters`);
+    }
+    assertServed(served);
+    // the same client (same HTTP/2 connection) still works
+    await node.client.put({ namespace: 'test', set: 's', key: 'after' }, { v: 1 });
+    node.assertAlive();
+  });
+});
