@@ -17,6 +17,11 @@ function check(kind: string, name: string, max: number, code: 'NAMESPACE' | 'PAR
     });
   }
   if (name.includes('\0')) throw new DbError(code, `${kind} name contains a NUL character`);
+  if (name.includes('\ufffd') || !name.isWellFormed()) {
+    throw new DbError(code, `${kind} name is not valid UTF-8 (it has a replacement character or a lone surrogate)`, {
+      hint: `send the ${kind} name as valid UTF-8`,
+    });
+  }
   return name;
 }
 

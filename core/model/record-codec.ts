@@ -104,9 +104,17 @@ class Reader {
   }
 }
 
+/** The most bins a record holds (the stored count is 16 bits). */
+export const MAX_BINS = 65_535;
+
 export function encodeBins(bins: Bins): Uint8Array {
   const w = new Writer();
   const names = Object.keys(bins);
+  if (names.length > MAX_BINS) {
+    throw new DbError('PARAMETER', `the record would have ${names.length} bins; a record holds at most ${MAX_BINS}`, {
+      hint: 'Store fewer bins per record (a map bin can hold many values)',
+    });
+  }
   w.ensure(2);
   w.buf.writeUInt16LE(names.length, 0);
   w.pos = 2;

@@ -62,6 +62,48 @@ export function isMap(v: BinValue): v is ReadonlyMap<MapKey, BinValue> {
 }
 
 /** Wraps an int64 result, failing rather than silently wrapping around. */
+/**
+ * The deepest a stored value may nest (lists and maps inside lists and maps). Every response
+ * encoding must carry what is stored: in protobuf a nested map costs three message levels
+ * (Value, MapValue, MapEntry) and a record's envelope four more, and common protobuf decoders
+ * stop at 100 levels (Python's, the upb runtime) — 4 + 3 × 24 = 76 leaves room.
+ */
+export const MAX_VALUE_DEPTH = 24;
+
+/** Lists and maps nested in `v` (a scalar is 0, a list of scalars 1), counted up to `limit + 1`. */
+export function valueDepth(v: BinValue, limit = MAX_VALUE_DEPTH): number {
+  if (Array.isArray(v)) {
+    let d = 0;
+    if (limit < 0) return 1;
+    for (const x of v as readonly BinValue[]) {
+      if (typeof x === 'object' && x !== null) d = Math.max(d, valueDepth(x, limit - 1));
+      if (d >= limit) break;
+    }
+    return d + 1;
+  }
+  if (v instanceof Map) {
+    let d = 0;
+    if (limit < 0) return 1;
+    for (const x of (v as ReadonlyMap<MapKey, BinValue>).values()) {
+      if (typeof x === 'object' && x !== null) d = Math.max(d, valueDepth(x, limit - 1));
+      if (d >= limit) break;
+    }
+    return d + 1;
+  }
+  return 0;
+}
+
+/** PARAMETER when a value nests deeper than MAX_VALUE_DEPTH. */
+export function checkValueDepth(v: BinValue, what: string): void {
+  if (typeof v !== 'object' || v === null) return;
+  const d = valueDepth(v);
+  if (d > MAX_VALUE_DEPTH) {
+    throw new DbError('PARAMETER', `${what} nests ${d > MAX_VALUE_DEPTH + 1 ? 'more than ' : ''}${d - (d > MAX_VALUE_DEPTH + 1 ? 1 : 0)} levels deep; the limit is ${MAX_VALUE_DEPTH}`, {
+      hint: 'Flatten the value (store deeper parts under other bins or keys)',
+    });
+  }
+}
+
 export function checkInt64(v: bigint, what = 'integer'): bigint {
   if (v < INT64_MIN || v > INT64_MAX) {
     throw new DbError('PARAMETER', `${what} ${v} is outside the 64-bit signed range`, {

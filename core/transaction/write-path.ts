@@ -4,7 +4,7 @@
  */
 import { DbError } from '../errors/index.ts';
 import type { StoredRecord, WriteExpectation } from '../plugin-api/index.ts';
-import { checkBinName, decodeBins, encodeBins, encodeUserKey, type Bins, type RecordKey, type RecordMeta } from '../model/index.ts';
+import { checkBinName, checkValueDepth, decodeBins, encodeBins, encodeUserKey, type Bins, type RecordKey, type RecordMeta } from '../model/index.ts';
 import type { Namespace } from '../storage/namespace.ts';
 import { checkExists, checkGeneration, DEFAULT_WRITE_POLICY, type WritePolicy } from './policy.ts';
 import { emit, filteredOut, lockKeyOf, notFound, route, storedKey, type KernelState } from './kernel-state.ts';
@@ -92,7 +92,10 @@ async function apply(
       const bins: Bins = {};
       for (const [name, v] of Object.entries(mutation.bins)) {
         checkBinName(name);
-        if (v !== null) bins[name] = v;
+        if (v !== null) {
+          checkValueDepth(v, `bin '${name}'`);
+          bins[name] = v;
+        }
       }
       if (Object.keys(bins).length === 0) {
         // Aerospike: a write that leaves no bins deletes the record.

@@ -4,7 +4,7 @@
  * whose message begins with `<code>:` (e.g. `throw new Error('1000:insufficient funds')`, the
  * port of Lua's `error('1000:…')`) reaches the client with that code and the rest as message.
  */
-import { DbError, resultCodeName, type DbErrorExtra } from '../errors/index.ts';
+import { DbError, ResultCode, resultCodeName, type DbErrorExtra } from '../errors/index.ts';
 
 export interface UdfErrorLocation {
   readonly module?: string;
@@ -53,6 +53,19 @@ function where(loc: UdfErrorLocation): string {
   return loc.fn === undefined ? `at ${pos}` : `at ${pos} in ${loc.fn}`;
 }
 
+/** The smallest user-defined result code a UDF may raise (1000 and up are the application's). */
+export const USER_CODE_MIN = 1000;
+
+/**
+ * Whether a UDF may end with this result code: an error of the catalogue (positive, not the
+ * stream-control QUERY_END) or a user code of USER_CODE_MIN or more. Anything else (0 would read as
+ * success, negatives are client-side codes) becomes 100.
+ */
+export function isUdfResultCode(code: number): boolean {
+  if (code >= USER_CODE_MIN) return true;
+  return code > 0 && code !== ResultCode.QUERY_END && resultCodeName(code) !== undefined;
+}
+
 /** Turns what the guest reported about a thrown value into a UdfError. */
 export function fromGuestError(err: GuestError, module: string, file: string, fn: string | undefined, logs: readonly string[] = []): UdfError {
   const pos = locate(err.stack, file);
@@ -62,7 +75,11 @@ export function fromGuestError(err: GuestError, module: string, file: string, fn
   }
   const user = /^\s*(-?\d{1,9})\s*:\s?([\s\S]*)$/.exec(err.message);
   if (user !== null && err.name === 'Error') {
-    return new UdfError(Number(user[1]), `${user[2]} (${where(loc)})`, loc, { logs });
+    const code = Number(user[1]);
+    if (isUdfResultCode(code)) return new UdfError(code, `${user[2]} (${where(loc)})`, loc, { logs });
+    return new UdfError(100, `UDF raised result code ${code}, which a UDF may not send: ${user[2]} (${where(loc)})`, loc, {
+      hint: `raise a catalogue error code (1-255, not 50) or a user code of ${USER_CODE_MIN} or more`, logs,
+    });
   }
   return new UdfError(100, `UDF error: ${err.name}: ${err.message} (${where(loc)})`, loc, {
     hint: 'fix the module; UDF logs and the line above say where it failed',

@@ -11,6 +11,7 @@ import { assertServed, startHostileNode, whileServed, type HostileNode } from '.
 const LOUD = `
 export function shout(rec) { throw new Error('x'.repeat(5 * 1024 * 1024)); }
 export function shoutHint(rec) { throw new Error('1500:' + 'é…'.repeat(2000)); }
+export function code(rec, c) { throw new Error(c + ':custom'); }
 `;
 
 describe('hostile/echo: messages and hints are cut to about 1 KiB', function () {
@@ -22,7 +23,7 @@ describe('hostile/echo: messages and hints are cut to about 1 KiB', function () 
     node = await startHostileNode();
     await unary(UdfServiceService.registerModule, { fileName: 'loud.js', source: LOUD });
   });
-  after(async () => { await node.stop(); });
+  after(async () => { await node?.stop(); });
 
   const failure = (p: Promise<unknown>): Promise<DbError> => p.then(() => assert.fail('expected an error'), (e: unknown) => {
     assert.ok(e instanceof DbError, String(e));
@@ -49,5 +50,13 @@ describe('hostile/echo: messages and hints are cut to about 1 KiB', function () 
     // the same client (same HTTP/2 connection) still works
     await node.client.put({ namespace: 'test', set: 's', key: 'after' }, { v: 1 });
     node.assertAlive();
+  });
+
+  it('a UDF ends with a catalogue error or a user code (1000 and up); 0, negatives and QUERY_END become 100', async () => {
+    const key = toPbKey({ namespace: 'test', set: 's', key: 'k' });
+    const codeOf = async (c: string): Promise<number> => (await failure(unary(UdfServiceService.applyRecordUdf, {
+      key, call: { module: 'loud', function: 'code', args: [{ kind: { $case: 'string', value: c } }], timeoutMs: 0 },
+    }))).resultCode;
+    assert.deepEqual(await Promise.all(['0', '-1', '-5', '50', '999', '2', '1000', '4000000'].map(codeOf)), [100, 100, 100, 100, 100, 2, 1000, 4000000]);
   });
 });

@@ -32,7 +32,7 @@ export async function startHostileNode(config: Record<string, unknown> = {}, id 
   };
   const file = join(dir, 'config.json');
   writeFileSync(file, JSON.stringify(full));
-  const proc = await startNodeProcess(['--config', file]);
+  const proc = await startNodeProcess(['--config', file], { timeoutMs: 60_000 });
   const client = await SlipstreamClient.connect({ hosts: `127.0.0.1:${proc.port}`, timeoutMs: 15_000 });
   return {
     proc, port: proc.port, client, dir,

@@ -17,7 +17,7 @@ describe('hostile/regex: linear-time matching', function () {
     for (let i = 0; i < 50; i++) await node.client.put({ namespace: 'test', set: 're', key: `k${i}` }, { s: `${'a'.repeat(30 + i)}!` });
     await node.client.put({ namespace: 'test', set: 're', key: 'long' }, { s: `${'a'.repeat(500_000)}!` });
   });
-  after(async () => { await node.stop(); });
+  after(async () => { await node?.stop(); });
 
   it('a backtracking bomb in a scan filter and in AQL REGEX answers at once, the node keeps serving', async () => {
     const { result, served } = await whileServed('regex bomb', node, async () => {

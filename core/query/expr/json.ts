@@ -27,10 +27,14 @@ function bad(message: string, hint = 'see docs/queries.md for the JSON form of f
   return new DbError('PARAMETER', `bad filter expression: ${message}`, { hint });
 }
 
-export function valueFromJson(j: unknown, path = 'value'): BinValue {
+/** Literals nest at most this deep (stored values nest at most MAX_VALUE_DEPTH). */
+const MAX_LITERAL_DEPTH = 64;
+
+export function valueFromJson(j: unknown, path = 'value', depth = 0): BinValue {
   if (j === null || typeof j === 'boolean' || typeof j === 'string') return j;
+  if (depth > MAX_LITERAL_DEPTH) throw bad(`${path.length > 80 ? `${path.slice(0, 40)}…${path.slice(-40)}` : path} nests deeper than ${MAX_LITERAL_DEPTH} levels`, 'Flatten the literal; stored values nest at most 24 levels');
   if (typeof j === 'number') return Number.isInteger(j) ? BigInt(j) : j;
-  if (Array.isArray(j)) return j.map((x, i) => valueFromJson(x, `${path}[${i}]`));
+  if (Array.isArray(j)) return j.map((x, i) => valueFromJson(x, `${path}[${i}]`, depth + 1));
   if (typeof j === 'object') {
     const o = j as Record<string, unknown>;
     const keys = Object.keys(o);
@@ -52,16 +56,16 @@ export function valueFromJson(j: unknown, path = 'value'): BinValue {
         if (typeof x === 'string') return new GeoJson(x);
         throw bad(`${path}.geo must be GeoJSON text`);
       case 'list':
-        if (Array.isArray(x)) return x.map((y, i) => valueFromJson(y, `${path}.list[${i}]`));
+        if (Array.isArray(x)) return x.map((y, i) => valueFromJson(y, `${path}.list[${i}]`, depth + 1));
         throw bad(`${path}.list must be an array`);
       case 'map': {
         if (!Array.isArray(x)) throw bad(`${path}.map must be an array of [key, value] pairs`);
         const m = new Map<MapKey, BinValue>();
         x.forEach((pair, i) => {
           if (!Array.isArray(pair) || pair.length !== 2) throw bad(`${path}.map[${i}] must be [key, value]`);
-          const k = valueFromJson(pair[0], `${path}.map[${i}][0]`);
+          const k = valueFromJson(pair[0], `${path}.map[${i}][0]`, depth + 1);
           if (typeof k !== 'string' && typeof k !== 'bigint' && typeof k !== 'number') throw bad(`${path}.map[${i}] key must be a string or number`);
-          m.set(k, valueFromJson(pair[1], `${path}.map[${i}][1]`));
+          m.set(k, valueFromJson(pair[1], `${path}.map[${i}][1]`, depth + 1));
         });
         return m;
       }

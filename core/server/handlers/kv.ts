@@ -38,12 +38,29 @@ export type KeyValueHandlers = Pick<KeyValueServiceServer, 'put' | 'exists' | 'd
 /** The KeyValueService definition to register with keyValueHandlers. */
 export const keyValueService = acceptingEncoded(KeyValueServiceService, ['get', 'batchGet', 'batchOperate', 'scan']);
 
-/** A batch's answer is one gRPC message: refuse one that would not fit with what to do instead. */
-function checkBatchAnswer(bytes: number, keys: number): void {
-  if (bytes <= MAX_MESSAGE_BYTES) return;
-  throw new DbError('BATCH_MAX_REQUESTS', `the answer to this batch of ${keys} keys would be ${(bytes / 1048576).toFixed(1)} MiB; a gRPC message may hold ${MAX_MESSAGE_BYTES / 1048576} MiB`, {
-    hint: 'split the batch into smaller ones, or name only the bins you need',
-  });
+/** Keys read and encoded at a time: a batch holds at most the message cap plus one chunk. */
+const BATCH_CHUNK_KEYS = 32;
+
+/**
+ * A batch's answer is one gRPC message. It is read and encoded a chunk of keys at a time (the
+ * encodings of a repeated field concatenate), and refused as soon as it passes the message cap,
+ * so memory stays bounded by the cap whatever the batch asks for.
+ */
+async function batchAnswer<T>(keys: readonly RecordKey[], read: (chunk: RecordKey[]) => Promise<T[]>, encode: (chunk: RecordKey[], results: T[]) => Uint8Array): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  for (let i = 0; i < keys.length; i += BATCH_CHUNK_KEYS) {
+    const chunk = keys.slice(i, i + BATCH_CHUNK_KEYS);
+    const bytes = encode(chunk, await read(chunk));
+    total += bytes.length;
+    if (total > MAX_MESSAGE_BYTES) {
+      throw new DbError('BATCH_MAX_REQUESTS', `the answer to this batch of ${keys.length} keys passes ${MAX_MESSAGE_BYTES / 1048576} MiB, the most a gRPC message may hold, after ${i + chunk.length} keys`, {
+        hint: 'split the batch into smaller ones, or name only the bins you need',
+      });
+    }
+    parts.push(bytes);
+  }
+  return Buffer.concat(parts, total);
 }
 
 /** A read entry takes only a filter from its policy; anything else set there would be ignored, so it is refused. */
@@ -133,21 +150,18 @@ export function keyValueHandlers(kernel: Kernel, logger: Logger, services?: Serv
       const keys = req.keys.map((k) => fromPbKey(kernel, k));
       if (req.bins.length === 0 && !req.headerOnly && req.filterJson === '') {
         // whole records: transcode the stored bytes straight to the response
-        const stored = await kernel.batchGetStored(keys);
-        const bytes = encodeBatchGetResponse(stored.map((r, i) => (r instanceof DbError ? r : { namespace: (keys[i] as RecordKey).namespace, record: r })), now());
-        checkBatchAnswer(bytes.length, keys.length);
-        return new EncodedResponse(bytes);
+        const t = now();
+        return new EncodedResponse(await batchAnswer(keys, (chunk) => kernel.batchGetStored(chunk), (chunk, stored) =>
+          encodeBatchGetResponse(stored.map((r, i) => (r instanceof DbError ? r : { namespace: (chunk[i] as RecordKey).namespace, record: r })), t)));
       }
-      const results = await kernel.batchGet(keys, readOptionsOf(req));
+      const options = readOptionsOf(req);
       const t = now();
-      // encoded here rather than by the transport, so the size is known exactly (once) before sending
-      const bytes = BatchGetResponse.encode({
+      // encoded here rather than by the transport, so the size is known exactly before sending
+      return new EncodedResponse(await batchAnswer(keys, (chunk) => kernel.batchGet(chunk, options), (_chunk, results) => BatchGetResponse.encode({
         results: results.map((r) => r instanceof DbError
           ? { resultCode: r.resultCode, message: r.message }
           : { resultCode: 0, record: toPbRecord(r, t), message: '' }),
-      }).finish();
-      checkBatchAnswer(bytes.length, keys.length);
-      return new EncodedResponse(bytes);
+      }).finish()));
     }),
     batchOperate: unary(logger, 'BatchOperate', async (req, call): Promise<BatchOperateResponse | EncodedResponse> => {
       if (req.entries.length > MAX_BATCH_ENTRIES) {
