@@ -56,6 +56,9 @@ interface Round {
   timer: TimerHandle | undefined;
 }
 
+/** How far ahead of this node's clock a proposal's round may be (clock skew between nodes). */
+const MAX_ROUND_AHEAD_MS = 10 * 60_000;
+
 export class Clustering {
   readonly #o: ClusteringOptions;
   #fabric!: Fabric;
@@ -276,6 +279,12 @@ export class Clustering {
     if (this.#stopped) return;
     switch (m.type) {
       case 'prepare': {
+        const odd = this.#unbelievable(from, m.n);
+        if (odd !== undefined) {
+          this.#o.logger.warn({ from: hexId(from), why: odd }, 'refusing a cluster proposal');
+          this.#reply(from, { type: 'prepare-nack', n: m.n, reason: odd });
+          return;
+        }
         const p = this.principal;
         if (this.clusterKey !== 0n && p !== from && p > from && this.#hb.isAlive(p)) {
           this.#reply(from, { type: 'prepare-nack', n: m.n, reason: `member of the cluster of live principal ${hexId(p)}` });
@@ -332,10 +341,22 @@ export class Clustering {
     }
   }
 
+  /**
+   * Why a proposal cannot come from a real proposer: one this node does not hear, or numbered
+   * far ahead of this node's clock (it would block every later proposal until then).
+   */
+  #unbelievable(from: NodeId, n: ProposalNumber): string | undefined {
+    if (n.node !== from) return `proposal ${hexId(n.node)} sent by node ${hexId(from)}`;
+    if (from !== this.#o.nodeId && this.#hb.heardRecently(from) === undefined) return `proposer ${hexId(from)} is not heard by this node`;
+    if (n.round > this.#o.clock.now() + MAX_ROUND_AHEAD_MS) return `proposal round ${n.round} is more than ${MAX_ROUND_AHEAD_MS} ms ahead of this node's clock`;
+    return undefined;
+  }
+
   /** Why a proposed membership cannot be what its proposer saw, or undefined when it can. */
   #inconsistency(from: NodeId, n: ProposalNumber, members: readonly MemberDesc[]): string | undefined {
     const self = this.#o.nodeId;
-    if (n.node !== from) return `proposal ${hexId(n.node)} sent by node ${hexId(from)}`;
+    const odd = this.#unbelievable(from, n);
+    if (odd !== undefined) return odd;
     const ids = new Set(members.map((x) => x.id));
     if (ids.size !== members.length) return 'a member is listed twice';
     if (!ids.has(self)) return 'this node is not a member';

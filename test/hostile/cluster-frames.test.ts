@@ -17,12 +17,14 @@ import { assertServed, startHostileNode, whileServed, type HostileNode } from '.
 
 const SEED = Number(process.env['FUZZ_SEED'] ?? Date.now() % 100000);
 
+// invented node ids (E1, E2): the fuzz exercises the parser, not impersonation of real members
+// (peers are not authenticated; forging a real member's heartbeat is the security issue's)
 const pulse = (extra: Partial<Pulse> = {}): Pulse => ({
-  t: 'pulse', node: 0xa1n, clusterName: 'slipstream', hb: '127.0.0.1:1', fabric: '127.0.0.1:2', service: '', rack: 0, zone: 0,
-  state: 'online', clusterKey: 0x1234n, principal: 0xa2n, succession: [0xa2n, 0xa1n], adjacency: [{ id: 0xa2n, hb: '127.0.0.1:3' }], ...extra,
+  t: 'pulse', node: 0xe1n, clusterName: 'slipstream', hb: '127.0.0.1:1', fabric: '127.0.0.1:2', service: '', rack: 0, zone: 0,
+  state: 'online', clusterKey: 0x1234n, principal: 0xe2n, succession: [0xe2n, 0xe1n], adjacency: [{ id: 0xe2n, hb: '127.0.0.1:3' }], ...extra,
 });
 const msg = (body: FabricMessage['body'], extra: Partial<FabricMessage> = {}): FabricMessage => ({
-  t: 'msg', from: 0xa2n, clusterName: 'slipstream', clusterKey: 0x1234n, inc: 7, id: 1, needsAck: true, kind: 'control', body, ...extra,
+  t: 'msg', from: 0xe2n, clusterName: 'slipstream', clusterKey: 0x1234n, inc: 7, id: 1, needsAck: true, kind: 'control', body, ...extra,
 });
 const text = (f: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(f, (_k, v: unknown) => (typeof v === 'bigint' ? { $n: v.toString() } : v)));
 
@@ -55,10 +57,10 @@ function mutations(frame: Frame): fc.Arbitrary<Uint8Array> {
 
 const validFrames: Frame[] = [
   pulse(),
-  msg({ type: 'prepare', n: { round: 5, node: 0xa2n } }),
-  msg({ type: 'learn', n: { round: 5, node: 0xa2n }, clusterKey: 0x99n, members: [{ id: 0xa2n, rack: 0, zone: 0 }, { id: 0xa1n, rack: 0, zone: 0 }] }),
-  msg({ type: 'accept-nack', n: { round: 5, node: 0xa2n }, reason: 'no' }),
-  { t: 'ack', from: 0xa2n, inc: 7, id: 3 },
+  msg({ type: 'prepare', n: { round: 5, node: 0xe2n } }),
+  msg({ type: 'learn', n: { round: 5, node: 0xe2n }, clusterKey: 0x99n, members: [{ id: 0xe2n, rack: 0, zone: 0 }, { id: 0xe1n, rack: 0, zone: 0 }] }),
+  msg({ type: 'accept-nack', n: { round: 5, node: 0xe2n }, reason: 'no' }),
+  { t: 'ack', from: 0xe2n, inc: 7, id: 3 },
 ];
 const anyFrameBytes = fc.oneof(
   fc.uint8Array({ maxLength: 400 }),
@@ -138,6 +140,14 @@ describe('hostile/cluster frames: forged Paxos messages (simulated network)', ()
         assert.notEqual(v?.clusterKey, 0xbad3n);
       }
       assert.equal(before?.clusterKey, c.services.get(0x10n)?.view()?.clusterKey, 'the cluster did not even re-form');
+      // a PREPARE (as the principal) numbered far ahead would block every later proposal: refused
+      for (const id of nodes) {
+        evil.send(c.services.get(id)?.addresses().fabric as string, msg({ type: 'prepare', n: { round: c.clock.now() + 1e12, node: 0x30n } }, { from: 0x30n, inc: 1, id: 5 }));
+      }
+      c.clock.advance(500);
+      await c.kill(0x10n);
+      assert.ok(c.converge() >= 0, 'the cluster no longer re-forms');
+      assert.deepEqual(c.services.get(0x20n)?.view()?.succession.map((m) => m.id), [0x30n, 0x20n]);
       assert.deepEqual(c.violations, []);
       await evil.close();
     } finally {
@@ -217,12 +227,14 @@ describe('hostile/cluster frames: a real two-node cluster under fuzz', function 
       const t0 = performance.now();
       const socks = await Promise.all(targets.map((t) => dial(t.addr)));
       // the observed crashers and the forged LEARN, then random and mutated frames
-      const forged = msg({ type: 'learn', n: { round: Date.now() * 2, node: 0xa2n }, clusterKey: 0xbadn, members: [{ id: 0xa2n, rack: 0, zone: 0 }, { id: 0xa1n, rack: 0, zone: 0 }, { id: 0xeen, rack: 0, zone: 0 }] }, { inc: 99, id: 1 });
+      const forged = msg({ type: 'learn', n: { round: Date.now() * 2, node: 0xa2n }, clusterKey: 0xbadn, members: [{ id: 0xa2n, rack: 0, zone: 0 }, { id: 0xa1n, rack: 0, zone: 0 }, { id: 0xeen, rack: 0, zone: 0 }] }, { from: 0xa2n, inc: 99, id: 1 });
+      // a PREPARE numbered far in the future would block every later proposal
+      const farPrepare = msg({ type: 'prepare', n: { round: Date.now() * 2, node: 0xa2n } }, { from: 0xa2n, inc: 99, id: 2 });
       const { adjacency: _x, ...noAdjacency } = pulse({ node: 0xe1n });
       for (const [i, s] of socks.entries()) {
         const ch = targets[i]?.ch;
         s.write(ch === 'heartbeat' ? lengthPrefixed(text(noAdjacency)) : lengthPrefixed(text({ ...forged, body: null })));
-        if (ch === 'fabric') s.write(frameBytes(forged));
+        if (ch === 'fabric') s.write(Buffer.concat([frameBytes(forged), frameBytes(farPrepare)]));
       }
       for (let i = 0; i < rnd.length; i++) {
         const s = socks[i % socks.length] as Socket;
