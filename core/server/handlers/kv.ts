@@ -38,6 +38,14 @@ export type KeyValueHandlers = Pick<KeyValueServiceServer, 'put' | 'exists' | 'd
 /** The KeyValueService definition to register with keyValueHandlers. */
 export const keyValueService = acceptingEncoded(KeyValueServiceService, ['get', 'batchGet', 'batchOperate', 'scan']);
 
+/** A batch's answer is one gRPC message: refuse one that would not fit with what to do instead. */
+function checkBatchAnswer(bytes: number, entries: number): void {
+  if (bytes <= MAX_MESSAGE_BYTES) return;
+  throw new DbError('BATCH_MAX_REQUESTS', `the answer to this batch of ${entries} entries would be ${(bytes / 1048576).toFixed(1)} MiB; a gRPC message may hold ${MAX_MESSAGE_BYTES / 1048576} MiB`, {
+    hint: 'split the batch into smaller ones, or name only the bins you need',
+  });
+}
+
 /** Keys read and encoded at a time: a batch holds at most the message cap plus one chunk. */
 const BATCH_CHUNK_KEYS = 32;
 
