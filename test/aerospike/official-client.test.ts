@@ -349,5 +349,37 @@ describe('Aerospike protocol: the official aerospike npm client', function () {
     const rec = await client.get(k, new Aerospike.ReadPolicy({ compress: true }));
     assert.equal(rec.bins.big, big);
   });
+
+  it('runs list and map operations in nested contexts, with write flags', async () => {
+    const k = key('nested');
+    const { lists, maps } = Aerospike;
+    await client.put(k, { l: [[1, 2], [3]], m: { a: { x: 1 } } });
+    await client.operate(k, [lists.append('l', 9).withContext((ctx: InstanceType<typeof Aerospike.cdt.Context>) => ctx.addListIndex(-1))]);
+    await client.operate(k, [maps.put('m', 'y', 2).withContext((ctx: InstanceType<typeof Aerospike.cdt.Context>) => ctx.addMapKey('a'))]);
+    const rec = await client.get(k);
+    assert.deepEqual(rec.bins.l, [[1, 2], [3, 9]]);
+    assert.deepEqual(rec.bins.m, { a: { x: 1, y: 2 } });
+    const got = await client.operate(k, [lists.getByIndex('l', 0, lists.returnType.VALUE).withContext((ctx: InstanceType<typeof Aerospike.cdt.Context>) => ctx.addListIndex(0))]);
+    assert.equal(got.bins.l, 1);
+    const unique = new Aerospike.ListPolicy({ writeFlags: lists.writeFlags.ADD_UNIQUE });
+    assert.equal(await codeOf(client.operate(k, [lists.append('l', [3, 9], unique)])), 24, 'ELEMENT_EXISTS');
+    const createOnly = new Aerospike.MapPolicy({ writeFlags: maps.writeFlags.CREATE_ONLY });
+    assert.equal(await codeOf(client.operate(k, [maps.put('m', 'a', 5, createOnly)])), 24, 'ELEMENT_EXISTS');
+    const updateOnly = new Aerospike.MapPolicy({ writeFlags: maps.writeFlags.UPDATE_ONLY });
+    assert.equal(await codeOf(client.operate(k, [maps.put('m', 'zz', 5, updateOnly)])), 23, 'ELEMENT_NOT_FOUND');
+  });
+
+  it('runs bit operations and expression operations', async () => {
+    const k = key('bits');
+    const { bitwise, exp } = Aerospike;
+    await client.put(k, { b: Buffer.from([0b00001111, 0]), n: 41 });
+    const r = await client.operate(k, [bitwise.set('b', 8, 8, Buffer.from([0xff])), bitwise.get('b', 4, 8)]);
+    assert.deepEqual(r.bins.b, Buffer.from([0xff]));
+    assert.deepEqual((await client.get(k)).bins.b, Buffer.from([0x0f, 0xff]));
+    const e = await client.operate(k, [exp.operations.read('plus', exp.add(exp.binInt('n'), exp.int(1)), exp.expReadFlags.DEFAULT)]);
+    assert.equal(e.bins.plus, 42);
+    await client.operate(k, [exp.operations.write('m', exp.mul(exp.binInt('n'), exp.int(2)), exp.expWriteFlags.DEFAULT)]);
+    assert.equal((await client.get(k)).bins.m, 82);
+  });
 });
 

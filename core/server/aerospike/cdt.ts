@@ -1,12 +1,14 @@
 /**
- * List and map operations as the clients encode them (ops 3/4, msgpack `[opcode, args…]`)
- * mapped onto the kernel's CDT operations: opcodes, argument order, return types (with the
- * INVERTED flag). What the kernel cannot do yet (nested contexts, ordered lists, write flags,
- * create-only/update-only map writes) is refused with UNSUPPORTED_FEATURE, never ignored.
+ * List and map operations as the clients encode them (ops 3/4, msgpack `[opcode, args…]`, or
+ * `[0xff, ctx, [opcode, args…]]` with a context) mapped onto the kernel's CDT operations:
+ * opcodes, argument order, return types (with the INVERTED flag), contexts with their create
+ * flags, list and map write flags. What the kernel cannot do yet (ordered lists, expression
+ * contexts) is refused with UNSUPPORTED_FEATURE, never ignored.
  */
 import { DbError } from '../../errors/index.ts';
 import { isList, isMap, type BinValue, type MapKey } from '../../model/index.ts';
-import type { CdtReturnType, ListOpKind, MapOpKind, Operation } from '../../transaction/operations.ts';
+import type { CdtContextItem, CdtReturnType, ListOpKind, MapOpKind, Operation } from '../../transaction/operations.ts';
+import type { ListWriteFlags, MapWriteFlags } from '../../transaction/cdt/write-flags.ts';
 import { MsgpackReader, Sentinel, toBinValue, toMapKey, type WireValue } from './msgpack.ts';
 
 const CONTEXT_EVAL = 0xff;
@@ -46,11 +48,62 @@ const MAP_OPS: Readonly<Record<number, readonly [MapOpKind, Shape]>> = {
   108: ['getByValueList', 'rtValues'], 109: ['getByKeyRelIndexRange', 'rtKeyRelIndex'], 110: ['getByValueRelRankRange', 'rtValueRelRank'],
 };
 
+/** Map writes whose opcode carries the write mode (legacy create-only / update-only puts). */
+const MAP_MODES: Readonly<Record<number, readonly [MapOpKind, Shape, MapWriteFlags]>> = {
+  65: ['put', 'keyValue', { createOnly: true }], 66: ['putItems', 'items', { createOnly: true }],
+  69: ['put', 'keyValue', { updateOnly: true }], 70: ['putItems', 'items', { updateOnly: true }],
+};
+
 /** Map opcodes the kernel has no equivalent for yet, with what they are. */
 const MAP_UNSUPPORTED: Readonly<Record<number, string>> = {
-  64: 'map set-type (map order)', 65: 'map add (create-only put)', 66: 'map add-items (create-only put)',
-  69: 'map replace (update-only put)', 70: 'map replace-items (update-only put)',
+  64: 'map set-type (changing a map\'s order)',
 };
+
+/** Aerospike's ListWriteFlags bits. */
+function listFlags(v: WireValue | undefined): ListWriteFlags | undefined {
+  if (v === undefined || v === null) return undefined;
+  const n = int(v, 'the list write flags');
+  if (n & ~0x0f) throw new DbError('PARAMETER', `list write flags ${n} are not known`);
+  return n === 0 ? undefined : { addUnique: (n & 1) !== 0, insertBounded: (n & 2) !== 0, noFail: (n & 4) !== 0, partial: (n & 8) !== 0 };
+}
+
+/** Aerospike's MapWriteFlags bits. */
+function mapFlags(v: WireValue | undefined): MapWriteFlags | undefined {
+  if (v === undefined || v === null) return undefined;
+  const n = int(v, 'the map write flags');
+  if (n & ~0x0f) throw new DbError('PARAMETER', `map write flags ${n} are not known`);
+  return n === 0 ? undefined : { createOnly: (n & 1) !== 0, updateOnly: (n & 2) !== 0, noFail: (n & 4) !== 0, partial: (n & 8) !== 0 };
+}
+
+/** A list order argument: only unordered lists exist in the kernel's list operations. */
+function unorderedList(v: WireValue | undefined, what: string): void {
+  if (v === undefined || v === null || v === 0n) return;
+  throw unsupported(`${what} on an ordered list`);
+}
+
+/** A CDT context (`[type, value, type, value, …]`) as the kernel's path. */
+export function contextOf(v: WireValue): CdtContextItem[] {
+  if (!Array.isArray(v) || v.length % 2 !== 0) throw new DbError('PARAMETER', 'a CDT context must be a list of type and value pairs');
+  const items = v as readonly WireValue[];
+  const out: CdtContextItem[] = [];
+  for (let i = 0; i < items.length; i += 2) {
+    const type = int(items[i], 'a context type');
+    const x = items[i + 1];
+    const create = type & 0xc0;
+    switch (type & 0x3f) {
+      case 0x10: out.push({ type: 'listIndex', index: int(x, 'a context list index'), ...(create === 0 ? {} : { create: create === 0xc0 ? { order: 'ordered' } : { order: 'unordered', ...(create === 0x80 ? { pad: true } : {}) } }) }); break;
+      case 0x11: out.push({ type: 'listRank', rank: int(x, 'a context list rank') }); break;
+      case 0x13: out.push({ type: 'listValue', value: value(x, 'a context list value') }); break;
+      case 0x20: out.push({ type: 'mapIndex', index: int(x, 'a context map index') }); break;
+      case 0x21: out.push({ type: 'mapRank', rank: int(x, 'a context map rank') }); break;
+      case 0x22: out.push({ type: 'mapKey', key: toMapKey(x ?? null), ...(create === 0 ? {} : { create: { order: create === 0x40 ? 'unordered' : create === 0x80 ? 'keyOrdered' : 'keyValueOrdered' } }) }); break;
+      case 0x23: out.push({ type: 'mapValue', value: value(x, 'a context map value') }); break;
+      case 0x04: throw unsupported('an expression in a CDT context');
+      default: throw new DbError('PARAMETER', `CDT context type 0x${type.toString(16)} is not known`);
+    }
+  }
+  return out;
+}
 
 function unsupported(what: string): DbError {
   return new DbError('UNSUPPORTED_FEATURE', `${what} is not supported yet`, { hint: 'use the list and map operations without it (see docs/clients.md)' });
@@ -104,13 +157,29 @@ export function cdtOperation(bin: string, payload: Buffer): Operation {
   const r = new MsgpackReader(payload);
   const all = r.read();
   if (!Array.isArray(all) || all.length === 0) throw new DbError('PARAMETER', `the list/map operation on bin '${bin}' is not an array`);
-  const [code, ...args] = all as readonly WireValue[];
-  const opcode = int(code, 'the list/map opcode');
-  if (opcode === CONTEXT_EVAL) throw unsupported(`a nested context (ctx) on bin '${bin}'`);
+  let [code, ...args] = all as readonly WireValue[];
+  let ctx: CdtContextItem[] | undefined;
+  if (code === BigInt(CONTEXT_EVAL)) {
+    // [0xff, ctx, [opcode, args…]]
+    const inner = args[1];
+    if (args.length !== 2 || !Array.isArray(inner) || inner.length === 0) throw new DbError('PARAMETER', `the context operation on bin '${bin}' must be [0xff, ctx, [opcode, …]]`);
+    ctx = contextOf(args[0] as WireValue);
+    [code, ...args] = inner as readonly WireValue[];
+  }
+  const op = plainOperation(bin, int(code, 'the list/map opcode'), args);
+  return ctx === undefined || ctx.length === 0 ? op : { ...op, ctx } as Operation;
+}
+
+function plainOperation(bin: string, opcode: number, args: readonly WireValue[]): Operation {
   const list = LIST_OPS[opcode];
   if (list !== undefined) return listOp(bin, list[0], list[1], args);
   const map = MAP_OPS[opcode];
   if (map !== undefined) return mapOp(bin, map[0], map[1], args);
+  const mode = MAP_MODES[opcode];
+  if (mode !== undefined) {
+    const op = mapOp(bin, mode[0], mode[1], args.slice(0, mode[1] === 'items' ? 1 : 2)) as Extract<Operation, { op: 'map' }>;
+    return { ...op, flags: mode[2] };
+  }
   if (opcode === 0) throw unsupported('list set-order (ordered lists)');
   const named = MAP_UNSUPPORTED[opcode];
   if (named !== undefined) throw unsupported(named);
@@ -124,13 +193,27 @@ function listOp(bin: string, kind: ListOpKind, shape: Shape, a: readonly WireVal
     case 'none':
       if (kind === 'sort') noFlags(a, 0, what);
       return base;
-    case 'value': noFlags(a, 1, what); return { ...base, value: value(a[0], `${what}: the value`) };
-    case 'values': noFlags(a, 1, what); return { ...base, values: values(a[0], `${what}: the items`) };
+    case 'value': case 'values': {
+      // append / append-items: [value(s), order, flags]
+      unorderedList(a[1], what);
+      const flags = listFlags(a[2]);
+      const v = shape === 'value' ? { value: value(a[0], `${what}: the value`) } : { values: values(a[0], `${what}: the items`) };
+      return { ...base, ...v, ...(flags === undefined ? {} : { flags }) };
+    }
     case 'index': return { ...base, index: int(a[0], `${what}: the index`) };
-    case 'indexValue': noFlags(a, 2, what); return { ...base, index: int(a[0], `${what}: the index`), value: value(a[1], `${what}: the value`) };
-    case 'indexValues': noFlags(a, 2, what); return { ...base, index: int(a[0], `${what}: the index`), values: values(a[1], `${what}: the items`) };
+    case 'indexValue': case 'indexValues': {
+      // insert / insert-items / set: [index, value(s), flags]
+      const flags = listFlags(a[2]);
+      const v = shape === 'indexValue' ? { value: value(a[1], `${what}: the value`) } : { values: values(a[1], `${what}: the items`) };
+      return { ...base, index: int(a[0], `${what}: the index`), ...v, ...(flags === undefined ? {} : { flags }) };
+    }
     case 'indexCount': return { ...base, index: int(a[0], `${what}: the index`), ...(a[1] === undefined ? {} : { count: int(a[1], `${what}: the count`) }) };
-    case 'indexDelta': noFlags(a, 2, what); return { ...base, index: int(a[0], `${what}: the index`), value: a[1] === undefined ? 1n : value(a[1], `${what}: the delta`) };
+    case 'indexDelta': {
+      // increment: [index, delta, order, flags]
+      unorderedList(a[2], what);
+      const flags = listFlags(a[3]);
+      return { ...base, index: int(a[0], `${what}: the index`), value: a[1] === undefined || a[1] === null ? 1n : value(a[1], `${what}: the delta`), ...(flags === undefined ? {} : { flags }) };
+    }
     default: return selector(base, shape, a, what);
   }
 }
@@ -140,20 +223,23 @@ function mapOp(bin: string, kind: MapOpKind, shape: Shape, a: readonly WireValue
   const base = { op: 'map' as const, bin, kind };
   switch (shape) {
     case 'none': return base;
-    case 'keyValue':
+    case 'keyValue': {
       // [key, value, attr, flags]: the map order attribute is the kernel's own (key order)
-      noFlags(a, 3, what);
-      return { ...base, key: toMapKey(a[0] ?? null), value: value(a[1], `${what}: the value`) };
+      const flags = mapFlags(a[3]);
+      return { ...base, key: toMapKey(a[0] ?? null), value: value(a[1], `${what}: the value`), ...(flags === undefined ? {} : { flags }) };
+    }
     case 'items': {
-      noFlags(a, 2, what);
       const m = value(a[0], `${what}: the items`);
       if (!isMap(m)) throw new DbError('PARAMETER', `${what}: the items must be a map`);
-      return { ...base, items: m };
+      const flags = mapFlags(a[2]);
+      return { ...base, items: m, ...(flags === undefined ? {} : { flags }) };
     }
     case 'keyDelta': case 'keyNegDelta': {
-      const d = a[1] === undefined ? 1n : value(a[1], `${what}: the delta`);
+      // [key, delta, attr, flags]
+      const d = a[1] === undefined || a[1] === null ? 1n : value(a[1], `${what}: the delta`);
       if (typeof d !== 'bigint' && typeof d !== 'number') throw new DbError('PARAMETER', `${what}: the delta must be a number`);
-      return { ...base, key: toMapKey(a[0] ?? null), value: shape === 'keyNegDelta' ? (typeof d === 'bigint' ? -d : -d) : d };
+      const flags = mapFlags(a[3]);
+      return { ...base, key: toMapKey(a[0] ?? null), value: shape === 'keyNegDelta' ? -d : d, ...(flags === undefined ? {} : { flags }) };
     }
     default: return selector(base, shape, a, what);
   }

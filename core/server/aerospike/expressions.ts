@@ -8,6 +8,8 @@ import type { BinValue, MapKey } from '../../model/index.ts';
 import * as ast from '../../query/expr/ast.ts';
 import type { Expr } from '../../query/expr/ast.ts';
 import { compileFilter } from '../../query/expr/eval.ts';
+import { exprToJsonText } from '../../query/expr/json.ts';
+import type { Operation } from '../../transaction/operations.ts';
 import { recordContext } from '../../query/query-engine.ts';
 import type { RecordPredicate } from '../../transaction/policy.ts';
 import { MsgpackReader, RawString, Sentinel, type WireValue } from './msgpack.ts';
@@ -144,4 +146,27 @@ export function wireExpr(bytes: Buffer): Expr {
 export function compileWireFilter(bytes: Buffer, now: () => number): RecordPredicate {
   const keep = compileFilter(wireExpr(bytes));
   return (rec) => keep(recordContext(rec, now()));
+}
+
+/**
+ * An expression operation (op 7 read, 8 write: msgpack `[expression, flags]`) as the kernel's
+ * expression operation, which keeps the expression in its JSON form.
+ */
+export function expOperation(write: boolean, name: string, payload: Buffer): Operation {
+  const r = new MsgpackReader(payload);
+  const n = r.readArrayHeader();
+  if (n < 1 || n > 2) throw bad('an expression operation is [expression, flags]');
+  const exp = r.rawValue();
+  const flagsValue = n === 2 ? r.read() : 0n;
+  const flags = typeof flagsValue === 'bigint' ? Number(flagsValue) : 0;
+  const expression = exprToJsonText(wireExpr(Buffer.from(exp)));
+  if (!write) {
+    if (flags & ~16) throw bad(`expression read flags ${flags} are not known`);
+    return { op: 'expRead', name, expression, ...((flags & 16) !== 0 ? { evalNoFail: true } : {}) };
+  }
+  if (flags & ~31) throw bad(`expression write flags ${flags} are not known`);
+  return {
+    op: 'expWrite', bin: name, expression,
+    flags: { createOnly: (flags & 1) !== 0, updateOnly: (flags & 2) !== 0, allowDelete: (flags & 4) !== 0, policyNoFail: (flags & 8) !== 0, evalNoFail: (flags & 16) !== 0 },
+  };
 }

@@ -12,7 +12,8 @@ import { fieldString, malformed, type Msg, type MsgHeader, type MsgOp, type OutB
 import { readParticle } from './particles.ts';
 import { Field, Info1, Info2, Info3, Op, Particle, wireVoidTime } from './protocol.ts';
 import { cdtOperation } from './cdt.ts';
-import { compileWireFilter } from './expressions.ts';
+import { compileWireFilter, expOperation } from './expressions.ts';
+import { bitOperation } from './bit-ops.ts';
 
 const MAX_TTL_SECONDS = 315_360_000;
 
@@ -105,10 +106,8 @@ export function operationOf(op: MsgOp): Operation {
     case Op.TOUCH: return { op: 'touch' };
     case Op.DELETE: return { op: 'delete' };
     case Op.CDT_READ: case Op.CDT_MODIFY: return cdtOperation(binName(op), op.value);
-    case Op.EXP_READ: case Op.EXP_MODIFY:
-      throw new DbError('UNSUPPORTED_FEATURE', `expression operations (bin '${op.name}') are not supported yet`, { hint: 'read the bins and compute on the client, or use a record UDF' });
-    case Op.BIT_READ: case Op.BIT_MODIFY:
-      throw new DbError('UNSUPPORTED_FEATURE', `bit operations (bin '${op.name}') are not supported yet`, { hint: 'use blob bins with read/write, or a record UDF' });
+    case Op.EXP_READ: case Op.EXP_MODIFY: return expOperation(op.op === Op.EXP_MODIFY, binName(op), op.value);
+    case Op.BIT_READ: case Op.BIT_MODIFY: return bitOperation(binName(op), op.value);
     case Op.HLL_READ: case Op.HLL_MODIFY:
       throw new DbError('UNSUPPORTED_FEATURE', `HyperLogLog operations (bin '${op.name}') are not supported yet`, { hint: 'HLL bins are not available in this version' });
     default:
