@@ -1,7 +1,8 @@
 /**
  * End to end: the real `bin/aql.js` against a real node process — -c, -f with a failing
- * statement, piped stdin, JSON output, and the reference session blocks A, B, G, H, I
- * (inputs shared with the in-process session fixtures; expected transcripts from the binary).
+ * statement, piped stdin, JSON output, and the reference sessions (inserts and deletes, typed
+ * values, TTL and metadata settings, output modes, syntax and name errors; inputs shared with
+ * the in-process session fixtures, expected transcripts from the binary).
  */
 import { strict as assert } from 'node:assert';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -68,7 +69,7 @@ describe('aql binary end to end (real node process)', function () {
     assert.match(r.output, /cannot connect to 127\.0\.0\.1:1/);
   });
 
-  for (const block of ['block-a', 'block-b', 'block-g', 'block-h', 'block-i']) {
+  for (const block of ['insert-merge-delete', 'typed-values', 'ttl-metadata-key-send', 'output-modes', 'syntax-and-name-errors']) {
     it(`reference session ${block} through the binary (-f)`, async () => {
       const input = join(FIXTURES, 'session', block, 'input.aql');
       const r = await runAql([...hp, '-f', input], { dir: t.dir });

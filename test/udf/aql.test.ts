@@ -49,7 +49,7 @@ async function withSession<T>(dir: string, fn: (run: (text: string) => Promise<s
 
 describe('udf: AQL statements (fixtures)', function () {
   this.timeout(20_000);
-  for (const name of ['modules', 'block-f', 'block-e', 'jobs']) {
+  for (const name of ['modules', 'record-and-stream-udfs', 'index-and-aggregation', 'jobs']) {
     const dir = join(ROOT, name);
     it(name, async () => {
       await withSession(dir, async (run) => {

@@ -240,7 +240,7 @@ class AqlParser extends CstParser {
     this.OR([{ ALT: () => this.CONSUME(KW.EXIT) }, { ALT: () => this.CONSUME(KW.QUIT) }, { ALT: () => this.CONSUME(KW.Q) }]);
   });
 
-  // ---- secondary indexes (issue 4) ----
+  // ---- secondary indexes ----
   createIndexStmt = this.RULE('createIndexStmt', () => {
     this.CONSUME(KW.CREATE);
     this.OPTION(() => this.SUBRULE(this.collection));
@@ -266,7 +266,7 @@ class AqlParser extends CstParser {
     this.CONSUME(Name, { LABEL: 'index' });
   });
 
-  // ---- UDFs (issue 5) ----
+  // ---- UDFs ----
   moduleKw = this.RULE('moduleKw', () => {
     this.OR([{ ALT: () => this.CONSUME(KW.MODULE) }, { ALT: () => this.CONSUME(KW.PACKAGE) }]);
   });
