@@ -6,7 +6,7 @@
  *   const outcome = await executeAql(client, { text: 'SELECT * FROM test.demo' }, renderer);
  */
 import { DbError } from '../errors/index.ts';
-import type { Renderer } from '../aql/shell/render/renderer.ts';
+import type { Renderer } from '../aql/language/results.ts';
 import { DEFAULT_SETTINGS, type Settings } from '../aql/language/settings.ts';
 import { AqlServiceService, type AqlSettings, type Status } from '../wire/generated/slipstream/v1/aql.ts';
 import { fromPbValue } from '../wire/convert.ts';

@@ -11,7 +11,7 @@ import { udfExtension } from '../../core/node/extensions/udf.ts';
 import { executeAql } from '../../core/client/aql.ts';
 import { AqlExecutor, type StatementFamily } from '../../core/aql/exec/executor.ts';
 import { BUILT_IN_STATEMENTS, createAqlExecutor } from '../../core/aql/exec/statements.ts';
-import type { Renderer } from '../../core/aql/shell/render/renderer.ts';
+import type { Renderer } from '../../core/aql/language/results.ts';
 import type { DbRecord } from '../../core/model/index.ts';
 
 const quiet: Renderer = { begin: () => {}, row: () => {}, end: () => {}, status: () => {} };

@@ -10,7 +10,8 @@ import { executeAql } from '../../core/client/aql.ts';
 import { AqlServiceService, type ExecuteResponse } from '../../core/wire/generated/slipstream/v1/aql.ts';
 import { BUILT_IN_STATEMENTS } from '../../core/aql/exec/statements.ts';
 import type { StatementFamily, StatementHandler } from '../../core/aql/exec/executor.ts';
-import { renderResult, type Cells, type Renderer, type StatementResult } from '../../core/aql/shell/render/renderer.ts';
+import { renderResult, type StatementResult } from '../../core/aql/shell/render/renderer.ts';
+import type { Cells, Renderer } from '../../core/aql/language/results.ts';
 import { DEFAULT_SETTINGS, withSetting } from '../../core/aql/language/settings.ts';
 import type { BinValue } from '../../core/model/index.ts';
 

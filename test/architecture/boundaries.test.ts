@@ -9,7 +9,8 @@
  * - nothing in core but the composition roots (core/main.ts, core/cli/) imports plugins/;
  * - inside core, imports point down the layers (type-only imports too); on one tier only
  *   the subsystems may use each other, not node and client;
- * - the client imports no server code; AQL's language layer imports nothing above core/model;
+ * - the client imports no server code and of AQL only aql/language; aql/language imports
+ *   nothing above core/model; aql/exec nothing of aql/shell;
  * - core and plugins import nothing from test/, bench/ or scripts/; scripts nothing from test/ or
  *   bench/; bench only test/helpers of test/;
  * - every relative import names a file that exists;
@@ -132,10 +133,12 @@ describe('architecture: import boundaries', () => {
     assert.deepEqual(bad, []);
   });
 
-  it('the client imports no server code; AQL\'s language layer imports nothing above core/model', () => {
+  it('the client imports no server code and of AQL only its language; AQL\'s language imports nothing above core/model, its executor nothing of the shell', () => {
     const bad: string[] = [];
     for (const i of all) {
       if (under(i.from, 'core/client') && (under(i.target, 'core/server') || under(i.target, 'core/node'))) bad.push(`${rel(i.from)} imports ${i.spec}`);
+      if (under(i.from, 'core/client') && under(i.target, 'core/aql') && !under(i.target, 'core/aql/language')) bad.push(`${rel(i.from)} imports ${i.spec}`);
+      if (under(i.from, 'core/aql/exec') && under(i.target, 'core/aql/shell')) bad.push(`${rel(i.from)} imports ${i.spec}`);
       if (under(i.from, 'core/aql/language') && !under(i.target, 'core/aql/language') && !under(i.target, 'core/model') && !under(i.target, 'core/errors')) bad.push(`${rel(i.from)} imports ${i.spec}`);
     }
     assert.deepEqual(bad, []);

@@ -9,7 +9,7 @@ import type { NodeId } from '../../plugin-api/index.ts';
 import { CLUSTER_SERVICE } from '../../services/index.ts';
 import { checkNamespace } from './common.ts';
 import type { ExecContext, StatementFamily } from './executor.ts';
-import type { Renderer } from '../shell/render/renderer.ts';
+import type { Renderer } from '../language/results.ts';
 
 const hex = (id: NodeId): string => id.toString(16).toUpperCase();
 

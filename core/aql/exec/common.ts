@@ -4,7 +4,7 @@ import { ttlOf, type BinValue, type DbRecord, type RecordKey } from '../../model
 import type { Kernel } from '../../transaction/kernel.ts';
 import { writePolicy, type WritePolicy } from '../../transaction/policy.ts';
 import type { KeyRef, Target } from '../language/ast.ts';
-import type { Cells } from '../shell/render/renderer.ts';
+import type { Cells } from '../language/results.ts';
 import type { Settings } from '../language/settings.ts';
 import type { ExecContext } from './executor.ts';
 

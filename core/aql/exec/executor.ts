@@ -12,7 +12,7 @@ import type { Kernel } from '../../transaction/kernel.ts';
 import type { StatisticsIdentity } from '../../transaction/statistics.ts';
 import type { ServiceLocator } from '../../services/index.ts';
 import type { ShowStatement, Statement, StatementKind } from '../language/ast.ts';
-import type { Renderer } from '../shell/render/renderer.ts';
+import type { Renderer } from '../language/results.ts';
 import type { Settings } from '../language/settings.ts';
 
 /** What one statement runs with: the node (kernel, services) and the call (settings, signal, …). */

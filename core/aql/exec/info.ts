@@ -6,7 +6,7 @@
 import { setList, statistics } from '../../transaction/statistics.ts';
 import { checkNamespace } from './common.ts';
 import type { ExecContext, StatementFamily } from './executor.ts';
-import type { Renderer } from '../shell/render/renderer.ts';
+import type { Renderer } from '../language/results.ts';
 
 /** Without a node (a bare in-process kernel): this process stands in for it. */
 const PROCESS_IDENTITY = { nodeId: 0n, startedAtMs: Date.now() - Math.round(process.uptime() * 1000) };

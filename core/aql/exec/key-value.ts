@@ -7,7 +7,7 @@ import { clientErrorName, DbError, toDbError } from '../../errors/index.ts';
 import { ttlOf, type Bins, type RecordKey } from '../../model/index.ts';
 import { QUERY_SUBSYSTEM } from '../../services/index.ts';
 import type * as A from '../language/ast.ts';
-import type { Renderer } from '../shell/render/renderer.ts';
+import type { Renderer } from '../language/results.ts';
 import { checkNamespace, keyOf, policy, recordCells } from './common.ts';
 import type { ExecContext, StatementFamily } from './executor.ts';
 import { explainQuery, selectQuery } from './query.ts';

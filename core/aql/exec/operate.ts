@@ -7,7 +7,7 @@ import { DbError } from '../../errors/index.ts';
 import { isList, isMap, ttlOf, type BinValue, type MapKey } from '../../model/index.ts';
 import type { Operation as KernelOp, ListOpKind, MapOpKind } from '../../transaction/operations.ts';
 import type { Operation, OperateStatement } from '../language/ast.ts';
-import type { Renderer } from '../shell/render/renderer.ts';
+import type { Renderer } from '../language/results.ts';
 import { checkNamespace, keyOf, policy } from './common.ts';
 import type { ExecContext, StatementFamily } from './executor.ts';
 import { OPERATIONS } from '../language/operations.ts';

@@ -10,7 +10,7 @@ import type * as A from '../language/ast.ts';
 import { QUERY_SUBSYSTEM } from '../../services/index.ts';
 import { checkNamespace, recordCells } from './common.ts';
 import type { ExecContext } from './executor.ts';
-import type { Renderer } from '../shell/render/renderer.ts';
+import type { Renderer } from '../language/results.ts';
 import * as E from '../../query/expr/ast.ts';
 import { compileRegex } from '../../query/expr/regex.ts';
 import { parseShape } from '../../query/geo/index.ts';

@@ -10,7 +10,7 @@ import type { AqlError } from '../language/errors.ts';
 import type { AqlExecutor, CallContext } from './executor.ts';
 import { helpText } from '../language/help.ts';
 import { parseScript } from '../language/parse.ts';
-import type { Cells } from '../shell/render/renderer.ts';
+import type { Cells } from '../language/results.ts';
 import { DEFAULT_SETTINGS, SETTING_NAMES, parseSettingValue, settingLine, settingName, withSetting, type Settings } from '../language/settings.ts';
 
 export type AqlEvent =

@@ -15,7 +15,7 @@ import type * as A from '../language/ast.ts';
 import { UDF_RUNNER_KEY } from '../../services/index.ts';
 import { checkNamespace, keyOf, policy } from './common.ts';
 import type { ExecContext, StatementFamily, StatementHandler } from './executor.ts';
-import type { Renderer } from '../shell/render/renderer.ts';
+import type { Renderer } from '../language/results.ts';
 
 function runnerOf(ctx: ExecContext): UdfRunner {
   const r = ctx.services.get(UDF_RUNNER_KEY);

@@ -5,9 +5,8 @@
  */
 import type { BinValue } from '../../../model/index.ts';
 import type { OutputMode } from '../../language/settings.ts';
+import type { Cells, Renderer } from '../../language/results.ts';
 import { cellText, jsonObject, jsonValue } from './values.ts';
-
-export type Cells = ReadonlyArray<readonly [string, BinValue]>;
 
 /** Where text goes: stdout or stderr. */
 export interface Sink {
@@ -18,18 +17,6 @@ export interface Sink {
 export interface RenderOptions {
   /** OUTPUT_TYPES: LIST('…') / MAP('…') / GeoJSON('…') wrappers. */
   readonly types?: boolean;
-}
-
-/** One statement's output. Each statement ends with exactly one status. */
-export interface Renderer {
-  /** A result set starts; `columns` are pre-seeded (SELECT a, b), others appear as they arrive. */
-  begin(columns: readonly string[]): void;
-  /** A row; a renderer that streams elsewhere may return a promise to slow the producer down (await it). */
-  row(cells: Cells): void | Promise<void>;
-  /** A result set ends: its footer `[node] N rows in set (x.xxx secs)`. */
-  end(elapsedMs: number, node?: string | null): void;
-  /** The statement's status: code 0 prints `OK[, message]`, others `Error: (code) message`. */
-  status(code: number, message: string): void;
 }
 
 export const CHUNK_ROWS = 99;
