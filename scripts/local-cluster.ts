@@ -1,5 +1,5 @@
 /**
- * `npm run cluster -- --nodes 3 [--base-port 3000] [--data-dir ./data/cluster] [--replication replication-rack-aware]`
+ * `npm run cluster -- --nodes 3 [--rf 2] [--storage memory|lmdb] [--base-port 3000] [--data-dir ./data/cluster] [--replication replication-rack-aware]`
  * starts a local cluster on 127.0.0.1 for trying things out: node i (ids A1, A2, …) serves gRPC on
  * base+10·i, fabric on base+10·i+1 and heartbeat on base+10·i+2, and every node seeds from the
  * others. Prints the cluster once it has formed; Ctrl-C stops every node.
@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { credentials } from '@grpc/grpc-js';
 import { ClusterServiceClient, type GetClusterInfoResponse } from '../core/wire/generated/slipstream/v1/cluster.ts';
 
@@ -25,8 +25,10 @@ const opts = new Command()
   .option('--data-dir <dir>', 'folder for configs and data', './data/cluster')
   .option('--replication <plugin>', 'replication strategy', 'replication-global-key')
   .option('--racks <n>', 'spread nodes over this many racks', int(1, 9), 1)
+  .option('--rf <n>', 'replication factor of namespace test (copies of each record)', int(1, 9), 2)
+  .addOption(new Option('--storage <engine>', 'storage of namespace test: memory, or lmdb (durable, under --data-dir)').choices(['memory', 'lmdb']).default('memory'))
   .parse()
-  .opts<{ nodes: number; basePort: number; dataDir: string; replication: string; racks: number }>();
+  .opts<{ nodes: number; basePort: number; dataDir: string; replication: string; racks: number; rf: number; storage: 'memory' | 'lmdb' }>();
 
 const dataDir = resolve(opts.dataDir);
 mkdirSync(dataDir, { recursive: true });
@@ -38,7 +40,9 @@ for (let i = 0; i < opts.nodes; i++) {
   writeFileSync(file, JSON.stringify({
     node: { id, host: '127.0.0.1', port: opts.basePort + 10 * i, dataDir: join(dataDir, id) },
     logLevel: 'info',
-    namespaces: [{ name: 'test', storage: 'storage-memory', replicationFactor: 2 }],
+    namespaces: [opts.storage === 'lmdb'
+      ? { name: 'test', storage: 'storage-lmdb', replicationFactor: opts.rf, storageOptions: { dataDir: 'test' } }
+      : { name: 'test', storage: 'storage-memory', replicationFactor: opts.rf }],
     cluster: {
       clusterName: 'local', rackId: i % opts.racks,
       heartbeat: { address: hb(i) }, fabric: { address: `127.0.0.1:${opts.basePort + 10 * i + 1}` },
@@ -68,7 +72,7 @@ for (;;) {
   await new Promise((r) => setTimeout(r, 250));
   const r = await info(opts.basePort).catch(() => undefined);
   if (r !== undefined && r.members.length === opts.nodes && r.members.every((m) => m.state === 'online')) {
-    console.log(`\ncluster '${r.clusterName}' formed: key ${r.clusterKey}, principal ${r.principal}`);
+    console.log(`\ncluster '${r.clusterName}' formed: key ${r.clusterKey}, principal ${r.principal}; namespace test: RF ${opts.rf}, ${opts.storage}`);
     for (const m of r.members) {
       const p = m.partitions[0];
       console.log(`  ${m.nodeId.padEnd(4)} gRPC ${m.serviceAddress}  rack ${m.rackId}  ${m.state}  masters ${p?.masters ?? 0}  replicas ${p?.replicas ?? 0}`);

@@ -95,6 +95,12 @@ export interface ClusterService {
   serviceAddressOf(node: NodeId): string | undefined;
   /** The cluster key this node is in now (0 when in none). */
   clusterKey(): bigint;
+  /**
+   * Keeps the node in FullSync/PartialSync while `pending()` holds (its partitions are being
+   * filled); call `dataSettled()` when it may have stopped holding.
+   */
+  holdSyncWhile(pending: () => boolean): void;
+  dataSettled(): void;
   on(event: 'change', listener: (change: ClusterChange) => void): () => void;
   /** The bound addresses (real ports), after start(). */
   addresses(): { heartbeat: string; fabric: string };
@@ -238,6 +244,10 @@ export function createClusterService(options: ClusterServiceOptions): ClusterSer
       return s === undefined || s === '' ? undefined : s;
     },
     clusterKey: () => clustering.clusterKey,
+    holdSyncWhile(pending) {
+      clustering.holdSync = pending;
+    },
+    dataSettled: () => clustering.checkOnline(),
     on(_event, listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);

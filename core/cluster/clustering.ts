@@ -402,9 +402,18 @@ export class Clustering {
     this.#hb.pulseNow();
   }
 
-  /** Online once every member reports the same cluster key (the exchange is complete). */
+  /** While true, the node stays in its sync state (its partitions are still being filled). */
+  holdSync: () => boolean = () => false;
+
+  /** Looks again whether the node can be Online (after its data caught up). */
+  checkOnline(): void {
+    this.#checkOnline();
+  }
+
+  /** Online once every member reports the same cluster key (the exchange is complete) and the node's data caught up. */
   #checkOnline(): void {
     if (this.nodeState !== 'full-sync' && this.nodeState !== 'partial-sync') return;
+    if (this.holdSync()) return;
     const all = this.members.every((m) => m.id === this.#o.nodeId || this.#hb.peer(m.id)?.clusterKey === this.clusterKey);
     if (!all) return;
     this.nodeState = 'online';

@@ -56,6 +56,19 @@ export function registerNodeMetrics(registry: Registry, kernel: Kernel, identity
       this.inc({ outcome: 'stale' }, c?.stale ?? 0);
     },
   });
+  new Gauge({
+    name: 'slipstream_migrate_partitions_remaining', help: 'Partitions this node still fills after a membership change (0 when its data caught up).', registers,
+    collect() { this.set(kernel.migration?.progress().partitionsRemaining ?? 0); },
+  });
+  new Counter({
+    name: 'slipstream_migrate_records_total', help: 'Records migrated: "received" into this node\'s fills, "sent" to other nodes\' fills.', labelNames: ['direction'], registers,
+    collect() {
+      const p = kernel.migration?.progress();
+      this.reset();
+      this.inc({ direction: 'received' }, p?.recordsReceived ?? 0);
+      this.inc({ direction: 'sent' }, p?.recordsSent ?? 0);
+    },
+  });
   // The four namespace gauges are collected together in one scrape: each engine's statistics
   // are read once for all of them.
   let pending: Promise<Array<[string, EngineStats]>> | undefined;

@@ -304,25 +304,37 @@ export class QueryEngine {
     const scanOpts = (partitions: number[]) => ({
       partitions, ...(spec.set === undefined ? {} : { set: spec.set }), ...(scanBins === undefined ? {} : { bins: scanBins }),
     });
-    for (const part of parts) {
-      if (part < startP) continue;
-      const now = this.now();
-      const hits: Array<[string, DbRecord]> = [];
-      for await (const rec of this.source.scan(spec.namespace, scanOpts([part]))) {
-        if (!ok(rec, now)) continue;
-        const d = digestString(rec.key.digest);
-        if (part === startP && d <= afterD) continue;
-        hits.push([d, rec]);
-      }
+    // One scan over all the partitions (in a cluster, one stream per master rather than a round
+    // trip per partition); records come partition by partition in the order asked, and each
+    // partition's hits are sorted by digest before they go out.
+    const todo = parts.filter((p) => p >= startP);
+    const self = this;
+    async function* flush(part: number, hits: Array<[string, DbRecord]>): AsyncGenerator<[DbRecord, Cursor]> {
       hits.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
       for (const [d, rec] of hits) {
         if (!partial) {
           yield [rec, { a: 's', p: part, d: hex(d) }];
           continue;
         }
-        const full = await this.source.get(spec.namespace, rec.key.digest);
-        if (ok(full, this.now())) yield [full, { a: 's', p: part, d: hex(d) }];
+        const full = await self.source.get(spec.namespace, rec.key.digest);
+        if (ok(full, self.now())) yield [full, { a: 's', p: part, d: hex(d) }];
       }
+    }
+    let current = -1;
+    let hits: Array<[string, DbRecord]> = [];
+    if (todo.length > 0) {
+      for await (const rec of this.source.scan(spec.namespace, scanOpts(todo))) {
+        if (rec.key.partition !== current) {
+          if (current >= 0) yield* flush(current, hits);
+          current = rec.key.partition;
+          hits = [];
+        }
+        if (!ok(rec, this.now())) continue;
+        const d = digestString(rec.key.digest);
+        if (current === startP && d <= afterD) continue;
+        hits.push([d, rec]);
+      }
+      if (current >= 0) yield* flush(current, hits);
     }
   }
 }

@@ -65,8 +65,11 @@ export async function* scanLocal(s: KernelState, req: ScanRequest): AsyncGenerat
   }
   let n = 0;
   const max = req.maxRecords ?? Infinity;
+  const mine = partitions.filter((p) => s.router.masterOf(req.namespace, p) === s.router.localNode);
+  // a partition still being filled after a membership change is scanned once it is complete
+  await s.migration?.waitFilled(req.namespace, mine);
   const scanOpts = {
-    partitions: partitions.filter((p) => s.router.masterOf(req.namespace, p) === s.router.localNode),
+    partitions: mine,
     ...(req.set === undefined ? {} : { set: req.set }),
     ...(req.afterDigest === undefined ? {} : { afterDigest: req.afterDigest }),
   };

@@ -7,6 +7,7 @@ import type { Clock, Logger } from '../plugin-api/index.ts';
 import type { ClusterService } from '../cluster/cluster-service.ts';
 import { FabricCalls } from '../replication/remote-calls.ts';
 import { ReplicaWriter } from '../replication/replica-writes.ts';
+import { Migrations, type MigrationLimits } from './migration.ts';
 import { Forwarding, serveKernelRequests } from './forwarding.ts';
 import type { Kernel } from './kernel.ts';
 import type { RecordPredicate } from './policy.ts';
@@ -21,6 +22,7 @@ export interface ClusterDataPathOptions {
   readonly proxyDeadlineMs?: number;
   /** Time for every replica to confirm a write (default 1000 ms). */
   readonly replicaDeadlineMs?: number;
+  readonly migration?: MigrationLimits;
   readonly random?: () => number;
 }
 
@@ -29,6 +31,7 @@ export interface ClusterDataPath {
   readonly calls: FabricCalls;
   readonly forwarding: Forwarding;
   readonly replicas: ReplicaWriter;
+  readonly migrations: Migrations;
 }
 
 export function attachClusterDataPath(kernel: Kernel, cluster: ClusterService, options: ClusterDataPathOptions): ClusterDataPath {
@@ -50,6 +53,7 @@ export function attachClusterDataPath(kernel: Kernel, cluster: ClusterService, o
     ...(options.replicaDeadlineMs === undefined ? {} : { deadlineMs: options.replicaDeadlineMs }),
   });
   replicas.serve((ns, change) => kernel.applyCopy(ns, change));
-  kernel.useRouting(router, forwarding, replicas);
-  return { router, calls, forwarding, replicas };
+  const migrations = new Migrations(kernel, cluster, calls, { clock: options.clock, logger: options.logger.child({ part: 'migrations' }), ...(options.migration === undefined ? {} : { limits: options.migration }) });
+  kernel.useRouting(router, forwarding, replicas, migrations);
+  return { router, calls, forwarding, replicas, migrations };
 }

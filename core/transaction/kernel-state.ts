@@ -23,6 +23,8 @@ export interface KernelState {
   forwarding: Forwarding | undefined;
   /** Replica writes of mastered records; undefined on a single node. */
   replicas: ReplicaWriter | undefined;
+  /** Partitions being filled after a membership change; undefined on a single node. */
+  migration: MigrationGate | undefined;
   readonly logger: Logger;
   readonly locks: RecordLocks;
   readonly listeners: ChangeListener[];
@@ -31,6 +33,20 @@ export interface KernelState {
   readonly counters: KernelCounters;
   /** Compiles expression operations' source text (set by the node from its expression engine). */
   expressions: ExpressionCompiler | undefined;
+}
+
+/** What the request paths ask of migrations (migration.ts). */
+export interface MigrationGate {
+  filling(namespace: string, partition: number): boolean;
+  /** Resolves the record against the copies still to be pulled for its partition. */
+  settle(key: RecordKey): Promise<void>;
+  waitFilled(namespace: string, partitions: readonly number[]): Promise<void>;
+  progress(): { readonly partitionsRemaining: number; readonly recordsReceived: number; readonly recordsSent: number; readonly lastRate: number; readonly recordsDropped: number };
+}
+
+/** Before a request on `key`: while its partition is being filled here, bring the newest copy in. */
+export async function settleCopy(s: KernelState, key: RecordKey): Promise<void> {
+  if (s.migration?.filling(key.namespace, key.partition) === true) await s.migration.settle(key);
 }
 
 export function namespaceNames(s: KernelState): string[] {

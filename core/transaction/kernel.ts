@@ -22,6 +22,7 @@ import { namespaceNames, namespaceOf, type KernelState } from './kernel-state.ts
 import type { Forwarding } from './forwarding.ts';
 import type { ReplicaChange, ReplicaWriter } from '../replication/replica-writes.ts';
 import { applyCopy } from './copy-apply.ts';
+import type { MigrationGate } from './kernel-state.ts';
 import * as read from './read-path.ts';
 import * as write from './write-path.ts';
 import { operate } from './operate.ts';
@@ -43,6 +44,11 @@ export class Kernel {
     return this.state.forwarding;
   }
 
+  /** Migrations (partitions being filled); undefined on a single node. */
+  get migration(): MigrationGate | undefined {
+    return this.state.migration;
+  }
+
   /** Replica writes; undefined on a single node. */
   get replicas(): ReplicaWriter | undefined {
     return this.state.replicas;
@@ -59,6 +65,7 @@ export class Kernel {
       router: options.router,
       forwarding: undefined,
       replicas: undefined,
+      migration: undefined,
       logger: options.logger,
       locks: new RecordLocks(options.transactionPendingLimit ?? 20),
       listeners: [],
@@ -81,10 +88,11 @@ export class Kernel {
    * Routes by a cluster's partition map from now on, forwarding to masters elsewhere and
    * writing every change of a mastered record to its replicas.
    */
-  useRouting(router: PartitionRouter, forwarding: Forwarding, replicas?: ReplicaWriter): void {
+  useRouting(router: PartitionRouter, forwarding: Forwarding, replicas?: ReplicaWriter, migration?: MigrationGate): void {
     this.state.router = router;
     this.state.forwarding = forwarding;
     this.state.replicas = replicas;
+    this.state.migration = migration;
   }
 
   /**

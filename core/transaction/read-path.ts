@@ -2,7 +2,7 @@
 import type { StoredRecord } from '../plugin-api/index.ts';
 import type { DbRecord, RecordKey, RecordMeta } from '../model/index.ts';
 import type { ReadPolicy } from './policy.ts';
-import { filteredOut, notFound, route, toRecord, visible, type KernelState } from './kernel-state.ts';
+import { filteredOut, notFound, route, toRecord, visible, type KernelState, settleCopy } from './kernel-state.ts';
 
 export interface ReadOptions extends ReadPolicy {
   readonly bins?: readonly string[];
@@ -25,6 +25,7 @@ export async function get(s: KernelState, key: RecordKey, options: ReadOptions =
  */
 export async function getStored(s: KernelState, key: RecordKey): Promise<StoredRecord> {
   const ns = route(s, key);
+  await settleCopy(s, key);
   s.counters.reads++;
   const stored = visible(s, ns, await ns.engine.get(key.digest));
   if (stored === undefined) {
@@ -37,6 +38,7 @@ export async function getStored(s: KernelState, key: RecordKey): Promise<StoredR
 /** The record's metadata, or undefined when it does not exist. */
 export async function exists(s: KernelState, key: RecordKey, policy: ReadPolicy = {}): Promise<RecordMeta | undefined> {
   const ns = route(s, key);
+  await settleCopy(s, key);
   s.counters.reads++;
   const stored = visible(s, ns, await ns.engine.get(key.digest));
   if (stored === undefined) return undefined;

@@ -43,6 +43,11 @@ export async function statistics(kernel: Kernel, identity: StatisticsIdentity, n
       ['replica_write_timeout', kernel.replicas?.counters.timedOut ?? 0],
       ['replica_write_applied', kernel.replicas?.counters.applied ?? 0],
       ['replica_write_stale', kernel.replicas?.counters.stale ?? 0],
+      ['migrate_partitions_remaining', kernel.migration?.progress().partitionsRemaining ?? 0],
+      ['migrate_records_received', kernel.migration?.progress().recordsReceived ?? 0],
+      ['migrate_records_sent', kernel.migration?.progress().recordsSent ?? 0],
+      ['migrate_last_rate', kernel.migration?.progress().lastRate ?? 0],
+      ['migrate_records_dropped', kernel.migration?.progress().recordsDropped ?? 0],
       ['heap_used_bytes', mem.heapUsed],
       ['rss_bytes', mem.rss],
     );

@@ -7,7 +7,7 @@ import type { StoredRecord, WriteExpectation } from '../plugin-api/index.ts';
 import { checkBinName, checkValueDepth, decodeBins, encodeBins, encodeUserKey, type Bins, type RecordKey, type RecordMeta } from '../model/index.ts';
 import type { Namespace } from '../storage/namespace.ts';
 import { checkExists, checkGeneration, DEFAULT_WRITE_POLICY, type WritePolicy } from './policy.ts';
-import { emit, filteredOut, lockKeyOf, notFound, route, storedKey, type KernelState } from './kernel-state.ts';
+import { emit, filteredOut, lockKeyOf, notFound, route, settleCopy, storedKey, type KernelState } from './kernel-state.ts';
 import type { CurrentRecord, Mutation } from './kernel-types.ts';
 import type { ReplicaChange } from '../replication/replica-writes.ts';
 
@@ -22,6 +22,7 @@ export async function mutate<T>(
   step: (current: CurrentRecord | undefined) => Promise<{ mutation: Mutation; value: T }> | { mutation: Mutation; value: T },
 ): Promise<{ meta: RecordMeta | undefined; value: T }> {
   const ns = route(s, key);
+  await settleCopy(s, key);
   return s.locks.run(lockKeyOf(key.namespace, key.digest), async () => {
     const stored = await ns.engine.get(key.digest);
     const now = s.clock.now();

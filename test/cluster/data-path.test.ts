@@ -78,7 +78,7 @@ describe('cluster/data path (simulated network)', function () {
       const ctx = `seed ${seed}`;
       try {
         for (const id of ids) await c.start(id);
-        assert.ok(c.converge() >= 0, `${ctx}: cluster formed`);
+        assert.ok(await c.converge() >= 0, `${ctx}: cluster formed`);
         const node = (): DataNode => [...c.nodes.values()][Math.floor(rand() * c.nodes.size)] as DataNode;
         const check = new Checker();
         for (let round = 0; round < 6; round++) {
@@ -130,7 +130,7 @@ describe('cluster/data path (simulated network)', function () {
       const ctx = `seed ${seed}`;
       try {
         for (const id of ids) await c.start(id);
-        assert.ok(c.converge() >= 0, `${ctx}: cluster formed`);
+        assert.ok(await c.converge() >= 0, `${ctx}: cluster formed`);
         const check = new Checker();
         const victim = ids[Math.floor(rand() * ids.length)] as bigint;
         let failures = 0;
@@ -150,7 +150,7 @@ describe('cluster/data path (simulated network)', function () {
             check.record(b.key, b.v, o);
           });
           check.endBatch();
-          if (round === 4) assert.ok(c.converge() >= 0, `${ctx}: survivors re-formed`);
+          if (round === 4) assert.ok(await c.converge() >= 0, `${ctx}: survivors re-formed`);
         }
         assert.ok(check.acked.size > 60, `${ctx}: only ${check.acked.size} keys acknowledged (${failures} failures)`);
         for (const n of c.nodes.values()) {
@@ -166,6 +166,101 @@ describe('cluster/data path (simulated network)', function () {
         }
         const sent = [...c.nodes.values()].reduce((x, n) => x + n.path.replicas.counters.sent, 0);
         assert.ok(sent > 100, `${ctx}: ${sent} replica writes`);
+      } finally {
+        await c.stopAll();
+      }
+    });
+  }
+
+  for (const seed of seeds) {
+    it(`seed ${seed}: RF 2 under load — crash, restart, two nodes join: migrations restore every copy, copies agree, nothing acknowledged is lost`, async () => {
+      const rand = seededRandom(seed * 104729);
+      const first = [0x500n, 0x400n, 0x300n];
+      const later = [0x200n, 0x100n];
+      const c = simDataCluster(seed, [...first, ...later], { rf: 2, faults: { minDelayMs: 1, maxDelayMs: 8, dropRate: 0.02, duplicateRate: 0.02 } });
+      const ctx = `seed ${seed}`;
+      const check = new Checker();
+      const load = async (rounds: number, during?: () => Promise<void>): Promise<void> => {
+        for (let round = 0; round < rounds; round++) {
+          const live = [...c.nodes.values()];
+          const batch = Array.from({ length: 30 }, (_, i) => {
+            const n = live[Math.floor(rand() * live.length)] as DataNode;
+            const key = n.kernel.key('test', 's', `k${Math.floor(rand() * 300)}`);
+            const v = BigInt(c.clock.now() * 100 + i);
+            return { key, v, p: n.kernel.put(key, { v }, writePolicy()) };
+          });
+          if (round === 0 && during !== undefined) await during();
+          const out = await c.drive(batch.map((b) => b.p));
+          batch.forEach((b, i) => check.record(b.key, b.v, out[i] as { ok: boolean; error?: unknown }));
+          check.endBatch();
+        }
+      };
+      try {
+        for (const id of first) await c.start(id);
+        assert.ok(await c.converge() >= 0, `${ctx}: cluster formed`);
+        await load(4);
+        const victim = first[Math.floor(rand() * first.length)] as bigint;
+        await load(3, () => c.kill(victim));
+        assert.ok(await c.converge() >= 0, `${ctx}: survivors re-formed`);
+        await load(3, async () => { await c.start(victim); });
+        assert.ok(await c.converge() >= 0, `${ctx}: ${victim.toString(16)} back and filled`);
+        await load(3, async () => { for (const id of later) await c.start(id); });
+        assert.ok(await c.converge() >= 0, `${ctx}: two more nodes joined and filled`);
+        await load(2);
+        assert.ok(await c.converge(undefined, 5000) >= 0, `${ctx}: settled`);
+        assert.ok(check.acked.size > 150, `${ctx}: only ${check.acked.size} keys acknowledged`);
+        // every node reads every acknowledged write
+        for (const n of c.nodes.values()) {
+          const reads = [...check.keys].map(([d, key]) => n.kernel.get(key).then((r) => [d, r.bins['v'] as bigint] as const, (e: unknown) => {
+            if (e instanceof DbError && e.code === 'NOT_FOUND') return [d, undefined] as const;
+            throw e;
+          }));
+          for (const r of await c.drive(reads)) {
+            assert.ok(r.ok, `${ctx}: read failed: ${String(!r.ok && r.error)}`);
+            const [d, v] = r.value;
+            assert.ok(check.ok(d, v), `${ctx}: node ${n.id.toString(16)} read ${v} for ${d}, acknowledged ${[...(check.acked.get(d) ?? [])].join('|')}`);
+          }
+        }
+        // a scan through every node returns each record once, with the value a read returns
+        for (const n of c.nodes.values()) {
+          const seen = new Map<string, bigint>();
+          const [done] = await c.drive([(async () => {
+            for await (const rec of n.kernel.scan({ namespace: 'test' })) {
+              const d = hex(rec.key.digest);
+              assert.ok(!seen.has(d), `${ctx}: scan through ${n.id.toString(16)} returned ${d} twice`);
+              seen.set(d, rec.bins['v'] as bigint);
+            }
+          })()]);
+          assert.ok(done?.ok, `${ctx}: scan failed: ${String(done?.ok === false && done.error)}`);
+          for (const d of check.keys.keys()) assert.ok(check.ok(d, seen.get(d)), `${ctx}: scan through ${n.id.toString(16)} gave ${seen.get(d)} for ${d}`);
+        }
+        // every partition has RF copies, and the copies agree record by record (generation, last update, bytes)
+        const nodes = [...c.nodes.values()];
+        const table = nodes[0]?.svc.partitionTable('test');
+        assert.ok(table !== undefined);
+        let compared = 0;
+        for (const [d, key] of check.keys) {
+          const row: readonly bigint[] = table.rows[key.partition] ?? [];
+          assert.equal(row.length, 2, `${ctx}: partition ${key.partition} has ${row.length} copies`);
+          const copies = await Promise.all(row.map((id) => c.nodes.get(id)?.kernel.namespace('test').engine.get(key.digest)));
+          const [m, r] = copies;
+          assert.equal(m === undefined, r === undefined, `${ctx}: ${d} is on one copy only (partition ${key.partition})`);
+          if (m !== undefined && r !== undefined) {
+            assert.deepEqual([r.meta.generation, r.meta.lastUpdateMs, Buffer.from(r.payload).toString('hex')], [m.meta.generation, m.meta.lastUpdateMs, Buffer.from(m.payload).toString('hex')], `${ctx}: copies of ${d} differ`);
+            compared++;
+          }
+        }
+        assert.ok(compared > 150, `${ctx}: compared ${compared}`);
+        // once every node is Online, copies of partitions a node no longer holds are dropped: RF copies in all
+        await c.idle(3000);
+        let stored = 0;
+        for (const n of nodes) stored += (await n.kernel.namespace('test').engine.stats()).records;
+        const [count] = await c.drive([(async () => { let k = 0; for await (const _r of (nodes[0] as DataNode).kernel.scanStored({ namespace: 'test' })) k++; return k; })()]);
+        const live = count?.ok === true ? count.value : -1;
+        assert.equal(stored, 2 * live, `${ctx}: ${stored} copies stored for ${live} records (RF 2)`);
+        const migrated = nodes.reduce((x, n) => x + n.path.migrations.progress().recordsReceived, 0);
+        assert.ok(migrated > 100, `${ctx}: ${migrated} records migrated`);
+        for (const n of nodes) assert.equal(n.path.migrations.progress().partitionsRemaining, 0);
       } finally {
         await c.stopAll();
       }

@@ -33,9 +33,11 @@ export interface SimDataCluster {
   start(id: NodeId): Promise<DataNode>;
   kill(id: NodeId): Promise<void>;
   /** Advances time until the running nodes (or `group`) agree and are online; ms taken or -1. */
-  converge(group?: readonly NodeId[], maxMs?: number): number;
+  converge(group?: readonly NodeId[], maxMs?: number): Promise<number>;
   /** Advances simulated time until every promise settled (or maxMs passed); their outcomes. */
   drive<T>(ps: readonly Promise<T>[], maxMs?: number): Promise<Array<{ ok: true; value: T } | { ok: false; error: unknown }>>;
+  /** Lets `ms` of simulated time pass with the event loop turning. */
+  idle(ms: number): Promise<void>;
   stopAll(): Promise<void>;
 }
 
@@ -75,17 +77,24 @@ export function simDataCluster(seed: number, all: readonly NodeId[], options: { 
       nodes.delete(id);
       await n?.svc.stop();
     },
-    converge(group, maxMs = 20_000) {
+    async converge(group, maxMs = 20_000) {
       const ids = [...(group ?? nodes.keys())].sort((a, b) => (a > b ? -1 : 1));
       const start = clock.now();
-      const ok = clock.advanceUntil(() => {
+      const agreed = (): boolean => {
         const views = ids.map((id) => nodes.get(id)?.svc.view());
         const first = views[0];
         if (first === undefined) return false;
         return views.every((v) => v !== undefined && v.clusterKey === first.clusterKey && v.succession.map((m) => m.id).join() === ids.join())
           && ids.every((id) => nodes.get(id)?.svc.state() === 'online');
-      }, maxMs, 10);
-      return ok ? clock.now() - start : -1;
+      };
+      // time moves in small steps with the event loop turning between them, so that the data
+      // path's asynchronous work (migrations) progresses as it would in real time
+      while (!agreed()) {
+        if (clock.now() - start >= maxMs) return -1;
+        clock.advance(5);
+        await new Promise((r) => setImmediate(r));
+      }
+      return clock.now() - start;
     },
     async drive(ps, maxMs = 30_000) {
       const out: Array<{ ok: true; value: (typeof ps)[number] extends Promise<infer T> ? T : never } | { ok: false; error: unknown }> = [];
@@ -98,6 +107,13 @@ export function simDataCluster(seed: number, all: readonly NodeId[], options: { 
       }
       for (let i = 0; i < ps.length; i++) out[i] ??= { ok: false, error: new Error('did not settle in simulated time') };
       return out as never;
+    },
+    async idle(ms) {
+      const end = clock.now() + ms;
+      while (clock.now() < end) {
+        clock.advance(5);
+        await new Promise((r) => setImmediate(r));
+      }
     },
     async stopAll() {
       for (const id of [...nodes.keys()]) await c.kill(id);

@@ -1,0 +1,317 @@
+/**
+ * Migrations: after every membership change each node fills the partitions it must now hold,
+ * pulling copies from the other members, and resolves duplicates by the namespace's conflict
+ * resolution (copy-apply.ts), tombstones included.
+ *
+ * Which partitions, from whom (per namespace, for each partition this node is master or
+ * replica of under the new map):
+ * - the node was not in the partition's row before (it joined, restarted, or the row moved to
+ *   it): it pulls from every other member — any of them may hold a copy;
+ * - it was in the row: it pulls from the members that are new to its view (a node that joined
+ *   or came back, or the other side of a healed split), whose copies may have diverged.
+ * One paged stream per source node covers all partitions pulled from it, in partition order.
+ *
+ * While a partition is being filled on a node, requests it serves for that partition first
+ * fetch the record from the pending sources and resolve it (so reads see, and writes build on,
+ * the newest copy), and scans of it wait until it is filled. The node stays FullSync /
+ * PartialSync until all its partitions are filled, then goes Online.
+ *
+ * Limits: `maxSources` streams at once and `recordsPerSecond` (0 = unlimited) per node.
+ * Once every member of the cluster is Online (all fills done), a node drops its copies of the
+ * partitions it no longer holds (it is in neither the master's nor a replica's place).
+ *
+ * Not done: partition versions (a node asks every member rather than knowing who holds what)
+ * and pushing (every transfer is a pull).
+ */
+import { deserialize, serialize } from 'node:v8';
+import { DbError } from '../errors/index.ts';
+import type { Clock, Logger, NodeId, StoredRecord } from '../plugin-api/index.ts';
+import { N_PARTITIONS, type RecordKey } from '../model/index.ts';
+import type { RemoteCalls } from '../replication/remote-calls.ts';
+import type { ClusterService } from '../cluster/cluster-service.ts';
+import type { Kernel } from './kernel.ts';
+
+export interface MigrationLimits {
+  /** Source streams pulled at once (default 4). */
+  readonly maxSources?: number;
+  /** Records this node takes in per second, 0 for no limit (default 0). */
+  readonly recordsPerSecond?: number;
+  /** Records per page (default 2000). */
+  readonly pageRecords?: number;
+}
+
+export interface MigrationProgress {
+  /** Partitions (over all namespaces) this node still has to fill. */
+  readonly partitionsRemaining: number;
+  /** Records received (and resolved) since the node started. */
+  readonly recordsReceived: number;
+  /** Records sent to other nodes' fills. */
+  readonly recordsSent: number;
+  /** Records received per second during the last completed fill, 0 before one. */
+  readonly lastRate: number;
+  /** Copies dropped because the node no longer holds their partitions. */
+  readonly recordsDropped: number;
+  /** Fills started and finished (one per membership change). */
+  readonly fillsStarted: number;
+  readonly fillsDone: number;
+}
+
+interface PageRequest {
+  readonly namespace: string;
+  readonly partitions: readonly number[];
+  readonly afterDigest?: Uint8Array;
+  readonly max: number;
+}
+
+interface Page {
+  readonly records: StoredRecord[];
+  readonly done: boolean;
+}
+
+export class Migrations {
+  readonly #kernel: Kernel;
+  readonly #cluster: ClusterService;
+  readonly #calls: RemoteCalls;
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #limits: Required<MigrationLimits>;
+  /** namespace → partition → sources still to pull it from. */
+  #pending = new Map<string, Map<number, Set<NodeId>>>();
+  #prevRows = new Map<string, readonly (readonly NodeId[])[]>();
+  #prevMembers: Set<NodeId> | undefined;
+  #round = 0;
+  #received = 0;
+  #sent = 0;
+  #lastRate = 0;
+  #fillsStarted = 0;
+  #fillsDone = 0;
+  #waiters: Array<() => void> = [];
+  #dropped = 0;
+  #dropTimer: ReturnType<Clock['setTimeout']> | undefined;
+
+  constructor(kernel: Kernel, cluster: ClusterService, calls: RemoteCalls, options: { clock: Clock; logger: Logger; limits?: MigrationLimits }) {
+    this.#kernel = kernel;
+    this.#cluster = cluster;
+    this.#calls = calls;
+    this.#clock = options.clock;
+    this.#logger = options.logger;
+    this.#limits = { maxSources: 4, recordsPerSecond: 0, pageRecords: 2000, ...options.limits };
+    cluster.holdSyncWhile(() => this.remaining() > 0);
+    cluster.on('change', (c) => { if (c.reason === 'cluster') this.#replan(); });
+    calls.serve('migrate.page', async (_from, bytes) => serialize(await this.#page(deserialize(bytes) as PageRequest)));
+    calls.serve('migrate.get', async (_from, bytes) => {
+      const { namespace, digest } = deserialize(bytes) as { namespace: string; digest: Uint8Array };
+      return serialize(await this.#kernel.namespace(namespace).engine.get(digest) ?? null);
+    });
+  }
+
+  progress(): MigrationProgress {
+    return {
+      partitionsRemaining: this.remaining(), recordsReceived: this.#received, recordsSent: this.#sent, lastRate: this.#lastRate, recordsDropped: this.#dropped,
+      fillsStarted: this.#fillsStarted, fillsDone: this.#fillsDone,
+    };
+  }
+
+  remaining(): number {
+    let n = 0;
+    for (const m of this.#pending.values()) n += m.size;
+    return n;
+  }
+
+  /** Whether a partition of this node is still being filled. */
+  filling(namespace: string, partition: number): boolean {
+    return this.#pending.get(namespace)?.has(partition) ?? false;
+  }
+
+  /** Before serving a request on `key`: resolve the record against the sources still pending for its partition. */
+  async settle(key: RecordKey): Promise<void> {
+    const sources = this.#pending.get(key.namespace)?.get(key.partition);
+    if (sources === undefined || sources.size === 0) return;
+    const body = serialize({ namespace: key.namespace, digest: key.digest });
+    await Promise.all([...sources].map(async (src) => {
+      try {
+        const rec = deserialize(await this.#calls.call(src, 'migrate.get', body, { deadlineMs: 1000, fabricKind: 'migration' })) as StoredRecord | null;
+        if (rec !== null) {
+          this.#received++;
+          await this.#kernel.applyCopy(key.namespace, { kind: 'put', record: rec });
+        }
+      } catch (e) {
+        // an unreachable source leaves the cluster soon; what only it held is lost with it
+        if (!(e instanceof DbError)) throw e;
+      }
+    }));
+  }
+
+  /** Resolves once none of `partitions` is being filled. */
+  async waitFilled(namespace: string, partitions: readonly number[]): Promise<void> {
+    while (partitions.some((p) => this.filling(namespace, p))) {
+      await new Promise<void>((r) => this.#waiters.push(r));
+    }
+  }
+
+  #wake(): void {
+    const w = this.#waiters;
+    this.#waiters = [];
+    for (const f of w) f();
+  }
+
+  #replan(): void {
+    const view = this.#cluster.view();
+    if (view === undefined) return;
+    const self = this.#cluster.nodeId;
+    const members = view.succession.map((m) => m.id);
+    const others = members.filter((m) => m !== self);
+    const newcomers = new Set(others.filter((m) => this.#prevMembers === undefined || !this.#prevMembers.has(m)));
+    const round = ++this.#round;
+    const bySource = new Map<NodeId, Map<string, number[]>>();
+    for (const ns of this.#cluster.namespaces()) {
+      const table = this.#cluster.partitionTable(ns);
+      if (table === undefined) continue;
+      const prev = this.#prevRows.get(ns);
+      const pending = new Map<number, Set<NodeId>>();
+      const old = this.#pending.get(ns);
+      for (let pid = 0; pid < N_PARTITIONS; pid++) {
+        const row = table.rows[pid] ?? [];
+        if (!row.includes(self)) continue;
+        const had = prev !== undefined && (prev[pid] ?? []).includes(self);
+        const sources = new Set<NodeId>(had ? [...newcomers] : others);
+        // sources still pending from before stay pending while they are members
+        for (const s of old?.get(pid) ?? []) if (members.includes(s)) sources.add(s);
+        if (sources.size === 0) continue;
+        pending.set(pid, sources);
+        for (const s of sources) {
+          let m = bySource.get(s);
+          if (m === undefined) bySource.set(s, m = new Map());
+          let l = m.get(ns);
+          if (l === undefined) m.set(ns, l = []);
+          l.push(pid);
+        }
+      }
+      this.#pending.set(ns, pending);
+      this.#prevRows.set(ns, table.rows);
+    }
+    this.#prevMembers = new Set(members);
+    this.#wake();
+    this.#scheduleDrop(round);
+    if (bySource.size === 0) {
+      this.#cluster.dataSettled();
+      return;
+    }
+    this.#fillsStarted++;
+    const started = this.#clock.now();
+    const receivedBefore = this.#received;
+    this.#logger.info({ partitions: this.remaining(), sources: bySource.size }, 'migrations: filling partitions');
+    const queue = [...bySource];
+    const worker = async (): Promise<void> => {
+      for (let next = queue.shift(); next !== undefined && round === this.#round; next = queue.shift()) {
+        const [src, byNs] = next;
+        for (const [ns, pids] of byNs) await this.#pull(round, src, ns, pids);
+      }
+    };
+    void Promise.all(Array.from({ length: Math.min(this.#limits.maxSources, queue.length) }, worker)).then(() => {
+      if (round !== this.#round) return;
+      this.#fillsDone++;
+      const secs = Math.max(0.001, (this.#clock.now() - started) / 1000);
+      this.#lastRate = Math.round((this.#received - receivedBefore) / secs);
+      this.#logger.info({ records: this.#received - receivedBefore, ms: this.#clock.now() - started, perSecond: this.#lastRate }, 'migrations: partitions filled');
+      this.#cluster.dataSettled();
+    }, (e: unknown) => this.#logger.error({ err: (e as Error).message }, 'migrations failed'));
+  }
+
+  #scheduleDrop(round: number): void {
+    if (this.#dropTimer !== undefined) this.#clock.clearTimeout(this.#dropTimer);
+    this.#dropTimer = this.#clock.setTimeout(() => {
+      this.#dropTimer = undefined;
+      if (round !== this.#round) return;
+      const info = this.#cluster.info();
+      const settled = info.clusterKey !== 0n && this.remaining() === 0
+        && info.members.every((m) => m.id === info.nodeId || (m.alive && m.state === 'online'));
+      if (!settled) {
+        this.#scheduleDrop(round);
+        return;
+      }
+      this.#drop(round).catch((e: unknown) => this.#logger.error({ err: (e as Error).message }, 'dropping partitions failed'));
+    }, 250);
+  }
+
+  async #drop(round: number): Promise<void> {
+    const self = this.#cluster.nodeId;
+    for (const ns of this.#cluster.namespaces()) {
+      const table = this.#cluster.partitionTable(ns);
+      if (table === undefined) return;
+      const foreign: number[] = [];
+      for (let pid = 0; pid < N_PARTITIONS; pid++) if (!(table.rows[pid] ?? []).includes(self)) foreign.push(pid);
+      if (foreign.length === 0) continue;
+      const digests: Uint8Array[] = [];
+      for await (const r of this.#kernel.namespace(ns).engine.scan({ partitions: foreign })) digests.push(r.digest);
+      for (const d of digests) {
+        if (round !== this.#round) return; // the map changed again: these partitions may be needed
+        if (await this.#kernel.removeStoredIf(ns, d, () => true, 'evict')) this.#dropped++;
+      }
+      if (digests.length > 0) this.#logger.info({ namespace: ns, records: digests.length }, 'migrations: dropped copies of partitions this node no longer holds');
+    }
+  }
+
+  #done(ns: string, pid: number, src: NodeId): void {
+    const m = this.#pending.get(ns);
+    const s = m?.get(pid);
+    if (m === undefined || s === undefined) return;
+    s.delete(src);
+    if (s.size === 0) {
+      m.delete(pid);
+      this.#wake();
+      if (this.remaining() === 0) this.#cluster.dataSettled();
+    }
+  }
+
+  async #pull(round: number, src: NodeId, ns: string, pids: readonly number[]): Promise<void> {
+    let idx = 0;
+    let after: Uint8Array | undefined;
+    const startedAt = this.#clock.now();
+    let took = 0;
+    for (let attempt = 0; round === this.#round && idx < pids.length;) {
+      let page: Page;
+      try {
+        const req: PageRequest = { namespace: ns, partitions: pids.slice(idx), ...(after === undefined ? {} : { afterDigest: after }), max: this.#limits.pageRecords };
+        page = deserialize(await this.#calls.call(src, 'migrate.page', serialize(req), { deadlineMs: 10_000, fabricKind: 'migration' })) as Page;
+        attempt = 0;
+      } catch (e) {
+        if (!(e instanceof DbError)) throw e;
+        const members = this.#cluster.view()?.succession.map((m) => m.id) ?? [];
+        if (!members.includes(src) || attempt >= 20) break; // the source is gone; what only it held is lost
+        attempt++;
+        await new Promise<void>((r) => this.#clock.setTimeout(r, Math.min(50 * 2 ** attempt, 1000)));
+        continue;
+      }
+      await Promise.all(page.records.map((r) => this.#kernel.applyCopy(ns, { kind: 'put', record: r })));
+      this.#received += page.records.length;
+      took += page.records.length;
+      const last = page.records[page.records.length - 1];
+      if (page.done) break;
+      if (last !== undefined) {
+        while (idx < pids.length && pids[idx] !== last.partition) this.#done(ns, pids[idx++] as number, src);
+        after = last.digest;
+      }
+      const rate = this.#limits.recordsPerSecond;
+      if (rate > 0) {
+        const due = startedAt + (took / rate) * 1000 - this.#clock.now();
+        if (due > 0) await new Promise<void>((r) => this.#clock.setTimeout(r, due));
+      }
+    }
+    if (round !== this.#round) return;
+    for (const p of pids.slice(idx)) this.#done(ns, p, src);
+  }
+
+  /** A page of this node's copies (records and tombstones) of some partitions, for another node's fill. */
+  async #page(req: PageRequest): Promise<Page> {
+    const ns = this.#kernel.namespace(req.namespace);
+    const records: StoredRecord[] = [];
+    const it = ns.engine.scan({ partitions: [...req.partitions], ...(req.afterDigest === undefined ? {} : { afterDigest: req.afterDigest }) });
+    for await (const r of it) {
+      records.push(r);
+      if (records.length >= req.max) break;
+    }
+    this.#sent += records.length;
+    return { records, done: records.length < req.max };
+  }
+}
