@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { credentials } from '@grpc/grpc-js';
 import { startNodeProcess, type NodeProcess } from '../test/helpers/process-node.ts';
 import { ClusterServiceClient, type GetClusterInfoResponse } from '../core/wire/generated/slipstream/v1/cluster.ts';
+import { measureDataPath } from './lib/cluster-data.ts';
 
 const REPS = Number(process.env['BENCH_REPS'] ?? 3);
 const dir = mkdtempSync(join(tmpdir(), 'slipstream-bench-cluster-'));
@@ -98,6 +99,21 @@ const fmt = (xs: number[]): string => {
 };
 
 try {
+  const parts = (process.env['BENCH_CLUSTER'] ?? 'membership,data').split(',');
+  if (parts.includes('data')) {
+    const d = await measureDataPath();
+    const k = (x: number): string => Math.round(x).toLocaleString('en-US');
+    console.log('\n### Cluster data path (real processes, 127.0.0.1, memory engine, default heartbeat)\n');
+    console.log('| measure | value |');
+    console.log('|---|---|');
+    console.log(`| writes/s, 3 nodes RF 1 (48 in flight through all nodes) | ${k(d.writesRf1)} |`);
+    console.log(`| writes/s, 3 nodes RF 2 (commit level all) | ${k(d.writesRf2)} (${(d.writesRf2 / d.writesRf1).toFixed(2)}× RF 1) |`);
+    console.log(`| get/s through a node, keys it masters (direct) | ${k(d.getDirect)} |`);
+    console.log(`| get/s through the same node, keys mastered elsewhere (proxied) | ${k(d.getProxied)} (${(d.getProxied / d.getDirect).toFixed(2)}× direct) |`);
+    console.log(`| migration: node joining a 2-node RF 2 cluster | ${k(d.migration.records)} records received, ${k(d.migration.perSecond)} records/s; join → online ${k(d.migration.ms)} ms |`);
+    console.log(`| SIGKILL of a member under write load: writes failing for | ${k(d.sigkillWindowMs)} ms |`);
+  }
+  if (!parts.includes('membership')) process.exit(0);
   const rows: Row[] = [];
   for (const size of [3, 5]) rows.push(await run(size));
   console.log(`\n### Cluster membership (real processes, 127.0.0.1, heartbeat 150 ms × 10, quantum 1810 ms; ms, median (min–max) of ${REPS})\n`);

@@ -20,6 +20,7 @@ import type { PartitionRouter } from './routing.ts';
 import type { RecordPredicate, WritePolicy, ReadPolicy } from './policy.ts';
 import type { Operation } from './operations.ts';
 import type { Kernel, OperateResult, ScanRequest } from './kernel.ts';
+import { PAGE_BYTES } from './migration.ts';
 import { clusterScan, type ScanPage, type ScanPageRequest, type ScanRouting } from './cluster-scan.ts';
 
 /** Set while a node runs a request another node forwarded: it must not forward again. */
@@ -245,11 +246,18 @@ export function serveKernelRequests(kernel: Kernel, f: Forwarding): void {
       namespace: req.namespace, partitions: req.partitions, ...(req.set === undefined ? {} : { set: req.set }),
       ...(req.afterDigest === undefined ? {} : { afterDigest: req.afterDigest }), ...f.filter(req.filterSource),
     });
+    let bytes = 0;
+    let full = false;
     for await (const r of it) {
       records.push(r);
-      if (records.length >= req.max) break;
+      bytes += r.payload.length + 64;
+      // a page stays well below the fabric's message limit, whatever the record sizes
+      if (records.length >= req.max || bytes >= PAGE_BYTES) {
+        full = true;
+        break;
+      }
     }
-    const page: ScanPage = { records, done: records.length < req.max };
+    const page: ScanPage = { records, done: !full };
     return page;
   });
   f.serve<{ key: WireKey; options: ReadOptions & { filterSource?: string } }>('kv.get', ({ key, options }) => {

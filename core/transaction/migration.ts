@@ -31,6 +31,9 @@ import type { RemoteCalls } from '../replication/remote-calls.ts';
 import type { ClusterService } from '../cluster/cluster-service.ts';
 import type { Kernel } from './kernel.ts';
 
+/** Payload bytes after which a page is cut (the fabric carries at most 24 MiB per message). */
+export const PAGE_BYTES = 4 * 1024 * 1024;
+
 export interface MigrationLimits {
   /** Source streams pulled at once (default 4). */
   readonly maxSources?: number;
@@ -307,11 +310,18 @@ export class Migrations {
     const ns = this.#kernel.namespace(req.namespace);
     const records: StoredRecord[] = [];
     const it = ns.engine.scan({ partitions: [...req.partitions], ...(req.afterDigest === undefined ? {} : { afterDigest: req.afterDigest }) });
+    let bytes = 0;
+    let full = false;
     for await (const r of it) {
       records.push(r);
-      if (records.length >= req.max) break;
+      bytes += r.payload.length + 64;
+      // a page stays well below the fabric's message limit, whatever the record sizes
+      if (records.length >= req.max || bytes >= PAGE_BYTES) {
+        full = true;
+        break;
+      }
     }
     this.#sent += records.length;
-    return { records, done: records.length < req.max };
+    return { records, done: !full };
   }
 }
