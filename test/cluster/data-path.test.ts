@@ -267,3 +267,68 @@ describe('cluster/data path (simulated network)', function () {
     });
   }
 });
+
+describe('cluster/split and heal (simulated network)', function () {
+  this.timeout(120_000);
+  for (const rule of ['generation', 'last-update-time'] as const) {
+    it(`both sides take writes during a split; on heal the copies merge by ${rule}, as configured`, async () => {
+      const seed = 21;
+      const rand = seededRandom(seed);
+      const ids = [0x300n, 0x200n, 0x100n];
+      const c = simDataCluster(seed, ids, { rf: 2, conflictResolution: rule });
+      try {
+        for (const id of ids) await c.start(id);
+        assert.ok(await c.converge() >= 0, 'cluster formed');
+        type Version = { v: bigint; gen: number; lut: number };
+        const keys = Array.from({ length: 60 }, (_, i) => (c.nodes.get(0x300n) as DataNode).kernel.key('test', 's', `k${i}`));
+        const put = async (n: DataNode, i: number, v: bigint): Promise<Version> => {
+          const out = await c.drive([n.kernel.put(keys[i] as RecordKey, { v }, writePolicy())]);
+          const r = out[0];
+          assert.ok(r?.ok, `write of k${i} through ${n.id.toString(16)}: ${String(r?.ok === false && r.error)}`);
+          return { v, gen: r.value?.generation ?? 0, lut: r.value?.lastUpdateMs ?? 0 };
+        };
+        // a base version of every key; some keys get a second version (a higher generation)
+        const base: Version[] = [];
+        for (let i = 0; i < keys.length; i++) {
+          base.push(await put(c.nodes.get(0x300n) as DataNode, i, BigInt(i)));
+          if (i % 3 === 0) base[i] = await put(c.nodes.get(0x200n) as DataNode, i, BigInt(1000 + i));
+        }
+        // split: {300, 200} | {100}; each side forms its own cluster and masters every partition it can
+        c.net.partition([[c.host(0x300n), c.host(0x200n)], [c.host(0x100n)]]);
+        assert.ok(await c.converge([0x300n, 0x200n]) >= 0 && await c.converge([0x100n]) >= 0, 'both sides formed');
+        const major: Array<Version | undefined> = [];
+        const minor: Array<Version | undefined> = [];
+        for (let i = 0; i < keys.length; i++) {
+          const r = rand();
+          // majority side writes some keys, the minority side others, both sides a few, later or earlier
+          if (r < 0.35 || (r >= 0.7 && r < 0.85)) major[i] = await put(c.nodes.get(rand() < 0.5 ? 0x300n : 0x200n) as DataNode, i, BigInt(2000 + i));
+          if (r >= 0.35 && r < 0.85) minor[i] = await put(c.nodes.get(0x100n) as DataNode, i, BigInt(3000 + i));
+          if (r >= 0.75 && r < 0.85) major[i] = await put(c.nodes.get(0x300n) as DataNode, i, BigInt(4000 + i)); // a later write on the majority
+          await c.idle(3);
+        }
+        c.net.heal();
+        assert.ok(await c.converge(undefined, 30_000) >= 0, 'healed into one cluster, partitions filled');
+        // the expected survivor of each key: the winning version of the two sides, by the configured rule
+        const wins = (a: Version, b: Version): boolean => rule === 'generation'
+          ? a.gen !== b.gen ? a.gen > b.gen : a.lut > b.lut
+          : a.lut !== b.lut ? a.lut > b.lut : a.gen > b.gen;
+        // keys written on both sides lose one side's acknowledged write (the loss window of a split)
+        let bothSides = 0;
+        for (const n of c.nodes.values()) {
+          for (let i = 0; i < keys.length; i++) {
+            const a = major[i] ?? base[i] as Version;
+            const b = minor[i] ?? base[i] as Version;
+            const want = wins(b, a) ? b : a;
+            const [r] = await c.drive([n.kernel.get(keys[i] as RecordKey)]);
+            assert.ok(r?.ok, `k${i} through ${n.id.toString(16)}: ${String(r?.ok === false && r.error)}`);
+            assert.equal(r.value.bins['v'], want.v, `k${i} through ${n.id.toString(16)} (majority ${JSON.stringify(a, (_k, x: unknown) => (typeof x === 'bigint' ? String(x) : x))}, minority ${JSON.stringify(b, (_k, x: unknown) => (typeof x === 'bigint' ? String(x) : x))})`);
+            if (n.id === 0x300n && major[i] !== undefined && minor[i] !== undefined) bothSides++;
+          }
+        }
+        assert.ok(bothSides > 5, `only ${bothSides} keys were written on both sides`);
+      } finally {
+        await c.stopAll();
+      }
+    });
+  }
+});

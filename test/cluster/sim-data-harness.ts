@@ -44,14 +44,17 @@ export interface SimDataCluster {
 export const SIM_HB_MS = 150;
 export const SIM_HB_TIMEOUT = 10;
 
-export function simDataCluster(seed: number, all: readonly NodeId[], options: { faults?: SimFaults; rf?: number } = {}): SimDataCluster {
+export function simDataCluster(seed: number, all: readonly NodeId[], options: { faults?: SimFaults; rf?: number; conflictResolution?: 'generation' | 'last-update-time' } = {}): SimDataCluster {
   const clock = new FakeClock();
   const net = new SimNetwork(clock, seed, options.faults ?? NO_FAULTS);
   const rand = seededRandom(seed ^ 0x5bd1e995);
   const nodes = new Map<NodeId, DataNode>();
   const host = (id: NodeId): string => `n${id.toString(16)}`;
   const seeds = all.map((id) => `${host(id)}:3002`);
-  const nsConfig = { name: 'test', storage: 'storage-memory', ...NAMESPACE_DEFAULTS, replicationFactor: options.rf ?? 2 };
+  const nsConfig = {
+    name: 'test', storage: 'storage-memory', ...NAMESPACE_DEFAULTS, replicationFactor: options.rf ?? 2,
+    ...(options.conflictResolution === undefined ? {} : { conflictResolution: options.conflictResolution }),
+  };
   const ctx = (id: NodeId): PluginContext => ({ nodeId: id, logger: silentLogger, clock, signal: new AbortController().signal });
 
   const c: SimDataCluster = {
