@@ -5,6 +5,7 @@
  */
 import type { Clock, Logger } from '../plugin-api/index.ts';
 import type { ClusterService } from '../cluster/cluster-service.ts';
+import type { PartitionTable } from '../cluster/partition-table.ts';
 import { FabricCalls } from '../replication/remote-calls.ts';
 import { ReplicaWriter } from '../replication/replica-writes.ts';
 import { Migrations, type MigrationLimits } from './migration.ts';
@@ -18,7 +19,7 @@ export interface ClusterDataPathOptions {
   readonly logger: Logger;
   /** Compiles a forwarded filter expression's source text. */
   readonly compileFilter: (source: string) => RecordPredicate | undefined;
-  /** Total time for a proxied request, retries included (default 2000 ms). */
+  /** Total time for a proxied request, retries included (default 5000 ms). */
   readonly proxyDeadlineMs?: number;
   /** Time for every replica to confirm a write (default 1000 ms). */
   readonly replicaDeadlineMs?: number;
@@ -35,9 +36,19 @@ export interface ClusterDataPath {
 }
 
 export function attachClusterDataPath(kernel: Kernel, cluster: ClusterService, options: ClusterDataPathOptions): ClusterDataPath {
+  // While the node is between clusters (a heartbeat blip made it an orphan) it keeps routing by
+  // the last map it had: it serves the partitions it mastered (as one side of a split would), and
+  // requests for the others are refused by their masters until it is back in a cluster (retried).
+  const lastTables = new Map<string, PartitionTable>();
+  cluster.on('change', () => {
+    for (const ns of cluster.namespaces()) {
+      const t = cluster.partitionTable(ns);
+      if (t !== undefined) lastTables.set(ns, t);
+    }
+  });
   const router: PartitionRouter = {
     localNode: cluster.nodeId,
-    masterOf: (ns, pid) => cluster.masterOf(ns, pid),
+    masterOf: (ns, pid) => cluster.masterOf(ns, pid) ?? lastTables.get(ns)?.rows[pid]?.[0],
     serviceAddressOf: (node) => cluster.serviceAddressOf(node),
     members: () => cluster.view()?.succession.map((m) => m.id) ?? [cluster.nodeId],
   };

@@ -46,7 +46,7 @@ export interface ForwardingOptions {
   readonly calls: RemoteCalls;
   readonly router: PartitionRouter;
   readonly clock: Clock;
-  /** Total time for a forwarded request, retries included (default 2000 ms). */
+  /** Total time for a forwarded request, retries included (default 5000 ms). */
   readonly deadlineMs?: number;
   /** Compiles a filter expression's source text (the master's side of a forwarded filter). */
   readonly compileFilter: (source: string) => RecordPredicate | undefined;
@@ -94,7 +94,7 @@ export class Forwarding {
 
   constructor(options: ForwardingOptions) {
     this.#o = options;
-    this.#deadlineMs = options.deadlineMs ?? 2000;
+    this.#deadlineMs = options.deadlineMs ?? 5000;
   }
 
   /** The node to forward a request on `key` to, or undefined to serve it here. */

@@ -100,7 +100,11 @@ export class Migrations {
     this.#logger = options.logger;
     this.#limits = { maxSources: 4, recordsPerSecond: 0, pageRecords: 2000, ...options.limits };
     cluster.holdSyncWhile(() => this.remaining() > 0);
-    cluster.on('change', (c) => { if (c.reason === 'cluster') this.#replan(); });
+    cluster.on('change', (c) => {
+      if (c.reason === 'cluster') this.#replan();
+      // out of every cluster for a while: whoever it meets next may have taken writes without it
+      else if (c.reason === 'orphan') this.#prevMembers = new Set([cluster.nodeId]);
+    });
     calls.serve('migrate.page', async (_from, bytes) => serialize(await this.#page(deserialize(bytes) as PageRequest)));
     calls.serve('migrate.get', async (_from, bytes) => {
       const { namespace, digest } = deserialize(bytes) as { namespace: string; digest: Uint8Array };
