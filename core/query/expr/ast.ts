@@ -1,4 +1,5 @@
 import type { BinValue } from '../../model/index.ts';
+import type { CdtReadOp } from './cdt-read.ts';
 
 /**
  * Filter expressions: a typed AST of readonly data. Behaviour (evaluation, printing,
@@ -66,7 +67,9 @@ export type Expr =
   /** Aerospike's `let`/`def`: names bound in order (a later one may use an earlier), then `body`. */
   | { readonly kind: 'let'; readonly defs: readonly { readonly name: string; readonly value: Expr }[]; readonly body: Expr }
   /** A name bound by an enclosing `let` (Aerospike's `var`). */
-  | { readonly kind: 'var'; readonly name: string };
+  | { readonly kind: 'var'; readonly name: string }
+  /** A list, map or bit read applied to `source` (Aerospike's ListExp / MapExp / BitExp reads; see cdt-read.ts). */
+  | { readonly kind: 'cdtRead'; readonly source: Expr; readonly op: CdtReadOp };
 
 export type ExprKind = Expr['kind'];
 
@@ -87,6 +90,7 @@ export const geoWithin = (left: Expr, region: Expr): Expr => ({ kind: 'geo', op:
 export const geoContains = (left: Expr, region: Expr): Expr => ({ kind: 'geo', op: 'contains', left, region });
 export const cond = (branches: ReadonlyArray<readonly [Expr, Expr]>, otherwise: Expr): Expr => ({ kind: 'cond', branches: branches.map(([when, then]) => ({ when, then })), otherwise });
 export const letIn = (defs: ReadonlyArray<readonly [string, Expr]>, body: Expr): Expr => ({ kind: 'let', defs: defs.map(([name, value]) => ({ name, value })), body });
+export const cdtRead = (source: Expr, op: CdtReadOp): Expr => ({ kind: 'cdtRead', source, op });
 export const variable = (name: string): Expr => ({ kind: 'var', name });
 export const between = (e: Expr, lo: BinValue, hi: BinValue): Expr => and(cmp('>=', e, lit(lo)), cmp('<=', e, lit(hi)));
 
@@ -104,6 +108,7 @@ export function referencedBins(e: Expr, out: Set<string> = new Set()): Set<strin
     case 'geo': referencedBins(e.left, out); referencedBins(e.region, out); break;
     case 'cond': for (const b of e.branches) { referencedBins(b.when, out); referencedBins(b.then, out); } referencedBins(e.otherwise, out); break;
     case 'let': for (const d of e.defs) referencedBins(d.value, out); referencedBins(e.body, out); break;
+    case 'cdtRead': referencedBins(e.source, out); break;
     case 'lit': case 'meta': case 'digestModulo': case 'elem': case 'var': break;
   }
   return out;

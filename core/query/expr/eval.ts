@@ -6,6 +6,7 @@ import {
 import { parseShape, shapeWithin, type Shape } from '../geo/index.ts';
 import type { CompareOp, Expr } from './ast.ts';
 import { compileRegex } from './regex.ts';
+import { cdtRead } from './cdt-read.ts';
 
 /** What an expression sees of one record. */
 export interface EvalContext {
@@ -350,6 +351,11 @@ function build(e: Expr): Fn {
     case 'var': {
       const name = e.name;
       return (ctx) => ctx.vars?.get(name);
+    }
+    case 'cdtRead': {
+      const src = compile(e.source);
+      const op = e.op;
+      return (ctx, el) => cdtRead(op, src(ctx, el));
     }
   }
   throw new DbError('PARAMETER', `unknown expression kind ${JSON.stringify((e as { kind: unknown }).kind)}`);

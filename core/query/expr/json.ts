@@ -2,6 +2,7 @@ import { DbError } from '../../errors/index.ts';
 import { GeoJson, type BinValue, type MapKey } from '../../model/index.ts';
 import type { ArithOp, CompareOp, ElemSource, Expr, MetaField } from './ast.ts';
 import { compileRegex } from './regex.ts';
+import { cdtReadFromJson, cdtReadToJson } from './cdt-read.ts';
 
 /**
  * JSON form of expressions, so they travel in gRPC (as a string field) and in any language.
@@ -95,6 +96,7 @@ export function exprToJson(e: Expr): JsonValue {
     case 'cond': return { kind: 'cond', branches: e.branches.map((b) => ({ when: exprToJson(b.when), then: exprToJson(b.then) })), otherwise: exprToJson(e.otherwise) };
     case 'let': return { kind: 'let', defs: e.defs.map((d) => ({ name: d.name, value: exprToJson(d.value) })), body: exprToJson(e.body) };
     case 'var': return { kind: 'var', name: e.name };
+    case 'cdtRead': return { kind: 'cdtRead', source: exprToJson(e.source), op: cdtReadToJson(e.op, valueToJson) };
   }
 }
 
@@ -202,6 +204,7 @@ export function exprFromJson(j: unknown, path = 'expr', depth = 0, scope: Readon
       });
       return { kind, defs, body: exprFromJson(o.body, `${path}.body`, depth + 1, inner) };
     }
+    case 'cdtRead': return { kind, source: sub('source'), op: cdtReadFromJson(o.op, `${path}.op`, (x: unknown, p: string) => valueFromJson(x, p)) };
     case 'var': {
       const name = str(o, 'name', path);
       if (!scope.has(name)) throw bad(`${path}: variable ${JSON.stringify(name)} is not bound by an enclosing let`);
