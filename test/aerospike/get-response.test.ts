@@ -23,7 +23,8 @@ describe('Aerospike protocol: whole-record answers transcoded from storage', () 
     v: fc.oneof({ depthSize: 'small' }, leaf, fc.array(tie('v'), { maxLength: 5 }),
       fc.array(fc.tuple(fc.oneof(fc.string({ maxLength: 8 }), fc.bigInt({ min: -1000n, max: 1000n })), tie('v')), { maxLength: 4 }).map((es) => new Map(es))),
   })).v as fc.Arbitrary<BinValue>;
-  const bins = fc.dictionary(fc.string({ minLength: 1, maxLength: 15 }).filter((s) => Buffer.byteLength(s) <= 15), value, { maxKeys: 6 });
+  // '__proto__' is left out: decodeBins (the ordinary path this is compared with) cannot hold a bin of that name in a plain object
+  const bins = fc.dictionary(fc.string({ minLength: 1, maxLength: 15 }).filter((s) => Buffer.byteLength(s) <= 15 && s !== '__proto__'), value, { maxKeys: 6 });
 
   it(`equal the ordinary encoder's answers, value for value (seed ${SEED})`, () => {
     fc.assert(fc.property(bins, fc.integer({ min: 1, max: 65535 }), (b: Bins, gen) => {
