@@ -82,6 +82,10 @@ export function policyOf(h: MsgHeader, sendKey: boolean, filter: RecordPredicate
 }
 
 function binName(op: MsgOp): string {
+  if (op.name === '__proto__') {
+    // records hold their bins in plain objects, where this name is the prototype
+    throw new DbError('BIN_NAME', "the bin name '__proto__' is not supported", { hint: 'choose another bin name' });
+  }
   if (Buffer.byteLength(op.name, 'utf8') > 15) {
     throw new DbError('BIN_NAME', `bin name '${op.name}' is longer than 15 bytes`, { hint: 'use bin names of at most 15 bytes' });
   }
