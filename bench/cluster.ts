@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { credentials } from '@grpc/grpc-js';
 import { startNodeProcess, type NodeProcess } from '../test/helpers/process-node.ts';
 import { ClusterServiceClient, type GetClusterInfoResponse } from '../core/wire/generated/slipstream/v1/cluster.ts';
-import { measureDataPath } from './lib/cluster-data.ts';
+import { failures, measureDataPath } from './lib/cluster-data.ts';
 
 const REPS = Number(process.env['BENCH_REPS'] ?? 3);
 const dir = mkdtempSync(join(tmpdir(), 'slipstream-bench-cluster-'));
@@ -112,6 +112,7 @@ try {
     console.log(`| get/s through the same node, keys mastered elsewhere (proxied) | ${k(d.getProxied)} (${(d.getProxied / d.getDirect).toFixed(2)}× direct) |`);
     console.log(`| migration: node joining a 2-node RF 2 cluster | ${k(d.migration.records)} records received, ${k(d.migration.perSecond)} records/s; join → online ${k(d.migration.ms)} ms |`);
     console.log(`| SIGKILL of a member under write load: writes failing for | ${k(d.sigkillWindowMs)} ms |`);
+    console.log(`| operations that failed (TIMEOUT) during the throughput and migration runs | ${k(failures.count)} |`);
   }
   if (!parts.includes('membership')) process.exit(0);
   const rows: Row[] = [];
