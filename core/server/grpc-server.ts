@@ -29,6 +29,8 @@ export const SERVER_OPTIONS = {
   'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
   'grpc.keepalive_permit_without_calls': 1,
   'grpc.enable_channelz': 0,
+  /** Streams (calls) at once on one HTTP/2 connection; more wait in the client, not in the node. */
+  'grpc.max_concurrent_streams': 256,
 } as const;
 
 /**
