@@ -205,7 +205,7 @@ describe('hostile/cluster frames: a real two-node cluster under fuzz', function 
   it(`stays up, serves a client and keeps its membership (seed ${SEED})`, async () => {
     const cluster = (seeds: string[]) => ({
       node: { metricsPort: 0 },
-      cluster: { heartbeat: { address: '127.0.0.1:0', intervalMs: 100, timeout: 10 }, fabric: { address: '127.0.0.1:0' }, seeds },
+      cluster: { heartbeat: { address: '127.0.0.1:0', intervalMs: 150, timeout: 20 }, fabric: { address: '127.0.0.1:0' }, seeds },
     });
     const a = await startHostileNode(cluster([]), 'A2');
     nodes.push(a);

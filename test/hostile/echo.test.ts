@@ -12,6 +12,7 @@ const LOUD = `
 export function shout(rec) { throw new Error('x'.repeat(5 * 1024 * 1024)); }
 export function shoutHint(rec) { throw new Error('1500:' + 'é…'.repeat(2000)); }
 export function code(rec, c) { throw new Error(c + ':custom'); }
+export function spin(rec) { for (;;) {} }
 `;
 
 describe('hostile/echo: messages and hints are cut to about 1 KiB', function () {
@@ -58,5 +59,19 @@ describe('hostile/echo: messages and hints are cut to about 1 KiB', function () 
       key, call: { module: 'loud', function: 'code', args: [{ kind: { $case: 'string', value: c } }], timeoutMs: 0 },
     }))).resultCode;
     assert.deepEqual(await Promise.all(['0', '-1', '-5', '50', '999', '2', '1000', '4000000'].map(codeOf)), [100, 100, 100, 100, 100, 2, 1000, 4000000]);
+  });
+
+  it('a UDF whose caller\'s deadline passed stops then and frees its pool slot', async () => {
+    const key = toPbKey({ namespace: 'test', set: 's', key: 'k' });
+    // six spinning calls that allow themselves 60 s, from clients that wait 400 ms
+    const spins = await Promise.all(Array.from({ length: 6 }, () => node.client.unary(UdfServiceService.applyRecordUdf as never, {
+      key, call: { module: 'loud', function: 'spin', args: [], timeoutMs: 60_000 },
+    } as never, { timeoutMs: 400 }, false).then(() => undefined, (e: unknown) => e)));
+    for (const e of spins) assert.ok(e instanceof DbError && e.code === 'TIMEOUT', String(e));
+    // the pool is free again well before the spins' own 60 s
+    const t0 = Date.now();
+    const err = await failure(unary(UdfServiceService.applyRecordUdf, { key, call: { module: 'loud', function: 'code', args: [{ kind: { $case: 'string', value: '1000' } }], timeoutMs: 0 } }));
+    assert.equal(err.resultCode, 1000, err.message);
+    assert.ok(Date.now() - t0 < 15_000, `the next UDF call waited ${Date.now() - t0} ms`);
   });
 });

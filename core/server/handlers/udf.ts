@@ -46,7 +46,10 @@ export function callOf(pb: PbUdfCall | undefined, deadline: Deadline): UdfCall {
   if (pb === undefined || pb.module === '' || pb.function === '') {
     throw new DbError('PARAMETER', 'the request names no UDF', { hint: 'set call.module and call.function' });
   }
-  const timeoutMs = pb.timeoutMs > 0 ? pb.timeoutMs : leftMs(deadline);
+  // the call's own limit, but never past the client's deadline: a UDF whose caller has gone
+  // stops then and frees its pool slot
+  const left = leftMs(deadline);
+  const timeoutMs = pb.timeoutMs > 0 ? (left === undefined ? pb.timeoutMs : Math.min(pb.timeoutMs, left)) : left;
   return { module: pb.module, fn: pb.function, args: pb.args.map((a) => fromPbValue(a)), ...(timeoutMs === undefined ? {} : { timeoutMs }) };
 }
 
