@@ -3,8 +3,10 @@
  * Without --config it runs the embedded default configuration.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { parseConfig, loadConfigFile, DEFAULT_CONFIG_TEXT } from './node/config.ts';
-import { createNode } from './node/node.ts';
+import { dirname } from 'node:path';
+import { parseConfig, loadConfigFile, DEFAULT_CONFIG_TEXT, configJsonSchema } from './node/config.ts';
+import { createNode, effectivePluginOptions } from './node/node.ts';
+import { builtInExtensions } from './node/extensions.ts';
 import { VERSION } from './node/version.ts';
 import { createLogger } from './cli/logger.ts';
 import { defaultPlugins } from './cli/default-plugins.ts';
@@ -30,12 +32,19 @@ const program = new Command()
   .option('--tls-key <file>', 'the PEM private key of --tls-cert')
   .option('--tls-ca <file>', 'require client certificates signed by this PEM CA (mutual TLS)')
   .option('--log-level <level>', 'fatal, error, warn, info, debug or trace')
-  .option('--print-config', 'print the effective configuration and exit');
+  .option('--plugin <file-or-package>', 'load a plugin that is not built in (repeatable; a .ts/.js file or a package name)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+  .option('--print-config', 'print the effective configuration, with every plugin\'s options, and exit')
+  .option('--print-config-schema', 'print the JSON Schema of the configuration file (for editors) and exit');
 
 program.parse();
-const opts = program.opts<{ config?: string; port?: number; host?: string; nodeId?: string; dataDir?: string; metricsPort?: number; tlsCert?: string; tlsKey?: string; tlsCa?: string; logLevel?: string; printConfig?: boolean }>();
+const opts = program.opts<{ config?: string; port?: number; host?: string; nodeId?: string; dataDir?: string; metricsPort?: number; tlsCert?: string; tlsKey?: string; tlsCa?: string; logLevel?: string; plugin: string[]; printConfig?: boolean; printConfigSchema?: boolean }>();
 
 async function main(): Promise<void> {
+  if (opts.printConfigSchema === true) {
+    const sections = Object.fromEntries(builtInExtensions().flatMap((e) => Object.entries(e.schemas ?? {})));
+    console.log(JSON.stringify(configJsonSchema(sections), null, 2));
+    return;
+  }
   const raw = opts.config === undefined ? structuredClone(DEFAULT_CONFIG_TEXT) : loadConfigFile(opts.config);
   const config = parseConfig(raw, {
     ...(opts.host === undefined ? {} : { host: opts.host }),
@@ -43,6 +52,8 @@ async function main(): Promise<void> {
     ...(opts.nodeId === undefined ? {} : { nodeId: opts.nodeId }),
     ...(opts.dataDir === undefined ? {} : { dataDir: opts.dataDir }),
     ...(opts.metricsPort === undefined ? {} : { metricsPort: opts.metricsPort }),
+    ...(opts.config === undefined ? {} : { baseDir: dirname(opts.config) }),
+    plugins: opts.plugin,
     ...(opts.tlsCert === undefined && opts.tlsKey === undefined && opts.tlsCa === undefined ? {} : {
       tls: {
         ...(opts.tlsCert === undefined ? {} : { certFile: opts.tlsCert }),
@@ -52,7 +63,8 @@ async function main(): Promise<void> {
     }),
   });
   if (opts.printConfig === true) {
-    console.log(JSON.stringify(config, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString(16).toUpperCase() : v), 2));
+    const plugins = await effectivePluginOptions(config, defaultPlugins());
+    console.log(JSON.stringify({ ...config, pluginOptions: plugins }, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString(16).toUpperCase() : v), 2));
     return;
   }
   const logger = createLogger(opts.logLevel ?? config.logLevel);

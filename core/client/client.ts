@@ -213,6 +213,11 @@ export class SlipstreamClient {
     return (await this.unary(AdminServiceService.listNamespaces, {}, options)).namespaces;
   }
 
+  /** The node's plugins: name, kind, version, source, instances (options, health), run-time errors. */
+  async plugins(options: CallOptions = {}) {
+    return (await this.unary(AdminServiceService.listPlugins, {}, options)).plugins;
+  }
+
   /** Sets of a namespace (all when `''`) with record counts. */
   async sets(namespace = '', options: CallOptions = {}) {
     return (await this.unary(AdminServiceService.listSets, { namespace }, options)).sets;

@@ -7,6 +7,7 @@ import { DbError } from '../plugin-api/index.ts';
 import type { NodeId } from '../plugin-api/index.ts';
 import { parseAddress } from './transport.ts';
 import { TCP_TRANSPORT_DEFAULTS } from './tcp-transport.ts';
+import { Type, checkSchema, type Static } from '../schema/index.ts';
 
 export interface ClusterConfig {
   readonly nodeId: NodeId;
@@ -74,83 +75,84 @@ function address(v: unknown, where: string, fallback: string): string {
   return s;
 }
 
-function int(v: unknown, where: string, fallback: number, min: number, max: number): number {
-  const n = v ?? fallback;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
-    fail(where, `expected an integer from ${min} to ${max}, got ${JSON.stringify(n)}`, `Remove it to use the default (${fallback})`);
-  }
-  return n;
-}
+const choice = (kind: string, fallback: string) => Type.Union([
+  Type.String({ pattern: `^${kind}-`, description: `a ${kind} plugin name`, hint: `Plugin names start with "${kind}-", e.g. "${fallback}"` }),
+  Type.Object({
+    strategy: Type.Optional(Type.String({ pattern: `^${kind}-`, hint: `Plugin names start with "${kind}-", e.g. "${fallback}"` })),
+    options: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: "the plugin's options (its schema: SHOW PLUGINS)" })),
+  }, { additionalProperties: false, title: `${kind} choice` }),
+], { hint: `a plugin name or {"strategy": "...", "options": {...}}, e.g. "${fallback}"; plugin names start with "${kind}-"` });
 
-function pluginChoice(v: unknown, where: string, kind: string, fallback: string): { strategy: string; options: Record<string, unknown> } {
+const ms = (min: number, max: number, def: number | undefined, description: string) => Type.Integer({ minimum: min, maximum: max, ...(def === undefined ? {} : { default: def }), description });
+
+/** The `cluster` section. */
+export const clusterSchema = Type.Object({
+  nodeId: Type.Optional(Type.Unknown({ description: 'node id (default: node.id); a hex string like "A1" or an integer' })),
+  clusterName: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$', default: CLUSTER_DEFAULTS.clusterName, description: 'nodes with the same cluster name form one cluster', hint: "use 1-64 letters, digits, '_', '.', '-'" })),
+  rackId: Type.Optional(ms(0, 1_000_000, 0, 'rack of this node (copies avoid sharing racks with rack-aware strategies)')),
+  zoneId: Type.Optional(ms(0, 1_000_000, 0, 'zone of this node')),
+  heartbeat: Type.Optional(Type.Object({
+    address: Type.Optional(Type.String({ default: CLUSTER_DEFAULTS.heartbeatAddress, description: '"host:port" of the heartbeat (port 0: any free port)' })),
+    intervalMs: Type.Optional(ms(10, 600_000, CLUSTER_DEFAULTS.heartbeatIntervalMs, 'milliseconds between heartbeats')),
+    timeout: Type.Optional(ms(3, 1000, CLUSTER_DEFAULTS.heartbeatTimeout, 'missed intervals after which a peer is dead')),
+  }, { additionalProperties: false, title: 'heartbeat' })),
+  fabric: Type.Optional(Type.Object({
+    address: Type.Optional(Type.String({ default: CLUSTER_DEFAULTS.fabricAddress, description: '"host:port" of the fabric (port 0: any free port)' })),
+  }, { additionalProperties: false, title: 'fabric' })),
+  seeds: Type.Optional(Type.Array(Type.String(), { description: 'heartbeat addresses of other nodes to contact first', hint: 'e.g. ["10.0.0.2:3002"]' })),
+  quantumMs: Type.Optional(ms(20, 3_600_000, undefined, "milliseconds between clustering decisions (default: Aerospike's formula)")),
+  replication: Type.Optional(choice('replication', CLUSTER_DEFAULTS.replication)),
+  retransmit: Type.Optional(choice('retransmit', CLUSTER_DEFAULTS.retransmit)),
+  limits: Type.Optional(Type.Object({
+    maxConnections: Type.Optional(ms(4, 65_536, TCP_TRANSPORT_DEFAULTS.maxConnections, 'most fabric/heartbeat connections accepted')),
+    frameTimeoutMs: Type.Optional(ms(100, 600_000, TCP_TRANSPORT_DEFAULTS.frameTimeoutMs, 'longest time to read one frame')),
+    idleTimeoutMs: Type.Optional(ms(1000, 86_400_000, TCP_TRANSPORT_DEFAULTS.idleTimeoutMs, 'idle connections are closed after this')),
+    maxBufferedBytes: Type.Optional(ms(1 << 20, 2 ** 40, TCP_TRANSPORT_DEFAULTS.maxBufferedBytes, 'most bytes buffered across connections')),
+  }, { additionalProperties: false, title: 'cluster limits', hint: 'e.g. {"maxConnections": 256}' })),
+}, { additionalProperties: false, title: 'cluster', hint: 'See docs/cluster.md for the cluster section' });
+
+type ClusterSection = Static<typeof clusterSchema>;
+
+function pluginChoice(v: ClusterSection['replication'], fallback: string): { strategy: string; options: Record<string, unknown> } {
   if (v === undefined) return { strategy: fallback, options: {} };
   if (typeof v === 'string') return { strategy: v, options: {} };
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) {
-    fail(where, `expected a plugin name or {"strategy": "...", "options": {...}}`, `e.g. "${fallback}"`);
-  }
-  const o = v as Record<string, unknown>;
-  const strategy = o['strategy'] ?? fallback;
-  if (typeof strategy !== 'string' || !strategy.startsWith(`${kind}-`)) {
-    fail(`${where}.strategy`, `expected a ${kind} plugin name, got ${JSON.stringify(strategy)}`, `Plugin names start with "${kind}-", e.g. "${fallback}"`);
-  }
-  const options = o['options'] ?? {};
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) fail(`${where}.options`, 'expected an object', 'Use {} for no options');
-  return { strategy, options: options as Record<string, unknown> };
+  return { strategy: v.strategy ?? fallback, options: (v.options ?? {}) as Record<string, unknown> };
 }
 
-const KNOWN_KEYS = new Set(['nodeId', 'clusterName', 'rackId', 'zoneId', 'heartbeat', 'fabric', 'seeds', 'quantumMs', 'replication', 'retransmit', 'limits']);
-
 export function validateClusterConfig(raw: unknown, where = 'cluster'): ClusterConfig {
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) fail(where, 'expected an object', 'See docs/cluster.md for the cluster section');
-  const o = raw as Record<string, unknown>;
-  for (const k of Object.keys(o)) {
-    if (!KNOWN_KEYS.has(k)) fail(`${where}.${k}`, 'unknown setting', `Known settings: ${[...KNOWN_KEYS].join(', ')}`);
-  }
-  const nodeId = parseNodeId(o['nodeId'], `${where}.nodeId`);
-  const clusterName = o['clusterName'] ?? CLUSTER_DEFAULTS.clusterName;
-  if (typeof clusterName !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(clusterName)) {
-    fail(`${where}.clusterName`, `expected 1-64 letters, digits, '_', '.', '-', got ${JSON.stringify(clusterName)}`, 'Nodes with the same cluster name form one cluster');
-  }
-  const rackId = int(o['rackId'], `${where}.rackId`, 0, 0, 1_000_000);
-  const zoneId = int(o['zoneId'], `${where}.zoneId`, 0, 0, 1_000_000);
-  const hb = (o['heartbeat'] ?? {}) as Record<string, unknown>;
-  if (typeof hb !== 'object' || hb === null) fail(`${where}.heartbeat`, 'expected an object', 'e.g. {"address": "127.0.0.1:3002"}');
-  const intervalMs = int(hb['intervalMs'], `${where}.heartbeat.intervalMs`, CLUSTER_DEFAULTS.heartbeatIntervalMs, 10, 600_000);
-  const timeout = int(hb['timeout'], `${where}.heartbeat.timeout`, CLUSTER_DEFAULTS.heartbeatTimeout, 3, 1000);
-  const hbAddress = address(hb['address'], `${where}.heartbeat.address`, CLUSTER_DEFAULTS.heartbeatAddress);
-  const fab = (o['fabric'] ?? {}) as Record<string, unknown>;
-  if (typeof fab !== 'object' || fab === null) fail(`${where}.fabric`, 'expected an object', 'e.g. {"address": "127.0.0.1:3001"}');
-  const fabricAddress = address(fab['address'], `${where}.fabric.address`, CLUSTER_DEFAULTS.fabricAddress);
+  checkSchema(clusterSchema, raw, where);
+  const o = raw as ClusterSection;
+  const nodeId = parseNodeId(o.nodeId, `${where}.nodeId`);
+  const clusterName = o.clusterName ?? CLUSTER_DEFAULTS.clusterName;
+  const intervalMs = o.heartbeat?.intervalMs ?? CLUSTER_DEFAULTS.heartbeatIntervalMs;
+  const timeout = o.heartbeat?.timeout ?? CLUSTER_DEFAULTS.heartbeatTimeout;
+  const hbAddress = address(o.heartbeat?.address, `${where}.heartbeat.address`, CLUSTER_DEFAULTS.heartbeatAddress);
+  const fabricAddress = address(o.fabric?.address, `${where}.fabric.address`, CLUSTER_DEFAULTS.fabricAddress);
   const h = parseAddress(hbAddress);
   const f = parseAddress(fabricAddress);
   if (h !== undefined && f !== undefined && h.port !== 0 && h.host === f.host && h.port === f.port) {
     fail(`${where}.fabric.address`, `fabric and heartbeat both use ${fabricAddress}`, 'Give the fabric and the heartbeat different ports');
   }
-  const seedsRaw = o['seeds'] ?? [];
-  if (!Array.isArray(seedsRaw)) fail(`${where}.seeds`, 'expected a list of "host:port"', 'e.g. ["10.0.0.2:3002"]');
-  const seeds = seedsRaw.map((s, i) => address(s, `${where}.seeds[${i}]`, ''));
+  const seeds = (o.seeds ?? []).map((s, i) => address(s, `${where}.seeds[${i}]`, ''));
   const dup = seeds.find((s, i) => seeds.indexOf(s) !== i);
   if (dup !== undefined) fail(`${where}.seeds`, `${dup} is listed twice`, 'List each seed once');
-  const quantumMs = int(o['quantumMs'], `${where}.quantumMs`, defaultQuantumMs(intervalMs, timeout), 2 * intervalMs, 3_600_000);
-  const lim = (o['limits'] ?? {}) as Record<string, unknown>;
-  if (typeof lim !== 'object' || lim === null || Array.isArray(lim)) fail(`${where}.limits`, 'expected an object', 'e.g. {"maxConnections": 256}');
-  const LIMIT_KEYS = ['maxConnections', 'frameTimeoutMs', 'idleTimeoutMs', 'maxBufferedBytes'];
-  for (const k of Object.keys(lim)) if (!LIMIT_KEYS.includes(k)) fail(`${where}.limits.${k}`, 'unknown setting', `Known settings: ${LIMIT_KEYS.join(', ')}`);
+  const quantumMs = o.quantumMs ?? defaultQuantumMs(intervalMs, timeout);
+  if (quantumMs < 2 * intervalMs) fail(`${where}.quantumMs`, `must be at least twice heartbeat.intervalMs (${2 * intervalMs}), got ${quantumMs}`, 'Remove it to use the default');
   const D = TCP_TRANSPORT_DEFAULTS;
   const limits = {
-    maxConnections: int(lim['maxConnections'], `${where}.limits.maxConnections`, D.maxConnections, 4, 65_536),
-    frameTimeoutMs: int(lim['frameTimeoutMs'], `${where}.limits.frameTimeoutMs`, D.frameTimeoutMs, 100, 600_000),
-    idleTimeoutMs: int(lim['idleTimeoutMs'], `${where}.limits.idleTimeoutMs`, D.idleTimeoutMs, 1000, 86_400_000),
-    maxBufferedBytes: int(lim['maxBufferedBytes'], `${where}.limits.maxBufferedBytes`, D.maxBufferedBytes, 1 << 20, 2 ** 40),
+    maxConnections: o.limits?.maxConnections ?? D.maxConnections,
+    frameTimeoutMs: o.limits?.frameTimeoutMs ?? D.frameTimeoutMs,
+    idleTimeoutMs: o.limits?.idleTimeoutMs ?? D.idleTimeoutMs,
+    maxBufferedBytes: o.limits?.maxBufferedBytes ?? D.maxBufferedBytes,
   };
   return {
     limits,
-    nodeId, clusterName, rackId, zoneId,
+    nodeId, clusterName, rackId: o.rackId ?? 0, zoneId: o.zoneId ?? 0,
     heartbeat: { address: hbAddress, intervalMs, timeout },
     fabric: { address: fabricAddress },
     seeds, quantumMs,
-    replication: pluginChoice(o['replication'], `${where}.replication`, 'replication', CLUSTER_DEFAULTS.replication),
-    retransmit: pluginChoice(o['retransmit'], `${where}.retransmit`, 'retransmit', CLUSTER_DEFAULTS.retransmit),
+    replication: pluginChoice(o.replication, CLUSTER_DEFAULTS.replication),
+    retransmit: pluginChoice(o.retransmit, CLUSTER_DEFAULTS.retransmit),
   };
 }
 

@@ -3,8 +3,11 @@ import { hostname } from 'node:os';
 import { createHash } from 'node:crypto';
 import { DbError } from '../errors/index.ts';
 import { checkNamespaceName, NAMESPACE_DEFAULTS, type NamespaceConfig } from '../model/index.ts';
-import { parseEvictionConfig } from '../storage/eviction.ts';
-import { parseTombRaiderConfig } from '../storage/eviction-tombstones.ts';
+import { evictionSchema, parseEvictionConfig } from '../storage/eviction.ts';
+import { tombRaiderSchema } from '../storage/eviction-tombstones.ts';
+import { Type, checkSchema, type Static } from '../schema/index.ts';
+import { resolve } from 'node:path';
+import type { PluginSpec } from './plugin-loader.ts';
 
 export interface NodeSection {
   /** 64-bit node id. In files: a hex string ("A1B2") or a number. */
@@ -34,6 +37,8 @@ export interface NodeConfig {
   readonly namespaces: readonly NamespaceConfig[];
   /** Record transactions allowed to wait on one key before KEY_BUSY. */
   readonly transactionPendingLimit: number;
+  /** Plugins to load besides the built-in ones (config "plugins" and --plugin). */
+  readonly plugins: readonly PluginSpec[];
   /** Sections owned by subsystems (cluster, udf, …), validated by them. */
   readonly sections: Readonly<Record<string, unknown>>;
 }
@@ -51,27 +56,8 @@ export const DEFAULT_CONFIG_TEXT = {
   ],
 } as const;
 
-const KNOWN_TOP = new Set(['node', 'logLevel', 'namespaces', 'transactionPendingLimit']);
-const NODE_KEYS = new Set(['id', 'host', 'port', 'dataDir', 'metricsPort', 'tls']);
-const NS_KEYS = new Set(['name', 'storage', 'storageOptions', 'defaultTtl', 'maxRecordBytes', 'replicationFactor', 'nsupPeriod', 'maxTtl', 'eviction', 'tombRaider', 'writeCommitLevel', 'conflictResolution']);
-
-function oneOf<T extends string>(v: unknown, path: string, values: readonly T[], hint: string): T {
-  if (typeof v !== 'string' || !(values as readonly string[]).includes(v)) fail(path, `must be one of ${values.map((x) => JSON.stringify(x)).join(', ')}, got ${JSON.stringify(v)}`, hint);
-  return v as T;
-}
-
 function fail(path: string, msg: string, hint?: string): never {
   throw new DbError('PARAMETER', `config ${path}: ${msg}`, hint === undefined ? {} : { hint });
-}
-
-function int(v: unknown, path: string, min: number, max: number): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) fail(path, `must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
-  return v;
-}
-
-function str(v: unknown, path: string): string {
-  if (typeof v !== 'string' || v.length === 0) fail(path, `must be a non-empty string, got ${JSON.stringify(v)}`);
-  return v;
 }
 
 export function parseNodeId(v: unknown, path = 'node.id'): bigint {
@@ -89,80 +75,146 @@ function defaultNodeId(host: string, port: number): bigint {
   return (h.readBigUInt64BE(0) & 0x7fffffffffffffffn) | 1n;
 }
 
-/** Validates a parsed config object (JSON) into a NodeConfig, with clear errors. */
+/** TLS after the schema check: the settings that depend on each other. */
 function parseTls(raw: unknown): TlsConfig | undefined {
   if (raw === undefined || raw === null) return undefined;
-  if (typeof raw !== 'object' || Array.isArray(raw)) fail('node.tls', 'must be an object', 'for example { "certFile": "server.pem", "keyFile": "server.key" }');
-  const o = raw as Record<string, unknown>;
-  const known = ['certFile', 'keyFile', 'caFile', 'requireClientCert'];
-  for (const k of Object.keys(o)) if (!known.includes(k)) fail(`node.tls.${k}`, 'is not a TLS setting', `known settings: ${known.join(', ')}`);
-  if (o['certFile'] === undefined || o['keyFile'] === undefined) fail('node.tls', 'needs certFile and keyFile', 'give the PEM files of the server certificate and its private key');
-  const requireClientCert = o['requireClientCert'] ?? false;
-  if (typeof requireClientCert !== 'boolean') fail('node.tls.requireClientCert', 'must be true or false');
-  if (requireClientCert && o['caFile'] === undefined) fail('node.tls.requireClientCert', 'needs caFile, the CA that signs client certificates');
+  const o = raw as Partial<TlsConfig>;
+  if (o.certFile === undefined || o.keyFile === undefined) fail('node.tls', 'needs certFile and keyFile', 'give the PEM files of the server certificate and its private key');
+  const requireClientCert = o.requireClientCert ?? false;
+  if (requireClientCert && o.caFile === undefined) fail('node.tls.requireClientCert', 'needs caFile, the CA that signs client certificates');
+  return { certFile: o.certFile, keyFile: o.keyFile, ...(o.caFile === undefined ? {} : { caFile: o.caFile }), requireClientCert };
+}
+
+const hexId = Type.Union([
+  Type.String({ pattern: '^(0x)?[0-9a-fA-F]{1,16}$' }),
+  Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
+], { description: '64-bit node id: a hex string of up to 16 digits, or a number', hint: 'for example "A1" or "BB9040011AC4202"' });
+
+const tlsSchema = Type.Object({
+  certFile: Type.Optional(Type.String({ minLength: 1, description: 'PEM file of the server certificate' })),
+  keyFile: Type.Optional(Type.String({ minLength: 1, description: 'PEM file of its private key' })),
+  caFile: Type.Optional(Type.String({ minLength: 1, description: 'PEM file of the CA that signs client certificates' })),
+  requireClientCert: Type.Optional(Type.Boolean({ default: false, description: 'require client certificates (mutual TLS; needs caFile)' })),
+}, { additionalProperties: false, title: 'TLS', hint: 'for example { "certFile": "server.pem", "keyFile": "server.key" }' });
+
+const port = (def: number | undefined, description: string) => Type.Integer({ minimum: 0, maximum: 65535, ...(def === undefined ? {} : { default: def }), description });
+
+const nodeSchema = Type.Object({
+  id: Type.Optional(hexId),
+  host: Type.Optional(Type.String({ minLength: 1, default: '127.0.0.1', description: 'address to listen on' })),
+  port: Type.Optional(port(3000, 'gRPC port (0: any free port)')),
+  dataDir: Type.Optional(Type.String({ minLength: 1, default: './data', description: 'folder for durable data and system metadata' })),
+  metricsPort: Type.Optional(Type.Union([port(undefined, 'Prometheus metrics port (0: any free port)'), Type.Null()])),
+  tls: Type.Optional(Type.Union([tlsSchema, Type.Null()])),
+}, { additionalProperties: false, title: 'node' });
+
+const namespaceSchema = Type.Object({
+  name: Type.String({ minLength: 1, description: 'namespace name' }),
+  storage: Type.Optional(Type.String({ minLength: 1, default: 'storage-memory', description: 'storage plugin name' })),
+  storageOptions: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: "options of the storage plugin (its schema: SHOW PLUGINS or the plugin's docs)" })),
+  defaultTtl: Type.Optional(Type.Integer({ minimum: 0, maximum: 0xffffffff, default: NAMESPACE_DEFAULTS.defaultTtl, description: 'seconds; 0: never expire' })),
+  maxRecordBytes: Type.Optional(Type.Integer({ minimum: 64, maximum: 128 * 1024 * 1024, default: NAMESPACE_DEFAULTS.maxRecordBytes })),
+  replicationFactor: Type.Optional(Type.Integer({ minimum: 1, maximum: 256, default: NAMESPACE_DEFAULTS.replicationFactor })),
+  nsupPeriod: Type.Optional(Type.Integer({ minimum: 0, maximum: 86400, default: NAMESPACE_DEFAULTS.nsupPeriod, description: 'seconds between expiry sweeps; 0: none' })),
+  maxTtl: Type.Optional(Type.Integer({ minimum: 1, maximum: 0xffffffff, default: NAMESPACE_DEFAULTS.maxTtl })),
+  writeCommitLevel: Type.Optional(Type.Union([Type.Literal('all'), Type.Literal('master')], {
+    default: 'all', hint: "all: answer once every replica has the write (the default); master: answer after the master's write",
+  })),
+  conflictResolution: Type.Optional(Type.Union([Type.Literal('generation'), Type.Literal('last-update-time')], {
+    default: 'generation', hint: 'which copy wins when copies of a record differ after a split or restart: generation (then last-update time; the default) or last-update-time (then generation)',
+  })),
+  eviction: Type.Optional(evictionSchema),
+  tombRaider: Type.Optional(tombRaiderSchema),
+}, { additionalProperties: false, title: 'namespace' });
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** The node's own configuration; subsystems' sections (cluster, udf, …) are checked by their owners. */
+export const nodeConfigSchema = Type.Object({
+  $schema: Type.Optional(Type.String({ description: 'the JSON Schema of this file, for editors (slipstream --print-config-schema)' })),
+  node: Type.Optional(nodeSchema),
+  logLevel: Type.Optional(Type.Union(LOG_LEVELS.map((l) => Type.Literal(l)), { default: 'info' })),
+  namespaces: Type.Array(namespaceSchema, { minItems: 1, hint: 'configure at least one namespace, e.g. { "name": "test", "storage": "storage-memory" }' }),
+  transactionPendingLimit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000, default: 20, description: 'record transactions allowed to wait on one key before KEY_BUSY' })),
+  plugins: Type.Optional(Type.Array(Type.String({ minLength: 1 }), {
+    description: 'plugins to load that are not built in: paths of ES modules (.ts or .js, relative to this file) or package names',
+    hint: 'for example ["./plugins/storage-mine.ts", "slipstream-storage-x"]',
+  })),
+}, { additionalProperties: true, title: 'configuration' });
+
+const KNOWN_TOP = new Set(Object.keys(nodeConfigSchema.properties));
+
+/**
+ * The JSON Schema of the whole configuration file, for editors: the node's own sections and
+ * the sections of its subsystems (`sections`: name → schema).
+ */
+export function configJsonSchema(sections: Readonly<Record<string, unknown>> = {}): Record<string, unknown> {
+  const own = JSON.parse(JSON.stringify(nodeConfigSchema)) as Record<string, unknown>;
   return {
-    certFile: str(o['certFile'], 'node.tls.certFile'),
-    keyFile: str(o['keyFile'], 'node.tls.keyFile'),
-    ...(o['caFile'] === undefined ? {} : { caFile: str(o['caFile'], 'node.tls.caFile') }),
-    requireClientCert,
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    ...own,
+    title: 'Slipstream node configuration',
+    properties: { ...(own['properties'] as Record<string, unknown>), ...JSON.parse(JSON.stringify(sections)) as Record<string, unknown> },
+    additionalProperties: false,
   };
 }
 
-export function parseConfig(raw: unknown, overrides: { host?: string; port?: number; nodeId?: string; dataDir?: string; metricsPort?: number; tls?: Partial<TlsConfig> } = {}): NodeConfig {
+export interface ConfigOverrides {
+  host?: string; port?: number; nodeId?: string; dataDir?: string; metricsPort?: number; tls?: Partial<TlsConfig>;
+  /** Plugins from the command line (relative to the working directory). */
+  plugins?: readonly string[];
+  /** Folder the config file's relative plugin paths start from (default: the working directory). */
+  baseDir?: string;
+}
+
+/** Validates a parsed config object (JSON) into a NodeConfig, with clear errors. */
+export function parseConfig(raw: unknown, overrides: ConfigOverrides = {}): NodeConfig {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail('', 'must be a JSON object');
-  const obj = raw as Record<string, unknown>;
-  const nodeRaw = (obj['node'] ?? {}) as Record<string, unknown>;
-  if (typeof nodeRaw !== 'object' || nodeRaw === null) fail('node', 'must be an object');
-  const host = overrides.host ?? (nodeRaw['host'] === undefined ? '127.0.0.1' : str(nodeRaw['host'], 'node.host'));
-  const port = overrides.port ?? (nodeRaw['port'] === undefined ? 3000 : int(nodeRaw['port'], 'node.port', 0, 65535));
+  checkSchema(nodeConfigSchema, raw, 'config');
+  const obj = raw as Static<typeof nodeConfigSchema>;
+  const nodeRaw = obj.node ?? {};
+  const host = overrides.host ?? nodeRaw.host ?? '127.0.0.1';
+  const port = overrides.port ?? nodeRaw.port ?? 3000;
   if (!Number.isInteger(port) || port < 0 || port > 65535) fail('--port', `must be 0 to 65535, got ${port}`);
-  const idRaw = overrides.nodeId ?? nodeRaw['id'];
+  const idRaw = overrides.nodeId ?? nodeRaw.id;
   const id = idRaw === undefined ? defaultNodeId(host, port) : parseNodeId(idRaw);
-  const dataDir = overrides.dataDir ?? (nodeRaw['dataDir'] === undefined ? './data' : str(nodeRaw['dataDir'], 'node.dataDir'));
-  const metricsPort = overrides.metricsPort ?? (nodeRaw['metricsPort'] === undefined || nodeRaw['metricsPort'] === null ? undefined : int(nodeRaw['metricsPort'], 'node.metricsPort', 0, 65535));
-  for (const k of Object.keys(nodeRaw)) {
-    if (!NODE_KEYS.has(k)) fail(`node.${k}`, 'is not a node setting', `known settings: ${[...NODE_KEYS].join(', ')}`);
-  }
-  const tlsRaw = overrides.tls === undefined ? nodeRaw['tls'] : { ...(nodeRaw['tls'] as Record<string, unknown> | undefined), ...overrides.tls };
+  const dataDir = overrides.dataDir ?? nodeRaw.dataDir ?? './data';
+  const metricsPort = overrides.metricsPort ?? nodeRaw.metricsPort ?? undefined;
+  const tlsRaw = overrides.tls === undefined ? nodeRaw.tls : { ...(nodeRaw.tls ?? undefined), ...overrides.tls };
   const tls = parseTls(tlsRaw);
 
-  const logLevel = obj['logLevel'] ?? 'info';
-  const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-  if (typeof logLevel !== 'string' || !levels.includes(logLevel)) fail('logLevel', `must be one of ${levels.join(', ')}`);
-
-  const nsRaw = obj['namespaces'];
-  if (!Array.isArray(nsRaw) || nsRaw.length === 0) fail('namespaces', 'must be a non-empty list', 'configure at least one namespace, e.g. { "name": "test", "storage": "storage-memory" }');
   const seen = new Set<string>();
-  const namespaces = nsRaw.map((n: unknown, i: number): NamespaceConfig => {
+  const namespaces = obj.namespaces.map((o, i): NamespaceConfig => {
     const path = `namespaces[${i}]`;
-    if (typeof n !== 'object' || n === null) fail(path, 'must be an object');
-    const o = n as Record<string, unknown>;
-    for (const k of Object.keys(o)) if (!NS_KEYS.has(k)) fail(`${path}.${k}`, 'is not a namespace setting', `known settings: ${[...NS_KEYS].join(', ')}`);
-    const name = str(o['name'], `${path}.name`);
-    try { checkNamespaceName(name); } catch (err) { fail(`${path}.name`, (err as Error).message); }
-    if (seen.has(name)) fail(`${path}.name`, `namespace '${name}' is configured twice`);
-    seen.add(name);
-    const storageOptions = o['storageOptions'] ?? {};
-    if (typeof storageOptions !== 'object' || storageOptions === null || Array.isArray(storageOptions)) fail(`${path}.storageOptions`, 'must be an object');
+    try { checkNamespaceName(o.name); } catch (err) { fail(`${path}.name`, (err as Error).message); }
+    if (seen.has(o.name)) fail(`${path}.name`, `namespace '${o.name}' is configured twice`);
+    seen.add(o.name);
     return {
-      name,
-      storage: o['storage'] === undefined ? 'storage-memory' : str(o['storage'], `${path}.storage`),
-      storageOptions: storageOptions as Record<string, unknown>,
-      defaultTtl: o['defaultTtl'] === undefined ? NAMESPACE_DEFAULTS.defaultTtl : int(o['defaultTtl'], `${path}.defaultTtl`, 0, 0xffffffff),
-      maxRecordBytes: o['maxRecordBytes'] === undefined ? NAMESPACE_DEFAULTS.maxRecordBytes : int(o['maxRecordBytes'], `${path}.maxRecordBytes`, 64, 128 * 1024 * 1024),
-      replicationFactor: o['replicationFactor'] === undefined ? NAMESPACE_DEFAULTS.replicationFactor : int(o['replicationFactor'], `${path}.replicationFactor`, 1, 256),
-      nsupPeriod: o['nsupPeriod'] === undefined ? NAMESPACE_DEFAULTS.nsupPeriod : int(o['nsupPeriod'], `${path}.nsupPeriod`, 0, 86400),
-      maxTtl: o['maxTtl'] === undefined ? NAMESPACE_DEFAULTS.maxTtl : int(o['maxTtl'], `${path}.maxTtl`, 1, 0xffffffff),
-      ...(o['writeCommitLevel'] === undefined ? {} : { writeCommitLevel: oneOf(o['writeCommitLevel'], `${path}.writeCommitLevel`, ['all', 'master'] as const, 'all: answer once every replica has the write (the default); master: answer after the master\'s write') }),
-      ...(o['conflictResolution'] === undefined ? {} : { conflictResolution: oneOf(o['conflictResolution'], `${path}.conflictResolution`, ['generation', 'last-update-time'] as const, 'which copy wins when copies of a record differ after a split or restart: generation (then last-update time; the default) or last-update-time (then generation)') }),
-      ...(o['eviction'] === undefined ? {} : { eviction: (parseEvictionConfig(o['eviction'], `${path}.eviction`), o['eviction'] as Record<string, unknown>) }),
-      ...(o['tombRaider'] === undefined ? {} : { tombRaider: (parseTombRaiderConfig(o['tombRaider'], `${path}.tombRaider`), o['tombRaider'] as Record<string, unknown>) }),
+      name: o.name,
+      storage: o.storage ?? 'storage-memory',
+      storageOptions: (o.storageOptions ?? {}) as Record<string, unknown>,
+      defaultTtl: o.defaultTtl ?? NAMESPACE_DEFAULTS.defaultTtl,
+      maxRecordBytes: o.maxRecordBytes ?? NAMESPACE_DEFAULTS.maxRecordBytes,
+      replicationFactor: o.replicationFactor ?? NAMESPACE_DEFAULTS.replicationFactor,
+      nsupPeriod: o.nsupPeriod ?? NAMESPACE_DEFAULTS.nsupPeriod,
+      maxTtl: o.maxTtl ?? NAMESPACE_DEFAULTS.maxTtl,
+      ...(o.writeCommitLevel === undefined ? {} : { writeCommitLevel: o.writeCommitLevel }),
+      ...(o.conflictResolution === undefined ? {} : { conflictResolution: o.conflictResolution }),
+      ...(o.eviction === undefined ? {} : { eviction: (parseEvictionConfig(o.eviction, `${path}.eviction`), o.eviction as Record<string, unknown>) }),
+      ...(o.tombRaider === undefined ? {} : { tombRaider: o.tombRaider as Record<string, unknown> }),
     };
   });
-  const tpl = obj['transactionPendingLimit'] === undefined ? 20 : int(obj['transactionPendingLimit'], 'transactionPendingLimit', 1, 100000);
   const sections: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(obj)) if (!KNOWN_TOP.has(k)) sections[k] = v;
-  return { node: { id, host, port, dataDir, ...(metricsPort === undefined ? {} : { metricsPort }), ...(tls === undefined ? {} : { tls }) }, logLevel: logLevel as NodeConfig['logLevel'], namespaces, transactionPendingLimit: tpl, sections };
+  const cwd = process.cwd();
+  const plugins: PluginSpec[] = [
+    ...(obj.plugins ?? []).map((spec) => ({ spec, from: resolve(overrides.baseDir ?? cwd) })),
+    ...(overrides.plugins ?? []).map((spec) => ({ spec, from: cwd })),
+  ];
+  return {
+    node: { id, host, port, dataDir, ...(metricsPort === undefined ? {} : { metricsPort }), ...(tls === undefined ? {} : { tls }) },
+    logLevel: obj.logLevel ?? 'info', namespaces, transactionPendingLimit: obj.transactionPendingLimit ?? 20, plugins, sections,
+  };
 }
 
 export function loadConfigFile(path: string): unknown {

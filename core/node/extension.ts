@@ -1,4 +1,4 @@
-import type { Clock, Logger } from '../plugin-api/index.ts';
+import type { Clock, JsonSchema, Logger } from '../plugin-api/index.ts';
 import type { Kernel } from '../transaction/kernel.ts';
 import type { GrpcServer } from '../server/grpc-server.ts';
 import type { NodeConfig } from './config.ts';
@@ -42,5 +42,7 @@ export interface NodeExtension {
   readonly dependsOn?: readonly string[];
   /** Top-level config sections this extension reads; any other unknown section is an error. */
   readonly sections?: readonly string[];
+  /** JSON Schemas of those sections, for the configuration's JSON Schema (editors). */
+  readonly schemas?: Readonly<Record<string, JsonSchema>>;
   start(ctx: ExtensionContext): Promise<ExtensionHandle | void>;
 }

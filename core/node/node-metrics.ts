@@ -6,6 +6,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Kernel } from '../transaction/kernel.ts';
 import type { EngineStats } from '../plugin-api/index.ts';
 import { operationCounts } from '../transaction/statistics.ts';
+import type { PluginInfoSource } from '../transaction/plugin-info.ts';
 
 export function registerNodeMetrics(registry: Registry, kernel: Kernel, identity: { readonly nodeId: bigint; readonly version: string; readonly startedAtMs: number }): void {
   const registers = [registry];
@@ -87,4 +88,22 @@ export function registerNodeMetrics(registry: Registry, kernel: Kernel, identity
   perNamespace('slipstream_namespace_tombstones', 'Tombstones of durable deletes.', (s) => s.tombstones);
   perNamespace('slipstream_namespace_memory_bytes', 'Memory the storage engine reports for the namespace.', (s) => s.memoryBytes);
   perNamespace('slipstream_namespace_disk_bytes', 'Disk the storage engine reports for the namespace.', (s) => s.diskBytes);
+}
+
+/** Run-time errors of each plugin, per operation (read from the registry at scrape time). */
+export function registerPluginMetrics(registry: Registry, plugins: PluginInfoSource): void {
+  new Counter({
+    name: 'slipstream_plugin_errors_total', help: 'Errors thrown by plugins at run time, by plugin and operation.', labelNames: ['plugin', 'operation'], registers: [registry],
+    collect() {
+      this.reset();
+      for (const p of plugins.info()) for (const [operation, n] of Object.entries(p.errors)) this.inc({ plugin: p.name, operation }, n);
+    },
+  });
+  new Gauge({
+    name: 'slipstream_plugin_healthy', help: '1 when every instance of the plugin reports itself healthy.', labelNames: ['plugin', 'kind'], registers: [registry],
+    collect() {
+      this.reset();
+      for (const p of plugins.info()) if (p.instances.length > 0) this.set({ plugin: p.name, kind: p.kind }, p.instances.every((i) => i.health.ok) ? 1 : 0);
+    },
+  });
 }

@@ -3,22 +3,24 @@ import { systemClock, type Clock, type Logger, type Plugin, type PluginContext }
 import { Namespace } from '../storage/namespace.ts';
 import { GuardedEngine } from '../storage/guarded-engine.ts';
 import { isAbsolute, join } from 'node:path';
-import { memorySystemMetadata, openDurableSystemMetadata, type SystemMetadataStore } from '../storage/system-metadata.ts';
+import { durableSystemMetadata, memorySystemMetadata, type SystemMetadataStore } from '../storage/system-metadata.ts';
 import { StorageMaintenance } from '../storage/maintenance.ts';
 import { Kernel } from '../transaction/kernel.ts';
 import { singleNodeRouter, type PartitionRouter } from '../transaction/routing.ts';
 import { GrpcServer } from '../server/grpc-server.ts';
 import { MetricsEndpoint } from '../server/metrics.ts';
-import { registerNodeMetrics } from './node-metrics.ts';
+import { registerNodeMetrics, registerPluginMetrics } from './node-metrics.ts';
 import { AdminServiceService } from '../wire/generated/slipstream/v1/admin.ts';
 import { keyValueHandlers, keyValueService } from '../server/handlers/kv.ts';
 import { adminHandlers } from '../server/handlers/admin.ts';
-import { NODE_IDENTITY, STORAGE_MAINTENANCE, ServiceLocator } from '../services/index.ts';
+import { NODE_IDENTITY, PLUGIN_INFO, STORAGE_MAINTENANCE, ServiceLocator } from '../services/index.ts';
 import { recordExpressionCompiler } from '../query/record-filter.ts';
 import type { NodeConfig, TlsConfig } from './config.ts';
 import { readFileSync } from 'node:fs';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { PluginRegistry } from './plugin-registry.ts';
+import type { PluginRegistry } from './plugin-registry.ts';
+import { registryFor } from './plugin-options.ts';
+export { effectivePluginOptions } from './plugin-options.ts';
 import type { ExtensionHandle, NodeExtension } from './extension.ts';
 import { builtInExtensions } from './extensions.ts';
 import { orderExtensions } from './extension-order.ts';
@@ -85,8 +87,8 @@ export async function createNode(config: NodeConfig, options: CreateNodeOptions)
   const logger = options.logger;
   const clock = options.clock ?? systemClock;
   const abort = new AbortController();
-  const registry = new PluginRegistry();
-  for (const p of options.plugins) registry.register(p);
+  // The built-in plugins and those the configuration names: loaded and checked before anything starts.
+  const registry = await registryFor(config, options.plugins);
   const pluginContext = (name: string): PluginContext => ({ nodeId: config.node.id, logger: logger.child({ plugin: name }), clock, signal: abort.signal });
 
   // Storage maintenance always runs; the others start in the order their dependencies give.
@@ -115,6 +117,7 @@ export async function createNode(config: NodeConfig, options: CreateNodeOptions)
     for (const h of handles.reverse()) {
       try { await h.stop?.(); } catch (err) { logger.error({ err }, 'a subsystem failed to stop'); }
     }
+    await registry.stopAll(logger);
     for (const ns of namespaces) {
       try { await ns.engine.close(); } catch (err) { logger.error({ err, namespace: ns.name }, 'a storage engine failed to close'); }
     }
@@ -125,28 +128,24 @@ export async function createNode(config: NodeConfig, options: CreateNodeOptions)
   try {
     for (const nsConfig of config.namespaces) {
       const plugin = registry.get('storage', nsConfig.storage);
-      let engine;
-      // A relative data directory of a storage engine lives under the node's data directory.
-      const storageOptions = { ...nsConfig.storageOptions };
-      const dir = storageOptions['dataDir'];
-      if (typeof dir === 'string' && !isAbsolute(dir)) storageOptions['dataDir'] = join(config.node.dataDir, dir);
       const started = Date.now();
-      try {
-        engine = await plugin.create(pluginContext(plugin.name), nsConfig, storageOptions);
-      } catch (err) {
-        const msg = err instanceof Error ? err.message : String(err);
-        throw new DbError(err instanceof DbError ? err.code : 'SERVER_ERROR', `namespace '${nsConfig.name}': storage plugin ${plugin.name} failed to open: ${msg}`, { plugin: plugin.name, cause: err, ...(err instanceof DbError && err.hint !== undefined ? { hint: err.hint } : {}) });
-      }
-      const guarded = new GuardedEngine(engine, plugin.name);
+      // A relative data directory of a storage engine lives under the node's data directory.
+      const engine = await registry.createStorage(plugin.name, pluginContext(plugin.name), nsConfig, nsConfig.storageOptions, (o) => {
+        const dir = o['dataDir'];
+        return typeof dir === 'string' && !isAbsolute(dir) ? { ...o, dataDir: join(config.node.dataDir, dir) } : o;
+      });
+      const guarded = new GuardedEngine(engine, plugin.name, (op) => registry.count(plugin.name, op));
       const ns = new Namespace(nsConfig, maintenance.guard(nsConfig, guarded));
       namespaces.push(ns);
       const st = await guarded.stats();
       logger.info({ namespace: nsConfig.name, storage: plugin.name, records: st.records, tombstones: st.tombstones, ms: Date.now() - started }, 'namespace ready');
     }
-    // System metadata is durable as soon as one namespace is.
-    smd = namespaces.some((ns) => ns.engine.capabilities.persistent)
-      ? await openDurableSystemMetadata(config.node.dataDir)
-      : memorySystemMetadata();
+    // System metadata is durable as soon as one namespace is: in the storage slot of the first
+    // persistent namespace whose plugin offers a store (in memory when none does).
+    const smdPlugin = namespaces.filter((ns) => ns.engine.capabilities.persistent).map((ns) => registry.get('storage', ns.config.storage)).find((p) => p.openSystemMetadata !== undefined);
+    smd = smdPlugin?.openSystemMetadata === undefined
+      ? memorySystemMetadata()
+      : durableSystemMetadata(await smdPlugin.openSystemMetadata(pluginContext(smdPlugin.name), join(config.node.dataDir, 'smd')));
     const kernel = new Kernel({
       namespaces,
       clock,
@@ -162,8 +161,10 @@ export async function createNode(config: NodeConfig, options: CreateNodeOptions)
     server.addService('slipstream.v1.KeyValueService', keyValueService, keyValueHandlers(kernel, logger, services));
     const identity = { nodeId: config.node.id, version: VERSION, startedAtMs, address: () => address };
     services.provide(NODE_IDENTITY, identity);
-    server.addService('slipstream.v1.AdminService', AdminServiceService, adminHandlers(kernel, identity, logger));
+    server.addService('slipstream.v1.AdminService', AdminServiceService, adminHandlers(kernel, identity, logger, registry));
+    services.provide(PLUGIN_INFO, registry);
     registerNodeMetrics(server.metrics.registry, kernel, identity);
+    registerPluginMetrics(server.metrics.registry, registry);
 
     for (const ext of extensions) {
       const handle = await ext.start({ nodeId: config.node.id, config, kernel, server, registry, services, systemMetadata: smd, logger: logger.child({ subsystem: ext.name }), clock, signal: abort.signal });
@@ -180,6 +181,7 @@ export async function createNode(config: NodeConfig, options: CreateNodeOptions)
         return cluster.info().members.filter((m) => m.alive && m.id !== config.node.id && m.serviceAddress !== '').map((m) => ({ id: m.id, address: m.serviceAddress }));
       },
     }));
+    await registry.startAll();
     const port = await server.start(config.node.host, config.node.port, config.node.tls === undefined ? undefined : readTlsFiles(config.node.tls));
     address = `${config.node.host}:${port}`;
     const metricsPort = config.node.metricsPort === undefined ? undefined : await metricsEndpoint?.start(config.node.host, config.node.metricsPort);

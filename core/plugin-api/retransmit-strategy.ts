@@ -1,4 +1,5 @@
 import type { NodeId } from './context.ts';
+import type { PluginHealth } from './lifecycle.ts';
 
 export type FabricMessageKind = 'replica-write' | 'migration' | 'xdr' | 'proxy' | 'control';
 
@@ -15,9 +16,20 @@ export interface RetransmitState {
   readonly bytes: number;
 }
 
+/**
+ * Decides when an unacknowledged fabric message is sent again. Guarantees (the retransmit kit
+ * checks each): never a delay past the deadline, null once the deadline has passed, finitely
+ * many resends, deterministic for the same clock and inputs, and the strategy's own caps
+ * (attempts, rates) respected. Called on the fabric's hot path: keep it O(1), no I/O. A throw is
+ * counted as a plugin error and the message gives up (TIMEOUT).
+ */
 export interface RetransmitStrategy {
   /** Milliseconds to wait before the next resend, or null to give up (the message fails with TIMEOUT). */
   nextDelayMs(state: RetransmitState): number | null;
   /** Called when a resend is actually sent, so rate-limiting strategies can account for it. */
   onResend?(state: RetransmitState): void;
+  /** Optional: how the strategy is doing (SHOW PLUGINS, admin API). */
+  health?(): PluginHealth;
+  /** Optional: called once when the node stops. */
+  stop?(): void | Promise<void>;
 }

@@ -1,4 +1,5 @@
 import type { PartitionId, RecordMeta } from '../model/index.ts';
+import type { PluginHealth } from './lifecycle.ts';
 
 /** What an engine can do; the kernel reads these instead of guessing. */
 export interface StorageCapabilities {
@@ -68,6 +69,18 @@ export interface EngineStats {
  * Records are addressed by digest; every scan yields partitions in the order asked
  * (ascending by default) and, within a partition, digests in ascending byte order,
  * so that a scan can resume after the last digest it returned.
+ *
+ * Guarantees the kernel relies on (the storage-engine kit checks them):
+ * - Concurrency: the kernel serializes writes per digest, but calls for different digests,
+ *   scans and stats run concurrently. A scan running while writes happen must not fail, must
+ *   not yield a record twice, and yields every record that existed for the whole scan; records
+ *   written or removed during the scan may or may not appear (no snapshot is required).
+ * - Each call is atomic for its record: a `get` never sees half a `put`.
+ * - `close` may be called more than once; the second call does nothing. After `close` no other
+ *   method is called (the node wraps the engine to make sure).
+ * - `stats` is called on every metrics scrape and INFO command: keep it O(1) or O(sets), from
+ *   counters the engine maintains, never a walk over the records.
+ * - Faults (I/O, corruption) are thrown; expected outcomes are values (WriteOutcome).
  */
 export interface StorageEngine {
   readonly capabilities: StorageCapabilities;
@@ -81,6 +94,10 @@ export interface StorageEngine {
   /** Removes matching records; returns how many were removed. */
   truncate(options: TruncateOptions): Promise<number>;
   stats(): Promise<EngineStats>;
-  /** Flushes and releases resources. The kernel calls it once. */
+  /** Flushes and releases resources. A second call does nothing. */
   close(): Promise<void>;
+  /** Optional: called once after every plugin is created, before the node serves. */
+  start?(): void | Promise<void>;
+  /** Optional, cheap (no I/O): how the engine is doing, for SHOW PLUGINS and the admin API. */
+  health?(): PluginHealth;
 }

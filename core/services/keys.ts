@@ -12,6 +12,7 @@ import type { StatisticsIdentity } from '../transaction/statistics.ts';
 import type { UdfEngine } from '../udf/engine.ts';
 import type { UdfJobs } from '../udf/jobs.ts';
 import type { StorageMaintenance } from '../storage/maintenance.ts';
+import type { PluginInfoSource } from '../transaction/plugin-info.ts';
 
 /** Who this node is: id, version, start time and its client-facing address (after the port is bound). */
 export interface NodeIdentity extends StatisticsIdentity {
@@ -33,3 +34,5 @@ export const UDF_ENGINE_KEY = serviceKey<UdfEngine>('udf.engine');
 export const UDF_JOBS_KEY = serviceKey<UdfJobs>('udf.jobs');
 /** Runs record UDFs, background jobs and aggregations over this node's kernel and indexes. */
 export const UDF_RUNNER_KEY = serviceKey<UdfRunner>('udf.runner');
+/** The node's plugins: what they are, their instances' options and health, their run-time errors. */
+export const PLUGIN_INFO = serviceKey<PluginInfoSource>('plugins');

@@ -6,7 +6,7 @@
  * it skips its round.
  */
 import type { Clock, Logger, StorageEngine, TimerHandle } from '../plugin-api/index.ts';
-import { DbError } from '../errors/index.ts';
+import { Type, parseWithSchema } from '../schema/index.ts';
 import type { RecordRemover } from './eviction.ts';
 
 export interface TombRaiderConfig {
@@ -18,23 +18,15 @@ export interface TombRaiderConfig {
 
 export const TOMB_RAIDER_DEFAULTS: TombRaiderConfig = { eligibleAgeSec: 86_400, periodSec: 86_400 };
 
+/** The `tombRaider` section of a namespace. */
+export const tombRaiderSchema = Type.Object({
+  eligibleAgeSec: Type.Optional(Type.Integer({ minimum: 0, default: 86_400, description: 'seconds after which a tombstone is removed' })),
+  periodSec: Type.Optional(Type.Integer({ minimum: 1, default: 86_400, description: 'seconds between rounds' })),
+}, { additionalProperties: false, title: 'tomb raider' });
+
 export function parseTombRaiderConfig(raw: unknown, path = 'tombRaider'): TombRaiderConfig {
   if (raw === undefined) return TOMB_RAIDER_DEFAULTS;
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    throw new DbError('PARAMETER', `config ${path}: must be an object`, { hint: 'known settings: eligibleAgeSec, periodSec' });
-  }
-  const o = raw as Record<string, unknown>;
-  for (const k of Object.keys(o)) {
-    if (k !== 'eligibleAgeSec' && k !== 'periodSec') throw new DbError('PARAMETER', `config ${path}.${k}: is not a tomb raider setting`, { hint: 'known settings: eligibleAgeSec, periodSec' });
-  }
-  const num = (k: keyof TombRaiderConfig, min: number): number => {
-    const v = o[k] ?? TOMB_RAIDER_DEFAULTS[k];
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) {
-      throw new DbError('PARAMETER', `config ${path}.${k}: must be a whole number of seconds of at least ${min}, got ${JSON.stringify(v)}`);
-    }
-    return v;
-  };
-  return { eligibleAgeSec: num('eligibleAgeSec', 0), periodSec: num('periodSec', 1) };
+  return parseWithSchema(tombRaiderSchema, raw, `config ${path}`) as TombRaiderConfig;
 }
 
 export class TombRaider {

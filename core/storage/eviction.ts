@@ -9,6 +9,7 @@
  */
 import type { Clock, Logger, StorageEngine, StoredRecord, TimerHandle, WriteExpectation, WriteOutcome, EngineStats } from '../plugin-api/index.ts';
 import { DbError } from '../errors/index.ts';
+import { Type, parseWithSchema, type TSchema } from '../schema/index.ts';
 
 export interface EvictionConfig {
   /** The namespace's size in bytes; 0 turns eviction and stop-writes off. */
@@ -31,33 +32,21 @@ export const EVICTION_DEFAULTS: EvictionConfig = {
   checkPeriodMs: 1000,
 };
 
-const KEYS = Object.keys(EVICTION_DEFAULTS) as (keyof EvictionConfig)[];
+const pct = (description: string, min: number, def: number): TSchema => Type.Integer({ minimum: min, maximum: 100, default: def, description, hint: 'percentages are whole numbers' });
+
+/** The `eviction` section of a namespace. */
+export const evictionSchema = Type.Object({
+  sizeBytes: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 0, description: 'the namespace size in bytes; 0: no eviction or stop-writes', hint: 'give the namespace size in bytes, or 0 for no limit' })),
+  evictUsedPct: Type.Optional(pct('evict above this percentage of sizeBytes; 0: never evict', 0, 60)),
+  stopWritesUsedPct: Type.Optional(pct('refuse writes at or above this percentage of sizeBytes', 1, 70)),
+  evictTenthsPct: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000, default: 5, description: 'evict this many tenths of a percent below the mark' })),
+  checkPeriodMs: Type.Optional(Type.Integer({ minimum: 10, maximum: 3_600_000, default: 1000, description: 'milliseconds between background checks' })),
+}, { additionalProperties: false, title: 'eviction' });
 
 /** Validates a namespace's `eviction` section (JSON) into an EvictionConfig. */
 export function parseEvictionConfig(raw: unknown, path = 'eviction'): EvictionConfig {
   if (raw === undefined) return EVICTION_DEFAULTS;
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    throw new DbError('PARAMETER', `config ${path}: must be an object`, { hint: `known settings: ${KEYS.join(', ')}` });
-  }
-  const o = raw as Record<string, unknown>;
-  for (const k of Object.keys(o)) {
-    if (!(KEYS as string[]).includes(k)) throw new DbError('PARAMETER', `config ${path}.${k}: is not an eviction setting`, { hint: `known settings: ${KEYS.join(', ')}` });
-  }
-  const num = (k: keyof EvictionConfig, min: number, max: number): number => {
-    const v = o[k] ?? EVICTION_DEFAULTS[k];
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) {
-      throw new DbError('PARAMETER', `config ${path}.${k}: must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`,
-        { hint: k === 'sizeBytes' ? 'give the namespace size in bytes, or 0 for no limit' : 'percentages are whole numbers' });
-    }
-    return v;
-  };
-  const cfg: EvictionConfig = {
-    sizeBytes: num('sizeBytes', 0, Number.MAX_SAFE_INTEGER),
-    evictUsedPct: num('evictUsedPct', 0, 100),
-    stopWritesUsedPct: num('stopWritesUsedPct', 1, 100),
-    evictTenthsPct: num('evictTenthsPct', 0, 1000),
-    checkPeriodMs: num('checkPeriodMs', 10, 3_600_000),
-  };
+  const cfg = parseWithSchema(evictionSchema, raw, `config ${path}`) as EvictionConfig;
   if (cfg.evictUsedPct !== 0 && cfg.evictUsedPct >= cfg.stopWritesUsedPct) {
     throw new DbError('PARAMETER', `config ${path}: evictUsedPct (${cfg.evictUsedPct}) must be below stopWritesUsedPct (${cfg.stopWritesUsedPct})`,
       { hint: 'evict before writes stop, e.g. evictUsedPct 60 and stopWritesUsedPct 70' });

@@ -10,14 +10,18 @@ export class GuardedEngine implements StorageEngine {
   private readonly inner: StorageEngine;
   private readonly plugin: string;
   private closed = false;
+  private readonly onError: ((op: string) => void) | undefined;
 
-  constructor(inner: StorageEngine, plugin: string) {
+  /** `onError` counts each fault the engine throws (per operation) in the node's statistics. */
+  constructor(inner: StorageEngine, plugin: string, onError?: (op: string) => void) {
     this.inner = inner;
     this.plugin = plugin;
     this.capabilities = inner.capabilities;
+    this.onError = onError;
   }
 
   private wrap(op: string, err: unknown): DbError {
+    this.onError?.(op);
     if (err instanceof DbError) {
       if (err.plugin !== undefined) return err;
       return new DbError(err.code, `storage plugin ${this.plugin} failed in ${op}: ${err.message}`, { plugin: this.plugin, cause: err, ...(err.hint === undefined ? {} : { hint: err.hint }) });

@@ -4,14 +4,13 @@
  *
  * A store holds modules (e.g. 'sindex', 'udf', 'truncate'), each a map from a string key to
  * a JSON value with a generation and an update time (what a cluster needs later to merge
- * copies). Two implementations: `openDurableSystemMetadata` (LMDB in the node's data
- * directory; a write resolves only once it is on disk) and `memorySystemMetadata`.
+ * copies). The store sits on a backend: durable ones come from the storage slot (a storage
+ * plugin's `openSystemMetadata`, e.g. LMDB in the node's data directory; a write resolves only
+ * once it is on disk), `memorySystemMetadata` keeps everything in memory.
  * Both hand out copies, so a caller can never change stored state by mutating a value.
  */
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { open, type Database, type RootDatabase } from 'lmdb';
 import { DbError } from '../errors/index.ts';
+import type { SystemMetadataBackend, SystemMetadataEntry } from '../plugin-api/index.ts';
 
 export type JsonValue = null | boolean | number | string | readonly JsonValue[] | { readonly [k: string]: JsonValue };
 
@@ -97,25 +96,14 @@ function toJson(value: JsonValue): string {
 }
 
 /** What is stored per key. */
-interface StoredEntry {
-  readonly json: string;
-  readonly generation: number;
-  readonly updatedMs: number;
-}
+type StoredEntry = SystemMetadataEntry;
 
 function toEntry<T extends JsonValue>(key: string, s: StoredEntry): SmdEntry<T> {
   return { key, value: JSON.parse(s.json) as T, generation: s.generation, updatedMs: s.updatedMs };
 }
 
 /** The storage under the store: a sorted map from `module\0key` to StoredEntry. */
-interface Backend {
-  read(id: string): StoredEntry | undefined;
-  range(module: string): [string, StoredEntry][];
-  moduleNames(): string[];
-  /** Runs `fn` atomically and resolves when its writes are durable. */
-  atomically<R>(fn: (tx: { put(id: string, e: StoredEntry): void; remove(id: string): void; read(id: string): StoredEntry | undefined }) => R): Promise<R>;
-  close(): Promise<void>;
-}
+type Backend = SystemMetadataBackend;
 
 class Store implements SystemMetadataStore {
   readonly durable: boolean;
@@ -168,7 +156,8 @@ class Store implements SystemMetadataStore {
       },
       list() {
         store.checkOpen();
-        return store.backend.range(name).map(([k, s]) => toEntry<T>(k, s));
+        const prefix = `${name}\u0000`;
+        return store.backend.range(prefix).map(([k, s]) => toEntry<T>(k.slice(prefix.length), s));
       },
       async set(key, value) {
         return (await apply(key, () => value)).entry as SmdEntry<T>;
@@ -216,9 +205,8 @@ export function memorySystemMetadata(now: () => number = Date.now): SystemMetada
   const sortedIds = (): string[] => [...map.keys()].sort();
   const backend: Backend = {
     read: (id) => map.get(id),
-    range(module) {
-      const prefix = `${module}\u0000`;
-      return sortedIds().filter((id) => id.startsWith(prefix)).map((id) => [id.slice(prefix.length), map.get(id) as StoredEntry]);
+    range(prefix) {
+      return sortedIds().filter((id) => id.startsWith(prefix)).map((id) => [id, map.get(id) as StoredEntry]);
     },
     moduleNames: () => [...new Set(sortedIds().map((id) => id.slice(0, id.indexOf('\u0000'))))],
     async atomically(fn) {
@@ -229,52 +217,7 @@ export function memorySystemMetadata(now: () => number = Date.now): SystemMetada
   return new Store(backend, false, now);
 }
 
-/**
- * Durable system metadata in `<dataDir>/smd` (an LMDB environment). Writes are committed and
- * flushed to disk before they resolve; a crash keeps every resolved write.
- */
-export async function openDurableSystemMetadata(dataDir: string, now: () => number = Date.now): Promise<SystemMetadataStore> {
-  const dir = join(dataDir, 'smd');
-  let root: RootDatabase;
-  let db: Database<StoredEntry, string>;
-  try {
-    mkdirSync(dir, { recursive: true });
-    root = open({ path: dir, maxDbs: 2, mapSize: 16 * 1024 * 1024 });
-    db = root.openDB<StoredEntry, string>({ name: 'smd', encoding: 'msgpack' });
-  } catch (err) {
-    throw new DbError('PARAMETER', `cannot open the system metadata store in ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-      { hint: 'point the node\'s data directory at a place this process may create and write', cause: err });
-  }
-  const backend: Backend = {
-    read: (id) => db.get(id),
-    range(module) {
-      const out: [string, StoredEntry][] = [];
-      const prefix = `${module}\u0000`;
-      for (const { key, value } of db.getRange({ start: prefix, end: `${module}\u0001` })) out.push([key.slice(prefix.length), value]);
-      return out;
-    },
-    moduleNames() {
-      const names: string[] = [];
-      let start = '';
-      for (;;) {
-        let next: string | undefined;
-        for (const key of db.getKeys({ start, limit: 1 })) next = key;
-        if (next === undefined) return names;
-        const name = next.slice(0, next.indexOf('\u0000'));
-        names.push(name);
-        start = `${name}\u0001`;
-      }
-    },
-    async atomically(fn) {
-      const result = await db.transaction(() => fn({
-        put: (id, e) => { db.putSync(id, e); },
-        remove: (id) => { db.removeSync(id); },
-        read: (id) => db.get(id),
-      }));
-      await db.flushed;
-      return result;
-    },
-    async close() { await root.close(); },
-  };
+/** A durable store on a backend from the storage slot (see StoragePlugin.openSystemMetadata). */
+export function durableSystemMetadata(backend: SystemMetadataBackend, now: () => number = Date.now): SystemMetadataStore {
   return new Store(backend, true, now);
 }

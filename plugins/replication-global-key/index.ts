@@ -5,9 +5,9 @@
  * Options: `maxClusterSize` (AS_CLUSTER_SZ, power of two, default 256; Aerospike CE uses 8).
  */
 import {
-  PLUGIN_API_VERSION, successionStrategy,
+  PLUGIN_API_VERSION, successionStrategy, successionOptionsSchema,
   type PluginContext, type ReplicationPlugin, type ReplicationStrategy,
-} from '../../core/plugin-api/index.ts';
+} from 'slipstream/plugin-api';
 
 const NAME = 'replication-global-key';
 
@@ -16,6 +16,9 @@ export function globalKeyReplication(): ReplicationPlugin {
     kind: 'replication',
     name: NAME,
     apiVersion: PLUGIN_API_VERSION,
+    version: '1.0.0',
+    description: "Aerospike's standard succession placement",
+    optionsSchema: successionOptionsSchema,
     create(_ctx: PluginContext, options: Readonly<Record<string, unknown>>): ReplicationStrategy {
       return successionStrategy(NAME, options);
     },

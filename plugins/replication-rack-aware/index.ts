@@ -7,9 +7,9 @@
  * Options: `maxClusterSize` (AS_CLUSTER_SZ, power of two, default 256).
  */
 import {
-  PLUGIN_API_VERSION, successionStrategy,
+  PLUGIN_API_VERSION, successionStrategy, successionOptionsSchema,
   type FailureDomain, type PluginContext, type ReplicationPlugin, type ReplicationStrategy,
-} from '../../core/plugin-api/index.ts';
+} from 'slipstream/plugin-api';
 
 const NAME = 'replication-rack-aware';
 const DOMAINS: readonly FailureDomain[] = [(m) => m.rackId];
@@ -19,6 +19,9 @@ export function rackAwareReplication(): ReplicationPlugin {
     kind: 'replication',
     name: NAME,
     apiVersion: PLUGIN_API_VERSION,
+    version: '1.0.0',
+    description: 'Standard placement with copies on distinct racks',
+    optionsSchema: successionOptionsSchema,
     create(_ctx: PluginContext, options: Readonly<Record<string, unknown>>): ReplicationStrategy {
       return successionStrategy(NAME, options, DOMAINS);
     },

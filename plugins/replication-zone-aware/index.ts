@@ -6,9 +6,9 @@
  * Options: `maxClusterSize` (AS_CLUSTER_SZ, power of two, default 256).
  */
 import {
-  PLUGIN_API_VERSION, successionStrategy,
+  PLUGIN_API_VERSION, successionStrategy, successionOptionsSchema,
   type FailureDomain, type PluginContext, type ReplicationPlugin, type ReplicationStrategy,
-} from '../../core/plugin-api/index.ts';
+} from 'slipstream/plugin-api';
 
 const NAME = 'replication-zone-aware';
 const DOMAINS: readonly FailureDomain[] = [(m) => m.zoneId, (m) => `${m.zoneId}/${m.rackId}`];
@@ -18,6 +18,9 @@ export function zoneAwareReplication(): ReplicationPlugin {
     kind: 'replication',
     name: NAME,
     apiVersion: PLUGIN_API_VERSION,
+    version: '1.0.0',
+    description: 'Standard placement with copies spread over zones, then racks',
+    optionsSchema: successionOptionsSchema,
     create(_ctx: PluginContext, options: Readonly<Record<string, unknown>>): ReplicationStrategy {
       return successionStrategy(NAME, options, DOMAINS);
     },

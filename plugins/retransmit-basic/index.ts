@@ -4,9 +4,9 @@
  * The last wait is cut short so that the kernel sees the deadline on time.
  */
 import {
-  DbError, PLUGIN_API_VERSION,
+  PLUGIN_API_VERSION, Type,
   type PluginContext, type RetransmitPlugin, type RetransmitStrategy,
-} from '../../core/plugin-api/index.ts';
+} from 'slipstream/plugin-api';
 
 const NAME = 'retransmit-basic';
 
@@ -15,24 +15,22 @@ export interface BasicRetransmitOptions {
   readonly maxAttempts?: number;
 }
 
-function positive(options: Readonly<Record<string, unknown>>, key: string, fallback: number, integer: boolean): number {
-  const v = options[key] ?? fallback;
-  if (typeof v !== 'number' || !(v > 0) || (integer && !Number.isInteger(v) && v !== Infinity)) {
-    throw new DbError('PARAMETER', `${NAME}: ${key} must be a positive ${integer ? 'integer' : 'number'}, got ${JSON.stringify(v)}`, {
-      hint: `Remove ${key} to use the default (${fallback}) or give a positive number`,
-    });
-  }
-  return v;
-}
+export const basicRetransmitOptions = Type.Object({
+  intervalMs: Type.Optional(Type.Number({ exclusiveMinimum: 0, default: 250, description: 'milliseconds between resends' })),
+  maxAttempts: Type.Optional(Type.Integer({ minimum: 1, description: 'most resends of one message (default: until the deadline)' })),
+}, { additionalProperties: false, title: 'retransmit-basic' });
 
 export function basicRetransmit(): RetransmitPlugin {
   return {
     kind: 'retransmit',
     name: NAME,
     apiVersion: PLUGIN_API_VERSION,
+    version: '1.0.0',
+    description: 'Resend every intervalMs until the deadline or maxAttempts',
+    optionsSchema: basicRetransmitOptions,
     create(_ctx: PluginContext, options: Readonly<Record<string, unknown>>): RetransmitStrategy {
-      const intervalMs = positive(options, 'intervalMs', 250, false);
-      const maxAttempts = positive(options, 'maxAttempts', Infinity, true);
+      const intervalMs = (options['intervalMs'] as number | undefined) ?? 250;
+      const maxAttempts = (options['maxAttempts'] as number | undefined) ?? Infinity;
       return {
         nextDelayMs(state) {
           if (state.attempt > maxAttempts) return null;

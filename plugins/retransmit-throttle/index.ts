@@ -10,9 +10,9 @@
  * a message timeline and a byte timeline when it is scheduled.
  */
 import {
-  DbError, PLUGIN_API_VERSION,
+  DbError, PLUGIN_API_VERSION, Type,
   type PluginContext, type RetransmitPlugin, type RetransmitStrategy,
-} from '../../core/plugin-api/index.ts';
+} from 'slipstream/plugin-api';
 
 const NAME = 'retransmit-throttle';
 
@@ -25,28 +25,34 @@ export interface ThrottleRetransmitOptions {
   readonly burst?: number;
 }
 
-function num(options: Readonly<Record<string, unknown>>, key: string, fallback: number, min: number): number {
-  const v = options[key] ?? fallback;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min) {
-    throw new DbError('PARAMETER', `${NAME}: ${key} must be a number ≥ ${min}, got ${JSON.stringify(v)}`, {
-      hint: `Remove ${key} to use the default (${fallback})`,
-    });
-  }
-  return v;
-}
+export const throttleRetransmitOptions = Type.Object({
+  intervalMs: Type.Optional(Type.Number({ minimum: 1, default: 250, description: 'milliseconds before the first resend' })),
+  backoff: Type.Optional(Type.Number({ minimum: 1, default: 2, description: 'factor between successive waits' })),
+  maxDelayMs: Type.Optional(Type.Number({ minimum: 1, default: 5000, description: 'longest wait between resends (at least intervalMs)' })),
+  maxResendsPerSecond: Type.Optional(Type.Number({ minimum: 0.001, default: 200, description: 'resends per second across all messages' })),
+  maxBytesPerSecond: Type.Optional(Type.Number({ minimum: 1, default: 4 * 1024 * 1024, description: 'resent bytes per second across all messages' })),
+  burst: Type.Optional(Type.Number({ minimum: 1, default: 20, description: 'resends allowed at once above the rates' })),
+}, { additionalProperties: false, title: 'retransmit-throttle' });
 
 export function throttleRetransmit(): RetransmitPlugin {
   return {
     kind: 'retransmit',
     name: NAME,
     apiVersion: PLUGIN_API_VERSION,
+    version: '1.0.0',
+    description: 'Exponential backoff with node-wide resend and byte rate caps',
+    optionsSchema: throttleRetransmitOptions,
     create(ctx: PluginContext, options: Readonly<Record<string, unknown>>): RetransmitStrategy & { stats(): { scheduled: number; sent: number; gaveUp: number } } {
-      const intervalMs = num(options, 'intervalMs', 250, 1);
-      const backoff = num(options, 'backoff', 2, 1);
-      const maxDelayMs = num(options, 'maxDelayMs', 5000, intervalMs);
-      const msgCost = 1000 / num(options, 'maxResendsPerSecond', 200, 0.001);
-      const byteRate = num(options, 'maxBytesPerSecond', 4 * 1024 * 1024, 1) / 1000;
-      const burst = num(options, 'burst', 20, 1);
+      const o = options as Required<ThrottleRetransmitOptions>;
+      const intervalMs = o.intervalMs ?? 250;
+      const backoff = o.backoff ?? 2;
+      const maxDelayMs = o.maxDelayMs ?? 5000;
+      if (maxDelayMs < intervalMs) {
+        throw new DbError('PARAMETER', `${NAME}: maxDelayMs (${maxDelayMs}) must be at least intervalMs (${intervalMs})`, { hint: 'Raise maxDelayMs or lower intervalMs', plugin: NAME });
+      }
+      const msgCost = 1000 / (o.maxResendsPerSecond ?? 200);
+      const byteRate = (o.maxBytesPerSecond ?? 4 * 1024 * 1024) / 1000;
+      const burst = o.burst ?? 20;
       // Theoretical arrival times (absolute ms) of the message and byte timelines.
       let tatMsgs = -Infinity;
       let tatBytes = -Infinity;

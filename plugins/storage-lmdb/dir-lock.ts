@@ -1,6 +1,6 @@
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync, accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
-import { DbError } from '../../core/plugin-api/index.ts';
+import { DbError } from 'slipstream/plugin-api';
 
 const LOCK_FILE = 'slipstream.lock';
 

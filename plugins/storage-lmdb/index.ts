@@ -1,9 +1,11 @@
-import type { StoragePlugin } from '../../core/plugin-api/index.ts';
-import { PLUGIN_API_VERSION } from '../../core/plugin-api/index.ts';
+import { PLUGIN_API_VERSION, type StoragePlugin } from 'slipstream/plugin-api';
 import { LmdbEngine } from './lmdb-engine.ts';
-import { resolveOptions } from './options.ts';
+import { lmdbStorageOptions, resolveOptions } from './options.ts';
+import { openLmdbSystemMetadata } from './system-metadata.ts';
 
 export type { LmdbStorageOptions, CommitMode } from './options.ts';
+export { lmdbStorageOptions } from './options.ts';
+export { openLmdbSystemMetadata } from './system-metadata.ts';
 export type { LmdbEngine, SetCounters, OpenReport } from './lmdb-engine.ts';
 
 /**
@@ -16,8 +18,12 @@ export function lmdbStorage(): StoragePlugin {
     kind: 'storage',
     name: 'storage-lmdb',
     apiVersion: PLUGIN_API_VERSION,
+    version: '1.0.0',
+    description: 'Durable records on LMDB (memory-mapped, transactional, crash-safe)',
+    optionsSchema: lmdbStorageOptions,
     async create(ctx, namespace, options) {
       return LmdbEngine.open(ctx, namespace.name, resolveOptions(namespace, options));
     },
+    openSystemMetadata: (_ctx, dir) => openLmdbSystemMetadata(dir),
   };
 }

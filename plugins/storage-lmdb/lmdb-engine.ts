@@ -2,8 +2,8 @@ import { open, type Database, type RootDatabase } from 'lmdb';
 import type {
   EngineStats, Logger, PluginContext, ScanOptions, StorageCapabilities, StorageEngine, StoredRecord, TimerHandle,
   TruncateOptions, WriteExpectation, WriteOutcome,
-} from '../../core/plugin-api/index.ts';
-import { DbError, N_PARTITIONS } from '../../core/plugin-api/index.ts';
+} from 'slipstream/plugin-api';
+import { DbError, N_PARTITIONS } from 'slipstream/plugin-api';
 import type { ResolvedOptions } from './options.ts';
 import {
   decodeRecord, encodeValue, isTombstone, KEY_BYTES, lastUpdateMs, partitionStart, recordKey, setIs, valueInfo, type ValueInfo,

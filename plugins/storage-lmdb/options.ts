@@ -1,5 +1,4 @@
-import type { NamespaceConfig } from '../../core/plugin-api/index.ts';
-import { DbError } from '../../core/plugin-api/index.ts';
+import { Type, checkSchema, type NamespaceConfig } from 'slipstream/plugin-api';
 
 export type CommitMode = 'sync' | 'async';
 
@@ -31,47 +30,27 @@ export interface ResolvedOptions {
   readonly maxRecordBytes: number;
 }
 
-const KNOWN = ['dataDir', 'commit', 'flushIntervalMs', 'mapSize', 'maxDataBytes', 'maxRecordBytes'];
+export const lmdbStorageOptions = Type.Object({
+  dataDir: Type.String({ minLength: 1, description: 'directory of the namespace data (relative: under the node data directory)', hint: 'Set storageOptions.dataDir to a directory path, e.g. "bar"' }),
+  commit: Type.Optional(Type.Union([Type.Literal('sync'), Type.Literal('async')], {
+    default: 'sync', hint: 'Use "sync" to acknowledge writes only once on disk, "async" to flush in the background',
+  })),
+  flushIntervalMs: Type.Optional(Type.Integer({ minimum: 1, default: 1000, description: 'async commit: most milliseconds between disk flushes' })),
+  mapSize: Type.Optional(Type.Integer({ minimum: 64 * 1024, default: 256 * 1024 * 1024, description: 'initial LMDB map size in bytes' })),
+  maxDataBytes: Type.Optional(Type.Integer({ minimum: 1024, description: 'hard cap on stored record bytes (default: none)' })),
+  maxRecordBytes: Type.Optional(Type.Integer({ minimum: 1, description: "largest record payload in bytes (default: the namespace's maxRecordBytes)" })),
+}, { additionalProperties: false, title: 'storage-lmdb' });
 
-function bad(message: string, hint: string): DbError {
-  return new DbError('PARAMETER', message, { hint, plugin: 'storage-lmdb' });
-}
-
-function positiveInt(options: Readonly<Record<string, unknown>>, name: string, fallback: number, min = 1): number {
-  const v = options[name];
-  if (v === undefined) return fallback;
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) {
-    throw bad(`storage-lmdb option ${name} must be an integer of at least ${min}, got ${JSON.stringify(v)}`,
-      `Set storageOptions.${name} to a whole number (bytes or milliseconds), or leave it out for the default`);
-  }
-  return v;
-}
-
+/** The engine's settings from checked options (the node checks them against the schema first; so does this). */
 export function resolveOptions(namespace: NamespaceConfig, options: Readonly<Record<string, unknown>>): ResolvedOptions {
-  const unknown = Object.keys(options).filter((k) => !KNOWN.includes(k));
-  if (unknown.length > 0) {
-    throw bad(`storage-lmdb does not know the option${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (namespace ${namespace.name})`,
-      `Known options: ${KNOWN.join(', ')}`);
-  }
-  const dataDir = options['dataDir'];
-  if (typeof dataDir !== 'string' || dataDir.length === 0) {
-    throw bad(`storage-lmdb needs a data directory for namespace ${namespace.name}, got ${JSON.stringify(dataDir)}`,
-      'Set storageOptions.dataDir to a directory path, e.g. "./data/' + namespace.name + '"');
-  }
-  const commit = options['commit'] ?? 'sync';
-  if (commit !== 'sync' && commit !== 'async') {
-    throw bad(`storage-lmdb option commit must be "sync" or "async", got ${JSON.stringify(commit)}`,
-      'Use "sync" to acknowledge writes only once on disk, "async" to flush in the background');
-  }
-  const maxRecordBytes = positiveInt(options, 'maxRecordBytes', namespace.maxRecordBytes);
-  const mapSize = positiveInt(options, 'mapSize', 256 * 1024 * 1024, 64 * 1024);
-  const maxDataBytes = positiveInt(options, 'maxDataBytes', Number.MAX_SAFE_INTEGER, 1024);
+  checkSchema(lmdbStorageOptions, options, `namespace ${namespace.name}: storage-lmdb option `, { plugin: 'storage-lmdb' });
+  const o = options as unknown as LmdbStorageOptions;
   return {
-    dataDir,
-    commit,
-    flushIntervalMs: positiveInt(options, 'flushIntervalMs', 1000),
-    mapSize,
-    maxDataBytes,
-    maxRecordBytes,
+    dataDir: o.dataDir,
+    commit: o.commit ?? 'sync',
+    flushIntervalMs: o.flushIntervalMs ?? 1000,
+    mapSize: o.mapSize ?? 256 * 1024 * 1024,
+    maxDataBytes: o.maxDataBytes ?? Number.MAX_SAFE_INTEGER,
+    maxRecordBytes: o.maxRecordBytes ?? namespace.maxRecordBytes,
   };
 }

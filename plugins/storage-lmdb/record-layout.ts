@@ -1,5 +1,5 @@
-import type { StoredRecord } from '../../core/plugin-api/index.ts';
-import { partitionOf } from '../../core/plugin-api/index.ts';
+import type { StoredRecord } from 'slipstream/plugin-api';
+import { partitionOf } from 'slipstream/plugin-api';
 
 /**
  * On-disk layout of the LMDB engine.

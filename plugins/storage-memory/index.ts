@@ -1,5 +1,4 @@
-import type { StoragePlugin } from '../../core/plugin-api/index.ts';
-import { DbError, PLUGIN_API_VERSION } from '../../core/plugin-api/index.ts';
+import { PLUGIN_API_VERSION, Type, type StoragePlugin } from 'slipstream/plugin-api';
 import { MemoryEngine } from './memory-engine.ts';
 
 export interface MemoryStorageOptions {
@@ -7,18 +6,21 @@ export interface MemoryStorageOptions {
   readonly maxRecordBytes?: number;
 }
 
+export const memoryStorageOptions = Type.Object({
+  maxRecordBytes: Type.Optional(Type.Integer({ minimum: 1, description: "largest record payload in bytes (default: the namespace's maxRecordBytes)" })),
+}, { additionalProperties: false, title: 'storage-memory' });
+
 /** The in-memory storage engine: fast, not persistent. */
 export function memoryStorage(): StoragePlugin {
   return {
     kind: 'storage',
     name: 'storage-memory',
     apiVersion: PLUGIN_API_VERSION,
+    version: '1.0.0',
+    description: 'In-memory records: fast, not persistent',
+    optionsSchema: memoryStorageOptions,
     async create(_ctx, namespace, options) {
-      const max = options['maxRecordBytes'] ?? namespace.maxRecordBytes;
-      if (typeof max !== 'number' || !Number.isInteger(max) || max <= 0) {
-        throw new DbError('PARAMETER', `storage-memory option maxRecordBytes must be a positive integer, got ${JSON.stringify(max)}`);
-      }
-      return new MemoryEngine(max);
+      return new MemoryEngine((options['maxRecordBytes'] as number | undefined) ?? namespace.maxRecordBytes);
     },
   };
 }

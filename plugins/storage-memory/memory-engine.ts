@@ -1,8 +1,8 @@
 import type {
   EngineStats, ScanOptions, StorageEngine, StoredRecord, TruncateOptions, WriteExpectation, WriteOutcome,
   StorageCapabilities,
-} from '../../core/plugin-api/index.ts';
-import { N_PARTITIONS, partitionOf, digestString } from '../../core/plugin-api/index.ts';
+} from 'slipstream/plugin-api';
+import { N_PARTITIONS, partitionOf, digestString } from 'slipstream/plugin-api';
 import { packRecord, packedInfo, packedGeneration, packedSet, packedTombstone, unpackRecord } from './record-string.ts';
 
 const OK: WriteOutcome = { ok: true };

@@ -1,5 +1,5 @@
-import type { StoredRecord } from '../../core/plugin-api/index.ts';
-import { partitionOf } from '../../core/plugin-api/index.ts';
+import type { StoredRecord } from 'slipstream/plugin-api';
+import { partitionOf } from 'slipstream/plugin-api';
 
 /**
  * A stored record packed into one one-byte (latin1) string. V8 keeps such a string in

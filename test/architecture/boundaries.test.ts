@@ -5,7 +5,8 @@
  * `import('…')` all count. The layer list is the one in docs/architecture.md (the line starting
  * `errors ←`): the document and the code cannot drift apart.
  *
- * - a plugin imports only core/plugin-api (plus its own folder);
+ * - a plugin (built in or an example) imports only `slipstream/plugin-api` by name (its tests also
+ *   `slipstream/testing`) plus its own folder; core imports no storage library;
  * - nothing in core but the composition roots (core/main.ts, core/cli/) imports plugins/;
  * - inside core, imports point down the layers (type-only imports too); on one tier only
  *   the subsystems may use each other, not node and client;
@@ -53,6 +54,12 @@ function importsOf(file: string): Import[] {
   return out;
 }
 
+/** Every import specifier of a file (packages too), of every form. */
+function specifiersOf(file: string): string[] {
+  const [imports] = parse(readFileSync(file, 'utf8'), file);
+  return imports.map((i) => i.specifier).filter((x): x is string => typeof x === 'string');
+}
+
 /** The top-level folder of a path (core, test, …), or for core/ its area (transaction, aql, main.ts, …). */
 function area(abs: string): { top: string; sub: string | undefined } {
   const parts = relative(ROOT, abs).split(sep);
@@ -98,11 +105,43 @@ describe('architecture: import boundaries', () => {
     assert.deepEqual(all.filter((i) => !existsSync(i.target)).map((i) => `${rel(i.from)} imports ${i.spec}`), []);
   });
 
-  it('plugins import only core/plugin-api', () => {
+  it('plugins and the example plugins import only the SDK surface, by name', () => {
+    // a plugin: slipstream/plugin-api; its tests: also slipstream/testing; files of its own folder; node: and npm packages
     const bad: string[] = [];
-    for (const i of all.filter((x) => under(x.from, 'plugins'))) {
-      const pluginDir = join(ROOT, 'plugins', relative(join(ROOT, 'plugins'), i.from).split(sep)[0] as string);
-      if (!under(i.target, relative(ROOT, pluginDir)) && !under(i.target, 'core/plugin-api')) bad.push(`${rel(i.from)} imports ${i.spec}`);
+    const checked: string[] = [];
+    for (const root of ['plugins', 'examples/plugins']) {
+      for (const f of files(join(ROOT, root))) {
+        const pluginDir = join(ROOT, root, relative(join(ROOT, root), f).split(sep)[0] as string);
+        checked.push(rel(f));
+        const allowed = f.endsWith('.test.ts') ? ['slipstream/plugin-api', 'slipstream/testing'] : ['slipstream/plugin-api'];
+        for (const spec of specifiersOf(f)) {
+          if (spec.startsWith('.')) {
+            if (!under(resolve(dirname(f), spec), rel(pluginDir))) bad.push(`${rel(f)} imports ${spec} (outside its folder)`);
+          } else if ((spec === 'slipstream' || spec.startsWith('slipstream/')) && !allowed.includes(spec)) {
+            bad.push(`${rel(f)} imports ${spec}`);
+          } else if (spec.startsWith('/') || spec.startsWith('file:')) {
+            bad.push(`${rel(f)} imports ${spec} (an absolute path)`);
+          }
+        }
+      }
+    }
+    assert.ok(checked.some((f) => f.startsWith('examples/plugins/storage-append-log/')), 'the examples were checked');
+    assert.ok(checked.some((f) => f.startsWith('examples/plugins/template/')), 'the template was checked');
+    assert.deepEqual(bad, []);
+  });
+
+  it('the SDK entry points are the package exports; the plugin API exposes contracts and helpers, never the kernel or the node', () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { exports: Record<string, string> };
+    assert.deepEqual(Object.keys(pkg.exports).sort(), ['./client', './package.json', './plugin-api', './testing']);
+    for (const target of Object.values(pkg.exports)) assert.ok(statSync(join(ROOT, target)).isFile(), target);
+    const api = specifiersOf(join(ROOT, 'core/plugin-api/index.ts')).map((s) => resolve(join(ROOT, 'core/plugin-api'), s));
+    for (const t of api) assert.ok(['plugin-api', 'errors', 'model', 'schema'].includes(area(t).sub ?? ''), rel(t));
+  });
+
+  it('core imports no storage library (system metadata sits behind the storage slot)', () => {
+    const bad: string[] = [];
+    for (const f of files(join(ROOT, 'core'))) {
+      for (const spec of specifiersOf(f)) if (['lmdb', 'level', 'better-sqlite3', 'rocksdb'].includes(spec)) bad.push(`${rel(f)} imports ${spec}`);
     }
     assert.deepEqual(bad, []);
   });

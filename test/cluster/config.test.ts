@@ -33,13 +33,13 @@ describe('cluster/config', () => {
     rejects({ ...base, heartbeat: { address: '127.0.0.1:70000' } }, /heartbeat.address: expected "host:port"/);
     rejects({ ...base, fabric: { address: 'localhost' } }, /fabric.address/);
     rejects({ ...base, fabric: { address: '127.0.0.1:3002' } }, /fabric and heartbeat both use/);
-    rejects({ ...base, heartbeat: { address: '127.0.0.1:3002', intervalMs: 5 } }, /intervalMs: expected an integer from 10/);
+    rejects({ ...base, heartbeat: { address: '127.0.0.1:3002', intervalMs: 5 } }, /intervalMs: must be an integer from 10 to 600000/);
     rejects({ ...base, heartbeat: { address: '127.0.0.1:3002', timeout: 2 } }, /timeout/);
     rejects({ ...base, seeds: ['127.0.0.1:3002', '127.0.0.1:3002'] }, /listed twice/);
     rejects({ ...base, seeds: 'a:1' }, /seeds/);
     rejects({ ...base, clusterName: 'bad name!' }, /clusterName/);
     rejects({ ...base, replication: { strategy: 'storage-memory' } }, /replication.strategy/);
-    rejects({ ...base, heartbeatInterval: 100 }, /unknown setting/);
+    rejects({ ...base, heartbeatInterval: 100 }, /heartbeatInterval: is not a cluster setting/);
   });
 
   it('rejects a layout with duplicate node ids or clashing ports', () => {

@@ -2,9 +2,9 @@ import { strict as assert } from 'node:assert';
 import { globalKeyReplication } from '../../plugins/replication-global-key/index.ts';
 import { fnv1a64, jenkinsOaat64, type ClusterView, type NodeId } from '../../core/plugin-api/index.ts';
 import { seededRandom } from '../../core/cluster/clock.ts';
-import { changedRows, randomView, replicationStrategyConformance, testContext, without } from '../conformance/replication-strategy.suite.ts';
+import { changedRows, randomView, replicationStrategyKit, testContext, without } from 'slipstream/testing';
 
-replicationStrategyConformance(globalKeyReplication());
+replicationStrategyKit({ plugin: globalKeyReplication() });
 
 // An independent, deliberately naive BigInt re-implementation of partition_balance.c's
 // fill_global_tables, written from the reference text (§2.2) for comparison.

@@ -3,9 +3,9 @@ import { rackAwareReplication } from '../../plugins/replication-rack-aware/index
 import { globalKeyReplication } from '../../plugins/replication-global-key/index.ts';
 import type { ClusterView, NodeId } from '../../core/plugin-api/index.ts';
 import { seededRandom } from '../../core/cluster/clock.ts';
-import { changedRows, randomView, replicationStrategyConformance, testContext, without } from '../conformance/replication-strategy.suite.ts';
+import { changedRows, randomView, replicationStrategyKit, testContext, without } from 'slipstream/testing';
 
-replicationStrategyConformance(rackAwareReplication());
+replicationStrategyKit({ plugin: rackAwareReplication(), failureDomains: ['rack'] });
 
 function racksOf(view: ClusterView): Map<NodeId, number> {
   return new Map(view.succession.map((m) => [m.id, m.rackId]));

@@ -3,9 +3,9 @@ import { zoneAwareReplication } from '../../plugins/replication-zone-aware/index
 import { globalKeyReplication } from '../../plugins/replication-global-key/index.ts';
 import type { ClusterMember, ClusterView, NodeId } from '../../core/plugin-api/index.ts';
 import { seededRandom } from '../../core/cluster/clock.ts';
-import { changedRows, randomView, replicationStrategyConformance, testContext, without } from '../conformance/replication-strategy.suite.ts';
+import { changedRows, randomView, replicationStrategyKit, testContext, without } from 'slipstream/testing';
 
-replicationStrategyConformance(zoneAwareReplication());
+replicationStrategyKit({ plugin: zoneAwareReplication(), failureDomains: ['zone', 'rack'] });
 
 describe('plugins/replication-zone-aware', () => {
   const s = zoneAwareReplication().create(testContext(), {});

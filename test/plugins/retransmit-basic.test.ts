@@ -1,9 +1,10 @@
 import { strict as assert } from 'node:assert';
 import { basicRetransmit } from '../../plugins/retransmit-basic/index.ts';
 import { FakeClock } from '../../core/cluster/clock.ts';
-import { driveUnacked, retransmitContext, retransmitStrategyConformance } from '../conformance/retransmit-strategy.suite.ts';
+import { driveUnacked, retransmitContext, retransmitStrategyKit, checkedOptions } from 'slipstream/testing';
 
-retransmitStrategyConformance(basicRetransmit());
+retransmitStrategyKit({ plugin: basicRetransmit() });
+retransmitStrategyKit({ plugin: basicRetransmit(), name: 'retransmit-basic (maxAttempts 3, intervalMs 100)', options: { intervalMs: 100, maxAttempts: 3 }, caps: { maxAttempts: 3, minGapMs: 100 } });
 
 describe('plugins/retransmit-basic', () => {
   it('resends at a fixed interval until the deadline', () => {
@@ -21,6 +22,6 @@ describe('plugins/retransmit-basic', () => {
   });
 
   it('rejects a non-numeric interval', () => {
-    assert.throws(() => basicRetransmit().create(retransmitContext(new FakeClock()), { intervalMs: '1s' }), /intervalMs must be a positive number/);
+    assert.throws(() => checkedOptions(basicRetransmit(), { intervalMs: '1s' }), /option intervalMs: must be a number more than 0, got "1s"/);
   });
 });

@@ -2,9 +2,10 @@ import { strict as assert } from 'node:assert';
 import { throttleRetransmit } from '../../plugins/retransmit-throttle/index.ts';
 import type { RetransmitState } from '../../core/plugin-api/index.ts';
 import { FakeClock } from '../../core/cluster/clock.ts';
-import { driveUnacked, retransmitContext, retransmitStrategyConformance } from '../conformance/retransmit-strategy.suite.ts';
+import { driveUnacked, retransmitContext, retransmitStrategyKit, checkedOptions } from 'slipstream/testing';
 
-retransmitStrategyConformance(throttleRetransmit());
+retransmitStrategyKit({ plugin: throttleRetransmit(), badOptions: [{ intervalMs: -5 }, { backoff: 0.5 }, { maxResendsPerSecond: 0 }] });
+retransmitStrategyKit({ plugin: throttleRetransmit(), name: 'retransmit-throttle (intervalMs 200)', options: { intervalMs: 200 }, caps: { minGapMs: 200 } });
 
 /** Many unacknowledged messages at once, driven like the kernel does; returns resend times. */
 function storm(opts: Record<string, unknown>, messages: number, deadlineMs: number, bytes: number): number[] {

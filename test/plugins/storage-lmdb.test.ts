@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, chmodSync, writeFileSync, readdirSync, existsSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { describeStorageEngine, makeRecord } from '../conformance/storage-engine.suite.ts';
+import { storageEngineKit, makeRecord } from 'slipstream/testing';
 import { lmdbStorage, type LmdbEngine } from '../../plugins/storage-lmdb/index.ts';
 import { silentLogger, systemClock, DbError, type PluginContext, type StorageEngine, type StoredRecord } from '../../core/plugin-api/index.ts';
 import { NAMESPACE_DEFAULTS, computeDigest } from '../../core/model/index.ts';
@@ -28,20 +28,10 @@ async function rejects(p: Promise<unknown>, code: string, match: RegExp): Promis
 }
 
 for (const commit of ['sync', 'async'] as const) {
-  const dirs: string[] = [];
-  describeStorageEngine({
-    name: `storage-lmdb (${commit} commit)`,
-    async open() {
-      const dir = mkdtempSync(join(tmpdir(), 'slip-lmdb-'));
-      dirs.push(dir);
-      return openLmdb({ dataDir: dir, commit, mapSize: 8 * 1024 * 1024 });
-    },
-    async reopen(engine) {
-      await engine.close();
-      return openLmdb({ dataDir: dirs[dirs.length - 1] as string, commit, mapSize: 8 * 1024 * 1024 });
-    },
+  storageEngineKit({
+    plugin: lmdbStorage(), name: `storage-lmdb (${commit} commit)`, capabilities: { durable: true },
+    options: (dir) => ({ dataDir: dir, commit, mapSize: 8 * 1024 * 1024 }),
   });
-  after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
 }
 
 describe('storage-lmdb', function () {
@@ -54,23 +44,23 @@ describe('storage-lmdb', function () {
 
   describe('options', () => {
     it('requires a data directory, with a hint', async () => {
-      const err = await rejects(openLmdb({}), 'PARAMETER', /data directory for namespace bar/);
+      const err = await rejects(openLmdb({}), 'PARAMETER', /namespace bar: storage-lmdb option dataDir: is required/);
       assert.match(err.hint ?? '', /dataDir/);
     });
 
     it('refuses an unknown commit mode', async () => {
-      const err = await rejects(openLmdb({ dataDir: dir, commit: 'eventually' }), 'PARAMETER', /commit must be "sync" or "async"/);
+      const err = await rejects(openLmdb({ dataDir: dir, commit: 'eventually' }), 'PARAMETER', /option commit: must be "sync" or "async"/);
       assert.ok(err.hint);
     });
 
     it('refuses unknown options and names the known ones', async () => {
-      const err = await rejects(openLmdb({ dataDir: dir, comit: 'sync' }), 'PARAMETER', /does not know the option comit/);
+      const err = await rejects(openLmdb({ dataDir: dir, comit: 'sync' }), 'PARAMETER', /option comit: is not a storage-lmdb setting/);
       assert.match(err.hint ?? '', /commit/);
     });
 
     for (const [name, value] of [['flushIntervalMs', 0], ['mapSize', 12], ['maxDataBytes', -5], ['maxRecordBytes', 1.5], ['flushIntervalMs', '100']] as const) {
       it(`refuses ${name} = ${JSON.stringify(value)}`, async () => {
-        const err = await rejects(openLmdb({ dataDir: dir, [name]: value }), 'PARAMETER', new RegExp(`option ${name} must be an integer`));
+        const err = await rejects(openLmdb({ dataDir: dir, [name]: value }), 'PARAMETER', new RegExp(`option ${name}: must be an integer`));
         assert.ok(err.hint);
       });
     }
@@ -230,7 +220,7 @@ describe('storage-lmdb', function () {
       const script = `
         import { lmdbStorage } from ${JSON.stringify(new URL('../../plugins/storage-lmdb/index.ts', import.meta.url).href)};
         import { silentLogger, systemClock } from ${JSON.stringify(new URL('../../core/plugin-api/index.ts', import.meta.url).href)};
-        import { makeRecord } from ${JSON.stringify(new URL('../conformance/storage-engine.suite.ts', import.meta.url).href)};
+        import { makeRecord } from ${JSON.stringify(new URL('../../core/testing/index.ts', import.meta.url).href)};
         const e = await lmdbStorage().create({ nodeId: 1n, logger: silentLogger, clock: systemClock, signal: new AbortController().signal },
           { name: 'bar', storage: 'storage-lmdb', defaultTtl: 0, maxRecordBytes: 1 << 20, replicationFactor: 1, nsupPeriod: 120, maxTtl: 1e9 },
           { dataDir: ${JSON.stringify(dir)} });

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeRecord } from '../conformance/storage-engine.suite.ts';
+import { makeRecord } from 'slipstream/testing';
 import { Evictor, engineRemover, parseEvictionConfig, type EvictionConfig } from '../../core/storage/eviction.ts';
 import { TombRaider, parseTombRaiderConfig } from '../../core/storage/eviction-tombstones.ts';
 import { lmdbStorage } from '../../plugins/storage-lmdb/index.ts';

@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import {
-  memorySystemMetadata, openDurableSystemMetadata, type JsonValue, type SmdChange, type SystemMetadataStore,
+  memorySystemMetadata, type JsonValue, type SmdChange, type SystemMetadataStore,
 } from '../../core/storage/system-metadata.ts';
+import { openDurableSystemMetadata } from '../helpers/durable-smd.ts';
 import { DbError } from '../../core/errors/index.ts';
 
 async function rejectsWith(p: Promise<unknown> | (() => unknown), code: string, match: RegExp): Promise<void> {
@@ -148,7 +149,7 @@ describe('system metadata: durability', () => {
   });
 
   it('keeps every resolved write when the process is killed right after', () => {
-    const url = new URL('../../core/storage/system-metadata.ts', import.meta.url).href;
+    const url = new URL('../helpers/durable-smd.ts', import.meta.url).href;
     const script = `
       import { openDurableSystemMetadata } from ${JSON.stringify(url)};
       const smd = await openDurableSystemMetadata(${JSON.stringify(dir)});

@@ -13,9 +13,10 @@ import { infoStatements } from './info.ts';
 import { indexStatements } from './indexes.ts';
 import { udfStatements } from './udf.ts';
 import { clusterStatements } from './cluster.ts';
+import { pluginStatements } from './plugins.ts';
 
 export const BUILT_IN_STATEMENTS: readonly StatementFamily[] = [
-  keyValueStatements, operateStatements, infoStatements, indexStatements, udfStatements, clusterStatements,
+  keyValueStatements, operateStatements, infoStatements, indexStatements, udfStatements, clusterStatements, pluginStatements,
 ];
 
 /** An executor over a node's kernel and services, with the built-in statement families unless others are given. */

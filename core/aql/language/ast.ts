@@ -78,7 +78,7 @@ export interface OperateStatement { readonly kind: 'operate'; readonly ops: read
 /** UPTO: nanoseconds since the epoch (integer) or a date string. */
 export interface TruncateStatement { readonly kind: 'truncate'; readonly target: Target; readonly upto: bigint | string | null }
 export interface ExplainStatement { readonly kind: 'explain'; readonly statement: SelectStatement }
-export type ShowWhat = 'NAMESPACES' | 'SETS' | 'BINS' | 'INDEXES' | 'MODULES' | 'JOBS' | 'CLUSTER' | 'PARTITIONS';
+export type ShowWhat = 'NAMESPACES' | 'SETS' | 'BINS' | 'INDEXES' | 'MODULES' | 'JOBS' | 'CLUSTER' | 'PARTITIONS' | 'PLUGINS';
 export interface ShowStatement { readonly kind: 'show'; readonly what: ShowWhat; readonly namespace: string | null }
 export type StatStatement =
   | { readonly kind: 'stat'; readonly what: 'SYSTEM' }

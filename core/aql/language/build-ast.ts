@@ -382,13 +382,13 @@ class Builder {
   show(c: Ctx): Statement {
     const what = c['NAMESPACES'] ? 'NAMESPACES' : c['SETS'] ? 'SETS' : c['BINS'] ? 'BINS'
       : c['INDEXES'] || c['INDEX'] ? 'INDEXES' : c['MODULES'] || c['PACKAGES'] ? 'MODULES'
-      : c['CLUSTER'] ? 'CLUSTER' : c['PARTITIONS'] ? 'PARTITIONS' : 'JOBS';
+      : c['CLUSTER'] ? 'CLUSTER' : c['PARTITIONS'] ? 'PARTITIONS' : c['PLUGINS'] ? 'PLUGINS' : 'JOBS';
     const ns = this.node(c, 'nsSet');
     let namespace: string | null = null;
     if (ns !== undefined) {
       const t = this.target(ns);
       if (t.set !== null) this.fail('PARAMETER', `SHOW ${what} takes a namespace, not a set`, this.needTok(this.ctx(ns), 'set'));
-      if (what === 'NAMESPACES' || what === 'MODULES' || what === 'JOBS' || what === 'CLUSTER') this.fail('PARAMETER', `SHOW ${what} takes no namespace`, ns);
+      if (what === 'NAMESPACES' || what === 'MODULES' || what === 'JOBS' || what === 'CLUSTER' || what === 'PLUGINS') this.fail('PARAMETER', `SHOW ${what} takes no namespace`, ns);
       namespace = t.namespace;
     }
     return { kind: 'show', what, namespace };

@@ -7,7 +7,7 @@ const TOPICS: Record<string, string> = {
   OPERATE: 'OPERATE <op>(<bin>, <args>…)[, …] ON <ns>[.<set>] WHERE PK = <key>\n  ops: TOUCH, READ, WRITE, APPEND, PREPEND, INCR, LIST_*, MAP_*',
   TRUNCATE: 'TRUNCATE <ns>[.<set>] [UPTO <nanoseconds> | \'<date>\']',
   EXPLAIN: 'EXPLAIN SELECT … WHERE PK = <key>',
-  SHOW: 'SHOW NAMESPACES | SETS | BINS | INDEXES [<ns>] | MODULES | JOBS | CLUSTER | PARTITIONS [<ns>]',
+  SHOW: 'SHOW NAMESPACES | SETS | BINS | INDEXES [<ns>] | MODULES | JOBS | CLUSTER | PARTITIONS [<ns>] | PLUGINS',
   STAT: 'STAT SYSTEM | NAMESPACE <ns> | INDEX <ns> <index>',
   SET: 'SET <setting> <value>; GET <setting>; GET ALL; RESET <setting>\n  settings: OUTPUT TABLE|JSON|RAW|MUTE, OUTPUT_TYPES, TIMEOUT, RECORD_TTL, KEY_SEND, DURABLE_DELETE,\n  RECORD_PRINT_METADATA, ECHO, VERBOSE, NO_BINS, SCAN_RECORDS_PER_SECOND',
   RUN: "RUN '<file>'  runs a file statement by statement, echoing each",

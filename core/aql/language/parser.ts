@@ -188,6 +188,7 @@ class AqlParser extends CstParser {
       { ALT: () => this.CONSUME(KW.JOBS) },
       { ALT: () => this.CONSUME(KW.CLUSTER) },
       { ALT: () => this.CONSUME(KW.PARTITIONS) },
+      { ALT: () => this.CONSUME(KW.PLUGINS) },
     ]);
     this.OPTION(() => this.SUBRULE(this.nsSet));
   });

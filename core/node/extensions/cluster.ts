@@ -14,6 +14,7 @@ import type { NodeExtension } from '../extension.ts';
 import { CLUSTER_SERVICE } from '../../services/index.ts';
 import { ClusterServiceService } from '../../wire/generated/slipstream/v1/cluster.ts';
 import { createClusterService, hexId, tcpTransport, validateClusterConfig, type ClusterService } from '../../cluster/index.ts';
+import { clusterSchema } from '../../cluster/config.ts';
 import { clusterHandlers } from '../../server/handlers/cluster.ts';
 import { recordFilter } from '../../query/record-filter.ts';
 import { attachClusterDataPath } from '../../transaction/cluster-data-path.ts';
@@ -23,6 +24,7 @@ export function clusterExtension(): NodeExtension {
   return {
     name: 'cluster',
     sections: ['cluster'],
+    schemas: { cluster: clusterSchema },
     async start(ctx) {
       const section = ctx.config.sections['cluster'];
       if (section === undefined) return;
@@ -35,15 +37,13 @@ export function clusterExtension(): NodeExtension {
         throw new DbError('PARAMETER', `config cluster.nodeId ${hexId(cfg.nodeId)} differs from node.id ${hexId(ctx.nodeId)}`, { hint: 'Set the id once, in node.id' });
       }
       const pctx = (name: string): PluginContext => ({ nodeId: ctx.nodeId, logger: ctx.logger.child({ plugin: name }), clock: ctx.clock, signal: ctx.signal });
-      const replication = ctx.registry.get('replication', cfg.replication.strategy);
-      const retransmit = ctx.registry.get('retransmit', cfg.retransmit.strategy);
       const cluster = createClusterService({
         nodeId: cfg.nodeId, clusterName: cfg.clusterName, rackId: cfg.rackId, zoneId: cfg.zoneId,
         heartbeatAddress: cfg.heartbeat.address, fabricAddress: cfg.fabric.address, seeds: cfg.seeds,
         heartbeatIntervalMs: cfg.heartbeat.intervalMs, heartbeatTimeout: cfg.heartbeat.timeout, quantumMs: cfg.quantumMs,
         transport: (channel) => tcpTransport({ logger: ctx.logger, channel, ...cfg.limits }), clock: ctx.clock, logger: ctx.logger,
-        replication: replication.create(pctx(replication.name), cfg.replication.options),
-        retransmit: retransmit.create(pctx(retransmit.name), cfg.retransmit.options),
+        replication: ctx.registry.createReplication(cfg.replication.strategy, pctx(cfg.replication.strategy), cfg.replication.options),
+        retransmit: ctx.registry.createRetransmit(cfg.retransmit.strategy, pctx(cfg.retransmit.strategy), cfg.retransmit.options),
         namespaces: ctx.config.namespaces.map((n) => ({ name: n.name, replicationFactor: n.replicationFactor })),
         serviceAddress: () => {
           try {

@@ -12,8 +12,8 @@
  * aborts the node). See docs/udf.md.
  */
 import { Counter, Gauge } from 'prom-client';
-import { DbError } from '../../errors/index.ts';
 import { UdfRunner } from '../../query/udf-runner.ts';
+import { Type, checkSchema } from '../../schema/index.ts';
 import { udfHandlers } from '../../server/handlers/udf.ts';
 import { UdfServiceService } from '../../wire/generated/slipstream/v1/udf.ts';
 import { UdfEngine, type UdfEngineOptions } from '../../udf/engine.ts';
@@ -36,32 +36,24 @@ const LIMITS: Record<keyof IntLimits, readonly [number, number]> = {
   maxCallsPerIsolate: [1, 1e9],
 };
 
+/** The `udf` config section. */
+export const udfSchema = Type.Object({
+  isolation: Type.Optional(Type.Union(ISOLATIONS.map((i) => Type.Literal(i)), { description: 'where UDF isolates run: a UDF host child process (default) or this process' })),
+  ...Object.fromEntries(Object.entries(LIMITS).map(([k, [min, max]]) => [k, Type.Optional(Type.Integer({ minimum: min, maximum: max }))])),
+}, { additionalProperties: false, title: 'UDF', hint: 'see docs/udf.md' });
+
 /** Validates the `udf` config section. */
 export function parseUdfConfig(raw: unknown): Limits {
   if (raw === undefined) return {};
-  const hint = `known udf settings: isolation ("process" or "in-process"), ${Object.keys(LIMITS).join(', ')} (integers); see docs/udf.md`;
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new DbError('PARAMETER', 'config udf: must be an object', { hint });
-  const out: Record<string, number | string> = {};
-  for (const [k, v] of Object.entries(raw)) {
-    if (k === 'isolation') {
-      if (typeof v !== 'string' || !ISOLATIONS.includes(v)) throw new DbError('PARAMETER', `config udf.isolation: must be "process" or "in-process", got ${JSON.stringify(v)}`, { hint });
-      out[k] = v;
-      continue;
-    }
-    const range = (LIMITS as Record<string, readonly [number, number] | undefined>)[k];
-    if (range === undefined) throw new DbError('PARAMETER', `config udf.${k}: unknown setting`, { hint });
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < range[0] || v > range[1]) {
-      throw new DbError('PARAMETER', `config udf.${k}: must be an integer from ${range[0]} to ${range[1]}`, { hint });
-    }
-    out[k] = v;
-  }
-  return out;
+  checkSchema(udfSchema, raw, 'config udf');
+  return raw as Limits;
 }
 
 export function udfExtension(): NodeExtension {
   return {
     name: 'udf',
     sections: ['udf'],
+    schemas: { udf: udfSchema },
     async start(ctx) {
       const limits = parseUdfConfig(ctx.config.sections['udf']);
       const store = new SmdModuleStore(ctx.systemMetadata);

@@ -4,9 +4,10 @@ import type { Logger } from '../../plugin-api/index.ts';
 import { unary } from '../rpc.ts';
 import type { NodeIdentity } from '../../services/index.ts';
 import { setList, statistics } from '../../transaction/statistics.ts';
+import type { PluginInfoSource } from '../../transaction/plugin-info.ts';
 
 
-export function adminHandlers(kernel: Kernel, identity: NodeIdentity, logger: Logger): AdminServiceServer {
+export function adminHandlers(kernel: Kernel, identity: NodeIdentity, logger: Logger, plugins?: PluginInfoSource): AdminServiceServer {
   const names = (ns: string): string[] => (ns === '' ? kernel.namespaceNames() : [kernel.namespace(ns).name]);
   return {
     getNodeInfo: unary(logger, 'GetNodeInfo', async () => ({
@@ -31,6 +32,13 @@ export function adminHandlers(kernel: Kernel, identity: NodeIdentity, logger: Lo
           replicationFactor: ns.config.replicationFactor,
           maxRecordBytes: BigInt(ns.config.maxRecordBytes),
         };
+      })),
+    })),
+    listPlugins: unary(logger, 'ListPlugins', async () => ({
+      plugins: (plugins?.info() ?? []).map((p) => ({
+        name: p.name, kind: p.kind, version: p.version, source: p.source, description: p.description,
+        instances: p.instances.map((i) => ({ scope: i.scope, optionsJson: JSON.stringify(i.options), healthy: i.health.ok, healthDetail: i.health.detail ?? '' })),
+        errors: Object.entries(p.errors).map(([operation, count]) => ({ operation, count: BigInt(count) })),
       })),
     })),
     listSets: unary(logger, 'ListSets', async (req) => ({

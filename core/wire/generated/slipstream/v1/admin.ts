@@ -135,6 +135,54 @@ export interface GetStatisticsResponse {
   statistics: Statistic[];
 }
 
+/** Plugins request. */
+export interface ListPluginsRequest {
+}
+
+/** One instance of a plugin: a namespace's storage engine, the cluster's strategy. */
+export interface PluginInstance {
+  /** Where it is used: "namespace test", "cluster". */
+  scope: string;
+  /** Its options as JSON, after the schema's defaults were filled in. */
+  optionsJson: string;
+  /** False when the instance says it cannot serve. */
+  healthy: boolean;
+  /** What the instance says about its state (may be empty). */
+  healthDetail: string;
+}
+
+/** Run-time errors of a plugin in one operation. */
+export interface PluginErrorCount {
+  /** The operation ("get", "put", "assign", "nextDelayMs", ...). */
+  operation: string;
+  /** Errors thrown since the node started. */
+  count: bigint;
+}
+
+/** One registered plugin. */
+export interface PluginInfo {
+  /** Unique name, "<kind>-<name>" (e.g. "storage-lmdb"). */
+  name: string;
+  /** "storage", "replication" or "retransmit". */
+  kind: string;
+  /** The plugin's own version (may be empty). */
+  version: string;
+  /** "built-in", or the file it was loaded from. */
+  source: string;
+  /** One line about what it does (may be empty). */
+  description: string;
+  /** Its instances on this node (none when it is registered but unused). */
+  instances: PluginInstance[];
+  /** Run-time errors per operation. */
+  errors: PluginErrorCount[];
+}
+
+/** Plugins response. */
+export interface ListPluginsResponse {
+  /** In registration order: built-in plugins first. */
+  plugins: PluginInfo[];
+}
+
 function createBaseGetNodeInfoRequest(): GetNodeInfoRequest {
   return {};
 }
@@ -1393,6 +1441,509 @@ export const GetStatisticsResponse: MessageFns<GetStatisticsResponse> = {
   },
 };
 
+function createBaseListPluginsRequest(): ListPluginsRequest {
+  return {};
+}
+
+export const ListPluginsRequest: MessageFns<ListPluginsRequest> = {
+  encode(_: ListPluginsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListPluginsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListPluginsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ListPluginsRequest {
+    return {};
+  },
+
+  toJSON(_: ListPluginsRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListPluginsRequest>): ListPluginsRequest {
+    return ListPluginsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<ListPluginsRequest>): ListPluginsRequest {
+    const message = createBaseListPluginsRequest();
+    return message;
+  },
+};
+
+function createBasePluginInstance(): PluginInstance {
+  return { scope: "", optionsJson: "", healthy: false, healthDetail: "" };
+}
+
+export const PluginInstance: MessageFns<PluginInstance> = {
+  encode(message: PluginInstance, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.scope !== "") {
+      writer.uint32(10).string(message.scope);
+    }
+    if (message.optionsJson !== "") {
+      writer.uint32(18).string(message.optionsJson);
+    }
+    if (message.healthy !== false) {
+      writer.uint32(24).bool(message.healthy);
+    }
+    if (message.healthDetail !== "") {
+      writer.uint32(34).string(message.healthDetail);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PluginInstance {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePluginInstance();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.scope = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.optionsJson = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.healthy = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.healthDetail = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PluginInstance {
+    return {
+      scope: isSet(object.scope) ? globalThis.String(object.scope) : "",
+      optionsJson: isSet(object.optionsJson)
+        ? globalThis.String(object.optionsJson)
+        : isSet(object.options_json)
+        ? globalThis.String(object.options_json)
+        : "",
+      healthy: isSet(object.healthy) ? globalThis.Boolean(object.healthy) : false,
+      healthDetail: isSet(object.healthDetail)
+        ? globalThis.String(object.healthDetail)
+        : isSet(object.health_detail)
+        ? globalThis.String(object.health_detail)
+        : "",
+    };
+  },
+
+  toJSON(message: PluginInstance): unknown {
+    const obj: any = {};
+    if (message.scope !== "") {
+      obj.scope = message.scope;
+    }
+    if (message.optionsJson !== "") {
+      obj.optionsJson = message.optionsJson;
+    }
+    if (message.healthy !== false) {
+      obj.healthy = message.healthy;
+    }
+    if (message.healthDetail !== "") {
+      obj.healthDetail = message.healthDetail;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PluginInstance>): PluginInstance {
+    return PluginInstance.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PluginInstance>): PluginInstance {
+    const message = createBasePluginInstance();
+    message.scope = object.scope ?? "";
+    message.optionsJson = object.optionsJson ?? "";
+    message.healthy = object.healthy ?? false;
+    message.healthDetail = object.healthDetail ?? "";
+    return message;
+  },
+};
+
+function createBasePluginErrorCount(): PluginErrorCount {
+  return { operation: "", count: 0n };
+}
+
+export const PluginErrorCount: MessageFns<PluginErrorCount> = {
+  encode(message: PluginErrorCount, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.operation !== "") {
+      writer.uint32(10).string(message.operation);
+    }
+    if (message.count !== 0n) {
+      if (BigInt.asUintN(64, message.count) !== message.count) {
+        throw new globalThis.Error("value provided for field message.count of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.count);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PluginErrorCount {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePluginErrorCount();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.operation = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.count = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PluginErrorCount {
+    return {
+      operation: isSet(object.operation) ? globalThis.String(object.operation) : "",
+      count: isSet(object.count) ? BigInt(object.count) : 0n,
+    };
+  },
+
+  toJSON(message: PluginErrorCount): unknown {
+    const obj: any = {};
+    if (message.operation !== "") {
+      obj.operation = message.operation;
+    }
+    if (message.count !== 0n) {
+      obj.count = message.count.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PluginErrorCount>): PluginErrorCount {
+    return PluginErrorCount.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PluginErrorCount>): PluginErrorCount {
+    const message = createBasePluginErrorCount();
+    message.operation = object.operation ?? "";
+    message.count = (object.count !== undefined && object.count !== null) ? BigInt(object.count) : 0n;
+    return message;
+  },
+};
+
+function createBasePluginInfo(): PluginInfo {
+  return { name: "", kind: "", version: "", source: "", description: "", instances: [], errors: [] };
+}
+
+export const PluginInfo: MessageFns<PluginInfo> = {
+  encode(message: PluginInfo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.kind !== "") {
+      writer.uint32(18).string(message.kind);
+    }
+    if (message.version !== "") {
+      writer.uint32(26).string(message.version);
+    }
+    if (message.source !== "") {
+      writer.uint32(34).string(message.source);
+    }
+    if (message.description !== "") {
+      writer.uint32(42).string(message.description);
+    }
+    for (const v of message.instances) {
+      PluginInstance.encode(v!, writer.uint32(50).fork()).join();
+    }
+    for (const v of message.errors) {
+      PluginErrorCount.encode(v!, writer.uint32(58).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PluginInfo {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePluginInfo();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.version = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.source = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.instances.push(PluginInstance.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.errors.push(PluginErrorCount.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PluginInfo {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      version: isSet(object.version) ? globalThis.String(object.version) : "",
+      source: isSet(object.source) ? globalThis.String(object.source) : "",
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
+      instances: globalThis.Array.isArray(object?.instances)
+        ? object.instances.map((e: any) => PluginInstance.fromJSON(e))
+        : [],
+      errors: globalThis.Array.isArray(object?.errors)
+        ? object.errors.map((e: any) => PluginErrorCount.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: PluginInfo): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.version !== "") {
+      obj.version = message.version;
+    }
+    if (message.source !== "") {
+      obj.source = message.source;
+    }
+    if (message.description !== "") {
+      obj.description = message.description;
+    }
+    if (message.instances?.length) {
+      obj.instances = message.instances.map((e) => PluginInstance.toJSON(e));
+    }
+    if (message.errors?.length) {
+      obj.errors = message.errors.map((e) => PluginErrorCount.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PluginInfo>): PluginInfo {
+    return PluginInfo.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PluginInfo>): PluginInfo {
+    const message = createBasePluginInfo();
+    message.name = object.name ?? "";
+    message.kind = object.kind ?? "";
+    message.version = object.version ?? "";
+    message.source = object.source ?? "";
+    message.description = object.description ?? "";
+    message.instances = object.instances?.map((e) => PluginInstance.fromPartial(e)) || [];
+    message.errors = object.errors?.map((e) => PluginErrorCount.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseListPluginsResponse(): ListPluginsResponse {
+  return { plugins: [] };
+}
+
+export const ListPluginsResponse: MessageFns<ListPluginsResponse> = {
+  encode(message: ListPluginsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.plugins) {
+      PluginInfo.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListPluginsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListPluginsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.plugins.push(PluginInfo.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListPluginsResponse {
+    return {
+      plugins: globalThis.Array.isArray(object?.plugins) ? object.plugins.map((e: any) => PluginInfo.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ListPluginsResponse): unknown {
+    const obj: any = {};
+    if (message.plugins?.length) {
+      obj.plugins = message.plugins.map((e) => PluginInfo.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListPluginsResponse>): ListPluginsResponse {
+    return ListPluginsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListPluginsResponse>): ListPluginsResponse {
+    const message = createBaseListPluginsResponse();
+    message.plugins = object.plugins?.map((e) => PluginInfo.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 /** Node, namespace and set information, and statistics. */
 export type AdminServiceService = typeof AdminServiceService;
 export const AdminServiceService = {
@@ -1449,6 +2000,16 @@ export const AdminServiceService = {
       Buffer.from(GetStatisticsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetStatisticsResponse => GetStatisticsResponse.decode(value),
   },
+  /** The node's plugins: name, kind, version, source, each instance's options and health, errors. */
+  listPlugins: {
+    path: "/slipstream.v1.AdminService/ListPlugins" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListPluginsRequest): Buffer => Buffer.from(ListPluginsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListPluginsRequest => ListPluginsRequest.decode(value),
+    responseSerialize: (value: ListPluginsResponse): Buffer => Buffer.from(ListPluginsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListPluginsResponse => ListPluginsResponse.decode(value),
+  },
 } as const;
 
 export interface AdminServiceServer extends UntypedServiceImplementation {
@@ -1462,6 +2023,8 @@ export interface AdminServiceServer extends UntypedServiceImplementation {
   listBins: handleUnaryCall<ListBinsRequest, ListBinsResponse>;
   /** Node statistics as name/value pairs. */
   getStatistics: handleUnaryCall<GetStatisticsRequest, GetStatisticsResponse>;
+  /** The node's plugins: name, kind, version, source, each instance's options and health, errors. */
+  listPlugins: handleUnaryCall<ListPluginsRequest, ListPluginsResponse>;
 }
 
 export interface AdminServiceClient extends Client {
@@ -1544,6 +2107,22 @@ export interface AdminServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetStatisticsResponse) => void,
+  ): ClientUnaryCall;
+  /** The node's plugins: name, kind, version, source, each instance's options and health, errors. */
+  listPlugins(
+    request: ListPluginsRequest,
+    callback: (error: ServiceError | null, response: ListPluginsResponse) => void,
+  ): ClientUnaryCall;
+  listPlugins(
+    request: ListPluginsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListPluginsResponse) => void,
+  ): ClientUnaryCall;
+  listPlugins(
+    request: ListPluginsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListPluginsResponse) => void,
   ): ClientUnaryCall;
 }
 

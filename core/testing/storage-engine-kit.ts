@@ -1,20 +1,34 @@
 /**
- * The storage-engine conformance suite. Every engine, built in or third-party, runs it:
+ * The storage-engine kit: the conformance suite every engine, built in or third-party, passes.
+ * Inside a mocha file:
  *
- *   describeStorageEngine({ name: 'my-engine', open: async () => myEngine(...) });
+ *   import { storageEngineKit } from 'slipstream/testing';
+ *   storageEngineKit({ plugin: myStorage(), options: (dir) => ({ dir }), capabilities: { durable: true } });
  *
- * `reopen`, when given, closes and reopens the same data (persistent engines) so the suite
- * can check that records survive.
+ * Each engine the kit opens gets options from `options(dir)` with an empty temporary folder of
+ * its own; the options pass the plugin's schema first, as in a node. Capability flags say what
+ * the engine claims, and the kit checks each claim: `durable` (records and tombstones survive
+ * close and reopen on the same options; `capabilities.persistent` must agree).
  */
 import { strict as assert } from 'node:assert';
-import type { StorageEngine, StoredRecord } from '../../core/plugin-api/index.ts';
-import { computeDigest, partitionOf, encodeUserKey } from '../../core/model/index.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PLUGIN_API_VERSION, computeDigest, partitionOf, encodeUserKey, type StorageEngine, type StoragePlugin, type StoredRecord } from '../plugin-api/index.ts';
+import { isJsonSchema } from '../schema/index.ts';
+import { openEngine } from './context.ts';
 
-export interface EngineUnderTest {
-  readonly name: string;
-  open(): Promise<StorageEngine>;
-  /** For persistent engines: close `engine` and open the same data again. */
-  reopen?(engine: StorageEngine): Promise<StorageEngine>;
+export interface StorageEngineKitTarget {
+  readonly plugin: StoragePlugin;
+  /** Options of a fresh engine; `dir` is an empty temporary folder for it alone. Default: {}. */
+  readonly options?: (dir: string) => Readonly<Record<string, unknown>>;
+  /** Suite title (default: the plugin's name). */
+  readonly name?: string;
+  /** What the engine claims; the kit checks every claim. */
+  readonly capabilities: {
+    /** Records survive close and reopen with the same options. */
+    readonly durable: boolean;
+  };
 }
 
 export function makeRecord(set: string, key: string, payload: string, extra: Partial<StoredRecord> = {}): StoredRecord {
@@ -37,11 +51,56 @@ async function collect(it: AsyncIterable<StoredRecord>): Promise<StoredRecord[]>
   return out;
 }
 
-export function describeStorageEngine(target: EngineUnderTest): void {
-  describe(`storage engine conformance: ${target.name}`, function () {
+export function storageEngineKit(target: StorageEngineKitTarget): void {
+  const plugin = target.plugin;
+  describe(`storage engine kit: ${target.name ?? plugin.name}`, function () {
     let engine: StorageEngine;
-    beforeEach(async () => { engine = await target.open(); });
-    afterEach(async () => { await engine.close(); });
+    let dir: string;
+    const open = (): Promise<StorageEngine> => openEngine(plugin, target.options?.(dir) ?? {});
+    beforeEach(async () => {
+      dir = mkdtempSync(join(tmpdir(), 'slip-kit-'));
+      engine = await open();
+    });
+    afterEach(async () => {
+      await engine.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('is a storage plugin of the current API version with an options schema', () => {
+      assert.equal(plugin.kind, 'storage');
+      assert.equal(plugin.apiVersion, PLUGIN_API_VERSION);
+      assert.match(plugin.name, /^storage-[a-z0-9-]+$/);
+      assert.ok(isJsonSchema(plugin.optionsSchema), 'optionsSchema must be a JSON Schema');
+    });
+
+    it(`declares its capabilities truthfully (durable: ${target.capabilities.durable})`, () => {
+      assert.equal(engine.capabilities.persistent, target.capabilities.durable);
+      assert.ok(Number.isInteger(engine.capabilities.maxRecordBytes) && engine.capabilities.maxRecordBytes > 0);
+    });
+
+    it('may be closed twice', async () => {
+      await engine.close();
+      await engine.close();
+      engine = await open();
+    });
+
+    it('scans while writes happen: no failure, no record twice, every record present throughout', async () => {
+      const stable: StoredRecord[] = [];
+      for (let i = 0; i < 200; i++) stable.push(makeRecord('s', `stable-${i}`, `v${i}`));
+      for (const r of stable) await engine.put(r, { kind: 'any' });
+      const seen = new Set<string>();
+      let writes = 0;
+      for await (const r of engine.scan({})) {
+        const id = Buffer.from(r.digest).toString('hex');
+        assert.ok(!seen.has(id), 'a scan yielded a record twice');
+        seen.add(id);
+        // writes and removes of other records while the scan runs
+        await engine.put(makeRecord('s', `churn-${writes}`, 'x'), { kind: 'any' });
+        if (writes % 3 === 0) await engine.remove(makeRecord('s', `churn-${writes}`, 'x').digest, { kind: 'any' });
+        writes++;
+      }
+      for (const r of stable) assert.ok(seen.has(Buffer.from(r.digest).toString('hex')), 'a record present for the whole scan was not yielded');
+    });
 
     it('returns undefined for a missing digest', async () => {
       assert.equal(await engine.get(computeDigest('s', 'nope')), undefined);
@@ -169,8 +228,8 @@ export function describeStorageEngine(target: EngineUnderTest): void {
       assert.equal((await engine.stats()).records, 1);
     });
 
-    if (target.reopen !== undefined) {
-      const reopen = target.reopen.bind(target);
+    if (target.capabilities.durable) {
+      const reopen = async (e: StorageEngine): Promise<StorageEngine> => { await e.close(); return open(); };
       it('keeps records and tombstones across close and reopen', async () => {
         const live = makeRecord('s', 'live', 'v', { meta: { generation: 5, voidTime: 0, lastUpdateMs: 42 } });
         const dead = makeRecord('s', 'dead', '', { tombstone: true });

@@ -1,16 +1,32 @@
 /**
- * The conformance suite every ReplicationStrategy plugin must pass. Third-party authors:
- * `replicationStrategyConformance(myPlugin)` inside a mocha file.
+ * The replication kit: the conformance suite every replication strategy passes. Inside a
+ * mocha file:
+ *
+ *   import { replicationStrategyKit } from 'slipstream/testing';
+ *   replicationStrategyKit({ plugin: myReplication(), failureDomains: ['rack'] });
+ *
+ * It checks the contract's guarantees: rows of min(RF, n) distinct members, determinism,
+ * master balance, minimal movement when a node leaves, a PARAMETER error for RF < 1, and — for
+ * each failure domain the strategy claims — copies on distinct domains whenever there are
+ * enough of them.
  */
 import { strict as assert } from 'node:assert';
 import {
-  DbError, PLUGIN_API_VERSION, silentLogger,
-  type ClusterMember, type ClusterView, type NodeId, type PluginContext, type ReplicationPlugin,
-} from '../../core/plugin-api/index.ts';
-import { FakeClock, seededRandom } from '../../core/cluster/clock.ts';
+  DbError, PLUGIN_API_VERSION,
+  type ClusterMember, type ClusterView, type NodeId, type ReplicationPlugin,
+} from '../plugin-api/index.ts';
+import { isJsonSchema } from '../schema/index.ts';
+import { seededRandom } from '../cluster/clock.ts';
+import { createReplication, testContext } from './context.ts';
 
-export function testContext(nodeId: NodeId = 1n): PluginContext {
-  return { nodeId, logger: silentLogger, clock: new FakeClock(), signal: new AbortController().signal };
+export interface ReplicationStrategyKitTarget {
+  readonly plugin: ReplicationPlugin;
+  /** Options to create it with (checked against its schema). Default: {}. */
+  readonly options?: Readonly<Record<string, unknown>>;
+  /** Suite title (default: the plugin's name). */
+  readonly name?: string;
+  /** The failure domains the strategy claims to spread copies over. */
+  readonly failureDomains?: readonly ('rack' | 'zone')[];
 }
 
 /** A view of `n` members with random 64-bit ids, in succession order (descending id). */
@@ -37,16 +53,34 @@ export function changedRows(a: readonly (readonly NodeId[])[], b: readonly (read
   return n;
 }
 
-export function replicationStrategyConformance(plugin: ReplicationPlugin): void {
-  describe(`replication strategy conformance: ${plugin.name}`, () => {
+export function replicationStrategyKit(target: ReplicationStrategyKitTarget): void {
+  const plugin = target.plugin;
+  const options = target.options ?? {};
+  describe(`replication strategy kit: ${target.name ?? plugin.name}`, () => {
     const rand = seededRandom(0x5eed);
-    const strategy = plugin.create(testContext(), {});
+    const strategy = createReplication(plugin, options);
 
-    it('is a replication plugin of the current API version', () => {
+    it('is a replication plugin of the current API version with an options schema', () => {
       assert.equal(plugin.kind, 'replication');
       assert.equal(plugin.apiVersion, PLUGIN_API_VERSION);
       assert.match(plugin.name, /^replication-[a-z0-9-]+$/);
+      assert.ok(isJsonSchema(plugin.optionsSchema), 'optionsSchema must be a JSON Schema');
     });
+
+    for (const domain of target.failureDomains ?? []) {
+      it(`puts copies on distinct ${domain}s whenever there are enough`, () => {
+        for (const [n, racks, zones, rf] of [[6, 3, 1, 3], [8, 2, 2, 2], [9, 3, 3, 3], [12, 4, 3, 3]] as const) {
+          const view = randomView(rand, n, racks, zones);
+          const byId = new Map(view.succession.map((m) => [m.id, m]));
+          const key = (m: ClusterMember): string => (domain === 'zone' ? `${m.zoneId}` : `${m.zoneId}/${m.rackId}`);
+          const available = new Set(view.succession.map(key)).size;
+          for (const row of strategy.assign(view, rf)) {
+            const used = new Set(row.map((id) => key(byId.get(id) as ClusterMember)));
+            assert.equal(used.size, Math.min(row.length, available), `n=${n} racks=${racks} zones=${zones} RF=${rf}: copies share a ${domain}`);
+          }
+        }
+      });
+    }
 
     for (const [n, rf] of [[1, 1], [1, 2], [2, 2], [3, 2], [3, 3], [4, 5], [5, 3], [8, 2], [12, 4]] as const) {
       it(`gives 4096 rows of min(RF, nodes) distinct members (nodes ${n}, RF ${rf})`, () => {
@@ -64,7 +98,7 @@ export function replicationStrategyConformance(plugin: ReplicationPlugin): void 
 
     it('is deterministic: two instances and two calls give the same table', () => {
       const view = randomView(rand, 5, 2, 1);
-      const other = plugin.create(testContext(99n), {});
+      const other = createReplication(plugin, options, testContext(99n));
       const a = strategy.assign(view, 3);
       assert.deepEqual(other.assign(view, 3), a);
       assert.deepEqual(strategy.assign({ ...view, succession: [...view.succession] }, 3), a);
