@@ -7,12 +7,14 @@ import { strict as assert } from 'node:assert';
 import { DbError, toPbKey } from '../../core/client/index.ts';
 import { UdfServiceService } from '../../core/wire/generated/slipstream/v1/udf.ts';
 import { assertServed, startHostileNode, whileServed, type HostileNode } from './harness.ts';
+import { aql } from './aql-helper.ts';
 
 const LOUD = `
 export function shout(rec) { throw new Error('x'.repeat(5 * 1024 * 1024)); }
 export function shoutHint(rec) { throw new Error('1500:' + 'é…'.repeat(2000)); }
 export function code(rec, c) { throw new Error(c + ':custom'); }
 export function spin(rec) { for (;;) {} }
+export function spinAgg(stream) { return stream.map((r) => { for (;;) {} }); }
 `;
 
 describe('hostile/echo: messages and hints are cut to about 1 KiB', function () {
@@ -74,5 +76,20 @@ describe('hostile/echo: messages and hints are cut to about 1 KiB', function () 
     const err = await failure(unary(UdfServiceService.applyRecordUdf, { key, call: { module: 'loud', function: 'code', args: [{ kind: { $case: 'string', value: '1000' } }], timeoutMs: 0 } }));
     assert.equal(err.resultCode, 1000, err.message);
     assert.ok(Date.now() - t0 < 15_000, `the next UDF call waited ${Date.now() - t0} ms`);
+  });
+
+  it('AQL AGGREGATE honours TIMEOUT', async () => {
+    await node.client.put({ namespace: 'test', set: 'agg', key: 'a' }, { v: 1n });
+    const t0 = Date.now();
+    const rs = await Promise.all([1, 2, 3].map(() => aql(node.client, 'AGGREGATE loud.spinAgg() ON test.agg', { TIMEOUT: 500 })));
+    const ms = Date.now() - t0;
+    for (const r of rs) assert.ok(r.statuses[0]?.code === 9 || r.statuses[0]?.code === 100, JSON.stringify(r.statuses));
+    assert.ok(ms < 10_000, `AGGREGATE with TIMEOUT 500 took ${ms} ms (the aggregation default is 30 s)`);
+    // and the spinning aggregations were stopped, not left holding the UDF pool for 30 s
+    const t1 = Date.now();
+    const key = toPbKey({ namespace: 'test', set: 's', key: 'k' });
+    const err = await failure(unary(UdfServiceService.applyRecordUdf, { key, call: { module: 'loud', function: 'code', args: [{ kind: { $case: 'string', value: '1000' } }], timeoutMs: 0 } }));
+    assert.equal(err.resultCode, 1000, err.message);
+    assert.ok(Date.now() - t1 < 10_000, `the next UDF call waited ${Date.now() - t1} ms`);
   });
 });
