@@ -2,7 +2,7 @@
  * UDF benchmarks: record UDF calls/s over gRPC (a real node process, UdfService.ApplyRecordUdf)
  * and in-process through the kernel, and aggregation throughput in records/s against a plain
  * scan of the same records.
- * Run: npx node --no-node-snapshot bench/udf.ts [records]   (BENCH_SECONDS=3 for each gRPC run)
+ * Run: npm run bench -- udf   (or npx node --no-node-snapshot bench/udf.ts [records]; BENCH_SECONDS=3 per network row)
  */
 import { Kernel } from '../core/transaction/kernel.ts';
 import { Namespace } from '../core/storage/namespace.ts';
@@ -11,14 +11,16 @@ import { singleNodeRouter } from '../core/transaction/routing.ts';
 import { memoryStorage } from '../plugins/storage-memory/index.ts';
 import { silentLogger, type Clock } from '../core/plugin-api/index.ts';
 import { NAMESPACE_DEFAULTS } from '../core/model/index.ts';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UdfEngine } from '../core/udf/index.ts';
 import type { UdfIsolation } from '../core/udf/engine.ts';
 import { aggregateScan, executeRecordUdf } from '../core/udf/kernel-bridge.ts';
 import { startNodeProcess } from '../test/helpers/process-node.ts';
-import { drive } from './lib/loadgen.ts';
+import { h2drive } from './lib/h2load.ts';
+import type { LoadResult } from './lib/loadgen.ts';
+import { ensureRedis, redisBenchmark, startRedis } from './lib/redis.ts';
 import { SlipstreamClient, toPbKey } from '../core/client/index.ts';
 import { ApplyRecordUdfRequest, UdfServiceService } from '../core/wire/generated/slipstream/v1/udf.ts';
 import { toPbBins, toPbValue } from '../core/wire/convert.ts';
@@ -26,42 +28,108 @@ import { KeyValueServiceService, PutRequest } from '../core/wire/generated/slips
 
 const N = Number(process.argv[2] ?? 50_000);
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 3);
+const IN_FLIGHT = Number(process.env['BENCH_CONCURRENCY'] ?? 64);
+const KEYS = 1000;
 const BENCH_MODULE = `
 export function incr(rec, n) { rec.count = (rec.count ?? 0) + n; aerospike.update(rec); return rec.count; }
 export function sum(stream, bin) { return stream.map((r) => r[bin]).reduce((a, b) => a + b); }
 export function byColor(stream) { return stream.groupBy((r) => r.color, 0, (n, r) => n + r.v, (a, b) => a + b); }
 `;
 
-/** Record UDF calls over gRPC against a real node process (client and node share the 2 cores); `isolation` is the node's udf.isolation. */
-async function grpcRecordUdf(isolation: UdfIsolation = 'process'): Promise<void> {
-  // a memory-only node with the given UDF isolation
+/** CPU seconds a process and its children (the UDF host) have used (user + system), from /proc. */
+function cpuSeconds(pid: number): number {
+  let total = 0;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    total += (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, clock ticks
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      for (const child of readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter((x) => x !== '')) total += cpuSeconds(Number(child));
+    }
+  } catch {
+    // gone meanwhile
+  }
+  return total;
+}
+
+interface Measured extends LoadResult {
+  /** Server CPU (node + UDF host process) per call, µs. */
+  readonly cpuUsPerOp: number;
+}
+
+const row = (name: string, r: { opsPerSec: number; p50Ms?: number | undefined; p99Ms?: number; cpuUsPerOp?: number; errors?: number }): string =>
+  `| ${name} | ${Math.round(r.opsPerSec).toLocaleString('en-US')} | ${r.p50Ms === undefined ? '–' : r.p50Ms.toFixed(2)} | ${r.p99Ms === undefined ? '–' : r.p99Ms.toFixed(2)} | ${r.cpuUsPerOp === undefined ? '–' : r.cpuUsPerOp.toFixed(0)} | ${r.errors ?? 0} |`;
+
+/**
+ * Record UDF calls over gRPC against a real node process (`isolation` is its udf.isolation), from
+ * the lean node:http2 load generator: 64 calls in flight on 1,000 distinct keys. Also a plain put
+ * on the same node, for scale.
+ */
+async function networkRecordUdf(isolation: UdfIsolation): Promise<{ udf: Measured; put: Measured; one: Measured }> {
   const dir = mkdtempSync(join(tmpdir(), 'slipstream-bench-udf-'));
   writeFileSync(join(dir, 'node.json'), JSON.stringify({ node: { host: '127.0.0.1', port: 0, dataDir: dir }, namespaces: [{ name: 'test', storage: 'storage-memory' }], udf: { isolation } }));
   const node = await startNodeProcess(['--config', join(dir, 'node.json'), '--log-level', 'warn']);
   try {
     const addr = `127.0.0.1:${node.port}`;
+    const pid = node.child.pid ?? 0;
     const client = await SlipstreamClient.connect({ hosts: addr });
     await client.unary(UdfServiceService.registerModule, { fileName: 'bench.js', source: BENCH_MODULE });
     client.close();
-    const reqs = (keys: number) => Array.from({ length: keys }, (_, i) => Buffer.from(ApplyRecordUdfRequest.encode({
+    const measure = async (path: string, reqs: readonly Buffer[], concurrency: number): Promise<Measured> => {
+      await h2drive(addr, path, reqs, { concurrency, seconds: Math.min(1, SECONDS) }); // warm-up
+      const c0 = cpuSeconds(pid);
+      const r = await h2drive(addr, path, reqs, { concurrency, seconds: SECONDS });
+      return { ...r, cpuUsPerOp: ((cpuSeconds(pid) - c0) * 1e6) / Math.max(1, r.ops) };
+    };
+    const udfReqs = Array.from({ length: KEYS }, (_, i) => Buffer.from(ApplyRecordUdfRequest.encode({
       key: toPbKey({ namespace: 'test', set: 'g', key: BigInt(i) }),
       call: { module: 'bench', function: 'incr', args: [toPbValue(1n)], timeoutMs: 0 },
     }).finish()));
-    // the same node's plain put, for scale: what the UDF adds on top of a write
-    const puts = Array.from({ length: 10_000 }, (_, i) => Buffer.from(PutRequest.encode({ key: toPbKey({ namespace: 'test', set: 'p', key: BigInt(i) }), bins: toPbBins({ count: BigInt(i) }) }).finish()));
-    const p = await drive(addr, KeyValueServiceService.put.path, puts, { concurrency: 32, seconds: SECONDS });
-    console.log(`${'plain put over gRPC, 32 in flight (for scale)'.padEnd(52)} ${Math.round(p.opsPerSec).toLocaleString('en-US').padStart(9)} /s  p50 ${p.p50Ms.toFixed(2)} ms  p99 ${p.p99Ms.toFixed(2)} ms  errors ${p.errors}`);
-    for (const [label, concurrency, keys] of [['record UDF over gRPC, 1 in flight', 1, 100], ['record UDF over gRPC, 32 in flight (distinct keys)', 32, 10_000]] as const) {
-      const r = await drive(addr, UdfServiceService.applyRecordUdf.path, reqs(keys), { concurrency, seconds: SECONDS });
-      console.log(`${`${label} [${isolation}]`.padEnd(64)} ${Math.round(r.opsPerSec).toLocaleString('en-US').padStart(9)} /s  p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms  errors ${r.errors}`);
-    }
+    const puts = Array.from({ length: KEYS }, (_, i) => Buffer.from(PutRequest.encode({ key: toPbKey({ namespace: 'test', set: 'p', key: BigInt(i) }), bins: toPbBins({ count: BigInt(i) }) }).finish()));
+    const put = await measure(KeyValueServiceService.put.path, puts, IN_FLIGHT);
+    const udf = await measure(UdfServiceService.applyRecordUdf.path, udfReqs, IN_FLIGHT);
+    const one = await measure(UdfServiceService.applyRecordUdf.path, udfReqs, 1);
+    return { udf, put, one };
   } finally {
     await node.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }
-await grpcRecordUdf('process');
-await grpcRecordUdf('in-process');
+
+/** redis-benchmark EVAL of the same one-line increment, 64 clients (one call in flight each) on 1,000 keys. */
+async function redisEval(): Promise<{ opsPerSec: number; p50Ms: number | undefined } | string> {
+  const redis = ensureRedis();
+  if ('missing' in redis) return redis.missing;
+  const server = await startRedis(redis.server);
+  try {
+    return redisBenchmark(redis.benchmark, server.port, ['EVAL', "return redis.call('HINCRBY', KEYS[1], 'count', ARGV[1])", '1', 'key:__rand_int__', '1'],
+      { clients: IN_FLIGHT, requests: Math.max(20_000, 30_000 * SECONDS), randomKeys: KEYS });
+  } finally {
+    await server.stop();
+  }
+}
+
+{
+  // one run, interleaved so that drift in the machine's load hits both sides: Redis, the node in
+  // each isolation mode, Redis again
+  const redisBefore = await redisEval();
+  const proc = await networkRecordUdf('process');
+  const inproc = await networkRecordUdf('in-process');
+  const redisAfter = await redisEval();
+  const lines = ['', `Record UDF over the network: ${IN_FLIGHT} calls in flight on ${KEYS.toLocaleString('en-US')} distinct keys, ${SECONDS} s per row, lean node:http2 gRPC load generator (2 connections); Redis: redis-benchmark -c ${IN_FLIGHT} -r ${KEYS} EVAL of the same increment, before and after. Load generators share the 2 cores with the servers.`, '',
+    '| target | calls/s | p50 ms | p99 ms | server CPU µs/call | errors |', '|---|---:|---:|---:|---:|---:|'];
+  lines.push(row('slipstream record UDF [process]', proc.udf), row('slipstream record UDF [in-process]', inproc.udf),
+    row('slipstream record UDF, 1 in flight [process]', proc.one), row('slipstream record UDF, 1 in flight [in-process]', inproc.one),
+    row('slipstream plain put (for scale) [process node]', proc.put), row('slipstream plain put (for scale) [in-process node]', inproc.put));
+  if (typeof redisBefore === 'string' || typeof redisAfter === 'string') {
+    lines.push('', `Redis: not measured (${typeof redisBefore === 'string' ? redisBefore : String(redisAfter)})`);
+  } else {
+    const redisRate = (redisBefore.opsPerSec + redisAfter.opsPerSec) / 2;
+    lines.push(row('redis EVAL, before', redisBefore), row('redis EVAL, after', redisAfter), '',
+      `record UDF / Redis EVAL (mean of before and after, ${Math.round(redisRate).toLocaleString('en-US')}/s): **${(proc.udf.opsPerSec / redisRate).toFixed(2)}** [process], **${(inproc.udf.opsPerSec / redisRate).toFixed(2)}** [in-process]`);
+  }
+  console.log(lines.join('\n'));
+  console.log('');
+}
 
 const clock = { now: () => Date.now() } as unknown as Clock;
 const cfg = { name: 'test', storage: 'storage-memory', ...NAMESPACE_DEFAULTS };

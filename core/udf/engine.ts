@@ -186,7 +186,7 @@ export class UdfEngine {
         ns: view.key.namespace,
       },
     };
-    const res = await this.withSandbox(mod, (s) => s.call(JSON.stringify(req), timeoutMs, what));
+    const res = await this.withSandbox(mod, (s) => s.call(JSON.stringify(req), timeoutMs, what, { repeatable: true }), true);
     const r = this.parse(res, mod, call.fn);
     return { value: decodeValue(r.value ?? null), effect: this.effectOf(r.effect, what), logs: r.logs ?? [] };
   }
@@ -228,9 +228,10 @@ export class UdfEngine {
     return r;
   }
 
-  private async withSandbox<T>(mod: ModuleVersion, fn: (s: UdfSandbox) => Promise<T>): Promise<T> {
+  /** Runs `fn` with a sandbox of the module's pool: its own, or (`shared`, a record call) possibly lined up behind other calls. */
+  private async withSandbox<T>(mod: ModuleVersion, fn: (s: UdfSandbox) => Promise<T>, shared = false): Promise<T> {
     const pool = this.poolFor(mod);
-    const s = await pool.acquire();
+    const s = await (shared ? pool.acquireShared() : pool.acquire());
     try {
       return await fn(s);
     } finally {

@@ -1,7 +1,13 @@
 /**
- * A pool of warm sandboxes for one module version. Each call takes a sandbox to itself, so up to
- * `size` calls of the module run in parallel (on isolated-vm's threads, off the main event loop);
- * further calls wait their turn. A sandbox that died, hit its memory or time limit, or served
+ * A pool of warm sandboxes for one module version, up to `size` of them. Two ways to take one:
+ * - `acquire()` takes a sandbox to itself (an aggregation session): an idle one, a new one, or
+ *   the next one released.
+ * - `acquireShared()` (a record UDF call) also lines the call up behind calls already running in
+ *   a sandbox when every sandbox is busy — up to `depth` calls per sandbox, and only in a sandbox
+ *   that finished a call within the last few milliseconds (so a long call does not hold the ones
+ *   queued behind it). The calls of one sandbox run one after the other; lining them up lets the
+ *   UDF host process take many calls per message and run them back to back.
+ * Further calls wait their turn. A sandbox that died, hit its memory or time limit, or served
  * `maxCalls` calls is disposed when it comes back and a fresh one is made on demand. When the
  * module is replaced or removed the pool is retired: idle sandboxes go at once, busy ones when
  * their call ends, so calls in flight finish on the version they started with.
@@ -18,6 +24,25 @@ export interface PoolOptions extends SandboxOptions {
   readonly acquireTimeoutMs: number;
   /** Makes the sandboxes (in this process or in the UDF host process); default `Sandbox.create`. */
   readonly create?: SandboxFactory;
+  /** Calls lined up in one sandbox at most by `acquireShared`. Default 32. */
+  readonly depth?: number;
+}
+
+/** A sandbox in use: calls in it, whether one holds it alone, when it last finished a call. */
+interface Busy {
+  n: number;
+  readonly exclusive: boolean;
+  lastDone: number;
+}
+
+/** A sandbox that has not finished a call for this long (ms) gets no more calls lined up. */
+const STALL_MS = 5;
+
+interface Waiter {
+  readonly shared: boolean;
+  readonly resolve: (s: UdfSandbox) => void;
+  readonly reject: (e: unknown) => void;
+  readonly timer: NodeJS.Timeout;
 }
 
 export interface PoolStats {
@@ -32,7 +57,9 @@ export class SandboxPool {
   readonly module: SandboxModule;
   private readonly opts: PoolOptions;
   private readonly idle: UdfSandbox[] = [];
-  private readonly waiters: Array<{ resolve: (s: UdfSandbox) => void; reject: (e: unknown) => void; timer: NodeJS.Timeout }> = [];
+  private readonly busy = new Map<UdfSandbox, Busy>();
+  private readonly depth: number;
+  private readonly waiters: Waiter[] = [];
   private live = 0; // idle + busy + being created
   private retired = false;
   created = 0;
@@ -41,6 +68,7 @@ export class SandboxPool {
   constructor(module: SandboxModule, opts: PoolOptions) {
     this.module = module;
     this.opts = opts;
+    this.depth = Math.max(1, opts.depth ?? 32);
   }
 
   stats(): PoolStats {
@@ -52,18 +80,33 @@ export class SandboxPool {
     while (!this.retired && this.idle.length < n && this.live < this.opts.size) this.idle.push(await this.spawn());
   }
 
-  async acquire(): Promise<UdfSandbox> {
+  /** A sandbox to itself (see the class comment). */
+  acquire(): Promise<UdfSandbox> {
+    return this.take(false);
+  }
+
+  /** A sandbox for one record call, possibly behind calls already running in it (see the class comment). */
+  acquireShared(): Promise<UdfSandbox> {
+    return this.take(true);
+  }
+
+  private async take(shared: boolean): Promise<UdfSandbox> {
     if (this.retired) throw new DbError('UDF', `module ${this.module.fileName} was replaced`, { hint: 'retry the call' });
     for (let s = this.idle.pop(); s !== undefined; s = this.idle.pop()) {
-      if (s.healthy) return s;
+      if (s.healthy) return this.use(s, shared);
       // died while idle (its UDF host process went): replace it
       this.replaced++;
       s.dispose();
       this.live--;
     }
-    if (this.live < this.opts.size) return this.spawn();
+    if (this.live < this.opts.size) return this.use(await this.spawn(), shared);
+    if (shared) {
+      const s = this.lineUp();
+      if (s !== undefined) return s;
+    }
     return new Promise<UdfSandbox>((resolve, reject) => {
-      const waiter = {
+      const waiter: Waiter = {
+        shared,
         resolve,
         reject,
         timer: setTimeout(() => {
@@ -78,7 +121,39 @@ export class SandboxPool {
     });
   }
 
+  private use(s: UdfSandbox, shared: boolean): UdfSandbox {
+    this.busy.set(s, { n: 1, exclusive: !shared, lastDone: performance.now() });
+    return s;
+  }
+
+  /** The busy sandbox with the fewest calls that may take one more, counted in; undefined if none. */
+  private lineUp(): UdfSandbox | undefined {
+    const now = performance.now();
+    let best: UdfSandbox | undefined;
+    let bestBusy: Busy | undefined;
+    for (const [s, b] of this.busy) {
+      if (b.exclusive || b.n >= this.depth || now - b.lastDone > STALL_MS || !s.healthy || s.calls + b.n >= this.opts.maxCalls) continue;
+      if (bestBusy === undefined || b.n < bestBusy.n) {
+        best = s;
+        bestBusy = b;
+      }
+    }
+    if (bestBusy !== undefined) bestBusy.n++;
+    return best;
+  }
+
   release(s: UdfSandbox): void {
+    const b = this.busy.get(s);
+    if (b !== undefined) {
+      b.n--;
+      b.lastDone = performance.now();
+      if (b.n > 0) {
+        // still in use: a waiting record call may line up behind the calls still in it
+        if (!this.retired) this.lineUpWaiters();
+        return;
+      }
+      this.busy.delete(s);
+    }
     if (this.retired || !s.healthy || s.calls >= this.opts.maxCalls) {
       if (!s.healthy) this.replaced++;
       s.dispose();
@@ -88,7 +163,7 @@ export class SandboxPool {
         const w = this.waiters.shift();
         if (w !== undefined) {
           clearTimeout(w.timer);
-          this.spawn().then(w.resolve, w.reject);
+          this.spawn().then((fresh) => w.resolve(this.use(fresh, w.shared)), w.reject);
         }
       }
       return;
@@ -96,9 +171,26 @@ export class SandboxPool {
     const w = this.waiters.shift();
     if (w !== undefined) {
       clearTimeout(w.timer);
-      w.resolve(s);
+      w.resolve(this.use(s, w.shared));
+      this.lineUpWaiters();
     } else {
       this.idle.push(s);
+    }
+  }
+
+  /** Waiting record calls line up in busy sandboxes that may take them. */
+  private lineUpWaiters(): void {
+    for (let i = 0; i < this.waiters.length;) {
+      const w = this.waiters[i] as Waiter;
+      if (!w.shared) {
+        i++;
+        continue;
+      }
+      const s = this.lineUp();
+      if (s === undefined) return;
+      this.waiters.splice(i, 1);
+      clearTimeout(w.timer);
+      w.resolve(s);
     }
   }
 

@@ -1,15 +1,26 @@
 /**
  * The UDF host process: the entry file the node forks (sandbox-host.ts) to run its UDF sandboxes
- * away from the node's own process. It holds the real `Sandbox` objects by id and answers the
- * node's requests over IPC (sandbox-host-protocol.ts). Whatever happens in here — an isolate
+ * away from the node's own process. It holds the real `Sandbox` objects by id, loads modules on
+ * the node's requests over IPC and runs calls from the call pipe (sandbox-host-protocol.ts).
+ *
+ * Calls arrive in batches and run one after the other per sandbox (a call may wait behind the
+ * calls before it for up to its own time limit, then fails with the timeout error without
+ * running; its sandbox stays in service). Repeatable calls (record UDFs)
+ * take the sandbox's synchronous path, which holds this thread for at most one time slice (see
+ * sandbox.ts); others run on isolated-vm's threads. Answers are written back as calls end, many
+ * per write.
+ *
+ * Whatever happens in here — an isolate
  * that makes V8 abort, an out-of-memory, a catastrophic isolated-vm error — ends this process
  * only; the node fails the calls in flight and starts a fresh host.
  *
  * The process exits as soon as its IPC channel closes (the node stopped, or was killed), so it
  * never outlives the node.
  */
+import { Socket } from 'node:net';
+import { udfTimeout } from './errors.ts';
 import { Sandbox } from './sandbox.ts';
-import { toWireError, type HostReply, type HostRequest } from './sandbox-host-protocol.ts';
+import { FrameReader, FrameWriter, readCall, toWireError, type CallFrame, type HostReply, type HostRequest } from './sandbox-host-protocol.ts';
 
 /** Exit code after a catastrophic isolated-vm error (EX_SOFTWARE). */
 const CATASTROPHE_EXIT = 70;
@@ -62,29 +73,81 @@ async function handle(m: HostRequest): Promise<void> {
       }
       return;
     }
-    case 'call': {
-      const s = sandboxes.get(m.sid);
-      if (s === undefined) {
-        reply({ t: 'error', id: m.id, error: { kind: 'db', code: 'UDF', resultCode: 100, message: `UDF error in ${m.what}: the sandbox is gone`, hint: 'retry the call' }, healthy: false, heap: 0 });
-        return;
-      }
-      try {
-        const out = await s.call(m.req, m.timeoutMs, m.what);
-        reply({ t: 'result', id: m.id, out, heap: heapOf(m.sid, s) });
-      } catch (err) {
-        reply({ t: 'error', id: m.id, error: toWireError(err), healthy: s.healthy, heap: s.heapUsed() });
-      }
-      return;
-    }
     case 'dispose': {
       const s = sandboxes.get(m.sid);
       sandboxes.delete(m.sid);
       heapSampledAt.delete(m.sid);
+      if (lanes.get(m.sid)?.busy !== true) lanes.delete(m.sid);
       s?.dispose();
       return;
     }
   }
 }
+
+/** The call pipe (fd 4): frames in, answers out. */
+const pipe = new Socket({ fd: 4, readable: true, writable: true });
+const answers = new FrameWriter((chunk) => {
+  if (!pipe.destroyed) pipe.write(chunk);
+});
+
+/**
+ * The calls of each sandbox, one after the other. A call may wait here behind the calls before
+ * it for up to its own time limit (the node allows for that: see RemoteSandbox.call); one that
+ * waited longer fails with the timeout error without running, and its sandbox stays in service.
+ */
+interface Lane {
+  busy: boolean;
+  readonly queue: Array<{ readonly c: CallFrame; readonly arrived: number }>;
+}
+const lanes = new Map<number, Lane>();
+
+function enqueue(c: CallFrame, arrived: number): void {
+  let lane = lanes.get(c.sid);
+  if (lane === undefined) {
+    lane = { busy: false, queue: [] };
+    lanes.set(c.sid, lane);
+  }
+  lane.queue.push({ c, arrived });
+  if (!lane.busy) void drain(c.sid, lane);
+}
+
+async function drain(sid: number, lane: Lane): Promise<void> {
+  lane.busy = true;
+  for (let next = lane.queue.shift(); next !== undefined; next = lane.queue.shift()) await run(next.c, next.arrived);
+  lane.busy = false;
+  if (!sandboxes.has(sid)) lanes.delete(sid);
+}
+
+async function run(c: CallFrame, arrived: number): Promise<void> {
+  const s = sandboxes.get(c.sid);
+  if (s === undefined) {
+    answers.answer({ id: c.id, kind: 'error', error: { kind: 'db', code: 'UDF', resultCode: 100, message: `UDF error in ${c.what}: the sandbox is gone`, hint: 'retry the call' }, healthy: false, heap: 0 });
+    return;
+  }
+  if (performance.now() - arrived > c.timeoutMs) {
+    answers.answer({ id: c.id, kind: 'error', error: toWireError(udfTimeout(c.what, c.timeoutMs)), healthy: s.healthy, heap: -1 });
+    return;
+  }
+  try {
+    const out = await s.call(c.req, c.timeoutMs, c.what, { repeatable: c.repeatable });
+    answers.answer({ id: c.id, kind: 'result', out, heap: heapOf(c.sid, s) });
+  } catch (err) {
+    answers.answer({ id: c.id, kind: 'error', error: toWireError(err), healthy: s.healthy, heap: s.heapUsed() });
+  }
+}
+
+/** When the chunk being read arrived: the calls in it count their time from then. */
+let arrived = 0;
+const calls = new FrameReader((body) => {
+  enqueue(readCall(body), arrived);
+});
+pipe.on('data', (chunk: Buffer) => {
+  arrived = performance.now();
+  calls.push(chunk);
+});
+// the node went (or closed the pipe): nothing here may outlive it
+pipe.on('close', () => process.exit(0));
+pipe.on('error', () => process.exit(0));
 
 process.on('message', (m: HostRequest) => {
   void handle(m);

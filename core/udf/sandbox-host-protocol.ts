@@ -1,8 +1,20 @@
 /**
  * The messages between the node and its UDF host child process (sandbox-host.ts ↔
- * sandbox-host-child.ts), over Node's IPC channel. Requests carry an `id` the reply repeats;
- * sandboxes living in the child are named by `sid`. Only strings and plain data cross: the UDF
- * request and response JSON are passed through untouched.
+ * sandbox-host-child.ts). Two channels:
+ *
+ * - **Control**, over Node's IPC channel (rare messages): `ready`, loading a module into a new
+ *   sandbox (`create` → `created` / `error`) and `dispose`. Sandboxes living in the child are named
+ *   by `sid`. The IPC channel is also the child's life line: it exits when the channel closes.
+ * - **Calls**, over a pipe of their own (the child's fd 4) as length-prefixed binary frames: many
+ *   calls per write under load (each side gathers what one turn of its event loop produced and
+ *   writes it at once), answers streamed back as each call ends. A frame is
+ *   `u32 length` (of the rest) then, node → child, a call:
+ *   `u32 id, u32 sid, u32 timeoutMs, u8 flags (1: repeatable), u16 whatLength, what, request`
+ *   and child → node, its answer:
+ *   `u32 id, u8 kind (0: result, 1: error), u8 healthy, f64 heap, payload`
+ *   where the request and a result are the UDF request and response JSON (UTF-8), untouched, and
+ *   an error's payload is the `WireError` as JSON. `heap` is the sandbox's isolate heap in bytes,
+ *   or -1 when not sampled this time (unchanged).
  */
 import { DbError, type ResultCodeName } from '../errors/index.ts';
 import { UdfError, type UdfErrorLocation } from './errors.ts';
@@ -10,7 +22,6 @@ import type { SandboxModule } from './sandbox.ts';
 
 export type HostRequest =
   | { readonly t: 'create'; readonly id: number; readonly module: SandboxModule; readonly memoryLimitMb: number; readonly loadTimeoutMs: number }
-  | { readonly t: 'call'; readonly id: number; readonly sid: number; readonly req: string; readonly timeoutMs: number; readonly what: string }
   | { readonly t: 'dispose'; readonly sid: number };
 
 /** An error as it crosses the process boundary. */
@@ -19,12 +30,144 @@ export type WireError =
   | { readonly kind: 'db'; readonly code: ResultCodeName; readonly resultCode: number; readonly message: string; readonly hint?: string }
   | { readonly kind: 'error'; readonly name: string; readonly message: string; readonly stack: string };
 
-/** `heap`: the sandbox's isolate heap in bytes, or -1 when not sampled this time (unchanged). */
+/** `heap`: the sandbox's isolate heap in bytes. */
 export type HostReply =
   | { readonly t: 'ready'; readonly pid: number }
   | { readonly t: 'created'; readonly id: number; readonly sid: number; readonly functions: readonly string[]; readonly heap: number }
-  | { readonly t: 'result'; readonly id: number; readonly out: string; readonly heap: number }
   | { readonly t: 'error'; readonly id: number; readonly error: WireError; readonly healthy: boolean; readonly heap: number };
+
+/** One call, as the child reads it from the call pipe. */
+export interface CallFrame {
+  readonly id: number;
+  readonly sid: number;
+  readonly timeoutMs: number;
+  readonly repeatable: boolean;
+  readonly what: string;
+  readonly req: string;
+}
+
+/** One answer, as the node reads it from the call pipe. */
+export type AnswerFrame =
+  | { readonly id: number; readonly kind: 'result'; readonly out: string; readonly heap: number }
+  | { readonly id: number; readonly kind: 'error'; readonly error: WireError; readonly healthy: boolean; readonly heap: number };
+
+const CALL_HEAD = 4 + 4 + 4 + 4 + 1 + 2;
+const ANSWER_HEAD = 4 + 4 + 1 + 1 + 8;
+
+/** Appends frames to a buffer and writes them all at once, after the current turn of the event loop. */
+export class FrameWriter {
+  private buf = Buffer.allocUnsafe(64 * 1024);
+  private used = 0;
+  private scheduled = false;
+  private readonly write: (chunk: Buffer) => void;
+
+  constructor(write: (chunk: Buffer) => void) {
+    this.write = write;
+  }
+
+  /** Room for `n` more bytes. */
+  private reserve(n: number): void {
+    if (this.used + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.used + n));
+    this.buf.copy(next, 0, 0, this.used);
+    this.buf = next;
+  }
+
+  call(id: number, sid: number, timeoutMs: number, repeatable: boolean, what: string, req: string): void {
+    const whatLen = Buffer.byteLength(what);
+    const reqLen = Buffer.byteLength(req);
+    this.reserve(CALL_HEAD + whatLen + reqLen);
+    const b = this.buf;
+    let o = this.used;
+    b.writeUInt32LE(CALL_HEAD - 4 + whatLen + reqLen, o);
+    b.writeUInt32LE(id, o + 4);
+    b.writeUInt32LE(sid, o + 8);
+    b.writeUInt32LE(Math.min(0xffffffff, Math.max(0, Math.ceil(timeoutMs))), o + 12);
+    b[o + 16] = repeatable ? 1 : 0;
+    b.writeUInt16LE(whatLen, o + 17);
+    o += CALL_HEAD;
+    o += b.write(what, o, 'utf8');
+    o += b.write(req, o, 'utf8');
+    this.used = o;
+    this.schedule();
+  }
+
+  answer(a: AnswerFrame): void {
+    const payload = a.kind === 'result' ? a.out : JSON.stringify(a.error);
+    const len = Buffer.byteLength(payload);
+    this.reserve(ANSWER_HEAD + len);
+    const b = this.buf;
+    const o = this.used;
+    b.writeUInt32LE(ANSWER_HEAD - 4 + len, o);
+    b.writeUInt32LE(a.id, o + 4);
+    b[o + 8] = a.kind === 'result' ? 0 : 1;
+    b[o + 9] = a.kind === 'error' && !a.healthy ? 0 : 1;
+    b.writeDoubleLE(a.heap, o + 10);
+    this.used = o + ANSWER_HEAD + b.write(payload, o + ANSWER_HEAD, 'utf8');
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  /** Writes what has been gathered (a copy: the buffer is reused). */
+  flush(): void {
+    this.scheduled = false;
+    if (this.used === 0) return;
+    const chunk = Buffer.from(this.buf.subarray(0, this.used));
+    this.used = 0;
+    this.write(chunk);
+  }
+}
+
+/** Cuts a byte stream into frames; `onFrame` gets each complete frame's body (a view, valid during the call). */
+export class FrameReader {
+  private pending: Buffer | undefined;
+  private readonly onFrame: (body: Buffer) => void;
+
+  constructor(onFrame: (body: Buffer) => void) {
+    this.onFrame = onFrame;
+  }
+
+  push(chunk: Buffer): void {
+    let b = this.pending === undefined ? chunk : Buffer.concat([this.pending, chunk]);
+    this.pending = undefined;
+    let o = 0;
+    while (b.length - o >= 4) {
+      const len = b.readUInt32LE(o);
+      if (b.length - o - 4 < len) break;
+      this.onFrame(b.subarray(o + 4, o + 4 + len));
+      o += 4 + len;
+    }
+    if (o < b.length) {
+      b = b.subarray(o);
+      this.pending = Buffer.from(b);
+    }
+  }
+}
+
+export function readCall(body: Buffer): CallFrame {
+  const whatLen = body.readUInt16LE(13);
+  return {
+    id: body.readUInt32LE(0),
+    sid: body.readUInt32LE(4),
+    timeoutMs: body.readUInt32LE(8),
+    repeatable: body[12] === 1,
+    what: body.toString('utf8', 15, 15 + whatLen),
+    req: body.toString('utf8', 15 + whatLen),
+  };
+}
+
+export function readAnswer(body: Buffer): AnswerFrame {
+  const id = body.readUInt32LE(0);
+  const heap = body.readDoubleLE(6);
+  const payload = body.toString('utf8', ANSWER_HEAD - 4);
+  if (body[4] === 0) return { id, kind: 'result', out: payload, heap };
+  return { id, kind: 'error', error: JSON.parse(payload) as WireError, healthy: body[5] === 1, heap };
+}
 
 export function toWireError(err: unknown): WireError {
   if (err instanceof UdfError) {

@@ -17,11 +17,12 @@
  * with SIGKILL.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { DbError } from '../errors/index.ts';
 import { UdfError } from './errors.ts';
-import { fromWireError, type HostReply, type HostRequest } from './sandbox-host-protocol.ts';
-import type { SandboxModule, SandboxOptions, UdfSandbox } from './sandbox.ts';
+import { FrameReader, FrameWriter, fromWireError, readAnswer, type AnswerFrame, type HostReply, type HostRequest } from './sandbox-host-protocol.ts';
+import type { CallOptions, SandboxModule, SandboxOptions, UdfSandbox } from './sandbox.ts';
 
 const CHILD_ENTRY = fileURLToPath(new URL('./sandbox-host-child.ts', import.meta.url));
 
@@ -53,7 +54,7 @@ export interface SandboxHostOptions {
 type Reply = Extract<HostReply, { id: number }>;
 
 interface Pending {
-  readonly resolve: (r: Reply) => void;
+  readonly resolve: (r: Reply | AnswerFrame) => void;
   readonly reject: (err: Error) => void;
   readonly timer: NodeJS.Timeout;
   /** What the caller ran, for error messages ("bank.transfer", "loading bank.js"). */
@@ -63,6 +64,9 @@ interface Pending {
 /** One child process and the requests waiting on it. */
 class HostChild {
   readonly proc: ChildProcess;
+  /** The call pipe (the child's fd 4) and the batching writer on it. */
+  readonly pipe: Socket;
+  readonly calls: FrameWriter;
   readonly generation: number;
   readonly startedAt = Date.now();
   readonly pending = new Map<number, Pending>();
@@ -73,6 +77,10 @@ class HostChild {
   constructor(proc: ChildProcess, generation: number) {
     this.proc = proc;
     this.generation = generation;
+    this.pipe = proc.stdio[4] as Socket;
+    this.calls = new FrameWriter((chunk) => {
+      if (this.alive && !this.pipe.destroyed) this.pipe.write(chunk);
+    });
     this.exited = new Promise((resolve) => {
       if (proc.exitCode !== null || proc.signalCode !== null) resolve();
       else proc.once('exit', () => resolve());
@@ -88,9 +96,11 @@ class HostChild {
     if (on) {
       this.proc.ref();
       this.proc.channel?.ref();
+      this.pipe.ref();
     } else {
       this.proc.unref();
       this.proc.channel?.unref();
+      this.pipe.unref();
     }
   }
 }
@@ -144,7 +154,6 @@ export class SandboxHost {
       // the module's top-level code, install and export listing each have the load time limit
       3 * opts.loadTimeoutMs + this.graceMs + 5000, what);
     if (r.t === 'error') throw fromWireError(r.error);
-    if (r.t !== 'created') throw new DbError('UDF', `the UDF host process answered a load of ${module.fileName} with '${r.t}'`);
     return new RemoteSandbox(this, child, r.sid, module, r.functions, r.heap);
   }
 
@@ -167,22 +176,38 @@ export class SandboxHost {
     return this.graceMs + Math.ceil(limitMs / 10);
   }
 
-  /** @internal one request to the child; rejects when the child dies or misses the deadline. */
+  /** @internal one control request to the child (over IPC); rejects when the child dies or misses the deadline. */
   request(child: HostChild, request: Extract<HostRequest, { id: number }>, deadlineMs: number, what: string): Promise<Reply> {
     if (!child.alive) return Promise.reject(hostLost(what, 'died'));
     const msg = { ...request, id: ++this.nextId };
     return new Promise<Reply>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        // no answer: the child is wedged; this call gets its own message, the others the usual one
-        const p = child.pending.get(msg.id);
-        child.pending.delete(msg.id);
-        p?.reject(hostLost(what, `did not answer within ${deadlineMs} ms (it was killed)`));
-        this.kill(child, `no answer within ${deadlineMs} ms`, true);
-      }, deadlineMs);
-      if (child.pending.size === 0) child.hold(true);
-      child.pending.set(msg.id, { resolve, reject, timer, what });
+      this.expect(child, msg.id, deadlineMs, what, resolve as (r: Reply | AnswerFrame) => void, reject);
       this.send(child, msg);
     });
+  }
+
+  /** @internal one call to a sandbox in the child (over the call pipe, batched with others); rejects when the child dies or misses the deadline. */
+  call(child: HostChild, sid: number, req: string, timeoutMs: number, what: string, repeatable: boolean, deadlineMs: number): Promise<AnswerFrame> {
+    if (!child.alive) return Promise.reject(hostLost(what, 'died'));
+    const id = ++this.nextId;
+    if (this.nextId >= 0xffffffff) this.nextId = 0;
+    return new Promise<AnswerFrame>((resolve, reject) => {
+      this.expect(child, id, deadlineMs, what, resolve as (r: Reply | AnswerFrame) => void, reject);
+      child.calls.call(id, sid, timeoutMs, repeatable, what, req);
+    });
+  }
+
+  /** Registers an answer awaited from the child, with the deadline after which the child counts as wedged. */
+  private expect(child: HostChild, id: number, deadlineMs: number, what: string, resolve: (r: Reply | AnswerFrame) => void, reject: (err: Error) => void): void {
+    const timer = setTimeout(() => {
+      // no answer: the child is wedged; this call gets its own message, the others the usual one
+      const p = child.pending.get(id);
+      child.pending.delete(id);
+      p?.reject(hostLost(what, `did not answer within ${deadlineMs} ms (it was killed)`));
+      this.kill(child, `no answer within ${deadlineMs} ms`, true);
+    }, deadlineMs);
+    if (child.pending.size === 0) child.hold(true);
+    child.pending.set(id, { resolve, reject, timer, what });
   }
 
   /** @internal fire-and-forget message (dispose). */
@@ -201,7 +226,7 @@ export class SandboxHost {
     }
   }
 
-  private settle(child: HostChild, r: Reply): void {
+  private settle(child: HostChild, r: Reply | AnswerFrame): void {
     const p = child.pending.get(r.id);
     if (p === undefined) return; // timed out already
     child.pending.delete(r.id);
@@ -241,9 +266,13 @@ export class SandboxHost {
       execPath: process.execPath,
       execArgv: ['--no-node-snapshot', '--disable-warning=ExperimentalWarning'],
       serialization: 'advanced',
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      // fd 4: the call pipe (sandbox-host-protocol.ts)
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc', 'pipe'],
     });
     const child = new HostChild(proc, ++this.generation);
+    const answers = new FrameReader((body) => this.settle(child, readAnswer(body)));
+    child.pipe.on('data', (chunk: Buffer) => answers.push(chunk));
+    child.pipe.on('error', (err) => this.kill(child, `call pipe failed: ${err.message}`, true));
     this.child = child;
     this.started++;
     const exited = child.exited;
@@ -334,6 +363,8 @@ export class RemoteSandbox implements UdfSandbox {
   private heap: number;
   private broken = false;
   private disposed = false;
+  /** Calls sent and not answered yet. */
+  private inFlight = 0;
   calls = 0;
 
   constructor(host: SandboxHost, child: HostChild, sid: number, module: SandboxModule, functions: readonly string[], heap: number) {
@@ -349,31 +380,29 @@ export class RemoteSandbox implements UdfSandbox {
     return !this.broken && !this.disposed && this.child.alive;
   }
 
-  async call(requestJson: string, timeoutMs: number, what: string): Promise<string> {
+  async call(requestJson: string, timeoutMs: number, what: string, options: CallOptions = {}): Promise<string> {
     if (!this.healthy) {
       if (!this.child.alive) throw hostLost(what, 'died');
       throw new DbError('UDF', `the sandbox for ${this.module.fileName} is gone`, { hint: 'retry the call' });
     }
     this.calls++;
     const limit = Math.max(1, Math.ceil(timeoutMs));
-    let r: Reply;
+    // a call lined up behind others in this sandbox may wait there for up to its limit before it runs
+    const deadline = (this.inFlight > 0 ? 2 * limit : limit) + this.host.graceFor(limit);
+    let r: AnswerFrame;
+    this.inFlight++;
     try {
-      r = await this.host.request(this.child, { t: 'call', id: 0, sid: this.sid, req: requestJson, timeoutMs: limit, what }, limit + this.host.graceFor(limit), what);
+      r = await this.host.call(this.child, this.sid, requestJson, limit, what, options.repeatable === true, deadline);
     } catch (err) {
       this.broken = true;
       throw err;
+    } finally {
+      this.inFlight--;
     }
-    if (r.t === 'result') {
-      if (r.heap >= 0) this.heap = r.heap;
-      return r.out;
-    }
-    if (r.t === 'error') {
-      if (r.heap >= 0) this.heap = r.heap;
-      if (!r.healthy) this.broken = true;
-      throw fromWireError(r.error);
-    }
-    this.broken = true;
-    throw new DbError('UDF', `the UDF host process answered ${what} with '${r.t}'`);
+    if (r.heap >= 0) this.heap = r.heap;
+    if (r.kind === 'result') return r.out;
+    if (!r.healthy) this.broken = true;
+    throw fromWireError(r.error);
   }
 
   /** Heap of the isolate in the child as last reported (the child samples it at most every 100 ms), bytes. */

@@ -3,8 +3,20 @@
  * (sandbox-runtime.js) and one user module loaded. The host talks to it through exactly one
  * function, `call(requestJson) → responseJson`: only strings cross the boundary, so no
  * Reference, ExternalCopy or host object ever reaches user code, and no cached code or snapshot
- * from users is accepted. Calls are asynchronous isolated-vm calls, so they run on isolated-vm's
- * threads, off the main event loop, with a time limit; the isolate has a memory limit.
+ * from users is accepted. Every call has a time limit; the isolate has a memory limit.
+ *
+ * Two ways into the isolate, picked per call:
+ * - **synchronous** (`applySync`, ~4 µs): for a call that may be run again (a record UDF, whose
+ *   effect the host applies only from the answer), as long as no asynchronous call is running in
+ *   the isolate. It runs with a short time slice (`syncSliceMs`, 20 ms, at most a tenth of the
+ *   call's time limit): a call still running then
+ *   is stopped, its function (`what`) is marked slow for a second (in every sandbox of the module), and the call is
+ *   run again asynchronously with the time it has left (module-level state keeps what the stopped
+ *   run did to it). So a synchronous call holds the thread it runs on for at most one slice, and a
+ *   slow function costs at most one slice per second; fast calls skip isolated-vm's thread hop.
+ * - **asynchronous** (`apply`, ~50 µs): on isolated-vm's thread, off the caller's event loop —
+ *   for aggregation steps (which are not repeatable), functions known to be slow, and whenever
+ *   the isolate is busy with another asynchronous call.
  */
 import { readFileSync } from 'node:fs';
 import ivm from 'isolated-vm';
@@ -28,6 +40,17 @@ export interface SandboxOptions {
   readonly loadTimeoutMs: number;
   /** Called when isolated-vm reports a catastrophic error; the process state is then undefined. */
   readonly onCatastrophicError?: (message: string) => void;
+  /** Time slice of a synchronous call, ms (see above). Default 20. */
+  readonly syncSliceMs?: number;
+}
+
+/** How a call may be run. */
+export interface CallOptions {
+  /**
+   * The call may be stopped and run again from the start (a record UDF: it has no effect until
+   * its answer is applied). Such calls may take the synchronous path.
+   */
+  readonly repeatable?: boolean;
 }
 
 /**
@@ -43,7 +66,7 @@ export interface UdfSandbox {
   readonly healthy: boolean;
   /** Calls made so far (the pool recycles a sandbox after `maxCalls`). */
   readonly calls: number;
-  call(requestJson: string, timeoutMs: number, what: string): Promise<string>;
+  call(requestJson: string, timeoutMs: number, what: string, options?: CallOptions): Promise<string>;
   /** Heap in use, bytes (for a remote sandbox: as of its last response). */
   heapUsed(): number;
   dispose(): void;
@@ -53,6 +76,30 @@ export interface UdfSandbox {
 export type SandboxFactory = (module: SandboxModule, opts: SandboxOptions) => Promise<UdfSandbox>;
 
 type DispatchFn = (json: string) => string;
+
+/** Default time slice of a synchronous call, ms. */
+const SYNC_SLICE_MS = 20;
+/** How long a function that overran its slice runs asynchronously before it gets a synchronous slice again, ms. */
+const SLOW_MARK_MS = 1000;
+
+/**
+ * Functions that overran a synchronous slice, per module file (this process's sandboxes of the
+ * same module share them, so a concurrent call on another isolate does not spend a slice too).
+ */
+const slow = new Map<string, { code: string; until: Map<string, number> }>();
+
+function slowMarks(module: SandboxModule): Map<string, number> {
+  let marks = slow.get(module.fileName);
+  if (marks === undefined || marks.code !== module.code) {
+    marks = { code: module.code, until: new Map() };
+    slow.set(module.fileName, marks);
+  }
+  return marks.until;
+}
+
+function isTimeout(err: unknown): boolean {
+  return /timed out/i.test(err instanceof Error ? err.message : String(err));
+}
 
 function defaultCatastrophe(message: string): void {
   // isolated-vm's advice: after a catastrophic error the process cannot be trusted any more.
@@ -69,11 +116,21 @@ export class Sandbox implements UdfSandbox {
   /** Exported function names, read once at load. */
   readonly functions: readonly string[];
   private broken = false;
+  private readonly syncSliceMs: number;
+  /** Functions (`what`) of this module that overran a synchronous slice, and until when (ms) they run asynchronously. */
+  private readonly slowMarks: Map<string, number>;
+  /** Asynchronous calls running in the isolate (a synchronous call would wait for them, blocking its thread). */
+  private running = 0;
   calls = 0;
+  /** Calls that took the synchronous path, and those of them that were run again asynchronously (for tests and statistics). */
+  syncCalls = 0;
+  rerunCalls = 0;
 
-  private constructor(module: SandboxModule, memoryLimitMb: number, isolate: ivm.Isolate, context: ivm.Context, dispatchRef: ivm.Reference<DispatchFn>, functions: string[]) {
+  private constructor(module: SandboxModule, memoryLimitMb: number, syncSliceMs: number, isolate: ivm.Isolate, context: ivm.Context, dispatchRef: ivm.Reference<DispatchFn>, functions: string[]) {
     this.module = module;
     this.memoryLimitMb = memoryLimitMb;
+    this.syncSliceMs = syncSliceMs;
+    this.slowMarks = slowMarks(module);
     this.isolate = isolate;
     this.context = context;
     this.dispatchRef = dispatchRef;
@@ -104,7 +161,7 @@ export class Sandbox implements UdfSandbox {
       install.release();
       const names = JSON.parse((await exported.apply(undefined, [], { timeout: opts.loadTimeoutMs })) as string) as string[];
       exported.release();
-      return new Sandbox(module, opts.memoryLimitMb, isolate, context, dispatch, names);
+      return new Sandbox(module, opts.memoryLimitMb, Math.max(1, opts.syncSliceMs ?? SYNC_SLICE_MS), isolate, context, dispatch, names);
     } catch (err) {
       if (!isolate.isDisposed) isolate.dispose();
       throw err;
@@ -120,24 +177,62 @@ export class Sandbox implements UdfSandbox {
    * Runs one request. Returns the guest's JSON response; throws DbError for timeouts, the memory
    * limit and a dead isolate (and marks the sandbox unhealthy).
    */
-  async call(requestJson: string, timeoutMs: number, what: string): Promise<string> {
+  async call(requestJson: string, timeoutMs: number, what: string, options: CallOptions = {}): Promise<string> {
     if (!this.healthy) throw new DbError('UDF', `the sandbox for ${this.module.fileName} is gone`, { hint: 'retry the call' });
     this.calls++;
+    const limit = Math.max(1, Math.ceil(timeoutMs));
+    let left = limit;
+    if (options.repeatable === true && this.running === 0 && !this.isSlow(what)) {
+      // a twentieth of a short limit, so that a stopped slice leaves the run again most of its time
+      const slice = Math.min(limit, this.syncSliceMs, Math.ceil(limit / 20));
+      const started = performance.now();
+      this.syncCalls++;
+      try {
+        return this.checked(this.dispatchRef.applySync(undefined, [requestJson], { timeout: slice }));
+      } catch (err) {
+        if (err instanceof DbError) throw err;
+        if (!(slice < limit && isTimeout(err) && !this.isolate.isDisposed)) throw this.failure(err, what, limit);
+        // still running after the slice: stopped; run again on the isolate's thread with the time it has left
+        this.slowMarks.set(what, Date.now() + SLOW_MARK_MS);
+        this.rerunCalls++;
+        left = Math.max(1, Math.ceil(limit - (performance.now() - started)));
+      }
+    }
+    this.running++;
     try {
-      const out = await this.dispatchRef.apply(undefined, [requestJson], { timeout: Math.max(1, Math.ceil(timeoutMs)) });
-      if (typeof out !== 'string') throw new DbError('UDF', `the sandbox returned ${typeof out} instead of a response`);
-      return out;
+      return this.checked(await this.dispatchRef.apply(undefined, [requestJson], { timeout: left }));
     } catch (err) {
       if (err instanceof DbError) throw err;
-      this.broken = true;
-      const message = err instanceof Error ? err.message : String(err);
-      if (/timed out/i.test(message)) throw udfTimeout(what, timeoutMs);
-      if (/memory limit/i.test(message) || this.isolate.isDisposed) throw udfMemory(what, this.memoryLimitMb);
-      if (/^Not supported/.test(message)) {
-        throw new DbError('UDF', `UDF error in ${what}: dynamic import() is not supported in UDF modules`, { hint: 'remove import() calls; UDFs cannot load code' });
-      }
-      throw new DbError('UDF', `UDF error in ${what}: ${message}`, { hint: 'retry; the sandbox was replaced' });
+      throw this.failure(err, what, limit);
+    } finally {
+      this.running--;
     }
+  }
+
+  private isSlow(what: string): boolean {
+    if (this.slowMarks.size === 0) return false;
+    const until = this.slowMarks.get(what);
+    if (until === undefined) return false;
+    if (until > Date.now()) return true;
+    this.slowMarks.delete(what);
+    return false;
+  }
+
+  private checked(out: unknown): string {
+    if (typeof out !== 'string') throw new DbError('UDF', `the sandbox returned ${typeof out} instead of a response`);
+    return out;
+  }
+
+  /** The error for a call the isolate failed (time or memory limit, a dead isolate); the sandbox is not used again. */
+  private failure(err: unknown, what: string, limit: number): DbError {
+    this.broken = true;
+    const message = err instanceof Error ? err.message : String(err);
+    if (isTimeout(err)) return udfTimeout(what, limit);
+    if (/memory limit/i.test(message) || this.isolate.isDisposed) return udfMemory(what, this.memoryLimitMb);
+    if (/^Not supported/.test(message)) {
+      return new DbError('UDF', `UDF error in ${what}: dynamic import() is not supported in UDF modules`, { hint: 'remove import() calls; UDFs cannot load code' });
+    }
+    return new DbError('UDF', `UDF error in ${what}: ${message}`, { hint: 'retry; the sandbox was replaced' });
   }
 
   /** Heap in use, bytes. */
