@@ -4,7 +4,7 @@
  * the node's requests over IPC and runs calls from the call pipe (sandbox-host-protocol.ts).
  *
  * Calls arrive in batches and run one after the other per sandbox (a call may wait behind the
- * calls before it for up to its own time limit, then fails with the timeout error without
+ * calls before it for up to its own time limit plus a second, then fails with the timeout error without
  * running; its sandbox stays in service). Repeatable calls (record UDFs)
  * take the sandbox's synchronous path, which holds this thread for at most one time slice (see
  * sandbox.ts); others run on isolated-vm's threads. Answers are written back as calls end, many
@@ -92,14 +92,17 @@ const answers = new FrameWriter((chunk) => {
 
 /**
  * The calls of each sandbox, one after the other. A call may wait here behind the calls before
- * it for up to its own time limit (the node allows for that: see RemoteSandbox.call); one that
- * waited longer fails with the timeout error without running, and its sandbox stays in service.
+ * it for up to its own time limit plus QUEUE_GRACE_MS (the node allows for that: see
+ * RemoteSandbox.call); one that waited longer fails with the timeout error without running, and
+ * its sandbox stays in service.
  */
 interface Lane {
   busy: boolean;
   readonly queue: Array<{ readonly c: CallFrame; readonly arrived: number }>;
 }
 const lanes = new Map<number, Lane>();
+/** How much longer than its own time limit a call may wait in its sandbox's lane, ms (as in sandbox-host.ts). */
+const QUEUE_GRACE_MS = 1000;
 
 function enqueue(c: CallFrame, arrived: number): void {
   let lane = lanes.get(c.sid);
@@ -124,7 +127,7 @@ async function run(c: CallFrame, arrived: number): Promise<void> {
     answers.answer({ id: c.id, kind: 'error', error: { kind: 'db', code: 'UDF', resultCode: 100, message: `UDF error in ${c.what}: the sandbox is gone`, hint: 'retry the call' }, healthy: false, heap: 0 });
     return;
   }
-  if (performance.now() - arrived > c.timeoutMs) {
+  if (performance.now() - arrived > c.timeoutMs + QUEUE_GRACE_MS) {
     answers.answer({ id: c.id, kind: 'error', error: toWireError(udfTimeout(c.what, c.timeoutMs)), healthy: s.healthy, heap: -1 });
     return;
   }

@@ -125,7 +125,11 @@ export class FrameWriter {
 
 /** Cuts a byte stream into frames; `onFrame` gets each complete frame's body (a view, valid during the call). */
 export class FrameReader {
-  private pending: Buffer | undefined;
+  /** Bytes of an incomplete frame, in the chunks they came in (joined once the frame is whole). */
+  private readonly parts: Buffer[] = [];
+  private partBytes = 0;
+  /** Length of the incomplete frame (header included), once its header is in. */
+  private needed = 0;
   private readonly onFrame: (body: Buffer) => void;
 
   constructor(onFrame: (body: Buffer) => void) {
@@ -133,8 +137,17 @@ export class FrameReader {
   }
 
   push(chunk: Buffer): void {
-    let b = this.pending === undefined ? chunk : Buffer.concat([this.pending, chunk]);
-    this.pending = undefined;
+    let b = chunk;
+    if (this.parts.length > 0) {
+      this.parts.push(chunk);
+      this.partBytes += chunk.length;
+      if (this.needed === 0 && this.partBytes >= 4) this.needed = 4 + Buffer.concat(this.parts, 4).readUInt32LE(0);
+      if (this.needed === 0 || this.partBytes < this.needed) return;
+      b = Buffer.concat(this.parts, this.partBytes);
+      this.parts.length = 0;
+      this.partBytes = 0;
+      this.needed = 0;
+    }
     let o = 0;
     while (b.length - o >= 4) {
       const len = b.readUInt32LE(o);
@@ -143,8 +156,10 @@ export class FrameReader {
       o += 4 + len;
     }
     if (o < b.length) {
-      b = b.subarray(o);
-      this.pending = Buffer.from(b);
+      const rest = Buffer.from(b.subarray(o));
+      this.parts.push(rest);
+      this.partBytes = rest.length;
+      if (rest.length >= 4) this.needed = 4 + rest.readUInt32LE(0);
     }
   }
 }

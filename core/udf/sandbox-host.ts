@@ -24,6 +24,9 @@ import { UdfError } from './errors.ts';
 import { FrameReader, FrameWriter, fromWireError, readAnswer, type AnswerFrame, type HostReply, type HostRequest } from './sandbox-host-protocol.ts';
 import type { CallOptions, SandboxModule, SandboxOptions, UdfSandbox } from './sandbox.ts';
 
+/** How much longer than its own time limit a call may wait behind others in the host (as in sandbox-host-child.ts), ms. */
+const QUEUE_GRACE_MS = 1000;
+
 const CHILD_ENTRY = fileURLToPath(new URL('./sandbox-host-child.ts', import.meta.url));
 
 export interface SandboxHostEvent {
@@ -387,8 +390,9 @@ export class RemoteSandbox implements UdfSandbox {
     }
     this.calls++;
     const limit = Math.max(1, Math.ceil(timeoutMs));
-    // a call lined up behind others in this sandbox may wait there for up to its limit before it runs
-    const deadline = (this.inFlight > 0 ? 2 * limit : limit) + this.host.graceFor(limit);
+    // a call lined up behind others in this sandbox may wait there for up to its limit plus
+    // QUEUE_GRACE_MS before it runs (sandbox-host-child.ts)
+    const deadline = (this.inFlight > 0 ? 2 * limit + QUEUE_GRACE_MS : limit) + this.host.graceFor(limit);
     let r: AnswerFrame;
     this.inFlight++;
     try {
