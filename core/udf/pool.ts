@@ -26,6 +26,8 @@ export interface PoolOptions extends SandboxOptions {
   readonly create?: SandboxFactory;
   /** Calls lined up in one sandbox at most by `acquireShared`. Default 32. */
   readonly depth?: number;
+  /** A busy sandbox that has not finished a call for this long gets no more calls lined up, ms. Default 5. */
+  readonly stallMs?: number;
 }
 
 /** A sandbox in use: calls in it, whether one holds it alone, when it last finished a call. */
@@ -34,9 +36,6 @@ interface Busy {
   readonly exclusive: boolean;
   lastDone: number;
 }
-
-/** A sandbox that has not finished a call for this long (ms) gets no more calls lined up. */
-const STALL_MS = 5;
 
 interface Waiter {
   readonly shared: boolean;
@@ -59,6 +58,7 @@ export class SandboxPool {
   private readonly idle: UdfSandbox[] = [];
   private readonly busy = new Map<UdfSandbox, Busy>();
   private readonly depth: number;
+  private readonly stallMs: number;
   private readonly waiters: Waiter[] = [];
   private live = 0; // idle + busy + being created
   private retired = false;
@@ -69,6 +69,7 @@ export class SandboxPool {
     this.module = module;
     this.opts = opts;
     this.depth = Math.max(1, opts.depth ?? 32);
+    this.stallMs = opts.stallMs ?? 5;
   }
 
   stats(): PoolStats {
@@ -132,7 +133,7 @@ export class SandboxPool {
     let best: UdfSandbox | undefined;
     let bestBusy: Busy | undefined;
     for (const [s, b] of this.busy) {
-      if (b.exclusive || b.n >= this.depth || now - b.lastDone > STALL_MS || !s.healthy || s.calls + b.n >= this.opts.maxCalls) continue;
+      if (b.exclusive || b.n >= this.depth || now - b.lastDone > this.stallMs || !s.healthy || s.calls + b.n >= this.opts.maxCalls) continue;
       if (bestBusy === undefined || b.n < bestBusy.n) {
         best = s;
         bestBusy = b;

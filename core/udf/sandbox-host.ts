@@ -275,7 +275,9 @@ export class SandboxHost {
     const child = new HostChild(proc, ++this.generation);
     const answers = new FrameReader((body) => this.settle(child, readAnswer(body)));
     child.pipe.on('data', (chunk: Buffer) => answers.push(chunk));
-    child.pipe.on('error', (err) => this.kill(child, `call pipe failed: ${err.message}`, true));
+    // a child that dies breaks the pipe just before its 'exit' (which names the signal); kill one
+    // whose pipe failed and that lingers
+    child.pipe.on('error', (err) => setTimeout(() => this.kill(child, `call pipe failed: ${err.message}`, true), 500).unref());
     this.child = child;
     this.started++;
     const exited = child.exited;

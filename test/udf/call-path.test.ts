@@ -64,15 +64,15 @@ describe('udf/call-path', function () {
       module: { fileName: 'f.js', packageName: 'f', code: '' }, functions: ['f'], healthy: true, calls: n,
       call: () => Promise.resolve('{}'), heapUsed: () => 0, dispose: () => undefined,
     });
-    const pool = (depth: number) => {
+    const pool = (depth: number, stallMs: number) => {
       let made = 0;
       return new SandboxPool({ fileName: 'f.js', packageName: 'f', code: '' }, {
-        memoryLimitMb: 8, loadTimeoutMs: 100, size: 2, maxCalls: 1000, acquireTimeoutMs: 1000, depth, create: () => Promise.resolve(fake(made++)),
+        memoryLimitMb: 8, loadTimeoutMs: 100, size: 2, maxCalls: 1000, acquireTimeoutMs: 20_000, depth, stallMs, create: () => Promise.resolve(fake(made++)),
       });
     };
 
     it('lines record calls up in busy sandboxes up to the depth, fewest calls first; exclusive takers wait for an idle one', async () => {
-      const p = pool(3);
+      const p = pool(3, 60_000);
       const a = await p.acquireShared();
       const b = await p.acquireShared();
       assert.notEqual(a, b);
@@ -96,10 +96,10 @@ describe('udf/call-path', function () {
     });
 
     it('does not line calls up in a sandbox that has not finished a call for a while', async () => {
-      const p = pool(32);
+      const p = pool(32, 20);
       const a = await p.acquireShared();
       const b = await p.acquireShared();
-      await new Promise((r) => setTimeout(r, 30));
+      await new Promise((r) => setTimeout(r, 60));
       const waiting = p.acquireShared();
       assert.equal(p.stats().waiting, 1);
       p.release(b); // b is idle again: the waiter takes it
