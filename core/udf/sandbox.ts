@@ -97,6 +97,62 @@ function slowMarks(module: SandboxModule): Map<string, number> {
   return marks.until;
 }
 
+/** An isolate with its context and the trusted runtime loaded, no user code yet. */
+interface Warm {
+  readonly isolate: ivm.Isolate;
+  readonly context: ivm.Context;
+  readonly install: ivm.Reference<(ns: unknown, name: string) => void>;
+  readonly dispatch: ivm.Reference<DispatchFn>;
+  readonly exported: ivm.Reference<() => string>;
+}
+
+async function warmIsolate(opts: SandboxOptions): Promise<Warm> {
+  const isolate = new ivm.Isolate({
+    memoryLimit: Math.max(8, opts.memoryLimitMb),
+    onCatastrophicError: opts.onCatastrophicError ?? defaultCatastrophe,
+  });
+  try {
+    const context = await isolate.createContext();
+    const runtime = await isolate.compileScript(RUNTIME_SOURCE, { filename: 'slipstream:runtime.js' });
+    const api = (await runtime.run(context, { reference: true, timeout: Math.max(1000, opts.loadTimeoutMs) })) as ivm.Reference<Record<string, unknown>>;
+    runtime.release();
+    const install = (await api.get('install', { reference: true })) as ivm.Reference<(ns: unknown, name: string) => void>;
+    const dispatch = (await api.get('dispatch', { reference: true })) as ivm.Reference<DispatchFn>;
+    const exported = (await api.get('exportedFunctions', { reference: true })) as ivm.Reference<() => string>;
+    api.release();
+    return { isolate, context, install, dispatch, exported };
+  } catch (err) {
+    if (!isolate.isDisposed) isolate.dispose();
+    throw err;
+  }
+}
+
+/**
+ * One warm isolate kept ready (runtime loaded, intrinsics frozen: most of what making a sandbox
+ * costs), for the next sandbox with the same memory limit and catastrophe handler; taking it
+ * starts the next one. So replacing a sandbox that died or timed out costs only loading the
+ * module.
+ */
+let spare: { readonly memoryLimitMb: number; readonly onCatastrophicError: SandboxOptions['onCatastrophicError']; readonly warm: Promise<Warm> } | undefined;
+
+async function takeWarm(opts: SandboxOptions): Promise<Warm> {
+  const s = spare;
+  spare = undefined;
+  let warm: Warm | undefined;
+  if (s !== undefined && s.memoryLimitMb === opts.memoryLimitMb && s.onCatastrophicError === opts.onCatastrophicError) {
+    warm = await s.warm.catch(() => undefined);
+  } else if (s !== undefined) {
+    void s.warm.then((w) => w.isolate.dispose(), () => undefined);
+  }
+  if (warm === undefined || warm.isolate.isDisposed) warm = await warmIsolate(opts);
+  if (spare === undefined) {
+    const next = warmIsolate(opts);
+    next.catch(() => undefined);
+    spare = { memoryLimitMb: opts.memoryLimitMb, onCatastrophicError: opts.onCatastrophicError, warm: next };
+  }
+  return warm;
+}
+
 function isTimeout(err: unknown): boolean {
   return /timed out/i.test(err instanceof Error ? err.message : String(err));
 }
@@ -139,19 +195,8 @@ export class Sandbox implements UdfSandbox {
 
   /** Creates an isolate and loads the module; throws the module's compile or load error as is. */
   static async create(module: SandboxModule, opts: SandboxOptions): Promise<Sandbox> {
-    const isolate = new ivm.Isolate({
-      memoryLimit: Math.max(8, opts.memoryLimitMb),
-      onCatastrophicError: opts.onCatastrophicError ?? defaultCatastrophe,
-    });
+    const { isolate, context, install, dispatch, exported } = await takeWarm(opts);
     try {
-      const context = await isolate.createContext();
-      const runtime = await isolate.compileScript(RUNTIME_SOURCE, { filename: 'slipstream:runtime.js' });
-      const api = (await runtime.run(context, { reference: true, timeout: opts.loadTimeoutMs })) as ivm.Reference<Record<string, unknown>>;
-      runtime.release();
-      const install = (await api.get('install', { reference: true })) as ivm.Reference<(ns: unknown, name: string) => void>;
-      const dispatch = (await api.get('dispatch', { reference: true })) as ivm.Reference<DispatchFn>;
-      const exported = (await api.get('exportedFunctions', { reference: true })) as ivm.Reference<() => string>;
-      api.release();
       const mod = await isolate.compileModule(module.code, { filename: module.fileName });
       await mod.instantiate(context, (specifier) => {
         throw new Error(`imports are not allowed in UDF modules (found import of '${specifier}'); put everything the module needs in the one file`);
