@@ -11,7 +11,7 @@
  *   the isolate. It runs with a short time slice (`syncSliceMs`, 20 ms, at most a tenth of the
  *   call's time limit): a call still running then
  *   is stopped, its function (`what`) is marked slow for a second (in every sandbox of the module), and the call is
- *   run again asynchronously with the time it has left (module-level state keeps what the stopped
+ *   run again asynchronously with its limit less the slice (module-level state keeps what the stopped
  *   run did to it). So a synchronous call holds the thread it runs on for at most one slice, and a
  *   slow function costs at most one slice per second; fast calls skip isolated-vm's thread hop.
  * - **asynchronous** (`apply`, ~50 µs): on isolated-vm's thread, off the caller's event loop —
@@ -230,17 +230,17 @@ export class Sandbox implements UdfSandbox {
     if (options.repeatable === true && this.running === 0 && !this.isSlow(what)) {
       // a twentieth of a short limit, so that a stopped slice leaves the run again most of its time
       const slice = Math.min(limit, this.syncSliceMs, Math.ceil(limit / 20));
-      const started = performance.now();
       this.syncCalls++;
       try {
         return this.checked(this.dispatchRef.applySync(undefined, [requestJson], { timeout: slice }));
       } catch (err) {
         if (err instanceof DbError) throw err;
         if (!(slice < limit && isTimeout(err) && !this.isolate.isDisposed)) throw this.failure(err, what, limit);
-        // still running after the slice: stopped; run again on the isolate's thread with the time it has left
+        // still running after the slice: stopped; run again on the isolate's thread with its limit less the slice
         this.slowMarks.set(what, Date.now() + SLOW_MARK_MS);
         this.rerunCalls++;
-        left = Math.max(1, Math.ceil(limit - (performance.now() - started)));
+        // the run is charged the slice it was given, not the time the stop took to land on a busy machine
+        left = Math.max(1, limit - slice);
       }
     }
     this.running++;
