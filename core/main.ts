@@ -46,7 +46,8 @@ async function main(): Promise<void> {
     return;
   }
   const raw = opts.config === undefined ? structuredClone(DEFAULT_CONFIG_TEXT) : loadConfigFile(opts.config);
-  const config = parseConfig(raw, {
+  const withLevel = opts.logLevel === undefined || typeof raw !== 'object' || raw === null ? raw : { ...(raw as Record<string, unknown>), logLevel: opts.logLevel };
+  const config = parseConfig(withLevel, {
     ...(opts.host === undefined ? {} : { host: opts.host }),
     ...(opts.port === undefined ? {} : { port: opts.port }),
     ...(opts.nodeId === undefined ? {} : { nodeId: opts.nodeId }),
@@ -67,8 +68,8 @@ async function main(): Promise<void> {
     console.log(JSON.stringify({ ...config, pluginOptions: plugins }, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString(16).toUpperCase() : v), 2));
     return;
   }
-  const logger = createLogger(opts.logLevel ?? config.logLevel);
-  const node = await createNode(config, { plugins: defaultPlugins(), logger });
+  const { logger, setLevel } = createLogger(config.logLevel);
+  const node = await createNode(config, { plugins: defaultPlugins(), logger, setLogLevel: setLevel });
   // Tools that start a node on port 0 read this line to learn the port.
   if (process.env['SLIPSTREAM_READY_FD'] === '1' || process.send !== undefined) process.send?.({ ready: true, port: node.port, ...(node.metricsPort === undefined ? {} : { metricsPort: node.metricsPort }) });
   let stopping = false;

@@ -10,7 +10,7 @@ import { GetResponse, type PutResponse } from '../../core/wire/generated/slipstr
 
 /** The response to send, protobuf bytes in base64 (a real record's response from a node). */
 const getResponse: GetResponse = GetResponse.decode(Buffer.from(process.argv[2] ?? '', 'base64'));
-const putResponse: PutResponse = { meta: { generation: 1, ttl: -1n, lastUpdateMs: BigInt(Date.now()) } };
+const putResponse: PutResponse = { meta: { generation: 1, ttl: -1n, lastUpdateMs: BigInt(Date.now()), voidTime: 0 } };
 
 const server = new Server(SERVER_OPTIONS); // the node's own transport options
 const impl = {

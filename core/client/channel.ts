@@ -123,4 +123,27 @@ export class ClientChannel {
       call.cancel();
     }
   }
+
+  /**
+   * Calls any client-streaming method: sends every request `requests` yields (waiting when
+   * the transport is full), then resolves with the one response. No deadline unless `timeoutMs`.
+   */
+  clientStream<Req, Res>(method: Method<Req, Res>, requests: AsyncIterable<Req> | Iterable<Req>, options: CallOptions = {}): Promise<Res> {
+    const timeout = options.timeoutMs ?? 0;
+    return new Promise<Res>((resolve, reject) => {
+      const call = this.channel.makeClientStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, new Metadata(),
+        timeout > 0 ? { deadline: Date.now() + timeout } : {},
+        (err: ServiceError | null, res?: Res) => {
+          if (err === null) resolve(res as Res);
+          else reject(options.signal?.aborted === true ? new DbError('CLIENT_ABORT', 'the request was cancelled') : fromServiceError(err));
+        });
+      options.signal?.addEventListener('abort', () => call.cancel(), { once: true });
+      (async () => {
+        for await (const r of requests) {
+          if (!call.write(r)) await new Promise<void>((ok) => call.once('drain', () => ok()));
+        }
+        call.end();
+      })().catch((err: unknown) => { call.cancel(); reject(err); });
+    });
+  }
 }

@@ -15,6 +15,7 @@ import type { Operation } from '../transaction/operations.ts';
 import { KeyValueServiceService } from '../wire/generated/slipstream/v1/kv.ts';
 import { AdminServiceService } from '../wire/generated/slipstream/v1/admin.ts';
 import type { JobInfo } from '../wire/generated/slipstream/v1/udf.ts';
+import { ClusterServiceService } from '../wire/generated/slipstream/v1/cluster.ts';
 import { fromPbBins, toPbBins } from '../wire/convert.ts';
 import { toPbOperation } from './operations.ts';
 import { ClientChannel, type Method } from './channel.ts';
@@ -39,10 +40,12 @@ export { toPbKey, toPbReadKey, fromPbMeta, fromPbRecord, toPbValue, fromPbValue 
  */
 export class SlipstreamClient {
   private readonly channel: ClientChannel;
+  private readonly options: ClientOptions;
   readonly address: string;
 
-  private constructor(channel: ClientChannel) {
+  private constructor(channel: ClientChannel, options: ClientOptions) {
     this.channel = channel;
+    this.options = options;
     this.address = channel.address;
   }
 
@@ -51,7 +54,7 @@ export class SlipstreamClient {
    * @throws DbError CONNECTION when no seed answers; CLIENT_PARAM when no host is given.
    */
   static async connect(options: ClientOptions): Promise<SlipstreamClient> {
-    return new SlipstreamClient(await ClientChannel.connect(options));
+    return new SlipstreamClient(await ClientChannel.connect(options), options);
   }
 
   /** Closes the connection; calls in flight fail with CLIENT_ABORT or CONNECTION. */
@@ -72,6 +75,11 @@ export class SlipstreamClient {
   /** Calls any server-streaming method; iterate the results. Breaking out of the loop cancels the call. */
   stream<Req, Res>(method: Method<Req, Res>, request: Req, options: CallOptions = {}): AsyncGenerator<Res> {
     return this.channel.stream(method, request, options);
+  }
+
+  /** Calls any client-streaming method with the requests `requests` yields; resolves with the response. */
+  clientStream<Req, Res>(method: Method<Req, Res>, requests: AsyncIterable<Req> | Iterable<Req>, options: CallOptions = {}): Promise<Res> {
+    return this.channel.clientStream(method, requests, options);
   }
 
   // ---- key-value ----
@@ -226,6 +234,51 @@ export class SlipstreamClient {
   /** Bin names used per namespace (all when `''`). */
   async bins(namespace = '', options: CallOptions = {}) {
     return (await this.unary(AdminServiceService.listBins, { namespace }, options)).namespaces;
+  }
+
+  /** The node's effective configuration (JSON object) and the settings that can change while it runs. */
+  async getConfig(options: CallOptions = {}): Promise<{ config: Record<string, unknown>; dynamicSettings: string[] }> {
+    const res = await this.unary(AdminServiceService.getConfig, {}, options);
+    return { config: JSON.parse(res.configJson) as Record<string, unknown>, dynamicSettings: res.dynamicSettings };
+  }
+
+  /**
+   * Changes dynamic settings without a restart (e.g. `{ logLevel: 'debug', 'namespaces.test.defaultTtl': 3600 }`),
+   * validated by the node as at start-up, all or none. With `clusterWide`, every member of the
+   * node's cluster gets the same changes (nodes that refuse them fail the call, naming them).
+   * Returns what changed, per node id.
+   */
+  async setConfig(changes: Readonly<Record<string, unknown>>, setting: { clusterWide?: boolean } = {}, options: CallOptions = {}): Promise<Array<{ nodeId: string; applied: Array<{ name: string; from: unknown; to: unknown }> }>> {
+    const req = { changes: Object.entries(changes).map(([name, value]) => ({ name, valueJson: JSON.stringify(value) ?? 'null' })) };
+    const one = async (client: SlipstreamClient) => {
+      const res = await client.unary(AdminServiceService.setConfig, req, options, false);
+      return { nodeId: res.nodeId, applied: res.applied.map((a) => ({ name: a.name, from: JSON.parse(a.fromJson) as unknown, to: JSON.parse(a.toJson) as unknown })) };
+    };
+    const here = await one(this);
+    if (setting.clusterWide !== true) return [here];
+    let members: Array<{ nodeId: string; serviceAddress: string }>;
+    try {
+      members = (await this.unary(ClusterServiceService.getClusterInfo, {}, options)).members;
+    } catch (err) {
+      if (err instanceof DbError && err.code === 'UNSUPPORTED_FEATURE') return [here]; // a node without clustering is its own cluster
+      throw err;
+    }
+    const out = [here];
+    const failures: string[] = [];
+    for (const m of members) {
+      if (m.nodeId === here.nodeId) continue;
+      try {
+        if (m.serviceAddress === '') throw new DbError('CONNECTION', 'its service address is not known yet');
+        const peer = await SlipstreamClient.connect({ ...this.options, hosts: [m.serviceAddress] });
+        try { out.push(await one(peer)); } finally { peer.close(); }
+      } catch (err) {
+        failures.push(`node ${m.nodeId}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    if (failures.length > 0) {
+      throw new DbError('CLIENT_ERROR', `the configuration changed on ${out.map((o) => o.nodeId).join(', ')} but not on ${failures.join('; ')}`, { hint: 'fix those nodes and send the change to them again' });
+    }
+    return out;
   }
 
   /** Node statistics, or a namespace's when `namespace` is given, by Aerospike-style name. */

@@ -23,6 +23,8 @@ export interface ClientRecordMeta {
   readonly ttl: number;
   /** Last update, milliseconds since the Unix epoch. */
   readonly lastUpdateMs: number;
+  /** Expiry, seconds since the Unix epoch; 0 never (the absolute form of `ttl`). */
+  readonly voidTime: number;
 }
 
 /** A record as reads, batch reads and scans return it. */

@@ -52,7 +52,7 @@ export function toPbPolicy(p: ClientWritePolicy): PbWritePolicy {
 }
 
 export function fromPbMeta(m: PbRecordMeta | undefined): ClientRecordMeta {
-  return { generation: m?.generation ?? 0, ttl: Number(m?.ttl ?? 0n), lastUpdateMs: Number(m?.lastUpdateMs ?? 0n) };
+  return { generation: m?.generation ?? 0, ttl: Number(m?.ttl ?? 0n), lastUpdateMs: Number(m?.lastUpdateMs ?? 0n), voidTime: m?.voidTime ?? 0 };
 }
 
 export function fromPbRecord(r: PbRecord | undefined): ClientRecord {

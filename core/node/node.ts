@@ -13,8 +13,10 @@ import { registerNodeMetrics, registerPluginMetrics } from './node-metrics.ts';
 import { AdminServiceService } from '../wire/generated/slipstream/v1/admin.ts';
 import { keyValueHandlers, keyValueService } from '../server/handlers/kv.ts';
 import { adminHandlers } from '../server/handlers/admin.ts';
-import { NODE_IDENTITY, PLUGIN_INFO, STORAGE_MAINTENANCE, ServiceLocator } from '../services/index.ts';
+import { CONFIG_CONTROL, NODE_IDENTITY, PLUGIN_INFO, STORAGE_MAINTENANCE, ServiceLocator } from '../services/index.ts';
 import { recordExpressionCompiler } from '../query/record-filter.ts';
+import { DataServiceService } from '../wire/generated/slipstream/v1/data.ts';
+import { dataHandlers } from '../server/handlers/data.ts';
 import type { NodeConfig, TlsConfig } from './config.ts';
 import { readFileSync } from 'node:fs';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
@@ -28,6 +30,8 @@ import { storageMaintenanceExtension } from './extensions/storage-maintenance.ts
 import { VERSION } from './version.ts';
 import { AerospikeFrontEnd } from '../server/aerospike/front-end.ts';
 import { CLUSTER_SERVICE } from '../services/keys.ts';
+import { configJson, DYNAMIC_SETTINGS, LiveConfig } from './live-config.ts';
+import type { ConfigControl } from '../transaction/config-control.ts';
 
 export interface CreateNodeOptions {
   readonly plugins: readonly Plugin[];
@@ -37,6 +41,8 @@ export interface CreateNodeOptions {
   readonly extensions?: readonly NodeExtension[];
   /** Partition routing; one node masters everything by default. */
   readonly router?: PartitionRouter;
+  /** Changes the level of `logger` and its children (live configuration of logLevel). */
+  readonly setLogLevel?: (level: string) => void;
 }
 
 export interface SlipstreamNode {
@@ -161,8 +167,12 @@ export async function createNode(config: NodeConfig, options: CreateNodeOptions)
     server.addService('slipstream.v1.KeyValueService', keyValueService, keyValueHandlers(kernel, logger, services));
     const identity = { nodeId: config.node.id, version: VERSION, startedAtMs, address: () => address };
     services.provide(NODE_IDENTITY, identity);
-    server.addService('slipstream.v1.AdminService', AdminServiceService, adminHandlers(kernel, identity, logger, registry));
     services.provide(PLUGIN_INFO, registry);
+    const live = new LiveConfig(config, { namespaces: new Map(namespaces.map((n) => [n.name, n])), evictorOf: (name) => maintenance.evictor(name), logger, ...(options.setLogLevel === undefined ? {} : { setLogLevel: options.setLogLevel }) });
+    const control: ConfigControl = { current: () => configJson(live.current()), dynamicSettings: DYNAMIC_SETTINGS, set: (changes) => live.set(changes) };
+    services.provide(CONFIG_CONTROL, control);
+    server.addService('slipstream.v1.AdminService', AdminServiceService, adminHandlers(kernel, identity, logger, registry, control));
+    server.addService('slipstream.v1.DataService', DataServiceService, dataHandlers(kernel, logger));
     registerNodeMetrics(server.metrics.registry, kernel, identity);
     registerPluginMetrics(server.metrics.registry, registry);
 

@@ -13,6 +13,7 @@ import type { UdfEngine } from '../udf/engine.ts';
 import type { UdfJobs } from '../udf/jobs.ts';
 import type { StorageMaintenance } from '../storage/maintenance.ts';
 import type { PluginInfoSource } from '../transaction/plugin-info.ts';
+import type { ConfigControl } from '../transaction/config-control.ts';
 
 /** Who this node is: id, version, start time and its client-facing address (after the port is bound). */
 export interface NodeIdentity extends StatisticsIdentity {
@@ -36,3 +37,5 @@ export const UDF_JOBS_KEY = serviceKey<UdfJobs>('udf.jobs');
 export const UDF_RUNNER_KEY = serviceKey<UdfRunner>('udf.runner');
 /** The node's plugins: what they are, their instances' options and health, their run-time errors. */
 export const PLUGIN_INFO = serviceKey<PluginInfoSource>('plugins');
+/** The node's live configuration (AdminService GetConfig/SetConfig, AQL SHOW CONFIG / SET CONFIG). */
+export const CONFIG_CONTROL = serviceKey<ConfigControl>('config-control');

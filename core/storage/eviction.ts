@@ -113,7 +113,7 @@ function approxBytes(rec: StoredRecord): number {
 
 export class Evictor {
   readonly namespace: string;
-  readonly config: EvictionConfig;
+  private cfg: EvictionConfig;
   private readonly engine: StorageEngine;
   private readonly remover: RecordRemover;
   private readonly clock: Clock;
@@ -130,10 +130,22 @@ export class Evictor {
   constructor(options: { namespace: string; engine: StorageEngine; config: EvictionConfig; remover: RecordRemover; clock: Clock; logger: Logger }) {
     this.namespace = options.namespace;
     this.engine = options.engine;
-    this.config = options.config;
+    this.cfg = options.config;
     this.remover = options.remover;
     this.clock = options.clock;
     this.log = options.logger;
+  }
+
+  get config(): EvictionConfig {
+    return this.cfg;
+  }
+
+  /** Takes new thresholds while running (live configuration); the size and the check period stay. */
+  reconfigure(config: EvictionConfig): void {
+    if (config.sizeBytes !== this.cfg.sizeBytes || config.checkPeriodMs !== this.cfg.checkPeriodMs) {
+      throw new DbError('PARAMETER', `namespace '${this.namespace}': eviction sizeBytes and checkPeriodMs cannot change while the node runs`, { hint: 'change them in the config file and restart' });
+    }
+    this.cfg = config;
   }
 
   get enabled(): boolean {

@@ -52,6 +52,11 @@ export class StorageMaintenance {
    * The engine the namespace writes through: with eviction configured, its evictor's guard
    * (stop-writes). Called while the namespace is built; eviction itself starts with start().
    */
+  /** The evictor of a namespace (live configuration changes its thresholds). */
+  evictor(namespace: string): Evictor | undefined {
+    return this.evictors.get(namespace);
+  }
+
   guard(config: NamespaceConfig, engine: StorageEngine): StorageEngine {
     const evictor = new Evictor({
       namespace: config.name, engine, config: parseEvictionConfig(config.eviction), clock: this.clock, logger: this.logger.child({ namespace: config.name }),

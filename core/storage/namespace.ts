@@ -13,15 +13,27 @@ export interface TruncateMarker {
  * record is visible (not a tombstone, not expired, not truncated).
  */
 export class Namespace {
-  readonly config: NamespaceConfig;
+  private cfg: NamespaceConfig;
   readonly engine: StorageEngine;
   private readonly markers = new Map<string, number>(); // set ('' null set, '*' all) → beforeMs
   /** Extra storage statistics for admin info (eviction, stop-writes, tombstones collected); set by the node. */
   extraStats: (() => Array<[string, string | number]>) | undefined;
 
   constructor(config: NamespaceConfig, engine: StorageEngine) {
-    this.config = config;
+    this.cfg = config;
     this.engine = engine;
+  }
+
+  get config(): NamespaceConfig {
+    return this.cfg;
+  }
+
+  /** Takes new settings while running (live configuration); the name and the storage stay. */
+  reconfigure(config: NamespaceConfig): void {
+    if (config.name !== this.cfg.name || config.storage !== this.cfg.storage) {
+      throw new DbError('PARAMETER', `namespace '${this.cfg.name}': its name and storage engine cannot change while the node runs`, { hint: 'change them in the config file and restart' });
+    }
+    this.cfg = config;
   }
 
   get name(): string {

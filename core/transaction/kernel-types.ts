@@ -27,7 +27,7 @@ export interface ChangeListener {
 /** What a locked read-modify-write step decides. */
 export type Mutation =
   | { readonly kind: 'none' }
-  | { readonly kind: 'write'; readonly bins: Bins; readonly ttl?: number }
+  | { readonly kind: 'write'; readonly bins: Bins; readonly ttl?: number; readonly meta?: RecordMeta }
   | { readonly kind: 'touch'; readonly ttl?: number }
   | { readonly kind: 'delete' };
 

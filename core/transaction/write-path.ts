@@ -114,7 +114,8 @@ async function apply(
       }
       // Generations stay monotonic across a durable delete: the tombstone's generation counts.
       const base = current !== undefined ? current.meta.generation : stored?.tombstone === true ? stored.meta.generation : 0;
-      const meta: RecordMeta = {
+      // A restore writes the metadata it was given (restore.ts); every other write computes it.
+      const meta: RecordMeta = mutation.meta ?? {
         generation: nextGeneration(base),
         voidTime: ns.voidTimeFor(mutation.ttl ?? policy.ttl, now, current?.meta.voidTime),
         lastUpdateMs: now,

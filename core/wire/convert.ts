@@ -77,7 +77,7 @@ export function fromPbKey(kernel: Kernel, key: Key | undefined): RecordKey {
 }
 
 export function toPbMeta(meta: RecordMeta, nowMs: number): PbRecordMeta {
-  return { generation: meta.generation, ttl: BigInt(ttlOf(meta.voidTime, nowMs)), lastUpdateMs: BigInt(Math.floor(meta.lastUpdateMs)) };
+  return { generation: meta.generation, ttl: BigInt(ttlOf(meta.voidTime, nowMs)), lastUpdateMs: BigInt(Math.floor(meta.lastUpdateMs)), voidTime: meta.voidTime };
 }
 
 export function toPbRecord(rec: DbRecord, nowMs: number): PbRecord {

@@ -14,9 +14,10 @@ import { indexStatements } from './indexes.ts';
 import { udfStatements } from './udf.ts';
 import { clusterStatements } from './cluster.ts';
 import { pluginStatements } from './plugins.ts';
+import { configStatements } from './config.ts';
 
 export const BUILT_IN_STATEMENTS: readonly StatementFamily[] = [
-  keyValueStatements, operateStatements, infoStatements, indexStatements, udfStatements, clusterStatements, pluginStatements,
+  keyValueStatements, operateStatements, infoStatements, indexStatements, udfStatements, clusterStatements, pluginStatements, configStatements,
 ];
 
 /** An executor over a node's kernel and services, with the built-in statement families unless others are given. */

@@ -78,12 +78,14 @@ export interface OperateStatement { readonly kind: 'operate'; readonly ops: read
 /** UPTO: nanoseconds since the epoch (integer) or a date string. */
 export interface TruncateStatement { readonly kind: 'truncate'; readonly target: Target; readonly upto: bigint | string | null }
 export interface ExplainStatement { readonly kind: 'explain'; readonly statement: SelectStatement }
-export type ShowWhat = 'NAMESPACES' | 'SETS' | 'BINS' | 'INDEXES' | 'MODULES' | 'JOBS' | 'CLUSTER' | 'PARTITIONS' | 'PLUGINS';
+export type ShowWhat = 'NAMESPACES' | 'SETS' | 'BINS' | 'INDEXES' | 'MODULES' | 'JOBS' | 'CLUSTER' | 'PARTITIONS' | 'PLUGINS' | 'CONFIG';
 export interface ShowStatement { readonly kind: 'show'; readonly what: ShowWhat; readonly namespace: string | null }
 export type StatStatement =
   | { readonly kind: 'stat'; readonly what: 'SYSTEM' }
   | { readonly kind: 'stat'; readonly what: 'NAMESPACE'; readonly namespace: string }
   | { readonly kind: 'stat'; readonly what: 'INDEX'; readonly namespace: string; readonly index: string };
+/** SET CONFIG <setting> <value>: a live configuration change on the node the statement runs on. */
+export interface SetConfigStatement { readonly kind: 'set-config'; readonly name: string; readonly value: string | number | boolean }
 export interface SetSettingStatement { readonly kind: 'set-setting'; readonly name: string; readonly value: string }
 export interface GetSettingStatement { readonly kind: 'get-setting'; readonly name: string | null }
 export interface ResetSettingStatement { readonly kind: 'reset-setting'; readonly name: string }
@@ -110,7 +112,7 @@ export interface KillJobStatement { readonly kind: 'kill-job'; readonly id: bigi
 
 export type Statement =
   | SelectStatement | InsertStatement | UpdateStatement | DeleteStatement | OperateStatement | TruncateStatement
-  | ExplainStatement | ShowStatement | StatStatement | SetSettingStatement | GetSettingStatement | ResetSettingStatement
+  | ExplainStatement | ShowStatement | StatStatement | SetConfigStatement | SetSettingStatement | GetSettingStatement | ResetSettingStatement
   | RunStatement | HelpStatement | ExitStatement | CreateIndexStatement | DropIndexStatement | RegisterModuleStatement
   | RemoveModuleStatement | DescModuleStatement | ExecuteStatement | AggregateStatement | KillJobStatement;
 

@@ -172,14 +172,27 @@ class Builder {
         return { kind: 'stat', what: 'INDEX', namespace, index: this.nameText(this.needTok(cc, 'index')) };
       }
       case 'setStmt': {
-        const st = this.needTok(cc, 'setting');
-        const name = this.located(st, () => settingName(this.nameText(st)));
+        if (cc['config'] === undefined) {
+          const st = this.needTok(cc, 'setting');
+          const name = this.located(st, () => settingName(this.nameText(st)));
+          const vn = this.need(cc, 'settingValue');
+          const vc = this.ctx(vn);
+          const vt = (Object.values(vc).flat().filter((e): e is IToken => e !== undefined && isToken(e)));
+          const text = vt.map((t) => (t.tokenType.name === 'SqString' || t.tokenType.name === 'DqString' || t.tokenType.name === 'QuotedName' ? this.nameText(t) : t.image)).sort((a, b) => (a === '-' ? -1 : b === '-' ? 1 : 0)).join('');
+          const value = this.located(vn, () => parseSettingValue(name, text));
+          return { kind: 'set-setting', name, value: settingText(value) };
+        }
+        const name = this.toks(cc, 'path').map((t) => this.nameText(t)).join('.');
         const vn = this.need(cc, 'settingValue');
         const vc = this.ctx(vn);
-        const vt = (Object.values(vc).flat().filter((e): e is IToken => e !== undefined && isToken(e)));
-        const text = vt.map((t) => (t.tokenType.name === 'SqString' || t.tokenType.name === 'DqString' || t.tokenType.name === 'QuotedName' ? this.nameText(t) : t.image)).sort((a, b) => (a === '-' ? -1 : b === '-' ? 1 : 0)).join('');
-        const value = this.located(vn, () => parseSettingValue(name, text));
-        return { kind: 'set-setting', name, value: settingText(value) };
+        const toks = Object.values(vc).flat().filter((e): e is IToken => e !== undefined && isToken(e));
+        const negative = toks.some((t) => t.tokenType.name === 'Minus');
+        const tok = toks.find((t) => t.tokenType.name !== 'Minus') as IToken;
+        const kind = tok.tokenType.name;
+        const value = kind === 'TRUE' ? true : kind === 'FALSE' ? false
+          : kind === 'IntegerLit' || kind === 'HexLit' || kind === 'DoubleLit' ? (negative ? -1 : 1) * Number(tok.image)
+          : this.nameText(tok);
+        return { kind: 'set-config', name, value };
       }
       case 'getStmt': {
         const st = this.needTok(cc, 'setting');
@@ -382,13 +395,13 @@ class Builder {
   show(c: Ctx): Statement {
     const what = c['NAMESPACES'] ? 'NAMESPACES' : c['SETS'] ? 'SETS' : c['BINS'] ? 'BINS'
       : c['INDEXES'] || c['INDEX'] ? 'INDEXES' : c['MODULES'] || c['PACKAGES'] ? 'MODULES'
-      : c['CLUSTER'] ? 'CLUSTER' : c['PARTITIONS'] ? 'PARTITIONS' : c['PLUGINS'] ? 'PLUGINS' : 'JOBS';
+      : c['CLUSTER'] ? 'CLUSTER' : c['PARTITIONS'] ? 'PARTITIONS' : c['PLUGINS'] ? 'PLUGINS' : c['CONFIG'] ? 'CONFIG' : 'JOBS';
     const ns = this.node(c, 'nsSet');
     let namespace: string | null = null;
     if (ns !== undefined) {
       const t = this.target(ns);
       if (t.set !== null) this.fail('PARAMETER', `SHOW ${what} takes a namespace, not a set`, this.needTok(this.ctx(ns), 'set'));
-      if (what === 'NAMESPACES' || what === 'MODULES' || what === 'JOBS' || what === 'CLUSTER' || what === 'PLUGINS') this.fail('PARAMETER', `SHOW ${what} takes no namespace`, ns);
+      if (what === 'NAMESPACES' || what === 'MODULES' || what === 'JOBS' || what === 'CLUSTER' || what === 'PLUGINS' || what === 'CONFIG') this.fail('PARAMETER', `SHOW ${what} takes no namespace`, ns);
       namespace = t.namespace;
     }
     return { kind: 'show', what, namespace };

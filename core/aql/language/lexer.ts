@@ -55,7 +55,7 @@ export const SOFT_KEYWORDS = [
   'SYSTEM', 'NAMESPACE', 'GET', 'ALL', 'RESET', 'RUN', 'HELP', 'CREATE', 'LIST', 'MAPKEYS',
   'MAPVALUES', 'INDEX', 'DROP', 'INDEXES', 'IN', 'ORDER', 'BY', 'ASC', 'DESC', 'REGISTER', 'MODULE',
   'PACKAGE', 'REMOVE', 'MODULES', 'PACKAGES', 'EXECUTE', 'AGGREGATE', 'JOBS', 'KILL', 'JOB', 'AS',
-  'NUMERIC', 'STRING', 'BLOB', 'GEO2DSPHERE', 'EXIT', 'QUIT', 'Q', 'CLUSTER', 'PARTITIONS', 'PLUGINS',
+  'NUMERIC', 'STRING', 'BLOB', 'GEO2DSPHERE', 'EXIT', 'QUIT', 'Q', 'CLUSTER', 'PARTITIONS', 'PLUGINS', 'CONFIG',
 ] as const;
 /** Keywords that cannot be names unless quoted. */
 export const RESERVED_WORDS = ['AND', 'OR', 'NOT', 'BETWEEN', 'CONTAINS', 'WITHIN', 'TRUE', 'FALSE', 'NULL', 'CAST'] as const;

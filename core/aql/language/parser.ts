@@ -2,7 +2,7 @@
  * The grammar of AQL as a Chevrotain CstParser: grammar only, no actions. `build-ast.ts`
  * turns the CST into the typed AST. New statements slot in as new rules in `statement`.
  */
-import { CstParser, type CstNode, type IParserErrorMessageProvider, type IToken, type TokenType } from 'chevrotain';
+import { CstParser, type CstNode, type IParserErrorMessageProvider, type IToken, type TokenType, EOF } from 'chevrotain';
 import {
   allTokens, KW, Name, ExprName, StringLit, CompareOp, QuotedName, DoubleLit, HexLit, IntegerLit,
   Plus, Minus, Star, Slash, Percent, LParen, RParen, Comma, Semicolon, Dot,
@@ -189,6 +189,7 @@ class AqlParser extends CstParser {
       { ALT: () => this.CONSUME(KW.CLUSTER) },
       { ALT: () => this.CONSUME(KW.PARTITIONS) },
       { ALT: () => this.CONSUME(KW.PLUGINS) },
+      { ALT: () => this.CONSUME(KW.CONFIG) },
     ]);
     this.OPTION(() => this.SUBRULE(this.nsSet));
   });
@@ -202,9 +203,21 @@ class AqlParser extends CstParser {
     ]);
   });
 
+  // SET <setting> <value>, and SET CONFIG namespaces.test.defaultTtl 3600 (a dotted setting path)
   setStmt = this.RULE('setStmt', () => {
     this.CONSUME(KW.SET);
-    this.CONSUME(Name, { LABEL: 'setting' });
+    this.OR([
+      {
+        GATE: () => this.LA(1).tokenType === KW.CONFIG && this.LA(2).tokenType !== EOF && this.LA(3).tokenType !== EOF,
+        ALT: () => {
+          this.CONSUME(KW.CONFIG, { LABEL: 'config' });
+          this.CONSUME2(Name, { LABEL: 'path' });
+          this.MANY(() => { this.CONSUME(Dot); this.CONSUME3(Name, { LABEL: 'path' }); });
+        },
+        IGNORE_AMBIGUITIES: true,
+      },
+      { ALT: () => this.CONSUME(Name, { LABEL: 'setting' }) },
+    ]);
     this.SUBRULE(this.settingValue);
   });
 

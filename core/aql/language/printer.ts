@@ -4,7 +4,7 @@
  */
 import { GeoJson, type BinValue } from '../../model/index.ts';
 import type { Expr, KeyRef, SelectStatement, Statement, Target, Where } from './ast.ts';
-import { isKeyword } from './lexer.ts';
+import { isKeyword, isReservedWord } from './lexer.ts';
 import { doubleText, valueToJson } from './literals.ts';
 
 const BARE = /^[A-Za-z_][A-Za-z0-9_:-]*$/;
@@ -131,6 +131,8 @@ export function printStatement(s: Statement): string {
       if (s.what === 'SYSTEM') return 'STAT SYSTEM';
       if (s.what === 'NAMESPACE') return `STAT NAMESPACE ${printName(s.namespace)}`;
       return `STAT INDEX ${printName(s.namespace)} ${printName(s.index)}`;
+    // a setting path's parts may be soft keywords (namespaces): only reserved words need quotes there
+    case 'set-config': return `SET CONFIG ${s.name.split('.').map((p) => (BARE.test(p) && !isReservedWord(p) ? p : printName(p))).join('.')} ${typeof s.value === 'string' ? printName(s.value) : String(s.value)}`;
     case 'set-setting': return `SET ${s.name} ${s.value}`;
     case 'get-setting': return `GET ${s.name ?? 'ALL'}`;
     case 'reset-setting': return `RESET ${s.name}`;

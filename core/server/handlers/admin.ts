@@ -5,9 +5,15 @@ import { unary } from '../rpc.ts';
 import type { NodeIdentity } from '../../services/index.ts';
 import { setList, statistics } from '../../transaction/statistics.ts';
 import type { PluginInfoSource } from '../../transaction/plugin-info.ts';
+import type { ConfigControl } from '../../transaction/config-control.ts';
+import { DbError } from '../../errors/index.ts';
 
 
-export function adminHandlers(kernel: Kernel, identity: NodeIdentity, logger: Logger, plugins?: PluginInfoSource): AdminServiceServer {
+export function adminHandlers(kernel: Kernel, identity: NodeIdentity, logger: Logger, plugins?: PluginInfoSource, config?: ConfigControl): AdminServiceServer {
+  const liveConfig = (): ConfigControl => {
+    if (config === undefined) throw new DbError('UNSUPPORTED_FEATURE', 'this node has no live configuration', { hint: 'change the config file and restart' });
+    return config;
+  };
   const names = (ns: string): string[] => (ns === '' ? kernel.namespaceNames() : [kernel.namespace(ns).name]);
   return {
     getNodeInfo: unary(logger, 'GetNodeInfo', async () => ({
@@ -47,6 +53,24 @@ export function adminHandlers(kernel: Kernel, identity: NodeIdentity, logger: Lo
     listBins: unary(logger, 'ListBins', async (req) => ({
       namespaces: names(req.namespace).map((ns) => ({ namespace: ns, bins: kernel.binNames(ns) })),
     })),
+    getConfig: unary(logger, 'GetConfig', async () => ({
+      configJson: JSON.stringify(liveConfig().current()),
+      dynamicSettings: [...liveConfig().dynamicSettings],
+    })),
+    setConfig: unary(logger, 'SetConfig', async (req) => {
+      const changes = req.changes.map((c) => {
+        try {
+          return { name: c.name, value: JSON.parse(c.valueJson) as unknown };
+        } catch (err) {
+          throw new DbError('PARAMETER', `${c.name}: the value is not JSON (${(err as Error).message})`, { hint: 'send numbers as 3600, text as "debug" (with the quotes)' });
+        }
+      });
+      const applied = liveConfig().set(changes);
+      return {
+        nodeId: identity.nodeId.toString(16).toUpperCase(),
+        applied: applied.map((a) => ({ name: a.name, fromJson: JSON.stringify(a.from) ?? 'null', toJson: JSON.stringify(a.to) ?? 'null' })),
+      };
+    }),
     getStatistics: unary(logger, 'GetStatistics', async (req) => ({
       statistics: (await statistics(kernel, identity, req.namespace)).map(([name, value]) => ({ name, value })),
     })),

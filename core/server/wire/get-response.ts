@@ -24,8 +24,8 @@ const T_RESPONSE_RECORD = tag(1, LEN), T_PAGE_RECORD = tag(2, LEN), T_RESULT = t
 const T_KEY = tag(1, LEN), T_META = tag(2, LEN), T_BIN = tag(3, LEN);
 // RecordKey: namespace = 1, set = 2, digest = 3, partition = 4, user_key = 5
 const T_NS = tag(1, LEN), T_SET = tag(2, LEN), T_DIGEST = tag(3, LEN), T_PARTITION = tag(4, VARINT), T_USER_KEY = tag(5, LEN);
-// RecordMeta: generation = 1, ttl = 2, last_update_ms = 3
-const T_GEN = tag(1, VARINT), T_TTL = tag(2, VARINT), T_LUT = tag(3, VARINT);
+// RecordMeta: generation = 1, ttl = 2, last_update_ms = 3, void_time = 4
+const T_GEN = tag(1, VARINT), T_TTL = tag(2, VARINT), T_LUT = tag(3, VARINT), T_VOID = tag(4, VARINT);
 // Bin: name = 1, value = 2; ListValue.items = 1; MapValue.entries = 1; MapEntry: key = 1, value = 2
 const T_BIN_NAME = tag(1, LEN), T_BIN_VALUE = tag(2, LEN), T_ITEM = tag(1, LEN), T_ENTRY = tag(1, LEN), T_ENTRY_KEY = tag(1, LEN), T_ENTRY_VALUE = tag(2, LEN);
 // Value's oneof (types.proto)
@@ -223,12 +223,13 @@ function record(t: number, namespace: string, rec: StoredRecord, nowMs: number):
   close(key);
   // meta
   const meta = open(T_META);
-  ensure(33);
+  ensure(39);
   if (rec.meta.generation !== 0) { out[pos++] = T_GEN; varint32(rec.meta.generation >>> 0); }
   const ttl = ttlOf(rec.meta.voidTime, nowMs);
   if (ttl !== 0) { out[pos++] = T_TTL; int64(ttl); }
   const lut = Math.floor(rec.meta.lastUpdateMs);
   if (lut !== 0) { out[pos++] = T_LUT; int64(lut); }
+  if (rec.meta.voidTime !== 0) { out[pos++] = T_VOID; varint32(rec.meta.voidTime >>> 0); }
   close(meta);
   // bins: u16 count, then per bin u8 name length, name, value
   const p = Buffer.isBuffer(rec.payload) ? rec.payload : Buffer.from(rec.payload.buffer, rec.payload.byteOffset, rec.payload.length);

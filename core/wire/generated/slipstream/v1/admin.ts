@@ -183,6 +183,50 @@ export interface ListPluginsResponse {
   plugins: PluginInfo[];
 }
 
+/** Get configuration request. */
+export interface GetConfigRequest {
+}
+
+/** Get configuration response. */
+export interface GetConfigResponse {
+  /** The effective configuration as JSON (node ids in hex). */
+  configJson: string;
+  /** Names of the settings SetConfig accepts ("<ns>" stands for a namespace name). */
+  dynamicSettings: string[];
+}
+
+/** One setting to change. */
+export interface ConfigChange {
+  /** The setting, e.g. "logLevel" or "namespaces.test.defaultTtl". */
+  name: string;
+  /** The new value as JSON, e.g. "3600" or "\"debug\"". */
+  valueJson: string;
+}
+
+/** Set configuration request. */
+export interface SetConfigRequest {
+  /** The changes, applied together. */
+  changes: ConfigChange[];
+}
+
+/** A change that was applied. */
+export interface AppliedConfigChange {
+  /** The setting. */
+  name: string;
+  /** The value before, as JSON. */
+  fromJson: string;
+  /** The value now, as JSON. */
+  toJson: string;
+}
+
+/** Set configuration response. */
+export interface SetConfigResponse {
+  /** The node that applied the changes (upper-case hex). */
+  nodeId: string;
+  /** What changed. */
+  applied: AppliedConfigChange[];
+}
+
 function createBaseGetNodeInfoRequest(): GetNodeInfoRequest {
   return {};
 }
@@ -1944,6 +1988,511 @@ export const ListPluginsResponse: MessageFns<ListPluginsResponse> = {
   },
 };
 
+function createBaseGetConfigRequest(): GetConfigRequest {
+  return {};
+}
+
+export const GetConfigRequest: MessageFns<GetConfigRequest> = {
+  encode(_: GetConfigRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetConfigRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetConfigRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): GetConfigRequest {
+    return {};
+  },
+
+  toJSON(_: GetConfigRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetConfigRequest>): GetConfigRequest {
+    return GetConfigRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<GetConfigRequest>): GetConfigRequest {
+    const message = createBaseGetConfigRequest();
+    return message;
+  },
+};
+
+function createBaseGetConfigResponse(): GetConfigResponse {
+  return { configJson: "", dynamicSettings: [] };
+}
+
+export const GetConfigResponse: MessageFns<GetConfigResponse> = {
+  encode(message: GetConfigResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.configJson !== "") {
+      writer.uint32(10).string(message.configJson);
+    }
+    for (const v of message.dynamicSettings) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetConfigResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetConfigResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.configJson = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.dynamicSettings.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetConfigResponse {
+    return {
+      configJson: isSet(object.configJson)
+        ? globalThis.String(object.configJson)
+        : isSet(object.config_json)
+        ? globalThis.String(object.config_json)
+        : "",
+      dynamicSettings: globalThis.Array.isArray(object?.dynamicSettings)
+        ? object.dynamicSettings.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.dynamic_settings)
+        ? object.dynamic_settings.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: GetConfigResponse): unknown {
+    const obj: any = {};
+    if (message.configJson !== "") {
+      obj.configJson = message.configJson;
+    }
+    if (message.dynamicSettings?.length) {
+      obj.dynamicSettings = message.dynamicSettings;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetConfigResponse>): GetConfigResponse {
+    return GetConfigResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetConfigResponse>): GetConfigResponse {
+    const message = createBaseGetConfigResponse();
+    message.configJson = object.configJson ?? "";
+    message.dynamicSettings = object.dynamicSettings?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseConfigChange(): ConfigChange {
+  return { name: "", valueJson: "" };
+}
+
+export const ConfigChange: MessageFns<ConfigChange> = {
+  encode(message: ConfigChange, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.valueJson !== "") {
+      writer.uint32(18).string(message.valueJson);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConfigChange {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConfigChange();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.valueJson = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConfigChange {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      valueJson: isSet(object.valueJson)
+        ? globalThis.String(object.valueJson)
+        : isSet(object.value_json)
+        ? globalThis.String(object.value_json)
+        : "",
+    };
+  },
+
+  toJSON(message: ConfigChange): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.valueJson !== "") {
+      obj.valueJson = message.valueJson;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ConfigChange>): ConfigChange {
+    return ConfigChange.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ConfigChange>): ConfigChange {
+    const message = createBaseConfigChange();
+    message.name = object.name ?? "";
+    message.valueJson = object.valueJson ?? "";
+    return message;
+  },
+};
+
+function createBaseSetConfigRequest(): SetConfigRequest {
+  return { changes: [] };
+}
+
+export const SetConfigRequest: MessageFns<SetConfigRequest> = {
+  encode(message: SetConfigRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.changes) {
+      ConfigChange.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetConfigRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetConfigRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.changes.push(ConfigChange.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetConfigRequest {
+    return {
+      changes: globalThis.Array.isArray(object?.changes)
+        ? object.changes.map((e: any) => ConfigChange.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: SetConfigRequest): unknown {
+    const obj: any = {};
+    if (message.changes?.length) {
+      obj.changes = message.changes.map((e) => ConfigChange.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetConfigRequest>): SetConfigRequest {
+    return SetConfigRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetConfigRequest>): SetConfigRequest {
+    const message = createBaseSetConfigRequest();
+    message.changes = object.changes?.map((e) => ConfigChange.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseAppliedConfigChange(): AppliedConfigChange {
+  return { name: "", fromJson: "", toJson: "" };
+}
+
+export const AppliedConfigChange: MessageFns<AppliedConfigChange> = {
+  encode(message: AppliedConfigChange, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.fromJson !== "") {
+      writer.uint32(18).string(message.fromJson);
+    }
+    if (message.toJson !== "") {
+      writer.uint32(26).string(message.toJson);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AppliedConfigChange {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAppliedConfigChange();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.fromJson = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.toJson = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AppliedConfigChange {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      fromJson: isSet(object.fromJson)
+        ? globalThis.String(object.fromJson)
+        : isSet(object.from_json)
+        ? globalThis.String(object.from_json)
+        : "",
+      toJson: isSet(object.toJson)
+        ? globalThis.String(object.toJson)
+        : isSet(object.to_json)
+        ? globalThis.String(object.to_json)
+        : "",
+    };
+  },
+
+  toJSON(message: AppliedConfigChange): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.fromJson !== "") {
+      obj.fromJson = message.fromJson;
+    }
+    if (message.toJson !== "") {
+      obj.toJson = message.toJson;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AppliedConfigChange>): AppliedConfigChange {
+    return AppliedConfigChange.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AppliedConfigChange>): AppliedConfigChange {
+    const message = createBaseAppliedConfigChange();
+    message.name = object.name ?? "";
+    message.fromJson = object.fromJson ?? "";
+    message.toJson = object.toJson ?? "";
+    return message;
+  },
+};
+
+function createBaseSetConfigResponse(): SetConfigResponse {
+  return { nodeId: "", applied: [] };
+}
+
+export const SetConfigResponse: MessageFns<SetConfigResponse> = {
+  encode(message: SetConfigResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.nodeId !== "") {
+      writer.uint32(10).string(message.nodeId);
+    }
+    for (const v of message.applied) {
+      AppliedConfigChange.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetConfigResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetConfigResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.nodeId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.applied.push(AppliedConfigChange.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetConfigResponse {
+    return {
+      nodeId: isSet(object.nodeId)
+        ? globalThis.String(object.nodeId)
+        : isSet(object.node_id)
+        ? globalThis.String(object.node_id)
+        : "",
+      applied: globalThis.Array.isArray(object?.applied)
+        ? object.applied.map((e: any) => AppliedConfigChange.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: SetConfigResponse): unknown {
+    const obj: any = {};
+    if (message.nodeId !== "") {
+      obj.nodeId = message.nodeId;
+    }
+    if (message.applied?.length) {
+      obj.applied = message.applied.map((e) => AppliedConfigChange.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetConfigResponse>): SetConfigResponse {
+    return SetConfigResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetConfigResponse>): SetConfigResponse {
+    const message = createBaseSetConfigResponse();
+    message.nodeId = object.nodeId ?? "";
+    message.applied = object.applied?.map((e) => AppliedConfigChange.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 /** Node, namespace and set information, and statistics. */
 export type AdminServiceService = typeof AdminServiceService;
 export const AdminServiceService = {
@@ -2010,6 +2559,29 @@ export const AdminServiceService = {
     responseSerialize: (value: ListPluginsResponse): Buffer => Buffer.from(ListPluginsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListPluginsResponse => ListPluginsResponse.decode(value),
   },
+  /**
+   * The node's effective configuration (as --print-config shows it) and the settings that
+   * can change while it runs.
+   */
+  getConfig: {
+    path: "/slipstream.v1.AdminService/GetConfig" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetConfigRequest): Buffer => Buffer.from(GetConfigRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetConfigRequest => GetConfigRequest.decode(value),
+    responseSerialize: (value: GetConfigResponse): Buffer => Buffer.from(GetConfigResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetConfigResponse => GetConfigResponse.decode(value),
+  },
+  /** Changes dynamic settings without a restart, validated as at start-up; all or none. */
+  setConfig: {
+    path: "/slipstream.v1.AdminService/SetConfig" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetConfigRequest): Buffer => Buffer.from(SetConfigRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetConfigRequest => SetConfigRequest.decode(value),
+    responseSerialize: (value: SetConfigResponse): Buffer => Buffer.from(SetConfigResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetConfigResponse => SetConfigResponse.decode(value),
+  },
 } as const;
 
 export interface AdminServiceServer extends UntypedServiceImplementation {
@@ -2025,6 +2597,13 @@ export interface AdminServiceServer extends UntypedServiceImplementation {
   getStatistics: handleUnaryCall<GetStatisticsRequest, GetStatisticsResponse>;
   /** The node's plugins: name, kind, version, source, each instance's options and health, errors. */
   listPlugins: handleUnaryCall<ListPluginsRequest, ListPluginsResponse>;
+  /**
+   * The node's effective configuration (as --print-config shows it) and the settings that
+   * can change while it runs.
+   */
+  getConfig: handleUnaryCall<GetConfigRequest, GetConfigResponse>;
+  /** Changes dynamic settings without a restart, validated as at start-up; all or none. */
+  setConfig: handleUnaryCall<SetConfigRequest, SetConfigResponse>;
 }
 
 export interface AdminServiceClient extends Client {
@@ -2123,6 +2702,41 @@ export interface AdminServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListPluginsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The node's effective configuration (as --print-config shows it) and the settings that
+   * can change while it runs.
+   */
+  getConfig(
+    request: GetConfigRequest,
+    callback: (error: ServiceError | null, response: GetConfigResponse) => void,
+  ): ClientUnaryCall;
+  getConfig(
+    request: GetConfigRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetConfigResponse) => void,
+  ): ClientUnaryCall;
+  getConfig(
+    request: GetConfigRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetConfigResponse) => void,
+  ): ClientUnaryCall;
+  /** Changes dynamic settings without a restart, validated as at start-up; all or none. */
+  setConfig(
+    request: SetConfigRequest,
+    callback: (error: ServiceError | null, response: SetConfigResponse) => void,
+  ): ClientUnaryCall;
+  setConfig(
+    request: SetConfigRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetConfigResponse) => void,
+  ): ClientUnaryCall;
+  setConfig(
+    request: SetConfigRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetConfigResponse) => void,
   ): ClientUnaryCall;
 }
 

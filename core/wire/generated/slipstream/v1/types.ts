@@ -238,6 +238,11 @@ export interface RecordMeta {
   ttl: bigint;
   /** Last update time, milliseconds since the Unix epoch. */
   lastUpdateMs: bigint;
+  /**
+   * Expiry, seconds since the Unix epoch; 0 means never (the absolute form of ttl, as a
+   * backup keeps it).
+   */
+  voidTime: number;
 }
 
 /** A record as returned by reads and scans. */
@@ -1083,7 +1088,7 @@ export const Key: MessageFns<Key> = {
 };
 
 function createBaseRecordMeta(): RecordMeta {
-  return { generation: 0, ttl: 0n, lastUpdateMs: 0n };
+  return { generation: 0, ttl: 0n, lastUpdateMs: 0n, voidTime: 0 };
 }
 
 export const RecordMeta: MessageFns<RecordMeta> = {
@@ -1102,6 +1107,9 @@ export const RecordMeta: MessageFns<RecordMeta> = {
         throw new globalThis.Error("value provided for field message.lastUpdateMs of type int64 too large");
       }
       writer.uint32(24).int64(message.lastUpdateMs);
+    }
+    if (message.voidTime !== 0) {
+      writer.uint32(32).uint32(message.voidTime);
     }
     return writer;
   },
@@ -1143,6 +1151,14 @@ export const RecordMeta: MessageFns<RecordMeta> = {
             message.lastUpdateMs = reader.int64() as bigint;
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.voidTime = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1164,6 +1180,11 @@ export const RecordMeta: MessageFns<RecordMeta> = {
         : isSet(object.last_update_ms)
         ? BigInt(object.last_update_ms)
         : 0n,
+      voidTime: isSet(object.voidTime)
+        ? globalThis.Number(object.voidTime)
+        : isSet(object.void_time)
+        ? globalThis.Number(object.void_time)
+        : 0,
     };
   },
 
@@ -1178,6 +1199,9 @@ export const RecordMeta: MessageFns<RecordMeta> = {
     if (message.lastUpdateMs !== 0n) {
       obj.lastUpdateMs = message.lastUpdateMs.toString();
     }
+    if (message.voidTime !== 0) {
+      obj.voidTime = Math.round(message.voidTime);
+    }
     return obj;
   },
 
@@ -1191,6 +1215,7 @@ export const RecordMeta: MessageFns<RecordMeta> = {
     message.lastUpdateMs = (object.lastUpdateMs !== undefined && object.lastUpdateMs !== null)
       ? BigInt(object.lastUpdateMs)
       : 0n;
+    message.voidTime = object.voidTime ?? 0;
     return message;
   },
 };

@@ -1,0 +1,127 @@
+/**
+ * Live configuration: the settings a running node changes without a restart. A change is
+ * validated exactly as at start-up — the node's configuration with the change applied goes
+ * through parseConfig, which runs every section's own checks — then applied, logged, and
+ * shown by GetConfig. Several changes in one call are all applied or none.
+ */
+import { DbError } from '../errors/index.ts';
+import type { Logger } from '../plugin-api/index.ts';
+import type { Namespace } from '../storage/namespace.ts';
+import { parseEvictionConfig, type Evictor } from '../storage/eviction.ts';
+import { parseConfig, type NodeConfig } from './config.ts';
+
+/** Settings that may change while the node runs; `<ns>` is a namespace name. */
+export const DYNAMIC_SETTINGS: readonly string[] = [
+  'logLevel',
+  'namespaces.<ns>.defaultTtl',
+  'namespaces.<ns>.maxTtl',
+  'namespaces.<ns>.maxRecordBytes',
+  'namespaces.<ns>.eviction.evictUsedPct',
+  'namespaces.<ns>.eviction.stopWritesUsedPct',
+  'namespaces.<ns>.eviction.evictTenthsPct',
+];
+
+export interface ConfigChange {
+  /** A dynamic setting, e.g. `logLevel` or `namespaces.test.defaultTtl`. */
+  readonly name: string;
+  readonly value: unknown;
+}
+
+export interface AppliedChange {
+  readonly name: string;
+  readonly from: unknown;
+  readonly to: unknown;
+}
+
+export interface LiveConfigTargets {
+  readonly namespaces: ReadonlyMap<string, Namespace>;
+  readonly evictorOf: (namespace: string) => Evictor | undefined;
+  /** Changes the level of the node's logger and every child logger. */
+  readonly setLogLevel?: (level: string) => void;
+  readonly logger: Logger;
+}
+
+/** The configuration as a plain JSON object: what a config file holds and --print-config prints. */
+export function configJson(config: NodeConfig): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(config, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString(16).toUpperCase() : v))) as Record<string, unknown>;
+}
+
+/** The configuration in the form parseConfig reads (sections back at the top level). */
+function rawConfig(config: NodeConfig): Record<string, unknown> {
+  const { sections, ...rest } = configJson(config) as Record<string, unknown> & { sections: Record<string, unknown> };
+  return { ...rest, ...sections };
+}
+
+const NS_SETTING = /^namespaces\.([^.]+)\.(defaultTtl|maxTtl|maxRecordBytes|eviction\.(?:evictUsedPct|stopWritesUsedPct|evictTenthsPct))$/;
+
+export class LiveConfig {
+  private config: NodeConfig;
+  private readonly targets: LiveConfigTargets;
+
+  constructor(config: NodeConfig, targets: LiveConfigTargets) {
+    this.config = config;
+    this.targets = targets;
+  }
+
+  current(): NodeConfig {
+    return this.config;
+  }
+
+  /** Validates every change as at start-up, then applies them all; returns what changed. */
+  set(changes: readonly ConfigChange[]): AppliedChange[] {
+    if (changes.length === 0) throw new DbError('PARAMETER', 'no setting to change', { hint: `dynamic settings: ${DYNAMIC_SETTINGS.join(', ')}` });
+    const raw = rawConfig(this.config);
+    const applied: AppliedChange[] = [];
+    for (const c of changes) {
+      const path = settingPath(c.name, raw);
+      const parent = path.slice(0, -1).reduce<Record<string, unknown>>((o, k) => {
+        const next = o[k];
+        if (next === undefined || next === null) {
+          if (k === 'eviction') throw new DbError('PARAMETER', `${c.name}: eviction is not configured for this namespace`, { hint: 'eviction (sizeBytes, …) is set in the config file at start-up; its thresholds can then change live' });
+          throw new DbError('PARAMETER', `${c.name}: no such setting`);
+        }
+        return next as Record<string, unknown>;
+      }, raw);
+      const last = path[path.length - 1] as string;
+      applied.push({ name: c.name, from: parent[last], to: c.value });
+      parent[last] = c.value;
+    }
+    // the same checks as at start-up, over the whole configuration with the changes in it
+    let next: NodeConfig;
+    try {
+      next = parseConfig(raw);
+    } catch (err) {
+      const e = err instanceof DbError ? err : new DbError('PARAMETER', String(err));
+      throw new DbError('PARAMETER', `the change is not valid: ${e.message}`, { hint: e.hint ?? 'fix the value; nothing was changed' });
+    }
+    this.apply(next);
+    for (const a of applied) this.targets.logger.info({ setting: a.name, from: a.from, to: a.to }, 'configuration changed');
+    return applied;
+  }
+
+  private apply(next: NodeConfig): void {
+    if (next.logLevel !== this.config.logLevel) this.targets.setLogLevel?.(next.logLevel);
+    for (const nsConfig of next.namespaces) {
+      const ns = this.targets.namespaces.get(nsConfig.name);
+      ns?.reconfigure(nsConfig);
+      const evictor = this.targets.evictorOf(nsConfig.name);
+      if (evictor !== undefined && nsConfig.eviction !== undefined) evictor.reconfigure(parseEvictionConfig(nsConfig.eviction, `namespaces.${nsConfig.name}.eviction`));
+    }
+    this.config = next;
+  }
+}
+
+function settingPath(name: string, raw: Record<string, unknown>): string[] {
+  if (name === 'logLevel') return ['logLevel'];
+  const m = NS_SETTING.exec(name);
+  if (m === null) {
+    throw new DbError('PARAMETER', `'${name}' is not a setting that can change while the node runs`, {
+      hint: `dynamic settings: ${DYNAMIC_SETTINGS.join(', ')}; others take a restart with a changed config file`,
+    });
+  }
+  const nsName = m[1] as string;
+  const list = raw['namespaces'] as Array<Record<string, unknown>>;
+  const index = list.findIndex((n) => n['name'] === nsName);
+  if (index < 0) throw new DbError('NAMESPACE', `namespace '${nsName}' is not configured on this node`, { hint: `namespaces: ${list.map((n) => n['name']).join(', ')}` });
+  return ['namespaces', String(index), ...(m[2] as string).split('.')];
+}

@@ -1,0 +1,228 @@
+/**
+ * Restores a backup directory into a node: UDF modules and index definitions first (so
+ * indexes fill as records arrive), then the records of every data file in batches through
+ * DataService.RestoreRecords, which writes them with their generation, void time and
+ * last-update time. Files are checked (SHA-256, then each block's CRC-32) before their
+ * records are sent. A state file records the blocks done, so an interrupted restore continues.
+ */
+import { createHash } from 'node:crypto';
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DbError, resultCodeName } from '../../errors/index.ts';
+import type { SlipstreamClient } from '../../client/client.ts';
+import { toPbBins, toPbValue } from '../../wire/convert.ts';
+import { DataServiceService, RestorePolicy as PbRestorePolicy, RestoreStatus, type RestoreRecord as PbRestoreRecord } from '../../wire/generated/slipstream/v1/data.ts';
+import { QueryServiceService } from '../../wire/generated/slipstream/v1/query.ts';
+import { UdfServiceService } from '../../wire/generated/slipstream/v1/udf.ts';
+import type { RestorePolicy } from '../../transaction/restore.ts';
+import { Throttle } from '../throttle.ts';
+import type { Progress } from '../progress.ts';
+import { corrupt, readBackupFile, type BackupEntry } from './format.ts';
+import { readManifest, writeJsonAtomic, type BackupManifest } from './manifest.ts';
+
+export const RESTORE_STATE = 'restore.state.json';
+
+export interface RestoreOptions {
+  readonly client: SlipstreamClient;
+  readonly directory: string;
+  /** Write into this namespace instead of the one backed up. */
+  readonly namespace?: string;
+  readonly policy?: RestorePolicy;
+  /** Files restored at once (default 4). */
+  readonly parallel?: number;
+  /** Records per RestoreRecords call (default 500). */
+  readonly batchSize?: number;
+  readonly recordsPerSecond?: number;
+  readonly bytesPerSecond?: number;
+  readonly noRecords?: boolean;
+  readonly noIndexes?: boolean;
+  readonly noUdfs?: boolean;
+  /** Continue the interrupted restore recorded in the directory's state file. */
+  readonly resume?: boolean;
+  readonly progress?: (p: Progress) => void;
+  readonly signal?: AbortSignal;
+}
+
+export interface RestoreSummary {
+  readonly restored: number;
+  readonly skippedExpired: number;
+  readonly skippedExists: number;
+  readonly skippedGeneration: number;
+  readonly failed: number;
+  /** Failure reasons with how often each happened. */
+  readonly failures: ReadonlyArray<{ readonly reason: string; readonly count: number }>;
+  readonly indexesCreated: number;
+  readonly indexesExisting: number;
+  readonly modulesRegistered: number;
+  readonly elapsedMs: number;
+}
+
+interface RestoreState {
+  version: 1;
+  namespace: string;
+  /** Blocks done per file: the byte offsets of the blocks restored. */
+  blocks: Record<string, number[]>;
+  counts: Counts;
+}
+
+interface Counts { restored: number; skippedExpired: number; skippedExists: number; skippedGeneration: number; failed: number; failures: Record<string, number> }
+
+const PB_POLICY: Record<RestorePolicy, PbRestorePolicy> = {
+  generationNewer: PbRestorePolicy.RESTORE_POLICY_GENERATION_NEWER,
+  createOnly: PbRestorePolicy.RESTORE_POLICY_CREATE_ONLY,
+  replace: PbRestorePolicy.RESTORE_POLICY_REPLACE,
+  update: PbRestorePolicy.RESTORE_POLICY_UPDATE,
+};
+
+export async function runRestore(opts: RestoreOptions): Promise<RestoreSummary> {
+  const started = Date.now();
+  const manifest = await readManifest(opts.directory);
+  const namespace = opts.namespace ?? manifest.namespace;
+  const statePath = join(opts.directory, RESTORE_STATE);
+  const state: RestoreState = opts.resume === true ? await loadState(statePath, namespace) : {
+    version: 1, namespace, blocks: {}, counts: { restored: 0, skippedExpired: 0, skippedExists: 0, skippedGeneration: 0, failed: 0, failures: {} },
+  };
+  const counts = state.counts;
+
+  const modulesRegistered = opts.noUdfs === true ? 0 : await restoreModules(opts.client, manifest);
+  const idx = opts.noIndexes === true ? { created: 0, existing: 0 } : await restoreIndexes(opts.client, manifest, namespace);
+
+  const progress = { done: Object.values(state.blocks).length === 0 ? 0 : counts.restored + counts.skippedExpired + counts.skippedExists + counts.skippedGeneration + counts.failed, bytes: 0, total: manifest.records };
+  const report = (): void => opts.progress?.({ ...progress, elapsedMs: Date.now() - started });
+  const timer = opts.progress === undefined ? undefined : setInterval(report, 250);
+  const throttle = new Throttle(opts);
+  const batchSize = Math.max(1, Math.min(10_000, opts.batchSize ?? 500));
+  let saving = Promise.resolve();
+  const checkpoint = (): Promise<void> => (saving = saving.then(() => writeJsonAtomic(statePath, state)));
+  const files = opts.noRecords === true ? [] : [...manifest.files];
+
+  const sendBatch = async (entries: readonly BackupEntry[]): Promise<void> => {
+    const records = entries.map(toPbRestoreRecord);
+    const res = await opts.client.unary(DataServiceService.restoreRecords, { namespace, policy: PB_POLICY[opts.policy ?? 'generationNewer'], records }, {
+      timeoutMs: 60_000, ...(opts.signal === undefined ? {} : { signal: opts.signal }),
+    }, true);
+    for (const r of res.results) {
+      switch (r.status) {
+        case RestoreStatus.RESTORE_STATUS_RESTORED: counts.restored++; break;
+        case RestoreStatus.RESTORE_STATUS_SKIPPED_EXPIRED: counts.skippedExpired++; break;
+        case RestoreStatus.RESTORE_STATUS_SKIPPED_EXISTS: counts.skippedExists++; break;
+        case RestoreStatus.RESTORE_STATUS_SKIPPED_GENERATION: counts.skippedGeneration++; break;
+        default: {
+          // grouped by result code, with the first message as the example
+          counts.failed++;
+          const name = resultCodeName(r.resultCode) ?? String(r.resultCode);
+          const known = Object.keys(counts.failures).find((k) => k.startsWith(`${name} (`));
+          const key = known ?? `${name} (${r.resultCode}), e.g. ${r.message}`;
+          counts.failures[key] = (counts.failures[key] ?? 0) + 1;
+        }
+      }
+    }
+    progress.done += entries.length;
+  };
+
+  const worker = async (): Promise<void> => {
+    for (let f = files.shift(); f !== undefined; f = files.shift()) {
+      const path = join(opts.directory, f.name);
+      const data = await readFile(path).catch((err: NodeJS.ErrnoException) => {
+        throw new DbError('PARAMETER', `backup file ${path} cannot be read (${err.code ?? err.message})`, { hint: 'restore from a complete copy of the backup directory' });
+      });
+      const sha = createHash('sha256').update(data).digest('hex');
+      if (sha !== f.sha256) {
+        // name the first damaged block, when the blocks themselves show it
+        for (const _ of readBackupFile(path, data)) { /* throws at the damage */ }
+        throw corrupt(path, 0, `its SHA-256 is ${sha}, the manifest says ${f.sha256}`);
+      }
+      const done = new Set(state.blocks[f.name] ?? []);
+      for (const { entries, offset } of readBackupFile(path, data)) {
+        if (done.has(offset)) continue;
+        for (let i = 0; i < entries.length; i += batchSize) {
+          if (opts.signal?.aborted === true) throw new DbError('CLIENT_ABORT', 'the restore was cancelled');
+          const batch = entries.slice(i, i + batchSize);
+          if (throttle.active) await throttle.take(batch.length, batch.reduce((n, e) => n + approxBytes(e), 0), opts.signal);
+          await sendBatch(batch);
+        }
+        (state.blocks[f.name] ??= []).push(offset);
+        progress.bytes += entries.reduce((n, e) => n + approxBytes(e), 0);
+        await checkpoint();
+      }
+    }
+  };
+
+  try {
+    const parallel = Math.max(1, Math.min(32, opts.parallel ?? 4));
+    const results = await Promise.allSettled(Array.from({ length: Math.min(parallel, Math.max(1, files.length)) }, worker));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed !== undefined) {
+      await saving.catch(() => undefined);
+      if (opts.signal?.aborted === true) {
+        throw new DbError('CLIENT_ABORT', `the restore was interrupted; ${RESTORE_STATE} in ${opts.directory} records where it stopped`, { hint: 'run it again with --continue to finish it' });
+      }
+      throw failed.reason;
+    }
+  } finally {
+    if (timer !== undefined) clearInterval(timer);
+  }
+  await saving;
+  await rm(statePath, { force: true });
+  report();
+  return {
+    restored: counts.restored, skippedExpired: counts.skippedExpired, skippedExists: counts.skippedExists, skippedGeneration: counts.skippedGeneration,
+    failed: counts.failed, failures: Object.entries(counts.failures).map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count),
+    indexesCreated: idx.created, indexesExisting: idx.existing, modulesRegistered, elapsedMs: Date.now() - started,
+  };
+}
+
+function toPbRestoreRecord(e: BackupEntry): PbRestoreRecord {
+  return {
+    set: e.set, digest: e.digest, ...(e.userKey === undefined ? {} : { userKey: toPbValue(e.userKey) }),
+    bins: toPbBins(e.bins), generation: e.generation, voidTime: e.voidTime, lastUpdateMs: BigInt(Math.floor(e.lastUpdateMs)),
+  };
+}
+
+function approxBytes(e: BackupEntry): number {
+  let n = 64 + e.set.length;
+  for (const [k, v] of Object.entries(e.bins)) n += k.length + (typeof v === 'string' ? v.length : v instanceof Uint8Array ? v.length : 16);
+  return n;
+}
+
+async function restoreModules(client: SlipstreamClient, m: BackupManifest): Promise<number> {
+  let n = 0;
+  for (const mod of m.modules) {
+    await client.unary(UdfServiceService.registerModule, { fileName: mod.fileName, source: mod.source }, {}, true);
+    n++;
+  }
+  return n;
+}
+
+async function restoreIndexes(client: SlipstreamClient, m: BackupManifest, namespace: string): Promise<{ created: number; existing: number }> {
+  const have = (await client.unary(QueryServiceService.listIndexes, { namespace })).indexes;
+  let created = 0, existing = 0;
+  for (const i of m.indexes) {
+    const same = have.find((h) => h.name === i.name);
+    if (same !== undefined) {
+      if (same.bin !== i.bin || same.type !== i.type || same.collection !== i.collection || (same.set ?? '') !== (i.set ?? '')) {
+        throw new DbError('INDEX_FOUND', `index '${i.name}' exists in namespace '${namespace}' with another definition (bin ${same.bin}, ${same.type} ${same.collection})`, {
+          hint: 'drop that index first, or restore with --no-indexes',
+        });
+      }
+      existing++;
+      continue;
+    }
+    await client.unary(QueryServiceService.createIndex, { namespace, name: i.name, ...(i.set === undefined ? {} : { set: i.set }), bin: i.bin, type: i.type, collection: i.collection }, {}, false);
+    created++;
+  }
+  return { created, existing };
+}
+
+async function loadState(statePath: string, namespace: string): Promise<RestoreState> {
+  let s: RestoreState;
+  try {
+    s = JSON.parse(await readFile(statePath, 'utf8')) as RestoreState;
+  } catch (err) {
+    throw new DbError('PARAMETER', `cannot continue: ${statePath} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { hint: 'restore without --continue to start over' });
+  }
+  if (s.namespace !== namespace) {
+    throw new DbError('PARAMETER', `cannot continue: the interrupted restore wrote into namespace '${s.namespace}', not '${namespace}'`, { hint: 'continue with the same -n mapping' });
+  }
+  return s;
+}

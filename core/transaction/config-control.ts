@@ -1,0 +1,12 @@
+/**
+ * The node's live configuration as the protocol front ends see it (AdminService's
+ * GetConfig/SetConfig, AQL's SHOW CONFIG / SET CONFIG); the node provides it.
+ */
+export interface ConfigControl {
+  /** The effective configuration as a JSON object. */
+  current(): Record<string, unknown>;
+  /** Settings `set` accepts; `<ns>` stands for a namespace name. */
+  readonly dynamicSettings: readonly string[];
+  /** Validates every change as at start-up, then applies them all; returns what changed. */
+  set(changes: ReadonlyArray<{ readonly name: string; readonly value: unknown }>): Array<{ name: string; from: unknown; to: unknown }>;
+}
