@@ -11,6 +11,7 @@ import type { Logger } from '../plugin-api/index.ts';
 import { ServerMetrics } from './metrics.ts';
 import { checkingUnknownFields } from './unknown-fields.ts';
 import { NodePort, type PortProtocol } from './node-port.ts';
+import { guarded, type SecurityGuard } from './security-guard.ts';
 
 const PROTO_ROOT = fileURLToPath(new URL('../../proto', import.meta.url));
 const PROTO_DIR = join(PROTO_ROOT, 'slipstream/v1');
@@ -47,6 +48,9 @@ export class GrpcServer {
   private serviceNames: string[] = [];
   private readonly port_: NodePort;
   private injector: ReturnType<Server['createConnectionInjector']> | undefined;
+  private guard: SecurityGuard | undefined;
+  /** Every registered method's rule path, for checks that the access table is complete. */
+  readonly methodPaths: string[] = [];
 
   constructor(logger: Logger) {
     this.logger = logger;
@@ -64,8 +68,19 @@ export class GrpcServer {
 
   /** Registers a service; `name` is its full name (slipstream.v1.KeyValueService) for health checks. */
   addService<I extends UntypedServiceImplementation>(name: string, definition: ServiceDefinition<I>, implementation: I): void {
-    this.server.addService(checkingUnknownFields(definition), this.metrics.instrument(definition, implementation));
+    this.server.addService(checkingUnknownFields(definition), this.metrics.instrument(definition, guarded(definition, implementation, () => this.guard)));
     this.serviceNames.push(name);
+    for (const def of Object.values(definition)) this.methodPaths.push(def.path);
+  }
+
+  /** Turns access control on: from now on every call of every service passes the guard first. */
+  useGuard(guard: SecurityGuard): void {
+    this.guard = guard;
+  }
+
+  /** The guard, when security is on. */
+  get securityGuard(): SecurityGuard | undefined {
+    return this.guard;
   }
 
   /**

@@ -1,0 +1,33 @@
+/**
+ * Security as a node subsystem: serves slipstream.v1.SecurityService always (answering
+ * SECURITY_NOT_ENABLED without a `security` section, as Aerospike does), and with the section
+ * opens users, roles and sessions over the node's system metadata and puts the guard in front
+ * of every gRPC call before the port opens. See docs/security.md.
+ */
+import { SecurityServiceService } from '../../wire/generated/slipstream/v1/security.ts';
+import { securityHandlers } from '../../server/handlers/security.ts';
+import { SecurityGuard } from '../../server/security-guard.ts';
+import { parseSecurityConfig } from '../../security/config.ts';
+import { Security } from '../../security/security.ts';
+import { serviceKey } from '../../transaction/services.ts';
+import type { NodeExtension } from '../extension.ts';
+
+/** Where other subsystems (the Aerospike protocol, AQL) find the node's security, when it is on. */
+export const SECURITY_KEY = serviceKey<Security>('security');
+
+export function securityExtension(): NodeExtension {
+  return {
+    name: 'security',
+    sections: ['security'],
+    async start(ctx) {
+      ctx.server.addService('slipstream.v1.SecurityService', SecurityServiceService, securityHandlers(() => ctx.server.securityGuard, ctx.logger));
+      const config = parseSecurityConfig(ctx.config.sections['security'], ctx.config.node.dataDir);
+      if (config === undefined) return;
+      const security = await Security.open({ smd: ctx.systemMetadata, config, logger: ctx.logger, clock: ctx.clock });
+      ctx.services.provide(SECURITY_KEY, security);
+      ctx.server.useGuard(new SecurityGuard(security));
+      ctx.logger.info({ sessionTtl: config.sessionTtlSeconds, audit: config.auditFile ?? 'node log' }, 'security enabled: every call must be authenticated');
+      return { stop: () => security.close() };
+    },
+  };
+}

@@ -1,0 +1,72 @@
+/**
+ * The `security` config section. Security is off without it (as in Aerospike CE and in the
+ * embedded default configuration); with it, every call must be authenticated:
+ *
+ *   "security": {
+ *     "sessionTtl": 86400,                      // seconds a Login token lives
+ *     "adminPasswordFile": "admin.password",    // first start: the admin's password (else env, else "admin" to change)
+ *     "auditFile": "audit.log",                 // JSON lines; relative to node.dataDir; the node log without it
+ *     "clusterSecretFile": "cluster.secret",    // shared by the nodes: heartbeat and fabric messages are signed with it
+ *     "metricsTokenFile": "metrics.token"       // /metrics requires `Authorization: Bearer <token>`
+ *   }
+ */
+import { readFileSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import { DbError } from '../errors/index.ts';
+
+export interface SecurityConfig {
+  readonly sessionTtlSeconds: number;
+  readonly adminPassword: string | undefined;
+  readonly auditFile: string | undefined;
+  readonly clusterSecret: Buffer | undefined;
+  readonly metricsToken: string | undefined;
+}
+
+/** The environment variable that may carry the first admin password. */
+export const ADMIN_PASSWORD_ENV = 'SLIPSTREAM_ADMIN_PASSWORD';
+
+const KNOWN = ['sessionTtl', 'adminPasswordFile', 'auditFile', 'clusterSecretFile', 'metricsTokenFile'];
+const HINT = `known security settings: ${KNOWN.join(', ')}; see docs/security.md`;
+
+function readSecretFile(path: string, setting: string, minBytes: number): Buffer {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (err) {
+    throw new DbError('PARAMETER', `config security.${setting}: cannot read ${path}: ${(err as Error).message}`, { hint: 'give the path of a readable file' });
+  }
+  const trimmed = Buffer.from(bytes.toString('utf8').trim(), 'utf8');
+  if (trimmed.length < minBytes) {
+    throw new DbError('PARAMETER', `config security.${setting}: ${path} holds ${trimmed.length} bytes, fewer than ${minBytes}`, { hint: `put at least ${minBytes} random bytes in it, e.g. openssl rand -base64 32 > ${path}` });
+  }
+  return trimmed;
+}
+
+/** Validates the section; undefined when security is off. */
+export function parseSecurityConfig(raw: unknown, dataDir: string, env: NodeJS.ProcessEnv = process.env): SecurityConfig | undefined {
+  if (raw === undefined) return undefined;
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new DbError('PARAMETER', 'config security: must be an object', { hint: HINT });
+  const obj = raw as Record<string, unknown>;
+  for (const k of Object.keys(obj)) if (!KNOWN.includes(k)) throw new DbError('PARAMETER', `config security.${k}: unknown setting`, { hint: HINT });
+  const str = (k: string): string | undefined => {
+    const v = obj[k];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string' || v.length === 0) throw new DbError('PARAMETER', `config security.${k}: must be a file path`, { hint: HINT });
+    return isAbsolute(v) ? v : join(dataDir, v);
+  };
+  const ttl = obj['sessionTtl'] ?? 86400;
+  if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 60 || ttl > 864_000) {
+    throw new DbError('PARAMETER', 'config security.sessionTtl: must be an integer from 60 to 864000 seconds', { hint: HINT });
+  }
+  const adminFile = str('adminPasswordFile');
+  const adminPassword = adminFile !== undefined ? readSecretFile(adminFile, 'adminPasswordFile', 1).toString('utf8') : env[ADMIN_PASSWORD_ENV];
+  const secretFile = str('clusterSecretFile');
+  const tokenFile = str('metricsTokenFile');
+  return {
+    sessionTtlSeconds: ttl,
+    adminPassword: adminPassword === '' ? undefined : adminPassword,
+    auditFile: str('auditFile'),
+    clusterSecret: secretFile === undefined ? undefined : readSecretFile(secretFile, 'clusterSecretFile', 16),
+    metricsToken: tokenFile === undefined ? undefined : readSecretFile(tokenFile, 'metricsTokenFile', 16).toString('utf8'),
+  };
+}

@@ -1,0 +1,289 @@
+/**
+ * The security subsystem of a node: who may connect (users, passwords, session tokens, role
+ * allow-lists), what they may do (privileges scoped to namespace and set, quotas), and the
+ * audit trail. Protocol front ends (gRPC, AQL, the Aerospike protocol) call `authenticate`
+ * once per call and `authorize` per namespace/set the call touches; everything they refuse
+ * uses Aerospike's result codes (NOT_AUTHENTICATED 80, ROLE_VIOLATION 81, …).
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { BlockList, isIPv6 } from 'node:net';
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DbError } from '../errors/index.ts';
+import type { Clock, Logger } from '../plugin-api/index.ts';
+import type { SystemMetadataStore } from '../storage/system-metadata.ts';
+import { Accounts, type UserRecord } from './accounts.ts';
+import { AuditLog, type AuditEvent, type AuditEventKind, type AuditSink } from './audit-log.ts';
+import type { SecurityConfig } from './config.ts';
+import { LoginThrottle } from './login-throttle.ts';
+import { credentialOf, isCredential } from './passwords.ts';
+import { grants, type Permission, type Privilege } from './privileges.ts';
+import { SessionTokens } from './session-tokens.ts';
+
+/** What a caller presents: a session token, or a user with a clear password or an Aerospike credential. */
+export type Credentials =
+  | { readonly token: string }
+  | { readonly user: string; readonly password: string }
+  | { readonly user: string; readonly credential: string };
+
+/** An authenticated caller, with the privileges usable from its address. */
+export interface Principal {
+  readonly user: string;
+  readonly roles: readonly string[];
+  readonly privileges: readonly Privilege[];
+  readonly readQuota: number;
+  readonly writeQuota: number;
+  readonly mustChangePassword: boolean;
+  /** The password epoch the principal was built for. */
+  readonly epoch: number;
+}
+
+export interface LoginResult {
+  readonly token: string;
+  readonly ttlSeconds: number;
+  readonly mustChangePassword: boolean;
+}
+
+const SECRET_MODULE = 'security';
+const SECRET_KEY = 'session-secret';
+/** How long a user/password pair presented with each call stays verified. */
+const PASSWORD_CACHE_MS = 60_000;
+
+/** Changes to these system metadata modules are audited, with the user whose call made them. */
+const AUDITED_MODULES: Readonly<Record<string, readonly [AuditEventKind, AuditEventKind]>> = {
+  udf: ['udf-registered', 'udf-removed'],
+  sindex: ['index-created', 'index-dropped'],
+  truncate: ['truncate', 'truncate'],
+};
+
+/** Who is calling, for the duration of one call's handler. */
+export interface CallIdentity {
+  readonly user: string;
+  readonly address: string;
+}
+
+/** The name of the first user, created when security is on and no user exists. */
+export const FIRST_ADMIN = 'admin';
+
+export class Security {
+  readonly accounts: Accounts;
+  readonly audit: AuditSink;
+  readonly config: SecurityConfig;
+  private readonly tokens: SessionTokens;
+  private readonly clock: Clock;
+  private readonly throttle = new LoginThrottle();
+  private readonly principals = new Map<string, Principal>();
+  private readonly passwordCache = new Map<string, { user: string; epoch: number; untilMs: number }>();
+  private readonly usage = new Map<string, { windowMs: number; reads: number; writes: number }>();
+  private readonly unwatch: () => void;
+  /** The identity of the call being served, so subsystem changes are audited with who made them. */
+  readonly calls = new AsyncLocalStorage<CallIdentity>();
+
+  private constructor(accounts: Accounts, audit: AuditSink, config: SecurityConfig, tokens: SessionTokens, clock: Clock, smd: SystemMetadataStore) {
+    this.accounts = accounts;
+    this.audit = audit;
+    this.config = config;
+    this.tokens = tokens;
+    this.clock = clock;
+    // a change to any user or role, on this node or synchronised from another, applies at once
+    this.unwatch = smd.watch((c) => {
+      if (c.module === 'security-users' || c.module === 'security-roles') {
+        this.principals.clear();
+        this.passwordCache.clear();
+      }
+      const kinds = AUDITED_MODULES[c.module];
+      if (kinds !== undefined) {
+        const who = this.calls.getStore();
+        this.record({ event: c.entry === undefined ? kinds[1] : kinds[0], ...(who === undefined ? {} : { user: who.user, address: who.address }), outcome: 'ok', detail: { name: c.key } });
+      }
+    });
+  }
+
+  /** Opens the subsystem over the node's system metadata; creates the session secret and the first admin when missing. */
+  static async open(options: { readonly smd: SystemMetadataStore; readonly config: SecurityConfig; readonly logger: Logger; readonly clock: Clock }): Promise<Security> {
+    const { smd, config, logger, clock } = options;
+    const secrets = smd.module<string>(SECRET_MODULE);
+    const stored = secrets.get(SECRET_KEY)?.value;
+    const secret = stored !== undefined ? Buffer.from(stored, 'base64') : SessionTokens.newSecret();
+    if (stored === undefined) await secrets.set(SECRET_KEY, secret.toString('base64'));
+    const audit = new AuditLog({ ...(config.auditFile === undefined ? {} : { file: config.auditFile }), logger: logger.child({ component: 'audit' }), now: () => clock.now() });
+    const security = new Security(new Accounts(smd), audit, config, new SessionTokens(secret), clock, smd);
+    if (!security.accounts.hasUsers()) {
+      const given = config.adminPassword;
+      await security.accounts.createUser(FIRST_ADMIN, await credentialOf(given ?? 'admin'), ['user-admin', 'sys-admin', 'data-admin', 'read-write-udf'], given === undefined);
+      logger.warn({ user: FIRST_ADMIN, mustChangePassword: given === undefined },
+        given === undefined
+          ? 'security: created user admin with password "admin"; it must be changed (SET PASSWORD) before admin can do anything else'
+          : 'security: created user admin with the configured password');
+    }
+    return security;
+  }
+
+  async close(): Promise<void> {
+    this.unwatch();
+    await this.audit.close();
+  }
+
+  record(event: AuditEvent): void {
+    this.audit.record(event);
+  }
+
+  private now(): number {
+    return this.clock.now();
+  }
+
+  /** Checks a user's secret; throws INVALID_USER / INVALID_PASSWORD after the throttle's delay. */
+  private async checkSecret(user: string, secret: { readonly password: string } | { readonly credential: string }, address: string): Promise<UserRecord> {
+    if (typeof user !== 'string' || user.length === 0) throw new DbError('INVALID_USER', 'no user name was given', { hint: 'give a user name and a password' });
+    const credential = 'credential' in secret ? secret.credential : await credentialOf(secret.password);
+    if (typeof credential !== 'string' || !isCredential(credential)) throw new DbError('INVALID_CREDENTIAL', 'the credential is not valid', { hint: 'send the password, or its bcrypt hash as Aerospike clients do' });
+    const record = await this.accounts.verify(user, credential);
+    if (record === undefined) {
+      const known = this.accounts.user(user) !== undefined;
+      const delay = this.throttle.failed(address, this.now());
+      this.record({ event: 'login-failed', user, address, outcome: 'refused', resultCode: known ? 62 : 60, detail: { failures: this.throttle.failures(address) } });
+      if (delay > 0) await sleep(delay);
+      throw known
+        ? new DbError('INVALID_PASSWORD', `wrong password for user '${user}'`, { hint: 'check the password; repeated failures from one address are slowed down' })
+        : new DbError('INVALID_USER', `no user named '${user}'`, { hint: 'check the user name; repeated failures from one address are slowed down' });
+    }
+    this.throttle.succeeded(address);
+    return record;
+  }
+
+  /** Logs a user in: a session token valid on every node that shares this node's system metadata. */
+  async login(user: string, secret: { readonly password: string } | { readonly credential: string }, address: string): Promise<LoginResult> {
+    const record = await this.checkSecret(user, secret, address);
+    const principal = this.principalOf(user, record, address);
+    const ttlSeconds = this.config.sessionTtlSeconds;
+    const token = this.tokens.issue({ user, epoch: record.epoch, expiresMs: this.now() + ttlSeconds * 1000 });
+    this.record({ event: 'login', user, address, outcome: 'ok' });
+    return { token, ttlSeconds, mustChangePassword: principal.mustChangePassword };
+  }
+
+  /** The caller behind a call's credentials; NOT_AUTHENTICATED without any. */
+  async authenticate(credentials: Credentials | undefined, address: string): Promise<Principal> {
+    if (credentials === undefined) {
+      throw new DbError('NOT_AUTHENTICATED', 'this node requires authentication', { hint: 'log in (Login, or aql -U user -P) and send the token as "authorization: Bearer <token>", or send user and password metadata' });
+    }
+    try {
+      if ('token' in credentials) {
+        const claims = this.tokens.verify(credentials.token, this.now());
+        const cached = this.principals.get(`${claims.user}\u0000${address}`);
+        if (cached !== undefined && cached.epoch === claims.epoch) return cached;
+        const record = this.accounts.user(claims.user);
+        if (record === undefined || record.epoch !== claims.epoch) {
+          throw new DbError('EXPIRED_SESSION', 'the session is no longer valid (the user was removed or its password changed)', { hint: 'log in again' });
+        }
+        return this.principalOf(claims.user, record, address);
+      }
+      const key = createHash('sha256').update(credentials.user).update('\u0000').update('password' in credentials ? credentials.password : credentials.credential).digest('base64');
+      const hit = this.passwordCache.get(key);
+      if (hit !== undefined && hit.untilMs > this.now()) {
+        const record = this.accounts.user(hit.user);
+        if (record !== undefined && record.epoch === hit.epoch) return this.principalOf(hit.user, record, address);
+      }
+      const record = await this.checkSecret(credentials.user, credentials, address);
+      if (this.passwordCache.size > 10_000) this.passwordCache.clear();
+      this.passwordCache.set(key, { user: credentials.user, epoch: record.epoch, untilMs: this.now() + PASSWORD_CACHE_MS });
+      return this.principalOf(credentials.user, record, address);
+    } catch (err) {
+      if (err instanceof DbError && (err.code === 'NOT_AUTHENTICATED' || err.code === 'EXPIRED_SESSION' || err.code === 'NOT_WHITELISTED')) {
+        this.record({ event: 'authentication-failed', address, outcome: 'refused', resultCode: err.resultCode });
+      }
+      throw err;
+    }
+  }
+
+  /** The user's privileges usable from `address` (roles whose allow-list excludes it do not count). */
+  private principalOf(user: string, record: UserRecord, address: string): Principal {
+    const cacheKey = `${user}\u0000${address}`;
+    const cached = this.principals.get(cacheKey);
+    if (cached !== undefined && cached.epoch === record.epoch) return cached;
+    const privileges: Privilege[] = [];
+    let readQuota = 0;
+    let writeQuota = 0;
+    let unlimitedReads = false;
+    let unlimitedWrites = false;
+    let allowedRoles = 0;
+    for (const name of record.roles) {
+      const role = this.accounts.role(name);
+      if (role === undefined) continue;
+      if (role.whitelist.length > 0 && !allowedFrom(role.whitelist, address)) continue;
+      allowedRoles++;
+      privileges.push(...role.privileges);
+      if (role.readQuota === 0) unlimitedReads = true; else readQuota = Math.max(readQuota, role.readQuota);
+      if (role.writeQuota === 0) unlimitedWrites = true; else writeQuota = Math.max(writeQuota, role.writeQuota);
+    }
+    if (record.roles.length > 0 && allowedRoles === 0) {
+      throw new DbError('NOT_WHITELISTED', `user '${user}' may not connect from ${address}`, { hint: "connect from an address in one of the user's roles' allow-lists" });
+    }
+    const principal: Principal = {
+      user,
+      roles: record.roles,
+      privileges,
+      readQuota: unlimitedReads ? 0 : readQuota,
+      writeQuota: unlimitedWrites ? 0 : writeQuota,
+      mustChangePassword: record.mustChangePassword,
+      epoch: record.epoch,
+    };
+    if (this.principals.size > 10_000) this.principals.clear();
+    this.principals.set(cacheKey, principal);
+    return principal;
+  }
+
+  /** Throws ROLE_VIOLATION unless the principal holds `permission` on the namespace/set. */
+  authorize(principal: Principal, permission: Permission, namespace?: string, set?: string, what?: string, address?: string): void {
+    if (principal.mustChangePassword) {
+      throw new DbError('EXPIRED_PASSWORD', `user '${principal.user}' must change its password first`, { hint: `SET PASSWORD <new> FOR ${principal.user} (or the ChangePassword call)` });
+    }
+    if (permission === 'info') return;
+    if (principal.privileges.some((p) => grants(p, permission, namespace, set))) return;
+    const scope = namespace === undefined ? '' : ` on ${namespace}${set === undefined || set === '' ? '' : `.${set}`}`;
+    this.record({ event: 'permission-denied', user: principal.user, ...(address === undefined ? {} : { address }), outcome: 'refused', resultCode: 81, detail: { permission, ...(what === undefined ? {} : { operation: what }), ...(namespace === undefined ? {} : { namespace }), ...(set === undefined ? {} : { set }) } });
+    throw new DbError('ROLE_VIOLATION', `user '${principal.user}' lacks the ${permission} permission${scope}${what === undefined ? '' : ` (${what})`}`, { hint: `grant the user a role with a privilege that includes ${permission}${scope} (SHOW ROLES lists them)` });
+  }
+
+  /** Counts records read or written against the user's quota; QUOTA_EXCEEDED past it within one second. */
+  admit(principal: Principal, kind: 'read' | 'write', records = 1): void {
+    const quota = kind === 'read' ? principal.readQuota : principal.writeQuota;
+    if (quota === 0) return;
+    const now = this.now();
+    const windowMs = now - (now % 1000);
+    let u = this.usage.get(principal.user);
+    if (u === undefined || u.windowMs !== windowMs) {
+      u = { windowMs, reads: 0, writes: 0 };
+      this.usage.set(principal.user, u);
+    }
+    const used = kind === 'read' ? (u.reads += records) : (u.writes += records);
+    if (used > quota) {
+      throw new DbError('QUOTA_EXCEEDED', `user '${principal.user}' passed its ${kind} quota of ${quota} records per second`, { hint: 'slow down, or raise the quota of one of its roles (SET QUOTAS)' });
+    }
+  }
+
+  /** Changes a password: a user-admin for anyone, any user for itself with its current password; ends the user's sessions. */
+  async setPassword(actor: Principal, user: string, password: string, address: string, oldPassword?: string): Promise<void> {
+    const admin = actor.privileges.some((p) => grants(p, 'user-admin'));
+    if (actor.user !== user) {
+      this.authorize(actor, 'user-admin', undefined, undefined, 'set password', address);
+    } else if (!admin || actor.mustChangePassword) {
+      // changing one's own password proves the old one (a stolen session token is not enough)
+      if (oldPassword === undefined || oldPassword === '') throw new DbError('INVALID_PASSWORD', 'changing your own password needs the current one', { hint: 'send the current password as old_password' });
+      await this.checkSecret(user, { password: oldPassword }, address);
+    }
+    await this.accounts.setPassword(user, await credentialOf(password));
+    this.record({ event: 'password-set', user: actor.user, address, outcome: 'ok', detail: { target: user } });
+  }
+}
+
+/** Whether an address matches an allow-list of addresses and CIDR blocks. */
+export function allowedFrom(whitelist: readonly string[], address: string): boolean {
+  const list = new BlockList();
+  for (const entry of whitelist) {
+    const [addr, prefix] = entry.split('/') as [string, string?];
+    const type = isIPv6(addr) ? 'ipv6' : 'ipv4';
+    if (prefix === undefined) list.addAddress(addr, type); else list.addSubnet(addr, Number(prefix), type);
+  }
+  const plain = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return list.check(plain, isIPv6(plain) ? 'ipv6' : 'ipv4');
+}
