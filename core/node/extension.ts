@@ -1,6 +1,7 @@
 import type { Clock, JsonSchema, Logger } from '../plugin-api/index.ts';
 import type { Kernel } from '../transaction/kernel.ts';
 import type { GrpcServer } from '../server/grpc-server.ts';
+import type { MetricsEndpoint } from '../server/metrics.ts';
 import type { NodeConfig } from './config.ts';
 import type { PluginRegistry } from './plugin-registry.ts';
 import type { SystemMetadataStore } from '../storage/system-metadata.ts';
@@ -12,6 +13,8 @@ export interface ExtensionContext {
   readonly config: NodeConfig;
   readonly kernel: Kernel;
   readonly server: GrpcServer;
+  /** The Prometheus endpoint, when `node.metricsPort` is set (not yet listening). */
+  readonly metricsEndpoint: MetricsEndpoint | undefined;
   readonly registry: PluginRegistry;
   readonly services: ServiceLocator;
   /** The node's system metadata (index definitions, UDF modules, …): durable when a namespace is. */

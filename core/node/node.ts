@@ -177,7 +177,7 @@ export async function createNode(config: NodeConfig, options: CreateNodeOptions)
     registerPluginMetrics(server.metrics.registry, registry);
 
     for (const ext of extensions) {
-      const handle = await ext.start({ nodeId: config.node.id, config, kernel, server, registry, services, systemMetadata: smd, logger: logger.child({ subsystem: ext.name }), clock, signal: abort.signal });
+      const handle = await ext.start({ nodeId: config.node.id, config, kernel, server, metricsEndpoint, registry, services, systemMetadata: smd, logger: logger.child({ subsystem: ext.name }), clock, signal: abort.signal });
       if (handle) handles.push(handle);
     }
 

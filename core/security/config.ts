@@ -7,7 +7,8 @@
  *     "adminPasswordFile": "admin.password",    // first start: the admin's password (else env, else "admin" to change)
  *     "auditFile": "audit.log",                 // JSON lines; relative to node.dataDir; the node log without it
  *     "clusterSecretFile": "cluster.secret",    // shared by the nodes: heartbeat and fabric messages are signed with it
- *     "metricsTokenFile": "metrics.token"       // /metrics requires `Authorization: Bearer <token>`
+ *     "metricsTokenFile": "metrics.token",      // /metrics requires `Authorization: Bearer <token>`
+ *     "metricsTls": true                         // /metrics over HTTPS with node.tls's certificate
  *   }
  */
 import { readFileSync } from 'node:fs';
@@ -20,12 +21,14 @@ export interface SecurityConfig {
   readonly auditFile: string | undefined;
   readonly clusterSecret: Buffer | undefined;
   readonly metricsToken: string | undefined;
+  /** Serve /metrics over TLS with the node's certificate (node.tls). */
+  readonly metricsTls: boolean;
 }
 
 /** The environment variable that may carry the first admin password. */
 export const ADMIN_PASSWORD_ENV = 'SLIPSTREAM_ADMIN_PASSWORD';
 
-const KNOWN = ['sessionTtl', 'adminPasswordFile', 'auditFile', 'clusterSecretFile', 'metricsTokenFile'];
+const KNOWN = ['sessionTtl', 'adminPasswordFile', 'auditFile', 'clusterSecretFile', 'metricsTokenFile', 'metricsTls'];
 const HINT = `known security settings: ${KNOWN.join(', ')}; see docs/security.md`;
 
 function readSecretFile(path: string, setting: string, minBytes: number): Buffer {
@@ -60,6 +63,8 @@ export function parseSecurityConfig(raw: unknown, dataDir: string, env: NodeJS.P
   }
   const adminFile = str('adminPasswordFile');
   const adminPassword = adminFile !== undefined ? readSecretFile(adminFile, 'adminPasswordFile', 1).toString('utf8') : env[ADMIN_PASSWORD_ENV];
+  const metricsTls = obj['metricsTls'] ?? false;
+  if (typeof metricsTls !== 'boolean') throw new DbError('PARAMETER', 'config security.metricsTls: must be true or false', { hint: HINT });
   const secretFile = str('clusterSecretFile');
   const tokenFile = str('metricsTokenFile');
   return {
@@ -68,5 +73,6 @@ export function parseSecurityConfig(raw: unknown, dataDir: string, env: NodeJS.P
     auditFile: str('auditFile'),
     clusterSecret: secretFile === undefined ? undefined : readSecretFile(secretFile, 'clusterSecretFile', 16),
     metricsToken: tokenFile === undefined ? undefined : readSecretFile(tokenFile, 'metricsTokenFile', 16).toString('utf8'),
+    metricsTls,
   };
 }

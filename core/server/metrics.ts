@@ -6,7 +6,9 @@
  * children hash their labels on every update: ~0.9 µs a call); prom-client turns the counts
  * into the exposition only when Prometheus scrapes. Served over HTTP by MetricsEndpoint (`node.metricsPort`).
  */
-import { createServer, type Server as HttpServer } from 'node:http';
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
+import { timingSafeEqual } from 'node:crypto';
 import { collectDefaultMetrics, Counter, Gauge, Registry, type MetricType } from 'prom-client';
 import type { sendUnaryData, ServerUnaryCall, ServerWritableStream, ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { DbError, resultCodeName } from '../errors/index.ts';
@@ -158,33 +160,65 @@ export class ServerMetrics {
 }
 
 /** The HTTP endpoint Prometheus scrapes: GET /metrics; anything else is 404. */
+/** How the metrics endpoint is protected: a bearer token, TLS with the node's certificate, or both. */
+export interface MetricsProtection {
+  readonly token?: string;
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
+}
+
 export class MetricsEndpoint {
-  private readonly http: HttpServer;
+  private http: HttpServer | undefined;
   private boundPort = 0;
+  private readonly metrics: ServerMetrics;
+  private protection: MetricsProtection = {};
 
   constructor(metrics: ServerMetrics) {
+    this.metrics = metrics;
     // prom-client's process metrics (slipstream_process_*, slipstream_nodejs_*) watch GC and the
     // event loop from the moment they are registered, so only a node that serves metrics has them
     collectDefaultMetrics({ register: metrics.registry, prefix: 'slipstream_' });
-    this.http = createServer((req, res) => {
-      if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
-        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: metrics are at GET /metrics\n');
-        return;
-      }
-      metrics.text().then(
-        (body) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(body),
-        (err: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${err instanceof Error ? err.message : String(err)}\n`),
-      );
-    });
+  }
+
+  /** Requires a bearer token and/or serves over TLS; set before `start`. */
+  protect(protection: MetricsProtection): void {
+    this.protection = protection;
+  }
+
+  private authorized(req: IncomingMessage): boolean {
+    const token = this.protection.token;
+    if (token === undefined) return true;
+    const [scheme = '', given = ''] = (req.headers.authorization ?? '').trim().split(/\s+/, 2);
+    const a = Buffer.from(given);
+    const b = Buffer.from(token);
+    return scheme.toLowerCase() === 'bearer' && a.length === b.length && timingSafeEqual(a, b);
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: metrics are at GET /metrics\n');
+      return;
+    }
+    if (!this.authorized(req)) {
+      res.writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': 'Bearer realm="slipstream metrics"' }).end('unauthorized: send "Authorization: Bearer <token>" (security.metricsTokenFile)\n');
+      return;
+    }
+    this.metrics.text().then(
+      (body) => res.writeHead(200, { 'content-type': this.metrics.registry.contentType }).end(body),
+      (err: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${err instanceof Error ? err.message : String(err)}\n`),
+    );
   }
 
   async start(host: string, port: number): Promise<number> {
+    const handler = (req: IncomingMessage, res: ServerResponse): void => this.handle(req, res);
+    const tls = this.protection.tls;
+    const http: HttpServer = tls === undefined ? createServer(handler) : createTlsServer({ cert: tls.cert, key: tls.key }, handler);
+    this.http = http;
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => reject(new DbError('SERVER_ERROR', `cannot serve metrics on ${host}:${port}: ${err.message}`, { hint: 'choose another node.metricsPort (or --metrics-port), or stop the process using it', cause: err }));
-      this.http.once('error', onError);
-      this.http.listen(port, host, () => { this.http.off('error', onError); resolve(); });
+      http.once('error', onError);
+      http.listen(port, host, () => { http.off('error', onError); resolve(); });
     });
-    const addr = this.http.address();
+    const addr = http.address();
     this.boundPort = typeof addr === 'object' && addr !== null ? addr.port : port;
     return this.boundPort;
   }
@@ -194,9 +228,11 @@ export class MetricsEndpoint {
   }
 
   stop(): Promise<void> {
+    const http = this.http;
+    if (http === undefined) return Promise.resolve();
     return new Promise((resolve) => {
-      this.http.close(() => resolve());
-      this.http.closeAllConnections();
+      http.close(() => resolve());
+      http.closeAllConnections();
     });
   }
 }

@@ -11,6 +11,8 @@ import { parseSecurityConfig } from '../../security/config.ts';
 import { Security } from '../../security/security.ts';
 import { serviceKey } from '../../transaction/services.ts';
 import type { NodeExtension } from '../extension.ts';
+import { readFileSync } from 'node:fs';
+import { DbError } from '../../errors/index.ts';
 
 /** Where other subsystems (the Aerospike protocol, AQL) find the node's security, when it is on. */
 export const SECURITY_KEY = serviceKey<Security>('security');
@@ -23,9 +25,17 @@ export function securityExtension(): NodeExtension {
       ctx.server.addService('slipstream.v1.SecurityService', SecurityServiceService, securityHandlers(() => ctx.server.securityGuard, ctx.logger));
       const config = parseSecurityConfig(ctx.config.sections['security'], ctx.config.node.dataDir);
       if (config === undefined) return;
+      if (config.metricsTls && ctx.config.node.tls === undefined) {
+        throw new DbError('PARAMETER', 'config security.metricsTls needs node.tls', { hint: 'configure node.tls (certFile, keyFile); the metrics endpoint serves with the same certificate' });
+      }
       const security = await Security.open({ smd: ctx.systemMetadata, config, logger: ctx.logger, clock: ctx.clock });
       ctx.services.provide(SECURITY_KEY, security);
       ctx.server.useGuard(new SecurityGuard(security));
+      const tls = ctx.config.node.tls;
+      ctx.metricsEndpoint?.protect({
+        ...(config.metricsToken === undefined ? {} : { token: config.metricsToken }),
+        ...(config.metricsTls && tls !== undefined ? { tls: { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) } } : {}),
+      });
       ctx.logger.info({ sessionTtl: config.sessionTtlSeconds, audit: config.auditFile ?? 'node log' }, 'security enabled: every call must be authenticated');
       return { stop: () => security.close() };
     },
