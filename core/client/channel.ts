@@ -7,6 +7,7 @@ import { Client as GrpcClient, credentials, Metadata, type MethodDefinition, typ
 import { DbError } from '../errors/index.ts';
 import { fromServiceError } from './errors.ts';
 import type { CallOptions, ClientOptions } from './types.ts';
+import { ClientSession } from './session.ts';
 
 /**
  * Result codes retried by the retry policy: transient conditions where the same request may
@@ -25,13 +26,32 @@ export class ClientChannel {
   private readonly timeoutMs: number;
   private readonly maxRetries: number;
   private readonly retryDelayMs: number;
+  private readonly session: ClientSession | undefined;
+  private readonly loginTimeoutMs: number;
 
-  private constructor(channel: GrpcClient, address: string, options: ClientOptions) {
+  private constructor(channel: GrpcClient, address: string, options: ClientOptions, session: ClientSession | undefined) {
     this.channel = channel;
     this.address = address;
     this.timeoutMs = options.timeoutMs ?? 1000;
     this.maxRetries = options.maxRetries ?? 2;
     this.retryDelayMs = options.retryDelayMs ?? 50;
+    this.session = session;
+    // a login hashes the password on the node (bcrypt, scrypt): give it the connect deadline
+    this.loginTimeoutMs = Math.max(this.timeoutMs, options.connectTimeoutMs ?? 5000);
+  }
+
+  /** Logs the session in over this channel. */
+  private login(): Promise<void> {
+    const session = this.session;
+    if (session === undefined) return Promise.resolve();
+    return session.login((req) => this.once(ClientSession.loginMethod, req, { timeoutMs: this.loginTimeoutMs }, false));
+  }
+
+  /** Metadata for a call: the session's token, logging in first when it is missing or old. */
+  private async metadata(): Promise<Metadata> {
+    if (this.session === undefined) return new Metadata();
+    if (this.session.stale) await this.login();
+    return this.session.metadata();
   }
 
   /**
@@ -44,6 +64,10 @@ export class ClientChannel {
     const errors: string[] = [];
     const tls = options.tls;
     const pem = (v: string | Uint8Array | undefined): Buffer | null => (v === undefined ? null : Buffer.from(v));
+    if ((options.user === undefined) !== (options.password === undefined)) {
+      throw new DbError('CLIENT_PARAM', 'user and password go together', { hint: 'give both to log in to a node with security on, or neither' });
+    }
+    const session = options.user === undefined ? undefined : new ClientSession(options.user, options.password ?? '');
     if (tls !== undefined && (tls.cert === undefined) !== (tls.key === undefined)) {
       throw new DbError('CLIENT_PARAM', 'tls.cert and tls.key go together', { hint: 'give both the client certificate and its key, or neither' });
     }
@@ -57,9 +81,13 @@ export class ClientChannel {
         await new Promise<void>((resolve, reject) => {
           channel.waitForReady(Date.now() + (options.connectTimeoutMs ?? 5000), (err) => (err ? reject(err) : resolve()));
         });
-        return new ClientChannel(channel, host, options);
+        const connected = new ClientChannel(channel, host, options, session);
+        await connected.login();
+        return connected;
       } catch (err) {
         channel.close();
+        // the node answered: a refused login is the answer, not a reason to try another seed
+        if (err instanceof DbError && err.code !== 'CONNECTION' && err.code !== 'TIMEOUT') throw err;
         errors.push(`${host}: ${(err as Error).message}`);
       }
     }
@@ -86,6 +114,11 @@ export class ClientChannel {
       try {
         return await this.once(method, request, options);
       } catch (err) {
+        if (this.session !== undefined && attempt === 0 && ClientSession.renews(err)) {
+          // the session expired (or the node restarted with another secret): log in again, once
+          await this.login();
+          continue;
+        }
         if (!(err instanceof DbError) || attempt >= retries || !RETRYABLE.has(err.code) || options.signal?.aborted === true) throw err;
         await new Promise((r) => setTimeout(r, delay));
         delay *= 2;
@@ -93,11 +126,12 @@ export class ClientChannel {
     }
   }
 
-  private once<Req, Res>(method: Method<Req, Res>, request: Req, options: CallOptions): Promise<Res> {
+  private async once<Req, Res>(method: Method<Req, Res>, request: Req, options: CallOptions, authenticated = true): Promise<Res> {
     const timeout = options.timeoutMs ?? this.timeoutMs;
+    const metadata = authenticated ? await this.metadata() : new Metadata();
     return new Promise<Res>((resolve, reject) => {
       const call = this.channel.makeUnaryRequest(
-        method.path, method.requestSerialize, method.responseDeserialize, request, new Metadata(),
+        method.path, method.requestSerialize, method.responseDeserialize, request, metadata,
         timeout > 0 ? { deadline: Date.now() + timeout } : {},
         (err: ServiceError | null, res?: Res) => (err ? reject(fromServiceError(err)) : resolve(res as Res)),
       );
@@ -108,7 +142,7 @@ export class ClientChannel {
   /** Calls any server-streaming method; iterate the results. Breaking out of the loop cancels the call. */
   async *stream<Req, Res>(method: Method<Req, Res>, request: Req, options: CallOptions = {}): AsyncGenerator<Res> {
     const timeout = options.timeoutMs ?? 0;
-    const call = this.channel.makeServerStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, request, new Metadata(),
+    const call = this.channel.makeServerStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, request, await this.metadata(),
       timeout > 0 ? { deadline: Date.now() + timeout } : {});
     const onAbort = (): void => call.cancel();
     options.signal?.addEventListener('abort', onAbort, { once: true });

@@ -96,6 +96,10 @@ export interface ClientOptions {
   readonly retryDelayMs?: number;
   /** How long connect() waits for a seed, ms (default 5000). */
   readonly connectTimeoutMs?: number;
+  /** Log in as this user (a node with security on); with `password`. */
+  readonly user?: string;
+  /** The user's password; sent only to log in (use TLS). */
+  readonly password?: string;
 }
 
 /** What a scan reads. */

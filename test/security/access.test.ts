@@ -15,6 +15,7 @@ import { SecurityServiceService } from '../../core/wire/generated/slipstream/v1/
 import { METHOD_RULES } from '../../core/server/security-guard.ts';
 import { PRIVILEGE_NAMES, type PrivilegeName } from '../../core/security/privileges.ts';
 import { bearer, login, rawCall, rawClient } from './helpers.ts';
+import { DbError, SlipstreamClient } from '../../core/client/index.ts';
 
 const ADMIN_PASSWORD = 'correct horse battery staple';
 const key = (set = 's', k = 'k') => ({ namespace: 'test', set, id: { $case: 'stringKey' as const, value: k } });
@@ -280,12 +281,34 @@ describe('security/access over gRPC', function () {
     }
   });
 
+  it('the TypeScript client logs in with user and password, renews an expired session, and refuses a wrong password at connect', async () => {
+    const admin = bearer(adminToken);
+    assert.equal((await rawCall(raw, SecurityServiceService.createUser, { user: 'app', password: 'app-pw', roles: ['read-write'] }, admin)).code, 0);
+    const client = await SlipstreamClient.connect({ hosts: [`127.0.0.1:${t.node.port}`], user: 'app', password: 'app-pw', timeoutMs: 10_000 });
+    try {
+      await client.put({ namespace: 'test', set: 'app', key: 'k1' }, { v: 1n });
+      assert.equal((await client.get({ namespace: 'test', set: 'app', key: 'k1' })).bins['v'], 1n);
+      clock.advance(3601_000); // the server's clock: the session's token has expired
+      assert.equal((await client.get({ namespace: 'test', set: 'app', key: 'k1' })).bins['v'], 1n, 'logged in again and retried');
+      await assert.rejects(client.truncate('test', 'app'), (e: unknown) => e instanceof DbError && e.resultCode === 81);
+    } finally {
+      client.close();
+    }
+    adminToken = await login(raw, 'admin', ADMIN_PASSWORD);
+    await assert.rejects(SlipstreamClient.connect({ hosts: [`127.0.0.1:${t.node.port}`], user: 'app', password: 'wrong' }), (e: unknown) => e instanceof DbError && e.resultCode === 62);
+    await assert.rejects(SlipstreamClient.connect({ hosts: [`127.0.0.1:${t.node.port}`], user: 'app' }), (e: unknown) => e instanceof DbError && e.code === 'CLIENT_PARAM');
+  });
+
   it('without a security section the node needs no credentials and SecurityService answers 52', async () => {
     const t3 = await startTestNode();
     const r3 = rawClient(t3.node.port);
     try {
       assert.equal((await rawCall(r3, KeyValueServiceService.get, CASES[1]?.request as never)).code, 2);
       assert.equal((await rawCall(r3, SecurityServiceService.login, { user: 'admin', password: 'admin' })).code, 52);
+      // a client given credentials still works against a node without security (as Aerospike's clients)
+      const c3 = await SlipstreamClient.connect({ hosts: [`127.0.0.1:${t3.node.port}`], user: 'admin', password: 'admin' });
+      await c3.put({ namespace: 'test', key: 'x' }, { a: 1n });
+      c3.close();
     } finally {
       r3.close();
       await t3.stop();

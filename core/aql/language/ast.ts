@@ -110,10 +110,30 @@ export interface ExecuteStatement { readonly kind: 'execute'; readonly call: Udf
 export interface AggregateStatement { readonly kind: 'aggregate'; readonly call: UdfCall; readonly target: Target; readonly in: CollectionType | null; readonly where: Expr | null }
 export interface KillJobStatement { readonly kind: 'kill-job'; readonly id: bigint }
 
+// ---- users and roles (privileges as aql spells them: name, name.ns, name.ns.set) ----
+export interface CreateUserStatement { readonly kind: 'create-user'; readonly user: string; readonly password: string; readonly roles: readonly string[] }
+export interface DropUserStatement { readonly kind: 'drop-user'; readonly user: string }
+/** SET PASSWORD <password> [FOR <user>]: without FOR, the session's own user. */
+export interface SetPasswordStatement { readonly kind: 'set-password'; readonly password: string; readonly user: string | null }
+export interface GrantRolesStatement { readonly kind: 'grant-roles'; readonly roles: readonly string[]; readonly user: string }
+export interface RevokeRolesStatement { readonly kind: 'revoke-roles'; readonly roles: readonly string[]; readonly user: string }
+export interface CreateRoleStatement { readonly kind: 'create-role'; readonly role: string; readonly privileges: readonly string[]; readonly whitelist: readonly string[] }
+export interface DropRoleStatement { readonly kind: 'drop-role'; readonly role: string }
+export interface GrantPrivilegesStatement { readonly kind: 'grant-privileges'; readonly privileges: readonly string[]; readonly role: string }
+export interface RevokePrivilegesStatement { readonly kind: 'revoke-privileges'; readonly privileges: readonly string[]; readonly role: string }
+export interface SetWhitelistStatement { readonly kind: 'set-whitelist'; readonly whitelist: readonly string[]; readonly role: string }
+/** SHOW USERS, SHOW USER <name>, SHOW ROLES, SHOW ROLE <name>. */
+export interface ShowSecurityStatement { readonly kind: 'show-security'; readonly what: 'USERS' | 'ROLES'; readonly name: string | null }
+export type SecurityStatement =
+  | CreateUserStatement | DropUserStatement | SetPasswordStatement | GrantRolesStatement | RevokeRolesStatement
+  | CreateRoleStatement | DropRoleStatement | GrantPrivilegesStatement | RevokePrivilegesStatement | SetWhitelistStatement
+  | ShowSecurityStatement;
+
 export type Statement =
   | SelectStatement | InsertStatement | UpdateStatement | DeleteStatement | OperateStatement | TruncateStatement
   | ExplainStatement | ShowStatement | StatStatement | SetConfigStatement | SetSettingStatement | GetSettingStatement | ResetSettingStatement
   | RunStatement | HelpStatement | ExitStatement | CreateIndexStatement | DropIndexStatement | RegisterModuleStatement
-  | RemoveModuleStatement | DescModuleStatement | ExecuteStatement | AggregateStatement | KillJobStatement;
+  | RemoveModuleStatement | DescModuleStatement | ExecuteStatement | AggregateStatement | KillJobStatement
+  | SecurityStatement;
 
 export type StatementKind = Statement['kind'];

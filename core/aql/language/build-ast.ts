@@ -172,6 +172,11 @@ class Builder {
         return { kind: 'stat', what: 'INDEX', namespace, index: this.nameText(this.needTok(cc, 'index')) };
       }
       case 'setStmt': {
+        if (cc['PASSWORD'] !== undefined) {
+          const u = this.tok(cc, 'user');
+          return { kind: 'set-password', password: this.nameText(this.needTok(cc, 'password')), user: u === undefined ? null : this.nameText(u) };
+        }
+        if (cc['WHITELIST'] !== undefined) return { kind: 'set-whitelist', whitelist: this.addresses(this.need(cc, 'addressList')), role: this.nameText(this.needTok(cc, 'role')) };
         if (cc['config'] === undefined) {
           const st = this.needTok(cc, 'setting');
           const name = this.located(st, () => settingName(this.nameText(st)));
@@ -229,8 +234,54 @@ class Builder {
       case 'executeStmt': return this.execute(cc);
       case 'aggregateStmt': return this.aggregate(cc);
       case 'killStmt': return { kind: 'kill-job', id: this.integer(this.needTok(cc, 'IntegerLit'), 'job id') };
+      case 'createUserStmt': {
+        const list = this.node(cc, 'nameList');
+        return { kind: 'create-user', user: this.nameText(this.needTok(cc, 'user')), password: this.nameText(this.needTok(cc, 'password')), roles: list === undefined ? [] : this.names(list) };
+      }
+      case 'createRoleStmt': {
+        const privileges = this.node(cc, 'privilegeList');
+        const whitelist = this.node(cc, 'addressList');
+        const role = this.needTok(cc, 'role');
+        if (privileges === undefined && whitelist === undefined) this.fail('PARAMETER', 'Either privileges or whitelist is required', role, { hint: 'CREATE ROLE <role> PRIVILEGES <priv[.ns[.set]]>, … [WHITELIST <address>, …]' });
+        return {
+          kind: 'create-role', role: this.nameText(role),
+          privileges: privileges === undefined ? [] : this.privileges(privileges),
+          whitelist: whitelist === undefined ? [] : this.addresses(whitelist),
+        };
+      }
+      case 'dropUserStmt': return { kind: 'drop-user', user: this.nameText(this.needTok(cc, 'user')) };
+      case 'dropRoleStmt': return { kind: 'drop-role', role: this.nameText(this.needTok(cc, 'role')) };
+      case 'grantStmt': case 'revokeStmt': {
+        const grant = name === 'grantStmt';
+        const roles = this.node(cc, 'nameList');
+        if (roles !== undefined) return { kind: grant ? 'grant-roles' : 'revoke-roles', roles: this.names(roles), user: this.nameText(this.needTok(cc, 'user')) };
+        return { kind: grant ? 'grant-privileges' : 'revoke-privileges', privileges: this.privileges(this.need(cc, 'privilegeList')), role: this.nameText(this.needTok(cc, 'role')) };
+      }
+      case 'showSecurityStmt': {
+        const u = this.tok(cc, 'user');
+        const r = this.tok(cc, 'role');
+        if (cc['USERS'] !== undefined || cc['USER'] !== undefined) return { kind: 'show-security', what: 'USERS', name: u === undefined ? null : this.nameText(u) };
+        return { kind: 'show-security', what: 'ROLES', name: r === undefined ? null : this.nameText(r) };
+      }
       default: throw new Error(`AQL grammar: unknown statement ${name}`);
     }
+  }
+
+  names(n: CstNode): string[] {
+    return this.toks(this.ctx(n), 'Name').map((t) => this.nameText(t));
+  }
+
+  /** Privileges as typed: name, name.ns or name.ns.set (checked by the security subsystem). */
+  privileges(n: CstNode): string[] {
+    return this.nodes(this.ctx(n), 'privilege').map((p) => this.toks(this.ctx(p), 'Name').map((t) => this.nameText(t)).join('.'));
+  }
+
+  /** Addresses as typed: the tokens of one address joined back (10.0.0.0/8), quoted ones unquoted. */
+  addresses(n: CstNode): string[] {
+    return this.nodes(this.ctx(n), 'address').map((a) => {
+      const toks = Object.values(this.ctx(a)).flat().filter((e): e is IToken => e !== undefined && isToken(e)).sort((x, y) => x.startOffset - y.startOffset);
+      return toks.map((t) => (t.tokenType.name === 'SqString' || t.tokenType.name === 'DqString' ? this.nameText(t) : t.image)).join('');
+    });
   }
 
   indexName(t: IToken): string {

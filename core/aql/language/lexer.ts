@@ -56,6 +56,7 @@ export const SOFT_KEYWORDS = [
   'MAPVALUES', 'INDEX', 'DROP', 'INDEXES', 'IN', 'ORDER', 'BY', 'ASC', 'DESC', 'REGISTER', 'MODULE',
   'PACKAGE', 'REMOVE', 'MODULES', 'PACKAGES', 'EXECUTE', 'AGGREGATE', 'JOBS', 'KILL', 'JOB', 'AS',
   'NUMERIC', 'STRING', 'BLOB', 'GEO2DSPHERE', 'EXIT', 'QUIT', 'Q', 'CLUSTER', 'PARTITIONS', 'PLUGINS', 'CONFIG',
+  'USER', 'USERS', 'PASSWORD', 'ROLE', 'ROLES', 'PRIVILEGE', 'PRIVILEGES', 'GRANT', 'REVOKE', 'WHITELIST', 'FOR', 'TO',
 ] as const;
 /** Keywords that cannot be names unless quoted. */
 export const RESERVED_WORDS = ['AND', 'OR', 'NOT', 'BETWEEN', 'CONTAINS', 'WITHIN', 'TRUE', 'FALSE', 'NULL', 'CAST'] as const;

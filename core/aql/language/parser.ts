@@ -62,6 +62,13 @@ class AqlParser extends CstParser {
       { ALT: () => this.SUBRULE(this.executeStmt) },
       { ALT: () => this.SUBRULE(this.aggregateStmt) },
       { ALT: () => this.SUBRULE(this.killStmt) },
+      { ALT: () => this.SUBRULE(this.createUserStmt) },
+      { ALT: () => this.SUBRULE(this.createRoleStmt) },
+      { ALT: () => this.SUBRULE(this.dropUserStmt) },
+      { ALT: () => this.SUBRULE(this.dropRoleStmt) },
+      { ALT: () => this.SUBRULE(this.grantStmt) },
+      { ALT: () => this.SUBRULE(this.revokeStmt) },
+      { ALT: () => this.SUBRULE(this.showSecurityStmt) },
     ]);
     this.OPTION(() => this.CONSUME(Semicolon));
   });
@@ -207,18 +214,42 @@ class AqlParser extends CstParser {
   setStmt = this.RULE('setStmt', () => {
     this.CONSUME(KW.SET);
     this.OR([
+      // SET PASSWORD and SET WHITELIST are statements of their own, not settings named so
       {
-        GATE: () => this.LA(1).tokenType === KW.CONFIG && this.LA(2).tokenType !== EOF && this.LA(3).tokenType !== EOF,
+        GATE: () => this.LA(1).tokenType === KW.PASSWORD, IGNORE_AMBIGUITIES: true,
         ALT: () => {
-          this.CONSUME(KW.CONFIG, { LABEL: 'config' });
-          this.CONSUME2(Name, { LABEL: 'path' });
-          this.MANY(() => { this.CONSUME(Dot); this.CONSUME3(Name, { LABEL: 'path' }); });
+          this.CONSUME(KW.PASSWORD);
+          this.CONSUME5(Name, { LABEL: 'password' });
+          this.OPTION(() => { this.CONSUME(KW.FOR); this.CONSUME6(Name, { LABEL: 'user' }); });
         },
-        IGNORE_AMBIGUITIES: true,
       },
-      { ALT: () => this.CONSUME(Name, { LABEL: 'setting' }) },
+      {
+        GATE: () => this.LA(1).tokenType === KW.WHITELIST, IGNORE_AMBIGUITIES: true,
+        ALT: () => {
+          this.CONSUME(KW.WHITELIST);
+          this.SUBRULE(this.addressList);
+          this.CONSUME2(KW.FOR);
+          this.CONSUME7(Name, { LABEL: 'role' });
+        },
+      },
+      {
+        ALT: () => {
+          this.OR2([
+            {
+              GATE: () => this.LA(1).tokenType === KW.CONFIG && this.LA(2).tokenType !== EOF && this.LA(3).tokenType !== EOF,
+              ALT: () => {
+                this.CONSUME(KW.CONFIG, { LABEL: 'config' });
+                this.CONSUME2(Name, { LABEL: 'path' });
+                this.MANY(() => { this.CONSUME(Dot); this.CONSUME3(Name, { LABEL: 'path' }); });
+              },
+              IGNORE_AMBIGUITIES: true,
+            },
+            { ALT: () => this.CONSUME(Name, { LABEL: 'setting' }) },
+          ]);
+          this.SUBRULE(this.settingValue);
+        },
+      },
     ]);
-    this.SUBRULE(this.settingValue);
   });
 
   settingValue = this.RULE('settingValue', () => {
@@ -339,6 +370,98 @@ class AqlParser extends CstParser {
     this.CONSUME(KW.KILL);
     this.OPTION(() => this.CONSUME(KW.JOB));
     this.CONSUME(IntegerLit);
+  });
+
+  // ---- users and roles ----
+  nameList = this.RULE('nameList', () => {
+    this.AT_LEAST_ONE_SEP({ SEP: Comma, DEF: () => this.CONSUME(Name) });
+  });
+
+  privilege = this.RULE('privilege', () => {
+    this.CONSUME(Name);
+    this.MANY(() => { this.CONSUME(Dot); this.CONSUME2(Name); });
+  });
+
+  privilegeList = this.RULE('privilegeList', () => {
+    this.AT_LEAST_ONE_SEP({ SEP: Comma, DEF: () => this.SUBRULE(this.privilege) });
+  });
+
+  /** An address as typed (10.0.0.0/8 lexes as numbers, dots and a slash) or quoted ('::1'). */
+  address = this.RULE('address', () => {
+    this.AT_LEAST_ONE(() => this.OR([
+      { ALT: () => this.CONSUME(StringLit) },
+      { ALT: () => this.CONSUME(DoubleLit) },
+      { ALT: () => this.CONSUME(IntegerLit) },
+      { ALT: () => this.CONSUME(Dot) },
+      { ALT: () => this.CONSUME(Slash) },
+    ]));
+  });
+
+  addressList = this.RULE('addressList', () => {
+    this.AT_LEAST_ONE_SEP({ SEP: Comma, DEF: () => this.SUBRULE(this.address) });
+  });
+
+  rolesKw = this.RULE('rolesKw', () => {
+    this.OR([{ ALT: () => this.CONSUME(KW.ROLE) }, { ALT: () => this.CONSUME(KW.ROLES) }]);
+  });
+
+  privilegesKw = this.RULE('privilegesKw', () => {
+    this.OR([{ ALT: () => this.CONSUME(KW.PRIVILEGE) }, { ALT: () => this.CONSUME(KW.PRIVILEGES) }]);
+  });
+
+  createUserStmt = this.RULE('createUserStmt', () => {
+    this.CONSUME(KW.CREATE);
+    this.CONSUME(KW.USER);
+    this.CONSUME(Name, { LABEL: 'user' });
+    this.CONSUME(KW.PASSWORD);
+    this.CONSUME2(Name, { LABEL: 'password' });
+    this.OPTION(() => { this.SUBRULE(this.rolesKw); this.SUBRULE(this.nameList); });
+  });
+
+  createRoleStmt = this.RULE('createRoleStmt', () => {
+    this.CONSUME(KW.CREATE);
+    this.CONSUME(KW.ROLE);
+    this.CONSUME(Name, { LABEL: 'role' });
+    this.OPTION(() => { this.SUBRULE(this.privilegesKw); this.SUBRULE(this.privilegeList); });
+    this.OPTION2(() => { this.CONSUME(KW.WHITELIST); this.SUBRULE(this.addressList); });
+  });
+
+  dropUserStmt = this.RULE('dropUserStmt', () => {
+    this.CONSUME(KW.DROP);
+    this.CONSUME(KW.USER);
+    this.CONSUME(Name, { LABEL: 'user' });
+  });
+
+  dropRoleStmt = this.RULE('dropRoleStmt', () => {
+    this.CONSUME(KW.DROP);
+    this.CONSUME(KW.ROLE);
+    this.CONSUME(Name, { LABEL: 'role' });
+  });
+
+  grantStmt = this.RULE('grantStmt', () => {
+    this.CONSUME(KW.GRANT);
+    this.OR([
+      { ALT: () => { this.SUBRULE(this.rolesKw); this.SUBRULE(this.nameList); this.CONSUME(KW.TO); this.CONSUME(Name, { LABEL: 'user' }); } },
+      { ALT: () => { this.SUBRULE(this.privilegesKw); this.SUBRULE(this.privilegeList); this.CONSUME2(KW.TO); this.CONSUME2(Name, { LABEL: 'role' }); } },
+    ]);
+  });
+
+  revokeStmt = this.RULE('revokeStmt', () => {
+    this.CONSUME(KW.REVOKE);
+    this.OR([
+      { ALT: () => { this.SUBRULE(this.rolesKw); this.SUBRULE(this.nameList); this.CONSUME(KW.FROM); this.CONSUME(Name, { LABEL: 'user' }); } },
+      { ALT: () => { this.SUBRULE(this.privilegesKw); this.SUBRULE(this.privilegeList); this.CONSUME2(KW.FROM); this.CONSUME2(Name, { LABEL: 'role' }); } },
+    ]);
+  });
+
+  showSecurityStmt = this.RULE('showSecurityStmt', () => {
+    this.CONSUME(KW.SHOW);
+    this.OR([
+      { ALT: () => this.CONSUME(KW.USERS) },
+      { ALT: () => this.CONSUME(KW.ROLES) },
+      { ALT: () => { this.CONSUME(KW.USER); this.OPTION(() => this.CONSUME(Name, { LABEL: 'user' })); } },
+      { ALT: () => { this.CONSUME(KW.ROLE); this.CONSUME2(Name, { LABEL: 'role' }); } },
+    ]);
   });
 
   // ---- expressions ----

@@ -17,6 +17,11 @@ export function printName(name: string): string {
   return printQuoted(name);
 }
 
+/** A privilege as aql spells it: name, name.ns or name.ns.set. */
+function printPrivilege(p: string): string {
+  return p.split('.').map(printName).join('.');
+}
+
 /** Text in quotes: '…' unless it holds a ', then "…". Returns null when it holds both. */
 function quoteOrNull(s: string): string | null {
   if (!s.includes("'")) return `'${s}'`;
@@ -144,6 +149,17 @@ export function printStatement(s: Statement): string {
     case 'drop-index': return `DROP INDEX ${target(s.target)} ${printName(s.name)}`;
     case 'register-module': return `REGISTER MODULE ${quoteOrNull(s.path) ?? `'${s.path}'`}`;
     case 'remove-module': return `REMOVE MODULE ${printQuoted(s.module)}`;
+    case 'create-user': return `CREATE USER ${printName(s.user)} PASSWORD ${printQuoted(s.password)}${s.roles.length === 0 ? '' : ` ROLES ${s.roles.map(printName).join(', ')}`}`;
+    case 'drop-user': return `DROP USER ${printName(s.user)}`;
+    case 'set-password': return `SET PASSWORD ${printQuoted(s.password)}${s.user === null ? '' : ` FOR ${printName(s.user)}`}`;
+    case 'grant-roles': return `GRANT ROLES ${s.roles.map(printName).join(', ')} TO ${printName(s.user)}`;
+    case 'revoke-roles': return `REVOKE ROLES ${s.roles.map(printName).join(', ')} FROM ${printName(s.user)}`;
+    case 'create-role': return `CREATE ROLE ${printName(s.role)}${s.privileges.length === 0 ? '' : ` PRIVILEGES ${s.privileges.map(printPrivilege).join(', ')}`}${s.whitelist.length === 0 ? '' : ` WHITELIST ${s.whitelist.map(printQuoted).join(', ')}`}`;
+    case 'drop-role': return `DROP ROLE ${printName(s.role)}`;
+    case 'grant-privileges': return `GRANT PRIVILEGES ${s.privileges.map(printPrivilege).join(', ')} TO ${printName(s.role)}`;
+    case 'revoke-privileges': return `REVOKE PRIVILEGES ${s.privileges.map(printPrivilege).join(', ')} FROM ${printName(s.role)}`;
+    case 'set-whitelist': return `SET WHITELIST ${s.whitelist.map(printQuoted).join(', ')} FOR ${printName(s.role)}`;
+    case 'show-security': return `SHOW ${s.name === null ? s.what : `${s.what.slice(0, -1)} ${printName(s.name)}`}`;
     case 'desc-module': return `DESC MODULE ${printQuoted(s.module)}`;
     case 'execute':
       return `EXECUTE ${udf(s.call)} ON ${target(s.target)}${s.in === null ? '' : ` IN ${s.in}`}${s.where === null ? '' : ` WHERE ${where(s.where)}`}`;
