@@ -64,7 +64,7 @@ export class SimNetwork {
 
   #transport(host: string, channel: Channel): Transport {
     const mine: string[] = [];
-    const stats = { framesReceived: 0, framesDropped: 0, framesUnsent: 0, connectionsRefused: 0, connectionsClosed: 0, bytesBuffered: 0 };
+    const stats = { framesReceived: 0, framesDropped: 0, framesUnauthenticated: 0, framesUnsent: 0, connectionsRefused: 0, connectionsClosed: 0, bytesBuffered: 0 };
     let closed = false;
     return {
       listen: (address, onFrame) => {

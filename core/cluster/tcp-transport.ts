@@ -10,8 +10,14 @@
  * closed after idleTimeoutMs. A frame that does not decode (see messages.ts) is dropped,
  * counted and logged, and the connection goes on. Outgoing frames to a peer that does not read
  * are dropped once maxOutgoingBytes wait in its socket.
+ *
+ * With a cluster secret, every frame carries an HMAC-SHA256 of its channel and payload under
+ * that secret (32 bytes after the payload): a frame without a valid one is refused, counted and
+ * logged before it is decoded, so a process without the secret can neither join nor speak for
+ * a member. (A frame recorded on the wire could still be replayed on the same channel.)
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { DbError } from '../plugin-api/index.ts';
 import { silentLogger, type Logger } from '../plugin-api/index.ts';
 import { decodeFrame, encodeFrame, maxFrameBytes, type Frame } from './messages.ts';
@@ -42,6 +48,15 @@ export interface TcpTransportOptions {
   readonly maxBufferedBytes?: number;
   /** Bytes waiting to be sent to one peer; frames beyond are dropped. */
   readonly maxOutgoingBytes?: number;
+  /** The cluster secret: frames are signed with it, and unsigned or badly signed frames refused. */
+  readonly secret?: Buffer;
+}
+
+/** Bytes of the signature that follows a payload when the cluster has a secret. */
+export const FRAME_MAC_BYTES = 32;
+
+function frameMac(secret: Buffer, channel: Channel | undefined, payload: Uint8Array): Buffer {
+  return createHmac('sha256', secret).update(channel ?? '').update('\u0000').update(payload).digest();
 }
 
 interface Outgoing {
@@ -50,11 +65,14 @@ interface Outgoing {
   queue: Buffer[];
 }
 
-export function frameBytes(frame: Frame): Buffer {
+export function frameBytes(frame: Frame, signing?: { readonly secret: Buffer; readonly channel: Channel | undefined }): Buffer {
   const payload = encodeFrame(frame);
-  const out = Buffer.allocUnsafe(4 + payload.length);
-  out.writeUInt32BE(payload.length, 0);
+  const mac = signing === undefined ? undefined : frameMac(signing.secret, signing.channel, payload);
+  const length = payload.length + (mac?.length ?? 0);
+  const out = Buffer.allocUnsafe(4 + length);
+  out.writeUInt32BE(length, 0);
   out.set(payload, 4);
+  if (mac !== undefined) out.set(mac, 4 + payload.length);
   return out;
 }
 
@@ -165,14 +183,16 @@ export function tcpTransport(options: TcpTransportOptions = {}): Transport {
   const idleTimeoutMs = options.idleTimeoutMs ?? TCP_TRANSPORT_DEFAULTS.idleTimeoutMs;
   const maxBufferedBytes = options.maxBufferedBytes ?? TCP_TRANSPORT_DEFAULTS.maxBufferedBytes;
   const maxOutgoingBytes = options.maxOutgoingBytes ?? TCP_TRANSPORT_DEFAULTS.maxOutgoingBytes;
-  const frameCap = maxFrameBytes(channel);
+  const secret = options.secret;
+  const frameCap = maxFrameBytes(channel) + (secret === undefined ? 0 : FRAME_MAC_BYTES);
   const outgoing = new Map<string, Outgoing>();
   const failures = new Map<string, { count: number; retryAt: number }>();
   const inbound = new Map<Socket, FrameReader>();
   const stats = {
-    framesReceived: 0, framesDropped: 0, framesUnsent: 0, connectionsRefused: 0, connectionsClosed: 0, bytesBuffered: 0,
+    framesReceived: 0, framesDropped: 0, framesUnauthenticated: 0, framesUnsent: 0, connectionsRefused: 0, connectionsClosed: 0, bytesBuffered: 0,
   };
   const warnDropped = rateLimited(logger);
+  const warnUnsigned = rateLimited(logger);
   const warnRefused = rateLimited(logger);
   const warnClosed = rateLimited(logger);
   let server: Server | undefined;
@@ -237,7 +257,18 @@ export function tcpTransport(options: TcpTransportOptions = {}): Transport {
     }
     socket.setNoDelay(true);
     socket.setTimeout(idleTimeoutMs);
-    const reader = frameReader(frameCap, (payload) => {
+    const reader = frameReader(frameCap, (signed) => {
+      let payload = signed;
+      if (secret !== undefined) {
+        payload = signed.subarray(0, Math.max(0, signed.length - FRAME_MAC_BYTES));
+        const mac = signed.subarray(payload.length);
+        const expected = frameMac(secret, channel, payload);
+        if (mac.length !== FRAME_MAC_BYTES || !timingSafeEqual(mac, expected)) {
+          stats.framesUnauthenticated++;
+          warnUnsigned({ peer: socket.remoteAddress, channel, refused: stats.framesUnauthenticated }, 'refused a cluster frame not signed with the cluster secret');
+          return;
+        }
+      }
       const r = decodeFrame(payload, channel);
       if (!r.ok) {
         stats.framesDropped++;
@@ -294,7 +325,7 @@ export function tcpTransport(options: TcpTransportOptions = {}): Transport {
       let conn = outgoing.get(to);
       if (conn === undefined) conn = open(to);
       if (conn === undefined) return;
-      const bytes = frameBytes(frame);
+      const bytes = frameBytes(frame, secret === undefined ? undefined : { secret, channel });
       if (conn.ready) {
         if (conn.socket.writableLength > maxOutgoingBytes) {
           stats.framesUnsent++;

@@ -24,6 +24,8 @@ export interface TransportStats {
   readonly framesReceived: number;
   /** Frames that did not decode (too large, not JSON, wrong type, schema mismatch): dropped. */
   readonly framesDropped: number;
+  /** Frames refused because they were not signed with the cluster secret (when one is set). */
+  readonly framesUnauthenticated: number;
   /** Outgoing frames dropped because the peer does not read them. */
   readonly framesUnsent: number;
   /** Inbound connections refused because too many were open. */

@@ -45,6 +45,17 @@ function readSecretFile(path: string, setting: string, minBytes: number): Buffer
   return trimmed;
 }
 
+/**
+ * The cluster secret alone (the cluster subsystem signs heartbeat and fabric frames with it):
+ * undefined without a security section or without `clusterSecretFile`.
+ */
+export function clusterSecretOf(raw: unknown, dataDir: string): Buffer | undefined {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return undefined;
+  const file = (raw as Record<string, unknown>)['clusterSecretFile'];
+  if (typeof file !== 'string' || file.length === 0) return undefined;
+  return readSecretFile(isAbsolute(file) ? file : join(dataDir, file), 'clusterSecretFile', 16);
+}
+
 /** Validates the section; undefined when security is off. */
 export function parseSecurityConfig(raw: unknown, dataDir: string, env: NodeJS.ProcessEnv = process.env): SecurityConfig | undefined {
   if (raw === undefined) return undefined;

@@ -23,7 +23,7 @@ async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
 describe('cluster/tcp transport', () => {
   it('frames survive arbitrary chunking, and 64-bit ids round-trip exactly', () => {
     const frames: Frame[] = [pulse(1n), pulse(0xfedc_ba98_7654_3210n, { clusterName: 'ünï' }), pulse(3n)];
-    const bytes = Buffer.concat(frames.map(frameBytes));
+    const bytes = Buffer.concat(frames.map((f) => frameBytes(f)));
     for (const step of [1, 3, 7, 64, bytes.length]) {
       const got: Frame[] = [];
       const read = frameReader(1 << 20, (p) => {

@@ -17,6 +17,7 @@ import { createClusterService, hexId, tcpTransport, validateClusterConfig, type 
 import { clusterSchema } from '../../cluster/config.ts';
 import { clusterHandlers } from '../../server/handlers/cluster.ts';
 import { recordFilter } from '../../query/record-filter.ts';
+import { clusterSecretOf } from '../../security/config.ts';
 import { attachClusterDataPath } from '../../transaction/cluster-data-path.ts';
 
 
@@ -36,12 +37,14 @@ export function clusterExtension(): NodeExtension {
       if (cfg.nodeId !== ctx.nodeId) {
         throw new DbError('PARAMETER', `config cluster.nodeId ${hexId(cfg.nodeId)} differs from node.id ${hexId(ctx.nodeId)}`, { hint: 'Set the id once, in node.id' });
       }
+      // with security.clusterSecretFile, heartbeat and fabric frames are signed and checked
+      const secret = clusterSecretOf(ctx.config.sections['security'], ctx.config.node.dataDir);
       const pctx = (name: string): PluginContext => ({ nodeId: ctx.nodeId, logger: ctx.logger.child({ plugin: name }), clock: ctx.clock, signal: ctx.signal });
       const cluster = createClusterService({
         nodeId: cfg.nodeId, clusterName: cfg.clusterName, rackId: cfg.rackId, zoneId: cfg.zoneId,
         heartbeatAddress: cfg.heartbeat.address, fabricAddress: cfg.fabric.address, seeds: cfg.seeds,
         heartbeatIntervalMs: cfg.heartbeat.intervalMs, heartbeatTimeout: cfg.heartbeat.timeout, quantumMs: cfg.quantumMs,
-        transport: (channel) => tcpTransport({ logger: ctx.logger, channel, ...cfg.limits }), clock: ctx.clock, logger: ctx.logger,
+        transport: (channel) => tcpTransport({ logger: ctx.logger, channel, ...cfg.limits, ...(secret === undefined ? {} : { secret }) }), clock: ctx.clock, logger: ctx.logger,
         replication: ctx.registry.createReplication(cfg.replication.strategy, pctx(cfg.replication.strategy), cfg.replication.options),
         retransmit: ctx.registry.createRetransmit(cfg.retransmit.strategy, pctx(cfg.retransmit.strategy), cfg.retransmit.options),
         namespaces: ctx.config.namespaces.map((n) => ({ name: n.name, replicationFactor: n.replicationFactor })),
@@ -70,6 +73,15 @@ export function clusterExtension(): NodeExtension {
           const t = cluster.stats().transports;
           this.set({ channel: 'heartbeat' }, t.heartbeat.framesDropped);
           this.set({ channel: 'fabric' }, t.fabric.framesDropped);
+        },
+      });
+      new Gauge({
+        name: 'slipstream_cluster_frames_unauthenticated', help: 'Heartbeat and fabric frames refused because they were not signed with the cluster secret (security.clusterSecretFile).',
+        labelNames: ['channel'], registers,
+        collect() {
+          const t = cluster.stats().transports;
+          this.set({ channel: 'heartbeat' }, t.heartbeat.framesUnauthenticated);
+          this.set({ channel: 'fabric' }, t.fabric.framesUnauthenticated);
         },
       });
       new Gauge({
