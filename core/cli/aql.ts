@@ -47,6 +47,8 @@ const program = new Command()
   .option('-o, --outputmode <mode>', 'table, json, raw or mute', outputMode, 'TABLE')
   .option('-T, --timeout <ms>', 'statement timeout, ms (0: none)', timeout, 1000)
   .option('--no-color', 'no colours on the terminal')
+  .option('-U, --user <user>', 'log in as this user (a node with security on)')
+  .option('-P, --password [password]', 'the password; prompted for when -P has no value')
   .option('--tls-ca <file>', 'connect with TLS, trusting this PEM CA')
   .option('--tls-cert <file>', 'client certificate (PEM), for nodes that require one')
   .option('--tls-key <file>', 'the PEM private key of --tls-cert')
@@ -54,7 +56,7 @@ const program = new Command()
   .addHelpText('after', '\nInside the shell, HELP lists the statements. Exit status: 0 when every statement succeeded, 1 otherwise.');
 
 program.parse();
-const opts = program.opts<{ host: string; port: number; command?: string; file?: string; outputmode: string; timeout: number; color: boolean; tlsCa?: string; tlsCert?: string; tlsKey?: string; tlsName?: string }>();
+const opts = program.opts<{ host: string; port: number; command?: string; file?: string; outputmode: string; timeout: number; color: boolean; user?: string; password?: string | true; tlsCa?: string; tlsCert?: string; tlsKey?: string; tlsName?: string }>();
 
 function address(): string {
   const h = opts.host;
@@ -81,6 +83,41 @@ function readPem(path: string, option: string): Buffer {
   }
 }
 
+/** Reads a password from the terminal without echoing it (aql's "Enter Password: "). */
+async function promptPassword(): Promise<string> {
+  if (!process.stdin.isTTY) {
+    throw new DbError('CLIENT_PARAM', '-P without a value needs a terminal to prompt on', { hint: 'give the password after -P (-Psecret or -P secret), or run aql on a terminal' });
+  }
+  process.stderr.write('Enter Password: ');
+  const stdin = process.stdin;
+  stdin.setRawMode(true);
+  stdin.resume();
+  let text = '';
+  try {
+    for await (const chunk of stdin) {
+      for (const ch of (chunk as Buffer).toString('utf8')) {
+        if (ch === '\r' || ch === '\n') { process.stderr.write('\n'); return text; }
+        if (ch === '\u0003') throw new DbError('CLIENT_ABORT', 'cancelled');
+        if (ch === '\u007f') text = text.slice(0, -1); else text += ch;
+      }
+    }
+  } finally {
+    stdin.setRawMode(false);
+    stdin.pause();
+  }
+  return text;
+}
+
+/** The -U/-P credentials, prompting for a password -P left out. */
+async function credentials(): Promise<{ user: string; password: string } | Record<string, never>> {
+  if (opts.user === undefined) {
+    if (opts.password !== undefined) throw new DbError('CLIENT_PARAM', '-P needs -U', { hint: 'give the user with -U' });
+    return {};
+  }
+  const password = opts.password === undefined || opts.password === true ? await promptPassword() : opts.password;
+  return { user: opts.user, password };
+}
+
 async function main(): Promise<number> {
   let client: SlipstreamClient;
   try {
@@ -91,7 +128,7 @@ async function main(): Promise<number> {
       ...(opts.tlsKey === undefined ? {} : { key: readPem(opts.tlsKey, '--tls-key') }),
       ...(opts.tlsName === undefined ? {} : { serverName: opts.tlsName }),
     } : undefined;
-    client = await SlipstreamClient.connect({ hosts: [address()], timeoutMs: 5000, connectTimeoutMs: 3000, ...(tls === undefined ? {} : { tls }) });
+    client = await SlipstreamClient.connect({ hosts: [address()], timeoutMs: 5000, connectTimeoutMs: 3000, ...(tls === undefined ? {} : { tls }), ...(await credentials()) });
   } catch (err) {
     const e = toDbError(err);
     process.stderr.write(`${red(`Error ${e.resultCode}: ${clientErrorName(e.resultCode)}: cannot connect to ${address()}`)}\n${e.message}\n${e.hint ?? ''}\n`);

@@ -60,6 +60,8 @@ const AUDITED_MODULES: Readonly<Record<string, readonly [AuditEventKind, AuditEv
 export interface CallIdentity {
   readonly user: string;
   readonly address: string;
+  /** The authenticated caller; absent for calls that need none (Login). */
+  readonly principal?: Principal;
 }
 
 /** The name of the first user, created when security is on and no user exists. */
@@ -266,9 +268,12 @@ export class Security {
     const admin = actor.privileges.some((p) => grants(p, 'user-admin'));
     if (actor.user !== user) {
       this.authorize(actor, 'user-admin', undefined, undefined, 'set password', address);
-    } else if (!admin || actor.mustChangePassword) {
-      // changing one's own password proves the old one (a stolen session token is not enough)
-      if (oldPassword === undefined || oldPassword === '') throw new DbError('INVALID_PASSWORD', 'changing your own password needs the current one', { hint: 'send the current password as old_password' });
+    } else if (!admin && !actor.mustChangePassword) {
+      // changing one's own password proves the old one (a stolen session token is not enough);
+      // a user whose password must change has just logged in with it, a user-admin may set any
+      if (oldPassword === undefined || oldPassword === '') throw new DbError('INVALID_PASSWORD', 'changing your own password needs the current one', { hint: 'send the current password as old_password (SecurityService.SetPassword), or ask a user-admin' });
+      await this.checkSecret(user, { password: oldPassword }, address);
+    } else if (oldPassword !== undefined && oldPassword !== '') {
       await this.checkSecret(user, { password: oldPassword }, address);
     }
     await this.accounts.setPassword(user, await credentialOf(password));

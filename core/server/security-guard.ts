@@ -212,7 +212,7 @@ export class SecurityGuard {
     const records = Array.isArray(keys) ? keys.length : 1;
     if (requirements.some((r) => r.permission === 'read')) this.security.admit(principal, 'read', records);
     if (requirements.some((r) => r.permission === 'write' || r.permission === 'udf')) this.security.admit(principal, 'write', records);
-    return { user: principal.user, address };
+    return { user: principal.user, address, principal };
   }
 }
 
