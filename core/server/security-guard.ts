@@ -85,7 +85,9 @@ export function statementRequirements(s: Statement): Requirement[] {
     case 'show': case 'stat': case 'desc-module': case 'help': return [{ permission: 'info' }];
     case 'set-setting': case 'get-setting': case 'reset-setting': case 'run': case 'exit': return [];
     // user and role statements check user-admin (or self-service) where they run
-    case 'create-user': case 'drop-user': case 'set-password': case 'grant-roles': case 'revoke-roles': case 'create-role':
+    // checked where it runs: anyone may change their own password, even one that must change
+    case 'set-password': return [];
+    case 'create-user': case 'drop-user': case 'grant-roles': case 'revoke-roles': case 'create-role':
     case 'drop-role': case 'grant-privileges': case 'revoke-privileges': case 'set-whitelist': case 'show-security':
       return [{ permission: 'info' }];
   }

@@ -14,6 +14,7 @@ import type { UdfJobs } from '../udf/jobs.ts';
 import type { StorageMaintenance } from '../storage/maintenance.ts';
 import type { PluginInfoSource } from '../transaction/plugin-info.ts';
 import type { ConfigControl } from '../transaction/config-control.ts';
+import type { Security } from '../security/security.ts';
 
 /** Who this node is: id, version, start time and its client-facing address (after the port is bound). */
 export interface NodeIdentity extends StatisticsIdentity {
@@ -39,3 +40,5 @@ export const UDF_RUNNER_KEY = serviceKey<UdfRunner>('udf.runner');
 export const PLUGIN_INFO = serviceKey<PluginInfoSource>('plugins');
 /** The node's live configuration (AdminService GetConfig/SetConfig, AQL SHOW CONFIG / SET CONFIG). */
 export const CONFIG_CONTROL = serviceKey<ConfigControl>('config-control');
+/** Users, roles, sessions and the audit trail, on a node with a `security` section. */
+export const SECURITY = serviceKey<Security>('security');

@@ -11,13 +11,14 @@ import { keyValueStatements } from './key-value.ts';
 import { operateStatements } from './operate.ts';
 import { infoStatements } from './info.ts';
 import { indexStatements } from './indexes.ts';
+import { securityStatements } from './security.ts';
 import { udfStatements } from './udf.ts';
 import { clusterStatements } from './cluster.ts';
 import { pluginStatements } from './plugins.ts';
 import { configStatements } from './config.ts';
 
 export const BUILT_IN_STATEMENTS: readonly StatementFamily[] = [
-  keyValueStatements, operateStatements, infoStatements, indexStatements, udfStatements, clusterStatements, pluginStatements, configStatements,
+  keyValueStatements, operateStatements, infoStatements, indexStatements, udfStatements, clusterStatements, pluginStatements, configStatements, securityStatements,
 ];
 
 /** An executor over a node's kernel and services, with the built-in statement families unless others are given. */

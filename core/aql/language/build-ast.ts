@@ -257,12 +257,6 @@ class Builder {
         if (roles !== undefined) return { kind: grant ? 'grant-roles' : 'revoke-roles', roles: this.names(roles), user: this.nameText(this.needTok(cc, 'user')) };
         return { kind: grant ? 'grant-privileges' : 'revoke-privileges', privileges: this.privileges(this.need(cc, 'privilegeList')), role: this.nameText(this.needTok(cc, 'role')) };
       }
-      case 'showSecurityStmt': {
-        const u = this.tok(cc, 'user');
-        const r = this.tok(cc, 'role');
-        if (cc['USERS'] !== undefined || cc['USER'] !== undefined) return { kind: 'show-security', what: 'USERS', name: u === undefined ? null : this.nameText(u) };
-        return { kind: 'show-security', what: 'ROLES', name: r === undefined ? null : this.nameText(r) };
-      }
       default: throw new Error(`AQL grammar: unknown statement ${name}`);
     }
   }
@@ -444,6 +438,15 @@ class Builder {
   }
 
   show(c: Ctx): Statement {
+    const security = c['USERS'] ? 'USERS' : c['USER'] ? 'USER' : c['ROLES'] ? 'ROLES' : c['ROLE'] ? 'ROLE' : undefined;
+    if (security !== undefined) {
+      const ns = this.node(c, 'nsSet');
+      const nameTok = ns === undefined ? undefined : this.needTok(this.ctx(ns), 'ns');
+      if (ns !== undefined && this.tok(this.ctx(ns), 'set') !== undefined) this.fail('PARAMETER', `SHOW ${security} takes one name`, ns);
+      if (nameTok !== undefined && (security === 'USERS' || security === 'ROLES')) this.fail('PARAMETER', `SHOW ${security} takes no name`, nameTok, { hint: `SHOW ${security.slice(0, -1)} <name> shows one` });
+      if (nameTok === undefined && security === 'ROLE') this.fail('PARAMETER', 'SHOW ROLE needs a role name', c['ROLE']?.[0] as IToken, { hint: 'SHOW ROLES lists them all' });
+      return { kind: 'show-security', what: security === 'USERS' || security === 'USER' ? 'USERS' : 'ROLES', name: nameTok === undefined ? null : this.nameText(nameTok) };
+    }
     const what = c['NAMESPACES'] ? 'NAMESPACES' : c['SETS'] ? 'SETS' : c['BINS'] ? 'BINS'
       : c['INDEXES'] || c['INDEX'] ? 'INDEXES' : c['MODULES'] || c['PACKAGES'] ? 'MODULES'
       : c['CLUSTER'] ? 'CLUSTER' : c['PARTITIONS'] ? 'PARTITIONS' : c['PLUGINS'] ? 'PLUGINS' : c['CONFIG'] ? 'CONFIG' : 'JOBS';

@@ -58,6 +58,11 @@ export const SOFT_KEYWORDS = [
   'NUMERIC', 'STRING', 'BLOB', 'GEO2DSPHERE', 'EXIT', 'QUIT', 'Q', 'CLUSTER', 'PARTITIONS', 'PLUGINS', 'CONFIG',
   'USER', 'USERS', 'PASSWORD', 'ROLE', 'ROLES', 'PRIVILEGE', 'PRIVILEGES', 'GRANT', 'REVOKE', 'WHITELIST', 'FOR', 'TO',
 ] as const;
+/**
+ * Soft keywords of the user and role statements: they only follow a statement's first word or
+ * end a list, never stand where a name could, so names spelled like them print unquoted.
+ */
+export const SECURITY_KEYWORDS: readonly string[] = ['USER', 'USERS', 'PASSWORD', 'ROLE', 'ROLES', 'PRIVILEGE', 'PRIVILEGES', 'GRANT', 'REVOKE', 'WHITELIST', 'FOR', 'TO'];
 /** Keywords that cannot be names unless quoted. */
 export const RESERVED_WORDS = ['AND', 'OR', 'NOT', 'BETWEEN', 'CONTAINS', 'WITHIN', 'TRUE', 'FALSE', 'NULL', 'CAST'] as const;
 

@@ -12,7 +12,7 @@ import { parser, takeExpected } from './parser.ts';
 /** Statement-starting keywords, for "command not found" and completion. */
 export const COMMANDS = [
   'SELECT', 'INSERT', 'UPDATE', 'DELETE', 'OPERATE', 'TRUNCATE', 'EXPLAIN', 'SHOW', 'STAT', 'SET', 'GET', 'RESET',
-  'RUN', 'HELP', 'CREATE', 'DROP', 'REGISTER', 'REMOVE', 'DESC', 'EXECUTE', 'AGGREGATE', 'KILL', 'EXIT', 'QUIT',
+  'RUN', 'HELP', 'CREATE', 'DROP', 'REGISTER', 'REMOVE', 'DESC', 'EXECUTE', 'AGGREGATE', 'KILL', 'GRANT', 'REVOKE', 'EXIT', 'QUIT',
 ] as const;
 
 /** Words that continue a statement on the next line rather than start a new one. */

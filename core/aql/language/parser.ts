@@ -68,7 +68,6 @@ class AqlParser extends CstParser {
       { ALT: () => this.SUBRULE(this.dropRoleStmt) },
       { ALT: () => this.SUBRULE(this.grantStmt) },
       { ALT: () => this.SUBRULE(this.revokeStmt) },
-      { ALT: () => this.SUBRULE(this.showSecurityStmt) },
     ]);
     this.OPTION(() => this.CONSUME(Semicolon));
   });
@@ -197,6 +196,11 @@ class AqlParser extends CstParser {
       { ALT: () => this.CONSUME(KW.PARTITIONS) },
       { ALT: () => this.CONSUME(KW.PLUGINS) },
       { ALT: () => this.CONSUME(KW.CONFIG) },
+      // SHOW USERS, SHOW USER <name>, SHOW ROLES, SHOW ROLE <name>: the name is read as the namespace slot
+      { ALT: () => this.CONSUME(KW.USERS) },
+      { ALT: () => this.CONSUME(KW.USER) },
+      { ALT: () => this.CONSUME(KW.ROLES) },
+      { ALT: () => this.CONSUME(KW.ROLE) },
     ]);
     this.OPTION(() => this.SUBRULE(this.nsSet));
   });
@@ -451,16 +455,6 @@ class AqlParser extends CstParser {
     this.OR([
       { ALT: () => { this.SUBRULE(this.rolesKw); this.SUBRULE(this.nameList); this.CONSUME(KW.FROM); this.CONSUME(Name, { LABEL: 'user' }); } },
       { ALT: () => { this.SUBRULE(this.privilegesKw); this.SUBRULE(this.privilegeList); this.CONSUME2(KW.FROM); this.CONSUME2(Name, { LABEL: 'role' }); } },
-    ]);
-  });
-
-  showSecurityStmt = this.RULE('showSecurityStmt', () => {
-    this.CONSUME(KW.SHOW);
-    this.OR([
-      { ALT: () => this.CONSUME(KW.USERS) },
-      { ALT: () => this.CONSUME(KW.ROLES) },
-      { ALT: () => { this.CONSUME(KW.USER); this.OPTION(() => this.CONSUME(Name, { LABEL: 'user' })); } },
-      { ALT: () => { this.CONSUME(KW.ROLE); this.CONSUME2(Name, { LABEL: 'role' }); } },
     ]);
   });
 

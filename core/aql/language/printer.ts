@@ -4,7 +4,7 @@
  */
 import { GeoJson, type BinValue } from '../../model/index.ts';
 import type { Expr, KeyRef, SelectStatement, Statement, Target, Where } from './ast.ts';
-import { isKeyword, isReservedWord } from './lexer.ts';
+import { isKeyword, isReservedWord, SECURITY_KEYWORDS } from './lexer.ts';
 import { doubleText, valueToJson } from './literals.ts';
 
 const BARE = /^[A-Za-z_][A-Za-z0-9_:-]*$/;
@@ -12,7 +12,7 @@ const BARE = /^[A-Za-z_][A-Za-z0-9_:-]*$/;
 /** A name as AQL text: bare, or in backticks when it is a keyword or not a plain identifier. */
 export function printName(name: string): string {
   const up = name.toUpperCase();
-  if (BARE.test(name) && !isKeyword(name) && up !== 'PK' && up !== 'DIGEST' && up !== 'EDIGEST') return name;
+  if (BARE.test(name) && (!isKeyword(name) || SECURITY_KEYWORDS.includes(up)) && up !== 'PK' && up !== 'DIGEST' && up !== 'EDIGEST') return name;
   if (!name.includes('`')) return `\`${name}\``;
   return printQuoted(name);
 }

@@ -9,13 +9,10 @@ import { securityHandlers } from '../../server/handlers/security.ts';
 import { SecurityGuard } from '../../server/security-guard.ts';
 import { parseSecurityConfig } from '../../security/config.ts';
 import { Security } from '../../security/security.ts';
-import { serviceKey } from '../../transaction/services.ts';
+import { SECURITY } from '../../services/index.ts';
 import type { NodeExtension } from '../extension.ts';
 import { readFileSync } from 'node:fs';
 import { DbError } from '../../errors/index.ts';
-
-/** Where other subsystems (the Aerospike protocol, AQL) find the node's security, when it is on. */
-export const SECURITY_KEY = serviceKey<Security>('security');
 
 export function securityExtension(): NodeExtension {
   return {
@@ -29,7 +26,7 @@ export function securityExtension(): NodeExtension {
         throw new DbError('PARAMETER', 'config security.metricsTls needs node.tls', { hint: 'configure node.tls (certFile, keyFile); the metrics endpoint serves with the same certificate' });
       }
       const security = await Security.open({ smd: ctx.systemMetadata, config, logger: ctx.logger, clock: ctx.clock });
-      ctx.services.provide(SECURITY_KEY, security);
+      ctx.services.provide(SECURITY, security);
       ctx.server.useGuard(new SecurityGuard(security));
       const tls = ctx.config.node.tls;
       ctx.metricsEndpoint?.protect({
