@@ -14,7 +14,7 @@ import { isWriteOperation } from '../transaction/operations.ts';
 import { parseScript } from '../aql/language/parse.ts';
 import type { Statement } from '../aql/language/ast.ts';
 import { fromPbOperation } from './handlers/operations.ts';
-import type { OperateRequest } from '../wire/generated/slipstream/v1/kv.ts';
+import type { BatchOperateRequest, Operation as PbOperation, OperateRequest, StartOperationJobRequest } from '../wire/generated/slipstream/v1/kv.ts';
 import { toServiceError } from '../wire/status.ts';
 
 /** One permission on one scope (no namespace: not scoped). */
@@ -57,16 +57,32 @@ const info: Rule = () => [{ permission: 'info' }];
 const inHandler: Rule = () => [];
 
 /** An operate call needs read for its reading operations and write for its writing ones. */
-const operate: Rule = (request) => {
-  const ops = ((request ?? {}) as OperateRequest).operations ?? [];
+const operate: Rule = (request) => on(...operationPermissions(((request ?? {}) as OperateRequest).operations ?? []))(request);
+
+/** The permissions a list of operations needs: read for reading ones, write for writing ones. */
+function operationPermissions(ops: readonly PbOperation[]): Permission[] {
   let reads = false;
   let writes = false;
   for (const op of ops) {
     if (isWriteOperation(fromPbOperation(op))) writes = true; else reads = true;
   }
-  const permissions: Permission[] = [...(reads ? ['read' as const] : []), ...(writes || !reads ? ['write' as const] : [])];
-  return on(...permissions)(request);
+  return [...(reads ? ['read' as const] : []), ...(writes || !reads ? ['write' as const] : [])];
+}
+
+/** A batch needs, per entry, what the single call would: read, write, operate's permissions, or udf. */
+const batchOperate: Rule = (request) => {
+  const entries = ((request ?? {}) as BatchOperateRequest).entries ?? [];
+  return entries.flatMap((e) => {
+    const a = e.action;
+    const permissions: Permission[] = a === undefined || a.$case === 'read' ? ['read']
+      : a.$case === 'operate' ? operationPermissions(a.value.operations)
+      : a.$case === 'udf' ? ['udf'] : ['write'];
+    return on(...permissions)({ key: e.key });
+  });
 };
+
+/** A background operation job writes (and reads, for reading operations) every record it reaches. */
+const operationJob: Rule = (request) => on(...operationPermissions(((request ?? {}) as StartOperationJobRequest).operations ?? []))(request);
 
 /** What an AQL statement needs. */
 export function statementRequirements(s: Statement): Requirement[] {
@@ -111,6 +127,8 @@ export const METHOD_RULES: Readonly<Record<string, Rule>> = {
   '/slipstream.v1.KeyValueService/BatchGet': on('read'),
   '/slipstream.v1.KeyValueService/Scan': on('read'),
   '/slipstream.v1.KeyValueService/Truncate': on('truncate'),
+  '/slipstream.v1.KeyValueService/BatchOperate': batchOperate,
+  '/slipstream.v1.KeyValueService/StartOperationJob': operationJob,
   '/slipstream.v1.AdminService/GetNodeInfo': info,
   '/slipstream.v1.AdminService/ListNamespaces': info,
   '/slipstream.v1.AdminService/ListSets': info,

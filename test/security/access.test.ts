@@ -55,6 +55,8 @@ const CASES: readonly Case[] = [
   c(KeyValueServiceService.batchGet, { keys: [key()], bins: [], headerOnly: false, filterJson: '' }, 'read'),
   c(KeyValueServiceService.scan, { namespace: 'test', set: 's' }, 'read'),
   c(KeyValueServiceService.truncate, { namespace: 'test', set: 'nothing-here' }, 'truncate'),
+  c(KeyValueServiceService.batchOperate, { entries: [{ key: key('s', 'b1'), action: { $case: 'put', value: { bins: [{ name: 'b', value: str('v') }] } } }] }, 'write'),
+  c(KeyValueServiceService.startOperationJob, { target: { namespace: 'test', set: 'jobs', filterJson: '' }, operations: [{ op: { $case: 'write', value: { bin: 'b', value: str('j') } } }], recordsPerSecond: 0 }, 'write'),
   c(AdminServiceService.getNodeInfo, {}, 'info'),
   c(AdminServiceService.listNamespaces, {}, 'info'),
   c(AdminServiceService.listSets, { namespace: '' }, 'info'),
@@ -191,6 +193,11 @@ describe('security/access over gRPC', function () {
     assert.equal((await put('other', 'users')).code, 81);
     const batch = await rawCall(raw, KeyValueServiceService.batchGet, { keys: [key('users', 'x'), { namespace: 'other', set: 'users', id: { $case: 'stringKey', value: 'x' } }], bins: [], headerOnly: false, filterJson: '' }, md);
     assert.equal(batch.code, 81, 'a batch is refused when one key is out of scope');
+    const put = (k: string) => ({ key: { namespace: 'test', set: 'users', id: { $case: 'stringKey' as const, value: k } }, action: { $case: 'put' as const, value: { bins: [{ name: 'b', value: str('v') }] } } });
+    const okBatch = await rawCall(raw, KeyValueServiceService.batchOperate, { entries: [put('a'), put('b')] }, md);
+    assert.equal(okBatch.code, 0, okBatch.message);
+    const mixed = await rawCall(raw, KeyValueServiceService.batchOperate, { entries: [put('a'), { key: { namespace: 'other', set: 'users', id: { $case: 'stringKey', value: 'x' } }, action: { $case: 'delete', value: {} } }] }, md);
+    assert.equal(mixed.code, 81, 'a batch write is refused when one entry is out of scope');
     const scan = (set: string) => rawCall(raw, KeyValueServiceService.scan, { ...KeyValueServiceService.scan.requestDeserialize(Buffer.alloc(0)), namespace: 'test', set }, md);
     assert.equal((await scan('users')).code, 0);
     assert.equal((await scan('')).code, 81, 'a whole-namespace scan needs the namespace');
