@@ -193,10 +193,10 @@ describe('security/access over gRPC', function () {
     assert.equal((await put('other', 'users')).code, 81);
     const batch = await rawCall(raw, KeyValueServiceService.batchGet, { keys: [key('users', 'x'), { namespace: 'other', set: 'users', id: { $case: 'stringKey', value: 'x' } }], bins: [], headerOnly: false, filterJson: '' }, md);
     assert.equal(batch.code, 81, 'a batch is refused when one key is out of scope');
-    const put = (k: string) => ({ key: { namespace: 'test', set: 'users', id: { $case: 'stringKey' as const, value: k } }, action: { $case: 'put' as const, value: { bins: [{ name: 'b', value: str('v') }] } } });
-    const okBatch = await rawCall(raw, KeyValueServiceService.batchOperate, { entries: [put('a'), put('b')] }, md);
+    const entry = (k: string) => ({ key: { namespace: 'test', set: 'users', id: { $case: 'stringKey' as const, value: k } }, action: { $case: 'put' as const, value: { bins: [{ name: 'b', value: str('v') }] } } });
+    const okBatch = await rawCall(raw, KeyValueServiceService.batchOperate, { entries: [entry('a'), entry('b')] }, md);
     assert.equal(okBatch.code, 0, okBatch.message);
-    const mixed = await rawCall(raw, KeyValueServiceService.batchOperate, { entries: [put('a'), { key: { namespace: 'other', set: 'users', id: { $case: 'stringKey', value: 'x' } }, action: { $case: 'delete', value: {} } }] }, md);
+    const mixed = await rawCall(raw, KeyValueServiceService.batchOperate, { entries: [entry('a'), { key: { namespace: 'other', set: 'users', id: { $case: 'stringKey', value: 'x' } }, action: { $case: 'delete', value: {} } }] }, md);
     assert.equal(mixed.code, 81, 'a batch write is refused when one entry is out of scope');
     const scan = (set: string) => rawCall(raw, KeyValueServiceService.scan, { ...KeyValueServiceService.scan.requestDeserialize(Buffer.alloc(0)), namespace: 'test', set }, md);
     assert.equal((await scan('users')).code, 0);
