@@ -5,7 +5,8 @@
  */
 import type { Socket } from 'node:net';
 import { toDbError } from '../../errors/index.ts';
-import { UDF_JOBS_KEY } from '../../services/keys.ts';
+import { SECURITY, UDF_JOBS_KEY } from '../../services/keys.ts';
+import { WireAccess } from './access.ts';
 import type { PortProtocol } from '../node-port.ts';
 import { runBatch } from './batch.ts';
 import { AerospikeConnection, compressFrame, inflateFrame, isAerospikeFirstByte, writeProtoHeader, type ConnectionLimits, type Reply } from './connection.ts';
@@ -67,7 +68,10 @@ export class AerospikeFrontEnd implements PortProtocol {
   }
 
   accept(socket: Socket): void {
-    const conn = new AerospikeConnection(socket, (type, body, reply) => this.frame(type, body, reply, conn), this.limits);
+    // with security on, each connection logs in (or authenticates) before anything else
+    const security = this.ctx.services.get(SECURITY);
+    const access = security === undefined ? undefined : new WireAccess(security, socket.remoteAddress ?? '');
+    const conn = new AerospikeConnection(socket, (type, body, reply) => this.frame(type, body, reply, conn, access), this.limits);
     this.connections.add(conn);
     socket.on('close', () => this.connections.delete(conn));
   }
@@ -83,11 +87,14 @@ export class AerospikeFrontEnd implements PortProtocol {
     return this.connections.size;
   }
 
-  private async frame(type: number, body: Buffer, reply: Reply, conn: AerospikeConnection): Promise<void> {
+  private async frame(type: number, body: Buffer, reply: Reply, conn: AerospikeConnection, access: WireAccess | undefined): Promise<void> {
     switch (type) {
       case MessageType.INFO: {
         if (body.length > MAX_INFO_BYTES) { conn.close(); return; }
-        const text = await this.info.answer(body.toString('utf8'));
+        // an unauthenticated info request gets one line, without the command echoed (as Aerospike)
+        const text = access !== undefined && !access.authenticated
+          ? 'ERROR:80:not authenticated\n'
+          : await this.info.answer(body.toString('utf8'), access === undefined ? undefined : (cmd) => access.authorizeInfo(cmd));
         const payload = Buffer.from(text, 'utf8');
         const out = Buffer.allocUnsafe(PROTO_HEADER_BYTES + payload.length);
         writeProtoHeader(out, MessageType.INFO, payload.length);
@@ -96,8 +103,12 @@ export class AerospikeFrontEnd implements PortProtocol {
         return;
       }
       case MessageType.ADMIN: {
-        // no users and roles yet: every admin command (login, authenticate, user and role
-        // commands) is told that security is not enabled, and clients go on without a session
+        if (access !== undefined) {
+          await reply.send(await access.admin(body));
+          return;
+        }
+        // security off: every admin command (login, authenticate, user and role commands) is
+        // told that security is not enabled, and clients go on without a session
         const out = Buffer.alloc(PROTO_HEADER_BYTES + 16);
         writeProtoHeader(out, MessageType.ADMIN, 16);
         out[PROTO_HEADER_BYTES + 1] = SECURITY_NOT_ENABLED;
@@ -108,11 +119,11 @@ export class AerospikeFrontEnd implements PortProtocol {
       case MessageType.COMPRESSED: {
         const inner = inflateFrame(body, this.limits.maxFrameBytes);
         if (typeof inner === 'string') { conn.close(); return; }
-        await this.message(inner.body, reply);
+        await this.message(inner.body, reply, access);
         return;
       }
       case MessageType.MESSAGE:
-        await this.message(body, reply);
+        await this.message(body, reply, access);
         return;
       default:
         conn.close();
@@ -130,7 +141,7 @@ export class AerospikeFrontEnd implements PortProtocol {
     return compress(response(out));
   }
 
-  private async message(body: Buffer, reply: Reply): Promise<void> {
+  private async message(body: Buffer, reply: Reply, access: WireAccess | undefined): Promise<void> {
     let msg: Msg;
     try {
       msg = parseMsg(body).msg;
@@ -142,6 +153,7 @@ export class AerospikeFrontEnd implements PortProtocol {
     const compress = (msg.info1 & Info1.COMPRESS_RESPONSE) !== 0 ? compressFrame : (b: Buffer): Buffer => b;
     const stream = (msg.info1 & Info1.BATCH) !== 0 || (!msg.fields.has(Field.DIGEST) && !msg.fields.has(Field.KEY));
     try {
+      access?.authorizeMsg(msg);
       if ((msg.info1 & Info1.BATCH) !== 0) { await runBatch(this.ctx, msg, reply, compress); return; }
       if (stream) { await runScan(this.ctx, this.jobs, msg, reply, compress); return; }
       const work = this.record(msg, compress);

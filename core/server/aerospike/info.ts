@@ -90,14 +90,16 @@ export class InfoService {
     this.jobs = jobs;
   }
 
-  /** Answers an info request body (one command per line). */
-  async answer(body: string): Promise<string> {
+  /** Answers an info request body (one command per line); `check` may refuse a command (access control). */
+  async answer(body: string, check?: (cmd: InfoCommand) => void): Promise<string> {
     const lines = body.split('\n').filter((l) => l !== '');
     let out = '';
     for (const line of lines) {
       let value: string;
       try {
-        value = await this.command(parseInfoLine(line));
+        const cmd = parseInfoLine(line);
+        check?.(cmd);
+        value = await this.command(cmd);
       } catch (err) {
         const e = toDbError(err);
         value = infoError(e.resultCode, e.message);

@@ -1,0 +1,162 @@
+/**
+ * Access control for the Aerospike protocol, through the same model as gRPC: with security on,
+ * a connection must LOGIN (user + credential: the bcrypt hash Aerospike clients send) or
+ * AUTHENTICATE (user + session token) before anything else — until then an AS_MSG answers
+ * NOT_AUTHENTICATED (80) and an info request `ERROR:80:not authenticated` — and then every
+ * command is checked: reads, writes, record UDFs, scans and queries on the namespace/set they
+ * name, each row of a batch, and the info commands that change things (udf-put, truncate,
+ * sindex-create, query-abort, …).
+ */
+import { DbError, toDbError } from '../../errors/index.ts';
+import type { Principal, Security } from '../../security/security.ts';
+import type { Permission } from '../../security/privileges.ts';
+import { parseBatch } from './batch.ts';
+import type { InfoCommand } from './info.ts';
+import type { Msg } from './message.ts';
+import { Field, Info1, Info2, MessageType, PROTO_HEADER_BYTES } from './protocol.ts';
+import { writeProtoHeader } from './connection.ts';
+
+/** Admin commands (as_admin.h) and field ids. */
+const Command = { AUTHENTICATE: 0, LOGIN: 20 } as const;
+const AdminField = { USER: 0, CREDENTIAL: 3, CLEAR_PASSWORD: 4, SESSION_TOKEN: 5, SESSION_TTL: 6 } as const;
+const ADMIN_HEADER_BYTES = 16;
+/** UDF_OP values of a stream UDF: an aggregation reads; a background UDF writes. */
+const UDF_OP_AGGREGATE = 1;
+
+/** The fields of an admin message body (after the proto header). */
+function adminFields(body: Buffer): { command: number; fields: Map<number, Buffer> } {
+  if (body.length < ADMIN_HEADER_BYTES) throw new DbError('INVALID_FIELD', 'the admin message header is cut off', { hint: 'send admin messages as the Aerospike clients build them' });
+  const command = body[2] as number;
+  const n = body[3] as number;
+  const fields = new Map<number, Buffer>();
+  let p = ADMIN_HEADER_BYTES;
+  for (let i = 0; i < n; i++) {
+    if (p + 5 > body.length) throw new DbError('INVALID_FIELD', `admin field ${i} is cut off`);
+    const size = body.readUInt32BE(p);
+    if (size < 1 || p + 4 + size > body.length) throw new DbError('INVALID_FIELD', `admin field ${i} has a bad size ${size}`);
+    fields.set(body[p + 4] as number, body.subarray(p + 5, p + 4 + size));
+    p += 4 + size;
+  }
+  return { command, fields };
+}
+
+/** An admin reply: the 16-byte header with the result and the fields. */
+function adminReply(command: number, result: number, fields: ReadonlyArray<readonly [number, Buffer]> = []): Buffer {
+  const size = ADMIN_HEADER_BYTES + fields.reduce((n, [, v]) => n + 5 + v.length, 0);
+  const out = Buffer.alloc(PROTO_HEADER_BYTES + size);
+  writeProtoHeader(out, MessageType.ADMIN, size);
+  out[PROTO_HEADER_BYTES + 1] = result;
+  out[PROTO_HEADER_BYTES + 2] = command;
+  out[PROTO_HEADER_BYTES + 3] = fields.length;
+  let p = PROTO_HEADER_BYTES + ADMIN_HEADER_BYTES;
+  for (const [id, v] of fields) {
+    out.writeUInt32BE(v.length + 1, p);
+    out[p + 4] = id;
+    v.copy(out, p + 5);
+    p += 5 + v.length;
+  }
+  return out;
+}
+
+const byteCode = (code: number): number => (code >= 0 && code <= 255 ? code : 1);
+
+/** One Aerospike-protocol connection's view of security. */
+export class WireAccess {
+  private readonly security: Security;
+  private readonly address: string;
+  private principal: Principal | undefined;
+
+  constructor(security: Security, address: string) {
+    this.security = security;
+    this.address = address;
+  }
+
+  /** Answers an admin message: LOGIN and AUTHENTICATE; other commands are refused with 54 until offered here. */
+  async admin(body: Buffer): Promise<Buffer> {
+    let command = body.length > 2 ? body[2] as number : 0;
+    try {
+      const parsed = adminFields(body);
+      command = parsed.command;
+      const text = (id: number): string | undefined => parsed.fields.get(id)?.toString('utf8');
+      const user = text(AdminField.USER);
+      if (command === Command.LOGIN) {
+        const credential = text(AdminField.CREDENTIAL);
+        const clear = text(AdminField.CLEAR_PASSWORD);
+        if (user === undefined || (credential === undefined && clear === undefined)) throw new DbError('INVALID_FIELD', 'LOGIN needs USER and CREDENTIAL');
+        const r = await this.security.login(user, credential !== undefined ? { credential } : { password: clear as string }, this.address);
+        this.principal = await this.security.authenticate({ token: r.token }, this.address);
+        const ttl = Buffer.alloc(4);
+        ttl.writeUInt32BE(r.ttlSeconds);
+        return adminReply(command, 0, [[AdminField.SESSION_TOKEN, Buffer.from(r.token, 'utf8')], [AdminField.SESSION_TTL, ttl]]);
+      }
+      if (command === Command.AUTHENTICATE) {
+        const token = text(AdminField.SESSION_TOKEN);
+        if (token === undefined) throw new DbError('INVALID_FIELD', 'AUTHENTICATE needs SESSION_TOKEN');
+        const p = await this.security.authenticate({ token }, this.address);
+        if (user !== undefined && user !== p.user) throw new DbError('NOT_AUTHENTICATED', 'the session token belongs to another user');
+        this.principal = p;
+        return adminReply(command, 0);
+      }
+      throw new DbError('INVALID_COMMAND', `admin command ${command} is not offered over the Aerospike protocol`, { hint: 'manage users and roles with AQL or the gRPC SecurityService' });
+    } catch (err) {
+      return adminReply(command, byteCode(toDbError(err).resultCode));
+    }
+  }
+
+  /** The authenticated caller; NOT_AUTHENTICATED (80) before LOGIN or AUTHENTICATE. */
+  caller(): Principal {
+    if (this.principal === undefined) throw new DbError('NOT_AUTHENTICATED', 'this connection is not authenticated', { hint: 'log in (the client\'s user and password) first' });
+    return this.principal;
+  }
+
+  get authenticated(): boolean {
+    return this.principal !== undefined;
+  }
+
+  private check(principal: Principal, permission: Permission, namespace: string | undefined, set: string | undefined, what: string): void {
+    this.security.authorize(principal, permission, namespace, set, what, this.address);
+  }
+
+  /** Checks an AS_MSG (single record, scan, query or batch) against the caller's privileges. */
+  authorizeMsg(msg: Msg): void {
+    const principal = this.caller();
+    if ((msg.info1 & Info1.BATCH) !== 0) {
+      const data = msg.fields.get(Field.BATCH_INDEX) ?? msg.fields.get(Field.BATCH_INDEX_WITH_SET);
+      if (data === undefined) return; // the batch itself refuses it
+      for (const row of parseBatch(data, msg.fields.get(Field.FILTER))) this.authorizeOne(principal, row.msg, 'batch');
+      return;
+    }
+    this.authorizeOne(principal, msg, 'command');
+  }
+
+  private authorizeOne(principal: Principal, msg: Msg, what: string): void {
+    const namespace = msg.fields.get(Field.NAMESPACE)?.toString('utf8');
+    const set = msg.fields.get(Field.SET)?.toString('utf8') ?? '';
+    const stream = !msg.fields.has(Field.DIGEST) && !msg.fields.has(Field.KEY);
+    if (msg.fields.has(Field.UDF_PACKAGE_NAME)) {
+      const op = msg.fields.get(Field.UDF_OP)?.[0];
+      if (stream && op === UDF_OP_AGGREGATE) this.check(principal, 'read', namespace, set, `${what} (aggregation)`);
+      else this.check(principal, 'udf', namespace, set, `${what} (UDF)`);
+      return;
+    }
+    const writes = (msg.info2 & (Info2.WRITE | Info2.DELETE)) !== 0;
+    if (writes) this.check(principal, 'write', namespace, set, what);
+    if (!writes || (msg.info1 & Info1.READ) !== 0) this.check(principal, 'read', namespace, set, what);
+    this.security.admit(principal, writes ? 'write' : 'read');
+  }
+
+  /** Checks one info command: the ones that change things need their admin permission. */
+  authorizeInfo(cmd: InfoCommand): void {
+    const principal = this.caller();
+    const ns = cmd.params.get('namespace') ?? cmd.params.get('ns');
+    const set = cmd.params.get('set');
+    switch (cmd.name) {
+      case 'udf-put': case 'udf-remove': this.check(principal, 'udf-admin', undefined, undefined, cmd.name); return;
+      case 'sindex-create': case 'sindex-delete': this.check(principal, 'sindex-admin', undefined, undefined, cmd.name); return;
+      case 'truncate': case 'truncate-namespace': case 'truncate-undo': this.check(principal, 'truncate', ns, set ?? '', cmd.name); return;
+      case 'query-abort': case 'scan-abort': case 'query-kill': this.check(principal, 'job-admin', undefined, undefined, cmd.name); return;
+      case 'set-config': case 'config-set': this.check(principal, 'sys-admin', undefined, undefined, cmd.name); return;
+      default: this.check(principal, 'info', undefined, undefined, cmd.name);
+    }
+  }
+}
