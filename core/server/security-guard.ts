@@ -134,6 +134,7 @@ export const METHOD_RULES: Readonly<Record<string, Rule>> = {
   '/slipstream.v1.AdminService/ListSets': info,
   '/slipstream.v1.AdminService/ListBins': info,
   '/slipstream.v1.AdminService/GetStatistics': info,
+  '/slipstream.v1.AdminService/ListPlugins': info,
   '/slipstream.v1.ClusterService/GetClusterInfo': info,
   '/slipstream.v1.ClusterService/GetPartitionMap': info,
   '/slipstream.v1.QueryService/CreateIndex': global('sindex-admin'),

@@ -62,6 +62,7 @@ const CASES: readonly Case[] = [
   c(AdminServiceService.listSets, { namespace: '' }, 'info'),
   c(AdminServiceService.listBins, { namespace: '' }, 'info'),
   c(AdminServiceService.getStatistics, { namespace: '' }, 'info'),
+  c(AdminServiceService.listPlugins, {}, 'info'),
   c(ClusterServiceService.getClusterInfo, {}, 'info'),
   c(ClusterServiceService.getPartitionMap, { namespace: 'test' }, 'info'),
   c(QueryServiceService.createIndex, { namespace: 'test', set: 's', bin: 'n', name: 'idx_n', type: 'INDEX_TYPE_NUMERIC', collection: 'COLLECTION_TYPE_NONE' }, 'sindex-admin'),
