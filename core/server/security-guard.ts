@@ -14,6 +14,7 @@ import { isWriteOperation } from '../transaction/operations.ts';
 import { parseScript } from '../aql/language/parse.ts';
 import type { Statement } from '../aql/language/ast.ts';
 import { fromPbOperation } from './handlers/operations.ts';
+import type { RestoreRecordsRequest } from '../wire/generated/slipstream/v1/data.ts';
 import type { BatchOperateRequest, Operation as PbOperation, OperateRequest, StartOperationJobRequest } from '../wire/generated/slipstream/v1/kv.ts';
 import { toServiceError } from '../wire/status.ts';
 
@@ -84,6 +85,13 @@ const batchOperate: Rule = (request) => {
 /** A background operation job writes (and reads, for reading operations) every record it reaches. */
 const operationJob: Rule = (request) => on(...operationPermissions(((request ?? {}) as StartOperationJobRequest).operations ?? []))(request);
 
+/** A restore writes every set its records name, in the request's namespace. */
+const restore: Rule = (request) => {
+  const r = (request ?? {}) as RestoreRecordsRequest;
+  const sets = new Set((r.records ?? []).map((x) => x.set));
+  return [...sets].flatMap((set) => on('write')({ namespace: r.namespace, set }));
+};
+
 /** What an AQL statement needs. */
 export function statementRequirements(s: Statement): Requirement[] {
   const scoped = (permission: Permission, t: { namespace: string; set: string | null }): Requirement[] => [{ permission, namespace: t.namespace, set: t.set ?? '' }];
@@ -100,6 +108,7 @@ export function statementRequirements(s: Statement): Requirement[] {
     case 'kill-job': return [{ permission: 'job-admin' }];
     case 'show': case 'stat': case 'desc-module': case 'help': return [{ permission: 'info' }];
     case 'set-setting': case 'get-setting': case 'reset-setting': case 'run': case 'exit': return [];
+    case 'set-config': return [{ permission: 'sys-admin' }];
     // user and role statements check user-admin (or self-service) where they run
     // checked where it runs: anyone may change their own password, even one that must change
     case 'set-password': return [];
@@ -135,6 +144,13 @@ export const METHOD_RULES: Readonly<Record<string, Rule>> = {
   '/slipstream.v1.AdminService/ListBins': info,
   '/slipstream.v1.AdminService/GetStatistics': info,
   '/slipstream.v1.AdminService/ListPlugins': info,
+  '/slipstream.v1.AdminService/GetConfig': info,
+  '/slipstream.v1.AdminService/SetConfig': global('sys-admin'),
+  '/slipstream.v1.DataService/RestoreRecords': restore,
+  '/slipstream.v1.DataService/Export': on('read'),
+  // a client stream: the target arrives in the first message, after the call is admitted, so
+  // an import needs write on every namespace (a scoped writer cannot import)
+  '/slipstream.v1.DataService/Import': global('write'),
   '/slipstream.v1.ClusterService/GetClusterInfo': info,
   '/slipstream.v1.ClusterService/GetPartitionMap': info,
   '/slipstream.v1.QueryService/CreateIndex': global('sindex-admin'),
@@ -245,8 +261,21 @@ export function guarded<I extends UntypedServiceImplementation>(definition: Serv
   const out: Record<string, unknown> = { ...implementation };
   for (const [key, def] of Object.entries(definition)) {
     const fn = implementation[key as keyof I] as unknown;
-    if (typeof fn !== 'function' || def.requestStream) continue;
+    if (typeof fn !== 'function') continue;
     const path = def.path;
+    if (def.requestStream) {
+      // client or bidirectional streams: admitted on the call's metadata before any message is read
+      const handler = fn as (call: { readonly metadata: Metadata; getPeer(): string; emit(e: 'error', err: unknown): boolean }, cb?: sendUnaryData<unknown>) => void;
+      out[key] = (call: { readonly metadata: Metadata; getPeer(): string; emit(e: 'error', err: unknown): boolean }, cb?: sendUnaryData<unknown>) => {
+        const guard = guardOf();
+        if (guard === undefined) { handler(call, cb); return; }
+        guard.admit(path, { request: undefined, metadata: call.metadata, getPeer: () => call.getPeer() }).then(
+          (who) => guard.security.calls.run(who, () => handler(call, cb)),
+          (err: unknown) => { const e = toServiceError(toDbError(err)); if (cb !== undefined) cb(e, null); else call.emit('error', e); },
+        );
+      };
+      continue;
+    }
     if (!def.responseStream) {
       const unary = fn as (call: ServerUnaryCall<unknown, unknown>, cb: sendUnaryData<unknown>) => void;
       out[key] = (call: ServerUnaryCall<unknown, unknown>, cb: sendUnaryData<unknown>) => {

@@ -12,6 +12,7 @@ import { QueryServiceService } from '../../core/wire/generated/slipstream/v1/que
 import { UdfServiceService } from '../../core/wire/generated/slipstream/v1/udf.ts';
 import { AqlServiceService } from '../../core/wire/generated/slipstream/v1/aql.ts';
 import { SecurityServiceService } from '../../core/wire/generated/slipstream/v1/security.ts';
+import { DataServiceService } from '../../core/wire/generated/slipstream/v1/data.ts';
 import { METHOD_RULES } from '../../core/server/security-guard.ts';
 import { PRIVILEGE_NAMES, type PrivilegeName } from '../../core/security/privileges.ts';
 import { bearer, login, rawCall, rawClient } from './helpers.ts';
@@ -22,7 +23,7 @@ const key = (set = 's', k = 'k') => ({ namespace: 'test', set, id: { $case: 'str
 const str = (v: string) => ({ kind: { $case: 'string' as const, value: v } });
 const MODULE = 'export function touchIt(rec) { return 1; }\nexport function agg(stream) { return stream; }\n';
 
-type Need = 'info' | 'read' | 'write' | 'udf' | 'truncate' | 'sindex-admin' | 'udf-admin' | 'job-admin' | 'user-admin';
+type Need = 'info' | 'read' | 'write' | 'udf' | 'truncate' | 'sindex-admin' | 'udf-admin' | 'job-admin' | 'user-admin' | 'sys-admin';
 
 /** Which predefined role holds which need, written out by hand from Aerospike's privilege descriptions. */
 const HOLDERS: Readonly<Record<Need, readonly PrivilegeName[]>> = {
@@ -35,6 +36,7 @@ const HOLDERS: Readonly<Record<Need, readonly PrivilegeName[]>> = {
   'udf-admin': ['udf-admin', 'data-admin', 'sys-admin'],
   'job-admin': ['data-admin', 'sys-admin'],
   'user-admin': ['user-admin'],
+  'sys-admin': ['sys-admin'],
 };
 
 interface Case { readonly method: MethodDefinition<unknown, unknown>; readonly request: unknown; readonly needs: Need }
@@ -63,6 +65,10 @@ const CASES: readonly Case[] = [
   c(AdminServiceService.listBins, { namespace: '' }, 'info'),
   c(AdminServiceService.getStatistics, { namespace: '' }, 'info'),
   c(AdminServiceService.listPlugins, {}, 'info'),
+  c(AdminServiceService.getConfig, {}, 'info'),
+  c(AdminServiceService.setConfig, { settings: [] }, 'sys-admin'),
+  c(DataServiceService.restoreRecords, { namespace: 'test', records: [{ set: 'restored', digest: new Uint8Array(20), bins: [{ name: 'b', value: str('v') }], generation: 1, voidTime: 0, lastUpdateMs: 0n }] }, 'write'),
+  c(DataServiceService.export, { namespace: 'test', set: 'nothing' }, 'read'),
   c(ClusterServiceService.getClusterInfo, {}, 'info'),
   c(ClusterServiceService.getPartitionMap, { namespace: 'test' }, 'info'),
   c(QueryServiceService.createIndex, { namespace: 'test', set: 's', bin: 'n', name: 'idx_n', type: 'INDEX_TYPE_NUMERIC', collection: 'COLLECTION_TYPE_NONE' }, 'sindex-admin'),
@@ -135,11 +141,13 @@ describe('security/access over gRPC', function () {
   });
 
   it('every method of every service has a rule in the guard and a case here', () => {
-    const services = [KeyValueServiceService, AdminServiceService, ClusterServiceService, QueryServiceService, UdfServiceService, AqlServiceService, SecurityServiceService];
+    const services = [KeyValueServiceService, AdminServiceService, ClusterServiceService, QueryServiceService, UdfServiceService, AqlServiceService, SecurityServiceService, DataServiceService];
     const all = new Set(services.flatMap((svc) => Object.values(svc).map((m: { path: string }) => m.path)));
     for (const p of t.node.server.methodPaths) assert.ok(all.has(p), `registered method ${p} belongs to a listed service`);
     assert.deepEqual([...all].sort(), Object.keys(METHOD_RULES).sort(), 'the guard has exactly one rule per method');
-    assert.deepEqual([...all].sort(), CASES.map((x) => x.method.path).sort(), 'this test has exactly one case per method');
+    const streamsIn = new Set(services.flatMap((svc) => Object.values(svc).filter((m: { requestStream: boolean }) => m.requestStream).map((m: { path: string }) => m.path)));
+    assert.deepEqual([...all].filter((p) => !streamsIn.has(p)).sort(), CASES.map((x) => x.method.path).sort(), 'this test has exactly one case per method (client streams: below)');
+    assert.deepEqual([...streamsIn], ['/slipstream.v1.DataService/Import']);
   });
 
   it('refuses a call without credentials (80), with a bad token (80) and with wrong passwords (62 / 60)', async () => {
@@ -169,6 +177,20 @@ describe('security/access over gRPC', function () {
       }
     }
     assert.deepEqual(mismatches, []);
+  });
+
+  it('client-streaming calls (Import) are guarded too: refused without credentials and without write on every namespace', async () => {
+    const importCall = (md: Metadata) => new Promise<number>((resolve) => {
+      const def = DataServiceService.import;
+      const stream = raw.makeClientStreamRequest(def.path, def.requestSerialize, def.responseDeserialize, md, { deadline: Date.now() + 15_000 }, (err) => {
+        const c = err?.metadata?.get('slipstream-result-code')[0];
+        resolve(err === null ? 0 : typeof c === 'string' ? Number(c) : -1);
+      });
+      stream.end();
+    });
+    assert.equal(await importCall(new Metadata()), 80);
+    assert.equal(await importCall(bearer(await login(raw, 'u-read', 'pw-read'))), 81);
+    assert.notEqual(await importCall(bearer(await login(raw, 'u-read-write', 'pw-read-write'))), 81);
   });
 
   it('user/password metadata and Basic credentials work like a token', async () => {
