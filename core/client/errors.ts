@@ -37,9 +37,12 @@ export function fromServiceError(err: ServiceError): DbError {
     return new DbError('CLIENT_PARAM', message.replace(/^\d+ \w+: /, ''), { cause: err, hint: 'check the values sent: integers must fit in 64 bits' });
   }
   const name = FROM_GRPC[err.code] ?? 'CLIENT_ERROR';
+  // a write whose deadline passed, or whose connection dropped once the request was sent, may
+  // have been applied; a connection that was never made carried nothing
+  const neverSent = name === 'CONNECTION' && /No connection established|ECONNREFUSED|Failed to connect/i.test(message);
   return new DbError(name, message, {
     cause: err,
-    inDoubt: name === 'TIMEOUT',
+    inDoubt: name === 'TIMEOUT' || (name === 'CONNECTION' && !neverSent),
     ...(name === 'CONNECTION' ? { hint: 'check that a node is running at the address given and reachable' } : {}),
   });
 }
