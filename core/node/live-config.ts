@@ -57,6 +57,7 @@ const NS_SETTING = /^namespaces\.([^.]+)\.(defaultTtl|maxTtl|maxRecordBytes|evic
 export class LiveConfig {
   private config: NodeConfig;
   private readonly targets: LiveConfigTargets;
+  private readonly listeners = new Set<(applied: readonly AppliedChange[]) => void>();
 
   constructor(config: NodeConfig, targets: LiveConfigTargets) {
     this.config = config;
@@ -96,7 +97,14 @@ export class LiveConfig {
     }
     this.apply(next);
     for (const a of applied) this.targets.logger.info({ setting: a.name, from: a.from, to: a.to }, 'configuration changed');
+    for (const l of this.listeners) l(applied);
     return applied;
+  }
+
+  /** Calls `listener` after each applied change set; returns the unsubscribe. */
+  watch(listener: (applied: readonly AppliedChange[]) => void): () => void {
+    this.listeners.add(listener);
+    return () => { this.listeners.delete(listener); };
   }
 
   private apply(next: NodeConfig): void {

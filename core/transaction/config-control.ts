@@ -9,4 +9,6 @@ export interface ConfigControl {
   readonly dynamicSettings: readonly string[];
   /** Validates every change as at start-up, then applies them all; returns what changed. */
   set(changes: ReadonlyArray<{ readonly name: string; readonly value: unknown }>): Array<{ name: string; from: unknown; to: unknown }>;
+  /** Calls `listener` after each applied change set (the audit trail records them); returns the unsubscribe. */
+  watch(listener: (applied: ReadonlyArray<{ readonly name: string; readonly from: unknown; readonly to: unknown }>) => void): () => void;
 }

@@ -273,15 +273,20 @@ describe('security/access over gRPC', function () {
   });
 
   it('the audit log records logins, failures, violations and changes, never a password', async () => {
+    const changed = await rawCall(raw, AdminServiceService.setConfig, { changes: [{ name: 'namespaces.other.defaultTtl', valueJson: '3600' }] }, bearer(adminToken));
+    assert.equal(changed.code, 0, changed.message);
     const text = readFileSync(join(dir, 'audit.log'), 'utf8');
     const events = text.trim().split('\n').map((l) => JSON.parse(l) as { event: string; user?: string; outcome: string; address?: string });
     const kinds = new Set(events.map((e) => e.event));
-    for (const k of ['login', 'login-failed', 'permission-denied', 'user-created', 'user-dropped', 'password-set', 'role-created', 'whitelist-set', 'udf-registered', 'truncate']) {
+    for (const k of ['login', 'login-failed', 'permission-denied', 'user-created', 'user-dropped', 'password-set', 'role-created', 'whitelist-set', 'udf-registered', 'truncate', 'config-changed']) {
       assert.ok(kinds.has(k), `audit log has ${k}`);
     }
     assert.ok(events.every((e) => typeof e.outcome === 'string'));
     const denied = events.find((e) => e.event === 'permission-denied');
     assert.equal(denied?.address, '127.0.0.1');
+    const config = events.find((e) => e.event === 'config-changed') as { user?: string; detail?: { settings?: string[] } } | undefined;
+    assert.equal(config?.user, 'admin');
+    assert.deepEqual(config?.detail?.settings, ['namespaces.other.defaultTtl: 0 -> 3600']);
     const udf = events.find((e) => e.event === 'udf-registered');
     assert.ok(udf?.user !== undefined && udf.user.startsWith('u-'), 'the registration names who did it');
     for (const secret of [ADMIN_PASSWORD, 'pw-read', 'pw1', 'pw2']) assert.ok(!text.includes(secret), `audit log must not contain ${secret}`);

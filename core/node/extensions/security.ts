@@ -9,7 +9,7 @@ import { securityHandlers } from '../../server/handlers/security.ts';
 import { SecurityGuard } from '../../server/security-guard.ts';
 import { parseSecurityConfig } from '../../security/config.ts';
 import { Security } from '../../security/security.ts';
-import { SECURITY } from '../../services/index.ts';
+import { CONFIG_CONTROL, SECURITY } from '../../services/index.ts';
 import type { NodeExtension } from '../extension.ts';
 import { readFileSync } from 'node:fs';
 import { DbError } from '../../errors/index.ts';
@@ -27,6 +27,14 @@ export function securityExtension(): NodeExtension {
       }
       const security = await Security.open({ smd: ctx.systemMetadata, config, logger: ctx.logger, clock: ctx.clock });
       ctx.services.provide(SECURITY, security);
+      // configuration changes, whichever way they come (SetConfig, AQL SET CONFIG), with who made them
+      const unwatchConfig = ctx.services.get(CONFIG_CONTROL)?.watch((applied) => {
+        const who = security.calls.getStore();
+        security.record({
+          event: 'config-changed', ...(who === undefined ? {} : { user: who.user, address: who.address }), outcome: 'ok',
+          detail: { settings: applied.map((a) => `${a.name}: ${JSON.stringify(a.from)} -> ${JSON.stringify(a.to)}`) },
+        });
+      });
       ctx.server.useGuard(new SecurityGuard(security));
       const tls = ctx.config.node.tls;
       ctx.metricsEndpoint?.protect({
@@ -34,7 +42,7 @@ export function securityExtension(): NodeExtension {
         ...(config.metricsTls && tls !== undefined ? { tls: { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) } } : {}),
       });
       ctx.logger.info({ sessionTtl: config.sessionTtlSeconds, audit: config.auditFile ?? 'node log' }, 'security enabled: every call must be authenticated');
-      return { stop: () => security.close() };
+      return { stop: async () => { unwatchConfig?.(); await security.close(); } };
     },
   };
 }
