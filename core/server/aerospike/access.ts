@@ -40,8 +40,8 @@ function adminFields(body: Buffer): { command: number; fields: Map<number, Buffe
   return { command, fields };
 }
 
-/** An admin reply: the 16-byte header with the result and the fields. */
-function adminReply(command: number, result: number, fields: ReadonlyArray<readonly [number, Buffer]> = []): Buffer {
+/** An admin reply: the 16-byte header with the result (and the command answered) and the fields. */
+export function adminReply(command: number, result: number, fields: ReadonlyArray<readonly [number, Buffer]> = []): Buffer {
   const size = ADMIN_HEADER_BYTES + fields.reduce((n, [, v]) => n + 5 + v.length, 0);
   const out = Buffer.alloc(PROTO_HEADER_BYTES + size);
   writeProtoHeader(out, MessageType.ADMIN, size);

@@ -6,7 +6,7 @@
 import type { Socket } from 'node:net';
 import { toDbError } from '../../errors/index.ts';
 import { SECURITY, UDF_JOBS_KEY } from '../../services/keys.ts';
-import { WireAccess } from './access.ts';
+import { adminReply, WireAccess } from './access.ts';
 import type { PortProtocol } from '../node-port.ts';
 import { runBatch } from './batch.ts';
 import { AerospikeConnection, compressFrame, inflateFrame, isAerospikeFirstByte, writeProtoHeader, type ConnectionLimits, type Reply } from './connection.ts';
@@ -109,11 +109,7 @@ export class AerospikeFrontEnd implements PortProtocol {
         }
         // security off: every admin command (login, authenticate, user and role commands) is
         // told that security is not enabled, and clients go on without a session
-        const out = Buffer.alloc(PROTO_HEADER_BYTES + 16);
-        writeProtoHeader(out, MessageType.ADMIN, 16);
-        out[PROTO_HEADER_BYTES + 1] = SECURITY_NOT_ENABLED;
-        out[PROTO_HEADER_BYTES + 2] = body.length > 2 ? body[2] as number : 0;
-        await reply.send(out);
+        await reply.send(adminReply(body.length > 2 ? body[2] as number : 0, SECURITY_NOT_ENABLED));
         return;
       }
       case MessageType.COMPRESSED: {
