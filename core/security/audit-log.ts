@@ -13,7 +13,8 @@ export type AuditEventKind =
   | 'login' | 'login-failed' | 'authentication-failed' | 'permission-denied'
   | 'user-created' | 'user-dropped' | 'password-set' | 'roles-granted' | 'roles-revoked'
   | 'role-created' | 'role-dropped' | 'privileges-granted' | 'privileges-revoked' | 'whitelist-set' | 'quotas-set'
-  | 'udf-registered' | 'udf-removed' | 'truncate' | 'index-created' | 'index-dropped' | 'config-changed';
+  | 'udf-registered' | 'udf-removed' | 'truncate' | 'index-created' | 'index-dropped' | 'config-changed'
+  | 'session-secret-rotated';
 
 export interface AuditEvent {
   readonly event: AuditEventKind;

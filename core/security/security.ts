@@ -18,9 +18,12 @@ import type { SecurityConfig } from './config.ts';
 import { LoginThrottle } from './login-throttle.ts';
 import { credentialOf, isCredential } from './passwords.ts';
 import { grants, type Permission, type Privilege } from './privileges.ts';
-import { SessionTokens } from './session-tokens.ts';
+import { SessionTokens, type TokenKeys } from './session-tokens.ts';
 
 /** What a caller presents: a session token, or a user with a clear password or an Aerospike credential. */
+/** A secret: a clear password (gRPC, AQL) or an Aerospike client credential (the bcrypt hash the wire protocol sends). */
+export type Secret = { readonly password: string } | { readonly credential: string };
+
 export type Credentials =
   | { readonly token: string }
   | { readonly user: string; readonly password: string }
@@ -46,6 +49,19 @@ export interface LoginResult {
 
 const SECRET_MODULE = 'security';
 const SECRET_KEY = 'session-secret';
+/** The retired secret and until when its tokens are accepted: `<base64>@<ms since the epoch>`. */
+const PREVIOUS_SECRET_KEY = 'previous-session-secret';
+
+/** The token keys as system metadata holds them. */
+function tokenKeys(smd: SystemMetadataStore): TokenKeys | undefined {
+  const m = smd.module<string>(SECRET_MODULE);
+  const current = m.get(SECRET_KEY)?.value;
+  if (current === undefined) return undefined;
+  const prev = m.get(PREVIOUS_SECRET_KEY)?.value;
+  const at = prev === undefined ? -1 : prev.lastIndexOf('@');
+  const previous = prev === undefined || at < 0 ? undefined : { secret: Buffer.from(prev.slice(0, at), 'base64'), untilMs: Number(prev.slice(at + 1)) };
+  return { current: Buffer.from(current, 'base64'), ...(previous === undefined || !Number.isFinite(previous.untilMs) ? {} : { previous }) };
+}
 /** How long a user/password pair presented with each call stays verified. */
 const PASSWORD_CACHE_MS = 60_000;
 
@@ -78,6 +94,7 @@ export class Security {
   private readonly passwordCache = new Map<string, { user: string; epoch: number; untilMs: number }>();
   private readonly usage = new Map<string, { windowMs: number; reads: number; writes: number }>();
   private readonly unwatch: () => void;
+  private readonly smd: SystemMetadataStore;
   /** The identity of the call being served, so subsystem changes are audited with who made them. */
   readonly calls = new AsyncLocalStorage<CallIdentity>();
 
@@ -87,11 +104,16 @@ export class Security {
     this.config = config;
     this.tokens = tokens;
     this.clock = clock;
+    this.smd = smd;
     // a change to any user or role, on this node or synchronised from another, applies at once
     this.unwatch = smd.watch((c) => {
       if (c.module === 'security-users' || c.module === 'security-roles') {
         this.principals.clear();
         this.passwordCache.clear();
+      }
+      if (c.module === SECRET_MODULE) {
+        const keys = tokenKeys(smd);
+        if (keys !== undefined) this.tokens.setKeys(keys);
       }
       const kinds = AUDITED_MODULES[c.module];
       if (kinds !== undefined) {
@@ -105,11 +127,10 @@ export class Security {
   static async open(options: { readonly smd: SystemMetadataStore; readonly config: SecurityConfig; readonly logger: Logger; readonly clock: Clock }): Promise<Security> {
     const { smd, config, logger, clock } = options;
     const secrets = smd.module<string>(SECRET_MODULE);
-    const stored = secrets.get(SECRET_KEY)?.value;
-    const secret = stored !== undefined ? Buffer.from(stored, 'base64') : SessionTokens.newSecret();
-    if (stored === undefined) await secrets.set(SECRET_KEY, secret.toString('base64'));
+    if (tokenKeys(smd) === undefined) await secrets.set(SECRET_KEY, SessionTokens.newSecret().toString('base64'));
+    const keys = tokenKeys(smd) as TokenKeys;
     const audit = new AuditLog({ ...(config.auditFile === undefined ? {} : { file: config.auditFile }), logger: logger.child({ component: 'audit' }), now: () => clock.now() });
-    const security = new Security(new Accounts(smd), audit, config, new SessionTokens(secret), clock, smd);
+    const security = new Security(new Accounts(smd), audit, config, new SessionTokens(keys), clock, smd);
     if (!security.accounts.hasUsers()) {
       const given = config.adminPassword;
       await security.accounts.createUser(FIRST_ADMIN, await credentialOf(given ?? 'admin'), ['user-admin', 'sys-admin', 'data-admin', 'read-write-udf'], given === undefined);
@@ -135,7 +156,7 @@ export class Security {
   }
 
   /** Checks a user's secret; throws INVALID_USER / INVALID_PASSWORD after the throttle's delay. */
-  private async checkSecret(user: string, secret: { readonly password: string } | { readonly credential: string }, address: string): Promise<UserRecord> {
+  private async checkSecret(user: string, secret: Secret, address: string): Promise<UserRecord> {
     if (typeof user !== 'string' || user.length === 0) throw new DbError('INVALID_USER', 'no user name was given', { hint: 'give a user name and a password' });
     const credential = 'credential' in secret ? secret.credential : await credentialOf(secret.password);
     if (typeof credential !== 'string' || !isCredential(credential)) throw new DbError('INVALID_CREDENTIAL', 'the credential is not valid', { hint: 'send the password, or its bcrypt hash as Aerospike clients do' });
@@ -154,7 +175,7 @@ export class Security {
   }
 
   /** Logs a user in: a session token valid on every node that shares this node's system metadata. */
-  async login(user: string, secret: { readonly password: string } | { readonly credential: string }, address: string): Promise<LoginResult> {
+  async login(user: string, secret: Secret, address: string): Promise<LoginResult> {
     const record = await this.checkSecret(user, secret, address);
     const principal = this.principalOf(user, record, address);
     const ttlSeconds = this.config.sessionTtlSeconds;
@@ -195,6 +216,21 @@ export class Security {
       }
       throw err;
     }
+  }
+
+  /**
+   * The principal as it stands now: a connection that authenticated once (the Aerospike protocol)
+   * sees role and privilege changes at once, and loses access when its user is dropped or its
+   * password changes.
+   */
+  current(principal: Principal, address: string): Principal {
+    const record = this.accounts.user(principal.user);
+    if (record === undefined || record.epoch !== principal.epoch) {
+      const err = new DbError('EXPIRED_SESSION', 'the session is no longer valid (the user was removed or its password changed)', { hint: 'log in again' });
+      this.record({ event: 'authentication-failed', user: principal.user, address, outcome: 'refused', resultCode: err.resultCode });
+      throw err;
+    }
+    return this.principalOf(principal.user, record, address);
   }
 
   /** The user's privileges usable from `address` (roles whose allow-list excludes it do not count). */
@@ -263,20 +299,49 @@ export class Security {
     }
   }
 
-  /** Changes a password: a user-admin for anyone, any user for itself with its current password; ends the user's sessions. */
-  async setPassword(actor: Principal, user: string, password: string, address: string, oldPassword?: string): Promise<void> {
+  /**
+   * Replaces the session-signing secret (user-admin). With no grace every session ends at once;
+   * with a grace period, tokens signed with the previous secret stay valid that long (their own
+   * expiry still applies). New tokens are signed with the new secret at once, on every node that
+   * shares the system metadata.
+   */
+  async rotateSessionSecret(actor: Principal, address: string, graceSeconds: number): Promise<void> {
+    this.authorize(actor, 'user-admin', undefined, undefined, 'rotate session secret', address);
+    if (!Number.isInteger(graceSeconds) || graceSeconds < 0 || graceSeconds > 86_400) {
+      throw new DbError('PARAMETER', `grace period ${graceSeconds} s is out of range`, { hint: 'give whole seconds from 0 (every session ends now) to 86400' });
+    }
+    const m = this.smd.module<string>(SECRET_MODULE);
+    const current = m.get(SECRET_KEY)?.value;
+    if (graceSeconds > 0 && current !== undefined) await m.set(PREVIOUS_SECRET_KEY, `${current}@${this.now() + graceSeconds * 1000}`);
+    else await m.delete(PREVIOUS_SECRET_KEY);
+    await m.set(SECRET_KEY, SessionTokens.newSecret().toString('base64'));
+    this.tokens.setKeys(tokenKeys(this.smd) as TokenKeys);
+    this.record({ event: 'session-secret-rotated', user: actor.user, address, outcome: 'ok', detail: { graceSeconds } });
+  }
+
+  /**
+   * Changes a password: a user-admin for anyone, any user for itself with its current password;
+   * ends the user's sessions. Passwords come clear (gRPC, AQL) or as the Aerospike clients'
+   * credential (the wire protocol); a string is a clear password.
+   */
+  async setPassword(actor: Principal, user: string, password: string | Secret, address: string, oldPassword?: string | Secret): Promise<void> {
+    const secret = (s: string | Secret): Secret => (typeof s === 'string' ? { password: s } : s);
+    const given = (s: string | Secret | undefined): s is string | Secret => s !== undefined && (typeof s === 'string' ? s !== '' : ('password' in s ? s.password : s.credential) !== '');
     const admin = actor.privileges.some((p) => grants(p, 'user-admin'));
     if (actor.user !== user) {
       this.authorize(actor, 'user-admin', undefined, undefined, 'set password', address);
     } else if (!admin && !actor.mustChangePassword) {
       // changing one's own password proves the old one (a stolen session token is not enough);
       // a user whose password must change has just logged in with it, a user-admin may set any
-      if (oldPassword === undefined || oldPassword === '') throw new DbError('INVALID_PASSWORD', 'changing your own password needs the current one', { hint: 'send the current password as old_password (SecurityService.SetPassword), or ask a user-admin' });
-      await this.checkSecret(user, { password: oldPassword }, address);
-    } else if (oldPassword !== undefined && oldPassword !== '') {
-      await this.checkSecret(user, { password: oldPassword }, address);
+      if (!given(oldPassword)) throw new DbError('INVALID_PASSWORD', 'changing your own password needs the current one', { hint: 'send the current password as old_password (SecurityService.SetPassword), or ask a user-admin' });
+      await this.checkSecret(user, secret(oldPassword), address);
+    } else if (given(oldPassword)) {
+      await this.checkSecret(user, secret(oldPassword), address);
     }
-    await this.accounts.setPassword(user, await credentialOf(password));
+    const next = secret(password);
+    const credential = 'credential' in next ? next.credential : await credentialOf(next.password);
+    if (!isCredential(credential)) throw new DbError('INVALID_CREDENTIAL', 'the new credential is not valid', { hint: 'send the password, or its bcrypt hash as Aerospike clients do' });
+    await this.accounts.setPassword(user, credential);
     this.record({ event: 'password-set', user: actor.user, address, outcome: 'ok', detail: { target: user } });
   }
 }

@@ -8,10 +8,8 @@ import type { RoleView, UserView } from './accounts.ts';
 import type { AuditEventKind } from './audit-log.ts';
 import { credentialOf } from './passwords.ts';
 import { formatPrivilege, grants, type Privilege } from './privileges.ts';
-import type { Principal, Security } from './security.ts';
+import type { Principal, Secret, Security } from './security.ts';
 
-/** A new user's secret: a clear password (gRPC, AQL) or an Aerospike credential (the wire protocol). */
-export type Secret = { readonly password: string } | { readonly credential: string };
 
 export class UserAdmin {
   private readonly security: Security;

@@ -185,6 +185,7 @@ export const METHOD_RULES: Readonly<Record<string, Rule>> = {
   '/slipstream.v1.SecurityService/SetWhitelist': inHandler,
   '/slipstream.v1.SecurityService/SetQuotas': inHandler,
   '/slipstream.v1.SecurityService/ListRoles': inHandler,
+  '/slipstream.v1.SecurityService/RotateSessionSecret': inHandler,
 };
 
 /** Methods a caller may use without credentials at all. */

@@ -101,6 +101,8 @@ const CASES: readonly Case[] = [
   c(SecurityServiceService.setWhitelist, { role: 'nothing', whitelist: [] }, 'user-admin'),
   c(SecurityServiceService.setQuotas, { role: 'nothing', readQuota: 0, writeQuota: 0 }, 'user-admin'),
   c(SecurityServiceService.listRoles, { role: '' }, 'info'),
+  // with a grace period, so the sessions of the rest of the matrix go on
+  c(SecurityServiceService.rotateSessionSecret, { graceSeconds: 86_400 }, 'user-admin'),
   c(SecurityServiceService.whoAmI, {}, 'info'),
   c(SecurityServiceService.login, { user: 'admin', password: ADMIN_PASSWORD }, 'info'),
 ];
@@ -251,6 +253,34 @@ describe('security/access over gRPC', function () {
     md.set('user', 'temp');
     md.set('password', 'pw2');
     assert.equal((await rawCall(raw, get.method, get.request, md)).code, 60);
+  });
+
+  it('rotating the session secret ends every session at once, or after a grace period; new logins go on', async () => {
+    adminToken = await login(raw, 'admin', ADMIN_PASSWORD);
+    assert.equal((await rawCall(raw, SecurityServiceService.createUser, { user: 'rot', password: 'pw', roles: ['read'] }, bearer(adminToken))).code, 0);
+    const get = c(KeyValueServiceService.get, { key: key('s', 'never-written') }, 'read');
+    const before = await login(raw, 'rot', 'pw');
+    // a reader may not rotate it
+    assert.equal((await rawCall(raw, SecurityServiceService.rotateSessionSecret, { graceSeconds: 0 }, bearer(before))).code, 81);
+    assert.equal((await rawCall(raw, SecurityServiceService.rotateSessionSecret, { graceSeconds: 90_000 }, bearer(adminToken))).code, 4, 'a grace period over a day is refused');
+    // with a grace period: old tokens keep working until it ends
+    assert.equal((await rawCall(raw, SecurityServiceService.rotateSessionSecret, { graceSeconds: 60 }, bearer(adminToken))).code, 0);
+    assert.equal((await rawCall(raw, get.method, get.request, bearer(before))).code, 2, 'still valid during the grace period');
+    const during = await login(raw, 'rot', 'pw');
+    assert.notEqual(during, before);
+    clock.advance(61_000);
+    assert.equal((await rawCall(raw, get.method, get.request, bearer(before))).code, 66, 'the grace period is over');
+    assert.equal((await rawCall(raw, get.method, get.request, bearer(during))).code, 2, 'a token signed with the new secret goes on');
+    // without: every session ends at once, the rotating admin's too
+    adminToken = await login(raw, 'admin', ADMIN_PASSWORD);
+    assert.equal((await rawCall(raw, SecurityServiceService.rotateSessionSecret, { graceSeconds: 0 }, bearer(adminToken))).code, 0);
+    assert.equal((await rawCall(raw, get.method, get.request, bearer(during))).code, 80, 'a token of a retired secret is not valid');
+    assert.equal((await rawCall(raw, get.method, get.request, bearer(adminToken))).code, 80);
+    assert.equal((await rawCall(raw, get.method, get.request, bearer(await login(raw, 'rot', 'pw')))).code, 2, 'new logins work');
+    adminToken = await login(raw, 'admin', ADMIN_PASSWORD);
+    const audit = readFileSync(join(dir, 'audit.log'), 'utf8');
+    assert.match(audit, /"event":"session-secret-rotated","user":"admin"/);
+    assert.equal((await rawCall(raw, SecurityServiceService.dropUser, { user: 'rot' }, bearer(adminToken))).code, 0);
   });
 
   it('allow-lists and quotas limit a role', async () => {

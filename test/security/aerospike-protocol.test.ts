@@ -42,6 +42,23 @@ function rawInfo(port: number, text: string): Promise<string> {
   });
 }
 
+/** One raw admin message on a fresh, unauthenticated connection; the answer's body. */
+function rawAdmin(port: number, body: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const s = tcpConnect({ host: '127.0.0.1', port });
+    const head = Buffer.alloc(8);
+    head.writeBigUInt64BE((2n << 56n) | (2n << 48n) | BigInt(body.length));
+    let got = Buffer.alloc(0);
+    s.on('data', (d: Buffer) => {
+      got = Buffer.concat([got, d]);
+      if (got.length >= 8 && got.length >= 8 + Number(got.readBigUInt64BE(0) & 0xffff_ffff_ffffn)) { s.destroy(); resolve(got.subarray(8)); }
+    });
+    s.on('close', () => resolve(got.subarray(8)));
+    s.on('error', reject);
+    s.write(Buffer.concat([head, body]));
+  });
+}
+
 describe('security/Aerospike protocol with the official client', function () {
   this.timeout(120_000);
   let node: NodeProcess;
@@ -100,5 +117,85 @@ describe('security/Aerospike protocol with the official client', function () {
     const code = await codeOf(connect('writer', 'wrong'));
     assert.ok(code === 62 || code === -1 || code === -10, `a wrong password fails to connect (got ${code})`);
     assert.equal(await rawInfo(node.port, 'namespaces\n'), 'ERROR:80:not authenticated\n');
+  });
+
+  it('manages users and roles with the official client\'s admin calls, checked like every other path', async () => {
+    const admin = await connect('admin', 'admin-pw');
+    const P = Aerospike.privilegeCode;
+    await admin.createUser('u1', 'pw1', ['read']);
+    const u1 = await admin.queryUser('u1', null);
+    assert.equal(u1.name, 'u1');
+    assert.deepEqual(u1.roles, ['read']);
+    const names = (await admin.queryUsers(null)).map((u: { name: string }) => u.name).sort();
+    assert.deepEqual(names, ['admin', 'reader', 'u1', 'writer']);
+
+    await admin.createRole('r1', [new Aerospike.admin.Privilege(P.READ_WRITE, { namespace: 'test', set: 's1' }), new Aerospike.admin.Privilege(P.UDF_ADMIN)], null, ['127.0.0.1', '10.0.0.0/8'], 10, 20);
+    const r1 = await admin.queryRole('r1', null);
+    assert.equal(r1.name, 'r1');
+    assert.deepEqual(r1.whitelist, ['127.0.0.1', '10.0.0.0/8']);
+    assert.equal(r1.readQuota, 10);
+    assert.equal(r1.writeQuota, 20);
+    const privs = r1.privileges.map((p: { code: number; namespace: string; set: string }) => [p.code, p.namespace, p.set]).sort();
+    assert.deepEqual(privs, [[P.UDF_ADMIN, '', ''], [P.READ_WRITE, 'test', 's1']].sort());
+    const roleNames = (await admin.queryRoles(null)).map((r: { name: string }) => r.name);
+    for (const r of ['read', 'read-write', 'user-admin', 'sys-admin', 'r1']) assert.ok(roleNames.includes(r), `queryRoles lists ${r}`);
+
+    // the role's scoped privilege is what the user gets
+    await admin.grantRoles('u1', ['r1']);
+    assert.deepEqual((await admin.queryUser('u1', null)).roles.slice().sort(), ['r1', 'read']);
+    const c1 = await connect('u1', 'pw1');
+    await c1.put(new Aerospike.Key('test', 's1', 'a'), { v: 1 });
+    assert.equal(await codeOf(c1.put(new Aerospike.Key('test', 's2', 'a'), { v: 1 })), 81, 'the scope stops at the set');
+    await admin.revokePrivileges('r1', [new Aerospike.admin.Privilege(P.READ_WRITE, { namespace: 'test', set: 's1' })]);
+    assert.equal(await codeOf(c1.put(new Aerospike.Key('test', 's1', 'b'), { v: 1 })), 81, 'a revoked privilege ends at once');
+    await admin.grantPrivileges('r1', [new Aerospike.admin.Privilege(P.WRITE, { namespace: 'test' })]);
+    await c1.put(new Aerospike.Key('test', 's2', 'b'), { v: 1 });
+    await admin.setQuotas('r1', 0, 0);
+    await admin.setWhitelist('r1', []);
+    const r1b = await admin.queryRole('r1', null);
+    assert.equal(r1b.readQuota, 0);
+    assert.deepEqual(r1b.whitelist, []);
+
+    // a user without user-admin may not manage users
+    const reader = await connect('reader', 'reader-pw');
+    assert.equal(await codeOf(reader.createUser('u2', 'pw', ['read'])), 81);
+    assert.equal(await codeOf(reader.dropUser('u1')), 81);
+    assert.equal(await codeOf(admin.createRole('bad', [new Aerospike.admin.Privilege(P.READ)], null, ['not-an-address'])), 73, 'a bad allow-list answers INVALID_WHITELIST');
+    assert.equal(await codeOf(admin.grantRoles('u1', ['no-such-role'])), 70, 'INVALID_ROLE');
+    assert.equal(await codeOf(admin.createUser('u1', 'again', ['read'])), 61, 'USER_ALREADY_EXISTS');
+
+    // a new password from an admin: the old one stops working, the new one works
+    await admin.changePassword('u1', 'pw2');
+    assert.notEqual(await codeOf(connect('u1', 'pw1')), 0);
+    const c2 = await connect('u1', 'pw2');
+    await c2.put(new Aerospike.Key('test', 's2', 'c'), { v: 1 });
+    // a user changes its own password (CHANGE_PASSWORD proves the old credential)
+    await c2.changePassword('u1', 'pw3');
+    assert.notEqual(await codeOf(connect('u1', 'pw2')), 0);
+    const c3 = await connect('u1', 'pw3');
+    await c3.put(new Aerospike.Key('test', 's2', 'c'), { v: 2 });
+
+    await admin.revokeRoles('u1', ['r1']);
+    await admin.dropRole('r1');
+    assert.equal(await codeOf(admin.queryRole('r1', null)), 70);
+    await admin.dropUser('u1');
+    assert.equal(await codeOf(admin.queryUser('u1', null)), 60, 'a dropped user is gone (INVALID_USER)');
+    const lost = await codeOf(c3.put(new Aerospike.Key('test', 's2', 'd'), { v: 1 }));
+    assert.equal(lost, 66, `its open connections lose access: EXPIRED_SESSION (got ${lost})`);
+  });
+
+  it('answers a malformed admin message with a result code and keeps serving', async () => {
+    const bodies = [
+      Buffer.alloc(3), // header cut off
+      (() => { const b = Buffer.alloc(16); b[2] = 1; b[3] = 2; return b; })(), // two fields announced, none sent
+      (() => { const b = Buffer.alloc(16 + 5 + 2); b[2] = 5; b[3] = 1; b.writeUInt32BE(3, 16); b[20] = 10; b[21] = 4; b[22] = 9; return b; })(), // roles count 4, cut off
+    ];
+    for (const body of bodies) {
+      const answer = await rawAdmin(node.port, body);
+      assert.equal(answer.length >= 16, true, 'an admin header comes back');
+      assert.notEqual(answer[1], 0, 'with a non-zero result');
+    }
+    const writer = await connect('writer', 'writer-pw');
+    await writer.put(new Aerospike.Key('test', 'demo', 'after'), { ok: 1 });
   });
 });

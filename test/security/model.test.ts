@@ -84,6 +84,20 @@ describe('security/model', () => {
     assert.equal(code(() => t.verify('v1.' + 'a'.repeat(5000), 1000)), 'NOT_AUTHENTICATED');
   });
 
+  it('session tokens: a rotated secret keeps old tokens only through the grace period', () => {
+    const first = SessionTokens.newSecret();
+    const t = new SessionTokens(first);
+    const old = t.issue({ user: 'ada', epoch: 1, expiresMs: 10_000 });
+    t.setKeys({ current: SessionTokens.newSecret(), previous: { secret: first, untilMs: 5000 } });
+    assert.equal(t.verify(old, 4999).user, 'ada', 'within the grace period');
+    assert.equal(code(() => t.verify(old, 5000)), 'EXPIRED_SESSION', 'after it');
+    const fresh = t.issue({ user: 'ada', epoch: 1, expiresMs: 10_000 });
+    assert.equal(t.verify(fresh, 9000).user, 'ada', 'new tokens use the new secret');
+    t.setKeys({ current: SessionTokens.newSecret() });
+    assert.equal(code(() => t.verify(old, 1000)), 'NOT_AUTHENTICATED', 'without a grace period the old secret is gone');
+    assert.equal(code(() => t.verify(fresh, 1000)), 'NOT_AUTHENTICATED');
+  });
+
   it('login throttle: free failures, then doubling delays up to a cap; success forgets', () => {
     const th = new LoginThrottle({ freeFailures: 2, baseDelayMs: 100, maxDelayMs: 350, forgetAfterMs: 1000 });
     assert.deepEqual([th.failed('a', 0), th.failed('a', 1), th.failed('a', 2), th.failed('a', 3), th.failed('a', 4)], [0, 0, 100, 200, 350]);

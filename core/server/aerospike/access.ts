@@ -13,50 +13,12 @@ import type { Permission } from '../../security/privileges.ts';
 import { parseBatch } from './batch.ts';
 import type { InfoCommand } from './info.ts';
 import type { Msg } from './message.ts';
-import { Field, Info1, Info2, MessageType, PROTO_HEADER_BYTES } from './protocol.ts';
-import { writeProtoHeader } from './connection.ts';
+import { Field, Info1, Info2 } from './protocol.ts';
+import { AdminCommand, AdminField, AdminRequest, adminReply } from './admin-codec.ts';
+import { UserCommands } from './user-commands.ts';
 
-/** Admin commands (as_admin.h) and field ids. */
-const Command = { AUTHENTICATE: 0, LOGIN: 20 } as const;
-const AdminField = { USER: 0, CREDENTIAL: 3, CLEAR_PASSWORD: 4, SESSION_TOKEN: 5, SESSION_TTL: 6 } as const;
-const ADMIN_HEADER_BYTES = 16;
 /** UDF_OP values of a stream UDF: an aggregation reads; a background UDF writes. */
 const UDF_OP_AGGREGATE = 1;
-
-/** The fields of an admin message body (after the proto header). */
-function adminFields(body: Buffer): { command: number; fields: Map<number, Buffer> } {
-  if (body.length < ADMIN_HEADER_BYTES) throw new DbError('INVALID_FIELD', 'the admin message header is cut off', { hint: 'send admin messages as the Aerospike clients build them' });
-  const command = body[2] as number;
-  const n = body[3] as number;
-  const fields = new Map<number, Buffer>();
-  let p = ADMIN_HEADER_BYTES;
-  for (let i = 0; i < n; i++) {
-    if (p + 5 > body.length) throw new DbError('INVALID_FIELD', `admin field ${i} is cut off`);
-    const size = body.readUInt32BE(p);
-    if (size < 1 || p + 4 + size > body.length) throw new DbError('INVALID_FIELD', `admin field ${i} has a bad size ${size}`);
-    fields.set(body[p + 4] as number, body.subarray(p + 5, p + 4 + size));
-    p += 4 + size;
-  }
-  return { command, fields };
-}
-
-/** An admin reply: the 16-byte header with the result (and the command answered) and the fields. */
-export function adminReply(command: number, result: number, fields: ReadonlyArray<readonly [number, Buffer]> = []): Buffer {
-  const size = ADMIN_HEADER_BYTES + fields.reduce((n, [, v]) => n + 5 + v.length, 0);
-  const out = Buffer.alloc(PROTO_HEADER_BYTES + size);
-  writeProtoHeader(out, MessageType.ADMIN, size);
-  out[PROTO_HEADER_BYTES + 1] = result;
-  out[PROTO_HEADER_BYTES + 2] = command;
-  out[PROTO_HEADER_BYTES + 3] = fields.length;
-  let p = PROTO_HEADER_BYTES + ADMIN_HEADER_BYTES;
-  for (const [id, v] of fields) {
-    out.writeUInt32BE(v.length + 1, p);
-    out[p + 4] = id;
-    v.copy(out, p + 5);
-    p += 5 + v.length;
-  }
-  return out;
-}
 
 const byteCode = (code: number): number => (code >= 0 && code <= 255 ? code : 1);
 
@@ -71,17 +33,16 @@ export class WireAccess {
     this.address = address;
   }
 
-  /** Answers an admin message: LOGIN and AUTHENTICATE; other commands are refused with 54 until offered here. */
+  /** Answers an admin message: LOGIN and AUTHENTICATE, then the user and role commands as the caller. */
   async admin(body: Buffer): Promise<Buffer> {
     let command = body.length > 2 ? body[2] as number : 0;
     try {
-      const parsed = adminFields(body);
-      command = parsed.command;
-      const text = (id: number): string | undefined => parsed.fields.get(id)?.toString('utf8');
-      const user = text(AdminField.USER);
-      if (command === Command.LOGIN) {
-        const credential = text(AdminField.CREDENTIAL);
-        const clear = text(AdminField.CLEAR_PASSWORD);
+      const req = AdminRequest.parse(body);
+      command = req.command;
+      const user = req.text(AdminField.USER);
+      if (command === AdminCommand.LOGIN) {
+        const credential = req.text(AdminField.CREDENTIAL);
+        const clear = req.text(AdminField.CLEAR_PASSWORD);
         if (user === undefined || (credential === undefined && clear === undefined)) throw new DbError('INVALID_FIELD', 'LOGIN needs USER and CREDENTIAL');
         const r = await this.security.login(user, credential !== undefined ? { credential } : { password: clear as string }, this.address);
         this.principal = await this.security.authenticate({ token: r.token }, this.address);
@@ -89,15 +50,15 @@ export class WireAccess {
         ttl.writeUInt32BE(r.ttlSeconds);
         return adminReply(command, 0, [[AdminField.SESSION_TOKEN, Buffer.from(r.token, 'utf8')], [AdminField.SESSION_TTL, ttl]]);
       }
-      if (command === Command.AUTHENTICATE) {
-        const token = text(AdminField.SESSION_TOKEN);
+      if (command === AdminCommand.AUTHENTICATE) {
+        const token = req.text(AdminField.SESSION_TOKEN);
         if (token === undefined) throw new DbError('INVALID_FIELD', 'AUTHENTICATE needs SESSION_TOKEN');
         const p = await this.security.authenticate({ token }, this.address);
         if (user !== undefined && user !== p.user) throw new DbError('NOT_AUTHENTICATED', 'the session token belongs to another user');
         this.principal = p;
         return adminReply(command, 0);
       }
-      throw new DbError('INVALID_COMMAND', `admin command ${command} is not offered over the Aerospike protocol`, { hint: 'manage users and roles with AQL or the gRPC SecurityService' });
+      return await new UserCommands(this.security, this.caller(), this.address).answer(req);
     } catch (err) {
       return adminReply(command, byteCode(toDbError(err).resultCode));
     }
@@ -106,6 +67,7 @@ export class WireAccess {
   /** The authenticated caller; NOT_AUTHENTICATED (80) before LOGIN or AUTHENTICATE. */
   caller(): Principal {
     if (this.principal === undefined) throw new DbError('NOT_AUTHENTICATED', 'this connection is not authenticated', { hint: 'log in (the client\'s user and password) first' });
+    this.principal = this.security.current(this.principal, this.address);
     return this.principal;
   }
 

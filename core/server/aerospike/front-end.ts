@@ -6,7 +6,8 @@
 import type { Socket } from 'node:net';
 import { toDbError } from '../../errors/index.ts';
 import { SECURITY, UDF_JOBS_KEY } from '../../services/keys.ts';
-import { adminReply, WireAccess } from './access.ts';
+import { WireAccess } from './access.ts';
+import { adminReply } from './admin-codec.ts';
 import type { PortProtocol } from '../node-port.ts';
 import { runBatch } from './batch.ts';
 import { AerospikeConnection, compressFrame, inflateFrame, isAerospikeFirstByte, writeProtoHeader, type ConnectionLimits, type Reply } from './connection.ts';

@@ -108,5 +108,10 @@ export function securityHandlers(guardOf: () => SecurityGuard | undefined, logge
       const c = ctx(call);
       return { roles: c.admin.listRoles(req.role === '' ? undefined : req.role).map(toPbRole) };
     }),
+    rotateSessionSecret: unary(logger, 'RotateSessionSecret', async (req, call) => {
+      const c = ctx(call);
+      await c.security.rotateSessionSecret(c.actor, c.address, req.graceSeconds);
+      return {};
+    }),
   };
 }

@@ -258,6 +258,19 @@ export interface ListRolesResponse {
   roles: SecurityRole[];
 }
 
+/** Rotate session secret request. */
+export interface RotateSessionSecretRequest {
+  /**
+   * Seconds during which tokens signed with the previous secret stay valid (0 to 86400);
+   * 0 ends every session at once.
+   */
+  graceSeconds: number;
+}
+
+/** Rotate session secret response. */
+export interface RotateSessionSecretResponse {
+}
+
 function createBaseSecurityPrivilege(): SecurityPrivilege {
   return { name: "", namespace: "", set: "" };
 }
@@ -2843,6 +2856,131 @@ export const ListRolesResponse: MessageFns<ListRolesResponse> = {
   },
 };
 
+function createBaseRotateSessionSecretRequest(): RotateSessionSecretRequest {
+  return { graceSeconds: 0 };
+}
+
+export const RotateSessionSecretRequest: MessageFns<RotateSessionSecretRequest> = {
+  encode(message: RotateSessionSecretRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.graceSeconds !== 0) {
+      writer.uint32(8).uint32(message.graceSeconds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RotateSessionSecretRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRotateSessionSecretRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.graceSeconds = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RotateSessionSecretRequest {
+    return {
+      graceSeconds: isSet(object.graceSeconds)
+        ? globalThis.Number(object.graceSeconds)
+        : isSet(object.grace_seconds)
+        ? globalThis.Number(object.grace_seconds)
+        : 0,
+    };
+  },
+
+  toJSON(message: RotateSessionSecretRequest): unknown {
+    const obj: any = {};
+    if (message.graceSeconds !== 0) {
+      obj.graceSeconds = Math.round(message.graceSeconds);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RotateSessionSecretRequest>): RotateSessionSecretRequest {
+    return RotateSessionSecretRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RotateSessionSecretRequest>): RotateSessionSecretRequest {
+    const message = createBaseRotateSessionSecretRequest();
+    message.graceSeconds = object.graceSeconds ?? 0;
+    return message;
+  },
+};
+
+function createBaseRotateSessionSecretResponse(): RotateSessionSecretResponse {
+  return {};
+}
+
+export const RotateSessionSecretResponse: MessageFns<RotateSessionSecretResponse> = {
+  encode(_: RotateSessionSecretResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RotateSessionSecretResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRotateSessionSecretResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): RotateSessionSecretResponse {
+    return {};
+  },
+
+  toJSON(_: RotateSessionSecretResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<RotateSessionSecretResponse>): RotateSessionSecretResponse {
+    return RotateSessionSecretResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<RotateSessionSecretResponse>): RotateSessionSecretResponse {
+    const message = createBaseRotateSessionSecretResponse();
+    return message;
+  },
+};
+
 /**
  * Users, roles and sessions, when the node runs with a `security` configuration section.
  * Every other call then carries `authorization: Bearer <token>` (from Login), or `user` and
@@ -3005,6 +3143,21 @@ export const SecurityServiceService = {
     responseSerialize: (value: ListRolesResponse): Buffer => Buffer.from(ListRolesResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListRolesResponse => ListRolesResponse.decode(value),
   },
+  /**
+   * Replaces the session-signing secret (user-admin): new tokens use the new secret at once;
+   * tokens signed with the old one end now, or after the grace period.
+   */
+  rotateSessionSecret: {
+    path: "/slipstream.v1.SecurityService/RotateSessionSecret" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RotateSessionSecretRequest): Buffer =>
+      Buffer.from(RotateSessionSecretRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RotateSessionSecretRequest => RotateSessionSecretRequest.decode(value),
+    responseSerialize: (value: RotateSessionSecretResponse): Buffer =>
+      Buffer.from(RotateSessionSecretResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RotateSessionSecretResponse => RotateSessionSecretResponse.decode(value),
+  },
 } as const;
 
 export interface SecurityServiceServer extends UntypedServiceImplementation {
@@ -3038,6 +3191,11 @@ export interface SecurityServiceServer extends UntypedServiceImplementation {
   setQuotas: handleUnaryCall<SetQuotasRequest, SetQuotasResponse>;
   /** Roles, predefined and user-defined, with their privileges. */
   listRoles: handleUnaryCall<ListRolesRequest, ListRolesResponse>;
+  /**
+   * Replaces the session-signing secret (user-admin): new tokens use the new secret at once;
+   * tokens signed with the old one end now, or after the grace period.
+   */
+  rotateSessionSecret: handleUnaryCall<RotateSessionSecretRequest, RotateSessionSecretResponse>;
 }
 
 export interface SecurityServiceClient extends Client {
@@ -3280,6 +3438,25 @@ export interface SecurityServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListRolesResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Replaces the session-signing secret (user-admin): new tokens use the new secret at once;
+   * tokens signed with the old one end now, or after the grace period.
+   */
+  rotateSessionSecret(
+    request: RotateSessionSecretRequest,
+    callback: (error: ServiceError | null, response: RotateSessionSecretResponse) => void,
+  ): ClientUnaryCall;
+  rotateSessionSecret(
+    request: RotateSessionSecretRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RotateSessionSecretResponse) => void,
+  ): ClientUnaryCall;
+  rotateSessionSecret(
+    request: RotateSessionSecretRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RotateSessionSecretResponse) => void,
   ): ClientUnaryCall;
 }
 
