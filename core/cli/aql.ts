@@ -16,6 +16,7 @@ import type { Sink } from '../aql/shell/render/renderer.ts';
 import { parseSettingValue, withSetting } from '../aql/language/settings.ts';
 import { VERSION } from '../node/version.ts';
 import { interactive, Progress } from './aql-interactive.ts';
+import { credentialsOf, readPem } from './tool-options.ts';
 
 function port(v: string): number {
   const n = Number(v);
@@ -75,48 +76,6 @@ function report(outcome: RunOutcome): number {
   return 1;
 }
 
-function readPem(path: string, option: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new DbError('CLIENT_PARAM', `${option}: cannot read ${path}: ${(err as Error).message}`, { hint: 'give the path of a PEM file' });
-  }
-}
-
-/** Reads a password from the terminal without echoing it (aql's "Enter Password: "). */
-async function promptPassword(): Promise<string> {
-  if (!process.stdin.isTTY) {
-    throw new DbError('CLIENT_PARAM', '-P without a value needs a terminal to prompt on', { hint: 'give the password after -P (-Psecret or -P secret), or run aql on a terminal' });
-  }
-  process.stderr.write('Enter Password: ');
-  const stdin = process.stdin;
-  stdin.setRawMode(true);
-  stdin.resume();
-  let text = '';
-  try {
-    for await (const chunk of stdin) {
-      for (const ch of (chunk as Buffer).toString('utf8')) {
-        if (ch === '\r' || ch === '\n') { process.stderr.write('\n'); return text; }
-        if (ch === '\u0003') throw new DbError('CLIENT_ABORT', 'cancelled');
-        if (ch === '\u007f') text = text.slice(0, -1); else text += ch;
-      }
-    }
-  } finally {
-    stdin.setRawMode(false);
-    stdin.pause();
-  }
-  return text;
-}
-
-/** The -U/-P credentials, prompting for a password -P left out. */
-async function credentials(): Promise<{ user: string; password: string } | Record<string, never>> {
-  if (opts.user === undefined) {
-    if (opts.password !== undefined) throw new DbError('CLIENT_PARAM', '-P needs -U', { hint: 'give the user with -U' });
-    return {};
-  }
-  const password = opts.password === undefined || opts.password === true ? await promptPassword() : opts.password;
-  return { user: opts.user, password };
-}
 
 async function main(): Promise<number> {
   let client: SlipstreamClient;
@@ -128,7 +87,7 @@ async function main(): Promise<number> {
       ...(opts.tlsKey === undefined ? {} : { key: readPem(opts.tlsKey, '--tls-key') }),
       ...(opts.tlsName === undefined ? {} : { serverName: opts.tlsName }),
     } : undefined;
-    client = await SlipstreamClient.connect({ hosts: [address()], timeoutMs: 5000, connectTimeoutMs: 3000, ...(tls === undefined ? {} : { tls }), ...(await credentials()) });
+    client = await SlipstreamClient.connect({ hosts: [address()], timeoutMs: 5000, connectTimeoutMs: 3000, ...(tls === undefined ? {} : { tls }), ...(await credentialsOf(opts.user, opts.password)) });
   } catch (err) {
     const e = toDbError(err);
     process.stderr.write(`${red(`Error ${e.resultCode}: ${clientErrorName(e.resultCode)}: cannot connect to ${address()}`)}\n${e.message}\n${e.hint ?? ''}\n`);

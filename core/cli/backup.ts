@@ -9,20 +9,18 @@ import { runBackup, parsePartitionList } from '../tools/backup/backup.ts';
 import { progressPrinter } from '../tools/progress.ts';
 import type { Compression } from '../tools/backup/format.ts';
 import { VERSION } from '../node/version.ts';
-import { addressOf, connectTool, nonNegative, portNumber, positiveInt, reportFailure, timeArgument } from './tool-options.ts';
+import { connectionOptions, connectTool, encryptionKeyOf, encryptionOptions, type ConnectionFlags, type EncryptionFlags, nonNegative, positiveInt, reportFailure, timeArgument } from './tool-options.ts';
 
 function compression(v: string): Compression {
   if (v !== 'zstd' && v !== 'gzip' && v !== 'none') throw new InvalidArgumentError('compression is zstd, gzip or none');
   return v;
 }
 
-const program = new Command()
+const program = encryptionOptions(connectionOptions(new Command()))
   .name('slipstream-backup')
   .description('Back up a Slipstream namespace (records with their metadata, index definitions, UDF modules) into a directory')
   .helpOption('--help', 'show the options')
   .version(VERSION, '-V, --version', 'print the version')
-  .option('-h, --host <host>', 'node address, host or host:port', '127.0.0.1')
-  .option('-p, --port <port>', 'node port', portNumber, 3000)
   .requiredOption('-n, --namespace <namespace>', 'namespace to back up')
   .requiredOption('-d, --directory <directory>', 'directory for the backup files')
   .option('-s, --set <sets>', 'only these sets, comma-separated')
@@ -44,20 +42,20 @@ const program = new Command()
   .addHelpText('after', '\nCtrl-C stops at a checkpoint; run again with --continue to finish. Exit status 0 on success, 1 otherwise.');
 
 program.parse();
-const o = program.opts<{
-  host: string; port: number; namespace: string; directory: string; set?: string; partitionList?: string; modifiedAfter?: number; modifiedBefore?: number;
+const o = program.opts<ConnectionFlags & EncryptionFlags & {
+  namespace: string; directory: string; set?: string; partitionList?: string; modifiedAfter?: number; modifiedBefore?: number;
   filterExp?: string; compress: Compression; fileLimit: number; parallel: number; recordsPerSecond?: number; nice?: number;
   records: boolean; indexes: boolean; udfs: boolean; removeFiles?: boolean; continue?: boolean; progress: boolean;
 }>();
 
 async function main(): Promise<number> {
-  const address = addressOf(o.host, o.port);
   const ac = new AbortController();
   process.on('SIGINT', () => ac.abort());
   process.on('SIGTERM', () => ac.abort());
   try {
     if (o.removeFiles === true && o.continue !== true) await rm(o.directory, { recursive: true, force: true });
-    const client = await connectTool('slipstream-backup', address);
+    const encryption = encryptionKeyOf(o);
+    const client = await connectTool('slipstream-backup', o);
     try {
       const print = o.progress ? progressPrinter('records') : undefined;
       const s = await runBackup({
@@ -67,7 +65,7 @@ async function main(): Promise<number> {
         ...(o.modifiedAfter === undefined ? {} : { modifiedAfterMs: o.modifiedAfter }),
         ...(o.modifiedBefore === undefined ? {} : { modifiedBeforeMs: o.modifiedBefore }),
         ...(o.filterExp === undefined ? {} : { filter: exprFromJsonText(o.filterExp) }),
-        compression: o.compress, fileLimitBytes: Math.max(1, Math.round(o.fileLimit * 1048576)), parallel: o.parallel,
+        compression: o.compress, ...(encryption === undefined ? {} : { encryption }), fileLimitBytes: Math.max(1, Math.round(o.fileLimit * 1048576)), parallel: o.parallel,
         ...(o.recordsPerSecond === undefined ? {} : { recordsPerSecond: o.recordsPerSecond }),
         ...(o.nice === undefined ? {} : { bytesPerSecond: o.nice * 1048576 }),
         noRecords: !o.records, noIndexes: !o.indexes, noUdfs: !o.udfs, resume: o.continue === true,
@@ -77,7 +75,8 @@ async function main(): Promise<number> {
       if (print !== undefined) print({ done: s.records, total: s.records, bytes: s.bytes, elapsedMs: s.elapsedMs }, true);
       process.stdout.write(`backed up ${s.records} records of namespace ${o.namespace} into ${s.files} files (${(s.bytes / 1048576).toFixed(1)} MiB), `
         + `${s.indexes} index definitions, ${s.modules} UDF modules in ${(s.elapsedMs / 1000).toFixed(1)} s `
-        + `(${Math.round(s.records / Math.max(0.001, s.elapsedMs / 1000))} records/s)\n`);
+        + `(${Math.round(s.records / Math.max(0.001, s.elapsedMs / 1000))} records/s) from ${s.nodes} node${s.nodes === 1 ? '' : 's'}`
+        + `${s.failovers > 0 ? `; ${s.failovers} scans moved to another node after theirs left` : ''}\n`);
       return 0;
     } finally {
       client.close();

@@ -7,20 +7,18 @@ import { readFileSync } from 'node:fs';
 import { exprFromJsonText } from '../query/expr/json.ts';
 import { exportToFile, formatOfFile } from '../tools/columnar/transfer.ts';
 import { VERSION } from '../node/version.ts';
-import { addressOf, connectTool, portNumber, positiveInt, reportFailure } from './tool-options.ts';
+import { connectionOptions, connectTool, type ConnectionFlags, positiveInt, reportFailure } from './tool-options.ts';
 
 function format(v: string): 'parquet' | 'arrow' {
   if (v !== 'parquet' && v !== 'arrow') throw new InvalidArgumentError('the export format is parquet or arrow');
   return v;
 }
 
-const program = new Command()
+const program = connectionOptions(new Command())
   .name('slipstream-export')
   .description('Export a Slipstream namespace or set to a Parquet or Arrow IPC file (schema inferred from the bins, or given)')
   .helpOption('--help', 'show the options')
   .version(VERSION, '-V, --version', 'print the version')
-  .option('-h, --host <host>', 'node address, host or host:port', '127.0.0.1')
-  .option('-p, --port <port>', 'node port', portNumber, 3000)
   .requiredOption('-n, --namespace <namespace>', 'namespace')
   .option('-s, --set <set>', 'set; the whole namespace when absent')
   .requiredOption('-o, --output <file>', 'the file to write')
@@ -32,13 +30,14 @@ const program = new Command()
   .addHelpText('after', '\nExit status 0 on success, 1 otherwise.');
 
 program.parse();
-const o = program.opts<{ host: string; port: number; namespace: string; set?: string; output: string; format?: 'parquet' | 'arrow'; binList?: string; filterExp?: string; schema?: string; maxRecords?: number }>();
+const o = program.opts<ConnectionFlags & { namespace: string; set?: string; output: string; format?: 'parquet' | 'arrow'; binList?: string; filterExp?: string; schema?: string; maxRecords?: number }>();
 
 async function main(): Promise<number> {
   try {
     const fmt = o.format ?? (formatOfFile(o.output) === 'arrow' ? 'arrow' : 'parquet');
     const schemaJson = o.schema === undefined ? undefined : o.schema.startsWith('@') ? readFileSync(o.schema.slice(1), 'utf8') : o.schema;
-    const client = await connectTool('slipstream-export', addressOf(o.host, o.port));
+    const cluster = await connectTool('slipstream-export', o);
+    const client = cluster.seed;
     try {
       const t = Date.now();
       const r = await exportToFile(client, {
@@ -51,7 +50,7 @@ async function main(): Promise<number> {
       process.stdout.write(`exported ${r.records} records to ${o.output} (${fmt}, ${(r.bytes / 1048576).toFixed(1)} MiB) in ${s.toFixed(1)} s\nschema: ${r.schemaJson}\n`);
       return 0;
     } finally {
-      client.close();
+      cluster.close();
     }
   } catch (err) {
     return reportFailure('slipstream-export', err);

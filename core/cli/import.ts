@@ -5,7 +5,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { importFromFile, formatOfFile, type FileFormat } from '../tools/columnar/transfer.ts';
 import { VERSION } from '../node/version.ts';
-import { addressOf, connectTool, portNumber, reportFailure } from './tool-options.ts';
+import { connectionOptions, connectTool, type ConnectionFlags, reportFailure } from './tool-options.ts';
 
 function format(v: string): FileFormat {
   if (v !== 'parquet' && v !== 'arrow' && v !== 'csv') throw new InvalidArgumentError('the import format is parquet, arrow or csv');
@@ -22,13 +22,11 @@ function types(v: string): Record<string, string> {
   return out;
 }
 
-const program = new Command()
+const program = connectionOptions(new Command())
   .name('slipstream-import')
   .description('Import a Parquet, Arrow IPC or CSV file into a Slipstream set, one record per row')
   .helpOption('--help', 'show the options')
   .version(VERSION, '-V, --version', 'print the version')
-  .option('-h, --host <host>', 'node address, host or host:port', '127.0.0.1')
-  .option('-p, --port <port>', 'node port', portNumber, 3000)
   .requiredOption('-n, --namespace <namespace>', 'namespace')
   .requiredOption('-s, --set <set>', 'set')
   .requiredOption('-i, --input <file>', 'the file to read')
@@ -39,20 +37,21 @@ const program = new Command()
   .addHelpText('after', '\nExit status 0 when every row was written, 1 otherwise.');
 
 program.parse();
-const o = program.opts<{ host: string; port: number; namespace: string; set: string; input: string; keyColumn: string; format?: FileFormat; types?: Record<string, string>; sendKey?: boolean }>();
+const o = program.opts<ConnectionFlags & { namespace: string; set: string; input: string; keyColumn: string; format?: FileFormat; types?: Record<string, string>; sendKey?: boolean }>();
 
 async function main(): Promise<number> {
   try {
     const fmt = o.format ?? formatOfFile(o.input);
     if (fmt === undefined) throw new InvalidArgumentError(`cannot tell the format of ${o.input} from its name; pass --format parquet|arrow|csv`);
-    const client = await connectTool('slipstream-import', addressOf(o.host, o.port));
+    const cluster = await connectTool('slipstream-import', o);
+    const client = cluster.seed;
     try {
       const t = Date.now();
       const r = await importFromFile(client, { namespace: o.namespace, set: o.set, file: o.input, format: fmt, keyColumn: o.keyColumn, ...(o.types === undefined ? {} : { types: o.types }), sendKey: o.sendKey === true });
       process.stdout.write(`imported ${r.imported} records into ${o.namespace}.${o.set} in ${((Date.now() - t) / 1000).toFixed(1)} s; ${r.failed} rows failed${r.errors.map((e) => `\n  ${e}`).join('')}\n`);
       return r.failed > 0 ? 1 : 0;
     } finally {
-      client.close();
+      cluster.close();
     }
   } catch (err) {
     return reportFailure('slipstream-import', err);

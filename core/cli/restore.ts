@@ -9,20 +9,18 @@ import { readManifest } from '../tools/backup/manifest.ts';
 import { progressPrinter } from '../tools/progress.ts';
 import { RESTORE_POLICIES, type RestorePolicy } from '../transaction/restore.ts';
 import { VERSION } from '../node/version.ts';
-import { addressOf, connectTool, nonNegative, portNumber, positiveInt, reportFailure } from './tool-options.ts';
+import { connectionOptions, connectTool, encryptionKeyOf, encryptionOptions, type ConnectionFlags, type EncryptionFlags, nonNegative, positiveInt, reportFailure } from './tool-options.ts';
 
 function policy(v: string): RestorePolicy {
   if (!(RESTORE_POLICIES as readonly string[]).includes(v)) throw new InvalidArgumentError(`the policy is one of ${RESTORE_POLICIES.join(', ')}`);
   return v as RestorePolicy;
 }
 
-const program = new Command()
+const program = encryptionOptions(connectionOptions(new Command()))
   .name('slipstream-restore')
   .description('Restore a Slipstream backup directory into a node: records with their generation, TTL and last-update time, indexes and UDF modules')
   .helpOption('--help', 'show the options')
   .version(VERSION, '-V, --version', 'print the version')
-  .option('-h, --host <host>', 'node address, host or host:port', '127.0.0.1')
-  .option('-p, --port <port>', 'node port', portNumber, 3000)
   .requiredOption('-d, --directory <directory>', 'the backup directory')
   .option('-n, --namespace <mapping>', 'restore into another namespace: source,destination (or just destination)')
   .option('-u, --unique', 'create-only: skip records that exist')
@@ -41,8 +39,8 @@ const program = new Command()
   .addHelpText('after', '\nExit status: 0 when every record was restored or skipped (expired, exists, generation), 1 when any failed.');
 
 program.parse();
-const o = program.opts<{
-  host: string; port: number; directory: string; namespace?: string; unique?: boolean; replace?: boolean; generation: boolean; policy?: RestorePolicy;
+const o = program.opts<ConnectionFlags & EncryptionFlags & {
+  directory: string; namespace?: string; unique?: boolean; replace?: boolean; generation: boolean; policy?: RestorePolicy;
   parallel: number; batchSize: number; recordsPerSecond?: number; nice?: number; records: boolean; indexes: boolean; udfs: boolean; continue?: boolean; progress: boolean;
 }>();
 
@@ -66,11 +64,12 @@ async function main(): Promise<number> {
       else if (a !== manifest.namespace) throw new InvalidArgumentError(`the backup is of namespace '${manifest.namespace}', not '${a}'`);
       else namespace = b;
     }
-    const client = await connectTool('slipstream-restore', addressOf(o.host, o.port));
+    const encryption = encryptionKeyOf(o);
+    const client = await connectTool('slipstream-restore', o);
     try {
       const print = o.progress ? progressPrinter('records') : undefined;
       const s = await runRestore({
-        client, directory: o.directory, ...(namespace === undefined ? {} : { namespace }), policy: writePolicy,
+        client, directory: o.directory, ...(encryption === undefined ? {} : { encryption }), ...(namespace === undefined ? {} : { namespace }), policy: writePolicy,
         parallel: o.parallel, batchSize: o.batchSize,
         ...(o.recordsPerSecond === undefined ? {} : { recordsPerSecond: o.recordsPerSecond }),
         ...(o.nice === undefined ? {} : { bytesPerSecond: o.nice * 1048576 }),
@@ -81,7 +80,8 @@ async function main(): Promise<number> {
       const total = s.restored + s.skippedExpired + s.skippedExists + s.skippedGeneration + s.failed;
       if (print !== undefined) print({ done: total, total, bytes: 0, elapsedMs: s.elapsedMs }, true);
       const lines = [
-        `restored ${s.restored} records into namespace ${namespace ?? manifest.namespace} in ${(s.elapsedMs / 1000).toFixed(1)} s (${Math.round(s.restored / Math.max(0.001, s.elapsedMs / 1000))} records/s)`,
+        `restored ${s.restored} records into namespace ${namespace ?? manifest.namespace} in ${(s.elapsedMs / 1000).toFixed(1)} s (${Math.round(s.restored / Math.max(0.001, s.elapsedMs / 1000))} records/s) on ${s.nodes} node${s.nodes === 1 ? '' : 's'}`
+          + `${s.failovers > 0 ? `; ${s.failovers} times records went again to a new master after a node left` : ''}`,
         `skipped ${s.skippedExpired + s.skippedExists + s.skippedGeneration}: ${s.skippedExpired} expired, ${s.skippedExists} existed (create-only), ${s.skippedGeneration} not newer than the stored generation`,
         `failed ${s.failed}${s.failures.map((f) => `\n  ${f.count} × ${f.reason}`).join('')}`,
         `indexes: ${s.indexesCreated} created, ${s.indexesExisting} already there; UDF modules: ${s.modulesRegistered} registered`,

@@ -1,10 +1,12 @@
 /**
- * The backup file format, version 1 (docs/backup.md describes it for other readers).
+ * The backup file format, versions 1 and 2 (docs/backup.md describes it for other readers).
  *
  * file    := header, block*, end
- * header  := "SLIPBAK\n" (8 bytes), u16 version, u8 compression (0 none, 1 gzip, 2 zstd), u8 0, u32 0
+ * header  := "SLIPBAK\n" (8 bytes), u16 version, u8 compression (0 none, 1 gzip, 2 zstd),
+ *            u8 encryption (version 2: 0 none, 1 aes128, 2 aes256; version 1: 0), u32 0
  * block   := u32 storedLength (> 0), u32 rawLength, u32 recordCount, u32 crc32(stored), stored
- *            (stored = raw compressed by the file's compression; raw = recordCount × entry)
+ *            (stored = raw compressed by the file's compression, then, when encrypted,
+ *            nonce (12) ‖ AES-GCM ciphertext ‖ tag (16); raw = recordCount × entry)
  * end     := u32 0, u64 records, u32 blocks   (a file without it was cut short)
  * entry   := u8 1, u8 setLength, set, digest (20), key, u32 generation, u32 voidTime,
  *            f64 lastUpdateMs, u32 binsLength, bins (the core record codec, core/model/record-codec.ts)
@@ -15,8 +17,10 @@ import { crc32, gunzipSync, gzip, zstdCompress, zstdDecompressSync } from 'node:
 import { promisify } from 'node:util';
 import { DbError } from '../../errors/index.ts';
 import { decodeBins, encodeBins, type Bins, type UserKey } from '../../model/index.ts';
+import { open as openSealed, seal as sealBytes, type BackupKey, type Encryption } from './encryption.ts';
 
-export const FORMAT_VERSION = 1;
+/** Unencrypted files are written as version 1 (readable by every release); encrypted ones as version 2. */
+export const FORMAT_VERSION = 2;
 export const MAGIC = Buffer.from('SLIPBAK\n', 'latin1');
 export const HEADER_BYTES = 16;
 export const BLOCK_HEADER_BYTES = 16;
@@ -40,11 +44,14 @@ export interface BackupEntry {
   readonly bins: Bins;
 }
 
-export function fileHeader(compression: Compression): Buffer {
+const ENCRYPTION_OF = ['none', 'aes128', 'aes256'] as const;
+
+export function fileHeader(compression: Compression, key?: BackupKey): Buffer {
   const b = Buffer.alloc(HEADER_BYTES);
   MAGIC.copy(b, 0);
-  b.writeUInt16LE(FORMAT_VERSION, 8);
+  b.writeUInt16LE(key === undefined ? 1 : 2, 8);
   b.writeUInt8(COMPRESSION_CODE[compression], 10);
+  b.writeUInt8(key === undefined ? 0 : ENCRYPTION_OF.indexOf(key.mode), 11);
   return b;
 }
 
@@ -92,9 +99,10 @@ export class BlockWriter {
   }
 
   /** The block as written to the file (header + compressed body); empties the writer. */
-  async seal(compression: Compression): Promise<Buffer> {
+  async seal(compression: Compression, key?: BackupKey): Promise<Buffer> {
     const raw = Buffer.concat(this.parts, this.bytes);
-    const stored = compression === 'none' ? raw : compression === 'gzip' ? await gzipAsync(raw) : await zstdAsync(raw);
+    const packed = compression === 'none' ? raw : compression === 'gzip' ? await gzipAsync(raw) : await zstdAsync(raw);
+    const stored = key === undefined ? packed : sealBytes(key, packed);
     const h = Buffer.alloc(BLOCK_HEADER_BYTES);
     h.writeUInt32LE(stored.length, 0);
     h.writeUInt32LE(raw.length, 4);
@@ -118,14 +126,23 @@ export function corrupt(file: string, offset: number, what: string): DbError {
 }
 
 /** Reads the entries of one backup file (already loaded), block by block, checking everything. */
-export function* readBackupFile(file: string, data: Buffer): Generator<{ entries: BackupEntry[]; offset: number }> {
+export function* readBackupFile(file: string, data: Buffer, key?: BackupKey): Generator<{ entries: BackupEntry[]; offset: number }> {
   if (data.length < HEADER_BYTES || !data.subarray(0, 8).equals(MAGIC)) throw corrupt(file, 0, 'it does not start with a Slipstream backup header');
   const version = data.readUInt16LE(8);
-  if (version !== FORMAT_VERSION) {
-    throw new DbError('PARAMETER', `backup file ${file} has format version ${version}; this tool reads version ${FORMAT_VERSION}`, { hint: 'restore it with the Slipstream version that wrote it' });
+  if (version < 1 || version > FORMAT_VERSION) {
+    throw new DbError('PARAMETER', `backup file ${file} has format version ${version}; this tool reads versions 1 to ${FORMAT_VERSION}`, { hint: 'restore it with the Slipstream version that wrote it' });
   }
   const compression = COMPRESSION_OF[data.readUInt8(10)];
   if (compression === undefined) throw corrupt(file, 10, `unknown compression code ${data.readUInt8(10)}`);
+  const encryption: Encryption | undefined = version === 1 ? 'none' : ENCRYPTION_OF[data.readUInt8(11)];
+  if (encryption === undefined) throw corrupt(file, 11, `unknown encryption code ${data.readUInt8(11)}`);
+  if (encryption !== 'none' && key === undefined) {
+    throw new DbError('PARAMETER', `backup file ${file} is encrypted (${encryption})`, { hint: `restore with --encrypt ${encryption} and its key (--encryption-key-file or --encryption-key-env)` });
+  }
+  if (encryption !== 'none' && key !== undefined && key.mode !== encryption) {
+    throw new DbError('PARAMETER', `backup file ${file} is encrypted with ${encryption}, not ${key.mode}`, { hint: `restore with --encrypt ${encryption}` });
+  }
+  const unseal = encryption === 'none' ? undefined : key;
   let at = HEADER_BYTES;
   let records = 0;
   let blocks = 0;
@@ -146,9 +163,17 @@ export function* readBackupFile(file: string, data: Buffer): Generator<{ entries
     const crc = data.readUInt32LE(at + 12);
     const stored = data.subarray(at + BLOCK_HEADER_BYTES, at + BLOCK_HEADER_BYTES + storedLength);
     if (crc32(stored) !== crc) throw corrupt(file, at, 'the block checksum (CRC-32) does not match');
+    let packed: Buffer = stored;
+    if (unseal !== undefined) {
+      try {
+        packed = openSealed(unseal, stored);
+      } catch (err) {
+        throw corrupt(file, at, (err as Error).message);
+      }
+    }
     let raw: Buffer;
     try {
-      raw = compression === 'none' ? stored : compression === 'gzip' ? gunzipSync(stored) : zstdDecompressSync(stored);
+      raw = compression === 'none' ? packed : compression === 'gzip' ? gunzipSync(packed) : zstdDecompressSync(packed);
     } catch (err) {
       throw corrupt(file, at, `the block does not decompress (${(err as Error).message})`);
     }

@@ -2,6 +2,7 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DbError } from '../../errors/index.ts';
 import { FORMAT_VERSION, MANIFEST, type Compression } from './format.ts';
+import type { Encryption } from './encryption.ts';
 
 /** A secondary-index definition as backed up. */
 export interface IndexDefinition {
@@ -15,6 +16,7 @@ export interface IndexDefinition {
 /** A UDF module as backed up. */
 export interface ModuleDefinition {
   readonly fileName: string;
+  /** The module's source; in an encrypted backup `enc:` + base64 of the sealed source. */
   readonly source: string;
   readonly hash: string;
 }
@@ -41,6 +43,10 @@ export interface BackupManifest {
   readonly modifiedBeforeMs: number | null;
   readonly filterJson: string | null;
   readonly compression: Compression;
+  /** Absent in backups written before encryption existed: none. */
+  readonly encryption?: Encryption;
+  /** Shows whether a key is the backup's (docs/backup.md); absent when not encrypted. */
+  readonly keyCheck?: string;
   readonly records: number;
   readonly bytes: number;
   readonly files: readonly BackupFileInfo[];
@@ -72,8 +78,8 @@ export async function readManifest(directory: string): Promise<BackupManifest> {
     throw new DbError('PARAMETER', `backup manifest ${path} is not valid JSON (${(err as Error).message})`, { hint: 'the manifest is damaged; take the backup again' });
   }
   if (m.format !== 'slipstream-backup') throw new DbError('PARAMETER', `${path} is not a Slipstream backup manifest`, { hint: 'give the directory a backup wrote' });
-  if (m.version !== FORMAT_VERSION) {
-    throw new DbError('PARAMETER', `backup ${path} has format version ${m.version}; this tool reads version ${FORMAT_VERSION}`, { hint: 'restore it with the Slipstream version that wrote it' });
+  if (!(m.version >= 1 && m.version <= FORMAT_VERSION)) {
+    throw new DbError('PARAMETER', `backup ${path} has format version ${m.version}; this tool reads versions 1 to ${FORMAT_VERSION}`, { hint: 'restore it with the Slipstream version that wrote it' });
   }
   return m;
 }

@@ -8,8 +8,10 @@
 import { createHash } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DbError, resultCodeName } from '../../errors/index.ts';
+import { DbError, ResultCode, resultCodeName } from '../../errors/index.ts';
 import type { SlipstreamClient } from '../../client/client.ts';
+import { partitionOf } from '../../model/index.ts';
+import { nodeLost, ToolCluster } from '../cluster-nodes.ts';
 import { toPbBins, toPbValue } from '../../wire/convert.ts';
 import { DataServiceService, RestorePolicy as PbRestorePolicy, RestoreStatus, type RestoreRecord as PbRestoreRecord } from '../../wire/generated/slipstream/v1/data.ts';
 import { QueryServiceService } from '../../wire/generated/slipstream/v1/query.ts';
@@ -18,16 +20,23 @@ import type { RestorePolicy } from '../../transaction/restore.ts';
 import { Throttle } from '../throttle.ts';
 import type { Progress } from '../progress.ts';
 import { corrupt, readBackupFile, type BackupEntry } from './format.ts';
+import { keyCheck, open as openSealed, type BackupKey } from './encryption.ts';
 import { readManifest, writeJsonAtomic, type BackupManifest } from './manifest.ts';
 
 export const RESTORE_STATE = 'restore.state.json';
 
 export interface RestoreOptions {
-  readonly client: SlipstreamClient;
+  /**
+   * Where to write: a node (a client), or a cluster (ToolCluster): each record goes to its
+   * partition's master, UDF modules and index definitions to every node.
+   */
+  readonly client: SlipstreamClient | ToolCluster;
   readonly directory: string;
   /** Write into this namespace instead of the one backed up. */
   readonly namespace?: string;
   readonly policy?: RestorePolicy;
+  /** The key of an encrypted backup (asrestore's --encrypt with --encryption-key-file/-env). */
+  readonly encryption?: BackupKey;
   /** Files restored at once (default 4). */
   readonly parallel?: number;
   /** Records per RestoreRecords call (default 500). */
@@ -55,6 +64,9 @@ export interface RestoreSummary {
   readonly indexesExisting: number;
   readonly modulesRegistered: number;
   readonly elapsedMs: number;
+  /** Nodes written to, and how often records were sent again because their node left. */
+  readonly nodes: number;
+  readonly failovers: number;
 }
 
 interface RestoreState {
@@ -74,9 +86,21 @@ const PB_POLICY: Record<RestorePolicy, PbRestorePolicy> = {
   update: PbRestorePolicy.RESTORE_POLICY_UPDATE,
 };
 
+/** How long records whose node left wait for the cluster to hand their partitions to another node. */
+const FAILOVER_WAIT_MS = 60_000;
+
 export async function runRestore(opts: RestoreOptions): Promise<RestoreSummary> {
+  const cluster = opts.client instanceof ToolCluster ? opts.client : ToolCluster.of(opts.client);
+  try {
+    return await restoreWith(opts, cluster);
+  } finally {
+    if (cluster !== opts.client) cluster.close();
+  }
+}
+
+async function restoreWith(opts: RestoreOptions, cluster: ToolCluster): Promise<RestoreSummary> {
   const started = Date.now();
-  const manifest = await readManifest(opts.directory);
+  const manifest = decryptedManifest(await readManifest(opts.directory), opts.encryption);
   const namespace = opts.namespace ?? manifest.namespace;
   const statePath = join(opts.directory, RESTORE_STATE);
   const state: RestoreState = opts.resume === true ? await loadState(statePath, namespace) : {
@@ -84,8 +108,21 @@ export async function runRestore(opts: RestoreOptions): Promise<RestoreSummary> 
   };
   const counts = state.counts;
 
-  const modulesRegistered = opts.noUdfs === true ? 0 : await restoreModules(opts.client, manifest);
-  const idx = opts.noIndexes === true ? { created: 0, existing: 0 } : await restoreIndexes(opts.client, manifest, namespace);
+  let map = await cluster.masters(namespace, opts.signal);
+  const nodes = await Promise.all(map.nodes.map((a) => cluster.client(a)));
+  const nodesUsed = new Set<string>();
+  let failovers = 0;
+  let modulesRegistered = 0;
+  const idx = { created: 0, existing: 0 };
+  for (const node of nodes) {
+    if (opts.noUdfs !== true) modulesRegistered = await restoreModules(node, manifest);
+    if (opts.noIndexes !== true) {
+      const r = await restoreIndexes(node, manifest, namespace);
+      // a definition counts as created when some node did not have it yet
+      idx.created = Math.max(idx.created, r.created);
+      idx.existing = manifest.indexes.length - idx.created;
+    }
+  }
 
   const progress = { done: Object.values(state.blocks).length === 0 ? 0 : counts.restored + counts.skippedExpired + counts.skippedExists + counts.skippedGeneration + counts.failed, bytes: 0, total: manifest.records };
   const report = (): void => opts.progress?.({ ...progress, elapsedMs: Date.now() - started });
@@ -96,26 +133,78 @@ export async function runRestore(opts: RestoreOptions): Promise<RestoreSummary> 
   const checkpoint = (): Promise<void> => (saving = saving.then(() => writeJsonAtomic(statePath, state)));
   const files = opts.noRecords === true ? [] : [...manifest.files];
 
-  const sendBatch = async (entries: readonly BackupEntry[]): Promise<void> => {
+  /** Sends records to one node; what comes back UNAVAILABLE (mastered elsewhere now) is returned to send again. */
+  const sendTo = async (node: string, entries: readonly BackupEntry[]): Promise<BackupEntry[]> => {
+    const client = await cluster.client(node);
+    nodesUsed.add(node);
     const records = entries.map(toPbRestoreRecord);
-    const res = await opts.client.unary(DataServiceService.restoreRecords, { namespace, policy: PB_POLICY[opts.policy ?? 'generationNewer'], records }, {
+    const res = await client.unary(DataServiceService.restoreRecords, { namespace, policy: PB_POLICY[opts.policy ?? 'generationNewer'], records }, {
       timeoutMs: 60_000, ...(opts.signal === undefined ? {} : { signal: opts.signal }),
     }, true);
-    for (const r of res.results) {
+    const again: BackupEntry[] = [];
+    for (const [i, r] of res.results.entries()) {
       switch (r.status) {
         case RestoreStatus.RESTORE_STATUS_RESTORED: counts.restored++; break;
         case RestoreStatus.RESTORE_STATUS_SKIPPED_EXPIRED: counts.skippedExpired++; break;
         case RestoreStatus.RESTORE_STATUS_SKIPPED_EXISTS: counts.skippedExists++; break;
         case RestoreStatus.RESTORE_STATUS_SKIPPED_GENERATION: counts.skippedGeneration++; break;
         default: {
-          // grouped by result code, with the first message as the example
-          counts.failed++;
-          const name = resultCodeName(r.resultCode) ?? String(r.resultCode);
-          const known = Object.keys(counts.failures).find((k) => k.startsWith(`${name} (`));
-          const key = known ?? `${name} (${r.resultCode}), e.g. ${r.message}`;
-          counts.failures[key] = (counts.failures[key] ?? 0) + 1;
+          if (resultCodeName(r.resultCode) === 'UNAVAILABLE') { again.push(entries[i] as BackupEntry); break; }
+          countFailure(r.resultCode, r.message);
         }
       }
+    }
+    return again;
+  };
+  const countFailure = (resultCode: number, message: string): void => {
+    // grouped by result code, with the first message as the example
+    counts.failed++;
+    const name = resultCodeName(resultCode) ?? String(resultCode);
+    const known = Object.keys(counts.failures).find((k) => k.startsWith(`${name} (`));
+    const key = known ?? `${name} (${resultCode}), e.g. ${message}`;
+    counts.failures[key] = (counts.failures[key] ?? 0) + 1;
+  };
+
+  /**
+   * Sends a batch, each record to its partition's master, the nodes in parallel. Records
+   * whose node left (or no longer masters them) go again to the master of a newer map.
+   */
+  const sendBatch = async (entries: readonly BackupEntry[]): Promise<void> => {
+    let todo: readonly BackupEntry[] = entries;
+    let waitUntil = 0;
+    while (todo.length > 0) {
+      const byNode = new Map<string, BackupEntry[]>();
+      for (const e of todo) {
+        const node = map.masters[partitionOf(e.digest)] as string;
+        let list = byNode.get(node);
+        if (list === undefined) byNode.set(node, list = []);
+        list.push(e);
+      }
+      const again: BackupEntry[] = [];
+      const lost = new Set<string>();
+      let lastError: unknown;
+      await Promise.all([...byNode].map(async ([node, list]) => {
+        try {
+          again.push(...await sendTo(node, list));
+        } catch (err) {
+          if (opts.signal?.aborted === true || !nodeLost(err)) throw err;
+          lastError = err;
+          again.push(...list);
+          if (!(await cluster.answers(node))) { lost.add(node); cluster.drop(node); }
+        }
+      }));
+      if (again.length > 0) {
+        waitUntil ||= Date.now() + FAILOVER_WAIT_MS;
+        if (Date.now() >= waitUntil) {
+          if (lastError !== undefined) throw lastError;
+          for (const _ of again) countFailure(ResultCode.UNAVAILABLE, `partition of the record had no master within ${FAILOVER_WAIT_MS / 1000} s`);
+          break;
+        }
+        failovers++;
+        await new Promise((r) => setTimeout(r, 200));
+        map = await cluster.mastersWithout(namespace, lost, waitUntil, opts.signal);
+      }
+      todo = again;
     }
     progress.done += entries.length;
   };
@@ -129,11 +218,11 @@ export async function runRestore(opts: RestoreOptions): Promise<RestoreSummary> 
       const sha = createHash('sha256').update(data).digest('hex');
       if (sha !== f.sha256) {
         // name the first damaged block, when the blocks themselves show it
-        for (const _ of readBackupFile(path, data)) { /* throws at the damage */ }
+        for (const _ of readBackupFile(path, data, opts.encryption)) { /* throws at the damage */ }
         throw corrupt(path, 0, `its SHA-256 is ${sha}, the manifest says ${f.sha256}`);
       }
       const done = new Set(state.blocks[f.name] ?? []);
-      for (const { entries, offset } of readBackupFile(path, data)) {
+      for (const { entries, offset } of readBackupFile(path, data, opts.encryption)) {
         if (done.has(offset)) continue;
         for (let i = 0; i < entries.length; i += batchSize) {
           if (opts.signal?.aborted === true) throw new DbError('CLIENT_ABORT', 'the restore was cancelled');
@@ -168,7 +257,34 @@ export async function runRestore(opts: RestoreOptions): Promise<RestoreSummary> 
   return {
     restored: counts.restored, skippedExpired: counts.skippedExpired, skippedExists: counts.skippedExists, skippedGeneration: counts.skippedGeneration,
     failed: counts.failed, failures: Object.entries(counts.failures).map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count),
-    indexesCreated: idx.created, indexesExisting: idx.existing, modulesRegistered, elapsedMs: Date.now() - started,
+    indexesCreated: idx.created, indexesExisting: idx.existing, modulesRegistered, elapsedMs: Date.now() - started, nodes: nodesUsed.size, failovers,
+  };
+}
+
+/** Checks the key against the manifest and opens the UDF module sources of an encrypted backup. */
+function decryptedManifest(m: BackupManifest, key: BackupKey | undefined): BackupManifest {
+  const encryption = m.encryption ?? 'none';
+  if (encryption === 'none') {
+    if (key !== undefined) throw new DbError('PARAMETER', `the backup is not encrypted, yet --encrypt ${key.mode} was given`, { hint: 'restore it without --encrypt' });
+    return m;
+  }
+  if (key === undefined) {
+    throw new DbError('PARAMETER', `the backup is encrypted (${encryption})`, { hint: `restore with --encrypt ${encryption} and its key (--encryption-key-file or --encryption-key-env)` });
+  }
+  if (key.mode !== encryption) throw new DbError('PARAMETER', `the backup is encrypted with ${encryption}, not ${key.mode}`, { hint: `restore with --encrypt ${encryption}` });
+  if (m.keyCheck !== undefined && keyCheck(key) !== m.keyCheck) {
+    throw new DbError('PARAMETER', 'the encryption key is not the one the backup was written with', { hint: 'give the key file (or variable) used for the backup' });
+  }
+  return {
+    ...m,
+    modules: m.modules.map((mod) => {
+      if (!mod.source.startsWith('enc:')) return mod;
+      try {
+        return { ...mod, source: openSealed(key, Buffer.from(mod.source.slice(4), 'base64')).toString('utf8') };
+      } catch (err) {
+        throw new DbError('PARAMETER', `UDF module ${mod.fileName} in the manifest ${(err as Error).message}`, { hint: 'give the key the backup was written with' });
+      }
+    }),
   };
 }
 
@@ -208,10 +324,21 @@ async function restoreIndexes(client: SlipstreamClient, m: BackupManifest, names
       existing++;
       continue;
     }
-    await client.unary(QueryServiceService.createIndex, { namespace, name: i.name, ...(i.set === undefined ? {} : { set: i.set }), bin: i.bin, type: i.type, collection: i.collection }, {}, false);
+    try {
+      await client.unary(QueryServiceService.createIndex, { namespace, name: i.name, ...(i.set === undefined ? {} : { set: i.set }), bin: i.bin, type: i.type, collection: i.collection }, {}, false);
+    } catch (err) {
+      // created meanwhile through another node (system metadata shared by the cluster): same as existing
+      if (err instanceof DbError && err.code === 'INDEX_FOUND' && await sameIndexExists(client, namespace, i)) { existing++; continue; }
+      throw err;
+    }
     created++;
   }
   return { created, existing };
+}
+
+async function sameIndexExists(client: SlipstreamClient, namespace: string, i: BackupManifest['indexes'][number]): Promise<boolean> {
+  const have = (await client.unary(QueryServiceService.listIndexes, { namespace })).indexes.find((h) => h.name === i.name);
+  return have !== undefined && have.bin === i.bin && have.type === i.type && have.collection === i.collection && (have.set ?? '') === (i.set ?? '');
 }
 
 async function loadState(statePath: string, namespace: string): Promise<RestoreState> {
