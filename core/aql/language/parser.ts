@@ -1,6 +1,8 @@
 /**
  * The grammar of AQL as a Chevrotain CstParser: grammar only, no actions. `build-ast.ts`
- * turns the CST into the typed AST. New statements slot in as new rules in `statement`.
+ * turns the CST into the typed AST (a CST visitor typed by `cst-types.ts`, which
+ * `npm run aql:cst` generates from this grammar). New statements slot in as new rules in
+ * `statement`: regenerate the types, and the type check asks for the visitor method.
  */
 import { CstParser, type CstNode, type IParserErrorMessageProvider, type IToken, type TokenType, EOF } from 'chevrotain';
 import {
