@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Aerospike from 'aerospike';
 import { startNodeProcess, type NodeProcess } from '../helpers/process-node.ts';
+import { until } from '../helpers/until.ts';
 
 const HB = { intervalMs: 50, timeout: 5 };
 
@@ -32,16 +33,6 @@ function info(port: number, command: string): Promise<string> {
     });
     s.on('error', reject);
   });
-}
-
-async function until<T>(what: string, f: () => Promise<T | undefined>, ms: number): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await f().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 /** Partitions whose bit is set in a replicas bitmap. */

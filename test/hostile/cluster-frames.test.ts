@@ -14,6 +14,7 @@ import { frameBytes } from '../../core/cluster/tcp-transport.ts';
 import { simCluster, ids } from '../cluster/sim-harness.ts';
 import { ClusterServiceClient, type GetClusterInfoResponse } from '../../core/wire/generated/slipstream/v1/cluster.ts';
 import { assertServed, startHostileNode, whileServed, type HostileNode } from './harness.ts';
+import { until } from '../helpers/until.ts';
 
 const SEED = Number(process.env['FUZZ_SEED'] ?? Date.now() % 100000);
 
@@ -159,21 +160,6 @@ describe('hostile/cluster frames: forged Paxos messages (simulated network)', ()
 function clusterInfo(port: number): Promise<GetClusterInfoResponse> {
   const c = new ClusterServiceClient(`127.0.0.1:${port}`, credentials.createInsecure());
   return new Promise((resolve, reject) => c.getClusterInfo({}, (err, res) => { c.close(); if (err) reject(err); else resolve(res); }));
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms: number): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${what} did not happen within ${ms} ms (${String(last)})`);
 }
 
 function dial(address: string): Promise<Socket> {

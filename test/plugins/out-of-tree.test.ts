@@ -15,6 +15,7 @@ import { SlipstreamClient } from '../../core/client/index.ts';
 import { ClusterServiceClient, type GetClusterInfoResponse, type GetPartitionMapResponse } from '../../core/wire/generated/slipstream/v1/cluster.ts';
 import { rendezvousReplication } from '../../examples/plugins/replication-rendezvous/index.ts';
 import { createReplication } from 'slipstream/testing';
+import { until } from '../helpers/until.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const FIXTURES = join(ROOT, 'test/fixtures/plugins');
@@ -27,21 +28,6 @@ function info(port: number): Promise<GetClusterInfoResponse> {
 function partitionMap(port: number, namespace: string): Promise<GetPartitionMapResponse> {
   const c = new ClusterServiceClient(`127.0.0.1:${port}`, credentials.createInsecure());
   return new Promise((resolve, reject) => c.getPartitionMap({ namespace }, (err, res) => { c.close(); if (err) reject(err); else resolve(res); }));
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms: number): Promise<T> {
-  const start = Date.now();
-  let last: unknown;
-  while (Date.now() - start < ms) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${what} did not happen within ${ms} ms${last === undefined ? '' : ` (last error: ${String(last)})`}`);
 }
 
 describe('plugins loaded from files by the stock binary', function () {

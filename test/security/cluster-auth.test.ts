@@ -13,6 +13,7 @@ import { ClusterServiceClient, type GetClusterInfoResponse } from '../../core/wi
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { tcpTransport, frameBytes, CHALLENGE_BYTES } from '../../core/cluster/tcp-transport.ts';
 import type { Frame, Pulse } from '../../core/cluster/messages.ts';
+import { until } from '../helpers/until.ts';
 
 const HB = { intervalMs: 100, timeout: 10 };
 
@@ -23,21 +24,6 @@ function info(port: number): Promise<GetClusterInfoResponse> {
   md.set('user', 'admin');
   md.set('password', 'pw');
   return new Promise((resolve, reject) => c.getClusterInfo({}, md, (err, res) => { c.close(); if (err) reject(err); else resolve(res); }));
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms: number): Promise<T> {
-  const start = Date.now();
-  let last: unknown;
-  while (Date.now() - start < ms) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${what} did not happen within ${ms} ms${last === undefined ? '' : ` (last error: ${String(last)})`}`);
 }
 
 const members = (r: GetClusterInfoResponse): string => r.members.map((m) => m.nodeId).sort().join(',');

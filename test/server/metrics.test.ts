@@ -96,7 +96,8 @@ describe('server/metrics: the Prometheus endpoint', function () {
   });
 
   it('the binary serves it with --metrics-port and refuses a port in use with a clear message', async function () {
-    this.timeout(30_000);
+    // two real node processes start one after the other: a loaded machine can take a minute
+    this.timeout(150_000);
     const node = await startNodeProcess(['--port', '0', '--metrics-port', '0', '--data-dir', `/tmp/slipstream-metrics-${process.pid}`]);
     try {
       assert.ok(node.metricsPort !== undefined && node.metricsPort > 0);

@@ -19,6 +19,7 @@ import { SandboxHost, type SandboxHostEvent } from '../../core/udf/sandbox-host.
 import { startNodeProcess, type NodeProcess } from '../helpers/process-node.ts';
 import { startTestNode } from '../helpers/node-harness.ts';
 import { rejects, view } from './helpers.ts';
+import { until } from '../helpers/until.ts';
 
 const MODULE = `
 export function spin(rec, ms) { const end = Date.now() + ms; while (Date.now() < end) {} return 'spun'; }
@@ -38,14 +39,6 @@ function alive(pid: number): boolean {
     } catch {
       return false;
     }
-  }
-}
-
-async function until(what: string, cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
   }
 }
 
