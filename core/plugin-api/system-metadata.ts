@@ -8,6 +8,8 @@ export interface SystemMetadataEntry {
   readonly json: string;
   readonly generation: number;
   readonly updatedMs: number;
+  /** A versioned deletion (tombstone): `json` is 'null'; kept so that a cluster agrees the key is gone. */
+  readonly deleted?: boolean;
 }
 
 export interface SystemMetadataTransaction {

@@ -15,6 +15,7 @@ import type { StorageMaintenance } from '../storage/maintenance.ts';
 import type { PluginInfoSource } from '../transaction/plugin-info.ts';
 import type { ConfigControl } from '../transaction/config-control.ts';
 import type { Security } from '../security/security.ts';
+import type { SmdSync } from '../replication/smd-sync.ts';
 
 /** Who this node is: id, version, start time and its client-facing address (after the port is bound). */
 export interface NodeIdentity extends StatisticsIdentity {
@@ -28,6 +29,8 @@ export const NODE_IDENTITY = serviceKey<NodeIdentity>('node-identity');
 export const STORAGE_MAINTENANCE = serviceKey<StorageMaintenance>('storage-maintenance');
 /** The cluster service (membership, partition tables), on a node that is part of a cluster. */
 export const CLUSTER_SERVICE = serviceKey<ClusterService>('cluster');
+/** System metadata on every member (collect, merge, distribute), on a node that is part of a cluster. */
+export const SMD_SYNC = serviceKey<SmdSync>('smd-sync');
 /** Secondary indexes and the query engine. */
 export const QUERY_SUBSYSTEM = serviceKey<QuerySubsystem>('query');
 /** The node's UDF engine (modules, sandbox pools, record and stream UDFs). */

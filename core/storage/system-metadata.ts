@@ -1,15 +1,22 @@
 /**
- * System metadata (Aerospike's SMD): the node's own small, durable facts that are not
- * records — secondary-index definitions, UDF modules, truncate markers, users and roles.
+ * System metadata (Aerospike's SMD): the node's small, durable facts that are not records —
+ * secondary-index definitions, UDF modules, truncate markers, users and roles, the session
+ * secret — and, on a cluster, the same facts on every node (core/replication/smd-sync.ts).
  *
  * A store holds modules (e.g. 'sindex', 'udf', 'truncate'), each a map from a string key to
- * a JSON value with a generation and an update time (what a cluster needs later to merge
- * copies). The store sits on a backend: durable ones come from the storage slot (a storage
- * plugin's `openSystemMetadata`, e.g. LMDB in the node's data directory; a write resolves only
- * once it is on disk), `memorySystemMetadata` keeps everything in memory.
+ * a JSON value with a version: a generation (+1 per write of the key, deletions included) and
+ * an update time. A deletion leaves a versioned tombstone, so that a node which still holds the
+ * old value learns it is gone instead of bringing it back. Copies from other nodes are merged
+ * item by item: the higher version wins (`compareVersions`), so every node that has seen the
+ * same items holds the same values whatever the order they arrived in.
+ *
+ * The store sits on a backend: durable ones come from the storage slot (a storage plugin's
+ * `openSystemMetadata`, e.g. LMDB in the node's data directory; a write resolves only once it is
+ * on disk), `memorySystemMetadata` keeps everything in memory.
  * Both hand out copies, so a caller can never change stored state by mutating a value.
  */
 import { DbError } from '../errors/index.ts';
+import { createHash } from 'node:crypto';
 import type { SystemMetadataBackend, SystemMetadataEntry } from '../plugin-api/index.ts';
 
 export type JsonValue = null | boolean | number | string | readonly JsonValue[] | { readonly [k: string]: JsonValue };
@@ -27,6 +34,36 @@ export interface SmdChange<T extends JsonValue = JsonValue> {
   readonly key: string;
   /** The new entry, or undefined when the key was deleted. */
   readonly entry: SmdEntry<T> | undefined;
+  /** 'local' for a write made on this node, 'remote' for a newer copy merged from another node. */
+  readonly origin: 'local' | 'remote';
+}
+
+/**
+ * One versioned item as nodes exchange it: a value or a tombstone (`deleted`, json 'null').
+ * Generation 0 marks a default a node wrote for itself at start (the first admin user, the
+ * session secret): any real write outranks it, and of two defaults the older one stays.
+ */
+export interface SmdItem {
+  readonly module: string;
+  readonly key: string;
+  readonly json: string;
+  readonly generation: number;
+  readonly updatedMs: number;
+  readonly deleted: boolean;
+}
+
+type Version = Pick<SmdItem, 'json' | 'generation' | 'updatedMs' | 'deleted'>;
+
+/**
+ * Orders two versions of one item (> 0 when `a` wins): higher generation; at equal generation
+ * the later update (the earlier one for defaults, generation 0), then a deletion over a value,
+ * then the greater JSON text, so that every node picks the same winner.
+ */
+export function compareVersions(a: Version, b: Version): number {
+  if (a.generation !== b.generation) return a.generation - b.generation;
+  if (a.updatedMs !== b.updatedMs) return a.generation === 0 ? b.updatedMs - a.updatedMs : a.updatedMs - b.updatedMs;
+  if (a.deleted !== b.deleted) return a.deleted ? 1 : -1;
+  return a.json < b.json ? -1 : a.json > b.json ? 1 : 0;
 }
 
 /** One module of the store, typed by its value. */
@@ -41,8 +78,13 @@ export interface SmdModule<T extends JsonValue> {
    * value (or undefined) and returns the new one, or undefined to delete.
    */
   update(key: string, fn: (current: T | undefined) => T | undefined): Promise<SmdEntry<T> | undefined>;
-  /** Removes a key; false when it was not there. */
+  /** Removes a key (leaving a versioned tombstone); false when it was not there. */
   delete(key: string): Promise<boolean>;
+  /**
+   * Writes a default (generation 0) when the key has never been written here: a value this node
+   * needs at start that must not displace the one the cluster already agreed (see SmdItem).
+   */
+  setDefault(key: string, value: T): Promise<SmdEntry<T>>;
 }
 
 export interface SystemMetadataStore {
@@ -52,6 +94,17 @@ export interface SystemMetadataStore {
   modules(): string[];
   /** Called after every change is durable; returns a function that unsubscribes. */
   watch(listener: (change: SmdChange) => void): () => void;
+  /** Every item of the store (or of one module), tombstones included, in ascending (module, key) order. */
+  items(module?: string): SmdItem[];
+  /** Stores the items that win over the stored versions (atomically); resolves with those taken. */
+  merge(items: readonly SmdItem[]): Promise<SmdItem[]>;
+  /** A short hash of every item's version (of one module, or of all): equal stores, equal digests. */
+  digest(module?: string): string;
+  /**
+   * On a cluster: `fn` sends every item written here to the other members, and a write resolves
+   * only once it has (undefined: writes stay local). `fn` must not throw.
+   */
+  replicateWith(fn: ((items: readonly SmdItem[]) => Promise<void>) | undefined): void;
   close(): Promise<void>;
 }
 
@@ -102,6 +155,26 @@ function toEntry<T extends JsonValue>(key: string, s: StoredEntry): SmdEntry<T> 
   return { key, value: JSON.parse(s.json) as T, generation: s.generation, updatedMs: s.updatedMs };
 }
 
+function toItem(id: string, s: StoredEntry): SmdItem {
+  const cut = id.indexOf('\u0000');
+  return { module: id.slice(0, cut), key: id.slice(cut + 1), json: s.json, generation: s.generation, updatedMs: s.updatedMs, deleted: s.deleted === true };
+}
+
+function versionOf(s: StoredEntry): Version {
+  return { json: s.json, generation: s.generation, updatedMs: s.updatedMs, deleted: s.deleted === true };
+}
+
+/** Checks an item that came from another node before it may be stored. */
+function checkItem(item: SmdItem): void {
+  checkModule(item.module);
+  checkKey(item.key);
+  if (!Number.isSafeInteger(item.generation) || item.generation < 0 || !Number.isFinite(item.updatedMs) || typeof item.json !== 'string') {
+    throw new DbError('PARAMETER', `system metadata item ${item.module}/${item.key} has no valid version`, { hint: 'run the same version on every node' });
+  }
+  if (Buffer.byteLength(item.json) > MAX_VALUE_BYTES) throw new DbError('PARAMETER', `system metadata item ${item.module}/${item.key} is too large`);
+  JSON.parse(item.json);
+}
+
 /** The storage under the store: a sorted map from `module\0key` to StoredEntry. */
 type Backend = SystemMetadataBackend;
 
@@ -110,6 +183,9 @@ class Store implements SystemMetadataStore {
   private readonly backend: Backend;
   private readonly listeners = new Set<(change: SmdChange) => void>();
   private readonly now: () => number;
+  /** Digests per module ('' for all), dropped on every change. */
+  private readonly digests = new Map<string, string>();
+  private replicator: ((items: readonly SmdItem[]) => Promise<void>) | undefined;
   private closed = false;
 
   constructor(backend: Backend, durable: boolean, now: () => number) {
@@ -122,21 +198,28 @@ class Store implements SystemMetadataStore {
     checkModule(name);
     const id = (key: string): string => `${name}\u0000${key}`;
     const store = this;
-    const apply = async (key: string, fn: (current: T | undefined) => T | undefined): Promise<{ changed: boolean; entry: SmdEntry<T> | undefined }> => {
+    const live = (s: StoredEntry | undefined): StoredEntry | undefined => (s === undefined || s.deleted === true ? undefined : s);
+    const apply = async (key: string, fn: (current: T | undefined, stored: StoredEntry | undefined) => T | undefined, generation?: number): Promise<{ changed: boolean; entry: SmdEntry<T> | undefined }> => {
       store.checkOpen();
       checkKey(key);
       let thrown: unknown;
       const result = await store.backend.atomically((tx) => {
         try {
-          const cur = tx.read(id(key));
-          const next = fn(cur === undefined ? undefined : (JSON.parse(cur.json) as T));
+          const stored = tx.read(id(key));
+          const cur = live(stored);
+          const next = fn(cur === undefined ? undefined : (JSON.parse(cur.json) as T), stored);
           if (next === undefined) {
-            if (cur !== undefined) tx.remove(id(key));
-            return { changed: cur !== undefined, stored: undefined };
+            if (cur === undefined) return { changed: false, stored: undefined };
+            const tomb: StoredEntry = { json: 'null', generation: cur.generation + 1, updatedMs: Math.max(store.now(), cur.updatedMs), deleted: true };
+            tx.put(id(key), tomb);
+            return { changed: true, stored: undefined, written: tomb };
           }
-          const stored: StoredEntry = { json: toJson(next), generation: (cur?.generation ?? 0) + 1, updatedMs: store.now() };
-          tx.put(id(key), stored);
-          return { changed: true, stored };
+          const json = toJson(next);
+          // writing what is already there is no change: no new version for other nodes to take
+          if (cur !== undefined && cur.json === json && generation === undefined) return { changed: false, stored: cur };
+          const entry: StoredEntry = { json, generation: generation ?? (stored?.generation ?? 0) + 1, updatedMs: Math.max(store.now(), stored?.updatedMs ?? 0) };
+          tx.put(id(key), entry);
+          return { changed: true, stored: entry, written: entry };
         } catch (err) {
           thrown = err;
           return { changed: false, stored: undefined };
@@ -144,20 +227,24 @@ class Store implements SystemMetadataStore {
       });
       if (thrown !== undefined) throw thrown;
       const entry = result.stored === undefined ? undefined : toEntry<T>(key, result.stored);
-      if (result.changed) store.emit({ module: name, key, entry });
+      if (result.changed) {
+        store.emit({ module: name, key, entry, origin: 'local' });
+        const written = (result as { written?: StoredEntry }).written;
+        if (written !== undefined) await store.replicator?.([toItem(id(key), written)]);
+      }
       return { changed: result.changed, entry };
     };
     return {
       get(key) {
         store.checkOpen();
         checkKey(key);
-        const s = store.backend.read(id(key));
+        const s = live(store.backend.read(id(key)));
         return s === undefined ? undefined : toEntry<T>(key, s);
       },
       list() {
         store.checkOpen();
         const prefix = `${name}\u0000`;
-        return store.backend.range(prefix).map(([k, s]) => toEntry<T>(k.slice(prefix.length), s));
+        return store.backend.range(prefix).filter(([, s]) => s.deleted !== true).map(([k, s]) => toEntry<T>(k.slice(prefix.length), s));
       },
       async set(key, value) {
         return (await apply(key, () => value)).entry as SmdEntry<T>;
@@ -168,17 +255,67 @@ class Store implements SystemMetadataStore {
       async delete(key) {
         return (await apply(key, () => undefined)).changed;
       },
+      async setDefault(key, value) {
+        const r = await apply(key, (cur, stored) => (stored === undefined ? value : cur), 0);
+        return (r.entry ?? this.get(key)) as SmdEntry<T>;
+      },
     };
   }
 
   modules(): string[] {
     this.checkOpen();
-    return this.backend.moduleNames();
+    return this.backend.moduleNames().filter((m) => this.backend.range(`${m}\u0000`).some(([, s]) => s.deleted !== true));
   }
 
   watch(listener: (change: SmdChange) => void): () => void {
     this.listeners.add(listener);
     return () => { this.listeners.delete(listener); };
+  }
+
+  items(module?: string): SmdItem[] {
+    this.checkOpen();
+    if (module !== undefined) checkModule(module);
+    const names = module === undefined ? this.backend.moduleNames() : [module];
+    return names.flatMap((m) => this.backend.range(`${m}\u0000`).map(([id, s]) => toItem(id, s)));
+  }
+
+  replicateWith(fn: ((items: readonly SmdItem[]) => Promise<void>) | undefined): void {
+    this.replicator = fn;
+  }
+
+  async merge(items: readonly SmdItem[]): Promise<SmdItem[]> {
+    this.checkOpen();
+    for (const item of items) checkItem(item);
+    const taken = await this.backend.atomically((tx) => {
+      const out: SmdItem[] = [];
+      for (const item of items) {
+        const id = `${item.module}\u0000${item.key}`;
+        const cur = tx.read(id);
+        if (cur !== undefined && compareVersions(item, versionOf(cur)) <= 0) continue;
+        tx.put(id, { json: item.json, generation: item.generation, updatedMs: item.updatedMs, ...(item.deleted ? { deleted: true } : {}) });
+        out.push(item);
+      }
+      return out;
+    });
+    for (const item of taken) {
+      this.emit({
+        module: item.module, key: item.key, origin: 'remote',
+        entry: item.deleted ? undefined : { key: item.key, value: JSON.parse(item.json) as JsonValue, generation: item.generation, updatedMs: item.updatedMs },
+      });
+    }
+    return taken;
+  }
+
+  digest(module?: string): string {
+    const k = module ?? '';
+    let d = this.digests.get(k);
+    if (d === undefined) {
+      const h = createHash('sha256');
+      for (const i of this.items(module)) h.update(`${i.module}\u0000${i.key}\u0000${i.generation}\u0000${i.updatedMs}\u0000${i.deleted ? 1 : 0}\u0000${i.json.length}\u0000`).update(i.json);
+      d = h.digest('base64url').slice(0, 22);
+      this.digests.set(k, d);
+    }
+    return d;
   }
 
   async close(): Promise<void> {
@@ -189,6 +326,7 @@ class Store implements SystemMetadataStore {
   }
 
   private emit(change: SmdChange): void {
+    this.digests.clear();
     for (const l of this.listeners) {
       try { l(change); } catch { /* a listener's fault is its own */ }
     }

@@ -36,6 +36,7 @@
  */
 import { DbError } from '../errors/index.ts';
 import { ttlOf, type BinValue, type Bins } from '../model/index.ts';
+import type { NodeId } from '../plugin-api/index.ts';
 import { decodeBins, decodeValue, doubleBinNames, encodeBins, encodeValue } from './codec.ts';
 import { fromGuestError } from './errors.ts';
 import { ModuleRegistry, type ModuleStore, type ModuleVersion } from './registry.ts';
@@ -79,8 +80,25 @@ export interface UdfEngineOptions {
   readonly now?: () => number;
 }
 
+/**
+ * On a cluster: where the node's module set stands against the cluster's system metadata, so
+ * that no node runs a record UDF with an older module set than the cluster agreed or than the
+ * node that forwarded the call (see core/replication/smd-sync.ts).
+ */
+export interface ModuleSetSync {
+  readonly localNode: NodeId;
+  /** This node's digest of its modules' versions (what a forwarded call carries). */
+  digest(): string;
+  /** Takes `node`'s modules when its digest differs, then waits until they are installed. */
+  catchUpFrom(node: NodeId, digest: string): Promise<void>;
+  /** Waits (up to `timeoutMs`) until this node holds the modules of the cluster it is in; false when it does not yet. */
+  whenCaughtUp(timeoutMs: number): Promise<boolean>;
+}
+
 export class UdfEngine {
   readonly registry: ModuleRegistry;
+  /** Set on a node that is part of a cluster (the UDF subsystem does). */
+  moduleSync: ModuleSetSync | undefined;
   private readonly opts: Required<Omit<UdfEngineOptions, 'store' | 'onLog' | 'onCatastrophicError' | 'isolation' | 'hostGraceMs' | 'onHostEvent'>> & Pick<UdfEngineOptions, 'onLog' | 'onCatastrophicError'>;
   readonly isolation: UdfIsolation;
   /** The UDF host process (process isolation only). */

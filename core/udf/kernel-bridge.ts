@@ -6,6 +6,7 @@
  */
 import { DbError } from '../errors/index.ts';
 import type { BinValue, Bins, DbRecord, RecordKey, RecordMeta } from '../model/index.ts';
+import type { NodeId } from '../plugin-api/index.ts';
 import type { Kernel, Mutation, ScanRequest } from '../transaction/kernel.ts';
 import { DEFAULT_WRITE_POLICY, type WritePolicy } from '../transaction/policy.ts';
 import type { AggregationOptions, RecordEffect, UdfCall, UdfEngine } from './engine.ts';
@@ -31,24 +32,42 @@ interface ForwardedUdf {
   readonly key: RecordKey;
   readonly call: UdfCall;
   readonly policy: Omit<WritePolicy, 'filter'> & { readonly filterSource?: string };
+  /** The forwarding node and its digest of the module set: the master is at least as new before it runs. */
+  readonly modules?: { readonly node: NodeId; readonly digest: string };
 }
+
+/** How long a node that is still catching up on the cluster's modules lets a call wait. */
+const CATCH_UP_WAIT_MS = 2000;
 
 /** Serves record UDF calls other nodes forward to this one (the partition's master). */
 export function serveForwardedUdfs(kernel: Kernel, engine: UdfEngine): void {
   const f = kernel.forwarding;
-  f?.serve<ForwardedUdf>('udf.apply', ({ key, call, policy }) => executeRecordUdf(kernel, engine, key, call, f.policy(policy)));
+  f?.serve<ForwardedUdf>('udf.apply', async ({ key, call, policy, modules }) => {
+    if (modules !== undefined) await engine.moduleSync?.catchUpFrom(modules.node, modules.digest);
+    return executeRecordUdf(kernel, engine, key, call, f.policy(policy), modules !== undefined);
+  });
 }
 
 /** Applies a record UDF to one record atomically under its lock (on the partition's master). */
-export async function executeRecordUdf(kernel: Kernel, engine: UdfEngine, key: RecordKey, call: UdfCall, policy: WritePolicy = DEFAULT_WRITE_POLICY): Promise<RecordUdfOutcome> {
+export async function executeRecordUdf(kernel: Kernel, engine: UdfEngine, key: RecordKey, call: UdfCall, policy: WritePolicy = DEFAULT_WRITE_POLICY, caughtUp = false): Promise<RecordUdfOutcome> {
   const f = kernel.forwarding;
+  const sync = engine.moduleSync;
   if (f?.remoteMaster(key) !== undefined) {
     const { filter, ...rest } = policy;
     if (filter !== undefined && filter.source === undefined) {
       throw new DbError('PARAMETER', 'this UDF call carries a filter that cannot be sent to the partition\'s master node', { hint: 'give the filter as an expression' });
     }
-    const body: ForwardedUdf = { key, call, policy: { ...rest, ...(filter?.source === undefined ? {} : { filterSource: filter.source }) } };
+    const body: ForwardedUdf = {
+      key, call, policy: { ...rest, ...(filter?.source === undefined ? {} : { filterSource: filter.source }) },
+      ...(sync === undefined ? {} : { modules: { node: sync.localNode, digest: sync.digest() } }),
+    };
     return f.forward(key, 'udf.apply', body, () => executeRecordUdf(kernel, engine, key, call, policy), true);
+  }
+  // a node that has not yet received the cluster's modules (it just joined) does not run a possibly older one
+  if (sync !== undefined && !caughtUp && !(await sync.whenCaughtUp(CATCH_UP_WAIT_MS))) {
+    throw new DbError('UNAVAILABLE', `this node is still receiving the cluster's UDF modules; ${call.module} was not run`, {
+      hint: 'retry in a moment: the node joined the cluster and is catching up on its system metadata',
+    });
   }
   let effect: RecordEffect['kind'] = 'none';
   let logs: readonly string[] = [];

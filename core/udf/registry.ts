@@ -183,6 +183,16 @@ export class ModuleRegistry {
     });
   }
 
+  /** Drops a module another node removed (already gone from system metadata; nothing written). */
+  forget(fileName: string): Promise<void> {
+    return this.serial(async () => {
+      const current = this.byFile.get(fileName);
+      if (current === undefined) return;
+      this.byFile.delete(fileName);
+      for (const l of this.listeners) l(fileName, undefined, current);
+    });
+  }
+
   /** A module by file name (`bank.js`) or package name (`bank`). */
   get(name: string): ModuleVersion | undefined {
     const exact = this.byFile.get(name);

@@ -1,8 +1,9 @@
 /**
  * Modules as system metadata: a ModuleStore over the node's SystemMetadataStore (module 'udf',
  * key = file name, value = {type, source (base64), hash, registeredAtMs}), durable when the
- * node's metadata is, and — once SMD is replicated — distributed to every node. `watchModules`
- * installs modules that another node wrote (so a cluster converges on the same set).
+ * node's metadata is, and on a cluster replicated to every node (core/replication/smd-sync.ts).
+ * `watchModules` installs and removes the modules other nodes wrote (so a cluster converges on
+ * the same set); `settled()` waits until those installs are done.
  */
 import type { SmdModule, SystemMetadataStore } from '../storage/system-metadata.ts';
 import type { ModuleRegistry, ModuleStore, StoredModule } from './registry.ts';
@@ -25,8 +26,8 @@ function toStored(fileName: string, v: SmdUdfValue): StoredModule {
 export class SmdModuleStore implements ModuleStore {
   private readonly smd: SmdModule<SmdUdfValue>;
   private readonly store: SystemMetadataStore;
-  /** Our own writes in flight (file name → hash, or null for a removal): their echo is not a remote change. */
-  private readonly own = new Map<string, string | null>();
+  /** Installs and removals of modules other nodes wrote, still running. */
+  private readonly installing = new Set<Promise<unknown>>();
 
   constructor(store: SystemMetadataStore) {
     this.store = store;
@@ -38,37 +39,35 @@ export class SmdModuleStore implements ModuleStore {
   }
 
   async put(m: StoredModule): Promise<void> {
-    this.own.set(m.fileName, m.hash);
-    try {
-      await this.smd.set(m.fileName, { type: m.type, content64: Buffer.from(m.source, 'utf8').toString('base64'), hash: m.hash, registeredAtMs: m.registeredAtMs });
-    } finally {
-      this.own.delete(m.fileName);
-    }
+    await this.smd.set(m.fileName, { type: m.type, content64: Buffer.from(m.source, 'utf8').toString('base64'), hash: m.hash, registeredAtMs: m.registeredAtMs });
   }
 
   async remove(fileName: string): Promise<void> {
-    this.own.set(fileName, null);
-    try {
-      await this.smd.delete(fileName);
-    } finally {
-      this.own.delete(fileName);
-    }
+    await this.smd.delete(fileName);
+  }
+
+  /** Resolves once every module received from other nodes so far is installed (or failed to). */
+  async settled(): Promise<void> {
+    while (this.installing.size > 0) await Promise.allSettled([...this.installing]);
+  }
+
+  private track(p: Promise<unknown>, fileName: string, onError: (fileName: string, err: unknown) => void): void {
+    const t = p.catch((err: unknown) => onError(fileName, err)).finally(() => this.installing.delete(t));
+    this.installing.add(t);
   }
 
   /** Keeps the registry in step with changes other nodes make; returns the unsubscribe function. */
   watchModules(registry: ModuleRegistry, onError: (fileName: string, err: unknown) => void): () => void {
     return this.store.watch((change) => {
-      if (change.module !== UDF_SMD_MODULE) return;
-      const own = this.own.get(change.key);
-      if (own !== undefined && own === (change.entry === undefined ? null : (change.entry.value as SmdUdfValue).hash)) return; // our own write
+      if (change.module !== UDF_SMD_MODULE || change.origin !== 'remote') return; // this node's own writes are the registry's
       const current = registry.get(change.key);
       if (change.entry === undefined) {
-        if (current !== undefined) registry.remove(change.key).catch((err: unknown) => onError(change.key, err));
+        if (current !== undefined) this.track(registry.forget(change.key), change.key, onError);
         return;
       }
       const stored = toStored(change.key, change.entry.value as SmdUdfValue);
-      if (current?.hash === stored.hash) return; // our own write
-      registry.install(stored).catch((err: unknown) => onError(change.key, err));
+      if (current?.hash === stored.hash) return;
+      this.track(registry.install(stored), change.key, onError);
     });
   }
 }

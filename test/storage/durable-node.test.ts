@@ -163,7 +163,11 @@ describe('durable namespace in a node', function () {
 
   it('gives extensions a durable system metadata store when a namespace is durable', async () => {
     let captured: SystemMetadataStore | undefined;
-    const ext: NodeExtension = { name: 'probe', async start(ctx) { captured = ctx.systemMetadata; await ctx.systemMetadata.module('udf').set('m.js', { n: 1 }); } };
+    const ext: NodeExtension = { name: 'probe', async start(ctx) {
+      captured = ctx.systemMetadata;
+      const m = ctx.systemMetadata.module<{ n: number }>('udf');
+      await m.set('m.js', { n: (m.get('m.js')?.value.n ?? 0) + 1 });
+    } };
     node = await start({}, [ext]);
     assert.equal(captured?.durable, true);
     await node.stop();

@@ -65,13 +65,17 @@ for (const impl of impls) {
       assert.deepEqual(smd.modules(), ['u', 'udf', 'udf-meta']);
     });
 
-    it('deletes, says whether something was deleted, and restarts generations', async () => {
+    it('deletes into a versioned tombstone, says whether something was deleted, and goes on counting generations', async () => {
       const m = smd.module<number>('truncate');
       await m.set('bar:*', 10);
       assert.equal(await m.delete('bar:*'), true);
       assert.equal(await m.delete('bar:*'), false);
       assert.equal(m.get('bar:*'), undefined);
-      assert.equal((await m.set('bar:*', 11)).generation, 1);
+      assert.deepEqual(m.list(), []);
+      assert.deepEqual(smd.modules(), [], 'a module of tombstones only holds nothing');
+      assert.deepEqual(smd.items('truncate').map((i) => [i.key, i.generation, i.deleted]), [['bar:*', 2, true]], 'the deletion is kept, versioned');
+      assert.equal((await m.set('bar:*', 11)).generation, 3);
+      assert.equal((await m.set('bar:*', 11)).generation, 3, 'writing the stored value again makes no new version');
       assert.deepEqual(smd.modules(), ['truncate']);
     });
 

@@ -11,7 +11,8 @@ import { Gauge } from 'prom-client';
 import { N_PARTITIONS } from '../../model/index.ts';
 import { DbError, type PluginContext } from '../../plugin-api/index.ts';
 import type { NodeExtension } from '../extension.ts';
-import { CLUSTER_SERVICE } from '../../services/index.ts';
+import { CLUSTER_SERVICE, SMD_SYNC } from '../../services/index.ts';
+import { SmdSync } from '../../replication/smd-sync.ts';
 import { ClusterServiceService } from '../../wire/generated/slipstream/v1/cluster.ts';
 import { createClusterService, hexId, tcpTransport, validateClusterConfig, type ClusterService } from '../../cluster/index.ts';
 import { clusterSchema } from '../../cluster/config.ts';
@@ -59,7 +60,10 @@ export function clusterExtension(): NodeExtension {
       await cluster.start();
       ctx.services.provide(CLUSTER_SERVICE, cluster);
       // the data path: the kernel routes by the agreed partition map and proxies to masters elsewhere
-      attachClusterDataPath(ctx.kernel, cluster, { clock: ctx.clock, logger: ctx.logger, compileFilter: (src) => recordFilter(src, () => ctx.clock.now()) });
+      const dataPath = attachClusterDataPath(ctx.kernel, cluster, { clock: ctx.clock, logger: ctx.logger, compileFilter: (src) => recordFilter(src, () => ctx.clock.now()) });
+      // system metadata (UDF modules, indexes, truncate markers, users) on every member
+      const smdSync = new SmdSync({ calls: dataPath.calls, cluster, store: ctx.systemMetadata, clock: ctx.clock, logger: ctx.logger.child({ part: 'smd' }) });
+      ctx.services.provide(SMD_SYNC, smdSync);
       ctx.server.addService('slipstream.v1.ClusterService', ClusterServiceService, clusterHandlers(cluster, ctx.logger));
       const registers = [ctx.server.metrics.registry];
       new Gauge({
@@ -98,7 +102,12 @@ export function clusterExtension(): NodeExtension {
           }
         },
       });
-      return { stop: () => cluster.stop() };
+      return {
+        stop: () => {
+          smdSync.stop();
+          return cluster.stop();
+        },
+      };
     },
   };
 }

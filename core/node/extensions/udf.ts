@@ -19,7 +19,8 @@ import { UdfServiceService } from '../../wire/generated/slipstream/v1/udf.ts';
 import { UdfEngine, type UdfEngineOptions } from '../../udf/engine.ts';
 import { UdfJobs } from '../../udf/jobs.ts';
 import { serveForwardedUdfs } from '../../udf/kernel-bridge.ts';
-import { QUERY_SUBSYSTEM, UDF_ENGINE_KEY, UDF_JOBS_KEY, UDF_RUNNER_KEY } from '../../services/index.ts';
+import { QUERY_SUBSYSTEM, SMD_SYNC, UDF_ENGINE_KEY, UDF_JOBS_KEY, UDF_RUNNER_KEY } from '../../services/index.ts';
+import { UDF_SMD_MODULE } from '../../udf/smd-store.ts';
 import { SmdModuleStore } from '../../udf/smd-store.ts';
 import type { NodeExtension } from '../extension.ts';
 
@@ -72,6 +73,23 @@ export function udfExtension(): NodeExtension {
         ctx.logger.error({ module: f.fileName, err: f.error.message }, 'a stored UDF module no longer loads; it is skipped');
       }
       const unwatch = store.watchModules(engine.registry, (fileName, err) => ctx.logger.error({ module: fileName, err }, 'a UDF module from system metadata failed to install'));
+      // on a cluster, modules registered on any node reach this one; a call never runs on an older set
+      const sync = ctx.services.get(SMD_SYNC);
+      if (sync !== undefined) {
+        engine.moduleSync = {
+          localNode: ctx.nodeId,
+          digest: () => sync.digest(UDF_SMD_MODULE),
+          async catchUpFrom(node, digest) {
+            await sync.catchUpFrom(node, UDF_SMD_MODULE, digest);
+            await store.settled();
+          },
+          async whenCaughtUp(timeoutMs) {
+            const ok = await sync.whenCaughtUp(timeoutMs);
+            await store.settled();
+            return ok;
+          },
+        };
+      }
       const jobs = new UdfJobs(ctx.kernel, engine);
       const runner = new UdfRunner(ctx.kernel, engine, jobs, () => ctx.services.get(QUERY_SUBSYSTEM));
       ctx.services.provide(UDF_ENGINE_KEY, engine);

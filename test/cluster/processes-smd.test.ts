@@ -1,0 +1,163 @@
+/**
+ * System metadata on every node, with real processes on 127.0.0.1 (security on, as a
+ * deployment would run it): a UDF module registered through one node is callable through any
+ * other (record UDFs proxied to masters included) and removed everywhere; a node that joins
+ * later receives everything. One cluster serves the tests in order (suite time).
+ */
+import { strict as assert } from 'node:assert';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { credentials, Metadata } from '@grpc/grpc-js';
+import { startNodeProcess, type NodeProcess } from '../helpers/process-node.ts';
+import { SlipstreamClient } from '../../core/client/index.ts';
+import { executeAql, type AqlStatementStatus } from '../../core/client/aql.ts';
+import { DEFAULT_SETTINGS } from '../../core/aql/language/settings.ts';
+import { ClusterServiceClient, type GetClusterInfoResponse } from '../../core/wire/generated/slipstream/v1/cluster.ts';
+
+const HB = { intervalMs: 100, timeout: 10 };
+const ADMIN = { user: 'admin', password: 'secret-pw' };
+
+function info(port: number): Promise<GetClusterInfoResponse> {
+  const c = new ClusterServiceClient(`127.0.0.1:${port}`, credentials.createInsecure());
+  const md = new Metadata();
+  md.set('user', ADMIN.user);
+  md.set('password', ADMIN.password);
+  return new Promise((resolve, reject) => c.getClusterInfo({}, md, (err, res) => { c.close(); if (err) reject(err); else resolve(res); }));
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, ms: number): Promise<{ value: T; ms: number }> {
+  const start = Date.now();
+  let last: unknown;
+  while (Date.now() - start < ms) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return { value: v, ms: Date.now() - start };
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${what} did not happen within ${ms} ms${last === undefined ? '' : ` (last error: ${String(last)})`}`);
+}
+
+interface AqlOutcome { readonly statuses: AqlStatementStatus[]; readonly rows: Map<string, unknown>[] }
+
+/** One logged-in client per (node, user), reused: a login costs a password hash. */
+const clients = new Map<string, SlipstreamClient>();
+
+async function clientOf(port: number, who: { user: string; password: string } = ADMIN): Promise<SlipstreamClient> {
+  const id = `${port}/${who.user}/${who.password}`;
+  let c = clients.get(id);
+  if (c === undefined) clients.set(id, c = await SlipstreamClient.connect({ hosts: `127.0.0.1:${port}`, timeoutMs: 15_000, ...who }));
+  return c;
+}
+
+function closeClients(): void {
+  for (const c of clients.values()) c.close();
+  clients.clear();
+}
+
+/** Runs AQL text on a node as `who` (the admin by default); statuses and rows. */
+async function aql(port: number, text: string, options: { files?: Map<string, Uint8Array>; who?: { user: string; password: string } } = {}): Promise<AqlOutcome> {
+  const client = await clientOf(port, options.who);
+  const rows: Map<string, unknown>[] = [];
+  const statuses = await executeAql(client, { text, settings: { ...DEFAULT_SETTINGS, TIMEOUT: 10_000 }, ...(options.files === undefined ? {} : { files: options.files }) }, {
+    begin: () => {}, end: () => {}, status: () => {},
+    row: (cells) => { rows.push(new Map(cells)); },
+  });
+  return { statuses, rows };
+}
+
+async function aqlOk(port: number, text: string, files?: Map<string, Uint8Array>): Promise<Map<string, unknown>[]> {
+  const r = await aql(port, text, files === undefined ? {} : { files });
+  for (const s of r.statuses) assert.equal(s.code, 0, `${text}: ${JSON.stringify(s)}`);
+  return r.rows;
+}
+
+const MODULE = `export function bump(rec, by) {
+  rec.n = (rec.n ?? 0) + by;
+  if (aerospike.exists(rec)) aerospike.update(rec); else aerospike.create(rec);
+  return rec.n;
+}
+`;
+
+describe('cluster/system metadata on every node (real processes)', function () {
+  this.timeout(240_000);
+  const dir = mkdtempSync(join(tmpdir(), 'slipstream-smd-'));
+  const procs = new Map<string, NodeProcess>();
+  writeFileSync(join(dir, 'cluster.secret'), 'the cluster secret shared by these nodes\n');
+  writeFileSync(join(dir, 'admin.password'), ADMIN.password);
+  let seed = '';
+
+  async function start(id: string, seeds: string[]): Promise<NodeProcess> {
+    const config = {
+      node: { id, host: '127.0.0.1', port: 0, dataDir: join(dir, id), metricsPort: 0 },
+      logLevel: 'warn',
+      namespaces: [{ name: 'test', storage: 'storage-memory', replicationFactor: 2 }],
+      cluster: { clusterName: 'smd', heartbeat: { address: '127.0.0.1:0', ...HB }, fabric: { address: '127.0.0.1:0' }, seeds },
+      security: { clusterSecretFile: join(dir, 'cluster.secret'), adminPasswordFile: join(dir, 'admin.password') },
+    };
+    const file = join(dir, `${id}.json`);
+    writeFileSync(file, JSON.stringify(config));
+    const p = await startNodeProcess(['--config', file], { timeoutMs: 60_000 });
+    procs.set(id, p);
+    return p;
+  }
+
+  const node = (id: string): NodeProcess => {
+    const p = procs.get(id);
+    assert.ok(p !== undefined, `node ${id} runs (the tests run in order)`);
+    return p;
+  };
+
+  async function formed(ids: string[]): Promise<void> {
+    const want = [...ids].sort().reverse().join(',');
+    await until(`cluster ${want}`, async () => {
+      const rs = await Promise.all(ids.map((id) => info(node(id).port)));
+      return rs.every((r) => r.members.map((m) => m.nodeId).join(',') === want && r.state === 'online' && r.clusterKey === rs[0]?.clusterKey) ? rs : undefined;
+    }, 30_000);
+  }
+
+  after(async () => {
+    closeClients();
+    for (const p of procs.values()) await p.stop('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a UDF module registered through A is callable through C (proxied to every master), listed everywhere, and removed through B everywhere', async () => {
+    const a = await start('C3', []);
+    seed = (await info(a.port)).members[0]?.heartbeatAddress as string;
+    await Promise.all([start('C2', [seed]), start('C1', [seed])]);
+    await formed(['C3', 'C2', 'C1']);
+    const [b, c] = [node('C2'), node('C1')];
+
+    await aqlOk(a.port, "REGISTER MODULE 'counter.js'", new Map([['counter.js', new TextEncoder().encode(MODULE)]]));
+    // through C, on 30 keys whose masters are spread over the three nodes
+    for (let i = 0; i < 30; i++) await aqlOk(c.port, `EXECUTE counter.bump(${i}) ON test.udf WHERE PK = 'k${i}'`);
+    const client = await clientOf(b.port);
+    for (let i = 0; i < 30; i++) assert.equal((await client.get({ namespace: 'test', set: 'udf', key: `k${i}` })).bins['n'], BigInt(i), `key k${i}`);
+    for (const p of [a, b, c]) {
+      const mods = await aqlOk(p.port, 'SHOW MODULES');
+      assert.deepEqual(mods.map((r) => r.get('filename')), ['counter.js'], `SHOW MODULES through port ${p.port}`);
+    }
+    await aqlOk(b.port, 'REMOVE MODULE counter.js');
+    for (const p of [a, c]) {
+      assert.deepEqual(await aqlOk(p.port, 'SHOW MODULES'), [], `removed through B, gone on port ${p.port}`);
+      const r = await aql(p.port, "EXECUTE counter.bump(1) ON test.udf WHERE PK = 'k1'");
+      assert.equal(r.statuses[0]?.code, 100, `a removed module is not run (port ${p.port}): ${JSON.stringify(r.statuses)}`);
+    }
+    // registered again for the late joiner below
+    await aqlOk(c.port, "REGISTER MODULE 'counter.js'", new Map([['counter.js', new TextEncoder().encode(MODULE)]]));
+  });
+
+  it('a node that joins later receives the modules, and serves calls with them at once', async () => {
+    const d = await start('C4', [seed]);
+    await formed(['C4', 'C3', 'C2', 'C1']);
+    // calls wait until the node holds the cluster's modules; listing shows what is installed so far
+    for (let i = 0; i < 10; i++) await aqlOk(d.port, `EXECUTE counter.bump(100) ON test.udf WHERE PK = 'k${i}'`);
+    const client = await clientOf(node('C3').port);
+    for (let i = 0; i < 10; i++) assert.equal((await client.get({ namespace: 'test', set: 'udf', key: `k${i}` })).bins['n'], BigInt(i + 100));
+    assert.deepEqual((await aqlOk(d.port, 'SHOW MODULES')).map((r) => r.get('filename')), ['counter.js']);
+  });
+});
