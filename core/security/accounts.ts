@@ -116,10 +116,19 @@ export class Accounts {
     return unique;
   }
 
-  async createUser(name: string, credential: string, roles: readonly string[], mustChangePassword = false): Promise<void> {
+  /**
+   * Creates a user. `asDefault` writes it as this node's start-up default (system metadata
+   * generation 0): on a cluster it never replaces a user of that name the cluster already has,
+   * nor brings back one the cluster dropped.
+   */
+  async createUser(name: string, credential: string, roles: readonly string[], mustChangePassword = false, asDefault = false): Promise<void> {
     checkName('user', name);
     const checked = this.checkRoles(roles);
     const password = await hashCredential(credential);
+    if (asDefault) {
+      await this.users.setDefault(name, toJson({ roles: checked, password, epoch: 1, mustChangePassword }));
+      return;
+    }
     let existed = false;
     await this.users.update(name, (cur) => {
       if (cur !== undefined) { existed = true; return cur; }

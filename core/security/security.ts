@@ -116,7 +116,8 @@ export class Security {
         if (keys !== undefined) this.tokens.setKeys(keys);
       }
       const kinds = AUDITED_MODULES[c.module];
-      if (kinds !== undefined) {
+      // audited where the change was made (a copy merged from another node is not a new change)
+      if (kinds !== undefined && c.origin === 'local') {
         const who = this.calls.getStore();
         this.record({ event: c.entry === undefined ? kinds[1] : kinds[0], ...(who === undefined ? {} : { user: who.user, address: who.address }), outcome: 'ok', detail: { name: c.key } });
       }
@@ -127,13 +128,17 @@ export class Security {
   static async open(options: { readonly smd: SystemMetadataStore; readonly config: SecurityConfig; readonly logger: Logger; readonly clock: Clock }): Promise<Security> {
     const { smd, config, logger, clock } = options;
     const secrets = smd.module<string>(SECRET_MODULE);
-    if (tokenKeys(smd) === undefined) await secrets.set(SECRET_KEY, SessionTokens.newSecret().toString('base64'));
+    // a default: on a cluster, the secret the cluster already has wins over a new node's own
+    if (tokenKeys(smd) === undefined) await secrets.setDefault(SECRET_KEY, SessionTokens.newSecret().toString('base64'));
     const keys = tokenKeys(smd) as TokenKeys;
     const audit = new AuditLog({ ...(config.auditFile === undefined ? {} : { file: config.auditFile }), logger: logger.child({ component: 'audit' }), now: () => clock.now() });
     const security = new Security(new Accounts(smd), audit, config, new SessionTokens(keys), clock, smd);
     if (!security.accounts.hasUsers()) {
       const given = config.adminPassword;
-      await security.accounts.createUser(FIRST_ADMIN, await credentialOf(given ?? 'admin'), ['user-admin', 'sys-admin', 'data-admin', 'read-write-udf'], given === undefined);
+      const roles = ['user-admin', 'sys-admin', 'data-admin', 'read-write-udf'];
+      await security.accounts.createUser(FIRST_ADMIN, await credentialOf(given ?? 'admin'), roles, given === undefined, true);
+      // no user at all (the first admin was dropped here once): never lock everyone out
+      if (!security.accounts.hasUsers()) await security.accounts.createUser(FIRST_ADMIN, await credentialOf(given ?? 'admin'), roles, given === undefined);
       logger.warn({ user: FIRST_ADMIN, mustChangePassword: given === undefined },
         given === undefined
           ? 'security: created user admin with password "admin"; it must be changed (SET PASSWORD) before admin can do anything else'
