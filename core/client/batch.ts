@@ -44,7 +44,7 @@ export function toPbBatchEntry<K, P>(e: ClientBatchEntry<K, P>, key: (k: K, forR
       const filterJson = e.filter === undefined ? '' : exprToJsonText(e.filter);
       return {
         key: key(e.key, true), action: { $case: 'read', value: { bins: [...(e.bins ?? [])], headerOnly: e.headerOnly === true } },
-        ...(filterJson === '' ? {} : { policy: { exists: 0, generationPolicy: 0, generation: 0, ttl: 0n, sendKey: false, durableDelete: false, filterJson } }),
+        ...(filterJson === '' ? {} : { policy: { exists: 0, generationPolicy: 0, generation: 0, ttl: 0n, sendKey: false, durableDelete: false, filterJson, commitLevel: 0 } }),
       };
     }
     case 'put': return { key: key(e.key, false), action: { $case: 'put', value: { bins: toPbBins(e.bins) } }, ...policyOf(e, policy) };

@@ -19,11 +19,11 @@ import { ClusterServiceService } from '../wire/generated/slipstream/v1/cluster.t
 import { fromPbBins, toPbBins } from '../wire/convert.ts';
 import { toPbOperation } from './operations.ts';
 import { ClientChannel, type Method } from './channel.ts';
-import { filterText, fromPbMeta, fromPbRecord, toPbKey, toPbPolicy, toPbReadKey } from './wire-mapping.ts';
-import type { CallOptions, ClientKey, ClientOptions, ClientRecord, ClientRecordMeta, ClientWritePolicy, ScanOptions } from './types.ts';
+import { filterText, fromPbMeta, fromPbRecord, toPbKey, toPbPolicy, toPbReadKey, toPbReadPolicy } from './wire-mapping.ts';
+import type { CallOptions, ClientKey, ClientOptions, ClientReadPolicy, ClientRecord, ClientRecordMeta, ClientWritePolicy, ScanOptions } from './types.ts';
 import { fromPbBatchResult, toPbBatchEntry, type ClientBatchEntry, type ClientBatchResult } from './batch.ts';
 
-export type { ClientKey, ClientRecordMeta, ClientRecord, ClientWritePolicy, CallOptions, ClientTlsOptions, ClientOptions, ScanOptions } from './types.ts';
+export type { ClientKey, ClientRecordMeta, ClientRecord, ClientWritePolicy, ClientReadPolicy, ClientReplica, CallOptions, ClientTlsOptions, ClientOptions, ScanOptions } from './types.ts';
 export { toPbKey, toPbReadKey, fromPbMeta, fromPbRecord, toPbValue, fromPbValue } from './wire-mapping.ts';
 
 /**
@@ -97,14 +97,14 @@ export class SlipstreamClient {
    * Reads a record: all bins, `bins` only, or metadata only (`headerOnly`).
    * @throws DbError NOT_FOUND when it does not exist.
    */
-  async get(key: ClientKey, options: CallOptions & { bins?: readonly string[]; headerOnly?: boolean; filter?: Expr } = {}): Promise<ClientRecord> {
-    const res = await this.unary(KeyValueServiceService.get, { key: toPbReadKey(key), bins: [...(options.bins ?? [])], headerOnly: options.headerOnly ?? false, filterJson: filterText(options.filter) }, options);
+  async get(key: ClientKey, options: CallOptions & ClientReadPolicy & { bins?: readonly string[]; headerOnly?: boolean; filter?: Expr } = {}): Promise<ClientRecord> {
+    const res = await this.unary(KeyValueServiceService.get, { key: toPbReadKey(key), bins: [...(options.bins ?? [])], headerOnly: options.headerOnly ?? false, filterJson: filterText(options.filter), readPolicy: toPbReadPolicy(options.replica) }, options);
     return fromPbRecord(res.record);
   }
 
   /** The record's metadata, or undefined when it does not exist (never throws NOT_FOUND). */
-  async exists(key: ClientKey, options: CallOptions & { filter?: Expr } = {}): Promise<ClientRecordMeta | undefined> {
-    const res = await this.unary(KeyValueServiceService.exists, { key: toPbReadKey(key), filterJson: filterText(options.filter) }, options);
+  async exists(key: ClientKey, options: CallOptions & ClientReadPolicy & { filter?: Expr } = {}): Promise<ClientRecordMeta | undefined> {
+    const res = await this.unary(KeyValueServiceService.exists, { key: toPbReadKey(key), filterJson: filterText(options.filter), readPolicy: toPbReadPolicy(options.replica) }, options);
     return res.exists ? fromPbMeta(res.meta) : undefined;
   }
 
@@ -131,8 +131,8 @@ export class SlipstreamClient {
   }
 
   /** Reads many records; a missing one is a DbError in its place. */
-  async batchGet(keys: readonly ClientKey[], options: CallOptions & { bins?: readonly string[]; headerOnly?: boolean; filter?: Expr } = {}): Promise<Array<ClientRecord | DbError>> {
-    const res = await this.unary(KeyValueServiceService.batchGet, { keys: keys.map(toPbReadKey), bins: [...(options.bins ?? [])], headerOnly: options.headerOnly ?? false, filterJson: filterText(options.filter) }, options);
+  async batchGet(keys: readonly ClientKey[], options: CallOptions & ClientReadPolicy & { bins?: readonly string[]; headerOnly?: boolean; filter?: Expr } = {}): Promise<Array<ClientRecord | DbError>> {
+    const res = await this.unary(KeyValueServiceService.batchGet, { keys: keys.map(toPbReadKey), bins: [...(options.bins ?? [])], headerOnly: options.headerOnly ?? false, filterJson: filterText(options.filter), readPolicy: toPbReadPolicy(options.replica) }, options);
     return res.results.map((r) => r.resultCode === 0 ? fromPbRecord(r.record) : new DbError(resultCodeName(r.resultCode) ?? 'SERVER_ERROR', r.message, { resultCode: r.resultCode }));
   }
 
@@ -142,8 +142,8 @@ export class SlipstreamClient {
    * result per entry, in order; a failed entry has `error` (and `error.inDoubt` when a write
    * may have been applied). Not retried: check each result instead.
    */
-  async batchOperate(entries: readonly ClientBatchEntry<ClientKey, ClientWritePolicy>[], options: CallOptions = {}): Promise<Array<ClientBatchResult<ClientRecordMeta>>> {
-    const request = { entries: entries.map((e) => toPbBatchEntry(e, (k, forRead) => (forRead ? toPbReadKey(k) : toPbKey(k)), toPbPolicy)) };
+  async batchOperate(entries: readonly ClientBatchEntry<ClientKey, ClientWritePolicy>[], options: CallOptions & ClientReadPolicy = {}): Promise<Array<ClientBatchResult<ClientRecordMeta>>> {
+    const request = { entries: entries.map((e) => toPbBatchEntry(e, (k, forRead) => (forRead ? toPbReadKey(k) : toPbKey(k)), toPbPolicy)), readPolicy: toPbReadPolicy(options.replica) };
     let res;
     try {
       res = await this.unary(KeyValueServiceService.batchOperate, request, options, false);

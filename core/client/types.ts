@@ -59,6 +59,27 @@ export interface ClientWritePolicy {
   readonly durableDelete?: boolean;
   /** A filter expression: when false for the existing record, the write fails with FILTERED_OUT (27). */
   readonly filter?: Expr;
+  /**
+   * When the write is answered in a cluster: `'all'` once every replica has it, `'master'` once
+   * the master has written it (replicas follow in the background; a master lost before they do
+   * loses the write). Default: the namespace's `writeCommitLevel`.
+   */
+  readonly commitLevel?: 'all' | 'master';
+}
+
+/**
+ * Which copy of a record may serve a read (Aerospike's replica policy):
+ * `'master'` (default) the partition's master; `'any'` the master or a replica, spread round
+ * robin; `'sequence'` the master, then each replica in turn when a node cannot be reached;
+ * `'preferRack'` a copy on the client's `rackId` first, then as `'sequence'`. A replica may lag
+ * behind its master for writes made with commit level `'master'`.
+ */
+export type ClientReplica = 'master' | 'any' | 'sequence' | 'preferRack';
+
+/** Policy of a read (get, exists, batchGet, the read entries of batchOperate). */
+export interface ClientReadPolicy {
+  /** Which copy may serve the read (default: the client's `replica` option, else `'master'`). */
+  readonly replica?: ClientReplica;
 }
 
 /** Per-call options; every method takes them last. */

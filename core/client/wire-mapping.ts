@@ -3,10 +3,10 @@ import { DbError } from '../errors/index.ts';
 import type { Expr } from '../query/expr/ast.ts';
 import { exprToJsonText } from '../query/expr/json.ts';
 import { checkInt64, computeDigest } from '../model/index.ts';
-import type { Key as PbKey, RecordMeta as PbRecordMeta, Record as PbRecord, WritePolicy as PbWritePolicy } from '../wire/generated/slipstream/v1/types.ts';
+import type { Key as PbKey, RecordMeta as PbRecordMeta, Record as PbRecord, WritePolicy as PbWritePolicy, ReadPolicy as PbReadPolicy } from '../wire/generated/slipstream/v1/types.ts';
 import { fromPbValue, toPbValue, fromPbBins } from '../wire/convert.ts';
 import type { ExistsAction, GenerationPolicy } from '../transaction/policy.ts';
-import type { ClientKey, ClientRecord, ClientRecordMeta, ClientWritePolicy } from './types.ts';
+import type { ClientKey, ClientRecord, ClientRecordMeta, ClientReplica, ClientWritePolicy } from './types.ts';
 
 /** A client key as its protobuf message (for calls through {@link SlipstreamClient.unary}). */
 export function toPbKey(k: ClientKey): PbKey {
@@ -48,7 +48,23 @@ export function toPbPolicy(p: ClientWritePolicy): PbWritePolicy {
     sendKey: p.sendKey ?? false,
     durableDelete: p.durableDelete ?? false,
     filterJson: filterText(p.filter),
+    commitLevel: p.commitLevel === undefined ? 0 : COMMIT_PB[p.commitLevel] ?? badCommitLevel(p.commitLevel),
   };
+}
+
+const COMMIT_PB: Record<string, PbWritePolicy['commitLevel']> = { all: 1, master: 2 };
+const REPLICA_PB: Record<string, PbReadPolicy['replica']> = { master: 1, any: 2, sequence: 3, preferRack: 4 };
+
+function badCommitLevel(v: unknown): never {
+  throw new DbError('CLIENT_PARAM', `unknown commit level ${JSON.stringify(v)}`, { hint: "use 'all' or 'master'" });
+}
+
+/** A replica choice as its protobuf read policy (undefined: the server's default, the master). */
+export function toPbReadPolicy(replica: ClientReplica | undefined): PbReadPolicy | undefined {
+  if (replica === undefined) return undefined;
+  const r = REPLICA_PB[replica];
+  if (r === undefined) throw new DbError('CLIENT_PARAM', `unknown replica policy ${JSON.stringify(replica)}`, { hint: "use 'master', 'any', 'sequence' or 'preferRack'" });
+  return { replica: r };
 }
 
 export function fromPbMeta(m: PbRecordMeta | undefined): ClientRecordMeta {

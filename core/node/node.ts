@@ -185,6 +185,7 @@ export async function createNode(config: NodeConfig, options: CreateNodeOptions)
     server.addProtocol(new AerospikeFrontEnd({
       kernel, services, nodeId: config.node.id, startedAtMs, version: VERSION, address: () => address, logger: logger.child({ protocol: 'aerospike' }),
       clusterName: () => services.get(CLUSTER_SERVICE)?.info().clusterName,
+      rackId: () => services.get(CLUSTER_SERVICE)?.info().members.find((m) => m.id === config.node.id)?.rackId ?? 0,
       peers: () => {
         const cluster = services.get(CLUSTER_SERVICE);
         if (cluster === undefined || cluster.view() === undefined) return [];

@@ -9,14 +9,14 @@ import { DbError, toDbError } from '../errors/index.ts';
 import { digestString, type BinValue, type Bins, type RecordKey, type RecordMeta } from '../model/index.ts';
 import type { Kernel } from './kernel.ts';
 import type { Operation } from './operations.ts';
-import type { RecordPredicate, WritePolicy } from './policy.ts';
+import type { RecordPredicate, ReplicaPolicy, WritePolicy } from './policy.ts';
 
 /** The most entries one batch may hold (as BatchGet's keys). */
 export const MAX_BATCH_ENTRIES = 5000;
 
 /** One entry of a batch; `C` is how a record UDF call is described (the UDF subsystem's call). */
 export type BatchEntry<C> =
-  | { readonly kind: 'read'; readonly key: RecordKey; readonly bins?: readonly string[]; readonly headerOnly?: boolean; readonly filter?: RecordPredicate }
+  | { readonly kind: 'read'; readonly key: RecordKey; readonly bins?: readonly string[]; readonly headerOnly?: boolean; readonly filter?: RecordPredicate; readonly replica?: ReplicaPolicy }
   | { readonly kind: 'put'; readonly key: RecordKey; readonly bins: Bins; readonly policy?: WritePolicy }
   | { readonly kind: 'delete'; readonly key: RecordKey; readonly policy?: WritePolicy }
   | { readonly kind: 'operate'; readonly key: RecordKey; readonly operations: readonly Operation[]; readonly policy?: WritePolicy }
@@ -67,6 +67,7 @@ async function runEntry<C>(kernel: Kernel, e: BatchEntry<C>, udf: BatchUdf<C> | 
     case 'read': {
       const rec = await kernel.get(e.key, {
         ...(e.bins === undefined ? {} : { bins: e.bins }), ...(e.headerOnly === true ? { headerOnly: true } : {}), ...(e.filter === undefined ? {} : { filter: e.filter }),
+        ...(e.replica === undefined ? {} : { replica: e.replica }),
       });
       return { meta: rec.meta, bins: rec.bins };
     }

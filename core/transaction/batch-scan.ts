@@ -8,15 +8,16 @@ import type { ReadPolicy } from './policy.ts';
 import { get, getStored } from './read-path.ts';
 
 /** Reads many records; each result is the record, or a DbError (NOT_FOUND and the like). */
-export async function batchGet(s: KernelState, keys: readonly RecordKey[], options: { bins?: readonly string[]; headerOnly?: boolean } & ReadPolicy = {}): Promise<Array<DbRecord | DbError>> {
-  return batch(s, keys, (k) => get(s, k, options));
+export async function batchGet(s: KernelState, keys: readonly RecordKey[], options: { bins?: readonly string[]; headerOnly?: boolean } & ReadPolicy = {}, read: (key: RecordKey) => Promise<DbRecord> = (k) => get(s, k, options)): Promise<Array<DbRecord | DbError>> {
+  return batch(s, keys, read);
 }
 
 /** batchGet of whole records with their payloads still encoded (see getStored). */
-export async function batchGetStored(s: KernelState, keys: readonly RecordKey[]): Promise<Array<StoredRecord | DbError>> {
-  return batch(s, keys, (k) => getStored(s, k));
+export async function batchGetStored(s: KernelState, keys: readonly RecordKey[], policy: ReadPolicy = {}, read: (key: RecordKey) => Promise<StoredRecord> = (k) => getStored(s, k, policy)): Promise<Array<StoredRecord | DbError>> {
+  return batch(s, keys, read);
 }
 
+/** Reads every key with `read` (in a cluster, the kernel's facade, which forwards keys mastered elsewhere). */
 function batch<T>(s: KernelState, keys: readonly RecordKey[], read: (key: RecordKey) => Promise<T>): Promise<Array<T | DbError>> {
   s.counters.batches++;
   return Promise.all(keys.map(async (k) => {

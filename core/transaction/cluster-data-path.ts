@@ -51,6 +51,7 @@ export function attachClusterDataPath(kernel: Kernel, cluster: ClusterService, o
     masterOf: (ns, pid) => cluster.masterOf(ns, pid) ?? lastTables.get(ns)?.rows[pid]?.[0],
     serviceAddressOf: (node) => cluster.serviceAddressOf(node),
     members: () => cluster.view()?.succession.map((m) => m.id) ?? [cluster.nodeId],
+    copiesOf: (ns, pid) => cluster.partitionTable(ns)?.rows[pid] ?? lastTables.get(ns)?.rows[pid] ?? [],
   };
   const calls = new FabricCalls(cluster.fabric, cluster.nodeId, options.clock, options.logger.child({ part: 'remote-calls' }), options.random);
   const forwarding = new Forwarding({

@@ -13,6 +13,7 @@ import type { PartitionRouter } from './routing.ts';
 import type { Forwarding } from './forwarding.ts';
 import type { ReplicaWriter } from '../replication/replica-writes.ts';
 import type { ChangeListener, KernelCounters, RecordChange } from './kernel-types.ts';
+import { replicaMayServe, type ReadPolicy } from './policy.ts';
 
 export interface KernelState {
   readonly namespaces: Map<string, Namespace>;
@@ -61,6 +62,28 @@ export function namespaceOf(s: KernelState, name: string): Namespace {
     });
   }
   return ns;
+}
+
+/**
+ * Whether a read of `key` may be served here although another node masters its partition: the
+ * policy lets a replica serve it, this node holds a copy of the partition under the current
+ * map, and that copy is not being filled by a migration (Aerospike serves a read at a replica
+ * with no pending immigration the same way).
+ */
+export function replicaServesHere(s: KernelState, key: RecordKey, policy: ReadPolicy): boolean {
+  if (!replicaMayServe(policy)) return false;
+  const copies = s.router.copiesOf?.(key.namespace, key.partition);
+  if (copies === undefined || !copies.includes(s.router.localNode)) return false;
+  return s.migration?.filling(key.namespace, key.partition) !== true;
+}
+
+/** route() for a read: a replica that may serve it (replicaServesHere) is as good as the master. */
+export function routeRead(s: KernelState, key: RecordKey, policy: ReadPolicy): Namespace {
+  if (s.router.masterOf(key.namespace, key.partition) !== s.router.localNode && replicaServesHere(s, key, policy)) {
+    s.counters.replicaReads++;
+    return namespaceOf(s, key.namespace);
+  }
+  return route(s, key);
 }
 
 export function route(s: KernelState, key: RecordKey): Namespace {

@@ -81,4 +81,6 @@ export interface KernelCounters {
   errors: number;
   scans: number;
   batches: number;
+  /** Reads served by this node from its replica copy (the read policy allowed a replica). */
+  replicaReads: number;
 }

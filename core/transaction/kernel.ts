@@ -18,7 +18,7 @@ import type { PartitionRouter } from './routing.ts';
 import { isWriteOperation, type Operation } from './operations.ts';
 import type { ExpressionCompiler } from './expression-ops.ts';
 import type { ChangeListener, CurrentRecord, KernelCounters, KernelOptions, Mutation, OperateResult, ScanRequest } from './kernel-types.ts';
-import { namespaceNames, namespaceOf, type KernelState } from './kernel-state.ts';
+import { namespaceNames, namespaceOf, replicaServesHere, type KernelState } from './kernel-state.ts';
 import type { Forwarding } from './forwarding.ts';
 import type { ReplicaChange, ReplicaWriter } from '../replication/replica-writes.ts';
 import { applyCopy } from './copy-apply.ts';
@@ -54,7 +54,7 @@ export class Kernel {
     return this.state.replicas;
   }
   readonly logger: Logger;
-  readonly counters: KernelCounters = { reads: 0, writes: 0, deletes: 0, notFound: 0, errors: 0, scans: 0, batches: 0 };
+  readonly counters: KernelCounters = { reads: 0, writes: 0, deletes: 0, notFound: 0, errors: 0, scans: 0, batches: 0, replicaReads: 0 };
 
   constructor(options: KernelOptions) {
     this.clock = options.clock;
@@ -142,22 +142,27 @@ export class Kernel {
 
   /** Reads a record (all bins, some bins, or the header only). Missing records throw NOT_FOUND. */
   get(key: RecordKey, options: { bins?: readonly string[]; headerOnly?: boolean } & ReadPolicy = {}): Promise<DbRecord> {
-    if (this.forwarding?.remoteMaster(key) !== undefined) return this.forwarding.get(key, options, () => this.get(key, options));
+    if (this.#forwardsRead(key, options)) return this.forwarding!.get(key, options, () => this.get(key, options));
     return read.get(this.state, key, options);
+  }
+
+  /** Whether a read of `key` goes to its master elsewhere (not when a replica here may serve it). */
+  #forwardsRead(key: RecordKey, policy: ReadPolicy): boolean {
+    return this.forwarding?.remoteMaster(key) !== undefined && !replicaServesHere(this.state, key, policy);
   }
 
   /**
    * The visible stored record with its payload still encoded, for paths that transcode it
    * straight to a wire format. Missing records throw NOT_FOUND.
    */
-  getStored(key: RecordKey): Promise<StoredRecord> {
-    if (this.forwarding?.remoteMaster(key) !== undefined) return this.forwarding.getStored(key, () => this.getStored(key));
-    return read.getStored(this.state, key);
+  getStored(key: RecordKey, policy: ReadPolicy = {}): Promise<StoredRecord> {
+    if (this.#forwardsRead(key, policy)) return this.forwarding!.getStored(key, () => this.getStored(key, policy));
+    return read.getStored(this.state, key, policy);
   }
 
   /** The record's metadata, or undefined when it does not exist. */
   exists(key: RecordKey, policy: ReadPolicy = {}): Promise<RecordMeta | undefined> {
-    if (this.forwarding?.remoteMaster(key) !== undefined) return this.forwarding.exists(key, policy, () => this.exists(key, policy));
+    if (this.#forwardsRead(key, policy)) return this.forwarding!.exists(key, policy, () => this.exists(key, policy));
     return read.exists(this.state, key, policy);
   }
 
@@ -204,12 +209,12 @@ export class Kernel {
 
   /** Reads many records; each result is the record, or a DbError (NOT_FOUND and the like). */
   batchGet(keys: readonly RecordKey[], options: { bins?: readonly string[]; headerOnly?: boolean } & ReadPolicy = {}): Promise<Array<DbRecord | DbError>> {
-    return many.batchGet(this.state, keys, options);
+    return many.batchGet(this.state, keys, options, (k) => this.get(k, options));
   }
 
   /** batchGet of whole records with their payloads still encoded (see getStored). */
-  batchGetStored(keys: readonly RecordKey[]): Promise<Array<StoredRecord | DbError>> {
-    return many.batchGetStored(this.state, keys);
+  batchGetStored(keys: readonly RecordKey[], policy: ReadPolicy = {}): Promise<Array<StoredRecord | DbError>> {
+    return many.batchGetStored(this.state, keys, policy, (k) => this.getStored(k, policy));
   }
 
   /** Streams the live records of a namespace or set, partition by partition, in digest order. */

@@ -41,8 +41,24 @@ export function writePolicy(p: Partial<WritePolicy> = {}): WritePolicy {
   return { ...DEFAULT_WRITE_POLICY, ...p };
 }
 
+/**
+ * Which copy of a record may serve a read (Aerospike's replica policy). The node only asks
+ * whether a replica may: any value but 'master' lets a node that holds a full copy of the
+ * partition (a replica not being filled by a migration) answer from it instead of forwarding
+ * to the master. Which node the read goes to — round robin, in sequence, same rack first — is
+ * the client's choice.
+ */
+export type ReplicaPolicy = 'master' | 'any' | 'sequence' | 'preferRack';
+
 export interface ReadPolicy {
   readonly filter?: RecordPredicate;
+  /** Which copy may serve the read; the master only when absent. */
+  readonly replica?: ReplicaPolicy;
+}
+
+/** Whether the policy lets a replica serve the read. */
+export function replicaMayServe(policy: ReadPolicy): boolean {
+  return policy.replica !== undefined && policy.replica !== 'master';
 }
 
 /** Checks the generation policy against an existing record's generation. */

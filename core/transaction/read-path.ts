@@ -2,7 +2,7 @@
 import type { StoredRecord } from '../plugin-api/index.ts';
 import type { DbRecord, RecordKey, RecordMeta } from '../model/index.ts';
 import type { ReadPolicy } from './policy.ts';
-import { filteredOut, notFound, route, toRecord, visible, type KernelState, settleCopy } from './kernel-state.ts';
+import { filteredOut, notFound, routeRead, toRecord, visible, type KernelState, settleCopy } from './kernel-state.ts';
 
 export interface ReadOptions extends ReadPolicy {
   readonly bins?: readonly string[];
@@ -11,7 +11,7 @@ export interface ReadOptions extends ReadPolicy {
 
 /** Reads a record (all bins, some bins, or the header only). Missing records throw NOT_FOUND. */
 export async function get(s: KernelState, key: RecordKey, options: ReadOptions = {}): Promise<DbRecord> {
-  const stored = await getStored(s, key);
+  const stored = await getStored(s, key, options);
   const rec = toRecord(key, stored, options.bins === undefined ? undefined : new Set(options.bins), options.headerOnly === true);
   if (options.filter !== undefined && !options.filter(options.headerOnly === true || options.bins !== undefined ? toRecord(key, stored) : rec)) {
     throw filteredOut();
@@ -23,8 +23,8 @@ export async function get(s: KernelState, key: RecordKey, options: ReadOptions =
  * The visible stored record with its payload still encoded, for paths that transcode it
  * straight to a wire format. Missing records throw NOT_FOUND.
  */
-export async function getStored(s: KernelState, key: RecordKey): Promise<StoredRecord> {
-  const ns = route(s, key);
+export async function getStored(s: KernelState, key: RecordKey, policy: ReadPolicy = {}): Promise<StoredRecord> {
+  const ns = routeRead(s, key, policy);
   await settleCopy(s, key);
   s.counters.reads++;
   const stored = visible(s, ns, await ns.engine.get(key.digest));
@@ -37,7 +37,7 @@ export async function getStored(s: KernelState, key: RecordKey): Promise<StoredR
 
 /** The record's metadata, or undefined when it does not exist. */
 export async function exists(s: KernelState, key: RecordKey, policy: ReadPolicy = {}): Promise<RecordMeta | undefined> {
-  const ns = route(s, key);
+  const ns = routeRead(s, key, policy);
   await settleCopy(s, key);
   s.counters.reads++;
   const stored = visible(s, ns, await ns.engine.get(key.digest));

@@ -13,6 +13,8 @@ export interface PartitionRouter {
   serviceAddressOf?(node: NodeId): string | undefined;
   /** The members of the cluster this node is in (itself included); absent on a single node. */
   members?(): readonly NodeId[];
+  /** The nodes holding a partition: master first, then replicas; absent on a single node. */
+  copiesOf?(namespace: string, partition: PartitionId): readonly NodeId[];
 }
 
 /** One node that masters every partition of every namespace. */

@@ -35,6 +35,7 @@ export async function statistics(kernel: Kernel, identity: StatisticsIdentity, n
       ['client_delete_success', c.delete],
       ['batch_index_initiate', c.batch],
       ['scan_initiate', c.scan],
+      ['client_read_replica', kernel.counters.replicaReads],
       ['client_proxy_complete', kernel.forwarding?.counters.proxied ?? 0],
       ['client_proxy_timeout', kernel.forwarding?.counters.proxyTimeouts ?? 0],
       ['client_proxy_retry', kernel.forwarding?.counters.proxyRetries ?? 0],

@@ -1,7 +1,7 @@
 import { DbError } from '../errors/index.ts';
 import { checkBinName, GeoJson, parseGeoJson, ttlOf, type BinValue, type Bins, type DbRecord, type MapKey, type RecordKey, type RecordMeta } from '../model/index.ts';
-import type { Bin, Key, Record as PbRecord, RecordMeta as PbRecordMeta, Value, WritePolicy as PbWritePolicy } from './generated/slipstream/v1/types.ts';
-import { writePolicy, type WritePolicy, type ExistsAction, type GenerationPolicy } from '../transaction/policy.ts';
+import type { Bin, Key, Record as PbRecord, RecordMeta as PbRecordMeta, Value, WritePolicy as PbWritePolicy, ReadPolicy as PbReadPolicy } from './generated/slipstream/v1/types.ts';
+import { writePolicy, type WritePolicy, type ExistsAction, type GenerationPolicy, type ReplicaPolicy } from '../transaction/policy.ts';
 import type { Kernel } from '../transaction/kernel.ts';
 import { recordFilter } from '../query/record-filter.ts';
 
@@ -104,8 +104,24 @@ export function fromPbWritePolicy(p: PbWritePolicy | undefined, now: () => numbe
   const generationPolicy = GEN[p.generationPolicy];
   if (generationPolicy === undefined) throw new DbError('PARAMETER', `unknown generation policy ${p.generationPolicy}`);
   if (p.ttl < -2n || p.ttl > 0xffffffffn) throw new DbError('PARAMETER', `TTL ${p.ttl} is out of range`, { hint: 'use -1, -2, 0 or a number of seconds' });
+  const commitLevel = COMMIT[p.commitLevel];
+  if (commitLevel === undefined) throw new DbError('PARAMETER', `unknown commit level ${p.commitLevel}`, { hint: 'use COMMIT_LEVEL_ALL or COMMIT_LEVEL_MASTER (or leave it unset for the namespace\'s writeCommitLevel)' });
   const filter = recordFilter(p.filterJson, now);
-  return writePolicy({ exists, generationPolicy, generation: p.generation, ttl: Number(p.ttl), sendKey: p.sendKey, durableDelete: p.durableDelete, ...(filter === undefined ? {} : { filter }) });
+  return writePolicy({
+    exists, generationPolicy, generation: p.generation, ttl: Number(p.ttl), sendKey: p.sendKey, durableDelete: p.durableDelete,
+    ...(filter === undefined ? {} : { filter }), ...(commitLevel === 'namespace' ? {} : { commitLevel }),
+  });
+}
+
+const COMMIT: Record<number, 'all' | 'master' | 'namespace'> = { 0: 'namespace', 1: 'all', 2: 'master' };
+const REPLICA: Record<number, ReplicaPolicy> = { 0: 'master', 1: 'master', 2: 'any', 3: 'sequence', 4: 'preferRack' };
+
+/** The replica choice of a read policy (absent: the master only). */
+export function fromPbReadPolicy(p: PbReadPolicy | undefined): { replica?: ReplicaPolicy } {
+  if (p === undefined || p.replica === 0) return {};
+  const replica = REPLICA[p.replica];
+  if (replica === undefined) throw new DbError('PARAMETER', `unknown replica policy ${p.replica}`, { hint: 'use one of the Replica values (REPLICA_MASTER, REPLICA_ANY, REPLICA_SEQUENCE, REPLICA_PREFER_RACK)' });
+  return { replica };
 }
 
 /** A cheap estimate of a record's encoded size, bytes (for packing stream messages). */

@@ -112,6 +112,26 @@ describe('Aerospike protocol: the official client on a 3-node cluster', function
       assert.ok(batch.every((r, i) => r.status === 0 && r.record.bins.i === i));
       const scanned = await client.scan('test', 'routed').results();
       assert.deepEqual(scanned.map((r) => r.bins.i as number).sort((x, y) => x - y), Array.from({ length: 150 }, (_, i) => i));
+      // commit-to-master writes (info3 COMMIT_MASTER) are answered and kept
+      for (let i = 0; i < 20; i++) await client.put(new Aerospike.Key('test', 'routed', 1000 + i), { i }, {}, { commitLevel: Aerospike.policy.commitLevel.MASTER });
+      // the write that was just answered may still be on its way to the replica: read from the master
+      for (let i = 0; i < 20; i++) assert.equal((await client.get(new Aerospike.Key('test', 'routed', 1000 + i))).bins.i, i);
+      // replica reads: the client picks a replica's node from the replicas bitmaps, and that node
+      // answers from its own copy instead of proxying to the master
+      const statOf = async (name: string): Promise<number> => {
+        let sum = 0;
+        for (const n of nodes) sum += Number(new RegExp(`(?:^|;)${name}=(\\d+)`).exec(await info(n.port, 'statistics'))?.[1] ?? 'NaN');
+        return sum;
+      };
+      const proxiedBefore = await statOf('client_proxy_complete');
+      const replicaBefore = await statOf('client_read_replica');
+      for (let i = 0; i < 150; i++) {
+        const rec = await client.get(new Aerospike.Key('test', 'routed', i), { replica: Aerospike.policy.replica.ANY });
+        assert.equal(rec.bins.i, i);
+      }
+      const replicaReads = (await statOf('client_read_replica')) - replicaBefore;
+      assert.ok(replicaReads > 20, `only ${replicaReads} of 150 reads with replica ANY were served by a replica`);
+      assert.equal((await statOf('client_proxy_complete')) - proxiedBefore, 0, 'a replica read was proxied');
       // the client opened data connections to every node: it sent each key to its master
       const stats = client.stats() as { nodes: Array<{ name: string; asyncConnections: { inPool: number; inUse: number } }> };
       for (const n of stats.nodes) assert.ok(n.asyncConnections.inPool + n.asyncConnections.inUse > 0, `no commands went to ${n.name}: ${JSON.stringify(stats)}`);

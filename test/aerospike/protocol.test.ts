@@ -314,3 +314,14 @@ describe('Aerospike protocol: bytes on the shared port', function () {
     assert.equal((await t.client.nodeInfo()).nodeId, 'A1', 'gRPC still answers');
   });
 });
+
+describe('Aerospike protocol: commit level', () => {
+  it('info3 COMMIT_MASTER asks for commit-to-master; without it the namespace decides', async () => {
+    const { policyOf } = await import('../../core/server/aerospike/records.ts');
+    const { Info3 } = await import('../../core/server/aerospike/protocol.ts');
+    const h = { info1: 0, info2: 1, info3: 0, info4: 0, generation: 0, recordTtl: 0, transactionTtl: 0 };
+    assert.equal(policyOf({ ...h, info3: Info3.COMMIT_MASTER }, false, undefined).commitLevel, 'master');
+    assert.equal(policyOf({ ...h, info3: Info3.COMMIT_MASTER | Info3.UPDATE_ONLY }, false, undefined).exists, 'updateOnly');
+    assert.equal(policyOf(h, false, undefined).commitLevel, undefined);
+  });
+});

@@ -44,7 +44,7 @@ export interface SimDataCluster {
 export const SIM_HB_MS = 150;
 export const SIM_HB_TIMEOUT = 10;
 
-export function simDataCluster(seed: number, all: readonly NodeId[], options: { faults?: SimFaults; rf?: number; conflictResolution?: 'generation' | 'last-update-time' } = {}): SimDataCluster {
+export function simDataCluster(seed: number, all: readonly NodeId[], options: { faults?: SimFaults; rf?: number; conflictResolution?: 'generation' | 'last-update-time'; writeCommitLevel?: 'all' | 'master' } = {}): SimDataCluster {
   const clock = new FakeClock();
   const net = new SimNetwork(clock, seed, options.faults ?? NO_FAULTS);
   const rand = seededRandom(seed ^ 0x5bd1e995);
@@ -54,6 +54,7 @@ export function simDataCluster(seed: number, all: readonly NodeId[], options: { 
   const nsConfig = {
     name: 'test', storage: 'storage-memory', ...NAMESPACE_DEFAULTS, replicationFactor: options.rf ?? 2,
     ...(options.conflictResolution === undefined ? {} : { conflictResolution: options.conflictResolution }),
+    ...(options.writeCommitLevel === undefined ? {} : { writeCommitLevel: options.writeCommitLevel }),
   };
   const ctx = (id: NodeId): PluginContext => ({ nodeId: id, logger: silentLogger, clock, signal: new AbortController().signal });
 

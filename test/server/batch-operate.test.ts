@@ -86,7 +86,7 @@ describe('server/BatchOperate (batch writes mixed with reads)', function () {
     // a read with a TTL would ignore it: refused (the client sends only the filter, so use the raw request)
     const raw = t.client.unary(
       (await import('../../core/wire/generated/slipstream/v1/kv.ts')).KeyValueServiceService.batchOperate,
-      { entries: [{ key: { namespace: 'test', set: 'batch', id: { $case: 'stringKey', value: 'a' } }, action: { $case: 'read', value: { bins: [], headerOnly: false } }, policy: { exists: 0, generationPolicy: 0, generation: 0, ttl: 60n, sendKey: false, durableDelete: false, filterJson: '' } }] },
+      { entries: [{ key: { namespace: 'test', set: 'batch', id: { $case: 'stringKey', value: 'a' } }, action: { $case: 'read', value: { bins: [], headerOnly: false } }, policy: { exists: 0, generationPolicy: 0, generation: 0, ttl: 60n, sendKey: false, durableDelete: false, filterJson: '', commitLevel: 0 } }] },
       {}, false);
     assert.equal(await code(raw), 4);
     assert.equal(await code(t.client.batchOperate([])), 4);

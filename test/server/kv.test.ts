@@ -404,3 +404,38 @@ describe('server/kv over gRPC', function () {
     assert.ok(Number(node.get('client_write_success')) > 0);
   });
 });
+
+describe('server/kv over gRPC: commit level and replica policies', function () {
+  let t: TestNode;
+  before(async () => { t = await startTestNode({ config: { namespaces: [{ name: 'test', storage: 'storage-memory' }] } }); });
+  after(async () => { await t.stop(); });
+  const key = { namespace: 'test', set: 'p', key: 'a' };
+
+  it('takes commitLevel on writes and replica on reads (one node: it masters everything)', async () => {
+    for (const commitLevel of ['all', 'master'] as const) {
+      assert.equal((await t.client.put(key, { v: 1n }, { commitLevel })).ttl, -1);
+      await t.client.touch(key, { commitLevel });
+      await t.client.operate(key, [{ op: 'add', bin: 'v', value: 1n }], { commitLevel });
+    }
+    for (const replica of ['master', 'any', 'sequence', 'preferRack'] as const) {
+      assert.equal((await t.client.get(key, { replica })).bins['v'], 2n);
+      assert.ok(await t.client.exists(key, { replica }));
+      const [r] = await t.client.batchGet([key], { replica });
+      assert.ok(r !== undefined && !(r instanceof DbError) && r.bins['v'] === 2n);
+    }
+    await t.client.delete(key, { commitLevel: 'master' });
+  });
+
+  it('refuses unknown values with a hint, client-side and server-side', async () => {
+    await assert.rejects(t.client.put(key, { v: 1n }, { commitLevel: 'some' as 'all' }), (e: DbError) => e.code === 'CLIENT_PARAM' && /commit level/.test(e.message));
+    await assert.rejects(t.client.get(key, { replica: 'nearest' as 'any' }), (e: DbError) => e.code === 'CLIENT_PARAM' && /replica/.test(e.message));
+    const pbKey = { namespace: 'test', set: 'p', id: { $case: 'stringKey' as const, value: 'a' } };
+    const policy = { exists: 0, generationPolicy: 0, generation: 0, ttl: 0n, sendKey: false, durableDelete: false, filterJson: '', commitLevel: 9 } as const;
+    assert.equal(await code(t.client.unary(KeyValueServiceService.put, { key: pbKey, bins: [{ name: 'v', value: { kind: { $case: 'int', value: 1n } } }], policy: policy as never }, {}, false)), 4);
+    assert.equal(await code(t.client.unary(KeyValueServiceService.get, { key: pbKey, bins: [], headerOnly: false, filterJson: '', readPolicy: { replica: 9 as never } })), 4);
+    // a read entry of a batch takes no commit level
+    assert.equal(await code(t.client.unary(KeyValueServiceService.batchOperate, {
+      entries: [{ key: pbKey, action: { $case: 'read', value: { bins: [], headerOnly: false } }, policy: { ...policy, commitLevel: 2 } as never }],
+    }, {}, false)), 4);
+  });
+});

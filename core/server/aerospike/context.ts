@@ -15,5 +15,7 @@ export interface FrontEndContext {
   clusterName(): string | undefined;
   /** The other members of this node's cluster and their client addresses (host:port); none on a single node. */
   peers(): ReadonlyArray<{ readonly id: bigint; readonly address: string }>;
+  /** This node's rack (cluster rackId); 0 when absent. */
+  rackId?(): number;
   readonly logger: Logger;
 }

@@ -109,11 +109,22 @@ export class InfoService {
     return out;
   }
 
-  /** The ownership bitmaps of every namespace (the master column), from the kernel's router. */
+  /**
+   * The ownership bitmaps of every namespace, one per copy (`ns:regime,n,master,replica1,…`),
+   * from the kernel's router: clients read from a replica by picking the node of a later column.
+   */
   private replicas(): string {
     const { kernel } = this.ctx;
-    const local = kernel.router.localNode;
-    const s = kernel.namespaceNames().map((ns) => `${ns}:0,1,${bitmap((p) => kernel.router.masterOf(ns, p) === local)}`).join(';');
+    const { router } = kernel;
+    const local = router.localNode;
+    const s = kernel.namespaceNames().map((ns) => {
+      const copies = router.copiesOf;
+      let n = 1;
+      if (copies !== undefined) for (let p = 0; p < N_PARTITIONS; p++) n = Math.max(n, copies(ns, p).length);
+      const columns = [bitmap((p) => router.masterOf(ns, p) === local)];
+      for (let i = 1; i < n && copies !== undefined; i++) columns.push(bitmap((p) => copies(ns, p)[i] === local));
+      return `${ns}:0,${n},${columns.join(',')}`;
+    }).join(';');
     if (s !== this.lastReplicas) {
       if (this.lastReplicas !== '') this.partitionGeneration++;
       this.lastReplicas = s;
@@ -152,7 +163,7 @@ export class InfoService {
         const local = k.router.localNode;
         return k.namespaceNames().map((ns) => `${ns}:${bitmap((p) => k.router.masterOf(ns, p) === local)}`).join(';');
       }
-      case 'rack-ids': return kernel.namespaceNames().map((ns) => `${ns}:0`).join(';');
+      case 'rack-ids': return kernel.namespaceNames().map((ns) => `${ns}:${this.ctx.rackId?.() ?? 0}`).join(';');
       case 'namespaces': return kernel.namespaceNames().join(';');
       case 'namespace': {
         const ns = cmd.path[0] ?? '';

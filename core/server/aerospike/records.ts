@@ -7,7 +7,7 @@ import { DbError } from '../../errors/index.ts';
 import type { Bins, BinValue, DbRecord, RecordKey, RecordMeta, UserKey } from '../../model/index.ts';
 import type { Kernel } from '../../transaction/kernel.ts';
 import type { Operation } from '../../transaction/operations.ts';
-import { writePolicy, type ExistsAction, type GenerationPolicy, type RecordPredicate, type WritePolicy } from '../../transaction/policy.ts';
+import { writePolicy, type ExistsAction, type GenerationPolicy, type ReadPolicy, type RecordPredicate, type WritePolicy } from '../../transaction/policy.ts';
 import { fieldString, malformed, type Msg, type MsgHeader, type MsgOp, type OutBin, type OutMsg } from './message.ts';
 import { readParticle } from './particles.ts';
 import { Field, Info1, Info2, Info3, Op, Particle, wireVoidTime } from './protocol.ts';
@@ -67,6 +67,9 @@ export function filterOf(kernel: Kernel, fields: ReadonlyMap<number, Buffer>): R
   return f === undefined || f.length === 0 ? undefined : compileWireFilter(f, () => kernel.clock.now());
 }
 
+/** How reads that arrive over this protocol may be served. */
+export const WIRE_READ: ReadPolicy = { replica: 'any' };
+
 /** The write policy of a header (exists action, generation, TTL, durable delete) plus send-key and filter. */
 export function policyOf(h: MsgHeader, sendKey: boolean, filter: RecordPredicate | undefined): WritePolicy {
   let exists: ExistsAction = 'update';
@@ -78,6 +81,8 @@ export function policyOf(h: MsgHeader, sendKey: boolean, filter: RecordPredicate
   return writePolicy({
     exists, generationPolicy, generation: h.generation, ttl: ttlOf(h.recordTtl), sendKey,
     durableDelete: (h.info2 & Info2.DURABLE_DELETE) !== 0, ...(filter === undefined ? {} : { filter }),
+    // the client's commit level: the bit asks for commit-to-master; without it the namespace's writeCommitLevel applies
+    ...((h.info3 & Info3.COMMIT_MASTER) !== 0 ? { commitLevel: 'master' as const } : {}),
   });
 }
 
@@ -179,7 +184,9 @@ export async function runRecordCommand(kernel: Kernel, msg: Msg, key: RecordKey)
     const res = await kernel.operate(key, msg.ops.map(operationOf), policy);
     return operateOut(msg, res.meta, res.perOp, res.bins);
   }
-  const readPolicy = filter === undefined ? {} : { filter };
+  // the official clients choose the node by their replica policy: a node holding a full copy
+  // serves the read from it (as Aerospike's servers do), any other forwards it to the master
+  const readPolicy = { ...WIRE_READ, ...(filter === undefined ? {} : { filter }) };
   if (msg.info1 & Info1.NOBINDATA) {
     const meta = await kernel.exists(key, readPolicy);
     if (meta === undefined) throw new DbError('NOT_FOUND', 'record not found');

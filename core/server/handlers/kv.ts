@@ -3,7 +3,7 @@ import {
   KeyValueServiceService, BatchGetResponse, BatchOperateResponse, type BatchGetRequest, type BatchEntry as PbBatchEntry, type BatchOperateRequest,
   type GetRequest, type GetResponse, type KeyValueServiceServer, type ScanRequest, type ScanResponse,
 } from '../../wire/generated/slipstream/v1/kv.ts';
-import type { WritePolicy as PbWritePolicy } from '../../wire/generated/slipstream/v1/types.ts';
+import type { ReadPolicy as PbReadPolicy, WritePolicy as PbWritePolicy } from '../../wire/generated/slipstream/v1/types.ts';
 import { batchOperate, MAX_BATCH_ENTRIES, type BatchEntry } from '../../transaction/batch-operate.ts';
 import type { ServiceLocator } from '../../services/locator.ts';
 import { UDF_RUNNER_KEY } from '../../services/keys.ts';
@@ -17,8 +17,8 @@ import type { RecordKey } from '../../model/index.ts';
 import type { Kernel } from '../../transaction/kernel.ts';
 import type { Logger } from '../../plugin-api/index.ts';
 import { checkRecordsPerMessage, pages } from '../wire/pages.ts';
-import type { RecordPredicate } from '../../transaction/policy.ts';
-import { fromPbBins, fromPbKey, fromPbWritePolicy, toPbBins, toPbMeta, toPbRecord } from '../../wire/convert.ts';
+import type { ReadPolicy, RecordPredicate } from '../../transaction/policy.ts';
+import { fromPbBins, fromPbKey, fromPbReadPolicy, fromPbWritePolicy, toPbBins, toPbMeta, toPbRecord } from '../../wire/convert.ts';
 import { MAX_MESSAGE_BYTES } from '../grpc-server.ts';
 import { fromPbOperation } from './operations.ts';
 import { recordFilter } from '../../query/record-filter.ts';
@@ -76,7 +76,7 @@ function checkReadPolicy(p: PbWritePolicy | undefined, i: number): void {
   if (p === undefined) return;
   const set = [
     p.exists !== 0 ? 'exists' : '', p.generationPolicy !== 0 ? 'generation_policy' : '', p.generation !== 0 ? 'generation' : '',
-    p.ttl !== 0n ? 'ttl' : '', p.sendKey ? 'send_key' : '', p.durableDelete ? 'durable_delete' : '',
+    p.ttl !== 0n ? 'ttl' : '', p.sendKey ? 'send_key' : '', p.durableDelete ? 'durable_delete' : '', p.commitLevel !== 0 ? 'commit_level' : '',
   ].filter((f) => f !== '');
   if (set.length > 0) {
     throw new DbError('PARAMETER', `batch entry ${i} is a read, and a read takes no ${set.join(', ')}`, { hint: 'give a read entry only policy.filter_json' });
@@ -94,7 +94,7 @@ export function keyValueHandlers(kernel: Kernel, logger: Logger, services?: Serv
     return filter === undefined ? {} : { filter };
   };
   const policyOf = (p: Parameters<typeof fromPbWritePolicy>[0]) => fromPbWritePolicy(p, now);
-  const batchEntryOf = (e: PbBatchEntry, i: number, deadline: Parameters<typeof callOf>[1]): BatchEntry<UdfCall> => {
+  const batchEntryOf = (e: PbBatchEntry, i: number, deadline: Parameters<typeof callOf>[1], read: ReadPolicy): BatchEntry<UdfCall> => {
     const key = fromPbKey(kernel, e.key);
     const a = e.action;
     if (a === undefined) throw new DbError('PARAMETER', `batch entry ${i} has no action`, { hint: 'set one of read, put, delete, operate, udf' });
@@ -104,7 +104,7 @@ export function keyValueHandlers(kernel: Kernel, logger: Logger, services?: Serv
         checkReadPolicy(e.policy, i);
         return {
           kind: 'read', key, ...(a.value.bins.length > 0 ? { bins: a.value.bins } : {}), headerOnly: a.value.headerOnly,
-          ...filterOf(e.policy?.filterJson ?? ''),
+          ...filterOf(e.policy?.filterJson ?? ''), ...read,
         };
       case 'put': return { kind: 'put', key, bins: fromPbBins(a.value.bins), ...policy };
       case 'delete': return { kind: 'delete', key, ...policy };
@@ -115,8 +115,8 @@ export function keyValueHandlers(kernel: Kernel, logger: Logger, services?: Serv
       case 'udf': return { kind: 'udf', key, call: callOf(a.value, deadline), ...policy };
     }
   };
-  const readOptionsOf = (req: { bins: string[]; headerOnly: boolean; filterJson: string }) =>
-    ({ ...(req.bins.length > 0 ? { bins: req.bins } : {}), headerOnly: req.headerOnly, ...filterOf(req.filterJson) });
+  const readOptionsOf = (req: { bins: string[]; headerOnly: boolean; filterJson: string; readPolicy?: PbReadPolicy | undefined }) =>
+    ({ ...(req.bins.length > 0 ? { bins: req.bins } : {}), headerOnly: req.headerOnly, ...filterOf(req.filterJson), ...fromPbReadPolicy(req.readPolicy) });
   return {
     put: unary(logger, 'Put', async (req) => {
       const key = fromPbKey(kernel, req.key);
@@ -128,13 +128,13 @@ export function keyValueHandlers(kernel: Kernel, logger: Logger, services?: Serv
       const key = fromPbKey(kernel, req.key);
       if (req.bins.length === 0 && !req.headerOnly && req.filterJson === '') {
         // the whole record: transcode the stored bytes straight to the response
-        return new EncodedResponse(encodeGetResponse(key.namespace, await kernel.getStored(key), now()));
+        return new EncodedResponse(encodeGetResponse(key.namespace, await kernel.getStored(key, fromPbReadPolicy(req.readPolicy)), now()));
       }
       const rec = await kernel.get(key, readOptionsOf(req));
       return { record: toPbRecord(rec, now()) };
     }),
     exists: unary(logger, 'Exists', async (req) => {
-      const meta = await kernel.exists(fromPbKey(kernel, req.key), filterOf(req.filterJson));
+      const meta = await kernel.exists(fromPbKey(kernel, req.key), { ...filterOf(req.filterJson), ...fromPbReadPolicy(req.readPolicy) });
       return meta === undefined ? { exists: false } : { exists: true, meta: toPbMeta(meta, now()) };
     }),
     delete: unary(logger, 'Delete', async (req) => {
@@ -159,7 +159,8 @@ export function keyValueHandlers(kernel: Kernel, logger: Logger, services?: Serv
       if (req.bins.length === 0 && !req.headerOnly && req.filterJson === '') {
         // whole records: transcode the stored bytes straight to the response
         const t = now();
-        return new EncodedResponse(await batchAnswer(keys, (chunk) => kernel.batchGetStored(chunk), (chunk, stored) =>
+        const policy = fromPbReadPolicy(req.readPolicy);
+        return new EncodedResponse(await batchAnswer(keys, (chunk) => kernel.batchGetStored(chunk, policy), (chunk, stored) =>
           encodeBatchGetResponse(stored.map((r, i) => (r instanceof DbError ? r : { namespace: (chunk[i] as RecordKey).namespace, record: r })), t)));
       }
       const options = readOptionsOf(req);
@@ -175,7 +176,8 @@ export function keyValueHandlers(kernel: Kernel, logger: Logger, services?: Serv
       if (req.entries.length > MAX_BATCH_ENTRIES) {
         throw new DbError('BATCH_MAX_REQUESTS', `a batch may hold ${MAX_BATCH_ENTRIES} entries; this one has ${req.entries.length}`, { hint: 'split the batch' });
       }
-      const entries = req.entries.map((e, i) => batchEntryOf(e, i, call.getDeadline()));
+      const read = fromPbReadPolicy(req.readPolicy);
+      const entries = req.entries.map((e, i) => batchEntryOf(e, i, call.getDeadline(), read));
       const runner = services?.get(UDF_RUNNER_KEY);
       const results = await batchOperate<UdfCall>(kernel, entries, runner === undefined ? undefined : async (key, udf, policy) => {
         const r = await runner.apply(key, udf, policy);

@@ -20,7 +20,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { Bin, Key, MapEntry, Record, RecordMeta, Value, WritePolicy } from "./types.ts";
+import { Bin, Key, MapEntry, ReadPolicy, Record, RecordMeta, Value, WritePolicy } from "./types.ts";
 import { JobInfo, UdfCall, UdfTarget } from "./udf.ts";
 
 export const protobufPackage = "slipstream.v1";
@@ -1092,6 +1092,8 @@ export interface GetRequest {
   headerOnly: boolean;
   /** A filter expression (JSON form); a record it rejects fails with FILTERED_OUT (27). */
   filterJson: string;
+  /** Which copy may serve the read. */
+  readPolicy?: ReadPolicy | undefined;
 }
 
 /** Get response. */
@@ -1108,6 +1110,8 @@ export interface ExistsRequest {
     | undefined;
   /** A filter expression (JSON form); a record it rejects fails with FILTERED_OUT (27). */
   filterJson: string;
+  /** Which copy may serve the read. */
+  readPolicy?: ReadPolicy | undefined;
 }
 
 /** Exists response. */
@@ -1544,6 +1548,8 @@ export interface BatchGetRequest {
   headerOnly: boolean;
   /** A filter expression (JSON form); records it rejects come back with result code FILTERED_OUT (27). */
   filterJson: string;
+  /** Which copy may serve each read. */
+  readPolicy?: ReadPolicy | undefined;
 }
 
 /** One result of a batch get. */
@@ -1623,6 +1629,8 @@ export interface BatchEntry {
 export interface BatchOperateRequest {
   /** The entries, up to 5000, answered in this order. */
   entries: BatchEntry[];
+  /** Which copy may serve the read entries. */
+  readPolicy?: ReadPolicy | undefined;
 }
 
 /** The result of one batch entry. */
@@ -1914,7 +1922,7 @@ export const PutResponse: MessageFns<PutResponse> = {
 };
 
 function createBaseGetRequest(): GetRequest {
-  return { key: undefined, bins: [], headerOnly: false, filterJson: "" };
+  return { key: undefined, bins: [], headerOnly: false, filterJson: "", readPolicy: undefined };
 }
 
 export const GetRequest: MessageFns<GetRequest> = {
@@ -1930,6 +1938,9 @@ export const GetRequest: MessageFns<GetRequest> = {
     }
     if (message.filterJson !== "") {
       writer.uint32(34).string(message.filterJson);
+    }
+    if (message.readPolicy !== undefined) {
+      ReadPolicy.encode(message.readPolicy, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -1979,6 +1990,14 @@ export const GetRequest: MessageFns<GetRequest> = {
             message.filterJson = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.readPolicy = ReadPolicy.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2005,6 +2024,11 @@ export const GetRequest: MessageFns<GetRequest> = {
         : isSet(object.filter_json)
         ? globalThis.String(object.filter_json)
         : "",
+      readPolicy: isSet(object.readPolicy)
+        ? ReadPolicy.fromJSON(object.readPolicy)
+        : isSet(object.read_policy)
+        ? ReadPolicy.fromJSON(object.read_policy)
+        : undefined,
     };
   },
 
@@ -2022,6 +2046,9 @@ export const GetRequest: MessageFns<GetRequest> = {
     if (message.filterJson !== "") {
       obj.filterJson = message.filterJson;
     }
+    if (message.readPolicy !== undefined) {
+      obj.readPolicy = ReadPolicy.toJSON(message.readPolicy);
+    }
     return obj;
   },
 
@@ -2034,6 +2061,9 @@ export const GetRequest: MessageFns<GetRequest> = {
     message.bins = object.bins?.map((e) => e) || [];
     message.headerOnly = object.headerOnly ?? false;
     message.filterJson = object.filterJson ?? "";
+    message.readPolicy = (object.readPolicy !== undefined && object.readPolicy !== null)
+      ? ReadPolicy.fromPartial(object.readPolicy)
+      : undefined;
     return message;
   },
 };
@@ -2108,7 +2138,7 @@ export const GetResponse: MessageFns<GetResponse> = {
 };
 
 function createBaseExistsRequest(): ExistsRequest {
-  return { key: undefined, filterJson: "" };
+  return { key: undefined, filterJson: "", readPolicy: undefined };
 }
 
 export const ExistsRequest: MessageFns<ExistsRequest> = {
@@ -2118,6 +2148,9 @@ export const ExistsRequest: MessageFns<ExistsRequest> = {
     }
     if (message.filterJson !== "") {
       writer.uint32(18).string(message.filterJson);
+    }
+    if (message.readPolicy !== undefined) {
+      ReadPolicy.encode(message.readPolicy, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -2151,6 +2184,14 @@ export const ExistsRequest: MessageFns<ExistsRequest> = {
             message.filterJson = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.readPolicy = ReadPolicy.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2171,6 +2212,11 @@ export const ExistsRequest: MessageFns<ExistsRequest> = {
         : isSet(object.filter_json)
         ? globalThis.String(object.filter_json)
         : "",
+      readPolicy: isSet(object.readPolicy)
+        ? ReadPolicy.fromJSON(object.readPolicy)
+        : isSet(object.read_policy)
+        ? ReadPolicy.fromJSON(object.read_policy)
+        : undefined,
     };
   },
 
@@ -2182,6 +2228,9 @@ export const ExistsRequest: MessageFns<ExistsRequest> = {
     if (message.filterJson !== "") {
       obj.filterJson = message.filterJson;
     }
+    if (message.readPolicy !== undefined) {
+      obj.readPolicy = ReadPolicy.toJSON(message.readPolicy);
+    }
     return obj;
   },
 
@@ -2192,6 +2241,9 @@ export const ExistsRequest: MessageFns<ExistsRequest> = {
     const message = createBaseExistsRequest();
     message.key = (object.key !== undefined && object.key !== null) ? Key.fromPartial(object.key) : undefined;
     message.filterJson = object.filterJson ?? "";
+    message.readPolicy = (object.readPolicy !== undefined && object.readPolicy !== null)
+      ? ReadPolicy.fromPartial(object.readPolicy)
+      : undefined;
     return message;
   },
 };
@@ -5588,7 +5640,7 @@ export const OperateResponse: MessageFns<OperateResponse> = {
 };
 
 function createBaseBatchGetRequest(): BatchGetRequest {
-  return { keys: [], bins: [], headerOnly: false, filterJson: "" };
+  return { keys: [], bins: [], headerOnly: false, filterJson: "", readPolicy: undefined };
 }
 
 export const BatchGetRequest: MessageFns<BatchGetRequest> = {
@@ -5604,6 +5656,9 @@ export const BatchGetRequest: MessageFns<BatchGetRequest> = {
     }
     if (message.filterJson !== "") {
       writer.uint32(34).string(message.filterJson);
+    }
+    if (message.readPolicy !== undefined) {
+      ReadPolicy.encode(message.readPolicy, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -5653,6 +5708,14 @@ export const BatchGetRequest: MessageFns<BatchGetRequest> = {
             message.filterJson = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.readPolicy = ReadPolicy.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5679,6 +5742,11 @@ export const BatchGetRequest: MessageFns<BatchGetRequest> = {
         : isSet(object.filter_json)
         ? globalThis.String(object.filter_json)
         : "",
+      readPolicy: isSet(object.readPolicy)
+        ? ReadPolicy.fromJSON(object.readPolicy)
+        : isSet(object.read_policy)
+        ? ReadPolicy.fromJSON(object.read_policy)
+        : undefined,
     };
   },
 
@@ -5696,6 +5764,9 @@ export const BatchGetRequest: MessageFns<BatchGetRequest> = {
     if (message.filterJson !== "") {
       obj.filterJson = message.filterJson;
     }
+    if (message.readPolicy !== undefined) {
+      obj.readPolicy = ReadPolicy.toJSON(message.readPolicy);
+    }
     return obj;
   },
 
@@ -5708,6 +5779,9 @@ export const BatchGetRequest: MessageFns<BatchGetRequest> = {
     message.bins = object.bins?.map((e) => e) || [];
     message.headerOnly = object.headerOnly ?? false;
     message.filterJson = object.filterJson ?? "";
+    message.readPolicy = (object.readPolicy !== undefined && object.readPolicy !== null)
+      ? ReadPolicy.fromPartial(object.readPolicy)
+      : undefined;
     return message;
   },
 };
@@ -6368,13 +6442,16 @@ export const BatchEntry: MessageFns<BatchEntry> = {
 };
 
 function createBaseBatchOperateRequest(): BatchOperateRequest {
-  return { entries: [] };
+  return { entries: [], readPolicy: undefined };
 }
 
 export const BatchOperateRequest: MessageFns<BatchOperateRequest> = {
   encode(message: BatchOperateRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.entries) {
       BatchEntry.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.readPolicy !== undefined) {
+      ReadPolicy.encode(message.readPolicy, writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -6400,6 +6477,14 @@ export const BatchOperateRequest: MessageFns<BatchOperateRequest> = {
             message.entries.push(BatchEntry.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.readPolicy = ReadPolicy.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -6415,6 +6500,11 @@ export const BatchOperateRequest: MessageFns<BatchOperateRequest> = {
   fromJSON(object: any): BatchOperateRequest {
     return {
       entries: globalThis.Array.isArray(object?.entries) ? object.entries.map((e: any) => BatchEntry.fromJSON(e)) : [],
+      readPolicy: isSet(object.readPolicy)
+        ? ReadPolicy.fromJSON(object.readPolicy)
+        : isSet(object.read_policy)
+        ? ReadPolicy.fromJSON(object.read_policy)
+        : undefined,
     };
   },
 
@@ -6422,6 +6512,9 @@ export const BatchOperateRequest: MessageFns<BatchOperateRequest> = {
     const obj: any = {};
     if (message.entries?.length) {
       obj.entries = message.entries.map((e) => BatchEntry.toJSON(e));
+    }
+    if (message.readPolicy !== undefined) {
+      obj.readPolicy = ReadPolicy.toJSON(message.readPolicy);
     }
     return obj;
   },
@@ -6432,6 +6525,9 @@ export const BatchOperateRequest: MessageFns<BatchOperateRequest> = {
   fromPartial(object: DeepPartial<BatchOperateRequest>): BatchOperateRequest {
     const message = createBaseBatchOperateRequest();
     message.entries = object.entries?.map((e) => BatchEntry.fromPartial(e)) || [];
+    message.readPolicy = (object.readPolicy !== undefined && object.readPolicy !== null)
+      ? ReadPolicy.fromPartial(object.readPolicy)
+      : undefined;
     return message;
   },
 };

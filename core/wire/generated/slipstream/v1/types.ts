@@ -139,6 +139,130 @@ export function generationPolicyToJSON(object: GenerationPolicy): string {
   }
 }
 
+/** When a write is answered in a cluster (Aerospike's commit level). */
+export const CommitLevel = {
+  /** COMMIT_LEVEL_UNSPECIFIED - The namespace's writeCommitLevel. */
+  COMMIT_LEVEL_UNSPECIFIED: 0,
+  /** COMMIT_LEVEL_ALL - After the master and every replica have the write (commit-to-all). */
+  COMMIT_LEVEL_ALL: 1,
+  /** COMMIT_LEVEL_MASTER - After the master's write; replicas get it in the background (commit-to-master). */
+  COMMIT_LEVEL_MASTER: 2,
+  UNRECOGNIZED: -1,
+} as const;
+
+export type CommitLevel = typeof CommitLevel[keyof typeof CommitLevel];
+
+export namespace CommitLevel {
+  export type COMMIT_LEVEL_UNSPECIFIED = typeof CommitLevel.COMMIT_LEVEL_UNSPECIFIED;
+  export type COMMIT_LEVEL_ALL = typeof CommitLevel.COMMIT_LEVEL_ALL;
+  export type COMMIT_LEVEL_MASTER = typeof CommitLevel.COMMIT_LEVEL_MASTER;
+  export type UNRECOGNIZED = typeof CommitLevel.UNRECOGNIZED;
+}
+
+export function commitLevelFromJSON(object: any): CommitLevel {
+  switch (object) {
+    case 0:
+    case "COMMIT_LEVEL_UNSPECIFIED":
+      return CommitLevel.COMMIT_LEVEL_UNSPECIFIED;
+    case 1:
+    case "COMMIT_LEVEL_ALL":
+      return CommitLevel.COMMIT_LEVEL_ALL;
+    case 2:
+    case "COMMIT_LEVEL_MASTER":
+      return CommitLevel.COMMIT_LEVEL_MASTER;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return CommitLevel.UNRECOGNIZED;
+  }
+}
+
+export function commitLevelToJSON(object: CommitLevel): string {
+  switch (object) {
+    case CommitLevel.COMMIT_LEVEL_UNSPECIFIED:
+      return "COMMIT_LEVEL_UNSPECIFIED";
+    case CommitLevel.COMMIT_LEVEL_ALL:
+      return "COMMIT_LEVEL_ALL";
+    case CommitLevel.COMMIT_LEVEL_MASTER:
+      return "COMMIT_LEVEL_MASTER";
+    case CommitLevel.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/**
+ * Which copy of a record a read may be served from (Aerospike's replica policy). A node serves
+ * a read itself only when it holds a copy of the partition that is not being filled by a
+ * migration; otherwise it forwards the read to the master. Smart clients pick the node.
+ */
+export const Replica = {
+  /** REPLICA_UNSPECIFIED - Same as REPLICA_MASTER. */
+  REPLICA_UNSPECIFIED: 0,
+  /** REPLICA_MASTER - The partition's master only. */
+  REPLICA_MASTER: 1,
+  /** REPLICA_ANY - The master or any replica (Aerospike's MASTER_PROLES / ANY): clients spread reads over the copies. */
+  REPLICA_ANY: 2,
+  /** REPLICA_SEQUENCE - The master first, then the replicas in order when it cannot be reached (Aerospike's SEQUENCE). */
+  REPLICA_SEQUENCE: 3,
+  /** REPLICA_PREFER_RACK - A copy on the client's rack first, else as SEQUENCE (Aerospike's PREFER_RACK). */
+  REPLICA_PREFER_RACK: 4,
+  UNRECOGNIZED: -1,
+} as const;
+
+export type Replica = typeof Replica[keyof typeof Replica];
+
+export namespace Replica {
+  export type REPLICA_UNSPECIFIED = typeof Replica.REPLICA_UNSPECIFIED;
+  export type REPLICA_MASTER = typeof Replica.REPLICA_MASTER;
+  export type REPLICA_ANY = typeof Replica.REPLICA_ANY;
+  export type REPLICA_SEQUENCE = typeof Replica.REPLICA_SEQUENCE;
+  export type REPLICA_PREFER_RACK = typeof Replica.REPLICA_PREFER_RACK;
+  export type UNRECOGNIZED = typeof Replica.UNRECOGNIZED;
+}
+
+export function replicaFromJSON(object: any): Replica {
+  switch (object) {
+    case 0:
+    case "REPLICA_UNSPECIFIED":
+      return Replica.REPLICA_UNSPECIFIED;
+    case 1:
+    case "REPLICA_MASTER":
+      return Replica.REPLICA_MASTER;
+    case 2:
+    case "REPLICA_ANY":
+      return Replica.REPLICA_ANY;
+    case 3:
+    case "REPLICA_SEQUENCE":
+      return Replica.REPLICA_SEQUENCE;
+    case 4:
+    case "REPLICA_PREFER_RACK":
+      return Replica.REPLICA_PREFER_RACK;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return Replica.UNRECOGNIZED;
+  }
+}
+
+export function replicaToJSON(object: Replica): string {
+  switch (object) {
+    case Replica.REPLICA_UNSPECIFIED:
+      return "REPLICA_UNSPECIFIED";
+    case Replica.REPLICA_MASTER:
+      return "REPLICA_MASTER";
+    case Replica.REPLICA_ANY:
+      return "REPLICA_ANY";
+    case Replica.REPLICA_SEQUENCE:
+      return "REPLICA_SEQUENCE";
+    case Replica.REPLICA_PREFER_RACK:
+      return "REPLICA_PREFER_RACK";
+    case Replica.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** The nil value. Writing nil to a bin removes the bin. */
 export interface NilValue {
 }
@@ -292,6 +416,17 @@ export interface WritePolicy {
    * existing record, the write fails with FILTERED_OUT (27) and changes nothing.
    */
   filterJson: string;
+  /**
+   * When a write is answered in a cluster: after every replica has it, or after the master's
+   * write alone. Unspecified: the namespace's writeCommitLevel (default all).
+   */
+  commitLevel: CommitLevel;
+}
+
+/** Policies of a read (get, exists, batch reads). */
+export interface ReadPolicy {
+  /** Which copy may serve the read; unspecified: the master only. */
+  replica: Replica;
 }
 
 function createBaseNilValue(): NilValue {
@@ -1471,6 +1606,7 @@ function createBaseWritePolicy(): WritePolicy {
     sendKey: false,
     durableDelete: false,
     filterJson: "",
+    commitLevel: 0,
   };
 }
 
@@ -1499,6 +1635,9 @@ export const WritePolicy: MessageFns<WritePolicy> = {
     }
     if (message.filterJson !== "") {
       writer.uint32(58).string(message.filterJson);
+    }
+    if (message.commitLevel !== 0) {
+      writer.uint32(64).int32(message.commitLevel);
     }
     return writer;
   },
@@ -1572,6 +1711,14 @@ export const WritePolicy: MessageFns<WritePolicy> = {
             message.filterJson = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.commitLevel = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1609,6 +1756,11 @@ export const WritePolicy: MessageFns<WritePolicy> = {
         : isSet(object.filter_json)
         ? globalThis.String(object.filter_json)
         : "",
+      commitLevel: isSet(object.commitLevel)
+        ? commitLevelFromJSON(object.commitLevel)
+        : isSet(object.commit_level)
+        ? commitLevelFromJSON(object.commit_level)
+        : 0,
     };
   },
 
@@ -1635,6 +1787,9 @@ export const WritePolicy: MessageFns<WritePolicy> = {
     if (message.filterJson !== "") {
       obj.filterJson = message.filterJson;
     }
+    if (message.commitLevel !== 0) {
+      obj.commitLevel = commitLevelToJSON(message.commitLevel);
+    }
     return obj;
   },
 
@@ -1650,6 +1805,74 @@ export const WritePolicy: MessageFns<WritePolicy> = {
     message.sendKey = object.sendKey ?? false;
     message.durableDelete = object.durableDelete ?? false;
     message.filterJson = object.filterJson ?? "";
+    message.commitLevel = object.commitLevel ?? 0;
+    return message;
+  },
+};
+
+function createBaseReadPolicy(): ReadPolicy {
+  return { replica: 0 };
+}
+
+export const ReadPolicy: MessageFns<ReadPolicy> = {
+  encode(message: ReadPolicy, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.replica !== 0) {
+      writer.uint32(8).int32(message.replica);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReadPolicy {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReadPolicy();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.replica = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReadPolicy {
+    return { replica: isSet(object.replica) ? replicaFromJSON(object.replica) : 0 };
+  },
+
+  toJSON(message: ReadPolicy): unknown {
+    const obj: any = {};
+    if (message.replica !== 0) {
+      obj.replica = replicaToJSON(message.replica);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ReadPolicy>): ReadPolicy {
+    return ReadPolicy.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ReadPolicy>): ReadPolicy {
+    const message = createBaseReadPolicy();
+    message.replica = object.replica ?? 0;
     return message;
   },
 };
