@@ -111,6 +111,10 @@ describe('cluster/commit level and replica reads (simulated network)', function 
       const [o] = await c.drive([other.kernel.get(key, { replica: 'any' })]);
       assert.ok(o?.ok && o.value.bins['v'] === 1n);
       assert.equal(proxied(other), op + 1);
+      // so does a batch read through it (each key goes to its master)
+      const [bg] = await c.drive([other.kernel.batchGet([key, other.kernel.key('test', 's', 'absent')])]);
+      assert.ok(bg?.ok && !(bg.value[0] instanceof DbError) && bg.value[0]?.bins['v'] === 1n, `batch read: ${String(bg?.ok && bg.value[0])}`);
+      assert.ok(bg.value[1] instanceof DbError && bg.value[1].code === 'NOT_FOUND');
 
       // what a replica read may see: a commit-to-master write that has not reached the replica
       c.net.blockOneWay(c.host(master.id), c.host(replica.id));
