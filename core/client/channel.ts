@@ -15,7 +15,7 @@ import { ClientSession } from './session.ts';
  * a result code). Only calls that are safe to repeat are retried by default (reads); see
  * docs/clients.md and docs/api.md for which writes are.
  */
-const RETRYABLE = new Set(['TIMEOUT', 'CONNECTION', 'KEY_BUSY', 'UNAVAILABLE', 'DEVICE_OVERLOAD']);
+export const RETRYABLE: ReadonlySet<string> = new Set(['TIMEOUT', 'CONNECTION', 'KEY_BUSY', 'UNAVAILABLE', 'DEVICE_OVERLOAD']);
 
 export type Method<Req, Res> = MethodDefinition<Req, Res>;
 
@@ -107,12 +107,12 @@ export class ClientChannel {
    * class has no method for). `retryByDefault`: retry by the client's policy when the call
    * does not pass `maxRetries` — true for reads, false for writes.
    */
-  async unary<Req, Res>(method: Method<Req, Res>, request: Req, options: CallOptions = {}, retryByDefault = true): Promise<Res> {
+  async unary<Req, Res>(method: Method<Req, Res>, request: Req, options: CallOptions = {}, retryByDefault = true, onTrailers?: (trailers: Metadata) => void): Promise<Res> {
     const retries = options.maxRetries ?? (retryByDefault ? this.maxRetries : 0);
     let delay = this.retryDelayMs;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.once(method, request, options);
+        return await this.once(method, request, options, true, onTrailers);
       } catch (err) {
         if (this.session !== undefined && attempt === 0 && ClientSession.renews(err)) {
           // the session expired (or the node restarted with another secret): log in again, once
@@ -126,7 +126,12 @@ export class ClientChannel {
     }
   }
 
-  private async once<Req, Res>(method: Method<Req, Res>, request: Req, options: CallOptions, authenticated = true): Promise<Res> {
+  /** The client's defaults: per-call deadline, retries for reads, first pause between retries. */
+  get policy(): { readonly timeoutMs: number; readonly maxRetries: number; readonly retryDelayMs: number } {
+    return { timeoutMs: this.timeoutMs, maxRetries: this.maxRetries, retryDelayMs: this.retryDelayMs };
+  }
+
+  private async once<Req, Res>(method: Method<Req, Res>, request: Req, options: CallOptions, authenticated = true, onTrailers?: (trailers: Metadata) => void): Promise<Res> {
     const timeout = options.timeoutMs ?? this.timeoutMs;
     const metadata = authenticated ? await this.metadata() : new Metadata();
     return new Promise<Res>((resolve, reject) => {
@@ -135,6 +140,7 @@ export class ClientChannel {
         timeout > 0 ? { deadline: Date.now() + timeout } : {},
         (err: ServiceError | null, res?: Res) => (err ? reject(fromServiceError(err)) : resolve(res as Res)),
       );
+      if (onTrailers !== undefined) call.on('status', (st) => onTrailers(st.metadata));
       options.signal?.addEventListener('abort', () => call.cancel(), { once: true });
     });
   }

@@ -19,11 +19,14 @@ import { ClusterServiceService } from '../wire/generated/slipstream/v1/cluster.t
 import { fromPbBins, toPbBins } from '../wire/convert.ts';
 import { toPbOperation } from './operations.ts';
 import { ClientChannel, type Method } from './channel.ts';
+import { ClusterRouting, type ClientRoutingStats } from './cluster-routing.ts';
+import { routedUnary, splitBatch } from './routed-calls.ts';
 import { filterText, fromPbMeta, fromPbRecord, toPbKey, toPbPolicy, toPbReadKey, toPbReadPolicy } from './wire-mapping.ts';
-import type { CallOptions, ClientKey, ClientOptions, ClientReadPolicy, ClientRecord, ClientRecordMeta, ClientWritePolicy, ScanOptions } from './types.ts';
+import type { CallOptions, ClientKey, ClientOptions, ClientReadPolicy, ClientRecord, ClientRecordMeta, ClientReplica, ClientWritePolicy, ScanOptions } from './types.ts';
 import { fromPbBatchResult, toPbBatchEntry, type ClientBatchEntry, type ClientBatchResult } from './batch.ts';
 
 export type { ClientKey, ClientRecordMeta, ClientRecord, ClientWritePolicy, ClientReadPolicy, ClientReplica, CallOptions, ClientTlsOptions, ClientOptions, ScanOptions } from './types.ts';
+export type { ClientRoutingStats } from './cluster-routing.ts';
 export { toPbKey, toPbReadKey, fromPbMeta, fromPbRecord, toPbValue, fromPbValue } from './wire-mapping.ts';
 
 /**
@@ -41,6 +44,8 @@ export { toPbKey, toPbReadKey, fromPbMeta, fromPbRecord, toPbValue, fromPbValue 
 export class SlipstreamClient {
   private readonly channel: ClientChannel;
   private readonly options: ClientOptions;
+  /** Routing by the partition map (option routing 'partition-map' on a cluster); undefined otherwise. */
+  private routing: ClusterRouting | undefined;
   readonly address: string;
 
   private constructor(channel: ClientChannel, options: ClientOptions) {
@@ -54,12 +59,53 @@ export class SlipstreamClient {
    * @throws DbError CONNECTION when no seed answers; CLIENT_PARAM when no host is given.
    */
   static async connect(options: ClientOptions): Promise<SlipstreamClient> {
-    return new SlipstreamClient(await ClientChannel.connect(options), options);
+    const routing = options.routing ?? 'seed';
+    if (routing !== 'seed' && routing !== 'partition-map') {
+      throw new DbError('CLIENT_PARAM', `unknown routing ${JSON.stringify(routing)}`, { hint: "use 'partition-map' (send each request to the node holding the record) or 'seed'" });
+    }
+    toPbReadPolicy(options.replica); // an unknown default replica policy fails here, not on the first read
+    const client = new SlipstreamClient(await ClientChannel.connect(options), options);
+    if (routing === 'partition-map') {
+      try {
+        client.routing = await ClusterRouting.start({
+          seed: client.channel,
+          seeds: typeof options.hosts === 'string' ? [options.hosts] : [...options.hosts],
+          connect: (address) => ClientChannel.connect({ ...options, hosts: [address] }),
+          tendIntervalMs: options.tendIntervalMs ?? 1000,
+          rackId: options.rackId,
+        });
+      } catch (err) {
+        client.close();
+        throw err;
+      }
+    }
+    return client;
   }
 
-  /** Closes the connection; calls in flight fail with CLIENT_ABORT or CONNECTION. */
+  /** Closes the connections; calls in flight fail with CLIENT_ABORT or CONNECTION. */
   close(): void {
+    this.routing?.close();
     this.channel.close();
+  }
+
+  /**
+   * How the client routed its requests (routing 'partition-map' on a cluster): answered directly
+   * by the node the map named, proxied by a node (the map was stale: it is fetched again), sent to
+   * any node for lack of a map entry; map refreshes, nodes dropped, the nodes known. Undefined
+   * when the client sends everything to its seed.
+   */
+  routingStats(): ClientRoutingStats | undefined {
+    return this.routing === undefined ? undefined : { ...this.routing.stats, nodes: [...this.routing.stats.nodes] };
+  }
+
+  /** Sends a single-record request to the node holding `key` (routing by map), else to the seed. */
+  private keyed<Req, Res>(method: Method<Req, Res>, request: Req, key: ClientKey, options: CallOptions, write: boolean, replica?: ClientReplica): Promise<Res> {
+    if (this.routing === undefined) return this.unary(method, request, options, !write);
+    return routedUnary(this.routing, this.channel.policy, method, request, { key, write, replica: this.replicaOf(replica) }, options, !write);
+  }
+
+  private replicaOf(replica: ClientReplica | undefined): ClientReplica {
+    return replica ?? this.options.replica ?? 'master';
   }
 
   /**
@@ -89,7 +135,7 @@ export class SlipstreamClient {
    * @throws DbError RECORD_EXISTS / NOT_FOUND by the exists action, GENERATION by the generation check.
    */
   async put(key: ClientKey, bins: Bins, policy: ClientWritePolicy = {}, options: CallOptions = {}): Promise<ClientRecordMeta> {
-    const res = await this.unary(KeyValueServiceService.put, { key: toPbKey(key), bins: toPbBins(bins), policy: toPbPolicy(policy) }, options, false);
+    const res = await this.keyed(KeyValueServiceService.put, { key: toPbKey(key), bins: toPbBins(bins), policy: toPbPolicy(policy) }, key, options, true);
     return fromPbMeta(res.meta);
   }
 
@@ -98,24 +144,26 @@ export class SlipstreamClient {
    * @throws DbError NOT_FOUND when it does not exist.
    */
   async get(key: ClientKey, options: CallOptions & ClientReadPolicy & { bins?: readonly string[]; headerOnly?: boolean; filter?: Expr } = {}): Promise<ClientRecord> {
-    const res = await this.unary(KeyValueServiceService.get, { key: toPbReadKey(key), bins: [...(options.bins ?? [])], headerOnly: options.headerOnly ?? false, filterJson: filterText(options.filter), readPolicy: toPbReadPolicy(options.replica) }, options);
+    const replica = this.replicaOf(options.replica);
+    const res = await this.keyed(KeyValueServiceService.get, { key: toPbReadKey(key), bins: [...(options.bins ?? [])], headerOnly: options.headerOnly ?? false, filterJson: filterText(options.filter), readPolicy: toPbReadPolicy(replica) }, key, options, false, replica);
     return fromPbRecord(res.record);
   }
 
   /** The record's metadata, or undefined when it does not exist (never throws NOT_FOUND). */
   async exists(key: ClientKey, options: CallOptions & ClientReadPolicy & { filter?: Expr } = {}): Promise<ClientRecordMeta | undefined> {
-    const res = await this.unary(KeyValueServiceService.exists, { key: toPbReadKey(key), filterJson: filterText(options.filter), readPolicy: toPbReadPolicy(options.replica) }, options);
+    const replica = this.replicaOf(options.replica);
+    const res = await this.keyed(KeyValueServiceService.exists, { key: toPbReadKey(key), filterJson: filterText(options.filter), readPolicy: toPbReadPolicy(replica) }, key, options, false, replica);
     return res.exists ? fromPbMeta(res.meta) : undefined;
   }
 
   /** Deletes a record. @throws DbError NOT_FOUND when it does not exist. */
   async delete(key: ClientKey, policy: ClientWritePolicy = {}, options: CallOptions = {}): Promise<void> {
-    await this.unary(KeyValueServiceService.delete, { key: toPbKey(key), policy: toPbPolicy(policy) }, options, false);
+    await this.keyed(KeyValueServiceService.delete, { key: toPbKey(key), policy: toPbPolicy(policy) }, key, options, true);
   }
 
   /** Resets the TTL (policy ttl) and bumps the generation. @throws DbError NOT_FOUND when it does not exist. */
   async touch(key: ClientKey, policy: ClientWritePolicy = {}, options: CallOptions = {}): Promise<ClientRecordMeta> {
-    const res = await this.unary(KeyValueServiceService.touch, { key: toPbKey(key), policy: toPbPolicy(policy) }, options, false);
+    const res = await this.keyed(KeyValueServiceService.touch, { key: toPbKey(key), policy: toPbPolicy(policy) }, key, options, true);
     return fromPbMeta(res.meta);
   }
 
@@ -126,14 +174,19 @@ export class SlipstreamClient {
    * operations deleted the record.
    */
   async operate(key: ClientKey, operations: readonly Operation[], policy: ClientWritePolicy = {}, options: CallOptions = {}): Promise<{ meta: ClientRecordMeta | undefined; bins: Bins }> {
-    const res = await this.unary(KeyValueServiceService.operate, { key: toPbKey(key), operations: operations.map(toPbOperation), policy: toPbPolicy(policy) }, options, false);
+    const res = await this.keyed(KeyValueServiceService.operate, { key: toPbKey(key), operations: operations.map(toPbOperation), policy: toPbPolicy(policy) }, key, options, true);
     return { meta: res.meta === undefined ? undefined : fromPbMeta(res.meta), bins: fromPbBins(res.bins) };
   }
 
   /** Reads many records; a missing one is a DbError in its place. */
   async batchGet(keys: readonly ClientKey[], options: CallOptions & ClientReadPolicy & { bins?: readonly string[]; headerOnly?: boolean; filter?: Expr } = {}): Promise<Array<ClientRecord | DbError>> {
-    const res = await this.unary(KeyValueServiceService.batchGet, { keys: keys.map(toPbReadKey), bins: [...(options.bins ?? [])], headerOnly: options.headerOnly ?? false, filterJson: filterText(options.filter), readPolicy: toPbReadPolicy(options.replica) }, options);
-    return res.results.map((r) => r.resultCode === 0 ? fromPbRecord(r.record) : new DbError(resultCodeName(r.resultCode) ?? 'SERVER_ERROR', r.message, { resultCode: r.resultCode }));
+    const replica = this.replicaOf(options.replica);
+    const request = (part: readonly ClientKey[]) => ({ keys: part.map(toPbReadKey), bins: [...(options.bins ?? [])], headerOnly: options.headerOnly ?? false, filterJson: filterText(options.filter), readPolicy: toPbReadPolicy(replica) });
+    const results = this.routing === undefined
+      ? (await this.unary(KeyValueServiceService.batchGet, request(keys), options)).results
+      : await splitBatch(this.routing, keys, (key) => ({ key, write: false, replica }),
+        async (part, send) => (await send(KeyValueServiceService.batchGet, request(part), options, true)).results, this.channel.policy);
+    return results.map((r) => r.resultCode === 0 ? fromPbRecord(r.record) : new DbError(resultCodeName(r.resultCode) ?? 'SERVER_ERROR', r.message, { resultCode: r.resultCode }));
   }
 
   /**
@@ -143,10 +196,17 @@ export class SlipstreamClient {
    * may have been applied). Not retried: check each result instead.
    */
   async batchOperate(entries: readonly ClientBatchEntry<ClientKey, ClientWritePolicy>[], options: CallOptions & ClientReadPolicy = {}): Promise<Array<ClientBatchResult<ClientRecordMeta>>> {
-    const request = { entries: entries.map((e) => toPbBatchEntry(e, (k, forRead) => (forRead ? toPbReadKey(k) : toPbKey(k)), toPbPolicy)), readPolicy: toPbReadPolicy(options.replica) };
+    const replica = this.replicaOf(options.replica);
+    const request = (part: readonly ClientBatchEntry<ClientKey, ClientWritePolicy>[]) => ({
+      entries: part.map((e) => toPbBatchEntry(e, (k, forRead) => (forRead ? toPbReadKey(k) : toPbKey(k)), toPbPolicy)), readPolicy: toPbReadPolicy(replica),
+    });
     let res;
     try {
-      res = await this.unary(KeyValueServiceService.batchOperate, request, options, false);
+      // split per node by each record's master (a record's entries stay together, in order)
+      res = this.routing === undefined
+        ? await this.unary(KeyValueServiceService.batchOperate, request(entries), options, false)
+        : { results: await splitBatch(this.routing, entries, (e) => ({ key: e.key, write: true, replica }),
+          async (part, send) => (await send(KeyValueServiceService.batchOperate, request(part), options, false)).results, this.channel.policy) };
     } catch (err) {
       // the server's transport refuses a request over its message limit before any entry runs
       if (err instanceof DbError && /larger than max/i.test(err.message)) {

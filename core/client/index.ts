@@ -1,5 +1,5 @@
 export { SlipstreamClient, toPbKey, fromPbRecord, fromPbMeta } from './client.ts';
-export type { ClientKey, ClientRecord, ClientRecordMeta, ClientWritePolicy, ClientReadPolicy, ClientReplica, ClientOptions, CallOptions, ScanOptions } from './client.ts';
+export type { ClientKey, ClientRecord, ClientRecordMeta, ClientWritePolicy, ClientReadPolicy, ClientReplica, ClientRoutingStats, ClientOptions, CallOptions, ScanOptions } from './client.ts';
 export { toPbOperation } from './operations.ts';
 export type { ClientBatchEntry, ClientBatchResult } from './batch.ts';
 export { fromServiceError } from './errors.ts';

@@ -121,6 +121,21 @@ export interface ClientOptions {
   readonly user?: string;
   /** The user's password; sent only to log in (use TLS). */
   readonly password?: string;
+  /**
+   * `'partition-map'`: learn the cluster's members and partition maps from any seed and send
+   * each key's request straight to the node that holds it (one channel per node; batches split
+   * per node), following the cluster as it changes — a smart client, as Aerospike's.
+   * `'seed'` (default): send every request to the first seed that answered, which forwards
+   * each to the partition's master (one proxy hop inside the cluster). On a node without a
+   * cluster both behave alike.
+   */
+  readonly routing?: 'partition-map' | 'seed';
+  /** With routing 'partition-map': how often the client checks the cluster for changes, ms (default 1000). */
+  readonly tendIntervalMs?: number;
+  /** The client's rack (the nodes' `cluster.rackId`), for reads with replica `'preferRack'`. */
+  readonly rackId?: number;
+  /** The replica policy of reads that do not name one (default `'master'`). */
+  readonly replica?: ClientReplica;
 }
 
 /** What a scan reads. */

@@ -1,8 +1,9 @@
-import type { sendUnaryData, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
+import { Metadata, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream } from '@grpc/grpc-js';
 import type { Logger } from '../plugin-api/index.ts';
 import { DbError, toDbError } from '../errors/index.ts';
 import { EncodedResponse } from './wire/encoded.ts';
-import { toServiceError } from '../wire/status.ts';
+import { PROXIED_HEADER, toServiceError } from '../wire/status.ts';
+import { watchProxying } from '../transaction/forwarding.ts';
 import { refuseUnknownFields } from './unknown-fields.ts';
 
 /**
@@ -12,23 +13,31 @@ import { refuseUnknownFields } from './unknown-fields.ts';
 export function unary<Req, Res>(logger: Logger, name: string, fn: (req: Req, call: ServerUnaryCall<Req, Res>) => Promise<Res>) {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
     let done = false;
-    let pending: Promise<Res>;
+    let pending: Promise<{ readonly value: Res; readonly proxied: boolean }>;
     try {
       refuseUnknownFields(call.request, name);
-      pending = fn(call.request, call);
+      pending = watchProxying(() => fn(call.request, call));
     } catch (err) {
       pending = Promise.reject(err);
     }
     pending.then(
-      (res) => { done = true; callback(null, res); },
+      (res) => { done = true; callback(null, res.value, res.proxied ? proxiedTrailer() : undefined); },
       (err: unknown) => {
         if (done) return;
         const e = toDbError(err);
         if (e.code === 'SERVER_ERROR') logger.error({ err, rpc: name }, 'request failed');
-        callback(toServiceError(e), null);
+        const se = toServiceError(e);
+        if ((err as { proxied?: boolean } | null)?.proxied === true) se.metadata.set(PROXIED_HEADER, 'true');
+        callback(se, null);
       },
     );
   };
+}
+
+function proxiedTrailer(): Metadata {
+  const md = new Metadata();
+  md.set(PROXIED_HEADER, 'true');
+  return md;
 }
 
 /** Limits on server streams (scans, queries, aggregations): how many run, and what one may buffer. */

@@ -26,6 +26,24 @@ import { clusterScan, type ScanPage, type ScanPageRequest, type ScanRouting } fr
 /** Set while a node runs a request another node forwarded: it must not forward again. */
 const localOnly = new AsyncLocalStorage<true>();
 
+/** Set while a client's request runs: whether any part of it was forwarded to another node. */
+const proxyMark = new AsyncLocalStorage<{ proxied: boolean }>();
+
+/**
+ * Runs a client's request, telling whether any part of it was forwarded to another node (the
+ * server tells the client, whose partition map is then stale).
+ */
+export async function watchProxying<T>(fn: () => Promise<T>): Promise<{ readonly value: T; readonly proxied: boolean }> {
+  const mark = { proxied: false };
+  try {
+    const value = await proxyMark.run(mark, fn);
+    return { value, proxied: mark.proxied };
+  } catch (err) {
+    if (mark.proxied && err !== null && typeof err === 'object') (err as { proxied?: boolean }).proxied = true;
+    throw err;
+  }
+}
+
 /** Runs `fn` so that the kernel serves it here or fails, never forwarding it. */
 export function runLocally<T>(fn: () => Promise<T>): Promise<T> {
   return localOnly.run(true, fn);
@@ -116,6 +134,8 @@ export class Forwarding {
       if (master === undefined) return local();
       const remaining = deadline - clock.now();
       try {
+        const mark = proxyMark.getStore();
+        if (mark !== undefined) mark.proxied = true;
         const out = await this.#o.calls.call(master, kind, serialize(body), { deadlineMs: Math.max(1, remaining), fabricKind: 'proxy' });
         this.counters.proxied++;
         return deserialize(out) as T;

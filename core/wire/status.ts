@@ -5,6 +5,12 @@ export const RESULT_CODE_HEADER = 'slipstream-result-code';
 export const RESULT_NAME_HEADER = 'slipstream-result-name';
 export const HINT_HEADER = 'slipstream-hint';
 export const IN_DOUBT_HEADER = 'slipstream-in-doubt';
+/**
+ * Trailer on an answer the node got from another node (it forwarded the request to the
+ * partition's master, or to the masters of some keys of a batch): a client routing by the
+ * partition map learns that its map is stale.
+ */
+export const PROXIED_HEADER = 'slipstream-proxied';
 
 /**
  * A header value from any text: characters outside printable ASCII, and '%', are

@@ -1,0 +1,187 @@
+/**
+ * The TypeScript client routing by the partition map, against 3 real node processes on
+ * 127.0.0.1 (RF 2): it learns the cluster from one seed (a dead seed before it is skipped),
+ * sends each key's request to its master (the nodes' proxy counters stay at 0), splits batches
+ * per node, reads from replicas when the policy allows, and after a SIGKILL follows the new
+ * map and keeps serving.
+ */
+import { strict as assert } from 'node:assert';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DbError, SlipstreamClient, type ClientKey } from '../../core/client/index.ts';
+import { ClusterServiceService } from '../../core/wire/generated/slipstream/v1/cluster.ts';
+import { startNodeProcess, type NodeProcess } from '../helpers/process-node.ts';
+import { startTestNode } from '../helpers/node-harness.ts';
+
+const HB = { intervalMs: 100, timeout: 10 };
+
+async function until<T>(what: string, f: () => Promise<T | undefined>, ms: number): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await f();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${ms} ms${last === undefined ? '' : ` (last error: ${String(last)})`}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** A port nothing listens on. */
+async function deadPort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+describe('client/routing by the partition map (3 real nodes)', function () {
+  this.timeout(240_000);
+  const dir = mkdtempSync(join(tmpdir(), 'slipstream-client-routing-'));
+  const procs = new Map<string, NodeProcess>();
+  const admins = new Map<string, SlipstreamClient>();
+
+  async function start(id: string, seeds: string[]): Promise<NodeProcess> {
+    const file = join(dir, `${id}.json`);
+    writeFileSync(file, JSON.stringify({
+      node: { id, host: '127.0.0.1', port: 0, dataDir: join(dir, id) },
+      logLevel: 'warn',
+      namespaces: [{ name: 'test', storage: 'storage-memory', replicationFactor: 2 }],
+      cluster: { clusterName: 'routing', rackId: Number(id.slice(1)) % 2, heartbeat: { address: '127.0.0.1:0', ...HB }, fabric: { address: '127.0.0.1:0' }, seeds },
+    }));
+    const p = await startNodeProcess(['--config', file], { timeoutMs: 90_000 });
+    procs.set(id, p);
+    admins.set(id, await SlipstreamClient.connect({ hosts: `127.0.0.1:${p.port}`, timeoutMs: 10_000 }));
+    return p;
+  }
+
+  /** A statistic summed over the running nodes. */
+  async function stat(name: string, ids: readonly string[] = [...admins.keys()]): Promise<number> {
+    let sum = 0;
+    for (const id of ids) sum += Number((await (admins.get(id) as SlipstreamClient).statistics()).get(name));
+    return sum;
+  }
+
+  after(async () => {
+    for (const c of admins.values()) c.close();
+    for (const p of procs.values()) await p.stop('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('sends every request straight to the node holding the record, and follows the cluster after a SIGKILL', async () => {
+    const a = await start('A3', []);
+    const ci = await (admins.get('A3') as SlipstreamClient).unary(ClusterServiceService.getClusterInfo, {});
+    const seed = ci.members[0]?.heartbeatAddress as string;
+    const [b] = await Promise.all([start('A2', [seed]), start('A1', [seed])]);
+    await until('3 nodes online', async () => {
+      const infos = await Promise.all([...admins.values()].map((c) => c.unary(ClusterServiceService.getClusterInfo, {})));
+      return infos.every((i) => i.members.length === 3 && i.members.every((m) => m.state === 'online') && i.clusterKey === infos[0]?.clusterKey) ? true : undefined;
+    }, 90_000);
+    void a;
+
+    const client = await SlipstreamClient.connect({
+      hosts: [`127.0.0.1:${await deadPort()}`, `127.0.0.1:${b.port}`], routing: 'partition-map', timeoutMs: 5000, connectTimeoutMs: 2000, tendIntervalMs: 200, rackId: 1,
+    });
+    try {
+      assert.equal(client.routingStats()?.nodes.length, 3, 'the client knows the 3 nodes from one seed');
+      const key = (i: number): ClientKey => ({ namespace: 'test', set: 'r', key: `k${i}` });
+      const proxiedBefore = await stat('client_proxy_complete');
+
+      for (let i = 0; i < 200; i++) await client.put(key(i), { i: BigInt(i) }, { commitLevel: i % 2 === 0 ? 'all' : 'master' });
+      for (let i = 0; i < 200; i++) assert.equal((await client.get(key(i))).bins['i'], BigInt(i));
+      await client.operate(key(0), [{ op: 'add', bin: 'i', value: 1000n }]);
+      assert.ok(await client.exists(key(1)));
+      await client.touch(key(2));
+      // a batch is split per node and put back in order
+      const batch = await client.batchGet([...Array.from({ length: 200 }, (_, i) => key(i)), key(999)]);
+      batch.slice(1, 200).forEach((r, j) => assert.ok(!(r instanceof DbError) && r.bins['i'] === BigInt(j + 1), `batch ${j + 1}`));
+      assert.ok(batch[200] instanceof DbError && batch[200].code === 'NOT_FOUND');
+      const ops = await client.batchOperate(Array.from({ length: 50 }, (_, i) => ({ kind: 'put' as const, key: key(300 + i), bins: { i: BigInt(300 + i) } })));
+      assert.ok(ops.every((r) => r.error === undefined));
+      await client.delete(key(300));
+
+      let st = client.routingStats();
+      assert.ok(st !== undefined);
+      assert.equal(st.proxied, 0, `requests were proxied: ${JSON.stringify(st)}`);
+      assert.ok(st.direct >= 200 + 200 + 3 + 3 + 1, `direct: ${st.direct}`);
+      assert.equal(await stat('client_proxy_complete') - proxiedBefore, 0, 'the nodes proxied some of the client\'s requests');
+
+      // replica reads: spread over the copies, the replicas answering from their own copy
+      const replicaBefore = await stat('client_read_replica');
+      for (let i = 0; i < 100; i++) assert.equal((await client.get(key(i + 1), { replica: 'any' })).bins['i'], BigInt(i + 1));
+      for (let i = 0; i < 50; i++) assert.equal((await client.get(key(i + 1), { replica: 'preferRack' })).bins['i'], BigInt(i + 1));
+      assert.ok(await stat('client_read_replica') - replicaBefore > 20, 'no read was served by a replica');
+      assert.equal(await stat('client_proxy_complete') - proxiedBefore, 0, 'a replica read was proxied');
+
+      // SIGKILL a node: the client drops it, follows the new map and keeps serving
+      const victim = 'A1';
+      const killedAt = Date.now();
+      await procs.get(victim)?.stop('SIGKILL');
+      procs.delete(victim);
+      admins.get(victim)?.close();
+      admins.delete(victim);
+      let failures = 0;
+      let ok = 0;
+      const served = await until('the client serves every key again on the new map', async () => {
+        for (let i = 0; i < 40; i++) {
+          try {
+            await client.put(key(i), { i: BigInt(i) }, {}, { timeoutMs: 2000 });
+            assert.equal((await client.get(key(i), { timeoutMs: 2000 })).bins['i'], BigInt(i));
+            ok++;
+          } catch {
+            failures++;
+            return undefined;
+          }
+        }
+        const s = client.routingStats();
+        return s !== undefined && s.nodes.length === 2 ? s : undefined;
+      }, 90_000);
+      assert.ok(served.nodesDropped >= 1, JSON.stringify(served));
+      assert.ok(!served.nodes.some((n) => n.id === victim), 'the dead node is still in the map');
+      console.log(`      after the SIGKILL: served again after ${Date.now() - killedAt} ms (${failures} failed attempts, ${ok} ok)`);
+
+      // on the new map the requests go direct again: no proxying by the survivors
+      await until('the survivors agree on a 2-node map', async () => {
+        const infos = await Promise.all([...admins.values()].map((c) => c.unary(ClusterServiceService.getClusterInfo, {})));
+        return infos.every((i) => i.members.length === 2 && i.members.every((m) => m.state === 'online')) ? true : undefined;
+      }, 60_000);
+      await client.get(key(0)); // one request after the last change lets the client notice it
+      await until('the client has the survivors\' map', async () => (client.routingStats()?.clusterKey === (await (admins.get('A2') as SlipstreamClient).unary(ClusterServiceService.getClusterInfo, {})).clusterKey ? true : undefined), 30_000);
+      const proxiedAfter = await stat('client_proxy_complete');
+      st = client.routingStats();
+      const directAfter = st?.direct ?? 0;
+      for (let i = 0; i < 200; i++) {
+        const rec = await client.get(key(i));
+        assert.ok(rec.bins['i'] !== undefined);
+      }
+      for (let i = 0; i < 100; i++) await client.put(key(i), { i: BigInt(i) });
+      assert.equal(await stat('client_proxy_complete') - proxiedAfter, 0, 'requests were proxied on the new map');
+      assert.equal((client.routingStats()?.direct ?? 0) - directAfter, 300);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('on a node without a cluster, routing by map sends everything to that node', async () => {
+    const t = await startTestNode({ config: { namespaces: [{ name: 'test', storage: 'storage-memory' }] } });
+    try {
+      const c = await SlipstreamClient.connect({ hosts: t.client.address, routing: 'partition-map' });
+      try {
+        assert.equal(c.routingStats(), undefined);
+        await c.put({ namespace: 'test', key: 'x' }, { v: 1n });
+        assert.equal((await c.get({ namespace: 'test', key: 'x' }, { replica: 'sequence' })).bins['v'], 1n);
+      } finally {
+        c.close();
+      }
+      await assert.rejects(SlipstreamClient.connect({ hosts: t.client.address, routing: 'nearest' as 'seed' }), (e: DbError) => e.code === 'CLIENT_PARAM');
+    } finally {
+      await t.stop();
+    }
+  });
+});
