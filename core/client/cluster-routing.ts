@@ -70,6 +70,10 @@ export class ClusterRouting {
   #stale = false;
   #roundRobin = 0;
   #closed = false;
+  /** Namespaces whose maps the client fetches: every namespace the seed lists, and any a request names. */
+  readonly #wanted = new Set<string>();
+  /** Namespaces the cluster said it does not have (asked again when the cluster changes). */
+  readonly #absent = new Set<string>();
 
   private constructor(options: ClusterRoutingOptions) {
     this.#o = options;
@@ -85,7 +89,8 @@ export class ClusterRouting {
       await r.refresh(true);
     } catch (err) {
       if (err instanceof DbError && err.code === 'UNSUPPORTED_FEATURE') return undefined;
-      throw err;
+      // no map yet (the seed is between clusters): requests go to the seed until a tend gets one
+      r.#stale = true;
     }
     r.#timer = setInterval(() => { r.tend(); }, options.tendIntervalMs);
     r.#timer.unref();
@@ -126,7 +131,14 @@ export class ClusterRouting {
    */
   candidates(key: ClientKey, write: boolean, replica: ClientReplica): string[] {
     const map = this.#maps.get(key.namespace);
-    if (map === undefined) return [];
+    if (map === undefined) {
+      // a namespace the client has no map of: fetch it, and send this request anywhere meanwhile
+      if (!this.#wanted.has(key.namespace) && !this.#absent.has(key.namespace)) {
+        this.#wanted.add(key.namespace);
+        this.markStale();
+      }
+      return [];
+    }
     const row = map.rows[partitionOfKey(key)] ?? [];
     const live = row.filter((id) => this.#nodes.get(id)?.down === false);
     if (write || replica === 'master') return live.slice(0, 1).filter((id) => id === row[0]);
@@ -179,6 +191,7 @@ export class ClusterRouting {
       || [...members.keys()].some((id) => this.#nodes.get(id)?.down !== false) || this.#nodes.size !== members.size;
     if (!changed) return;
     this.#stale = false;
+    if (key !== this.#clusterKey) this.#absent.clear();
     // members: keep the channels of nodes still there, drop the others
     for (const [id, n] of this.#nodes) {
       const m = members.get(id);
@@ -193,10 +206,21 @@ export class ClusterRouting {
     for (const [id, m] of members) {
       if (!this.#nodes.has(id)) this.#nodes.set(id, { id, address: m.serviceAddress, rackId: m.rackId, channel: undefined, down: false });
     }
-    const namespaces = (await channel.unary(AdminServiceService.listNamespaces, {}, { maxRetries: 0 })).namespaces.map((n) => n.name);
-    for (const ns of namespaces) {
-      const map = await channel.unary(ClusterServiceService.getPartitionMap, { namespace: ns }, { maxRetries: 0 });
-      this.#maps.set(ns, { rows: map.partitions.map((p) => p.nodeIndexes.map((i) => map.nodes[i] ?? '')) });
+    if (this.#wanted.size === 0) {
+      // best effort: a user without the privilege to list them gets maps as requests name namespaces
+      const listed = await channel.unary(AdminServiceService.listNamespaces, {}, { maxRetries: 0 }).catch(() => undefined);
+      for (const n of listed?.namespaces ?? []) this.#wanted.add(n.name);
+    }
+    for (const ns of this.#wanted) {
+      try {
+        const map = await channel.unary(ClusterServiceService.getPartitionMap, { namespace: ns }, { maxRetries: 0 });
+        this.#maps.set(ns, { rows: map.partitions.map((p) => p.nodeIndexes.map((i) => map.nodes[i] ?? '')) });
+      } catch (err) {
+        // a namespace the cluster does not have: its requests go anywhere and fail there, clearly
+        if (!(err instanceof DbError) || err.code !== 'NAMESPACE') throw err;
+        this.#wanted.delete(ns);
+        this.#absent.add(ns);
+      }
     }
     this.#clusterKey = key;
     this.stats.mapRefreshes++;

@@ -106,6 +106,9 @@ describe('client/routing by the partition map (3 real nodes)', function () {
       assert.ok(ops.every((r) => r.error === undefined));
       await client.delete(key(300));
 
+      // a namespace the cluster does not have fails clearly (sent to any node)
+      await assert.rejects(client.get({ namespace: 'nope', key: 'x' }), (e: DbError) => e.code === 'NAMESPACE');
+
       let st = client.routingStats();
       assert.ok(st !== undefined);
       assert.equal(st.proxied, 0, `requests were proxied: ${JSON.stringify(st)}`);
