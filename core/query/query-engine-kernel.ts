@@ -5,7 +5,7 @@ import type { Kernel } from '../transaction/kernel.ts';
 import { checkIndexDefinition, type IndexDefinition } from './index/definition.ts';
 import type { IndexManager } from './index/manager.ts';
 import type { RecordSource, SourceScanOptions } from './index/record-source.ts';
-import type { IndexMetadataStore } from './index/store.ts';
+import type { IndexDefinitionChange, IndexMetadataStore } from './index/store.ts';
 
 /** The kernel as the query engine's record source (scans cover the whole cluster). */
 export class KernelRecordSource implements RecordSource {
@@ -41,6 +41,13 @@ export class KernelRecordSource implements RecordSource {
       ...(options.bins === undefined ? {} : { bins: options.bins }),
     });
   }
+
+  async *scanHeld(namespace: string, options: SourceScanOptions): AsyncIterable<DbRecord> {
+    const only = options.bins === undefined ? undefined : new Set(options.bins);
+    for await (const stored of this.kernel.scanHeld({ namespace, partitions: options.partitions, ...(options.set === undefined ? {} : { set: options.set }) })) {
+      yield this.kernel.scannedRecord(namespace, stored, only);
+    }
+  }
 }
 
 /** Keeps the indexes exact: every record change and truncate of the kernel reaches the manager. */
@@ -53,7 +60,9 @@ export function attachIndexes(kernel: Kernel, indexes: IndexManager): void {
 
 type StoredDefinition = { namespace: string; name: string; set?: string; bin: string; type: string; collection: string };
 
-/** Index definitions as system metadata (module "sindex", key "<ns>:<name>"). */
+export const SINDEX_SMD_MODULE = 'sindex';
+
+/** Index definitions as system metadata (module "sindex", key "<ns>:<name>"), replicated on a cluster. */
 export class SmdIndexStore implements IndexMetadataStore {
   private readonly smd: SystemMetadataStore;
 
@@ -62,7 +71,7 @@ export class SmdIndexStore implements IndexMetadataStore {
   }
 
   private get mod() {
-    return this.smd.module<StoredDefinition>('sindex');
+    return this.smd.module<StoredDefinition>(SINDEX_SMD_MODULE);
   }
 
   async load(): Promise<readonly IndexDefinition[]> {
@@ -77,5 +86,17 @@ export class SmdIndexStore implements IndexMetadataStore {
 
   async remove(namespace: string, name: string): Promise<void> {
     await this.mod.delete(`${namespace}:${name}`);
+  }
+
+  watch(listener: (change: IndexDefinitionChange) => void): () => void {
+    return this.smd.watch((c) => {
+      if (c.module !== SINDEX_SMD_MODULE || c.origin !== 'remote') return;
+      if (c.entry !== undefined) {
+        listener({ kind: 'created', def: checkIndexDefinition(c.entry.value as unknown as IndexDefinition) });
+        return;
+      }
+      const colon = c.key.indexOf(':');
+      listener({ kind: 'dropped', namespace: c.key.slice(0, colon), name: c.key.slice(colon + 1) });
+    });
   }
 }

@@ -66,6 +66,8 @@ export class SmdSync {
   /** The cluster key of the last round that reached this node (this node's own, as principal). */
   #syncedKey = 0n;
   #roundRunning: Promise<void> | undefined;
+  /** A cluster change arrived while a round ran: run a full one again after it. */
+  #roundAgain = false;
   #timer: TimerHandle | undefined;
   #stopped = false;
   readonly #unsubscribe: () => void;
@@ -169,10 +171,20 @@ export class SmdSync {
   }
 
   #startRound(members?: readonly NodeId[]): void {
-    if (this.#stopped || !this.#isPrincipal() || this.#roundRunning !== undefined) return;
+    if (this.#stopped || !this.#isPrincipal()) return;
+    if (this.#roundRunning !== undefined) {
+      if (members === undefined) this.#roundAgain = true;
+      return;
+    }
     const p = this.#round(members).catch((err: unknown) => {
       this.#o.logger.debug({ err: (err as Error).message }, 'system metadata round failed; it runs again');
-    }).finally(() => { if (this.#roundRunning === p) this.#roundRunning = undefined; });
+    }).finally(() => {
+      if (this.#roundRunning === p) this.#roundRunning = undefined;
+      if (this.#roundAgain) {
+        this.#roundAgain = false;
+        this.#startRound();
+      }
+    });
     this.#roundRunning = p;
   }
 

@@ -16,7 +16,7 @@ import type { Namespace } from './namespace.ts';
 import type { SystemMetadataStore } from './system-metadata.ts';
 import { Evictor, parseEvictionConfig } from './eviction.ts';
 import { TombRaider, parseTombRaiderConfig } from './eviction-tombstones.ts';
-import { restoreTruncateMarkers, truncateMarkerRecorder } from './system-metadata-truncate.ts';
+import { followTruncateMarkers, restoreTruncateMarkers, truncateMarkerRecorder } from './system-metadata-truncate.ts';
 
 /** What maintenance needs of the kernel (the transaction layer, above storage). */
 export interface MaintainedKernel {
@@ -26,6 +26,8 @@ export interface MaintainedKernel {
   sweepExpired(namespace: string): Promise<number>;
   /** Hears of truncates before records go (the marker is saved first). */
   addListener(listener: { onTruncate(namespace: string, set: string | undefined, beforeMs: number): Promise<void> }): void;
+  /** Truncates on this node only (a marker that another node of the cluster recorded). */
+  truncateHere(namespace: string, set: string | undefined, beforeMs: number): Promise<number>;
 }
 
 export interface MaintenanceStart {
@@ -42,6 +44,7 @@ export class StorageMaintenance {
   private readonly timers: NodeJS.Timeout[] = [];
   private kernel: MaintainedKernel | undefined;
   private recorder: ReturnType<typeof truncateMarkerRecorder> | undefined;
+  private unwatch: (() => void) | undefined;
 
   constructor(options: { clock: Clock; logger: Logger }) {
     this.clock = options.clock;
@@ -72,6 +75,7 @@ export class StorageMaintenance {
     await restoreTruncateMarkers(s.systemMetadata, s.namespaces, this.logger);
     this.recorder = truncateMarkerRecorder(s.systemMetadata, this.logger);
     s.kernel.addListener(this.recorder);
+    this.unwatch = followTruncateMarkers(s.systemMetadata, s.namespaces, s.kernel, this.logger);
     for (const ns of s.namespaces) {
       const evictor = this.evictors.get(ns.name);
       if (evictor?.enabled === true) await evictor.start();
@@ -97,6 +101,7 @@ export class StorageMaintenance {
 
   /** Stops every timer and background task, and waits for truncate markers still being saved. */
   async stop(): Promise<void> {
+    this.unwatch?.();
     for (const t of this.timers) clearInterval(t);
     for (const e of this.evictors.values()) e.stop();
     for (const r of this.raiders) r.stop();

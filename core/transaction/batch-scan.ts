@@ -86,6 +86,19 @@ export async function* scanLocal(s: KernelState, req: ScanRequest): AsyncGenerat
   }
 }
 
+/**
+ * Every visible record this node stores of the partitions asked (masters, replicas and copies
+ * not yet dropped alike): what the node's secondary indexes are built from.
+ */
+export async function* scanHeld(s: KernelState, req: ScanRequest): AsyncGenerator<StoredRecord> {
+  const ns = namespaceOf(s, req.namespace);
+  if (req.set !== undefined) checkSetName(req.set);
+  const scanOpts = { partitions: req.partitions ?? allPartitions(), ...(req.set === undefined ? {} : { set: req.set }) };
+  for await (const stored of ns.engine.scan(scanOpts)) {
+    if (ns.isVisible(stored, s.clock.now())) yield stored;
+  }
+}
+
 function allPartitions(): number[] {
   return Array.from({ length: N_PARTITIONS }, (_, i) => i);
 }

@@ -240,6 +240,11 @@ export class Kernel {
     return many.scanLocal(this.state, req);
   }
 
+  /** Every visible record this node stores, whoever masters it (what secondary indexes are built from). */
+  scanHeld(req: ScanRequest): AsyncGenerator<StoredRecord> {
+    return many.scanHeld(this.state, req);
+  }
+
   /** Removes every record of the namespace (or set) last updated before `beforeMs` (default: now). */
   truncate(namespace: string, set?: string, beforeMs?: number): Promise<number> {
     return removal.truncate(this.state, namespace, set, beforeMs);

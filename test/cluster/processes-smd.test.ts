@@ -1,8 +1,10 @@
 /**
  * System metadata on every node, with real processes on 127.0.0.1 (security on, as a
  * deployment would run it): a UDF module registered through one node is callable through any
- * other (record UDFs proxied to masters included) and removed everywhere; a node that joins
- * later receives everything. One cluster serves the tests in order (suite time).
+ * other (record UDFs proxied to masters included) and removed everywhere; an index created
+ * through one node is built on every node for the records it holds and dropped everywhere; a
+ * node that joins later receives modules and index definitions. One cluster serves the tests
+ * in order (suite time).
  */
 import { strict as assert } from 'node:assert';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,7 +17,7 @@ import { executeAql, type AqlStatementStatus } from '../../core/client/aql.ts';
 import { DEFAULT_SETTINGS } from '../../core/aql/language/settings.ts';
 import { ClusterServiceClient, type GetClusterInfoResponse } from '../../core/wire/generated/slipstream/v1/cluster.ts';
 
-const HB = { intervalMs: 100, timeout: 10 };
+const HB = { intervalMs: 100, timeout: 30 }; // node timeout 3 s: these tests kill no node, and the machine may be loaded
 const ADMIN = { user: 'admin', password: 'secret-pw' };
 
 function info(port: number): Promise<GetClusterInfoResponse> {
@@ -57,6 +59,8 @@ function closeClients(): void {
   for (const c of clients.values()) c.close();
   clients.clear();
 }
+
+
 
 /** Runs AQL text on a node as `who` (the admin by default); statuses and rows. */
 async function aql(port: number, text: string, options: { files?: Map<string, Uint8Array>; who?: { user: string; password: string } } = {}): Promise<AqlOutcome> {
@@ -116,7 +120,7 @@ describe('cluster/system metadata on every node (real processes)', function () {
     await until(`cluster ${want}`, async () => {
       const rs = await Promise.all(ids.map((id) => info(node(id).port)));
       return rs.every((r) => r.members.map((m) => m.nodeId).join(',') === want && r.state === 'online' && r.clusterKey === rs[0]?.clusterKey) ? rs : undefined;
-    }, 30_000);
+    }, 90_000);
   }
 
   after(async () => {
@@ -151,7 +155,29 @@ describe('cluster/system metadata on every node (real processes)', function () {
     await aqlOk(c.port, "REGISTER MODULE 'counter.js'", new Map([['counter.js', new TextEncoder().encode(MODULE)]]));
   });
 
-  it('a node that joins later receives the modules, and serves calls with them at once', async () => {
+  it('CREATE INDEX through B builds the index on every node for the records it holds; queries through C answer; DROP INDEX through A drops it everywhere', async () => {
+    const [a, b, c] = [node('C3'), node('C2'), node('C1')];
+    const writer = await clientOf(a.port);
+    for (let i = 0; i < 90; i++) await writer.put({ namespace: 'test', set: 'idx', key: `r${i}` }, { i: BigInt(i), g: BigInt(i % 3) });
+    await aqlOk(b.port, 'CREATE INDEX by_i ON test.idx (i) NUMERIC');
+    // every node has it, built from the copies it holds: RF 2 gives two entries per record in all
+    const entries = await until('the index is ready on every node', async () => {
+      const per = await Promise.all([a, b, c].map(async (p) => {
+        const rows = await aqlOk(p.port, 'STAT INDEX test by_i');
+        const get = (name: string): unknown => rows.find((r) => r.get('name') === name)?.get('value');
+        return get('state') === 'RW' ? Number(get('entries')) : undefined;
+      }));
+      return per.every((n) => n !== undefined) && per.reduce((x, y) => (x ?? 0) + (y ?? 0), 0) === 180 ? per : undefined;
+    }, 30_000);
+    assert.ok(entries.value.every((n) => (n ?? 0) > 0), `entries per node ${entries.value.join('/')}`);
+    const rows = await aqlOk(c.port, 'SELECT i FROM test.idx WHERE i BETWEEN 10 AND 29');
+    assert.deepEqual(rows.map((r) => r.get('i')).sort((x, y) => Number(x) - Number(y)), Array.from({ length: 20 }, (_, k) => BigInt(k + 10)));
+    await aqlOk(a.port, 'DROP INDEX test by_i');
+    for (const p of [b, c]) assert.deepEqual(await aqlOk(p.port, 'SHOW INDEXES test'), [], `dropped through A, gone on port ${p.port}`);
+    await aqlOk(c.port, 'CREATE INDEX by_g ON test.idx (g) NUMERIC'); // for the late joiner
+  });
+
+  it('a node that joins later receives the modules and index definitions, and serves calls with them at once', async () => {
     const d = await start('C4', [seed]);
     await formed(['C4', 'C3', 'C2', 'C1']);
     // calls wait until the node holds the cluster's modules; listing shows what is installed so far
@@ -159,5 +185,7 @@ describe('cluster/system metadata on every node (real processes)', function () {
     const client = await clientOf(node('C3').port);
     for (let i = 0; i < 10; i++) assert.equal((await client.get({ namespace: 'test', set: 'udf', key: `k${i}` })).bins['n'], BigInt(i + 100));
     assert.deepEqual((await aqlOk(d.port, 'SHOW MODULES')).map((r) => r.get('filename')), ['counter.js']);
+    assert.deepEqual((await aqlOk(d.port, 'SHOW INDEXES test')).map((r) => r.get('indexname')), ['by_g'], 'and the index definitions');
+    assert.equal((await aqlOk(d.port, 'SELECT * FROM test.idx WHERE g = 1')).length, 30);
   });
 });

@@ -7,6 +7,7 @@
  */
 import type { NodeExtension } from '../extension.ts';
 import { STORAGE_MAINTENANCE } from '../../services/index.ts';
+import { runLocally } from '../../transaction/forwarding.ts';
 
 export function storageMaintenanceExtension(): NodeExtension {
   return {
@@ -15,7 +16,13 @@ export function storageMaintenanceExtension(): NodeExtension {
       const maintenance = ctx.services.require(STORAGE_MAINTENANCE);
       await maintenance.start({
         namespaces: ctx.kernel.namespaceNames().map((name) => ctx.kernel.namespace(name)),
-        kernel: ctx.kernel,
+        kernel: {
+          removeStoredIf: (ns, digest, still, cause) => ctx.kernel.removeStoredIf(ns, digest, still, cause),
+          sweepExpired: (ns) => ctx.kernel.sweepExpired(ns),
+          addListener: (l) => ctx.kernel.addListener(l),
+          // a marker from another node: this node only, and never beyond its own clock
+          truncateHere: (ns, set, beforeMs) => runLocally(() => ctx.kernel.truncate(ns, set, Math.min(beforeMs, ctx.clock.now() + 1))),
+        },
         systemMetadata: ctx.systemMetadata,
       });
       return { stop: () => maintenance.stop() };

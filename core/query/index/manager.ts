@@ -56,9 +56,25 @@ export class IndexManager {
     this.opts = opts;
   }
 
-  /** Loads persisted definitions and starts building each (call once at start-up). */
+  /**
+   * Loads persisted definitions and starts building each (call once at start-up), then follows
+   * the definitions other nodes of the cluster create and drop.
+   */
   async open(): Promise<void> {
     for (const def of await this.opts.store.load()) this.start(checkIndexDefinition(def));
+    this.opts.store.watch?.((change) => {
+      const live = this.byNs.get(change.kind === 'created' ? change.def.namespace : change.namespace)?.get(change.kind === 'created' ? change.def.name : change.name);
+      if (change.kind === 'created' && live !== undefined && sameDefinition(live.index.def, change.def)) return;
+      if (live !== undefined) this.forget(live);
+      if (change.kind === 'created') this.start(change.def);
+    });
+  }
+
+  /** Drops an index here only (its definition is already gone from system metadata). */
+  private forget(live: Live): void {
+    live.dropped = true;
+    live.index.clear();
+    this.byNs.get(live.index.def.namespace)?.delete(live.index.def.name);
   }
 
   async create(input: IndexDefinition): Promise<IndexStatus> {
@@ -98,9 +114,7 @@ export class IndexManager {
       });
     }
     await this.opts.store.remove(namespace, name);
-    live.dropped = true;
-    live.index.clear();
-    this.byNs.get(namespace)?.delete(name);
+    this.forget(live);
   }
 
   list(namespace?: string): IndexStatus[] {
@@ -228,7 +242,9 @@ export class IndexManager {
       const partitions: number[] = [];
       for (let q = p; q < Math.min(N_PARTITIONS, p + step); q++) partitions.push(q);
       const opts = def.set === undefined ? { partitions, bins: [def.bin] } : { partitions, set: def.set, bins: [def.bin] };
-      for await (const rec of this.opts.source.scan(def.namespace, opts)) {
+      const source = this.opts.source;
+      // the records this node stores: on a cluster, the copies it holds (what upkeep keeps exact)
+      for await (const rec of source.scanHeld === undefined ? source.scan(def.namespace, opts) : source.scanHeld(def.namespace, opts)) {
         if (l.dropped) break;
         l.scanned++;
         const touched = l.touched as Set<string>;
@@ -242,6 +258,10 @@ export class IndexManager {
     l.state = 'ready';
     l.buildMs = performance.now() - t0;
   }
+}
+
+function sameDefinition(a: IndexDefinition, b: IndexDefinition): boolean {
+  return a.namespace === b.namespace && a.name === b.name && a.set === b.set && a.bin === b.bin && a.type === b.type && a.collection === b.collection;
 }
 
 function describeTarget(def: IndexDefinition): string {

@@ -17,6 +17,11 @@ export interface SourceScanOptions {
 export interface RecordSource {
   get(namespace: string, digest: Uint8Array): Promise<DbRecord | undefined>;
   scan(namespace: string, options: SourceScanOptions): AsyncIterable<DbRecord>;
+  /**
+   * The records this node stores itself (every partition it holds a copy of, on a cluster),
+   * which is what its indexes cover; `scan` when absent.
+   */
+  scanHeld?(namespace: string, options: SourceScanOptions): AsyncIterable<DbRecord>;
   /** The current time, ms since the epoch (for TTL in expressions); Date.now() when absent. */
   now?(): number;
   /**
