@@ -1,4 +1,4 @@
-import type { Bins } from './values.ts';
+import { GeoJson, type BinValue, type Bins } from './values.ts';
 import type { RecordKey } from './key.ts';
 
 /** Seconds since the Unix epoch when the record expires; 0 means never. */
@@ -31,4 +31,21 @@ export function ttlOf(voidTime: VoidTime, nowMs: number): number {
 
 export function isExpired(voidTime: VoidTime, nowMs: number): boolean {
   return voidTime !== 0 && voidTime * 1000 <= nowMs;
+}
+
+/** A cheap estimate of a value's encoded size, bytes. */
+export function approxValueBytes(v: BinValue): number {
+  if (typeof v === 'string') return 8 + v.length;
+  if (v instanceof Uint8Array) return 8 + v.length;
+  if (v instanceof GeoJson) return 8 + v.text.length;
+  if (Array.isArray(v)) { let s = 4; for (const x of v as readonly BinValue[]) s += approxValueBytes(x); return s; }
+  if (v instanceof Map) { let s = 4; for (const [k, x] of v as ReadonlyMap<BinValue, BinValue>) s += approxValueBytes(k) + approxValueBytes(x); return s; }
+  return 12;
+}
+
+/** A cheap estimate of a record's encoded size, bytes (for packing stream messages, bounding what a query holds). */
+export function approxRecordBytes(rec: { readonly bins: Bins }): number {
+  let n = 64;
+  for (const name in rec.bins) n += name.length + 4 + approxValueBytes(rec.bins[name] as BinValue);
+  return n;
 }

@@ -1,6 +1,6 @@
 import { DbError } from '../errors/index.ts';
 import {
-  N_PARTITIONS, checkInt64, compareValues, digestString, partitionOf,
+  N_PARTITIONS, approxRecordBytes, checkInt64, compareValues, digestString, partitionOf,
   type BinValue, type Bins, type DbRecord,
 } from '../model/index.ts';
 import { compileFilter, type EvalContext } from './expr/eval.ts';
@@ -97,6 +97,9 @@ function queryRow(rec: DbRecord, bins: readonly string[] | undefined, cursor: Cu
 }
 
 const BATCH = 256;
+
+/** The most record bytes an ORDER BY without a LIMIT (or with a large one) holds to sort. */
+export const ORDER_BY_MAX_BYTES = 64 * 1024 * 1024;
 
 /**
  * Runs queries: plans them (index or scan), streams matching records with bin selection,
@@ -205,24 +208,45 @@ export class QueryEngine {
   private async *ordered(p: Plan): AsyncGenerator<QueryRow> {
     const spec = p.spec;
     const ob = spec.orderBy as { bin: string; desc?: boolean };
-    const rows: DbRecord[] = [];
-    for await (const [rec] of this.matches({ ...p, spec: { ...spec, cursor: undefined } })) rows.push(rec);
-    const dir = ob.desc === true ? -1 : 1;
-    rows.sort((a, b) => {
-      const va = a.bins[ob.bin];
-      const vb = b.bins[ob.bin];
-      const ma = va === undefined || va === null;
-      const mb = vb === undefined || vb === null;
-      if (ma || mb) return ma === mb ? 0 : ma ? 1 : -1; // records without the bin last
-      return dir * compareValues(va, vb);
-    });
     let from = 0;
     if (spec.cursor !== undefined) {
       const c = decodeCursor(spec.cursor);
       if (c.a !== 'o') throw badCursor();
       from = c.n;
     }
-    const end = Math.min(rows.length, spec.limit === undefined ? Infinity : from + spec.limit);
+    const dir = ob.desc === true ? -1 : 1;
+    const order = (a: DbRecord, b: DbRecord): number => {
+      const va = a.bins[ob.bin];
+      const vb = b.bins[ob.bin];
+      const ma = va === undefined || va === null;
+      const mb = vb === undefined || vb === null;
+      if (ma || mb) return ma === mb ? 0 : ma ? 1 : -1; // records without the bin last
+      return dir * compareValues(va, vb);
+    };
+    // only the first `keep` records in order are ever sent: hold no more than those (a sorted
+    // window, ties in scan order), and no more than ORDER_BY_MAX_BYTES of them
+    const keep = spec.limit === undefined ? Infinity : from + spec.limit;
+    const rows: DbRecord[] = [];
+    let bytes = 0;
+    for await (const [rec] of this.matches({ ...p, spec: { ...spec, cursor: undefined } })) {
+      if (rows.length >= keep && order(rec, rows[rows.length - 1] as DbRecord) >= 0) continue;
+      let lo = 0;
+      let hi = rows.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (order(rows[mid] as DbRecord, rec) <= 0) lo = mid + 1;
+        else hi = mid;
+      }
+      rows.splice(lo, 0, rec);
+      bytes += approxRecordBytes(rec);
+      if (rows.length > keep) bytes -= approxRecordBytes(rows.pop() as DbRecord);
+      if (bytes > ORDER_BY_MAX_BYTES) {
+        throw new DbError('QUERY_ABORTED', `ORDER BY would hold more than ${ORDER_BY_MAX_BYTES / 1048576} MiB of records to sort (${rows.length} so far)`, {
+          hint: 'add a LIMIT (ORDER BY holds only the records it sends, and a cursor pages on), name fewer bins, or narrow the WHERE',
+        });
+      }
+    }
+    const end = Math.min(rows.length, keep);
     for (let i = from; i < end; i++) {
       const rec = rows[i] as DbRecord;
       yield queryRow(rec, spec.bins, { a: 'o', n: i + 1 });

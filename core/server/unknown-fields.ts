@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import { DbError } from '../errors/index.ts';
+import { MAX_VALUE_DEPTH } from '../model/index.ts';
 
 /**
  * Refuses requests that carry protobuf fields this server does not know (sent by a newer client,
@@ -16,6 +17,7 @@ import { DbError } from '../errors/index.ts';
 
 const PROTO_ROOT = fileURLToPath(new URL('../../proto', import.meta.url));
 const UNKNOWN_FIELD = Symbol('unknownField');
+const UNDECODABLE = Symbol('undecodable');
 
 interface Found {
   readonly path: string;
@@ -62,6 +64,9 @@ export function findUnknownField(bytes: Uint8Array, type: protobuf.Type, path = 
 /**
  * The service definition with each request decoder also looking for unknown fields; what it
  * finds rides on the decoded request and is refused by refuseUnknownFields before the handler.
+ * A request the generated decoder cannot decode at all (bad wire bytes, nesting past the
+ * decoder's recursion limit) is not grpc-js's INTERNAL "Error deserializing request": the
+ * handler gets an empty request carrying the reason, and refuseUnknownFields answers PARAMETER.
  */
 export function checkingUnknownFields<D extends ServiceDefinition>(definition: D): D {
   const out: Record<string, unknown> = {};
@@ -77,8 +82,16 @@ export function checkingUnknownFields<D extends ServiceDefinition>(definition: D
     out[name] = {
       ...method,
       requestDeserialize: (bytes: Buffer): unknown => {
-        const request = decode(bytes) as object;
-        const found = findUnknownField(bytes, type);
+        let request: object;
+        let found: Found | undefined;
+        try {
+          request = decode(bytes) as object;
+          found = findUnknownField(bytes, type);
+        } catch (err) {
+          const empty = decode(Buffer.alloc(0)) as object;
+          Object.defineProperty(empty, UNDECODABLE, { value: err instanceof Error ? err.message : String(err), enumerable: false });
+          return empty;
+        }
         if (found !== undefined) Object.defineProperty(request, UNKNOWN_FIELD, { value: found, enumerable: false });
         return request;
       },
@@ -87,9 +100,20 @@ export function checkingUnknownFields<D extends ServiceDefinition>(definition: D
   return out as D;
 }
 
-/** Fails a request that checkingUnknownFields found carrying a field this server does not know. */
+/**
+ * Fails a request that checkingUnknownFields could not decode, or found carrying a field this
+ * server does not know, with PARAMETER.
+ */
 export function refuseUnknownFields(request: unknown, rpc: string): void {
   if (typeof request !== 'object' || request === null) return;
+  const reason = (request as { [UNDECODABLE]?: string })[UNDECODABLE];
+  if (reason !== undefined) {
+    throw new DbError('PARAMETER', `${rpc}: the request cannot be decoded: ${reason}`, {
+      hint: /recursion|depth|call stack/i.test(reason)
+        ? `values may nest at most ${MAX_VALUE_DEPTH} levels (lists and maps in lists and maps); flatten the value`
+        : 'send a request encoded from this server\'s protos (a damaged or foreign message was sent)',
+    });
+  }
   const found = (request as { [UNKNOWN_FIELD]?: Found })[UNKNOWN_FIELD];
   if (found === undefined) return;
   throw new DbError('PARAMETER', `${rpc}: the request has field ${found.field} ${found.path === '' ? 'at its top level' : `in ${found.path}`}, which this server does not know`, {

@@ -3,7 +3,8 @@
  * BatchRead, BatchWrite, BatchDelete and BatchUDF records in one batch). Each entry is its own
  * single-record transaction with its own policy and result; the batch as a whole is not
  * atomic. Entries on the same record run one after another in request order (so a read placed
- * after a write sees it); entries on different records run concurrently.
+ * after a write sees it); entries on different records run concurrently, a bounded chunk at a
+ * time (batchOperateChunks), so a batch's memory is bounded whatever it asks for.
  */
 import { DbError, toDbError } from '../errors/index.ts';
 import { digestString, type BinValue, type Bins, type RecordKey, type RecordMeta } from '../model/index.ts';
@@ -37,10 +38,46 @@ export type BatchUdf<C> = (key: RecordKey, call: C, policy: WritePolicy | undefi
  * (`inDoubt` set when a write's outcome is unknown).
  */
 export async function batchOperate<C>(kernel: Kernel, entries: readonly BatchEntry<C>[], udf?: BatchUdf<C>): Promise<Array<BatchSuccess | DbError>> {
+  const results: Array<BatchSuccess | DbError> = [];
+  for await (const chunk of batchOperateChunks(kernel, entries, udf)) results.push(...chunk);
+  return results;
+}
+
+/** Entries that may answer with bins (reads, operate, UDF) run at most this many at a time. */
+export const BATCH_CHUNK_READS = 32;
+/** Entries of any kind run at most this many at a time. */
+export const BATCH_CHUNK_ENTRIES = 256;
+
+/**
+ * Runs a batch a chunk at a time and yields each chunk's results in entry order, so a caller
+ * holds one chunk's records at a time (at most BATCH_CHUNK_READS entries that may answer with
+ * bins). A caller that stops iterating stops the batch: entries after the last chunk yielded
+ * do not run. Entries of one record run in request order across chunks as within one.
+ */
+export async function* batchOperateChunks<C>(kernel: Kernel, entries: readonly BatchEntry<C>[], udf?: BatchUdf<C>): AsyncGenerator<Array<BatchSuccess | DbError>> {
   if (entries.length === 0) throw new DbError('PARAMETER', 'a batch needs at least one entry');
   if (entries.length > MAX_BATCH_ENTRIES) {
     throw new DbError('BATCH_MAX_REQUESTS', `a batch may hold ${MAX_BATCH_ENTRIES} entries; this one has ${entries.length}`, { hint: 'split the batch' });
   }
+  let start = 0;
+  while (start < entries.length) {
+    let end = start;
+    let reads = 0;
+    while (end < entries.length && end - start < BATCH_CHUNK_ENTRIES) {
+      const kind = (entries[end] as BatchEntry<C>).kind;
+      if (kind === 'read' || kind === 'operate' || kind === 'udf') {
+        if (reads === BATCH_CHUNK_READS) break;
+        reads++;
+      }
+      end++;
+    }
+    yield await runChunk(kernel, entries.slice(start, end), udf);
+    start = end;
+  }
+}
+
+/** Runs entries concurrently, except that entries of one record run one after another in order. */
+async function runChunk<C>(kernel: Kernel, entries: readonly BatchEntry<C>[], udf: BatchUdf<C> | undefined): Promise<Array<BatchSuccess | DbError>> {
   const results = new Array<BatchSuccess | DbError>(entries.length);
   // entries of one record, in request order
   const byRecord = new Map<string, number[]>();

@@ -124,17 +124,3 @@ export function fromPbReadPolicy(p: PbReadPolicy | undefined): { replica?: Repli
   return { replica };
 }
 
-/** A cheap estimate of a record's encoded size, bytes (for packing stream messages). */
-export function approxRecordBytes(rec: DbRecord): number {
-  let n = 64;
-  const value = (v: BinValue): number => {
-    if (typeof v === 'string') return 8 + v.length;
-    if (v instanceof Uint8Array) return 8 + v.length;
-    if (v instanceof GeoJson) return 8 + v.text.length;
-    if (Array.isArray(v)) { let s = 4; for (const x of v as readonly BinValue[]) s += value(x); return s; }
-    if (v instanceof Map) { let s = 4; for (const [k, x] of v as ReadonlyMap<BinValue, BinValue>) s += value(k) + value(x); return s; }
-    return 12;
-  };
-  for (const name in rec.bins) n += name.length + 4 + value(rec.bins[name] as BinValue);
-  return n;
-}

@@ -57,8 +57,11 @@ describe('hostile/values: nesting, bin count, literals and names', function () {
       return { put, put50, ins, udf, got: await node.client.get(key('okMap')), scanned };
     });
     assert.equal(result.put.code, 'PARAMETER', result.put.message);
-    // 50 levels exceed the protobuf decoder's own limit (100 message levels): refused before the kernel
-    assert.ok(['PARAMETER', 'CLIENT_ERROR'].includes(result.put50.code), `${result.put50.code}: ${result.put50.message}`);
+    // 50 levels exceed the protobuf decoder's own limit (100 message levels): refused before the
+    // kernel, still PARAMETER with a hint (not the transport's "Error deserializing request")
+    assert.equal(result.put50.code, 'PARAMETER', result.put50.message);
+    assert.match(result.put50.message, /cannot be decoded/);
+    assert.match(result.put50.hint ?? '', /nest at most 24 levels/);
     assert.equal(result.ins.statuses[0]?.code, 4, JSON.stringify(result.ins.statuses));
     assert.ok(result.udf.resultCode === 4 || result.udf.resultCode === 100, `${result.udf.resultCode}: ${result.udf.message}`);
     assert.match(result.udf.message, /nests|levels/);

@@ -11,6 +11,7 @@ import type { AqlExecutor } from '../../aql/exec/executor.ts';
 import { DEFAULT_SETTINGS, parseSettingValue, type Settings } from '../../aql/language/settings.ts';
 import type { AqlServiceServer, AqlSettings, ExecuteResponse } from '../../wire/generated/slipstream/v1/aql.ts';
 import { toPbValue } from '../../wire/convert.ts';
+import { approxValueBytes } from '../../model/index.ts';
 import { serverStream } from '../rpc.ts';
 import { clientErrorName } from '../../errors/index.ts';
 
@@ -52,22 +53,40 @@ function toPbEvent(e: AqlEvent): ExecuteResponse {
   }
 }
 
+/** Bytes of AQL output held for a client that has not taken it yet; the statement waits above this. */
+export const AQL_QUEUE_BYTES = 2 * 1024 * 1024;
+
+/** An event's rough size on the wire (rows by their values). */
+function eventBytes(e: AqlEvent): number {
+  if (e.kind !== 'row') return 64;
+  let n = 16;
+  for (const [name, v] of e.cells) n += name.length + approxValueBytes(v);
+  return n;
+}
+
 /**
  * A bounded hand-over from a producer that pushes to a consumer that pulls: push() returns a
- * promise while the queue is full, so a fast scan waits for a slow client.
+ * promise while the queue is full (`high` events or `highBytes` bytes), so a fast scan waits
+ * for a slow client, and a statement over large records holds a bounded amount of output.
  */
 class EventQueue<T> {
-  private readonly items: T[] = [];
+  private readonly items: Array<{ item: T; bytes: number }> = [];
   private readonly high: number;
+  private readonly highBytes: number;
+  private bytes = 0;
   private wakeConsumer: (() => void) | undefined;
   private wakeProducer: (() => void) | undefined;
   private done = false;
   private failure: unknown;
-  constructor(high = 256) { this.high = high; }
-  push(item: T): Promise<void> | undefined {
-    this.items.push(item);
+  constructor(high = 256, highBytes = AQL_QUEUE_BYTES) { this.high = high; this.highBytes = highBytes; }
+  private full(): boolean {
+    return this.items.length >= this.high || this.bytes >= this.highBytes;
+  }
+  push(item: T, bytes: number): Promise<void> | undefined {
+    this.items.push({ item, bytes });
+    this.bytes += bytes;
     this.wakeConsumer?.();
-    if (this.items.length < this.high) return undefined;
+    if (!this.full()) return undefined;
     return new Promise<void>((resolve) => { this.wakeProducer = resolve; });
   }
   close(err?: unknown): void {
@@ -82,8 +101,10 @@ class EventQueue<T> {
   async *drain(): AsyncGenerator<T> {
     for (;;) {
       while (this.items.length > 0) {
-        yield this.items.shift() as T;
-        if (this.items.length < this.high / 2 && this.wakeProducer !== undefined) {
+        const next = this.items.shift() as { item: T; bytes: number };
+        this.bytes -= next.bytes;
+        yield next.item;
+        if (this.items.length < this.high / 2 && this.bytes < this.highBytes / 2 && this.wakeProducer !== undefined) {
           const w = this.wakeProducer;
           this.wakeProducer = undefined;
           w();
@@ -135,7 +156,7 @@ export function aqlHandlers(deps: AqlServiceDeps): AqlServiceServer {
             return content;
           },
         },
-        emit: (e) => (signal.aborted ? undefined : queue.push(toPbEvent(e))),
+        emit: (e) => (signal.aborted ? undefined : queue.push(toPbEvent(e), eventBytes(e))),
       });
       run.then(() => queue.close(), (err: unknown) => queue.close(err));
       yield* queue.drain();

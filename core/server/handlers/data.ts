@@ -14,6 +14,7 @@ import type { Logger } from '../../plugin-api/index.ts';
 import { restoreRecord, type RestoreInput, type RestorePolicy } from '../../transaction/restore.ts';
 import { fromPbBins, fromPbValue } from '../../wire/convert.ts';
 import { serverStream, unary } from '../rpc.ts';
+import { refuseUnknownFields } from '../unknown-fields.ts';
 
 /** Most records one RestoreRecords call may carry. */
 export const MAX_RESTORE_BATCH = 10_000;
@@ -121,6 +122,7 @@ async function importStream(kernel: Kernel, call: AsyncIterable<ImportRequest>):
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const m of call) {
+    refuseUnknownFields(m, 'Import');
     first ??= m;
     size += m.chunk.length;
     if (size > MAX_IMPORT_BYTES) {

@@ -1,10 +1,10 @@
 import type { handleServerStreamingCall, handleUnaryCall, UntypedServiceImplementation } from '@grpc/grpc-js';
 import {
-  KeyValueServiceService, BatchGetResponse, BatchOperateResponse, type BatchGetRequest, type BatchEntry as PbBatchEntry, type BatchOperateRequest,
+  KeyValueServiceService, BatchGetResponse, BatchOperateResponse, BatchOperateResult, type BatchGetRequest, type BatchEntry as PbBatchEntry, type BatchOperateRequest,
   type GetRequest, type GetResponse, type KeyValueServiceServer, type ScanRequest, type ScanResponse,
 } from '../../wire/generated/slipstream/v1/kv.ts';
 import type { ReadPolicy as PbReadPolicy, WritePolicy as PbWritePolicy } from '../../wire/generated/slipstream/v1/types.ts';
-import { batchOperate, MAX_BATCH_ENTRIES, type BatchEntry } from '../../transaction/batch-operate.ts';
+import { batchOperateChunks, MAX_BATCH_ENTRIES, type BatchEntry, type BatchSuccess } from '../../transaction/batch-operate.ts';
 import type { ServiceLocator } from '../../services/locator.ts';
 import { UDF_RUNNER_KEY } from '../../services/keys.ts';
 import type { UdfCall } from '../../udf/engine.ts';
@@ -38,14 +38,6 @@ export type KeyValueHandlers = Pick<KeyValueServiceServer, 'put' | 'exists' | 'd
 /** The KeyValueService definition to register with keyValueHandlers. */
 export const keyValueService = acceptingEncoded(KeyValueServiceService, ['get', 'batchGet', 'batchOperate', 'scan']);
 
-/** A batch's answer is one gRPC message: refuse one that would not fit with what to do instead. */
-function checkBatchAnswer(bytes: number, entries: number): void {
-  if (bytes <= MAX_MESSAGE_BYTES) return;
-  throw new DbError('BATCH_MAX_REQUESTS', `the answer to this batch of ${entries} entries would be ${(bytes / 1048576).toFixed(1)} MiB; a gRPC message may hold ${MAX_MESSAGE_BYTES / 1048576} MiB`, {
-    hint: 'split the batch into smaller ones, or name only the bins you need',
-  });
-}
-
 /** Keys read and encoded at a time: a batch holds at most the message cap plus one chunk. */
 const BATCH_CHUNK_KEYS = 32;
 
@@ -67,6 +59,71 @@ async function batchAnswer<T>(keys: readonly RecordKey[], read: (chunk: RecordKe
       });
     }
     parts.push(bytes);
+  }
+  return Buffer.concat(parts, total);
+}
+
+/** Encodes one BatchOperate result (the encodings of a repeated field concatenate). */
+function encodeBatchResult(r: BatchSuccess | DbError, t: number): Uint8Array {
+  const result = r instanceof DbError
+    ? { resultCode: r.resultCode, message: r.message, inDoubt: r.inDoubt, bins: [] }
+    : {
+      resultCode: 0, message: '', inDoubt: false, bins: toPbBins(r.bins),
+      ...(r.meta === undefined ? {} : { meta: toPbMeta(r.meta, t) }),
+      ...(r.udfResult === undefined ? {} : { udfResult: toPbValue(r.udfResult) }),
+    };
+  return BatchOperateResponse.encode({ results: [result] }).finish();
+}
+
+const CAP_MIB = MAX_MESSAGE_BYTES / 1048576;
+/** The answer row of an entry that did not run because the answer was full (not applied). */
+const NOT_RUN = BatchOperateResponse.encode({ results: [BatchOperateResult.fromPartial({
+  resultCode: 151, message: `not run: the answer to this batch reached ${CAP_MIB} MiB before this entry`,
+})] }).finish();
+/** The row of a read whose result does not fit (it changed nothing). */
+const READ_TOO_LARGE = BatchOperateResponse.encode({ results: [BatchOperateResult.fromPartial({
+  resultCode: 151, message: `its result does not fit in the ${CAP_MIB} MiB answer; read it in a smaller batch`,
+})] }).finish();
+/** The row of a write (put, delete, operate, UDF) that ran but whose result does not fit: in doubt to the client. */
+const WRITE_TOO_LARGE = BatchOperateResponse.encode({ results: [BatchOperateResult.fromPartial({
+  resultCode: 151, inDoubt: true, message: `its result does not fit in the ${CAP_MIB} MiB answer; it ran, so its write may have been applied`,
+})] }).finish();
+/** Room kept for each entry not yet answered, so its row always fits. */
+const ROW_RESERVE = Math.max(NOT_RUN.length, READ_TOO_LARGE.length, WRITE_TOO_LARGE.length);
+
+/**
+ * The answer to a BatchOperate as one message, bounded by the message cap whatever the batch
+ * asks for: results are encoded a chunk at a time as the batch runs; an entry whose result
+ * would pass the cap (keeping room for a short row per entry still to come) is answered 151
+ * instead (a read: "read it in a smaller batch"; a write that ran: 151 in doubt), and the batch
+ * stops: entries after that chunk do not run and are answered 151 "not run" (not applied).
+ */
+async function batchOperateAnswer<C>(entries: readonly BatchEntry<C>[], chunks: AsyncGenerator<Array<BatchSuccess | DbError>>, now: () => number): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  let answered = 0;
+  let full = false;
+  for await (const chunk of chunks) {
+    const t = now();
+    for (const r of chunk) {
+      const entry = entries[answered] as BatchEntry<C>;
+      answered++;
+      const bytes = encodeBatchResult(r, t);
+      if (total + bytes.length + (entries.length - answered) * ROW_RESERVE <= MAX_MESSAGE_BYTES) {
+        parts.push(bytes);
+        total += bytes.length;
+        continue;
+      }
+      full = true;
+      const row = entry.kind === 'read' ? READ_TOO_LARGE : WRITE_TOO_LARGE;
+      parts.push(row);
+      total += row.length;
+    }
+    if (full) break; // ends the generator: no further chunk runs
+  }
+  for (; answered < entries.length; answered++) {
+    parts.push(NOT_RUN);
+    total += NOT_RUN.length;
   }
   return Buffer.concat(parts, total);
 }
@@ -179,22 +236,11 @@ export function keyValueHandlers(kernel: Kernel, logger: Logger, services?: Serv
       const read = fromPbReadPolicy(req.readPolicy);
       const entries = req.entries.map((e, i) => batchEntryOf(e, i, call.getDeadline(), read));
       const runner = services?.get(UDF_RUNNER_KEY);
-      const results = await batchOperate<UdfCall>(kernel, entries, runner === undefined ? undefined : async (key, udf, policy) => {
+      const chunks = batchOperateChunks<UdfCall>(kernel, entries, runner === undefined ? undefined : async (key, udf, policy) => {
         const r = await runner.apply(key, udf, policy);
         return { value: r.value, meta: r.meta };
       });
-      const t = now();
-      const bytes = BatchOperateResponse.encode({
-        results: results.map((r) => r instanceof DbError
-          ? { resultCode: r.resultCode, message: r.message, inDoubt: r.inDoubt, bins: [] }
-          : {
-            resultCode: 0, message: '', inDoubt: false, bins: toPbBins(r.bins),
-            ...(r.meta === undefined ? {} : { meta: toPbMeta(r.meta, t) }),
-            ...(r.udfResult === undefined ? {} : { udfResult: toPbValue(r.udfResult) }),
-          }),
-      }).finish();
-      checkBatchAnswer(bytes.length, entries.length);
-      return new EncodedResponse(bytes);
+      return new EncodedResponse(await batchOperateAnswer(entries, chunks, now));
     }),
     startOperationJob: unary(logger, 'StartOperationJob', async (req) => {
       const runner = services?.get(UDF_RUNNER_KEY);

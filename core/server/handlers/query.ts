@@ -7,7 +7,8 @@ import { explainRows, type AggregateFn, type QuerySpec } from '../../query/plann
 import type { QuerySubsystem } from '../../query/query-engine-service.ts';
 import { unary, serverStream } from '../rpc.ts';
 import { checkRecordsPerMessage, pages } from '../wire/pages.ts';
-import { approxRecordBytes, toPbRecord, toPbValue } from '../../wire/convert.ts';
+import { toPbRecord, toPbValue } from '../../wire/convert.ts';
+import { approxRecordBytes } from '../../model/index.ts';
 import type {
   ExplainRequest, IndexInfo, QueryRequest, QueryResponse, QueryServiceServer,
 } from '../../wire/generated/slipstream/v1/query.ts';

@@ -123,6 +123,30 @@ describe('query engine', () => {
     await assert.rejects(engine.aggregate({ ...w, aggregate: { fn: 'SUM' } }), code('PARAMETER'));
   });
 
+  it('ORDER BY with LIMIT holds only the records it sends (same order as the full sort, pages by cursor); without one it is bounded', async () => {
+    const { engine, source } = await world(300);
+    const where = cmp('<', bin('i'), lit(250n));
+    const full = await engine.all({ namespace: 'test', where, orderBy: { bin: 'mod' } });
+    const names = (rows: Array<{ record: { bins: Bins } }>) => rows.map((r) => r.record.bins.name);
+    for (const limit of [1, 7, 40, 249, 400]) {
+      const rows = await engine.all({ namespace: 'test', where, orderBy: { bin: 'mod' }, limit });
+      assert.deepEqual(names(rows), names(full.slice(0, limit)), `LIMIT ${limit}`);
+    }
+    const page1 = await engine.query({ namespace: 'test', where, orderBy: { bin: 'mod', desc: true }, limit: 10 });
+    const first: Array<{ record: { bins: Bins }; cursor: string }> = [];
+    for await (const r of page1) first.push(r);
+    const page2 = await engine.all({ namespace: 'test', where, orderBy: { bin: 'mod', desc: true }, limit: 10, cursor: (first[9] as { cursor: string }).cursor });
+    const desc = await engine.all({ namespace: 'test', where, orderBy: { bin: 'mod', desc: true } });
+    assert.deepEqual([...names(first), ...names(page2)], names(desc.slice(0, 20)));
+    // 70 records of 1 MiB: more than an ORDER BY holds to sort; with a LIMIT it is answered
+    const big = 'x'.repeat(1024 * 1024);
+    for (let i = 0; i < 70; i++) source.put('test', 'big', `b${i}`, { i: BigInt(i), s: big });
+    const bigWhere = cmp('=', meta('setName'), lit('big'));
+    await assert.rejects(engine.all({ namespace: 'test', where: bigWhere, orderBy: { bin: 'i' } }), (e: unknown) => isDbError(e, 'QUERY_ABORTED') && /LIMIT/.test((e as { hint?: string }).hint ?? ''));
+    const top = await engine.all({ namespace: 'test', where: bigWhere, orderBy: { bin: 'i', desc: true }, limit: 3 });
+    assert.deepEqual(top.map((r) => r.record.bins.i), [69n, 68n, 67n]);
+  });
+
   it('metadata filters', async () => {
     const { engine } = await world(50);
     const rows = await engine.all({ namespace: 'test', where: and(cmp('=', meta('setName'), lit('odd')), cmp('=', meta('generation'), lit(1n))) });
