@@ -20,7 +20,23 @@ export interface NodeSection {
   readonly metricsPort?: number;
   /** TLS for the gRPC port; absent: plaintext. */
   readonly tls?: TlsConfig;
+  /** Client connection limits of the node's port and its metrics port. */
+  readonly limits: NodeLimits;
 }
+
+/** `node.limits`: how many client connections the node takes and how long an idle one stays. */
+export interface NodeLimits {
+  /** Connections open at once on the node's port, gRPC and Aerospike protocol together (0: no limit). */
+  readonly maxConnections: number;
+  /** … from one client address (0: no limit). */
+  readonly maxConnectionsPerAddress: number;
+  /** A connection with no request in flight for this long is closed (0: never). */
+  readonly idleTimeoutMs: number;
+  /** Connections open at once on the metrics port. */
+  readonly metricsMaxConnections: number;
+}
+
+export const NODE_LIMIT_DEFAULTS: NodeLimits = { maxConnections: 10_000, maxConnectionsPerAddress: 1_000, idleTimeoutMs: 60_000, metricsMaxConnections: 64 };
 
 /** PEM files for the gRPC server's TLS (paths as given, relative to the working directory). */
 export interface TlsConfig {
@@ -106,6 +122,12 @@ const nodeSchema = Type.Object({
   dataDir: Type.Optional(Type.String({ minLength: 1, default: './data', description: 'folder for durable data and system metadata' })),
   metricsPort: Type.Optional(Type.Union([port(undefined, 'Prometheus metrics port (0: any free port)'), Type.Null()])),
   tls: Type.Optional(Type.Union([tlsSchema, Type.Null()])),
+  limits: Type.Optional(Type.Object({
+    maxConnections: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000, default: NODE_LIMIT_DEFAULTS.maxConnections, description: 'client connections open at once on the node\'s port, gRPC and Aerospike protocol together (0: no limit); more are closed at once' })),
+    maxConnectionsPerAddress: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000, default: NODE_LIMIT_DEFAULTS.maxConnectionsPerAddress, description: 'client connections open at once from one address (0: no limit)' })),
+    idleTimeoutMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 86_400_000, default: NODE_LIMIT_DEFAULTS.idleTimeoutMs, description: 'a client connection with no request in flight for this long is closed (0: never)' })),
+    metricsMaxConnections: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, default: NODE_LIMIT_DEFAULTS.metricsMaxConnections, description: 'connections open at once on the metrics port' })),
+  }, { additionalProperties: false, title: 'limits', hint: 'for example { "maxConnections": 10000, "maxConnectionsPerAddress": 1000, "idleTimeoutMs": 60000 }' })),
 }, { additionalProperties: false, title: 'node' });
 
 const namespaceSchema = Type.Object({
@@ -212,7 +234,7 @@ export function parseConfig(raw: unknown, overrides: ConfigOverrides = {}): Node
     ...(overrides.plugins ?? []).map((spec) => ({ spec, from: cwd })),
   ];
   return {
-    node: { id, host, port, dataDir, ...(metricsPort === undefined ? {} : { metricsPort }), ...(tls === undefined ? {} : { tls }) },
+    node: { id, host, port, dataDir, limits: { ...NODE_LIMIT_DEFAULTS, ...(nodeRaw.limits ?? {}) }, ...(metricsPort === undefined ? {} : { metricsPort }), ...(tls === undefined ? {} : { tls }) },
     logLevel: obj.logLevel ?? 'info', namespaces, transactionPendingLimit: obj.transactionPendingLimit ?? 20, plugins, sections,
   };
 }

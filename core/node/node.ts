@@ -111,8 +111,11 @@ export async function createNode(config: NodeConfig, options: CreateNodeOptions)
   const handles: ExtensionHandle[] = [];
   let smd: SystemMetadataStore | undefined;
   const maintenance = new StorageMaintenance({ clock, logger });
-  const server = new GrpcServer(logger);
-  const metricsEndpoint = config.node.metricsPort === undefined ? undefined : new MetricsEndpoint(server.metrics);
+  const limits = config.node.limits;
+  const server = new GrpcServer(logger, limits);
+  const metricsEndpoint = config.node.metricsPort === undefined ? undefined : new MetricsEndpoint(server.metrics, {
+    maxConnections: limits.metricsMaxConnections, maxPerAddress: Math.min(limits.metricsMaxConnections, 16), idleTimeoutMs: limits.idleTimeoutMs,
+  });
   let stopped = false;
   const stop = async (): Promise<void> => {
     if (stopped) return;
@@ -165,7 +168,8 @@ export async function createNode(config: NodeConfig, options: CreateNodeOptions)
     const startedAtMs = Date.now();
     let address = `${config.node.host}:${config.node.port}`;
     server.addService('slipstream.v1.KeyValueService', keyValueService, keyValueHandlers(kernel, logger, services));
-    const identity = { nodeId: config.node.id, version: VERSION, startedAtMs, address: () => address };
+    const connections = () => server.connectionCounts();
+    const identity = { nodeId: config.node.id, version: VERSION, startedAtMs, address: () => address, connections };
     services.provide(NODE_IDENTITY, identity);
     services.provide(PLUGIN_INFO, registry);
     const live = new LiveConfig(config, { namespaces: new Map(namespaces.map((n) => [n.name, n])), evictorOf: (name) => maintenance.evictor(name), logger, ...(options.setLogLevel === undefined ? {} : { setLogLevel: options.setLogLevel }) });
@@ -183,7 +187,7 @@ export async function createNode(config: NodeConfig, options: CreateNodeOptions)
 
     // the Aerospike protocol on the same port: the official Aerospike clients work unchanged
     server.addProtocol(new AerospikeFrontEnd({
-      kernel, services, nodeId: config.node.id, startedAtMs, version: VERSION, address: () => address, logger: logger.child({ protocol: 'aerospike' }),
+      kernel, services, nodeId: config.node.id, startedAtMs, version: VERSION, address: () => address, logger: logger.child({ protocol: 'aerospike' }), connections,
       clusterName: () => services.get(CLUSTER_SERVICE)?.info().clusterName,
       rackId: () => services.get(CLUSTER_SERVICE)?.info().members.find((m) => m.id === config.node.id)?.rackId ?? 0,
       peers: () => {
@@ -191,7 +195,7 @@ export async function createNode(config: NodeConfig, options: CreateNodeOptions)
         if (cluster === undefined || cluster.view() === undefined) return [];
         return cluster.info().members.filter((m) => m.alive && m.id !== config.node.id && m.serviceAddress !== '').map((m) => ({ id: m.id, address: m.serviceAddress }));
       },
-    }));
+    }, { idleTimeoutMs: limits.idleTimeoutMs, onIdleClose: () => server.connections.countIdleClose() }));
     await registry.startAll();
     const port = await server.start(config.node.host, config.node.port, config.node.tls === undefined ? undefined : readTlsFiles(config.node.tls));
     address = `${config.node.host}:${port}`;

@@ -12,6 +12,7 @@ import { ServerMetrics } from './metrics.ts';
 import { checkingUnknownFields } from './unknown-fields.ts';
 import { NodePort, type PortProtocol } from './node-port.ts';
 import { guarded, type SecurityGuard } from './security-guard.ts';
+import { ConnectionGate, type ConnectionCounts } from './connection-gate.ts';
 
 const PROTO_ROOT = fileURLToPath(new URL('../../proto', import.meta.url));
 const PROTO_DIR = join(PROTO_ROOT, 'slipstream/v1');
@@ -34,6 +35,19 @@ export const SERVER_OPTIONS = {
   'grpc.max_concurrent_streams': 256,
 } as const;
 
+/** Limits on the client connections of a node's port (`node.limits`). */
+export interface ClientConnectionLimits {
+  /** Connections open at once (gRPC and Aerospike protocol together; 0: no limit). */
+  readonly maxConnections: number;
+  /** Connections open at once from one client address (0: no limit). */
+  readonly maxConnectionsPerAddress: number;
+  /** A connection with no call in flight for this long is closed (0: never). */
+  readonly idleTimeoutMs: number;
+}
+
+/** Defaults of `node.limits` (Aerospike's `proto-fd-max` is 15,000; it has no per-address limit). */
+export const CLIENT_CONNECTION_DEFAULTS: ClientConnectionLimits = { maxConnections: 10_000, maxConnectionsPerAddress: 1_000, idleTimeoutMs: 60_000 };
+
 /**
  * The gRPC server: Slipstream's services plus server reflection and the standard health
  * service, so generic gRPC tools (grpcurl, grpc_health_probe) work against a node.
@@ -52,13 +66,24 @@ export class GrpcServer {
   /** Every registered method's rule path, for checks that the access table is complete. */
   readonly methodPaths: string[] = [];
 
-  constructor(logger: Logger) {
+  /** Admission and counts of the port's client connections (both protocols). */
+  readonly connections: ConnectionGate;
+
+  constructor(logger: Logger, limits: ClientConnectionLimits = CLIENT_CONNECTION_DEFAULTS) {
     this.logger = logger;
-    this.server = new Server(SERVER_OPTIONS);
+    // grpc-js closes (GOAWAY) a connection that has had no call for max_connection_idle_ms
+    this.server = new Server({ ...SERVER_OPTIONS, ...(limits.idleTimeoutMs > 0 ? { 'grpc.max_connection_idle_ms': limits.idleTimeoutMs } : {}) });
+    this.connections = new ConnectionGate('service', { maxConnections: limits.maxConnections, maxPerAddress: limits.maxConnectionsPerAddress }, logger);
+    this.metrics.addConnectionSource('service', () => this.connections.counts());
     this.port_ = new NodePort((socket) => {
       if (this.injector === undefined) socket.destroy();
       else this.injector.injectConnection(socket);
-    });
+    }, this.connections, limits.idleTimeoutMs);
+  }
+
+  /** The port's connection counts (for statistics). */
+  connectionCounts(): ConnectionCounts {
+    return this.connections.counts();
   }
 
   /** Serves another protocol on the same port (told apart by a connection's first byte). */

@@ -7,12 +7,14 @@
  * into the exposition only when Prometheus scrapes. Served over HTTP by MetricsEndpoint (`node.metricsPort`).
  */
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:https';
 import { timingSafeEqual } from 'node:crypto';
 import { collectDefaultMetrics, Counter, Gauge, Registry, type MetricType } from 'prom-client';
 import type { sendUnaryData, ServerUnaryCall, ServerWritableStream, ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { DbError, resultCodeName } from '../errors/index.ts';
 import { RESULT_CODE_HEADER } from '../wire/status.ts';
+import { ConnectionGate, type ConnectionCounts } from './connection-gate.ts';
 
 /** Call durations, seconds: 100 µs to 10 s. */
 export const RPC_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -94,9 +96,33 @@ class PrecountedHistogram extends Gauge<'service' | 'method'> {
 export class ServerMetrics {
   readonly registry = new Registry();
   private readonly methods: MethodStats[] = [];
+  private readonly connectionSources = new Map<string, () => ConnectionCounts>();
 
   constructor() {
     const methods = this.methods;
+    const sources = this.connectionSources;
+    new Gauge({
+      name: 'slipstream_client_connections', help: 'Client connections open now, by port (service: gRPC and Aerospike protocol; metrics).', labelNames: ['port'], registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [port, counts] of sources) this.set({ port }, counts().open);
+      },
+    });
+    new Counter({
+      name: 'slipstream_client_connections_total',
+      help: 'Client connections by port and event: opened (admitted), closed, refused (over node.limits), idle_closed (closed by the node for being idle).',
+      labelNames: ['port', 'event'], registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [port, counts] of sources) {
+          const c = counts();
+          this.inc({ port, event: 'opened' }, c.opened);
+          this.inc({ port, event: 'closed' }, c.closed);
+          this.inc({ port, event: 'refused' }, c.refused);
+          this.inc({ port, event: 'idle_closed' }, c.idleClosed);
+        }
+      },
+    });
     new Counter({
       name: 'slipstream_rpc_requests_total', help: 'gRPC calls answered, by service, method and result (OK or the result name).', labelNames: ['service', 'method', 'result'], registers: [this.registry],
       collect() {
@@ -153,6 +179,11 @@ export class ServerMetrics {
     return out as I;
   }
 
+  /** Reports a port's connection counts in the metrics. */
+  addConnectionSource(port: string, counts: () => ConnectionCounts): void {
+    this.connectionSources.set(port, counts);
+  }
+
   /** The Prometheus text exposition. */
   async text(): Promise<string> {
     return this.registry.metrics();
@@ -166,14 +197,34 @@ export interface MetricsProtection {
   readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
 }
 
+/** Limits on the metrics port's connections (`node.limits.metricsMaxConnections`; idle as the node's). */
+export interface MetricsConnectionLimits {
+  readonly maxConnections: number;
+  readonly maxPerAddress: number;
+  /** A connection with no request for this long is closed (0: Node's defaults). */
+  readonly idleTimeoutMs: number;
+}
+
+export const METRICS_CONNECTION_DEFAULTS: MetricsConnectionLimits = { maxConnections: 64, maxPerAddress: 16, idleTimeoutMs: 60_000 };
+
+/** The time a scrape request may take to arrive whole (headers, then the whole request). */
+const METRICS_HEADERS_TIMEOUT_MS = 10_000;
+const METRICS_REQUEST_TIMEOUT_MS = 30_000;
+
 export class MetricsEndpoint {
   private http: HttpServer | undefined;
   private boundPort = 0;
   private readonly metrics: ServerMetrics;
   private protection: MetricsProtection = {};
+  private readonly limits: MetricsConnectionLimits;
+  /** Admission and counts of the metrics port's connections. */
+  readonly connections: ConnectionGate;
 
-  constructor(metrics: ServerMetrics) {
+  constructor(metrics: ServerMetrics, limits: MetricsConnectionLimits = METRICS_CONNECTION_DEFAULTS) {
     this.metrics = metrics;
+    this.limits = limits;
+    this.connections = new ConnectionGate('metrics', { maxConnections: limits.maxConnections, maxPerAddress: limits.maxPerAddress });
+    metrics.addConnectionSource('metrics', () => this.connections.counts());
     // prom-client's process metrics (slipstream_process_*, slipstream_nodejs_*) watch GC and the
     // event loop from the moment they are registered, so only a node that serves metrics has them
     collectDefaultMetrics({ register: metrics.registry, prefix: 'slipstream_' });
@@ -211,7 +262,15 @@ export class MetricsEndpoint {
   async start(host: string, port: number): Promise<number> {
     const handler = (req: IncomingMessage, res: ServerResponse): void => this.handle(req, res);
     const tls = this.protection.tls;
-    const http: HttpServer = tls === undefined ? createServer(handler) : createTlsServer({ cert: tls.cert, key: tls.key }, handler);
+    const options = { headersTimeout: METRICS_HEADERS_TIMEOUT_MS, requestTimeout: METRICS_REQUEST_TIMEOUT_MS };
+    const http: HttpServer = tls === undefined ? createServer(options, handler) : createTlsServer({ ...options, cert: tls.cert, key: tls.key }, handler);
+    // admitted before the HTTP server (or TLS) sees the connection: a listener put first
+    http.prependListener('connection', (s: Socket) => { this.connections.admit(s); });
+    if (this.limits.idleTimeoutMs > 0) {
+      http.keepAliveTimeout = Math.min(5000, this.limits.idleTimeoutMs);
+      http.timeout = this.limits.idleTimeoutMs;
+      http.on('timeout', (s: Socket) => { this.connections.countIdleClose(); s.destroy(); });
+    }
     this.http = http;
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => reject(new DbError('SERVER_ERROR', `cannot serve metrics on ${host}:${port}: ${err.message}`, { hint: 'choose another node.metricsPort (or --metrics-port), or stop the process using it', cause: err }));

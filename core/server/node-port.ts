@@ -9,6 +9,7 @@ import { createServer as createNetServer, type Server as NetServer, type Socket 
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { DbError } from '../errors/index.ts';
+import type { ConnectionGate } from './connection-gate.ts';
 
 /** PEM bytes of the port's certificate, key and (for client certificates) CA. */
 export interface PortTls {
@@ -29,7 +30,7 @@ export interface PortProtocol {
   close(): Promise<void>;
 }
 
-/** How long a new connection may stay silent before its first byte (then it is closed). */
+/** How long a new connection may stay silent before its first byte (then it is closed); less when the idle timeout is less. */
 export const FIRST_BYTE_TIMEOUT_MS = 60_000;
 
 export class NodePort {
@@ -37,10 +38,17 @@ export class NodePort {
   private readonly sockets = new Set<Socket>();
   private readonly protocols: PortProtocol[] = [];
   private readonly grpc: (socket: Duplex) => void;
+  private readonly gate: ConnectionGate | undefined;
+  private readonly firstByteTimeoutMs: number;
 
-  /** `grpc` takes the connections that are not claimed by another protocol. */
-  constructor(grpc: (socket: Duplex) => void) {
+  /**
+   * `grpc` takes the connections that are not claimed by another protocol; `gate` (when given)
+   * admits each connection as it is accepted, before TLS or any byte.
+   */
+  constructor(grpc: (socket: Duplex) => void, gate?: ConnectionGate, idleTimeoutMs = 0) {
     this.grpc = grpc;
+    this.gate = gate;
+    this.firstByteTimeoutMs = idleTimeoutMs > 0 ? Math.min(idleTimeoutMs, FIRST_BYTE_TIMEOUT_MS) : FIRST_BYTE_TIMEOUT_MS;
   }
 
   addProtocol(p: PortProtocol): void {
@@ -50,16 +58,19 @@ export class NodePort {
   /** Listens on host:port (0: any free port); returns the bound port. */
   async listen(host: string, port: number, tls?: PortTls): Promise<number> {
     const server = tls === undefined
-      ? createNetServer({ noDelay: true }, (s) => this.sniff(s))
+      ? createNetServer({ noDelay: true })
       : createTlsServer({
           cert: tls.cert, key: tls.key, ...(tls.ca === undefined ? {} : { ca: tls.ca }),
           requestCert: tls.requireClientCert, rejectUnauthorized: tls.requireClientCert,
           // gRPC clients negotiate h2; Aerospike clients offer no protocol and get none
           ALPNProtocols: ['h2'], noDelay: true,
         }, (s) => this.sniff(s));
+    // the raw TCP connection, before TLS: admitted (or closed at once) here
     server.on('connection', (s: Socket) => {
+      if (this.gate !== undefined && !this.gate.admit(s)) return;
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
+      if (tls === undefined) this.sniff(s);
     });
     // a failed TLS handshake concerns that connection only
     server.on('tlsClientError', (_err: Error, s: TLSSocket) => s.destroy());
@@ -76,7 +87,7 @@ export class NodePort {
   private sniff(socket: Socket | TLSSocket): void {
     socket.setNoDelay(true);
     socket.on('error', () => socket.destroy());
-    const timer = setTimeout(() => socket.destroy(), FIRST_BYTE_TIMEOUT_MS);
+    const timer = setTimeout(() => { this.gate?.countIdleClose(); socket.destroy(); }, this.firstByteTimeoutMs);
     timer.unref();
     socket.once('data', (chunk: Buffer) => {
       clearTimeout(timer);

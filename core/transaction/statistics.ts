@@ -9,6 +9,8 @@ import type { Kernel } from './kernel.ts';
 export interface StatisticsIdentity {
   readonly nodeId: bigint;
   readonly startedAtMs: number;
+  /** The node port's client connection counts, when it serves clients. */
+  readonly connections?: () => { readonly open: number; readonly opened: number; readonly closed: number; readonly refused: number; readonly idleClosed: number };
 }
 
 export type Statistic = readonly [name: string, value: string];
@@ -49,6 +51,7 @@ export async function statistics(kernel: Kernel, identity: StatisticsIdentity, n
       ['migrate_records_sent', kernel.migration?.progress().recordsSent ?? 0],
       ['migrate_last_rate', kernel.migration?.progress().lastRate ?? 0],
       ['migrate_records_dropped', kernel.migration?.progress().recordsDropped ?? 0],
+      ...connectionStats(identity),
       ['heap_used_bytes', mem.heapUsed],
       ['rss_bytes', mem.rss],
     );
@@ -71,6 +74,16 @@ export async function statistics(kernel: Kernel, identity: StatisticsIdentity, n
     stats.push(...(ns.extraStats?.() ?? []));
   }
   return stats.map(([name, value]) => [name, String(value)] as const);
+}
+
+/** Aerospike's connection statistics (client_connections…, reaped_fds) plus the refused count. */
+function connectionStats(identity: StatisticsIdentity): Array<[string, number]> {
+  const c = identity.connections?.();
+  if (c === undefined) return [];
+  return [
+    ['client_connections', c.open], ['client_connections_opened', c.opened], ['client_connections_closed', c.closed],
+    ['client_connections_refused', c.refused], ['reaped_fds', c.idleClosed],
+  ];
 }
 
 export interface SetStat {

@@ -13,6 +13,8 @@ export interface ConnectionLimits {
   readonly maxFrameBytes: number;
   /** A connection with no request in flight and no bytes for this long is closed (0: never). */
   readonly idleTimeoutMs: number;
+  /** Told when a connection is closed for being idle. */
+  readonly onIdleClose?: () => void;
 }
 
 /** Writes answers to the client; `send` resolves when the socket can take more. */
@@ -77,7 +79,9 @@ export class AerospikeConnection implements Reply {
     socket.on('error', () => socket.destroy());
     if (limits.idleTimeoutMs > 0) {
       socket.setTimeout(limits.idleTimeoutMs, () => {
-        if (!this.busy) this.close();
+        if (this.busy) return;
+        limits.onIdleClose?.();
+        this.close();
       });
     }
     socket.resume();

@@ -1,6 +1,7 @@
 import type { Logger } from '../../plugin-api/index.ts';
 import type { Kernel } from '../../transaction/kernel.ts';
 import type { ServiceLocator } from '../../services/locator.ts';
+import type { StatisticsIdentity } from '../../transaction/statistics.ts';
 
 /** What the Aerospike protocol front end serves from: the kernel and the node's subsystems. */
 export interface FrontEndContext {
@@ -18,4 +19,6 @@ export interface FrontEndContext {
   /** This node's rack (cluster rackId); 0 when absent. */
   rackId?(): number;
   readonly logger: Logger;
+  /** The node port's client connection counts (for `statistics`). */
+  readonly connections?: StatisticsIdentity['connections'];
 }

@@ -26,7 +26,10 @@ const SECURITY_NOT_ENABLED = 52;
 /** Info requests above this size are refused (the clients send at most 512 KiB on a tend socket; udf-put carries a module). */
 const MAX_INFO_BYTES = 16 * 1024 * 1024;
 
-export interface AerospikeOptions extends Partial<ConnectionLimits> {}
+export interface AerospikeOptions extends Partial<ConnectionLimits> {
+  /** Called when a connection is closed for being idle (for the port's counts). */
+  readonly onIdleClose?: () => void;
+}
 
 const TIMEOUT = 9;
 /** The longest a single-record command may take, whatever the client asks. */
@@ -59,7 +62,10 @@ export class AerospikeFrontEnd implements PortProtocol {
 
   constructor(ctx: FrontEndContext, options: AerospikeOptions = {}) {
     this.ctx = ctx;
-    this.limits = { maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES, idleTimeoutMs: options.idleTimeoutMs ?? 60_000 };
+    this.limits = {
+      maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES, idleTimeoutMs: options.idleTimeoutMs ?? 60_000,
+      ...(options.onIdleClose === undefined ? {} : { onIdleClose: options.onIdleClose }),
+    };
     this.jobs = new JobTracker(() => ctx.services.get(UDF_JOBS_KEY));
     this.info = new InfoService(ctx, this.jobs);
   }
