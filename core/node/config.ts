@@ -34,9 +34,13 @@ export interface NodeLimits {
   readonly idleTimeoutMs: number;
   /** Connections open at once on the metrics port. */
   readonly metricsMaxConnections: number;
+  /** Scans, queries and aggregations working at once (others wait their turn; Aerospike's query-threads-limit). */
+  readonly scanTurns: number;
+  /** Longest a scan works before requests that arrived meanwhile are served, ms. */
+  readonly scanSliceMs: number;
 }
 
-export const NODE_LIMIT_DEFAULTS: NodeLimits = { maxConnections: 10_000, maxConnectionsPerAddress: 1_000, idleTimeoutMs: 60_000, metricsMaxConnections: 64 };
+export const NODE_LIMIT_DEFAULTS: NodeLimits = { maxConnections: 10_000, maxConnectionsPerAddress: 1_000, idleTimeoutMs: 60_000, metricsMaxConnections: 64, scanTurns: 4, scanSliceMs: 4 };
 
 /** PEM files for the gRPC server's TLS (paths as given, relative to the working directory). */
 export interface TlsConfig {
@@ -127,6 +131,8 @@ const nodeSchema = Type.Object({
     maxConnectionsPerAddress: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000, default: NODE_LIMIT_DEFAULTS.maxConnectionsPerAddress, description: 'client connections open at once from one address (0: no limit)' })),
     idleTimeoutMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 86_400_000, default: NODE_LIMIT_DEFAULTS.idleTimeoutMs, description: 'a client connection with no request in flight for this long is closed (0: never)' })),
     metricsMaxConnections: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, default: NODE_LIMIT_DEFAULTS.metricsMaxConnections, description: 'connections open at once on the metrics port' })),
+    scanTurns: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024, default: NODE_LIMIT_DEFAULTS.scanTurns, description: 'scans, queries and aggregations working at once; the others wait their turn (as Aerospike\'s query-threads-limit)' })),
+    scanSliceMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 60_000, default: NODE_LIMIT_DEFAULTS.scanSliceMs, description: 'longest a scan works before requests that arrived meanwhile are served, ms' })),
   }, { additionalProperties: false, title: 'limits', hint: 'for example { "maxConnections": 10000, "maxConnectionsPerAddress": 1000, "idleTimeoutMs": 60000 }' })),
 }, { additionalProperties: false, title: 'node' });
 

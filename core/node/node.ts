@@ -29,6 +29,7 @@ import { orderExtensions } from './extension-order.ts';
 import { storageMaintenanceExtension } from './extensions/storage-maintenance.ts';
 import { VERSION } from './version.ts';
 import { AerospikeFrontEnd } from '../server/aerospike/front-end.ts';
+import { SCAN_SCHEDULER } from '../transaction/scan-scheduler.ts';
 import { CLUSTER_SERVICE } from '../services/keys.ts';
 import { configJson, DYNAMIC_SETTINGS, LiveConfig } from './live-config.ts';
 import type { ConfigControl } from '../transaction/config-control.ts';
@@ -112,6 +113,8 @@ export async function createNode(config: NodeConfig, options: CreateNodeOptions)
   let smd: SystemMetadataStore | undefined;
   const maintenance = new StorageMaintenance({ clock, logger });
   const limits = config.node.limits;
+  // one event loop per process: every node in it shares the scan scheduler (the last one configures it)
+  SCAN_SCHEDULER.configure({ turns: limits.scanTurns, sliceMs: limits.scanSliceMs });
   const server = new GrpcServer(logger, limits);
   const metricsEndpoint = config.node.metricsPort === undefined ? undefined : new MetricsEndpoint(server.metrics, {
     maxConnections: limits.metricsMaxConnections, maxPerAddress: Math.min(limits.metricsMaxConnections, 16), idleTimeoutMs: limits.idleTimeoutMs,

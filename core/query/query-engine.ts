@@ -4,6 +4,7 @@ import {
   type BinValue, type Bins, type DbRecord,
 } from '../model/index.ts';
 import { compileFilter, type EvalContext } from './expr/eval.ts';
+import { checkpoint } from '../transaction/scan-scheduler.ts';
 import { referencedBins } from './expr/ast.ts';
 import type { IndexManager } from './index/manager.ts';
 import type { RecordSource } from './index/record-source.ts';
@@ -283,6 +284,8 @@ export class QueryEngine {
         after = batch[batch.length - 1];
         const now = this.now();
         for (const e of batch) {
+          const turn = checkpoint(); // a query run as a job lets requests be served between its turns
+          if (turn !== undefined) await turn;
           const rec = await fetch(e.d);
           if (!ok(rec, now)) continue;
           if (multi) {

@@ -5,6 +5,7 @@ import { EncodedResponse } from './wire/encoded.ts';
 import { PROXIED_HEADER, toServiceError } from '../wire/status.ts';
 import { watchProxying } from '../transaction/forwarding.ts';
 import { refuseUnknownFields } from './unknown-fields.ts';
+import { ScanJob } from '../transaction/scan-scheduler.ts';
 
 /**
  * Adapts an async handler to grpc-js: whatever it throws becomes a gRPC error with the
@@ -90,11 +91,14 @@ export function serverStream<Req, Res>(logger: Logger, name: string, fn: (req: R
     const ac = new AbortController();
     call.on('cancelled', () => ac.abort());
     call.on('close', () => ac.abort());
-    (async () => {
+    // the stream's work runs in turns (scan-scheduler.ts): unary requests are served between them
+    const job = new ScanJob();
+    void job.run(async () => {
       let release: (() => void) | undefined;
       try {
         refuseUnknownFields(call.request, name);
         release = takeStreamSlot(call.getPeer());
+        await job.resume();
         let inflight = 0;
         let wake: (() => void) | undefined;
         for await (const item of fn(call.request, ac.signal, call)) {
@@ -106,6 +110,8 @@ export function serverStream<Req, Res>(logger: Logger, name: string, fn: (req: R
             if (wake !== undefined && inflight <= STREAM_LIMITS.bufferedBytes) wake();
           });
           if (!accepted || inflight > STREAM_LIMITS.bufferedBytes) {
+            // waiting for the client to read: the turn goes to others meanwhile
+            job.pause();
             await new Promise<void>((resolve) => {
               const done = (): void => {
                 wake = undefined;
@@ -118,6 +124,10 @@ export function serverStream<Req, Res>(logger: Logger, name: string, fn: (req: R
               call.on('drain', onDrain);
               ac.signal.addEventListener('abort', done);
             });
+            await job.resume();
+          } else {
+            const turn = job.checkpoint();
+            if (turn !== undefined) await turn;
           }
         }
         call.end();
@@ -127,8 +137,9 @@ export function serverStream<Req, Res>(logger: Logger, name: string, fn: (req: R
         if (e.code === 'SERVER_ERROR') logger.error({ err, rpc: name }, 'stream failed');
         call.emit('error', toServiceError(e));
       } finally {
+        job.end();
         release?.();
       }
-    })();
+    });
   };
 }

@@ -3,6 +3,7 @@ import { DbError } from '../errors/index.ts';
 import type { StoredRecord } from '../plugin-api/index.ts';
 import { checkSetName, N_PARTITIONS, type DbRecord, type RecordKey } from '../model/index.ts';
 import { namespaceOf, toRecord, type KernelState } from './kernel-state.ts';
+import { checkpoint } from './scan-scheduler.ts';
 import type { ScanRequest } from './kernel-types.ts';
 import type { ReadPolicy } from './policy.ts';
 import { get, getStored } from './read-path.ts';
@@ -76,6 +77,9 @@ export async function* scanLocal(s: KernelState, req: ScanRequest): AsyncGenerat
   };
   for await (const stored of ns.engine.scan(scanOpts)) {
     if (req.signal?.aborted === true) throw new DbError('SCAN_ABORT', 'the scan was cancelled');
+    // a scan run as a job lets requests be served between its turns
+    const turn = checkpoint();
+    if (turn !== undefined) await turn;
     if (!ns.isVisible(stored, s.clock.now())) continue;
     if (req.filter !== undefined) {
       const key: RecordKey = { namespace: ns.name, set: stored.set, digest: stored.digest, partition: stored.partition };

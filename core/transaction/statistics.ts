@@ -4,6 +4,7 @@
  * SHOW SETS). Names are Aerospike's where one exists.
  */
 import type { Kernel } from './kernel.ts';
+import { SCAN_SCHEDULER } from './scan-scheduler.ts';
 
 /** What statistics need to know about the node beyond its kernel. */
 export interface StatisticsIdentity {
@@ -52,6 +53,8 @@ export async function statistics(kernel: Kernel, identity: StatisticsIdentity, n
       ['migrate_last_rate', kernel.migration?.progress().lastRate ?? 0],
       ['migrate_records_dropped', kernel.migration?.progress().recordsDropped ?? 0],
       ...connectionStats(identity),
+      ['scan_jobs_working', SCAN_SCHEDULER.stats().working],
+      ['scan_jobs_waiting', SCAN_SCHEDULER.stats().waiting],
       ['heap_used_bytes', mem.heapUsed],
       ['rss_bytes', mem.rss],
     );

@@ -20,6 +20,7 @@ import { keyOf, runRecordCommand, WIRE_READ } from './records.ts';
 import { finalRow, runScan } from './scan.ts';
 import { encodeRecordAnswer } from './get-response.ts';
 import { runRecordUdf } from './udf.ts';
+import { ScanJob } from '../../transaction/scan-scheduler.ts';
 
 /** Result code 52: the admin (security) protocol answers that security is not enabled. */
 const SECURITY_NOT_ENABLED = 52;
@@ -144,6 +145,31 @@ export class AerospikeFrontEnd implements PortProtocol {
     return compress(response(out));
   }
 
+  /**
+   * A scan or query, run as a job (scan-scheduler.ts): its work goes in turns so that other
+   * requests are served between them, and it holds no turn while its client reads.
+   */
+  private async scan(msg: Msg, reply: Reply, compress: (b: Buffer) => Buffer): Promise<void> {
+    const job = new ScanJob();
+    const paced: Reply = {
+      get closed() { return reply.closed; },
+      send: async (frame) => {
+        const sent = reply.send(frame);
+        job.pause();
+        await sent;
+        await job.resume();
+      },
+    };
+    await job.run(async () => {
+      try {
+        await job.resume();
+        await runScan(this.ctx, this.jobs, msg, paced, compress);
+      } finally {
+        job.end();
+      }
+    });
+  }
+
   private async message(body: Buffer, reply: Reply, access: WireAccess | undefined): Promise<void> {
     let msg: Msg;
     try {
@@ -158,7 +184,7 @@ export class AerospikeFrontEnd implements PortProtocol {
     try {
       access?.authorizeMsg(msg);
       if ((msg.info1 & Info1.BATCH) !== 0) { await runBatch(this.ctx, msg, reply, compress); return; }
-      if (stream) { await runScan(this.ctx, this.jobs, msg, reply, compress); return; }
+      if (stream) { await this.scan(msg, reply, compress); return; }
       const work = this.record(msg, compress);
       // the client's server-side timeout (transaction_ttl): past it, answer TIMEOUT (9) and drop the late answer
       const answer = msg.transactionTtl > 0 ? await withTimeout(work, Math.min(msg.transactionTtl, MAX_REQUEST_MS)) : await work;
