@@ -7,12 +7,14 @@
  *   npm run bench -- aerospike        (BENCH_SECONDS=5, BENCH_CONCURRENCY=64, BENCH_ROUNDS=3)
  */
 import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
-import { connect, createServer, type Socket } from 'node:net';
+import { createServer } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startNodeProcess } from '../test/helpers/process-node.ts';
 import { h2drive } from './lib/h2load.ts';
+import { aerospikeDrive, aerospikeOnce, asRequest } from './lib/aerospike-load.ts';
+import { Info1, Info2, Op } from '../core/server/aerospike/protocol.ts';
 import { GetRequest, KeyValueServiceService } from '../core/wire/generated/slipstream/v1/kv.ts';
 import { toPbKey } from '../core/client/index.ts';
 import { computeDigest } from '../core/model/index.ts';
@@ -28,108 +30,14 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-function field(type: number, data: Buffer): Buffer {
-  const h = Buffer.alloc(5);
-  h.writeUInt32BE(data.length + 1, 0);
-  h[4] = type;
-  return Buffer.concat([h, data]);
-}
-
-/** An AS_MSG frame as the C client builds it: namespace, set, digest, then ops. */
-function asMsg(info1: number, info2: number, set: string, key: string, ops: Buffer[]): Buffer {
-  const fields = [field(0, Buffer.from('test')), field(1, Buffer.from(set)), field(4, Buffer.from(computeDigest(set, key)))];
-  const h = Buffer.alloc(22);
-  h[0] = 22; h[1] = info1; h[2] = info2;
-  h.writeUInt32BE(1000, 14);
-  h.writeUInt16BE(fields.length, 18);
-  h.writeUInt16BE(ops.length, 20);
-  const body = Buffer.concat([h, ...fields, ...ops]);
-  const p = Buffer.alloc(8);
-  p[0] = 2; p[1] = 3;
-  p.writeUIntBE(body.length, 2, 6);
-  return Buffer.concat([p, body]);
-}
-
-function writeOp(name: string, value: Buffer): Buffer {
-  const n = Buffer.from(name);
-  const h = Buffer.alloc(8);
-  h.writeUInt32BE(4 + n.length + value.length, 0);
-  h[4] = 2; h[5] = 3; h[7] = n.length;
-  return Buffer.concat([h, n, value]);
-}
-
 interface Measured { readonly opsPerSec: number; readonly cpuUsPerOp: number; readonly errors: number }
 
-/**
- * `concurrency` sockets, each with one request in flight (as Aerospike's clients use a
- * connection), cycling through the pre-built frames; counts answers with result 0.
- */
-async function rawDrive(port: number, frames: readonly Buffer[], seconds: number, concurrency: number): Promise<{ ops: number; errors: number; seconds: number }> {
-  let ops = 0;
-  let errors = 0;
-  let i = 0;
-  const end = performance.now() + seconds * 1000;
-  const one = (socket: Socket): Promise<void> => new Promise((resolve) => {
-    let buf: Buffer = Buffer.alloc(0);
-    const next = (): void => {
-      if (performance.now() >= end) { socket.destroy(); resolve(); return; }
-      socket.write(frames[i++ % frames.length] as Buffer);
-    };
-    socket.on('data', (d: Buffer) => {
-      buf = buf.length === 0 ? d : Buffer.concat([buf, d]);
-      while (buf.length >= 8) {
-        const size = buf.readUIntBE(2, 6);
-        if (buf.length < 8 + size) return;
-        if (buf[8 + 5] === 0) ops++; else errors++;
-        buf = buf.subarray(8 + size);
-        next();
-      }
-    });
-    socket.on('error', () => { errors++; resolve(); });
-    next();
-  });
-  const sockets = await Promise.all(Array.from({ length: concurrency }, () => new Promise<Socket>((resolve, reject) => {
-    const s = connect(port, '127.0.0.1', () => resolve(s));
-    s.setNoDelay(true);
-    s.once('error', reject);
-  })));
-  const t0 = performance.now();
-  await Promise.all(sockets.map(one));
-  return { ops, errors, seconds: (performance.now() - t0) / 1000 };
-}
-
-/** Sends every frame exactly once (`concurrency` connections), failing on any error answer. */
-async function rawOnce(port: number, frames: readonly Buffer[], concurrency: number): Promise<void> {
-  let next = 0;
-  let failed = 0;
-  await Promise.all(Array.from({ length: concurrency }, () => new Promise<void>((resolve, reject) => {
-    const s = connect(port, '127.0.0.1');
-    let buf: Buffer = Buffer.alloc(0);
-    const send = (): void => {
-      const f = frames[next++];
-      if (f === undefined) { s.destroy(); resolve(); return; }
-      s.write(f);
-    };
-    s.on('connect', send);
-    s.on('data', (d: Buffer) => {
-      buf = buf.length === 0 ? d : Buffer.concat([buf, d]);
-      while (buf.length >= 8 && buf.length >= 8 + buf.readUIntBE(2, 6)) {
-        if (buf[8 + 5] !== 0) failed++;
-        buf = buf.subarray(8 + buf.readUIntBE(2, 6));
-        send();
-      }
-    });
-    s.on('error', reject);
-  })));
-  if (failed > 0) throw new Error(`${failed} of ${frames.length} loads failed`);
-}
-
 async function measureRaw(pid: number, port: number, frames: readonly Buffer[]): Promise<Measured> {
-  await rawDrive(port, frames, Math.min(2, SECONDS), CONCURRENCY);
+  await aerospikeDrive(port, frames, { seconds: Math.min(2, SECONDS), concurrency: CONCURRENCY });
   const c0 = cpuSeconds(pid);
-  const r = await rawDrive(port, frames, SECONDS, CONCURRENCY);
+  const r = await aerospikeDrive(port, frames, { seconds: SECONDS, concurrency: CONCURRENCY });
   const c1 = cpuSeconds(pid);
-  return { opsPerSec: r.ops / r.seconds, cpuUsPerOp: ((c1 - c0) * 1e6) / Math.max(1, r.ops), errors: r.errors };
+  return { opsPerSec: r.opsPerSec, cpuUsPerOp: ((c1 - c0) * 1e6) / Math.max(1, r.ops), errors: r.errors };
 }
 
 async function measureGrpc(pid: number, port: number, reqs: readonly Buffer[]): Promise<Measured> {
@@ -187,11 +95,11 @@ async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'slipstream-bench-'));
   const node = await startNodeProcess(['--port', '0', '--log-level', 'warn', '--data-dir', dataDir]);
   const pid = node.child.pid as number;
-  const value = Buffer.alloc(VALUE_BYTES, 0x78);
-  const puts = Array.from({ length: KEYS }, (_, i) => asMsg(0, 1, 'bench', `k${i}`, [writeOp('v', value)]));
-  const gets = Array.from({ length: KEYS }, (_, i) => asMsg(3, 0, 'bench', `k${i}`, []));
+  const value = 'x'.repeat(VALUE_BYTES);
+  const puts = Array.from({ length: KEYS }, (_, i) => asRequest({ info2: Info2.WRITE, namespace: 'test', set: 'bench', key: `k${i}`, ops: [{ name: 'v', value, op: Op.WRITE }] }));
+  const gets = Array.from({ length: KEYS }, (_, i) => asRequest({ info1: Info1.READ | Info1.GET_ALL, namespace: 'test', set: 'bench', key: `k${i}` }));
   const grpcGets = Array.from({ length: KEYS }, (_, i) => Buffer.from(GetRequest.encode({ key: toPbKey({ namespace: 'test', set: 'bench', digest: computeDigest('bench', `k${i}`) }), bins: [], headerOnly: false, filterJson: '' }).finish()));
-  await rawOnce(node.port, puts, 8); // every key exists before the first get
+  await aerospikeOnce(node.port, puts, 8); // every key exists before the first get
 
   const tools = redisTools();
   let redis: ChildProcess | undefined;

@@ -19,6 +19,9 @@ import type { UdfIsolation } from '../core/udf/engine.ts';
 import { aggregateScan, executeRecordUdf } from '../core/udf/kernel-bridge.ts';
 import { startNodeProcess } from '../test/helpers/process-node.ts';
 import { h2drive } from './lib/h2load.ts';
+import { aerospikeDrive, asRequest, udfApplyRequest } from './lib/aerospike-load.ts';
+import { cpuProfileByCategory, type CpuCategory } from './lib/cpuprofile-top.ts';
+import { Info2, Op } from '../core/server/aerospike/protocol.ts';
 import type { LoadResult } from './lib/loadgen.ts';
 import { ensureRedis, redisBenchmark, startRedis } from './lib/redis.ts';
 import { SlipstreamClient, toPbKey } from '../core/client/index.ts';
@@ -59,40 +62,113 @@ interface Measured extends LoadResult {
 const row = (name: string, r: { opsPerSec: number; p50Ms?: number | undefined; p99Ms?: number; cpuUsPerOp?: number; errors?: number }): string =>
   `| ${name} | ${Math.round(r.opsPerSec).toLocaleString('en-US')} | ${r.p50Ms === undefined ? '–' : r.p50Ms.toFixed(2)} | ${r.p99Ms === undefined ? '–' : r.p99Ms.toFixed(2)} | ${r.cpuUsPerOp === undefined ? '–' : r.cpuUsPerOp.toFixed(0)} | ${r.errors ?? 0} |`;
 
-/**
- * Record UDF calls over gRPC against a real node process (`isolation` is its udf.isolation), from
- * the lean node:http2 load generator: 64 calls in flight on 1,000 distinct keys. Also a plain put
- * on the same node, for scale.
- */
-async function networkRecordUdf(isolation: UdfIsolation): Promise<{ udf: Measured; put: Measured; one: Measured }> {
+/** Parts of a networked call's path, for the profile breakdown (script URLs; first match wins). */
+const PATH_PARTS: readonly CpuCategory[] = [
+  { name: 'HTTP/2 (node:http2) + grpc-js', match: /node:internal\/http2|@grpc\/grpc-js/ },
+  { name: 'protobuf decode/encode + wire conversion', match: /core\/wire\/|@bufbuild|protobufjs|long\// },
+  { name: 'gRPC handlers (server/rpc, handlers)', match: /core\/server\/(rpc|handlers|grpc-server|security-guard|unknown-fields|metrics)/ },
+  { name: 'Aerospike protocol front end (codec, connection)', match: /core\/server\/aerospike\// },
+  { name: 'node port (first-byte sniffing)', match: /core\/server\/node-port/ },
+  { name: 'kernel (routing, lock, mutate, policy)', match: /core\/(transaction|replication|cluster|query)\// },
+  { name: 'storage (engine, record codec)', match: /core\/(storage|model)\/|plugins\/storage-/ },
+  { name: 'UDF engine + call pipe (node side)', match: /core\/udf\/(?!sandbox-host-child|sandbox-runtime)/ },
+  { name: 'UDF host: pipe + sandbox (host side)', match: /core\/udf\/sandbox-host-child|isolated-vm/ },
+  { name: 'UDF in the isolate (runtime + function)', match: /sandbox-runtime|bench\.js|^(?!file:|node:)/ },
+  { name: 'sockets, streams, timers (node:net/stream/timers)', match: /node:(internal\/)?(net|stream|streams|timers|internal\/timers|internal\/stream_base|buffer|internal\/buffer|events|internal\/process|internal\/async_hooks|internal\/util)/ },
+  { name: 'logging, metrics, other project code', match: /core\/|plugins\// },
+];
+
+const keyOfI = (i: number): string => `k${i}`;
+/** The same call as pre-built requests: gRPC ApplyRecordUdf messages and Aerospike protocol UDF applies. */
+const grpcUdfReqs = Array.from({ length: KEYS }, (_, i) => Buffer.from(ApplyRecordUdfRequest.encode({
+  key: toPbKey({ namespace: 'test', set: 'g', key: keyOfI(i) }),
+  call: { module: 'bench', function: 'incr', args: [toPbValue(1n)], timeoutMs: 0 },
+}).finish()));
+const asUdfReqs = Array.from({ length: KEYS }, (_, i) => udfApplyRequest('test', 'a', keyOfI(i), 'bench', 'incr', [1n]));
+
+type Protocol = 'grpc' | 'aerospike';
+
+/** A node process with the benchmark module registered. */
+async function benchNode(isolation: UdfIsolation, nodeFlags: readonly string[] = []): Promise<{ addr: string; port: number; pid: number; stop: () => Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'slipstream-bench-udf-'));
   writeFileSync(join(dir, 'node.json'), JSON.stringify({ node: { host: '127.0.0.1', port: 0, dataDir: dir }, namespaces: [{ name: 'test', storage: 'storage-memory' }], udf: { isolation } }));
-  const node = await startNodeProcess(['--config', join(dir, 'node.json'), '--log-level', 'warn']);
+  const node = await startNodeProcess(['--config', join(dir, 'node.json'), '--log-level', 'warn'], { nodeFlags });
+  const addr = `127.0.0.1:${node.port}`;
+  const client = await SlipstreamClient.connect({ hosts: addr });
+  await client.unary(UdfServiceService.registerModule, { fileName: 'bench.js', source: BENCH_MODULE }, { timeoutMs: 60_000 });
+  client.close();
+  return { addr, port: node.port, pid: node.child.pid ?? 0, stop: async () => { await node.stop(); rmSync(dir, { recursive: true, force: true }); } };
+}
+
+/** Drives record UDF calls (or other pre-built requests) over one protocol. */
+function drive(protocol: Protocol, node: { addr: string; port: number }, reqs: readonly Buffer[], concurrency: number, seconds: number, path: string = UdfServiceService.applyRecordUdf.path): Promise<LoadResult> {
+  return protocol === 'grpc' ? h2drive(node.addr, path, reqs, { concurrency, seconds }) : aerospikeDrive(node.port, reqs, { concurrency, seconds });
+}
+
+/**
+ * Record UDF calls against a real node process (`isolation` is its udf.isolation): 64 calls in
+ * flight on 1,000 distinct keys from the lean node:http2 gRPC generator and from the raw
+ * Aerospike protocol generator; one call at a time; a plain put on the same node, for scale.
+ */
+async function networkRecordUdf(isolation: UdfIsolation): Promise<{ udf: Measured; asUdf: Measured; put: Measured; asPut: Measured; one: Measured }> {
+  const node = await benchNode(isolation);
   try {
-    const addr = `127.0.0.1:${node.port}`;
-    const pid = node.child.pid ?? 0;
-    const client = await SlipstreamClient.connect({ hosts: addr });
-    await client.unary(UdfServiceService.registerModule, { fileName: 'bench.js', source: BENCH_MODULE });
-    client.close();
-    const measure = async (path: string, reqs: readonly Buffer[], concurrency: number): Promise<Measured> => {
-      await h2drive(addr, path, reqs, { concurrency, seconds: Math.min(1, SECONDS) }); // warm-up
-      const c0 = cpuSeconds(pid);
-      const r = await h2drive(addr, path, reqs, { concurrency, seconds: SECONDS });
-      return { ...r, cpuUsPerOp: ((cpuSeconds(pid) - c0) * 1e6) / Math.max(1, r.ops) };
+    const measure = async (protocol: Protocol, reqs: readonly Buffer[], concurrency: number, path?: string): Promise<Measured> => {
+      await drive(protocol, node, reqs, concurrency, Math.min(1, SECONDS), path); // warm-up
+      const c0 = cpuSeconds(node.pid);
+      const r = await drive(protocol, node, reqs, concurrency, SECONDS, path);
+      return { ...r, cpuUsPerOp: ((cpuSeconds(node.pid) - c0) * 1e6) / Math.max(1, r.ops) };
     };
-    const udfReqs = Array.from({ length: KEYS }, (_, i) => Buffer.from(ApplyRecordUdfRequest.encode({
-      key: toPbKey({ namespace: 'test', set: 'g', key: BigInt(i) }),
-      call: { module: 'bench', function: 'incr', args: [toPbValue(1n)], timeoutMs: 0 },
-    }).finish()));
     const puts = Array.from({ length: KEYS }, (_, i) => Buffer.from(PutRequest.encode({ key: toPbKey({ namespace: 'test', set: 'p', key: BigInt(i) }), bins: toPbBins({ count: BigInt(i) }) }).finish()));
-    const put = await measure(KeyValueServiceService.put.path, puts, IN_FLIGHT);
-    const udf = await measure(UdfServiceService.applyRecordUdf.path, udfReqs, IN_FLIGHT);
-    const one = await measure(UdfServiceService.applyRecordUdf.path, udfReqs, 1);
-    return { udf, put, one };
+    const asPuts = Array.from({ length: KEYS }, (_, i) => asRequest({ info2: Info2.WRITE, namespace: 'test', set: 'q', key: keyOfI(i), ops: [{ name: 'count', value: BigInt(i), op: Op.WRITE }] }));
+    const put = await measure('grpc', puts, IN_FLIGHT, KeyValueServiceService.put.path);
+    const asPut = await measure('aerospike', asPuts, IN_FLIGHT);
+    const udf = await measure('grpc', grpcUdfReqs, IN_FLIGHT);
+    const asUdf = await measure('aerospike', asUdfReqs, IN_FLIGHT);
+    const one = await measure('grpc', grpcUdfReqs, 1);
+    return { udf, asUdf, put, asPut, one };
   } finally {
     await node.stop();
-    rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * BENCH_PROFILE=1: where a networked record UDF call spends the server's CPU. For each protocol
+ * and isolation mode, a node started with --cpu-prof (its UDF host too) serves only UDF calls
+ * for BENCH_SECONDS; the profiles are cut into the parts of the path (PATH_PARTS), as µs of CPU
+ * per call.
+ */
+async function profileRecordUdf(): Promise<string> {
+  const lines = ['', `Profile of the server while it answers record UDF calls (${IN_FLIGHT} in flight, ${KEYS.toLocaleString('en-US')} keys, ${SECONDS} s; node --cpu-prof on the node and its UDF host; µs of sampled CPU per call, by the script of the innermost frame; "(program)" is V8/libuv/nghttp2 native work outside JavaScript, incl. the kernel's socket calls):`, ''];
+  const runs: Array<{ label: string; calls: number; parts: Map<string, number> }> = [];
+  for (const isolation of ['process', 'in-process'] as const) {
+    for (const protocol of ['grpc', 'aerospike'] as const) {
+      const dir = mkdtempSync(join(tmpdir(), 'slipstream-bench-prof-'));
+      const node = await benchNode(isolation, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
+      let r: LoadResult;
+      try {
+        await drive(protocol, node, protocol === 'grpc' ? grpcUdfReqs : asUdfReqs, IN_FLIGHT, 1);
+        r = await drive(protocol, node, protocol === 'grpc' ? grpcUdfReqs : asUdfReqs, IN_FLIGHT, SECONDS);
+      } finally {
+        await node.stop();
+      }
+      await new Promise((res) => setTimeout(res, 500)); // the host writes its profile as it exits
+      const parts = new Map<string, number>();
+      for (const f of readdirSync(dir).filter((x) => x.endsWith('.cpuprofile'))) {
+        const p = cpuProfileByCategory(join(dir, f), PATH_PARTS, { windowSeconds: SECONDS });
+        if (p.totalMs < 50) continue; // a logger's worker thread
+        for (const row of p.rows) parts.set(row.name, (parts.get(row.name) ?? 0) + (row.ms * 1000) / Math.max(1, r.ops));
+      }
+      rmSync(dir, { recursive: true, force: true });
+      runs.push({ label: `${protocol === 'grpc' ? 'gRPC' : 'Aerospike'} [${isolation}], ${Math.round(r.opsPerSec).toLocaleString('en-US')}/s`, calls: r.ops, parts });
+    }
+  }
+  const names = [...new Set(runs.flatMap((x) => [...x.parts.keys()]))]
+    .sort((a, b) => Math.max(...runs.map((x) => x.parts.get(b) ?? 0)) - Math.max(...runs.map((x) => x.parts.get(a) ?? 0)));
+  lines.push(`| part of the path | ${runs.map((x) => x.label).join(' | ')} |`, `|---|${runs.map(() => '---:').join('|')}|`);
+  for (const n of names) lines.push(`| ${n} | ${runs.map((x) => (x.parts.get(n) ?? 0).toFixed(1)).join(' | ')} |`);
+  lines.push(`| **total sampled CPU µs/call** | ${runs.map((x) => [...x.parts.values()].reduce((a, b) => a + b, 0).toFixed(1)).join(' | ')} |`);
+  return lines.join('\n');
 }
 
 /** redis-benchmark EVAL of the same one-line increment, 64 clients (one call in flight each) on 1,000 keys. */
@@ -108,6 +184,11 @@ async function redisEval(): Promise<{ opsPerSec: number; p50Ms: number | undefin
   }
 }
 
+if (process.env['BENCH_PROFILE'] === '1') {
+  console.log(await profileRecordUdf());
+  process.exit(0);
+}
+
 {
   // one run, interleaved so that drift in the machine's load hits both sides: Redis, the node in
   // each isolation mode, Redis again
@@ -115,17 +196,20 @@ async function redisEval(): Promise<{ opsPerSec: number; p50Ms: number | undefin
   const proc = await networkRecordUdf('process');
   const inproc = await networkRecordUdf('in-process');
   const redisAfter = await redisEval();
-  const lines = ['', `Record UDF over the network: ${IN_FLIGHT} calls in flight on ${KEYS.toLocaleString('en-US')} distinct keys, ${SECONDS} s per row, lean node:http2 gRPC load generator (2 connections); Redis: redis-benchmark -c ${IN_FLIGHT} -r ${KEYS} EVAL of the same increment, before and after. Load generators share the 2 cores with the servers.`, '',
+  const lines = ['', `Record UDF over the network: ${IN_FLIGHT} calls in flight on ${KEYS.toLocaleString('en-US')} distinct keys, ${SECONDS} s per row, lean node:http2 gRPC load generator (2 connections) and a raw Aerospike protocol generator (${IN_FLIGHT} connections, one request in flight on each, frames built with the front end's codec); Redis: redis-benchmark -c ${IN_FLIGHT} -r ${KEYS} EVAL of the same increment, before and after. Load generators share the 2 cores with the servers.`, '',
     '| target | calls/s | p50 ms | p99 ms | server CPU µs/call | errors |', '|---|---:|---:|---:|---:|---:|'];
-  lines.push(row('slipstream record UDF [process]', proc.udf), row('slipstream record UDF [in-process]', inproc.udf),
+  lines.push(row('slipstream record UDF, gRPC [process]', proc.udf), row('slipstream record UDF, gRPC [in-process]', inproc.udf),
+    row('slipstream record UDF, Aerospike protocol [process]', proc.asUdf), row('slipstream record UDF, Aerospike protocol [in-process]', inproc.asUdf),
     row('slipstream record UDF, 1 in flight [process]', proc.one), row('slipstream record UDF, 1 in flight [in-process]', inproc.one),
-    row('slipstream plain put (for scale) [process node]', proc.put), row('slipstream plain put (for scale) [in-process node]', inproc.put));
+    row('slipstream plain put, gRPC (for scale) [process node]', proc.put), row('slipstream plain put, Aerospike protocol (for scale) [process node]', proc.asPut),
+    row('slipstream plain put, gRPC (for scale) [in-process node]', inproc.put), row('slipstream plain put, Aerospike protocol (for scale) [in-process node]', inproc.asPut));
   if (typeof redisBefore === 'string' || typeof redisAfter === 'string') {
     lines.push('', `Redis: not measured (${typeof redisBefore === 'string' ? redisBefore : String(redisAfter)})`);
   } else {
     const redisRate = (redisBefore.opsPerSec + redisAfter.opsPerSec) / 2;
     lines.push(row('redis EVAL, before', redisBefore), row('redis EVAL, after', redisAfter), '',
-      `record UDF / Redis EVAL (mean of before and after, ${Math.round(redisRate).toLocaleString('en-US')}/s): **${(proc.udf.opsPerSec / redisRate).toFixed(2)}** [process], **${(inproc.udf.opsPerSec / redisRate).toFixed(2)}** [in-process]`);
+      `record UDF / Redis EVAL (mean of before and after, ${Math.round(redisRate).toLocaleString('en-US')}/s): gRPC **${(proc.udf.opsPerSec / redisRate).toFixed(2)}** [process], **${(inproc.udf.opsPerSec / redisRate).toFixed(2)}** [in-process]; ` +
+      `Aerospike protocol **${(proc.asUdf.opsPerSec / redisRate).toFixed(2)}** [process], **${(inproc.asUdf.opsPerSec / redisRate).toFixed(2)}** [in-process]`);
   }
   console.log(lines.join('\n'));
   console.log('');

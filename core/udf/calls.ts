@@ -9,6 +9,12 @@ export interface UdfCall {
   readonly args?: readonly BinValue[];
   /** Time limit, ms; capped at the engine's maximum. */
   readonly timeoutMs?: number;
+  /**
+   * A record UDF only: when the function must have stopped (epoch ms), for a limit derived from
+   * the caller's deadline; what is left of it when the call starts to run bounds the run
+   * (CallOptions.runBy). This node's clock: not sent along when the call is forwarded.
+   */
+  readonly runBy?: number;
 }
 
 /** The record as the kernel holds it under the lock. */

@@ -41,10 +41,13 @@ import { decodeBins, decodeValue, doubleBinNames, encodeBins, encodeValue } from
 import { fromGuestError } from './errors.ts';
 import { ModuleRegistry, type ModuleStore, type ModuleVersion } from './registry.ts';
 import { SandboxPool, type PoolStats } from './pool.ts';
-import { Sandbox, type SandboxFactory, type SandboxModule, type SandboxOptions, type UdfSandbox } from './sandbox.ts';
+import { Sandbox, type CallOptions, type SandboxFactory, type SandboxModule, type SandboxOptions, type UdfSandbox } from './sandbox.ts';
 import { SandboxHost, type SandboxHostEvent } from './sandbox-host.ts';
 import { Aggregations } from './aggregation.ts';
 import type { AggregationOptions, GuestResponse, RecordEffect, RecordUdfResult, RecordView, UdfCall } from './calls.ts';
+
+/** The options of a record UDF call without a deadline (shared: no object per call). */
+const REPEATABLE: CallOptions = { repeatable: true };
 
 export type { UdfCall, RecordView, RecordEffect, RecordUdfResult, AggregationOptions } from './calls.ts';
 
@@ -204,7 +207,8 @@ export class UdfEngine {
         ns: view.key.namespace,
       },
     };
-    const res = await this.withSandbox(mod, (s) => s.call(JSON.stringify(req), timeoutMs, what, { repeatable: true }), true);
+    const options = call.runBy === undefined ? REPEATABLE : { repeatable: true, runBy: call.runBy };
+    const res = await this.withSandbox(mod, (s) => s.call(JSON.stringify(req), timeoutMs, what, options), true);
     const r = this.parse(res, mod, call.fn);
     return { value: decodeValue(r.value ?? null), effect: this.effectOf(r.effect, what), logs: r.logs ?? [] };
   }

@@ -57,8 +57,10 @@ export async function executeRecordUdf(kernel: Kernel, engine: UdfEngine, key: R
     if (filter !== undefined && filter.source === undefined) {
       throw new DbError('PARAMETER', 'this UDF call carries a filter that cannot be sent to the partition\'s master node', { hint: 'give the filter as an expression' });
     }
+    // the master bounds the call by its limit; `runBy` is this node's clock
+    const { runBy: _local, ...forwarded } = call;
     const body: ForwardedUdf = {
-      key, call, policy: { ...rest, ...(filter?.source === undefined ? {} : { filterSource: filter.source }) },
+      key, call: forwarded, policy: { ...rest, ...(filter?.source === undefined ? {} : { filterSource: filter.source }) },
       ...(sync === undefined ? {} : { modules: { node: sync.localNode, digest: sync.digest() } }),
     };
     return f.forward(key, 'udf.apply', body, () => executeRecordUdf(kernel, engine, key, call, policy), true);

@@ -132,7 +132,7 @@ async function run(c: CallFrame, arrived: number): Promise<void> {
     return;
   }
   try {
-    const out = await s.call(c.req, c.timeoutMs, c.what, { repeatable: c.repeatable });
+    const out = await s.call(c.req, c.timeoutMs, c.what, { repeatable: c.repeatable, ...(c.runBy > 0 ? { runBy: c.runBy } : {}) });
     answers.answer({ id: c.id, kind: 'result', out, heap: heapOf(c.sid, s) });
   } catch (err) {
     answers.answer({ id: c.id, kind: 'error', error: toWireError(err), healthy: s.healthy, heap: s.heapUsed() });

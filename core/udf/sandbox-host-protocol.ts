@@ -9,12 +9,13 @@
  *   calls per write under load (each side gathers what one turn of its event loop produced and
  *   writes it at once), answers streamed back as each call ends. A frame is
  *   `u32 length` (of the rest) then, node → child, a call:
- *   `u32 id, u32 sid, u32 timeoutMs, u8 flags (1: repeatable), u16 whatLength, what, request`
+ *   `u32 id, u32 sid, u32 timeoutMs, u8 flags (1: repeatable), f64 runBy, u16 whatLength, what, request`
  *   and child → node, its answer:
  *   `u32 id, u8 kind (0: result, 1: error), u8 healthy, f64 heap, payload`
  *   where the request and a result are the UDF request and response JSON (UTF-8), untouched, and
  *   an error's payload is the `WireError` as JSON. `heap` is the sandbox's isolate heap in bytes,
- *   or -1 when not sampled this time (unchanged).
+ *   or -1 when not sampled this time (unchanged). `runBy` is when the call must have stopped
+ *   (epoch ms; 0: no such bound), see CallOptions.runBy.
  */
 import { DbError, type ResultCodeName } from '../errors/index.ts';
 import { UdfError, type UdfErrorLocation } from './errors.ts';
@@ -42,6 +43,8 @@ export interface CallFrame {
   readonly sid: number;
   readonly timeoutMs: number;
   readonly repeatable: boolean;
+  /** Epoch ms by which the call must have stopped; 0 when only its limit bounds it. */
+  readonly runBy: number;
   readonly what: string;
   readonly req: string;
 }
@@ -51,7 +54,7 @@ export type AnswerFrame =
   | { readonly id: number; readonly kind: 'result'; readonly out: string; readonly heap: number }
   | { readonly id: number; readonly kind: 'error'; readonly error: WireError; readonly healthy: boolean; readonly heap: number };
 
-const CALL_HEAD = 4 + 4 + 4 + 4 + 1 + 2;
+const CALL_HEAD = 4 + 4 + 4 + 4 + 1 + 8 + 2;
 const ANSWER_HEAD = 4 + 4 + 1 + 1 + 8;
 
 /** Appends frames to a buffer and writes them all at once, after the current turn of the event loop. */
@@ -73,7 +76,7 @@ export class FrameWriter {
     this.buf = next;
   }
 
-  call(id: number, sid: number, timeoutMs: number, repeatable: boolean, what: string, req: string): void {
+  call(id: number, sid: number, timeoutMs: number, repeatable: boolean, what: string, req: string, runBy = 0): void {
     const whatLen = Buffer.byteLength(what);
     const reqLen = Buffer.byteLength(req);
     this.reserve(CALL_HEAD + whatLen + reqLen);
@@ -84,7 +87,8 @@ export class FrameWriter {
     b.writeUInt32LE(sid, o + 8);
     b.writeUInt32LE(Math.min(0xffffffff, Math.max(0, Math.ceil(timeoutMs))), o + 12);
     b[o + 16] = repeatable ? 1 : 0;
-    b.writeUInt16LE(whatLen, o + 17);
+    b.writeDoubleLE(runBy, o + 17);
+    b.writeUInt16LE(whatLen, o + 25);
     o += CALL_HEAD;
     o += b.write(what, o, 'utf8');
     o += b.write(req, o, 'utf8');
@@ -165,14 +169,15 @@ export class FrameReader {
 }
 
 export function readCall(body: Buffer): CallFrame {
-  const whatLen = body.readUInt16LE(13);
+  const whatLen = body.readUInt16LE(21);
   return {
     id: body.readUInt32LE(0),
     sid: body.readUInt32LE(4),
     timeoutMs: body.readUInt32LE(8),
     repeatable: body[12] === 1,
-    what: body.toString('utf8', 15, 15 + whatLen),
-    req: body.toString('utf8', 15 + whatLen),
+    runBy: body.readDoubleLE(13),
+    what: body.toString('utf8', 23, 23 + whatLen),
+    req: body.toString('utf8', 23 + whatLen),
   };
 }
 

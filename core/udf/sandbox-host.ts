@@ -190,13 +190,13 @@ export class SandboxHost {
   }
 
   /** @internal one call to a sandbox in the child (over the call pipe, batched with others); rejects when the child dies or misses the deadline. */
-  call(child: HostChild, sid: number, req: string, timeoutMs: number, what: string, repeatable: boolean, deadlineMs: number): Promise<AnswerFrame> {
+  call(child: HostChild, sid: number, req: string, timeoutMs: number, what: string, repeatable: boolean, deadlineMs: number, runBy = 0): Promise<AnswerFrame> {
     if (!child.alive) return Promise.reject(hostLost(what, 'died'));
     const id = ++this.nextId;
     if (this.nextId >= 0xffffffff) this.nextId = 0;
     return new Promise<AnswerFrame>((resolve, reject) => {
       this.expect(child, id, deadlineMs, what, resolve as (r: Reply | AnswerFrame) => void, reject);
-      child.calls.call(id, sid, timeoutMs, repeatable, what, req);
+      child.calls.call(id, sid, timeoutMs, repeatable, what, req, runBy);
     });
   }
 
@@ -267,7 +267,8 @@ export class SandboxHost {
     const proc = fork(CHILD_ENTRY, [], {
       // the node's own Node binary; isolated-vm needs --no-node-snapshot on Node ≥ 20
       execPath: process.execPath,
-      execArgv: ['--no-node-snapshot', '--disable-warning=ExperimentalWarning'],
+      // (a node started with --cpu-prof profiles its UDF host too)
+      execArgv: ['--no-node-snapshot', '--disable-warning=ExperimentalWarning', ...process.execArgv.filter((a) => a.startsWith('--cpu-prof'))],
       serialization: 'advanced',
       // fd 4: the call pipe (sandbox-host-protocol.ts)
       stdio: ['ignore', 'inherit', 'inherit', 'ipc', 'pipe'],
@@ -398,7 +399,7 @@ export class RemoteSandbox implements UdfSandbox {
     let r: AnswerFrame;
     this.inFlight++;
     try {
-      r = await this.host.call(this.child, this.sid, requestJson, limit, what, options.repeatable === true, deadline);
+      r = await this.host.call(this.child, this.sid, requestJson, limit, what, options.repeatable === true, deadline, options.runBy);
     } catch (err) {
       this.broken = true;
       throw err;

@@ -51,6 +51,19 @@ export interface CallOptions {
    * its answer is applied). Such calls may take the synchronous path.
    */
   readonly repeatable?: boolean;
+  /**
+   * When the call must have stopped (epoch ms, `Date.now()`'s clock): its caller's deadline less
+   * the time the answer needs to reach it. The limit is cut to what is left of it when the call
+   * starts to run, so time spent waiting for a sandbox or in a lane comes out of the limit, not
+   * out of the answer's way back.
+   */
+  readonly runBy?: number;
+}
+
+/** A call's time limit as it starts to run: its own, cut to what is left before `runBy`. */
+export function limitAtStart(timeoutMs: number, runBy: number | undefined): number {
+  const own = Math.max(1, Math.ceil(timeoutMs));
+  return runBy === undefined || runBy <= 0 ? own : Math.max(1, Math.min(own, Math.floor(runBy - Date.now())));
 }
 
 /**
@@ -225,7 +238,7 @@ export class Sandbox implements UdfSandbox {
   async call(requestJson: string, timeoutMs: number, what: string, options: CallOptions = {}): Promise<string> {
     if (!this.healthy) throw new DbError('UDF', `the sandbox for ${this.module.fileName} is gone`, { hint: 'retry the call' });
     this.calls++;
-    const limit = Math.max(1, Math.ceil(timeoutMs));
+    const limit = limitAtStart(timeoutMs, options.runBy);
     let left = limit;
     if (options.repeatable === true && this.running === 0 && !this.isSlow(what)) {
       // a twentieth of a short limit, so that a stopped slice leaves the run again most of its time
@@ -241,6 +254,7 @@ export class Sandbox implements UdfSandbox {
         this.rerunCalls++;
         // the run is charged the slice it was given, not the time the stop took to land on a busy machine
         left = Math.max(1, limit - slice);
+        if (options.runBy !== undefined) left = Math.min(left, limitAtStart(left, options.runBy));
       }
     }
     this.running++;

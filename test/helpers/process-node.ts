@@ -14,8 +14,8 @@ export interface NodeProcess {
 }
 
 /** Starts the real server binary as a child process; resolves when it reports its port (allowing a minute: machines running several suites start slowly). */
-export function startNodeProcess(args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<NodeProcess> {
-  const child = spawn(process.execPath, ['--no-node-snapshot', MAIN, ...args], {
+export function startNodeProcess(args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; nodeFlags?: readonly string[] } = {}): Promise<NodeProcess> {
+  const child = spawn(process.execPath, ['--no-node-snapshot', ...(options.nodeFlags ?? []), MAIN, ...args], {
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     env: { ...process.env, LOG_FORMAT: 'json', ...options.env },
   });

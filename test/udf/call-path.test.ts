@@ -29,12 +29,12 @@ describe('udf/call-path', function () {
   describe('call pipe frames', () => {
     it('reads back every call and answer however the byte stream is cut', () => {
       fc.assert(fc.property(
-        fc.array(fc.record({ sid: fc.nat(), timeoutMs: fc.nat({ max: 60_000 }), repeatable: fc.boolean(), what: fc.string({ maxLength: 40 }), req: fc.string({ unit: 'grapheme', maxLength: 300 }) }), { minLength: 1, maxLength: 20 }),
+        fc.array(fc.record({ sid: fc.nat(), timeoutMs: fc.nat({ max: 60_000 }), repeatable: fc.boolean(), runBy: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 2 ** 45 })), what: fc.string({ maxLength: 40 }), req: fc.string({ unit: 'grapheme', maxLength: 300 }) }), { minLength: 1, maxLength: 20 }),
         fc.array(fc.integer({ min: 1, max: 50 }), { minLength: 1, maxLength: 30 }),
         (calls, cuts) => {
           const written: Buffer[] = [];
           const w = new FrameWriter((chunk) => written.push(chunk));
-          calls.forEach((c, i) => w.call(i + 1, c.sid, c.timeoutMs, c.repeatable, c.what, c.req));
+          calls.forEach((c, i) => w.call(i + 1, c.sid, c.timeoutMs, c.repeatable, c.what, c.req, c.runBy));
           const answers: AnswerFrame[] = [
             { id: 7, kind: 'result', out: '{"ok":true,"value":"é"}', heap: 123456789 },
             { id: 8, kind: 'error', error: { kind: 'db', code: 'UDF', resultCode: 100, message: 'boom' }, healthy: false, heap: -1 },
@@ -169,6 +169,26 @@ describe('udf/call-path', function () {
         assert.ok(isolates >= 1 && isolates <= 2, `${isolates} isolates`);
         assert.equal(engine.poolStats('cp')?.created, isolates);
         assert.deepEqual({ ...engine.poolStats('cp'), created: 0 }, { idle: isolates, busy: 0, waiting: 0, created: 0, replaced: 0 });
+      });
+
+      it('a call bounded by when it must have stopped (runBy) ends by then, whatever its own limit; time before it runs comes out of it', async () => {
+        // a cold engine: the first call waits for its sandbox to load, and that wait is charged
+        const cold = await UdfEngine.open({ isolation, poolSize: 1 });
+        try {
+          await cold.register('cp.js', MODULE);
+          const started = Date.now();
+          const err = await rejects(cold.applyRecord({ module: 'cp', fn: 'loop', timeoutMs: 20_000, runBy: started + 400 }, view(undefined)));
+          const took = Date.now() - started;
+          const limit = Number(/ran longer than (\d+) ms/.exec(err.message)?.[1]);
+          assert.ok(limit >= 1 && limit <= 400, `limit ${limit} ms (${err.message})`);
+          assert.ok(took < 10_000, `ended after ${took} ms, its own limit was 20 s`);
+          // a deadline already past: the call stops at once (limit 1 ms), the engine serves on
+          const late = await rejects(cold.applyRecord({ module: 'cp', fn: 'loop', timeoutMs: 20_000, runBy: Date.now() - 5 }, view(undefined)));
+          assert.match(late.message, /ran longer than 1 ms/);
+          assert.equal(typeof (await cold.applyRecord({ module: 'cp', fn: 'count', runBy: Date.now() + 60_000 }, view(undefined))).value, 'bigint');
+        } finally {
+          await cold.shutdown();
+        }
       });
 
       it('a long call does not collect the calls behind it; an aggregation keeps its sandbox to itself', async () => {

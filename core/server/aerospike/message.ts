@@ -102,6 +102,8 @@ export interface OutMsg {
   /** Wire void time. */
   readonly voidTime?: number;
   readonly info1?: number;
+  /** Write flags: 0 in answers; set when the writer builds a request (a load generator, a test). */
+  readonly info2?: number;
   readonly info3?: number;
   /** transaction_ttl: the row index in batch answers. */
   readonly transactionTtl?: number;
@@ -140,7 +142,7 @@ export class ResponseWriter {
     const at = this.pos;
     b[at] = MSG_HEADER_BYTES;
     b[at + 1] = m.info1 ?? 0;
-    b[at + 2] = 0;
+    b[at + 2] = m.info2 ?? 0;
     b[at + 3] = m.info3 ?? 0;
     b[at + 4] = 0;
     b[at + 5] = m.resultCode & 0xff;

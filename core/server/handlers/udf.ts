@@ -33,13 +33,16 @@ export function toPbJob(j: JobInfo): PbJobInfo {
   };
 }
 
-/** Milliseconds left before the call's deadline; undefined when it has none. */
-function leftMs(deadline: Deadline): number | undefined {
+/**
+ * When a UDF bounded by the call's deadline must have stopped (epoch ms), so that its own timeout
+ * error reaches the client first: the deadline less a quarter of the time left (at most 1 s) for
+ * the answer's way back on a busy machine; undefined when the call has no deadline.
+ */
+function runByOf(deadline: Deadline): number | undefined {
   const at = deadline instanceof Date ? deadline.getTime() : deadline;
   if (!Number.isFinite(at)) return undefined;
-  // leave the UDF a little less than the call, so that its own timeout error reaches the client
   const left = at - Date.now();
-  return Math.max(1, Math.floor(left - Math.min(200, left / 10)));
+  return at - Math.min(1000, Math.max(0, left) / 4);
 }
 
 export function callOf(pb: PbUdfCall | undefined, deadline: Deadline): UdfCall {
@@ -47,10 +50,15 @@ export function callOf(pb: PbUdfCall | undefined, deadline: Deadline): UdfCall {
     throw new DbError('PARAMETER', 'the request names no UDF', { hint: 'set call.module and call.function' });
   }
   // the call's own limit, but never past the client's deadline: a UDF whose caller has gone
-  // stops then and frees its pool slot
-  const left = leftMs(deadline);
+  // stops then and frees its pool slot (a record UDF's limit is cut again when it starts to run:
+  // time spent getting a sandbox comes out of it)
+  const runBy = runByOf(deadline);
+  const left = runBy === undefined ? undefined : Math.max(1, Math.floor(runBy - Date.now()));
   const timeoutMs = pb.timeoutMs > 0 ? (left === undefined ? pb.timeoutMs : Math.min(pb.timeoutMs, left)) : left;
-  return { module: pb.module, fn: pb.function, args: pb.args.map((a) => fromPbValue(a)), ...(timeoutMs === undefined ? {} : { timeoutMs }) };
+  return {
+    module: pb.module, fn: pb.function, args: pb.args.map((a) => fromPbValue(a)),
+    ...(timeoutMs === undefined ? {} : { timeoutMs }), ...(runBy === undefined ? {} : { runBy }),
+  };
 }
 
 export function targetOf(t: UdfTarget | undefined): UdfTargetSpec {
