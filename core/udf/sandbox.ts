@@ -10,10 +10,13 @@
  *   effect the host applies only from the answer), as long as no asynchronous call is running in
  *   the isolate. It runs with a short time slice (`syncSliceMs`, 20 ms, at most a tenth of the
  *   call's time limit): a call still running then
- *   is stopped, its function (`what`) is marked slow for a second (in every sandbox of the module), and the call is
+ *   is stopped, its function (`what`) is marked slow (in every sandbox of the module: for 50 ms
+ *   after its slow run, doubling with each overrun soon after, up to a second), and the call is
  *   run again asynchronously with its limit less the slice (module-level state keeps what the stopped
  *   run did to it). So a synchronous call holds the thread it runs on for at most one slice, and a
- *   slow function costs at most one slice per second; fast calls skip isolated-vm's thread hop.
+ *   slow function costs one slice per 50, 100, 200, 400, 800 ms, then at most one per second; a
+ *   quick function that lost a slice to a busy machine (the slice is wall time) is back on the
+ *   synchronous path 50 ms later; fast calls skip isolated-vm's thread hop.
  * - **asynchronous** (`apply`, ~50 µs): on isolated-vm's thread, off the caller's event loop —
  *   for aggregation steps (which are not repeatable), functions known to be slow, and whenever
  *   the isolate is busy with another asynchronous call.
@@ -92,16 +95,31 @@ type DispatchFn = (json: string) => string;
 
 /** Default time slice of a synchronous call, ms. */
 const SYNC_SLICE_MS = 20;
-/** How long a function that overran its slice runs asynchronously before it gets a synchronous slice again, ms. */
+/**
+ * How long a function that overran its slice runs asynchronously before it gets a synchronous
+ * slice again, ms: MIN_SLOW_MARK_MS after an overrun, doubling with each overrun that follows
+ * before the function finished a synchronous call, up to SLOW_MARK_MS. A quick function that lost
+ * one slice to a busy machine (the slice is wall time) is back on the synchronous path soon;
+ * one that keeps overrunning costs one slice per 50, 100, 200, 400, 800 ms, then one per second.
+ * A mark unused for FORGET_SLOW_MS is dropped.
+ */
+const MIN_SLOW_MARK_MS = 50;
 const SLOW_MARK_MS = 1000;
+const FORGET_SLOW_MS = 10_000;
+
+/** A function's slow mark: no synchronous slice before `until`; `markMs` is the current length. */
+interface SlowMark {
+  until: number;
+  markMs: number;
+}
 
 /**
  * Functions that overran a synchronous slice, per module file (this process's sandboxes of the
  * same module share them, so a concurrent call on another isolate does not spend a slice too).
  */
-const slow = new Map<string, { code: string; until: Map<string, number> }>();
+const slow = new Map<string, { code: string; until: Map<string, SlowMark> }>();
 
-function slowMarks(module: SandboxModule): Map<string, number> {
+function slowMarks(module: SandboxModule): Map<string, SlowMark> {
   let marks = slow.get(module.fileName);
   if (marks === undefined || marks.code !== module.code) {
     marks = { code: module.code, until: new Map() };
@@ -187,7 +205,7 @@ export class Sandbox implements UdfSandbox {
   private broken = false;
   private readonly syncSliceMs: number;
   /** Functions (`what`) of this module that overran a synchronous slice, and until when (ms) they run asynchronously. */
-  private readonly slowMarks: Map<string, number>;
+  private readonly slowMarks: Map<string, SlowMark>;
   /** Asynchronous calls running in the isolate (a synchronous call would wait for them, blocking its thread). */
   private running = 0;
   calls = 0;
@@ -240,17 +258,21 @@ export class Sandbox implements UdfSandbox {
     this.calls++;
     const limit = limitAtStart(timeoutMs, options.runBy);
     let left = limit;
+    let mark: SlowMark | undefined;
     if (options.repeatable === true && this.running === 0 && !this.isSlow(what)) {
       // a twentieth of a short limit, so that a stopped slice leaves the run again most of its time
       const slice = Math.min(limit, this.syncSliceMs, Math.ceil(limit / 20));
       this.syncCalls++;
       try {
-        return this.checked(this.dispatchRef.applySync(undefined, [requestJson], { timeout: slice }));
+        const out = this.checked(this.dispatchRef.applySync(undefined, [requestJson], { timeout: slice }));
+        // within its slice again: an earlier overrun is forgotten
+        if (this.slowMarks.size !== 0) this.slowMarks.delete(what);
+        return out;
       } catch (err) {
         if (err instanceof DbError) throw err;
         if (!(slice < limit && isTimeout(err) && !this.isolate.isDisposed)) throw this.failure(err, what, limit);
         // still running after the slice: stopped; run again on the isolate's thread with its limit less the slice
-        this.slowMarks.set(what, Date.now() + SLOW_MARK_MS);
+        mark = this.markSlow(what);
         this.rerunCalls++;
         // the run is charged the slice it was given, not the time the stop took to land on a busy machine
         left = Math.max(1, limit - slice);
@@ -265,15 +287,29 @@ export class Sandbox implements UdfSandbox {
       throw this.failure(err, what, limit);
     } finally {
       this.running--;
+      // a slow mark counts from the end of the slow run
+      if (mark !== undefined) mark.until = Math.max(mark.until, Date.now() + mark.markMs);
     }
+  }
+
+  /** Marks a function that overran its slice: longer each time it does so again soon. */
+  private markSlow(what: string): SlowMark {
+    const now = Date.now();
+    const prev = this.slowMarks.get(what);
+    // doubled when the function has not finished a synchronous call since its last overrun
+    const markMs = prev !== undefined ? Math.min(SLOW_MARK_MS, prev.markMs * 2) : MIN_SLOW_MARK_MS;
+    const mark = { until: now + markMs, markMs };
+    this.slowMarks.set(what, mark);
+    return mark;
   }
 
   private isSlow(what: string): boolean {
     if (this.slowMarks.size === 0) return false;
-    const until = this.slowMarks.get(what);
-    if (until === undefined) return false;
-    if (until > Date.now()) return true;
-    this.slowMarks.delete(what);
+    const mark = this.slowMarks.get(what);
+    if (mark === undefined) return false;
+    const now = Date.now();
+    if (mark.until > now) return true;
+    if (now - mark.until > FORGET_SLOW_MS) this.slowMarks.delete(what);
     return false;
   }
 
