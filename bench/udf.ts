@@ -172,13 +172,16 @@ async function profileRecordUdf(): Promise<string> {
 }
 
 /** redis-benchmark EVAL of the same one-line increment, 64 clients (one call in flight each) on 1,000 keys. */
-async function redisEval(): Promise<{ opsPerSec: number; p50Ms: number | undefined } | string> {
+async function redisEval(): Promise<{ opsPerSec: number; p50Ms: number | undefined; cpuUsPerOp: number } | string> {
   const redis = ensureRedis();
   if ('missing' in redis) return redis.missing;
   const server = await startRedis(redis.server);
   try {
-    return redisBenchmark(redis.benchmark, server.port, ['EVAL', "return redis.call('HINCRBY', KEYS[1], 'count', ARGV[1])", '1', 'key:__rand_int__', '1'],
-      { clients: IN_FLIGHT, requests: Math.max(20_000, 30_000 * SECONDS), randomKeys: KEYS });
+    const requests = Math.max(20_000, 30_000 * SECONDS);
+    const c0 = cpuSeconds(server.pid);
+    const r = redisBenchmark(redis.benchmark, server.port, ['EVAL', "return redis.call('HINCRBY', KEYS[1], 'count', ARGV[1])", '1', 'key:__rand_int__', '1'],
+      { clients: IN_FLIGHT, requests, randomKeys: KEYS });
+    return { ...r, cpuUsPerOp: ((cpuSeconds(server.pid) - c0) * 1e6) / requests };
   } finally {
     await server.stop();
   }
@@ -207,9 +210,13 @@ if (process.env['BENCH_PROFILE'] === '1') {
     lines.push('', `Redis: not measured (${typeof redisBefore === 'string' ? redisBefore : String(redisAfter)})`);
   } else {
     const redisRate = (redisBefore.opsPerSec + redisAfter.opsPerSec) / 2;
+    const redisCpu = (redisBefore.cpuUsPerOp + redisAfter.cpuUsPerOp) / 2;
     lines.push(row('redis EVAL, before', redisBefore), row('redis EVAL, after', redisAfter), '',
       `record UDF / Redis EVAL (mean of before and after, ${Math.round(redisRate).toLocaleString('en-US')}/s): gRPC **${(proc.udf.opsPerSec / redisRate).toFixed(2)}** [process], **${(inproc.udf.opsPerSec / redisRate).toFixed(2)}** [in-process]; ` +
-      `Aerospike protocol **${(proc.asUdf.opsPerSec / redisRate).toFixed(2)}** [process], **${(inproc.asUdf.opsPerSec / redisRate).toFixed(2)}** [in-process]`);
+      `Aerospike protocol **${(proc.asUdf.opsPerSec / redisRate).toFixed(2)}** [process], **${(inproc.asUdf.opsPerSec / redisRate).toFixed(2)}** [in-process]. ` +
+      `By server CPU per call (what a server could do on a core of its own; Redis ${((redisBefore.cpuUsPerOp + redisAfter.cpuUsPerOp) / 2).toFixed(1)} µs): ` +
+      `gRPC **${(redisCpu / proc.udf.cpuUsPerOp).toFixed(2)}** [process], **${(redisCpu / inproc.udf.cpuUsPerOp).toFixed(2)}** [in-process]; ` +
+      `Aerospike protocol **${(redisCpu / proc.asUdf.cpuUsPerOp).toFixed(2)}** [process], **${(redisCpu / inproc.asUdf.cpuUsPerOp).toFixed(2)}** [in-process]`);
   }
   console.log(lines.join('\n'));
   console.log('');
