@@ -12,7 +12,9 @@
 import { z } from 'zod';
 import type { NodeId } from '../plugin-api/index.ts';
 import type { FabricMessageKind } from '../plugin-api/index.ts';
-import type { Channel } from './transport.ts';
+
+/** The two channels a node runs a transport for; each frame type belongs to one (FRAME_SPECS). */
+export type Channel = 'heartbeat' | 'fabric';
 
 /** A node's clustering state, as the design names them. */
 export type NodeState = 'bootstrap' | 'full-sync' | 'partial-sync' | 'online';

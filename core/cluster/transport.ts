@@ -3,9 +3,9 @@
  * over real TCP sockets or over a simulated in-process network. Delivery is best effort:
  * frames may be lost (a connection drops), and reliability is the fabric's job.
  */
-import type { Frame } from './messages.ts';
+import type { Channel, Frame } from './messages.ts';
 
-export type Channel = 'heartbeat' | 'fabric';
+export type { Channel };
 
 export interface Transport {
   /**

@@ -9,7 +9,7 @@
 import { DbError } from '../errors/index.ts';
 import type { NodeId, StoredRecord } from '../plugin-api/index.ts';
 import { N_PARTITIONS } from '../model/index.ts';
-import type { ScanRequest } from './kernel.ts';
+import type { ScanRequest } from './kernel-types.ts';
 
 /** What a scan page request asks a master for. */
 export interface ScanPageRequest {

@@ -19,9 +19,8 @@ import type { RemoteCalls } from '../replication/remote-calls.ts';
 import type { PartitionRouter } from './routing.ts';
 import type { RecordPredicate, WritePolicy, ReadPolicy } from './policy.ts';
 import type { Operation } from './operations.ts';
-import type { Kernel, OperateResult, ScanRequest } from './kernel.ts';
-import { PAGE_BYTES } from './migration.ts';
-import { clusterScan, type ScanPage, type ScanPageRequest, type ScanRouting } from './cluster-scan.ts';
+import type { OperateResult, ScanRequest } from './kernel-types.ts';
+import { clusterScan, type ScanPage, type ScanRouting } from './cluster-scan.ts';
 
 /** Set while a node runs a request another node forwarded: it must not forward again. */
 const localOnly = new AsyncLocalStorage<true>();
@@ -71,7 +70,7 @@ export interface ForwardingOptions {
 }
 
 /** A key as it crosses the fabric. */
-interface WireKey {
+export interface WireKey {
   readonly namespace: string;
   readonly set: string;
   readonly digest: Uint8Array;
@@ -79,9 +78,9 @@ interface WireKey {
   readonly userKey?: RecordKey['userKey'];
 }
 
-type WirePolicy = Omit<WritePolicy, 'filter'> & { readonly filterSource?: string };
+export type WirePolicy = Omit<WritePolicy, 'filter'> & { readonly filterSource?: string };
 
-type ReadOptions = { bins?: readonly string[]; headerOnly?: boolean } & ReadPolicy;
+export type ReadOptions = { bins?: readonly string[]; headerOnly?: boolean } & ReadPolicy;
 
 function wireKey(key: RecordKey): WireKey {
   return {
@@ -251,46 +250,4 @@ export class Forwarding {
   operate(key: RecordKey, ops: readonly Operation[], policy: WritePolicy, write: boolean, local: () => Promise<OperateResult>): Promise<OperateResult> {
     return this.forward(key, 'kv.operate', { key: wireKey(key), ops, policy: wirePolicy(policy) }, local, write);
   }
-}
-
-/** Serves the kernel's forwarded single-record requests and scan pages on this node. */
-export function serveKernelRequests(kernel: Kernel, f: Forwarding): void {
-  f.serve<ScanPageRequest>('kv.scanPage', async (req) => {
-    for (const p of req.partitions) {
-      if (kernel.router.masterOf(req.namespace, p) !== kernel.router.localNode) {
-        throw new DbError('UNAVAILABLE', `partition ${p} of namespace '${req.namespace}' is not mastered here any more`, { hint: 'ask its new master' });
-      }
-    }
-    const records: StoredRecord[] = [];
-    const it = kernel.scanLocal({
-      namespace: req.namespace, partitions: req.partitions, ...(req.set === undefined ? {} : { set: req.set }),
-      ...(req.afterDigest === undefined ? {} : { afterDigest: req.afterDigest }), ...f.filter(req.filterSource),
-    });
-    let bytes = 0;
-    let full = false;
-    for await (const r of it) {
-      records.push(r);
-      bytes += r.payload.length + 64;
-      // a page stays well below the fabric's message limit, whatever the record sizes
-      if (records.length >= req.max || bytes >= PAGE_BYTES) {
-        full = true;
-        break;
-      }
-    }
-    const page: ScanPage = { records, done: !full };
-    return page;
-  });
-  f.serve<{ key: WireKey; options: ReadOptions & { filterSource?: string } }>('kv.get', ({ key, options }) => {
-    const { filterSource: src, ...rest } = options;
-    return kernel.get(key, { ...rest, ...f.filter(src) });
-  });
-  f.serve<{ namespace: string; set?: string; beforeMs: number }>('kv.truncate', ({ namespace, set, beforeMs }) =>
-    // the caller's clock set the cut-off; a node whose clock is behind never truncates its future
-    kernel.truncate(namespace, set, Math.min(beforeMs, kernel.clock.now() + 1)));
-  f.serve<{ key: WireKey }>('kv.getStored', ({ key }) => kernel.getStored(key));
-  f.serve<{ key: WireKey; filterSource?: string }>('kv.exists', ({ key, filterSource: src }) => kernel.exists(key, f.filter(src)));
-  f.serve<{ key: WireKey; bins: Bins; policy: WirePolicy }>('kv.put', ({ key, bins, policy }) => kernel.put(key, bins, f.policy(policy)));
-  f.serve<{ key: WireKey; policy: WirePolicy }>('kv.delete', ({ key, policy }) => kernel.delete(key, f.policy(policy)));
-  f.serve<{ key: WireKey; policy: WirePolicy }>('kv.touch', ({ key, policy }) => kernel.touch(key, f.policy(policy)));
-  f.serve<{ key: WireKey; ops: Operation[]; policy: WirePolicy }>('kv.operate', ({ key, ops, policy }) => kernel.operate(key, ops, f.policy(policy)));
 }
