@@ -14,7 +14,8 @@ import type { ModuleVersion } from '../../udf/registry.ts';
 import type {
   JobInfo as PbJobInfo, ModuleInfo, UdfCall as PbUdfCall, UdfServiceAggregateResponse, UdfServiceServer, UdfTarget,
 } from '../../wire/generated/slipstream/v1/udf.ts';
-import { fromPbKey, fromPbValue, fromPbWritePolicy, toPbMeta, toPbValue } from '../../wire/convert.ts';
+import { fromPbValue, toPbMeta, toPbValue } from '../../wire/convert.ts';
+import { fromPbKey, fromPbWritePolicy } from './request-mapping.ts';
 import { serverStream, unary } from '../rpc.ts';
 
 export function toModuleInfo(m: ModuleVersion): ModuleInfo {

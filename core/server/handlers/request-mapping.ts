@@ -1,0 +1,53 @@
+/**
+ * gRPC requests → kernel terms: a request's key as a kernel key (digest and partition computed
+ * by the kernel that serves it), a request's write policy with its filter expression compiled,
+ * a read policy's replica choice.
+ * The model-level conversions both sides share are in core/wire/convert.ts.
+ */
+import { DbError } from '../../errors/index.ts';
+import type { RecordKey } from '../../model/index.ts';
+import type { Key, ReadPolicy as PbReadPolicy, WritePolicy as PbWritePolicy } from '../../wire/generated/slipstream/v1/types.ts';
+import { writePolicy, type WritePolicy, type ExistsAction, type GenerationPolicy, type ReplicaPolicy } from '../../transaction/policy.ts';
+import type { Kernel } from '../../transaction/kernel.ts';
+import { recordFilter } from '../../query/record-filter.ts';
+
+/** A request key as a kernel key. */
+export function fromPbKey(kernel: Kernel, key: Key | undefined): RecordKey {
+  if (key === undefined) throw new DbError('PARAMETER', 'the request has no key', { hint: 'set key.namespace, key.set and one of int_key, string_key, bytes_key or digest' });
+  const id = key.id;
+  if (id === undefined) throw new DbError('PARAMETER', 'the key has no id', { hint: 'set one of int_key, string_key, bytes_key or digest' });
+  switch (id.$case) {
+    case 'digest': return kernel.keyFromDigest(key.namespace, key.set, id.value);
+    case 'intKey': case 'stringKey': case 'bytesKey': return kernel.key(key.namespace, key.set, id.value);
+  }
+}
+
+const EXISTS: Record<number, ExistsAction> = { 0: 'update', 1: 'update', 2: 'updateOnly', 3: 'replace', 4: 'replaceOnly', 5: 'createOnly' };
+const GEN: Record<number, GenerationPolicy> = { 0: 'none', 1: 'expectEqual', 2: 'expectGreater' };
+
+export function fromPbWritePolicy(p: PbWritePolicy | undefined, now: () => number = Date.now): WritePolicy {
+  if (p === undefined) return writePolicy();
+  const exists = EXISTS[p.exists];
+  if (exists === undefined) throw new DbError('PARAMETER', `unknown exists action ${p.exists}`, { hint: 'use one of the ExistsAction values' });
+  const generationPolicy = GEN[p.generationPolicy];
+  if (generationPolicy === undefined) throw new DbError('PARAMETER', `unknown generation policy ${p.generationPolicy}`);
+  if (p.ttl < -2n || p.ttl > 0xffffffffn) throw new DbError('PARAMETER', `TTL ${p.ttl} is out of range`, { hint: 'use -1, -2, 0 or a number of seconds' });
+  const commitLevel = COMMIT[p.commitLevel];
+  if (commitLevel === undefined) throw new DbError('PARAMETER', `unknown commit level ${p.commitLevel}`, { hint: 'use COMMIT_LEVEL_ALL or COMMIT_LEVEL_MASTER (or leave it unset for the namespace\'s writeCommitLevel)' });
+  const filter = recordFilter(p.filterJson, now);
+  return writePolicy({
+    exists, generationPolicy, generation: p.generation, ttl: Number(p.ttl), sendKey: p.sendKey, durableDelete: p.durableDelete,
+    ...(filter === undefined ? {} : { filter }), ...(commitLevel === 'namespace' ? {} : { commitLevel }),
+  });
+}
+
+const COMMIT: Record<number, 'all' | 'master' | 'namespace'> = { 0: 'namespace', 1: 'all', 2: 'master' };
+const REPLICA: Record<number, ReplicaPolicy> = { 0: 'master', 1: 'master', 2: 'any', 3: 'sequence', 4: 'preferRack' };
+
+/** The replica choice of a read policy (absent: the master only). */
+export function fromPbReadPolicy(p: PbReadPolicy | undefined): { replica?: ReplicaPolicy } {
+  if (p === undefined || p.replica === 0) return {};
+  const replica = REPLICA[p.replica];
+  if (replica === undefined) throw new DbError('PARAMETER', `unknown replica policy ${p.replica}`, { hint: 'use one of the Replica values (REPLICA_MASTER, REPLICA_ANY, REPLICA_SEQUENCE, REPLICA_PREFER_RACK)' });
+  return { replica };
+}
