@@ -11,10 +11,11 @@ import type { Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:https';
 import { timingSafeEqual } from 'node:crypto';
 import { collectDefaultMetrics, Counter, Gauge, Registry, type MetricType } from 'prom-client';
-import type { sendUnaryData, ServerUnaryCall, ServerWritableStream, ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { DbError, resultCodeName } from '../errors/index.ts';
 import { RESULT_CODE_HEADER } from '../wire/status.ts';
 import { ConnectionGate, type ConnectionCounts } from './connection-gate.ts';
+import { wrapMethods } from './wrap-methods.ts';
 
 /** Call durations, seconds: 100 µs to 10 s. */
 export const RPC_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -142,25 +143,26 @@ export class ServerMetrics {
    * Other call kinds pass through unchanged.
    */
   instrument<I extends UntypedServiceImplementation>(definition: ServiceDefinition<I>, implementation: I): I {
-    const out: Record<string, unknown> = { ...implementation };
-    for (const [key, def] of Object.entries(definition)) {
-      const fn = implementation[key as keyof I] as unknown;
-      if (typeof fn !== 'function' || def.requestStream) continue;
-      const [service = '', method = key] = def.path.replace(/^\//, '').split('/');
+    const statsOf = (path: string, name: string): MethodStats => {
+      const [service = '', method = name] = path.replace(/^\//, '').split('/');
       const stats = new MethodStats(service, method);
       this.methods.push(stats);
-      if (!def.responseStream) {
-        const unary = fn as (call: ServerUnaryCall<unknown, unknown>, cb: sendUnaryData<unknown>) => void;
-        out[key] = (call: ServerUnaryCall<unknown, unknown>, cb: sendUnaryData<unknown>) => {
+      return stats;
+    };
+    return wrapMethods(definition, implementation, {
+      unary: (unary, { path }, name) => {
+        const stats = statsOf(path, name);
+        return (call, cb) => {
           const t0 = performance.now();
           unary(call, (err, value, trailer, flags) => {
             stats.record(t0, err);
             cb(err, value, trailer, flags);
           });
         };
-      } else {
-        const stream = fn as (call: ServerWritableStream<unknown, unknown>) => void;
-        out[key] = (call: ServerWritableStream<unknown, unknown>) => {
+      },
+      serverStream: (stream, { path }, name) => {
+        const stats = statsOf(path, name);
+        return (call) => {
           const t0 = performance.now();
           let failed: unknown = null;
           let recorded = false;
@@ -174,9 +176,8 @@ export class ServerMetrics {
           call.once('cancelled', () => once(new DbError('SCAN_ABORT', 'cancelled by the client')));
           stream(call);
         };
-      }
-    }
-    return out as I;
+      },
+    });
   }
 
   /** Reports a port's connection counts in the metrics. */

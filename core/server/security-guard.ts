@@ -5,7 +5,7 @@
  * namespace/set its request names. AQL statements are checked one by one. A method missing
  * from the table needs sys-admin (fail closed); a test holds the table complete.
  */
-import type { Metadata, sendUnaryData, ServerUnaryCall, ServerWritableStream, ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { Metadata, ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { DbError, toDbError } from '../errors/index.ts';
 import type { CallIdentity, Credentials, Principal, Security } from '../security/security.ts';
 import { UserAdmin } from '../security/user-admin.ts';
@@ -17,6 +17,7 @@ import { fromPbOperation } from './handlers/operations.ts';
 import type { RestoreRecordsRequest } from '../wire/generated/slipstream/v1/data.ts';
 import type { BatchOperateRequest, Operation as PbOperation, OperateRequest, StartOperationJobRequest } from '../wire/generated/slipstream/v1/kv.ts';
 import { toServiceError } from '../wire/status.ts';
+import { wrapMethods } from './wrap-methods.ts';
 
 /** One permission on one scope (no namespace: not scoped). */
 export interface Requirement {
@@ -259,39 +260,25 @@ export class SecurityGuard {
  * each method passes `admit` first; without one the call goes straight through.
  */
 export function guarded<I extends UntypedServiceImplementation>(definition: ServiceDefinition<I>, implementation: I, guardOf: () => SecurityGuard | undefined): I {
-  const out: Record<string, unknown> = { ...implementation };
-  for (const [key, def] of Object.entries(definition)) {
-    const fn = implementation[key as keyof I] as unknown;
-    if (typeof fn !== 'function') continue;
-    const path = def.path;
-    if (def.requestStream) {
-      // client or bidirectional streams: admitted on the call's metadata before any message is read
-      const handler = fn as (call: { readonly metadata: Metadata; getPeer(): string; emit(e: 'error', err: unknown): boolean }, cb?: sendUnaryData<unknown>) => void;
-      out[key] = (call: { readonly metadata: Metadata; getPeer(): string; emit(e: 'error', err: unknown): boolean }, cb?: sendUnaryData<unknown>) => {
-        const guard = guardOf();
-        if (guard === undefined) { handler(call, cb); return; }
-        guard.admit(path, { request: undefined, metadata: call.metadata, getPeer: () => call.getPeer() }).then(
-          (who) => guard.security.calls.run(who, () => handler(call, cb)),
-          (err: unknown) => { const e = toServiceError(toDbError(err)); if (cb !== undefined) cb(e, null); else call.emit('error', e); },
-        );
-      };
-      continue;
-    }
-    if (!def.responseStream) {
-      const unary = fn as (call: ServerUnaryCall<unknown, unknown>, cb: sendUnaryData<unknown>) => void;
-      out[key] = (call: ServerUnaryCall<unknown, unknown>, cb: sendUnaryData<unknown>) => {
-        const guard = guardOf();
-        if (guard === undefined) { unary(call, cb); return; }
-        guard.admit(path, call).then((who) => guard.security.calls.run(who, () => unary(call, cb)), (err: unknown) => cb(toServiceError(toDbError(err)), null));
-      };
-    } else {
-      const stream = fn as (call: ServerWritableStream<unknown, unknown>) => void;
-      out[key] = (call: ServerWritableStream<unknown, unknown>) => {
-        const guard = guardOf();
-        if (guard === undefined) { stream(call); return; }
-        guard.admit(path, call).then((who) => guard.security.calls.run(who, () => stream(call)), (err: unknown) => call.emit('error', toServiceError(toDbError(err))));
-      };
-    }
-  }
-  return out as I;
+  return wrapMethods(definition, implementation, {
+    unary: (unary, { path }) => (call, cb) => {
+      const guard = guardOf();
+      if (guard === undefined) { unary(call, cb); return; }
+      guard.admit(path, call).then((who) => guard.security.calls.run(who, () => unary(call, cb)), (err: unknown) => cb(toServiceError(toDbError(err)), null));
+    },
+    serverStream: (stream, { path }) => (call) => {
+      const guard = guardOf();
+      if (guard === undefined) { stream(call); return; }
+      guard.admit(path, call).then((who) => guard.security.calls.run(who, () => stream(call)), (err: unknown) => call.emit('error', toServiceError(toDbError(err))));
+    },
+    // client or bidirectional streams: admitted on the call's metadata before any message is read
+    requestStream: (handler, { path }) => (call, cb) => {
+      const guard = guardOf();
+      if (guard === undefined) { handler(call, cb); return; }
+      guard.admit(path, { request: undefined, metadata: call.metadata, getPeer: () => call.getPeer() }).then(
+        (who) => guard.security.calls.run(who, () => handler(call, cb)),
+        (err: unknown) => { const e = toServiceError(toDbError(err)); if (cb !== undefined) cb(e, null); else call.emit('error', e); },
+      );
+    },
+  });
 }
