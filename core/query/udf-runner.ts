@@ -75,22 +75,9 @@ export class UdfRunner {
 
   /** Starts a background job applying a record UDF to every record of a target. */
   async startJob(call: UdfCall, target: UdfTargetSpec, recordsPerSecond: number, policy: WritePolicy = DEFAULT_WRITE_POLICY): Promise<JobInfo> {
-    const ns = this.kernel.namespace(target.namespace);
+    this.kernel.namespace(target.namespace);
     this.requireFunction(call);
-    let total: number | undefined;
-    if (target.where === undefined) {
-      const st = await ns.engine.stats();
-      total = target.set === undefined ? st.records : st.sets.get(target.set) ?? (target.set === '' ? undefined : 0);
-    }
-    return this.jobs.start({
-      call,
-      namespace: target.namespace,
-      ...(target.set === undefined ? {} : { set: target.set }),
-      records: (signal) => this.records(target, signal, true),
-      recordsPerSecond,
-      ...(total === undefined ? {} : { total }),
-      policy,
-    });
+    return this.jobs.start({ call, ...(await this.jobTarget(target)), recordsPerSecond, policy });
   }
 
   /**
@@ -99,24 +86,29 @@ export class UdfRunner {
    * meanwhile are counted as failed (NOT_FOUND), never re-created.
    */
   async startOperationJob(operations: readonly Operation[], target: UdfTargetSpec, recordsPerSecond: number, policy: WritePolicy = DEFAULT_WRITE_POLICY): Promise<JobInfo> {
-    const ns = this.kernel.namespace(target.namespace);
+    this.kernel.namespace(target.namespace);
     if (policy.exists === 'createOnly') {
       throw new DbError('PARAMETER', 'a background operations job visits existing records, so createOnly would fail on every one', { hint: 'leave exists unset (update) or use replace' });
     }
+    return this.jobs.start({ operations, ...(await this.jobTarget(target)), recordsPerSecond, policy });
+  }
+
+  /**
+   * What a background job visits: the target's namespace and set, its records, and how many
+   * there are when known (a whole namespace or set; not a query's matches).
+   */
+  private async jobTarget(target: UdfTargetSpec): Promise<{ namespace: string; set?: string; records: (signal: AbortSignal) => AsyncIterable<DbRecord>; total?: number }> {
     let total: number | undefined;
     if (target.where === undefined) {
-      const st = await ns.engine.stats();
+      const st = await this.kernel.namespace(target.namespace).engine.stats();
       total = target.set === undefined ? st.records : st.sets.get(target.set) ?? (target.set === '' ? undefined : 0);
     }
-    return this.jobs.start({
-      operations,
+    return {
       namespace: target.namespace,
       ...(target.set === undefined ? {} : { set: target.set }),
       records: (signal) => this.records(target, signal, true),
-      recordsPerSecond,
       ...(total === undefined ? {} : { total }),
-      policy,
-    });
+    };
   }
 
   /** Fails at once (rather than per record) when the module or function does not exist. */

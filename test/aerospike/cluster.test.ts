@@ -44,7 +44,8 @@ function owned(b64: string): number[] {
 }
 
 describe('Aerospike protocol: the official client on a 3-node cluster', function () {
-  this.timeout(120_000);
+  // three real node processes start and form a cluster: minutes on a loaded machine
+  this.timeout(300_000);
   const dir = mkdtempSync(join(tmpdir(), 'slipstream-as-cluster-'));
   const procs: NodeProcess[] = [];
 

@@ -8,13 +8,12 @@
 import { strict as assert } from 'node:assert';
 import { connect, type Socket } from 'node:net';
 import fc from 'fast-check';
-import { credentials } from '@grpc/grpc-js';
 import { decodeFrame, encodeFrame, FRAME_SPECS, type FabricMessage, type Frame, type Pulse } from '../../core/cluster/messages.ts';
 import { frameBytes } from '../../core/cluster/tcp-transport.ts';
 import { simCluster, ids } from '../cluster/sim-harness.ts';
-import { ClusterServiceClient, type GetClusterInfoResponse } from '../../core/wire/generated/slipstream/v1/cluster.ts';
 import { assertServed, startHostileNode, whileServed, type HostileNode } from './harness.ts';
 import { until } from '../helpers/until.ts';
+import { clusterInfo } from '../helpers/cluster-info.ts';
 
 const SEED = Number(process.env['FUZZ_SEED'] ?? Date.now() % 100000);
 
@@ -156,11 +155,6 @@ describe('hostile/cluster frames: forged Paxos messages (simulated network)', ()
     }
   });
 });
-
-function clusterInfo(port: number): Promise<GetClusterInfoResponse> {
-  const c = new ClusterServiceClient(`127.0.0.1:${port}`, credentials.createInsecure());
-  return new Promise((resolve, reject) => c.getClusterInfo({}, (err, res) => { c.close(); if (err) reject(err); else resolve(res); }));
-}
 
 function dial(address: string): Promise<Socket> {
   const [host, port] = address.split(':') as [string, string];

@@ -9,26 +9,15 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { credentials } from '@grpc/grpc-js';
 import { runNodeBinary, startNodeProcess, type NodeProcess } from '../helpers/process-node.ts';
 import { SlipstreamClient } from '../../core/client/index.ts';
-import { ClusterServiceClient, type GetClusterInfoResponse, type GetPartitionMapResponse } from '../../core/wire/generated/slipstream/v1/cluster.ts';
 import { rendezvousReplication } from '../../examples/plugins/replication-rendezvous/index.ts';
 import { createReplication } from 'slipstream/testing';
 import { until } from '../helpers/until.ts';
+import { clusterInfo as info, partitionMap } from '../helpers/cluster-info.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const FIXTURES = join(ROOT, 'test/fixtures/plugins');
-
-function info(port: number): Promise<GetClusterInfoResponse> {
-  const c = new ClusterServiceClient(`127.0.0.1:${port}`, credentials.createInsecure());
-  return new Promise((resolve, reject) => c.getClusterInfo({}, (err, res) => { c.close(); if (err) reject(err); else resolve(res); }));
-}
-
-function partitionMap(port: number, namespace: string): Promise<GetPartitionMapResponse> {
-  const c = new ClusterServiceClient(`127.0.0.1:${port}`, credentials.createInsecure());
-  return new Promise((resolve, reject) => c.getPartitionMap({ namespace }, (err, res) => { c.close(); if (err) reject(err); else resolve(res); }));
-}
 
 describe('plugins loaded from files by the stock binary', function () {
   this.timeout(120_000);

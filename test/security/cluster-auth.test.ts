@@ -7,23 +7,23 @@ import { strict as assert } from 'node:assert';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { credentials, Metadata } from '@grpc/grpc-js';
+import { Metadata } from '@grpc/grpc-js';
 import { startNodeProcess, type NodeProcess } from '../helpers/process-node.ts';
-import { ClusterServiceClient, type GetClusterInfoResponse } from '../../core/wire/generated/slipstream/v1/cluster.ts';
+import type { GetClusterInfoResponse } from '../../core/wire/generated/slipstream/v1/cluster.ts';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { tcpTransport, frameBytes, CHALLENGE_BYTES } from '../../core/cluster/tcp-transport.ts';
 import type { Frame, Pulse } from '../../core/cluster/messages.ts';
 import { until } from '../helpers/until.ts';
+import { clusterInfo } from '../helpers/cluster-info.ts';
 
 const HB = { intervalMs: 100, timeout: 10 };
 
 /** Cluster info, as the admin of the secured nodes (a node without security ignores the credentials). */
 function info(port: number): Promise<GetClusterInfoResponse> {
-  const c = new ClusterServiceClient(`127.0.0.1:${port}`, credentials.createInsecure());
   const md = new Metadata();
   md.set('user', 'admin');
   md.set('password', 'pw');
-  return new Promise((resolve, reject) => c.getClusterInfo({}, md, (err, res) => { c.close(); if (err) reject(err); else resolve(res); }));
+  return clusterInfo(port, md);
 }
 
 const members = (r: GetClusterInfoResponse): string => r.members.map((m) => m.nodeId).sort().join(',');
