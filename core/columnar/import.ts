@@ -6,10 +6,18 @@
  * list, Struct and Map → map, timestamps and dates → integer milliseconds. CSV cells are
  * strings unless the mapping types them. The metadata columns of an export (`_set`,
  * `_digest`, …) are not imported as bins.
+ *
+ * Files are streamed, never held whole: CSV rows and Arrow IPC record batches are converted as
+ * their bytes arrive; a Parquet file (whose index is at its end) is spooled to a temporary file
+ * and read one record batch of a row group at a time (parquet-wasm over a file-backed Blob).
  */
-import { tableFromIPC, DataType, type Field, type Table, type Vector } from 'apache-arrow';
+import { tableFromIPC, DataType, RecordBatchReader, type Field, type Schema, type Vector } from 'apache-arrow';
 import * as parquet from 'parquet-wasm';
-import { parse as parseCsv } from 'csv-parse/sync';
+import { parse as csvParser } from 'csv-parse';
+import { openAsBlob } from 'node:fs';
+import { mkdtemp, open as openFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DbError } from '../errors/index.ts';
 import { checkBinName, parseGeoJson, type BinValue, type Bins, type MapKey, type UserKey } from '../model/index.ts';
 import { valueFromJson } from '../query/expr/json.ts';
@@ -58,31 +66,31 @@ export function parseTypesJson(text: string): Record<string, ImportType> {
   return j as Record<string, ImportType>;
 }
 
-/** Reads the whole file and yields its rows (each either a row or the reason it cannot be one). */
-export function* importRows(data: Uint8Array, opts: ImportOptions): Generator<ImportRow | RowError> {
-  if (opts.keyColumn === '') throw new DbError('PARAMETER', 'an import needs a key column', { hint: 'name the column holding each record\'s key (key_column / --key-column)' });
-  if (opts.format === 'csv') { yield* csvRows(data, opts); return; }
-  let table: Table;
-  try {
-    table = opts.format === 'arrow' ? tableFromIPC(data) : tableFromIPC(parquet.readParquet(data).intoIPCStream());
-  } catch (err) {
-    throw new DbError('PARAMETER', `the file is not ${opts.format === 'arrow' ? 'an Arrow IPC stream or file' : 'a Parquet file'} (${(err as Error).message})`, { hint: 'check the file and the format' });
-  }
-  const fields = table.schema.fields;
+/** Rows of a record batch (or table) as bins; the columns were checked once, by `columns`. */
+interface BatchLike { readonly numRows: number; getChildAt(i: number): Vector | null }
+
+/** The file's columns, checked: the key column exists, every other column can be a bin. */
+function columnsOf(schema: Schema, opts: ImportOptions): Array<{ field: Field; index: number; mapped: ImportType | undefined }> {
+  const fields = schema.fields;
   if (!fields.some((f) => f.name === opts.keyColumn)) {
     throw new DbError('PARAMETER', `the file has no column '${opts.keyColumn}'`, { hint: `its columns: ${fields.map((f) => f.name).join(', ')}` });
   }
-  const cols = fields.map((f, i) => ({ field: f, vector: table.getChildAt(i) as Vector, mapped: opts.types?.[f.name] }));
-  const binCols = cols.filter((c) => c.field.name !== opts.keyColumn && !(META_COLUMNS as readonly string[]).includes(c.field.name));
-  for (const c of binCols) checkColumnName(c.field.name);
+  const cols = fields.map((f, index) => ({ field: f, index, mapped: opts.types?.[f.name] }));
   for (const c of cols) {
+    if (c.field.name !== opts.keyColumn && !(META_COLUMNS as readonly string[]).includes(c.field.name)) checkColumnName(c.field.name);
     if (c.mapped === undefined && !supported(c.field.type)) {
       throw new DbError('PARAMETER', `column '${c.field.name}' has Arrow type ${String(c.field.type)}, which has no bin type`, { hint: `map it to one of ${IMPORT_TYPES.join(', ')} (types_json / --types)` });
     }
   }
-  const keyCol = cols.find((c) => c.field.name === opts.keyColumn) as (typeof cols)[number];
-  for (let i = 0; i < table.numRows; i++) {
-    const row = i + 1;
+  return cols;
+}
+
+function* batchRows(batch: BatchLike, cols: ReturnType<typeof columnsOf>, opts: ImportOptions, firstRow: number): Generator<ImportRow | RowError> {
+  const vectors = cols.map((c) => ({ ...c, vector: batch.getChildAt(c.index) as Vector }));
+  const keyCol = vectors.find((c) => c.field.name === opts.keyColumn) as (typeof vectors)[number];
+  const binCols = vectors.filter((c) => c.field.name !== opts.keyColumn && !(META_COLUMNS as readonly string[]).includes(c.field.name));
+  for (let i = 0; i < batch.numRows; i++) {
+    const row = firstRow + i;
     try {
       const key = toKey(convert(keyCol.vector.get(i), keyCol.field.type, keyCol.field, keyCol.mapped), opts.keyColumn);
       const bins: Bins = {};
@@ -94,6 +102,89 @@ export function* importRows(data: Uint8Array, opts: ImportOptions): Generator<Im
     } catch (err) {
       yield new RowError(row, err instanceof Error ? err.message : String(err));
     }
+  }
+}
+
+/** Where a Parquet file is spooled while it is read (the system's temporary directory by default). */
+export interface ImportStreamOptions extends ImportOptions {
+  readonly tempDir?: string;
+}
+
+/**
+ * Streams the rows of a file whose bytes `source` yields, each a row or the reason it cannot
+ * be one. Holds one CSV record, one Arrow record batch or one Parquet record batch at a time.
+ */
+export async function* importRows(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, opts: ImportStreamOptions): AsyncGenerator<ImportRow | RowError> {
+  if (opts.keyColumn === '') throw new DbError('PARAMETER', 'an import needs a key column', { hint: 'name the column holding each record\'s key (key_column / --key-column)' });
+  if (opts.format === 'csv') { yield* csvRows(source, opts); return; }
+  if (opts.format === 'parquet') { yield* parquetRows(source, opts); return; }
+  const notArrow = (err: unknown): DbError => new DbError('PARAMETER', `the file is not an Arrow IPC stream or file (${(err as Error).message})`, { hint: 'check the file and the format' });
+  let reader;
+  try {
+    reader = await RecordBatchReader.from(toAsync(source));
+    await reader.open();
+  } catch (err) {
+    throw notArrow(err);
+  }
+  let cols: ReturnType<typeof columnsOf> | undefined;
+  let row = 1;
+  try {
+    for await (const batch of reader) {
+      cols ??= columnsOf(batch.schema, opts);
+      yield* batchRows(batch, cols, opts, row);
+      row += batch.numRows;
+    }
+  } catch (err) {
+    if (err instanceof DbError) throw err;
+    throw notArrow(err);
+  }
+  if (cols === undefined) columnsOf(reader.schema, opts);
+}
+
+async function* toAsync(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  for await (const chunk of source) if (chunk.length > 0) yield chunk;
+}
+
+async function* parquetRows(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, opts: ImportStreamOptions): AsyncGenerator<ImportRow | RowError> {
+  const dir = await mkdtemp(join(opts.tempDir ?? tmpdir(), 'slipstream-import-'));
+  try {
+    const path = join(dir, 'import.parquet');
+    const handle = await openFile(path, 'w');
+    try {
+      for await (const chunk of source) if (chunk.length > 0) await handle.write(chunk);
+    } finally {
+      await handle.close();
+    }
+    const notParquet = (err: unknown): DbError => new DbError('PARAMETER', `the file is not a Parquet file (${err instanceof Error ? err.message : String(err)})`, { hint: 'check the file and the format' });
+    let stream: ReadableStream<parquet.RecordBatch>;
+    try {
+      const file = await parquet.ParquetFile.fromFile(await openAsBlob(path));
+      stream = await file.stream({ batchSize: 8192 }) as ReadableStream<parquet.RecordBatch>;
+    } catch (err) {
+      throw notParquet(err);
+    }
+    let cols: ReturnType<typeof columnsOf> | undefined;
+    let row = 1;
+    const reader = stream.getReader();
+    try {
+      for (;;) {
+        let next;
+        try {
+          next = await reader.read();
+        } catch (err) {
+          throw notParquet(err);
+        }
+        if (next.done) break;
+        const table = tableFromIPC(next.value.intoIPCStream());
+        cols ??= columnsOf(table.schema, opts);
+        yield* batchRows(table, cols, opts, row);
+        row += table.numRows;
+      }
+    } finally {
+      reader.releaseLock();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 }
 
@@ -112,6 +203,7 @@ function toKey(v: BinValue, column: string): UserKey {
 }
 
 function supported(t: DataType): boolean {
+  if (DataType.isDictionary(t)) return supported(t.dictionary);
   if (DataType.isList(t) || DataType.isFixedSizeList(t) || DataType.isStruct(t) || DataType.isMap(t)) return t.children.every((f) => supported(f.type));
   return DataType.isInt(t) || DataType.isFloat(t) || DataType.isBool(t) || DataType.isBinary(t) || DataType.isFixedSizeBinary(t) || DataType.isLargeBinary(t)
     || DataType.isUtf8(t) || DataType.isLargeUtf8(t) || DataType.isDecimal(t) || DataType.isTimestamp(t) || DataType.isDate(t) || DataType.isNull(t);
@@ -121,6 +213,7 @@ function supported(t: DataType): boolean {
 function convert(v: unknown, t: DataType, field: Field | undefined, mapped: ImportType | undefined): BinValue {
   if (v === null || v === undefined) return null;
   if (mapped !== undefined) return byMapping(v, mapped);
+  if (DataType.isDictionary(t)) return convert(v, t.dictionary, field, undefined); // a dictionary column reads as its values
   if (DataType.isInt(t)) return typeof v === 'bigint' ? v : BigInt(v as number);
   if (DataType.isFloat(t)) return Number(v);
   if (DataType.isBool(t)) return Boolean(v);
@@ -201,33 +294,53 @@ function byMapping(v: unknown, t: ImportType): BinValue {
   }
 }
 
-function* csvRows(data: Uint8Array, opts: ImportOptions): Generator<ImportRow | RowError> {
-  let records: Record<string, string>[];
-  try {
-    records = parseCsv(Buffer.from(data), { columns: true, skip_empty_lines: true, bom: true }) as Record<string, string>[];
-  } catch (err) {
-    throw new DbError('PARAMETER', `the CSV file cannot be read (${(err as Error).message})`, { hint: 'a CSV import needs a header row and the same number of cells in every row' });
-  }
-  const header = records.length === 0 ? [] : Object.keys(records[0] as object);
-  if (records.length > 0 && !header.includes(opts.keyColumn)) {
-    throw new DbError('PARAMETER', `the file has no column '${opts.keyColumn}'`, { hint: `its columns: ${header.join(', ')}` });
-  }
-  for (const h of header) if (h !== opts.keyColumn) checkColumnName(h);
-  for (let i = 0; i < records.length; i++) {
-    const rec = records[i] as Record<string, string>;
-    const row = i + 1;
-    try {
-      const keyType = opts.types?.[opts.keyColumn];
-      const key = toKey(keyType === undefined ? rec[opts.keyColumn] ?? null : byMapping(rec[opts.keyColumn], keyType), opts.keyColumn);
-      const bins: Bins = {};
-      for (const [name, cell] of Object.entries(rec)) {
-        if (name === opts.keyColumn || cell === '') continue;
-        const t = opts.types?.[name];
-        bins[name] = t === undefined ? cell : byMapping(cell, t);
+async function* csvRows(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, opts: ImportOptions): AsyncGenerator<ImportRow | RowError> {
+  const parser = csvParser({ columns: true, skip_empty_lines: true, bom: true });
+  // the file's bytes go into the parser as they come; records come out as they are complete
+  const feeding = (async () => {
+    for await (const chunk of source) {
+      if (parser.destroyed) return;
+      if (!parser.write(chunk)) {
+        await new Promise<void>((ok) => {
+          const go = (): void => { parser.off('drain', go); parser.off('close', go); ok(); };
+          parser.once('drain', go);
+          parser.once('close', go);
+        });
       }
-      yield { row, key, bins };
-    } catch (err) {
-      yield new RowError(row, err instanceof Error ? err.message : String(err));
     }
+    if (!parser.destroyed) parser.end();
+  })();
+  feeding.catch((err: unknown) => parser.destroy(err instanceof Error ? err : new Error(String(err))));
+  let row = 0;
+  let checked = false;
+  try {
+    for await (const rec of parser as AsyncIterable<Record<string, string>>) {
+      row++;
+      if (!checked) {
+        const header = Object.keys(rec);
+        if (!header.includes(opts.keyColumn)) throw new DbError('PARAMETER', `the file has no column '${opts.keyColumn}'`, { hint: `its columns: ${header.join(', ')}` });
+        for (const h of header) if (h !== opts.keyColumn) checkColumnName(h);
+        checked = true;
+      }
+      try {
+        const keyType = opts.types?.[opts.keyColumn];
+        const key = toKey(keyType === undefined ? rec[opts.keyColumn] ?? null : byMapping(rec[opts.keyColumn], keyType), opts.keyColumn);
+        const bins: Bins = {};
+        for (const [name, cell] of Object.entries(rec)) {
+          if (name === opts.keyColumn || cell === '') continue;
+          const t = opts.types?.[name];
+          bins[name] = t === undefined ? cell : byMapping(cell, t);
+        }
+        yield { row, key, bins };
+      } catch (err) {
+        yield new RowError(row, err instanceof Error ? err.message : String(err));
+      }
+    }
+  } catch (err) {
+    if (err instanceof DbError) throw err;
+    throw new DbError('PARAMETER', `the CSV file cannot be read (${(err as Error).message})`, { hint: 'a CSV import needs a header row and the same number of cells in every row' });
+  } finally {
+    parser.destroy();
+    await feeding.catch(() => undefined);
   }
 }

@@ -19,6 +19,12 @@ export const DYNAMIC_SETTINGS: readonly string[] = [
   'namespaces.<ns>.eviction.evictUsedPct',
   'namespaces.<ns>.eviction.stopWritesUsedPct',
   'namespaces.<ns>.eviction.evictTenthsPct',
+  'udf.defaultTimeoutMs',
+  'udf.defaultAggregationTimeoutMs',
+  'udf.maxTimeoutMs',
+  'udf.maxCallsPerIsolate',
+  'udf.memoryLimitMb',
+  'cluster.retransmit.options.<option>',
 ];
 
 export interface ConfigChange {
@@ -52,12 +58,15 @@ function rawConfig(config: NodeConfig): Record<string, unknown> {
   return { ...rest, ...sections };
 }
 
+const UDF_SETTING = /^udf\.(defaultTimeoutMs|defaultAggregationTimeoutMs|maxTimeoutMs|maxCallsPerIsolate|memoryLimitMb)$/;
+const RETRANSMIT_SETTING = /^cluster\.retransmit\.options\.([A-Za-z][A-Za-z0-9_]*)$/;
 const NS_SETTING = /^namespaces\.([^.]+)\.(defaultTtl|maxTtl|maxRecordBytes|eviction\.(?:evictUsedPct|stopWritesUsedPct|evictTenthsPct))$/;
 
 export class LiveConfig {
   private config: NodeConfig;
   private readonly targets: LiveConfigTargets;
   private readonly listeners = new Set<(applied: readonly AppliedChange[]) => void>();
+  private readonly checks = new Map<string, Set<(section: unknown) => void>>();
 
   constructor(config: NodeConfig, targets: LiveConfigTargets) {
     this.config = config;
@@ -91,6 +100,10 @@ export class LiveConfig {
     let next: NodeConfig;
     try {
       next = parseConfig(raw);
+      // sections owned by subsystems (udf, cluster) are checked by their own rules
+      for (const section of new Set(changes.map((c) => c.name.split('.')[0] as string))) {
+        for (const check of this.checks.get(section) ?? []) check(raw[section]);
+      }
     } catch (err) {
       const e = err instanceof DbError ? err : new DbError('PARAMETER', String(err));
       throw new DbError('PARAMETER', `the change is not valid: ${e.message}`, { hint: e.hint ?? 'fix the value; nothing was changed' });
@@ -99,6 +112,14 @@ export class LiveConfig {
     for (const a of applied) this.targets.logger.info({ setting: a.name, from: a.from, to: a.to }, 'configuration changed');
     for (const l of this.listeners) l(applied);
     return applied;
+  }
+
+  /** Adds a subsystem's check of its section (run over the section with the changes in it); returns the removal. */
+  check(section: string, check: (section: unknown) => void): () => void {
+    let set = this.checks.get(section);
+    if (set === undefined) this.checks.set(section, set = new Set());
+    set.add(check);
+    return () => { set.delete(check); };
   }
 
   /** Calls `listener` after each applied change set; returns the unsubscribe. */
@@ -121,6 +142,23 @@ export class LiveConfig {
 
 function settingPath(name: string, raw: Record<string, unknown>): string[] {
   if (name === 'logLevel') return ['logLevel'];
+  if (UDF_SETTING.test(name)) {
+    // the udf section may be absent (defaults): the change creates it
+    if (raw['udf'] === undefined || raw['udf'] === null) raw['udf'] = {};
+    return name.split('.');
+  }
+  const rt = RETRANSMIT_SETTING.exec(name);
+  if (rt !== null) {
+    const cluster = raw['cluster'];
+    if (cluster === undefined || cluster === null || typeof cluster !== 'object') {
+      throw new DbError('PARAMETER', `${name}: this node runs alone (no cluster section)`, { hint: 'retransmit settings apply to nodes started with a cluster section' });
+    }
+    // the strategy may be given by name only, or not at all (the default)
+    const c = cluster as Record<string, unknown>;
+    const r = c['retransmit'];
+    c['retransmit'] = typeof r === 'string' ? { strategy: r, options: {} } : { ...(r as Record<string, unknown> | undefined), options: { ...((r as { options?: object } | undefined)?.options) } };
+    return ['cluster', 'retransmit', 'options', rt[1] as string];
+  }
   const m = NS_SETTING.exec(name);
   if (m === null) {
     throw new DbError('PARAMETER', `'${name}' is not a setting that can change while the node runs`, {

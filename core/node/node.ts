@@ -176,7 +176,7 @@ export async function createNode(config: NodeConfig, options: CreateNodeOptions)
     services.provide(NODE_IDENTITY, identity);
     services.provide(PLUGIN_INFO, registry);
     const live = new LiveConfig(config, { namespaces: new Map(namespaces.map((n) => [n.name, n])), evictorOf: (name) => maintenance.evictor(name), logger, ...(options.setLogLevel === undefined ? {} : { setLogLevel: options.setLogLevel }) });
-    const control: ConfigControl = { current: () => configJson(live.current()), dynamicSettings: DYNAMIC_SETTINGS, set: (changes) => live.set(changes), watch: (l) => live.watch(l) };
+    const control: ConfigControl = { current: () => configJson(live.current()), dynamicSettings: DYNAMIC_SETTINGS, set: (changes) => live.set(changes), watch: (l) => live.watch(l), check: (section, c) => live.check(section, c) };
     services.provide(CONFIG_CONTROL, control);
     server.addService('slipstream.v1.AdminService', AdminServiceService, adminHandlers(kernel, identity, logger, registry, control));
     server.addService('slipstream.v1.DataService', DataServiceService, dataHandlers(kernel, logger));

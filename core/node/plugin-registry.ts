@@ -116,6 +116,14 @@ export class PluginRegistry implements PluginInfoSource {
     this.plugins.get(plugin.name)?.instances.push({ scope, options, target });
   }
 
+  /** Forgets the instances of plugins of `kind` made for `scope` (one replaced while the node runs). */
+  forgetInstances(kind: PluginKind, scope: string): void {
+    for (const e of this.plugins.values()) {
+      if (e.plugin.kind !== kind) continue;
+      for (let i = e.instances.length - 1; i >= 0; i--) if (e.instances[i]?.scope === scope) e.instances.splice(i, 1);
+    }
+  }
+
   /** Opens a namespace's storage engine: options checked, `create` called, failures named. */
   async createStorage(name: string, ctx: PluginContext, namespace: NamespaceConfig, options: unknown, adjust: (o: Record<string, unknown>) => Record<string, unknown> = (o) => o): Promise<StorageEngine> {
     const plugin = this.get('storage', name);

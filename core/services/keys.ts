@@ -14,6 +14,7 @@ import type { UdfJobs } from '../udf/jobs.ts';
 import type { StorageMaintenance } from '../storage/maintenance.ts';
 import type { PluginInfoSource } from '../transaction/plugin-info.ts';
 import type { ConfigControl } from '../transaction/config-control.ts';
+import type { ClusterConfig } from '../transaction/cluster-config.ts';
 import type { Security } from '../security/security.ts';
 import type { SmdSync } from '../replication/smd-sync.ts';
 
@@ -43,5 +44,7 @@ export const UDF_RUNNER_KEY = serviceKey<UdfRunner>('udf.runner');
 export const PLUGIN_INFO = serviceKey<PluginInfoSource>('plugins');
 /** The node's live configuration (AdminService GetConfig/SetConfig, AQL SHOW CONFIG / SET CONFIG). */
 export const CONFIG_CONTROL = serviceKey<ConfigControl>('config-control');
+/** Live configuration changes sent to every member of the cluster (AQL SET CONFIG), on a node in a cluster. */
+export const CLUSTER_CONFIG = serviceKey<ClusterConfig>('cluster-config');
 /** Users, roles, sessions and the audit trail, on a node with a `security` section. */
 export const SECURITY = serviceKey<Security>('security');

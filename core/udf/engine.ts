@@ -83,6 +83,12 @@ export interface UdfEngineOptions {
   readonly now?: () => number;
 }
 
+/** The engine's limits that can change while it runs. */
+export type UdfLiveLimits = Partial<Pick<Required<UdfEngineOptions>, 'defaultTimeoutMs' | 'defaultAggregationTimeoutMs' | 'maxTimeoutMs' | 'maxCallsPerIsolate' | 'memoryLimitMb'>>;
+
+/** Defaults of the limits that can change while the engine runs. */
+export const UDF_LIVE_DEFAULTS: Readonly<Required<UdfLiveLimits>> = { defaultTimeoutMs: 1000, defaultAggregationTimeoutMs: 30_000, maxTimeoutMs: 60_000, maxCallsPerIsolate: 100_000, memoryLimitMb: 64 };
+
 /**
  * On a cluster: where the node's module set stands against the cluster's system metadata, so
  * that no node runs a record UDF with an older module set than the cluster agreed or than the
@@ -102,7 +108,7 @@ export class UdfEngine {
   readonly registry: ModuleRegistry;
   /** Set on a node that is part of a cluster (the UDF subsystem does). */
   moduleSync: ModuleSetSync | undefined;
-  private readonly opts: Required<Omit<UdfEngineOptions, 'store' | 'onLog' | 'onCatastrophicError' | 'isolation' | 'hostGraceMs' | 'onHostEvent'>> & Pick<UdfEngineOptions, 'onLog' | 'onCatastrophicError'>;
+  private opts: Required<Omit<UdfEngineOptions, 'store' | 'onLog' | 'onCatastrophicError' | 'isolation' | 'hostGraceMs' | 'onHostEvent'>> & Pick<UdfEngineOptions, 'onLog' | 'onCatastrophicError'>;
   readonly isolation: UdfIsolation;
   /** The UDF host process (process isolation only). */
   readonly host: SandboxHost | undefined;
@@ -113,13 +119,13 @@ export class UdfEngine {
 
   constructor(options: UdfEngineOptions = {}) {
     this.opts = {
-      memoryLimitMb: options.memoryLimitMb ?? 64,
+      memoryLimitMb: options.memoryLimitMb ?? UDF_LIVE_DEFAULTS.memoryLimitMb,
       poolSize: Math.max(1, options.poolSize ?? 2),
-      defaultTimeoutMs: options.defaultTimeoutMs ?? 1000,
-      defaultAggregationTimeoutMs: options.defaultAggregationTimeoutMs ?? 30_000,
-      maxTimeoutMs: options.maxTimeoutMs ?? 60_000,
+      defaultTimeoutMs: options.defaultTimeoutMs ?? UDF_LIVE_DEFAULTS.defaultTimeoutMs,
+      defaultAggregationTimeoutMs: options.defaultAggregationTimeoutMs ?? UDF_LIVE_DEFAULTS.defaultAggregationTimeoutMs,
+      maxTimeoutMs: options.maxTimeoutMs ?? UDF_LIVE_DEFAULTS.maxTimeoutMs,
       loadTimeoutMs: options.loadTimeoutMs ?? 1000,
-      maxCallsPerIsolate: options.maxCallsPerIsolate ?? 100_000,
+      maxCallsPerIsolate: options.maxCallsPerIsolate ?? UDF_LIVE_DEFAULTS.maxCallsPerIsolate,
       now: options.now ?? Date.now,
       onLog: options.onLog,
       onCatastrophicError: options.onCatastrophicError,
@@ -175,6 +181,24 @@ export class UdfEngine {
   poolStats(module: string): PoolStats | undefined {
     const v = this.registry.get(module);
     return v === undefined ? undefined : this.pools.get(v.hash)?.stats();
+  }
+
+  /**
+   * Changes limits while the engine runs (live configuration): time limits apply to the next
+   * call; the memory limit to isolates made from now on; the call count at which an isolate is
+   * recycled to the next time one comes back to its pool.
+   */
+  reconfigure(limits: UdfLiveLimits): void {
+    // a limit left out goes back to its default, as a config section without it would give
+    const next: Record<string, number> = { ...UDF_LIVE_DEFAULTS };
+    for (const [k, v] of Object.entries(limits)) if (typeof v === 'number') next[k] = v;
+    this.opts = { ...this.opts, ...(next as Required<UdfLiveLimits>) };
+  }
+
+  /** The limits reconfigure() changes, as they are now. */
+  liveLimits(): Required<UdfLiveLimits> {
+    const { defaultTimeoutMs, defaultAggregationTimeoutMs, maxTimeoutMs, maxCallsPerIsolate, memoryLimitMb } = this.opts;
+    return { defaultTimeoutMs, defaultAggregationTimeoutMs, maxTimeoutMs, maxCallsPerIsolate, memoryLimitMb };
   }
 
   /** Time limit for a call: the request's, or the default; never above the maximum. */
@@ -263,13 +287,17 @@ export class UdfEngine {
 
   private poolFor(mod: ModuleVersion): SandboxPool {
     if (this.closed) throw new DbError('UDF', 'the UDF engine is closed');
+    const engine = this;
     let pool = this.pools.get(mod.hash);
     if (pool === undefined) {
       pool = new SandboxPool(mod, {
-        ...this.sandboxOptions(),
+        // read when used, so that live limit changes reach pools made before them
+        get memoryLimitMb() { return engine.opts.memoryLimitMb; },
+        get loadTimeoutMs() { return engine.opts.loadTimeoutMs; },
+        ...(this.opts.onCatastrophicError === undefined ? {} : { onCatastrophicError: this.opts.onCatastrophicError }),
         size: this.opts.poolSize,
-        maxCalls: this.opts.maxCallsPerIsolate,
-        acquireTimeoutMs: this.opts.maxTimeoutMs,
+        get maxCalls() { return engine.opts.maxCallsPerIsolate; },
+        get acquireTimeoutMs() { return engine.opts.maxTimeoutMs; },
         create: this.createSandbox,
       });
       this.pools.set(mod.hash, pool);

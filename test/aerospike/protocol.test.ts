@@ -178,6 +178,17 @@ describe('Aerospike protocol: bytes on the shared port', function () {
     assert.match(await info(port, `version\n`), new RegExp(`Slipstream ${VERSION.replace(/\./g, '\\.')}`));
   });
 
+  it('set-config as asinfo sends it changes dynamic settings live; get-config shows them; bad changes are errors', async () => {
+    assert.equal(await info(port, 'set-config:context=namespace;id=test;default-ttl=3600;max-record-size=500000\n'), 'set-config:context=namespace;id=test;default-ttl=3600;max-record-size=500000\tok\n');
+    assert.match(await info(port, 'get-config:context=namespace;id=test\n'), /default-ttl=3600;.*max-record-size=500000;/);
+    assert.equal((await t.client.put({ namespace: 'test', set: 'cfg', key: 'k' }, { v: 1n })).ttl > 3500, true, 'the next write takes the new default TTL');
+    assert.equal(await info(port, 'set-config:context=slipstream;udf.maxTimeoutMs=15000\n'), 'set-config:context=slipstream;udf.maxTimeoutMs=15000\tok\n');
+    assert.match(await info(port, 'set-config:context=namespace;id=test;replication-factor=3\n'), /\tERROR:4:namespace setting 'replication-factor' cannot change while the node runs\n$/);
+    assert.match(await info(port, 'set-config:context=namespace;id=test;default-ttl=-1\n'), /\tERROR:4:the change is not valid: .*defaultTtl/);
+    assert.match(await info(port, 'set-config:context=nope;x=1\n'), /\tERROR:4:set-config context 'nope' is not known\n$/);
+    await t.client.setConfig({ 'namespaces.test.defaultTtl': 0, 'namespaces.test.maxRecordBytes': 1048576 });
+  });
+
   it('answers every admin message with SECURITY_NOT_ENABLED (52)', async () => {
     const c = new Conn(port);
     try {

@@ -16,6 +16,9 @@ import { executeAql } from '../../core/client/aql.ts';
 import type { Cells, Renderer } from '../../core/aql/language/results.ts';
 import { parseStatement } from '../../core/aql/language/parse.ts';
 import { printStatement } from '../../core/aql/language/printer.ts';
+import { silentLogger } from '../../core/plugin-api/index.ts';
+import { PLUGIN_INFO, UDF_ENGINE_KEY } from '../../core/services/keys.ts';
+import { defaultPlugins } from '../../core/cli/default-plugins.ts';
 
 function lines(): { stream: Writable; logged: Array<Record<string, unknown>> } {
   const logged: Array<Record<string, unknown>> = [];
@@ -74,6 +77,51 @@ describe('live configuration', function () {
     assert.deepEqual([stats.get('evict_used_pct'), stats.get('stop_writes_used_pct')], ['70', '95']);
   });
 
+  it('changes UDF limits live: time limits, memory and recycling; isolation and pool size take a restart', async () => {
+    const engine = t.node.services.get(UDF_ENGINE_KEY);
+    assert.ok(engine !== undefined);
+    assert.equal(engine.timeLimit(undefined), 1000);
+    const res = await t.client.setConfig({ 'udf.defaultTimeoutMs': 250, 'udf.maxTimeoutMs': 20_000, 'udf.maxCallsPerIsolate': 50, 'udf.memoryLimitMb': 32 });
+    assert.deepEqual(res[0]?.applied.map((a) => [a.name, a.from, a.to]), [
+      ['udf.defaultTimeoutMs', null, 250], ['udf.maxTimeoutMs', null, 20_000], ['udf.maxCallsPerIsolate', null, 50], ['udf.memoryLimitMb', null, 32],
+    ]);
+    assert.deepEqual(engine.liveLimits(), { defaultTimeoutMs: 250, defaultAggregationTimeoutMs: 30_000, maxTimeoutMs: 20_000, maxCallsPerIsolate: 50, memoryLimitMb: 32 });
+    assert.equal(engine.timeLimit(undefined), 250, 'the next call gets the new default');
+    assert.equal(engine.timeLimit(50_000), 20_000, 'and the new maximum');
+    const sections = (await t.client.getConfig()).config['sections'] as Record<string, Record<string, unknown>>;
+    assert.equal(sections['udf']?.['maxTimeoutMs'], 20_000, 'GetConfig shows it');
+    await assert.rejects(t.client.setConfig({ 'udf.maxTimeoutMs': 0 }), (e: DbError) => e.code === 'PARAMETER' && /maxTimeoutMs/.test(e.message));
+    await assert.rejects(t.client.setConfig({ 'udf.poolSize': 4 }), (e: DbError) => e.code === 'PARAMETER' && /not a setting that can change/.test(e.message));
+    assert.equal(engine.liveLimits().maxTimeoutMs, 20_000, 'a refused change leaves the limits');
+  });
+
+  it('changes the retransmit strategy\'s options live: checked against the plugin\'s schema, a new instance in place of the old', async () => {
+    const node = await createNode(parseConfig({
+      node: { id: 'D3', host: '127.0.0.1', port: 0 }, namespaces: [{ name: 'test' }],
+      cluster: { clusterName: 'live', heartbeat: { address: '127.0.0.1:0' }, fabric: { address: '127.0.0.1:0' }, seeds: [] },
+    }), { plugins: defaultPlugins(), logger: silentLogger });
+    const client = await SlipstreamClient.connect({ hosts: [`127.0.0.1:${node.port}`], timeoutMs: 10_000 });
+    try {
+      const instances = () => node.services.get(PLUGIN_INFO)?.info().find((p) => p.name === 'retransmit-basic')?.instances ?? [];
+      assert.equal(instances().length, 1);
+      const res = await client.setConfig({ 'cluster.retransmit.options.intervalMs': 100 });
+      assert.deepEqual(res[0]?.applied, [{ name: 'cluster.retransmit.options.intervalMs', from: null, to: 100 }]);
+      assert.deepEqual(instances().map((i) => i.options['intervalMs']), [100], 'one instance, with the new options');
+      await assert.rejects(client.setConfig({ 'cluster.retransmit.options.nope': 1 }), (e: DbError) => e.code === 'PARAMETER' && /retransmit-basic/.test(e.message));
+      await assert.rejects(client.setConfig({ 'cluster.retransmit.options.intervalMs': -5 }), (e: DbError) => e.code === 'PARAMETER' && /intervalMs/.test(e.message));
+      await assert.rejects(client.setConfig({ 'cluster.retransmit.strategy': 'retransmit-throttle' }), (e: DbError) => e.code === 'PARAMETER' && /not a setting that can change/.test(e.message));
+      assert.deepEqual(instances().map((i) => i.options['intervalMs']), [100], 'refused changes leave the strategy');
+      // AQL SET CONFIG on a cluster of one: one row, this node
+      const rows: Array<Record<string, unknown>> = [];
+      await executeAql(client, { text: 'SET CONFIG cluster.retransmit.options.intervalMs 200' }, { begin: () => {}, row: (cells: Cells) => { rows.push(Object.fromEntries(cells)); }, end: () => {}, status: () => {} });
+      assert.deepEqual(rows, [{ node: 'D3', name: 'cluster.retransmit.options.intervalMs', from: '100', to: '200', error: '' }]);
+      await assert.rejects(t.client.setConfig({ 'cluster.retransmit.options.intervalMs': 100 }), (e: DbError) => e.code === 'PARAMETER' && /runs alone/.test(e.message));
+    } finally {
+      client.close();
+      await node.stop();
+    }
+  });
+
   it('changes the log level of the node and of the loggers its parts already made, and logs every change', async () => {
     const { stream, logged } = lines();
     const { logger, setLevel } = createLogger('warn', 'slipstream', stream);
@@ -106,13 +154,13 @@ describe('live configuration', function () {
     };
     const set = await run('SET CONFIG namespaces.test.defaultTtl 120');
     assert.deepEqual(set.status.map((x) => x.code), [0]);
-    assert.deepEqual(set.rows, [{ name: 'namespaces.test.defaultTtl', from: '3600', to: '120' }]);
+    assert.deepEqual(set.rows, [{ node: 'D1', name: 'namespaces.test.defaultTtl', from: '3600', to: '120', error: '' }]);
     const show = await run('SHOW CONFIG');
     const byName = new Map(show.rows.map((r) => [r['name'], r]));
     assert.deepEqual(byName.get('namespaces.test.defaultTtl'), { name: 'namespaces.test.defaultTtl', value: '120', dynamic: true });
     assert.equal(byName.get('node.port')?.['dynamic'], false);
     const level = await run("SET CONFIG logLevel 'debug'");
-    assert.deepEqual(level.rows, [{ name: 'logLevel', from: '"info"', to: '"debug"' }]);
+    assert.deepEqual(level.rows, [{ node: 'D1', name: 'logLevel', from: '"info"', to: '"debug"', error: '' }]);
     const bad = await run('SET CONFIG namespaces.test.eviction.stopWritesUsedPct 50');
     assert.equal(bad.status[0]?.code, 4);
     assert.match(bad.status[0]?.message ?? '', /evictUsedPct \(70\) must be below stopWritesUsedPct \(50\)/);

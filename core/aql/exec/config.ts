@@ -5,7 +5,7 @@
  * gRPC).
  */
 import { DbError } from '../../errors/index.ts';
-import { CONFIG_CONTROL } from '../../services/index.ts';
+import { CLUSTER_CONFIG, CONFIG_CONTROL, NODE_IDENTITY } from '../../services/index.ts';
 import type { ConfigControl } from '../../transaction/config-control.ts';
 import type { ExecContext, StatementFamily } from './executor.ts';
 
@@ -29,12 +29,26 @@ function flatten(value: unknown, path: string, out: Array<[string, string]>): vo
 export const configStatements: StatementFamily = {
   name: 'config',
   statements: {
+    // every node of the cluster (this one first; a change it refuses goes nowhere), one row per node
     'set-config': async (s, ctx, out) => {
       const started = performance.now();
-      const applied = control(ctx).set([{ name: s.name, value: s.value }]);
+      const change = [{ name: s.name, value: s.value }];
+      const everywhere = ctx.services.get(CLUSTER_CONFIG);
+      const results = everywhere !== undefined
+        ? await everywhere.set(change)
+        : [{ nodeId: ctx.services.get(NODE_IDENTITY)?.nodeId.toString(16).toUpperCase() ?? '', applied: control(ctx).set(change) }];
       out.begin([]);
-      for (const a of applied) await out.row([['name', a.name], ['from', JSON.stringify(a.from) ?? 'null'], ['to', JSON.stringify(a.to) ?? 'null']]);
+      for (const r of results) {
+        for (const a of r.applied ?? []) await out.row([['node', r.nodeId], ['name', a.name], ['from', JSON.stringify(a.from) ?? 'null'], ['to', JSON.stringify(a.to) ?? 'null'], ['error', '']]);
+        if (r.error !== undefined) await out.row([['node', r.nodeId], ['name', s.name], ['from', ''], ['to', ''], ['error', `${r.error.code}: ${r.error.message}`]]);
+      }
       out.end(performance.now() - started, ctx.nodeAddress);
+      const failed = results.filter((r) => r.error !== undefined);
+      if (failed.length > 0) {
+        throw new DbError(failed[0]?.error?.code ?? 'SERVER_ERROR', `the change was applied on ${results.length - failed.length} of ${results.length} nodes; not on ${failed.map((r) => r.nodeId).join(', ')}`, {
+          hint: 'see the rows for the reason; run SET CONFIG again once those nodes are back (the change is idempotent)',
+        });
+      }
     },
   },
   show: {
@@ -43,7 +57,7 @@ export const configStatements: StatementFamily = {
       const c = control(ctx);
       const rows: Array<[string, string]> = [];
       flatten(c.current(), '', rows);
-      const dynamic = c.dynamicSettings.map((d) => new RegExp(`^${d.replace(/\./g, '\\.').replace('<ns>', '[^.]+')}$`));
+      const dynamic = c.dynamicSettings.map((d) => new RegExp(`^${d.replace(/\./g, '\\.').replace(/<[a-z]+>/g, '[^.]+')}$`));
       out.begin([]);
       for (const [name, value] of rows) await out.row([['name', name], ['value', value], ['dynamic', dynamic.some((re) => re.test(name))]]);
       out.end(performance.now() - started, ctx.nodeAddress);

@@ -11,8 +11,10 @@ import { Gauge } from 'prom-client';
 import { N_PARTITIONS } from '../../model/index.ts';
 import { DbError, type PluginContext } from '../../plugin-api/index.ts';
 import type { NodeExtension } from '../extension.ts';
-import { CLUSTER_SERVICE, SMD_SYNC } from '../../services/index.ts';
 import { SmdSync } from '../../replication/smd-sync.ts';
+import { CLUSTER_CONFIG, CLUSTER_SERVICE, CONFIG_CONTROL, SMD_SYNC } from '../../services/index.ts';
+import { clusterConfig } from '../../transaction/cluster-config.ts';
+import type { RetransmitStrategy } from '../../plugin-api/index.ts';
 import { ClusterServiceService } from '../../wire/generated/slipstream/v1/cluster.ts';
 import { createClusterService, hexId, tcpTransport, validateClusterConfig, type ClusterService } from '../../cluster/index.ts';
 import { clusterSchema } from '../../cluster/config.ts';
@@ -41,13 +43,39 @@ export function clusterExtension(): NodeExtension {
       // with security.clusterSecretFile, heartbeat and fabric frames are signed and checked
       const secret = clusterSecretOf(ctx.config.sections['security'], ctx.config.node.dataDir);
       const pctx = (name: string): PluginContext => ({ nodeId: ctx.nodeId, logger: ctx.logger.child({ plugin: name }), clock: ctx.clock, signal: ctx.signal });
+      // the retransmit strategy is swapped for a new instance when its options change live
+      let retransmitNow = ctx.registry.createRetransmit(cfg.retransmit.strategy, pctx(cfg.retransmit.strategy), cfg.retransmit.options);
+      const retransmit: RetransmitStrategy = {
+        nextDelayMs: (state) => retransmitNow.nextDelayMs(state),
+        onResend: (state) => retransmitNow.onResend?.(state),
+        stop: () => retransmitNow.stop?.(),
+      };
+      const control = ctx.services.get(CONFIG_CONTROL);
+      const sectionNow = (): ReturnType<typeof validateClusterConfig> => validateClusterConfig({
+        ...((control?.current()['sections'] as Record<string, unknown> | undefined)?.['cluster'] as Record<string, unknown>), nodeId: ctx.nodeId,
+      }, 'config cluster');
+      const uncheck = control?.check('cluster', (section) => {
+        const next = validateClusterConfig({ ...(section as Record<string, unknown>), nodeId: ctx.nodeId }, 'config cluster');
+        if (next.retransmit.strategy !== cfg.retransmit.strategy) {
+          throw new DbError('PARAMETER', 'cluster.retransmit.strategy takes a restart', { hint: 'change it in the config file and restart the node; its options can change live' });
+        }
+        ctx.registry.checkOptions(ctx.registry.get('retransmit', next.retransmit.strategy), next.retransmit.options, 'config cluster.retransmit');
+      });
+      const unwatch = control?.watch((applied) => {
+        if (!applied.some((a) => a.name.startsWith('cluster.retransmit.'))) return;
+        const next = sectionNow().retransmit;
+        const old = retransmitNow;
+        ctx.registry.forgetInstances('retransmit', 'cluster');
+        retransmitNow = ctx.registry.createRetransmit(next.strategy, pctx(next.strategy), next.options);
+        void Promise.resolve(old.stop?.()).catch((err: unknown) => ctx.logger.warn({ err }, 'the replaced retransmit strategy failed to stop'));
+      });
       const cluster = createClusterService({
         nodeId: cfg.nodeId, clusterName: cfg.clusterName, rackId: cfg.rackId, zoneId: cfg.zoneId,
         heartbeatAddress: cfg.heartbeat.address, fabricAddress: cfg.fabric.address, seeds: cfg.seeds,
         heartbeatIntervalMs: cfg.heartbeat.intervalMs, heartbeatTimeout: cfg.heartbeat.timeout, quantumMs: cfg.quantumMs,
         transport: (channel) => tcpTransport({ logger: ctx.logger, channel, ...cfg.limits, ...(secret === undefined ? {} : { secret }) }), clock: ctx.clock, logger: ctx.logger,
         replication: ctx.registry.createReplication(cfg.replication.strategy, pctx(cfg.replication.strategy), cfg.replication.options),
-        retransmit: ctx.registry.createRetransmit(cfg.retransmit.strategy, pctx(cfg.retransmit.strategy), cfg.retransmit.options),
+        retransmit,
         namespaces: ctx.config.namespaces.map((n) => ({ name: n.name, replicationFactor: n.replicationFactor })),
         serviceAddress: () => {
           try {
@@ -64,6 +92,10 @@ export function clusterExtension(): NodeExtension {
       // system metadata (UDF modules, indexes, truncate markers, users) on every member
       const smdSync = new SmdSync({ calls: dataPath.calls, cluster, store: ctx.systemMetadata, clock: ctx.clock, logger: ctx.logger.child({ part: 'smd' }) });
       ctx.services.provide(SMD_SYNC, smdSync);
+      // live configuration changes for every member (AQL SET CONFIG), over the fabric
+      if (control !== undefined) {
+        ctx.services.provide(CLUSTER_CONFIG, clusterConfig(control, dataPath.calls, () => cluster.view()?.succession.map((m) => m.id) ?? [ctx.nodeId]));
+      }
       ctx.server.addService('slipstream.v1.ClusterService', ClusterServiceService, clusterHandlers(cluster, ctx.logger));
       const registers = [ctx.server.metrics.registry];
       new Gauge({
@@ -105,6 +137,8 @@ export function clusterExtension(): NodeExtension {
       return {
         stop: () => {
           smdSync.stop();
+          unwatch?.();
+          uncheck?.();
           return cluster.stop();
         },
       };

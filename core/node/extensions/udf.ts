@@ -19,10 +19,11 @@ import { UdfServiceService } from '../../wire/generated/slipstream/v1/udf.ts';
 import { UdfEngine, type UdfEngineOptions } from '../../udf/engine.ts';
 import { UdfJobs } from '../../udf/jobs.ts';
 import { serveForwardedUdfs } from '../../udf/kernel-bridge.ts';
-import { QUERY_SUBSYSTEM, SMD_SYNC, UDF_ENGINE_KEY, UDF_JOBS_KEY, UDF_RUNNER_KEY } from '../../services/index.ts';
+import { CONFIG_CONTROL, QUERY_SUBSYSTEM, SMD_SYNC, UDF_ENGINE_KEY, UDF_JOBS_KEY, UDF_RUNNER_KEY } from '../../services/index.ts';
 import { UDF_SMD_MODULE } from '../../udf/smd-store.ts';
 import { SmdModuleStore } from '../../udf/smd-store.ts';
 import type { NodeExtension } from '../extension.ts';
+import { DbError } from '../../errors/index.ts';
 
 type Limits = Pick<UdfEngineOptions, 'isolation' | 'memoryLimitMb' | 'poolSize' | 'defaultTimeoutMs' | 'defaultAggregationTimeoutMs' | 'maxTimeoutMs' | 'maxCallsPerIsolate'>;
 type IntLimits = Omit<Limits, 'isolation'>;
@@ -90,6 +91,20 @@ export function udfExtension(): NodeExtension {
           },
         };
       }
+      // time, memory and recycling limits follow live configuration changes (udf.*)
+      const control = ctx.services.get(CONFIG_CONTROL);
+      const uncheck = control?.check('udf', (section) => {
+        const next = parseUdfConfig(section);
+        if ((next.isolation ?? 'process') !== engine.isolation || next.poolSize !== limits.poolSize) {
+          throw new DbError('PARAMETER', 'udf.isolation and udf.poolSize take a restart', { hint: 'change them in the config file and restart the node' });
+        }
+      });
+      const unwatchConfig = control?.watch((applied) => {
+        if (!applied.some((a) => a.name.startsWith('udf.'))) return;
+        const next = parseUdfConfig((control.current()['sections'] as Record<string, unknown> | undefined)?.['udf']);
+        const { defaultTimeoutMs, defaultAggregationTimeoutMs, maxTimeoutMs, maxCallsPerIsolate, memoryLimitMb } = next;
+        engine.reconfigure({ defaultTimeoutMs, defaultAggregationTimeoutMs, maxTimeoutMs, maxCallsPerIsolate, memoryLimitMb });
+      });
       const jobs = new UdfJobs(ctx.kernel, engine);
       const runner = new UdfRunner(ctx.kernel, engine, jobs, () => ctx.services.get(QUERY_SUBSYSTEM));
       ctx.services.provide(UDF_ENGINE_KEY, engine);
@@ -109,6 +124,8 @@ export function udfExtension(): NodeExtension {
       return {
         async stop() {
           unwatch();
+          unwatchConfig?.();
+          uncheck?.();
           await jobs.close();
           await engine.shutdown();
         },

@@ -7,7 +7,7 @@
 import { DbError, toDbError } from '../../errors/index.ts';
 import { N_PARTITIONS } from '../../model/index.ts';
 import { statistics, setList } from '../../transaction/statistics.ts';
-import { QUERY_SUBSYSTEM } from '../../services/keys.ts';
+import { CONFIG_CONTROL, QUERY_SUBSYSTEM } from '../../services/keys.ts';
 import type { IndexDefinition, IndexType, CollectionType } from '../../query/index/definition.ts';
 import type { IndexStatus } from '../../query/index/manager.ts';
 import { UDF_ENGINE_KEY } from '../../services/keys.ts';
@@ -74,6 +74,12 @@ function bitmap(owned: (p: number) => boolean): string {
 
 const FEATURES = 'batch-any;batch-index;blob-bits;cdt-list;cdt-map;cluster-stable;float;geo;peers;pipelining;pquery;pscans;query-show;replicas;replicas-all;replicas-master;truncate-namespace;udf';
 
+/** Aerospike's names of the namespace settings that change live, and Slipstream's. */
+const AS_NAMESPACE_SETTINGS: Readonly<Record<string, string>> = {
+  'default-ttl': 'defaultTtl', 'max-ttl': 'maxTtl', 'max-record-size': 'maxRecordBytes',
+  'evict-used-pct': 'eviction.evictUsedPct', 'stop-writes-used-pct': 'eviction.stopWritesUsedPct', 'evict-tenths-pct': 'eviction.evictTenthsPct',
+};
+
 const INDEX_TYPES: Readonly<Record<string, IndexType>> = { NUMERIC: 'NUMERIC', INTEGER: 'NUMERIC', STRING: 'STRING', GEO2DSPHERE: 'GEO2DSPHERE', BLOB: 'BLOB' };
 const COLLECTIONS: Readonly<Record<string, CollectionType>> = { DEFAULT: 'DEFAULT', LIST: 'LIST', MAPKEYS: 'MAPKEYS', MAPVALUES: 'MAPVALUES' };
 
@@ -107,6 +113,36 @@ export class InfoService {
       out += `${line}\t${value}\n`;
     }
     return out;
+  }
+
+  /**
+   * asinfo's `set-config:context=namespace;id=<ns>;default-ttl=3600` (Aerospike's names for the
+   * namespace settings), or `context=slipstream;<setting>=<value>` for any dynamic setting by its
+   * Slipstream name (e.g. `udf.maxTimeoutMs`); applied on this node as AdminService.SetConfig
+   * would (docs/live-configuration.md). Answers `ok`.
+   */
+  private setConfig(cmd: InfoCommand): string {
+    const control = this.ctx.services.get(CONFIG_CONTROL);
+    if (control === undefined) throw new DbError('UNSUPPORTED_FEATURE', 'this node has no live configuration', { hint: 'change the config file and restart' });
+    const context = cmd.params.get('context') ?? '';
+    const changes: Array<{ name: string; value: unknown }> = [];
+    const value = (v: string): unknown => (/^-?\d+(\.\d+)?$/.test(v) ? Number(v) : v === 'true' ? true : v === 'false' ? false : v);
+    for (const [k, v] of cmd.params) {
+      if (k === 'context' || k === 'id' || (context === 'namespace' && k === 'namespace')) continue;
+      if (context === 'namespace') {
+        const setting = AS_NAMESPACE_SETTINGS[k];
+        if (setting === undefined) {
+          throw new DbError('PARAMETER', `namespace setting '${k}' cannot change while the node runs`, { hint: `dynamic namespace settings: ${Object.keys(AS_NAMESPACE_SETTINGS).join(', ')}` });
+        }
+        changes.push({ name: `namespaces.${need(cmd, 'id', 'namespace')}.${setting}`, value: value(v) });
+      } else if (context === 'slipstream') {
+        changes.push({ name: k, value: value(v) });
+      } else {
+        throw new DbError('PARAMETER', `set-config context '${context}' is not known`, { hint: 'use context=namespace;id=<ns>;<setting>=<value>, or context=slipstream;<setting>=<value> with a Slipstream setting name' });
+      }
+    }
+    control.set(changes);
+    return 'ok';
   }
 
   /**
@@ -179,6 +215,7 @@ export class InfoService {
         }
         return `cluster-name=${this.ctx.clusterName() ?? 'null'};node-id=${this.ctx.nodeId.toString(16).toUpperCase()}`;
       }
+      case 'set-config': case 'config-set': return this.setConfig(cmd);
       case 'statistics': return kv(await statistics(kernel, this.ctx));
       case 'sets': {
         const [ns, set] = cmd.path;

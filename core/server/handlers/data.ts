@@ -117,20 +117,23 @@ const IMPORT_FORMAT: Record<number, ImportFormat> = {
   [ColumnarFormat.COLUMNAR_FORMAT_ARROW_IPC]: 'arrow', [ColumnarFormat.COLUMNAR_FORMAT_CSV]: 'csv',
 };
 
+/**
+ * Import: the first message carries the settings, the rest the file in chunks; rows are
+ * written as the chunks arrive (the file is never held whole, docs/columnar.md).
+ */
 async function importStream(kernel: Kernel, call: AsyncIterable<ImportRequest>): Promise<ImportResponse> {
-  let first: ImportRequest | undefined;
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const m of call) {
-    refuseUnknownFields(m, 'Import');
-    first ??= m;
-    size += m.chunk.length;
-    if (size > MAX_IMPORT_BYTES) {
-      throw new DbError('PARAMETER', `the file is larger than ${MAX_IMPORT_BYTES / 1048576} MiB`, { hint: 'split it into several files and import each' });
+  const messages = call[Symbol.asyncIterator]();
+  const head = await messages.next();
+  if (head.done === true) throw new DbError('PARAMETER', 'the import stream was empty', { hint: 'send the settings, then the file in chunks' });
+  const first: ImportRequest = head.value;
+  refuseUnknownFields(first, 'Import');
+  async function* chunks(): AsyncGenerator<Uint8Array> {
+    if (first.chunk.length > 0) yield first.chunk;
+    for (let m = await messages.next(); m.done !== true; m = await messages.next()) {
+      refuseUnknownFields(m.value, 'Import');
+      if (m.value.chunk.length > 0) yield m.value.chunk;
     }
-    if (m.chunk.length > 0) chunks.push(Buffer.from(m.chunk));
   }
-  if (first === undefined) throw new DbError('PARAMETER', 'the import stream was empty', { hint: 'send the settings, then the file in chunks' });
   kernel.namespace(first.namespace);
   const format = IMPORT_FORMAT[first.format];
   if (format === undefined) throw new DbError('PARAMETER', `import format ${first.format} is not known`, { hint: 'use Parquet, Arrow IPC or CSV' });
@@ -152,7 +155,7 @@ async function importStream(kernel: Kernel, call: AsyncIterable<ImportRequest>):
     }
   };
   let pending: Promise<void>[] = [];
-  for (const r of importRows(Buffer.concat(chunks), { format, keyColumn: first.keyColumn, types })) {
+  for await (const r of importRows(chunks(), { format, keyColumn: first.keyColumn, types })) {
     if (r instanceof RowError) { fail(r.message); continue; }
     pending.push(write(r));
     if (pending.length >= 256) { await Promise.all(pending); pending = []; }
