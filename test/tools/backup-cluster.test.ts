@@ -12,6 +12,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { startNodeProcess, type NodeProcess } from '../helpers/process-node.ts';
+import { until } from '../helpers/until.ts';
 import { SlipstreamClient } from '../../core/client/index.ts';
 import { DbError } from '../../core/errors/index.ts';
 import { digestHex, valuesEqual, type BinValue, type Bins } from '../../core/model/index.ts';
@@ -26,21 +27,6 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const run = promisify(execFile);
 const HB = { intervalMs: 100, timeout: 10 };
 const N = 2000;
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms: number): Promise<T> {
-  const start = Date.now();
-  let last: unknown;
-  while (Date.now() - start < ms) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${what} did not happen within ${ms} ms${last === undefined ? '' : ` (last error: ${String(last)})`}`);
-}
 
 function binsOf(i: number): Bins {
   return { i: BigInt(i), s: `v-${i}-✓`, d: i + 0.5, l: [BigInt(i), 'x'], m: new Map<string, BinValue>([['k', BigInt(i)]]), big: 2n ** 63n - 1n - BigInt(i) };
