@@ -186,7 +186,7 @@ describe('client/routing by the partition map (3 real nodes)', function () {
       const served = await until('the client serves every key again on the new map', async () => {
         for (let i = 0; i < 40; i++) {
           try {
-            await client.put(key(i), { i: BigInt(i) }, {}, { timeoutMs: 2000 });
+            await client.put(key(i), { i: BigInt(i) }, { commitLevel: 'master' }, { timeoutMs: 2000 });
             assert.equal((await client.get(key(i), { timeoutMs: 2000 })).bins['i'], BigInt(i));
             ok++;
           } catch {
