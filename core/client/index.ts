@@ -6,5 +6,7 @@ export { fromServiceError } from './errors.ts';
 export type { Operation, ListOpKind, MapOpKind, CdtReturnType, CdtContextItem, ListOrder, MapOrder } from '../transaction/operations.ts';
 export { DbError } from '../errors/index.ts';
 export { GeoJson } from '../model/index.ts';
+/** Ordered values: `withListOrder([...], 'ordered')`, `withMapOrder(new Map(...), 'keyOrdered')`; `listOrder`/`mapOrder` read a value's order. */
+export { withListOrder, withMapOrder, listOrder, mapOrder } from '../model/index.ts';
 export * as expr from '../query/expr/ast.ts';
 export type { Expr } from '../query/expr/ast.ts';

@@ -1,6 +1,6 @@
 import type { BitOpKind as PbBitOpKind, BitOverflowAction as PbBitOverflowAction, Operation as PbOperation, ListOpKind as PbListOpKind, MapOpKind as PbMapOpKind, CdtReturnType as PbCdtReturnType, CdtContext as PbCdtContext, CdtContextCreate as PbCdtContextCreate } from '../wire/generated/slipstream/v1/kv.ts';
 import type { Operation, ListOpKind, MapOpKind, CdtReturnType, CdtContextItem } from '../transaction/operations.ts';
-import { toPbValue } from '../wire/convert.ts';
+import { MAP_ORDER_PB, toPbValue } from '../wire/convert.ts';
 import { DbError } from '../errors/index.ts';
 import { BIT_OP_KINDS } from '../transaction/bit-ops.ts';
 
@@ -9,7 +9,7 @@ const LIST: Record<ListOpKind, number> = {
   remove: 11, removeRange: 12, removeByValue: 13, getByValue: 14, size: 15, clear: 16, sort: 17, trim: 18,
   getByIndex: 19, getByIndexRange: 20, getByRank: 21, getByRankRange: 22, getByValueRange: 23, getByValueList: 24,
   getByValueRelRankRange: 25, removeByIndex: 26, removeByIndexRange: 27, removeByRank: 28, removeByRankRange: 29,
-  removeByValueRange: 30, removeByValueList: 31, removeByValueRelRankRange: 32,
+  removeByValueRange: 30, removeByValueList: 31, removeByValueRelRankRange: 32, setOrder: 33,
 };
 const MAP: Record<MapOpKind, number> = {
   put: 1, putItems: 2, increment: 3, getByKey: 4, getByKeys: 5, removeByKey: 6, removeByKeys: 7, getByValue: 8,
@@ -17,11 +17,16 @@ const MAP: Record<MapOpKind, number> = {
   getByIndex: 14, getByIndexRange: 15, getByRank: 16, getByRankRange: 17, getByKeyRange: 18, getByValueRange: 19,
   getByKeyList: 20, getByValueList: 21, getByKeyRelIndexRange: 22, getByValueRelRankRange: 23, removeByIndex: 24,
   removeByIndexRange: 25, removeByRank: 26, removeByRankRange: 27, removeByKeyRange: 28, removeByValueRange: 29,
-  removeByKeyList: 30, removeByValueList: 31, removeByKeyRelIndexRange: 32, removeByValueRelRankRange: 33,
+  removeByKeyList: 30, removeByValueList: 31, removeByKeyRelIndexRange: 32, removeByValueRelRankRange: 33, setOrder: 34,
 };
 const RETURN: Record<CdtReturnType, number> = {
   none: 1, index: 2, reverseIndex: 3, rank: 4, reverseRank: 5, count: 6, value: 7, exists: 8, key: 9, keyValue: 10,
+  unorderedMap: 11, orderedMap: 12,
 };
+
+function badOrder(order: unknown): never {
+  throw new DbError('CLIENT_PARAM', `unknown order ${JSON.stringify(order)}`, { hint: 'lists: unordered or ordered; maps: unordered, keyOrdered or keyValueOrdered' });
+}
 
 function returnTypeOf(rt: CdtReturnType | undefined): PbCdtReturnType {
   if (rt === undefined) return 0;
@@ -81,6 +86,7 @@ export function toPbOperation(op: Operation): PbOperation {
     case 'list': return { op: { $case: 'list', value: {
       bin: op.bin, kind: LIST[op.kind] as PbListOpKind, ...toPbSelector(op),
       ...(op.flags === undefined ? {} : { flags: { addUnique: op.flags.addUnique === true, insertBounded: op.flags.insertBounded === true, noFail: op.flags.noFail === true, partial: op.flags.partial === true } }),
+      ...(op.order === undefined ? {} : { order: op.order === 'ordered' ? 1 : op.order === 'unordered' ? 0 : badOrder(op.order) }),
     } } };
     case 'map': return { op: { $case: 'map', value: {
       bin: op.bin, kind: MAP[op.kind] as PbMapOpKind,
@@ -90,6 +96,7 @@ export function toPbOperation(op: Operation): PbOperation {
       items: [...(op.items ?? [])].map(([k, v]) => ({ key: toPbValue(k), value: toPbValue(v) })),
       ...toPbSelector(op),
       ...(op.flags === undefined ? {} : { flags: { createOnly: op.flags.createOnly === true, updateOnly: op.flags.updateOnly === true, noFail: op.flags.noFail === true, partial: op.flags.partial === true } }),
+      ...(op.order === undefined ? {} : { order: MAP_ORDER_PB[op.order] ?? badOrder(op.order) }),
     } } };
     case 'expRead': return { op: { $case: 'expRead', value: { name: op.name, expressionJson: op.expression, evalNoFail: op.evalNoFail === true } } };
     case 'expWrite': {

@@ -1,5 +1,6 @@
 import { DbError } from '../errors/index.ts';
 import { GeoJson, type BinValue, type Bins, type MapKey } from './values.ts';
+import { listOrder, mapOrder, withListOrder, withMapOrder, type ListOrder, type MapOrder } from './container-order.ts';
 
 /**
  * The bin codec: bins ⇄ bytes. Engines never parse payloads. A tagged binary format
@@ -10,7 +11,12 @@ import { GeoJson, type BinValue, type Bins, type MapKey } from './values.ts';
  * value   := tag, body
  */
 const T_NIL = 0, T_INT = 1, T_DOUBLE = 2, T_STR = 3, T_BYTES = 4, T_TRUE = 5, T_FALSE = 6,
-  T_GEO = 7, T_LIST = 8, T_MAP = 9, T_INT_SMALL = 10;
+  T_GEO = 7, T_LIST = 8, T_MAP = 9, T_INT_SMALL = 10,
+  // ordered containers (tags added later; records written before them hold only unordered ones)
+  T_LIST_ORDERED = 11, T_MAP_KEY_ORDERED = 12, T_MAP_KEY_VALUE_ORDERED = 13;
+
+const MAP_TAG: Record<MapOrder, number> = { unordered: T_MAP, keyOrdered: T_MAP_KEY_ORDERED, keyValueOrdered: T_MAP_KEY_VALUE_ORDERED };
+const TAG_MAP_ORDER: Record<number, MapOrder> = { [T_MAP]: 'unordered', [T_MAP_KEY_ORDERED]: 'keyOrdered', [T_MAP_KEY_VALUE_ORDERED]: 'keyValueOrdered' };
 
 class Writer {
   buf: Buffer;
@@ -60,12 +66,12 @@ class Writer {
         if (v instanceof Uint8Array) { this.u8(T_BYTES); return this.bytes(v); }
         if (v instanceof GeoJson) { this.u8(T_GEO); return this.str(v.text); }
         if (Array.isArray(v)) {
-          this.u8(T_LIST); this.u32(v.length);
+          this.u8(listOrder(v as readonly BinValue[]) === 'ordered' ? T_LIST_ORDERED : T_LIST); this.u32(v.length);
           for (const item of v as readonly BinValue[]) this.value(item);
           return;
         }
         if (v instanceof Map) {
-          this.u8(T_MAP); this.u32(v.size);
+          this.u8(MAP_TAG[mapOrder(v as ReadonlyMap<MapKey, BinValue>)]); this.u32(v.size);
           for (const [k, item] of v as ReadonlyMap<MapKey, BinValue>) { this.value(k); this.value(item); }
           return;
         }
@@ -93,11 +99,14 @@ class Reader {
       case T_FALSE: return false;
       case T_BYTES: { const n = this.u32(); const b = new Uint8Array(this.buf.subarray(this.pos, this.pos + n)); this.pos += n; return b; }
       case T_GEO: return new GeoJson(this.str());
-      case T_LIST: { const n = this.u32(); const out: BinValue[] = new Array(n); for (let i = 0; i < n; i++) out[i] = this.value(); return out; }
-      case T_MAP: {
+      case T_LIST: case T_LIST_ORDERED: {
+        const n = this.u32(); const out: BinValue[] = new Array(n); for (let i = 0; i < n; i++) out[i] = this.value();
+        return tag === T_LIST ? out : withListOrder(out, 'ordered');
+      }
+      case T_MAP: case T_MAP_KEY_ORDERED: case T_MAP_KEY_VALUE_ORDERED: {
         const n = this.u32(); const out = new Map<MapKey, BinValue>();
         for (let i = 0; i < n; i++) { const k = this.value() as MapKey; out.set(k, this.value()); }
-        return out;
+        return tag === T_MAP ? out : withMapOrder(out, TAG_MAP_ORDER[tag] as MapOrder);
       }
       default: throw new DbError('SERVER_ERROR', `corrupt record payload: unknown value tag ${tag} at byte ${this.pos - 1}`);
     }
@@ -169,9 +178,9 @@ export interface BinVisitor {
   bytes(v: Uint8Array): void;
   bool(v: boolean): void;
   geojson(utf8: Uint8Array): void;
-  listStart(length: number): void;
+  listStart(length: number, order: ListOrder): void;
   listEnd(): void;
-  mapStart(size: number): void;
+  mapStart(size: number, order: MapOrder): void;
   /** Before each map key; the key's value event follows, then the entry's value. */
   mapKey(): void;
   mapValue(): void;
@@ -201,16 +210,16 @@ export function walkBins(payload: Uint8Array, v: BinVisitor): void {
       case T_TRUE: v.bool(true); return;
       case T_FALSE: v.bool(false); return;
       case T_GEO: v.geojson(slice()); return;
-      case T_LIST: {
+      case T_LIST: case T_LIST_ORDERED: {
         const n = buf.readUInt32LE(pos); pos += 4;
-        v.listStart(n);
+        v.listStart(n, tag === T_LIST ? 'unordered' : 'ordered');
         for (let i = 0; i < n; i++) value();
         v.listEnd();
         return;
       }
-      case T_MAP: {
+      case T_MAP: case T_MAP_KEY_ORDERED: case T_MAP_KEY_VALUE_ORDERED: {
         const n = buf.readUInt32LE(pos); pos += 4;
-        v.mapStart(n);
+        v.mapStart(n, TAG_MAP_ORDER[tag] as MapOrder);
         for (let i = 0; i < n; i++) { v.mapKey(); value(); v.mapValue(); value(); }
         v.mapEnd();
         return;

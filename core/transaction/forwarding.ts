@@ -7,7 +7,8 @@
  * until the deadline. A forwarded write that gets no answer fails TIMEOUT marked in doubt.
  *
  * Requests and results cross the fabric in V8's structured-clone format (node:v8), which keeps
- * every bin type exactly (integers as bigint, doubles as number, bytes, maps, lists). A filter
+ * every bin type exactly (integers as bigint, doubles as number, bytes, maps, lists); GeoJSON
+ * values and ordered lists and maps cross in the record codec (fabric-values.ts). A filter
  * expression crosses as its source text and is compiled again on the master.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
@@ -15,6 +16,7 @@ import { deserialize, serialize } from 'node:v8';
 import { DbError } from '../errors/index.ts';
 import type { Clock, NodeId, StoredRecord } from '../plugin-api/index.ts';
 import type { Bins, DbRecord, RecordKey, RecordMeta } from '../model/index.ts';
+import { fromFabric, toFabric } from '../model/fabric-values.ts';
 import type { RemoteCalls } from '../replication/remote-calls.ts';
 import type { PartitionRouter } from './routing.ts';
 import type { RecordPredicate, WritePolicy, ReadPolicy } from './policy.ts';
@@ -135,9 +137,9 @@ export class Forwarding {
       try {
         const mark = proxyMark.getStore();
         if (mark !== undefined) mark.proxied = true;
-        const out = await this.#o.calls.call(master, kind, serialize(body), { deadlineMs: Math.max(1, remaining), fabricKind: 'proxy' });
+        const out = await this.#o.calls.call(master, kind, serialize(toFabric(body)), { deadlineMs: Math.max(1, remaining), fabricKind: 'proxy' });
         this.counters.proxied++;
-        return deserialize(out) as T;
+        return fromFabric(deserialize(out)) as T;
       } catch (e) {
         if (!(e instanceof DbError)) throw e;
         if (e.code === 'UNAVAILABLE' && deadline - clock.now() > 20) {
@@ -160,9 +162,9 @@ export class Forwarding {
   serve<B>(kind: string, handler: (body: B) => Promise<unknown>): void {
     this.#o.calls.serve(kind, async (_from, bytes) => {
       this.counters.fromProxy++;
-      const body = deserialize(bytes) as B;
+      const body = fromFabric(deserialize(bytes)) as B;
       const out = await runLocally(() => handler(body));
-      return serialize(out);
+      return serialize(toFabric(out));
     });
   }
 
@@ -214,7 +216,7 @@ export class Forwarding {
     const routing: ScanRouting = {
       localNode: router.localNode,
       masterOf: (ns, p) => router.masterOf(ns, p),
-      fetchPage: async (node, page) => deserialize(await calls.call(node, 'kv.scanPage', serialize(page), { deadlineMs: 10_000, fabricKind: 'proxy' })) as ScanPage,
+      fetchPage: async (node, page) => fromFabric(deserialize(await calls.call(node, 'kv.scanPage', serialize(page), { deadlineMs: 10_000, fabricKind: 'proxy' }))) as ScanPage,
       pause: (ms) => new Promise<void>((r) => clock.setTimeout(r, ms)),
     };
     return clusterScan(req, routing, local);

@@ -1,4 +1,4 @@
-import type { BinValue, MapKey } from '../model/index.ts';
+import type { BinValue, ListOrder, MapKey, MapOrder } from '../model/index.ts';
 import { isBitRead, type BitOperation } from './bit-ops.ts';
 import type { ListWriteFlags, MapWriteFlags } from './cdt/write-flags.ts';
 import type { ExpReadOperation, ExpWriteOperation } from './expression-ops.ts';
@@ -14,7 +14,8 @@ export type ListOpKind =
   | 'getByIndex' | 'getByIndexRange' | 'getByRank' | 'getByRankRange'
   | 'getByValueRange' | 'getByValueList' | 'getByValueRelRankRange'
   | 'removeByIndex' | 'removeByIndexRange' | 'removeByRank' | 'removeByRankRange'
-  | 'removeByValueRange' | 'removeByValueList' | 'removeByValueRelRankRange';
+  | 'removeByValueRange' | 'removeByValueList' | 'removeByValueRelRankRange'
+  | 'setOrder';
 
 /**
  * Map operations (Aerospike CDT map operations). By-index operations address the map in key
@@ -28,7 +29,8 @@ export type MapOpKind =
   | 'getByKeyRelIndexRange' | 'getByValueRelRankRange'
   | 'removeByIndex' | 'removeByIndexRange' | 'removeByRank' | 'removeByRankRange'
   | 'removeByKeyRange' | 'removeByValueRange' | 'removeByKeyList' | 'removeByValueList'
-  | 'removeByKeyRelIndexRange' | 'removeByValueRelRankRange';
+  | 'removeByKeyRelIndexRange' | 'removeByValueRelRankRange'
+  | 'setOrder';
 
 /**
  * What a selecting list/map operation returns (Aerospike's ListReturnType / MapReturnType).
@@ -36,17 +38,17 @@ export type MapOpKind =
  */
 export type CdtReturnType =
   | 'none' | 'index' | 'reverseIndex' | 'rank' | 'reverseRank' | 'count' | 'value' | 'exists'
-  | 'key' | 'keyValue';
+  | 'key' | 'keyValue' | 'unorderedMap' | 'orderedMap';
 
+/**
+ * `keyValue` answers a map of the source map's order; `unorderedMap` / `orderedMap` (Aerospike's
+ * UNORDERED_MAP / ORDERED_MAP) an unordered or key-ordered one.
+ */
 export const CDT_RETURN_TYPES: readonly CdtReturnType[] = [
-  'none', 'index', 'reverseIndex', 'rank', 'reverseRank', 'count', 'value', 'exists', 'key', 'keyValue',
+  'none', 'index', 'reverseIndex', 'rank', 'reverseRank', 'count', 'value', 'exists', 'key', 'keyValue', 'unorderedMap', 'orderedMap',
 ];
 
-/** The order of a list (Aerospike's ListOrder): an ordered list keeps its elements sorted. */
-export type ListOrder = 'unordered' | 'ordered';
-
-/** The order of a map (Aerospike's MapOrder): which order its entries are kept in. */
-export type MapOrder = 'unordered' | 'keyOrdered' | 'keyValueOrdered';
+export type { ListOrder, MapOrder };
 
 /**
  * One step of a path into nested lists and maps (Aerospike's CDT context, `CTX`). A list or map
@@ -95,6 +97,11 @@ export type Operation =
       readonly inverted?: boolean;
       /** Write flags of append/appendItems/insert/insertItems/set (Aerospike's ListWriteFlags). */
       readonly flags?: ListWriteFlags;
+      /**
+       * append/appendItems/increment: the order of the list they create when it is missing (an
+       * existing list keeps its own); setOrder: the new order. Other kinds take none.
+       */
+      readonly order?: ListOrder;
     }
   | {
       readonly op: 'map'; readonly bin: string; readonly kind: MapOpKind;
@@ -120,6 +127,11 @@ export type Operation =
       readonly inverted?: boolean;
       /** Write flags of put/putItems/increment (Aerospike's MapWriteFlags). */
       readonly flags?: MapWriteFlags;
+      /**
+       * put/putItems/increment: the order of the map they create when it is missing (an existing
+       * map keeps its own); setOrder: the new order. Other kinds take none.
+       */
+      readonly order?: MapOrder;
     }
   /** A bit operation on a bytes bin (see bit-ops.ts). */
   | BitOperation

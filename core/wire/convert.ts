@@ -4,10 +4,14 @@
  * policies is the server's (core/server/handlers/request-mapping.ts).
  */
 import { DbError } from '../errors/index.ts';
-import { checkBinName, GeoJson, parseGeoJson, ttlOf, type BinValue, type Bins, type DbRecord, type MapKey, type RecordMeta } from '../model/index.ts';
-import type { Bin, Record as PbRecord, RecordMeta as PbRecordMeta, Value } from './generated/slipstream/v1/types.ts';
+import { checkBinName, GeoJson, listOrder, mapOrder, parseGeoJson, ttlOf, withListOrder, withMapOrder, type BinValue, type Bins, type DbRecord, type MapKey, type MapOrder, type RecordMeta } from '../model/index.ts';
+import type { Bin, MapOrder as PbMapOrder, Record as PbRecord, RecordMeta as PbRecordMeta, Value } from './generated/slipstream/v1/types.ts';
 
 const MAX_DEPTH = 64;
+
+/** MapOrder in types.proto ⇄ the model's map orders. */
+export const PB_MAP_ORDER: Readonly<Record<number, MapOrder>> = { 0: 'unordered', 1: 'keyOrdered', 2: 'keyValueOrdered' };
+export const MAP_ORDER_PB: Readonly<Record<MapOrder, PbMapOrder>> = { unordered: 0, keyOrdered: 1, keyValueOrdered: 2 };
 
 /** A protobuf value as a bin value. Missing values are nil. */
 export function fromPbValue(v: Value | undefined, depth = 0): BinValue {
@@ -22,8 +26,16 @@ export function fromPbValue(v: Value | undefined, depth = 0): BinValue {
     case 'bytes': return new Uint8Array(k.value.buffer, k.value.byteOffset, k.value.length);
     case 'bool': return k.value;
     case 'geojson': return parseGeoJson(k.value);
-    case 'list': return k.value.items.map((x) => fromPbValue(x, depth + 1));
+    case 'list': {
+      const items = k.value.items.map((x) => fromPbValue(x, depth + 1));
+      const order = k.value.order;
+      if (order === 0) return items;
+      if (order !== 1) throw new DbError('PARAMETER', `list order ${order} is not known`, { hint: 'use a ListOrder value from types.proto' });
+      return withListOrder(items, 'ordered');
+    }
     case 'map': {
+      const order = PB_MAP_ORDER[k.value.order];
+      if (order === undefined) throw new DbError('PARAMETER', `map order ${k.value.order} is not known`, { hint: 'use a MapOrder value from types.proto' });
       const m = new Map<MapKey, BinValue>();
       for (const e of k.value.entries) {
         const key = fromPbValue(e.key, depth + 1);
@@ -32,7 +44,7 @@ export function fromPbValue(v: Value | undefined, depth = 0): BinValue {
         }
         m.set(key, fromPbValue(e.value, depth + 1));
       }
-      return m;
+      return withMapOrder(m, order);
     }
   }
 }
@@ -47,8 +59,14 @@ export function toPbValue(v: BinValue): Value {
     default:
       if (v instanceof Uint8Array) return { kind: { $case: 'bytes', value: v } };
       if (v instanceof GeoJson) return { kind: { $case: 'geojson', value: v.text } };
-      if (Array.isArray(v)) return { kind: { $case: 'list', value: { items: (v as readonly BinValue[]).map(toPbValue) } } };
-      return { kind: { $case: 'map', value: { entries: [...(v as ReadonlyMap<MapKey, BinValue>)].map(([key, value]) => ({ key: toPbValue(key), value: toPbValue(value) })) } } };
+      if (Array.isArray(v)) {
+        const list = v as readonly BinValue[];
+        return { kind: { $case: 'list', value: { items: list.map(toPbValue), order: listOrder(list) === 'ordered' ? 1 : 0 } } };
+      }
+      {
+        const map = v as ReadonlyMap<MapKey, BinValue>;
+        return { kind: { $case: 'map', value: { entries: [...map].map(([key, value]) => ({ key: toPbValue(key), value: toPbValue(value) })), order: MAP_ORDER_PB[mapOrder(map)] } } };
+      }
   }
 }
 

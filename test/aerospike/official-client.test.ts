@@ -381,5 +381,31 @@ describe('Aerospike protocol: the official aerospike npm client', function () {
     await client.operate(k, [exp.operations.write('m', exp.mul(exp.binInt('n'), exp.int(2)), exp.expWriteFlags.DEFAULT)]);
     assert.equal((await client.get(k)).bins.m, 82);
   });
+
+  it('keeps map and list orders: set-type, create orders, ordered-list appends, ORDERED_MAP results', async () => {
+    const k = key('orders');
+    const { lists, maps } = Aerospike;
+    // puts make an unordered map (which the C client reads into a hash map: no order to check)
+    await client.operate(k, [maps.put('u', 'z', 1), maps.put('u', 'c', 2), maps.put('u', 'm', 3), maps.put('u', 'a', 4)]);
+    await client.operate(k, [maps.setPolicy('u', new Aerospike.MapPolicy({ order: maps.order.KEY_ORDERED }))]);
+    assert.deepEqual(Object.keys((await client.get(k)).bins.u as object), ['a', 'c', 'm', 'z'], 'MAP_SET_TYPE sorted the map');
+    // a map put that creates the bin with a key-ordered policy
+    const ordered = new Aerospike.MapPolicy({ order: maps.order.KEY_ORDERED });
+    await client.operate(k, [maps.put('o', 'z', 1, ordered), maps.put('o', 'c', 2), maps.put('o', 'm', 3)]);
+    assert.deepEqual(Object.keys((await client.get(k)).bins.o as object), ['c', 'm', 'z']);
+    const r = await client.operate(k, [maps.getByRankRange('o', 0, 2, maps.returnType.ORDERED_MAP)]);
+    assert.deepEqual(r.bins.o, { c: 2, z: 1 });
+    // an ordered list: appends go where they sort, insert is refused
+    await client.operate(k, [lists.setOrder('l', lists.order.ORDERED), lists.appendItems('l', [5, 1, 3]), lists.append('l', 2)]);
+    assert.deepEqual((await client.get(k)).bins.l, [1, 2, 3, 5]);
+    assert.equal(await codeOf(client.operate(k, [lists.insert('l', 0, 9)])), 26, 'OP_NOT_APPLICABLE');
+    const created = new Aerospike.ListPolicy({ order: lists.order.ORDERED });
+    await client.operate(k, [lists.appendItems('l2', [9, 4], created)]);
+    assert.deepEqual((await client.get(k)).bins.l2, [4, 9]);
+    // maps.create / lists.create in a context: the nested containers are created with their orders
+    await client.operate(k, [maps.create('n', maps.order.KEY_ORDERED).withContext((ctx: InstanceType<typeof Aerospike.cdt.Context>) => ctx.addMapKeyCreate('inner', maps.order.KEY_ORDERED))]);
+    await client.operate(k, [maps.put('n', 'y', 1).withContext((ctx: InstanceType<typeof Aerospike.cdt.Context>) => ctx.addMapKey('inner')), maps.put('n', 'x', 2).withContext((ctx: InstanceType<typeof Aerospike.cdt.Context>) => ctx.addMapKey('inner'))]);
+    assert.deepEqual(Object.keys(((await client.get(k)).bins.n as Record<string, object>).inner as object), ['x', 'y']);
+  });
 });
 

@@ -13,7 +13,7 @@ import type { StatementFamily, StatementHandler } from '../../core/aql/exec/exec
 import { renderResult, type StatementResult } from '../../core/aql/shell/render/renderer.ts';
 import type { Cells, Renderer } from '../../core/aql/language/results.ts';
 import { DEFAULT_SETTINGS, withSetting } from '../../core/aql/language/settings.ts';
-import type { BinValue } from '../../core/model/index.ts';
+import type { BinValue, MapKey } from '../../core/model/index.ts';
 
 /** Collects a statement's result sets and status (for renderResult). */
 function collector(): { renderer: Renderer; results: StatementResult[] } {
@@ -66,7 +66,7 @@ describe('AqlService (gRPC)', () => {
       "OPERATE INCR(s, 1) ON test.o WHERE PK = 'k'",
       "OPERATE WRITE(w, 1) ON test.o WHERE PK = 'k'",
     ].join('\n'));
-    assert.deepEqual(r.map((x) => x.status.code), [0, 0, 0, 0, 16, 12, 0]);
+    assert.deepEqual(r.map((x) => x.status.code), [0, 0, 0, 0, 0, 12, 0]);
     const op = rows(r[1])[0] as Record<string, BinValue>;
     assert.deepEqual(op['l'], [3n, [1n, 2n]], 'append returns the size, get-range the elements');
     assert.deepEqual(op['m'], [2n, 5n, 5n], 'put returns the size, increment and get-by-key the value');
@@ -78,6 +78,33 @@ describe('AqlService (gRPC)', () => {
     assert.deepEqual(rows(r[3]), [{ m: 2n, l: 1n, n: 7n }]);
     assert.equal(r[6]?.status.message, '1 record affected.');
     assert.equal(r[6]?.sets.length, 0);
+  });
+
+  it('OPERATE: MAP_SET_TYPE, WITH_POLICY map and list orders and write modes, WITH_RETURN return types', async () => {
+    const r = await run([
+      "OPERATE MAP_PUT(m, 'z', 1) WITH_POLICY(AS_MAP_KEY_ORDERED), MAP_PUT(m, 'c', 2), MAP_PUT(u, 'z', 1), MAP_PUT(u, 'c', 2) ON test.ord WHERE PK = 'k'",
+      "SELECT * FROM test.ord WHERE PK = 'k'",
+      "OPERATE MAP_SET_TYPE(u, 'AS_MAP_KEY_VALUE_ORDERED'), LIST_APPEND(l, 5) WITH_POLICY(AS_LIST_ORDERED), LIST_APPEND(l, 1) ON test.ord WHERE PK = 'k'",
+      "SELECT * FROM test.ord WHERE PK = 'k'",
+      "OPERATE MAP_GET_BY_INDEX_RANGE(m, 0) WITH_RETURN(KEY), MAP_GET_BY_RANK(u, -1) WITH_RETURN(AS_MAP_RETURN_VALUE) ON test.ord WHERE PK = 'k'",
+      "OPERATE MAP_PUT(m, 'c', 9) WITH_POLICY(AS_MAP_CREATE_ONLY) ON test.ord WHERE PK = 'k'",
+      "OPERATE LIST_GET_BY_INDEX(l, 0) WITH_RETURN(COUNT) ON test.ord WHERE PK = 'k'",
+      "OPERATE MAP_SET_TYPE(m, 'SIDEWAYS') ON test.ord WHERE PK = 'k'",
+      "OPERATE MAP_PUT(m, 'a', 1) WITH_POLICY(AS_MAP_WHATEVER) ON test.ord WHERE PK = 'k'",
+      "OPERATE LIST_INSERT(l, 0, 7) ON test.ord WHERE PK = 'k'",
+      "OPERATE MAP_SIZE(m) WITH_POLICY(AS_MAP_KEY_ORDERED) ON test.ord WHERE PK = 'k'",
+    ].join('\n'));
+    assert.deepEqual(r.map((x) => x.status.code), [0, 0, 0, 0, 0, 24, 0, 4, 4, 26, 4]);
+    const first = rows(r[1])[0] as Record<string, BinValue>;
+    assert.deepEqual([...(first['m'] as ReadonlyMap<MapKey, BinValue>).keys()], ['c', 'z'], 'a key-ordered map');
+    assert.deepEqual([...(first['u'] as ReadonlyMap<MapKey, BinValue>).keys()], ['z', 'c'], 'an unordered map keeps insertion order');
+    const second = rows(r[3])[0] as Record<string, BinValue>;
+    assert.deepEqual([...(second['u'] as ReadonlyMap<MapKey, BinValue>).keys()], ['c', 'z'], 'MAP_SET_TYPE sorted it');
+    assert.deepEqual(second['l'], [1n, 5n], 'the list was created ordered');
+    assert.deepEqual(rows(r[4]), [{ m: ['c', 'z'], u: 2n }]);
+    assert.deepEqual(rows(r[6]), [{ l: 1n }]);
+    assert.match(r[7]?.status.message ?? '', /not a map order/);
+    assert.match(r[8]?.status.message ?? '', /not a map policy/);
   });
 
   it('SHOW SETS and STAT give the admin service\'s numbers', async () => {

@@ -7,7 +7,7 @@ import { startTestNode, type TestNode } from '../helpers/node-harness.ts';
 import { DbError, toPbKey, toPbOperation, type Operation } from '../../core/client/index.ts';
 import { fromPbOperation } from '../../core/server/handlers/operations.ts';
 import { KeyValueServiceService } from '../../core/wire/generated/slipstream/v1/kv.ts';
-import type { MapKey, BinValue } from '../../core/model/index.ts';
+import { listOrder, mapOrder, withListOrder, withMapOrder, type MapKey, type BinValue } from '../../core/model/index.ts';
 
 async function code(p: Promise<unknown>): Promise<{ code: number; message: string }> {
   try {
@@ -38,6 +38,35 @@ describe('server/cdt selectors over gRPC', function () {
       const back = fromPbOperation(toPbOperation(op));
       for (const [field, v] of Object.entries(op)) assert.deepEqual((back as Record<string, unknown>)[field], v, `${op.op} ${op.kind}: ${field}`);
     }
+  });
+
+  it('keeps list and map orders with the value: put, operate with create orders and setOrder, get, ORDERED_MAP results', async () => {
+    const om = withMapOrder(new Map<MapKey, BinValue>([['b', 1n], ['a', 2n]]), 'keyOrdered');
+    await t.client.put(k('ord'), { om, ol: withListOrder([3n, 1n], 'ordered'), um: new Map<MapKey, BinValue>([['b', 1n], ['a', 2n]]) });
+    let rec = await t.client.get(k('ord'));
+    assert.equal(mapOrder(rec.bins.om as ReadonlyMap<MapKey, BinValue>), 'keyOrdered');
+    assert.deepEqual([...(rec.bins.om as ReadonlyMap<MapKey, BinValue>).keys()], ['a', 'b']);
+    assert.equal(listOrder(rec.bins.ol as BinValue[]), 'ordered');
+    assert.deepEqual(rec.bins.ol, [1n, 3n]);
+    assert.equal(mapOrder(rec.bins.um as ReadonlyMap<MapKey, BinValue>), 'unordered');
+    assert.deepEqual([...(rec.bins.um as ReadonlyMap<MapKey, BinValue>).keys()], ['b', 'a']);
+    const r = await t.client.operate(k('ord'), [
+      { op: 'list', bin: 'ol', kind: 'append', value: 2n },
+      { op: 'map', bin: 'nm', kind: 'put', key: 'z', value: 1n, order: 'keyValueOrdered' },
+      { op: 'map', bin: 'nm', kind: 'put', key: 'y', value: 2n },
+      { op: 'map', bin: 'um', kind: 'setOrder', order: 'keyOrdered' },
+      { op: 'list', bin: 'nl', kind: 'setOrder', order: 'ordered' },
+      { op: 'map', bin: 'om', kind: 'getByIndexRange', index: 0, returnType: 'unorderedMap' },
+    ]);
+    assert.equal(mapOrder(r.bins.om as ReadonlyMap<MapKey, BinValue>), 'unordered');
+    rec = await t.client.get(k('ord'));
+    assert.deepEqual(rec.bins.ol, [1n, 2n, 3n]);
+    assert.equal(mapOrder(rec.bins.nm as ReadonlyMap<MapKey, BinValue>), 'keyValueOrdered');
+    assert.deepEqual([...(rec.bins.nm as ReadonlyMap<MapKey, BinValue>).keys()], ['y', 'z']);
+    assert.deepEqual([...(rec.bins.um as ReadonlyMap<MapKey, BinValue>).keys()], ['a', 'b']);
+    assert.equal(listOrder(rec.bins.nl as BinValue[]), 'ordered');
+    assert.equal((await code(t.client.operate(k('ord'), [{ op: 'list', bin: 'ol', kind: 'insert', index: 0, value: 0n }]))).code, 26, 'insert into an ordered list');
+    assert.equal((await code(t.client.operate(k('ord'), [{ op: 'map', bin: 'om', kind: 'size', order: 'keyOrdered' }]))).code, 4, 'an order on an operation that takes none');
   });
 
   it('runs list by-rank, by-value-range and inverted selectors atomically', async () => {

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { encodeBatchGetResponse, encodeGetResponse, encodeScanPage, type BatchStored } from '../../core/server/wire/get-response.ts';
 import { BatchGetResponse, GetResponse, ScanResponse } from '../../core/wire/generated/slipstream/v1/kv.ts';
 import { toPbRecord } from '../../core/wire/convert.ts';
-import { computeDigest, partitionOf, encodeBins, encodeUserKey, GeoJson, type Bins, type BinValue, type MapKey } from '../../core/model/index.ts';
+import { computeDigest, partitionOf, encodeBins, encodeUserKey, GeoJson, MAP_ORDERS, withListOrder, withMapOrder, type Bins, type BinValue, type MapKey } from '../../core/model/index.ts';
 import type { StoredRecord } from '../../core/plugin-api/index.ts';
 import { DbError } from '../../core/errors/index.ts';
 
@@ -15,7 +15,8 @@ const leaf: fc.Arbitrary<BinValue> = fc.oneof(
 const mapKey: fc.Arbitrary<MapKey> = fc.oneof(fc.string({ maxLength: 6 }), fc.bigInt({ min: -1000n, max: 1000n }), fc.double({ noNaN: true }));
 const value: fc.Arbitrary<BinValue> = fc.letrec<{ v: BinValue }>((tie) => ({
   v: fc.oneof({ depthSize: 'small' }, leaf, fc.array(tie('v'), { maxLength: 4 }),
-    fc.array(fc.tuple(mapKey, tie('v')), { maxLength: 4 }).map((es) => new Map(es))),
+    fc.array(tie('v'), { maxLength: 4 }).map((l) => withListOrder(l, 'ordered')),
+    fc.tuple(fc.array(fc.tuple(mapKey, tie('v')), { maxLength: 4 }), fc.constantFrom(...MAP_ORDERS)).map(([es, order]) => withMapOrder(new Map(es), order))),
 })).v;
 
 describe('server/wire: the Get fast path', () => {

@@ -5,7 +5,7 @@
  */
 import { DbError } from '../../errors/index.ts';
 import { isList, isMap, ttlOf, type BinValue, type MapKey } from '../../model/index.ts';
-import type { Operation as KernelOp, ListOpKind, MapOpKind } from '../../transaction/operations.ts';
+import type { Operation as KernelOp, CdtReturnType, ListOpKind, ListOrder, MapOpKind, MapOrder } from '../../transaction/operations.ts';
 import type { Operation, OperateStatement } from '../language/ast.ts';
 import type { Renderer } from '../language/results.ts';
 import { checkNamespace, keyOf, policy } from './common.ts';
@@ -59,8 +59,92 @@ function binOf(op: Operation): string {
   return op.bin;
 }
 
-/** One AQL operation as a kernel operation. */
+const MAP_ORDER_NAMES: Readonly<Record<string, MapOrder>> = { UNORDERED: 'unordered', KEY_ORDERED: 'keyOrdered', KEY_VALUE_ORDERED: 'keyValueOrdered' };
+const MAP_ORDER_NUMBERS: Readonly<Record<string, MapOrder>> = { 0: 'unordered', 1: 'keyOrdered', 3: 'keyValueOrdered' };
+const LIST_ORDER_NAMES: Readonly<Record<string, ListOrder>> = { UNORDERED: 'unordered', ORDERED: 'ordered' };
+
+/** A map order argument: 'AS_MAP_KEY_ORDERED' (or 'KEY_ORDERED'), or Aerospike's number 0, 1 or 3. */
+function mapOrderArg(op: Operation, i: number): MapOrder {
+  const v = arg(op, i);
+  const order = typeof v === 'string' ? MAP_ORDER_NAMES[v.toUpperCase().replace(/^AS_MAP_/, '')] : typeof v === 'bigint' ? MAP_ORDER_NUMBERS[String(v)] : undefined;
+  if (order === undefined) fail(op, `${JSON.stringify(typeof v === 'bigint' ? String(v) : v)} is not a map order; use 'AS_MAP_UNORDERED', 'AS_MAP_KEY_ORDERED' or 'AS_MAP_KEY_VALUE_ORDERED'`);
+  return order;
+}
+
+function listOrderArg(op: Operation, i: number): ListOrder {
+  const v = arg(op, i);
+  const order = typeof v === 'string' ? LIST_ORDER_NAMES[v.toUpperCase().replace(/^AS_LIST_/, '')] : typeof v === 'bigint' ? (['unordered', 'ordered'] as const)[Number(v)] : undefined;
+  if (order === undefined) fail(op, `${JSON.stringify(typeof v === 'bigint' ? String(v) : v)} is not a list order; use 'AS_LIST_UNORDERED' or 'AS_LIST_ORDERED'`);
+  return order;
+}
+
+const RETURN_NAMES: Readonly<Record<string, CdtReturnType>> = {
+  NONE: 'none', INDEX: 'index', REVERSE_INDEX: 'reverseIndex', RANK: 'rank', REVERSE_RANK: 'reverseRank', COUNT: 'count',
+  KEY: 'key', VALUE: 'value', KEY_VALUE: 'keyValue', EXISTS: 'exists', UNORDERED_MAP: 'unorderedMap', ORDERED_MAP: 'orderedMap',
+};
+
+/** Positional list kinds whose selector form takes a return type (LIST_GET_BY_INDEX … WITH_RETURN(…)). */
+const SELECTOR_FORM: Readonly<Partial<Record<ListOpKind, ListOpKind>>> = {
+  get: 'getByIndex', getRange: 'getByIndexRange', remove: 'removeByIndex', removeRange: 'removeByIndexRange',
+};
+
+/**
+ * WITH_POLICY and WITH_RETURN on an operation: aql's map policies (AS_MAP_UNORDERED,
+ * AS_MAP_KEY_ORDERED, AS_MAP_KEY_VALUE_ORDERED, AS_MAP_UPDATE, AS_MAP_UPDATE_ONLY,
+ * AS_MAP_CREATE_ONLY, and AS_MAP_NO_FAIL / AS_MAP_PARTIAL), the list orders AS_LIST_ORDERED /
+ * AS_LIST_UNORDERED, and a return type by its Aerospike name (AS_MAP_RETURN_ / AS_LIST_RETURN_
+ * prefixes optional). The kernel refuses what the operation does not take.
+ */
+function withModifiers(op: Operation, k: KernelOp): KernelOp {
+  if (op.policy === undefined && op.returnType === undefined) return k;
+  if (k.op !== 'list' && k.op !== 'map') fail(op, 'WITH_POLICY and WITH_RETURN apply to list and map operations');
+  let out: KernelOp = k;
+  if (op.returnType !== undefined) {
+    const rt = RETURN_NAMES[op.returnType.replace(/^AS_(MAP|LIST)_RETURN_/, '')];
+    if (rt === undefined) fail(op, `${op.returnType} is not a return type; use one of ${Object.keys(RETURN_NAMES).join(', ')}`);
+    const kind = k.op === 'list' && /_BY_INDEX/.test(op.op) ? SELECTOR_FORM[k.kind] ?? k.kind : k.kind;
+    out = { ...out, kind, returnType: rt } as KernelOp;
+  }
+  if (op.policy !== undefined) {
+    if (k.op === 'map') {
+      let order: MapOrder | undefined;
+      const flags: { createOnly?: boolean; updateOnly?: boolean; noFail?: boolean; partial?: boolean } = {};
+      for (const p of op.policy) {
+        const name = p.replace(/^AS_MAP_(WRITE_)?/, '');
+        if (MAP_ORDER_NAMES[name] !== undefined) order = MAP_ORDER_NAMES[name];
+        else if (name === 'UPDATE' || name === 'DEFAULT') { /* aql's default write mode */ }
+        else if (name === 'UPDATE_ONLY' || name === 'NO_CREATE') flags.updateOnly = true;
+        else if (name === 'CREATE_ONLY' || name === 'NO_OVERWRITE') flags.createOnly = true;
+        else if (name === 'NO_FAIL') flags.noFail = true;
+        else if (name === 'PARTIAL') flags.partial = true;
+        else fail(op, `${p} is not a map policy; use AS_MAP_UNORDERED, AS_MAP_KEY_ORDERED, AS_MAP_KEY_VALUE_ORDERED, AS_MAP_UPDATE, AS_MAP_UPDATE_ONLY, AS_MAP_CREATE_ONLY, AS_MAP_NO_FAIL or AS_MAP_PARTIAL`);
+      }
+      out = { ...out, ...(order === undefined ? {} : { order }), ...(Object.keys(flags).length === 0 ? {} : { flags }) } as KernelOp;
+    } else {
+      let order: ListOrder | undefined;
+      const flags: { addUnique?: boolean; insertBounded?: boolean; noFail?: boolean; partial?: boolean } = {};
+      for (const p of op.policy) {
+        const name = p.replace(/^AS_LIST_(WRITE_)?/, '');
+        if (LIST_ORDER_NAMES[name] !== undefined) order = LIST_ORDER_NAMES[name];
+        else if (name === 'DEFAULT') { /* no flags */ }
+        else if (name === 'ADD_UNIQUE') flags.addUnique = true;
+        else if (name === 'INSERT_BOUNDED') flags.insertBounded = true;
+        else if (name === 'NO_FAIL') flags.noFail = true;
+        else if (name === 'PARTIAL') flags.partial = true;
+        else fail(op, `${p} is not a list policy; use AS_LIST_ORDERED, AS_LIST_UNORDERED, AS_LIST_ADD_UNIQUE, AS_LIST_INSERT_BOUNDED, AS_LIST_NO_FAIL or AS_LIST_PARTIAL`);
+      }
+      out = { ...out, ...(order === undefined ? {} : { order }), ...(Object.keys(flags).length === 0 ? {} : { flags }) } as KernelOp;
+    }
+  }
+  return out;
+}
+
+/** One AQL operation as a kernel operation, with its WITH_POLICY / WITH_RETURN. */
 export function kernelOperation(op: Operation): KernelOp {
+  return withModifiers(op, plainOperation(op));
+}
+
+function plainOperation(op: Operation): KernelOp {
   const list = (kind: ListOpKind, extra: Omit<Extract<KernelOp, { op: 'list' }>, 'op' | 'bin' | 'kind'> = {}): KernelOp => ({ op: 'list', bin: binOf(op), kind, ...extra });
   const map = (kind: MapOpKind, extra: Omit<Extract<KernelOp, { op: 'map' }>, 'op' | 'bin' | 'kind'> = {}): KernelOp => ({ op: 'map', bin: binOf(op), kind, ...extra });
   const optCount = (i: number): { count?: number } => (op.args.length > i ? { count: int(op, i, 'count') } : {});
@@ -133,10 +217,12 @@ export function kernelOperation(op: Operation): KernelOp {
     case 'MAP_REMOVE_BY_INDEX_RANGE': return map('removeByIndexRange', { index: int(op, 0, 'index'), ...optCount(1), returnType: 'count' });
     case 'MAP_REMOVE_BY_RANK': return map('removeByRank', { rank: int(op, 0, 'rank'), returnType: 'count' });
     case 'MAP_REMOVE_BY_RANK_RANGE': return map('removeByRankRange', { rank: int(op, 0, 'rank'), ...optCount(1), returnType: 'count' });
+    case 'MAP_SET_TYPE': return map('setOrder', { order: mapOrderArg(op, 0) });
+    case 'LIST_SET_ORDER': return list('setOrder', { order: listOrderArg(op, 0) });
     default:
       if (OPERATIONS[op.op] === undefined) fail(op, 'unknown operation');
       throw new DbError('UNSUPPORTED_FEATURE', `${op.op} is not supported by this server's operate`, {
-        hint: 'maps here are always key-ordered, so MAP_SET_TYPE is not implemented; HELP OPERATE lists the supported operations',
+        hint: 'HELP OPERATE lists the supported operations',
       });
   }
 }

@@ -73,7 +73,13 @@ export interface UpdateStatement {
 }
 export interface DeleteStatement { readonly kind: 'delete'; readonly target: Target; readonly key: KeyRef }
 /** One operation of OPERATE: an upper-cased name (WRITE, INCR, LIST_APPEND, MAP_PUT, …) and literal arguments. */
-export interface Operation { readonly op: string; readonly bin: string | null; readonly args: readonly BinValue[] }
+export interface Operation {
+  readonly op: string; readonly bin: string | null; readonly args: readonly BinValue[];
+  /** WITH_POLICY(AS_MAP_KEY_ORDERED, …): aql's map policy names (and AS_LIST_ORDERED / AS_LIST_UNORDERED), upper-cased. */
+  readonly policy?: readonly string[];
+  /** WITH_RETURN(KEY_VALUE): a return type name (VALUE, KEY, KEY_VALUE, ORDERED_MAP, COUNT, …), upper-cased. */
+  readonly returnType?: string;
+}
 export interface OperateStatement { readonly kind: 'operate'; readonly ops: readonly Operation[]; readonly target: Target; readonly key: KeyRef }
 /** UPTO: nanoseconds since the epoch (integer) or a date string. */
 export interface TruncateStatement { readonly kind: 'truncate'; readonly target: Target; readonly upto: bigint | string | null }

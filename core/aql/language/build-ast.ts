@@ -63,6 +63,7 @@ interface RuleResults {
   deleteStmt: Statement;
   operateStmt: Statement;
   call: Operation;
+  callModifier: { readonly name: string; readonly tok: IToken; readonly words: string[] };
   truncateStmt: Statement;
   explainStmt: Statement;
   showStmt: Statement;
@@ -542,7 +543,41 @@ class AstBuilder extends CstVisitor implements TypedVisitor, Cst.AqlCstVisitor<C
     if (rest.length < spec.min || rest.length > spec.max) {
       this.fail('PARAMETER', `${op} takes ${spec.min === spec.max ? spec.min : `${spec.min} to ${spec.max}`} value${spec.max === 1 ? '' : 's'}${spec.bin ? ' after the bin' : ''}, got ${rest.length}`, nameTok, { hint: spec.usage });
     }
-    return { op, bin, args: rest.map((e) => this.literal(e)) };
+    const mods: { policy?: string[]; returnType?: string } = {};
+    for (const m of c.callModifier ?? []) {
+      const { name, tok, words } = this.sub(m);
+      if (name === 'WITH_POLICY' && mods.policy === undefined && words.length > 0) mods.policy = words;
+      else if (name === 'WITH_RETURN' && mods.returnType === undefined && words.length === 1) mods.returnType = words[0] as string;
+      else this.fail('PARAMETER', `${op}: ${name}(${words.join(', ')}) is not an operation modifier here`, tok, { hint: 'after an operation: WITH_POLICY(<policy>[, <policy>]) once, WITH_RETURN(<return type>) once' });
+    }
+    return { op, bin, args: rest.map((e) => this.literal(e)), ...mods };
+  }
+
+  /** WITH_POLICY(…) / WITH_RETURN(…) after an operation: its name and its words (bare names or quoted strings). */
+  callModifier(c: Cst.CallModifierCstChildren): RuleResults['callModifier'] {
+    const tok = one(c.ExprName, 'ExprName');
+    const name = this.nameText(tok).toUpperCase();
+    const words = (c.expr ?? []).map((e) => {
+      // a bare name or a quoted string (names, not bin names: no length limit)
+      const first = this.firstToken(e);
+      const text = first.tokenType.name === 'SqString' || first.tokenType.name === 'DqString' ? first.image.slice(1, -1) : /^[A-Za-z_][A-Za-z0-9_]*$/.test(first.image) ? first.image : undefined;
+      if (text === undefined || first.endOffset !== this.lastOffset(e)) {
+        return this.fail('PARAMETER', `${name} takes names such as AS_MAP_KEY_ORDERED or KEY_VALUE`, e, { hint: 'write WITH_POLICY(AS_MAP_KEY_ORDERED) or WITH_RETURN(KEY_VALUE)' });
+      }
+      return text.toUpperCase();
+    });
+    return { name, tok, words };
+  }
+
+  /** The end offset of the last token of `n`. */
+  lastOffset(n: CstNode): number {
+    let end = -1;
+    const walk = (x: CstElement): void => {
+      if ('image' in x) { end = Math.max(end, x.endOffset ?? -1); return; }
+      for (const list of Object.values(x.children)) for (const c of list ?? []) walk(c);
+    };
+    walk(n);
+    return end;
   }
 
   firstToken(n: CstNode): IToken {

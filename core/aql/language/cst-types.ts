@@ -196,6 +196,20 @@ export type CallCstChildren = {
   expr?: ExprCstNode[];
   Comma?: IToken[];
   RParen: IToken[];
+  callModifier?: CallModifierCstNode[];
+};
+
+export interface CallModifierCstNode extends CstNode {
+  name: 'callModifier';
+  children: CallModifierCstChildren;
+}
+
+export type CallModifierCstChildren = {
+  ExprName: IToken[];
+  LParen: IToken[];
+  expr?: ExprCstNode[];
+  Comma?: IToken[];
+  RParen: IToken[];
 };
 
 export interface TruncateStmtCstNode extends CstNode {
@@ -769,6 +783,7 @@ export interface AqlCstVisitor<IN, OUT> extends ICstVisitor<IN, OUT> {
   deleteStmt(children: DeleteStmtCstChildren, param?: IN): OUT;
   operateStmt(children: OperateStmtCstChildren, param?: IN): OUT;
   call(children: CallCstChildren, param?: IN): OUT;
+  callModifier(children: CallModifierCstChildren, param?: IN): OUT;
   truncateStmt(children: TruncateStmtCstChildren, param?: IN): OUT;
   explainStmt(children: ExplainStmtCstChildren, param?: IN): OUT;
   showStmt(children: ShowStmtCstChildren, param?: IN): OUT;

@@ -160,12 +160,21 @@ class AqlParser extends CstParser {
     this.SUBRULE(this.expr);
   });
 
-  /** name(args…): an OPERATE operation. */
+  /** name(args…) [modifier(args…)]…: an OPERATE operation, e.g. MAP_PUT(m, 'k', 1) WITH_POLICY(AS_MAP_KEY_ORDERED). */
   call = this.RULE('call', () => {
     this.CONSUME(ExprName);
     this.CONSUME(LParen);
     this.MANY_SEP({ SEP: Comma, DEF: () => this.SUBRULE(this.expr) });
     this.CONSUME(RParen);
+    // only these names start a modifier (ON and other soft keywords are names too)
+    this.MANY({ GATE: () => /^(WITH_POLICY|WITH_RETURN)$/i.test(this.LA(1).image), DEF: () => this.SUBRULE(this.callModifier) });
+  });
+
+  callModifier = this.RULE('callModifier', () => {
+    this.CONSUME2(ExprName);
+    this.CONSUME2(LParen);
+    this.MANY_SEP2({ SEP: Comma, DEF: () => this.SUBRULE2(this.expr) });
+    this.CONSUME2(RParen);
   });
 
   truncateStmt = this.RULE('truncateStmt', () => {

@@ -127,7 +127,8 @@ export function printStatement(s: Statement): string {
       return `UPDATE ${target(s.target)} SET ${s.bins.map((b) => `${printName(b.name)} = ${printValue(b.value)}`).join(', ')} WHERE ${key(s.key)}`;
     case 'delete': return `DELETE FROM ${target(s.target)} WHERE ${key(s.key)}`;
     case 'operate':
-      return `OPERATE ${s.ops.map((o) => `${o.op}(${[...(o.bin === null ? [] : [printName(o.bin)]), ...o.args.map(printValue)].join(', ')})`).join(', ')} ON ${target(s.target)} WHERE ${key(s.key)}`;
+      return `OPERATE ${s.ops.map((o) => `${o.op}(${[...(o.bin === null ? [] : [printName(o.bin)]), ...o.args.map(printValue)].join(', ')})`
+        + (o.policy === undefined ? '' : ` WITH_POLICY(${o.policy.join(', ')})`) + (o.returnType === undefined ? '' : ` WITH_RETURN(${o.returnType})`)).join(', ')} ON ${target(s.target)} WHERE ${key(s.key)}`;
     case 'truncate':
       return `TRUNCATE ${target(s.target)}${s.upto === null ? '' : ` UPTO ${typeof s.upto === 'bigint' ? s.upto.toString() : printQuoted(s.upto)}`}`;
     case 'explain': return `EXPLAIN ${select(s.statement)}`;

@@ -2,20 +2,21 @@
  * List and map operations as the clients encode them (ops 3/4, msgpack `[opcode, args…]`, or
  * `[0xff, ctx, [opcode, args…]]` with a context) mapped onto the kernel's CDT operations:
  * opcodes, argument order, return types (with the INVERTED flag), contexts with their create
- * flags, list and map write flags. What the kernel cannot do yet (ordered lists, expression
+ * flags, list and map write flags, list and map orders (create orders, SET_TYPE, the
+ * ORDERED_MAP / UNORDERED_MAP return types). What the kernel cannot do yet (expression
  * contexts) is refused with UNSUPPORTED_FEATURE, never ignored.
  */
 import { DbError } from '../../errors/index.ts';
-import { isList, isMap, type BinValue, type MapKey } from '../../model/index.ts';
+import { isList, isMap, type BinValue, type ListOrder, type MapKey, type MapOrder } from '../../model/index.ts';
 import type { CdtContextItem, CdtReturnType, ListOpKind, MapOpKind, Operation } from '../../transaction/operations.ts';
 import type { ListWriteFlags, MapWriteFlags } from '../../transaction/cdt/write-flags.ts';
-import { MsgpackReader, Sentinel, toBinValue, toMapKey, type WireValue } from './msgpack.ts';
+import { listOrderOfFlags, mapOrderOfFlags, MsgpackReader, Sentinel, toBinValue, toMapKey, type WireValue } from './msgpack.ts';
 
 const CONTEXT_EVAL = 0xff;
 
 const RETURN_TYPES: Readonly<Record<number, CdtReturnType>> = {
   0: 'none', 1: 'index', 2: 'reverseIndex', 3: 'rank', 4: 'reverseRank', 5: 'count', 6: 'key', 7: 'value', 8: 'keyValue', 13: 'exists',
-  16: 'keyValue', 17: 'keyValue',
+  16: 'unorderedMap', 17: 'orderedMap',
 };
 
 type Shape =
@@ -54,10 +55,6 @@ const MAP_MODES: Readonly<Record<number, readonly [MapOpKind, Shape, MapWriteFla
   69: ['put', 'keyValue', { updateOnly: true }], 70: ['putItems', 'items', { updateOnly: true }],
 };
 
-/** Map opcodes the kernel has no equivalent for yet, with what they are. */
-const MAP_UNSUPPORTED: Readonly<Record<number, string>> = {
-  64: 'map set-type (changing a map\'s order)',
-};
 
 /** Aerospike's ListWriteFlags bits. */
 function listFlags(v: WireValue | undefined): ListWriteFlags | undefined {
@@ -75,10 +72,18 @@ function mapFlags(v: WireValue | undefined): MapWriteFlags | undefined {
   return n === 0 ? undefined : { createOnly: (n & 1) !== 0, updateOnly: (n & 2) !== 0, noFail: (n & 4) !== 0, partial: (n & 8) !== 0 };
 }
 
-/** A list order argument: only unordered lists exist in the kernel's list operations. */
-function unorderedList(v: WireValue | undefined, what: string): void {
-  if (v === undefined || v === null || v === 0n) return;
-  throw unsupported(`${what} on an ordered list`);
+/** A list order argument (1 ordered, | 0x10 persist-index, a storage hint with no effect on results); absent or 0: none. */
+function listOrderArg(v: WireValue | undefined, what: string): { order?: ListOrder } {
+  if (v === undefined || v === null) return {};
+  const order = listOrderOfFlags(int(v, `${what}: the list order`));
+  return order === 'unordered' ? {} : { order };
+}
+
+/** A map order attribute (0 unordered, 1 key-ordered, 3 key-value-ordered, | 0x10 persist-index); absent or 0: none. */
+function mapOrderArg(v: WireValue | undefined, what: string): { order?: MapOrder } {
+  if (v === undefined || v === null) return {};
+  const order = mapOrderOfFlags(int(v, `${what}: the map order`));
+  return order === 'unordered' ? {} : { order };
 }
 
 /** A CDT context (`[type, value, type, value, …]`) as the kernel's path. */
@@ -177,12 +182,24 @@ function plainOperation(bin: string, opcode: number, args: readonly WireValue[])
   if (map !== undefined) return mapOp(bin, map[0], map[1], args);
   const mode = MAP_MODES[opcode];
   if (mode !== undefined) {
-    const op = mapOp(bin, mode[0], mode[1], args.slice(0, mode[1] === 'items' ? 1 : 2)) as Extract<Operation, { op: 'map' }>;
-    return { ...op, flags: mode[2] };
+    // ADD [key, value, attr], ADD_ITEMS [map, attr], REPLACE [key, value], REPLACE_ITEMS [map]: no write-flags argument
+    const n = mode[1] === 'items' ? 1 : 2;
+    if (args.length > n + 1 || (args.length === n + 1 && (opcode === 69 || opcode === 70))) {
+      throw new DbError('PARAMETER', `map opcode ${opcode} on bin '${bin}' takes ${n}${opcode === 65 || opcode === 66 ? ' or ' + String(n + 1) : ''} arguments, not ${args.length}`);
+    }
+    const op = mapOp(bin, mode[0], mode[1], args.slice(0, n)) as Extract<Operation, { op: 'map' }>;
+    return { ...op, flags: mode[2], ...mapOrderArg(args[n], `map opcode ${opcode} on bin '${bin}'`) };
   }
-  if (opcode === 0) throw unsupported('list set-order (ordered lists)');
-  const named = MAP_UNSUPPORTED[opcode];
-  if (named !== undefined) throw unsupported(named);
+  if (opcode === 0) {
+    // SET_TYPE: [0, order]
+    const n = int(args[0], `list set-order on bin '${bin}': the order`);
+    return { op: 'list', bin, kind: 'setOrder', order: listOrderOfFlags(n) };
+  }
+  if (opcode === 64) {
+    // MAP_SET_TYPE: [64, attr]
+    const n = int(args[0], `map set-type on bin '${bin}': the order`);
+    return { op: 'map', bin, kind: 'setOrder', order: mapOrderOfFlags(n) };
+  }
   throw new DbError('PARAMETER', `list/map opcode ${opcode} is not known`, { hint: 'send operations the Aerospike clients send' });
 }
 
@@ -195,10 +212,9 @@ function listOp(bin: string, kind: ListOpKind, shape: Shape, a: readonly WireVal
       return base;
     case 'value': case 'values': {
       // append / append-items: [value(s), order, flags]
-      unorderedList(a[1], what);
       const flags = listFlags(a[2]);
       const v = shape === 'value' ? { value: value(a[0], `${what}: the value`) } : { values: values(a[0], `${what}: the items`) };
-      return { ...base, ...v, ...(flags === undefined ? {} : { flags }) };
+      return { ...base, ...v, ...listOrderArg(a[1], what), ...(flags === undefined ? {} : { flags }) };
     }
     case 'index': return { ...base, index: int(a[0], `${what}: the index`) };
     case 'indexValue': case 'indexValues': {
@@ -209,10 +225,10 @@ function listOp(bin: string, kind: ListOpKind, shape: Shape, a: readonly WireVal
     }
     case 'indexCount': return { ...base, index: int(a[0], `${what}: the index`), ...(a[1] === undefined ? {} : { count: int(a[1], `${what}: the count`) }) };
     case 'indexDelta': {
-      // increment: [index, delta, order, flags]
-      unorderedList(a[2], what);
+      // increment: [index, delta, order, flags]; the kernel's increment takes no write flags
       const flags = listFlags(a[3]);
-      return { ...base, index: int(a[0], `${what}: the index`), value: a[1] === undefined || a[1] === null ? 1n : value(a[1], `${what}: the delta`), ...(flags === undefined ? {} : { flags }) };
+      if (flags !== undefined) throw new DbError('PARAMETER', `${what}: write flags on a list increment are not supported`, { hint: 'send the increment without list write flags' });
+      return { ...base, index: int(a[0], `${what}: the index`), value: a[1] === undefined || a[1] === null ? 1n : value(a[1], `${what}: the delta`), ...listOrderArg(a[2], what) };
     }
     default: return selector(base, shape, a, what);
   }
@@ -224,22 +240,22 @@ function mapOp(bin: string, kind: MapOpKind, shape: Shape, a: readonly WireValue
   switch (shape) {
     case 'none': return base;
     case 'keyValue': {
-      // [key, value, attr, flags]: the map order attribute is the kernel's own (key order)
+      // [key, value, attr, flags]: attr is the order of a map the put creates
       const flags = mapFlags(a[3]);
-      return { ...base, key: toMapKey(a[0] ?? null), value: value(a[1], `${what}: the value`), ...(flags === undefined ? {} : { flags }) };
+      return { ...base, key: toMapKey(a[0] ?? null), value: value(a[1], `${what}: the value`), ...mapOrderArg(a[2], what), ...(flags === undefined ? {} : { flags }) };
     }
     case 'items': {
       const m = value(a[0], `${what}: the items`);
       if (!isMap(m)) throw new DbError('PARAMETER', `${what}: the items must be a map`);
       const flags = mapFlags(a[2]);
-      return { ...base, items: m, ...(flags === undefined ? {} : { flags }) };
+      return { ...base, items: m, ...mapOrderArg(a[1], what), ...(flags === undefined ? {} : { flags }) };
     }
     case 'keyDelta': case 'keyNegDelta': {
       // [key, delta, attr, flags]
       const d = a[1] === undefined || a[1] === null ? 1n : value(a[1], `${what}: the delta`);
       if (typeof d !== 'bigint' && typeof d !== 'number') throw new DbError('PARAMETER', `${what}: the delta must be a number`);
       const flags = mapFlags(a[3]);
-      return { ...base, key: toMapKey(a[0] ?? null), value: shape === 'keyNegDelta' ? -d : d, ...(flags === undefined ? {} : { flags }) };
+      return { ...base, key: toMapKey(a[0] ?? null), value: shape === 'keyNegDelta' ? -d : d, ...mapOrderArg(a[2], what), ...(flags === undefined ? {} : { flags }) };
     }
     default: return selector(base, shape, a, what);
   }

@@ -3,7 +3,8 @@
  * AS_MSG answer (one READ op per bin; lists and maps as Aerospike msgpack), without building
  * bin values. Checked against the ordinary encoder (decode, then ResponseWriter) by tests.
  */
-import { walkBins, type BinVisitor } from '../../model/index.ts';
+import { walkBins, type BinVisitor, type ListOrder, type MapOrder } from '../../model/index.ts';
+import { LIST_ORDERED_FLAG, MAP_ORDER_FLAGS } from './msgpack.ts';
 import type { StoredRecord } from '../../plugin-api/index.ts';
 import { MSG_HEADER_BYTES, MessageType, PROTO_HEADER_BYTES, PROTO_VERSION, Particle, wireVoidTime } from './protocol.ts';
 
@@ -120,19 +121,38 @@ class Transcoder implements BinVisitor {
     else { this.buf[this.pos++] = b16 + 1; this.buf.writeUInt32BE(n, this.pos); this.pos += 4; }
   }
 
-  listStart(length: number): void {
+  listStart(length: number, order: ListOrder): void {
     if (this.depth === 0) this.particle(Particle.LIST);
-    this.header(0x90, 0xdc, length);
+    if (order === 'ordered') {
+      // the order ext element counts as one element
+      this.header(0x90, 0xdc, length + 1);
+      this.orderExt(LIST_ORDERED_FLAG);
+    } else this.header(0x90, 0xdc, length);
     this.depth++;
+  }
+
+  /** Aerospike's order header element: ext8 of length 0 whose type byte is the flags. */
+  private orderExt(flags: number): void {
+    this.room(3);
+    this.buf[this.pos++] = 0xc7;
+    this.buf[this.pos++] = 0;
+    this.buf[this.pos++] = flags;
   }
 
   listEnd(): void {
     this.depth--;
   }
 
-  mapStart(size: number): void {
+  mapStart(size: number, order: MapOrder): void {
     if (this.depth === 0) this.particle(Particle.MAP);
-    this.header(0x80, 0xde, size);
+    if (order === 'unordered') this.header(0x80, 0xde, size);
+    else {
+      // one extra leading pair: the order ext as key, nil as value
+      this.header(0x80, 0xde, size + 1);
+      this.orderExt(MAP_ORDER_FLAGS[order]);
+      this.room(1);
+      this.buf[this.pos++] = 0xc0;
+    }
     this.depth++;
   }
 

@@ -7,7 +7,7 @@
  * each of these, so this small codec reads and writes them directly.
  */
 import { DbError } from '../../errors/index.ts';
-import { GeoJson, parseGeoJson, type BinValue, type MapKey } from '../../model/index.ts';
+import { GeoJson, listOrder, mapOrder, parseGeoJson, withListOrder, withMapOrder, type BinValue, type ListOrder, type MapKey, type MapOrder } from '../../model/index.ts';
 
 /** A value range sentinel: WILDCARD (matches anything) or INFINITY (above everything). */
 export class Sentinel {
@@ -36,9 +36,37 @@ export class RawString {
   }
 }
 
-/** An ext value other than the sentinels (order flags of lists and maps); dropped from collections. */
+/**
+ * An ext value other than the sentinels. As the first element of a list or the key of a map's
+ * first pair it is the container's order header (ext type = flags, length 0); elsewhere it is refused.
+ */
 export class ExtMarker {
   readonly ext = true;
+  readonly type: number;
+  constructor(type = -1) {
+    this.type = type;
+  }
+}
+
+/** Order header flags (aerospike-common as_msgpack_ext.h / the server's AS_PACKED_*). */
+export const LIST_ORDERED_FLAG = 0x01;
+const PERSIST_INDEX_FLAG = 0x10;
+const PRESERVE_ORDER_FLAG = 0x08;
+export const MAP_ORDER_FLAGS: Readonly<Record<MapOrder, number>> = { unordered: 0, keyOrdered: 0x01, keyValueOrdered: 0x03 };
+
+export function mapOrderOfFlags(flags: number): MapOrder {
+  const f = flags & ~(PERSIST_INDEX_FLAG | PRESERVE_ORDER_FLAG);
+  if (f === 0) return 'unordered';
+  if (f === 0x01) return 'keyOrdered';
+  if (f === 0x03) return 'keyValueOrdered';
+  return bad(`map order flags 0x${flags.toString(16)} are not known`);
+}
+
+export function listOrderOfFlags(flags: number): ListOrder {
+  const f = flags & ~PERSIST_INDEX_FLAG;
+  if (f === 0) return 'unordered';
+  if (f === LIST_ORDERED_FLAG) return 'ordered';
+  return bad(`list order flags 0x${flags.toString(16)} are not known`);
 }
 
 /** What decoding yields: bin values plus the two sentinels and raw strings. */
@@ -120,7 +148,7 @@ export class MsgpackReader {
       case 0xc4: { this.need(1); return this.bin(this.u8()); }
       case 0xc5: { this.need(2); const n = buf.readUInt16BE(this.pos); this.pos += 2; return this.bin(n); }
       case 0xc6: { this.need(4); const n = buf.readUInt32BE(this.pos); this.pos += 4; return this.bin(n); }
-      case 0xc7: { this.need(2); const n = this.u8(); this.pos++; this.need(n); this.pos += n; return new ExtMarker(); }
+      case 0xc7: { this.need(2); const n = this.u8(); const type = this.u8(); this.need(n); this.pos += n; return new ExtMarker(n === 0 ? type : -1); }
       case 0xc8: { this.need(3); const n = buf.readUInt16BE(this.pos); this.pos += 3; this.need(n); this.pos += n; return new ExtMarker(); }
       case 0xc9: { this.need(5); const n = buf.readUInt32BE(this.pos); this.pos += 5; this.need(n); this.pos += n; return new ExtMarker(); }
       case 0xca: { this.need(4); const v = buf.readFloatBE(this.pos); this.pos += 4; return v; }
@@ -185,38 +213,64 @@ export class MsgpackReader {
   private array(n: number): WireValue {
     if (n > this.end - this.pos) bad(`an array of ${n} elements cannot fit`);
     const out: WireValue[] = [];
+    let order: ListOrder = 'unordered';
     for (let i = 0; i < n; i++) {
       const v = this.read();
-      if (v instanceof ExtMarker) continue; // list order flags
+      if (v instanceof ExtMarker) {
+        // the order header: first element only
+        if (i !== 0 || v.type < 0) bad('an ext value inside a list is not a value Aerospike stores');
+        order = listOrderOfFlags(v.type);
+        continue;
+      }
       out.push(v);
     }
+    if (order === 'ordered') ORDERED_WIRE_LISTS.add(out);
     return out;
   }
 
   private map(n: number): WireValue {
     if (n > this.end - this.pos) bad(`a map of ${n} entries cannot fit`);
     const out = new Map<WireValue, WireValue>();
+    let order: MapOrder = 'unordered';
     for (let i = 0; i < n; i++) {
       const k = this.read();
       const v = this.read();
-      if (k instanceof ExtMarker) continue; // map order flags
+      if (k instanceof ExtMarker) {
+        // the order header: the key of the first pair (its value is nil)
+        if (i !== 0 || k.type < 0) bad('an ext value as a map key is not a value Aerospike stores');
+        order = mapOrderOfFlags(k.type);
+        continue;
+      }
       out.set(k, v);
     }
+    if (order !== 'unordered') WIRE_MAP_ORDERS.set(out, order);
     return out;
   }
 }
 
 
-/** A decoded wire value as a bin value; sentinels and raw strings are refused. */
+/** Decoded lists and maps that came with an order header (kept until they become bin values). */
+const ORDERED_WIRE_LISTS = new WeakSet<readonly WireValue[]>();
+const WIRE_MAP_ORDERS = new WeakMap<ReadonlyMap<WireValue, WireValue>, MapOrder>();
+
+/** The order header a decoded map came with. */
+export function wireMapOrder(v: ReadonlyMap<WireValue, WireValue>): MapOrder {
+  return WIRE_MAP_ORDERS.get(v) ?? 'unordered';
+}
+
+/** A decoded wire value as a bin value (ordered containers sorted and marked); sentinels and raw strings are refused. */
 export function toBinValue(v: WireValue): BinValue {
   if (v instanceof Sentinel || v instanceof RawString || v instanceof ExtMarker) {
     throw new DbError('PARAMETER', 'a WILDCARD/INFINITY value is only allowed as a bound of a value range', { hint: 'store plain values' });
   }
-  if (Array.isArray(v)) return (v as readonly WireValue[]).map(toBinValue);
+  if (Array.isArray(v)) {
+    const list = (v as readonly WireValue[]).map(toBinValue);
+    return ORDERED_WIRE_LISTS.has(v) ? withListOrder(list, 'ordered') : list;
+  }
   if (v instanceof Map) {
     const m = new Map<MapKey, BinValue>();
     for (const [k, x] of v as ReadonlyMap<WireValue, WireValue>) m.set(toMapKey(k), toBinValue(x));
-    return m;
+    return withMapOrder(m, wireMapOrder(v as ReadonlyMap<WireValue, WireValue>));
   }
   return v as BinValue;
 }
@@ -307,13 +361,31 @@ export class MsgpackWriter {
     if (v instanceof GeoJson) { this.typedString(0x17, Buffer.from(v.text, 'utf8')); return; }
     if (Array.isArray(v)) {
       const list = v as readonly BinValue[];
-      this.arrayHeader(list.length);
+      if (listOrder(list) === 'ordered') {
+        this.arrayHeader(list.length + 1);
+        this.orderExt(LIST_ORDERED_FLAG);
+      } else this.arrayHeader(list.length);
       for (const x of list) this.write(x);
       return;
     }
     const map = v as ReadonlyMap<MapKey, BinValue>;
-    this.mapHeader(map.size);
+    const order = mapOrder(map);
+    if (order === 'unordered') this.mapHeader(map.size);
+    else {
+      this.mapHeader(map.size + 1);
+      this.orderExt(MAP_ORDER_FLAGS[order]);
+      this.room(1);
+      this.buf[this.pos++] = 0xc0;
+    }
     for (const [k, x] of map) { this.write(k); this.write(x); }
+  }
+
+  /** An order header element: ext8 of length 0 whose type byte is the flags. */
+  orderExt(flags: number): void {
+    this.room(3);
+    this.buf[this.pos++] = 0xc7;
+    this.buf[this.pos++] = 0;
+    this.buf[this.pos++] = flags;
   }
 }
 

@@ -5,7 +5,7 @@ import { BIT_OP_KINDS, type BitOperation } from '../../transaction/bit-ops.ts';
 import { exprFromJsonText } from '../../query/expr/index.ts';
 import type { BitOp as PbBitOp, Operation as PbOperation, ListOpKind as PbListOpKind, MapOpKind as PbMapOpKind, CdtReturnType as PbCdtReturnType, CdtContext as PbCdtContext } from '../../wire/generated/slipstream/v1/kv.ts';
 import type { Value } from '../../wire/generated/slipstream/v1/types.ts';
-import { fromPbValue } from '../../wire/convert.ts';
+import { fromPbValue, PB_MAP_ORDER } from '../../wire/convert.ts';
 
 const LIST_KINDS: Record<number, ListOpKind> = {
   1: 'append', 2: 'appendItems', 3: 'insert', 4: 'insertItems', 5: 'set', 6: 'increment', 7: 'get', 8: 'getRange',
@@ -13,6 +13,7 @@ const LIST_KINDS: Record<number, ListOpKind> = {
   16: 'clear', 17: 'sort', 18: 'trim', 19: 'getByIndex', 20: 'getByIndexRange', 21: 'getByRank', 22: 'getByRankRange',
   23: 'getByValueRange', 24: 'getByValueList', 25: 'getByValueRelRankRange', 26: 'removeByIndex', 27: 'removeByIndexRange',
   28: 'removeByRank', 29: 'removeByRankRange', 30: 'removeByValueRange', 31: 'removeByValueList', 32: 'removeByValueRelRankRange',
+  33: 'setOrder',
 };
 const MAP_KINDS: Record<number, MapOpKind> = {
   1: 'put', 2: 'putItems', 3: 'increment', 4: 'getByKey', 5: 'getByKeys', 6: 'removeByKey', 7: 'removeByKeys',
@@ -21,9 +22,11 @@ const MAP_KINDS: Record<number, MapOpKind> = {
   20: 'getByKeyList', 21: 'getByValueList', 22: 'getByKeyRelIndexRange', 23: 'getByValueRelRankRange', 24: 'removeByIndex',
   25: 'removeByIndexRange', 26: 'removeByRank', 27: 'removeByRankRange', 28: 'removeByKeyRange', 29: 'removeByValueRange',
   30: 'removeByKeyList', 31: 'removeByValueList', 32: 'removeByKeyRelIndexRange', 33: 'removeByValueRelRankRange',
+  34: 'setOrder',
 };
 const RETURN_TYPES: Record<number, CdtReturnType> = {
   1: 'none', 2: 'index', 3: 'reverseIndex', 4: 'rank', 5: 'reverseRank', 6: 'count', 7: 'value', 8: 'exists', 9: 'key', 10: 'keyValue',
+  11: 'unorderedMap', 12: 'orderedMap',
 };
 
 /** The return type and inverted flag of a list/map operation, as optional fields (absent: the default). */
@@ -81,6 +84,10 @@ function int(v: bigint | undefined, what: string): number | undefined {
   if (v === undefined) return undefined;
   if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) throw new DbError('PARAMETER', `${what} ${v} is out of range`);
   return Number(v);
+}
+
+function unknownOrder(order: number, what: 'list' | 'map'): never {
+  throw new DbError('PARAMETER', `${what} order ${order} is not known`, { hint: `use a ${what === 'list' ? 'ListOrder' : 'MapOrder'} value from types.proto` });
 }
 
 function numeric(v: BinValue, bin: string): bigint | number {
@@ -197,6 +204,7 @@ export function fromPbOperation(op: PbOperation): Operation {
       return {
         op: 'list', bin: l.bin, kind, ...contextField(l.ctx, `list ${kind} on bin '${l.bin}'`), ...selectorFields(l, 'list'),
         ...(f === undefined ? {} : { flags: { addUnique: f.addUnique, insertBounded: f.insertBounded, noFail: f.noFail, partial: f.partial } }),
+        ...(l.order === undefined ? {} : { order: l.order === 1 ? 'ordered' as const : l.order === 0 ? 'unordered' as const : unknownOrder(l.order, 'list') }),
       };
     }
     case 'map': {
@@ -211,6 +219,7 @@ export function fromPbOperation(op: PbOperation): Operation {
         op: 'map', bin: m.bin, kind,
         ...contextField(m.ctx, `map ${kind} on bin '${m.bin}'`),
         ...(m.flags === undefined ? {} : { flags: { createOnly: m.flags.createOnly, updateOnly: m.flags.updateOnly, noFail: m.flags.noFail, partial: m.flags.partial } }),
+        ...(m.order === undefined ? {} : { order: PB_MAP_ORDER[m.order] ?? unknownOrder(m.order, 'map') }),
         ...(m.key === undefined || openKey ? {} : { key: mapKey(m.key) }),
         ...(keyEnd === undefined ? {} : { keyEnd }),
         keys: m.keys.map(mapKey),

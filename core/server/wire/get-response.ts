@@ -33,7 +33,10 @@ const V_NIL = tag(1, LEN), V_INT = tag(2, VARINT), V_DOUBLE = tag(3, I64), V_STR
   V_BOOL = tag(6, VARINT), V_LIST = tag(7, LEN), V_MAP = tag(8, LEN), V_GEO = tag(9, LEN);
 
 /** Stored value tags (core/model/record-codec.ts). */
-const S_NIL = 0, S_INT = 1, S_DOUBLE = 2, S_STR = 3, S_BYTES = 4, S_TRUE = 5, S_FALSE = 6, S_GEO = 7, S_LIST = 8, S_MAP = 9, S_INT_SMALL = 10;
+const S_NIL = 0, S_INT = 1, S_DOUBLE = 2, S_STR = 3, S_BYTES = 4, S_TRUE = 5, S_FALSE = 6, S_GEO = 7, S_LIST = 8, S_MAP = 9, S_INT_SMALL = 10,
+  S_LIST_ORDERED = 11, S_MAP_KEY_ORDERED = 12, S_MAP_KEY_VALUE_ORDERED = 13;
+// ListValue.order = 2, MapValue.order = 2 (ListOrder ORDERED = 1; MapOrder KEY_ORDERED = 1, KEY_VALUE_ORDERED = 2)
+const T_ORDER = tag(2, VARINT);
 
 let out = Buffer.allocUnsafe(16 * 1024);
 let pos = 0;
@@ -163,7 +166,7 @@ function value(p: Buffer, at: number): number {
       out[pos++] = V_BOOL;
       out[pos++] = t === S_TRUE ? 1 : 0;
       return at;
-    case S_LIST: {
+    case S_LIST: case S_LIST_ORDERED: {
       const n = p.readUInt32LE(at);
       at += 4;
       const list = open(V_LIST);
@@ -172,10 +175,11 @@ function value(p: Buffer, at: number): number {
         at = value(p, at);
         close(item);
       }
+      if (t === S_LIST_ORDERED) { ensure(2); out[pos++] = T_ORDER; out[pos++] = 1; }
       close(list);
       return at;
     }
-    case S_MAP: {
+    case S_MAP: case S_MAP_KEY_ORDERED: case S_MAP_KEY_VALUE_ORDERED: {
       const n = p.readUInt32LE(at);
       at += 4;
       const map = open(V_MAP);
@@ -189,6 +193,7 @@ function value(p: Buffer, at: number): number {
         close(v);
         close(entry);
       }
+      if (t !== S_MAP) { ensure(2); out[pos++] = T_ORDER; out[pos++] = t === S_MAP_KEY_ORDERED ? 1 : 2; }
       close(map);
       return at;
     }

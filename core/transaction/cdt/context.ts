@@ -19,12 +19,13 @@
  * element is missing adds it — a map key entry, or a list element at the index (the index may
  * be -1 or the list's size; with `pad`, beyond it, padded with nils) — and every later step
  * creates its container as well: a list index step (index -1 or 0, or any index with `pad`)
- * an unordered list, a map key step an unordered map (with the order of its own `create` when it
- * has one). The element the path ends at is created as an empty list or map for the operation.
+ * a list, a map key step a map, each of the order of its own `create` (unordered when it has
+ * none). The element the path ends at is created as an empty list or map of the operation's
+ * order. A change inside an ordered list or key-ordered map keeps it sorted.
  * Rank and value steps never create.
  */
 import { DbError } from '../../errors/index.ts';
-import { isList, isMap, valueType, type BinValue, type MapKey } from '../../model/index.ts';
+import { isList, isMap, keepOrder, valueType, withListOrder, withMapOrder, type BinValue, type MapKey } from '../../model/index.ts';
 import { cdtCompare } from '../../model/value-order.ts';
 import { applyListOp } from './list.ts';
 import { applyMapOp } from './map.ts';
@@ -113,15 +114,12 @@ function checkContext(ctx: readonly CdtContextItem[], op: CdtOp): void {
     if (create === undefined) return;
     if (item.type === 'listIndex') {
       if (create.order !== 'unordered' && create.order !== 'ordered') throw new DbError('PARAMETER', `${at}: create order must be unordered or ordered`);
-      if (create.order === 'ordered') {
-        throw new DbError('PARAMETER', `${at}: creating an ordered list is not supported`, { hint: 'create an unordered list (order unordered, optionally with pad)' });
+      if (create.order === 'ordered' && create.pad === true) {
+        throw new DbError('PARAMETER', `${at}: an ordered list cannot be padded`, { hint: 'pad only unordered lists' });
       }
     } else if (item.type === 'mapKey') {
       if (create.order !== 'unordered' && create.order !== 'keyOrdered' && create.order !== 'keyValueOrdered') {
         throw new DbError('PARAMETER', `${at}: create order must be unordered, keyOrdered or keyValueOrdered`);
-      }
-      if (create.order !== 'unordered') {
-        throw new DbError('PARAMETER', `${at}: creating a ${create.order} map is not supported`, { hint: 'create an unordered map' });
       }
     } else {
       throw new DbError('PARAMETER', `${at}: only list index and map key steps can create`, { hint: 'drop create from the rank and value steps' });
@@ -198,7 +196,8 @@ function descend(container: readonly BinValue[] | ReadonlyMap<MapKey, BinValue>,
       if (r.next === undefined) return r;
       const next = [...list];
       next[p] = r.next;
-      return { next, result: r.result };
+      // an ordered list sorts the changed element again
+      return { next: keepOrder(list, next), result: r.result };
     }
     if (!write || item.type !== 'listIndex' || item.create === undefined) return missing();
     // create the element at the index: -1 on an empty list or the list's size appends; beyond, pad with nils
@@ -210,7 +209,7 @@ function descend(container: readonly BinValue[] | ReadonlyMap<MapKey, BinValue>,
     }
     const r = inner(undefined);
     if (r.next === undefined) return r;
-    return { next: [...list, ...new Array<BinValue>(pad).fill(null), r.next], result: r.result };
+    return { next: keepOrder(list, [...list, ...new Array<BinValue>(pad).fill(null), r.next]), result: r.result };
   }
 
   const map = container;
@@ -240,11 +239,11 @@ function descend(container: readonly BinValue[] | ReadonlyMap<MapKey, BinValue>,
   return { next: withEntry(map, item.key, r.next), result: r.result };
 }
 
-/** A copy of `map` with `key` set to `value` (a new key goes last). */
-function withEntry(map: ReadonlyMap<MapKey, BinValue>, key: MapKey, value: BinValue): Map<MapKey, BinValue> {
+/** A copy of `map` with `key` set to `value` (a new key goes last, or where it sorts in an ordered map). */
+function withEntry(map: ReadonlyMap<MapKey, BinValue>, key: MapKey, value: BinValue): BinValue {
   const next = new Map(map);
   next.set(key, value);
-  return next;
+  return keepOrder(map, next);
 }
 
 /**
@@ -263,12 +262,12 @@ function createPath(ctx: readonly CdtContextItem[], i: number, op: CdtOp): CdtRe
     }
     const r = createPath(ctx, i + 1, op);
     if (r.next === undefined) return r;
-    return { next: [...new Array<BinValue>(Math.max(idx, 0)).fill(null), r.next], result: r.result };
+    return { next: withListOrder([...new Array<BinValue>(Math.max(idx, 0)).fill(null), r.next], item.create?.order ?? 'unordered'), result: r.result };
   }
   if (item.type === 'mapKey') {
     const r = createPath(ctx, i + 1, op);
     if (r.next === undefined) return r;
-    return { next: new Map<MapKey, BinValue>([[item.key, r.next]]), result: r.result };
+    return { next: withMapOrder(new Map<MapKey, BinValue>([[item.key, r.next]]), item.create?.order ?? 'unordered'), result: r.result };
   }
   throw notApplicable(op, `context ${step(item, i)} finds nothing to select from, and only list index and map key steps create`,
     'check the path, or create it with list index and map key steps');

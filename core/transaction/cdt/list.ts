@@ -1,6 +1,6 @@
 /** List operations on a bin: the positional ones here, the get…By…/remove…By… ones through the selectors. */
 import { DbError } from '../../errors/index.ts';
-import { valuesEqual, isList, type BinValue } from '../../model/index.ts';
+import { LIST_ORDERS, listOrder, valuesEqual, isList, withListOrder, type BinValue, type ListOrder } from '../../model/index.ts';
 import { cdtCompare } from '../../model/value-order.ts';
 import { addNumbers, needValue, type CdtResult, type ListOp } from './common.ts';
 import { LEGACY_LIST, LIST_PLANS, listSelector, takesSelectorFlags } from './selectors.ts';
@@ -36,12 +36,50 @@ function range(op: ListOp, length: number): [number, number] {
   return [start, Math.min(length, start + count)];
 }
 
+/** List kinds that take an order: the create order of append/appendItems/increment, the new order of setOrder. */
+const TAKES_ORDER: ReadonlySet<string> = new Set(['append', 'appendItems', 'increment', 'setOrder']);
+
+function checkOrder(op: ListOp): void {
+  if (op.order === undefined) {
+    if (op.kind === 'setOrder') throw new DbError('PARAMETER', `list setOrder on bin '${op.bin}' needs an order`, { hint: `pass order: ${LIST_ORDERS.join(' or ')}` });
+    return;
+  }
+  if (!TAKES_ORDER.has(op.kind)) {
+    throw new DbError('PARAMETER', `list ${op.kind} on bin '${op.bin}' takes no order`, { hint: 'an order applies to append, appendItems, increment (the order of a list they create) and setOrder' });
+  }
+  if (!LIST_ORDERS.includes(op.order)) {
+    throw new DbError('PARAMETER', `list ${op.kind} on bin '${op.bin}': order ${JSON.stringify(op.order)} is not known`, { hint: `use ${LIST_ORDERS.join(' or ')}` });
+  }
+}
+
+/**
+ * Runs a list operation. An ordered list stays sorted: appends go where they sort, an increment
+ * moves the element where its new value sorts, and insert/set by index are refused
+ * (OP_NOT_APPLICABLE, as Aerospike's); a missing list is created with the operation's order.
+ */
 export function applyListOp(current: BinValue | undefined, op: ListOp): CdtResult {
   if (current !== undefined && current !== null && !isList(current)) {
     throw new DbError('BIN_TYPE', `bin '${op.bin}' holds a ${typeof current === 'object' ? 'non-list value' : typeof current}, not a list`, { hint: 'list operations need a list bin' });
   }
-  const list: BinValue[] = current === undefined || current === null ? [] : [...current];
+  checkOrder(op);
   const exists = current !== undefined && current !== null;
+  const order: ListOrder = exists ? listOrder(current) : op.order ?? 'unordered';
+  if (op.kind === 'setOrder') {
+    const next = withListOrder(exists ? [...current] : [], op.order as ListOrder);
+    return { next, result: undefined };
+  }
+  if (order === 'ordered' && (op.kind === 'insert' || op.kind === 'insertItems' || op.kind === 'set')) {
+    throw new DbError('OP_NOT_APPLICABLE', `list ${op.kind} on bin '${op.bin}': the list is ordered, so its elements cannot be placed by index`, {
+      hint: 'append to an ordered list (values go where they sort), or make it unordered with setOrder',
+    });
+  }
+  const r = listOpOn(current, op, exists);
+  if (order === 'unordered' || r.next === undefined || r.next === null || !isList(r.next)) return r;
+  return { next: withListOrder(r.next === current ? [...r.next] : r.next as BinValue[], order), result: r.result };
+}
+
+function listOpOn(current: BinValue | undefined, op: ListOp, exists: boolean): CdtResult {
+  const list: BinValue[] = current === undefined || current === null ? [] : [...(current as readonly BinValue[])];
   const plan = LIST_PLANS[op.kind];
   takesSelectorFlags(op, plan);
   checkFlagsApply(op);

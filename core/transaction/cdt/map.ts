@@ -1,6 +1,6 @@
 /** Map operations on a bin: the key-based ones here, the get…By…/remove…By… ones through the selectors. */
 import { DbError } from '../../errors/index.ts';
-import { valuesEqual, isMap, type BinValue, type MapKey } from '../../model/index.ts';
+import { MAP_ORDERS, mapOrder, valuesEqual, isMap, withMapOrder, type BinValue, type MapKey, type MapOrder } from '../../model/index.ts';
 import { addNumbers, needValue, type CdtResult, type MapOp } from './common.ts';
 import { LEGACY_MAP, MAP_PLANS, mapSelector, takesSelectorFlags } from './selectors.ts';
 import { checkFlagsApply, mapMayIncrement, mapPut } from './write-flags.ts';
@@ -10,12 +10,44 @@ function checkMapKey(k: unknown, op: MapOp): MapKey {
   throw new DbError('PARAMETER', `map ${op.kind} on bin '${op.bin}': map keys must be strings, integers or doubles`);
 }
 
+/** Map kinds that take an order: the create order of put/putItems/increment, the new order of setOrder. */
+const TAKES_ORDER: ReadonlySet<string> = new Set(['put', 'putItems', 'increment', 'setOrder']);
+
+function checkOrder(op: MapOp): void {
+  if (op.order === undefined) {
+    if (op.kind === 'setOrder') throw new DbError('PARAMETER', `map setOrder on bin '${op.bin}' needs an order`, { hint: `pass order: ${MAP_ORDERS.join(', ')}` });
+    return;
+  }
+  if (!TAKES_ORDER.has(op.kind)) {
+    throw new DbError('PARAMETER', `map ${op.kind} on bin '${op.bin}' takes no order`, { hint: 'an order applies to put, putItems, increment (the order of a map they create) and setOrder' });
+  }
+  if (!MAP_ORDERS.includes(op.order)) {
+    throw new DbError('PARAMETER', `map ${op.kind} on bin '${op.bin}': order ${JSON.stringify(op.order)} is not known`, { hint: `use ${MAP_ORDERS.join(', ')}` });
+  }
+}
+
+/**
+ * Runs a map operation. By-index selections see every map in key order (as Aerospike's); the
+ * map's order decides how its entries are kept: a key-ordered (or key-value-ordered) map stays
+ * sorted by key after every write, and a missing map is created with the operation's order.
+ */
 export function applyMapOp(current: BinValue | undefined, op: MapOp): CdtResult {
   if (current !== undefined && current !== null && !isMap(current)) {
     throw new DbError('BIN_TYPE', `bin '${op.bin}' does not hold a map`, { hint: 'map operations need a map bin' });
   }
+  checkOrder(op);
   const exists = current !== undefined && current !== null;
-  const map = new Map<MapKey, BinValue>(exists ? current : []);
+  const order: MapOrder = exists ? mapOrder(current) : op.order ?? 'unordered';
+  if (op.kind === 'setOrder') {
+    return { next: withMapOrder(new Map(exists ? current : []), op.order as MapOrder), result: undefined };
+  }
+  const r = mapOpOn(current, op, exists);
+  if (order === 'unordered' || r.next === undefined || r.next === null || !isMap(r.next)) return r;
+  return { next: withMapOrder(new Map(r.next), order), result: r.result };
+}
+
+function mapOpOn(current: BinValue | undefined, op: MapOp, exists: boolean): CdtResult {
+  const map = exists ? withMapOrder(new Map<MapKey, BinValue>(current as ReadonlyMap<MapKey, BinValue>), mapOrder(current as ReadonlyMap<MapKey, BinValue>)) : new Map<MapKey, BinValue>();
   const plan = MAP_PLANS[op.kind];
   takesSelectorFlags(op, plan);
   checkFlagsApply(op);

@@ -4,7 +4,7 @@
  * and maps (index = key order).
  */
 import { DbError } from '../../errors/index.ts';
-import type { BinValue, MapKey } from '../../model/index.ts';
+import { mapOrder, withMapOrder, type BinValue, type MapKey } from '../../model/index.ts';
 import { cdtCompare } from '../../model/value-order.ts';
 import { CDT_RETURN_TYPES, type CdtReturnType, type ListOpKind, type MapOpKind } from '../operations.ts';
 import type { CdtResult, ListOp, MapOp } from './common.ts';
@@ -220,7 +220,7 @@ function result(sel: Selection, rt: CdtReturnType, els: Elements, ranked: Ranked
       if (single) return picked.length === 0 ? null : keys[picked[0] as number] as MapKey;
       return picked.map((i) => keys[i] as MapKey);
     }
-    case 'keyValue': {
+    case 'keyValue': case 'unorderedMap': case 'orderedMap': {
       const keys = els.keys as readonly MapKey[];
       return new Map<MapKey, BinValue>(picked.map((i) => [keys[i] as MapKey, els.values[i] as BinValue]));
     }
@@ -228,7 +228,7 @@ function result(sel: Selection, rt: CdtReturnType, els: Elements, ranked: Ranked
 }
 
 function checkReturnType(rt: unknown, forMap: boolean, what: string): CdtReturnType {
-  const allowed = forMap ? CDT_RETURN_TYPES : CDT_RETURN_TYPES.filter((t) => t !== 'key' && t !== 'keyValue');
+  const allowed = forMap ? CDT_RETURN_TYPES : CDT_RETURN_TYPES.filter((t) => t !== 'key' && t !== 'keyValue' && t !== 'unorderedMap' && t !== 'orderedMap');
   if (typeof rt !== 'string' || !(allowed as readonly string[]).includes(rt)) {
     throw new DbError('PARAMETER', `${what}: ${JSON.stringify(rt)} is not a ${forMap ? 'map' : 'list'} return type`, { hint: `use one of ${allowed.join(', ')}` });
   }
@@ -301,7 +301,7 @@ export function takesSelectorFlags(op: ListOp | MapOp, plan: Plan | undefined): 
   }
 }
 
-function runSelector(plan: Plan, op: ListOp | MapOp, els: Elements, exists: boolean, forMap: boolean): { picked: readonly number[] | undefined; result: BinValue | undefined } {
+function runSelector(plan: Plan, op: ListOp | MapOp, els: Elements, exists: boolean, forMap: boolean): { picked: readonly number[] | undefined; result: BinValue | undefined; rt: CdtReturnType } {
   const what = `${op.op} ${op.kind} on bin '${op.bin}'`;
   const rt = op.returnType === undefined ? plan.defaultReturn : checkReturnType(op.returnType, forMap, what);
   const inverted = op.inverted === true;
@@ -316,12 +316,12 @@ function runSelector(plan: Plan, op: ListOp | MapOp, els: Elements, exists: bool
   if (!exists) {
     // validate the arguments as for an empty collection (single positions excepted), then answer nil
     if (!SINGLE.has(plan.selector)) select(plan.selector, { values: [], keys: forMap ? [] : undefined }, new Ranked([]), args);
-    return { picked: undefined, result: rt === 'none' ? undefined : null };
+    return { picked: undefined, result: rt === 'none' ? undefined : null, rt };
   }
   const ranked = new Ranked(els.values);
   let sel = select(plan.selector, els, ranked, args);
   if (inverted) sel = invert(sel, els.values.length);
-  return { picked: sel.picked, result: result(sel, rt, els, ranked) };
+  return { picked: sel.picked, result: result(sel, rt, els, ranked), rt };
 }
 
 export function listSelector(plan: Plan, op: ListOp, list: readonly BinValue[], exists: boolean): CdtResult {
@@ -334,7 +334,11 @@ export function listSelector(plan: Plan, op: ListOp, list: readonly BinValue[], 
 export function mapSelector(plan: Plan, op: MapOp, map: ReadonlyMap<MapKey, BinValue>, exists: boolean): CdtResult {
   const keys = [...map.keys()].sort(cdtCompare);
   const values = keys.map((k) => map.get(k) as BinValue);
-  const { picked, result: r } = runSelector(plan, op, { values, keys }, exists, true);
+  const { picked, result: found, rt } = runSelector(plan, op, { values, keys }, exists, true);
+  // a map of entries has the source map's order (keyValue) or the one the return type names
+  const r = found instanceof Map
+    ? withMapOrder(found, rt === 'orderedMap' ? 'keyOrdered' : rt === 'unorderedMap' ? 'unordered' : mapOrder(map))
+    : found;
   if (!plan.remove || picked === undefined || picked.length === 0) return { next: undefined, result: r };
   const next = new Map(map);
   for (const i of picked) next.delete(keys[i] as MapKey);

@@ -20,7 +20,22 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { Bin, Key, MapEntry, ReadPolicy, Record, RecordMeta, Value, WritePolicy } from "./types.ts";
+import {
+  Bin,
+  Key,
+  ListOrder,
+  listOrderFromJSON,
+  listOrderToJSON,
+  MapEntry,
+  MapOrder,
+  mapOrderFromJSON,
+  mapOrderToJSON,
+  ReadPolicy,
+  Record,
+  RecordMeta,
+  Value,
+  WritePolicy,
+} from "./types.ts";
 import { JobInfo, UdfCall, UdfTarget } from "./udf.ts";
 
 export const protobufPackage = "slipstream.v1";
@@ -95,6 +110,8 @@ export const ListOpKind = {
   LIST_OP_KIND_REMOVE_BY_VALUE_LIST: 31,
   /** LIST_OP_KIND_REMOVE_BY_VALUE_REL_RANK_RANGE - Remove count elements from rank relative to where value sorts. */
   LIST_OP_KIND_REMOVE_BY_VALUE_REL_RANK_RANGE: 32,
+  /** LIST_OP_KIND_SET_ORDER - Change the list's order to `order` (an ordered list is sorted); a missing bin becomes an empty list of that order. */
+  LIST_OP_KIND_SET_ORDER: 33,
   UNRECOGNIZED: -1,
 } as const;
 
@@ -135,6 +152,7 @@ export namespace ListOpKind {
   export type LIST_OP_KIND_REMOVE_BY_VALUE_LIST = typeof ListOpKind.LIST_OP_KIND_REMOVE_BY_VALUE_LIST;
   export type LIST_OP_KIND_REMOVE_BY_VALUE_REL_RANK_RANGE =
     typeof ListOpKind.LIST_OP_KIND_REMOVE_BY_VALUE_REL_RANK_RANGE;
+  export type LIST_OP_KIND_SET_ORDER = typeof ListOpKind.LIST_OP_KIND_SET_ORDER;
   export type UNRECOGNIZED = typeof ListOpKind.UNRECOGNIZED;
 }
 
@@ -239,6 +257,9 @@ export function listOpKindFromJSON(object: any): ListOpKind {
     case 32:
     case "LIST_OP_KIND_REMOVE_BY_VALUE_REL_RANK_RANGE":
       return ListOpKind.LIST_OP_KIND_REMOVE_BY_VALUE_REL_RANK_RANGE;
+    case 33:
+    case "LIST_OP_KIND_SET_ORDER":
+      return ListOpKind.LIST_OP_KIND_SET_ORDER;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -314,6 +335,8 @@ export function listOpKindToJSON(object: ListOpKind): string {
       return "LIST_OP_KIND_REMOVE_BY_VALUE_LIST";
     case ListOpKind.LIST_OP_KIND_REMOVE_BY_VALUE_REL_RANK_RANGE:
       return "LIST_OP_KIND_REMOVE_BY_VALUE_REL_RANK_RANGE";
+    case ListOpKind.LIST_OP_KIND_SET_ORDER:
+      return "LIST_OP_KIND_SET_ORDER";
     case ListOpKind.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -346,8 +369,12 @@ export const CdtReturnType = {
   CDT_RETURN_TYPE_EXISTS: 8,
   /** CDT_RETURN_TYPE_KEY - Maps only: the selected keys. */
   CDT_RETURN_TYPE_KEY: 9,
-  /** CDT_RETURN_TYPE_KEY_VALUE - Maps only: the selected entries, as a map. */
+  /** CDT_RETURN_TYPE_KEY_VALUE - Maps only: the selected entries, as a map (of the map's own order). */
   CDT_RETURN_TYPE_KEY_VALUE: 10,
+  /** CDT_RETURN_TYPE_UNORDERED_MAP - Maps only: the selected entries, as an unordered map. */
+  CDT_RETURN_TYPE_UNORDERED_MAP: 11,
+  /** CDT_RETURN_TYPE_ORDERED_MAP - Maps only: the selected entries, as a key-ordered map. */
+  CDT_RETURN_TYPE_ORDERED_MAP: 12,
   UNRECOGNIZED: -1,
 } as const;
 
@@ -365,6 +392,8 @@ export namespace CdtReturnType {
   export type CDT_RETURN_TYPE_EXISTS = typeof CdtReturnType.CDT_RETURN_TYPE_EXISTS;
   export type CDT_RETURN_TYPE_KEY = typeof CdtReturnType.CDT_RETURN_TYPE_KEY;
   export type CDT_RETURN_TYPE_KEY_VALUE = typeof CdtReturnType.CDT_RETURN_TYPE_KEY_VALUE;
+  export type CDT_RETURN_TYPE_UNORDERED_MAP = typeof CdtReturnType.CDT_RETURN_TYPE_UNORDERED_MAP;
+  export type CDT_RETURN_TYPE_ORDERED_MAP = typeof CdtReturnType.CDT_RETURN_TYPE_ORDERED_MAP;
   export type UNRECOGNIZED = typeof CdtReturnType.UNRECOGNIZED;
 }
 
@@ -403,6 +432,12 @@ export function cdtReturnTypeFromJSON(object: any): CdtReturnType {
     case 10:
     case "CDT_RETURN_TYPE_KEY_VALUE":
       return CdtReturnType.CDT_RETURN_TYPE_KEY_VALUE;
+    case 11:
+    case "CDT_RETURN_TYPE_UNORDERED_MAP":
+      return CdtReturnType.CDT_RETURN_TYPE_UNORDERED_MAP;
+    case 12:
+    case "CDT_RETURN_TYPE_ORDERED_MAP":
+      return CdtReturnType.CDT_RETURN_TYPE_ORDERED_MAP;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -434,6 +469,10 @@ export function cdtReturnTypeToJSON(object: CdtReturnType): string {
       return "CDT_RETURN_TYPE_KEY";
     case CdtReturnType.CDT_RETURN_TYPE_KEY_VALUE:
       return "CDT_RETURN_TYPE_KEY_VALUE";
+    case CdtReturnType.CDT_RETURN_TYPE_UNORDERED_MAP:
+      return "CDT_RETURN_TYPE_UNORDERED_MAP";
+    case CdtReturnType.CDT_RETURN_TYPE_ORDERED_MAP:
+      return "CDT_RETURN_TYPE_ORDERED_MAP";
     case CdtReturnType.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -600,6 +639,8 @@ export const MapOpKind = {
   MAP_OP_KIND_REMOVE_BY_KEY_REL_INDEX_RANGE: 32,
   /** MAP_OP_KIND_REMOVE_BY_VALUE_REL_RANK_RANGE - Remove count entries from rank relative to where value sorts. */
   MAP_OP_KIND_REMOVE_BY_VALUE_REL_RANK_RANGE: 33,
+  /** MAP_OP_KIND_SET_ORDER - Change the map's order to `order` (Aerospike's MAP_SET_TYPE); a missing bin becomes an empty map of that order. */
+  MAP_OP_KIND_SET_ORDER: 34,
   UNRECOGNIZED: -1,
 } as const;
 
@@ -640,6 +681,7 @@ export namespace MapOpKind {
   export type MAP_OP_KIND_REMOVE_BY_VALUE_LIST = typeof MapOpKind.MAP_OP_KIND_REMOVE_BY_VALUE_LIST;
   export type MAP_OP_KIND_REMOVE_BY_KEY_REL_INDEX_RANGE = typeof MapOpKind.MAP_OP_KIND_REMOVE_BY_KEY_REL_INDEX_RANGE;
   export type MAP_OP_KIND_REMOVE_BY_VALUE_REL_RANK_RANGE = typeof MapOpKind.MAP_OP_KIND_REMOVE_BY_VALUE_REL_RANK_RANGE;
+  export type MAP_OP_KIND_SET_ORDER = typeof MapOpKind.MAP_OP_KIND_SET_ORDER;
   export type UNRECOGNIZED = typeof MapOpKind.UNRECOGNIZED;
 }
 
@@ -747,6 +789,9 @@ export function mapOpKindFromJSON(object: any): MapOpKind {
     case 33:
     case "MAP_OP_KIND_REMOVE_BY_VALUE_REL_RANK_RANGE":
       return MapOpKind.MAP_OP_KIND_REMOVE_BY_VALUE_REL_RANK_RANGE;
+    case 34:
+    case "MAP_OP_KIND_SET_ORDER":
+      return MapOpKind.MAP_OP_KIND_SET_ORDER;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -824,6 +869,8 @@ export function mapOpKindToJSON(object: MapOpKind): string {
       return "MAP_OP_KIND_REMOVE_BY_KEY_REL_INDEX_RANGE";
     case MapOpKind.MAP_OP_KIND_REMOVE_BY_VALUE_REL_RANK_RANGE:
       return "MAP_OP_KIND_REMOVE_BY_VALUE_REL_RANK_RANGE";
+    case MapOpKind.MAP_OP_KIND_SET_ORDER:
+      return "MAP_OP_KIND_SET_ORDER";
     case MapOpKind.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -1318,7 +1365,15 @@ export interface ListOp {
    * Write flags (append, append_items, insert, insert_items, set). An insert past the end pads
    * with nils unless insert_bounded.
    */
-  flags?: ListWriteFlags | undefined;
+  flags?:
+    | ListWriteFlags
+    | undefined;
+  /**
+   * The order of the list append, append_items and increment create when the bin (or the
+   * element the context ends at) is missing (an existing list keeps its order); the new order
+   * of set_order. Refused with PARAMETER (4) on other operations.
+   */
+  order?: ListOrder | undefined;
 }
 
 /**
@@ -1372,7 +1427,15 @@ export interface MapOp {
   /** The path to a nested map to operate on; empty: the bin itself. */
   ctx: CdtContext[];
   /** Write flags (put, put_items, increment). */
-  flags?: MapWriteFlags | undefined;
+  flags?:
+    | MapWriteFlags
+    | undefined;
+  /**
+   * The order of the map put, put_items and increment create when the bin (or the element the
+   * context ends at) is missing (an existing map keeps its order); the new order of set_order.
+   * Refused with PARAMETER (4) on other operations.
+   */
+  order?: MapOrder | undefined;
 }
 
 /** Write flags of a bit operation (Aerospike's BitWriteFlags). */
@@ -3713,6 +3776,7 @@ function createBaseListOp(): ListOp {
     valueEnd: undefined,
     ctx: [],
     flags: undefined,
+    order: undefined,
   };
 }
 
@@ -3762,6 +3826,9 @@ export const ListOp: MessageFns<ListOp> = {
     }
     if (message.flags !== undefined) {
       ListWriteFlags.encode(message.flags, writer.uint32(98).fork()).join();
+    }
+    if (message.order !== undefined) {
+      writer.uint32(104).int32(message.order);
     }
     return writer;
   },
@@ -3875,6 +3942,14 @@ export const ListOp: MessageFns<ListOp> = {
             message.flags = ListWriteFlags.decode(reader, reader.uint32());
             continue;
           }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.order = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3909,6 +3984,7 @@ export const ListOp: MessageFns<ListOp> = {
         : undefined,
       ctx: globalThis.Array.isArray(object?.ctx) ? object.ctx.map((e: any) => CdtContext.fromJSON(e)) : [],
       flags: isSet(object.flags) ? ListWriteFlags.fromJSON(object.flags) : undefined,
+      order: isSet(object.order) ? listOrderFromJSON(object.order) : undefined,
     };
   },
 
@@ -3950,6 +4026,9 @@ export const ListOp: MessageFns<ListOp> = {
     if (message.flags !== undefined) {
       obj.flags = ListWriteFlags.toJSON(message.flags);
     }
+    if (message.order !== undefined) {
+      obj.order = listOrderToJSON(message.order);
+    }
     return obj;
   },
 
@@ -3974,6 +4053,7 @@ export const ListOp: MessageFns<ListOp> = {
     message.flags = (object.flags !== undefined && object.flags !== null)
       ? ListWriteFlags.fromPartial(object.flags)
       : undefined;
+    message.order = object.order ?? undefined;
     return message;
   },
 };
@@ -3996,6 +4076,7 @@ function createBaseMapOp(): MapOp {
     values: [],
     ctx: [],
     flags: undefined,
+    order: undefined,
   };
 }
 
@@ -4057,6 +4138,9 @@ export const MapOp: MessageFns<MapOp> = {
     }
     if (message.flags !== undefined) {
       MapWriteFlags.encode(message.flags, writer.uint32(130).fork()).join();
+    }
+    if (message.order !== undefined) {
+      writer.uint32(136).int32(message.order);
     }
     return writer;
   },
@@ -4202,6 +4286,14 @@ export const MapOp: MessageFns<MapOp> = {
             message.flags = MapWriteFlags.decode(reader, reader.uint32());
             continue;
           }
+          case 17: {
+            if (tag !== 136) {
+              break;
+            }
+
+            message.order = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4246,6 +4338,7 @@ export const MapOp: MessageFns<MapOp> = {
         : [],
       ctx: globalThis.Array.isArray(object?.ctx) ? object.ctx.map((e: any) => CdtContext.fromJSON(e)) : [],
       flags: isSet(object.flags) ? MapWriteFlags.fromJSON(object.flags) : undefined,
+      order: isSet(object.order) ? mapOrderFromJSON(object.order) : undefined,
     };
   },
 
@@ -4299,6 +4392,9 @@ export const MapOp: MessageFns<MapOp> = {
     if (message.flags !== undefined) {
       obj.flags = MapWriteFlags.toJSON(message.flags);
     }
+    if (message.order !== undefined) {
+      obj.order = mapOrderToJSON(message.order);
+    }
     return obj;
   },
 
@@ -4329,6 +4425,7 @@ export const MapOp: MessageFns<MapOp> = {
     message.flags = (object.flags !== undefined && object.flags !== null)
       ? MapWriteFlags.fromPartial(object.flags)
       : undefined;
+    message.order = object.order ?? undefined;
     return message;
   },
 };

@@ -11,6 +11,108 @@ export const protobufPackage = "slipstream.v1";
 
 export const protobufFileName = "slipstream/v1/types.proto";
 
+/** The order a list is kept in (Aerospike's ListOrder). */
+export const ListOrder = {
+  /** LIST_ORDER_UNSPECIFIED - Unordered: elements stay where they are put. */
+  LIST_ORDER_UNSPECIFIED: 0,
+  /**
+   * LIST_ORDER_ORDERED - Ordered: elements are kept sorted in value order (see ListOp); inserting or setting by index
+   * is refused with OP_NOT_APPLICABLE (26).
+   */
+  LIST_ORDER_ORDERED: 1,
+  UNRECOGNIZED: -1,
+} as const;
+
+export type ListOrder = typeof ListOrder[keyof typeof ListOrder];
+
+export namespace ListOrder {
+  export type LIST_ORDER_UNSPECIFIED = typeof ListOrder.LIST_ORDER_UNSPECIFIED;
+  export type LIST_ORDER_ORDERED = typeof ListOrder.LIST_ORDER_ORDERED;
+  export type UNRECOGNIZED = typeof ListOrder.UNRECOGNIZED;
+}
+
+export function listOrderFromJSON(object: any): ListOrder {
+  switch (object) {
+    case 0:
+    case "LIST_ORDER_UNSPECIFIED":
+      return ListOrder.LIST_ORDER_UNSPECIFIED;
+    case 1:
+    case "LIST_ORDER_ORDERED":
+      return ListOrder.LIST_ORDER_ORDERED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ListOrder.UNRECOGNIZED;
+  }
+}
+
+export function listOrderToJSON(object: ListOrder): string {
+  switch (object) {
+    case ListOrder.LIST_ORDER_UNSPECIFIED:
+      return "LIST_ORDER_UNSPECIFIED";
+    case ListOrder.LIST_ORDER_ORDERED:
+      return "LIST_ORDER_ORDERED";
+    case ListOrder.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/**
+ * The order a map is kept in (Aerospike's MapOrder). Selections by index see every map in key
+ * order whatever its order; the order decides how its entries are stored and returned.
+ */
+export const MapOrder = {
+  /** MAP_ORDER_UNSPECIFIED - Unordered: entries in the order they were added. */
+  MAP_ORDER_UNSPECIFIED: 0,
+  /** MAP_ORDER_KEY_ORDERED - Key-ordered: entries sorted by key. */
+  MAP_ORDER_KEY_ORDERED: 1,
+  /** MAP_ORDER_KEY_VALUE_ORDERED - Key-value-ordered: entries sorted by key (Aerospike also keeps a value index for it). */
+  MAP_ORDER_KEY_VALUE_ORDERED: 2,
+  UNRECOGNIZED: -1,
+} as const;
+
+export type MapOrder = typeof MapOrder[keyof typeof MapOrder];
+
+export namespace MapOrder {
+  export type MAP_ORDER_UNSPECIFIED = typeof MapOrder.MAP_ORDER_UNSPECIFIED;
+  export type MAP_ORDER_KEY_ORDERED = typeof MapOrder.MAP_ORDER_KEY_ORDERED;
+  export type MAP_ORDER_KEY_VALUE_ORDERED = typeof MapOrder.MAP_ORDER_KEY_VALUE_ORDERED;
+  export type UNRECOGNIZED = typeof MapOrder.UNRECOGNIZED;
+}
+
+export function mapOrderFromJSON(object: any): MapOrder {
+  switch (object) {
+    case 0:
+    case "MAP_ORDER_UNSPECIFIED":
+      return MapOrder.MAP_ORDER_UNSPECIFIED;
+    case 1:
+    case "MAP_ORDER_KEY_ORDERED":
+      return MapOrder.MAP_ORDER_KEY_ORDERED;
+    case 2:
+    case "MAP_ORDER_KEY_VALUE_ORDERED":
+      return MapOrder.MAP_ORDER_KEY_VALUE_ORDERED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return MapOrder.UNRECOGNIZED;
+  }
+}
+
+export function mapOrderToJSON(object: MapOrder): string {
+  switch (object) {
+    case MapOrder.MAP_ORDER_UNSPECIFIED:
+      return "MAP_ORDER_UNSPECIFIED";
+    case MapOrder.MAP_ORDER_KEY_ORDERED:
+      return "MAP_ORDER_KEY_ORDERED";
+    case MapOrder.MAP_ORDER_KEY_VALUE_ORDERED:
+      return "MAP_ORDER_KEY_VALUE_ORDERED";
+    case MapOrder.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** What a write does when the record exists or does not. */
 export const ExistsAction = {
   /** EXISTS_ACTION_UNSPECIFIED - Same as EXISTS_ACTION_UPDATE. */
@@ -267,10 +369,12 @@ export function replicaToJSON(object: Replica): string {
 export interface NilValue {
 }
 
-/** A list value (ordered). */
+/** A list value. */
 export interface ListValue {
-  /** The elements, in order. */
+  /** The elements, in order (for an ordered list, sorted; the server sorts what it receives). */
   items: Value[];
+  /** The list's order, kept with the value. */
+  order: ListOrder;
 }
 
 /** One entry of a map value. */
@@ -283,10 +387,15 @@ export interface MapEntry {
   value?: Value | undefined;
 }
 
-/** A map value. Entries keep the order in which they were sent. */
+/**
+ * A map value. An unordered map keeps its entries in the order in which they were sent; an
+ * ordered one keeps them sorted by key.
+ */
 export interface MapValue {
   /** The entries. */
   entries: MapEntry[];
+  /** The map's order, kept with the value. */
+  order: MapOrder;
 }
 
 /** A bin value. Integers are 64-bit and exact; doubles are IEEE 754 doubles. The two are distinct types. */
@@ -482,13 +591,16 @@ export const NilValue: MessageFns<NilValue> = {
 };
 
 function createBaseListValue(): ListValue {
-  return { items: [] };
+  return { items: [], order: 0 };
 }
 
 export const ListValue: MessageFns<ListValue> = {
   encode(message: ListValue, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.items) {
       Value.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.order !== 0) {
+      writer.uint32(16).int32(message.order);
     }
     return writer;
   },
@@ -514,6 +626,14 @@ export const ListValue: MessageFns<ListValue> = {
             message.items.push(Value.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.order = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -527,13 +647,19 @@ export const ListValue: MessageFns<ListValue> = {
   },
 
   fromJSON(object: any): ListValue {
-    return { items: globalThis.Array.isArray(object?.items) ? object.items.map((e: any) => Value.fromJSON(e)) : [] };
+    return {
+      items: globalThis.Array.isArray(object?.items) ? object.items.map((e: any) => Value.fromJSON(e)) : [],
+      order: isSet(object.order) ? listOrderFromJSON(object.order) : 0,
+    };
   },
 
   toJSON(message: ListValue): unknown {
     const obj: any = {};
     if (message.items?.length) {
       obj.items = message.items.map((e) => Value.toJSON(e));
+    }
+    if (message.order !== 0) {
+      obj.order = listOrderToJSON(message.order);
     }
     return obj;
   },
@@ -544,6 +670,7 @@ export const ListValue: MessageFns<ListValue> = {
   fromPartial(object: DeepPartial<ListValue>): ListValue {
     const message = createBaseListValue();
     message.items = object.items?.map((e) => Value.fromPartial(e)) || [];
+    message.order = object.order ?? 0;
     return message;
   },
 };
@@ -634,13 +761,16 @@ export const MapEntry: MessageFns<MapEntry> = {
 };
 
 function createBaseMapValue(): MapValue {
-  return { entries: [] };
+  return { entries: [], order: 0 };
 }
 
 export const MapValue: MessageFns<MapValue> = {
   encode(message: MapValue, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.entries) {
       MapEntry.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.order !== 0) {
+      writer.uint32(16).int32(message.order);
     }
     return writer;
   },
@@ -666,6 +796,14 @@ export const MapValue: MessageFns<MapValue> = {
             message.entries.push(MapEntry.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.order = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -681,6 +819,7 @@ export const MapValue: MessageFns<MapValue> = {
   fromJSON(object: any): MapValue {
     return {
       entries: globalThis.Array.isArray(object?.entries) ? object.entries.map((e: any) => MapEntry.fromJSON(e)) : [],
+      order: isSet(object.order) ? mapOrderFromJSON(object.order) : 0,
     };
   },
 
@@ -688,6 +827,9 @@ export const MapValue: MessageFns<MapValue> = {
     const obj: any = {};
     if (message.entries?.length) {
       obj.entries = message.entries.map((e) => MapEntry.toJSON(e));
+    }
+    if (message.order !== 0) {
+      obj.order = mapOrderToJSON(message.order);
     }
     return obj;
   },
@@ -698,6 +840,7 @@ export const MapValue: MessageFns<MapValue> = {
   fromPartial(object: DeepPartial<MapValue>): MapValue {
     const message = createBaseMapValue();
     message.entries = object.entries?.map((e) => MapEntry.fromPartial(e)) || [];
+    message.order = object.order ?? 0;
     return message;
   },
 };
