@@ -1,8 +1,9 @@
-import type { BitOpKind as PbBitOpKind, BitOverflowAction as PbBitOverflowAction, Operation as PbOperation, ListOpKind as PbListOpKind, MapOpKind as PbMapOpKind, CdtReturnType as PbCdtReturnType, CdtContext as PbCdtContext, CdtContextCreate as PbCdtContextCreate } from '../wire/generated/slipstream/v1/kv.ts';
+import type { HllOpKind as PbHllOpKind, BitOpKind as PbBitOpKind, BitOverflowAction as PbBitOverflowAction, Operation as PbOperation, ListOpKind as PbListOpKind, MapOpKind as PbMapOpKind, CdtReturnType as PbCdtReturnType, CdtContext as PbCdtContext, CdtContextCreate as PbCdtContextCreate } from '../wire/generated/slipstream/v1/kv.ts';
 import type { Operation, ListOpKind, MapOpKind, CdtReturnType, CdtContextItem } from '../transaction/operations.ts';
 import { MAP_ORDER_PB, toPbValue } from '../wire/convert.ts';
 import { DbError } from '../errors/index.ts';
 import { BIT_OP_KINDS } from '../transaction/bit-ops.ts';
+import { HLL_OP_KINDS } from '../transaction/hll-ops.ts';
 
 const LIST: Record<ListOpKind, number> = {
   append: 1, appendItems: 2, insert: 3, insertItems: 4, set: 5, increment: 6, get: 7, getRange: 8, pop: 9, popRange: 10,
@@ -104,6 +105,19 @@ export function toPbOperation(op: Operation): PbOperation {
       return { op: { $case: 'expWrite', value: {
         bin: op.bin, expressionJson: op.expression, createOnly: f.createOnly === true, updateOnly: f.updateOnly === true,
         allowDelete: f.allowDelete === true, policyNoFail: f.policyNoFail === true, evalNoFail: f.evalNoFail === true,
+      } } };
+    }
+    case 'hll': {
+      const kind = HLL_OP_KINDS.indexOf(op.kind);
+      if (kind < 0) throw new DbError('CLIENT_PARAM', `unknown HLL operation ${JSON.stringify(op.kind)}`, { hint: `use one of ${HLL_OP_KINDS.join(', ')}` });
+      const p = op.policy;
+      return { op: { $case: 'hll', value: {
+        bin: op.bin, kind: (kind + 1) as PbHllOpKind,
+        ...(op.indexBits === undefined ? {} : { indexBits: op.indexBits }),
+        ...(op.minhashBits === undefined ? {} : { minHashBits: op.minhashBits }),
+        values: (op.values ?? []).map(toPbValue),
+        hlls: (op.hlls ?? []).map(toPbValue),
+        ...(p === undefined ? {} : { policy: { createOnly: p.createOnly === true, updateOnly: p.updateOnly === true, noFail: p.noFail === true, allowFold: p.allowFold === true } }),
       } } };
     }
     case 'bit': {

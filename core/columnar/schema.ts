@@ -8,7 +8,7 @@
  */
 import { Binary, Bool, Field, Float64, Int64, List, Map_, Schema, Struct, Utf8, type DataType } from 'apache-arrow';
 import { DbError } from '../errors/index.ts';
-import { GeoJson, type BinValue, type MapKey } from '../model/index.ts';
+import { GeoJson, Hll, type BinValue, type MapKey } from '../model/index.ts';
 
 export type ScalarType = 'int64' | 'double' | 'string' | 'bool' | 'binary' | 'geojson' | 'json';
 export type MapKeyType = 'int64' | 'double' | 'string';
@@ -38,6 +38,9 @@ export function typeOfValue(v: BinValue): ColumnType | undefined {
   }
   if (v instanceof Uint8Array) return 'binary';
   if (v instanceof GeoJson) return 'geojson';
+  if (v instanceof Hll) {
+    throw new DbError('PARAMETER', 'an HLL bin has no columnar type', { hint: 'leave HLL bins out of the export (backup keeps them)' });
+  }
   if (Array.isArray(v)) {
     let item: ColumnType | undefined;
     for (const x of v as readonly BinValue[]) item = unify(item, typeOfValue(x));

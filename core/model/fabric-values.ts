@@ -1,19 +1,19 @@
 /**
  * Requests and results cross the cluster fabric in V8's structured-clone format, which keeps
  * plain data (bigint, number, strings, bytes, arrays, Maps, plain objects) but not what a bin
- * value carries beyond it: the class of a GeoJSON value and the order mark of an ordered list
+ * value carries beyond it: the class of a GeoJSON or HLL value and the order mark of an ordered list
  * or map (see container-order.ts). `toFabric` replaces each such value, wherever it sits in a
  * message, by its record-codec bytes in a tagged envelope, and `fromFabric` puts it back.
  */
 import { encodeValue, decodeValue } from './record-codec.ts';
 import { listOrder, mapOrder } from './container-order.ts';
-import { GeoJson, type BinValue, type MapKey } from './values.ts';
+import { GeoJson, Hll, type BinValue, type MapKey } from './values.ts';
 
 /** The envelope's one property (a name no message field has). */
 const TAG = '__slipstreamEncodedValue';
 
 function needsCodec(v: unknown): boolean {
-  if (v instanceof GeoJson) return true;
+  if (v instanceof GeoJson || v instanceof Hll) return true;
   if (Array.isArray(v)) return listOrder(v as readonly BinValue[]) !== 'unordered';
   if (v instanceof Map) return mapOrder(v as ReadonlyMap<MapKey, BinValue>) !== 'unordered';
   return false;

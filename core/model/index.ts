@@ -1,6 +1,7 @@
 export * from './values.ts';
 export * from './value-order.ts';
 export * from './container-order.ts';
+export * from './hll.ts';
 export * from './partition.ts';
 export * from './key.ts';
 export { writeUtf8 } from './utf8.ts';

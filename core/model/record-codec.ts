@@ -1,5 +1,5 @@
 import { DbError } from '../errors/index.ts';
-import { GeoJson, type BinValue, type Bins, type MapKey } from './values.ts';
+import { GeoJson, Hll, type BinValue, type Bins, type MapKey } from './values.ts';
 import { listOrder, mapOrder, withListOrder, withMapOrder, type ListOrder, type MapOrder } from './container-order.ts';
 
 /**
@@ -13,7 +13,9 @@ import { listOrder, mapOrder, withListOrder, withMapOrder, type ListOrder, type 
 const T_NIL = 0, T_INT = 1, T_DOUBLE = 2, T_STR = 3, T_BYTES = 4, T_TRUE = 5, T_FALSE = 6,
   T_GEO = 7, T_LIST = 8, T_MAP = 9, T_INT_SMALL = 10,
   // ordered containers (tags added later; records written before them hold only unordered ones)
-  T_LIST_ORDERED = 11, T_MAP_KEY_ORDERED = 12, T_MAP_KEY_VALUE_ORDERED = 13;
+  T_LIST_ORDERED = 11, T_MAP_KEY_ORDERED = 12, T_MAP_KEY_VALUE_ORDERED = 13,
+  // an HLL (Aerospike's bytes)
+  T_HLL = 14;
 
 const MAP_TAG: Record<MapOrder, number> = { unordered: T_MAP, keyOrdered: T_MAP_KEY_ORDERED, keyValueOrdered: T_MAP_KEY_VALUE_ORDERED };
 const TAG_MAP_ORDER: Record<number, MapOrder> = { [T_MAP]: 'unordered', [T_MAP_KEY_ORDERED]: 'keyOrdered', [T_MAP_KEY_VALUE_ORDERED]: 'keyValueOrdered' };
@@ -65,6 +67,7 @@ class Writer {
       default:
         if (v instanceof Uint8Array) { this.u8(T_BYTES); return this.bytes(v); }
         if (v instanceof GeoJson) { this.u8(T_GEO); return this.str(v.text); }
+        if (v instanceof Hll) { this.u8(T_HLL); return this.bytes(v.bytes); }
         if (Array.isArray(v)) {
           this.u8(listOrder(v as readonly BinValue[]) === 'ordered' ? T_LIST_ORDERED : T_LIST); this.u32(v.length);
           for (const item of v as readonly BinValue[]) this.value(item);
@@ -99,6 +102,7 @@ class Reader {
       case T_FALSE: return false;
       case T_BYTES: { const n = this.u32(); const b = new Uint8Array(this.buf.subarray(this.pos, this.pos + n)); this.pos += n; return b; }
       case T_GEO: return new GeoJson(this.str());
+      case T_HLL: { const n = this.u32(); const b = new Uint8Array(this.buf.subarray(this.pos, this.pos + n)); this.pos += n; return new Hll(b); }
       case T_LIST: case T_LIST_ORDERED: {
         const n = this.u32(); const out: BinValue[] = new Array(n); for (let i = 0; i < n; i++) out[i] = this.value();
         return tag === T_LIST ? out : withListOrder(out, 'ordered');
@@ -178,6 +182,7 @@ export interface BinVisitor {
   bytes(v: Uint8Array): void;
   bool(v: boolean): void;
   geojson(utf8: Uint8Array): void;
+  hll(bytes: Uint8Array): void;
   listStart(length: number, order: ListOrder): void;
   listEnd(): void;
   mapStart(size: number, order: MapOrder): void;
@@ -210,6 +215,7 @@ export function walkBins(payload: Uint8Array, v: BinVisitor): void {
       case T_TRUE: v.bool(true); return;
       case T_FALSE: v.bool(false); return;
       case T_GEO: v.geojson(slice()); return;
+      case T_HLL: v.hll(slice()); return;
       case T_LIST: case T_LIST_ORDERED: {
         const n = buf.readUInt32LE(pos); pos += 4;
         v.listStart(n, tag === T_LIST ? 'unordered' : 'ordered');

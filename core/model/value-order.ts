@@ -5,11 +5,11 @@
  * - `cdtCompare`, Aerospike's order of collection elements (list sort, ranks, map key order):
  *   integers and doubles never compare by value with each other, strings by UTF-8 bytes.
  */
-import { GeoJson, valueType, type BinValue, type MapKey, type ValueType } from './values.ts';
+import { GeoJson, valueType, type BinValue, type Hll, type MapKey, type ValueType } from './values.ts';
 
 /** nil < boolean < integer < string < list < map < bytes < double < GeoJSON, in both orders. */
 const TYPE_ORDER: Record<ValueType, number> = {
-  nil: 0, boolean: 1, integer: 2, string: 3, list: 4, map: 5, bytes: 6, double: 7, geojson: 8,
+  nil: 0, boolean: 1, integer: 2, string: 3, list: 4, map: 5, bytes: 6, double: 7, geojson: 8, hll: 9,
 };
 
 /** Aerospike's total order of values (nil < bool < int < string < list < map < bytes < double < geojson). */
@@ -32,6 +32,7 @@ export function compareValues(a: BinValue, b: BinValue): number {
     case 'double': return (a as number) < (b as number) ? -1 : (a as number) > (b as number) ? 1 : 0;
     case 'string': return (a as string) < (b as string) ? -1 : (a as string) > (b as string) ? 1 : 0;
     case 'bytes': return Buffer.compare(a as Uint8Array, b as Uint8Array);
+    case 'hll': return Buffer.compare((a as Hll).bytes, (b as Hll).bytes);
     case 'geojson': return (a as GeoJson).text < (b as GeoJson).text ? -1 : (a as GeoJson).text > (b as GeoJson).text ? 1 : 0;
     case 'list': {
       const la = a as readonly BinValue[];
@@ -103,6 +104,7 @@ export function cdtCompare(a: BinValue, b: BinValue): number {
     case 'double': return compareDoubles(a as number, b as number);
     case 'string': return compareStrings(a as string, b as string);
     case 'bytes': return Math.sign(Buffer.compare(a as Uint8Array, b as Uint8Array));
+    case 'hll': return Math.sign(Buffer.compare((a as Hll).bytes, (b as Hll).bytes));
     case 'geojson': return compareStrings((a as GeoJson).text, (b as GeoJson).text);
     case 'list': {
       const la = a as readonly BinValue[];

@@ -13,6 +13,22 @@ export class GeoJson {
   }
 }
 
+/**
+ * A HyperLogLog bin value: Aerospike's HLL bytes (flags, index bits, min-hash bits, cached
+ * count, registers; see hll.ts for the layout and the algorithms).
+ */
+export class Hll {
+  readonly bytes: Uint8Array;
+  constructor(bytes: Uint8Array) {
+    this.bytes = bytes;
+  }
+  get indexBits(): number { return this.bytes[1] as number; }
+  get minhashBits(): number { return this.bytes[2] as number; }
+  toJSON(): unknown {
+    return { hll: Buffer.from(this.bytes).toString('base64') };
+  }
+}
+
 /** Map keys: strings, integers and doubles (Aerospike's scalar key types). */
 export type MapKey = string | bigint | number;
 
@@ -28,12 +44,13 @@ export type BinValue =
   | boolean
   | Uint8Array
   | GeoJson
+  | Hll
   | readonly BinValue[]
   | ReadonlyMap<MapKey, BinValue>;
 
 export type Bins = Record<string, BinValue>;
 
-export type ValueType = 'nil' | 'integer' | 'double' | 'string' | 'boolean' | 'bytes' | 'geojson' | 'list' | 'map';
+export type ValueType = 'nil' | 'integer' | 'double' | 'string' | 'boolean' | 'bytes' | 'geojson' | 'list' | 'map' | 'hll';
 
 export const INT64_MIN = -(2n ** 63n);
 export const INT64_MAX = 2n ** 63n - 1n;
@@ -48,6 +65,7 @@ export function valueType(v: BinValue): ValueType {
     default:
       if (v instanceof Uint8Array) return 'bytes';
       if (v instanceof GeoJson) return 'geojson';
+      if (v instanceof Hll) return 'hll';
       if (Array.isArray(v)) return 'list';
       return 'map';
   }
@@ -144,6 +162,7 @@ export function valuesEqual(a: BinValue, b: BinValue): boolean {
   if (typeof a === 'number' && typeof b === 'number') return Number.isNaN(a) && Number.isNaN(b);
   if (a instanceof Uint8Array) return b instanceof Uint8Array && Buffer.compare(a, b) === 0;
   if (a instanceof GeoJson) return b instanceof GeoJson && a.text === b.text;
+  if (a instanceof Hll) return b instanceof Hll && Buffer.compare(a.bytes, b.bytes) === 0;
   if (Array.isArray(a)) {
     if (!Array.isArray(b) || a.length !== b.length) return false;
     const bl = b as readonly BinValue[];

@@ -4,6 +4,7 @@ import { checkBinName, checkInt64, valueType, type Bins, type BinValue, type DbR
 import { checkExists, DEFAULT_WRITE_POLICY, type WritePolicy } from './policy.ts';
 import { isWriteOperation, type Operation } from './operations.ts';
 import { applyCdtOperation } from './cdt/context.ts';
+import { applyHllOp } from './hll-ops.ts';
 import { expRead, expWrite, type ExpressionCompiler } from './expression-ops.ts';
 import { notFound, type KernelState } from './kernel-state.ts';
 import type { CurrentRecord, Mutation, OperateResult } from './kernel-types.ts';
@@ -69,6 +70,8 @@ function readResults(rec: DbRecord, ops: readonly Operation[], expressions: Expr
       out.add(op.bin, applyCdtOperation(ownBin(bins, op.bin), op).result);
     } else if (op.op === 'bit') {
       out.add(op.bin, applyCdtOperation(ownBin(bins, op.bin), op).result);
+    } else if (op.op === 'hll') {
+      out.add(op.bin, applyHllOp(ownBin(bins, op.bin), op).result);
     } else if (op.op === 'expRead') {
       out.add(op.name, expRead(op, rec, expressions));
     }
@@ -156,6 +159,13 @@ function runOperations(key: RecordKey, cur: CurrentRecord | undefined, ops: read
         checkBinName(op.bin);
         const r = applyCdtOperation(ownBin(bins, op.bin), op);
         if (r.next !== undefined && r.next !== null) { bins[op.bin] = r.next; dirty = true; deleted = false; }
+        if (r.result !== undefined) out.add(op.bin, r.result);
+        break;
+      }
+      case 'hll': {
+        checkBinName(op.bin);
+        const r = applyHllOp(ownBin(bins, op.bin), op);
+        if (r.next !== undefined) { bins[op.bin] = r.next; dirty = true; deleted = false; }
         if (r.result !== undefined) out.add(op.bin, r.result);
         break;
       }

@@ -1,5 +1,6 @@
 import type { BinValue, ListOrder, MapKey, MapOrder } from '../model/index.ts';
 import { isBitRead, type BitOperation } from './bit-ops.ts';
+import { isHllRead, type HllOperation } from './hll-ops.ts';
 import type { ListWriteFlags, MapWriteFlags } from './cdt/write-flags.ts';
 import type { ExpReadOperation, ExpWriteOperation } from './expression-ops.ts';
 
@@ -135,6 +136,8 @@ export type Operation =
     }
   /** A bit operation on a bytes bin (see bit-ops.ts). */
   | BitOperation
+  /** A HyperLogLog operation on an HLL bin (see hll-ops.ts). */
+  | HllOperation
   /** An expression's value returned under a name, or written to a bin (see expression-ops.ts). */
   | ExpReadOperation
   | ExpWriteOperation;
@@ -155,6 +158,7 @@ export function isWriteOperation(op: Operation): boolean {
     case 'list': return !LIST_READS.has(op.kind);
     case 'map': return !MAP_READS.has(op.kind);
     case 'bit': return !isBitRead(op.kind);
+    case 'hll': return !isHllRead(op.kind);
     default: return true;
   }
 }

@@ -20,7 +20,7 @@
  * int64 range, map key types and GeoJSON, because the producer is untrusted code.
  */
 import { DbError } from '../errors/index.ts';
-import { GeoJson, INT64_MAX, INT64_MIN, parseGeoJson, type BinValue, type Bins, type MapKey } from '../model/index.ts';
+import { GeoJson, Hll, INT64_MAX, INT64_MIN, parseGeoJson, type BinValue, type Bins, type MapKey } from '../model/index.ts';
 
 export type Wire = null | boolean | number | string | Wire[] | { readonly [tag: string]: Wire };
 
@@ -44,6 +44,8 @@ export function encodeValue(v: BinValue): Wire {
     default:
       if (v instanceof Uint8Array) return { b: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') };
       if (v instanceof GeoJson) return { g: v.text };
+      // an HLL reaches a UDF as its bytes (as Aerospike's Lua sees it)
+      if (v instanceof Hll) return { b: Buffer.from(v.bytes).toString('base64') };
       if (Array.isArray(v)) return (v as readonly BinValue[]).map(encodeValue);
       if (v instanceof Map) {
         const kv: Wire[] = [];

@@ -4,7 +4,7 @@
  * policies is the server's (core/server/handlers/request-mapping.ts).
  */
 import { DbError } from '../errors/index.ts';
-import { checkBinName, GeoJson, listOrder, mapOrder, parseGeoJson, ttlOf, withListOrder, withMapOrder, type BinValue, type Bins, type DbRecord, type MapKey, type MapOrder, type RecordMeta } from '../model/index.ts';
+import { checkBinName, GeoJson, Hll, parseHll, listOrder, mapOrder, parseGeoJson, ttlOf, withListOrder, withMapOrder, type BinValue, type Bins, type DbRecord, type MapKey, type MapOrder, type RecordMeta } from '../model/index.ts';
 import type { Bin, MapOrder as PbMapOrder, Record as PbRecord, RecordMeta as PbRecordMeta, Value } from './generated/slipstream/v1/types.ts';
 
 const MAX_DEPTH = 64;
@@ -26,6 +26,7 @@ export function fromPbValue(v: Value | undefined, depth = 0): BinValue {
     case 'bytes': return new Uint8Array(k.value.buffer, k.value.byteOffset, k.value.length);
     case 'bool': return k.value;
     case 'geojson': return parseGeoJson(k.value);
+    case 'hll': return parseHll(new Uint8Array(k.value.buffer, k.value.byteOffset, k.value.length), 'an HLL value');
     case 'list': {
       const items = k.value.items.map((x) => fromPbValue(x, depth + 1));
       const order = k.value.order;
@@ -59,6 +60,7 @@ export function toPbValue(v: BinValue): Value {
     default:
       if (v instanceof Uint8Array) return { kind: { $case: 'bytes', value: v } };
       if (v instanceof GeoJson) return { kind: { $case: 'geojson', value: v.text } };
+      if (v instanceof Hll) return { kind: { $case: 'hll', value: v.bytes } };
       if (Array.isArray(v)) {
         const list = v as readonly BinValue[];
         return { kind: { $case: 'list', value: { items: list.map(toPbValue), order: listOrder(list) === 'ordered' ? 1 : 0 } } };

@@ -407,5 +407,37 @@ describe('Aerospike protocol: the official aerospike npm client', function () {
     await client.operate(k, [maps.put('n', 'y', 1).withContext((ctx: InstanceType<typeof Aerospike.cdt.Context>) => ctx.addMapKey('inner')), maps.put('n', 'x', 2).withContext((ctx: InstanceType<typeof Aerospike.cdt.Context>) => ctx.addMapKey('inner'))]);
     assert.deepEqual(Object.keys(((await client.get(k)).bins.n as Record<string, object>).inner as object), ['x', 'y']);
   });
+
+  it('runs HLL operations: init, add, counts, union, similarity, describe; HLL bins read back as HLLs; policies and errors', async () => {
+    const k = key('hll');
+    const k2 = key('hll2');
+    const { hll } = Aerospike;
+    const a = Array.from({ length: 2000 }, (_, i) => `a${i}`);
+    const b = Array.from({ length: 2000 }, (_, i) => `a${i + 1000}`);
+    // the client keeps one result per bin (the last), so each read goes in its own call
+    const one = async (o: unknown): Promise<unknown> => (await client.operate(k, [o as never])).bins.h;
+    const n = await one(hll.add('h', a, 12, 16)) as number;
+    assert.ok(n > 1500 && n <= 2000, `add changed ${n} registers`);
+    const count = await one(hll.getCount('h')) as number;
+    assert.ok(Math.abs(count - 2000) / 2000 < 0.07, `count ${count}`);
+    assert.deepEqual(await one(hll.describe('h')), [12, 16]);
+    await client.operate(k2, [hll.add('h', b, 12, 16)]);
+    // the stored HLL comes back as an HLL value the client can send again
+    const other = (await client.get(k2)).bins.h;
+    const union = await one(hll.getUnionCount('h', [other])) as number;
+    const sim = await one(hll.getSimilarity('h', [other])) as number;
+    const inter = await one(hll.getIntersectCount('h', [other])) as number;
+    assert.ok(Math.abs(union - 3000) / 3000 < 0.07, `union ${union}`);
+    assert.ok(Math.abs(sim - 1 / 3) < 0.1, `similarity ${sim}`);
+    assert.ok(Math.abs(inter - 1000) < 400, `intersection ${inter}`);
+    await client.operate(k, [hll.setUnion('h', [other]), hll.refreshCount('h')]);
+    assert.ok(Math.abs((await client.operate(k, [hll.getCount('h')])).bins.h as number - 3000) / 3000 < 0.07);
+    const createOnly = new Aerospike.policy.HLLPolicy({ writeFlags: hll.writeFlags.CREATE_ONLY });
+    assert.equal(await codeOf(client.operate(k, [hll.init('h', 10).withPolicy(createOnly)])), 6, 'BIN_EXISTS');
+    assert.equal(await codeOf(client.operate(k, [hll.fold('h', 8)])), 26, 'folding an HLL with min-hash bits');
+    assert.equal(await codeOf(client.operate(k, [hll.init('h', 17)])), 4, 'index bits out of range');
+    await client.put(k2, { s: 'text' });
+    assert.equal(await codeOf(client.operate(k2, [hll.getCount('s')])), 12, 'not an HLL bin');
+  });
 });
 

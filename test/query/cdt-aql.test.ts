@@ -69,14 +69,15 @@ describe('aql OPERATE by rank, index and range', () => {
     assert.equal(row(more)['m'], `LIST('[1, 0, 0]')`, more);
   });
 
-  it('answers errors with Aerospike codes and a usage hint, and MAP_SET_TYPE still 16', async () => {
+  it('answers errors with Aerospike codes and a usage hint; MAP_SET_TYPE sets the map order', async () => {
     const { run } = await session();
     await run("INSERT INTO test.c (PK, l, m) VALUES ('k', LIST('[1, 2]'), MAP('{\"a\": 1}'))");
     assert.match(await run("OPERATE LIST_GET_BY_RANK(l, 2) ON test.c WHERE PK = 'k'"), /Error: \(26\)[^\n]*rank 2 is out of bounds/);
     assert.match(await run("OPERATE LIST_GET_BY_RANK(l, 'x') ON test.c WHERE PK = 'k'"), /Error: \(4\)[^\n]*rank must be an integer/);
     assert.match(await run("OPERATE MAP_GET_BY_RANK(l, 0) ON test.c WHERE PK = 'k'"), /Error: \(12\)/);
     assert.match(await run("OPERATE MAP_GET_BY_KEY_RANGE(m, LIST('[1]'), NULL) ON test.c WHERE PK = 'k'"), /Error: \(4\)[^\n]*map keys are strings, integers or doubles/);
-    assert.match(await run("OPERATE MAP_SET_TYPE(m, 'KEY_ORDERED') ON test.c WHERE PK = 'k'"), /Error: \(16\)/);
+    assert.doesNotMatch(await run("OPERATE MAP_SET_TYPE(m, 'KEY_ORDERED') ON test.c WHERE PK = 'k'"), /Error/);
+    assert.match(await run("OPERATE MAP_SET_TYPE(m, 'BY_COLOUR') ON test.c WHERE PK = 'k'"), /Error: \(4\)[^\n]*not a map order/);
   });
 
   it('maps each AQL form onto the kernel operation with its return type', () => {
@@ -89,6 +90,12 @@ describe('aql OPERATE by rank, index and range', () => {
     assert.deepEqual(op('LIST_REMOVE_BY_VALUE_RANGE(l, 1, NULL)'), { op: 'list', bin: 'l', kind: 'removeByValueRange', value: 1n, valueEnd: null, returnType: 'count' });
     assert.deepEqual(op("MAP_GET_BY_KEY_RANGE(m, NULL, 'q')"), { op: 'map', bin: 'm', kind: 'getByKeyRange', keyEnd: 'q' });
     assert.deepEqual(op('MAP_REMOVE_BY_INDEX_RANGE(m, -2)'), { op: 'map', bin: 'm', kind: 'removeByIndexRange', index: -2, returnType: 'count' });
-    assert.throws(() => op('MAP_SET_TYPE(m, 1)'), (e: unknown) => e instanceof DbError && e.code === 'UNSUPPORTED_FEATURE');
+    assert.deepEqual(op('MAP_SET_TYPE(m, 1)'), { op: 'map', bin: 'm', kind: 'setOrder', order: 'keyOrdered' });
+    assert.deepEqual(op("MAP_SET_TYPE(m, 'AS_MAP_KEY_VALUE_ORDERED')"), { op: 'map', bin: 'm', kind: 'setOrder', order: 'keyValueOrdered' });
+    assert.deepEqual(op('MAP_PUT(m, 1, 2) WITH_POLICY(AS_MAP_KEY_ORDERED, AS_MAP_UPDATE_ONLY)'), { op: 'map', bin: 'm', kind: 'put', key: 1n, value: 2n, order: 'keyOrdered', flags: { updateOnly: true } });
+    assert.deepEqual(op('LIST_GET_BY_INDEX(l, 0) WITH_RETURN(AS_LIST_RETURN_RANK)'), { op: 'list', bin: 'l', kind: 'getByIndex', index: 0, returnType: 'rank' });
+    assert.deepEqual(op('LIST_APPEND(l, 1) WITH_POLICY(AS_LIST_ORDERED, AS_LIST_ADD_UNIQUE)'), { op: 'list', bin: 'l', kind: 'append', value: 1n, order: 'ordered', flags: { addUnique: true } });
+    assert.throws(() => op('MAP_SET_TYPE(m, 2)'), (e: unknown) => e instanceof DbError && e.code === 'PARAMETER');
+    assert.throws(() => op('WRITE(b, 1) WITH_RETURN(KEY)'), (e: unknown) => e instanceof DbError && e.code === 'PARAMETER');
   });
 });

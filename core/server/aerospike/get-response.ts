@@ -99,6 +99,11 @@ class Transcoder implements BinVisitor {
     if (this.depth === 0) this.raw(Particle.BLOB, v); else this.typed(4, v);
   }
 
+  /** An HLL bin: particle type 18 with the HLL bytes; inside a collection a blob of subtype 18. */
+  hll(v: Uint8Array): void {
+    if (this.depth === 0) this.raw(Particle.HLL, v); else this.typed(Particle.HLL, v);
+  }
+
   bool(v: boolean): void {
     if (this.depth === 0) { this.particle(Particle.BOOL); this.room(1); this.buf[this.pos++] = v ? 1 : 0; return; }
     this.room(1); this.buf[this.pos++] = v ? 0xc3 : 0xc2;

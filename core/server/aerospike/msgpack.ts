@@ -7,7 +7,7 @@
  * each of these, so this small codec reads and writes them directly.
  */
 import { DbError } from '../../errors/index.ts';
-import { GeoJson, listOrder, mapOrder, parseGeoJson, withListOrder, withMapOrder, type BinValue, type ListOrder, type MapKey, type MapOrder } from '../../model/index.ts';
+import { GeoJson, Hll, listOrder, mapOrder, parseGeoJson, withListOrder, withMapOrder, type BinValue, type ListOrder, type MapKey, type MapOrder } from '../../model/index.ts';
 
 /** A value range sentinel: WILDCARD (matches anything) or INFINITY (above everything). */
 export class Sentinel {
@@ -359,6 +359,8 @@ export class MsgpackWriter {
     }
     if (v instanceof Uint8Array) { this.typedString(4, v); return; }
     if (v instanceof GeoJson) { this.typedString(0x17, Buffer.from(v.text, 'utf8')); return; }
+    // an HLL inside a collection: a blob of subtype 18, as Aerospike's msgpack writes as_bytes of type HLL
+    if (v instanceof Hll) { this.typedString(18, v.bytes); return; }
     if (Array.isArray(v)) {
       const list = v as readonly BinValue[];
       if (listOrder(list) === 'ordered') {

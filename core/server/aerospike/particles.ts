@@ -1,10 +1,10 @@
 /**
  * Bin values as operation values on the wire (particles): integer 8 bytes big-endian, float
  * IEEE-754 big-endian, string UTF-8, blob raw, bool one byte, list and map as Aerospike
- * msgpack, GeoJSON as flags + cell count + cells + text.
+ * msgpack, GeoJSON as flags + cell count + cells + text, HLL as its bytes (particle type 18).
  */
 import { DbError } from '../../errors/index.ts';
-import { GeoJson, parseGeoJson, type BinValue } from '../../model/index.ts';
+import { GeoJson, Hll, parseGeoJson, parseHll, type BinValue } from '../../model/index.ts';
 import { MsgpackReader, MsgpackWriter, toBinValue } from './msgpack.ts';
 import { Particle } from './protocol.ts';
 
@@ -19,6 +19,7 @@ export function particleOf(v: BinValue): number {
   }
   if (v instanceof Uint8Array) return Particle.BLOB;
   if (v instanceof GeoJson) return Particle.GEOJSON;
+  if (v instanceof Hll) return Particle.HLL;
   if (Array.isArray(v)) return Particle.LIST;
   return Particle.MAP;
 }
@@ -48,6 +49,7 @@ export function particleBytes(v: BinValue): number {
   }
   if (v instanceof Uint8Array) return v.length;
   if (v instanceof GeoJson) return 3 + Buffer.byteLength(v.text, 'utf8');
+  if (v instanceof Hll) return v.bytes.length;
   return packed(v).length;
 }
 
@@ -67,6 +69,7 @@ export function writeParticle(buf: Buffer, at: number, v: BinValue): number {
     buf.writeUInt16BE(0, at + 1);
     return at + 3 + buf.write(v.text, at + 3, 'utf8');
   }
+  if (v instanceof Hll) { buf.set(v.bytes, at); return at + v.bytes.length; }
   const p = packed(v);
   p.copy(buf, at);
   return at + p.length;
@@ -104,8 +107,7 @@ export function readParticle(type: number, data: Buffer, what: string): BinValue
       if (start > data.length) throw badParticle(what, 'GeoJSON cells run past the value');
       return parseGeoJson(data.toString('utf8', start));
     }
-    case Particle.HLL:
-      throw new DbError('UNSUPPORTED_FEATURE', `${what}: HyperLogLog values are not supported yet`, { hint: 'store integers, doubles, strings, bytes, booleans, lists, maps or GeoJSON' });
+    case Particle.HLL: return parseHll(new Uint8Array(data), what);
     default:
       // blobs: 4 and the language blob subtypes 7..12
       if (type === Particle.BLOB || (type >= 7 && type <= 12)) return new Uint8Array(data);

@@ -14,6 +14,7 @@ import { Field, Info1, Info2, Info3, Op, Particle, wireVoidTime } from './protoc
 import { cdtOperation } from './cdt.ts';
 import { compileWireFilter, expOperation } from './expressions.ts';
 import { bitOperation } from './bit-ops.ts';
+import { hllOperation } from './hll-ops.ts';
 
 const MAX_TTL_SECONDS = 315_360_000;
 
@@ -117,8 +118,7 @@ export function operationOf(op: MsgOp): Operation {
     case Op.CDT_READ: case Op.CDT_MODIFY: return cdtOperation(binName(op), op.value);
     case Op.EXP_READ: case Op.EXP_MODIFY: return expOperation(op.op === Op.EXP_MODIFY, binName(op), op.value);
     case Op.BIT_READ: case Op.BIT_MODIFY: return bitOperation(binName(op), op.value);
-    case Op.HLL_READ: case Op.HLL_MODIFY:
-      throw new DbError('UNSUPPORTED_FEATURE', `HyperLogLog operations (bin '${op.name}') are not supported yet`, { hint: 'HLL bins are not available in this version' });
+    case Op.HLL_READ: case Op.HLL_MODIFY: return hllOperation(binName(op), op.value, op.op === Op.HLL_MODIFY);
     default:
       throw new DbError('PARAMETER', `operation type ${op.op} is not known`, { hint: 'send operations the Aerospike clients send' });
   }

@@ -1,9 +1,10 @@
 import { DbError } from '../../errors/index.ts';
-import type { BinValue, MapKey } from '../../model/index.ts';
+import { Hll, type BinValue, type MapKey } from '../../model/index.ts';
 import type { Operation, ListOpKind, MapOpKind, CdtReturnType, CdtContextItem } from '../../transaction/operations.ts';
 import { BIT_OP_KINDS, type BitOperation } from '../../transaction/bit-ops.ts';
+import { HLL_OP_KINDS, type HllOperation } from '../../transaction/hll-ops.ts';
 import { exprFromJsonText } from '../../query/expr/index.ts';
-import type { BitOp as PbBitOp, Operation as PbOperation, ListOpKind as PbListOpKind, MapOpKind as PbMapOpKind, CdtReturnType as PbCdtReturnType, CdtContext as PbCdtContext } from '../../wire/generated/slipstream/v1/kv.ts';
+import type { HllOp as PbHllOp, BitOp as PbBitOp, Operation as PbOperation, ListOpKind as PbListOpKind, MapOpKind as PbMapOpKind, CdtReturnType as PbCdtReturnType, CdtContext as PbCdtContext } from '../../wire/generated/slipstream/v1/kv.ts';
 import type { Value } from '../../wire/generated/slipstream/v1/types.ts';
 import { fromPbValue, PB_MAP_ORDER } from '../../wire/convert.ts';
 
@@ -178,6 +179,27 @@ export function fromPbBitOp(b: PbBitOp): BitOperation {
   };
 }
 
+/** An HLL operation; a field the kind does not take is refused by the kernel (hll-ops.ts). */
+export function fromPbHllOp(h: PbHllOp): HllOperation {
+  const kind = HLL_OP_KINDS[h.kind - 1];
+  if (kind === undefined || h.kind === 0) throw new DbError('PARAMETER', `unknown HLL operation ${h.kind}`, { hint: 'use an HllOpKind value from kv.proto' });
+  const what = `hll ${kind} on bin '${h.bin}'`;
+  const hlls = h.hlls.map((v, i) => {
+    const x = fromPbValue(v);
+    if (!(x instanceof Hll)) throw new DbError('PARAMETER', `${what}: hlls[${i}] is not an HLL value`, { hint: 'send HLLs as Value.hll' });
+    return x;
+  });
+  const p = h.policy;
+  return {
+    op: 'hll', bin: h.bin, kind,
+    ...(h.indexBits === undefined ? {} : { indexBits: h.indexBits }),
+    ...(h.minHashBits === undefined ? {} : { minhashBits: h.minHashBits }),
+    ...(h.values.length === 0 ? {} : { values: h.values.map((v) => fromPbValue(v)) }),
+    ...(hlls.length === 0 ? {} : { hlls }),
+    ...(p === undefined ? {} : { policy: { createOnly: p.createOnly, updateOnly: p.updateOnly, noFail: p.noFail, allowFold: p.allowFold } }),
+  };
+}
+
 /** Refuses a missing or malformed expression before anything runs (the kernel compiles it again). */
 function checkExpression(json: string, what: string): void {
   if (json === '') throw new DbError('PARAMETER', `${what} has no expression`, { hint: 'send expression_json (docs/queries.md)' });
@@ -186,7 +208,7 @@ function checkExpression(json: string, what: string): void {
 
 export function fromPbOperation(op: PbOperation): Operation {
   const o = op.op;
-  if (o === undefined) throw new DbError('PARAMETER', 'an operation has no kind', { hint: 'set one of read, write, add, append, prepend, touch, delete, list, map, bit, exp_read, exp_write' });
+  if (o === undefined) throw new DbError('PARAMETER', 'an operation has no kind', { hint: 'set one of read, write, add, append, prepend, touch, delete, list, map, bit, hll, exp_read, exp_write' });
   switch (o.$case) {
     case 'read': return o.value.bin === '' ? { op: 'read' } : { op: 'read', bin: o.value.bin };
     case 'readHeader': return { op: 'readHeader' };
@@ -228,6 +250,7 @@ export function fromPbOperation(op: PbOperation): Operation {
       };
     }
     case 'bit': return fromPbBitOp(o.value);
+    case 'hll': return fromPbHllOp(o.value);
     case 'expRead': {
       checkExpression(o.value.expressionJson, `expression read '${o.value.name}'`);
       if (o.value.name === '') throw new DbError('PARAMETER', 'an expression read needs a name for its result');

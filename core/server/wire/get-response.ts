@@ -30,11 +30,11 @@ const T_GEN = tag(1, VARINT), T_TTL = tag(2, VARINT), T_LUT = tag(3, VARINT), T_
 const T_BIN_NAME = tag(1, LEN), T_BIN_VALUE = tag(2, LEN), T_ITEM = tag(1, LEN), T_ENTRY = tag(1, LEN), T_ENTRY_KEY = tag(1, LEN), T_ENTRY_VALUE = tag(2, LEN);
 // Value's oneof (types.proto)
 const V_NIL = tag(1, LEN), V_INT = tag(2, VARINT), V_DOUBLE = tag(3, I64), V_STRING = tag(4, LEN), V_BYTES = tag(5, LEN),
-  V_BOOL = tag(6, VARINT), V_LIST = tag(7, LEN), V_MAP = tag(8, LEN), V_GEO = tag(9, LEN);
+  V_BOOL = tag(6, VARINT), V_LIST = tag(7, LEN), V_MAP = tag(8, LEN), V_GEO = tag(9, LEN), V_HLL = tag(10, LEN);
 
 /** Stored value tags (core/model/record-codec.ts). */
 const S_NIL = 0, S_INT = 1, S_DOUBLE = 2, S_STR = 3, S_BYTES = 4, S_TRUE = 5, S_FALSE = 6, S_GEO = 7, S_LIST = 8, S_MAP = 9, S_INT_SMALL = 10,
-  S_LIST_ORDERED = 11, S_MAP_KEY_ORDERED = 12, S_MAP_KEY_VALUE_ORDERED = 13;
+  S_LIST_ORDERED = 11, S_MAP_KEY_ORDERED = 12, S_MAP_KEY_VALUE_ORDERED = 13, S_HLL = 14;
 // ListValue.order = 2, MapValue.order = 2 (ListOrder ORDERED = 1; MapOrder KEY_ORDERED = 1, KEY_VALUE_ORDERED = 2)
 const T_ORDER = tag(2, VARINT);
 
@@ -141,9 +141,9 @@ function value(p: Buffer, at: number): number {
       varint32(((n << 1) ^ (n >> 31)) >>> 0);
       return at + 4;
     }
-    case S_STR: case S_BYTES: case S_GEO: {
+    case S_STR: case S_BYTES: case S_GEO: case S_HLL: {
       const n = p.readUInt32LE(at);
-      bytesField(t === S_STR ? V_STRING : t === S_BYTES ? V_BYTES : V_GEO, p, at + 4, at + 4 + n);
+      bytesField(t === S_STR ? V_STRING : t === S_BYTES ? V_BYTES : t === S_GEO ? V_GEO : V_HLL, p, at + 4, at + 4 + n);
       return at + 4 + n;
     }
     case S_DOUBLE:

@@ -1,7 +1,7 @@
 /**
  * Bin values as aql prints them: table/raw cells (asql_val_str) and JSON-mode values.
  */
-import { GeoJson, type BinValue, type MapKey } from '../../../model/index.ts';
+import { GeoJson, Hll, type BinValue, type MapKey } from '../../../model/index.ts';
 
 /** C's %.<p>g. */
 export function formatG(v: number, p = 16): string {
@@ -29,6 +29,7 @@ function inner(v: BinValue | MapKey): string {
     case 'boolean': return v ? 'true' : 'false';
   }
   if (v instanceof Uint8Array) return hexBytes(v);
+  if (v instanceof Hll) return hexBytes(v.bytes);
   if (v instanceof GeoJson) return v.text;
   if (Array.isArray(v)) return `[${(v as readonly BinValue[]).map(inner).join(', ')}]`;
   return `{${[...(v as ReadonlyMap<MapKey, BinValue>)].map(([k, x]) => `${inner(k)}:${inner(x)}`).join(', ')}}`;
@@ -61,6 +62,7 @@ export function jsonValue(v: BinValue | undefined, depth: number): string {
     case 'boolean': return v ? 'true' : 'false';
   }
   if (v instanceof Uint8Array) return jsonString(hexBytes(v));
+  if (v instanceof Hll) return jsonString(hexBytes(v.bytes));
   if (v instanceof GeoJson) return jsonString(v.text);
   const pad = ' '.repeat(2 * (depth + 1));
   const end = ' '.repeat(2 * depth);

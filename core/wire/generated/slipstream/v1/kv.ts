@@ -1109,6 +1109,130 @@ export function bitOverflowActionToJSON(object: BitOverflowAction): string {
   }
 }
 
+/** HyperLogLog operations (Aerospike's HLL operations). */
+export const HllOpKind = {
+  /** HLL_OP_KIND_UNSPECIFIED - Invalid. */
+  HLL_OP_KIND_UNSPECIFIED: 0,
+  /** HLL_OP_KIND_INIT - A new empty HLL (index_bits, min_hash_bits; on an existing bin they default to its own). Returns nothing. */
+  HLL_OP_KIND_INIT: 1,
+  /** HLL_OP_KIND_ADD - Add values (creates the HLL with index_bits, min_hash_bits when missing). Returns how many changed a register. */
+  HLL_OP_KIND_ADD: 2,
+  /** HLL_OP_KIND_SET_UNION - Merge hlls into the bin (creates it when missing). Returns nothing. */
+  HLL_OP_KIND_SET_UNION: 3,
+  /** HLL_OP_KIND_REFRESH_COUNT - Compute, cache and return the count. */
+  HLL_OP_KIND_REFRESH_COUNT: 4,
+  /** HLL_OP_KIND_FOLD - Fold to fewer index_bits (an HLL without min-hash bits only). Returns nothing. */
+  HLL_OP_KIND_FOLD: 5,
+  /** HLL_OP_KIND_GET_COUNT - The estimated count of distinct values. */
+  HLL_OP_KIND_GET_COUNT: 6,
+  /** HLL_OP_KIND_GET_UNION - The union of the bin and hlls, as an HLL. */
+  HLL_OP_KIND_GET_UNION: 7,
+  /** HLL_OP_KIND_GET_UNION_COUNT - The estimated count of the union of the bin and hlls. */
+  HLL_OP_KIND_GET_UNION_COUNT: 8,
+  /** HLL_OP_KIND_GET_INTERSECT_COUNT - The estimated count of the intersection of the bin and hlls. */
+  HLL_OP_KIND_GET_INTERSECT_COUNT: 9,
+  /** HLL_OP_KIND_GET_SIMILARITY - The estimated Jaccard similarity of the bin and hlls (a double). */
+  HLL_OP_KIND_GET_SIMILARITY: 10,
+  /** HLL_OP_KIND_DESCRIBE - [index_bits, min_hash_bits] of the bin's HLL. */
+  HLL_OP_KIND_DESCRIBE: 11,
+  UNRECOGNIZED: -1,
+} as const;
+
+export type HllOpKind = typeof HllOpKind[keyof typeof HllOpKind];
+
+export namespace HllOpKind {
+  export type HLL_OP_KIND_UNSPECIFIED = typeof HllOpKind.HLL_OP_KIND_UNSPECIFIED;
+  export type HLL_OP_KIND_INIT = typeof HllOpKind.HLL_OP_KIND_INIT;
+  export type HLL_OP_KIND_ADD = typeof HllOpKind.HLL_OP_KIND_ADD;
+  export type HLL_OP_KIND_SET_UNION = typeof HllOpKind.HLL_OP_KIND_SET_UNION;
+  export type HLL_OP_KIND_REFRESH_COUNT = typeof HllOpKind.HLL_OP_KIND_REFRESH_COUNT;
+  export type HLL_OP_KIND_FOLD = typeof HllOpKind.HLL_OP_KIND_FOLD;
+  export type HLL_OP_KIND_GET_COUNT = typeof HllOpKind.HLL_OP_KIND_GET_COUNT;
+  export type HLL_OP_KIND_GET_UNION = typeof HllOpKind.HLL_OP_KIND_GET_UNION;
+  export type HLL_OP_KIND_GET_UNION_COUNT = typeof HllOpKind.HLL_OP_KIND_GET_UNION_COUNT;
+  export type HLL_OP_KIND_GET_INTERSECT_COUNT = typeof HllOpKind.HLL_OP_KIND_GET_INTERSECT_COUNT;
+  export type HLL_OP_KIND_GET_SIMILARITY = typeof HllOpKind.HLL_OP_KIND_GET_SIMILARITY;
+  export type HLL_OP_KIND_DESCRIBE = typeof HllOpKind.HLL_OP_KIND_DESCRIBE;
+  export type UNRECOGNIZED = typeof HllOpKind.UNRECOGNIZED;
+}
+
+export function hllOpKindFromJSON(object: any): HllOpKind {
+  switch (object) {
+    case 0:
+    case "HLL_OP_KIND_UNSPECIFIED":
+      return HllOpKind.HLL_OP_KIND_UNSPECIFIED;
+    case 1:
+    case "HLL_OP_KIND_INIT":
+      return HllOpKind.HLL_OP_KIND_INIT;
+    case 2:
+    case "HLL_OP_KIND_ADD":
+      return HllOpKind.HLL_OP_KIND_ADD;
+    case 3:
+    case "HLL_OP_KIND_SET_UNION":
+      return HllOpKind.HLL_OP_KIND_SET_UNION;
+    case 4:
+    case "HLL_OP_KIND_REFRESH_COUNT":
+      return HllOpKind.HLL_OP_KIND_REFRESH_COUNT;
+    case 5:
+    case "HLL_OP_KIND_FOLD":
+      return HllOpKind.HLL_OP_KIND_FOLD;
+    case 6:
+    case "HLL_OP_KIND_GET_COUNT":
+      return HllOpKind.HLL_OP_KIND_GET_COUNT;
+    case 7:
+    case "HLL_OP_KIND_GET_UNION":
+      return HllOpKind.HLL_OP_KIND_GET_UNION;
+    case 8:
+    case "HLL_OP_KIND_GET_UNION_COUNT":
+      return HllOpKind.HLL_OP_KIND_GET_UNION_COUNT;
+    case 9:
+    case "HLL_OP_KIND_GET_INTERSECT_COUNT":
+      return HllOpKind.HLL_OP_KIND_GET_INTERSECT_COUNT;
+    case 10:
+    case "HLL_OP_KIND_GET_SIMILARITY":
+      return HllOpKind.HLL_OP_KIND_GET_SIMILARITY;
+    case 11:
+    case "HLL_OP_KIND_DESCRIBE":
+      return HllOpKind.HLL_OP_KIND_DESCRIBE;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return HllOpKind.UNRECOGNIZED;
+  }
+}
+
+export function hllOpKindToJSON(object: HllOpKind): string {
+  switch (object) {
+    case HllOpKind.HLL_OP_KIND_UNSPECIFIED:
+      return "HLL_OP_KIND_UNSPECIFIED";
+    case HllOpKind.HLL_OP_KIND_INIT:
+      return "HLL_OP_KIND_INIT";
+    case HllOpKind.HLL_OP_KIND_ADD:
+      return "HLL_OP_KIND_ADD";
+    case HllOpKind.HLL_OP_KIND_SET_UNION:
+      return "HLL_OP_KIND_SET_UNION";
+    case HllOpKind.HLL_OP_KIND_REFRESH_COUNT:
+      return "HLL_OP_KIND_REFRESH_COUNT";
+    case HllOpKind.HLL_OP_KIND_FOLD:
+      return "HLL_OP_KIND_FOLD";
+    case HllOpKind.HLL_OP_KIND_GET_COUNT:
+      return "HLL_OP_KIND_GET_COUNT";
+    case HllOpKind.HLL_OP_KIND_GET_UNION:
+      return "HLL_OP_KIND_GET_UNION";
+    case HllOpKind.HLL_OP_KIND_GET_UNION_COUNT:
+      return "HLL_OP_KIND_GET_UNION_COUNT";
+    case HllOpKind.HLL_OP_KIND_GET_INTERSECT_COUNT:
+      return "HLL_OP_KIND_GET_INTERSECT_COUNT";
+    case HllOpKind.HLL_OP_KIND_GET_SIMILARITY:
+      return "HLL_OP_KIND_GET_SIMILARITY";
+    case HllOpKind.HLL_OP_KIND_DESCRIBE:
+      return "HLL_OP_KIND_DESCRIBE";
+    case HllOpKind.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** Put request. */
 export interface PutRequest {
   /** The record. */
@@ -1576,7 +1700,56 @@ export interface Operation {
     | //
     /** An expression's value, written to a bin. */
     { $case: "expWrite"; value: ExpWriteOp }
+    | //
+    /** A HyperLogLog operation on an HLL bin. */
+    { $case: "hll"; value: HllOp }
     | undefined;
+}
+
+/** Write flags of an HLL operation (Aerospike's HLLWriteFlags). */
+export interface HllPolicy {
+  /** Fail with BIN_EXISTS (6) when the bin exists (init, add, set_union). */
+  createOnly: boolean;
+  /** Fail with BIN_NOT_FOUND (17) when the bin does not exist (init, set_union). */
+  updateOnly: boolean;
+  /** Do nothing instead of failing create_only / update_only. */
+  noFail: boolean;
+  /**
+   * set_union: lower the bin's index bits (and drop its min-hash bits) to those of the merged
+   * HLLs instead of failing with OP_NOT_APPLICABLE (26).
+   */
+  allowFold: boolean;
+}
+
+/**
+ * A HyperLogLog operation on an HLL bin (values of kind hll; see types.proto). Counts are
+ * HyperMinHash estimates, byte-compatible with Aerospike's. Index bits are 4 to 16, min-hash bits
+ * 0 or 4 to 51, together at most 64 (else PARAMETER (4)); a field or policy flag the operation
+ * does not take is refused with PARAMETER (4); a bin that is not an HLL fails with BIN_TYPE (12);
+ * reads of a missing bin return nil.
+ */
+export interface HllOp {
+  /** Bin name. */
+  bin: string;
+  /** Which operation. */
+  kind: HllOpKind;
+  /** init, add: the index bits of an HLL they create; fold: the new index bits. */
+  indexBits?:
+    | number
+    | undefined;
+  /** init, add: the min-hash bits of an HLL they create (default 0). */
+  minHashBits?:
+    | number
+    | undefined;
+  /** add: the values (strings, integers, doubles, booleans, bytes). */
+  values: Value[];
+  /**
+   * set_union, get_union, get_union_count, get_intersect_count, get_similarity: the other HLLs
+   * (Value of kind hll).
+   */
+  hlls: Value[];
+  /** init, add, set_union: write flags. */
+  policy?: HllPolicy | undefined;
 }
 
 /** Operate request. */
@@ -5252,6 +5425,9 @@ export const Operation: MessageFns<Operation> = {
       case "expWrite":
         ExpWriteOp.encode(message.op.value, writer.uint32(106).fork()).join();
         break;
+      case "hll":
+        HllOp.encode(message.op.value, writer.uint32(114).fork()).join();
+        break;
     }
     return writer;
   },
@@ -5373,6 +5549,14 @@ export const Operation: MessageFns<Operation> = {
             message.op = { $case: "expWrite", value: ExpWriteOp.decode(reader, reader.uint32()) };
             continue;
           }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.op = { $case: "hll", value: HllOp.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5419,6 +5603,8 @@ export const Operation: MessageFns<Operation> = {
         ? { $case: "expWrite", value: ExpWriteOp.fromJSON(object.expWrite) }
         : isSet(object.exp_write)
         ? { $case: "expWrite", value: ExpWriteOp.fromJSON(object.exp_write) }
+        : isSet(object.hll)
+        ? { $case: "hll", value: HllOp.fromJSON(object.hll) }
         : undefined,
     };
   },
@@ -5451,6 +5637,8 @@ export const Operation: MessageFns<Operation> = {
       obj.expRead = ExpReadOp.toJSON(message.op.value);
     } else if (message.op?.$case === "expWrite") {
       obj.expWrite = ExpWriteOp.toJSON(message.op.value);
+    } else if (message.op?.$case === "hll") {
+      obj.hll = HllOp.toJSON(message.op.value);
     }
     return obj;
   },
@@ -5539,7 +5727,321 @@ export const Operation: MessageFns<Operation> = {
         }
         break;
       }
+      case "hll": {
+        if (object.op?.value !== undefined && object.op?.value !== null) {
+          message.op = { $case: "hll", value: HllOp.fromPartial(object.op.value) };
+        }
+        break;
+      }
     }
+    return message;
+  },
+};
+
+function createBaseHllPolicy(): HllPolicy {
+  return { createOnly: false, updateOnly: false, noFail: false, allowFold: false };
+}
+
+export const HllPolicy: MessageFns<HllPolicy> = {
+  encode(message: HllPolicy, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.createOnly !== false) {
+      writer.uint32(8).bool(message.createOnly);
+    }
+    if (message.updateOnly !== false) {
+      writer.uint32(16).bool(message.updateOnly);
+    }
+    if (message.noFail !== false) {
+      writer.uint32(24).bool(message.noFail);
+    }
+    if (message.allowFold !== false) {
+      writer.uint32(32).bool(message.allowFold);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HllPolicy {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHllPolicy();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.createOnly = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.updateOnly = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.noFail = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.allowFold = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): HllPolicy {
+    return {
+      createOnly: isSet(object.createOnly)
+        ? globalThis.Boolean(object.createOnly)
+        : isSet(object.create_only)
+        ? globalThis.Boolean(object.create_only)
+        : false,
+      updateOnly: isSet(object.updateOnly)
+        ? globalThis.Boolean(object.updateOnly)
+        : isSet(object.update_only)
+        ? globalThis.Boolean(object.update_only)
+        : false,
+      noFail: isSet(object.noFail)
+        ? globalThis.Boolean(object.noFail)
+        : isSet(object.no_fail)
+        ? globalThis.Boolean(object.no_fail)
+        : false,
+      allowFold: isSet(object.allowFold)
+        ? globalThis.Boolean(object.allowFold)
+        : isSet(object.allow_fold)
+        ? globalThis.Boolean(object.allow_fold)
+        : false,
+    };
+  },
+
+  toJSON(message: HllPolicy): unknown {
+    const obj: any = {};
+    if (message.createOnly !== false) {
+      obj.createOnly = message.createOnly;
+    }
+    if (message.updateOnly !== false) {
+      obj.updateOnly = message.updateOnly;
+    }
+    if (message.noFail !== false) {
+      obj.noFail = message.noFail;
+    }
+    if (message.allowFold !== false) {
+      obj.allowFold = message.allowFold;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<HllPolicy>): HllPolicy {
+    return HllPolicy.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<HllPolicy>): HllPolicy {
+    const message = createBaseHllPolicy();
+    message.createOnly = object.createOnly ?? false;
+    message.updateOnly = object.updateOnly ?? false;
+    message.noFail = object.noFail ?? false;
+    message.allowFold = object.allowFold ?? false;
+    return message;
+  },
+};
+
+function createBaseHllOp(): HllOp {
+  return { bin: "", kind: 0, indexBits: undefined, minHashBits: undefined, values: [], hlls: [], policy: undefined };
+}
+
+export const HllOp: MessageFns<HllOp> = {
+  encode(message: HllOp, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.bin !== "") {
+      writer.uint32(10).string(message.bin);
+    }
+    if (message.kind !== 0) {
+      writer.uint32(16).int32(message.kind);
+    }
+    if (message.indexBits !== undefined) {
+      writer.uint32(24).int32(message.indexBits);
+    }
+    if (message.minHashBits !== undefined) {
+      writer.uint32(32).int32(message.minHashBits);
+    }
+    for (const v of message.values) {
+      Value.encode(v!, writer.uint32(42).fork()).join();
+    }
+    for (const v of message.hlls) {
+      Value.encode(v!, writer.uint32(50).fork()).join();
+    }
+    if (message.policy !== undefined) {
+      HllPolicy.encode(message.policy, writer.uint32(58).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HllOp {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHllOp();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.bin = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.indexBits = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.minHashBits = reader.int32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.values.push(Value.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.hlls.push(Value.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.policy = HllPolicy.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): HllOp {
+    return {
+      bin: isSet(object.bin) ? globalThis.String(object.bin) : "",
+      kind: isSet(object.kind) ? hllOpKindFromJSON(object.kind) : 0,
+      indexBits: isSet(object.indexBits)
+        ? globalThis.Number(object.indexBits)
+        : isSet(object.index_bits)
+        ? globalThis.Number(object.index_bits)
+        : undefined,
+      minHashBits: isSet(object.minHashBits)
+        ? globalThis.Number(object.minHashBits)
+        : isSet(object.min_hash_bits)
+        ? globalThis.Number(object.min_hash_bits)
+        : undefined,
+      values: globalThis.Array.isArray(object?.values) ? object.values.map((e: any) => Value.fromJSON(e)) : [],
+      hlls: globalThis.Array.isArray(object?.hlls) ? object.hlls.map((e: any) => Value.fromJSON(e)) : [],
+      policy: isSet(object.policy) ? HllPolicy.fromJSON(object.policy) : undefined,
+    };
+  },
+
+  toJSON(message: HllOp): unknown {
+    const obj: any = {};
+    if (message.bin !== "") {
+      obj.bin = message.bin;
+    }
+    if (message.kind !== 0) {
+      obj.kind = hllOpKindToJSON(message.kind);
+    }
+    if (message.indexBits !== undefined) {
+      obj.indexBits = Math.round(message.indexBits);
+    }
+    if (message.minHashBits !== undefined) {
+      obj.minHashBits = Math.round(message.minHashBits);
+    }
+    if (message.values?.length) {
+      obj.values = message.values.map((e) => Value.toJSON(e));
+    }
+    if (message.hlls?.length) {
+      obj.hlls = message.hlls.map((e) => Value.toJSON(e));
+    }
+    if (message.policy !== undefined) {
+      obj.policy = HllPolicy.toJSON(message.policy);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<HllOp>): HllOp {
+    return HllOp.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<HllOp>): HllOp {
+    const message = createBaseHllOp();
+    message.bin = object.bin ?? "";
+    message.kind = object.kind ?? 0;
+    message.indexBits = object.indexBits ?? undefined;
+    message.minHashBits = object.minHashBits ?? undefined;
+    message.values = object.values?.map((e) => Value.fromPartial(e)) || [];
+    message.hlls = object.hlls?.map((e) => Value.fromPartial(e)) || [];
+    message.policy = (object.policy !== undefined && object.policy !== null)
+      ? HllPolicy.fromPartial(object.policy)
+      : undefined;
     return message;
   },
 };

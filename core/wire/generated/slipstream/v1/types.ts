@@ -429,6 +429,13 @@ export interface Value {
     | //
     /** GeoJSON text (Point, Polygon, MultiPolygon, AeroCircle). */
     { $case: "geojson"; value: string }
+    | //
+    /**
+     * A HyperLogLog: Aerospike's HLL bytes (flags 0, index bits 4–16, min-hash bits 0 or 4–51,
+     * an 8-byte cached count, the registers), as the HLL operations make and return them. A value
+     * that is not a valid HLL is refused with PARAMETER (4).
+     */
+    { $case: "hll"; value: Uint8Array }
     | undefined;
 }
 
@@ -882,6 +889,9 @@ export const Value: MessageFns<Value> = {
       case "geojson":
         writer.uint32(74).string(message.kind.value);
         break;
+      case "hll":
+        writer.uint32(82).bytes(message.kind.value);
+        break;
     }
     return writer;
   },
@@ -971,6 +981,14 @@ export const Value: MessageFns<Value> = {
             message.kind = { $case: "geojson", value: reader.string() };
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.kind = { $case: "hll", value: reader.bytes() };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1003,6 +1021,8 @@ export const Value: MessageFns<Value> = {
         ? { $case: "map", value: MapValue.fromJSON(object.map) }
         : isSet(object.geojson)
         ? { $case: "geojson", value: globalThis.String(object.geojson) }
+        : isSet(object.hll)
+        ? { $case: "hll", value: bytesFromBase64(object.hll) }
         : undefined,
     };
   },
@@ -1027,6 +1047,8 @@ export const Value: MessageFns<Value> = {
       obj.map = MapValue.toJSON(message.kind.value);
     } else if (message.kind?.$case === "geojson") {
       obj.geojson = message.kind.value;
+    } else if (message.kind?.$case === "hll") {
+      obj.hll = base64FromBytes(message.kind.value);
     }
     return obj;
   },
@@ -1088,6 +1110,12 @@ export const Value: MessageFns<Value> = {
       case "geojson": {
         if (object.kind?.value !== undefined && object.kind?.value !== null) {
           message.kind = { $case: "geojson", value: object.kind.value };
+        }
+        break;
+      }
+      case "hll": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "hll", value: object.kind.value };
         }
         break;
       }
