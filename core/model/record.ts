@@ -1,4 +1,4 @@
-import { GeoJson, type BinValue, type Bins } from './values.ts';
+import { GeoJson, Hll, type BinValue, type Bins } from './values.ts';
 import type { RecordKey } from './key.ts';
 
 /** Seconds since the Unix epoch when the record expires; 0 means never. */
@@ -16,6 +16,23 @@ export interface DbRecord {
   readonly key: RecordKey;
   readonly meta: RecordMeta;
   readonly bins: Bins;
+}
+
+/**
+ * The stored size (encoded bins, bytes) of records read from storage, kept beside the record
+ * rather than in it (records are compared and copied field by field in many places). The record
+ * size expression reads it; a record built any other way has none and the size is computed from
+ * its bins.
+ */
+const storedSizes = new WeakMap<DbRecord, number>();
+
+export function setStoredSize(rec: DbRecord, bytes: number): DbRecord {
+  storedSizes.set(rec, bytes);
+  return rec;
+}
+
+export function storedSizeOf(rec: DbRecord): number | undefined {
+  return storedSizes.get(rec);
 }
 
 /** TTL special values as Aerospike has them. */
@@ -38,6 +55,7 @@ export function approxValueBytes(v: BinValue): number {
   if (typeof v === 'string') return 8 + v.length;
   if (v instanceof Uint8Array) return 8 + v.length;
   if (v instanceof GeoJson) return 8 + v.text.length;
+  if (v instanceof Hll) return 8 + v.bytes.length;
   if (Array.isArray(v)) { let s = 4; for (const x of v as readonly BinValue[]) s += approxValueBytes(x); return s; }
   if (v instanceof Map) { let s = 4; for (const [k, x] of v as ReadonlyMap<BinValue, BinValue>) s += approxValueBytes(k) + approxValueBytes(x); return s; }
   return 12;

@@ -1,6 +1,6 @@
 import { DbError } from '../errors/index.ts';
 import {
-  N_PARTITIONS, approxRecordBytes, checkInt64, compareValues, digestString, partitionOf,
+  N_PARTITIONS, approxRecordBytes, checkInt64, compareValues, digestString, partitionOf, storedSizeOf,
   type BinValue, type Bins, type DbRecord,
 } from '../model/index.ts';
 import { compileFilter, type EvalContext } from './expr/eval.ts';
@@ -33,7 +33,8 @@ export interface AggregateResult {
 
 /** The context an expression evaluates a stored record in. */
 export function recordContext(rec: DbRecord, nowMs: number): EvalContext {
-  return { bins: rec.bins, meta: rec.meta, set: rec.key.set, digest: rec.key.digest, keyExists: rec.key.userKey !== undefined, nowMs };
+  const storedBytes = storedSizeOf(rec);
+  return { bins: rec.bins, meta: rec.meta, set: rec.key.set, digest: rec.key.digest, keyExists: rec.key.userKey !== undefined, nowMs, ...(storedBytes === undefined ? {} : { storedBytes }) };
 }
 
 type Cursor =

@@ -6,7 +6,7 @@
 import type { ExpressionCompiler } from './expression-ops.ts';
 import { DbError } from '../errors/index.ts';
 import type { Clock, Logger, StoredRecord } from '../plugin-api/index.ts';
-import { decodeBins, decodeUserKey, digestString, type DbRecord, type RecordKey } from '../model/index.ts';
+import { decodeBins, decodeUserKey, digestString, setStoredSize, type DbRecord, type RecordKey } from '../model/index.ts';
 import type { Namespace } from '../storage/namespace.ts';
 import type { RecordLocks } from './record-lock.ts';
 import type { PartitionRouter } from './routing.ts';
@@ -107,11 +107,11 @@ export function storedKey(key: RecordKey, stored: StoredRecord): RecordKey {
 }
 
 export function toRecord(key: RecordKey, stored: StoredRecord, only?: ReadonlySet<string>, noBins = false): DbRecord {
-  return {
+  return setStoredSize({
     key: storedKey(key, stored),
     meta: stored.meta,
     bins: noBins ? {} : decodeBins(stored.payload, only),
-  };
+  }, stored.payload.length);
 }
 
 /** The stored record if readers may see it now (not a tombstone, expired or truncated). */

@@ -32,7 +32,8 @@ const ELEM_OF: Record<A.CollectionType, E.ElemSource> = { LIST: 'list', MAPKEYS:
 
 const META_FUNCTIONS: Record<string, E.MetaField> = {
   TTL: 'ttl', VOID_TIME: 'voidTime', GENERATION: 'generation', GEN: 'generation', LAST_UPDATE: 'lastUpdate',
-  SINCE_UPDATE: 'sinceUpdate', SET_NAME: 'setName', KEY_EXISTS: 'keyExists',
+  SINCE_UPDATE: 'sinceUpdate', SET_NAME: 'setName', KEY_EXISTS: 'keyExists', RECORD_SIZE: 'recordSize',
+  DEVICE_SIZE: 'recordSize', MEMORY_SIZE: 'recordSize',
 };
 export const AQL_FUNCTIONS = [
   ...Object.keys(META_FUNCTIONS).map((f) => `${f}()`), 'DIGEST_MODULO(n)', 'SIZE(x)', 'REGEX(x, pattern[, flags])',

@@ -24,7 +24,12 @@ export type MetaField =
   /** The record's set name ('' when it has none). */
   | 'setName'
   /** Whether the user key is stored with the record. */
-  | 'keyExists';
+  | 'keyExists'
+  /**
+   * The record's stored size in bytes: its encoded bins plus its stored user key (Aerospike's
+   * record_size; its device_size and memory_size map here too).
+   */
+  | 'recordSize';
 
 /** Where `anyElem` looks: a list's items, a map's keys or a map's values. */
 export type ElemSource = 'list' | 'mapkeys' | 'mapvalues';

@@ -1,6 +1,6 @@
 /**
- * List, map and bit reads inside expressions (Aerospike's ListExp / MapExp / BitExp read
- * functions): a read operation of the kernel's list, map or bit families applied to the value
+ * List, map, bit and HLL reads inside expressions (Aerospike's ListExp / MapExp / BitExp / HLLExp
+ * read functions): a read operation of the kernel's list, map, bit or HLL families applied to the value
  * of another expression, with the operations' own selectors, return types and contexts. A read
  * that fails (a type mismatch, an index out of range) makes the expression unknown, as in
  * Aerospike. The JSON form is the operation's fields, values tagged as elsewhere.
@@ -9,18 +9,19 @@ import { DbError } from '../../errors/index.ts';
 import type { BinValue, MapKey } from '../../model/index.ts';
 import { isWriteOperation, type CdtContextItem, type Operation } from '../../transaction/operations.ts';
 import { applyCdtOperation } from '../../transaction/cdt/context.ts';
+import { applyHllOp } from '../../transaction/hll-ops.ts';
 /** JSON data (the same shape as json.ts's JsonValue; json.ts passes its value codec in, so the two files do not import each other). */
 type JsonValue = null | boolean | number | string | JsonValue[] | { [k: string]: JsonValue };
 type ToJson = (v: BinValue) => JsonValue;
 type FromJson = (j: unknown, path: string) => BinValue;
 
-/** A read of the list, map or bit family (its `bin` is unused). */
-export type CdtReadOp = Extract<Operation, { op: 'list' | 'map' | 'bit' }>;
+/** A read of the list, map, bit or HLL family (its `bin` is unused). */
+export type CdtReadOp = Extract<Operation, { op: 'list' | 'map' | 'bit' | 'hll' }>;
 
-const INT_FIELDS = ['index', 'rank', 'count', 'offset', 'size'] as const;
+const INT_FIELDS = ['index', 'rank', 'count', 'offset', 'size', 'indexBits', 'minhashBits'] as const;
 const BOOL_FIELDS = ['inverted', 'signed', 'scanFor'] as const;
 const VALUE_FIELDS = ['value', 'valueEnd', 'key', 'keyEnd'] as const;
-const LIST_FIELDS = ['values', 'keys'] as const;
+const LIST_FIELDS = ['values', 'keys', 'hlls'] as const;
 const KNOWN = new Set<string>(['op', 'kind', 'returnType', 'ctx', ...INT_FIELDS, ...BOOL_FIELDS, ...VALUE_FIELDS, ...LIST_FIELDS]);
 
 function bad(message: string): DbError {
@@ -31,7 +32,7 @@ function bad(message: string): DbError {
 export function cdtRead(op: CdtReadOp, v: BinValue | undefined): BinValue | undefined {
   if (v === undefined) return undefined;
   try {
-    const r = applyCdtOperation(v, op).result;
+    const r = op.op === 'hll' ? applyHllOp(v, op).result : applyCdtOperation(v, op).result;
     return r === null ? undefined : r;
   } catch (err) {
     if (err instanceof DbError) return undefined;
@@ -47,7 +48,7 @@ export function cdtReadToJson(op: CdtReadOp, valueToJson: ToJson): JsonValue {
   for (const f of VALUE_FIELDS) if (o[f] !== undefined) out[f] = valueToJson(o[f] as BinValue);
   for (const f of LIST_FIELDS) if (Array.isArray(o[f]) && (o[f] as unknown[]).length > 0) out[f] = (o[f] as BinValue[]).map(valueToJson);
   if (typeof o['returnType'] === 'string') out['returnType'] = o['returnType'] as string;
-  if (op.ctx !== undefined && op.ctx.length > 0) {
+  if (op.op !== 'hll' && op.ctx !== undefined && op.ctx.length > 0) {
     out['ctx'] = op.ctx.map((c) => {
       const x = c as unknown as Record<string, unknown>;
       const j: Record<string, JsonValue> = { type: c.type };
@@ -62,8 +63,9 @@ export function cdtReadToJson(op: CdtReadOp, valueToJson: ToJson): JsonValue {
 export function cdtReadFromJson(j: unknown, path: string, valueFromJson: FromJson): CdtReadOp {
   if (typeof j !== 'object' || j === null || Array.isArray(j)) throw bad(`${path} must be an object with "op" and "kind"`);
   const o = j as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (!KNOWN.has(k)) throw bad(`${path}.${k} is not a field of a list, map or bit read`);
-  if (o['op'] !== 'list' && o['op'] !== 'map' && o['op'] !== 'bit') throw bad(`${path}.op must be "list", "map" or "bit"`);
+  for (const k of Object.keys(o)) if (!KNOWN.has(k)) throw bad(`${path}.${k} is not a field of a list, map, bit or HLL read`);
+  if (o['op'] !== 'list' && o['op'] !== 'map' && o['op'] !== 'bit' && o['op'] !== 'hll') throw bad(`${path}.op must be "list", "map", "bit" or "hll"`);
+  if (o['op'] === 'hll' && o['ctx'] !== undefined) throw bad(`${path}.ctx: HLL reads take no context`);
   if (typeof o['kind'] !== 'string') throw bad(`${path}.kind must be a string`);
   const out: Record<string, unknown> = { op: o['op'], bin: '(expression)', kind: o['kind'] };
   for (const f of INT_FIELDS) {
@@ -103,6 +105,7 @@ export function cdtReadFromJson(j: unknown, path: string, valueFromJson: FromJso
   const op = out as unknown as CdtReadOp;
   if (isWriteOperation(op)) throw bad(`${path}: ${op.op} ${op.kind} writes; an expression can only read`);
   // the kernel checks the kind, the arguments and the context once here, so a bad read fails now, not as "unknown" later
-  applyCdtOperation(undefined, op);
+  if (op.op === 'hll') applyHllOp(undefined, op);
+  else applyCdtOperation(undefined, op);
   return op;
 }

@@ -1,6 +1,6 @@
 import { DbError } from '../../errors/index.ts';
 import {
-  GeoJson, INT64_MAX, INT64_MIN, valueType, valuesEqual, compareValues,
+  GeoJson, INT64_MAX, INT64_MIN, encodeBins, valueType, valuesEqual, compareValues,
   type BinValue, type Bins, type MapKey, type RecordMeta,
 } from '../../model/index.ts';
 import { parseShape, shapeWithin, type Shape } from '../geo/index.ts';
@@ -17,6 +17,8 @@ export interface EvalContext {
   readonly digest: Uint8Array;
   /** Whether the user key is stored with the record. */
   readonly keyExists: boolean;
+  /** The record's stored size (encoded bins and stored user key), when the caller knows it; else the bins' encoded size. */
+  readonly storedBytes?: number;
   /** The evaluation time, ms since the epoch (for TTL and since-update). */
   readonly nowMs: number;
   /** Names bound by enclosing `let` expressions. */
@@ -221,6 +223,7 @@ function build(e: Expr): Fn {
         case 'sinceUpdate': return (ctx) => BigInt(Math.max(0, ctx.nowMs - ctx.meta.lastUpdateMs));
         case 'setName': return (ctx) => ctx.set;
         case 'keyExists': return (ctx) => ctx.keyExists;
+        case 'recordSize': return (ctx) => BigInt(ctx.storedBytes ?? encodeBins(ctx.bins).length);
       }
       break;
     case 'digestModulo': {

@@ -1,5 +1,5 @@
 import { DbError } from '../../errors/index.ts';
-import { GeoJson, type BinValue, type MapKey } from '../../model/index.ts';
+import { GeoJson, Hll, parseHll, type BinValue, type MapKey } from '../../model/index.ts';
 import type { ArithOp, CompareOp, ElemSource, Expr, MetaField } from './ast.ts';
 import { compileRegex } from './regex.ts';
 import { cdtReadFromJson, cdtReadToJson } from './cdt-read.ts';
@@ -20,6 +20,7 @@ export function valueToJson(v: BinValue): JsonValue {
   if (typeof v === 'number') return Number.isFinite(v) && !Object.is(v, -0) ? { double: v } : { double: Object.is(v, -0) ? '-0' : String(v) };
   if (v instanceof Uint8Array) return { bytes: Buffer.from(v).toString('base64') };
   if (v instanceof GeoJson) return { geo: v.text };
+  if (v instanceof Hll) return { hll: Buffer.from(v.bytes).toString('base64') };
   if (Array.isArray(v)) return { list: (v as readonly BinValue[]).map(valueToJson) };
   return { map: [...(v as ReadonlyMap<MapKey, BinValue>)].map(([k, x]) => [valueToJson(k), valueToJson(x)]) };
 }
@@ -56,6 +57,9 @@ export function valueFromJson(j: unknown, path = 'value', depth = 0): BinValue {
       case 'geo':
         if (typeof x === 'string') return new GeoJson(x);
         throw bad(`${path}.geo must be GeoJSON text`);
+      case 'hll':
+        if (typeof x === 'string') return parseHll(new Uint8Array(Buffer.from(x, 'base64')), `${path}.hll`);
+        throw bad(`${path}.hll must be base64 text of an HLL`);
       case 'list':
         if (Array.isArray(x)) return x.map((y, i) => valueFromJson(y, `${path}.list[${i}]`, depth + 1));
         throw bad(`${path}.list must be an array`);
@@ -106,7 +110,7 @@ export function exprToJsonText(e: Expr): string {
 
 const COMPARE_OPS: readonly string[] = ['=', '!=', '<', '<=', '>', '>='];
 const ARITH_OPS: readonly string[] = ['+', '-', '*', '/', '%'];
-const META_FIELDS: readonly string[] = ['ttl', 'voidTime', 'generation', 'lastUpdate', 'sinceUpdate', 'setName', 'keyExists'];
+const META_FIELDS: readonly string[] = ['ttl', 'voidTime', 'generation', 'lastUpdate', 'sinceUpdate', 'setName', 'keyExists', 'recordSize'];
 const ELEM_SOURCES: readonly string[] = ['list', 'mapkeys', 'mapvalues'];
 
 function str(o: Record<string, unknown>, k: string, path: string): string {

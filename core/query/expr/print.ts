@@ -22,7 +22,7 @@ export function exprToString(e: Expr, parent = 0): string {
     case 'bin': return e.name;
     case 'binExists': return `EXISTS(${e.name})`;
     case 'binType': return `TYPE(${e.name})`;
-    case 'meta': return `${e.field.toUpperCase()}()`;
+    case 'meta': return e.field === 'recordSize' ? 'RECORD_SIZE()' : `${e.field.toUpperCase()}()`;
     case 'digestModulo': return `DIGEST_MODULO(${e.modulus})`;
     case 'cmp': return wrap(`${exprToString(e.left, 5)} ${e.op} ${exprToString(e.right, 5)}`, 4);
     case 'and': return wrap(e.args.map((a) => exprToString(a, 2)).join(' AND '), 2);

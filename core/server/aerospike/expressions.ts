@@ -119,6 +119,8 @@ function compile(v: WireValue): Expr {
     case 69: return ast.meta('ttl');
     case 70: return ast.meta('setName');
     case 71: return ast.meta('keyExists');
+    // DEVICE_SIZE, MEMORY_SIZE, RECORD_SIZE: the record's stored size
+    case 65: case 73: case 74: return ast.meta('recordSize');
     case 81: return ast.bin(name(args[1]));
     case 82: return { kind: 'binType', name: name(args[0]) };
     case 126: return ast.lit(literal(args[0] as WireValue));
