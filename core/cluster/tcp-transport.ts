@@ -250,6 +250,8 @@ export function tcpTransport(options: TcpTransportOptions = {}): Transport {
     };
     socket.on('connect', () => {
       if (secret === undefined) flush();
+      // the peer's challenge may take a while on a busy node: allow a frame's time for it
+      else socket.setTimeout(Math.max(connectTimeoutMs, frameTimeoutMs));
     });
     socket.on('timeout', () => socket.destroy(new Error(secret !== undefined && conn.challenge === undefined ? 'no challenge from the peer' : 'connect timeout')));
     let got = Buffer.alloc(0);

@@ -20,7 +20,7 @@
  */
 import { DbError } from '../errors/index.ts';
 import type { BinValue } from '../model/index.ts';
-import type { CdtContextItem } from './operations.ts';
+import type { CdtContextItem } from './cdt/context-item.ts';
 
 export type BitOpKind =
   | 'resize' | 'insert' | 'remove' | 'set' | 'or' | 'xor' | 'and' | 'not' | 'lshift' | 'rshift'

@@ -1,7 +1,7 @@
 import type { BinValue, ListOrder, MapKey, MapOrder } from '../model/index.ts';
 import { isBitRead, type BitOperation } from './bit-ops.ts';
 import { isHllRead, type HllOperation } from './hll-ops.ts';
-import type { ListWriteFlags, MapWriteFlags } from './cdt/write-flags.ts';
+import type { CdtContextItem } from './cdt/context-item.ts';
 import type { ExpReadOperation, ExpWriteOperation } from './expression-ops.ts';
 
 /**
@@ -51,21 +51,23 @@ export const CDT_RETURN_TYPES: readonly CdtReturnType[] = [
 
 export type { ListOrder, MapOrder };
 
-/**
- * One step of a path into nested lists and maps (Aerospike's CDT context, `CTX`). A list or map
- * operation with a context works on the element the path ends at. `create` (Aerospike's
- * create flags, list index and map key steps only) creates the container the step looks into
- * when it is missing, with that order (and, for lists, nil padding up to the index).
- * See cdt-context.ts for how a path resolves and fails.
- */
-export type CdtContextItem =
-  | { readonly type: 'listIndex'; readonly index: number; readonly create?: { readonly order: ListOrder; readonly pad?: boolean } }
-  | { readonly type: 'listRank'; readonly rank: number }
-  | { readonly type: 'listValue'; readonly value: BinValue }
-  | { readonly type: 'mapIndex'; readonly index: number }
-  | { readonly type: 'mapRank'; readonly rank: number }
-  | { readonly type: 'mapKey'; readonly key: MapKey; readonly create?: { readonly order: MapOrder } }
-  | { readonly type: 'mapValue'; readonly value: BinValue };
+export type { CdtContextItem };
+
+/** Aerospike's ListWriteFlags (applied in cdt/write-flags.ts). */
+export interface ListWriteFlags {
+  readonly addUnique?: boolean;
+  readonly insertBounded?: boolean;
+  readonly noFail?: boolean;
+  readonly partial?: boolean;
+}
+
+/** Aerospike's MapWriteFlags (applied in cdt/write-flags.ts). */
+export interface MapWriteFlags {
+  readonly createOnly?: boolean;
+  readonly updateOnly?: boolean;
+  readonly noFail?: boolean;
+  readonly partial?: boolean;
+}
 
 /** One operation of an atomic operate call. */
 export type Operation =

@@ -15,8 +15,7 @@
  * - core and plugins import nothing from test/, bench/ or scripts/; scripts nothing from test/ or
  *   bench/; bench only test/helpers of test/;
  * - every relative import names a file that exists;
- * - no cycles between files, of value imports nor of type-only ones (one type-only cycle is left,
- *   TYPE_CYCLE_LEFT, as docs/architecture.md says).
+ * - no cycles between files, of value imports nor of type-only ones.
  */
 import { strict as assert } from 'node:assert';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -66,16 +65,6 @@ function area(abs: string): { top: string; sub: string | undefined } {
   const parts = relative(ROOT, abs).split(sep);
   return { top: parts[0] as string, sub: parts[0] === 'core' ? parts[1] : undefined };
 }
-
-/**
- * The one cycle of type-only imports left (listed in docs/architecture.md): the operation
- * vocabulary (operations.ts) names the bit and CDT operations' types, and they name its context
- * steps and operations back. A cycle among these files only is tolerated; any other, or one
- * that reaches beyond them, fails.
- */
-const TYPE_CYCLE_LEFT: readonly string[] = [
-  'core/transaction/operations.ts', 'core/transaction/bit-ops.ts', 'core/transaction/cdt/common.ts', 'core/transaction/cdt/write-flags.ts',
-];
 
 const rel = (p: string): string => relative(ROOT, p);
 const under = (p: string, dir: string): boolean => !relative(join(ROOT, dir), p).startsWith('..');
@@ -215,12 +204,12 @@ describe('architecture: import boundaries', () => {
     assert.deepEqual(cycles(graph).map((c) => c.map(rel).join(' → ')), []);
   });
 
-  it('no cycles of type-only imports either (but the one listed in docs/architecture.md)', () => {
+  it('no cycles of type-only imports either', () => {
     const graph = new Map<string, string[]>();
     for (const f of scanned) graph.set(f, []);
     for (const i of all) if (graph.has(i.target)) graph.get(i.from)?.push(i.target);
     const found = cycles(graph).map((c) => c.map(rel));
-    assert.deepEqual(found.filter((c) => !c.every((f) => TYPE_CYCLE_LEFT.includes(f))).map((c) => c.join(' → ')), []);
+    assert.deepEqual(found.map((c) => c.join(' → ')), []);
   });
 
   it('finds a cycle when there is one', () => {

@@ -8,8 +8,7 @@
  */
 import { DbError } from '../../errors/index.ts';
 import { isList, isMap, type BinValue, type ListOrder, type MapKey, type MapOrder } from '../../model/index.ts';
-import type { CdtContextItem, CdtReturnType, ListOpKind, MapOpKind, Operation } from '../../transaction/operations.ts';
-import type { ListWriteFlags, MapWriteFlags } from '../../transaction/cdt/write-flags.ts';
+import type { CdtContextItem, CdtReturnType, ListOpKind, ListWriteFlags, MapOpKind, MapWriteFlags, Operation } from '../../transaction/operations.ts';
 import { listOrderOfFlags, mapOrderOfFlags, MsgpackReader, Sentinel, toBinValue, toMapKey, type WireValue } from './msgpack.ts';
 
 const CONTEXT_EVAL = 0xff;

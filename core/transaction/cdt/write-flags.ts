@@ -18,23 +18,8 @@
 import { DbError } from '../../errors/index.ts';
 import type { BinValue, MapKey } from '../../model/index.ts';
 import { cdtCompare } from '../../model/value-order.ts';
+import type { ListWriteFlags, MapWriteFlags } from '../operations.ts';
 import type { CdtResult, ListOp, MapOp } from './common.ts';
-
-/** Aerospike's ListWriteFlags. */
-export interface ListWriteFlags {
-  readonly addUnique?: boolean;
-  readonly insertBounded?: boolean;
-  readonly noFail?: boolean;
-  readonly partial?: boolean;
-}
-
-/** Aerospike's MapWriteFlags. */
-export interface MapWriteFlags {
-  readonly createOnly?: boolean;
-  readonly updateOnly?: boolean;
-  readonly noFail?: boolean;
-  readonly partial?: boolean;
-}
 
 const LIST_FLAG_KINDS = new Set(['append', 'appendItems', 'insert', 'insertItems', 'set']);
 const MAP_FLAG_KINDS = new Set(['put', 'putItems', 'increment']);
