@@ -11,17 +11,13 @@
  * counted and logged, and the connection goes on. Outgoing frames to a peer that does not read
  * are dropped once maxOutgoingBytes wait in its socket.
  *
- * With a cluster secret, the receiving side opens every connection with a fresh random
- * challenge (16 bytes, sent at once on accept); the sender waits for it, then sends each frame
- * with a counter (8 bytes, strictly increasing on the connection) and an HMAC-SHA256 under the
- * secret of the channel, the challenge, the counter and the payload (32 bytes). A frame without
- * a valid signature, or whose counter does not increase, is refused, counted and logged before it
- * is decoded: a process without the secret can neither join nor speak for a member, and frames
- * recorded on the wire cannot be replayed — not on a new connection (another challenge), not on
- * the same one (the counter), not to another node.
+ * With a cluster secret, every frame carries an HMAC-SHA256 of its channel and payload under
+ * that secret (32 bytes after the payload): a frame without a valid one is refused, counted and
+ * logged before it is decoded, so a process without the secret can neither join nor speak for
+ * a member. (A frame recorded on the wire could still be replayed on the same channel.)
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { DbError } from '../plugin-api/index.ts';
 import { silentLogger, type Logger } from '../plugin-api/index.ts';
 import { decodeFrame, encodeFrame, maxFrameBytes, type Frame } from './messages.ts';
@@ -56,48 +52,27 @@ export interface TcpTransportOptions {
   readonly secret?: Buffer;
 }
 
-/** Bytes of the challenge a receiving node sends first on each connection when the cluster has a secret. */
-export const CHALLENGE_BYTES = 16;
-/** Bytes that follow a payload when the cluster has a secret: the counter and the signature. */
-export const FRAME_SEAL_BYTES = 8 + 32;
+/** Bytes of the signature that follows a payload when the cluster has a secret. */
+export const FRAME_MAC_BYTES = 32;
 
-/** How a frame is signed on one connection: the cluster secret, the channel, the receiver's challenge and the frame's counter. */
-export interface FrameSigning {
-  readonly secret: Buffer;
-  readonly channel: Channel | undefined;
-  readonly challenge: Buffer;
-  readonly counter: bigint;
-}
-
-function frameMac(secret: Buffer, channel: Channel | undefined, challenge: Buffer, counter: Buffer, payload: Uint8Array): Buffer {
-  return createHmac('sha256', secret).update(channel ?? '').update('\u0000').update(challenge).update(counter).update(payload).digest();
+function frameMac(secret: Buffer, channel: Channel | undefined, payload: Uint8Array): Buffer {
+  return createHmac('sha256', secret).update(channel ?? '').update('\u0000').update(payload).digest();
 }
 
 interface Outgoing {
   socket: Socket;
-  /** Connected (and, with a secret, the challenge received): frames go straight out. */
   ready: boolean;
-  /** Encoded frames waiting for the connection (and its challenge). */
-  queue: Uint8Array[];
-  challenge: Buffer | undefined;
-  counter: bigint;
+  queue: Buffer[];
 }
 
-export function frameBytes(frame: Frame, signing?: FrameSigning): Buffer {
-  return sealedPayload(encodeFrame(frame), signing);
-}
-
-/** An encoded frame with its length, and its counter and signature when signed. */
-function sealedPayload(payload: Uint8Array, signing?: FrameSigning): Buffer {
-  const length = payload.length + (signing === undefined ? 0 : FRAME_SEAL_BYTES);
+export function frameBytes(frame: Frame, signing?: { readonly secret: Buffer; readonly channel: Channel | undefined }): Buffer {
+  const payload = encodeFrame(frame);
+  const mac = signing === undefined ? undefined : frameMac(signing.secret, signing.channel, payload);
+  const length = payload.length + (mac?.length ?? 0);
   const out = Buffer.allocUnsafe(4 + length);
   out.writeUInt32BE(length, 0);
   out.set(payload, 4);
-  if (signing !== undefined) {
-    const counter = out.subarray(4 + payload.length, 4 + payload.length + 8);
-    counter.writeBigUInt64BE(signing.counter);
-    out.set(frameMac(signing.secret, signing.channel, signing.challenge, counter, payload), 4 + payload.length + 8);
-  }
+  if (mac !== undefined) out.set(mac, 4 + payload.length);
   return out;
 }
 
@@ -209,7 +184,7 @@ export function tcpTransport(options: TcpTransportOptions = {}): Transport {
   const maxBufferedBytes = options.maxBufferedBytes ?? TCP_TRANSPORT_DEFAULTS.maxBufferedBytes;
   const maxOutgoingBytes = options.maxOutgoingBytes ?? TCP_TRANSPORT_DEFAULTS.maxOutgoingBytes;
   const secret = options.secret;
-  const frameCap = maxFrameBytes(channel) + (secret === undefined ? 0 : FRAME_SEAL_BYTES);
+  const frameCap = maxFrameBytes(channel) + (secret === undefined ? 0 : FRAME_MAC_BYTES);
   const outgoing = new Map<string, Outgoing>();
   const failures = new Map<string, { count: number; retryAt: number }>();
   const inbound = new Map<Socket, FrameReader>();
@@ -224,13 +199,6 @@ export function tcpTransport(options: TcpTransportOptions = {}): Transport {
   let sweeper: NodeJS.Timeout | undefined;
   let closed = false;
 
-  /** A frame's bytes for one outgoing connection: signed under its challenge with the next counter. */
-  function sealed(conn: Outgoing, payload: Uint8Array): Buffer {
-    if (secret === undefined || conn.challenge === undefined) return sealedPayload(payload);
-    conn.counter += 1n;
-    return sealedPayload(payload, { secret, channel, challenge: conn.challenge, counter: conn.counter });
-  }
-
   function open(to: string): Outgoing | undefined {
     const addr = parseAddress(to);
     if (addr === undefined) return undefined;
@@ -240,29 +208,17 @@ export function tcpTransport(options: TcpTransportOptions = {}): Transport {
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 1000);
     socket.setTimeout(connectTimeoutMs);
-    const conn: Outgoing = { socket, ready: false, queue: [], challenge: undefined, counter: 0n };
-    const flush = (): void => {
+    const conn: Outgoing = { socket, ready: false, queue: [] };
+    outgoing.set(to, conn);
+    socket.on('connect', () => {
       socket.setTimeout(0);
       conn.ready = true;
       failures.delete(to);
-      for (const f of conn.queue) socket.write(sealed(conn, f));
+      for (const b of conn.queue) socket.write(b);
       conn.queue = [];
-    };
-    socket.on('connect', () => {
-      if (secret === undefined) flush();
-      // the peer's challenge may take a while on a busy node: allow a frame's time for it
-      else socket.setTimeout(Math.max(connectTimeoutMs, frameTimeoutMs));
     });
-    socket.on('timeout', () => socket.destroy(new Error(secret !== undefined && conn.challenge === undefined ? 'no challenge from the peer' : 'connect timeout')));
-    let got = Buffer.alloc(0);
-    socket.on('data', (chunk: Buffer) => {
-      // with a secret the peer speaks once: its challenge; anything else is ignored
-      if (secret === undefined || conn.challenge !== undefined) return;
-      got = Buffer.concat([got, chunk]);
-      if (got.length < CHALLENGE_BYTES) return;
-      conn.challenge = got.subarray(0, CHALLENGE_BYTES);
-      flush();
-    });
+    socket.on('timeout', () => socket.destroy(new Error('connect timeout')));
+    socket.on('data', () => {});
     socket.on('error', (e) => logger.debug({ to, err: e.message }, 'fabric connection error'));
     socket.on('close', () => {
       if (outgoing.get(to) === conn) outgoing.delete(to);
@@ -301,24 +257,17 @@ export function tcpTransport(options: TcpTransportOptions = {}): Transport {
     }
     socket.setNoDelay(true);
     socket.setTimeout(idleTimeoutMs);
-    const challenge = secret === undefined ? undefined : randomBytes(CHALLENGE_BYTES);
-    let lastCounter = 0n;
     const reader = frameReader(frameCap, (signed) => {
       let payload = signed;
-      if (secret !== undefined && challenge !== undefined) {
-        payload = signed.subarray(0, Math.max(0, signed.length - FRAME_SEAL_BYTES));
-        const counterBytes = signed.subarray(payload.length, payload.length + 8);
-        const mac = signed.subarray(payload.length + 8);
-        const valid = mac.length === 32 && timingSafeEqual(mac, frameMac(secret, channel, challenge, counterBytes, payload));
-        const counter = valid ? counterBytes.readBigUInt64BE(0) : 0n;
-        if (!valid || counter <= lastCounter) {
+      if (secret !== undefined) {
+        payload = signed.subarray(0, Math.max(0, signed.length - FRAME_MAC_BYTES));
+        const mac = signed.subarray(payload.length);
+        const expected = frameMac(secret, channel, payload);
+        if (mac.length !== FRAME_MAC_BYTES || !timingSafeEqual(mac, expected)) {
           stats.framesUnauthenticated++;
-          warnUnsigned({ peer: socket.remoteAddress, channel, refused: stats.framesUnauthenticated, replayed: valid }, valid
-            ? 'refused a replayed cluster frame (its counter did not increase)'
-            : 'refused a cluster frame not signed with the cluster secret for this connection');
+          warnUnsigned({ peer: socket.remoteAddress, channel, refused: stats.framesUnauthenticated }, 'refused a cluster frame not signed with the cluster secret');
           return;
         }
-        lastCounter = counter;
       }
       const r = decodeFrame(payload, channel);
       if (!r.ok) {
@@ -334,7 +283,6 @@ export function tcpTransport(options: TcpTransportOptions = {}): Transport {
       }
     }, (length) => closeInbound(socket, 'closing a connection that announced an oversized frame', { length, max: frameCap }));
     inbound.set(socket, reader);
-    if (challenge !== undefined) socket.write(challenge);
     socket.on('data', (chunk: Buffer) => {
       const before = reader.buffered;
       if (!reader.push(chunk)) return;
@@ -377,14 +325,15 @@ export function tcpTransport(options: TcpTransportOptions = {}): Transport {
       let conn = outgoing.get(to);
       if (conn === undefined) conn = open(to);
       if (conn === undefined) return;
+      const bytes = frameBytes(frame, secret === undefined ? undefined : { secret, channel });
       if (conn.ready) {
         if (conn.socket.writableLength > maxOutgoingBytes) {
           stats.framesUnsent++;
           return;
         }
-        conn.socket.write(sealed(conn, encodeFrame(frame)));
+        conn.socket.write(bytes);
       } else {
-        conn.queue.push(encodeFrame(frame));
+        conn.queue.push(bytes);
         if (conn.queue.length > maxQueued) conn.queue.shift();
       }
     },
