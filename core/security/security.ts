@@ -199,11 +199,7 @@ export class Security {
         const claims = this.tokens.verify(credentials.token, this.now());
         const cached = this.principals.get(`${claims.user}\u0000${address}`);
         if (cached !== undefined && cached.epoch === claims.epoch) return cached;
-        const record = this.accounts.user(claims.user);
-        if (record === undefined || record.epoch !== claims.epoch) {
-          throw new DbError('EXPIRED_SESSION', 'the session is no longer valid (the user was removed or its password changed)', { hint: 'log in again' });
-        }
-        return this.principalOf(claims.user, record, address);
+        return this.sessionPrincipal(claims.user, claims.epoch, address);
       }
       const key = createHash('sha256').update(credentials.user).update('\u0000').update('password' in credentials ? credentials.password : credentials.credential).digest('base64');
       const hit = this.passwordCache.get(key);
@@ -216,11 +212,25 @@ export class Security {
       this.passwordCache.set(key, { user: credentials.user, epoch: record.epoch, untilMs: this.now() + PASSWORD_CACHE_MS });
       return this.principalOf(credentials.user, record, address);
     } catch (err) {
-      if (err instanceof DbError && (err.code === 'NOT_AUTHENTICATED' || err.code === 'EXPIRED_SESSION' || err.code === 'NOT_WHITELISTED')) {
-        this.record({ event: 'authentication-failed', address, outcome: 'refused', resultCode: err.resultCode });
-      }
+      this.auditRefusal(err, address);
       throw err;
     }
+  }
+
+  /** Records a refused authentication (not a wrong password: checkSecret records those). */
+  private auditRefusal(err: unknown, address: string, user?: string): void {
+    if (err instanceof DbError && (err.code === 'NOT_AUTHENTICATED' || err.code === 'EXPIRED_SESSION' || err.code === 'NOT_WHITELISTED')) {
+      this.record({ event: 'authentication-failed', ...(user === undefined ? {} : { user }), address, outcome: 'refused', resultCode: err.resultCode });
+    }
+  }
+
+  /** The principal of a session of `user` begun at password epoch `epoch`; EXPIRED_SESSION once the user is dropped or its password changed. */
+  private sessionPrincipal(user: string, epoch: number, address: string): Principal {
+    const record = this.accounts.user(user);
+    if (record === undefined || record.epoch !== epoch) {
+      throw new DbError('EXPIRED_SESSION', 'the session is no longer valid (the user was removed or its password changed)', { hint: 'log in again' });
+    }
+    return this.principalOf(user, record, address);
   }
 
   /**
@@ -229,13 +239,12 @@ export class Security {
    * password changes.
    */
   current(principal: Principal, address: string): Principal {
-    const record = this.accounts.user(principal.user);
-    if (record === undefined || record.epoch !== principal.epoch) {
-      const err = new DbError('EXPIRED_SESSION', 'the session is no longer valid (the user was removed or its password changed)', { hint: 'log in again' });
-      this.record({ event: 'authentication-failed', user: principal.user, address, outcome: 'refused', resultCode: err.resultCode });
+    try {
+      return this.sessionPrincipal(principal.user, principal.epoch, address);
+    } catch (err) {
+      this.auditRefusal(err, address, principal.user);
       throw err;
     }
-    return this.principalOf(principal.user, record, address);
   }
 
   /** The user's privileges usable from `address` (roles whose allow-list excludes it do not count). */

@@ -25,29 +25,12 @@ async function codeOf(p: Promise<unknown>): Promise<number> {
   assert.fail('the call succeeded');
 }
 
-/** One raw info request on a fresh, unauthenticated connection. */
-function rawInfo(port: number, text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = tcpConnect({ host: '127.0.0.1', port });
-    const body = Buffer.from(text, 'utf8');
-    const head = Buffer.alloc(8);
-    head.writeBigUInt64BE((2n << 56n) | (1n << 48n) | BigInt(body.length));
-    let got = Buffer.alloc(0);
-    s.on('data', (d: Buffer) => {
-      got = Buffer.concat([got, d]);
-      if (got.length >= 8 && got.length >= 8 + Number(got.readBigUInt64BE(0) & 0xffff_ffff_ffffn)) { s.destroy(); resolve(got.subarray(8).toString('utf8')); }
-    });
-    s.on('error', reject);
-    s.write(Buffer.concat([head, body]));
-  });
-}
-
-/** One raw admin message on a fresh, unauthenticated connection; the answer's body. */
-function rawAdmin(port: number, body: Buffer): Promise<Buffer> {
+/** One raw proto message (1 info, 2 admin) on a fresh, unauthenticated connection; the answer's body. */
+function rawRequest(port: number, type: 1n | 2n, body: Buffer): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const s = tcpConnect({ host: '127.0.0.1', port });
     const head = Buffer.alloc(8);
-    head.writeBigUInt64BE((2n << 56n) | (2n << 48n) | BigInt(body.length));
+    head.writeBigUInt64BE((2n << 56n) | (type << 48n) | BigInt(body.length));
     let got = Buffer.alloc(0);
     s.on('data', (d: Buffer) => {
       got = Buffer.concat([got, d]);
@@ -58,6 +41,9 @@ function rawAdmin(port: number, body: Buffer): Promise<Buffer> {
     s.write(Buffer.concat([head, body]));
   });
 }
+
+const rawInfo = async (port: number, text: string): Promise<string> => (await rawRequest(port, 1n, Buffer.from(text, 'utf8'))).toString('utf8');
+const rawAdmin = (port: number, body: Buffer): Promise<Buffer> => rawRequest(port, 2n, body);
 
 describe('security/Aerospike protocol with the official client', function () {
   this.timeout(120_000);

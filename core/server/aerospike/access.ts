@@ -14,7 +14,7 @@ import { parseBatch } from './batch.ts';
 import type { InfoCommand } from './info.ts';
 import type { Msg } from './message.ts';
 import { Field, Info1, Info2 } from './protocol.ts';
-import { AdminCommand, AdminField, AdminRequest, adminReply } from './admin-codec.ts';
+import { AdminCommand, AdminField, AdminRequest, adminReply, textField, u32Field } from './admin-codec.ts';
 import { UserCommands } from './user-commands.ts';
 
 /** UDF_OP values of a stream UDF: an aggregation reads; a background UDF writes. */
@@ -46,9 +46,7 @@ export class WireAccess {
         if (user === undefined || (credential === undefined && clear === undefined)) throw new DbError('INVALID_FIELD', 'LOGIN needs USER and CREDENTIAL');
         const r = await this.security.login(user, credential !== undefined ? { credential } : { password: clear as string }, this.address);
         this.principal = await this.security.authenticate({ token: r.token }, this.address);
-        const ttl = Buffer.alloc(4);
-        ttl.writeUInt32BE(r.ttlSeconds);
-        return adminReply(command, 0, [[AdminField.SESSION_TOKEN, Buffer.from(r.token, 'utf8')], [AdminField.SESSION_TTL, ttl]]);
+        return adminReply(command, 0, [textField(AdminField.SESSION_TOKEN, r.token), u32Field(AdminField.SESSION_TTL, r.ttlSeconds)]);
       }
       if (command === AdminCommand.AUTHENTICATE) {
         const token = req.text(AdminField.SESSION_TOKEN);

@@ -234,11 +234,3 @@ export function privilegesField(privileges: readonly Privilege[]): readonly [num
   }
   return [AdminField.PRIVILEGES, Buffer.concat(parts)];
 }
-
-/** A user's usage figures as Aerospike sends them: `count(1) (uint32)*`. */
-export function infoField(id: number, values: readonly number[]): readonly [number, Buffer] {
-  const b = Buffer.alloc(1 + 4 * values.length);
-  b[0] = values.length;
-  values.forEach((v, i) => b.writeUInt32BE(Math.max(0, Math.min(0xffff_ffff, Math.floor(v))), 1 + 4 * i));
-  return [id, b];
-}
