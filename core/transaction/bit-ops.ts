@@ -153,6 +153,24 @@ class BitRange {
   }
 }
 
+/** The write flags each bit write takes (the server's op table, `particle_blob.c`); others: PARAMETER. */
+const POLICY_FLAGS: Readonly<Partial<Record<BitOpKind, readonly (keyof BitPolicy)[]>>> = {
+  resize: ['createOnly', 'updateOnly', 'noFail'], insert: ['createOnly', 'updateOnly', 'noFail'], remove: ['updateOnly', 'noFail', 'partial'],
+  set: ['updateOnly', 'noFail', 'partial'], or: ['updateOnly', 'noFail', 'partial'], xor: ['updateOnly', 'noFail', 'partial'],
+  and: ['updateOnly', 'noFail', 'partial'], not: ['updateOnly', 'noFail', 'partial'], lshift: ['updateOnly', 'noFail', 'partial'],
+  rshift: ['updateOnly', 'noFail', 'partial'], add: ['updateOnly', 'noFail'], subtract: ['updateOnly', 'noFail'], setInt: ['updateOnly', 'noFail'],
+};
+
+function checkPolicyFlags(op: BitOperation, policy: BitPolicy): void {
+  const allowed = POLICY_FLAGS[op.kind] ?? [];
+  const stray = (['createOnly', 'updateOnly', 'noFail', 'partial'] as const).filter((f) => policy[f] === true && !allowed.includes(f));
+  if (stray.length > 0) {
+    throw new DbError('PARAMETER', `bit ${op.kind} on bin '${op.bin}' takes no ${stray.join(', ')} write flag${stray.length === 1 ? '' : 's'}`, {
+      hint: `${op.kind} takes ${allowed.join(', ')}`,
+    });
+  }
+}
+
 /** Runs a bit operation on a bin's current value. */
 export function applyBitOp(current: BinValue | undefined, op: BitOperation): BitResult {
   if (!BIT_OP_KINDS.includes(op.kind)) {
@@ -168,6 +186,7 @@ export function applyBitOp(current: BinValue | undefined, op: BitOperation): Bit
     return read(blob, op);
   }
   const policy = op.policy ?? {};
+  checkPolicyFlags(op, policy);
   if (blob !== undefined && policy.createOnly === true) return fail(op, 'BIN_EXISTS', 'the bin exists and the policy is createOnly');
   if (blob === undefined && ((op.kind !== 'insert' && op.kind !== 'resize') || policy.updateOnly === true)) {
     return fail(op, 'BIN_NOT_FOUND', 'the bin does not exist', 'only resize and insert create a bytes bin');

@@ -78,6 +78,11 @@ describe('aql OPERATE by rank, index and range', () => {
     assert.match(await run("OPERATE MAP_GET_BY_KEY_RANGE(m, LIST('[1]'), NULL) ON test.c WHERE PK = 'k'"), /Error: \(4\)[^\n]*map keys are strings, integers or doubles/);
     assert.doesNotMatch(await run("OPERATE MAP_SET_TYPE(m, 'KEY_ORDERED') ON test.c WHERE PK = 'k'"), /Error/);
     assert.match(await run("OPERATE MAP_SET_TYPE(m, 'BY_COLOUR') ON test.c WHERE PK = 'k'"), /Error: \(4\)[^\n]*not a map order/);
+    // a modifier the operation does not use is refused, naming it, and changes nothing
+    assert.match(await run("OPERATE LIST_APPEND(l, 3) WITH_RETURN(COUNT) ON test.c WHERE PK = 'k'"), /Error: \(4\)[^\n]*list append on bin 'l' takes no return type/);
+    assert.match(await run("OPERATE LIST_SIZE(l) WITH_POLICY(AS_LIST_ADD_UNIQUE) ON test.c WHERE PK = 'k'"), /Error: \(4\)[^\n]*takes no write flags/);
+    assert.match(await run("OPERATE MAP_GET_BY_KEY(m, 'a') WITH_POLICY(AS_MAP_KEY_ORDERED) ON test.c WHERE PK = 'k'"), /Error: \(4\)[^\n]*takes no order/);
+    assert.match(await run("SELECT l FROM test.c WHERE PK = 'k'"), /LIST\('\[1, 2\]'\)/);
   });
 
   it('maps each AQL form onto the kernel operation with its return type', () => {

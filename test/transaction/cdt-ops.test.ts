@@ -331,6 +331,6 @@ describe('transaction/cdt: map selectors', () => {
     fails(() => m(M, { kind: 'getByIndex', index: 0, returnType: 'bogus' as CdtReturnType }), 'PARAMETER', /not a map return type/);
     fails(() => m(M, { kind: 'getByKeyRelIndexRange', index: 0 }), 'PARAMETER', /needs a key/);
     fails(() => m(M, { kind: 'getByKeyList' }), 'PARAMETER', /needs a list of keys/);
-    fails(() => m(M, { kind: 'put', key: 'x', value: 1n, inverted: true }), 'PARAMETER', /takes no return type/);
+    fails(() => m(M, { kind: 'put', key: 'x', value: 1n, inverted: true }), 'PARAMETER', /takes no inverted flag/);
   });
 });

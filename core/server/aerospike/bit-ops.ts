@@ -23,6 +23,12 @@ function bytes(v: WireValue | undefined, what: string): Uint8Array {
   return v;
 }
 
+/** The most arguments each opcode takes (the server's op tables, `particle_blob.c`). */
+const MAX_ARGS: Readonly<Record<BitOpKind, number>> = {
+  resize: 3, insert: 3, remove: 3, set: 4, or: 4, xor: 4, and: 4, not: 3, lshift: 4, rshift: 4, add: 5, subtract: 5, setInt: 4,
+  get: 2, count: 2, lscan: 3, rscan: 3, getInt: 3,
+};
+
 function policy(v: WireValue | undefined): { policy?: BitPolicy } {
   if (v === undefined || v === null) return {};
   const n = int(v, 'the bit write flags');
@@ -46,6 +52,9 @@ export function bitOperation(bin: string, payload: Buffer): Operation {
   const kind = KINDS[opcode];
   if (kind === undefined) throw new DbError('PARAMETER', `bit opcode ${opcode} is not known`, { hint: 'send operations the Aerospike clients send' });
   const w = `bit ${kind} on bin '${bin}'`;
+  if (a.length > MAX_ARGS[kind]) {
+    throw new DbError('PARAMETER', `${w} takes at most ${MAX_ARGS[kind]} arguments, not ${a.length}`, { hint: 'send the arguments the Aerospike clients send for this operation' });
+  }
   const base = { op: 'bit' as const, bin, kind, ...(ctx === undefined || ctx.length === 0 ? {} : { ctx }) };
   let op: BitOperation;
   switch (kind) {

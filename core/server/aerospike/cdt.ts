@@ -55,6 +55,18 @@ const MAP_MODES: Readonly<Record<number, readonly [MapOpKind, Shape, MapWriteFla
 };
 
 
+/**
+ * The most arguments each opcode takes (the server's CDT op tables, `cdt.c`): an argument past
+ * them is refused with PARAMETER, as the server does, never ignored.
+ */
+const MAX_ARGS: Readonly<Record<number, number>> = {
+  0: 1, 1: 3, 2: 3, 3: 3, 4: 3, 5: 1, 6: 2, 7: 1, 8: 2, 9: 3, 10: 2, 11: 0, 12: 4, 13: 1, 16: 0, 17: 1, 18: 2,
+  19: 2, 20: 2, 21: 2, 22: 2, 23: 2, 24: 3, 25: 3, 26: 3, 27: 4, 32: 2, 33: 2, 34: 2, 35: 2, 36: 2, 37: 3, 38: 3, 39: 3, 40: 4,
+  64: 1, 65: 3, 66: 2, 67: 4, 68: 3, 69: 2, 70: 1, 73: 3, 74: 3, 75: 0, 76: 2, 77: 2, 78: 2, 79: 2, 81: 2, 82: 2, 83: 2,
+  84: 3, 85: 3, 86: 3, 87: 3, 88: 4, 89: 4, 96: 0, 97: 2, 98: 2, 99: 2, 100: 2, 102: 2, 103: 3, 104: 3, 105: 3, 106: 3,
+  107: 2, 108: 2, 109: 4, 110: 4,
+};
+
 /** Aerospike's ListWriteFlags bits. */
 function listFlags(v: WireValue | undefined): ListWriteFlags | undefined {
   if (v === undefined || v === null) return undefined;
@@ -175,6 +187,12 @@ export function cdtOperation(bin: string, payload: Buffer): Operation {
 }
 
 function plainOperation(bin: string, opcode: number, args: readonly WireValue[]): Operation {
+  const max = MAX_ARGS[opcode];
+  if (max !== undefined && args.length > max) {
+    throw new DbError('PARAMETER', `list/map opcode ${opcode} on bin '${bin}' takes at most ${max} argument${max === 1 ? '' : 's'}, not ${args.length}`, {
+      hint: 'send the arguments the Aerospike clients send for this operation',
+    });
+  }
   const list = LIST_OPS[opcode];
   if (list !== undefined) return listOp(bin, list[0], list[1], args);
   const map = MAP_OPS[opcode];
@@ -250,11 +268,10 @@ function mapOp(bin: string, kind: MapOpKind, shape: Shape, a: readonly WireValue
       return { ...base, items: m, ...mapOrderArg(a[1], what), ...(flags === undefined ? {} : { flags }) };
     }
     case 'keyDelta': case 'keyNegDelta': {
-      // [key, delta, attr, flags]
+      // [key, delta, attr] (no write flags on the wire: the opcode's arity refuses a fourth)
       const d = a[1] === undefined || a[1] === null ? 1n : value(a[1], `${what}: the delta`);
       if (typeof d !== 'bigint' && typeof d !== 'number') throw new DbError('PARAMETER', `${what}: the delta must be a number`);
-      const flags = mapFlags(a[3]);
-      return { ...base, key: toMapKey(a[0] ?? null), value: shape === 'keyNegDelta' ? -d : d, ...mapOrderArg(a[2], what), ...(flags === undefined ? {} : { flags }) };
+      return { ...base, key: toMapKey(a[0] ?? null), value: shape === 'keyNegDelta' ? -d : d, ...mapOrderArg(a[2], what) };
     }
     default: return selector(base, shape, a, what);
   }

@@ -29,6 +29,7 @@ import { isList, isMap, keepOrder, valueType, withListOrder, withMapOrder, type 
 import { cdtCompare } from '../../model/value-order.ts';
 import { applyListOp } from './list.ts';
 import { applyMapOp } from './map.ts';
+import { checkOperationFields } from './op-fields.ts';
 import type { CdtResult } from './common.ts';
 import { applyBitOp } from '../bit-ops.ts';
 import { isWriteOperation, type CdtContextItem, type Operation } from '../operations.ts';
@@ -42,6 +43,7 @@ export const MAX_CONTEXT_DEPTH = 256;
 export function applyCdtOperation(current: BinValue | undefined, op: CdtOp): CdtResult {
   const ctx = op.ctx;
   if (ctx === undefined || ctx.length === 0) return leaf(current, op);
+  if (op.op !== 'bit') checkOperationFields(op); // before the path: a stray field is refused whatever the record holds
   checkContext(ctx, op);
   const write = isWriteOperation(op);
   if (current === undefined || current === null) {

@@ -4,6 +4,7 @@ import { LIST_ORDERS, listOrder, valuesEqual, isList, withListOrder, type BinVal
 import { cdtCompare } from '../../model/value-order.ts';
 import { addNumbers, needValue, type CdtResult, type ListOp } from './common.ts';
 import { LEGACY_LIST, LIST_PLANS, listSelector, takesSelectorFlags } from './selectors.ts';
+import { checkOperationFields } from './op-fields.ts';
 import { checkFlagsApply, listAdd, listMaySet } from './write-flags.ts';
 
 function needIndex(op: ListOp): number {
@@ -58,6 +59,7 @@ function checkOrder(op: ListOp): void {
  * (OP_NOT_APPLICABLE, as Aerospike's); a missing list is created with the operation's order.
  */
 export function applyListOp(current: BinValue | undefined, op: ListOp): CdtResult {
+  checkOperationFields(op);
   if (current !== undefined && current !== null && !isList(current)) {
     throw new DbError('BIN_TYPE', `bin '${op.bin}' holds a ${typeof current === 'object' ? 'non-list value' : typeof current}, not a list`, { hint: 'list operations need a list bin' });
   }

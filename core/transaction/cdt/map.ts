@@ -3,6 +3,7 @@ import { DbError } from '../../errors/index.ts';
 import { MAP_ORDERS, mapOrder, valuesEqual, isMap, withMapOrder, type BinValue, type MapKey, type MapOrder } from '../../model/index.ts';
 import { addNumbers, needValue, type CdtResult, type MapOp } from './common.ts';
 import { LEGACY_MAP, MAP_PLANS, mapSelector, takesSelectorFlags } from './selectors.ts';
+import { checkOperationFields } from './op-fields.ts';
 import { checkFlagsApply, mapMayIncrement, mapPut } from './write-flags.ts';
 
 function checkMapKey(k: unknown, op: MapOp): MapKey {
@@ -32,6 +33,7 @@ function checkOrder(op: MapOp): void {
  * sorted by key after every write, and a missing map is created with the operation's order.
  */
 export function applyMapOp(current: BinValue | undefined, op: MapOp): CdtResult {
+  checkOperationFields(op);
   if (current !== undefined && current !== null && !isMap(current)) {
     throw new DbError('BIN_TYPE', `bin '${op.bin}' does not hold a map`, { hint: 'map operations need a map bin' });
   }

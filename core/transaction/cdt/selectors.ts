@@ -38,7 +38,7 @@ interface SelectorArgs {
   readonly keys?: readonly MapKey[] | undefined;
 }
 
-type Selector =
+export type Selector =
   | 'index' | 'indexRange' | 'rank' | 'rankRange' | 'value' | 'valueRange' | 'valueList' | 'valueRelRankRange'
   | 'key' | 'keyRange' | 'keyList' | 'keyRelIndexRange';
 
