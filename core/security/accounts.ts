@@ -37,6 +37,22 @@ export interface UserView {
   readonly mustChangePassword: boolean;
 }
 
+/**
+ * The quotas a set of roles gives a user: a role without a quota (0) makes it unlimited,
+ * otherwise the largest of the roles' quotas (0 in the result: no limit).
+ */
+export function quotasOf(roles: readonly RoleRecord[]): { readonly readQuota: number; readonly writeQuota: number } {
+  let readQuota = 0;
+  let writeQuota = 0;
+  let unlimitedReads = false;
+  let unlimitedWrites = false;
+  for (const role of roles) {
+    if (role.readQuota === 0) unlimitedReads = true; else readQuota = Math.max(readQuota, role.readQuota);
+    if (role.writeQuota === 0) unlimitedWrites = true; else writeQuota = Math.max(writeQuota, role.writeQuota);
+  }
+  return { readQuota: unlimitedReads ? 0 : readQuota, writeQuota: unlimitedWrites ? 0 : writeQuota };
+}
+
 export interface RoleView extends RoleRecord {
   readonly name: string;
   readonly predefined: boolean;

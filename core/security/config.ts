@@ -8,7 +8,8 @@
  *     "auditFile": "audit.log",                 // JSON lines; relative to node.dataDir; the node log without it
  *     "clusterSecretFile": "cluster.secret",    // shared by the nodes: heartbeat and fabric messages are signed with it
  *     "metricsTokenFile": "metrics.token",      // /metrics requires `Authorization: Bearer <token>`
- *     "metricsTls": true                         // /metrics over HTTPS with node.tls's certificate
+ *     "metricsTls": true,                        // /metrics over HTTPS with node.tls's certificate
+ *     "maxConnectionsPerUser": 200               // client connections one user may have open on a node (0: no limit)
  *   }
  */
 import { readFileSync } from 'node:fs';
@@ -23,12 +24,14 @@ export interface SecurityConfig {
   readonly metricsToken: string | undefined;
   /** Serve /metrics over TLS with the node's certificate (node.tls). */
   readonly metricsTls: boolean;
+  /** Client connections one user may have open on one node at once (0: no limit). */
+  readonly maxConnectionsPerUser: number;
 }
 
 /** The environment variable that may carry the first admin password. */
 export const ADMIN_PASSWORD_ENV = 'SLIPSTREAM_ADMIN_PASSWORD';
 
-const KNOWN = ['sessionTtl', 'adminPasswordFile', 'auditFile', 'clusterSecretFile', 'metricsTokenFile', 'metricsTls'];
+const KNOWN = ['sessionTtl', 'adminPasswordFile', 'auditFile', 'clusterSecretFile', 'metricsTokenFile', 'metricsTls', 'maxConnectionsPerUser'];
 const HINT = `known security settings: ${KNOWN.join(', ')}; see docs/security.md`;
 
 function readSecretFile(path: string, setting: string, minBytes: number): Buffer {
@@ -76,6 +79,10 @@ export function parseSecurityConfig(raw: unknown, dataDir: string, env: NodeJS.P
   const adminPassword = adminFile !== undefined ? readSecretFile(adminFile, 'adminPasswordFile', 1).toString('utf8') : env[ADMIN_PASSWORD_ENV];
   const metricsTls = obj['metricsTls'] ?? false;
   if (typeof metricsTls !== 'boolean') throw new DbError('PARAMETER', 'config security.metricsTls: must be true or false', { hint: HINT });
+  const maxConnectionsPerUser = obj['maxConnectionsPerUser'] ?? 0;
+  if (typeof maxConnectionsPerUser !== 'number' || !Number.isInteger(maxConnectionsPerUser) || maxConnectionsPerUser < 0 || maxConnectionsPerUser > 1_000_000) {
+    throw new DbError('PARAMETER', 'config security.maxConnectionsPerUser: must be an integer from 0 (no limit) to 1000000', { hint: HINT });
+  }
   const secretFile = str('clusterSecretFile');
   const tokenFile = str('metricsTokenFile');
   return {
@@ -85,5 +92,6 @@ export function parseSecurityConfig(raw: unknown, dataDir: string, env: NodeJS.P
     clusterSecret: secretFile === undefined ? undefined : readSecretFile(secretFile, 'clusterSecretFile', 16),
     metricsToken: tokenFile === undefined ? undefined : readSecretFile(tokenFile, 'metricsTokenFile', 16).toString('utf8'),
     metricsTls,
+    maxConnectionsPerUser,
   };
 }

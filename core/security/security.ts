@@ -12,13 +12,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DbError } from '../errors/index.ts';
 import type { Clock, Logger } from '../plugin-api/index.ts';
 import type { SystemMetadataStore } from '../storage/system-metadata.ts';
-import { Accounts, type UserRecord } from './accounts.ts';
+import { Accounts, quotasOf, type RoleRecord, type UserRecord } from './accounts.ts';
 import { AuditLog, type AuditEvent, type AuditEventKind, type AuditSink } from './audit-log.ts';
 import type { SecurityConfig } from './config.ts';
 import { LoginThrottle } from './login-throttle.ts';
 import { credentialOf, isCredential } from './passwords.ts';
 import { grants, type Permission, type Privilege } from './privileges.ts';
 import { SessionTokens, type TokenKeys } from './session-tokens.ts';
+import { UserActivity } from './user-activity.ts';
 
 /** What a caller presents: a session token, or a user with a clear password or an Aerospike credential. */
 /** A secret: a clear password (gRPC, AQL) or an Aerospike client credential (the bcrypt hash the wire protocol sends). */
@@ -92,11 +93,12 @@ export class Security {
   private readonly throttle = new LoginThrottle();
   private readonly principals = new Map<string, Principal>();
   private readonly passwordCache = new Map<string, { user: string; epoch: number; untilMs: number }>();
-  private readonly usage = new Map<string, { windowMs: number; reads: number; writes: number }>();
   private readonly unwatch: () => void;
   private readonly smd: SystemMetadataStore;
   /** The identity of the call being served, so subsystem changes are audited with who made them. */
   readonly calls = new AsyncLocalStorage<CallIdentity>();
+  /** Each user's connections and records per second on this node (and the per-user limits on them). */
+  readonly activity: UserActivity;
 
   private constructor(accounts: Accounts, audit: AuditSink, config: SecurityConfig, tokens: SessionTokens, clock: Clock, smd: SystemMetadataStore) {
     this.accounts = accounts;
@@ -105,6 +107,7 @@ export class Security {
     this.tokens = tokens;
     this.clock = clock;
     this.smd = smd;
+    this.activity = new UserActivity(() => clock.now(), config.maxConnectionsPerUser);
     // a change to any user or role, on this node or synchronised from another, applies at once
     this.unwatch = smd.watch((c) => {
       if (c.module === 'security-users' || c.module === 'security-roles') {
@@ -253,29 +256,22 @@ export class Security {
     const cached = this.principals.get(cacheKey);
     if (cached !== undefined && cached.epoch === record.epoch) return cached;
     const privileges: Privilege[] = [];
-    let readQuota = 0;
-    let writeQuota = 0;
-    let unlimitedReads = false;
-    let unlimitedWrites = false;
-    let allowedRoles = 0;
+    const usable: RoleRecord[] = [];
     for (const name of record.roles) {
       const role = this.accounts.role(name);
       if (role === undefined) continue;
       if (role.whitelist.length > 0 && !allowedFrom(role.whitelist, address)) continue;
-      allowedRoles++;
+      usable.push(role);
       privileges.push(...role.privileges);
-      if (role.readQuota === 0) unlimitedReads = true; else readQuota = Math.max(readQuota, role.readQuota);
-      if (role.writeQuota === 0) unlimitedWrites = true; else writeQuota = Math.max(writeQuota, role.writeQuota);
     }
-    if (record.roles.length > 0 && allowedRoles === 0) {
+    if (record.roles.length > 0 && usable.length === 0) {
       throw new DbError('NOT_WHITELISTED', `user '${user}' may not connect from ${address}`, { hint: "connect from an address in one of the user's roles' allow-lists" });
     }
     const principal: Principal = {
       user,
       roles: record.roles,
       privileges,
-      readQuota: unlimitedReads ? 0 : readQuota,
-      writeQuota: unlimitedWrites ? 0 : writeQuota,
+      ...quotasOf(usable),
       mustChangePassword: record.mustChangePassword,
       epoch: record.epoch,
     };
@@ -298,19 +294,7 @@ export class Security {
 
   /** Counts records read or written against the user's quota; QUOTA_EXCEEDED past it within one second. */
   admit(principal: Principal, kind: 'read' | 'write', records = 1): void {
-    const quota = kind === 'read' ? principal.readQuota : principal.writeQuota;
-    if (quota === 0) return;
-    const now = this.now();
-    const windowMs = now - (now % 1000);
-    let u = this.usage.get(principal.user);
-    if (u === undefined || u.windowMs !== windowMs) {
-      u = { windowMs, reads: 0, writes: 0 };
-      this.usage.set(principal.user, u);
-    }
-    const used = kind === 'read' ? (u.reads += records) : (u.writes += records);
-    if (used > quota) {
-      throw new DbError('QUOTA_EXCEEDED', `user '${principal.user}' passed its ${kind} quota of ${quota} records per second`, { hint: 'slow down, or raise the quota of one of its roles (SET QUOTAS)' });
-    }
+    this.activity.count(principal.user, kind, records, kind === 'read' ? principal.readQuota : principal.writeQuota);
   }
 
   /**

@@ -4,11 +4,19 @@
  * may do it, changes the accounts, and leaves an audit record, whatever the outcome.
  */
 import { DbError, toDbError } from '../errors/index.ts';
-import type { RoleView, UserView } from './accounts.ts';
+import { quotasOf, type RoleRecord, type RoleView, type UserView } from './accounts.ts';
 import type { AuditEventKind } from './audit-log.ts';
 import { credentialOf } from './passwords.ts';
 import { formatPrivilege, grants, type Privilege } from './privileges.ts';
 import type { Principal, Secret, Security } from './security.ts';
+import type { UserUsage } from './user-activity.ts';
+
+/** A user as listed: its roles, the quotas they give it, and what it is doing on this node. */
+export interface UserReport extends UserView {
+  readonly readQuota: number;
+  readonly writeQuota: number;
+  readonly usage: UserUsage;
+}
 
 
 export class UserAdmin {
@@ -79,14 +87,18 @@ export class UserAdmin {
   }
 
   /** Users: all for a user-admin, only itself for anyone else. */
-  listUsers(actor: Principal, address: string, user?: string): UserView[] {
+  listUsers(actor: Principal, address: string, user?: string): UserReport[] {
     const admin = actor.privileges.some((p) => grants(p, 'user-admin'));
     if (!admin && user !== actor.user) this.security.authorize(actor, 'user-admin', undefined, undefined, 'list users', address);
     const all = this.security.accounts.listUsers();
-    if (user === undefined) return all;
-    const one = all.filter((u) => u.name === user);
-    if (one.length === 0) throw new DbError('INVALID_USER', `no user named '${user}'`, { hint: 'SHOW USERS lists them' });
-    return one;
+    const chosen = user === undefined ? all : all.filter((u) => u.name === user);
+    if (chosen.length === 0 && user !== undefined) throw new DbError('INVALID_USER', `no user named '${user}'`, { hint: 'SHOW USERS lists them' });
+    return chosen.map((u) => this.report(u));
+  }
+
+  private report(u: UserView): UserReport {
+    const roles = u.roles.map((r) => this.security.accounts.role(r)).filter((r): r is RoleView => r !== undefined) satisfies RoleRecord[];
+    return { ...u, ...quotasOf(roles), usage: this.security.activity.usage(u.name) };
   }
 
   /** Roles: any authenticated user may read them. */

@@ -36,6 +36,8 @@ export class ConnectionGate {
   private readonly port: string;
   private readonly logger: Logger | undefined;
   private readonly byAddress = new Map<string, number>();
+  /** Open connections by `address:port`, the peer string grpc-js gives a call. */
+  private readonly byPeer = new Map<string, Socket>();
   private open = 0;
   private opened = 0;
   private closed = 0;
@@ -74,13 +76,27 @@ export class ConnectionGate {
     this.open++;
     this.opened++;
     this.byAddress.set(address, mine + 1);
+    const peer = `${address}:${socket.remotePort ?? ''}`;
+    this.byPeer.set(peer, socket);
     socket.once('close', () => {
+      if (this.byPeer.get(peer) === socket) this.byPeer.delete(peer);
       this.open--;
       this.closed++;
       const n = (this.byAddress.get(address) ?? 1) - 1;
       if (n <= 0) this.byAddress.delete(address);
       else this.byAddress.set(address, n);
     });
+    return true;
+  }
+
+  /**
+   * Calls `fn` once when the open connection whose peer is `peer` (`address:port`, as a gRPC
+   * call's getPeer() gives it) closes; false (and no call) when no such connection is open.
+   */
+  whenClosed(peer: string, fn: () => void): boolean {
+    const socket = this.byPeer.get(peer);
+    if (socket === undefined || socket.destroyed) return false;
+    socket.once('close', fn);
     return true;
   }
 

@@ -225,9 +225,13 @@ export class SecurityGuard {
   readonly admin: UserAdmin;
   private readonly principals = new WeakMap<object, Principal>();
 
-  constructor(security: Security) {
+  private readonly connections: ConnectionEvents | undefined;
+
+  /** `connections` tells when a call's connection closes (so per-user connection counts end with it). */
+  constructor(security: Security, connections?: ConnectionEvents) {
     this.security = security;
     this.admin = new UserAdmin(security);
+    this.connections = connections;
   }
 
   /** The principal of a call that passed the guard. */
@@ -242,6 +246,7 @@ export class SecurityGuard {
     const address = peerAddress(call.getPeer());
     if (UNAUTHENTICATED.has(path)) return { user: '', address };
     const principal = await this.security.authenticate(credentialsOf(call.metadata), address);
+    this.countConnection(principal.user, call.getPeer());
     this.principals.set(call, principal);
     const rule = METHOD_RULES[path] ?? global('sys-admin');
     const requirements = rule(call.request);
@@ -253,6 +258,21 @@ export class SecurityGuard {
     if (requirements.some((r) => r.permission === 'write' || r.permission === 'udf')) this.security.admit(principal, 'write', records);
     return { user: principal.user, address, principal };
   }
+
+  /** The call's connection counts for its user from now until it closes (QUOTA_EXCEEDED past the per-user limit). */
+  private countConnection(user: string, peer: string): void {
+    if (this.connections === undefined) return;
+    const key = `grpc ${peer}`;
+    if (this.security.activity.attach(user, key) && !this.connections.whenClosed(peer, () => this.security.activity.detach(key))) {
+      // a connection the port does not know (already closed): it does not count
+      this.security.activity.detach(key);
+    }
+  }
+}
+
+/** Tells when a client connection closes, by the peer string of its calls. */
+export interface ConnectionEvents {
+  whenClosed(peer: string, fn: () => void): boolean;
 }
 
 /**

@@ -170,6 +170,21 @@ describe('security/Aerospike protocol with the official client', function () {
     assert.equal(lost, 66, `its open connections lose access: EXPIRED_SESSION (got ${lost})`);
   });
 
+  it("gives the official client each user's figures (READ_INFO, WRITE_INFO, CONNECTIONS of QUERY_USERS)", async () => {
+    const admin = await connect('admin', 'admin-pw');
+    const writer = await connect('writer', 'writer-pw');
+    // writes for a little over a second, so the last whole second has some
+    const endAt = Date.now() + 1300;
+    let n = 0;
+    while (Date.now() < endAt) await writer.put(new Aerospike.Key('test', 'figures', `f${n++ % 50}`), { n });
+    const info = await admin.queryUser('writer', null) as { readInfo: number[]; writeInfo: number[]; connsInUse: number };
+    assert.equal(info.writeInfo.length, 4, 'quota, single-record TPS, scan/query RPS, limitless scans');
+    assert.equal(info.readInfo.length, 4);
+    assert.equal(info.writeInfo[0], 0, 'no write quota');
+    assert.ok((info.writeInfo[1] ?? 0) > 0 && (info.writeInfo[1] ?? 0) <= n, `records written in the last second (${info.writeInfo[1]} of ${n})`);
+    assert.ok(info.connsInUse >= 1, `the writer's authenticated connections (${info.connsInUse})`);
+  });
+
   it('answers a malformed admin message with a result code and keeps serving', async () => {
     const bodies = [
       Buffer.alloc(3), // header cut off

@@ -81,7 +81,11 @@ export const securityStatements: StatementFamily = {
       const started = performance.now();
       out.begin([]);
       if (s.what === 'USERS') {
-        for (const u of c.admin.listUsers(c.actor, c.address, s.name ?? undefined)) out.row([['user', u.name], ['roles', u.roles.join(', ')]]);
+        for (const u of c.admin.listUsers(c.actor, c.address, s.name ?? undefined)) out.row([
+          ['user', u.name], ['roles', u.roles.join(', ')], ['conns-in-use', u.usage.connections],
+          ['read-quota', u.readQuota], ['read-single-record-tps', u.usage.readsPerSecond],
+          ['write-quota', u.writeQuota], ['write-single-record-tps', u.usage.writesPerSecond],
+        ]);
       } else {
         for (const r of c.admin.listRoles(s.name ?? undefined)) {
           out.row([['role', r.name], ['privileges', r.privileges.map(formatPrivilege).join(', ')], ['whitelist', r.whitelist.join(', ')]]);

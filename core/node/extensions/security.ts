@@ -35,7 +35,7 @@ export function securityExtension(): NodeExtension {
           detail: { settings: applied.map((a) => `${a.name}: ${JSON.stringify(a.from)} -> ${JSON.stringify(a.to)}`) },
         });
       });
-      ctx.server.useGuard(new SecurityGuard(security));
+      ctx.server.useGuard(new SecurityGuard(security, ctx.server.connections));
       const tls = ctx.config.node.tls;
       ctx.metricsEndpoint?.protect({
         ...(config.metricsToken === undefined ? {} : { token: config.metricsToken }),

@@ -22,15 +22,31 @@ const UDF_OP_AGGREGATE = 1;
 
 const byteCode = (code: number): number => (code >= 0 && code <= 255 ? code : 1);
 
+let connectionSeq = 0;
+
 /** One Aerospike-protocol connection's view of security. */
 export class WireAccess {
   private readonly security: Security;
   private readonly address: string;
   private principal: Principal | undefined;
+  /** This connection in the per-user connection counts. */
+  private readonly connection = `aerospike ${++connectionSeq}`;
 
   constructor(security: Security, address: string) {
     this.security = security;
     this.address = address;
+  }
+
+  /** The connection closed: it no longer counts for its user. */
+  closed(): void {
+    this.security.activity.detach(this.connection);
+  }
+
+  /** From now on the connection is `p`'s (it counts for that user; QUOTA_EXCEEDED past the per-user limit). */
+  private become(p: Principal): void {
+    if (this.principal !== undefined && this.principal.user !== p.user) this.security.activity.detach(this.connection);
+    this.security.activity.attach(p.user, this.connection);
+    this.principal = p;
   }
 
   /** Answers an admin message: LOGIN and AUTHENTICATE, then the user and role commands as the caller. */
@@ -45,7 +61,7 @@ export class WireAccess {
         const clear = req.text(AdminField.CLEAR_PASSWORD);
         if (user === undefined || (credential === undefined && clear === undefined)) throw new DbError('INVALID_FIELD', 'LOGIN needs USER and CREDENTIAL');
         const r = await this.security.login(user, credential !== undefined ? { credential } : { password: clear as string }, this.address);
-        this.principal = await this.security.authenticate({ token: r.token }, this.address);
+        this.become(await this.security.authenticate({ token: r.token }, this.address));
         return adminReply(command, 0, [textField(AdminField.SESSION_TOKEN, r.token), u32Field(AdminField.SESSION_TTL, r.ttlSeconds)]);
       }
       if (command === AdminCommand.AUTHENTICATE) {
@@ -53,7 +69,7 @@ export class WireAccess {
         if (token === undefined) throw new DbError('INVALID_FIELD', 'AUTHENTICATE needs SESSION_TOKEN');
         const p = await this.security.authenticate({ token }, this.address);
         if (user !== undefined && user !== p.user) throw new DbError('NOT_AUTHENTICATED', 'the session token belongs to another user');
-        this.principal = p;
+        this.become(p);
         return adminReply(command, 0);
       }
       return await new UserCommands(this.security, this.caller(), this.address).answer(req);

@@ -222,6 +222,14 @@ function short(text: string): Buffer {
   return Buffer.concat([Buffer.from([b.length]), b]);
 }
 
+/** A READ_INFO / WRITE_INFO field: a count byte, then that many u32 figures. */
+export function figuresField(id: number, figures: readonly number[]): readonly [number, Buffer] {
+  const b = Buffer.alloc(1 + 4 * figures.length);
+  b[0] = figures.length;
+  figures.forEach((v, i) => b.writeUInt32BE(Math.max(0, Math.min(0xffff_ffff, Math.floor(v))), 1 + 4 * i));
+  return [id, b];
+}
+
 export function rolesField(roles: readonly string[]): readonly [number, Buffer] {
   return [AdminField.ROLES, Buffer.concat([Buffer.from([roles.length]), ...roles.map(short)])];
 }

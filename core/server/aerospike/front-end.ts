@@ -81,7 +81,7 @@ export class AerospikeFrontEnd implements PortProtocol {
     const access = security === undefined ? undefined : new WireAccess(security, socket.remoteAddress ?? '');
     const conn = new AerospikeConnection(socket, (type, body, reply) => this.frame(type, body, reply, conn, access), this.limits);
     this.connections.add(conn);
-    socket.on('close', () => this.connections.delete(conn));
+    socket.on('close', () => { this.connections.delete(conn); access?.closed(); });
   }
 
   async close(): Promise<void> {

@@ -6,16 +6,28 @@
  * Passwords arrive as the clients' bcrypt credential and are stored as such (hashed again).
  */
 import { DbError } from '../../errors/index.ts';
-import type { RoleView, UserView } from '../../security/accounts.ts';
+import type { RoleView } from '../../security/accounts.ts';
 import type { Principal, Security } from '../../security/security.ts';
-import { UserAdmin } from '../../security/user-admin.ts';
+import { UserAdmin, type UserReport } from '../../security/user-admin.ts';
 import {
-  AdminCommand, AdminField, adminQueryReply, adminReply, privilegesField, rolesField, textField, u32Field,
+  AdminCommand, AdminField, adminQueryReply, adminReply, figuresField, privilegesField, rolesField, textField, u32Field,
   type AdminFieldList, type AdminRequest,
 } from './admin-codec.ts';
 
-function userRow(u: UserView): AdminFieldList {
-  return [textField(AdminField.USER, u.name), rolesField(u.roles)];
+/**
+ * A user as QUERY_USERS answers it. READ_INFO / WRITE_INFO are Aerospike's four figures: the
+ * quota, the single-record (and batch) records per second in the last second, the scan/query
+ * records per second and the number of scans/queries running without a rate limit — this node
+ * has no per-user scan/query rate limits, so the last two are 0. CONNECTIONS: connections open
+ * on this node that carried the user's calls.
+ */
+function userRow(u: UserReport): AdminFieldList {
+  return [
+    textField(AdminField.USER, u.name), rolesField(u.roles),
+    figuresField(AdminField.READ_INFO, [u.readQuota, u.usage.readsPerSecond, 0, 0]),
+    figuresField(AdminField.WRITE_INFO, [u.writeQuota, u.usage.writesPerSecond, 0, 0]),
+    u32Field(AdminField.CONNECTIONS, u.usage.connections),
+  ];
 }
 
 function roleRow(r: RoleView): AdminFieldList {

@@ -72,7 +72,10 @@ export function securityHandlers(guardOf: () => SecurityGuard | undefined, logge
     }),
     listUsers: unary(logger, 'ListUsers', async (req, call) => {
       const c = ctx(call);
-      return { users: c.admin.listUsers(c.actor, c.address, req.user === '' ? undefined : req.user).map((u) => ({ name: u.name, roles: [...u.roles], mustChangePassword: u.mustChangePassword })) };
+      return { users: c.admin.listUsers(c.actor, c.address, req.user === '' ? undefined : req.user).map((u) => ({
+        name: u.name, roles: [...u.roles], mustChangePassword: u.mustChangePassword, readQuota: u.readQuota, writeQuota: u.writeQuota,
+        connections: u.usage.connections, readsPerSecond: u.usage.readsPerSecond, writesPerSecond: u.usage.writesPerSecond,
+      })) };
     }),
     createRole: unary(logger, 'CreateRole', async (req, call) => {
       const c = ctx(call);

@@ -144,6 +144,16 @@ export interface SecurityUser {
   roles: string[];
   /** Whether its password must change before it may do anything else. */
   mustChangePassword: boolean;
+  /** Records per second it may read (the largest quota of its roles; 0: no limit). */
+  readQuota: number;
+  /** Records per second it may write (0: no limit). */
+  writeQuota: number;
+  /** Client connections open on the answering node that carried its calls. */
+  connections: number;
+  /** Records it read by single-record and batch calls on the answering node in the last whole second. */
+  readsPerSecond: number;
+  /** Records it wrote by single-record and batch calls on the answering node in the last whole second. */
+  writesPerSecond: number;
 }
 
 /** List users response. */
@@ -1492,7 +1502,16 @@ export const ListUsersRequest: MessageFns<ListUsersRequest> = {
 };
 
 function createBaseSecurityUser(): SecurityUser {
-  return { name: "", roles: [], mustChangePassword: false };
+  return {
+    name: "",
+    roles: [],
+    mustChangePassword: false,
+    readQuota: 0,
+    writeQuota: 0,
+    connections: 0,
+    readsPerSecond: 0,
+    writesPerSecond: 0,
+  };
 }
 
 export const SecurityUser: MessageFns<SecurityUser> = {
@@ -1505,6 +1524,21 @@ export const SecurityUser: MessageFns<SecurityUser> = {
     }
     if (message.mustChangePassword !== false) {
       writer.uint32(24).bool(message.mustChangePassword);
+    }
+    if (message.readQuota !== 0) {
+      writer.uint32(32).uint32(message.readQuota);
+    }
+    if (message.writeQuota !== 0) {
+      writer.uint32(40).uint32(message.writeQuota);
+    }
+    if (message.connections !== 0) {
+      writer.uint32(48).uint32(message.connections);
+    }
+    if (message.readsPerSecond !== 0) {
+      writer.uint32(56).uint32(message.readsPerSecond);
+    }
+    if (message.writesPerSecond !== 0) {
+      writer.uint32(64).uint32(message.writesPerSecond);
     }
     return writer;
   },
@@ -1546,6 +1580,46 @@ export const SecurityUser: MessageFns<SecurityUser> = {
             message.mustChangePassword = reader.bool();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.readQuota = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.writeQuota = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.connections = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.readsPerSecond = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.writesPerSecond = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1567,6 +1641,27 @@ export const SecurityUser: MessageFns<SecurityUser> = {
         : isSet(object.must_change_password)
         ? globalThis.Boolean(object.must_change_password)
         : false,
+      readQuota: isSet(object.readQuota)
+        ? globalThis.Number(object.readQuota)
+        : isSet(object.read_quota)
+        ? globalThis.Number(object.read_quota)
+        : 0,
+      writeQuota: isSet(object.writeQuota)
+        ? globalThis.Number(object.writeQuota)
+        : isSet(object.write_quota)
+        ? globalThis.Number(object.write_quota)
+        : 0,
+      connections: isSet(object.connections) ? globalThis.Number(object.connections) : 0,
+      readsPerSecond: isSet(object.readsPerSecond)
+        ? globalThis.Number(object.readsPerSecond)
+        : isSet(object.reads_per_second)
+        ? globalThis.Number(object.reads_per_second)
+        : 0,
+      writesPerSecond: isSet(object.writesPerSecond)
+        ? globalThis.Number(object.writesPerSecond)
+        : isSet(object.writes_per_second)
+        ? globalThis.Number(object.writes_per_second)
+        : 0,
     };
   },
 
@@ -1581,6 +1676,21 @@ export const SecurityUser: MessageFns<SecurityUser> = {
     if (message.mustChangePassword !== false) {
       obj.mustChangePassword = message.mustChangePassword;
     }
+    if (message.readQuota !== 0) {
+      obj.readQuota = Math.round(message.readQuota);
+    }
+    if (message.writeQuota !== 0) {
+      obj.writeQuota = Math.round(message.writeQuota);
+    }
+    if (message.connections !== 0) {
+      obj.connections = Math.round(message.connections);
+    }
+    if (message.readsPerSecond !== 0) {
+      obj.readsPerSecond = Math.round(message.readsPerSecond);
+    }
+    if (message.writesPerSecond !== 0) {
+      obj.writesPerSecond = Math.round(message.writesPerSecond);
+    }
     return obj;
   },
 
@@ -1592,6 +1702,11 @@ export const SecurityUser: MessageFns<SecurityUser> = {
     message.name = object.name ?? "";
     message.roles = object.roles?.map((e) => e) || [];
     message.mustChangePassword = object.mustChangePassword ?? false;
+    message.readQuota = object.readQuota ?? 0;
+    message.writeQuota = object.writeQuota ?? 0;
+    message.connections = object.connections ?? 0;
+    message.readsPerSecond = object.readsPerSecond ?? 0;
+    message.writesPerSecond = object.writesPerSecond ?? 0;
     return message;
   },
 };
