@@ -62,7 +62,7 @@ async function main(): Promise<void> {
     if (Date.now() - t0 > 120_000) throw new Error('the cluster did not form');
     await new Promise((r) => setTimeout(r, 100));
   }
-  const viaOne = await SlipstreamClient.connect({ hosts: `127.0.0.1:${a.port}`, timeoutMs: 10_000 });
+  const viaOne = await SlipstreamClient.connect({ hosts: `127.0.0.1:${a.port}`, timeoutMs: 10_000, routing: 'seed' });
   const smart = await SlipstreamClient.connect({ hosts: `127.0.0.1:${a.port}`, timeoutMs: 10_000, routing: 'partition-map' });
   const key = (i: number) => ({ namespace: 'test', set: 'b', key: `k${i % RECORDS}` });
   await Promise.all(Array.from({ length: 64 }, async (_, w) => {

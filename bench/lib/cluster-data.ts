@@ -86,7 +86,7 @@ async function writeThroughput(rf: number, ms: number): Promise<number> {
   try {
     for (const id of ['C3', 'C2', 'C1']) await c.start(id);
     await c.agreed(['C3', 'C2', 'C1']);
-    const clients = await Promise.all([...c.procs.values()].map((p) => SlipstreamClient.connect({ hosts: `127.0.0.1:${p.port}`, timeoutMs: 10_000 })));
+    const clients = await Promise.all([...c.procs.values()].map((p) => SlipstreamClient.connect({ hosts: `127.0.0.1:${p.port}`, timeoutMs: 10_000, routing: 'seed' })));
     const put = (i: number) => (clients[i % 3] as SlipstreamClient).put({ namespace: 'test', set: 'w', key: `k${i % 50_000}` }, { v: BigInt(i), s: 'x'.repeat(100) });
     await rate(1000, 48, put); // warm-up
     const r = await rate(ms, 48, put);
@@ -117,7 +117,7 @@ export async function measureDataPath(): Promise<DataPathResults> {
     for (const id of ['C3', 'C2']) await c.start(id);
     await c.agreed(['C3', 'C2']);
     const a = c.procs.get('C3') as NodeProcess;
-    const ca = await SlipstreamClient.connect({ hosts: `127.0.0.1:${a.port}`, timeoutMs: 10_000 });
+    const ca = await SlipstreamClient.connect({ hosts: `127.0.0.1:${a.port}`, timeoutMs: 10_000, routing: 'seed' });
     const N = Number(process.env['BENCH_MIGRATE_RECORDS'] ?? 100_000);
     await rate(1, 1, async () => {}); // (no-op: keeps the helper's shape)
     let loaded = 0;
@@ -152,7 +152,7 @@ export async function measureDataPath(): Promise<DataPathResults> {
 
     // SIGKILL C2 under a write load through C3 and C1: how long do writes fail?
     const c3 = ca;
-    const c1b = await SlipstreamClient.connect({ hosts: `127.0.0.1:${(c.procs.get('C1') as NodeProcess).port}`, timeoutMs: 2000 });
+    const c1b = await SlipstreamClient.connect({ hosts: `127.0.0.1:${(c.procs.get('C1') as NodeProcess).port}`, timeoutMs: 2000, routing: 'seed' });
     let killedAt = 0;
     let lastFail = 0;
     let stop = false;

@@ -168,10 +168,12 @@ export class ClientChannel {
    * Calls any client-streaming method: sends every request `requests` yields (waiting when
    * the transport is full), then resolves with the one response. No deadline unless `timeoutMs`.
    */
-  clientStream<Req, Res>(method: Method<Req, Res>, requests: AsyncIterable<Req> | Iterable<Req>, options: CallOptions = {}): Promise<Res> {
+  async clientStream<Req, Res>(method: Method<Req, Res>, requests: AsyncIterable<Req> | Iterable<Req>, options: CallOptions = {}): Promise<Res> {
     const timeout = options.timeoutMs ?? 0;
+    // the session's token, as every other call (a node with security on refuses a call without it)
+    const metadata = await this.metadata();
     return new Promise<Res>((resolve, reject) => {
-      const call = this.channel.makeClientStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, new Metadata(),
+      const call = this.channel.makeClientStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, metadata,
         timeout > 0 ? { deadline: Date.now() + timeout } : {},
         (err: ServiceError | null, res?: Res) => {
           if (err === null) resolve(res as Res);

@@ -19,14 +19,15 @@ import { ClusterServiceService } from '../wire/generated/slipstream/v1/cluster.t
 import { fromPbBins, toPbBins } from '../wire/convert.ts';
 import { toPbOperation } from './operations.ts';
 import { ClientChannel, type Method } from './channel.ts';
-import { ClusterRouting, type ClientRoutingStats } from './cluster-routing.ts';
+import { N_PARTITIONS } from '../model/index.ts';
+import { ClusterRouting, type ClientRoutingStats, type PartitionMasters } from './cluster-routing.ts';
 import { routedUnary, splitBatch } from './routed-calls.ts';
 import { filterText, fromPbMeta, fromPbRecord, toPbKey, toPbPolicy, toPbReadKey, toPbReadPolicy } from './wire-mapping.ts';
 import type { CallOptions, ClientKey, ClientOptions, ClientReadPolicy, ClientRecord, ClientRecordMeta, ClientReplica, ClientWritePolicy, ScanOptions } from './types.ts';
 import { fromPbBatchResult, toPbBatchEntry, type ClientBatchEntry, type ClientBatchResult } from './batch.ts';
 
 export type { ClientKey, ClientRecordMeta, ClientRecord, ClientWritePolicy, ClientReadPolicy, ClientReplica, CallOptions, ClientTlsOptions, ClientOptions, ScanOptions } from './types.ts';
-export type { ClientRoutingStats } from './cluster-routing.ts';
+export type { ClientRoutingStats, PartitionMasters } from './cluster-routing.ts';
 export { toPbKey, toPbReadKey, fromPbMeta, fromPbRecord, toPbValue, fromPbValue } from './wire-mapping.ts';
 
 /**
@@ -46,20 +47,31 @@ export class SlipstreamClient {
   private readonly options: ClientOptions;
   /** Routing by the partition map (option routing 'partition-map' on a cluster); undefined otherwise. */
   private routing: ClusterRouting | undefined;
+  /**
+   * The cluster's partition map as this client knows it, for partitionMasters(): the routing's
+   * (routing 'partition-map'), or learnt on first use (routing 'seed'); undefined on a node
+   * without a cluster.
+   */
+  private clusterMap: Promise<ClusterRouting | undefined> | undefined;
+  /** A client of one node made by node(): it shares its channel with the client that made it, which closes it. */
+  private readonly borrowed: boolean;
   readonly address: string;
 
-  private constructor(channel: ClientChannel, options: ClientOptions) {
+  private constructor(channel: ClientChannel, options: ClientOptions, borrowed = false) {
     this.channel = channel;
     this.options = options;
     this.address = channel.address;
+    this.borrowed = borrowed;
   }
 
   /**
-   * Connects to the first seed that answers within `connectTimeoutMs`.
+   * Connects to the first seed that answers within `connectTimeoutMs`. By default (routing
+   * 'partition-map') the client then learns the cluster's partition map and sends each key's
+   * request straight to the node that holds it; routing 'seed' sends everything to the seed.
    * @throws DbError CONNECTION when no seed answers; CLIENT_PARAM when no host is given.
    */
   static async connect(options: ClientOptions): Promise<SlipstreamClient> {
-    const routing = options.routing ?? 'seed';
+    const routing = options.routing ?? 'partition-map';
     if (routing !== 'seed' && routing !== 'partition-map') {
       throw new DbError('CLIENT_PARAM', `unknown routing ${JSON.stringify(routing)}`, { hint: "use 'partition-map' (send each request to the node holding the record) or 'seed'" });
     }
@@ -67,13 +79,8 @@ export class SlipstreamClient {
     const client = new SlipstreamClient(await ClientChannel.connect(options), options);
     if (routing === 'partition-map') {
       try {
-        client.routing = await ClusterRouting.start({
-          seed: client.channel,
-          seeds: typeof options.hosts === 'string' ? [options.hosts] : [...options.hosts],
-          connect: (address) => ClientChannel.connect({ ...options, hosts: [address] }),
-          tendIntervalMs: options.tendIntervalMs ?? 1000,
-          rackId: options.rackId,
-        });
+        client.routing = await client.startRouting();
+        client.clusterMap = Promise.resolve(client.routing);
       } catch (err) {
         client.close();
         throw err;
@@ -82,10 +89,51 @@ export class SlipstreamClient {
     return client;
   }
 
+  private startRouting(): Promise<ClusterRouting | undefined> {
+    const options = this.options;
+    return ClusterRouting.start({
+      seed: this.channel,
+      seeds: typeof options.hosts === 'string' ? [options.hosts] : [...options.hosts],
+      connect: (address) => ClientChannel.connect({ ...options, hosts: [address] }),
+      tendIntervalMs: options.tendIntervalMs ?? 1000,
+      rackId: options.rackId,
+    });
+  }
+
   /** Closes the connections; calls in flight fail with CLIENT_ABORT or CONNECTION. */
   close(): void {
+    if (this.borrowed) return;
     this.routing?.close();
+    void this.clusterMap?.then((m) => m?.close(), () => undefined);
     this.channel.close();
+  }
+
+  /**
+   * Which node masters each partition of `namespace`, by service address, from the partition
+   * map fetched afresh — for work done node by node (the backup tools scan each partition on its
+   * master). A node without a cluster masters every partition.
+   * @throws DbError NAMESPACE when the cluster does not have the namespace.
+   */
+  async partitionMasters(namespace: string): Promise<PartitionMasters> {
+    if (this.borrowed) throw new DbError('CLIENT_PARAM', 'a client of one node has no partition map', { hint: 'ask the client that made it' });
+    this.clusterMap ??= this.startRouting();
+    const map = await this.clusterMap;
+    if (map === undefined) return { masters: new Array<string>(N_PARTITIONS).fill(this.address), nodes: [this.address], clusterKey: '', replicationFactor: 1 };
+    return map.masters(namespace);
+  }
+
+  /**
+   * A client whose requests all go to the node at `address` (a node of the cluster this client
+   * knows, or this client's own node), sharing this client's connection to it; closing it does
+   * nothing, closing this client ends it.
+   * @throws DbError CONNECTION when the cluster does not list that node (any more).
+   */
+  async node(address: string): Promise<SlipstreamClient> {
+    if (this.borrowed) throw new DbError('CLIENT_PARAM', 'a client of one node knows no other node', { hint: 'ask the client that made it' });
+    const map = await this.clusterMap;
+    const channel = await (map?.channelAt(address) ?? (address === this.address ? Promise.resolve(this.channel) : undefined));
+    if (channel === undefined) throw new DbError('CONNECTION', `node ${address} is not (or no longer) a member of the cluster`, { hint: 'ask for the partition map again' });
+    return new SlipstreamClient(channel, { ...this.options, hosts: [address], routing: 'seed' }, true);
   }
 
   /**
@@ -329,7 +377,7 @@ export class SlipstreamClient {
       if (m.nodeId === here.nodeId) continue;
       try {
         if (m.serviceAddress === '') throw new DbError('CONNECTION', 'its service address is not known yet');
-        const peer = await SlipstreamClient.connect({ ...this.options, hosts: [m.serviceAddress] });
+        const peer = await SlipstreamClient.connect({ ...this.options, hosts: [m.serviceAddress], routing: 'seed' });
         try { out.push(await one(peer)); } finally { peer.close(); }
       } catch (err) {
         failures.push(`node ${m.nodeId}: ${err instanceof Error ? err.message : String(err)}`);

@@ -45,6 +45,20 @@ interface NodeEntry {
 interface NamespaceMap {
   /** Node ids per partition: master first. */
   readonly rows: ReadonlyArray<readonly string[]>;
+  /** Copies of each partition: min(replication factor, nodes). */
+  readonly replicationFactor: number;
+}
+
+/** Who masters each partition of a namespace, by node service address (for work done node by node, as the backup tools do). */
+export interface PartitionMasters {
+  /** By partition id: the master's service address ('' when the map names no reachable master). */
+  readonly masters: readonly string[];
+  /** Every node that masters some partition (service addresses). */
+  readonly nodes: readonly string[];
+  /** The cluster key of the map, upper-case hex ('' for a node without a cluster). */
+  readonly clusterKey: string;
+  /** Copies of each partition (min(replication factor, nodes)). */
+  readonly replicationFactor: number;
 }
 
 export interface ClusterRoutingOptions {
@@ -72,8 +86,8 @@ export class ClusterRouting {
   #closed = false;
   /** Namespaces whose maps the client fetches: every namespace the seed lists, and any a request names. */
   readonly #wanted = new Set<string>();
-  /** Namespaces the cluster said it does not have (asked again when the cluster changes). */
-  readonly #absent = new Set<string>();
+  /** Namespaces the cluster said it does not have, with its answer (asked again when the cluster changes). */
+  readonly #absent = new Map<string, DbError>();
 
   private constructor(options: ClusterRoutingOptions) {
     this.#o = options;
@@ -156,11 +170,43 @@ export class ClusterRouting {
   channel(id: string): Promise<ClientChannel> | undefined {
     const n = this.#nodes.get(id);
     if (n === undefined || n.down) return undefined;
+    return this.#open(n);
+  }
+
+  /**
+   * The channel to the node at a service address, also when a call found it down (the caller
+   * asks that node on purpose); undefined when the cluster does not list it.
+   */
+  channelAt(address: string): Promise<ClientChannel> | undefined {
+    for (const n of this.#nodes.values()) if (n.address === address) return this.#open(n);
+    return undefined;
+  }
+
+  #open(n: NodeEntry): Promise<ClientChannel> {
     if (n.channel === undefined) {
-      n.channel = n.address === this.#o.seed.address ? Promise.resolve(this.#o.seed) : this.#o.connect(n.address);
-      n.channel.catch(() => { n.channel = undefined; this.nodeDown(id); });
+      const opening = n.address === this.#o.seed.address ? Promise.resolve(this.#o.seed) : this.#o.connect(n.address);
+      n.channel = opening;
+      opening.catch(() => { if (n.channel === opening) n.channel = undefined; this.nodeDown(n.id); });
     }
     return n.channel;
+  }
+
+  /**
+   * The namespace's partition masters by service address, from maps fetched afresh (the
+   * namespace is followed from now on).
+   * @throws DbError NAMESPACE when the cluster does not have it; CONNECTION when no node answers.
+   */
+  async masters(namespace: string): Promise<PartitionMasters> {
+    this.#wanted.add(namespace);
+    this.#absent.delete(namespace);
+    while (this.#refreshing !== undefined) await this.#refreshing.catch(() => undefined);
+    await this.refresh(true);
+    const absent = this.#absent.get(namespace);
+    if (absent !== undefined) throw absent;
+    const map = this.#maps.get(namespace);
+    if (map === undefined) throw new DbError('UNAVAILABLE', `no partition map of namespace '${namespace}' yet`, { hint: 'wait for the cluster to settle' });
+    const masters = map.rows.map((row) => (row[0] === undefined ? '' : (this.#nodes.get(row[0])?.address ?? '')));
+    return { masters, nodes: [...new Set(masters.filter((m) => m !== ''))], clusterKey: this.#clusterKey, replicationFactor: map.replicationFactor };
   }
 
   /** Some live channel, for requests the map cannot route (the receiving node proxies them). */
@@ -214,12 +260,13 @@ export class ClusterRouting {
     for (const ns of this.#wanted) {
       try {
         const map = await channel.unary(ClusterServiceService.getPartitionMap, { namespace: ns }, { maxRetries: 0 });
-        this.#maps.set(ns, { rows: map.partitions.map((p) => p.nodeIndexes.map((i) => map.nodes[i] ?? '')) });
+        this.#maps.set(ns, { rows: map.partitions.map((p) => p.nodeIndexes.map((i) => map.nodes[i] ?? '')), replicationFactor: map.effectiveReplicationFactor });
       } catch (err) {
         // a namespace the cluster does not have: its requests go anywhere and fail there, clearly
         if (!(err instanceof DbError) || err.code !== 'NAMESPACE') throw err;
         this.#wanted.delete(ns);
-        this.#absent.add(ns);
+        this.#maps.delete(ns);
+        this.#absent.set(ns, err);
       }
     }
     this.#clusterKey = key;

@@ -122,12 +122,12 @@ export interface ClientOptions {
   /** The user's password; sent only to log in (use TLS). */
   readonly password?: string;
   /**
-   * `'partition-map'`: learn the cluster's members and partition maps from any seed and send
-   * each key's request straight to the node that holds it (one channel per node; batches split
-   * per node), following the cluster as it changes — a smart client, as Aerospike's.
-   * `'seed'` (default): send every request to the first seed that answered, which forwards
-   * each to the partition's master (one proxy hop inside the cluster). On a node without a
-   * cluster both behave alike.
+   * `'partition-map'` (default): learn the cluster's members and partition maps from any seed
+   * and send each key's request straight to the node that holds it (one channel per node;
+   * batches split per node), following the cluster as it changes — a smart client, as
+   * Aerospike's. `'seed'`: send every request to the first seed that answered, which forwards
+   * each to the partition's master (one proxy hop inside the cluster; useful to exercise or
+   * measure proxying). On a node without a cluster both behave alike.
    */
   readonly routing?: 'partition-map' | 'seed';
   /** With routing 'partition-map': how often the client checks the cluster for changes, ms (default 1000). */

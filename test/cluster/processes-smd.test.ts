@@ -51,7 +51,8 @@ const clients = new Map<string, SlipstreamClient>();
 async function clientOf(port: number, who: { user: string; password: string } = ADMIN): Promise<SlipstreamClient> {
   const id = `${port}/${who.user}/${who.password}`;
   let c = clients.get(id);
-  if (c === undefined) clients.set(id, c = await SlipstreamClient.connect({ hosts: `127.0.0.1:${port}`, timeoutMs: 15_000, ...who }));
+  // routing 'seed': "through node X" means the request enters the cluster at X
+  if (c === undefined) clients.set(id, c = await SlipstreamClient.connect({ hosts: `127.0.0.1:${port}`, timeoutMs: 15_000, routing: 'seed', ...who }));
   return c;
 }
 

@@ -123,7 +123,8 @@ describe('cluster/real processes on 127.0.0.1', function () {
     assert.ok(!r0.members.some((m) => m.nodeId === 'FF'));
 
     // a write load through every node (RF 2): 3 writers, each its own keys, one write at a time
-    const loadClients = await Promise.all([a, b, c].map((p) => SlipstreamClient.connect({ hosts: `127.0.0.1:${p.port}`, timeoutMs: 3000 })));
+    // routing 'seed': each writer's requests enter the cluster through its own node (proxied to the masters)
+    const loadClients = await Promise.all([a, b, c].map((p) => SlipstreamClient.connect({ hosts: `127.0.0.1:${p.port}`, timeoutMs: 3000, routing: 'seed' })));
     const acked = new Map<string, bigint>();
     const doubt = new Map<string, Set<bigint>>();
     let stopLoad = false;
@@ -190,7 +191,7 @@ describe('cluster/real processes on 127.0.0.1', function () {
 
     // the restarted node (empty memory) got its partitions back by migration: every acknowledged
     // write reads the same through all three nodes, and each record has two copies again
-    const after = await Promise.all(cluster3.map((p) => SlipstreamClient.connect({ hosts: `127.0.0.1:${p.port}`, timeoutMs: 10_000 })));
+    const after = await Promise.all(cluster3.map((p) => SlipstreamClient.connect({ hosts: `127.0.0.1:${p.port}`, timeoutMs: 10_000, routing: 'seed' })));
     try {
       for (const cl of after) {
         for (const [k, v] of acked) {
@@ -221,7 +222,8 @@ describe('cluster/real processes on 127.0.0.1', function () {
     assert.equal(cluster3.length, 3, 'needs the cluster of the previous test');
     const [a, b, c] = cluster3 as [NodeProcess, NodeProcess, NodeProcess];
     const map = await partitionMap(a.port, 'test');
-    const clients = await Promise.all(cluster3.map((p) => SlipstreamClient.connect({ hosts: `127.0.0.1:${p.port}`, timeoutMs: 10_000 })));
+    // routing 'seed': every request goes to the node the client names, which proxies it to the master
+    const clients = await Promise.all(cluster3.map((p) => SlipstreamClient.connect({ hosts: `127.0.0.1:${p.port}`, timeoutMs: 10_000, routing: 'seed' })));
     try {
       const [ca, cb, cc] = clients as [SlipstreamClient, SlipstreamClient, SlipstreamClient];
       // 60 keys through A: about two thirds of them are mastered elsewhere and proxied

@@ -89,7 +89,7 @@ describe('tools/backup and restore of a cluster (real processes)', function () {
     assert.deepEqual(await maxTtls(), [86400, 86400, 86400], 'nothing changed anywhere');
 
     try {
-      // N records written through one node (most proxied to their masters); every tenth twice (generation 2)
+      // N records written through the client (each sent to its master by the partition map); every tenth twice (generation 2)
       // (a loaded machine may miss a replica's 1 s confirmation: the puts are retried, and the
       // records are compared with what was read back afterwards)
       const put = async (k: { namespace: string; set: string; key: string }, bins: Bins, sendKey: boolean): Promise<void> => {

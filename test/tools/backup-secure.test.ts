@@ -18,6 +18,7 @@ import { silentLogger } from '../../core/plugin-api/index.ts';
 import { memoryStorage } from '../../plugins/storage-memory/index.ts';
 import { SlipstreamClient } from '../../core/client/index.ts';
 import { keyFromMaterial, open, seal } from '../../core/tools/backup/encryption.ts';
+import { importFromFile } from '../../core/tools/columnar/transfer.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TLS = fileURLToPath(new URL('../fixtures/tls/', import.meta.url));
@@ -117,5 +118,24 @@ describe('tools/backup and restore over TLS with security, encrypted', function 
     for (let i = 0; i < N; i += 37) {
       assert.deepEqual((await client.get({ namespace: 'test', set: 's', key: BigInt(i) })).bins, { text: `plain-text-marker-${i}`, n: BigInt(i) });
     }
+  });
+
+  it('imports a file (a client-streaming call) with the session token: through the client and through slipstream-import -U/-P', async () => {
+    const csv = join(dir, 'rows.csv');
+    writeFileSync(csv, ['k,n,name', ...Array.from({ length: 50 }, (_, i) => `row-${i},${i},name-${i}`)].join('\n') + '\n');
+    const viaClient = await importFromFile(client, { namespace: 'test', set: 'imported', file: csv, format: 'csv', keyColumn: 'k', types: { n: 'int' } });
+    assert.deepEqual(viaClient, { imported: 50, failed: 0, errors: [] });
+    assert.deepEqual((await client.get({ namespace: 'test', set: 'imported', key: 'row-7' })).bins, { n: 7n, name: 'name-7' });
+
+    await client.truncate('test', 'imported');
+    const conn = ['-h', `127.0.0.1:${node.port}`, '--tls-cafile', join(TLS, 'ca.pem')];
+    const cli = await tool('slipstream-import', [...conn, '-U', 'admin', '-P', ADMIN, '-n', 'test', '-s', 'imported', '-i', csv, '-k', 'k', '-t', 'n:int']);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.match(cli.stdout, /imported 50 records into test\.imported/);
+    assert.deepEqual((await client.get({ namespace: 'test', set: 'imported', key: 'row-49' })).bins, { n: 49n, name: 'name-49' });
+    // without a login the node refuses the import (the refusal is the node's, not a lost token's)
+    const anonymous = await tool('slipstream-import', [...conn, '-n', 'test', '-s', 'imported', '-i', csv, '-k', 'k']);
+    assert.equal(anonymous.code, 1, anonymous.stdout);
+    assert.match(anonymous.stderr, /slipstream-import: Error (80|81|52|53): /);
   });
 });
