@@ -55,6 +55,10 @@ export interface Plan {
   readonly access: Access;
   /** The conjuncts the index does not answer (the whole WHERE is re-checked on every record anyway). */
   readonly residual: Expr | undefined;
+  /** On a cluster: the index query runs on the partitions' masters and is merged here. */
+  readonly fanOut?: boolean;
+  /** On a cluster: how the query runs there (for EXPLAIN). */
+  readonly cluster?: string;
 }
 
 /** An index-usable predicate found in the WHERE clause. */
@@ -273,6 +277,8 @@ export interface Explanation {
   readonly limit?: number;
   readonly aggregate?: string;
   readonly partitions: string;
+  /** How the query runs in a cluster (absent on a single node). */
+  readonly cluster?: string;
 }
 
 export function explain(p: Plan): Explanation {
@@ -285,6 +291,7 @@ export function explain(p: Plan): Explanation {
     ...(s.aggregate === undefined ? {} : { aggregate: `${s.aggregate.fn}(${s.aggregate.bin ?? '*'})` }),
     partitions: s.partitions === undefined ? 'all' : 'ids' in s.partitions ? `${s.partitions.ids.length} listed`
       : `${s.partitions.begin}..${s.partitions.begin + s.partitions.count - 1}`,
+    ...(p.cluster === undefined ? {} : { cluster: p.cluster }),
   };
   const a = p.access;
   if (a.kind === 'scan') return { ...common, access: 'scan', reason: a.reason };
@@ -301,7 +308,7 @@ export function explain(p: Plan): Explanation {
 
 /** EXPLAIN as name/value rows. */
 const EXPLAIN_ORDER: ReadonlyArray<keyof Explanation> = [
-  'access', 'index', 'indexType', 'predicate', 'estimatedEntries', 'filter', 'reason', 'namespace', 'set', 'orderBy', 'limit', 'aggregate', 'partitions',
+  'access', 'index', 'indexType', 'predicate', 'estimatedEntries', 'filter', 'reason', 'namespace', 'set', 'orderBy', 'limit', 'aggregate', 'partitions', 'cluster',
 ];
 export function explainRows(e: Explanation): Array<[string, string]> {
   const rows: Array<[string, string]> = [];

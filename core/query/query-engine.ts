@@ -12,6 +12,11 @@ import {
   compareKeys, digestFromKey, inBounds, keysOf, type IndexEntry, type IndexKey,
 } from './index/secondary-index.ts';
 import { explain, plan, type Explanation, type PartitionFilter, type Plan, type QuerySpec } from './planner.ts';
+import type { NodeId } from '../plugin-api/index.ts';
+import { exprFromJsonText, exprToJsonText } from './expr/json.ts';
+import {
+  mergedShares, SHARE_PAGE_ROWS, type ShareAccess, type SharePage, type ShareRequest, type ShareRow, type ShareTemplate,
+} from './cluster-index-query.ts';
 
 export type { QuerySpec, PartitionFilter, Plan, Explanation } from './planner.ts';
 export type { RecordSource } from './index/record-source.ts';
@@ -21,6 +26,28 @@ export interface QueryRow {
   readonly record: DbRecord;
   readonly cursor: string;
 }
+
+/**
+ * What the engine needs on a cluster node to run index queries on the partitions' masters
+ * (see cluster-index-query.ts); wired by the query subsystem.
+ */
+export interface QueryCluster extends Omit<ShareAccess, 'fetchShare'> {
+  /** This node's digest of the index definitions (absent when they are not system metadata). */
+  definitions(): string | undefined;
+  /** Takes `node`'s index definitions, whose digest is `definitions`, when they differ from this node's. */
+  catchUpFrom(node: NodeId, definitions: string): Promise<void>;
+  /** Resolves true once none of the partitions is being filled here by a migration, false after `timeoutMs`. */
+  waitFilled(namespace: string, partitions: readonly number[], timeoutMs: number): Promise<boolean>;
+  /** A page of another node's share. */
+  remoteShare(node: NodeId, req: ShareRequest): Promise<SharePage>;
+  /** Rows per page of a share (default SHARE_PAGE_ROWS). */
+  readonly pageRows?: number;
+  /** Runs `fn` so that the kernel serves it on this node only (it never forwards). */
+  runLocally<T>(fn: () => Promise<T>): Promise<T>;
+}
+
+/** How long a master waits for its partitions of a share to be filled before it refuses (retried). */
+const SHARE_FILL_WAIT_MS = 2000;
 
 export interface AggregateResult {
   readonly fn: string;
@@ -60,6 +87,18 @@ function badCursor(): DbError {
   return new DbError('PARAMETER', 'the cursor does not belong to this query', {
     hint: 'resume with the cursor of a row of the same query (same WHERE, index and order)',
   });
+}
+/** The order of two cursors of one index query: their rows' positions in the index. */
+export function cursorOrder(a: string, b: string): number {
+  const x = decodeCursor(a);
+  const y = decodeCursor(b);
+  if (x.a === 'r' && y.a === 'r') {
+    const c = compareKeys(decodeKey(x.k), decodeKey(y.k));
+    if (c !== 0) return c;
+  }
+  const dx = 'd' in x ? x.d : '';
+  const dy = 'd' in y ? y.d : '';
+  return dx < dy ? -1 : dx > dy ? 1 : 0;
 }
 function decodeCursor(s: string): Cursor {
   try {
@@ -110,6 +149,7 @@ export const ORDER_BY_MAX_BYTES = 64 * 1024 * 1024;
 export class QueryEngine {
   private readonly indexes: IndexManager;
   private readonly source: RecordSource;
+  private cluster: QueryCluster | undefined;
 
   constructor(indexes: IndexManager, source: RecordSource) {
     this.indexes = indexes;
@@ -118,6 +158,11 @@ export class QueryEngine {
 
   private now(): number {
     return this.source.now?.() ?? Date.now();
+  }
+
+  /** On a cluster node: index queries run on the partitions' masters from now on. */
+  useCluster(cluster: QueryCluster): void {
+    this.cluster = cluster;
   }
 
   async plan(spec: QuerySpec): Promise<Plan> {
@@ -131,9 +176,77 @@ export class QueryEngine {
       if (c.a === 'r' || c.a === 'g') pinned = { ...spec, indexName: c.i, whileBuilding: 'wait' };
       else if (c.a === 's') pinned = { ...spec, scan: true };
     }
-    // a node's indexes hold the records it masters; with other masters in the cluster, scan it all
-    if (this.source.partial?.(spec.namespace) === true) pinned = { ...pinned, scan: true, scanReason: 'other nodes master part of the namespace; the cluster is scanned' };
-    return plan(pinned, this.indexes, this.source.approxCount?.(spec.namespace, spec.set));
+    const partial = this.source.partial?.(spec.namespace) === true;
+    // a node's indexes hold the records it holds; without a way to ask the other masters, scan the cluster
+    if (partial && this.cluster === undefined) pinned = { ...pinned, scan: true, scanReason: 'other nodes master part of the namespace; the cluster is scanned' };
+    const p = await plan(pinned, this.indexes, this.source.approxCount?.(spec.namespace, spec.set));
+    if (!partial || this.cluster === undefined) return p;
+    const masters = new Set(partitionList(spec.partitions).map((id) => this.cluster?.masterOf(spec.namespace, id))).size;
+    return {
+      ...p,
+      fanOut: p.access.kind !== 'scan',
+      cluster: p.access.kind === 'scan'
+        ? `${masters} masters each scan the partitions they master; merged on this node in partition order`
+        : `${masters} masters each query their own index for the partitions they master; merged on this node in index order`,
+    };
+  }
+
+  /**
+   * A page of this node's share of an index query another node (or this one) fans out: only
+   * for partitions it masters and has filled, checked again after reading (a map change on the
+   * way answers UNAVAILABLE, and the asking node asks the new masters).
+   */
+  async share(req: ShareRequest): Promise<SharePage> {
+    const c = this.cluster;
+    if (c === undefined) throw new DbError('UNAVAILABLE', 'this node is not part of a cluster', { hint: 'ask the node that masters the partitions' });
+    if (req.definitions !== undefined && req.from !== c.localNode && req.definitions !== c.definitions()) await c.catchUpFrom(req.from, req.definitions);
+    const mastered = (): void => {
+      for (const id of req.partitions) {
+        if (c.masterOf(req.namespace, id) !== c.localNode) {
+          throw new DbError('UNAVAILABLE', `partition ${id} of namespace '${req.namespace}' is not mastered here any more`, { hint: 'ask its new master' });
+        }
+      }
+    };
+    mastered();
+    if (!await c.waitFilled(req.namespace, req.partitions, SHARE_FILL_WAIT_MS)) throw new DbError('UNAVAILABLE', `partitions of namespace '${req.namespace}' are still being filled here`, { hint: 'retry once migrations are done' });
+    mastered();
+    const spec: QuerySpec = {
+      namespace: req.namespace, ...(req.set === undefined ? {} : { set: req.set }),
+      ...(req.where === undefined ? {} : { where: exprFromJsonText(req.where) }),
+      indexName: req.indexName, whileBuilding: 'wait', partitions: { ids: req.partitions },
+      ...(req.cursor === undefined ? {} : { cursor: req.cursor }),
+    };
+    const p = await plan(spec, this.indexes);
+    const rows: ShareRow[] = [];
+    await c.runLocally(async () => {
+      for await (const [rec, cursor] of this.matches(p)) {
+        rows.push(queryRow(rec, req.bins, cursor));
+        if (rows.length >= req.max) break;
+      }
+    });
+    mastered();
+    return { rows, done: rows.length < req.max };
+  }
+
+  /** An index query's matches from every master's share, merged in index order. */
+  private async *fannedOut(p: Plan & { access: { kind: 'range' | 'geo' } }): AsyncGenerator<[DbRecord, Cursor]> {
+    const c = this.cluster as QueryCluster;
+    const spec = p.spec;
+    const definitions = c.definitions();
+    const bins = spec.bins === undefined ? undefined : spec.orderBy === undefined ? spec.bins : [...new Set([...spec.bins, spec.orderBy.bin])];
+    const template: ShareTemplate = {
+      namespace: spec.namespace, ...(spec.set === undefined ? {} : { set: spec.set }),
+      ...(spec.where === undefined ? {} : { where: exprToJsonText(spec.where) }),
+      indexName: p.access.index.def.name, ...(bins === undefined ? {} : { bins }), max: c.pageRows ?? SHARE_PAGE_ROWS,
+      from: c.localNode, ...(definitions === undefined ? {} : { definitions }),
+    };
+    const access: ShareAccess = {
+      localNode: c.localNode, masterOf: (ns, id) => c.masterOf(ns, id), pause: (ms) => c.pause(ms), now: () => c.now(),
+      fetchShare: (node, req) => (node === c.localNode ? this.share(req) : c.remoteShare(node, req)),
+    };
+    for await (const row of mergedShares(template, partitionList(spec.partitions), spec.cursor, access, cursorOrder)) {
+      yield [row.record, decodeCursor(row.cursor)];
+    }
   }
 
   async explain(spec: QuerySpec): Promise<Explanation> {
@@ -257,6 +370,10 @@ export class QueryEngine {
 
   /** Records matching the plan (full WHERE re-checked), each with the cursor that resumes after it. */
   private async *matches(p: Plan): AsyncGenerator<[DbRecord, Cursor]> {
+    if (p.fanOut === true && p.access.kind !== 'scan') {
+      yield* this.fannedOut(p as Plan & { access: { kind: 'range' | 'geo' } });
+      return;
+    }
     const spec = p.spec;
     const filter = compileFilter(spec.where);
     const parts = partitionList(spec.partitions);

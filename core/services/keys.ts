@@ -17,6 +17,7 @@ import type { ConfigControl } from '../transaction/config-control.ts';
 import type { ClusterConfig } from '../transaction/cluster-config.ts';
 import type { Security } from '../security/security.ts';
 import type { SmdSync } from '../replication/smd-sync.ts';
+import type { RemoteCalls } from '../replication/remote-calls.ts';
 
 /** Who this node is: id, version, start time and its client-facing address (after the port is bound). */
 export interface NodeIdentity extends StatisticsIdentity {
@@ -32,6 +33,8 @@ export const STORAGE_MAINTENANCE = serviceKey<StorageMaintenance>('storage-maint
 export const CLUSTER_SERVICE = serviceKey<ClusterService>('cluster');
 /** System metadata on every member (collect, merge, distribute), on a node that is part of a cluster. */
 export const SMD_SYNC = serviceKey<SmdSync>('smd-sync');
+/** Requests to other members over the fabric (the data path's calls), on a node that is part of a cluster. */
+export const REMOTE_CALLS = serviceKey<RemoteCalls>('remote-calls');
 /** Secondary indexes and the query engine. */
 export const QUERY_SUBSYSTEM = serviceKey<QuerySubsystem>('query');
 /** The node's UDF engine (modules, sandbox pools, record and stream UDFs). */

@@ -12,7 +12,7 @@ import { N_PARTITIONS } from '../../model/index.ts';
 import { DbError, type PluginContext } from '../../plugin-api/index.ts';
 import type { NodeExtension } from '../extension.ts';
 import { SmdSync } from '../../replication/smd-sync.ts';
-import { CLUSTER_CONFIG, CLUSTER_SERVICE, CONFIG_CONTROL, SMD_SYNC } from '../../services/index.ts';
+import { CLUSTER_CONFIG, CLUSTER_SERVICE, CONFIG_CONTROL, REMOTE_CALLS, SMD_SYNC } from '../../services/index.ts';
 import { clusterConfig } from '../../transaction/cluster-config.ts';
 import type { RetransmitStrategy } from '../../plugin-api/index.ts';
 import { ClusterServiceService } from '../../wire/generated/slipstream/v1/cluster.ts';
@@ -89,6 +89,7 @@ export function clusterExtension(): NodeExtension {
       ctx.services.provide(CLUSTER_SERVICE, cluster);
       // the data path: the kernel routes by the agreed partition map and proxies to masters elsewhere
       const dataPath = attachClusterDataPath(ctx.kernel, cluster, { clock: ctx.clock, logger: ctx.logger, compileFilter: (src) => recordFilter(src, () => ctx.clock.now()) });
+      ctx.services.provide(REMOTE_CALLS, dataPath.calls);
       // system metadata (UDF modules, indexes, truncate markers, users) on every member
       const smdSync = new SmdSync({ calls: dataPath.calls, cluster, store: ctx.systemMetadata, clock: ctx.clock, logger: ctx.logger.child({ part: 'smd' }) });
       ctx.services.provide(SMD_SYNC, smdSync);
