@@ -111,7 +111,9 @@ try {
     console.log(`| get/s through a node, keys it masters (direct) | ${k(d.getDirect)} |`);
     console.log(`| get/s through the same node, keys mastered elsewhere (proxied) | ${k(d.getProxied)} (${(d.getProxied / d.getDirect).toFixed(2)}× direct) |`);
     console.log(`| migration: node joining a 2-node RF 2 cluster | ${k(d.migration.records)} records received, ${k(d.migration.perSecond)} records/s; join → online ${k(d.migration.ms)} ms |`);
+    console.log(`| peer: client puts/s that loaded those records (64 in flight, RF 2) | ${k(d.migration.loadPerSecond)} (migration ${(d.migration.perSecond / d.migration.loadPerSecond).toFixed(1)}× puts) |`);
     console.log(`| SIGKILL of a member under write load: writes failing for | ${k(d.sigkillWindowMs)} ms |`);
+    console.log(`| floor: SIGKILL → survivors re-formed without it (heartbeat timeout + quantum) | ${k(d.sigkillReformedMs)} ms |`);
     console.log(`| operations that failed (TIMEOUT) during the throughput and migration runs | ${k(failures.count)} |`);
   }
   if (!parts.includes('membership')) process.exit(0);

@@ -102,8 +102,11 @@ export interface DataPathResults {
   writesRf2: number;
   getDirect: number;
   getProxied: number;
-  migration: { records: number; ms: number; perSecond: number };
+  /** Records received by the joining node, join → online, its fill rate, and the client put rate that loaded the data (the peer). */
+  migration: { records: number; ms: number; perSecond: number; loadPerSecond: number };
+  /** Writes failing after a member's SIGKILL, and the survivors' re-formation without it (the floor). */
   sigkillWindowMs: number;
+  sigkillReformedMs: number;
 }
 
 export async function measureDataPath(): Promise<DataPathResults> {
@@ -121,6 +124,7 @@ export async function measureDataPath(): Promise<DataPathResults> {
     const N = Number(process.env['BENCH_MIGRATE_RECORDS'] ?? 100_000);
     await rate(1, 1, async () => {}); // (no-op: keeps the helper's shape)
     let loaded = 0;
+    const tLoad = performance.now();
     await Promise.all(Array.from({ length: 64 }, async (_, w) => {
       for (let i = w; i < N; i += 64) {
         try {
@@ -131,13 +135,19 @@ export async function measureDataPath(): Promise<DataPathResults> {
         }
       }
     }));
+    const loadPerSecond = loaded / ((performance.now() - tLoad) / 1000);
     // a third node joins: it fills about 2/3 of the records (RF 2 over 3 nodes)
     const t0 = performance.now();
     await c.start('C1');
     await c.agreed(['C3', 'C2', 'C1']);
     const joinMs = performance.now() - t0;
     const c1 = await SlipstreamClient.connect({ hosts: `127.0.0.1:${(c.procs.get('C1') as NodeProcess).port}`, timeoutMs: 10_000 });
-    const st = await c1.statistics();
+    // the fill may finish just after the node reports online: wait for its last rate
+    let st = await c1.statistics();
+    for (let i = 0; i < 100 && Number(st.get('migrate_last_rate')) === 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      st = await c1.statistics();
+    }
     const received = Number(st.get('migrate_records_received'));
     const perSecond = Number(st.get('migrate_last_rate'));
     c1.close();
@@ -170,6 +180,7 @@ export async function measureDataPath(): Promise<DataPathResults> {
     killedAt = performance.now();
     await (c.procs.get('C2') as NodeProcess).stop('SIGKILL');
     c.procs.delete('C2');
+    const reformedMs = await c.agreed(['C3', 'C1'], 60_000);
     await new Promise((r) => setTimeout(r, 8000));
     stop = true;
     await load;
@@ -177,8 +188,9 @@ export async function measureDataPath(): Promise<DataPathResults> {
     c1b.close();
     return {
       writesRf1, writesRf2, getDirect, getProxied,
-      migration: { records: received, ms: joinMs, perSecond },
+      migration: { records: received, ms: joinMs, perSecond, loadPerSecond },
       sigkillWindowMs: lastFail === 0 ? 0 : lastFail - killedAt,
+      sigkillReformedMs: reformedMs,
     };
   } finally {
     await c.stop();

@@ -29,6 +29,9 @@ export interface ClusterServiceOptions {
   /** "host:port" to listen on (port 0 = any free port). */
   readonly heartbeatAddress: string;
   readonly fabricAddress: string;
+  /** What peers are told to use to reach the heartbeat / fabric ports, when not the bound addresses (NAT, relay). */
+  readonly heartbeatAccessAddress?: string;
+  readonly fabricAccessAddress?: string;
   /** Heartbeat addresses of nodes to contact. With none, the node forms a cluster of one at once. */
   readonly seeds?: readonly string[];
   readonly heartbeatIntervalMs?: number;
@@ -208,12 +211,14 @@ export function createClusterService(options: ClusterServiceOptions): ClusterSer
     async start() {
       if (started) throw new DbError('SERVER_ERROR', 'cluster service already started', { hint: 'Start it once' });
       started = true;
-      fabric.address = await fabric.start(options.fabricAddress);
+      const boundFabric = await fabric.start(options.fabricAddress);
+      fabric.address = options.fabricAccessAddress ?? boundFabric;
       heartbeat.fabricAddress = fabric.address;
-      await heartbeat.start(options.heartbeatAddress);
+      const boundHeartbeat = await heartbeat.start(options.heartbeatAddress);
+      if (options.heartbeatAccessAddress !== undefined) heartbeat.address = options.heartbeatAccessAddress;
       const alone = (options.seeds ?? []).filter((s) => s !== heartbeat.address).length === 0;
       clustering.start(intervalMs * 3, alone);
-      logger.info({ heartbeat: heartbeat.address, fabric: fabric.address, clusterName }, 'cluster service started');
+      logger.info({ heartbeat: boundHeartbeat, fabric: boundFabric, heartbeatAccess: heartbeat.address, fabricAccess: fabric.address, clusterName }, 'cluster service started');
     },
     async stop() {
       if (stopped) return;

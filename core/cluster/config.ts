@@ -14,14 +14,22 @@ export interface ClusterConfig {
   readonly clusterName: string;
   readonly rackId: number;
   readonly zoneId: number;
-  readonly heartbeat: { readonly address: string; readonly intervalMs: number; readonly timeout: number };
-  readonly fabric: { readonly address: string };
+  /**
+   * `address` is where the port listens; `accessAddress` (default: the bound address) is what
+   * peers are told to use to reach it — behind NAT, a port forward or a relay.
+   */
+  readonly heartbeat: { readonly address: string; readonly accessAddress?: string; readonly intervalMs: number; readonly timeout: number };
+  readonly fabric: { readonly address: string; readonly accessAddress?: string };
   /** Heartbeat addresses of other nodes to contact first ("host:port"). */
   readonly seeds: readonly string[];
   /** Ms between clustering decisions (Aerospike's quantum). */
   readonly quantumMs: number;
   readonly replication: { readonly strategy: string; readonly options: Readonly<Record<string, unknown>> };
   readonly retransmit: { readonly strategy: string; readonly options: Readonly<Record<string, unknown>> };
+  /** Per-node migration limits (changeable while the node runs). */
+  readonly migration: { readonly maxIncoming: number; readonly recordsPerSecond: number };
+  /** Time every replica has to confirm a write before it fails TIMEOUT in doubt (changeable while the node runs). */
+  readonly replicaWriteTimeoutMs: number;
   /** What one peer (or anyone reaching the heartbeat and fabric ports) can make the node hold. */
   readonly limits: {
     readonly maxConnections: number;
@@ -39,6 +47,9 @@ export const CLUSTER_DEFAULTS = {
   fabricAddress: '127.0.0.1:3001',
   replication: 'replication-global-key',
   retransmit: 'retransmit-basic',
+  migrationMaxIncoming: 4,
+  migrationRecordsPerSecond: 0,
+  replicaWriteTimeoutMs: 1000,
 } as const;
 
 /**
@@ -93,16 +104,23 @@ export const clusterSchema = Type.Object({
   zoneId: Type.Optional(ms(0, 1_000_000, 0, 'zone of this node')),
   heartbeat: Type.Optional(Type.Object({
     address: Type.Optional(Type.String({ default: CLUSTER_DEFAULTS.heartbeatAddress, description: '"host:port" of the heartbeat (port 0: any free port)' })),
+    accessAddress: Type.Optional(Type.String({ description: '"host:port" peers use to reach the heartbeat when it differs from address (NAT, port forward, relay)' })),
     intervalMs: Type.Optional(ms(10, 600_000, CLUSTER_DEFAULTS.heartbeatIntervalMs, 'milliseconds between heartbeats')),
     timeout: Type.Optional(ms(3, 1000, CLUSTER_DEFAULTS.heartbeatTimeout, 'missed intervals after which a peer is dead')),
   }, { additionalProperties: false, title: 'heartbeat' })),
   fabric: Type.Optional(Type.Object({
     address: Type.Optional(Type.String({ default: CLUSTER_DEFAULTS.fabricAddress, description: '"host:port" of the fabric (port 0: any free port)' })),
+    accessAddress: Type.Optional(Type.String({ description: '"host:port" peers use to reach the fabric when it differs from address (NAT, port forward, relay)' })),
   }, { additionalProperties: false, title: 'fabric' })),
   seeds: Type.Optional(Type.Array(Type.String(), { description: 'heartbeat addresses of other nodes to contact first', hint: 'e.g. ["10.0.0.2:3002"]' })),
   quantumMs: Type.Optional(ms(20, 3_600_000, undefined, "milliseconds between clustering decisions (default: Aerospike's formula)")),
   replication: Type.Optional(choice('replication', CLUSTER_DEFAULTS.replication)),
   retransmit: Type.Optional(choice('retransmit', CLUSTER_DEFAULTS.retransmit)),
+  migration: Type.Optional(Type.Object({
+    maxIncoming: Type.Optional(ms(1, 64, CLUSTER_DEFAULTS.migrationMaxIncoming, 'source streams (one per source node and namespace) a node pulls at once when it fills partitions (Aerospike: migrate-max-num-incoming)')),
+    recordsPerSecond: Type.Optional(ms(0, 100_000_000, CLUSTER_DEFAULTS.migrationRecordsPerSecond, 'records a node takes in per second by migration, 0 for no limit')),
+  }, { additionalProperties: false, title: 'migration limits', hint: 'e.g. {"maxIncoming": 4, "recordsPerSecond": 20000}' })),
+  replicaWriteTimeoutMs: Type.Optional(ms(10, 600_000, CLUSTER_DEFAULTS.replicaWriteTimeoutMs, 'time every replica has to confirm a write before the write fails TIMEOUT in doubt')),
   limits: Type.Optional(Type.Object({
     maxConnections: Type.Optional(ms(4, 65_536, TCP_TRANSPORT_DEFAULTS.maxConnections, 'most fabric/heartbeat connections accepted')),
     frameTimeoutMs: Type.Optional(ms(100, 600_000, TCP_TRANSPORT_DEFAULTS.frameTimeoutMs, 'longest time to read one frame')),
@@ -128,6 +146,14 @@ export function validateClusterConfig(raw: unknown, where = 'cluster'): ClusterC
   const timeout = o.heartbeat?.timeout ?? CLUSTER_DEFAULTS.heartbeatTimeout;
   const hbAddress = address(o.heartbeat?.address, `${where}.heartbeat.address`, CLUSTER_DEFAULTS.heartbeatAddress);
   const fabricAddress = address(o.fabric?.address, `${where}.fabric.address`, CLUSTER_DEFAULTS.fabricAddress);
+  const access = (v: string | undefined, where2: string): string | undefined => {
+    if (v === undefined) return undefined;
+    const a = parseAddress(address(v, where2, ''));
+    if (a?.port === 0) fail(where2, `an access address needs a real port, got ${JSON.stringify(v)}`, 'Give the host:port peers connect to, e.g. "203.0.113.7:3002"');
+    return v;
+  };
+  const hbAccess = access(o.heartbeat?.accessAddress, `${where}.heartbeat.accessAddress`);
+  const fabricAccess = access(o.fabric?.accessAddress, `${where}.fabric.accessAddress`);
   const h = parseAddress(hbAddress);
   const f = parseAddress(fabricAddress);
   if (h !== undefined && f !== undefined && h.port !== 0 && h.host === f.host && h.port === f.port) {
@@ -148,11 +174,16 @@ export function validateClusterConfig(raw: unknown, where = 'cluster'): ClusterC
   return {
     limits,
     nodeId, clusterName, rackId: o.rackId ?? 0, zoneId: o.zoneId ?? 0,
-    heartbeat: { address: hbAddress, intervalMs, timeout },
-    fabric: { address: fabricAddress },
+    heartbeat: { address: hbAddress, ...(hbAccess === undefined ? {} : { accessAddress: hbAccess }), intervalMs, timeout },
+    fabric: { address: fabricAddress, ...(fabricAccess === undefined ? {} : { accessAddress: fabricAccess }) },
     seeds, quantumMs,
     replication: pluginChoice(o.replication, CLUSTER_DEFAULTS.replication),
     retransmit: pluginChoice(o.retransmit, CLUSTER_DEFAULTS.retransmit),
+    migration: {
+      maxIncoming: o.migration?.maxIncoming ?? CLUSTER_DEFAULTS.migrationMaxIncoming,
+      recordsPerSecond: o.migration?.recordsPerSecond ?? CLUSTER_DEFAULTS.migrationRecordsPerSecond,
+    },
+    replicaWriteTimeoutMs: o.replicaWriteTimeoutMs ?? CLUSTER_DEFAULTS.replicaWriteTimeoutMs,
   };
 }
 

@@ -25,6 +25,9 @@ export const DYNAMIC_SETTINGS: readonly string[] = [
   'udf.maxCallsPerIsolate',
   'udf.memoryLimitMb',
   'cluster.retransmit.options.<option>',
+  'cluster.migration.maxIncoming',
+  'cluster.migration.recordsPerSecond',
+  'cluster.replicaWriteTimeoutMs',
 ];
 
 export interface ConfigChange {
@@ -60,6 +63,7 @@ function rawConfig(config: NodeConfig): Record<string, unknown> {
 
 const UDF_SETTING = /^udf\.(defaultTimeoutMs|defaultAggregationTimeoutMs|maxTimeoutMs|maxCallsPerIsolate|memoryLimitMb)$/;
 const RETRANSMIT_SETTING = /^cluster\.retransmit\.options\.([A-Za-z][A-Za-z0-9_]*)$/;
+const CLUSTER_SETTING = /^cluster\.(migration\.(?:maxIncoming|recordsPerSecond)|replicaWriteTimeoutMs)$/;
 const NS_SETTING = /^namespaces\.([^.]+)\.(defaultTtl|maxTtl|maxRecordBytes|eviction\.(?:evictUsedPct|stopWritesUsedPct|evictTenthsPct))$/;
 
 export class LiveConfig {
@@ -86,6 +90,11 @@ export class LiveConfig {
       const path = settingPath(c.name, raw);
       const parent = path.slice(0, -1).reduce<Record<string, unknown>>((o, k) => {
         const next = o[k];
+        if ((next === undefined || next === null) && path[0] === 'cluster' && k === 'migration') {
+          const made: Record<string, unknown> = {};
+          o[k] = made;
+          return made;
+        }
         if (next === undefined || next === null) {
           if (k === 'eviction') throw new DbError('PARAMETER', `${c.name}: eviction is not configured for this namespace`, { hint: 'eviction (sizeBytes, …) is set in the config file at start-up; its thresholds can then change live' });
           throw new DbError('PARAMETER', `${c.name}: no such setting`);
@@ -158,6 +167,14 @@ function settingPath(name: string, raw: Record<string, unknown>): string[] {
     const r = c['retransmit'];
     c['retransmit'] = typeof r === 'string' ? { strategy: r, options: {} } : { ...(r as Record<string, unknown> | undefined), options: { ...((r as { options?: object } | undefined)?.options) } };
     return ['cluster', 'retransmit', 'options', rt[1] as string];
+  }
+  const c = CLUSTER_SETTING.exec(name);
+  if (c !== null) {
+    const section = raw['cluster'];
+    if (section === undefined || section === null || typeof section !== 'object') {
+      throw new DbError('PARAMETER', `${name}: this node runs alone (no cluster section)`, { hint: 'cluster settings apply to nodes started with a cluster section' });
+    }
+    return ['cluster', ...(c[1] as string).split('.')];
   }
   const m = NS_SETTING.exec(name);
   if (m === null) {

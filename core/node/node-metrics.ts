@@ -46,7 +46,7 @@ export function registerNodeMetrics(registry: Registry, kernel: Kernel, identity
   });
   new Counter({
     name: 'slipstream_replica_writes_total',
-    help: 'Replica writes: "sent" by this node as master (one per replica), "timeout" writes answered TIMEOUT because a replica did not confirm, "applied"/"stale" copies received as a replica and kept/ignored as older.',
+    help: 'Replica writes: "sent" by this node as master (one per replica), "timeout" writes answered TIMEOUT because a replica did not confirm, "applied"/"stale" copies received as a replica and kept/ignored as older, "resent" copies a replica confirmed only on a background resend after the deadline, "abandoned" copies given up on.',
     labelNames: ['outcome'], registers,
     collect() {
       const c = kernel.replicas?.counters;
@@ -55,6 +55,8 @@ export function registerNodeMetrics(registry: Registry, kernel: Kernel, identity
       this.inc({ outcome: 'timeout' }, c?.timedOut ?? 0);
       this.inc({ outcome: 'applied' }, c?.applied ?? 0);
       this.inc({ outcome: 'stale' }, c?.stale ?? 0);
+      this.inc({ outcome: 'resent' }, c?.resent ?? 0);
+      this.inc({ outcome: 'abandoned' }, c?.abandoned ?? 0);
     },
   });
   new Gauge({

@@ -9,7 +9,7 @@ import type { RecordMeta } from '../plugin-api/index.ts';
 export type ConflictResolution = 'generation' | 'last-update-time';
 
 /** > 0 when `a` wins over `b`, < 0 when `b` wins, 0 when they are the same version. */
-export function compareVersions(a: RecordMeta, b: RecordMeta, rule: ConflictResolution = 'generation'): number {
+export function compareVersions(a: Pick<RecordMeta, 'generation' | 'lastUpdateMs'>, b: Pick<RecordMeta, 'generation' | 'lastUpdateMs'>, rule: ConflictResolution = 'generation'): number {
   const byGen = a.generation - b.generation;
   const byTime = a.lastUpdateMs - b.lastUpdateMs;
   if (rule === 'generation') return byGen !== 0 ? byGen : byTime;

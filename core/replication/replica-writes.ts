@@ -6,7 +6,10 @@
  * (a replica refuses a message of the old membership) the write goes to the replicas of the
  * new map. A replica that does not confirm by the deadline fails the write with TIMEOUT marked
  * in doubt: the master has it, some replicas may not. With commit level 'master' the copies
- * are sent and not waited for.
+ * are sent and not waited for. A copy a replica did not confirm is sent again in the
+ * background (backing off to 2 s, for about two minutes) while that node stays a replica of
+ * the partition, so copies do not stay apart until the next write; a replica ignores a copy
+ * older than its own, so late copies never roll a record back.
  */
 import { deserialize, serialize } from 'node:v8';
 import { DbError } from '../errors/index.ts';
@@ -22,7 +25,7 @@ export type ReplicaChange =
 export interface ReplicaWriterOptions {
   readonly calls: RemoteCalls;
   readonly clock: Clock;
-  /** The replicas of a partition under the current map (the master excluded). */
+  /** The nodes that must get a copy of the partition's writes under the current map (never this node). */
   replicasOf(namespace: string, partition: number): readonly NodeId[];
   /** Time for every replica to confirm (default 1000 ms). */
   readonly deadlineMs?: number;
@@ -37,16 +40,61 @@ export interface ReplicaCounters {
   applied: number;
   /** Copies this node received that were older than its own (ignored). */
   stale: number;
+  /** Copies confirmed late, by a background resend after the write's deadline. */
+  resent: number;
+  /** Copies given up on (the resend budget was full, or the replica never answered). */
+  abandoned: number;
 }
 
+/** Copies resent in the background at once, at most. */
+const MAX_RESENDING = 10_000;
+/** Attempts of a background resend (backing off to 2 s: about two minutes). */
+const RESEND_ATTEMPTS = 64;
+
 export class ReplicaWriter {
-  readonly counters: ReplicaCounters = { sent: 0, timedOut: 0, applied: 0, stale: 0 };
+  readonly counters: ReplicaCounters = { sent: 0, timedOut: 0, applied: 0, stale: 0, resent: 0, abandoned: 0 };
   readonly #o: ReplicaWriterOptions;
-  readonly #deadlineMs: number;
+  #deadlineMs: number;
+  #resending = 0;
 
   constructor(options: ReplicaWriterOptions) {
     this.#o = options;
     this.#deadlineMs = options.deadlineMs ?? 1000;
+  }
+
+  /** Time every replica has to confirm a write (ms). */
+  get deadlineMs(): number {
+    return this.#deadlineMs;
+  }
+
+  set deadlineMs(ms: number) {
+    this.#deadlineMs = ms;
+  }
+
+  /** Keeps sending a copy that `nodes` did not confirm, while they stay replicas of the partition. */
+  #resend(namespace: string, partition: number, body: Uint8Array, nodes: readonly NodeId[]): void {
+    if (nodes.length === 0) return;
+    if (this.#resending >= MAX_RESENDING) {
+      this.counters.abandoned += nodes.length;
+      return;
+    }
+    this.#resending++;
+    const { clock, calls } = this.#o;
+    const run = async (): Promise<void> => {
+      let todo = [...nodes];
+      for (let attempt = 0; todo.length > 0 && attempt < RESEND_ATTEMPTS; attempt++) {
+        await new Promise<void>((r) => clock.setTimeout(r, Math.min(100 * 2 ** attempt, 2000)));
+        // a node no longer a replica gets the partition (or drops it) by migration
+        const replicas = this.#o.replicasOf(namespace, partition);
+        todo = todo.filter((n) => replicas.includes(n));
+        const results = await Promise.allSettled(todo.map((r) => calls.call(r, 'replica.write', body, { deadlineMs: Math.max(this.#deadlineMs, 1000), fabricKind: 'replica-write' })));
+        const left = todo.filter((_, i) => results[i]?.status === 'rejected');
+        this.counters.resent += todo.length - left.length;
+        todo = left;
+      }
+      this.counters.abandoned += todo.length;
+    };
+    run().finally(() => { this.#resending--; }).catch(() => {});
   }
 
   /** Sends `change` to the partition's replicas; with 'all', resolves once every one has it. */
@@ -59,7 +107,10 @@ export class ReplicaWriter {
     if (commitLevel === 'master') {
       for (const r of first) {
         this.counters.sent++;
-        this.#o.calls.call(r, 'replica.write', body, { deadlineMs: this.#deadlineMs, fabricKind: 'replica-write' }).catch(() => { this.counters.timedOut++; });
+        this.#o.calls.call(r, 'replica.write', body, { deadlineMs: this.#deadlineMs, fabricKind: 'replica-write' }).catch(() => {
+          this.counters.timedOut++;
+          this.#resend(namespace, partition, body, [r]);
+        });
       }
       return;
     }
@@ -85,7 +136,9 @@ export class ReplicaWriter {
       await new Promise<void>((r) => clock.setTimeout(r, Math.min(10 * 2 ** attempt, 100)));
     }
     this.counters.timedOut++;
-    const missing = this.#o.replicasOf(namespace, partition).filter((n) => n !== self && !done.has(n)).map(hexId);
+    const missingIds = this.#o.replicasOf(namespace, partition).filter((n) => n !== self && !done.has(n));
+    this.#resend(namespace, partition, body, missingIds);
+    const missing = missingIds.map(hexId);
     throw new DbError('TIMEOUT', `the write is on the master but replica${missing.length === 1 ? '' : 's'} ${missing.join(', ') || '(of the previous map)'} did not confirm it within ${this.#deadlineMs} ms (${lastError?.message ?? 'no answer'})`, {
       hint: 'the write may or may not be kept; read the record again before retrying a non-idempotent write', inDoubt: true,
     });

@@ -62,7 +62,10 @@ export function attachClusterDataPath(kernel: Kernel, cluster: ClusterService, o
   serveKernelRequests(kernel, forwarding);
   const replicas = new ReplicaWriter({
     calls, clock: options.clock,
-    replicasOf: (ns, pid) => cluster.partitionTable(ns)?.rows[pid]?.slice(1) ?? [],
+    // every other holder of the partition under the current map: the replicas, and the master
+    // too when the map moved it away while this node was writing as the old master (so a write
+    // that finished just after the change reaches the new owners instead of only the old copies)
+    replicasOf: (ns, pid) => (cluster.partitionTable(ns)?.rows[pid] ?? []).filter((n) => n !== cluster.nodeId),
     ...(options.replicaDeadlineMs === undefined ? {} : { deadlineMs: options.replicaDeadlineMs }),
   });
   replicas.serve((ns, change) => kernel.applyCopy(ns, change));

@@ -5,7 +5,7 @@
  */
 import type { ExpressionCompiler } from './expression-ops.ts';
 import { DbError } from '../errors/index.ts';
-import type { Clock, Logger, StoredRecord } from '../plugin-api/index.ts';
+import type { Clock, Logger, NodeId, StoredRecord } from '../plugin-api/index.ts';
 import { decodeBins, decodeUserKey, digestString, setStoredSize, type DbRecord, type RecordKey } from '../model/index.ts';
 import type { Namespace } from '../storage/namespace.ts';
 import type { RecordLocks } from './record-lock.ts';
@@ -42,7 +42,12 @@ export interface MigrationGate {
   /** Resolves the record against the copies still to be pulled for its partition. */
   settle(key: RecordKey): Promise<void>;
   waitFilled(namespace: string, partitions: readonly number[]): Promise<void>;
-  progress(): { readonly partitionsRemaining: number; readonly recordsReceived: number; readonly recordsSent: number; readonly lastRate: number; readonly recordsDropped: number };
+  progress(): {
+    readonly partitionsRemaining: number; readonly recordsReceived: number; readonly recordsSent: number; readonly lastRate: number; readonly recordsDropped: number;
+    readonly receiveRate: number; readonly sendRate: number;
+  };
+  /** Every member's progress (members that do not answer are left out). */
+  clusterProgress(): Promise<ReadonlyMap<NodeId, { readonly partitionsRemaining: number; readonly receiveRate: number; readonly sendRate: number }>>;
 }
 
 /** Before a request on `key`: while its partition is being filled here, bring the newest copy in. */

@@ -16,7 +16,8 @@
  * the newest copy), and scans of it wait until it is filled. The node stays FullSync /
  * PartialSync until all its partitions are filled, then goes Online.
  *
- * Limits: `maxSources` streams at once and `recordsPerSecond` (0 = unlimited) per node.
+ * Limits (the cluster section's `migration`, changeable while the node runs): `maxIncoming`
+ * source streams pulled at once and `recordsPerSecond` (0 = unlimited) taken in per node.
  * Once every member of the cluster is Online (all fills done), a node drops its copies of the
  * partitions it no longer holds (it is in neither the master's nor a replica's place).
  *
@@ -36,10 +37,10 @@ export const PAGE_BYTES = 4 * 1024 * 1024;
 
 export interface MigrationLimits {
   /** Source streams pulled at once (default 4). */
-  readonly maxSources?: number;
+  readonly maxIncoming?: number;
   /** Records this node takes in per second, 0 for no limit (default 0). */
   readonly recordsPerSecond?: number;
-  /** Records per page (default 2000). */
+  /** Records per page (default 5000; pages stop at 4 MiB whatever the count). */
   readonly pageRecords?: number;
 }
 
@@ -52,6 +53,13 @@ export interface MigrationProgress {
   readonly recordsSent: number;
   /** Records received per second during the last completed fill, 0 before one. */
   readonly lastRate: number;
+  /** Records received / sent per second over the last few seconds. */
+  readonly receiveRate: number;
+  readonly sendRate: number;
+  /** Source streams (source node × namespace) still to pull. */
+  readonly sourcesRemaining: number;
+  /** The limits in force. */
+  readonly limits: Required<MigrationLimits>;
   /** Copies dropped because the node no longer holds their partitions. */
   readonly recordsDropped: number;
   /** Fills started and finished (one per membership change). */
@@ -66,6 +74,29 @@ interface PageRequest {
   readonly max: number;
 }
 
+/** Events per second over a sliding window of whole seconds. */
+class RateMeter {
+  readonly #buckets = new Map<number, number>();
+  readonly #clock: Clock;
+  readonly #seconds: number;
+  constructor(clock: Clock, seconds = 5) {
+    this.#clock = clock;
+    this.#seconds = seconds;
+  }
+  add(n: number): void {
+    const sec = Math.floor(this.#clock.now() / 1000);
+    this.#buckets.set(sec, (this.#buckets.get(sec) ?? 0) + n);
+    for (const k of this.#buckets.keys()) if (k <= sec - this.#seconds) this.#buckets.delete(k);
+  }
+  /** Per second over the last completed seconds of the window. */
+  rate(): number {
+    const sec = Math.floor(this.#clock.now() / 1000);
+    let n = 0;
+    for (const [k, v] of this.#buckets) if (k < sec && k >= sec - this.#seconds) n += v;
+    return Math.round(n / this.#seconds);
+  }
+}
+
 interface Page {
   readonly records: StoredRecord[];
   readonly done: boolean;
@@ -77,7 +108,13 @@ export class Migrations {
   readonly #calls: RemoteCalls;
   readonly #clock: Clock;
   readonly #logger: Logger;
-  readonly #limits: Required<MigrationLimits>;
+  #limits: Required<MigrationLimits>;
+  readonly #rxRate: RateMeter;
+  readonly #txRate: RateMeter;
+  /** The current fill's queue of source streams, and how many workers pull it. */
+  #fill: { round: number; queue: Array<[NodeId, Map<string, number[]>]>; workers: number; active: number; run: () => Promise<void> } | undefined;
+  /** When the rate limit lets the next page in. */
+  #nextFree = 0;
   /** namespace → partition → sources still to pull it from. */
   #pending = new Map<string, Map<number, Set<NodeId>>>();
   #prevRows = new Map<string, readonly (readonly NodeId[])[]>();
@@ -98,7 +135,9 @@ export class Migrations {
     this.#calls = calls;
     this.#clock = options.clock;
     this.#logger = options.logger;
-    this.#limits = { maxSources: 4, recordsPerSecond: 0, pageRecords: 2000, ...options.limits };
+    this.#limits = { maxIncoming: 4, recordsPerSecond: 0, pageRecords: 5000, ...options.limits };
+    this.#rxRate = new RateMeter(options.clock);
+    this.#txRate = new RateMeter(options.clock);
     cluster.holdSyncWhile(() => this.remaining() > 0);
     cluster.on('change', (c) => {
       if (c.reason === 'cluster') this.#replan();
@@ -106,6 +145,7 @@ export class Migrations {
       else if (c.reason === 'orphan') this.#prevMembers = new Set([cluster.nodeId]);
     });
     calls.serve('migrate.page', async (_from, bytes) => serialize(await this.#page(deserialize(bytes) as PageRequest)));
+    calls.serve('migrate.progress', async () => serialize(this.progress()));
     calls.serve('migrate.get', async (_from, bytes) => {
       const { namespace, digest } = deserialize(bytes) as { namespace: string; digest: Uint8Array };
       return serialize(await this.#kernel.namespace(namespace).engine.get(digest) ?? null);
@@ -113,10 +153,39 @@ export class Migrations {
   }
 
   progress(): MigrationProgress {
+    const f = this.#fill;
     return {
       partitionsRemaining: this.remaining(), recordsReceived: this.#received, recordsSent: this.#sent, lastRate: this.#lastRate, recordsDropped: this.#dropped,
-      fillsStarted: this.#fillsStarted, fillsDone: this.#fillsDone,
+      fillsStarted: this.#fillsStarted, fillsDone: this.#fillsDone, receiveRate: this.#rxRate.rate(), sendRate: this.#txRate.rate(),
+      sourcesRemaining: f === undefined || f.round !== this.#round ? 0 : f.queue.reduce((n, [, m]) => n + m.size, 0) + f.active,
+      limits: this.#limits,
     };
+  }
+
+  /** The migration progress of every member (this node's own included); a member that does not answer within 1 s is left out. */
+  async clusterProgress(): Promise<ReadonlyMap<NodeId, MigrationProgress>> {
+    const self = this.#cluster.nodeId;
+    const members = this.#cluster.view()?.succession.map((m) => m.id) ?? [self];
+    const out = new Map<NodeId, MigrationProgress>();
+    await Promise.all(members.map(async (m) => {
+      if (m === self) {
+        out.set(m, this.progress());
+        return;
+      }
+      try {
+        out.set(m, deserialize(await this.#calls.call(m, 'migrate.progress', new Uint8Array(0), { deadlineMs: 1000, fabricKind: 'control' })) as MigrationProgress);
+      } catch (e) {
+        if (!(e instanceof DbError)) throw e;
+      }
+    }));
+    return out;
+  }
+
+  /** Changes the limits; a running fill follows them from its next page (more or fewer streams at once). */
+  setLimits(limits: MigrationLimits): void {
+    this.#limits = { ...this.#limits, ...limits };
+    const f = this.#fill;
+    if (f !== undefined && f.round === this.#round) while (f.workers < Math.min(this.#limits.maxIncoming, f.queue.length + f.active)) void f.run();
   }
 
   remaining(): number {
@@ -130,20 +199,25 @@ export class Migrations {
     return this.#pending.get(namespace)?.has(partition) ?? false;
   }
 
-  /** Before serving a request on `key`: resolve the record against the sources still pending for its partition. */
+  /**
+   * Before serving a request on `key`: resolve the record against the sources still pending for
+   * its partition. A source that does not answer is skipped and the request served without its
+   * copy — available, but under load a write can then build on an older copy and lose, on
+   * resolution, to a newer one the silent source held (seen in the rolling-restart fault test;
+   * refusing the request instead made the official client time out on a loaded machine).
+   */
   async settle(key: RecordKey): Promise<void> {
     const sources = this.#pending.get(key.namespace)?.get(key.partition);
     if (sources === undefined || sources.size === 0) return;
     const body = serialize({ namespace: key.namespace, digest: key.digest });
     await Promise.all([...sources].map(async (src) => {
       try {
-        const rec = deserialize(await this.#calls.call(src, 'migrate.get', body, { deadlineMs: 1000, fabricKind: 'migration' })) as StoredRecord | null;
+        const rec = deserialize(await this.#calls.call(src, 'migrate.get', body, { deadlineMs: 2000, fabricKind: 'migration' })) as StoredRecord | null;
         if (rec !== null) {
           this.#received++;
           await this.#kernel.applyCopy(key.namespace, { kind: 'put', record: rec });
         }
       } catch (e) {
-        // an unreachable source leaves the cluster soon; what only it held is lost with it
         if (!(e instanceof DbError)) throw e;
       }
     }));
@@ -208,21 +282,43 @@ export class Migrations {
     const started = this.#clock.now();
     const receivedBefore = this.#received;
     this.#logger.info({ partitions: this.remaining(), sources: bySource.size }, 'migrations: filling partitions');
-    const queue = [...bySource];
-    const worker = async (): Promise<void> => {
-      for (let next = queue.shift(); next !== undefined && round === this.#round; next = queue.shift()) {
-        const [src, byNs] = next;
-        for (const [ns, pids] of byNs) await this.#pull(round, src, ns, pids);
-      }
+    const fill = {
+      round, queue: [...bySource], workers: 0, active: 0,
+      run: async (): Promise<void> => {
+        fill.workers++;
+        try {
+          // a worker leaves when the map changed, the queue is empty, or the limit went down
+          while (round === this.#round && fill.workers <= this.#limits.maxIncoming) {
+            const next = fill.queue.shift();
+            if (next === undefined) break;
+            fill.active++;
+            try {
+              const [src, byNs] = next;
+              for (const [ns, pids] of byNs) await this.#pull(round, src, ns, pids);
+            } finally {
+              fill.active--;
+            }
+          }
+        } finally {
+          fill.workers--;
+        }
+        if (fill.workers === 0 && (fill.queue.length === 0 || round !== this.#round)) finished();
+      },
     };
-    void Promise.all(Array.from({ length: Math.min(this.#limits.maxSources, queue.length) }, worker)).then(() => {
+    let finish: () => void = () => {};
+    const finished = (): void => finish();
+    this.#fill = fill;
+    void new Promise<void>((resolve) => {
+      finish = resolve;
+      for (let i = 0; i < Math.min(this.#limits.maxIncoming, fill.queue.length); i++) fill.run().catch((e: unknown) => this.#logger.error({ err: (e as Error).message }, 'migrations failed'));
+    }).then(() => {
       if (round !== this.#round) return;
       this.#fillsDone++;
       const secs = Math.max(0.001, (this.#clock.now() - started) / 1000);
       this.#lastRate = Math.round((this.#received - receivedBefore) / secs);
       this.#logger.info({ records: this.#received - receivedBefore, ms: this.#clock.now() - started, perSecond: this.#lastRate }, 'migrations: partitions filled');
       this.#cluster.dataSettled();
-    }, (e: unknown) => this.#logger.error({ err: (e as Error).message }, 'migrations failed'));
+    });
   }
 
   #scheduleDrop(round: number): void {
@@ -250,7 +346,7 @@ export class Migrations {
       for (let pid = 0; pid < N_PARTITIONS; pid++) if (!(table.rows[pid] ?? []).includes(self)) foreign.push(pid);
       if (foreign.length === 0) continue;
       const digests: Uint8Array[] = [];
-      for await (const r of this.#kernel.namespace(ns).engine.scan({ partitions: foreign })) digests.push(r.digest);
+      for await (const r of this.#kernel.namespace(ns).engine.scan({ partitions: foreign, includeTombstones: true })) digests.push(r.digest);
       for (const d of digests) {
         if (round !== this.#round) return; // the map changed again: these partitions may be needed
         if (await this.#kernel.removeStoredIf(ns, d, () => true, 'evict')) this.#dropped++;
@@ -274,15 +370,20 @@ export class Migrations {
   async #pull(round: number, src: NodeId, ns: string, pids: readonly number[]): Promise<void> {
     let idx = 0;
     let after: Uint8Array | undefined;
-    const startedAt = this.#clock.now();
-    let took = 0;
+    const fetchPage = async (from: number, afterDigest: Uint8Array | undefined): Promise<Page> => {
+      const req: PageRequest = { namespace: ns, partitions: pids.slice(from), ...(afterDigest === undefined ? {} : { afterDigest }), max: this.#limits.pageRecords };
+      return deserialize(await this.#calls.call(src, 'migrate.page', serialize(req), { deadlineMs: 10_000, fabricKind: 'migration' })) as Page;
+    };
+    /** The next page, asked for while the current one is applied (the source scans as this node writes). */
+    let prefetched: Promise<Page> | undefined;
     for (let attempt = 0; round === this.#round && idx < pids.length;) {
       let page: Page;
       try {
-        const req: PageRequest = { namespace: ns, partitions: pids.slice(idx), ...(after === undefined ? {} : { afterDigest: after }), max: this.#limits.pageRecords };
-        page = deserialize(await this.#calls.call(src, 'migrate.page', serialize(req), { deadlineMs: 10_000, fabricKind: 'migration' })) as Page;
+        page = await (prefetched ?? fetchPage(idx, after));
+        prefetched = undefined;
         attempt = 0;
       } catch (e) {
+        prefetched = undefined;
         if (!(e instanceof DbError)) throw e;
         const members = this.#cluster.view()?.succession.map((m) => m.id) ?? [];
         if (!members.includes(src) || attempt >= 20) break; // the source is gone; what only it held is lost
@@ -290,18 +391,30 @@ export class Migrations {
         await new Promise<void>((r) => this.#clock.setTimeout(r, Math.min(50 * 2 ** attempt, 1000)));
         continue;
       }
+      const last = page.records[page.records.length - 1];
+      let nextIdx = idx;
+      if (!page.done && last !== undefined) {
+        while (nextIdx < pids.length && pids[nextIdx] !== last.partition) nextIdx++;
+        if (this.#limits.recordsPerSecond === 0 && round === this.#round) {
+          prefetched = fetchPage(nextIdx, last.digest);
+          prefetched.catch(() => {}); // awaited (and handled) on the next turn
+        }
+      }
       await Promise.all(page.records.map((r) => this.#kernel.applyCopy(ns, { kind: 'put', record: r })));
       this.#received += page.records.length;
-      took += page.records.length;
-      const last = page.records[page.records.length - 1];
+      this.#rxRate.add(page.records.length);
       if (page.done) break;
       if (last !== undefined) {
-        while (idx < pids.length && pids[idx] !== last.partition) this.#done(ns, pids[idx++] as number, src);
+        while (idx < nextIdx) this.#done(ns, pids[idx++] as number, src);
         after = last.digest;
       }
       const rate = this.#limits.recordsPerSecond;
       if (rate > 0) {
-        const due = startedAt + (took / rate) * 1000 - this.#clock.now();
+        // one budget for the whole node, shared by the streams pulled at once
+        const now = this.#clock.now();
+        const start = Math.max(now, this.#nextFree);
+        this.#nextFree = start + (page.records.length / rate) * 1000;
+        const due = this.#nextFree - now;
         if (due > 0) await new Promise<void>((r) => this.#clock.setTimeout(r, due));
       }
     }
@@ -313,7 +426,7 @@ export class Migrations {
   async #page(req: PageRequest): Promise<Page> {
     const ns = this.#kernel.namespace(req.namespace);
     const records: StoredRecord[] = [];
-    const it = ns.engine.scan({ partitions: [...req.partitions], ...(req.afterDigest === undefined ? {} : { afterDigest: req.afterDigest }) });
+    const it = ns.engine.scan({ partitions: [...req.partitions], includeTombstones: true, ...(req.afterDigest === undefined ? {} : { afterDigest: req.afterDigest }) });
     let bytes = 0;
     let full = false;
     for await (const r of it) {
@@ -326,6 +439,7 @@ export class Migrations {
       }
     }
     this.#sent += records.length;
+    this.#txRate.add(records.length);
     return { records, done: !full };
   }
 }

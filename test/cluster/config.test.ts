@@ -20,6 +20,27 @@ describe('cluster/config', () => {
     assert.equal(c.clusterName, 'slipstream');
   });
 
+  it('migration limits, the replica-write timeout and access addresses: defaults, values, refusals', () => {
+    const d = validateClusterConfig(base);
+    assert.deepEqual(d.migration, { maxIncoming: 4, recordsPerSecond: 0 });
+    assert.equal(d.replicaWriteTimeoutMs, 1000);
+    assert.equal(d.heartbeat.accessAddress, undefined);
+    const c = validateClusterConfig({
+      ...base, migration: { maxIncoming: 8, recordsPerSecond: 20_000 }, replicaWriteTimeoutMs: 2500,
+      heartbeat: { address: '0.0.0.0:3002', accessAddress: '203.0.113.7:3002' }, fabric: { address: '0.0.0.0:3001', accessAddress: '203.0.113.7:3001' },
+    });
+    assert.deepEqual(c.migration, { maxIncoming: 8, recordsPerSecond: 20_000 });
+    assert.equal(c.replicaWriteTimeoutMs, 2500);
+    assert.equal(c.heartbeat.accessAddress, '203.0.113.7:3002');
+    assert.equal(c.fabric.accessAddress, '203.0.113.7:3001');
+    rejects({ ...base, migration: { maxIncoming: 0 } }, /maxIncoming/);
+    rejects({ ...base, migration: { recordsPerSecond: -1 } }, /recordsPerSecond/);
+    rejects({ ...base, migration: { threads: 2 } }, /threads/);
+    rejects({ ...base, replicaWriteTimeoutMs: 5 }, /replicaWriteTimeoutMs/);
+    rejects({ ...base, heartbeat: { address: '127.0.0.1:3002', accessAddress: '127.0.0.1:0' } }, /accessAddress: an access address needs a real port/);
+    rejects({ ...base, fabric: { address: '127.0.0.1:3001', accessAddress: 'nowhere' } }, /fabric.accessAddress/);
+  });
+
   it('parses node ids as hex strings or integers', () => {
     assert.equal(parseNodeId('0xBB9030011AC4202'), 0xbb9030011ac4202n);
     assert.equal(parseNodeId(17), 17n);

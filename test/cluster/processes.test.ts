@@ -276,6 +276,20 @@ describe('cluster/real processes on 127.0.0.1', function () {
         for await (const _r of (clients[i] as SlipstreamClient).scan('test', { set: 'dp' })) scanned++;
         assert.equal(scanned, 60, `client scan through node ${i}`);
       }
+      // migrations in the admin API and SHOW CLUSTER; their limits and the replica-write timeout change live
+      const shownCluster = await aqlRows(b.port, 'SHOW CLUSTER');
+      assert.equal(shownCluster.length, 3);
+      assert.ok(shownCluster.every((r) => r.get('migrate_partitions_remaining') === 0n && typeof r.get('migrate_rx_rate') === 'bigint'), 'every member reports its migrations');
+      assert.equal((await info(a.port)).migrations?.maxIncoming, 4);
+      const applied = await ca.setConfig({ 'cluster.migration.maxIncoming': 2, 'cluster.migration.recordsPerSecond': 50_000, 'cluster.replicaWriteTimeoutMs': 3000 });
+      assert.deepEqual(applied[0]?.applied.map((x) => [x.name, x.to]), [['cluster.migration.maxIncoming', 2], ['cluster.migration.recordsPerSecond', 50_000], ['cluster.replicaWriteTimeoutMs', 3000]]);
+      const m = (await info(a.port)).migrations;
+      assert.deepEqual([m?.maxIncoming, m?.recordsPerSecond], [2, 50_000]);
+      const shownConfig = (await ca.getConfig()).config as { sections?: { cluster?: { migration?: { maxIncoming?: number } } } };
+      assert.equal(shownConfig.sections?.cluster?.migration?.maxIncoming, 2, 'GetConfig shows the change');
+      await assert.rejects(ca.setConfig({ 'cluster.migration.maxIncoming': 0 }), (e: Error & { code?: string }) => e.code === 'PARAMETER' && /maxIncoming/.test(e.message));
+      assert.equal((await info(a.port)).migrations?.maxIncoming, 2, 'a refused change changes nothing');
+
       // TRUNCATE through one node empties the set on every node
       await aqlRows(c.port, 'TRUNCATE test.dp');
       for (const p of [a, b]) assert.equal((await aqlRows(p.port, 'SELECT * FROM test.dp')).length, 0);

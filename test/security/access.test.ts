@@ -71,6 +71,7 @@ const CASES: readonly Case[] = [
   c(DataServiceService.export, { namespace: 'test', set: 'nothing' }, 'read'),
   c(ClusterServiceService.getClusterInfo, {}, 'info'),
   c(ClusterServiceService.getPartitionMap, { namespace: 'test' }, 'info'),
+  c(ClusterServiceService.getPartitionDigests, { namespace: 'test', detailPartitions: [] }, 'info'),
   c(QueryServiceService.createIndex, { namespace: 'test', set: 's', bin: 'n', name: 'idx_n', type: 'INDEX_TYPE_NUMERIC', collection: 'COLLECTION_TYPE_NONE' }, 'sindex-admin'),
   c(QueryServiceService.dropIndex, { namespace: 'test', name: 'no_such_index' }, 'sindex-admin'),
   c(QueryServiceService.listIndexes, { namespace: '' }, 'info'),

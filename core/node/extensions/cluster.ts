@@ -72,6 +72,8 @@ export function clusterExtension(): NodeExtension {
       const cluster = createClusterService({
         nodeId: cfg.nodeId, clusterName: cfg.clusterName, rackId: cfg.rackId, zoneId: cfg.zoneId,
         heartbeatAddress: cfg.heartbeat.address, fabricAddress: cfg.fabric.address, seeds: cfg.seeds,
+        ...(cfg.heartbeat.accessAddress === undefined ? {} : { heartbeatAccessAddress: cfg.heartbeat.accessAddress }),
+        ...(cfg.fabric.accessAddress === undefined ? {} : { fabricAccessAddress: cfg.fabric.accessAddress }),
         heartbeatIntervalMs: cfg.heartbeat.intervalMs, heartbeatTimeout: cfg.heartbeat.timeout, quantumMs: cfg.quantumMs,
         transport: (channel) => tcpTransport({ logger: ctx.logger, channel, ...cfg.limits, ...(secret === undefined ? {} : { secret }) }), clock: ctx.clock, logger: ctx.logger,
         replication: ctx.registry.createReplication(cfg.replication.strategy, pctx(cfg.replication.strategy), cfg.replication.options),
@@ -88,8 +90,18 @@ export function clusterExtension(): NodeExtension {
       await cluster.start();
       ctx.services.provide(CLUSTER_SERVICE, cluster);
       // the data path: the kernel routes by the agreed partition map and proxies to masters elsewhere
-      const dataPath = attachClusterDataPath(ctx.kernel, cluster, { clock: ctx.clock, logger: ctx.logger, compileFilter: (src) => recordFilter(src, () => ctx.clock.now()) });
+      const dataPath = attachClusterDataPath(ctx.kernel, cluster, {
+        clock: ctx.clock, logger: ctx.logger, compileFilter: (src) => recordFilter(src, () => ctx.clock.now()),
+        migration: cfg.migration, replicaDeadlineMs: cfg.replicaWriteTimeoutMs,
+      });
       ctx.services.provide(REMOTE_CALLS, dataPath.calls);
+      // migration limits and the replica-write timeout follow live configuration changes
+      const unwatchLimits = control?.watch((applied) => {
+        if (!applied.some((a) => a.name.startsWith('cluster.migration.') || a.name === 'cluster.replicaWriteTimeoutMs')) return;
+        const next = sectionNow();
+        dataPath.migrations.setLimits(next.migration);
+        dataPath.replicas.deadlineMs = next.replicaWriteTimeoutMs;
+      });
       // system metadata (UDF modules, indexes, truncate markers, users) on every member
       const smdSync = new SmdSync({ calls: dataPath.calls, cluster, store: ctx.systemMetadata, clock: ctx.clock, logger: ctx.logger.child({ part: 'smd' }) });
       ctx.services.provide(SMD_SYNC, smdSync);
@@ -97,7 +109,7 @@ export function clusterExtension(): NodeExtension {
       if (control !== undefined) {
         ctx.services.provide(CLUSTER_CONFIG, clusterConfig(control, dataPath.calls, () => cluster.view()?.succession.map((m) => m.id) ?? [ctx.nodeId]));
       }
-      ctx.server.addService('slipstream.v1.ClusterService', ClusterServiceService, clusterHandlers(cluster, ctx.logger));
+      ctx.server.addService('slipstream.v1.ClusterService', ClusterServiceService, clusterHandlers(cluster, ctx.logger, ctx.kernel, () => dataPath.migrations.progress()));
       const registers = [ctx.server.metrics.registry];
       new Gauge({
         name: 'slipstream_cluster_size', help: 'Members of the cluster this node is in (0 while it is in none).', registers,
@@ -139,6 +151,7 @@ export function clusterExtension(): NodeExtension {
         stop: () => {
           smdSync.stop();
           unwatch?.();
+          unwatchLimits?.();
           uncheck?.();
           return cluster.stop();
         },

@@ -1,12 +1,25 @@
 /**
- * gRPC handlers of slipstream.v1.ClusterService: cluster info and the partition map.
+ * gRPC handlers of slipstream.v1.ClusterService: cluster info (with the node's migrations),
+ * the partition map, and a summary of the node's own copies.
  */
 import { DbError, type Logger } from '../../plugin-api/index.ts';
-import type { ClusterServiceServer, GetClusterInfoResponse, GetPartitionMapResponse } from '../../wire/generated/slipstream/v1/cluster.ts';
+import type { ClusterServiceServer, GetClusterInfoResponse, GetPartitionDigestsResponse, GetPartitionMapResponse, MigrationProgress } from '../../wire/generated/slipstream/v1/cluster.ts';
+import type { Kernel } from '../../transaction/kernel.ts';
+import type { MigrationProgress as Progress } from '../../transaction/migration.ts';
+import { summarizeCopies } from '../../transaction/copy-summary.ts';
 import { unary } from '../rpc.ts';
 import { hexId, type ClusterService } from '../../cluster/index.ts';
 
-export function clusterInfoMessage(cluster: ClusterService): GetClusterInfoResponse {
+export function migrationMessage(p: Progress | undefined): MigrationProgress | undefined {
+  if (p === undefined) return undefined;
+  return {
+    partitionsRemaining: p.partitionsRemaining, recordsReceived: BigInt(p.recordsReceived), recordsSent: BigInt(p.recordsSent),
+    recordsDropped: BigInt(p.recordsDropped), receiveRate: p.receiveRate, sendRate: p.sendRate, lastFillRate: p.lastRate,
+    maxIncoming: p.limits.maxIncoming, recordsPerSecond: p.limits.recordsPerSecond, sourcesRemaining: p.sourcesRemaining,
+  };
+}
+
+export function clusterInfoMessage(cluster: ClusterService, migrations?: Progress): GetClusterInfoResponse {
   const info = cluster.info();
   return {
     nodeId: hexId(info.nodeId),
@@ -20,6 +33,7 @@ export function clusterInfoMessage(cluster: ClusterService): GetClusterInfoRespo
       partitions: [...m.masters.keys()].map((ns) => ({ namespace: ns, masters: m.masters.get(ns) ?? 0, replicas: m.replicas.get(ns) ?? 0 })),
     })),
     others: info.others.map(hexId),
+    migrations: migrationMessage(migrations),
   };
 }
 
@@ -42,9 +56,16 @@ export function partitionMapMessage(cluster: ClusterService, namespace: string):
   };
 }
 
-export function clusterHandlers(cluster: ClusterService, logger: Logger): ClusterServiceServer {
+export function clusterHandlers(cluster: ClusterService, logger: Logger, kernel: Kernel, migrations: () => Progress | undefined): ClusterServiceServer {
   return {
-    getClusterInfo: unary(logger, 'GetClusterInfo', async () => clusterInfoMessage(cluster)),
+    getClusterInfo: unary(logger, 'GetClusterInfo', async () => clusterInfoMessage(cluster, migrations())),
     getPartitionMap: unary(logger, 'GetPartitionMap', async (req: { namespace: string }) => partitionMapMessage(cluster, req.namespace)),
+    getPartitionDigests: unary(logger, 'GetPartitionDigests', async (req: { namespace: string; detailPartitions: number[] }): Promise<GetPartitionDigestsResponse> => {
+      if (!cluster.namespaces().includes(req.namespace)) {
+        throw new DbError('NAMESPACE', `namespace '${req.namespace}' is not configured`, { hint: `configured namespaces: ${cluster.namespaces().join(', ')}` });
+      }
+      const { partitions, copies } = await summarizeCopies(kernel, req.namespace, req.detailPartitions);
+      return { nodeId: hexId(cluster.nodeId), partitions, copies: copies.map((c) => ({ ...c, lastUpdateMs: BigInt(c.lastUpdateMs) })) };
+    }),
   };
 }

@@ -75,6 +75,78 @@ export interface GetClusterInfoResponse {
   members: ClusterNode[];
   /** Node ids heard but not in the cluster, upper-case hex. */
   others: string[];
+  /** The answering node's migrations. */
+  migrations?: MigrationProgress | undefined;
+}
+
+/** Migrations of one node: what it still has to fill, what it moved, how fast, and its limits. */
+export interface MigrationProgress {
+  /** Partitions (all namespaces) this node still has to fill. */
+  partitionsRemaining: number;
+  /** Records received by fills since the node started. */
+  recordsReceived: bigint;
+  /** Records sent to other nodes' fills since the node started. */
+  recordsSent: bigint;
+  /** Copies dropped because the node no longer holds their partitions. */
+  recordsDropped: bigint;
+  /** Records received per second over the last seconds (0 when idle). */
+  receiveRate: number;
+  /** Records sent per second over the last seconds (0 when idle). */
+  sendRate: number;
+  /** Records per second of the last completed fill (0 before one). */
+  lastFillRate: number;
+  /** Sources pulled at once (migration.maxIncoming). */
+  maxIncoming: number;
+  /** Records taken in per second at most, 0 = no limit (migration.recordsPerSecond). */
+  recordsPerSecond: number;
+  /** Source streams this node still has to pull (one per source node and namespace). */
+  sourcesRemaining: number;
+}
+
+/** Partition digests request. */
+export interface GetPartitionDigestsRequest {
+  /** Namespace name. */
+  namespace: string;
+  /** Partitions whose copies are also listed one by one (to find which record differs). */
+  detailPartitions: number[];
+}
+
+/** One copy (record or tombstone) held by the answering node. */
+export interface CopyVersion {
+  /** Partition id. */
+  partition: number;
+  /** Record digest, hex. */
+  digest: string;
+  /** Generation. */
+  generation: number;
+  /** Last update, ms since the Unix epoch. */
+  lastUpdateMs: bigint;
+  /** True for a tombstone (durable delete). */
+  tombstone: boolean;
+  /** SHA-256 (hex) of the stored contents. */
+  content: string;
+}
+
+/** One partition's copy on the answering node. */
+export interface PartitionDigest {
+  /** Partition id 0..4095. */
+  partition: number;
+  /** Live records. */
+  records: number;
+  /** Tombstones (durable deletes). */
+  tombstones: number;
+  /** SHA-256 (hex) over the copies in digest order: digest, generation, last-update time, tombstone flag, contents. */
+  checksum: string;
+}
+
+/** Partition digests response: the partitions of which the node holds any copy. */
+export interface GetPartitionDigestsResponse {
+  /** The answering node's id, upper-case hex. */
+  nodeId: string;
+  /** Partitions with at least one record or tombstone, by partition id. */
+  partitions: PartitionDigest[];
+  /** The copies of the detail partitions asked for, in partition then digest order. */
+  copies: CopyVersion[];
 }
 
 /** Partition map request. */
@@ -496,7 +568,16 @@ export const ClusterNode: MessageFns<ClusterNode> = {
 };
 
 function createBaseGetClusterInfoResponse(): GetClusterInfoResponse {
-  return { nodeId: "", clusterName: "", state: "", clusterKey: "", principal: "", members: [], others: [] };
+  return {
+    nodeId: "",
+    clusterName: "",
+    state: "",
+    clusterKey: "",
+    principal: "",
+    members: [],
+    others: [],
+    migrations: undefined,
+  };
 }
 
 export const GetClusterInfoResponse: MessageFns<GetClusterInfoResponse> = {
@@ -521,6 +602,9 @@ export const GetClusterInfoResponse: MessageFns<GetClusterInfoResponse> = {
     }
     for (const v of message.others) {
       writer.uint32(58).string(v!);
+    }
+    if (message.migrations !== undefined) {
+      MigrationProgress.encode(message.migrations, writer.uint32(66).fork()).join();
     }
     return writer;
   },
@@ -594,6 +678,14 @@ export const GetClusterInfoResponse: MessageFns<GetClusterInfoResponse> = {
             message.others.push(reader.string());
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.migrations = MigrationProgress.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -629,6 +721,7 @@ export const GetClusterInfoResponse: MessageFns<GetClusterInfoResponse> = {
         ? object.members.map((e: any) => ClusterNode.fromJSON(e))
         : [],
       others: globalThis.Array.isArray(object?.others) ? object.others.map((e: any) => globalThis.String(e)) : [],
+      migrations: isSet(object.migrations) ? MigrationProgress.fromJSON(object.migrations) : undefined,
     };
   },
 
@@ -655,6 +748,9 @@ export const GetClusterInfoResponse: MessageFns<GetClusterInfoResponse> = {
     if (message.others?.length) {
       obj.others = message.others;
     }
+    if (message.migrations !== undefined) {
+      obj.migrations = MigrationProgress.toJSON(message.migrations);
+    }
     return obj;
   },
 
@@ -670,6 +766,773 @@ export const GetClusterInfoResponse: MessageFns<GetClusterInfoResponse> = {
     message.principal = object.principal ?? "";
     message.members = object.members?.map((e) => ClusterNode.fromPartial(e)) || [];
     message.others = object.others?.map((e) => e) || [];
+    message.migrations = (object.migrations !== undefined && object.migrations !== null)
+      ? MigrationProgress.fromPartial(object.migrations)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseMigrationProgress(): MigrationProgress {
+  return {
+    partitionsRemaining: 0,
+    recordsReceived: 0n,
+    recordsSent: 0n,
+    recordsDropped: 0n,
+    receiveRate: 0,
+    sendRate: 0,
+    lastFillRate: 0,
+    maxIncoming: 0,
+    recordsPerSecond: 0,
+    sourcesRemaining: 0,
+  };
+}
+
+export const MigrationProgress: MessageFns<MigrationProgress> = {
+  encode(message: MigrationProgress, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.partitionsRemaining !== 0) {
+      writer.uint32(8).uint32(message.partitionsRemaining);
+    }
+    if (message.recordsReceived !== 0n) {
+      if (BigInt.asUintN(64, message.recordsReceived) !== message.recordsReceived) {
+        throw new globalThis.Error("value provided for field message.recordsReceived of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.recordsReceived);
+    }
+    if (message.recordsSent !== 0n) {
+      if (BigInt.asUintN(64, message.recordsSent) !== message.recordsSent) {
+        throw new globalThis.Error("value provided for field message.recordsSent of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.recordsSent);
+    }
+    if (message.recordsDropped !== 0n) {
+      if (BigInt.asUintN(64, message.recordsDropped) !== message.recordsDropped) {
+        throw new globalThis.Error("value provided for field message.recordsDropped of type uint64 too large");
+      }
+      writer.uint32(32).uint64(message.recordsDropped);
+    }
+    if (message.receiveRate !== 0) {
+      writer.uint32(40).uint32(message.receiveRate);
+    }
+    if (message.sendRate !== 0) {
+      writer.uint32(48).uint32(message.sendRate);
+    }
+    if (message.lastFillRate !== 0) {
+      writer.uint32(56).uint32(message.lastFillRate);
+    }
+    if (message.maxIncoming !== 0) {
+      writer.uint32(64).uint32(message.maxIncoming);
+    }
+    if (message.recordsPerSecond !== 0) {
+      writer.uint32(72).uint32(message.recordsPerSecond);
+    }
+    if (message.sourcesRemaining !== 0) {
+      writer.uint32(80).uint32(message.sourcesRemaining);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MigrationProgress {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMigrationProgress();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.partitionsRemaining = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.recordsReceived = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.recordsSent = reader.uint64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.recordsDropped = reader.uint64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.receiveRate = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.sendRate = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.lastFillRate = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.maxIncoming = reader.uint32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.recordsPerSecond = reader.uint32();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.sourcesRemaining = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MigrationProgress {
+    return {
+      partitionsRemaining: isSet(object.partitionsRemaining)
+        ? globalThis.Number(object.partitionsRemaining)
+        : isSet(object.partitions_remaining)
+        ? globalThis.Number(object.partitions_remaining)
+        : 0,
+      recordsReceived: isSet(object.recordsReceived)
+        ? BigInt(object.recordsReceived)
+        : isSet(object.records_received)
+        ? BigInt(object.records_received)
+        : 0n,
+      recordsSent: isSet(object.recordsSent)
+        ? BigInt(object.recordsSent)
+        : isSet(object.records_sent)
+        ? BigInt(object.records_sent)
+        : 0n,
+      recordsDropped: isSet(object.recordsDropped)
+        ? BigInt(object.recordsDropped)
+        : isSet(object.records_dropped)
+        ? BigInt(object.records_dropped)
+        : 0n,
+      receiveRate: isSet(object.receiveRate)
+        ? globalThis.Number(object.receiveRate)
+        : isSet(object.receive_rate)
+        ? globalThis.Number(object.receive_rate)
+        : 0,
+      sendRate: isSet(object.sendRate)
+        ? globalThis.Number(object.sendRate)
+        : isSet(object.send_rate)
+        ? globalThis.Number(object.send_rate)
+        : 0,
+      lastFillRate: isSet(object.lastFillRate)
+        ? globalThis.Number(object.lastFillRate)
+        : isSet(object.last_fill_rate)
+        ? globalThis.Number(object.last_fill_rate)
+        : 0,
+      maxIncoming: isSet(object.maxIncoming)
+        ? globalThis.Number(object.maxIncoming)
+        : isSet(object.max_incoming)
+        ? globalThis.Number(object.max_incoming)
+        : 0,
+      recordsPerSecond: isSet(object.recordsPerSecond)
+        ? globalThis.Number(object.recordsPerSecond)
+        : isSet(object.records_per_second)
+        ? globalThis.Number(object.records_per_second)
+        : 0,
+      sourcesRemaining: isSet(object.sourcesRemaining)
+        ? globalThis.Number(object.sourcesRemaining)
+        : isSet(object.sources_remaining)
+        ? globalThis.Number(object.sources_remaining)
+        : 0,
+    };
+  },
+
+  toJSON(message: MigrationProgress): unknown {
+    const obj: any = {};
+    if (message.partitionsRemaining !== 0) {
+      obj.partitionsRemaining = Math.round(message.partitionsRemaining);
+    }
+    if (message.recordsReceived !== 0n) {
+      obj.recordsReceived = message.recordsReceived.toString();
+    }
+    if (message.recordsSent !== 0n) {
+      obj.recordsSent = message.recordsSent.toString();
+    }
+    if (message.recordsDropped !== 0n) {
+      obj.recordsDropped = message.recordsDropped.toString();
+    }
+    if (message.receiveRate !== 0) {
+      obj.receiveRate = Math.round(message.receiveRate);
+    }
+    if (message.sendRate !== 0) {
+      obj.sendRate = Math.round(message.sendRate);
+    }
+    if (message.lastFillRate !== 0) {
+      obj.lastFillRate = Math.round(message.lastFillRate);
+    }
+    if (message.maxIncoming !== 0) {
+      obj.maxIncoming = Math.round(message.maxIncoming);
+    }
+    if (message.recordsPerSecond !== 0) {
+      obj.recordsPerSecond = Math.round(message.recordsPerSecond);
+    }
+    if (message.sourcesRemaining !== 0) {
+      obj.sourcesRemaining = Math.round(message.sourcesRemaining);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MigrationProgress>): MigrationProgress {
+    return MigrationProgress.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MigrationProgress>): MigrationProgress {
+    const message = createBaseMigrationProgress();
+    message.partitionsRemaining = object.partitionsRemaining ?? 0;
+    message.recordsReceived = (object.recordsReceived !== undefined && object.recordsReceived !== null)
+      ? BigInt(object.recordsReceived)
+      : 0n;
+    message.recordsSent = (object.recordsSent !== undefined && object.recordsSent !== null)
+      ? BigInt(object.recordsSent)
+      : 0n;
+    message.recordsDropped = (object.recordsDropped !== undefined && object.recordsDropped !== null)
+      ? BigInt(object.recordsDropped)
+      : 0n;
+    message.receiveRate = object.receiveRate ?? 0;
+    message.sendRate = object.sendRate ?? 0;
+    message.lastFillRate = object.lastFillRate ?? 0;
+    message.maxIncoming = object.maxIncoming ?? 0;
+    message.recordsPerSecond = object.recordsPerSecond ?? 0;
+    message.sourcesRemaining = object.sourcesRemaining ?? 0;
+    return message;
+  },
+};
+
+function createBaseGetPartitionDigestsRequest(): GetPartitionDigestsRequest {
+  return { namespace: "", detailPartitions: [] };
+}
+
+export const GetPartitionDigestsRequest: MessageFns<GetPartitionDigestsRequest> = {
+  encode(message: GetPartitionDigestsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.namespace !== "") {
+      writer.uint32(10).string(message.namespace);
+    }
+    if (message.detailPartitions.length !== 0) {
+      writer.uint32(18).fork();
+      for (const v of message.detailPartitions) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetPartitionDigestsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetPartitionDigestsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag === 16) {
+              message.detailPartitions.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 18) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.detailPartitions.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetPartitionDigestsRequest {
+    return {
+      namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : "",
+      detailPartitions: globalThis.Array.isArray(object?.detailPartitions)
+        ? object.detailPartitions.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.detail_partitions)
+        ? object.detail_partitions.map((e: any) => globalThis.Number(e))
+        : [],
+    };
+  },
+
+  toJSON(message: GetPartitionDigestsRequest): unknown {
+    const obj: any = {};
+    if (message.namespace !== "") {
+      obj.namespace = message.namespace;
+    }
+    if (message.detailPartitions?.length) {
+      obj.detailPartitions = message.detailPartitions.map((e) => Math.round(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetPartitionDigestsRequest>): GetPartitionDigestsRequest {
+    return GetPartitionDigestsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetPartitionDigestsRequest>): GetPartitionDigestsRequest {
+    const message = createBaseGetPartitionDigestsRequest();
+    message.namespace = object.namespace ?? "";
+    message.detailPartitions = object.detailPartitions?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseCopyVersion(): CopyVersion {
+  return { partition: 0, digest: "", generation: 0, lastUpdateMs: 0n, tombstone: false, content: "" };
+}
+
+export const CopyVersion: MessageFns<CopyVersion> = {
+  encode(message: CopyVersion, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.partition !== 0) {
+      writer.uint32(8).uint32(message.partition);
+    }
+    if (message.digest !== "") {
+      writer.uint32(18).string(message.digest);
+    }
+    if (message.generation !== 0) {
+      writer.uint32(24).uint32(message.generation);
+    }
+    if (message.lastUpdateMs !== 0n) {
+      if (BigInt.asUintN(64, message.lastUpdateMs) !== message.lastUpdateMs) {
+        throw new globalThis.Error("value provided for field message.lastUpdateMs of type uint64 too large");
+      }
+      writer.uint32(32).uint64(message.lastUpdateMs);
+    }
+    if (message.tombstone !== false) {
+      writer.uint32(40).bool(message.tombstone);
+    }
+    if (message.content !== "") {
+      writer.uint32(50).string(message.content);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CopyVersion {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCopyVersion();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.partition = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.digest = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.generation = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.lastUpdateMs = reader.uint64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.tombstone = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.content = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CopyVersion {
+    return {
+      partition: isSet(object.partition) ? globalThis.Number(object.partition) : 0,
+      digest: isSet(object.digest) ? globalThis.String(object.digest) : "",
+      generation: isSet(object.generation) ? globalThis.Number(object.generation) : 0,
+      lastUpdateMs: isSet(object.lastUpdateMs)
+        ? BigInt(object.lastUpdateMs)
+        : isSet(object.last_update_ms)
+        ? BigInt(object.last_update_ms)
+        : 0n,
+      tombstone: isSet(object.tombstone) ? globalThis.Boolean(object.tombstone) : false,
+      content: isSet(object.content) ? globalThis.String(object.content) : "",
+    };
+  },
+
+  toJSON(message: CopyVersion): unknown {
+    const obj: any = {};
+    if (message.partition !== 0) {
+      obj.partition = Math.round(message.partition);
+    }
+    if (message.digest !== "") {
+      obj.digest = message.digest;
+    }
+    if (message.generation !== 0) {
+      obj.generation = Math.round(message.generation);
+    }
+    if (message.lastUpdateMs !== 0n) {
+      obj.lastUpdateMs = message.lastUpdateMs.toString();
+    }
+    if (message.tombstone !== false) {
+      obj.tombstone = message.tombstone;
+    }
+    if (message.content !== "") {
+      obj.content = message.content;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CopyVersion>): CopyVersion {
+    return CopyVersion.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CopyVersion>): CopyVersion {
+    const message = createBaseCopyVersion();
+    message.partition = object.partition ?? 0;
+    message.digest = object.digest ?? "";
+    message.generation = object.generation ?? 0;
+    message.lastUpdateMs = (object.lastUpdateMs !== undefined && object.lastUpdateMs !== null)
+      ? BigInt(object.lastUpdateMs)
+      : 0n;
+    message.tombstone = object.tombstone ?? false;
+    message.content = object.content ?? "";
+    return message;
+  },
+};
+
+function createBasePartitionDigest(): PartitionDigest {
+  return { partition: 0, records: 0, tombstones: 0, checksum: "" };
+}
+
+export const PartitionDigest: MessageFns<PartitionDigest> = {
+  encode(message: PartitionDigest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.partition !== 0) {
+      writer.uint32(8).uint32(message.partition);
+    }
+    if (message.records !== 0) {
+      writer.uint32(16).uint32(message.records);
+    }
+    if (message.tombstones !== 0) {
+      writer.uint32(24).uint32(message.tombstones);
+    }
+    if (message.checksum !== "") {
+      writer.uint32(34).string(message.checksum);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PartitionDigest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePartitionDigest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.partition = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.records = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.tombstones = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.checksum = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PartitionDigest {
+    return {
+      partition: isSet(object.partition) ? globalThis.Number(object.partition) : 0,
+      records: isSet(object.records) ? globalThis.Number(object.records) : 0,
+      tombstones: isSet(object.tombstones) ? globalThis.Number(object.tombstones) : 0,
+      checksum: isSet(object.checksum) ? globalThis.String(object.checksum) : "",
+    };
+  },
+
+  toJSON(message: PartitionDigest): unknown {
+    const obj: any = {};
+    if (message.partition !== 0) {
+      obj.partition = Math.round(message.partition);
+    }
+    if (message.records !== 0) {
+      obj.records = Math.round(message.records);
+    }
+    if (message.tombstones !== 0) {
+      obj.tombstones = Math.round(message.tombstones);
+    }
+    if (message.checksum !== "") {
+      obj.checksum = message.checksum;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PartitionDigest>): PartitionDigest {
+    return PartitionDigest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PartitionDigest>): PartitionDigest {
+    const message = createBasePartitionDigest();
+    message.partition = object.partition ?? 0;
+    message.records = object.records ?? 0;
+    message.tombstones = object.tombstones ?? 0;
+    message.checksum = object.checksum ?? "";
+    return message;
+  },
+};
+
+function createBaseGetPartitionDigestsResponse(): GetPartitionDigestsResponse {
+  return { nodeId: "", partitions: [], copies: [] };
+}
+
+export const GetPartitionDigestsResponse: MessageFns<GetPartitionDigestsResponse> = {
+  encode(message: GetPartitionDigestsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.nodeId !== "") {
+      writer.uint32(10).string(message.nodeId);
+    }
+    for (const v of message.partitions) {
+      PartitionDigest.encode(v!, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.copies) {
+      CopyVersion.encode(v!, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetPartitionDigestsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetPartitionDigestsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.nodeId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.partitions.push(PartitionDigest.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.copies.push(CopyVersion.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetPartitionDigestsResponse {
+    return {
+      nodeId: isSet(object.nodeId)
+        ? globalThis.String(object.nodeId)
+        : isSet(object.node_id)
+        ? globalThis.String(object.node_id)
+        : "",
+      partitions: globalThis.Array.isArray(object?.partitions)
+        ? object.partitions.map((e: any) => PartitionDigest.fromJSON(e))
+        : [],
+      copies: globalThis.Array.isArray(object?.copies) ? object.copies.map((e: any) => CopyVersion.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: GetPartitionDigestsResponse): unknown {
+    const obj: any = {};
+    if (message.nodeId !== "") {
+      obj.nodeId = message.nodeId;
+    }
+    if (message.partitions?.length) {
+      obj.partitions = message.partitions.map((e) => PartitionDigest.toJSON(e));
+    }
+    if (message.copies?.length) {
+      obj.copies = message.copies.map((e) => CopyVersion.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetPartitionDigestsResponse>): GetPartitionDigestsResponse {
+    return GetPartitionDigestsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetPartitionDigestsResponse>): GetPartitionDigestsResponse {
+    const message = createBaseGetPartitionDigestsResponse();
+    message.nodeId = object.nodeId ?? "";
+    message.partitions = object.partitions?.map((e) => PartitionDigest.fromPartial(e)) || [];
+    message.copies = object.copies?.map((e) => CopyVersion.fromPartial(e)) || [];
     return message;
   },
 };
@@ -1073,6 +1936,22 @@ export const ClusterServiceService = {
       Buffer.from(GetPartitionMapResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetPartitionMapResponse => GetPartitionMapResponse.decode(value),
   },
+  /**
+   * A summary of the answering node's own copies of a namespace's partitions (records,
+   * tombstones, a checksum of digests, generations, last-update times and contents), to check
+   * that the copies of a partition on different nodes agree.
+   */
+  getPartitionDigests: {
+    path: "/slipstream.v1.ClusterService/GetPartitionDigests" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetPartitionDigestsRequest): Buffer =>
+      Buffer.from(GetPartitionDigestsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetPartitionDigestsRequest => GetPartitionDigestsRequest.decode(value),
+    responseSerialize: (value: GetPartitionDigestsResponse): Buffer =>
+      Buffer.from(GetPartitionDigestsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetPartitionDigestsResponse => GetPartitionDigestsResponse.decode(value),
+  },
 } as const;
 
 export interface ClusterServiceServer extends UntypedServiceImplementation {
@@ -1080,6 +1959,12 @@ export interface ClusterServiceServer extends UntypedServiceImplementation {
   getClusterInfo: handleUnaryCall<GetClusterInfoRequest, GetClusterInfoResponse>;
   /** Master and replicas of each of the 4096 partitions of a namespace, with a generation. */
   getPartitionMap: handleUnaryCall<GetPartitionMapRequest, GetPartitionMapResponse>;
+  /**
+   * A summary of the answering node's own copies of a namespace's partitions (records,
+   * tombstones, a checksum of digests, generations, last-update times and contents), to check
+   * that the copies of a partition on different nodes agree.
+   */
+  getPartitionDigests: handleUnaryCall<GetPartitionDigestsRequest, GetPartitionDigestsResponse>;
 }
 
 export interface ClusterServiceClient extends Client {
@@ -1114,6 +1999,26 @@ export interface ClusterServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetPartitionMapResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * A summary of the answering node's own copies of a namespace's partitions (records,
+   * tombstones, a checksum of digests, generations, last-update times and contents), to check
+   * that the copies of a partition on different nodes agree.
+   */
+  getPartitionDigests(
+    request: GetPartitionDigestsRequest,
+    callback: (error: ServiceError | null, response: GetPartitionDigestsResponse) => void,
+  ): ClientUnaryCall;
+  getPartitionDigests(
+    request: GetPartitionDigestsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetPartitionDigestsResponse) => void,
+  ): ClientUnaryCall;
+  getPartitionDigests(
+    request: GetPartitionDigestsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetPartitionDigestsResponse) => void,
   ): ClientUnaryCall;
 }
 
