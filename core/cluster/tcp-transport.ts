@@ -11,13 +11,17 @@
  * counted and logged, and the connection goes on. Outgoing frames to a peer that does not read
  * are dropped once maxOutgoingBytes wait in its socket.
  *
- * With a cluster secret, every frame carries an HMAC-SHA256 of its channel and payload under
- * that secret (32 bytes after the payload): a frame without a valid one is refused, counted and
- * logged before it is decoded, so a process without the secret can neither join nor speak for
- * a member. (A frame recorded on the wire could still be replayed on the same channel.)
+ * With a cluster secret, the receiving side opens every connection with a fresh random
+ * challenge (16 bytes, sent at once on accept); the sender waits for it, then sends each frame
+ * with a counter (8 bytes, strictly increasing on the connection) and an HMAC-SHA256 under the
+ * secret of the channel, the challenge, the counter and the payload (32 bytes). A frame without
+ * a valid signature, or whose counter does not increase, is refused, counted and logged before it
+ * is decoded: a process without the secret can neither join nor speak for a member, and frames
+ * recorded on the wire cannot be replayed — not on a new connection (another challenge), not on
+ * the same one (the counter), not to another node.
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { DbError } from '../plugin-api/index.ts';
 import { silentLogger, type Logger } from '../plugin-api/index.ts';
 import { decodeFrame, encodeFrame, maxFrameBytes, type Frame } from './messages.ts';
@@ -52,27 +56,48 @@ export interface TcpTransportOptions {
   readonly secret?: Buffer;
 }
 
-/** Bytes of the signature that follows a payload when the cluster has a secret. */
-export const FRAME_MAC_BYTES = 32;
+/** Bytes of the challenge a receiving node sends first on each connection when the cluster has a secret. */
+export const CHALLENGE_BYTES = 16;
+/** Bytes that follow a payload when the cluster has a secret: the counter and the signature. */
+export const FRAME_SEAL_BYTES = 8 + 32;
 
-function frameMac(secret: Buffer, channel: Channel | undefined, payload: Uint8Array): Buffer {
-  return createHmac('sha256', secret).update(channel ?? '').update('\u0000').update(payload).digest();
+/** How a frame is signed on one connection: the cluster secret, the channel, the receiver's challenge and the frame's counter. */
+export interface FrameSigning {
+  readonly secret: Buffer;
+  readonly channel: Channel | undefined;
+  readonly challenge: Buffer;
+  readonly counter: bigint;
+}
+
+function frameMac(secret: Buffer, channel: Channel | undefined, challenge: Buffer, counter: Buffer, payload: Uint8Array): Buffer {
+  return createHmac('sha256', secret).update(channel ?? '').update('\u0000').update(challenge).update(counter).update(payload).digest();
 }
 
 interface Outgoing {
   socket: Socket;
+  /** Connected (and, with a secret, the challenge received): frames go straight out. */
   ready: boolean;
-  queue: Buffer[];
+  /** Encoded frames waiting for the connection (and its challenge). */
+  queue: Uint8Array[];
+  challenge: Buffer | undefined;
+  counter: bigint;
 }
 
-export function frameBytes(frame: Frame, signing?: { readonly secret: Buffer; readonly channel: Channel | undefined }): Buffer {
-  const payload = encodeFrame(frame);
-  const mac = signing === undefined ? undefined : frameMac(signing.secret, signing.channel, payload);
-  const length = payload.length + (mac?.length ?? 0);
+export function frameBytes(frame: Frame, signing?: FrameSigning): Buffer {
+  return sealedPayload(encodeFrame(frame), signing);
+}
+
+/** An encoded frame with its length, and its counter and signature when signed. */
+function sealedPayload(payload: Uint8Array, signing?: FrameSigning): Buffer {
+  const length = payload.length + (signing === undefined ? 0 : FRAME_SEAL_BYTES);
   const out = Buffer.allocUnsafe(4 + length);
   out.writeUInt32BE(length, 0);
   out.set(payload, 4);
-  if (mac !== undefined) out.set(mac, 4 + payload.length);
+  if (signing !== undefined) {
+    const counter = out.subarray(4 + payload.length, 4 + payload.length + 8);
+    counter.writeBigUInt64BE(signing.counter);
+    out.set(frameMac(signing.secret, signing.channel, signing.challenge, counter, payload), 4 + payload.length + 8);
+  }
   return out;
 }
 
@@ -184,7 +209,7 @@ export function tcpTransport(options: TcpTransportOptions = {}): Transport {
   const maxBufferedBytes = options.maxBufferedBytes ?? TCP_TRANSPORT_DEFAULTS.maxBufferedBytes;
   const maxOutgoingBytes = options.maxOutgoingBytes ?? TCP_TRANSPORT_DEFAULTS.maxOutgoingBytes;
   const secret = options.secret;
-  const frameCap = maxFrameBytes(channel) + (secret === undefined ? 0 : FRAME_MAC_BYTES);
+  const frameCap = maxFrameBytes(channel) + (secret === undefined ? 0 : FRAME_SEAL_BYTES);
   const outgoing = new Map<string, Outgoing>();
   const failures = new Map<string, { count: number; retryAt: number }>();
   const inbound = new Map<Socket, FrameReader>();
@@ -199,6 +224,13 @@ export function tcpTransport(options: TcpTransportOptions = {}): Transport {
   let sweeper: NodeJS.Timeout | undefined;
   let closed = false;
 
+  /** A frame's bytes for one outgoing connection: signed under its challenge with the next counter. */
+  function sealed(conn: Outgoing, payload: Uint8Array): Buffer {
+    if (secret === undefined || conn.challenge === undefined) return sealedPayload(payload);
+    conn.counter += 1n;
+    return sealedPayload(payload, { secret, channel, challenge: conn.challenge, counter: conn.counter });
+  }
+
   function open(to: string): Outgoing | undefined {
     const addr = parseAddress(to);
     if (addr === undefined) return undefined;
@@ -208,17 +240,29 @@ export function tcpTransport(options: TcpTransportOptions = {}): Transport {
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 1000);
     socket.setTimeout(connectTimeoutMs);
-    const conn: Outgoing = { socket, ready: false, queue: [] };
-    outgoing.set(to, conn);
-    socket.on('connect', () => {
+    const conn: Outgoing = { socket, ready: false, queue: [], challenge: undefined, counter: 0n };
+    const flush = (): void => {
       socket.setTimeout(0);
       conn.ready = true;
       failures.delete(to);
-      for (const b of conn.queue) socket.write(b);
+      for (const f of conn.queue) socket.write(sealed(conn, f));
       conn.queue = [];
+    };
+    socket.on('connect', () => {
+      if (secret === undefined) flush();
+      // the peer's challenge may take a while on a busy node: allow a frame's time for it
+      else socket.setTimeout(Math.max(connectTimeoutMs, frameTimeoutMs));
     });
-    socket.on('timeout', () => socket.destroy(new Error('connect timeout')));
-    socket.on('data', () => {});
+    socket.on('timeout', () => socket.destroy(new Error(secret !== undefined && conn.challenge === undefined ? 'no challenge from the peer' : 'connect timeout')));
+    let got = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => {
+      // with a secret the peer speaks once: its challenge; anything else is ignored
+      if (secret === undefined || conn.challenge !== undefined) return;
+      got = Buffer.concat([got, chunk]);
+      if (got.length < CHALLENGE_BYTES) return;
+      conn.challenge = got.subarray(0, CHALLENGE_BYTES);
+      flush();
+    });
     socket.on('error', (e) => logger.debug({ to, err: e.message }, 'fabric connection error'));
     socket.on('close', () => {
       if (outgoing.get(to) === conn) outgoing.delete(to);
@@ -257,17 +301,24 @@ export function tcpTransport(options: TcpTransportOptions = {}): Transport {
     }
     socket.setNoDelay(true);
     socket.setTimeout(idleTimeoutMs);
+    const challenge = secret === undefined ? undefined : randomBytes(CHALLENGE_BYTES);
+    let lastCounter = 0n;
     const reader = frameReader(frameCap, (signed) => {
       let payload = signed;
-      if (secret !== undefined) {
-        payload = signed.subarray(0, Math.max(0, signed.length - FRAME_MAC_BYTES));
-        const mac = signed.subarray(payload.length);
-        const expected = frameMac(secret, channel, payload);
-        if (mac.length !== FRAME_MAC_BYTES || !timingSafeEqual(mac, expected)) {
+      if (secret !== undefined && challenge !== undefined) {
+        payload = signed.subarray(0, Math.max(0, signed.length - FRAME_SEAL_BYTES));
+        const counterBytes = signed.subarray(payload.length, payload.length + 8);
+        const mac = signed.subarray(payload.length + 8);
+        const valid = mac.length === 32 && timingSafeEqual(mac, frameMac(secret, channel, challenge, counterBytes, payload));
+        const counter = valid ? counterBytes.readBigUInt64BE(0) : 0n;
+        if (!valid || counter <= lastCounter) {
           stats.framesUnauthenticated++;
-          warnUnsigned({ peer: socket.remoteAddress, channel, refused: stats.framesUnauthenticated }, 'refused a cluster frame not signed with the cluster secret');
+          warnUnsigned({ peer: socket.remoteAddress, channel, refused: stats.framesUnauthenticated, replayed: valid }, valid
+            ? 'refused a replayed cluster frame (its counter did not increase)'
+            : 'refused a cluster frame not signed with the cluster secret for this connection');
           return;
         }
+        lastCounter = counter;
       }
       const r = decodeFrame(payload, channel);
       if (!r.ok) {
@@ -283,6 +334,7 @@ export function tcpTransport(options: TcpTransportOptions = {}): Transport {
       }
     }, (length) => closeInbound(socket, 'closing a connection that announced an oversized frame', { length, max: frameCap }));
     inbound.set(socket, reader);
+    if (challenge !== undefined) socket.write(challenge);
     socket.on('data', (chunk: Buffer) => {
       const before = reader.buffered;
       if (!reader.push(chunk)) return;
@@ -325,15 +377,14 @@ export function tcpTransport(options: TcpTransportOptions = {}): Transport {
       let conn = outgoing.get(to);
       if (conn === undefined) conn = open(to);
       if (conn === undefined) return;
-      const bytes = frameBytes(frame, secret === undefined ? undefined : { secret, channel });
       if (conn.ready) {
         if (conn.socket.writableLength > maxOutgoingBytes) {
           stats.framesUnsent++;
           return;
         }
-        conn.socket.write(bytes);
+        conn.socket.write(sealed(conn, encodeFrame(frame)));
       } else {
-        conn.queue.push(bytes);
+        conn.queue.push(encodeFrame(frame));
         if (conn.queue.length > maxQueued) conn.queue.shift();
       }
     },

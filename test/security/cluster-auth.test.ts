@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { Metadata } from '@grpc/grpc-js';
 import { startNodeProcess, type NodeProcess } from '../helpers/process-node.ts';
 import type { GetClusterInfoResponse } from '../../core/wire/generated/slipstream/v1/cluster.ts';
-import { connect } from 'node:net';
-import { tcpTransport, frameBytes } from '../../core/cluster/tcp-transport.ts';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { tcpTransport, frameBytes, CHALLENGE_BYTES } from '../../core/cluster/tcp-transport.ts';
 import type { Frame, Pulse } from '../../core/cluster/messages.ts';
 import { until } from '../helpers/until.ts';
 import { clusterInfo } from '../helpers/cluster-info.ts';
@@ -60,6 +60,20 @@ describe('security/cluster authentication', function () {
     clusterKey: 1n, principal: 0n, succession: [node], adjacency: [],
   });
 
+  /** A raw connection to a secured transport, with the challenge it was sent. */
+  async function rawPeer(addr: string): Promise<{ socket: Socket; challenge: Buffer }> {
+    const socket = connect({ host: '127.0.0.1', port: Number(addr.split(':')[1]) });
+    const challenge = await new Promise<Buffer>((resolve, reject) => {
+      let got = Buffer.alloc(0);
+      socket.on('data', (d: Buffer) => {
+        got = Buffer.concat([got, d]);
+        if (got.length >= CHALLENGE_BYTES) resolve(got.subarray(0, CHALLENGE_BYTES));
+      });
+      socket.once('error', reject);
+    });
+    return { socket, challenge };
+  }
+
   it('signed frames are delivered; unsigned, tampered and foreign-keyed frames are refused before decoding and counted', async () => {
     const secret = Buffer.from('0123456789abcdef0123456789abcdef');
     const receiver = tcpTransport({ channel: 'heartbeat', secret });
@@ -68,17 +82,17 @@ describe('security/cluster authentication', function () {
     const friend = tcpTransport({ channel: 'heartbeat', secret });
     const stranger = tcpTransport({ channel: 'heartbeat' });
     const impostor = tcpTransport({ channel: 'heartbeat', secret: Buffer.from('another secret of 32 bytes......') });
-    const raw = connect({ host: '127.0.0.1', port: Number(addr.split(':')[1]) });
+    const raw = await rawPeer(addr);
     try {
       friend.send(addr, pulse(1n));
       stranger.send(addr, pulse(2n));
       impostor.send(addr, pulse(3n));
       // a signed frame with one payload byte changed
-      const tampered = frameBytes(pulse(4n), { secret, channel: 'heartbeat' });
+      const tampered = frameBytes(pulse(4n), { secret, channel: 'heartbeat', challenge: raw.challenge, counter: 1n });
       tampered[10] = (tampered[10] as number) ^ 1;
-      raw.write(tampered);
+      raw.socket.write(tampered);
       // the fabric's signature does not pass on the heartbeat channel
-      raw.write(frameBytes(pulse(5n), { secret, channel: 'fabric' }));
+      raw.socket.write(frameBytes(pulse(5n), { secret, channel: 'fabric', challenge: raw.challenge, counter: 2n }));
       friend.send(addr, pulse(6n));
       const ok = await until('frames', async () => (got.length >= 2 && receiver.stats().framesUnauthenticated >= 4 ? true : undefined), 10_000);
       assert.ok(ok);
@@ -86,8 +100,69 @@ describe('security/cluster authentication', function () {
       assert.equal(receiver.stats().framesUnauthenticated, 4);
       assert.equal(receiver.stats().framesDropped, 0, 'refused frames are not even decoded');
     } finally {
-      raw.destroy();
+      raw.socket.destroy();
       await Promise.all([receiver, friend, stranger, impostor].map((t) => t.close()));
+    }
+  });
+
+  it('frames recorded on the wire cannot be replayed: not on a new connection, not on the same one, not to another node', async () => {
+    const secret = Buffer.from('0123456789abcdef0123456789abcdef');
+    const got: Frame[] = [];
+    const receiver = tcpTransport({ channel: 'heartbeat', secret });
+    const addr = await receiver.listen('127.0.0.1:0', (f) => got.push(f));
+    const other: Frame[] = [];
+    const otherNode = tcpTransport({ channel: 'heartbeat', secret });
+    const otherAddr = await otherNode.listen('127.0.0.1:0', (f) => other.push(f));
+    // a relay between the friend and the receiver that records what the friend sends
+    const recorded: Buffer[] = [];
+    const relayed: Socket[] = [];
+    const relay = createServer((inSock) => {
+      const out = connect({ host: '127.0.0.1', port: Number(addr.split(':')[1]) });
+      relayed.push(inSock, out);
+      out.on('data', (d: Buffer) => inSock.write(d));
+      inSock.on('data', (d: Buffer) => { recorded.push(d); out.write(d); });
+      inSock.on('error', () => out.destroy());
+      out.on('error', () => inSock.destroy());
+    });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', () => r()));
+    const relayAddr = `127.0.0.1:${(relay.address() as AddressInfo).port}`;
+    const friend = tcpTransport({ channel: 'heartbeat', secret });
+    const raws: Socket[] = [];
+    try {
+      friend.send(relayAddr, pulse(1n));
+      friend.send(relayAddr, pulse(2n));
+      await until('the friend\'s frames', async () => (got.length >= 2 ? true : undefined), 10_000);
+      const wire = Buffer.concat(recorded);
+      const firstFrame = wire.subarray(0, 4 + wire.readUInt32BE(0));
+
+      // the whole recording, played on a new connection to the same node and to another node
+      for (const target of [addr, otherAddr]) {
+        const raw = await rawPeer(target);
+        raws.push(raw.socket);
+        raw.socket.write(wire);
+      }
+      // the first frame again, on the friend's own connection (through the relay's outgoing socket: as a man in the middle)
+      const mitm = await rawPeer(addr);
+      raws.push(mitm.socket);
+      mitm.socket.write(firstFrame);
+      await until('replays refused', async () => (receiver.stats().framesUnauthenticated >= 3 && otherNode.stats().framesUnauthenticated >= 2 ? true : undefined), 10_000);
+      assert.deepEqual(got.map((f) => (f as Pulse).node), [1n, 2n], 'nothing replayed was delivered');
+      assert.equal(other.length, 0);
+      assert.equal(receiver.stats().framesUnauthenticated, 3);
+      assert.equal(otherNode.stats().framesUnauthenticated, 2);
+      // a frame signed for the connection but with a counter that does not increase is refused too
+      const dup = await rawPeer(addr);
+      raws.push(dup.socket);
+      dup.socket.write(frameBytes(pulse(7n), { secret, channel: 'heartbeat', challenge: dup.challenge, counter: 5n }));
+      dup.socket.write(frameBytes(pulse(8n), { secret, channel: 'heartbeat', challenge: dup.challenge, counter: 5n }));
+      dup.socket.write(frameBytes(pulse(9n), { secret, channel: 'heartbeat', challenge: dup.challenge, counter: 6n }));
+      await until('in-order frames', async () => (got.length >= 4 ? true : undefined), 10_000);
+      assert.deepEqual(got.map((f) => (f as Pulse).node), [1n, 2n, 7n, 9n]);
+      assert.equal(receiver.stats().framesUnauthenticated, 4);
+    } finally {
+      for (const r of [...raws, ...relayed]) r.destroy();
+      await new Promise<void>((r) => relay.close(() => r()));
+      await Promise.all([receiver, otherNode, friend].map((t) => t.close()));
     }
   });
 
