@@ -241,6 +241,7 @@ export function tcpTransport(options: TcpTransportOptions = {}): Transport {
     socket.setKeepAlive(true, 1000);
     socket.setTimeout(connectTimeoutMs);
     const conn: Outgoing = { socket, ready: false, queue: [], challenge: undefined, counter: 0n };
+    outgoing.set(to, conn);
     const flush = (): void => {
       socket.setTimeout(0);
       conn.ready = true;

@@ -116,7 +116,9 @@ describe('security/cluster authentication', function () {
     // a relay between the friend and the receiver that records what the friend sends
     const recorded: Buffer[] = [];
     const relayed: Socket[] = [];
+    let relayConnections = 0;
     const relay = createServer((inSock) => {
+      relayConnections++;
       const out = connect({ host: '127.0.0.1', port: Number(addr.split(':')[1]) });
       relayed.push(inSock, out);
       out.on('data', (d: Buffer) => inSock.write(d));
@@ -159,6 +161,11 @@ describe('security/cluster authentication', function () {
       await until('in-order frames', async () => (got.length >= 4 ? true : undefined), 10_000);
       assert.deepEqual(got.map((f) => (f as Pulse).node), [1n, 2n, 7n, 9n]);
       assert.equal(receiver.stats().framesUnauthenticated, 4);
+      // the sender keeps one connection per peer, however many frames it sends (each waits for no new challenge)
+      for (let i = 0; i < 50; i++) friend.send(relayAddr, pulse(100n + BigInt(i)));
+      await until('the friend\'s further frames', async () => (got.length >= 54 ? true : undefined), 10_000);
+      assert.deepEqual(got.slice(4).map((f) => (f as Pulse).node), Array.from({ length: 50 }, (_, i) => 100n + BigInt(i)), 'in order');
+      assert.equal(relayConnections, 1, 'one connection from the friend');
     } finally {
       for (const r of [...raws, ...relayed]) r.destroy();
       await new Promise<void>((r) => relay.close(() => r()));
