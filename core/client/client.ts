@@ -352,41 +352,18 @@ export class SlipstreamClient {
 
   /**
    * Changes dynamic settings without a restart (e.g. `{ logLevel: 'debug', 'namespaces.test.defaultTtl': 3600 }`),
-   * validated by the node as at start-up, all or none. With `clusterWide`, every member of the
-   * node's cluster gets the same changes (nodes that refuse them fail the call, naming them).
+   * validated by the node as at start-up, all or none. With `clusterWide`, the node applies them
+   * and then sends them to every member of its cluster (a change it refuses itself goes nowhere).
    * Returns what changed, per node id.
+   * @throws DbError when some node did not apply them: the message says per node what was
+   *   applied and what was not, and why (the nodes that applied them keep the new values).
    */
   async setConfig(changes: Readonly<Record<string, unknown>>, setting: { clusterWide?: boolean } = {}, options: CallOptions = {}): Promise<Array<{ nodeId: string; applied: Array<{ name: string; from: unknown; to: unknown }> }>> {
-    const req = { changes: Object.entries(changes).map(([name, value]) => ({ name, valueJson: JSON.stringify(value) ?? 'null' })) };
-    const one = async (client: SlipstreamClient) => {
-      const res = await client.unary(AdminServiceService.setConfig, req, options, false);
-      return { nodeId: res.nodeId, applied: res.applied.map((a) => ({ name: a.name, from: JSON.parse(a.fromJson) as unknown, to: JSON.parse(a.toJson) as unknown })) };
-    };
-    const here = await one(this);
-    if (setting.clusterWide !== true) return [here];
-    let members: Array<{ nodeId: string; serviceAddress: string }>;
-    try {
-      members = (await this.unary(ClusterServiceService.getClusterInfo, {}, options)).members;
-    } catch (err) {
-      if (err instanceof DbError && err.code === 'UNSUPPORTED_FEATURE') return [here]; // a node without clustering is its own cluster
-      throw err;
-    }
-    const out = [here];
-    const failures: string[] = [];
-    for (const m of members) {
-      if (m.nodeId === here.nodeId) continue;
-      try {
-        if (m.serviceAddress === '') throw new DbError('CONNECTION', 'its service address is not known yet');
-        const peer = await SlipstreamClient.connect({ ...this.options, hosts: [m.serviceAddress], routing: 'seed' });
-        try { out.push(await one(peer)); } finally { peer.close(); }
-      } catch (err) {
-        failures.push(`node ${m.nodeId}: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    }
-    if (failures.length > 0) {
-      throw new DbError('CLIENT_ERROR', `the configuration changed on ${out.map((o) => o.nodeId).join(', ')} but not on ${failures.join('; ')}`, { hint: 'fix those nodes and send the change to them again' });
-    }
-    return out;
+    const req = { changes: Object.entries(changes).map(([name, value]) => ({ name, valueJson: JSON.stringify(value) ?? 'null' })), clusterWide: setting.clusterWide === true };
+    const res = await this.unary(AdminServiceService.setConfig, req, options, false);
+    const applied = (list: ReadonlyArray<{ name: string; fromJson: string; toJson: string }>) => list.map((a) => ({ name: a.name, from: JSON.parse(a.fromJson) as unknown, to: JSON.parse(a.toJson) as unknown }));
+    // a node that does not know the nodes field answers for itself alone
+    return res.nodes.length === 0 ? [{ nodeId: res.nodeId, applied: applied(res.applied) }] : res.nodes.map((n) => ({ nodeId: n.nodeId, applied: applied(n.applied) }));
   }
 
   /** Node statistics, or a namespace's when `namespace` is given, by Aerospike-style name. */

@@ -30,7 +30,7 @@ import { storageMaintenanceExtension } from './extensions/storage-maintenance.ts
 import { VERSION } from './version.ts';
 import { AerospikeFrontEnd } from '../server/aerospike/front-end.ts';
 import { SCAN_SCHEDULER } from '../transaction/scan-scheduler.ts';
-import { CLUSTER_SERVICE } from '../services/keys.ts';
+import { CLUSTER_CONFIG, CLUSTER_SERVICE } from '../services/keys.ts';
 import { configJson, DYNAMIC_SETTINGS, LiveConfig } from './live-config.ts';
 import type { ConfigControl } from '../transaction/config-control.ts';
 
@@ -178,7 +178,7 @@ export async function createNode(config: NodeConfig, options: CreateNodeOptions)
     const live = new LiveConfig(config, { namespaces: new Map(namespaces.map((n) => [n.name, n])), evictorOf: (name) => maintenance.evictor(name), logger, ...(options.setLogLevel === undefined ? {} : { setLogLevel: options.setLogLevel }) });
     const control: ConfigControl = { current: () => configJson(live.current()), dynamicSettings: DYNAMIC_SETTINGS, set: (changes) => live.set(changes), watch: (l) => live.watch(l), check: (section, c) => live.check(section, c) };
     services.provide(CONFIG_CONTROL, control);
-    server.addService('slipstream.v1.AdminService', AdminServiceService, adminHandlers(kernel, identity, logger, registry, control));
+    server.addService('slipstream.v1.AdminService', AdminServiceService, adminHandlers(kernel, identity, logger, registry, control, () => services.get(CLUSTER_CONFIG)));
     server.addService('slipstream.v1.DataService', DataServiceService, dataHandlers(kernel, logger));
     registerNodeMetrics(server.metrics.registry, kernel, identity);
     registerPluginMetrics(server.metrics.registry, registry);

@@ -25,6 +25,27 @@ export interface ClusterConfig {
   set(changes: readonly Change[]): Promise<NodeConfigResult[]>;
 }
 
+/**
+ * Fails when some node did not apply the change set, saying per node what was applied and what
+ * was not (and why): the nodes that applied it keep it, so a half-applied change is never
+ * silent. A node that did not answer in time may have applied it: that failure is in doubt.
+ */
+export function assertAppliedEverywhere(results: readonly NodeConfigResult[]): void {
+  const failed = results.filter((r) => r.error !== undefined);
+  if (failed.length === 0) return;
+  const applied = results.filter((r) => r.error === undefined);
+  const changes = (r: NodeConfigResult): string => (r.applied ?? []).map((a) => `${a.name} ${JSON.stringify(a.from)} -> ${JSON.stringify(a.to)}`).join(', ') || 'nothing to change';
+  const why = (r: NodeConfigResult): string => {
+    const e = r.error as DbError;
+    return e.code === 'TIMEOUT' ? `${r.nodeId} (did not answer in time: it may or may not have applied it; ${e.message})` : `${r.nodeId} (${e.code}: ${e.message})`;
+  };
+  const first = failed[0]?.error as DbError;
+  throw new DbError(first.code, `the configuration change was applied on ${applied.length} of ${results.length} nodes${applied.length === 0 ? '' : ` (${applied.map((r) => `${r.nodeId}: ${changes(r)}`).join('; ')})`}; NOT applied on ${failed.map(why).join('; ')}`, {
+    hint: 'the nodes that applied it keep the new value; fix the cause on the others and send the change again (applying it twice is harmless)',
+    inDoubt: failed.some((r) => r.error?.code === 'TIMEOUT'),
+  });
+}
+
 const KIND = 'config.set';
 const DEADLINE_MS = 5000;
 

@@ -304,7 +304,7 @@ describe('security/access over gRPC', function () {
   });
 
   it('the audit log records logins, failures, violations and changes, never a password', async () => {
-    const changed = await rawCall(raw, AdminServiceService.setConfig, { changes: [{ name: 'namespaces.other.defaultTtl', valueJson: '3600' }] }, bearer(adminToken));
+    const changed = await rawCall(raw, AdminServiceService.setConfig, { changes: [{ name: 'namespaces.other.defaultTtl', valueJson: '3600' }], clusterWide: false }, bearer(adminToken));
     assert.equal(changed.code, 0, changed.message);
     const text = readFileSync(join(dir, 'audit.log'), 'utf8');
     const events = text.trim().split('\n').map((l) => JSON.parse(l) as { event: string; user?: string; outcome: string; address?: string });

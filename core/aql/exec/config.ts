@@ -7,6 +7,7 @@
 import { DbError } from '../../errors/index.ts';
 import { CLUSTER_CONFIG, CONFIG_CONTROL, NODE_IDENTITY } from '../../services/index.ts';
 import type { ConfigControl } from '../../transaction/config-control.ts';
+import { assertAppliedEverywhere } from '../../transaction/cluster-config.ts';
 import type { ExecContext, StatementFamily } from './executor.ts';
 
 function control(ctx: ExecContext): ConfigControl {
@@ -43,12 +44,7 @@ export const configStatements: StatementFamily = {
         if (r.error !== undefined) await out.row([['node', r.nodeId], ['name', s.name], ['from', ''], ['to', ''], ['error', `${r.error.code}: ${r.error.message}`]]);
       }
       out.end(performance.now() - started, ctx.nodeAddress);
-      const failed = results.filter((r) => r.error !== undefined);
-      if (failed.length > 0) {
-        throw new DbError(failed[0]?.error?.code ?? 'SERVER_ERROR', `the change was applied on ${results.length - failed.length} of ${results.length} nodes; not on ${failed.map((r) => r.nodeId).join(', ')}`, {
-          hint: 'see the rows for the reason; run SET CONFIG again once those nodes are back (the change is idempotent)',
-        });
-      }
+      assertAppliedEverywhere(results);
     },
   },
   show: {

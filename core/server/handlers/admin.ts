@@ -6,10 +6,15 @@ import type { NodeIdentity } from '../../services/index.ts';
 import { setList, statistics } from '../../transaction/statistics.ts';
 import type { PluginInfoSource } from '../../transaction/plugin-info.ts';
 import type { ConfigControl } from '../../transaction/config-control.ts';
+import { assertAppliedEverywhere, type ClusterConfig } from '../../transaction/cluster-config.ts';
 import { DbError } from '../../errors/index.ts';
 
 
-export function adminHandlers(kernel: Kernel, identity: NodeIdentity, logger: Logger, plugins?: PluginInfoSource, config?: ConfigControl): AdminServiceServer {
+/**
+ * `clusterConfig`: the cluster's way to apply a change set on every member (undefined on a node
+ * without a cluster, where cluster_wide changes this node alone).
+ */
+export function adminHandlers(kernel: Kernel, identity: NodeIdentity, logger: Logger, plugins?: PluginInfoSource, config?: ConfigControl, clusterConfig?: () => ClusterConfig | undefined): AdminServiceServer {
   const liveConfig = (): ConfigControl => {
     if (config === undefined) throw new DbError('UNSUPPORTED_FEATURE', 'this node has no live configuration', { hint: 'change the config file and restart' });
     return config;
@@ -65,10 +70,17 @@ export function adminHandlers(kernel: Kernel, identity: NodeIdentity, logger: Lo
           throw new DbError('PARAMETER', `${c.name}: the value is not JSON (${(err as Error).message})`, { hint: 'send numbers as 3600, text as "debug" (with the quotes)' });
         }
       });
-      const applied = liveConfig().set(changes);
+      const everywhere = req.clusterWide ? clusterConfig?.() : undefined;
+      const results = everywhere !== undefined
+        ? await everywhere.set(changes)
+        : [{ nodeId: identity.nodeId.toString(16).toUpperCase(), applied: liveConfig().set(changes) }];
+      assertAppliedEverywhere(results);
+      const pb = (applied: NonNullable<(typeof results)[number]['applied']>) => applied.map((a) => ({ name: a.name, fromJson: JSON.stringify(a.from) ?? 'null', toJson: JSON.stringify(a.to) ?? 'null' }));
+      const here = results[0];
       return {
-        nodeId: identity.nodeId.toString(16).toUpperCase(),
-        applied: applied.map((a) => ({ name: a.name, fromJson: JSON.stringify(a.from) ?? 'null', toJson: JSON.stringify(a.to) ?? 'null' })),
+        nodeId: here?.nodeId ?? '',
+        applied: pb(here?.applied ?? []),
+        nodes: results.map((r) => ({ nodeId: r.nodeId, applied: pb(r.applied ?? []) })),
       };
     }),
     getStatistics: unary(logger, 'GetStatistics', async (req) => ({

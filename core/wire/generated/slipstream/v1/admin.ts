@@ -207,6 +207,12 @@ export interface ConfigChange {
 export interface SetConfigRequest {
   /** The changes, applied together. */
   changes: ConfigChange[];
+  /**
+   * Apply them on every member of the node's cluster: the receiving node first (a change it
+   * refuses goes nowhere), then each member over the fabric. When some member does not apply
+   * them the call fails naming, per node, what was applied and what was not and why.
+   */
+  clusterWide: boolean;
 }
 
 /** A change that was applied. */
@@ -219,12 +225,22 @@ export interface AppliedConfigChange {
   toJson: string;
 }
 
+/** What one node changed. */
+export interface NodeConfigChanges {
+  /** The node (upper-case hex). */
+  nodeId: string;
+  /** What changed there. */
+  applied: AppliedConfigChange[];
+}
+
 /** Set configuration response. */
 export interface SetConfigResponse {
   /** The node that applied the changes (upper-case hex). */
   nodeId: string;
   /** What changed. */
   applied: AppliedConfigChange[];
+  /** Every node that applied the changes, the receiving node first (with cluster_wide: each member). */
+  nodes: NodeConfigChanges[];
 }
 
 function createBaseGetNodeInfoRequest(): GetNodeInfoRequest {
@@ -2223,13 +2239,16 @@ export const ConfigChange: MessageFns<ConfigChange> = {
 };
 
 function createBaseSetConfigRequest(): SetConfigRequest {
-  return { changes: [] };
+  return { changes: [], clusterWide: false };
 }
 
 export const SetConfigRequest: MessageFns<SetConfigRequest> = {
   encode(message: SetConfigRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.changes) {
       ConfigChange.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.clusterWide !== false) {
+      writer.uint32(16).bool(message.clusterWide);
     }
     return writer;
   },
@@ -2255,6 +2274,14 @@ export const SetConfigRequest: MessageFns<SetConfigRequest> = {
             message.changes.push(ConfigChange.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.clusterWide = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2272,6 +2299,11 @@ export const SetConfigRequest: MessageFns<SetConfigRequest> = {
       changes: globalThis.Array.isArray(object?.changes)
         ? object.changes.map((e: any) => ConfigChange.fromJSON(e))
         : [],
+      clusterWide: isSet(object.clusterWide)
+        ? globalThis.Boolean(object.clusterWide)
+        : isSet(object.cluster_wide)
+        ? globalThis.Boolean(object.cluster_wide)
+        : false,
     };
   },
 
@@ -2279,6 +2311,9 @@ export const SetConfigRequest: MessageFns<SetConfigRequest> = {
     const obj: any = {};
     if (message.changes?.length) {
       obj.changes = message.changes.map((e) => ConfigChange.toJSON(e));
+    }
+    if (message.clusterWide !== false) {
+      obj.clusterWide = message.clusterWide;
     }
     return obj;
   },
@@ -2289,6 +2324,7 @@ export const SetConfigRequest: MessageFns<SetConfigRequest> = {
   fromPartial(object: DeepPartial<SetConfigRequest>): SetConfigRequest {
     const message = createBaseSetConfigRequest();
     message.changes = object.changes?.map((e) => ConfigChange.fromPartial(e)) || [];
+    message.clusterWide = object.clusterWide ?? false;
     return message;
   },
 };
@@ -2402,8 +2438,99 @@ export const AppliedConfigChange: MessageFns<AppliedConfigChange> = {
   },
 };
 
-function createBaseSetConfigResponse(): SetConfigResponse {
+function createBaseNodeConfigChanges(): NodeConfigChanges {
   return { nodeId: "", applied: [] };
+}
+
+export const NodeConfigChanges: MessageFns<NodeConfigChanges> = {
+  encode(message: NodeConfigChanges, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.nodeId !== "") {
+      writer.uint32(10).string(message.nodeId);
+    }
+    for (const v of message.applied) {
+      AppliedConfigChange.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NodeConfigChanges {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNodeConfigChanges();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.nodeId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.applied.push(AppliedConfigChange.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): NodeConfigChanges {
+    return {
+      nodeId: isSet(object.nodeId)
+        ? globalThis.String(object.nodeId)
+        : isSet(object.node_id)
+        ? globalThis.String(object.node_id)
+        : "",
+      applied: globalThis.Array.isArray(object?.applied)
+        ? object.applied.map((e: any) => AppliedConfigChange.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: NodeConfigChanges): unknown {
+    const obj: any = {};
+    if (message.nodeId !== "") {
+      obj.nodeId = message.nodeId;
+    }
+    if (message.applied?.length) {
+      obj.applied = message.applied.map((e) => AppliedConfigChange.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<NodeConfigChanges>): NodeConfigChanges {
+    return NodeConfigChanges.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<NodeConfigChanges>): NodeConfigChanges {
+    const message = createBaseNodeConfigChanges();
+    message.nodeId = object.nodeId ?? "";
+    message.applied = object.applied?.map((e) => AppliedConfigChange.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseSetConfigResponse(): SetConfigResponse {
+  return { nodeId: "", applied: [], nodes: [] };
 }
 
 export const SetConfigResponse: MessageFns<SetConfigResponse> = {
@@ -2413,6 +2540,9 @@ export const SetConfigResponse: MessageFns<SetConfigResponse> = {
     }
     for (const v of message.applied) {
       AppliedConfigChange.encode(v!, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.nodes) {
+      NodeConfigChanges.encode(v!, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -2446,6 +2576,14 @@ export const SetConfigResponse: MessageFns<SetConfigResponse> = {
             message.applied.push(AppliedConfigChange.decode(reader, reader.uint32()));
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.nodes.push(NodeConfigChanges.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2468,6 +2606,7 @@ export const SetConfigResponse: MessageFns<SetConfigResponse> = {
       applied: globalThis.Array.isArray(object?.applied)
         ? object.applied.map((e: any) => AppliedConfigChange.fromJSON(e))
         : [],
+      nodes: globalThis.Array.isArray(object?.nodes) ? object.nodes.map((e: any) => NodeConfigChanges.fromJSON(e)) : [],
     };
   },
 
@@ -2479,6 +2618,9 @@ export const SetConfigResponse: MessageFns<SetConfigResponse> = {
     if (message.applied?.length) {
       obj.applied = message.applied.map((e) => AppliedConfigChange.toJSON(e));
     }
+    if (message.nodes?.length) {
+      obj.nodes = message.nodes.map((e) => NodeConfigChanges.toJSON(e));
+    }
     return obj;
   },
 
@@ -2489,6 +2631,7 @@ export const SetConfigResponse: MessageFns<SetConfigResponse> = {
     const message = createBaseSetConfigResponse();
     message.nodeId = object.nodeId ?? "";
     message.applied = object.applied?.map((e) => AppliedConfigChange.fromPartial(e)) || [];
+    message.nodes = object.nodes?.map((e) => NodeConfigChanges.fromPartial(e)) || [];
     return message;
   },
 };
