@@ -3,6 +3,7 @@
  * member (AQL SET CONFIG and AdminService.SetConfig with cluster_wide), and when one member
  * refuses it (its own configuration makes the value invalid there) the answer says per node
  * what was applied and what was not, and why — each node's GetConfig shows exactly that.
+ * Migration limits and the replica-write timeout change the same way on every node.
  */
 import { strict as assert } from 'node:assert';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -102,6 +103,28 @@ describe('live configuration across a cluster (real processes)', function () {
     // a change the receiving node refuses itself goes nowhere
     await assert.rejects(ca.setConfig({ 'namespaces.test.eviction.evictUsedPct': 95 }, { clusterWide: true }), (e: DbError) => e.code === 'PARAMETER' && !/applied on/.test(e.message));
     assert.deepEqual(await evictUsedPct(), [65, 65, 55]);
+
+    // migration limits and the replica-write timeout: dynamic, changed on every node by AQL and by the client, shown by GetConfig
+    const clusterSettings = async (): Promise<unknown[]> => Promise.all(all.map(async (cl) => {
+      const { config, dynamicSettings } = await cl.getConfig();
+      for (const d of ['cluster.migration.maxIncoming', 'cluster.migration.recordsPerSecond', 'cluster.replicaWriteTimeoutMs']) assert.ok(dynamicSettings.includes(d), `${d} is dynamic`);
+      const cluster = (config['sections'] as Record<string, Record<string, unknown>> | undefined)?.['cluster'] ?? (config['cluster'] as Record<string, unknown>);
+      const migration = cluster['migration'] as Record<string, unknown> | undefined;
+      return [migration?.['maxIncoming'], migration?.['recordsPerSecond'], cluster['replicaWriteTimeoutMs']];
+    }));
+    rows.length = 0;
+    statuses.length = 0;
+    await executeAql(ca, { text: 'SET CONFIG cluster.migration.recordsPerSecond 20000' }, {
+      begin: () => {}, row: (cells: Cells) => { rows.push(Object.fromEntries(cells)); }, end: () => {},
+      status: (code, message) => { statuses.push({ code, message: String(message ?? '') }); },
+    });
+    assert.deepEqual(statuses.map((st) => st.code), [0]);
+    assert.deepEqual(rows.map((r) => [r['node'], r['name'], r['to'], r['error']]).sort(), ['E1', 'E2', 'E3'].map((n) => [n, 'cluster.migration.recordsPerSecond', '20000', '']));
+    const limits = await ca.setConfig({ 'cluster.migration.maxIncoming': 2, 'cluster.replicaWriteTimeoutMs': 3000 }, { clusterWide: true });
+    assert.deepEqual(limits.map((r) => r.nodeId).sort(), ['E1', 'E2', 'E3']);
+    assert.deepEqual(await clusterSettings(), [[2, 20000, 3000], [2, 20000, 3000], [2, 20000, 3000]]);
+    await assert.rejects(ca.setConfig({ 'cluster.migration.maxIncoming': 0 }, { clusterWide: true }), (e: DbError) => e.code === 'PARAMETER' && /maxIncoming/.test(e.message));
+    assert.deepEqual(await clusterSettings(), [[2, 20000, 3000], [2, 20000, 3000], [2, 20000, 3000]], 'a refused limit changes no node');
   });
 
   it('a member that did not answer in time is reported as in doubt', () => {
