@@ -3,7 +3,9 @@
  * node holding the same records alone. Secondary-index queries through any cluster node run on
  * the partitions' masters and answer exactly what the single node answers — AQL rows, gRPC rows
  * and cursors, page by page through a different node each page — and EXPLAIN says how the query
- * runs in the cluster. One cluster serves the tests in order (suite time).
+ * runs in the cluster; stream UDFs through any cluster node (partial phase on each master, final
+ * phase on the receiving node) answer what the single node answers. One cluster serves the tests
+ * in order (suite time).
  */
 import { strict as assert } from 'node:assert';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -31,16 +33,16 @@ async function clientOf(port: number): Promise<SlipstreamClient> {
   return c;
 }
 
-async function aql(port: number, text: string): Promise<AqlOutcome> {
+async function aql(port: number, text: string, files?: Map<string, Uint8Array>): Promise<AqlOutcome> {
   const rows: Map<string, unknown>[] = [];
-  const statuses = await executeAql(await clientOf(port), { text, settings: { ...DEFAULT_SETTINGS, TIMEOUT: 30_000 } }, {
+  const statuses = await executeAql(await clientOf(port), { text, settings: { ...DEFAULT_SETTINGS, TIMEOUT: 30_000 }, ...(files === undefined ? {} : { files }) }, {
     begin: () => {}, end: () => {}, status: () => {}, row: (cells) => { rows.push(new Map(cells)); },
   });
   return { statuses, rows };
 }
 
-async function aqlOk(port: number, text: string): Promise<Map<string, unknown>[]> {
-  const r = await aql(port, text);
+async function aqlOk(port: number, text: string, files?: Map<string, Uint8Array>): Promise<Map<string, unknown>[]> {
+  const r = await aql(port, text, files);
   for (const s of r.statuses) assert.equal(s.code, 0, `${text} (port ${port}): ${JSON.stringify(s)}`);
   return r.rows;
 }
@@ -147,4 +149,27 @@ describe('cluster/queries (real processes)', function () {
     assert.equal(explain[0]?.get('CLUSTER'), '3 masters each query their own index for the partitions they master; merged on this node in index order');
     assert.equal((await aqlOk(single.port, 'EXPLAIN SELECT * FROM test.r WHERE n BETWEEN 5 AND 17'))[0]?.get('CLUSTER'), undefined, 'a single node has no cluster row');
   });
+
+  it('stream UDF aggregations through any node equal the single node\'s (the partial phase runs on every master)', async () => {
+    const single = node('51');
+    const ports = ['E3', 'E2', 'E1'].map((id) => node(id).port);
+    const files = new Map([['agg.js', new TextEncoder().encode(AGG_MODULE)]]);
+    await aqlOk(ports[0] as number, "REGISTER MODULE 'agg.js'", files);
+    await aqlOk(single.port, "REGISTER MODULE 'agg.js'", files);
+    for (const p of ports) await until(`module on port ${p}`, async () => (await aqlOk(p, 'SHOW MODULES')).length === 1, 30_000, 100);
+    for (const statement of [
+      "AGGREGATE agg.total('i') ON test.r",
+      "AGGREGATE agg.total('i') ON test.q WHERE n BETWEEN 5 AND 17",
+      'AGGREGATE agg.bySuffix() ON test.r',
+    ]) {
+      const want = await aqlOk(single.port, statement);
+      assert.ok(want.length > 0);
+      for (const p of ports) assert.deepEqual(await aqlOk(p, statement), want, `${statement} through port ${p}`);
+    }
+  });
 });
+
+const AGG_MODULE = `
+export function total(stream, bin) { return stream.map((r) => r[bin]).reduce((a, b) => a + b); }
+export function bySuffix(stream) { return stream.groupBy((r) => r.s, 0, (n, r) => n + 1, (a, b) => a + b); }
+`;

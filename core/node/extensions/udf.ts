@@ -19,7 +19,7 @@ import { UdfServiceService } from '../../wire/generated/slipstream/v1/udf.ts';
 import { UdfEngine, type UdfEngineOptions } from '../../udf/engine.ts';
 import { UdfJobs } from '../../udf/jobs.ts';
 import { serveForwardedUdfs } from '../../udf/kernel-bridge.ts';
-import { CONFIG_CONTROL, QUERY_SUBSYSTEM, SMD_SYNC, UDF_ENGINE_KEY, UDF_JOBS_KEY, UDF_RUNNER_KEY } from '../../services/index.ts';
+import { CONFIG_CONTROL, QUERY_SUBSYSTEM, REMOTE_CALLS, SMD_SYNC, UDF_ENGINE_KEY, UDF_JOBS_KEY, UDF_RUNNER_KEY } from '../../services/index.ts';
 import { UDF_SMD_MODULE } from '../../udf/smd-store.ts';
 import { SmdModuleStore } from '../../udf/smd-store.ts';
 import type { NodeExtension } from '../extension.ts';
@@ -107,6 +107,9 @@ export function udfExtension(): NodeExtension {
       });
       const jobs = new UdfJobs(ctx.kernel, engine);
       const runner = new UdfRunner(ctx.kernel, engine, jobs, () => ctx.services.get(QUERY_SUBSYSTEM));
+      // on a cluster, aggregations run their partial phase on the partitions' masters
+      const calls = ctx.services.get(REMOTE_CALLS);
+      if (calls !== undefined) runner.useCluster(calls);
       ctx.services.provide(UDF_ENGINE_KEY, engine);
       ctx.services.provide(UDF_JOBS_KEY, jobs);
       ctx.services.provide(UDF_RUNNER_KEY, runner);
