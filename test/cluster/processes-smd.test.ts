@@ -3,14 +3,17 @@
  * deployment would run it): a UDF module registered through one node is callable through any
  * other (record UDFs proxied to masters included) and removed everywhere; an index created
  * through one node is built on every node for the records it holds and dropped everywhere; a
- * node that joins later receives modules and index definitions. One cluster serves the tests
- * in order (suite time).
+ * node that joins later receives modules and index definitions; a user dropped through one node
+ * loses access at once on every node. One cluster serves the tests in order (suite time).
  */
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { credentials, Metadata } from '@grpc/grpc-js';
+import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { KeyValueServiceClient } from '../../core/wire/generated/slipstream/v1/kv.ts';
+import { SecurityServiceClient } from '../../core/wire/generated/slipstream/v1/security.ts';
+import { RESULT_CODE_HEADER } from '../../core/wire/status.ts';
 import { startNodeProcess, type NodeProcess } from '../helpers/process-node.ts';
 import { SlipstreamClient } from '../../core/client/index.ts';
 import { executeAql, type AqlStatementStatus } from '../../core/client/aql.ts';
@@ -99,7 +102,8 @@ describe('cluster/system metadata on every node (real processes)', function () {
     const config = {
       node: { id, host: '127.0.0.1', port: 0, dataDir: join(dir, id), metricsPort: 0 },
       logLevel: 'warn',
-      namespaces: [{ name: 'test', storage: 'storage-memory', replicationFactor: 2 }],
+      // a persistent namespace makes the node keep its system metadata (users included) on disk
+      namespaces: [{ name: 'test', storage: 'storage-memory', replicationFactor: 2 }, { name: 'kept', storage: 'storage-lmdb', storageOptions: { dataDir: 'kept' }, replicationFactor: 2 }],
       cluster: { clusterName: 'smd', heartbeat: { address: '127.0.0.1:0', ...HB }, fabric: { address: '127.0.0.1:0' }, seeds },
       security: { clusterSecretFile: join(dir, 'cluster.secret'), adminPasswordFile: join(dir, 'admin.password') },
     };
@@ -176,6 +180,69 @@ describe('cluster/system metadata on every node (real processes)', function () {
     await aqlOk(a.port, 'DROP INDEX test by_i');
     for (const p of [b, c]) assert.deepEqual(await aqlOk(p.port, 'SHOW INDEXES test'), [], `dropped through A, gone on port ${p.port}`);
     await aqlOk(c.port, 'CREATE INDEX by_g ON test.idx (g) NUMERIC'); // for the late joiner
+  });
+
+  it('a user created through A works on every node; dropped through B, it loses access at once on every node; its password is in no log or file', async () => {
+    const nodes = [node('C3'), node('C2'), node('C1')];
+    const carol = { user: 'carol', password: 'carol-only-knows-this-4711' };
+    const md = (m: Record<string, string>): Metadata => {
+      const x = new Metadata();
+      for (const [k, v] of Object.entries(m)) x.set(k, v);
+      return x;
+    };
+    const call = <T>(port: number, fn: (c: KeyValueServiceClient, done: (err: ServiceError | null, v?: T) => void) => void): Promise<number> =>
+      new Promise((resolve) => {
+        const c = new KeyValueServiceClient(`127.0.0.1:${port}`, credentials.createInsecure());
+        fn(c, (err) => {
+          c.close();
+          const code = err?.metadata?.get(RESULT_CODE_HEADER)[0];
+          resolve(err === null ? 0 : typeof code === 'string' ? Number(code) : -1);
+        });
+      });
+    const key = { namespace: 'test', set: 'carol', id: { $case: 'stringKey' as const, value: 'k' } };
+    const get = (port: number, m: Metadata): Promise<number> => call(port, (c, done) => c.get({ key, bins: [], headerOnly: false, filterJson: '' } as never, m, done));
+    const login = (port: number): Promise<{ code: number; token: string }> => new Promise((resolve) => {
+      const c = new SecurityServiceClient(`127.0.0.1:${port}`, credentials.createInsecure());
+      c.login({ user: carol.user, password: carol.password }, (err, res) => {
+        c.close();
+        const code = err?.metadata?.get(RESULT_CODE_HEADER)[0];
+        resolve({ code: err === null ? 0 : typeof code === 'string' ? Number(code) : -1, token: res?.token ?? '' });
+      });
+    });
+
+    await aqlOk(nodes[0]?.port as number, `CREATE USER carol PASSWORD '${carol.password}' ROLES read-write`);
+    const writer = await clientOf(nodes[0]?.port as number);
+    await writer.put({ namespace: 'test', set: 'carol', key: 'k' }, { v: 1n });
+    const tokens: string[] = [];
+    for (const p of nodes) {
+      const l = await login(p.port);
+      assert.equal(l.code, 0, `carol logs in through port ${p.port} at once`);
+      tokens.push(l.token);
+      assert.equal(await get(p.port, md(carol)), 0, `carol's password works on port ${p.port}`);
+    }
+    // a token from A is valid on B and C (one session secret in the cluster)
+    for (const p of nodes) assert.equal(await get(p.port, md({ authorization: `Bearer ${tokens[0]}` })), 0);
+
+    await aqlOk(nodes[1]?.port as number, 'DROP USER carol');
+    // at once: the drop answered after every member took it
+    for (const p of nodes) {
+      for (const token of tokens) {
+        const code = await get(p.port, md({ authorization: `Bearer ${token}` }));
+        assert.ok(code === 66 || code === 80, `port ${p.port}: a dropped user's session is refused (got ${code})`);
+      }
+      const byPassword = await get(p.port, md(carol));
+      assert.ok(byPassword === 60 || byPassword === 80, `port ${p.port}: its password is refused (got ${byPassword})`);
+      assert.notEqual((await login(p.port)).code, 0, `port ${p.port}: it cannot log in`);
+    }
+
+    // the clear password is in no node's log and in no file a node wrote
+    const files = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(d, e.name)) : [join(d, e.name)]));
+    for (const [id, p] of procs) {
+      assert.ok(!p.output().includes(carol.password), `node ${id}'s log`);
+      const written = files(join(dir, id));
+      assert.ok(written.some((f) => f.includes(`${join(id, 'smd')}`)), `node ${id} keeps its system metadata on disk (${written.join(', ')})`);
+      for (const f of written) assert.ok(!readFileSync(f).includes(carol.password), `file ${f}`);
+    }
   });
 
   it('a node that joins later receives the modules and index definitions, and serves calls with them at once', async () => {
