@@ -7,7 +7,7 @@
 import { makeBuilder, RecordBatch, RecordBatchStreamWriter, Struct, Table, makeData, tableToIPC, type Builder, type Schema } from 'apache-arrow';
 import * as parquet from 'parquet-wasm';
 import { DbError } from '../errors/index.ts';
-import { digestHex, type BinValue, type DbRecord, type MapKey } from '../model/index.ts';
+import { digestHex, type BinValue, type Hll, type DbRecord, type MapKey } from '../model/index.ts';
 import { valueToJson } from '../query/expr/json.ts';
 import { arrowSchema, fits, typeOfValue, unify, type ColumnSpec, type ColumnType } from './schema.ts';
 
@@ -34,6 +34,7 @@ function toArrowValue(v: BinValue, t: ColumnType): unknown {
   if (v === null) return null;
   if (t === 'json') return JSON.stringify(valueToJson(v));
   if (t === 'geojson') return (v as { text: string }).text;
+  if (t === 'hll') return (v as Hll).bytes;
   if (typeof t === 'string') return v;
   if ('list' in t) return (v as readonly BinValue[]).map((x) => toArrowValue(x, t.list));
   if ('map' in t) return new Map([...(v as ReadonlyMap<MapKey, BinValue>)].map(([k, x]) => [k, toArrowValue(x, t.map.value)]));

@@ -19,7 +19,7 @@ import { mkdtemp, open as openFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DbError } from '../errors/index.ts';
-import { checkBinName, parseGeoJson, type BinValue, type Bins, type MapKey, type UserKey } from '../model/index.ts';
+import { checkBinName, parseGeoJson, parseHll, type BinValue, type Bins, type MapKey, type UserKey } from '../model/index.ts';
 import { valueFromJson } from '../query/expr/json.ts';
 import { META_COLUMNS } from './export.ts';
 import { TYPE_METADATA } from './schema.ts';
@@ -217,7 +217,10 @@ function convert(v: unknown, t: DataType, field: Field | undefined, mapped: Impo
   if (DataType.isInt(t)) return typeof v === 'bigint' ? v : BigInt(v as number);
   if (DataType.isFloat(t)) return Number(v);
   if (DataType.isBool(t)) return Boolean(v);
-  if (DataType.isBinary(t) || DataType.isFixedSizeBinary(t) || DataType.isLargeBinary(t)) return new Uint8Array(v as Uint8Array);
+  if (DataType.isBinary(t) || DataType.isFixedSizeBinary(t) || DataType.isLargeBinary(t)) {
+    // a column this project exported from HLL bins comes back as HLLs (checked as any HLL written)
+    return field?.metadata.get(TYPE_METADATA) === 'hll' ? parseHll(new Uint8Array(v as Uint8Array), `column '${field.name}'`) : new Uint8Array(v as Uint8Array);
+  }
   if (DataType.isUtf8(t) || DataType.isLargeUtf8(t)) {
     const kind = field?.metadata.get(TYPE_METADATA);
     if (kind === 'geojson') return parseGeoJson(v as string);

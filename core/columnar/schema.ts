@@ -10,7 +10,7 @@ import { Binary, Bool, Field, Float64, Int64, List, Map_, Schema, Struct, Utf8, 
 import { DbError } from '../errors/index.ts';
 import { GeoJson, Hll, type BinValue, type MapKey } from '../model/index.ts';
 
-export type ScalarType = 'int64' | 'double' | 'string' | 'bool' | 'binary' | 'geojson' | 'json';
+export type ScalarType = 'int64' | 'double' | 'string' | 'bool' | 'binary' | 'geojson' | 'json' | 'hll';
 export type MapKeyType = 'int64' | 'double' | 'string';
 export type ColumnType =
   | ScalarType
@@ -24,7 +24,7 @@ export interface ColumnSpec {
   readonly type: ColumnType;
 }
 
-/** Field metadata key recording the Slipstream type of a Utf8 column (geojson, json). */
+/** Field metadata key recording the Slipstream type of a Utf8 column (geojson, json) or a Binary one (hll: Aerospike's HLL bytes). */
 export const TYPE_METADATA = 'slipstream.type';
 
 /** The column type of one value; undefined for nil (fits any column). */
@@ -38,9 +38,7 @@ export function typeOfValue(v: BinValue): ColumnType | undefined {
   }
   if (v instanceof Uint8Array) return 'binary';
   if (v instanceof GeoJson) return 'geojson';
-  if (v instanceof Hll) {
-    throw new DbError('PARAMETER', 'an HLL bin has no columnar type', { hint: 'leave HLL bins out of the export (backup keeps them)' });
-  }
+  if (v instanceof Hll) return 'hll';
   if (Array.isArray(v)) {
     let item: ColumnType | undefined;
     for (const x of v as readonly BinValue[]) item = unify(item, typeOfValue(x));
@@ -87,7 +85,7 @@ export function arrowType(t: ColumnType): DataType {
       case 'int64': return new Int64();
       case 'double': return new Float64();
       case 'bool': return new Bool();
-      case 'binary': return new Binary();
+      case 'binary': case 'hll': return new Binary();
       default: return new Utf8();
     }
   }
@@ -100,7 +98,7 @@ export function arrowType(t: ColumnType): DataType {
 }
 
 export function arrowField(name: string, t: ColumnType): Field {
-  const meta = t === 'geojson' || t === 'json' ? new Map([[TYPE_METADATA, t]]) : null;
+  const meta = t === 'geojson' || t === 'json' || t === 'hll' ? new Map([[TYPE_METADATA, t]]) : null;
   return new Field(name, arrowType(t), true, meta);
 }
 
@@ -108,11 +106,11 @@ export function arrowSchema(columns: readonly ColumnSpec[]): Schema {
   return new Schema(columns.map((c) => arrowField(c.name, c.type)));
 }
 
-const SCALARS: readonly string[] = ['int64', 'double', 'string', 'bool', 'binary', 'geojson', 'json'];
+const SCALARS: readonly string[] = ['int64', 'double', 'string', 'bool', 'binary', 'geojson', 'json', 'hll'];
 
 function badSchema(path: string, what: string): DbError {
   return new DbError('PARAMETER', `bad export schema at ${path}: ${what}`, {
-    hint: 'a schema is {"columns":[{"name":"bin","type":T}]} with T one of int64, double, string, bool, binary, geojson, json, {"list":T}, {"map":{"key":"string"|"int64"|"double","value":T}}, {"struct":{"field":T}} (docs/columnar.md)',
+    hint: 'a schema is {"columns":[{"name":"bin","type":T}]} with T one of int64, double, string, bool, binary, geojson, json, hll, {"list":T}, {"map":{"key":"string"|"int64"|"double","value":T}}, {"struct":{"field":T}} (docs/columnar.md)',
   });
 }
 

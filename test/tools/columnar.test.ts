@@ -10,7 +10,7 @@ import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { tableFromIPC } from 'apache-arrow';
 import { startTestNode, type TestNode } from '../helpers/node-harness.ts';
 import { DbError } from '../../core/errors/index.ts';
-import { GeoJson, valuesEqual, type Bins, type BinValue } from '../../core/model/index.ts';
+import { GeoJson, Hll, Sketch, valuesEqual, type Bins, type BinValue } from '../../core/model/index.ts';
 import { exportToFile, importFromFile } from '../../core/tools/columnar/transfer.ts';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -35,7 +35,15 @@ function binsOf(i: number): Bins {
     tags: new Map<string, BinValue>([['a', BigInt(i)], ['b', BigInt(i * 2)]]),
     nested: [new Map<string, BinValue>([['x', `v${i}`]])],
     mixed: i % 3 === 0 ? BigInt(i) : i % 3 === 1 ? `s${i}` : 1.25,
+    hll: hllOf(i),
   };
+}
+
+/** An HLL (Aerospike's HLL bytes) of a few elements. */
+function hllOf(i: number): Hll {
+  const h = Sketch.empty(4, 4);
+  for (let e = 0; e <= i % 5; e++) h.add(Buffer.from(`e${i}-${e}`));
+  return h.toHll();
 }
 
 async function rows(con: DuckDBConnection, sql: string): Promise<Record<string, unknown>[]> {
@@ -72,9 +80,9 @@ describe('columnar export and import (Parquet, Arrow IPC, CSV)', function () {
     assert.deepEqual(types, {
       _key: 'BIGINT', _set: 'VARCHAR', _digest: 'BLOB', _generation: 'BIGINT', _void_time: 'BIGINT', _last_update_ms: 'BIGINT',
       int: 'BIGINT', dbl: 'DOUBLE', str: 'VARCHAR', flag: 'BOOLEAN', blob: 'BLOB', geo: 'VARCHAR', ints: 'BIGINT[]',
-      tags: 'MAP(VARCHAR, BIGINT)', nested: 'MAP(VARCHAR, VARCHAR)[]', mixed: 'VARCHAR',
+      tags: 'MAP(VARCHAR, BIGINT)', nested: 'MAP(VARCHAR, VARCHAR)[]', mixed: 'VARCHAR', hll: 'BLOB',
     });
-    const got = await rows(con, `SELECT _key::VARCHAR AS k, int::VARCHAR AS int, dbl, str, flag, blob, geo, ints::VARCHAR AS ints, tags['b']::VARCHAR AS b, nested[1]['x'] AS x, mixed, _generation::INTEGER AS gen FROM read_parquet('${file}') ORDER BY _key`);
+    const got = await rows(con, `SELECT _key::VARCHAR AS k, int::VARCHAR AS int, dbl, str, flag, blob, geo, ints::VARCHAR AS ints, tags['b']::VARCHAR AS b, nested[1]['x'] AS x, mixed, hll, _generation::INTEGER AS gen FROM read_parquet('${file}') ORDER BY _key`);
     assert.equal(got.length, N);
     for (let i = 0; i < N; i++) {
       const want = binsOf(i);
@@ -90,13 +98,14 @@ describe('columnar export and import (Parquet, Arrow IPC, CSV)', function () {
       assert.equal(r['b'], String(i * 2));
       assert.equal(r['x'], `v${i}`);
       assert.equal(r['mixed'], i % 3 === 0 ? `{"int":"${i}"}` : i % 3 === 1 ? `"s${i}"` : '{"double":1.25}');
+      assert.deepEqual([...(r['hll'] as Uint8Array)], [...(want['hll'] as Hll).bytes], `HLL bytes in row ${i}`);
       assert.equal(r['gen'], 1);
     }
   });
 
   it('exports Arrow IPC with a filter and a given schema (a map as a struct), and imports it back exactly', async () => {
     const file = join(dir, 'some.arrow');
-    const schemaJson = JSON.stringify({ columns: [{ name: 'int', type: 'int64' }, { name: 'tags', type: { struct: { a: 'int64', b: 'int64' } } }, { name: 'mixed', type: 'json' }, { name: 'geo', type: 'geojson' }] });
+    const schemaJson = JSON.stringify({ columns: [{ name: 'int', type: 'int64' }, { name: 'tags', type: { struct: { a: 'int64', b: 'int64' } } }, { name: 'mixed', type: 'json' }, { name: 'geo', type: 'geojson' }, { name: 'hll', type: 'hll' }] });
     const filter = { kind: 'cmp', op: '<', left: { kind: 'meta', field: 'generation' }, right: { kind: 'lit', value: 5n } } as const;
     const res = await exportToFile(t.client, { namespace: 'test', set: 'all', file, format: 'arrow', schemaJson, filter });
     assert.equal(res.records, N);
@@ -108,8 +117,9 @@ describe('columnar export and import (Parquet, Arrow IPC, CSV)', function () {
     for (let i = 0; i < N; i++) {
       const want = binsOf(i);
       const rec = await t.client.get({ namespace: 'test', set: 'copy', key: BigInt(i) });
-      assert.deepEqual(Object.keys(rec.bins).sort(), ['geo', 'int', 'mixed', 'tags']);
-      for (const b of ['int', 'mixed', 'tags', 'geo']) assert.ok(valuesEqual(rec.bins[b] as BinValue, want[b] as BinValue), `bin ${b} of record ${i}`);
+      assert.deepEqual(Object.keys(rec.bins).sort(), ['geo', 'hll', 'int', 'mixed', 'tags']);
+      assert.ok(rec.bins['hll'] instanceof Hll, 'an HLL column comes back as HLLs');
+      for (const b of ['int', 'mixed', 'tags', 'geo', 'hll']) assert.ok(valuesEqual(rec.bins[b] as BinValue, want[b] as BinValue), `bin ${b} of record ${i}`);
     }
   });
 

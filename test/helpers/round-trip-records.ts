@@ -1,0 +1,170 @@
+/**
+ * Records of every value type for backup/restore round trips (the suite's small one and the
+ * 1,000,000-record benchmark): a deterministic generator by record number, a loader, and a
+ * record-by-record fingerprint (set, user key, generation, void time, TTL, a hash of the bins
+ * in the record codec's bytes, so list/map order marks and exact types count) with a
+ * comparison that lists every difference.
+ */
+import { createHash } from 'node:crypto';
+import {
+  digestHex, encodeBins, GeoJson, listOrder, mapOrder, Sketch, valuesEqual, withListOrder, withMapOrder,
+  type BinValue, type Bins, type MapKey,
+} from '../../core/model/index.ts';
+import type { ClientKey, ClientRecord, SlipstreamClient } from '../../core/client/index.ts';
+import type { ClientBatchEntry } from '../../core/client/batch.ts';
+import type { ClientWritePolicy } from '../../core/client/types.ts';
+
+/** Record i's set: three sets, one of them the null set. */
+export const setOf = (i: number): string => ['people', 'things', ''][i % 3] as string;
+
+/** Record i's user key: integer, string, bytes, or a string not stored with the record (i % 4 === 3). */
+export function keyOf(ns: string, i: number): ClientKey {
+  const key = i % 4 === 0 ? BigInt(i) : i % 4 === 1 ? `key-${i}` : i % 4 === 2 ? new Uint8Array([1, 2, i & 255, (i >> 8) & 255, (i >> 16) & 255]) : `nokey-${i}`;
+  return { namespace: ns, set: setOf(i), key };
+}
+
+/** Record i's first write: the key stored or not, and a TTL (never, an hour, a month, the namespace default). */
+export function policyOf(i: number): ClientWritePolicy {
+  return { sendKey: i % 4 !== 3, ttl: i % 7 === 0 ? -1 : i % 7 === 1 ? 3600 : i % 7 === 2 ? 30 * 86400 : 0 };
+}
+
+/** Record i's bins: every value type (integers at the 64-bit edges, doubles, text, booleans, bytes, GeoJSON, HLL, nested and ordered lists and maps). */
+export function binsOf(i: number): Bins {
+  const b: Bins = {
+    i: BigInt(i),
+    big: i % 2 === 0 ? 2n ** 63n - 1n - BigInt(i) : -(2n ** 63n) + BigInt(i),
+    d: i + 0.25,
+    s: `värde-${i}-✓`,
+    t: i % 3 === 0,
+    blob: new Uint8Array([i & 255, (i >> 8) & 255, 0, 255]),
+    geo: new GeoJson(`{"type":"Point","coordinates":[${(i % 90) + 0.5},${(i % 45) + 0.25}]}`),
+    list: [BigInt(i), 'two', 3.5, [true, false], new Map<MapKey, BinValue>([['k', 1n]])],
+    map: new Map<MapKey, BinValue>([['a', BigInt(i)], [7n, 'seven'], [1.5, [1n, 2n]], ['nested', new Map<MapKey, BinValue>([['x', new Uint8Array([1])]])]]),
+    olist: withListOrder([BigInt(i % 11), 5n, -3n, 'z', 'a'], 'ordered'),
+    omap: withMapOrder(new Map<MapKey, BinValue>([['zz', BigInt(i)], ['aa', 'first'], ['mm', 2.5]]), i % 2 === 0 ? 'keyOrdered' : 'keyValueOrdered'),
+  };
+  if (i % 5 === 0) b['max'] = 2n ** 63n - 1n;
+  if (i % 10 === 0) {
+    const h = Sketch.empty(4, 4);
+    for (let e = 0; e < 5; e++) h.add(Buffer.from(`e-${i}-${e}`));
+    b['hll'] = h.toHll();
+  }
+  return b;
+}
+
+/** Record i's bins after the second write every sixth record gets. */
+export function finalBinsOf(i: number): Bins {
+  return i % 6 === 0 ? { ...binsOf(i), extra: `again-${i}` } : binsOf(i);
+}
+
+/**
+ * Writes records 0..n-1 in batches: each record once, every sixth a second time (one more bin,
+ * generation 2), every tenth touched with a new TTL (one more generation). Throws on any failure.
+ */
+export async function loadRecords(client: SlipstreamClient, ns: string, n: number, options: { batch?: number; inFlight?: number; progress?: (done: number) => void } = {}): Promise<void> {
+  const batch = options.batch ?? 500;
+  let next = 0;
+  let done = 0;
+  const run = async (entries: ClientBatchEntry<ClientKey, ClientWritePolicy>[]): Promise<void> => {
+    const results = await client.batchOperate(entries, { timeoutMs: 120_000 });
+    const failed = results.findIndex((r) => r.error !== undefined);
+    if (failed >= 0) throw new Error(`loading: entry ${failed} of a batch failed: ${results[failed]?.error?.message}`);
+  };
+  await Promise.all(Array.from({ length: options.inFlight ?? 8 }, async () => {
+    while (next < n) {
+      const from = next;
+      const to = Math.min(n, from + batch);
+      next = to;
+      const first: ClientBatchEntry<ClientKey, ClientWritePolicy>[] = [];
+      const second: ClientBatchEntry<ClientKey, ClientWritePolicy>[] = [];
+      for (let i = from; i < to; i++) {
+        const key = keyOf(ns, i);
+        first.push({ kind: 'put', key, bins: binsOf(i), policy: policyOf(i) });
+        if (i % 6 === 0) second.push({ kind: 'put', key, bins: { extra: `again-${i}` }, policy: { ttl: -2 } });
+        if (i % 10 === 0) second.push({ kind: 'operate', key, operations: [{ op: 'touch' }], policy: { ttl: 7200 } });
+      }
+      await run(first);
+      if (second.length > 0) await run(second);
+      done += to - from;
+      options.progress?.(done);
+    }
+  }));
+}
+
+/** What must survive a round trip, per record. */
+export interface RecordPrint {
+  readonly set: string;
+  readonly key: string;
+  readonly generation: number;
+  readonly voidTime: number;
+  readonly ttl: number;
+  /** When the record was read (ms since the epoch), for comparing TTLs read at different times. */
+  readonly atMs: number;
+  /** SHA-1 of the bins in the record codec's bytes (types, order marks and all). */
+  readonly bins: string;
+}
+
+const keyText = (k: ClientRecord['userKey']): string => (k === undefined ? '-' : k instanceof Uint8Array ? `b:${Buffer.from(k).toString('hex')}` : `${typeof k}:${String(k)}`);
+
+/** Whether two values are equal including the order marks of their lists and maps. */
+function sameValue(a: BinValue, b: BinValue): boolean {
+  if (!valuesEqual(a, b)) return false;
+  if (Array.isArray(a)) return listOrder(a) === listOrder(b as readonly BinValue[]) && a.every((x, i) => sameValue(x as BinValue, (b as readonly BinValue[])[i] as BinValue));
+  if (a instanceof Map) return mapOrder(a) === mapOrder(b as ReadonlyMap<MapKey, BinValue>) && [...a].every(([k, v]) => sameValue(v as BinValue, (b as ReadonlyMap<MapKey, BinValue>).get(k) as BinValue));
+  return true;
+}
+
+/** Differences between a record read back and what the generator wrote (empty when equal). */
+export function binsDiffer(r: ClientRecord): string | undefined {
+  const i = r.bins['i'];
+  if (typeof i !== 'bigint') return 'bin i is missing';
+  const want = finalBinsOf(Number(i));
+  const names = Object.keys(r.bins).sort().join(',');
+  if (names !== Object.keys(want).sort().join(',')) return `bins ${names}, expected ${Object.keys(want).sort().join(',')}`;
+  for (const [name, v] of Object.entries(want)) {
+    if (!sameValue(v, r.bins[name] as BinValue)) return `bin ${name} differs`;
+  }
+  return undefined;
+}
+
+/**
+ * Reads every record of `ns` (a scan) and fingerprints it; also checks each record's bins
+ * against the generator (`mismatches` collects the differences).
+ */
+export async function fingerprints(client: SlipstreamClient, ns: string, mismatches: string[] = []): Promise<Map<string, RecordPrint>> {
+  const out = new Map<string, RecordPrint>();
+  for await (const r of client.scan(ns, { recordsPerMessage: 500 }, { timeoutMs: 0 })) {
+    const d = digestHex(r.digest);
+    const wrong = binsDiffer(r);
+    if (wrong !== undefined && mismatches.length < 1000) mismatches.push(`${d}: ${wrong}`);
+    out.set(d, {
+      set: r.set, key: keyText(r.userKey), generation: r.meta.generation, voidTime: r.meta.voidTime, ttl: r.meta.ttl, atMs: Date.now(),
+      bins: createHash('sha1').update(encodeBins(r.bins)).digest('base64'),
+    });
+  }
+  return out;
+}
+
+/**
+ * Every difference between two fingerprint sets, record by record: missing or extra records,
+ * set, user key, generation, void time, bins; the TTL must agree within a second once the time
+ * between the two reads is taken off (TTLs are whole seconds, so 1 s of rounding is allowed on top).
+ */
+export function compareFingerprints(before: ReadonlyMap<string, RecordPrint>, after: ReadonlyMap<string, RecordPrint>, limit = 50): { count: number; examples: string[] } {
+  const examples: string[] = [];
+  let count = 0;
+  const differ = (text: string): void => { count++; if (examples.length < limit) examples.push(text); };
+  for (const [d, a] of before) {
+    const b = after.get(d);
+    if (b === undefined) { differ(`${d}: missing after the restore`); continue; }
+    if (b.set !== a.set) differ(`${d}: set ${a.set} -> ${b.set}`);
+    if (b.key !== a.key) differ(`${d}: user key ${a.key} -> ${b.key}`);
+    if (b.generation !== a.generation) differ(`${d}: generation ${a.generation} -> ${b.generation}`);
+    if (b.voidTime !== a.voidTime) differ(`${d}: void time ${a.voidTime} -> ${b.voidTime}`);
+    if (b.bins !== a.bins) differ(`${d}: bins differ`);
+    if ((a.ttl === -1) !== (b.ttl === -1)) differ(`${d}: TTL ${a.ttl} -> ${b.ttl}`);
+    else if (a.ttl !== -1 && Math.abs((b.ttl + b.atMs / 1000) - (a.ttl + a.atMs / 1000)) > 2) differ(`${d}: TTL ${a.ttl} then ${b.ttl}, ${b.atMs - a.atMs} ms later`);
+  }
+  for (const d of after.keys()) if (!before.has(d)) differ(`${d}: not there before the backup`);
+  return { count, examples };
+}
