@@ -71,11 +71,16 @@ const PATH_PARTS: readonly CpuCategory[] = [
   { name: 'node port (first-byte sniffing)', match: /core\/server\/node-port/ },
   { name: 'kernel (routing, lock, mutate, policy)', match: /core\/(transaction|replication|cluster|query)\// },
   { name: 'storage (engine, record codec)', match: /core\/(storage|model)\/|plugins\/storage-/ },
-  { name: 'UDF engine + call pipe (node side)', match: /core\/udf\/(?!sandbox-host-child|sandbox-runtime)/ },
-  { name: 'UDF host: pipe + sandbox (host side)', match: /core\/udf\/sandbox-host-child|isolated-vm/ },
-  { name: 'UDF in the isolate (runtime + function)', match: /sandbox-runtime|bench\.js|^(?!file:|node:)/ },
+  { name: 'UDF engine + call pipe (node side; in-process: incl. the isolate run)', match: /core\/udf\// },
   { name: 'sockets, streams, timers (node:net/stream/timers)', match: /node:(internal\/)?(net|stream|streams|timers|internal\/timers|internal\/stream_base|buffer|internal\/buffer|events|internal\/process|internal\/async_hooks|internal\/util)/ },
   { name: 'logging, metrics, other project code', match: /core\/|plugins\// },
+];
+
+/** The same for the UDF host process's profile. */
+const HOST_PARTS: readonly CpuCategory[] = [
+  { name: 'isolate run (isolated-vm entry, runtime JSON, the function)', match: /core\/udf\/sandbox\.ts/ },
+  { name: 'call pipe, frames, lanes', match: /core\/udf\// },
+  { name: 'sockets, streams, timers', match: /^node:/ },
 ];
 
 const keyOfI = (i: number): string => `k${i}`;
@@ -155,9 +160,14 @@ async function profileRecordUdf(): Promise<string> {
       await new Promise((res) => setTimeout(res, 500)); // the host writes its profile as it exits
       const parts = new Map<string, number>();
       for (const f of readdirSync(dir).filter((x) => x.endsWith('.cpuprofile'))) {
-        const p = cpuProfileByCategory(join(dir, f), PATH_PARTS, { windowSeconds: SECONDS });
+        // profiles are named CPU.<date>.<time>.<pid>.…: the node's own, or its UDF host process's
+        const host = f.split('.')[3] !== String(node.pid);
+        const p = cpuProfileByCategory(join(dir, f), host ? HOST_PARTS : PATH_PARTS, { windowSeconds: SECONDS });
         if (p.totalMs < 50) continue; // a logger's worker thread
-        for (const row of p.rows) parts.set(row.name, (parts.get(row.name) ?? 0) + (row.ms * 1000) / Math.max(1, r.ops));
+        for (const row of p.rows) {
+          const name = host ? `UDF host process: ${row.name}` : row.name;
+          parts.set(name, (parts.get(name) ?? 0) + (row.ms * 1000) / Math.max(1, r.ops));
+        }
       }
       rmSync(dir, { recursive: true, force: true });
       runs.push({ label: `${protocol === 'grpc' ? 'gRPC' : 'Aerospike'} [${isolation}], ${Math.round(r.opsPerSec).toLocaleString('en-US')}/s`, calls: r.ops, parts });

@@ -14,6 +14,7 @@
  * | GeoJSON                          | `{"g":"<text>"}`             | GeoJSON (`.text`, `.value`)   |
  * | list                             | JSON array                   | Array                         |
  * | map                              | `{"m":[k1,v1,k2,v2,…]}`      | Map (plain objects accepted)  |
+ * | (a record UDF's written bins only) a bin still holding the primitive value it was read with | `{"s":0}` | – (the stored value is kept) |
  *
  * So a JSON number decodes to an integer exactly when it is integral. The guest side of this
  * codec is in sandbox-runtime.js. Decoding what a UDF produced is defensive: it checks depth,
@@ -57,10 +58,12 @@ export function encodeValue(v: BinValue): Wire {
 }
 
 export function encodeBins(bins: Bins): Record<string, Wire> {
-  const out: Record<string, Wire> = {};
+  // no prototype: a bin named __proto__ is an own property like any other (and assignment is
+  // much cheaper than defineProperty on the call path)
+  const out = Object.create(null) as Record<string, Wire>;
   for (const name of Object.keys(bins)) {
     const v = bins[name];
-    if (v !== undefined && v !== null) Object.defineProperty(out, name, { value: encodeValue(v), enumerable: true, writable: true, configurable: true });
+    if (v !== undefined && v !== null) out[name] = encodeValue(v);
   }
   return out;
 }
@@ -127,11 +130,24 @@ export function decodeValue(w: unknown, depth = 0): BinValue {
   }
 }
 
-export function decodeBins(w: unknown): Bins {
+/** Whether a written bin is `{"s":0}`: left as it was read (see sandbox-runtime.js, SAME). */
+function isSame(v: unknown): boolean {
+  return typeof v === 'object' && v !== null && (v as { s?: unknown }).s === 0 && !Array.isArray(v);
+}
+
+/**
+ * Decodes the bins a UDF wrote. `stored`: the bins it was given (a record UDF's effect), from
+ * which a bin written as `{"s":0}` keeps its value.
+ */
+export function decodeBins(w: unknown, stored?: Bins): Bins {
   if (typeof w !== 'object' || w === null || Array.isArray(w)) throw bad('bins are not an object');
   const out: Bins = {};
   for (const [k, v] of Object.entries(w as Record<string, unknown>)) {
-    const value = decodeValue(v);
+    let value: BinValue;
+    if (isSame(v)) {
+      if (stored === undefined || !Object.hasOwn(stored, k)) throw bad(`bin '${k.slice(0, 40)}' is marked unchanged but was not read`);
+      value = stored[k] as BinValue;
+    } else value = decodeValue(v);
     if (value !== null) Object.defineProperty(out, k, { value, enumerable: true, writable: true, configurable: true });
   }
   return out;

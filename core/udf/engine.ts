@@ -226,7 +226,7 @@ export class UdfEngine {
         ttl: meta === undefined ? 0 : ttlOf(meta.voidTime, now),
         lut: meta?.lastUpdateMs ?? 0,
         key: view.key.userKey === undefined ? null : encodeValue(view.key.userKey),
-        digest: Buffer.from(view.key.digest).toString('base64'),
+        digest: Buffer.from(view.key.digest.buffer, view.key.digest.byteOffset, view.key.digest.byteLength).toString('base64'),
         set: view.key.set,
         ns: view.key.namespace,
       },
@@ -234,14 +234,15 @@ export class UdfEngine {
     const options = call.runBy === undefined ? REPEATABLE : { repeatable: true, runBy: call.runBy };
     const res = await this.withSandbox(mod, (s) => s.call(JSON.stringify(req), timeoutMs, what, options), true);
     const r = this.parse(res, mod, call.fn);
-    return { value: decodeValue(r.value ?? null), effect: this.effectOf(r.effect, what), logs: r.logs ?? [] };
+    return { value: decodeValue(r.value ?? null), effect: this.effectOf(r.effect, what, view.exists ? view.bins : undefined), logs: r.logs ?? [] };
   }
 
-  private effectOf(e: GuestResponse['effect'], what: string): RecordEffect {
+  /** The record effect a UDF reported; `stored`: the bins it was given (untouched bins keep their stored value). */
+  private effectOf(e: GuestResponse['effect'], what: string, stored: Bins | undefined): RecordEffect {
     if (e === undefined || e.t === 'none') return { kind: 'none' };
     if (e.t === 'delete') return { kind: 'delete' };
     if (e.t !== 'write') throw new DbError('UDF', `${what} produced an unknown record effect`);
-    const bins = decodeBins(e.bins);
+    const bins = decodeBins(e.bins, stored);
     if (e.ttl === undefined) return { kind: 'write', bins, create: e.create === true };
     const ttl = e.ttl;
     if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < -2) throw new DbError('UDF', `${what} set an invalid TTL`);

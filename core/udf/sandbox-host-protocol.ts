@@ -77,22 +77,21 @@ export class FrameWriter {
   }
 
   call(id: number, sid: number, timeoutMs: number, repeatable: boolean, what: string, req: string, runBy = 0): void {
-    const whatLen = Buffer.byteLength(what);
-    const reqLen = Buffer.byteLength(req);
-    this.reserve(CALL_HEAD + whatLen + reqLen);
+    // room for the worst case (3 UTF-8 bytes per UTF-16 unit): the lengths come from the writes,
+    // so the strings are not scanned twice
+    this.reserve(CALL_HEAD + 3 * (what.length + req.length));
     const b = this.buf;
-    let o = this.used;
-    b.writeUInt32LE(CALL_HEAD - 4 + whatLen + reqLen, o);
+    const o = this.used;
     b.writeUInt32LE(id, o + 4);
     b.writeUInt32LE(sid, o + 8);
     b.writeUInt32LE(Math.min(0xffffffff, Math.max(0, Math.ceil(timeoutMs))), o + 12);
     b[o + 16] = repeatable ? 1 : 0;
     b.writeDoubleLE(runBy, o + 17);
+    const whatLen = b.write(what, o + CALL_HEAD, 'utf8');
     b.writeUInt16LE(whatLen, o + 25);
-    o += CALL_HEAD;
-    o += b.write(what, o, 'utf8');
-    o += b.write(req, o, 'utf8');
-    this.used = o;
+    const reqLen = b.write(req, o + CALL_HEAD + whatLen, 'utf8');
+    b.writeUInt32LE(CALL_HEAD - 4 + whatLen + reqLen, o);
+    this.used = o + CALL_HEAD + whatLen + reqLen;
     this.schedule();
   }
 

@@ -59,7 +59,9 @@ type Reply = Extract<HostReply, { id: number }>;
 interface Pending {
   readonly resolve: (r: Reply | AnswerFrame) => void;
   readonly reject: (err: Error) => void;
-  readonly timer: NodeJS.Timeout;
+  /** When the child counts as wedged if it has not answered (performance.now() ms), and that deadline's length. */
+  readonly due: number;
+  readonly deadlineMs: number;
   /** What the caller ran, for error messages ("bank.transfer", "loading bank.js"). */
   readonly what: string;
 }
@@ -73,6 +75,12 @@ class HostChild {
   readonly generation: number;
   readonly startedAt = Date.now();
   readonly pending = new Map<number, Pending>();
+  /**
+   * One timer for the deadlines of every request in flight (not one per call: a timer set and
+   * cleared per call cost more than the rest of the call's bookkeeping), armed for the earliest.
+   */
+  watchdog: NodeJS.Timeout | undefined;
+  watchdogDue = Infinity;
   readonly exited: Promise<void>;
   alive = true;
   ready = false;
@@ -202,15 +210,38 @@ export class SandboxHost {
 
   /** Registers an answer awaited from the child, with the deadline after which the child counts as wedged. */
   private expect(child: HostChild, id: number, deadlineMs: number, what: string, resolve: (r: Reply | AnswerFrame) => void, reject: (err: Error) => void): void {
-    const timer = setTimeout(() => {
-      // no answer: the child is wedged; this call gets its own message, the others the usual one
-      const p = child.pending.get(id);
-      child.pending.delete(id);
-      p?.reject(hostLost(what, `did not answer within ${deadlineMs} ms (it was killed)`));
-      this.kill(child, `no answer within ${deadlineMs} ms`, true);
-    }, deadlineMs);
+    const due = performance.now() + deadlineMs;
     if (child.pending.size === 0) child.hold(true);
-    child.pending.set(id, { resolve, reject, timer, what });
+    child.pending.set(id, { resolve, reject, due, deadlineMs, what });
+    if (due < child.watchdogDue) this.arm(child, due);
+  }
+
+  /** (Re)arms the child's watchdog for `due`. */
+  private arm(child: HostChild, due: number): void {
+    if (child.watchdog !== undefined) clearTimeout(child.watchdog);
+    child.watchdogDue = due;
+    // unref'd: the call pipe and channel keep the event loop alive while calls are in flight (HostChild.hold)
+    child.watchdog = setTimeout(() => this.sweep(child), Math.max(1, Math.ceil(due - performance.now()))).unref();
+  }
+
+  /** The watchdog fired: a request past its deadline means the child is wedged; otherwise it is re-armed for the earliest. */
+  private sweep(child: HostChild): void {
+    child.watchdog = undefined;
+    child.watchdogDue = Infinity;
+    if (!child.alive) return;
+    const now = performance.now();
+    let next = Infinity;
+    for (const [id, p] of child.pending) {
+      if (p.due <= now) {
+        // no answer: the child is wedged; this call gets its own message, the others the usual one
+        child.pending.delete(id);
+        p.reject(hostLost(p.what, `did not answer within ${p.deadlineMs} ms (it was killed)`));
+        this.kill(child, `no answer within ${p.deadlineMs} ms`, true);
+        return;
+      }
+      if (p.due < next) next = p.due;
+    }
+    if (next !== Infinity) this.arm(child, next);
   }
 
   /** @internal fire-and-forget message (dispose). */
@@ -233,7 +264,6 @@ export class SandboxHost {
     const p = child.pending.get(r.id);
     if (p === undefined) return; // timed out already
     child.pending.delete(r.id);
-    clearTimeout(p.timer);
     if (child.pending.size === 0) child.hold(false);
     p.resolve(r);
   }
@@ -342,9 +372,10 @@ export class SandboxHost {
     const inFlight = [...child.pending.values()];
     child.pending.clear();
     child.hold(false);
+    if (child.watchdog !== undefined) clearTimeout(child.watchdog);
+    child.watchdog = undefined;
     const stopping = this.closed || !crashed;
     for (const p of inFlight) {
-      clearTimeout(p.timer);
       p.reject(stopping ? new DbError('UDF', `UDF error in ${p.what}: the UDF engine was closed`, { hint: 'retry on a running node' }) : hostLost(p.what, `died (${reason})`));
     }
     if (!stopping) {

@@ -17,7 +17,7 @@
   const { parse: jsonParse, stringify: jsonStringify } = JSON;
   const { isArray } = Array;
   const { isInteger, isSafeInteger } = Number;
-  const { getPrototypeOf, keys: objectKeys, defineProperty, freeze, getOwnPropertyNames, getOwnPropertyDescriptor } = Object;
+  const { getPrototypeOf, keys: objectKeys, defineProperty, freeze, getOwnPropertyNames, getOwnPropertyDescriptor, create: objectCreate, is: objectIs } = Object;
   const ObjectProto = Object.prototype;
   const MapCtor = Map;
   const WeakMapCtor = WeakMap;
@@ -119,11 +119,15 @@
     if (k === '__proto__') defineProperty(obj, k, { value: v, writable: true, enumerable: true, configurable: true });
     else obj[k] = v;
   }
-  /** Decodes a bins object in place (JSON.parse already made it an own-property object). */
-  function decodeBins(bins) {
+  /**
+   * Decodes a bins object in place (JSON.parse already made it an own-property object); with
+   * `orig`, also notes there the bins that hold a primitive value (see SAME).
+   */
+  function decodeBins(bins, orig) {
     for (const k in bins) {
-      const x = bins[k];
-      if (typeof x === 'object' && x !== null) setOwn(bins, k, decode(x));
+      let x = bins[k];
+      if (typeof x === 'object' && x !== null) setOwn(bins, k, x = decode(x));
+      if (orig !== undefined && typeof x !== 'object') setOwn(orig, k, x);
     }
     return bins;
   }
@@ -234,6 +238,12 @@
     if (s === undefined) throw new TypeErrorCtor('expected the record passed to the UDF');
     return s;
   }
+  /**
+   * Written back in place of a bin that still holds the primitive value it was read with: the
+   * host keeps the stored value, so an untouched bin is not encoded here, nor parsed and decoded
+   * there. (A list, map or bytes value may have been changed in place, so it is always sent.)
+   */
+  const SAME = freeze({ s: 0 });
   function snapshotBins(rec, st) {
     const out = {};
     const names = objectKeys(rec);
@@ -241,6 +251,11 @@
       const k = names[i];
       const v = rec[k];
       if (v === undefined || v === null) continue;
+      const was = st.orig[k];
+      if (was !== undefined && objectIs(v, was)) {
+        setOwn(out, k, SAME);
+        continue;
+      }
       // doubles stay doubles: a number written to a bin that held a double is stored as a double
       let enc;
       if (typeof v === 'number' && st.doubles[k] === true) enc = isInteger(v) || v !== v || !isFinite(v) ? doubleTag(v) : v;
@@ -296,13 +311,14 @@
 
   function runRecord(req) {
     const r = req.rec;
-    const rec = decodeBins(r.bins);
+    const orig = objectCreate(null);
+    const rec = decodeBins(r.bins, orig);
     const doubles = {};
     for (const k in r.doubles) doubles[r.doubles[k]] = true;
     const st = {
       exists: r.exists, existedBefore: r.exists, gen: r.gen, ttl: r.ttl, lut: r.lut,
       key: r.key === null ? null : decode(r.key), digest: r.digest, set: r.set, ns: r.ns,
-      doubles, effect: { t: 'none' }, newTtl: undefined,
+      doubles, orig, effect: { t: 'none' }, newTtl: undefined,
     };
     recState.set(rec, st);
     const args = decode(req.args);

@@ -36,16 +36,45 @@ const TIMEOUT = 9;
 /** The longest a single-record command may take, whatever the client asks. */
 const MAX_REQUEST_MS = 60_000;
 
-/** The promise's value, or undefined when `ms` pass first (a later rejection is swallowed). */
-async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), ms); });
-  try {
-    return await Promise.race([p, late]);
-  } finally {
-    clearTimeout(timer);
-    p.catch(() => undefined);
+/**
+ * Requests waiting within their transaction_ttl, under one timer armed for the earliest due
+ * (a timer set and cleared per request cost more than the rest of a small request's
+ * bookkeeping). Each entry's `late` answers its request with undefined.
+ */
+const waiting = new Set<{ readonly due: number; readonly late: () => void }>();
+let sweepTimer: NodeJS.Timeout | undefined;
+let sweepDue = Infinity;
+
+function armSweep(due: number): void {
+  if (sweepTimer !== undefined) clearTimeout(sweepTimer);
+  sweepDue = due;
+  sweepTimer = setTimeout(sweepLate, Math.max(1, Math.ceil(due - performance.now())));
+  // an open connection keeps the process alive, not a request's deadline
+  sweepTimer.unref();
+}
+
+function sweepLate(): void {
+  sweepTimer = undefined;
+  sweepDue = Infinity;
+  const now = performance.now();
+  let next = Infinity;
+  for (const w of waiting) {
+    if (w.due <= now) {
+      waiting.delete(w);
+      w.late();
+    } else if (w.due < next) next = w.due;
   }
+  if (next !== Infinity) armSweep(next);
+}
+
+/** The promise's value, or undefined when `ms` pass first (a later rejection is swallowed). */
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  return new Promise<T | undefined>((resolve, reject) => {
+    const w = { due: performance.now() + ms, late: () => resolve(undefined) };
+    waiting.add(w);
+    if (w.due < sweepDue) armSweep(w.due);
+    p.then((v) => { waiting.delete(w); resolve(v); }, (err: unknown) => { waiting.delete(w); reject(err); });
+  });
 }
 
 /** A result code as the one byte the wire has for it. */
