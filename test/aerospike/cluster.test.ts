@@ -4,12 +4,9 @@
  * replicas bitmaps, and sends each key to the partition's master.
  */
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import Aerospike from 'aerospike';
-import { startNodeProcess, type NodeProcess } from '../helpers/process-node.ts';
+import { ProcessCluster } from '../helpers/process-cluster.ts';
 import { until } from '../helpers/until.ts';
 
 const HB = { intervalMs: 50, timeout: 5 };
@@ -46,38 +43,13 @@ function owned(b64: string): number[] {
 describe('Aerospike protocol: the official client on a 3-node cluster', function () {
   // three real node processes start and form a cluster: minutes on a loaded machine
   this.timeout(300_000);
-  const dir = mkdtempSync(join(tmpdir(), 'slipstream-as-cluster-'));
-  const procs: NodeProcess[] = [];
+  const cluster = new ProcessCluster({ name: 'as-cluster', clusterName: 'alpha', heartbeat: HB });
 
-  async function start(id: string, seeds: string[]): Promise<NodeProcess> {
-    const file = join(dir, `${id}.json`);
-    writeFileSync(file, JSON.stringify({
-      node: { id, host: '127.0.0.1', port: 0, dataDir: join(dir, id) },
-      logLevel: 'warn',
-      namespaces: [{ name: 'test', storage: 'storage-memory', replicationFactor: 2 }],
-      cluster: { clusterName: 'alpha', heartbeat: { address: '127.0.0.1:0', ...HB }, fabric: { address: '127.0.0.1:0' }, seeds },
-    }));
-    const p = await startNodeProcess(['--config', file], { timeoutMs: 90_000 });
-    procs.push(p);
-    return p;
-  }
-
-  after(async () => {
-    for (const p of procs) await p.stop('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => cluster.close());
 
   it('learns the three nodes from one seed and routes each key to its partition\'s master', async () => {
-    const a = await start('A3', []);
-    // the heartbeat seed address of A3, from the cluster section of its statistics is not on the
-    // Aerospike protocol: ask the gRPC cluster service through the TypeScript client instead
-    const { SlipstreamClient } = await import('../../core/client/index.ts');
-    const sc = await SlipstreamClient.connect({ hosts: `127.0.0.1:${a.port}`, timeoutMs: 10_000 });
-    const { ClusterServiceService } = await import('../../core/wire/generated/slipstream/v1/cluster.ts');
-    const ci = await sc.unary(ClusterServiceService.getClusterInfo, {});
-    sc.close();
-    const seed = ci.members[0]?.heartbeatAddress as string;
-    const [b, c] = await Promise.all([start('A2', [seed]), start('A1', [seed])]);
+    // A3 alone, then A2 and A1 seeded by its heartbeat address (learnt over the gRPC ClusterService)
+    const [a, b, c] = await cluster.startCluster(['A3', 'A2', 'A1']);
     const nodes = [a, b, c];
 
     // every node lists the two others as peers, and the masters split the 4096 partitions

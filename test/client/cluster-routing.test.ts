@@ -6,13 +6,11 @@
  * map and keeps serving.
  */
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { DbError, SlipstreamClient, type ClientKey } from '../../core/client/index.ts';
 import { ClusterServiceService } from '../../core/wire/generated/slipstream/v1/cluster.ts';
-import { startNodeProcess, type NodeProcess } from '../helpers/process-node.ts';
+import { ProcessCluster } from '../helpers/process-cluster.ts';
+import { until } from '../helpers/until.ts';
 import { startTestNode } from '../helpers/node-harness.ts';
 
 // tolerant heartbeats: the box running the suite is loaded, and a membership blip would move the map mid-test
@@ -22,21 +20,6 @@ const HB = { intervalMs: 150, timeout: 15 };
  * the write fails TIMEOUT in doubt (these writes are idempotent, or their result unchecked).
  */
 const RETRY = { maxRetries: 3 };
-
-async function until<T>(what: string, f: () => Promise<T | undefined>, ms: number): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await f();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${ms} ms${last === undefined ? '' : ` (last error: ${String(last)})`}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** A port nothing listens on. */
 async function deadPort(): Promise<number> {
@@ -49,22 +32,13 @@ async function deadPort(): Promise<number> {
 
 describe('client/routing by the partition map (3 real nodes)', function () {
   this.timeout(240_000);
-  const dir = mkdtempSync(join(tmpdir(), 'slipstream-client-routing-'));
-  const procs = new Map<string, NodeProcess>();
+  const cluster = new ProcessCluster({ name: 'client-routing', clusterName: 'routing', heartbeat: HB });
   const admins = new Map<string, SlipstreamClient>();
 
-  async function start(id: string, seeds: string[]): Promise<NodeProcess> {
-    const file = join(dir, `${id}.json`);
-    writeFileSync(file, JSON.stringify({
-      node: { id, host: '127.0.0.1', port: 0, dataDir: join(dir, id) },
-      logLevel: 'warn',
-      namespaces: [{ name: 'test', storage: 'storage-memory', replicationFactor: 2 }],
-      cluster: { clusterName: 'routing', rackId: Number(id.slice(1)) % 2, heartbeat: { address: '127.0.0.1:0', ...HB }, fabric: { address: '127.0.0.1:0' }, seeds },
-    }));
-    const p = await startNodeProcess(['--config', file], { timeoutMs: 90_000 });
-    procs.set(id, p);
+  /** Starts a node (racks 0 and 1 alternate by id) with an admin client of its own. */
+  async function start(id: string, seeds: string[]): Promise<void> {
+    const p = await cluster.start(id, { seeds, clusterFields: { rackId: Number(id.slice(1)) % 2 } });
     admins.set(id, await SlipstreamClient.connect({ hosts: `127.0.0.1:${p.port}`, timeoutMs: 10_000 }));
-    return p;
   }
 
   /** A statistic summed over the running nodes. */
@@ -76,8 +50,7 @@ describe('client/routing by the partition map (3 real nodes)', function () {
 
   after(async () => {
     for (const c of admins.values()) c.close();
-    for (const p of procs.values()) await p.stop('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
+    await cluster.close();
   });
 
   /** The cluster key every running node agrees on with all `n` members online; undefined while not settled. */
@@ -112,12 +85,11 @@ describe('client/routing by the partition map (3 real nodes)', function () {
   }
 
   it('sends every request straight to the node holding the record, and follows the cluster after a SIGKILL', async () => {
-    const a = await start('A3', []);
-    const ci = await (admins.get('A3') as SlipstreamClient).unary(ClusterServiceService.getClusterInfo, {});
-    const seed = ci.members[0]?.heartbeatAddress as string;
-    const [b] = await Promise.all([start('A2', [seed]), start('A1', [seed])]);
+    await start('A3', []);
+    const seed = await cluster.heartbeatAddress('A3');
+    await Promise.all([start('A2', [seed]), start('A1', [seed])]);
     await until('3 nodes online', () => settledKey(3), 90_000);
-    void a;
+    const b = cluster.node('A2');
 
     const client = await SlipstreamClient.connect({
       hosts: [`127.0.0.1:${await deadPort()}`, `127.0.0.1:${b.port}`], routing: 'partition-map', timeoutMs: 5000, connectTimeoutMs: 2000, tendIntervalMs: 200, rackId: 1,
@@ -177,8 +149,7 @@ describe('client/routing by the partition map (3 real nodes)', function () {
       // SIGKILL a node: the client drops it, follows the new map and keeps serving
       const victim = 'A1';
       const killedAt = Date.now();
-      await procs.get(victim)?.stop('SIGKILL');
-      procs.delete(victim);
+      await cluster.kill(victim);
       admins.get(victim)?.close();
       admins.delete(victim);
       let failures = 0;

@@ -8,79 +8,48 @@
  * from a seed printed on failure (SLIPSTREAM_FAULT_SEED=n to replay it).
  */
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { credentials } from '@grpc/grpc-js';
-import { startNodeProcess, type NodeProcess } from '../helpers/process-node.ts';
+import { ProcessCluster, membersOf } from '../helpers/process-cluster.ts';
 import { RelayNet } from '../helpers/cluster-relay.ts';
 import { AckChecker } from '../helpers/ack-checker.ts';
+import { until } from '../helpers/until.ts';
+import { partitionMap } from '../helpers/cluster-info.ts';
 import { SlipstreamClient } from '../../core/client/index.ts';
 import { seededRandom } from '../../core/cluster/clock.ts';
-import {
-  ClusterServiceClient, type GetClusterInfoResponse, type GetPartitionDigestsResponse, type GetPartitionMapResponse,
-} from '../../core/wire/generated/slipstream/v1/cluster.ts';
+import { ClusterServiceClient, type GetClusterInfoResponse, type GetPartitionDigestsResponse } from '../../core/wire/generated/slipstream/v1/cluster.ts';
 
 // node timeout 3 s: a heavily loaded 2-core machine stalls event loops for more than a second
 const HB = { intervalMs: 150, timeout: 20 };
 const SEED = Number(process.env['SLIPSTREAM_FAULT_SEED'] ?? Math.floor(Math.random() * 1_000_000));
 const NS = 'test';
 
-function rpc<T>(port: number, call: (c: ClusterServiceClient, cb: (err: Error | null, res: T) => void) => void): Promise<T> {
+function digests(port: number, detailPartitions: number[] = []): Promise<GetPartitionDigestsResponse> {
   const c = new ClusterServiceClient(`127.0.0.1:${port}`, credentials.createInsecure());
-  return new Promise((resolve, reject) => call(c, (err, res) => { c.close(); if (err) reject(err); else resolve(res); }));
+  return new Promise((resolve, reject) => c.getPartitionDigests({ namespace: NS, detailPartitions }, (err, res) => { c.close(); if (err) reject(err); else resolve(res); }));
 }
-const info = (port: number): Promise<GetClusterInfoResponse> => rpc(port, (c, cb) => c.getClusterInfo({}, cb));
-const partitionMap = (port: number): Promise<GetPartitionMapResponse> => rpc(port, (c, cb) => c.getPartitionMap({ namespace: NS }, cb));
-const digests = (port: number, detailPartitions: number[] = []): Promise<GetPartitionDigestsResponse> => rpc(port, (c, cb) => c.getPartitionDigests({ namespace: NS, detailPartitions }, cb));
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms: number): Promise<{ value: T; ms: number }> {
+/** Waits for a condition and says how long it took. */
+async function timed<T>(what: string, probe: () => Promise<T | undefined>, ms: number): Promise<{ value: T; ms: number }> {
   const start = Date.now();
-  let last: unknown;
-  while (Date.now() - start < ms) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return { value: v, ms: Date.now() - start };
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${what} did not happen within ${ms} ms${last === undefined ? '' : ` (last error: ${String(last)})`}`);
+  const value = await until(what, probe, ms, 100);
+  return { value, ms: Date.now() - start };
 }
 
 describe('cluster/faults with real processes (rolling restart, split and heal, joins under load)', function () {
   this.timeout(600_000); // node starts take 30–40 s each on a heavily loaded 2-core machine (2–3 s when quiet)
-  const dir = mkdtempSync(join(tmpdir(), 'slipstream-faults-'));
   const net = new RelayNet();
-  const procs = new Map<string, NodeProcess>();
+  const cluster = new ProcessCluster({
+    name: 'faults', clusterName: 'faults', heartbeat: HB, relays: net,
+    namespaces: [{ name: NS, storage: 'storage-lmdb', replicationFactor: 2, storageOptions: { dataDir: NS } }],
+  });
+  const procs = cluster.procs;
   const checker = new AckChecker();
   const rand = seededRandom(SEED);
-  /** Every node's relay heartbeat address is a seed (a restarted node must join, not form a cluster alone). */
-  const seedIds = ['A3', 'A2', 'A1', 'A5', 'A4'];
 
-  async function start(id: string): Promise<NodeProcess> {
-    const r = await net.node(id);
-    const seeds: string[] = [];
-    for (const other of seedIds) if (other !== id && (procs.has(other) || other === 'A3')) seeds.push((await net.node(other)).hbAccess);
-    const config = {
-      node: { id, host: '127.0.0.1', port: 0, dataDir: join(dir, id) },
-      logLevel: 'warn',
-      namespaces: [{ name: NS, storage: 'storage-lmdb', replicationFactor: 2, storageOptions: { dataDir: NS } }],
-      cluster: {
-        clusterName: 'faults', seeds,
-        heartbeat: { address: `127.0.0.1:${r.hbPort}`, accessAddress: r.hbAccess, ...HB },
-        fabric: { address: `127.0.0.1:${r.fabricPort}`, accessAddress: r.fabricAccess },
-      },
-    };
-    const file = join(dir, `${id}.json`);
-    writeFileSync(file, JSON.stringify(config));
-    const p = await startNodeProcess(['--config', file], { timeoutMs: 90_000 });
-    procs.set(id, p);
-    return p;
-  }
-
-  const port = (id: string): number => (procs.get(id) as NodeProcess).port;
+  /** Starts a node, seeded by every node the relays know (a restarted node must join, not form a cluster alone). */
+  const start = (id: string): Promise<unknown> => cluster.start(id);
+  const port = (id: string): number => cluster.port(id);
+  const info = (id: string): Promise<GetClusterInfoResponse> => cluster.info(id);
 
   /** The 3-node cluster the scenarios share (started by the first one that runs). */
   async function cluster3(): Promise<void> {
@@ -89,23 +58,17 @@ describe('cluster/faults with real processes (rolling restart, split and heal, j
     await Promise.all(['A2', 'A1'].filter((id) => !procs.has(id)).map(start));
     await settled(['A3', 'A2', 'A1']);
   }
-  const membersOf = (r: GetClusterInfoResponse): string => r.members.map((m) => m.nodeId).join(',');
 
   /** Waits until `ids` form one cluster, all online, with no migrations left on any of them. */
   async function settled(ids: string[], ms = 60_000): Promise<number> {
-    const want = [...ids].sort((a, b) => (BigInt(`0x${b}`) > BigInt(`0x${a}`) ? 1 : -1)).join(',');
-    return (await until(`cluster ${want} settled`, async () => {
-      const rs = await Promise.all(ids.map((id) => info(port(id))));
-      return rs.every((r) => membersOf(r) === want && r.state === 'online' && r.clusterKey === rs[0]?.clusterKey
-        && r.members.every((m) => m.state === 'online') && r.migrations?.partitionsRemaining === 0) ? true : undefined;
-    }, ms)).ms;
+    return (await cluster.formed(ids, { settled: true, ms })).ms;
   }
 
   /** Every node holds a copy of a partition exactly when the map places one there, and the copies agree. */
   async function copiesAgree(ids: string[], ms = 30_000): Promise<void> {
     let problem = '';
-    await until('copies placed by the map and equal', async () => {
-      const map = await partitionMap(port(ids[0] as string));
+    await timed('copies placed by the map and equal', async () => {
+      const map = await partitionMap(port(ids[0] as string), NS);
       const byNode = new Map<string, Map<number, string>>();
       for (const id of ids) {
         const d = await digests(port(id));
@@ -204,11 +167,7 @@ describe('cluster/faults with real processes (rolling restart, split and heal, j
     };
   }
 
-  after(async () => {
-    for (const p of procs.values()) await p.stop('SIGKILL');
-    await net.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => cluster.close());
 
   afterEach(function () {
     if (this.currentTest?.state === 'failed') console.log(`      fault schedule seed: SLIPSTREAM_FAULT_SEED=${SEED}`);
@@ -224,8 +183,7 @@ describe('cluster/faults with real processes (rolling restart, split and heal, j
       live = live.filter((x) => x !== id);
       const before = checker.ackTimes.length;
       let t = Date.now();
-      await (procs.get(id) as NodeProcess).stop('SIGTERM');
-      procs.delete(id);
+      await cluster.stop(id, 'SIGTERM');
       const stopMs = Date.now() - t;
       const downMs = await settled(live);
       await until(`writes acknowledged while ${id} is down`, async () => (checker.ackTimes.length > before + 20 ? true : undefined), 30_000);
@@ -251,8 +209,8 @@ describe('cluster/faults with real processes (rolling restart, split and heal, j
     const cutAt = Date.now();
     net.split(['A3', 'A2'], ['A1']);
     // each side re-forms without the other
-    const formed = await until('both sides re-formed', async () => {
-      const [r3, r2, r1] = await Promise.all(all.map((id) => info(port(id))));
+    const formed = await timed('both sides re-formed', async () => {
+      const [r3, r2, r1] = await Promise.all(all.map(info));
       return membersOf(r3 as GetClusterInfoResponse) === 'A3,A2' && membersOf(r2 as GetClusterInfoResponse) === 'A3,A2' && membersOf(r1 as GetClusterInfoResponse) === 'A1'
         && [r3, r2, r1].every((r) => r?.state === 'online') ? true : undefined;
     }, 30_000);
@@ -327,7 +285,7 @@ describe('cluster/faults with real processes (rolling restart, split and heal, j
     await until('writes through the new nodes', async () => (checker.acked.has('A5-0') || checker.acked.has('A4-0') || [...checker.acked.keys()].some((k) => k.startsWith('A5-') || k.startsWith('A4-')) ? true : undefined), 30_000);
     await l.stop();
     const gap = checker.longestGap(joinAt, doneAt);
-    const received = await Promise.all(['A5', 'A4'].map(async (id) => (await info(port(id))).migrations?.recordsReceived ?? 0n));
+    const received = await Promise.all(['A5', 'A4'].map(async (id) => (await info(id)).migrations?.recordsReceived ?? 0n));
     console.log(`      (joins: settled ${took} ms after the new nodes were up; ${checker.ackTimes.filter((t) => t > joinAt && t < doneAt).length} writes acknowledged meanwhile, longest gap without an acknowledged write ${gap} ms; records received ${received.join('/')}; ${checker.inDoubt} in doubt overall)`);
     assert.ok(received.every((n) => n > 0n), 'each new node received records by migration');
     // writes kept being acknowledged while the map changed twice; the bound on the longest gap is

@@ -8,12 +8,8 @@
  * in order (suite time).
  */
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { credentials } from '@grpc/grpc-js';
-import { startNodeProcess, type NodeProcess } from '../helpers/process-node.ts';
-import { clusterInfo } from '../helpers/cluster-info.ts';
+import { ProcessCluster } from '../helpers/process-cluster.ts';
 import { until } from '../helpers/until.ts';
 import { SlipstreamClient } from '../../core/client/index.ts';
 import { executeAql, type AqlStatementStatus } from '../../core/client/aql.ts';
@@ -63,47 +59,17 @@ function grpcQuery(port: number, req: Partial<QueryRequest>): Promise<Array<{ di
 
 describe('cluster/queries (real processes)', function () {
   this.timeout(300_000);
-  const dir = mkdtempSync(join(tmpdir(), 'slipstream-queries-'));
-  const procs = new Map<string, NodeProcess>();
-
-  async function start(id: string, cluster: boolean, seeds: string[] = []): Promise<NodeProcess> {
-    const config = {
-      node: { id, host: '127.0.0.1', port: 0, dataDir: join(dir, id), metricsPort: 0 },
-      logLevel: 'warn',
-      namespaces: [{ name: 'test', storage: 'storage-memory', replicationFactor: 2 }],
-      ...(cluster ? { cluster: { clusterName: 'queries', heartbeat: { address: '127.0.0.1:0', ...HB }, fabric: { address: '127.0.0.1:0' }, seeds } } : {}),
-    };
-    const file = join(dir, `${id}.json`);
-    writeFileSync(file, JSON.stringify(config));
-    const p = await startNodeProcess(['--config', file], { timeoutMs: 90_000 });
-    procs.set(id, p);
-    return p;
-  }
-  const node = (id: string): NodeProcess => {
-    const p = procs.get(id);
-    assert.ok(p !== undefined, `node ${id} runs (the tests run in order)`);
-    return p;
-  };
-  async function formed(ids: string[]): Promise<void> {
-    const want = [...ids].sort().reverse().join(',');
-    await until(`cluster ${want}`, async () => {
-      const rs = await Promise.all(ids.map((id) => clusterInfo(node(id).port)));
-      return rs.every((r) => r.members.map((m) => m.nodeId).join(',') === want && r.state === 'online' && r.clusterKey === rs[0]?.clusterKey) ? rs : undefined;
-    }, 120_000, 200);
-  }
+  const cluster = new ProcessCluster({ name: 'queries', clusterName: 'queries', heartbeat: HB, metrics: true, startTimeoutMs: 90_000 });
+  const node = (id: string) => cluster.node(id);
 
   after(async () => {
     for (const c of clients.values()) c.close();
     clients.clear();
-    for (const p of procs.values()) await p.stop('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
+    await cluster.close();
   });
 
   it('index queries through any node equal one node holding everything: AQL rows, gRPC rows and cursors, pages across nodes, EXPLAIN', async () => {
-    const [single, first] = await Promise.all([start('51', false), start('E3', true)]);
-    const seed = (await clusterInfo(first.port)).members[0]?.heartbeatAddress as string;
-    await Promise.all([start('E2', true, [seed]), start('E1', true, [seed])]);
-    await formed(['E3', 'E2', 'E1']);
+    const [single] = await Promise.all([cluster.start('51', { cluster: false }), cluster.startCluster(['E3', 'E2', 'E1'], { ms: 120_000 })]);
     const ports = ['E3', 'E2', 'E1'].map((id) => node(id).port);
     // the same records through every cluster node (most are proxied to their masters) and into the single node
     const one = await clientOf(single.port);

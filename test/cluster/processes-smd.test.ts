@@ -7,44 +7,20 @@
  * loses access at once on every node. One cluster serves the tests in order (suite time).
  */
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { KeyValueServiceClient } from '../../core/wire/generated/slipstream/v1/kv.ts';
 import { SecurityServiceClient } from '../../core/wire/generated/slipstream/v1/security.ts';
 import { RESULT_CODE_HEADER } from '../../core/wire/status.ts';
-import { startNodeProcess, type NodeProcess } from '../helpers/process-node.ts';
+import { ProcessCluster } from '../helpers/process-cluster.ts';
+import { until } from '../helpers/until.ts';
 import { SlipstreamClient } from '../../core/client/index.ts';
 import { executeAql, type AqlStatementStatus } from '../../core/client/aql.ts';
 import { DEFAULT_SETTINGS } from '../../core/aql/language/settings.ts';
-import { ClusterServiceClient, type GetClusterInfoResponse } from '../../core/wire/generated/slipstream/v1/cluster.ts';
 
 const HB = { intervalMs: 100, timeout: 30 }; // node timeout 3 s: these tests kill no node, and the machine may be loaded
 const ADMIN = { user: 'admin', password: 'secret-pw' };
-
-function info(port: number): Promise<GetClusterInfoResponse> {
-  const c = new ClusterServiceClient(`127.0.0.1:${port}`, credentials.createInsecure());
-  const md = new Metadata();
-  md.set('user', ADMIN.user);
-  md.set('password', ADMIN.password);
-  return new Promise((resolve, reject) => c.getClusterInfo({}, md, (err, res) => { c.close(); if (err) reject(err); else resolve(res); }));
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms: number): Promise<{ value: T; ms: number }> {
-  const start = Date.now();
-  let last: unknown;
-  while (Date.now() - start < ms) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return { value: v, ms: Date.now() - start };
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${what} did not happen within ${ms} ms${last === undefined ? '' : ` (last error: ${String(last)})`}`);
-}
 
 interface AqlOutcome { readonly statuses: AqlStatementStatus[]; readonly rows: Map<string, unknown>[] }
 
@@ -92,54 +68,27 @@ const MODULE = `export function bump(rec, by) {
 
 describe('cluster/system metadata on every node (real processes)', function () {
   this.timeout(240_000);
-  const dir = mkdtempSync(join(tmpdir(), 'slipstream-smd-'));
-  const procs = new Map<string, NodeProcess>();
-  writeFileSync(join(dir, 'cluster.secret'), 'the cluster secret shared by these nodes\n');
-  writeFileSync(join(dir, 'admin.password'), ADMIN.password);
-  let seed = '';
-
-  async function start(id: string, seeds: string[]): Promise<NodeProcess> {
-    const config = {
-      node: { id, host: '127.0.0.1', port: 0, dataDir: join(dir, id), metricsPort: 0 },
-      logLevel: 'warn',
-      // a persistent namespace makes the node keep its system metadata (users included) on disk
-      namespaces: [{ name: 'test', storage: 'storage-memory', replicationFactor: 2 }, { name: 'kept', storage: 'storage-lmdb', storageOptions: { dataDir: 'kept' }, replicationFactor: 2 }],
-      cluster: { clusterName: 'smd', heartbeat: { address: '127.0.0.1:0', ...HB }, fabric: { address: '127.0.0.1:0' }, seeds },
-      security: { clusterSecretFile: join(dir, 'cluster.secret'), adminPasswordFile: join(dir, 'admin.password') },
-    };
-    const file = join(dir, `${id}.json`);
-    writeFileSync(file, JSON.stringify(config));
-    const p = await startNodeProcess(['--config', file], { timeoutMs: 60_000 });
-    procs.set(id, p);
-    return p;
-  }
-
-  const node = (id: string): NodeProcess => {
-    const p = procs.get(id);
-    assert.ok(p !== undefined, `node ${id} runs (the tests run in order)`);
-    return p;
-  };
-
-  async function formed(ids: string[]): Promise<void> {
-    const want = [...ids].sort().reverse().join(',');
-    await until(`cluster ${want}`, async () => {
-      const rs = await Promise.all(ids.map((id) => info(node(id).port)));
-      return rs.every((r) => r.members.map((m) => m.nodeId).join(',') === want && r.state === 'online' && r.clusterKey === rs[0]?.clusterKey) ? rs : undefined;
-    }, 90_000);
-  }
+  const cluster = new ProcessCluster({
+    name: 'smd', clusterName: 'smd', heartbeat: HB, metrics: true, login: ADMIN,
+    // a persistent namespace makes the node keep its system metadata (users included) on disk
+    namespaces: [{ name: 'test', storage: 'storage-memory', replicationFactor: 2 }, { name: 'kept', storage: 'storage-lmdb', storageOptions: { dataDir: 'kept' }, replicationFactor: 2 }],
+    sections: (dir) => {
+      writeFileSync(join(dir, 'cluster.secret'), 'the cluster secret shared by these nodes\n');
+      writeFileSync(join(dir, 'admin.password'), ADMIN.password);
+      return { security: { clusterSecretFile: join(dir, 'cluster.secret'), adminPasswordFile: join(dir, 'admin.password') } };
+    },
+    startTimeoutMs: 60_000,
+  });
+  const node = (id: string) => cluster.node(id);
+  const formed = (ids: string[]): Promise<unknown> => cluster.formed(ids, { ms: 90_000 });
 
   after(async () => {
     closeClients();
-    for (const p of procs.values()) await p.stop('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
+    await cluster.close();
   });
 
   it('a UDF module registered through A is callable through C (proxied to every master), listed everywhere, and removed through B everywhere', async () => {
-    const a = await start('C3', []);
-    seed = (await info(a.port)).members[0]?.heartbeatAddress as string;
-    await Promise.all([start('C2', [seed]), start('C1', [seed])]);
-    await formed(['C3', 'C2', 'C1']);
-    const [b, c] = [node('C2'), node('C1')];
+    const [a, b, c] = await cluster.startCluster(['C3', 'C2', 'C1']);
 
     await aqlOk(a.port, "REGISTER MODULE 'counter.js'", new Map([['counter.js', new TextEncoder().encode(MODULE)]]));
     // through C, on 30 keys whose masters are spread over the three nodes
@@ -174,7 +123,7 @@ describe('cluster/system metadata on every node (real processes)', function () {
       }));
       return per.every((n) => n !== undefined) && per.reduce((x, y) => (x ?? 0) + (y ?? 0), 0) === 180 ? per : undefined;
     }, 30_000);
-    assert.ok(entries.value.every((n) => (n ?? 0) > 0), `entries per node ${entries.value.join('/')}`);
+    assert.ok(entries.every((n) => (n ?? 0) > 0), `entries per node ${entries.join('/')}`);
     const rows = await aqlOk(c.port, 'SELECT i FROM test.idx WHERE i BETWEEN 10 AND 29');
     assert.deepEqual(rows.map((r) => r.get('i')).sort((x, y) => Number(x) - Number(y)), Array.from({ length: 20 }, (_, k) => BigInt(k + 10)));
     await aqlOk(a.port, 'DROP INDEX test by_i');
@@ -237,16 +186,16 @@ describe('cluster/system metadata on every node (real processes)', function () {
 
     // the clear password is in no node's log and in no file a node wrote
     const files = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(d, e.name)) : [join(d, e.name)]));
-    for (const [id, p] of procs) {
+    for (const [id, p] of cluster.procs) {
       assert.ok(!p.output().includes(carol.password), `node ${id}'s log`);
-      const written = files(join(dir, id));
+      const written = files(join(cluster.dir, id));
       assert.ok(written.some((f) => f.includes(`${join(id, 'smd')}`)), `node ${id} keeps its system metadata on disk (${written.join(', ')})`);
       for (const f of written) assert.ok(!readFileSync(f).includes(carol.password), `file ${f}`);
     }
   });
 
   it('a node that joins later receives the modules and index definitions, and serves calls with them at once', async () => {
-    const d = await start('C4', [seed]);
+    const d = await cluster.start('C4', { seeds: [await cluster.heartbeatAddress('C3')] });
     await formed(['C4', 'C3', 'C2', 'C1']);
     // calls wait until the node holds the cluster's modules; listing shows what is installed so far
     for (let i = 0; i < 10; i++) await aqlOk(d.port, `EXECUTE counter.bump(100) ON test.udf WHERE PK = 'k${i}'`);

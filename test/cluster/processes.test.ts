@@ -3,28 +3,16 @@
  * SIGKILL, restart, and a node of another cluster name that must never merge.
  */
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { credentials } from '@grpc/grpc-js';
-import { startNodeProcess, type NodeProcess } from '../helpers/process-node.ts';
+import type { NodeProcess } from '../helpers/process-node.ts';
+import { ProcessCluster, membersOf as members } from '../helpers/process-cluster.ts';
+import { clusterInfo as info, partitionMap } from '../helpers/cluster-info.ts';
 import { SlipstreamClient } from '../../core/client/index.ts';
 import { executeAql } from '../../core/client/aql.ts';
 import { DEFAULT_SETTINGS } from '../../core/aql/language/settings.ts';
-import { ClusterServiceClient, type GetClusterInfoResponse, type GetPartitionMapResponse } from '../../core/wire/generated/slipstream/v1/cluster.ts';
+import type { GetClusterInfoResponse } from '../../core/wire/generated/slipstream/v1/cluster.ts';
 import { until } from '../helpers/until.ts';
 
 const HB = { intervalMs: 100, timeout: 10 }; // node timeout 1 s (robust on a loaded machine)
-
-function info(port: number): Promise<GetClusterInfoResponse> {
-  const c = new ClusterServiceClient(`127.0.0.1:${port}`, credentials.createInsecure());
-  return new Promise((resolve, reject) => c.getClusterInfo({}, (err, res) => { c.close(); if (err) reject(err); else resolve(res); }));
-}
-
-function partitionMap(port: number, namespace: string): Promise<GetPartitionMapResponse> {
-  const c = new ClusterServiceClient(`127.0.0.1:${port}`, credentials.createInsecure());
-  return new Promise((resolve, reject) => c.getPartitionMap({ namespace }, (err, res) => { c.close(); if (err) reject(err); else resolve(res); }));
-}
 
 /** Runs AQL text on a node through the AqlService and returns the rows as maps. */
 async function aqlRows(port: number, text: string): Promise<Map<string, unknown>[]> {
@@ -44,29 +32,10 @@ async function aqlRows(port: number, text: string): Promise<Map<string, unknown>
 
 describe('cluster/real processes on 127.0.0.1', function () {
   this.timeout(180_000);
-  const dir = mkdtempSync(join(tmpdir(), 'slipstream-cluster-'));
-  const procs = new Map<string, NodeProcess>();
+  const cluster = new ProcessCluster({ name: 'cluster', clusterName: 'alpha', heartbeat: HB, metrics: true });
+  const start = (id: string, clusterName: string, seeds: string[]): Promise<NodeProcess> => cluster.start(id, { clusterName, seeds });
 
-  async function start(id: string, clusterName: string, seeds: string[]): Promise<NodeProcess> {
-    const config = {
-      node: { id, host: '127.0.0.1', port: 0, dataDir: join(dir, id), metricsPort: 0 },
-      logLevel: 'warn',
-      namespaces: [{ name: 'test', storage: 'storage-memory', replicationFactor: 2 }],
-      cluster: { clusterName, heartbeat: { address: '127.0.0.1:0', ...HB }, fabric: { address: '127.0.0.1:0' }, seeds },
-    };
-    const file = join(dir, `${id}.json`);
-    writeFileSync(file, JSON.stringify(config));
-    const p = await startNodeProcess(['--config', file], { timeoutMs: 60_000 });
-    procs.set(id, p);
-    return p;
-  }
-
-  const members = (r: GetClusterInfoResponse): string => r.members.map((m) => m.nodeId).join(',');
-
-  after(async () => {
-    for (const p of procs.values()) await p.stop('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => cluster.close());
 
   it('three nodes form one cluster, lose a SIGKILLed node, take it back, and never merge with another cluster name', async () => {
     const a = await start('A3', 'alpha', []);
@@ -75,10 +44,7 @@ describe('cluster/real processes on 127.0.0.1', function () {
     const [b, c] = await Promise.all([start('A2', 'alpha', [seed]), start('A1', 'alpha', [seed])]);
     const stranger = await start('FF', 'beta', [seed]);
 
-    const formed = await until('3-node cluster', async () => {
-      const rs = await Promise.all([a, b, c].map((p) => info(p.port)));
-      return rs.every((r) => members(r) === 'A3,A2,A1' && r.state === 'online' && r.clusterKey === rs[0]?.clusterKey) ? rs : undefined;
-    }, 20_000);
+    const formed = (await cluster.formed(['A3', 'A2', 'A1'], { ms: 20_000 })).infos;
     const r0 = formed[0] as GetClusterInfoResponse;
     assert.equal(r0.principal, 'A3');
     assert.ok(r0.members.every((m) => m.serviceAddress.startsWith('127.0.0.1:')), JSON.stringify(r0.members));
@@ -156,13 +122,9 @@ describe('cluster/real processes on 127.0.0.1', function () {
 
     // SIGKILL a member under the load: removed within heartbeat timeout + one quantum (+ slack for a loaded machine)
     killedAt = Date.now();
-    await c.stop('SIGKILL');
-    procs.delete('A1');
+    await cluster.kill('A1');
     const removing = Date.now();
-    await until('removal of A1', async () => {
-      const rs = await Promise.all([a, b].map((p) => info(p.port)));
-      return rs.every((r) => members(r) === 'A3,A2' && r.state === 'online') ? rs : undefined;
-    }, 15_000);
+    await cluster.formed(['A3', 'A2'], { ms: 15_000 });
     const removedMs = Date.now() - removing;
     assert.ok(removedMs < 5000, `took ${removedMs} ms`);
     await new Promise((r) => setTimeout(r, 1500));
@@ -182,10 +144,7 @@ describe('cluster/real processes on 127.0.0.1', function () {
 
     // restart: rejoins
     const c2 = await start('A1', 'alpha', [seed]);
-    await until('rejoin of A1', async () => {
-      const rs = await Promise.all([a, b, c2].map((p) => info(p.port)));
-      return rs.every((r) => members(r) === 'A3,A2,A1' && r.state === 'online') ? rs : undefined;
-    }, 20_000);
+    await cluster.formed(['A3', 'A2', 'A1'], { ms: 20_000 });
     assert.equal(members(await info(stranger.port)), 'FF');
     cluster3 = [a, b, c2];
 

@@ -4,11 +4,11 @@
  * forge a heartbeat or speak on the fabric (real processes on 127.0.0.1).
  */
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Metadata } from '@grpc/grpc-js';
-import { startNodeProcess, type NodeProcess } from '../helpers/process-node.ts';
+import { ProcessCluster } from '../helpers/process-cluster.ts';
+import type { NodeProcess } from '../helpers/process-node.ts';
 import type { GetClusterInfoResponse } from '../../core/wire/generated/slipstream/v1/cluster.ts';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { tcpTransport, frameBytes, CHALLENGE_BYTES } from '../../core/cluster/tcp-transport.ts';
@@ -30,30 +30,19 @@ const members = (r: GetClusterInfoResponse): string => r.members.map((m) => m.no
 
 describe('security/cluster authentication', function () {
   this.timeout(180_000);
-  const dir = mkdtempSync(join(tmpdir(), 'slipstream-cluster-auth-'));
-  const procs: NodeProcess[] = [];
-  writeFileSync(join(dir, 'cluster.secret'), 'a shared cluster secret of enough bytes\n');
-  writeFileSync(join(dir, 'admin.password'), 'pw');
-
-  async function start(id: string, seeds: string[], withSecret: boolean): Promise<NodeProcess> {
-    const config = {
-      node: { id, host: '127.0.0.1', port: 0, dataDir: join(dir, id), metricsPort: 0 },
-      logLevel: 'warn',
-      namespaces: [{ name: 'test', storage: 'storage-memory', replicationFactor: 2 }],
-      cluster: { clusterName: 'alpha', heartbeat: { address: '127.0.0.1:0', ...HB }, fabric: { address: '127.0.0.1:0' }, seeds },
-      ...(withSecret ? { security: { clusterSecretFile: join(dir, 'cluster.secret'), adminPasswordFile: join(dir, 'admin.password') } } : {}),
-    };
-    const file = join(dir, `${id}.json`);
-    writeFileSync(file, JSON.stringify(config));
-    const p = await startNodeProcess(['--config', file], { timeoutMs: 60_000 });
-    procs.push(p);
-    return p;
-  }
-
-  after(async () => {
-    for (const p of procs) await p.stop('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
+  const cluster = new ProcessCluster({
+    name: 'cluster-auth', clusterName: 'alpha', heartbeat: HB, metrics: true,
+    sections: (dir) => {
+      writeFileSync(join(dir, 'cluster.secret'), 'a shared cluster secret of enough bytes\n');
+      writeFileSync(join(dir, 'admin.password'), 'pw');
+      return { security: { clusterSecretFile: join(dir, 'cluster.secret'), adminPasswordFile: join(dir, 'admin.password') } };
+    },
+    login: { user: 'admin', password: 'pw' },
+    startTimeoutMs: 60_000,
   });
+  const start = (id: string, seeds: string[], withSecret: boolean): Promise<NodeProcess> => cluster.start(id, { seeds, ...(withSecret ? {} : { sections: {} }) });
+
+  after(() => cluster.close());
 
   const pulse = (node: bigint): Pulse => ({
     t: 'pulse', node, clusterName: 'alpha', hb: 'x:1', fabric: 'x:2', service: '', rack: 0, zone: 0, state: 'bootstrap',
@@ -174,13 +163,8 @@ describe('security/cluster authentication', function () {
   });
 
   it('a node without the cluster secret cannot join a secured cluster, and its frames are refused and counted', async () => {
-    const a = await start('A1', [], true);
-    const seed = (await info(a.port)).members[0]?.heartbeatAddress as string;
-    const b = await start('A2', [seed], true);
-    await until('2-node secured cluster', async () => {
-      const rs = await Promise.all([a, b].map((p) => info(p.port)));
-      return rs.every((r) => members(r) === 'A1,A2' && r.state === 'online') ? rs : undefined;
-    }, 30_000);
+    const [a, b] = await cluster.startCluster(['A1', 'A2'], { ms: 30_000 });
+    const seed = await cluster.heartbeatAddress('A1');
 
     // same cluster name, same seed, no secret: a foreign process
     const foreign = await start('FF', [seed], false);

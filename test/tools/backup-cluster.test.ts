@@ -5,18 +5,16 @@
  * master after the last record received), and restore each record to its master.
  */
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { startNodeProcess, type NodeProcess } from '../helpers/process-node.ts';
+import { ProcessCluster } from '../helpers/process-cluster.ts';
 import { until } from '../helpers/until.ts';
 import { SlipstreamClient } from '../../core/client/index.ts';
 import { DbError } from '../../core/errors/index.ts';
 import { digestHex, valuesEqual, type BinValue, type Bins } from '../../core/model/index.ts';
-import { ClusterServiceService } from '../../core/wire/generated/slipstream/v1/cluster.ts';
 import { runBackup } from '../../core/tools/backup/backup.ts';
 import { readBackupFile } from '../../core/tools/backup/format.ts';
 import { ToolCluster } from '../../core/tools/cluster-nodes.ts';
@@ -34,40 +32,14 @@ function binsOf(i: number): Bins {
 
 describe('tools/backup and restore of a cluster (real processes)', function () {
   this.timeout(240_000);
-  const dir = mkdtempSync(join(tmpdir(), 'slipstream-backup-cluster-'));
-  const procs: NodeProcess[] = [];
+  const nodes = new ProcessCluster({ name: 'backup-cluster', clusterName: 'bk', heartbeat: HB, startTimeoutMs: 60_000 });
+  const dir = nodes.dir;
 
-  async function start(id: string, seeds: string[]): Promise<NodeProcess> {
-    const file = join(dir, `${id}.json`);
-    writeFileSync(file, JSON.stringify({
-      node: { id, host: '127.0.0.1', port: 0, dataDir: join(dir, id) },
-      logLevel: 'warn',
-      namespaces: [{ name: 'test', storage: 'storage-memory', replicationFactor: 2 }],
-      cluster: { clusterName: 'bk', heartbeat: { address: '127.0.0.1:0', ...HB }, fabric: { address: '127.0.0.1:0' }, seeds },
-    }));
-    const p = await startNodeProcess(['--config', file], { timeoutMs: 60_000 });
-    procs.push(p);
-    return p;
-  }
-
-  after(async () => {
-    for (const p of procs) await p.stop('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => nodes.close());
 
   it('backs up from every master at once, survives a node leaving mid-backup, and restores to the masters', async () => {
-    const a = await start('B3', []);
+    const [a, b, c] = await nodes.startCluster(['B3', 'B2', 'B1'], { ms: 60_000 });
     const seedClient = await SlipstreamClient.connect({ hosts: `127.0.0.1:${a.port}`, timeoutMs: 10_000 });
-    const hb = (await seedClient.unary(ClusterServiceService.getClusterInfo, {})).members[0]?.heartbeatAddress as string;
-    const [b, c] = await Promise.all([start('B2', [hb]), start('B1', [hb])]);
-    const online = async (ports: number[]): Promise<true | undefined> => {
-      const infos = await Promise.all(ports.map(async (port) => {
-        const cl = await SlipstreamClient.connect({ hosts: `127.0.0.1:${port}`, timeoutMs: 5000 });
-        try { return await cl.unary(ClusterServiceService.getClusterInfo, {}); } finally { cl.close(); }
-      }));
-      return infos.every((i) => i.members.length === ports.length && i.state === 'online' && i.clusterKey === infos[0]?.clusterKey) ? true : undefined;
-    };
-    await until('3-node cluster', () => online([a.port, b.port, c.port]), 60_000);
 
     // AQL SET CONFIG changes every node of the cluster, one row per node; a change the first node refuses goes nowhere
     const aql = async (text: string): Promise<{ rows: Array<Record<string, unknown>>; codes: number[] }> => {
@@ -137,7 +109,7 @@ describe('tools/backup and restore of a cluster (real processes)', function () {
           client: cluster, namespace: 'test', directory: out, parallel: 2, recordsPerSecond: 1000, blockBytes: 4096,
           progress: (p) => {
             // node C leaves once a quarter of the records are in: its scans must move to the new masters
-            if (!killed && p.done >= N / 4) { killed = true; void c.stop('SIGKILL'); }
+            if (!killed && p.done >= N / 4) { killed = true; void nodes.kill('B1'); }
           },
         });
         assert.ok(killed, 'the node was killed during the backup');
@@ -160,7 +132,7 @@ describe('tools/backup and restore of a cluster (real processes)', function () {
       }
 
       // the two nodes left agree on a map without C
-      await until('2-node cluster', () => online([a.port, b.port]), 60_000);
+      await nodes.formed(['B3', 'B2'], { ms: 60_000 });
       await seedClient.truncate('test');
       await until('truncated', async () => {
         let n = 0;
