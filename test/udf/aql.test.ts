@@ -100,7 +100,8 @@ describe('udf: AQL through the aql binary and a real node process', function () 
         "REGISTER MODULE 'nothere.js'",
       ].join('\n');
       writeFileSync(join(t.dir, 'script.aql'), script);
-      const r = await runAql(['-h', '127.0.0.1', '-p', String(t.node.port), '-f', 'script.aql'], { dir: t.dir });
+      // a generous statement timeout: the first REGISTER starts the node's UDF host, slow on a loaded machine
+      const r = await runAql(['-h', '127.0.0.1', '-p', String(t.node.port), '-T', '20000', '-f', 'script.aql'], { dir: t.dir });
       const out = normalise(r.output);
       assert.match(out, /REGISTER MODULE 'acct\.js'\nOK, 1 module added\./);
       assert.match(out, /\| open +\|\n\+-+\+\n\| 50 +\|/);
