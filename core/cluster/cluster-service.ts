@@ -94,6 +94,8 @@ export interface ClusterService {
   namespaces(): string[];
   /** Master of a partition, or undefined when the node is not in a cluster. */
   masterOf(namespace: string, partition: PartitionId): NodeId | undefined;
+  /** Whether this node hears (live heartbeats) a node that is not in its cluster (or any node, while it is in none). */
+  hearsOthers(): boolean;
   /** The client-facing (gRPC) address of a node this one hears (or of itself); undefined when unknown. */
   serviceAddressOf(node: NodeId): string | undefined;
   /** The cluster key this node is in now (0 when in none). */
@@ -243,6 +245,10 @@ export function createClusterService(options: ClusterServiceOptions): ClusterSer
     partitionTable: (ns) => tables.get(ns),
     namespaces: () => options.namespaces.map((n) => n.name),
     masterOf: (ns, pid) => tables.get(ns)?.rows[pid]?.[0],
+    hearsOthers() {
+      const ids = clustering.clusterKey === 0n ? [options.nodeId] : clustering.members.map((m) => m.id);
+      return heartbeat.peers().some((p) => !ids.includes(p.id));
+    },
     serviceAddressOf(node) {
       if (node === options.nodeId) return options.serviceAddress?.();
       const s = heartbeat.peers().find((p) => p.id === node)?.service;

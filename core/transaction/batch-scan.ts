@@ -5,8 +5,9 @@ import { checkSetName, N_PARTITIONS, type DbRecord, type RecordKey } from '../mo
 import { namespaceOf, toRecord, type KernelState } from './kernel-state.ts';
 import { checkpoint } from './scan-scheduler.ts';
 import type { ScanRequest } from './kernel-types.ts';
-import type { ReadPolicy } from './policy.ts';
+import type { ReadPolicy, RecordPredicate } from './policy.ts';
 import { get, getStored } from './read-path.ts';
+import { SCAN_PAGE_BYTES, type ScanPage, type ScanPageRequest } from './cluster-scan.ts';
 
 /** Reads many records; each result is the record, or a DbError (NOT_FOUND and the like). */
 export async function batchGet(s: KernelState, keys: readonly RecordKey[], options: { bins?: readonly string[]; headerOnly?: boolean } & ReadPolicy = {}, read: (key: RecordKey) => Promise<DbRecord> = (k) => get(s, k, options)): Promise<Array<DbRecord | DbError>> {
@@ -50,12 +51,77 @@ export function scannedRecord(namespace: string, stored: StoredRecord, only?: Re
 export async function* scanStored(s: KernelState, req: ScanRequest): AsyncGenerator<StoredRecord> {
   namespaceOf(s, req.namespace);
   s.counters.scans++;
-  // in a cluster: every master's share, merged here in scan order (see cluster-scan.ts)
-  if (s.forwarding !== undefined) yield* s.forwarding.scan(req, (r) => scanLocal(s, r));
-  else yield* scanLocal(s, req);
+  // in a cluster: every master's share page by page (this node's own too), merged here in scan order (see cluster-scan.ts)
+  if (s.forwarding !== undefined) {
+    const filter = req.filter;
+    yield* s.forwarding.scan(req, (page) => scanPage(s, { ...page, ...(filter === undefined ? {} : { filter }) }, req.signal));
+  } else {
+    yield* scanLocal(s, req);
+  }
 }
 
-/** scanStored over the partitions this node masters only. */
+/** How long a master waits for partitions of a scan page to be filled before it refuses (the page is asked for again). */
+const PAGE_FILL_WAIT_MS = 2000;
+
+/**
+ * A page of a cluster scan's share on this node (another node's request, or this node's own
+ * share): only partitions this node masters and has filled — checked before reading and again
+ * after, so that a map change while the page was read answers UNAVAILABLE (the asking node
+ * resumes the partitions from their new masters after the last record it took) instead of a page
+ * that silently lacks records.
+ */
+export async function scanPage(s: KernelState, req: ScanPageRequest & { readonly filter?: RecordPredicate }, signal?: AbortSignal): Promise<ScanPage> {
+  const ns = namespaceOf(s, req.namespace);
+  if (req.set !== undefined) checkSetName(req.set);
+  const mastered = (): void => {
+    for (const p of req.partitions) {
+      const m = s.router.masterOf(req.namespace, p);
+      if (m !== s.router.localNode) {
+        throw new DbError('UNAVAILABLE', `partition ${p} of namespace '${req.namespace}' is not mastered here${m === undefined ? '' : ' any more'}`, { hint: 'ask its master' });
+      }
+    }
+  };
+  mastered();
+  const m = s.migration;
+  if (m !== undefined && req.partitions.some((p) => m.filling(req.namespace, p))) {
+    let timer: ReturnType<typeof s.clock.setTimeout> | undefined;
+    const filled = await Promise.race([
+      m.waitFilled(req.namespace, req.partitions).then(() => true),
+      new Promise<boolean>((r) => { timer = s.clock.setTimeout(() => r(false), PAGE_FILL_WAIT_MS); }),
+    ]);
+    if (timer !== undefined) s.clock.clearTimeout(timer);
+    if (!filled) throw new DbError('UNAVAILABLE', `partitions of namespace '${req.namespace}' are still being filled here`, { hint: 'ask again once migrations are done' });
+    mastered();
+  }
+  const records: StoredRecord[] = [];
+  let bytes = 0;
+  let full = false;
+  const it = ns.engine.scan({
+    partitions: [...req.partitions], ...(req.set === undefined ? {} : { set: req.set }), ...(req.afterDigest === undefined ? {} : { afterDigest: req.afterDigest }),
+  });
+  for await (const stored of it) {
+    if (signal?.aborted === true) throw new DbError('SCAN_ABORT', 'the scan was cancelled');
+    // a scan run as a job lets requests be served between its turns
+    const turn = checkpoint();
+    if (turn !== undefined) await turn;
+    if (!ns.isVisible(stored, s.clock.now())) continue;
+    if (req.filter !== undefined) {
+      const key: RecordKey = { namespace: ns.name, set: stored.set, digest: stored.digest, partition: stored.partition };
+      if (!req.filter(toRecord(key, stored))) continue;
+    }
+    records.push(stored);
+    bytes += stored.payload.length + 64;
+    // a page stays well below the fabric's message limit, whatever the record sizes
+    if (records.length >= req.max || bytes >= SCAN_PAGE_BYTES) {
+      full = true;
+      break;
+    }
+  }
+  mastered();
+  return { records, done: !full };
+}
+
+/** scanStored on a single node (it masters every partition; a partition it does not master is skipped). */
 export async function* scanLocal(s: KernelState, req: ScanRequest): AsyncGenerator<StoredRecord> {
   const ns = namespaceOf(s, req.namespace);
   if (req.set !== undefined) checkSetName(req.set);

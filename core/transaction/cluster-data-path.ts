@@ -37,9 +37,9 @@ export interface ClusterDataPath {
 }
 
 export function attachClusterDataPath(kernel: Kernel, cluster: ClusterService, options: ClusterDataPathOptions): ClusterDataPath {
-  // While the node is between clusters (a heartbeat blip made it an orphan) it keeps routing by
-  // the last map it had: it serves the partitions it mastered (as one side of a split would), and
-  // requests for the others are refused by their masters until it is back in a cluster (retried).
+  // While the node is between clusters and hears nobody (one side of a split) it keeps routing by
+  // the last map it had: it serves the partitions it mastered, and requests for the others are
+  // refused by their masters until it is back in a cluster (retried).
   const lastTables = new Map<string, PartitionTable>();
   cluster.on('change', () => {
     for (const ns of cluster.namespaces()) {
@@ -47,9 +47,23 @@ export function attachClusterDataPath(kernel: Kernel, cluster: ClusterService, o
       if (t !== undefined) lastTables.set(ns, t);
     }
   });
+  // A node alone — in no cluster, or in a cluster of itself — that hears other nodes is about to
+  // join them (it just started and formed a cluster alone, or a heartbeat blip made it an orphan):
+  // it masters nothing until it has joined, so that it acknowledges no write (with one copy) that
+  // the cluster the others form would not see — their reads and scans would silently miss it until
+  // the merge. A node that hears nobody is one side of a split and serves (AP).
+  let joining = { at: -Infinity, value: false };
+  const aboutToJoin = (): boolean => {
+    const now = options.clock.now();
+    if (now - joining.at >= 50) {
+      const view = cluster.view();
+      joining = { at: now, value: (view === undefined || view.succession.length === 1) && cluster.hearsOthers() };
+    }
+    return joining.value;
+  };
   const router: PartitionRouter = {
     localNode: cluster.nodeId,
-    masterOf: (ns, pid) => cluster.masterOf(ns, pid) ?? lastTables.get(ns)?.rows[pid]?.[0],
+    masterOf: (ns, pid) => (aboutToJoin() ? undefined : cluster.masterOf(ns, pid) ?? lastTables.get(ns)?.rows[pid]?.[0]),
     serviceAddressOf: (node) => cluster.serviceAddressOf(node),
     members: () => cluster.view()?.succession.map((m) => m.id) ?? [cluster.nodeId],
     copiesOf: (ns, pid) => cluster.partitionTable(ns)?.rows[pid] ?? lastTables.get(ns)?.rows[pid] ?? [],

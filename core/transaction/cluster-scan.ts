@@ -1,10 +1,16 @@
 /**
- * Cluster-wide scans: the partitions a scan covers are split by master; this node scans the
- * ones it masters and pulls the others from their masters page by page (the next page is
- * asked for while the current one is consumed). The streams are merged into the scan's order
- * (partition order as requested, then digest), so a client's partition cursor stays valid.
- * When a master stops mastering partitions mid-scan (the map changed), the rest of its share
- * is split again by the new map and resumed from the last record taken.
+ * Cluster-wide scans: the partitions a scan covers are split by master and read page by page
+ * from each master — this node's own share too, through the same page function without the
+ * fabric (the next page is asked for while the current one is consumed). The streams are merged
+ * into the scan's order (partition order as requested, then digest), so a client's partition
+ * cursor stays valid.
+ *
+ * A scan never silently returns fewer records (Aerospike's partition scans mark each partition
+ * done or to be retried; here the retry is built in): a master answers a page only for
+ * partitions it masters and has filled, and checks that again after reading it, else it answers
+ * UNAVAILABLE. A page refused, or not answered by a node that the map no longer names as the
+ * master (it died), is asked again: the rest of that share is split by the map of the moment and
+ * resumed after the last record taken. When the retries run out the scan fails.
  */
 import { DbError } from '../errors/index.ts';
 import type { NodeId, StoredRecord } from '../plugin-api/index.ts';
@@ -32,17 +38,22 @@ export interface ScanPage {
 export interface ScanRouting {
   readonly localNode: NodeId;
   masterOf(namespace: string, partition: number): NodeId | undefined;
+  /** A page of `node`'s share (this node's own without the fabric). */
   fetchPage(node: NodeId, req: ScanPageRequest): Promise<ScanPage>;
   /** Waits a little before asking again after a map change. */
   pause(ms: number): Promise<void>;
 }
 
 export const SCAN_PAGE_RECORDS = 1000;
-
-type Local = (req: ScanRequest) => AsyncIterable<StoredRecord>;
+/** Payload bytes after which a page is cut (the fabric carries at most 24 MiB per message). */
+export const SCAN_PAGE_BYTES = 4 * 1024 * 1024;
+/** Re-splits of one share after refusals before the scan fails (about 8 s of backing off). */
+const MAX_RESPLITS = 20;
+/** How often a page being waited for is checked against the map (its node may have left it). */
+const MOVE_CHECK_MS = 250;
 
 /** The records of a scan over the whole cluster, in scan order. */
-export async function* clusterScan(req: ScanRequest, routing: ScanRouting, local: Local): AsyncGenerator<StoredRecord> {
+export async function* clusterScan(req: ScanRequest, routing: ScanRouting): AsyncGenerator<StoredRecord> {
   const partitions = req.partitions ?? Array.from({ length: N_PARTITIONS }, (_, i) => i);
   const rank = new Map(partitions.map((p, i) => [p, i]));
   let filterSource: string | undefined;
@@ -54,14 +65,14 @@ export async function* clusterScan(req: ScanRequest, routing: ScanRouting, local
   }
   const max = req.maxRecords ?? Infinity;
   let n = 0;
-  for await (const rec of split(req, partitions, req.afterDigest, routing, local, rank, filterSource, 0)) {
+  for await (const rec of split(req, partitions, req.afterDigest, routing, rank, filterSource, 0)) {
     yield rec;
     if (++n >= max) return;
   }
 }
 
 function split(
-  req: ScanRequest, partitions: readonly number[], afterDigest: Uint8Array | undefined, routing: ScanRouting, local: Local,
+  req: ScanRequest, partitions: readonly number[], afterDigest: Uint8Array | undefined, routing: ScanRouting,
   rank: ReadonlyMap<number, number>, filterSource: string | undefined, depth: number,
 ): AsyncIterable<StoredRecord> {
   if (partitions.length === 0) return (async function* () {})();
@@ -79,18 +90,31 @@ function split(
   const sources: AsyncIterator<StoredRecord>[] = [];
   for (const [node, ps] of groups) {
     const after = ps[0] === first ? afterDigest : undefined;
-    if (node === routing.localNode) {
-      const { maxRecords: _m, afterDigest: _a, ...rest } = req;
-      sources.push(local({ ...rest, partitions: ps, ...(after === undefined ? {} : { afterDigest: after }) })[Symbol.asyncIterator]());
-    } else {
-      sources.push(remote(req, node, ps, after, routing, local, rank, filterSource, depth)[Symbol.asyncIterator]());
-    }
+    sources.push(share(req, node, ps, after, routing, rank, filterSource, depth)[Symbol.asyncIterator]());
   }
   return merge(sources, rank);
 }
 
-async function* remote(
-  req: ScanRequest, node: NodeId, partitions: readonly number[], afterDigest: Uint8Array | undefined, routing: ScanRouting, local: Local,
+/** Waits for a page; 'moved' when its node no longer masters one of the partitions (it left the map) before it answers. */
+async function awaitPage(page: Promise<ScanPage>, node: NodeId, req: ScanRequest, partitions: readonly number[], routing: ScanRouting): Promise<ScanPage | 'moved'> {
+  if (node === routing.localNode) return page;
+  let settled = false;
+  const watch = async (): Promise<'moved'> => {
+    for (;;) {
+      await routing.pause(MOVE_CHECK_MS);
+      if (settled || partitions.some((p) => routing.masterOf(req.namespace, p) !== node)) return 'moved';
+    }
+  };
+  try {
+    return await Promise.race([page, watch()]);
+  } finally {
+    settled = true;
+  }
+}
+
+/** One master's share, page by page; split again by the map of the moment when a page is refused or its node is gone. */
+async function* share(
+  req: ScanRequest, node: NodeId, partitions: readonly number[], afterDigest: Uint8Array | undefined, routing: ScanRouting,
   rank: ReadonlyMap<number, number>, filterSource: string | undefined, depth: number,
 ): AsyncGenerator<StoredRecord> {
   let idx = 0;
@@ -99,29 +123,36 @@ async function* remote(
     namespace: req.namespace, ...(req.set === undefined ? {} : { set: req.set }), partitions: partitions.slice(idx),
     ...(after === undefined ? {} : { afterDigest: after }), max: SCAN_PAGE_RECORDS, ...(filterSource === undefined ? {} : { filterSource }),
   });
-  let next: Promise<ScanPage> | undefined = routing.fetchPage(node, pageReq());
+  const ask = (): Promise<ScanPage> => {
+    const p = routing.fetchPage(node, pageReq());
+    p.catch(() => {}); // a failed prefetch is seen when it is awaited
+    return p;
+  };
+  let next: Promise<ScanPage> | undefined = ask();
   while (next !== undefined) {
     if (req.signal?.aborted === true) throw new DbError('SCAN_ABORT', 'the scan was cancelled');
-    let page: ScanPage;
+    let page: ScanPage | 'moved';
     try {
-      page = await next;
+      page = await awaitPage(next, node, req, partitions.slice(idx), routing);
     } catch (e) {
-      if (e instanceof DbError && e.code === 'UNAVAILABLE' && depth < 20) {
-        // the node no longer masters (some of) these partitions: resume the rest by the new map
-        await routing.pause(Math.min(20 * 2 ** depth, 500));
-        yield* split(req, partitions.slice(idx), after, routing, local, rank, filterSource, depth + 1);
-        return;
-      }
-      throw e;
+      // UNAVAILABLE: not (all) mastered there any more, or still filling; TIMEOUT from a node the
+      // map no longer names: it died. A scan only reads, so asking again is always safe.
+      const moved = e instanceof DbError && e.code === 'TIMEOUT' && partitions.slice(idx).some((p) => routing.masterOf(req.namespace, p) !== node);
+      if (!(e instanceof DbError) || (e.code !== 'UNAVAILABLE' && !moved) || depth >= MAX_RESPLITS) throw e;
+      page = 'moved';
+    }
+    if (page === 'moved') {
+      if (depth >= MAX_RESPLITS) throw new DbError('UNAVAILABLE', `the masters of namespace '${req.namespace}' kept changing during the scan`, { hint: 'retry once the cluster has settled' });
+      await routing.pause(Math.min(20 * 2 ** depth, 500));
+      yield* split(req, partitions.slice(idx), after, routing, rank, filterSource, depth + 1);
+      return;
     }
     const last = page.records[page.records.length - 1];
     if (last !== undefined) {
       while (partitions[idx] !== last.partition && idx < partitions.length) idx++;
       after = last.digest;
     }
-    next = page.done ? undefined : routing.fetchPage(node, pageReq());
-    // a failed prefetch is seen when it is awaited
-    next?.catch(() => {});
+    next = page.done ? undefined : ask();
     for (const r of page.records) yield r;
   }
 }

@@ -2,42 +2,15 @@
  * The serving side of forwarding: on a partition's master, runs the single-record requests and
  * scan pages other nodes forward to it (`forwarding.ts` is the sending side) on the local kernel.
  */
-import { DbError } from '../errors/index.ts';
-import type { StoredRecord } from '../plugin-api/index.ts';
 import type { Bins } from '../model/index.ts';
 import type { Operation } from './operations.ts';
 import type { Kernel } from './kernel.ts';
-import { PAGE_BYTES } from './migration.ts';
-import type { ScanPage, ScanPageRequest } from './cluster-scan.ts';
+import type { ScanPageRequest } from './cluster-scan.ts';
 import type { Forwarding, ReadOptions, WireKey, WirePolicy } from './forwarding.ts';
 
 /** Serves the kernel's forwarded single-record requests and scan pages on this node. */
 export function serveKernelRequests(kernel: Kernel, f: Forwarding): void {
-  f.serve<ScanPageRequest>('kv.scanPage', async (req) => {
-    for (const p of req.partitions) {
-      if (kernel.router.masterOf(req.namespace, p) !== kernel.router.localNode) {
-        throw new DbError('UNAVAILABLE', `partition ${p} of namespace '${req.namespace}' is not mastered here any more`, { hint: 'ask its new master' });
-      }
-    }
-    const records: StoredRecord[] = [];
-    const it = kernel.scanLocal({
-      namespace: req.namespace, partitions: req.partitions, ...(req.set === undefined ? {} : { set: req.set }),
-      ...(req.afterDigest === undefined ? {} : { afterDigest: req.afterDigest }), ...f.filter(req.filterSource),
-    });
-    let bytes = 0;
-    let full = false;
-    for await (const r of it) {
-      records.push(r);
-      bytes += r.payload.length + 64;
-      // a page stays well below the fabric's message limit, whatever the record sizes
-      if (records.length >= req.max || bytes >= PAGE_BYTES) {
-        full = true;
-        break;
-      }
-    }
-    const page: ScanPage = { records, done: !full };
-    return page;
-  });
+  f.serve<ScanPageRequest>('kv.scanPage', (req) => kernel.scanPage({ ...req, ...f.filter(req.filterSource) }));
   f.serve<{ key: WireKey; options: ReadOptions & { filterSource?: string } }>('kv.get', ({ key, options }) => {
     const { filterSource: src, ...rest } = options;
     return kernel.get(key, { ...rest, ...f.filter(src) });

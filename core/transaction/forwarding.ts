@@ -22,7 +22,7 @@ import type { PartitionRouter } from './routing.ts';
 import type { RecordPredicate, WritePolicy, ReadPolicy } from './policy.ts';
 import type { Operation } from './operations.ts';
 import type { OperateResult, ScanRequest } from './kernel-types.ts';
-import { clusterScan, type ScanPage, type ScanRouting } from './cluster-scan.ts';
+import { clusterScan, type ScanPage, type ScanPageRequest, type ScanRouting } from './cluster-scan.ts';
 
 /** Set while a node runs a request another node forwarded: it must not forward again. */
 const localOnly = new AsyncLocalStorage<true>();
@@ -210,16 +210,17 @@ export class Forwarding {
     return removed;
   }
 
-  /** A scan over every master's partitions, merged here in scan order (see cluster-scan.ts). */
-  scan(req: ScanRequest, local: (r: ScanRequest) => AsyncIterable<StoredRecord>): AsyncGenerator<StoredRecord> {
+  /** A scan over every master's partitions, merged here in scan order (see cluster-scan.ts); `localPage` reads this node's share. */
+  scan(req: ScanRequest, localPage: (page: ScanPageRequest) => Promise<ScanPage>): AsyncGenerator<StoredRecord> {
     const { router, clock, calls } = this.#o;
     const routing: ScanRouting = {
       localNode: router.localNode,
       masterOf: (ns, p) => router.masterOf(ns, p),
-      fetchPage: async (node, page) => fromFabric(deserialize(await calls.call(node, 'kv.scanPage', serialize(page), { deadlineMs: 10_000, fabricKind: 'proxy' }))) as ScanPage,
+      fetchPage: async (node, page) => (node === router.localNode ? localPage(page)
+        : fromFabric(deserialize(await calls.call(node, 'kv.scanPage', serialize(page), { deadlineMs: 10_000, fabricKind: 'proxy' }))) as ScanPage),
       pause: (ms) => new Promise<void>((r) => clock.setTimeout(r, ms)),
     };
-    return clusterScan(req, routing, local);
+    return clusterScan(req, routing);
   }
 
   // The kernel's single-record requests, as they cross the fabric.

@@ -13,7 +13,8 @@ import {
 import type { Clock, Logger } from '../plugin-api/index.ts';
 import type { Namespace } from '../storage/namespace.ts';
 import { RecordLocks } from './record-lock.ts';
-import { DEFAULT_WRITE_POLICY, type ReadPolicy, type WritePolicy } from './policy.ts';
+import { DEFAULT_WRITE_POLICY, type ReadPolicy, type RecordPredicate, type WritePolicy } from './policy.ts';
+import type { ScanPage, ScanPageRequest } from './cluster-scan.ts';
 import type { PartitionRouter } from './routing.ts';
 import { isWriteOperation, type Operation } from './operations.ts';
 import type { ExpressionCompiler } from './expression-ops.ts';
@@ -235,9 +236,9 @@ export class Kernel {
     return many.scanStored(this.state, req);
   }
 
-  /** scanStored over the partitions this node masters only (what a scan page for another node reads). */
-  scanLocal(req: ScanRequest): AsyncGenerator<StoredRecord> {
-    return many.scanLocal(this.state, req);
+  /** A page of a cluster scan's share on this node (see batch-scan.ts scanPage): mastered and filled partitions only, else UNAVAILABLE. */
+  scanPage(req: ScanPageRequest & { readonly filter?: RecordPredicate }): Promise<ScanPage> {
+    return many.scanPage(this.state, req);
   }
 
   /** Every visible record this node stores, whoever masters it (what secondary indexes are built from). */
