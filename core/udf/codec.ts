@@ -142,13 +142,18 @@ function isSame(v: unknown): boolean {
 export function decodeBins(w: unknown, stored?: Bins): Bins {
   if (typeof w !== 'object' || w === null || Array.isArray(w)) throw bad('bins are not an object');
   const out: Bins = {};
-  for (const [k, v] of Object.entries(w as Record<string, unknown>)) {
+  const o = w as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    const v = o[k];
     let value: BinValue;
-    if (isSame(v)) {
+    if (typeof v === 'object' && isSame(v)) {
       if (stored === undefined || !Object.hasOwn(stored, k)) throw bad(`bin '${k.slice(0, 40)}' is marked unchanged but was not read`);
       value = stored[k] as BinValue;
     } else value = decodeValue(v);
-    if (value !== null) Object.defineProperty(out, k, { value, enumerable: true, writable: true, configurable: true });
+    if (value === null) continue;
+    // a bin named __proto__ is an own property like any other
+    if (k === '__proto__') Object.defineProperty(out, k, { value, enumerable: true, writable: true, configurable: true });
+    else out[k] = value;
   }
   return out;
 }
