@@ -56,6 +56,7 @@ async function measure(label: string, n: number, fn: () => Promise<void>, childP
 }
 
 const KEY = makeKey('test', 'bench', 'k');
+const WIDE_BINS = { doc: 'x'.repeat(2000), name: 'a customer name', email: 'someone@example.com', score: 12.5, tags: ['a', 'b', 'c'], city: 'Amsterdam', zip: '1011AB', active: true, visits: 1234n, balance: 99.75 };
 for (const isolation of ['in-process', 'process'] as UdfIsolation[]) {
   const engine = await UdfEngine.open({ isolation, poolSize: 2 });
   await engine.register('bench.js', MODULE);
@@ -75,5 +76,15 @@ for (const isolation of ['in-process', 'process'] as UdfIsolation[]) {
       }));
     }, pid);
   }
+  // a wider record: ten more bins (one a 2 KB string) that the function does not touch
+  const wide = (i: number) => engine.applyRecord({ module: 'bench', fn: 'incr', args: [1n] }, {
+    key: KEY, exists: true, bins: { count: BigInt(i), ...WIDE_BINS }, meta: { generation: 1, voidTime: 0, lastUpdateMs: 0 },
+  });
+  await measure(`engine.applyRecord, 64 in flight, 11 bins, one changed [${isolation}]`, CALLS, async () => {
+    let next = 0;
+    await Promise.all(Array.from({ length: 64 }, async () => {
+      while (next < CALLS) await wide(next++);
+    }));
+  }, pid);
   await engine.shutdown();
 }
