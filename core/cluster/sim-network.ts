@@ -24,6 +24,8 @@ export class SimNetwork {
   readonly clock: Clock;
   readonly random: () => number;
   faults: SimFaults;
+  /** Drops the frames it answers true for (a fault aimed at some messages: host names, the frame). */
+  dropIf: ((from: string, to: string, frame: Frame) => boolean) | undefined;
   readonly stats = { sent: 0, delivered: 0, dropped: 0, duplicated: 0, blocked: 0 };
   #endpoints = new Map<string, (f: Frame) => void>();
   #group = new Map<string, number>();
@@ -84,7 +86,7 @@ export class SimNetwork {
           this.stats.blocked++;
           return;
         }
-        if (this.random() < this.faults.dropRate) {
+        if (this.random() < this.faults.dropRate || this.dropIf?.(host, target, frame) === true) {
           this.stats.dropped++;
           return;
         }

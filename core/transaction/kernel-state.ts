@@ -44,6 +44,7 @@ export interface MigrationGate {
   waitFilled(namespace: string, partitions: readonly number[]): Promise<void>;
   progress(): {
     readonly partitionsRemaining: number; readonly recordsReceived: number; readonly recordsSent: number; readonly lastRate: number; readonly recordsDropped: number;
+    readonly requestsRefused: number;
     readonly receiveRate: number; readonly sendRate: number;
   };
   /** Every member's progress (members that do not answer are left out). */

@@ -29,8 +29,12 @@ import { DbError } from '../errors/index.ts';
 import type { Clock, Logger, NodeId, StoredRecord } from '../plugin-api/index.ts';
 import { N_PARTITIONS, type RecordKey } from '../model/index.ts';
 import type { RemoteCalls } from '../replication/remote-calls.ts';
+import { hexId } from '../cluster/messages.ts';
 import type { ClusterService } from '../cluster/cluster-service.ts';
 import type { Kernel } from './kernel.ts';
+
+/** How long a request on a filling partition waits for each pending source's copy of its record. */
+const SETTLE_DEADLINE_MS = 2000;
 
 /** Payload bytes after which a page is cut (the fabric carries at most 24 MiB per message). */
 export const PAGE_BYTES = 4 * 1024 * 1024;
@@ -62,6 +66,8 @@ export interface MigrationProgress {
   readonly limits: Required<MigrationLimits>;
   /** Copies dropped because the node no longer holds their partitions. */
   readonly recordsDropped: number;
+  /** Requests on a filling partition refused because a source holding a copy did not answer. */
+  readonly requestsRefused: number;
   /** Fills started and finished (one per membership change). */
   readonly fillsStarted: number;
   readonly fillsDone: number;
@@ -127,6 +133,7 @@ export class Migrations {
   #fillsDone = 0;
   #waiters: Array<() => void> = [];
   #dropped = 0;
+  #settleRefused = 0;
   #dropTimer: ReturnType<Clock['setTimeout']> | undefined;
 
   constructor(kernel: Kernel, cluster: ClusterService, calls: RemoteCalls, options: { clock: Clock; logger: Logger; limits?: MigrationLimits }) {
@@ -155,7 +162,7 @@ export class Migrations {
   progress(): MigrationProgress {
     const f = this.#fill;
     return {
-      partitionsRemaining: this.remaining(), recordsReceived: this.#received, recordsSent: this.#sent, lastRate: this.#lastRate, recordsDropped: this.#dropped,
+      partitionsRemaining: this.remaining(), recordsReceived: this.#received, recordsSent: this.#sent, lastRate: this.#lastRate, recordsDropped: this.#dropped, requestsRefused: this.#settleRefused,
       fillsStarted: this.#fillsStarted, fillsDone: this.#fillsDone, receiveRate: this.#rxRate.rate(), sendRate: this.#txRate.rate(),
       sourcesRemaining: f === undefined || f.round !== this.#round ? 0 : f.queue.reduce((n, [, m]) => n + m.size, 0) + f.active,
       limits: this.#limits,
@@ -201,26 +208,36 @@ export class Migrations {
 
   /**
    * Before serving a request on `key`: resolve the record against the sources still pending for
-   * its partition. A source that does not answer is skipped and the request served without its
-   * copy — available, but under load a write can then build on an older copy and lose, on
-   * resolution, to a newer one the silent source held (seen in the rolling-restart fault test;
-   * refusing the request instead made the official client time out on a loaded machine).
+   * its partition (Aerospike's duplicate resolution). A source that left the cluster took its
+   * copy with it and is skipped; a source that is still a member but does not answer in time may
+   * hold a newer version — a write built on what this node has would then lose to it on
+   * resolution — so the request is refused (TIMEOUT, not in doubt: nothing was done), unless the
+   * partition's copy from that source arrived meanwhile.
    */
   async settle(key: RecordKey): Promise<void> {
     const sources = this.#pending.get(key.namespace)?.get(key.partition);
     if (sources === undefined || sources.size === 0) return;
     const body = serialize({ namespace: key.namespace, digest: key.digest });
+    const silent: NodeId[] = [];
     await Promise.all([...sources].map(async (src) => {
       try {
-        const rec = deserialize(await this.#calls.call(src, 'migrate.get', body, { deadlineMs: 2000, fabricKind: 'migration' })) as StoredRecord | null;
+        const rec = deserialize(await this.#calls.call(src, 'migrate.get', body, { deadlineMs: SETTLE_DEADLINE_MS, fabricKind: 'migration' })) as StoredRecord | null;
         if (rec !== null) {
           this.#received++;
           await this.#kernel.applyCopy(key.namespace, { kind: 'put', record: rec });
         }
       } catch (e) {
         if (!(e instanceof DbError)) throw e;
+        const member = this.#cluster.view()?.succession.some((m) => m.id === src) === true;
+        if (member && this.#pending.get(key.namespace)?.get(key.partition)?.has(src) === true) silent.push(src);
       }
     }));
+    if (silent.length > 0) {
+      this.#settleRefused++;
+      throw new DbError('TIMEOUT', `partition ${key.partition} of namespace '${key.namespace}' is being filled on this node, and ${silent.map(hexId).join(', ')} (holding a copy to resolve against) did not answer within ${SETTLE_DEADLINE_MS} ms; nothing was done`, {
+        hint: 'retry: the request is served once that node answers or the partition is filled', inDoubt: false,
+      });
+    }
   }
 
   /** Resolves once none of `partitions` is being filled. */
@@ -385,10 +402,14 @@ export class Migrations {
       } catch (e) {
         prefetched = undefined;
         if (!(e instanceof DbError)) throw e;
+        // a source that left took what only it held; one that is still a member is asked again
+        // until it answers or the map changes (its partitions stay filling meanwhile: marking them
+        // filled would let writes build on copies older than the ones it holds)
         const members = this.#cluster.view()?.succession.map((m) => m.id) ?? [];
-        if (!members.includes(src) || attempt >= 20) break; // the source is gone; what only it held is lost
+        if (!members.includes(src)) break;
         attempt++;
-        await new Promise<void>((r) => this.#clock.setTimeout(r, Math.min(50 * 2 ** attempt, 1000)));
+        if (attempt % 20 === 0) this.#logger.warn({ source: hexId(src), namespace: ns, attempts: attempt, err: e.message }, 'migrations: a source does not answer; asking again');
+        await new Promise<void>((r) => this.#clock.setTimeout(r, Math.min(50 * 2 ** Math.min(attempt, 5), 1000)));
         continue;
       }
       const last = page.records[page.records.length - 1];

@@ -56,6 +56,7 @@ export async function statistics(kernel: Kernel, identity: StatisticsIdentity, n
       ['migrate_records_sent', kernel.migration?.progress().recordsSent ?? 0],
       ['migrate_last_rate', kernel.migration?.progress().lastRate ?? 0],
       ['migrate_records_dropped', kernel.migration?.progress().recordsDropped ?? 0],
+      ['migrate_requests_refused', kernel.migration?.progress().requestsRefused ?? 0],
       ...connectionStats(identity),
       ['scan_jobs_working', SCAN_SCHEDULER.stats().working],
       ['scan_jobs_waiting', SCAN_SCHEDULER.stats().waiting],
