@@ -147,10 +147,13 @@ export async function fingerprints(client: SlipstreamClient, ns: string, mismatc
 
 /**
  * Every difference between two fingerprint sets, record by record: missing or extra records,
- * set, user key, generation, void time, bins; the TTL must agree within a second once the time
- * between the two reads is taken off (TTLs are whole seconds, so 1 s of rounding is allowed on top).
+ * set, user key, generation, void time, bins. The void time is the absolute expiry the TTL is
+ * counted from, so equal void times are the exact TTL check; the TTL as read is compared too,
+ * after taking off the time between the two reads, within `ttlSlackS` seconds (default 2: whole
+ * seconds on both sides; a scan of a million records on a loaded machine delivers records
+ * seconds after the node computed their TTL, so the benchmark allows more).
  */
-export function compareFingerprints(before: ReadonlyMap<string, RecordPrint>, after: ReadonlyMap<string, RecordPrint>, limit = 50): { count: number; examples: string[] } {
+export function compareFingerprints(before: ReadonlyMap<string, RecordPrint>, after: ReadonlyMap<string, RecordPrint>, limit = 50, ttlSlackS = 2): { count: number; examples: string[] } {
   const examples: string[] = [];
   let count = 0;
   const differ = (text: string): void => { count++; if (examples.length < limit) examples.push(text); };
@@ -163,7 +166,7 @@ export function compareFingerprints(before: ReadonlyMap<string, RecordPrint>, af
     if (b.voidTime !== a.voidTime) differ(`${d}: void time ${a.voidTime} -> ${b.voidTime}`);
     if (b.bins !== a.bins) differ(`${d}: bins differ`);
     if ((a.ttl === -1) !== (b.ttl === -1)) differ(`${d}: TTL ${a.ttl} -> ${b.ttl}`);
-    else if (a.ttl !== -1 && Math.abs((b.ttl + b.atMs / 1000) - (a.ttl + a.atMs / 1000)) > 2) differ(`${d}: TTL ${a.ttl} then ${b.ttl}, ${b.atMs - a.atMs} ms later`);
+    else if (a.ttl !== -1 && Math.abs((b.ttl + b.atMs / 1000) - (a.ttl + a.atMs / 1000)) > ttlSlackS) differ(`${d}: TTL ${a.ttl} then ${b.ttl}, ${b.atMs - a.atMs} ms later`);
   }
   for (const d of after.keys()) if (!before.has(d)) differ(`${d}: not there before the backup`);
   return { count, examples };
