@@ -26,7 +26,7 @@ interface Found {
 
 let root: protobuf.Root | undefined;
 
-function protoRoot(): protobuf.Root {
+export function protoRoot(): protobuf.Root {
   if (root === undefined) {
     const r = new protobuf.Root();
     r.resolvePath = (_origin, target) => join(PROTO_ROOT, target);

@@ -439,5 +439,39 @@ describe('Aerospike protocol: the official aerospike npm client', function () {
     await client.put(k2, { s: 'text' });
     assert.equal(await codeOf(client.operate(k2, [hll.getCount('s')])), 12, 'not an HLL bin');
   });
+
+  it('evaluates HLL, list, map and bit reads inside expressions: filters and expression reads', async () => {
+    const k = key('exp-reads');
+    const { exp, hll, lists, maps } = Aerospike;
+    await client.remove(k).catch(() => undefined);
+    await client.put(k, { l: [3, 1, 2], m: { a: 1, b: 2 }, b: Buffer.from([0xf0, 0x0f]) });
+    await client.operate(k, [hll.add('h', Array.from({ length: 1000 }, (_, i) => `v${i}`), 12, 16)]);
+    const read = async (name: string, e: unknown): Promise<unknown> => (await client.operate(k, [exp.operations.read(name, e as never, exp.expReadFlags.DEFAULT)])).bins[name];
+    const count = await read('c', exp.hll.getCount(exp.binHll('h'))) as number;
+    assert.ok(Math.abs(count - 1000) / 1000 < 0.07, `HLL count in an expression: ${count}`);
+    assert.deepEqual(await read('d', exp.hll.describe(exp.binHll('h'))), [12, 16]);
+    const other = (await client.get(k)).bins.h;
+    assert.equal(await read('u', exp.hll.getUnionCount(exp.binHll('h'), exp.list([other] as never))), count, 'the union with itself');
+    assert.ok(Math.abs((await read('s', exp.hll.getSimilarity(exp.binHll('h'), exp.list([other] as never))) as number) - 1) < 0.01);
+    // as a filter: kept when the estimate passes, FILTERED_OUT (27) when not
+    const policy = (e: unknown) => new Aerospike.ReadPolicy({ filterExpression: e as never });
+    assert.ok((await client.get(k, policy(exp.gt(exp.hll.getCount(exp.binHll('h')), exp.int(500))))).bins.h !== undefined);
+    assert.equal(await codeOf(client.get(k, policy(exp.lt(exp.hll.getCount(exp.binHll('h')), exp.int(500))))), Aerospike.status.FILTERED_OUT);
+    // list, map and bit reads
+    assert.equal(await read('li', exp.lists.getByIndex(exp.binList('l'), exp.int(0), exp.type.INT, lists.returnType.VALUE)), 3);
+    assert.deepEqual(await read('lr', exp.lists.getByRank(exp.binList('l'), exp.int(-1), exp.type.INT, lists.returnType.VALUE)), 3);
+    assert.equal(await read('mk', exp.maps.getByKey(exp.binMap('m'), exp.str('b'), exp.type.INT, maps.returnType.VALUE)), 2);
+    assert.equal(await read('bc', exp.bit.count(exp.binBlob('b'), exp.int(16), exp.int(0))), 8);
+    assert.equal(await read('bi', exp.bit.getInt(exp.binBlob('b'), true as never, exp.int(8), exp.int(0))), -16);
+    // cond, let, def and var
+    const label = exp.cond(exp.gt(exp.hll.getCount(exp.binHll('h')), exp.int(500)), exp.str('many'), exp.str('few'));
+    assert.equal(await read('cond', label), 'many');
+    // the client's typings name it _var; at run time it is exp.var
+    const varOf = (exp as unknown as { var: (name: string) => ReturnType<typeof exp.int> }).var;
+    const twice = exp.let(exp.def('n', exp.lists.size(exp.binList('l'))), exp.add(varOf('n'), varOf('n')));
+    assert.equal(await read('let', twice), 6);
+    // a write inside an expression is refused, not run
+    assert.equal(await codeOf(read('w', exp.hll.init(exp.binHll('h'), 10))), 16);
+  });
 });
 

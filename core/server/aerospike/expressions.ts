@@ -9,10 +9,13 @@ import * as ast from '../../query/expr/ast.ts';
 import type { Expr } from '../../query/expr/ast.ts';
 import { compileFilter } from '../../query/expr/eval.ts';
 import { exprToJsonText } from '../../query/expr/json.ts';
-import type { Operation } from '../../transaction/operations.ts';
+import { isWriteOperation, type Operation } from '../../transaction/operations.ts';
 import { recordContext } from '../../query/query-engine.ts';
 import type { RecordPredicate } from '../../transaction/policy.ts';
-import { MsgpackReader, RawString, Sentinel, type WireValue } from './msgpack.ts';
+import { MsgpackReader, RawString, Sentinel, pack, type WireValue } from './msgpack.ts';
+import { cdtOperation } from './cdt.ts';
+import { bitOperation } from './bit-ops.ts';
+import { hllOperation } from './hll-ops.ts';
 
 const CMP: Readonly<Record<number, ast.CompareOp>> = { 1: '=', 2: '!=', 3: '>', 4: '>=', 5: '<', 6: '<=' };
 const ARITH: Readonly<Record<number, ast.ArithOp>> = { 20: '+', 21: '-', 22: '*', 23: '/', 26: '%' };
@@ -20,7 +23,7 @@ const NAMES: Readonly<Record<number, string>> = {
   19: 'exclusive', 24: 'pow', 25: 'log', 27: 'abs', 28: 'floor', 29: 'ceil', 30: 'toInt', 31: 'toFloat',
   32: 'intAnd', 33: 'intOr', 34: 'intXor', 35: 'intNot', 36: 'intLshift', 37: 'intRshift', 38: 'intArshift', 39: 'intCount',
   40: 'intLscan', 41: 'intRscan', 50: 'min', 51: 'max', 65: 'deviceSize', 72: 'isTombstone', 73: 'memorySize', 74: 'recordSize',
-  80: 'key', 100: 'removeResult', 123: 'cond', 124: 'var', 125: 'let',
+  80: 'key', 100: 'removeResult',
 };
 /** Particle types of binType() as the AST's type names. */
 const TYPE_NAMES: Readonly<Record<number, string>> = {
@@ -124,17 +127,76 @@ function compile(v: WireValue): Expr {
     case 81: return ast.bin(name(args[1]));
     case 82: return { kind: 'binType', name: name(args[0]) };
     case 126: return ast.lit(literal(args[0] as WireValue));
-    case 127: {
-      // [127, returnType, sysCall, payload, binExp]: only list/map size
-      const sys = int(args[1], 'the call kind');
-      const payload = args[2];
-      const target = compile(args[3] as WireValue);
-      if ((sys & 0x3f) === 0 && Array.isArray(payload) && payload.length === 1 && (payload[0] === 16n || payload[0] === 96n)) return ast.size(target);
-      throw unsupported('list/map/bit/HLL read calls other than size');
+    case 123: {
+      // cond: [123, when1, then1, when2, then2, …, otherwise]
+      if (args.length < 3 || args.length % 2 === 0) throw bad('cond takes pairs of condition and action, then a default');
+      const branches: Array<readonly [Expr, Expr]> = [];
+      for (let i = 0; i + 1 < args.length; i += 2) branches.push([compile(args[i] as WireValue), compile(args[i + 1] as WireValue)]);
+      return ast.cond(branches, compile(args[args.length - 1] as WireValue));
     }
+    case 124: return ast.variable(name(args[0]));
+    case 125: {
+      // let: [125, name1, value1, name2, value2, …, scope]
+      if (args.length < 3 || args.length % 2 === 0) throw bad('let takes pairs of name and value, then the scoped expression');
+      const defs: Array<readonly [string, Expr]> = [];
+      for (let i = 0; i + 1 < args.length; i += 2) defs.push([name(args[i]), compile(args[i + 1] as WireValue)]);
+      return ast.letIn(defs, compile(args[args.length - 1] as WireValue));
+    }
+    case 127: return call(args);
     default: throw unsupported(NAMES[code] ?? `opcode ${code}`);
   }
 }
+
+/** The call kinds of `[127, …]` (as_exp.h's CALL_CDT, CALL_BITS, CALL_HLL) and the modify flag. */
+const CALL_KINDS: Readonly<Record<number, string>> = { 0: 'list/map', 1: 'bit', 2: 'HLL' };
+const CALL_MODIFY = 0x40;
+
+/** An argument of a module call: a literal (plain, or quoted `[126, value]`), or an expression that is one. */
+function constArg(v: WireValue): BinValue {
+  if (!Array.isArray(v)) return literal(v);
+  const e = compile(v);
+  if (e.kind !== 'lit') throw unsupported('a computed argument to a list, map, bit or HLL read (pass a value)');
+  return e.value;
+}
+
+/**
+ * A module call `[127, returnType, kind, [opcode, args…], target]`: ListExp / MapExp (kind 0,
+ * with a context as `[0xff, ctx, [opcode, args…]]`), BitExp (1) and HLLExp (2) reads, decoded by
+ * the same codecs as the operations (their arities and arguments) and run by the expression's
+ * cdtRead. The modify calls (kind | 0x40: an expression that changes a copy of a bin) are
+ * refused with UNSUPPORTED_FEATURE.
+ */
+function call(args: readonly WireValue[]): Expr {
+  if (args.length !== 4) throw bad('a module call is [127, return type, kind, [opcode, …], target]');
+  const sys = int(args[1], 'the call kind');
+  const kind = CALL_KINDS[sys & 0x3f];
+  if (kind === undefined) throw bad(`call kind ${sys} is not known`);
+  if ((sys & CALL_MODIFY) !== 0) throw unsupported(`${kind} modify expressions (a changed copy of a bin)`);
+  const payload = args[2];
+  if (!Array.isArray(payload) || payload.length === 0) throw bad(`the ${kind} call's operation must be [opcode, …]`);
+  const target = compile(args[3] as WireValue);
+  let op: Operation;
+  const p = payload as readonly WireValue[];
+  if (sys === 0) {
+    const withCtx = p[0] === 0xffn;
+    const inner = withCtx ? p[2] : p;
+    if (!Array.isArray(inner) || (withCtx && p.length !== 3)) throw bad('a context call is [0xff, ctx, [opcode, …]]');
+    const [code, ...rest] = inner as readonly WireValue[];
+    const plain: BinValue[] = [code as BinValue, ...rest.map(constArg)];
+    op = cdtOperation(EXPRESSION_BIN, pack(withCtx ? [0xffn, literal(p[1] as WireValue), plain] : plain));
+  } else {
+    const [code, ...rest] = p;
+    const plain = pack([code as BinValue, ...rest.map(constArg)]);
+    op = sys === 1 ? bitOperation(EXPRESSION_BIN, plain) : hllOperation(EXPRESSION_BIN, plain, false);
+  }
+  if (op.op !== 'list' && op.op !== 'map' && op.op !== 'bit' && op.op !== 'hll') throw bad(`the ${kind} call is not a ${kind} operation`);
+  if (isWriteOperation(op)) throw unsupported(`${kind} ${op.kind} in an expression (only reads)`);
+  if (op.op === 'list' && op.kind === 'size' && op.ctx === undefined) return ast.size(target);
+  if (op.op === 'map' && op.kind === 'size' && op.ctx === undefined) return ast.size(target);
+  return ast.cdtRead(target, op);
+}
+
+const EXPRESSION_BIN = '(expression)';
 
 /** Compiles packed expression bytes to the AST. */
 export function wireExpr(bytes: Buffer): Expr {

@@ -19,7 +19,7 @@ import type { Logger } from '../../plugin-api/index.ts';
 import { checkRecordsPerMessage, pages } from '../wire/pages.ts';
 import type { ReadPolicy, RecordPredicate } from '../../transaction/policy.ts';
 import { fromPbBins, toPbBins, toPbMeta, toPbRecord } from '../../wire/convert.ts';
-import { fromPbKey, fromPbReadPolicy, fromPbWritePolicy } from './request-mapping.ts';
+import { fromPbKey, fromPbReadPolicy, fromPbWritePolicy, refusePolicyFields, JOB_REFUSES, RECORD_UDF_REFUSES, type WritePolicyField } from './request-mapping.ts';
 import { MAX_MESSAGE_BYTES } from '../grpc-server.ts';
 import { fromPbOperation } from './operations.ts';
 import { recordFilter } from '../../query/record-filter.ts';
@@ -129,6 +129,11 @@ async function batchOperateAnswer<C>(entries: readonly BatchEntry<C>[], chunks: 
   return Buffer.concat(parts, total);
 }
 
+/** What a delete cannot use: it creates nothing (exists, send-key) and leaves no record to expire (TTL). */
+const DELETE_REFUSES: readonly WritePolicyField[] = ['exists', 'ttl', 'send_key'];
+/** What a touch cannot use: it creates nothing and deletes nothing. */
+const TOUCH_REFUSES: readonly WritePolicyField[] = ['exists', 'send_key', 'durable_delete'];
+
 /** A read entry takes only a filter from its policy; anything else set there would be ignored, so it is refused. */
 function checkReadPolicy(p: PbWritePolicy | undefined, i: number): void {
   if (p === undefined) return;
@@ -165,12 +170,16 @@ export function keyValueHandlers(kernel: Kernel, logger: Logger, services?: Serv
           ...filterOf(e.policy?.filterJson ?? ''), ...read,
         };
       case 'put': return { kind: 'put', key, bins: fromPbBins(a.value.bins), ...policy };
-      case 'delete': return { kind: 'delete', key, ...policy };
+      case 'delete':
+        refusePolicyFields(e.policy, DELETE_REFUSES, `batch entry ${i} (a delete)`);
+        return { kind: 'delete', key, ...policy };
       case 'operate': {
         if (a.value.operations.length === 0) throw new DbError('PARAMETER', `batch entry ${i} (operate) has no operations`);
         return { kind: 'operate', key, operations: a.value.operations.map(fromPbOperation), ...policy };
       }
-      case 'udf': return { kind: 'udf', key, call: callOf(a.value, deadline), ...policy };
+      case 'udf':
+        refusePolicyFields(e.policy, RECORD_UDF_REFUSES, `batch entry ${i} (a record UDF)`);
+        return { kind: 'udf', key, call: callOf(a.value, deadline), ...policy };
     }
   };
   const readOptionsOf = (req: { bins: string[]; headerOnly: boolean; filterJson: string; readPolicy?: PbReadPolicy | undefined }) =>
@@ -196,10 +205,12 @@ export function keyValueHandlers(kernel: Kernel, logger: Logger, services?: Serv
       return meta === undefined ? { exists: false } : { exists: true, meta: toPbMeta(meta, now()) };
     }),
     delete: unary(logger, 'Delete', async (req) => {
+      refusePolicyFields(req.policy, DELETE_REFUSES, 'a delete');
       await kernel.delete(fromPbKey(kernel, req.key), policyOf(req.policy));
       return {};
     }),
     touch: unary(logger, 'Touch', async (req) => {
+      refusePolicyFields(req.policy, TOUCH_REFUSES, 'a touch');
       const meta = await kernel.touch(fromPbKey(kernel, req.key), policyOf(req.policy));
       return { meta: toPbMeta(meta, now()) };
     }),
@@ -248,6 +259,7 @@ export function keyValueHandlers(kernel: Kernel, logger: Logger, services?: Serv
       if (runner === undefined) {
         throw new DbError('UNSUPPORTED_FEATURE', 'this node runs no background jobs (its UDF subsystem is off)', { hint: 'enable the UDF subsystem' });
       }
+      refusePolicyFields(req.policy, JOB_REFUSES, 'a background operations job');
       const ops = req.operations.map(fromPbOperation);
       const job = await runner.startOperationJob(ops, targetOf(req.target), req.recordsPerSecond, policyOf(req.policy));
       return { job: toPbJob(job) };

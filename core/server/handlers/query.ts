@@ -21,9 +21,20 @@ function toInfo(s: IndexStatus): IndexInfo {
   };
 }
 
-/** A gRPC query request as a query spec. */
-export function specFromRequest(req: QueryRequest | undefined): QuerySpec {
+/** What Aggregate and Explain do not use of a query: they stream no records (and Aggregate orders none). */
+const NOT_STREAMED: Readonly<Record<'Aggregate' | 'Explain', ReadonlyArray<readonly [string, (q: QueryRequest) => boolean]>>> = {
+  Aggregate: [['bins', (q) => q.bins.length > 0], ['no_bins', (q) => q.noBins], ['order_by', (q) => q.orderBy !== ''], ['descending', (q) => q.descending], ['records_per_message', (q) => q.recordsPerMessage !== 0]],
+  Explain: [['bins', (q) => q.bins.length > 0], ['no_bins', (q) => q.noBins], ['records_per_message', (q) => q.recordsPerMessage !== 0]],
+};
+
+/** A gRPC query request as a query spec; `rpc` names the call, whose unused fields are refused. */
+export function specFromRequest(req: QueryRequest | undefined, rpc: 'Query' | 'Aggregate' | 'Explain' = 'Query'): QuerySpec {
   if (req === undefined) throw new DbError('PARAMETER', 'the request has no query', { hint: 'set query.namespace (and a filter)' });
+  if (req.descending && req.orderBy === '') throw new DbError('PARAMETER', 'descending is set without order_by', { hint: 'name the bin to order by in order_by, or leave descending out' });
+  if (rpc !== 'Query') {
+    const set = NOT_STREAMED[rpc].filter(([, isSet]) => isSet(req)).map(([name]) => name);
+    if (set.length > 0) throw new DbError('PARAMETER', `${rpc} takes no ${set.join(', ')} in its query`, { hint: `${rpc} returns no records: leave ${set.join(', ')} out` });
+  }
   const whileBuilding = req.whileBuilding === '' ? undefined : req.whileBuilding;
   if (whileBuilding !== undefined && whileBuilding !== 'error' && whileBuilding !== 'wait' && whileBuilding !== 'scan') {
     throw new DbError('PARAMETER', `while_building must be "error", "wait" or "scan", not ${JSON.stringify(req.whileBuilding)}`);
@@ -80,11 +91,11 @@ export function queryHandlers(q: QuerySubsystem, nowMs: () => number, logger: Lo
       if (!['COUNT', 'SUM', 'MIN', 'MAX', 'AVG'].includes(fn)) {
         throw new DbError('PARAMETER', `unknown aggregate function ${JSON.stringify(req.function)}`, { hint: 'use COUNT, SUM, MIN, MAX or AVG' });
       }
-      const r = await q.engine.aggregate({ ...specFromRequest(req.query), aggregate: { fn: fn as AggregateFn, ...(req.bin === '' ? {} : { bin: req.bin }) } });
+      const r = await q.engine.aggregate({ ...specFromRequest(req.query, 'Aggregate'), aggregate: { fn: fn as AggregateFn, ...(req.bin === '' ? {} : { bin: req.bin }) } });
       return { value: toPbValue(r.value), matched: BigInt(r.matched) };
     }),
     explain: unary(logger, 'Explain', async (req: ExplainRequest) => {
-      const e = await q.engine.explain(specFromRequest(req.query));
+      const e = await q.engine.explain(specFromRequest(req.query, 'Explain'));
       return { access: e.access, entries: explainRows(e).map(([name, value]) => ({ name, value })) };
     }),
   };

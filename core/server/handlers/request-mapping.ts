@@ -34,12 +34,47 @@ export function fromPbWritePolicy(p: PbWritePolicy | undefined, now: () => numbe
   if (p.ttl < -2n || p.ttl > 0xffffffffn) throw new DbError('PARAMETER', `TTL ${p.ttl} is out of range`, { hint: 'use -1, -2, 0 or a number of seconds' });
   const commitLevel = COMMIT[p.commitLevel];
   if (commitLevel === undefined) throw new DbError('PARAMETER', `unknown commit level ${p.commitLevel}`, { hint: 'use COMMIT_LEVEL_ALL or COMMIT_LEVEL_MASTER (or leave it unset for the namespace\'s writeCommitLevel)' });
+  if (p.generation !== 0 && generationPolicy === 'none') {
+    throw new DbError('PARAMETER', `generation ${p.generation} is sent without a generation policy, so it would not be compared`, {
+      hint: 'set generation_policy (EXPECT_EQUAL or EXPECT_GREATER) with the generation, or leave generation out',
+    });
+  }
   const filter = recordFilter(p.filterJson, now);
   return writePolicy({
     exists, generationPolicy, generation: p.generation, ttl: Number(p.ttl), sendKey: p.sendKey, durableDelete: p.durableDelete,
     ...(filter === undefined ? {} : { filter }), ...(commitLevel === 'namespace' ? {} : { commitLevel }),
   });
 }
+
+/**
+ * The write policy fields, as their proto names, and whether a request set them to something
+ * other than the default (an exists action of UPDATE is the default, which clients send).
+ */
+const POLICY_FIELDS: ReadonlyArray<readonly [WritePolicyField, (p: PbWritePolicy) => boolean]> = [
+  ['exists', (p) => p.exists > 1], ['generation_policy', (p) => p.generationPolicy !== 0], ['generation', (p) => p.generation !== 0],
+  ['ttl', (p) => p.ttl !== 0n], ['send_key', (p) => p.sendKey], ['durable_delete', (p) => p.durableDelete],
+  ['filter_json', (p) => p.filterJson !== ''], ['commit_level', (p) => p.commitLevel !== 0],
+];
+
+export type WritePolicyField = 'exists' | 'generation_policy' | 'generation' | 'ttl' | 'send_key' | 'durable_delete' | 'filter_json' | 'commit_level';
+
+/**
+ * Refuses the write-policy fields a request cannot honour (an exists action on a delete, a TTL
+ * on a delete, a send-key on a job that visits records without their keys …): set, they would
+ * be ignored, so they fail with PARAMETER naming them.
+ */
+export function refusePolicyFields(p: PbWritePolicy | undefined, refused: readonly WritePolicyField[], what: string): void {
+  if (p === undefined) return;
+  const set = POLICY_FIELDS.filter(([name, isSet]) => refused.includes(name) && isSet(p)).map(([name]) => name);
+  if (set.length > 0) {
+    throw new DbError('PARAMETER', `${what} takes no ${set.join(', ')} in its policy`, { hint: `leave ${set.join(', ')} out of the policy: ${what} would not use ${set.length === 1 ? 'it' : 'them'}` });
+  }
+}
+
+/** What a background job (operations or UDF) cannot use: no generation to compare across records, no key to send. */
+export const JOB_REFUSES: readonly WritePolicyField[] = ['generation_policy', 'generation', 'send_key'];
+/** What a record UDF cannot use: the function decides whether it creates the record. */
+export const RECORD_UDF_REFUSES: readonly WritePolicyField[] = ['exists'];
 
 const COMMIT: Record<number, 'all' | 'master' | 'namespace'> = { 0: 'namespace', 1: 'all', 2: 'master' };
 const REPLICA: Record<number, ReplicaPolicy> = { 0: 'master', 1: 'master', 2: 'any', 3: 'sequence', 4: 'preferRack' };

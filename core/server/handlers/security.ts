@@ -57,7 +57,11 @@ export function securityHandlers(guardOf: () => SecurityGuard | undefined, logge
     }),
     setPassword: unary(logger, 'SetPassword', async (req, call) => {
       const c = ctx(call);
-      await c.security.setPassword(c.actor, req.user === '' ? c.actor.user : req.user, req.password, c.address, req.oldPassword === '' ? undefined : req.oldPassword);
+      const user = req.user === '' ? c.actor.user : req.user;
+      if (req.oldPassword !== '' && user !== c.actor.user) {
+        throw new DbError('PARAMETER', `old_password is sent for another user's password (${user}), where it is not checked`, { hint: 'send old_password only when changing your own password' });
+      }
+      await c.security.setPassword(c.actor, user, req.password, c.address, req.oldPassword === '' ? undefined : req.oldPassword);
       return {};
     }),
     grantRoles: unary(logger, 'GrantRoles', async (req, call) => {

@@ -15,7 +15,7 @@ import type {
   JobInfo as PbJobInfo, ModuleInfo, UdfCall as PbUdfCall, UdfServiceAggregateResponse, UdfServiceServer, UdfTarget,
 } from '../../wire/generated/slipstream/v1/udf.ts';
 import { fromPbValue, toPbMeta, toPbValue } from '../../wire/convert.ts';
-import { fromPbKey, fromPbWritePolicy } from './request-mapping.ts';
+import { fromPbKey, fromPbWritePolicy, refusePolicyFields, JOB_REFUSES, RECORD_UDF_REFUSES } from './request-mapping.ts';
 import { serverStream, unary } from '../rpc.ts';
 
 export function toModuleInfo(m: ModuleVersion): ModuleInfo {
@@ -86,6 +86,7 @@ export function udfHandlers(runner: UdfRunner, nowMs: () => number, logger: Logg
       return {};
     }),
     applyRecordUdf: unary(logger, 'ApplyRecordUdf', async (req, call) => {
+      refusePolicyFields(req.policy, RECORD_UDF_REFUSES, 'a record UDF');
       const udf = callOf(req.call, call.getDeadline());
       const r = await runner.apply(fromPbKey(kernel, req.key), udf, fromPbWritePolicy(req.policy));
       return {
@@ -97,6 +98,7 @@ export function udfHandlers(runner: UdfRunner, nowMs: () => number, logger: Logg
       for (const v of values) yield { value: toPbValue(v) };
     }),
     startBackgroundJob: unary(logger, 'StartBackgroundJob', async (req) => {
+      refusePolicyFields(req.policy, [...JOB_REFUSES, ...RECORD_UDF_REFUSES], 'a background UDF job');
       const udf = callOf(req.call, Infinity);
       const job = await runner.startJob(udf, targetOf(req.target), req.recordsPerSecond, fromPbWritePolicy(req.policy));
       return { job: toPbJob(job) };

@@ -1299,7 +1299,10 @@ export interface DeleteRequest {
   key?:
     | Key
     | undefined;
-  /** Write policy (generation check, durable delete). */
+  /**
+   * Write policy (generation check, durable delete, filter, commit level; an exists action,
+   * TTL or send_key is refused with PARAMETER (4)).
+   */
   policy?: WritePolicy | undefined;
 }
 
@@ -1313,7 +1316,10 @@ export interface TouchRequest {
   key?:
     | Key
     | undefined;
-  /** Write policy (TTL, generation check). */
+  /**
+   * Write policy (TTL, generation check, filter, commit level; an exists action, send_key or
+   * durable_delete is refused with PARAMETER (4)).
+   */
   policy?: WritePolicy | undefined;
 }
 
@@ -1450,7 +1456,9 @@ export interface MapWriteFlags {
  * order for by-rank selections and in index order otherwise; INDEX results ascend; RANK results
  * ascend, except for by-index selections (one rank per element, in index order). Range windows
  * are clipped to the list; a single index or rank out of range fails with OP_NOT_APPLICABLE (26).
- * On a missing bin a selection returns nil and changes nothing.
+ * On a missing bin a selection returns nil and changes nothing. A field the kind does not take
+ * (a rank on an append, a return type on a set, write flags on a read …) is refused with
+ * PARAMETER (4) naming it.
  */
 export interface ListOp {
   /** Bin name. */
@@ -1503,7 +1511,7 @@ export interface ListOp {
 /**
  * A map operation on a bin. Selections see the map in key order (index 0 is the smallest key);
  * ranks are value order; both in Aerospike's value order (see ListOp). Map keys are strings,
- * integers or doubles.
+ * integers or doubles. A field the kind does not take is refused with PARAMETER (4) naming it.
  */
 export interface MapOp {
   /** Bin name. */
@@ -1911,7 +1919,8 @@ export interface StartOperationJobRequest {
   recordsPerSecond: number;
   /**
    * Policies for each record's write. A record deleted while the job runs is not re-created
-   * (it counts as failed, NOT_FOUND); exists CREATE_ONLY is refused.
+   * (it counts as failed, NOT_FOUND); exists CREATE_ONLY, a generation check and send_key are
+   * refused with PARAMETER (4).
    */
   policy?: WritePolicy | undefined;
 }

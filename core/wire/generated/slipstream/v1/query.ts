@@ -140,7 +140,7 @@ export interface QueryRequest {
   cursor: string;
   /** Sort by this bin (the results are collected first). */
   orderBy: string;
-  /** Sort descending. */
+  /** Sort descending (with order_by only; alone it is refused with PARAMETER (4)). */
   descending: boolean;
   /** Use this index. */
   indexName: string;
@@ -172,7 +172,10 @@ export interface QueryResponse {
 
 /** Aggregate request. */
 export interface AggregateRequest {
-  /** The query whose records are aggregated. */
+  /**
+   * The query whose records are aggregated (bins, no_bins, order_by, descending and
+   * records_per_message shape returned records, and are refused with PARAMETER (4) here).
+   */
   query?:
     | QueryRequest
     | undefined;
@@ -194,7 +197,10 @@ export interface AggregateResponse {
 
 /** Explain request. */
 export interface ExplainRequest {
-  /** The query to plan. */
+  /**
+   * The query to plan (bins, no_bins and records_per_message shape returned records, and are
+   * refused with PARAMETER (4) here).
+   */
   query?: QueryRequest | undefined;
 }
 

@@ -98,7 +98,11 @@ export interface SetPasswordRequest {
   user: string;
   /** New password. */
   password: string;
-  /** The current password, required when a user changes its own (unless its password must change). */
+  /**
+   * The current password, required when a user changes its own (unless its password must
+   * change); checked whenever given for one's own password, refused with PARAMETER (4) when
+   * setting another user's.
+   */
   oldPassword: string;
 }
 

@@ -513,13 +513,19 @@ export interface RecordKey {
   userKey?: Value | undefined;
 }
 
-/** Policies of a write (put, delete, touch, operate). */
+/**
+ * Policies of a write (put, delete, touch, operate, record UDF, background job). A field a
+ * request cannot use is refused with PARAMETER (4), never ignored: a delete takes no exists
+ * action (other than the default UPDATE), TTL or send_key; a touch no exists action, send_key
+ * or durable_delete; a record UDF no exists action; a background job no generation check or
+ * send_key (a UDF job no exists action either); a generation without a generation_policy.
+ */
 export interface WritePolicy {
   /** Exists action. */
   exists: ExistsAction;
   /** Generation check. */
   generationPolicy: GenerationPolicy;
-  /** The generation compared against. */
+  /** The generation compared against (with a generation_policy only). */
   generation: number;
   /** TTL in seconds: -1 never expire, -2 keep the current TTL, 0 the namespace default. */
   ttl: bigint;

@@ -119,7 +119,11 @@ export interface ApplyRecordUdfRequest {
   call?:
     | UdfCall
     | undefined;
-  /** Policies for the write the UDF may cause (generation check, TTL default, send key, …). */
+  /**
+   * Policies for the write the UDF may cause (generation check, TTL default, send key, …; the
+   * function decides whether it creates the record, so an exists action is refused with
+   * PARAMETER (4)).
+   */
   policy?: WritePolicy | undefined;
 }
 
@@ -225,7 +229,10 @@ export interface StartBackgroundJobRequest {
     | undefined;
   /** Records per second; 0 = as fast as the node can. */
   recordsPerSecond: number;
-  /** Policies for each record's write. */
+  /**
+   * Policies for each record's write (a generation check, send_key or exists action is refused
+   * with PARAMETER (4)).
+   */
   policy?: WritePolicy | undefined;
 }
 
