@@ -6,7 +6,12 @@
  * Which partitions, from whom (per namespace, for each partition this node is master or
  * replica of under the new map):
  * - the node was not in the partition's row before (it joined, restarted, or the row moved to
- *   it): it pulls from every other member — any of them may hold a copy;
+ *   it): any other member may hold a copy. Each member reports its partition versions for the
+ *   new map — per partition it held in full when the map changed (in the row, not filling):
+ *   the cluster key it held it through, and whether it was the master. Of full holders with the
+ *   same version the master has every write the others have, so it is the only one pulled from
+ *   (at RF 2 this halves what a joiner takes in); holders with different versions (the two
+ *   sides of a healed split) and every member holding less than a full copy are all pulled from.
  * - it was in the row: it pulls from the members that are new to its view (a node that joined
  *   or came back, or the other side of a healed split), whose copies may have diverged.
  * One paged stream per source node covers all partitions pulled from it, in partition order.
@@ -21,8 +26,8 @@
  * Once every member of the cluster is Online (all fills done), a node drops its copies of the
  * partitions it no longer holds (it is in neither the master's nor a replica's place).
  *
- * Not done: partition versions (a node asks every member rather than knowing who holds what)
- * and pushing (every transfer is a pull).
+ * Not done: pushing (every transfer is a pull), Aerospike's full version vectors (a version here
+ * is one cluster key and a master flag).
  */
 import { deserialize, serialize } from 'node:v8';
 import { DbError } from '../errors/index.ts';
@@ -103,6 +108,12 @@ class RateMeter {
   }
 }
 
+/** A full copy of a partition: held through the cluster `key`, as its master or a replica. */
+interface PartitionVersion {
+  readonly key: bigint;
+  readonly master: boolean;
+}
+
 interface Page {
   readonly records: StoredRecord[];
   readonly done: boolean;
@@ -134,6 +145,11 @@ export class Migrations {
   #waiters: Array<() => void> = [];
   #dropped = 0;
   #settleRefused = 0;
+  /** The cluster key of the map the last fill was planned for (0 before any). */
+  #prevKey = 0n;
+  /** This node's partition versions as it entered the cluster `#versionsKey` (see #versionsLeaving). */
+  #versions = new Map<string, Map<number, PartitionVersion>>();
+  #versionsKey = 0n;
   #dropTimer: ReturnType<Clock['setTimeout']> | undefined;
 
   constructor(kernel: Kernel, cluster: ClusterService, calls: RemoteCalls, options: { clock: Clock; logger: Logger; limits?: MigrationLimits }) {
@@ -153,6 +169,11 @@ export class Migrations {
     });
     calls.serve('migrate.page', async (_from, bytes) => serialize(await this.#page(deserialize(bytes) as PageRequest)));
     calls.serve('migrate.progress', async () => serialize(this.progress()));
+    calls.serve('migrate.versions', async (_from, bytes) => {
+      const { key, namespaces } = deserialize(bytes) as { key: bigint; namespaces: string[] };
+      if (key !== this.#versionsKey) throw new DbError('UNAVAILABLE', 'this node has not taken that partition map yet', { hint: 'ask again' });
+      return serialize(namespaces.map((ns) => [ns, [...(this.#versions.get(ns) ?? [])].map(([pid, v]) => [pid, v.key, v.master])]));
+    });
     calls.serve('migrate.get', async (_from, bytes) => {
       const { namespace, digest } = deserialize(bytes) as { namespace: string; digest: Uint8Array };
       return serialize(await this.#kernel.namespace(namespace).engine.get(digest) ?? null);
@@ -261,13 +282,19 @@ export class Migrations {
     const others = members.filter((m) => m !== self);
     const newcomers = new Set(others.filter((m) => this.#prevMembers === undefined || !this.#prevMembers.has(m)));
     const round = ++this.#round;
-    const bySource = new Map<NodeId, Map<string, number[]>>();
+    // this node's partition versions as it enters the new cluster (from the state it leaves)
+    this.#versions = this.#versionsLeaving();
+    this.#versionsKey = view.clusterKey;
+    this.#prevKey = view.clusterKey;
+    /** namespace → partitions this node did not hold before: every member may hold a copy (pruned by versions). */
+    const unknown = new Map<string, number[]>();
     for (const ns of this.#cluster.namespaces()) {
       const table = this.#cluster.partitionTable(ns);
       if (table === undefined) continue;
       const prev = this.#prevRows.get(ns);
       const pending = new Map<number, Set<NodeId>>();
       const old = this.#pending.get(ns);
+      const fresh: number[] = [];
       for (let pid = 0; pid < N_PARTITIONS; pid++) {
         const row = table.rows[pid] ?? [];
         if (!row.includes(self)) continue;
@@ -277,6 +304,97 @@ export class Migrations {
         for (const s of old?.get(pid) ?? []) if (members.includes(s)) sources.add(s);
         if (sources.size === 0) continue;
         pending.set(pid, sources);
+        if (!had) fresh.push(pid);
+      }
+      this.#pending.set(ns, pending);
+      this.#prevRows.set(ns, table.rows);
+      if (fresh.length > 0) unknown.set(ns, fresh);
+    }
+    this.#prevMembers = new Set(members);
+    this.#wake();
+    this.#scheduleDrop(round);
+    if (this.remaining() === 0) {
+      this.#cluster.dataSettled();
+      return;
+    }
+    // ask the members for their versions first: of full holders with the same version, the one
+    // that was master has every write the others have, and is the only one pulled from
+    void this.#pruneByVersions(round, view.clusterKey, others, unknown)
+      .catch((e: unknown) => this.#logger.warn({ err: (e as Error).message }, 'migrations: partition versions not compared; pulling from every member'))
+      .then(() => { if (round === this.#round) this.#startFill(round); });
+  }
+
+  /**
+   * Per partition this node holds in full as it leaves the current cluster (it is in the
+   * partition's row and is not filling it): the cluster key and whether it is the master.
+   * Holders that stayed in one cluster together report the same key; the two sides of a split
+   * report different keys (their copies may have diverged) and are all pulled from.
+   */
+  #versionsLeaving(): Map<string, Map<number, PartitionVersion>> {
+    const self = this.#cluster.nodeId;
+    const out = new Map<string, Map<number, PartitionVersion>>();
+    if (this.#prevKey === 0n) return out;
+    for (const [ns, rows] of this.#prevRows) {
+      const m = new Map<number, PartitionVersion>();
+      const pending = this.#pending.get(ns);
+      for (let pid = 0; pid < N_PARTITIONS; pid++) {
+        const row = rows[pid] ?? [];
+        if (!row.includes(self) || (pending?.get(pid)?.size ?? 0) > 0) continue;
+        m.set(pid, { key: this.#prevKey, master: row[0] === self });
+      }
+      out.set(ns, m);
+    }
+    return out;
+  }
+
+  async #pruneByVersions(round: number, key: bigint, others: readonly NodeId[], unknown: ReadonlyMap<string, readonly number[]>): Promise<void> {
+    if (unknown.size === 0) return;
+    const namespaces = [...unknown.keys()];
+    const versions = new Map<NodeId, Map<string, Map<number, PartitionVersion>>>();
+    await Promise.all(others.map(async (o) => {
+      // a member that has not taken the new map yet answers UNAVAILABLE: asked again for up to 2 s
+      for (let attempt = 0; attempt < 20 && round === this.#round; attempt++) {
+        try {
+          const got = deserialize(await this.#calls.call(o, 'migrate.versions', serialize({ key, namespaces }), { deadlineMs: 2000, fabricKind: 'migration' })) as Array<[string, Array<[number, bigint, boolean]>]>;
+          versions.set(o, new Map(got.map(([ns, l]) => [ns, new Map(l.map(([pid, k, master]) => [pid, { key: k, master }]))])));
+          return;
+        } catch (e) {
+          if (!(e instanceof DbError) || e.code !== 'UNAVAILABLE') return;
+          await new Promise<void>((r) => this.#clock.setTimeout(r, 100));
+        }
+      }
+    }));
+    if (round !== this.#round) return;
+    let skipped = 0;
+    for (const [ns, pids] of unknown) {
+      const pending = this.#pending.get(ns);
+      for (const pid of pids) {
+        const sources = pending?.get(pid);
+        if (sources === undefined) continue;
+        const groups = new Map<bigint, { masters: NodeId[]; rest: NodeId[] }>();
+        for (const s of sources) {
+          const v = versions.get(s)?.get(ns)?.get(pid);
+          if (v === undefined) continue; // a subset (or no answer): pulled
+          let g = groups.get(v.key);
+          if (g === undefined) groups.set(v.key, g = { masters: [], rest: [] });
+          (v.master ? g.masters : g.rest).push(s);
+        }
+        for (const g of groups.values()) {
+          if (g.masters.length !== 1) continue;
+          for (const s of g.rest) {
+            sources.delete(s);
+            skipped++;
+          }
+        }
+      }
+    }
+    if (skipped > 0) this.#logger.info({ skipped }, 'migrations: full copies of the same version pulled from their master only');
+  }
+
+  #startFill(round: number): void {
+    const bySource = new Map<NodeId, Map<string, number[]>>();
+    for (const [ns, pending] of this.#pending) {
+      for (const [pid, sources] of pending) {
         for (const s of sources) {
           let m = bySource.get(s);
           if (m === undefined) bySource.set(s, m = new Map());
@@ -285,12 +403,8 @@ export class Migrations {
           l.push(pid);
         }
       }
-      this.#pending.set(ns, pending);
-      this.#prevRows.set(ns, table.rows);
     }
-    this.#prevMembers = new Set(members);
-    this.#wake();
-    this.#scheduleDrop(round);
+    for (const m of bySource.values()) for (const l of m.values()) l.sort((a, b) => a - b);
     if (bySource.size === 0) {
       this.#cluster.dataSettled();
       return;

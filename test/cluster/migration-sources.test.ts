@@ -1,7 +1,8 @@
 /**
  * Where a filling node takes its copies from (simulated network, deterministic; a failure prints
- * its seed — rerun with SLIPSTREAM_SIM_SEED=<seed>). A request on a partition that is being
- * filled: the node resolves the record against
+ * its seed — rerun with SLIPSTREAM_SIM_SEED=<seed>). A joining node pulls each partition from one
+ * full holder — the one that was its master — not from every member (partition versions).
+ * A request on a partition that is being filled: the node resolves the record against
  * the members still to be pulled from. When such a member stays silent (here: it drops every
  * migration request sent to it, while heartbeats and other traffic flow), a write must not be
  * acknowledged over the copy it did not see — that write would lose to the silent member's newer
@@ -10,6 +11,7 @@
 import { strict as assert } from 'node:assert';
 import { DbError } from '../../core/errors/index.ts';
 import type { RecordKey } from '../../core/model/index.ts';
+import type { StoredRecord } from '../../core/plugin-api/index.ts';
 import { writePolicy } from '../../core/transaction/policy.ts';
 import { simDataCluster, type DataNode } from './sim-data-harness.ts';
 
@@ -19,6 +21,40 @@ const seeds = fixed === undefined ? [21, 22] : [Number(fixed)];
 describe('cluster/migrations: sources of a fill, requests on a filling partition (simulated network)', function () {
   this.timeout(120_000);
   for (const seed of seeds) {
+    it(`seed ${seed}: a joining node pulls each record once, from the partition's master (the full replica of the same version is skipped); copies agree`, async () => {
+      const ctx = `seed ${seed}`;
+      const early = [0x300n, 0x200n, 0x100n];
+      const c = simDataCluster(seed, [0x400n, ...early], { rf: 2 });
+      try {
+        for (const id of early) await c.start(id);
+        assert.ok(await c.converge() >= 0, `${ctx}: three nodes formed`);
+        const first = c.nodes.get(0x300n) as DataNode;
+        const keys: RecordKey[] = Array.from({ length: 600 }, (_, i) => first.kernel.key('test', 's', `k${i}`));
+        const out = await c.drive(keys.map((k, i) => first.kernel.put(k, { v: BigInt(i) }, writePolicy())));
+        out.forEach((o, i) => assert.ok(o.ok, `${ctx}: write k${i}: ${String(!o.ok && o.error)}`));
+        const joiner = await c.start(0x400n);
+        assert.ok(await c.converge() >= 0, `${ctx}: the fourth node joined and filled`);
+        await c.idle(2000); // copies of partitions a node no longer holds are dropped
+        const held = (await joiner.kernel.namespace('test').engine.stats()).records;
+        const received = joiner.path.migrations.progress().recordsReceived;
+        assert.ok(held > 100, `${ctx}: the joiner holds ${held} records`);
+        assert.equal(received, held, `${ctx}: the joiner received ${received} records for the ${held} it holds (each partition from one source)`);
+        // every partition's copies agree, and every record reads back through the joiner
+        const table = joiner.svc.partitionTable('test');
+        assert.ok(table !== undefined);
+        for (const [i, k] of keys.entries()) {
+          const copies: Array<StoredRecord | undefined> = await Promise.all((table.rows[k.partition] ?? []).map((id) => c.nodes.get(id)?.kernel.namespace('test').engine.get(k.digest)));
+          assert.equal(copies.length, 2);
+          const payload = Buffer.from(copies[0]?.payload ?? []).toString('hex');
+          assert.ok(copies.every((r) => r !== undefined && r.meta.generation === 1 && Buffer.from(r.payload).toString('hex') === payload), `${ctx}: copies of k${i} differ`);
+        }
+        const reads = await c.drive(keys.map((k) => joiner.kernel.get(k)));
+        reads.forEach((r, i) => assert.ok(r.ok && r.value.bins['v'] === BigInt(i), `${ctx}: k${i} through the joiner`));
+      } finally {
+        await c.stopAll();
+      }
+    });
+
     it(`seed ${seed}: while a member holding copies is silent, writes on the partitions it should fill are refused (TIMEOUT, not in doubt) and the fill keeps asking; once it answers, writes build on its copies and nothing acknowledged is lost`, async () => {
       const ctx = `seed ${seed}`;
       const early = [0x300n, 0x200n, 0x100n];
