@@ -74,7 +74,41 @@ function toPbSelector(op: Extract<Operation, { op: 'list' | 'map' }>) {
 }
 
 /** An operation as its protobuf message. */
+/** The fields each operation has (a JavaScript caller may pass others; they are refused, not dropped). */
+const LIST_FIELDS = ['bin', 'kind', 'ctx', 'index', 'rank', 'count', 'value', 'valueEnd', 'values', 'returnType', 'inverted', 'flags', 'order'];
+const OPERATION_FIELDS: Readonly<Record<Operation['op'], readonly string[]>> = {
+  read: ['bin'], readHeader: [], write: ['bin', 'value'], add: ['bin', 'value'], append: ['bin', 'value'], prepend: ['bin', 'value'],
+  touch: [], delete: [], list: LIST_FIELDS, map: [...LIST_FIELDS, 'key', 'keyEnd', 'keys', 'items'],
+  bit: ['bin', 'kind', 'offset', 'size', 'value', 'shift', 'integer', 'signed', 'overflow', 'scanFor', 'resizeFlags', 'policy', 'ctx'],
+  hll: ['bin', 'kind', 'indexBits', 'minhashBits', 'values', 'hlls', 'policy'],
+  expRead: ['name', 'expression', 'evalNoFail'], expWrite: ['bin', 'expression', 'flags'],
+};
+/** The flags of each flag object, by operation and field. */
+const FLAG_FIELDS: Readonly<Record<string, readonly string[]>> = {
+  'list.flags': ['addUnique', 'insertBounded', 'noFail', 'partial'], 'map.flags': ['createOnly', 'updateOnly', 'noFail', 'partial'],
+  'bit.policy': ['createOnly', 'updateOnly', 'noFail', 'partial'], 'bit.resizeFlags': ['fromFront', 'growOnly', 'shrinkOnly'],
+  'hll.policy': ['createOnly', 'updateOnly', 'noFail', 'allowFold'], 'expWrite.flags': ['createOnly', 'updateOnly', 'allowDelete', 'policyNoFail', 'evalNoFail'],
+};
+
+/** Refuses a field the operation (or one of its flag objects) does not have: it would not be sent. */
+function checkFields(op: Operation): void {
+  const allowed = OPERATION_FIELDS[op.op];
+  if (allowed === undefined) throw new DbError('PARAMETER', `unknown operation ${JSON.stringify(op.op)}`, { hint: `use one of ${Object.keys(OPERATION_FIELDS).join(', ')}` });
+  const o = op as unknown as Readonly<Record<string, unknown>>;
+  const stray = Object.keys(o).filter((k) => k !== 'op' && o[k] !== undefined && !allowed.includes(k));
+  for (const [field, flags] of Object.entries(FLAG_FIELDS)) {
+    const [kind, name] = field.split('.') as [string, string];
+    const f = o[name];
+    if (kind !== op.op || f === undefined || f === null || typeof f !== 'object') continue;
+    for (const k of Object.keys(f)) if ((f as Record<string, unknown>)[k] !== undefined && !flags.includes(k)) stray.push(`${name}.${k}`);
+  }
+  if (stray.length > 0) {
+    throw new DbError('PARAMETER', `a ${op.op} operation has no ${stray.join(', ')}`, { hint: `a ${op.op} operation takes ${allowed.length === 0 ? 'no fields' : allowed.join(', ')}` });
+  }
+}
+
 export function toPbOperation(op: Operation): PbOperation {
+  checkFields(op);
   switch (op.op) {
     case 'read': return { op: { $case: 'read', value: { bin: op.bin ?? '' } } };
     case 'readHeader': return { op: { $case: 'readHeader', value: {} } };

@@ -123,4 +123,17 @@ describe('client/operations return types', () => {
     assert.throws(() => toPbOperation({ op: 'list', bin: 'l', kind: 'getByRank', rank: 0, returnType: 'keys' as 'key' }),
       (e: unknown) => e instanceof DbError && e.code === 'PARAMETER' && /unknown return type "keys"/.test(e.message));
   });
+
+  it('refuses a field an operation does not have (a JavaScript caller may pass any), naming it, instead of not sending it', () => {
+    const refused = (op: unknown, field: RegExp): void => {
+      assert.throws(() => toPbOperation(op as Operation), (e: unknown) => e instanceof DbError && e.code === 'PARAMETER' && field.test(e.message), JSON.stringify(op, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)));
+    };
+    refused({ op: 'hll', bin: 'h', kind: 'getCount', ctx: [{ type: 'listIndex', index: 0 }] }, /hll operation has no ctx/);
+    refused({ op: 'read', bin: 'a', index: 1 }, /read operation has no index/);
+    refused({ op: 'expRead', name: 'x', expression: '{}', ctx: [] }, /has no ctx/);
+    refused({ op: 'list', bin: 'l', kind: 'append', value: 1n, flags: { addUnique: true, unique: true } }, /has no flags\.unique/);
+    refused({ op: 'bit', bin: 'b', kind: 'get', offset: 0, size: 8, policy: { partial: true, overwrite: true } }, /has no policy\.overwrite/);
+    // fields set to undefined are absent
+    assert.doesNotThrow(() => toPbOperation({ op: 'read', bin: 'a', ...({ index: undefined } as object) } as Operation));
+  });
 });
