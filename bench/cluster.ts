@@ -3,7 +3,8 @@
  * (150 ms × 10) and quantum (1810 ms):
  *  - start → membership: from spawning a new node until every node lists it (includes process
  *    boot), and from its gRPC port being ready until then;
- *  - death → re-formed: from SIGKILL of a member until the survivors agree on a cluster without it.
+ *  - death → re-formed: from SIGKILL of a member until the survivors agree on a cluster without it
+ *    (heartbeat timeout + a short settle + a Paxos round: a death does not wait for the quantum).
  * Prints Markdown. `npm run bench -- cluster` (about a minute).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
