@@ -20,11 +20,10 @@ import { DbError } from '../errors/index.ts';
 import { fromFabric, toFabric } from '../model/fabric-values.ts';
 import type { BinValue } from '../model/index.ts';
 import type { NodeId } from '../plugin-api/index.ts';
+import { unlessMoved } from '../transaction/cluster-scan.ts';
 import type { UdfCall } from '../udf/engine.ts';
 
 export const AGGREGATE_SHARE_KIND = 'udf.aggregateShare';
-/** How often the receiving node checks whether a running share's node still masters its partitions. */
-const MOVE_CHECK_MS = 250;
 
 /** What one master is asked for. */
 export interface AggregateShareRequest {
@@ -87,23 +86,15 @@ export async function clusterPartials(
     await Promise.all([...byNode].map(async ([node, ps]) => {
       const moved = (): boolean => ps.some((p) => access.masterOf(template.namespace, p) !== node);
       let partials: BinValue[] | 'moved';
-      let settled = false;
       try {
         // a node that leaves the map while its share runs is not waited for: its share runs again elsewhere
-        const watch = async (): Promise<'moved'> => {
-          for (;;) {
-            await access.pause(MOVE_CHECK_MS);
-            if (settled || moved()) return 'moved';
-          }
-        };
-        partials = await Promise.race([access.share(node, { ...template, partitions: ps }), watch()]);
+        const answer = access.share(node, { ...template, partitions: ps });
+        partials = node === access.localNode ? await answer : await unlessMoved(answer, moved, (ms) => access.pause(ms));
       } catch (e) {
         if (!(e instanceof DbError) || access.now() > deadlineAt) throw e;
         // refused (not mastered there any more, still filling), or lost with a node the map no longer names
         if (e.code !== 'UNAVAILABLE' && !(e.code === 'TIMEOUT' && moved())) throw e;
         partials = 'moved';
-      } finally {
-        settled = true;
       }
       if (partials !== 'moved') {
         out.push(...partials);

@@ -15,14 +15,16 @@
  * - A share request carries the asking node's digest of the index definitions: a master whose
  *   definitions differ first takes the asking node's (system metadata catch-up), then waits for
  *   the index to be ready on its records, so it never answers from an older index set.
- * - A share that gets no answer in time (its master died) is asked again by the map of the
- *   moment, as a refused one; after SHARE_RETRY_MS of retries the query fails with the last error.
+ * - A share whose node leaves the map while a page is awaited (it died), or that gets no answer
+ *   in time, is asked again by the map of the moment, as a refused one; after SHARE_RETRY_MS of
+ *   retries the query fails.
  * - The node's own share goes through the same page function (without the fabric).
  */
 import { deserialize, serialize } from 'node:v8';
 import { DbError } from '../errors/index.ts';
 import { decodeBins, encodeBins, type DbRecord, type RecordKey, type RecordMeta } from '../model/index.ts';
 import type { NodeId } from '../plugin-api/index.ts';
+import { unlessMoved } from '../transaction/cluster-scan.ts';
 
 /** What a share request carries. */
 export interface ShareRequest {
@@ -125,13 +127,19 @@ export async function* mergedShares(
     };
     let next = request(last);
     for (;;) {
-      let page: SharePage;
+      let page: SharePage | 'moved';
       try {
-        page = await next;
+        // a node that leaves the map (it died) is not waited for: its share resumes on the new masters
+        page = node === access.localNode ? await next
+          : await unlessMoved(next, () => parts.some((p) => access.masterOf(template.namespace, p) !== node), (ms) => access.pause(ms));
       } catch (e) {
         // a share only reads, so asking again is always safe: UNAVAILABLE (not mastered there any
         // more, or still being filled) and TIMEOUT (the node died or is slow) retry by the map of now
         if (!(e instanceof DbError) || (e.code !== 'UNAVAILABLE' && e.code !== 'TIMEOUT') || access.now() > deadlineAt) throw e;
+        page = 'moved';
+      }
+      if (page === 'moved') {
+        if (access.now() > deadlineAt) throw new DbError('UNAVAILABLE', `the masters of namespace '${template.namespace}' kept changing during the query`, { hint: 'retry once the cluster has settled' });
         await access.pause(Math.min(20 * 2 ** attempt, 500));
         yield* split(parts, last, attempt + 1);
         return;

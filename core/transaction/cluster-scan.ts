@@ -95,18 +95,22 @@ function split(
   return merge(sources, rank);
 }
 
-/** Waits for a page; 'moved' when its node no longer masters one of the partitions (it left the map) before it answers. */
-async function awaitPage(page: Promise<ScanPage>, node: NodeId, req: ScanRequest, partitions: readonly number[], routing: ScanRouting): Promise<ScanPage | 'moved'> {
-  if (node === routing.localNode) return page;
+/**
+ * Waits for another node's answer — or returns 'moved' as soon as `moved()` holds (checked every
+ * 250 ms: the node no longer masters what it was asked for, e.g. it died and the map dropped it),
+ * rather than waiting for the call's deadline. Cluster scans, index queries and aggregations use
+ * it to resume a share on the new masters.
+ */
+export async function unlessMoved<T>(answer: Promise<T>, moved: () => boolean, pause: (ms: number) => Promise<void>): Promise<T | 'moved'> {
   let settled = false;
   const watch = async (): Promise<'moved'> => {
     for (;;) {
-      await routing.pause(MOVE_CHECK_MS);
-      if (settled || partitions.some((p) => routing.masterOf(req.namespace, p) !== node)) return 'moved';
+      await pause(MOVE_CHECK_MS);
+      if (settled || moved()) return 'moved';
     }
   };
   try {
-    return await Promise.race([page, watch()]);
+    return await Promise.race([answer, watch()]);
   } finally {
     settled = true;
   }
@@ -133,7 +137,9 @@ async function* share(
     if (req.signal?.aborted === true) throw new DbError('SCAN_ABORT', 'the scan was cancelled');
     let page: ScanPage | 'moved';
     try {
-      page = await awaitPage(next, node, req, partitions.slice(idx), routing);
+      const rest = partitions.slice(idx);
+      page = node === routing.localNode ? await next
+        : await unlessMoved(next, () => rest.some((p) => routing.masterOf(req.namespace, p) !== node), (ms) => routing.pause(ms));
     } catch (e) {
       // UNAVAILABLE: not (all) mastered there any more, or still filling; TIMEOUT from a node the
       // map no longer names: it died. A scan only reads, so asking again is always safe.
