@@ -94,8 +94,14 @@ export interface ClusterService {
   namespaces(): string[];
   /** Master of a partition, or undefined when the node is not in a cluster. */
   masterOf(namespace: string, partition: PartitionId): NodeId | undefined;
-  /** Whether this node hears (live heartbeats) a node that is not in its cluster (or any node, while it is in none). */
-  hearsOthers(): boolean;
+  /**
+   * Whether this node is alone — in no cluster, or in a cluster of itself — while it is about to
+   * join others: it hears (live heartbeats) a node outside its cluster, or it was started with
+   * seeds and has not been in a cluster with another node yet (for at most three node timeouts
+   * after its start; then, hearing nobody, it is alone for good: one side of a split, or the first
+   * node of a cluster).
+   */
+  aboutToJoin(): boolean;
   /** The client-facing (gRPC) address of a node this one hears (or of itself); undefined when unknown. */
   serviceAddressOf(node: NodeId): string | undefined;
   /** The cluster key this node is in now (0 when in none). */
@@ -136,6 +142,9 @@ export function createClusterService(options: ClusterServiceOptions): ClusterSer
   const tables = new Map<string, PartitionTable>();
   const generations = new Map<string, number>();
   let started = false;
+  /** When start() ran, and whether the node has been in a cluster with another node since (aboutToJoin). */
+  let startedAt = 0;
+  let joinedOthers = false;
   let stopped = false;
 
   const fabric = new Fabric({
@@ -213,6 +222,7 @@ export function createClusterService(options: ClusterServiceOptions): ClusterSer
     async start() {
       if (started) throw new DbError('SERVER_ERROR', 'cluster service already started', { hint: 'Start it once' });
       started = true;
+      startedAt = clock.now();
       const boundFabric = await fabric.start(options.fabricAddress);
       fabric.address = options.fabricAccessAddress ?? boundFabric;
       heartbeat.fabricAddress = fabric.address;
@@ -245,9 +255,15 @@ export function createClusterService(options: ClusterServiceOptions): ClusterSer
     partitionTable: (ns) => tables.get(ns),
     namespaces: () => options.namespaces.map((n) => n.name),
     masterOf: (ns, pid) => tables.get(ns)?.rows[pid]?.[0],
-    hearsOthers() {
+    aboutToJoin() {
       const ids = clustering.clusterKey === 0n ? [options.nodeId] : clustering.members.map((m) => m.id);
-      return heartbeat.peers().some((p) => !ids.includes(p.id));
+      if (ids.length > 1) {
+        joinedOthers = true;
+        return false;
+      }
+      if (heartbeat.peers().some((p) => !ids.includes(p.id))) return true;
+      const seeded = (options.seeds ?? []).some((s) => s !== heartbeat.address);
+      return seeded && !joinedOthers && clock.now() - startedAt < 3 * intervalMs * timeout;
     },
     serviceAddressOf(node) {
       if (node === options.nodeId) return options.serviceAddress?.();

@@ -47,18 +47,15 @@ export function attachClusterDataPath(kernel: Kernel, cluster: ClusterService, o
       if (t !== undefined) lastTables.set(ns, t);
     }
   });
-  // A node alone — in no cluster, or in a cluster of itself — that hears other nodes is about to
-  // join them (it just started and formed a cluster alone, or a heartbeat blip made it an orphan):
-  // it masters nothing until it has joined, so that it acknowledges no write (with one copy) that
-  // the cluster the others form would not see — their reads and scans would silently miss it until
-  // the merge. A node that hears nobody is one side of a split and serves (AP).
+  // A node alone that is about to join others (it hears them, or it just started with seeds and
+  // has not met them yet: a restarted node, an orphan after a heartbeat blip) masters nothing until
+  // it has joined, so that it acknowledges no write (with one copy) that the cluster the others
+  // form would not see — their reads and scans would silently miss it until the merge. A node that
+  // hears nobody (after its start-up grace) is one side of a split and serves (AP).
   let joining = { at: -Infinity, value: false };
   const aboutToJoin = (): boolean => {
     const now = options.clock.now();
-    if (now - joining.at >= 50) {
-      const view = cluster.view();
-      joining = { at: now, value: (view === undefined || view.succession.length === 1) && cluster.hearsOthers() };
-    }
+    if (now - joining.at >= 50) joining = { at: now, value: cluster.aboutToJoin() };
     return joining.value;
   };
   const router: PartitionRouter = {
