@@ -470,6 +470,14 @@ describe('Aerospike protocol: the official aerospike npm client', function () {
     const varOf = (exp as unknown as { var: (name: string) => ReturnType<typeof exp.int> }).var;
     const twice = exp.let(exp.def('n', exp.lists.size(exp.binList('l'))), exp.add(varOf('n'), varOf('n')));
     assert.equal(await read('let', twice), 6);
+    // numeric, bitwise and boolean functions (the client's variadic builders; its fixed-argument
+    // ones — pow, abs, intCount, … — fail in the client itself: "Operations array invalid")
+    assert.equal(await read('max', exp.max(exp.int(4), exp.lists.size(exp.binList('l')), exp.int(-1))), 4);
+    assert.equal(await read('min', exp.min(exp.int(4), exp.lists.size(exp.binList('l')))), 3);
+    assert.equal(await read('and', exp.intAnd(exp.int(12), exp.int(10))), 8);
+    assert.equal(await read('xor', exp.intXor(exp.int(12), exp.int(10))), 6);
+    assert.equal(await read('excl', exp.exclusive(exp.eq(exp.int(1), exp.int(1)), exp.eq(exp.int(1), exp.int(2)))), true);
+    assert.equal(await read('maxf', exp.max(exp.float(1.5), exp.float(0.5))), 1.5);
     // a write inside an expression is refused, not run
     assert.equal(await codeOf(read('w', exp.hll.init(exp.binHll('h'), 10))), 16);
   });

@@ -10,6 +10,19 @@ import type { CdtReadOp } from './cdt-read.ts';
 export type CompareOp = '=' | '!=' | '<' | '<=' | '>' | '>=';
 export type ArithOp = '+' | '-' | '*' | '/' | '%';
 
+/**
+ * Numeric and bitwise functions (Aerospike's exp.pow, log, abs, floor, ceil, toInt, toFloat,
+ * min, max, intAnd, intOr, intXor, intNot, intLshift, intRshift, intArshift, intCount,
+ * intLscan, intRscan) and `exclusive` (exactly one argument true). Their argument counts and
+ * types are Aerospike's; a wrong type makes the expression unknown.
+ */
+export const FUNCTION_NAMES = [
+  'pow', 'log', 'abs', 'floor', 'ceil', 'toInt', 'toFloat', 'min', 'max',
+  'intAnd', 'intOr', 'intXor', 'intNot', 'intLshift', 'intRshift', 'intArshift', 'intCount', 'intLscan', 'intRscan',
+  'exclusive',
+] as const;
+export type FunctionName = typeof FUNCTION_NAMES[number];
+
 /** Record metadata an expression can read. */
 export type MetaField =
   /** Seconds to live; -1 when the record never expires. */
@@ -49,6 +62,8 @@ export type Expr =
   | { readonly kind: 'not'; readonly arg: Expr }
   | { readonly kind: 'arith'; readonly op: ArithOp; readonly left: Expr; readonly right: Expr }
   | { readonly kind: 'neg'; readonly arg: Expr }
+  /** A numeric, bitwise or boolean function of its arguments. */
+  | { readonly kind: 'fn'; readonly name: FunctionName; readonly args: readonly Expr[] }
   /** Items of a list, entries of a map, characters of a string, bytes of a blob. */
   | { readonly kind: 'size'; readonly arg: Expr }
   /** A list item by index (negative counts from the end) or a map value by key. */
@@ -88,6 +103,7 @@ export const or = (...args: Expr[]): Expr => ({ kind: 'or', args });
 export const not = (arg: Expr): Expr => ({ kind: 'not', arg });
 export const arith = (op: ArithOp, left: Expr, right: Expr): Expr => ({ kind: 'arith', op, left, right });
 export const size = (arg: Expr): Expr => ({ kind: 'size', arg });
+export const fn = (name: FunctionName, ...args: Expr[]): Expr => ({ kind: 'fn', name, args });
 export const elem: Expr = { kind: 'elem' };
 export const anyElem = (of: ElemSource, source: Expr, where: Expr): Expr => ({ kind: 'anyElem', of, source, where });
 export const regex = (arg: Expr, pattern: string, flags = ''): Expr => ({ kind: 'regex', arg, pattern, flags });

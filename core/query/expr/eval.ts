@@ -7,6 +7,7 @@ import { parseShape, shapeWithin, type Shape } from '../geo/index.ts';
 import type { CompareOp, Expr } from './ast.ts';
 import { compileRegex } from './regex.ts';
 import { cdtRead } from './cdt-read.ts';
+import { applyFunction } from './functions.ts';
 
 /** What an expression sees of one record. */
 export interface EvalContext {
@@ -262,6 +263,11 @@ function build(e: Expr): Fn {
       const r = compile(e.right);
       const op = e.op;
       return (ctx, el) => arithmetic(op, l(ctx, el), r(ctx, el));
+    }
+    case 'fn': {
+      const args = e.args.map(compile);
+      const name = e.name;
+      return (ctx, el) => applyFunction(name, args.map((a) => a(ctx, el)));
     }
     case 'neg': {
       const a = compile(e.arg);

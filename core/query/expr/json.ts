@@ -1,6 +1,7 @@
 import { DbError } from '../../errors/index.ts';
 import { GeoJson, Hll, parseHll, type BinValue, type MapKey } from '../../model/index.ts';
-import type { ArithOp, CompareOp, ElemSource, Expr, MetaField } from './ast.ts';
+import { FUNCTION_NAMES, type ArithOp, type CompareOp, type ElemSource, type Expr, type FunctionName, type MetaField } from './ast.ts';
+import { FUNCTION_ARITY } from './functions.ts';
 import { compileRegex } from './regex.ts';
 import { cdtReadFromJson, cdtReadToJson } from './cdt-read.ts';
 
@@ -90,6 +91,7 @@ export function exprToJson(e: Expr): JsonValue {
     case 'digestModulo': return { kind: 'digestModulo', modulus: e.modulus };
     case 'cmp': case 'arith': return { kind: e.kind, op: e.op, left: exprToJson(e.left), right: exprToJson(e.right) };
     case 'and': case 'or': return { kind: e.kind, args: e.args.map(exprToJson) };
+    case 'fn': return { kind: 'fn', name: e.name, args: e.args.map(exprToJson) };
     case 'not': case 'neg': case 'size': return { kind: e.kind, arg: exprToJson(e.arg) };
     case 'get': return { kind: 'get', source: exprToJson(e.source), key: exprToJson(e.key) };
     case 'elem': return { kind: 'elem' };
@@ -160,6 +162,15 @@ export function exprFromJson(j: unknown, path = 'expr', depth = 0, scope: Readon
       return { kind, args };
     }
     case 'not': case 'neg': case 'size': return { kind, arg: sub('arg') };
+    case 'fn': {
+      const name = str(o, 'name', path);
+      if (!(FUNCTION_NAMES as readonly string[]).includes(name)) throw bad(`${path}.name must be one of ${FUNCTION_NAMES.join(' ')}`);
+      const fname = name as FunctionName;
+      const args = list('args');
+      const [min, max] = FUNCTION_ARITY[fname];
+      if (args.length < min || args.length > max) throw bad(`${path}: ${fname} takes ${min === max ? min : max === Infinity ? `at least ${min}` : `${min} to ${max}`} argument${max === 1 ? '' : 's'}, got ${args.length}`);
+      return { kind, name: fname, args };
+    }
     case 'get': return { kind, source: sub('source'), key: sub('key') };
     case 'elem': return { kind };
     case 'anyElem': {

@@ -33,6 +33,7 @@ export function exprToString(e: Expr, parent = 0): string {
       return wrap(`${exprToString(e.left, p)} ${e.op} ${exprToString(e.right, p + 1)}`, p);
     }
     case 'neg': return `-${exprToString(e.arg, 7)}`;
+    case 'fn': return `${e.name.toUpperCase()}(${e.args.map((a) => exprToString(a)).join(', ')})`;
     case 'size': return `SIZE(${exprToString(e.arg)})`;
     case 'get': return `${exprToString(e.source, 8)}[${exprToString(e.key)}]`;
     case 'elem': return 'ELEM';

@@ -9,6 +9,7 @@ import * as ast from '../../query/expr/ast.ts';
 import type { Expr } from '../../query/expr/ast.ts';
 import { compileFilter } from '../../query/expr/eval.ts';
 import { exprToJsonText } from '../../query/expr/json.ts';
+import { FUNCTION_ARITY } from '../../query/expr/functions.ts';
 import { isWriteOperation, type Operation } from '../../transaction/operations.ts';
 import { recordContext } from '../../query/query-engine.ts';
 import type { RecordPredicate } from '../../transaction/policy.ts';
@@ -19,11 +20,14 @@ import { hllOperation } from './hll-ops.ts';
 
 const CMP: Readonly<Record<number, ast.CompareOp>> = { 1: '=', 2: '!=', 3: '>', 4: '>=', 5: '<', 6: '<=' };
 const ARITH: Readonly<Record<number, ast.ArithOp>> = { 20: '+', 21: '-', 22: '*', 23: '/', 26: '%' };
-const NAMES: Readonly<Record<number, string>> = {
+/** Opcodes of the numeric, bitwise and boolean functions. */
+const FUNCTIONS: Readonly<Record<number, ast.FunctionName>> = {
   19: 'exclusive', 24: 'pow', 25: 'log', 27: 'abs', 28: 'floor', 29: 'ceil', 30: 'toInt', 31: 'toFloat',
   32: 'intAnd', 33: 'intOr', 34: 'intXor', 35: 'intNot', 36: 'intLshift', 37: 'intRshift', 38: 'intArshift', 39: 'intCount',
-  40: 'intLscan', 41: 'intRscan', 50: 'min', 51: 'max', 65: 'deviceSize', 72: 'isTombstone', 73: 'memorySize', 74: 'recordSize',
-  80: 'key', 100: 'removeResult',
+  40: 'intLscan', 41: 'intRscan', 50: 'min', 51: 'max',
+};
+const NAMES: Readonly<Record<number, string>> = {
+  65: 'deviceSize', 72: 'isTombstone', 73: 'memorySize', 74: 'recordSize', 80: 'key', 100: 'removeResult',
 };
 /** Particle types of binType() as the AST's type names. */
 const TYPE_NAMES: Readonly<Record<number, string>> = {
@@ -94,6 +98,12 @@ function compile(v: WireValue): Expr {
     if (args.length === 1 && arith === '-') return { kind: 'neg', arg: e };
     for (const a of args.slice(1)) e = ast.arith(arith, e, compile(a));
     return e;
+  }
+  const fname = FUNCTIONS[code];
+  if (fname !== undefined) {
+    const [min, max] = FUNCTION_ARITY[fname];
+    if (args.length < min || args.length > max) throw bad(`${fname} takes ${min === max ? min : `at least ${min}`} argument${max === 1 ? '' : 's'}, got ${args.length}`);
+    return ast.fn(fname, ...args.map((a) => compile(a)));
   }
   switch (code) {
     case 7: {
