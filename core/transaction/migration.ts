@@ -13,7 +13,9 @@
  *   (at RF 2 this halves what a joiner takes in); holders with different versions (the two
  *   sides of a healed split) and every member holding less than a full copy are all pulled from.
  * - it was in the row: it pulls from the members that are new to its view (a node that joined
- *   or came back, or the other side of a healed split), whose copies may have diverged.
+ *   or came back, or the other side of a healed split), whose copies may have diverged — pruned
+ *   by versions the same way (a node that was a cluster of its own for a moment before joining
+ *   "held" every partition, and pulls each from one master of the cluster it joins).
  * One paged stream per source node covers all partitions pulled from it, in partition order.
  *
  * While a partition is being filled on a node, requests it serves for that partition first
@@ -286,8 +288,8 @@ export class Migrations {
     this.#versions = this.#versionsLeaving();
     this.#versionsKey = view.clusterKey;
     this.#prevKey = view.clusterKey;
-    /** namespace → partitions this node did not hold before: every member may hold a copy (pruned by versions). */
-    const unknown = new Map<string, number[]>();
+    /** namespace → partitions to fill (their sources are pruned by versions). */
+    const toFill = new Map<string, number[]>();
     for (const ns of this.#cluster.namespaces()) {
       const table = this.#cluster.partitionTable(ns);
       if (table === undefined) continue;
@@ -304,11 +306,11 @@ export class Migrations {
         for (const s of old?.get(pid) ?? []) if (members.includes(s)) sources.add(s);
         if (sources.size === 0) continue;
         pending.set(pid, sources);
-        if (!had) fresh.push(pid);
+        fresh.push(pid);
       }
       this.#pending.set(ns, pending);
       this.#prevRows.set(ns, table.rows);
-      if (fresh.length > 0) unknown.set(ns, fresh);
+      if (fresh.length > 0) toFill.set(ns, fresh);
     }
     this.#prevMembers = new Set(members);
     this.#wake();
@@ -319,7 +321,7 @@ export class Migrations {
     }
     // ask the members for their versions first: of full holders with the same version, the one
     // that was master has every write the others have, and is the only one pulled from
-    void this.#pruneByVersions(round, view.clusterKey, others, unknown)
+    void this.#pruneByVersions(round, view.clusterKey, others, toFill)
       .catch((e: unknown) => this.#logger.warn({ err: (e as Error).message }, 'migrations: partition versions not compared; pulling from every member'))
       .then(() => { if (round === this.#round) this.#startFill(round); });
   }
@@ -347,9 +349,9 @@ export class Migrations {
     return out;
   }
 
-  async #pruneByVersions(round: number, key: bigint, others: readonly NodeId[], unknown: ReadonlyMap<string, readonly number[]>): Promise<void> {
-    if (unknown.size === 0) return;
-    const namespaces = [...unknown.keys()];
+  async #pruneByVersions(round: number, key: bigint, others: readonly NodeId[], toFill: ReadonlyMap<string, readonly number[]>): Promise<void> {
+    if (toFill.size === 0) return;
+    const namespaces = [...toFill.keys()];
     const versions = new Map<NodeId, Map<string, Map<number, PartitionVersion>>>();
     await Promise.all(others.map(async (o) => {
       // a member that has not taken the new map yet answers UNAVAILABLE: asked again for up to 2 s
@@ -366,7 +368,7 @@ export class Migrations {
     }));
     if (round !== this.#round) return;
     let skipped = 0;
-    for (const [ns, pids] of unknown) {
+    for (const [ns, pids] of toFill) {
       const pending = this.#pending.get(ns);
       for (const pid of pids) {
         const sources = pending?.get(pid);
