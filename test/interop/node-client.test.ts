@@ -71,7 +71,7 @@ describe('interop: TypeScript client as documented (docs/clients.md)', function 
       filterJson: JSON.stringify({ kind: 'cmp', op: '>', left: { kind: 'bin', name: 'age' }, right: { kind: 'lit', value: 30 } }),
       orderBy: '', descending: false, indexName: '', whileBuilding: '', recordsPerMessage: 0,
     };
-    const sum = await client.unary(QueryServiceService.aggregate, { query, function: 'SUM', bin: 'age' });
+    const sum = await client.unary(QueryServiceService.aggregate, { query: { ...query, bins: [] }, function: 'SUM', bin: 'age' });
     assert.equal(sum.value?.kind?.$case === 'int' ? sum.value.kind.value : undefined, 38n + 41n);
     const rows: string[] = [];
     for await (const row of client.stream(QueryServiceService.query, query, { timeoutMs: 10_000 })) {
