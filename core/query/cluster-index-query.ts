@@ -24,7 +24,7 @@ import { deserialize, serialize } from 'node:v8';
 import { DbError } from '../errors/index.ts';
 import { decodeBins, encodeBins, type DbRecord, type RecordKey, type RecordMeta } from '../model/index.ts';
 import type { NodeId } from '../plugin-api/index.ts';
-import { unlessMoved } from '../transaction/cluster-scan.ts';
+import { groupByMaster, unlessMoved } from '../transaction/cluster-scan.ts';
 
 /** What a share request carries. */
 export interface ShareRequest {
@@ -154,16 +154,7 @@ export async function* mergedShares(
 
   /** Splits partitions by their current master and merges the shares in index order. */
   function split(parts: readonly number[], after: string | undefined, attempt: number): AsyncGenerator<ShareRow> {
-    const byNode = new Map<NodeId, number[]>();
-    for (const p of parts) {
-      const m = access.masterOf(template.namespace, p);
-      if (m === undefined) {
-        throw new DbError('UNAVAILABLE', `partition ${p} of namespace '${template.namespace}' has no master now`, { hint: 'retry once the cluster has formed' });
-      }
-      let list = byNode.get(m);
-      if (list === undefined) byNode.set(m, list = []);
-      list.push(p);
-    }
+    const byNode = groupByMaster(template.namespace, parts, (ns, p) => access.masterOf(ns, p));
     return merge([...byNode].map(([node, ps]) => share(node, ps, after, attempt)), order);
   }
 

@@ -76,16 +76,7 @@ function split(
   rank: ReadonlyMap<number, number>, filterSource: string | undefined, depth: number,
 ): AsyncIterable<StoredRecord> {
   if (partitions.length === 0) return (async function* () {})();
-  const groups = new Map<NodeId, number[]>();
-  for (const p of partitions) {
-    const m = routing.masterOf(req.namespace, p);
-    if (m === undefined) {
-      throw new DbError('UNAVAILABLE', `partition ${p} of namespace '${req.namespace}' has no master`, { hint: 'wait for the cluster to settle and retry' });
-    }
-    let g = groups.get(m);
-    if (g === undefined) groups.set(m, g = []);
-    g.push(p);
-  }
+  const groups = groupByMaster(req.namespace, partitions, (ns, p) => routing.masterOf(ns, p));
   const first = partitions[0];
   const sources: AsyncIterator<StoredRecord>[] = [];
   for (const [node, ps] of groups) {
@@ -93,6 +84,24 @@ function split(
     sources.push(share(req, node, ps, after, routing, rank, filterSource, depth)[Symbol.asyncIterator]());
   }
   return merge(sources, rank);
+}
+
+/**
+ * Partitions grouped by the node that masters each now (in the order first met); UNAVAILABLE
+ * when one has no master. How cluster scans, index queries and aggregations split their work.
+ */
+export function groupByMaster(namespace: string, partitions: readonly number[], masterOf: (namespace: string, partition: number) => NodeId | undefined): Map<NodeId, number[]> {
+  const groups = new Map<NodeId, number[]>();
+  for (const p of partitions) {
+    const m = masterOf(namespace, p);
+    if (m === undefined) {
+      throw new DbError('UNAVAILABLE', `partition ${p} of namespace '${namespace}' has no master now`, { hint: 'retry once the cluster has formed' });
+    }
+    let g = groups.get(m);
+    if (g === undefined) groups.set(m, g = []);
+    g.push(p);
+  }
+  return groups;
 }
 
 /**
