@@ -26,9 +26,7 @@ export async function routedUnary<Req, Res>(
   routing: ClusterRouting, policy: ClientChannel['policy'], method: Method<Req, Res>, request: Req,
   route: Route, options: CallOptions, retryByDefault: boolean,
 ): Promise<Res> {
-  const retries = options.maxRetries ?? (retryByDefault ? policy.maxRetries : 0);
-  let delay = policy.retryDelayMs;
-  for (let attempt = 0; ; attempt++) {
+  return withRetries(policy, options, retryByDefault, (attempt) => {
     let candidates: string[];
     try {
       candidates = routing.candidates(route.key, route.write, route.replica);
@@ -36,13 +34,25 @@ export async function routedUnary<Req, Res>(
       candidates = []; // a key the server must explain (e.g. an empty string): any node does
     }
     const id = candidates.length === 0 ? undefined : candidates[attempt % candidates.length];
+    return sendTo(routing, id, method, request, options);
+  });
+}
+
+/**
+ * Runs `attempt(n)` until it succeeds or the policy stops it: retryable errors are retried up to
+ * the call's (or, when `retryByDefault`, the policy's) retries with a doubling delay; a write that
+ * never reached a node (CONNECTION, not in doubt) is safe to send once more even without retries.
+ */
+async function withRetries<Res>(policy: ClientChannel['policy'], options: CallOptions, retryByDefault: boolean, attempt: (n: number) => Promise<Res>): Promise<Res> {
+  const retries = options.maxRetries ?? (retryByDefault ? policy.maxRetries : 0);
+  let delay = policy.retryDelayMs;
+  for (let n = 0; ; n++) {
     try {
-      return await sendTo(routing, id, method, request, options);
+      return await attempt(n);
     } catch (err) {
       if (!(err instanceof DbError) || options.signal?.aborted === true) throw err;
-      // a write that never reached a node is safe to send again (to the node that now holds it)
       const unsent = err.code === 'CONNECTION' && !err.inDoubt;
-      if (attempt >= (unsent ? Math.max(retries, 1) : retries) || !RETRYABLE.has(err.code)) throw err;
+      if (n >= (unsent ? Math.max(retries, 1) : retries) || !RETRYABLE.has(err.code)) throw err;
       await new Promise((r) => setTimeout(r, delay));
       delay *= 2;
     }
@@ -105,22 +115,9 @@ export async function splitBatch<T, R>(
   const out = new Array<R>(items.length);
   await Promise.all([...parts].map(async ([node, indexes]) => {
     const part = indexes.map((i) => items[i] as T);
-    const results = await call(part, async (method, request, options, retryByDefault) => {
-      const retries = options.maxRetries ?? (retryByDefault ? policy.maxRetries : 0);
-      let delay = policy.retryDelayMs;
-      for (let attempt = 0; ; attempt++) {
-        try {
-          // a retry goes to any live node, which forwards each key to its master
-          return await sendTo(routing, attempt === 0 && node !== '' ? node : undefined, method, request, options);
-        } catch (err) {
-          if (!(err instanceof DbError) || options.signal?.aborted === true) throw err;
-          const unsent = err.code === 'CONNECTION' && !err.inDoubt;
-          if (attempt >= (unsent ? Math.max(retries, 1) : retries) || !RETRYABLE.has(err.code)) throw err;
-          await new Promise((r) => setTimeout(r, delay));
-          delay *= 2;
-        }
-      }
-    });
+    const results = await call(part, (method, request, options, retryByDefault) =>
+      // a retry goes to any live node, which forwards each key to its master
+      withRetries(policy, options, retryByDefault, (attempt) => sendTo(routing, attempt === 0 && node !== '' ? node : undefined, method, request, options)));
     indexes.forEach((i, j) => { out[i] = results[j] as R; });
   }));
   return out;
