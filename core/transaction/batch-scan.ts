@@ -99,16 +99,7 @@ export async function scanPage(s: KernelState, req: ScanPageRequest & { readonly
   const it = ns.engine.scan({
     partitions: [...req.partitions], ...(req.set === undefined ? {} : { set: req.set }), ...(req.afterDigest === undefined ? {} : { afterDigest: req.afterDigest }),
   });
-  for await (const stored of it) {
-    if (signal?.aborted === true) throw new DbError('SCAN_ABORT', 'the scan was cancelled');
-    // a scan run as a job lets requests be served between its turns
-    const turn = checkpoint();
-    if (turn !== undefined) await turn;
-    if (!ns.isVisible(stored, s.clock.now())) continue;
-    if (req.filter !== undefined) {
-      const key: RecordKey = { namespace: ns.name, set: stored.set, digest: stored.digest, partition: stored.partition };
-      if (!req.filter(toRecord(key, stored))) continue;
-    }
+  for await (const stored of kept(s, ns, it, req.filter, signal)) {
     records.push(stored);
     bytes += stored.payload.length + 64;
     // a page stays well below the fabric's message limit, whatever the record sizes
@@ -141,16 +132,7 @@ export async function* scanLocal(s: KernelState, req: ScanRequest): AsyncGenerat
     ...(req.set === undefined ? {} : { set: req.set }),
     ...(req.afterDigest === undefined ? {} : { afterDigest: req.afterDigest }),
   };
-  for await (const stored of ns.engine.scan(scanOpts)) {
-    if (req.signal?.aborted === true) throw new DbError('SCAN_ABORT', 'the scan was cancelled');
-    // a scan run as a job lets requests be served between its turns
-    const turn = checkpoint();
-    if (turn !== undefined) await turn;
-    if (!ns.isVisible(stored, s.clock.now())) continue;
-    if (req.filter !== undefined) {
-      const key: RecordKey = { namespace: ns.name, set: stored.set, digest: stored.digest, partition: stored.partition };
-      if (!req.filter(toRecord(key, stored))) continue;
-    }
+  for await (const stored of kept(s, ns, ns.engine.scan(scanOpts), req.filter, req.signal)) {
     yield stored;
     if (++n >= max) return;
   }
@@ -166,6 +148,27 @@ export async function* scanHeld(s: KernelState, req: ScanRequest): AsyncGenerato
   const scanOpts = { partitions: req.partitions ?? allPartitions(), ...(req.set === undefined ? {} : { set: req.set }) };
   for await (const stored of ns.engine.scan(scanOpts)) {
     if (ns.isVisible(stored, s.clock.now())) yield stored;
+  }
+}
+
+/**
+ * The records of an engine scan a scan returns: visible now and passing the filter; the scan
+ * stops when `signal` aborts, and yields its turn to requests between records (scan jobs).
+ */
+async function* kept(
+  s: KernelState, ns: ReturnType<typeof namespaceOf>, records: AsyncIterable<StoredRecord>, filter: ScanRequest['filter'], signal: AbortSignal | undefined,
+): AsyncGenerator<StoredRecord> {
+  for await (const stored of records) {
+    if (signal?.aborted === true) throw new DbError('SCAN_ABORT', 'the scan was cancelled');
+    // a scan run as a job lets requests be served between its turns
+    const turn = checkpoint();
+    if (turn !== undefined) await turn;
+    if (!ns.isVisible(stored, s.clock.now())) continue;
+    if (filter !== undefined) {
+      const key: RecordKey = { namespace: ns.name, set: stored.set, digest: stored.digest, partition: stored.partition };
+      if (!filter(toRecord(key, stored))) continue;
+    }
+    yield stored;
   }
 }
 
