@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import {
-  digestHex, encodeBins, GeoJson, listOrder, mapOrder, Sketch, valuesEqual, withListOrder, withMapOrder,
+  digestHex, encodeBins, ttlOf, GeoJson, listOrder, mapOrder, Sketch, valuesEqual, withListOrder, withMapOrder,
   type BinValue, type Bins, type MapKey,
 } from '../../core/model/index.ts';
 import type { ClientKey, ClientRecord, SlipstreamClient } from '../../core/client/index.ts';
@@ -96,9 +96,12 @@ export interface RecordPrint {
   readonly set: string;
   readonly key: string;
   readonly generation: number;
+  /** The stored expiry instant (seconds since the epoch, 0 never): what a TTL counts down to. */
   readonly voidTime: number;
+  /** The TTL as the node reported it when it read the record. */
   readonly ttl: number;
-  /** When the record was read (ms since the epoch), for comparing TTLs read at different times. */
+  /** When the scan that read the record started and when the record arrived (ms since the epoch): the node read it in between. */
+  readonly readFromMs: number;
   readonly atMs: number;
   /** SHA-1 of the bins in the record codec's bytes (types, order marks and all). */
   readonly bins: string;
@@ -133,41 +136,77 @@ export function binsDiffer(r: ClientRecord): string | undefined {
  */
 export async function fingerprints(client: SlipstreamClient, ns: string, mismatches: string[] = []): Promise<Map<string, RecordPrint>> {
   const out = new Map<string, RecordPrint>();
+  const readFromMs = Date.now();
   for await (const r of client.scan(ns, { recordsPerMessage: 500 }, { timeoutMs: 0 })) {
     const d = digestHex(r.digest);
     const wrong = binsDiffer(r);
     if (wrong !== undefined && mismatches.length < 1000) mismatches.push(`${d}: ${wrong}`);
     out.set(d, {
-      set: r.set, key: keyText(r.userKey), generation: r.meta.generation, voidTime: r.meta.voidTime, ttl: r.meta.ttl, atMs: Date.now(),
+      set: r.set, key: keyText(r.userKey), generation: r.meta.generation, voidTime: r.meta.voidTime, ttl: r.meta.ttl, readFromMs, atMs: Date.now(),
       bins: createHash('sha1').update(encodeBins(r.bins)).digest('base64'),
     });
   }
   return out;
 }
 
+/** One kind of difference between two fingerprint sets: how many records show it and the first few. */
+export interface DifferenceKind {
+  readonly kind: string;
+  count: number;
+  readonly examples: string[];
+}
+
 /**
- * Every difference between two fingerprint sets, record by record: missing or extra records,
- * set, user key, generation, void time, bins. The void time is the absolute expiry the TTL is
- * counted from, so equal void times are the exact TTL check; the TTL as read is compared too,
- * after taking off the time between the two reads, within `ttlSlackS` seconds (default 2: whole
- * seconds on both sides; a scan of a million records on a loaded machine delivers records
- * seconds after the node computed their TTL, so the benchmark allows more).
+ * Whether the TTL the node reported agrees with the record's void time at the moment it read
+ * the record (some instant between the scan's start and the record's arrival, whole seconds):
+ * a never-expiring record reads -1, any other reads its void time minus the node's clock.
  */
-export function compareFingerprints(before: ReadonlyMap<string, RecordPrint>, after: ReadonlyMap<string, RecordPrint>, limit = 50, ttlSlackS = 2): { count: number; examples: string[] } {
-  const examples: string[] = [];
+function ttlAsReadFits(p: RecordPrint): boolean {
+  if (p.voidTime === 0 || p.ttl === -1) return p.voidTime === 0 && p.ttl === -1;
+  if (p.ttl === 0) return p.voidTime <= Math.ceil(p.atMs / 1000) + 1; // the node clamps at 0 once expired
+  const readAtS = p.voidTime - p.ttl;
+  return readAtS >= Math.floor(p.readFromMs / 1000) - 1 && readAtS <= Math.ceil(p.atMs / 1000) + 1;
+}
+
+/**
+ * Every difference between two fingerprint sets, record by record, grouped by kind (each kind
+ * with its count and its first `limit` examples): missing or extra records, set, user key,
+ * generation, void time, TTL, bins. The TTL is judged by the stored void time (the expiry
+ * instant the TTL counts down to): equal void times give equal TTLs at every instant, so the
+ * void time must be equal to the second, and the TTLs both give at one instant must be within
+ * a second. The TTL each scan reported is only checked against that scan's own void time
+ * (see ttlAsReadFits): two TTLs read minutes apart by scans that deliver records late say
+ * nothing about the data.
+ */
+export function compareFingerprints(before: ReadonlyMap<string, RecordPrint>, after: ReadonlyMap<string, RecordPrint>, limit = 10): { count: number; kinds: DifferenceKind[]; examples: string[] } {
+  const kinds = new Map<string, DifferenceKind>();
   let count = 0;
-  const differ = (text: string): void => { count++; if (examples.length < limit) examples.push(text); };
+  const differ = (kind: string, text: string): void => {
+    count++;
+    let k = kinds.get(kind);
+    if (k === undefined) kinds.set(kind, k = { kind, count: 0, examples: [] });
+    k.count++;
+    if (k.examples.length < limit) k.examples.push(text);
+  };
+  const nowMs = Date.now();
   for (const [d, a] of before) {
     const b = after.get(d);
-    if (b === undefined) { differ(`${d}: missing after the restore`); continue; }
-    if (b.set !== a.set) differ(`${d}: set ${a.set} -> ${b.set}`);
-    if (b.key !== a.key) differ(`${d}: user key ${a.key} -> ${b.key}`);
-    if (b.generation !== a.generation) differ(`${d}: generation ${a.generation} -> ${b.generation}`);
-    if (b.voidTime !== a.voidTime) differ(`${d}: void time ${a.voidTime} -> ${b.voidTime}`);
-    if (b.bins !== a.bins) differ(`${d}: bins differ`);
-    if ((a.ttl === -1) !== (b.ttl === -1)) differ(`${d}: TTL ${a.ttl} -> ${b.ttl}`);
-    else if (a.ttl !== -1 && Math.abs((b.ttl + b.atMs / 1000) - (a.ttl + a.atMs / 1000)) > ttlSlackS) differ(`${d}: TTL ${a.ttl} then ${b.ttl}, ${b.atMs - a.atMs} ms later`);
+    if (b === undefined) { differ('missing after the restore', d); continue; }
+    if (b.set !== a.set) differ('set', `${d}: ${a.set} -> ${b.set}`);
+    if (b.key !== a.key) differ('user key', `${d}: ${a.key} -> ${b.key}`);
+    if (b.generation !== a.generation) differ('generation', `${d}: ${a.generation} -> ${b.generation}`);
+    if (b.voidTime !== a.voidTime) differ('void time (the expiry instant)', `${d}: ${a.voidTime} -> ${b.voidTime}`);
+    const ttlA = ttlOf(a.voidTime, nowMs);
+    const ttlB = ttlOf(b.voidTime, nowMs);
+    if ((ttlA === -1) !== (ttlB === -1) || Math.abs(ttlA - ttlB) > 1) differ('TTL at one instant, from the void times (more than a second apart)', `${d}: ${ttlA} -> ${ttlB}`);
+    if (b.bins !== a.bins) differ('bins', `${d}: bins differ`);
   }
-  for (const d of after.keys()) if (!before.has(d)) differ(`${d}: not there before the backup`);
-  return { count, examples };
+  for (const d of after.keys()) if (!before.has(d)) differ('not there before the backup', d);
+  for (const [when, prints] of [['before', before], ['after', after]] as const) {
+    for (const [d, p] of prints) {
+      if (!ttlAsReadFits(p)) differ(`TTL as read ${when} the round trip does not fit the void time`, `${d}: TTL ${p.ttl}, void time ${p.voidTime}, read between ${p.readFromMs} and ${p.atMs} ms`);
+    }
+  }
+  const list = [...kinds.values()];
+  return { count, kinds: list, examples: list.flatMap((k) => k.examples.map((e) => `${k.kind}: ${e}`)) };
 }
