@@ -14,18 +14,28 @@
  * | GeoJSON                          | `{"g":"<text>"}`             | GeoJSON (`.text`, `.value`)   |
  * | list                             | JSON array                   | Array                         |
  * | map                              | `{"m":[k1,v1,k2,v2,…]}`      | Map (plain objects accepted)  |
+| key-ordered / key-value-ordered map | `{"m":[…],"o":1}` / `{"m":[…],"o":3}` | the same, its order noted beside it |
  * | (a record UDF's written bins only) a bin still holding the primitive value it was read with | `{"s":0}` | – (the stored value is kept) |
+ *
+ * A map's order (Aerospike's map flags: 1 key-ordered, 3 key-value-ordered) travels with it, as
+ * Aerospike's Lua keeps a map's flags: the sandbox notes it beside the map it decoded, and that
+ * same map (changed in place or not) written back or returned carries it again, so a key-ordered
+ * map stays key-ordered through a read-modify-write; a map the UDF builds itself is unordered. A
+ * list's order does not travel (Aerospike's Lua writes every list back unordered).
  *
  * So a JSON number decodes to an integer exactly when it is integral. The guest side of this
  * codec is in sandbox-runtime.js. Decoding what a UDF produced is defensive: it checks depth,
  * int64 range, map key types and GeoJSON, because the producer is untrusted code.
  */
 import { DbError } from '../errors/index.ts';
-import { GeoJson, Hll, INT64_MAX, INT64_MIN, parseGeoJson, type BinValue, type Bins, type MapKey } from '../model/index.ts';
+import { GeoJson, Hll, INT64_MAX, INT64_MIN, mapOrder, parseGeoJson, withMapOrder, type BinValue, type Bins, type MapKey, type MapOrder } from '../model/index.ts';
 
 export type Wire = null | boolean | number | string | Wire[] | { readonly [tag: string]: Wire };
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+/** A map's order as Aerospike's map flags (the `o` of the map tag), and back. */
+const ORDER_FLAGS: Readonly<Record<Exclude<MapOrder, 'unordered'>, number>> = { keyOrdered: 1, keyValueOrdered: 3 };
+const FLAG_ORDERS: ReadonlyMap<unknown, MapOrder> = new Map([[1, 'keyOrdered'], [3, 'keyValueOrdered']]);
 export const MAX_VALUE_DEPTH = 64;
 
 function doubleTag(n: number): Wire {
@@ -51,7 +61,8 @@ export function encodeValue(v: BinValue): Wire {
       if (v instanceof Map) {
         const kv: Wire[] = [];
         for (const [k, x] of v as ReadonlyMap<MapKey, BinValue>) kv.push(encodeValue(k), encodeValue(x));
-        return { m: kv };
+        const order = mapOrder(v as ReadonlyMap<MapKey, BinValue>);
+        return order === 'unordered' ? { m: kv } : { m: kv, o: ORDER_FLAGS[order] };
       }
       throw new DbError('PARAMETER', `value of type ${typeof v} cannot be passed to a UDF`);
   }
@@ -121,7 +132,10 @@ export function decodeValue(w: unknown, depth = 0): BinValue {
           if (typeof k !== 'string' && typeof k !== 'bigint' && typeof k !== 'number') throw bad('map key is not a string or a number');
           m.set(k, decodeValue(kv[i + 1], depth + 1));
         }
-        return m;
+        if (o.o === undefined) return m;
+        const order = FLAG_ORDERS.get(o.o);
+        if (order === undefined) throw bad(`map order ${JSON.stringify(o.o)}`);
+        return withMapOrder(m, order);
       }
       throw bad('unknown tagged value');
     }

@@ -6,7 +6,8 @@
 // Everything that crosses the boundary is a JSON string in the tagged format of core/udf/codec.ts:
 //   JSON number: integral → integer, otherwise double;  {"i":"<digits>"} integer beyond 2^53;
 //   {"d":"<number>"} double that would read as an integer (2.0, NaN, ±Infinity, -0);
-//   {"b":"<base64>"} bytes; {"g":"<text>"} GeoJSON; {"m":[k1,v1,k2,v2,…]} map; arrays are lists.
+//   {"b":"<base64>"} bytes; {"g":"<text>"} GeoJSON; {"m":[k1,v1,k2,v2,…]} map; arrays are lists;
+//   {"m":[…],"o":1|3} a key-ordered / key-value-ordered map (noted in mapOrders, sent back with it).
 //
 // After the runtime is set up it removes the globals a UDF must not have (SharedArrayBuffer,
 // Atomics, WebAssembly, console, weak refs) and freezes every intrinsic, so a module cannot
@@ -89,6 +90,8 @@
   }
 
   // ---------------------------------------------------------------- decode (wire → sandbox)
+  /** The order flags of the ordered maps this isolate was given: the same map sent back keeps them. */
+  const mapOrders = new WeakMapCtor();
   function decode(v) {
     if (typeof v !== 'object' || v === null) return v;
     if (isArray(v)) {
@@ -109,10 +112,12 @@
     if (stringKeys) {
       const o = {};
       for (let i = 0; i < kv.length; i += 2) setOwn(o, kv[i], decode(kv[i + 1]));
+      if (v.o !== undefined) mapOrders.set(o, v.o);
       return o;
     }
     const m = new MapCtor();
     for (let i = 0; i < kv.length; i += 2) m.set(decode(kv[i]), decode(kv[i + 1]));
+    if (v.o !== undefined) mapOrders.set(m, v.o);
     return m;
   }
   function setOwn(obj, k, v) {
@@ -169,14 +174,16 @@
             if (tk !== 'string' && tk !== 'number' && tk !== 'bigint') throw new TypeErrorCtor(`map keys must be strings or numbers, not ${typeName(k)}`);
             kv.push(encode(k, depth + 1), encode(x, depth + 1));
           }
-          return { m: kv };
+          const o = mapOrders.get(v);
+          return o === undefined ? { m: kv } : { m: kv, o };
         }
         const p = getPrototypeOf(v);
         if (p === ObjectProto || p === null) {
           const kv = [];
           const ks = objectKeys(v);
           for (let i = 0; i < ks.length; i++) kv.push(ks[i], encode(v[ks[i]], depth + 1));
-          return { m: kv };
+          const o = mapOrders.get(v);
+          return o === undefined ? { m: kv } : { m: kv, o };
         }
         throw new TypeErrorCtor(`a ${typeName(v)} cannot be stored or returned; use numbers, strings, booleans, Uint8Array, GeoJSON, arrays, Maps or plain objects`);
       }

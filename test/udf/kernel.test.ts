@@ -5,7 +5,7 @@ import { GuardedEngine } from '../../core/storage/guarded-engine.ts';
 import { singleNodeRouter } from '../../core/transaction/routing.ts';
 import { memoryStorage } from '../../plugins/storage-memory/index.ts';
 import { silentLogger } from '../../core/plugin-api/index.ts';
-import { NAMESPACE_DEFAULTS } from '../../core/model/index.ts';
+import { NAMESPACE_DEFAULTS, mapOrder, type BinValue, type MapKey } from '../../core/model/index.ts';
 import { memorySystemMetadata } from '../../core/storage/system-metadata.ts';
 import { UdfEngine } from '../../core/udf/index.ts';
 import { aggregateScan, executeRecordUdf } from '../../core/udf/kernel-bridge.ts';
@@ -18,6 +18,7 @@ const MODULE = `
 export function add(rec, bin, n) { rec[bin] = (rec[bin] ?? 0) + n; record.setTtl(rec, 100); aerospike.update(rec); return rec[bin]; }
 export function fail(rec) { rec.x = 1; aerospike.update(rec); throw new Error('1000:no'); }
 export function drop(rec) { aerospike.remove(rec); return record.gen(rec); }
+export function putKey(rec, bin, k, v) { rec[bin][k] = v; aerospike.update(rec); }
 export function total(stream, bin) { return stream.map((r) => r[bin] ?? 0).reduce((a, b) => a + b); }
 `;
 
@@ -52,6 +53,21 @@ describe('udf/kernel', function () {
     assert.equal((await executeRecordUdf(k, engine, key, { module: 'k', fn: 'drop' })).value, 11n);
     assert.equal(await k.exists(key), undefined);
     assert.equal((await executeRecordUdf(k, engine, key, { module: 'k', fn: 'drop' })).effect, 'delete');
+  });
+
+  it('keeps a stored key-ordered map key-ordered when a UDF changes it (as Aerospike\'s Lua keeps map flags)', async () => {
+    const key = k.key('test', 'demo', 'ordered-map');
+    await k.operate(key, [
+      { op: 'map', bin: 'm', kind: 'setOrder', order: 'keyOrdered' },
+      { op: 'map', bin: 'm', kind: 'putItems', items: new Map<MapKey, BinValue>([['m', 1n], ['t', 2n]]) },
+    ]);
+    await executeRecordUdf(k, engine, key, { module: 'k', fn: 'putKey', args: ['m', 'c', 3n] });
+    const stored = (await k.get(key)).bins.m as ReadonlyMap<MapKey, BinValue>;
+    assert.equal(mapOrder(stored), 'keyOrdered');
+    assert.deepEqual([...stored.keys()], ['c', 'm', 't']);
+    // the map operations see a key-ordered map: index 0 is the smallest key, not the one added last
+    const r = await k.operate(key, [{ op: 'map', bin: 'm', kind: 'getByIndex', index: 0, returnType: 'key' }]);
+    assert.equal(r.bins.m, 'c');
   });
 
   it('aggregates over a scan and runs throttled background jobs with progress and kill', async () => {

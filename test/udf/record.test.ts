@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { GeoJson, digestHex, type BinValue } from '../../core/model/index.ts';
+import { GeoJson, digestHex, listOrder, mapOrder, withListOrder, withMapOrder, type BinValue, type MapKey } from '../../core/model/index.ts';
 import { UdfEngine, UdfError, decodeValue, encodeValue } from '../../core/udf/index.ts';
 import { KEY, rejects, view } from './helpers.ts';
 
@@ -34,6 +34,11 @@ export function cyclic(rec) { const a = []; a.push(a); return a; }
 export function asyncFn(rec) { return Promise.resolve(1); }
 export function badTtl(rec) { record.setTtl(rec, 'soon'); }
 export function fakeRec(rec) { return aerospike.update({}); }
+export function addKey(rec, bin, k, v) { rec[bin][k] = v; aerospike.update(rec); return rec[bin]; }
+export function addMapKey(rec, bin, k, v) { rec[bin].set(k, v); aerospike.update(rec); return rec[bin]; }
+export function copyMap(rec, bin) { rec.copy = { ...rec[bin] }; aerospike.update(rec); return rec.copy; }
+export function nestedAdd(rec) { rec.l[1].a = 0; aerospike.update(rec); }
+export function pushList(rec, v) { rec.l.push(v); aerospike.update(rec); return rec.l; }
 export function logs(rec) { aerospike.log('hello', 1, { a: 2 }); return 0; }
 export class NotCallable {}
 export function subclassError(rec) { class MyErr extends Error { constructor(m) { super(m); this.name = 'MyErr'; } } throw new MyErr('mine'); }
@@ -68,6 +73,48 @@ describe('udf/record', function () {
     assert.ok(Object.is(out[11], -0));
     // and the wire codec alone
     for (const v of values) assert.deepEqual(decodeValue(JSON.parse(JSON.stringify(encodeValue(v)))), v);
+  });
+
+  it('keeps a map\'s order through the UDF as Aerospike\'s Lua keeps its flags; a map the UDF builds is unordered', async () => {
+    const ko = (entries: Array<[MapKey, BinValue]>) => withMapOrder(new Map(entries), 'keyOrdered');
+    const kv = withMapOrder(new Map<MapKey, BinValue>([[2n, 'x'], [1n, 'y']]), 'keyValueOrdered');
+    // passed as arguments and returned: the same maps come back with their order
+    const echoed = (await call('echo', view(undefined), ko([['b', 1n], ['c', 2n]]), kv, [ko([['z', 1n]])])).value as BinValue[];
+    assert.equal(mapOrder(echoed[0] as ReadonlyMap<MapKey, BinValue>), 'keyOrdered');
+    assert.equal(mapOrder(echoed[1] as ReadonlyMap<MapKey, BinValue>), 'keyValueOrdered');
+    assert.deepEqual([...(echoed[1] as ReadonlyMap<MapKey, BinValue>).keys()], [1n, 2n]);
+    assert.equal(mapOrder(((echoed[2] as BinValue[])[0]) as ReadonlyMap<MapKey, BinValue>), 'keyOrdered');
+    // read, changed in place (a key added after the others), written back: still key-ordered, in key order
+    const w = await call('addKey', view({ m: ko([['b', 1n], ['c', 2n]]) }), 'm', 'a', 0n);
+    assert.equal(w.effect.kind, 'write');
+    const written = (w.effect as { bins: Record<string, BinValue> }).bins.m as ReadonlyMap<MapKey, BinValue>;
+    assert.deepEqual([...written.keys()], ['a', 'b', 'c']);
+    assert.equal(mapOrder(written), 'keyOrdered');
+    assert.equal(mapOrder(w.value as ReadonlyMap<MapKey, BinValue>), 'keyOrdered');
+    const wm = await call('addMapKey', view({ m: withMapOrder(new Map<MapKey, BinValue>([[5n, 1n], [9n, 2n]]), 'keyValueOrdered') }), 'm', 1n, 3n);
+    const m2 = (wm.effect as { bins: Record<string, BinValue> }).bins.m as ReadonlyMap<MapKey, BinValue>;
+    assert.deepEqual([...m2.keys()], [1n, 5n, 9n]);
+    assert.equal(mapOrder(m2), 'keyValueOrdered');
+    // nested in a list
+    const wn = await call('nestedAdd', view({ l: [1n, ko([['b', 1n]])] }));
+    const nested = ((wn.effect as { bins: Record<string, BinValue> }).bins.l as BinValue[])[1] as ReadonlyMap<MapKey, BinValue>;
+    assert.deepEqual([...nested.keys()], ['a', 'b']);
+    assert.equal(mapOrder(nested), 'keyOrdered');
+    // an unordered map stays unordered (entries where they were put); a copy the UDF builds is unordered
+    const wu = await call('addKey', view({ m: new Map<MapKey, BinValue>([['b', 1n]]) }), 'm', 'a', 0n);
+    const unordered = (wu.effect as { bins: Record<string, BinValue> }).bins.m as ReadonlyMap<MapKey, BinValue>;
+    assert.deepEqual([...unordered.keys()], ['b', 'a']);
+    assert.equal(mapOrder(unordered), 'unordered');
+    const copied = (await call('copyMap', view({ m: ko([['b', 1n]]) }), 'm')).value as ReadonlyMap<MapKey, BinValue>;
+    assert.equal(mapOrder(copied), 'unordered');
+    // a list's order does not travel: Aerospike's Lua writes every list back unordered
+    const wl = await call('pushList', view({ l: withListOrder([3n, 1n], 'ordered') }), 0n);
+    const list = (wl.effect as { bins: Record<string, BinValue> }).bins.l as BinValue[];
+    assert.deepEqual(list, [1n, 3n, 0n]);
+    assert.equal(listOrder(list), 'unordered');
+    // the host refuses an order flag that is not a map order
+    assert.throws(() => decodeValue({ m: ['a', 1], o: 2 }), (e: Error & { code?: string }) => e.code === 'UDF' && /map order 2/.test(e.message));
+    for (const v of [ko([['a', 1n]]), kv]) assert.equal(mapOrder(decodeValue(JSON.parse(JSON.stringify(encodeValue(v)))) as ReadonlyMap<MapKey, BinValue>), mapOrder(v));
   });
 
   it('gives the UDF the record metadata', async () => {
