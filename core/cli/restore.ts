@@ -1,7 +1,8 @@
 /**
  * slipstream-restore: restores a backup directory into a node, with asrestore's flags
  * (`-h host -p port -d directory`, `-n source,destination` to restore into another namespace,
- * `-u` create-only, `-r` replace, `-g` no generation check). See docs/backup.md.
+ * `-u` create-only, `-r` replace, `-g` no generation check, `-s` only some sets, `-B` only some
+ * bins). See docs/backup.md.
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { runRestore } from '../tools/backup/restore.ts';
@@ -10,6 +11,10 @@ import { progressPrinter } from '../tools/progress.ts';
 import { RESTORE_POLICIES, type RestorePolicy } from '../transaction/restore.ts';
 import { VERSION } from '../node/version.ts';
 import { connectionOptions, connectTool, encryptionKeyOf, encryptionOptions, type ConnectionFlags, type EncryptionFlags, nonNegative, positiveInt, reportFailure } from './tool-options.ts';
+
+function list(v: string): string[] {
+  return v.split(',').map((x) => x.trim());
+}
 
 function policy(v: string): RestorePolicy {
   if (!(RESTORE_POLICIES as readonly string[]).includes(v)) throw new InvalidArgumentError(`the policy is one of ${RESTORE_POLICIES.join(', ')}`);
@@ -23,6 +28,8 @@ const program = encryptionOptions(connectionOptions(new Command()))
   .version(VERSION, '-V, --version', 'print the version')
   .requiredOption('-d, --directory <directory>', 'the backup directory')
   .option('-n, --namespace <mapping>', 'restore into another namespace: source,destination (or just destination)')
+  .option('-s, --set-list <sets>', 'only the records (and index definitions) of these sets, comma-separated', list)
+  .option('-B, --bin-list <bins>', 'only these bins of each record, comma-separated (a record with none of them is skipped)', list)
   .option('-u, --unique', 'create-only: skip records that exist')
   .option('-r, --replace', 'replace records that exist, whatever their generation')
   .option('-g, --no-generation', 'update: merge into records that exist, whatever their generation')
@@ -40,7 +47,7 @@ const program = encryptionOptions(connectionOptions(new Command()))
 
 program.parse();
 const o = program.opts<ConnectionFlags & EncryptionFlags & {
-  directory: string; namespace?: string; unique?: boolean; replace?: boolean; generation: boolean; policy?: RestorePolicy;
+  directory: string; namespace?: string; setList?: string[]; binList?: string[]; unique?: boolean; replace?: boolean; generation: boolean; policy?: RestorePolicy;
   parallel: number; batchSize: number; recordsPerSecond?: number; nice?: number; records: boolean; indexes: boolean; udfs: boolean; continue?: boolean; progress: boolean;
 }>();
 
@@ -70,6 +77,7 @@ async function main(): Promise<number> {
       const print = o.progress ? progressPrinter('records') : undefined;
       const s = await runRestore({
         client, directory: o.directory, ...(encryption === undefined ? {} : { encryption }), ...(namespace === undefined ? {} : { namespace }), policy: writePolicy,
+        ...(o.setList === undefined ? {} : { sets: o.setList }), ...(o.binList === undefined ? {} : { bins: o.binList }),
         parallel: o.parallel, batchSize: o.batchSize,
         ...(o.recordsPerSecond === undefined ? {} : { recordsPerSecond: o.recordsPerSecond }),
         ...(o.nice === undefined ? {} : { bytesPerSecond: o.nice * 1048576 }),
@@ -77,12 +85,13 @@ async function main(): Promise<number> {
         ...(print === undefined ? {} : { progress: (p: Parameters<typeof print>[0]) => print(p) }),
         signal: ac.signal,
       });
-      const total = s.restored + s.skippedExpired + s.skippedExists + s.skippedGeneration + s.failed;
+      const total = s.restored + s.skippedExpired + s.skippedExists + s.skippedGeneration + s.skippedFiltered + s.failed;
       if (print !== undefined) print({ done: total, total, bytes: 0, elapsedMs: s.elapsedMs }, true);
       const lines = [
         `restored ${s.restored} records into namespace ${namespace ?? manifest.namespace} in ${(s.elapsedMs / 1000).toFixed(1)} s (${Math.round(s.restored / Math.max(0.001, s.elapsedMs / 1000))} records/s) on ${s.nodes} node${s.nodes === 1 ? '' : 's'}`
           + `${s.failovers > 0 ? `; ${s.failovers} times records went again to a new master after a node left` : ''}`,
-        `skipped ${s.skippedExpired + s.skippedExists + s.skippedGeneration}: ${s.skippedExpired} expired, ${s.skippedExists} existed (create-only), ${s.skippedGeneration} not newer than the stored generation`,
+        `skipped ${s.skippedExpired + s.skippedExists + s.skippedGeneration + s.skippedFiltered}: ${s.skippedExpired} expired, ${s.skippedExists} existed (create-only), ${s.skippedGeneration} not newer than the stored generation`
+          + `${o.setList === undefined && o.binList === undefined ? '' : `, ${s.skippedFiltered} not in the listed sets or without a listed bin`}`,
         `failed ${s.failed}${s.failures.map((f) => `\n  ${f.count} × ${f.reason}`).join('')}`,
         `indexes: ${s.indexesCreated} created, ${s.indexesExisting} already there; UDF modules: ${s.modulesRegistered} registered`,
       ];

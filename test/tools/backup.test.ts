@@ -17,7 +17,8 @@ import { startTestNode, type TestNode } from '../helpers/node-harness.ts';
 import { memoryStorage } from '../../plugins/storage-memory/index.ts';
 import { lmdbStorage } from '../../plugins/storage-lmdb/index.ts';
 import { DbError } from '../../core/errors/index.ts';
-import type { SlipstreamClient } from '../../core/client/index.ts';
+import type { ClientRecord, SlipstreamClient } from '../../core/client/index.ts';
+import { digestHex } from '../../core/model/index.ts';
 import { compareFingerprints, fingerprints, loadRecords, type RecordPrint } from '../helpers/round-trip-records.ts';
 import { QueryServiceService } from '../../core/wire/generated/slipstream/v1/query.ts';
 import { UdfServiceService } from '../../core/wire/generated/slipstream/v1/udf.ts';
@@ -197,6 +198,49 @@ for (const engine of ['storage-memory', 'storage-lmdb'] as const) {
     });
 
     if (engine === 'storage-memory') {
+      it('restores only the sets and bins asked for, and refuses a set the backup does not hold', async () => {
+        const out = join(dir, 'some');
+        await runBackup({ client: t.client, namespace: 'test', directory: out, noUdfs: true });
+        await t.client.truncate('other');
+        for (const i of (await t.client.unary(QueryServiceService.listIndexes, { namespace: 'other' })).indexes) {
+          await t.client.unary(QueryServiceService.dropIndex, { namespace: 'other', name: i.name });
+        }
+        const source = new Map<string, ClientRecord>();
+        for await (const rec of t.client.scan('test', { set: 'things' })) source.set(digestHex(rec.digest), rec);
+        assert.equal(source.size, N / 3);
+
+        const r = await runRestore({ client: t.client, directory: out, namespace: 'other', sets: ['things'], bins: ['s', 'i', 'hll'] });
+        assert.deepEqual({ restored: r.restored, filtered: r.skippedFiltered, failed: r.failed }, { restored: N / 3, filtered: N - N / 3, failed: 0 });
+        // the index of set people is not made in a restore of set things
+        assert.deepEqual((await t.client.unary(QueryServiceService.listIndexes, { namespace: 'other' })).indexes.map((i) => i.name), []);
+        let seen = 0;
+        for await (const rec of t.client.scan('other')) {
+          seen++;
+          const from = source.get(digestHex(rec.digest));
+          assert.ok(from !== undefined, `record ${digestHex(rec.digest)} of set ${rec.set} is not one of set things`);
+          const want = Object.fromEntries(['hll', 'i', 's'].filter((b) => from.bins[b] !== undefined).map((b) => [b, from.bins[b]]));
+          assert.deepEqual(rec.bins, want);
+          assert.deepEqual([rec.meta.generation, rec.meta.voidTime], [from.meta.generation, from.meta.voidTime]);
+        }
+        assert.equal(seen, N / 3);
+
+        // only the bin hll (every tenth record has one): the others hold none of the listed bins and are skipped
+        await t.client.truncate('other');
+        const h = await runRestore({ client: t.client, directory: out, namespace: 'other', sets: ['things', 'people'], bins: ['hll'], noIndexes: true });
+        const withHll = Array.from({ length: N }, (_, i) => i).filter((i) => i % 10 === 0 && i % 3 !== 2).length;
+        assert.deepEqual({ restored: h.restored, filtered: h.skippedFiltered }, { restored: withHll, filtered: N - withHll });
+
+        const people = join(dir, 'people-only');
+        await runBackup({ client: t.client, namespace: 'test', directory: people, sets: ['people'], noUdfs: true, noIndexes: true });
+        await rejectsWith(runRestore({ client: t.client, directory: people, namespace: 'other', sets: ['peopel'] }), 'PARAMETER', /the backup holds no set 'peopel': it was taken of the sets 'people'/);
+        await rejectsWith(runRestore({ client: t.client, directory: people, namespace: 'other', bins: [] }), 'PARAMETER', /the bin list is empty/);
+        // an interrupted restore continues only with the same sets and bins
+        writeFileSync(join(people, RESTORE_STATE), JSON.stringify({ version: 1, namespace: 'other', sets: ['people'], blocks: {}, counts: { restored: 0, skippedExpired: 0, skippedExists: 0, skippedGeneration: 0, failed: 0, failures: {} } }));
+        await rejectsWith(runRestore({ client: t.client, directory: people, namespace: 'other', resume: true }), 'PARAMETER', /the interrupted restore took the sets people, this one all sets/);
+        const resumed = await runRestore({ client: t.client, directory: people, namespace: 'other', resume: true, sets: ['people'], policy: 'replace' });
+        assert.equal(resumed.restored, N / 3);
+      });
+
       it('the command-line tools: asbackup/asrestore flags, a summary, exit status 1 when records fail', async () => {
         const out = join(dir, 'cli');
         const addr = ['-h', '127.0.0.1', '-p', String(t.node.port)];
@@ -205,6 +249,10 @@ for (const engine of ['storage-memory', 'storage-lmdb'] as const) {
         const r = await run(process.execPath, [join(ROOT, 'bin/slipstream-restore.js'), ...addr, '-d', out, '-n', 'test,other', '-r', '--no-progress'], { cwd: ROOT });
         assert.match(r.stdout, new RegExp(`restored ${N / 3} records into namespace other`));
         assert.match(r.stdout, /failed 0/);
+        // asrestore's -s and -B: only the records of set people holding the bin hll (every thirtieth), with that bin alone
+        const some = await run(process.execPath, [join(ROOT, 'bin/slipstream-restore.js'), ...addr, '-d', out, '-n', 'test,other', '-s', 'people', '-B', 'hll', '-r', '--no-progress'], { cwd: ROOT });
+        assert.match(some.stdout, new RegExp(`restored ${N / 30} records into namespace other`));
+        assert.match(some.stdout, new RegExp(`skipped ${N / 3 - N / 30}: 0 expired, 0 existed \\(create-only\\), 0 not newer than the stored generation, ${N / 3 - N / 30} not in the listed sets or without a listed bin`));
         // a namespace whose records may hold 200 bytes: every record fails, with its reason, and the exit status says so
         let failure: { code?: number; stdout?: string } = {};
         try {

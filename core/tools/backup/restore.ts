@@ -10,7 +10,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DbError, ResultCode, resultCodeName } from '../../errors/index.ts';
 import type { SlipstreamClient } from '../../client/client.ts';
-import { partitionOf } from '../../model/index.ts';
+import { partitionOf, type Bins } from '../../model/index.ts';
 import { nodeLost, ToolCluster } from '../cluster-nodes.ts';
 import { toPbBins, toPbValue } from '../../wire/convert.ts';
 import { DataServiceService, RestorePolicy as PbRestorePolicy, RestoreStatus, type RestoreRecord as PbRestoreRecord } from '../../wire/generated/slipstream/v1/data.ts';
@@ -46,6 +46,13 @@ export interface RestoreOptions {
   readonly noRecords?: boolean;
   readonly noIndexes?: boolean;
   readonly noUdfs?: boolean;
+  /**
+   * Only the records of these sets (asrestore's --set-list; the null set is `''`), and only the
+   * index definitions of these sets or of no set. The others are skipped and counted.
+   */
+  readonly sets?: readonly string[];
+  /** Only these bins of each record (asrestore's --bin-list); a record holding none of them is skipped and counted. */
+  readonly bins?: readonly string[];
   /** Continue the interrupted restore recorded in the directory's state file. */
   readonly resume?: boolean;
   readonly progress?: (p: Progress) => void;
@@ -57,6 +64,8 @@ export interface RestoreSummary {
   readonly skippedExpired: number;
   readonly skippedExists: number;
   readonly skippedGeneration: number;
+  /** Not in the listed sets, or holding none of the listed bins (`sets`, `bins`). */
+  readonly skippedFiltered: number;
   readonly failed: number;
   /** Failure reasons with how often each happened. */
   readonly failures: ReadonlyArray<{ readonly reason: string; readonly count: number }>;
@@ -72,12 +81,15 @@ export interface RestoreSummary {
 interface RestoreState {
   version: 1;
   namespace: string;
+  /** The sets and bins asked for (absent: all); a restore continues only with the same. */
+  sets?: string[];
+  bins?: string[];
   /** Blocks done per file: the byte offsets of the blocks restored. */
   blocks: Record<string, number[]>;
   counts: Counts;
 }
 
-interface Counts { restored: number; skippedExpired: number; skippedExists: number; skippedGeneration: number; failed: number; failures: Record<string, number> }
+interface Counts { restored: number; skippedExpired: number; skippedExists: number; skippedGeneration: number; skippedFiltered: number; failed: number; failures: Record<string, number> }
 
 const PB_POLICY: Record<RestorePolicy, PbRestorePolicy> = {
   generationNewer: PbRestorePolicy.RESTORE_POLICY_GENERATION_NEWER,
@@ -103,10 +115,13 @@ async function restoreWith(opts: RestoreOptions, cluster: ToolCluster): Promise<
   const manifest = decryptedManifest(await readManifest(opts.directory), opts.encryption);
   const namespace = opts.namespace ?? manifest.namespace;
   const statePath = join(opts.directory, RESTORE_STATE);
-  const state: RestoreState = opts.resume === true ? await loadState(statePath, namespace) : {
-    version: 1, namespace, blocks: {}, counts: { restored: 0, skippedExpired: 0, skippedExists: 0, skippedGeneration: 0, failed: 0, failures: {} },
+  const only = listedParts(opts, manifest);
+  const state: RestoreState = opts.resume === true ? await loadState(statePath, namespace, only) : {
+    version: 1, namespace, ...only, blocks: {}, counts: { restored: 0, skippedExpired: 0, skippedExists: 0, skippedGeneration: 0, skippedFiltered: 0, failed: 0, failures: {} },
   };
   const counts = state.counts;
+  const sets = only.sets === undefined ? undefined : new Set(only.sets);
+  const indexes = sets === undefined ? manifest.indexes : manifest.indexes.filter((i) => i.set === undefined || i.set === '' || sets.has(i.set));
 
   let map = await cluster.masters(namespace, opts.signal);
   const nodes = await Promise.all(map.nodes.map((a) => cluster.client(a)));
@@ -117,14 +132,14 @@ async function restoreWith(opts: RestoreOptions, cluster: ToolCluster): Promise<
   for (const node of nodes) {
     if (opts.noUdfs !== true) modulesRegistered = await restoreModules(node, manifest);
     if (opts.noIndexes !== true) {
-      const r = await restoreIndexes(node, manifest, namespace);
+      const r = await restoreIndexes(node, indexes, namespace);
       // a definition counts as created when some node did not have it yet
       idx.created = Math.max(idx.created, r.created);
-      idx.existing = manifest.indexes.length - idx.created;
+      idx.existing = indexes.length - idx.created;
     }
   }
 
-  const progress = { done: Object.values(state.blocks).length === 0 ? 0 : counts.restored + counts.skippedExpired + counts.skippedExists + counts.skippedGeneration + counts.failed, bytes: 0, total: manifest.records };
+  const progress = { done: Object.values(state.blocks).length === 0 ? 0 : counts.restored + counts.skippedExpired + counts.skippedExists + counts.skippedGeneration + counts.skippedFiltered + counts.failed, bytes: 0, total: manifest.records };
   const report = (): void => opts.progress?.({ ...progress, elapsedMs: Date.now() - started });
   const timer = opts.progress === undefined ? undefined : setInterval(report, 250);
   const throttle = new Throttle(opts);
@@ -222,8 +237,13 @@ async function restoreWith(opts: RestoreOptions, cluster: ToolCluster): Promise<
         throw corrupt(path, 0, `its SHA-256 is ${sha}, the manifest says ${f.sha256}`);
       }
       const done = new Set(state.blocks[f.name] ?? []);
-      for (const { entries, offset } of readBackupFile(path, data, opts.encryption)) {
+      for (const block of readBackupFile(path, data, opts.encryption)) {
+        const { offset } = block;
         if (done.has(offset)) continue;
+        const entries = only.sets === undefined && only.bins === undefined ? block.entries : listedOf(block.entries, sets, only.bins);
+        const filtered = block.entries.length - entries.length;
+        counts.skippedFiltered += filtered;
+        progress.done += filtered;
         for (let i = 0; i < entries.length; i += batchSize) {
           if (opts.signal?.aborted === true) throw new DbError('CLIENT_ABORT', 'the restore was cancelled');
           const batch = entries.slice(i, i + batchSize);
@@ -256,9 +276,46 @@ async function restoreWith(opts: RestoreOptions, cluster: ToolCluster): Promise<
   report();
   return {
     restored: counts.restored, skippedExpired: counts.skippedExpired, skippedExists: counts.skippedExists, skippedGeneration: counts.skippedGeneration,
-    failed: counts.failed, failures: Object.entries(counts.failures).map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count),
+    skippedFiltered: counts.skippedFiltered, failed: counts.failed, failures: Object.entries(counts.failures).map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count),
     indexesCreated: idx.created, indexesExisting: idx.existing, modulesRegistered, elapsedMs: Date.now() - started, nodes: nodesUsed.size, failovers,
   };
+}
+
+/** The sets and bins a restore is limited to (sorted, no repeats), checked against what the backup holds. */
+function listedParts(opts: RestoreOptions, m: BackupManifest): { sets?: string[]; bins?: string[] } {
+  const out: { sets?: string[]; bins?: string[] } = {};
+  if (opts.sets !== undefined) {
+    const sets = [...new Set(opts.sets)].sort();
+    if (sets.length === 0) throw new DbError('PARAMETER', 'the set list is empty', { hint: 'name at least one set, or leave the set list out to restore every set' });
+    const missing = m.sets === null ? [] : sets.filter((x) => !m.sets?.includes(x));
+    if (missing.length > 0) {
+      throw new DbError('PARAMETER', `the backup holds no set ${missing.map((x) => `'${x}'`).join(', ')}: it was taken of the sets ${m.sets?.map((x) => `'${x}'`).join(', ')}`, { hint: 'list sets the backup holds' });
+    }
+    out.sets = sets;
+  }
+  if (opts.bins !== undefined) {
+    const bins = [...new Set(opts.bins)].sort();
+    if (bins.length === 0 || bins.some((b) => b === '')) throw new DbError('PARAMETER', 'the bin list is empty or names an empty bin', { hint: 'name bins, comma-separated, or leave the bin list out to restore every bin' });
+    out.bins = bins;
+  }
+  return out;
+}
+
+/** The entries of the listed sets, with only the listed bins; entries left without a bin are dropped. */
+function listedOf(entries: readonly BackupEntry[], sets: ReadonlySet<string> | undefined, bins: readonly string[] | undefined): BackupEntry[] {
+  const out: BackupEntry[] = [];
+  for (const e of entries) {
+    if (sets !== undefined && !sets.has(e.set)) continue;
+    if (bins === undefined) { out.push(e); continue; }
+    const kept: Bins = {};
+    let any = false;
+    for (const b of bins) {
+      const v = e.bins[b];
+      if (v !== undefined) { kept[b] = v; any = true; }
+    }
+    if (any) out.push({ ...e, bins: kept });
+  }
+  return out;
 }
 
 /** Checks the key against the manifest and opens the UDF module sources of an encrypted backup. */
@@ -310,10 +367,10 @@ async function restoreModules(client: SlipstreamClient, m: BackupManifest): Prom
   return n;
 }
 
-async function restoreIndexes(client: SlipstreamClient, m: BackupManifest, namespace: string): Promise<{ created: number; existing: number }> {
+async function restoreIndexes(client: SlipstreamClient, indexes: BackupManifest['indexes'], namespace: string): Promise<{ created: number; existing: number }> {
   const have = (await client.unary(QueryServiceService.listIndexes, { namespace })).indexes;
   let created = 0, existing = 0;
-  for (const i of m.indexes) {
+  for (const i of indexes) {
     const same = have.find((h) => h.name === i.name);
     if (same !== undefined) {
       if (same.bin !== i.bin || same.type !== i.type || same.collection !== i.collection || (same.set ?? '') !== (i.set ?? '')) {
@@ -341,7 +398,7 @@ async function sameIndexExists(client: SlipstreamClient, namespace: string, i: B
   return have !== undefined && have.bin === i.bin && have.type === i.type && have.collection === i.collection && (have.set ?? '') === (i.set ?? '');
 }
 
-async function loadState(statePath: string, namespace: string): Promise<RestoreState> {
+async function loadState(statePath: string, namespace: string, only: { sets?: string[]; bins?: string[] }): Promise<RestoreState> {
   let s: RestoreState;
   try {
     s = JSON.parse(await readFile(statePath, 'utf8')) as RestoreState;
@@ -351,5 +408,15 @@ async function loadState(statePath: string, namespace: string): Promise<RestoreS
   if (s.namespace !== namespace) {
     throw new DbError('PARAMETER', `cannot continue: the interrupted restore wrote into namespace '${s.namespace}', not '${namespace}'`, { hint: 'continue with the same -n mapping' });
   }
+  for (const what of ['sets', 'bins'] as const) {
+    const was = s[what]?.join(',') ?? '';
+    const now = only[what]?.join(',') ?? '';
+    if (was !== now) {
+      throw new DbError('PARAMETER', `cannot continue: the interrupted restore took ${was === '' ? `all ${what}` : `the ${what} ${was}`}, this one ${now === '' ? `all ${what}` : `the ${what} ${now}`}`, {
+        hint: `continue with the same ${what === 'sets' ? '-s/--set-list' : '-B/--bin-list'}`,
+      });
+    }
+  }
+  s.counts.skippedFiltered ??= 0;
   return s;
 }
