@@ -5,10 +5,10 @@
  *
  * Calls arrive in batches and run one after the other per sandbox (a call may wait behind the
  * calls before it for up to its own time limit plus a second, then fails with the timeout error without
- * running; its sandbox stays in service). Repeatable calls (record UDFs)
- * take the sandbox's synchronous path, which holds this thread for at most one time slice (see
- * sandbox.ts); others run on isolated-vm's threads. Answers are written back as calls end, many
- * per write.
+ * running; its sandbox stays in service). Repeatable calls (record UDFs) lined up in a sandbox
+ * run back to back in one synchronous entry into its isolate (Sandbox.runBatch), which holds this
+ * thread for at most one time slice (see sandbox.ts); others run on isolated-vm's threads.
+ * Answers are written back as calls end, many per write.
  *
  * Whatever happens in here — an isolate
  * that makes V8 abort, an out-of-memory, a catastrophic isolated-vm error — ends this process
@@ -19,7 +19,7 @@
  */
 import { Socket } from 'node:net';
 import { udfTimeout } from './errors.ts';
-import { Sandbox } from './sandbox.ts';
+import { MAX_BATCH, Sandbox, type BatchOutcome } from './sandbox.ts';
 import { FrameReader, FrameWriter, readCall, toWireError, type CallFrame, type HostReply, type HostRequest } from './sandbox-host-protocol.ts';
 
 /** Exit code after a catastrophic isolated-vm error (EX_SOFTWARE). */
@@ -96,9 +96,13 @@ const answers = new FrameWriter((chunk) => {
  * RemoteSandbox.call); one that waited longer fails with the timeout error without running, and
  * its sandbox stays in service.
  */
+interface Queued {
+  readonly c: CallFrame;
+  readonly arrived: number;
+}
 interface Lane {
   busy: boolean;
-  readonly queue: Array<{ readonly c: CallFrame; readonly arrived: number }>;
+  readonly queue: Queued[];
 }
 const lanes = new Map<number, Lane>();
 /** How much longer than its own time limit a call may wait in its sandbox's lane, ms (as in sandbox-host.ts). */
@@ -116,9 +120,64 @@ function enqueue(c: CallFrame, arrived: number): void {
 
 async function drain(sid: number, lane: Lane): Promise<void> {
   lane.busy = true;
-  for (let next = lane.queue.shift(); next !== undefined; next = lane.queue.shift()) await run(next.c, next.arrived);
+  while (lane.queue.length > 0) {
+    const s = sandboxes.get(sid);
+    const head = lane.queue[0] as Queued;
+    if (s !== undefined && head.c.repeatable && s.batchable(head.c)) await runBatch(s, sid, lane);
+    else {
+      lane.queue.shift();
+      await run(head.c, head.arrived);
+    }
+  }
   lane.busy = false;
   if (!sandboxes.has(sid)) lanes.delete(sid);
+}
+
+/** A call that waited in its lane longer than its limit plus QUEUE_GRACE_MS: answered with the timeout error, not run. */
+function late(q: Queued, s: Sandbox): boolean {
+  if (performance.now() - q.arrived <= q.c.timeoutMs + QUEUE_GRACE_MS) return false;
+  answers.answer({ id: q.c.id, kind: 'error', error: toWireError(udfTimeout(q.c.what, q.c.timeoutMs)), healthy: s.healthy, heap: -1 });
+  return true;
+}
+
+/**
+ * The record calls at the front of a lane, run back to back in one entry into the isolate
+ * (Sandbox.runBatch); calls the batch did not reach go back to the front of the lane, and one
+ * it stopped at the end of its slice is run again on its own.
+ */
+async function runBatch(s: Sandbox, sid: number, lane: Lane): Promise<void> {
+  const batch: Queued[] = [];
+  let taken = 0;
+  while (taken < lane.queue.length && batch.length < MAX_BATCH) {
+    const q = lane.queue[taken] as Queued;
+    if (!q.c.repeatable || !s.batchable(q.c)) break;
+    taken++;
+    if (!late(q, s)) batch.push(q);
+  }
+  lane.queue.splice(0, taken);
+  if (batch.length === 0) return;
+  let outcome: BatchOutcome;
+  try {
+    outcome = s.runBatch(batch.map((q) => q.c));
+  } catch (err) {
+    const error = toWireError(err);
+    const heap = s.heapUsed();
+    for (const q of batch) answers.answer({ id: q.c.id, kind: 'error', error, healthy: s.healthy, heap });
+    return;
+  }
+  const done = outcome.answers;
+  for (let i = 0; i < done.length; i++) answers.answer({ id: (batch[i] as Queued).c.id, kind: 'result', out: done[i] as string, heap: heapOf(sid, s) });
+  const overran = outcome.overran;
+  // the calls the batch did not reach wait at the front of the lane (it is busy until this returns)
+  lane.queue.unshift(...batch.slice(overran === undefined ? done.length : done.length + 1));
+  if (overran !== undefined) {
+    const c = (batch[done.length] as Queued).c;
+    try {
+      answers.answer({ id: c.id, kind: 'result', out: await s.rerun(c, overran.ranMs), heap: heapOf(sid, s) });
+    } catch (err) {
+      answers.answer({ id: c.id, kind: 'error', error: toWireError(err), healthy: s.healthy, heap: s.heapUsed() });
+    }
+  }
 }
 
 async function run(c: CallFrame, arrived: number): Promise<void> {
@@ -127,10 +186,7 @@ async function run(c: CallFrame, arrived: number): Promise<void> {
     answers.answer({ id: c.id, kind: 'error', error: { kind: 'db', code: 'UDF', resultCode: 100, message: `UDF error in ${c.what}: the sandbox is gone`, hint: 'retry the call' }, healthy: false, heap: 0 });
     return;
   }
-  if (performance.now() - arrived > c.timeoutMs + QUEUE_GRACE_MS) {
-    answers.answer({ id: c.id, kind: 'error', error: toWireError(udfTimeout(c.what, c.timeoutMs)), healthy: s.healthy, heap: -1 });
-    return;
-  }
+  if (late({ c, arrived }, s)) return;
   try {
     const out = await s.call(c.req, c.timeoutMs, c.what, { repeatable: c.repeatable, ...(c.runBy > 0 ? { runBy: c.runBy } : {}) });
     answers.answer({ id: c.id, kind: 'result', out, heap: heapOf(c.sid, s) });

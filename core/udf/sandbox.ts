@@ -92,6 +92,25 @@ export interface UdfSandbox {
 export type SandboxFactory = (module: SandboxModule, opts: SandboxOptions) => Promise<UdfSandbox>;
 
 type DispatchFn = (json: string) => string;
+type BatchFn = (joined: string, budgetMs: number) => string;
+
+/** One record call of a batch (`Sandbox.runBatch`): the arguments `call` takes, for a repeatable call. */
+export interface BatchCall {
+  readonly req: string;
+  readonly timeoutMs: number;
+  readonly what: string;
+  readonly runBy?: number;
+}
+
+/** What a batch did: the answers of its first calls, in order; and whether the call after them was stopped at the end of the slice. */
+export interface BatchOutcome {
+  readonly answers: readonly string[];
+  /** The call after the answered ones overran the batch's slice after running `ranMs`: run it again with `rerun`. */
+  readonly overran?: { readonly ranMs: number };
+}
+
+/** The most calls one batch takes. */
+export const MAX_BATCH = 64;
 
 /** Default time slice of a synchronous call, ms. */
 const SYNC_SLICE_MS = 20;
@@ -104,6 +123,8 @@ const SYNC_SLICE_MS = 20;
  * A mark unused for FORGET_SLOW_MS is dropped.
  */
 const MIN_SLOW_MARK_MS = 50;
+/** Time limit of reading what a stopped batch had finished (trusted runtime code, no user code runs), ms. */
+const PARTIAL_TIMEOUT_MS = 1000;
 const SLOW_MARK_MS = 1000;
 const FORGET_SLOW_MS = 10_000;
 
@@ -134,6 +155,8 @@ interface Warm {
   readonly context: ivm.Context;
   readonly install: ivm.Reference<(ns: unknown, name: string) => void>;
   readonly dispatch: ivm.Reference<DispatchFn>;
+  readonly batch: ivm.Reference<BatchFn>;
+  readonly partial: ivm.Reference<() => string>;
   readonly exported: ivm.Reference<() => string>;
 }
 
@@ -149,9 +172,11 @@ async function warmIsolate(opts: SandboxOptions): Promise<Warm> {
     runtime.release();
     const install = (await api.get('install', { reference: true })) as ivm.Reference<(ns: unknown, name: string) => void>;
     const dispatch = (await api.get('dispatch', { reference: true })) as ivm.Reference<DispatchFn>;
+    const batch = (await api.get('dispatchBatch', { reference: true })) as ivm.Reference<BatchFn>;
+    const partial = (await api.get('batchPartial', { reference: true })) as ivm.Reference<() => string>;
     const exported = (await api.get('exportedFunctions', { reference: true })) as ivm.Reference<() => string>;
     api.release();
-    return { isolate, context, install, dispatch, exported };
+    return { isolate, context, install, dispatch, batch, partial, exported };
   } catch (err) {
     if (!isolate.isDisposed) isolate.dispose();
     throw err;
@@ -200,6 +225,8 @@ export class Sandbox implements UdfSandbox {
   private readonly isolate: ivm.Isolate;
   private readonly context: ivm.Context;
   private readonly dispatchRef: ivm.Reference<DispatchFn>;
+  private readonly batchRef: ivm.Reference<BatchFn>;
+  private readonly partialRef: ivm.Reference<() => string>;
   /** Exported function names, read once at load. */
   readonly functions: readonly string[];
   private broken = false;
@@ -213,20 +240,23 @@ export class Sandbox implements UdfSandbox {
   syncCalls = 0;
   rerunCalls = 0;
 
-  private constructor(module: SandboxModule, memoryLimitMb: number, syncSliceMs: number, isolate: ivm.Isolate, context: ivm.Context, dispatchRef: ivm.Reference<DispatchFn>, functions: string[]) {
+  private constructor(module: SandboxModule, memoryLimitMb: number, syncSliceMs: number, isolate: ivm.Isolate, context: ivm.Context, warm: Warm, functions: string[]) {
     this.module = module;
     this.memoryLimitMb = memoryLimitMb;
     this.syncSliceMs = syncSliceMs;
     this.slowMarks = slowMarks(module);
     this.isolate = isolate;
     this.context = context;
-    this.dispatchRef = dispatchRef;
+    this.dispatchRef = warm.dispatch;
+    this.batchRef = warm.batch;
+    this.partialRef = warm.partial;
     this.functions = functions;
   }
 
   /** Creates an isolate and loads the module; throws the module's compile or load error as is. */
   static async create(module: SandboxModule, opts: SandboxOptions): Promise<Sandbox> {
-    const { isolate, context, install, dispatch, exported } = await takeWarm(opts);
+    const warm = await takeWarm(opts);
+    const { isolate, context, install, exported } = warm;
     try {
       const mod = await isolate.compileModule(module.code, { filename: module.fileName });
       await mod.instantiate(context, (specifier) => {
@@ -237,7 +267,7 @@ export class Sandbox implements UdfSandbox {
       install.release();
       const names = JSON.parse((await exported.apply(undefined, [], { timeout: opts.loadTimeoutMs })) as string) as string[];
       exported.release();
-      return new Sandbox(module, opts.memoryLimitMb, Math.max(1, opts.syncSliceMs ?? SYNC_SLICE_MS), isolate, context, dispatch, names);
+      return new Sandbox(module, opts.memoryLimitMb, Math.max(1, opts.syncSliceMs ?? SYNC_SLICE_MS), isolate, context, warm, names);
     } catch (err) {
       if (!isolate.isDisposed) isolate.dispose();
       throw err;
@@ -260,8 +290,7 @@ export class Sandbox implements UdfSandbox {
     let left = limit;
     let mark: SlowMark | undefined;
     if (options.repeatable === true && this.running === 0 && !this.isSlow(what)) {
-      // a twentieth of a short limit, so that a stopped slice leaves the run again most of its time
-      const slice = Math.min(limit, this.syncSliceMs, Math.ceil(limit / 20));
+      const slice = this.sliceFor(limit);
       this.syncCalls++;
       try {
         const out = this.checked(this.dispatchRef.applySync(undefined, [requestJson], { timeout: slice }));
@@ -279,6 +308,11 @@ export class Sandbox implements UdfSandbox {
         if (options.runBy !== undefined) left = Math.min(left, limitAtStart(left, options.runBy));
       }
     }
+    return this.runAsync(requestJson, left, what, limit, mark);
+  }
+
+  /** The asynchronous way in: isolated-vm's thread, `left` ms; `mark`: the slow mark of an overrun this run follows. */
+  private async runAsync(requestJson: string, left: number, what: string, limit: number, mark: SlowMark | undefined): Promise<string> {
     this.running++;
     try {
       return this.checked(await this.dispatchRef.apply(undefined, [requestJson], { timeout: left }));
@@ -290,6 +324,81 @@ export class Sandbox implements UdfSandbox {
       // a slow mark counts from the end of the slow run
       if (mark !== undefined) mark.until = Math.max(mark.until, Date.now() + mark.markMs);
     }
+  }
+
+  /** A repeatable call's time slice on the synchronous path. */
+  private sliceFor(limit: number): number {
+    // a twentieth of a short limit, so that a stopped slice leaves the run again most of its time
+    return Math.min(limit, this.syncSliceMs, Math.ceil(limit / 20));
+  }
+
+  /**
+   * Whether a repeatable call can go in a batch now: the isolate runs nothing asynchronously,
+   * its function is not marked slow, and its limit leaves it the full slice.
+   */
+  batchable(c: BatchCall): boolean {
+    return this.healthy && this.running === 0 && !this.isSlow(c.what) && this.sliceFor(limitAtStart(c.timeoutMs, c.runBy)) >= this.syncSliceMs;
+  }
+
+  /**
+   * Runs repeatable calls (each `batchable`) back to back in one synchronous entry into the
+   * isolate, under one time slice, instead of one entry (and one isolated-vm timer) per call: no
+   * call starts once half the slice has passed (the caller runs the rest in a next batch), so
+   * each has at least half a slice to itself. A call still running at the end of the slice is
+   * stopped like a call on the synchronous path: `overran` says so, and the caller runs it
+   * again with `rerun` (asynchronously, its function marked slow); the answers of the calls
+   * before it are kept. Throws (and the sandbox is broken) when the isolate died or hit its
+   * memory limit: the calls of the batch all fail, as calls in flight in a dead host process do.
+   */
+  runBatch(calls: readonly BatchCall[]): BatchOutcome {
+    const first = calls[0];
+    if (first === undefined) return { answers: [] };
+    if (!this.healthy) throw new DbError('UDF', `the sandbox for ${this.module.fileName} is gone`, { hint: 'retry the call' });
+    const slice = this.syncSliceMs;
+    try {
+      const out = this.checked(this.batchRef.applySync(undefined, [calls.length === 1 ? first.req : calls.map((c) => c.req).join('\n'), slice / 2], { timeout: slice }));
+      const answers = out.split('\n');
+      this.done(calls, answers.length);
+      return { answers };
+    } catch (err) {
+      if (err instanceof DbError) throw err;
+      if (!(isTimeout(err) && !this.isolate.isDisposed)) throw this.failure(err, first.what, limitAtStart(first.timeoutMs, first.runBy));
+    }
+    // stopped at the end of the slice: what had finished, and the call that was running
+    let head: string;
+    let answers: string[];
+    try {
+      const partial = this.checked(this.partialRef.applySync(undefined, [], { timeout: PARTIAL_TIMEOUT_MS }));
+      const nl = partial.indexOf('\n');
+      head = nl < 0 ? partial : partial.slice(0, nl);
+      answers = nl < 0 ? [] : partial.slice(nl + 1).split('\n');
+    } catch (err) {
+      throw this.failure(err, first.what, limitAtStart(first.timeoutMs, first.runBy));
+    }
+    const [current, startedAt] = head.split(' ').map(Number) as [number, number];
+    this.done(calls, answers.length);
+    if (current !== answers.length || current >= calls.length) return { answers };
+    this.calls++;
+    this.syncCalls++;
+    return { answers, overran: { ranMs: Math.min(slice, Math.max(0, Date.now() - startedAt)) } };
+  }
+
+  /** Counts the first `n` calls of a batch as run synchronously (and forgets their functions' earlier overruns). */
+  private done(calls: readonly BatchCall[], n: number): void {
+    this.calls += n;
+    this.syncCalls += n;
+    if (this.slowMarks.size !== 0) for (let i = 0; i < n; i++) this.slowMarks.delete((calls[i] as BatchCall).what);
+  }
+
+  /** Runs again, asynchronously, a batch's call that overran the slice after `ranMs`: with its limit less that, its function marked slow. */
+  rerun(c: BatchCall, ranMs: number): Promise<string> {
+    if (!this.healthy) return Promise.reject(new DbError('UDF', `the sandbox for ${this.module.fileName} is gone`, { hint: 'retry the call' }));
+    const limit = limitAtStart(c.timeoutMs, c.runBy);
+    const mark = this.markSlow(c.what);
+    this.rerunCalls++;
+    let left = Math.max(1, limit - ranMs);
+    if (c.runBy !== undefined) left = Math.min(left, limitAtStart(left, c.runBy));
+    return this.runAsync(c.req, left, c.what, limit, mark);
   }
 
   /** Marks a function that overran its slice: longer each time it does so again soon. */
@@ -341,6 +450,8 @@ export class Sandbox implements UdfSandbox {
     this.broken = true;
     try {
       this.dispatchRef.release();
+      this.batchRef.release();
+      this.partialRef.release();
       this.context.release();
     } catch {
       // already gone with the isolate

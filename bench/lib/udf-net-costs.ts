@@ -1,0 +1,96 @@
+/**
+ * Server CPU per call of networked record UDF calls and plain puts against a real node process,
+ * split into the node's own CPU and its UDF host process's, over the Aerospike protocol and gRPC;
+ * each row repeated (ROUNDS) so that one noisy second on a shared machine shows as spread. With
+ * PROFILE=<dir> the node (and its host) run with --cpu-prof and the top self-time functions of
+ * each are printed.
+ * Run: node --no-node-snapshot bench/lib/udf-net-costs.ts [process|in-process] [rows…]
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { startNodeProcess } from '../../test/helpers/process-node.ts';
+import { SlipstreamClient, toPbKey } from '../../core/client/index.ts';
+import { ApplyRecordUdfRequest, UdfServiceService } from '../../core/wire/generated/slipstream/v1/udf.ts';
+import { KeyValueServiceService, PutRequest } from '../../core/wire/generated/slipstream/v1/kv.ts';
+import { toPbBins, toPbValue } from '../../core/wire/convert.ts';
+import { aerospikeDrive, asRequest, udfApplyRequest } from './aerospike-load.ts';
+import { h2drive } from './h2load.ts';
+import { Info2, Op } from '../../core/server/aerospike/protocol.ts';
+import { cpuProfileTop } from './cpuprofile-top.ts';
+
+const isolation = (process.argv[2] ?? 'process') as 'process' | 'in-process';
+const rows = process.argv.slice(3).length > 0 ? process.argv.slice(3) : ['as-udf', 'as-put'];
+const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 3);
+const ROUNDS = Number(process.env['ROUNDS'] ?? 3);
+const PROFILE = process.env['PROFILE'];
+const KEYS = 1000;
+const MODULE = 'export function incr(rec, n) { rec.count = (rec.count ?? 0) + n; aerospike.update(rec); return rec.count; }';
+
+function ticks(pid: number, which: 'all' | 'sys' = 'all'): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return ((which === 'sys' ? 0 : Number(f[11])) + Number(f[12])) / 100;
+  } catch { return 0; }
+}
+function children(pid: number): number[] {
+  const out: number[] = [];
+  try {
+    for (const t of readdirSync(`/proc/${pid}/task`)) out.push(...readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter((x) => x !== '').map(Number));
+  } catch { /* gone */ }
+  return out;
+}
+
+const key = (i: number): string => `k${i}`;
+const reqs: Record<string, { protocol: 'grpc' | 'aerospike'; frames: Buffer[]; path?: string }> = {
+  'as-udf': { protocol: 'aerospike', frames: Array.from({ length: KEYS }, (_, i) => udfApplyRequest('test', 'a', key(i), 'bench', 'incr', [1n])) },
+  'as-put': { protocol: 'aerospike', frames: Array.from({ length: KEYS }, (_, i) => asRequest({ info2: Info2.WRITE, namespace: 'test', set: 'q', key: key(i), ops: [{ name: 'count', value: BigInt(i), op: Op.WRITE }] })) },
+  'grpc-udf': { protocol: 'grpc', path: UdfServiceService.applyRecordUdf.path, frames: Array.from({ length: KEYS }, (_, i) => Buffer.from(ApplyRecordUdfRequest.encode({ key: toPbKey({ namespace: 'test', set: 'g', key: key(i) }), call: { module: 'bench', function: 'incr', args: [toPbValue(1n)], timeoutMs: 0 } }).finish())) },
+  'grpc-put': { protocol: 'grpc', path: KeyValueServiceService.put.path, frames: Array.from({ length: KEYS }, (_, i) => Buffer.from(PutRequest.encode({ key: toPbKey({ namespace: 'test', set: 'p', key: BigInt(i) }), bins: toPbBins({ count: BigInt(i) }) }).finish())) },
+};
+
+const dir = mkdtempSync(join(tmpdir(), 'slipstream-udf-net-'));
+writeFileSync(join(dir, 'node.json'), JSON.stringify({ node: { host: '127.0.0.1', port: 0, dataDir: dir }, namespaces: [{ name: 'test', storage: 'storage-memory' }], udf: { isolation } }));
+const profDir = PROFILE === undefined ? undefined : mkdtempSync(join(tmpdir(), 'slipstream-udf-prof-'));
+const node = await startNodeProcess(['--config', join(dir, 'node.json'), '--log-level', 'warn'], { nodeFlags: profDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profDir}`] });
+const pid = node.child.pid ?? 0;
+const client = await SlipstreamClient.connect({ hosts: `127.0.0.1:${node.port}` });
+await client.unary(UdfServiceService.registerModule, { fileName: 'bench.js', source: MODULE }, { timeoutMs: 60_000 });
+client.close();
+const drive = (r: string, seconds: number) => {
+  const q = reqs[r];
+  if (q === undefined) throw new Error(`unknown row ${r}`);
+  return q.protocol === 'grpc' ? h2drive(`127.0.0.1:${node.port}`, q.path ?? '', q.frames, { concurrency: 64, seconds }) : aerospikeDrive(node.port, q.frames, { concurrency: 64, seconds });
+};
+try {
+  for (const r of rows) await drive(r, 1);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const r of rows) {
+      const hosts = children(pid);
+      const n0 = ticks(pid);
+      const s0 = ticks(pid, 'sys');
+      const me0 = process.cpuUsage();
+      const h0 = hosts.map((p) => ticks(p));
+      const res = await drive(r, SECONDS);
+      const n = ((ticks(pid) - n0) * 1e6) / res.ops;
+      const sys = ((ticks(pid, 'sys') - s0) * 1e6) / res.ops;
+      const me = process.cpuUsage(me0);
+      const client = (me.user + me.system) / res.ops;
+      const h = (hosts.map((p) => ticks(p)).reduce((a, b) => a + b, 0) - h0.reduce((a, b) => a + b, 0)) * 1e6 / res.ops;
+      console.log(`${r.padEnd(9)} [${isolation}] ${Math.round(res.opsPerSec).toLocaleString('en-US').padStart(7)}/s  node ${n.toFixed(1).padStart(5)} µs/call (sys ${sys.toFixed(1)})  host ${h.toFixed(1).padStart(5)}  total ${(n + h).toFixed(1).padStart(5)}  client ${client.toFixed(1)}  errors ${res.errors}  load ${loadavg()[0]?.toFixed(1)}`);
+    }
+  }
+} finally {
+  await node.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
+if (profDir !== undefined) {
+  await new Promise((res) => setTimeout(res, 800));
+  for (const f of readdirSync(profDir).filter((x) => x.endsWith('.cpuprofile'))) {
+    const who = f.split('.')[3] === String(pid) ? 'NODE' : 'HOST/other';
+    const out = cpuProfileTop(join(profDir, f), { windowSeconds: SECONDS * ROUNDS * rows.length, top: Number(PROFILE) || 45 });
+    if (out.startsWith('0 ms') || /^\d ms/.test(out)) continue;
+    console.log(`\n===== ${who} ${f}\n${out}`);
+  }
+  rmSync(profDir, { recursive: true, force: true });
+}
