@@ -24,6 +24,7 @@ const program = encryptionOptions(connectionOptions(new Command()))
   .requiredOption('-n, --namespace <namespace>', 'namespace to back up')
   .requiredOption('-d, --directory <directory>', 'directory for the backup files')
   .option('-s, --set <sets>', 'only these sets, comma-separated')
+  .option('-B, --bin-list <bins>', 'only these bins, comma-separated (a record with none of them is left out)')
   .option('-X, --partition-list <list>', 'only these partitions, e.g. 0-1023,2048')
   .option('-a, --modified-after <time>', 'only records last updated at or after this time (YYYY-MM-DD_HH:MM:SS)', timeArgument)
   .option('-b, --modified-before <time>', 'only records last updated before this time', timeArgument)
@@ -43,7 +44,7 @@ const program = encryptionOptions(connectionOptions(new Command()))
 
 program.parse();
 const o = program.opts<ConnectionFlags & EncryptionFlags & {
-  namespace: string; directory: string; set?: string; partitionList?: string; modifiedAfter?: number; modifiedBefore?: number;
+  namespace: string; directory: string; set?: string; binList?: string; partitionList?: string; modifiedAfter?: number; modifiedBefore?: number;
   filterExp?: string; compress: Compression; fileLimit: number; parallel: number; recordsPerSecond?: number; nice?: number;
   records: boolean; indexes: boolean; udfs: boolean; removeFiles?: boolean; continue?: boolean; progress: boolean;
 }>();
@@ -61,6 +62,7 @@ async function main(): Promise<number> {
       const s = await runBackup({
         client, namespace: o.namespace, directory: o.directory,
         ...(o.set === undefined ? {} : { sets: o.set.split(',').map((x) => x.trim()) }),
+        ...(o.binList === undefined ? {} : { bins: o.binList.split(',').map((x) => x.trim()) }),
         ...(o.partitionList === undefined ? {} : { partitions: parsePartitionList(o.partitionList) }),
         ...(o.modifiedAfter === undefined ? {} : { modifiedAfterMs: o.modifiedAfter }),
         ...(o.modifiedBefore === undefined ? {} : { modifiedBeforeMs: o.modifiedBefore }),

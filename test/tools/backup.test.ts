@@ -198,7 +198,7 @@ for (const engine of ['storage-memory', 'storage-lmdb'] as const) {
     });
 
     if (engine === 'storage-memory') {
-      it('restores only the sets and bins asked for, and refuses a set the backup does not hold', async () => {
+      it('backs up and restores only the sets and bins asked for, and refuses sets and bins the backup does not hold', async () => {
         const out = join(dir, 'some');
         await runBackup({ client: t.client, namespace: 'test', directory: out, noUdfs: true });
         await t.client.truncate('other');
@@ -239,6 +239,25 @@ for (const engine of ['storage-memory', 'storage-lmdb'] as const) {
         await rejectsWith(runRestore({ client: t.client, directory: people, namespace: 'other', resume: true }), 'PARAMETER', /the interrupted restore took the sets people, this one all sets/);
         const resumed = await runRestore({ client: t.client, directory: people, namespace: 'other', resume: true, sets: ['people'], policy: 'replace' });
         assert.equal(resumed.restored, N / 3);
+
+        // a backup of some bins: records with none of them are left out on the node
+        const binsOut = join(dir, 'some-bins');
+        const b = await runBackup({ client: t.client, namespace: 'test', directory: binsOut, sets: ['things'], bins: ['hll', 's'], noUdfs: true, noIndexes: true });
+        assert.equal(b.records, N / 3);
+        assert.deepEqual((await readManifest(binsOut)).bins, ['hll', 's']);
+        const hllOnly = await runBackup({ client: t.client, namespace: 'test', directory: join(dir, 'hll-bins'), sets: ['things'], bins: ['hll'], noUdfs: true, noIndexes: true });
+        assert.equal(hllOnly.records, [...source.values()].filter((rec) => rec.bins['hll'] !== undefined).length);
+        await rejectsWith(runRestore({ client: t.client, directory: binsOut, namespace: 'other', bins: ['i'] }), 'PARAMETER', /the backup holds no bin 'i': it was taken of the bins 'hll', 's'/);
+        await t.client.truncate('other');
+        const rb = await runRestore({ client: t.client, directory: binsOut, namespace: 'other' });
+        assert.equal(rb.restored, N / 3);
+        for await (const rec of t.client.scan('other')) {
+          const from = source.get(digestHex(rec.digest));
+          assert.ok(from !== undefined);
+          assert.deepEqual(rec.bins, Object.fromEntries(['hll', 's'].filter((x) => from.bins[x] !== undefined).map((x) => [x, from.bins[x]])));
+          assert.deepEqual([rec.meta.generation, rec.meta.voidTime], [from.meta.generation, from.meta.voidTime]);
+        }
+        await rejectsWith(runBackup({ client: t.client, namespace: 'test', directory: join(dir, 'no-bins'), bins: [] }), 'PARAMETER', /the bin list is empty/);
       });
 
       it('the command-line tools: asbackup/asrestore flags, a summary, exit status 1 when records fail', async () => {
@@ -249,6 +268,8 @@ for (const engine of ['storage-memory', 'storage-lmdb'] as const) {
         const r = await run(process.execPath, [join(ROOT, 'bin/slipstream-restore.js'), ...addr, '-d', out, '-n', 'test,other', '-r', '--no-progress'], { cwd: ROOT });
         assert.match(r.stdout, new RegExp(`restored ${N / 3} records into namespace other`));
         assert.match(r.stdout, /failed 0/);
+        const hlls = await run(process.execPath, [join(ROOT, 'bin/slipstream-backup.js'), ...addr, '-n', 'test', '-s', 'people', '-B', 'hll,nobin', '-d', join(dir, 'cli-hll'), '--no-progress'], { cwd: ROOT });
+        assert.match(hlls.stdout, new RegExp(`backed up ${N / 30} records of namespace test`));
         // asrestore's -s and -B: only the records of set people holding the bin hll (every thirtieth), with that bin alone
         const some = await run(process.execPath, [join(ROOT, 'bin/slipstream-restore.js'), ...addr, '-d', out, '-n', 'test,other', '-s', 'people', '-B', 'hll', '-r', '--no-progress'], { cwd: ROOT });
         assert.match(some.stdout, new RegExp(`restored ${N / 30} records into namespace other`));

@@ -12,7 +12,7 @@ import { DbError } from '../../errors/index.ts';
 import { N_PARTITIONS, partitionOf } from '../../model/index.ts';
 import type { SlipstreamClient } from '../../client/client.ts';
 import { nodeLost, ToolCluster, type PartitionMasters } from '../cluster-nodes.ts';
-import { and, cmp, lit, meta, type Expr } from '../../query/expr/ast.ts';
+import { and, cmp, lit, meta, or, type Expr } from '../../query/expr/ast.ts';
 import { exprToJsonText } from '../../query/expr/json.ts';
 import { QueryServiceService } from '../../wire/generated/slipstream/v1/query.ts';
 import { UdfServiceService } from '../../wire/generated/slipstream/v1/udf.ts';
@@ -41,6 +41,8 @@ export interface BackupOptions {
   readonly modifiedBeforeMs?: number;
   /** Only records this filter expression accepts. */
   readonly filter?: Expr;
+  /** Only these bins of each record (asbackup's --bin-list); a record holding none of them is left out. */
+  readonly bins?: readonly string[];
   readonly compression?: Compression;
   /** Encrypt every block (and the UDF module sources) with this key (asbackup's --encrypt). */
   readonly encryption?: BackupKey;
@@ -137,8 +139,11 @@ export async function runBackup(opts: BackupOptions): Promise<BackupSummary> {
   for (const p of partitions) {
     if (!Number.isInteger(p) || p < 0 || p >= N_PARTITIONS) throw new DbError('PARAMETER', `partition ${p} does not exist`, { hint: `partitions are 0 to ${N_PARTITIONS - 1}` });
   }
+  if (opts.bins !== undefined && (opts.bins.length === 0 || opts.bins.some((b) => b === ''))) {
+    throw new DbError('PARAMETER', 'the bin list is empty or names an empty bin', { hint: 'name bins, comma-separated, or leave the bin list out to back up every bin' });
+  }
   const filter = scanFilter(opts);
-  const what = JSON.stringify({ namespace: opts.namespace, sets: opts.sets ?? null, partitions: rangeText(partitions), filter: filter === undefined ? null : exprToJsonText(filter), compression, encryption: opts.encryption?.mode ?? 'none', noRecords: opts.noRecords === true });
+  const what = JSON.stringify({ namespace: opts.namespace, sets: opts.sets ?? null, bins: opts.bins ?? null, partitions: rangeText(partitions), filter: filter === undefined ? null : exprToJsonText(filter), compression, encryption: opts.encryption?.mode ?? 'none', noRecords: opts.noRecords === true });
   await mkdir(opts.directory, { recursive: true });
   const statePath = join(opts.directory, BACKUP_STATE);
   const state = opts.resume === true ? await loadState(statePath, what) : await freshState(opts.directory, statePath, what);
@@ -263,6 +268,7 @@ async function backupWith(
             ...(job.afterDigest === undefined ? {} : { afterDigest: job.afterDigest }),
             ...(opts.sets?.length === 1 ? { set: opts.sets[0] as string } : {}),
             ...(filter === undefined ? {} : { filter }),
+            ...(opts.bins === undefined ? {} : { bins: opts.bins }),
             recordsPerMessage: 500,
           }, opts.signal === undefined ? {} : { signal: opts.signal });
           for await (const rec of scan) {
@@ -342,7 +348,7 @@ async function backupWith(
   const records = files.reduce((n, f) => n + f.records, 0);
   const manifest: BackupManifest = {
     format: 'slipstream-backup', version: key === undefined ? 1 : 2, namespace: opts.namespace, createdAt: new Date().toISOString(), source: map.nodes.join(','),
-    sets: opts.sets === undefined ? null : [...opts.sets], partitions: rangeText(partitions),
+    sets: opts.sets === undefined ? null : [...opts.sets], ...(opts.bins === undefined ? {} : { bins: [...opts.bins] }), partitions: rangeText(partitions),
     modifiedAfterMs: opts.modifiedAfterMs ?? null, modifiedBeforeMs: opts.modifiedBeforeMs ?? null,
     filterJson: opts.filter === undefined ? null : exprToJsonText(opts.filter), compression,
     ...(key === undefined ? {} : { encryption: key.mode, keyCheck: keyCheck(key) }),
@@ -355,12 +361,16 @@ async function backupWith(
   return { records, bytes: manifest.bytes, files: files.length, indexes: indexes.length, modules: modules.length, elapsedMs: Date.now() - started, manifest, nodes: nodesUsed.size, failovers };
 }
 
+const binExists = (name: string): Expr => ({ kind: 'binExists', name });
+
 function scanFilter(opts: BackupOptions): Expr | undefined {
   const parts: Expr[] = [];
   if (opts.sets !== undefined && opts.sets.length > 1) parts.push({ kind: 'in', value: meta('setName'), options: opts.sets.map((s) => lit(s)) });
   if (opts.modifiedAfterMs !== undefined) parts.push(cmp('>=', meta('lastUpdate'), lit(BigInt(Math.floor(opts.modifiedAfterMs)))));
   if (opts.modifiedBeforeMs !== undefined) parts.push(cmp('<', meta('lastUpdate'), lit(BigInt(Math.floor(opts.modifiedBeforeMs)))));
   if (opts.filter !== undefined) parts.push(opts.filter);
+  // a record holding none of the listed bins would come back empty: it is left out, on the node
+  if (opts.bins !== undefined) parts.push(opts.bins.length === 1 ? binExists(opts.bins[0] as string) : or(...opts.bins.map(binExists)));
   return parts.length === 0 ? undefined : parts.length === 1 ? parts[0] : and(...parts);
 }
 

@@ -38,6 +38,8 @@ export interface BackupManifest {
   readonly createdAt: string;
   readonly source: string;
   readonly sets: readonly string[] | null;
+  /** The bins backed up (asbackup's --bin-list); absent: every bin. */
+  readonly bins?: readonly string[];
   readonly partitions: string;
   readonly modifiedAfterMs: number | null;
   readonly modifiedBeforeMs: number | null;

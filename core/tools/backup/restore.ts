@@ -296,6 +296,10 @@ function listedParts(opts: RestoreOptions, m: BackupManifest): { sets?: string[]
   if (opts.bins !== undefined) {
     const bins = [...new Set(opts.bins)].sort();
     if (bins.length === 0 || bins.some((b) => b === '')) throw new DbError('PARAMETER', 'the bin list is empty or names an empty bin', { hint: 'name bins, comma-separated, or leave the bin list out to restore every bin' });
+    const missing = m.bins === undefined ? [] : bins.filter((x) => !m.bins?.includes(x));
+    if (missing.length > 0) {
+      throw new DbError('PARAMETER', `the backup holds no bin ${missing.map((x) => `'${x}'`).join(', ')}: it was taken of the bins ${m.bins?.map((x) => `'${x}'`).join(', ')}`, { hint: 'list bins the backup holds' });
+    }
     out.bins = bins;
   }
   return out;
