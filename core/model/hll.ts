@@ -155,6 +155,16 @@ export class Sketch {
     return false;
   }
 
+  /**
+   * hmh_may_contain: whether the element may have been added — its register holds at least the
+   * value the element would put there. Never false for an added element; true for others at the
+   * sketch's collision rate.
+   */
+  mayContain(element: Uint8Array): boolean {
+    const [r, v] = this.hash(element);
+    return v <= this.get(r);
+  }
+
   /** hmh_estimate_cardinality (the cached count when there is one). */
   count(): bigint {
     const cached = this.cache;

@@ -7,7 +7,8 @@
  *   register), `setUnion` (merges HLLs into the bin), `refreshCount` (caches and returns the
  *   count), `fold` (fewer index bits; only without min-hash bits);
  * - reads: `getCount`, `getUnion` (an HLL), `getUnionCount`, `getIntersectCount`,
- *   `getSimilarity` (a double), `describe` ([indexBits, minhashBits]); on a missing bin: nil;
+ *   `getSimilarity` (a double), `describe` ([indexBits, minhashBits]), `mayContain` (1 when
+ *   every value may be in the HLL — no false negatives — else 0); on a missing bin: nil;
  * - policy: `createOnly` (an existing bin fails with BIN_EXISTS 6), `updateOnly` (a missing bin
  *   fails with BIN_NOT_FOUND 17), `noFail` (either of those does nothing instead), `allowFold`
  *   (setUnion may lower the bin's index bits / drop its min-hash bits instead of failing with
@@ -25,10 +26,11 @@ import {
 
 export type HllOpKind =
   | 'init' | 'add' | 'setUnion' | 'refreshCount' | 'fold'
-  | 'getCount' | 'getUnion' | 'getUnionCount' | 'getIntersectCount' | 'getSimilarity' | 'describe';
+  | 'getCount' | 'getUnion' | 'getUnionCount' | 'getIntersectCount' | 'getSimilarity' | 'describe' | 'mayContain';
 
 export const HLL_OP_KINDS: readonly HllOpKind[] = [
   'init', 'add', 'setUnion', 'refreshCount', 'fold', 'getCount', 'getUnion', 'getUnionCount', 'getIntersectCount', 'getSimilarity', 'describe',
+  'mayContain',
 ];
 
 /** Aerospike's HLLWriteFlags. */
@@ -47,14 +49,14 @@ export interface HllOperation {
   /** init/add (bits of an HLL they create; init on an existing bin: its new bits), fold (the new index bits). */
   readonly indexBits?: number;
   readonly minhashBits?: number;
-  /** add: the values. */
+  /** add, mayContain: the values. */
   readonly values?: readonly BinValue[];
   /** setUnion and the get… reads that combine: the other HLLs. */
   readonly hlls?: readonly Hll[];
   readonly policy?: HllPolicy;
 }
 
-const READS: ReadonlySet<HllOpKind> = new Set(['getCount', 'getUnion', 'getUnionCount', 'getIntersectCount', 'getSimilarity', 'describe']);
+const READS: ReadonlySet<HllOpKind> = new Set(['getCount', 'getUnion', 'getUnionCount', 'getIntersectCount', 'getSimilarity', 'describe', 'mayContain']);
 
 export function isHllRead(kind: HllOpKind): boolean {
   return READS.has(kind);
@@ -74,6 +76,7 @@ const SPEC: Readonly<Record<HllOpKind, { fields: readonly Field[]; flags: readon
   getIntersectCount: { fields: ['hlls'], flags: [] },
   getSimilarity: { fields: ['hlls'], flags: [] },
   describe: { fields: [], flags: [] },
+  mayContain: { fields: ['values'], flags: [] },
 };
 
 export interface HllResult {
@@ -103,7 +106,8 @@ function check(op: HllOperation, what: string): void {
     if (op.indexBits !== undefined && !validHllBits(op.indexBits, op.minhashBits)) fail('PARAMETER', what, `index bits ${op.indexBits} and min-hash bits ${op.minhashBits} add up to more than 64`);
   }
   if (op.kind === 'fold' && op.indexBits === undefined) fail('PARAMETER', what, 'needs the index bits to fold to');
-  if (op.kind === 'add' && (op.values === undefined || op.values.length === 0)) fail('PARAMETER', what, 'needs at least one value');
+  if ((op.kind === 'add' || op.kind === 'mayContain') && (op.values === undefined || op.values.length === 0)) fail('PARAMETER', what, 'needs at least one value');
+  if (op.kind === 'mayContain') for (const v of op.values as readonly BinValue[]) hllElementBytes(v, what);
   if (spec.fields.includes('hlls')) {
     if (op.hlls === undefined || op.hlls.length === 0) fail('PARAMETER', what, 'needs at least one HLL');
     op.hlls.forEach((h, i) => {
@@ -212,6 +216,7 @@ function read(op: HllOperation, local: Sketch, what: string): BinValue {
   switch (op.kind) {
     case 'getCount': return local.count();
     case 'describe': return [BigInt(local.indexBits), BigInt(local.minhashBits)];
+    case 'mayContain': return (op.values as readonly BinValue[]).every((v) => local.mayContain(hllElementBytes(v, what))) ? 1n : 0n;
     case 'getUnion': return unionOf([...others, local]).toHll();
     case 'getUnionCount': return unionCount([...others, local]);
     case 'getIntersectCount': case 'getSimilarity': {

@@ -455,6 +455,12 @@ describe('Aerospike protocol: the official aerospike npm client', function () {
     assert.ok(Math.abs((await read('s', exp.hll.getSimilarity(exp.binHll('h'), exp.list([other] as never))) as number) - 1) < 0.01);
     // as a filter: kept when the estimate passes, FILTERED_OUT (27) when not
     const policy = (e: unknown) => new Aerospike.ReadPolicy({ filterExpression: e as never });
+    // HLLExp.mayContain: 1 when every value may be in the HLL, else 0
+    assert.equal(await read('mc', exp.hll.mayContain(exp.binHll('h'), exp.list(['v1', 'v999'] as never))), 1);
+    assert.equal(await read('mc', exp.hll.mayContain(exp.binHll('h'), exp.list(['v1', 'w1', 'w2', 'w3'] as never))), 0);
+    const contains = (vs: string[]) => policy(exp.eq(exp.hll.mayContain(exp.binHll('h'), exp.list(vs as never)), exp.int(1)));
+    assert.ok((await client.get(k, contains(['v5']))).bins.h !== undefined);
+    assert.equal(await codeOf(client.get(k, contains(['w1', 'w2', 'w3']))), Aerospike.status.FILTERED_OUT);
     assert.ok((await client.get(k, policy(exp.gt(exp.hll.getCount(exp.binHll('h')), exp.int(500))))).bins.h !== undefined);
     assert.equal(await codeOf(client.get(k, policy(exp.lt(exp.hll.getCount(exp.binHll('h')), exp.int(500))))), Aerospike.status.FILTERED_OUT);
     // list, map and bit reads

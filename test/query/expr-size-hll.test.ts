@@ -57,6 +57,10 @@ describe('query/expr record size and HLL reads', function () {
     // the JSON form carries the HLL argument
     const back = exprFromJsonText(exprToJsonText(union));
     assert.equal(evaluate(back, c), u);
+    // mayContain, also in its JSON form
+    const has = (values: BinValue[]) => exprFromJsonText(exprToJsonText(cdtRead(bin('h'), { op: 'hll', bin: '', kind: 'mayContain', values })));
+    assert.equal(evaluate(has([0n, 499n, 42n]), c), 1n);
+    assert.equal(evaluate(has([0n, 'not added', 'nor this', 'nor that']), c), 0n);
     assert.equal(evaluate(cdtRead(bin('missing'), { op: 'hll', bin: '', kind: 'getCount' }), c), undefined, 'a missing bin: unknown');
     assert.equal(evaluate(cdtRead(bin('s'), { op: 'hll', bin: '', kind: 'getCount' }), ctx({ s: 'text' as BinValue })), undefined, 'not an HLL: unknown');
     assert.throws(() => exprFromJsonText(JSON.stringify({ kind: 'cdtRead', source: { kind: 'bin', name: 'h' }, read: { op: 'hll', kind: 'add', values: ['a'] } })),

@@ -30,6 +30,7 @@ describe('server/HLL operations over gRPC', function () {
       { op: 'hll', bin: 'h', kind: 'setUnion', hlls: [h], policy: { createOnly: false, updateOnly: true, noFail: false, allowFold: true } },
       { op: 'hll', bin: 'h', kind: 'fold', indexBits: 4 },
       { op: 'hll', bin: 'h', kind: 'getSimilarity', hlls: [h, h] },
+      { op: 'hll', bin: 'h', kind: 'mayContain', values: ['a', 2n] },
     ];
     for (const op of ops) assert.deepEqual(fromPbOperation(toPbOperation(op)), op);
   });
@@ -52,6 +53,12 @@ describe('server/HLL operations over gRPC', function () {
       { op: 'hll', bin: 'copy', kind: 'describe' },
     ]);
     assert.deepEqual(r2.bins.copy, [count, [12n, 0n]]);
+    const mc = await t.client.operate(k('a'), [
+      { op: 'hll', bin: 'h', kind: 'mayContain', values: ['v1', 'v2999'] },
+      { op: 'hll', bin: 'h', kind: 'mayContain', values: ['v1', 'not added', 'nor this', 'nor that'] },
+    ]);
+    assert.deepEqual(mc.bins.h, [1n, 0n], 'may contain the added values, not all of the others');
+    assert.equal(await code(t.client.operate(k('a'), [{ op: 'hll', bin: 'h', kind: 'mayContain', values: [] }])), 4, 'mayContain needs values');
     assert.equal(await code(t.client.operate(k('a'), [{ op: 'hll', bin: 'h', kind: 'init', indexBits: 12, policy: { createOnly: true } }])), 6);
     assert.equal(await code(t.client.operate(k('a'), [{ op: 'hll', bin: 'h', kind: 'getCount', indexBits: 12 }])), 4, 'a field getCount does not take');
     assert.equal(await code(t.client.operate(k('a'), [{ op: 'hll', bin: 'h', kind: 'add', values: ['x'], indexBits: 20 }])), 4);

@@ -135,6 +135,43 @@ describe('transaction/hll operations', () => {
     assert.equal(code(() => applyHllOp(h, op('getIntersectCount', { hlls: [mh, mh, mh] }))), 'OP_NOT_APPLICABLE', 'the bin lacks the others\' min-hash bits');
   });
 
+  it('mayContain: 1 for values added (no false negatives), 0 for others but at the sketch\'s collision rate, as hmh_may_contain', function () {
+    const mayContain = (h: Hll | undefined, vs: BinValue[]) => applyHllOp(h, op('mayContain', { values: vs })).result;
+    const empty = applyHllOp(undefined, op('init', { indexBits: 8 })).next as Hll;
+    assert.equal(mayContain(empty, ['a', 1n, 2.5, true, new Uint8Array([1])]), 0n, 'an empty HLL contains nothing');
+    for (const v of ['a', 1n, 2.5, true, new Uint8Array([1])]) assert.equal(mayContain(empty, [v]), 0n);
+    assert.equal(mayContain(undefined, ['a']), null, 'a missing bin: nil, as every HLL read');
+    for (const [ib, mb] of [[8, 0], [12, 0], [14, 16], [16, 32]] as const) {
+      const members = values('m', 0, 2000, ib + mb);
+      const h = build(members, ib, mb);
+      // every member, alone and all together: 1
+      for (const v of members) assert.equal(mayContain(h, [v]), 1n, `member ${String(v)} with (${ib}, ${mb})`);
+      assert.equal(mayContain(h, members), 1n);
+      // others: a false positive needs the value's register to be taken (and to hold at least the
+      // value's own), so fewer than the share of taken registers answer 1
+      const others = values('o', 5000, 2000, 7);
+      const positives = others.filter((v) => mayContain(h, [v]) === 1n).length;
+      const emptyShare = 1 - (1 - 2 ** -ib) ** members.length;
+      if (ib >= 12) assert.ok(positives / others.length < emptyShare, `(${ib}, ${mb}): ${positives} of ${others.length} others may be contained`);
+      // one non-member among members makes the whole answer 0 unless it collides
+      const outsider = others.find((v) => mayContain(h, [v]) === 0n) as BinValue;
+      assert.equal(mayContain(h, [...members.slice(0, 10), outsider]), 0n);
+      // the same answer as the register rule itself: the value's register holds at least the value's own
+      const s = Sketch.of(h);
+      for (const v of others.slice(0, 200)) {
+        const [r, mine] = s.hash(hllElementBytes(v, 'x'));
+        assert.equal(mayContain(h, [v]), mine <= s.get(r) ? 1n : 0n);
+      }
+    }
+    const h = build(['x'], 8);
+    assert.equal(code(() => applyHllOp(h, op('mayContain', { values: [] }))), 'PARAMETER', 'no values');
+    assert.equal(code(() => applyHllOp(h, op('mayContain'))), 'PARAMETER', 'no values');
+    assert.equal(code(() => applyHllOp(h, op('mayContain', { values: [[1n]] }))), 'PARAMETER', 'a list is not an element');
+    assert.equal(code(() => applyHllOp(h, op('mayContain', { values: ['x'], indexBits: 8 }))), 'PARAMETER', 'a field it does not take');
+    assert.equal(code(() => applyHllOp(h, op('mayContain', { values: ['x'], policy: { noFail: true } }))), 'PARAMETER', 'reads take no policy');
+    assert.equal(code(() => applyHllOp('text', op('mayContain', { values: ['x'] }))), 'BIN_TYPE');
+  });
+
   it('counts within the error bound over seeded random sets (1.04 / √2^indexBits)', function () {
     this.timeout(120_000);
     const errors: number[] = [];

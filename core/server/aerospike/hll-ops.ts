@@ -12,7 +12,7 @@ import { MsgpackReader, toBinValue, type WireValue } from './msgpack.ts';
 
 const KINDS: Readonly<Record<number, HllOpKind>> = {
   0: 'init', 1: 'add', 2: 'setUnion', 3: 'refreshCount', 4: 'fold',
-  50: 'getCount', 51: 'getUnion', 52: 'getUnionCount', 53: 'getIntersectCount', 54: 'getSimilarity', 55: 'describe',
+  50: 'getCount', 51: 'getUnion', 52: 'getUnionCount', 53: 'getIntersectCount', 54: 'getSimilarity', 55: 'describe', 56: 'mayContain',
 };
 
 function int(v: WireValue | undefined, what: string): number {
@@ -73,6 +73,7 @@ export function hllOperation(bin: string, payload: Buffer, modify: boolean): Hll
     case 'setUnion': most(a, 2, w); return { ...base, hlls: hlls(a[0], w), ...policy(a[1], w) };
     case 'fold': most(a, 1, w); return { ...base, indexBits: int(a[0], `${w}: the index bits`) };
     case 'refreshCount': case 'getCount': case 'describe': most(a, 0, w); return base;
+    case 'mayContain': most(a, 1, w); return { ...base, values: values(a[0], w) };
     default: most(a, 1, w); return { ...base, hlls: hlls(a[0], w) };
   }
 }

@@ -1135,6 +1135,11 @@ export const HllOpKind = {
   HLL_OP_KIND_GET_SIMILARITY: 10,
   /** HLL_OP_KIND_DESCRIBE - [index_bits, min_hash_bits] of the bin's HLL. */
   HLL_OP_KIND_DESCRIBE: 11,
+  /**
+   * HLL_OP_KIND_MAY_CONTAIN - 1 when every one of values may be in the bin's HLL (each value's register holds at least what
+   * the value would put there: never 0 for added values, 1 for others at the collision rate), else 0.
+   */
+  HLL_OP_KIND_MAY_CONTAIN: 12,
   UNRECOGNIZED: -1,
 } as const;
 
@@ -1153,6 +1158,7 @@ export namespace HllOpKind {
   export type HLL_OP_KIND_GET_INTERSECT_COUNT = typeof HllOpKind.HLL_OP_KIND_GET_INTERSECT_COUNT;
   export type HLL_OP_KIND_GET_SIMILARITY = typeof HllOpKind.HLL_OP_KIND_GET_SIMILARITY;
   export type HLL_OP_KIND_DESCRIBE = typeof HllOpKind.HLL_OP_KIND_DESCRIBE;
+  export type HLL_OP_KIND_MAY_CONTAIN = typeof HllOpKind.HLL_OP_KIND_MAY_CONTAIN;
   export type UNRECOGNIZED = typeof HllOpKind.UNRECOGNIZED;
 }
 
@@ -1194,6 +1200,9 @@ export function hllOpKindFromJSON(object: any): HllOpKind {
     case 11:
     case "HLL_OP_KIND_DESCRIBE":
       return HllOpKind.HLL_OP_KIND_DESCRIBE;
+    case 12:
+    case "HLL_OP_KIND_MAY_CONTAIN":
+      return HllOpKind.HLL_OP_KIND_MAY_CONTAIN;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -1227,6 +1236,8 @@ export function hllOpKindToJSON(object: HllOpKind): string {
       return "HLL_OP_KIND_GET_SIMILARITY";
     case HllOpKind.HLL_OP_KIND_DESCRIBE:
       return "HLL_OP_KIND_DESCRIBE";
+    case HllOpKind.HLL_OP_KIND_MAY_CONTAIN:
+      return "HLL_OP_KIND_MAY_CONTAIN";
     case HllOpKind.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -1749,7 +1760,7 @@ export interface HllOp {
   minHashBits?:
     | number
     | undefined;
-  /** add: the values (strings, integers, doubles, booleans, bytes). */
+  /** add, may_contain: the values (strings, integers, doubles, booleans, bytes). */
   values: Value[];
   /**
    * set_union, get_union, get_union_count, get_intersect_count, get_similarity: the other HLLs
