@@ -3,6 +3,11 @@
  * readonly data; the codec is JSON with 64-bit integers (node ids, cluster keys) carried as
  * `{"$n":"…"}`.
  *
+ * A data-path message (request or reply) carries its body as bytes after the JSON rather than
+ * inside it: `JSON envelope | body bytes | JSON length (u32 big-endian) | 0x00`. A JSON frame
+ * ends with `}`, so the last byte tells the two apart, and every frame still starts with its
+ * JSON (`{"t":…,"from":…`), which is what relays and captures read.
+ *
  * Each message type declares here, once, its schema and the largest encoded size it may have
  * (FRAME_SPECS for frames, FABRIC_BODIES for what the fabric carries). Decoding is total: a frame
  * that is too large, not UTF-8, not JSON, of a type the channel does not carry, or that does
@@ -71,13 +76,14 @@ export type ClusteringMessage =
 /**
  * The data path's messages: a request forwarded to another node (a proxied client request, a
  * replica write, a migration batch…) and its reply, correlated by `rid`. `kind` names what the
- * receiving node's handler does with `body`, an opaque encoded request (base64). A reply
- * carries either an encoded result or an error (result code name, message, hint).
+ * receiving node's handler does with `body`, an opaque encoded request (carried as bytes after
+ * the frame's JSON). A reply carries either an encoded result or an error (result code name,
+ * message, hint). A received body may be a view into the frame: read it, do not keep it.
  */
 export type DataPathMessage =
-  | { readonly type: 'request'; readonly rid: number; readonly kind: string; readonly body: string }
+  | { readonly type: 'request'; readonly rid: number; readonly kind: string; readonly body: Uint8Array }
   | {
-    readonly type: 'reply'; readonly rid: number; readonly ok: boolean; readonly body: string;
+    readonly type: 'reply'; readonly rid: number; readonly ok: boolean; readonly body: Uint8Array;
     readonly code?: string; readonly resultCode?: number; readonly message?: string; readonly hint?: string; readonly inDoubt?: boolean;
   };
 
@@ -130,8 +136,26 @@ function fromWire(value: unknown): unknown {
   return value;
 }
 
+/** The byte that ends a frame whose body follows its JSON (a JSON frame ends with `}`). */
+const BODY_TRAILER = 0;
+const TRAILER_BYTES = 5;
+
+/** The bytes body of a data-path message, which travels after the frame's JSON. */
+function bytesBody(frame: Frame): Uint8Array | undefined {
+  return frame.t === 'msg' && (frame.body.type === 'request' || frame.body.type === 'reply') ? frame.body.body : undefined;
+}
+
 export function encodeFrame(frame: Frame): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify(frame, replacer));
+  const body = bytesBody(frame);
+  if (body === undefined) return new TextEncoder().encode(JSON.stringify(frame, replacer));
+  const msg = frame as FabricMessage;
+  const json = Buffer.from(JSON.stringify({ ...msg, body: { ...msg.body, body: undefined } }, replacer), 'utf8');
+  const out = Buffer.allocUnsafe(json.length + body.length + TRAILER_BYTES);
+  json.copy(out, 0);
+  out.set(body, json.length);
+  out.writeUInt32BE(json.length, json.length + body.length);
+  out[out.length - 1] = BODY_TRAILER;
+  return out;
 }
 
 // ---- schemas ---------------------------------------------------------------------------------
@@ -172,10 +196,12 @@ type FrameOf<K extends Frame['t']> = Extract<Frame, { t: K }>;
 
 const CONTROL_BYTES = 64 * 1024;
 /**
- * A data-path body: a client request or answer forwarded between nodes, base64 of at most the
- * gRPC message cap (16 MiB), with room to spare.
+ * A data-path body: a client request or answer forwarded between nodes, at most the gRPC
+ * message cap (16 MiB), with room to spare.
  */
 const DATA_PATH_BYTES = 24 * 1024 * 1024;
+/** A data-path body: the bytes after the frame's JSON (never a field of the JSON itself). */
+const bodyBytesSchema = z.instanceof(Uint8Array).refine((b) => b.length <= DATA_PATH_BYTES, { message: `body over ${DATA_PATH_BYTES} bytes` });
 /** Error messages and hints carried in replies. */
 const TEXT_BYTES = 64 * 1024;
 
@@ -196,12 +222,12 @@ export const FABRIC_BODIES: { readonly [K in FabricPayload['type']]: MessageSpec
   },
   request: {
     maxBytes: DATA_PATH_BYTES,
-    schema: z.object({ type: z.literal('request'), rid: z.int(), kind: z.string().max(64), body: z.base64().max(DATA_PATH_BYTES) }),
+    schema: z.object({ type: z.literal('request'), rid: z.int(), kind: z.string().max(64), body: bodyBytesSchema }),
   },
   reply: {
     maxBytes: DATA_PATH_BYTES,
     schema: z.object({
-      type: z.literal('reply'), rid: z.int(), ok: z.boolean(), body: z.base64().max(DATA_PATH_BYTES),
+      type: z.literal('reply'), rid: z.int(), ok: z.boolean(), body: bodyBytesSchema,
       code: z.string().max(64).optional(), resultCode: z.int().optional(), message: z.string().max(TEXT_BYTES).optional(),
       hint: z.string().max(TEXT_BYTES).optional(), inDoubt: z.boolean().optional(),
     }),
@@ -274,9 +300,19 @@ function schemaReason(what: string, error: z.ZodError): string {
  */
 export function decodeFrame(bytes: Uint8Array, channel?: Channel): DecodeResult {
   if (bytes.length > maxFrameBytes(channel)) return refuse(`frame of ${bytes.length} bytes exceeds ${maxFrameBytes(channel)}`);
+  let json = bytes;
+  let tail: Uint8Array | undefined;
+  if (bytes.length > 0 && bytes[bytes.length - 1] === BODY_TRAILER) {
+    if (bytes.length < TRAILER_BYTES) return refuse('frame too short for its body trailer');
+    const at = bytes.length - TRAILER_BYTES;
+    const n = ((bytes[at] as number) * 0x1000000) + (((bytes[at + 1] as number) << 16) | ((bytes[at + 2] as number) << 8) | (bytes[at + 3] as number));
+    if (n > at) return refuse(`body trailer names ${n} bytes of JSON in a frame of ${bytes.length}`);
+    json = bytes.subarray(0, n);
+    tail = bytes.subarray(n, at);
+  }
   let v: unknown;
   try {
-    v = JSON.parse(utf8.decode(bytes));
+    v = JSON.parse(utf8.decode(json));
   } catch (e) {
     return refuse(`not a JSON frame: ${(e as Error).message}`);
   }
@@ -288,13 +324,21 @@ export function decodeFrame(bytes: Uint8Array, channel?: Channel): DecodeResult 
   const head = spec.schema.safeParse(v);
   if (!head.success) return refuse(schemaReason(`${t} frame`, head.error));
   if (t !== 'msg') {
+    if (tail !== undefined) return refuse(`a ${t} frame with a body trailer`);
     if (bytes.length > spec.maxBytes) return refuse(`${t} frame of ${bytes.length} bytes exceeds ${spec.maxBytes}`);
     return { ok: true, frame: head.data as Frame };
   }
-  const body = (v as { body?: unknown }).body;
+  let body = (v as { body?: unknown }).body;
   const type = body !== null && typeof body === 'object' ? (body as { type?: unknown }).type : undefined;
   if (typeof type !== 'string' || !Object.hasOwn(FABRIC_BODIES, type)) {
     return refuse(`fabric message of unknown type ${show(type)}`);
+  }
+  // a data-path body is the trailer's bytes, and only that: a body inside the JSON is refused by the schema
+  const hasBytes = type === 'request' || type === 'reply';
+  if (hasBytes !== (tail !== undefined)) return refuse(hasBytes ? `fabric ${type} message without its body bytes` : `fabric ${type} message with a body trailer`);
+  if (tail !== undefined) {
+    if ('body' in (body as object)) return refuse(`fabric ${type} message with a body in its JSON`);
+    body = { ...(body as object), body: tail };
   }
   const bodySpec = FABRIC_BODIES[type as FabricPayload['type']] as MessageSpec<FabricPayload>;
   if (bytes.length > bodySpec.maxBytes + ENVELOPE_BYTES) return refuse(`fabric ${type} message of ${bytes.length} bytes exceeds ${bodySpec.maxBytes + ENVELOPE_BYTES}`);

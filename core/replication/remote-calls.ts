@@ -18,6 +18,9 @@ import type { Fabric } from '../cluster/fabric.ts';
 import type { FabricPayload } from '../cluster/messages.ts';
 import { hexId } from '../cluster/messages.ts';
 
+const EMPTY = new Uint8Array(0);
+
+/** A handler gets the request's bytes (a view into the frame: decode them, do not keep them) and answers bytes. */
 export type RemoteHandler = (from: NodeId, body: Uint8Array) => Promise<Uint8Array>;
 
 export interface RemoteCalls {
@@ -78,7 +81,7 @@ export class FabricCalls implements RemoteCalls {
         hint: 'The node may be down or overloaded; the cluster re-forms without a dead node', inDoubt: true,
       })), options.deadlineMs);
       this.#waiting.set(rid, { node, resolve, reject, timer });
-      const msg: FabricPayload = { type: 'request', rid, kind, body: Buffer.from(body).toString('base64') };
+      const msg: FabricPayload = { type: 'request', rid, kind, body };
       this.#fabric.send(node, msg, { deadlineMs: options.deadlineMs, kind: options.fabricKind ?? 'proxy' }).catch((e: unknown) => {
         const err = e instanceof DbError ? e : new DbError('SERVER_ERROR', String(e));
         fail(err.code === 'TIMEOUT' ? new DbError('TIMEOUT', err.message, { ...(err.hint === undefined ? {} : { hint: err.hint }), inDoubt: true }) : err);
@@ -94,7 +97,7 @@ export class FabricCalls implements RemoteCalls {
       this.#clock.clearTimeout(w.timer);
       if (body.ok) {
         this.stats.answered++;
-        w.resolve(new Uint8Array(Buffer.from(body.body, 'base64')));
+        w.resolve(body.body);
       } else {
         this.stats.failed++;
         const code = (body.code !== undefined && body.code in ResultCode ? body.code : 'SERVER_ERROR') as ResultCodeName;
@@ -111,17 +114,17 @@ export class FabricCalls implements RemoteCalls {
       this.#fabric.send(from, p, { deadlineMs: 2000, kind: 'proxy' }).catch(() => { /* the caller times out, in doubt */ });
     };
     if (handler === undefined) {
-      reply({ type: 'reply', rid: body.rid, ok: false, body: '', code: 'UNSUPPORTED_FEATURE', message: `node does not serve ${body.kind}`, hint: 'Run the same version on every node' });
+      reply({ type: 'reply', rid: body.rid, ok: false, body: EMPTY, code: 'UNSUPPORTED_FEATURE', message: `node does not serve ${body.kind}`, hint: 'Run the same version on every node' });
       return;
     }
     this.stats.served++;
-    handler(from, new Uint8Array(Buffer.from(body.body, 'base64'))).then(
-      (out) => reply({ type: 'reply', rid: body.rid, ok: true, body: Buffer.from(out).toString('base64') }),
+    handler(from, body.body).then(
+      (out) => reply({ type: 'reply', rid: body.rid, ok: true, body: out }),
       (e: unknown) => {
         const err = e instanceof DbError ? e : new DbError('SERVER_ERROR', e instanceof Error ? e.message : String(e));
         if (!(e instanceof DbError)) this.#logger.error({ err: err.message, kind: body.kind }, 'remote call handler failed');
         reply({
-          type: 'reply', rid: body.rid, ok: false, body: '', code: err.code, resultCode: err.resultCode, message: err.message,
+          type: 'reply', rid: body.rid, ok: false, body: EMPTY, code: err.code, resultCode: err.resultCode, message: err.message,
           ...(err.hint === undefined ? {} : { hint: err.hint }), ...(err.inDoubt ? { inDoubt: true } : {}),
         });
       },

@@ -36,6 +36,7 @@ import { DbError } from '../errors/index.ts';
 import type { Clock, Logger, NodeId, StoredRecord } from '../plugin-api/index.ts';
 import { N_PARTITIONS, type RecordKey } from '../model/index.ts';
 import type { RemoteCalls } from '../replication/remote-calls.ts';
+import { decodeRecordPage, encodeRecordPage, type RecordPage } from '../replication/record-page.ts';
 import { hexId } from '../cluster/messages.ts';
 import type { ClusterService } from '../cluster/cluster-service.ts';
 import type { Kernel } from './kernel.ts';
@@ -116,11 +117,6 @@ interface PartitionVersion {
   readonly master: boolean;
 }
 
-interface Page {
-  readonly records: StoredRecord[];
-  readonly done: boolean;
-}
-
 export class Migrations {
   readonly #kernel: Kernel;
   readonly #cluster: ClusterService;
@@ -169,7 +165,7 @@ export class Migrations {
       // out of every cluster for a while: whoever it meets next may have taken writes without it
       else if (c.reason === 'orphan') this.#prevMembers = new Set([cluster.nodeId]);
     });
-    calls.serve('migrate.page', async (_from, bytes) => serialize(await this.#page(deserialize(bytes) as PageRequest)));
+    calls.serve('migrate.page', async (_from, bytes) => encodeRecordPage(await this.#page(deserialize(bytes) as PageRequest)));
     calls.serve('migrate.progress', async () => serialize(this.progress()));
     calls.serve('migrate.versions', async (_from, bytes) => {
       const { key, namespaces } = deserialize(bytes) as { key: bigint; namespaces: string[] };
@@ -178,7 +174,8 @@ export class Migrations {
     });
     calls.serve('migrate.get', async (_from, bytes) => {
       const { namespace, digest } = deserialize(bytes) as { namespace: string; digest: Uint8Array };
-      return serialize(await this.#kernel.namespace(namespace).engine.get(digest) ?? null);
+      const rec = await this.#kernel.namespace(namespace).engine.get(digest);
+      return encodeRecordPage({ records: rec === undefined ? [] : [rec], done: true });
     });
   }
 
@@ -244,8 +241,8 @@ export class Migrations {
     const silent: NodeId[] = [];
     await Promise.all([...sources].map(async (src) => {
       try {
-        const rec = deserialize(await this.#calls.call(src, 'migrate.get', body, { deadlineMs: SETTLE_DEADLINE_MS, fabricKind: 'migration' })) as StoredRecord | null;
-        if (rec !== null) {
+        const rec = decodeRecordPage(await this.#calls.call(src, 'migrate.get', body, { deadlineMs: SETTLE_DEADLINE_MS, fabricKind: 'migration' })).records[0];
+        if (rec !== undefined) {
           this.#received++;
           await this.#kernel.applyCopy(key.namespace, { kind: 'put', record: rec });
         }
@@ -503,14 +500,14 @@ export class Migrations {
   async #pull(round: number, src: NodeId, ns: string, pids: readonly number[]): Promise<void> {
     let idx = 0;
     let after: Uint8Array | undefined;
-    const fetchPage = async (from: number, afterDigest: Uint8Array | undefined): Promise<Page> => {
+    const fetchPage = async (from: number, afterDigest: Uint8Array | undefined): Promise<RecordPage> => {
       const req: PageRequest = { namespace: ns, partitions: pids.slice(from), ...(afterDigest === undefined ? {} : { afterDigest }), max: this.#limits.pageRecords };
-      return deserialize(await this.#calls.call(src, 'migrate.page', serialize(req), { deadlineMs: 10_000, fabricKind: 'migration' })) as Page;
+      return decodeRecordPage(await this.#calls.call(src, 'migrate.page', serialize(req), { deadlineMs: 10_000, fabricKind: 'migration' }));
     };
     /** The next page, asked for while the current one is applied (the source scans as this node writes). */
-    let prefetched: Promise<Page> | undefined;
+    let prefetched: Promise<RecordPage> | undefined;
     for (let attempt = 0; round === this.#round && idx < pids.length;) {
-      let page: Page;
+      let page: RecordPage;
       try {
         page = await (prefetched ?? fetchPage(idx, after));
         prefetched = undefined;
@@ -560,7 +557,7 @@ export class Migrations {
   }
 
   /** A page of this node's copies (records and tombstones) of some partitions, for another node's fill. */
-  async #page(req: PageRequest): Promise<Page> {
+  async #page(req: PageRequest): Promise<RecordPage> {
     const ns = this.#kernel.namespace(req.namespace);
     const records: StoredRecord[] = [];
     const it = ns.engine.scan({ partitions: [...req.partitions], includeTombstones: true, ...(req.afterDigest === undefined ? {} : { afterDigest: req.afterDigest }) });

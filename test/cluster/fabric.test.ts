@@ -108,7 +108,7 @@ describe('cluster/fabric', () => {
     b.setPeerAddress(1n, a.address);
     const got: FabricPayload[] = [];
     b.onMessage((_from, body) => got.push(body));
-    const data: FabricPayload = { type: 'request', rid: 1, kind: 'kv.get', body: '' };
+    const data: FabricPayload = { type: 'request', rid: 1, kind: 'kv.get', body: new Uint8Array([1, 2, 3]) };
     let err: unknown;
     a.send(2n, data, { deadlineMs: 1000, kind: 'proxy' }).catch((e: unknown) => { err = e; });
     // control messages (cluster formation) pass whatever the key: they are how keys get agreed

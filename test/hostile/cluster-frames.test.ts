@@ -62,13 +62,21 @@ const validFrames: Frame[] = [
   msg({ type: 'accept-nack', n: { round: 5, node: 0xe2n }, reason: 'no' }),
   { t: 'ack', from: 0xe2n, inc: 7, id: 3 },
 ];
+/** Data-path messages: their body travels as bytes after the JSON (a trailer gives the JSON's length). */
+const bodyFrames: Frame[] = [
+  msg({ type: 'request', rid: 9, kind: 'migrate.page', body: Uint8Array.from({ length: 300 }, (_, i) => i % 256) }, { kind: 'migration' }),
+  msg({ type: 'reply', rid: 9, ok: false, body: new Uint8Array(0), code: 'TIMEOUT', message: 'no', hint: 'retry' }, { kind: 'proxy' }),
+];
+const encodedFrames = [...validFrames, ...bodyFrames].map(encodeFrame);
 const anyFrameBytes = fc.oneof(
   fc.uint8Array({ maxLength: 400 }),
+  fc.uint8Array({ maxLength: 400 }).map((b) => Uint8Array.from([...b, 0])), // ends like a frame with a body
   fc.json({ maxDepth: 4 }).map((s) => new TextEncoder().encode(s)),
   ...validFrames.map(mutations),
-  fc.tuple(fc.constantFrom(...validFrames.map(encodeFrame)), fc.nat(), fc.integer({ min: 0, max: 255 }))
+  fc.tuple(fc.constantFrom(...encodedFrames), fc.nat(), fc.integer({ min: 0, max: 255 }))
     .map(([b, i, x]) => { const c = Uint8Array.from(b); c[i % c.length] = x; return c; }),
-  fc.tuple(fc.constantFrom(...validFrames.map(encodeFrame)), fc.nat()).map(([b, n]) => b.subarray(0, n % b.length)),
+  fc.tuple(fc.constantFrom(...encodedFrames), fc.nat()).map(([b, n]) => b.subarray(0, n % b.length)),
+  fc.tuple(fc.constantFrom(...encodedFrames), fc.nat(), fc.nat()).map(([b, at, n]) => Uint8Array.from([...b.subarray(0, at % b.length), ...b.subarray((at % b.length) + (n % 40))])),
 );
 
 describe('hostile/cluster frames: the codec is total', () => {
@@ -81,6 +89,37 @@ describe('hostile/cluster frames: the codec is total', () => {
     const r3 = decodeFrame(encodeFrame(pulse()), 'fabric');
     assert.ok(!r3.ok && /channel/.test(r3.reason));
     for (const f of validFrames) assert.ok(decodeFrame(encodeFrame(f)).ok, `valid ${f.t} frame refused`);
+  });
+
+  it('carries a data-path body as bytes after the JSON, and refuses a body in the JSON or a trailer where none belongs', () => {
+    for (const f of bodyFrames) {
+      const bytes = encodeFrame(f);
+      assert.match(new TextDecoder().decode(bytes.subarray(0, 30)), /^\{"t":"msg","from":\{"\$n":"226"\}/, 'a frame starts with its JSON');
+      const r = decodeFrame(bytes, 'fabric');
+      assert.ok(r.ok, r.ok ? '' : r.reason);
+      const plain = (x: Frame): unknown => {
+        const m = x as FabricMessage & { body: { body: Uint8Array } };
+        return { ...m, body: { ...m.body, body: [...m.body.body] } };
+      };
+      assert.deepEqual(plain(r.frame), plain(f));
+    }
+    const req = bodyFrames[0] as FabricMessage;
+    // the same message with its body inside the JSON (base64, as before): refused, not half-used
+    const inJson = decodeFrame(text({ ...req, body: { ...req.body, body: Buffer.from([1, 2]).toString('base64') } }), 'fabric');
+    assert.ok(!inJson.ok && /without its body bytes/.test(inJson.reason), JSON.stringify(inJson));
+    const withBoth = Buffer.from(encodeFrame(req));
+    const jsonLen = withBoth.readUInt32BE(withBoth.length - 5);
+    const doubled = Buffer.concat([Buffer.from(text({ ...req, body: { ...req.body, body: 'AQI=' } })), withBoth.subarray(jsonLen)]);
+    doubled.writeUInt32BE(doubled.length - (withBoth.length - jsonLen), doubled.length - 5);
+    const both = decodeFrame(doubled, 'fabric');
+    assert.ok(!both.ok && /body in its JSON/.test(both.reason), JSON.stringify(both));
+    const prepare = encodeFrame(validFrames[1] as Frame);
+    const trailed = Buffer.concat([prepare, Buffer.from([1, 2, 3]), Buffer.alloc(4), Buffer.from([0])]);
+    trailed.writeUInt32BE(prepare.length, trailed.length - 5);
+    const r2 = decodeFrame(trailed, 'fabric');
+    assert.ok(!r2.ok && /prepare message with a body trailer/.test(r2.reason), JSON.stringify(r2));
+    const r3 = decodeFrame(Uint8Array.from([0x7b, 1, 2, 3, 0xff, 0]), 'fabric');
+    assert.ok(!r3.ok && /body trailer names/.test(r3.reason), JSON.stringify(r3));
   });
 
   it('refuses frames over their type\'s size cap, and a node list over the cluster size', () => {
