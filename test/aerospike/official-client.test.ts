@@ -484,8 +484,53 @@ describe('Aerospike protocol: the official aerospike npm client', function () {
     assert.equal(await read('xor', exp.intXor(exp.int(12), exp.int(10))), 6);
     assert.equal(await read('excl', exp.exclusive(exp.eq(exp.int(1), exp.int(1)), exp.eq(exp.int(1), exp.int(2)))), true);
     assert.equal(await read('maxf', exp.max(exp.float(1.5), exp.float(0.5))), 1.5);
-    // a write inside an expression is refused, not run
-    assert.equal(await codeOf(read('w', exp.hll.init(exp.binHll('h'), 10))), 16);
+    // HLLExp.init inside an expression: a new empty HLL (the record keeps its own)
+    assert.equal(await read('w', exp.hll.getCount(exp.hll.init(exp.binHll('h'), 10))), 0);
+    const after = await read('c', exp.hll.getCount(exp.binHll('h'))) as number;
+    assert.ok(Math.abs(after - 1000) / 1000 < 0.07, `the bin is unchanged: ${after}`);
+  });
+
+  it('evaluates list, map, bit and HLL modify expressions (a changed copy of the value) and computed arguments, as Aerospike', async () => {
+    const k = key('exp-modify');
+    const { exp, hll, lists, maps } = Aerospike;
+    await client.remove(k).catch(() => undefined);
+    const bits = Buffer.from([0b00000001, 0b01000010, 0b00000011, 0b00000100, 0b00000101]);
+    await client.put(k, { l: [3, 1, 2], m: { a: 1, b: 2 }, n: [[7, 9, 5], [1, 2, 3]], b: bits, i: 1, s: 'b' });
+    await client.operate(k, [hll.add('h', ['x', 'y', 'z'], 10)]);
+    const read = async (name: string, e: unknown): Promise<unknown> => (await client.operate(k, [exp.operations.read(name, e as never, exp.expReadFlags.DEFAULT)])).bins[name];
+    // ListExp.append: the changed list, not stored; size of it; a context modifies inside and returns the whole bin
+    assert.deepEqual(await read('r', exp.lists.append(exp.binList('l'), exp.int(5))), [3, 1, 2, 5]);
+    assert.equal(await read('r', exp.lists.size(exp.lists.append(exp.binList('l'), exp.int(5)))), 4);
+    assert.deepEqual((await client.get(k)).bins.l, [3, 1, 2], 'an expression changes a copy, never the record');
+    const last = new Aerospike.cdt.Context().addListIndex(-1);
+    assert.deepEqual(await read('r', exp.lists.append(exp.binList('n'), exp.int(4), null, last)), [[7, 9, 5], [1, 2, 3, 4]]);
+    assert.deepEqual(await read('r', exp.lists.sort(exp.binList('l'), lists.sortFlags.DEFAULT)), [1, 2, 3]);
+    assert.deepEqual(await read('r', exp.lists.removeByIndex(exp.binList('l'), exp.int(0))), [1, 2]);
+    // MapExp.put (the Java docs' example: add entry {11: 22} — here {c: 3}) and remove
+    assert.deepEqual(await read('r', exp.maps.put(exp.binMap('m'), exp.int(3), exp.str('c'))), { a: 1, b: 2, c: 3 });
+    assert.deepEqual(await read('r', exp.maps.removeByKey(exp.binMap('m'), exp.str('a'))), { b: 2 });
+    // BitExp examples from the Java client's docs (bin [1, 0x42, 3, 4, 5])
+    assert.deepEqual(await read('r', exp.bit.insert(exp.binBlob('b'), exp.bytes(Buffer.from([0xff, 0xc7]), 2), exp.int(1))), Buffer.from([1, 0xff, 0xc7, 0x42, 3, 4, 5]));
+    assert.deepEqual(await read('r', exp.bit.remove(exp.binBlob('b'), exp.int(3), exp.int(2))), Buffer.from([1, 0x42]));
+    assert.deepEqual(await read('r', exp.bit.set(exp.binBlob('b'), exp.bytes(Buffer.from([0b11100000]), 1), exp.int(3), exp.int(13))), Buffer.from([1, 0b01000111, 3, 4, 5]));
+    assert.deepEqual(await read('r', exp.bit.not(exp.binBlob('b'), exp.int(6), exp.int(25))), Buffer.from([1, 0x42, 3, 0b01111010, 5]));
+    assert.equal(await read('r', exp.bit.count(exp.bit.reSize(exp.binBlob('b'), 0 as never, exp.int(1)), exp.int(8), exp.int(0))), 1);
+    // HLLExp.add (the Java docs' example: add values, then count > 7)
+    const more = Array.from({ length: 20 }, (_, i) => `v${i}`);
+    assert.equal(await read('r', exp.gt(exp.hll.getCount(exp.hll.add(exp.binHll('h'), 10, exp.list(more as never))), exp.int(7))), true);
+    // written to a bin by an expression write operation: the way to store a modify expression's value
+    await client.operate(k, [exp.operations.write('l2', exp.lists.append(exp.binList('l'), exp.int(9)), exp.expWriteFlags.DEFAULT)]);
+    assert.deepEqual((await client.get(k)).bins.l2, [3, 1, 2, 9]);
+    // a missing bin is unknown (as the server's bin read): refused unless eval-no-fail
+    assert.equal(await codeOf(read('r', exp.lists.append(exp.binList('missing'), exp.int(1)))), 26);
+    // computed arguments: an index and a key from other bins, a value from arithmetic
+    assert.equal(await read('r', exp.lists.getByIndex(exp.binList('l'), exp.binInt('i'), exp.type.INT, lists.returnType.VALUE)), 1);
+    assert.equal(await read('r', exp.maps.getByKey(exp.binMap('m'), exp.binStr('s'), exp.type.INT, maps.returnType.VALUE)), 2);
+    assert.deepEqual(await read('r', exp.lists.append(exp.binList('l'), exp.add(exp.binInt('i'), exp.int(10)))), [3, 1, 2, 11]);
+    // as a filter
+    const policy = (e: unknown) => new Aerospike.ReadPolicy({ filterExpression: e as never });
+    assert.ok((await client.get(k, policy(exp.eq(exp.lists.size(exp.lists.append(exp.binList('l'), exp.int(0))), exp.int(4))))).bins.l !== undefined);
+    assert.equal(await codeOf(client.get(k, policy(exp.eq(exp.lists.size(exp.lists.append(exp.binList('l'), exp.int(0))), exp.int(3))))), Aerospike.status.FILTERED_OUT);
   });
 });
 

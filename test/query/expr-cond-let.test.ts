@@ -69,7 +69,7 @@ describe('query/expr list, map and bit reads', () => {
     const back = exprFromJsonText(exprToJsonText(e));
     assert.equal(evaluate(back, rec), 10n);
     const text = (op: unknown): string => JSON.stringify({ kind: 'cdtRead', source: { kind: 'bin', name: 'scores' }, op });
-    assert.throws(() => exprFromJsonText(text({ op: 'list', kind: 'append', value: 1 })), /writes; an expression can only read/);
+    assert.throws(() => exprFromJsonText(text({ op: 'list', kind: 'append', value: 1 })), /writes; use a cdtModify call/);
     assert.throws(() => exprFromJsonText(text({ op: 'list', kind: 'size', bogus: 1 })), /bogus is not a field/);
     assert.throws(() => exprFromJsonText(text({ op: 'list', kind: 'nope' })), DbError);
   });

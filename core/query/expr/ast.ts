@@ -1,5 +1,5 @@
 import type { BinValue } from '../../model/index.ts';
-import type { CdtReadOp } from './cdt-read.ts';
+import type { CdtArgField, CdtCallOp } from './cdt-call.ts';
 
 /**
  * Filter expressions: a typed AST of readonly data. Behaviour (evaluation, printing,
@@ -88,8 +88,19 @@ export type Expr =
   | { readonly kind: 'let'; readonly defs: readonly { readonly name: string; readonly value: Expr }[]; readonly body: Expr }
   /** A name bound by an enclosing `let` (Aerospike's `var`). */
   | { readonly kind: 'var'; readonly name: string }
-  /** A list, map or bit read applied to `source` (Aerospike's ListExp / MapExp / BitExp reads; see cdt-read.ts). */
-  | { readonly kind: 'cdtRead'; readonly source: Expr; readonly op: CdtReadOp };
+  /**
+   * A list, map, bit or HLL read applied to `source` (Aerospike's ListExp / MapExp / BitExp /
+   * HLLExp reads; see cdt-call.ts); `args` compute operation fields.
+   */
+  | { readonly kind: 'cdtRead'; readonly source: Expr; readonly op: CdtCallOp; readonly args?: readonly CdtArg[] }
+  /** A list, map, bit or HLL write applied to a copy of `source`: the changed copy (Aerospike's modify calls, e.g. ListExp.append). */
+  | { readonly kind: 'cdtModify'; readonly source: Expr; readonly op: CdtCallOp; readonly args?: readonly CdtArg[] };
+
+/** An operation field of a list, map, bit or HLL call computed by an expression. */
+export interface CdtArg {
+  readonly field: CdtArgField;
+  readonly value: Expr;
+}
 
 export type ExprKind = Expr['kind'];
 
@@ -111,7 +122,8 @@ export const geoWithin = (left: Expr, region: Expr): Expr => ({ kind: 'geo', op:
 export const geoContains = (left: Expr, region: Expr): Expr => ({ kind: 'geo', op: 'contains', left, region });
 export const cond = (branches: ReadonlyArray<readonly [Expr, Expr]>, otherwise: Expr): Expr => ({ kind: 'cond', branches: branches.map(([when, then]) => ({ when, then })), otherwise });
 export const letIn = (defs: ReadonlyArray<readonly [string, Expr]>, body: Expr): Expr => ({ kind: 'let', defs: defs.map(([name, value]) => ({ name, value })), body });
-export const cdtRead = (source: Expr, op: CdtReadOp): Expr => ({ kind: 'cdtRead', source, op });
+export const cdtRead = (source: Expr, op: CdtCallOp, args?: readonly CdtArg[]): Expr => (args === undefined || args.length === 0 ? { kind: 'cdtRead', source, op } : { kind: 'cdtRead', source, op, args });
+export const cdtModify = (source: Expr, op: CdtCallOp, args?: readonly CdtArg[]): Expr => (args === undefined || args.length === 0 ? { kind: 'cdtModify', source, op } : { kind: 'cdtModify', source, op, args });
 export const variable = (name: string): Expr => ({ kind: 'var', name });
 export const between = (e: Expr, lo: BinValue, hi: BinValue): Expr => and(cmp('>=', e, lit(lo)), cmp('<=', e, lit(hi)));
 
@@ -129,7 +141,7 @@ export function referencedBins(e: Expr, out: Set<string> = new Set()): Set<strin
     case 'geo': referencedBins(e.left, out); referencedBins(e.region, out); break;
     case 'cond': for (const b of e.branches) { referencedBins(b.when, out); referencedBins(b.then, out); } referencedBins(e.otherwise, out); break;
     case 'let': for (const d of e.defs) referencedBins(d.value, out); referencedBins(e.body, out); break;
-    case 'cdtRead': referencedBins(e.source, out); break;
+    case 'cdtRead': case 'cdtModify': referencedBins(e.source, out); for (const a of e.args ?? []) referencedBins(a.value, out); break;
     case 'lit': case 'meta': case 'digestModulo': case 'elem': case 'var': break;
   }
   return out;

@@ -6,7 +6,7 @@ import {
 import { parseShape, shapeWithin, type Shape } from '../geo/index.ts';
 import type { CompareOp, Expr } from './ast.ts';
 import { compileRegex } from './regex.ts';
-import { cdtRead } from './cdt-read.ts';
+import { cdtCall, withArgs, type CdtArgField } from './cdt-call.ts';
 import { applyFunction } from './functions.ts';
 
 /** What an expression sees of one record. */
@@ -361,10 +361,18 @@ function build(e: Expr): Fn {
       const name = e.name;
       return (ctx) => ctx.vars?.get(name);
     }
-    case 'cdtRead': {
+    case 'cdtRead': case 'cdtModify': {
       const src = compile(e.source);
       const op = e.op;
-      return (ctx, el) => cdtRead(op, src(ctx, el));
+      const modify = e.kind === 'cdtModify';
+      const args = e.args ?? [];
+      if (args.length === 0) return (ctx, el) => cdtCall(op, src(ctx, el), modify);
+      const fields: CdtArgField[] = args.map((a) => a.field);
+      const values = args.map((a) => compile(a.value));
+      return (ctx, el) => {
+        const withValues = withArgs(op, fields, values.map((v) => v(ctx, el)));
+        return withValues === undefined ? undefined : cdtCall(withValues, src(ctx, el), modify);
+      };
     }
   }
   throw new DbError('PARAMETER', `unknown expression kind ${JSON.stringify((e as { kind: unknown }).kind)}`);

@@ -3,7 +3,7 @@ import { GeoJson, Hll, parseHll, type BinValue, type MapKey } from '../../model/
 import { FUNCTION_NAMES, type ArithOp, type CompareOp, type ElemSource, type Expr, type FunctionName, type MetaField } from './ast.ts';
 import { FUNCTION_ARITY } from './functions.ts';
 import { compileRegex } from './regex.ts';
-import { cdtReadFromJson, cdtReadToJson } from './cdt-read.ts';
+import { ARG_FIELDS, cdtOpFromJson, cdtOpToJson, type CdtArgField } from './cdt-call.ts';
 
 /**
  * JSON form of expressions, so they travel in gRPC (as a string field) and in any language.
@@ -102,7 +102,11 @@ export function exprToJson(e: Expr): JsonValue {
     case 'cond': return { kind: 'cond', branches: e.branches.map((b) => ({ when: exprToJson(b.when), then: exprToJson(b.then) })), otherwise: exprToJson(e.otherwise) };
     case 'let': return { kind: 'let', defs: e.defs.map((d) => ({ name: d.name, value: exprToJson(d.value) })), body: exprToJson(e.body) };
     case 'var': return { kind: 'var', name: e.name };
-    case 'cdtRead': return { kind: 'cdtRead', source: exprToJson(e.source), op: cdtReadToJson(e.op, valueToJson) };
+    case 'cdtRead': case 'cdtModify': {
+      const out: { [k: string]: JsonValue } = { kind: e.kind, source: exprToJson(e.source), op: cdtOpToJson(e.op, valueToJson) };
+      if (e.args !== undefined && e.args.length > 0) out['args'] = e.args.map((a) => ({ field: a.field, value: exprToJson(a.value) }));
+      return out;
+    }
   }
 }
 
@@ -219,7 +223,21 @@ export function exprFromJson(j: unknown, path = 'expr', depth = 0, scope: Readon
       });
       return { kind, defs, body: exprFromJson(o.body, `${path}.body`, depth + 1, inner) };
     }
-    case 'cdtRead': return { kind, source: sub('source'), op: cdtReadFromJson(o.op, `${path}.op`, (x: unknown, p: string) => valueFromJson(x, p)) };
+    case 'cdtRead': case 'cdtModify': {
+      const args: Array<{ field: CdtArgField; value: Expr }> = [];
+      if (o.args !== undefined) {
+        if (!Array.isArray(o.args)) throw bad(`${path}.args must be an array of {field, value}`);
+        o.args.forEach((a: unknown, i: number) => {
+          const ao = (typeof a === 'object' && a !== null ? a : {}) as Record<string, unknown>;
+          const field = ao.field;
+          if (typeof field !== 'string' || !ARG_FIELDS.includes(field)) throw bad(`${path}.args[${i}].field must be one of ${ARG_FIELDS.join(', ')}`);
+          if (args.some((x) => x.field === field)) throw bad(`${path}.args[${i}]: field ${field} is given twice`);
+          args.push({ field: field as CdtArgField, value: exprFromJson(ao.value, `${path}.args[${i}].value`, depth + 1, scope) });
+        });
+      }
+      const op = cdtOpFromJson(o.op, `${path}.op`, (x: unknown, p: string) => valueFromJson(x, p), kind === 'cdtModify', args.map((a) => a.field));
+      return args.length === 0 ? { kind, source: sub('source'), op } : { kind, source: sub('source'), op, args };
+    }
     case 'var': {
       const name = str(o, 'name', path);
       if (!scope.has(name)) throw bad(`${path}: variable ${JSON.stringify(name)} is not bound by an enclosing let`);

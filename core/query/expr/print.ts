@@ -44,6 +44,9 @@ export function exprToString(e: Expr, parent = 0): string {
     case 'cond': return `COND(${e.branches.map((b) => `${exprToString(b.when)} => ${exprToString(b.then)}`).join(', ')}, ELSE ${exprToString(e.otherwise)})`;
     case 'let': return `LET(${e.defs.map((d) => `${d.name} = ${exprToString(d.value)}`).join(', ')}; ${exprToString(e.body)})`;
     case 'var': return `$${e.name}`;
-    case 'cdtRead': return `${e.op.op.toUpperCase()}_${e.op.kind}(${exprToString(e.source)})`;
+    case 'cdtRead': case 'cdtModify': {
+      const args = (e.args ?? []).map((a) => `${a.field} = ${exprToString(a.value)}`);
+      return `${e.kind === 'cdtModify' ? 'MODIFY_' : ''}${e.op.op.toUpperCase()}_${e.op.kind}(${[exprToString(e.source), ...args].join(', ')})`;
+    }
   }
 }

@@ -11,6 +11,7 @@ import { compileFilter } from '../../query/expr/eval.ts';
 import { exprToJsonText } from '../../query/expr/json.ts';
 import { FUNCTION_ARITY } from '../../query/expr/functions.ts';
 import { isWriteOperation, type Operation } from '../../transaction/operations.ts';
+import { ARG_FIELDS, checkCall, type CdtArgField, type CdtCallOp } from '../../query/expr/cdt-call.ts';
 import { recordContext } from '../../query/query-engine.ts';
 import type { RecordPredicate } from '../../transaction/policy.ts';
 import { MsgpackReader, RawString, Sentinel, pack, type WireValue } from './msgpack.ts';
@@ -161,49 +162,111 @@ function compile(v: WireValue): Expr {
 const CALL_KINDS: Readonly<Record<number, string>> = { 0: 'list/map', 1: 'bit', 2: 'HLL' };
 const CALL_MODIFY = 0x40;
 
-/** An argument of a module call: a literal (plain, or quoted `[126, value]`), or an expression that is one. */
-function constArg(v: WireValue): BinValue {
-  if (!Array.isArray(v)) return literal(v);
+/** A literal argument of a module call (plain, or quoted `[126, value]`, or an expression that is one); undefined when computed. */
+function literalArg(v: WireValue): { value: BinValue } | { computed: Expr } {
+  if (!Array.isArray(v)) return { value: literal(v) };
   const e = compile(v);
-  if (e.kind !== 'lit') throw unsupported('a computed argument to a list, map, bit or HLL read (pass a value)');
-  return e.value;
+  return e.kind === 'lit' ? { value: e.value } : { computed: e };
+}
+
+/**
+ * Stand-ins put where a computed argument goes, so the operation's codec decodes the call and
+ * says which field the argument fills: an integer, a list, a map or bytes, whichever the
+ * argument's position takes (each unique to its argument, so it is found again in the operation).
+ */
+function standIns(i: number): readonly BinValue[] {
+  const n = 7_340_032_000_000n + BigInt(i);
+  return [n, [n], new Map<MapKey, BinValue>([[n, n]]), new Uint8Array(Buffer.from(`\u0000computed-argument-${i}`))];
+}
+
+/** The field of `op` a stand-in landed in, if exactly one. */
+function fieldOf(op: Operation, standIn: BinValue): CdtArgField | undefined {
+  const o = op as unknown as Record<string, unknown>;
+  const hits = ARG_FIELDS.filter((f) => {
+    const x = o[f];
+    if (typeof standIn === 'bigint') return x === standIn || x === Number(standIn);
+    if (Array.isArray(standIn)) return Array.isArray(x) && x.length === 1 && x[0] === standIn[0];
+    if (standIn instanceof Map) return x instanceof Map && x.size === 1 && x.has([...standIn.keys()][0] as MapKey);
+    return x instanceof Uint8Array && Buffer.from(x).equals(Buffer.from(standIn as Uint8Array));
+  });
+  return hits.length === 1 ? (hits[0] as CdtArgField) : undefined;
 }
 
 /**
  * A module call `[127, returnType, kind, [opcode, args…], target]`: ListExp / MapExp (kind 0,
- * with a context as `[0xff, ctx, [opcode, args…]]`), BitExp (1) and HLLExp (2) reads, decoded by
- * the same codecs as the operations (their arities and arguments) and run by the expression's
- * cdtRead. The modify calls (kind | 0x40: an expression that changes a copy of a bin) are
- * refused with UNSUPPORTED_FEATURE.
+ * with a context as `[0xff, ctx, [opcode, args…]]`), BitExp (1) and HLLExp (2), decoded by the
+ * same codecs as the operations (their arities and arguments). Without the modify flag it is a
+ * read (what the operation returns); with it (kind | 0x40, e.g. ListExp.append) a write run on a
+ * copy of the target, giving the changed copy (as_bin_cdt_modify_exp). Arguments may be literals
+ * or expressions computed at evaluation time.
  */
 function call(args: readonly WireValue[]): Expr {
   if (args.length !== 4) throw bad('a module call is [127, return type, kind, [opcode, …], target]');
   const sys = int(args[1], 'the call kind');
-  const kind = CALL_KINDS[sys & 0x3f];
+  const kind = CALL_KINDS[sys & ~CALL_MODIFY];
   if (kind === undefined) throw bad(`call kind ${sys} is not known`);
-  if ((sys & CALL_MODIFY) !== 0) throw unsupported(`${kind} modify expressions (a changed copy of a bin)`);
+  const modify = (sys & CALL_MODIFY) !== 0;
   const payload = args[2];
   if (!Array.isArray(payload) || payload.length === 0) throw bad(`the ${kind} call's operation must be [opcode, …]`);
   const target = compile(args[3] as WireValue);
-  let op: Operation;
   const p = payload as readonly WireValue[];
-  if (sys === 0) {
-    const withCtx = p[0] === 0xffn;
-    const inner = withCtx ? p[2] : p;
-    if (!Array.isArray(inner) || (withCtx && p.length !== 3)) throw bad('a context call is [0xff, ctx, [opcode, …]]');
-    const [code, ...rest] = inner as readonly WireValue[];
-    const plain: BinValue[] = [code as BinValue, ...rest.map(constArg)];
-    op = cdtOperation(EXPRESSION_BIN, pack(withCtx ? [0xffn, literal(p[1] as WireValue), plain] : plain));
-  } else {
-    const [code, ...rest] = p;
-    const plain = pack([code as BinValue, ...rest.map(constArg)]);
-    op = sys === 1 ? bitOperation(EXPRESSION_BIN, plain) : hllOperation(EXPRESSION_BIN, plain, false);
+  const cdt = (sys & ~CALL_MODIFY) === 0;
+  if (cdt && p[0] === 0xfen) throw unsupported('CDT select (path expressions)');
+  const withCtx = cdt && p[0] === 0xffn;
+  const inner = withCtx ? p[2] : p;
+  if (!Array.isArray(inner) || inner.length === 0 || (withCtx && p.length !== 3)) throw bad('a context call is [0xff, ctx, [opcode, …]]');
+  const [code, ...rest] = inner as readonly WireValue[];
+  const parsed = rest.map(literalArg);
+  const computed = parsed.flatMap((a, i) => ('computed' in a ? [i] : []));
+  const decode = (values: readonly BinValue[]): Operation => {
+    const plain: BinValue[] = [code as BinValue, ...values];
+    if (cdt) return cdtOperation(EXPRESSION_BIN, pack(withCtx ? [0xffn, literal(p[1] as WireValue), plain] : plain));
+    return sys & 1 ? bitOperation(EXPRESSION_BIN, pack(plain)) : hllOperation(EXPRESSION_BIN, pack(plain), modify);
+  };
+  const withStandIns = (choice: readonly number[]): BinValue[] => parsed.map((a, i) => ('value' in a ? a.value : (standIns(i)[choice[computed.indexOf(i)] as number] as BinValue)));
+  let op: Operation | undefined;
+  const fields: CdtArgField[] = [];
+  if (computed.length === 0) op = decode(parsed.map((a) => (a as { value: BinValue }).value));
+  else {
+    // find the form each computed argument's position takes: the first combination the codec accepts
+    // with every stand-in found in exactly one field of the operation
+    const forms = standIns(0).length;
+    let lastError: unknown;
+    for (let n = 0; n < forms ** computed.length && op === undefined; n++) {
+      const choice = computed.map((_, j) => Math.floor(n / forms ** j) % forms);
+      let candidate: Operation;
+      try {
+        candidate = decode(withStandIns(choice));
+      } catch (err) {
+        lastError = err;
+        continue;
+      }
+      const found = computed.map((i, j) => fieldOf(candidate, standIns(i)[choice[j] as number] as BinValue));
+      if (found.every((f) => f !== undefined)) {
+        op = candidate;
+        fields.push(...(found as CdtArgField[]));
+      }
+    }
+    if (op === undefined) {
+      const why = lastError instanceof Error ? ` (${lastError.message})` : '';
+      throw unsupported(`a computed argument where the ${kind} call takes a flags, return-type, policy or HLL-list argument${why}; pass a value there`);
+    }
   }
   if (op.op !== 'list' && op.op !== 'map' && op.op !== 'bit' && op.op !== 'hll') throw bad(`the ${kind} call is not a ${kind} operation`);
-  if (isWriteOperation(op)) throw unsupported(`${kind} ${op.kind} in an expression (only reads)`);
-  if (op.op === 'list' && op.kind === 'size' && op.ctx === undefined) return ast.size(target);
-  if (op.op === 'map' && op.kind === 'size' && op.ctx === undefined) return ast.size(target);
-  return ast.cdtRead(target, op);
+  const write = isWriteOperation(op);
+  if (write !== modify) {
+    throw new DbError('PARAMETER', `malformed filter expression: ${kind} ${op.kind} ${write ? 'writes, and the call is a read' : 'reads, and the call is a modify'}`, {
+      hint: write ? 'build the call with the client\'s modify builder (e.g. ListExp.append), which sets the modify flag' : 'build reads with the client\'s read builders',
+    });
+  }
+  // each computed field is cleared from the decoded operation (its value comes at evaluation time)
+  const template = { ...op } as Record<string, unknown>;
+  for (const f of fields) delete template[f];
+  const callOp = template as unknown as CdtCallOp;
+  checkCall(callOp, fields);
+  const argExprs = fields.map((field, j) => ({ field, value: (parsed[computed[j] as number] as { computed: Expr }).computed }));
+  if (!modify && argExprs.length === 0 && (op.op === 'list' || op.op === 'map') && op.kind === 'size' && op.ctx === undefined) return ast.size(target);
+  return modify ? ast.cdtModify(target, callOp, argExprs) : ast.cdtRead(target, callOp, argExprs);
 }
 
 const EXPRESSION_BIN = '(expression)';
