@@ -9,7 +9,9 @@
  * - resolved: the other node ran the request and answered;
  * - rejected with its DbError: it ran the request and it failed (or refused to run it);
  * - UNAVAILABLE: the request was not delivered (another membership); safe to send again;
- * - TIMEOUT (in doubt): no answer by the deadline; the request may or may not have run.
+ * - TIMEOUT (in doubt): no answer by the deadline, or the node left the cluster before it
+ *   answered (`departed`: failed at once then, not at the deadline); the request may or may not
+ *   have run.
  */
 import { DbError, type ResultCodeName } from '../errors/index.ts';
 import { ResultCode } from '../errors/index.ts';
@@ -33,6 +35,7 @@ export interface RemoteCalls {
 
 interface Waiting {
   readonly node: NodeId;
+  readonly kind: string;
   resolve(v: Uint8Array): void;
   reject(e: DbError): void;
   timer: ReturnType<Clock['setTimeout']>;
@@ -46,7 +49,8 @@ export class FabricCalls implements RemoteCalls {
   readonly #waiting = new Map<number, Waiting>();
   readonly #handlers = new Map<string, RemoteHandler>();
   readonly localNode: NodeId;
-  readonly stats = { calls: 0, answered: 0, failed: 0, timedOut: 0, notDelivered: 0, served: 0 };
+  /** `departed`: calls failed at once because their node left the cluster before it answered. */
+  readonly stats = { calls: 0, answered: 0, failed: 0, timedOut: 0, notDelivered: 0, served: 0, departed: 0 };
 
   constructor(fabric: Fabric, nodeId: NodeId, clock: Clock, logger: Logger, random: () => number = Math.random) {
     this.#fabric = fabric;
@@ -80,13 +84,31 @@ export class FabricCalls implements RemoteCalls {
       const timer = this.#clock.setTimeout(() => fail(new DbError('TIMEOUT', `node ${hexId(node)} did not answer ${kind} within ${options.deadlineMs} ms`, {
         hint: 'The node may be down or overloaded; the cluster re-forms without a dead node', inDoubt: true,
       })), options.deadlineMs);
-      this.#waiting.set(rid, { node, resolve, reject, timer });
+      this.#waiting.set(rid, { node, kind, resolve, reject, timer });
       const msg: FabricPayload = { type: 'request', rid, kind, body };
       this.#fabric.send(node, msg, { deadlineMs: options.deadlineMs, kind: options.fabricKind ?? 'proxy' }).catch((e: unknown) => {
         const err = e instanceof DbError ? e : new DbError('SERVER_ERROR', String(e));
         fail(err.code === 'TIMEOUT' ? new DbError('TIMEOUT', err.message, { ...(err.hint === undefined ? {} : { hint: err.hint }), inDoubt: true }) : err);
       });
     });
+  }
+
+  /**
+   * The cluster re-formed with `members`: the calls waiting on any other node fail at once with
+   * TIMEOUT in doubt instead of at their deadline (a dead node never answers; its partitions have
+   * new owners, which the callers may ask instead: a replica write goes to the new map's
+   * replicas, a proxied read to the new master).
+   */
+  departed(members: ReadonlySet<NodeId>): void {
+    for (const [rid, w] of [...this.#waiting]) {
+      if (members.has(w.node)) continue;
+      this.#waiting.delete(rid);
+      this.#clock.clearTimeout(w.timer);
+      this.stats.departed++;
+      w.reject(new DbError('TIMEOUT', `node ${hexId(w.node)} left the cluster before it answered ${w.kind}`, {
+        hint: 'The request may or may not have run there; the cluster re-formed without that node', inDoubt: true,
+      }));
+    }
   }
 
   #onMessage(from: NodeId, body: FabricPayload): void {

@@ -3,13 +3,13 @@
  * record — or its removal — goes to every replica of the partition over the fabric
  * (message kind 'replica-write', resent under the RetransmitStrategy). With commit level
  * 'all' the master answers only when every replica confirmed; when the map changes on the way
- * (a replica refuses a message of the old membership) the write goes to the replicas of the
- * new map. A replica that does not confirm by the deadline fails the write with TIMEOUT marked
- * in doubt: the master has it, some replicas may not. With commit level 'master' the copies
- * are sent and not waited for. A copy a replica did not confirm is sent again in the
- * background (backing off to 2 s, for about two minutes) while that node stays a replica of
- * the partition, so copies do not stay apart until the next write; a replica ignores a copy
- * older than its own, so late copies never roll a record back.
+ * (a replica refuses a message of the old membership, or a replica the write waits on leaves
+ * the cluster) the write goes to the replicas of the new map. A replica that does not confirm by
+ * the deadline fails the write with TIMEOUT marked in doubt: the master has it, some replicas
+ * may not. With commit level 'master' the copies are sent and not waited for. A copy a replica
+ * did not confirm is sent again in the background (backing off to 2 s, for about two minutes)
+ * while that node stays a replica of the partition, so copies do not stay apart until the next
+ * write; a replica ignores a copy older than its own, so late copies never roll a record back.
  */
 import { deserialize, serialize } from 'node:v8';
 import { DbError } from '../errors/index.ts';
@@ -118,6 +118,7 @@ export class ReplicaWriter {
     const deadline = clock.now() + this.#deadlineMs;
     const done = new Set<NodeId>();
     let lastError: DbError | undefined;
+    let missing: NodeId[] = [];
     for (let attempt = 0; ; attempt++) {
       const todo = this.#o.replicasOf(namespace, partition).filter((n) => n !== self && !done.has(n));
       if (todo.length === 0) return;
@@ -128,18 +129,22 @@ export class ReplicaWriter {
         await this.#o.calls.call(r, 'replica.write', body, { deadlineMs: remaining, fabricKind: 'replica-write' });
         done.add(r);
       }));
-      const failed = results.filter((x): x is PromiseRejectedResult => x.status === 'rejected');
+      const failed = results.flatMap((x, i) => (x.status === 'rejected' ? [{ node: todo[i] as NodeId, reason: x.reason as unknown }] : []));
       if (failed.length === 0) return;
-      lastError = failed[0]?.reason instanceof DbError ? failed[0].reason : new DbError('SERVER_ERROR', String(failed[0]?.reason));
-      // TIMEOUT used the whole deadline; UNAVAILABLE (another membership) is worth another look at the map
-      if (lastError.code !== 'UNAVAILABLE') break;
+      missing = failed.map((f) => f.node);
+      const reason = failed[0]?.reason;
+      lastError = reason instanceof DbError ? reason : new DbError('SERVER_ERROR', String(reason));
+      // UNAVAILABLE (another membership) is worth another look at the map, and so is a replica
+      // that left the map (it died and the cluster re-formed without it: the new map's replicas
+      // get the copy instead); a TIMEOUT of a replica still in the map used the whole deadline
+      const now = this.#o.replicasOf(namespace, partition);
+      if (lastError.code !== 'UNAVAILABLE' && missing.every((n) => now.includes(n))) break;
       await new Promise<void>((r) => clock.setTimeout(r, Math.min(10 * 2 ** attempt, 100)));
     }
     this.counters.timedOut++;
-    const missingIds = this.#o.replicasOf(namespace, partition).filter((n) => n !== self && !done.has(n));
-    this.#resend(namespace, partition, body, missingIds);
-    const missing = missingIds.map(hexId);
-    throw new DbError('TIMEOUT', `the write is on the master but replica${missing.length === 1 ? '' : 's'} ${missing.join(', ') || '(of the previous map)'} did not confirm it within ${this.#deadlineMs} ms (${lastError?.message ?? 'no answer'})`, {
+    this.#resend(namespace, partition, body, missing);
+    const names = missing.map(hexId);
+    throw new DbError('TIMEOUT', `the write is on the master but replica${names.length === 1 ? '' : 's'} ${names.join(', ') || '(of the previous map)'} did not confirm it within ${this.#deadlineMs} ms (${lastError?.message ?? 'no answer'})`, {
       hint: 'the write may or may not be kept; read the record again before retrying a non-idempotent write', inDoubt: true,
     });
   }

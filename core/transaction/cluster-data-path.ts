@@ -41,11 +41,15 @@ export function attachClusterDataPath(kernel: Kernel, cluster: ClusterService, o
   // the last map it had: it serves the partitions it mastered, and requests for the others are
   // refused by their masters until it is back in a cluster (retried).
   const lastTables = new Map<string, PartitionTable>();
+  const calls = new FabricCalls(cluster.fabric, cluster.nodeId, options.clock, options.logger.child({ part: 'remote-calls' }), options.random);
   cluster.on('change', () => {
     for (const ns of cluster.namespaces()) {
       const t = cluster.partitionTable(ns);
       if (t !== undefined) lastTables.set(ns, t);
     }
+    // calls waiting on a node that is not in the new cluster fail now, not at their deadline
+    const view = cluster.view();
+    if (view !== undefined) calls.departed(new Set(view.succession.map((m) => m.id)));
   });
   // A node alone that is about to join others (it hears them, or it just started with seeds and
   // has not met them yet: a restarted node, an orphan after a heartbeat blip) masters nothing until
@@ -65,7 +69,6 @@ export function attachClusterDataPath(kernel: Kernel, cluster: ClusterService, o
     members: () => cluster.view()?.succession.map((m) => m.id) ?? [cluster.nodeId],
     copiesOf: (ns, pid) => cluster.partitionTable(ns)?.rows[pid] ?? lastTables.get(ns)?.rows[pid] ?? [],
   };
-  const calls = new FabricCalls(cluster.fabric, cluster.nodeId, options.clock, options.logger.child({ part: 'remote-calls' }), options.random);
   const forwarding = new Forwarding({
     calls, router, clock: options.clock, compileFilter: options.compileFilter,
     ...(options.proxyDeadlineMs === undefined ? {} : { deadlineMs: options.proxyDeadlineMs }),

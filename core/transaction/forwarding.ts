@@ -4,7 +4,9 @@
  * master runs it with the same kernel code, in "local only" mode (it never forwards again);
  * when it no longer masters the partition (the map changed on the way) it answers UNAVAILABLE
  * without running it, and the forwarding node retries against the owner its newer map names,
- * until the deadline. A forwarded write that gets no answer fails TIMEOUT marked in doubt.
+ * until the deadline. A forwarded write that gets no answer fails TIMEOUT marked in doubt; so
+ * does one whose master leaves the cluster (dies) before it answers, as soon as the cluster
+ * re-forms without it, while a read is then asked of the new master.
  *
  * Requests and results cross the fabric in V8's structured-clone format (node:v8), which keeps
  * every bin type exactly (integers as bigint, doubles as number, bytes, maps, lists); GeoJSON
@@ -146,6 +148,11 @@ export class Forwarding {
           // not run there (another membership, or no longer the master): ask the owner again
           this.counters.proxyRetries++;
           await new Promise<void>((r) => clock.setTimeout(r, Math.min(10 * 2 ** attempt, 200)));
+          continue;
+        }
+        if (e.code === 'TIMEOUT' && !write && this.#o.router.members?.().includes(master) === false && deadline - clock.now() > 20) {
+          // a read whose master left the cluster (it died): the new master answers it
+          this.counters.proxyRetries++;
           continue;
         }
         if (e.code === 'TIMEOUT') {
