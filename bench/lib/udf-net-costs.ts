@@ -4,8 +4,15 @@
  * each row repeated (ROUNDS) so that one noisy second on a shared machine shows as spread. With
  * PROFILE=<dir> the node (and its host) run with --cpu-prof and the top self-time functions of
  * each are printed.
+ * Rows: as-udf, as-put (Aerospike protocol), grpc-udf, grpc-put (gRPC) against the node;
+ * bare-grpc-put and bare-h2-put drive the same Put requests against a bare grpc-js server
+ * (bare-server.ts) and a bare node:http2 server (bare-h2-server.ts) that answer with a fixed
+ * response: what the transport itself costs a call, apart from Slipstream's code.
  * Run: node --no-node-snapshot bench/lib/udf-net-costs.ts [process|in-process] [rows…]
  */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { PutResponse } from '../../core/wire/generated/slipstream/v1/kv.ts';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -57,30 +64,53 @@ const pid = node.child.pid ?? 0;
 const client = await SlipstreamClient.connect({ hosts: `127.0.0.1:${node.port}` });
 await client.unary(UdfServiceService.registerModule, { fileName: 'bench.js', source: MODULE }, { timeoutMs: 60_000 });
 client.close();
-const drive = (r: string, seconds: number) => {
+/** The bare servers, started on first use: pid and port. */
+const bare = new Map<string, { proc: ChildProcess; port: number }>();
+async function bareServer(row: string): Promise<{ proc: ChildProcess; port: number }> {
+  const known = bare.get(row);
+  if (known !== undefined) return known;
+  const file = row === 'bare-grpc-put' ? './bare-server.ts' : './bare-h2-server.ts';
+  // a Put's answer as the node sends it (for the bare grpc-js server: an empty GetResponse is its other answer)
+  const arg = row === 'bare-grpc-put' ? '' : Buffer.from(PutResponse.encode({ meta: { generation: 1, ttl: -1n, lastUpdateMs: BigInt(Date.now()), voidTime: 0 } }).finish()).toString('base64');
+  const proc = spawn(process.execPath, ['--no-node-snapshot', fileURLToPath(new URL(file, import.meta.url)), arg], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve) => proc.stdout?.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
+  const started = { proc, port };
+  bare.set(row, started);
+  return started;
+}
+/** Drives one row for `seconds`; the pid whose CPU counts as the server's. */
+const drive = async (r: string, seconds: number): Promise<{ res: Awaited<ReturnType<typeof h2drive>>; server: number }> => {
+  if (r.startsWith('bare-')) {
+    const b = await bareServer(r);
+    return { res: await h2drive(`127.0.0.1:${b.port}`, KeyValueServiceService.put.path, reqs['grpc-put']?.frames ?? [], { concurrency: 64, seconds }), server: b.proc.pid ?? 0 };
+  }
   const q = reqs[r];
   if (q === undefined) throw new Error(`unknown row ${r}`);
-  return q.protocol === 'grpc' ? h2drive(`127.0.0.1:${node.port}`, q.path ?? '', q.frames, { concurrency: 64, seconds }) : aerospikeDrive(node.port, q.frames, { concurrency: 64, seconds });
+  const res = q.protocol === 'grpc' ? await h2drive(`127.0.0.1:${node.port}`, q.path ?? '', q.frames, { concurrency: 64, seconds }) : await aerospikeDrive(node.port, q.frames, { concurrency: 64, seconds });
+  return { res, server: pid };
 };
 try {
   for (const r of rows) await drive(r, 1);
   for (let round = 0; round < ROUNDS; round++) {
     for (const r of rows) {
-      const hosts = children(pid);
-      const n0 = ticks(pid);
-      const s0 = ticks(pid, 'sys');
+      const server = r.startsWith('bare-') ? (await bareServer(r)).proc.pid ?? 0 : pid;
+      const hosts = r.startsWith('bare-') ? [] : children(pid);
+      const n0 = ticks(server);
+      const s0 = ticks(server, 'sys');
       const me0 = process.cpuUsage();
       const h0 = hosts.map((p) => ticks(p));
-      const res = await drive(r, SECONDS);
-      const n = ((ticks(pid) - n0) * 1e6) / res.ops;
-      const sys = ((ticks(pid, 'sys') - s0) * 1e6) / res.ops;
+      const { res } = await drive(r, SECONDS);
+      const n = ((ticks(server) - n0) * 1e6) / res.ops;
+      const sys = ((ticks(server, 'sys') - s0) * 1e6) / res.ops;
       const me = process.cpuUsage(me0);
       const client = (me.user + me.system) / res.ops;
+      const clientSys = me.system / res.ops;
       const h = (hosts.map((p) => ticks(p)).reduce((a, b) => a + b, 0) - h0.reduce((a, b) => a + b, 0)) * 1e6 / res.ops;
-      console.log(`${r.padEnd(9)} [${isolation}] ${Math.round(res.opsPerSec).toLocaleString('en-US').padStart(7)}/s  node ${n.toFixed(1).padStart(5)} µs/call (sys ${sys.toFixed(1)})  host ${h.toFixed(1).padStart(5)}  total ${(n + h).toFixed(1).padStart(5)}  client ${client.toFixed(1)}  errors ${res.errors}  load ${loadavg()[0]?.toFixed(1)}`);
+      console.log(`${r.padEnd(13)} [${isolation}] ${Math.round(res.opsPerSec).toLocaleString('en-US').padStart(7)}/s  node ${n.toFixed(1).padStart(5)} µs/call (sys ${sys.toFixed(1)})  host ${h.toFixed(1).padStart(5)}  total ${(n + h).toFixed(1).padStart(5)}  client ${client.toFixed(1)} (sys ${clientSys.toFixed(1)})  errors ${res.errors}  load ${loadavg()[0]?.toFixed(1)}`);
     }
   }
 } finally {
+  for (const b of bare.values()) b.proc.kill('SIGINT');
   await node.stop();
   rmSync(dir, { recursive: true, force: true });
 }

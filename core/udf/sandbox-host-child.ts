@@ -108,6 +108,9 @@ const lanes = new Map<number, Lane>();
 /** How much longer than its own time limit a call may wait in its sandbox's lane, ms (as in sandbox-host.ts). */
 const QUEUE_GRACE_MS = 1000;
 
+/** Lanes that got calls from the chunk being read: they start once all its calls are in (so the first does not run alone). */
+const fed = new Set<number>();
+
 function enqueue(c: CallFrame, arrived: number): void {
   let lane = lanes.get(c.sid);
   if (lane === undefined) {
@@ -115,7 +118,16 @@ function enqueue(c: CallFrame, arrived: number): void {
     lanes.set(c.sid, lane);
   }
   lane.queue.push({ c, arrived });
-  if (!lane.busy) void drain(c.sid, lane);
+  fed.add(c.sid);
+}
+
+/** Starts the lanes the last chunk fed that are not running yet. */
+function startFed(): void {
+  for (const sid of fed) {
+    const lane = lanes.get(sid);
+    if (lane !== undefined && !lane.busy) void drain(sid, lane);
+  }
+  fed.clear();
 }
 
 async function drain(sid: number, lane: Lane): Promise<void> {
@@ -203,6 +215,7 @@ const calls = new FrameReader((body) => {
 pipe.on('data', (chunk: Buffer) => {
   arrived = performance.now();
   calls.push(chunk);
+  startFed();
 });
 // the node went (or closed the pipe): nothing here may outlive it
 pipe.on('close', () => process.exit(0));
