@@ -61,7 +61,7 @@ export interface AggregateResult {
 /** The context an expression evaluates a stored record in. */
 export function recordContext(rec: DbRecord, nowMs: number): EvalContext {
   const storedBytes = storedSizeOf(rec);
-  return { bins: rec.bins, meta: rec.meta, set: rec.key.set, digest: rec.key.digest, keyExists: rec.key.userKey !== undefined, nowMs, ...(storedBytes === undefined ? {} : { storedBytes }) };
+  return { bins: rec.bins, meta: rec.meta, set: rec.key.set, digest: rec.key.digest, keyExists: rec.key.userKey !== undefined, ...(rec.key.userKey === undefined ? {} : { userKey: rec.key.userKey }), nowMs, ...(storedBytes === undefined ? {} : { storedBytes }) };
 }
 
 type Cursor =

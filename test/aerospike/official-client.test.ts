@@ -530,6 +530,23 @@ describe('Aerospike protocol: the official aerospike npm client', function () {
     // as a filter
     const policy = (e: unknown) => new Aerospike.ReadPolicy({ filterExpression: e as never });
     assert.ok((await client.get(k, policy(exp.eq(exp.lists.size(exp.lists.append(exp.binList('l'), exp.int(0))), exp.int(4))))).bins.l !== undefined);
+    // Exp.key: the stored user key of its type (unknown when not stored or of another type); Exp.unknown
+    const sent = key('stored-key');
+    await client.put(sent, { v: 1 }, {}, new Aerospike.WritePolicy({ key: Aerospike.policy.key.SEND }));
+    const unsent = key('digest-only');
+    await client.put(unsent, { v: 1 });
+    assert.equal((await client.get(sent, policy(exp.eq(exp.keyStr(), exp.str('stored-key'))))).bins.v, 1);
+    assert.equal(await codeOf(client.get(sent, policy(exp.eq(exp.keyStr(), exp.str('other'))))), Aerospike.status.FILTERED_OUT);
+    assert.equal(await codeOf(client.get(sent, policy(exp.eq(exp.keyInt(), exp.int(1))))), Aerospike.status.FILTERED_OUT, 'a string key read as an integer: unknown');
+    assert.equal(await codeOf(client.get(unsent, policy(exp.eq(exp.keyStr(), exp.str('digest-only'))))), Aerospike.status.FILTERED_OUT, 'no stored key: unknown');
+    const readAt = async (rk: unknown, e: unknown): Promise<unknown> => (await client.operate(rk as never, [exp.operations.read('r', e as never, exp.expReadFlags.DEFAULT)])).bins.r;
+    assert.equal(await readAt(sent, exp.keyStr()), 'stored-key');
+    assert.equal(await codeOf(readAt(unsent, exp.keyStr())), 26);
+    const guarded = (e: unknown) => exp.cond(exp.eq(exp.binInt('v'), exp.int(1)), e as never, exp.unknown());
+    assert.equal(await readAt(sent, guarded(exp.int(10))), 10);
+    assert.equal(await codeOf(readAt(sent, exp.cond(exp.eq(exp.binInt('v'), exp.int(2)), exp.int(10), exp.unknown()))), 26, 'the cond fell through to unknown');
+    // (the Node client's exp.isTombstone() sends a NOT without an argument: refused with 4, not a crash)
+    assert.equal(await codeOf(readAt(sent, exp.isTombstone())), 4);
     assert.equal(await codeOf(client.get(k, policy(exp.eq(exp.lists.size(exp.lists.append(exp.binList('l'), exp.int(0))), exp.int(3))))), Aerospike.status.FILTERED_OUT);
   });
 });

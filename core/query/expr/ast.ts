@@ -44,6 +44,10 @@ export type MetaField =
    */
   | 'recordSize';
 
+/** The value types a user key has. */
+export type UserKeyType = 'integer' | 'string' | 'bytes';
+export const USER_KEY_TYPES: readonly UserKeyType[] = ['integer', 'string', 'bytes'];
+
 /** Where `anyElem` looks: a list's items, a map's keys or a map's values. */
 export type ElemSource = 'list' | 'mapkeys' | 'mapvalues';
 
@@ -54,6 +58,13 @@ export type Expr =
   /** The value type name of a bin ('integer', 'string', … or 'nil' when absent). */
   | { readonly kind: 'binType'; readonly name: string }
   | { readonly kind: 'meta'; readonly field: MetaField }
+  /**
+   * The record's stored user key when it is of `type` (Aerospike's Exp.key); unknown when the
+   * key is not stored with the record or is of another type.
+   */
+  | { readonly kind: 'userKey'; readonly type: UserKeyType }
+  /** Always unknown (Aerospike's Exp.unknown, e.g. the default of a cond that must not fall through). */
+  | { readonly kind: 'unknown' }
   /** The digest's bytes 8–11 (little-endian u32) modulo `modulus`, as Aerospike's digest_modulo. */
   | { readonly kind: 'digestModulo'; readonly modulus: number }
   | { readonly kind: 'cmp'; readonly op: CompareOp; readonly left: Expr; readonly right: Expr }
@@ -142,7 +153,7 @@ export function referencedBins(e: Expr, out: Set<string> = new Set()): Set<strin
     case 'cond': for (const b of e.branches) { referencedBins(b.when, out); referencedBins(b.then, out); } referencedBins(e.otherwise, out); break;
     case 'let': for (const d of e.defs) referencedBins(d.value, out); referencedBins(e.body, out); break;
     case 'cdtRead': case 'cdtModify': referencedBins(e.source, out); for (const a of e.args ?? []) referencedBins(a.value, out); break;
-    case 'lit': case 'meta': case 'digestModulo': case 'elem': case 'var': break;
+    case 'lit': case 'meta': case 'digestModulo': case 'elem': case 'var': case 'userKey': case 'unknown': break;
   }
   return out;
 }

@@ -1,7 +1,7 @@
 import { DbError } from '../../errors/index.ts';
 import {
   GeoJson, INT64_MAX, INT64_MIN, encodeBins, valueType, valuesEqual, compareValues,
-  type BinValue, type Bins, type MapKey, type RecordMeta,
+  type BinValue, type Bins, type MapKey, type RecordMeta, type UserKey,
 } from '../../model/index.ts';
 import { parseShape, shapeWithin, type Shape } from '../geo/index.ts';
 import type { CompareOp, Expr } from './ast.ts';
@@ -18,6 +18,8 @@ export interface EvalContext {
   readonly digest: Uint8Array;
   /** Whether the user key is stored with the record. */
   readonly keyExists: boolean;
+  /** The stored user key, when the record has one. */
+  readonly userKey?: UserKey;
   /** The record's stored size (encoded bins and stored user key), when the caller knows it; else the bins' encoded size. */
   readonly storedBytes?: number;
   /** The evaluation time, ms since the epoch (for TTL and since-update). */
@@ -227,6 +229,16 @@ function build(e: Expr): Fn {
         case 'recordSize': return (ctx) => BigInt(ctx.storedBytes ?? encodeBins(ctx.bins).length);
       }
       break;
+    case 'userKey': {
+      const want = e.type;
+      return (ctx) => {
+        const k = ctx.userKey;
+        if (k === undefined) return undefined;
+        const type = typeof k === 'bigint' ? 'integer' : typeof k === 'string' ? 'string' : 'bytes';
+        return type === want ? k : undefined;
+      };
+    }
+    case 'unknown': return () => undefined;
     case 'digestModulo': {
       const m = e.modulus;
       return (ctx) => BigInt(digestModulo(ctx.digest, m));

@@ -1,6 +1,6 @@
 import { DbError } from '../../errors/index.ts';
 import { GeoJson, Hll, parseHll, type BinValue, type MapKey } from '../../model/index.ts';
-import { FUNCTION_NAMES, type ArithOp, type CompareOp, type ElemSource, type Expr, type FunctionName, type MetaField } from './ast.ts';
+import { FUNCTION_NAMES, USER_KEY_TYPES, type ArithOp, type CompareOp, type ElemSource, type Expr, type FunctionName, type MetaField, type UserKeyType } from './ast.ts';
 import { FUNCTION_ARITY } from './functions.ts';
 import { compileRegex } from './regex.ts';
 import { ARG_FIELDS, cdtOpFromJson, cdtOpToJson, type CdtArgField } from './cdt-call.ts';
@@ -89,6 +89,8 @@ export function exprToJson(e: Expr): JsonValue {
     case 'bin': case 'binExists': case 'binType': return { kind: e.kind, name: e.name };
     case 'meta': return { kind: 'meta', field: e.field };
     case 'digestModulo': return { kind: 'digestModulo', modulus: e.modulus };
+    case 'userKey': return { kind: 'userKey', type: e.type };
+    case 'unknown': return { kind: 'unknown' };
     case 'cmp': case 'arith': return { kind: e.kind, op: e.op, left: exprToJson(e.left), right: exprToJson(e.right) };
     case 'and': case 'or': return { kind: e.kind, args: e.args.map(exprToJson) };
     case 'fn': return { kind: 'fn', name: e.name, args: e.args.map(exprToJson) };
@@ -145,6 +147,12 @@ export function exprFromJson(j: unknown, path = 'expr', depth = 0, scope: Readon
       if (!META_FIELDS.includes(f)) throw bad(`${path}.field must be one of ${META_FIELDS.join(', ')}`);
       return { kind, field: f as MetaField };
     }
+    case 'userKey': {
+      const t = str(o, 'type', path);
+      if (!(USER_KEY_TYPES as readonly string[]).includes(t)) throw bad(`${path}.type must be one of ${USER_KEY_TYPES.join(', ')}`);
+      return { kind, type: t as UserKeyType };
+    }
+    case 'unknown': return { kind };
     case 'digestModulo': {
       const m = o.modulus;
       if (typeof m !== 'number' || !Number.isInteger(m) || m < 1) throw bad(`${path}.modulus must be a positive integer`);

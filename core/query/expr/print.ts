@@ -24,6 +24,8 @@ export function exprToString(e: Expr, parent = 0): string {
     case 'binType': return `TYPE(${e.name})`;
     case 'meta': return e.field === 'recordSize' ? 'RECORD_SIZE()' : `${e.field.toUpperCase()}()`;
     case 'digestModulo': return `DIGEST_MODULO(${e.modulus})`;
+    case 'userKey': return `KEY(${e.type})`;
+    case 'unknown': return 'UNKNOWN';
     case 'cmp': return wrap(`${exprToString(e.left, 5)} ${e.op} ${exprToString(e.right, 5)}`, 4);
     case 'and': return wrap(e.args.map((a) => exprToString(a, 2)).join(' AND '), 2);
     case 'or': return wrap(e.args.map((a) => exprToString(a, 1)).join(' OR '), 1);

@@ -28,8 +28,10 @@ const FUNCTIONS: Readonly<Record<number, ast.FunctionName>> = {
   40: 'intLscan', 41: 'intRscan', 50: 'min', 51: 'max',
 };
 const NAMES: Readonly<Record<number, string>> = {
-  65: 'deviceSize', 72: 'isTombstone', 73: 'memorySize', 74: 'recordSize', 80: 'key', 100: 'removeResult',
+  65: 'deviceSize', 73: 'memorySize', 74: 'recordSize', 100: 'removeResult',
 };
+/** Exp.key's value types (Exp.Type INT, STRING, BLOB) as the AST's user key types. */
+const KEY_TYPES: Readonly<Record<number, ast.UserKeyType>> = { 2: 'integer', 3: 'string', 6: 'bytes' };
 /** Particle types of binType() as the AST's type names. */
 const TYPE_NAMES: Readonly<Record<number, string>> = {
   0: 'nil', 1: 'integer', 2: 'double', 3: 'string', 4: 'bytes', 17: 'boolean', 19: 'map', 20: 'list', 23: 'geojson',
@@ -71,7 +73,8 @@ function int(v: WireValue | undefined, what: string): number {
   return Number(v);
 }
 
-function compile(v: WireValue): Expr {
+function compile(v: WireValue | undefined): Expr {
+  if (v === undefined) throw bad('an operator is missing an argument');
   if (!Array.isArray(v)) return ast.lit(literal(v));
   const [op, ...args] = v as readonly WireValue[];
   const code = int(op, 'an opcode');
@@ -135,6 +138,14 @@ function compile(v: WireValue): Expr {
     case 71: return ast.meta('keyExists');
     // DEVICE_SIZE, MEMORY_SIZE, RECORD_SIZE: the record's stored size
     case 65: case 73: case 74: return ast.meta('recordSize');
+    case 0: return { kind: 'unknown' };
+    // IS_TOMBSTONE: expressions here run on live records only (no XDR shipping deletes)
+    case 72: return ast.lit(false);
+    case 80: {
+      const t = KEY_TYPES[int(args[0], 'the key type')];
+      if (t === undefined) throw bad(`key type ${String(args[0])} is not an integer, string or blob type`);
+      return { kind: 'userKey', type: t };
+    }
     case 81: return ast.bin(name(args[1]));
     case 82: return { kind: 'binType', name: name(args[0]) };
     case 126: return ast.lit(literal(args[0] as WireValue));
