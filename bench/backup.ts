@@ -165,7 +165,7 @@ async function runEngine(engine: string): Promise<EngineResult> {
     const module = await c.unary(UdfServiceService.getModule, { name: 'counter.js' });
     const queryAfter = await indexQueryCount(c, queryText);
     const problems = [
-      ...(after.size === N ? [] : [`${after.size} records after the restore, ${N} before`]),
+      ...(after.size === N - diff.expired ? [] : [`${after.size} records after the restore, ${N} before${diff.expired > 0 ? ` (${diff.expired} of them expired since)` : ''}`]),
       ...(wrongAfter.length === 0 ? [] : [`${wrongAfter.length}${wrongAfter.length >= 1000 ? ' or more' : ''} records not as written after the restore:`, ...kindsOf(wrongAfter)]),
       ...(diff.count === 0 ? [] : [`${diff.count.toLocaleString('en-US')} differences from the reference, by kind:`, ...diff.kinds.flatMap((k) => [`${k.kind}: ${k.count.toLocaleString('en-US')} records, e.g.`, ...k.examples.map((e) => `    ${e}`)])]),
       ...(indexes.join() === wantIndexes.join() ? [] : [`indexes ${indexes.join(', ')}, expected ${wantIndexes.join(', ')}`]),
@@ -173,7 +173,7 @@ async function runEngine(engine: string): Promise<EngineResult> {
       ...(queryAfter === queryBefore && queryBefore > 0 ? [] : [`the index query found ${queryAfter} records, ${queryBefore} before`]),
     ];
     if (problems.length > 0) throw new Error(`${engine}: THE ROUND TRIP DIFFERS:\n  ${problems.join('\n  ')}`);
-    log(`${engine}: equal — ${N} records, ${INDEXES.length} indexes, 1 module, index query ${queryAfter} rows before and after`);
+    log(`${engine}: equal — ${N} records${diff.expired > 0 ? ` (${diff.expired} expired since the reference)` : ''}, ${INDEXES.length} indexes, 1 module, index query ${queryAfter} rows before and after`);
 
     log(`${engine}: Parquet and Arrow IPC export`);
     t = performance.now();

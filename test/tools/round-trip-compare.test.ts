@@ -48,6 +48,13 @@ describe('round-trip comparison', () => {
     assert.equal(diff.kinds.find((k) => k.kind === 'void time (the expiry instant)')?.examples.length, 3, 'examples are limited per kind, counts are not');
   });
 
+  it('counts a record whose TTL ran out since the reference as expired, not missing', () => {
+    const before = new Map([['gone', print({ voidTime: nowS - 5, ttl: 10, readFromMs: (nowS - 20) * 1000, atMs: (nowS - 14) * 1000 })], ['lost', print()]]);
+    const diff = compareFingerprints(before, new Map());
+    assert.equal(diff.expired, 1);
+    assert.deepEqual(diff.kinds.map((k) => [k.kind, k.count]), [['missing after the restore', 1]]);
+  });
+
   it('allows a void time a second off for the TTL but not for the void time', () => {
     const diff = compareFingerprints(new Map([['d', print()]]), new Map([['d', print({ voidTime: nowS + 3601, ttl: 3601 })]]));
     assert.deepEqual(diff.kinds.map((k) => k.kind), ['void time (the expiry instant)']);
