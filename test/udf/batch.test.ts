@@ -77,8 +77,11 @@ async function drive(s: Sandbox, calls: readonly BatchCall[]): Promise<{ outcome
 describe('udf/batch', function () {
   this.timeout(30_000);
   let s: Sandbox;
+  let n = 0;
   beforeEach(async () => {
-    s = await Sandbox.create({ fileName: 'b.js', packageName: 'b', code: MODULE }, { memoryLimitMb: 32, loadTimeoutMs: 2000, syncSliceMs: 20 });
+    // a file name of its own per test: slow marks are kept per module file, and a function one
+    // test's loaded machine marked slow must not change the next test's path
+    s = await Sandbox.create({ fileName: `b${++n}.js`, packageName: 'b', code: MODULE }, { memoryLimitMb: 32, loadTimeoutMs: 2000, syncSliceMs: 20 });
   });
   afterEach(() => s.dispose());
 
@@ -120,7 +123,8 @@ describe('udf/batch', function () {
   });
 
   it('a call that overruns the slice is stopped, the answers before it kept, and it runs again on its own with the time it has left', async () => {
-    const calls = [call('count'), call('count'), call('spin', [60]), call('count')];
+    // long enough that it cannot finish within the slice however the machine schedules it
+    const calls = [call('count'), call('count'), call('spin', [500]), call('count')];
     const { outcomes } = await drive(s, calls);
     assert.deepEqual(outcomes, [{ value: 1 }, { value: 2 }, { value: 'spun' }, { value: 3 }]);
     assert.ok(s.rerunCalls >= 1);
