@@ -122,5 +122,6 @@ if (profDir !== undefined) {
     if (out.startsWith('0 ms') || /^\d ms/.test(out)) continue;
     console.log(`\n===== ${who} ${f}\n${out}`);
   }
-  rmSync(profDir, { recursive: true, force: true });
+  if (process.env['KEEP_PROFILE'] === undefined) rmSync(profDir, { recursive: true, force: true });
+  else console.log(`profiles kept in ${profDir}`);
 }
