@@ -526,6 +526,8 @@ describe('Aerospike protocol: the official aerospike npm client', function () {
     // computed arguments: an index and a key from other bins, a value from arithmetic
     assert.equal(await read('r', exp.lists.getByIndex(exp.binList('l'), exp.binInt('i'), exp.type.INT, lists.returnType.VALUE)), 1);
     assert.equal(await read('r', exp.maps.getByKey(exp.binMap('m'), exp.binStr('s'), exp.type.INT, maps.returnType.VALUE)), 2);
+    // the declared value type is checked: an integer read as a string is unknown (26 for an expression read)
+    assert.equal(await codeOf(read('r', exp.maps.getByKey(exp.binMap('m'), exp.binStr('s'), exp.type.STR, maps.returnType.VALUE))), 26);
     assert.deepEqual(await read('r', exp.lists.append(exp.binList('l'), exp.add(exp.binInt('i'), exp.int(10)))), [3, 1, 2, 11]);
     // as a filter
     const policy = (e: unknown) => new Aerospike.ReadPolicy({ filterExpression: e as never });

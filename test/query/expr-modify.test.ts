@@ -138,6 +138,14 @@ describe('query/expr modify calls and computed arguments', () => {
     refused(() => wireExpr(pack([127n, 4n, 0n, [1n, 5n, 0n, 0n], listBin('scores')])), 'PARAMETER', /writes, and the call is a read/);
     refused(() => wireExpr(pack([127n, 4n, 0x40n, [1n, 5n, 0n, intBin('i')], listBin('scores')])), 'UNSUPPORTED_FEATURE', /computed argument where/);
     refused(() => wireExpr(pack([127n, 4n, 0n, [0xfen, [0x22n, 'a'], 0n], listBin('scores')])), 'UNSUPPORTED_FEATURE', /CDT select/);
+    // the declared result type is checked (the server's bin_is_type): another type is unknown; JSON keeps it
+    const asString = wireExpr(pack([127n, 3n, 0n, [19n, 7n, 0n], listBin('scores')]));
+    assert.equal(evaluate(asString, rec), undefined, 'an integer element declared a string');
+    assert.equal(evaluate(exprFromJsonText(exprToJsonText(asString)), rec), undefined);
+    assert.equal(evaluate(wireExpr(pack([127n, 2n, 0n, [19n, 7n, 0n], listBin('scores')])), rec), 7n);
+    assert.equal(evaluate(wireExpr(pack([127n, 5n, 0x40n, [1n, 5n, 0n, 0n], listBin('scores')])), rec), undefined, 'a modify declared a map gives a list');
+    refused(() => wireExpr(pack([127n, 12n, 0n, [19n, 7n, 0n], listBin('scores')])), 'PARAMETER', /result type 12/);
+    refused(() => exprFromJsonText(JSON.stringify({ kind: 'cdtRead', source: { kind: 'bin', name: 'l' }, op: { op: 'list', kind: 'size' }, type: 'int' })), 'PARAMETER', /type must be one of/);
     // as a filter comparing the changed copy
     assert.equal(evaluate(cmp('=', size(append), lit(4n)), rec), true);
   });

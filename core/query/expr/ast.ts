@@ -1,4 +1,4 @@
-import type { BinValue } from '../../model/index.ts';
+import type { BinValue, ValueType } from '../../model/index.ts';
 import type { CdtArgField, CdtCallOp } from './cdt-call.ts';
 
 /**
@@ -103,9 +103,13 @@ export type Expr =
    * A list, map, bit or HLL read applied to `source` (Aerospike's ListExp / MapExp / BitExp /
    * HLLExp reads; see cdt-call.ts); `args` compute operation fields.
    */
-  | { readonly kind: 'cdtRead'; readonly source: Expr; readonly op: CdtCallOp; readonly args?: readonly CdtArg[] }
-  /** A list, map, bit or HLL write applied to a copy of `source`: the changed copy (Aerospike's modify calls, e.g. ListExp.append). */
-  | { readonly kind: 'cdtModify'; readonly source: Expr; readonly op: CdtCallOp; readonly args?: readonly CdtArg[] };
+  | { readonly kind: 'cdtRead'; readonly source: Expr; readonly op: CdtCallOp; readonly args?: readonly CdtArg[]; readonly type?: ValueType }
+  /**
+   * A list, map, bit or HLL write applied to a copy of `source`: the changed copy (Aerospike's
+   * modify calls, e.g. ListExp.append). `type` (both calls): the value type the call must give
+   * (the result type Aerospike's clients declare); another type is unknown.
+   */
+  | { readonly kind: 'cdtModify'; readonly source: Expr; readonly op: CdtCallOp; readonly args?: readonly CdtArg[]; readonly type?: ValueType };
 
 /** An operation field of a list, map, bit or HLL call computed by an expression. */
 export interface CdtArg {
@@ -133,8 +137,12 @@ export const geoWithin = (left: Expr, region: Expr): Expr => ({ kind: 'geo', op:
 export const geoContains = (left: Expr, region: Expr): Expr => ({ kind: 'geo', op: 'contains', left, region });
 export const cond = (branches: ReadonlyArray<readonly [Expr, Expr]>, otherwise: Expr): Expr => ({ kind: 'cond', branches: branches.map(([when, then]) => ({ when, then })), otherwise });
 export const letIn = (defs: ReadonlyArray<readonly [string, Expr]>, body: Expr): Expr => ({ kind: 'let', defs: defs.map(([name, value]) => ({ name, value })), body });
-export const cdtRead = (source: Expr, op: CdtCallOp, args?: readonly CdtArg[]): Expr => (args === undefined || args.length === 0 ? { kind: 'cdtRead', source, op } : { kind: 'cdtRead', source, op, args });
-export const cdtModify = (source: Expr, op: CdtCallOp, args?: readonly CdtArg[]): Expr => (args === undefined || args.length === 0 ? { kind: 'cdtModify', source, op } : { kind: 'cdtModify', source, op, args });
+export const cdtRead = (source: Expr, op: CdtCallOp, args?: readonly CdtArg[], type?: ValueType): Expr => ({
+  kind: 'cdtRead', source, op, ...(args === undefined || args.length === 0 ? {} : { args }), ...(type === undefined ? {} : { type }),
+});
+export const cdtModify = (source: Expr, op: CdtCallOp, args?: readonly CdtArg[], type?: ValueType): Expr => ({
+  kind: 'cdtModify', source, op, ...(args === undefined || args.length === 0 ? {} : { args }), ...(type === undefined ? {} : { type }),
+});
 export const variable = (name: string): Expr => ({ kind: 'var', name });
 export const between = (e: Expr, lo: BinValue, hi: BinValue): Expr => and(cmp('>=', e, lit(lo)), cmp('<=', e, lit(hi)));
 

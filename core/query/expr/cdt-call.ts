@@ -18,7 +18,7 @@
  * operation's fields, values tagged as elsewhere.
  */
 import { DbError } from '../../errors/index.ts';
-import { Sketch, type BinValue, type MapKey } from '../../model/index.ts';
+import { Sketch, valueType, type BinValue, type MapKey, type ValueType } from '../../model/index.ts';
 import { isWriteOperation, type CdtContextItem, type Operation } from '../../transaction/operations.ts';
 import { applyCdtOperation } from '../../transaction/cdt/context.ts';
 import { applyHllOp } from '../../transaction/hll-ops.ts';
@@ -67,14 +67,19 @@ export function withArgs(op: CdtCallOp, fields: readonly CdtArgField[], values: 
   return out as unknown as CdtCallOp;
 }
 
-/** Applies the operation to a value: a read's result, or a modify's changed copy; undefined (unknown) when it fails or gives nil. */
-export function cdtCall(op: CdtCallOp, v: BinValue | undefined, modify: boolean): BinValue | undefined {
+/**
+ * Applies the operation to a value: a read's result, or a modify's changed copy; undefined
+ * (unknown) when it fails, gives nil, or gives another type than `type` (when given; a declared
+ * nil type takes nil).
+ */
+export function cdtCall(op: CdtCallOp, v: BinValue | undefined, modify: boolean, type?: ValueType): BinValue | undefined {
   if (v === undefined) return undefined;
   const current = v === null ? undefined : v;
   try {
     const r = op.op === 'hll' ? applyHllOp(current, op) : applyCdtOperation(current, op);
-    const out = modify ? (r.next === undefined ? current : r.next) : r.result;
-    return out === null ? undefined : out;
+    const out = (modify ? (r.next === undefined ? current : r.next) : r.result) ?? null;
+    if (type !== undefined && valueType(out) !== type) return undefined;
+    return out === null && type !== 'nil' ? undefined : out;
   } catch (err) {
     if (err instanceof DbError) return undefined;
     throw err;

@@ -378,12 +378,13 @@ function build(e: Expr): Fn {
       const op = e.op;
       const modify = e.kind === 'cdtModify';
       const args = e.args ?? [];
-      if (args.length === 0) return (ctx, el) => cdtCall(op, src(ctx, el), modify);
+      const type = e.type;
+      if (args.length === 0) return (ctx, el) => cdtCall(op, src(ctx, el), modify, type);
       const fields: CdtArgField[] = args.map((a) => a.field);
       const values = args.map((a) => compile(a.value));
       return (ctx, el) => {
         const withValues = withArgs(op, fields, values.map((v) => v(ctx, el)));
-        return withValues === undefined ? undefined : cdtCall(withValues, src(ctx, el), modify);
+        return withValues === undefined ? undefined : cdtCall(withValues, src(ctx, el), modify, type);
       };
     }
   }

@@ -1,6 +1,9 @@
 import { DbError } from '../../errors/index.ts';
-import { GeoJson, Hll, parseHll, type BinValue, type MapKey } from '../../model/index.ts';
-import { FUNCTION_NAMES, USER_KEY_TYPES, type ArithOp, type CompareOp, type ElemSource, type Expr, type FunctionName, type MetaField, type UserKeyType } from './ast.ts';
+import { GeoJson, Hll, parseHll, type BinValue, type MapKey, type ValueType } from '../../model/index.ts';
+
+/** The value types a list, map, bit or HLL call may declare. */
+const VALUE_TYPES: readonly ValueType[] = ['nil', 'integer', 'double', 'string', 'boolean', 'bytes', 'geojson', 'list', 'map', 'hll'];
+import { FUNCTION_NAMES, USER_KEY_TYPES, cdtModify, cdtRead, type ArithOp, type CompareOp, type ElemSource, type Expr, type FunctionName, type MetaField, type UserKeyType } from './ast.ts';
 import { FUNCTION_ARITY } from './functions.ts';
 import { compileRegex } from './regex.ts';
 import { ARG_FIELDS, cdtOpFromJson, cdtOpToJson, type CdtArgField } from './cdt-call.ts';
@@ -107,6 +110,7 @@ export function exprToJson(e: Expr): JsonValue {
     case 'cdtRead': case 'cdtModify': {
       const out: { [k: string]: JsonValue } = { kind: e.kind, source: exprToJson(e.source), op: cdtOpToJson(e.op, valueToJson) };
       if (e.args !== undefined && e.args.length > 0) out['args'] = e.args.map((a) => ({ field: a.field, value: exprToJson(a.value) }));
+      if (e.type !== undefined) out['type'] = e.type;
       return out;
     }
   }
@@ -244,7 +248,12 @@ export function exprFromJson(j: unknown, path = 'expr', depth = 0, scope: Readon
         });
       }
       const op = cdtOpFromJson(o.op, `${path}.op`, (x: unknown, p: string) => valueFromJson(x, p), kind === 'cdtModify', args.map((a) => a.field));
-      return args.length === 0 ? { kind, source: sub('source'), op } : { kind, source: sub('source'), op, args };
+      let type: ValueType | undefined;
+      if (o.type !== undefined) {
+        if (typeof o.type !== 'string' || !(VALUE_TYPES as readonly string[]).includes(o.type)) throw bad(`${path}.type must be one of ${VALUE_TYPES.join(', ')}`);
+        type = o.type as ValueType;
+      }
+      return (kind === 'cdtModify' ? cdtModify : cdtRead)(sub('source'), op, args, type);
     }
     case 'var': {
       const name = str(o, 'name', path);

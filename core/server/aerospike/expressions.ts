@@ -4,7 +4,7 @@
  * opcode without an equivalent in the AST is refused with UNSUPPORTED_FEATURE naming it.
  */
 import { DbError } from '../../errors/index.ts';
-import type { BinValue, MapKey } from '../../model/index.ts';
+import type { BinValue, MapKey, ValueType } from '../../model/index.ts';
 import * as ast from '../../query/expr/ast.ts';
 import type { Expr } from '../../query/expr/ast.ts';
 import { compileFilter } from '../../query/expr/eval.ts';
@@ -32,6 +32,10 @@ const NAMES: Readonly<Record<number, string>> = {
 };
 /** Exp.key's value types (Exp.Type INT, STRING, BLOB) as the AST's user key types. */
 const KEY_TYPES: Readonly<Record<number, ast.UserKeyType>> = { 2: 'integer', 3: 'string', 6: 'bytes' };
+/** Exp.Type codes (as_exp.h result types) a call declares, as value types. */
+const CALL_TYPES: Readonly<Record<number, ValueType>> = {
+  0: 'nil', 1: 'boolean', 2: 'integer', 3: 'string', 4: 'list', 5: 'map', 6: 'bytes', 7: 'double', 8: 'geojson', 9: 'hll',
+};
 /** Particle types of binType() as the AST's type names. */
 const TYPE_NAMES: Readonly<Record<number, string>> = {
   0: 'nil', 1: 'integer', 2: 'double', 3: 'string', 4: 'bytes', 17: 'boolean', 19: 'map', 20: 'list', 23: 'geojson',
@@ -213,6 +217,8 @@ function fieldOf(op: Operation, standIn: BinValue): CdtArgField | undefined {
  */
 function call(args: readonly WireValue[]): Expr {
   if (args.length !== 4) throw bad('a module call is [127, return type, kind, [opcode, …], target]');
+  const type = CALL_TYPES[int(args[0], 'the call\'s result type')];
+  if (type === undefined) throw bad(`call result type ${String(args[0])} is not known`);
   const sys = int(args[1], 'the call kind');
   const kind = CALL_KINDS[sys & ~CALL_MODIFY];
   if (kind === undefined) throw bad(`call kind ${sys} is not known`);
@@ -276,8 +282,9 @@ function call(args: readonly WireValue[]): Expr {
   const callOp = template as unknown as CdtCallOp;
   checkCall(callOp, fields);
   const argExprs = fields.map((field, j) => ({ field, value: (parsed[computed[j] as number] as { computed: Expr }).computed }));
-  if (!modify && argExprs.length === 0 && (op.op === 'list' || op.op === 'map') && op.kind === 'size' && op.ctx === undefined) return ast.size(target);
-  return modify ? ast.cdtModify(target, callOp, argExprs) : ast.cdtRead(target, callOp, argExprs);
+  if (!modify && argExprs.length === 0 && type === 'integer' && (op.op === 'list' || op.op === 'map') && op.kind === 'size' && op.ctx === undefined) return ast.size(target);
+  // the declared result type is checked as the server's bin_is_type does: another type is unknown
+  return modify ? ast.cdtModify(target, callOp, argExprs, type) : ast.cdtRead(target, callOp, argExprs, type);
 }
 
 const EXPRESSION_BIN = '(expression)';
