@@ -75,6 +75,8 @@ function frameMac(secret: Buffer, channel: Channel | undefined, challenge: Buffe
 
 interface Outgoing {
   socket: Socket;
+  /** Frames written since the connection was corked, sent together when the turn ends. */
+  corked: boolean;
   /** Connected (and, with a secret, the challenge received): frames go straight out. */
   ready: boolean;
   /** Encoded frames waiting for the connection (and its challenge). */
@@ -231,6 +233,23 @@ export function tcpTransport(options: TcpTransportOptions = {}): Transport {
     return sealedPayload(payload, { secret, channel, challenge: conn.challenge, counter: conn.counter });
   }
 
+  /**
+   * Writes a frame on a ready connection. Frames written in one turn of the event loop (the
+   * replies, acknowledgements and copies that one batch of incoming frames produces) leave in
+   * one write: the connection is corked at the first and uncorked once the turn's I/O is done.
+   */
+  function write(conn: Outgoing, payload: Uint8Array): void {
+    if (!conn.corked) {
+      conn.corked = true;
+      conn.socket.cork();
+      setImmediate(() => {
+        conn.corked = false;
+        conn.socket.uncork();
+      });
+    }
+    conn.socket.write(sealed(conn, payload));
+  }
+
   function open(to: string): Outgoing | undefined {
     const addr = parseAddress(to);
     if (addr === undefined) return undefined;
@@ -240,13 +259,13 @@ export function tcpTransport(options: TcpTransportOptions = {}): Transport {
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 1000);
     socket.setTimeout(connectTimeoutMs);
-    const conn: Outgoing = { socket, ready: false, queue: [], challenge: undefined, counter: 0n };
+    const conn: Outgoing = { socket, corked: false, ready: false, queue: [], challenge: undefined, counter: 0n };
     outgoing.set(to, conn);
     const flush = (): void => {
       socket.setTimeout(0);
       conn.ready = true;
       failures.delete(to);
-      for (const f of conn.queue) socket.write(sealed(conn, f));
+      for (const f of conn.queue) write(conn, f);
       conn.queue = [];
     };
     socket.on('connect', () => {
@@ -383,7 +402,7 @@ export function tcpTransport(options: TcpTransportOptions = {}): Transport {
           stats.framesUnsent++;
           return;
         }
-        conn.socket.write(sealed(conn, encodeFrame(frame)));
+        write(conn, encodeFrame(frame));
       } else {
         conn.queue.push(encodeFrame(frame));
         if (conn.queue.length > maxQueued) conn.queue.shift();

@@ -11,16 +11,62 @@
  * while that node stays a replica of the partition, so copies do not stay apart until the next
  * write; a replica ignores a copy older than its own, so late copies never roll a record back.
  */
-import { deserialize, serialize } from 'node:v8';
 import { DbError } from '../errors/index.ts';
+import { DIGEST_BYTES, partitionOf } from '../model/index.ts';
 import type { Clock, NodeId, StoredRecord } from '../plugin-api/index.ts';
 import type { RemoteCalls } from './remote-calls.ts';
 import { hexId } from '../cluster/messages.ts';
+import { decodeRecordPage, encodeRecordPage } from './record-page.ts';
 
 /** The new state of one record, as a replica applies it. */
 export type ReplicaChange =
   | { readonly kind: 'put'; readonly record: StoredRecord }
   | { readonly kind: 'remove'; readonly digest: Uint8Array; readonly partition: number; readonly generation: number };
+
+const PUT = 1;
+const REMOVE = 2;
+
+/**
+ * A replica write as bytes: kind u8 (1 put, 2 remove) | namespace length u8 | namespace (UTF-8) |
+ * put: the record as a one-record page (record-page.ts) | remove: digest (20) | generation u32.
+ * A flat layout rather than a structured clone: this is sent once per replica for every write.
+ */
+export function encodeReplicaChange(namespace: string, change: ReplicaChange): Uint8Array {
+  const ns = Buffer.from(namespace, 'utf8');
+  if (ns.length > 255) throw new DbError('SERVER_ERROR', `namespace name of ${ns.length} bytes cannot be sent to another node`, { hint: 'this is a bug' });
+  const rest = change.kind === 'put' ? encodeRecordPage({ records: [change.record], done: true }) : undefined;
+  const out = Buffer.allocUnsafe(2 + ns.length + (rest === undefined ? DIGEST_BYTES + 4 : rest.length));
+  out[0] = change.kind === 'put' ? PUT : REMOVE;
+  out[1] = ns.length;
+  ns.copy(out, 2);
+  if (rest !== undefined) {
+    out.set(rest, 2 + ns.length);
+  } else if (change.kind === 'remove') {
+    if (change.digest.length !== DIGEST_BYTES) throw new DbError('SERVER_ERROR', `a digest of ${change.digest.length} bytes`, { hint: 'this is a bug' });
+    out.set(change.digest, 2 + ns.length);
+    out.writeUInt32BE(change.generation, 2 + ns.length + DIGEST_BYTES);
+  }
+  return out;
+}
+
+/** The inverse of encodeReplicaChange; a record's digest, key and payload are views into `bytes`. */
+export function decodeReplicaChange(bytes: Uint8Array): { namespace: string; change: ReplicaChange } {
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const bad = (why: string): DbError => new DbError('SERVER_ERROR', `a replica write from another node does not decode: ${why}`, { hint: 'run the same version on every node' });
+  if (buf.length < 2 || buf.length < 2 + (buf[1] as number)) throw bad(`${buf.length} bytes`);
+  const namespace = buf.toString('utf8', 2, 2 + (buf[1] as number));
+  const at = 2 + (buf[1] as number);
+  if (buf[0] === PUT) {
+    const page = decodeRecordPage(buf.subarray(at));
+    const record = page.records[0];
+    if (page.records.length !== 1 || record === undefined) throw bad(`${page.records.length} records`);
+    return { namespace, change: { kind: 'put', record } };
+  }
+  if (buf[0] !== REMOVE) throw bad(`kind ${buf[0]}`);
+  if (buf.length !== at + DIGEST_BYTES + 4) throw bad(`a removal of ${buf.length} bytes`);
+  const digest = buf.subarray(at, at + DIGEST_BYTES);
+  return { namespace, change: { kind: 'remove', digest, partition: partitionOf(digest), generation: buf.readUInt32BE(at + DIGEST_BYTES) } };
+}
 
 export interface ReplicaWriterOptions {
   readonly calls: RemoteCalls;
@@ -103,7 +149,7 @@ export class ReplicaWriter {
     const self = this.#o.calls.localNode;
     const first = this.#o.replicasOf(namespace, partition).filter((n) => n !== self);
     if (first.length === 0) return;
-    const body = serialize({ namespace, change });
+    const body = encodeReplicaChange(namespace, change);
     if (commitLevel === 'master') {
       for (const r of first) {
         this.counters.sent++;
@@ -152,7 +198,7 @@ export class ReplicaWriter {
   /** Serves copies the masters send, applying each with `apply` (true when it changed the copy). */
   serve(apply: (namespace: string, change: ReplicaChange) => Promise<boolean>): void {
     this.#o.calls.serve('replica.write', async (_from, bytes) => {
-      const { namespace, change } = deserialize(bytes) as { namespace: string; change: ReplicaChange };
+      const { namespace, change } = decodeReplicaChange(bytes);
       if (await apply(namespace, change)) this.counters.applied++;
       else this.counters.stale++;
       return new Uint8Array(0);
