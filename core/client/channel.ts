@@ -75,6 +75,9 @@ export class ClientChannel {
       const channel = new GrpcClient(host, tls === undefined ? credentials.createInsecure() : credentials.createSsl(pem(tls.ca), pem(tls.key), pem(tls.cert)), {
         'grpc.max_receive_message_length': 64 * 1024 * 1024,
         'grpc.max_send_message_length': 64 * 1024 * 1024,
+        // this client's own connections: a subchannel shared with a closed client to the same
+        // address (a port reused by a new node) can sit in a reconnect back-off for seconds
+        'grpc.use_local_subchannel_pool': 1,
         ...(tls?.serverName === undefined ? {} : { 'grpc.ssl_target_name_override': tls.serverName, 'grpc.default_authority': tls.serverName }),
       });
       try {

@@ -21,7 +21,7 @@ import type { Bins, DbRecord, RecordKey, RecordMeta } from '../model/index.ts';
 import { fromFabric, toFabric } from '../model/fabric-values.ts';
 import type { RemoteCalls } from '../replication/remote-calls.ts';
 import type { PartitionRouter } from './routing.ts';
-import type { RecordPredicate, WritePolicy, ReadPolicy } from './policy.ts';
+import { checkDeadline, type RecordPredicate, type WritePolicy, type ReadPolicy } from './policy.ts';
 import type { Operation } from './operations.ts';
 import type { OperateResult, ScanRequest } from './kernel-types.ts';
 import { clusterScan, type ScanPage, type ScanPageRequest, type ScanRouting } from './cluster-scan.ts';
@@ -129,12 +129,14 @@ export class Forwarding {
    * Sends a request to the master of `key`'s partition and returns its answer; runs `local`
    * instead when this node masters the partition (now, or after a map change).
    */
-  async forward<T>(key: RecordKey, kind: string, body: unknown, local: () => Promise<T>, write: boolean): Promise<T> {
+  async forward<T>(key: RecordKey, kind: string, body: unknown, local: () => Promise<T>, write: boolean, until?: number): Promise<T> {
     const { clock } = this.#o;
-    const deadline = clock.now() + this.#deadlineMs;
+    // a write is not sent (or sent again) past its own deadline: the master would refuse it anyway
+    const deadline = Math.min(clock.now() + this.#deadlineMs, until ?? Infinity);
     for (let attempt = 0; ; attempt++) {
       const master = this.remoteMaster(key);
       if (master === undefined) return local();
+      checkDeadline(until, clock.now());
       const remaining = deadline - clock.now();
       try {
         const mark = proxyMark.getStore();
@@ -246,18 +248,18 @@ export class Forwarding {
   }
 
   put(key: RecordKey, bins: Bins, policy: WritePolicy, local: () => Promise<RecordMeta | undefined>): Promise<RecordMeta | undefined> {
-    return this.forward(key, 'kv.put', { key: wireKey(key), bins, policy: wirePolicy(policy) }, local, true);
+    return this.forward(key, 'kv.put', { key: wireKey(key), bins, policy: wirePolicy(policy) }, local, true, policy.deadline);
   }
 
   delete(key: RecordKey, policy: WritePolicy, local: () => Promise<void>): Promise<void> {
-    return this.forward(key, 'kv.delete', { key: wireKey(key), policy: wirePolicy(policy) }, local, true);
+    return this.forward(key, 'kv.delete', { key: wireKey(key), policy: wirePolicy(policy) }, local, true, policy.deadline);
   }
 
   touch(key: RecordKey, policy: WritePolicy, local: () => Promise<RecordMeta>): Promise<RecordMeta> {
-    return this.forward(key, 'kv.touch', { key: wireKey(key), policy: wirePolicy(policy) }, local, true);
+    return this.forward(key, 'kv.touch', { key: wireKey(key), policy: wirePolicy(policy) }, local, true, policy.deadline);
   }
 
   operate(key: RecordKey, ops: readonly Operation[], policy: WritePolicy, write: boolean, local: () => Promise<OperateResult>): Promise<OperateResult> {
-    return this.forward(key, 'kv.operate', { key: wireKey(key), ops, policy: wirePolicy(policy) }, local, write);
+    return this.forward(key, 'kv.operate', { key: wireKey(key), ops, policy: wirePolicy(policy) }, local, write, write ? policy.deadline : undefined);
   }
 }

@@ -26,6 +26,15 @@ export interface WritePolicy {
   readonly filter?: RecordPredicate;
   /** When the write is answered in a cluster (see NamespaceConfig.writeCommitLevel); the namespace's setting when absent. */
   readonly commitLevel?: 'all' | 'master';
+  /**
+   * The time (ms since the epoch, the node's clock) after which the write must not run: the
+   * client has given up on it and counts it as in doubt. Without it, a write held up (a
+   * forwarded request retried through a map change, a long wait for the record's lock) could
+   * land after writes the same client made later, and overwrite them. A request forwarded to
+   * another node carries it (cluster nodes' clocks are assumed synchronised, as last-update-time
+   * conflict resolution assumes too).
+   */
+  readonly deadline?: number;
 }
 
 export const DEFAULT_WRITE_POLICY: WritePolicy = {
@@ -59,6 +68,19 @@ export interface ReadPolicy {
 /** Whether the policy lets a replica serve the read. */
 export function replicaMayServe(policy: ReadPolicy): boolean {
   return policy.replica !== undefined && policy.replica !== 'master';
+}
+
+/** `policy` with the time after which its write must not run (none when `deadline` is not a finite time). */
+export function writeBy(policy: WritePolicy, deadline: number | undefined): WritePolicy {
+  return deadline === undefined || !Number.isFinite(deadline) ? policy : { ...policy, deadline };
+}
+
+/** Refuses to run a write whose deadline has passed (nothing was written, so it is not in doubt). */
+export function checkDeadline(deadline: number | undefined, now: number): void {
+  if (deadline === undefined || now <= deadline) return;
+  throw new DbError('TIMEOUT', `the request's deadline passed ${Math.round(now - deadline)} ms before its write could run; nothing was written`, {
+    hint: 'retry (with a longer timeout if this repeats): the node was busy or the cluster was changing', inDoubt: false,
+  });
 }
 
 /** Checks the generation policy against an existing record's generation. */

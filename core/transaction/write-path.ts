@@ -6,7 +6,7 @@ import { DbError } from '../errors/index.ts';
 import type { StoredRecord, WriteExpectation } from '../plugin-api/index.ts';
 import { checkBinName, checkValueDepth, decodeBins, encodeBins, encodeUserKey, type Bins, type RecordKey, type RecordMeta } from '../model/index.ts';
 import type { Namespace } from '../storage/namespace.ts';
-import { checkExists, checkGeneration, DEFAULT_WRITE_POLICY, type WritePolicy } from './policy.ts';
+import { checkDeadline, checkExists, checkGeneration, DEFAULT_WRITE_POLICY, type WritePolicy } from './policy.ts';
 import { emit, filteredOut, lockKeyOf, notFound, route, settleCopy, storedKey, type KernelState } from './kernel-state.ts';
 import type { CurrentRecord, Mutation } from './kernel-types.ts';
 import type { ReplicaChange } from '../replication/replica-writes.ts';
@@ -24,6 +24,7 @@ export async function mutate<T>(
   const ns = route(s, key);
   await settleCopy(s, key);
   return s.locks.run(lockKeyOf(key.namespace, key.digest), async () => {
+    checkDeadline(policy.deadline, s.clock.now());
     const stored = await ns.engine.get(key.digest);
     const now = s.clock.now();
     const live = stored !== undefined && ns.isVisible(stored, now) ? stored : undefined;
@@ -39,6 +40,7 @@ export async function mutate<T>(
     };
     if (policy.filter !== undefined && current !== undefined && !policy.filter(current)) throw filteredOut();
     const { mutation, value } = await step(current);
+    if (mutation.kind !== 'none') checkDeadline(policy.deadline, s.clock.now());
     const meta = await apply(s, ns, key, policy, stored, current, mutation, now);
     if (s.replicas !== undefined && mutation.kind !== 'none') {
       // the new version (or its removal) goes to every replica before the client hears of it

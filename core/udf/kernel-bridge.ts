@@ -63,7 +63,7 @@ export async function executeRecordUdf(kernel: Kernel, engine: UdfEngine, key: R
       key, call: forwarded, policy: { ...rest, ...(filter?.source === undefined ? {} : { filterSource: filter.source }) },
       ...(sync === undefined ? {} : { modules: { node: sync.localNode, digest: sync.digest() } }),
     };
-    return f.forward(key, 'udf.apply', body, () => executeRecordUdf(kernel, engine, key, call, policy), true);
+    return f.forward(key, 'udf.apply', body, () => executeRecordUdf(kernel, engine, key, call, policy), true, policy.deadline);
   }
   // a node that has not yet received the cluster's modules (it just joined) does not run a possibly older one
   if (sync !== undefined && !caughtUp && !(await sync.whenCaughtUp(CATCH_UP_WAIT_MS))) {

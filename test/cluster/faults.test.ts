@@ -8,6 +8,9 @@
  * from a seed printed on failure (SLIPSTREAM_FAULT_SEED=n to replay it).
  */
 import { strict as assert } from 'node:assert';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { credentials } from '@grpc/grpc-js';
 import { ProcessCluster, membersOf } from '../helpers/process-cluster.ts';
 import { RelayNet } from '../helpers/cluster-relay.ts';
@@ -16,6 +19,7 @@ import { until } from '../helpers/until.ts';
 import { partitionMap } from '../helpers/cluster-info.ts';
 import { SlipstreamClient } from '../../core/client/index.ts';
 import { seededRandom } from '../../core/cluster/clock.ts';
+import { makeKey } from '../../core/model/index.ts';
 import { ClusterServiceClient, type GetClusterInfoResponse, type GetPartitionDigestsResponse } from '../../core/wire/generated/slipstream/v1/cluster.ts';
 
 // node timeout 3 s: a heavily loaded 2-core machine stalls event loops for more than a second
@@ -123,7 +127,26 @@ describe('cluster/faults with real processes (rolling restart, split and heal, j
         cl.close();
       }
     }
-    assert.equal(problems.length, 0, `${what} (seed ${SEED}): ${problems.length} problems, e.g.\n${problems.slice(0, 5).join('\n')}`);
+    if (problems.length > 0) {
+      // every node's own copy of the first keys in question (generation, last update), to see where each version lives
+      const keys = [...new Set(problems.map((p) => /key (\S+):/.exec(p)?.[1] ?? ''))].slice(0, 3);
+      for (const key of keys) {
+        const k = makeKey(NS, 'load', key);
+        const hex = Buffer.from(k.digest).toString('hex');
+        const copies = await Promise.all(ids.map(async (id) => {
+          const d = await digests(port(id), [k.partition]);
+          const c = d.copies.find((x) => x.digest === hex);
+          return `${id}: ${c === undefined ? 'none' : `gen ${c.generation} lut ${c.lastUpdateMs}${c.tombstone ? ' tombstone' : ''}`}`;
+        }));
+        problems.push(`copies of ${key} (partition ${k.partition}): ${copies.join('; ')}`);
+      }
+      for (const id of ids) {
+        const file = join(tmpdir(), `slipstream-faults-${SEED}-${id}.log`);
+        writeFileSync(file, cluster.output(id));
+        problems.push(`copies of the logs: ${id} ${file}`);
+      }
+    }
+    assert.equal(problems.length, 0, `${what} (seed ${SEED}): ${problems.length} problems, e.g.\n${[...problems.slice(0, 5), ...problems.filter((p) => p.startsWith('copies of '))].join('\n')}`);
   }
 
   /** A write load: one writer per node in `through`, each with its own keys, one write at a time; stop() ends it. */
@@ -140,7 +163,7 @@ describe('cluster/faults with real processes (rolling restart, split and heal, j
           const meta = await cl.put({ namespace: NS, set: 'load', key }, { v: value });
           checker.ack(key, { value, generation: meta.generation, lastUpdateMs: meta.lastUpdateMs, side: id });
         } catch (e) {
-          checker.fail(key, value, (e as { inDoubt?: boolean }).inDoubt === true);
+          checker.fail(key, value, (e as { inDoubt?: boolean }).inDoubt === true, `${(e as { code?: string }).code ?? ''} ${(e as Error).message}`);
           cl?.close();
           cl = undefined;
           await new Promise((r) => setTimeout(r, 100));

@@ -23,6 +23,8 @@ export class AckChecker {
   readonly everDoubt = new Map<string, Set<bigint>>();
   /** key → values whose write was reported failed and not in doubt (must never be read). */
   readonly refused = new Map<string, Set<bigint>>();
+  /** key → the writes that failed (value, when, in doubt, the error), for a problem's report. */
+  readonly failures = new Map<string, Array<{ value: bigint; at: number; inDoubt: boolean; error: string }>>();
   failed = 0;
   inDoubt = 0;
   /** Acknowledgement times (ms), for gaps in service. */
@@ -36,8 +38,11 @@ export class AckChecker {
     this.ackTimes.push(Date.now());
   }
 
-  fail(key: string, value: bigint, inDoubt: boolean): void {
+  fail(key: string, value: bigint, inDoubt: boolean, error = ''): void {
     this.failed++;
+    let f = this.failures.get(key);
+    if (f === undefined) this.failures.set(key, f = []);
+    f.push({ value, at: Date.now(), inDoubt, error: error.slice(0, 200) });
     const add = (m: Map<string, Set<bigint>>): void => {
       let s = m.get(key);
       if (s === undefined) m.set(key, s = new Set());
@@ -68,7 +73,8 @@ export class AckChecker {
     // by a conflict rule, a version in doubt (its meta unknown) may win over acknowledged ones
     if (got !== undefined && rule !== undefined && this.everDoubt.get(key)?.has(got) === true) return undefined;
     const refused = got !== undefined && this.refused.get(key)?.has(got) === true ? ' (a write reported failed, not in doubt, was applied)' : '';
-    return `key ${key}: read ${got ?? 'nothing'}${refused}, expected ${want ?? 'nothing'}${this.doubt.has(key) ? ` or one of ${[...(this.doubt.get(key) ?? [])].join('/')} (in doubt)` : ''}; acknowledged ${JSON.stringify((this.acked.get(key) ?? []).map((v) => ({ ...v, value: String(v.value) })))}`;
+    const failures = (this.failures.get(key) ?? []).map((f) => `${f.value} at ${f.at}${f.inDoubt ? ' in doubt' : ''}: ${f.error}`);
+    return `key ${key}: read ${got ?? 'nothing'}${refused}, expected ${want ?? 'nothing'}${this.doubt.has(key) ? ` or one of ${[...(this.doubt.get(key) ?? [])].join('/')} (in doubt)` : ''}; acknowledged ${JSON.stringify((this.acked.get(key) ?? []).map((v) => ({ ...v, value: String(v.value) })))}${failures.length > 0 ? `; failed writes: ${failures.join(' | ')}` : ''}`;
   }
 
   /** Longest time (ms) without an acknowledged write between `from` and `to`. */

@@ -29,7 +29,7 @@ export async function startTestNode(options: {
     ...(options.clock === undefined ? {} : { clock: options.clock }),
     ...(options.extensions === undefined ? {} : { extensions: options.extensions }),
   });
-  const client = await SlipstreamClient.connect({ hosts: [`127.0.0.1:${node.port}`], timeoutMs: 10_000 });
+  const client = await SlipstreamClient.connect({ hosts: [`127.0.0.1:${node.port}`], timeoutMs: 10_000, connectTimeoutMs: 30_000 });
   return {
     node,
     client,

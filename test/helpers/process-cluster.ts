@@ -82,6 +82,8 @@ export class ProcessCluster {
   readonly procs = new Map<string, NodeProcess>();
   readonly #options: ProcessClusterOptions;
   readonly #nodes = new Map<string, NodeEntry>();
+  /** Output of the earlier runs of each node (stopped and started again). */
+  readonly #earlierOutput = new Map<string, string>();
 
   constructor(options: ProcessClusterOptions) {
     this.#options = options;
@@ -96,7 +98,8 @@ export class ProcessCluster {
     const clusterName = options.clusterName ?? o.clusterName;
     const config: Record<string, unknown> = {
       node: { id, host: '127.0.0.1', port: 0, dataDir: join(this.dir, id), ...(o.metrics === true ? { metricsPort: 0 } : {}) },
-      logLevel: 'warn',
+      // SLIPSTREAM_TEST_LOG_LEVEL=info keeps more of what the nodes did (a failing test prints it)
+      logLevel: process.env['SLIPSTREAM_TEST_LOG_LEVEL'] ?? 'warn',
       namespaces: o.namespaces ?? [{ name: 'test', storage: 'storage-memory', replicationFactor: 2 }],
       ...(options.sections ?? o.sections?.(this.dir) ?? {}),
     };
@@ -136,6 +139,11 @@ export class ProcessCluster {
     const p = this.procs.get(id);
     assert.ok(p !== undefined, `node ${id} runs`);
     return p;
+  }
+
+  /** Everything node `id` printed, over all its runs. */
+  output(id: string): string {
+    return `${this.#earlierOutput.get(id) ?? ''}${this.procs.get(id)?.output() ?? ''}`;
   }
 
   port(id: string): number {
@@ -184,6 +192,7 @@ export class ProcessCluster {
   async stop(id: string, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
     const p = this.node(id);
     this.procs.delete(id);
+    this.#earlierOutput.set(id, `${this.#earlierOutput.get(id) ?? ''}${p.output()}\n--- stopped (${signal})\n`);
     const entry = this.#nodes.get(id);
     if (entry !== undefined) delete entry.heartbeatAddress;
     return p.stop(signal);

@@ -108,6 +108,32 @@ describe('transaction/kernel', () => {
     assert.equal((await ns2.engine.stats()).records, 1, 'the engine still holds the record');
   });
 
+  it('never runs a write after its deadline: one that waited past it for the record is refused (TIMEOUT, not in doubt) and changes nothing', async () => {
+    const { k, clock } = await kernel();
+    const key = k.key('test', 's', 'late');
+    await k.put(key, { v: 1n });
+    // a write holds the record while a second one, due 100 ms from now, waits for it
+    let release: () => void = () => {};
+    const held = k.mutate(key, writePolicy(), async () => {
+      await new Promise<void>((r) => { release = r; });
+      return { mutation: { kind: 'write', bins: { v: 2n } }, value: undefined };
+    });
+    const late = k.put(key, { v: 3n }, writePolicy({ deadline: clock.now() + 100 }));
+    const lateOutcome = late.then(() => undefined, (e: unknown) => e);
+    await new Promise((r) => setImmediate(r));
+    clock.advance(150);
+    release();
+    await held;
+    const err = await lateOutcome;
+    assert.ok(err instanceof DbError && err.code === 'TIMEOUT' && !err.inDoubt, `refused, not in doubt (got ${String(err)})`);
+    const rec = await k.get(key);
+    assert.equal(rec.bins['v'], 2n);
+    assert.equal(rec.meta.generation, 2);
+    // within its deadline the same write runs
+    await k.put(key, { v: 4n }, writePolicy({ deadline: clock.now() + 100 }));
+    assert.equal((await k.get(key)).bins['v'], 4n);
+  });
+
   it('refuses a truncate cut-off in the future', async () => {
     const { k, clock } = await kernel();
     await assert.rejects(k.truncate('test', undefined, clock.now() + 60_000), (e: unknown) => e instanceof DbError && e.code === 'PARAMETER');

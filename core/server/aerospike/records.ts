@@ -7,7 +7,7 @@ import { DbError } from '../../errors/index.ts';
 import type { Bins, BinValue, DbRecord, RecordKey, RecordMeta, UserKey } from '../../model/index.ts';
 import type { Kernel } from '../../transaction/kernel.ts';
 import type { Operation } from '../../transaction/operations.ts';
-import { writePolicy, type ExistsAction, type GenerationPolicy, type ReadPolicy, type RecordPredicate, type WritePolicy } from '../../transaction/policy.ts';
+import { writeBy, writePolicy, type ExistsAction, type GenerationPolicy, type ReadPolicy, type RecordPredicate, type WritePolicy } from '../../transaction/policy.ts';
 import { fieldString, malformed, type Msg, type MsgHeader, type MsgOp, type OutBin, type OutMsg } from './message.ts';
 import { readParticle } from './particles.ts';
 import { Field, Info1, Info2, Info3, Op, Particle, wireVoidTime } from './protocol.ts';
@@ -70,6 +70,15 @@ export function filterOf(kernel: Kernel, fields: ReadonlyMap<number, Buffer>): R
 
 /** How reads that arrive over this protocol may be served. */
 export const WIRE_READ: ReadPolicy = { replica: 'any' };
+
+/**
+ * A single-record command's write policy: the header's, with the client's server-side timeout
+ * (transaction_ttl) as the write's deadline — past it the client has its TIMEOUT, and the write
+ * must not run after writes it makes next.
+ */
+export function commandPolicyOf(kernel: Kernel, h: MsgHeader, sendKey: boolean, filter: RecordPredicate | undefined): WritePolicy {
+  return writeBy(policyOf(h, sendKey, filter), h.transactionTtl > 0 ? kernel.clock.now() + h.transactionTtl : undefined);
+}
 
 /** The write policy of a header (exists action, generation, TTL, durable delete) plus send-key and filter. */
 export function policyOf(h: MsgHeader, sendKey: boolean, filter: RecordPredicate | undefined): WritePolicy {
@@ -169,7 +178,7 @@ export async function runRecordCommand(kernel: Kernel, msg: Msg, key: RecordKey)
   const filter = filterOf(kernel, msg.fields);
   const sendKey = msg.fields.has(Field.KEY);
   if (isWrite(msg)) {
-    const policy = policyOf(msg, sendKey, filter);
+    const policy = commandPolicyOf(kernel, msg, sendKey, filter);
     if (msg.info2 & Info2.DELETE) {
       await kernel.delete(key, policy);
       return { resultCode: 0 };
@@ -198,7 +207,7 @@ export async function runRecordCommand(kernel: Kernel, msg: Msg, key: RecordKey)
   if (msg.ops.every((o) => o.op === Op.READ && o.name !== '')) {
     return recordOut(await kernel.get(key, { ...readPolicy, bins: msg.ops.map(binName) }));
   }
-  const res = await kernel.operate(key, msg.ops.map(operationOf), policyOf(msg, false, filter));
+  const res = await kernel.operate(key, msg.ops.map(operationOf), commandPolicyOf(kernel, msg, false, filter));
   return operateOut(msg, res.meta, res.perOp, res.bins);
 }
 

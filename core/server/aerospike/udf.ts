@@ -12,7 +12,7 @@ import type { FrontEndContext } from './context.ts';
 import { fieldString, type Msg, type OutMsg } from './message.ts';
 import { MsgpackReader, toBinValue } from './msgpack.ts';
 import { Field, wireVoidTime } from './protocol.ts';
-import { filterOf, policyOf } from './records.ts';
+import { commandPolicyOf, filterOf } from './records.ts';
 
 /** The UDF argument list (field 32). */
 export function udfArgs(f: Buffer | undefined): BinValue[] {
@@ -41,7 +41,7 @@ export async function runRecordUdf(ctx: FrontEndContext, msg: Msg, key: RecordKe
   const module = fieldString(msg, Field.UDF_PACKAGE_NAME) ?? '';
   const fn = fieldString(msg, Field.UDF_FUNCTION) ?? '';
   if (module === '' || fn === '') throw new DbError('PARAMETER', 'a UDF call needs a module and a function');
-  const policy = policyOf(msg, msg.fields.has(Field.KEY), filterOf(ctx.kernel, msg.fields));
+  const policy = commandPolicyOf(ctx.kernel, msg, msg.fields.has(Field.KEY), filterOf(ctx.kernel, msg.fields));
   try {
     const r = await runner.apply(key, { module, fn, args: udfArgs(msg.fields.get(Field.UDF_ARGLIST)) }, policy);
     return {

@@ -17,9 +17,9 @@ import type { RecordKey } from '../../model/index.ts';
 import type { Kernel } from '../../transaction/kernel.ts';
 import type { Logger } from '../../plugin-api/index.ts';
 import { checkRecordsPerMessage, pages } from '../wire/pages.ts';
-import type { ReadPolicy, RecordPredicate } from '../../transaction/policy.ts';
+import { writeBy, writePolicy, type ReadPolicy, type RecordPredicate } from '../../transaction/policy.ts';
 import { fromPbBins, toPbBins, toPbMeta, toPbRecord } from '../../wire/convert.ts';
-import { fromPbKey, fromPbReadPolicy, fromPbWritePolicy, refusePolicyFields, JOB_REFUSES, RECORD_UDF_REFUSES, type WritePolicyField } from './request-mapping.ts';
+import { callWritePolicy, fromPbKey, fromPbReadPolicy, fromPbWritePolicy, refusePolicyFields, JOB_REFUSES, RECORD_UDF_REFUSES, type WritePolicyField } from './request-mapping.ts';
 import { MAX_MESSAGE_BYTES } from '../grpc-server.ts';
 import { fromPbOperation } from './operations.ts';
 import { recordFilter } from '../../query/record-filter.ts';
@@ -157,11 +157,14 @@ export function keyValueHandlers(kernel: Kernel, logger: Logger, services?: Serv
     return filter === undefined ? {} : { filter };
   };
   const policyOf = (p: Parameters<typeof fromPbWritePolicy>[0]) => fromPbWritePolicy(p, now);
+  /** A single-record write's policy: the call's deadline is the write's. */
+  const writePolicyOf = (p: Parameters<typeof fromPbWritePolicy>[0], call: { getDeadline(): Date | number }) => callWritePolicy(p, call, now);
   const batchEntryOf = (e: PbBatchEntry, i: number, deadline: Parameters<typeof callOf>[1], read: ReadPolicy): BatchEntry<UdfCall> => {
     const key = fromPbKey(kernel, e.key);
     const a = e.action;
     if (a === undefined) throw new DbError('PARAMETER', `batch entry ${i} has no action`, { hint: 'set one of read, put, delete, operate, udf' });
-    const policy = e.policy === undefined ? {} : { policy: policyOf(e.policy) };
+    // every write entry runs by the call's deadline, whether or not it has a policy of its own
+    const policy = { policy: writeBy(e.policy === undefined ? writePolicy() : policyOf(e.policy), typeof deadline === 'number' ? deadline : deadline.getTime()) };
     switch (a.$case) {
       case 'read':
         checkReadPolicy(e.policy, i);
@@ -185,10 +188,10 @@ export function keyValueHandlers(kernel: Kernel, logger: Logger, services?: Serv
   const readOptionsOf = (req: { bins: string[]; headerOnly: boolean; filterJson: string; readPolicy?: PbReadPolicy | undefined }) =>
     ({ ...(req.bins.length > 0 ? { bins: req.bins } : {}), headerOnly: req.headerOnly, ...filterOf(req.filterJson), ...fromPbReadPolicy(req.readPolicy) });
   return {
-    put: unary(logger, 'Put', async (req) => {
+    put: unary(logger, 'Put', async (req, call) => {
       const key = fromPbKey(kernel, req.key);
       if (req.bins.length === 0) throw new DbError('PARAMETER', 'put needs at least one bin', { hint: 'send bins, or use Delete to remove a record' });
-      const meta = await kernel.put(key, fromPbBins(req.bins), policyOf(req.policy));
+      const meta = await kernel.put(key, fromPbBins(req.bins), writePolicyOf(req.policy, call));
       return meta === undefined ? {} : { meta: toPbMeta(meta, now()) };
     }),
     get: unary(logger, 'Get', async (req): Promise<GetResponse | EncodedResponse> => {
@@ -204,20 +207,20 @@ export function keyValueHandlers(kernel: Kernel, logger: Logger, services?: Serv
       const meta = await kernel.exists(fromPbKey(kernel, req.key), { ...filterOf(req.filterJson), ...fromPbReadPolicy(req.readPolicy) });
       return meta === undefined ? { exists: false } : { exists: true, meta: toPbMeta(meta, now()) };
     }),
-    delete: unary(logger, 'Delete', async (req) => {
+    delete: unary(logger, 'Delete', async (req, call) => {
       refusePolicyFields(req.policy, DELETE_REFUSES, 'a delete');
-      await kernel.delete(fromPbKey(kernel, req.key), policyOf(req.policy));
+      await kernel.delete(fromPbKey(kernel, req.key), writePolicyOf(req.policy, call));
       return {};
     }),
-    touch: unary(logger, 'Touch', async (req) => {
+    touch: unary(logger, 'Touch', async (req, call) => {
       refusePolicyFields(req.policy, TOUCH_REFUSES, 'a touch');
-      const meta = await kernel.touch(fromPbKey(kernel, req.key), policyOf(req.policy));
+      const meta = await kernel.touch(fromPbKey(kernel, req.key), writePolicyOf(req.policy, call));
       return { meta: toPbMeta(meta, now()) };
     }),
-    operate: unary(logger, 'Operate', async (req) => {
+    operate: unary(logger, 'Operate', async (req, call) => {
       const key = fromPbKey(kernel, req.key);
       const ops = req.operations.map(fromPbOperation);
-      const res = await kernel.operate(key, ops, policyOf(req.policy));
+      const res = await kernel.operate(key, ops, writePolicyOf(req.policy, call));
       return { ...(res.meta === undefined ? {} : { meta: toPbMeta(res.meta, now()) }), bins: toPbBins(res.bins) };
     }),
     batchGet: unary(logger, 'BatchGet', async (req): Promise<BatchGetResponse | EncodedResponse> => {

@@ -7,7 +7,7 @@
 import { DbError } from '../../errors/index.ts';
 import type { RecordKey } from '../../model/index.ts';
 import type { Key, ReadPolicy as PbReadPolicy, WritePolicy as PbWritePolicy } from '../../wire/generated/slipstream/v1/types.ts';
-import { writePolicy, type WritePolicy, type ExistsAction, type GenerationPolicy, type ReplicaPolicy } from '../../transaction/policy.ts';
+import { writeBy, writePolicy, type WritePolicy, type ExistsAction, type GenerationPolicy, type ReplicaPolicy } from '../../transaction/policy.ts';
 import type { Kernel } from '../../transaction/kernel.ts';
 import { recordFilter } from '../../query/record-filter.ts';
 
@@ -24,6 +24,15 @@ export function fromPbKey(kernel: Kernel, key: Key | undefined): RecordKey {
 
 const EXISTS: Record<number, ExistsAction> = { 0: 'update', 1: 'update', 2: 'updateOnly', 3: 'replace', 4: 'replaceOnly', 5: 'createOnly' };
 const GEN: Record<number, GenerationPolicy> = { 0: 'none', 1: 'expectEqual', 2: 'expectGreater' };
+
+/**
+ * The write policy of a request with the call's deadline as the write's (see WritePolicy.deadline):
+ * a write the client has given up on never runs after it.
+ */
+export function callWritePolicy(p: PbWritePolicy | undefined, call: { getDeadline(): Date | number }, now: () => number = Date.now): WritePolicy {
+  const d = call.getDeadline();
+  return writeBy(fromPbWritePolicy(p, now), d instanceof Date ? d.getTime() : d);
+}
 
 export function fromPbWritePolicy(p: PbWritePolicy | undefined, now: () => number = Date.now): WritePolicy {
   if (p === undefined) return writePolicy();

@@ -15,7 +15,7 @@ import type {
   JobInfo as PbJobInfo, ModuleInfo, UdfCall as PbUdfCall, UdfServiceAggregateResponse, UdfServiceServer, UdfTarget,
 } from '../../wire/generated/slipstream/v1/udf.ts';
 import { fromPbValue, toPbMeta, toPbValue } from '../../wire/convert.ts';
-import { fromPbKey, fromPbWritePolicy, refusePolicyFields, JOB_REFUSES, RECORD_UDF_REFUSES } from './request-mapping.ts';
+import { callWritePolicy, fromPbKey, fromPbWritePolicy, refusePolicyFields, JOB_REFUSES, RECORD_UDF_REFUSES } from './request-mapping.ts';
 import { serverStream, unary } from '../rpc.ts';
 
 export function toModuleInfo(m: ModuleVersion): ModuleInfo {
@@ -88,7 +88,7 @@ export function udfHandlers(runner: UdfRunner, nowMs: () => number, logger: Logg
     applyRecordUdf: unary(logger, 'ApplyRecordUdf', async (req, call) => {
       refusePolicyFields(req.policy, RECORD_UDF_REFUSES, 'a record UDF');
       const udf = callOf(req.call, call.getDeadline());
-      const r = await runner.apply(fromPbKey(kernel, req.key), udf, fromPbWritePolicy(req.policy));
+      const r = await runner.apply(fromPbKey(kernel, req.key), udf, callWritePolicy(req.policy, call));
       return {
         value: toPbValue(r.value), ...(r.meta === undefined ? {} : { meta: toPbMeta(r.meta, nowMs()) }), effect: r.effect, logs: [...r.logs],
       };
