@@ -164,7 +164,7 @@ export function keyValueHandlers(kernel: Kernel, logger: Logger, services?: Serv
     const a = e.action;
     if (a === undefined) throw new DbError('PARAMETER', `batch entry ${i} has no action`, { hint: 'set one of read, put, delete, operate, udf' });
     // every write entry runs by the call's deadline, whether or not it has a policy of its own
-    const policy = { policy: writeBy(e.policy === undefined ? writePolicy() : policyOf(e.policy), typeof deadline === 'number' ? deadline : deadline.getTime()) };
+    const policy = { policy: writeBy(e.policy === undefined ? writePolicy() : policyOf(e.policy), now() + (typeof deadline === 'number' ? deadline : deadline.getTime()) - Date.now()) };
     switch (a.$case) {
       case 'read':
         checkReadPolicy(e.policy, i);

@@ -31,7 +31,9 @@ const GEN: Record<number, GenerationPolicy> = { 0: 'none', 1: 'expectEqual', 2: 
  */
 export function callWritePolicy(p: PbWritePolicy | undefined, call: { getDeadline(): Date | number }, now: () => number = Date.now): WritePolicy {
   const d = call.getDeadline();
-  return writeBy(fromPbWritePolicy(p, now), d instanceof Date ? d.getTime() : d);
+  // the time left, on the node's clock (the one the kernel checks it with)
+  const left = (d instanceof Date ? d.getTime() : d) - Date.now();
+  return writeBy(fromPbWritePolicy(p, now), now() + left);
 }
 
 export function fromPbWritePolicy(p: PbWritePolicy | undefined, now: () => number = Date.now): WritePolicy {
