@@ -65,9 +65,14 @@ describe('udf: AQL statements (fixtures)', function () {
       for (let i = 0; i < 20; i++) await t.client.put({ namespace: 'test', set: 'slow', key: BigInt(i) }, { n: 0n });
       await run("REGISTER MODULE 'count.js'\nSET SCAN_RECORDS_PER_SECOND 10");
       assert.match(await run('EXECUTE count.bump(1) ON test.slow'), /OK, Scan job \(1\) created\./);
-      await new Promise((r) => setTimeout(r, 350));
-      const shown = await run('SHOW JOBS');
-      const row = /\| 1 +\| "test" \| "slow" \| "count" \| "bump" +\| "running" \| "(\d+\.\d)%" +\| (\d+) /.exec(shown);
+      // at 10 records/s the job runs for about 2 s: wait until it has done some
+      let shown = '';
+      let row: RegExpExecArray | null = null;
+      for (const t0 = Date.now(); Date.now() - t0 < 30_000; await new Promise((r) => setTimeout(r, 100))) {
+        shown = await run('SHOW JOBS');
+        row = /\| 1 +\| "test" \| "slow" \| "count" \| "bump" +\| "running" \| "(\d+\.\d)%" +\| (\d+) /.exec(shown);
+        if (row === null || Number(row[2]) >= 1) break;
+      }
       assert.ok(row !== null, shown);
       const done = Number(row[2]);
       assert.ok(done >= 1 && done < 20, shown);

@@ -68,17 +68,20 @@ describe('udf/sandbox-host: the UDF host child process', function () {
 
     it('SIGKILL of the child during a long call fails that call (and only the calls in flight) with a clear UDF error; the next call runs on a fresh child', async () => {
       const first = engine.host?.pid as number;
+      // two sandboxes with the module loaded, so that both calls are running when the child dies
+      await Promise.all([call('hello'), call('hello')]);
       const long = rejects(call('spin', [4000n]));
       const other = rejects(call('spin', [4000n]));
       await sleep(200);
       const killedAt = Date.now();
       process.kill(first, 'SIGKILL');
       const [err, err2] = await Promise.all([long, other]);
-      assert.ok(Date.now() - killedAt < 1500, 'the calls fail at once, not at their time limit');
+      assert.ok(Date.now() - killedAt < 3500, 'the calls fail at once, not at their 4 s time limit');
       for (const e of [err, err2]) {
         assert.ok(e instanceof DbError);
         assert.equal(e.resultCode, 100);
-        assert.match(e.message, /^UDF error in host\.spin: the UDF host process died \(signal SIGKILL\) and was restarted/);
+        // (on a loaded machine a call may still be loading its module in a fresh sandbox)
+        assert.match(e.message, /^UDF error in (host\.spin|loading host\.js): the UDF host process died \(signal SIGKILL\) and was restarted/);
         assert.match(e.hint ?? '', /retry/);
       }
       assert.equal((await call('hello')).value, 'hello');
@@ -206,7 +209,8 @@ describe('udf/sandbox-host: the UDF host child process', function () {
     });
   });
 
-  describe('a real node process', () => {
+  describe('a real node process', function () {
+    this.timeout(120_000); // a node process starts in 15–40 s on a loaded 2-core machine
     let dir: string;
     let node: NodeProcess | undefined;
     before(() => {
