@@ -63,6 +63,10 @@ export function registerNodeMetrics(registry: Registry, kernel: Kernel, identity
     name: 'slipstream_migrate_partitions_remaining', help: 'Partitions this node still fills after a membership change (0 when its data caught up).', registers,
     collect() { this.set(kernel.migration?.progress().partitionsRemaining ?? 0); },
   });
+  new Gauge({
+    name: 'slipstream_migrate_records_remaining', help: 'Records this node\'s running fill still expects to receive (estimated from the records per partition received so far; 0 when no fill runs).', registers,
+    collect() { this.set(kernel.migration?.progress().recordsRemaining ?? 0); },
+  });
   new Counter({
     name: 'slipstream_migrate_records_total', help: 'Records migrated: "received" into this node\'s fills, "sent" to other nodes\' fills.', labelNames: ['direction'], registers,
     collect() {

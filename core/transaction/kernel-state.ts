@@ -43,12 +43,12 @@ export interface MigrationGate {
   settle(key: RecordKey): Promise<void>;
   waitFilled(namespace: string, partitions: readonly number[]): Promise<void>;
   progress(): {
-    readonly partitionsRemaining: number; readonly recordsReceived: number; readonly recordsSent: number; readonly lastRate: number; readonly recordsDropped: number;
+    readonly partitionsRemaining: number; readonly recordsReceived: number; readonly recordsRemaining: number; readonly recordsSent: number; readonly lastRate: number; readonly recordsDropped: number;
     readonly requestsRefused: number;
     readonly receiveRate: number; readonly sendRate: number;
   };
   /** Every member's progress (members that do not answer are left out). */
-  clusterProgress(): Promise<ReadonlyMap<NodeId, { readonly partitionsRemaining: number; readonly receiveRate: number; readonly sendRate: number }>>;
+  clusterProgress(): Promise<ReadonlyMap<NodeId, { readonly partitionsRemaining: number; readonly recordsRemaining: number; readonly receiveRate: number; readonly sendRate: number }>>;
 }
 
 /** Before a request on `key`: while its partition is being filled here, bring the newest copy in. */

@@ -61,6 +61,13 @@ export interface MigrationProgress {
   readonly partitionsRemaining: number;
   /** Records received (and resolved) since the node started. */
   readonly recordsReceived: number;
+  /**
+   * Records the running fill still expects to receive, estimated: (partition, source) pairs
+   * still to pull × records per pair received so far in this fill (partitions of a namespace
+   * hold about as many records each). 0 when no fill runs, and until the fill's first pair is
+   * done.
+   */
+  readonly recordsRemaining: number;
   /** Records sent to other nodes' fills. */
   readonly recordsSent: number;
   /** Records received per second during the last completed fill, 0 before one. */
@@ -140,6 +147,9 @@ export class Migrations {
   #lastRate = 0;
   #fillsStarted = 0;
   #fillsDone = 0;
+  /** The running fill: records received before it started, and (partition, source) pairs it has pulled. */
+  #fillReceivedBefore = 0;
+  #fillPairsDone = 0;
   #waiters: Array<() => void> = [];
   #dropped = 0;
   #settleRefused = 0;
@@ -182,7 +192,7 @@ export class Migrations {
   progress(): MigrationProgress {
     const f = this.#fill;
     return {
-      partitionsRemaining: this.remaining(), recordsReceived: this.#received, recordsSent: this.#sent, lastRate: this.#lastRate, recordsDropped: this.#dropped, requestsRefused: this.#settleRefused,
+      partitionsRemaining: this.remaining(), recordsReceived: this.#received, recordsRemaining: this.#recordsRemaining(), recordsSent: this.#sent, lastRate: this.#lastRate, recordsDropped: this.#dropped, requestsRefused: this.#settleRefused,
       fillsStarted: this.#fillsStarted, fillsDone: this.#fillsDone, receiveRate: this.#rxRate.rate(), sendRate: this.#txRate.rate(),
       sourcesRemaining: f === undefined || f.round !== this.#round ? 0 : f.queue.reduce((n, [, m]) => n + m.size, 0) + f.active,
       limits: this.#limits,
@@ -219,6 +229,13 @@ export class Migrations {
     let n = 0;
     for (const m of this.#pending.values()) n += m.size;
     return n;
+  }
+
+  #recordsRemaining(): number {
+    if (this.#fillPairsDone === 0) return 0;
+    let pairs = 0;
+    for (const m of this.#pending.values()) for (const sources of m.values()) pairs += sources.size;
+    return Math.round(pairs * ((this.#received - this.#fillReceivedBefore) / this.#fillPairsDone));
   }
 
   /** Whether a partition of this node is still being filled. */
@@ -411,6 +428,8 @@ export class Migrations {
     this.#fillsStarted++;
     const started = this.#clock.now();
     const receivedBefore = this.#received;
+    this.#fillReceivedBefore = receivedBefore;
+    this.#fillPairsDone = 0;
     this.#logger.info({ partitions: this.remaining(), sources: bySource.size }, 'migrations: filling partitions');
     const fill = {
       round, queue: [...bySource], workers: 0, active: 0,
@@ -489,7 +508,7 @@ export class Migrations {
     const m = this.#pending.get(ns);
     const s = m?.get(pid);
     if (m === undefined || s === undefined) return;
-    s.delete(src);
+    if (s.delete(src)) this.#fillPairsDone++;
     if (s.size === 0) {
       m.delete(pid);
       this.#wake();

@@ -52,6 +52,7 @@ export async function statistics(kernel: Kernel, identity: StatisticsIdentity, n
       ['migrate_rx_rate', kernel.migration?.progress().receiveRate ?? 0],
       ['migrate_tx_rate', kernel.migration?.progress().sendRate ?? 0],
       ['migrate_partitions_remaining', kernel.migration?.progress().partitionsRemaining ?? 0],
+      ['migrate_records_remaining', kernel.migration?.progress().recordsRemaining ?? 0],
       ['migrate_records_received', kernel.migration?.progress().recordsReceived ?? 0],
       ['migrate_records_sent', kernel.migration?.progress().recordsSent ?? 0],
       ['migrate_last_rate', kernel.migration?.progress().lastRate ?? 0],

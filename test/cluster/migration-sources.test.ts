@@ -119,5 +119,43 @@ describe('cluster/migrations: sources of a fill, requests on a filling partition
         await c.stopAll();
       }
     });
+
+    it(`seed ${seed}: while a joining node fills, its progress estimates the records still to receive, and says 0 once filled`, async () => {
+      const ctx = `seed ${seed}`;
+      const early = [0x300n, 0x200n, 0x100n];
+      const c = simDataCluster(seed, [0x400n, ...early], { rf: 2 });
+      try {
+        for (const id of early) await c.start(id);
+        assert.ok(await c.converge() >= 0, `${ctx}: three nodes formed`);
+        const first = c.nodes.get(0x300n) as DataNode;
+        const keys: RecordKey[] = Array.from({ length: 1500 }, (_, i) => first.kernel.key('test', 's', `k${i}`));
+        const out = await c.drive(keys.map((k, i) => first.kernel.put(k, { v: BigInt(i) }, writePolicy())));
+        out.forEach((o, i) => assert.ok(o.ok, `${ctx}: write k${i}: ${String(!o.ok && o.error)}`));
+        const joiner = await c.start(0x400n);
+        // small pages at a low rate: the fill takes a few simulated seconds and can be watched
+        joiner.path.migrations.setLimits({ pageRecords: 25, recordsPerSecond: 400 });
+        const samples: Array<{ received: number; remaining: number; partitions: number }> = [];
+        const before = joiner.path.migrations.progress().recordsReceived;
+        for (let t = 0; t < 60_000 && (samples.length === 0 || joiner.svc.state() !== 'online' || joiner.path.migrations.remaining() > 0); t += 20) {
+          c.clock.advance(20);
+          await new Promise((r) => setImmediate(r));
+          const p = joiner.path.migrations.progress();
+          if (p.partitionsRemaining > 0) samples.push({ received: p.recordsReceived - before, remaining: p.recordsRemaining, partitions: p.partitionsRemaining });
+        }
+        assert.equal(joiner.path.migrations.remaining(), 0, `${ctx}: the joiner filled its partitions`);
+        const total = joiner.path.migrations.progress().recordsReceived - before;
+        assert.ok(total > 500, `${ctx}: the joiner received ${total} records`);
+        assert.equal(joiner.path.migrations.progress().recordsRemaining, 0, `${ctx}: nothing left to receive once filled`);
+        // in the middle of the fill, the estimate is within a fifth of the fill of what was still to come
+        const judged = samples.filter((x) => x.received >= total / 4 && x.received <= (total * 3) / 4);
+        assert.ok(judged.length >= 10, `${ctx}: ${judged.length} samples in the middle of the fill (${samples.length} in all)`);
+        for (const x of judged) {
+          const actual = total - x.received;
+          assert.ok(Math.abs(x.remaining - actual) <= total / 5, `${ctx}: ${x.remaining} records estimated to come with ${x.received} of ${total} received (${actual} to come)`);
+        }
+      } finally {
+        await c.stopAll();
+      }
+    });
   }
 });

@@ -238,7 +238,7 @@ describe('cluster/real processes on 127.0.0.1', function () {
       // migrations in the admin API and SHOW CLUSTER; their limits and the replica-write timeout change live
       const shownCluster = await aqlRows(b.port, 'SHOW CLUSTER');
       assert.equal(shownCluster.length, 3);
-      assert.ok(shownCluster.every((r) => r.get('migrate_partitions_remaining') === 0n && typeof r.get('migrate_rx_rate') === 'bigint'), 'every member reports its migrations');
+      assert.ok(shownCluster.every((r) => r.get('migrate_partitions_remaining') === 0n && r.get('migrate_records_remaining') === 0n && typeof r.get('migrate_rx_rate') === 'bigint'), 'every member reports its migrations');
       assert.equal((await info(a.port)).migrations?.maxIncoming, 4);
       const applied = await ca.setConfig({ 'cluster.migration.maxIncoming': 2, 'cluster.migration.recordsPerSecond': 50_000, 'cluster.replicaWriteTimeoutMs': 3000 });
       assert.deepEqual(applied[0]?.applied.map((x) => [x.name, x.to]), [['cluster.migration.maxIncoming', 2], ['cluster.migration.recordsPerSecond', 50_000], ['cluster.replicaWriteTimeoutMs', 3000]]);

@@ -23,7 +23,7 @@ async function showCluster(ctx: ExecContext, out: Renderer): Promise<void> {
     await out.row([
       ['node', hex(id)], ['address', ctx.nodeAddress], ['state', 'online'], ['principal', true], ['rack', 0n], ['zone', 0n],
       ['masters', BigInt(N_PARTITIONS * namespaces.length)], ['replicas', 0n],
-      ['migrate_partitions_remaining', 0n], ['migrate_rx_rate', 0n], ['migrate_tx_rate', 0n],
+      ['migrate_partitions_remaining', 0n], ['migrate_records_remaining', 0n], ['migrate_rx_rate', 0n], ['migrate_tx_rate', 0n],
     ]);
   } else {
     const info = cluster.info();
@@ -36,6 +36,7 @@ async function showCluster(ctx: ExecContext, out: Renderer): Promise<void> {
         ['node', hex(m.id)], ['address', m.serviceAddress], ['state', m.state], ['principal', m.id === info.principal],
         ['rack', BigInt(m.rackId)], ['zone', BigInt(m.zoneId)], ['masters', sum(m.masters)], ['replicas', sum(m.replicas)],
         ['migrate_partitions_remaining', p === undefined ? null : BigInt(p.partitionsRemaining)],
+        ['migrate_records_remaining', p === undefined ? null : BigInt(p.recordsRemaining)],
         ['migrate_rx_rate', p === undefined ? null : BigInt(p.receiveRate)], ['migrate_tx_rate', p === undefined ? null : BigInt(p.sendRate)],
       ]);
     }

@@ -16,6 +16,7 @@ export function migrationMessage(p: Progress | undefined): MigrationProgress | u
     partitionsRemaining: p.partitionsRemaining, recordsReceived: BigInt(p.recordsReceived), recordsSent: BigInt(p.recordsSent),
     recordsDropped: BigInt(p.recordsDropped), receiveRate: p.receiveRate, sendRate: p.sendRate, lastFillRate: p.lastRate,
     maxIncoming: p.limits.maxIncoming, recordsPerSecond: p.limits.recordsPerSecond, sourcesRemaining: p.sourcesRemaining,
+    recordsRemaining: BigInt(p.recordsRemaining),
   };
 }
 

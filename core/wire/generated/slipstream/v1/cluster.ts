@@ -101,6 +101,11 @@ export interface MigrationProgress {
   recordsPerSecond: number;
   /** Source streams this node still has to pull (one per source node and namespace). */
   sourcesRemaining: number;
+  /**
+   * Records the running fill still expects to receive, estimated from the records per partition
+   * received so far in the fill (0 when no fill runs, and until its first partition is in).
+   */
+  recordsRemaining: bigint;
 }
 
 /** Partition digests request. */
@@ -785,6 +790,7 @@ function createBaseMigrationProgress(): MigrationProgress {
     maxIncoming: 0,
     recordsPerSecond: 0,
     sourcesRemaining: 0,
+    recordsRemaining: 0n,
   };
 }
 
@@ -828,6 +834,12 @@ export const MigrationProgress: MessageFns<MigrationProgress> = {
     }
     if (message.sourcesRemaining !== 0) {
       writer.uint32(80).uint32(message.sourcesRemaining);
+    }
+    if (message.recordsRemaining !== 0n) {
+      if (BigInt.asUintN(64, message.recordsRemaining) !== message.recordsRemaining) {
+        throw new globalThis.Error("value provided for field message.recordsRemaining of type uint64 too large");
+      }
+      writer.uint32(88).uint64(message.recordsRemaining);
     }
     return writer;
   },
@@ -925,6 +937,14 @@ export const MigrationProgress: MessageFns<MigrationProgress> = {
             message.sourcesRemaining = reader.uint32();
             continue;
           }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.recordsRemaining = reader.uint64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -989,6 +1009,11 @@ export const MigrationProgress: MessageFns<MigrationProgress> = {
         : isSet(object.sources_remaining)
         ? globalThis.Number(object.sources_remaining)
         : 0,
+      recordsRemaining: isSet(object.recordsRemaining)
+        ? BigInt(object.recordsRemaining)
+        : isSet(object.records_remaining)
+        ? BigInt(object.records_remaining)
+        : 0n,
     };
   },
 
@@ -1024,6 +1049,9 @@ export const MigrationProgress: MessageFns<MigrationProgress> = {
     if (message.sourcesRemaining !== 0) {
       obj.sourcesRemaining = Math.round(message.sourcesRemaining);
     }
+    if (message.recordsRemaining !== 0n) {
+      obj.recordsRemaining = message.recordsRemaining.toString();
+    }
     return obj;
   },
 
@@ -1048,6 +1076,9 @@ export const MigrationProgress: MessageFns<MigrationProgress> = {
     message.maxIncoming = object.maxIncoming ?? 0;
     message.recordsPerSecond = object.recordsPerSecond ?? 0;
     message.sourcesRemaining = object.sourcesRemaining ?? 0;
+    message.recordsRemaining = (object.recordsRemaining !== undefined && object.recordsRemaining !== null)
+      ? BigInt(object.recordsRemaining)
+      : 0n;
     return message;
   },
 };
