@@ -75,17 +75,17 @@ function toPbSelector(op: Extract<Operation, { op: 'list' | 'map' }>) {
 
 /** An operation as its protobuf message. */
 /** The fields each operation has (a JavaScript caller may pass others; they are refused, not dropped). */
-const LIST_FIELDS = ['bin', 'kind', 'ctx', 'index', 'rank', 'count', 'value', 'valueEnd', 'values', 'returnType', 'inverted', 'flags', 'order'];
+const LIST_FIELDS = ['bin', 'kind', 'ctx', 'index', 'rank', 'count', 'value', 'valueEnd', 'values', 'returnType', 'inverted', 'flags', 'order', 'sortFlags'];
 const OPERATION_FIELDS: Readonly<Record<Operation['op'], readonly string[]>> = {
   read: ['bin'], readHeader: [], write: ['bin', 'value'], add: ['bin', 'value'], append: ['bin', 'value'], prepend: ['bin', 'value'],
-  touch: [], delete: [], list: LIST_FIELDS, map: [...LIST_FIELDS, 'key', 'keyEnd', 'keys', 'items'],
+  touch: [], delete: [], list: LIST_FIELDS, map: [...LIST_FIELDS.filter((f) => f !== 'sortFlags'), 'key', 'keyEnd', 'keys', 'items'],
   bit: ['bin', 'kind', 'offset', 'size', 'value', 'shift', 'integer', 'signed', 'overflow', 'scanFor', 'resizeFlags', 'policy', 'ctx'],
   hll: ['bin', 'kind', 'indexBits', 'minhashBits', 'values', 'hlls', 'policy'],
   expRead: ['name', 'expression', 'evalNoFail'], expWrite: ['bin', 'expression', 'flags'],
 };
 /** The flags of each flag object, by operation and field. */
 const FLAG_FIELDS: Readonly<Record<string, readonly string[]>> = {
-  'list.flags': ['addUnique', 'insertBounded', 'noFail', 'partial'], 'map.flags': ['createOnly', 'updateOnly', 'noFail', 'partial'],
+  'list.flags': ['addUnique', 'insertBounded', 'noFail', 'partial'], 'list.sortFlags': ['descending', 'dropDuplicates'], 'map.flags': ['createOnly', 'updateOnly', 'noFail', 'partial'],
   'bit.policy': ['createOnly', 'updateOnly', 'noFail', 'partial'], 'bit.resizeFlags': ['fromFront', 'growOnly', 'shrinkOnly'],
   'hll.policy': ['createOnly', 'updateOnly', 'noFail', 'allowFold'], 'expWrite.flags': ['createOnly', 'updateOnly', 'allowDelete', 'policyNoFail', 'evalNoFail'],
 };
@@ -122,6 +122,7 @@ export function toPbOperation(op: Operation): PbOperation {
       bin: op.bin, kind: LIST[op.kind] as PbListOpKind, ...toPbSelector(op),
       ...(op.flags === undefined ? {} : { flags: { addUnique: op.flags.addUnique === true, insertBounded: op.flags.insertBounded === true, noFail: op.flags.noFail === true, partial: op.flags.partial === true } }),
       ...(op.order === undefined ? {} : { order: op.order === 'ordered' ? 1 : op.order === 'unordered' ? 0 : badOrder(op.order) }),
+      ...(op.sortFlags === undefined ? {} : { sortFlags: { descending: op.sortFlags.descending === true, dropDuplicates: op.sortFlags.dropDuplicates === true } }),
     } } };
     case 'map': return { op: { $case: 'map', value: {
       bin: op.bin, kind: MAP[op.kind] as PbMapOpKind,

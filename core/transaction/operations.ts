@@ -61,6 +61,15 @@ export interface ListWriteFlags {
   readonly partial?: boolean;
 }
 
+/**
+ * Aerospike's ListSortFlags: `descending` sorts an unordered list from the largest (an ordered
+ * list stays ascending, as on the server); `dropDuplicates` keeps one of each equal value.
+ */
+export interface ListSortFlags {
+  readonly descending?: boolean;
+  readonly dropDuplicates?: boolean;
+}
+
 /** Aerospike's MapWriteFlags (applied in cdt/write-flags.ts). */
 export interface MapWriteFlags {
   readonly createOnly?: boolean;
@@ -100,6 +109,8 @@ export type Operation =
       readonly inverted?: boolean;
       /** Write flags of append/appendItems/insert/insertItems/set (Aerospike's ListWriteFlags). */
       readonly flags?: ListWriteFlags;
+      /** sort: Aerospike's ListSortFlags (descending; drop duplicates). */
+      readonly sortFlags?: ListSortFlags;
       /**
        * append/appendItems/increment: the order of the list they create when it is missing (an
        * existing list keeps its own); setOrder: the new order. Other kinds take none.

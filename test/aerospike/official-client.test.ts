@@ -505,6 +505,13 @@ describe('Aerospike protocol: the official aerospike npm client', function () {
     const last = new Aerospike.cdt.Context().addListIndex(-1);
     assert.deepEqual(await read('r', exp.lists.append(exp.binList('n'), exp.int(4), null, last)), [[7, 9, 5], [1, 2, 3, 4]]);
     assert.deepEqual(await read('r', exp.lists.sort(exp.binList('l'), lists.sortFlags.DEFAULT)), [1, 2, 3]);
+    // list sort flags (as an operation too; Aerospike's ListSortFlags 1 descending, 2 drop duplicates — the Node client's sortFlags names only DEFAULT and DROP_DUPLICATES)
+    await client.put(key('sorts'), { d: [3, 1, 2, 1, 3] });
+    await client.operate(key('sorts'), [lists.sort('d', 2 as never)]);
+    assert.deepEqual((await client.get(key('sorts'))).bins.d, [1, 2, 3]);
+    await client.operate(key('sorts'), [lists.sort('d', 1 as never)]);
+    assert.deepEqual((await client.get(key('sorts'))).bins.d, [3, 2, 1]);
+    assert.deepEqual(await read('r', exp.lists.sort(exp.binList('l'), 1 as never)), [3, 2, 1]);
     assert.deepEqual(await read('r', exp.lists.removeByIndex(exp.binList('l'), exp.int(0))), [1, 2]);
     // MapExp.put (the Java docs' example: add entry {11: 22} — here {c: 3}) and remove
     assert.deepEqual(await read('r', exp.maps.put(exp.binMap('m'), exp.int(3), exp.str('c'))), { a: 1, b: 2, c: 3 });

@@ -56,6 +56,16 @@ describe('aql OPERATE by rank, index and range', () => {
     assert.match(after, /LIST\('\[2\]'\)/);
   });
 
+  it('LIST_SORT takes Aerospike\'s sort flags (1 descending, 2 drop duplicates) and refuses others', async () => {
+    const { run } = await session();
+    await run("INSERT INTO test.c (PK, l) VALUES ('s', LIST('[3, 1, 2, 1, 3]'))");
+    await run("OPERATE LIST_SORT(l, 3) ON test.c WHERE PK = 's'");
+    assert.match(await run("SELECT l FROM test.c WHERE PK = 's'"), /LIST\('\[3, 2, 1\]'\)/);
+    await run("OPERATE LIST_SORT(l, 0) ON test.c WHERE PK = 's'");
+    assert.match(await run("SELECT l FROM test.c WHERE PK = 's'"), /LIST\('\[1, 2, 3\]'\)/);
+    assert.match(await run("OPERATE LIST_SORT(l, 4) ON test.c WHERE PK = 's'"), /sort flags 4 are not known/);
+  });
+
   it('runs the map forms: entries (a map) for gets, counts for removes; index is key order', async () => {
     const { run } = await session();
     await run(`INSERT INTO test.c (PK, m) VALUES ('k', MAP('{"d": 4, "a": 17, "c": 2, "b": 10}'))`);

@@ -89,6 +89,14 @@ describe('server/cdt contexts over gRPC and unknown request fields', function ()
     }
   });
 
+  it('carries list sort flags both ways and applies them', async () => {
+    const op: Operation = { op: 'list', bin: 'l', kind: 'sort', sortFlags: { descending: true, dropDuplicates: true } };
+    assert.deepEqual((fromPbOperation(toPbOperation(op)) as Record<string, unknown>)['sortFlags'], op.sortFlags);
+    await t.client.put(k('sorted'), { l: [1n, 3n, 2n, 3n] });
+    await t.client.operate(k('sorted'), [op]);
+    assert.deepEqual((await t.client.get(k('sorted'))).bins.l, [3n, 2n, 1n]);
+  });
+
   it('appends inside [3, [1, [5, 3]]] at ctx [listIndex 1], not at the top level', async () => {
     await t.client.put(k('nested'), { l: [3n, [1n, [5n, 3n]]] });
     const r = await t.client.operate(k('nested'), [{ op: 'list', bin: 'l', kind: 'append', value: 9n, ctx: [{ type: 'listIndex', index: 1 }] }]);

@@ -32,11 +32,11 @@ const SAMPLE: Readonly<Record<string, (op: 'list' | 'map') => unknown>> = {
   index: () => 0, rank: () => 0, count: () => 1, value: () => 1n, valueEnd: () => 9n, values: () => [1n],
   key: () => 'a', keyEnd: () => 'z', keys: () => ['a'], items: () => new Map([['a', 1n]]),
   returnType: () => 'count', inverted: () => true, flags: (op) => (op === 'list' ? { noFail: true } : { noFail: true }),
-  order: () => 'unordered',
+  order: () => 'unordered', sortFlags: () => ({ dropDuplicates: true }),
 };
-const NAMES: Readonly<Record<string, string>> = { valueEnd: 'value end', keyEnd: 'key end', returnType: 'return type', inverted: 'inverted flag', flags: 'write flags' };
-const ALL_LIST = ['index', 'rank', 'count', 'value', 'valueEnd', 'values', 'returnType', 'inverted', 'flags', 'order'];
-const ALL_MAP = [...ALL_LIST, 'key', 'keyEnd', 'keys', 'items'];
+const NAMES: Readonly<Record<string, string>> = { valueEnd: 'value end', keyEnd: 'key end', returnType: 'return type', inverted: 'inverted flag', flags: 'write flags', sortFlags: 'sort flags' };
+const ALL_LIST = ['index', 'rank', 'count', 'value', 'valueEnd', 'values', 'returnType', 'inverted', 'flags', 'order', 'sortFlags'];
+const ALL_MAP = [...ALL_LIST.filter((f) => f !== 'sortFlags'), 'key', 'keyEnd', 'keys', 'items'];
 
 function build(op: 'list' | 'map', kind: string, fields: readonly string[]): CdtOp {
   const o: Record<string, unknown> = { op, bin: 'b', kind };

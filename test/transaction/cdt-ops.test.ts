@@ -8,7 +8,7 @@ import { applyMapOp } from '../../core/transaction/cdt/map.ts';
 import { cdtCompare } from '../../core/model/value-order.ts';
 import { isWriteOperation, type Operation, type CdtReturnType } from '../../core/transaction/operations.ts';
 import { DbError, type ResultCodeName } from '../../core/errors/index.ts';
-import { GeoJson, type BinValue, type MapKey } from '../../core/model/index.ts';
+import { GeoJson, withListOrder, type BinValue, type MapKey } from '../../core/model/index.ts';
 
 type ListOp = Extract<Operation, { op: 'list' }>;
 type MapOp = Extract<Operation, { op: 'map' }>;
@@ -47,6 +47,17 @@ describe('transaction/cdt: Aerospike value order', () => {
     assert.ok(cdtCompare(100n, 1.5) < 0);
     assert.ok(cdtCompare(1.5, -100n) > 0);
     assert.deepEqual(l([2.5, 10n, 1.0, -3n], { kind: 'sort' }).next, [-3n, 10n, 1.0, 2.5]);
+  });
+
+  it('sorts with Aerospike\'s ListSortFlags: descending, drop duplicates; an ordered list stays ascending', () => {
+    const list = [3n, 1n, 'b', 2n, 1n, 'b', 3n];
+    assert.deepEqual(l(list, { kind: 'sort' }).next, [1n, 1n, 2n, 3n, 3n, 'b', 'b']);
+    assert.deepEqual(l(list, { kind: 'sort', sortFlags: { dropDuplicates: true } }).next, [1n, 2n, 3n, 'b']);
+    assert.deepEqual(l(list, { kind: 'sort', sortFlags: { descending: true } }).next, ['b', 'b', 3n, 3n, 2n, 1n, 1n]);
+    assert.deepEqual(l(list, { kind: 'sort', sortFlags: { descending: true, dropDuplicates: true } }).next, ['b', 3n, 2n, 1n]);
+    const ordered = withListOrder([3n, 1n, 1n, 2n], 'ordered');
+    assert.deepEqual(l(ordered, { kind: 'sort', sortFlags: { descending: true, dropDuplicates: true } }).next, [1n, 2n, 3n]);
+    assert.throws(() => l(list, { kind: 'append', value: 1n, sortFlags: { descending: true } }), (e: unknown) => e instanceof DbError && e.code === 'PARAMETER' && /takes no sort flags/.test(e.message));
   });
 
   it('compares strings by UTF-8 bytes and lists element by element, then by length', () => {

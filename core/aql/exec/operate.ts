@@ -174,9 +174,12 @@ function plainOperation(op: Operation): KernelOp {
     case 'LIST_TRIM': return list('trim', { index: int(op, 0, 'index'), count: int(op, 1, 'count') });
     case 'LIST_CLEAR': return list('clear');
     case 'LIST_SIZE': return list('size');
-    case 'LIST_SORT':
-      if (op.args.length > 0 && arg(op, 0) !== 0n) fail(op, 'only the default sort (flags 0) is supported');
-      return list('sort');
+    case 'LIST_SORT': {
+      // flags: Aerospike's ListSortFlags (1 descending, 2 drop duplicates)
+      const n = op.args.length > 0 ? int(op, 0, 'flags') : 0;
+      if (n < 0 || n > 3) fail(op, `sort flags ${n} are not known (0, 1 descending, 2 drop duplicates, 3 both)`);
+      return n === 0 ? list('sort') : list('sort', { sortFlags: { descending: (n & 1) !== 0, dropDuplicates: (n & 2) !== 0 } });
+    }
     case 'LIST_GET_BY_VALUE': return list('getByValue', { value: arg(op, 0) });
     case 'LIST_REMOVE_BY_VALUE': return list('removeByValue', { value: arg(op, 0) });
     // by rank and by value range: gets return the values, removes how many were removed

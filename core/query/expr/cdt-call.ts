@@ -35,7 +35,7 @@ const BOOL_FIELDS = ['inverted', 'signed', 'scanFor'] as const;
 const VALUE_FIELDS = ['value', 'valueEnd', 'key', 'keyEnd', 'integer', 'items'] as const;
 const LIST_FIELDS = ['values', 'keys', 'hlls'] as const;
 const NAME_FIELDS = ['returnType', 'order', 'overflow'] as const;
-const FLAG_FIELDS = ['flags', 'policy', 'resizeFlags'] as const;
+const FLAG_FIELDS = ['flags', 'policy', 'resizeFlags', 'sortFlags'] as const;
 const KNOWN = new Set<string>(['op', 'kind', 'ctx', ...INT_FIELDS, ...BOOL_FIELDS, ...VALUE_FIELDS, ...LIST_FIELDS, ...NAME_FIELDS, ...FLAG_FIELDS]);
 
 /** The fields an argument expression may compute. */

@@ -160,14 +160,6 @@ function returnType(v: WireValue | undefined): { returnType: CdtReturnType; inve
   return { returnType: rt, inverted: (n & 0x10000) !== 0 };
 }
 
-/** Refuses write-flag and order arguments other than the defaults. */
-function noFlags(args: readonly WireValue[], from: number, what: string): void {
-  for (let i = from; i < args.length; i++) {
-    const a = args[i];
-    if (a !== undefined && a !== 0n && a !== null) throw unsupported(`${what} with order or write flags (${String(a)})`);
-  }
-}
-
 /** One CDT operation payload (ops 3/4) as a kernel operation on `bin`. */
 export function cdtOperation(bin: string, payload: Buffer): Operation {
   const r = new MsgpackReader(payload);
@@ -224,9 +216,13 @@ function listOp(bin: string, kind: ListOpKind, shape: Shape, a: readonly WireVal
   const what = `list ${kind} on bin '${bin}'`;
   const base = { op: 'list' as const, bin, kind };
   switch (shape) {
-    case 'none':
-      if (kind === 'sort') noFlags(a, 0, what);
-      return base;
+    case 'none': {
+      if (kind !== 'sort') return base;
+      // sort: [flags] (Aerospike's ListSortFlags: 1 descending, 2 drop duplicates)
+      const n = a[0] === undefined || a[0] === null ? 0 : int(a[0], `${what}: the sort flags`);
+      if (n & ~3) throw new DbError('PARAMETER', `${what}: sort flags ${n} are not known`, { hint: 'use ListSortFlags: 0, DESCENDING 1, DROP_DUPLICATES 2' });
+      return n === 0 ? base : { ...base, sortFlags: { descending: (n & 1) !== 0, dropDuplicates: (n & 2) !== 0 } };
+    }
     case 'value': case 'values': {
       // append / append-items: [value(s), order, flags]
       const flags = listFlags(a[2]);

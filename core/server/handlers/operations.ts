@@ -227,6 +227,7 @@ export function fromPbOperation(op: PbOperation): Operation {
         op: 'list', bin: l.bin, kind, ...contextField(l.ctx, `list ${kind} on bin '${l.bin}'`), ...selectorFields(l, 'list'),
         ...(f === undefined ? {} : { flags: { addUnique: f.addUnique, insertBounded: f.insertBounded, noFail: f.noFail, partial: f.partial } }),
         ...(l.order === undefined ? {} : { order: l.order === 1 ? 'ordered' as const : l.order === 0 ? 'unordered' as const : unknownOrder(l.order, 'list') }),
+        ...(l.sortFlags === undefined ? {} : { sortFlags: { descending: l.sortFlags.descending, dropDuplicates: l.sortFlags.dropDuplicates } }),
       };
     }
     case 'map': {

@@ -149,7 +149,13 @@ function listOpOn(current: BinValue | undefined, op: ListOp, exists: boolean): C
     }
     case 'size': return { next: undefined, result: exists ? BigInt(list.length) : null };
     case 'clear': return { next: exists ? [] : undefined, result: undefined };
-    case 'sort': return { next: [...list].sort(cdtCompare), result: undefined };
+    case 'sort': {
+      // an ordered list is already sorted and stays ascending (the server's list_sort)
+      const ordered = listOrder(list) === 'ordered';
+      let next = ordered ? [...list] : [...list].sort(op.sortFlags?.descending === true ? (x, y) => cdtCompare(y, x) : cdtCompare);
+      if (op.sortFlags?.dropDuplicates === true) next = next.filter((x, i) => i === 0 || cdtCompare(next[i - 1] as BinValue, x) !== 0);
+      return { next, result: undefined };
+    }
     case 'trim': {
       const [s, e] = range(op, list.length);
       const removed = list.length - (e - s);

@@ -13,14 +13,14 @@ import { LIST_PLANS, MAP_PLANS, type Selector } from './selectors.ts';
 
 type Field =
   | 'index' | 'rank' | 'count' | 'value' | 'valueEnd' | 'values' | 'key' | 'keyEnd' | 'keys' | 'items'
-  | 'returnType' | 'inverted' | 'flags' | 'order';
+  | 'returnType' | 'inverted' | 'flags' | 'order' | 'sortFlags';
 
-const LIST_FIELDS: readonly Field[] = ['index', 'rank', 'count', 'value', 'valueEnd', 'values', 'returnType', 'inverted', 'flags', 'order'];
-const MAP_FIELDS: readonly Field[] = [...LIST_FIELDS, 'key', 'keyEnd', 'keys', 'items'];
+const LIST_FIELDS: readonly Field[] = ['index', 'rank', 'count', 'value', 'valueEnd', 'values', 'returnType', 'inverted', 'flags', 'order', 'sortFlags'];
+const MAP_FIELDS: readonly Field[] = [...LIST_FIELDS.filter((f) => f !== 'sortFlags'), 'key', 'keyEnd', 'keys', 'items'];
 
 const NAMES: Readonly<Record<Field, string>> = {
   index: 'index', rank: 'rank', count: 'count', value: 'value', valueEnd: 'value end', values: 'values', key: 'key', keyEnd: 'key end',
-  keys: 'keys', items: 'items', returnType: 'return type', inverted: 'inverted flag', flags: 'write flags', order: 'order',
+  keys: 'keys', items: 'items', returnType: 'return type', inverted: 'inverted flag', flags: 'write flags', order: 'order', sortFlags: 'sort flags',
 };
 
 /** The arguments of each selector (get…By… / remove…By…), besides the return type and inverted. */
@@ -37,7 +37,7 @@ const LIST_OTHERS: Readonly<Partial<Record<ListOpKind, readonly Field[]>>> = {
   increment: ['index', 'value', 'order'],
   get: ['index'], getRange: ['index', 'count'], pop: ['index'], popRange: ['index', 'count'],
   remove: ['index'], removeRange: ['index', 'count'], trim: ['index', 'count'],
-  size: [], clear: [], sort: [], setOrder: ['order'],
+  size: [], clear: [], sort: ['sortFlags'], setOrder: ['order'],
 };
 
 const MAP_OTHERS: Readonly<Partial<Record<MapOpKind, readonly Field[]>>> = {

@@ -1446,6 +1446,17 @@ export interface ListWriteFlags {
 }
 
 /**
+ * Flags of list sort (Aerospike's ListSortFlags). Sent on any other list operation they are
+ * refused with PARAMETER (4).
+ */
+export interface ListSortFlags {
+  /** Sort an unordered list from the largest value (an ordered list stays ascending, as on Aerospike). */
+  descending: boolean;
+  /** Keep one of each run of equal values. */
+  dropDuplicates: boolean;
+}
+
+/**
  * Write flags of map put, put_items and increment (Aerospike's MapWriteFlags). Sent on any
  * other map operation they are refused with PARAMETER (4).
  */
@@ -1516,7 +1527,11 @@ export interface ListOp {
    * element the context ends at) is missing (an existing list keeps its order); the new order
    * of set_order. Refused with PARAMETER (4) on other operations.
    */
-  order?: ListOrder | undefined;
+  order?:
+    | ListOrder
+    | undefined;
+  /** sort: its flags (descending, drop duplicates). */
+  sortFlags?: ListSortFlags | undefined;
 }
 
 /**
@@ -3826,6 +3841,95 @@ export const ListWriteFlags: MessageFns<ListWriteFlags> = {
   },
 };
 
+function createBaseListSortFlags(): ListSortFlags {
+  return { descending: false, dropDuplicates: false };
+}
+
+export const ListSortFlags: MessageFns<ListSortFlags> = {
+  encode(message: ListSortFlags, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.descending !== false) {
+      writer.uint32(8).bool(message.descending);
+    }
+    if (message.dropDuplicates !== false) {
+      writer.uint32(16).bool(message.dropDuplicates);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListSortFlags {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListSortFlags();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.descending = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.dropDuplicates = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListSortFlags {
+    return {
+      descending: isSet(object.descending) ? globalThis.Boolean(object.descending) : false,
+      dropDuplicates: isSet(object.dropDuplicates)
+        ? globalThis.Boolean(object.dropDuplicates)
+        : isSet(object.drop_duplicates)
+        ? globalThis.Boolean(object.drop_duplicates)
+        : false,
+    };
+  },
+
+  toJSON(message: ListSortFlags): unknown {
+    const obj: any = {};
+    if (message.descending !== false) {
+      obj.descending = message.descending;
+    }
+    if (message.dropDuplicates !== false) {
+      obj.dropDuplicates = message.dropDuplicates;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListSortFlags>): ListSortFlags {
+    return ListSortFlags.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListSortFlags>): ListSortFlags {
+    const message = createBaseListSortFlags();
+    message.descending = object.descending ?? false;
+    message.dropDuplicates = object.dropDuplicates ?? false;
+    return message;
+  },
+};
+
 function createBaseMapWriteFlags(): MapWriteFlags {
   return { createOnly: false, updateOnly: false, noFail: false, partial: false };
 }
@@ -3970,6 +4074,7 @@ function createBaseListOp(): ListOp {
     ctx: [],
     flags: undefined,
     order: undefined,
+    sortFlags: undefined,
   };
 }
 
@@ -4022,6 +4127,9 @@ export const ListOp: MessageFns<ListOp> = {
     }
     if (message.order !== undefined) {
       writer.uint32(104).int32(message.order);
+    }
+    if (message.sortFlags !== undefined) {
+      ListSortFlags.encode(message.sortFlags, writer.uint32(114).fork()).join();
     }
     return writer;
   },
@@ -4143,6 +4251,14 @@ export const ListOp: MessageFns<ListOp> = {
             message.order = reader.int32() as any;
             continue;
           }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.sortFlags = ListSortFlags.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4178,6 +4294,11 @@ export const ListOp: MessageFns<ListOp> = {
       ctx: globalThis.Array.isArray(object?.ctx) ? object.ctx.map((e: any) => CdtContext.fromJSON(e)) : [],
       flags: isSet(object.flags) ? ListWriteFlags.fromJSON(object.flags) : undefined,
       order: isSet(object.order) ? listOrderFromJSON(object.order) : undefined,
+      sortFlags: isSet(object.sortFlags)
+        ? ListSortFlags.fromJSON(object.sortFlags)
+        : isSet(object.sort_flags)
+        ? ListSortFlags.fromJSON(object.sort_flags)
+        : undefined,
     };
   },
 
@@ -4222,6 +4343,9 @@ export const ListOp: MessageFns<ListOp> = {
     if (message.order !== undefined) {
       obj.order = listOrderToJSON(message.order);
     }
+    if (message.sortFlags !== undefined) {
+      obj.sortFlags = ListSortFlags.toJSON(message.sortFlags);
+    }
     return obj;
   },
 
@@ -4247,6 +4371,9 @@ export const ListOp: MessageFns<ListOp> = {
       ? ListWriteFlags.fromPartial(object.flags)
       : undefined;
     message.order = object.order ?? undefined;
+    message.sortFlags = (object.sortFlags !== undefined && object.sortFlags !== null)
+      ? ListSortFlags.fromPartial(object.sortFlags)
+      : undefined;
     return message;
   },
 };
