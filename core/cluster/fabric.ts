@@ -2,10 +2,12 @@
  * The fabric: typed node-to-node messages over a Transport, with acknowledgements for the
  * messages that need one and a retransmit loop driven by the node's RetransmitStrategy.
  * Duplicates (from resends or the network) are acknowledged again but delivered once.
+ * Acknowledgements are batched: the ids received from one sender before the next timer turn
+ * leave in one ack frame (under load, one frame acknowledges many messages).
  */
 import { DbError } from '../plugin-api/index.ts';
 import type { Clock, FabricMessageKind, Logger, NodeId, RetransmitStrategy, TimerHandle } from '../plugin-api/index.ts';
-import { encodeFrame, hexId, type FabricAck, type FabricMessage, type FabricPayload, type Frame } from './messages.ts';
+import { encodeFrame, hexId, MAX_ACKS_PER_FRAME, type FabricAck, type FabricMessage, type FabricPayload, type Frame } from './messages.ts';
 import type { Transport } from './transport.ts';
 
 export interface FabricOptions {
@@ -54,6 +56,9 @@ export class Fabric {
   #seen = new Map<string, { set: Set<number>; order: number[]; refused: Set<number> }>();
   #handlers: FabricHandler[] = [];
   #stopped = false;
+  /** Acks to send at the next timer turn, per sender and incarnation. */
+  #acks = new Map<string, { to: NodeId; inc: number; ids: number[] }>();
+  #acksScheduled = false;
   /**
    * `refusedForeign`: messages from another cluster name; `refusedStale`: data-path messages
    * stamped with another cluster key than this node's (sent under another membership).
@@ -130,6 +135,30 @@ export class Fabric {
     this.#o.transport.send(addr, frame);
   }
 
+  #ack(to: NodeId, inc: number, id: number, key: string): void {
+    let batch = this.#acks.get(key);
+    if (batch === undefined) this.#acks.set(key, batch = { to, inc, ids: [] });
+    batch.ids.push(id);
+    if (this.#acksScheduled) return;
+    this.#acksScheduled = true;
+    this.#o.clock.setTimeout(() => this.#flushAcks(), 0);
+  }
+
+  #flushAcks(): void {
+    this.#acksScheduled = false;
+    const batches = [...this.#acks.values()];
+    this.#acks.clear();
+    for (const { to, inc, ids } of batches) {
+      for (let i = 0; i < ids.length; i += MAX_ACKS_PER_FRAME) {
+        const part = ids.slice(i, i + MAX_ACKS_PER_FRAME);
+        const ack: FabricAck = part.length === 1
+          ? { t: 'ack', from: this.#o.nodeId, inc, id: part[0] as number }
+          : { t: 'ack', from: this.#o.nodeId, inc, id: part[0] as number, more: part.slice(1) };
+        this.#transmit(to, ack);
+      }
+    }
+  }
+
   #scheduleResend(p: Pending): void {
     const now = this.#o.clock.now();
     const state = { attempt: p.attempt + 1, elapsedMs: now - p.sentAt, deadlineMs: p.deadlineMs, peer: p.to, kind: p.msg.kind, bytes: p.bytes };
@@ -170,23 +199,32 @@ export class Fabric {
     if (this.#stopped) return;
     if (frame.t === 'ack') {
       if (frame.inc !== this.#o.incarnation) return;
-      const p = this.#pending.get(frame.id);
-      if (p === undefined || p.to !== frame.from) return;
-      this.#pending.delete(frame.id);
-      if (p.timer !== undefined) this.#o.clock.clearTimeout(p.timer);
-      if (p.deadline !== undefined) this.#o.clock.clearTimeout(p.deadline);
-      if (frame.refused !== undefined) {
-        this.stats.timedOut++;
-        // not delivered: the caller may safely send it again once the maps agree
-        p.reject(new DbError('UNAVAILABLE', `node ${hexId(p.to)} refused ${p.msg.body.type}: it is in another cluster membership than this node`, {
-          hint: 'The cluster is re-forming; retry in a moment',
-        }));
-        return;
-      }
-      this.stats.acked++;
-      p.resolve();
+      this.#acked(frame, frame.id);
+      for (const id of frame.more ?? []) this.#acked(frame, id);
       return;
     }
+    this.#onMessage(frame);
+  }
+
+  #acked(frame: FabricAck, id: number): void {
+    const p = this.#pending.get(id);
+    if (p === undefined || p.to !== frame.from) return;
+    this.#pending.delete(id);
+    if (p.timer !== undefined) this.#o.clock.clearTimeout(p.timer);
+    if (p.deadline !== undefined) this.#o.clock.clearTimeout(p.deadline);
+    if (frame.refused !== undefined) {
+      this.stats.timedOut++;
+      // not delivered: the caller may safely send it again once the maps agree
+      p.reject(new DbError('UNAVAILABLE', `node ${hexId(p.to)} refused ${p.msg.body.type}: it is in another cluster membership than this node`, {
+        hint: 'The cluster is re-forming; retry in a moment',
+      }));
+      return;
+    }
+    this.stats.acked++;
+    p.resolve();
+  }
+
+  #onMessage(frame: Frame): void {
     if (frame.t !== 'msg') return;
     if (frame.clusterName !== this.#o.clusterName) {
       this.stats.refusedForeign++;
@@ -209,10 +247,8 @@ export class Fabric {
     // resent, so that the sender's view of whether it was delivered stays true.
     const stale = frame.kind !== 'control' && frame.body.type !== 'reply' && (seen.refused.has(frame.id) || (!seen.set.has(frame.id) && (own === 0n || frame.clusterKey !== own)));
     if (frame.needsAck) {
-      const ack: FabricAck = stale
-        ? { t: 'ack', from: this.#o.nodeId, inc: frame.inc, id: frame.id, refused: 'stale-cluster-key' }
-        : { t: 'ack', from: this.#o.nodeId, inc: frame.inc, id: frame.id };
-      this.#transmit(frame.from, ack);
+      if (stale) this.#transmit(frame.from, { t: 'ack', from: this.#o.nodeId, inc: frame.inc, id: frame.id, refused: 'stale-cluster-key' });
+      else this.#ack(frame.from, frame.inc, frame.id, key);
     }
     if (stale) {
       this.stats.refusedStale++;

@@ -112,6 +112,8 @@ export interface FabricAck {
   readonly from: NodeId;
   readonly inc: number;
   readonly id: number;
+  /** More messages of the same sender incarnation acknowledged by this frame (acks are batched). */
+  readonly more?: readonly number[];
   /** Set when the receiver refused the message instead of taking it (never delivered). */
   readonly refused?: 'stale-cluster-key';
 }
@@ -160,6 +162,8 @@ export function encodeFrame(frame: Frame): Uint8Array {
 
 // ---- schemas ---------------------------------------------------------------------------------
 
+/** Message ids one ack frame may acknowledge. */
+export const MAX_ACKS_PER_FRAME = 1024;
 /** The most nodes a cluster may have; lists of nodes in messages are capped by it. */
 export const MAX_CLUSTER_NODES = 256;
 const U64_MAX = (1n << 64n) - 1n;
@@ -259,8 +263,11 @@ export const FRAME_SPECS: { readonly [K in Frame['t']]: MessageSpec<K extends 'm
   },
   ack: {
     channel: 'fabric',
-    maxBytes: 1024,
-    schema: z.object({ t: z.literal('ack'), from: nodeIdSchema, inc: z.int(), id: z.int().min(0), refused: z.literal('stale-cluster-key').optional() }),
+    maxBytes: 32 * 1024,
+    schema: z.object({
+      t: z.literal('ack'), from: nodeIdSchema, inc: z.int(), id: z.int().min(0),
+      more: z.array(z.int().min(0)).max(MAX_ACKS_PER_FRAME - 1).optional(), refused: z.literal('stale-cluster-key').optional(),
+    }),
   },
 };
 

@@ -41,6 +41,26 @@ describe('cluster/fabric', () => {
     assert.ok(net.stats.duplicated > 0 && net.stats.dropped > 0);
   });
 
+  it('acknowledges the messages of a burst that arrive together in one ack frame, and each of them is resolved', async () => {
+    const clock = new FakeClock();
+    const net = new SimNetwork(clock, 7, { minDelayMs: 2, maxDelayMs: 2, dropRate: 0, duplicateRate: 0 });
+    const { a, b, got } = await pair(net, clock);
+    let ackFrames = 0;
+    net.dropIf = (_from, _to, frame) => {
+      if (frame.t === 'ack') ackFrames++;
+      return false;
+    };
+    const results: string[] = [];
+    for (let i = 0; i < 50; i++) a.send(2n, msg(i), { deadlineMs: 5000 }).then(() => results.push('ok'), () => results.push('fail'));
+    clock.advance(20);
+    await Promise.resolve();
+    assert.equal(got.length, 50);
+    assert.equal(results.filter((r) => r === 'ok').length, 50);
+    assert.equal(ackFrames, 1, `${ackFrames} ack frames for 50 messages that arrived together`);
+    assert.equal(a.stats.resent, 0);
+    assert.equal(b.stats.received, 50);
+  });
+
   it('fails with TIMEOUT at the deadline when the peer is unreachable, after resending per the strategy', async () => {
     const clock = new FakeClock();
     const net = new SimNetwork(clock, 1);
