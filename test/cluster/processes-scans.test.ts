@@ -7,7 +7,7 @@
  * fewer. The load's schedule is seeded (SLIPSTREAM_FAULT_SEED=n replays it).
  */
 import { strict as assert } from 'node:assert';
-import { ProcessCluster } from '../helpers/process-cluster.ts';
+import { ProcessCluster, memberOrder, membersOf } from '../helpers/process-cluster.ts';
 import { until } from '../helpers/until.ts';
 import { SlipstreamClient } from '../../core/client/index.ts';
 import { seededRandom } from '../../core/cluster/clock.ts';
@@ -108,8 +108,14 @@ describe('cluster/scans while the cluster re-forms (real processes)', function (
       // D1 returns empty and fills its partitions again; a scan through D3 runs meanwhile
       phase = 'restarted';
       const b1 = await cluster.start('D1');
-      writers.set('D1', await client(b1.port));
+      // writes go through D1 once it is back in the cluster: a restarted node that hears nobody
+      // within its start-up grace (slow on a loaded machine) serves alone, as one side of a split
+      // (AP), and what it acknowledges then reaches the other side's scans only after the merge
+      // (as soon as it is a member again: it may still be filling its partitions)
+      const joined = until('D1 back in the cluster', async () => (membersOf(await cluster.info('D1')) === memberOrder(['D3', 'D2', 'D1']) ? true : undefined), 120_000, 50)
+        .then(async () => { writers.set('D1', await client(b1.port)); });
       const duringFill = await scanOnce(await client(a.port), { after: 300, during: async () => {} });
+      await joined;
       assert.equal(duringFill.error, undefined, `seed ${SEED}: the scan during the fill completes:\n${report()}`);
       await settled(['D3', 'D2', 'D1']);
       phase = 'settled';
