@@ -17,7 +17,7 @@ import type { RecordKey } from '../../model/index.ts';
 import type { Kernel } from '../../transaction/kernel.ts';
 import type { Logger } from '../../plugin-api/index.ts';
 import { checkRecordsPerMessage, pages } from '../wire/pages.ts';
-import { writeBy, writePolicy, type ReadPolicy, type RecordPredicate } from '../../transaction/policy.ts';
+import type { ReadPolicy, RecordPredicate } from '../../transaction/policy.ts';
 import { fromPbBins, toPbBins, toPbMeta, toPbRecord } from '../../wire/convert.ts';
 import { callWritePolicy, fromPbKey, fromPbReadPolicy, fromPbWritePolicy, refusePolicyFields, JOB_REFUSES, RECORD_UDF_REFUSES, type WritePolicyField } from './request-mapping.ts';
 import { MAX_MESSAGE_BYTES } from '../grpc-server.ts';
@@ -158,13 +158,13 @@ export function keyValueHandlers(kernel: Kernel, logger: Logger, services?: Serv
   };
   const policyOf = (p: Parameters<typeof fromPbWritePolicy>[0]) => fromPbWritePolicy(p, now);
   /** A single-record write's policy: the call's deadline is the write's. */
-  const writePolicyOf = (p: Parameters<typeof fromPbWritePolicy>[0], call: { getDeadline(): Date | number }) => callWritePolicy(p, call, now);
+  const writePolicyOf = (p: Parameters<typeof fromPbWritePolicy>[0], call: { getDeadline(): Date | number }) => callWritePolicy(p, call.getDeadline(), now);
   const batchEntryOf = (e: PbBatchEntry, i: number, deadline: Parameters<typeof callOf>[1], read: ReadPolicy): BatchEntry<UdfCall> => {
     const key = fromPbKey(kernel, e.key);
     const a = e.action;
     if (a === undefined) throw new DbError('PARAMETER', `batch entry ${i} has no action`, { hint: 'set one of read, put, delete, operate, udf' });
     // every write entry runs by the call's deadline, whether or not it has a policy of its own
-    const policy = { policy: writeBy(e.policy === undefined ? writePolicy() : policyOf(e.policy), now() + (typeof deadline === 'number' ? deadline : deadline.getTime()) - Date.now()) };
+    const policy = { policy: callWritePolicy(e.policy, deadline, now) };
     switch (a.$case) {
       case 'read':
         checkReadPolicy(e.policy, i);

@@ -26,13 +26,12 @@ const EXISTS: Record<number, ExistsAction> = { 0: 'update', 1: 'update', 2: 'upd
 const GEN: Record<number, GenerationPolicy> = { 0: 'none', 1: 'expectEqual', 2: 'expectGreater' };
 
 /**
- * The write policy of a request with the call's deadline as the write's (see WritePolicy.deadline):
- * a write the client has given up on never runs after it.
+ * The write policy of a request with the call's deadline (`call.getDeadline()`) as the write's
+ * (see WritePolicy.deadline): a write the client has given up on never runs after it.
  */
-export function callWritePolicy(p: PbWritePolicy | undefined, call: { getDeadline(): Date | number }, now: () => number = Date.now): WritePolicy {
-  const d = call.getDeadline();
+export function callWritePolicy(p: PbWritePolicy | undefined, deadline: Date | number, now: () => number = Date.now): WritePolicy {
   // the time left, on the node's clock (the one the kernel checks it with)
-  const left = (d instanceof Date ? d.getTime() : d) - Date.now();
+  const left = (deadline instanceof Date ? deadline.getTime() : deadline) - Date.now();
   return writeBy(fromPbWritePolicy(p, now), now() + left);
 }
 

@@ -88,7 +88,7 @@ export function udfHandlers(runner: UdfRunner, nowMs: () => number, logger: Logg
     applyRecordUdf: unary(logger, 'ApplyRecordUdf', async (req, call) => {
       refusePolicyFields(req.policy, RECORD_UDF_REFUSES, 'a record UDF');
       const udf = callOf(req.call, call.getDeadline());
-      const r = await runner.apply(fromPbKey(kernel, req.key), udf, callWritePolicy(req.policy, call));
+      const r = await runner.apply(fromPbKey(kernel, req.key), udf, callWritePolicy(req.policy, call.getDeadline(), nowMs));
       return {
         value: toPbValue(r.value), ...(r.meta === undefined ? {} : { meta: toPbMeta(r.meta, nowMs()) }), effect: r.effect, logs: [...r.logs],
       };
