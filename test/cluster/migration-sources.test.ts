@@ -13,25 +13,32 @@ import { DbError } from '../../core/errors/index.ts';
 import type { RecordKey } from '../../core/model/index.ts';
 import type { StoredRecord } from '../../core/plugin-api/index.ts';
 import { writePolicy } from '../../core/transaction/policy.ts';
-import { simDataCluster, type DataNode } from './sim-data-harness.ts';
+import { simDataCluster, type DataNode, type SimDataCluster } from './sim-data-harness.ts';
 
 const fixed = process.env['SLIPSTREAM_SIM_SEED'];
 const seeds = fixed === undefined ? [21, 22] : [Number(fixed)];
+
+const EARLY = [0x300n, 0x200n, 0x100n];
+
+/** Starts the three early nodes, waits until they form, and writes `n` records through the first (0x300). */
+async function threeNodesWithRecords(c: SimDataCluster, ctx: string, n: number): Promise<{ first: DataNode; keys: RecordKey[] }> {
+  for (const id of EARLY) await c.start(id);
+  assert.ok(await c.converge() >= 0, `${ctx}: three nodes formed`);
+  const first = c.nodes.get(0x300n) as DataNode;
+  const keys: RecordKey[] = Array.from({ length: n }, (_, i) => first.kernel.key('test', 's', `k${i}`));
+  const out = await c.drive(keys.map((k, i) => first.kernel.put(k, { v: BigInt(i) }, writePolicy())));
+  out.forEach((o, i) => assert.ok(o.ok, `${ctx}: write k${i}: ${String(!o.ok && o.error)}`));
+  return { first, keys };
+}
 
 describe('cluster/migrations: sources of a fill, requests on a filling partition (simulated network)', function () {
   this.timeout(120_000);
   for (const seed of seeds) {
     it(`seed ${seed}: a joining node pulls each record once, from the partition's master (the full replica of the same version is skipped); copies agree`, async () => {
       const ctx = `seed ${seed}`;
-      const early = [0x300n, 0x200n, 0x100n];
-      const c = simDataCluster(seed, [0x400n, ...early], { rf: 2 });
+      const c = simDataCluster(seed, [0x400n, ...EARLY], { rf: 2 });
       try {
-        for (const id of early) await c.start(id);
-        assert.ok(await c.converge() >= 0, `${ctx}: three nodes formed`);
-        const first = c.nodes.get(0x300n) as DataNode;
-        const keys: RecordKey[] = Array.from({ length: 600 }, (_, i) => first.kernel.key('test', 's', `k${i}`));
-        const out = await c.drive(keys.map((k, i) => first.kernel.put(k, { v: BigInt(i) }, writePolicy())));
-        out.forEach((o, i) => assert.ok(o.ok, `${ctx}: write k${i}: ${String(!o.ok && o.error)}`));
+        const { first, keys } = await threeNodesWithRecords(c, ctx, 600);
         const joiner = await c.start(0x400n);
         assert.ok(await c.converge() >= 0, `${ctx}: the fourth node joined and filled`);
         await c.idle(2000); // copies of partitions a node no longer holds are dropped
@@ -57,10 +64,9 @@ describe('cluster/migrations: sources of a fill, requests on a filling partition
 
     it(`seed ${seed}: while a member holding copies is silent, writes on the partitions it should fill are refused (TIMEOUT, not in doubt) and the fill keeps asking; once it answers, writes build on its copies and nothing acknowledged is lost`, async () => {
       const ctx = `seed ${seed}`;
-      const early = [0x300n, 0x200n, 0x100n];
-      const c = simDataCluster(seed, [0x400n, ...early], { rf: 2, faults: { minDelayMs: 1, maxDelayMs: 5, dropRate: 0.01, duplicateRate: 0.01 } });
+      const c = simDataCluster(seed, [0x400n, ...EARLY], { rf: 2, faults: { minDelayMs: 1, maxDelayMs: 5, dropRate: 0.01, duplicateRate: 0.01 } });
       try {
-        for (const id of early) await c.start(id);
+        for (const id of EARLY) await c.start(id);
         assert.ok(await c.converge() >= 0, `${ctx}: three nodes formed`);
         const first = c.nodes.get(0x300n) as DataNode;
         const keys: RecordKey[] = Array.from({ length: 300 }, (_, i) => first.kernel.key('test', 's', `k${i}`));
@@ -71,7 +77,7 @@ describe('cluster/migrations: sources of a fill, requests on a filling partition
         }
 
         // the three nodes stop answering migration requests; a fourth node joins
-        const oldHosts = new Set(early.map((id) => c.host(id)));
+        const oldHosts = new Set(EARLY.map((id) => c.host(id)));
         c.net.dropIf = (_from, to, f) => f.t === 'msg' && f.body.type === 'request' && f.body.kind.startsWith('migrate.') && oldHosts.has(to);
         const joiner = await c.start(0x400n);
         for (let waited = 0; ; waited += 50) {
@@ -122,15 +128,9 @@ describe('cluster/migrations: sources of a fill, requests on a filling partition
 
     it(`seed ${seed}: while a joining node fills, its progress estimates the records still to receive, and says 0 once filled`, async () => {
       const ctx = `seed ${seed}`;
-      const early = [0x300n, 0x200n, 0x100n];
-      const c = simDataCluster(seed, [0x400n, ...early], { rf: 2 });
+      const c = simDataCluster(seed, [0x400n, ...EARLY], { rf: 2 });
       try {
-        for (const id of early) await c.start(id);
-        assert.ok(await c.converge() >= 0, `${ctx}: three nodes formed`);
-        const first = c.nodes.get(0x300n) as DataNode;
-        const keys: RecordKey[] = Array.from({ length: 1500 }, (_, i) => first.kernel.key('test', 's', `k${i}`));
-        const out = await c.drive(keys.map((k, i) => first.kernel.put(k, { v: BigInt(i) }, writePolicy())));
-        out.forEach((o, i) => assert.ok(o.ok, `${ctx}: write k${i}: ${String(!o.ok && o.error)}`));
+        const { first, keys } = await threeNodesWithRecords(c, ctx, 1500);
         const joiner = await c.start(0x400n);
         // small pages at a low rate: the fill takes a few simulated seconds and can be watched
         joiner.path.migrations.setLimits({ pageRecords: 25, recordsPerSecond: 400 });
