@@ -8,7 +8,7 @@
  * Prints Markdown. `npm run bench -- cluster` (about a minute).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { credentials } from '@grpc/grpc-js';
 import { startNodeProcess, type NodeProcess } from '../test/helpers/process-node.ts';
@@ -102,13 +102,34 @@ const fmt = (xs: number[]): string => {
 try {
   const parts = (process.env['BENCH_CLUSTER'] ?? 'membership,data').split(',');
   if (parts.includes('data')) {
+    const load0 = loadavg();
     const d = await measureDataPath();
     const k = (x: number): string => Math.round(x).toLocaleString('en-US');
-    console.log('\n### Cluster data path (real processes, 127.0.0.1, memory engine, default heartbeat)\n');
+    console.log(`\n### Cluster data path (real processes, 127.0.0.1, memory engine, default heartbeat; load average ${load0.map((x) => x.toFixed(1)).join(' ')} at the start)\n`);
     console.log('| measure | value |');
     console.log('|---|---|');
-    console.log(`| writes/s, 3 nodes RF 1 (48 in flight through all nodes) | ${k(d.writesRf1)} |`);
-    console.log(`| writes/s, 3 nodes RF 2 (commit level all) | ${k(d.writesRf2)} (${(d.writesRf2 / d.writesRf1).toFixed(2)}× RF 1) |`);
+    const med = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] ?? 0;
+    const span = (xs: number[], f: (x: number) => string): string => `${f(med(xs))} (${f(Math.min(...xs))}–${f(Math.max(...xs))})`;
+    const rounds = Math.max(d.writes.grpc.rf1.length, d.writes.aerospike.rf1.length);
+    const roundMs = Number(process.env['BENCH_WRITE_ROUND_MS'] ?? Number(process.env['BENCH_MS'] ?? 5000) / 2);
+    for (const [name, w, how] of [
+      ['gRPC client', d.writes.grpc, '48 in flight through all nodes'],
+      ['official Aerospike client', d.writes.aerospike, 'Aerospike protocol, partition-aware, 48 in flight'],
+    ] as const) {
+      if (w.rf1.length === 0 || w.rf2.length === 0) { // one side only (BENCH_WRITE_RFS)
+        for (const [rf, rs] of [['1', w.rf1], ['2', w.rf2]] as const) if (rs.length > 0) console.log(`| RF ${rf}, ${name}: writes/s, node CPU per write, load generator CPU per write (median) | ${k(med(rs.map((r) => r.perSecond)))}, ${k(med(rs.map((r) => r.nodeCpuUs)))} µs, ${k(med(rs.map((r) => r.clientCpuUs)))} µs |`);
+        continue;
+      }
+      const r1 = w.rf1.map((r) => r.perSecond);
+      const r2 = w.rf2.map((r) => r.perSecond);
+      const pairs = r2.map((x, i) => x / (r1[i] ?? 1));
+      const cpu = (rs: typeof w.rf1, f: 'nodeCpuUs' | 'clientCpuUs'): number => med(rs.map((r) => r[f]));
+      console.log(`| writes/s, 3 nodes RF 1, ${name} (${how}; median (min–max) of ${rounds} rounds of ${roundMs / 1000} s, RF 1 and RF 2 alternating) | ${span(r1, k)} |`);
+      console.log(`| writes/s, 3 nodes RF 2 (commit level all), ${name} | ${span(r2, k)} (${(med(r2) / med(r1)).toFixed(2)}× RF 1; round pairs ${Math.min(...pairs).toFixed(2)}–${Math.max(...pairs).toFixed(2)}×) |`);
+      console.log(`| CPU per write, the 3 node processes together, RF 1 / RF 2, ${name} (median) | ${k(cpu(w.rf1, 'nodeCpuUs'))} / ${k(cpu(w.rf2, 'nodeCpuUs'))} µs (RF 2 ${cpu(w.rf2, 'nodeCpuUs') >= cpu(w.rf1, 'nodeCpuUs') ? '+' : '−'}${k(Math.abs(cpu(w.rf2, 'nodeCpuUs') - cpu(w.rf1, 'nodeCpuUs')))}) |`);
+      console.log(`| CPU per write, the load generator, RF 1 / RF 2, ${name} (median) | ${k(cpu(w.rf1, 'clientCpuUs'))} / ${k(cpu(w.rf2, 'clientCpuUs'))} µs |`);
+    }
+    if (process.env['BENCH_CLUSTER_WRITES_ONLY'] === '1') process.exit(0);
     console.log(`| get/s through a node, keys it masters (direct) | ${k(d.getDirect)} |`);
     console.log(`| get/s through the same node, keys mastered elsewhere (proxied) | ${k(d.getProxied)} (${(d.getProxied / d.getDirect).toFixed(2)}× direct) |`);
     console.log(`| migration: node joining a 2-node RF 2 cluster | ${k(d.migration.records)} records received, ${k(d.migration.perSecond)} records/s; join → online ${k(d.migration.ms)} ms |`);

@@ -12,6 +12,8 @@ import { startNodeProcess, type NodeProcess } from '../../test/helpers/process-n
 import { ClusterServiceClient, type GetClusterInfoResponse, type GetPartitionMapResponse } from '../../core/wire/generated/slipstream/v1/cluster.ts';
 import { SlipstreamClient } from '../../core/client/index.ts';
 import { computeDigest, partitionOf } from '../../core/model/index.ts';
+import Aerospike from 'aerospike';
+import { cpuMicros, ownCpuMicros } from './process-cpu.ts';
 
 function info(port: number): Promise<GetClusterInfoResponse> {
   const c = new ClusterServiceClient(`127.0.0.1:${port}`, credentials.createInsecure());
@@ -23,22 +25,27 @@ function partitionMap(port: number): Promise<GetPartitionMapResponse> {
   return new Promise((resolve, reject) => c.getPartitionMap({ namespace: 'test' }, (err, res) => { c.close(); if (err) reject(err); else resolve(res); }));
 }
 
+/** A namespace of the bench's nodes (memory engine). */
+interface BenchNamespace { readonly name: string; readonly rf: number }
+
 class Cluster {
   readonly dir = mkdtempSync(join(tmpdir(), 'slipstream-bench-dp-'));
   readonly procs = new Map<string, NodeProcess>();
   seed = '';
-  readonly rf: number;
-  constructor(rf: number) {
-    this.rf = rf;
+  readonly namespaces: readonly BenchNamespace[];
+  readonly nodeFlags: readonly string[];
+  constructor(namespaces: readonly BenchNamespace[], nodeFlags: readonly string[] = []) {
+    this.namespaces = namespaces;
+    this.nodeFlags = nodeFlags;
   }
   async start(id: string): Promise<NodeProcess> {
     const file = join(this.dir, `${id}.json`);
     writeFileSync(file, JSON.stringify({
       node: { id, host: '127.0.0.1', port: 0, dataDir: join(this.dir, id) }, logLevel: 'warn',
-      namespaces: [{ name: 'test', storage: 'storage-memory', replicationFactor: this.rf }],
+      namespaces: this.namespaces.map((n) => ({ name: n.name, storage: 'storage-memory', replicationFactor: n.rf })),
       cluster: { clusterName: 'bench', heartbeat: { address: '127.0.0.1:0' }, fabric: { address: '127.0.0.1:0' }, seeds: this.seed === '' ? [] : [this.seed] },
     }));
-    const p = await startNodeProcess(['--config', file], { timeoutMs: 60_000 });
+    const p = await startNodeProcess(['--config', file], { timeoutMs: 60_000, nodeFlags: this.nodeFlags });
     if (this.seed === '') this.seed = (await info(p.port)).members[0]?.heartbeatAddress ?? '';
     this.procs.set(id, p);
     return p;
@@ -54,8 +61,8 @@ class Cluster {
       await new Promise((r) => setTimeout(r, 20));
     }
   }
-  async stop(): Promise<void> {
-    for (const p of this.procs.values()) await p.stop('SIGKILL');
+  async stop(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    for (const p of this.procs.values()) await p.stop(signal);
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
@@ -81,25 +88,90 @@ async function rate(ms: number, concurrency: number, fn: (i: number) => Promise<
   return n / ((performance.now() - t0) / 1000);
 }
 
-async function writeThroughput(rf: number, ms: number): Promise<number> {
-  const c = new Cluster(rf);
+/** One timed round of writes: its rate and the CPU it cost per successful write. */
+export interface WriteRound {
+  readonly perSecond: number;
+  /** CPU of the three node processes together, µs per write. */
+  readonly nodeCpuUs: number;
+  /** CPU of the load generator (this process, the client included), µs per write. */
+  readonly clientCpuUs: number;
+}
+
+/** Rounds of one client, RF 1 and RF 2 measured alternately on the same nodes. */
+export interface WriteRounds { readonly rf1: WriteRound[]; readonly rf2: WriteRound[] }
+
+type Writer = (i: number) => Promise<unknown>;
+
+/** Runs `put` for `ms` from `concurrency` loops, with the CPU the nodes and this process spent meanwhile. */
+async function writeRound(pids: readonly number[], ms: number, concurrency: number, put: Writer): Promise<WriteRound> {
+  const nodes0 = pids.reduce((t, pid) => t + cpuMicros(pid), 0);
+  const own0 = ownCpuMicros();
+  const t0 = performance.now();
+  const perSecond = await rate(ms, concurrency, put);
+  const writes = Math.max(1, perSecond * ((performance.now() - t0) / 1000));
+  const nodes1 = pids.reduce((t, pid) => t + cpuMicros(pid), 0);
+  return { perSecond, nodeCpuUs: (nodes1 - nodes0) / writes, clientCpuUs: (ownCpuMicros() - own0) / writes };
+}
+
+/**
+ * Write throughput with RF 1 against RF 2 on the same three node processes: two namespaces,
+ * `r1` (RF 1) and `r2` (RF 2, commit level all), written in alternating rounds so that the
+ * machine's load drifts over both alike (each round pair starts with the other one in turn).
+ * Two clients, each 48 writes in flight: the TypeScript gRPC client sending through all three
+ * nodes by round robin (routing 'seed': 2/3 of the writes are proxied to their master), and the
+ * official Aerospike client (partition-aware, C) over the Aerospike protocol, which sends each
+ * write to its master.
+ */
+async function writeRounds(rounds: number, ms: number): Promise<{ grpc: WriteRounds; aerospike: WriteRounds }> {
+  const prof = process.env['BENCH_CLUSTER_PROFILE'];
+  const c = new Cluster([{ name: 'r1', rf: 1 }, { name: 'r2', rf: 2 }], prof === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${prof}`]);
+  let as: Awaited<ReturnType<typeof Aerospike.connect>> | undefined;
+  const clients: SlipstreamClient[] = [];
   try {
     for (const id of ['C3', 'C2', 'C1']) await c.start(id);
     await c.agreed(['C3', 'C2', 'C1']);
-    const clients = await Promise.all([...c.procs.values()].map((p) => SlipstreamClient.connect({ hosts: `127.0.0.1:${p.port}`, timeoutMs: 10_000, routing: 'seed' })));
-    const put = (i: number) => (clients[i % 3] as SlipstreamClient).put({ namespace: 'test', set: 'w', key: `k${i % 50_000}` }, { v: BigInt(i), s: 'x'.repeat(100) });
-    await rate(1000, 48, put); // warm-up
-    const r = await rate(ms, 48, put);
-    for (const cl of clients) cl.close();
-    return r;
+    const pids = [...c.procs.values()].map((p) => p.child.pid as number);
+    for (const p of c.procs.values()) clients.push(await SlipstreamClient.connect({ hosts: `127.0.0.1:${p.port}`, timeoutMs: 10_000, routing: 'seed' }));
+    const policy = { totalTimeout: 10_000, socketTimeout: 10_000, maxRetries: 2 };
+    as = await Aerospike.connect({
+      hosts: [{ addr: '127.0.0.1', port: (c.procs.get('C3') as NodeProcess).port }], log: { level: Aerospike.log.OFF },
+      policies: { write: policy, read: policy, info: { timeout: 10_000 } }, maxConnsPerNode: 128,
+    });
+    const client = as;
+    for (let i = 0; i < 300 && client.getNodes().length < 3; i++) await new Promise((r) => setTimeout(r, 100));
+    const s = 'x'.repeat(100);
+    const grpc = (ns: string): Writer => (i) => (clients[i % 3] as SlipstreamClient).put({ namespace: ns, set: 'w', key: `k${i % 50_000}` }, { v: BigInt(i), s });
+    const asp = (ns: string): Writer => (i) => client.put(new Aerospike.Key(ns, 'w', `k${i % 50_000}`), { v: i, s });
+    const kinds = [
+      { name: 'grpc' as const, rf1: grpc('r1'), rf2: grpc('r2') },
+      { name: 'aerospike' as const, rf1: asp('r1'), rf2: asp('r2') },
+    ].filter((k) => (process.env['BENCH_WRITE_CLIENTS'] ?? 'grpc,aerospike').split(',').includes(k.name));
+    for (const k of kinds) { // warm-up: connections, JIT, both namespaces' records created
+      await rate(1000, 48, k.rf1);
+      await rate(1000, 48, k.rf2);
+    }
+    const out = { grpc: { rf1: [] as WriteRound[], rf2: [] as WriteRound[] }, aerospike: { rf1: [] as WriteRound[], rf2: [] as WriteRound[] } };
+    // BENCH_WRITE_RFS=rf2 (say) measures one side only, e.g. to profile it
+    const rfs = (process.env['BENCH_WRITE_RFS'] ?? 'rf1,rf2').split(',');
+    for (let r = 0; r < rounds; r++) {
+      for (const k of kinds) {
+        for (const rf of (r % 2 === 0 ? ['rf1', 'rf2'] as const : ['rf2', 'rf1'] as const).filter((x) => rfs.includes(x))) {
+          out[k.name][rf].push(await writeRound(pids, ms, 48, k[rf]));
+        }
+      }
+    }
+    return out;
   } finally {
-    await c.stop();
+    for (const cl of clients) cl.close();
+    await as?.close();
+    // with profiles, the nodes must exit by themselves to write them
+    await c.stop(prof === undefined ? 'SIGKILL' : 'SIGTERM');
   }
 }
 
 export interface DataPathResults {
-  writesRf1: number;
-  writesRf2: number;
+  /** Write rounds, RF 1 and RF 2 alternating on the same nodes, per client. */
+  writes: { grpc: WriteRounds; aerospike: WriteRounds };
   getDirect: number;
   getProxied: number;
   /** Records received by the joining node, join → online, its fill rate, and the client put rate that loaded the data (the peer). */
@@ -111,11 +183,11 @@ export interface DataPathResults {
 
 export async function measureDataPath(): Promise<DataPathResults> {
   const MS = Number(process.env['BENCH_MS'] ?? 5000);
-  const writesRf1 = await writeThroughput(1, MS);
-  const writesRf2 = await writeThroughput(2, MS);
+  const writes = await writeRounds(Number(process.env['BENCH_WRITE_ROUNDS'] ?? 3), Number(process.env['BENCH_WRITE_ROUND_MS'] ?? MS / 2));
+  if (process.env['BENCH_CLUSTER_WRITES_ONLY'] === '1') return { writes, getDirect: 0, getProxied: 0, migration: { records: 0, ms: 0, perSecond: 0, loadPerSecond: 1 }, sigkillWindowMs: 0, sigkillReformedMs: 0 };
 
   // get: through node C3, keys it masters (direct) against keys others master (proxied); then a join's migration; then SIGKILL
-  const c = new Cluster(2);
+  const c = new Cluster([{ name: 'test', rf: 2 }]);
   try {
     for (const id of ['C3', 'C2']) await c.start(id);
     await c.agreed(['C3', 'C2']);
@@ -187,7 +259,7 @@ export async function measureDataPath(): Promise<DataPathResults> {
     ca.close();
     c1b.close();
     return {
-      writesRf1, writesRf2, getDirect, getProxied,
+      writes, getDirect, getProxied,
       migration: { records: received, ms: joinMs, perSecond, loadPerSecond },
       sigkillWindowMs: lastFail === 0 ? 0 : lastFail - killedAt,
       sigkillReformedMs: reformedMs,
