@@ -14,6 +14,7 @@ import { credentials } from '@grpc/grpc-js';
 import { startNodeProcess, type NodeProcess } from '../test/helpers/process-node.ts';
 import { ClusterServiceClient, type GetClusterInfoResponse } from '../core/wire/generated/slipstream/v1/cluster.ts';
 import { failures, measureDataPath } from './lib/cluster-data.ts';
+import { gracefulLeaveRow } from './lib/cluster-leave.ts';
 
 const REPS = Number(process.env['BENCH_REPS'] ?? 3);
 const dir = mkdtempSync(join(tmpdir(), 'slipstream-bench-cluster-'));
@@ -136,6 +137,7 @@ try {
     console.log(`| peer: client puts/s that loaded those records (64 in flight, RF 2) | ${k(d.migration.loadPerSecond)} (migration ${(d.migration.perSecond / d.migration.loadPerSecond).toFixed(1)}× puts) |`);
     console.log(`| SIGKILL of a member under write load: writes failing for | ${k(d.sigkillWindowMs)} ms |`);
     console.log(`| floor: SIGKILL → survivors re-formed without it (heartbeat timeout + quantum) | ${k(d.sigkillReformedMs)} ms |`);
+    console.log(await gracefulLeaveRow());
     console.log(`| operations that failed (TIMEOUT) during the throughput and migration runs | ${k(failures.count)} |`);
   }
   if (!parts.includes('membership')) process.exit(0);

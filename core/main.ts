@@ -72,12 +72,17 @@ async function main(): Promise<void> {
   const node = await createNode(config, { plugins: defaultPlugins(), logger, setLogLevel: setLevel });
   // Tools that start a node on port 0 read this line to learn the port.
   if (process.env['SLIPSTREAM_READY_FD'] === '1' || process.send !== undefined) process.send?.({ ready: true, port: node.port, ...(node.metricsPort === undefined ? {} : { metricsPort: node.metricsPort }) });
+  // The first SIGTERM/SIGINT stops gracefully (a cluster member hands its partitions over and
+  // leaves the cluster first, each step bounded); a second one exits at once.
   let stopping = false;
   const shutdown = (signal: string): void => {
-    if (stopping) return;
+    if (stopping) {
+      logger.warn({ signal }, 'second stop signal: exiting at once');
+      process.exit(1);
+    }
     stopping = true;
-    logger.info({ signal }, 'shutting down');
-    node.stop().then(() => process.exit(0), (err: unknown) => { logger.error({ err }, 'shutdown failed'); process.exit(1); });
+    logger.info({ signal }, 'shutting down gracefully (send it again to exit at once)');
+    node.leave().then(() => process.exit(0), (err: unknown) => { logger.error({ err }, 'shutdown failed'); process.exit(1); });
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));

@@ -17,7 +17,8 @@ import { Clustering } from './clustering.ts';
 import { defaultQuantumMs, CLUSTER_DEFAULTS } from './config.ts';
 import { Fabric } from './fabric.ts';
 import { Heartbeat, type PeerInfo } from './heartbeat.ts';
-import { hexId, type NodeState } from './messages.ts';
+import { hexId, type MemberDesc, type NodeState } from './messages.ts';
+
 import { buildPartitionTable, type NamespaceReplication, type PartitionTable } from './partition-table.ts';
 import type { Channel, Transport, TransportFactory, TransportStats } from './transport.ts';
 
@@ -75,6 +76,21 @@ export interface ClusterInfo {
   readonly others: readonly NodeId[];
 }
 
+/** What a graceful departure did (ClusterService.leave). */
+export interface LeaveReport {
+  /** Ms until the others held this node's partitions (quiesced, their fills done); undefined when not waited for. */
+  readonly handedOverMs: number | undefined;
+  /** Why the hand-over was skipped or cut short, when it was. */
+  readonly handOverNote?: string;
+  /** Ms from announcing the departure until this node saw the cluster formed without it; undefined when it did not see it in time. */
+  readonly reformedMs: number | undefined;
+}
+
+export interface LeaveOptions {
+  /** Longest wait for the others to take over this node's partitions (migrations) before leaving anyway. */
+  readonly handOverWaitMs: number;
+}
+
 export interface ClusterChange {
   readonly reason: 'cluster' | 'orphan' | 'state';
   readonly state: NodeState;
@@ -112,11 +128,27 @@ export interface ClusterService {
    */
   holdSyncWhile(pending: () => boolean): void;
   dataSettled(): void;
+  /**
+   * Quiesces this node (Aerospike's `quiesce`): the cluster re-forms with it listed last in every
+   * partition's row, so it masters and replicates nothing and its copies migrate to the others,
+   * while it still serves and proxies. `false` undoes it (`quiesce-undo`). False when refused
+   * (undoing while leaving, or not running).
+   */
+  quiesce(on: boolean): boolean;
+  /** Whether this node is quiesced, and whether it is leaving. */
+  departure(): { readonly quiesced: boolean; readonly leaving: boolean };
+  /**
+   * Leaves the cluster gracefully: quiesces and waits (bounded) until the others hold its
+   * partitions, then announces its departure so that they re-form without it at once, and
+   * resolves once it has seen that cluster (it then routes by it, proxying what it receives to
+   * the new owners) or after two quanta. The node keeps serving meanwhile; stop() comes after.
+   */
+  leave(options: LeaveOptions): Promise<LeaveReport>;
   on(event: 'change', listener: (change: ClusterChange) => void): () => void;
   /** The bound addresses (real ports), after start(). */
   addresses(): { heartbeat: string; fabric: string };
   readonly fabric: Fabric;
-  stats(): { fabric: Fabric['stats']; clustering: Clustering['stats']; transports: Record<Channel, TransportStats> };
+  stats(): { fabric: Fabric['stats']; clustering: Clustering['stats']; heartbeat: Heartbeat['stats']; transports: Record<Channel, TransportStats> };
 }
 
 export function createClusterService(options: ClusterServiceOptions): ClusterService {
@@ -173,7 +205,10 @@ export function createClusterService(options: ClusterServiceOptions): ClusterSer
     transport: hbTransport, clock, logger: logger.child({ part: 'heartbeat' }), intervalMs, timeout,
     seeds: options.seeds ?? [],
     ...(options.serviceAddress === undefined ? {} : { serviceAddress: options.serviceAddress }),
-    local: () => ({ state: clustering.nodeState, clusterKey: clustering.clusterKey, principal: clustering.principal, succession: clustering.succession }),
+    local: () => ({
+      state: clustering.nodeState, clusterKey: clustering.clusterKey, principal: clustering.principal, succession: clustering.succession,
+      quiesced: clustering.quiesced, leaving: clustering.leaving,
+    }),
     onPulse: (peer: PeerInfo) => {
       fabric.setPeerAddress(peer.id, peer.fabric);
       clustering.onPulse(peer);
@@ -184,6 +219,7 @@ export function createClusterService(options: ClusterServiceOptions): ClusterSer
 
   function rebuildTables(): void {
     const view = clustering.view();
+    const quiesced = new Set(clustering.members.filter((m) => m.quiesced === true).map((m) => m.id));
     for (const ns of options.namespaces) {
       if (view === undefined) {
         tables.delete(ns.name);
@@ -191,8 +227,22 @@ export function createClusterService(options: ClusterServiceOptions): ClusterSer
       }
       const gen = (generations.get(ns.name) ?? 0) + 1;
       generations.set(ns.name, gen);
-      tables.set(ns.name, buildPartitionTable(ns, view, options.replication, gen));
+      tables.set(ns.name, buildPartitionTable(ns, view, options.replication, gen, quiesced));
     }
+  }
+
+  /** Polls `done` every heartbeat interval on the node's clock until it holds (true) or `ms` pass (false). */
+  function waitUntil(done: () => boolean, ms: number): Promise<boolean> {
+    const end = clock.now() + ms;
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (stopped) return resolve(false);
+        if (done()) return resolve(true);
+        if (clock.now() >= end) return resolve(false);
+        clock.setTimeout(check, Math.min(Math.max(5, Math.floor(intervalMs / 4)), Math.max(1, end - clock.now())));
+      };
+      check();
+    });
   }
 
   function memberInfo(id: NodeId, alive: boolean, peer: PeerInfo | undefined): MemberInfo {
@@ -261,7 +311,8 @@ export function createClusterService(options: ClusterServiceOptions): ClusterSer
         joinedOthers = true;
         return false;
       }
-      if (heartbeat.peers().some((p) => !ids.includes(p.id))) return true;
+      // a leaving node is heard until it stops, but it joins nobody
+      if (heartbeat.peers().some((p) => !p.leaving && !ids.includes(p.id))) return true;
       const seeded = (options.seeds ?? []).some((s) => s !== heartbeat.address);
       return seeded && !joinedOthers && clock.now() - startedAt < 3 * intervalMs * timeout;
     },
@@ -275,11 +326,39 @@ export function createClusterService(options: ClusterServiceOptions): ClusterSer
       clustering.holdSync = pending;
     },
     dataSettled: () => clustering.checkOnline(),
+    quiesce: (on) => clustering.quiesce(on),
+    departure: () => ({ quiesced: clustering.quiesced, leaving: clustering.leaving }),
+    async leave(o) {
+      const t0 = clock.now();
+      const peersOf = (): MemberDesc[] => clustering.members.filter((m) => m.id !== options.nodeId);
+      let handedOverMs: number | undefined;
+      let handOverNote: string | undefined;
+      if (clustering.clusterKey === 0n || !clustering.isMember()) handOverNote = 'not in a cluster';
+      else if (peersOf().length === 0) handOverNote = 'alone in its cluster: nobody to hand its partitions to';
+      else if (peersOf().every((m) => m.quiesced === true || heartbeat.peer(m.id)?.leaving === true)) handOverNote = 'every other member is quiesced or leaving';
+      else {
+        clustering.quiesce(true);
+        // handed over: the cluster agreed with this node quiesced, and every member (this one too) is online in it — their fills are done
+        const handedOver = (): boolean => clustering.members.some((m) => m.id === options.nodeId && m.quiesced === true) && clustering.nodeState === 'online'
+          && peersOf().every((m) => { const p = heartbeat.peer(m.id); return p !== undefined && p.clusterKey === clustering.clusterKey && p.state === 'online'; });
+        if (await waitUntil(handedOver, o.handOverWaitMs)) handedOverMs = clock.now() - t0;
+        else handOverNote = `the others did not take over its partitions within ${o.handOverWaitMs} ms`;
+      }
+      if (handOverNote !== undefined) logger.warn({ why: handOverNote }, 'leaving without handing over partitions first');
+      const t1 = clock.now();
+      clustering.leave();
+      let reformedMs: number | undefined;
+      // (when every other member is leaving or gone too, nobody re-forms: no wait)
+      const nobodyStays = (): boolean => peersOf().every((m) => heartbeat.peer(m.id) === undefined || heartbeat.peer(m.id)?.leaving === true);
+      if (clustering.clusterKey !== 0n && await waitUntil(() => !clustering.isMember() || nobodyStays(), 2 * quantumMs) && !clustering.isMember()) reformedMs = clock.now() - t1;
+      logger.info({ handedOverMs, reformedMs }, reformedMs === undefined ? 'left the cluster (did not see it re-form without this node)' : 'left the cluster');
+      return { handedOverMs, ...(handOverNote === undefined ? {} : { handOverNote }), reformedMs };
+    },
     on(_event, listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
     addresses: () => ({ heartbeat: heartbeat.address, fabric: fabric.address }),
-    stats: () => ({ fabric: fabric.stats, clustering: clustering.stats, transports: { heartbeat: hbTransport.stats(), fabric: fabricTransport.stats() } }),
+    stats: () => ({ fabric: fabric.stats, clustering: clustering.stats, heartbeat: heartbeat.stats, transports: { heartbeat: hbTransport.stats(), fabric: fabricTransport.stats() } }),
   };
 }

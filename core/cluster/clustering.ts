@@ -19,6 +19,16 @@
  * node hears or heard lately (a heartbeat flap under load does not count against a member), with
  * the rack and zone their heartbeats announce; a LEARN is applied only when it
  * is the value this node accepted. A forged LEARN, or an ACCEPT of invented nodes, is refused.
+ *
+ * Planned departures (Aerospike's quiesce, then shutdown). A node that quiesces says so in its
+ * heartbeats; the principal re-forms with the node marked quiesced in the agreed member list, and
+ * every member then builds rows that list it last (it masters and replicates nothing: its copies
+ * migrate to the others while it still serves and proxies). A node that leaves says so in its
+ * heartbeats and no longer proposes, promises or counts as anyone's principal; the others re-form
+ * without it at once (a short settle, as after a death, not the heartbeat timeout). The principal
+ * also sends the LEARN of that cluster to the leaving node, which adopts it as an observer — a
+ * member list without itself — so that until it stops it proxies what it receives to the new
+ * owners under the new cluster key.
  */
 import type { Clock, ClusterView, Logger, NodeId, TimerHandle } from '../plugin-api/index.ts';
 import type { Fabric } from './fabric.ts';
@@ -77,6 +87,8 @@ export class Clustering {
   /** When the pending decision (`#timer`) runs. */
   #nextTickAt = 0;
   #stopped = false;
+  #quiesced = false;
+  #leaving = false;
   readonly stats = { proposals: 0, proposalsFailed: 0, applied: 0 };
 
   constructor(options: ClusteringOptions) {
@@ -115,6 +127,51 @@ export class Clustering {
     this.#timer = this.#o.clock.setTimeout(() => this.#tick(), ms);
   }
 
+  /** Whether this node gives up its partitions (announced in its heartbeats). */
+  get quiesced(): boolean {
+    return this.#quiesced;
+  }
+
+  /** Whether this node is leaving (announced in its heartbeats; it is in no cluster formed from now on). */
+  get leaving(): boolean {
+    return this.#leaving;
+  }
+
+  /**
+   * Quiesces (or un-quiesces) this node: announced at once, the principal re-forms with the flag
+   * within a settle time. Un-quiescing a leaving node is refused (false).
+   */
+  quiesce(on: boolean): boolean {
+    if (this.#stopped || (this.#leaving && !on)) return false;
+    if (this.#quiesced === on) return true;
+    this.#quiesced = on;
+    this.#o.logger.info({ quiesced: on }, on ? 'quiesced: handing this node\'s partitions to the others' : 'quiesce undone');
+    this.#hb.pulseNow();
+    this.#soon();
+    return true;
+  }
+
+  /** Leaves the cluster: announced at once; the others re-form without this node. */
+  leave(): void {
+    if (this.#stopped || this.#leaving) return;
+    this.#leaving = true;
+    this.#quiesced = true;
+    this.#o.logger.info({ members: this.succession.map(hexId) }, 'leaving the cluster');
+    if (this.#round !== undefined) this.#endRound(this.#round, 'this node is leaving');
+    this.#hb.pulseNow();
+  }
+
+  /** Whether this node is in the cluster it knows (false when it is in none, or an observer of the one it left). */
+  isMember(): boolean {
+    return this.members.some((m) => m.id === this.#o.nodeId);
+  }
+
+  /** Brings the next decision forward to a settle time from now (after news a principal must act on). */
+  #soon(): void {
+    const settleMs = this.#settleMs();
+    if (this.#nextTickAt - this.#o.clock.now() > settleMs) this.#schedule(settleMs);
+  }
+
   stop(): void {
     this.#stopped = true;
     if (this.#timer !== undefined) this.#o.clock.clearTimeout(this.#timer);
@@ -132,7 +189,11 @@ export class Clustering {
       this.#apply(acc.n, acc.clusterKey, acc.members, 'adopted from the principal\'s heartbeat');
       return;
     }
-    if (this.clusterKey !== 0n && peer.id === this.principal && peer.id !== self && peer.clusterKey !== this.clusterKey) {
+    // a member announcing its departure (or a changed quiesce) is acted on a settle time from now
+    const desc = this.members.find((m) => m.id === peer.id);
+    if (desc !== undefined && (peer.leaving || peer.quiesced !== (desc.quiesced === true))) this.#soon();
+    // a leaving node waits for the LEARN of the cluster formed without it (it stays an observer)
+    if (this.clusterKey !== 0n && peer.id === this.principal && peer.id !== self && peer.clusterKey !== this.clusterKey && !this.#leaving) {
       if (peer.clusterKey === 0n || !peer.succession.includes(self)) {
         this.#orphan(`principal ${hexId(peer.id)} left this cluster`);
         return;
@@ -150,8 +211,7 @@ export class Clustering {
    */
   onPeerDown(peer: PeerInfo): void {
     if (this.#stopped || !this.members.some((m) => m.id === peer.id)) return;
-    const settleMs = this.#settleMs();
-    if (this.#nextTickAt - this.#o.clock.now() > settleMs) this.#schedule(settleMs);
+    this.#soon();
   }
 
   /** How long a decision after a departure waits for the rest of the news: a sixth of the quantum (300 ms by default), at least 50 ms. */
@@ -164,9 +224,10 @@ export class Clustering {
   #tick(): void {
     if (this.#stopped) return;
     this.#schedule(this.#o.quantumMs);
-    if (this.#round !== undefined || !this.#shouldPropose()) return;
+    if (this.#leaving || this.#round !== undefined || !this.#shouldPropose()) return;
     const desired = this.#desiredMembers();
-    const same = this.clusterKey !== 0n && desired.length === this.members.length && desired.every((id, i) => this.members[i]?.id === id);
+    const same = this.clusterKey !== 0n && desired.length === this.members.length
+      && desired.every((id, i) => this.members[i]?.id === id && (this.members[i]?.quiesced === true) === this.#isQuiesced(id));
     if (same) {
       const inSync = this.members.every((m) => m.id === this.#o.nodeId || this.#hb.peer(m.id)?.clusterKey === this.clusterKey);
       if (inSync) {
@@ -186,7 +247,7 @@ export class Clustering {
   /** Whether no higher node that we hear would act as principal for us. */
   #shouldPropose(): boolean {
     for (const p of this.#hb.peers()) {
-      if (p.id <= this.#o.nodeId) continue;
+      if (p.id <= this.#o.nodeId || p.leaving) continue;
       const defer = p.clusterKey === 0n || p.principal === p.id || (this.clusterKey !== 0n && p.clusterKey === this.clusterKey) || this.#hb.isAlive(p.principal);
       if (defer) return false;
     }
@@ -197,7 +258,7 @@ export class Clustering {
     const self = this.#o.nodeId;
     const now = this.#o.clock.now();
     const peers = this.#hb.peers().filter((p) => {
-      if ((this.#nacked.get(p.id) ?? 0) > now) return false;
+      if ((this.#nacked.get(p.id) ?? 0) > now || p.leaving) return false;
       const boundElsewhere = p.clusterKey !== 0n && p.clusterKey !== this.clusterKey && p.principal > self && p.principal !== p.id && this.#hb.isAlive(p.principal);
       return !boundElsewhere;
     });
@@ -226,6 +287,10 @@ export class Clustering {
     return sortDescending(set);
   }
 
+  #isQuiesced(id: NodeId): boolean {
+    return id === this.#o.nodeId ? this.#quiesced : this.#hb.peer(id)?.quiesced === true;
+  }
+
   #newKey(): bigint {
     for (;;) {
       const k = (BigInt(Math.floor(this.#o.random() * 2 ** 24)) << 24n) | BigInt(Math.floor(this.#o.random() * 2 ** 24));
@@ -244,9 +309,10 @@ export class Clustering {
     this.#lastRound = round;
     const n: ProposalNumber = { round, node: this.#o.nodeId };
     const members: MemberDesc[] = ids.map((id) => {
-      if (id === this.#o.nodeId) return { id, rack: this.#o.rackId, zone: this.#o.zoneId };
+      const q = this.#isQuiesced(id) ? { quiesced: true } : {};
+      if (id === this.#o.nodeId) return { id, rack: this.#o.rackId, zone: this.#o.zoneId, ...q };
       const p = this.#hb.peer(id);
-      return { id, rack: p?.rack ?? 0, zone: p?.zone ?? 0 };
+      return { id, rack: p?.rack ?? 0, zone: p?.zone ?? 0, ...q };
     });
     const r: Round = { n, ids, members, clusterKey: this.#newKey(), phase: 'prepare', waiting: new Set(ids), timer: undefined };
     this.#round = r;
@@ -287,7 +353,9 @@ export class Clustering {
       return;
     }
     this.#endRound(r);
-    for (const id of r.ids) {
+    // members of the cluster before that are leaving it learn it too (they proxy under it until they stop)
+    const leaving = this.members.filter((m) => !r.ids.includes(m.id) && this.#hb.peer(m.id)?.leaving === true).map((m) => m.id);
+    for (const id of [...r.ids, ...leaving]) {
       this.#fabric.send(id, { type: 'learn', n: r.n, clusterKey: r.clusterKey, members: r.members }, { deadlineMs: this.#o.quantumMs }).catch(() => {});
     }
   }
@@ -302,6 +370,10 @@ export class Clustering {
     if (this.#stopped) return;
     switch (m.type) {
       case 'prepare': {
+        if (this.#leaving) {
+          this.#reply(from, { type: 'prepare-nack', n: m.n, reason: 'this node is leaving the cluster' });
+          return;
+        }
         const odd = this.#unbelievable(from, m.n);
         if (odd !== undefined) {
           this.#o.logger.warn({ from: hexId(from), why: odd }, 'refusing a cluster proposal');
@@ -309,7 +381,7 @@ export class Clustering {
           return;
         }
         const p = this.principal;
-        if (this.clusterKey !== 0n && p !== from && p > from && this.#hb.isAlive(p)) {
+        if (this.clusterKey !== 0n && p !== from && p > from && this.#hb.isAlive(p) && this.#hb.peer(p)?.leaving !== true) {
           this.#reply(from, { type: 'prepare-nack', n: m.n, reason: `member of the cluster of live principal ${hexId(p)}` });
           return;
         }
@@ -323,6 +395,10 @@ export class Clustering {
         return;
       }
       case 'accept': {
+        if (this.#leaving) {
+          this.#reply(from, { type: 'accept-nack', n: m.n, reason: 'this node is leaving the cluster' });
+          return;
+        }
         if (this.#promised !== undefined && compareProposals(m.n, this.#promised) < 0) {
           this.#reply(from, { type: 'accept-nack', n: m.n, reason: 'promised a higher proposal' });
           return;
@@ -339,6 +415,10 @@ export class Clustering {
         return;
       }
       case 'learn': {
+        if (this.#leaving) {
+          this.#observe(from, m.n, m.clusterKey, m.members);
+          return;
+        }
         if (!m.members.some((x) => x.id === this.#o.nodeId) || m.clusterKey === this.clusterKey || !this.#canApply(m.n)) return;
         // Only the value this node accepted can be learned (every member accepted it first).
         const acc = this.#accepted;
@@ -359,6 +439,7 @@ export class Clustering {
         if (r === undefined || compareProposals(r.n, m.n) !== 0) return;
         this.#nacked.set(from, this.#o.clock.now() + 2 * this.#o.quantumMs);
         this.#endRound(r, `node ${hexId(from)} refused: ${m.reason}`);
+        if (this.#hb.peer(from)?.leaving === true) this.#soon();
         return;
       }
     }
@@ -414,6 +495,21 @@ export class Clustering {
     this.#o.onChange('cluster');
     this.#hb.pulseNow();
     this.#checkOnline();
+  }
+
+  /**
+   * A leaving node adopts the cluster formed without it, as an observer: sent by the proposer
+   * itself, one of the members this node was with, for a cluster without this node.
+   */
+  #observe(from: NodeId, n: ProposalNumber, clusterKey: bigint, members: readonly MemberDesc[]): void {
+    if (from !== n.node || members.some((x) => x.id === this.#o.nodeId) || clusterKey === this.clusterKey || !this.members.some((x) => x.id === from)) return;
+    if (this.#applied !== undefined && compareProposals(n, this.#applied) <= 0) return;
+    this.#applied = n;
+    this.clusterKey = clusterKey;
+    this.members = [...members].sort((a, b) => (a.id > b.id ? -1 : a.id < b.id ? 1 : 0));
+    this.#o.logger.info({ clusterKey: clusterKey.toString(16), members: this.succession.map(hexId) }, `the cluster re-formed without this node (agreed by principal ${hexId(from)}); proxying to it until stopped`);
+    this.#o.onChange('cluster');
+    this.#hb.pulseNow();
   }
 
   #orphan(why: string): void {

@@ -30,6 +30,12 @@ export interface ClusterConfig {
   readonly migration: { readonly maxIncoming: number; readonly recordsPerSecond: number };
   /** Time every replica has to confirm a write before it fails TIMEOUT in doubt (changeable while the node runs). */
   readonly replicaWriteTimeoutMs: number;
+  /**
+   * A node stopped with SIGTERM/SIGINT leaves gracefully: it waits up to `handOverWaitMs` for the
+   * others to take over its partitions (quiesce and migrations), announces its departure, and
+   * keeps serving (proxying to the new owners) for `drainMs` after the cluster re-formed without it.
+   */
+  readonly leave: { readonly handOverWaitMs: number; readonly drainMs: number };
   /** What one peer (or anyone reaching the heartbeat and fabric ports) can make the node hold. */
   readonly limits: {
     readonly maxConnections: number;
@@ -50,6 +56,8 @@ export const CLUSTER_DEFAULTS = {
   migrationMaxIncoming: 4,
   migrationRecordsPerSecond: 0,
   replicaWriteTimeoutMs: 1000,
+  leaveHandOverWaitMs: 30_000,
+  leaveDrainMs: 1500,
 } as const;
 
 /**
@@ -121,6 +129,10 @@ export const clusterSchema = Type.Object({
     recordsPerSecond: Type.Optional(ms(0, 100_000_000, CLUSTER_DEFAULTS.migrationRecordsPerSecond, 'records a node takes in per second by migration, 0 for no limit')),
   }, { additionalProperties: false, title: 'migration limits', hint: 'e.g. {"maxIncoming": 4, "recordsPerSecond": 20000}' })),
   replicaWriteTimeoutMs: Type.Optional(ms(10, 600_000, CLUSTER_DEFAULTS.replicaWriteTimeoutMs, 'time every replica has to confirm a write before the write fails TIMEOUT in doubt')),
+  leave: Type.Optional(Type.Object({
+    handOverWaitMs: Type.Optional(ms(0, 86_400_000, CLUSTER_DEFAULTS.leaveHandOverWaitMs, 'longest time a stopping node waits for the others to take over its partitions (quiesce, migrations) before it leaves anyway')),
+    drainMs: Type.Optional(ms(0, 600_000, CLUSTER_DEFAULTS.leaveDrainMs, 'how long a stopping node keeps serving (proxying to the new owners) after the cluster re-formed without it, for clients to learn the new map')),
+  }, { additionalProperties: false, title: 'graceful leave', hint: 'e.g. {"handOverWaitMs": 30000, "drainMs": 1500}' })),
   limits: Type.Optional(Type.Object({
     maxConnections: Type.Optional(ms(4, 65_536, TCP_TRANSPORT_DEFAULTS.maxConnections, 'most fabric/heartbeat connections accepted')),
     frameTimeoutMs: Type.Optional(ms(100, 600_000, TCP_TRANSPORT_DEFAULTS.frameTimeoutMs, 'longest time to read one frame')),
@@ -184,6 +196,10 @@ export function validateClusterConfig(raw: unknown, where = 'cluster'): ClusterC
       recordsPerSecond: o.migration?.recordsPerSecond ?? CLUSTER_DEFAULTS.migrationRecordsPerSecond,
     },
     replicaWriteTimeoutMs: o.replicaWriteTimeoutMs ?? CLUSTER_DEFAULTS.replicaWriteTimeoutMs,
+    leave: {
+      handOverWaitMs: o.leave?.handOverWaitMs ?? CLUSTER_DEFAULTS.leaveHandOverWaitMs,
+      drainMs: o.leave?.drainMs ?? CLUSTER_DEFAULTS.leaveDrainMs,
+    },
   };
 }
 

@@ -4,9 +4,15 @@
  * younger than interval × timeout. Pulses of another cluster name, or with our own node id
  * from another address, are ignored (and logged). What pulses can make a node remember is
  * bounded: at most MAX_CLUSTER_NODES × 4 peers and as many discovered endpoints at once.
+ *
+ * Pulses of a node speaking another fabric protocol version (FABRIC_PROTOCOL_VERSION) are
+ * ignored too — logged once per node with both versions and counted (`refusedVersion`): such a
+ * node cannot exchange data with this one, so it is never heard, never a member. A pulse also
+ * says whether its sender is quiesced (gives up its partitions) or leaving (stopping: the others
+ * re-form without it at once instead of waiting for its heartbeat to time out).
  */
 import type { Clock, Logger, NodeId, TimerHandle } from '../plugin-api/index.ts';
-import { hexId, MAX_CLUSTER_NODES, type AdjacentNode, type NodeState, type Pulse } from './messages.ts';
+import { FABRIC_PROTOCOL_VERSION, hexId, MAX_CLUSTER_NODES, type AdjacentNode, type NodeState, type Pulse } from './messages.ts';
 import type { Transport } from './transport.ts';
 
 export interface PeerInfo {
@@ -22,6 +28,10 @@ export interface PeerInfo {
   readonly succession: readonly NodeId[];
   readonly adjacency: readonly NodeId[];
   readonly lastSeen: number;
+  /** It gives up its partitions (listed last in every row). */
+  readonly quiesced: boolean;
+  /** It is stopping: not a member of any cluster formed from now on. */
+  readonly leaving: boolean;
 }
 
 /** What the clustering layer contributes to each pulse. */
@@ -30,6 +40,8 @@ export interface LocalClusterState {
   readonly clusterKey: bigint;
   readonly principal: NodeId;
   readonly succession: readonly NodeId[];
+  readonly quiesced: boolean;
+  readonly leaving: boolean;
 }
 
 export interface HeartbeatOptions {
@@ -68,6 +80,8 @@ export class Heartbeat {
   #stopped = false;
   fabricAddress = '';
   address = '';
+  /** Pulses ignored because their sender speaks another fabric protocol version. */
+  readonly stats = { refusedVersion: 0 };
 
   constructor(options: HeartbeatOptions) {
     this.#o = options;
@@ -153,7 +167,8 @@ export class Heartbeat {
     return {
       t: 'pulse', node: this.#o.nodeId, clusterName: this.#o.clusterName, hb: this.address, fabric: this.fabricAddress,
       service: this.#o.serviceAddress?.() ?? '', rack: this.#o.rackId, zone: this.#o.zoneId, state: local.state, clusterKey: local.clusterKey,
-      principal: local.principal, succession: local.succession, adjacency,
+      principal: local.principal, succession: local.succession, adjacency, fabricVersion: FABRIC_PROTOCOL_VERSION,
+      ...(local.quiesced ? { quiesced: true } : {}), ...(local.leaving ? { leaving: true } : {}),
     };
   }
 
@@ -168,6 +183,13 @@ export class Heartbeat {
     if (this.#stopped) return;
     if (p.clusterName !== this.#o.clusterName) {
       this.#warnOnce(`name:${p.hb}`, { from: p.hb, clusterName: p.clusterName }, 'ignoring heartbeats from a node of another cluster name');
+      return;
+    }
+    const version = p.fabricVersion ?? 1;
+    if (version !== FABRIC_PROTOCOL_VERSION) {
+      this.stats.refusedVersion++;
+      this.#warnOnce(`version:${p.node}:${version}`, { node: hexId(p.node), from: p.hb, peerVersion: version, version: FABRIC_PROTOCOL_VERSION },
+        `ignoring node ${hexId(p.node)}: it speaks fabric protocol version ${version}, this node speaks version ${FABRIC_PROTOCOL_VERSION} (nodes of different fabric versions cannot form one cluster; see docs/cluster.md, rolling upgrades)`);
       return;
     }
     if (p.node === this.#o.nodeId) {
@@ -188,6 +210,7 @@ export class Heartbeat {
     const info: PeerInfo = {
       id: p.node, hb: p.hb, fabric: p.fabric, service: p.service ?? '', rack: p.rack, zone: p.zone, state: p.state, clusterKey: p.clusterKey,
       principal: p.principal, succession: p.succession, adjacency: p.adjacency.map((a) => a.id), lastSeen: now,
+      quiesced: p.quiesced === true, leaving: p.leaving === true,
     };
     this.#peers.set(p.node, info);
     for (const a of p.adjacency) {

@@ -35,11 +35,25 @@ export interface AdjacentNode {
   readonly hb: string;
 }
 
+/**
+ * The fabric protocol version: how data-path bodies, migration pages and replica writes are laid
+ * out. Nodes announce it in every heartbeat pulse and ignore peers of another version (a rolling
+ * upgrade across versions is not possible: see docs/cluster.md). A pulse without one comes from
+ * a build before versions were announced, taken as version 1.
+ */
+export const FABRIC_PROTOCOL_VERSION = 2;
+
 /** Heartbeat pulse, sent every interval to every known heartbeat endpoint. */
 export interface Pulse {
   readonly t: 'pulse';
   readonly node: NodeId;
   readonly clusterName: string;
+  /** The sender's FABRIC_PROTOCOL_VERSION (absent: 1, a build before versions were announced). */
+  readonly fabricVersion?: number;
+  /** The sender gives up its partitions: it is listed last in every row, so it masters and replicates none (Aerospike's quiesce). */
+  readonly quiesced?: boolean;
+  /** The sender is stopping: the others re-form without it at once (no heartbeat timeout). */
+  readonly leaving?: boolean;
   /** Sender's heartbeat and fabric addresses (host:port). */
   readonly hb: string;
   readonly fabric: string;
@@ -61,6 +75,8 @@ export interface MemberDesc {
   readonly id: NodeId;
   readonly rack: number;
   readonly zone: number;
+  /** A quiesced member holds no partition (its copies migrate to the others) until it leaves or is un-quiesced. */
+  readonly quiesced?: boolean;
 }
 
 /** Clustering (Paxos) messages carried by the fabric. */
@@ -186,7 +202,7 @@ const fabricKindSchema = enumOf<FabricMessageKind>({ 'replica-write': true, migr
 
 // rounds are clock readings (ms), which a simulated clock may give with fractions
 const proposalSchema: z.ZodType<ProposalNumber> = z.object({ round: z.number().min(0), node: nodeIdSchema });
-const memberSchema: z.ZodType<MemberDesc> = z.object({ id: nodeIdSchema, rack: u32Schema, zone: u32Schema });
+const memberSchema: z.ZodType<MemberDesc> = z.object({ id: nodeIdSchema, rack: u32Schema, zone: u32Schema, quiesced: z.boolean().optional() });
 const memberListSchema = z.array(memberSchema).min(1).max(MAX_CLUSTER_NODES);
 
 /** A message type's schema and the most bytes its encoding may take. */
@@ -247,7 +263,8 @@ export const FRAME_SPECS: { readonly [K in Frame['t']]: MessageSpec<K extends 'm
     channel: 'heartbeat',
     maxBytes: 64 * 1024,
     schema: z.object({
-      t: z.literal('pulse'), node: nodeIdSchema, clusterName: clusterNameSchema, hb: addressSchema, fabric: addressSchema,
+      t: z.literal('pulse'), node: nodeIdSchema, clusterName: clusterNameSchema, fabricVersion: z.int().min(1).max(0xffff).optional(),
+      quiesced: z.boolean().optional(), leaving: z.boolean().optional(), hb: addressSchema, fabric: addressSchema,
       service: addressSchema, rack: u32Schema, zone: u32Schema, state: nodeStateSchema, clusterKey: u64Schema,
       principal: u64Schema, succession: nodeListSchema,
       adjacency: z.array(z.object({ id: nodeIdSchema, hb: addressSchema })).max(MAX_CLUSTER_NODES),

@@ -25,11 +25,22 @@ export interface NamespaceReplication {
   readonly replicationFactor: number;
 }
 
+/**
+ * `quiesced` members (Aerospike's quiesce) are left out of the strategy's view: every row lists
+ * them last, after the others, so they master nothing and hold a replica only where the others
+ * are fewer than the replication factor. When every member is quiesced the flag is ignored.
+ */
 export function buildPartitionTable(
-  namespace: NamespaceReplication, view: ClusterView, strategy: ReplicationStrategy, generation: number,
+  namespace: NamespaceReplication, view: ClusterView, strategy: ReplicationStrategy, generation: number, quiesced: ReadonlySet<NodeId> = new Set(),
 ): PartitionTable {
   const effective = Math.min(namespace.replicationFactor, view.succession.length);
-  const rows = strategy.assign(view, namespace.replicationFactor);
+  const active = view.succession.filter((m) => !quiesced.has(m.id));
+  const stepAside = active.length > 0 && active.length < view.succession.length
+    ? view.succession.filter((m) => quiesced.has(m.id)).map((m) => m.id).slice(0, Math.max(0, effective - active.length))
+    : undefined;
+  const rows = stepAside === undefined
+    ? strategy.assign(view, namespace.replicationFactor)
+    : strategy.assign({ ...view, succession: active }, namespace.replicationFactor).map((row) => [...row, ...stepAside]);
   const members = new Set(view.succession.map((m) => m.id));
   if (rows.length !== N_PARTITIONS) {
     throw new DbError('SERVER_ERROR', `replication strategy returned ${rows.length} rows instead of ${N_PARTITIONS}`, {

@@ -26,6 +26,12 @@ export interface ExtensionContext {
 }
 
 export interface ExtensionHandle {
+  /**
+   * Called once when the node is asked to stop gracefully (SIGTERM, SIGINT), before anything
+   * stops, in reverse start order: hand work over (the cluster leaves), while the node still
+   * serves. Bounded by the extension itself.
+   */
+  leave?(): Promise<void>;
   /** Called once when the node stops, in reverse start order. */
   stop?(): Promise<void>;
 }

@@ -57,6 +57,14 @@ export interface SlipstreamNode {
   /** The bound port of the Prometheus endpoint, when `node.metricsPort` is set. */
   readonly metricsPort: number | undefined;
   readonly address: string;
+  /**
+   * Stops gracefully (SIGTERM, SIGINT): while the node still serves, every subsystem hands its
+   * work over — a cluster member moves its partitions to the others and leaves the cluster, then
+   * keeps proxying for a short drain — and then the node stops as stop() does. Each step is
+   * bounded; a second call waits for the first.
+   */
+  leave(): Promise<void>;
+  /** Stops at once: no more requests, running calls finish (bounded), subsystems and storage close. */
   stop(): Promise<void>;
 }
 
@@ -120,6 +128,17 @@ export async function createNode(config: NodeConfig, options: CreateNodeOptions)
     maxConnections: limits.metricsMaxConnections, maxPerAddress: Math.min(limits.metricsMaxConnections, 16), idleTimeoutMs: limits.idleTimeoutMs,
   });
   let stopped = false;
+  let leaving: Promise<void> | undefined;
+  const leave = (): Promise<void> => {
+    leaving ??= (async () => {
+      for (const h of [...handles].reverse()) {
+        if (stopped) break;
+        try { await h.leave?.(); } catch (err) { logger.error({ err }, 'a subsystem failed to hand over its work; stopping anyway'); }
+      }
+      await stop();
+    })();
+    return leaving;
+  };
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
@@ -205,7 +224,7 @@ export async function createNode(config: NodeConfig, options: CreateNodeOptions)
     const metricsPort = config.node.metricsPort === undefined ? undefined : await metricsEndpoint?.start(config.node.host, config.node.metricsPort);
     if (metricsPort !== undefined) logger.info({ url: `http://${config.node.host.includes(':') ? `[${config.node.host}]` : config.node.host}:${metricsPort}/metrics` }, 'Prometheus metrics');
     logger.info({ nodeId: config.node.id.toString(16).toUpperCase(), address, version: VERSION, namespaces: config.namespaces.map((n) => n.name) }, 'node ready');
-    return { config, kernel, server, services, registry, port, metricsPort, address, stop };
+    return { config, kernel, server, services, registry, port, metricsPort, address, leave, stop };
   } catch (err) {
     await stop();
     throw err;

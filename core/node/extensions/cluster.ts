@@ -147,7 +147,18 @@ export function clusterExtension(): NodeExtension {
           }
         },
       });
+      new Gauge({
+        name: 'slipstream_cluster_peers_refused_version', help: 'Heartbeats ignored because their node speaks another fabric protocol version (it cannot join this node\'s cluster).', registers,
+        collect() { this.set(cluster.stats().heartbeat.refusedVersion); },
+      });
       return {
+        // a graceful stop: hand the partitions over, leave, then keep serving (proxying) while clients learn the new map
+        leave: async () => {
+          const report = await cluster.leave({ handOverWaitMs: cfg.leave.handOverWaitMs });
+          if (report.reformedMs === undefined) return; // nobody took over: nothing to proxy to
+          ctx.logger.info({ ...report, drainMs: cfg.leave.drainMs }, 'left the cluster; proxying to the new owners while clients learn the new map');
+          await new Promise<void>((r) => { ctx.clock.setTimeout(r, cfg.leave.drainMs); });
+        },
         stop: () => {
           smdSync.stop();
           unwatch?.();

@@ -1,0 +1,75 @@
+/**
+ * A planned stop, measured on real server processes on 127.0.0.1 (memory engine, RF 2, default
+ * heartbeat 150 ms × 10): SIGTERM of a member under the same write load as the SIGKILL row of
+ * the cluster bench (16 writers through the two other nodes, 2 s client deadline). The node
+ * hands its partitions over, leaves, drains and exits; reported: how long writes failed after the
+ * signal and how many, when the survivors agreed on a cluster without it, and when it exited.
+ */
+import { SlipstreamClient } from '../../core/client/index.ts';
+import { ProcessCluster, memberOrder, membersOf } from '../../test/helpers/process-cluster.ts';
+
+export interface LeaveResults {
+  /** From the signal to the last failed write (0 when none failed). */
+  readonly windowMs: number;
+  readonly failed: number;
+  readonly acknowledged: number;
+  /** From the signal until both survivors agree on a cluster without the node. */
+  readonly reformedMs: number;
+  /** From the signal until the process exited, and its exit code. */
+  readonly exitMs: number;
+  readonly exitCode: number | null;
+}
+
+export async function measureGracefulLeave(): Promise<LeaveResults> {
+  const c = new ProcessCluster({ name: 'bench-leave', clusterName: 'bench', heartbeat: { intervalMs: 150, timeout: 10 } });
+  try {
+    await c.startCluster(['C3', 'C2', 'C1'], { settled: true, ms: 120_000 });
+    const clients = await Promise.all(['C3', 'C1'].map((id) => SlipstreamClient.connect({ hosts: `127.0.0.1:${c.port(id)}`, timeoutMs: 2000, routing: 'seed' })));
+    let signalledAt = 0;
+    let lastFail = 0;
+    let failed = 0;
+    let acknowledged = 0;
+    let stop = false;
+    const load = Promise.all(Array.from({ length: 16 }, async (_, w) => {
+      for (let i = w; !stop; i += 16) {
+        try {
+          await (clients[w % 2] as SlipstreamClient).put({ namespace: 'test', set: 'k', key: `x${i % 5000}` }, { v: BigInt(i) });
+          if (signalledAt > 0) acknowledged++;
+        } catch {
+          if (signalledAt > 0) {
+            lastFail = performance.now();
+            failed++;
+          }
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      }
+    }));
+    await new Promise((r) => setTimeout(r, 1500));
+    signalledAt = performance.now();
+    let exitMs = 0;
+    const exited = c.stop('C2', 'SIGTERM').then((code) => { exitMs = performance.now() - signalledAt; return code; });
+    const want = memberOrder(['C3', 'C1']);
+    for (;;) {
+      const rs = await Promise.all(['C3', 'C1'].map((id) => c.info(id))).catch(() => undefined);
+      if (rs !== undefined && rs.every((r) => membersOf(r) === want && r.clusterKey === rs[0]?.clusterKey)) break;
+      if (performance.now() - signalledAt > 120_000) throw new Error('the survivors did not re-form without C2');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const reformedMs = performance.now() - signalledAt;
+    const exitCode = await exited;
+    await new Promise((r) => setTimeout(r, 8000));
+    stop = true;
+    await load;
+    for (const cl of clients) cl.close();
+    return { windowMs: lastFail === 0 ? 0 : lastFail - signalledAt, failed, acknowledged, reformedMs, exitMs, exitCode };
+  } finally {
+    await c.close();
+  }
+}
+
+/** The bench table's row, next to the SIGKILL row. */
+export async function gracefulLeaveRow(): Promise<string> {
+  const r = await measureGracefulLeave();
+  const k = (x: number): string => Math.round(x).toLocaleString('en-US');
+  return `| SIGTERM of a member under write load: writes failing for | ${k(r.windowMs)} ms (${r.failed} failed of ${k(r.failed + r.acknowledged)} after the signal; survivors re-formed ${k(r.reformedMs)} ms, node exited ${k(r.exitMs)} ms after the signal, exit code ${r.exitCode}) |`;
+}
