@@ -3,11 +3,12 @@
  * messages that need one and a retransmit loop driven by the node's RetransmitStrategy.
  * Duplicates (from resends or the network) are acknowledged again but delivered once.
  * Acknowledgements are batched: the ids received from one sender before the next timer turn
- * leave in one ack frame (under load, one frame acknowledges many messages).
+ * ride on the next message to that sender (a reply acknowledges its request), or leave in one
+ * ack frame at that turn when there is none (under load, one frame acknowledges many messages).
  */
 import { DbError } from '../plugin-api/index.ts';
 import type { Clock, FabricMessageKind, Logger, NodeId, RetransmitStrategy, TimerHandle } from '../plugin-api/index.ts';
-import { encodeFrame, hexId, MAX_ACKS_PER_FRAME, type FabricAck, type FabricMessage, type FabricPayload, type Frame } from './messages.ts';
+import { encodeFrame, hexId, MAX_ACKS_PER_FRAME, type FabricAck, type FabricMessage, type FabricPayload, type Frame, type PiggybackedAcks } from './messages.ts';
 import type { Transport } from './transport.ts';
 
 export interface FabricOptions {
@@ -56,8 +57,8 @@ export class Fabric {
   #seen = new Map<string, { set: Set<number>; order: number[]; refused: Set<number> }>();
   #handlers: FabricHandler[] = [];
   #stopped = false;
-  /** Acks to send at the next timer turn, per sender and incarnation. */
-  #acks = new Map<string, { to: NodeId; inc: number; ids: number[] }>();
+  /** Acks to send by the next timer turn, per sender (of one incarnation: see #ack). */
+  #acks = new Map<NodeId, { inc: number; ids: number[] }>();
   #acksScheduled = false;
   /**
    * `refusedForeign`: messages from another cluster name; `refusedStale`: data-path messages
@@ -90,13 +91,13 @@ export class Fabric {
 
   /** Sends without acknowledgement (best effort). */
   post(to: NodeId, body: FabricPayload, kind: FabricMessageKind = 'control'): void {
-    this.#transmit(to, this.#message(body, false, kind));
+    this.#transmit(to, this.#message(to, body, false, kind));
   }
 
   /** Sends and resolves on acknowledgement; rejects with TIMEOUT when the deadline passes. */
   send(to: NodeId, body: FabricPayload, options: SendOptions = {}): Promise<void> {
     if (this.#stopped) return Promise.reject(new DbError('TIMEOUT', 'fabric is stopped'));
-    const msg = this.#message(body, true, options.kind ?? 'control');
+    const msg = this.#message(to, body, true, options.kind ?? 'control');
     const deadlineMs = options.deadlineMs ?? 1000;
     return new Promise<void>((resolve, reject) => {
       const p: Pending = {
@@ -115,11 +116,21 @@ export class Fabric {
     for (const p of [...this.#pending.values()]) this.#fail(p, 'fabric stopped');
   }
 
-  #message(body: FabricPayload, needsAck: boolean, kind: FabricMessageKind): FabricMessage {
-    return {
+  #message(to: NodeId, body: FabricPayload, needsAck: boolean, kind: FabricMessageKind): FabricMessage {
+    const msg: FabricMessage = {
       t: 'msg', from: this.#o.nodeId, clusterName: this.#o.clusterName, clusterKey: this.#o.clusterKey?.() ?? 0n,
       inc: this.#o.incarnation, id: ++this.#seq, needsAck, kind, body,
     };
+    const acks = this.#takeAcks(to);
+    return acks === undefined ? msg : { ...msg, acks };
+  }
+
+  /** The acks waiting for `to`, to ride on a message to it (when it can be sent: its address is known). */
+  #takeAcks(to: NodeId): PiggybackedAcks | undefined {
+    const batch = this.#acks.get(to);
+    if (batch === undefined || batch.ids.length > MAX_ACKS_PER_FRAME || to === this.#o.nodeId || !this.#addresses.has(to)) return undefined;
+    this.#acks.delete(to);
+    return batch;
   }
 
   #transmit(to: NodeId, frame: Frame): void {
@@ -135,9 +146,15 @@ export class Fabric {
     this.#o.transport.send(addr, frame);
   }
 
-  #ack(to: NodeId, inc: number, id: number, key: string): void {
-    let batch = this.#acks.get(key);
-    if (batch === undefined) this.#acks.set(key, batch = { to, inc, ids: [] });
+  #ack(to: NodeId, inc: number, id: number): void {
+    let batch = this.#acks.get(to);
+    if (batch !== undefined && batch.inc !== inc) {
+      // the sender restarted: what its previous run is owed goes now
+      this.#acks.delete(to);
+      this.#sendAcks(to, batch.inc, batch.ids);
+      batch = undefined;
+    }
+    if (batch === undefined) this.#acks.set(to, batch = { inc, ids: [] });
     batch.ids.push(id);
     if (this.#acksScheduled) return;
     this.#acksScheduled = true;
@@ -146,16 +163,18 @@ export class Fabric {
 
   #flushAcks(): void {
     this.#acksScheduled = false;
-    const batches = [...this.#acks.values()];
+    const batches = [...this.#acks];
     this.#acks.clear();
-    for (const { to, inc, ids } of batches) {
-      for (let i = 0; i < ids.length; i += MAX_ACKS_PER_FRAME) {
-        const part = ids.slice(i, i + MAX_ACKS_PER_FRAME);
-        const ack: FabricAck = part.length === 1
-          ? { t: 'ack', from: this.#o.nodeId, inc, id: part[0] as number }
-          : { t: 'ack', from: this.#o.nodeId, inc, id: part[0] as number, more: part.slice(1) };
-        this.#transmit(to, ack);
-      }
+    for (const [to, { inc, ids }] of batches) this.#sendAcks(to, inc, ids);
+  }
+
+  #sendAcks(to: NodeId, inc: number, ids: readonly number[]): void {
+    for (let i = 0; i < ids.length; i += MAX_ACKS_PER_FRAME) {
+      const part = ids.slice(i, i + MAX_ACKS_PER_FRAME);
+      const ack: FabricAck = part.length === 1
+        ? { t: 'ack', from: this.#o.nodeId, inc, id: part[0] as number }
+        : { t: 'ack', from: this.#o.nodeId, inc, id: part[0] as number, more: part.slice(1) };
+      this.#transmit(to, ack);
     }
   }
 
@@ -199,20 +218,20 @@ export class Fabric {
     if (this.#stopped) return;
     if (frame.t === 'ack') {
       if (frame.inc !== this.#o.incarnation) return;
-      this.#acked(frame, frame.id);
-      for (const id of frame.more ?? []) this.#acked(frame, id);
+      this.#acked(frame.from, frame.id, frame.refused);
+      for (const id of frame.more ?? []) this.#acked(frame.from, id, frame.refused);
       return;
     }
     this.#onMessage(frame);
   }
 
-  #acked(frame: FabricAck, id: number): void {
+  #acked(from: NodeId, id: number, refused: FabricAck['refused']): void {
     const p = this.#pending.get(id);
-    if (p === undefined || p.to !== frame.from) return;
+    if (p === undefined || p.to !== from) return;
     this.#pending.delete(id);
     if (p.timer !== undefined) this.#o.clock.clearTimeout(p.timer);
     if (p.deadline !== undefined) this.#o.clock.clearTimeout(p.deadline);
-    if (frame.refused !== undefined) {
+    if (refused !== undefined) {
       this.stats.timedOut++;
       // not delivered: the caller may safely send it again once the maps agree
       p.reject(new DbError('UNAVAILABLE', `node ${hexId(p.to)} refused ${p.msg.body.type}: it is in another cluster membership than this node`, {
@@ -231,6 +250,10 @@ export class Fabric {
       this.#o.logger.warn({ from: hexId(frame.from), clusterName: frame.clusterName }, 'refusing fabric message from another cluster');
       return;
     }
+    // the acks riding on a message count as an ack frame would (whatever becomes of the message)
+    if (frame.acks !== undefined && frame.acks.inc === this.#o.incarnation) {
+      for (const id of frame.acks.ids) this.#acked(frame.from, id, undefined);
+    }
     const key = `${frame.from}:${frame.inc}`;
     let seen = this.#seen.get(key);
     if (seen === undefined) {
@@ -248,7 +271,7 @@ export class Fabric {
     const stale = frame.kind !== 'control' && frame.body.type !== 'reply' && (seen.refused.has(frame.id) || (!seen.set.has(frame.id) && (own === 0n || frame.clusterKey !== own)));
     if (frame.needsAck) {
       if (stale) this.#transmit(frame.from, { t: 'ack', from: this.#o.nodeId, inc: frame.inc, id: frame.id, refused: 'stale-cluster-key' });
-      else this.#ack(frame.from, frame.inc, frame.id, key);
+      else this.#ack(frame.from, frame.inc, frame.id);
     }
     if (stale) {
       this.stats.refusedStale++;

@@ -121,6 +121,17 @@ export interface FabricMessage {
   readonly needsAck: boolean;
   readonly kind: FabricMessageKind;
   readonly body: FabricPayload;
+  /**
+   * Acknowledgements riding on this message: ids of the receiver's messages (of its incarnation
+   * `inc`) that the sender got. A reply then acknowledges its request itself, instead of an
+   * ack frame of its own; acks with no message to ride on leave in ack frames (FabricAck).
+   */
+  readonly acks?: PiggybackedAcks;
+}
+
+export interface PiggybackedAcks {
+  readonly inc: number;
+  readonly ids: readonly number[];
 }
 
 export interface FabricAck {
@@ -163,7 +174,21 @@ function bytesBody(frame: Frame): Uint8Array | undefined {
   return frame.t === 'msg' && (frame.body.type === 'request' || frame.body.type === 'reply') ? frame.body.body : undefined;
 }
 
+/**
+ * The last message frame encoded and its bytes: the fabric encodes a message for its size and
+ * the transport right after for the wire, and a resend encodes it again; a message is immutable,
+ * so its bytes are reused instead of encoding it twice.
+ */
+let lastEncoded: { frame: Frame; bytes: Uint8Array } | undefined;
+
 export function encodeFrame(frame: Frame): Uint8Array {
+  if (lastEncoded?.frame === frame) return lastEncoded.bytes;
+  const bytes = encodeFrameOnce(frame);
+  if (frame.t === 'msg') lastEncoded = { frame, bytes };
+  return bytes;
+}
+
+function encodeFrameOnce(frame: Frame): Uint8Array {
   const body = bytesBody(frame);
   if (body === undefined) return new TextEncoder().encode(JSON.stringify(frame, replacer));
   const msg = frame as FabricMessage;
@@ -276,6 +301,7 @@ export const FRAME_SPECS: { readonly [K in Frame['t']]: MessageSpec<K extends 'm
     schema: z.object({
       t: z.literal('msg'), from: nodeIdSchema, clusterName: clusterNameSchema, clusterKey: u64Schema, inc: z.int(), id: z.int().min(0),
       needsAck: z.boolean(), kind: fabricKindSchema,
+      acks: z.object({ inc: z.int(), ids: z.array(z.int().min(0)).min(1).max(MAX_ACKS_PER_FRAME) }).optional(),
     }),
   },
   ack: {
@@ -318,11 +344,81 @@ function schemaReason(what: string, error: z.ZodError): string {
   return `${what} does not match its schema${path}: ${issue?.message ?? 'invalid'}`;
 }
 
+// ---- fast checks of the data path's frames ------------------------------------------------------
+// A message envelope, a request, a reply and an ack are checked by hand before their schemas: the
+// schemas' generic walk was the largest part of decoding these frames, and a replicated write is
+// four of them. A fast check accepts only what the schema accepts and gives what it would give
+// (unknown keys left out); anything it does not recognise goes to the schema, which decides and
+// gives the reason (test/hostile/cluster-frames.test.ts compares the two on fuzzed frames).
+
+const isInt = Number.isSafeInteger as (v: unknown) => v is number;
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+const FABRIC_KINDS: ReadonlySet<unknown> = new Set<FabricMessageKind>(['replica-write', 'migration', 'xdr', 'proxy', 'control']);
+
+/** A 64-bit integer as the wire carries it (`{"$n":"…"}`), within [min, 2^64 − 1]. */
+function fastU64(v: unknown, min: bigint): bigint | undefined {
+  if (!isObject(v)) return undefined;
+  const n = v['$n'];
+  if (typeof n !== 'string' || !/^-?\d{1,20}$/.test(n) || Object.keys(v).length !== 1) return undefined;
+  const b = BigInt(n);
+  return b >= min && b <= U64_MAX ? b : undefined;
+}
+
+const fastIds = (v: unknown, max: number): v is number[] => Array.isArray(v) && v.length <= max && v.every((x) => isInt(x) && x >= 0);
+
+function fastMsgHead(v: Record<string, unknown>): Omit<FabricMessage, 'body'> | undefined {
+  const { clusterName, inc, id, needsAck, kind, acks } = v;
+  const from = fastU64(v['from'], 1n);
+  const clusterKey = fastU64(v['clusterKey'], 0n);
+  if (from === undefined || clusterKey === undefined || typeof clusterName !== 'string' || clusterName.length > 64) return undefined;
+  if (!isInt(inc) || !isInt(id) || id < 0 || typeof needsAck !== 'boolean' || !FABRIC_KINDS.has(kind)) return undefined;
+  const head = { t: 'msg' as const, from, clusterName, clusterKey, inc, id, needsAck, kind: kind as FabricMessageKind };
+  if (acks === undefined) return head;
+  if (!isObject(acks) || !isInt(acks['inc']) || !fastIds(acks['ids'], MAX_ACKS_PER_FRAME) || acks['ids'].length === 0) return undefined;
+  return { ...head, acks: { inc: acks['inc'], ids: acks['ids'] } };
+}
+
+function fastAck(v: Record<string, unknown>): FabricAck | undefined {
+  const { inc, id, more, refused } = v;
+  const from = fastU64(v['from'], 1n);
+  if (from === undefined || !isInt(inc) || !isInt(id) || id < 0) return undefined;
+  if (more !== undefined && !fastIds(more, MAX_ACKS_PER_FRAME - 1)) return undefined;
+  if (refused !== undefined && refused !== 'stale-cluster-key') return undefined;
+  return { t: 'ack', from, inc, id, ...(more === undefined ? {} : { more }), ...(refused === undefined ? {} : { refused }) };
+}
+
+const optionalText = (v: unknown, max: number): boolean => v === undefined || (typeof v === 'string' && v.length <= max);
+
+/** A request or reply body (its bytes are the frame's trailer). */
+function fastDataPath(v: Record<string, unknown>, bytes: Uint8Array): DataPathMessage | undefined {
+  const { type, rid } = v;
+  if (!isInt(rid) || bytes.length > DATA_PATH_BYTES) return undefined;
+  if (type === 'request') {
+    const kind = v['kind'];
+    return typeof kind === 'string' && kind.length <= 64 ? { type, rid, kind, body: bytes } : undefined;
+  }
+  if (type !== 'reply') return undefined;
+  const { ok, code, resultCode, message, hint, inDoubt } = v;
+  if (typeof ok !== 'boolean' || !optionalText(code, 64) || !optionalText(message, TEXT_BYTES) || !optionalText(hint, TEXT_BYTES)) return undefined;
+  if ((resultCode !== undefined && !isInt(resultCode)) || (inDoubt !== undefined && typeof inDoubt !== 'boolean')) return undefined;
+  return {
+    type, rid, ok, body: bytes,
+    ...(code === undefined ? {} : { code: code as string }), ...(resultCode === undefined ? {} : { resultCode }),
+    ...(message === undefined ? {} : { message: message as string }), ...(hint === undefined ? {} : { hint: hint as string }),
+    ...(inDoubt === undefined ? {} : { inDoubt }),
+  };
+}
+
+export interface DecodeOptions {
+  /** Check with the schemas alone, without the fast checks (their reference, for tests). */
+  readonly schemaOnly?: boolean;
+}
+
 /**
  * Decodes and validates a frame. Total: every input gives a frame or a reason, nothing throws.
  * With a channel, only the frame types of that channel are accepted.
  */
-export function decodeFrame(bytes: Uint8Array, channel?: Channel): DecodeResult {
+export function decodeFrame(bytes: Uint8Array, channel?: Channel, options: DecodeOptions = {}): DecodeResult {
   if (bytes.length > maxFrameBytes(channel)) return refuse(`frame of ${bytes.length} bytes exceeds ${maxFrameBytes(channel)}`);
   let json = bytes;
   let tail: Uint8Array | undefined;
@@ -345,7 +441,8 @@ export function decodeFrame(bytes: Uint8Array, channel?: Channel): DecodeResult 
   if (typeof t !== 'string' || !Object.hasOwn(FRAME_SPECS, t)) return refuse(`not a cluster frame (type ${show(t)})`);
   const spec = FRAME_SPECS[t as Frame['t']] as MessageSpec<unknown> & { channel: Channel };
   if (channel !== undefined && spec.channel !== channel) return refuse(`a ${t} frame on the ${channel} channel`);
-  const head = spec.schema.safeParse(v);
+  const fast = options.schemaOnly === true ? undefined : t === 'msg' ? fastMsgHead(v as Record<string, unknown>) : t === 'ack' ? fastAck(v as Record<string, unknown>) : undefined;
+  const head = fast !== undefined ? { success: true as const, data: fast } : spec.schema.safeParse(v);
   if (!head.success) return refuse(schemaReason(`${t} frame`, head.error));
   if (t !== 'msg') {
     if (tail !== undefined) return refuse(`a ${t} frame with a body trailer`);
@@ -366,7 +463,8 @@ export function decodeFrame(bytes: Uint8Array, channel?: Channel): DecodeResult 
   }
   const bodySpec = FABRIC_BODIES[type as FabricPayload['type']] as MessageSpec<FabricPayload>;
   if (bytes.length > bodySpec.maxBytes + ENVELOPE_BYTES) return refuse(`fabric ${type} message of ${bytes.length} bytes exceeds ${bodySpec.maxBytes + ENVELOPE_BYTES}`);
-  const parsed = bodySpec.schema.safeParse(body);
+  const fastBody = options.schemaOnly === true || tail === undefined ? undefined : fastDataPath(body as Record<string, unknown>, tail);
+  const parsed = fastBody !== undefined ? { success: true as const, data: fastBody } : bodySpec.schema.safeParse(body);
   if (!parsed.success) return refuse(schemaReason(`fabric ${type} message`, parsed.error));
   return { ok: true, frame: { ...(head.data as Omit<FabricMessage, 'body'>), body: parsed.data } };
 }

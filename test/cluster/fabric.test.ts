@@ -61,6 +61,37 @@ describe('cluster/fabric', () => {
     assert.equal(b.stats.received, 50);
   });
 
+  it('acknowledges a message on the answer sent back in the same turn, without an ack frame of its own', async () => {
+    const clock = new FakeClock();
+    const net = new SimNetwork(clock, 9, { minDelayMs: 2, maxDelayMs: 2, dropRate: 0, duplicateRate: 0 });
+    const { a, b } = await pair(net, clock);
+    const ackFrames = { a: 0, b: 0 };
+    const piggybacked: number[] = [];
+    net.dropIf = (from, _to, frame) => {
+      if (frame.t === 'ack') ackFrames[from as 'a' | 'b']++;
+      if (frame.t === 'msg' && frame.acks !== undefined) piggybacked.push(...frame.acks.ids);
+      return false;
+    };
+    const answers: number[] = [];
+    // b answers every prepare at once (as a node answers a request), a takes the answers
+    b.onMessage((_from, body) => {
+      if (body.type === 'prepare') void b.send(1n, { type: 'promise', n: body.n }, { deadlineMs: 5000 });
+    });
+    a.onMessage((_from, body) => { if (body.type === 'promise') answers.push(body.n.round); });
+    const results: string[] = [];
+    for (let i = 0; i < 20; i++) a.send(2n, msg(i), { deadlineMs: 5000 }).then(() => results.push('ok'), () => results.push('fail'));
+    clock.advance(50);
+    await Promise.resolve();
+    assert.equal(results.filter((r) => r === 'ok').length, 20, 'every message acknowledged');
+    assert.equal(answers.length, 20);
+    assert.equal(ackFrames.b, 0, `b sent ${ackFrames.b} ack frames although its answers carried the acks`);
+    assert.equal(piggybacked.length, 20);
+    // a had nothing to send back: its acks of the answers left in an ack frame, and b's sends resolved
+    assert.equal(ackFrames.a, 1);
+    assert.equal(a.stats.resent + b.stats.resent, 0);
+    assert.equal(b.stats.acked, 20);
+  });
+
   it('fails with TIMEOUT at the deadline when the peer is unreachable, after resending per the strategy', async () => {
     const clock = new FakeClock();
     const net = new SimNetwork(clock, 1);

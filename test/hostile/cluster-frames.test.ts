@@ -30,7 +30,10 @@ const text = (f: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify
 
 /** JSON-level mutations of a valid frame: drop, null, retype, blow up or deepen one field. */
 function mutations(frame: Frame): fc.Arbitrary<Uint8Array> {
-  const plain = JSON.parse(new TextDecoder().decode(encodeFrame(frame))) as Record<string, unknown>;
+  const all = Buffer.from(encodeFrame(frame));
+  // a frame with body bytes: its JSON is what the trailer names
+  const json = all[all.length - 1] === 0 ? all.subarray(0, all.readUInt32BE(all.length - 5)) : all;
+  const plain = JSON.parse(new TextDecoder().decode(json)) as Record<string, unknown>;
   const paths: string[][] = [];
   const walk = (v: unknown, path: string[]): void => {
     paths.push(path);
@@ -61,11 +64,14 @@ const validFrames: Frame[] = [
   msg({ type: 'learn', n: { round: 5, node: 0xe2n }, clusterKey: 0x99n, members: [{ id: 0xe2n, rack: 0, zone: 0 }, { id: 0xe1n, rack: 0, zone: 0 }] }),
   msg({ type: 'accept-nack', n: { round: 5, node: 0xe2n }, reason: 'no' }),
   { t: 'ack', from: 0xe2n, inc: 7, id: 3 },
+  { t: 'ack', from: 0xe2n, inc: 7, id: 3, more: [4, 5, 9], refused: 'stale-cluster-key' },
 ];
 /** Data-path messages: their body travels as bytes after the JSON (a trailer gives the JSON's length). */
 const bodyFrames: Frame[] = [
   msg({ type: 'request', rid: 9, kind: 'migrate.page', body: Uint8Array.from({ length: 300 }, (_, i) => i % 256) }, { kind: 'migration' }),
   msg({ type: 'reply', rid: 9, ok: false, body: new Uint8Array(0), code: 'TIMEOUT', message: 'no', hint: 'retry' }, { kind: 'proxy' }),
+  msg({ type: 'reply', rid: 10, ok: true, body: Uint8Array.from([1, 2, 3]), resultCode: 0, inDoubt: false }, { kind: 'replica-write', acks: { inc: 3, ids: [1, 2, 7] } }),
+  msg({ type: 'request', rid: 11, kind: 'replica.write', body: Uint8Array.from([5]) }, { kind: 'replica-write', acks: { inc: 3, ids: [8] } }),
 ];
 const encodedFrames = [...validFrames, ...bodyFrames].map(encodeFrame);
 const anyFrameBytes = fc.oneof(
@@ -130,6 +136,39 @@ describe('hostile/cluster frames: the codec is total', () => {
     const r2 = decodeFrame(encodeFrame(long), 'fabric');
     assert.ok(!r2.ok && /exceeds/.test(r2.reason), JSON.stringify(r2));
     assert.ok(FRAME_SPECS.pulse.maxBytes <= 64 * 1024);
+  });
+
+  it(`checks the data path's frames by hand exactly as their schemas do: same frames, same refusals (seed ${SEED})`, () => {
+    // mutations of the JSON of the frames the fast checks cover, kept with their body bytes
+    const withBody = (f: Frame): fc.Arbitrary<Uint8Array> => {
+      const whole = Buffer.from(encodeFrame(f));
+      const jsonLength = whole.readUInt32BE(whole.length - 5);
+      return mutations(f).map((json) => {
+        const out = Buffer.concat([json, whole.subarray(jsonLength)]);
+        out.writeUInt32BE(json.length, out.length - 5);
+        return out;
+      });
+    };
+    const fastFrames = fc.oneof(
+      fc.constantFrom(...encodedFrames),
+      ...validFrames.filter((f) => f.t === 'ack').map(mutations),
+      ...bodyFrames.map(withBody),
+      fc.tuple(fc.constantFrom(...encodedFrames), fc.nat(), fc.integer({ min: 0, max: 255 }))
+        .map(([b, i, x]) => { const c = Uint8Array.from(b); c[i % c.length] = x; return c; }),
+    );
+    let accepted = 0;
+    fc.assert(fc.property(fastFrames, (bytes) => {
+      const fast = decodeFrame(bytes, 'fabric');
+      const schema = decodeFrame(bytes, 'fabric', { schemaOnly: true });
+      const plain = (r: typeof fast): unknown => JSON.parse(JSON.stringify(r, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v instanceof Uint8Array ? [...v] : v)));
+      assert.deepEqual(plain(fast), plain(schema));
+      if (fast.ok) accepted++;
+    }), { numRuns: 1500, seed: SEED });
+    assert.ok(accepted > 50, `only ${accepted} of the fuzzed frames decoded: the comparison saw too few valid frames`);
+    for (const f of [...validFrames, ...bodyFrames]) {
+      const r = decodeFrame(encodeFrame(f), 'fabric');
+      if (f.t !== 'pulse') assert.ok(r.ok, r.ok ? '' : r.reason);
+    }
   });
 
   it(`never throws on random bytes, random JSON and mutated valid frames (seed ${SEED})`, () => {

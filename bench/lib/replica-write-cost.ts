@@ -1,0 +1,75 @@
+/**
+ * The CPU a replica write costs on the fabric, apart from everything else a cluster does: two
+ * fabrics over real TCP on 127.0.0.1 in this one process, the master side sending replica
+ * writes (ReplicaWriter, commit level all, 48 in flight) and the replica side serving them (it
+ * decodes each copy and applies nothing). Prints the process's CPU per replicated write (both
+ * ends together: encode, frames, acks, socket writes and reads, decode, timers) over rounds.
+ *
+ * `node bench/lib/replica-write-cost.ts [tree]` — `tree` is a checkout whose core/ is measured
+ * (default: this one), so that two versions of the fabric can be compared back to back, e.g.
+ * an export of main against a branch. WRITES (default 20,000) per round, ROUNDS (default 5).
+ */
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { randomBytes } from 'node:crypto';
+
+const tree = resolve(process.argv[2] ?? new URL('../..', import.meta.url).pathname);
+const from = async <T>(path: string): Promise<T> => import(pathToFileURL(resolve(tree, path)).href) as Promise<T>;
+type M = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- modules of another tree
+
+const { Fabric } = await from<M>('core/cluster/fabric.ts');
+const { tcpTransport } = await from<M>('core/cluster/tcp-transport.ts');
+const { FabricCalls } = await from<M>('core/replication/remote-calls.ts');
+const { ReplicaWriter } = await from<M>('core/replication/replica-writes.ts');
+const { silentLogger, systemClock } = await from<M>('core/plugin-api/index.ts');
+const { basicRetransmit } = await from<M>('plugins/retransmit-basic/index.ts');
+
+const WRITES = Number(process.env['WRITES'] ?? 20_000);
+const ROUNDS = Number(process.env['ROUNDS'] ?? 5);
+const IN_FLIGHT = 48;
+
+async function node(id: bigint, inc: number): Promise<{ fabric: M; calls: M }> {
+  const ctx = { nodeId: id, logger: silentLogger, clock: systemClock, signal: new AbortController().signal };
+  const fabric = new Fabric({
+    nodeId: id, clusterName: 'bench', transport: tcpTransport({ channel: 'fabric' }), clock: systemClock, logger: silentLogger,
+    incarnation: inc, clusterKey: () => 0xabcn, retransmit: basicRetransmit().create(ctx, {}),
+  });
+  await fabric.start('127.0.0.1:0');
+  return { fabric, calls: new FabricCalls(fabric, id, systemClock, silentLogger) };
+}
+
+const master = await node(1n, 11);
+const replica = await node(2n, 22);
+master.fabric.setPeerAddress(2n, replica.fabric.address);
+replica.fabric.setPeerAddress(1n, master.fabric.address);
+const writer = new ReplicaWriter({ calls: master.calls, clock: systemClock, replicasOf: () => [2n], deadlineMs: 10_000 });
+new ReplicaWriter({ calls: replica.calls, clock: systemClock, replicasOf: () => [] }).serve(async (_ns: string, change: M) => {
+  if (change['kind'] !== 'put') throw new Error('unexpected change');
+  return true;
+});
+
+// a record like the cluster bench's: a 100-byte string and an integer, in a small set
+const payload = randomBytes(130);
+const record = (i: number): M => ({
+  digest: randomBytes(20), partition: i % 4096, set: 'w', key: undefined, payload, tombstone: false,
+  meta: { generation: 1 + (i % 7), voidTime: 0, lastUpdate: Date.now() },
+});
+
+async function round(n: number): Promise<number> {
+  let next = 0;
+  const c0 = process.cpuUsage();
+  await Promise.all(Array.from({ length: IN_FLIGHT }, async () => {
+    while (next < n) await writer.write('r2', { kind: 'put', record: record(next++) }, 'all');
+  }));
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / n;
+}
+
+await round(2000); // warm-up
+const us: number[] = [];
+for (let r = 0; r < ROUNDS; r++) us.push(await round(WRITES));
+us.sort((a, b) => a - b);
+console.log(`${tree}: CPU per replicated write (both ends), median ${us[Math.floor(us.length / 2)]?.toFixed(1)} µs (${us.map((x) => x.toFixed(1)).join(', ')}) of ${ROUNDS} rounds of ${WRITES}`);
+master.fabric.stop();
+replica.fabric.stop();
+process.exit(0);
