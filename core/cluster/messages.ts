@@ -39,9 +39,10 @@ export interface AdjacentNode {
  * The fabric protocol version: how data-path bodies, migration pages and replica writes are laid
  * out. Nodes announce it in every heartbeat pulse and ignore peers of another version (a rolling
  * upgrade across versions is not possible: see docs/cluster.md). A pulse without one comes from
- * a build before versions were announced, taken as version 1.
+ * a build before versions were announced, taken as version 1. Version 3: acknowledgements ride
+ * on messages (FabricMessage.acks), which a node of version 2 would not read.
  */
-export const FABRIC_PROTOCOL_VERSION = 2;
+export const FABRIC_PROTOCOL_VERSION = 3;
 
 /** Heartbeat pulse, sent every interval to every known heartbeat endpoint. */
 export interface Pulse {
