@@ -12,7 +12,7 @@ import { memoryStorage } from '../plugins/storage-memory/index.ts';
 import { silentLogger, type Clock } from '../core/plugin-api/index.ts';
 import { NAMESPACE_DEFAULTS } from '../core/model/index.ts';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UdfEngine } from '../core/udf/index.ts';
 import type { UdfIsolation } from '../core/udf/engine.ts';
@@ -57,10 +57,18 @@ function cpuSeconds(pid: number): number {
 interface Measured extends LoadResult {
   /** Server CPU (node + UDF host process) per call, µs. */
   readonly cpuUsPerOp: number;
+  /** The load generator's CPU per call, µs (it shares the cores with the server). */
+  readonly clientUsPerOp: number;
 }
 
-const row = (name: string, r: { opsPerSec: number; p50Ms?: number | undefined; p99Ms?: number; cpuUsPerOp?: number; errors?: number }): string =>
-  `| ${name} | ${Math.round(r.opsPerSec).toLocaleString('en-US')} | ${r.p50Ms === undefined ? '–' : r.p50Ms.toFixed(2)} | ${r.p99Ms === undefined ? '–' : r.p99Ms.toFixed(2)} | ${r.cpuUsPerOp === undefined ? '–' : r.cpuUsPerOp.toFixed(0)} | ${r.errors ?? 0} |`;
+/** CPU seconds of this process's waited-for children (cutime + cstime), from /proc: what a redis-benchmark run cost once it has exited. */
+function childrenCpuSeconds(): number {
+  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[13]) + Number(fields[14])) / 100;
+}
+
+const row = (name: string, r: { opsPerSec: number; p50Ms?: number | undefined; p99Ms?: number; cpuUsPerOp?: number; clientUsPerOp?: number; errors?: number }): string =>
+  `| ${name} | ${Math.round(r.opsPerSec).toLocaleString('en-US')} | ${r.p50Ms === undefined ? '–' : r.p50Ms.toFixed(2)} | ${r.p99Ms === undefined ? '–' : r.p99Ms.toFixed(2)} | ${r.cpuUsPerOp === undefined ? '–' : r.cpuUsPerOp.toFixed(0)} | ${r.clientUsPerOp === undefined ? '–' : r.clientUsPerOp.toFixed(0)} | ${r.errors ?? 0} |`;
 
 /** Parts of a networked call's path, for the profile breakdown (script URLs; first match wins). */
 const PATH_PARTS: readonly CpuCategory[] = [
@@ -121,8 +129,10 @@ async function networkRecordUdf(isolation: UdfIsolation): Promise<{ udf: Measure
     const measure = async (protocol: Protocol, reqs: readonly Buffer[], concurrency: number, path?: string): Promise<Measured> => {
       await drive(protocol, node, reqs, concurrency, Math.min(1, SECONDS), path); // warm-up
       const c0 = cpuSeconds(node.pid);
+      const me = process.cpuUsage();
       const r = await drive(protocol, node, reqs, concurrency, SECONDS, path);
-      return { ...r, cpuUsPerOp: ((cpuSeconds(node.pid) - c0) * 1e6) / Math.max(1, r.ops) };
+      const mine = process.cpuUsage(me);
+      return { ...r, cpuUsPerOp: ((cpuSeconds(node.pid) - c0) * 1e6) / Math.max(1, r.ops), clientUsPerOp: (mine.user + mine.system) / Math.max(1, r.ops) };
     };
     const puts = Array.from({ length: KEYS }, (_, i) => Buffer.from(PutRequest.encode({ key: toPbKey({ namespace: 'test', set: 'p', key: BigInt(i) }), bins: toPbBins({ count: BigInt(i) }) }).finish()));
     const asPuts = Array.from({ length: KEYS }, (_, i) => asRequest({ info2: Info2.WRITE, namespace: 'test', set: 'q', key: keyOfI(i), ops: [{ name: 'count', value: BigInt(i), op: Op.WRITE }] }));
@@ -182,16 +192,17 @@ async function profileRecordUdf(): Promise<string> {
 }
 
 /** redis-benchmark EVAL of the same one-line increment, 64 clients (one call in flight each) on 1,000 keys. */
-async function redisEval(): Promise<{ opsPerSec: number; p50Ms: number | undefined; cpuUsPerOp: number } | string> {
+async function redisEval(): Promise<{ opsPerSec: number; p50Ms: number | undefined; cpuUsPerOp: number; clientUsPerOp: number } | string> {
   const redis = ensureRedis();
   if ('missing' in redis) return redis.missing;
   const server = await startRedis(redis.server);
   try {
     const requests = Math.max(20_000, 30_000 * SECONDS);
     const c0 = cpuSeconds(server.pid);
+    const b0 = childrenCpuSeconds();
     const r = redisBenchmark(redis.benchmark, server.port, ['EVAL', "return redis.call('HINCRBY', KEYS[1], 'count', ARGV[1])", '1', 'key:__rand_int__', '1'],
       { clients: IN_FLIGHT, requests, randomKeys: KEYS });
-    return { ...r, cpuUsPerOp: ((cpuSeconds(server.pid) - c0) * 1e6) / requests };
+    return { ...r, cpuUsPerOp: ((cpuSeconds(server.pid) - c0) * 1e6) / requests, clientUsPerOp: ((childrenCpuSeconds() - b0) * 1e6) / requests };
   } finally {
     await server.stop();
   }
@@ -205,12 +216,13 @@ if (process.env['BENCH_PROFILE'] === '1') {
 {
   // one run, interleaved so that drift in the machine's load hits both sides: Redis, the node in
   // each isolation mode, Redis again
+  const loadStart = loadavg();
   const redisBefore = await redisEval();
   const proc = await networkRecordUdf('process');
   const inproc = await networkRecordUdf('in-process');
   const redisAfter = await redisEval();
-  const lines = ['', `Record UDF over the network: ${IN_FLIGHT} calls in flight on ${KEYS.toLocaleString('en-US')} distinct keys, ${SECONDS} s per row, lean node:http2 gRPC load generator (2 connections) and a raw Aerospike protocol generator (${IN_FLIGHT} connections, one request in flight on each, frames built with the front end's codec); Redis: redis-benchmark -c ${IN_FLIGHT} -r ${KEYS} EVAL of the same increment, before and after. Load generators share the 2 cores with the servers.`, '',
-    '| target | calls/s | p50 ms | p99 ms | server CPU µs/call | errors |', '|---|---:|---:|---:|---:|---:|'];
+  const lines = ['', `Record UDF over the network: ${IN_FLIGHT} calls in flight on ${KEYS.toLocaleString('en-US')} distinct keys, ${SECONDS} s per row, lean node:http2 gRPC load generator (2 connections) and a raw Aerospike protocol generator (${IN_FLIGHT} connections, one request in flight on each, frames built with the front end's codec); Redis: redis-benchmark -c ${IN_FLIGHT} -r ${KEYS} EVAL of the same increment, before and after. Load generators share the 2 cores with the servers (their CPU per call is the "load generator" column: the bench process for ours, redis-benchmark's for Redis); load average (1/5/15 min) ${loadStart.map((x) => x.toFixed(1)).join(' / ')} at the start, ${loadavg().map((x) => x.toFixed(1)).join(' / ')} at the end.`, '',
+    '| target | calls/s | p50 ms | p99 ms | server CPU µs/call | load generator CPU µs/call | errors |', '|---|---:|---:|---:|---:|---:|---:|'];
   lines.push(row('slipstream record UDF, gRPC [process]', proc.udf), row('slipstream record UDF, gRPC [in-process]', inproc.udf),
     row('slipstream record UDF, Aerospike protocol [process]', proc.asUdf), row('slipstream record UDF, Aerospike protocol [in-process]', inproc.asUdf),
     row('slipstream record UDF, 1 in flight [process]', proc.one), row('slipstream record UDF, 1 in flight [in-process]', inproc.one),

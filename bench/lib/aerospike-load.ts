@@ -36,51 +36,68 @@ export function udfApplyRequest(namespace: string, set: string, key: string, mod
 /** The result code of an answer proto (AS_MSG header byte 5). */
 const resultOf = (buf: Buffer): number => buf[8 + 5] as number;
 
+/** Latencies are counted in a histogram of 10 µs buckets up to this (longer ones in the last bucket). */
+const LATENCY_BUCKET_MS = 0.01;
+const LATENCY_BUCKETS = 200_000;
+
 /**
- * Drives `port` for `seconds`: `concurrency` sockets, each with one request in flight, cycling
- * through the pre-built frames. Latencies are per request. The sockets read into one reused
- * buffer (`onread`), without the stream machinery's chunk per read, so that the generator takes
- * as little of the machine's CPU as it can (it shares the cores with the server it measures;
- * redis-benchmark, the peer, is a lean C client).
+ * Drives `port` for `seconds`: `concurrency` sockets, each with one request in flight (the shape
+ * of redis-benchmark -c, no pipelining), cycling through the pre-built frames. It is built to
+ * take as little of the machine's CPU as a Node client can, since it shares the cores with the
+ * server it measures and redis-benchmark, the peer, is a lean C client: the sockets read into
+ * one reused buffer (`onread`, no stream chunk per read), an answer is read as its proto header
+ * and result code in place, latencies go into a preallocated histogram, the clock is read once
+ * per answer (the time an answer came is the time the next request goes), the end is a timer's
+ * flag — nothing is allocated per call. `clientCpuUsPerOp` is this process's CPU per answer.
  */
-export async function aerospikeDrive(port: number, frames: readonly Buffer[], options: { concurrency: number; seconds: number }): Promise<LoadResult> {
+export async function aerospikeDrive(port: number, frames: readonly Buffer[], options: { concurrency: number; seconds: number }): Promise<LoadResult & { readonly clientCpuUsPerOp: number }> {
   let ops = 0;
   let errors = 0;
   let i = 0;
-  const lat: number[] = [];
-  const end = performance.now() + options.seconds * 1000;
+  let stopping = false;
+  const histogram = new Uint32Array(LATENCY_BUCKETS);
   const shared = Buffer.allocUnsafe(256 * 1024);
+  const nFrames = frames.length;
   const drivers = Array.from({ length: options.concurrency }, () => {
     let pending: Buffer | undefined;
     let t0 = 0;
     let finish: () => void = () => undefined;
     const done = new Promise<void>((resolve) => { finish = resolve; });
     let socket: Socket | undefined;
-    const next = (): void => {
-      if (performance.now() >= end) { socket?.destroy(); finish(); return; }
-      t0 = performance.now();
-      socket?.write(frames[i++ % frames.length] as Buffer);
+    const send = (now: number): void => {
+      if (stopping) { socket?.destroy(); finish(); return; }
+      t0 = now;
+      socket?.write(frames[i++ % nFrames] as Buffer);
     };
-    const onread = (n: number, buf: Buffer): void => {
-      let b = buf.subarray(0, n);
-      if (pending !== undefined) {
-        b = Buffer.concat([pending, b]);
-        pending = undefined;
-      }
+    /** Answers in b[0, n): each whole one is counted and followed by the next request. */
+    const answers = (b: Buffer, n: number): void => {
       let o = 0;
-      while (b.length - o >= 8) {
-        const size = b.readUIntBE(o + 2, 6);
-        if (b.length - o < 8 + size) break;
-        lat.push(performance.now() - t0);
+      while (n - o >= 8) {
+        const size = b.readUInt16BE(o + 2) * 0x100000000 + b.readUInt32BE(o + 4);
+        if (n - o < 8 + size) break;
+        const now = performance.now();
+        const bucket = Math.floor((now - t0) / LATENCY_BUCKET_MS);
+        const at = bucket < LATENCY_BUCKETS ? bucket : LATENCY_BUCKETS - 1;
+        histogram[at] = (histogram[at] as number) + 1;
         if (b[o + 8 + 5] === 0) ops++; else errors++;
         o += 8 + size;
-        next();
+        send(now);
       }
-      // the shared buffer is reused by the next read: keep what is left of a frame
-      if (o < b.length) pending = Buffer.from(b.subarray(o));
+      // the shared buffer is reused by the next read: keep what is left of a frame (rare: one request in flight)
+      if (o < n) pending = Buffer.from(b.subarray(o, n));
+    };
+    const onread = (n: number, buf: Uint8Array): boolean => {
+      if (pending === undefined) {
+        answers(buf as Buffer, n);
+      } else {
+        const b = Buffer.concat([pending, buf.subarray(0, n)]);
+        pending = undefined;
+        answers(b, b.length);
+      }
+      return true;
     };
     const connected = new Promise<void>((resolve, reject) => {
-      const s = connect({ port, host: '127.0.0.1', onread: { buffer: shared, callback: (n: number, buf: Uint8Array) => { onread(n, buf as Buffer); return true; } } }, () => resolve());
+      const s = connect({ port, host: '127.0.0.1', onread: { buffer: shared, callback: onread } }, () => resolve());
       s.setNoDelay(true);
       s.once('error', reject);
       socket = s;
@@ -88,17 +105,28 @@ export async function aerospikeDrive(port: number, frames: readonly Buffer[], op
     return { connected, start: (): Promise<void> => {
       socket?.removeAllListeners('error');
       socket?.on('error', () => { errors++; finish(); });
-      next();
+      send(performance.now());
       return done;
     } };
   });
   await Promise.all(drivers.map((d) => d.connected));
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
+  const timer = setTimeout(() => { stopping = true; }, options.seconds * 1000);
   await Promise.all(drivers.map((d) => d.start()));
+  clearTimeout(timer);
   const seconds = (performance.now() - t0) / 1000;
-  lat.sort((a, b) => a - b);
-  const pct = (p: number): number => lat[Math.min(lat.length - 1, Math.floor(lat.length * p))] ?? 0;
-  return { ops, errors, seconds, opsPerSec: ops / seconds, p50Ms: pct(0.5), p99Ms: pct(0.99) };
+  const cpu = process.cpuUsage(c0);
+  const pct = (p: number): number => {
+    const want = Math.max(1, Math.ceil((ops + errors) * p));
+    let seen = 0;
+    for (let b = 0; b < LATENCY_BUCKETS; b++) {
+      seen += histogram[b] as number;
+      if (seen >= want) return (b + 0.5) * LATENCY_BUCKET_MS;
+    }
+    return 0;
+  };
+  return { ops, errors, seconds, opsPerSec: ops / seconds, p50Ms: pct(0.5), p99Ms: pct(0.99), clientCpuUsPerOp: (cpu.user + cpu.system) / Math.max(1, ops) };
 }
 
 /** Sends every frame exactly once (`concurrency` connections); throws when any answer is an error. */

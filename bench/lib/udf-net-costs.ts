@@ -8,12 +8,19 @@
  * bare-grpc-put and bare-h2-put drive the same Put requests against a bare grpc-js server
  * (bare-server.ts) and a bare node:http2 server (bare-h2-server.ts) that answer with a fixed
  * response: what the transport itself costs a call, apart from Slipstream's code.
+ * bare-as-put, bare-as-conn-put and bare-as-fe-put do the same for the Aerospike protocol
+ * (bare-as-server.ts): fixed answers from plain node:net sockets, the front end's connection
+ * with fixed answers, the front end on a bare in-memory kernel.
+ * With BASE=<another checkout>, rows named base:<row> run against a node started from that
+ * checkout's code, interleaved round by round with this one's (an A/B), and rows named
+ * oldgen:<row> drive this node with that checkout's Aerospike load generator; a summary gives
+ * each row's min and median over the rounds.
  * Run: node --no-node-snapshot bench/lib/udf-net-costs.ts [process|in-process] [rows…]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PutResponse } from '../../core/wire/generated/slipstream/v1/kv.ts';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { startNodeProcess } from '../../test/helpers/process-node.ts';
@@ -57,21 +64,32 @@ const reqs: Record<string, { protocol: 'grpc' | 'aerospike'; frames: Buffer[]; p
 };
 
 const dir = mkdtempSync(join(tmpdir(), 'slipstream-udf-net-'));
-writeFileSync(join(dir, 'node.json'), JSON.stringify({ node: { host: '127.0.0.1', port: 0, dataDir: dir }, namespaces: [{ name: 'test', storage: 'storage-memory' }], udf: { isolation } }));
 const profDir = PROFILE === undefined ? undefined : mkdtempSync(join(tmpdir(), 'slipstream-udf-prof-'));
-const node = await startNodeProcess(['--config', join(dir, 'node.json'), '--log-level', 'warn'], { nodeFlags: profDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profDir}`] });
-const pid = node.child.pid ?? 0;
-const client = await SlipstreamClient.connect({ hosts: `127.0.0.1:${node.port}` });
-await client.unary(UdfServiceService.registerModule, { fileName: 'bench.js', source: MODULE }, { timeoutMs: 60_000 });
-client.close();
+const BASE = process.env['BASE'];
+type Start = typeof startNodeProcess;
+type Drive = typeof aerospikeDrive;
+const loadBase = async <T>(file: string): Promise<T> => await import(pathToFileURL(join(BASE ?? '', file)).href) as T;
+async function startNode(start: Start, name = 'node'): Promise<{ node: Awaited<ReturnType<Start>>; pid: number }> {
+  const data = join(dir, name);
+  mkdirSync(data);
+  writeFileSync(join(data, 'node.json'), JSON.stringify({ node: { host: '127.0.0.1', port: 0, dataDir: data }, namespaces: [{ name: 'test', storage: 'storage-memory' }], udf: { isolation } }));
+  const node = await start(['--config', join(data, 'node.json'), '--log-level', 'warn'], { nodeFlags: profDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profDir}`] });
+  const client = await SlipstreamClient.connect({ hosts: `127.0.0.1:${node.port}` });
+  await client.unary(UdfServiceService.registerModule, { fileName: 'bench.js', source: MODULE }, { timeoutMs: 60_000 });
+  client.close();
+  return { node, pid: node.child.pid ?? 0 };
+}
+const { node, pid } = await startNode(startNodeProcess);
+const base = BASE === undefined ? undefined : await startNode((await loadBase<{ startNodeProcess: Start }>('test/helpers/process-node.ts')).startNodeProcess, 'base');
+const oldDrive = BASE === undefined ? undefined : (await loadBase<{ aerospikeDrive: Drive }>('bench/lib/aerospike-load.ts')).aerospikeDrive;
 /** The bare servers, started on first use: pid and port. */
 const bare = new Map<string, { proc: ChildProcess; port: number }>();
 async function bareServer(row: string): Promise<{ proc: ChildProcess; port: number }> {
   const known = bare.get(row);
   if (known !== undefined) return known;
-  const file = row === 'bare-grpc-put' ? './bare-server.ts' : './bare-h2-server.ts';
+  const file = row === 'bare-grpc-put' ? './bare-server.ts' : row.startsWith('bare-as-') ? './bare-as-server.ts' : './bare-h2-server.ts';
   // a Put's answer as the node sends it (for the bare grpc-js server: an empty GetResponse is its other answer)
-  const arg = row === 'bare-grpc-put' ? '' : Buffer.from(PutResponse.encode({ meta: { generation: 1, ttl: -1n, lastUpdateMs: BigInt(Date.now()), voidTime: 0 } }).finish()).toString('base64');
+  const arg = row === 'bare-grpc-put' ? '' : row === 'bare-as-put' ? 'fixed' : row === 'bare-as-fe-put' ? 'front-end' : row === 'bare-as-conn-put' ? 'connection' : Buffer.from(PutResponse.encode({ meta: { generation: 1, ttl: -1n, lastUpdateMs: BigInt(Date.now()), voidTime: 0 } }).finish()).toString('base64');
   const proc = spawn(process.execPath, ['--no-node-snapshot', fileURLToPath(new URL(file, import.meta.url)), arg], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve) => proc.stdout?.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
   const started = { proc, port };
@@ -82,19 +100,25 @@ async function bareServer(row: string): Promise<{ proc: ChildProcess; port: numb
 const drive = async (r: string, seconds: number): Promise<{ res: Awaited<ReturnType<typeof h2drive>>; server: number }> => {
   if (r.startsWith('bare-')) {
     const b = await bareServer(r);
+    if (r.startsWith('bare-as-')) return { res: await aerospikeDrive(b.port, reqs['as-put']?.frames ?? [], { concurrency: 64, seconds }), server: b.proc.pid ?? 0 };
     return { res: await h2drive(`127.0.0.1:${b.port}`, KeyValueServiceService.put.path, reqs['grpc-put']?.frames ?? [], { concurrency: 64, seconds }), server: b.proc.pid ?? 0 };
   }
-  const q = reqs[r];
+  const [side, name] = r.includes(':') ? r.split(':') as [string, string] : ['this', r];
+  const q = reqs[name];
   if (q === undefined) throw new Error(`unknown row ${r}`);
-  const res = q.protocol === 'grpc' ? await h2drive(`127.0.0.1:${node.port}`, q.path ?? '', q.frames, { concurrency: 64, seconds }) : await aerospikeDrive(node.port, q.frames, { concurrency: 64, seconds });
-  return { res, server: pid };
+  const target = side === 'base' ? base : { node, pid };
+  if (target === undefined) throw new Error(`${r} needs BASE=<checkout>`);
+  const gen = side === 'oldgen' ? oldDrive ?? aerospikeDrive : aerospikeDrive;
+  const res = q.protocol === 'grpc' ? await h2drive(`127.0.0.1:${target.node.port}`, q.path ?? '', q.frames, { concurrency: 64, seconds }) : await gen(target.node.port, q.frames, { concurrency: 64, seconds });
+  return { res, server: target.pid };
 };
+const summary = new Map<string, { node: number[]; client: number[]; rate: number[] }>();
 try {
   for (const r of rows) await drive(r, 1);
   for (let round = 0; round < ROUNDS; round++) {
     for (const r of rows) {
-      const server = r.startsWith('bare-') ? (await bareServer(r)).proc.pid ?? 0 : pid;
-      const hosts = r.startsWith('bare-') ? [] : children(pid);
+      const server = r.startsWith('bare-') ? (await bareServer(r)).proc.pid ?? 0 : r.startsWith('base:') ? base?.pid ?? 0 : pid;
+      const hosts = r.startsWith('bare-') ? [] : children(server);
       const n0 = ticks(server);
       const s0 = ticks(server, 'sys');
       const me0 = process.cpuUsage();
@@ -106,12 +130,21 @@ try {
       const client = (me.user + me.system) / res.ops;
       const clientSys = me.system / res.ops;
       const h = (hosts.map((p) => ticks(p)).reduce((a, b) => a + b, 0) - h0.reduce((a, b) => a + b, 0)) * 1e6 / res.ops;
-      console.log(`${r.padEnd(13)} [${isolation}] ${Math.round(res.opsPerSec).toLocaleString('en-US').padStart(7)}/s  node ${n.toFixed(1).padStart(5)} µs/call (sys ${sys.toFixed(1)})  host ${h.toFixed(1).padStart(5)}  total ${(n + h).toFixed(1).padStart(5)}  client ${client.toFixed(1)} (sys ${clientSys.toFixed(1)})  errors ${res.errors}  load ${loadavg()[0]?.toFixed(1)}`);
+      const seen = summary.get(r) ?? { node: [], client: [], rate: [] };
+      seen.node.push(n + h);
+      seen.client.push(client);
+      seen.rate.push(res.opsPerSec);
+      summary.set(r, seen);
+      console.log(`${r.padEnd(13)} [${isolation}] ${Math.round(res.opsPerSec).toLocaleString('en-US').padStart(7)}/s  node ${n.toFixed(1).padStart(5)} µs/call (sys ${sys.toFixed(1)})  host ${h.toFixed(1).padStart(5)}  total ${(n + h).toFixed(1).padStart(5)}  client ${client.toFixed(1)} (sys ${clientSys.toFixed(1)})  p50 ${res.p50Ms.toFixed(2)} ms  errors ${res.errors}  load ${loadavg()[0]?.toFixed(1)}`);
     }
   }
+  const mid = (xs: number[]): string => { const s = [...xs].sort((a, b) => a - b); return `min ${(s[0] ?? 0).toFixed(1)} median ${(s[Math.floor(s.length / 2)] ?? 0).toFixed(1)}`; };
+  console.log(`\nsummary over ${ROUNDS} rounds (µs/call):`);
+  for (const [r, v] of summary) console.log(`${r.padEnd(18)} server ${mid(v.node)}  client ${mid(v.client)}  calls/s median ${Math.round([...v.rate].sort((a, b) => a - b)[Math.floor(v.rate.length / 2)] ?? 0).toLocaleString('en-US')}`);
 } finally {
   for (const b of bare.values()) b.proc.kill('SIGINT');
   await node.stop();
+  await base?.node.stop();
   rmSync(dir, { recursive: true, force: true });
 }
 if (profDir !== undefined) {

@@ -61,29 +61,88 @@ export function inflateFrame(body: Buffer, maxFrameBytes: number): { type: numbe
   return { type: MessageType.MESSAGE, body: inner.subarray(PROTO_HEADER_BYTES) };
 }
 
+/** What `send` returns when the socket took the frame at once: one settled promise, not one per answer. */
+const SENT: Promise<void> = Promise.resolve();
+
+/**
+ * Closes a front end's connections that have had no request in flight and no bytes for the
+ * idle time: one timer for all of them, as Aerospike's reaper, instead of a socket timeout that
+ * every read and write re-arms (a timer list insert per read and per write). A connection is
+ * closed between the idle time and the idle time plus one sweep period (a quarter of it, at
+ * most a second) after it went quiet, never before.
+ */
+export class IdleReaper {
+  private readonly idleTimeoutMs: number;
+  private readonly onIdleClose: (() => void) | undefined;
+  private readonly periodMs: number;
+  private readonly connections = new Set<AerospikeConnection>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(limits: ConnectionLimits) {
+    this.idleTimeoutMs = limits.idleTimeoutMs;
+    this.onIdleClose = limits.onIdleClose;
+    this.periodMs = Math.max(10, Math.min(1000, Math.floor(limits.idleTimeoutMs / 4)));
+  }
+
+  add(c: AerospikeConnection): void {
+    if (this.idleTimeoutMs <= 0) return;
+    this.connections.add(c);
+    if (this.timer === undefined) {
+      this.timer = setInterval(() => this.sweep(), this.periodMs);
+      // open connections keep the process alive, not their reaper
+      this.timer.unref();
+    }
+  }
+
+  delete(c: AerospikeConnection): void {
+    this.connections.delete(c);
+    if (this.connections.size === 0) this.close();
+  }
+
+  close(): void {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private sweep(): void {
+    const now = performance.now();
+    for (const c of this.connections) {
+      if (c.busy || c.active) {
+        c.active = false;
+        c.quietSince = now;
+      } else if (now - c.quietSince >= this.idleTimeoutMs) {
+        this.connections.delete(c);
+        this.onIdleClose?.();
+        c.close();
+      }
+    }
+    if (this.connections.size === 0) this.close();
+  }
+}
+
 export class AerospikeConnection implements Reply {
   private readonly socket: Socket;
   private readonly handler: FrameHandler;
-  private readonly limits: ConnectionLimits;
+  private readonly maxFrameBytes: number;
   private chunks: Buffer[] = [];
   private buffered = 0;
-  private busy = false;
+  /** A request is being answered (the next waits its turn). */
+  busy = false;
+  /** Bytes came since the reaper last looked. */
+  active = false;
+  /** When the reaper last saw this connection busy or active (performance.now()). */
+  quietSince = performance.now();
   closed = false;
 
-  constructor(socket: Socket, handler: FrameHandler, limits: ConnectionLimits) {
+  /** `reaper` closes the connection when it stays idle (none: never). */
+  constructor(socket: Socket, handler: FrameHandler, limits: ConnectionLimits, reaper?: IdleReaper) {
     this.socket = socket;
     this.handler = handler;
-    this.limits = limits;
+    this.maxFrameBytes = limits.maxFrameBytes;
     socket.on('data', (d: Buffer) => this.onData(d));
-    socket.on('close', () => { this.closed = true; });
+    socket.on('close', () => { this.closed = true; reaper?.delete(this); });
     socket.on('error', () => socket.destroy());
-    if (limits.idleTimeoutMs > 0) {
-      socket.setTimeout(limits.idleTimeoutMs, () => {
-        if (this.busy) return;
-        limits.onIdleClose?.();
-        this.close();
-      });
-    }
+    reaper?.add(this);
     socket.resume();
   }
 
@@ -99,8 +158,8 @@ export class AerospikeConnection implements Reply {
   }
 
   send(frame: Buffer): Promise<void> {
-    if (this.closed) return Promise.resolve();
-    if (this.socket.write(frame)) return Promise.resolve();
+    if (this.closed) return SENT;
+    if (this.socket.write(frame)) return SENT;
     return new Promise<void>((resolve) => {
       const done = (): void => { this.socket.off('drain', done); this.socket.off('close', done); resolve(); };
       this.socket.on('drain', done);
@@ -109,6 +168,7 @@ export class AerospikeConnection implements Reply {
   }
 
   private onData(d: Buffer): void {
+    this.active = true;
     this.chunks.push(d);
     this.buffered += d.length;
     if (!this.busy) void this.pump();
@@ -116,7 +176,14 @@ export class AerospikeConnection implements Reply {
 
   /** Takes `n` bytes off the front of the buffered input. */
   private take(n: number): Buffer {
-    const all = this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks, this.buffered);
+    const first = this.chunks[0] as Buffer;
+    if (this.chunks.length === 1 && first.length === n) {
+      // the common case: one read, one whole frame
+      this.chunks.length = 0;
+      this.buffered = 0;
+      return first;
+    }
+    const all = this.chunks.length === 1 ? first : Buffer.concat(this.chunks, this.buffered);
     const out = all.subarray(0, n);
     const rest = all.subarray(n);
     this.chunks = rest.length > 0 ? [rest] : [];
@@ -138,8 +205,9 @@ export class AerospikeConnection implements Reply {
         const h = this.peekHeader();
         const version = h[0] as number;
         const type = h[1] as number;
-        const size = h.readUIntBE(2, 6);
-        if ((version !== PROTO_VERSION && !(version === 0 && type === MessageType.ADMIN)) || type < MessageType.INFO || type > MessageType.COMPRESSED || size > this.limits.maxFrameBytes) {
+        // 48-bit size: a 16-bit high part and a 32-bit low part
+        const size = h.readUInt16BE(2) * 0x100000000 + h.readUInt32BE(4);
+        if ((version !== PROTO_VERSION && !(version === 0 && type === MessageType.ADMIN)) || type < MessageType.INFO || type > MessageType.COMPRESSED || size > this.maxFrameBytes) {
           // not a message this port can answer: as Aerospike does, close this connection
           this.close();
           return;
@@ -149,7 +217,6 @@ export class AerospikeConnection implements Reply {
           return;
         }
         const frame = this.take(PROTO_HEADER_BYTES + size);
-        // copy: the body outlives this chunk and handlers may keep views of it
         await this.handler(type, frame.subarray(PROTO_HEADER_BYTES), this);
       }
     } catch {
@@ -157,6 +224,7 @@ export class AerospikeConnection implements Reply {
       this.close();
     } finally {
       this.busy = false;
+      this.active = true;
     }
   }
 }

@@ -10,7 +10,7 @@ import { WireAccess } from './access.ts';
 import { adminReply } from './admin-codec.ts';
 import type { PortProtocol } from '../node-port.ts';
 import { runBatch } from './batch.ts';
-import { AerospikeConnection, compressFrame, inflateFrame, isAerospikeFirstByte, writeProtoHeader, type ConnectionLimits, type Reply } from './connection.ts';
+import { AerospikeConnection, compressFrame, IdleReaper, inflateFrame, isAerospikeFirstByte, writeProtoHeader, type ConnectionLimits, type Reply } from './connection.ts';
 import type { FrontEndContext } from './context.ts';
 import { InfoService } from './info.ts';
 import { JobTracker } from './jobs.ts';
@@ -77,6 +77,9 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
   });
 }
 
+/** An answer sent as it is (the client did not ask for compression). */
+const uncompressed = (b: Buffer): Buffer => b;
+
 /** A result code as the one byte the wire has for it. */
 function wireCode(code: number): number {
   return code >= 0 && code <= 255 ? code : code > 255 ? 100 : 1;
@@ -87,6 +90,7 @@ export class AerospikeFrontEnd implements PortProtocol {
   private readonly ctx: FrontEndContext;
   private readonly connections = new Set<AerospikeConnection>();
   private readonly limits: ConnectionLimits;
+  private readonly reaper: IdleReaper;
   readonly jobs: JobTracker;
   readonly info: InfoService;
 
@@ -96,6 +100,7 @@ export class AerospikeFrontEnd implements PortProtocol {
       maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES, idleTimeoutMs: options.idleTimeoutMs ?? 60_000,
       ...(options.onIdleClose === undefined ? {} : { onIdleClose: options.onIdleClose }),
     };
+    this.reaper = new IdleReaper(this.limits);
     this.jobs = new JobTracker(() => ctx.services.get(UDF_JOBS_KEY));
     this.info = new InfoService(ctx, this.jobs);
   }
@@ -108,13 +113,14 @@ export class AerospikeFrontEnd implements PortProtocol {
     // with security on, each connection logs in (or authenticates) before anything else
     const security = this.ctx.services.get(SECURITY);
     const access = security === undefined ? undefined : new WireAccess(security, socket.remoteAddress ?? '');
-    const conn = new AerospikeConnection(socket, (type, body, reply) => this.frame(type, body, reply, conn, access), this.limits);
+    const conn = new AerospikeConnection(socket, (type, body, reply) => this.frame(type, body, reply, conn, access), this.limits, this.reaper);
     this.connections.add(conn);
     socket.on('close', () => { this.connections.delete(conn); access?.closed(); });
   }
 
   async close(): Promise<void> {
     this.jobs.close();
+    this.reaper.close();
     for (const c of this.connections) c.end();
     this.connections.clear();
   }
@@ -124,7 +130,13 @@ export class AerospikeFrontEnd implements PortProtocol {
     return this.connections.size;
   }
 
-  private async frame(type: number, body: Buffer, reply: Reply, conn: AerospikeConnection, access: WireAccess | undefined): Promise<void> {
+  /** Answers one frame; an AS_MSG goes straight to `message` (no promise of its own around it). */
+  private frame(type: number, body: Buffer, reply: Reply, conn: AerospikeConnection, access: WireAccess | undefined): Promise<void> {
+    if (type === MessageType.MESSAGE) return this.message(body, reply, access);
+    return this.otherFrame(type, body, reply, conn, access);
+  }
+
+  private async otherFrame(type: number, body: Buffer, reply: Reply, conn: AerospikeConnection, access: WireAccess | undefined): Promise<void> {
     switch (type) {
       case MessageType.INFO: {
         if (body.length > MAX_INFO_BYTES) { conn.close(); return; }
@@ -155,9 +167,6 @@ export class AerospikeFrontEnd implements PortProtocol {
         await this.message(inner.body, reply, access);
         return;
       }
-      case MessageType.MESSAGE:
-        await this.message(body, reply, access);
-        return;
       default:
         conn.close();
     }
@@ -208,7 +217,7 @@ export class AerospikeFrontEnd implements PortProtocol {
       await reply.send(response({ resultCode: wireCode(toDbError(err).resultCode) }));
       return;
     }
-    const compress = (msg.info1 & Info1.COMPRESS_RESPONSE) !== 0 ? compressFrame : (b: Buffer): Buffer => b;
+    const compress = (msg.info1 & Info1.COMPRESS_RESPONSE) !== 0 ? compressFrame : uncompressed;
     const stream = (msg.info1 & Info1.BATCH) !== 0 || (!msg.fields.has(Field.DIGEST) && !msg.fields.has(Field.KEY));
     try {
       access?.authorizeMsg(msg);

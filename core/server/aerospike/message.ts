@@ -32,6 +32,37 @@ export interface Msg extends MsgHeader {
   readonly ops: MsgOp[];
 }
 
+/**
+ * Texts of short, repeating names (namespaces, sets, bin names): the bytes of the last name
+ * seen in each of 256 slots (by a hash of the bytes) and its decoded text, so that a request
+ * naming what the previous thousand named does not decode (and allocate) the same string
+ * again. A hit compares every byte, so the text is always what `toString('utf8')` gives.
+ */
+const NAME_SLOTS = 256;
+const MAX_CACHED_NAME = 64;
+const nameBytes: Array<Buffer | undefined> = new Array<Buffer | undefined>(NAME_SLOTS).fill(undefined);
+const nameTexts: string[] = new Array<string>(NAME_SLOTS).fill('');
+
+/** The UTF-8 text of `buf[start, end)`, from the cache of short names when it is there. */
+export function nameText(buf: Buffer, start: number, end: number): string {
+  const n = end - start;
+  if (n === 0) return '';
+  if (n > MAX_CACHED_NAME) return buf.toString('utf8', start, end);
+  let h = n;
+  for (let i = start; i < end; i++) h = (h * 31 + (buf[i] as number)) | 0;
+  const slot = (h ^ (h >>> 8)) & (NAME_SLOTS - 1);
+  const known = nameBytes[slot];
+  if (known !== undefined && known.length === n) {
+    let same = true;
+    for (let i = 0; i < n; i++) if (known[i] !== buf[start + i]) { same = false; break; }
+    if (same) return nameTexts[slot] as string;
+  }
+  const text = buf.toString('utf8', start, end);
+  nameBytes[slot] = Buffer.from(buf.subarray(start, end));
+  nameTexts[slot] = text;
+  return text;
+}
+
 export function malformed(what: string): DbError {
   return new DbError('PARAMETER', `malformed message: ${what}`, { hint: 'send messages as the Aerospike clients build them' });
 }
@@ -74,7 +105,7 @@ export function parseOpsAndFields(body: Buffer, p: number, nFields: number, nOps
     ops.push({
       op: body[p + 4] as number,
       particle: body[p + 5] as number,
-      name: body.toString('utf8', p + 8, p + 8 + nameLen),
+      name: nameText(body, p + 8, p + 8 + nameLen),
       value: body.subarray(p + 8 + nameLen, p + 4 + size),
     });
     p += 4 + size;
@@ -192,7 +223,28 @@ export class ResponseWriter {
 
 /** One response message (a single row). */
 export function response(m: OutMsg): Buffer {
+  if (m.bins === undefined && m.fields === undefined) return headerAnswer(m);
   const w = new ResponseWriter();
   w.add(m);
   return w.finish();
+}
+
+/** An answer of a header alone (a write's, a failure's): 30 bytes written in place, no writer. */
+function headerAnswer(m: OutMsg): Buffer {
+  const b = Buffer.allocUnsafe(PROTO_HEADER_BYTES + MSG_HEADER_BYTES);
+  b[0] = PROTO_VERSION;
+  b[1] = MessageType.MESSAGE;
+  b.writeUInt16BE(0, 2);
+  b.writeUInt32BE(MSG_HEADER_BYTES, 4);
+  b[8] = MSG_HEADER_BYTES;
+  b[9] = m.info1 ?? 0;
+  b[10] = m.info2 ?? 0;
+  b[11] = m.info3 ?? 0;
+  b[12] = 0;
+  b[13] = m.resultCode & 0xff;
+  b.writeUInt32BE((m.generation ?? 0) >>> 0, 14);
+  b.writeUInt32BE((m.voidTime ?? 0) >>> 0, 18);
+  b.writeUInt32BE((m.transactionTtl ?? 0) >>> 0, 22);
+  b.writeUInt32BE(0, 26); // no fields, no operations
+  return b;
 }

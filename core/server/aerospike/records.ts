@@ -7,8 +7,8 @@ import { DbError } from '../../errors/index.ts';
 import type { Bins, BinValue, DbRecord, RecordKey, RecordMeta, UserKey } from '../../model/index.ts';
 import type { Kernel } from '../../transaction/kernel.ts';
 import type { Operation } from '../../transaction/operations.ts';
-import { writeBy, writePolicy, type ExistsAction, type GenerationPolicy, type ReadPolicy, type RecordPredicate, type WritePolicy } from '../../transaction/policy.ts';
-import { fieldString, malformed, type Msg, type MsgHeader, type MsgOp, type OutBin, type OutMsg } from './message.ts';
+import { type ExistsAction, type GenerationPolicy, type ReadPolicy, type RecordPredicate, type WritePolicy } from '../../transaction/policy.ts';
+import { fieldString, malformed, nameText, type Msg, type MsgHeader, type MsgOp, type OutBin, type OutMsg } from './message.ts';
 import { readParticle } from './particles.ts';
 import { Field, Info1, Info2, Info3, Op, Particle, wireVoidTime } from './protocol.ts';
 import { cdtOperation } from './cdt.ts';
@@ -45,10 +45,10 @@ export function userKeyOf(f: Buffer): UserKey {
 /** The record key of a keyed message (namespace, set, digest; the user key when sent). */
 export function keyOf(kernel: Kernel, fields: ReadonlyMap<number, Buffer>, inherited?: { namespace: string; set: string }): RecordKey {
   const nsField = fields.get(Field.NAMESPACE);
-  const namespace = nsField === undefined ? inherited?.namespace : nsField.toString('utf8');
+  const namespace = nsField === undefined ? inherited?.namespace : nameText(nsField, 0, nsField.length);
   if (namespace === undefined) throw new DbError('PARAMETER', 'the message has no namespace field', { hint: 'send field 0 (namespace)' });
   const setField = fields.get(Field.SET);
-  const set = setField === undefined ? inherited?.set ?? '' : setField.toString('utf8');
+  const set = setField === undefined ? inherited?.set ?? '' : nameText(setField, 0, setField.length);
   const digest = fields.get(Field.DIGEST);
   const keyField = fields.get(Field.KEY);
   if (keyField !== undefined) {
@@ -77,23 +77,30 @@ export const WIRE_READ: ReadPolicy = { replica: 'any' };
  * must not run after writes it makes next.
  */
 export function commandPolicyOf(kernel: Kernel, h: MsgHeader, sendKey: boolean, filter: RecordPredicate | undefined): WritePolicy {
-  return writeBy(policyOf(h, sendKey, filter), h.transactionTtl > 0 ? kernel.clock.now() + h.transactionTtl : undefined);
+  return headerPolicy(h, sendKey, filter, h.transactionTtl > 0 ? kernel.clock.now() + h.transactionTtl : undefined);
 }
 
 /** The write policy of a header (exists action, generation, TTL, durable delete) plus send-key and filter. */
 export function policyOf(h: MsgHeader, sendKey: boolean, filter: RecordPredicate | undefined): WritePolicy {
+  return headerPolicy(h, sendKey, filter, undefined);
+}
+
+/** policyOf with a deadline (writeBy's), built as one object: this runs for every write. */
+function headerPolicy(h: MsgHeader, sendKey: boolean, filter: RecordPredicate | undefined, deadline: number | undefined): WritePolicy {
   let exists: ExistsAction = 'update';
   if (h.info2 & Info2.CREATE_ONLY) exists = 'createOnly';
   else if (h.info3 & Info3.UPDATE_ONLY) exists = 'updateOnly';
   else if (h.info3 & Info3.CREATE_OR_REPLACE) exists = 'replace';
   else if (h.info3 & Info3.REPLACE_ONLY) exists = 'replaceOnly';
   const generationPolicy: GenerationPolicy = h.info2 & Info2.GENERATION ? 'expectEqual' : h.info2 & Info2.GENERATION_GT ? 'expectGreater' : 'none';
-  return writePolicy({
-    exists, generationPolicy, generation: h.generation, ttl: ttlOf(h.recordTtl), sendKey,
-    durableDelete: (h.info2 & Info2.DURABLE_DELETE) !== 0, ...(filter === undefined ? {} : { filter }),
-    // the client's commit level: the bit asks for commit-to-master; without it the namespace's writeCommitLevel applies
-    ...((h.info3 & Info3.COMMIT_MASTER) !== 0 ? { commitLevel: 'master' as const } : {}),
-  });
+  const policy: { -readonly [K in keyof WritePolicy]: WritePolicy[K] } = {
+    exists, generationPolicy, generation: h.generation, ttl: ttlOf(h.recordTtl), sendKey, durableDelete: (h.info2 & Info2.DURABLE_DELETE) !== 0,
+  };
+  if (filter !== undefined) policy.filter = filter;
+  // the client's commit level: the bit asks for commit-to-master; without it the namespace's writeCommitLevel applies
+  if ((h.info3 & Info3.COMMIT_MASTER) !== 0) policy.commitLevel = 'master';
+  if (deadline !== undefined && Number.isFinite(deadline)) policy.deadline = deadline;
+  return policy;
 }
 
 function binName(op: MsgOp): string {
