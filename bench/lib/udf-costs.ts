@@ -1,17 +1,35 @@
 /**
- * The per-call cost model of a record UDF, piece by piece, in one process (no gRPC, no kernel):
- * what a call costs in CPU (this process plus the UDF host process) and wall time, sequentially
- * and with many calls in flight, in each isolation mode; and isolated-vm's two entry points on a
- * trivial function. CPU per call is steadier than wall time on a shared machine.
- * Run: node --no-node-snapshot bench/lib/udf-costs.ts [calls]
+ * The per-call cost model of a record UDF, piece by piece, in one process (no network):
+ * - the steps of one call, each timed alone: encoding the request, isolated-vm's entry (with
+ *   and without the time limit's timer), the runtime's work inside the isolate, a sandbox call
+ *   and a batch, framing for the call pipe, reading the answer;
+ * - what a call costs in CPU (this process plus the UDF host process) and wall time,
+ *   sequentially and with many calls in flight, in each isolation mode;
+ * - through the kernel (record lock, read, write back): a plain put, the same read-modify-write
+ *   without a UDF, and the record UDF, 64 in flight on 1,000 keys.
+ * CPU per call is steadier than wall time on a shared machine.
+ * Run: node --no-node-snapshot bench/lib/udf-costs.ts [calls] [sections: steps,engine,kernel]
  */
 import { readFileSync } from 'node:fs';
 import ivm from 'isolated-vm';
 import { UdfEngine } from '../../core/udf/index.ts';
-import type { UdfIsolation } from '../../core/udf/engine.ts';
-import { makeKey } from '../../core/model/index.ts';
+import { recordEffect, recordRequest, type UdfIsolation } from '../../core/udf/engine.ts';
+import { decodeValue } from '../../core/udf/codec.ts';
+import { Sandbox } from '../../core/udf/sandbox.ts';
+import { FrameReader, FrameWriter, readCall } from '../../core/udf/sandbox-host-protocol.ts';
+import type { GuestResponse, RecordView } from '../../core/udf/calls.ts';
+import { executeRecordUdf } from '../../core/udf/kernel-bridge.ts';
+import { makeKey, NAMESPACE_DEFAULTS } from '../../core/model/index.ts';
+import { Kernel } from '../../core/transaction/kernel.ts';
+import { DEFAULT_WRITE_POLICY } from '../../core/transaction/policy.ts';
+import { Namespace } from '../../core/storage/namespace.ts';
+import { GuardedEngine } from '../../core/storage/guarded-engine.ts';
+import { singleNodeRouter } from '../../core/transaction/routing.ts';
+import { memoryStorage } from '../../plugins/storage-memory/index.ts';
+import { silentLogger, type Clock } from '../../core/plugin-api/index.ts';
 
 const CALLS = Number(process.argv[2] ?? 20_000);
+const SECTIONS = new Set((process.argv[3] ?? 'steps,engine,kernel').split(','));
 const MODULE = 'export function incr(rec, n) { rec.count = (rec.count ?? 0) + n; aerospike.update(rec); return rec.count; }';
 
 /** CPU seconds used by a process (user + system), from /proc. */
@@ -40,6 +58,66 @@ async function measure(label: string, n: number, fn: () => Promise<void>, childP
   console.log(`${label.padEnd(58)} ${Math.round(n / wall).toLocaleString('en-US').padStart(9)} /s  CPU/call ${us(self + child)} µs (this process ${us(self)}, host ${us(child)})`);
 }
 
+// the steps of one call, each alone (sequential, this process only)
+if (SECTIONS.has('steps')) {
+  const view: RecordView = { key: makeKey('test', 'bench', 7n), exists: true, bins: { count: 41n }, meta: { generation: 3, voidTime: 0, lastUpdateMs: 1_765_000_000_000 } };
+  const call = { module: 'bench', fn: 'incr', args: [1n] };
+  const req = recordRequest(call, view, Date.now());
+  await measure('step: encode the request (node)', CALLS, async () => {
+    for (let i = 0; i < CALLS; i++) recordRequest(call, view, Date.now());
+  });
+  const isolate = new ivm.Isolate({ memoryLimit: 64 });
+  const context = await isolate.createContext();
+  const runtime = await isolate.compileScript(readFileSync(new URL('../../core/udf/sandbox-runtime.js', import.meta.url), 'utf8'));
+  const api = (await runtime.run(context, { reference: true })) as ivm.Reference<Record<string, unknown>>;
+  const dispatch = (await api.get('dispatch', { reference: true })) as ivm.Reference<(s: string) => string>;
+  const install = (await api.get('install', { reference: true })) as ivm.Reference<(ns: unknown, name: string) => void>;
+  const mod = await isolate.compileModule(MODULE);
+  await mod.instantiate(context, () => { throw new Error('no imports'); });
+  await mod.evaluate();
+  await install.apply(undefined, [mod.namespace.derefInto(), 'bench']);
+  const echo = (await context.eval('(s) => s', { reference: true })) as ivm.Reference<(s: string) => string>;
+  await measure('step: isolated-vm applySync, echo the request, no time limit', CALLS, async () => {
+    for (let i = 0; i < CALLS; i++) echo.applySync(undefined, [req]);
+  });
+  await measure('step: isolated-vm applySync, echo, 20 ms time limit (timer)', CALLS, async () => {
+    for (let i = 0; i < CALLS; i++) echo.applySync(undefined, [req], { timeout: 20 });
+  });
+  await measure('step: runtime dispatch in the isolate, no time limit', CALLS, async () => {
+    for (let i = 0; i < CALLS; i++) dispatch.applySync(undefined, [req]);
+  });
+  const answer = dispatch.applySync(undefined, [req]);
+  isolate.dispose();
+  const sandbox = await Sandbox.create({ fileName: 'bench.js', packageName: 'bench', code: MODULE }, { memoryLimitMb: 64, loadTimeoutMs: 1000 });
+  await measure('step: Sandbox.call (one synchronous entry, with timer)', CALLS, async () => {
+    for (let i = 0; i < CALLS; i++) await sandbox.call(req, 1000, 'bench.incr', { repeatable: true });
+  });
+  const batch = Array.from({ length: 32 }, () => ({ req, timeoutMs: 1000, what: 'bench.incr' }));
+  await measure('step: Sandbox.runBatch, 32 calls per entry (per call)', CALLS, async () => {
+    for (let i = 0; i < CALLS; i += 32) sandbox.runBatch(batch);
+  });
+  sandbox.dispose();
+  let frames = 0;
+  const reader = new FrameReader((body) => { readCall(body); frames++; });
+  const writer = new FrameWriter((chunk) => reader.push(chunk));
+  await measure('step: call pipe framing, write + read one call frame', CALLS, async () => {
+    for (let i = 0; i < CALLS; i++) {
+      writer.call(i, 1, 1000, true, 'bench.incr', req);
+      if (i % 32 === 31) writer.flush();
+    }
+    writer.flush();
+  });
+  if (frames !== CALLS) throw new Error(`framing lost calls: ${frames}`);
+  await measure('step: read the answer (parse, decode value and effect)', CALLS, async () => {
+    for (let i = 0; i < CALLS; i++) {
+      const r = JSON.parse(answer) as GuestResponse;
+      decodeValue(r.value ?? null);
+      recordEffect(r.effect, 'bench.incr', view.bins);
+    }
+  });
+}
+
+if (SECTIONS.has('engine')) {
 // isolated-vm's two entry points, on a function that returns its string argument
 {
   const isolate = new ivm.Isolate({ memoryLimit: 16 });
@@ -87,4 +165,33 @@ for (const isolation of ['in-process', 'process'] as UdfIsolation[]) {
     }));
   }, pid);
   await engine.shutdown();
+}
+}
+
+// through the kernel: lock, read, write back; 64 in flight on 1,000 keys
+if (SECTIONS.has('kernel')) {
+  const clock = { now: () => Date.now() } as unknown as Clock;
+  const cfg = { name: 'test', storage: 'storage-memory', ...NAMESPACE_DEFAULTS };
+  const storage = await memoryStorage().create({ nodeId: 1n, logger: silentLogger, clock, signal: new AbortController().signal }, cfg, {});
+  const k = new Kernel({ namespaces: [new Namespace(cfg, new GuardedEngine(storage, 'storage-memory'))], clock, router: singleNodeRouter(1n), logger: silentLogger });
+  const keys = Array.from({ length: 1000 }, (_, i) => k.key('test', 'u', BigInt(i)));
+  const inFlight = async (n: number, f: (i: number) => Promise<unknown>): Promise<void> => {
+    let next = 0;
+    await Promise.all(Array.from({ length: 64 }, async () => {
+      while (next < n) await f(next++);
+    }));
+  };
+  await inFlight(CALLS, (i) => k.put(keys[i % 1000] as ReturnType<typeof k.key>, { count: BigInt(i) }));
+  await measure('kernel put, 64 in flight', CALLS, () => inFlight(CALLS, (i) => k.put(keys[i % 1000] as ReturnType<typeof k.key>, { count: BigInt(i) })));
+  await measure('kernel read-modify-write (count + 1, no UDF), 64 in flight', CALLS, () => inFlight(CALLS, (i) => k.mutate(keys[i % 1000] as ReturnType<typeof k.key>, DEFAULT_WRITE_POLICY, (cur) => ({
+    mutation: { kind: 'write', bins: { count: (typeof cur?.bins.count === 'bigint' ? cur.bins.count : 0n) + 1n }, create: cur === undefined }, value: null,
+  }))));
+  for (const isolation of ['in-process', 'process'] as UdfIsolation[]) {
+    const engine = await UdfEngine.open({ isolation, poolSize: 2 });
+    await engine.register('bench.js', MODULE);
+    const udf = (i: number) => executeRecordUdf(k, engine, keys[i % 1000] as ReturnType<typeof k.key>, { module: 'bench', fn: 'incr', args: [1n] });
+    await inFlight(2000, udf); // warm
+    await measure(`kernel + record UDF, 64 in flight [${isolation}]`, CALLS, () => inFlight(CALLS, udf), engine.host?.pid);
+    await engine.shutdown();
+  }
 }

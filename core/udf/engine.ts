@@ -104,6 +104,48 @@ export interface ModuleSetSync {
   whenCaughtUp(timeoutMs: number): Promise<boolean>;
 }
 
+/**
+ * The request a record UDF call sends into its sandbox (JSON, values in codec.ts's tagged form):
+ * the function, its arguments, the record's bins and metadata. `doubles` (the bins holding
+ * doubles) is left out when there are none.
+ */
+export function recordRequest(call: UdfCall, view: RecordView, now: number): string {
+  const meta = view.exists ? view.meta : undefined;
+  const doubles = view.exists ? doubleBinNames(view.bins) : [];
+  const digest = view.key.digest;
+  return JSON.stringify({
+    op: 'record',
+    fn: call.fn,
+    args: call.args === undefined || call.args.length === 0 ? [] : call.args.map(encodeValue),
+    rec: {
+      exists: view.exists,
+      bins: view.exists ? encodeBins(view.bins) : {},
+      ...(doubles.length === 0 ? {} : { doubles }),
+      gen: meta?.generation ?? 0,
+      ttl: meta === undefined ? 0 : ttlOf(meta.voidTime, now),
+      lut: meta?.lastUpdateMs ?? 0,
+      key: view.key.userKey === undefined ? null : encodeValue(view.key.userKey),
+      digest: Buffer.from(digest.buffer, digest.byteOffset, digest.byteLength).toString('base64'),
+      set: view.key.set,
+      ns: view.key.namespace,
+    },
+  });
+}
+
+/** The record effect a UDF reported; `stored`: the bins it was given (untouched bins keep their stored value). */
+export function recordEffect(e: GuestResponse['effect'], what: string, stored: Bins | undefined): RecordEffect {
+  if (e === undefined || e.t === 'none') return NO_EFFECT;
+  if (e.t === 'delete') return { kind: 'delete' };
+  if (e.t !== 'write') throw new DbError('UDF', `${what} produced an unknown record effect`);
+  const bins = decodeBins(e.bins, stored);
+  if (e.ttl === undefined) return { kind: 'write', bins, create: e.create === true };
+  const ttl = e.ttl;
+  if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < -2) throw new DbError('UDF', `${what} set an invalid TTL`);
+  return { kind: 'write', bins, create: e.create === true, ttl };
+}
+
+const NO_EFFECT: RecordEffect = { kind: 'none' };
+
 export class UdfEngine {
   readonly registry: ModuleRegistry;
   /** Set on a node that is part of a cluster (the UDF subsystem does). */
@@ -212,43 +254,20 @@ export class UdfEngine {
     const mod = this.registry.require(call.module);
     const what = `${mod.packageName}.${call.fn}`;
     const timeoutMs = this.timeLimit(call.timeoutMs);
-    const now = this.opts.now();
-    const meta = view.exists ? view.meta : undefined;
-    const req = {
-      op: 'record',
-      fn: call.fn,
-      args: (call.args ?? []).map(encodeValue),
-      rec: {
-        exists: view.exists,
-        bins: view.exists ? encodeBins(view.bins) : {},
-        doubles: view.exists ? doubleBinNames(view.bins) : [],
-        gen: meta?.generation ?? 0,
-        ttl: meta === undefined ? 0 : ttlOf(meta.voidTime, now),
-        lut: meta?.lastUpdateMs ?? 0,
-        key: view.key.userKey === undefined ? null : encodeValue(view.key.userKey),
-        digest: Buffer.from(view.key.digest.buffer, view.key.digest.byteOffset, view.key.digest.byteLength).toString('base64'),
-        set: view.key.set,
-        ns: view.key.namespace,
-      },
-    };
+    const req = recordRequest(call, view, this.opts.now());
     const options = call.runBy === undefined ? REPEATABLE : { repeatable: true, runBy: call.runBy };
-    const res = await this.withSandbox(mod, (s) => s.call(JSON.stringify(req), timeoutMs, what, options), true);
+    // (withSandbox, without its closure and extra async step on this path)
+    const pool = this.poolFor(mod);
+    const s = await pool.acquireShared();
+    let res: string;
+    try {
+      res = await s.call(req, timeoutMs, what, options);
+    } finally {
+      pool.release(s);
+    }
     const r = this.parse(res, mod, call.fn);
-    return { value: decodeValue(r.value ?? null), effect: this.effectOf(r.effect, what, view.exists ? view.bins : undefined), logs: r.logs ?? [] };
+    return { value: decodeValue(r.value ?? null), effect: recordEffect(r.effect, what, view.exists ? view.bins : undefined), logs: r.logs ?? [] };
   }
-
-  /** The record effect a UDF reported; `stored`: the bins it was given (untouched bins keep their stored value). */
-  private effectOf(e: GuestResponse['effect'], what: string, stored: Bins | undefined): RecordEffect {
-    if (e === undefined || e.t === 'none') return { kind: 'none' };
-    if (e.t === 'delete') return { kind: 'delete' };
-    if (e.t !== 'write') throw new DbError('UDF', `${what} produced an unknown record effect`);
-    const bins = decodeBins(e.bins, stored);
-    if (e.ttl === undefined) return { kind: 'write', bins, create: e.create === true };
-    const ttl = e.ttl;
-    if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < -2) throw new DbError('UDF', `${what} set an invalid TTL`);
-    return { kind: 'write', bins, create: e.create === true, ttl };
-  }
-
 
   // ------------------------------------------------------------------ stream UDFs (aggregation.ts)
   /** Runs the whole aggregation on this node: partials over the batches, then the final merge. */

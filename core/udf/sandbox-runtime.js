@@ -7,7 +7,7 @@
 //   JSON number: integral → integer, otherwise double;  {"i":"<digits>"} integer beyond 2^53;
 //   {"d":"<number>"} double that would read as an integer (2.0, NaN, ±Infinity, -0);
 //   {"b":"<base64>"} bytes; {"g":"<text>"} GeoJSON; {"m":[k1,v1,k2,v2,…]} map; arrays are lists;
-//   {"m":[…],"o":1|3} a key-ordered / key-value-ordered map (noted in mapOrders, sent back with it).
+//   {"m":[…],"o":1|3} a key-ordered / key-value-ordered map (noted on it as a MapOrder, sent back with it).
 //
 // After the runtime is set up it removes the globals a UDF must not have (SharedArrayBuffer,
 // Atomics, WebAssembly, console, weak refs) and freezes every intrinsic, so a module cannot
@@ -90,9 +90,21 @@
     return { d: n === 0 && 1 / n < 0 ? '-0' : StringFn(n) };
   }
 
+  // ---------------------------------------------------------------- private notes on objects
+  // State the runtime keeps about an object it made rides on that object as a private field (out
+  // of the UDF's reach, like a WeakMap entry, but without the ephemeron a WeakMap entry costs every
+  // garbage collection: a WeakMap of record state made collection more than a third of a small
+  // call's time). A base class whose constructor returns its argument lets a subclass add its
+  // private field to an object that already exists.
+  class Stamp { constructor(o) { return o; } }
+
   // ---------------------------------------------------------------- decode (wire → sandbox)
-  /** The order flags of the ordered maps this isolate was given: the same map sent back keeps them. */
-  const mapOrders = new WeakMapCtor();
+  /** The order flag of an ordered map this isolate was given: the same map sent back keeps it. */
+  class MapOrder extends Stamp {
+    #o;
+    constructor(m, o) { super(m); this.#o = o; }
+    static of(m) { return #o in m ? m.#o : undefined; }
+  }
   function decode(v) {
     if (typeof v !== 'object' || v === null) return v;
     if (isArray(v)) {
@@ -113,12 +125,12 @@
     if (stringKeys) {
       const o = {};
       for (let i = 0; i < kv.length; i += 2) setOwn(o, kv[i], decode(kv[i + 1]));
-      if (v.o !== undefined) mapOrders.set(o, v.o);
+      if (v.o !== undefined) new MapOrder(o, v.o);
       return o;
     }
     const m = new MapCtor();
     for (let i = 0; i < kv.length; i += 2) m.set(decode(kv[i]), decode(kv[i + 1]));
-    if (v.o !== undefined) mapOrders.set(m, v.o);
+    if (v.o !== undefined) new MapOrder(m, v.o);
     return m;
   }
   function setOwn(obj, k, v) {
@@ -175,7 +187,7 @@
             if (tk !== 'string' && tk !== 'number' && tk !== 'bigint') throw new TypeErrorCtor(`map keys must be strings or numbers, not ${typeName(k)}`);
             kv.push(encode(k, depth + 1), encode(x, depth + 1));
           }
-          const o = mapOrders.get(v);
+          const o = MapOrder.of(v);
           return o === undefined ? { m: kv } : { m: kv, o };
         }
         const p = getPrototypeOf(v);
@@ -183,7 +195,7 @@
           const kv = [];
           const ks = objectKeys(v);
           for (let i = 0; i < ks.length; i++) kv.push(ks[i], encode(v[ks[i]], depth + 1));
-          const o = mapOrders.get(v);
+          const o = MapOrder.of(v);
           return o === undefined ? { m: kv } : { m: kv, o };
         }
         throw new TypeErrorCtor(`a ${typeName(v)} cannot be stored or returned; use numbers, strings, booleans, Uint8Array, GeoJSON, arrays, Maps or plain objects`);
@@ -210,7 +222,9 @@
   // ---------------------------------------------------------------- module + logs
   let exportsNs = null;
   let moduleName = '';
-  let logs = [];
+  /** The lines logged by the call running now; NO_LOGS (shared, never pushed to) until the first. */
+  const NO_LOGS = freeze([]);
+  let logs = NO_LOGS;
   function fnOf(name) {
     const f = exportsNs === null ? undefined : exportsNs[name];
     if (typeof f !== 'function') {
@@ -228,6 +242,7 @@
   }
   function log(...parts) {
     if (logs.length >= MAX_LOG_LINES) return;
+    if (logs === NO_LOGS) logs = [];
     let line = '';
     for (let i = 0; i < parts.length; i++) {
       const p = parts[i];
@@ -240,10 +255,7 @@
   }
 
   // ---------------------------------------------------------------- record UDFs
-  // A record's call state rides on the record object as a private field (out of the UDF's reach,
-  // like a WeakMap entry, but without the ephemeron a WeakMap entry costs every garbage collection:
-  // a WeakMap here made collection more than a third of a small call's time).
-  class Stamp { constructor(o) { return o; } }
+  // A record's call state rides on the record object as a private field (see Stamp).
   class RecState extends Stamp {
     #st;
     constructor(rec, st) { super(rec); this.#st = st; }
@@ -325,6 +337,7 @@
     numBins(rec) { return record.binNames(rec).length; },
   });
 
+  const NO_EFFECT = freeze({ t: 'none' });
   function runRecord(req) {
     const r = req.rec;
     const orig = objectCreate(null);
@@ -334,14 +347,15 @@
     const st = {
       exists: r.exists, existedBefore: r.exists, gen: r.gen, ttl: r.ttl, lut: r.lut,
       key: r.key === null ? null : decode(r.key), digest: r.digest, set: r.set, ns: r.ns,
-      doubles, orig, effect: { t: 'none' }, newTtl: undefined,
+      doubles, orig, effect: NO_EFFECT, newTtl: undefined,
     };
     new RecState(rec, st);
     const args = decode(req.args);
     const value = checkSync(fnOf(req.fn)(rec, ...args));
     const effect = st.effect;
     if (effect.t === 'write' && st.newTtl !== undefined) effect.ttl = st.newTtl;
-    return { ok: true, value: encode(value, 0), effect, logs };
+    // no logs: none sent (the host reads a missing list as empty)
+    return logs === NO_LOGS ? { ok: true, value: encode(value, 0), effect } : { ok: true, value: encode(value, 0), effect, logs };
   }
 
   // ---------------------------------------------------------------- stream UDFs
@@ -456,7 +470,7 @@
     }
   }
   function dispatch(reqJson) {
-    logs = [];
+    logs = NO_LOGS;
     let res;
     try {
       res = handle(jsonParse(reqJson));
