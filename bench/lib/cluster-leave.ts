@@ -4,6 +4,7 @@
  * the cluster bench (16 writers through the two other nodes, 2 s client deadline). The node
  * hands its partitions over, leaves, drains and exits; reported: how long writes failed after the
  * signal and how many, when the survivors agreed on a cluster without it, and when it exited.
+ * `measureStop('SIGKILL')` is the same run with a kill, the peer to compare with.
  */
 import { SlipstreamClient } from '../../core/client/index.ts';
 import { ProcessCluster, memberOrder, membersOf } from '../../test/helpers/process-cluster.ts';
@@ -20,7 +21,7 @@ export interface LeaveResults {
   readonly exitCode: number | null;
 }
 
-export async function measureGracefulLeave(): Promise<LeaveResults> {
+export async function measureStop(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<LeaveResults> {
   const c = new ProcessCluster({ name: 'bench-leave', clusterName: 'bench', heartbeat: { intervalMs: 150, timeout: 10 } });
   try {
     await c.startCluster(['C3', 'C2', 'C1'], { settled: true, ms: 120_000 });
@@ -47,7 +48,7 @@ export async function measureGracefulLeave(): Promise<LeaveResults> {
     await new Promise((r) => setTimeout(r, 1500));
     signalledAt = performance.now();
     let exitMs = 0;
-    const exited = c.stop('C2', 'SIGTERM').then((code) => { exitMs = performance.now() - signalledAt; return code; });
+    const exited = c.stop('C2', signal).then((code) => { exitMs = performance.now() - signalledAt; return code; });
     const want = memberOrder(['C3', 'C1']);
     for (;;) {
       const rs = await Promise.all(['C3', 'C1'].map((id) => c.info(id))).catch(() => undefined);
@@ -69,7 +70,7 @@ export async function measureGracefulLeave(): Promise<LeaveResults> {
 
 /** The bench table's row, next to the SIGKILL row. */
 export async function gracefulLeaveRow(): Promise<string> {
-  const r = await measureGracefulLeave();
+  const r = await measureStop('SIGTERM');
   const k = (x: number): string => Math.round(x).toLocaleString('en-US');
   return `| SIGTERM of a member under write load: writes failing for | ${k(r.windowMs)} ms (${r.failed} failed of ${k(r.failed + r.acknowledged)} after the signal; survivors re-formed ${k(r.reformedMs)} ms, node exited ${k(r.exitMs)} ms after the signal, exit code ${r.exitCode}) |`;
 }

@@ -7,6 +7,7 @@
  * no acknowledged write is lost. The failed writes are reported.
  */
 import { strict as assert } from 'node:assert';
+import { connect } from 'node:net';
 import { ProcessCluster, membersOf } from '../helpers/process-cluster.ts';
 import { AckChecker } from '../helpers/ack-checker.ts';
 import { until } from '../helpers/until.ts';
@@ -15,6 +16,35 @@ import type { GetClusterInfoResponse } from '../../core/wire/generated/slipstrea
 
 const HB = { intervalMs: 150, timeout: 20 };
 const NS = 'test';
+
+/** One info request over the Aerospike protocol; its answer. */
+function asInfo(port: number, command: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect(port, '127.0.0.1');
+    const body = Buffer.from(`${command}\n`);
+    const h = Buffer.alloc(8);
+    h[0] = 2; h[1] = 1;
+    h.writeUIntBE(body.length, 2, 6);
+    s.write(Buffer.concat([h, body]));
+    let buf = Buffer.alloc(0);
+    s.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      if (buf.length >= 8 && buf.length >= 8 + buf.readUIntBE(2, 6)) {
+        s.destroy();
+        resolve(buf.subarray(8).toString().split('\t')[1]?.trim() ?? '');
+      }
+    });
+    s.on('error', reject);
+  });
+}
+
+/** Partitions of namespace `test` a node masters, by its `replicas-master` bitmap (what the official clients read). */
+async function mastered(port: number): Promise<number> {
+  const entry = (await asInfo(port, 'replicas-master')).split(';').find((e) => e.startsWith(`${NS}:`)) ?? '';
+  let n = 0;
+  for (const byte of Buffer.from(entry.slice(NS.length + 1), 'base64')) for (let b = byte; b !== 0; b &= b - 1) n++;
+  return n;
+}
 
 describe('cluster/graceful leave with real processes (SIGTERM under write load)', function () {
   this.timeout(300_000);
@@ -115,5 +145,17 @@ describe('cluster/graceful leave with real processes (SIGTERM under write load)'
     console.log(`      (SIGTERM of A2: survivors re-formed ${reformedMs} ms after the signal, A2 exited after ${exitMs} ms; ${checker.ackTimes.length} writes acknowledged, ${after.length} failed after the signal${after.length > 0 ? ` (${after.slice(0, 3).map((f) => `+${f.at - t0} ms ${f.what}`).join('; ')})` : ''}, ${failures.length - after.length} before it, ${checker.inDoubt} in doubt)`);
     assert.equal(problems.length, 0, `acknowledged writes lost:\n${problems.slice(0, 5).join('\n')}`);
     assert.ok([...checker.acked.keys()].some((k) => k.startsWith('smart-')), 'the partition-aware client wrote');
+  });
+
+  it('quiesce / quiesce-undo over the Aerospike info protocol: the node stays a member but masters nothing, then masters again', async () => {
+    const [a1, a3] = [cluster.port('A1'), cluster.port('A3')];
+    assert.ok(await mastered(a1) > 0);
+    assert.equal(await asInfo(a1, 'quiesce:'), 'ok');
+    await until('A1 masters nothing', async () => (await mastered(a1) === 0 && await mastered(a3) === 4096 ? true : undefined), 60_000);
+    assert.ok(membersOf(await cluster.info('A1')).split(',').includes('A1'), 'a quiesced node is still a member');
+    assert.equal(await asInfo(a3, 'recluster:'), 'ok');
+    assert.equal(await asInfo(a1, 'recluster:'), 'ignored-by-non-principal');
+    assert.equal(await asInfo(a1, 'quiesce-undo:'), 'ok');
+    await until('A1 masters again', async () => (await mastered(a1) > 0 ? true : undefined), 60_000);
   });
 });

@@ -131,7 +131,7 @@ export class WireAccess {
       case 'sindex-create': case 'sindex-delete': this.check(principal, 'sindex-admin', undefined, undefined, cmd.name); return;
       case 'truncate': case 'truncate-namespace': case 'truncate-undo': this.check(principal, 'truncate', ns, set ?? '', cmd.name); return;
       case 'query-abort': case 'scan-abort': case 'query-kill': this.check(principal, 'job-admin', undefined, undefined, cmd.name); return;
-      case 'set-config': case 'config-set': this.check(principal, 'sys-admin', undefined, undefined, cmd.name); return;
+      case 'set-config': case 'config-set': case 'quiesce': case 'quiesce-undo': case 'recluster': this.check(principal, 'sys-admin', undefined, undefined, cmd.name); return;
       default: this.check(principal, 'info', undefined, undefined, cmd.name);
     }
   }

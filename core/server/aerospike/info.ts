@@ -7,7 +7,7 @@
 import { DbError, toDbError } from '../../errors/index.ts';
 import { N_PARTITIONS } from '../../model/index.ts';
 import { statistics, setList } from '../../transaction/statistics.ts';
-import { CONFIG_CONTROL, QUERY_SUBSYSTEM } from '../../services/keys.ts';
+import { CLUSTER_SERVICE, CONFIG_CONTROL, QUERY_SUBSYSTEM } from '../../services/keys.ts';
 import type { IndexDefinition, IndexType, CollectionType } from '../../query/index/definition.ts';
 import type { IndexStatus } from '../../query/index/manager.ts';
 import { UDF_ENGINE_KEY } from '../../services/keys.ts';
@@ -121,6 +121,25 @@ export class InfoService {
    * Slipstream name (e.g. `udf.maxTimeoutMs`); applied on this node as AdminService.SetConfig
    * would (docs/live-configuration.md). Answers `ok`.
    */
+  /**
+   * Aerospike's `quiesce:` / `quiesce-undo:`: the node gives up (or takes back) its partitions —
+   * listed last in every row, it masters and replicates nothing while it still serves and proxies.
+   * Unlike Aerospike no `recluster:` is needed: the principal re-forms within a settle time.
+   */
+  private quiesce(on: boolean): string {
+    const cluster = this.ctx.services.get(CLUSTER_SERVICE);
+    if (cluster === undefined) throw new DbError('UNSUPPORTED_FEATURE', 'this node is not part of a cluster: there is nothing to quiesce', { hint: 'quiesce a node that has a cluster section' });
+    if (!cluster.quiesce(on)) throw new DbError('PARAMETER', 'this node is leaving the cluster: its quiesce cannot be undone', { hint: 'start the node again once it has stopped' });
+    return 'ok';
+  }
+
+  /** Aerospike's `recluster:`: the cluster re-forms by itself here, so the principal only acknowledges it. */
+  private recluster(): string {
+    const cluster = this.ctx.services.get(CLUSTER_SERVICE);
+    if (cluster === undefined) throw new DbError('UNSUPPORTED_FEATURE', 'this node is not part of a cluster', { hint: 'recluster a node that has a cluster section' });
+    return cluster.info().principal === this.ctx.nodeId ? 'ok' : 'ignored-by-non-principal';
+  }
+
   private setConfig(cmd: InfoCommand): string {
     const control = this.ctx.services.get(CONFIG_CONTROL);
     if (control === undefined) throw new DbError('UNSUPPORTED_FEATURE', 'this node has no live configuration', { hint: 'change the config file and restart' });
@@ -216,6 +235,8 @@ export class InfoService {
         return `cluster-name=${this.ctx.clusterName() ?? 'null'};node-id=${this.ctx.nodeId.toString(16).toUpperCase()}`;
       }
       case 'set-config': case 'config-set': return this.setConfig(cmd);
+      case 'quiesce': case 'quiesce-undo': return this.quiesce(cmd.name === 'quiesce');
+      case 'recluster': return this.recluster();
       case 'statistics': return kv(await statistics(kernel, this.ctx));
       case 'sets': {
         const [ns, set] = cmd.path;
