@@ -60,6 +60,8 @@ export interface MemberInfo {
   readonly state: NodeState;
   /** Whether this node currently hears it (always true for self). */
   readonly alive: boolean;
+  /** Whether the agreed cluster lists it as quiesced (it holds no partition). */
+  readonly quiesced: boolean;
   readonly masters: ReadonlyMap<string, number>;
   readonly replicas: ReadonlyMap<string, number>;
 }
@@ -254,15 +256,16 @@ export function createClusterService(options: ClusterServiceOptions): ClusterSer
       replicas.set(ns, c?.replicas ?? 0);
     }
     const desc = clustering.members.find((m) => m.id === id);
+    const quiesced = desc?.quiesced === true;
     if (id === options.nodeId) {
       return {
         id, serviceAddress: options.serviceAddress?.() ?? '', heartbeatAddress: heartbeat.address, fabricAddress: fabric.address, rackId: options.rackId ?? 0, zoneId: options.zoneId ?? 0,
-        state: clustering.nodeState, alive: true, masters, replicas,
+        state: clustering.nodeState, alive: true, quiesced, masters, replicas,
       };
     }
     return {
       id, serviceAddress: peer?.service ?? '', heartbeatAddress: peer?.hb ?? '', fabricAddress: peer?.fabric ?? '', rackId: desc?.rack ?? peer?.rack ?? 0,
-      zoneId: desc?.zone ?? peer?.zone ?? 0, state: peer?.state ?? 'bootstrap', alive, masters, replicas,
+      zoneId: desc?.zone ?? peer?.zone ?? 0, state: peer?.state ?? 'bootstrap', alive, quiesced, masters, replicas,
     };
   }
 

@@ -155,6 +155,7 @@ export const METHOD_RULES: Readonly<Record<string, Rule>> = {
   '/slipstream.v1.ClusterService/GetClusterInfo': info,
   '/slipstream.v1.ClusterService/GetPartitionMap': info,
   '/slipstream.v1.ClusterService/GetPartitionDigests': info,
+  '/slipstream.v1.ClusterService/Quiesce': global('sys-admin'),
   '/slipstream.v1.QueryService/CreateIndex': global('sindex-admin'),
   '/slipstream.v1.QueryService/DropIndex': global('sindex-admin'),
   '/slipstream.v1.QueryService/ListIndexes': info,

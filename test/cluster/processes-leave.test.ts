@@ -12,7 +12,8 @@ import { ProcessCluster, membersOf } from '../helpers/process-cluster.ts';
 import { AckChecker } from '../helpers/ack-checker.ts';
 import { until } from '../helpers/until.ts';
 import { SlipstreamClient } from '../../core/client/index.ts';
-import type { GetClusterInfoResponse } from '../../core/wire/generated/slipstream/v1/cluster.ts';
+import { credentials } from '@grpc/grpc-js';
+import { ClusterServiceClient, type GetClusterInfoResponse, type QuiesceResponse } from '../../core/wire/generated/slipstream/v1/cluster.ts';
 
 const HB = { intervalMs: 150, timeout: 20 };
 const NS = 'test';
@@ -36,6 +37,12 @@ function asInfo(port: number, command: string): Promise<string> {
     });
     s.on('error', reject);
   });
+}
+
+/** ClusterService.Quiesce over gRPC. */
+function grpcQuiesce(port: number, undo: boolean): Promise<QuiesceResponse> {
+  const c = new ClusterServiceClient(`127.0.0.1:${port}`, credentials.createInsecure());
+  return new Promise((resolve, reject) => c.quiesce({ undo }, (err, res) => { c.close(); if (err) reject(err); else resolve(res); }));
 }
 
 /** Partitions of namespace `test` a node masters, by its `replicas-master` bitmap (what the official clients read). */
@@ -147,15 +154,16 @@ describe('cluster/graceful leave with real processes (SIGTERM under write load)'
     assert.ok([...checker.acked.keys()].some((k) => k.startsWith('smart-')), 'the partition-aware client wrote');
   });
 
-  it('quiesce / quiesce-undo over the Aerospike info protocol: the node stays a member but masters nothing, then masters again', async () => {
+  it('quiesce over the Aerospike info protocol and quiesce-undo over gRPC: the node stays a member but masters nothing, then masters again', async () => {
     const [a1, a3] = [cluster.port('A1'), cluster.port('A3')];
     assert.ok(await mastered(a1) > 0);
     assert.equal(await asInfo(a1, 'quiesce:'), 'ok');
     await until('A1 masters nothing', async () => (await mastered(a1) === 0 && await mastered(a3) === 4096 ? true : undefined), 60_000);
-    assert.ok(membersOf(await cluster.info('A1')).split(',').includes('A1'), 'a quiesced node is still a member');
+    const seen = await cluster.info('A3');
+    assert.deepEqual(seen.members.map((m) => `${m.nodeId}${m.quiesced ? ' quiesced' : ''}`), ['A3', 'A1 quiesced'], 'a quiesced node is still a member, marked so');
     assert.equal(await asInfo(a3, 'recluster:'), 'ok');
     assert.equal(await asInfo(a1, 'recluster:'), 'ignored-by-non-principal');
-    assert.equal(await asInfo(a1, 'quiesce-undo:'), 'ok');
-    await until('A1 masters again', async () => (await mastered(a1) > 0 ? true : undefined), 60_000);
+    assert.deepEqual(await grpcQuiesce(a1, true), { quiesced: false, leaving: false });
+    await until('A1 masters again', async () => (await mastered(a1) > 0 && (await cluster.info('A3')).members.every((m) => !m.quiesced) ? true : undefined), 60_000);
   });
 });

@@ -1,6 +1,6 @@
 /**
  * gRPC handlers of slipstream.v1.ClusterService: cluster info (with the node's migrations),
- * the partition map, and a summary of the node's own copies.
+ * the partition map, a summary of the node's own copies, and quiesce.
  */
 import { DbError, type Logger } from '../../plugin-api/index.ts';
 import type { ClusterServiceServer, GetClusterInfoResponse, GetPartitionDigestsResponse, GetPartitionMapResponse, MigrationProgress } from '../../wire/generated/slipstream/v1/cluster.ts';
@@ -30,7 +30,7 @@ export function clusterInfoMessage(cluster: ClusterService, migrations?: Progres
     principal: hexId(info.principal),
     members: info.members.map((m) => ({
       nodeId: hexId(m.id), serviceAddress: m.serviceAddress, heartbeatAddress: m.heartbeatAddress, fabricAddress: m.fabricAddress,
-      state: m.state, rackId: m.rackId, zoneId: m.zoneId, alive: m.alive,
+      state: m.state, rackId: m.rackId, zoneId: m.zoneId, alive: m.alive, quiesced: m.quiesced,
       partitions: [...m.masters.keys()].map((ns) => ({ namespace: ns, masters: m.masters.get(ns) ?? 0, replicas: m.replicas.get(ns) ?? 0 })),
     })),
     others: info.others.map(hexId),
@@ -67,6 +67,10 @@ export function clusterHandlers(cluster: ClusterService, logger: Logger, kernel:
       }
       const { partitions, copies } = await summarizeCopies(kernel, req.namespace, req.detailPartitions);
       return { nodeId: hexId(cluster.nodeId), partitions, copies: copies.map((c) => ({ ...c, lastUpdateMs: BigInt(c.lastUpdateMs) })) };
+    }),
+    quiesce: unary(logger, 'Quiesce', async (req: { undo: boolean }) => {
+      if (!cluster.quiesce(!req.undo)) throw new DbError('PARAMETER', 'this node is leaving the cluster: its quiesce cannot be undone', { hint: 'start the node again once it has stopped' });
+      return cluster.departure();
     }),
   };
 }

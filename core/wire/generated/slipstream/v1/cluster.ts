@@ -23,6 +23,20 @@ export const protobufPackage = "slipstream.v1";
 
 export const protobufFileName = "slipstream/v1/cluster.proto";
 
+/** Quiesce request. */
+export interface QuiesceRequest {
+  /** Undo a quiesce: the node takes partitions again (refused while the node is leaving). */
+  undo: boolean;
+}
+
+/** The answering node's departure state after the request. */
+export interface QuiesceResponse {
+  /** Whether the node is quiesced. */
+  quiesced: boolean;
+  /** Whether the node is leaving the cluster (stopping). */
+  leaving: boolean;
+}
+
 /** Cluster info request. */
 export interface GetClusterInfoRequest {
 }
@@ -57,6 +71,8 @@ export interface ClusterNode {
   alive: boolean;
   /** Partition counts per namespace. */
   partitions: NamespacePartitionCounts[];
+  /** Whether the agreed cluster lists the node as quiesced (it holds no partition). */
+  quiesced: boolean;
 }
 
 /** Cluster info response. */
@@ -185,6 +201,158 @@ export interface GetPartitionMapResponse {
   /** 4096 entries, indexed by partition id. */
   partitions: PartitionReplicas[];
 }
+
+function createBaseQuiesceRequest(): QuiesceRequest {
+  return { undo: false };
+}
+
+export const QuiesceRequest: MessageFns<QuiesceRequest> = {
+  encode(message: QuiesceRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.undo !== false) {
+      writer.uint32(8).bool(message.undo);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): QuiesceRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseQuiesceRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.undo = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): QuiesceRequest {
+    return { undo: isSet(object.undo) ? globalThis.Boolean(object.undo) : false };
+  },
+
+  toJSON(message: QuiesceRequest): unknown {
+    const obj: any = {};
+    if (message.undo !== false) {
+      obj.undo = message.undo;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<QuiesceRequest>): QuiesceRequest {
+    return QuiesceRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<QuiesceRequest>): QuiesceRequest {
+    const message = createBaseQuiesceRequest();
+    message.undo = object.undo ?? false;
+    return message;
+  },
+};
+
+function createBaseQuiesceResponse(): QuiesceResponse {
+  return { quiesced: false, leaving: false };
+}
+
+export const QuiesceResponse: MessageFns<QuiesceResponse> = {
+  encode(message: QuiesceResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.quiesced !== false) {
+      writer.uint32(8).bool(message.quiesced);
+    }
+    if (message.leaving !== false) {
+      writer.uint32(16).bool(message.leaving);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): QuiesceResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseQuiesceResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.quiesced = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.leaving = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): QuiesceResponse {
+    return {
+      quiesced: isSet(object.quiesced) ? globalThis.Boolean(object.quiesced) : false,
+      leaving: isSet(object.leaving) ? globalThis.Boolean(object.leaving) : false,
+    };
+  },
+
+  toJSON(message: QuiesceResponse): unknown {
+    const obj: any = {};
+    if (message.quiesced !== false) {
+      obj.quiesced = message.quiesced;
+    }
+    if (message.leaving !== false) {
+      obj.leaving = message.leaving;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<QuiesceResponse>): QuiesceResponse {
+    return QuiesceResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<QuiesceResponse>): QuiesceResponse {
+    const message = createBaseQuiesceResponse();
+    message.quiesced = object.quiesced ?? false;
+    message.leaving = object.leaving ?? false;
+    return message;
+  },
+};
 
 function createBaseGetClusterInfoRequest(): GetClusterInfoRequest {
   return {};
@@ -350,6 +518,7 @@ function createBaseClusterNode(): ClusterNode {
     zoneId: 0,
     alive: false,
     partitions: [],
+    quiesced: false,
   };
 }
 
@@ -381,6 +550,9 @@ export const ClusterNode: MessageFns<ClusterNode> = {
     }
     for (const v of message.partitions) {
       NamespacePartitionCounts.encode(v!, writer.uint32(74).fork()).join();
+    }
+    if (message.quiesced !== false) {
+      writer.uint32(80).bool(message.quiesced);
     }
     return writer;
   },
@@ -470,6 +642,14 @@ export const ClusterNode: MessageFns<ClusterNode> = {
             message.partitions.push(NamespacePartitionCounts.decode(reader, reader.uint32()));
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.quiesced = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -519,6 +699,7 @@ export const ClusterNode: MessageFns<ClusterNode> = {
       partitions: globalThis.Array.isArray(object?.partitions)
         ? object.partitions.map((e: any) => NamespacePartitionCounts.fromJSON(e))
         : [],
+      quiesced: isSet(object.quiesced) ? globalThis.Boolean(object.quiesced) : false,
     };
   },
 
@@ -551,6 +732,9 @@ export const ClusterNode: MessageFns<ClusterNode> = {
     if (message.partitions?.length) {
       obj.partitions = message.partitions.map((e) => NamespacePartitionCounts.toJSON(e));
     }
+    if (message.quiesced !== false) {
+      obj.quiesced = message.quiesced;
+    }
     return obj;
   },
 
@@ -568,6 +752,7 @@ export const ClusterNode: MessageFns<ClusterNode> = {
     message.zoneId = object.zoneId ?? 0;
     message.alive = object.alive ?? false;
     message.partitions = object.partitions?.map((e) => NamespacePartitionCounts.fromPartial(e)) || [];
+    message.quiesced = object.quiesced ?? false;
     return message;
   },
 };
@@ -1983,6 +2168,21 @@ export const ClusterServiceService = {
       Buffer.from(GetPartitionDigestsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetPartitionDigestsResponse => GetPartitionDigestsResponse.decode(value),
   },
+  /**
+   * Quiesces the answering node (Aerospike's quiesce, or quiesce-undo with `undo`): the cluster
+   * re-forms at once with the node listed last in every partition's row, so it masters and
+   * replicates nothing while it still serves and proxies, and its copies migrate to the others.
+   * A node stopped with SIGTERM quiesces by itself before it leaves. Needs sys-admin.
+   */
+  quiesce: {
+    path: "/slipstream.v1.ClusterService/Quiesce" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: QuiesceRequest): Buffer => Buffer.from(QuiesceRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): QuiesceRequest => QuiesceRequest.decode(value),
+    responseSerialize: (value: QuiesceResponse): Buffer => Buffer.from(QuiesceResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): QuiesceResponse => QuiesceResponse.decode(value),
+  },
 } as const;
 
 export interface ClusterServiceServer extends UntypedServiceImplementation {
@@ -1996,6 +2196,13 @@ export interface ClusterServiceServer extends UntypedServiceImplementation {
    * that the copies of a partition on different nodes agree.
    */
   getPartitionDigests: handleUnaryCall<GetPartitionDigestsRequest, GetPartitionDigestsResponse>;
+  /**
+   * Quiesces the answering node (Aerospike's quiesce, or quiesce-undo with `undo`): the cluster
+   * re-forms at once with the node listed last in every partition's row, so it masters and
+   * replicates nothing while it still serves and proxies, and its copies migrate to the others.
+   * A node stopped with SIGTERM quiesces by itself before it leaves. Needs sys-admin.
+   */
+  quiesce: handleUnaryCall<QuiesceRequest, QuiesceResponse>;
 }
 
 export interface ClusterServiceClient extends Client {
@@ -2050,6 +2257,27 @@ export interface ClusterServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetPartitionDigestsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Quiesces the answering node (Aerospike's quiesce, or quiesce-undo with `undo`): the cluster
+   * re-forms at once with the node listed last in every partition's row, so it masters and
+   * replicates nothing while it still serves and proxies, and its copies migrate to the others.
+   * A node stopped with SIGTERM quiesces by itself before it leaves. Needs sys-admin.
+   */
+  quiesce(
+    request: QuiesceRequest,
+    callback: (error: ServiceError | null, response: QuiesceResponse) => void,
+  ): ClientUnaryCall;
+  quiesce(
+    request: QuiesceRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: QuiesceResponse) => void,
+  ): ClientUnaryCall;
+  quiesce(
+    request: QuiesceRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: QuiesceResponse) => void,
   ): ClientUnaryCall;
 }
 
