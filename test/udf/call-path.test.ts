@@ -137,6 +137,17 @@ describe('udf/call-path', function () {
       assert.equal(s.syncCalls, 2);
     });
 
+    it('repeatable calls made while an asynchronous call runs wait for it, then take the synchronous path in order', async () => {
+      // not repeatable: the asynchronous path; it is running as soon as call() returns
+      const slow = s.call(request('spin', [50]), 2000, 'cp.spin');
+      const quick = Array.from({ length: 5 }, () => s.call(request('count'), 1000, 'cp.count', { repeatable: true }));
+      const values = (await Promise.all(quick)).map((out) => (JSON.parse(out) as { value: number }).value);
+      assert.equal((JSON.parse(await slow) as { value: string }).value, 'spun');
+      assert.deepEqual(values, [1, 2, 3, 4, 5]);
+      assert.equal(s.syncCalls, 5, 'every repeatable call took the synchronous path');
+      assert.equal(s.rerunCalls, 0);
+    });
+
     it('a looping call still ends with its own time limit, counted from its start', async () => {
       const started = Date.now();
       const err = await rejects(s.call(request('loop'), 300, 'cp.loop', { repeatable: true }));
