@@ -87,7 +87,15 @@ describe('udf/batch', function () {
 
   it('answers every call of a batch, in order, many in one entry', async () => {
     const { outcomes, batches } = await drive(s, Array.from({ length: 40 }, () => call('count')));
-    assert.deepEqual(outcomes, Array.from({ length: 40 }, (_, i) => ({ value: i + 1 })));
+    if (s.rerunCalls === 0) assert.deepEqual(outcomes, Array.from({ length: 40 }, (_, i) => ({ value: i + 1 })));
+    else {
+      // a loaded machine stopped a call at the end of its slice (the slice is wall time) and it
+      // ran again: module state keeps what the stopped run did, so a count may be skipped
+      const values = outcomes.map((o) => o.value as number);
+      assert.equal(values.length, 40);
+      for (let i = 1; i < 40; i++) assert.ok((values[i] as number) > (values[i - 1] as number), `in order: ${values.join(',')}`);
+      assert.ok((values[39] as number) >= 40 && (values[39] as number) <= 40 + s.rerunCalls, `last ${values[39]}, reruns ${s.rerunCalls}`);
+    }
     assert.ok(batches.length < 40, `batches ${JSON.stringify(batches)}`);
     assert.equal(s.calls, 40);
   });
