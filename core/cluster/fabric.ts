@@ -5,6 +5,12 @@
  * Acknowledgements are batched: the ids received from one sender before the next timer turn
  * ride on the next message to that sender (a reply acknowledges its request), or leave in one
  * ack frame at that turn when there is none (under load, one frame acknowledges many messages).
+ *
+ * A message that fails unacknowledged says whether the peer may have it: TIMEOUT when some copy
+ * of it was written to a live connection (the peer may have got it and lost the ack, or died
+ * after reading it), UNAVAILABLE when no copy ever was (no connection could be made: the peer's
+ * port refused it, nobody knew its address) — the peer never got it and never will (the message
+ * is given up, not sent again), so a caller may safely send it elsewhere.
  */
 import { DbError } from '../plugin-api/index.ts';
 import type { Clock, FabricMessageKind, Logger, NodeId, RetransmitStrategy, TimerHandle } from '../plugin-api/index.ts';
@@ -28,6 +34,11 @@ export interface SendOptions {
   /** Ms after which an unacknowledged message fails with TIMEOUT (default 1000). */
   readonly deadlineMs?: number;
   readonly kind?: FabricMessageKind;
+  /**
+   * Aborting gives the message up before its deadline: it is not sent again, and the promise
+   * rejects (UNAVAILABLE when no copy was ever written to a connection, else TIMEOUT).
+   */
+  readonly signal?: AbortSignal;
 }
 
 interface Pending {
@@ -37,6 +48,10 @@ interface Pending {
   readonly deadlineMs: number;
   readonly bytes: number;
   attempt: number;
+  /** Some copy was handed to a live connection: the peer may have it. */
+  maybeDelivered: boolean;
+  /** Copies whose fate the transport has not told yet (waiting for a connection). */
+  unsure: number;
   timer: TimerHandle | undefined;
   deadline: TimerHandle | undefined;
   resolve(): void;
@@ -64,7 +79,7 @@ export class Fabric {
    * `refusedForeign`: messages from another cluster name; `refusedStale`: data-path messages
    * stamped with another cluster key than this node's (sent under another membership).
    */
-  readonly stats = { sent: 0, resent: 0, acked: 0, timedOut: 0, received: 0, duplicates: 0, refusedForeign: 0, refusedStale: 0 };
+  readonly stats = { sent: 0, resent: 0, acked: 0, timedOut: 0, undelivered: 0, received: 0, duplicates: 0, refusedForeign: 0, refusedStale: 0 };
   address = '';
 
   constructor(options: FabricOptions) {
@@ -102,11 +117,12 @@ export class Fabric {
     return new Promise<void>((resolve, reject) => {
       const p: Pending = {
         msg, to, sentAt: this.#o.clock.now(), deadlineMs, bytes: encodeFrame(msg).length,
-        attempt: 0, timer: undefined, deadline: undefined, resolve, reject,
+        attempt: 0, maybeDelivered: false, unsure: 0, timer: undefined, deadline: undefined, resolve, reject,
       };
       this.#pending.set(msg.id, p);
       p.deadline = this.#o.clock.setTimeout(() => this.#fail(p), deadlineMs);
-      this.#transmit(to, msg);
+      options.signal?.addEventListener('abort', () => this.#fail(p, 'given up'), { once: true });
+      this.#transmit(to, msg, p);
       this.#scheduleResend(p);
     });
   }
@@ -133,17 +149,24 @@ export class Fabric {
     return batch;
   }
 
-  #transmit(to: NodeId, frame: Frame): void {
+  /** Sends a frame; for a message awaiting its ack (`p`), notes whether this copy may reach the peer. */
+  #transmit(to: NodeId, frame: Frame, p?: Pending): void {
     if (this.#stopped) return;
     if (to === this.#o.nodeId) {
       // to self: deliver through the clock so ordering stays deterministic
+      if (p !== undefined) p.maybeDelivered = true;
       this.#o.clock.setTimeout(() => this.#onFrame(frame), 0);
       return;
     }
     const addr = this.#addresses.get(to);
     if (addr === undefined) return;
     this.stats.sent++;
-    this.#o.transport.send(addr, frame);
+    if (p === undefined) return this.#o.transport.send(addr, frame);
+    p.unsure++;
+    this.#o.transport.send(addr, frame, (maybeDelivered) => {
+      p.unsure--;
+      if (maybeDelivered) p.maybeDelivered = true;
+    });
   }
 
   #ack(to: NodeId, inc: number, id: number): void {
@@ -198,7 +221,7 @@ export class Fabric {
       if (this.#o.clock.now() - p.sentAt >= p.deadlineMs) return this.#fail(p);
       p.attempt++;
       this.stats.resent++;
-      this.#transmit(p.to, p.msg);
+      this.#transmit(p.to, p.msg, p);
       this.#o.retransmit.onResend?.({ ...state, elapsedMs: this.#o.clock.now() - p.sentAt });
       this.#scheduleResend(p);
     }, Math.max(1, delay));
@@ -208,8 +231,17 @@ export class Fabric {
     if (!this.#pending.delete(p.msg.id)) return;
     if (p.timer !== undefined) this.#o.clock.clearTimeout(p.timer);
     if (p.deadline !== undefined) this.#o.clock.clearTimeout(p.deadline);
+    const elapsed = Math.round(this.#o.clock.now() - p.sentAt);
+    if (!p.maybeDelivered && p.unsure === 0) {
+      // no copy ever left: the peer never gets this message (it is not sent again)
+      this.stats.undelivered++;
+      p.reject(new DbError('UNAVAILABLE', `fabric ${p.msg.body.type} to node ${hexId(p.to)} never sent: no connection to the node could be made in ${elapsed} ms (${why})`, {
+        hint: 'The peer is down or unreachable; the cluster will re-form without it',
+      }));
+      return;
+    }
     this.stats.timedOut++;
-    p.reject(new DbError('TIMEOUT', `fabric ${p.msg.body.type} to node ${hexId(p.to)}: ${why} within ${p.deadlineMs} ms`, {
+    p.reject(new DbError('TIMEOUT', `fabric ${p.msg.body.type} to node ${hexId(p.to)}: ${why} within ${elapsed} ms`, {
       hint: 'The peer may be down or unreachable; the cluster will re-form without it',
     }));
   }

@@ -1,7 +1,9 @@
 /**
  * An in-process simulated network on a FakeClock with seeded randomness. It delays (uniformly
  * between minDelayMs and maxDelayMs, so frames reorder), drops, duplicates and partitions
- * frames. Every frame goes through the real codec, so what passes here is serializable.
+ * frames. Every frame goes through the real codec, so what passes here is serializable. A frame
+ * to an address nobody listens on is refused at once (as a connection to a closed port), and
+ * the sender is told it never left.
  * Addresses are "host:port"; partitions are between hosts.
  */
 import type { Clock } from '../plugin-api/index.ts';
@@ -78,10 +80,14 @@ export class SimNetwork {
         mine.push(bound);
         return Promise.resolve(bound);
       },
-      send: (to, frame) => {
-        if (closed) return;
+      send: (to, frame, written) => {
+        if (closed) return written?.(false);
         this.stats.sent++;
         const target = parseAddress(to)?.host ?? '';
+        // nobody listens there (the node is down): the connection is refused, the frame never leaves
+        const refused = !this.#endpoints.has(to);
+        written?.(!refused);
+        // a partition or a loss drops frames in flight: the peer may or may not have had them (the sender cannot tell)
         if (!this.canReach(host, target)) {
           this.stats.blocked++;
           return;
@@ -103,7 +109,7 @@ export class SimNetwork {
               return;
             }
             const h = this.#endpoints.get(to);
-            if (h === undefined) return;
+            if (h === undefined || refused) return;
             this.stats.delivered++;
             const r = decodeFrame(bytes, channel);
             if (r.ok) {

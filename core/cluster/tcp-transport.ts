@@ -73,14 +73,19 @@ function frameMac(secret: Buffer, channel: Channel | undefined, challenge: Buffe
   return createHmac('sha256', secret).update(channel ?? '').update('\u0000').update(challenge).update(counter).update(payload).digest();
 }
 
+interface Queued {
+  readonly payload: Uint8Array;
+  readonly written: ((maybeDelivered: boolean) => void) | undefined;
+}
+
 interface Outgoing {
   socket: Socket;
   /** Frames written since the connection was corked, sent together when the turn ends. */
   corked: boolean;
   /** Connected (and, with a secret, the challenge received): frames go straight out. */
   ready: boolean;
-  /** Encoded frames waiting for the connection (and its challenge). */
-  queue: Uint8Array[];
+  /** Encoded frames waiting for the connection (and its challenge), each with whom to tell when it is written or dropped. */
+  queue: Queued[];
   challenge: Buffer | undefined;
   counter: bigint;
 }
@@ -265,8 +270,12 @@ export function tcpTransport(options: TcpTransportOptions = {}): Transport {
       socket.setTimeout(0);
       conn.ready = true;
       failures.delete(to);
-      for (const f of conn.queue) write(conn, f);
+      const queued = conn.queue;
       conn.queue = [];
+      for (const f of queued) {
+        write(conn, f.payload);
+        f.written?.(true);
+      }
     };
     socket.on('connect', () => {
       if (secret === undefined) flush();
@@ -286,6 +295,10 @@ export function tcpTransport(options: TcpTransportOptions = {}): Transport {
     socket.on('error', (e) => logger.debug({ to, err: e.message }, 'fabric connection error'));
     socket.on('close', () => {
       if (outgoing.get(to) === conn) outgoing.delete(to);
+      // frames still waiting for the connection never left
+      const unsent = conn.queue;
+      conn.queue = [];
+      for (const f of unsent) f.written?.(false);
       const prev = failures.get(to)?.count ?? 0;
       if (!conn.ready || prev > 0) {
         failures.set(to, { count: prev + 1, retryAt: Date.now() + Math.min(1000, 50 * 2 ** prev) });
@@ -392,20 +405,21 @@ export function tcpTransport(options: TcpTransportOptions = {}): Transport {
         });
       });
     },
-    send(to, frame) {
-      if (closed) return;
+    send(to, frame, written) {
+      if (closed) return written?.(false);
       let conn = outgoing.get(to);
       if (conn === undefined) conn = open(to);
-      if (conn === undefined) return;
+      if (conn === undefined) return written?.(false);
       if (conn.ready) {
         if (conn.socket.writableLength > maxOutgoingBytes) {
           stats.framesUnsent++;
-          return;
+          return written?.(false);
         }
         write(conn, encodeFrame(frame));
+        written?.(true);
       } else {
-        conn.queue.push(encodeFrame(frame));
-        if (conn.queue.length > maxQueued) conn.queue.shift();
+        conn.queue.push({ payload: encodeFrame(frame), written });
+        if (conn.queue.length > maxQueued) conn.queue.shift()?.written?.(false);
       }
     },
     stats: (): TransportStats => ({ ...stats }),

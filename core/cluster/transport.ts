@@ -13,8 +13,14 @@ export interface Transport {
    * address peers should use.
    */
   listen(address: string, onFrame: (frame: Frame) => void): Promise<string>;
-  /** Sends a frame to "host:port"; never throws, drops when the peer can't be reached. */
-  send(to: string, frame: Frame): void;
+  /**
+   * Sends a frame to "host:port"; never throws, drops when the peer can't be reached. `written`,
+   * when given, is called once: true when the frame was handed to a live connection (the peer
+   * may have it), false when it was dropped before that (no connection could be made, the
+   * connection failed before it was ready, the queue or the outgoing buffer was full, the
+   * transport closed) — then the peer never got it and never will.
+   */
+  send(to: string, frame: Frame, written?: (maybeDelivered: boolean) => void): void;
   /** What the transport received, refused and dropped so far. */
   stats(): TransportStats;
   close(): Promise<void>;

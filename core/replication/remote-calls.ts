@@ -8,10 +8,13 @@
  * Outcomes, and what the caller may conclude:
  * - resolved: the other node ran the request and answered;
  * - rejected with its DbError: it ran the request and it failed (or refused to run it);
- * - UNAVAILABLE: the request was not delivered (another membership); safe to send again;
+ * - UNAVAILABLE: the request was not delivered, and will not be: the node refused it unrun
+ *   (another membership), or no copy of it was ever written to a connection to the node (no
+ *   connection could be made: it is down) by the deadline or by the time it left the cluster;
+ *   safe to send again (elsewhere);
  * - TIMEOUT (in doubt): no answer by the deadline, or the node left the cluster before it
- *   answered (`departed`: failed at once then, not at the deadline); the request may or may not
- *   have run.
+ *   answered (`departed`: failed at once then, not at the deadline), and the request may have
+ *   reached it; it may or may not have run.
  */
 import { DbError, type ResultCodeName } from '../errors/index.ts';
 import { ResultCode } from '../errors/index.ts';
@@ -39,6 +42,10 @@ interface Waiting {
   resolve(v: Uint8Array): void;
   reject(e: DbError): void;
   timer: ReturnType<Clock['setTimeout']>;
+  /** Gives the request's fabric message up while it is unacknowledged (undefined once acknowledged). */
+  sending: AbortController | undefined;
+  /** Why it was given up: its node left the cluster, or its deadline passed. */
+  gaveUp?: 'departed' | 'deadline';
 }
 
 export class FabricCalls implements RemoteCalls {
@@ -81,27 +88,66 @@ export class FabricCalls implements RemoteCalls {
         else this.stats.failed++;
         reject(e);
       };
-      const timer = this.#clock.setTimeout(() => fail(new DbError('TIMEOUT', `node ${hexId(node)} did not answer ${kind} within ${options.deadlineMs} ms`, {
-        hint: 'The node may be down or overloaded; the cluster re-forms without a dead node', inDoubt: true,
-      })), options.deadlineMs);
-      this.#waiting.set(rid, { node, kind, resolve, reject, timer });
+      const timer = this.#clock.setTimeout(() => {
+        const w = this.#waiting.get(rid);
+        if (w?.sending !== undefined) {
+          // not even acknowledged: the fabric knows whether the request may have reached the node
+          w.gaveUp = 'deadline';
+          w.sending.abort();
+          return;
+        }
+        fail(new DbError('TIMEOUT', `node ${hexId(node)} did not answer ${kind} within ${options.deadlineMs} ms`, {
+          hint: 'The node may be down or overloaded; the cluster re-forms without a dead node', inDoubt: true,
+        }));
+      }, options.deadlineMs);
+      const sending = new AbortController();
+      this.#waiting.set(rid, { node, kind, resolve, reject, timer, sending });
       const msg: FabricPayload = { type: 'request', rid, kind, body };
-      this.#fabric.send(node, msg, { deadlineMs: options.deadlineMs, kind: options.fabricKind ?? 'proxy' }).catch((e: unknown) => {
+      this.#fabric.send(node, msg, { deadlineMs: options.deadlineMs, kind: options.fabricKind ?? 'proxy', signal: sending.signal }).then(() => {
+        const w = this.#waiting.get(rid);
+        if (w !== undefined) w.sending = undefined;
+      }, (e: unknown) => {
         const err = e instanceof DbError ? e : new DbError('SERVER_ERROR', String(e));
-        fail(err.code === 'TIMEOUT' ? new DbError('TIMEOUT', err.message, { ...(err.hint === undefined ? {} : { hint: err.hint }), inDoubt: true }) : err);
+        const why = this.#waiting.get(rid)?.gaveUp;
+        if (err.code === 'UNAVAILABLE') {
+          // refused unrun, or never written to a connection: the node did not get it and will not
+          fail(why === undefined ? err : new DbError('UNAVAILABLE', why === 'departed'
+            ? `node ${hexId(node)} left the cluster before ${kind} could be sent to it (no connection to it could be made); not run there`
+            : `${kind} could not be sent to node ${hexId(node)} within ${options.deadlineMs} ms (no connection to it could be made); not run there`, {
+            hint: 'Nothing was done; the request may be sent again (to the partition\'s new owner once the cluster re-forms)',
+          }));
+          return;
+        }
+        if (err.code !== 'TIMEOUT') return fail(err);
+        fail(why === 'departed'
+          ? new DbError('TIMEOUT', `node ${hexId(node)} left the cluster before it answered ${kind}`, {
+            hint: 'The request may or may not have run there; the cluster re-formed without that node', inDoubt: true,
+          })
+          : new DbError('TIMEOUT', why === 'deadline' ? `node ${hexId(node)} did not answer ${kind} within ${options.deadlineMs} ms` : err.message, {
+            ...(err.hint === undefined ? {} : { hint: err.hint }), inDoubt: true,
+          }));
       });
     });
   }
 
   /**
-   * The cluster re-formed with `members`: the calls waiting on any other node fail at once with
-   * TIMEOUT in doubt instead of at their deadline (a dead node never answers; its partitions have
-   * new owners, which the callers may ask instead: a replica write goes to the new map's
-   * replicas, a proxied read to the new master).
+   * The cluster re-formed with `members`: the calls waiting on any other node fail at once
+   * instead of at their deadline (a dead node never answers; its partitions have new owners,
+   * which the callers may ask instead: a replica write goes to the new map's replicas, a proxied
+   * read to the new master) — UNAVAILABLE when the request never left this node (no connection
+   * to the node could be made: a proxied write may then go to the new master too), else TIMEOUT
+   * in doubt.
    */
   departed(members: ReadonlySet<NodeId>): void {
     for (const [rid, w] of [...this.#waiting]) {
       if (members.has(w.node)) continue;
+      if (w.sending !== undefined) {
+        // not acknowledged: the fabric gives the message up and says whether any copy left
+        this.stats.departed++;
+        w.gaveUp = 'departed';
+        w.sending.abort();
+        continue;
+      }
       this.#waiting.delete(rid);
       this.#clock.clearTimeout(w.timer);
       this.stats.departed++;

@@ -41,11 +41,15 @@ export function attachClusterDataPath(kernel: Kernel, cluster: ClusterService, o
   // the last map it had: it serves the partitions it mastered, and requests for the others are
   // refused by their masters until it is back in a cluster (retried).
   const lastTables = new Map<string, PartitionTable>();
+  /** The last map of a cluster with other members (what a write waits for while this node is alone about to join others). */
+  const lastShared = new Map<string, PartitionTable>();
   const calls = new FabricCalls(cluster.fabric, cluster.nodeId, options.clock, options.logger.child({ part: 'remote-calls' }), options.random);
   cluster.on('change', () => {
+    const shared = (cluster.view()?.succession.length ?? 0) > 1;
     for (const ns of cluster.namespaces()) {
       const t = cluster.partitionTable(ns);
       if (t !== undefined) lastTables.set(ns, t);
+      if (t !== undefined && shared) lastShared.set(ns, t);
     }
     // calls waiting on a node that is not in the new cluster fail now, not at their deadline
     const view = cluster.view();
@@ -78,8 +82,15 @@ export function attachClusterDataPath(kernel: Kernel, cluster: ClusterService, o
     calls, clock: options.clock,
     // every other holder of the partition under the current map: the replicas, and the master
     // too when the map moved it away while this node was writing as the old master (so a write
-    // that finished just after the change reaches the new owners instead of only the old copies)
-    replicasOf: (ns, pid) => (cluster.partitionTable(ns)?.rows[pid] ?? []).filter((n) => n !== cluster.nodeId),
+    // that finished just after the change reaches the new owners instead of only the old copies).
+    // While this node is alone about to join others (the others evicted it — it stalled, or
+    // cannot reach them — and it formed a cluster of itself or is between clusters) the last
+    // shared map's: a write in flight then waits for replicas that refuse it (another
+    // membership) and fails in doubt. Its own map names no replica then, and the write would be
+    // acknowledged with this node's copy alone — a copy the others' cluster never sees, lost if
+    // this node dies before it joins them again.
+    replicasOf: (ns, pid) => ((aboutToJoin() || cluster.partitionTable(ns) === undefined ? lastShared.get(ns)?.rows[pid] : undefined)
+      ?? cluster.partitionTable(ns)?.rows[pid] ?? []).filter((n) => n !== cluster.nodeId),
     ...(options.replicaDeadlineMs === undefined ? {} : { deadlineMs: options.replicaDeadlineMs }),
   });
   replicas.serve((ns, change) => kernel.applyCopy(ns, change));

@@ -4,9 +4,15 @@
  * master runs it with the same kernel code, in "local only" mode (it never forwards again);
  * when it no longer masters the partition (the map changed on the way) it answers UNAVAILABLE
  * without running it, and the forwarding node retries against the owner its newer map names,
- * until the deadline. A forwarded write that gets no answer fails TIMEOUT marked in doubt; so
- * does one whose master leaves the cluster (dies) before it answers, as soon as the cluster
- * re-forms without it, while a read is then asked of the new master.
+ * until the deadline: the client's (WritePolicy.deadline, ReadPolicy.deadline: its call's
+ * deadline) when it has one, and at most the proxy deadline (5 s).
+ *
+ * When the master dies: a request that never left this node (no connection to the master could
+ * be made — its port refuses them — so no copy was written to one: remote-calls answers
+ * UNAVAILABLE) is sent to the new master once the cluster re-forms without the dead one, write
+ * or read. A forwarded write that may have reached the master (written to a live connection,
+ * or acknowledged) and gets no answer fails TIMEOUT marked in doubt — at its deadline, or as
+ * soon as the cluster re-forms without the master — while a read is then asked of the new master.
  *
  * Requests and results cross the fabric in V8's structured-clone format (node:v8), which keeps
  * every bin type exactly (integers as bigint, doubles as number, bytes, maps, lists); GeoJSON
@@ -131,12 +137,13 @@ export class Forwarding {
    */
   async forward<T>(key: RecordKey, kind: string, body: unknown, local: () => Promise<T>, write: boolean, until?: number): Promise<T> {
     const { clock } = this.#o;
-    // a write is not sent (or sent again) past its own deadline: the master would refuse it anyway
+    // a request is not sent (or sent again) past its client's deadline: a write would be refused
+    // by the master anyway, and nobody waits for a read's answer any more
     const deadline = Math.min(clock.now() + this.#deadlineMs, until ?? Infinity);
     for (let attempt = 0; ; attempt++) {
       const master = this.remoteMaster(key);
       if (master === undefined) return local();
-      checkDeadline(until, clock.now());
+      checkDeadline(until, clock.now(), write ? 'write' : 'read');
       const remaining = deadline - clock.now();
       try {
         const mark = proxyMark.getStore();
@@ -147,10 +154,18 @@ export class Forwarding {
       } catch (e) {
         if (!(e instanceof DbError)) throw e;
         if (e.code === 'UNAVAILABLE' && deadline - clock.now() > 20) {
-          // not run there (another membership, or no longer the master): ask the owner again
+          // not run there (another membership, no longer the master, or never sent: the master
+          // could not be reached and has left the cluster): ask the owner the map names now
           this.counters.proxyRetries++;
           await new Promise<void>((r) => clock.setTimeout(r, Math.min(10 * 2 ** attempt, 200)));
           continue;
+        }
+        if (e.code === 'UNAVAILABLE' && until !== undefined && until - clock.now() <= 20) {
+          // the client's deadline came while the request could not be run: nothing was done
+          this.counters.proxyTimeouts++;
+          throw new DbError('TIMEOUT', `the request's deadline passed before the partition's master could run it (${e.message}); nothing was ${write ? 'written' : 'read'}`, {
+            hint: 'retry (with a longer timeout if this repeats): the cluster was changing', inDoubt: false,
+          });
         }
         if (e.code === 'TIMEOUT' && !write && this.#o.router.members?.().includes(master) === false && deadline - clock.now() > 20) {
           // a read whose master left the cluster (it died): the new master answers it
@@ -219,6 +234,12 @@ export class Forwarding {
     return removed;
   }
 
+  /** How long a page of a scan may take from another node: 10 s, and not past the client's deadline. */
+  #pageDeadlineMs(until: number | undefined): number {
+    checkDeadline(until, this.#o.clock.now(), 'read');
+    return Math.max(1, Math.min(10_000, (until ?? Infinity) - this.#o.clock.now()));
+  }
+
   /** A scan over every master's partitions, merged here in scan order (see cluster-scan.ts); `localPage` reads this node's share. */
   scan(req: ScanRequest, localPage: (page: ScanPageRequest) => Promise<ScanPage>): AsyncGenerator<StoredRecord> {
     const { router, clock, calls } = this.#o;
@@ -226,7 +247,7 @@ export class Forwarding {
       localNode: router.localNode,
       masterOf: (ns, p) => router.masterOf(ns, p),
       fetchPage: async (node, page) => (node === router.localNode ? localPage(page)
-        : fromFabric(deserialize(await calls.call(node, 'kv.scanPage', serialize(page), { deadlineMs: 10_000, fabricKind: 'proxy' }))) as ScanPage),
+        : fromFabric(deserialize(await calls.call(node, 'kv.scanPage', serialize(page), { deadlineMs: this.#pageDeadlineMs(req.deadline), fabricKind: 'proxy' }))) as ScanPage),
       pause: (ms) => new Promise<void>((r) => clock.setTimeout(r, ms)),
     };
     return clusterScan(req, routing);
@@ -236,15 +257,15 @@ export class Forwarding {
 
   get(key: RecordKey, options: ReadOptions, local: () => Promise<DbRecord>): Promise<DbRecord> {
     const { filter, ...rest } = options;
-    return this.forward(key, 'kv.get', { key: wireKey(key), options: { ...rest, ...filterSource(filter) } }, local, false);
+    return this.forward(key, 'kv.get', { key: wireKey(key), options: { ...rest, ...filterSource(filter) } }, local, false, options.deadline);
   }
 
-  getStored(key: RecordKey, local: () => Promise<StoredRecord>): Promise<StoredRecord> {
-    return this.forward(key, 'kv.getStored', { key: wireKey(key) }, local, false);
+  getStored(key: RecordKey, policy: ReadPolicy, local: () => Promise<StoredRecord>): Promise<StoredRecord> {
+    return this.forward(key, 'kv.getStored', { key: wireKey(key) }, local, false, policy.deadline);
   }
 
   exists(key: RecordKey, policy: ReadPolicy, local: () => Promise<RecordMeta | undefined>): Promise<RecordMeta | undefined> {
-    return this.forward(key, 'kv.exists', { key: wireKey(key), ...filterSource(policy.filter) }, local, false);
+    return this.forward(key, 'kv.exists', { key: wireKey(key), ...filterSource(policy.filter) }, local, false, policy.deadline);
   }
 
   put(key: RecordKey, bins: Bins, policy: WritePolicy, local: () => Promise<RecordMeta | undefined>): Promise<RecordMeta | undefined> {

@@ -52,6 +52,8 @@ export interface ScanRequest {
   readonly maxRecords?: number;
   readonly filter?: RecordPredicate;
   readonly signal?: AbortSignal;
+  /** The time (ms since the epoch, the node's clock) after which the client no longer waits: a page asked of another node waits no longer. */
+  readonly deadline?: number;
 }
 
 export interface OperateResult {

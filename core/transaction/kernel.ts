@@ -157,7 +157,7 @@ export class Kernel {
    * straight to a wire format. Missing records throw NOT_FOUND.
    */
   getStored(key: RecordKey, policy: ReadPolicy = {}): Promise<StoredRecord> {
-    if (this.#forwardsRead(key, policy)) return this.forwarding!.getStored(key, () => this.getStored(key, policy));
+    if (this.#forwardsRead(key, policy)) return this.forwarding!.getStored(key, policy, () => this.getStored(key, policy));
     return read.getStored(this.state, key, policy);
   }
 

@@ -63,6 +63,17 @@ export interface ReadPolicy {
   readonly filter?: RecordPredicate;
   /** Which copy may serve the read; the master only when absent. */
   readonly replica?: ReplicaPolicy;
+  /**
+   * The time (ms since the epoch, the node's clock) after which the client no longer waits for
+   * the answer (its call's deadline): a read forwarded to the master is not sent (again) past it
+   * and waits for the master no longer than until then. Without it, the node's proxy deadline.
+   */
+  readonly deadline?: number;
+}
+
+/** `policy` with the time after which the client no longer waits for its read (none when `deadline` is not a finite time). */
+export function readBy<P extends ReadPolicy>(policy: P, deadline: number | undefined): P {
+  return deadline === undefined || !Number.isFinite(deadline) ? policy : { ...policy, deadline };
 }
 
 /** Whether the policy lets a replica serve the read. */
@@ -75,10 +86,10 @@ export function writeBy(policy: WritePolicy, deadline: number | undefined): Writ
   return deadline === undefined || !Number.isFinite(deadline) ? policy : { ...policy, deadline };
 }
 
-/** Refuses to run a write whose deadline has passed (nothing was written, so it is not in doubt). */
-export function checkDeadline(deadline: number | undefined, now: number): void {
+/** Refuses to run a write (or a read) whose deadline has passed (nothing was written, so it is not in doubt). */
+export function checkDeadline(deadline: number | undefined, now: number, what: 'write' | 'read' = 'write'): void {
   if (deadline === undefined || now <= deadline) return;
-  throw new DbError('TIMEOUT', `the request's deadline passed ${Math.round(now - deadline)} ms before its write could run; nothing was written`, {
+  throw new DbError('TIMEOUT', `the request's deadline passed ${Math.round(now - deadline)} ms before its ${what} could run; ${what === 'write' ? 'nothing was written' : 'the client no longer waits for it'}`, {
     hint: 'retry (with a longer timeout if this repeats): the node was busy or the cluster was changing', inDoubt: false,
   });
 }

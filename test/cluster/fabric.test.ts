@@ -27,6 +27,35 @@ async function pair(net: SimNetwork, clock: FakeClock, retransmit?: RetransmitSt
 const msg = (round: number): FabricPayload => ({ type: 'prepare', n: { round, node: 1n } });
 
 describe('cluster/fabric', () => {
+  it('a message no copy of which left (the peer is down: its port refuses connections) fails UNAVAILABLE; one that may have reached the peer fails TIMEOUT; given up, neither is sent again', async () => {
+    const clock = new FakeClock();
+    const net = new SimNetwork(clock, 5);
+    const { a, got } = await pair(net, clock);
+    const outcome = (p: Promise<void>): Promise<string> => p.then(() => 'ok', (e: unknown) => (e instanceof DbError ? e.code : String(e)));
+    // the peer's answers (acks) are lost: it got the message, the sender cannot tell
+    net.dropIf = (from) => from === 'b';
+    const reached = outcome(a.send(2n, msg(1), { deadlineMs: 500 }));
+    clock.advance(600);
+    assert.equal(await reached, 'TIMEOUT');
+    assert.equal(got.length, 1);
+    net.dropIf = undefined;
+    // a node whose address nobody listens on (it is down)
+    a.setPeerAddress(3n, 'c:4000');
+    const refused = outcome(a.send(3n, msg(2), { deadlineMs: 500 }));
+    clock.advance(600);
+    assert.equal(await refused, 'UNAVAILABLE');
+    // given up before the deadline: not sent again
+    const ac = new AbortController();
+    const givenUp = outcome(a.send(3n, msg(3), { deadlineMs: 5000, signal: ac.signal }));
+    clock.advance(120);
+    const sent = a.stats.sent;
+    ac.abort();
+    assert.equal(await givenUp, 'UNAVAILABLE');
+    clock.advance(1000);
+    assert.equal(a.stats.sent, sent, 'a message given up is not sent again');
+    assert.equal(a.stats.undelivered, 2);
+  });
+
   it('delivers each acknowledged message exactly once over a lossy, duplicating network', async () => {
     const clock = new FakeClock();
     const net = new SimNetwork(clock, 42, { minDelayMs: 1, maxDelayMs: 30, dropRate: 0.3, duplicateRate: 0.3 });

@@ -5,6 +5,7 @@ import { decodeFrame, type Frame, type Pulse } from '../../core/cluster/messages
 import { silentLogger, systemClock, type NodeId, type PluginContext } from '../../core/plugin-api/index.ts';
 import { globalKeyReplication } from '../../plugins/replication-global-key/index.ts';
 import { basicRetransmit } from '../../plugins/retransmit-basic/index.ts';
+import { freePort } from '../helpers/cluster-relay.ts';
 
 const pulse = (node: bigint, extra: Partial<Pulse> = {}): Pulse => ({
   t: 'pulse', node, clusterName: 'c', hb: 'x:1', fabric: 'x:2', service: '', rack: 0, zone: 0, state: 'bootstrap',
@@ -74,6 +75,29 @@ describe('cluster/tcp transport', () => {
         return got.includes(2n);
       }, 3000);
       assert.ok(ok, 'never reconnected');
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('tells whether a frame left: false when no connection could be made (the port refuses it) or before the peer\'s challenge, true once written to a live connection', async () => {
+    const closedPort = await freePort(); // nobody listens there
+    const secret = Buffer.alloc(32, 7);
+    const a = tcpTransport({ secret });
+    const b = tcpTransport({ secret });
+    const got: bigint[] = [];
+    const addr = await b.listen('127.0.0.1:0', (f) => { if (f.t === 'pulse') got.push(f.node); });
+    const outcome = (to: string, node: bigint): Promise<boolean> => new Promise((resolve) => a.send(to, pulse(node), resolve));
+    try {
+      // refused: both frames queued for the connection are reported, and the next (in back-off) at once
+      assert.deepEqual(await Promise.all([outcome(`127.0.0.1:${closedPort}`, 1n), outcome(`127.0.0.1:${closedPort}`, 2n)]), [false, false]);
+      assert.equal(await outcome(`127.0.0.1:${closedPort}`, 3n), false);
+      // a live peer: written once its challenge came, and delivered
+      assert.equal(await outcome(addr, 4n), true);
+      assert.ok(await waitFor(() => got.includes(4n), 2000));
+      await a.close();
+      assert.equal(await outcome(addr, 5n), false, 'a closed transport sends nothing');
     } finally {
       await a.close();
       await b.close();

@@ -4,6 +4,14 @@
  * so every frame another node sends them passes through a relay, which forwards whole frames
  * and drops those whose sender (the frame's `node` / `from`) is blocked — a one-way cut, as a
  * firewall dropping packets would make. `cut(a, b)` blocks both ways; `heal()` lifts every cut.
+ *
+ * With a cluster secret the relays work unchanged and need no secret: a signed frame is the same
+ * length-prefixed payload (frame JSON first, its counter and HMAC after), so the sender is read
+ * the same way; the relay forwards a frame's bytes untouched (the receiver checks the signature
+ * over exactly what the sender signed), passes the receiver's challenge back to the sender, and
+ * a dropped frame only leaves a gap in the connection's counters, which the receiver accepts
+ * (counters must increase, not be consecutive). `challenged` counts connections on which the
+ * receiving node spoke (only a challenge does): non-zero proves the nodes sign their frames.
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { frameReader } from '../../core/cluster/tcp-transport.ts';
@@ -30,6 +38,8 @@ export class FrameRelay {
   readonly blocked = new Set<string>();
   dropped = 0;
   forwarded = 0;
+  /** Connections on which the receiving node sent bytes back: its challenge (with a cluster secret). */
+  challenged = 0;
   readonly port: number;
   readonly #target: number;
 
@@ -82,7 +92,14 @@ export class FrameRelay {
     inbound.on('data', (chunk: Buffer) => {
       if (!reader.push(chunk)) end();
     });
-    outbound.on('data', (chunk: Buffer) => inbound.write(chunk));
+    let spoke = false;
+    outbound.on('data', (chunk: Buffer) => {
+      if (!spoke) {
+        spoke = true;
+        this.challenged++;
+      }
+      inbound.write(chunk);
+    });
   }
 
   async close(): Promise<void> {
@@ -138,6 +155,13 @@ export class RelayNet {
     let d = 0;
     for (const n of this.#nodes.values()) d += n.hb.dropped + n.fabric.dropped;
     return d;
+  }
+
+  /** Connections on which a node sent its challenge (with a cluster secret; 0 without). */
+  challenged(): number {
+    let c = 0;
+    for (const n of this.#nodes.values()) c += n.hb.challenged + n.fabric.challenged;
+    return c;
   }
 
   async close(): Promise<void> {

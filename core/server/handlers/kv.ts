@@ -19,7 +19,7 @@ import type { Logger } from '../../plugin-api/index.ts';
 import { checkRecordsPerMessage, pages } from '../wire/pages.ts';
 import type { ReadPolicy, RecordPredicate } from '../../transaction/policy.ts';
 import { fromPbBins, toPbBins, toPbMeta, toPbRecord } from '../../wire/convert.ts';
-import { callWritePolicy, fromPbKey, fromPbReadPolicy, fromPbWritePolicy, refusePolicyFields, JOB_REFUSES, RECORD_UDF_REFUSES, type WritePolicyField } from './request-mapping.ts';
+import { callDeadline, callReadPolicy, callWritePolicy, fromPbKey, fromPbWritePolicy, refusePolicyFields, JOB_REFUSES, RECORD_UDF_REFUSES, type WritePolicyField } from './request-mapping.ts';
 import { MAX_MESSAGE_BYTES } from '../grpc-server.ts';
 import { fromPbOperation } from './operations.ts';
 import { recordFilter } from '../../query/record-filter.ts';
@@ -185,8 +185,10 @@ export function keyValueHandlers(kernel: Kernel, logger: Logger, services?: Serv
         return { kind: 'udf', key, call: callOf(a.value, deadline), ...policy };
     }
   };
-  const readOptionsOf = (req: { bins: string[]; headerOnly: boolean; filterJson: string; readPolicy?: PbReadPolicy | undefined }) =>
-    ({ ...(req.bins.length > 0 ? { bins: req.bins } : {}), headerOnly: req.headerOnly, ...filterOf(req.filterJson), ...fromPbReadPolicy(req.readPolicy) });
+  /** A read's policy: the call's deadline is the read's (a read forwarded to its master waits no longer). */
+  const readPolicyOf = (p: PbReadPolicy | undefined, call: { getDeadline(): Date | number }) => callReadPolicy(p, call.getDeadline(), now);
+  const readOptionsOf = (req: { bins: string[]; headerOnly: boolean; filterJson: string; readPolicy?: PbReadPolicy | undefined }, call: { getDeadline(): Date | number }) =>
+    ({ ...(req.bins.length > 0 ? { bins: req.bins } : {}), headerOnly: req.headerOnly, ...filterOf(req.filterJson), ...readPolicyOf(req.readPolicy, call) });
   return {
     put: unary(logger, 'Put', async (req, call) => {
       const key = fromPbKey(kernel, req.key);
@@ -194,17 +196,17 @@ export function keyValueHandlers(kernel: Kernel, logger: Logger, services?: Serv
       const meta = await kernel.put(key, fromPbBins(req.bins), writePolicyOf(req.policy, call));
       return meta === undefined ? {} : { meta: toPbMeta(meta, now()) };
     }),
-    get: unary(logger, 'Get', async (req): Promise<GetResponse | EncodedResponse> => {
+    get: unary(logger, 'Get', async (req, call): Promise<GetResponse | EncodedResponse> => {
       const key = fromPbKey(kernel, req.key);
       if (req.bins.length === 0 && !req.headerOnly && req.filterJson === '') {
         // the whole record: transcode the stored bytes straight to the response
-        return new EncodedResponse(encodeGetResponse(key.namespace, await kernel.getStored(key, fromPbReadPolicy(req.readPolicy)), now()));
+        return new EncodedResponse(encodeGetResponse(key.namespace, await kernel.getStored(key, readPolicyOf(req.readPolicy, call)), now()));
       }
-      const rec = await kernel.get(key, readOptionsOf(req));
+      const rec = await kernel.get(key, readOptionsOf(req, call));
       return { record: toPbRecord(rec, now()) };
     }),
-    exists: unary(logger, 'Exists', async (req) => {
-      const meta = await kernel.exists(fromPbKey(kernel, req.key), { ...filterOf(req.filterJson), ...fromPbReadPolicy(req.readPolicy) });
+    exists: unary(logger, 'Exists', async (req, call) => {
+      const meta = await kernel.exists(fromPbKey(kernel, req.key), { ...filterOf(req.filterJson), ...readPolicyOf(req.readPolicy, call) });
       return meta === undefined ? { exists: false } : { exists: true, meta: toPbMeta(meta, now()) };
     }),
     delete: unary(logger, 'Delete', async (req, call) => {
@@ -223,7 +225,7 @@ export function keyValueHandlers(kernel: Kernel, logger: Logger, services?: Serv
       const res = await kernel.operate(key, ops, writePolicyOf(req.policy, call));
       return { ...(res.meta === undefined ? {} : { meta: toPbMeta(res.meta, now()) }), bins: toPbBins(res.bins) };
     }),
-    batchGet: unary(logger, 'BatchGet', async (req): Promise<BatchGetResponse | EncodedResponse> => {
+    batchGet: unary(logger, 'BatchGet', async (req, call): Promise<BatchGetResponse | EncodedResponse> => {
       if (req.keys.length > MAX_BATCH_KEYS) {
         throw new DbError('BATCH_MAX_REQUESTS', `a batch may hold ${MAX_BATCH_KEYS} keys; this one has ${req.keys.length}`, { hint: 'split the batch' });
       }
@@ -231,11 +233,11 @@ export function keyValueHandlers(kernel: Kernel, logger: Logger, services?: Serv
       if (req.bins.length === 0 && !req.headerOnly && req.filterJson === '') {
         // whole records: transcode the stored bytes straight to the response
         const t = now();
-        const policy = fromPbReadPolicy(req.readPolicy);
+        const policy = readPolicyOf(req.readPolicy, call);
         return new EncodedResponse(await batchAnswer(keys, (chunk) => kernel.batchGetStored(chunk, policy), (chunk, stored) =>
           encodeBatchGetResponse(stored.map((r, i) => (r instanceof DbError ? r : { namespace: (chunk[i] as RecordKey).namespace, record: r })), t)));
       }
-      const options = readOptionsOf(req);
+      const options = readOptionsOf(req, call);
       const t = now();
       // encoded here rather than by the transport, so the size is known exactly before sending
       return new EncodedResponse(await batchAnswer(keys, (chunk) => kernel.batchGet(chunk, options), (_chunk, results) => BatchGetResponse.encode({
@@ -248,7 +250,7 @@ export function keyValueHandlers(kernel: Kernel, logger: Logger, services?: Serv
       if (req.entries.length > MAX_BATCH_ENTRIES) {
         throw new DbError('BATCH_MAX_REQUESTS', `a batch may hold ${MAX_BATCH_ENTRIES} entries; this one has ${req.entries.length}`, { hint: 'split the batch' });
       }
-      const read = fromPbReadPolicy(req.readPolicy);
+      const read = readPolicyOf(req.readPolicy, call);
       const entries = req.entries.map((e, i) => batchEntryOf(e, i, call.getDeadline(), read));
       const runner = services?.get(UDF_RUNNER_KEY);
       const chunks = batchOperateChunks<UdfCall>(kernel, entries, runner === undefined ? undefined : async (key, udf, policy) => {
@@ -267,7 +269,7 @@ export function keyValueHandlers(kernel: Kernel, logger: Logger, services?: Serv
       const job = await runner.startOperationJob(ops, targetOf(req.target), req.recordsPerSecond, policyOf(req.policy));
       return { job: toPbJob(job) };
     }),
-    scan: serverStream(logger, 'Scan', async function* (req, signal): AsyncGenerator<ScanResponse | EncodedResponse> {
+    scan: serverStream(logger, 'Scan', async function* (req, signal, call): AsyncGenerator<ScanResponse | EncodedResponse> {
       if (req.afterDigest.length !== 0 && req.afterDigest.length !== 20) {
         throw new DbError('PARAMETER', `after_digest must be 20 bytes, got ${req.afterDigest.length}`);
       }
@@ -281,6 +283,8 @@ export function keyValueHandlers(kernel: Kernel, logger: Logger, services?: Serv
         ...(req.maxRecords > 0n ? { maxRecords: Number(req.maxRecords) } : {}),
         ...filterOf(req.filterJson),
         signal,
+        // pages asked of other nodes wait no longer than the client does
+        ...(Number.isFinite(callDeadline(call.getDeadline(), now)) ? { deadline: callDeadline(call.getDeadline(), now) } : {}),
       };
       const whole = req.bins.length === 0 && !req.noBins; // whole records: transcode the stored bytes
       const perMessage = checkRecordsPerMessage(req.recordsPerMessage);

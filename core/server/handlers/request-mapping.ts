@@ -7,7 +7,7 @@
 import { DbError } from '../../errors/index.ts';
 import type { RecordKey } from '../../model/index.ts';
 import type { Key, ReadPolicy as PbReadPolicy, WritePolicy as PbWritePolicy } from '../../wire/generated/slipstream/v1/types.ts';
-import { writeBy, writePolicy, type WritePolicy, type ExistsAction, type GenerationPolicy, type ReplicaPolicy } from '../../transaction/policy.ts';
+import { readBy, writeBy, writePolicy, type WritePolicy, type ExistsAction, type GenerationPolicy, type ReplicaPolicy } from '../../transaction/policy.ts';
 import type { Kernel } from '../../transaction/kernel.ts';
 import { recordFilter } from '../../query/record-filter.ts';
 
@@ -30,9 +30,20 @@ const GEN: Record<number, GenerationPolicy> = { 0: 'none', 1: 'expectEqual', 2: 
  * (see WritePolicy.deadline): a write the client has given up on never runs after it.
  */
 export function callWritePolicy(p: PbWritePolicy | undefined, deadline: Date | number, now: () => number = Date.now): WritePolicy {
-  // the time left, on the node's clock (the one the kernel checks it with)
-  const left = (deadline instanceof Date ? deadline.getTime() : deadline) - Date.now();
-  return writeBy(fromPbWritePolicy(p, now), now() + left);
+  return writeBy(fromPbWritePolicy(p, now), callDeadline(deadline, now));
+}
+
+/** The call's deadline on the node's clock (the one the kernel checks it with); Infinity without one. */
+export function callDeadline(deadline: Date | number, now: () => number = Date.now): number {
+  return now() + (deadline instanceof Date ? deadline.getTime() : deadline) - Date.now();
+}
+
+/**
+ * The read policy of a request with the call's deadline as the read's (see ReadPolicy.deadline):
+ * a read forwarded to its master waits no longer than the client does.
+ */
+export function callReadPolicy(p: PbReadPolicy | undefined, deadline: Date | number, now: () => number = Date.now): { replica?: ReplicaPolicy; deadline?: number } {
+  return readBy(fromPbReadPolicy(p), callDeadline(deadline, now));
 }
 
 export function fromPbWritePolicy(p: PbWritePolicy | undefined, now: () => number = Date.now): WritePolicy {
