@@ -41,6 +41,7 @@ interface Waiting {
   readonly kind: string;
   resolve(v: Uint8Array): void;
   reject(e: DbError): void;
+  readonly deadlineMs: number;
   timer: ReturnType<Clock['setTimeout']>;
   /** Gives the request's fabric message up while it is unacknowledged (undefined once acknowledged). */
   sending: AbortController | undefined;
@@ -88,20 +89,9 @@ export class FabricCalls implements RemoteCalls {
         else this.stats.failed++;
         reject(e);
       };
-      const timer = this.#clock.setTimeout(() => {
-        const w = this.#waiting.get(rid);
-        if (w?.sending !== undefined) {
-          // not even acknowledged: the fabric knows whether the request may have reached the node
-          w.gaveUp = 'deadline';
-          w.sending.abort();
-          return;
-        }
-        fail(new DbError('TIMEOUT', `node ${hexId(node)} did not answer ${kind} within ${options.deadlineMs} ms`, {
-          hint: 'The node may be down or overloaded; the cluster re-forms without a dead node', inDoubt: true,
-        }));
-      }, options.deadlineMs);
+      const timer = this.#clock.setTimeout(() => this.#giveUp(rid, 'deadline'), options.deadlineMs);
       const sending = new AbortController();
-      this.#waiting.set(rid, { node, kind, resolve, reject, timer, sending });
+      this.#waiting.set(rid, { node, kind, resolve, reject, deadlineMs: options.deadlineMs, timer, sending });
       const msg: FabricPayload = { type: 'request', rid, kind, body };
       this.#fabric.send(node, msg, { deadlineMs: options.deadlineMs, kind: options.fabricKind ?? 'proxy', signal: sending.signal }).then(() => {
         const w = this.#waiting.get(rid);
@@ -119,15 +109,44 @@ export class FabricCalls implements RemoteCalls {
           return;
         }
         if (err.code !== 'TIMEOUT') return fail(err);
-        fail(why === 'departed'
-          ? new DbError('TIMEOUT', `node ${hexId(node)} left the cluster before it answered ${kind}`, {
-            hint: 'The request may or may not have run there; the cluster re-formed without that node', inDoubt: true,
-          })
-          : new DbError('TIMEOUT', why === 'deadline' ? `node ${hexId(node)} did not answer ${kind} within ${options.deadlineMs} ms` : err.message, {
-            ...(err.hint === undefined ? {} : { hint: err.hint }), inDoubt: true,
-          }));
+        if (why !== undefined) return this.#failInDoubt(rid);
+        fail(new DbError('TIMEOUT', err.message, { ...(err.hint === undefined ? {} : { hint: err.hint }), inDoubt: true }));
       });
     });
+  }
+
+  /**
+   * Gives a call up: its node left the cluster, or its deadline passed. While its request is not
+   * acknowledged, the fabric gives the message up too and says whether any copy of it left (its
+   * rejection then fails the call: UNAVAILABLE, never sent, or TIMEOUT in doubt); once it is
+   * acknowledged, the request may have run: TIMEOUT in doubt.
+   */
+  #giveUp(rid: number, why: 'departed' | 'deadline'): void {
+    const w = this.#waiting.get(rid);
+    if (w === undefined) return;
+    w.gaveUp = why;
+    if (w.sending === undefined) return this.#failInDoubt(rid);
+    w.sending.abort();
+    // the fabric's rejection settles the call first; an acknowledgement that arrived in this same
+    // turn (its handler not run yet) leaves the call waiting for an answer: in doubt then
+    queueMicrotask(() => {
+      if (this.#waiting.get(rid)?.sending === undefined) this.#failInDoubt(rid);
+    });
+  }
+
+  #failInDoubt(rid: number): void {
+    const w = this.#waiting.get(rid);
+    if (w === undefined) return;
+    this.#waiting.delete(rid);
+    this.#clock.clearTimeout(w.timer);
+    this.stats.timedOut++;
+    w.reject(w.gaveUp === 'departed'
+      ? new DbError('TIMEOUT', `node ${hexId(w.node)} left the cluster before it answered ${w.kind}`, {
+        hint: 'The request may or may not have run there; the cluster re-formed without that node', inDoubt: true,
+      })
+      : new DbError('TIMEOUT', `node ${hexId(w.node)} did not answer ${w.kind} within ${w.deadlineMs} ms`, {
+        hint: 'The node may be down or overloaded; the cluster re-forms without a dead node', inDoubt: true,
+      }));
   }
 
   /**
@@ -140,20 +159,9 @@ export class FabricCalls implements RemoteCalls {
    */
   departed(members: ReadonlySet<NodeId>): void {
     for (const [rid, w] of [...this.#waiting]) {
-      if (members.has(w.node)) continue;
-      if (w.sending !== undefined) {
-        // not acknowledged: the fabric gives the message up and says whether any copy left
-        this.stats.departed++;
-        w.gaveUp = 'departed';
-        w.sending.abort();
-        continue;
-      }
-      this.#waiting.delete(rid);
-      this.#clock.clearTimeout(w.timer);
+      if (members.has(w.node) || w.gaveUp !== undefined) continue;
       this.stats.departed++;
-      w.reject(new DbError('TIMEOUT', `node ${hexId(w.node)} left the cluster before it answered ${w.kind}`, {
-        hint: 'The request may or may not have run there; the cluster re-formed without that node', inDoubt: true,
-      }));
+      this.#giveUp(rid, 'departed');
     }
   }
 

@@ -1,6 +1,6 @@
 /**
  * Faults with real processes on 127.0.0.1, one cluster carried through three scenarios (durable
- * lmdb namespace, RF 2, heartbeat 100 ms × 10): a rolling restart of every node under write
+ * lmdb namespace, RF 2, heartbeat 150 ms × 20): a rolling restart of every node under write
  * load, a network split and heal (heartbeat and fabric traffic cut by relays in front of each
  * node's ports, see helpers/cluster-relay.ts), and two new nodes joining under load. A checker
  * records every acknowledged and in-doubt write and compares it with what every node returns;

@@ -26,7 +26,8 @@ describe('cluster/scans while the cluster re-forms (real processes)', function (
   this.timeout(600_000);
   // node timeout 3 s, as the other fault tests: at load 20–25 event loops stall for more than 1.5 s,
   // and the nodes evicted each other back and forth (a scan through a node between clusters fails)
-  const cluster = new ProcessCluster({ name: 'scans', clusterName: 'scans', heartbeat: { intervalMs: 150, timeout: 20 } });
+  // a node start may take minutes at load 25 (seen: over 90 s)
+  const cluster = new ProcessCluster({ name: 'scans', clusterName: 'scans', heartbeat: { intervalMs: 150, timeout: 20 }, startTimeoutMs: 180_000 });
   const clients: SlipstreamClient[] = [];
   async function client(port: number): Promise<SlipstreamClient> {
     // every request through this node (it proxies): the test chooses which node serves a scan or a write
