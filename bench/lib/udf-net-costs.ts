@@ -15,6 +15,7 @@
  * checkout's code, interleaved round by round with this one's (an A/B), and rows named
  * oldgen:<row> drive this node with that checkout's Aerospike load generator; a summary gives
  * each row's min and median over the rounds.
+ * NODE_FLAGS adds node flags to the nodes (e.g. --perf-basic-prof, for `perf record -p <pid>`).
  * Run: node --no-node-snapshot bench/lib/udf-net-costs.ts [process|in-process] [rows…]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -73,7 +74,7 @@ async function startNode(start: Start, name = 'node'): Promise<{ node: Awaited<R
   const data = join(dir, name);
   mkdirSync(data);
   writeFileSync(join(data, 'node.json'), JSON.stringify({ node: { host: '127.0.0.1', port: 0, dataDir: data }, namespaces: [{ name: 'test', storage: 'storage-memory' }], udf: { isolation } }));
-  const node = await start(['--config', join(data, 'node.json'), '--log-level', 'warn'], { nodeFlags: profDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profDir}`] });
+  const node = await start(['--config', join(data, 'node.json'), '--log-level', 'warn'], { nodeFlags: [...(profDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profDir}`]), ...(process.env['NODE_FLAGS'] ?? '').split(' ').filter((f) => f !== '')] });
   const client = await SlipstreamClient.connect({ hosts: `127.0.0.1:${node.port}` });
   await client.unary(UdfServiceService.registerModule, { fileName: 'bench.js', source: MODULE }, { timeoutMs: 60_000 });
   client.close();

@@ -62,7 +62,7 @@ export function inflateFrame(body: Buffer, maxFrameBytes: number): { type: numbe
 }
 
 /** What `send` returns when the socket took the frame at once: one settled promise, not one per answer. */
-const SENT: Promise<void> = Promise.resolve();
+export const SENT: Promise<void> = Promise.resolve();
 
 /**
  * Closes a front end's connections that have had no request in flight and no bytes for the
