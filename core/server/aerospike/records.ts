@@ -108,7 +108,8 @@ function binName(op: MsgOp): string {
     // records hold their bins in plain objects, where this name is the prototype
     throw new DbError('BIN_NAME', "the bin name '__proto__' is not supported", { hint: 'choose another bin name' });
   }
-  if (Buffer.byteLength(op.name, 'utf8') > 15) {
+  // five UTF-16 units are at most 15 UTF-8 bytes: only longer names need counting
+  if (op.name.length > 5 && Buffer.byteLength(op.name, 'utf8') > 15) {
     throw new DbError('BIN_NAME', `bin name '${op.name}' is longer than 15 bytes`, { hint: 'use bin names of at most 15 bytes' });
   }
   return op.name;
@@ -195,7 +196,7 @@ export async function runRecordCommand(kernel: Kernel, msg: Msg, key: RecordKey)
       const bins: Bins = {};
       for (const o of msg.ops) bins[binName(o)] = readParticle(o.particle, o.value, `bin '${o.name}'`);
       const meta = await kernel.put(key, bins, policy);
-      return { resultCode: 0, ...metaOut(meta) };
+      return meta === undefined ? { resultCode: 0, generation: 0, voidTime: 0 } : { resultCode: 0, generation: meta.generation, voidTime: wireVoidTime(meta.voidTime) };
     }
     const res = await kernel.operate(key, msg.ops.map(operationOf), policy);
     return operateOut(msg, res.meta, res.perOp, res.bins);
