@@ -42,6 +42,8 @@ export interface ScanRouting {
   fetchPage(node: NodeId, req: ScanPageRequest): Promise<ScanPage>;
   /** Waits a little before asking again after a map change. */
   pause(ms: number): Promise<void>;
+  /** The node's clock (for the scan's deadline). */
+  now?(): number;
 }
 
 export const SCAN_PAGE_RECORDS = 1000;
@@ -49,6 +51,8 @@ export const SCAN_PAGE_RECORDS = 1000;
 export const SCAN_PAGE_BYTES = 4 * 1024 * 1024;
 /** Re-splits of one share after refusals before the scan fails (about 8 s of backing off). */
 const MAX_RESPLITS = 20;
+/** Looks at the map again while a partition has no master, before the scan fails (about 10 s). */
+const NO_MASTER_WAITS = 24;
 /** How often a page being waited for is checked against the map (its node may have left it). */
 const MOVE_CHECK_MS = 250;
 
@@ -71,19 +75,38 @@ export async function* clusterScan(req: ScanRequest, routing: ScanRouting): Asyn
   }
 }
 
-function split(
+async function* split(
   req: ScanRequest, partitions: readonly number[], afterDigest: Uint8Array | undefined, routing: ScanRouting,
   rank: ReadonlyMap<number, number>, filterSource: string | undefined, depth: number,
-): AsyncIterable<StoredRecord> {
-  if (partitions.length === 0) return (async function* () {})();
-  const groups = groupByMaster(req.namespace, partitions, (ns, p) => routing.masterOf(ns, p));
+): AsyncGenerator<StoredRecord> {
+  if (partitions.length === 0) return;
+  const groups = await mastersWhenKnown(req, partitions, routing);
   const first = partitions[0];
   const sources: AsyncIterator<StoredRecord>[] = [];
   for (const [node, ps] of groups) {
     const after = ps[0] === first ? afterDigest : undefined;
     sources.push(share(req, node, ps, after, routing, rank, filterSource, depth)[Symbol.asyncIterator]());
   }
-  return merge(sources, rank);
+  yield* merge(sources, rank);
+}
+
+/**
+ * groupByMaster, waiting while a partition has no master: the cluster is re-forming (this node
+ * left one and has not joined another, or is about to join others after a heartbeat flap), which
+ * takes a heartbeat timeout and a round or two — the scan waits for the new map (about 10 s at
+ * most, and not past its deadline or its cancellation) instead of failing at once.
+ */
+async function mastersWhenKnown(req: ScanRequest, partitions: readonly number[], routing: ScanRouting): Promise<Map<NodeId, number[]>> {
+  for (let wait = 0; ; wait++) {
+    try {
+      return groupByMaster(req.namespace, partitions, (ns, p) => routing.masterOf(ns, p));
+    } catch (e) {
+      if (!(e instanceof DbError) || e.code !== 'UNAVAILABLE' || wait >= NO_MASTER_WAITS) throw e;
+      if (req.signal?.aborted === true) throw new DbError('SCAN_ABORT', 'the scan was cancelled');
+      if (req.deadline !== undefined && routing.now !== undefined && routing.now() >= req.deadline) throw e;
+      await routing.pause(Math.min(50 * 2 ** wait, 500));
+    }
+  }
 }
 
 /**

@@ -249,6 +249,7 @@ export class Forwarding {
       fetchPage: async (node, page) => (node === router.localNode ? localPage(page)
         : fromFabric(deserialize(await calls.call(node, 'kv.scanPage', serialize(page), { deadlineMs: this.#pageDeadlineMs(req.deadline), fabricKind: 'proxy' }))) as ScanPage),
       pause: (ms) => new Promise<void>((r) => clock.setTimeout(r, ms)),
+      now: () => clock.now(),
     };
     return clusterScan(req, routing);
   }
