@@ -130,7 +130,10 @@ try {
       console.log(`| CPU per write, the 3 node processes together, RF 1 / RF 2, ${name} (median) | ${k(cpu(w.rf1, 'nodeCpuUs'))} / ${k(cpu(w.rf2, 'nodeCpuUs'))} µs (RF 2 ${cpu(w.rf2, 'nodeCpuUs') >= cpu(w.rf1, 'nodeCpuUs') ? '+' : '−'}${k(Math.abs(cpu(w.rf2, 'nodeCpuUs') - cpu(w.rf1, 'nodeCpuUs')))}) |`);
       console.log(`| CPU per write, the load generator, RF 1 / RF 2, ${name} (median) | ${k(cpu(w.rf1, 'clientCpuUs'))} / ${k(cpu(w.rf2, 'clientCpuUs'))} µs |`);
     }
-    if (process.env['BENCH_CLUSTER_WRITES_ONLY'] === '1') process.exit(0);
+    if (process.env['BENCH_CLUSTER_WRITES_ONLY'] === '1') {
+      console.log(`| operations that failed (TIMEOUT) during the write rounds | ${k(failures.count)} |`);
+      process.exit(0);
+    }
     console.log(`| get/s through a node, keys it masters (direct) | ${k(d.getDirect)} |`);
     console.log(`| get/s through the same node, keys mastered elsewhere (proxied) | ${k(d.getProxied)} (${(d.getProxied / d.getDirect).toFixed(2)}× direct) |`);
     console.log(`| migration: node joining a 2-node RF 2 cluster | ${k(d.migration.records)} records received, ${k(d.migration.perSecond)} records/s; join → online ${k(d.migration.ms)} ms |`);
