@@ -73,14 +73,17 @@ async function main(): Promise<void> {
   // Tools that start a node on port 0 read this line to learn the port.
   if (process.env['SLIPSTREAM_READY_FD'] === '1' || process.send !== undefined) process.send?.({ ready: true, port: node.port, ...(node.metricsPort === undefined ? {} : { metricsPort: node.metricsPort }) });
   // The first SIGTERM/SIGINT stops gracefully (a cluster member hands its partitions over and
-  // leaves the cluster first, each step bounded); a second one exits at once.
-  let stopping = false;
+  // leaves the cluster first, each step bounded); a second one exits at once. A signal within a
+  // second of the first is the same request arriving twice (Ctrl-C on `npm start` reaches the node
+  // from the terminal and again from npm, which forwards it), not a second one.
+  let stoppingSince: number | undefined;
   const shutdown = (signal: string): void => {
-    if (stopping) {
+    if (stoppingSince !== undefined) {
+      if (Date.now() - stoppingSince < 1000) return;
       logger.warn({ signal }, 'second stop signal: exiting at once');
       process.exit(1);
     }
-    stopping = true;
+    stoppingSince = Date.now();
     logger.info({ signal }, 'shutting down gracefully (send it again to exit at once)');
     node.leave().then(() => process.exit(0), (err: unknown) => { logger.error({ err }, 'shutdown failed'); process.exit(1); });
   };

@@ -166,4 +166,16 @@ describe('cluster/graceful leave with real processes (SIGTERM under write load)'
     assert.deepEqual(await grpcQuiesce(a1, true), { quiesced: false, leaving: false });
     await until('A1 masters again', async () => (await mastered(a1) > 0 && (await cluster.info('A3')).members.every((m) => !m.quiesced) ? true : undefined), 60_000);
   });
+
+  it('a second SIGTERM during the graceful stop exits at once (code 1)', async () => {
+    // a drain far longer than the test waits: only the second signal can end it soon
+    await cluster.restart('A1', { clusterFields: { leave: { drainMs: 600_000 } } });
+    await cluster.formed(['A3', 'A1']);
+    const p = cluster.node('A1');
+    const first = cluster.stop('A1', 'SIGTERM');
+    await until('A3 re-formed without A1 (A1 draining)', async () => (membersOf(await cluster.info('A3')) === 'A3' ? true : undefined), 60_000);
+    await new Promise((r) => setTimeout(r, 1200)); // past the window in which a repeated signal counts as the same request
+    assert.equal(await p.stop('SIGTERM'), 1, `A1's exit code after a second SIGTERM:\n${cluster.output('A1').slice(-2000)}`);
+    assert.equal(await first, 1);
+  });
 });
