@@ -18,6 +18,9 @@ import { between, bin, exprToJsonText } from '../../core/query/expr/index.ts';
 import { QueryServiceClient, type QueryRequest, type QueryResponse } from '../../core/wire/generated/slipstream/v1/query.ts';
 
 const HB = { intervalMs: 100, timeout: 30 }; // node timeout 3 s: the machine may be loaded
+// the records are loaded with commit-to-all writes: on a loaded machine a replica may take more
+// than the default second to confirm, and this file is about what queries answer, not write timing
+const CLUSTER_FIELDS = { replicaWriteTimeoutMs: 10_000 };
 const RECORDS = 1200;
 
 interface AqlOutcome { readonly statuses: AqlStatementStatus[]; readonly rows: Map<string, unknown>[] }
@@ -59,7 +62,7 @@ function grpcQuery(port: number, req: Partial<QueryRequest>): Promise<Array<{ di
 
 describe('cluster/queries (real processes)', function () {
   this.timeout(300_000);
-  const cluster = new ProcessCluster({ name: 'queries', clusterName: 'queries', heartbeat: HB, metrics: true, startTimeoutMs: 90_000 });
+  const cluster = new ProcessCluster({ name: 'queries', clusterName: 'queries', heartbeat: HB, metrics: true, startTimeoutMs: 90_000, clusterFields: CLUSTER_FIELDS });
   const node = (id: string) => cluster.node(id);
 
   after(async () => {

@@ -43,6 +43,8 @@ export interface ProcessClusterOptions {
   readonly relays?: RelayNet;
   /** How long a node may take to start (default 90 s: a loaded 2-core machine starts slowly). */
   readonly startTimeoutMs?: number;
+  /** More fields of every node's cluster section (a node's own StartOptions.clusterFields win). */
+  readonly clusterFields?: Record<string, unknown>;
 }
 
 export interface StartOptions {
@@ -111,7 +113,7 @@ export class ProcessCluster {
         ports = { heartbeat: { address: `127.0.0.1:${r.hbPort}`, accessAddress: r.hbAccess }, fabric: { address: `127.0.0.1:${r.fabricPort}`, accessAddress: r.fabricAccess } };
       }
       config['cluster'] = {
-        clusterName, seeds, ...options.clusterFields,
+        clusterName, seeds, ...o.clusterFields, ...options.clusterFields,
         heartbeat: { ...ports.heartbeat, ...o.heartbeat }, fabric: ports.fabric,
       };
     }
