@@ -20,7 +20,7 @@ import { DbError } from '../errors/index.ts';
 import { fromFabric, toFabric } from '../model/fabric-values.ts';
 import type { BinValue } from '../model/index.ts';
 import type { NodeId } from '../plugin-api/index.ts';
-import { groupByMaster, unlessMoved } from '../transaction/cluster-scan.ts';
+import { groupByMasterWhenKnown, unlessMoved } from '../transaction/cluster-scan.ts';
 import type { UdfCall } from '../udf/engine.ts';
 
 export const AGGREGATE_SHARE_KIND = 'udf.aggregateShare';
@@ -73,7 +73,7 @@ export async function clusterPartials(
 ): Promise<BinValue[]> {
   const out: BinValue[] = [];
   const run = async (parts: readonly number[], attempt: number): Promise<void> => {
-    const byNode = groupByMaster(template.namespace, parts, (ns, p) => access.masterOf(ns, p));
+    const byNode = await groupByMasterWhenKnown(template.namespace, parts, access, deadlineAt);
     await Promise.all([...byNode].map(async ([node, ps]) => {
       const moved = (): boolean => ps.some((p) => access.masterOf(template.namespace, p) !== node);
       let partials: BinValue[] | 'moved';

@@ -24,7 +24,7 @@ import { deserialize, serialize } from 'node:v8';
 import { DbError } from '../errors/index.ts';
 import { decodeBins, encodeBins, type DbRecord, type RecordKey, type RecordMeta } from '../model/index.ts';
 import type { NodeId } from '../plugin-api/index.ts';
-import { groupByMaster, unlessMoved } from '../transaction/cluster-scan.ts';
+import { groupByMasterWhenKnown, unlessMoved } from '../transaction/cluster-scan.ts';
 
 /** What a share request carries. */
 export interface ShareRequest {
@@ -152,10 +152,10 @@ export async function* mergedShares(
     }
   }
 
-  /** Splits partitions by their current master and merges the shares in index order. */
-  function split(parts: readonly number[], after: string | undefined, attempt: number): AsyncGenerator<ShareRow> {
-    const byNode = groupByMaster(template.namespace, parts, (ns, p) => access.masterOf(ns, p));
-    return merge([...byNode].map(([node, ps]) => share(node, ps, after, attempt)), order);
+  /** Splits partitions by their current master (waiting for one while the cluster re-forms) and merges the shares in index order. */
+  async function* split(parts: readonly number[], after: string | undefined, attempt: number): AsyncGenerator<ShareRow> {
+    const byNode = await groupByMasterWhenKnown(template.namespace, parts, access, deadlineAt);
+    yield* merge([...byNode].map(([node, ps]) => share(node, ps, after, attempt)), order);
   }
 
   yield* split(partitions, cursor, 0);

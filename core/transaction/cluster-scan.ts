@@ -80,7 +80,7 @@ async function* split(
   rank: ReadonlyMap<number, number>, filterSource: string | undefined, depth: number,
 ): AsyncGenerator<StoredRecord> {
   if (partitions.length === 0) return;
-  const groups = await mastersWhenKnown(req, partitions, routing);
+  const groups = await groupByMasterWhenKnown(req.namespace, partitions, routing, req.deadline, req.signal);
   const first = partitions[0];
   const sources: AsyncIterator<StoredRecord>[] = [];
   for (const [node, ps] of groups) {
@@ -93,18 +93,23 @@ async function* split(
 /**
  * groupByMaster, waiting while a partition has no master: the cluster is re-forming (this node
  * left one and has not joined another, or is about to join others after a heartbeat flap), which
- * takes a heartbeat timeout and a round or two — the scan waits for the new map (about 10 s at
- * most, and not past its deadline or its cancellation) instead of failing at once.
+ * takes a heartbeat timeout and a round or two — a scan, index query or aggregation waits for the
+ * new map (about 10 s at most, and not past its deadline or its cancellation) instead of failing
+ * at once.
  */
-async function mastersWhenKnown(req: ScanRequest, partitions: readonly number[], routing: ScanRouting): Promise<Map<NodeId, number[]>> {
+export async function groupByMasterWhenKnown(
+  namespace: string, partitions: readonly number[],
+  map: { masterOf(namespace: string, partition: number): NodeId | undefined; pause(ms: number): Promise<void>; now?(): number },
+  deadline?: number, signal?: AbortSignal,
+): Promise<Map<NodeId, number[]>> {
   for (let wait = 0; ; wait++) {
     try {
-      return groupByMaster(req.namespace, partitions, (ns, p) => routing.masterOf(ns, p));
+      return groupByMaster(namespace, partitions, (ns, p) => map.masterOf(ns, p));
     } catch (e) {
       if (!(e instanceof DbError) || e.code !== 'UNAVAILABLE' || wait >= NO_MASTER_WAITS) throw e;
-      if (req.signal?.aborted === true) throw new DbError('SCAN_ABORT', 'the scan was cancelled');
-      if (req.deadline !== undefined && routing.now !== undefined && routing.now() >= req.deadline) throw e;
-      await routing.pause(Math.min(50 * 2 ** wait, 500));
+      if (signal?.aborted === true) throw new DbError('SCAN_ABORT', 'the request was cancelled');
+      if (deadline !== undefined && map.now !== undefined && map.now() >= deadline) throw e;
+      await map.pause(Math.min(50 * 2 ** wait, 500));
     }
   }
 }
