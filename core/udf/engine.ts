@@ -46,8 +46,11 @@ import { SandboxHost, type SandboxHostEvent } from './sandbox-host.ts';
 import { Aggregations } from './aggregation.ts';
 import type { AggregationOptions, GuestResponse, RecordEffect, RecordUdfResult, RecordView, UdfCall } from './calls.ts';
 
-/** The options of a record UDF call without a deadline (shared: no object per call). */
-const REPEATABLE: CallOptions = { repeatable: true };
+/**
+ * The options of a record UDF call without a deadline (shared: no object per call): it may be
+ * run again, and in-process it may wait for the end of the loop turn to share an isolate entry.
+ */
+const REPEATABLE: CallOptions = { repeatable: true, batch: true };
 
 export type { UdfCall, RecordView, RecordEffect, RecordUdfResult, AggregationOptions } from './calls.ts';
 
@@ -255,7 +258,7 @@ export class UdfEngine {
     const what = `${mod.packageName}.${call.fn}`;
     const timeoutMs = this.timeLimit(call.timeoutMs);
     const req = recordRequest(call, view, this.opts.now());
-    const options = call.runBy === undefined ? REPEATABLE : { repeatable: true, runBy: call.runBy };
+    const options = call.runBy === undefined ? REPEATABLE : { repeatable: true, batch: true, runBy: call.runBy };
     // (withSandbox, without its closure and extra async step on this path)
     const pool = this.poolFor(mod);
     const s = await pool.acquireShared();

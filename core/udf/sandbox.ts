@@ -21,6 +21,9 @@
  *   for aggregation steps (which are not repeatable) and functions known to be slow. A
  *   repeatable call made while asynchronous calls run in the isolate waits for them to end (the
  *   isolate would run it after them anyway) and then takes the synchronous path.
+ * - **batched** (`runBatch`): repeatable calls back to back in one synchronous entry under one
+ *   timer — the UDF host's lanes, and in-process the calls made with `batch` during one turn of
+ *   the event loop (run at its end by `runLined`).
  */
 import { readFileSync } from 'node:fs';
 import ivm from 'isolated-vm';
@@ -62,6 +65,14 @@ export interface CallOptions {
    * out of the answer's way back.
    */
   readonly runBy?: number;
+  /**
+   * A repeatable call that may wait for the end of this turn of the event loop, to run in one
+   * isolate entry (`runBatch`) with the other such calls made to the sandbox meanwhile, instead
+   * of entering the isolate on its own (an entry and its isolated-vm timer cost about as much
+   * as the runtime's work on a small call). The engine asks it for record calls; in process
+   * mode the UDF host batches them itself.
+   */
+  readonly batch?: boolean;
 }
 
 /** A call's time limit as it starts to run: its own, cut to what is left before `runBy`. */
@@ -242,6 +253,10 @@ export class Sandbox implements UdfSandbox {
   /** Calls that took the synchronous path, and those of them that were run again asynchronously (for tests and statistics). */
   syncCalls = 0;
   rerunCalls = 0;
+  /** Synchronous entries into the isolate (one per call on its own, one per batch). */
+  entries = 0;
+  /** Calls made with `batch`, waiting for the end of the loop turn (see runLined). */
+  private lined: Array<{ readonly c: BatchCall; readonly resolve: (out: string) => void; readonly reject: (err: unknown) => void }> = [];
 
   private constructor(module: SandboxModule, memoryLimitMb: number, syncSliceMs: number, isolate: ivm.Isolate, context: ivm.Context, warm: Warm, functions: string[]) {
     this.module = module;
@@ -288,6 +303,15 @@ export class Sandbox implements UdfSandbox {
    */
   async call(requestJson: string, timeoutMs: number, what: string, options: CallOptions = {}): Promise<string> {
     if (!this.healthy) throw new DbError('UDF', `the sandbox for ${this.module.fileName} is gone`, { hint: 'retry the call' });
+    if (options.batch === true && options.repeatable === true) {
+      const c: BatchCall = options.runBy === undefined ? { req: requestJson, timeoutMs, what } : { req: requestJson, timeoutMs, what, runBy: options.runBy };
+      if (this.batchable(c)) {
+        return new Promise<string>((resolve, reject) => {
+          if (this.lined.length === 0) setImmediate(this.runLined);
+          this.lined.push({ c, resolve, reject });
+        });
+      }
+    }
     if (options.repeatable === true && this.running !== 0 && !this.isSlow(what)) {
       // The isolate runs one thing at a time: a call made now would queue behind the
       // asynchronous ones anyway. It waits for them here and then takes the synchronous path,
@@ -305,6 +329,7 @@ export class Sandbox implements UdfSandbox {
       const slice = this.sliceFor(limit);
       this.syncCalls++;
       try {
+        this.entries++;
         const out = this.checked(this.dispatchRef.applySync(undefined, [requestJson], { timeout: slice }));
         // within its slice again: an earlier overrun is forgotten
         if (this.slowMarks.size !== 0) this.slowMarks.delete(what);
@@ -372,6 +397,7 @@ export class Sandbox implements UdfSandbox {
     if (first === undefined) return { answers: [] };
     if (!this.healthy) throw new DbError('UDF', `the sandbox for ${this.module.fileName} is gone`, { hint: 'retry the call' });
     const slice = this.syncSliceMs;
+    this.entries++;
     try {
       const out = this.checked(this.batchRef.applySync(undefined, [calls.length === 1 ? first.req : calls.map((c) => c.req).join('\n'), slice / 2], { timeout: slice }));
       const answers = out.split('\n');
@@ -399,6 +425,48 @@ export class Sandbox implements UdfSandbox {
     this.syncCalls++;
     return { answers, overran: { ranMs: Math.min(slice, Math.max(0, Date.now() - startedAt)) } };
   }
+
+  /**
+   * Runs the calls lined up with `batch` during the last turn of the event loop, as the UDF host
+   * runs a sandbox's lane: batches of the calls that are batchable, in order; a call stopped at
+   * the end of a batch's slice is run again on its own (asynchronously, its function marked
+   * slow); a call no longer batchable (its function was just marked slow, the isolate is busy
+   * with the rerun) takes `call`'s own way. When the isolate dies in a batch, that batch's calls
+   * fail, as in the host.
+   */
+  private readonly runLined = (): void => {
+    const q = this.lined;
+    this.lined = [];
+    let i = 0;
+    while (i < q.length) {
+      const head = q[i] as (typeof q)[number];
+      if (!this.healthy || !this.batchable(head.c)) {
+        const { req, timeoutMs, what, runBy } = head.c;
+        this.call(req, timeoutMs, what, runBy === undefined ? { repeatable: true } : { repeatable: true, runBy }).then(head.resolve, head.reject);
+        i++;
+        continue;
+      }
+      let j = i + 1;
+      while (j < q.length && j - i < MAX_BATCH && this.batchable((q[j] as (typeof q)[number]).c)) j++;
+      const part = q.slice(i, j);
+      let outcome: BatchOutcome;
+      try {
+        outcome = this.runBatch(part.map((x) => x.c));
+      } catch (err) {
+        for (const x of part) x.reject(err);
+        i = j;
+        continue;
+      }
+      const answers = outcome.answers;
+      for (let k = 0; k < answers.length; k++) (part[k] as (typeof q)[number]).resolve(answers[k] as string);
+      i += answers.length;
+      if (outcome.overran !== undefined) {
+        const stopped = q[i] as (typeof q)[number];
+        this.rerun(stopped.c, outcome.overran.ranMs).then(stopped.resolve, stopped.reject);
+        i++;
+      }
+    }
+  };
 
   /** Counts the first `n` calls of a batch as run synchronously (and forgets their functions' earlier overruns). */
   private done(calls: readonly BatchCall[], n: number): void {
