@@ -8,7 +8,12 @@
  * - through the kernel (record lock, read, write back): a plain put, the same read-modify-write
  *   without a UDF, and the record UDF, 64 in flight on 1,000 keys.
  * CPU per call is steadier than wall time on a shared machine.
- * Run: node --no-node-snapshot bench/lib/udf-costs.ts [calls] [sections: steps,engine,kernel]
+ * - section `ab` (with BASE=<another checkout>, e.g. an archive of main with node_modules linked):
+ *   the kernel + record UDF row of both checkouts in one process, rounds alternating (ROUNDS,
+ *   default 7; ISOLATION in-process or process), min / median CPU per call of each, and how many
+ *   calls took the asynchronous way in (in-process) — an A/B that a loaded machine cannot skew
+ *   towards one side.
+ * Run: node --no-node-snapshot bench/lib/udf-costs.ts [calls] [sections: steps,engine,kernel,ab]
  */
 import { readFileSync } from 'node:fs';
 import ivm from 'isolated-vm';
@@ -199,5 +204,64 @@ if (SECTIONS.has('kernel')) {
     await inFlight(2000, udf); // warm
     await measure(`kernel + record UDF, 64 in flight [${isolation}]`, CALLS, () => inFlight(CALLS, udf), engine.host?.pid);
     await engine.shutdown();
+  }
+}
+
+// the kernel + record UDF row of this checkout and of BASE, alternating
+if (SECTIONS.has('ab')) {
+  const base = process.env['BASE'];
+  if (base === undefined) throw new Error('section ab needs BASE=<another checkout>');
+  const isolation = (process.env['ISOLATION'] ?? 'in-process') as UdfIsolation;
+  const rounds = Number(process.env['ROUNDS'] ?? 7);
+  const here = new URL('../../', import.meta.url).pathname;
+  const side = async (root: string) => {
+    const at = (path: string): string => new URL(path, `file://${root.endsWith('/') ? root : `${root}/`}`).href;
+    const { Kernel: K } = await import(at('core/transaction/kernel.ts')) as typeof import('../../core/transaction/kernel.ts');
+    const { Namespace: Ns } = await import(at('core/storage/namespace.ts')) as typeof import('../../core/storage/namespace.ts');
+    const { GuardedEngine: G } = await import(at('core/storage/guarded-engine.ts')) as typeof import('../../core/storage/guarded-engine.ts');
+    const { singleNodeRouter: router } = await import(at('core/transaction/routing.ts')) as typeof import('../../core/transaction/routing.ts');
+    const { memoryStorage: mem } = await import(at('plugins/storage-memory/index.ts')) as typeof import('../../plugins/storage-memory/index.ts');
+    const { UdfEngine: E } = await import(at('core/udf/index.ts')) as typeof import('../../core/udf/index.ts');
+    const { executeRecordUdf: exec } = await import(at('core/udf/kernel-bridge.ts')) as typeof import('../../core/udf/kernel-bridge.ts');
+    const clock = { now: () => Date.now() } as unknown as Clock;
+    const cfg = { name: 'test', storage: 'storage-memory', ...NAMESPACE_DEFAULTS };
+    const storage = await mem().create({ nodeId: 1n, logger: silentLogger, clock, signal: new AbortController().signal }, cfg, {});
+    const k = new K({ namespaces: [new Ns(cfg, new G(storage, 'storage-memory'))], clock, router: router(1n), logger: silentLogger });
+    const engine = await E.open({ isolation, poolSize: 2 });
+    await engine.register('bench.js', MODULE);
+    const keys = Array.from({ length: 1000 }, (_, i) => k.key('test', 'u', BigInt(i)));
+    const run = async (n: number): Promise<void> => {
+      let next = 0;
+      await Promise.all(Array.from({ length: 64 }, async () => {
+        while (next < n) await exec(k, engine, keys[next++ % 1000] as ReturnType<typeof k.key>, { module: 'bench', fn: 'incr', args: [1n] });
+      }));
+    };
+    await run(5000); // warm
+    return { root, engine, run, cpu: [] as number[] };
+  };
+  const sides = [await side(base), await side(here)];
+  for (let r = 0; r < rounds; r++) {
+    for (const s of r % 2 === 0 ? sides : [...sides].reverse()) {
+      const pid = s.engine.host?.pid;
+      const c0 = selfCpu();
+      const h0 = pid === undefined ? 0 : procCpu(pid);
+      await s.run(CALLS);
+      s.cpu.push(((selfCpu() - c0 + (pid === undefined ? 0 : procCpu(pid) - h0)) * 1e6) / CALLS);
+    }
+  }
+  for (const s of sides) {
+    const sorted = [...s.cpu].sort((a, b) => a - b);
+    let calls = 0;
+    let sync = 0;
+    // in-process: the sandboxes are here, and say how many calls took the synchronous way in
+    for (const pool of (s.engine as unknown as { pools: Map<string, { idle: Array<{ calls: number; syncCalls?: number }> }> }).pools.values()) {
+      for (const sb of pool.idle) {
+        calls += sb.calls;
+        sync += sb.syncCalls ?? sb.calls;
+      }
+    }
+    const asyncNote = isolation === 'in-process' ? `, asynchronous ${calls - sync} of ${calls} calls` : '';
+    console.log(`kernel + record UDF [${isolation}] ${s.root === here ? 'this checkout' : `BASE ${s.root}`}: CPU/call min ${sorted[0]?.toFixed(1)} median ${sorted[Math.floor(sorted.length / 2)]?.toFixed(1)} µs over ${rounds} rounds${asyncNote}`);
+    await s.engine.shutdown();
   }
 }
