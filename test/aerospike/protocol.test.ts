@@ -336,3 +336,28 @@ describe('Aerospike protocol: commit level', () => {
     assert.equal(policyOf(h, false, undefined).commitLevel, undefined);
   });
 });
+
+describe('Aerospike protocol: the client\'s timeout is the command\'s deadline', () => {
+  it('a read and a write carry transaction_ttl as their deadline on the node\'s clock; without it, none', async () => {
+    const { commandPolicyOf, readPolicyOf, WIRE_READ } = await import('../../core/server/aerospike/records.ts');
+    const { startTestNode } = await import('../helpers/node-harness.ts');
+    const t = await startTestNode();
+    try {
+      const h = { info1: 1, info2: 0, info3: 0, info4: 0, generation: 0, recordTtl: 0, transactionTtl: 250 };
+      const before = t.node.kernel.clock.now();
+      const read = readPolicyOf(t.node.kernel, h, undefined);
+      const write = commandPolicyOf(t.node.kernel, { ...h, info1: 0, info2: 1 }, false, undefined);
+      const after = t.node.kernel.clock.now();
+      for (const [what, d] of [['read', read.deadline], ['write', write.deadline]] as const) {
+        assert.ok(d !== undefined && d >= before + 250 && d <= after + 250, `${what} deadline ${String(d)} is now + 250 ms`);
+      }
+      assert.equal(read.replica, 'any', 'a read keeps the protocol\'s replica policy');
+      assert.equal(readPolicyOf(t.node.kernel, { ...h, transactionTtl: 0 }, undefined), WIRE_READ, 'no timeout: the node\'s proxy deadline');
+      assert.equal(commandPolicyOf(t.node.kernel, { ...h, transactionTtl: 0 }, false, undefined).deadline, undefined);
+      const filter = (): boolean => true;
+      assert.equal(readPolicyOf(t.node.kernel, { ...h, transactionTtl: 0 }, filter).filter, filter, 'the filter is kept');
+    } finally {
+      await t.stop();
+    }
+  });
+});

@@ -16,7 +16,7 @@ import { InfoService } from './info.ts';
 import { JobTracker } from './jobs.ts';
 import { parseMsg, response, type Msg } from './message.ts';
 import { DEFAULT_MAX_FRAME_BYTES, Field, Info1, MessageType, PROTO_HEADER_BYTES } from './protocol.ts';
-import { keyOf, runRecordCommand, WIRE_READ } from './records.ts';
+import { keyOf, readPolicyOf, runRecordCommand } from './records.ts';
 import { finalRow, runScan } from './scan.ts';
 import { encodeRecordAnswer } from './get-response.ts';
 import { runRecordUdf } from './udf.ts';
@@ -177,7 +177,7 @@ export class AerospikeFrontEnd implements PortProtocol {
     const key = keyOf(this.ctx.kernel, msg.fields);
     if (msg.info1 === (Info1.READ | Info1.GET_ALL) && msg.info2 === 0 && msg.ops.length === 0 && !msg.fields.has(Field.FILTER)) {
       // the whole record: transcode the stored bytes straight to the answer
-      return compress(encodeRecordAnswer(await this.ctx.kernel.getStored(key, WIRE_READ)));
+      return compress(encodeRecordAnswer(await this.ctx.kernel.getStored(key, readPolicyOf(this.ctx.kernel, msg, undefined))));
     }
     const out = msg.fields.has(Field.UDF_PACKAGE_NAME) ? await runRecordUdf(this.ctx, msg, key) : await runRecordCommand(this.ctx.kernel, msg, key);
     return compress(response(out));

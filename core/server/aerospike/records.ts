@@ -72,6 +72,18 @@ export function filterOf(kernel: Kernel, fields: ReadonlyMap<number, Buffer>): R
 export const WIRE_READ: ReadPolicy = { replica: 'any' };
 
 /**
+ * A single-record read's policy: WIRE_READ with the client's server-side timeout (transaction_ttl)
+ * as the read's deadline — a read forwarded to its master waits no longer than the client does.
+ */
+export function readPolicyOf(kernel: Kernel, h: MsgHeader, filter: RecordPredicate | undefined): ReadPolicy {
+  if (h.transactionTtl <= 0 && filter === undefined) return WIRE_READ;
+  const policy: { -readonly [K in keyof ReadPolicy]: ReadPolicy[K] } = { ...WIRE_READ };
+  if (filter !== undefined) policy.filter = filter;
+  if (h.transactionTtl > 0) policy.deadline = kernel.clock.now() + h.transactionTtl;
+  return policy;
+}
+
+/**
  * A single-record command's write policy: the header's, with the client's server-side timeout
  * (transaction_ttl) as the write's deadline — past it the client has its TIMEOUT, and the write
  * must not run after writes it makes next.
@@ -203,7 +215,7 @@ export async function runRecordCommand(kernel: Kernel, msg: Msg, key: RecordKey)
   }
   // the official clients choose the node by their replica policy: a node holding a full copy
   // serves the read from it (as Aerospike's servers do), any other forwards it to the master
-  const readPolicy = { ...WIRE_READ, ...(filter === undefined ? {} : { filter }) };
+  const readPolicy = readPolicyOf(kernel, msg, filter);
   if (msg.info1 & Info1.NOBINDATA) {
     const meta = await kernel.exists(key, readPolicy);
     if (meta === undefined) throw new DbError('NOT_FOUND', 'record not found');
