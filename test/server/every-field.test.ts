@@ -73,6 +73,7 @@ const ELSEWHERE: Readonly<Record<string, string>> = {
   'GetPartitionDigestsRequest.namespace': 'served by the nodes of a cluster only (test/cluster/faults.test.ts compares the copies)',
   'GetPartitionDigestsRequest.detailPartitions': 'served by the nodes of a cluster only (test/cluster/faults.test.ts compares the copies)',
   'SetConfigRequest.clusterWide': 'every member applies the change: one node is every member (test/node/live-config-cluster.test.ts)',
+  'QuiesceRequest.undo': 'served by the nodes of a cluster only (test/cluster/processes-leave.test.ts quiesces and undoes it over gRPC)',
 };
 
 /** A sample for a message type when a variant needs one present (valid on its own). */
@@ -507,6 +508,7 @@ const SCENARIOS: Readonly<Record<string, Scenario>> = {
   'ClusterService.GetClusterInfo': { base: {}, states: [NONE] },
   'ClusterService.GetPartitionMap': { base: { namespace: 'test' }, states: [NONE] },
   'ClusterService.GetPartitionDigests': { base: { namespace: 'test' }, states: [RECORDS] },
+  'ClusterService.Quiesce': { base: {}, states: [NONE] },
   'DataService.RestoreRecords': { base: { namespace: 'test', records: [SHARED_SEEDS.RestoreRecord] }, states: [RECORDS], probe: readRecords },
   'DataService.Export': { base: { namespace: 'test', set: 'f', format: 'COLUMNAR_FORMAT_ARROW_IPC', bins: ['a'] }, states: [RECORDS] },
   'DataService.Import': {
