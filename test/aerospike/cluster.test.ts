@@ -4,33 +4,12 @@
  * replicas bitmaps, and sends each key to the partition's master.
  */
 import { strict as assert } from 'node:assert';
-import { connect } from 'node:net';
 import Aerospike from 'aerospike';
 import { ProcessCluster } from '../helpers/process-cluster.ts';
 import { until } from '../helpers/until.ts';
+import { aerospikeInfo as info } from '../helpers/aerospike-info.ts';
 
 const HB = { intervalMs: 50, timeout: 5 };
-
-/** One info request over the Aerospike protocol. */
-function info(port: number, command: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = connect(port, '127.0.0.1');
-    const body = Buffer.from(`${command}\n`);
-    const h = Buffer.alloc(8);
-    h[0] = 2; h[1] = 1;
-    h.writeUIntBE(body.length, 2, 6);
-    s.write(Buffer.concat([h, body]));
-    let buf = Buffer.alloc(0);
-    s.on('data', (d: Buffer) => {
-      buf = Buffer.concat([buf, d]);
-      if (buf.length >= 8 && buf.length >= 8 + buf.readUIntBE(2, 6)) {
-        s.destroy();
-        resolve(buf.subarray(8).toString().split('\t')[1]?.trim() ?? '');
-      }
-    });
-    s.on('error', reject);
-  });
-}
 
 /** Partitions whose bit is set in a replicas bitmap. */
 function owned(b64: string): number[] {

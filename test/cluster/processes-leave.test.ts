@@ -7,37 +7,16 @@
  * no acknowledged write is lost. The failed writes are reported.
  */
 import { strict as assert } from 'node:assert';
-import { connect } from 'node:net';
 import { ProcessCluster, membersOf } from '../helpers/process-cluster.ts';
 import { AckChecker } from '../helpers/ack-checker.ts';
 import { until } from '../helpers/until.ts';
+import { aerospikeInfo as asInfo } from '../helpers/aerospike-info.ts';
 import { SlipstreamClient } from '../../core/client/index.ts';
 import { credentials } from '@grpc/grpc-js';
 import { ClusterServiceClient, type GetClusterInfoResponse, type QuiesceResponse } from '../../core/wire/generated/slipstream/v1/cluster.ts';
 
 const HB = { intervalMs: 150, timeout: 20 };
 const NS = 'test';
-
-/** One info request over the Aerospike protocol; its answer. */
-function asInfo(port: number, command: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = connect(port, '127.0.0.1');
-    const body = Buffer.from(`${command}\n`);
-    const h = Buffer.alloc(8);
-    h[0] = 2; h[1] = 1;
-    h.writeUIntBE(body.length, 2, 6);
-    s.write(Buffer.concat([h, body]));
-    let buf = Buffer.alloc(0);
-    s.on('data', (d: Buffer) => {
-      buf = Buffer.concat([buf, d]);
-      if (buf.length >= 8 && buf.length >= 8 + buf.readUIntBE(2, 6)) {
-        s.destroy();
-        resolve(buf.subarray(8).toString().split('\t')[1]?.trim() ?? '');
-      }
-    });
-    s.on('error', reject);
-  });
-}
 
 /** ClusterService.Quiesce over gRPC. */
 function grpcQuiesce(port: number, undo: boolean): Promise<QuiesceResponse> {
