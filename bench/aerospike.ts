@@ -8,7 +8,7 @@
  */
 import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startNodeProcess } from '../test/helpers/process-node.ts';
@@ -18,6 +18,7 @@ import { Info1, Info2, Op } from '../core/server/aerospike/protocol.ts';
 import { GetRequest, KeyValueServiceService } from '../core/wire/generated/slipstream/v1/kv.ts';
 import { toPbKey } from '../core/client/index.ts';
 import { computeDigest } from '../core/model/index.ts';
+import { cpuMicros } from './lib/process-cpu.ts';
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5);
 const CONCURRENCY = Number(process.env['BENCH_CONCURRENCY'] ?? 64);
@@ -25,10 +26,7 @@ const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
 const KEYS = 10_000;
 const VALUE_BYTES = 100;
 
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
+const cpuSeconds = (pid: number): number => cpuMicros(pid) / 1e6;
 
 interface Measured { readonly opsPerSec: number; readonly cpuUsPerOp: number; readonly errors: number }
 

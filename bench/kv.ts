@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { startNodeProcess } from '../test/helpers/process-node.ts';
 import type { LoadResult } from './lib/loadgen.ts';
 import { h2drive as drive } from './lib/h2load.ts';
-import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
@@ -27,6 +27,7 @@ import { singleNodeRouter } from '../core/transaction/routing.ts';
 import { memoryStorage } from '../plugins/storage-memory/index.ts';
 import { silentLogger, systemClock } from '../core/plugin-api/index.ts';
 import { NAMESPACE_DEFAULTS, computeDigest } from '../core/model/index.ts';
+import { cpuMicros } from './lib/process-cpu.ts';
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5);
 const CONCURRENCY = Number(process.env['BENCH_CONCURRENCY'] ?? 64);
@@ -35,10 +36,7 @@ const KEYS = 10_000;
 const bins: Bins = { name: 'user-000000', age: 42n, score: 3.25, tags: ['a', 'b'], blob: new Uint8Array(40) };
 
 /** CPU seconds a process has used (user + system), from /proc. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
+const cpuSeconds = (pid: number): number => cpuMicros(pid) / 1e6;
 
 interface Measured extends LoadResult {
   /** Server CPU per call, µs. */

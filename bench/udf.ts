@@ -28,6 +28,7 @@ import { SlipstreamClient, toPbKey } from '../core/client/index.ts';
 import { ApplyRecordUdfRequest, UdfServiceService } from '../core/wire/generated/slipstream/v1/udf.ts';
 import { toPbBins, toPbValue } from '../core/wire/convert.ts';
 import { KeyValueServiceService, PutRequest } from '../core/wire/generated/slipstream/v1/kv.ts';
+import { cpuMicros } from './lib/process-cpu.ts';
 
 const N = Number(process.argv[2] ?? 50_000);
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 3);
@@ -43,8 +44,7 @@ export function byColor(stream) { return stream.groupBy((r) => r.color, 0, (n, r
 function cpuSeconds(pid: number): number {
   let total = 0;
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    total += (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, clock ticks
+    total += cpuMicros(pid) / 1e6;
     for (const task of readdirSync(`/proc/${pid}/task`)) {
       for (const child of readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter((x) => x !== '')) total += cpuSeconds(Number(child));
     }

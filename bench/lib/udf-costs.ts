@@ -32,6 +32,7 @@ import { GuardedEngine } from '../../core/storage/guarded-engine.ts';
 import { singleNodeRouter } from '../../core/transaction/routing.ts';
 import { memoryStorage } from '../../plugins/storage-memory/index.ts';
 import { silentLogger, type Clock } from '../../core/plugin-api/index.ts';
+import { cpuMicros } from './process-cpu.ts';
 
 const CALLS = Number(process.argv[2] ?? 20_000);
 const SECTIONS = new Set((process.argv[3] ?? 'steps,engine,kernel').split(','));
@@ -40,8 +41,7 @@ const MODULE = 'export function incr(rec, n) { rec.count = (rec.count ?? 0) + n;
 /** CPU seconds used by a process (user + system), from /proc. */
 function procCpu(pid: number): number {
   try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return (Number(f[11]) + Number(f[12])) / 100;
+    return cpuMicros(pid) / 1e6;
   } catch {
     return 0;
   }
