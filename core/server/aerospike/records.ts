@@ -7,7 +7,7 @@ import { DbError } from '../../errors/index.ts';
 import type { Bins, BinValue, DbRecord, RecordKey, RecordMeta, UserKey } from '../../model/index.ts';
 import type { Kernel } from '../../transaction/kernel.ts';
 import type { Operation } from '../../transaction/operations.ts';
-import { type ExistsAction, type GenerationPolicy, type ReadPolicy, type RecordPredicate, type WritePolicy } from '../../transaction/policy.ts';
+import { readBy, type ExistsAction, type GenerationPolicy, type ReadPolicy, type RecordPredicate, type WritePolicy } from '../../transaction/policy.ts';
 import { fieldString, malformed, nameText, type Msg, type MsgHeader, type MsgOp, type OutBin, type OutMsg } from './message.ts';
 import { readParticle } from './particles.ts';
 import { Field, Info1, Info2, Info3, Op, Particle, wireVoidTime } from './protocol.ts';
@@ -71,16 +71,17 @@ export function filterOf(kernel: Kernel, fields: ReadonlyMap<number, Buffer>): R
 /** How reads that arrive over this protocol may be served. */
 export const WIRE_READ: ReadPolicy = { replica: 'any' };
 
+/** The client's server-side timeout (transaction_ttl) as a time on the node's clock; none when it sent 0. */
+function deadlineOf(kernel: Kernel, h: MsgHeader): number | undefined {
+  return h.transactionTtl > 0 ? kernel.clock.now() + h.transactionTtl : undefined;
+}
+
 /**
- * A single-record read's policy: WIRE_READ with the client's server-side timeout (transaction_ttl)
- * as the read's deadline — a read forwarded to its master waits no longer than the client does.
+ * A single-record read's policy: WIRE_READ with the client's server-side timeout as the read's
+ * deadline — a read forwarded to its master waits no longer than the client does.
  */
 export function readPolicyOf(kernel: Kernel, h: MsgHeader, filter: RecordPredicate | undefined): ReadPolicy {
-  if (h.transactionTtl <= 0 && filter === undefined) return WIRE_READ;
-  const policy: { -readonly [K in keyof ReadPolicy]: ReadPolicy[K] } = { ...WIRE_READ };
-  if (filter !== undefined) policy.filter = filter;
-  if (h.transactionTtl > 0) policy.deadline = kernel.clock.now() + h.transactionTtl;
-  return policy;
+  return readBy(filter === undefined ? WIRE_READ : { ...WIRE_READ, filter }, deadlineOf(kernel, h));
 }
 
 /**
@@ -89,7 +90,7 @@ export function readPolicyOf(kernel: Kernel, h: MsgHeader, filter: RecordPredica
  * must not run after writes it makes next.
  */
 export function commandPolicyOf(kernel: Kernel, h: MsgHeader, sendKey: boolean, filter: RecordPredicate | undefined): WritePolicy {
-  return headerPolicy(h, sendKey, filter, h.transactionTtl > 0 ? kernel.clock.now() + h.transactionTtl : undefined);
+  return headerPolicy(h, sendKey, filter, deadlineOf(kernel, h));
 }
 
 /** The write policy of a header (exists action, generation, TTL, durable delete) plus send-key and filter. */
