@@ -11,7 +11,7 @@ import { singleNodeRouter } from '../core/transaction/routing.ts';
 import { memoryStorage } from '../plugins/storage-memory/index.ts';
 import { silentLogger, type Clock } from '../core/plugin-api/index.ts';
 import { NAMESPACE_DEFAULTS } from '../core/model/index.ts';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UdfEngine } from '../core/udf/index.ts';
@@ -40,18 +40,13 @@ export function sum(stream, bin) { return stream.map((r) => r[bin]).reduce((a, b
 export function byColor(stream) { return stream.groupBy((r) => r.color, 0, (n, r) => n + r.v, (a, b) => a + b); }
 `;
 
-/** CPU seconds a process and its children (the UDF host) have used (user + system), from /proc. */
+/** CPU seconds a process and its children (the UDF host) have used (user + system). */
 function cpuSeconds(pid: number): number {
-  let total = 0;
   try {
-    total += cpuMicros(pid) / 1e6;
-    for (const task of readdirSync(`/proc/${pid}/task`)) {
-      for (const child of readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter((x) => x !== '')) total += cpuSeconds(Number(child));
-    }
+    return cpuMicros(pid, { descendants: true }) / 1e6;
   } catch {
-    // gone meanwhile
+    return 0; // gone meanwhile
   }
-  return total;
 }
 
 interface Measured extends LoadResult {
@@ -61,10 +56,9 @@ interface Measured extends LoadResult {
   readonly clientUsPerOp: number;
 }
 
-/** CPU seconds of this process's waited-for children (cutime + cstime), from /proc: what a redis-benchmark run cost once it has exited. */
+/** CPU seconds of this process's waited-for children (cutime + cstime): what a redis-benchmark run cost once it has exited. */
 function childrenCpuSeconds(): number {
-  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(fields[13]) + Number(fields[14])) / 100;
+  return cpuMicros('self', { waited: true }) / 1e6;
 }
 
 const row = (name: string, r: { opsPerSec: number; p50Ms?: number | undefined; p99Ms?: number; cpuUsPerOp?: number; clientUsPerOp?: number; errors?: number }): string =>

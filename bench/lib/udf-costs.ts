@@ -109,7 +109,10 @@ if (SECTIONS.has('steps')) {
   sandbox.dispose();
   let frames = 0;
   const reader = new FrameReader((body) => { readCall(body); frames++; });
-  const writer = new FrameWriter((chunk) => reader.push(chunk));
+  const writer = new FrameWriter((chunk) => {
+    reader.push(chunk);
+    return true;
+  });
   await step('step: call pipe framing, write + read one call frame', CALLS, async () => {
     frames = 0;
     for (let i = 0; i < CALLS; i++) {

@@ -21,7 +21,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PutResponse } from '../../core/wire/generated/slipstream/v1/kv.ts';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { startNodeProcess } from '../../test/helpers/process-node.ts';
@@ -33,6 +33,7 @@ import { aerospikeDrive, asRequest, udfApplyRequest } from './aerospike-load.ts'
 import { h2drive } from './h2load.ts';
 import { Info2, Op } from '../../core/server/aerospike/protocol.ts';
 import { cpuProfileTop } from './cpuprofile-top.ts';
+import { childPids, cpuMicros } from './process-cpu.ts';
 
 const isolation = (process.argv[2] ?? 'process') as 'process' | 'in-process';
 const rows = process.argv.slice(3).length > 0 ? process.argv.slice(3) : ['as-udf', 'as-put'];
@@ -42,18 +43,11 @@ const PROFILE = process.env['PROFILE'];
 const KEYS = 1000;
 const MODULE = 'export function incr(rec, n) { rec.count = (rec.count ?? 0) + n; aerospike.update(rec); return rec.count; }';
 
+/** CPU seconds of a process (0 once it is gone); `sys`: system time only. */
 function ticks(pid: number, which: 'all' | 'sys' = 'all'): number {
   try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return ((which === 'sys' ? 0 : Number(f[11])) + Number(f[12])) / 100;
+    return cpuMicros(pid, { system: which === 'sys' }) / 1e6;
   } catch { return 0; }
-}
-function children(pid: number): number[] {
-  const out: number[] = [];
-  try {
-    for (const t of readdirSync(`/proc/${pid}/task`)) out.push(...readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter((x) => x !== '').map(Number));
-  } catch { /* gone */ }
-  return out;
 }
 
 const key = (i: number): string => `k${i}`;
@@ -119,7 +113,7 @@ try {
   for (let round = 0; round < ROUNDS; round++) {
     for (const r of rows) {
       const server = r.startsWith('bare-') ? (await bareServer(r)).proc.pid ?? 0 : r.startsWith('base:') ? base?.pid ?? 0 : pid;
-      const hosts = r.startsWith('bare-') ? [] : children(server);
+      const hosts = r.startsWith('bare-') ? [] : childPids(server);
       const n0 = ticks(server);
       const s0 = ticks(server, 'sys');
       const me0 = process.cpuUsage();

@@ -84,10 +84,26 @@ async function handle(m: HostRequest): Promise<void> {
   }
 }
 
-/** The call pipe (fd 4): frames in, answers out. */
-const pipe = new Socket({ fd: 4, readable: true, writable: true });
+/**
+ * The call pipe (fd 4): frames in, read into one buffer that every read reuses (the frame reader
+ * copies only the bytes of a frame cut by the end of a read), and answers out.
+ */
+const readBuffer = Buffer.allocUnsafe(64 * 1024);
+const pipe = new Socket({
+  fd: 4, readable: true, writable: true,
+  onread: {
+    buffer: readBuffer,
+    callback: (n: number) => {
+      callsRead(readBuffer.subarray(0, n));
+      return true;
+    },
+  },
+});
 const answers = new FrameWriter((chunk) => {
-  if (!pipe.destroyed) pipe.write(chunk);
+  if (pipe.destroyed) return true;
+  pipe.write(chunk);
+  // nothing queued: the socket took the bytes at once, the writer may reuse its buffer
+  return pipe.writableLength === 0;
 });
 
 /**
@@ -145,9 +161,9 @@ async function drain(sid: number, lane: Lane): Promise<void> {
   if (!sandboxes.has(sid)) lanes.delete(sid);
 }
 
-/** A call that waited in its lane longer than its limit plus QUEUE_GRACE_MS: answered with the timeout error, not run. */
-function late(q: Queued, s: Sandbox): boolean {
-  if (performance.now() - q.arrived <= q.c.timeoutMs + QUEUE_GRACE_MS) return false;
+/** A call that waited in its lane longer than its limit plus QUEUE_GRACE_MS (at `now`): answered with the timeout error, not run. */
+function late(q: Queued, s: Sandbox, now = performance.now()): boolean {
+  if (now - q.arrived <= q.c.timeoutMs + QUEUE_GRACE_MS) return false;
   answers.answer({ id: q.c.id, kind: 'error', error: toWireError(udfTimeout(q.c.what, q.c.timeoutMs)), healthy: s.healthy, heap: -1 });
   return true;
 }
@@ -159,18 +175,23 @@ function late(q: Queued, s: Sandbox): boolean {
  */
 async function runBatch(s: Sandbox, sid: number, lane: Lane): Promise<void> {
   const batch: Queued[] = [];
+  const calls: CallFrame[] = [];
   let taken = 0;
+  const now = performance.now();
   while (taken < lane.queue.length && batch.length < MAX_BATCH) {
     const q = lane.queue[taken] as Queued;
     if (!q.c.repeatable || !s.batchable(q.c)) break;
     taken++;
-    if (!late(q, s)) batch.push(q);
+    if (!late(q, s, now)) {
+      batch.push(q);
+      calls.push(q.c);
+    }
   }
   lane.queue.splice(0, taken);
   if (batch.length === 0) return;
   let outcome: BatchOutcome;
   try {
-    outcome = s.runBatch(batch.map((q) => q.c));
+    outcome = s.runBatch(calls);
   } catch (err) {
     const error = toWireError(err);
     const heap = s.heapUsed();
@@ -178,7 +199,8 @@ async function runBatch(s: Sandbox, sid: number, lane: Lane): Promise<void> {
     return;
   }
   const done = outcome.answers;
-  for (let i = 0; i < done.length; i++) answers.answer({ id: (batch[i] as Queued).c.id, kind: 'result', out: done[i] as string, heap: heapOf(sid, s) });
+  // the heap is sampled once per batch: the first answer carries it (when due), the others say unchanged
+  for (let i = 0; i < done.length; i++) answers.result((calls[i] as CallFrame).id, done[i] as string, i === 0 ? heapOf(sid, s) : -1);
   const overran = outcome.overran;
   // the calls the batch did not reach wait at the front of the lane (it is busy until this returns)
   lane.queue.unshift(...batch.slice(overran === undefined ? done.length : done.length + 1));
@@ -212,11 +234,11 @@ let arrived = 0;
 const calls = new FrameReader((body) => {
   enqueue(readCall(body), arrived);
 });
-pipe.on('data', (chunk: Buffer) => {
+function callsRead(chunk: Buffer): void {
   arrived = performance.now();
   calls.push(chunk);
   startFed();
-});
+}
 // the node went (or closed the pipe): nothing here may outlive it
 pipe.on('close', () => process.exit(0));
 pipe.on('error', () => process.exit(0));

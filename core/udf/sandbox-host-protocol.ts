@@ -55,16 +55,24 @@ export type AnswerFrame =
   | { readonly id: number; readonly kind: 'error'; readonly error: WireError; readonly healthy: boolean; readonly heap: number };
 
 const CALL_HEAD = 4 + 4 + 4 + 4 + 1 + 8 + 2;
+/** The frame buffer's size to start with (it grows for a bigger batch). */
+const FRAME_BUFFER_BYTES = 64 * 1024;
 const ANSWER_HEAD = 4 + 4 + 1 + 1 + 8;
 
-/** Appends frames to a buffer and writes them all at once, after the current turn of the event loop. */
+/**
+ * Appends frames to a buffer and writes them all at once, after the current turn of the event
+ * loop. The frames are written from the buffer itself, not a copy: `write` says whether it took
+ * the bytes at once (a pipe that could take the whole chunk without queueing it); when it kept
+ * the chunk for later, the next frames go to a fresh buffer.
+ */
 export class FrameWriter {
-  private buf = Buffer.allocUnsafe(64 * 1024);
+  private buf = Buffer.allocUnsafe(FRAME_BUFFER_BYTES);
   private used = 0;
   private scheduled = false;
-  private readonly write: (chunk: Buffer) => void;
+  private readonly write: (chunk: Buffer) => unknown;
 
-  constructor(write: (chunk: Buffer) => void) {
+  /** `write` returns `true` when it is done with the chunk (its buffer may be written again); anything else means it may keep the chunk. */
+  constructor(write: (chunk: Buffer) => unknown) {
     this.write = write;
   }
 
@@ -95,16 +103,36 @@ export class FrameWriter {
     this.schedule();
   }
 
+  /** A call's result (the guest's response, as the sandbox returned it); `heap` as in AnswerFrame. */
+  result(id: number, out: string, heap: number): void {
+    // room for the worst case, as in call()
+    this.reserve(ANSWER_HEAD + 3 * out.length);
+    const b = this.buf;
+    const o = this.used;
+    b.writeUInt32LE(id, o + 4);
+    b[o + 8] = 0;
+    b[o + 9] = 1;
+    b.writeDoubleLE(heap, o + 10);
+    const len = b.write(out, o + ANSWER_HEAD, 'utf8');
+    b.writeUInt32LE(ANSWER_HEAD - 4 + len, o);
+    this.used = o + ANSWER_HEAD + len;
+    this.schedule();
+  }
+
   answer(a: AnswerFrame): void {
-    const payload = a.kind === 'result' ? a.out : JSON.stringify(a.error);
+    if (a.kind === 'result') {
+      this.result(a.id, a.out, a.heap);
+      return;
+    }
+    const payload = JSON.stringify(a.error);
     const len = Buffer.byteLength(payload);
     this.reserve(ANSWER_HEAD + len);
     const b = this.buf;
     const o = this.used;
     b.writeUInt32LE(ANSWER_HEAD - 4 + len, o);
     b.writeUInt32LE(a.id, o + 4);
-    b[o + 8] = a.kind === 'result' ? 0 : 1;
-    b[o + 9] = a.kind === 'error' && !a.healthy ? 0 : 1;
+    b[o + 8] = 1;
+    b[o + 9] = a.healthy ? 1 : 0;
     b.writeDoubleLE(a.heap, o + 10);
     this.used = o + ANSWER_HEAD + b.write(payload, o + ANSWER_HEAD, 'utf8');
     this.schedule();
@@ -116,17 +144,21 @@ export class FrameWriter {
     setImmediate(() => this.flush());
   }
 
-  /** Writes what has been gathered (a copy: the buffer is reused). */
+  /** Writes what has been gathered. */
   flush(): void {
     this.scheduled = false;
     if (this.used === 0) return;
-    const chunk = Buffer.from(this.buf.subarray(0, this.used));
+    const chunk = this.buf.subarray(0, this.used);
     this.used = 0;
-    this.write(chunk);
+    if (this.write(chunk) !== true) this.buf = Buffer.allocUnsafe(FRAME_BUFFER_BYTES);
   }
 }
 
-/** Cuts a byte stream into frames; `onFrame` gets each complete frame's body (a view, valid during the call). */
+/**
+ * Cuts a byte stream into frames; `onFrame` gets each complete frame's body (a view, valid
+ * during the call). A pushed chunk is read only during `push` (it may be a read buffer the
+ * caller reuses): the bytes of an incomplete frame are copied.
+ */
 export class FrameReader {
   /** Bytes of an incomplete frame, in the chunks they came in (joined once the frame is whole). */
   private readonly parts: Buffer[] = [];
@@ -142,7 +174,7 @@ export class FrameReader {
   push(chunk: Buffer): void {
     let b = chunk;
     if (this.parts.length > 0) {
-      this.parts.push(chunk);
+      this.parts.push(Buffer.from(chunk));
       this.partBytes += chunk.length;
       if (this.needed === 0 && this.partBytes >= 4) this.needed = 4 + Buffer.concat(this.parts, 4).readUInt32LE(0);
       if (this.needed === 0 || this.partBytes < this.needed) return;

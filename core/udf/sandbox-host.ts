@@ -90,7 +90,10 @@ class HostChild {
     this.generation = generation;
     this.pipe = proc.stdio[4] as Socket;
     this.calls = new FrameWriter((chunk) => {
-      if (this.alive && !this.pipe.destroyed) this.pipe.write(chunk);
+      if (!this.alive || this.pipe.destroyed) return true;
+      this.pipe.write(chunk);
+      // nothing queued: the socket took the bytes at once, the writer may reuse its buffer
+      return this.pipe.writableLength === 0;
     });
     this.exited = new Promise((resolve) => {
       if (proc.exitCode !== null || proc.signalCode !== null) resolve();
