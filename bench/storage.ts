@@ -34,7 +34,7 @@ async function openEngine(kind: string, dir?: string): Promise<StorageEngine> {
   return lmdbStorage().create(ctx, ns, { dataDir: d, commit: kind === 'lmdb-sync' ? 'sync' : 'async', mapSize: 2 ** 31 });
 }
 
-async function rate(n: number, inFlight: number, op: (i: number) => Promise<unknown>): Promise<number> {
+async function rate(n: number, inFlight: number, op: (i: number) => unknown): Promise<number> {
   const t = performance.now();
   let next = 0;
   await Promise.all(Array.from({ length: inFlight }, async () => {

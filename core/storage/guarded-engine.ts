@@ -1,4 +1,4 @@
-import type { StorageEngine, StoredRecord, WriteExpectation, WriteOutcome, ScanOptions, TruncateOptions, EngineStats, StorageCapabilities } from '../plugin-api/index.ts';
+import type { EngineAnswer, StorageEngine, StoredRecord, WriteExpectation, WriteOutcome, ScanOptions, TruncateOptions, EngineStats, StorageCapabilities } from '../plugin-api/index.ts';
 import { DbError } from '../errors/index.ts';
 
 /**
@@ -42,24 +42,37 @@ export class GuardedEngine implements StorageEngine {
     if (this.closed) throw this.closedError(op);
   }
 
-  get(digest: Uint8Array): Promise<StoredRecord | undefined> {
-    // The hottest call: no async frame of its own, just the engine's promise with a catch.
-    if (this.closed) return Promise.reject(this.closedError('get'));
+  // The hottest calls: no async frame of their own. An engine that answers at once is answered
+  // at once (a fault it throws is thrown, wrapped); a promise (or any thenable, made a native
+  // promise: the kernel tells the two apart by `instanceof Promise`) gets a catch that wraps its fault.
+  get(digest: Uint8Array): EngineAnswer<StoredRecord | undefined> {
+    if (this.closed) throw this.closedError('get');
     try {
-      return this.inner.get(digest).catch((err: unknown) => this.fail('get', err));
+      const out = this.inner.get(digest);
+      return isThenable(out) ? Promise.resolve(out).catch((err: unknown) => this.fail('get', err)) : out;
     } catch (err) {
-      return Promise.reject(this.wrap('get', err));
+      return this.fail('get', err);
     }
   }
 
-  async put(record: StoredRecord, expect: WriteExpectation): Promise<WriteOutcome> {
-    this.open('put');
-    try { return await this.inner.put(record, expect); } catch (err) { return this.fail('put', err); }
+  put(record: StoredRecord, expect: WriteExpectation): EngineAnswer<WriteOutcome> {
+    if (this.closed) throw this.closedError('put');
+    try {
+      const out = this.inner.put(record, expect);
+      return isThenable(out) ? Promise.resolve(out).catch((err: unknown) => this.fail('put', err)) : out;
+    } catch (err) {
+      return this.fail('put', err);
+    }
   }
 
-  async remove(digest: Uint8Array, expect: WriteExpectation): Promise<WriteOutcome> {
-    this.open('remove');
-    try { return await this.inner.remove(digest, expect); } catch (err) { return this.fail('remove', err); }
+  remove(digest: Uint8Array, expect: WriteExpectation): EngineAnswer<WriteOutcome> {
+    if (this.closed) throw this.closedError('remove');
+    try {
+      const out = this.inner.remove(digest, expect);
+      return isThenable(out) ? Promise.resolve(out).catch((err: unknown) => this.fail('remove', err)) : out;
+    } catch (err) {
+      return this.fail('remove', err);
+    }
   }
 
   async *scan(options: ScanOptions): AsyncIterable<StoredRecord> {
@@ -86,4 +99,9 @@ export class GuardedEngine implements StorageEngine {
     this.closed = true;
     try { await this.inner.close(); } catch (err) { this.fail('close', err); }
   }
+}
+
+/** Whether an engine's answer is a promise (of any kind) rather than the value itself. */
+function isThenable<T>(v: EngineAnswer<T>): v is Promise<T> {
+  return typeof (v as { then?: unknown } | undefined)?.then === 'function';
 }

@@ -52,8 +52,8 @@ export interface MigrationGate {
 }
 
 /** Before a request on `key`: while its partition is being filled here, bring the newest copy in. */
-export async function settleCopy(s: KernelState, key: RecordKey): Promise<void> {
-  if (s.migration?.filling(key.namespace, key.partition) === true) await s.migration.settle(key);
+export function settleCopy(s: KernelState, key: RecordKey): Promise<void> | undefined {
+  return s.migration?.filling(key.namespace, key.partition) === true ? s.migration.settle(key) : undefined;
 }
 
 export function namespaceNames(s: KernelState): string[] {

@@ -13,6 +13,7 @@ import {
 import type { Clock, Logger } from '../plugin-api/index.ts';
 import type { Namespace } from '../storage/namespace.ts';
 import { RecordLocks } from './record-lock.ts';
+import { settled } from './maybe-async.ts';
 import { DEFAULT_WRITE_POLICY, type ReadPolicy, type RecordPredicate, type WritePolicy } from './policy.ts';
 import type { ScanPage, ScanPageRequest } from './cluster-scan.ts';
 import type { PartitionRouter } from './routing.ts';
@@ -183,10 +184,13 @@ export class Kernel {
    * Writes bins with the policy's exists action (update merges, replace replaces). Returns
    * the new metadata, or undefined when the write left no bins and so deleted the record.
    */
-  async put(key: RecordKey, bins: Bins, policy: WritePolicy = DEFAULT_WRITE_POLICY): Promise<RecordMeta | undefined> {
-    for (const name of Object.keys(bins)) checkBinName(name);
-    if (this.forwarding?.remoteMaster(key) !== undefined) return this.forwarding.put(key, bins, policy, () => this.put(key, bins, policy));
-    return write.put(this.state, key, bins, policy);
+  put(key: RecordKey, bins: Bins, policy: WritePolicy = DEFAULT_WRITE_POLICY): Promise<RecordMeta | undefined> {
+    // the local path checks the bin names itself (write.put), before it takes the record's lock
+    if (this.forwarding?.remoteMaster(key) === undefined) return write.put(this.state, key, bins, policy);
+    return settled(() => {
+      for (const name of Object.keys(bins)) checkBinName(name);
+      return this.forwarding!.put(key, bins, policy, () => this.put(key, bins, policy));
+    });
   }
 
   /** Deletes a record; throws NOT_FOUND when there is none. */

@@ -3,6 +3,7 @@ import type { StoredRecord } from '../plugin-api/index.ts';
 import type { DbRecord, RecordKey, RecordMeta } from '../model/index.ts';
 import type { ReadPolicy } from './policy.ts';
 import { filteredOut, notFound, routeRead, toRecord, visible, type KernelState, settleCopy } from './kernel-state.ts';
+import { andThen, settled, type Maybe } from './maybe-async.ts';
 
 export interface ReadOptions extends ReadPolicy {
   readonly bins?: readonly string[];
@@ -23,25 +24,39 @@ export async function get(s: KernelState, key: RecordKey, options: ReadOptions =
  * The visible stored record with its payload still encoded, for paths that transcode it
  * straight to a wire format. Missing records throw NOT_FOUND.
  */
-export async function getStored(s: KernelState, key: RecordKey, policy: ReadPolicy = {}): Promise<StoredRecord> {
-  const ns = routeRead(s, key, policy);
-  await settleCopy(s, key);
-  s.counters.reads++;
-  const stored = visible(s, ns, await ns.engine.get(key.digest));
-  if (stored === undefined) {
-    s.counters.notFound++;
-    throw notFound();
-  }
-  return stored;
+export function getStored(s: KernelState, key: RecordKey, policy: ReadPolicy = {}): Promise<StoredRecord> {
+  return settled(() => {
+    const ns = routeRead(s, key, policy);
+    const settling = settleCopy(s, key);
+    const read = (): Maybe<StoredRecord> => {
+      s.counters.reads++;
+      return andThen(ns.engine.get(key.digest), (found) => {
+        const stored = visible(s, ns, found);
+        if (stored === undefined) {
+          s.counters.notFound++;
+          throw notFound();
+        }
+        return stored;
+      });
+    };
+    return settling === undefined ? read() : settling.then(read);
+  });
 }
 
 /** The record's metadata, or undefined when it does not exist. */
-export async function exists(s: KernelState, key: RecordKey, policy: ReadPolicy = {}): Promise<RecordMeta | undefined> {
-  const ns = routeRead(s, key, policy);
-  await settleCopy(s, key);
-  s.counters.reads++;
-  const stored = visible(s, ns, await ns.engine.get(key.digest));
-  if (stored === undefined) return undefined;
-  if (policy.filter !== undefined && !policy.filter(toRecord(key, stored))) throw filteredOut();
-  return stored.meta;
+export function exists(s: KernelState, key: RecordKey, policy: ReadPolicy = {}): Promise<RecordMeta | undefined> {
+  return settled(() => {
+    const ns = routeRead(s, key, policy);
+    const settling = settleCopy(s, key);
+    const read = (): Maybe<RecordMeta | undefined> => {
+      s.counters.reads++;
+      return andThen(ns.engine.get(key.digest), (found) => {
+        const stored = visible(s, ns, found);
+        if (stored === undefined) return undefined;
+        if (policy.filter !== undefined && !policy.filter(toRecord(key, stored))) throw filteredOut();
+        return stored.meta;
+      });
+    };
+    return settling === undefined ? read() : settling.then(read);
+  });
 }

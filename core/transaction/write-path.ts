@@ -4,28 +4,46 @@
  */
 import { DbError } from '../errors/index.ts';
 import type { StoredRecord, WriteExpectation } from '../plugin-api/index.ts';
-import { checkBinName, checkValueDepth, decodeBins, encodeBins, encodeUserKey, type Bins, type RecordKey, type RecordMeta } from '../model/index.ts';
+import { checkBinName, checkValueDepth, decodeBins, encodeBins, encodeUserKey, type BinValue, type Bins, type RecordKey, type RecordMeta } from '../model/index.ts';
 import type { Namespace } from '../storage/namespace.ts';
 import { checkDeadline, checkExists, checkGeneration, DEFAULT_WRITE_POLICY, type WritePolicy } from './policy.ts';
 import { emit, filteredOut, lockKeyOf, notFound, route, settleCopy, storedKey, type KernelState } from './kernel-state.ts';
 import type { CurrentRecord, Mutation } from './kernel-types.ts';
 import type { ReplicaChange } from '../replication/replica-writes.ts';
+import { andThen, type Maybe } from './maybe-async.ts';
 
 /**
  * The one read-modify-write path: reads the record under its lock, applies the policy's
- * checks, lets `step` decide the mutation, then writes it.
+ * checks, lets `step` decide the mutation, then writes it. Each step runs as soon as the one
+ * before it is done (maybe-async.ts): with an engine that answers at once, a write is read,
+ * decided and stored in the caller's turn.
  */
-export async function mutate<T>(
+export function mutate<T>(
   s: KernelState,
   key: RecordKey,
   policy: WritePolicy,
-  step: (current: CurrentRecord | undefined) => Promise<{ mutation: Mutation; value: T }> | { mutation: Mutation; value: T },
+  step: (current: CurrentRecord | undefined) => Maybe<{ mutation: Mutation; value: T }>,
 ): Promise<{ meta: RecordMeta | undefined; value: T }> {
-  const ns = route(s, key);
-  await settleCopy(s, key);
-  return s.locks.run(lockKeyOf(key.namespace, key.digest), async () => {
-    checkDeadline(policy.deadline, s.clock.now());
-    const stored = await ns.engine.get(key.digest);
+  try {
+    const ns = route(s, key);
+    const locked = (): Maybe<{ meta: RecordMeta | undefined; value: T }> => mutateLocked(s, ns, key, policy, step);
+    const settling = settleCopy(s, key);
+    if (settling === undefined) return s.locks.run(lockKeyOf(key.namespace, key.digest), locked);
+    return settling.then(() => s.locks.run(lockKeyOf(key.namespace, key.digest), locked));
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+function mutateLocked<T>(
+  s: KernelState,
+  ns: Namespace,
+  key: RecordKey,
+  policy: WritePolicy,
+  step: (current: CurrentRecord | undefined) => Maybe<{ mutation: Mutation; value: T }>,
+): Maybe<{ meta: RecordMeta | undefined; value: T }> {
+  checkDeadline(policy.deadline, s.clock.now());
+  return andThen(ns.engine.get(key.digest), (stored) => {
     const now = s.clock.now();
     const live = stored !== undefined && ns.isVisible(stored, now) ? stored : undefined;
     if (stored !== undefined && live === undefined && !stored.tombstone) {
@@ -39,25 +57,29 @@ export async function mutate<T>(
       meta: live.meta,
     };
     if (policy.filter !== undefined && current !== undefined && !policy.filter(current)) throw filteredOut();
-    const { mutation, value } = await step(current);
-    if (mutation.kind !== 'none') checkDeadline(policy.deadline, s.clock.now());
-    const meta = await apply(s, ns, key, policy, stored, current, mutation, now);
-    if (s.replicas !== undefined && mutation.kind !== 'none') {
-      // the new version (or its removal) goes to every replica before the client hears of it
-      const after = await ns.engine.get(key.digest);
-      const change: ReplicaChange = after !== undefined
-        ? { kind: 'put', record: after }
-        : { kind: 'remove', digest: key.digest, partition: key.partition, generation: stored?.meta.generation ?? 0 };
-      await s.replicas.write(ns.name, change, policy.commitLevel ?? ns.config.writeCommitLevel ?? 'all');
-    }
-    return { meta, value };
+    return andThen(step(current), ({ mutation, value }) => {
+      if (mutation.kind !== 'none') checkDeadline(policy.deadline, s.clock.now());
+      return andThen(apply(s, ns, key, policy, stored, current, mutation, now), (meta) => {
+        if (s.replicas === undefined || mutation.kind === 'none') return { meta, value };
+        return replicate(s, ns, key, policy, stored).then(() => ({ meta, value }));
+      });
+    });
   });
 }
 
-async function apply(
+/** The new version (or its removal) goes to every replica before the client hears of it. */
+async function replicate(s: KernelState, ns: Namespace, key: RecordKey, policy: WritePolicy, stored: StoredRecord | undefined): Promise<void> {
+  const after = await ns.engine.get(key.digest);
+  const change: ReplicaChange = after !== undefined
+    ? { kind: 'put', record: after }
+    : { kind: 'remove', digest: key.digest, partition: key.partition, generation: stored?.meta.generation ?? 0 };
+  await s.replicas?.write(ns.name, change, policy.commitLevel ?? ns.config.writeCommitLevel ?? 'all');
+}
+
+function apply(
   s: KernelState, ns: Namespace, key: RecordKey, policy: WritePolicy, stored: StoredRecord | undefined,
   current: CurrentRecord | undefined, mutation: Mutation, now: number,
-): Promise<RecordMeta | undefined> {
+): Maybe<RecordMeta | undefined> {
   // Under the record lock the engine's check is a safety net: a stored record that is
   // invisible (expired, truncated, tombstone) is replaced as if absent.
   const casExpect: WriteExpectation = stored === undefined
@@ -73,34 +95,41 @@ async function apply(
         voidTime: ns.voidTimeFor(mutation.ttl ?? policy.ttl, now, current.meta.voidTime),
         lastUpdateMs: now,
       };
-      await store(ns, { ...stored, meta }, casExpect);
-      s.counters.writes++;
-      emit(s, { namespace: ns.name, set: stored.set, digest: key.digest, before: current.bins, after: current.bins, meta, cause: 'write' });
-      return meta;
+      return andThen(store(ns, { ...stored, meta }, casExpect), () => {
+        s.counters.writes++;
+        emit(s, { namespace: ns.name, set: stored.set, digest: key.digest, before: current.bins, after: current.bins, meta, cause: 'write' });
+        return meta;
+      });
     }
     case 'delete': {
       if (current === undefined || stored === undefined) throw notFound();
+      const removed = (): undefined => {
+        s.counters.deletes++;
+        emit(s, { namespace: ns.name, set: stored.set, digest: key.digest, before: current.bins, after: undefined, meta: undefined, cause: 'delete' });
+        return undefined;
+      };
       if (policy.durableDelete) {
         const meta: RecordMeta = { generation: nextGeneration(current.meta.generation), voidTime: 0, lastUpdateMs: now };
-        await store(ns, { ...stored, meta, payload: new Uint8Array(0), tombstone: true }, casExpect);
-      } else {
-        const out = await ns.engine.remove(key.digest, casExpect);
-        if (!out.ok) throw new DbError('SERVER_ERROR', `storage refused a locked delete (${out.reason})`);
+        return andThen(store(ns, { ...stored, meta, payload: new Uint8Array(0), tombstone: true }, casExpect), removed);
       }
-      s.counters.deletes++;
-      emit(s, { namespace: ns.name, set: stored.set, digest: key.digest, before: current.bins, after: undefined, meta: undefined, cause: 'delete' });
-      return undefined;
+      return andThen(ns.engine.remove(key.digest, casExpect), (out) => {
+        if (!out.ok) throw new DbError('SERVER_ERROR', `storage refused a locked delete (${out.reason})`);
+        return removed();
+      });
     }
     case 'write': {
       const bins: Bins = {};
-      for (const [name, v] of Object.entries(mutation.bins)) {
+      let kept = 0;
+      for (const name in mutation.bins) {
+        const v = mutation.bins[name] as BinValue | null;
         checkBinName(name);
         if (v !== null) {
           checkValueDepth(v, `bin '${name}'`);
           bins[name] = v;
+          kept++;
         }
       }
-      if (Object.keys(bins).length === 0) {
+      if (kept === 0) {
         // Aerospike: a write that leaves no bins deletes the record.
         if (current === undefined) {
           throw new DbError('PARAMETER', 'the write has no bins with values, so there is no record to create', { hint: 'give at least one bin a non-nil value' });
@@ -126,48 +155,54 @@ async function apply(
         ? encodeUserKey(key.userKey)
         : (current !== undefined ? stored?.key : undefined);
       const set = current !== undefined ? (stored as StoredRecord).set : key.set;
-      await store(ns, { digest: key.digest, partition: key.partition, set, meta, key: storedKey, payload, tombstone: false }, casExpect);
-      s.counters.writes++;
-      let names = s.binNameSets.get(ns.name);
-      if (names === undefined) s.binNameSets.set(ns.name, names = new Set());
-      for (const b in bins) names.add(b);
-      emit(s, { namespace: ns.name, set, digest: key.digest, before: current?.bins, after: bins, meta, cause: 'write' });
-      return meta;
+      return andThen(store(ns, { digest: key.digest, partition: key.partition, set, meta, key: storedKey, payload, tombstone: false }, casExpect), () => {
+        s.counters.writes++;
+        let names = s.binNameSets.get(ns.name);
+        if (names === undefined) s.binNameSets.set(ns.name, names = new Set());
+        for (const b in bins) names.add(b);
+        emit(s, { namespace: ns.name, set, digest: key.digest, before: current?.bins, after: bins, meta, cause: 'write' });
+        return meta;
+      });
     }
   }
 }
 
-export async function store(ns: Namespace, rec: StoredRecord, expect: WriteExpectation): Promise<void> {
-  const out = await ns.engine.put(rec, expect);
-  if (!out.ok) throw new DbError('SERVER_ERROR', `storage refused a locked write (${out.reason})`, { hint: 'this is a storage engine bug; report it' });
+export function store(ns: Namespace, rec: StoredRecord, expect: WriteExpectation): Maybe<void> {
+  return andThen(ns.engine.put(rec, expect), (out) => {
+    if (!out.ok) throw new DbError('SERVER_ERROR', `storage refused a locked write (${out.reason})`, { hint: 'this is a storage engine bug; report it' });
+  });
 }
 
 /**
  * Writes bins with the policy's exists action (update merges, replace replaces). Returns
  * the new metadata, or undefined when the write left no bins and so deleted the record.
  */
-export async function put(s: KernelState, key: RecordKey, bins: Bins, policy: WritePolicy = DEFAULT_WRITE_POLICY): Promise<RecordMeta | undefined> {
-  for (const name of Object.keys(bins)) checkBinName(name);
-  const { meta } = await mutate(s, key, policy, (cur) => {
+export function put(s: KernelState, key: RecordKey, bins: Bins, policy: WritePolicy = DEFAULT_WRITE_POLICY): Promise<RecordMeta | undefined> {
+  try {
+    for (const name in bins) checkBinName(name);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  return mutate(s, key, policy, (cur) => {
     checkExists(policy, cur !== undefined);
     const merged: Bins = policy.exists === 'replace' || policy.exists === 'replaceOnly' || policy.exists === 'createOnly' || cur === undefined
       ? { ...bins }
       : { ...cur.bins, ...bins };
     return { mutation: { kind: 'write', bins: merged }, value: undefined };
-  });
-  return meta;
+  }).then(metaOf);
 }
 
 /** Deletes a record; throws NOT_FOUND when there is none. */
-export async function remove(s: KernelState, key: RecordKey, policy: WritePolicy = DEFAULT_WRITE_POLICY): Promise<void> {
-  await mutate(s, key, policy, () => ({ mutation: { kind: 'delete' }, value: undefined }));
+export function remove(s: KernelState, key: RecordKey, policy: WritePolicy = DEFAULT_WRITE_POLICY): Promise<void> {
+  return mutate(s, key, policy, () => ({ mutation: { kind: 'delete' }, value: undefined })).then(() => undefined);
 }
 
 /** Resets the TTL and bumps the generation; throws NOT_FOUND when there is no record. */
-export async function touch(s: KernelState, key: RecordKey, policy: WritePolicy = DEFAULT_WRITE_POLICY): Promise<RecordMeta> {
-  const { meta } = await mutate(s, key, policy, () => ({ mutation: { kind: 'touch' }, value: undefined }));
-  return meta as RecordMeta;
+export function touch(s: KernelState, key: RecordKey, policy: WritePolicy = DEFAULT_WRITE_POLICY): Promise<RecordMeta> {
+  return mutate(s, key, policy, () => ({ mutation: { kind: 'touch' }, value: undefined })).then((r) => metaOf(r) as RecordMeta);
 }
+
+const metaOf = (r: { meta: RecordMeta | undefined }): RecordMeta | undefined => r.meta;
 
 /** Generations count up and skip 0 when they wrap (0 means "no record"). */
 function nextGeneration(gen: number): number {

@@ -109,7 +109,7 @@ describe('storage-lmdb', function () {
       try {
         assert.equal(engine.capabilities.persistent, true);
         assert.equal(engine.capabilities.maxRecordBytes, 100);
-        await rejects(engine.put(makeRecord('s', 'big', 'x'.repeat(101)), { kind: 'any' }), 'RECORD_TOO_BIG', /101 bytes/);
+        await rejects(Promise.resolve(engine.put(makeRecord('s', 'big', 'x'.repeat(101)), { kind: 'any' })), 'RECORD_TOO_BIG', /101 bytes/);
         assert.deepEqual(await engine.put(makeRecord('s', 'ok', 'x'.repeat(100)), { kind: 'any' }), { ok: true });
       } finally {
         await engine.close();
@@ -263,8 +263,8 @@ describe('storage-lmdb', function () {
       const engine = await openLmdb({ dataDir: dir });
       await engine.close();
       await engine.close(); // idempotent
-      await rejects(engine.get(computeDigest('s', 'k')), 'SERVER_ERROR', /closed engine/);
-      await rejects(engine.put(makeRecord('s', 'k', 'v'), { kind: 'any' }), 'SERVER_ERROR', /closed engine/);
+      await rejects(Promise.resolve(engine.get(computeDigest('s', 'k'))), 'SERVER_ERROR', /closed engine/);
+      await rejects(Promise.resolve(engine.put(makeRecord('s', 'k', 'v'), { kind: 'any' })), 'SERVER_ERROR', /closed engine/);
     });
 
     it('truncate leaves newer records and keeps tombstones out of the count', async () => {

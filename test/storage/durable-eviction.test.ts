@@ -117,7 +117,7 @@ for (const target of engines) {
       const r = await ev.check();
       assert.equal(r.stopWrites, true);
       assert.equal(ev.stopWrites, true);
-      await assert.rejects(guarded.put(rec('new', 0), { kind: 'any' }), (e: DbError) => {
+      await assert.rejects(Promise.resolve(guarded.put(rec('new', 0), { kind: 'any' })), (e: DbError) => {
         assert.equal(e.code, 'OUT_OF_SPACE');
         assert.equal(e.resultCode, ResultCode.OUT_OF_SPACE);
         assert.equal(e.resultCode, 8);

@@ -5,24 +5,42 @@ import { GuardedEngine } from '../../core/storage/guarded-engine.ts';
 import { singleNodeRouter } from '../../core/transaction/routing.ts';
 import { writePolicy } from '../../core/transaction/policy.ts';
 import { memoryStorage } from '../../plugins/storage-memory/index.ts';
-import { silentLogger, type StorageEngine } from '../../core/plugin-api/index.ts';
+import { silentLogger, type StorageEngine, type StoredRecord } from '../../core/plugin-api/index.ts';
 import { NAMESPACE_DEFAULTS } from '../../core/model/index.ts';
 import { DbError } from '../../core/errors/index.ts';
 import { ManualClock } from '../helpers/manual-clock.ts';
 
-async function kernel(pendingLimit = 20, router = singleNodeRouter(1n)): Promise<{ k: Kernel; clock: ManualClock; changes: RecordChange[] }> {
+/**
+ * An engine that answers every get, put and remove a turn later, as one that goes to disk does
+ * (the memory engine answers at once, so writes on one record never wait for each other).
+ */
+function answeringLater(engine: StorageEngine): StorageEngine {
+  return {
+    capabilities: engine.capabilities,
+    get: (d) => Promise.resolve().then(() => engine.get(d)),
+    put: (r, e) => Promise.resolve().then(() => engine.put(r, e)),
+    remove: (d, e) => Promise.resolve().then(() => engine.remove(d, e)),
+    scan: (o) => engine.scan(o),
+    truncate: (o) => engine.truncate(o),
+    stats: () => engine.stats(),
+    close: () => engine.close(),
+  };
+}
+
+async function kernel(pendingLimit = 20, router = singleNodeRouter(1n), later = false): Promise<{ k: Kernel; clock: ManualClock; changes: RecordChange[]; engine: StorageEngine }> {
   const clock = new ManualClock();
   const cfg = { name: 'test', storage: 'storage-memory', ...NAMESPACE_DEFAULTS };
-  const engine = await memoryStorage().create({ nodeId: 1n, logger: silentLogger, clock, signal: new AbortController().signal }, cfg, {});
+  const memory = await memoryStorage().create({ nodeId: 1n, logger: silentLogger, clock, signal: new AbortController().signal }, cfg, {});
+  const engine = later ? answeringLater(memory) : memory;
   const k = new Kernel({ namespaces: [new Namespace(cfg, new GuardedEngine(engine, 'storage-memory'))], clock, router, logger: silentLogger, transactionPendingLimit: pendingLimit });
   const changes: RecordChange[] = [];
   k.addListener({ onChange: (c) => changes.push(c) });
-  return { k, clock, changes };
+  return { k, clock, changes, engine };
 }
 
 describe('transaction/kernel', () => {
   it('serialises writes to one record and refuses with KEY_BUSY beyond the pending limit', async () => {
-    const { k } = await kernel(3);
+    const { k } = await kernel(3, singleNodeRouter(1n), true);
     const key = k.key('test', 's', 'hot');
     await k.put(key, { n: 0n });
     const results = await Promise.allSettled(Array.from({ length: 20 }, () => k.operate(key, [{ op: 'add', bin: 'n', value: 1n }])));
@@ -33,13 +51,33 @@ describe('transaction/kernel', () => {
     assert.equal((await k.get(key)).bins['n'], BigInt(ok));
   });
 
+  it('a write served from memory is stored in the caller\'s turn; one waiting on storage holds the record for the next', async () => {
+    const now = await kernel();
+    const key = now.k.key('test', 's', 'at-once');
+    const stored = (): number | undefined => (now.engine.get(key.digest) as StoredRecord | undefined)?.meta.generation;
+    const first = now.k.put(key, { n: 1n });
+    // no turn has passed: the memory engine holds the record already, and the lock is free again
+    assert.equal(stored(), 1);
+    const second = now.k.put(key, { n: 2n });
+    assert.equal(stored(), 2);
+    assert.deepEqual([(await first)?.generation, (await second)?.generation], [1, 2]);
+    const later = await kernel(20, singleNodeRouter(1n), true);
+    const a = later.k.put(key, { n: 1n });
+    const b = later.k.put(key, { n: 2n });
+    assert.equal(await later.engine.get(key.digest), undefined);
+    assert.deepEqual([(await a)?.generation, (await b)?.generation], [1, 2]);
+    assert.equal((await later.k.get(key)).bins['n'], 2n);
+  });
+
   it('loses no increments under concurrency within the limit', async () => {
-    const { k } = await kernel(1000);
-    const key = k.key('test', 's', 'counter');
-    await Promise.all(Array.from({ length: 500 }, () => k.operate(key, [{ op: 'add', bin: 'n', value: 1n }])));
-    const rec = await k.get(key);
-    assert.equal(rec.bins['n'], 500n);
-    assert.equal(rec.meta.generation, 500);
+    for (const later of [false, true]) {
+      const { k } = await kernel(1000, singleNodeRouter(1n), later);
+      const key = k.key('test', 's', 'counter');
+      await Promise.all(Array.from({ length: 500 }, () => k.operate(key, [{ op: 'add', bin: 'n', value: 1n }])));
+      const rec = await k.get(key);
+      assert.equal(rec.bins['n'], 500n);
+      assert.equal(rec.meta.generation, 500);
+    }
   });
 
   it('tells listeners about writes, deletes and expiries with before and after bins', async () => {
