@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
-import { nameText, response, ResponseWriter, type OutMsg } from '../../core/server/aerospike/message.ts';
+import { nameText, parseOpsAndFields, response, ResponseWriter, type OutMsg } from '../../core/server/aerospike/message.ts';
 
 const SEED = Number(process.env['FUZZ_SEED'] ?? Date.now() % 100000);
 
@@ -39,4 +39,50 @@ describe('Aerospike protocol: the per-request codec shortcuts', () => {
     assert.equal(first, 'count');
     assert.equal(nameText(bin, 0, bin.length), 'cOunt');
   });
+
+  it(`reads fields as a map of the last field per type would, before and after fields are set (seed ${SEED})`, () => {
+    const field = fc.record({ type: fc.integer({ min: 0, max: 60 }), data: fc.uint8Array({ minLength: 0, maxLength: 40 }) });
+    fc.assert(fc.property(fc.array(field, { maxLength: 12 }), fc.array(field, { maxLength: 3 }), fc.integer({ min: 0, max: 5 }), (parsed, later, pad) => {
+      const parts = parsed.map((f) => { const b = Buffer.alloc(5 + f.data.length); b.writeUInt32BE(1 + f.data.length, 0); b[4] = f.type; b.set(f.data, 5); return b; });
+      const body = Buffer.concat([Buffer.alloc(pad, 0xee), ...parts]);
+      const { fields, next } = parseOpsAndFields(body, pad, parsed.length, 0);
+      assert.equal(next, body.length);
+      const expected = new Map<number, Buffer>();
+      for (const f of parsed) expected.set(f.type, Buffer.from(f.data));
+      const check = (): void => {
+        for (let type = 0; type <= 60; type++) {
+          const want = expected.get(type);
+          assert.equal(fields.has(type), want !== undefined, `has ${type}`);
+          assert.deepEqual(fields.get(type), want, `get ${type}`);
+          assert.equal(fields.name(type), want?.toString('utf8'), `name ${type}`);
+          const copy = fields.copy(type);
+          assert.deepEqual(copy === undefined ? undefined : Buffer.from(copy), want, `copy ${type}`);
+        }
+      };
+      check();
+      // a copy with one more field leaves the original as it was
+      const before = new Map(expected);
+      const withOne = fields.with(61, Buffer.from('x'));
+      assert.equal(fields.has(61), false);
+      assert.deepEqual(withOne.get(61), Buffer.from('x'));
+      for (const f of later) {
+        fields.set(f.type, Buffer.from(f.data));
+        expected.set(f.type, Buffer.from(f.data));
+      }
+      check();
+      for (const [type, want] of before) if (!later.some((f) => f.type === type)) assert.deepEqual(withOne.get(type), want);
+    }), { seed: SEED, numRuns: 300 });
+  });
+
+  it('copies a field out of the request: changing the request later does not change the copy', () => {
+    const body = Buffer.from([0, 0, 0, 5, 4, 1, 2, 3, 4]);
+    const { fields } = parseOpsAndFields(body, 0, 1, 0);
+    const copy = fields.copy(4) as Uint8Array;
+    const view = fields.get(4) as Buffer;
+    body.fill(9);
+    assert.deepEqual([...copy], [1, 2, 3, 4]);
+    assert.deepEqual([...view], [9, 9, 9, 9]);
+    assert.equal(Object.getPrototypeOf(copy), Uint8Array.prototype);
+  });
 });
+

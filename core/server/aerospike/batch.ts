@@ -42,9 +42,7 @@ export function parseBatch(data: Buffer, parentFilter: Buffer | undefined): Row[
     p += 25;
     if (flags & ROW_REPEAT) {
       if (prev === undefined) throw malformed('the first batch row cannot repeat a previous one');
-      const fields = new Map(prev.fields);
-      fields.set(Field.DIGEST, digest);
-      rows.push({ index, msg: { ...prev, fields } });
+      rows.push({ index, msg: { ...prev, fields: prev.fields.with(Field.DIGEST, digest) } });
       continue;
     }
     const need = (k: number): void => { if (p + k > data.length) throw malformed(`batch row ${i} is cut off`); };

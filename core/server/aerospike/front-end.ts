@@ -41,7 +41,7 @@ const MAX_REQUEST_MS = 60_000;
  * (a timer set and cleared per request cost more than the rest of a small request's
  * bookkeeping). Each entry's `late` answers its request with undefined.
  */
-const waiting = new Set<{ readonly due: number; readonly late: () => void }>();
+const waiting = new Set<Deadline>();
 let sweepTimer: NodeJS.Timeout | undefined;
 let sweepDue = Infinity;
 
@@ -67,14 +67,57 @@ function sweepLate(): void {
   if (next !== Infinity) armSweep(next);
 }
 
-/** The promise's value, or undefined when `ms` pass first (a later rejection is swallowed). */
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
-  return new Promise<T | undefined>((resolve, reject) => {
-    const w = { due: performance.now() + ms, late: () => resolve(undefined) };
-    waiting.add(w);
-    if (w.due < sweepDue) armSweep(w.due);
-    p.then((v) => { waiting.delete(w); resolve(v); }, (err: unknown) => { waiting.delete(w); reject(err); });
-  });
+/**
+ * One single-record request answered within its transaction_ttl: `done` settles with whichever
+ * comes first, the answer (sent) or the deadline (TIMEOUT sent, the late answer dropped). The
+ * entry is its own Set member and then-callbacks: one object and one promise per request.
+ */
+class Deadline {
+  readonly due: number;
+  private readonly reply: Reply;
+  private readonly compress: (b: Buffer) => Buffer;
+  private readonly failed: (err: unknown) => Promise<void>;
+  private answered = false;
+  private resolve!: (v: void | Promise<void>) => void;
+  readonly done: Promise<void>;
+
+  constructor(work: Promise<Buffer>, ms: number, reply: Reply, compress: (b: Buffer) => Buffer, failed: (err: unknown) => Promise<void>) {
+    this.due = performance.now() + ms;
+    this.reply = reply;
+    this.compress = compress;
+    this.failed = failed;
+    this.done = new Promise<void>((resolve) => { this.resolve = resolve; });
+    waiting.add(this);
+    if (this.due < sweepDue) armSweep(this.due);
+    work.then(this.ok, this.fail);
+  }
+
+  /** The sweeper: the deadline passed first. */
+  late(): void {
+    if (this.answered) return;
+    this.answered = true;
+    this.resolve(sendNow(this.reply, this.compress(response({ resultCode: TIMEOUT }))));
+  }
+
+  private readonly ok = (answer: Buffer): void => {
+    waiting.delete(this);
+    if (this.answered) return;
+    this.answered = true;
+    this.resolve(sendNow(this.reply, answer));
+  };
+
+  private readonly fail = (err: unknown): void => {
+    waiting.delete(this);
+    if (this.answered) return;
+    this.answered = true;
+    this.resolve(this.failed(err));
+  };
+}
+
+/** Sends an answer; undefined when the socket took it at once (nothing to wait for). */
+function sendNow(reply: Reply, answer: Buffer): Promise<void> | undefined {
+  const sent = reply.send(answer);
+  return sent === SENT ? undefined : sent;
 }
 
 /** An answer sent as it is (the client did not ask for compression). */
@@ -172,15 +215,18 @@ export class AerospikeFrontEnd implements PortProtocol {
     }
   }
 
-  /** The answer to a single-record command. */
-  private async record(msg: Msg, compress: (b: Buffer) => Buffer): Promise<Buffer> {
+  /**
+   * The answer to a single-record command. Not an async function: the kernel's promise and one
+   * step after it, no frame of its own (a sync throw is the caller's to catch).
+   */
+  private record(msg: Msg, compress: (b: Buffer) => Buffer): Promise<Buffer> {
     const key = keyOf(this.ctx.kernel, msg.fields);
     if (msg.info1 === (Info1.READ | Info1.GET_ALL) && msg.info2 === 0 && msg.ops.length === 0 && !msg.fields.has(Field.FILTER)) {
       // the whole record: transcode the stored bytes straight to the answer
-      return compress(encodeRecordAnswer(await this.ctx.kernel.getStored(key, readPolicyOf(this.ctx.kernel, msg, undefined))));
+      return this.ctx.kernel.getStored(key, readPolicyOf(this.ctx.kernel, msg, undefined)).then((stored) => compress(encodeRecordAnswer(stored)));
     }
-    const out = msg.fields.has(Field.UDF_PACKAGE_NAME) ? await runRecordUdf(this.ctx, msg, key) : await runRecordCommand(this.ctx.kernel, msg, key);
-    return compress(response(out));
+    const out = msg.fields.has(Field.UDF_PACKAGE_NAME) ? runRecordUdf(this.ctx, msg, key) : runRecordCommand(this.ctx.kernel, msg, key);
+    return out.then((o) => compress(response(o)));
   }
 
   /**
@@ -208,32 +254,50 @@ export class AerospikeFrontEnd implements PortProtocol {
     });
   }
 
-  private async message(body: Buffer, reply: Reply, access: WireAccess | undefined): Promise<void> {
+  /**
+   * Answers one AS_MSG. A single-record command is not an async function: its answer is sent
+   * from the kernel's promise (or the deadline's), with no frame or awaits of its own.
+   */
+  private message(body: Buffer, reply: Reply, access: WireAccess | undefined): Promise<void> {
     let msg: Msg;
     try {
       msg = parseMsg(body).msg;
     } catch (err) {
       // the frame is whole, only its inside is wrong: answer and keep the connection
-      await reply.send(response({ resultCode: wireCode(toDbError(err).resultCode) }));
-      return;
+      return reply.send(response({ resultCode: wireCode(toDbError(err).resultCode) }));
     }
     const compress = (msg.info1 & Info1.COMPRESS_RESPONSE) !== 0 ? compressFrame : uncompressed;
-    const stream = (msg.info1 & Info1.BATCH) !== 0 || (!msg.fields.has(Field.DIGEST) && !msg.fields.has(Field.KEY));
+    if ((msg.info1 & Info1.BATCH) !== 0 || (!msg.fields.has(Field.DIGEST) && !msg.fields.has(Field.KEY))) return this.streamed(msg, reply, access, compress);
+    const failed = (err: unknown): Promise<void> => this.failed(err, reply, compress, false);
+    let work: Promise<Buffer>;
     try {
       access?.authorizeMsg(msg);
-      if ((msg.info1 & Info1.BATCH) !== 0) { await runBatch(this.ctx, msg, reply, compress); return; }
-      if (stream) { await this.scan(msg, reply, compress); return; }
-      const work = this.record(msg, compress);
-      // the client's server-side timeout (transaction_ttl): past it, answer TIMEOUT (9) and drop the late answer
-      const answer = msg.transactionTtl > 0 ? await withTimeout(work, Math.min(msg.transactionTtl, MAX_REQUEST_MS)) : await work;
-      const sent = reply.send(answer ?? compress(response({ resultCode: TIMEOUT })));
-      // the socket took it (the common case): no turn of the microtask queue for a settled promise
-      if (sent !== SENT) await sent;
+      work = this.record(msg, compress);
     } catch (err) {
-      const e = toDbError(err);
-      if (e.code === 'SERVER_ERROR') this.ctx.logger.error({ err }, 'an Aerospike protocol request failed');
-      const code = wireCode(e.resultCode);
-      await reply.send(compress(stream ? finalRow(code) : response({ resultCode: code })));
+      return failed(err);
     }
+    // the client's server-side timeout (transaction_ttl): past it, answer TIMEOUT (9) and drop the late answer
+    if (msg.transactionTtl > 0) return new Deadline(work, Math.min(msg.transactionTtl, MAX_REQUEST_MS), reply, compress, failed).done;
+    // the socket took it (the common case): nothing to wait for
+    return work.then((answer) => sendNow(reply, answer), failed);
+  }
+
+  /** A batch, scan or query: answered in rows. */
+  private async streamed(msg: Msg, reply: Reply, access: WireAccess | undefined, compress: (b: Buffer) => Buffer): Promise<void> {
+    try {
+      access?.authorizeMsg(msg);
+      if ((msg.info1 & Info1.BATCH) !== 0) await runBatch(this.ctx, msg, reply, compress);
+      else await this.scan(msg, reply, compress);
+    } catch (err) {
+      await this.failed(err, reply, compress, true);
+    }
+  }
+
+  /** Answers a request that failed (a stream with its final row). */
+  private failed(err: unknown, reply: Reply, compress: (b: Buffer) => Buffer, stream: boolean): Promise<void> {
+    const e = toDbError(err);
+    if (e.code === 'SERVER_ERROR') this.ctx.logger.error({ err }, 'an Aerospike protocol request failed');
+    const code = wireCode(e.resultCode);
+    return reply.send(compress(stream ? finalRow(code) : response({ resultCode: code })));
   }
 }

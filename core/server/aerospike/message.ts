@@ -28,8 +28,78 @@ export interface MsgHeader {
 
 export interface Msg extends MsgHeader {
   /** Fields by type (the last one wins when a type repeats). */
-  readonly fields: Map<number, Buffer>;
+  readonly fields: MsgFields;
   readonly ops: MsgOp[];
+}
+
+/**
+ * A message's fields by type, the last one winning when a type repeats. They are kept as
+ * spans of the request: a field becomes a Buffer (a view of the request) only when asked for,
+ * and names and the digest are read straight off the request — a keyed request makes no Map and
+ * no view per field. Fields set after parsing (a batch row's digest, its parent's filter) win
+ * over the parsed ones.
+ */
+export class MsgFields {
+  private readonly body: Buffer;
+  /** Type, start and end of each parsed field, in request order. */
+  private readonly spans: readonly number[];
+  private added: Array<readonly [number, Buffer]> | undefined;
+
+  constructor(body: Buffer, spans: readonly number[], added?: Array<readonly [number, Buffer]>) {
+    this.body = body;
+    this.spans = spans;
+    this.added = added;
+  }
+
+  /** Where the field's bytes are: a set field's buffer, or the request with an index into spans (-1: none). */
+  private find(type: number): Buffer | number {
+    const added = this.added;
+    if (added !== undefined) {
+      for (let i = added.length - 1; i >= 0; i--) if ((added[i] as readonly [number, Buffer])[0] === type) return (added[i] as readonly [number, Buffer])[1];
+    }
+    const spans = this.spans;
+    for (let i = spans.length - 3; i >= 0; i -= 3) if (spans[i] === type) return i;
+    return -1;
+  }
+
+  /** The field's bytes (a view of the request), or undefined when absent. */
+  get(type: number): Buffer | undefined {
+    const at = this.find(type);
+    if (typeof at !== 'number') return at;
+    return at < 0 ? undefined : this.body.subarray(this.spans[at + 1] as number, this.spans[at + 2] as number);
+  }
+
+  has(type: number): boolean {
+    return this.find(type) !== -1;
+  }
+
+  /** The field's UTF-8 text through the name cache (namespace, set), or undefined when absent. */
+  name(type: number): string | undefined {
+    const at = this.find(type);
+    if (typeof at !== 'number') return nameText(at, 0, at.length);
+    return at < 0 ? undefined : nameText(this.body, this.spans[at + 1] as number, this.spans[at + 2] as number);
+  }
+
+  /** A copy of the field's bytes (not a view of the request), or undefined when absent. */
+  copy(type: number): Uint8Array | undefined {
+    const at = this.find(type);
+    if (typeof at !== 'number') return new Uint8Array(at);
+    if (at < 0) return undefined;
+    const start = this.spans[at + 1] as number;
+    const out = new Uint8Array((this.spans[at + 2] as number) - start);
+    for (let i = 0; i < out.length; i++) out[i] = this.body[start + i] as number;
+    return out;
+  }
+
+  /** Sets a field (it wins over a parsed one of the same type). */
+  set(type: number, value: Buffer): void {
+    (this.added ??= []).push([type, value]);
+  }
+
+  /** A copy of these fields with one set (the original is unchanged). */
+  with(type: number, value: Buffer): MsgFields {
+    return new MsgFields(this.body, this.spans, [...(this.added ?? []), [type, value]]);
+  }
 }
 
 /**
@@ -87,15 +157,16 @@ export function parseMsg(body: Buffer, at = 0, end = body.length): { msg: Msg; n
 }
 
 /** Reads `nFields` fields then `nOps` operations starting at `p`. */
-export function parseOpsAndFields(body: Buffer, p: number, nFields: number, nOps: number, end = body.length): { fields: Map<number, Buffer>; ops: MsgOp[]; next: number } {
-  const fields = new Map<number, Buffer>();
+export function parseOpsAndFields(body: Buffer, p: number, nFields: number, nOps: number, end = body.length): { fields: MsgFields; ops: MsgOp[]; next: number } {
+  const spans: number[] = [];
   for (let i = 0; i < nFields; i++) {
     if (p + 5 > end) throw malformed(`field ${i + 1} of ${nFields} is cut off`);
     const size = body.readUInt32BE(p);
     if (size < 1 || p + 4 + size > end) throw malformed(`field ${i + 1} of ${nFields} claims ${size} bytes`);
-    fields.set(body[p + 4] as number, body.subarray(p + 5, p + 4 + size));
+    spans.push(body[p + 4] as number, p + 5, p + 4 + size);
     p += 4 + size;
   }
+  const fields = new MsgFields(body, spans);
   const ops: MsgOp[] = [];
   for (let i = 0; i < nOps; i++) {
     if (p + 8 > end) throw malformed(`operation ${i + 1} of ${nOps} is cut off`);

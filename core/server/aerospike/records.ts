@@ -8,7 +8,7 @@ import type { Bins, BinValue, DbRecord, RecordKey, RecordMeta, UserKey } from '.
 import type { Kernel } from '../../transaction/kernel.ts';
 import type { Operation } from '../../transaction/operations.ts';
 import { readBy, type ExistsAction, type GenerationPolicy, type ReadPolicy, type RecordPredicate, type WritePolicy } from '../../transaction/policy.ts';
-import { fieldString, malformed, nameText, type Msg, type MsgHeader, type MsgOp, type OutBin, type OutMsg } from './message.ts';
+import { fieldString, malformed, type MsgFields, type Msg, type MsgHeader, type MsgOp, type OutBin, type OutMsg } from './message.ts';
 import { readParticle } from './particles.ts';
 import { Field, Info1, Info2, Info3, Op, Particle, wireVoidTime } from './protocol.ts';
 import { cdtOperation } from './cdt.ts';
@@ -43,27 +43,27 @@ export function userKeyOf(f: Buffer): UserKey {
 }
 
 /** The record key of a keyed message (namespace, set, digest; the user key when sent). */
-export function keyOf(kernel: Kernel, fields: ReadonlyMap<number, Buffer>, inherited?: { namespace: string; set: string }): RecordKey {
-  const nsField = fields.get(Field.NAMESPACE);
-  const namespace = nsField === undefined ? inherited?.namespace : nameText(nsField, 0, nsField.length);
+export function keyOf(kernel: Kernel, fields: MsgFields, inherited?: { namespace: string; set: string }): RecordKey {
+  const namespace = fields.name(Field.NAMESPACE) ?? inherited?.namespace;
   if (namespace === undefined) throw new DbError('PARAMETER', 'the message has no namespace field', { hint: 'send field 0 (namespace)' });
-  const setField = fields.get(Field.SET);
-  const set = setField === undefined ? inherited?.set ?? '' : nameText(setField, 0, setField.length);
-  const digest = fields.get(Field.DIGEST);
+  const set = fields.name(Field.SET) ?? inherited?.set ?? '';
   const keyField = fields.get(Field.KEY);
   if (keyField !== undefined) {
     const key = kernel.key(namespace, set, userKeyOf(keyField));
+    const digest = fields.get(Field.DIGEST);
     if (digest !== undefined && !digest.equals(key.digest)) {
       throw new DbError('KEY_MISMATCH', 'the digest does not match the key and set', { hint: 'compute the digest from the set and key as the clients do' });
     }
     return key;
   }
+  // a copy: the key outlives the request's buffer
+  const digest = fields.copy(Field.DIGEST);
   if (digest === undefined || digest.length !== 20) throw new DbError('PARAMETER', 'the message has no 20-byte digest field', { hint: 'send field 4 (digest)' });
-  return kernel.keyFromDigest(namespace, set, new Uint8Array(digest));
+  return kernel.keyFromDigest(namespace, set, digest);
 }
 
 /** The filter expression of a message (field 43), as a record predicate. */
-export function filterOf(kernel: Kernel, fields: ReadonlyMap<number, Buffer>): RecordPredicate | undefined {
+export function filterOf(kernel: Kernel, fields: MsgFields): RecordPredicate | undefined {
   const f = fields.get(Field.FILTER);
   return f === undefined || f.length === 0 ? undefined : compileWireFilter(f, () => kernel.clock.now());
 }
@@ -194,26 +194,35 @@ export function operateOut(msg: Msg, meta: RecordMeta | undefined, perOp: Readon
   return { resultCode: 0, ...metaOut(meta), bins: out };
 }
 
-/** Runs one keyed command; the answer (errors are thrown as DbError). */
-export async function runRecordCommand(kernel: Kernel, msg: Msg, key: RecordKey): Promise<OutMsg> {
+/** A write's answer: the header with the new generation and void time. */
+function writtenOut(meta: RecordMeta | undefined): OutMsg {
+  return meta === undefined ? { resultCode: 0, generation: 0, voidTime: 0 } : { resultCode: 0, generation: meta.generation, voidTime: wireVoidTime(meta.voidTime) };
+}
+
+/**
+ * Runs one keyed command; the answer (errors are thrown as DbError, or reject). Not an async
+ * function: a put answers with the kernel's promise and one step after it, no frame of its own.
+ */
+export function runRecordCommand(kernel: Kernel, msg: Msg, key: RecordKey): Promise<OutMsg> {
   const filter = filterOf(kernel, msg.fields);
   const sendKey = msg.fields.has(Field.KEY);
   if (isWrite(msg)) {
     const policy = commandPolicyOf(kernel, msg, sendKey, filter);
-    if (msg.info2 & Info2.DELETE) {
-      await kernel.delete(key, policy);
-      return { resultCode: 0 };
-    }
+    if (msg.info2 & Info2.DELETE) return kernel.delete(key, policy).then(() => ({ resultCode: 0 }));
     if (msg.ops.length === 0) throw new DbError('PARAMETER', 'a write needs at least one operation', { hint: 'send the bins to write' });
-    if (msg.ops.every((o) => o.op === Op.WRITE)) {
+    let plain = true;
+    for (const o of msg.ops) if (o.op !== Op.WRITE) { plain = false; break; }
+    if (plain) {
       const bins: Bins = {};
       for (const o of msg.ops) bins[binName(o)] = readParticle(o.particle, o.value, `bin '${o.name}'`);
-      const meta = await kernel.put(key, bins, policy);
-      return meta === undefined ? { resultCode: 0, generation: 0, voidTime: 0 } : { resultCode: 0, generation: meta.generation, voidTime: wireVoidTime(meta.voidTime) };
+      return kernel.put(key, bins, policy).then(writtenOut);
     }
-    const res = await kernel.operate(key, msg.ops.map(operationOf), policy);
-    return operateOut(msg, res.meta, res.perOp, res.bins);
+    return kernel.operate(key, msg.ops.map(operationOf), policy).then((res) => operateOut(msg, res.meta, res.perOp, res.bins));
   }
+  return readCommand(kernel, msg, key, filter);
+}
+
+async function readCommand(kernel: Kernel, msg: Msg, key: RecordKey, filter: RecordPredicate | undefined): Promise<OutMsg> {
   // the official clients choose the node by their replica policy: a node holding a full copy
   // serves the read from it (as Aerospike's servers do), any other forwards it to the master
   const readPolicy = readPolicyOf(kernel, msg, filter);
