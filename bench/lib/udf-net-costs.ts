@@ -16,6 +16,8 @@
  * oldgen:<row> drive this node with that checkout's Aerospike load generator; a summary gives
  * each row's min and median over the rounds.
  * NODE_FLAGS adds node flags to the nodes (e.g. --perf-basic-prof, for `perf record -p <pid>`).
+ * Process-mode UDF rows also print the node's calls per call pipe write (the batch size the UDF
+ * host gets, from the node's metrics).
  * Run: node --no-node-snapshot bench/lib/udf-net-costs.ts [process|in-process] [rows…]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -67,12 +69,25 @@ const loadBase = async <T>(file: string): Promise<T> => await import(pathToFileU
 async function startNode(start: Start, name = 'node'): Promise<{ node: Awaited<ReturnType<Start>>; pid: number }> {
   const data = join(dir, name);
   mkdirSync(data);
-  writeFileSync(join(data, 'node.json'), JSON.stringify({ node: { host: '127.0.0.1', port: 0, dataDir: data }, namespaces: [{ name: 'test', storage: 'storage-memory' }], udf: { isolation } }));
+  writeFileSync(join(data, 'node.json'), JSON.stringify({ node: { host: '127.0.0.1', port: 0, dataDir: data, metricsPort: 0 }, namespaces: [{ name: 'test', storage: 'storage-memory' }], udf: { isolation } }));
   const node = await start(['--config', join(data, 'node.json'), '--log-level', 'warn'], { nodeFlags: [...(profDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profDir}`]), ...(process.env['NODE_FLAGS'] ?? '').split(' ').filter((f) => f !== '')] });
   const client = await SlipstreamClient.connect({ hosts: `127.0.0.1:${node.port}` });
   await client.unary(UdfServiceService.registerModule, { fileName: 'bench.js', source: MODULE }, { timeoutMs: 60_000 });
   client.close();
   return { node, pid: node.child.pid ?? 0 };
+}
+/**
+ * The node's UDF host counters (calls sent, call pipe writes) from its metrics endpoint; zeros
+ * when it has none (a BASE checkout from before them).
+ */
+async function hostBatches(metricsPort: number | undefined): Promise<{ calls: number; writes: number }> {
+  if (metricsPort === undefined) return { calls: 0, writes: 0 };
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const value = (name: string): number => {
+    const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+    return line === undefined ? 0 : Number(line.slice(name.length + 1));
+  };
+  return { calls: value('slipstream_udf_host_calls_total'), writes: value('slipstream_udf_host_call_writes_total') };
 }
 const { node, pid } = await startNode(startNodeProcess);
 const base = BASE === undefined ? undefined : await startNode((await loadBase<{ startNodeProcess: Start }>('test/helpers/process-node.ts')).startNodeProcess, 'base');
@@ -118,7 +133,11 @@ try {
       const s0 = ticks(server, 'sys');
       const me0 = process.cpuUsage();
       const h0 = hosts.map((p) => ticks(p));
+      const metricsPort = r.startsWith('bare-') ? undefined : r.startsWith('base:') ? base?.node.metricsPort : node.metricsPort;
+      const b0 = await hostBatches(metricsPort);
       const { res } = await drive(r, SECONDS);
+      const b1 = await hostBatches(metricsPort);
+      const batch = b1.writes > b0.writes ? ` calls/write ${((b1.calls - b0.calls) / (b1.writes - b0.writes)).toFixed(1)}` : '';
       const n = ((ticks(server) - n0) * 1e6) / res.ops;
       const sys = ((ticks(server, 'sys') - s0) * 1e6) / res.ops;
       const me = process.cpuUsage(me0);
@@ -130,7 +149,7 @@ try {
       seen.client.push(client);
       seen.rate.push(res.opsPerSec);
       summary.set(r, seen);
-      console.log(`${r.padEnd(13)} [${isolation}] ${Math.round(res.opsPerSec).toLocaleString('en-US').padStart(7)}/s  node ${n.toFixed(1).padStart(5)} µs/call (sys ${sys.toFixed(1)})  host ${h.toFixed(1).padStart(5)}  total ${(n + h).toFixed(1).padStart(5)}  client ${client.toFixed(1)} (sys ${clientSys.toFixed(1)})  p50 ${res.p50Ms.toFixed(2)} ms  errors ${res.errors}  load ${loadavg()[0]?.toFixed(1)}`);
+      console.log(`${r.padEnd(13)} [${isolation}] ${Math.round(res.opsPerSec).toLocaleString('en-US').padStart(7)}/s  node ${n.toFixed(1).padStart(5)} µs/call (sys ${sys.toFixed(1)})  host ${h.toFixed(1).padStart(5)}  total ${(n + h).toFixed(1).padStart(5)}  client ${client.toFixed(1)} (sys ${clientSys.toFixed(1)})  p50 ${res.p50Ms.toFixed(2)} ms  errors ${res.errors}${batch}  load ${loadavg()[0]?.toFixed(1)}`);
     }
   }
   const mid = (xs: number[]): string => { const s = [...xs].sort((a, b) => a - b); return `min ${(s[0] ?? 0).toFixed(1)} median ${(s[Math.floor(s.length / 2)] ?? 0).toFixed(1)}`; };

@@ -80,6 +80,25 @@ describe('server/metrics: the Prometheus endpoint', function () {
     await engine.applyRecord(call, view); // a fresh host answers
   });
 
+  it('counts the calls sent to the UDF host process and the call pipe writes that carried them (calls per write: the batch size)', async function () {
+    this.timeout(30_000);
+    const engine = t.node.services.require(UDF_ENGINE_KEY);
+    await engine.register('batched.js', 'export function one(rec) { return 1; }');
+    const call = { module: 'batched', fn: 'one' };
+    const view = (i: number) => ({ key: t.node.kernel.key('test', 's', `b${i}`), exists: false, bins: {} });
+    await engine.applyRecord(call, view(0)); // the host and the module's first sandbox are up
+    const before = await scrape();
+    const calls0 = sample(before, 'slipstream_udf_host_calls_total') ?? 0;
+    const writes0 = sample(before, 'slipstream_udf_host_call_writes_total') ?? 0;
+    assert.ok(calls0 >= 1 && writes0 >= 1 && writes0 <= calls0, `${calls0} calls, ${writes0} writes so far`);
+    // made in one turn of the event loop: they reach the host in a few writes, not one each
+    await Promise.all(Array.from({ length: 20 }, (_, i) => engine.applyRecord(call, view(i + 1))));
+    const after = await scrape();
+    assert.equal((sample(after, 'slipstream_udf_host_calls_total') ?? 0) - calls0, 20);
+    const writes = (sample(after, 'slipstream_udf_host_call_writes_total') ?? 0) - writes0;
+    assert.ok(writes >= 1 && writes <= 5, `20 calls made together went to the host in ${writes} writes`);
+  });
+
   it('answers 404 for anything but GET /metrics', async () => {
     assert.equal((await fetch(`${url}/`)).status, 404);
     assert.equal((await fetch(`${url}/metrics`, { method: 'POST', body: 'x' })).status, 404);

@@ -120,6 +120,15 @@ export function udfExtension(): NodeExtension {
         name: 'slipstream_udf_host_deaths_total', help: 'UDF host processes that died (crash, abort, out of memory, wedged) and were replaced.', registers: [ctx.server.metrics.registry],
         collect() { this.reset(); this.inc(engine.host?.died ?? 0); },
       });
+      new Counter({
+        name: 'slipstream_udf_host_calls_total', help: 'UDF calls sent to the UDF host process (process isolation).', registers: [ctx.server.metrics.registry],
+        collect() { this.reset(); this.inc(engine.host?.callsSent ?? 0); },
+      });
+      new Counter({
+        name: 'slipstream_udf_host_call_writes_total',
+        help: 'Writes on the call pipe to the UDF host process; calls per write is the size of the batches the host runs.', registers: [ctx.server.metrics.registry],
+        collect() { this.reset(); this.inc(engine.host?.callWrites ?? 0); },
+      });
       new Gauge({
         name: 'slipstream_udf_modules', help: 'Registered UDF modules.', registers: [ctx.server.metrics.registry],
         collect() { this.set(engine.listModules().length); },
