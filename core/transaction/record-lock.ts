@@ -6,12 +6,19 @@ import { isPromise, type Maybe } from './maybe-async.ts';
  * `pendingLimit` waiters the next transaction fails at once with KEY_BUSY (Aerospike's
  * transaction-pending-limit), so one hot key cannot pile up unbounded work.
  *
- * A free record's transaction runs at once, in the caller's turn; when it answers without a
- * promise (a request served from memory) the lock is taken and released in that same turn.
+ * A free record's transaction runs at once, in the caller's turn. One that answers without a
+ * promise (a request served from memory) runs and ends in that turn, where nothing else can run,
+ * so it needs no entry in the map at all: the map holds only records whose transaction waits on
+ * something (and their waiters), and a write served from memory makes no insert, delete or
+ * rehash there. A transaction on the same record started from inside a running one's turn (a
+ * listener writing back) still waits for it: `running` names the records whose transactions are
+ * in their synchronous part.
  */
 export class RecordLocks {
-  /** Held records: their waiters, or null while none wait (no array for the common case). */
+  /** Records held across turns: their waiters, or null while none wait (no array for that case). */
   private readonly queues = new Map<string, Array<() => void> | null>();
+  /** Records whose transactions are running their synchronous part now (nested, rarely more than one). */
+  private readonly running: string[] = [];
   private readonly pendingLimit: number;
 
   constructor(pendingLimit = 20) {
@@ -19,11 +26,23 @@ export class RecordLocks {
   }
 
   run<T>(lockKey: string, fn: () => Maybe<T>): Promise<T> {
-    const queue = this.queues.get(lockKey);
-    if (queue === undefined) {
-      this.queues.set(lockKey, null);
-      return this.hold(lockKey, fn);
+    if (this.queues.size !== 0 || this.running.length !== 0) {
+      let queue = this.queues.get(lockKey);
+      if (queue === undefined && this.running.includes(lockKey)) {
+        // started from inside the turn of a transaction on this record: it holds the lock
+        this.queues.set(lockKey, queue = null);
+      }
+      if (queue !== undefined) return this.wait(lockKey, queue, fn);
     }
+    return this.hold(lockKey, fn);
+  }
+
+  /** Records held across turns now. */
+  get size(): number {
+    return this.queues.size;
+  }
+
+  private wait<T>(lockKey: string, queue: Array<() => void> | null, fn: () => Maybe<T>): Promise<T> {
     const waiting = queue?.length ?? 0;
     if (waiting >= this.pendingLimit) {
       return Promise.reject(new DbError('KEY_BUSY', `too many transactions are waiting on this record (${waiting})`, {
@@ -36,27 +55,33 @@ export class RecordLocks {
     }).then(() => this.hold(lockKey, fn));
   }
 
-  get size(): number {
-    return this.queues.size;
-  }
-
   /** Runs `fn` holding the lock; releases it when `fn` is done, however it ends. */
   private hold<T>(lockKey: string, fn: () => Maybe<T>): Promise<T> {
     let out: Maybe<T>;
+    this.running.push(lockKey);
     try {
       out = fn();
     } catch (err) {
-      this.release(lockKey);
+      this.running.pop();
+      this.ended(lockKey);
       return Promise.reject(err);
     }
+    this.running.pop();
     if (!isPromise(out)) {
-      this.release(lockKey);
+      this.ended(lockKey);
       return Promise.resolve(out);
     }
+    // it waits on something: from now on the record is held in the map until it is done
+    if (!this.queues.has(lockKey)) this.queues.set(lockKey, null);
     return Promise.resolve(out).then(
       (v) => { this.release(lockKey); return v; },
       (err: unknown) => { this.release(lockKey); throw err; },
     );
+  }
+
+  /** A transaction ended in the turn it ran (or threw): hand the record on if it is in the map (someone waits, or a waiter was handed it). */
+  private ended(lockKey: string): void {
+    if (this.queues.size !== 0 && this.queues.has(lockKey)) this.release(lockKey);
   }
 
   /** Hands the lock to the next waiter, or frees it. */

@@ -48,6 +48,25 @@ describe('transaction/record-lock', () => {
     assert.equal(locks.size, 0);
   });
 
+  it('makes one started from inside a running transaction\'s turn on the same record wait for it, whether that one ends at once or later', async () => {
+    for (const outerEnds of ['at once', 'later'] as const) {
+      const locks = new RecordLocks(5);
+      const order: string[] = [];
+      let inner: Promise<string> | undefined;
+      const outer = locks.run('k', () => {
+        order.push('outer starts');
+        inner = locks.run('k', () => { order.push('inner'); return 'inner'; });
+        const other = locks.run('other', () => { order.push('other record'); return 'other'; });
+        void other;
+        order.push('outer ends');
+        return outerEnds === 'at once' ? 'outer' : tick().then(() => 'outer');
+      });
+      assert.deepEqual(await Promise.all([outer, inner]), ['outer', 'inner'], outerEnds);
+      assert.deepEqual(order, ['outer starts', 'other record', 'outer ends', 'inner'], outerEnds);
+      assert.equal(locks.size, 0);
+    }
+  });
+
   it('chains steps at once for values and after the promise for promises; settled turns a throw into a rejection', async () => {
     const seen: number[] = [];
     const direct = andThen(1, (v) => { seen.push(v); return v + 1; });

@@ -10,7 +10,8 @@ import { WireAccess } from './access.ts';
 import { adminReply } from './admin-codec.ts';
 import type { PortProtocol } from '../node-port.ts';
 import { runBatch } from './batch.ts';
-import { AerospikeConnection, compressFrame, IdleReaper, inflateFrame, SENT, isAerospikeFirstByte, writeProtoHeader, type ConnectionLimits, type Reply } from './connection.ts';
+import { AerospikeConnection, compressFrame, IdleReaper, inflateFrame, isAerospikeFirstByte, writeProtoHeader, type ConnectionLimits, type Reply } from './connection.ts';
+import { Deadline, sendNow } from './deadline.ts';
 import type { FrontEndContext } from './context.ts';
 import { InfoService } from './info.ts';
 import { JobTracker } from './jobs.ts';
@@ -32,93 +33,8 @@ export interface AerospikeOptions extends Partial<ConnectionLimits> {
   readonly onIdleClose?: () => void;
 }
 
-const TIMEOUT = 9;
 /** The longest a single-record command may take, whatever the client asks. */
 const MAX_REQUEST_MS = 60_000;
-
-/**
- * Requests waiting within their transaction_ttl, under one timer armed for the earliest due
- * (a timer set and cleared per request cost more than the rest of a small request's
- * bookkeeping). Each entry's `late` answers its request with undefined.
- */
-const waiting = new Set<Deadline>();
-let sweepTimer: NodeJS.Timeout | undefined;
-let sweepDue = Infinity;
-
-function armSweep(due: number): void {
-  if (sweepTimer !== undefined) clearTimeout(sweepTimer);
-  sweepDue = due;
-  sweepTimer = setTimeout(sweepLate, Math.max(1, Math.ceil(due - performance.now())));
-  // an open connection keeps the process alive, not a request's deadline
-  sweepTimer.unref();
-}
-
-function sweepLate(): void {
-  sweepTimer = undefined;
-  sweepDue = Infinity;
-  const now = performance.now();
-  let next = Infinity;
-  for (const w of waiting) {
-    if (w.due <= now) {
-      waiting.delete(w);
-      w.late();
-    } else if (w.due < next) next = w.due;
-  }
-  if (next !== Infinity) armSweep(next);
-}
-
-/**
- * One single-record request answered within its transaction_ttl: `done` settles with whichever
- * comes first, the answer (sent) or the deadline (TIMEOUT sent, the late answer dropped). The
- * entry is its own Set member and then-callbacks: one object and one promise per request.
- */
-class Deadline {
-  readonly due: number;
-  private readonly reply: Reply;
-  private readonly compress: (b: Buffer) => Buffer;
-  private readonly failed: (err: unknown) => Promise<void>;
-  private answered = false;
-  private resolve!: (v: void | Promise<void>) => void;
-  readonly done: Promise<void>;
-
-  constructor(work: Promise<Buffer>, ms: number, reply: Reply, compress: (b: Buffer) => Buffer, failed: (err: unknown) => Promise<void>) {
-    this.due = performance.now() + ms;
-    this.reply = reply;
-    this.compress = compress;
-    this.failed = failed;
-    this.done = new Promise<void>((resolve) => { this.resolve = resolve; });
-    waiting.add(this);
-    if (this.due < sweepDue) armSweep(this.due);
-    work.then(this.ok, this.fail);
-  }
-
-  /** The sweeper: the deadline passed first. */
-  late(): void {
-    if (this.answered) return;
-    this.answered = true;
-    this.resolve(sendNow(this.reply, this.compress(response({ resultCode: TIMEOUT }))));
-  }
-
-  private readonly ok = (answer: Buffer): void => {
-    waiting.delete(this);
-    if (this.answered) return;
-    this.answered = true;
-    this.resolve(sendNow(this.reply, answer));
-  };
-
-  private readonly fail = (err: unknown): void => {
-    waiting.delete(this);
-    if (this.answered) return;
-    this.answered = true;
-    this.resolve(this.failed(err));
-  };
-}
-
-/** Sends an answer; undefined when the socket took it at once (nothing to wait for). */
-function sendNow(reply: Reply, answer: Buffer): Promise<void> | undefined {
-  const sent = reply.send(answer);
-  return sent === SENT ? undefined : sent;
-}
 
 /** An answer sent as it is (the client did not ask for compression). */
 const uncompressed = (b: Buffer): Buffer => b;
