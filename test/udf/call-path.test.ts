@@ -57,6 +57,36 @@ describe('udf/call-path', function () {
         },
       ), { numRuns: 200 });
     });
+
+    it('never overwrites a chunk the socket kept: the writer reuses its buffer only when the write says it took the bytes', () => {
+      fc.assert(fc.property(
+        fc.array(fc.record({ reqs: fc.array(fc.string({ maxLength: 200 }), { minLength: 1, maxLength: 8 }), took: fc.boolean() }), { minLength: 1, maxLength: 12 }),
+        (flushes) => {
+          // each flush's chunk as it must read: copied at once when the writer may reuse the buffer, kept as is otherwise
+          const seen: Array<{ chunk: Buffer; copy: Buffer }> = [];
+          let took = false;
+          const w = new FrameWriter((chunk) => {
+            seen.push({ chunk, copy: Buffer.from(chunk) });
+            return took;
+          });
+          let id = 0;
+          for (const f of flushes) {
+            for (const req of f.reqs) w.call(++id, 1, 1000, true, 'm.f', req);
+            took = f.took;
+            w.flush();
+          }
+          assert.equal(seen.length, flushes.length);
+          // the chunks the socket kept still hold what was written, though frames were written after them
+          seen.forEach((s, i) => {
+            if (!(flushes[i] as { took: boolean }).took) assert.ok(s.chunk.equals(s.copy), `kept chunk ${i} was overwritten`);
+          });
+          const frames: CallFrame[] = [];
+          const r = new FrameReader((body) => frames.push(readCall(body)));
+          for (const s of seen) r.push(s.copy);
+          assert.deepEqual(frames.map((c) => c.req), flushes.flatMap((f) => f.reqs));
+        },
+      ), { numRuns: 200 });
+    });
   });
 
   describe('pool', () => {
