@@ -29,6 +29,7 @@ import { ApplyRecordUdfRequest, UdfServiceService } from '../core/wire/generated
 import { toPbBins, toPbValue } from '../core/wire/convert.ts';
 import { KeyValueServiceService, PutRequest } from '../core/wire/generated/slipstream/v1/kv.ts';
 import { cpuMicros } from './lib/process-cpu.ts';
+import { callsPerWrite, hostBatchCount } from './lib/udf-host-batches.ts';
 
 const N = Number(process.argv[2] ?? 50_000);
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 3);
@@ -52,6 +53,8 @@ function cpuSeconds(pid: number): number {
 interface Measured extends LoadResult {
   /** Server CPU (node + UDF host process) per call, µs. */
   readonly cpuUsPerOp: number;
+  /** Process mode: UDF calls per write on the call pipe to the host during the row (the batch size). */
+  readonly callsPerWrite?: number | undefined;
   /** The load generator's CPU per call, µs (it shares the cores with the server). */
   readonly clientUsPerOp: number;
 }
@@ -96,15 +99,15 @@ const asUdfReqs = Array.from({ length: KEYS }, (_, i) => udfApplyRequest('test',
 type Protocol = 'grpc' | 'aerospike';
 
 /** A node process with the benchmark module registered. */
-async function benchNode(isolation: UdfIsolation, nodeFlags: readonly string[] = []): Promise<{ addr: string; port: number; pid: number; stop: () => Promise<void> }> {
+async function benchNode(isolation: UdfIsolation, nodeFlags: readonly string[] = []): Promise<{ addr: string; port: number; pid: number; metricsPort: number | undefined; stop: () => Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'slipstream-bench-udf-'));
-  writeFileSync(join(dir, 'node.json'), JSON.stringify({ node: { host: '127.0.0.1', port: 0, dataDir: dir }, namespaces: [{ name: 'test', storage: 'storage-memory' }], udf: { isolation } }));
+  writeFileSync(join(dir, 'node.json'), JSON.stringify({ node: { host: '127.0.0.1', port: 0, dataDir: dir, metricsPort: 0 }, namespaces: [{ name: 'test', storage: 'storage-memory' }], udf: { isolation } }));
   const node = await startNodeProcess(['--config', join(dir, 'node.json'), '--log-level', 'warn'], { nodeFlags });
   const addr = `127.0.0.1:${node.port}`;
   const client = await SlipstreamClient.connect({ hosts: addr });
   await client.unary(UdfServiceService.registerModule, { fileName: 'bench.js', source: BENCH_MODULE }, { timeoutMs: 60_000 });
   client.close();
-  return { addr, port: node.port, pid: node.child.pid ?? 0, stop: async () => { await node.stop(); rmSync(dir, { recursive: true, force: true }); } };
+  return { addr, port: node.port, pid: node.child.pid ?? 0, metricsPort: node.metricsPort, stop: async () => { await node.stop(); rmSync(dir, { recursive: true, force: true }); } };
 }
 
 /** Drives record UDF calls (or other pre-built requests) over one protocol. */
@@ -123,10 +126,12 @@ async function networkRecordUdf(isolation: UdfIsolation): Promise<{ udf: Measure
     const measure = async (protocol: Protocol, reqs: readonly Buffer[], concurrency: number, path?: string): Promise<Measured> => {
       await drive(protocol, node, reqs, concurrency, Math.min(1, SECONDS), path); // warm-up
       const c0 = cpuSeconds(node.pid);
+      const b0 = await hostBatchCount(node.metricsPort);
       const me = process.cpuUsage();
       const r = await drive(protocol, node, reqs, concurrency, SECONDS, path);
       const mine = process.cpuUsage(me);
-      return { ...r, cpuUsPerOp: ((cpuSeconds(node.pid) - c0) * 1e6) / Math.max(1, r.ops), clientUsPerOp: (mine.user + mine.system) / Math.max(1, r.ops) };
+      const cpuUsPerOp = ((cpuSeconds(node.pid) - c0) * 1e6) / Math.max(1, r.ops);
+      return { ...r, cpuUsPerOp, clientUsPerOp: (mine.user + mine.system) / Math.max(1, r.ops), callsPerWrite: callsPerWrite(b0, await hostBatchCount(node.metricsPort)) };
     };
     const puts = Array.from({ length: KEYS }, (_, i) => Buffer.from(PutRequest.encode({ key: toPbKey({ namespace: 'test', set: 'p', key: BigInt(i) }), bins: toPbBins({ count: BigInt(i) }) }).finish()));
     const asPuts = Array.from({ length: KEYS }, (_, i) => asRequest({ info2: Info2.WRITE, namespace: 'test', set: 'q', key: keyOfI(i), ops: [{ name: 'count', value: BigInt(i), op: Op.WRITE }] }));
@@ -234,6 +239,8 @@ if (process.env['BENCH_PROFILE'] === '1') {
       `gRPC **${(redisCpu / proc.udf.cpuUsPerOp).toFixed(2)}** [process], **${(redisCpu / inproc.udf.cpuUsPerOp).toFixed(2)}** [in-process]; ` +
       `Aerospike protocol **${(redisCpu / proc.asUdf.cpuUsPerOp).toFixed(2)}** [process], **${(redisCpu / inproc.asUdf.cpuUsPerOp).toFixed(2)}** [in-process]`);
   }
+  const perWrite = (m: Measured): string => (m.callsPerWrite === undefined ? '–' : m.callsPerWrite.toFixed(1));
+  lines.push('', `Process mode, record UDF calls per write on the call pipe to the UDF host (the batch size; each write is a round trip of system calls and wake-ups in both processes): gRPC ${perWrite(proc.udf)}, Aerospike protocol ${perWrite(proc.asUdf)}, 1 in flight ${perWrite(proc.one)}.`);
   console.log(lines.join('\n'));
   console.log('');
 }

@@ -36,6 +36,7 @@ import { h2drive } from './h2load.ts';
 import { Info2, Op } from '../../core/server/aerospike/protocol.ts';
 import { cpuProfileTop } from './cpuprofile-top.ts';
 import { childPids, cpuMicros } from './process-cpu.ts';
+import { callsPerWrite, hostBatchCount } from './udf-host-batches.ts';
 
 const isolation = (process.argv[2] ?? 'process') as 'process' | 'in-process';
 const rows = process.argv.slice(3).length > 0 ? process.argv.slice(3) : ['as-udf', 'as-put'];
@@ -75,19 +76,6 @@ async function startNode(start: Start, name = 'node'): Promise<{ node: Awaited<R
   await client.unary(UdfServiceService.registerModule, { fileName: 'bench.js', source: MODULE }, { timeoutMs: 60_000 });
   client.close();
   return { node, pid: node.child.pid ?? 0 };
-}
-/**
- * The node's UDF host counters (calls sent, call pipe writes) from its metrics endpoint; zeros
- * when it has none (a BASE checkout from before them).
- */
-async function hostBatches(metricsPort: number | undefined): Promise<{ calls: number; writes: number }> {
-  if (metricsPort === undefined) return { calls: 0, writes: 0 };
-  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-  const value = (name: string): number => {
-    const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-    return line === undefined ? 0 : Number(line.slice(name.length + 1));
-  };
-  return { calls: value('slipstream_udf_host_calls_total'), writes: value('slipstream_udf_host_call_writes_total') };
 }
 const { node, pid } = await startNode(startNodeProcess);
 const base = BASE === undefined ? undefined : await startNode((await loadBase<{ startNodeProcess: Start }>('test/helpers/process-node.ts')).startNodeProcess, 'base');
@@ -134,10 +122,10 @@ try {
       const me0 = process.cpuUsage();
       const h0 = hosts.map((p) => ticks(p));
       const metricsPort = r.startsWith('bare-') ? undefined : r.startsWith('base:') ? base?.node.metricsPort : node.metricsPort;
-      const b0 = await hostBatches(metricsPort);
+      const b0 = await hostBatchCount(metricsPort);
       const { res } = await drive(r, SECONDS);
-      const b1 = await hostBatches(metricsPort);
-      const batch = b1.writes > b0.writes ? ` calls/write ${((b1.calls - b0.calls) / (b1.writes - b0.writes)).toFixed(1)}` : '';
+      const perWrite = callsPerWrite(b0, await hostBatchCount(metricsPort));
+      const batch = perWrite === undefined ? '' : ` calls/write ${perWrite.toFixed(1)}`;
       const n = ((ticks(server) - n0) * 1e6) / res.ops;
       const sys = ((ticks(server, 'sys') - s0) * 1e6) / res.ops;
       const me = process.cpuUsage(me0);
