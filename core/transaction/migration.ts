@@ -44,6 +44,9 @@ import type { Kernel } from './kernel.ts';
 /** How long a request on a filling partition waits for each pending source's copy of its record. */
 const SETTLE_DEADLINE_MS = 2000;
 
+/** Records of a page applied at once, between turns of the event loop (see #apply). */
+const APPLY_SLICE = 256;
+
 /** Payload bytes after which a page is cut (the fabric carries at most 24 MiB per message). */
 export const PAGE_BYTES = 4 * 1024 * 1024;
 
@@ -553,7 +556,7 @@ export class Migrations {
           prefetched.catch(() => {}); // awaited (and handled) on the next turn
         }
       }
-      await Promise.all(page.records.map((r) => this.#kernel.applyCopy(ns, { kind: 'put', record: r })));
+      await this.#apply(ns, page.records);
       this.#received += page.records.length;
       this.#rxRate.add(page.records.length);
       if (page.done) break;
@@ -573,6 +576,22 @@ export class Migrations {
     }
     if (round !== this.#round) return;
     for (const p of pids.slice(idx)) this.#done(ns, p, src);
+  }
+
+  /**
+   * Applies a page's records in slices, each slice's records at once, turning the event loop
+   * before each slice: applying a memory-engine page is one run of microtasks that would
+   * otherwise hold back the prefetched page's request (sent when the turn ends) and the bytes
+   * of the other streams' pages until the whole page is applied.
+   */
+  async #apply(ns: string, records: readonly StoredRecord[]): Promise<void> {
+    for (let i = 0; i < records.length; i += APPLY_SLICE) {
+      await new Promise<void>((r) => setImmediate(r));
+      const end = Math.min(records.length, i + APPLY_SLICE);
+      const slice: Array<Promise<boolean>> = [];
+      for (let j = i; j < end; j++) slice.push(this.#kernel.applyCopy(ns, { kind: 'put', record: records[j] as StoredRecord }));
+      await Promise.all(slice);
+    }
   }
 
   /** A page of this node's copies (records and tombstones) of some partitions, for another node's fill. */

@@ -13,10 +13,28 @@ const F_TOMBSTONE = 1;
 const F_KEY = 2;
 const HEADER = 1 + 4 + 4 + 8 + 1;
 
+/** UTF-8 bytes of the set names seen (a namespace has few sets; bounded all the same). */
+const setBytes = new Map<string, Buffer>();
+const MAX_SET_NAMES = 4096;
+/** Where a record of up to SCRATCH_BYTES is laid out before it becomes a string (reused; larger ones get their own). */
+const SCRATCH_BYTES = 64 * 1024;
+const scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
+
+function setBytesOf(set: string): Buffer {
+  let b = setBytes.get(set);
+  if (b === undefined) {
+    b = Buffer.from(set, 'utf8');
+    if (setBytes.size >= MAX_SET_NAMES) setBytes.clear();
+    setBytes.set(set, b);
+  }
+  return b;
+}
+
 export function packRecord(rec: StoredRecord): string {
-  const set = Buffer.from(rec.set, 'utf8');
+  const set = setBytesOf(rec.set);
   const keyLen = rec.key === undefined ? 0 : 2 + rec.key.length;
-  const buf = Buffer.allocUnsafe(HEADER + set.length + keyLen + rec.payload.length);
+  const size = HEADER + set.length + keyLen + rec.payload.length;
+  const buf = size <= SCRATCH_BYTES ? scratch : Buffer.allocUnsafe(size);
   buf[0] = (rec.tombstone ? F_TOMBSTONE : 0) | (rec.key === undefined ? 0 : F_KEY);
   buf.writeUInt32LE(rec.meta.generation, 1);
   buf.writeUInt32LE(rec.meta.voidTime, 5);
@@ -30,7 +48,7 @@ export function packRecord(rec: StoredRecord): string {
     pos += keyLen;
   }
   buf.set(rec.payload, pos);
-  return buf.toString('latin1');
+  return buf.toString('latin1', 0, size);
 }
 
 /** A packed record as a StoredRecord; `digest` is the caller's (not copied) when it has one. */
