@@ -125,7 +125,7 @@ export const clusterSchema = Type.Object({
   replication: Type.Optional(choice('replication', CLUSTER_DEFAULTS.replication)),
   retransmit: Type.Optional(choice('retransmit', CLUSTER_DEFAULTS.retransmit)),
   migration: Type.Optional(Type.Object({
-    maxIncoming: Type.Optional(ms(1, 64, CLUSTER_DEFAULTS.migrationMaxIncoming, 'source streams (one per source node and namespace) a node pulls at once when it fills partitions (Aerospike: migrate-max-num-incoming)')),
+    maxIncoming: Type.Optional(ms(1, 64, CLUSTER_DEFAULTS.migrationMaxIncoming, 'source streams a node pulls at once when it fills partitions: one per source node, or each source split into runs when there are fewer sources (Aerospike: migrate-max-num-incoming)')),
     recordsPerSecond: Type.Optional(ms(0, 100_000_000, CLUSTER_DEFAULTS.migrationRecordsPerSecond, 'records a node takes in per second by migration, 0 for no limit')),
   }, { additionalProperties: false, title: 'migration limits', hint: 'e.g. {"maxIncoming": 4, "recordsPerSecond": 20000}' })),
   replicaWriteTimeoutMs: Type.Optional(ms(10, 600_000, CLUSTER_DEFAULTS.replicaWriteTimeoutMs, 'time every replica has to confirm a write before the write fails TIMEOUT in doubt')),

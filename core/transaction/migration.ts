@@ -16,7 +16,9 @@
  *   or came back, or the other side of a healed split), whose copies may have diverged — pruned
  *   by versions the same way (a node that was a cluster of its own for a moment before joining
  *   "held" every partition, and pulls each from one master of the cluster it joins).
- * One paged stream per source node covers all partitions pulled from it, in partition order.
+ * Paged streams pull the partitions of each source node in partition order: one per source, or
+ * with fewer sources than `maxIncoming`, each source's partitions split into that many runs
+ * (streamsOf), each stream asking for its next page while the current one is applied.
  *
  * While a partition is being filled on a node, requests it serves for that partition first
  * fetch the record from the pending sources and resolve it (so reads see, and writes build on,
@@ -125,6 +127,32 @@ class RateMeter {
 interface PartitionVersion {
   readonly key: bigint;
   readonly master: boolean;
+}
+
+/**
+ * The streams of a fill: one per source node, covering every partition pulled from it — or,
+ * with fewer sources than streams may run at once (`maxIncoming`), each source's partitions
+ * in that many contiguous runs, so that several pages are on their way while one is applied
+ * (a joiner of a 3-node RF 2 cluster has 2 sources: 2 streams left the node idle while a page
+ * crossed). Interleaved by source, so the first streams started take different sources.
+ */
+export function streamsOf(bySource: ReadonlyMap<NodeId, ReadonlyMap<string, readonly number[]>>, maxIncoming: number): Array<[NodeId, Map<string, number[]>]> {
+  const per = Math.max(1, Math.floor(maxIncoming / Math.max(1, bySource.size)));
+  const runs: Array<Array<[NodeId, Map<string, number[]>]>> = [];
+  for (const [src, byNs] of bySource) {
+    const mine: Array<Map<string, number[]>> = Array.from({ length: per }, () => new Map());
+    for (const [ns, pids] of byNs) {
+      const size = Math.ceil(pids.length / per);
+      for (let i = 0; i < per; i++) {
+        const run = pids.slice(i * size, (i + 1) * size);
+        if (run.length > 0) (mine[i] as Map<string, number[]>).set(ns, run);
+      }
+    }
+    runs.push(mine.filter((m) => m.size > 0).map((m) => [src, m]));
+  }
+  const out: Array<[NodeId, Map<string, number[]>]> = [];
+  for (let i = 0; i < per; i++) for (const r of runs) if (r[i] !== undefined) out.push(r[i] as [NodeId, Map<string, number[]>]);
+  return out;
 }
 
 export class Migrations {
@@ -435,7 +463,7 @@ export class Migrations {
     this.#fillPairsDone = 0;
     this.#logger.info({ partitions: this.remaining(), sources: bySource.size }, 'migrations: filling partitions');
     const fill = {
-      round, queue: [...bySource], workers: 0, active: 0,
+      round, queue: streamsOf(bySource, this.#limits.maxIncoming), workers: 0, active: 0,
       run: async (): Promise<void> => {
         fill.workers++;
         try {
