@@ -1,5 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { RecordLocks } from '../../core/transaction/record-lock.ts';
+import { lockKeyOf } from '../../core/transaction/kernel-state.ts';
+import { computeDigest } from '../../core/model/index.ts';
 import { andThen, settled } from '../../core/transaction/maybe-async.ts';
 import { GuardedEngine } from '../../core/storage/guarded-engine.ts';
 import { DbError } from '../../core/errors/index.ts';
@@ -65,6 +67,20 @@ describe('transaction/record-lock', () => {
       assert.deepEqual(order, ['outer starts', 'other record', 'outer ends', 'inner'], outerEnds);
       assert.equal(locks.size, 0);
     }
+  });
+
+  it('keys a record\'s lock by its namespace and digest: the same record the same key, any other record another', () => {
+    const digests = Array.from({ length: 200 }, (_, i) => computeDigest('s', `k${i}`));
+    const keys = new Set<string>();
+    for (const ns of ['test', 'bar', 'a']) {
+      for (const d of digests) {
+        const k = lockKeyOf(ns, d);
+        assert.equal(lockKeyOf(ns, new Uint8Array(d)), k);
+        keys.add(k);
+      }
+      keys.add(lockKeyOf(ns, new Uint8Array(19)));
+    }
+    assert.equal(keys.size, 3 * 201);
   });
 
   it('chains steps at once for values and after the promise for promises; settled turns a throw into a rejection', async () => {
