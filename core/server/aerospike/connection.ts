@@ -171,7 +171,7 @@ export class AerospikeConnection implements Reply {
     this.active = true;
     this.chunks.push(d);
     this.buffered += d.length;
-    if (!this.busy) void this.pump();
+    if (!this.busy) this.pump();
   }
 
   /** Takes `n` bytes off the front of the buffered input. */
@@ -198,34 +198,54 @@ export class AerospikeConnection implements Reply {
     return all;
   }
 
-  private async pump(): Promise<void> {
+  /** Goes on with the next frame once the request being answered is done. */
+  private readonly resume = (): void => { this.pump(); };
+
+  /** A handler failure that escaped it is this connection's problem only. */
+  private readonly broken = (): void => {
+    this.close();
+    this.idle();
+  };
+
+  /**
+   * Answers the buffered frames one at a time: each handler's promise, when it settles, runs
+   * the next (not an async function: no frame or promise of its own per request).
+   */
+  private pump(): void {
     this.busy = true;
-    try {
-      while (!this.closed && this.buffered >= PROTO_HEADER_BYTES) {
-        const h = this.peekHeader();
-        const version = h[0] as number;
-        const type = h[1] as number;
-        // 48-bit size: a 16-bit high part and a 32-bit low part
-        const size = h.readUInt16BE(2) * 0x100000000 + h.readUInt32BE(4);
-        if ((version !== PROTO_VERSION && !(version === 0 && type === MessageType.ADMIN)) || type < MessageType.INFO || type > MessageType.COMPRESSED || size > this.maxFrameBytes) {
-          // not a message this port can answer: as Aerospike does, close this connection
-          this.close();
-          return;
-        }
-        if (this.buffered < PROTO_HEADER_BYTES + size) {
-          if (this.buffered > PROTO_HEADER_BYTES + 1024 * 1024) this.chunks = [Buffer.concat(this.chunks, this.buffered)]; // keep big frames in few chunks
-          return;
-        }
-        const frame = this.take(PROTO_HEADER_BYTES + size);
-        await this.handler(type, frame.subarray(PROTO_HEADER_BYTES), this);
+    while (!this.closed && this.buffered >= PROTO_HEADER_BYTES) {
+      const h = this.peekHeader();
+      const version = h[0] as number;
+      const type = h[1] as number;
+      // 48-bit size: a 16-bit high part and a 32-bit low part
+      const size = ((h[2] as number) << 8 | (h[3] as number)) * 0x100000000 + ((h[4] as number) * 0x1000000 + ((h[5] as number) << 16 | (h[6] as number) << 8 | (h[7] as number)));
+      if ((version !== PROTO_VERSION && !(version === 0 && type === MessageType.ADMIN)) || type < MessageType.INFO || type > MessageType.COMPRESSED || size > this.maxFrameBytes) {
+        // not a message this port can answer: as Aerospike does, close this connection
+        this.close();
+        break;
       }
-    } catch {
-      // a handler failure that escaped it is this connection's problem only
-      this.close();
-    } finally {
-      this.busy = false;
-      this.active = true;
+      if (this.buffered < PROTO_HEADER_BYTES + size) {
+        if (this.buffered > PROTO_HEADER_BYTES + 1024 * 1024) this.chunks = [Buffer.concat(this.chunks, this.buffered)]; // keep big frames in few chunks
+        break;
+      }
+      const frame = this.take(PROTO_HEADER_BYTES + size);
+      let done: Promise<void>;
+      try {
+        done = this.handler(type, frame.subarray(PROTO_HEADER_BYTES), this);
+      } catch {
+        this.close();
+        break;
+      }
+      done.then(this.resume, this.broken);
+      return;
     }
+    this.idle();
+  }
+
+  /** No request in flight: the reaper may count the quiet time from now on. */
+  private idle(): void {
+    this.busy = false;
+    this.active = true;
   }
 }
 
