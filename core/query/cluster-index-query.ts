@@ -25,6 +25,7 @@ import { DbError } from '../errors/index.ts';
 import { decodeBins, encodeBins, type DbRecord, type RecordKey, type RecordMeta } from '../model/index.ts';
 import type { NodeId } from '../plugin-api/index.ts';
 import { groupByMasterWhenKnown, unlessMoved } from '../transaction/cluster-scan.ts';
+import { deadlinePassed } from '../transaction/policy.ts';
 
 /** What a share request carries. */
 export interface ShareRequest {
@@ -40,6 +41,11 @@ export interface ShareRequest {
   /** Bins to send (all when absent). */
   readonly bins?: readonly string[];
   readonly max: number;
+  /**
+   * How long the asking node waits for this page (sent with the client's deadline): a master that
+   * cannot answer within it stops reading and answers TIMEOUT (its work is no longer wanted).
+   */
+  readonly forMs?: number;
   /** The asking node and its digest of the index definitions (absent: no system metadata). */
   readonly from: NodeId;
   readonly definitions?: string;
@@ -61,8 +67,8 @@ export interface SharePage {
 export interface ShareAccess {
   readonly localNode: NodeId;
   masterOf(namespace: string, partition: number): NodeId | undefined;
-  /** A page of `node`'s share (this node's own share without the fabric). */
-  fetchShare(node: NodeId, req: ShareRequest): Promise<SharePage>;
+  /** A page of `node`'s share (this node's own share without the fabric), waited for at most `waitMs`. */
+  fetchShare(node: NodeId, req: ShareRequest, waitMs: number): Promise<SharePage>;
   /** Waits before asking again after a map change. */
   pause(ms: number): Promise<void>;
   now(): number;
@@ -70,6 +76,8 @@ export interface ShareAccess {
 
 export const SHARE_KIND = 'query.indexShare';
 export const SHARE_PAGE_ROWS = 500;
+/** How long one page of another master's share is waited for (a page not answered is asked again). */
+export const SHARE_DEADLINE_MS = 10_000;
 /** How long a query keeps re-splitting shares while the map changes before it fails UNAVAILABLE. */
 export const SHARE_RETRY_MS = 60_000;
 
@@ -109,19 +117,24 @@ export type ShareTemplate = Omit<ShareRequest, 'partitions' | 'cursor'>;
 
 /**
  * The merged stream of every master's share of an index query, in index order (`order`
- * compares two rows' cursors), starting after `cursor`.
+ * compares two rows' cursors), starting after `cursor`. With the client's `deadline` (the
+ * node's clock): no page is asked for past it, none is waited for beyond it, and at it the
+ * stream fails TIMEOUT — the other shares are dropped (no more pages asked of them).
  */
 export async function* mergedShares(
   template: ShareTemplate, partitions: readonly number[], cursor: string | undefined, access: ShareAccess,
-  order: (a: string, b: string) => number,
+  order: (a: string, b: string) => number, deadline?: number,
 ): AsyncGenerator<ShareRow> {
   const deadlineAt = access.now() + SHARE_RETRY_MS;
+  const late = (): boolean => deadline !== undefined && access.now() >= deadline;
 
   /** One master's share, the next page asked for while this one is consumed. */
   async function* share(node: NodeId, parts: readonly number[], after: string | undefined, attempt: number): AsyncGenerator<ShareRow> {
     let last = after;
     const request = (c: string | undefined): Promise<SharePage> => {
-      const p = access.fetchShare(node, { ...template, partitions: parts, ...(c === undefined ? {} : { cursor: c }) });
+      const waitMs = Math.max(1, Math.min(SHARE_DEADLINE_MS, (deadline ?? Infinity) - access.now()));
+      const p = late() ? Promise.reject(deadlinePassed('query'))
+        : access.fetchShare(node, { ...template, partitions: parts, ...(c === undefined ? {} : { cursor: c }), ...(deadline === undefined ? {} : { forMs: waitMs }) }, waitMs);
       p.catch(() => undefined); // a failed prefetch is seen when it is awaited
       return p;
     };
@@ -133,12 +146,14 @@ export async function* mergedShares(
         page = node === access.localNode ? await next
           : await unlessMoved(next, () => parts.some((p) => access.masterOf(template.namespace, p) !== node), (ms) => access.pause(ms));
       } catch (e) {
+        if (late()) throw deadlinePassed('query');
         // a share only reads, so asking again is always safe: UNAVAILABLE (not mastered there any
         // more, or still being filled) and TIMEOUT (the node died or is slow) retry by the map of now
         if (!(e instanceof DbError) || (e.code !== 'UNAVAILABLE' && e.code !== 'TIMEOUT') || access.now() > deadlineAt) throw e;
         page = 'moved';
       }
       if (page === 'moved') {
+        if (late()) throw deadlinePassed('query');
         if (access.now() > deadlineAt) throw new DbError('UNAVAILABLE', `the masters of namespace '${template.namespace}' kept changing during the query`, { hint: 'retry once the cluster has settled' });
         await access.pause(Math.min(20 * 2 ** attempt, 500));
         yield* split(parts, last, attempt + 1);
@@ -154,7 +169,12 @@ export async function* mergedShares(
 
   /** Splits partitions by their current master (waiting for one while the cluster re-forms) and merges the shares in index order. */
   async function* split(parts: readonly number[], after: string | undefined, attempt: number): AsyncGenerator<ShareRow> {
-    const byNode = await groupByMasterWhenKnown(template.namespace, parts, access, deadlineAt);
+    let byNode: Map<NodeId, number[]>;
+    try {
+      byNode = await groupByMasterWhenKnown(template.namespace, parts, access, Math.min(deadlineAt, deadline ?? Infinity));
+    } catch (e) {
+      throw late() ? deadlinePassed('query') : e;
+    }
     yield* merge([...byNode].map(([node, ps]) => share(node, ps, after, attempt)), order);
   }
 

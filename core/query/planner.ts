@@ -32,6 +32,11 @@ export interface QuerySpec {
   readonly indexName?: string;
   /** When the best index is still building: fail with INDEX_NOT_READABLE (default), wait, or scan. */
   readonly whileBuilding?: 'error' | 'wait' | 'scan';
+  /**
+   * When the query gives up (ms, the node's clock): past it the query fails TIMEOUT (not in
+   * doubt) and asks no node for more (see answerBy: a little before the client's deadline).
+   */
+  readonly deadline?: number;
   /** Scan even when an index fits (set when resuming a scan's cursor). */
   readonly scan?: boolean;
   /** Why `scan` is set, for EXPLAIN (default: resuming a scan). */

@@ -39,6 +39,7 @@ export class KernelRecordSource implements RecordSource {
       namespace, partitions: options.partitions,
       ...(options.set === undefined ? {} : { set: options.set }),
       ...(options.bins === undefined ? {} : { bins: options.bins }),
+      ...(options.deadline === undefined ? {} : { deadline: options.deadline }),
     });
   }
 

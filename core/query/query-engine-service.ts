@@ -24,8 +24,6 @@ export interface QueryClusterOptions {
   readonly pageRows?: number;
 }
 
-/** Time for one page of another master's share of an index query (a page not answered is asked again). */
-const SHARE_DEADLINE_MS = 10_000;
 
 /**
  * Wires indexes and queries to a kernel: definitions from system metadata (memory when
@@ -69,7 +67,7 @@ function attachClusterQueries(engine: QueryEngine, kernel: Kernel, { calls, smd,
         if (timer !== undefined) clock.clearTimeout(timer);
       }
     },
-    remoteShare: async (node, req) => decodeSharePage(await calls.call(node, SHARE_KIND, encodeShareRequest(req), { deadlineMs: SHARE_DEADLINE_MS, fabricKind: 'proxy' })),
+    remoteShare: async (node, req, waitMs) => decodeSharePage(await calls.call(node, SHARE_KIND, encodeShareRequest(req), { deadlineMs: waitMs, fabricKind: 'proxy' })),
     runLocally,
     ...(pageRows === undefined ? {} : { pageRows }),
   });

@@ -1,4 +1,5 @@
 import { DbError } from '../errors/index.ts';
+import { deadlinePassed } from '../transaction/policy.ts';
 import {
   N_PARTITIONS, approxRecordBytes, checkInt64, compareValues, digestString, partitionOf, storedSizeOf,
   type BinValue, type Bins, type DbRecord,
@@ -39,7 +40,8 @@ export interface QueryCluster extends Omit<ShareAccess, 'fetchShare'> {
   /** Resolves true once none of the partitions is being filled here by a migration, false after `timeoutMs`. */
   waitFilled(namespace: string, partitions: readonly number[], timeoutMs: number): Promise<boolean>;
   /** A page of another node's share. */
-  remoteShare(node: NodeId, req: ShareRequest): Promise<SharePage>;
+  /** A page of another master's share, waited for at most `waitMs`. */
+  remoteShare(node: NodeId, req: ShareRequest, waitMs: number): Promise<SharePage>;
   /** Rows per page of a share (default SHARE_PAGE_ROWS). */
   readonly pageRows?: number;
   /** Runs `fn` so that the kernel serves it on this node only (it never forwards). */
@@ -208,7 +210,8 @@ export class QueryEngine {
       }
     };
     mastered();
-    if (!await c.waitFilled(req.namespace, req.partitions, SHARE_FILL_WAIT_MS)) throw new DbError('UNAVAILABLE', `partitions of namespace '${req.namespace}' are still being filled here`, { hint: 'retry once migrations are done' });
+    const stopAt = req.forMs === undefined ? undefined : this.now() + req.forMs;
+    if (!await c.waitFilled(req.namespace, req.partitions, Math.min(SHARE_FILL_WAIT_MS, req.forMs ?? Infinity))) throw new DbError('UNAVAILABLE', `partitions of namespace '${req.namespace}' are still being filled here`, { hint: 'retry once migrations are done' });
     mastered();
     const spec: QuerySpec = {
       namespace: req.namespace, ...(req.set === undefined ? {} : { set: req.set }),
@@ -220,6 +223,8 @@ export class QueryEngine {
     const rows: ShareRow[] = [];
     await c.runLocally(async () => {
       for await (const [rec, cursor] of this.matches(p)) {
+        // past the time the asking node waits, the page is no longer wanted: stop reading
+        if (stopAt !== undefined && this.now() >= stopAt) throw new DbError('TIMEOUT', 'the query\'s share was not read in the time its asking node waits', { hint: 'retry with a longer timeout', inDoubt: false });
         rows.push(queryRow(rec, req.bins, cursor));
         if (rows.length >= req.max) break;
       }
@@ -242,9 +247,9 @@ export class QueryEngine {
     };
     const access: ShareAccess = {
       localNode: c.localNode, masterOf: (ns, id) => c.masterOf(ns, id), pause: (ms) => c.pause(ms), now: () => c.now(),
-      fetchShare: (node, req) => (node === c.localNode ? this.share(req) : c.remoteShare(node, req)),
+      fetchShare: (node, req, waitMs) => (node === c.localNode ? this.share(req) : c.remoteShare(node, req, waitMs)),
     };
-    for await (const row of mergedShares(template, partitionList(spec.partitions), spec.cursor, access, cursorOrder)) {
+    for await (const row of mergedShares(template, partitionList(spec.partitions), spec.cursor, access, cursorOrder, spec.deadline)) {
       yield [row.record, decodeCursor(row.cursor)];
     }
   }
@@ -368,8 +373,24 @@ export class QueryEngine {
     }
   }
 
-  /** Records matching the plan (full WHERE re-checked), each with the cursor that resumes after it. */
+  /**
+   * Records matching the plan (full WHERE re-checked), each with the cursor that resumes after
+   * it; past the query's deadline, TIMEOUT (the fan-out stops: no share is asked for more).
+   */
   private async *matches(p: Plan): AsyncGenerator<[DbRecord, Cursor]> {
+    const deadline = p.spec.deadline;
+    if (deadline === undefined) {
+      yield* this.matching(p);
+      return;
+    }
+    if (this.now() >= deadline) throw deadlinePassed('query');
+    for await (const m of this.matching(p)) {
+      if (this.now() >= deadline) throw deadlinePassed('query');
+      yield m;
+    }
+  }
+
+  private async *matching(p: Plan): AsyncGenerator<[DbRecord, Cursor]> {
     if (p.fanOut === true && p.access.kind !== 'scan') {
       yield* this.fannedOut(p as Plan & { access: { kind: 'range' | 'geo' } });
       return;
@@ -448,6 +469,7 @@ export class QueryEngine {
     const scanBins = needed === undefined ? undefined : spec.bins === undefined ? [...needed] : [...new Set([...needed, ...spec.bins])];
     const scanOpts = (partitions: number[]) => ({
       partitions, ...(spec.set === undefined ? {} : { set: spec.set }), ...(scanBins === undefined ? {} : { bins: scanBins }),
+      ...(spec.deadline === undefined ? {} : { deadline: spec.deadline }),
     });
     // One scan over all the partitions (in a cluster, one stream per master rather than a round
     // trip per partition); records come partition by partition in the order asked, and each

@@ -12,7 +12,7 @@ import type { RemoteCalls } from '../replication/remote-calls.ts';
 import { runLocally } from '../transaction/forwarding.ts';
 import type { Kernel } from '../transaction/kernel.ts';
 import type { Operation } from '../transaction/operations.ts';
-import { DEFAULT_WRITE_POLICY, type WritePolicy } from '../transaction/policy.ts';
+import { answerBy, deadlinePassed, DEFAULT_WRITE_POLICY, type WritePolicy } from '../transaction/policy.ts';
 import type { UdfCall, UdfEngine } from '../udf/engine.ts';
 import type { JobInfo, UdfJobs } from '../udf/jobs.ts';
 import { aggregateRecords, binBatches, executeRecordUdf, type RecordUdfOutcome } from '../udf/kernel-bridge.ts';
@@ -97,8 +97,38 @@ export class UdfRunner {
    * A stream UDF over a target; the final values. On one node (or when this node masters every
    * partition) the whole pipeline runs here; on a cluster each master runs the partial phase over
    * the partitions it masters and this node the final phase over their partials.
+   *
+   * With the client's `deadline` (the node's clock): the UDF's own time limit never runs past it
+   * (here and on every master), and a little before it (answerBy) the aggregation fails TIMEOUT —
+   * the records' scan stops, no master is asked for a share after that and none is waited for.
    */
-  async aggregate(call: UdfCall, target: UdfTargetSpec, signal: AbortSignal): Promise<BinValue[]> {
+  async aggregate(call: UdfCall, target: UdfTargetSpec, signal: AbortSignal, deadline?: number): Promise<BinValue[]> {
+    if (deadline === undefined) return this.aggregateBy(call, target, signal, undefined);
+    const clock = this.kernel.clock;
+    const now = clock.now();
+    const by = answerBy(deadline, now);
+    const limited: UdfCall = { ...call, timeoutMs: Math.max(1, Math.min(this.engine.timeLimit(call.timeoutMs, true), Math.floor(deadline - now))) };
+    const stop = new AbortController();
+    const cancel = (): void => stop.abort();
+    signal.addEventListener('abort', cancel, { once: true });
+    let timer: ReturnType<typeof clock.setTimeout> | undefined;
+    const work = this.aggregateBy(limited, target, stop.signal, deadline);
+    work.catch(() => {}); // past the deadline its outcome is no longer awaited
+    try {
+      return await Promise.race([work, new Promise<never>((_, reject) => {
+        timer = clock.setTimeout(() => {
+          stop.abort();
+          reject(deadlinePassed('aggregation'));
+        }, Math.max(0, by - now));
+      })]);
+    } finally {
+      if (timer !== undefined) clock.clearTimeout(timer);
+      signal.removeEventListener('abort', cancel);
+    }
+  }
+
+  /** The aggregation; another master's share is not waited for past `deadline` (the client's). */
+  private async aggregateBy(call: UdfCall, target: UdfTargetSpec, signal: AbortSignal, deadline: number | undefined): Promise<BinValue[]> {
     this.kernel.namespace(target.namespace);
     await this.caughtUp(call);
     this.requireFunction(call);
@@ -125,9 +155,11 @@ export class UdfRunner {
       share: async (node: NodeId, req) => {
         if (signal.aborted) throw new DbError('QUERY_ABORTED', 'the aggregation was cancelled');
         if (node === router.localNode) return this.aggregateShare(req);
-        return decodePartials(await calls.call(node, AGGREGATE_SHARE_KIND, encodeAggregateShare(req), { deadlineMs: limitMs + 5000, fabricKind: 'proxy' }));
+        // another master's share is waited for until its time limit (and a margin for the answer), not past the client's deadline
+        const waitMs = Math.max(1, Math.min(limitMs + 5000, (deadline ?? Infinity) - clock.now()));
+        return decodePartials(await calls.call(node, AGGREGATE_SHARE_KIND, encodeAggregateShare(req), { deadlineMs: waitMs, fabricKind: 'proxy' }));
       },
-    }, clock.now() + limitMs);
+    }, Math.min(clock.now() + limitMs, deadline ?? Infinity));
     return this.engine.aggregateFinal(call, partials);
   }
 

@@ -94,6 +94,26 @@ export function checkDeadline(deadline: number | undefined, now: number, what: '
   });
 }
 
+/**
+ * When a long request (an index query, an aggregation) that the client waits for until
+ * `deadline` gives up, so that its own TIMEOUT — with the reason — reaches the client before the
+ * client's timer fires: the deadline less a quarter of the time left, at most 1 s (the answer's
+ * way back on a busy machine). The UDF calls of the gRPC API stop by the same rule.
+ */
+export function answerBy(deadline: number, now: number): number {
+  return deadline - Math.min(1000, Math.max(0, deadline - now) / 4);
+}
+
+/**
+ * The TIMEOUT of a query or aggregation whose client's deadline passed: it stopped, asked no node
+ * for more, and answered nothing (a read: not in doubt).
+ */
+export function deadlinePassed(what: string, partial?: string): DbError {
+  return new DbError('TIMEOUT', `the ${what}'s deadline passed before it finished${partial === undefined ? '' : ` (${partial})`}; its remaining work was stopped`, {
+    hint: 'retry with a longer timeout, or narrow the query (a filter the index answers, fewer partitions, a LIMIT)', inDoubt: false,
+  });
+}
+
 /** Checks the generation policy against an existing record's generation. */
 export function checkGeneration(policy: WritePolicy, current: number | undefined): void {
   if (policy.generationPolicy === 'none' || current === undefined) return;

@@ -7,6 +7,8 @@ export interface SourceScanOptions {
   readonly partitions: readonly PartitionId[];
   /** Only these bins are needed (a source may return more); all when absent. */
   readonly bins?: readonly string[];
+  /** The query's deadline (the node's clock): a scan across a cluster waits no longer for another node's page. */
+  readonly deadline?: number;
 }
 
 /**

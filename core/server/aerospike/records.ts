@@ -72,7 +72,7 @@ export function filterOf(kernel: Kernel, fields: MsgFields): RecordPredicate | u
 export const WIRE_READ: ReadPolicy = { replica: 'any' };
 
 /** The client's server-side timeout (transaction_ttl) as a time on the node's clock; none when it sent 0. */
-function deadlineOf(kernel: Kernel, h: MsgHeader): number | undefined {
+export function deadlineOf(kernel: Kernel, h: MsgHeader): number | undefined {
   return h.transactionTtl > 0 ? kernel.clock.now() + h.transactionTtl : undefined;
 }
 

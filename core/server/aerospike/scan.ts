@@ -16,7 +16,7 @@ import type { ScanRequest } from '../../transaction/kernel.ts';
 import type { FrontEndContext } from './context.ts';
 import type { JobTracker } from './jobs.ts';
 import { ResponseWriter, fieldString, type Msg, type OutMsg } from './message.ts';
-import { filterOf, isWrite, operationOf, policyOf } from './records.ts';
+import { deadlineOf, filterOf, isWrite, operationOf, policyOf } from './records.ts';
 import { Field, Info1, Info3, Op, wireVoidTime } from './protocol.ts';
 import { wireExpr } from './expressions.ts';
 import { udfArgs } from './udf.ts';
@@ -240,11 +240,15 @@ export async function runScan(ctx: FrontEndContext, jobs: JobTracker, msg: Msg, 
     }
     const partitions = [...work.fresh, ...work.resume.keys()];
     const order = new Map(partitions.map((p, i) => [p, i]));
+    const deadline = deadlineOf(kernel, msg);
     const rows: DbRecord[] = [];
     const spec = {
       namespace, ...(set === undefined ? {} : { set }), ...(where === undefined ? {} : { where }),
       ...(noBins ? { bins: [] } : only !== undefined ? { bins: [...only] } : {}), partitions: { ids: partitions },
       ...(name === undefined ? {} : { indexName: name }),
+      // the client's total timeout (transaction_ttl), as for single-record commands: past it the
+      // query stops (no master is asked for more) and the stream ends with TIMEOUT (9)
+      ...(deadline === undefined ? {} : { deadline }),
     };
     for await (const row of q.engine.query(spec)) {
       const after = work.resume.get(row.record.key.partition);

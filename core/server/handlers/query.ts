@@ -1,4 +1,7 @@
+import type { Deadline } from '@grpc/grpc-js';
 import { DbError } from '../../errors/index.ts';
+import { answerBy } from '../../transaction/policy.ts';
+import { callDeadline } from './request-mapping.ts';
 import type { Logger } from '../../plugin-api/index.ts';
 import type { IndexDefinition, IndexType, CollectionType } from '../../query/index/definition.ts';
 import type { IndexStatus } from '../../query/index/manager.ts';
@@ -53,6 +56,15 @@ export function specFromRequest(req: QueryRequest | undefined, rpc: 'Query' | 'A
   };
 }
 
+/**
+ * A query that gives up a little before the call's deadline (answerBy), so that the client gets
+ * the node's TIMEOUT with its reason, and the node stops asking the masters for more.
+ */
+export function untilDeadline(spec: QuerySpec, deadline: Deadline, nowMs: () => number): QuerySpec {
+  const at = callDeadline(deadline, nowMs);
+  return Number.isFinite(at) ? { ...spec, deadline: answerBy(at, nowMs()) } : spec;
+}
+
 /** The QueryService gRPC handlers. */
 export function queryHandlers(q: QuerySubsystem, nowMs: () => number, logger: Logger): QueryServiceServer {
   return {
@@ -70,9 +82,9 @@ export function queryHandlers(q: QuerySubsystem, nowMs: () => number, logger: Lo
     }),
     listIndexes: unary(logger, 'ListIndexes', async (req) => ({ indexes: q.indexes.list(req.namespace === '' ? undefined : req.namespace).map(toInfo) })),
     getIndexStat: unary(logger, 'GetIndexStat', async (req) => ({ index: toInfo(q.indexes.stat(req.namespace, req.name)) })),
-    query: serverStream(logger, 'Query', async function* (req, signal): AsyncIterable<QueryResponse> {
+    query: serverStream(logger, 'Query', async function* (req, signal, call): AsyncIterable<QueryResponse> {
       const perMessage = checkRecordsPerMessage(req.recordsPerMessage);
-      const rows = q.engine.query(specFromRequest(req));
+      const rows = q.engine.query(untilDeadline(specFromRequest(req), call.getDeadline(), nowMs));
       if (perMessage <= 1) {
         for await (const row of rows) {
           if (signal.aborted) return;
@@ -86,12 +98,13 @@ export function queryHandlers(q: QuerySubsystem, nowMs: () => number, logger: Lo
         yield { records: page.map((row) => toPbRecord(row.record, t)), cursor: (page[page.length - 1] as { cursor: string }).cursor };
       }
     }),
-    aggregate: unary(logger, 'Aggregate', async (req) => {
+    aggregate: unary(logger, 'Aggregate', async (req, call) => {
       const fn = req.function.toUpperCase();
       if (!['COUNT', 'SUM', 'MIN', 'MAX', 'AVG'].includes(fn)) {
         throw new DbError('PARAMETER', `unknown aggregate function ${JSON.stringify(req.function)}`, { hint: 'use COUNT, SUM, MIN, MAX or AVG' });
       }
-      const r = await q.engine.aggregate({ ...specFromRequest(req.query, 'Aggregate'), aggregate: { fn: fn as AggregateFn, ...(req.bin === '' ? {} : { bin: req.bin }) } });
+      const spec = untilDeadline(specFromRequest(req.query, 'Aggregate'), call.getDeadline(), nowMs);
+      const r = await q.engine.aggregate({ ...spec, aggregate: { fn: fn as AggregateFn, ...(req.bin === '' ? {} : { bin: req.bin }) } });
       return { value: toPbValue(r.value), matched: BigInt(r.matched) };
     }),
     explain: unary(logger, 'Explain', async (req: ExplainRequest) => {

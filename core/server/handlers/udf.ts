@@ -5,6 +5,7 @@
  */
 import type { Deadline } from '@grpc/grpc-js';
 import { DbError } from '../../errors/index.ts';
+import { answerBy } from '../../transaction/policy.ts';
 import type { Logger } from '../../plugin-api/index.ts';
 import { jobProgress, type UdfRunner, type UdfTargetSpec } from '../../query/udf-runner.ts';
 import { exprFromJsonText } from '../../query/expr/index.ts';
@@ -15,7 +16,7 @@ import type {
   JobInfo as PbJobInfo, ModuleInfo, UdfCall as PbUdfCall, UdfServiceAggregateResponse, UdfServiceServer, UdfTarget,
 } from '../../wire/generated/slipstream/v1/udf.ts';
 import { fromPbValue, toPbMeta, toPbValue } from '../../wire/convert.ts';
-import { callWritePolicy, fromPbKey, fromPbWritePolicy, refusePolicyFields, JOB_REFUSES, RECORD_UDF_REFUSES } from './request-mapping.ts';
+import { callDeadline, callWritePolicy, fromPbKey, fromPbWritePolicy, refusePolicyFields, JOB_REFUSES, RECORD_UDF_REFUSES } from './request-mapping.ts';
 import { serverStream, unary } from '../rpc.ts';
 
 export function toModuleInfo(m: ModuleVersion): ModuleInfo {
@@ -41,9 +42,7 @@ export function toPbJob(j: JobInfo): PbJobInfo {
  */
 function runByOf(deadline: Deadline): number | undefined {
   const at = deadline instanceof Date ? deadline.getTime() : deadline;
-  if (!Number.isFinite(at)) return undefined;
-  const left = at - Date.now();
-  return at - Math.min(1000, Math.max(0, left) / 4);
+  return Number.isFinite(at) ? answerBy(at, Date.now()) : undefined;
 }
 
 export function callOf(pb: PbUdfCall | undefined, deadline: Deadline): UdfCall {
@@ -94,7 +93,10 @@ export function udfHandlers(runner: UdfRunner, nowMs: () => number, logger: Logg
       };
     }),
     aggregate: serverStream(logger, 'Aggregate', async function* (req, signal, call): AsyncIterable<UdfServiceAggregateResponse> {
-      const values = await runner.aggregate(callOf(req.call, call.getDeadline()), targetOf(req.target), signal);
+      // the client's deadline bounds the whole aggregation (its fan-out included), which fails
+      // TIMEOUT a little before it; the UDF's own limit stops it by the deadline at the latest
+      const deadline = callDeadline(call.getDeadline(), nowMs);
+      const values = await runner.aggregate(callOf(req.call, Infinity), targetOf(req.target), signal, Number.isFinite(deadline) ? deadline : undefined);
       for (const v of values) yield { value: toPbValue(v) };
     }),
     startBackgroundJob: unary(logger, 'StartBackgroundJob', async (req) => {
