@@ -102,6 +102,21 @@ const fmt = (xs: number[]): string => {
 
 try {
   const parts = (process.env['BENCH_CLUSTER'] ?? 'membership,data').split(',');
+  // BENCH_CLUSTER=migration: the join's migration row alone, BENCH_MIGRATE_ROUNDS times (a fresh cluster each)
+  if (parts.includes('migration')) {
+    const k = (x: number): string => Math.round(x).toLocaleString('en-US');
+    console.log(`\n### Cluster migration alone (real processes, 127.0.0.1, memory engine; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} at the start)\n`);
+    console.log('| round | records received | records/s | join → online | load average (1 min) |');
+    console.log('|---|---|---|---|---|');
+    const rates: number[] = [];
+    for (let r = 1; r <= Number(process.env['BENCH_MIGRATE_ROUNDS'] ?? 3); r++) {
+      const m = (await measureDataPath({ migrationOnly: true })).migration;
+      rates.push(m.perSecond);
+      console.log(`| ${r} | ${k(m.records)} | ${k(m.perSecond)} | ${k(m.ms)} ms | ${(loadavg()[0] ?? 0).toFixed(1)} |`);
+    }
+    const sorted = [...rates].sort((x, y) => x - y);
+    console.log(`| median (min–max) | | ${k(sorted[Math.floor(sorted.length / 2)] ?? 0)} (${k(sorted[0] ?? 0)}–${k(sorted[sorted.length - 1] ?? 0)}) | | |`);
+  }
   if (parts.includes('data')) {
     const load0 = loadavg();
     const d = await measureDataPath();

@@ -181,9 +181,11 @@ export interface DataPathResults {
   sigkillReformedMs: number;
 }
 
-export async function measureDataPath(): Promise<DataPathResults> {
+/** `migrationOnly`: the join's migration alone (no write rounds, gets or SIGKILL), e.g. to repeat that row. */
+export async function measureDataPath(options: { migrationOnly?: boolean } = {}): Promise<DataPathResults> {
   const MS = Number(process.env['BENCH_MS'] ?? 5000);
-  const writes = await writeRounds(Number(process.env['BENCH_WRITE_ROUNDS'] ?? 3), Number(process.env['BENCH_WRITE_ROUND_MS'] ?? MS / 2));
+  const writes = options.migrationOnly === true ? { grpc: { rf1: [], rf2: [] }, aerospike: { rf1: [], rf2: [] } }
+    : await writeRounds(Number(process.env['BENCH_WRITE_ROUNDS'] ?? 3), Number(process.env['BENCH_WRITE_ROUND_MS'] ?? MS / 2));
   if (process.env['BENCH_CLUSTER_WRITES_ONLY'] === '1') return { writes, getDirect: 0, getProxied: 0, migration: { records: 0, ms: 0, perSecond: 0, loadPerSecond: 1 }, sigkillWindowMs: 0, sigkillReformedMs: 0 };
 
   // get: through node C3, keys it masters (direct) against keys others master (proxied); then a join's migration; then SIGKILL
@@ -223,6 +225,10 @@ export async function measureDataPath(): Promise<DataPathResults> {
     const received = Number(st.get('migrate_records_received'));
     const perSecond = Number(st.get('migrate_last_rate'));
     c1.close();
+    if (options.migrationOnly === true) {
+      ca.close();
+      return { writes, getDirect: 0, getProxied: 0, migration: { records: received, ms: joinMs, perSecond, loadPerSecond }, sigkillWindowMs: 0, sigkillReformedMs: 0 };
+    }
 
     const map = await partitionMap(a.port);
     const masterOf = (k: string): string => map.nodes[map.partitions[partitionOf(computeDigest('m', k))]?.nodeIndexes[0] ?? 0] ?? '';
