@@ -26,17 +26,20 @@ function partitionMap(port: number): Promise<GetPartitionMapResponse> {
 }
 
 /** A namespace of the bench's nodes (memory engine). */
-interface BenchNamespace { readonly name: string; readonly rf: number }
+export interface BenchNamespace { readonly name: string; readonly rf: number }
 
-class Cluster {
+/** Bench nodes (memory engine) started one by one, the first one the others' seed. `main`: another checkout's core/main.ts. */
+export class Cluster {
   readonly dir = mkdtempSync(join(tmpdir(), 'slipstream-bench-dp-'));
   readonly procs = new Map<string, NodeProcess>();
   seed = '';
   readonly namespaces: readonly BenchNamespace[];
   readonly nodeFlags: readonly string[];
-  constructor(namespaces: readonly BenchNamespace[], nodeFlags: readonly string[] = []) {
+  readonly main: string | undefined;
+  constructor(namespaces: readonly BenchNamespace[], nodeFlags: readonly string[] = [], main?: string) {
     this.namespaces = namespaces;
     this.nodeFlags = nodeFlags;
+    this.main = main;
   }
   async start(id: string): Promise<NodeProcess> {
     const file = join(this.dir, `${id}.json`);
@@ -45,7 +48,7 @@ class Cluster {
       namespaces: this.namespaces.map((n) => ({ name: n.name, storage: 'storage-memory', replicationFactor: n.rf })),
       cluster: { clusterName: 'bench', heartbeat: { address: '127.0.0.1:0' }, fabric: { address: '127.0.0.1:0' }, seeds: this.seed === '' ? [] : [this.seed] },
     }));
-    const p = await startNodeProcess(['--config', file], { timeoutMs: 60_000, nodeFlags: this.nodeFlags });
+    const p = await startNodeProcess(['--config', file], { timeoutMs: 60_000, nodeFlags: this.nodeFlags, ...(this.main === undefined ? {} : { main: this.main }) });
     if (this.seed === '') this.seed = (await info(p.port)).members[0]?.heartbeatAddress ?? '';
     this.procs.set(id, p);
     return p;
@@ -71,7 +74,7 @@ class Cluster {
 export const failures = { count: 0 };
 
 /** Runs `fn` from `concurrency` loops for `ms`; successful operations per second. */
-async function rate(ms: number, concurrency: number, fn: (i: number) => Promise<unknown>): Promise<number> {
+export async function rate(ms: number, concurrency: number, fn: (i: number) => Promise<unknown>): Promise<number> {
   const end = performance.now() + ms;
   let n = 0;
   const t0 = performance.now();
@@ -103,7 +106,7 @@ export interface WriteRounds { readonly rf1: WriteRound[]; readonly rf2: WriteRo
 type Writer = (i: number) => Promise<unknown>;
 
 /** Runs `put` for `ms` from `concurrency` loops, with the CPU the nodes and this process spent meanwhile. */
-async function writeRound(pids: readonly number[], ms: number, concurrency: number, put: Writer): Promise<WriteRound> {
+export async function writeRound(pids: readonly number[], ms: number, concurrency: number, put: Writer): Promise<WriteRound> {
   const nodes0 = pids.reduce((t, pid) => t + cpuMicros(pid), 0);
   const own0 = ownCpuMicros();
   const t0 = performance.now();

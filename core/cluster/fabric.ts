@@ -70,6 +70,7 @@ export class Fabric {
   #pending = new Map<number, Pending>();
   #addresses = new Map<NodeId, string>();
   #seen = new Map<string, { set: Set<number>; order: number[]; refused: Set<number> }>();
+  #senderKeys = new Map<NodeId, { inc: number; key: string }>();
   #handlers: FabricHandler[] = [];
   #stopped = false;
   /** Acks to send by the next timer turn, per sender (of one incarnation: see #ack). */
@@ -275,6 +276,16 @@ export class Fabric {
     p.resolve();
   }
 
+  /** The dedup key of a sender's incarnation, kept per node: a frame then costs no bigint-to-string conversion. */
+  #senderKey(from: NodeId, inc: number): string {
+    const known = this.#senderKeys.get(from);
+    if (known !== undefined && known.inc === inc) return known.key;
+    if (this.#senderKeys.size >= MAX_SENDERS) this.#senderKeys.clear();
+    const key = `${from}:${inc}`;
+    this.#senderKeys.set(from, { inc, key });
+    return key;
+  }
+
   #onMessage(frame: Frame): void {
     if (frame.t !== 'msg') return;
     if (frame.clusterName !== this.#o.clusterName) {
@@ -286,7 +297,7 @@ export class Fabric {
     if (frame.acks !== undefined && frame.acks.inc === this.#o.incarnation) {
       for (const id of frame.acks.ids) this.#acked(frame.from, id, undefined);
     }
-    const key = `${frame.from}:${frame.inc}`;
+    const key = this.#senderKey(frame.from, frame.inc);
     let seen = this.#seen.get(key);
     if (seen === undefined) {
       if (this.#seen.size >= MAX_SENDERS) this.#seen.delete(this.#seen.keys().next().value as string);

@@ -40,9 +40,11 @@ export interface AdjacentNode {
  * out. Nodes announce it in every heartbeat pulse and ignore peers of another version (a rolling
  * upgrade across versions is not possible: see docs/cluster.md). A pulse without one comes from
  * a build before versions were announced, taken as version 1. Version 3: acknowledgements ride
- * on messages (FabricMessage.acks), which a node of version 2 would not read.
+ * on messages (FabricMessage.acks), which a node of version 2 would not read. Version 4: a request
+ * may carry several calls of one kind (`batch:<kind>`, remote-calls.ts), which a node of version
+ * 3 would refuse.
  */
-export const FABRIC_PROTOCOL_VERSION = 3;
+export const FABRIC_PROTOCOL_VERSION = 4;
 
 /** Heartbeat pulse, sent every interval to every known heartbeat endpoint. */
 export interface Pulse {

@@ -22,7 +22,7 @@
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { DbError } from '../plugin-api/index.ts';
+import { DbError, endOfTurn } from '../plugin-api/index.ts';
 import { silentLogger, type Logger } from '../plugin-api/index.ts';
 import { decodeFrame, encodeFrame, maxFrameBytes, type Frame } from './messages.ts';
 import { parseAddress, type Channel, type Transport, type TransportStats } from './transport.ts';
@@ -80,8 +80,10 @@ interface Queued {
 
 interface Outgoing {
   socket: Socket;
-  /** Frames written since the connection was corked, sent together when the turn ends. */
-  corked: boolean;
+  /** Frames of this turn, written together (one buffer, one socket write) when the turn ends. */
+  turn: Uint8Array[];
+  /** Their bytes. */
+  turnBytes: number;
   /** Connected (and, with a secret, the challenge received): frames go straight out. */
   ready: boolean;
   /** Encoded frames waiting for the connection (and its challenge), each with whom to tell when it is written or dropped. */
@@ -91,21 +93,28 @@ interface Outgoing {
 }
 
 export function frameBytes(frame: Frame, signing?: FrameSigning): Buffer {
-  return sealedPayload(encodeFrame(frame), signing);
+  const payload = encodeFrame(frame);
+  const out = Buffer.allocUnsafe(sealedLength(payload, signing !== undefined));
+  sealInto(out, 0, payload, signing);
+  return out;
 }
 
-/** An encoded frame with its length, and its counter and signature when signed. */
-function sealedPayload(payload: Uint8Array, signing?: FrameSigning): Buffer {
+/** Bytes of an encoded frame on the wire: its length, the payload, and its counter and signature when signed. */
+function sealedLength(payload: Uint8Array, signed: boolean): number {
+  return 4 + payload.length + (signed ? FRAME_SEAL_BYTES : 0);
+}
+
+/** Writes a frame as the wire carries it at `out[at]`; returns where it ends. */
+function sealInto(out: Buffer, at: number, payload: Uint8Array, signing?: FrameSigning): number {
   const length = payload.length + (signing === undefined ? 0 : FRAME_SEAL_BYTES);
-  const out = Buffer.allocUnsafe(4 + length);
-  out.writeUInt32BE(length, 0);
-  out.set(payload, 4);
+  out.writeUInt32BE(length, at);
+  out.set(payload, at + 4);
   if (signing !== undefined) {
-    const counter = out.subarray(4 + payload.length, 4 + payload.length + 8);
+    const counter = out.subarray(at + 4 + payload.length, at + 4 + payload.length + 8);
     counter.writeBigUInt64BE(signing.counter);
-    out.set(frameMac(signing.secret, signing.channel, signing.challenge, counter, payload), 4 + payload.length + 8);
+    out.set(frameMac(signing.secret, signing.channel, signing.challenge, counter, payload), at + 4 + payload.length + 8);
   }
-  return out;
+  return at + 4 + length;
 }
 
 export interface FrameReader {
@@ -231,28 +240,39 @@ export function tcpTransport(options: TcpTransportOptions = {}): Transport {
   let sweeper: NodeJS.Timeout | undefined;
   let closed = false;
 
-  /** A frame's bytes for one outgoing connection: signed under its challenge with the next counter. */
-  function sealed(conn: Outgoing, payload: Uint8Array): Buffer {
-    if (secret === undefined || conn.challenge === undefined) return sealedPayload(payload);
-    conn.counter += 1n;
-    return sealedPayload(payload, { secret, channel, challenge: conn.challenge, counter: conn.counter });
-  }
-
   /**
    * Writes a frame on a ready connection. Frames written in one turn of the event loop (the
-   * replies, acknowledgements and copies that one batch of incoming frames produces) leave in
-   * one write: the connection is corked at the first and uncorked once the turn's I/O is done.
+   * replies, acknowledgements and calls that one batch of incoming frames produces) leave in one
+   * buffer and one socket write once the turn's work is done (after what else that turn deferred
+   * to its end, such as calls sent together): a socket write per frame, and the stream's work per
+   * chunk, cost more than the copy.
    */
   function write(conn: Outgoing, payload: Uint8Array): void {
-    if (!conn.corked) {
-      conn.corked = true;
-      conn.socket.cork();
-      setImmediate(() => {
-        conn.corked = false;
-        conn.socket.uncork();
-      });
+    conn.turn.push(payload);
+    conn.turnBytes += payload.length;
+    if (conn.turn.length === 1) endOfTurn(() => writeTurn(conn), true);
+  }
+
+  /** The frames of the turn as one buffer (each signed under the connection's challenge with the next counter). */
+  function writeTurn(conn: Outgoing): void {
+    const frames = conn.turn;
+    conn.turn = [];
+    conn.turnBytes = 0;
+    if (conn.socket.destroyed) return;
+    const signed = secret !== undefined && conn.challenge !== undefined;
+    let size = 0;
+    for (const f of frames) size += sealedLength(f, signed);
+    const out = Buffer.allocUnsafe(size);
+    let at = 0;
+    for (const f of frames) {
+      if (!signed) {
+        at = sealInto(out, at, f);
+        continue;
+      }
+      conn.counter += 1n;
+      at = sealInto(out, at, f, { secret, channel, challenge: conn.challenge as Buffer, counter: conn.counter });
     }
-    conn.socket.write(sealed(conn, payload));
+    conn.socket.write(out);
   }
 
   function open(to: string): Outgoing | undefined {
@@ -264,7 +284,7 @@ export function tcpTransport(options: TcpTransportOptions = {}): Transport {
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 1000);
     socket.setTimeout(connectTimeoutMs);
-    const conn: Outgoing = { socket, corked: false, ready: false, queue: [], challenge: undefined, counter: 0n };
+    const conn: Outgoing = { socket, turn: [], turnBytes: 0, ready: false, queue: [], challenge: undefined, counter: 0n };
     outgoing.set(to, conn);
     const flush = (): void => {
       socket.setTimeout(0);
@@ -411,7 +431,7 @@ export function tcpTransport(options: TcpTransportOptions = {}): Transport {
       if (conn === undefined) conn = open(to);
       if (conn === undefined) return written?.(false);
       if (conn.ready) {
-        if (conn.socket.writableLength > maxOutgoingBytes) {
+        if (conn.socket.writableLength + conn.turnBytes > maxOutgoingBytes) {
           stats.framesUnsent++;
           return written?.(false);
         }

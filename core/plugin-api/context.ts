@@ -4,6 +4,11 @@ export interface Clock {
   now(): number;
   setTimeout(fn: () => void, ms: number): TimerHandle;
   clearTimeout(handle: TimerHandle): void;
+  /**
+   * Runs `fn` once, after the I/O of the current turn (everything received now) is handled and
+   * before any timer (see endOfTurn). A clock without it: `setTimeout(fn, 0)`.
+   */
+  defer?(fn: () => void): void;
 }
 
 export interface TimerHandle {
@@ -32,7 +37,52 @@ export interface PluginContext {
   readonly signal: AbortSignal;
 }
 
+let turnQueue: (() => void)[] | undefined;
+let flushQueue: (() => void)[] = [];
+
+/**
+ * Runs `fn` at the end of this turn of the event loop: once the I/O callbacks now due have run
+ * (a setImmediate), before timers. Everything deferred in one turn runs in one pass, in the order
+ * deferred, and so does what those callbacks defer: work one batch of input produced (calls to
+ * send together, frames to send) leaves in the same turn. With `flush`, `fn` runs after every
+ * other callback of the pass (a transport writing out the frames the others produced).
+ */
+export function endOfTurn(fn: () => void, flush = false): void {
+  if (flush) flushQueue.push(fn);
+  if (turnQueue !== undefined) {
+    if (!flush) turnQueue.push(fn);
+    return;
+  }
+  turnQueue = flush ? [] : [fn];
+  setImmediate(runTurnQueue);
+}
+
+function runTurnQueue(): void {
+  const queue = turnQueue as (() => void)[];
+  let failed: { error: unknown } | undefined;
+  const run = (fn: () => void): void => {
+    try {
+      fn();
+    } catch (error) {
+      failed ??= { error };
+    }
+  };
+  for (let i = 0; ; i++) {
+    if (i < queue.length) {
+      run(queue[i] as () => void);
+      continue;
+    }
+    if (flushQueue.length === 0) break;
+    const flushes = flushQueue;
+    flushQueue = [];
+    for (const fn of flushes) run(fn);
+  }
+  turnQueue = undefined;
+  if (failed !== undefined) throw failed.error;
+}
+
 export const systemClock: Clock = {
+  defer: endOfTurn,
   now: () => Date.now(),
   setTimeout: (fn, ms) => {
     const t = setTimeout(fn, ms);

@@ -6,7 +6,7 @@ export { PLUGIN_API_VERSION } from './plugin.ts';
 export type { Plugin, PluginKind, StoragePlugin, ReplicationPlugin, RetransmitPlugin } from './plugin.ts';
 export type { PluginHealth, PluginLifecycle } from './lifecycle.ts';
 export type { Clock, TimerHandle, Logger, NodeId, PluginContext } from './context.ts';
-export { systemClock, silentLogger } from './context.ts';
+export { endOfTurn, systemClock, silentLogger } from './context.ts';
 export type {
   StorageEngine, StorageCapabilities, StoredRecord, WriteExpectation, WriteOutcome, EngineAnswer,
   ScanOptions, TruncateOptions, EngineStats,

@@ -54,7 +54,8 @@ export class KernelRecordSource implements RecordSource {
 /** Keeps the indexes exact: every record change and truncate of the kernel reaches the manager. */
 export function attachIndexes(kernel: Kernel, indexes: IndexManager): void {
   kernel.addListener({
-    onChange: (c) => indexes.onWrite(c.namespace, c.digest, c.set, c.before, c.after),
+    // the bins are read only for a namespace with an index: a change may decode them on demand
+    onChange: (c) => { if (indexes.covers(c.namespace)) indexes.onWrite(c.namespace, c.digest, c.set, c.before, c.after); },
     onTruncate: (namespace, set) => indexes.onTruncate(namespace, set),
   });
 }

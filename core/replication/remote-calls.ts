@@ -15,6 +15,13 @@
  * - TIMEOUT (in doubt): no answer by the deadline, or the node left the cluster before it
  *   answered (`departed`: failed at once then, not at the deadline), and the request may have
  *   reached it; it may or may not have run.
+ *
+ * Calls made with `batch: true` in one turn of the event loop to the same node, of the same kind,
+ * fabric kind and deadline, travel together: one request of kind `batch:<kind>` whose body holds
+ * each call's body (encodeCallBatch), run on the other node call by call by the kind's handler
+ * and answered by one reply holding each call's answer or error (encodeBatchReply). Each call
+ * still gets its own outcome; what befalls the request (not delivered, no answer, the node left)
+ * befalls every call in it alike. A call alone in its turn travels as an ordinary request.
  */
 import { DbError, type ResultCodeName } from '../errors/index.ts';
 import { ResultCode } from '../errors/index.ts';
@@ -25,14 +32,164 @@ import { hexId } from '../cluster/messages.ts';
 
 const EMPTY = new Uint8Array(0);
 
+/** The request kind of several calls of one kind sent together: `batch:<kind>`. */
+export const BATCH_PREFIX = 'batch:';
+/** Calls one batch carries at most (more in one turn start another). */
+export const MAX_BATCH_CALLS = 1024;
+/** Bytes of bodies one batch carries at most, unless a single call's body is larger (it then travels alone). */
+export const MAX_BATCH_BYTES = 1024 * 1024;
+
+export interface CallOptions {
+  readonly deadlineMs: number;
+  readonly fabricKind?: FabricMessageKind;
+  /**
+   * The call may travel with the other calls of this turn to the same node, of the same kind,
+   * fabric kind and deadline, in one request answered by one reply (for many small calls, such as
+   * replica writes). It leaves at the end of the turn.
+   */
+  readonly batch?: boolean;
+}
+
+/** What a reply says of a failed call: the fields of its DbError. */
+interface ErrorFields {
+  readonly code?: string | undefined;
+  readonly resultCode?: number | undefined;
+  readonly message?: string | undefined;
+  readonly hint?: string | undefined;
+  readonly inDoubt?: boolean | undefined;
+}
+
+function errorFields(e: unknown): { code: string; resultCode: number; message: string; hint?: string; inDoubt?: true } {
+  const err = e instanceof DbError ? e : new DbError('SERVER_ERROR', e instanceof Error ? e.message : String(e));
+  return { code: err.code, resultCode: err.resultCode, message: err.message, ...(err.hint === undefined ? {} : { hint: err.hint }), ...(err.inDoubt ? { inDoubt: true as const } : {}) };
+}
+
+function errorOf(f: ErrorFields): DbError {
+  const code = (f.code !== undefined && f.code in ResultCode ? f.code : 'SERVER_ERROR') as ResultCodeName;
+  return new DbError(code, f.message ?? 'the remote node failed', {
+    ...(f.hint === undefined ? {} : { hint: f.hint }), ...(f.inDoubt === true ? { inDoubt: true } : {}),
+    ...(f.resultCode === undefined ? {} : { resultCode: f.resultCode }),
+  });
+}
+
+const badBatch = (what: string, why: string): DbError => new DbError('SERVER_ERROR', `a ${what} from another node does not decode: ${why}`, { hint: 'run the same version on every node' });
+
+/** Several calls' bodies as one request body: count u32 | (length u32 | bytes) per call. */
+export function encodeCallBatch(bodies: readonly Uint8Array[]): Uint8Array {
+  let size = 4;
+  for (const b of bodies) size += 4 + b.length;
+  const out = Buffer.allocUnsafe(size);
+  out.writeUInt32BE(bodies.length, 0);
+  let at = 4;
+  for (const b of bodies) {
+    out.writeUInt32BE(b.length, at);
+    out.set(b, at + 4);
+    at += 4 + b.length;
+  }
+  return out;
+}
+
+/** The inverse of encodeCallBatch; each body is a view into `bytes`. Throws a DbError on anything else. */
+export function decodeCallBatch(bytes: Uint8Array): Uint8Array[] {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (buf.length < 4) throw badBatch('batch of calls', `${buf.length} bytes`);
+  const count = buf.readUInt32BE(0);
+  if (count === 0 || count > MAX_BATCH_CALLS) throw badBatch('batch of calls', `${count} calls`);
+  const out: Uint8Array[] = [];
+  let at = 4;
+  for (let i = 0; i < count; i++) {
+    if (at + 4 > buf.length) throw badBatch('batch of calls', `call ${i} of ${count} is cut off`);
+    const n = buf.readUInt32BE(at);
+    if (at + 4 + n > buf.length) throw badBatch('batch of calls', `call ${i} of ${count} is cut off`);
+    out.push(buf.subarray(at + 4, at + 4 + n));
+    at += 4 + n;
+  }
+  if (at !== buf.length) throw badBatch('batch of calls', `${buf.length - at} bytes after its ${count} calls`);
+  return out;
+}
+
+/** One call's outcome in a batch's reply. */
+export type BatchResult = { readonly ok: true; readonly body: Uint8Array } | { readonly ok: false; readonly error: DbError };
+
+const OK = 0;
+const FAILED = 1;
+
+/**
+ * The answers to a batch of calls as one reply body: count u32 | per call: status u8 (0 answered,
+ * 1 failed) | length u32 | the answer, or the error's fields as UTF-8 JSON (code, resultCode,
+ * message, hint, inDoubt).
+ */
+export function encodeBatchReply(results: readonly BatchResult[]): Uint8Array {
+  const parts = results.map((r) => (r.ok ? r.body : Buffer.from(JSON.stringify(errorFields(r.error)), 'utf8')));
+  let size = 4;
+  for (const p of parts) size += 5 + p.length;
+  const out = Buffer.allocUnsafe(size);
+  out.writeUInt32BE(results.length, 0);
+  let at = 4;
+  results.forEach((r, i) => {
+    const p = parts[i] as Uint8Array;
+    out[at] = r.ok ? OK : FAILED;
+    out.writeUInt32BE(p.length, at + 1);
+    out.set(p, at + 5);
+    at += 5 + p.length;
+  });
+  return out;
+}
+
+/** The inverse of encodeBatchReply, for a batch of `count` calls. Throws a DbError on anything else. */
+export function decodeBatchReply(bytes: Uint8Array, count: number): BatchResult[] {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (buf.length < 4 || buf.readUInt32BE(0) !== count) throw badBatch('reply to a batch of calls', `not ${count} answers`);
+  const out: BatchResult[] = [];
+  let at = 4;
+  for (let i = 0; i < count; i++) {
+    if (at + 5 > buf.length) throw badBatch('reply to a batch of calls', `answer ${i} of ${count} is cut off`);
+    const status = buf[at];
+    const n = buf.readUInt32BE(at + 1);
+    if (at + 5 + n > buf.length) throw badBatch('reply to a batch of calls', `answer ${i} of ${count} is cut off`);
+    const part = buf.subarray(at + 5, at + 5 + n);
+    at += 5 + n;
+    if (status === OK) {
+      out.push({ ok: true, body: part });
+      continue;
+    }
+    if (status !== FAILED) throw badBatch('reply to a batch of calls', `status ${status}`);
+    let f: unknown;
+    try {
+      f = JSON.parse(part.toString('utf8'));
+    } catch {
+      throw badBatch('reply to a batch of calls', `error ${i} is not JSON`);
+    }
+    if (f === null || typeof f !== 'object' || Array.isArray(f)) throw badBatch('reply to a batch of calls', `error ${i} is not an object`);
+    const o = f as Record<string, unknown>;
+    const text = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+    out.push({ ok: false, error: errorOf({
+      code: text(o['code']), message: text(o['message']), hint: text(o['hint']),
+      resultCode: Number.isSafeInteger(o['resultCode']) ? o['resultCode'] as number : undefined, inDoubt: o['inDoubt'] === true,
+    }) });
+  }
+  if (at !== buf.length) throw badBatch('reply to a batch of calls', `${buf.length - at} bytes after its ${count} answers`);
+  return out;
+}
+
+/** Calls of one turn to one node, of one kind, fabric kind and deadline, to be sent together. */
+interface Batch {
+  readonly node: NodeId;
+  readonly kind: string;
+  readonly fabricKind: FabricMessageKind;
+  readonly deadlineMs: number;
+  readonly calls: Array<{ readonly body: Uint8Array; resolve(v: Uint8Array): void; reject(e: DbError): void }>;
+  bytes: number;
+}
+
 /** A handler gets the request's bytes (a view into the frame: decode them, do not keep them) and answers bytes. */
 export type RemoteHandler = (from: NodeId, body: Uint8Array) => Promise<Uint8Array>;
 
 export interface RemoteCalls {
   readonly localNode: NodeId;
   /** Sends `body` to `node`'s handler for `kind` and resolves with its answer. */
-  call(node: NodeId, kind: string, body: Uint8Array, options: { deadlineMs: number; fabricKind?: FabricMessageKind }): Promise<Uint8Array>;
-  /** Serves requests of `kind` sent by other nodes. */
+  call(node: NodeId, kind: string, body: Uint8Array, options: CallOptions): Promise<Uint8Array>;
+  /** Serves requests of `kind` sent by other nodes (alone or in batches). */
   serve(kind: string, handler: RemoteHandler): void;
 }
 
@@ -57,8 +214,13 @@ export class FabricCalls implements RemoteCalls {
   readonly #waiting = new Map<number, Waiting>();
   readonly #handlers = new Map<string, RemoteHandler>();
   readonly localNode: NodeId;
-  /** `departed`: calls failed at once because their node left the cluster before it answered. */
-  readonly stats = { calls: 0, answered: 0, failed: 0, timedOut: 0, notDelivered: 0, served: 0, departed: 0 };
+  /** Batches of this turn, not sent yet. */
+  #batches: Batch[] = [];
+  /**
+   * `departed`: calls failed at once because their node left the cluster before it answered.
+   * `batches`: requests that carried several calls (`batched` calls in all); a batch counts as one call elsewhere.
+   */
+  readonly stats = { calls: 0, answered: 0, failed: 0, timedOut: 0, notDelivered: 0, served: 0, departed: 0, batches: 0, batched: 0 };
 
   constructor(fabric: Fabric, nodeId: NodeId, clock: Clock, logger: Logger, random: () => number = Math.random) {
     this.#fabric = fabric;
@@ -75,7 +237,8 @@ export class FabricCalls implements RemoteCalls {
     this.#handlers.set(kind, handler);
   }
 
-  call(node: NodeId, kind: string, body: Uint8Array, options: { deadlineMs: number; fabricKind?: FabricMessageKind }): Promise<Uint8Array> {
+  call(node: NodeId, kind: string, body: Uint8Array, options: CallOptions): Promise<Uint8Array> {
+    if (options.batch === true) return this.#join(node, kind, body, options.deadlineMs, options.fabricKind ?? 'proxy');
     const rid = ++this.#rid;
     this.stats.calls++;
     return new Promise<Uint8Array>((resolve, reject) => {
@@ -112,6 +275,67 @@ export class FabricCalls implements RemoteCalls {
         if (why !== undefined) return this.#failInDoubt(rid);
         fail(new DbError('TIMEOUT', err.message, { ...(err.hint === undefined ? {} : { hint: err.hint }), inDoubt: true }));
       });
+    });
+  }
+
+  /** Adds a call to this turn's batch for its node, kind, fabric kind and deadline. */
+  #join(node: NodeId, kind: string, body: Uint8Array, deadlineMs: number, fabricKind: FabricMessageKind): Promise<Uint8Array> {
+    return new Promise<Uint8Array>((resolve, reject) => {
+      let b = this.#batches.find((x) => x.node === node && x.kind === kind && x.fabricKind === fabricKind && x.deadlineMs === deadlineMs);
+      if (b !== undefined && (b.calls.length >= MAX_BATCH_CALLS || b.bytes + body.length > MAX_BATCH_BYTES)) {
+        // full: it leaves now, and this call starts the next one
+        this.#batches.splice(this.#batches.indexOf(b), 1);
+        this.#send(b);
+        b = undefined;
+      }
+      if (b === undefined) {
+        b = { node, kind, fabricKind, deadlineMs, calls: [], bytes: 0 };
+        this.#batches.push(b);
+        if (this.#batches.length === 1) this.#defer(() => this.#flush());
+      }
+      b.calls.push({ body, resolve, reject });
+      b.bytes += body.length;
+    });
+  }
+
+  #defer(fn: () => void): void {
+    if (this.#clock.defer !== undefined) this.#clock.defer(fn);
+    else this.#clock.setTimeout(fn, 0);
+  }
+
+  #flush(): void {
+    const batches = this.#batches;
+    this.#batches = [];
+    for (const b of batches) this.#send(b);
+  }
+
+  /** Sends a batch: a call alone as itself, several as one request whose reply answers each. */
+  #send(b: Batch): void {
+    const options = { deadlineMs: b.deadlineMs, fabricKind: b.fabricKind };
+    const only = b.calls.length === 1 ? b.calls[0] : undefined;
+    if (only !== undefined) {
+      this.call(b.node, b.kind, only.body, options).then(only.resolve, only.reject);
+      return;
+    }
+    this.stats.batches++;
+    this.stats.batched += b.calls.length;
+    this.call(b.node, BATCH_PREFIX + b.kind, encodeCallBatch(b.calls.map((c) => c.body)), options).then((out) => {
+      let results: BatchResult[];
+      try {
+        results = decodeBatchReply(out, b.calls.length);
+      } catch (e) {
+        // the node ran the calls (or some): what became of each is not known
+        const err = e as DbError;
+        for (const c of b.calls) c.reject(new DbError('SERVER_ERROR', err.message, { ...(err.hint === undefined ? {} : { hint: err.hint }), inDoubt: true }));
+        return;
+      }
+      results.forEach((r, i) => {
+        const c = b.calls[i] as Batch['calls'][number];
+        if (r.ok) c.resolve(r.body);
+        else c.reject(r.error);
+      });
+    }, (e: DbError) => {
+      for (const c of b.calls) c.reject(e);
     });
   }
 
@@ -176,34 +400,48 @@ export class FabricCalls implements RemoteCalls {
         w.resolve(body.body);
       } else {
         this.stats.failed++;
-        const code = (body.code !== undefined && body.code in ResultCode ? body.code : 'SERVER_ERROR') as ResultCodeName;
-        w.reject(new DbError(code, body.message ?? 'the remote node failed', {
-          ...(body.hint === undefined ? {} : { hint: body.hint }), ...(body.inDoubt === true ? { inDoubt: true } : {}),
-          ...(body.resultCode === undefined ? {} : { resultCode: body.resultCode }),
-        }));
+        w.reject(errorOf(body));
       }
       return;
     }
     if (body.type !== 'request') return;
-    const handler = this.#handlers.get(body.kind);
+    const batch = body.kind.startsWith(BATCH_PREFIX);
+    const kind = batch ? body.kind.slice(BATCH_PREFIX.length) : body.kind;
+    const handler = this.#handlers.get(kind);
     const reply = (p: FabricPayload): void => {
       this.#fabric.send(from, p, { deadlineMs: 2000, kind: 'proxy' }).catch(() => { /* the caller times out, in doubt */ });
     };
+    const failed = (e: unknown): void => reply({ type: 'reply', rid: body.rid, ok: false, body: EMPTY, ...errorFields(e) });
     if (handler === undefined) {
-      reply({ type: 'reply', rid: body.rid, ok: false, body: EMPTY, code: 'UNSUPPORTED_FEATURE', message: `node does not serve ${body.kind}`, hint: 'Run the same version on every node' });
+      failed(new DbError('UNSUPPORTED_FEATURE', `node does not serve ${body.kind}`, { hint: 'Run the same version on every node' }));
       return;
     }
-    this.stats.served++;
-    handler(from, body.body).then(
-      (out) => reply({ type: 'reply', rid: body.rid, ok: true, body: out }),
-      (e: unknown) => {
-        const err = e instanceof DbError ? e : new DbError('SERVER_ERROR', e instanceof Error ? e.message : String(e));
-        if (!(e instanceof DbError)) this.#logger.error({ err: err.message, kind: body.kind }, 'remote call handler failed');
-        reply({
-          type: 'reply', rid: body.rid, ok: false, body: EMPTY, code: err.code, resultCode: err.resultCode, message: err.message,
-          ...(err.hint === undefined ? {} : { hint: err.hint }), ...(err.inDoubt ? { inDoubt: true } : {}),
-        });
-      },
-    );
+    const run = (bytes: Uint8Array): Promise<Uint8Array> => handler(from, bytes).catch((e: unknown) => {
+      if (!(e instanceof DbError)) this.#logger.error({ err: e instanceof Error ? e.message : String(e), kind }, 'remote call handler failed');
+      throw e;
+    });
+    if (!batch) {
+      this.stats.served++;
+      run(body.body).then((out) => reply({ type: 'reply', rid: body.rid, ok: true, body: out }), failed);
+      return;
+    }
+    let parts: Uint8Array[];
+    try {
+      parts = decodeCallBatch(body.body);
+    } catch (e) {
+      failed(e);
+      return;
+    }
+    this.stats.served += parts.length;
+    // each call runs as it would alone; the reply waits for them all
+    Promise.all(parts.map((p) => {
+      let out: Promise<Uint8Array>;
+      try {
+        out = run(p);
+      } catch (e) {
+        out = Promise.reject(e);
+      }
+      return out.then((v): BatchResult => ({ ok: true, body: v }), (e: unknown): BatchResult => ({ ok: false, error: e instanceof DbError ? e : new DbError('SERVER_ERROR', e instanceof Error ? e.message : String(e)) }));
+    })).then((results) => reply({ type: 'reply', rid: body.rid, ok: true, body: encodeBatchReply(results) }), failed);
   }
 }

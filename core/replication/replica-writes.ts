@@ -6,7 +6,8 @@
  * (a replica refuses a message of the old membership, or a replica the write waits on leaves
  * the cluster) the write goes to the replicas of the new map. A replica that does not confirm by
  * the deadline fails the write with TIMEOUT marked in doubt: the master has it, some replicas
- * may not. With commit level 'master' the copies are sent and not waited for. A copy a replica
+ * may not. The copies one turn sends to one replica travel in one request (FabricCalls' batches),
+ * each applied and answered on its own. With commit level 'master' the copies are sent and not waited for. A copy a replica
  * did not confirm is sent again in the background (backing off to 2 s, for about two minutes)
  * while that node stays a replica of the partition, so copies do not stay apart until the next
  * write; a replica ignores a copy older than its own, so late copies never roll a record back.
@@ -153,7 +154,7 @@ export class ReplicaWriter {
     if (commitLevel === 'master') {
       for (const r of first) {
         this.counters.sent++;
-        this.#o.calls.call(r, 'replica.write', body, { deadlineMs: this.#deadlineMs, fabricKind: 'replica-write' }).catch(() => {
+        this.#o.calls.call(r, 'replica.write', body, { deadlineMs: this.#deadlineMs, fabricKind: 'replica-write', batch: true }).catch(() => {
           this.counters.timedOut++;
           this.#resend(namespace, partition, body, [r]);
         });
@@ -168,11 +169,13 @@ export class ReplicaWriter {
     for (let attempt = 0; ; attempt++) {
       const todo = this.#o.replicasOf(namespace, partition).filter((n) => n !== self && !done.has(n));
       if (todo.length === 0) return;
-      const remaining = deadline - clock.now();
+      // the first copies take the whole deadline, the same for every write: the copies of one turn
+      // to one replica then travel together (one request, one reply)
+      const remaining = attempt === 0 ? this.#deadlineMs : deadline - clock.now();
       if (remaining <= 0) break;
       const results = await Promise.allSettled(todo.map(async (r) => {
         this.counters.sent++;
-        await this.#o.calls.call(r, 'replica.write', body, { deadlineMs: remaining, fabricKind: 'replica-write' });
+        await this.#o.calls.call(r, 'replica.write', body, { deadlineMs: remaining, fabricKind: 'replica-write', batch: true });
         done.add(r);
       }));
       const failed = results.flatMap((x, i) => (x.status === 'rejected' ? [{ node: todo[i] as NodeId, reason: x.reason as unknown }] : []));

@@ -4,10 +4,26 @@
  * by the namespace's conflict resolution (generation or last-update time), so copies that
  * arrive late or twice never roll a record back. Listeners (indexes) hear about the change.
  */
-import { decodeBins } from '../model/index.ts';
+
+/**
+ * A change whose bins are decoded from the stored payloads only when a listener reads them (once):
+ * most namespaces have no index, and a replica write then needs neither decoded.
+ */
+function lazyChange(base: Omit<RecordChange, 'before' | 'after'>, before: Uint8Array | undefined, after: Uint8Array | undefined): RecordChange {
+  let b: Bins | undefined | null = null;
+  let a: Bins | undefined | null = null;
+  return {
+    ...base,
+    get before() { return b === null ? (b = before === undefined ? undefined : decodeBins(before)) : b; },
+    get after() { return a === null ? (a = after === undefined ? undefined : decodeBins(after)) : a; },
+  };
+}
+
+import { decodeBins, type Bins } from '../model/index.ts';
 import { compareVersions } from '../replication/conflict.ts';
 import type { ReplicaChange } from '../replication/replica-writes.ts';
 import { emit, lockKeyOf, namespaceOf, type KernelState } from './kernel-state.ts';
+import type { RecordChange } from './kernel-types.ts';
 import { store } from './write-path.ts';
 
 /** True when the copy changed what is stored. */
@@ -21,17 +37,17 @@ export async function applyCopy(s: KernelState, namespace: string, change: Repli
       if (stored === undefined || stored.meta.generation > change.generation) return false;
       const out = await ns.engine.remove(digest, { kind: 'generation', equals: stored.meta.generation });
       if (out.ok && !stored.tombstone) {
-        emit(s, { namespace, set: stored.set, digest, before: decodeBins(stored.payload), after: undefined, meta: undefined, cause: 'delete' });
+        emit(s, lazyChange({ namespace, set: stored.set, digest, meta: undefined, cause: 'delete' }, stored.payload, undefined));
       }
       return out.ok;
     }
     const rec = change.record;
     if (stored !== undefined && compareVersions(rec.meta, stored.meta, rule) <= 0) return false;
     await store(ns, rec, stored === undefined ? { kind: 'absent' } : { kind: 'generation', equals: stored.meta.generation });
-    const before = stored === undefined || stored.tombstone ? undefined : decodeBins(stored.payload);
-    const after = rec.tombstone ? undefined : decodeBins(rec.payload);
+    const before = stored === undefined || stored.tombstone ? undefined : stored.payload;
+    const after = rec.tombstone ? undefined : rec.payload;
     if (before !== undefined || after !== undefined) {
-      emit(s, { namespace, set: rec.set, digest, before, after, meta: rec.tombstone ? undefined : rec.meta, cause: rec.tombstone ? 'delete' : 'write' });
+      emit(s, lazyChange({ namespace, set: rec.set, digest, meta: rec.tombstone ? undefined : rec.meta, cause: rec.tombstone ? 'delete' : 'write' }, before, after));
     }
     return true;
   });

@@ -13,9 +13,12 @@ export interface NodeProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts the real server binary as a child process; resolves when it reports its port (allowing a minute: machines running several suites start slowly). */
-export function startNodeProcess(args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; nodeFlags?: readonly string[] } = {}): Promise<NodeProcess> {
-  const child = spawn(process.execPath, ['--no-node-snapshot', ...(options.nodeFlags ?? []), MAIN, ...args], {
+/**
+ * Starts the real server binary as a child process; resolves when it reports its port (allowing a minute: machines running several suites start slowly).
+ * `main`: another checkout's core/main.ts (benches comparing two versions); default this one's.
+ */
+export function startNodeProcess(args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; nodeFlags?: readonly string[]; main?: string } = {}): Promise<NodeProcess> {
+  const child = spawn(process.execPath, ['--no-node-snapshot', ...(options.nodeFlags ?? []), options.main ?? MAIN, ...args], {
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     env: { ...process.env, LOG_FORMAT: 'json', ...options.env },
   });

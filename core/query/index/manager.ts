@@ -160,6 +160,11 @@ export class IndexManager {
     await this.get(namespace, name).ready;
   }
 
+  /** True when the namespace has an index (ready or building): its records' changes must reach onWrite. */
+  covers(namespace: string): boolean {
+    return (this.byNs.get(namespace)?.size ?? 0) > 0;
+  }
+
   /**
    * The upkeep hook: the kernel calls it after every change to a record — write, update,
    * delete, expiry, truncate, replica write, migration — with the bins before and after
