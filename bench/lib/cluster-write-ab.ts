@@ -58,8 +58,13 @@ interface Side {
 
 async function side(tree: string): Promise<Side> {
   const cluster = new Cluster([{ name: 'r1', rf: 1 }, { name: 'r2', rf: 2 }], [], resolve(tree, 'core/main.ts'));
-  for (const id of ['C3', 'C2', 'C1']) await cluster.start(id);
-  await cluster.agreed(['C3', 'C2', 'C1']);
+  try {
+    for (const id of ['C3', 'C2', 'C1']) await cluster.start(id);
+    await cluster.agreed(['C3', 'C2', 'C1']);
+  } catch (e) {
+    await cluster.stop(); // its nodes and its directory
+    throw e;
+  }
   const policy = { totalTimeout: 10_000, socketTimeout: 10_000, maxRetries: 2 };
   const client = await Aerospike.connect({
     hosts: [{ addr: '127.0.0.1', port: (cluster.procs.get('C3') as { port: number }).port }], log: { level: Aerospike.log.OFF },
