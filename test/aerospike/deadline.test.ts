@@ -1,20 +1,9 @@
 import { strict as assert } from 'node:assert';
 import { Deadline, waitingDeadlines } from '../../core/server/aerospike/deadline.ts';
 import { SENT, type Reply } from '../../core/server/aerospike/connection.ts';
+import { seededRandom } from '../../core/cluster/clock.ts';
 
 const SEED = Number(process.env['FUZZ_SEED'] ?? Date.now() % 100000);
-
-/** A small seeded generator (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A reply that records what it is sent. */
 function recorder(): Reply & { sent: Buffer[] } {
@@ -29,7 +18,7 @@ const same = (b: Buffer): Buffer => b;
 
 describe('Aerospike protocol: requests answered within their deadline', () => {
   it(`answers each request once — its answer, its failure or TIMEOUT — and leaves no request waiting (seed ${SEED})`, async () => {
-    const rnd = random(SEED);
+    const rnd = seededRandom(SEED);
     const runs: Array<{ reply: Reply & { sent: Buffer[] }; done: Promise<void>; kind: string }> = [];
     const failures: unknown[] = [];
     for (let i = 0; i < 300; i++) {

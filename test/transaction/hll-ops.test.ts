@@ -9,6 +9,7 @@ import murmur from 'murmurhash3js-revisited';
 import { applyHllOp, type HllOperation } from '../../core/transaction/hll-ops.ts';
 import { DbError } from '../../core/errors/index.ts';
 import { Hll, Sketch, hllElementBytes, hllSize, parseHll, decodeBins, encodeBins, type BinValue } from '../../core/model/index.ts';
+import { seededRandom } from '../../core/cluster/clock.ts';
 
 function code(f: () => unknown): string {
   try { f(); } catch (err) { assert.ok(err instanceof DbError, String(err)); return err.code; }
@@ -16,21 +17,9 @@ function code(f: () => unknown): string {
 }
 const op = (kind: HllOperation['kind'], extra: Partial<HllOperation> = {}): HllOperation => ({ op: 'hll', bin: 'h', kind, ...extra });
 
-/** mulberry32: a small seeded generator, so every run sees the same sets. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** `n` distinct values for i = from…from+n-1 (strings and integers, each i always the same value), in a seeded random order. */
 function values(tag: string, from: number, n: number, seed: number): BinValue[] {
-  const r = rng(seed);
+  const r = seededRandom(seed);
   const out: BinValue[] = [];
   for (let i = from; i < from + n; i++) out.push(i % 3 === 0 ? BigInt(i) * 1_000_003n + BigInt(tag.length) : `${tag}:${i}`);
   for (let i = out.length - 1; i > 0; i--) {
@@ -67,7 +56,7 @@ describe('transaction/hll operations', () => {
     // registers round-trip through the packed layout at every position, the last ones included
     for (const [ib, mb] of [[4, 0], [8, 4], [5, 51], [16, 0], [10, 13]] as const) {
       const s = Sketch.empty(ib, mb);
-      const r = rng(ib * 100 + mb);
+      const r = seededRandom(ib * 100 + mb);
       const want: bigint[] = [];
       const width = BigInt(6 + mb);
       for (let i = 0; i < s.registers; i++) {
