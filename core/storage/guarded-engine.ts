@@ -42,37 +42,29 @@ export class GuardedEngine implements StorageEngine {
     if (this.closed) throw this.closedError(op);
   }
 
-  // The hottest calls: no async frame of their own. An engine that answers at once is answered
-  // at once (a fault it throws is thrown, wrapped); a promise (or any thenable, made a native
-  // promise: the kernel tells the two apart by `instanceof Promise`) gets a catch that wraps its fault.
+  // The hottest calls: no async frame of their own (see answered); a fault the engine throws at
+  // once is thrown, wrapped.
   get(digest: Uint8Array): EngineAnswer<StoredRecord | undefined> {
-    if (this.closed) throw this.closedError('get');
-    try {
-      const out = this.inner.get(digest);
-      return isThenable(out) ? Promise.resolve(out).catch((err: unknown) => this.fail('get', err)) : out;
-    } catch (err) {
-      return this.fail('get', err);
-    }
+    this.open('get');
+    try { return this.answered('get', this.inner.get(digest)); } catch (err) { return this.fail('get', err); }
   }
 
   put(record: StoredRecord, expect: WriteExpectation): EngineAnswer<WriteOutcome> {
-    if (this.closed) throw this.closedError('put');
-    try {
-      const out = this.inner.put(record, expect);
-      return isThenable(out) ? Promise.resolve(out).catch((err: unknown) => this.fail('put', err)) : out;
-    } catch (err) {
-      return this.fail('put', err);
-    }
+    this.open('put');
+    try { return this.answered('put', this.inner.put(record, expect)); } catch (err) { return this.fail('put', err); }
   }
 
   remove(digest: Uint8Array, expect: WriteExpectation): EngineAnswer<WriteOutcome> {
-    if (this.closed) throw this.closedError('remove');
-    try {
-      const out = this.inner.remove(digest, expect);
-      return isThenable(out) ? Promise.resolve(out).catch((err: unknown) => this.fail('remove', err)) : out;
-    } catch (err) {
-      return this.fail('remove', err);
-    }
+    this.open('remove');
+    try { return this.answered('remove', this.inner.remove(digest, expect)); } catch (err) { return this.fail('remove', err); }
+  }
+
+  /**
+   * An engine's answer as it came: a value at once, as the value; a promise (or any thenable,
+   * made a native promise so that it has a catch) with a catch that wraps its fault.
+   */
+  private answered<T>(op: string, out: EngineAnswer<T>): EngineAnswer<T> {
+    return isThenable(out) ? Promise.resolve(out).catch((err: unknown) => this.fail(op, err)) : out;
   }
 
   async *scan(options: ScanOptions): AsyncIterable<StoredRecord> {
