@@ -10,7 +10,7 @@ import { checkDeadline, checkExists, checkGeneration, DEFAULT_WRITE_POLICY, type
 import { emit, filteredOut, lockKeyOf, notFound, route, settleCopy, storedKey, type KernelState } from './kernel-state.ts';
 import type { CurrentRecord, Mutation } from './kernel-types.ts';
 import type { ReplicaChange } from '../replication/replica-writes.ts';
-import { andThen, type Maybe } from './maybe-async.ts';
+import { andThen, settled, type Maybe } from './maybe-async.ts';
 
 /**
  * The one read-modify-write path: reads the record under its lock, applies the policy's
@@ -24,15 +24,13 @@ export function mutate<T>(
   policy: WritePolicy,
   step: (current: CurrentRecord | undefined) => Maybe<{ mutation: Mutation; value: T }>,
 ): Promise<{ meta: RecordMeta | undefined; value: T }> {
-  try {
+  return settled(() => {
     const ns = route(s, key);
     const locked = (): Maybe<{ meta: RecordMeta | undefined; value: T }> => mutateLocked(s, ns, key, policy, step);
     const settling = settleCopy(s, key);
     if (settling === undefined) return s.locks.run(lockKeyOf(key.namespace, key.digest), locked);
     return settling.then(() => s.locks.run(lockKeyOf(key.namespace, key.digest), locked));
-  } catch (err) {
-    return Promise.reject(err);
-  }
+  });
 }
 
 function mutateLocked<T>(
@@ -178,17 +176,15 @@ export function store(ns: Namespace, rec: StoredRecord, expect: WriteExpectation
  * the new metadata, or undefined when the write left no bins and so deleted the record.
  */
 export function put(s: KernelState, key: RecordKey, bins: Bins, policy: WritePolicy = DEFAULT_WRITE_POLICY): Promise<RecordMeta | undefined> {
-  try {
+  return settled(() => {
     for (const name in bins) checkBinName(name);
-  } catch (err) {
-    return Promise.reject(err);
-  }
-  return mutate(s, key, policy, (cur) => {
-    checkExists(policy, cur !== undefined);
-    const merged: Bins = policy.exists === 'replace' || policy.exists === 'replaceOnly' || policy.exists === 'createOnly' || cur === undefined
-      ? { ...bins }
-      : { ...cur.bins, ...bins };
-    return { mutation: { kind: 'write', bins: merged }, value: undefined };
+    return mutate(s, key, policy, (cur) => {
+      checkExists(policy, cur !== undefined);
+      const merged: Bins = policy.exists === 'replace' || policy.exists === 'replaceOnly' || policy.exists === 'createOnly' || cur === undefined
+        ? { ...bins }
+        : { ...cur.bins, ...bins };
+      return { mutation: { kind: 'write', bins: merged }, value: undefined };
+    });
   }).then(metaOf);
 }
 
