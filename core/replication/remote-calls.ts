@@ -23,7 +23,7 @@
  * still gets its own outcome; what befalls the request (not delivered, no answer, the node left)
  * befalls every call in it alike. A call alone in its turn travels as an ordinary request.
  */
-import { DbError, type ResultCodeName } from '../errors/index.ts';
+import { DbError, toDbError, type ResultCodeName } from '../errors/index.ts';
 import { ResultCode } from '../errors/index.ts';
 import type { Clock, FabricMessageKind, Logger, NodeId } from '../plugin-api/index.ts';
 import type { Fabric } from '../cluster/fabric.ts';
@@ -60,7 +60,7 @@ interface ErrorFields {
 }
 
 function errorFields(e: unknown): { code: string; resultCode: number; message: string; hint?: string; inDoubt?: true } {
-  const err = e instanceof DbError ? e : new DbError('SERVER_ERROR', e instanceof Error ? e.message : String(e));
+  const err = toDbError(e);
   return { code: err.code, resultCode: err.resultCode, message: err.message, ...(err.hint === undefined ? {} : { hint: err.hint }), ...(err.inDoubt ? { inDoubt: true as const } : {}) };
 }
 
@@ -441,7 +441,7 @@ export class FabricCalls implements RemoteCalls {
       } catch (e) {
         out = Promise.reject(e);
       }
-      return out.then((v): BatchResult => ({ ok: true, body: v }), (e: unknown): BatchResult => ({ ok: false, error: e instanceof DbError ? e : new DbError('SERVER_ERROR', e instanceof Error ? e.message : String(e)) }));
+      return out.then((v): BatchResult => ({ ok: true, body: v }), (e: unknown): BatchResult => ({ ok: false, error: toDbError(e) }));
     })).then((results) => reply({ type: 'reply', rid: body.rid, ok: true, body: encodeBatchReply(results) }), failed);
   }
 }
