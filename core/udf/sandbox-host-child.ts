@@ -20,7 +20,7 @@
 import { Socket } from 'node:net';
 import { udfTimeout } from './errors.ts';
 import { MAX_BATCH, Sandbox, type BatchOutcome } from './sandbox.ts';
-import { FrameReader, FrameWriter, readCall, toWireError, type CallFrame, type HostReply, type HostRequest } from './sandbox-host-protocol.ts';
+import { FrameReader, FrameWriter, readCall, toWireError, writeTaken, type CallFrame, type HostReply, type HostRequest } from './sandbox-host-protocol.ts';
 
 /** Exit code after a catastrophic isolated-vm error (EX_SOFTWARE). */
 const CATASTROPHE_EXIT = 70;
@@ -100,10 +100,7 @@ const pipe = new Socket({
   },
 });
 const answers = new FrameWriter((chunk) => {
-  if (pipe.destroyed) return true;
-  pipe.write(chunk);
-  // nothing queued: the socket took the bytes at once, the writer may reuse its buffer
-  return pipe.writableLength === 0;
+  return pipe.destroyed || writeTaken(pipe, chunk);
 });
 
 /**

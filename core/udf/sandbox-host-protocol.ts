@@ -17,6 +17,7 @@
  *   or -1 when not sampled this time (unchanged). `runBy` is when the call must have stopped
  *   (epoch ms; 0: no such bound), see CallOptions.runBy.
  */
+import type { Writable } from 'node:stream';
 import { DbError, type ResultCodeName } from '../errors/index.ts';
 import { UdfError, type UdfErrorLocation } from './errors.ts';
 import type { SandboxModule } from './sandbox.ts';
@@ -152,6 +153,15 @@ export class FrameWriter {
     this.used = 0;
     if (this.write(chunk) !== true) this.buf = Buffer.allocUnsafe(FRAME_BUFFER_BYTES);
   }
+}
+
+/**
+ * Writes a FrameWriter's chunk on a pipe; true when the pipe took the bytes at once (nothing
+ * queued), so that the writer may reuse its buffer.
+ */
+export function writeTaken(pipe: Writable, chunk: Buffer): boolean {
+  pipe.write(chunk);
+  return pipe.writableLength === 0;
 }
 
 /**

@@ -21,7 +21,7 @@ import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { DbError } from '../errors/index.ts';
 import { UdfError } from './errors.ts';
-import { FrameReader, FrameWriter, fromWireError, readAnswer, type AnswerFrame, type HostReply, type HostRequest } from './sandbox-host-protocol.ts';
+import { FrameReader, FrameWriter, fromWireError, readAnswer, writeTaken, type AnswerFrame, type HostReply, type HostRequest } from './sandbox-host-protocol.ts';
 import type { CallOptions, SandboxModule, SandboxOptions, UdfSandbox } from './sandbox.ts';
 
 /** How much longer than its own time limit a call may wait behind others in the host (as in sandbox-host-child.ts), ms. */
@@ -92,9 +92,7 @@ class HostChild {
     this.calls = new FrameWriter((chunk) => {
       if (!this.alive || this.pipe.destroyed) return true;
       onWrite();
-      this.pipe.write(chunk);
-      // nothing queued: the socket took the bytes at once, the writer may reuse its buffer
-      return this.pipe.writableLength === 0;
+      return writeTaken(this.pipe, chunk);
     });
     this.exited = new Promise((resolve) => {
       if (proc.exitCode !== null || proc.signalCode !== null) resolve();
