@@ -24,7 +24,6 @@ export interface QueryClusterOptions {
   readonly pageRows?: number;
 }
 
-
 /**
  * Wires indexes and queries to a kernel: definitions from system metadata (memory when
  * none), upkeep from the kernel's change listener, builds of every persisted index; on a
