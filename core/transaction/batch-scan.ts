@@ -5,7 +5,7 @@ import { checkSetName, N_PARTITIONS, type DbRecord, type RecordKey } from '../mo
 import { namespaceOf, toRecord, type KernelState } from './kernel-state.ts';
 import { checkpoint } from './scan-scheduler.ts';
 import type { ScanRequest } from './kernel-types.ts';
-import type { ReadPolicy, RecordPredicate } from './policy.ts';
+import { deadlinePassed, type ReadPolicy, type RecordPredicate } from './policy.ts';
 import { get, getStored } from './read-path.ts';
 import { SCAN_PAGE_BYTES, type ScanPage, type ScanPageRequest } from './cluster-scan.ts';
 
@@ -82,12 +82,14 @@ export async function scanPage(s: KernelState, req: ScanPageRequest & { readonly
     }
   };
   mastered();
+  // past the time the asking node waits for the page, nobody wants it: stop reading (TIMEOUT)
+  const stopAt = req.forMs === undefined ? undefined : s.clock.now() + req.forMs;
   const m = s.migration;
   if (m !== undefined && req.partitions.some((p) => m.filling(req.namespace, p))) {
     let timer: ReturnType<typeof s.clock.setTimeout> | undefined;
     const filled = await Promise.race([
       m.waitFilled(req.namespace, req.partitions).then(() => true),
-      new Promise<boolean>((r) => { timer = s.clock.setTimeout(() => r(false), PAGE_FILL_WAIT_MS); }),
+      new Promise<boolean>((r) => { timer = s.clock.setTimeout(() => r(false), Math.min(PAGE_FILL_WAIT_MS, req.forMs ?? Infinity)); }),
     ]);
     if (timer !== undefined) s.clock.clearTimeout(timer);
     if (!filled) throw new DbError('UNAVAILABLE', `partitions of namespace '${req.namespace}' are still being filled here`, { hint: 'ask again once migrations are done' });
@@ -99,7 +101,9 @@ export async function scanPage(s: KernelState, req: ScanPageRequest & { readonly
   const it = ns.engine.scan({
     partitions: [...req.partitions], ...(req.set === undefined ? {} : { set: req.set }), ...(req.afterDigest === undefined ? {} : { afterDigest: req.afterDigest }),
   });
-  for await (const stored of kept(s, ns, it, req.filter, signal)) {
+  const overdue = stopAt === undefined ? undefined : (): DbError | undefined => (s.clock.now() >= stopAt
+    ? new DbError('TIMEOUT', 'the scan page was not read in the time its asking node waits', { hint: 'retry with a longer timeout', inDoubt: false }) : undefined);
+  for await (const stored of kept(s, ns, it, req.filter, signal, overdue)) {
     records.push(stored);
     bytes += stored.payload.length + 64;
     // a page stays well below the fabric's message limit, whatever the record sizes
@@ -132,7 +136,9 @@ export async function* scanLocal(s: KernelState, req: ScanRequest): AsyncGenerat
     ...(req.set === undefined ? {} : { set: req.set }),
     ...(req.afterDigest === undefined ? {} : { afterDigest: req.afterDigest }),
   };
-  for await (const stored of kept(s, ns, ns.engine.scan(scanOpts), req.filter, req.signal)) {
+  const deadline = req.deadline;
+  const overdue = deadline === undefined ? undefined : (): DbError | undefined => (s.clock.now() >= deadline ? deadlinePassed('scan') : undefined);
+  for await (const stored of kept(s, ns, ns.engine.scan(scanOpts), req.filter, req.signal, overdue)) {
     yield stored;
     if (++n >= max) return;
   }
@@ -153,16 +159,20 @@ export async function* scanHeld(s: KernelState, req: ScanRequest): AsyncGenerato
 
 /**
  * The records of an engine scan a scan returns: visible now and passing the filter; the scan
- * stops when `signal` aborts, and yields its turn to requests between records (scan jobs).
+ * stops when `signal` aborts or `overdue` names an error (its deadline passed: records it reads
+ * but filters out count too), and yields its turn to requests between records (scan jobs).
  */
 async function* kept(
   s: KernelState, ns: ReturnType<typeof namespaceOf>, records: AsyncIterable<StoredRecord>, filter: ScanRequest['filter'], signal: AbortSignal | undefined,
+  overdue?: () => DbError | undefined,
 ): AsyncGenerator<StoredRecord> {
   for await (const stored of records) {
     if (signal?.aborted === true) throw new DbError('SCAN_ABORT', 'the scan was cancelled');
     // a scan run as a job lets requests be served between its turns
     const turn = checkpoint();
     if (turn !== undefined) await turn;
+    const late = overdue?.();
+    if (late !== undefined) throw late;
     if (!ns.isVisible(stored, s.clock.now())) continue;
     if (filter !== undefined) {
       const key: RecordKey = { namespace: ns.name, set: stored.set, digest: stored.digest, partition: stored.partition };

@@ -16,6 +16,7 @@ import { DbError } from '../errors/index.ts';
 import type { NodeId, StoredRecord } from '../plugin-api/index.ts';
 import { N_PARTITIONS } from '../model/index.ts';
 import type { ScanRequest } from './kernel-types.ts';
+import { deadlinePassed } from './policy.ts';
 
 /** What a scan page request asks a master for. */
 export interface ScanPageRequest {
@@ -27,6 +28,11 @@ export interface ScanPageRequest {
   readonly afterDigest?: Uint8Array;
   readonly max: number;
   readonly filterSource?: string;
+  /**
+   * How long the asking node waits for this page (sent when the scan has a deadline): a master
+   * still reading when it ends stops and answers TIMEOUT (nobody waits for the page any more).
+   */
+  readonly forMs?: number;
 }
 
 export interface ScanPage {
@@ -56,7 +62,12 @@ const NO_MASTER_WAITS = 24;
 /** How often a page being waited for is checked against the map (its node may have left it). */
 const MOVE_CHECK_MS = 250;
 
-/** The records of a scan over the whole cluster, in scan order. */
+/**
+ * The records of a scan over the whole cluster, in scan order. With the request's `deadline`
+ * (the node's clock): no page is asked for past it, each page is asked with the time left (its
+ * master stops reading when that ends), and at it the scan fails TIMEOUT (not in doubt) — the
+ * other shares are dropped, no master is asked for more.
+ */
 export async function* clusterScan(req: ScanRequest, routing: ScanRouting): AsyncGenerator<StoredRecord> {
   const partitions = req.partitions ?? Array.from({ length: N_PARTITIONS }, (_, i) => i);
   const rank = new Map(partitions.map((p, i) => [p, i]));
@@ -80,7 +91,12 @@ async function* split(
   rank: ReadonlyMap<number, number>, filterSource: string | undefined, depth: number,
 ): AsyncGenerator<StoredRecord> {
   if (partitions.length === 0) return;
-  const groups = await groupByMasterWhenKnown(req.namespace, partitions, routing, req.deadline, req.signal);
+  let groups: Map<NodeId, number[]>;
+  try {
+    groups = await groupByMasterWhenKnown(req.namespace, partitions, routing, req.deadline, req.signal);
+  } catch (e) {
+    throw req.deadline !== undefined && routing.now !== undefined && routing.now() >= req.deadline ? deadlinePassed('scan') : e;
+  }
   const first = partitions[0];
   const sources: AsyncIterator<StoredRecord>[] = [];
   for (const [node, ps] of groups) {
@@ -160,24 +176,29 @@ async function* share(
 ): AsyncGenerator<StoredRecord> {
   let idx = 0;
   let after = afterDigest;
+  const deadline = req.deadline;
+  const late = (): boolean => deadline !== undefined && routing.now !== undefined && routing.now() >= deadline;
   const pageReq = (): ScanPageRequest => ({
     namespace: req.namespace, ...(req.set === undefined ? {} : { set: req.set }), partitions: partitions.slice(idx),
     ...(after === undefined ? {} : { afterDigest: after }), max: SCAN_PAGE_RECORDS, ...(filterSource === undefined ? {} : { filterSource }),
+    ...(deadline === undefined || routing.now === undefined ? {} : { forMs: Math.max(1, deadline - routing.now()) }),
   });
   const ask = (): Promise<ScanPage> => {
-    const p = routing.fetchPage(node, pageReq());
+    const p = late() ? Promise.reject(deadlinePassed('scan')) : routing.fetchPage(node, pageReq());
     p.catch(() => {}); // a failed prefetch is seen when it is awaited
     return p;
   };
   let next: Promise<ScanPage> | undefined = ask();
   while (next !== undefined) {
     if (req.signal?.aborted === true) throw new DbError('SCAN_ABORT', 'the scan was cancelled');
+    if (late()) throw deadlinePassed('scan');
     let page: ScanPage | 'moved';
     try {
       const rest = partitions.slice(idx);
       page = node === routing.localNode ? await next
         : await unlessMoved(next, () => rest.some((p) => routing.masterOf(req.namespace, p) !== node), (ms) => routing.pause(ms));
     } catch (e) {
+      if (late()) throw deadlinePassed('scan');
       // UNAVAILABLE: not (all) mastered there any more, or still filling; TIMEOUT from a node the
       // map no longer names: it died. A scan only reads, so asking again is always safe.
       const moved = e instanceof DbError && e.code === 'TIMEOUT' && partitions.slice(idx).some((p) => routing.masterOf(req.namespace, p) !== node);
@@ -185,6 +206,7 @@ async function* share(
       page = 'moved';
     }
     if (page === 'moved') {
+      if (late()) throw deadlinePassed('scan');
       if (depth >= MAX_RESPLITS) throw new DbError('UNAVAILABLE', `the masters of namespace '${req.namespace}' kept changing during the scan`, { hint: 'retry once the cluster has settled' });
       await routing.pause(Math.min(20 * 2 ** depth, 500));
       yield* split(req, partitions.slice(idx), after, routing, rank, filterSource, depth + 1);

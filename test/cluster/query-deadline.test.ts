@@ -21,6 +21,7 @@ import { DbError } from '../../core/errors/index.ts';
 import { between, bin, exprToJsonText } from '../../core/query/expr/index.ts';
 import { QueryServiceService, type QueryRequest } from '../../core/wire/generated/slipstream/v1/query.ts';
 import { UdfServiceService } from '../../core/wire/generated/slipstream/v1/udf.ts';
+import { AqlServiceService } from '../../core/wire/generated/slipstream/v1/aql.ts';
 import { toPbValue } from '../../core/wire/convert.ts';
 import type { QueryEngine } from '../../core/query/query-engine.ts';
 import type { UdfRunner } from '../../core/query/udf-runner.ts';
@@ -45,18 +46,17 @@ const queryRequest = (req: Partial<QueryRequest>): QueryRequest => ({
 });
 
 /**
- * Runs an index query with the official client in a process of its own (its connect blocks the
- * event loop, which serves the nodes here) against the node at `port`; its result code.
+ * Runs `request` (code awaiting a scan or query of client `as`) with the official client in a
+ * process of its own (its connect blocks the event loop, which serves the nodes here) against
+ * the node at `port`; its result code and message.
  */
-function officialClientQuery(port: number, totalTimeout: number): Promise<{ code: number; message?: string }> {
+function officialClient(port: number, request: string): Promise<{ code: number; message?: string }> {
   const script = `
     import Aerospike from 'aerospike';
     const as = await Aerospike.connect({ hosts: [{ addr: '127.0.0.1', port: ${port} }], log: { level: Aerospike.log.OFF } });
     for (let i = 0; i < 100 && as.getNodes().length < 2; i++) await new Promise((r) => setTimeout(r, 100));
-    const q = as.query('test', 'q');
-    q.where(Aerospike.filter.range('n', 0, ${RECORDS}));
     let out;
-    try { await q.results({ totalTimeout: ${totalTimeout}, socketTimeout: ${totalTimeout}, maxRetries: 0 }); out = { code: 0 }; }
+    try { ${request}; out = { code: 0 }; }
     catch (e) { out = { code: e.code, message: e.message }; }
     await as.close();
     console.log(JSON.stringify(out));`;
@@ -75,6 +75,25 @@ function officialClientQuery(port: number, totalTimeout: number): Promise<{ code
   });
 }
 
+/** An index query by the official client, total timeout `totalTimeout` (and no retry). */
+function officialClientQuery(port: number, totalTimeout: number): Promise<{ code: number; message?: string }> {
+  return officialClient(port, `
+    const q = as.query('test', 'q');
+    q.where(Aerospike.filter.range('n', 0, ${RECORDS}));
+    await q.results({ totalTimeout: ${totalTimeout}, socketTimeout: ${totalTimeout}, maxRetries: 0 })`);
+}
+
+/**
+ * A scan without an index by the official client, total timeout `totalTimeout` (and no retry),
+ * whose filter expression matches no record: the nodes read every record and send none.
+ */
+function officialClientScan(port: number, totalTimeout: number): Promise<{ code: number; message?: string }> {
+  return officialClient(port, `
+    const exp = Aerospike.exp;
+    const s = as.scan('test', 'q');
+    await s.results(new Aerospike.ScanPolicy({ totalTimeout: ${totalTimeout}, socketTimeout: ${totalTimeout}, maxRetries: 0, filterExpression: exp.lt(exp.binInt('n'), exp.int(0)) }))`);
+}
+
 /** The failure of `p`, and how long after `t0` it came. */
 async function failure(p: Promise<unknown>, t0: number): Promise<{ err: DbError; ms: number }> {
   const err = await p.then(() => assert.fail('expected a failure'), (e: unknown) => e);
@@ -87,7 +106,7 @@ describe('cluster/index queries and aggregations take the client\'s deadline (tw
   let a: TestNode;
   let b: TestNode;
   /** Shares B was asked for (index queries, aggregations), and B's record reads for queries. */
-  const asked = { shares: 0, aggregateShares: 0, reads: 0 };
+  const asked = { shares: 0, aggregateShares: 0, reads: 0, scanned: 0 };
   let restore: Array<() => void> = [];
 
   before(async () => {
@@ -137,6 +156,35 @@ describe('cluster/index queries and aggregations take the client\'s deadline (tw
     runner.aggregateShare = () => { asked.aggregateShares++; return new Promise(() => {}); };
     source.get = async (ns, d) => { asked.reads++; await new Promise((r) => setTimeout(r, 50)); return get(ns, d); };
     restore = [() => { engine.share = share; runner.aggregateShare = aggregateShare; source.get = get; }];
+  }
+
+  /** B's storage scans slowly: each record its engine's scan gives takes 50 ms. */
+  let scansSlowed = false;
+  function slowScansOnB(): void {
+    if (scansSlowed) return;
+    scansSlowed = true;
+    const engine = b.node.kernel.namespace('test').engine;
+    const scan = engine.scan.bind(engine);
+    engine.scan = async function* (opts) {
+      for await (const r of scan(opts)) {
+        asked.scanned++;
+        await new Promise((res) => setTimeout(res, 50));
+        yield r;
+      }
+    };
+    restore.push(() => { engine.scan = scan; });
+  }
+
+  /**
+   * Runs one AQL statement through A's AqlService with TIMEOUT `timeoutMs` (the aql shell sends
+   * its TIMEOUT setting so); the statement's status and how long after the call it came.
+   */
+  async function aqlThroughA(text: string, timeoutMs: number): Promise<{ code: number; message: string; ms: number }> {
+    const t0 = Date.now();
+    for await (const e of a.client.stream(AqlServiceService.execute, { text, files: [], settings: { timeoutMs, output: '' } })) {
+      if (e.event?.$case === 'status') return { code: e.event.value.code, message: e.event.value.message, ms: Date.now() - t0 };
+    }
+    return assert.fail('the statement ended without a status');
   }
 
   /** The request stopped: what B was asked does not grow once the failure came (and a read in progress then ended). */
@@ -190,5 +238,54 @@ describe('cluster/index queries and aggregations take the client\'s deadline (tw
     assert.ok(asked.reads > readsBefore, 'B read records for the query');
     // B's share of the records (about half of them at 50 ms each) would take seconds more
     await stopped('Aerospike-protocol query');
+  });
+
+  it('a scan without an index over the Aerospike protocol (official client, total timeout) stops on the nodes at the timeout: TIMEOUT (9), no record read after it', async () => {
+    slowScansOnB();
+    const t0 = Date.now();
+    const out = await officialClientScan(a.node.port, DEADLINE_MS);
+    assert.equal(out.code, 9, `TIMEOUT: ${JSON.stringify(out)}`);
+    assert.ok(Date.now() - t0 < DEADLINE_MS + 5000, `failed after ${Date.now() - t0} ms`);
+    assert.ok(asked.scanned > 0, 'B read records for the scan');
+    // B's records (about half of them at 50 ms each, none sent: the filter matches none) would take seconds more
+    await stopped('Aerospike-protocol scan');
+  });
+
+  describe('AQL statements take the TIMEOUT setting as their deadline', () => {
+    // without it a statement waited for a stuck share 10 s (and re-asked it for 60 s), and an
+    // aggregation or scan went on reading on the other node after the statement's TIMEOUT
+    const margin = 4000;
+
+    it('SELECT … WHERE over an index through A whose share on B does not answer: TIMEOUT (9) at TIMEOUT, asks B no more', async () => {
+      stallB();
+      const r = await aqlThroughA(`SELECT * FROM test.q WHERE n BETWEEN 0 AND ${RECORDS}`, DEADLINE_MS);
+      assert.equal(r.code, 9, r.message);
+      assert.ok(r.ms < DEADLINE_MS + margin, `answered after ${r.ms} ms`);
+      await stopped('AQL SELECT');
+    });
+
+    it('SELECT COUNT(*) … WHERE over an index: the same', async () => {
+      const r = await aqlThroughA(`SELECT COUNT(*) FROM test.q WHERE n BETWEEN 0 AND ${RECORDS}`, DEADLINE_MS);
+      assert.equal(r.code, 9, r.message);
+      assert.ok(r.ms < DEADLINE_MS + margin, `answered after ${r.ms} ms`);
+      await stopped('AQL COUNT');
+    });
+
+    it('AGGREGATE (a stream UDF) through A whose share on B does not answer: TIMEOUT (9), asks B no more', async () => {
+      const r = await aqlThroughA('AGGREGATE agg.total(\'n\') ON test.q', DEADLINE_MS);
+      assert.equal(r.code, 9, r.message);
+      assert.ok(r.ms < DEADLINE_MS + margin, `answered after ${r.ms} ms`);
+      await stopped('AQL AGGREGATE');
+    });
+
+    it('a scan (SELECT without WHERE) through A over B\'s slow records: TIMEOUT (9), B reads no record after it', async () => {
+      slowScansOnB();
+      const before = asked.scanned;
+      const r = await aqlThroughA('SELECT * FROM test.q', DEADLINE_MS);
+      assert.equal(r.code, 9, r.message);
+      assert.ok(r.ms < DEADLINE_MS + margin, `answered after ${r.ms} ms`);
+      assert.ok(asked.scanned > before, 'B read records for the scan');
+      await stopped('AQL scan');
+    });
   });
 });

@@ -176,4 +176,24 @@ describe('transaction/kernel', () => {
     const { k, clock } = await kernel();
     await assert.rejects(k.truncate('test', undefined, clock.now() + 60_000), (e: unknown) => e instanceof DbError && e.code === 'PARAMETER');
   });
+
+  it('a scan on a single node stops at its deadline (TIMEOUT, not in doubt), records its filter drops included', async () => {
+    const { k, clock } = await kernel();
+    for (let i = 0; i < 50; i++) await k.put(k.key('test', 's', `r${i}`), { n: BigInt(i) });
+    let read = 0;
+    const dropAll = (): boolean => {
+      read++;
+      if (read === 10) clock.advance(1000); // the tenth record read takes the scan past its deadline
+      return false;
+    };
+    const scan = async (): Promise<number> => { let n = 0; for await (const _r of k.scan({ namespace: 'test', filter: dropAll, deadline: clock.now() + 500 })) n++; return n; };
+    await assert.rejects(scan(), (e: unknown) => e instanceof DbError && e.code === 'TIMEOUT' && !e.inDoubt && /scan's deadline passed/.test(e.message));
+    assert.equal(read, 10, 'no record was read past the deadline');
+    // without a deadline the same scan reads every record
+    read = -1000;
+    let all = 0;
+    for await (const _r of k.scan({ namespace: 'test', filter: () => { all++; return true; } })) { /* drain */ }
+    assert.equal(all, 50);
+  });
 });
+

@@ -33,10 +33,17 @@ export interface ExecContext {
    * the executor runs in-process, from the sources the client attached when it runs behind gRPC.
    */
   readonly readClientFile?: (path: string) => Promise<Uint8Array>;
+  /**
+   * When the statement gives up (ms, the kernel's clock): its start plus the TIMEOUT setting
+   * (none when TIMEOUT is 0), as aql applies TIMEOUT to every command, scans and queries
+   * included. Scans, queries and aggregations take it: past it they fail TIMEOUT (9) and ask no
+   * node for more.
+   */
+  readonly deadline?: number;
 }
 
-/** The part of the context that comes with each call (the executor adds the node's). */
-export type CallContext = Omit<ExecContext, 'kernel' | 'services'>;
+/** The part of the context that comes with each call (the executor adds the node's and the deadline). */
+export type CallContext = Omit<ExecContext, 'kernel' | 'services' | 'deadline'>;
 
 /** Runs one statement of one kind. */
 export type StatementHandler<K extends StatementKind = StatementKind> = (stmt: Extract<Statement, { kind: K }>, ctx: ExecContext, out: Renderer) => Promise<void>;
@@ -110,7 +117,9 @@ export class AqlExecutor {
           hint: 'the subsystem that runs it has not been installed on this node',
         });
       }
-      await entry.handler(stmt, { ...call, kernel: this.kernel, services: this.services }, guarded);
+      const timeout = call.settings.TIMEOUT;
+      const deadline = timeout > 0 ? { deadline: this.kernel.clock.now() + timeout } : {};
+      await entry.handler(stmt, { ...call, kernel: this.kernel, services: this.services, ...deadline }, guarded);
       if (!statusSent) guarded.status(0, '');
     } catch (err) {
       const e = toDbError(err);

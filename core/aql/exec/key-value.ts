@@ -62,6 +62,7 @@ async function selectKeyValue(s: A.SelectStatement, ctx: ExecContext, out: Rende
       ...(ctx.settings.NO_BINS ? { noBins: true } : {}),
       ...(limit === undefined ? {} : { maxRecords: limit }),
       signal: ctx.signal,
+      ...(ctx.deadline === undefined ? {} : { deadline: ctx.deadline }),
     })) {
       await out.row(recordCells(rec, ctx, { bins, scan: true }));
     }

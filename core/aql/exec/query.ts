@@ -148,6 +148,7 @@ function querySpec(s: A.SelectStatement, ctx: ExecContext): QuerySpec {
     ...(ctx.settings.NO_BINS ? { bins: [] } : bins === undefined ? {} : { bins }),
     ...(s.limit === null ? {} : { limit: Number(s.limit) }),
     ...(order === undefined ? {} : { orderBy: { bin: order.bin, desc: order.direction === 'DESC' } }),
+    ...(ctx.deadline === undefined ? {} : { deadline: ctx.deadline }),
   };
 }
 

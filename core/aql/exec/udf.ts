@@ -130,7 +130,7 @@ export const udfStatements: StatementFamily = {
     aggregate: keepCode<'aggregate'>(async (s, ctx, out) => {
       checkNamespace(ctx, s.target.namespace);
       const started = performance.now();
-      const values = await runnerOf(ctx).aggregate(callOf(s.call, ctx.settings.TIMEOUT), targetOf(s, s.where), ctx.signal);
+      const values = await runnerOf(ctx).aggregate(callOf(s.call, ctx.settings.TIMEOUT), targetOf(s, s.where), ctx.signal, ctx.deadline);
       const column = columnName(s.call.fn);
       out.begin([column]);
       for (const v of values) await out.row([[column, v]]);

@@ -4,7 +4,7 @@
  * opcode without an equivalent in the AST is refused with UNSUPPORTED_FEATURE naming it.
  */
 import { DbError } from '../../errors/index.ts';
-import type { BinValue, MapKey, ValueType } from '../../model/index.ts';
+import type { BinValue, DbRecord, MapKey, ValueType } from '../../model/index.ts';
 import * as ast from '../../query/expr/ast.ts';
 import type { Expr } from '../../query/expr/ast.ts';
 import { compileFilter } from '../../query/expr/eval.ts';
@@ -297,10 +297,15 @@ export function wireExpr(bytes: Buffer): Expr {
   return compile(v);
 }
 
-/** Compiles packed expression bytes to a record predicate. */
+/**
+ * Compiles packed expression bytes to a record predicate; its `source` (the expression's JSON
+ * text, made when first read) lets a cluster scan or a proxied request send it to other nodes.
+ */
 export function compileWireFilter(bytes: Buffer, now: () => number): RecordPredicate {
-  const keep = compileFilter(wireExpr(bytes));
-  return (rec) => keep(recordContext(rec, now()));
+  const expr = wireExpr(bytes);
+  const keep = compileFilter(expr);
+  let text: string | undefined;
+  return Object.defineProperty((rec: DbRecord) => keep(recordContext(rec, now())), 'source', { get: () => (text ??= exprToJsonText(expr)) });
 }
 
 /**

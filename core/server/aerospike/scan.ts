@@ -18,6 +18,7 @@ import type { JobTracker } from './jobs.ts';
 import { ResponseWriter, fieldString, type Msg, type OutMsg } from './message.ts';
 import { deadlineOf, filterOf, isWrite, operationOf, policyOf } from './records.ts';
 import { Field, Info1, Info3, Op, wireVoidTime } from './protocol.ts';
+import { answerBy } from '../../transaction/policy.ts';
 import { wireExpr } from './expressions.ts';
 import { udfArgs } from './udf.ts';
 import type { Reply } from './connection.ts';
@@ -194,6 +195,11 @@ export async function runScan(ctx: FrontEndContext, jobs: JobTracker, msg: Msg, 
     work.fresh.splice(0, work.fresh.length, ...work.fresh.filter((p) => !gone.has(p)));
     for (const p of away) work.resume.delete(p);
   }
+  // the client's total timeout (transaction_ttl; 0: none): a little before it (answerBy, so that
+  // the node's TIMEOUT reaches the client before its own timer) the scan or query stops reading,
+  // asks no node for more, and the stream ends with TIMEOUT (9)
+  const ttlEnd = deadlineOf(kernel, msg);
+  const deadline = ttlEnd === undefined ? undefined : answerBy(ttlEnd, kernel.clock.now());
   const started = Date.now();
   let sent = 0;
   let page = new ResponseWriter(PAGE_BYTES + 4096);
@@ -217,7 +223,7 @@ export async function runScan(ctx: FrontEndContext, jobs: JobTracker, msg: Msg, 
 
   if (range === undefined) {
     const filter = filterOf(kernel, msg.fields);
-    const base: ScanRequest = { namespace, ...(set === undefined ? {} : { set }), ...(filter === undefined ? {} : { filter }) };
+    const base: ScanRequest = { namespace, ...(set === undefined ? {} : { set }), ...(filter === undefined ? {} : { filter }), ...(deadline === undefined ? {} : { deadline }) };
     const scans: ScanRequest[] = [...work.resume].map(([p, d]) => ({ ...base, partitions: [p], afterDigest: d }));
     if (work.fresh.length > 0) scans.push({ ...base, partitions: work.fresh });
     outer: for (const s of scans) {
@@ -240,14 +246,11 @@ export async function runScan(ctx: FrontEndContext, jobs: JobTracker, msg: Msg, 
     }
     const partitions = [...work.fresh, ...work.resume.keys()];
     const order = new Map(partitions.map((p, i) => [p, i]));
-    const deadline = deadlineOf(kernel, msg);
     const rows: DbRecord[] = [];
     const spec = {
       namespace, ...(set === undefined ? {} : { set }), ...(where === undefined ? {} : { where }),
       ...(noBins ? { bins: [] } : only !== undefined ? { bins: [...only] } : {}), partitions: { ids: partitions },
       ...(name === undefined ? {} : { indexName: name }),
-      // the client's total timeout (transaction_ttl), as for single-record commands: past it the
-      // query stops (no master is asked for more) and the stream ends with TIMEOUT (9)
       ...(deadline === undefined ? {} : { deadline }),
     };
     for await (const row of q.engine.query(spec)) {
