@@ -95,6 +95,6 @@ export function attachClusterDataPath(kernel: Kernel, cluster: ClusterService, o
   });
   replicas.serve((ns, change) => kernel.applyCopy(ns, change));
   const migrations = new Migrations(kernel, cluster, calls, { clock: options.clock, logger: options.logger.child({ part: 'migrations' }), ...(options.migration === undefined ? {} : { limits: options.migration }) });
-  kernel.useRouting(router, forwarding, replicas, migrations);
+  kernel.useRouting(router, forwarding, replicas, migrations, { messages: cluster.fabric.stats, calls: calls.stats, refusedVersion: () => cluster.stats().heartbeat.refusedVersion });
   return { router, calls, forwarding, replicas, migrations };
 }

@@ -56,6 +56,19 @@ export interface ScanRequest {
   readonly deadline?: number;
 }
 
+/**
+ * What a cluster's fabric counts, for statistics and metrics only (read when they are shown): the
+ * objects the fabric and its remote calls keep their counters in.
+ */
+export interface FabricCounters {
+  /** Fabric messages (Fabric.stats): sent, resent, acked, timedOut, undelivered, received, duplicates, refusedForeign, refusedStale. */
+  readonly messages: Readonly<Record<string, number>>;
+  /** Remote calls over the fabric (FabricCalls.stats): calls, answered, failed, timedOut, notDelivered, served, departed, batches, batched. */
+  readonly calls: Readonly<Record<string, number>>;
+  /** Heartbeats ignored because their node speaks another fabric protocol version. */
+  refusedVersion(): number;
+}
+
 export interface OperateResult {
   readonly meta: RecordMeta | undefined;
   /** Results of the read-like operations by bin (a bin read twice gives a list of both results). */

@@ -19,7 +19,7 @@ import type { ScanPage, ScanPageRequest } from './cluster-scan.ts';
 import type { PartitionRouter } from './routing.ts';
 import { isWriteOperation, type Operation } from './operations.ts';
 import type { ExpressionCompiler } from './expression-ops.ts';
-import type { ChangeListener, CurrentRecord, KernelCounters, KernelOptions, Mutation, OperateResult, ScanRequest } from './kernel-types.ts';
+import type { ChangeListener, CurrentRecord, FabricCounters, KernelCounters, KernelOptions, Mutation, OperateResult, ScanRequest } from './kernel-types.ts';
 import { namespaceNames, namespaceOf, replicaServesHere, type KernelState } from './kernel-state.ts';
 import type { Forwarding } from './forwarding.ts';
 import type { ReplicaChange, ReplicaWriter } from '../replication/replica-writes.ts';
@@ -31,7 +31,7 @@ import { operate } from './operate.ts';
 import * as many from './batch-scan.ts';
 import * as removal from './record-removal.ts';
 
-export type { RecordChange, ChangeListener, Mutation, CurrentRecord, ScanRequest, OperateResult, KernelOptions, KernelCounters } from './kernel-types.ts';
+export type { RecordChange, ChangeListener, Mutation, CurrentRecord, ScanRequest, OperateResult, KernelOptions, KernelCounters, FabricCounters } from './kernel-types.ts';
 
 /**
  * The transaction layer: every single-record operation is addressed by digest and
@@ -54,6 +54,12 @@ export class Kernel {
   /** Replica writes; undefined on a single node. */
   get replicas(): ReplicaWriter | undefined {
     return this.state.replicas;
+  }
+
+  #fabric: FabricCounters | undefined;
+  /** What the cluster's fabric counts (statistics and metrics); undefined on a single node. */
+  get fabric(): FabricCounters | undefined {
+    return this.#fabric;
   }
   readonly logger: Logger;
   readonly counters: KernelCounters = { reads: 0, writes: 0, deletes: 0, notFound: 0, errors: 0, scans: 0, batches: 0, replicaReads: 0 };
@@ -90,7 +96,8 @@ export class Kernel {
    * Routes by a cluster's partition map from now on, forwarding to masters elsewhere and
    * writing every change of a mastered record to its replicas.
    */
-  useRouting(router: PartitionRouter, forwarding: Forwarding, replicas?: ReplicaWriter, migration?: MigrationGate): void {
+  useRouting(router: PartitionRouter, forwarding: Forwarding, replicas?: ReplicaWriter, migration?: MigrationGate, fabric?: FabricCounters): void {
+    this.#fabric = fabric;
     this.state.router = router;
     this.state.forwarding = forwarding;
     this.state.replicas = replicas;

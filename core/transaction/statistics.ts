@@ -3,7 +3,7 @@
  * them: the admin service (GetStatistics, ListSets) and AQL (STAT SYSTEM, STAT NAMESPACE,
  * SHOW SETS). Names are Aerospike's where one exists.
  */
-import type { Kernel } from './kernel.ts';
+import type { FabricCounters, Kernel } from './kernel.ts';
 import { SCAN_SCHEDULER } from './scan-scheduler.ts';
 
 /** What statistics need to know about the node beyond its kernel. */
@@ -58,6 +58,7 @@ export async function statistics(kernel: Kernel, identity: StatisticsIdentity, n
       ['migrate_last_rate', kernel.migration?.progress().lastRate ?? 0],
       ['migrate_records_dropped', kernel.migration?.progress().recordsDropped ?? 0],
       ['migrate_requests_refused', kernel.migration?.progress().requestsRefused ?? 0],
+      ...fabricStatistics(kernel.fabric),
       ...connectionStats(identity),
       ['scan_jobs_working', SCAN_SCHEDULER.stats().working],
       ['scan_jobs_waiting', SCAN_SCHEDULER.stats().waiting],
@@ -83,6 +84,57 @@ export async function statistics(kernel: Kernel, identity: StatisticsIdentity, n
     stats.push(...(ns.extraStats?.() ?? []));
   }
   return stats.map(([name, value]) => [name, String(value)] as const);
+}
+
+/** A counter's name as a statistic or label (timedOut → timed_out). */
+function snake(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+/** Labels of the fabric's counters whose names do not say it alone (the others are snake_cased). */
+const MESSAGE_LABELS: Readonly<Record<string, string>> = { refusedForeign: 'foreign_cluster', refusedStale: 'stale_cluster_key' };
+const CALL_LABELS: Readonly<Record<string, string>> = { calls: 'sent' };
+
+/**
+ * The fabric's counters by what they count, labelled as statistics and metrics name them (one
+ * home for both): messages by event (sent, resent, acked, timed_out, undelivered, received,
+ * duplicates), messages and heartbeats refused by reason (foreign_cluster: another cluster's
+ * name; stale_cluster_key: a data-path message sent under another membership's key;
+ * protocol_version: a peer's heartbeats in another fabric protocol version), remote calls by
+ * outcome (sent, answered, failed, timed_out, not_delivered, served, departed, …), and the
+ * requests that carried several calls (batches) with the calls they carried (batched). A counter
+ * the fabric adds later is shown under its own name.
+ */
+export function fabricCounts(f: FabricCounters): {
+  readonly messages: ReadonlyArray<readonly [string, number]>; readonly refused: ReadonlyArray<readonly [string, number]>;
+  readonly calls: ReadonlyArray<readonly [string, number]>; readonly batches: number; readonly batched: number;
+} {
+  const messages: Array<readonly [string, number]> = [];
+  const refused: Array<readonly [string, number]> = [];
+  for (const [name, n] of Object.entries(f.messages)) {
+    const label = MESSAGE_LABELS[name];
+    if (label !== undefined) refused.push([label, n]);
+    else messages.push([snake(name), n]);
+  }
+  refused.push(['protocol_version', f.refusedVersion()]);
+  const calls: Array<readonly [string, number]> = [];
+  for (const [name, n] of Object.entries(f.calls)) {
+    if (name !== 'batches' && name !== 'batched') calls.push([CALL_LABELS[name] ?? snake(name), n]);
+  }
+  return { messages, refused, calls, batches: f.calls['batches'] ?? 0, batched: f.calls['batched'] ?? 0 };
+}
+
+/** The fabric's counters as node statistics (fabric_msgs_sent, fabric_calls_timed_out, …); none on a single node. */
+function fabricStatistics(f: FabricCounters | undefined): Array<[string, number]> {
+  if (f === undefined) return [];
+  const c = fabricCounts(f);
+  return [
+    ...c.messages.map(([label, n]): [string, number] => [`fabric_msgs_${label}`, n]),
+    ...c.refused.map(([label, n]): [string, number] => [`fabric_refused_${label}`, n]),
+    ...c.calls.map(([label, n]): [string, number] => [`fabric_calls_${label}`, n]),
+    ['fabric_batches_sent', c.batches],
+    ['fabric_calls_batched', c.batched],
+  ];
 }
 
 /** Aerospike's connection statistics (client_connections…, reaped_fds) plus the refused count. */
