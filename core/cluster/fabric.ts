@@ -35,10 +35,16 @@ export interface SendOptions {
   readonly deadlineMs?: number;
   readonly kind?: FabricMessageKind;
   /**
-   * Aborting gives the message up before its deadline: it is not sent again, and the promise
-   * rejects (UNAVAILABLE when no copy was ever written to a connection, else TIMEOUT).
+   * Filled in by send with `giveUp`, which gives the message up before its deadline: it is not
+   * sent again, and the promise rejects (UNAVAILABLE when no copy was ever written to a
+   * connection, else TIMEOUT); after the message settled it does nothing.
    */
-  readonly signal?: AbortSignal;
+  readonly control?: SendControl;
+}
+
+/** A message's handle for its sender (see SendOptions.control); a plain object, cheaper than an AbortController per message. */
+export interface SendControl {
+  giveUp?: () => void;
 }
 
 interface Pending {
@@ -52,13 +58,20 @@ interface Pending {
   maybeDelivered: boolean;
   /** Copies whose fate the transport has not told yet (waiting for a connection). */
   unsure: number;
+  /** The message's one timer: its next resend, or its deadline when that comes first. */
   timer: TimerHandle | undefined;
-  deadline: TimerHandle | undefined;
   resolve(): void;
   reject(e: DbError): void;
 }
 
 const DEDUP_WINDOW = 4096;
+/**
+ * How long the ack of a reply may wait for a message to ride on (ms). A reply's ack only stops
+ * the reply's resends (due after the retransmit interval), and under load the next request to
+ * that node leaves well within this: its own ack frame would cost both nodes a socket write, a
+ * read and often a wake-up. Other messages' acks leave by the next timer turn.
+ */
+export const ACK_REPLY_LATER_MS = 20;
 /** Senders (node, incarnation) whose message ids are remembered; the oldest is forgotten first. */
 const MAX_SENDERS = 1024;
 
@@ -75,7 +88,8 @@ export class Fabric {
   #stopped = false;
   /** Acks to send by the next timer turn, per sender (of one incarnation: see #ack). */
   #acks = new Map<NodeId, { inc: number; ids: number[] }>();
-  #acksScheduled = false;
+  /** The timer that sends the acks no message took; `soon`: it fires at the next timer turn (else after ACK_REPLY_LATER_MS). */
+  #acksTimer: { handle: TimerHandle; soon: boolean } | undefined;
   /**
    * `refusedForeign`: messages from another cluster name; `refusedStale`: data-path messages
    * stamped with another cluster key than this node's (sent under another membership).
@@ -118,11 +132,10 @@ export class Fabric {
     return new Promise<void>((resolve, reject) => {
       const p: Pending = {
         msg, to, sentAt: this.#o.clock.now(), deadlineMs, bytes: encodeFrame(msg).length,
-        attempt: 0, maybeDelivered: false, unsure: 0, timer: undefined, deadline: undefined, resolve, reject,
+        attempt: 0, maybeDelivered: false, unsure: 0, timer: undefined, resolve, reject,
       };
       this.#pending.set(msg.id, p);
-      p.deadline = this.#o.clock.setTimeout(() => this.#fail(p), deadlineMs);
-      options.signal?.addEventListener('abort', () => this.#fail(p, 'given up'), { once: true });
+      if (options.control !== undefined) options.control.giveUp = () => this.#fail(p, 'given up');
       this.#transmit(to, msg, p);
       this.#scheduleResend(p);
     });
@@ -130,6 +143,8 @@ export class Fabric {
 
   stop(): void {
     this.#stopped = true;
+    if (this.#acksTimer !== undefined) this.#o.clock.clearTimeout(this.#acksTimer.handle);
+    this.#acksTimer = undefined;
     for (const p of [...this.#pending.values()]) this.#fail(p, 'fabric stopped');
   }
 
@@ -147,6 +162,11 @@ export class Fabric {
     const batch = this.#acks.get(to);
     if (batch === undefined || batch.ids.length > MAX_ACKS_PER_FRAME || to === this.#o.nodeId || !this.#addresses.has(to)) return undefined;
     this.#acks.delete(to);
+    if (this.#acks.size === 0 && this.#acksTimer !== undefined) {
+      // nothing left for the timer to send
+      this.#o.clock.clearTimeout(this.#acksTimer.handle);
+      this.#acksTimer = undefined;
+    }
     return batch;
   }
 
@@ -170,7 +190,8 @@ export class Fabric {
     });
   }
 
-  #ack(to: NodeId, inc: number, id: number): void {
+  /** Owes `to` an ack of message `id`; `later`: it may wait ACK_REPLY_LATER_MS for a message to ride on. */
+  #ack(to: NodeId, inc: number, id: number, later: boolean): void {
     let batch = this.#acks.get(to);
     if (batch !== undefined && batch.inc !== inc) {
       // the sender restarted: what its previous run is owed goes now
@@ -180,13 +201,14 @@ export class Fabric {
     }
     if (batch === undefined) this.#acks.set(to, batch = { inc, ids: [] });
     batch.ids.push(id);
-    if (this.#acksScheduled) return;
-    this.#acksScheduled = true;
-    this.#o.clock.setTimeout(() => this.#flushAcks(), 0);
+    const t = this.#acksTimer;
+    if (t !== undefined && (t.soon || later)) return;
+    if (t !== undefined) this.#o.clock.clearTimeout(t.handle);
+    this.#acksTimer = { handle: this.#o.clock.setTimeout(() => this.#flushAcks(), later ? ACK_REPLY_LATER_MS : 0), soon: !later };
   }
 
   #flushAcks(): void {
-    this.#acksScheduled = false;
+    this.#acksTimer = undefined;
     const batches = [...this.#acks];
     this.#acks.clear();
     for (const [to, { inc, ids }] of batches) this.#sendAcks(to, inc, ids);
@@ -216,22 +238,24 @@ export class Fabric {
       this.#fail(p, 'retransmit strategy gave up');
       return;
     }
+    // one timer: the resend, or the deadline if it comes first
+    const left = p.deadlineMs - (now - p.sentAt);
+    const resend = delay < left;
     p.timer = this.#o.clock.setTimeout(() => {
       p.timer = undefined;
       if (!this.#pending.has(p.msg.id)) return;
-      if (this.#o.clock.now() - p.sentAt >= p.deadlineMs) return this.#fail(p);
+      if (!resend || this.#o.clock.now() - p.sentAt >= p.deadlineMs) return this.#fail(p);
       p.attempt++;
       this.stats.resent++;
       this.#transmit(p.to, p.msg, p);
       this.#o.retransmit.onResend?.({ ...state, elapsedMs: this.#o.clock.now() - p.sentAt });
       this.#scheduleResend(p);
-    }, Math.max(1, delay));
+    }, Math.max(1, resend ? delay : left));
   }
 
   #fail(p: Pending, why = 'no acknowledgement'): void {
     if (!this.#pending.delete(p.msg.id)) return;
     if (p.timer !== undefined) this.#o.clock.clearTimeout(p.timer);
-    if (p.deadline !== undefined) this.#o.clock.clearTimeout(p.deadline);
     const elapsed = Math.round(this.#o.clock.now() - p.sentAt);
     if (!p.maybeDelivered && p.unsure === 0) {
       // no copy ever left: the peer never gets this message (it is not sent again)
@@ -263,7 +287,6 @@ export class Fabric {
     if (p === undefined || p.to !== from) return;
     this.#pending.delete(id);
     if (p.timer !== undefined) this.#o.clock.clearTimeout(p.timer);
-    if (p.deadline !== undefined) this.#o.clock.clearTimeout(p.deadline);
     if (refused !== undefined) {
       this.stats.timedOut++;
       // not delivered: the caller may safely send it again once the maps agree
@@ -314,7 +337,7 @@ export class Fabric {
     const stale = frame.kind !== 'control' && frame.body.type !== 'reply' && (seen.refused.has(frame.id) || (!seen.set.has(frame.id) && (own === 0n || frame.clusterKey !== own)));
     if (frame.needsAck) {
       if (stale) this.#transmit(frame.from, { t: 'ack', from: this.#o.nodeId, inc: frame.inc, id: frame.id, refused: 'stale-cluster-key' });
-      else this.#ack(frame.from, frame.inc, frame.id);
+      else this.#ack(frame.from, frame.inc, frame.id, frame.body.type === 'reply');
     }
     if (stale) {
       this.stats.refusedStale++;

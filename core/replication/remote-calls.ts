@@ -25,8 +25,8 @@
  */
 import { DbError, toDbError, type ResultCodeName } from '../errors/index.ts';
 import { ResultCode } from '../errors/index.ts';
-import type { Clock, FabricMessageKind, Logger, NodeId } from '../plugin-api/index.ts';
-import type { Fabric } from '../cluster/fabric.ts';
+import type { Clock, FabricMessageKind, Logger, NodeId, TimerHandle } from '../plugin-api/index.ts';
+import type { Fabric, SendControl } from '../cluster/fabric.ts';
 import type { FabricPayload } from '../cluster/messages.ts';
 import { hexId } from '../cluster/messages.ts';
 
@@ -38,6 +38,10 @@ export const BATCH_PREFIX = 'batch:';
 export const MAX_BATCH_CALLS = 1024;
 /** Bytes of bodies one batch carries at most, unless a single call's body is larger (it then travels alone). */
 export const MAX_BATCH_BYTES = 1024 * 1024;
+/** Requests of batched calls to one node, of one kind, fabric kind and deadline, unanswered at once at most. */
+export const MAX_REQUESTS_IN_FLIGHT = 1;
+/** The longest batched calls wait for the requests before them to be answered (ms; at most a quarter of their deadline). */
+export const MAX_HOLD_MS = 20;
 
 export interface CallOptions {
   readonly deadlineMs: number;
@@ -172,14 +176,32 @@ export function decodeBatchReply(bytes: Uint8Array, count: number): BatchResult[
   return out;
 }
 
-/** Calls of one turn to one node, of one kind, fabric kind and deadline, to be sent together. */
+/** Calls gathered to be sent together in one request. */
 interface Batch {
+  readonly calls: Array<{ readonly body: Uint8Array; resolve(v: Uint8Array): void; reject(e: DbError): void }>;
+  bytes: number;
+  /** When its first call was made (clock ms): the request's deadline counts from then. */
+  readonly since: number;
+}
+
+/**
+ * The batched calls to one node, of one kind, fabric kind and deadline: at most
+ * MAX_REQUESTS_IN_FLIGHT of its requests are unanswered at once; the calls made meanwhile gather
+ * in `next`, which leaves when a request is answered (or fails), when it is full, or when it has
+ * waited `holdMs`.
+ */
+interface Lane {
   readonly node: NodeId;
   readonly kind: string;
   readonly fabricKind: FabricMessageKind;
   readonly deadlineMs: number;
-  readonly calls: Array<{ readonly body: Uint8Array; resolve(v: Uint8Array): void; reject(e: DbError): void }>;
-  bytes: number;
+  /** Requests of this lane sent and not settled yet. */
+  inFlight: number;
+  next: Batch | undefined;
+  /** Fires when `next` has waited its longest for the requests before it. */
+  hold: TimerHandle | undefined;
+  /** `next` leaves at the end of this turn. */
+  due: boolean;
 }
 
 /** A handler gets the request's bytes (a view into the frame: decode them, do not keep them) and answers bytes. */
@@ -201,7 +223,7 @@ interface Waiting {
   readonly deadlineMs: number;
   timer: ReturnType<Clock['setTimeout']>;
   /** Gives the request's fabric message up while it is unacknowledged (undefined once acknowledged). */
-  sending: AbortController | undefined;
+  sending: SendControl | undefined;
   /** Why it was given up: its node left the cluster, or its deadline passed. */
   gaveUp?: 'departed' | 'deadline';
 }
@@ -214,13 +236,17 @@ export class FabricCalls implements RemoteCalls {
   readonly #waiting = new Map<number, Waiting>();
   readonly #handlers = new Map<string, RemoteHandler>();
   readonly localNode: NodeId;
-  /** Batches of this turn, not sent yet. */
-  #batches: Batch[] = [];
+  /** Batched calls by node, kind, fabric kind and deadline (a lane lives while it has calls). */
+  readonly #lanes: Lane[] = [];
+  /** Lanes whose next batch leaves at the end of this turn. */
+  #due: Lane[] = [];
   /**
    * `departed`: calls failed at once because their node left the cluster before it answered.
    * `batches`: requests that carried several calls (`batched` calls in all); a batch counts as one call elsewhere.
+   * `held`: requests of batched calls that waited for an earlier request to the node to be answered
+   * (`heldTooLong` of them left before it was, at their longest wait).
    */
-  readonly stats = { calls: 0, answered: 0, failed: 0, timedOut: 0, notDelivered: 0, served: 0, departed: 0, batches: 0, batched: 0 };
+  readonly stats = { calls: 0, answered: 0, failed: 0, timedOut: 0, notDelivered: 0, served: 0, departed: 0, batches: 0, batched: 0, held: 0, heldTooLong: 0 };
 
   constructor(fabric: Fabric, nodeId: NodeId, clock: Clock, logger: Logger, random: () => number = Math.random) {
     this.#fabric = fabric;
@@ -253,10 +279,10 @@ export class FabricCalls implements RemoteCalls {
         reject(e);
       };
       const timer = this.#clock.setTimeout(() => this.#giveUp(rid, 'deadline'), options.deadlineMs);
-      const sending = new AbortController();
+      const sending: SendControl = {};
       this.#waiting.set(rid, { node, kind, resolve, reject, deadlineMs: options.deadlineMs, timer, sending });
       const msg: FabricPayload = { type: 'request', rid, kind, body };
-      this.#fabric.send(node, msg, { deadlineMs: options.deadlineMs, kind: options.fabricKind ?? 'proxy', signal: sending.signal }).then(() => {
+      this.#fabric.send(node, msg, { deadlineMs: options.deadlineMs, kind: options.fabricKind ?? 'proxy', control: sending }).then(() => {
         const w = this.#waiting.get(rid);
         if (w !== undefined) w.sending = undefined;
       }, (e: unknown) => {
@@ -278,24 +304,59 @@ export class FabricCalls implements RemoteCalls {
     });
   }
 
-  /** Adds a call to this turn's batch for its node, kind, fabric kind and deadline. */
+  /**
+   * Adds a call to its lane's next batch. The batch leaves at the end of the turn when fewer than
+   * MAX_REQUESTS_IN_FLIGHT requests of the lane are unanswered, else once one is answered (or
+   * fails), or after the lane's hold time; a full batch leaves at once.
+   */
   #join(node: NodeId, kind: string, body: Uint8Array, deadlineMs: number, fabricKind: FabricMessageKind): Promise<Uint8Array> {
     return new Promise<Uint8Array>((resolve, reject) => {
-      let b = this.#batches.find((x) => x.node === node && x.kind === kind && x.fabricKind === fabricKind && x.deadlineMs === deadlineMs);
+      let lane = this.#lanes.find((x) => x.node === node && x.kind === kind && x.fabricKind === fabricKind && x.deadlineMs === deadlineMs);
+      if (lane === undefined) {
+        lane = { node, kind, fabricKind, deadlineMs, inFlight: 0, next: undefined, hold: undefined, due: false };
+        this.#lanes.push(lane);
+      }
+      let b = lane.next;
       if (b !== undefined && (b.calls.length >= MAX_BATCH_CALLS || b.bytes + body.length > MAX_BATCH_BYTES)) {
         // full: it leaves now, and this call starts the next one
-        this.#batches.splice(this.#batches.indexOf(b), 1);
-        this.#send(b);
+        this.#sendNext(lane);
         b = undefined;
       }
       if (b === undefined) {
-        b = { node, kind, fabricKind, deadlineMs, calls: [], bytes: 0 };
-        this.#batches.push(b);
-        if (this.#batches.length === 1) this.#defer(() => this.#flush());
+        b = lane.next = { calls: [], bytes: 0, since: this.#clock.now() };
+        if (lane.inFlight < MAX_REQUESTS_IN_FLIGHT) {
+          this.#markDue(lane);
+        } else {
+          this.stats.held++;
+          this.#holdNext(lane);
+        }
       }
       b.calls.push({ body, resolve, reject });
       b.bytes += body.length;
     });
+  }
+
+  /** The lane's next batch leaves at the end of this turn. */
+  #markDue(lane: Lane): void {
+    if (lane.due) return;
+    lane.due = true;
+    if (lane.hold !== undefined) {
+      this.#clock.clearTimeout(lane.hold);
+      lane.hold = undefined;
+    }
+    this.#due.push(lane);
+    if (this.#due.length === 1) this.#defer(() => this.#flush());
+  }
+
+  /** The lane's next batch waits for an answer, at most its hold time. */
+  #holdNext(lane: Lane): void {
+    if (lane.hold !== undefined) return;
+    lane.hold = this.#clock.setTimeout(() => {
+      lane.hold = undefined;
+      if (lane.next === undefined) return;
+      this.stats.heldTooLong++;
+      this.#markDue(lane);
+    }, Math.max(1, Math.min(MAX_HOLD_MS, Math.floor(lane.deadlineMs / 4))));
   }
 
   #defer(fn: () => void): void {
@@ -304,22 +365,59 @@ export class FabricCalls implements RemoteCalls {
   }
 
   #flush(): void {
-    const batches = this.#batches;
-    this.#batches = [];
-    for (const b of batches) this.#send(b);
+    const due = this.#due;
+    this.#due = [];
+    for (const lane of due) {
+      lane.due = false;
+      this.#sendNext(lane);
+      this.#dropIdle(lane);
+    }
   }
 
-  /** Sends a batch: a call alone as itself, several as one request whose reply answers each. */
-  #send(b: Batch): void {
-    const options = { deadlineMs: b.deadlineMs, fabricKind: b.fabricKind };
+  /** Forgets a lane with no calls waiting or unanswered. */
+  #dropIdle(lane: Lane): void {
+    if (lane.inFlight !== 0 || lane.next !== undefined || lane.due) return;
+    const i = this.#lanes.indexOf(lane);
+    if (i >= 0) this.#lanes.splice(i, 1);
+  }
+
+  /** Sends the lane's next batch (if any), its deadline counted from its first call. */
+  #sendNext(lane: Lane): void {
+    const b = lane.next;
+    if (b === undefined) return;
+    lane.next = undefined;
+    if (lane.hold !== undefined) {
+      // a full batch leaving early
+      this.#clock.clearTimeout(lane.hold);
+      lane.hold = undefined;
+    }
+    lane.inFlight++;
+    const waited = this.#clock.now() - b.since;
+    this.#send(lane, b, Math.max(1, lane.deadlineMs - waited), () => {
+      lane.inFlight--;
+      if (lane.next !== undefined && lane.inFlight < MAX_REQUESTS_IN_FLIGHT) this.#markDue(lane);
+      this.#dropIdle(lane);
+    });
+  }
+
+  /** Sends a batch: a call alone as itself, several as one request whose reply answers each; `settled` runs first when it settles. */
+  #send(lane: Lane, b: Batch, deadlineMs: number, settled: () => void): void {
+    const options = { deadlineMs, fabricKind: lane.fabricKind };
     const only = b.calls.length === 1 ? b.calls[0] : undefined;
     if (only !== undefined) {
-      this.call(b.node, b.kind, only.body, options).then(only.resolve, only.reject);
+      this.call(lane.node, lane.kind, only.body, options).then((v) => {
+        settled();
+        only.resolve(v);
+      }, (e: DbError) => {
+        settled();
+        only.reject(e);
+      });
       return;
     }
     this.stats.batches++;
     this.stats.batched += b.calls.length;
-    this.call(b.node, BATCH_PREFIX + b.kind, encodeCallBatch(b.calls.map((c) => c.body)), options).then((out) => {
+    this.call(lane.node, BATCH_PREFIX + lane.kind, encodeCallBatch(b.calls.map((c) => c.body)), options).then((out) => {
+      settled();
       let results: BatchResult[];
       try {
         results = decodeBatchReply(out, b.calls.length);
@@ -335,6 +433,7 @@ export class FabricCalls implements RemoteCalls {
         else c.reject(r.error);
       });
     }, (e: DbError) => {
+      settled();
       for (const c of b.calls) c.reject(e);
     });
   }
@@ -350,7 +449,7 @@ export class FabricCalls implements RemoteCalls {
     if (w === undefined) return;
     w.gaveUp = why;
     if (w.sending === undefined) return this.#failInDoubt(rid);
-    w.sending.abort();
+    w.sending.giveUp?.();
     // the fabric's rejection settles the call first; an acknowledgement that arrived in this same
     // turn (its handler not run yet) leaves the call waiting for an answer: in doubt then
     queueMicrotask(() => {
@@ -382,6 +481,21 @@ export class FabricCalls implements RemoteCalls {
    * in doubt.
    */
   departed(members: ReadonlySet<NodeId>): void {
+    for (const lane of [...this.#lanes]) {
+      const b = lane.next;
+      if (members.has(lane.node) || b === undefined) continue;
+      // calls still waiting to leave were never sent: safe to send elsewhere
+      lane.next = undefined;
+      if (lane.hold !== undefined) this.#clock.clearTimeout(lane.hold);
+      lane.hold = undefined;
+      this.#dropIdle(lane);
+      this.stats.departed += b.calls.length;
+      this.stats.notDelivered += b.calls.length;
+      const err = new DbError('UNAVAILABLE', `node ${hexId(lane.node)} left the cluster before ${lane.kind} could be sent to it; not run there`, {
+        hint: 'Nothing was done; the request may be sent again (to the partition\'s new owner once the cluster re-forms)',
+      });
+      for (const c of b.calls) c.reject(err);
+    }
     for (const [rid, w] of [...this.#waiting]) {
       if (members.has(w.node) || w.gaveUp !== undefined) continue;
       this.stats.departed++;

@@ -7,13 +7,13 @@
  * transport's writes share runs deferred work after the turn's I/O, flushes last.
  */
 import { strict as assert } from 'node:assert';
-import { Fabric } from '../../core/cluster/fabric.ts';
 import { FakeClock } from '../../core/cluster/clock.ts';
 import { SimNetwork } from '../../core/cluster/sim-network.ts';
 import { DbError, endOfTurn, silentLogger, type NodeId } from '../../core/plugin-api/index.ts';
 import {
-  FabricCalls, MAX_BATCH_CALLS, decodeBatchReply, decodeCallBatch, encodeBatchReply, encodeCallBatch,
+  FabricCalls, MAX_BATCH_CALLS, MAX_HOLD_MS, decodeBatchReply, decodeCallBatch, encodeBatchReply, encodeCallBatch,
 } from '../../core/replication/remote-calls.ts';
+import { ACK_REPLY_LATER_MS, Fabric } from '../../core/cluster/fabric.ts';
 import { ReplicaWriter, type ReplicaChange } from '../../core/replication/replica-writes.ts';
 import { basicRetransmit } from '../../plugins/retransmit-basic/index.ts';
 
@@ -191,6 +191,117 @@ describe('cluster/remote calls sent together', () => {
     assert.equal(settled[1], 'ok');
     assert.equal(settled[2], 'ok');
     assert.equal(settled[3], 'TIMEOUT in doubt', 'a copy the replica failed fails its write alone');
+  });
+
+  /** Serves 'echo' (upper-cased), except that the body "first" is answered only once `open` is called. */
+  function serveGated(calls: FabricCalls): { open: () => void } {
+    let open = (): void => {};
+    const gate = new Promise<void>((r) => { open = r; });
+    calls.serve('echo', async (_from, body) => {
+      const s = text(body);
+      if (s === 'first') await gate;
+      return bytes(s.toUpperCase());
+    });
+    return { open: () => open() };
+  }
+
+  it('batched calls made while the request before them is unanswered wait for its answer and then leave together', async () => {
+    const { a, b, run } = await pair();
+    const gate = serveGated(b.calls);
+    const opts = { deadlineMs: 1000, batch: true };
+    const first = outcome(a.calls.call(2n, 'echo', bytes('first'), opts));
+    await run(5);
+    // two turns' calls while 'first' waits for its answer
+    const later = [outcome(a.calls.call(2n, 'echo', bytes('b'), opts)), outcome(a.calls.call(2n, 'echo', bytes('c'), opts))];
+    await run(5);
+    later.push(outcome(a.calls.call(2n, 'echo', bytes('d'), opts)));
+    assert.equal(b.fabric.stats.received, 1, 'the later calls waited');
+    gate.open();
+    await new Promise((r) => setImmediate(r)); // the node answers 'first'
+    await run(100);
+    assert.equal(await first, 'FIRST');
+    assert.deepEqual(await Promise.all(later), ['B', 'C', 'D']);
+    // 'first' alone, then the three calls of two turns in one request
+    assert.equal(b.fabric.stats.received, 2);
+    assert.equal(a.calls.stats.batches, 1);
+    assert.equal(a.calls.stats.batched, 3);
+    assert.equal(a.calls.stats.held, 1);
+    assert.equal(a.calls.stats.heldTooLong, 0);
+  });
+
+  it(`waiting calls leave after ${MAX_HOLD_MS} ms even if the request before them is still unanswered`, async () => {
+    const { clock, a, b, run } = await pair();
+    const gate = serveGated(b.calls);
+    const opts = { deadlineMs: 1000, batch: true };
+    let firstDone = false;
+    const first = outcome(a.calls.call(2n, 'echo', bytes('first'), opts)).finally(() => { firstDone = true; });
+    await run(5);
+    const madeAt = clock.now();
+    let answeredAt = -1;
+    const later = Promise.all([outcome(a.calls.call(2n, 'echo', bytes('b'), opts)), outcome(a.calls.call(2n, 'echo', bytes('c'), opts))]).finally(() => { answeredAt = clock.now(); });
+    await run(MAX_HOLD_MS + 40);
+    assert.deepEqual(await later, ['B', 'C']);
+    assert.ok(answeredAt >= madeAt + MAX_HOLD_MS, `answered ${answeredAt - madeAt} ms after they were made: they did not wait`);
+    assert.equal(firstDone, false, 'the request before them is still unanswered');
+    assert.equal(a.calls.stats.heldTooLong, 1);
+    gate.open();
+    await run(50);
+    assert.equal(await first, 'FIRST');
+  });
+
+  it('a waiting call\'s deadline counts from when it was made: no answer → TIMEOUT in doubt by then, not later', async () => {
+    const { clock, a, b, net, run } = await pair();
+    serveEcho(b.calls);
+    net.dropIf = (from) => from === 'b'; // the node's answers are lost
+    const opts = { deadlineMs: 400, batch: true };
+    const first = outcome(a.calls.call(2n, 'echo', bytes('x'), opts));
+    await run(5);
+    const madeAt = clock.now();
+    let failedAt = -1;
+    const later = outcome(a.calls.call(2n, 'echo', bytes('y'), opts)).finally(() => { failedAt = clock.now(); });
+    await run(600);
+    for (const r of [await first, await later]) assert.ok(r instanceof DbError && r.code === 'TIMEOUT' && r.inDoubt, String(r));
+    assert.ok(failedAt <= madeAt + 400 + 5, `failed ${failedAt - madeAt} ms after it was made, past its 400 ms deadline`);
+    assert.equal(a.calls.stats.heldTooLong, 1);
+  });
+
+  it('calls waiting to leave for a node that left the cluster fail UNAVAILABLE at once (never sent); the unanswered one TIMEOUT in doubt', async () => {
+    const { a, b, run } = await pair();
+    serveGated(b.calls);
+    const opts = { deadlineMs: 5000, batch: true };
+    const first = outcome(a.calls.call(2n, 'echo', bytes('first'), opts));
+    await run(5);
+    const later = outcome(a.calls.call(2n, 'echo', bytes('b'), opts));
+    await run(5);
+    a.calls.departed(new Set([1n]));
+    await run(5);
+    const r = await later;
+    assert.ok(r instanceof DbError && r.code === 'UNAVAILABLE' && !r.inDoubt, String(r));
+    assert.match(r.message, /left the cluster before echo could be sent/);
+    const f = await first;
+    assert.ok(f instanceof DbError && f.code === 'TIMEOUT' && f.inDoubt, String(f));
+    await run(50);
+    assert.equal(b.calls.stats.served, 1, 'the waiting call never reached the node');
+  });
+
+  it(`the ack of a reply rides on the next request to its node, or leaves in a frame of its own after ${ACK_REPLY_LATER_MS} ms`, async () => {
+    const { a, b, net, run } = await pair();
+    serveEcho(b.calls);
+    const ackFrames = { a: 0 };
+    net.dropIf = (from, _to, frame) => {
+      if (frame.t === 'ack' && from === 'a') ackFrames.a++;
+      return false;
+    };
+    for (let i = 0; i < 5; i++) {
+      const p = outcome(a.calls.call(2n, 'echo', bytes(`k${i}`), { deadlineMs: 1000 }));
+      await run(10);
+      assert.equal(await p, `K${i}`);
+    }
+    assert.equal(ackFrames.a, 0, 'the acks of the replies rode on the next requests');
+    await run(ACK_REPLY_LATER_MS + 10);
+    assert.equal(ackFrames.a, 1, 'the last reply\'s ack left on its own');
+    assert.equal(a.fabric.stats.resent + b.fabric.stats.resent, 0);
+    assert.equal(b.fabric.stats.acked, 5);
   });
 
   it('end of turn: deferred work runs after the turn, in order, with what it defers in the same pass and flushes last', async () => {

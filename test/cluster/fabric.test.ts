@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { Fabric } from '../../core/cluster/fabric.ts';
+import { Fabric, type SendControl } from '../../core/cluster/fabric.ts';
 import { FakeClock } from '../../core/cluster/clock.ts';
 import { SimNetwork } from '../../core/cluster/sim-network.ts';
 import { DbError, silentLogger, type NodeId, type RetransmitStrategy } from '../../core/plugin-api/index.ts';
@@ -45,11 +45,11 @@ describe('cluster/fabric', () => {
     clock.advance(600);
     assert.equal(await refused, 'UNAVAILABLE');
     // given up before the deadline: not sent again
-    const ac = new AbortController();
-    const givenUp = outcome(a.send(3n, msg(3), { deadlineMs: 5000, signal: ac.signal }));
+    const control: SendControl = {};
+    const givenUp = outcome(a.send(3n, msg(3), { deadlineMs: 5000, control }));
     clock.advance(120);
     const sent = a.stats.sent;
-    ac.abort();
+    control.giveUp?.();
     assert.equal(await givenUp, 'UNAVAILABLE');
     clock.advance(1000);
     assert.equal(a.stats.sent, sent, 'a message given up is not sent again');

@@ -7,16 +7,17 @@
 import { strict as assert } from 'node:assert';
 import { DbError, silentLogger } from '../../core/plugin-api/index.ts';
 import { FabricCalls } from '../../core/replication/remote-calls.ts';
-import type { Fabric, SendOptions } from '../../core/cluster/fabric.ts';
+import type { Fabric, SendControl, SendOptions } from '../../core/cluster/fabric.ts';
 import { ManualClock } from '../helpers/manual-clock.ts';
 
-/** A fabric whose sends the test settles: each is kept with its abort signal. */
-function stubFabric(): { fabric: Fabric; sends: Array<{ resolve(): void; reject(e: DbError): void; signal: AbortSignal | undefined }> } {
-  const sends: Array<{ resolve(): void; reject(e: DbError): void; signal: AbortSignal | undefined }> = [];
+/** A fabric whose sends the test settles: each is kept with its control, whose giveUp the test sets (as the fabric would). */
+function stubFabric(): { fabric: Fabric; sends: Array<{ resolve(): void; reject(e: DbError): void; control: SendControl }> } {
+  const sends: Array<{ resolve(): void; reject(e: DbError): void; control: SendControl }> = [];
   const fabric = {
     onMessage() {},
     send(_to: bigint, _body: unknown, options: SendOptions = {}) {
-      return new Promise<void>((resolve, reject) => sends.push({ resolve, reject, signal: options.signal }));
+      const control = options.control ?? {};
+      return new Promise<void>((resolve, reject) => sends.push({ resolve, reject, control }));
     },
   } as unknown as Fabric;
   return { fabric, sends };
@@ -38,7 +39,7 @@ describe('cluster/remote calls: a node that leaves, a deadline that passes', () 
     const acked = calls.call(2n, 'kv.put', new Uint8Array(0), { deadlineMs: 5000 });
     const [s0, s1] = sends;
     // the fabric's answer to being given up: never sent
-    s0?.signal?.addEventListener('abort', () => s0.reject(new DbError('UNAVAILABLE', 'never sent')));
+    if (s0 !== undefined) s0.control.giveUp = () => s0.reject(new DbError('UNAVAILABLE', 'never sent'));
     s1?.resolve();
     await Promise.resolve();
     calls.departed(new Set([1n]));
@@ -59,7 +60,8 @@ describe('cluster/remote calls: a node that leaves, a deadline that passes', () 
     clock.setTimeout(() => { acked = true; sends[0]?.resolve(); }, 1000);
     const p = calls.call(2n, 'kv.get', new Uint8Array(0), { deadlineMs: 1000 });
     // as the fabric: giving up a message already acknowledged does nothing, else it fails
-    sends[0]?.signal?.addEventListener('abort', () => { if (!acked) sends[0]?.reject(new DbError('TIMEOUT', 'given up')); });
+    const s0 = sends[0];
+    if (s0 !== undefined) s0.control.giveUp = () => { if (!acked) s0.reject(new DbError('TIMEOUT', 'given up')); };
     clock.advance(1000);
     const out = await settle(p);
     assert.ok(out instanceof DbError && out.code === 'TIMEOUT' && out.inDoubt, String(out));
