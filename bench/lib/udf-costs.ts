@@ -18,11 +18,10 @@
 import { readFileSync } from 'node:fs';
 import ivm from 'isolated-vm';
 import { UdfEngine } from '../../core/udf/index.ts';
-import { recordEffect, recordRequest, type UdfIsolation } from '../../core/udf/engine.ts';
-import { decodeValue } from '../../core/udf/codec.ts';
+import { recordRequest, recordResult, type UdfIsolation } from '../../core/udf/engine.ts';
 import { Sandbox } from '../../core/udf/sandbox.ts';
 import { FrameReader, FrameWriter, readCall } from '../../core/udf/sandbox-host-protocol.ts';
-import type { GuestResponse, RecordView } from '../../core/udf/calls.ts';
+import type { RecordView } from '../../core/udf/calls.ts';
 import { executeRecordUdf } from '../../core/udf/kernel-bridge.ts';
 import { makeKey, NAMESPACE_DEFAULTS } from '../../core/model/index.ts';
 import { Kernel } from '../../core/transaction/kernel.ts';
@@ -124,9 +123,7 @@ if (SECTIONS.has('steps')) {
   if (frames !== CALLS) throw new Error(`framing lost calls: ${frames}`);
   await step('step: read the answer (parse, decode value and effect)', CALLS, async () => {
     for (let i = 0; i < CALLS; i++) {
-      const r = JSON.parse(answer) as GuestResponse;
-      decodeValue(r.value ?? null);
-      recordEffect(r.effect, 'bench.incr', view.bins);
+      recordResult(JSON.parse(answer) as unknown[], 'bench.incr', view.bins);
     }
   });
 }

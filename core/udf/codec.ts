@@ -23,6 +23,15 @@
  * map stays key-ordered through a read-modify-write; a map the UDF builds itself is unordered. A
  * list's order does not travel (Aerospike's Lua writes every list back unordered).
  *
+ * **Record calls** travel in a compact form of their own (arrays: no property names for either side
+ * to write or parse — about a microsecond per call less than objects, measured): the request
+ * `[fn, args, bins, doubles, exists, gen, ttl, lut, key, digest, set, ns]` (`doubles`: the names of
+ * the bins holding doubles, or 0 when none; `key`: the user key or null; `digest`: base64) and its
+ * answer `[value, effect, bins, create, ttl, logs]` with trailing parts left out (`effect`: 0 none,
+ * 1 write, 2 delete; for a write `bins`, `create` 1 or 0 and `ttl` a number or null; `logs` only
+ * when the call logged). A failure is answered with the response object (`{"ok":false,"error":…}`),
+ * and a record call sent as an object (`{"op":"record",…}`) is answered with one.
+ *
  * So a JSON number decodes to an integer exactly when it is integral. The guest side of this
  * codec is in sandbox-runtime.js. Decoding what a UDF produced is defensive: it checks depth,
  * int64 range, map key types and GeoJSON, because the producer is untrusted code.

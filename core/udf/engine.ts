@@ -108,46 +108,61 @@ export interface ModuleSetSync {
 }
 
 /**
- * The request a record UDF call sends into its sandbox (JSON, values in codec.ts's tagged form):
- * the function, its arguments, the record's bins and metadata. `doubles` (the bins holding
- * doubles) is left out when there are none.
+ * The request a record UDF call sends into its sandbox, in the compact form of a record call
+ * (codec.ts, "record calls"): a JSON array of the function, its arguments, the record's bins, the
+ * names of the bins holding doubles (0 when none) and the metadata — values in the tagged form.
  */
 export function recordRequest(call: UdfCall, view: RecordView, now: number): string {
   const meta = view.exists ? view.meta : undefined;
   const doubles = view.exists ? doubleBinNames(view.bins) : [];
   const digest = view.key.digest;
-  return JSON.stringify({
-    op: 'record',
-    fn: call.fn,
-    args: call.args === undefined || call.args.length === 0 ? [] : call.args.map(encodeValue),
-    rec: {
-      exists: view.exists,
-      bins: view.exists ? encodeBins(view.bins) : {},
-      ...(doubles.length === 0 ? {} : { doubles }),
-      gen: meta?.generation ?? 0,
-      ttl: meta === undefined ? 0 : ttlOf(meta.voidTime, now),
-      lut: meta?.lastUpdateMs ?? 0,
-      key: view.key.userKey === undefined ? null : encodeValue(view.key.userKey),
-      digest: Buffer.from(digest.buffer, digest.byteOffset, digest.byteLength).toString('base64'),
-      set: view.key.set,
-      ns: view.key.namespace,
-    },
-  });
+  return JSON.stringify([
+    call.fn,
+    call.args === undefined || call.args.length === 0 ? [] : call.args.map(encodeValue),
+    view.exists ? encodeBins(view.bins) : {},
+    doubles.length === 0 ? 0 : doubles,
+    view.exists,
+    meta?.generation ?? 0,
+    meta === undefined ? 0 : ttlOf(meta.voidTime, now),
+    meta?.lastUpdateMs ?? 0,
+    view.key.userKey === undefined ? null : encodeValue(view.key.userKey),
+    Buffer.from(digest.buffer, digest.byteOffset, digest.byteLength).toString('base64'),
+    view.key.set,
+    view.key.namespace,
+  ]);
+}
+
+/** The effect kinds of a compact record answer, by their number. */
+const EFFECT_KINDS = ['none', 'write', 'delete'] as const;
+
+/**
+ * A record call's result from its compact answer `[value, effect kind, bins, create, ttl, logs]`
+ * (trailing parts left out; codec.ts, "record calls"); `stored`: the bins the call was given.
+ */
+export function recordResult(a: readonly unknown[], what: string, stored: Bins | undefined): RecordUdfResult {
+  const kind = EFFECT_KINDS[(a[1] ?? 0) as number];
+  const effect = kind === undefined ? effectOf(a[1], undefined, false, undefined, what, stored) : kind === 'none' ? NO_EFFECT : effectOf(kind, a[2], a[3] === 1, a[4] ?? undefined, what, stored);
+  return { value: decodeValue(a[0] ?? null), effect, logs: (a[5] ?? NO_LOGS) as readonly string[] };
 }
 
 /** The record effect a UDF reported; `stored`: the bins it was given (untouched bins keep their stored value). */
 export function recordEffect(e: GuestResponse['effect'], what: string, stored: Bins | undefined): RecordEffect {
-  if (e === undefined || e.t === 'none') return NO_EFFECT;
-  if (e.t === 'delete') return { kind: 'delete' };
-  if (e.t !== 'write') throw new DbError('UDF', `${what} produced an unknown record effect`);
-  const bins = decodeBins(e.bins, stored);
-  if (e.ttl === undefined) return { kind: 'write', bins, create: e.create === true };
-  const ttl = e.ttl;
+  return e === undefined ? NO_EFFECT : effectOf(e.t, e.bins, e.create === true, e.ttl, what, stored);
+}
+
+/** A record effect from its parts (`ttl`: undefined when the UDF set none). */
+function effectOf(t: unknown, wireBins: unknown, create: boolean, ttl: unknown, what: string, stored: Bins | undefined): RecordEffect {
+  if (t === 'none') return NO_EFFECT;
+  if (t === 'delete') return { kind: 'delete' };
+  if (t !== 'write') throw new DbError('UDF', `${what} produced an unknown record effect`);
+  const bins = decodeBins(wireBins, stored);
+  if (ttl === undefined) return { kind: 'write', bins, create };
   if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < -2) throw new DbError('UDF', `${what} set an invalid TTL`);
-  return { kind: 'write', bins, create: e.create === true, ttl };
+  return { kind: 'write', bins, create, ttl };
 }
 
 const NO_EFFECT: RecordEffect = { kind: 'none' };
+const NO_LOGS: readonly string[] = Object.freeze([]);
 
 export class UdfEngine {
   readonly registry: ModuleRegistry;
@@ -261,15 +276,29 @@ export class UdfEngine {
     const options = call.runBy === undefined ? REPEATABLE : { repeatable: true, batch: true, runBy: call.runBy };
     // (withSandbox, without its closure and extra async step on this path)
     const pool = this.poolFor(mod);
-    const s = await pool.acquireShared();
+    const s = pool.sharedNow() ?? await pool.acquireShared();
     let res: string;
     try {
       res = await s.call(req, timeoutMs, what, options);
     } finally {
       pool.release(s);
     }
-    const r = this.parse(res, mod, call.fn);
-    return { value: decodeValue(r.value ?? null), effect: recordEffect(r.effect, what, view.exists ? view.bins : undefined), logs: r.logs ?? [] };
+    return this.recordAnswer(res, mod, call.fn, what, view.exists ? view.bins : undefined);
+  }
+
+  /**
+   * Reads a record call's answer: the compact form `[value, effect kind, bins, create, ttl, logs]`
+   * (trailing parts left out), or a response object (a failure, or a request in the object form).
+   */
+  private recordAnswer(json: string, mod: ModuleVersion, fn: string, what: string, stored: Bins | undefined): RecordUdfResult {
+    const a = JSON.parse(json) as unknown;
+    if (!Array.isArray(a)) {
+      const r = this.checked(a as GuestResponse, mod, fn);
+      return { value: decodeValue(r.value ?? null), effect: recordEffect(r.effect, what, stored), logs: r.logs ?? [] };
+    }
+    const r = recordResult(a, what, stored);
+    if (r.logs.length !== 0 && this.opts.onLog !== undefined) for (const line of r.logs) this.opts.onLog(mod.packageName, fn, line);
+    return r;
   }
 
   // ------------------------------------------------------------------ stream UDFs (aggregation.ts)
@@ -291,7 +320,11 @@ export class UdfEngine {
   // ------------------------------------------------------------------ plumbing
   /** @internal parses a guest response, turning a guest error into a UdfError. */
   parse(json: string, mod: ModuleVersion, fn: string): GuestResponse {
-    const r = JSON.parse(json) as GuestResponse;
+    return this.checked(JSON.parse(json) as GuestResponse, mod, fn);
+  }
+
+  /** A parsed guest response: its logs to the log, a guest error thrown as a UdfError. */
+  private checked(r: GuestResponse, mod: ModuleVersion, fn: string): GuestResponse {
     for (const line of r.logs ?? []) this.opts.onLog?.(mod.packageName, fn, line);
     if (!r.ok) throw fromGuestError(r.error ?? { name: 'Error', message: 'unknown UDF failure', stack: '' }, mod.packageName, mod.fileName, fn, r.logs ?? []);
     return r;

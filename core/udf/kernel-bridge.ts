@@ -75,7 +75,8 @@ export async function executeRecordUdf(kernel: Kernel, engine: UdfEngine, key: R
   let logs: readonly string[] = [];
   const { meta, value } = await kernel.mutate(key, policy, async (current) => {
     const exists = current !== undefined;
-    const viewKey = current === undefined ? key : { ...current.key, ...(key.userKey === undefined ? {} : { userKey: key.userKey }) };
+    // the stored key, with the caller's user key when it brings one (a copy only then)
+    const viewKey = current === undefined ? key : key.userKey === undefined || key.userKey === current.key.userKey ? current.key : { ...current.key, userKey: key.userKey };
     const r = await engine.applyRecord(call, exists ? { key: viewKey, exists, bins: current.bins, meta: current.meta } : { key: viewKey, exists, bins: {} });
     effect = r.effect.kind;
     logs = r.logs;

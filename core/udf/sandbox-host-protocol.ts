@@ -222,6 +222,11 @@ export function readCall(body: Buffer): CallFrame {
   };
 }
 
+/** The id of the call an answer frame's body answers. */
+export function answerId(body: Buffer): number {
+  return body.readUInt32LE(0);
+}
+
 export function readAnswer(body: Buffer): AnswerFrame {
   const id = body.readUInt32LE(0);
   const heap = body.readDoubleLE(6);

@@ -21,8 +21,9 @@ import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { DbError } from '../errors/index.ts';
 import { UdfError } from './errors.ts';
-import { FrameReader, FrameWriter, fromWireError, readAnswer, writeTaken, type AnswerFrame, type HostReply, type HostRequest } from './sandbox-host-protocol.ts';
+import { answerId, FrameReader, FrameWriter, fromWireError, readAnswer, writeTaken, type HostReply, type HostRequest } from './sandbox-host-protocol.ts';
 import type { CallOptions, SandboxModule, SandboxOptions, UdfSandbox } from './sandbox.ts';
+import { IdTable } from './id-table.ts';
 
 /** How much longer than its own time limit a call may wait behind others in the host (as in sandbox-host-child.ts), ms. */
 const QUEUE_GRACE_MS = 1000;
@@ -57,8 +58,11 @@ export interface SandboxHostOptions {
 type Reply = Extract<HostReply, { id: number }>;
 
 interface Pending {
-  readonly resolve: (r: Reply | AnswerFrame) => void;
+  /** A control request's reply; a call's result (the guest's response). */
+  readonly resolve: (r: Reply | string) => void;
   readonly reject: (err: Error) => void;
+  /** A call: the sandbox proxy that made it (it counts its calls in flight and takes the heap and health from the answer). */
+  readonly owner: RemoteSandbox | undefined;
   /** When the child counts as wedged if it has not answered (performance.now() ms), and that deadline's length. */
   readonly due: number;
   readonly deadlineMs: number;
@@ -74,7 +78,7 @@ class HostChild {
   readonly calls: FrameWriter;
   readonly generation: number;
   readonly startedAt = Date.now();
-  readonly pending = new Map<number, Pending>();
+  readonly pending = new IdTable<Pending>();
   /**
    * One timer for the deadlines of every request in flight (not one per call: a timer set and
    * cleared per call cost more than the rest of the call's bookkeeping), armed for the earliest.
@@ -201,29 +205,31 @@ export class SandboxHost {
     if (!child.alive) return Promise.reject(hostLost(what, 'died'));
     const msg = { ...request, id: ++this.nextId };
     return new Promise<Reply>((resolve, reject) => {
-      this.expect(child, msg.id, deadlineMs, what, resolve as (r: Reply | AnswerFrame) => void, reject);
+      this.expect(child, msg.id, { resolve: resolve as (r: Reply | string) => void, reject, owner: undefined, due: performance.now() + deadlineMs, deadlineMs, what });
       this.send(child, msg);
     });
   }
 
-  /** @internal one call to a sandbox in the child (over the call pipe, batched with others); rejects when the child dies or misses the deadline. */
-  call(child: HostChild, sid: number, req: string, timeoutMs: number, what: string, repeatable: boolean, deadlineMs: number, runBy = 0): Promise<AnswerFrame> {
-    if (!child.alive) return Promise.reject(hostLost(what, 'died'));
+  /**
+   * @internal one call of `owner`'s sandbox in the child (over the call pipe, batched with
+   * others): the guest's response; rejects with the call's error, or when the child dies or
+   * misses the deadline. One promise per call: the answer settles it directly.
+   */
+  call(owner: RemoteSandbox, child: HostChild, sid: number, req: string, timeoutMs: number, what: string, repeatable: boolean, deadlineMs: number, runBy = 0): Promise<string> {
     const id = ++this.nextId;
     if (this.nextId >= 0xffffffff) this.nextId = 0;
     this.callsSent++;
-    return new Promise<AnswerFrame>((resolve, reject) => {
-      this.expect(child, id, deadlineMs, what, resolve as (r: Reply | AnswerFrame) => void, reject);
+    return new Promise<string>((resolve, reject) => {
+      this.expect(child, id, { resolve: resolve as (r: Reply | string) => void, reject, owner, due: performance.now() + deadlineMs, deadlineMs, what });
       child.calls.call(id, sid, timeoutMs, repeatable, what, req, runBy);
     });
   }
 
   /** Registers an answer awaited from the child, with the deadline after which the child counts as wedged. */
-  private expect(child: HostChild, id: number, deadlineMs: number, what: string, resolve: (r: Reply | AnswerFrame) => void, reject: (err: Error) => void): void {
-    const due = performance.now() + deadlineMs;
+  private expect(child: HostChild, id: number, p: Pending): void {
     if (child.pending.size === 0) child.hold(true);
-    child.pending.set(id, { resolve, reject, due, deadlineMs, what });
-    if (due < child.watchdogDue) this.arm(child, due);
+    child.pending.set(id, p);
+    if (p.due < child.watchdogDue) this.arm(child, p.due);
   }
 
   /** (Re)arms the child's watchdog for `due`. */
@@ -241,10 +247,11 @@ export class SandboxHost {
     if (!child.alive) return;
     const now = performance.now();
     let next = Infinity;
-    for (const [id, p] of child.pending) {
+    for (const [id, p] of child.pending.entries()) {
       if (p.due <= now) {
         // no answer: the child is wedged; this call gets its own message, the others the usual one
-        child.pending.delete(id);
+        child.pending.take(id);
+        p.owner?.lost();
         p.reject(hostLost(p.what, `did not answer within ${p.deadlineMs} ms (it was killed)`));
         this.kill(child, `no answer within ${p.deadlineMs} ms`, true);
         return;
@@ -270,12 +277,31 @@ export class SandboxHost {
     }
   }
 
-  private settle(child: HostChild, r: Reply | AnswerFrame): void {
-    const p = child.pending.get(r.id);
+  private settle(child: HostChild, r: Reply): void {
+    const p = child.pending.take(r.id);
     if (p === undefined) return; // timed out already
-    child.pending.delete(r.id);
     if (child.pending.size === 0) child.hold(false);
     p.resolve(r);
+  }
+
+  /** A call's answer from the call pipe: its sandbox takes the heap and health, the caller the result or the error. */
+  private answered(child: HostChild, body: Buffer): void {
+    const p = child.pending.take(answerId(body));
+    if (p === undefined) return; // timed out already
+    if (child.pending.size === 0) child.hold(false);
+    const a = readAnswer(body);
+    const owner = p.owner;
+    if (owner === undefined) {
+      p.reject(new DbError('UDF', `the UDF host process answered a control request on the call pipe (${p.what})`));
+      return;
+    }
+    if (a.kind === 'result') {
+      owner.answered(a.heap, true);
+      p.resolve(a.out);
+    } else {
+      owner.answered(a.heap, a.healthy);
+      p.reject(fromWireError(a.error));
+    }
   }
 
   /** The running child, or a new one (after the back-off delay when children keep dying). */
@@ -314,7 +340,7 @@ export class SandboxHost {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc', 'pipe'],
     });
     const child = new HostChild(proc, ++this.generation, () => this.callWrites++);
-    const answers = new FrameReader((body) => this.settle(child, readAnswer(body)));
+    const answers = new FrameReader((body) => this.answered(child, body));
     child.pipe.on('data', (chunk: Buffer) => answers.push(chunk));
     // a child that dies breaks the pipe just before its 'exit' (which names the signal); kill one
     // whose pipe failed and that lingers
@@ -379,13 +405,14 @@ export class SandboxHost {
     if (!child.alive) return;
     child.alive = false;
     if (this.child === child) this.child = undefined;
-    const inFlight = [...child.pending.values()];
+    const inFlight = child.pending.entries().map(([, p]) => p);
     child.pending.clear();
     child.hold(false);
     if (child.watchdog !== undefined) clearTimeout(child.watchdog);
     child.watchdog = undefined;
     const stopping = this.closed || !crashed;
     for (const p of inFlight) {
+      p.owner?.lost();
       p.reject(stopping ? new DbError('UDF', `UDF error in ${p.what}: the UDF engine was closed`, { hint: 'retry on a running node' }) : hostLost(p.what, `died (${reason})`));
     }
     if (!stopping) {
@@ -427,30 +454,32 @@ export class RemoteSandbox implements UdfSandbox {
     return !this.broken && !this.disposed && this.child.alive;
   }
 
-  async call(requestJson: string, timeoutMs: number, what: string, options: CallOptions = {}): Promise<string> {
+  call(requestJson: string, timeoutMs: number, what: string, options: CallOptions = {}): Promise<string> {
     if (!this.healthy) {
-      if (!this.child.alive) throw hostLost(what, 'died');
-      throw new DbError('UDF', `the sandbox for ${this.module.fileName} is gone`, { hint: 'retry the call' });
+      if (!this.child.alive) return Promise.reject(hostLost(what, 'died'));
+      return Promise.reject(new DbError('UDF', `the sandbox for ${this.module.fileName} is gone`, { hint: 'retry the call' }));
     }
     this.calls++;
     const limit = Math.max(1, Math.ceil(timeoutMs));
     // a call lined up behind others in this sandbox may wait there for up to its limit plus
     // QUEUE_GRACE_MS before it runs (sandbox-host-child.ts)
     const deadline = (this.inFlight > 0 ? 2 * limit + QUEUE_GRACE_MS : limit) + this.host.graceFor(limit);
-    let r: AnswerFrame;
     this.inFlight++;
-    try {
-      r = await this.host.call(this.child, this.sid, requestJson, limit, what, options.repeatable === true, deadline, options.runBy);
-    } catch (err) {
-      this.broken = true;
-      throw err;
-    } finally {
-      this.inFlight--;
-    }
-    if (r.heap >= 0) this.heap = r.heap;
-    if (r.kind === 'result') return r.out;
-    if (!r.healthy) this.broken = true;
-    throw fromWireError(r.error);
+    // settled by the host, which calls answered() or lost() first
+    return this.host.call(this, this.child, this.sid, requestJson, limit, what, options.repeatable === true, deadline, options.runBy);
+  }
+
+  /** @internal one of this sandbox's calls was answered: the isolate's heap (-1: unchanged) and health. */
+  answered(heap: number, healthy: boolean): void {
+    this.inFlight--;
+    if (heap >= 0) this.heap = heap;
+    if (!healthy) this.broken = true;
+  }
+
+  /** @internal one of this sandbox's calls was lost with its host process (died, or wedged and killed). */
+  lost(): void {
+    this.inFlight--;
+    this.broken = true;
   }
 
   /** Heap of the isolate in the child as last reported (the child samples it at most every 100 ms), bytes. */

@@ -8,6 +8,8 @@
 //   {"d":"<number>"} double that would read as an integer (2.0, NaN, ±Infinity, -0);
 //   {"b":"<base64>"} bytes; {"g":"<text>"} GeoJSON; {"m":[k1,v1,k2,v2,…]} map; arrays are lists;
 //   {"m":[…],"o":1|3} a key-ordered / key-value-ordered map (noted on it as a MapOrder, sent back with it).
+// A request is an object with an `op`, except a record call from the engine, which comes as an
+// array and is answered with one (codec.ts, "record calls").
 //
 // After the runtime is set up it removes the globals a UDF must not have (SharedArrayBuffer,
 // Atomics, WebAssembly, console, weak refs) and freezes every intrinsic, so a module cannot
@@ -338,24 +340,46 @@
   });
 
   const NO_EFFECT = freeze({ t: 'none' });
-  function runRecord(req) {
-    const r = req.rec;
+  /**
+   * Runs a record UDF on the record it was sent (bins, the names of the bins holding doubles, and
+   * the metadata); returns its state, whose `effect` and `value` make the answer.
+   */
+  function recordCall(fn, args, bins, doubleNames, exists, gen, ttl, lut, key, digest, set, ns) {
     const orig = objectCreate(null);
-    const rec = decodeBins(r.bins, orig);
+    const rec = decodeBins(bins, orig);
     const doubles = {};
-    for (const k in r.doubles) doubles[r.doubles[k]] = true;
+    if (doubleNames !== undefined && doubleNames !== 0) for (let i = 0; i < doubleNames.length; i++) doubles[doubleNames[i]] = true;
     const st = {
-      exists: r.exists, existedBefore: r.exists, gen: r.gen, ttl: r.ttl, lut: r.lut,
-      key: r.key === null ? null : decode(r.key), digest: r.digest, set: r.set, ns: r.ns,
-      doubles, orig, effect: NO_EFFECT, newTtl: undefined,
+      exists, existedBefore: exists, gen, ttl, lut,
+      key: key === null ? null : decode(key), digest, set, ns,
+      doubles, orig, effect: NO_EFFECT, newTtl: undefined, value: undefined,
     };
     new RecState(rec, st);
-    const args = decode(req.args);
-    const value = checkSync(fnOf(req.fn)(rec, ...args));
+    const a = decode(args);
+    st.value = encode(checkSync(a.length === 1 ? fnOf(fn)(rec, a[0]) : fnOf(fn)(rec, ...a)), 0);
     const effect = st.effect;
     if (effect.t === 'write' && st.newTtl !== undefined) effect.ttl = st.newTtl;
+    return st;
+  }
+  function runRecord(req) {
+    const r = req.rec;
+    const st = recordCall(req.fn, req.args, r.bins, r.doubles, r.exists, r.gen, r.ttl, r.lut, r.key, r.digest, r.set, r.ns);
     // no logs: none sent (the host reads a missing list as empty)
-    return logs === NO_LOGS ? { ok: true, value: encode(value, 0), effect } : { ok: true, value: encode(value, 0), effect, logs };
+    return logs === NO_LOGS ? { ok: true, value: st.value, effect: st.effect } : { ok: true, value: st.value, effect: st.effect, logs };
+  }
+  /**
+   * A record call in the compact form the engine sends (an array: no property names to parse
+   * here or to write there), answered in the compact form (see codec.ts, "record calls").
+   */
+  function runRecordCompact(q) {
+    const st = recordCall(q[0], q[1], q[2], q[3], q[4], q[5], q[6], q[7], q[8], q[9], q[10], q[11]);
+    const e = st.effect;
+    if (e.t === 'write') {
+      const ttl = e.ttl === undefined ? null : e.ttl;
+      return logs === NO_LOGS ? [st.value, 1, e.bins, e.create ? 1 : 0, ttl] : [st.value, 1, e.bins, e.create ? 1 : 0, ttl, logs];
+    }
+    const kind = e.t === 'delete' ? 2 : 0;
+    return logs === NO_LOGS ? (kind === 0 ? [st.value] : [st.value, kind]) : [st.value, kind, 0, 0, null, logs];
   }
 
   // ---------------------------------------------------------------- stream UDFs
@@ -473,7 +497,8 @@
     logs = NO_LOGS;
     let res;
     try {
-      res = handle(jsonParse(reqJson));
+      const req = jsonParse(reqJson);
+      res = isArray(req) ? runRecordCompact(req) : handle(req);
     } catch (e) {
       res = { ok: false, error: describeError(e), logs };
     }
