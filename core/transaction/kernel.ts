@@ -13,7 +13,7 @@ import {
 import type { Clock, Logger } from '../plugin-api/index.ts';
 import type { Namespace } from '../storage/namespace.ts';
 import { RecordLocks } from './record-lock.ts';
-import { settled } from './maybe-async.ts';
+import { settled, type Maybe } from './maybe-async.ts';
 import { DEFAULT_WRITE_POLICY, type ReadPolicy, type RecordPredicate, type WritePolicy } from './policy.ts';
 import type { ScanPage, ScanPageRequest } from './cluster-scan.ts';
 import type { PartitionRouter } from './routing.ts';
@@ -169,6 +169,16 @@ export class Kernel {
     return read.getStored(this.state, key, policy);
   }
 
+  /**
+   * `getStored` for a front end's hot path: the record itself when it is read from memory here
+   * (a failure then throws, in the caller's turn), else a promise — no promise or microtask for
+   * a request served in one turn.
+   */
+  getStoredMaybe(key: RecordKey, policy: ReadPolicy = {}): Maybe<StoredRecord> {
+    if (this.#forwardsRead(key, policy)) return this.forwarding!.getStored(key, policy, () => this.getStored(key, policy));
+    return read.getStoredMaybe(this.state, key, policy);
+  }
+
   /** The record's metadata, or undefined when it does not exist. */
   exists(key: RecordKey, policy: ReadPolicy = {}): Promise<RecordMeta | undefined> {
     if (this.#forwardsRead(key, policy)) return this.forwarding!.exists(key, policy, () => this.exists(key, policy));
@@ -192,12 +202,18 @@ export class Kernel {
    * the new metadata, or undefined when the write left no bins and so deleted the record.
    */
   put(key: RecordKey, bins: Bins, policy: WritePolicy = DEFAULT_WRITE_POLICY): Promise<RecordMeta | undefined> {
+    return settled(() => this.putMaybe(key, bins, policy));
+  }
+
+  /**
+   * `put` for a front end's hot path: the new metadata itself when the write is stored in
+   * memory here in this turn (a failure then throws), else a promise.
+   */
+  putMaybe(key: RecordKey, bins: Bins, policy: WritePolicy = DEFAULT_WRITE_POLICY): Maybe<RecordMeta | undefined> {
     // the local path checks the bin names itself (write.put), before it takes the record's lock
-    if (this.forwarding?.remoteMaster(key) === undefined) return write.put(this.state, key, bins, policy);
-    return settled(() => {
-      for (const name of Object.keys(bins)) checkBinName(name);
-      return this.forwarding!.put(key, bins, policy, () => this.put(key, bins, policy));
-    });
+    if (this.forwarding?.remoteMaster(key) === undefined) return write.putMaybe(this.state, key, bins, policy);
+    for (const name of Object.keys(bins)) checkBinName(name);
+    return this.forwarding.put(key, bins, policy, () => this.put(key, bins, policy));
   }
 
   /** Deletes a record; throws NOT_FOUND when there is none. */

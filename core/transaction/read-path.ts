@@ -25,22 +25,25 @@ export async function get(s: KernelState, key: RecordKey, options: ReadOptions =
  * straight to a wire format. Missing records throw NOT_FOUND.
  */
 export function getStored(s: KernelState, key: RecordKey, policy: ReadPolicy = {}): Promise<StoredRecord> {
-  return settled(() => {
-    const ns = routeRead(s, key, policy);
-    const settling = settleCopy(s, key);
-    const read = (): Maybe<StoredRecord> => {
-      s.counters.reads++;
-      return andThen(ns.engine.get(key.digest), (found) => {
-        const stored = visible(s, ns, found);
-        if (stored === undefined) {
-          s.counters.notFound++;
-          throw notFound();
-        }
-        return stored;
-      });
-    };
-    return settling === undefined ? read() : settling.then(read);
-  });
+  return settled(() => getStoredMaybe(s, key, policy));
+}
+
+/** `getStored` answering directly when the engine does (a throw is thrown); a promise otherwise. */
+export function getStoredMaybe(s: KernelState, key: RecordKey, policy: ReadPolicy = {}): Maybe<StoredRecord> {
+  const ns = routeRead(s, key, policy);
+  const settling = settleCopy(s, key);
+  const read = (): Maybe<StoredRecord> => {
+    s.counters.reads++;
+    return andThen(ns.engine.get(key.digest), (found) => {
+      const stored = visible(s, ns, found);
+      if (stored === undefined) {
+        s.counters.notFound++;
+        throw notFound();
+      }
+      return stored;
+    });
+  };
+  return settling === undefined ? read() : settling.then(read);
 }
 
 /** The record's metadata, or undefined when it does not exist. */

@@ -25,7 +25,12 @@ export class RecordLocks {
     this.pendingLimit = pendingLimit;
   }
 
-  run<T>(lockKey: string, fn: () => Maybe<T>): Promise<T> {
+  /**
+   * Runs `fn` holding the record's lock. A free record's transaction that answers directly
+   * answers directly here too (its value, or its throw, in the caller's turn): a request served
+   * from memory makes no promise on its way through the lock. Otherwise a promise.
+   */
+  run<T>(lockKey: string, fn: () => Maybe<T>): Maybe<T> {
     if (this.queues.size !== 0 || this.running.length !== 0) {
       let queue = this.queues.get(lockKey);
       if (queue === undefined && this.running.includes(lockKey)) {
@@ -55,8 +60,8 @@ export class RecordLocks {
     }).then(() => this.hold(lockKey, fn));
   }
 
-  /** Runs `fn` holding the lock; releases it when `fn` is done, however it ends. */
-  private hold<T>(lockKey: string, fn: () => Maybe<T>): Promise<T> {
+  /** Runs `fn` holding the lock; releases it when `fn` is done, however it ends (a throw at once is thrown on). */
+  private hold<T>(lockKey: string, fn: () => Maybe<T>): Maybe<T> {
     let out: Maybe<T>;
     this.running.push(lockKey);
     try {
@@ -64,12 +69,12 @@ export class RecordLocks {
     } catch (err) {
       this.running.pop();
       this.ended(lockKey);
-      return Promise.reject(err);
+      throw err;
     }
     this.running.pop();
     if (!isPromise(out)) {
       this.ended(lockKey);
-      return Promise.resolve(out);
+      return out;
     }
     // it waits on something: from now on the record is held in the map until it is done
     if (!this.queues.has(lockKey)) this.queues.set(lockKey, null);

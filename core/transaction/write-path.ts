@@ -24,13 +24,24 @@ export function mutate<T>(
   policy: WritePolicy,
   step: (current: CurrentRecord | undefined) => Maybe<{ mutation: Mutation; value: T }>,
 ): Promise<{ meta: RecordMeta | undefined; value: T }> {
-  return settled(() => {
-    const ns = route(s, key);
-    const locked = (): Maybe<{ meta: RecordMeta | undefined; value: T }> => mutateLocked(s, ns, key, policy, step);
-    const settling = settleCopy(s, key);
-    if (settling === undefined) return s.locks.run(lockKeyOf(key.namespace, key.digest), locked);
-    return settling.then(() => s.locks.run(lockKeyOf(key.namespace, key.digest), locked));
-  });
+  return settled(() => mutateMaybe(s, key, policy, step));
+}
+
+/**
+ * `mutate` answering directly when every step did (a free record in a memory namespace): its
+ * outcome, or its throw, in the caller's turn; a promise otherwise.
+ */
+export function mutateMaybe<T>(
+  s: KernelState,
+  key: RecordKey,
+  policy: WritePolicy,
+  step: (current: CurrentRecord | undefined) => Maybe<{ mutation: Mutation; value: T }>,
+): Maybe<{ meta: RecordMeta | undefined; value: T }> {
+  const ns = route(s, key);
+  const locked = (): Maybe<{ meta: RecordMeta | undefined; value: T }> => mutateLocked(s, ns, key, policy, step);
+  const settling = settleCopy(s, key);
+  if (settling === undefined) return s.locks.run(lockKeyOf(key.namespace, key.digest), locked);
+  return settling.then(() => s.locks.run(lockKeyOf(key.namespace, key.digest), locked));
 }
 
 function mutateLocked<T>(
@@ -176,16 +187,19 @@ export function store(ns: Namespace, rec: StoredRecord, expect: WriteExpectation
  * the new metadata, or undefined when the write left no bins and so deleted the record.
  */
 export function put(s: KernelState, key: RecordKey, bins: Bins, policy: WritePolicy = DEFAULT_WRITE_POLICY): Promise<RecordMeta | undefined> {
-  return settled(() => {
-    for (const name in bins) checkBinName(name);
-    return mutate(s, key, policy, (cur) => {
-      checkExists(policy, cur !== undefined);
-      const merged: Bins = policy.exists === 'replace' || policy.exists === 'replaceOnly' || policy.exists === 'createOnly' || cur === undefined
-        ? { ...bins }
-        : { ...cur.bins, ...bins };
-      return { mutation: { kind: 'write', bins: merged }, value: undefined };
-    });
-  }).then(metaOf);
+  return settled(() => putMaybe(s, key, bins, policy));
+}
+
+/** `put` answering directly when the engine does (see mutateMaybe); a throw is thrown. */
+export function putMaybe(s: KernelState, key: RecordKey, bins: Bins, policy: WritePolicy = DEFAULT_WRITE_POLICY): Maybe<RecordMeta | undefined> {
+  for (const name in bins) checkBinName(name);
+  return andThen(mutateMaybe(s, key, policy, (cur) => {
+    checkExists(policy, cur !== undefined);
+    const merged: Bins = policy.exists === 'replace' || policy.exists === 'replaceOnly' || policy.exists === 'createOnly' || cur === undefined
+      ? { ...bins }
+      : { ...cur.bins, ...bins };
+    return { mutation: { kind: 'write', bins: merged }, value: undefined };
+  }), metaOf);
 }
 
 /** Deletes a record; throws NOT_FOUND when there is none. */

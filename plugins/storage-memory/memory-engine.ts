@@ -24,20 +24,38 @@ export class MemoryEngine implements StorageEngine {
     for (let i = 0; i < N_PARTITIONS; i++) this.partitions.push(new Map());
   }
 
+  /**
+   * The digest last looked up and its map key. A write reads the record first (get, then put
+   * with the same digest): the put reuses the key string, whose hash V8 keeps in it, instead of
+   * making and hashing the same 20 characters again. The bytes are compared all the same, so a
+   * caller that reuses one array for other digests gets the right key.
+   */
+  private lastDigest: Uint8Array | undefined;
+  private lastKey = '';
+
   private mapFor(digest: Uint8Array): Map<string, string> {
     return this.partitions[partitionOf(digest)] as Map<string, string>;
   }
 
+  /** The map key of a digest (its bytes as a latin1 string). */
+  private keyOf(digest: Uint8Array): string {
+    if (digest === this.lastDigest && sameDigest(digest, this.lastKey)) return this.lastKey;
+    const k = digestString(digest);
+    this.lastDigest = digest;
+    this.lastKey = k;
+    return k;
+  }
+
   // get, put and remove answer directly (no promise): the kernel finishes a request in one turn
   get(digest: Uint8Array): StoredRecord | undefined {
-    const k = digestString(digest);
+    const k = this.keyOf(digest);
     const packed = this.mapFor(digest).get(k);
     return packed === undefined ? undefined : unpackRecord(k, packed, digest);
   }
 
   put(record: StoredRecord, expect: WriteExpectation): WriteOutcome {
     const map = this.mapFor(record.digest);
-    const k = digestString(record.digest);
+    const k = this.keyOf(record.digest);
     const old = map.get(k);
     const outcome = check(old, expect);
     if (!outcome.ok) return outcome;
@@ -50,7 +68,7 @@ export class MemoryEngine implements StorageEngine {
 
   remove(digest: Uint8Array, expect: WriteExpectation): WriteOutcome {
     const map = this.mapFor(digest);
-    const k = digestString(digest);
+    const k = this.keyOf(digest);
     const old = map.get(k);
     const outcome = check(old, expect);
     if (!outcome.ok) return outcome;
@@ -115,6 +133,13 @@ export class MemoryEngine implements StorageEngine {
     if (n === 0) this.setCounts.delete(set);
     else this.setCounts.set(set, n);
   }
+}
+
+/** Whether the digest's bytes are the key string's characters. */
+function sameDigest(digest: Uint8Array, key: string): boolean {
+  if (digest.length !== key.length) return false;
+  for (let i = 0; i < digest.length; i++) if (digest[i] !== key.charCodeAt(i)) return false;
+  return true;
 }
 
 function check(old: string | undefined, expect: WriteExpectation): WriteOutcome {

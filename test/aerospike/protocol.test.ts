@@ -10,6 +10,8 @@ import { startTestNode, type TestNode } from '../helpers/node-harness.ts';
 import { AerospikeFrontEnd } from '../../core/server/aerospike/front-end.ts';
 import { VERSION } from '../../core/node/version.ts';
 import { UDF_ENGINE_KEY } from '../../core/services/keys.ts';
+import { SENT } from '../../core/server/aerospike/connection.ts';
+import { waitingDeadlines } from '../../core/server/aerospike/deadline.ts';
 
 const SEED = Number(process.env['FUZZ_SEED'] ?? Date.now() % 100000);
 
@@ -357,6 +359,49 @@ describe('Aerospike protocol: the client\'s timeout is the command\'s deadline',
       const filter = (): boolean => true;
       assert.equal(readPolicyOf(t.node.kernel, { ...h, transactionTtl: 0 }, filter).filter, filter, 'the filter is kept');
     } finally {
+      await t.stop();
+    }
+  });
+});
+
+describe('Aerospike protocol: a command served from memory is answered in its frame\'s turn', () => {
+  it('a put and a whole-record get send their answer before the frame handler returns (nothing to wait for); a failure is answered too', async () => {
+    const t = await startTestNode();
+    const fe = new AerospikeFrontEnd({
+      kernel: t.node.kernel, services: t.node.services, nodeId: 0xa1n, startedAtMs: Date.now(), version: VERSION,
+      address: () => '127.0.0.1:0', clusterName: () => undefined, peers: () => [], logger: t.node.kernel.logger,
+    });
+    const sent: Buffer[] = [];
+    const reply = { closed: false, send: (f: Buffer): Promise<void> => { sent.push(f); return SENT; } };
+    // what a connection calls for each whole frame (private)
+    const handle = (f: Buffer): Promise<void> | undefined =>
+      (fe as unknown as { frame: (type: number, body: Buffer, reply: unknown, conn: unknown, access: unknown) => Promise<void> | undefined }).frame(f[1] as number, f.subarray(8), reply, undefined, undefined);
+    const resultOf = (f: Buffer): number => f[8 + 5] as number;
+    try {
+      for (const timeoutMs of [1000, 0]) {
+        sent.length = 0;
+        const put = msg([0, 0x01, 0], [NS, SET, DIGEST], [op(2, 1, 'i', Buffer.from('000000000000002a', 'hex'))], 0, timeoutMs);
+        assert.equal(handle(put), undefined, `put, transaction_ttl ${timeoutMs}`);
+        assert.equal(sent.length, 1);
+        assert.equal(resultOf(sent[0]!), 0);
+        const get = msg([0x03, 0, 0], [NS, SET, DIGEST], [], 0, timeoutMs);
+        assert.equal(handle(get), undefined, `get, transaction_ttl ${timeoutMs}`);
+        assert.equal(sent.length, 2);
+        assert.equal(resultOf(sent[1]!), 0);
+        assert.ok(sent[1]!.includes(Buffer.from('000000000000002a', 'hex')), 'the get answers the bin written');
+      }
+      // a missing record and a bad bin name: answered at once with their result codes
+      sent.length = 0;
+      const missing = msg([0x03, 0, 0], [NS, SET, field(4, Buffer.alloc(20, 7))], []);
+      await handle(missing);
+      assert.deepEqual(sent.map(resultOf), [2]);
+      const badName = msg([0, 0x01, 0], [NS, SET, DIGEST], [op(2, 1, 'x'.repeat(16), Buffer.from('0000000000000001', 'hex'))]);
+      await handle(badName);
+      assert.equal(sent.length, 2);
+      assert.notEqual(resultOf(sent[1]!), 0);
+      assert.equal(waitingDeadlines(), 0, 'no request left waiting on a deadline');
+    } finally {
+      await fe.close();
       await t.stop();
     }
   });

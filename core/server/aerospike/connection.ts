@@ -24,8 +24,12 @@ export interface Reply {
   readonly closed: boolean;
 }
 
-/** Answers one frame (a decompressed type-3 body arrives with `compressReply` when the client asked for it). */
-export type FrameHandler = (type: number, body: Buffer, reply: Reply) => Promise<void>;
+/**
+ * Answers one frame (a decompressed type-3 body arrives with `compressReply` when the client
+ * asked for it): undefined when it is answered and the answer sent in this turn (the
+ * connection goes on with the next frame at once), else a promise of that.
+ */
+export type FrameHandler = (type: number, body: Buffer, reply: Reply) => Promise<void> | undefined;
 
 /** Compresses an answer proto into a type-4 proto (u64 inflated size + zlib stream). */
 export function compressFrame(frame: Buffer): Buffer {
@@ -208,8 +212,9 @@ export class AerospikeConnection implements Reply {
   };
 
   /**
-   * Answers the buffered frames one at a time: each handler's promise, when it settles, runs
-   * the next (not an async function: no frame or promise of its own per request).
+   * Answers the buffered frames one at a time: a frame answered in this turn is followed at
+   * once by the next, else the handler's promise, when it settles, runs the next (not an async
+   * function: no frame or promise of its own per request).
    */
   private pump(): void {
     this.busy = true;
@@ -229,13 +234,14 @@ export class AerospikeConnection implements Reply {
         break;
       }
       const frame = this.take(PROTO_HEADER_BYTES + size);
-      let done: Promise<void>;
+      let done: Promise<void> | undefined;
       try {
         done = this.handler(type, frame.subarray(PROTO_HEADER_BYTES), this);
       } catch {
         this.close();
         break;
       }
+      if (done === undefined) continue;
       done.then(this.resume, this.broken);
       return;
     }

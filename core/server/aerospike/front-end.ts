@@ -22,6 +22,7 @@ import { finalRow, runScan } from './scan.ts';
 import { encodeRecordAnswer } from './get-response.ts';
 import { runRecordUdf } from './udf.ts';
 import { ScanJob } from '../../transaction/scan-scheduler.ts';
+import { andThen, isPromise, type Maybe } from '../../transaction/maybe-async.ts';
 
 /** Result code 52: the admin (security) protocol answers that security is not enabled. */
 const SECURITY_NOT_ENABLED = 52;
@@ -90,7 +91,7 @@ export class AerospikeFrontEnd implements PortProtocol {
   }
 
   /** Answers one frame; an AS_MSG goes straight to `message` (no promise of its own around it). */
-  private frame(type: number, body: Buffer, reply: Reply, conn: AerospikeConnection, access: WireAccess | undefined): Promise<void> {
+  private frame(type: number, body: Buffer, reply: Reply, conn: AerospikeConnection, access: WireAccess | undefined): Promise<void> | undefined {
     if (type === MessageType.MESSAGE) return this.message(body, reply, access);
     return this.otherFrame(type, body, reply, conn, access);
   }
@@ -132,17 +133,19 @@ export class AerospikeFrontEnd implements PortProtocol {
   }
 
   /**
-   * The answer to a single-record command. Not an async function: the kernel's promise and one
-   * step after it, no frame of its own (a sync throw is the caller's to catch).
+   * The answer to a single-record command: the answer itself when the kernel answered in this
+   * turn (a put or a whole-record read served from memory: no promise at all), else the
+   * kernel's promise and one step after it. A failure in this turn is thrown (the caller's to
+   * catch).
    */
-  private record(msg: Msg, compress: (b: Buffer) => Buffer): Promise<Buffer> {
+  private record(msg: Msg, compress: (b: Buffer) => Buffer): Maybe<Buffer> {
     const key = keyOf(this.ctx.kernel, msg.fields);
     if (msg.info1 === (Info1.READ | Info1.GET_ALL) && msg.info2 === 0 && msg.ops.length === 0 && !msg.fields.has(Field.FILTER)) {
       // the whole record: transcode the stored bytes straight to the answer
-      return this.ctx.kernel.getStored(key, readPolicyOf(this.ctx.kernel, msg, undefined)).then((stored) => compress(encodeRecordAnswer(stored)));
+      return andThen(this.ctx.kernel.getStoredMaybe(key, readPolicyOf(this.ctx.kernel, msg, undefined)), (stored) => compress(encodeRecordAnswer(stored)));
     }
     const out = msg.fields.has(Field.UDF_PACKAGE_NAME) ? runRecordUdf(this.ctx, msg, key) : runRecordCommand(this.ctx.kernel, msg, key);
-    return out.then((o) => compress(response(o)));
+    return andThen(out, (o) => compress(response(o)));
   }
 
   /**
@@ -171,10 +174,12 @@ export class AerospikeFrontEnd implements PortProtocol {
   }
 
   /**
-   * Answers one AS_MSG. A single-record command is not an async function: its answer is sent
-   * from the kernel's promise (or the deadline's), with no frame or awaits of its own.
+   * Answers one AS_MSG. A single-record command is not an async function: an answer the
+   * kernel gave in this turn is sent at once (undefined comes back when the socket took it:
+   * nothing to wait for), a later one from the kernel's promise (or the deadline's), with no
+   * frame or awaits of its own.
    */
-  private message(body: Buffer, reply: Reply, access: WireAccess | undefined): Promise<void> {
+  private message(body: Buffer, reply: Reply, access: WireAccess | undefined): Promise<void> | undefined {
     let msg: Msg;
     try {
       msg = parseMsg(body).msg;
@@ -185,13 +190,15 @@ export class AerospikeFrontEnd implements PortProtocol {
     const compress = (msg.info1 & Info1.COMPRESS_RESPONSE) !== 0 ? compressFrame : uncompressed;
     if ((msg.info1 & Info1.BATCH) !== 0 || (!msg.fields.has(Field.DIGEST) && !msg.fields.has(Field.KEY))) return this.streamed(msg, reply, access, compress);
     const failed = (err: unknown): Promise<void> => this.failed(err, reply, compress, false);
-    let work: Promise<Buffer>;
+    let work: Maybe<Buffer>;
     try {
       access?.authorizeMsg(msg);
       work = this.record(msg, compress);
     } catch (err) {
       return failed(err);
     }
+    // answered in this turn: within any deadline, sent now
+    if (!isPromise(work)) return sendNow(reply, work);
     // the client's server-side timeout (transaction_ttl): past it, answer TIMEOUT (9) and drop the late answer
     if (msg.transactionTtl > 0) return new Deadline(work, Math.min(msg.transactionTtl, MAX_REQUEST_MS), reply, compress, failed).done;
     // the socket took it (the common case): nothing to wait for

@@ -7,6 +7,7 @@ import { DbError } from '../../errors/index.ts';
 import type { Bins, BinValue, DbRecord, RecordKey, RecordMeta, UserKey } from '../../model/index.ts';
 import type { Kernel } from '../../transaction/kernel.ts';
 import type { Operation } from '../../transaction/operations.ts';
+import { andThen, type Maybe } from '../../transaction/maybe-async.ts';
 import { readBy, type ExistsAction, type GenerationPolicy, type ReadPolicy, type RecordPredicate, type WritePolicy } from '../../transaction/policy.ts';
 import { fieldString, malformed, type MsgFields, type Msg, type MsgHeader, type MsgOp, type OutBin, type OutMsg } from './message.ts';
 import { readParticle } from './particles.ts';
@@ -201,9 +202,10 @@ function writtenOut(meta: RecordMeta | undefined): OutMsg {
 
 /**
  * Runs one keyed command; the answer (errors are thrown as DbError, or reject). Not an async
- * function: a put answers with the kernel's promise and one step after it, no frame of its own.
+ * function: a put stored in memory in this turn answers directly (no promise), any other
+ * command with the kernel's promise and one step after it, no frame of its own.
  */
-export function runRecordCommand(kernel: Kernel, msg: Msg, key: RecordKey): Promise<OutMsg> {
+export function runRecordCommand(kernel: Kernel, msg: Msg, key: RecordKey): Maybe<OutMsg> {
   const filter = filterOf(kernel, msg.fields);
   const sendKey = msg.fields.has(Field.KEY);
   if (isWrite(msg)) {
@@ -215,7 +217,7 @@ export function runRecordCommand(kernel: Kernel, msg: Msg, key: RecordKey): Prom
     if (plain) {
       const bins: Bins = {};
       for (const o of msg.ops) bins[binName(o)] = readParticle(o.particle, o.value, `bin '${o.name}'`);
-      return kernel.put(key, bins, policy).then(writtenOut);
+      return andThen(kernel.putMaybe(key, bins, policy), writtenOut);
     }
     return kernel.operate(key, msg.ops.map(operationOf), policy).then((res) => operateOut(msg, res.meta, res.perOp, res.bins));
   }
