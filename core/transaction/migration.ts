@@ -46,6 +46,16 @@ import type { Kernel } from './kernel.ts';
 /** How long a request on a filling partition waits for each pending source's copy of its record. */
 const SETTLE_DEADLINE_MS = 2000;
 
+/**
+ * How long a fill waits for a member's partition versions: a member that has not taken the new
+ * map yet answers UNAVAILABLE, a loaded one may answer after a request's deadline (TIMEOUT), and
+ * both are asked again until then. Past it the fill pulls every partition from that member as
+ * from a holder of unknown version — correct, but each of its partitions is then taken in twice.
+ */
+const VERSIONS_WAIT_MS = 10_000;
+/** One request for a member's versions waits this long for its answer. */
+const VERSIONS_REQUEST_MS = 2000;
+
 /** Records of a page applied at once, between turns of the event loop (see #apply). */
 const APPLY_SLICE = 256;
 
@@ -398,18 +408,26 @@ export class Migrations {
     if (toFill.size === 0) return;
     const namespaces = [...toFill.keys()];
     const versions = new Map<NodeId, Map<string, Map<number, PartitionVersion>>>();
+    const giveUpAt = this.#clock.now() + VERSIONS_WAIT_MS;
     await Promise.all(others.map(async (o) => {
-      // a member that has not taken the new map yet answers UNAVAILABLE: asked again for up to 2 s
-      for (let attempt = 0; attempt < 20 && round === this.#round; attempt++) {
+      // a member that has not taken the new map yet answers UNAVAILABLE, a loaded one may answer
+      // after the request's deadline (TIMEOUT): both are asked again while this map holds, up to
+      // VERSIONS_WAIT_MS (giving up after one late answer pulled every partition twice)
+      let failure = '';
+      while (round === this.#round) {
         try {
-          const got = deserialize(await this.#calls.call(o, 'migrate.versions', serialize({ key, namespaces }), { deadlineMs: 2000, fabricKind: 'migration' })) as Array<[string, Array<[number, bigint, boolean]>]>;
+          const wait = Math.max(1, Math.min(VERSIONS_REQUEST_MS, giveUpAt - this.#clock.now()));
+          const got = deserialize(await this.#calls.call(o, 'migrate.versions', serialize({ key, namespaces }), { deadlineMs: wait, fabricKind: 'migration' })) as Array<[string, Array<[number, bigint, boolean]>]>;
           versions.set(o, new Map(got.map(([ns, l]) => [ns, new Map(l.map(([pid, k, master]) => [pid, { key: k, master }]))])));
           return;
         } catch (e) {
-          if (!(e instanceof DbError) || e.code !== 'UNAVAILABLE') return;
+          if (!(e instanceof DbError)) throw e;
+          failure = `${e.code}: ${e.message}`;
+          if ((e.code !== 'UNAVAILABLE' && e.code !== 'TIMEOUT') || this.#clock.now() >= giveUpAt) break;
           await new Promise<void>((r) => this.#clock.setTimeout(r, 100));
         }
       }
+      if (round === this.#round) this.#logger.warn({ node: hexId(o), failure }, 'migrations: partition versions of a member not known; every partition it holds is pulled from it');
     }));
     if (round !== this.#round) return;
     let skipped = 0;
