@@ -530,13 +530,27 @@ export class FabricCalls implements RemoteCalls {
       failed(new DbError('UNSUPPORTED_FEATURE', `node does not serve ${body.kind}`, { hint: 'Run the same version on every node' }));
       return;
     }
-    const run = (bytes: Uint8Array): Promise<Uint8Array> => handler(from, bytes).catch((e: unknown) => {
+    const logged = (e: unknown): void => {
       if (!(e instanceof DbError)) this.#logger.error({ err: e instanceof Error ? e.message : String(e), kind }, 'remote call handler failed');
-      throw e;
-    });
+    };
+    /** Runs the handler on one call's bytes and gives its outcome to `done` (a throw counts as a failure). */
+    const run = (bytes: Uint8Array, ok: (out: Uint8Array) => void, fail: (e: unknown) => void): void => {
+      let out: Promise<Uint8Array>;
+      try {
+        out = handler(from, bytes);
+      } catch (e) {
+        logged(e);
+        fail(e);
+        return;
+      }
+      out.then(ok, (e: unknown) => {
+        logged(e);
+        fail(e);
+      });
+    };
     if (!batch) {
       this.stats.served++;
-      run(body.body).then((out) => reply({ type: 'reply', rid: body.rid, ok: true, body: out }), failed);
+      run(body.body, (out) => reply({ type: 'reply', rid: body.rid, ok: true, body: out }), failed);
       return;
     }
     let parts: Uint8Array[];
@@ -548,14 +562,20 @@ export class FabricCalls implements RemoteCalls {
     }
     this.stats.served += parts.length;
     // each call runs as it would alone; the reply waits for them all
-    Promise.all(parts.map((p) => {
-      let out: Promise<Uint8Array>;
+    const results = new Array<BatchResult>(parts.length);
+    let left = parts.length;
+    const settle = (i: number, r: BatchResult): void => {
+      results[i] = r;
+      if (--left > 0) return;
+      let out: Uint8Array;
       try {
-        out = run(p);
+        out = encodeBatchReply(results);
       } catch (e) {
-        out = Promise.reject(e);
+        failed(e);
+        return;
       }
-      return out.then((v): BatchResult => ({ ok: true, body: v }), (e: unknown): BatchResult => ({ ok: false, error: toDbError(e) }));
-    })).then((results) => reply({ type: 'reply', rid: body.rid, ok: true, body: encodeBatchReply(results) }), failed);
+      reply({ type: 'reply', rid: body.rid, ok: true, body: out });
+    };
+    parts.forEach((p, i) => run(p, (v) => settle(i, { ok: true, body: v }), (e) => settle(i, { ok: false, error: toDbError(e) })));
   }
 }

@@ -25,6 +25,7 @@ export type ReplicaChange =
   | { readonly kind: 'remove'; readonly digest: Uint8Array; readonly partition: number; readonly generation: number };
 
 const PUT = 1;
+const EMPTY = new Uint8Array(0);
 const REMOVE = 2;
 
 /**
@@ -167,17 +168,15 @@ export class ReplicaWriter {
     let lastError: DbError | undefined;
     let missing: NodeId[] = [];
     for (let attempt = 0; ; attempt++) {
-      const todo = this.#o.replicasOf(namespace, partition).filter((n) => n !== self && !done.has(n));
+      const todo = attempt === 0 ? first : this.#o.replicasOf(namespace, partition).filter((n) => n !== self && !done.has(n));
       if (todo.length === 0) return;
       // the first copies take the whole deadline, the same for every write: the copies of one turn
       // to one replica then travel together (one request, one reply)
       const remaining = attempt === 0 ? this.#deadlineMs : deadline - clock.now();
       if (remaining <= 0) break;
-      const results = await Promise.allSettled(todo.map(async (r) => {
-        this.counters.sent++;
-        await this.#o.calls.call(r, 'replica.write', body, { deadlineMs: remaining, fabricKind: 'replica-write', batch: true });
-        done.add(r);
-      }));
+      const options = { deadlineMs: remaining, fabricKind: 'replica-write', batch: true } as const;
+      this.counters.sent += todo.length;
+      const results = await Promise.allSettled(todo.map((r) => this.#o.calls.call(r, 'replica.write', body, options).then(() => { done.add(r); })));
       const failed = results.flatMap((x, i) => (x.status === 'rejected' ? [{ node: todo[i] as NodeId, reason: x.reason as unknown }] : []));
       if (failed.length === 0) return;
       missing = failed.map((f) => f.node);
@@ -200,11 +199,13 @@ export class ReplicaWriter {
 
   /** Serves copies the masters send, applying each with `apply` (true when it changed the copy). */
   serve(apply: (namespace: string, change: ReplicaChange) => Promise<boolean>): void {
-    this.#o.calls.serve('replica.write', async (_from, bytes) => {
+    this.#o.calls.serve('replica.write', (_from, bytes) => {
       const { namespace, change } = decodeReplicaChange(bytes);
-      if (await apply(namespace, change)) this.counters.applied++;
-      else this.counters.stale++;
-      return new Uint8Array(0);
+      return apply(namespace, change).then((changed) => {
+        if (changed) this.counters.applied++;
+        else this.counters.stale++;
+        return EMPTY;
+      });
     });
   }
 }
