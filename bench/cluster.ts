@@ -144,6 +144,8 @@ try {
       console.log(`| writes/s, 3 nodes RF 2 (commit level all), ${name} | ${span(r2, k)} (${(med(r2) / med(r1)).toFixed(2)}× RF 1; round pairs ${Math.min(...pairs).toFixed(2)}–${Math.max(...pairs).toFixed(2)}×) |`);
       console.log(`| CPU per write, the 3 node processes together, RF 1 / RF 2, ${name} (median) | ${k(cpu(w.rf1, 'nodeCpuUs'))} / ${k(cpu(w.rf2, 'nodeCpuUs'))} µs (RF 2 ${cpu(w.rf2, 'nodeCpuUs') >= cpu(w.rf1, 'nodeCpuUs') ? '+' : '−'}${k(Math.abs(cpu(w.rf2, 'nodeCpuUs') - cpu(w.rf1, 'nodeCpuUs')))}) |`);
       console.log(`| CPU per write, the load generator, RF 1 / RF 2, ${name} (median) | ${k(cpu(w.rf1, 'clientCpuUs'))} / ${k(cpu(w.rf2, 'clientCpuUs'))} µs |`);
+      const copies = w.rf2.flatMap((r) => (r.copiesPerRequest === undefined ? [] : [r.copiesPerRequest]));
+      if (copies.length > 0) console.log(`| replica copies per fabric request, RF 2, ${name} (median (min–max) of the rounds; calls sent together, one request in flight per replica) | ${span(copies, (x) => x.toFixed(1))} |`);
     }
     if (process.env['BENCH_CLUSTER_WRITES_ONLY'] === '1') {
       console.log(`| operations that failed (TIMEOUT) during the write rounds | ${k(failures.count)} |`);

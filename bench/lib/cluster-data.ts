@@ -98,6 +98,8 @@ export interface WriteRound {
   readonly nodeCpuUs: number;
   /** CPU of the load generator (this process, the client included), µs per write. */
   readonly clientCpuUs: number;
+  /** Replica copies per fabric request in this round (calls the nodes served / requests they sent; RF 2 rounds of a client that writes to the master). */
+  copiesPerRequest?: number;
 }
 
 /** Rounds of one client, RF 1 and RF 2 measured alternately on the same nodes. */
@@ -159,7 +161,17 @@ async function writeRounds(rounds: number, ms: number): Promise<{ grpc: WriteRou
     for (let r = 0; r < rounds; r++) {
       for (const k of kinds) {
         for (const rf of (r % 2 === 0 ? ['rf1', 'rf2'] as const : ['rf2', 'rf1'] as const).filter((x) => rfs.includes(x))) {
-          out[k.name][rf].push(await writeRound(pids, ms, 48, k[rf]));
+          // the official client writes to the master: its RF 2 rounds' fabric calls are the replica copies
+          const calls = rf === 'rf2' && k.name === 'aerospike' ? async (): Promise<{ sent: number; served: number }> => {
+            const all = await Promise.all(clients.map((cl) => cl.statistics()));
+            const sum = (name: string): number => all.reduce((t, st) => t + Number(st.get(name) ?? 0), 0);
+            return { sent: sum('fabric_calls_sent'), served: sum('fabric_calls_served') };
+          } : undefined;
+          const before = await calls?.();
+          const round = await writeRound(pids, ms, 48, k[rf]);
+          const after = await calls?.();
+          if (before !== undefined && after !== undefined && after.sent > before.sent) round.copiesPerRequest = (after.served - before.served) / (after.sent - before.sent);
+          out[k.name][rf].push(round);
         }
       }
     }

@@ -96,6 +96,17 @@ export function registerNodeMetrics(registry: Registry, kernel: Kernel, identity
     name: 'slipstream_fabric_batched_calls_total', help: 'Calls that travelled in those batches (batched calls / batches = calls per request).', registers,
     collect() { this.reset(); this.inc(fabric()?.batched ?? 0); },
   });
+  new Counter({
+    name: 'slipstream_fabric_held_batches_total',
+    help: 'Calls sent together that waited for the request before them to the same node to be answered (one request in flight per node), by how the wait ended: "answered" (that request was answered or failed, or the batch filled) or "hold_limit" (they left unanswered after their longest wait, 20 ms).',
+    labelNames: ['ended'], registers,
+    collect() {
+      this.reset();
+      const f = fabric();
+      this.inc({ ended: 'answered' }, Math.max(0, (f?.held ?? 0) - (f?.heldTooLong ?? 0)));
+      this.inc({ ended: 'hold_limit' }, f?.heldTooLong ?? 0);
+    },
+  });
   new Gauge({
     name: 'slipstream_migrate_partitions_remaining', help: 'Partitions this node still fills after a membership change (0 when its data caught up).', registers,
     collect() { this.set(kernel.migration?.progress().partitionsRemaining ?? 0); },

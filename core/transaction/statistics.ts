@@ -94,6 +94,8 @@ function snake(name: string): string {
 /** Labels of the fabric's counters whose names do not say it alone (the others are snake_cased). */
 const MESSAGE_LABELS: Readonly<Record<string, string>> = { refusedForeign: 'foreign_cluster', refusedStale: 'stale_cluster_key' };
 const CALL_LABELS: Readonly<Record<string, string>> = { calls: 'sent' };
+/** Remote-call counters that count requests of calls sent together, not calls by outcome. */
+const NOT_OUTCOMES: ReadonlySet<string> = new Set(['batches', 'batched', 'held', 'heldTooLong']);
 
 /**
  * The fabric's counters by what they count, labelled as statistics and metrics name them (one
@@ -102,12 +104,14 @@ const CALL_LABELS: Readonly<Record<string, string>> = { calls: 'sent' };
  * name; stale_cluster_key: a data-path message sent under another membership's key;
  * protocol_version: a peer's heartbeats in another fabric protocol version), remote calls by
  * outcome (sent, answered, failed, timed_out, not_delivered, served, departed, …), and the
- * requests that carried several calls (batches) with the calls they carried (batched). A counter
- * the fabric adds later is shown under its own name.
+ * requests that carried several calls (batches) with the calls they carried (batched), and the
+ * batches that waited for the request before them to be answered (held; heldTooLong of them left
+ * at their longest wait instead). A counter the fabric adds later is shown under its own name.
  */
 export function fabricCounts(f: FabricCounters): {
   readonly messages: ReadonlyArray<readonly [string, number]>; readonly refused: ReadonlyArray<readonly [string, number]>;
   readonly calls: ReadonlyArray<readonly [string, number]>; readonly batches: number; readonly batched: number;
+  readonly held: number; readonly heldTooLong: number;
 } {
   const messages: Array<readonly [string, number]> = [];
   const refused: Array<readonly [string, number]> = [];
@@ -119,9 +123,12 @@ export function fabricCounts(f: FabricCounters): {
   refused.push(['protocol_version', f.refusedVersion()]);
   const calls: Array<readonly [string, number]> = [];
   for (const [name, n] of Object.entries(f.calls)) {
-    if (name !== 'batches' && name !== 'batched') calls.push([CALL_LABELS[name] ?? snake(name), n]);
+    if (!NOT_OUTCOMES.has(name)) calls.push([CALL_LABELS[name] ?? snake(name), n]);
   }
-  return { messages, refused, calls, batches: f.calls['batches'] ?? 0, batched: f.calls['batched'] ?? 0 };
+  return {
+    messages, refused, calls, batches: f.calls['batches'] ?? 0, batched: f.calls['batched'] ?? 0,
+    held: f.calls['held'] ?? 0, heldTooLong: f.calls['heldTooLong'] ?? 0,
+  };
 }
 
 /** The fabric's counters as node statistics (fabric_msgs_sent, fabric_calls_timed_out, …); none on a single node. */
@@ -134,6 +141,8 @@ function fabricStatistics(f: FabricCounters | undefined): Array<[string, number]
     ...c.calls.map(([label, n]): [string, number] => [`fabric_calls_${label}`, n]),
     ['fabric_batches_sent', c.batches],
     ['fabric_calls_batched', c.batched],
+    ['fabric_batches_held', c.held],
+    ['fabric_batches_held_too_long', c.heldTooLong],
   ];
 }
 

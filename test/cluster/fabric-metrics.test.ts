@@ -65,9 +65,12 @@ describe('cluster/fabric counters in Prometheus and node statistics (two nodes i
 
   it('messages, remote calls, batches and refusals move with the traffic, in /metrics and in the node statistics', async () => {
     const [a0, b0] = [await scrape(a), await scrape(b)];
-    for (const name of ['slipstream_fabric_messages_total', 'slipstream_fabric_calls_total', 'slipstream_fabric_refused_total', 'slipstream_fabric_batches_total', 'slipstream_fabric_batched_calls_total']) {
+    for (const name of ['slipstream_fabric_messages_total', 'slipstream_fabric_calls_total', 'slipstream_fabric_refused_total', 'slipstream_fabric_batches_total', 'slipstream_fabric_batched_calls_total', 'slipstream_fabric_held_batches_total']) {
       assert.match(a0, new RegExp(`# HELP ${name} \\S`), `${name} has help text`);
     }
+    // batches that waited for the request before them are counted apart, not as an outcome of calls
+    assert.match(a0, /slipstream_fabric_held_batches_total\{ended="hold_limit"\} \d/);
+    assert.doesNotMatch(a0, /slipstream_fabric_calls_total\{outcome="held/);
 
     // replica writes: records A masters, written on A in one turn, go to B together
     const kernel = a.node.kernel;
@@ -110,7 +113,7 @@ describe('cluster/fabric counters in Prometheus and node statistics (two nodes i
     const stats = await b.client.statistics();
     assert.ok(Number(stats.get('fabric_calls_served')) >= sample(b1, 'slipstream_fabric_calls_total', { outcome: 'served' }));
     assert.equal(Number(stats.get('fabric_refused_foreign_cluster')), sample(b1, 'slipstream_fabric_refused_total', { reason: 'foreign_cluster' }));
-    for (const name of ['fabric_msgs_sent', 'fabric_msgs_resent', 'fabric_msgs_received', 'fabric_refused_stale_cluster_key', 'fabric_refused_protocol_version', 'fabric_calls_timed_out', 'fabric_batches_sent', 'fabric_calls_batched']) {
+    for (const name of ['fabric_msgs_sent', 'fabric_msgs_resent', 'fabric_msgs_received', 'fabric_refused_stale_cluster_key', 'fabric_refused_protocol_version', 'fabric_calls_timed_out', 'fabric_batches_sent', 'fabric_calls_batched', 'fabric_batches_held', 'fabric_batches_held_too_long']) {
       assert.ok(stats.has(name), `statistics show ${name}`);
     }
     const aStats = await a.client.statistics();
