@@ -9,7 +9,7 @@ import type { Namespace } from '../storage/namespace.ts';
 import { checkDeadline, checkExists, checkGeneration, DEFAULT_WRITE_POLICY, type WritePolicy } from './policy.ts';
 import { emit, filteredOut, lockKeyOf, notFound, route, settleCopy, storedKey, type KernelState } from './kernel-state.ts';
 import type { CurrentRecord, Mutation } from './kernel-types.ts';
-import type { ReplicaChange } from '../replication/replica-writes.ts';
+import type { ReplicaChange, ReplicaWriter } from '../replication/replica-writes.ts';
 import { andThen, settled, type Maybe } from './maybe-async.ts';
 
 /**
@@ -68,27 +68,35 @@ function mutateLocked<T>(
     if (policy.filter !== undefined && current !== undefined && !policy.filter(current)) throw filteredOut();
     return andThen(step(current), ({ mutation, value }) => {
       if (mutation.kind !== 'none') checkDeadline(policy.deadline, s.clock.now());
-      return andThen(apply(s, ns, key, policy, stored, current, mutation, now), (meta) => {
+      return andThen(apply(s, ns, key, policy, stored, current, mutation, now), ({ meta, written }) => {
         if (s.replicas === undefined || mutation.kind === 'none') return { meta, value };
-        return replicate(s, ns, key, policy, stored).then(() => ({ meta, value }));
+        return replicate(s.replicas, ns, key, policy, stored, written).then(() => ({ meta, value }));
       });
     });
   });
 }
 
-/** The new version (or its removal) goes to every replica before the client hears of it. */
-async function replicate(s: KernelState, ns: Namespace, key: RecordKey, policy: WritePolicy, stored: StoredRecord | undefined): Promise<void> {
-  const after = await ns.engine.get(key.digest);
-  const change: ReplicaChange = after !== undefined
-    ? { kind: 'put', record: after }
+/**
+ * The new version (what the write stored: `written`, a tombstone included) or the record's
+ * removal goes to every replica before the client hears of it.
+ */
+function replicate(replicas: ReplicaWriter, ns: Namespace, key: RecordKey, policy: WritePolicy, stored: StoredRecord | undefined, written: StoredRecord | undefined): Promise<void> {
+  const change: ReplicaChange = written !== undefined
+    ? { kind: 'put', record: written }
     : { kind: 'remove', digest: key.digest, partition: key.partition, generation: stored?.meta.generation ?? 0 };
-  await s.replicas?.write(ns.name, change, policy.commitLevel ?? ns.config.writeCommitLevel ?? 'all');
+  return replicas.write(ns.name, change, policy.commitLevel ?? ns.config.writeCommitLevel ?? 'all');
+}
+
+/** What a mutation left: the record's metadata (undefined once removed) and the record it stored (undefined when it removed it or changed nothing). */
+interface Applied {
+  readonly meta: RecordMeta | undefined;
+  readonly written?: StoredRecord;
 }
 
 function apply(
   s: KernelState, ns: Namespace, key: RecordKey, policy: WritePolicy, stored: StoredRecord | undefined,
   current: CurrentRecord | undefined, mutation: Mutation, now: number,
-): Maybe<RecordMeta | undefined> {
+): Maybe<Applied> {
   // Under the record lock the engine's check is a safety net: a stored record that is
   // invisible (expired, truncated, tombstone) is replaced as if absent.
   const casExpect: WriteExpectation = stored === undefined
@@ -96,7 +104,7 @@ function apply(
     : current === undefined ? { kind: 'any' } : { kind: 'generation', equals: stored.meta.generation };
   switch (mutation.kind) {
     case 'none':
-      return current?.meta;
+      return { meta: current?.meta };
     case 'touch': {
       if (current === undefined || stored === undefined) throw notFound();
       const meta: RecordMeta = {
@@ -104,22 +112,24 @@ function apply(
         voidTime: ns.voidTimeFor(mutation.ttl ?? policy.ttl, now, current.meta.voidTime),
         lastUpdateMs: now,
       };
-      return andThen(store(ns, { ...stored, meta }, casExpect), () => {
+      const written: StoredRecord = { ...stored, meta };
+      return andThen(store(ns, written, casExpect), () => {
         s.counters.writes++;
         emit(s, { namespace: ns.name, set: stored.set, digest: key.digest, before: current.bins, after: current.bins, meta, cause: 'write' });
-        return meta;
+        return { meta, written };
       });
     }
     case 'delete': {
       if (current === undefined || stored === undefined) throw notFound();
-      const removed = (): undefined => {
+      const removed = (written?: StoredRecord): Applied => {
         s.counters.deletes++;
         emit(s, { namespace: ns.name, set: stored.set, digest: key.digest, before: current.bins, after: undefined, meta: undefined, cause: 'delete' });
-        return undefined;
+        return written === undefined ? { meta: undefined } : { meta: undefined, written };
       };
       if (policy.durableDelete) {
         const meta: RecordMeta = { generation: nextGeneration(current.meta.generation), voidTime: 0, lastUpdateMs: now };
-        return andThen(store(ns, { ...stored, meta, payload: new Uint8Array(0), tombstone: true }, casExpect), removed);
+        const tombstone: StoredRecord = { ...stored, meta, payload: new Uint8Array(0), tombstone: true };
+        return andThen(store(ns, tombstone, casExpect), () => removed(tombstone));
       }
       return andThen(ns.engine.remove(key.digest, casExpect), (out) => {
         if (!out.ok) throw new DbError('SERVER_ERROR', `storage refused a locked delete (${out.reason})`);
@@ -164,13 +174,14 @@ function apply(
         ? encodeUserKey(key.userKey)
         : (current !== undefined ? stored?.key : undefined);
       const set = current !== undefined ? (stored as StoredRecord).set : key.set;
-      return andThen(store(ns, { digest: key.digest, partition: key.partition, set, meta, key: storedKey, payload, tombstone: false }, casExpect), () => {
+      const written: StoredRecord = { digest: key.digest, partition: key.partition, set, meta, key: storedKey, payload, tombstone: false };
+      return andThen(store(ns, written, casExpect), () => {
         s.counters.writes++;
         let names = s.binNameSets.get(ns.name);
         if (names === undefined) s.binNameSets.set(ns.name, names = new Set());
         for (const b in bins) names.add(b);
         emit(s, { namespace: ns.name, set, digest: key.digest, before: current?.bins, after: bins, meta, cause: 'write' });
-        return meta;
+        return { meta, written };
       });
     }
   }
