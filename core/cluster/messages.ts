@@ -194,15 +194,43 @@ export function encodeFrame(frame: Frame): Uint8Array {
 const wireU64 = (n: bigint): string => `{"$n":"${n}"}`;
 
 /**
+ * The envelope text of the last sender, cluster name and key rendered (`"from":…,"clusterName":…,
+ * "clusterKey":…,`): the same on nearly every frame a node sends, so it is made once per change.
+ */
+let lastHead: { from: bigint; clusterName: string; clusterKey: bigint; text: string } | undefined;
+
+function headText(msg: FabricMessage): string {
+  const h = lastHead;
+  if (h !== undefined && h.from === msg.from && h.clusterName === msg.clusterName && h.clusterKey === msg.clusterKey) return h.text;
+  const text = `"from":${wireU64(msg.from)},"clusterName":${JSON.stringify(msg.clusterName)},"clusterKey":${wireU64(msg.clusterKey)},`;
+  lastHead = { from: msg.from, clusterName: msg.clusterName, clusterKey: msg.clusterKey, text };
+  return text;
+}
+
+/** A request's or an ok reply's fields written directly (the usual frames); anything else through JSON.stringify. */
+function fieldsJson(body: DataPathMessage): string {
+  if (Number.isSafeInteger(body.rid)) {
+    if (body.type === 'request') return `{"type":"request","rid":${body.rid},"kind":${JSON.stringify(body.kind)}}`;
+    if (body.ok && body.code === undefined && body.resultCode === undefined && body.message === undefined && body.hint === undefined && body.inDoubt === undefined) {
+      return `{"type":"reply","rid":${body.rid},"ok":true}`;
+    }
+  }
+  const { body: _bytes, ...fields } = body;
+  return JSON.stringify(fields);
+}
+
+function acksJson(acks: PiggybackedAcks): string {
+  return Number.isSafeInteger(acks.inc) && acks.ids.every((id) => Number.isSafeInteger(id)) ? `{"inc":${acks.inc},"ids":[${acks.ids.join(',')}]}` : JSON.stringify(acks);
+}
+
+/**
  * The JSON of a data-path message (its body's bytes left out) or of an ack, written field by
  * field: the same text as JSON.stringify with the bigint replacer, whose call per value was the
  * larger part of encoding these frames. Field order as in the objects (`t`, then `from` first).
  */
 function dataPathJson(msg: FabricMessage, body: DataPathMessage): string {
-  const { body: _bytes, ...fields } = body;
-  return `{"t":"msg","from":${wireU64(msg.from)},"clusterName":${JSON.stringify(msg.clusterName)},"clusterKey":${wireU64(msg.clusterKey)},`
-    + `"inc":${msg.inc},"id":${msg.id},"needsAck":${msg.needsAck},"kind":${JSON.stringify(msg.kind)},"body":${JSON.stringify(fields)}`
-    + `${msg.acks === undefined ? '' : `,"acks":${JSON.stringify(msg.acks)}`}}`;
+  return `{"t":"msg",${headText(msg)}"inc":${msg.inc},"id":${msg.id},"needsAck":${msg.needsAck},"kind":${JSON.stringify(msg.kind)},"body":${fieldsJson(body)}`
+    + `${msg.acks === undefined ? '' : `,"acks":${acksJson(msg.acks)}`}}`;
 }
 
 function ackJson(ack: FabricAck): string {
@@ -215,11 +243,13 @@ function encodeFrameOnce(frame: Frame): Uint8Array {
   if (frame.t === 'ack') return Buffer.from(ackJson(frame), 'utf8');
   if (body === undefined) return new TextEncoder().encode(JSON.stringify(frame, replacer));
   const msg = frame as FabricMessage;
-  const json = Buffer.from(dataPathJson(msg, msg.body as DataPathMessage), 'utf8');
-  const out = Buffer.allocUnsafe(json.length + body.length + TRAILER_BYTES);
-  json.copy(out, 0);
-  out.set(body, json.length);
-  out.writeUInt32BE(json.length, json.length + body.length);
+  const json = dataPathJson(msg, msg.body as DataPathMessage);
+  // the JSON is written straight into the frame (no buffer of its own to copy)
+  const jsonLength = Buffer.byteLength(json, 'utf8');
+  const out = Buffer.allocUnsafe(jsonLength + body.length + TRAILER_BYTES);
+  out.write(json, 0, 'utf8');
+  out.set(body, jsonLength);
+  out.writeUInt32BE(jsonLength, jsonLength + body.length);
   out[out.length - 1] = BODY_TRAILER;
   return out;
 }
