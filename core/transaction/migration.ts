@@ -7,11 +7,15 @@
  * replica of under the new map):
  * - the node was not in the partition's row before (it joined, restarted, or the row moved to
  *   it): any other member may hold a copy. Each member reports its partition versions for the
- *   new map — per partition it held in full when the map changed (in the row, not filling):
- *   the cluster key it held it through, and whether it was the master. Of full holders with the
- *   same version the master has every write the others have, so it is the only one pulled from
- *   (at RF 2 this halves what a joiner takes in); holders with different versions (the two
- *   sides of a healed split) and every member holding less than a full copy are all pulled from.
+ *   new map — per partition it holds a full copy of: the cluster key of the map it last held it
+ *   in full through while the copy changed, and whether it was the master then. A copy no write
+ *   (or fill) changed keeps its version through later maps, so a membership that changes again
+ *   and again (a node evicted under load and taken back) does not make unchanged copies look
+ *   diverged. Of full holders with the same version the master has every write the others have,
+ *   so it is the only one pulled from (at RF 2 this halves what a joiner takes in); holders with
+ *   different versions (the two sides of a healed split, where writes landed) and every member
+ *   holding less than a full copy are all pulled from. When the chosen copy's node leaves before
+ *   it was pulled, the same-version copies skipped for it are pulled instead.
  * - it was in the row: it pulls from the members that are new to its view (a node that joined
  *   or came back, or the other side of a healed split), whose copies may have diverged — pruned
  *   by versions the same way (a node that was a cluster of its own for a moment before joining
@@ -36,7 +40,7 @@
 import { deserialize, serialize } from 'node:v8';
 import { DbError } from '../errors/index.ts';
 import type { Clock, Logger, NodeId, StoredRecord } from '../plugin-api/index.ts';
-import { N_PARTITIONS, type RecordKey } from '../model/index.ts';
+import { N_PARTITIONS, partitionOf, type RecordKey } from '../model/index.ts';
 import type { RemoteCalls } from '../replication/remote-calls.ts';
 import { decodeRecordPage, encodeRecordPage, type RecordPage } from '../replication/record-page.ts';
 import { hexId } from '../cluster/messages.ts';
@@ -198,6 +202,10 @@ export class Migrations {
   #prevKey = 0n;
   /** This node's partition versions as it entered the cluster `#versionsKey` (see #versionsLeaving). */
   #versions = new Map<string, Map<number, PartitionVersion>>();
+  /** namespace → partitions whose stored copy changed here since the last map change (1 = changed). */
+  #written = new Map<string, Uint8Array>();
+  /** namespace → partition → sources a fill skipped for a same-version copy (pulled if that copy's node leaves first). */
+  #skipped = new Map<string, Map<number, Set<NodeId>>>();
   #versionsKey = 0n;
   #dropTimer: ReturnType<Clock['setTimeout']> | undefined;
 
@@ -211,6 +219,12 @@ export class Migrations {
     this.#rxRate = new RateMeter(options.clock);
     this.#txRate = new RateMeter(options.clock);
     cluster.holdSyncWhile(() => this.remaining() > 0);
+    // which copies changed since the map did (a copy that did not keeps its partition version);
+    // expiry and eviction are left out: every copy expires alike, and an eviction loses data anyway
+    kernel.addListener({
+      onChange: (c) => { if (c.cause === 'write' || c.cause === 'delete') this.#touch(c.namespace, partitionOf(c.digest)); },
+      onTruncate: (ns) => { this.#writtenOf(ns).fill(1); },
+    });
     cluster.on('change', (c) => {
       if (c.reason === 'cluster') this.#replan();
       // out of every cluster for a while: whoever it meets next may have taken writes without it
@@ -228,6 +242,16 @@ export class Migrations {
       const rec = await this.#kernel.namespace(namespace).engine.get(digest);
       return encodeRecordPage({ records: rec === undefined ? [] : [rec], done: true });
     });
+  }
+
+  #writtenOf(ns: string): Uint8Array {
+    let w = this.#written.get(ns);
+    if (w === undefined) this.#written.set(ns, w = new Uint8Array(N_PARTITIONS));
+    return w;
+  }
+
+  #touch(ns: string, pid: number): void {
+    this.#writtenOf(ns)[pid] = 1;
   }
 
   progress(): MigrationProgress {
@@ -302,7 +326,7 @@ export class Migrations {
         const rec = decodeRecordPage(await this.#calls.call(src, 'migrate.get', body, { deadlineMs: SETTLE_DEADLINE_MS, fabricKind: 'migration' })).records[0];
         if (rec !== undefined) {
           this.#received++;
-          await this.#kernel.applyCopy(key.namespace, { kind: 'put', record: rec });
+          if (await this.#kernel.applyCopy(key.namespace, { kind: 'put', record: rec })) this.#touch(key.namespace, key.partition);
         }
       } catch (e) {
         if (!(e instanceof DbError)) throw e;
@@ -351,19 +375,28 @@ export class Migrations {
       const prev = this.#prevRows.get(ns);
       const pending = new Map<number, Set<NodeId>>();
       const old = this.#pending.get(ns);
+      const oldSkipped = this.#skipped.get(ns);
+      const skipped = new Map<number, Set<NodeId>>();
       const fresh: number[] = [];
       for (let pid = 0; pid < N_PARTITIONS; pid++) {
         const row = table.rows[pid] ?? [];
         if (!row.includes(self)) continue;
         const had = prev !== undefined && (prev[pid] ?? []).includes(self);
         const sources = new Set<NodeId>(had ? [...newcomers] : others);
-        // sources still pending from before stay pending while they are members
-        for (const s of old?.get(pid) ?? []) if (members.includes(s)) sources.add(s);
+        // sources still pending from before stay pending while they are members; when one left
+        // before its copy was pulled, the same-version copies skipped for it are pulled instead
+        for (const s of old?.get(pid) ?? []) {
+          if (members.includes(s)) sources.add(s);
+          else for (const k of oldSkipped?.get(pid) ?? []) if (members.includes(k) && k !== self) sources.add(k);
+        }
         if (sources.size === 0) continue;
+        const kept = oldSkipped?.get(pid);
+        if (kept !== undefined) skipped.set(pid, kept);
         pending.set(pid, sources);
         fresh.push(pid);
       }
       this.#pending.set(ns, pending);
+      this.#skipped.set(ns, skipped);
       this.#prevRows.set(ns, table.rows);
       if (fresh.length > 0) toFill.set(ns, fresh);
     }
@@ -382,19 +415,31 @@ export class Migrations {
   }
 
   /**
-   * Per partition this node holds in full as it leaves the current cluster (it is in the
-   * partition's row and is not filling it): the cluster key and whether it is the master.
-   * Holders that stayed in one cluster together report the same key; the two sides of a split
-   * report different keys (their copies may have diverged) and are all pulled from.
+   * This node's partition versions as it leaves the current cluster. A copy that did not change
+   * since its version was set keeps it (its contents are those of that version). A copy that
+   * changed (a write, a replica write, a fill) takes the current cluster's key, and whether this
+   * node is its master, if the node holds it in full now (it is in the partition's row and is not
+   * filling it); otherwise it has no version (pulled from as a partial copy). Holders that went
+   * through the same writes in one cluster report the same key; the two sides of a split that
+   * both took writes report different keys (their copies may have diverged) and are all pulled from.
    */
   #versionsLeaving(): Map<string, Map<number, PartitionVersion>> {
     const self = this.#cluster.nodeId;
     const out = new Map<string, Map<number, PartitionVersion>>();
+    const written = this.#written;
+    this.#written = new Map();
     if (this.#prevKey === 0n) return out;
     for (const [ns, rows] of this.#prevRows) {
       const m = new Map<number, PartitionVersion>();
       const pending = this.#pending.get(ns);
+      const before = this.#versions.get(ns);
+      const changed = written.get(ns);
       for (let pid = 0; pid < N_PARTITIONS; pid++) {
+        const had = before?.get(pid);
+        if (had !== undefined && changed?.[pid] !== 1) {
+          m.set(pid, had);
+          continue;
+        }
         const row = rows[pid] ?? [];
         if (!row.includes(self) || (pending?.get(pid)?.size ?? 0) > 0) continue;
         m.set(pid, { key: this.#prevKey, master: row[0] === self });
@@ -448,6 +493,9 @@ export class Migrations {
           if (g.masters.length !== 1) continue;
           for (const s of g.rest) {
             sources.delete(s);
+            let k = this.#skipped.get(ns)?.get(pid);
+            if (k === undefined) this.#skipped.get(ns)?.set(pid, k = new Set());
+            k?.add(s);
             skipped++;
           }
         }
@@ -543,6 +591,9 @@ export class Migrations {
       const foreign: number[] = [];
       for (let pid = 0; pid < N_PARTITIONS; pid++) if (!(table.rows[pid] ?? []).includes(self)) foreign.push(pid);
       if (foreign.length === 0) continue;
+      // the copies go: their versions with them (a version names a copy this node holds)
+      const versions = this.#versions.get(ns);
+      for (const pid of foreign) versions?.delete(pid);
       const digests: Uint8Array[] = [];
       for await (const r of this.#kernel.namespace(ns).engine.scan({ partitions: foreign, includeTombstones: true })) digests.push(r.digest);
       for (const d of digests) {
@@ -560,6 +611,7 @@ export class Migrations {
     if (s.delete(src)) this.#fillPairsDone++;
     if (s.size === 0) {
       m.delete(pid);
+      this.#skipped.get(ns)?.delete(pid);
       this.#wake();
       if (this.remaining() === 0) this.#cluster.dataSettled();
     }
@@ -636,7 +688,9 @@ export class Migrations {
       const end = Math.min(records.length, i + APPLY_SLICE);
       const slice: Array<Promise<boolean>> = [];
       for (let j = i; j < end; j++) slice.push(this.#kernel.applyCopy(ns, { kind: 'put', record: records[j] as StoredRecord }));
-      await Promise.all(slice);
+      const changed = await Promise.all(slice);
+      // (tombstones of records this node lacked change the copy too, and tell no listener)
+      for (let j = i; j < end; j++) if (changed[j - i] === true) this.#touch(ns, (records[j] as StoredRecord).partition);
     }
   }
 

@@ -86,6 +86,88 @@ describe('cluster/migrations: sources of a fill, requests on a filling partition
       }
     });
 
+    it(`seed ${seed}: after a heartbeat flap between two nodes holding every partition (one cut off and taken back), a node that joins while they still re-fill pulls each partition once when no write reached the copies; nothing is lost`, async () => {
+      // the benchmark's case: a join at load 14 went through six maps (a node evicted and taken
+      // back), and the joiner took every partition in from both holders
+      const ctx = `seed ${seed}`;
+      const c = simDataCluster(seed, [0x400n, 0x300n, 0x200n], { rf: 2 });
+      try {
+        const two = [0x300n, 0x200n];
+        for (const id of two) await c.start(id);
+        assert.ok(await c.converge() >= 0, `${ctx}: two nodes formed`);
+        const first = c.nodes.get(0x300n) as DataNode;
+        const keys: RecordKey[] = Array.from({ length: 600 }, (_, i) => first.kernel.key('test', 's', `k${i}`));
+        const out = await c.drive(keys.map((k, i) => first.kernel.put(k, { v: BigInt(i) }, writePolicy())));
+        out.forEach((o, i) => assert.ok(o.ok, `${ctx}: write k${i}: ${String(!o.ok && o.error)}`));
+        // slow fills, so that the two are still re-filling from each other when the third node joins
+        const early = two.map((id) => c.nodes.get(id) as DataNode);
+        for (const n of early) n.path.migrations.setLimits({ pageRecords: 10, recordsPerSecond: 50 });
+        const agreed = async (n: number, what: string): Promise<void> => {
+          for (let waited = 0; ; waited += 50) {
+            const views = [...c.nodes.values()].map((x) => x.svc.view());
+            if (views.every((v) => v !== undefined && v.succession.length === n && v.clusterKey === views[0]?.clusterKey)) return;
+            assert.ok(waited < 30_000, `${ctx}: ${what}`);
+            await c.idle(50);
+          }
+        };
+        // 0x200 is cut off long enough to be evicted (each forms a cluster of its own), then heard again
+        c.net.partition([[c.host(0x300n)], [c.host(0x200n)]]);
+        for (let waited = 0; first.svc.view()?.succession.length !== 1; waited += 50) {
+          assert.ok(waited < 30_000, `${ctx}: 0x200 was not evicted`);
+          await c.idle(50);
+        }
+        c.net.heal();
+        await agreed(2, 'the two nodes did not form again');
+        assert.ok(early.some((n) => n.path.migrations.remaining() > 0), `${ctx}: the two are still re-filling`);
+        const joiner = await c.start(0x400n);
+        await agreed(3, 'the three nodes did not agree on a map');
+        for (const n of early) n.path.migrations.setLimits({ pageRecords: 5000, recordsPerSecond: 0 });
+        assert.ok(await c.converge(undefined, 60_000) >= 0, `${ctx}: the three nodes filled`);
+        await c.idle(2000); // copies of partitions a node no longer holds are dropped
+        const held = (await joiner.kernel.namespace('test').engine.stats()).records;
+        const received = joiner.path.migrations.progress().recordsReceived;
+        assert.ok(held > 200, `${ctx}: the joiner holds ${held} records`);
+        assert.equal(received, held, `${ctx}: the joiner received ${received} records for the ${held} it holds (copies no write reached keep their versions through the flap: each partition from one source)`);
+        for (const n of c.nodes.values()) {
+          const reads = await c.drive(keys.map((k) => n.kernel.get(k)));
+          reads.forEach((r, i) => assert.ok(r.ok && r.value.bins['v'] === BigInt(i), `${ctx}: k${i} through ${n.id.toString(16)}: ${r.ok ? String(r.value.bins['v']) : String(r.error)}`));
+        }
+      } finally {
+        await c.stopAll();
+      }
+    });
+
+    it(`seed ${seed}: when the node whose copy a joining node chose dies before the copy was pulled, the same-version copies skipped for it are pulled instead: nothing is missing`, async () => {
+      const ctx = `seed ${seed}`;
+      const c = simDataCluster(seed, [0x400n, ...EARLY], { rf: 2 });
+      try {
+        const { keys } = await threeNodesWithRecords(c, ctx, 600);
+        const joiner = await c.start(0x400n);
+        // a fill so slow that most partitions are still to be pulled when 0x100 dies
+        joiner.path.migrations.setLimits({ pageRecords: 5, recordsPerSecond: 20 });
+        for (let waited = 0; ; waited += 50) {
+          const views = [...c.nodes.values()].map((n) => n.svc.view());
+          if (views.every((v) => v !== undefined && v.succession.length === 4 && v.clusterKey === views[0]?.clusterKey) && joiner.path.migrations.progress().recordsReceived > 0) break;
+          assert.ok(waited < 30_000, `${ctx}: the four nodes did not agree on a map`);
+          await c.idle(50);
+        }
+        await c.kill(0x100n);
+        for (let waited = 0; joiner.svc.view()?.succession.length !== 3; waited += 50) {
+          assert.ok(waited < 30_000, `${ctx}: 0x100 was not dropped from the map`);
+          await c.idle(50);
+        }
+        joiner.path.migrations.setLimits({ pageRecords: 5000, recordsPerSecond: 0 });
+        assert.ok(await c.converge(undefined, 60_000) >= 0, `${ctx}: the three nodes filled`);
+        // every record (each had a second copy) reads back through every node
+        for (const n of c.nodes.values()) {
+          const reads = await c.drive(keys.map((k) => n.kernel.get(k)));
+          reads.forEach((r, i) => assert.ok(r.ok && r.value.bins['v'] === BigInt(i), `${ctx}: k${i} through ${n.id.toString(16)}: ${r.ok ? String(r.value.bins['v']) : String(r.error)}`));
+        }
+      } finally {
+        await c.stopAll();
+      }
+    });
+
     it(`seed ${seed}: while a member holding copies is silent, writes on the partitions it should fill are refused (TIMEOUT, not in doubt) and the fill keeps asking; once it answers, writes build on its copies and nothing acknowledged is lost`, async () => {
       const ctx = `seed ${seed}`;
       const c = simDataCluster(seed, [0x400n, ...EARLY], { rf: 2, faults: { minDelayMs: 1, maxDelayMs: 5, dropRate: 0.01, duplicateRate: 0.01 } });
