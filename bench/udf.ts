@@ -2,7 +2,8 @@
  * UDF benchmarks: record UDF calls/s over gRPC (a real node process, UdfService.ApplyRecordUdf)
  * and in-process through the kernel, and aggregation throughput in records/s against a plain
  * scan of the same records.
- * Run: npm run bench -- udf   (or npx node --no-node-snapshot bench/udf.ts [records]; BENCH_SECONDS=3 per network row)
+ * Run: npm run bench -- udf   (or npx node --no-node-snapshot bench/udf.ts [records]; BENCH_SECONDS=3 per network row;
+ * BENCH_PAIRS=3 back-to-back pairs of Redis EVAL and the Aerospike protocol UDF row for the paired ratio, 0: none)
  */
 import { Kernel } from '../core/transaction/kernel.ts';
 import { Namespace } from '../core/storage/namespace.ts';
@@ -190,6 +191,46 @@ async function profileRecordUdf(): Promise<string> {
   return lines.join('\n');
 }
 
+/** redis-benchmark's arguments for EVAL of the same one-line increment as the bench module's `incr`. */
+const REDIS_EVAL = ['EVAL', "return redis.call('HINCRBY', KEYS[1], 'count', ARGV[1])", '1', 'key:__rand_int__', '1'];
+/** Pairs of (Redis EVAL, Aerospike-protocol record UDF) rows measured back to back for the paired ratio. */
+const PAIRS = Number(process.env['BENCH_PAIRS'] ?? 3);
+
+/**
+ * The goal's ratio from pairs close in time: Redis EVAL for ~2 s, then the Aerospike protocol
+ * record UDF row on a process-mode node for 2 s, PAIRS times, the median of the pairs' ratios.
+ * On this machine the same code runs at two speeds for stretches of seconds to minutes, the
+ * load generators with it (docs/benchmarks.md, seventh round): a ratio from the same seconds
+ * is less exposed to that than one against Redis measured before and after every node row.
+ */
+async function pairedRatio(): Promise<string> {
+  const redis = ensureRedis();
+  if ('missing' in redis) return `Paired ratio: not measured (${redis.missing})`;
+  const server = await startRedis(redis.server);
+  let node: Awaited<ReturnType<typeof benchNode>> | undefined;
+  try {
+    node = await benchNode('process');
+    const seconds = 2;
+    let redisRate = redisBenchmark(redis.benchmark, server.port, REDIS_EVAL, { clients: IN_FLIGHT, requests: 20_000, randomKeys: KEYS }).opsPerSec; // warm-up
+    await aerospikeDrive(node.port, asUdfReqs, { concurrency: IN_FLIGHT, seconds: 1 }); // warm-up
+    const ratios: number[] = [];
+    const pairs: string[] = [];
+    for (let i = 0; i < PAIRS; i++) {
+      const r = redisBenchmark(redis.benchmark, server.port, REDIS_EVAL, { clients: IN_FLIGHT, requests: Math.max(10_000, Math.round(redisRate * seconds)), randomKeys: KEYS });
+      redisRate = r.opsPerSec;
+      const u = await aerospikeDrive(node.port, asUdfReqs, { concurrency: IN_FLIGHT, seconds });
+      ratios.push(u.opsPerSec / r.opsPerSec);
+      pairs.push(`${Math.round(u.opsPerSec).toLocaleString('en-US')} / ${Math.round(r.opsPerSec).toLocaleString('en-US')}`);
+    }
+    const sorted = [...ratios].sort((a, b) => a - b);
+    const median = sorted.length % 2 === 1 ? sorted[(sorted.length - 1) / 2] as number : ((sorted[sorted.length / 2 - 1] as number) + (sorted[sorted.length / 2] as number)) / 2;
+    return `Paired ratio, Aerospike protocol record UDF [process] / Redis EVAL, ${PAIRS} pairs of ${seconds} s back to back (a fresh node): median **${median.toFixed(2)}** (pairs ${ratios.map((x) => x.toFixed(2)).join(', ')}; calls/s UDF / Redis: ${pairs.join('; ')}).`;
+  } finally {
+    await node?.stop();
+    await server.stop();
+  }
+}
+
 /** redis-benchmark EVAL of the same one-line increment, 64 clients (one call in flight each) on 1,000 keys. */
 async function redisEval(): Promise<{ opsPerSec: number; p50Ms: number | undefined; cpuUsPerOp: number; clientUsPerOp: number } | string> {
   const redis = ensureRedis();
@@ -199,8 +240,7 @@ async function redisEval(): Promise<{ opsPerSec: number; p50Ms: number | undefin
     const requests = Math.max(20_000, 30_000 * SECONDS);
     const c0 = cpuSeconds(server.pid);
     const b0 = childrenCpuSeconds();
-    const r = redisBenchmark(redis.benchmark, server.port, ['EVAL', "return redis.call('HINCRBY', KEYS[1], 'count', ARGV[1])", '1', 'key:__rand_int__', '1'],
-      { clients: IN_FLIGHT, requests, randomKeys: KEYS });
+    const r = redisBenchmark(redis.benchmark, server.port, REDIS_EVAL, { clients: IN_FLIGHT, requests, randomKeys: KEYS });
     return { ...r, cpuUsPerOp: ((cpuSeconds(server.pid) - c0) * 1e6) / requests, clientUsPerOp: ((childrenCpuSeconds() - b0) * 1e6) / requests };
   } finally {
     await server.stop();
@@ -241,6 +281,7 @@ if (process.env['BENCH_PROFILE'] === '1') {
   }
   const perWrite = (m: Measured): string => (m.callsPerWrite === undefined ? '–' : m.callsPerWrite.toFixed(1));
   lines.push('', `Process mode, record UDF calls per write on the call pipe to the UDF host (the batch size; each write is a round trip of system calls and wake-ups in both processes): gRPC ${perWrite(proc.udf)}, Aerospike protocol ${perWrite(proc.asUdf)}, 1 in flight ${perWrite(proc.one)}.`);
+  if (PAIRS > 0) lines.push('', await pairedRatio());
   console.log(lines.join('\n'));
   console.log('');
 }
