@@ -513,14 +513,18 @@
   // `budgetMs` have passed since the batch began (the rest are sent again), so that every call
   // has at least the rest of the host's time slice to itself. When the host stops a batch at the
   // end of its slice, batchPartial() tells it which call was running, since when, and the answers
-  // of the calls that had finished.
+  // of the calls that had finished. Each batch has a number (`seq`), noted only after the state
+  // of the batch before was cleared: a batch stopped before it began (a slice that ended before
+  // the isolate ran, on a busy machine) reads as not started, never as the answers of the last one.
   let batchDone = [];
   let batchCurrent = -1;
   let batchStartedAt = 0;
-  function dispatchBatch(joined, budgetMs) {
-    const reqs = joined.split('\n');
+  let batchSeq;
+  function dispatchBatch(joined, budgetMs, seq) {
     batchDone = [];
     batchCurrent = -1;
+    batchSeq = seq;
+    const reqs = joined.split('\n');
     const start = dateNow();
     for (let i = 0; i < reqs.length; i++) {
       const now = dateNow();
@@ -532,7 +536,8 @@
     }
     return batchDone.join('\n');
   }
-  function batchPartial() {
+  function batchPartial(seq) {
+    if (seq !== batchSeq) return '-2 0';
     return `${batchCurrent} ${batchStartedAt}${batchDone.length > 0 ? '\n' : ''}${batchDone.join('\n')}`;
   }
   function install(ns, name) {

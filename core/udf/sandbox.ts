@@ -104,7 +104,7 @@ export interface UdfSandbox {
 export type SandboxFactory = (module: SandboxModule, opts: SandboxOptions) => Promise<UdfSandbox>;
 
 type DispatchFn = (json: string) => string;
-type BatchFn = (joined: string, budgetMs: number) => string;
+type BatchFn = (joined: string, budgetMs: number, seq: number) => string;
 
 /** One record call of a batch (`Sandbox.runBatch`): the arguments `call` takes, for a repeatable call. */
 export interface BatchCall {
@@ -168,7 +168,7 @@ interface Warm {
   readonly install: ivm.Reference<(ns: unknown, name: string) => void>;
   readonly dispatch: ivm.Reference<DispatchFn>;
   readonly batch: ivm.Reference<BatchFn>;
-  readonly partial: ivm.Reference<() => string>;
+  readonly partial: ivm.Reference<(seq: number) => string>;
   readonly exported: ivm.Reference<() => string>;
 }
 
@@ -185,7 +185,7 @@ async function warmIsolate(opts: SandboxOptions): Promise<Warm> {
     const install = (await api.get('install', { reference: true })) as ivm.Reference<(ns: unknown, name: string) => void>;
     const dispatch = (await api.get('dispatch', { reference: true })) as ivm.Reference<DispatchFn>;
     const batch = (await api.get('dispatchBatch', { reference: true })) as ivm.Reference<BatchFn>;
-    const partial = (await api.get('batchPartial', { reference: true })) as ivm.Reference<() => string>;
+    const partial = (await api.get('batchPartial', { reference: true })) as ivm.Reference<(seq: number) => string>;
     const exported = (await api.get('exportedFunctions', { reference: true })) as ivm.Reference<() => string>;
     api.release();
     return { isolate, context, install, dispatch, batch, partial, exported };
@@ -238,7 +238,9 @@ export class Sandbox implements UdfSandbox {
   private readonly context: ivm.Context;
   private readonly dispatchRef: ivm.Reference<DispatchFn>;
   private readonly batchRef: ivm.Reference<BatchFn>;
-  private readonly partialRef: ivm.Reference<() => string>;
+  private readonly partialRef: ivm.Reference<(seq: number) => string>;
+  /** Batches run so far (each batch's number, so that a batch stopped before it began is not read as the one before). */
+  private batches = 0;
   /** Exported function names, read once at load. */
   readonly functions: readonly string[];
   private broken = false;
@@ -398,9 +400,11 @@ export class Sandbox implements UdfSandbox {
     if (!this.healthy) throw new DbError('UDF', `the sandbox for ${this.module.fileName} is gone`, { hint: 'retry the call' });
     const slice = this.syncSliceMs;
     this.entries++;
+    const seq = ++this.batches;
     try {
-      const out = this.checked(this.batchRef.applySync(undefined, [calls.length === 1 ? first.req : calls.map((c) => c.req).join('\n'), slice / 2], { timeout: slice }));
+      const out = this.checked(this.batchRef.applySync(undefined, [calls.length === 1 ? first.req : calls.map((c) => c.req).join('\n'), slice / 2, seq], { timeout: slice }));
       const answers = out.split('\n');
+      if (answers.length > calls.length) throw this.failure(new Error(`the isolate answered ${answers.length} calls of a batch of ${calls.length}`), first.what, limitAtStart(first.timeoutMs, first.runBy));
       this.done(calls, answers.length);
       return { answers };
     } catch (err) {
@@ -411,7 +415,8 @@ export class Sandbox implements UdfSandbox {
     let head: string;
     let answers: string[];
     try {
-      const partial = this.checked(this.partialRef.applySync(undefined, [], { timeout: PARTIAL_TIMEOUT_MS }));
+      // (a batch stopped before it began says "-2 0": no answers, no call running; all are run again)
+      const partial = this.checked(this.partialRef.applySync(undefined, [seq], { timeout: PARTIAL_TIMEOUT_MS }));
       const nl = partial.indexOf('\n');
       head = nl < 0 ? partial : partial.slice(0, nl);
       answers = nl < 0 ? [] : partial.slice(nl + 1).split('\n');
@@ -419,6 +424,7 @@ export class Sandbox implements UdfSandbox {
       throw this.failure(err, first.what, limitAtStart(first.timeoutMs, first.runBy));
     }
     const [current, startedAt] = head.split(' ').map(Number) as [number, number];
+    if (answers.length > calls.length) throw this.failure(new Error(`the isolate answered ${answers.length} calls of a batch of ${calls.length}`), first.what, limitAtStart(first.timeoutMs, first.runBy));
     this.done(calls, answers.length);
     if (current !== answers.length || current >= calls.length) return { answers };
     this.calls++;
