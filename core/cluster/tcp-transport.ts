@@ -22,7 +22,8 @@
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { DbError, endOfTurn } from '../plugin-api/index.ts';
+import { DbError } from '../plugin-api/index.ts';
+import { endOfTurn } from '../plugin-api/context.ts';
 import { silentLogger, type Logger } from '../plugin-api/index.ts';
 import { decodeFrame, encodeFrame, maxFrameBytes, type Frame } from './messages.ts';
 import { parseAddress, type Channel, type Transport, type TransportStats } from './transport.ts';

@@ -6,11 +6,12 @@ export { PLUGIN_API_VERSION } from './plugin.ts';
 export type { Plugin, PluginKind, StoragePlugin, ReplicationPlugin, RetransmitPlugin } from './plugin.ts';
 export type { PluginHealth, PluginLifecycle } from './lifecycle.ts';
 export type { Clock, TimerHandle, Logger, NodeId, PluginContext } from './context.ts';
-export { endOfTurn, systemClock, silentLogger } from './context.ts';
+export { systemClock, silentLogger } from './context.ts';
 export type {
   StorageEngine, StorageCapabilities, StoredRecord, WriteExpectation, WriteOutcome, EngineAnswer,
   ScanOptions, TruncateOptions, EngineStats,
 } from './storage-engine.ts';
+export { isPromise } from './storage-engine.ts';
 export type { ReplicationStrategy, ClusterView, ClusterMember } from './replication-strategy.ts';
 export {
   standardNodeSequence, spreadRow, successionStrategy, successionOptionsSchema, fnv1a64, jenkinsOaat64, leBytes,

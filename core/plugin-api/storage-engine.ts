@@ -73,6 +73,15 @@ export interface EngineStats {
 export type EngineAnswer<T> = T | Promise<T>;
 
 /**
+ * Whether an answer is still to come — a promise of any kind (an engine may use its own thenable)
+ * — rather than the value itself: the test a caller of `get`/`put`/`remove` (or of any step that
+ * may answer at once) makes before chaining on it.
+ */
+export function isPromise<T>(answer: T | Promise<T>): answer is Promise<T> {
+  return typeof (answer as { then?: unknown } | null | undefined)?.then === 'function';
+}
+
+/**
  * The storage engine contract. One engine instance serves one namespace.
  * Records are addressed by digest; every scan yields partitions in the order asked
  * (ascending by default) and, within a partition, digests in ascending byte order,

@@ -1,3 +1,4 @@
+import { isPromise } from '../plugin-api/index.ts';
 import type { EngineAnswer, StorageEngine, StoredRecord, WriteExpectation, WriteOutcome, ScanOptions, TruncateOptions, EngineStats, StorageCapabilities } from '../plugin-api/index.ts';
 import { DbError } from '../errors/index.ts';
 
@@ -64,7 +65,7 @@ export class GuardedEngine implements StorageEngine {
    * made a native promise so that it has a catch) with a catch that wraps its fault.
    */
   private answered<T>(op: string, out: EngineAnswer<T>): EngineAnswer<T> {
-    return isThenable(out) ? Promise.resolve(out).catch((err: unknown) => this.fail(op, err)) : out;
+    return isPromise(out) ? Promise.resolve(out).catch((err: unknown) => this.fail(op, err)) : out;
   }
 
   async *scan(options: ScanOptions): AsyncIterable<StoredRecord> {
@@ -91,9 +92,4 @@ export class GuardedEngine implements StorageEngine {
     this.closed = true;
     try { await this.inner.close(); } catch (err) { this.fail('close', err); }
   }
-}
-
-/** Whether an engine's answer is a promise (of any kind) rather than the value itself. */
-function isThenable<T>(v: EngineAnswer<T>): v is Promise<T> {
-  return typeof (v as { then?: unknown } | undefined)?.then === 'function';
 }

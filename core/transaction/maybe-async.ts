@@ -5,16 +5,14 @@
  * one turn, without a microtask (and an async function's frame and promise) per step; a step
  * that throws throws to its caller, as a rejection would reject.
  */
+import { isPromise } from '../plugin-api/index.ts';
+
+/** A value now, or a promise of it (the storage contract's EngineAnswer, for any step). */
 export type Maybe<T> = T | Promise<T>;
 
 /** `next(value)` now when `value` is not a promise, else once it resolves. */
 export function andThen<T, U>(value: Maybe<T>, next: (v: T) => Maybe<U>): Maybe<U> {
   return isPromise(value) ? Promise.resolve(value).then(next) : next(value);
-}
-
-/** Whether `value` is a promise (any thenable: an engine may use its own promise type). */
-export function isPromise<T>(value: Maybe<T>): value is Promise<T> {
-  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
 }
 
 /** A step's outcome as a promise (a throw becomes a rejection), for callers that promise one. */

@@ -1,5 +1,6 @@
 import { DbError } from '../errors/index.ts';
-import { isPromise, type Maybe } from './maybe-async.ts';
+import { isPromise } from '../plugin-api/index.ts';
+import type { Maybe } from './maybe-async.ts';
 
 /**
  * Serialises transactions on one record. Each key has a FIFO of waiters; beyond

@@ -9,7 +9,8 @@
 import { strict as assert } from 'node:assert';
 import { FakeClock } from '../../core/cluster/clock.ts';
 import { SimNetwork } from '../../core/cluster/sim-network.ts';
-import { DbError, endOfTurn, silentLogger, type NodeId } from '../../core/plugin-api/index.ts';
+import { DbError, silentLogger, type NodeId } from '../../core/plugin-api/index.ts';
+import { endOfTurn } from '../../core/plugin-api/context.ts';
 import {
   FabricCalls, MAX_BATCH_CALLS, MAX_HOLD_MS, decodeBatchReply, decodeCallBatch, encodeBatchReply, encodeCallBatch,
 } from '../../core/replication/remote-calls.ts';

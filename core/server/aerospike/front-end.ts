@@ -22,7 +22,8 @@ import { finalRow, runScan } from './scan.ts';
 import { encodeRecordAnswer } from './get-response.ts';
 import { runRecordUdf } from './udf.ts';
 import { ScanJob } from '../../transaction/scan-scheduler.ts';
-import { andThen, isPromise, type Maybe } from '../../transaction/maybe-async.ts';
+import { andThen, type Maybe } from '../../transaction/maybe-async.ts';
+import { isPromise } from '../../plugin-api/index.ts';
 
 /** Result code 52: the admin (security) protocol answers that security is not enabled. */
 const SECURITY_NOT_ENABLED = 52;
