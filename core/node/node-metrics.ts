@@ -61,33 +61,22 @@ export function registerNodeMetrics(registry: Registry, kernel: Kernel, identity
   });
   // the fabric's counters (messages, refusals, remote calls, batches); absent on a single node
   const fabric = (): ReturnType<typeof fabricCounts> | undefined => (kernel.fabric === undefined ? undefined : fabricCounts(kernel.fabric));
-  new Counter({
-    name: 'slipstream_fabric_messages_total',
-    help: 'Fabric messages between nodes by event: "sent" (first sends), "resent" (retransmits before an ack), "acked" (acknowledged by the peer), "timed_out" (given up unacknowledged at their deadline, or refused by the peer), "undelivered" (never left: no connection), "received" (delivered to this node\'s handlers), "duplicates" (received again and dropped).',
-    labelNames: ['event'], registers,
-    collect() {
-      this.reset();
-      for (const [event, n] of fabric()?.messages ?? []) this.inc({ event }, n);
-    },
-  });
-  new Counter({
-    name: 'slipstream_fabric_refused_total',
-    help: 'Messages from other nodes this node refused, by reason: "foreign_cluster" (another cluster name), "stale_cluster_key" (a data-path message sent under another membership\'s cluster key: a stale proxy or an old master\'s replica write), "protocol_version" (heartbeats of a node speaking another fabric protocol version, which cannot join).',
-    labelNames: ['reason'], registers,
-    collect() {
-      this.reset();
-      for (const [reason, n] of fabric()?.refused ?? []) this.inc({ reason }, n);
-    },
-  });
-  new Counter({
-    name: 'slipstream_fabric_calls_total',
-    help: 'Remote calls (proxied requests, replica writes, scan and query pages, migrations, system metadata) by outcome: requests "sent" by this node (calls sent together count as one request: see slipstream_fabric_batched_calls_total), "answered", "failed" (the other node answered an error), "timed_out" (no answer by the deadline), "not_delivered" (never left), "departed" (failed at once: the node left the cluster), "served" (calls of other nodes this node ran, each call of a batch counted).',
-    labelNames: ['outcome'], registers,
-    collect() {
-      this.reset();
-      for (const [outcome, n] of fabric()?.calls ?? []) this.inc({ outcome }, n);
-    },
-  });
+  // counts by one label, as the fabric keeps them
+  const byLabel = (name: string, label: string, counts: 'messages' | 'refused' | 'calls', help: string): void => {
+    new Counter({
+      name, help, labelNames: [label], registers,
+      collect() {
+        this.reset();
+        for (const [value, n] of fabric()?.[counts] ?? []) this.inc({ [label]: value }, n);
+      },
+    });
+  };
+  byLabel('slipstream_fabric_messages_total', 'event', 'messages',
+    'Fabric messages between nodes by event: "sent" (first sends), "resent" (retransmits before an ack), "acked" (acknowledged by the peer), "timed_out" (given up unacknowledged at their deadline, or refused by the peer), "undelivered" (never left: no connection), "received" (delivered to this node\'s handlers), "duplicates" (received again and dropped).');
+  byLabel('slipstream_fabric_refused_total', 'reason', 'refused',
+    'Messages from other nodes this node refused, by reason: "foreign_cluster" (another cluster name), "stale_cluster_key" (a data-path message sent under another membership\'s cluster key: a stale proxy or an old master\'s replica write), "protocol_version" (heartbeats of a node speaking another fabric protocol version, which cannot join).');
+  byLabel('slipstream_fabric_calls_total', 'outcome', 'calls',
+    'Remote calls (proxied requests, replica writes, scan and query pages, migrations, system metadata) by outcome: requests "sent" by this node (calls sent together count as one request: see slipstream_fabric_batched_calls_total), "answered", "failed" (the other node answered an error), "timed_out" (no answer by the deadline), "not_delivered" (never left), "departed" (failed at once: the node left the cluster), "served" (calls of other nodes this node ran, each call of a batch counted).');
   new Counter({
     name: 'slipstream_fabric_batches_total', help: 'Fabric requests that carried several calls of one turn to one node together (replica writes sent together).', registers,
     collect() { this.reset(); this.inc(fabric()?.batches ?? 0); },

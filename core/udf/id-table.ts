@@ -23,6 +23,11 @@ export class IdTable<T> {
 
   set(id: number, item: T): void {
     if (this.size * 2 >= this.items.length) this.grow();
+    this.place(id, item);
+  }
+
+  /** Puts an entry in its slot, or in the overflow map when the slot is taken. */
+  private place(id: number, item: T): void {
     this.size++;
     const i = id & this.mask;
     if (this.items[i] === undefined) {
@@ -78,15 +83,6 @@ export class IdTable<T> {
     this.mask = n - 1;
     this.overflow.clear();
     this.size = 0;
-    for (const [id, item] of held) {
-      this.size++;
-      const i = id & this.mask;
-      if (this.items[i] === undefined) {
-        this.ids[i] = id;
-        this.items[i] = item;
-      } else {
-        this.overflow.set(id, item);
-      }
-    }
+    for (const [id, item] of held) this.place(id, item);
   }
 }
