@@ -62,14 +62,17 @@ function officialClient(port: number, request: string): Promise<{ code: number; 
     console.log(JSON.stringify(out));`;
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: fileURLToPath(new URL('../..', import.meta.url)), stdio: ['ignore', 'pipe', 'pipe'] });
-    let text = '';
-    child.stdout.on('data', (d: Buffer) => { text += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { text += d.toString(); });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
     child.on('exit', () => {
+      // the result is the line the script printed; what the client library writes to stderr as
+      // its process ends (it sometimes aborts at exit) comes after it and is not the result
       try {
-        resolve(JSON.parse(text.trim().split('\n').pop() ?? '') as { code: number; message?: string });
+        resolve(JSON.parse(out.trim().split('\n').pop() ?? '') as { code: number; message?: string });
       } catch {
-        reject(new Error(`the client process said: ${text}`));
+        reject(new Error(`the client process said: ${out}${err}`));
       }
     });
   });
