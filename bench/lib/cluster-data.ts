@@ -70,6 +70,30 @@ export class Cluster {
   }
 }
 
+/** Keys the write rounds cycle through (`k0`…), per namespace. */
+export const WRITE_KEYS = 50_000;
+
+/**
+ * Writes every one of the WRITE_KEYS keys once (`concurrency` at a time), then keeps writing for
+ * `ms`: the warm-up before write rounds are measured. Until every key exists a round creates
+ * records (the storage grows, and with it the process's memory: page faults, heap growth), and
+ * the first seconds of a code path run unoptimised; an RF 2 namespace, written at half the rate,
+ * takes twice as long to get there, so a short warm-up measures its growth, not its steady state.
+ */
+export async function warmUp(concurrency: number, put: (i: number) => Promise<unknown>, ms: number): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    for (let i = next++; i < WRITE_KEYS; i = next++) {
+      try {
+        await put(i);
+      } catch {
+        failures.count++;
+      }
+    }
+  }));
+  await rate(ms, concurrency, put);
+}
+
 /** Failed operations seen by rate() (TIMEOUTs on an overloaded machine), reported with the results. */
 export const failures = { count: 0 };
 
@@ -145,15 +169,18 @@ async function writeRounds(rounds: number, ms: number): Promise<{ grpc: WriteRou
     const client = as;
     for (let i = 0; i < 300 && client.getNodes().length < 3; i++) await new Promise((r) => setTimeout(r, 100));
     const s = 'x'.repeat(100);
-    const grpc = (ns: string): Writer => (i) => (clients[i % 3] as SlipstreamClient).put({ namespace: ns, set: 'w', key: `k${i % 50_000}` }, { v: BigInt(i), s });
-    const asp = (ns: string): Writer => (i) => client.put(new Aerospike.Key(ns, 'w', `k${i % 50_000}`), { v: i, s });
+    const grpc = (ns: string): Writer => (i) => (clients[i % 3] as SlipstreamClient).put({ namespace: ns, set: 'w', key: `k${i % WRITE_KEYS}` }, { v: BigInt(i), s });
+    const asp = (ns: string): Writer => (i) => client.put(new Aerospike.Key(ns, 'w', `k${i % WRITE_KEYS}`), { v: i, s });
     const kinds = [
       { name: 'grpc' as const, rf1: grpc('r1'), rf2: grpc('r2') },
       { name: 'aerospike' as const, rf1: asp('r1'), rf2: asp('r2') },
     ].filter((k) => (process.env['BENCH_WRITE_CLIENTS'] ?? 'grpc,aerospike').split(',').includes(k.name));
-    for (const k of kinds) { // warm-up: connections, JIT, both namespaces' records created
-      await rate(1000, 48, k.rf1);
-      await rate(1000, 48, k.rf2);
+    // warm-up: connections, JIT, every key of both namespaces created (by the faster client), then
+    // a steady spell of each client on each namespace
+    const warmMs = Number(process.env['BENCH_WRITE_WARM_MS'] ?? 3000);
+    const filler = kinds.find((k) => k.name === 'aerospike') ?? kinds[0];
+    for (const k of [...kinds].sort((a) => (a === filler ? -1 : 1))) {
+      for (const rf of ['rf1', 'rf2'] as const) await (k === filler ? warmUp(48, k[rf], warmMs) : rate(warmMs, 48, k[rf]));
     }
     const out = { grpc: { rf1: [] as WriteRound[], rf2: [] as WriteRound[] }, aerospike: { rf1: [] as WriteRound[], rf2: [] as WriteRound[] } };
     // BENCH_WRITE_RFS=rf2 (say) measures one side only, e.g. to profile it

@@ -10,20 +10,22 @@
  *
  * `node bench/lib/cluster-write-ab.ts <treeA> [treeB]` — a tree is a checkout (with node_modules)
  * whose core/main.ts runs the nodes, e.g. an export of main against this branch; one tree measures
- * that one alone. ROUNDS (default 6), ROUND_MS (default 2000), IN_FLIGHT. SYSCALLS=1 also counts
+ * that one alone. ROUNDS (default 6), ROUND_MS (default 2000), IN_FLIGHT, WARM_MS (default 3000: the
+ * warm-up writes every key of both namespaces once, then this long each). SYSCALLS=1 also counts
  * the nodes' socket system calls and context switches per write in every round (`perf stat` on
  * their pids; needs perf and the syscall tracepoints).
  */
 import { resolve } from 'node:path';
 import { spawn } from 'node:child_process';
 import Aerospike from 'aerospike';
-import { Cluster, rate, writeRound, type WriteRound } from './cluster-data.ts';
+import { Cluster, WRITE_KEYS, warmUp, writeRound, type WriteRound } from './cluster-data.ts';
 
 const trees = process.argv.slice(2).map((t) => resolve(t));
 if (trees.length === 0) throw new Error('usage: node bench/lib/cluster-write-ab.ts <treeA> [treeB]');
 const ROUNDS = Number(process.env['ROUNDS'] ?? 6);
 const ROUND_MS = Number(process.env['ROUND_MS'] ?? 2000);
 const IN_FLIGHT = Number(process.env['IN_FLIGHT'] ?? 48);
+const WARM_MS = Number(process.env['WARM_MS'] ?? 3000);
 
 const SYSCALLS = process.env['SYSCALLS'] === '1';
 const EVENTS = ['syscalls:sys_enter_write', 'syscalls:sys_enter_writev', 'syscalls:sys_enter_read', 'syscalls:sys_enter_epoll_pwait', 'context-switches'];
@@ -75,7 +77,7 @@ async function side(tree: string): Promise<Side> {
 }
 
 const s = 'x'.repeat(100);
-const put = (c: Side, ns: string) => (i: number) => c.client.put(new Aerospike.Key(ns, 'w', `k${i % 50_000}`), { v: i, s });
+const put = (c: Side, ns: string) => (i: number) => c.client.put(new Aerospike.Key(ns, 'w', `k${i % WRITE_KEYS}`), { v: i, s });
 const median = (xs: readonly number[]): number => {
   const a = [...xs].sort((x, y) => x - y);
   return a.length === 0 ? NaN : a.length % 2 === 1 ? a[(a.length - 1) / 2] as number : ((a[a.length / 2 - 1] as number) + (a[a.length / 2] as number)) / 2;
@@ -84,9 +86,9 @@ const median = (xs: readonly number[]): number => {
 const sides: Side[] = [];
 try {
   for (const t of trees) sides.push(await side(t));
-  for (const c of sides) { // warm-up: connections, JIT, both namespaces' records created
-    await rate(1500, IN_FLIGHT, put(c, 'r1'));
-    await rate(1500, IN_FLIGHT, put(c, 'r2'));
+  for (const c of sides) { // warm-up: connections, JIT, every key of both namespaces created, then a steady spell
+    await warmUp(IN_FLIGHT, put(c, 'r1'), WARM_MS);
+    await warmUp(IN_FLIGHT, put(c, 'r2'), WARM_MS);
   }
   for (let r = 0; r < ROUNDS; r++) {
     for (const c of r % 2 === 0 ? sides : [...sides].reverse()) {
