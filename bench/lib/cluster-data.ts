@@ -227,7 +227,7 @@ export interface DataPathResults {
 export async function measureDataPath(options: { migrationOnly?: boolean } = {}): Promise<DataPathResults> {
   const MS = Number(process.env['BENCH_MS'] ?? 5000);
   const writes = options.migrationOnly === true ? { grpc: { rf1: [], rf2: [] }, aerospike: { rf1: [], rf2: [] } }
-    : await writeRounds(Number(process.env['BENCH_WRITE_ROUNDS'] ?? 3), Number(process.env['BENCH_WRITE_ROUND_MS'] ?? MS / 2));
+    : await writeRounds(Number(process.env['BENCH_WRITE_ROUNDS'] ?? 5), Number(process.env['BENCH_WRITE_ROUND_MS'] ?? MS / 2));
   if (process.env['BENCH_CLUSTER_WRITES_ONLY'] === '1') return { writes, getDirect: 0, getProxied: 0, migration: { records: 0, ms: 0, perSecond: 0, loadPerSecond: 1 }, sigkillWindowMs: 0, sigkillReformedMs: 0 };
 
   // get: through node C3, keys it masters (direct) against keys others master (proxied); then a join's migration; then SIGKILL
