@@ -1,6 +1,7 @@
 /**
  * A page of stored records (records and tombstones, with their metadata) as bytes: what a node
- * sends another node's migration fill, or the one record a filling node asks a source for.
+ * sends another node's migration fill, or the one record a filling node asks a source for, and
+ * the record of a replica write (replica-writes.ts: a one-record page after the namespace).
  * A flat binary layout, written and read in one pass each way, instead of a structured clone
  * of the same objects (which costs several times more per record on both ends, and in garbage).
  *
@@ -20,7 +21,8 @@ import { DIGEST_BYTES, partitionOf } from '../model/index.ts';
 import type { StoredRecord } from '../plugin-api/index.ts';
 
 const VERSION = 1;
-const HEADER = 1 + 1 + 4;
+/** Bytes of a page's header. */
+export const PAGE_HEADER = 1 + 1 + 4;
 const F_DONE = 1;
 const F_TOMBSTONE = 1;
 const F_KEY = 2;
@@ -35,46 +37,75 @@ export interface RecordPage {
   readonly done: boolean;
 }
 
-export function encodeRecordPage(page: RecordPage): Uint8Array {
-  const sets = new Map<string, Buffer>();
-  let size = HEADER;
-  for (const r of page.records) {
-    let set = sets.get(r.set);
-    if (set === undefined) {
-      set = Buffer.from(r.set, 'utf8');
-      if (set.length > MAX_SET_BYTES) throw new DbError('SERVER_ERROR', `set name of ${set.length} bytes cannot be sent to another node`, { hint: 'set names are at most 63 bytes; this is a bug' });
-      sets.set(r.set, set);
-    }
-    if (r.key !== undefined && r.key.length > MAX_KEY_BYTES) throw new DbError('SERVER_ERROR', `user key of ${r.key.length} bytes cannot be sent to another node`, { hint: 'this is a bug' });
-    size += FIXED + set.length + (r.key === undefined ? 0 : 2 + r.key.length) + r.payload.length;
+/** UTF-8 bytes of the set and namespace names seen (a node has few; bounded all the same). */
+const nameBytes = new Map<string, Buffer>();
+const MAX_NAMES = 4096;
+
+/** A set or namespace name's UTF-8 bytes, made once per name. */
+export function utf8Name(name: string): Buffer {
+  let b = nameBytes.get(name);
+  if (b === undefined) {
+    b = Buffer.from(name, 'utf8');
+    if (nameBytes.size >= MAX_NAMES) nameBytes.clear();
+    nameBytes.set(name, b);
   }
-  const out = Buffer.allocUnsafe(size);
-  out[0] = VERSION;
-  out[1] = page.done ? F_DONE : 0;
-  out.writeUInt32BE(page.records.length, 2);
-  let pos = HEADER;
-  for (const r of page.records) {
-    if (r.digest.length !== DIGEST_BYTES) throw new DbError('SERVER_ERROR', `a stored record has a digest of ${r.digest.length} bytes`, { hint: 'this is a storage engine bug' });
-    out.set(r.digest, pos);
-    pos += DIGEST_BYTES;
-    out[pos++] = (r.tombstone ? F_TOMBSTONE : 0) | (r.key === undefined ? 0 : F_KEY);
-    out.writeUInt32BE(r.meta.generation, pos);
-    out.writeUInt32BE(r.meta.voidTime, pos + 4);
-    out.writeDoubleBE(r.meta.lastUpdateMs, pos + 8);
-    pos += 16;
-    const set = sets.get(r.set) as Buffer;
-    out[pos++] = set.length;
+  return b;
+}
+
+/** Bytes `r` takes in a page (its set's UTF-8 bytes are `set`); refuses a set or key too long to send. */
+export function recordBytes(r: StoredRecord, set: Buffer): number {
+  if (set.length > MAX_SET_BYTES) throw new DbError('SERVER_ERROR', `set name of ${set.length} bytes cannot be sent to another node`, { hint: 'set names are at most 63 bytes; this is a bug' });
+  if (r.key !== undefined && r.key.length > MAX_KEY_BYTES) throw new DbError('SERVER_ERROR', `user key of ${r.key.length} bytes cannot be sent to another node`, { hint: 'this is a bug' });
+  return FIXED + set.length + (r.key === undefined ? 0 : 2 + r.key.length) + r.payload.length;
+}
+
+/** Writes a page's header at `pos`; returns where its first record goes. */
+export function writePageHeader(out: Buffer, pos: number, count: number, done: boolean): number {
+  out[pos] = VERSION;
+  out[pos + 1] = done ? F_DONE : 0;
+  out.writeUInt32BE(count, pos + 2);
+  return pos + PAGE_HEADER;
+}
+
+/** Writes `r` at `pos` (room for recordBytes(r, set) bytes); returns the position after it. */
+export function writeRecord(out: Buffer, pos: number, r: StoredRecord, set: Buffer): number {
+  if (r.digest.length !== DIGEST_BYTES) throw new DbError('SERVER_ERROR', `a stored record has a digest of ${r.digest.length} bytes`, { hint: 'this is a storage engine bug' });
+  out.set(r.digest, pos);
+  pos += DIGEST_BYTES;
+  const key = r.key;
+  out[pos++] = (r.tombstone ? F_TOMBSTONE : 0) | (key === undefined ? 0 : F_KEY);
+  const meta = r.meta;
+  out.writeUInt32BE(meta.generation, pos);
+  out.writeUInt32BE(meta.voidTime, pos + 4);
+  out.writeDoubleBE(meta.lastUpdateMs, pos + 8);
+  pos += 16;
+  out[pos++] = set.length;
+  if (set.length !== 0) {
     set.copy(out, pos);
     pos += set.length;
-    if (r.key !== undefined) {
-      out.writeUInt16BE(r.key.length, pos);
-      out.set(r.key, pos + 2);
-      pos += 2 + r.key.length;
-    }
-    out.writeUInt32BE(r.payload.length, pos);
-    out.set(r.payload, pos + 4);
-    pos += 4 + r.payload.length;
   }
+  if (key !== undefined) {
+    out.writeUInt16BE(key.length, pos);
+    out.set(key, pos + 2);
+    pos += 2 + key.length;
+  }
+  const payload = r.payload;
+  out.writeUInt32BE(payload.length, pos);
+  pos += 4;
+  if (payload.length !== 0) {
+    out.set(payload, pos);
+    pos += payload.length;
+  }
+  return pos;
+}
+
+export function encodeRecordPage(page: RecordPage): Uint8Array {
+  const records = page.records;
+  let size = PAGE_HEADER;
+  for (const r of records) size += recordBytes(r, utf8Name(r.set));
+  const out = Buffer.allocUnsafe(size);
+  let pos = writePageHeader(out, 0, records.length, page.done);
+  for (const r of records) pos = writeRecord(out, pos, r, utf8Name(r.set));
   return out;
 }
 
@@ -82,53 +113,94 @@ function malformed(why: string): DbError {
   return new DbError('SERVER_ERROR', `a page of records from another node does not decode: ${why}`, { hint: 'run the same version on every node' });
 }
 
+/** The bytes as a Buffer (a view, no copy). */
+export function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** Names read off pages: the same bytes give the same string without decoding them again (a node has few set and namespace names). */
+const seenNames: { bytes: Buffer; name: string }[] = [];
+const MAX_SEEN = 16;
+
+/** The UTF-8 name at buf[start, start + len), from the names seen when it is one of them. */
+export function readName(buf: Buffer, start: number, len: number): string {
+  if (len === 0) return '';
+  for (let i = 0; i < seenNames.length; i++) {
+    const seen = seenNames[i] as { bytes: Buffer; name: string };
+    const b = seen.bytes;
+    if (b.length !== len) continue;
+    let j = 0;
+    while (j < len && b[j] === buf[start + j]) j++;
+    if (j === len) return seen.name;
+  }
+  const name = buf.toString('utf8', start, start + len);
+  if (seenNames.length >= MAX_SEEN) seenNames.pop();
+  seenNames.unshift({ bytes: Buffer.from(buf.subarray(start, start + len)), name });
+  return name;
+}
+
+/** Where the record readRecord read last ends (set by each call; read it at once). */
+let recordEnd = 0;
+
+/** A view of `len` bytes of `buf` at `start` (a plain Uint8Array: cheaper to make than a Buffer's subarray). */
+function view(buf: Buffer, start: number, len: number): Uint8Array {
+  return new Uint8Array(buf.buffer, buf.byteOffset + start, len);
+}
+
+/** Reads the record at `pos`, not past `end`; where it ends is left in recordEnd. `what` names it in an error. */
+function readRecord(buf: Buffer, pos: number, end: number, what: string): StoredRecord {
+  if (pos + FIXED > end) throw malformed(`${what} runs past the end`);
+  const digest = view(buf, pos, DIGEST_BYTES);
+  pos += DIGEST_BYTES;
+  const flags = buf[pos++] as number;
+  const meta = { generation: buf.readUInt32BE(pos), voidTime: buf.readUInt32BE(pos + 4), lastUpdateMs: buf.readDoubleBE(pos + 8) };
+  pos += 16;
+  const setLen = buf[pos++] as number;
+  if (pos + setLen + 4 > end) throw malformed(`${what} runs past the end`);
+  const set = readName(buf, pos, setLen);
+  pos += setLen;
+  let key: Uint8Array | undefined;
+  if ((flags & F_KEY) !== 0) {
+    if (pos + 2 + 4 > end) throw malformed(`${what} runs past the end`);
+    const n = buf.readUInt16BE(pos);
+    if (pos + 2 + n + 4 > end) throw malformed(`${what} runs past the end`);
+    key = view(buf, pos + 2, n);
+    pos += 2 + n;
+  }
+  const n = buf.readUInt32BE(pos);
+  pos += 4;
+  if (pos + n > end) throw malformed(`${what} runs past the end`);
+  recordEnd = pos + n;
+  return { digest, partition: partitionOf(digest), set, meta, key, payload: view(buf, pos, n), tombstone: (flags & F_TOMBSTONE) !== 0 };
+}
+
 export function decodeRecordPage(bytes: Uint8Array): RecordPage {
-  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (buf.length < HEADER) throw malformed(`${buf.length} bytes`);
+  const buf = asBuffer(bytes);
+  if (buf.length < PAGE_HEADER) throw malformed(`${buf.length} bytes`);
   if (buf[0] !== VERSION) throw malformed(`version ${buf[0]}`);
   const done = ((buf[1] as number) & F_DONE) !== 0;
   const count = buf.readUInt32BE(2);
-  if (count > (buf.length - HEADER) / FIXED) throw malformed(`${count} records in ${buf.length} bytes`);
+  if (count > (buf.length - PAGE_HEADER) / FIXED) throw malformed(`${count} records in ${buf.length} bytes`);
   const records: StoredRecord[] = new Array(count);
-  let pos = HEADER;
-  const need = (n: number): void => {
-    if (pos + n > buf.length) throw malformed(`record ${records.length} runs past the end`);
-  };
-  let lastSet = '';
-  let lastSetBytes: Buffer | undefined;
+  let pos = PAGE_HEADER;
   for (let i = 0; i < count; i++) {
-    need(FIXED);
-    const digest = buf.subarray(pos, pos + DIGEST_BYTES);
-    pos += DIGEST_BYTES;
-    const flags = buf[pos++] as number;
-    const meta = { generation: buf.readUInt32BE(pos), voidTime: buf.readUInt32BE(pos + 4), lastUpdateMs: buf.readDoubleBE(pos + 8) };
-    pos += 16;
-    const setLen = buf[pos++] as number;
-    need(setLen);
-    const setBytes = buf.subarray(pos, pos + setLen);
-    // records of a page mostly share their set: decode a name once
-    let set = lastSet;
-    if (lastSetBytes === undefined || !setBytes.equals(lastSetBytes)) {
-      set = setBytes.toString('utf8');
-      lastSet = set;
-      lastSetBytes = setBytes;
-    }
-    pos += setLen;
-    let key: Uint8Array | undefined;
-    if ((flags & F_KEY) !== 0) {
-      need(2);
-      const n = buf.readUInt16BE(pos);
-      need(2 + n);
-      key = buf.subarray(pos + 2, pos + 2 + n);
-      pos += 2 + n;
-    }
-    need(4);
-    const n = buf.readUInt32BE(pos);
-    need(4 + n);
-    const payload = buf.subarray(pos + 4, pos + 4 + n);
-    pos += 4 + n;
-    records[i] = { digest, partition: partitionOf(digest), set, meta, key, payload, tombstone: (flags & F_TOMBSTONE) !== 0 };
+    records[i] = readRecord(buf, pos, buf.length, `record ${i}`);
+    pos = recordEnd;
   }
   if (pos !== buf.length) throw malformed(`${buf.length - pos} bytes after the last record`);
   return { records, done };
+}
+
+/**
+ * The one record of a one-record page that fills `buf` from `at` to its end (a replica write's),
+ * read without the page's object and array.
+ */
+export function decodeOneRecord(buf: Buffer, at: number): StoredRecord {
+  if (buf.length < at + PAGE_HEADER) throw malformed(`${buf.length - at} bytes`);
+  if (buf[at] !== VERSION) throw malformed(`version ${buf[at]}`);
+  const count = buf.readUInt32BE(at + 2);
+  if (count !== 1) throw malformed(`${count} records where one was expected`);
+  const record = readRecord(buf, at + PAGE_HEADER, buf.length, 'record 0');
+  if (recordEnd !== buf.length) throw malformed(`${buf.length - recordEnd} bytes after the last record`);
+  return record;
 }

@@ -15,9 +15,9 @@
 import { DbError } from '../errors/index.ts';
 import { DIGEST_BYTES, partitionOf } from '../model/index.ts';
 import type { Clock, NodeId, StoredRecord } from '../plugin-api/index.ts';
-import type { RemoteCalls } from './remote-calls.ts';
+import type { CallOptions, RemoteCalls } from './remote-calls.ts';
 import { hexId } from '../cluster/messages.ts';
-import { decodeRecordPage, encodeRecordPage } from './record-page.ts';
+import { asBuffer, decodeOneRecord, PAGE_HEADER, readName, recordBytes, utf8Name, writePageHeader, writeRecord } from './record-page.ts';
 
 /** The new state of one record, as a replica applies it. */
 export type ReplicaChange =
@@ -31,43 +31,49 @@ const REMOVE = 2;
 /**
  * A replica write as bytes: kind u8 (1 put, 2 remove) | namespace length u8 | namespace (UTF-8) |
  * put: the record as a one-record page (record-page.ts) | remove: digest (20) | generation u32.
- * A flat layout rather than a structured clone: this is sent once per replica for every write.
+ * A flat layout rather than a structured clone: this is sent once per replica for every write,
+ * so it is written in one pass into one buffer (the names' bytes made once per name) and read
+ * without a page object in between.
  */
 export function encodeReplicaChange(namespace: string, change: ReplicaChange): Uint8Array {
-  const ns = Buffer.from(namespace, 'utf8');
+  const ns = utf8Name(namespace);
   if (ns.length > 255) throw new DbError('SERVER_ERROR', `namespace name of ${ns.length} bytes cannot be sent to another node`, { hint: 'this is a bug' });
-  const rest = change.kind === 'put' ? encodeRecordPage({ records: [change.record], done: true }) : undefined;
-  const out = Buffer.allocUnsafe(2 + ns.length + (rest === undefined ? DIGEST_BYTES + 4 : rest.length));
-  out[0] = change.kind === 'put' ? PUT : REMOVE;
+  const at = 2 + ns.length;
+  if (change.kind === 'put') {
+    const record = change.record;
+    const set = utf8Name(record.set);
+    const out = Buffer.allocUnsafe(at + PAGE_HEADER + recordBytes(record, set));
+    out[0] = PUT;
+    out[1] = ns.length;
+    ns.copy(out, 2);
+    writeRecord(out, writePageHeader(out, at, 1, true), record, set);
+    return out;
+  }
+  if (change.digest.length !== DIGEST_BYTES) throw new DbError('SERVER_ERROR', `a digest of ${change.digest.length} bytes`, { hint: 'this is a bug' });
+  const out = Buffer.allocUnsafe(at + DIGEST_BYTES + 4);
+  out[0] = REMOVE;
   out[1] = ns.length;
   ns.copy(out, 2);
-  if (rest !== undefined) {
-    out.set(rest, 2 + ns.length);
-  } else if (change.kind === 'remove') {
-    if (change.digest.length !== DIGEST_BYTES) throw new DbError('SERVER_ERROR', `a digest of ${change.digest.length} bytes`, { hint: 'this is a bug' });
-    out.set(change.digest, 2 + ns.length);
-    out.writeUInt32BE(change.generation, 2 + ns.length + DIGEST_BYTES);
-  }
+  out.set(change.digest, at);
+  out.writeUInt32BE(change.generation, at + DIGEST_BYTES);
   return out;
 }
 
 /** The inverse of encodeReplicaChange; a record's digest, key and payload are views into `bytes`. */
 export function decodeReplicaChange(bytes: Uint8Array): { namespace: string; change: ReplicaChange } {
-  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const bad = (why: string): DbError => new DbError('SERVER_ERROR', `a replica write from another node does not decode: ${why}`, { hint: 'run the same version on every node' });
-  if (buf.length < 2 || buf.length < 2 + (buf[1] as number)) throw bad(`${buf.length} bytes`);
-  const namespace = buf.toString('utf8', 2, 2 + (buf[1] as number));
+  const buf = asBuffer(bytes);
+  if (buf.length < 2 || buf.length < 2 + (buf[1] as number)) throw badChange(`${buf.length} bytes`);
+  const namespace = readName(buf, 2, buf[1] as number);
   const at = 2 + (buf[1] as number);
-  if (buf[0] === PUT) {
-    const page = decodeRecordPage(buf.subarray(at));
-    const record = page.records[0];
-    if (page.records.length !== 1 || record === undefined) throw bad(`${page.records.length} records`);
-    return { namespace, change: { kind: 'put', record } };
-  }
-  if (buf[0] !== REMOVE) throw bad(`kind ${buf[0]}`);
-  if (buf.length !== at + DIGEST_BYTES + 4) throw bad(`a removal of ${buf.length} bytes`);
-  const digest = buf.subarray(at, at + DIGEST_BYTES);
+  if (buf[0] === PUT) return { namespace, change: { kind: 'put', record: decodeOneRecord(buf, at) } };
+  if (buf[0] !== REMOVE) throw badChange(`kind ${buf[0]}`);
+  if (buf.length !== at + DIGEST_BYTES + 4) throw badChange(`a removal of ${buf.length} bytes`);
+  const digest = new Uint8Array(buf.buffer, buf.byteOffset + at, DIGEST_BYTES);
   return { namespace, change: { kind: 'remove', digest, partition: partitionOf(digest), generation: buf.readUInt32BE(at + DIGEST_BYTES) } };
+}
+
+function badChange(why: string): DbError {
+  return new DbError('SERVER_ERROR', `a replica write from another node does not decode: ${why}`, { hint: 'run the same version on every node' });
 }
 
 export interface ReplicaWriterOptions {
@@ -94,6 +100,10 @@ export interface ReplicaCounters {
   abandoned: number;
 }
 
+function firstOptions(deadlineMs: number): CallOptions {
+  return { deadlineMs, fabricKind: 'replica-write', batch: true };
+}
+
 /** Copies resent in the background at once, at most. */
 const MAX_RESENDING = 10_000;
 /** Attempts of a background resend (backing off to 2 s: about two minutes). */
@@ -103,11 +113,14 @@ export class ReplicaWriter {
   readonly counters: ReplicaCounters = { sent: 0, timedOut: 0, applied: 0, stale: 0, resent: 0, abandoned: 0 };
   readonly #o: ReplicaWriterOptions;
   #deadlineMs: number;
+  /** The options of a write's first copies (the same for every write, made once). */
+  #firstOptions: CallOptions;
   #resending = 0;
 
   constructor(options: ReplicaWriterOptions) {
     this.#o = options;
     this.#deadlineMs = options.deadlineMs ?? 1000;
+    this.#firstOptions = firstOptions(this.#deadlineMs);
   }
 
   /** Time every replica has to confirm a write (ms). */
@@ -117,6 +130,7 @@ export class ReplicaWriter {
 
   set deadlineMs(ms: number) {
     this.#deadlineMs = ms;
+    this.#firstOptions = firstOptions(ms);
   }
 
   /** Keeps sending a copy that `nodes` did not confirm, while they stay replicas of the partition. */
@@ -145,54 +159,102 @@ export class ReplicaWriter {
     run().finally(() => { this.#resending--; }).catch(() => {});
   }
 
-  /** Sends `change` to the partition's replicas; with 'all', resolves once every one has it. */
-  async write(namespace: string, change: ReplicaChange, commitLevel: 'all' | 'master'): Promise<void> {
+  /**
+   * Sends `change` to the partition's replicas; with 'all', resolves once every one has it.
+   * The usual write — one replica, which confirms the first copy — takes a lean path (one call,
+   * no per-write set, list or settle-all); anything else goes on with #retry, which keeps every
+   * rule: another look at the map after UNAVAILABLE or a replica leaving, TIMEOUT in doubt at the
+   * deadline, the copy resent in the background to whoever did not confirm.
+   */
+  write(namespace: string, change: ReplicaChange, commitLevel: 'all' | 'master'): Promise<void> {
+    try {
+      return this.#write(namespace, change, commitLevel);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  #write(namespace: string, change: ReplicaChange, commitLevel: 'all' | 'master'): Promise<void> {
     const partition = change.kind === 'put' ? change.record.partition : change.partition;
     const self = this.#o.calls.localNode;
-    const first = this.#o.replicasOf(namespace, partition).filter((n) => n !== self);
-    if (first.length === 0) return;
+    let first = this.#o.replicasOf(namespace, partition);
+    if (first.includes(self)) first = first.filter((n) => n !== self);
+    if (first.length === 0) return DONE;
     const body = encodeReplicaChange(namespace, change);
+    const calls = this.#o.calls;
     if (commitLevel === 'master') {
       for (const r of first) {
         this.counters.sent++;
-        this.#o.calls.call(r, 'replica.write', body, { deadlineMs: this.#deadlineMs, fabricKind: 'replica-write', batch: true }).catch(() => {
+        calls.call(r, 'replica.write', body, this.#firstOptions).catch(() => {
           this.counters.timedOut++;
           this.#resend(namespace, partition, body, [r]);
         });
       }
-      return;
+      return DONE;
     }
+    // the first copies take the whole deadline, the same for every write: the copies of one turn
+    // to one replica then travel together (one request, one reply)
+    const deadline = this.#o.clock.now() + this.#deadlineMs;
+    this.counters.sent += first.length;
+    if (first.length === 1) {
+      const r = first[0] as NodeId;
+      return calls.call(r, 'replica.write', body, this.#firstOptions).then(
+        nothing,
+        (reason: unknown) => this.#retry(namespace, partition, body, deadline, new Set(), [r], [reason], 0),
+      );
+    }
+    return this.#all(first, body, this.#firstOptions).then((failures) => {
+      if (failures === undefined) return undefined;
+      const done = new Set(first.filter((n) => !failures.nodes.includes(n)));
+      return this.#retry(namespace, partition, body, deadline, done, failures.nodes, failures.reasons, 0);
+    });
+  }
+
+  /** Sends `body` to every node of `todo`; the nodes that did not confirm and why, or undefined when all did. */
+  async #all(todo: readonly NodeId[], body: Uint8Array, options: CallOptions): Promise<{ nodes: NodeId[]; reasons: unknown[] } | undefined> {
+    const results = await Promise.allSettled(todo.map((r) => this.#o.calls.call(r, 'replica.write', body, options)));
+    let failures: { nodes: NodeId[]; reasons: unknown[] } | undefined;
+    results.forEach((x, i) => {
+      if (x.status === 'fulfilled') return;
+      failures ??= { nodes: [], reasons: [] };
+      failures.nodes.push(todo[i] as NodeId);
+      failures.reasons.push(x.reason);
+    });
+    return failures;
+  }
+
+  /**
+   * After attempt `attempt` left `missing` (failed for `reasons`) and `done` confirmed: another
+   * attempt on the map of the moment while it is worth one and the deadline allows, else TIMEOUT
+   * in doubt, the copy resent in the background to the replicas that did not confirm.
+   */
+  async #retry(namespace: string, partition: number, body: Uint8Array, deadline: number, done: Set<NodeId>, missing: NodeId[], reasons: unknown[], attempt: number): Promise<void> {
     const { clock } = this.#o;
-    const deadline = clock.now() + this.#deadlineMs;
-    const done = new Set<NodeId>();
-    let lastError: DbError | undefined;
-    let missing: NodeId[] = [];
-    for (let attempt = 0; ; attempt++) {
-      const todo = attempt === 0 ? first : this.#o.replicasOf(namespace, partition).filter((n) => n !== self && !done.has(n));
-      if (todo.length === 0) return;
-      // the first copies take the whole deadline, the same for every write: the copies of one turn
-      // to one replica then travel together (one request, one reply)
-      const remaining = attempt === 0 ? this.#deadlineMs : deadline - clock.now();
-      if (remaining <= 0) break;
-      const options = { deadlineMs: remaining, fabricKind: 'replica-write', batch: true } as const;
-      this.counters.sent += todo.length;
-      const results = await Promise.allSettled(todo.map((r) => this.#o.calls.call(r, 'replica.write', body, options).then(() => { done.add(r); })));
-      const failed = results.flatMap((x, i) => (x.status === 'rejected' ? [{ node: todo[i] as NodeId, reason: x.reason as unknown }] : []));
-      if (failed.length === 0) return;
-      missing = failed.map((f) => f.node);
-      const reason = failed[0]?.reason;
-      lastError = reason instanceof DbError ? reason : new DbError('SERVER_ERROR', String(reason));
+    const self = this.#o.calls.localNode;
+    let lastError = asDbError(reasons[0]);
+    for (;;) {
       // UNAVAILABLE (another membership) is worth another look at the map, and so is a replica
       // that left the map (it died and the cluster re-formed without it: the new map's replicas
       // get the copy instead); a TIMEOUT of a replica still in the map used the whole deadline
       const now = this.#o.replicasOf(namespace, partition);
       if (lastError.code !== 'UNAVAILABLE' && missing.every((n) => now.includes(n))) break;
       await new Promise<void>((r) => clock.setTimeout(r, Math.min(10 * 2 ** attempt, 100)));
+      attempt++;
+      const todo = this.#o.replicasOf(namespace, partition).filter((n) => n !== self && !done.has(n));
+      if (todo.length === 0) return;
+      const remaining = deadline - clock.now();
+      if (remaining <= 0) break;
+      this.counters.sent += todo.length;
+      const failures = await this.#all(todo, body, { deadlineMs: remaining, fabricKind: 'replica-write', batch: true });
+      for (const n of todo) if (failures?.nodes.includes(n) !== true) done.add(n);
+      if (failures === undefined) return;
+      missing = failures.nodes;
+      lastError = asDbError(failures.reasons[0]);
     }
     this.counters.timedOut++;
     this.#resend(namespace, partition, body, missing);
     const names = missing.map(hexId);
-    throw new DbError('TIMEOUT', `the write is on the master but replica${names.length === 1 ? '' : 's'} ${names.join(', ') || '(of the previous map)'} did not confirm it within ${this.#deadlineMs} ms (${lastError?.message ?? 'no answer'})`, {
+    throw new DbError('TIMEOUT', `the write is on the master but replica${names.length === 1 ? '' : 's'} ${names.join(', ') || '(of the previous map)'} did not confirm it within ${this.#deadlineMs} ms (${lastError.message})`, {
       hint: 'the write may or may not be kept; read the record again before retrying a non-idempotent write', inDoubt: true,
     });
   }
@@ -201,11 +263,23 @@ export class ReplicaWriter {
   serve(apply: (namespace: string, change: ReplicaChange) => Promise<boolean>): void {
     this.#o.calls.serve('replica.write', (_from, bytes) => {
       const { namespace, change } = decodeReplicaChange(bytes);
-      return apply(namespace, change).then((changed) => {
-        if (changed) this.counters.applied++;
-        else this.counters.stale++;
-        return EMPTY;
-      });
+      return apply(namespace, change).then(this.#counted);
     });
   }
+
+  /** Counts an applied (or stale) copy and answers it: one function for every copy, not a closure each. */
+  readonly #counted = (changed: boolean): Uint8Array => {
+    if (changed) this.counters.applied++;
+    else this.counters.stale++;
+    return EMPTY;
+  };
+}
+
+const DONE: Promise<void> = Promise.resolve();
+function nothing(): undefined {
+  return undefined;
+}
+
+function asDbError(reason: unknown): DbError {
+  return reason instanceof DbError ? reason : new DbError('SERVER_ERROR', String(reason));
 }

@@ -4,26 +4,51 @@
  * by the namespace's conflict resolution (generation or last-update time), so copies that
  * arrive late or twice never roll a record back. Listeners (indexes) hear about the change.
  */
-import { decodeBins, type Bins } from '../model/index.ts';
+import { decodeBins, type Bins, type RecordMeta } from '../model/index.ts';
+import { isPromise, type StoredRecord, type WriteExpectation, type WriteOutcome } from '../plugin-api/index.ts';
 import { compareVersions } from '../replication/conflict.ts';
 import type { ReplicaChange } from '../replication/replica-writes.ts';
+import type { Namespace } from '../storage/namespace.ts';
+import { DbError } from '../errors/index.ts';
 import { emit, lockKeyOf, namespaceOf, type KernelState } from './kernel-state.ts';
 import type { RecordChange } from './kernel-types.ts';
-import { store } from './write-path.ts';
-import { andThen, settled, type Maybe } from './maybe-async.ts';
+import type { Maybe } from './maybe-async.ts';
 
 /**
  * A change whose bins are decoded from the stored payloads only when a listener reads them (once):
- * most namespaces have no index, and a replica write then needs neither decoded.
+ * most namespaces have no index, and a replica write then needs neither decoded. A class (its
+ * getters on the prototype): one small object per change, no closures.
  */
-function lazyChange(base: Omit<RecordChange, 'before' | 'after'>, before: Uint8Array | undefined, after: Uint8Array | undefined): RecordChange {
-  let b: Bins | undefined | null = null;
-  let a: Bins | undefined | null = null;
-  return {
-    ...base,
-    get before() { return b === null ? (b = before === undefined ? undefined : decodeBins(before)) : b; },
-    get after() { return a === null ? (a = after === undefined ? undefined : decodeBins(after)) : a; },
-  };
+class CopyChange implements RecordChange {
+  readonly namespace: string;
+  readonly set: string;
+  readonly digest: Uint8Array;
+  readonly meta: RecordMeta | undefined;
+  readonly cause: 'write' | 'delete';
+  #beforeBytes: Uint8Array | undefined;
+  #afterBytes: Uint8Array | undefined;
+  #before: Bins | undefined | null = null;
+  #after: Bins | undefined | null = null;
+
+  constructor(namespace: string, set: string, digest: Uint8Array, meta: RecordMeta | undefined, cause: 'write' | 'delete', before: Uint8Array | undefined, after: Uint8Array | undefined) {
+    this.namespace = namespace;
+    this.set = set;
+    this.digest = digest;
+    this.meta = meta;
+    this.cause = cause;
+    this.#beforeBytes = before;
+    this.#afterBytes = after;
+  }
+
+  get before(): Bins | undefined {
+    if (this.#before === null) this.#before = this.#beforeBytes === undefined ? undefined : decodeBins(this.#beforeBytes);
+    return this.#before;
+  }
+
+  get after(): Bins | undefined {
+    if (this.#after === null) this.#after = this.#afterBytes === undefined ? undefined : decodeBins(this.#afterBytes);
+    return this.#after;
+  }
 }
 
 /**
@@ -32,30 +57,51 @@ function lazyChange(base: Omit<RecordChange, 'before' | 'after'>, before: Uint8A
  * steps are.
  */
 export function applyCopy(s: KernelState, namespace: string, change: ReplicaChange): Promise<boolean> {
-  return settled(() => {
-    const ns = namespaceOf(s, namespace);
-    const digest = change.kind === 'put' ? change.record.digest : change.digest;
-    return s.locks.run(lockKeyOf(namespace, digest), () => andThen(ns.engine.get(digest), (stored): Maybe<boolean> => {
-      const rule = ns.config.conflictResolution ?? 'generation';
-      if (change.kind === 'remove') {
-        if (stored === undefined || stored.meta.generation > change.generation) return false;
-        return andThen(ns.engine.remove(digest, { kind: 'generation', equals: stored.meta.generation }), (out) => {
-          if (out.ok && !stored.tombstone) {
-            emit(s, lazyChange({ namespace, set: stored.set, digest, meta: undefined, cause: 'delete' }, stored.payload, undefined));
-          }
-          return out.ok;
-        });
-      }
-      const rec = change.record;
-      if (stored !== undefined && compareVersions(rec.meta, stored.meta, rule) <= 0) return false;
-      return andThen(store(ns, rec, stored === undefined ? { kind: 'absent' } : { kind: 'generation', equals: stored.meta.generation }), () => {
-        const before = stored === undefined || stored.tombstone ? undefined : stored.payload;
-        const after = rec.tombstone ? undefined : rec.payload;
-        if (before !== undefined || after !== undefined) {
-          emit(s, lazyChange({ namespace, set: rec.set, digest, meta: rec.tombstone ? undefined : rec.meta, cause: rec.tombstone ? 'delete' : 'write' }, before, after));
-        }
-        return true;
-      });
-    }));
+  try {
+    return Promise.resolve(applyCopyMaybe(s, namespace, change));
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+/** `applyCopy` answering directly when the engine does (a throw is thrown). */
+export function applyCopyMaybe(s: KernelState, namespace: string, change: ReplicaChange): Maybe<boolean> {
+  const ns = namespaceOf(s, namespace);
+  const digest = change.kind === 'put' ? change.record.digest : change.digest;
+  return s.locks.run(lockKeyOf(namespace, digest), () => {
+    const stored = ns.engine.get(digest);
+    return isPromise(stored) ? stored.then((st) => decide(s, ns, namespace, change, st)) : decide(s, ns, namespace, change, stored);
   });
+}
+
+/** Applies `change` over what is stored (`stored`), under the record's lock. */
+function decide(s: KernelState, ns: Namespace, namespace: string, change: ReplicaChange, stored: StoredRecord | undefined): Maybe<boolean> {
+  if (change.kind === 'remove') {
+    if (stored === undefined || stored.meta.generation > change.generation) return false;
+    const out = ns.engine.remove(change.digest, { kind: 'generation', equals: stored.meta.generation });
+    if (isPromise(out)) return out.then((o) => removed(s, namespace, change.digest, stored, o));
+    return removed(s, namespace, change.digest, stored, out);
+  }
+  const rec = change.record;
+  if (stored !== undefined && compareVersions(rec.meta, stored.meta, ns.config.conflictResolution ?? 'generation') <= 0) return false;
+  const out = ns.engine.put(rec, stored === undefined ? ABSENT : { kind: 'generation', equals: stored.meta.generation });
+  if (isPromise(out)) return out.then((o) => kept(s, namespace, rec, stored, o));
+  return kept(s, namespace, rec, stored, out);
+}
+
+const ABSENT: WriteExpectation = { kind: 'absent' };
+
+function removed(s: KernelState, namespace: string, digest: Uint8Array, stored: StoredRecord, out: WriteOutcome): boolean {
+  if (out.ok && !stored.tombstone) emit(s, new CopyChange(namespace, stored.set, digest, undefined, 'delete', stored.payload, undefined));
+  return out.ok;
+}
+
+function kept(s: KernelState, namespace: string, rec: StoredRecord, stored: StoredRecord | undefined, out: WriteOutcome): boolean {
+  if (!out.ok) throw new DbError('SERVER_ERROR', `storage refused a locked write (${out.reason})`, { hint: 'this is a storage engine bug; report it' });
+  const before = stored === undefined || stored.tombstone ? undefined : stored.payload;
+  const after = rec.tombstone ? undefined : rec.payload;
+  if (before !== undefined || after !== undefined) {
+    emit(s, new CopyChange(namespace, rec.set, rec.digest, rec.tombstone ? undefined : rec.meta, rec.tombstone ? 'delete' : 'write', before, after));
+  }
+  return true;
 }
