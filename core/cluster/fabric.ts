@@ -64,7 +64,24 @@ interface Pending {
   reject(e: DbError): void;
 }
 
-const DEDUP_WINDOW = 4096;
+/** Message ids remembered per sender incarnation (its most recent ones). */
+export const DEDUP_WINDOW = 4096;
+
+/** What this node remembers of one sender incarnation's messages. */
+interface SenderIds {
+  readonly node: NodeId;
+  readonly inc: number;
+  readonly key: string;
+  /** The ids of its last DEDUP_WINDOW messages delivered here. */
+  readonly ids: Set<number>;
+  /** The same ids in arrival order: a ring of up to DEDUP_WINDOW slots, `next` the oldest once it is full. */
+  readonly order: number[];
+  next: number;
+  /** Its messages refused (stamped with another cluster key), the last DEDUP_WINDOW of them. */
+  refused: Set<number> | undefined;
+  /** When it was last heard (a count of frames): the sender heard longest ago is forgotten first. */
+  heard: number;
+}
 /**
  * How long the ack of a reply may wait for a message to ride on (ms). A reply's ack only stops
  * the reply's resends (due after the retransmit interval), and under load the next request to
@@ -73,7 +90,17 @@ const DEDUP_WINDOW = 4096;
  */
 export const ACK_REPLY_LATER_MS = 20;
 /** Senders (node, incarnation) whose message ids are remembered; the oldest is forgotten first. */
-const MAX_SENDERS = 1024;
+export const MAX_SENDERS = 1024;
+
+/** Acks owed to one sender incarnation. */
+interface OwedAcks {
+  readonly inc: number;
+  readonly ids: number[];
+  /** Some must leave by the next timer turn (a request's); the others (replies') may wait for a message to ride on. */
+  soon: boolean;
+  /** When the first of them was owed (clock ms). */
+  readonly since: number;
+}
 
 export type FabricHandler = (from: NodeId, body: FabricPayload) => void;
 
@@ -82,14 +109,26 @@ export class Fabric {
   #seq = 0;
   #pending = new Map<number, Pending>();
   #addresses = new Map<NodeId, string>();
-  #seen = new Map<string, { set: Set<number>; order: number[]; refused: Set<number> }>();
-  #senderKeys = new Map<NodeId, { inc: number; key: string }>();
+  /** Senders by `node:incarnation`. */
+  #seen = new Map<string, SenderIds>();
+  /** Each node's incarnation last heard (an entry of #seen): a frame then costs no key. */
+  #latest = new Map<NodeId, SenderIds>();
+  /** Frames heard, for the senders' recency. */
+  #heard = 0;
   #handlers: FabricHandler[] = [];
   #stopped = false;
-  /** Acks to send by the next timer turn, per sender (of one incarnation: see #ack). */
-  #acks = new Map<NodeId, { inc: number; ids: number[] }>();
-  /** The timer that sends the acks no message took; `soon`: it fires at the next timer turn (else after ACK_REPLY_LATER_MS). */
+  /** Acks owed, per sender (of one incarnation: see #ack). */
+  #acks = new Map<NodeId, OwedAcks>();
+  /**
+   * The timer that sends the acks no message took. `soon`: it fires at the next timer turn and
+   * sends them all; else it sends those that have waited ACK_REPLY_LATER_MS (it is not stopped
+   * when a message takes them: it then finds fewer or none, and is set again only for what is left).
+   */
   #acksTimer: { handle: TimerHandle; soon: boolean } | undefined;
+  /** A look at the acks owed soon is deferred to the end of this turn (a clock that defers: see #owedSoon). */
+  #acksLook = false;
+  readonly #lookAtAcks = (): void => this.#acksLookNow();
+  readonly #acksTimerFired = (): void => this.#onAcksTimer();
   /**
    * `refusedForeign`: messages from another cluster name; `refusedStale`: data-path messages
    * stamped with another cluster key than this node's (sent under another membership).
@@ -149,12 +188,13 @@ export class Fabric {
   }
 
   #message(to: NodeId, body: FabricPayload, needsAck: boolean, kind: FabricMessageKind): FabricMessage {
-    const msg: FabricMessage = {
-      t: 'msg', from: this.#o.nodeId, clusterName: this.#o.clusterName, clusterKey: this.#o.clusterKey?.() ?? 0n,
-      inc: this.#o.incarnation, id: ++this.#seq, needsAck, kind, body,
-    };
+    const o = this.#o;
+    const clusterKey = o.clusterKey?.() ?? 0n;
+    const id = ++this.#seq;
     const acks = this.#takeAcks(to);
-    return acks === undefined ? msg : { ...msg, acks };
+    return acks === undefined
+      ? { t: 'msg', from: o.nodeId, clusterName: o.clusterName, clusterKey, inc: o.incarnation, id, needsAck, kind, body }
+      : { t: 'msg', from: o.nodeId, clusterName: o.clusterName, clusterKey, inc: o.incarnation, id, needsAck, kind, body, acks };
   }
 
   /** The acks waiting for `to`, to ride on a message to it (when it can be sent: its address is known). */
@@ -162,8 +202,8 @@ export class Fabric {
     const batch = this.#acks.get(to);
     if (batch === undefined || batch.ids.length > MAX_ACKS_PER_FRAME || to === this.#o.nodeId || !this.#addresses.has(to)) return undefined;
     this.#acks.delete(to);
-    if (this.#acks.size === 0 && this.#acksTimer !== undefined) {
-      // nothing left for the timer to send
+    if (this.#acks.size === 0 && this.#acksTimer?.soon === true) {
+      // nothing left for the timer to send (a later one is let run: it stops when it finds nothing)
       this.#o.clock.clearTimeout(this.#acksTimer.handle);
       this.#acksTimer = undefined;
     }
@@ -190,7 +230,10 @@ export class Fabric {
     });
   }
 
-  /** Owes `to` an ack of message `id`; `later`: it may wait ACK_REPLY_LATER_MS for a message to ride on. */
+  /**
+   * Owes `to` an ack of message `id`: it rides on the next message to `to`, or leaves in an ack
+   * frame by the next timer turn — `later`: once it has waited ACK_REPLY_LATER_MS.
+   */
   #ack(to: NodeId, inc: number, id: number, later: boolean): void {
     let batch = this.#acks.get(to);
     if (batch !== undefined && batch.inc !== inc) {
@@ -199,19 +242,66 @@ export class Fabric {
       this.#sendAcks(to, batch.inc, batch.ids);
       batch = undefined;
     }
-    if (batch === undefined) this.#acks.set(to, batch = { inc, ids: [] });
+    if (batch === undefined) this.#acks.set(to, batch = { inc, ids: [], soon: false, since: this.#o.clock.now() });
     batch.ids.push(id);
-    const t = this.#acksTimer;
-    if (t !== undefined && (t.soon || later)) return;
-    if (t !== undefined) this.#o.clock.clearTimeout(t.handle);
-    this.#acksTimer = { handle: this.#o.clock.setTimeout(() => this.#flushAcks(), later ? ACK_REPLY_LATER_MS : 0), soon: !later };
+    if (!later) {
+      batch.soon = true;
+      this.#owedSoon();
+      return;
+    }
+    if (this.#acksTimer === undefined && !this.#acksLook) this.#armAcks(false, ACK_REPLY_LATER_MS);
   }
 
-  #flushAcks(): void {
+  /**
+   * Acks are owed by the next timer turn. With a clock that defers, a timer is set at the end of
+   * this turn only if no message took them by then (a request is mostly answered in the turn it
+   * arrives in, and its answer carries the ack): no timer per request.
+   */
+  #owedSoon(): void {
+    if (this.#acksTimer?.soon === true || this.#acksLook) return;
+    const clock = this.#o.clock;
+    if (clock.defer === undefined) return this.#armAcks(true, 0);
+    this.#acksLook = true;
+    clock.defer(this.#lookAtAcks);
+  }
+
+  #acksLookNow(): void {
+    this.#acksLook = false;
+    if (!this.#stopped) this.#scheduleAcks();
+  }
+
+  /** Sets the acks' timer for what is owed: at the next timer turn if some are owed soon, else when the oldest has waited its longest. */
+  #scheduleAcks(): void {
+    let soon = false;
+    let oldest = Infinity;
+    for (const b of this.#acks.values()) {
+      if (b.soon) soon = true;
+      if (b.since < oldest) oldest = b.since;
+    }
+    if (soon) {
+      if (this.#acksTimer?.soon !== true) this.#armAcks(true, 0);
+    } else if (oldest !== Infinity && this.#acksTimer === undefined) {
+      this.#armAcks(false, Math.max(1, oldest + ACK_REPLY_LATER_MS - this.#o.clock.now()));
+    }
+  }
+
+  #armAcks(soon: boolean, ms: number): void {
+    if (this.#acksTimer !== undefined) this.#o.clock.clearTimeout(this.#acksTimer.handle);
+    this.#acksTimer = { handle: this.#o.clock.setTimeout(this.#acksTimerFired, ms), soon };
+  }
+
+  /** Sends the acks that are due (all of them when the timer was `soon`), and sets the timer again for the rest. */
+  #onAcksTimer(): void {
+    const all = this.#acksTimer?.soon === true;
     this.#acksTimer = undefined;
-    const batches = [...this.#acks];
-    this.#acks.clear();
-    for (const [to, { inc, ids }] of batches) this.#sendAcks(to, inc, ids);
+    if (this.#stopped) return;
+    const now = this.#o.clock.now();
+    for (const [to, b] of [...this.#acks]) {
+      if (!all && !b.soon && now - b.since < ACK_REPLY_LATER_MS) continue;
+      this.#acks.delete(to);
+      this.#sendAcks(to, b.inc, b.ids);
+    }
+    if (this.#acks.size > 0) this.#scheduleAcks();
   }
 
   #sendAcks(to: NodeId, inc: number, ids: readonly number[]): void {
@@ -299,14 +389,30 @@ export class Fabric {
     p.resolve();
   }
 
-  /** The dedup key of a sender's incarnation, kept per node: a frame then costs no bigint-to-string conversion. */
-  #senderKey(from: NodeId, inc: number): string {
-    const known = this.#senderKeys.get(from);
-    if (known !== undefined && known.inc === inc) return known.key;
-    if (this.#senderKeys.size >= MAX_SENDERS) this.#senderKeys.clear();
-    const key = `${from}:${inc}`;
-    this.#senderKeys.set(from, { inc, key });
-    return key;
+  /** What is remembered of a sender incarnation's messages (made when it is first heard), marked heard now. */
+  #sender(from: NodeId, inc: number): SenderIds {
+    let s = this.#latest.get(from);
+    if (s === undefined || s.inc !== inc) {
+      const key = `${from}:${inc}`;
+      s = this.#seen.get(key);
+      if (s === undefined) {
+        if (this.#seen.size >= MAX_SENDERS) this.#forgetOldestSender();
+        s = { node: from, inc, key, ids: new Set(), order: [], next: 0, refused: undefined, heard: 0 };
+        this.#seen.set(key, s);
+      }
+      this.#latest.set(from, s);
+    }
+    s.heard = ++this.#heard;
+    return s;
+  }
+
+  /** Forgets the sender incarnation heard longest ago (a scan: only when MAX_SENDERS are remembered). */
+  #forgetOldestSender(): void {
+    let oldest: SenderIds | undefined;
+    for (const s of this.#seen.values()) if (oldest === undefined || s.heard < oldest.heard) oldest = s;
+    if (oldest === undefined) return;
+    this.#seen.delete(oldest.key);
+    if (this.#latest.get(oldest.node) === oldest) this.#latest.delete(oldest.node);
   }
 
   #onMessage(frame: Frame): void {
@@ -320,40 +426,40 @@ export class Fabric {
     if (frame.acks !== undefined && frame.acks.inc === this.#o.incarnation) {
       for (const id of frame.acks.ids) this.#acked(frame.from, id, undefined);
     }
-    const key = this.#senderKey(frame.from, frame.inc);
-    let seen = this.#seen.get(key);
-    if (seen === undefined) {
-      if (this.#seen.size >= MAX_SENDERS) this.#seen.delete(this.#seen.keys().next().value as string);
-      seen = { set: new Set(), order: [], refused: new Set() };
-      this.#seen.set(key, seen);
-    } else {
-      this.#seen.delete(key); // most recently heard last
-      this.#seen.set(key, seen);
-    }
+    const seen = this.#sender(frame.from, frame.inc);
+    const id = frame.id;
     const own = this.#o.clusterKey?.() ?? 0n;
     // Data-path messages must come from the same membership: a message addressed under another
     // map (a stale proxy, a replica write of an old master) is refused, and stays refused when
     // resent, so that the sender's view of whether it was delivered stays true.
-    const stale = frame.kind !== 'control' && frame.body.type !== 'reply' && (seen.refused.has(frame.id) || (!seen.set.has(frame.id) && (own === 0n || frame.clusterKey !== own)));
+    const stale = frame.kind !== 'control' && frame.body.type !== 'reply'
+      && (seen.refused?.has(id) === true || (!seen.ids.has(id) && (own === 0n || frame.clusterKey !== own)));
     if (frame.needsAck) {
       if (stale) this.#transmit(frame.from, { t: 'ack', from: this.#o.nodeId, inc: frame.inc, id: frame.id, refused: 'stale-cluster-key' });
       else this.#ack(frame.from, frame.inc, frame.id, frame.body.type === 'reply');
     }
     if (stale) {
       this.stats.refusedStale++;
-      if (!seen.refused.has(frame.id)) {
-        seen.refused.add(frame.id);
-        if (seen.refused.size > DEDUP_WINDOW) seen.refused.delete(seen.refused.values().next().value as number);
+      const refused = seen.refused ??= new Set();
+      if (!refused.has(id)) {
+        refused.add(id);
+        if (refused.size > DEDUP_WINDOW) refused.delete(refused.values().next().value as number);
       }
       return;
     }
-    if (seen.set.has(frame.id)) {
+    if (seen.ids.has(id)) {
       this.stats.duplicates++;
       return;
     }
-    seen.set.add(frame.id);
-    seen.order.push(frame.id);
-    if (seen.order.length > DEDUP_WINDOW) seen.set.delete(seen.order.shift() as number);
+    seen.ids.add(id);
+    if (seen.order.length < DEDUP_WINDOW) {
+      seen.order.push(id);
+    } else {
+      // the oldest id makes room
+      seen.ids.delete(seen.order[seen.next] as number);
+      seen.order[seen.next] = id;
+      seen.next = (seen.next + 1) % DEDUP_WINDOW;
+    }
     this.stats.received++;
     for (const h of this.#handlers) {
       try {

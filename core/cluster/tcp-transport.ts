@@ -79,6 +79,11 @@ interface Queued {
   readonly written: ((maybeDelivered: boolean) => void) | undefined;
 }
 
+/** Bytes of the buffer a connection writes its turns from (more when a turn needs it). */
+const TURN_BUFFER_BYTES = 16 * 1024;
+/** A turn buffer larger than this is not kept for the next turn. */
+const MAX_KEPT_TURN_BUFFER_BYTES = 256 * 1024;
+
 interface Outgoing {
   socket: Socket;
   /** Frames of this turn, written together (one buffer, one socket write) when the turn ends. */
@@ -91,6 +96,12 @@ interface Outgoing {
   queue: Queued[];
   challenge: Buffer | undefined;
   counter: bigint;
+  /**
+   * The buffer the last turn was written from, when the socket handed all of it to the kernel
+   * at once (it then keeps no reference to it): the next turn is written from it again instead
+   * of from a new one.
+   */
+  spare: Buffer | undefined;
 }
 
 export function frameBytes(frame: Frame, signing?: FrameSigning): Buffer {
@@ -254,18 +265,25 @@ export function tcpTransport(options: TcpTransportOptions = {}): Transport {
     if (conn.turn.length === 1) endOfTurn(() => writeTurn(conn), true);
   }
 
-  /** The frames of the turn as one buffer (each signed under the connection's challenge with the next counter). */
+  /**
+   * The frames of the turn as one buffer (each signed under the connection's challenge with the
+   * next counter), written from the connection's spare buffer when it has one.
+   */
   function writeTurn(conn: Outgoing): void {
     const frames = conn.turn;
     conn.turn = [];
     conn.turnBytes = 0;
-    if (conn.socket.destroyed) return;
+    const socket = conn.socket;
+    if (socket.destroyed) return;
     const signed = secret !== undefined && conn.challenge !== undefined;
     let size = 0;
-    for (const f of frames) size += sealedLength(f, signed);
-    const out = Buffer.allocUnsafe(size);
+    for (let i = 0; i < frames.length; i++) size += sealedLength(frames[i] as Uint8Array, signed);
+    let out = conn.spare;
+    conn.spare = undefined;
+    if (out === undefined || out.length < size) out = Buffer.allocUnsafeSlow(Math.max(size, TURN_BUFFER_BYTES));
     let at = 0;
-    for (const f of frames) {
+    for (let i = 0; i < frames.length; i++) {
+      const f = frames[i] as Uint8Array;
       if (!signed) {
         at = sealInto(out, at, f);
         continue;
@@ -273,7 +291,10 @@ export function tcpTransport(options: TcpTransportOptions = {}): Transport {
       conn.counter += 1n;
       at = sealInto(out, at, f, { secret, channel, challenge: conn.challenge as Buffer, counter: conn.counter });
     }
-    conn.socket.write(out);
+    socket.write(size === out.length ? out : out.subarray(0, size));
+    // nothing waits in the socket: the kernel took these bytes at once, and the buffer is free again
+    // (a write that waits keeps a reference to its bytes, and the buffer is then left to it)
+    if (socket.writableLength === 0 && out.length <= MAX_KEPT_TURN_BUFFER_BYTES) conn.spare = out;
   }
 
   function open(to: string): Outgoing | undefined {
@@ -285,7 +306,7 @@ export function tcpTransport(options: TcpTransportOptions = {}): Transport {
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 1000);
     socket.setTimeout(connectTimeoutMs);
-    const conn: Outgoing = { socket, turn: [], turnBytes: 0, ready: false, queue: [], challenge: undefined, counter: 0n };
+    const conn: Outgoing = { socket, turn: [], turnBytes: 0, ready: false, queue: [], challenge: undefined, counter: 0n, spare: undefined };
     outgoing.set(to, conn);
     const flush = (): void => {
       socket.setTimeout(0);

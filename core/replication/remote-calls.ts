@@ -30,7 +30,7 @@ import type { Fabric, SendControl } from '../cluster/fabric.ts';
 import type { FabricPayload } from '../cluster/messages.ts';
 import { hexId } from '../cluster/messages.ts';
 
-const EMPTY = new Uint8Array(0);
+const EMPTY: Uint8Array = Buffer.alloc(0);
 
 /** The request kind of several calls of one kind sent together: `batch:<kind>`. */
 export const BATCH_PREFIX = 'batch:';
@@ -77,16 +77,29 @@ function errorOf(f: ErrorFields): DbError {
 }
 
 const badBatch = (what: string, why: string): DbError => new DbError('SERVER_ERROR', `a ${what} from another node does not decode: ${why}`, { hint: 'run the same version on every node' });
+/** Writes `v` as a big-endian u32 at `out[at]`. */
+function putU32(out: Uint8Array, at: number, v: number): void {
+  out[at] = v >>> 24;
+  out[at + 1] = (v >>> 16) & 0xff;
+  out[at + 2] = (v >>> 8) & 0xff;
+  out[at + 3] = v & 0xff;
+}
+
+/** The big-endian u32 at `b[at]` (the caller checked that 4 bytes are there). */
+function getU32(b: Uint8Array, at: number): number {
+  return ((b[at] as number) * 0x1000000) + (((b[at + 1] as number) << 16) | ((b[at + 2] as number) << 8) | (b[at + 3] as number));
+}
 
 /** Several calls' bodies as one request body: count u32 | (length u32 | bytes) per call. */
 export function encodeCallBatch(bodies: readonly Uint8Array[]): Uint8Array {
   let size = 4;
-  for (const b of bodies) size += 4 + b.length;
+  for (let i = 0; i < bodies.length; i++) size += 4 + (bodies[i] as Uint8Array).length;
   const out = Buffer.allocUnsafe(size);
-  out.writeUInt32BE(bodies.length, 0);
+  putU32(out, 0, bodies.length);
   let at = 4;
-  for (const b of bodies) {
-    out.writeUInt32BE(b.length, at);
+  for (let i = 0; i < bodies.length; i++) {
+    const b = bodies[i] as Uint8Array;
+    putU32(out, at, b.length);
     out.set(b, at + 4);
     at += 4 + b.length;
   }
@@ -96,24 +109,28 @@ export function encodeCallBatch(bodies: readonly Uint8Array[]): Uint8Array {
 /** The inverse of encodeCallBatch; each body is a view into `bytes`. Throws a DbError on anything else. */
 export function decodeCallBatch(bytes: Uint8Array): Uint8Array[] {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (buf.length < 4) throw badBatch('batch of calls', `${buf.length} bytes`);
-  const count = buf.readUInt32BE(0);
+  const length = buf.length;
+  if (length < 4) throw badBatch('batch of calls', `${length} bytes`);
+  const count = getU32(buf, 0);
   if (count === 0 || count > MAX_BATCH_CALLS) throw badBatch('batch of calls', `${count} calls`);
-  const out: Uint8Array[] = [];
+  const out = new Array<Uint8Array>(count);
   let at = 4;
   for (let i = 0; i < count; i++) {
-    if (at + 4 > buf.length) throw badBatch('batch of calls', `call ${i} of ${count} is cut off`);
-    const n = buf.readUInt32BE(at);
-    if (at + 4 + n > buf.length) throw badBatch('batch of calls', `call ${i} of ${count} is cut off`);
-    out.push(buf.subarray(at + 4, at + 4 + n));
+    if (at + 4 > length) throw badBatch('batch of calls', `call ${i} of ${count} is cut off`);
+    const n = getU32(buf, at);
+    if (at + 4 + n > length) throw badBatch('batch of calls', `call ${i} of ${count} is cut off`);
+    out[i] = buf.subarray(at + 4, at + 4 + n);
     at += 4 + n;
   }
-  if (at !== buf.length) throw badBatch('batch of calls', `${buf.length - at} bytes after its ${count} calls`);
+  if (at !== length) throw badBatch('batch of calls', `${length - at} bytes after its ${count} calls`);
   return out;
 }
 
 /** One call's outcome in a batch's reply. */
 export type BatchResult = { readonly ok: true; readonly body: Uint8Array } | { readonly ok: false; readonly error: DbError };
+
+/** One call's outcome as a batch is served and answered: its answer, or its error. */
+type Answer = Uint8Array | DbError;
 
 const OK = 0;
 const FAILED = 1;
@@ -124,61 +141,90 @@ const FAILED = 1;
  * message, hint, inDoubt).
  */
 export function encodeBatchReply(results: readonly BatchResult[]): Uint8Array {
-  const parts = results.map((r) => (r.ok ? r.body : Buffer.from(JSON.stringify(errorFields(r.error)), 'utf8')));
-  let size = 4;
-  for (const p of parts) size += 5 + p.length;
+  return encodeAnswers(results.map((r) => (r.ok ? r.body : r.error)));
+}
+
+function encodeAnswers(answers: readonly Answer[]): Uint8Array {
+  let size = 4 + 5 * answers.length;
+  let errors: Uint8Array[] | undefined;
+  for (let i = 0; i < answers.length; i++) {
+    const a = answers[i] as Answer;
+    if (!(a instanceof DbError)) {
+      size += a.length;
+      continue;
+    }
+    errors ??= new Array<Uint8Array>(answers.length);
+    const json = Buffer.from(JSON.stringify(errorFields(a)), 'utf8');
+    errors[i] = json;
+    size += json.length;
+  }
   const out = Buffer.allocUnsafe(size);
-  out.writeUInt32BE(results.length, 0);
+  putU32(out, 0, answers.length);
   let at = 4;
-  results.forEach((r, i) => {
-    const p = parts[i] as Uint8Array;
-    out[at] = r.ok ? OK : FAILED;
-    out.writeUInt32BE(p.length, at + 1);
+  for (let i = 0; i < answers.length; i++) {
+    const a = answers[i] as Answer;
+    const failed = a instanceof DbError;
+    const p = failed ? (errors as Uint8Array[])[i] as Uint8Array : a;
+    out[at] = failed ? FAILED : OK;
+    putU32(out, at + 1, p.length);
     out.set(p, at + 5);
     at += 5 + p.length;
-  });
+  }
   return out;
 }
 
 /** The inverse of encodeBatchReply, for a batch of `count` calls. Throws a DbError on anything else. */
 export function decodeBatchReply(bytes: Uint8Array, count: number): BatchResult[] {
+  return decodeAnswers(bytes, count).map((a) => (a instanceof DbError ? { ok: false, error: a } : { ok: true, body: a }));
+}
+
+/** The answers of a batch reply of `count` calls, each a view into `bytes` (or its error). Throws a DbError on anything else. */
+function decodeAnswers(bytes: Uint8Array, count: number): Answer[] {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (buf.length < 4 || buf.readUInt32BE(0) !== count) throw badBatch('reply to a batch of calls', `not ${count} answers`);
-  const out: BatchResult[] = [];
+  const length = buf.length;
+  if (length < 4 || getU32(buf, 0) !== count) throw badBatch('reply to a batch of calls', `not ${count} answers`);
+  const out = new Array<Answer>(count);
   let at = 4;
   for (let i = 0; i < count; i++) {
-    if (at + 5 > buf.length) throw badBatch('reply to a batch of calls', `answer ${i} of ${count} is cut off`);
+    if (at + 5 > length) throw badBatch('reply to a batch of calls', `answer ${i} of ${count} is cut off`);
     const status = buf[at];
-    const n = buf.readUInt32BE(at + 1);
-    if (at + 5 + n > buf.length) throw badBatch('reply to a batch of calls', `answer ${i} of ${count} is cut off`);
-    const part = buf.subarray(at + 5, at + 5 + n);
+    const n = getU32(buf, at + 1);
+    if (at + 5 + n > length) throw badBatch('reply to a batch of calls', `answer ${i} of ${count} is cut off`);
+    const from = at + 5;
     at += 5 + n;
     if (status === OK) {
-      out.push({ ok: true, body: part });
+      out[i] = n === 0 ? EMPTY : buf.subarray(from, at);
       continue;
     }
     if (status !== FAILED) throw badBatch('reply to a batch of calls', `status ${status}`);
     let f: unknown;
     try {
-      f = JSON.parse(part.toString('utf8'));
+      f = JSON.parse(buf.toString('utf8', from, at));
     } catch {
       throw badBatch('reply to a batch of calls', `error ${i} is not JSON`);
     }
     if (f === null || typeof f !== 'object' || Array.isArray(f)) throw badBatch('reply to a batch of calls', `error ${i} is not an object`);
     const o = f as Record<string, unknown>;
     const text = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
-    out.push({ ok: false, error: errorOf({
+    out[i] = errorOf({
       code: text(o['code']), message: text(o['message']), hint: text(o['hint']),
       resultCode: Number.isSafeInteger(o['resultCode']) ? o['resultCode'] as number : undefined, inDoubt: o['inDoubt'] === true,
-    }) });
+    });
   }
-  if (at !== buf.length) throw badBatch('reply to a batch of calls', `${buf.length - at} bytes after its ${count} answers`);
+  if (at !== length) throw badBatch('reply to a batch of calls', `${length - at} bytes after its ${count} answers`);
   return out;
 }
 
-/** Calls gathered to be sent together in one request. */
+/**
+ * How a call made with `callThen` settles, once and never before `callThen` returns: with its
+ * DbError (the answer then empty), or with the answer (error undefined).
+ */
+export type CallDone = (error: DbError | undefined, answer: Uint8Array) => void;
+
+/** Calls gathered to be sent together in one request: their bodies, and whom to tell of each one's outcome. */
 interface Batch {
-  readonly calls: Array<{ readonly body: Uint8Array; resolve(v: Uint8Array): void; reject(e: DbError): void }>;
+  readonly bodies: Uint8Array[];
+  readonly dones: CallDone[];
   bytes: number;
   /** When its first call was made (clock ms): the request's deadline counts from then. */
   readonly since: number;
@@ -211,22 +257,33 @@ export interface RemoteCalls {
   readonly localNode: NodeId;
   /** Sends `body` to `node`'s handler for `kind` and resolves with its answer. */
   call(node: NodeId, kind: string, body: Uint8Array, options: CallOptions): Promise<Uint8Array>;
+  /**
+   * The same as `call`, with the outcome given to `done` instead of a promise (no promise per call:
+   * for callers that make many, such as replica writes). `done` is called once, never before
+   * callThen returns.
+   */
+  callThen(node: NodeId, kind: string, body: Uint8Array, options: CallOptions, done: CallDone): void;
   /** Serves requests of `kind` sent by other nodes (alone or in batches). */
   serve(kind: string, handler: RemoteHandler): void;
 }
 
+/** A request sent and not answered yet. */
 interface Waiting {
   readonly node: NodeId;
   readonly kind: string;
-  resolve(v: Uint8Array): void;
-  reject(e: DbError): void;
+  /** Told of the request's outcome. */
+  readonly done: CallDone;
   readonly deadlineMs: number;
-  timer: ReturnType<Clock['setTimeout']>;
+  readonly timer: TimerHandle;
   /** Gives the request's fabric message up while it is unacknowledged (undefined once acknowledged). */
   sending: SendControl | undefined;
   /** Why it was given up: its node left the cluster, or its deadline passed. */
   gaveUp?: 'departed' | 'deadline';
 }
+
+/** How a node answers a request (the reply's ack may wait for a message to ride on). */
+const REPLY_OPTIONS = { deadlineMs: 2000, kind: 'proxy' } as const;
+const ignore = (): void => {};
 
 export class FabricCalls implements RemoteCalls {
   readonly #fabric: Fabric;
@@ -240,6 +297,7 @@ export class FabricCalls implements RemoteCalls {
   readonly #lanes: Lane[] = [];
   /** Lanes whose next batch leaves at the end of this turn. */
   #due: Lane[] = [];
+  readonly #flushDue = (): void => this.#flush();
   /**
    * `departed`: calls failed at once because their node left the cluster before it answered.
    * `batches`: requests that carried several calls (`batched` calls in all); a batch counts as one call elsewhere.
@@ -264,44 +322,76 @@ export class FabricCalls implements RemoteCalls {
   }
 
   call(node: NodeId, kind: string, body: Uint8Array, options: CallOptions): Promise<Uint8Array> {
-    if (options.batch === true) return this.#join(node, kind, body, options.deadlineMs, options.fabricKind ?? 'proxy');
+    return new Promise<Uint8Array>((resolve, reject) => {
+      this.callThen(node, kind, body, options, (e, answer) => (e === undefined ? resolve(answer) : reject(e)));
+    });
+  }
+
+  callThen(node: NodeId, kind: string, body: Uint8Array, options: CallOptions, done: CallDone): void {
+    const fabricKind = options.fabricKind ?? 'proxy';
+    if (options.batch === true) this.#join(node, kind, body, options.deadlineMs, fabricKind, done);
+    else this.#request(node, kind, body, options.deadlineMs, fabricKind, done);
+  }
+
+  /** Tells `done` of a call's outcome; a callback that throws is logged and does not keep the others of its batch from being told. */
+  #tell(done: CallDone, e: DbError | undefined, answer: Uint8Array): void {
+    try {
+      done(e, answer);
+    } catch (err) {
+      this.#logger.error({ err: err instanceof Error ? err.message : String(err) }, 'a remote call\'s callback failed');
+    }
+  }
+
+  /** Sends one request; `done` hears its answer or why it failed. */
+  #request(node: NodeId, kind: string, body: Uint8Array, deadlineMs: number, fabricKind: FabricMessageKind, done: CallDone): void {
     const rid = ++this.#rid;
     this.stats.calls++;
-    return new Promise<Uint8Array>((resolve, reject) => {
-      const fail = (e: DbError): void => {
-        const w = this.#waiting.get(rid);
-        if (w === undefined) return;
-        this.#waiting.delete(rid);
-        this.#clock.clearTimeout(w.timer);
-        if (e.code === 'UNAVAILABLE') this.stats.notDelivered++;
-        else if (e.code === 'TIMEOUT') this.stats.timedOut++;
-        else this.stats.failed++;
-        reject(e);
-      };
-      const timer = this.#clock.setTimeout(() => this.#giveUp(rid, 'deadline'), options.deadlineMs);
-      const sending: SendControl = {};
-      this.#waiting.set(rid, { node, kind, resolve, reject, deadlineMs: options.deadlineMs, timer, sending });
-      const msg: FabricPayload = { type: 'request', rid, kind, body };
-      this.#fabric.send(node, msg, { deadlineMs: options.deadlineMs, kind: options.fabricKind ?? 'proxy', control: sending }).then(() => {
-        const w = this.#waiting.get(rid);
-        if (w !== undefined) w.sending = undefined;
-      }, (e: unknown) => {
-        const err = e instanceof DbError ? e : new DbError('SERVER_ERROR', String(e));
-        const why = this.#waiting.get(rid)?.gaveUp;
-        if (err.code === 'UNAVAILABLE') {
-          // refused unrun, or never written to a connection: the node did not get it and will not
-          fail(why === undefined ? err : new DbError('UNAVAILABLE', why === 'departed'
-            ? `node ${hexId(node)} left the cluster before ${kind} could be sent to it (no connection to it could be made); not run there`
-            : `${kind} could not be sent to node ${hexId(node)} within ${options.deadlineMs} ms (no connection to it could be made); not run there`, {
-            hint: 'Nothing was done; the request may be sent again (to the partition\'s new owner once the cluster re-forms)',
-          }));
-          return;
-        }
-        if (err.code !== 'TIMEOUT') return fail(err);
-        if (why !== undefined) return this.#failInDoubt(rid);
-        fail(new DbError('TIMEOUT', err.message, { ...(err.hint === undefined ? {} : { hint: err.hint }), inDoubt: true }));
-      });
-    });
+    const sending: SendControl = {};
+    const w: Waiting = { node, kind, done, deadlineMs, timer: this.#clock.setTimeout(() => this.#giveUp(rid, 'deadline'), deadlineMs), sending };
+    this.#waiting.set(rid, w);
+    this.#fabric.send(node, { type: 'request', rid, kind, body }, { deadlineMs, kind: fabricKind, control: sending }).then(() => {
+      w.sending = undefined;
+    }, (e: unknown) => this.#notAcknowledged(rid, w, e));
+  }
+
+  /** The request's fabric message failed unacknowledged (or was refused). */
+  #notAcknowledged(rid: number, w: Waiting, e: unknown): void {
+    if (this.#waiting.get(rid) !== w) return;
+    const err = e instanceof DbError ? e : new DbError('SERVER_ERROR', String(e));
+    const why = w.gaveUp;
+    if (err.code === 'UNAVAILABLE') {
+      // refused unrun, or never written to a connection: the node did not get it and will not
+      this.#fail(rid, w, why === undefined ? err : new DbError('UNAVAILABLE', why === 'departed'
+        ? `node ${hexId(w.node)} left the cluster before ${w.kind} could be sent to it (no connection to it could be made); not run there`
+        : `${w.kind} could not be sent to node ${hexId(w.node)} within ${w.deadlineMs} ms (no connection to it could be made); not run there`, {
+        hint: 'Nothing was done; the request may be sent again (to the partition\'s new owner once the cluster re-forms)',
+      }));
+      return;
+    }
+    if (err.code !== 'TIMEOUT') return this.#fail(rid, w, err);
+    if (why !== undefined) return this.#failInDoubt(rid);
+    this.#fail(rid, w, new DbError('TIMEOUT', err.message, { ...(err.hint === undefined ? {} : { hint: err.hint }), inDoubt: true }));
+  }
+
+  #fail(rid: number, w: Waiting, e: DbError): void {
+    this.#waiting.delete(rid);
+    this.#clock.clearTimeout(w.timer);
+    if (e.code === 'UNAVAILABLE') this.stats.notDelivered++;
+    else if (e.code === 'TIMEOUT') this.stats.timedOut++;
+    else this.stats.failed++;
+    this.#tell(w.done, e, EMPTY);
+  }
+
+  /** The lane of batched calls to `node` of `kind`, `fabricKind` and `deadlineMs` (made when there is none). */
+  #lane(node: NodeId, kind: string, fabricKind: FabricMessageKind, deadlineMs: number): Lane {
+    const lanes = this.#lanes;
+    for (let i = 0; i < lanes.length; i++) {
+      const x = lanes[i] as Lane;
+      if (x.node === node && x.kind === kind && x.fabricKind === fabricKind && x.deadlineMs === deadlineMs) return x;
+    }
+    const lane: Lane = { node, kind, fabricKind, deadlineMs, inFlight: 0, next: undefined, hold: undefined, due: false };
+    lanes.push(lane);
+    return lane;
   }
 
   /**
@@ -309,43 +399,42 @@ export class FabricCalls implements RemoteCalls {
    * MAX_REQUESTS_IN_FLIGHT requests of the lane are unanswered, else once one is answered (or
    * fails), or after the lane's hold time; a full batch leaves at once.
    */
-  #join(node: NodeId, kind: string, body: Uint8Array, deadlineMs: number, fabricKind: FabricMessageKind): Promise<Uint8Array> {
-    return new Promise<Uint8Array>((resolve, reject) => {
-      let lane = this.#lanes.find((x) => x.node === node && x.kind === kind && x.fabricKind === fabricKind && x.deadlineMs === deadlineMs);
-      if (lane === undefined) {
-        lane = { node, kind, fabricKind, deadlineMs, inFlight: 0, next: undefined, hold: undefined, due: false };
-        this.#lanes.push(lane);
+  #join(node: NodeId, kind: string, body: Uint8Array, deadlineMs: number, fabricKind: FabricMessageKind, done: CallDone): void {
+    const lane = this.#lane(node, kind, fabricKind, deadlineMs);
+    let b = lane.next;
+    if (b !== undefined && (b.bodies.length >= MAX_BATCH_CALLS || b.bytes + body.length > MAX_BATCH_BYTES)) {
+      // full: it leaves now, and this call starts the next one
+      this.#sendNext(lane);
+      b = undefined;
+    }
+    if (b === undefined) {
+      b = lane.next = { bodies: [], dones: [], bytes: 0, since: this.#clock.now() };
+      if (lane.inFlight < MAX_REQUESTS_IN_FLIGHT) {
+        this.#markDue(lane);
+      } else {
+        this.stats.held++;
+        this.#holdNext(lane);
       }
-      let b = lane.next;
-      if (b !== undefined && (b.calls.length >= MAX_BATCH_CALLS || b.bytes + body.length > MAX_BATCH_BYTES)) {
-        // full: it leaves now, and this call starts the next one
-        this.#sendNext(lane);
-        b = undefined;
-      }
-      if (b === undefined) {
-        b = lane.next = { calls: [], bytes: 0, since: this.#clock.now() };
-        if (lane.inFlight < MAX_REQUESTS_IN_FLIGHT) {
-          this.#markDue(lane);
-        } else {
-          this.stats.held++;
-          this.#holdNext(lane);
-        }
-      }
-      b.calls.push({ body, resolve, reject });
-      b.bytes += body.length;
-    });
+    }
+    b.bodies.push(body);
+    b.dones.push(done);
+    b.bytes += body.length;
+  }
+
+  /** Stops the lane's hold timer, if it runs. */
+  #clearHold(lane: Lane): void {
+    if (lane.hold === undefined) return;
+    this.#clock.clearTimeout(lane.hold);
+    lane.hold = undefined;
   }
 
   /** The lane's next batch leaves at the end of this turn. */
   #markDue(lane: Lane): void {
     if (lane.due) return;
     lane.due = true;
-    if (lane.hold !== undefined) {
-      this.#clock.clearTimeout(lane.hold);
-      lane.hold = undefined;
-    }
+    this.#clearHold(lane);
     this.#due.push(lane);
-    if (this.#due.length === 1) this.#defer(() => this.#flush());
+    if (this.#due.length === 1) this.#defer(this.#flushDue);
   }
 
   /** The lane's next batch waits for an answer, at most its hold time. */
@@ -381,61 +470,61 @@ export class FabricCalls implements RemoteCalls {
     if (i >= 0) this.#lanes.splice(i, 1);
   }
 
-  /** Sends the lane's next batch (if any), its deadline counted from its first call. */
+  /**
+   * Sends the lane's next batch (if any), its deadline counted from its first call: a call alone
+   * as itself, several as one request whose reply answers each. The lane hears first when it settles.
+   */
   #sendNext(lane: Lane): void {
     const b = lane.next;
     if (b === undefined) return;
     lane.next = undefined;
-    if (lane.hold !== undefined) {
-      // a full batch leaving early
-      this.#clock.clearTimeout(lane.hold);
-      lane.hold = undefined;
-    }
+    // a full batch leaving early
+    this.#clearHold(lane);
     lane.inFlight++;
-    const waited = this.#clock.now() - b.since;
-    this.#send(lane, b, Math.max(1, lane.deadlineMs - waited), () => {
-      lane.inFlight--;
-      if (lane.next !== undefined && lane.inFlight < MAX_REQUESTS_IN_FLIGHT) this.#markDue(lane);
-      this.#dropIdle(lane);
-    });
-  }
-
-  /** Sends a batch: a call alone as itself, several as one request whose reply answers each; `settled` runs first when it settles. */
-  #send(lane: Lane, b: Batch, deadlineMs: number, settled: () => void): void {
-    const options = { deadlineMs, fabricKind: lane.fabricKind };
-    const only = b.calls.length === 1 ? b.calls[0] : undefined;
-    if (only !== undefined) {
-      this.call(lane.node, lane.kind, only.body, options).then((v) => {
-        settled();
-        only.resolve(v);
-      }, (e: DbError) => {
-        settled();
-        only.reject(e);
+    const deadlineMs = Math.max(1, lane.deadlineMs - (this.#clock.now() - b.since));
+    if (b.bodies.length === 1) {
+      const done = b.dones[0] as CallDone;
+      this.#request(lane.node, lane.kind, b.bodies[0] as Uint8Array, deadlineMs, lane.fabricKind, (e, answer) => {
+        this.#laneSettled(lane);
+        done(e, answer);
       });
       return;
     }
     this.stats.batches++;
-    this.stats.batched += b.calls.length;
-    this.call(lane.node, BATCH_PREFIX + lane.kind, encodeCallBatch(b.calls.map((c) => c.body)), options).then((out) => {
-      settled();
-      let results: BatchResult[];
-      try {
-        results = decodeBatchReply(out, b.calls.length);
-      } catch (e) {
-        // the node ran the calls (or some): what became of each is not known
-        const err = e as DbError;
-        for (const c of b.calls) c.reject(new DbError('SERVER_ERROR', err.message, { ...(err.hint === undefined ? {} : { hint: err.hint }), inDoubt: true }));
-        return;
-      }
-      results.forEach((r, i) => {
-        const c = b.calls[i] as Batch['calls'][number];
-        if (r.ok) c.resolve(r.body);
-        else c.reject(r.error);
-      });
-    }, (e: DbError) => {
-      settled();
-      for (const c of b.calls) c.reject(e);
+    this.stats.batched += b.bodies.length;
+    this.#request(lane.node, BATCH_PREFIX + lane.kind, encodeCallBatch(b.bodies), deadlineMs, lane.fabricKind, (e, out) => {
+      this.#laneSettled(lane);
+      this.#answerBatch(b.dones, e, out);
     });
+  }
+
+  /** A request of the lane settled: its next batch may leave. */
+  #laneSettled(lane: Lane): void {
+    lane.inFlight--;
+    if (lane.next !== undefined && lane.inFlight < MAX_REQUESTS_IN_FLIGHT) this.#markDue(lane);
+    this.#dropIdle(lane);
+  }
+
+  /** Tells each call of a batch its answer from the reply `out`, or the request's failure `e`. */
+  #answerBatch(dones: readonly CallDone[], e: DbError | undefined, out: Uint8Array): void {
+    if (e !== undefined) {
+      for (const done of dones) this.#tell(done, e, EMPTY);
+      return;
+    }
+    let answers: Answer[];
+    try {
+      answers = decodeAnswers(out, dones.length);
+    } catch (err) {
+      // the node ran the calls (or some): what became of each is not known
+      const d = err as DbError;
+      for (const done of dones) this.#tell(done, new DbError('SERVER_ERROR', d.message, { ...(d.hint === undefined ? {} : { hint: d.hint }), inDoubt: true }), EMPTY);
+      return;
+    }
+    for (let i = 0; i < dones.length; i++) {
+      const a = answers[i] as Answer;
+      if (a instanceof DbError) this.#tell(dones[i] as CallDone, a, EMPTY);
+      else this.#tell(dones[i] as CallDone, undefined, a);
+    }
   }
 
   /**
@@ -463,13 +552,13 @@ export class FabricCalls implements RemoteCalls {
     this.#waiting.delete(rid);
     this.#clock.clearTimeout(w.timer);
     this.stats.timedOut++;
-    w.reject(w.gaveUp === 'departed'
+    this.#tell(w.done, w.gaveUp === 'departed'
       ? new DbError('TIMEOUT', `node ${hexId(w.node)} left the cluster before it answered ${w.kind}`, {
         hint: 'The request may or may not have run there; the cluster re-formed without that node', inDoubt: true,
       })
       : new DbError('TIMEOUT', `node ${hexId(w.node)} did not answer ${w.kind} within ${w.deadlineMs} ms`, {
         hint: 'The node may be down or overloaded; the cluster re-forms without a dead node', inDoubt: true,
-      }));
+      }), EMPTY);
   }
 
   /**
@@ -486,15 +575,14 @@ export class FabricCalls implements RemoteCalls {
       if (members.has(lane.node) || b === undefined) continue;
       // calls still waiting to leave were never sent: safe to send elsewhere
       lane.next = undefined;
-      if (lane.hold !== undefined) this.#clock.clearTimeout(lane.hold);
-      lane.hold = undefined;
+      this.#clearHold(lane);
       this.#dropIdle(lane);
-      this.stats.departed += b.calls.length;
-      this.stats.notDelivered += b.calls.length;
+      this.stats.departed += b.dones.length;
+      this.stats.notDelivered += b.dones.length;
       const err = new DbError('UNAVAILABLE', `node ${hexId(lane.node)} left the cluster before ${lane.kind} could be sent to it; not run there`, {
         hint: 'Nothing was done; the request may be sent again (to the partition\'s new owner once the cluster re-forms)',
       });
-      for (const c of b.calls) c.reject(err);
+      for (const done of b.dones) this.#tell(done, err, EMPTY);
     }
     for (const [rid, w] of [...this.#waiting]) {
       if (members.has(w.node) || w.gaveUp !== undefined) continue;
@@ -511,10 +599,10 @@ export class FabricCalls implements RemoteCalls {
       this.#clock.clearTimeout(w.timer);
       if (body.ok) {
         this.stats.answered++;
-        w.resolve(body.body);
+        this.#tell(w.done, undefined, body.body);
       } else {
         this.stats.failed++;
-        w.reject(errorOf(body));
+        this.#tell(w.done, errorOf(body), EMPTY);
       }
       return;
     }
@@ -522,60 +610,77 @@ export class FabricCalls implements RemoteCalls {
     const batch = body.kind.startsWith(BATCH_PREFIX);
     const kind = batch ? body.kind.slice(BATCH_PREFIX.length) : body.kind;
     const handler = this.#handlers.get(kind);
-    const reply = (p: FabricPayload): void => {
-      this.#fabric.send(from, p, { deadlineMs: 2000, kind: 'proxy' }).catch(() => { /* the caller times out, in doubt */ });
-    };
-    const failed = (e: unknown): void => reply({ type: 'reply', rid: body.rid, ok: false, body: EMPTY, ...errorFields(e) });
+    const rid = body.rid;
     if (handler === undefined) {
-      failed(new DbError('UNSUPPORTED_FEATURE', `node does not serve ${body.kind}`, { hint: 'Run the same version on every node' }));
+      this.#replyFailed(from, rid, new DbError('UNSUPPORTED_FEATURE', `node does not serve ${body.kind}`, { hint: 'Run the same version on every node' }));
       return;
     }
-    const logged = (e: unknown): void => {
-      if (!(e instanceof DbError)) this.#logger.error({ err: e instanceof Error ? e.message : String(e), kind }, 'remote call handler failed');
-    };
-    /** Runs the handler on one call's bytes and gives its outcome to `done` (a throw counts as a failure). */
-    const run = (bytes: Uint8Array, ok: (out: Uint8Array) => void, fail: (e: unknown) => void): void => {
-      let out: Promise<Uint8Array>;
-      try {
-        out = handler(from, bytes);
-      } catch (e) {
-        logged(e);
-        fail(e);
-        return;
-      }
-      out.then(ok, (e: unknown) => {
-        logged(e);
-        fail(e);
-      });
-    };
     if (!batch) {
       this.stats.served++;
-      run(body.body, (out) => reply({ type: 'reply', rid: body.rid, ok: true, body: out }), failed);
+      let out: Promise<Uint8Array>;
+      try {
+        out = handler(from, body.body);
+      } catch (e) {
+        this.#handlerFailed(e, kind);
+        this.#replyFailed(from, rid, e);
+        return;
+      }
+      out.then((answer) => this.#reply(from, { type: 'reply', rid, ok: true, body: answer }), (e: unknown) => {
+        this.#handlerFailed(e, kind);
+        this.#replyFailed(from, rid, e);
+      });
       return;
     }
     let parts: Uint8Array[];
     try {
       parts = decodeCallBatch(body.body);
     } catch (e) {
-      failed(e);
+      this.#replyFailed(from, rid, e);
       return;
     }
     this.stats.served += parts.length;
     // each call runs as it would alone; the reply waits for them all
-    const results = new Array<BatchResult>(parts.length);
+    const answers = new Array<Answer>(parts.length);
     let left = parts.length;
-    const settle = (i: number, r: BatchResult): void => {
-      results[i] = r;
+    const settle = (i: number, a: Answer): void => {
+      answers[i] = a;
       if (--left > 0) return;
       let out: Uint8Array;
       try {
-        out = encodeBatchReply(results);
+        out = encodeAnswers(answers);
       } catch (e) {
-        failed(e);
+        this.#replyFailed(from, rid, e);
         return;
       }
-      reply({ type: 'reply', rid: body.rid, ok: true, body: out });
+      this.#reply(from, { type: 'reply', rid, ok: true, body: out });
     };
-    parts.forEach((p, i) => run(p, (v) => settle(i, { ok: true, body: v }), (e) => settle(i, { ok: false, error: toDbError(e) })));
+    for (let i = 0; i < parts.length; i++) {
+      let out: Promise<Uint8Array>;
+      try {
+        out = handler(from, parts[i] as Uint8Array);
+      } catch (e) {
+        this.#handlerFailed(e, kind);
+        settle(i, toDbError(e));
+        continue;
+      }
+      out.then((answer) => settle(i, answer), (e: unknown) => {
+        this.#handlerFailed(e, kind);
+        settle(i, toDbError(e));
+      });
+    }
+  }
+
+  #reply(to: NodeId, reply: FabricPayload): void {
+    // no answer: the caller times out, in doubt
+    this.#fabric.send(to, reply, REPLY_OPTIONS).catch(ignore);
+  }
+
+  #replyFailed(to: NodeId, rid: number, e: unknown): void {
+    this.#reply(to, { type: 'reply', rid, ok: false, body: EMPTY, ...errorFields(e) });
+  }
+
+  /** Logs a handler's failure that is not a DbError (a bug, not an answer). */
+  #handlerFailed(e: unknown, kind: string): void {
+    if (!(e instanceof DbError)) this.#logger.error({ err: e instanceof Error ? e.message : String(e), kind }, 'remote call handler failed');
   }
 }
