@@ -26,6 +26,9 @@ function scripted(clock: ManualClock, answer: (node: NodeId, nth: number) => Ans
       const a = answer(node, sent.filter((s) => s.node === node).length);
       return a === 'ok' ? Promise.resolve(new Uint8Array(0)) : Promise.reject(a);
     },
+    callThen(node, kind, body, options, done) {
+      this.call(node, kind, body, options).then((v) => done(undefined, v), (e: DbError) => done(e, new Uint8Array(0)));
+    },
     serve() {},
   };
   return { calls, sent };
