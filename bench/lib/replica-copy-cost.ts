@@ -43,7 +43,8 @@ async function load(path: string): Promise<Tree> {
   const engine = await memoryStorage().create({ nodeId: 1n, logger: silentLogger, clock: systemClock, signal: new AbortController().signal }, cfg, {});
   const kernel = new Kernel({ namespaces: [new Namespace(cfg, new GuardedEngine(engine, 'storage-memory'))], clock: systemClock, router: singleNodeRouter(1n), logger: silentLogger });
   let touched = 0;
-  kernel.addListener({ onChange: (c: M) => { if (c['cause'] === 'write') touched += c['digest'][0] === 256 ? 1 : 0; } });
+  // like a cluster's migration bookkeeping: reads no bins (a tree that knows readsBins reads metadata alone)
+  kernel.addListener({ onChange: (c: M) => { if (c['cause'] === 'write') touched += c['digest'][0] === 256 ? 1 : 0; }, readsBins: () => false });
   let handler: Tree['handler'] | undefined;
   const empty = new Uint8Array(0);
   const calls = { localNode: 1n, call: () => Promise.resolve(empty), serve: (_k: string, h: Tree['handler']) => { handler = h; } };

@@ -8,7 +8,7 @@ export type { PluginHealth, PluginLifecycle } from './lifecycle.ts';
 export type { Clock, TimerHandle, Logger, NodeId, PluginContext } from './context.ts';
 export { systemClock, silentLogger } from './context.ts';
 export type {
-  StorageEngine, StorageCapabilities, StoredRecord, WriteExpectation, WriteOutcome, EngineAnswer,
+  StorageEngine, StorageCapabilities, StoredRecord, StoredMeta, WriteExpectation, WriteOutcome, EngineAnswer,
   ScanOptions, TruncateOptions, EngineStats,
 } from './storage-engine.ts';
 export { isPromise } from './storage-engine.ts';

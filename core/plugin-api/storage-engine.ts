@@ -24,6 +24,16 @@ export interface StoredRecord {
   readonly tombstone: boolean;
 }
 
+/**
+ * What `getMeta` answers: a stored record's (or tombstone's) set and metadata, without its key
+ * or payload.
+ */
+export interface StoredMeta {
+  readonly set: string;
+  readonly meta: RecordMeta;
+  readonly tombstone: boolean;
+}
+
 /** A condition a write must meet, checked atomically with the write. */
 export type WriteExpectation =
   | { readonly kind: 'any' }
@@ -103,6 +113,14 @@ export interface StorageEngine {
   readonly capabilities: StorageCapabilities;
   /** The record (or tombstone) for a digest, or undefined. Expired records are the kernel's concern. */
   get(digest: Uint8Array): EngineAnswer<StoredRecord | undefined>;
+  /**
+   * Optional: what `get` answers less the key and payload (set, metadata, tombstone flag), for a
+   * caller that only compares versions — a replica deciding whether a copy is newer than its
+   * own, a migration fill. Offer it when reading the metadata alone is cheaper than the record
+   * (no payload copied or unpacked); without it the node calls `get` instead. Same atomicity as
+   * `get`.
+   */
+  getMeta?(digest: Uint8Array): EngineAnswer<StoredMeta | undefined>;
   /** Writes a record or tombstone if `expect` holds (checked atomically against the stored record or tombstone-as-absent). */
   put(record: StoredRecord, expect: WriteExpectation): EngineAnswer<WriteOutcome>;
   /** Removes a record or tombstone without leaving anything behind. */

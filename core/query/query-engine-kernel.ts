@@ -56,6 +56,7 @@ export function attachIndexes(kernel: Kernel, indexes: IndexManager): void {
   kernel.addListener({
     // the bins are read only for a namespace with an index: a change may decode them on demand
     onChange: (c) => { if (indexes.covers(c.namespace)) indexes.onWrite(c.namespace, c.digest, c.set, c.before, c.after); },
+    readsBins: (namespace) => indexes.covers(namespace),
     onTruncate: (namespace, set) => indexes.onTruncate(namespace, set),
   });
 }

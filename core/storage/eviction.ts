@@ -188,6 +188,7 @@ export class Evictor {
     return {
       capabilities: inner.capabilities,
       get: (d) => inner.get(d),
+      ...(inner.getMeta === undefined ? {} : { getMeta: inner.getMeta.bind(inner) }),
       async put(record: StoredRecord, expect: WriteExpectation): Promise<WriteOutcome> {
         if (self.stopWritesOn && !record.tombstone) throw self.outOfSpace();
         const out = await inner.put(record, expect);

@@ -1,5 +1,5 @@
 import { isPromise } from '../plugin-api/index.ts';
-import type { EngineAnswer, StorageEngine, StoredRecord, WriteExpectation, WriteOutcome, ScanOptions, TruncateOptions, EngineStats, StorageCapabilities } from '../plugin-api/index.ts';
+import type { EngineAnswer, StorageEngine, StoredMeta, StoredRecord, WriteExpectation, WriteOutcome, ScanOptions, TruncateOptions, EngineStats, StorageCapabilities } from '../plugin-api/index.ts';
 import { DbError } from '../errors/index.ts';
 
 /**
@@ -48,6 +48,17 @@ export class GuardedEngine implements StorageEngine {
   get(digest: Uint8Array): EngineAnswer<StoredRecord | undefined> {
     this.open('get');
     try { return this.answered('get', this.inner.get(digest)); } catch (err) { return this.fail('get', err); }
+  }
+
+  /** The engine's getMeta, or its get for an engine without one (a record is its metadata and more). */
+  getMeta(digest: Uint8Array): EngineAnswer<StoredMeta | undefined> {
+    this.open('getMeta');
+    const inner = this.inner;
+    try {
+      return inner.getMeta === undefined ? this.answered('get', inner.get(digest)) : this.answered('getMeta', inner.getMeta(digest));
+    } catch (err) {
+      return this.fail(inner.getMeta === undefined ? 'get' : 'getMeta', err);
+    }
   }
 
   put(record: StoredRecord, expect: WriteExpectation): EngineAnswer<WriteOutcome> {

@@ -226,6 +226,39 @@ export function storageEngineKit(target: StorageEngineKitTarget): void {
     it('overwrites keep counts exact', async () => {
       for (let i = 0; i < 5; i++) await engine.put(makeRecord('s', 'same', `v${i}`), { kind: 'any' });
       assert.equal((await engine.stats()).records, 1);
+      // a record moving to another set, becoming a tombstone and a record again
+      await engine.put(makeRecord('t', 'same', 'v', { digest: makeRecord('s', 'same', '').digest }), { kind: 'any' });
+      let st = await engine.stats();
+      assert.deepEqual([st.records, st.tombstones, st.sets.get('s'), st.sets.get('t')], [1, 0, undefined, 1]);
+      await engine.put(makeRecord('t', 'same', '', { digest: makeRecord('s', 'same', '').digest, tombstone: true }), { kind: 'any' });
+      st = await engine.stats();
+      assert.deepEqual([st.records, st.tombstones, st.sets.get('t')], [0, 1, undefined]);
+      await engine.put(makeRecord('s', 'same', 'back'), { kind: 'any' });
+      st = await engine.stats();
+      assert.deepEqual([st.records, st.tombstones, st.sets.get('s')], [1, 0, 1]);
+    });
+
+    it('answers getMeta, when it offers one, as get less the key and payload (records, tombstones, missing digests)', async () => {
+      if (engine.getMeta === undefined) {
+        // optional: the node reads the whole record with get instead
+        assert.equal(typeof engine.get, 'function');
+        return;
+      }
+      const live = makeRecord('sët', 'live', 'payload', { meta: { generation: 0xfffffffe, voidTime: 1_900_000_001, lastUpdateMs: 1_700_000_000_123.25 } });
+      const plain = makeRecord('', 'plain', 'x', { key: undefined });
+      const dead = makeRecord('s', 'dead', '', { tombstone: true, meta: { generation: 9, voidTime: 0, lastUpdateMs: 5 } });
+      for (const r of [live, plain, dead]) await engine.put(r, { kind: 'any' });
+      for (const r of [live, plain, dead]) {
+        const got = await engine.get(r.digest);
+        assert.ok(got);
+        assert.deepEqual(await engine.getMeta(r.digest), { set: got.set, meta: got.meta, tombstone: got.tombstone });
+        assert.deepEqual(await engine.getMeta(r.digest), { set: r.set, meta: r.meta, tombstone: r.tombstone });
+      }
+      assert.equal(await engine.getMeta(computeDigest('s', 'nope')), undefined);
+      await engine.put(makeRecord('sët', 'live', 'again', { meta: { generation: 3, voidTime: 0, lastUpdateMs: 7 } }), { kind: 'any' });
+      assert.deepEqual((await engine.getMeta(live.digest))?.meta, { generation: 3, voidTime: 0, lastUpdateMs: 7 });
+      await engine.remove(plain.digest, { kind: 'any' });
+      assert.equal(await engine.getMeta(plain.digest), undefined);
     });
 
     if (target.capabilities.durable) {

@@ -20,6 +20,12 @@ export interface RecordChange {
 
 export interface ChangeListener {
   onChange?(change: RecordChange): void;
+  /**
+   * Whether onChange reads a change's `before` / `after` bins for records of `namespace`. A
+   * listener that says no lets a replica apply a copy without reading the stored record's payload
+   * (its metadata is enough to compare versions); absent means it may read them.
+   */
+  readsBins?(namespace: string): boolean;
   /** A promise it returns (saving the truncate marker) is awaited before records are removed. */
   onTruncate?(namespace: string, set: string | undefined, beforeMs: number): void | Promise<void>;
 }

@@ -223,6 +223,7 @@ export class Migrations {
     // expiry and eviction are left out: every copy expires alike, and an eviction loses data anyway
     kernel.addListener({
       onChange: (c) => { if (c.cause === 'write' || c.cause === 'delete') this.#touch(c.namespace, partitionOf(c.digest)); },
+      readsBins: () => false,
       onTruncate: (ns) => { this.#writtenOf(ns).fill(1); },
     });
     cluster.on('change', (c) => {

@@ -1,12 +1,12 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type {
-  EngineStats, Logger, PluginContext, ScanOptions, StorageCapabilities, StorageEngine, StoredRecord, TimerHandle,
+  EngineStats, Logger, PluginContext, ScanOptions, StorageCapabilities, StorageEngine, StoredMeta, StoredRecord, TimerHandle,
   TruncateOptions, WriteExpectation, WriteOutcome,
 } from 'slipstream/plugin-api';
 import { DbError, N_PARTITIONS } from 'slipstream/plugin-api';
 import type { ResolvedOptions } from './options.ts';
 import {
-  decodeRecord, encodeValue, isTombstone, KEY_BYTES, lastUpdateMs, partitionStart, recordKey, setIs, valueInfo, type ValueInfo,
+  decodeMeta, decodeRecord, encodeValue, isTombstone, KEY_BYTES, lastUpdateMs, partitionStart, recordKey, setIs, valueInfo, type ValueInfo,
 } from './record-layout.ts';
 import { acquireDirLock, type DirLock } from './dir-lock.ts';
 
@@ -133,6 +133,18 @@ export class LmdbEngine implements StorageEngine {
       throw this.fault('get', err);
     }
     return value === undefined ? undefined : decodeRecord(key, value);
+  }
+
+  /** The metadata alone, read off the value in LMDB's own buffer: the record is not copied out. */
+  async getMeta(digest: Uint8Array): Promise<StoredMeta | undefined> {
+    this.checkOpen('getMeta');
+    const key = recordKey(digest);
+    try {
+      const value = this.db.getBinaryFast(key);
+      return value === undefined ? undefined : decodeMeta(value);
+    } catch (err) {
+      throw this.fault('getMeta', err);
+    }
   }
 
   async put(record: StoredRecord, expect: WriteExpectation): Promise<WriteOutcome> {

@@ -1,4 +1,4 @@
-import type { StoredRecord } from 'slipstream/plugin-api';
+import type { StoredMeta, StoredRecord } from 'slipstream/plugin-api';
 import { partitionOf } from 'slipstream/plugin-api';
 
 /**
@@ -76,6 +76,17 @@ export function decodeRecord(key: Uint8Array, value: Buffer): StoredRecord {
     key: userKey,
     payload: new Uint8Array(value.buffer, value.byteOffset + pos, value.length - pos),
     tombstone: (flags & F_TOMBSTONE) !== 0,
+  };
+}
+
+/** A stored value's set, metadata and tombstone flag; `value` may be a buffer LMDB reuses (nothing of it is kept). */
+export function decodeMeta(value: Buffer): StoredMeta {
+  checkVersion(value);
+  const setLen = value[18] as number;
+  return {
+    set: setLen === 0 ? '' : value.toString('utf8', HEADER, HEADER + setLen),
+    meta: { generation: value.readUInt32LE(2), voidTime: value.readUInt32LE(6), lastUpdateMs: value.readDoubleLE(10) },
+    tombstone: isTombstone(value),
   };
 }
 

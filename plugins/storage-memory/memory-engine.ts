@@ -1,9 +1,9 @@
 import type {
-  EngineStats, ScanOptions, StorageEngine, StoredRecord, TruncateOptions, WriteExpectation, WriteOutcome,
+  EngineStats, ScanOptions, StorageEngine, StoredMeta, StoredRecord, TruncateOptions, WriteExpectation, WriteOutcome,
   StorageCapabilities,
 } from 'slipstream/plugin-api';
 import { N_PARTITIONS, partitionOf, digestString } from 'slipstream/plugin-api';
-import { packRecord, packedInfo, packedGeneration, packedSet, packedTombstone, unpackRecord } from './record-string.ts';
+import { packRecord, packedInfo, packedGeneration, packedMeta, packedSet, packedTombstone, sameSetRecord, unpackRecord } from './record-string.ts';
 
 const OK: WriteOutcome = { ok: true };
 
@@ -53,15 +53,26 @@ export class MemoryEngine implements StorageEngine {
     return packed === undefined ? undefined : unpackRecord(k, packed, digest);
   }
 
+  /** The metadata alone, read off the packed string (the payload is neither copied nor unpacked). */
+  getMeta(digest: Uint8Array): StoredMeta | undefined {
+    const packed = this.mapFor(digest).get(this.keyOf(digest));
+    return packed === undefined ? undefined : packedMeta(packed);
+  }
+
   put(record: StoredRecord, expect: WriteExpectation): WriteOutcome {
     const map = this.mapFor(record.digest);
     const k = this.keyOf(record.digest);
     const old = map.get(k);
     const outcome = check(old, expect);
     if (!outcome.ok) return outcome;
-    if (old !== undefined) this.account(old, -1);
     const packed = packRecord(record);
     map.set(k, packed);
+    if (old !== undefined && sameSetRecord(old, packed)) {
+      // a record of a set replaced by one of the same set (most writes): only the bytes change
+      this.bytes += packed.length - old.length;
+      return OK;
+    }
+    if (old !== undefined) this.account(old, -1);
     this.account(packed, 1);
     return OK;
   }

@@ -1,4 +1,4 @@
-import type { StoredRecord } from 'slipstream/plugin-api';
+import type { StoredMeta, StoredRecord } from 'slipstream/plugin-api';
 import { partitionOf } from 'slipstream/plugin-api';
 
 /**
@@ -75,6 +75,36 @@ export function unpackRecord(digestKey: string, packed: string, digestBytes?: Ui
   };
 }
 
+/** Where packedMeta reads the unsigned and floating-point fields (8 bytes, reused). */
+const fields = Buffer.allocUnsafe(8);
+
+/** A packed record's u32 at `at` (little-endian), read off the string. */
+function packedU32(packed: string, at: number): number {
+  return (packed.charCodeAt(at) | (packed.charCodeAt(at + 1) << 8) | (packed.charCodeAt(at + 2) << 16)) + packed.charCodeAt(at + 3) * 0x1000000;
+}
+
+/** A packed record's set, metadata and tombstone flag, read off the string: no copy of the record, its key or its payload. */
+export function packedMeta(packed: string): StoredMeta {
+  for (let i = 0; i < 8; i++) fields[i] = packed.charCodeAt(9 + i);
+  return {
+    set: packedSet(packed),
+    meta: { generation: packedU32(packed, 1), voidTime: packedU32(packed, 5), lastUpdateMs: fields.readDoubleLE(0) },
+    tombstone: packedTombstone(packed),
+  };
+}
+
+/**
+ * Whether two packed records count alike in the per-set statistics: both records (not
+ * tombstones) of the same set, compared in place.
+ */
+export function sameSetRecord(a: string, b: string): boolean {
+  if (packedTombstone(a) || packedTombstone(b)) return false;
+  const setLen = a.charCodeAt(17);
+  if (b.charCodeAt(17) !== setLen) return false;
+  for (let i = HEADER; i < HEADER + setLen; i++) if (a.charCodeAt(i) !== b.charCodeAt(i)) return false;
+  return true;
+}
+
 /** Whether a packed record is a tombstone (read off the string, no copy). */
 export function packedTombstone(packed: string): boolean {
   return (packed.charCodeAt(0) & F_TOMBSTONE) !== 0;
@@ -82,7 +112,7 @@ export function packedTombstone(packed: string): boolean {
 
 /** A packed record's generation (read off the string, no copy). */
 export function packedGeneration(packed: string): number {
-  return (packed.charCodeAt(1) | (packed.charCodeAt(2) << 8) | (packed.charCodeAt(3) << 16)) + packed.charCodeAt(4) * 0x1000000;
+  return packedU32(packed, 1);
 }
 
 /** A packed record's set name (an ASCII name is the string's own slice, no decode). */

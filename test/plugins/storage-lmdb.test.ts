@@ -259,6 +259,23 @@ describe('storage-lmdb', function () {
       }
     });
 
+    it('offers getMeta: the metadata read off the stored value, whatever was read just before', async () => {
+      const engine = await openLmdb({ dataDir: dir });
+      try {
+        assert.equal(typeof engine.getMeta, 'function');
+        const a = makeRecord('s', 'a', 'x'.repeat(3000), { meta: { generation: 4, voidTime: 10, lastUpdateMs: 1.5 } });
+        const b = makeRecord('other', 'b', 'y', { meta: { generation: 2, voidTime: 0, lastUpdateMs: 2.5 } });
+        await engine.put(a, { kind: 'any' });
+        await engine.put(b, { kind: 'any' });
+        const ma = await engine.getMeta?.(a.digest);
+        const mb = await engine.getMeta?.(b.digest);
+        assert.deepEqual(ma, { set: 's', meta: a.meta, tombstone: false }, 'not overwritten by the next read');
+        assert.deepEqual(mb, { set: 'other', meta: b.meta, tombstone: false });
+      } finally {
+        await engine.close();
+      }
+    });
+
     it('throws on use after close', async () => {
       const engine = await openLmdb({ dataDir: dir });
       await engine.close();

@@ -2,7 +2,8 @@ import { strict as assert } from 'node:assert';
 import { storageEngineKit } from 'slipstream/testing';
 import { digestString, partitionOf } from 'slipstream/plugin-api';
 import { memoryStorage } from '../../plugins/storage-memory/index.ts';
-import { packRecord, unpackRecord } from '../../plugins/storage-memory/record-string.ts';
+import { packedMeta, packRecord, unpackRecord } from '../../plugins/storage-memory/record-string.ts';
+import { MemoryEngine } from '../../plugins/storage-memory/memory-engine.ts';
 
 storageEngineKit({ plugin: memoryStorage(), capabilities: { durable: false } });
 
@@ -26,5 +27,16 @@ describe('storage-memory/packed records', () => {
       assert.equal(back.payload.length, r.payload.length, `record ${i}`);
       assert.ok(back.payload.every((b) => b === r.payload[0]), `record ${i} payload is its own`);
     });
+  });
+
+  it('reads a packed record\'s set, metadata and tombstone flag off the string as unpacking it does', () => {
+    const recs = [record('s', 10, 1), record('ümlaut-set', 30, 3, new Uint8Array([3, 65])), record('', 0, 4), { ...record('s', 0, 200), tombstone: true, meta: { generation: 0xffffffff, voidTime: 0xfffffffe, lastUpdateMs: 1_700_000_000_000.75 } }];
+    for (const r of recs) {
+      const packed = packRecord(r);
+      const back = unpackRecord(digestString(r.digest), packed);
+      assert.deepEqual(packedMeta(packed), { set: back.set, meta: back.meta, tombstone: back.tombstone });
+      assert.deepEqual(packedMeta(packed), { set: r.set, meta: r.meta, tombstone: r.tombstone });
+    }
+    assert.equal(typeof new MemoryEngine(1024).getMeta, 'function', 'the memory engine offers getMeta');
   });
 });

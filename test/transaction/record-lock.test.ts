@@ -148,5 +148,25 @@ describe('storage/guarded-engine answers', () => {
     await closed.close();
     await assert.rejects(settled(() => closed.get(rec.digest)), /is closed/);
     await assert.rejects(settled(() => closed.put(rec, { kind: 'any' })), /is closed/);
+    await assert.rejects(settled(() => closed.getMeta(rec.digest)), /is closed/);
+  });
+
+  it('reads metadata with the engine\'s getMeta when it has one, and with get when it has none (faults named alike)', async () => {
+    const withoutMeta = engine('value');
+    assert.equal(new GuardedEngine(withoutMeta, 'x').getMeta(rec.digest), rec, 'get answers for an engine without getMeta');
+    const metaOnly = { set: 's', meta: rec.meta, tombstone: false };
+    const asked: string[] = [];
+    const withMeta: StorageEngine = { ...engine('value'), get: () => { asked.push('get'); return rec; }, getMeta: () => { asked.push('getMeta'); return metaOnly; } };
+    assert.equal(new GuardedEngine(withMeta, 'x').getMeta(rec.digest), metaOnly);
+    assert.deepEqual(asked, ['getMeta']);
+    const later: StorageEngine = { ...engine('value'), getMeta: () => Promise.resolve(metaOnly) };
+    assert.equal(await new GuardedEngine(later, 'x').getMeta(rec.digest), metaOnly);
+    for (const kind of ['throw', 'reject'] as const) {
+      const counted: string[] = [];
+      await assert.rejects(settled(() => new GuardedEngine(engine(kind), 'disk-plugin', (op) => counted.push(op)).getMeta(rec.digest)), /failed in get: disk on fire/);
+      const broken: StorageEngine = { ...engine('value'), getMeta: () => (kind === 'throw' ? (() => { throw new Error('bad header'); })() : Promise.reject(new Error('bad header'))) };
+      await assert.rejects(settled(() => new GuardedEngine(broken, 'disk-plugin', (op) => counted.push(op)).getMeta(rec.digest)), /storage plugin disk-plugin failed in getMeta: bad header/);
+      assert.deepEqual(counted, ['get', 'getMeta'], kind);
+    }
   });
 });
