@@ -47,7 +47,13 @@ async function load(path: string): Promise<Tree> {
   kernel.addListener({ onChange: (c: M) => { if (c['cause'] === 'write') touched += c['digest'][0] === 256 ? 1 : 0; }, readsBins: () => false });
   let handler: Tree['handler'] | undefined;
   const empty = new Uint8Array(0);
-  const calls = { localNode: 1n, call: () => Promise.resolve(empty), serve: (_k: string, h: Tree['handler']) => { handler = h; } };
+  // calls the replica confirms at once (in a microtask), made as FabricCalls makes them: call() is a promise over callThen
+  const callThen = (_n: bigint, _k: string, _b: Uint8Array, _o: unknown, done: (e: unknown, a: Uint8Array) => void): void => queueMicrotask(() => done(undefined, empty));
+  const calls = {
+    localNode: 1n, callThen,
+    call: (n: bigint, k: string, b: Uint8Array, o: unknown) => new Promise((resolve, reject) => callThen(n, k, b, o, (e, a) => (e === undefined ? resolve(a) : reject(e)))),
+    serve: (_k: string, h: Tree['handler']) => { handler = h; },
+  };
   const writer = new m['ReplicaWriter']({ calls, clock: systemClock, replicasOf: () => [2n] });
   writer.serve((ns: string, change: M) => kernel.applyCopy(ns, change));
   return { name: path, m, kernel, handler: handler as Tree['handler'], writer };

@@ -185,7 +185,8 @@ export class ReplicaWriter {
     if (commitLevel === 'master') {
       for (const r of first) {
         this.counters.sent++;
-        calls.call(r, 'replica.write', body, this.#firstOptions).catch(() => {
+        calls.callThen(r, 'replica.write', body, this.#firstOptions, (error) => {
+          if (error === undefined) return;
           this.counters.timedOut++;
           this.#resend(namespace, partition, body, [r]);
         });
@@ -198,10 +199,12 @@ export class ReplicaWriter {
     this.counters.sent += first.length;
     if (first.length === 1) {
       const r = first[0] as NodeId;
-      return calls.call(r, 'replica.write', body, this.#firstOptions).then(
-        nothing,
-        (reason: unknown) => this.#retry(namespace, partition, body, deadline, new Set(), [r], [reason], 0),
-      );
+      return new Promise<void>((resolve, reject) => {
+        calls.callThen(r, 'replica.write', body, this.#firstOptions, (error) => {
+          if (error === undefined) resolve();
+          else this.#retry(namespace, partition, body, deadline, new Set(), [r], [error], 0).then(resolve, reject);
+        });
+      });
     }
     return this.#all(first, body, this.#firstOptions).then((failures) => {
       if (failures === undefined) return undefined;
@@ -276,9 +279,6 @@ export class ReplicaWriter {
 }
 
 const DONE: Promise<void> = Promise.resolve();
-function nothing(): undefined {
-  return undefined;
-}
 
 function asDbError(reason: unknown): DbError {
   return reason instanceof DbError ? reason : new DbError('SERVER_ERROR', String(reason));
