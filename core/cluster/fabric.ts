@@ -14,7 +14,8 @@
  */
 import { DbError } from '../plugin-api/index.ts';
 import type { Clock, FabricMessageKind, Logger, NodeId, RetransmitStrategy, TimerHandle } from '../plugin-api/index.ts';
-import { encodeFrame, hexId, MAX_ACKS_PER_FRAME, type FabricAck, type FabricMessage, type FabricPayload, type Frame, type PiggybackedAcks } from './messages.ts';
+import { encodeFrame } from './frame-codec.ts';
+import { hexId, MAX_ACKS_PER_FRAME, type FabricAck, type FabricMessage, type FabricPayload, type Frame, type PiggybackedAcks } from './messages.ts';
 import type { Transport } from './transport.ts';
 
 export interface FabricOptions {

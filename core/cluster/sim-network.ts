@@ -7,7 +7,8 @@
  * Addresses are "host:port"; partitions are between hosts.
  */
 import type { Clock } from '../plugin-api/index.ts';
-import { decodeFrame, encodeFrame, type Frame } from './messages.ts';
+import { decodeFrame, encodeFrame } from './frame-codec.ts';
+import type { Frame } from './messages.ts';
 import { seededRandom } from './clock.ts';
 import { parseAddress, type Channel, type Transport, type TransportFactory } from './transport.ts';
 

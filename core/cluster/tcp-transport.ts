@@ -25,7 +25,8 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { DbError } from '../plugin-api/index.ts';
 import { endOfTurn } from '../plugin-api/context.ts';
 import { silentLogger, type Logger } from '../plugin-api/index.ts';
-import { decodeFrame, encodeFrame, maxFrameBytes, type Frame } from './messages.ts';
+import { decodeFrame, encodeFrame, maxFrameBytes } from './frame-codec.ts';
+import type { Frame } from './messages.ts';
 import { parseAddress, type Channel, type Transport, type TransportStats } from './transport.ts';
 
 export const TCP_TRANSPORT_DEFAULTS = {

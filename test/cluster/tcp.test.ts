@@ -1,7 +1,8 @@
 import { strict as assert } from 'node:assert';
 import { tcpTransport, frameBytes, frameReader } from '../../core/cluster/tcp-transport.ts';
 import { createClusterService, type ClusterService } from '../../core/cluster/cluster-service.ts';
-import { decodeFrame, type Frame, type Pulse } from '../../core/cluster/messages.ts';
+import { decodeFrame } from '../../core/cluster/frame-codec.ts';
+import type { Frame, Pulse } from '../../core/cluster/messages.ts';
 import { silentLogger, systemClock, type NodeId, type PluginContext } from '../../core/plugin-api/index.ts';
 import { globalKeyReplication } from '../../plugins/replication-global-key/index.ts';
 import { basicRetransmit } from '../../plugins/retransmit-basic/index.ts';

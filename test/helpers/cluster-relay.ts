@@ -6,7 +6,7 @@
  * firewall dropping packets would make. `cut(a, b)` blocks both ways; `heal()` lifts every cut.
  *
  * With a cluster secret the relays work unchanged and need no secret: a signed frame is the same
- * length-prefixed payload (frame JSON first, its counter and HMAC after), so the sender is read
+ * length-prefixed payload (the frame first, its counter and HMAC after), so the sender is read
  * the same way; the relay forwards a frame's bytes untouched (the receiver checks the signature
  * over exactly what the sender signed), passes the receiver's challenge back to the sender, and
  * a dropped frame only leaves a gap in the connection's counters, which the receiver accepts
@@ -15,9 +15,16 @@
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { frameReader } from '../../core/cluster/tcp-transport.ts';
+import { BINARY_ACK, BINARY_MESSAGE } from '../../core/cluster/frame-codec.ts';
 
-/** The sender of a frame: frames are JSON starting `{"t":"pulse","node":{"$n":"…"}` or `{"t":"msg","from":…`. */
+/** The sender of a JSON frame: `{"t":"pulse","node":{"$n":"…"}` or `{"t":"msg","from":…`. */
 const SENDER = /^\{"t":"[a-z]+","(?:node|from)":\{"\$n":"(\d+)"\}/;
+
+/** The sender (decimal) of a frame: a binary frame (data-path message, ack) names it in bytes 1–8, a JSON frame first. */
+function senderOf(payload: Buffer): string | undefined {
+  if ((payload[0] === BINARY_MESSAGE || payload[0] === BINARY_ACK) && payload.length >= 9) return payload.readBigUInt64BE(1).toString();
+  return SENDER.exec(payload.subarray(0, 120).toString('latin1'))?.[1];
+}
 
 /** A free port on 127.0.0.1 (listened on, then released). */
 export function freePort(): Promise<number> {
@@ -78,8 +85,8 @@ export class FrameRelay {
     inbound.on('error', end).on('close', end);
     outbound.on('error', end).on('close', end);
     const reader = frameReader(64 * 1024 * 1024, (payload) => {
-      const m = SENDER.exec(payload.subarray(0, 120).toString('latin1'));
-      if (m !== null && this.blocked.has(m[1] as string)) {
+      const sender = senderOf(payload);
+      if (sender !== undefined && this.blocked.has(sender)) {
         this.dropped++;
         return;
       }
