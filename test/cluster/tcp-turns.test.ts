@@ -9,7 +9,8 @@ import { strict as assert } from 'node:assert';
 import { createServer, type Socket } from 'node:net';
 import { createHash } from 'node:crypto';
 import { frameReader, tcpTransport } from '../../core/cluster/tcp-transport.ts';
-import { decodeFrame, maxFrameBytes, type FabricMessage } from '../../core/cluster/messages.ts';
+import { decodeFrame, maxFrameBytes } from '../../core/cluster/frame-codec.ts';
+import type { FabricMessage } from '../../core/cluster/messages.ts';
 import { seededRandom } from '../../core/cluster/clock.ts';
 
 const digest = (b: Uint8Array): string => createHash('sha1').update(b).digest('hex');
