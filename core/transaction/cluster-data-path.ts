@@ -3,7 +3,7 @@
  * requests for partitions mastered elsewhere, and serves the requests other nodes forward.
  * Used by the node's cluster subsystem and by in-process simulations alike.
  */
-import type { Clock, Logger } from '../plugin-api/index.ts';
+import type { Clock, Logger, NodeId } from '../plugin-api/index.ts';
 import type { ClusterService } from '../cluster/cluster-service.ts';
 import type { PartitionTable } from '../cluster/partition-table.ts';
 import { FabricCalls } from '../replication/remote-calls.ts';
@@ -14,6 +14,8 @@ import { serveKernelRequests } from './forwarded-requests.ts';
 import type { Kernel } from './kernel.ts';
 import type { RecordPredicate } from './policy.ts';
 import type { PartitionRouter } from './routing.ts';
+
+const NO_NODES: readonly NodeId[] = [];
 
 export interface ClusterDataPathOptions {
   readonly clock: Clock;
@@ -78,6 +80,15 @@ export function attachClusterDataPath(kernel: Kernel, cluster: ClusterService, o
     ...(options.proxyDeadlineMs === undefined ? {} : { deadlineMs: options.proxyDeadlineMs }),
   });
   serveKernelRequests(kernel, forwarding);
+  // the other holders of a partition, per map (maps are immutable): looked up for every replicated
+  // write, so made once per map and partition instead of filtered into a new array each time
+  const othersByTable = new WeakMap<PartitionTable, Array<readonly NodeId[] | undefined>>();
+  const othersOf = (table: PartitionTable | undefined, pid: number): readonly NodeId[] => {
+    if (table === undefined) return NO_NODES;
+    let others = othersByTable.get(table);
+    if (others === undefined) othersByTable.set(table, others = []);
+    return others[pid] ??= (table.rows[pid] ?? NO_NODES).filter((n) => n !== cluster.nodeId);
+  };
   const replicas = new ReplicaWriter({
     calls, clock: options.clock,
     // every other holder of the partition under the current map: the replicas, and the master
@@ -89,8 +100,14 @@ export function attachClusterDataPath(kernel: Kernel, cluster: ClusterService, o
     // membership) and fails in doubt. Its own map names no replica then, and the write would be
     // acknowledged with this node's copy alone — a copy the others' cluster never sees, lost if
     // this node dies before it joins them again.
-    replicasOf: (ns, pid) => ((aboutToJoin() || cluster.partitionTable(ns) === undefined ? lastShared.get(ns)?.rows[pid] : undefined)
-      ?? cluster.partitionTable(ns)?.rows[pid] ?? []).filter((n) => n !== cluster.nodeId),
+    replicasOf: (ns, pid) => {
+      const table = cluster.partitionTable(ns);
+      if (aboutToJoin() || table === undefined) {
+        const shared = lastShared.get(ns);
+        if (shared?.rows[pid] !== undefined) return othersOf(shared, pid);
+      }
+      return othersOf(table, pid);
+    },
     ...(options.replicaDeadlineMs === undefined ? {} : { deadlineMs: options.replicaDeadlineMs }),
   });
   replicas.serve((ns, change) => kernel.applyCopy(ns, change));

@@ -1,6 +1,6 @@
 import { DbError } from '../errors/index.ts';
 import { isPromise } from '../plugin-api/index.ts';
-import type { Maybe } from './maybe-async.ts';
+import { Later, type Maybe } from './maybe-async.ts';
 
 /**
  * Serialises transactions on one record. Each key has a FIFO of waiters; beyond
@@ -13,7 +13,8 @@ import type { Maybe } from './maybe-async.ts';
  * something (and their waiters), and a write served from memory makes no insert, delete or
  * rehash there. A transaction on the same record started from inside a running one's turn (a
  * listener writing back) still waits for it: `running` names the records whose transactions are
- * in their synchronous part.
+ * in their synchronous part. A transaction that waits holds the record until it is done — a
+ * replicated write until its replicas confirmed (commit level all) or failed.
  */
 export class RecordLocks {
   /** Records held across turns: their waiters, or null while none wait (no array for that case). */
@@ -79,6 +80,9 @@ export class RecordLocks {
     }
     // it waits on something: from now on the record is held in the map until it is done
     if (!this.queues.has(lockKey)) this.queues.set(lockKey, null);
+    // a Later (a write waiting for its replicas): released in the microtask its promise settles
+    // in, with the steps after it, not a promise and a microtask of its own
+    if (out instanceof Later) return (out as Later<T>).always(() => this.release(lockKey));
     return Promise.resolve(out).then(
       (v) => { this.release(lockKey); return v; },
       (err: unknown) => { this.release(lockKey); throw err; },

@@ -10,13 +10,15 @@ import { checkDeadline, checkExists, checkGeneration, DEFAULT_WRITE_POLICY, type
 import { emit, filteredOut, lockKeyOf, notFound, route, settleCopy, storedKey, type KernelState } from './kernel-state.ts';
 import type { CurrentRecord, Mutation } from './kernel-types.ts';
 import type { ReplicaChange, ReplicaWriter } from '../replication/replica-writes.ts';
-import { andThen, settled, type Maybe } from './maybe-async.ts';
+import { andThen, Later, settled, type Maybe } from './maybe-async.ts';
 
 /**
  * The one read-modify-write path: reads the record under its lock, applies the policy's
  * checks, lets `step` decide the mutation, then writes it. Each step runs as soon as the one
  * before it is done (maybe-async.ts): with an engine that answers at once, a write is read,
- * decided and stored in the caller's turn.
+ * decided and stored in the caller's turn. A write with replicas then waits for one promise,
+ * their confirmation, and what follows it (the lock's release, the caller's answer) is composed
+ * onto that promise (a Later): it all runs in the microtask the confirmation comes in.
  */
 export function mutate<T>(
   s: KernelState,
@@ -70,7 +72,7 @@ function mutateLocked<T>(
       if (mutation.kind !== 'none') checkDeadline(policy.deadline, s.clock.now());
       return andThen(apply(s, ns, key, policy, stored, current, mutation, now), ({ meta, written }) => {
         if (s.replicas === undefined || mutation.kind === 'none') return { meta, value };
-        return replicate(s.replicas, ns, key, policy, stored, written).then(() => ({ meta, value }));
+        return Later.of(replicate(s.replicas, ns, key, policy, stored, written)).map(() => ({ meta, value }));
       });
     });
   });

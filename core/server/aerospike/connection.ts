@@ -25,11 +25,29 @@ export interface Reply {
 }
 
 /**
+ * An answer that comes later and says so by callback, not by a promise (deadline.ts's Deadline):
+ * `answered` once it is sent (and the socket took it), `broken` when sending it failed.
+ */
+export interface AnswerLater {
+  whenAnswered(answered: () => void, broken: (err: unknown) => void): void;
+}
+
+/**
  * Answers one frame (a decompressed type-3 body arrives with `compressReply` when the client
  * asked for it): undefined when it is answered and the answer sent in this turn (the
- * connection goes on with the next frame at once), else a promise of that.
+ * connection goes on with the next frame at once), else a promise of that, or an AnswerLater.
  */
-export type FrameHandler = (type: number, body: Buffer, reply: Reply) => Promise<void> | undefined;
+export type FrameHandler = (type: number, body: Buffer, reply: Reply) => Promise<void> | AnswerLater | undefined;
+
+/** A frame's end as a promise (undefined: it ended in its turn). */
+export function answeredPromise(done: Promise<void> | AnswerLater | undefined): Promise<void> | undefined {
+  if (!isAnswerLater(done)) return done;
+  return new Promise<void>((resolve, reject) => done.whenAnswered(resolve, reject));
+}
+
+function isAnswerLater(done: Promise<void> | AnswerLater | undefined): done is AnswerLater {
+  return typeof (done as Partial<AnswerLater> | undefined)?.whenAnswered === 'function';
+}
 
 /** Compresses an answer proto into a type-4 proto (u64 inflated size + zlib stream). */
 export function compressFrame(frame: Buffer): Buffer {
@@ -234,7 +252,7 @@ export class AerospikeConnection implements Reply {
         break;
       }
       const frame = this.take(PROTO_HEADER_BYTES + size);
-      let done: Promise<void> | undefined;
+      let done: Promise<void> | AnswerLater | undefined;
       try {
         done = this.handler(type, frame.subarray(PROTO_HEADER_BYTES), this);
       } catch {
@@ -242,7 +260,8 @@ export class AerospikeConnection implements Reply {
         break;
       }
       if (done === undefined) continue;
-      done.then(this.resume, this.broken);
+      if (isAnswerLater(done)) done.whenAnswered(this.resume, this.broken);
+      else done.then(this.resume, this.broken);
       return;
     }
     this.idle();

@@ -10,7 +10,7 @@ import { WireAccess } from './access.ts';
 import { adminReply } from './admin-codec.ts';
 import type { PortProtocol } from '../node-port.ts';
 import { runBatch } from './batch.ts';
-import { AerospikeConnection, compressFrame, IdleReaper, inflateFrame, isAerospikeFirstByte, writeProtoHeader, type ConnectionLimits, type Reply } from './connection.ts';
+import { AerospikeConnection, answeredPromise, compressFrame, IdleReaper, inflateFrame, isAerospikeFirstByte, writeProtoHeader, type AnswerLater, type ConnectionLimits, type Reply } from './connection.ts';
 import { Deadline, sendNow } from './deadline.ts';
 import type { FrontEndContext } from './context.ts';
 import { InfoService } from './info.ts';
@@ -92,7 +92,7 @@ export class AerospikeFrontEnd implements PortProtocol {
   }
 
   /** Answers one frame; an AS_MSG goes straight to `message` (no promise of its own around it). */
-  private frame(type: number, body: Buffer, reply: Reply, conn: AerospikeConnection, access: WireAccess | undefined): Promise<void> | undefined {
+  private frame(type: number, body: Buffer, reply: Reply, conn: AerospikeConnection, access: WireAccess | undefined): Promise<void> | AnswerLater | undefined {
     if (type === MessageType.MESSAGE) return this.message(body, reply, access);
     return this.otherFrame(type, body, reply, conn, access);
   }
@@ -125,7 +125,7 @@ export class AerospikeFrontEnd implements PortProtocol {
       case MessageType.COMPRESSED: {
         const inner = inflateFrame(body, this.limits.maxFrameBytes);
         if (typeof inner === 'string') { conn.close(); return; }
-        await this.message(inner.body, reply, access);
+        await answeredPromise(this.message(inner.body, reply, access));
         return;
       }
       default:
@@ -143,10 +143,12 @@ export class AerospikeFrontEnd implements PortProtocol {
     const key = keyOf(this.ctx.kernel, msg.fields);
     if (msg.info1 === (Info1.READ | Info1.GET_ALL) && msg.info2 === 0 && msg.ops.length === 0 && !msg.fields.has(Field.FILTER)) {
       // the whole record: transcode the stored bytes straight to the answer
-      return andThen(this.ctx.kernel.getStoredMaybe(key, readPolicyOf(this.ctx.kernel, msg, undefined)), (stored) => compress(encodeRecordAnswer(stored)));
+      const stored = this.ctx.kernel.getStoredMaybe(key, readPolicyOf(this.ctx.kernel, msg, undefined));
+      return compress === uncompressed ? andThen(stored, encodeRecordAnswer) : andThen(stored, (r) => compress(encodeRecordAnswer(r)));
     }
     const out = msg.fields.has(Field.UDF_PACKAGE_NAME) ? runRecordUdf(this.ctx, msg, key) : runRecordCommand(this.ctx.kernel, msg, key);
-    return andThen(out, (o) => compress(response(o)));
+    // (no closure per answer when it is not compressed)
+    return compress === uncompressed ? andThen(out, response) : andThen(out, (o) => compress(response(o)));
   }
 
   /**
@@ -180,7 +182,7 @@ export class AerospikeFrontEnd implements PortProtocol {
    * nothing to wait for), a later one from the kernel's promise (or the deadline's), with no
    * frame or awaits of its own.
    */
-  private message(body: Buffer, reply: Reply, access: WireAccess | undefined): Promise<void> | undefined {
+  private message(body: Buffer, reply: Reply, access: WireAccess | undefined): Promise<void> | AnswerLater | undefined {
     let msg: Msg;
     try {
       msg = parseMsg(body).msg;
@@ -190,20 +192,20 @@ export class AerospikeFrontEnd implements PortProtocol {
     }
     const compress = (msg.info1 & Info1.COMPRESS_RESPONSE) !== 0 ? compressFrame : uncompressed;
     if ((msg.info1 & Info1.BATCH) !== 0 || (!msg.fields.has(Field.DIGEST) && !msg.fields.has(Field.KEY))) return this.streamed(msg, reply, access, compress);
-    const failed = (err: unknown): Promise<void> => this.failed(err, reply, compress, false);
     let work: Maybe<Buffer>;
     try {
       access?.authorizeMsg(msg);
       work = this.record(msg, compress);
     } catch (err) {
-      return failed(err);
+      return this.failed(err, reply, compress, false);
     }
     // answered in this turn: within any deadline, sent now
     if (!isPromise(work)) return sendNow(reply, work);
-    // the client's server-side timeout (transaction_ttl): past it, answer TIMEOUT (9) and drop the late answer
-    if (msg.transactionTtl > 0) return new Deadline(work, Math.min(msg.transactionTtl, MAX_REQUEST_MS), reply, compress, failed).done;
+    // the client's server-side timeout (transaction_ttl): past it, answer TIMEOUT (9) and drop the
+    // late answer; the Deadline itself tells the connection when it is answered (no promise)
+    if (msg.transactionTtl > 0) return new Deadline(work, Math.min(msg.transactionTtl, MAX_REQUEST_MS), reply, compress, this.commandFailed);
     // the socket took it (the common case): nothing to wait for
-    return work.then((answer) => sendNow(reply, answer), failed);
+    return work.then((answer) => sendNow(reply, answer), (err: unknown) => this.failed(err, reply, compress, false));
   }
 
   /** A batch, scan or query: answered in rows. */
@@ -216,6 +218,9 @@ export class AerospikeFrontEnd implements PortProtocol {
       await this.failed(err, reply, compress, true);
     }
   }
+
+  /** Answers a single-record command that failed (one function for every request's Deadline). */
+  private readonly commandFailed = (err: unknown, reply: Reply, compress: (b: Buffer) => Buffer): Promise<void> => this.failed(err, reply, compress, false);
 
   /** Answers a request that failed (a stream with its final row). */
   private failed(err: unknown, reply: Reply, compress: (b: Buffer) => Buffer, stream: boolean): Promise<void> {
