@@ -260,11 +260,11 @@ class Reader {
     this.at = at;
   }
 
-  /** Whether `n` more bytes are there; else notes the truncation. */
-  has(n: number, what: string): boolean {
+  /** Whether `n` more bytes are there; else notes the truncation (of `what` + `of`: the text is made only then). */
+  has(n: number, what: string, of = ''): boolean {
     if (this.fail !== undefined) return false;
     if (n <= this.b.length - this.at) return true;
-    this.fail = `truncated at byte ${this.at}: ${what} needs ${n} bytes, ${this.b.length - this.at} left`;
+    this.fail = `truncated at byte ${this.at}: ${what}${of} needs ${n} bytes, ${this.b.length - this.at} left`;
     return false;
   }
 
@@ -273,8 +273,8 @@ class Reader {
     return this.b[this.at++] as number;
   }
 
-  u32(what: string): number {
-    if (!this.has(4, what)) return 0;
+  u32(what: string, of = ''): number {
+    if (!this.has(4, what, of)) return 0;
     const b = this.b;
     const at = this.at;
     this.at += 4;
@@ -294,7 +294,7 @@ class Reader {
   }
 
   str(what: string): string {
-    const n = this.u32(`${what}'s length`);
+    const n = this.u32(what, '\'s length');
     if (!this.has(n, what)) return '';
     const at = this.at;
     this.at += n;
@@ -405,8 +405,8 @@ function readBody(r: Reader): Uint8Array | undefined {
 
 /** A count and that many ids; the count is checked against the bytes left before anything is read. */
 function readIds(r: Reader, what: string): number[] | undefined {
-  const count = r.u32(`the ${what}' count`);
-  if (!r.has(count * 8, `${count} ${what}`)) return undefined;
+  const count = r.u32(what, '\' count');
+  if (!r.has(count * 8, what)) return undefined;
   const ids = new Array<number>(count);
   for (let i = 0; i < count; i++) ids[i] = r.i64(what);
   return ids;

@@ -252,7 +252,7 @@ describe('hostile/cluster frames: the codec is total', () => {
     for (const count of [5, 1 << 20, 0xffff_ffff]) {
       const c = Buffer.from(ack);
       c.writeUInt32BE(count, 18);
-      refused(c, /truncated at byte 22: \d+ acks needs/, `ack count ${count}`);
+      refused(c, new RegExp(`truncated at byte 22: acks needs ${count * 8} bytes`), `ack count ${count}`);
     }
     // more ids than a frame may carry: read, then refused by the limits
     const many = encodeFrame({ t: 'ack', from: 0xe2n, inc: 1, id: 1, more: Array.from({ length: 1024 }, (_, i) => i) });
