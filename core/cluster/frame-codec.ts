@@ -306,7 +306,10 @@ class Reader {
 const u64Cache: { hi: number; lo: number; v: bigint }[] = [];
 
 function u64Of(hi: number, lo: number): bigint {
-  for (const c of u64Cache) if (c.hi === hi && c.lo === lo) return c.v;
+  for (let i = 0; i < u64Cache.length; i++) {
+    const c = u64Cache[i] as { hi: number; lo: number; v: bigint };
+    if (c.lo === lo && c.hi === hi) return c.v;
+  }
   const v = (BigInt(hi) << 32n) | BigInt(lo);
   if (u64Cache.length >= 16) u64Cache.shift();
   u64Cache.push({ hi, lo, v });
@@ -379,15 +382,21 @@ function readMessage(b: Uint8Array): BinaryRead {
     const hint = (rf & REPLY_HINT) !== 0 ? r.str('the reply\'s hint') : undefined;
     const bytes = readBody(r);
     if (bytes === undefined) return { ok: false, reason: r.fail ?? 'bad body' };
-    body = {
+    // the usual reply (ok, nothing else) without building its optional fields
+    body = (rf & ~REPLY_OK) === 0 ? { type: 'reply', rid, ok: (rf & REPLY_OK) !== 0, body: bytes } : {
       type: 'reply', rid, ok: (rf & REPLY_OK) !== 0, body: bytes,
       ...(code === undefined ? {} : { code }), ...(resultCode === undefined ? {} : { resultCode }),
       ...(message === undefined ? {} : { message }), ...(hint === undefined ? {} : { hint }),
       ...((rf & REPLY_IN_DOUBT) === 0 ? {} : { inDoubt: (rf & REPLY_IN_DOUBT_TRUE) !== 0 }),
     };
   }
-  const head = { t: 'msg' as const, from, clusterName, clusterKey, inc, id, needsAck: (flags & MSG_NEEDS_ACK) !== 0, kind, body };
-  return { ok: true, frame: acks === undefined ? head : { ...head, acks } };
+  const needsAck = (flags & MSG_NEEDS_ACK) !== 0;
+  return {
+    ok: true,
+    frame: acks === undefined
+      ? { t: 'msg', from, clusterName, clusterKey, inc, id, needsAck, kind, body }
+      : { t: 'msg', from, clusterName, clusterKey, inc, id, needsAck, kind, body, acks },
+  };
 }
 
 /** The body: its length, its bytes (a view into the frame), and the frame's end right after. */
