@@ -61,8 +61,9 @@ interface Pending {
   unsure: number;
   /** The message's one timer: its next resend, or its deadline when that comes first. */
   timer: TimerHandle | undefined;
-  resolve(): void;
-  reject(e: DbError): void;
+  /** Told of the outcome (undefined when nobody waits for it: see Fabric.deliver). */
+  readonly resolve: (() => void) | undefined;
+  readonly reject: ((e: DbError) => void) | undefined;
 }
 
 /** Message ids remembered per sender incarnation (its most recent ones). */
@@ -167,18 +168,28 @@ export class Fabric {
   /** Sends and resolves on acknowledgement; rejects with TIMEOUT when the deadline passes. */
   send(to: NodeId, body: FabricPayload, options: SendOptions = {}): Promise<void> {
     if (this.#stopped) return Promise.reject(new DbError('TIMEOUT', 'fabric is stopped'));
+    return new Promise<void>((resolve, reject) => this.#send(to, body, options, resolve, reject));
+  }
+
+  /**
+   * Sends as `send` does (acknowledged, resent, given up at the deadline) when nobody waits for
+   * the outcome (a reply: its caller times out without it): no promise. Counted as send's are.
+   */
+  deliver(to: NodeId, body: FabricPayload, options: SendOptions = {}): void {
+    if (!this.#stopped) this.#send(to, body, options, undefined, undefined);
+  }
+
+  #send(to: NodeId, body: FabricPayload, options: SendOptions, resolve: Pending['resolve'], reject: Pending['reject']): void {
     const msg = this.#message(to, body, true, options.kind ?? 'control');
     const deadlineMs = options.deadlineMs ?? 1000;
-    return new Promise<void>((resolve, reject) => {
-      const p: Pending = {
-        msg, to, sentAt: this.#o.clock.now(), deadlineMs, bytes: encodeFrame(msg).length,
-        attempt: 0, maybeDelivered: false, unsure: 0, timer: undefined, resolve, reject,
-      };
-      this.#pending.set(msg.id, p);
-      if (options.control !== undefined) options.control.giveUp = () => this.#fail(p, 'given up');
-      this.#transmit(to, msg, p);
-      this.#scheduleResend(p);
-    });
+    const p: Pending = {
+      msg, to, sentAt: this.#o.clock.now(), deadlineMs, bytes: encodeFrame(msg).length,
+      attempt: 0, maybeDelivered: false, unsure: 0, timer: undefined, resolve, reject,
+    };
+    this.#pending.set(msg.id, p);
+    if (options.control !== undefined) options.control.giveUp = () => this.#fail(p, 'given up');
+    this.#transmit(to, msg, p);
+    this.#scheduleResend(p);
   }
 
   stop(): void {
@@ -351,13 +362,13 @@ export class Fabric {
     if (!p.maybeDelivered && p.unsure === 0) {
       // no copy ever left: the peer never gets this message (it is not sent again)
       this.stats.undelivered++;
-      p.reject(new DbError('UNAVAILABLE', `fabric ${p.msg.body.type} to node ${hexId(p.to)} never sent: no connection to the node could be made in ${elapsed} ms (${why})`, {
+      p.reject?.(new DbError('UNAVAILABLE', `fabric ${p.msg.body.type} to node ${hexId(p.to)} never sent: no connection to the node could be made in ${elapsed} ms (${why})`, {
         hint: 'The peer is down or unreachable; the cluster will re-form without it',
       }));
       return;
     }
     this.stats.timedOut++;
-    p.reject(new DbError('TIMEOUT', `fabric ${p.msg.body.type} to node ${hexId(p.to)}: ${why} within ${elapsed} ms`, {
+    p.reject?.(new DbError('TIMEOUT', `fabric ${p.msg.body.type} to node ${hexId(p.to)}: ${why} within ${elapsed} ms`, {
       hint: 'The peer may be down or unreachable; the cluster will re-form without it',
     }));
   }
@@ -381,13 +392,13 @@ export class Fabric {
     if (refused !== undefined) {
       this.stats.timedOut++;
       // not delivered: the caller may safely send it again once the maps agree
-      p.reject(new DbError('UNAVAILABLE', `node ${hexId(p.to)} refused ${p.msg.body.type}: it is in another cluster membership than this node`, {
+      p.reject?.(new DbError('UNAVAILABLE', `node ${hexId(p.to)} refused ${p.msg.body.type}: it is in another cluster membership than this node`, {
         hint: 'The cluster is re-forming; retry in a moment',
       }));
       return;
     }
     this.stats.acked++;
-    p.resolve();
+    p.resolve?.();
   }
 
   /** What is remembered of a sender incarnation's messages (made when it is first heard), marked heard now. */

@@ -120,7 +120,11 @@ function sealedLength(payload: Uint8Array, signed: boolean): number {
 /** Writes a frame as the wire carries it at `out[at]`; returns where it ends. */
 function sealInto(out: Buffer, at: number, payload: Uint8Array, signing?: FrameSigning): number {
   const length = payload.length + (signing === undefined ? 0 : FRAME_SEAL_BYTES);
-  out.writeUInt32BE(length, at);
+  // the length, big-endian (by hand: Buffer's checked writer costs more than the four stores)
+  out[at] = length >>> 24;
+  out[at + 1] = (length >>> 16) & 0xff;
+  out[at + 2] = (length >>> 8) & 0xff;
+  out[at + 3] = length & 0xff;
   out.set(payload, at + 4);
   if (signing !== undefined) {
     const counter = out.subarray(at + 4 + payload.length, at + 4 + payload.length + 8);

@@ -267,23 +267,22 @@ export interface RemoteCalls {
   serve(kind: string, handler: RemoteHandler): void;
 }
 
-/** A request sent and not answered yet. */
-interface Waiting {
+/** A request sent and not answered yet; its fabric message's control (the fabric fills in `giveUp`). */
+interface Waiting extends SendControl {
   readonly node: NodeId;
   readonly kind: string;
   /** Told of the request's outcome. */
   readonly done: CallDone;
   readonly deadlineMs: number;
   readonly timer: TimerHandle;
-  /** Gives the request's fabric message up while it is unacknowledged (undefined once acknowledged). */
-  sending: SendControl | undefined;
+  /** The request's fabric message was acknowledged (giving it up does nothing then). */
+  acknowledged: boolean;
   /** Why it was given up: its node left the cluster, or its deadline passed. */
   gaveUp?: 'departed' | 'deadline';
 }
 
 /** How a node answers a request (the reply's ack may wait for a message to ride on). */
 const REPLY_OPTIONS = { deadlineMs: 2000, kind: 'proxy' } as const;
-const ignore = (): void => {};
 
 export class FabricCalls implements RemoteCalls {
   readonly #fabric: Fabric;
@@ -346,11 +345,10 @@ export class FabricCalls implements RemoteCalls {
   #request(node: NodeId, kind: string, body: Uint8Array, deadlineMs: number, fabricKind: FabricMessageKind, done: CallDone): void {
     const rid = ++this.#rid;
     this.stats.calls++;
-    const sending: SendControl = {};
-    const w: Waiting = { node, kind, done, deadlineMs, timer: this.#clock.setTimeout(() => this.#giveUp(rid, 'deadline'), deadlineMs), sending };
+    const w: Waiting = { node, kind, done, deadlineMs, timer: this.#clock.setTimeout(() => this.#giveUp(rid, 'deadline'), deadlineMs), acknowledged: false };
     this.#waiting.set(rid, w);
-    this.#fabric.send(node, { type: 'request', rid, kind, body }, { deadlineMs, kind: fabricKind, control: sending }).then(() => {
-      w.sending = undefined;
+    this.#fabric.send(node, { type: 'request', rid, kind, body }, { deadlineMs, kind: fabricKind, control: w }).then(() => {
+      w.acknowledged = true;
     }, (e: unknown) => this.#notAcknowledged(rid, w, e));
   }
 
@@ -537,12 +535,12 @@ export class FabricCalls implements RemoteCalls {
     const w = this.#waiting.get(rid);
     if (w === undefined) return;
     w.gaveUp = why;
-    if (w.sending === undefined) return this.#failInDoubt(rid);
-    w.sending.giveUp?.();
+    if (w.acknowledged) return this.#failInDoubt(rid);
+    w.giveUp?.();
     // the fabric's rejection settles the call first; an acknowledgement that arrived in this same
     // turn (its handler not run yet) leaves the call waiting for an answer: in doubt then
     queueMicrotask(() => {
-      if (this.#waiting.get(rid)?.sending === undefined) this.#failInDoubt(rid);
+      if (this.#waiting.get(rid)?.acknowledged !== false) this.#failInDoubt(rid);
     });
   }
 
@@ -671,8 +669,8 @@ export class FabricCalls implements RemoteCalls {
   }
 
   #reply(to: NodeId, reply: FabricPayload): void {
-    // no answer: the caller times out, in doubt
-    this.#fabric.send(to, reply, REPLY_OPTIONS).catch(ignore);
+    // if it does not arrive, the caller times out, in doubt
+    this.#fabric.deliver(to, reply, REPLY_OPTIONS);
   }
 
   #replyFailed(to: NodeId, rid: number, e: unknown): void {

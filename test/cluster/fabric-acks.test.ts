@@ -2,8 +2,9 @@
  * The fabric's acknowledgements under a clock that defers work to the end of the turn (as a
  * running node's does): an ack owed by the next timer turn costs a timer only when no message took
  * it by the end of its turn, and the timer of the acks that may wait for a message (a reply's) is
- * set once per wait, not once per reply. Two fabrics on a simulated network; each timer callback is
- * a turn, whose deferred work runs when it ends.
+ * set once per wait, not once per reply; a message nobody waits for (`deliver`, as a reply is sent)
+ * is still resent until acknowledged. Two fabrics on a simulated network; each timer callback is a
+ * turn, whose deferred work runs when it ends.
  */
 import { strict as assert } from 'node:assert';
 import { ACK_REPLY_LATER_MS, Fabric } from '../../core/cluster/fabric.ts';
@@ -73,7 +74,7 @@ async function pair() {
   a.onMessage((_from, body) => { if (body.type === 'reply') replies++; });
   /** A request b answers at once (kind x), or never (any other kind). */
   const request = (rid: number, kind = 'x'): Promise<void> => a.send(2n, { type: 'request', rid, kind, body: new Uint8Array(8) }, { deadlineMs: 5000, kind: 'proxy' });
-  return { clock, a, b, ackFrames, request, replies: () => replies };
+  return { clock, net, a, b, ackFrames, request, replies: () => replies };
 }
 
 describe('cluster/fabric: acknowledgements at the end of the turn', () => {
@@ -127,5 +128,23 @@ describe('cluster/fabric: acknowledgements at the end of the turn', () => {
     clock.advance(2 * DELAY);
     assert.equal(b.stats.acked, 40, 'every answer acknowledged');
     assert.equal(a.stats.resent + b.stats.resent, 0);
+  });
+
+  it('a message nobody waits for (deliver) is resent until acknowledged, delivered once, and given up at its deadline', async () => {
+    const { clock, net, a, b, replies } = await pair();
+    let lost = 0;
+    net.dropIf = (from, _to, frame) => from === 'b' && frame.t === 'msg' && lost++ < 2;
+    b.deliver(1n, { type: 'reply', rid: 1, ok: true, body: new Uint8Array(3) }, { deadlineMs: 5000, kind: 'proxy' });
+    clock.advance(20 * DELAY);
+    assert.equal(replies(), 1);
+    assert.equal(b.stats.resent, 2);
+    assert.equal(b.stats.acked, 1);
+    // a peer that never acknowledges: given up at the deadline, counted, nothing thrown
+    net.dropIf = (from) => from === 'a';
+    b.deliver(1n, { type: 'reply', rid: 2, ok: true, body: new Uint8Array(3) }, { deadlineMs: 1000, kind: 'proxy' });
+    clock.advance(1000 + 2 * DELAY);
+    assert.equal(b.stats.timedOut, 1);
+    assert.equal(replies(), 2, 'delivered once, however often resent');
+    assert.equal(a.stats.duplicates > 0, true);
   });
 });
