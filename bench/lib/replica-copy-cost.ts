@@ -12,7 +12,8 @@
  * Prints ns per operation (median of rounds) per tree.
  *
  * `npx node bench/lib/replica-copy-cost.ts <treeA> [treeB]` — e.g. an export of main and this
- * checkout. OPS (default 100,000) per piece and round, ROUNDS (default 7), PAYLOAD bytes (default 100).
+ * checkout. OPS (default 100,000) per piece and round, ROUNDS (default 7), PAYLOAD bytes (default 100),
+ * ONLY (pieces to measure, comma-separated; default all).
  */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -86,7 +87,7 @@ async function time(run: (i: number) => unknown, ops = OPS): Promise<number> {
   return Number(process.hrtime.bigint() - t0) / ops;
 }
 
-const pieces: Record<string, (t: Tree) => Promise<number>> = {
+const allPieces: Record<string, (t: Tree) => Promise<number>> = {
   encode: (t) => time((i) => t.m['encodeReplicaChange']('test', { kind: 'put', record: records[i % RECORDS] })),
   write: (t) => time((i) => t.writer.write('test', { kind: 'put', record: records[i % RECORDS] }, 'all')),
   decode: (t) => {
@@ -109,6 +110,10 @@ const pieces: Record<string, (t: Tree) => Promise<number>> = {
     }, pages.length)) / 5000;
   },
 };
+
+/** ONLY=serve,apply measures those pieces alone (e.g. under a profiler). */
+const only = process.env['ONLY']?.split(',');
+const pieces = Object.fromEntries(Object.entries(allPieces).filter(([name]) => only === undefined || only.includes(name)));
 
 const results = new Map<string, number[]>();
 for (let round = 0; round < ROUNDS; round++) {
