@@ -99,7 +99,7 @@ await round(2000); // warm-up
 const us: number[] = [];
 for (let r = 0; r < ROUNDS; r++) us.push(await round(WRITES));
 us.sort((a, b) => a - b);
-console.log(`${tree}: CPU per replicated write (both ends${child === undefined ? '' : ', two processes'}, ${IN_FLIGHT} in flight), median ${us[Math.floor(us.length / 2)]?.toFixed(1)} µs, least ${us[0]?.toFixed(1)} µs (${us.map((x) => x.toFixed(1)).join(', ')}) of ${ROUNDS} rounds of ${WRITES}; fabric resends ${master.fabric.stats.resent}`);
+console.log(`${tree}: CPU per replicated write (both ends${child === undefined ? '' : ', two processes'}, ${IN_FLIGHT} in flight), median ${us[Math.floor(us.length / 2)]?.toFixed(1)} µs, least ${us[0]?.toFixed(1)} µs (${us.map((x) => x.toFixed(1)).join(', ')}) of ${ROUNDS} rounds of ${WRITES}; copies per request ${((2000 + ROUNDS * WRITES) / master.calls.stats.calls).toFixed(1)}; fabric resends ${master.fabric.stats.resent}`);
 master.fabric.stop();
 replica?.['fabric'].stop();
 child?.kill('SIGKILL');
