@@ -48,7 +48,8 @@ export class FrameRelay {
   /** Connections on which the receiving node sent bytes back: its challenge (with a cluster secret). */
   challenged = 0;
   readonly port: number;
-  readonly #target: number;
+  /** The node's own port the relay forwards to (changed by retarget when the node moves to another). */
+  #target: number;
 
   private constructor(server: Server, port: number, target: number) {
     this.#server = server;
@@ -70,6 +71,11 @@ export class FrameRelay {
 
   get address(): string {
     return `127.0.0.1:${this.port}`;
+  }
+
+  /** Forwards new connections to `targetPort` from now on. */
+  retarget(targetPort: number): void {
+    this.#target = targetPort;
   }
 
   private onConnection(inbound: Socket): void {
@@ -132,6 +138,20 @@ export class RelayNet {
       this.#nodes.set(id, n);
     }
     return { hbPort: n.hbPort, fabricPort: n.fabricPort, hbAccess: n.hb.address, fabricAccess: n.fabric.address };
+  }
+
+  /**
+   * New ports for a node whose own ports were taken (a port found free may be taken by anything
+   * on the machine before the node binds it, or while the node is down between a kill and its
+   * restart); its relays, and so the addresses the other nodes know it by, stay.
+   */
+  async repick(id: string): Promise<void> {
+    const n = this.#nodes.get(id);
+    if (n === undefined) return;
+    n.hbPort = await freePort();
+    n.fabricPort = await freePort();
+    n.hb.retarget(n.hbPort);
+    n.fabric.retarget(n.fabricPort);
   }
 
   /** No frame from `a` reaches `b` and none from `b` reaches `a`. */

@@ -105,21 +105,37 @@ export class ProcessCluster {
       namespaces: o.namespaces ?? [{ name: 'test', storage: 'storage-memory', replicationFactor: 2 }],
       ...(options.sections ?? o.sections?.(this.dir) ?? {}),
     };
-    if (inCluster) {
-      const seeds = options.seeds ?? await this.#seedsFor(id, clusterName);
+    const seeds = inCluster ? options.seeds ?? await this.#seedsFor(id, clusterName) : [];
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#startOnce(id, config, inCluster ? { clusterName, seeds, fields: options.clusterFields } : undefined);
+      } catch (e) {
+        // with relays a node binds ports found free earlier: another process may have taken one since
+        const taken = o.relays !== undefined && /EADDRINUSE/.test((e as Error).message);
+        if (!taken || attempt >= 3) throw e;
+        await o.relays?.repick(id);
+      }
+    }
+  }
+
+  /** Writes the node's config (`cluster`: its cluster section's parts, undefined for a node alone) and starts it. */
+  async #startOnce(id: string, config: Record<string, unknown>, cluster: { clusterName: string; seeds: readonly string[]; fields: StartOptions['clusterFields'] } | undefined): Promise<NodeProcess> {
+    const o = this.#options;
+    if (cluster !== undefined) {
+      const { clusterName, seeds } = cluster;
       let ports = { heartbeat: { address: '127.0.0.1:0' } as Record<string, unknown>, fabric: { address: '127.0.0.1:0' } as Record<string, unknown> };
       if (o.relays !== undefined) {
         const r = await o.relays.node(id);
         ports = { heartbeat: { address: `127.0.0.1:${r.hbPort}`, accessAddress: r.hbAccess }, fabric: { address: `127.0.0.1:${r.fabricPort}`, accessAddress: r.fabricAccess } };
       }
       config['cluster'] = {
-        clusterName, seeds, ...o.clusterFields, ...options.clusterFields,
+        clusterName, seeds, ...o.clusterFields, ...cluster.fields,
         heartbeat: { ...ports.heartbeat, ...o.heartbeat }, fabric: ports.fabric,
       };
     }
     const file = join(this.dir, `${id}.json`);
     writeFileSync(file, JSON.stringify(config));
-    this.#nodes.set(id, { clusterName: inCluster ? clusterName : undefined });
+    this.#nodes.set(id, { clusterName: cluster?.clusterName });
     const p = await startNodeProcess(['--config', file], { timeoutMs: o.startTimeoutMs ?? 90_000 });
     this.procs.set(id, p);
     return p;
