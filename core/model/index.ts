@@ -4,7 +4,7 @@ export * from './container-order.ts';
 export * from './hll.ts';
 export * from './partition.ts';
 export * from './key.ts';
-export { writeUtf8 } from './utf8.ts';
+export { utf8Name, writeUtf8 } from './utf8.ts';
 export * from './names.ts';
 export * from './record-codec.ts';
 export * from './record.ts';

@@ -12,3 +12,18 @@ export function writeUtf8(buf: Buffer, at: number, s: string): number {
   }
   return at;
 }
+
+/** UTF-8 bytes of the set and namespace names seen (a node has few; bounded all the same). */
+const nameBytes = new Map<string, Buffer>();
+const MAX_NAMES = 4096;
+
+/** A set or namespace name's UTF-8 bytes, made once per name (the hot paths write them per record). */
+export function utf8Name(name: string): Buffer {
+  let b = nameBytes.get(name);
+  if (b === undefined) {
+    b = Buffer.from(name, 'utf8');
+    if (nameBytes.size >= MAX_NAMES) nameBytes.clear();
+    nameBytes.set(name, b);
+  }
+  return b;
+}

@@ -23,5 +23,5 @@ export { Type, checkSchema } from '../schema/index.ts';
 export type { Static, TSchema, JsonSchema } from '../schema/index.ts';
 export { DbError, ResultCode } from '../errors/index.ts';
 export type { ResultCodeName } from '../errors/index.ts';
-export { N_PARTITIONS, partitionOf, digestString, computeDigest, encodeUserKey } from '../model/index.ts';
+export { N_PARTITIONS, partitionOf, digestString, computeDigest, encodeUserKey, utf8Name } from '../model/index.ts';
 export type { PartitionId, RecordMeta, NamespaceConfig } from '../model/index.ts';

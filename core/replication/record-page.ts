@@ -17,7 +17,7 @@
  * never half-read.
  */
 import { DbError } from '../errors/index.ts';
-import { DIGEST_BYTES, partitionOf } from '../model/index.ts';
+import { DIGEST_BYTES, partitionOf, utf8Name } from '../model/index.ts';
 import type { StoredRecord } from '../plugin-api/index.ts';
 
 const VERSION = 1;
@@ -35,21 +35,6 @@ export interface RecordPage {
   readonly records: readonly StoredRecord[];
   /** No record follows this page (the last page of a stream). */
   readonly done: boolean;
-}
-
-/** UTF-8 bytes of the set and namespace names seen (a node has few; bounded all the same). */
-const nameBytes = new Map<string, Buffer>();
-const MAX_NAMES = 4096;
-
-/** A set or namespace name's UTF-8 bytes, made once per name. */
-export function utf8Name(name: string): Buffer {
-  let b = nameBytes.get(name);
-  if (b === undefined) {
-    b = Buffer.from(name, 'utf8');
-    if (nameBytes.size >= MAX_NAMES) nameBytes.clear();
-    nameBytes.set(name, b);
-  }
-  return b;
 }
 
 /** Bytes `r` takes in a page (its set's UTF-8 bytes are `set`); refuses a set or key too long to send. */

@@ -13,11 +13,11 @@
  * write; a replica ignores a copy older than its own, so late copies never roll a record back.
  */
 import { DbError } from '../errors/index.ts';
-import { DIGEST_BYTES, partitionOf } from '../model/index.ts';
+import { DIGEST_BYTES, partitionOf, utf8Name } from '../model/index.ts';
 import type { Clock, NodeId, StoredRecord } from '../plugin-api/index.ts';
 import type { CallOptions, RemoteCalls } from './remote-calls.ts';
 import { hexId } from '../cluster/messages.ts';
-import { asBuffer, decodeOneRecord, PAGE_HEADER, readName, recordBytes, utf8Name, writePageHeader, writeRecord } from './record-page.ts';
+import { asBuffer, decodeOneRecord, PAGE_HEADER, readName, recordBytes, writePageHeader, writeRecord } from './record-page.ts';
 
 /** The new state of one record, as a replica applies it. */
 export type ReplicaChange =

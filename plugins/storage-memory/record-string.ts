@@ -1,5 +1,5 @@
 import type { StoredMeta, StoredRecord } from 'slipstream/plugin-api';
-import { partitionOf } from 'slipstream/plugin-api';
+import { partitionOf, utf8Name } from 'slipstream/plugin-api';
 
 /**
  * A stored record packed into one one-byte (latin1) string. V8 keeps such a string in
@@ -13,25 +13,12 @@ const F_TOMBSTONE = 1;
 const F_KEY = 2;
 const HEADER = 1 + 4 + 4 + 8 + 1;
 
-/** UTF-8 bytes of the set names seen (a namespace has few sets; bounded all the same). */
-const setBytes = new Map<string, Buffer>();
-const MAX_SET_NAMES = 4096;
 /** Where a record of up to SCRATCH_BYTES is laid out before it becomes a string (reused; larger ones get their own). */
 const SCRATCH_BYTES = 64 * 1024;
 const scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
 
-function setBytesOf(set: string): Buffer {
-  let b = setBytes.get(set);
-  if (b === undefined) {
-    b = Buffer.from(set, 'utf8');
-    if (setBytes.size >= MAX_SET_NAMES) setBytes.clear();
-    setBytes.set(set, b);
-  }
-  return b;
-}
-
 export function packRecord(rec: StoredRecord): string {
-  const set = setBytesOf(rec.set);
+  const set = utf8Name(rec.set);
   const keyLen = rec.key === undefined ? 0 : 2 + rec.key.length;
   const size = HEADER + set.length + keyLen + rec.payload.length;
   const buf = size <= SCRATCH_BYTES ? scratch : Buffer.allocUnsafe(size);
