@@ -4,7 +4,7 @@
  * everything else runs on the node through the AqlService; results render here with aql's
  * renderers. Without -c/-f it is interactive on a terminal, or reads statements from stdin.
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -36,6 +36,14 @@ function outputMode(v: string): string {
   return up;
 }
 
+/** An option that takes one value: a second one is refused, not silently taken instead of the first. */
+function once(flag: string, hint: string): (value: string, previous: string | undefined) => string {
+  return (value, previous) => {
+    if (previous !== undefined) throw new InvalidArgumentError(`${flag} was given twice (only one is run): ${hint}`);
+    return value;
+  };
+}
+
 const program = new Command()
   .name('aql')
   .description('Slipstream AQL shell: run AQL statements against a node')
@@ -43,8 +51,8 @@ const program = new Command()
   .version(VERSION, '-V, --version', 'print the version')
   .option('-h, --host <host>', 'node address, host or host:port', '127.0.0.1')
   .option('-p, --port <port>', 'node port', port, 3000)
-  .option('-c, --command <statements>', 'run the statements and exit (each is echoed)')
-  .option('-f, --file <path>', 'run the statements of a file and exit (each is echoed)')
+  .addOption(new Option('-c, --command <statements>', 'run the statements and exit (each is echoed)').argParser(once('-c', "separate the statements with ';' in one -c")).conflicts('file'))
+  .addOption(new Option('-f, --file <path>', 'run the statements of a file and exit (each is echoed)').argParser(once('-f', 'put the statements in one file')))
   .option('-o, --outputmode <mode>', 'table, json, raw or mute', outputMode, 'TABLE')
   .option('-T, --timeout <ms>', 'statement timeout, ms (0: none)', timeout, 1000)
   .option('--no-color', 'no colours on the terminal')

@@ -30,6 +30,16 @@ describe('aql binary end to end (real node process)', function () {
     ].join('\n'));
   });
 
+  it('refuses -c given twice and -c with -f instead of running only one of them', async () => {
+    const twice = await runAql([...hp, '-c', "INSERT INTO test.c2 (PK, a) VALUES ('k', 1)", '-c', "SELECT * FROM test.c2 WHERE PK = 'k'"], { dir: t.dir });
+    assert.notEqual(twice.code, 0, twice.output);
+    assert.match(twice.output, /-c was given twice/);
+    assert.doesNotMatch(twice.output, /record affected|row in set/);
+    const both = await runAql([...hp, '-c', 'SHOW NAMESPACES', '-f', join(t.dir, 'none.aql')], { dir: t.dir });
+    assert.notEqual(both.code, 0, both.output);
+    assert.match(both.output, /cannot be used with option '-f/);
+  });
+
   it('-f runs a file statement by statement; a failure in the middle does not stop it and the exit status names it', async () => {
     const file = join(t.dir, 'script.aql');
     writeFileSync(file, [
