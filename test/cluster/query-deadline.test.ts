@@ -58,23 +58,34 @@ function officialClient(port: number, request: string): Promise<{ code: number; 
     let out;
     try { ${request}; out = { code: 0 }; }
     catch (e) { out = { code: e.code, message: e.message }; }
-    await as.close();
-    console.log(JSON.stringify(out));`;
+    console.log(JSON.stringify(out));
+    await as.close();`;
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: fileURLToPath(new URL('../..', import.meta.url)), stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-    child.on('exit', () => {
-      // the result is the line the script printed; what the client library writes to stderr as
-      // its process ends (it sometimes aborts at exit) comes after it and is not the result
+    // the result is the line the script prints before it closes its client: taken as soon as it
+    // comes, and the process killed, because the client library sometimes aborts or hangs as it
+    // closes or as its process ends (what it then writes to stderr is not the result)
+    const result = (): { code: number; message?: string } | undefined => {
+      const line = out.split('\n').find((l) => l.startsWith('{'));
+      return line === undefined ? undefined : JSON.parse(line) as { code: number; message?: string };
+    };
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (!out.includes('\n')) return;
       try {
-        resolve(JSON.parse(out.trim().split('\n').pop() ?? '') as { code: number; message?: string });
+        const r = result();
+        if (r === undefined) return;
+        child.kill('SIGKILL');
+        resolve(r);
       } catch {
+        child.kill('SIGKILL');
         reject(new Error(`the client process said: ${out}${err}`));
       }
     });
+    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    child.on('exit', () => reject(new Error(`the client process ended without a result: ${out}${err}`)));
   });
 }
 
